@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# One-command set-up for a fresh Debian/Ubuntu machine: dependencies, build, a running Docker engine,
+# the default base image, and `moat` on PATH. Safe to run again: every step checks before it acts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BASE_IMAGE="${MOAT_BASE_IMAGE:-debian:bookworm-slim}"
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# 1. Node
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=18)?0:1)' \
+  || die "Node $(node --version) is too old; install Node 20.18 or newer (https://nodejs.org) and run this again."
+
+# 2. Dependencies and build
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund; fi
+npm run build --silent
+
+# 3. Docker engine
+docker_ok() { docker info >/dev/null 2>&1; }
+if ! docker_ok; then
+  if ! command -v dockerd >/dev/null 2>&1; then
+    is_root || die "No Docker engine is installed. Run: sudo apt-get install -y docker.io && sudo systemctl start docker && sudo usermod -aG docker \$USER (then log in again)."
+    say "installing Docker (docker.io)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  fi
+  if ! docker_ok; then
+    is_root || die "The Docker engine is not running. Run: sudo systemctl start docker"
+    if [ -d /run/systemd/system ] && systemctl start docker 2>/dev/null; then
+      say "started docker with systemctl"
+    else
+      say "starting dockerd in the background (log: /var/log/moat-dockerd.log)"
+      nohup dockerd >/var/log/moat-dockerd.log 2>&1 &
+    fi
+    for _ in $(seq 1 60); do docker_ok && break; sleep 1; done
+    docker_ok || die "dockerd did not come up within 60 s; see /var/log/moat-dockerd.log."
+  fi
+fi
+say "docker engine $(docker version --format '{{.Server.Version}}' 2>/dev/null) is running"
+
+# 4. Base image: pull it, or build it locally with debootstrap when no registry answers.
+if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  say "pulling $BASE_IMAGE"
+  if ! timeout 90 docker pull -q "$BASE_IMAGE" >/dev/null 2>&1; then
+    [ "$BASE_IMAGE" = "debian:bookworm-slim" ] || die "Cannot pull $BASE_IMAGE; pull it by hand or set MOAT_BASE_IMAGE."
+    is_root || die "Cannot pull $BASE_IMAGE and building it locally needs root. Run: sudo bash scripts/setup.sh"
+    command -v debootstrap >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+    mirror="$(grep -rhoE '^(URIs:|deb) +(\[[^]]*\] +)?https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null \
+      | grep -v security | head -n1 | grep -oE 'https?://[^ ]+')" || true
+    mirror="${mirror:-http://deb.debian.org/debian}"
+    say "no registry answered; building $BASE_IMAGE with debootstrap from $mirror (about 30 s)"
+    root="$(mktemp -d)"
+    trap 'rm -rf "$root"' EXIT
+    debootstrap --variant=minbase bookworm "$root" "$mirror" >/tmp/moat-debootstrap.log 2>&1 \
+      || die "debootstrap failed; see /tmp/moat-debootstrap.log."
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar -C "$root" -c . | docker import - "$BASE_IMAGE" >/dev/null
+    rm -rf "$root"; trap - EXIT
+  fi
+fi
+say "base image $BASE_IMAGE is present"
+
+# 5. `moat` on PATH
+if ! command -v moat >/dev/null 2>&1 || [ "$(readlink -f "$(command -v moat)")" != "$(readlink -f bin/moat)" ]; then
+  if npm link --no-audit --no-fund --loglevel=error >/dev/null 2>&1; then say "linked moat onto PATH ($(command -v moat || echo 'npm prefix bin'))";
+  else say "could not npm link; use $(pwd)/bin/moat or run: sudo npm link"; fi
+fi
+say "done. Try: moat run -- echo hello"
