@@ -1,0 +1,70 @@
+import pc from 'picocolors';
+import { MoatHome } from '../home/paths.js';
+import type { ContainerRuntime } from '../runtime/types.js';
+import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
+import { RunStore } from '../run/store.js';
+import { effectiveState } from '../run/reconcile.js';
+import type { RunMetadata } from '../run/types.js';
+import { MoatError } from '../errors.js';
+
+/** What every command gets: the home, a lazily created runtime, and output helpers. */
+export class CliContext {
+  readonly home: MoatHome;
+  readonly store: RunStore;
+  private rt: ContainerRuntime | undefined;
+
+  constructor(readonly env: NodeJS.ProcessEnv = process.env) {
+    this.home = MoatHome.fromEnv(env);
+    this.store = new RunStore(this.home);
+  }
+
+  get runtime(): ContainerRuntime {
+    this.rt ??= new DockerRuntime();
+    return this.rt;
+  }
+
+  /** Informational messages go to stderr so stdout stays the command's own output. */
+  info(msg: string): void {
+    process.stderr.write(`${msg}\n`);
+  }
+
+  warn(msg: string): void {
+    process.stderr.write(`${pc.yellow('warning:')} ${msg}\n`);
+  }
+
+  /**
+   * Resolve a run reference (id, id prefix or name); without one, the most recent run that `suits`,
+   * saying which was picked.
+   */
+  async pickRun(ref: string | undefined, what: string, suits: (m: RunMetadata) => boolean): Promise<RunMetadata> {
+    if (ref) return effectiveState(await this.store.resolve(ref), this.runtime);
+    for (const m of await this.store.list()) {
+      const eff = await effectiveState(m, this.runtime);
+      if (suits(eff)) {
+        this.info(pc.dim(`(${what} ${eff.name}, ${eff.id})`));
+        return eff;
+      }
+    }
+    throw new MoatError(`There is no run to ${what}.`, { hint: 'moat list shows the runs; moat run starts one.' });
+  }
+}
+
+export function age(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return '-';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+export function bytes(n: number): string {
+  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
+}
+
+export function shellJoin(args: readonly string[]): string {
+  return args.map((a) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

@@ -1,0 +1,40 @@
+import type { Command } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import Table from 'cli-table3';
+import { age, shellJoin, type CliContext } from './context.js';
+import { effectiveStates } from '../run/reconcile.js';
+import type { RunMetadata } from '../run/types.js';
+
+function stateText(m: RunMetadata): string {
+  switch (m.state) {
+    case 'running': return pc.green('running');
+    case 'stopped': return m.exitCode === 0 ? 'stopped (0)' : pc.yellow(`stopped (${m.exitCode ?? '?'})`);
+    case 'failed': return pc.red(`failed${m.reason ? `: ${m.reason}` : ''}`);
+    case 'created': case 'starting': return pc.cyan(m.state);
+  }
+}
+
+/** `moat list`: read-only; the state shown is reconciled with the engine but never written. */
+export function registerListCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('list')
+    .alias('ls')
+    .description('list the runs of this moat home')
+    .option('--json', 'print the runs as JSON')
+    .action(async (o) => {
+      const runs = await effectiveStates(await ctx.store.list(), ctx.runtime);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+        return;
+      }
+      if (runs.length === 0) {
+        ctx.info('No runs yet. Start one with: moat run -- echo hello');
+        return;
+      }
+      const t = new Table({ head: ['NAME', 'ID', 'STATE', 'AGE', 'COMMAND'], style: { head: [], border: [] },
+        chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
+          'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' } });
+      for (const r of runs) t.push([r.name, r.id, stateText(r), age(r.createdAt), shellJoin(r.command).slice(0, 60)]);
+      process.stdout.write(`${t.toString().split('\n').map((l) => l.replace(/^ /, '').trimEnd()).join('\n')}\n`);
+    });
+}

@@ -1,0 +1,74 @@
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import { isMoatError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { CliContext } from './context.js';
+import { registerRunCommand } from './run.js';
+import { registerListCommand } from './list.js';
+import { registerLogsCommand } from './logs.js';
+import { registerAttachCommand } from './attach.js';
+import { registerStopCommands } from './stop.js';
+import { registerCleanCommand } from './clean.js';
+import { registerStatusCommands } from './status.js';
+import { registerProxyCommands } from './proxy.js';
+
+/** Split argv at the first `--`: what follows is the container command, never moat's flags. */
+function splitTrailing(argv: string[]): { head: string[]; trailing: string[] | undefined } {
+  const i = argv.indexOf('--', 2);
+  return i < 0 ? { head: argv, trailing: undefined } : { head: argv.slice(0, i), trailing: argv.slice(i + 1) };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv[2] === '__daemon') {
+    const { runDaemon } = await import('../daemon/server.js');
+    const ctx = new CliContext();
+    await runDaemon(ctx.home, { idleMs: Number(process.env.MOAT_DAEMON_IDLE_MS ?? 60_000) });
+    return -1; // keep running
+  }
+  const verbose = argv.includes('--verbose');
+  const { head, trailing } = splitTrailing(argv.filter((a) => a !== '--verbose'));
+  const ctx = new CliContext();
+  const program = new Command()
+    .name('moat')
+    .description('Run AI coding agents and any command in an isolated container that never holds your secrets.')
+    .version(VERSION, '-V, --version')
+    .option('--verbose', 'show stack traces of unexpected errors')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+  registerRunCommand(program, ctx, trailing);
+  registerListCommand(program, ctx);
+  registerStatusCommands(program, ctx);
+  registerLogsCommand(program, ctx);
+  registerAttachCommand(program, ctx);
+  registerStopCommands(program, ctx);
+  registerCleanCommand(program, ctx);
+  registerProxyCommands(program, ctx);
+  for (const c of program.commands) c.exitOverride();
+
+  try {
+    await program.parseAsync(head);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed its one-line message (unknown option, missing argument, help).
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (isMoatError(err)) {
+      process.stderr.write(`${pc.red('moat:')} ${err.message}\n`);
+      if (err.hint) process.stderr.write(`  ${err.hint}\n`);
+      if (verbose && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
+      return err.exitCode;
+    }
+    const e = err as Error;
+    process.stderr.write(`${pc.red('moat: unexpected error:')} ${e?.message ?? String(err)}\n`);
+    process.stderr.write(verbose ? `${e?.stack ?? ''}\n` : '  Run again with --verbose for details, and please report it.\n');
+    return 70;
+  }
+}
+
+const code = await main(process.argv);
+if (code >= 0) {
+  process.exitCode = code;
+  // Leave no handle (stdin, sockets) keeping the process alive once the command is done.
+  setImmediate(() => process.exit(code));
+}

@@ -1,0 +1,24 @@
+import type { Command } from '@commander-js/extra-typings';
+import type { CliContext } from './context.js';
+import { daemonHealth, ensureDaemon, stopDaemon } from '../daemon/client.js';
+import { daemonLog } from '../daemon/protocol.js';
+
+/** `moat proxy status|stop|restart`: the host daemon that owns live runs (and their gateways). */
+export function registerProxyCommands(program: Command, ctx: CliContext): void {
+  const proxy = program.command('proxy').description('the moat daemon that serves live runs');
+  proxy.command('status').option('--json', 'print as JSON').action(async (o) => {
+    const h = await daemonHealth(ctx.home);
+    if (o.json) { process.stdout.write(`${JSON.stringify(h ?? null)}\n`); return; }
+    process.stdout.write(h
+      ? `running: pid ${h.pid}, version ${h.version}, since ${h.startedAt}, ${h.runs.length} live runs; log ${daemonLog(ctx.home)}\n`
+      : 'not running (it starts on demand with the next run)\n');
+  });
+  proxy.command('stop').action(async () => {
+    process.stdout.write((await stopDaemon(ctx.home)) ? 'stopped\n' : 'not running\n');
+  });
+  proxy.command('restart').action(async () => {
+    await stopDaemon(ctx.home);
+    const h = await ensureDaemon(ctx.home, ctx.env);
+    process.stdout.write(`running: pid ${h.pid}\n`);
+  });
+}

@@ -1,0 +1,68 @@
+import type { Command } from '@commander-js/extra-typings';
+import { Option } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import type { CliContext } from './context.js';
+import { prepareRun } from '../run/prepare.js';
+import { executeRun } from '../run/execute.js';
+import { buildProgress } from './progress.js';
+import { MoatError } from '../errors.js';
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** The flags every command that starts a run shares (run, and later claude/codex). */
+export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
+  return cmd
+    .option('-i, --interactive', 'attach a terminal (raw TTY) to the run')
+    .option('-d, --detach', 'start the run in the background and print how to follow it')
+    .option('-e, --env <KEY=VAL>', 'set an environment variable (repeatable)', collect, [] as string[])
+    .option('-n, --name <name>', 'name the run (default: an adjective-animal name)')
+    .option('-g, --grant <grant>', 'give the run a stored credential (repeatable)', collect, [] as string[])
+    .option('--allow-host <pattern>', 'allow a host through the network policy (repeatable)', collect, [] as string[])
+    .option('--keep', 'keep the container after the run stops')
+    .option('--rebuild', 'rebuild the image even when it is cached')
+    .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
+    .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(Number));
+}
+
+export function registerRunCommand(program: Command, ctx: CliContext, trailing: string[] | undefined): void {
+  const run = program
+    .command('run')
+    .description('run a command in a container with the workspace mounted at /workspace')
+    .argument('[path]', 'the workspace directory', '.')
+    .usage('[options] [path] [-- command...]');
+  addRunFlags(run).action(async (path, o) => {
+    if (o.grant.length > 0) {
+      throw new MoatError('Credential grants are not available in this build yet.', { hint: 'Run without -g/--grant.' });
+    }
+    const spec = await prepareRun(path, {
+      ...(trailing && trailing.length > 0 ? { command: trailing } : {}),
+      ...(o.interactive ? { interactive: true } : {}),
+      env: o.env,
+      ...(o.name ? { name: o.name } : {}),
+      grants: o.grant,
+      allowHosts: o.allowHost,
+      ...(o.memory ? { memory: o.memory } : {}),
+      ...(o.cpus !== undefined ? { cpus: o.cpus } : {}),
+      detach: o.detach ?? false,
+      keep: o.keep ?? false,
+      rebuild: o.rebuild ?? false,
+    });
+    const { meta, end } = await executeRun({
+      home: ctx.home,
+      runtime: ctx.runtime,
+      env: ctx.env,
+      io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+      progress: () => buildProgress(),
+      warn: (m) => ctx.warn(m),
+    }, spec);
+    if (end.kind === 'started' || end.kind === 'detached') {
+      const verb = end.kind === 'started' ? 'Started' : 'Detached from';
+      process.stdout.write(`${verb} run ${pc.bold(meta.name)} (${meta.id}) in ${meta.workspace}\n`
+        + `  moat logs -f ${meta.name}    follow its output\n`
+        + `  moat attach ${meta.name}     attach to it\n`
+        + `  moat stop ${meta.name}       stop it\n`);
+      return;
+    }
+    process.exitCode = end.exitCode;
+  });
+}

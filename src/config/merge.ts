@@ -1,0 +1,112 @@
+/**
+ * moat.yaml + command-line flags -> the options of one run.
+ * Scalars given as flags replace the file's; list flags (grants, -e KEY=VAL, allowed hosts) add to it.
+ */
+import { MoatError } from '../errors.js';
+import { splitEnvEntry, type ResolvedConfig } from './load.js';
+import { ENV_NAME_RE, MEMORY_RE, RUN_NAME_RE } from './schema.js';
+
+/** Run flags as the CLI parsed them; every field optional (absent = not given). */
+export interface RunFlags {
+  /** --name */
+  name?: string;
+  /** Command after `--`; replaces the file's `command`. */
+  command?: string[];
+  /** -i / --interactive (or --no-interactive). */
+  interactive?: boolean;
+  /** -e KEY=VAL, repeatable; adds to (and overrides keys of) the file's env. */
+  env?: string[];
+  /** --grant NAME, repeatable; adds to the file's grants. */
+  grants?: string[];
+  /** --allow-host PATTERN, repeatable; adds to network.rules. */
+  allowHosts?: string[];
+  /** --base-image */
+  baseImage?: string;
+  /** --memory, e.g. "2g". */
+  memory?: string;
+  /** --cpus */
+  cpus?: number;
+}
+
+/** The merged options of one run: the same shape as a resolved moat.yaml. */
+export type RunOptions = ResolvedConfig;
+
+export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOptions {
+  const out: RunOptions = { ...config, env: { ...config.env, ...parseEnvFlags(flags.env ?? []) } };
+
+  if (flags.name !== undefined) {
+    if (!RUN_NAME_RE.test(flags.name)) {
+      throw flagError('--name', flags.name, 'run name must match [a-z0-9][a-z0-9-]{0,62} (lower-case letters, digits, dashes)');
+    }
+    out.name = flags.name;
+  }
+  if (flags.command !== undefined && flags.command.length > 0) out.command = [...flags.command];
+  if (flags.interactive !== undefined) out.interactive = flags.interactive;
+  if (flags.baseImage !== undefined) out.base_image = flags.baseImage;
+
+  if (flags.memory !== undefined || flags.cpus !== undefined) {
+    const container = { ...config.container };
+    if (flags.memory !== undefined) {
+      if (!MEMORY_RE.test(flags.memory)) throw flagError('--memory', flags.memory, 'expected a size like "512m" or "2g"');
+      container.memory = flags.memory;
+    }
+    if (flags.cpus !== undefined) {
+      if (!(Number.isFinite(flags.cpus) && flags.cpus > 0)) throw flagError('--cpus', String(flags.cpus), 'expected a number greater than 0');
+      container.cpus = flags.cpus;
+    }
+    out.container = container;
+  }
+
+  if (flags.grants !== undefined && flags.grants.length > 0) {
+    for (const g of flags.grants) if (g.trim() === '') throw flagError('--grant', g, 'grant name is empty');
+    out.grants = union(config.grants ?? [], flags.grants);
+  }
+
+  if (flags.allowHosts !== undefined && flags.allowHosts.length > 0) {
+    for (const h of flags.allowHosts) if (h.trim() === '') throw flagError('--allow-host', h, 'host pattern is empty');
+    const rules = config.network?.rules ?? [];
+    const present = new Set(rules.filter((r): r is string => typeof r === 'string'));
+    out.network = { ...config.network, rules: [...rules, ...unique(flags.allowHosts).filter((h) => !present.has(h))] };
+  }
+
+  return out;
+}
+
+/** Parses repeated `-e KEY=VAL` flags; a bad name or a missing "=" is an error naming the flag. */
+export function parseEnvFlags(entries: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of entries) {
+    if (!entry.includes('=')) throw flagError('-e', entry, 'expected KEY=VALUE');
+    const [key, value] = splitEnvEntry(entry);
+    if (!ENV_NAME_RE.test(key)) {
+      throw flagError('-e', entry, `invalid environment variable name "${key}" (use letters, digits and _, not starting with a digit)`);
+    }
+    env[key] = value;
+  }
+  return env;
+}
+
+function flagError(flag: string, value: string, problem: string): MoatError {
+  return new MoatError(`invalid ${flag} ${JSON.stringify(value)}: ${problem}`, { hint: flagHint(flag) });
+}
+
+function flagHint(flag: string): string | undefined {
+  switch (flag) {
+    case '-e':
+      return 'Example: -e LOG_LEVEL=debug';
+    case '--name':
+      return 'Example: --name my-run';
+    case '--memory':
+      return 'Example: --memory 2g';
+    default:
+      return undefined;
+  }
+}
+
+function unique(items: readonly string[]): string[] {
+  return [...new Set(items)];
+}
+
+function union(a: readonly string[], b: readonly string[]): string[] {
+  return unique([...a, ...b]);
+}

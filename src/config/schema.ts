@@ -1,0 +1,177 @@
+/**
+ * The moat.yaml schema (and the global ~/.moat/config.yaml schema).
+ *
+ * Every object is `.strict()` so a typo is an error, not a silently ignored key; every field carries
+ * `.describe()` so the generated JSON Schema (schema/moat.schema.json) documents itself in editors.
+ * Types come from `z.infer`; nothing downstream casts config to a type.
+ */
+import { z } from 'zod';
+
+/** Environment variable names: what a POSIX shell accepts. */
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Run names: lower-case, DNS-label friendly, at most 63 characters. */
+export const RUN_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Container memory: a number with an optional b/k/m/g suffix ("512m", "2g"). */
+export const MEMORY_RE = /^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$/;
+/** A network rule: `allow|deny METHOD PATH`, e.g. "allow GET /repos/**". */
+export const NETWORK_RULE_RE = /^(allow|deny)\s+(\*|[A-Za-z]+)\s+\/\S*$/;
+
+const envName = z
+  .string()
+  .regex(ENV_NAME_RE, { error: 'invalid environment variable name (use letters, digits and _, not starting with a digit)' });
+
+const envRecord = z.record(envName, z.string().describe('Value of the variable.'));
+const envList = z.array(
+  z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*=/, {
+      error: 'expected "NAME=value" with a valid variable name (letters, digits and _, not starting with a digit)',
+    })
+    .describe('"NAME=value".'),
+);
+
+/** Checks one "src:dst[:ro|rw]" mount string and explains what is wrong with it. */
+export function mountProblem(spec: string): string | undefined {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3) return 'expected "source:target" or "source:target:ro"';
+  const [source, target, mode] = parts as [string, string, string | undefined];
+  if (source === '') return 'mount source is empty';
+  if (!target.startsWith('/')) return `mount target "${target}" must be an absolute path inside the container`;
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') return `mount mode "${mode}" must be "ro" or "rw"`;
+  return undefined;
+}
+
+const mount = z
+  .string()
+  .superRefine((s, ctx) => {
+    const problem = mountProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .describe('"source:target[:ro]". Relative sources are resolved against the workspace; target must be absolute.');
+
+const mcpServer = z
+  .object({
+    command: z.string().min(1).describe('Executable that starts the MCP server (inside the container).'),
+    args: z.array(z.string()).optional().describe('Arguments passed to the command.'),
+    env: z.record(envName, z.string()).optional().describe('Environment variables for the server process.'),
+    cwd: z.string().optional().describe('Working directory of the server process.'),
+  })
+  .strict()
+  .describe('A local (stdio) MCP server.');
+
+const mcpServers = z.record(z.string().min(1), mcpServer).describe('MCP servers by name.');
+
+const networkRule = z.union(
+  [
+    z.string().min(1).describe('Host pattern allowed in full, e.g. "api.github.com" or "*.example.com".'),
+    z
+      .record(
+        z.string().min(1).describe('Host pattern.'),
+        z
+          .array(z.string().regex(NETWORK_RULE_RE, { error: 'expected "allow|deny METHOD /path", e.g. "allow GET /repos/**"' }))
+          .describe('Request rules for this host, first match wins, e.g. "allow GET /repos/**".'),
+      )
+      .describe('Host pattern mapped to request rules.'),
+  ],
+  { error: 'expected a host pattern string or a mapping of host -> list of rules' },
+);
+
+export const moatConfigSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(RUN_NAME_RE, { error: 'run name must match [a-z0-9][a-z0-9-]{0,62} (lower-case letters, digits, dashes)' })
+      .optional()
+      .describe('Default run name.'),
+    command: z
+      .union([z.string().min(1), z.array(z.string()).min(1)], { error: 'expected a string or a list of strings' })
+      .optional()
+      .describe('Command to run in the container: a shell string or an argv list.'),
+    interactive: z.boolean().optional().describe('Attach a TTY and stdin to the run.'),
+    env: z
+      .union([envRecord, envList], { error: 'expected a mapping NAME: value or a list of "NAME=value" strings' })
+      .optional()
+      .describe('Environment variables for the container: a mapping or a list of "NAME=value".'),
+    mounts: z.array(mount).optional().describe('Extra bind mounts, "source:target[:ro]".'),
+    base_image: z.string().min(1).optional().describe('Base image the run image is built from.'),
+    container: z
+      .object({
+        memory: z
+          .string()
+          .regex(MEMORY_RE, { error: 'expected a size like "512m" or "2g"' })
+          .optional()
+          .describe('Memory limit, e.g. "512m" or "2g".'),
+        cpus: z.number().positive().optional().describe('CPU limit (may be fractional), e.g. 2 or 0.5.'),
+      })
+      .strict()
+      .optional()
+      .describe('Container resource limits.'),
+    dependencies: z.array(z.string().min(1)).optional().describe('Tools to install in the run image, e.g. "node@20".'),
+    grants: z.array(z.string().min(1)).optional().describe('Credentials the run may use via the gateway, e.g. "github".'),
+    network: z
+      .object({
+        policy: z.enum(['permissive', 'strict']).optional().describe('permissive: allow all hosts not denied; strict: allow only listed hosts.'),
+        rules: z.array(networkRule).optional().describe('Allowed hosts, optionally with per-request rules.'),
+        deny: z.array(z.string().min(1)).optional().describe('Host patterns always refused.'),
+      })
+      .strict()
+      .optional()
+      .describe('Network policy enforced by the gateway.'),
+    secrets: z
+      .record(envName, z.string().describe('Secret reference, e.g. "op://vault/item/field".'))
+      .optional()
+      .describe('Environment variables filled from secret references.'),
+    ports: z
+      .record(z.string().min(1), z.number().int().min(1).max(65535).describe('Container port.'))
+      .optional()
+      .describe('Named container ports to expose.'),
+    claude: z
+      .object({
+        version: z.string().min(1).optional().describe('Claude Code version to install.'),
+        mcp: mcpServers.optional(),
+        plugins: z.record(z.string(), z.boolean()).optional().describe('Plugins to enable (true) or disable (false).'),
+        marketplaces: z.record(z.string(), z.unknown()).optional().describe('Plugin marketplaces by name.'),
+        sync_logs: z.boolean().optional().describe('Copy session transcripts back to the host.'),
+      })
+      .strict()
+      .optional()
+      .describe('Claude Code settings.'),
+    codex: z
+      .object({
+        version: z.string().min(1).optional().describe('Codex CLI version to install.'),
+        mcp: mcpServers.optional(),
+        sync_logs: z.boolean().optional().describe('Copy session logs back to the host.'),
+      })
+      .strict()
+      .optional()
+      .describe('Codex CLI settings.'),
+  })
+  .strict()
+  .describe('Moat workspace configuration (moat.yaml).');
+
+export type MoatConfig = z.infer<typeof moatConfigSchema>;
+export type McpServerConfig = z.infer<typeof mcpServer>;
+export type NetworkRule = z.infer<typeof networkRule>;
+export type NetworkConfig = NonNullable<MoatConfig['network']>;
+
+export const globalConfigSchema = z
+  .object({
+    proxy: z
+      .object({
+        upstream: z.url({ error: 'expected a URL, e.g. "http://proxy.corp:3128"' }).optional().describe('Corporate HTTP proxy the gateway sends traffic through.'),
+      })
+      .strict()
+      .optional()
+      .describe('Outbound proxy settings.'),
+    build: z
+      .object({
+        ca_certs: z.string().min(1).optional().describe('Path to a PEM bundle of extra CA certificates trusted during image builds.'),
+      })
+      .strict()
+      .optional()
+      .describe('Image build settings.'),
+  })
+  .strict()
+  .describe('Moat global configuration (~/.moat/config.yaml).');
+
+export type GlobalConfig = z.infer<typeof globalConfigSchema>;

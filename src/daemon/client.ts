@@ -1,0 +1,76 @@
+import { request } from 'node:http';
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { MoatHome } from '../home/paths.js';
+import { withLock } from '../home/fs.js';
+import { MoatError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
+import { join } from 'node:path';
+
+function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: daemonSocket(home), method, path, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => {
+        if ((res.statusCode ?? 500) >= 300) reject(new Error(`daemon answered ${res.statusCode}: ${body}`));
+        else {
+          try { resolve(JSON.parse(body) as T); } catch (err) { reject(err as Error); }
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('daemon did not answer in time')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function daemonHealth(home: MoatHome): Promise<DaemonHealth | undefined> {
+  try {
+    return await call<DaemonHealth>(home, 'GET', '/health');
+  } catch {
+    return undefined;
+  }
+}
+
+export async function stopDaemon(home: MoatHome): Promise<boolean> {
+  const h = await daemonHealth(home);
+  if (!h) return false;
+  await call(home, 'POST', '/shutdown').catch(() => undefined);
+  for (let i = 0; i < 100 && (await daemonHealth(home)); i++) await new Promise((r) => setTimeout(r, 20));
+  return true;
+}
+
+/** Make sure this home's daemon runs (one per home: a spawn lock guards the start), and return its health. */
+export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env): Promise<DaemonHealth> {
+  const h = await daemonHealth(home);
+  if (h && h.protocol === DAEMON_PROTOCOL && h.version === VERSION) return h;
+  mkdirSync(home.daemonDir, { recursive: true, mode: 0o700 });
+  return withLock(join(home.daemonDir, 'spawn'), async () => {
+    const again = await daemonHealth(home);
+    if (again && again.protocol === DAEMON_PROTOCOL && again.version === VERSION) return again;
+    if (again) await stopDaemon(home); // an older daemon: replace it
+    const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    const out = openSync(daemonLog(home), 'a', 0o600);
+    const child = spawn(process.execPath, [main, '__daemon'], {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...env, MOAT_HOME: home.root },
+    });
+    child.unref();
+    closeSync(out);
+    for (let i = 0; i < 250; i++) {
+      const up = await daemonHealth(home);
+      if (up) return up;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new MoatError('The moat daemon did not start.', { hint: `See its log: ${daemonLog(home)}` });
+  }, 30_000);
+}
+
+export async function watchRun(home: MoatHome, id: string): Promise<void> {
+  await call(home, 'POST', `/runs/${id}/watch`);
+}

@@ -1,0 +1,82 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { appendFileSync, chmodSync, mkdirSync, rmSync } from 'node:fs';
+import type { MoatHome } from '../home/paths.js';
+import { RunStore } from '../run/store.js';
+import { RUN_ID_RE } from '../run/names.js';
+import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
+import { Supervisor } from './supervisor.js';
+import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
+import { VERSION } from '../version.js';
+
+/**
+ * The host daemon of one moat home: it outlives the CLI and owns the live runs (their output, their exit
+ * and, with the gateway, their network). It listens on a unix socket only its user can open, and exits
+ * after `idleMs` without live runs.
+ */
+export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promise<void> {
+  mkdirSync(home.daemonDir, { recursive: true, mode: 0o700 });
+  const logFile = daemonLog(home);
+  const log = (msg: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${msg}\n`, { mode: 0o600 });
+  const store = new RunStore(home);
+  const supervisor = new Supervisor(store, new DockerRuntime(), log);
+  const startedAt = new Date().toISOString();
+  let idleTimer: NodeJS.Timeout | undefined;
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log(`request ${req.method} ${req.url}: ${String(err)}`);
+      send(res, 500, { error: 'internal error' });
+    });
+  });
+
+  const shutdown = (why: string): void => {
+    log(`shutting down: ${why}`);
+    server.close();
+    rmSync(daemonSocket(home), { force: true });
+    process.exit(0);
+  };
+  const armIdle = (): void => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => { if (supervisor.size === 0) shutdown('idle'); else armIdle(); }, opts.idleMs);
+    idleTimer.unref();
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://daemon');
+    const watch = /^\/runs\/([^/]+)\/watch$/.exec(url.pathname);
+    if (req.method === 'GET' && url.pathname === '/health') {
+      const h: DaemonHealth = { protocol: DAEMON_PROTOCOL, version: VERSION, pid: process.pid, startedAt, runs: supervisor.ids() };
+      return send(res, 200, h);
+    }
+    if (req.method === 'POST' && watch?.[1] && RUN_ID_RE.test(watch[1])) {
+      supervisor.watch(watch[1]);
+      armIdle();
+      return send(res, 200, { ok: true });
+    }
+    if (req.method === 'POST' && url.pathname === '/shutdown') {
+      send(res, 200, { ok: true });
+      setImmediate(() => shutdown('requested'));
+      return;
+    }
+    send(res, 404, { error: 'no such endpoint' });
+  }
+
+  const sock = daemonSocket(home);
+  rmSync(sock, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(sock, () => resolve());
+  });
+  chmodSync(sock, 0o600);
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  log(`daemon ${VERSION} pid ${process.pid} listening on ${sock}`);
+  await supervisor.resumeAll();
+  armIdle();
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

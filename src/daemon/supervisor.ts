@@ -1,0 +1,86 @@
+import type { ContainerRuntime, LogLine } from '../runtime/types.js';
+import type { RunStore } from '../run/store.js';
+import { LIVE_STATES, type LogRecord } from '../run/types.js';
+
+/**
+ * Owns the live runs of one moat home: records every output line into logs.jsonl (in every mode, with or
+ * without a CLI attached), records the exit, and removes the container unless the run keeps it.
+ */
+export class Supervisor {
+  private readonly watching = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly runtime: ContainerRuntime,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  get size(): number { return this.watching.size; }
+  ids(): string[] { return [...this.watching.keys()]; }
+
+  watch(id: string): void {
+    if (this.watching.has(id)) return;
+    const p = this.follow(id)
+      .catch((err: unknown) => this.log(`run ${id}: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => this.watching.delete(id));
+    this.watching.set(id, p);
+  }
+
+  /** Re-attach to every live run of the store (after a daemon restart). */
+  async resumeAll(): Promise<void> {
+    for (const m of await this.store.list()) if (LIVE_STATES.has(m.state) && m.containerId) this.watch(m.id);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.watching.values()]);
+  }
+
+  private async follow(id: string): Promise<void> {
+    const meta = await this.store.read(id);
+    if (!meta?.containerId) return;
+    const containerId = meta.containerId;
+    const info = await this.runtime.inspect(containerId);
+    if (!info) {
+      await this.store.update(id, (m) => (LIVE_STATES.has(m.state) ? { ...m, state: 'failed', reason: 'its container is gone' } : undefined));
+      return;
+    }
+    const after = meta.lastLogTs;
+    let batch: LogRecord[] = [];
+    let lastTs = after;
+    let flushing = Promise.resolve();
+    const flush = (): Promise<void> => {
+      if (batch.length === 0) return flushing;
+      const recs = batch;
+      batch = [];
+      const ts = lastTs;
+      flushing = flushing.then(async () => {
+        await this.store.appendLogs(id, recs);
+        await this.store.update(id, (m) => ({ ...m, lastLogTs: ts }));
+      });
+      return flushing;
+    };
+    const timer = setInterval(() => void flush(), 100);
+    try {
+      await this.runtime.logs(containerId, {
+        follow: true,
+        tty: info.tty,
+        ...(after ? { since: Math.floor(Date.parse(after) / 1000) } : {}),
+      }, (l: LogLine) => {
+        if (after && l.ts <= after) return; // already recorded before a restart
+        batch.push({ ts: l.ts, stream: l.stream, line: l.line });
+        lastTs = l.ts;
+        if (batch.length >= 500) void flush();
+      });
+    } finally {
+      clearInterval(timer);
+      await flush();
+    }
+    const exitCode = await this.runtime.wait(containerId);
+    const done = await this.runtime.inspect(containerId);
+    const updated = await this.store.update(id, (m) => (LIVE_STATES.has(m.state) || m.exitCode === undefined
+      ? { ...m, state: 'stopped', exitCode, stoppedAt: done?.finishedAt ?? new Date().toISOString() }
+      : undefined));
+    if (!updated?.keep) await this.runtime.remove(containerId, true);
+    this.log(`run ${id}: exited ${exitCode}`);
+  }
+}

@@ -1,0 +1,106 @@
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MoatHome } from '../home/paths.js';
+import type { ContainerRuntime } from '../runtime/types.js';
+import { ensureImage, type BuildProgress } from '../image/build.js';
+import { hostExtraCAs } from '../image/host-ca.js';
+import { loadGlobalConfig } from '../config/load.js';
+import { ensureDaemon, watchRun } from '../daemon/client.js';
+import { createRun, discardRun, markRunning, markStopped } from './launch.js';
+import { runAttached, type SessionEnd, type SessionIO } from './session.js';
+import type { RunSpec } from './spec.js';
+import type { RunMetadata } from './types.js';
+import { RunStore } from './store.js';
+
+export interface ExecuteDeps {
+  home: MoatHome;
+  runtime: ContainerRuntime;
+  env: NodeJS.ProcessEnv;
+  io: SessionIO;
+  progress: () => BuildProgress;
+  warn: (msg: string) => void;
+}
+
+export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'started' } };
+
+/**
+ * One run, start to end: image → container + record → daemon watch → attach → start → wait.
+ * Anything failing before the start leaves nothing behind.
+ */
+export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<ExecuteResult> {
+  const { home, runtime } = deps;
+  const daemon = ensureDaemon(home, deps.env).then(() => true, (err: unknown) => {
+    deps.warn(`the moat daemon is not available (${err instanceof Error ? err.message : String(err)}); output is recorded by this process only.`);
+    return false;
+  });
+  await runtime.ping();
+  const global = await loadGlobalConfig(home.globalConfig);
+  const extraCAs = await hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
+  const image = await ensureImage({
+    runtime,
+    recipe: { baseImage: spec.baseImage, extra: spec.imageExtra },
+    homeRoot: home.root,
+    buildsDir: home.buildsDir,
+    extraCAs,
+    rebuild: spec.rebuild,
+    progress: lazyProgress(deps.progress),
+  });
+
+  const launched = await createRun(home, runtime, spec, image.tag);
+  const { meta, containerId } = launched;
+  if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);
+
+  let streams;
+  try {
+    streams = spec.detach ? undefined : await runtime.attach(containerId, spec.interactive);
+  } catch (err) {
+    await discardRun(home, runtime, launched);
+    throw err;
+  }
+  const start = async (): Promise<void> => {
+    try {
+      await runtime.start(containerId);
+    } catch (err) {
+      await discardRun(home, runtime, launched);
+      throw err;
+    }
+    await markRunning(home, meta.id);
+    if (await daemon) await watchRun(home, meta.id).catch(() => undefined);
+  };
+
+  if (!streams) {
+    await start();
+    return { meta, end: { kind: 'started' } };
+  }
+  const end = await runAttached({
+    runtime,
+    containerId,
+    streams,
+    tty: spec.interactive,
+    forwardStdin: !spec.interactive && !deps.io.stdin.isTTY,
+    io: deps.io,
+    start,
+    onStop: () => runtime.stop(containerId),
+  });
+  if (end.kind === 'exited') {
+    await markStopped(home, meta.id, end.exitCode);
+    if (!(await daemon)) await collectWithoutDaemon(home, runtime, meta, containerId);
+  }
+  return { meta, end };
+}
+
+/** Fallback when no daemon runs: record the output and clean up from this process. */
+async function collectWithoutDaemon(home: MoatHome, runtime: ContainerRuntime, meta: RunMetadata, containerId: string): Promise<void> {
+  const store = new RunStore(home);
+  const lines: Array<{ ts: string; stream: 'stdout' | 'stderr'; line: string }> = [];
+  await runtime.logs(containerId, { follow: false, tty: meta.interactive }, (l) => lines.push(l)).catch(() => undefined);
+  await store.appendLogs(meta.id, lines);
+  if (!meta.keep) await runtime.remove(containerId, true);
+}
+
+/** Only show a build spinner when a build actually happens. */
+function lazyProgress(make: () => BuildProgress): BuildProgress {
+  let p: BuildProgress | undefined;
+  const get = (): BuildProgress => (p ??= make());
+  return { step: (t, o) => get().step(t, o), line: (t) => get().line(t), done: (ok) => p?.done(ok) };
+}

@@ -1,0 +1,100 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MoatError } from '../errors.js';
+import { withLock } from '../home/fs.js';
+import type { MoatHome } from '../home/paths.js';
+import type { ContainerRuntime } from '../runtime/types.js';
+import { LABEL_HOME, LABEL_MANAGED, LABEL_NAME, LABEL_RUN_ID } from '../runtime/types.js';
+import { newRunId, newRunName } from './names.js';
+import type { RunSpec } from './spec.js';
+import { RunStore } from './store.js';
+import { LIVE_STATES, type RunMetadata } from './types.js';
+
+/** Capabilities the init step needs (user setup, staging files); the user's process gets none. */
+const INIT_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SETPCAP'];
+
+export interface Launched {
+  meta: RunMetadata;
+  containerId: string;
+}
+
+/**
+ * Create the run: its container (labelled, `--network none`, workspace at /workspace, running as the
+ * workspace owner) and its record. Either both exist afterwards or neither does.
+ */
+export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec: RunSpec, image: string): Promise<Launched> {
+  const store = new RunStore(home);
+  const owner = await stat(spec.workspace);
+  return withLock(join(home.locksDir, 'names'), async () => {
+    const live = (await store.list()).filter((r) => LIVE_STATES.has(r.state));
+    const taken = new Set(live.map((r) => r.name));
+    if (spec.name && taken.has(spec.name)) {
+      throw new MoatError(`A live run is already named "${spec.name}".`, {
+        hint: `Pick another name with -n, or stop it first: moat stop ${spec.name}`,
+      });
+    }
+    const id = newRunId();
+    const name = spec.name ?? newRunName(taken);
+    const env: Record<string, string> = {
+      ...spec.env,
+      MOAT_UID: String(owner.uid),
+      MOAT_GID: String(owner.gid),
+      MOAT_RUN_ID: id,
+      MOAT_RUN_NAME: name,
+      ...(spec.interactive ? { TERM: process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm-256color' } : {}),
+    };
+    const containerId = await runtime.create({
+      name: `moat-${name}-${id.slice(4, 10)}`,
+      image,
+      cmd: spec.command,
+      env,
+      workingDir: '/workspace',
+      labels: { [LABEL_MANAGED]: 'true', [LABEL_RUN_ID]: id, [LABEL_HOME]: home.root, [LABEL_NAME]: name },
+      mounts: [{ source: spec.workspace, target: '/workspace', readOnly: false }, ...spec.mounts],
+      tty: spec.interactive,
+      openStdin: spec.interactive || (!spec.detach && !process.stdin.isTTY),
+      network: 'none',
+      capAdd: INIT_CAPS,
+      ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}),
+      ...(spec.nanoCpus ? { nanoCpus: spec.nanoCpus } : {}),
+    });
+    const meta: RunMetadata = {
+      id,
+      name,
+      workspace: spec.workspace,
+      command: spec.command,
+      image,
+      grants: spec.grants,
+      interactive: spec.interactive,
+      keep: spec.keep,
+      state: 'created',
+      containerId,
+      createdAt: new Date().toISOString(),
+      home: home.root,
+    };
+    try {
+      await store.create(meta);
+    } catch (err) {
+      await runtime.remove(containerId, true).catch(() => undefined);
+      await store.remove(id).catch(() => undefined);
+      throw err;
+    }
+    return { meta, containerId };
+  });
+}
+
+/** Undo a run that never got going (start failed): container and record both go. */
+export async function discardRun(home: MoatHome, runtime: ContainerRuntime, l: Launched): Promise<void> {
+  await runtime.remove(l.containerId, true).catch(() => undefined);
+  await new RunStore(home).remove(l.meta.id).catch(() => undefined);
+}
+
+export async function markRunning(home: MoatHome, id: string): Promise<void> {
+  await new RunStore(home).update(id, (m) => (m.state === 'created' || m.state === 'starting'
+    ? { ...m, state: 'running', startedAt: new Date().toISOString() } : undefined));
+}
+
+export async function markStopped(home: MoatHome, id: string, exitCode: number): Promise<void> {
+  await new RunStore(home).update(id, (m) => (LIVE_STATES.has(m.state)
+    ? { ...m, state: 'stopped', exitCode, stoppedAt: new Date().toISOString() } : undefined));
+}

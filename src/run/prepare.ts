@@ -1,0 +1,65 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { MoatError, errnoCode } from '../errors.js';
+import { loadWorkspaceConfig } from '../config/load.js';
+import { mergeRunOptions, type RunFlags } from '../config/merge.js';
+import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
+import { parseMemory, type RunSpec } from './spec.js';
+
+export interface PrepareFlags extends RunFlags {
+  detach?: boolean;
+  keep?: boolean;
+  rebuild?: boolean;
+}
+
+/** The workspace must be an existing directory; returns its absolute path. */
+export async function checkWorkspace(path: string): Promise<string> {
+  const abs = resolve(path);
+  try {
+    const s = await stat(abs);
+    if (!s.isDirectory()) throw new MoatError(`The workspace ${abs} is not a directory.`, { hint: 'Pass a directory: moat run DIR -- COMMAND' });
+  } catch (err) {
+    if (err instanceof MoatError) throw err;
+    if (errnoCode(err) === 'ENOENT') {
+      throw new MoatError(`The workspace ${abs} does not exist.`, { hint: `Create it (mkdir -p ${abs}) or pass another directory.` });
+    }
+    throw new MoatError(`Cannot read the workspace ${abs}: ${(err as Error).message}`);
+  }
+  return abs;
+}
+
+/** moat.yaml + flags → a RunSpec. Validates everything before anything is created. */
+export async function prepareRun(workspaceArg: string | undefined, flags: PrepareFlags): Promise<RunSpec> {
+  const workspace = await checkWorkspace(workspaceArg ?? '.');
+  const { config } = await loadWorkspaceConfig(workspace);
+  const opts = mergeRunOptions(config, flags);
+  const command = typeof opts.command === 'string' ? ['/bin/sh', '-c', opts.command] : (opts.command ?? ['/bin/bash']);
+  const interactive = opts.interactive ?? false;
+  if (interactive && flags.detach) {
+    // A detached interactive run is fine: its TTY waits for `moat attach`.
+  }
+  if (interactive && !flags.detach && !process.stdin.isTTY) {
+    throw new MoatError('An interactive run needs a terminal, and standard input is not one.', {
+      hint: 'Run it from a terminal, drop -i (and interactive: true in moat.yaml), or add -d and attach later.',
+    });
+  }
+  const memoryBytes = opts.container?.memory ? parseMemory(opts.container.memory) : undefined;
+  const cpus = opts.container?.cpus;
+  return {
+    workspace,
+    command,
+    env: opts.env,
+    mounts: opts.mounts,
+    ...(opts.name ? { name: opts.name } : {}),
+    interactive,
+    detach: flags.detach ?? false,
+    keep: flags.keep ?? false,
+    rebuild: flags.rebuild ?? false,
+    grants: opts.grants ?? [],
+    allowHosts: flags.allowHosts ?? [],
+    baseImage: opts.base_image ?? DEFAULT_BASE_IMAGE,
+    imageExtra: '',
+    ...(memoryBytes ? { memoryBytes } : {}),
+    ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
+  };
+}

@@ -1,0 +1,24 @@
+import type { ContainerRuntime } from '../runtime/types.js';
+import { LIVE_STATES, type RunMetadata } from './types.js';
+
+/**
+ * The truth about a run without writing anything: a run the store thinks is live is checked against its
+ * container (the CLI that started it may have been killed).
+ */
+export async function effectiveState(meta: RunMetadata, runtime: ContainerRuntime): Promise<RunMetadata> {
+  if (!LIVE_STATES.has(meta.state) || !meta.containerId) return meta;
+  const c = await runtime.inspect(meta.containerId);
+  if (!c) return { ...meta, state: 'failed', reason: 'its container is gone' };
+  switch (c.status) {
+    case 'running': case 'paused': case 'restarting':
+      return { ...meta, state: 'running' };
+    case 'exited': case 'dead':
+      return { ...meta, state: 'stopped', exitCode: c.exitCode, ...(c.finishedAt ? { stoppedAt: c.finishedAt } : {}) };
+    case 'created': case 'removing':
+      return meta;
+  }
+}
+
+export async function effectiveStates(metas: RunMetadata[], runtime: ContainerRuntime): Promise<RunMetadata[]> {
+  return Promise.all(metas.map((m) => effectiveState(m, runtime)));
+}

@@ -1,0 +1,31 @@
+import type { Mount } from '../runtime/types.js';
+
+/** Everything a run needs, after moat.yaml and flags are merged. */
+export interface RunSpec {
+  workspace: string;
+  command: string[];
+  env: Record<string, string>;
+  mounts: Mount[];
+  name?: string;
+  interactive: boolean;
+  detach: boolean;
+  keep: boolean;
+  rebuild: boolean;
+  grants: string[];
+  allowHosts: string[];
+  baseImage: string;
+  /** Dockerfile text for dependency layers, appended after moat's own layer. */
+  imageExtra: string;
+  memoryBytes?: number;
+  nanoCpus?: number;
+}
+
+const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** "512m", "2g", "1.5g" → bytes; undefined for an invalid size. */
+export function parseMemory(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt])?i?b?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]) * (UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : undefined;
+}

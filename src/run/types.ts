@@ -1,0 +1,31 @@
+export type RunState = 'created' | 'starting' | 'running' | 'stopped' | 'failed';
+
+export const LIVE_STATES: ReadonlySet<RunState> = new Set(['created', 'starting', 'running']);
+
+export interface RunMetadata {
+  id: string;
+  name: string;
+  workspace: string;
+  command: string[];
+  image: string;
+  grants: string[];
+  interactive: boolean;
+  keep: boolean;
+  state: RunState;
+  exitCode?: number;
+  reason?: string;
+  containerId?: string;
+  createdAt: string;
+  startedAt?: string;
+  stoppedAt?: string;
+  /** The engine timestamp of the last output line recorded in logs.jsonl. */
+  lastLogTs?: string;
+  /** The home that owns the run (labels carry it too). */
+  home: string;
+}
+
+export interface LogRecord {
+  ts: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}

@@ -1,0 +1,117 @@
+import type { Duplex, Readable } from 'node:stream';
+
+/** Labels every resource moat creates carries; discovery is by these labels only. */
+export const LABEL_MANAGED = 'moat.managed';
+export const LABEL_RUN_ID = 'moat.run-id';
+export const LABEL_HOME = 'moat.home';
+export const LABEL_NAME = 'moat.name';
+
+export interface Mount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface ContainerSpec {
+  name?: string;
+  image: string;
+  cmd: string[];
+  env: Record<string, string>;
+  workingDir: string;
+  labels: Record<string, string>;
+  mounts: Mount[];
+  tty: boolean;
+  openStdin: boolean;
+  /** Network mode; moat uses 'none' so the only way out is the gateway transport. */
+  network: string;
+  memoryBytes?: number;
+  nanoCpus?: number;
+  capAdd: string[];
+}
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  status: ContainerStatus;
+  exitCode: number;
+  startedAt?: string;
+  finishedAt?: string;
+  tty: boolean;
+}
+
+export interface ImageInfo {
+  id: string;
+  tags: string[];
+  labels: Record<string, string>;
+  size: number;
+  created: number;
+}
+
+export interface NetworkInfo {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface AttachedStreams {
+  /** Raw stream: with a TTY it carries the terminal bytes both ways; without, write stdin to it. */
+  stream: Duplex;
+  stdout: Readable;
+  stderr: Readable;
+}
+
+export interface LogLine {
+  ts: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
+
+export interface BuildRequest {
+  contextDir: string;
+  files: string[];
+  tag: string;
+  labels: Record<string, string>;
+  buildArgs: Record<string, string>;
+  noCache?: boolean;
+  /** Called with each line of build output. */
+  onOutput: (line: string) => void;
+}
+
+/**
+ * What moat needs from a container engine. Docker Engine is built now; Podman's socket, Apple
+ * containers and Kubernetes can implement the same interface later.
+ */
+export interface ContainerRuntime {
+  readonly kind: string;
+  ping(): Promise<void>;
+  version(): Promise<{ engine: string; api: string; os: string; arch: string }>;
+
+  create(spec: ContainerSpec): Promise<string>;
+  attach(id: string, tty: boolean): Promise<AttachedStreams>;
+  start(id: string): Promise<void>;
+  /** Exit code; 'next-exit' (for a container not started yet) waits for the coming exit. */
+  wait(id: string, condition?: 'not-running' | 'next-exit'): Promise<number>;
+  stop(id: string, timeoutSeconds?: number): Promise<void>;
+  kill(id: string, signal?: string): Promise<void>;
+  remove(id: string, force?: boolean): Promise<void>;
+  resize(id: string, rows: number, cols: number): Promise<void>;
+  inspect(id: string): Promise<ContainerInfo | undefined>;
+  list(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  /** Output lines with their engine timestamps; with follow, resolves when the container stops. */
+  logs(id: string, opts: { follow: boolean; since?: number; tty: boolean }, onLine: (l: LogLine) => void): Promise<void>;
+  exec(id: string, cmd: string[], opts?: { user?: string }): Promise<{ exitCode: number; output: string }>;
+
+  build(req: BuildRequest): Promise<void>;
+  imageExists(ref: string): Promise<boolean>;
+  inspectImage(ref: string): Promise<ImageInfo | undefined>;
+  listImages(labels: Record<string, string>): Promise<ImageInfo[]>;
+  removeImage(ref: string): Promise<void>;
+
+  listNetworks(labels: Record<string, string>): Promise<NetworkInfo[]>;
+  removeNetwork(id: string): Promise<void>;
+  diskUsage(): Promise<{ images: number; containers: number }>;
+}
