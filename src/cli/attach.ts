@@ -4,7 +4,7 @@ import type { CliContext } from './context.js';
 import { MoatError } from '../errors.js';
 import { LIVE_STATES } from '../run/types.js';
 import { runAttached } from '../run/session.js';
-import { markStopped } from '../run/launch.js';
+import { markStopped, stopContainer } from '../run/launch.js';
 
 export function registerAttachCommand(program: Command, ctx: CliContext): void {
   program
@@ -43,10 +43,10 @@ export function registerAttachCommand(program: Command, ctx: CliContext): void {
             await ctx.runtime.resize(containerId, rows - 1, cols);
           }
           : undefined,
-        onStop: () => ctx.runtime.stop(containerId),
+        onStop: () => stopContainer(ctx.runtime, containerId, meta.interactive),
       });
       if (end.kind === 'detached') {
-        process.stdout.write(`Detached from run ${meta.name} (${meta.id}); moat attach ${meta.name} to return.\n`);
+        process.stdout.write(`\nDetached from run ${meta.name} (${meta.id}); moat attach ${meta.name} to return.\n`);
         return;
       }
       await markStopped(ctx.home, meta.id, end.exitCode);

@@ -1,5 +1,4 @@
 import type { Command } from '@commander-js/extra-typings';
-import { confirm } from '@inquirer/prompts';
 import type { CliContext } from './context.js';
 import { MoatError } from '../errors.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_RUN_ID } from '../runtime/types.js';
@@ -60,6 +59,7 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
       if (o.dryRun) return;
       if (!o.yes) {
         if (!process.stdin.isTTY) throw new MoatError('moat clean asks before deleting, and there is no terminal to ask.', { hint: 'Add -y to confirm: moat clean -y' });
+        const { confirm } = await import('@inquirer/prompts');
         if (!(await confirm({ message: `Remove these ${total} items?`, default: false }))) return;
       }
       for (const r of plan.runs) {

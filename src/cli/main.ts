@@ -43,6 +43,14 @@ export async function main(argv: string[]): Promise<number> {
   registerStopCommands(program, ctx);
   registerCleanCommand(program, ctx);
   registerProxyCommands(program, ctx);
+  // Commands with heavy dependencies (prompts, native keychain) load only when they are used or for help.
+  const lazy: Record<string, () => Promise<void>> = {
+    grant: async () => (await import('./grant.js')).registerGrantCommands(program, { home: ctx.home }),
+  };
+  lazy.revoke = lazy.grant as () => Promise<void>;
+  const first = head[2];
+  if (first && lazy[first]) await lazy[first]();
+  else if (!first || first.startsWith('-') || first === 'help') for (const load of new Set(Object.values(lazy))) await load();
   for (const c of program.commands) c.exitOverride();
 
   try {

@@ -1,9 +1,9 @@
-import ora from 'ora';
+import type { Ora } from 'ora';
 import pc from 'picocolors';
 import type { BuildProgress } from '../image/build.js';
 
 /** Build progress: a spinner with the current step and elapsed time on a TTY, plain step lines otherwise. */
-export function buildProgress(stream: NodeJS.WriteStream = process.stderr): BuildProgress {
+export async function buildProgress(stream: NodeJS.WriteStream = process.stderr): Promise<BuildProgress> {
   const started = Date.now();
   const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(0)}s`;
   if (!stream.isTTY) {
@@ -14,7 +14,8 @@ export function buildProgress(stream: NodeJS.WriteStream = process.stderr): Buil
       done: (ok) => stream.write(ok ? `Image built in ${elapsed()}.\n` : ''),
     };
   }
-  const spinner = ora({ stream, text: 'Building the image' }).start();
+  const { default: ora } = await import('ora');
+  const spinner: Ora = ora({ stream, text: 'Building the image' }).start();
   let step = '';
   const timer = setInterval(() => { spinner.text = `Building the image ${pc.dim(elapsed())} ${step}`; }, 500);
   return {

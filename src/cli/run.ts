@@ -56,7 +56,7 @@ export function registerRunCommand(program: Command, ctx: CliContext, trailing: 
       warn: (m) => ctx.warn(m),
     }, spec);
     if (end.kind === 'started' || end.kind === 'detached') {
-      const verb = end.kind === 'started' ? 'Started' : 'Detached from';
+      const verb = end.kind === 'started' ? 'Started' : '\nDetached from';
       process.stdout.write(`${verb} run ${pc.bold(meta.name)} (${meta.id}) in ${meta.workspace}\n`
         + `  moat logs -f ${meta.name}    follow its output\n`
         + `  moat attach ${meta.name}     attach to it\n`

@@ -2,12 +2,12 @@ import type { Command } from '@commander-js/extra-typings';
 import type { CliContext } from './context.js';
 import { MoatError } from '../errors.js';
 import { LIVE_STATES, type RunMetadata } from '../run/types.js';
-import { markStopped } from '../run/launch.js';
+import { markStopped, stopContainer } from '../run/launch.js';
 import { effectiveState } from '../run/reconcile.js';
 
 async function stopRun(ctx: CliContext, meta: RunMetadata, timeout: number): Promise<number | undefined> {
   if (!meta.containerId) return undefined;
-  await ctx.runtime.stop(meta.containerId, timeout);
+  await stopContainer(ctx.runtime, meta.containerId, meta.interactive, timeout);
   const info = await ctx.runtime.inspect(meta.containerId);
   const code = info?.exitCode ?? 137;
   await markStopped(ctx.home, meta.id, code);

@@ -21,9 +21,11 @@ export interface EnsureImageOptions {
   recipe: ImageRecipe;
   homeRoot: string;
   buildsDir: string;
-  extraCAs: string[];
+  /** The host's extra CAs for the build; only asked for when a build happens. */
+  extraCAs: () => Promise<string[]>;
   rebuild: boolean;
-  progress: BuildProgress;
+  /** Made only when a build actually happens. */
+  progress: () => Promise<BuildProgress>;
 }
 
 export interface ImageResult {
@@ -42,6 +44,8 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
   const { tag, dockerfile } = planImage(opts.recipe);
   if (!opts.rebuild && (await opts.runtime.imageExists(tag))) return { tag, built: false };
 
+  const extraCAs = await opts.extraCAs();
+  const progress = await opts.progress();
   await mkdir(opts.buildsDir, { recursive: true, mode: 0o700 });
   const logFile = join(opts.buildsDir, `${tag.replace(/[:/]/g, '_')}.log`);
   const log = createWriteStream(logFile, { mode: 0o600 });
@@ -58,7 +62,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
       files: ['Dockerfile', ...Object.keys(ASSETS)],
       tag,
       labels: { [LABEL_MANAGED]: 'true', [LABEL_HOME]: opts.homeRoot },
-      buildArgs: opts.extraCAs.length > 0 ? { MOAT_BUILD_CA: opts.extraCAs.join('\n') } : {},
+      buildArgs: extraCAs.length > 0 ? { MOAT_BUILD_CA: extraCAs.join('\n') } : {},
       noCache: opts.rebuild,
       onOutput: (line) => {
         log.write(`${line}\n`);
@@ -67,18 +71,18 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
           currentStep = line;
           currentOwner = owners[Number(step[1]) - 1] ?? currentOwner;
           tail.length = 0;
-          opts.progress.step(line, currentOwner);
+          progress.step(line, currentOwner);
         } else {
           tail.push(line);
           if (tail.length > 40) tail.shift();
-          opts.progress.line(line);
+          progress.line(line);
         }
       },
     });
-    opts.progress.done(true);
+    progress.done(true);
     return { tag, built: true, logFile };
   } catch (err) {
-    opts.progress.done(false);
+    progress.done(false);
     if (err instanceof MoatError && err.exitCode === 125 && !/build the image:/.test(err.message)) throw err;
     const detail = err instanceof Error ? err.message : String(err);
     tail.push(detail);

@@ -6,7 +6,7 @@ import { ensureImage, type BuildProgress } from '../image/build.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
 import { ensureDaemon, watchRun } from '../daemon/client.js';
-import { createRun, discardRun, markRunning, markStopped } from './launch.js';
+import { createRun, discardRun, markRunning, markStopped, stopContainer } from './launch.js';
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from './types.js';
@@ -17,7 +17,7 @@ export interface ExecuteDeps {
   runtime: ContainerRuntime;
   env: NodeJS.ProcessEnv;
   io: SessionIO;
-  progress: () => BuildProgress;
+  progress: () => Promise<BuildProgress>;
   warn: (msg: string) => void;
 }
 
@@ -34,8 +34,10 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     return false;
   });
   await runtime.ping();
-  const global = await loadGlobalConfig(home.globalConfig);
-  const extraCAs = await hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
+  const extraCAs = async (): Promise<string[]> => {
+    const global = await loadGlobalConfig(home.globalConfig);
+    return hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
+  };
   const image = await ensureImage({
     runtime,
     recipe: { baseImage: spec.baseImage, extra: spec.imageExtra },
@@ -43,7 +45,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     buildsDir: home.buildsDir,
     extraCAs,
     rebuild: spec.rebuild,
-    progress: lazyProgress(deps.progress),
+    progress: deps.progress,
   });
 
   const launched = await createRun(home, runtime, spec, image.tag);
@@ -57,6 +59,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     await discardRun(home, runtime, launched);
     throw err;
   }
+  let bookkeeping: Promise<void> = Promise.resolve();
   const start = async (): Promise<void> => {
     try {
       await runtime.start(containerId);
@@ -64,8 +67,11 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
       await discardRun(home, runtime, launched);
       throw err;
     }
-    await markRunning(home, meta.id);
-    if (await daemon) await watchRun(home, meta.id).catch(() => undefined);
+    bookkeeping = Promise.all([
+      markRunning(home, meta.id),
+      daemon.then((up) => (up ? watchRun(home, meta.id).catch(() => undefined) : undefined)),
+    ]).then(() => undefined);
+    if (spec.detach) await bookkeeping;
   };
 
   if (!streams) {
@@ -80,8 +86,9 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     forwardStdin: !spec.interactive && !deps.io.stdin.isTTY,
     io: deps.io,
     start,
-    onStop: () => runtime.stop(containerId),
+    onStop: () => stopContainer(runtime, containerId, spec.interactive),
   });
+  await bookkeeping;
   if (end.kind === 'exited') {
     await markStopped(home, meta.id, end.exitCode);
     if (!(await daemon)) await collectWithoutDaemon(home, runtime, meta, containerId);
@@ -96,11 +103,4 @@ async function collectWithoutDaemon(home: MoatHome, runtime: ContainerRuntime, m
   await runtime.logs(containerId, { follow: false, tty: meta.interactive }, (l) => lines.push(l)).catch(() => undefined);
   await store.appendLogs(meta.id, lines);
   if (!meta.keep) await runtime.remove(containerId, true);
-}
-
-/** Only show a build spinner when a build actually happens. */
-function lazyProgress(make: () => BuildProgress): BuildProgress {
-  let p: BuildProgress | undefined;
-  const get = (): BuildProgress => (p ??= make());
-  return { step: (t, o) => get().step(t, o), line: (t) => get().line(t), done: (ok) => p?.done(ok) };
 }

@@ -45,6 +45,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
     };
     const containerId = await runtime.create({
       name: `moat-${name}-${id.slice(4, 10)}`,
+      hostname: name,
       image,
       cmd: spec.command,
       env,
@@ -81,6 +82,22 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
     }
     return { meta, containerId };
   });
+}
+
+/**
+ * Stop a run's container: an interactive one first gets the hang-up a closed terminal gives (shells
+ * ignore SIGTERM), then SIGTERM, then SIGKILL after `timeout` seconds.
+ */
+export async function stopContainer(runtime: ContainerRuntime, containerId: string, interactive: boolean, timeout = 10): Promise<void> {
+  if (interactive) {
+    await runtime.kill(containerId, 'SIGHUP');
+    for (let i = 0; i < 20; i++) {
+      const c = await runtime.inspect(containerId);
+      if (!c || c.status !== 'running') return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  await runtime.stop(containerId, timeout);
 }
 
 /** Undo a run that never got going (start failed): container and record both go. */

@@ -14,6 +14,7 @@ export interface Mount {
 
 export interface ContainerSpec {
   name?: string;
+  hostname?: string;
   image: string;
   cmd: string[];
   env: Record<string, string>;

@@ -1,116 +1,119 @@
-import Docker from 'dockerode';
-import { PassThrough, type Readable, type Duplex } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type {
   AttachedStreams, BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerStatus, ImageInfo, LogLine, NetworkInfo,
 } from '../types.js';
 import { dockerError, statusCode } from './errors.js';
+import { EngineApi, demux } from './engine-api.js';
+import { buildWithDockerode } from './build.js';
 
 function labelFilter(labels: Record<string, string>): string {
   return JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
 }
+const c = (id: string): string => `/containers/${encodeURIComponent(id)}`;
 
-/** The Docker Engine API through dockerode; honours DOCKER_HOST (dockerode reads it). */
+interface InspectJson {
+  Id: string; Name: string;
+  Config: { Image: string; Labels?: Record<string, string> | null; Tty: boolean };
+  State: { Status: string; ExitCode: number; StartedAt?: string; FinishedAt?: string };
+}
+
+/** Docker Engine (and API-compatible engines) over its HTTP API; honours DOCKER_HOST. */
 export class DockerRuntime implements ContainerRuntime {
   readonly kind = 'docker';
-  private readonly docker: Docker;
+  private readonly api: EngineApi;
 
-  constructor(docker?: Docker) {
-    this.docker = docker ?? new Docker();
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {
+    this.api = new EngineApi(env);
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(what: string, fn: () => Promise<T>, ok: number[] = []): Promise<T | undefined> {
     try {
       return await fn();
     } catch (err) {
+      const code = statusCode(err);
+      if (code !== undefined && ok.includes(code)) return undefined;
       throw dockerError(err, what);
     }
   }
 
   async ping(): Promise<void> {
-    await this.call('answer a ping', () => this.docker.ping());
+    await this.call('answer a ping', () => this.api.raw('GET', '/_ping', { timeoutMs: 5000 }).then((r) => { r.resume(); }));
   }
 
   async version() {
-    const v = await this.call('report its version', () => this.docker.version());
+    const v = (await this.call('report its version', () => this.api.json<{ Version: string; ApiVersion: string; Os: string; Arch: string }>('GET', '/version')))!;
     return { engine: v.Version, api: v.ApiVersion, os: v.Os, arch: v.Arch };
   }
 
   async create(spec: ContainerSpec): Promise<string> {
-    const c = await this.call('create the container', () => this.docker.createContainer({
-      ...(spec.name ? { name: spec.name } : {}),
-      Image: spec.image,
-      Cmd: spec.cmd,
-      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-      WorkingDir: spec.workingDir,
-      Labels: spec.labels,
-      Tty: spec.tty,
-      OpenStdin: spec.openStdin,
-      StdinOnce: spec.openStdin,
-      AttachStdin: spec.openStdin,
-      AttachStdout: true,
-      AttachStderr: true,
-      HostConfig: {
-        NetworkMode: spec.network,
-        Init: true,
-        Binds: spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
-        CapDrop: ['ALL'],
-        CapAdd: spec.capAdd,
-        SecurityOpt: ['no-new-privileges'],
-        ...(spec.memoryBytes ? { Memory: spec.memoryBytes } : {}),
-        ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
+    const r = await this.call('create the container', () => this.api.json<{ Id: string }>('POST', '/containers/create', {
+      ...(spec.name ? { query: { name: spec.name } } : {}),
+      body: {
+        ...(spec.hostname ? { Hostname: spec.hostname } : {}),
+        Image: spec.image,
+        Cmd: spec.cmd,
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        WorkingDir: spec.workingDir,
+        Labels: spec.labels,
+        Tty: spec.tty,
+        OpenStdin: spec.openStdin,
+        StdinOnce: spec.openStdin,
+        AttachStdin: spec.openStdin,
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: {
+          NetworkMode: spec.network,
+          Init: true,
+          Binds: spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+          CapDrop: ['ALL'],
+          CapAdd: spec.capAdd,
+          SecurityOpt: ['no-new-privileges'],
+          ...(spec.memoryBytes ? { Memory: spec.memoryBytes } : {}),
+          ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
+        },
       },
     }));
-    return c.id;
+    return r!.Id;
   }
 
   async attach(id: string, tty: boolean): Promise<AttachedStreams> {
-    const stream = (await this.call('attach to the container', () => this.docker.getContainer(id).attach({
-      stream: true, stdin: true, stdout: true, stderr: true, hijack: true,
-    }))) as unknown as Duplex;
+    const stream = (await this.call('attach to the container', () => this.api.upgrade(`${c(id)}/attach`, {
+      stream: 1, stdin: 1, stdout: 1, stderr: 1,
+    })))!;
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     if (tty) {
       stream.pipe(stdout);
-      stream.on('end', () => stderr.end());
     } else {
-      this.docker.modem.demuxStream(stream, stdout, stderr);
-      stream.on('end', () => { stdout.end(); stderr.end(); });
+      demux(stream, (s, data) => (s === 'stderr' ? stderr : stdout).write(data));
+      stream.on('end', () => stdout.end());
     }
+    stream.on('end', () => stderr.end());
+    stream.on('close', () => { stdout.end(); stderr.end(); });
+    stream.on('error', () => { stdout.end(); stderr.end(); });
     return { stream, stdout, stderr };
   }
 
   async start(id: string): Promise<void> {
-    await this.call('start the container', () => this.docker.getContainer(id).start());
+    await this.call('start the container', () => this.api.json('POST', `${c(id)}/start`), [304]);
   }
 
   async wait(id: string, condition: 'not-running' | 'next-exit' = 'not-running'): Promise<number> {
-    const r = (await this.call('wait for the container', () => this.docker.getContainer(id).wait({ condition }))) as { StatusCode: number };
-    return r.StatusCode;
+    const r = await this.call('wait for the container', () => this.api.json<{ StatusCode: number }>('POST', `${c(id)}/wait`, { query: { condition } }));
+    return r!.StatusCode;
   }
 
   async stop(id: string, timeoutSeconds = 10): Promise<void> {
-    try {
-      await this.docker.getContainer(id).stop({ t: timeoutSeconds });
-    } catch (err) {
-      const code = statusCode(err);
-      if (code === 304 || code === 404) return; // already stopped or gone
-      throw dockerError(err, 'stop the container');
-    }
+    await this.call('stop the container', () => this.api.json('POST', `${c(id)}/stop`, { query: { t: timeoutSeconds } }), [304, 404]);
   }
 
   async kill(id: string, signal = 'SIGKILL'): Promise<void> {
-    try {
-      await this.docker.getContainer(id).kill({ signal });
-    } catch (err) {
-      const code = statusCode(err);
-      if (code === 404 || code === 409) return;
-      throw dockerError(err, 'signal the container');
-    }
+    await this.call('signal the container', () => this.api.json('POST', `${c(id)}/kill`, { query: { signal } }), [404, 409]);
   }
 
   async remove(id: string, force = false): Promise<void> {
     try {
-      await this.docker.getContainer(id).remove({ force, v: true });
+      await this.api.json('DELETE', c(id), { query: { force, v: true } });
     } catch (err) {
       const code = statusCode(err);
       if (code === 404) return;
@@ -121,52 +124,44 @@ export class DockerRuntime implements ContainerRuntime {
 
   async resize(id: string, rows: number, cols: number): Promise<void> {
     if (rows <= 0 || cols <= 0) return;
-    try {
-      await this.docker.getContainer(id).resize({ h: rows, w: cols });
-    } catch {
-      // The container may have exited between the signal and the call; nothing to resize then.
-    }
+    await this.api.json('POST', `${c(id)}/resize`, { query: { h: rows, w: cols } }).catch(() => undefined);
   }
 
   async inspect(id: string): Promise<ContainerInfo | undefined> {
-    try {
-      const c = await this.docker.getContainer(id).inspect();
-      return {
-        id: c.Id,
-        name: c.Name.replace(/^\//, ''),
-        image: c.Config.Image,
-        labels: c.Config.Labels ?? {},
-        status: c.State.Status as ContainerStatus,
-        exitCode: c.State.ExitCode,
-        startedAt: c.State.StartedAt,
-        finishedAt: c.State.FinishedAt,
-        tty: c.Config.Tty,
-      };
-    } catch (err) {
-      if (statusCode(err) === 404) return undefined;
-      throw dockerError(err, 'inspect the container');
-    }
+    const j = await this.call('inspect the container', () => this.api.json<InspectJson>('GET', `${c(id)}/json`), [404]);
+    if (!j) return undefined;
+    return {
+      id: j.Id,
+      name: j.Name.replace(/^\//, ''),
+      image: j.Config.Image,
+      labels: j.Config.Labels ?? {},
+      status: j.State.Status as ContainerStatus,
+      exitCode: j.State.ExitCode,
+      ...(j.State.StartedAt ? { startedAt: j.State.StartedAt } : {}),
+      ...(j.State.FinishedAt ? { finishedAt: j.State.FinishedAt } : {}),
+      tty: j.Config.Tty,
+    };
   }
 
   async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
-    const cs = await this.call('list containers', () => this.docker.listContainers({ all: true, filters: labelFilter(labels) }));
-    return cs.map((c) => ({
-      id: c.Id,
-      name: (c.Names[0] ?? '').replace(/^\//, ''),
-      image: c.Image,
-      labels: c.Labels ?? {},
-      status: c.State as ContainerStatus,
-      exitCode: Number(/Exited \((\d+)\)/.exec(c.Status)?.[1] ?? 0),
+    const cs = (await this.call('list containers', () => this.api.json<Array<{
+      Id: string; Names: string[]; Image: string; Labels: Record<string, string> | null; State: string; Status: string;
+    }>>('GET', '/containers/json', { query: { all: true, filters: labelFilter(labels) } })))!;
+    return cs.map((x) => ({
+      id: x.Id,
+      name: (x.Names[0] ?? '').replace(/^\//, ''),
+      image: x.Image,
+      labels: x.Labels ?? {},
+      status: x.State as ContainerStatus,
+      exitCode: Number(/Exited \((\d+)\)/.exec(x.Status)?.[1] ?? 0),
       tty: false,
     }));
   }
 
   async logs(id: string, opts: { follow: boolean; since?: number; tty: boolean }, onLine: (l: LogLine) => void): Promise<void> {
-    const base = { stdout: true, stderr: true, timestamps: true, ...(opts.since ? { since: opts.since } : {}) };
-    const c = this.docker.getContainer(id);
-    const raw = opts.follow
-      ? ((await this.call('read the logs', () => c.logs({ ...base, follow: true }))) as unknown as Readable)
-      : bufferStream((await this.call('read the logs', () => c.logs({ ...base, follow: false }))) as unknown as Buffer);
+    const raw = (await this.call('read the logs', () => this.api.stream('GET', `${c(id)}/logs`, {
+      stdout: 1, stderr: 1, timestamps: 1, follow: opts.follow ? 1 : 0, ...(opts.since ? { since: opts.since } : {}),
+    })))!;
     const done = new Promise<void>((resolve) => { raw.on('end', resolve); raw.on('close', resolve); raw.on('error', () => resolve()); });
     if (opts.tty) {
       lineSplitter(raw, 'stdout', onLine);
@@ -175,44 +170,25 @@ export class DockerRuntime implements ContainerRuntime {
       const err = new PassThrough();
       lineSplitter(out, 'stdout', onLine);
       lineSplitter(err, 'stderr', onLine);
-      this.docker.modem.demuxStream(raw, out, err);
+      demux(raw, (s, data) => (s === 'stderr' ? err : out).write(data));
     }
     await done;
   }
 
   async exec(id: string, cmd: string[], opts: { user?: string } = {}): Promise<{ exitCode: number; output: string }> {
-    const ex = await this.call('exec in the container', () => this.docker.getContainer(id).exec({
-      Cmd: cmd, AttachStdout: true, AttachStderr: true, ...(opts.user ? { User: opts.user } : {}),
-    }));
-    const stream = await this.call('exec in the container', () => ex.start({ hijack: true, stdin: false }));
+    const ex = (await this.call('exec in the container', () => this.api.json<{ Id: string }>('POST', `${c(id)}/exec`, {
+      body: { Cmd: cmd, AttachStdout: true, AttachStderr: true, ...(opts.user ? { User: opts.user } : {}) },
+    })))!;
+    const res = (await this.call('exec in the container', () => this.api.stream('POST', `/exec/${ex.Id}/start`, undefined)))!;
     const chunks: Buffer[] = [];
-    const sink = new PassThrough();
-    sink.on('data', (c: Buffer) => chunks.push(c));
-    this.docker.modem.demuxStream(stream, sink, sink);
-    await new Promise<void>((resolve) => stream.on('end', resolve));
-    const info = await ex.inspect();
+    demux(res, (_s, data) => chunks.push(data));
+    await new Promise<void>((resolve) => { res.on('end', resolve); res.on('close', resolve); });
+    const info = (await this.api.json<{ ExitCode: number | null }>('GET', `/exec/${ex.Id}/json`));
     return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('utf8') };
   }
 
   async build(req: BuildRequest): Promise<void> {
-    const stream = await this.call('build the image', () => this.docker.buildImage(
-      { context: req.contextDir, src: req.files },
-      { t: req.tag, labels: req.labels, buildargs: req.buildArgs, nocache: req.noCache ?? false, rm: true, forcerm: true },
-    ));
-    await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(
-        stream,
-        (err: Error | null, output: Array<{ error?: string }>) => {
-          const failed = err ?? output.find((o) => o.error);
-          if (failed) reject(new Error(err ? err.message : String((failed as { error: string }).error)));
-          else resolve();
-        },
-        (ev: { stream?: string; error?: string; status?: string }) => {
-          const text = ev.stream ?? ev.error ?? ev.status;
-          if (text) for (const l of text.split('\n')) if (l.trim().length > 0) req.onOutput(l);
-        },
-      );
-    });
+    await this.call('build the image', () => buildWithDockerode(this.env, req));
   }
 
   async imageExists(ref: string): Promise<boolean> {
@@ -220,48 +196,37 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
-    try {
-      const i = await this.docker.getImage(ref).inspect();
-      return { id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: Date.parse(i.Created) };
-    } catch (err) {
-      if (statusCode(err) === 404) return undefined;
-      throw dockerError(err, 'inspect the image');
-    }
+    const i = await this.call('inspect the image', () => this.api.json<{
+      Id: string; RepoTags?: string[]; Config?: { Labels?: Record<string, string> | null }; Size: number; Created: string;
+    }>('GET', `/images/${encodeURIComponent(ref)}/json`), [404]);
+    if (!i) return undefined;
+    return { id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: Date.parse(i.Created) };
   }
 
   async listImages(labels: Record<string, string>): Promise<ImageInfo[]> {
-    const is = await this.call('list images', () => this.docker.listImages({ filters: labelFilter(labels) }));
+    const is = (await this.call('list images', () => this.api.json<Array<{
+      Id: string; RepoTags: string[] | null; Labels: Record<string, string> | null; Size: number; Created: number;
+    }>>('GET', '/images/json', { query: { filters: labelFilter(labels) } })))!;
     return is.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: i.Created * 1000 }));
   }
 
   async removeImage(ref: string): Promise<void> {
-    try {
-      await this.docker.getImage(ref).remove();
-    } catch (err) {
-      if (statusCode(err) === 404) return;
-      throw dockerError(err, 'remove the image');
-    }
+    await this.call('remove the image', () => this.api.json('DELETE', `/images/${encodeURIComponent(ref)}`), [404]);
   }
 
   async listNetworks(labels: Record<string, string>): Promise<NetworkInfo[]> {
-    const ns = await this.call('list networks', () => this.docker.listNetworks({ filters: labelFilter(labels) }));
+    const ns = (await this.call('list networks', () => this.api.json<Array<{ Id: string; Name: string; Labels: Record<string, string> | null }>>(
+      'GET', '/networks', { query: { filters: labelFilter(labels) } })))!;
     return ns.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {} }));
   }
 
   async removeNetwork(id: string): Promise<void> {
-    try {
-      await this.docker.getNetwork(id).remove();
-    } catch (err) {
-      if (statusCode(err) === 404) return;
-      throw dockerError(err, 'remove the network');
-    }
+    await this.call('remove the network', () => this.api.json('DELETE', `/networks/${encodeURIComponent(id)}`), [404]);
   }
 
   async diskUsage(): Promise<{ images: number; containers: number }> {
-    const df = (await this.call('report disk use', () => this.docker.df())) as {
-      LayersSize?: number; Containers?: Array<{ SizeRw?: number }>;
-    };
-    return { images: df.LayersSize ?? 0, containers: (df.Containers ?? []).reduce((a, c) => a + (c.SizeRw ?? 0), 0) };
+    const df = (await this.call('report disk use', () => this.api.json<{ LayersSize?: number; Containers?: Array<{ SizeRw?: number }> }>('GET', '/system/df')))!;
+    return { images: df.LayersSize ?? 0, containers: (df.Containers ?? []).reduce((a, x) => a + (x.SizeRw ?? 0), 0) };
   }
 }
 
@@ -270,12 +235,6 @@ export function normaliseTs(ts: string): string {
   const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(ts);
   if (!m) return ts;
   return `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}${m[3]}`;
-}
-
-function bufferStream(buf: Buffer): Readable {
-  const s = new PassThrough();
-  s.end(buf);
-  return s;
 }
 
 /** Split a timestamped Docker log stream ("<RFC3339Nano> <text>\n" per line) into LogLines. */

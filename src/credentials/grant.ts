@@ -1,0 +1,38 @@
+import type { CredentialStore } from './store.js';
+import { apiBaseUrl, getProvider, parseGrantName } from './providers/index.js';
+import type { GrantContext, StoredCredential, ValidationResult } from './types.js';
+
+/** The grant service behind `moat grant <provider>`: obtain → validate → store. */
+
+export interface GrantOptions {
+  validate: boolean;
+  fetch?: typeof fetch;
+}
+
+export interface GrantOutcome {
+  name: string;
+  credential: StoredCredential;
+  validation?: ValidationResult;
+}
+
+export async function grantCredential(
+  spec: string,
+  store: CredentialStore,
+  ctx: GrantContext,
+  opts: GrantOptions,
+): Promise<GrantOutcome> {
+  const { provider: providerName, scopes } = parseGrantName(spec);
+  const provider = getProvider(providerName);
+  const granted = await provider.grant(ctx);
+  let credential: StoredCredential = { ...granted, scopes, createdAt: ctx.now().toISOString() };
+  let validation: ValidationResult | undefined;
+  if (opts.validate) {
+    ctx.log(`Checking the ${provider.name} credential…`);
+    validation = await provider.validate(credential, { baseUrl: apiBaseUrl(provider, ctx.env), fetch: opts.fetch });
+    if (validation.meta && Object.keys(validation.meta).length > 0) {
+      credential = { ...credential, meta: { ...credential.meta, ...validation.meta } };
+    }
+  }
+  await store.put(provider.name, credential);
+  return { name: provider.name, credential, ...(validation ? { validation } : {}) };
+}

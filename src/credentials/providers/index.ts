@@ -1,0 +1,42 @@
+import { distance } from 'fastest-levenshtein';
+import { MoatError } from '../../errors.js';
+import type { Provider } from '../types.js';
+import { anthropic } from './anthropic.js';
+import { claude } from './claude.js';
+import { github } from './github.js';
+import { npm } from './npm.js';
+import { openai } from './openai.js';
+
+/** Every provider moat knows. Adding one is a new module plus a line here; the gateway never changes. */
+export const providers: readonly Provider[] = [github, anthropic, claude, openai, npm];
+
+export function findProvider(name: string): Provider | undefined {
+  return providers.find((p) => p.name === name);
+}
+
+export function getProvider(name: string): Provider {
+  const found = findProvider(name);
+  if (found) return found;
+  const near = providers.map((p) => p.name).filter((n) => distance(n, name) <= 2);
+  throw new MoatError(`Unknown credential provider "${name}". Known: ${providers.map((p) => p.name).join(', ')}.`, {
+    hint: near[0] ? `moat grant ${near[0]}` : 'moat grant <provider>',
+  });
+}
+
+/** `github:repo` → {provider: 'github', scopes: ['repo']}; `github` → no scopes. */
+export function parseGrantName(spec: string): { provider: string; scopes: string[] } {
+  const [provider = '', ...rest] = spec.trim().split(':');
+  const scopes = rest.join(':').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!provider) throw new MoatError(`Invalid grant "${spec}".`, { hint: 'moat grant <provider>[:scope]' });
+  return { provider: provider.toLowerCase(), scopes };
+}
+
+export function apiBaseUrl(provider: Provider, env: NodeJS.ProcessEnv = process.env): string {
+  return env[provider.api.envVar] || provider.api.defaultUrl;
+}
+
+export function authUrl(provider: Provider, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return provider.auth ? env[provider.auth.envVar] || provider.auth.defaultUrl : undefined;
+}
+
+export { anthropic, claude, github, npm, openai };

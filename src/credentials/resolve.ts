@@ -1,0 +1,123 @@
+import { MoatError } from '../errors.js';
+import type { CredentialStore } from './store.js';
+import { authUrl, findProvider, parseGrantName } from './providers/index.js';
+import type { HeaderInjection, Placeholders, Provider, StoredCredential } from './types.js';
+
+/**
+ * Turn a run's grant names into what the gateway injects, what the container sees, and which strings
+ * every log sink must mask. Fails before anything is created when a grant is missing or expired.
+ */
+
+export interface ResolvedGrants {
+  injections: HeaderInjection[];
+  placeholders: Placeholders;
+  secretsToRedact: string[];
+}
+
+export interface ResolveOptions {
+  env?: NodeJS.ProcessEnv;
+  now?: Date;
+  fetch?: typeof fetch;
+  /** Refresh credentials expiring within this window (default 5 minutes). */
+  refreshWithinMs?: number;
+}
+
+const DEFAULT_REFRESH_WINDOW_MS = 5 * 60_000;
+
+export async function resolveGrants(names: string[], store: CredentialStore, opts: ResolveOptions = {}): Promise<ResolvedGrants> {
+  const out: ResolvedGrants = { injections: [], placeholders: { env: {}, files: [] }, secretsToRedact: [] };
+  const seen = new Set<string>();
+  for (const spec of names) {
+    const { provider: name } = parseGrantName(spec);
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const provider = findProvider(name);
+    if (!provider) {
+      throw new MoatError(`Unknown grant "${spec}".`, { hint: 'moat grant list' });
+    }
+    const stored = await store.get(name);
+    if (!stored) {
+      throw new MoatError(`The grant "${name}" does not exist yet.`, { hint: `moat grant ${name}` });
+    }
+    const cred = await ensureFresh(provider, name, stored, store, opts);
+    const injections = provider.injections(cred);
+    out.injections.push(...injections);
+    const placeholder = provider.placeholder(cred);
+    Object.assign(out.placeholders.env, placeholder.env);
+    for (const file of placeholder.files) {
+      out.placeholders.files = out.placeholders.files.filter((f) => f.path !== file.path);
+      out.placeholders.files.push(file);
+    }
+    out.secretsToRedact.push(...secretStrings(cred, injections));
+  }
+  assertNoConflicts(out.injections);
+  out.secretsToRedact = [...new Set(out.secretsToRedact)].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);
+  return out;
+}
+
+/** Refresh when near expiry and the provider can; refuse an expired credential otherwise. */
+export async function ensureFresh(
+  provider: Provider,
+  name: string,
+  cred: StoredCredential,
+  store: CredentialStore,
+  opts: ResolveOptions = {},
+): Promise<StoredCredential> {
+  if (!cred.expiresAt) return cred;
+  const now = opts.now ?? new Date();
+  const expires = Date.parse(cred.expiresAt);
+  if (Number.isNaN(expires) || expires - now.getTime() > (opts.refreshWithinMs ?? DEFAULT_REFRESH_WINDOW_MS)) return cred;
+  const baseUrl = authUrl(provider, opts.env ?? process.env);
+  let renewed: StoredCredential | undefined;
+  if (provider.refresh && baseUrl) {
+    try {
+      renewed = await provider.refresh(cred, { baseUrl, fetch: opts.fetch, now });
+    } catch (err) {
+      // Still usable for a few minutes: run with it rather than fail; the daemon retries.
+      if (expires > now.getTime()) return cred;
+      throw err;
+    }
+  }
+  if (renewed) {
+    await store.put(name, renewed);
+    return renewed;
+  }
+  if (expires > now.getTime()) return cred;
+  throw new MoatError(`The grant "${name}" expired at ${cred.expiresAt} and cannot be refreshed.`, { hint: `moat grant ${name}` });
+}
+
+/** Every form of a secret that could appear in a log: raw values and the header values built from them. */
+function secretStrings(cred: StoredCredential, injections: HeaderInjection[]): string[] {
+  const out = Object.values(cred.secret);
+  for (const inj of injections) {
+    for (const value of Object.values(inj.set)) {
+      if (out.some((s) => value.includes(s))) out.push(value);
+      const m = /^(?:Basic|Bearer)\s+(.+)$/i.exec(value);
+      if (m?.[1] && !out.includes(m[1])) out.push(m[1]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Two grants may not both decide the same header on the same host (e.g. `anthropic` sets x-api-key
+ * while `claude` removes it): the outcome would depend on order. Refuse before anything starts.
+ */
+function assertNoConflicts(injections: HeaderInjection[]): void {
+  const owner = new Map<string, string>();
+  for (const inj of injections) {
+    const headers = [...Object.keys(inj.set), ...(inj.remove ?? [])].map((h) => h.toLowerCase());
+    for (const host of inj.hosts) {
+      for (const header of headers) {
+        const key = `${host} ${header}`;
+        const other = owner.get(key);
+        if (other !== undefined && other !== inj.grant) {
+          throw new MoatError(`The grants "${other}" and "${inj.grant}" both supply the ${header} credential for ${host}.`, {
+            hint: `Use one of them: remove "${other}" or "${inj.grant}" from --grant / moat.yaml grants`,
+          });
+        }
+        owner.set(key, inj.grant);
+      }
+    }
+  }
+}
