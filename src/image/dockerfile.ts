@@ -42,6 +42,7 @@ export function renderDockerfile(recipe: ImageRecipe): string {
   ];
   if (recipe.extra.trim().length > 0) lines.push(recipe.extra.trimEnd());
   lines.push(
+    '# moat-dep: moat',
     'WORKDIR /workspace',
     'ENTRYPOINT ["/usr/local/bin/moat-init"]',
     'CMD ["/bin/bash"]',
