@@ -48,6 +48,13 @@ export async function main(argv: string[]): Promise<number> {
     grant: async () => (await import('./grant.js')).registerGrantCommands(program, { home: ctx.home }),
   };
   lazy.revoke = lazy.grant as () => Promise<void>;
+  lazy.audit = async () => (await import('./audit.js')).registerAuditCommand(program, {
+    home: ctx.home,
+    resolveRunDir: async (ref) => {
+      const m = await ctx.pickRun(ref, 'audit', () => true);
+      return { id: m.id, dir: ctx.store.dir(m.id) };
+    },
+  });
   const first = head[2];
   if (first && lazy[first]) await lazy[first]();
   else if (!first || first.startsWith('-') || first === 'help') for (const load of new Set(Object.values(lazy))) await load();

@@ -18,7 +18,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   const logFile = daemonLog(home);
   const log = (msg: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${msg}\n`, { mode: 0o600 });
   const store = new RunStore(home);
-  const supervisor = new Supervisor(store, new DockerRuntime(), log);
+  const supervisor = new Supervisor(home, store, new DockerRuntime(), log);
   const startedAt = new Date().toISOString();
   let idleTimer: NodeJS.Timeout | undefined;
 

@@ -1,6 +1,8 @@
 import type { ContainerRuntime, LogLine } from '../runtime/types.js';
 import type { RunStore } from '../run/store.js';
 import { LIVE_STATES, type LogRecord } from '../run/types.js';
+import type { MoatHome } from '../home/paths.js';
+import { AuditSink } from './audit-sink.js';
 
 /**
  * Owns the live runs of one moat home: records every output line into logs.jsonl (in every mode, with or
@@ -10,6 +12,7 @@ export class Supervisor {
   private readonly watching = new Map<string, Promise<void>>();
 
   constructor(
+    private readonly home: MoatHome,
     private readonly store: RunStore,
     private readonly runtime: ContainerRuntime,
     private readonly log: (msg: string) => void,
@@ -44,7 +47,19 @@ export class Supervisor {
       await this.store.update(id, (m) => (LIVE_STATES.has(m.state) ? { ...m, state: 'failed', reason: 'its container is gone' } : undefined));
       return;
     }
-    const after = meta.lastLogTs;
+    const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log);
+    let exitCode: number;
+    try {
+      await this.followLogs(id, containerId, info.tty, meta.lastLogTs, audit);
+      exitCode = await this.runtime.wait(containerId);
+      audit.append('lifecycle', { event: 'stopped', exitCode });
+    } finally {
+      await audit.close(); // the final signed checkpoint exists before the run reads as stopped
+    }
+    await this.finish(id, containerId, exitCode);
+  }
+
+  private async followLogs(id: string, containerId: string, tty: boolean, after: string | undefined, audit: AuditSink): Promise<void> {
     let batch: LogRecord[] = [];
     let lastTs = after;
     let flushing = Promise.resolve();
@@ -63,11 +78,12 @@ export class Supervisor {
     try {
       await this.runtime.logs(containerId, {
         follow: true,
-        tty: info.tty,
+        tty,
         ...(after ? { since: Math.floor(Date.parse(after) / 1000) } : {}),
       }, (l: LogLine) => {
         if (after && l.ts <= after) return; // already recorded before a restart
         batch.push({ ts: l.ts, stream: l.stream, line: l.line });
+        audit.append('console', { ts: l.ts, stream: l.stream, line: l.line });
         lastTs = l.ts;
         if (batch.length >= 500) void flush();
       });
@@ -75,7 +91,9 @@ export class Supervisor {
       clearInterval(timer);
       await flush();
     }
-    const exitCode = await this.runtime.wait(containerId);
+  }
+
+  private async finish(id: string, containerId: string, exitCode: number): Promise<void> {
     const done = await this.runtime.inspect(containerId);
     const updated = await this.store.update(id, (m) => (LIVE_STATES.has(m.state) || m.exitCode === undefined
       ? { ...m, state: 'stopped', exitCode, stoppedAt: done?.finishedAt ?? new Date().toISOString() }

@@ -1,0 +1,177 @@
+import type { KeyObject } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { Option } from '@commander-js/extra-typings';
+import type { CommandUnknownOpts } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import type { AuditEntry, AuditReport, AuditType } from '../audit/index.js';
+import {
+  AUDIT_TYPES, ENTRIES_FILE, JsonlAuditStore, exportBundle, isAuditType, keyFingerprint, listEntries, loadOrCreateSigner,
+  loadPublicKey, prove, signingKeyPaths, verifyDocument, verifyStore,
+} from '../audit/index.js';
+import { MoatError, errnoCode } from '../errors.js';
+import type { MoatHome } from '../home/paths.js';
+
+export interface AuditCommandContext {
+  home: MoatHome;
+  resolveRunDir(ref: string | undefined): Promise<{ id: string; dir: string }>;
+  /** Output sinks (default: process.stdout / process.stderr). */
+  stdout?: (s: string) => void;
+  stderr?: (s: string) => void;
+}
+
+const MARK = { ok: '[ok]  ', fail: '[FAIL]', warn: '[warn]', skip: '[skip]' } as const;
+
+/** The human report: one line per check, counts by type, first failure, verdict. */
+export function formatReport(r: AuditReport, color = pc.isColorSupported): string {
+  const c = pc.createColors(color);
+  const paint = { ok: c.green, fail: c.red, warn: c.yellow, skip: c.dim } as const;
+  const what = r.kind === 'proof' ? 'inclusion proof for run' : 'audit log of run';
+  const lines = [`${what} ${r.runId || '?'}: ${r.entries} entries, ${r.checkpoints} checkpoint(s)${r.keyId ? `, key ${r.keyId}` : ''}`];
+  const width = Math.max(...r.checks.map((k) => k.name.length));
+  for (const k of r.checks) {
+    const at = k.status === 'fail' && k.firstFailingSeq !== undefined ? ` (first failing seq ${k.firstFailingSeq})` : '';
+    lines.push(`${paint[k.status](MARK[k.status])} ${k.name.padEnd(width)}  ${k.message}${at}`);
+  }
+  const counts = AUDIT_TYPES.filter((t) => r.countsByType[t] > 0).map((t) => `${t} ${r.countsByType[t]}`);
+  lines.push(`entries by type: ${counts.length > 0 ? counts.join(', ') : 'none'}`);
+  if (r.firstFailure) {
+    const f = r.firstFailure;
+    lines.push(`first failure: ${f.seq === undefined ? '' : `seq ${f.seq}: `}${f.problem}: ${f.message}`);
+  }
+  lines.push(r.ok ? c.green('verdict: OK — the record is intact') : c.red('verdict: FAIL — the record does not verify'));
+  return `${lines.join('\n')}\n`;
+}
+
+function summarize(e: AuditEntry): string {
+  const json = JSON.stringify(e.data);
+  return json.length > 200 ? `${json.slice(0, 199)}…` : json;
+}
+
+function parseTypes(value: string | undefined): AuditType[] | undefined {
+  if (value === undefined) return undefined;
+  const types = value.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+  const bad = types.filter((t) => !isAuditType(t));
+  if (bad.length > 0) throw new MoatError(`unknown audit event type ${bad.join(', ')}`, { hint: `use one of: ${AUDIT_TYPES.join(', ')}` });
+  return types as AuditType[];
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') throw new MoatError(`${what} ${path} does not exist`);
+    throw err;
+  }
+}
+
+async function readJsonDocument(path: string): Promise<unknown> {
+  const text = await readText(path, 'file');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new MoatError(`${path} is not JSON (expected an audit bundle or inclusion proof)`, { cause: err });
+  }
+}
+
+async function openRun(ctx: AuditCommandContext, ref: string | undefined): Promise<JsonlAuditStore> {
+  const run = await ctx.resolveRunDir(ref);
+  const store = new JsonlAuditStore(run.dir, run.id);
+  try {
+    await stat(store.entriesPath);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') throw new MoatError(`run ${run.id} has no audit log (${ENTRIES_FILE} is missing)`);
+    throw err;
+  }
+  return store;
+}
+
+async function homeKey(ctx: AuditCommandContext): Promise<{ key: KeyObject; pem: string }> {
+  const key = await loadPublicKey(ctx.home);
+  if (!key) {
+    throw new MoatError(`no audit signing key in ${ctx.home.auditDir}`, { hint: `a run signs with the key of the moat home it ran in; verify its bundle with \`moat audit verify FILE --key PUBKEY\`` });
+  }
+  return { key, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditCommandContext): void {
+  const out = ctx.stdout ?? ((s: string) => void process.stdout.write(s));
+  const err = ctx.stderr ?? ((s: string) => void process.stderr.write(s));
+  const report = (r: AuditReport, json: boolean): void => {
+    out(json ? `${JSON.stringify(r)}\n` : formatReport(r));
+    if (!r.ok) process.exitCode = 1;
+  };
+
+  const audit = program
+    .command('audit')
+    .description('verify a run\'s signed audit log, list its events, export it or prove one entry')
+    .argument('[run]', 'run id or name (default: the latest run)')
+    .option('--json', 'print one JSON object')
+    .option('--export <file>', 'write a self-contained bundle for offline verification')
+    .option('--events', 'list the recorded events instead of verifying')
+    .addOption(new Option('--type <types>', `with --events: only these types (comma-separated: ${AUDIT_TYPES.join(', ')})`))
+    .action(async (ref, opts) => {
+      const types = parseTypes(opts.type);
+      const store = await openRun(ctx, ref);
+      if (opts.events) {
+        const entries: AuditEntry[] = [];
+        for await (const e of listEntries(store, types)) {
+          if (opts.json) entries.push(e);
+          else out(`${String(e.seq).padStart(6)}  ${e.ts}  ${e.type.padEnd(10)}  ${summarize(e)}\n`);
+        }
+        if (opts.json) out(`${JSON.stringify({ runId: store.runId, entries })}\n`);
+        return;
+      }
+      if (types) throw new MoatError('--type filters the --events listing', { hint: `moat audit ${ref ?? ''} --events --type ${opts.type ?? ''}`.replace(/\s+/g, ' ') });
+      const { key, pem } = await homeKey(ctx);
+      const r = await verifyStore(store, key);
+      if (opts.export) {
+        const n = await exportBundle(store, pem, opts.export);
+        err(`exported ${n.entries} entries and ${n.checkpoints} checkpoint(s) to ${opts.export}\n`);
+      }
+      report(r, opts.json === true);
+    });
+
+  // Unless the root program enables positional options, commander hands `audit verify f --json` to
+  // audit's own --json; accept it from either.
+  const wantJson = (own: boolean | undefined): boolean => own === true || audit.opts().json === true;
+
+  audit
+    .command('verify')
+    .description('verify an exported bundle or an inclusion proof offline')
+    .argument('<file>', 'bundle or proof JSON')
+    .option('--key <pubkey>', 'trusted public key: a PEM file (from `moat audit key`) or PEM text')
+    .option('--json', 'print one JSON object')
+    .action(async (file, opts) => {
+      const doc = await readJsonDocument(file);
+      const key = opts.key === undefined ? undefined : opts.key.includes('-----BEGIN') ? opts.key : await readText(opts.key, 'key file');
+      report(await verifyDocument(doc, key === undefined ? {} : { key }), wantJson(opts.json));
+    });
+
+  audit
+    .command('prove')
+    .description('print an inclusion proof (JSON) of one entry against the signed root')
+    .argument('<run-or-seq>', 'run id, or the seq when the run is omitted')
+    .argument('[seq]', 'entry sequence number')
+    .action(async (a, b) => {
+      const ref = b === undefined ? undefined : a;
+      const seqText = b ?? a;
+      const seq = Number(seqText);
+      if (!/^[1-9][0-9]*$/.test(seqText) || !Number.isSafeInteger(seq)) throw new MoatError(`"${seqText}" is not an entry number`, { hint: 'moat audit prove [run] <seq>' });
+      const store = await openRun(ctx, ref);
+      out(`${JSON.stringify(await prove(store, seq, (await homeKey(ctx)).pem), null, 2)}\n`);
+    });
+
+  audit
+    .command('key')
+    .description('print this moat home\'s audit public key (created on first use)')
+    .option('--json', 'print one JSON object')
+    .action(async (opts) => {
+      const signer = await loadOrCreateSigner(ctx.home);
+      const path = signingKeyPaths(ctx.home).pub;
+      if (wantJson(opts.json)) out(`${JSON.stringify({ keyId: keyFingerprint(signer.publicKeyPem), publicKey: signer.publicKeyPem, path })}\n`);
+      else {
+        out(signer.publicKeyPem.endsWith('\n') ? signer.publicKeyPem : `${signer.publicKeyPem}\n`);
+        err(`${signer.keyId} (${path})\n`);
+      }
+    });
+}
