@@ -1,6 +1,7 @@
 // Reads the test log and prints the plain closing line our CI reads: "N passed, N failed".
 import { readFileSync } from 'node:fs';
 const [log, status] = process.argv.slice(2);
+// eslint-disable-next-line no-control-regex -- strip ANSI colours
 const text = readFileSync(log, 'utf8').replace(/\x1b\[[0-9;]*m/g, '');
 const line = text.split('\n').reverse().find((l) => /^\s*Tests\s+/.test(l));
 let passed = 0;

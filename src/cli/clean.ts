@@ -15,7 +15,7 @@ interface Plan {
 /** What `moat clean` would remove: only resources labelled with this home, never a live run's. */
 async function planClean(ctx: CliContext): Promise<Plan> {
   const mine = { [LABEL_MANAGED]: 'true', [LABEL_HOME]: ctx.home.root };
-  const runs = await effectiveStates(await ctx.store.list(), ctx.runtime);
+  const runs = await effectiveStates(await ctx.store.list(), ctx.runtime, (id) => ctx.store.read(id));
   const live = new Set(runs.filter((r) => LIVE_STATES.has(r.state)).map((r) => r.id));
   const known = new Set(runs.map((r) => r.id));
   const stopped = runs.filter((r) => !LIVE_STATES.has(r.state));

@@ -37,9 +37,9 @@ export class CliContext {
    * saying which was picked.
    */
   async pickRun(ref: string | undefined, what: string, suits: (m: RunMetadata) => boolean): Promise<RunMetadata> {
-    if (ref) return effectiveState(await this.store.resolve(ref), this.runtime);
+    if (ref) return effectiveState(await this.store.resolve(ref), this.runtime, (id) => this.store.read(id));
     for (const m of await this.store.list()) {
-      const eff = await effectiveState(m, this.runtime);
+      const eff = await effectiveState(m, this.runtime, (id) => this.store.read(id));
       if (suits(eff)) {
         this.info(pc.dim(`(${what} ${eff.name}, ${eff.id})`));
         return eff;

@@ -22,7 +22,7 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
     .description('list the runs of this moat home')
     .option('--json', 'print the runs as JSON')
     .action(async (o) => {
-      const runs = await effectiveStates(await ctx.store.list(), ctx.runtime);
+      const runs = await effectiveStates(await ctx.store.list(), ctx.runtime, (id) => ctx.store.read(id));
       if (o.json) {
         process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
         return;

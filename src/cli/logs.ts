@@ -62,7 +62,7 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
         emit(next.text, o.timestamps ?? false);
         const cur = await ctx.store.read(meta.id);
         if (!cur) return;
-        const eff = await effectiveState(cur, ctx.runtime);
+        const eff = await effectiveState(cur, ctx.runtime, (id) => ctx.store.read(id));
         if (!LIVE_STATES.has(eff.state)) {
           // The daemon records the tail right after the exit; give it a moment, then stop.
           if (next.text === '' && (cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) return;

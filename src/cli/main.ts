@@ -19,6 +19,10 @@ function splitTrailing(argv: string[]): { head: string[]; trailing: string[] | u
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `moat list | head`: a closed pipe ends the command quietly, like any Unix tool.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); else throw err; });
+  }
   if (argv[2] === '__daemon') {
     const { runDaemon } = await import('../daemon/server.js');
     const ctx = new CliContext();
@@ -48,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     grant: async () => (await import('./grant.js')).registerGrantCommands(program, { home: ctx.home }),
   };
   lazy.revoke = lazy.grant as () => Promise<void>;
+  lazy.deps = async () => (await import('./deps.js')).registerDepsCommands(program);
   lazy.audit = async () => (await import('./audit.js')).registerAuditCommand(program, {
     home: ctx.home,
     resolveRunDir: async (ref) => {

@@ -23,7 +23,7 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
         if (isMoatError(err) && err.hint) hints.push(err.hint);
       }
       const daemon = await daemonHealth(ctx.home);
-      const runs = 'error' in engine ? await ctx.store.list() : await effectiveStates(await ctx.store.list(), ctx.runtime);
+      const runs = 'error' in engine ? await ctx.store.list() : await effectiveStates(await ctx.store.list(), ctx.runtime, (id) => ctx.store.read(id));
       const counts: Record<string, number> = {};
       for (const r of runs) counts[r.state] = (counts[r.state] ?? 0) + 1;
       const mine = { [LABEL_MANAGED]: 'true', [LABEL_HOME]: ctx.home.root };

@@ -37,7 +37,7 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
     .option('-f, --force', 'stop running runs first')
     .action(async (refs, o) => {
       const metas = refs.length > 0
-        ? await Promise.all(refs.map(async (r) => effectiveState(await ctx.store.resolve(r), ctx.runtime)))
+        ? await Promise.all(refs.map(async (r) => effectiveState(await ctx.store.resolve(r), ctx.runtime, (id) => ctx.store.read(id))))
         : [await ctx.pickRun(undefined, 'destroy', (m) => !LIVE_STATES.has(m.state))];
       const running = metas.filter((m) => LIVE_STATES.has(m.state));
       if (running.length > 0 && !o.force) {

@@ -5,6 +5,7 @@ import { RunStore } from '../run/store.js';
 import { RUN_ID_RE } from '../run/names.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { Supervisor } from './supervisor.js';
+import { GatewayHost } from './gateways.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import { VERSION } from '../version.js';
 
@@ -18,7 +19,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   const logFile = daemonLog(home);
   const log = (msg: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${msg}\n`, { mode: 0o600 });
   const store = new RunStore(home);
-  const supervisor = new Supervisor(home, store, new DockerRuntime(), log);
+  const supervisor = new Supervisor(home, store, new DockerRuntime(), new GatewayHost(home, process.env, log), log);
   const startedAt = new Date().toISOString();
   let idleTimer: NodeJS.Timeout | undefined;
 
@@ -49,7 +50,11 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
       return send(res, 200, h);
     }
     if (req.method === 'POST' && watch?.[1] && RUN_ID_RE.test(watch[1])) {
-      supervisor.watch(watch[1]);
+      try {
+        await supervisor.register(watch[1]);
+      } catch (err) {
+        return send(res, 422, { error: err instanceof Error ? err.message : String(err), hint: (err as { hint?: string }).hint });
+      }
       armIdle();
       return send(res, 200, { ok: true });
     }

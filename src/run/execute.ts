@@ -8,9 +8,9 @@ import { loadGlobalConfig } from '../config/load.js';
 import { ensureDaemon, watchRun } from '../daemon/client.js';
 import { createRun, discardRun, markRunning, markStopped, stopContainer } from './launch.js';
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
+import { containerExtras } from './gateway-extras.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from './types.js';
-import { RunStore } from './store.js';
 
 export interface ExecuteDeps {
   home: MoatHome;
@@ -29,11 +29,10 @@ export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'star
  */
 export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<ExecuteResult> {
   const { home, runtime } = deps;
-  const daemon = ensureDaemon(home, deps.env).then(() => true, (err: unknown) => {
-    deps.warn(`the moat daemon is not available (${err instanceof Error ? err.message : String(err)}); output is recorded by this process only.`);
-    return false;
-  });
+  const daemon = ensureDaemon(home, deps.env);
+  daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   await runtime.ping();
+  const extras = await containerExtras(home, spec, deps.env, deps.warn);
   const extraCAs = async (): Promise<string[]> => {
     const global = await loadGlobalConfig(home.globalConfig);
     return hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
@@ -48,12 +47,15 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     progress: deps.progress,
   });
 
-  const launched = await createRun(home, runtime, spec, image.tag);
+  await daemon;
+  const launched = await createRun(home, runtime, spec, image.tag, extras);
   const { meta, containerId } = launched;
   if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);
 
   let streams;
   try {
+    // The daemon takes the run over before it starts: its gateway must listen before the first request.
+    await watchRun(home, meta.id);
     streams = spec.detach ? undefined : await runtime.attach(containerId, spec.interactive);
   } catch (err) {
     await discardRun(home, runtime, launched);
@@ -67,10 +69,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
       await discardRun(home, runtime, launched);
       throw err;
     }
-    bookkeeping = Promise.all([
-      markRunning(home, meta.id),
-      daemon.then((up) => (up ? watchRun(home, meta.id).catch(() => undefined) : undefined)),
-    ]).then(() => undefined);
+    bookkeeping = markRunning(home, meta.id);
     if (spec.detach) await bookkeeping;
   };
 
@@ -91,16 +90,6 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   await bookkeeping;
   if (end.kind === 'exited') {
     await markStopped(home, meta.id, end.exitCode);
-    if (!(await daemon)) await collectWithoutDaemon(home, runtime, meta, containerId);
   }
   return { meta, end };
-}
-
-/** Fallback when no daemon runs: record the output and clean up from this process. */
-async function collectWithoutDaemon(home: MoatHome, runtime: ContainerRuntime, meta: RunMetadata, containerId: string): Promise<void> {
-  const store = new RunStore(home);
-  const lines: Array<{ ts: string; stream: 'stdout' | 'stderr'; line: string }> = [];
-  await runtime.logs(containerId, { follow: false, tty: meta.interactive }, (l) => lines.push(l)).catch(() => undefined);
-  await store.appendLogs(meta.id, lines);
-  if (!meta.keep) await runtime.remove(containerId, true);
 }

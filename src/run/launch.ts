@@ -1,9 +1,9 @@
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { MoatError } from '../errors.js';
 import { withLock } from '../home/fs.js';
 import type { MoatHome } from '../home/paths.js';
-import type { ContainerRuntime } from '../runtime/types.js';
+import type { ContainerRuntime, Mount } from '../runtime/types.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_NAME, LABEL_RUN_ID } from '../runtime/types.js';
 import { newRunId, newRunName } from './names.js';
 import type { RunSpec } from './spec.js';
@@ -22,7 +22,16 @@ export interface Launched {
  * Create the run: its container (labelled, `--network none`, workspace at /workspace, running as the
  * workspace owner) and its record. Either both exist afterwards or neither does.
  */
-export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec: RunSpec, image: string): Promise<Launched> {
+/** What the gateway and credentials add to a container: environment, mounts, files for the user's home. */
+export interface ContainerExtras {
+  env: Record<string, string>;
+  /** Extra mounts given the run's directory (the gateway transport lives there). */
+  mounts: (runDir: string) => Mount[];
+  /** Files the init step copies into the user's home (paths relative to it). */
+  homeFiles: Array<{ path: string; content: string; mode: number }>;
+}
+
+export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec: RunSpec, image: string, extras: ContainerExtras): Promise<Launched> {
   const store = new RunStore(home);
   const owner = await stat(spec.workspace);
   return withLock(join(home.locksDir, 'names'), async () => {
@@ -35,15 +44,27 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
     }
     const id = newRunId();
     const name = spec.name ?? newRunName(taken);
+    const runDir = store.dir(id);
+    await mkdir(join(runDir, 'net'), { recursive: true, mode: 0o700 });
+    const stage = join(runDir, 'stage');
+    for (const f of extras.homeFiles) {
+      const dest = join(stage, 'home', f.path);
+      if (!dest.startsWith(join(stage, 'home') + '/')) throw new MoatError(`Refusing to stage ${f.path} outside the home directory.`);
+      await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+      await writeFile(dest, f.content, { mode: f.mode });
+    }
     const env: Record<string, string> = {
       ...spec.env,
+      ...extras.env,
       MOAT_UID: String(owner.uid),
       MOAT_GID: String(owner.gid),
       MOAT_RUN_ID: id,
       MOAT_RUN_NAME: name,
       ...(spec.interactive ? { TERM: process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm-256color' } : {}),
     };
-    const containerId = await runtime.create({
+    let containerId: string;
+    try {
+      containerId = await runtime.create({
       name: `moat-${name}-${id.slice(4, 10)}`,
       hostname: name,
       image,
@@ -51,14 +72,23 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       env,
       workingDir: '/workspace',
       labels: { [LABEL_MANAGED]: 'true', [LABEL_RUN_ID]: id, [LABEL_HOME]: home.root, [LABEL_NAME]: name },
-      mounts: [{ source: spec.workspace, target: '/workspace', readOnly: false }, ...spec.mounts],
+      mounts: [
+        { source: spec.workspace, target: '/workspace', readOnly: false },
+        ...spec.mounts,
+        ...extras.mounts(runDir),
+        ...(extras.homeFiles.length > 0 ? [{ source: stage, target: '/moat/stage', readOnly: true }] : []),
+      ],
       tty: spec.interactive,
       openStdin: spec.interactive || (!spec.detach && !process.stdin.isTTY),
       network: 'none',
       capAdd: INIT_CAPS,
       ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}),
       ...(spec.nanoCpus ? { nanoCpus: spec.nanoCpus } : {}),
-    });
+      });
+    } catch (err) {
+      await store.remove(id).catch(() => undefined);
+      throw err;
+    }
     const meta: RunMetadata = {
       id,
       name,
@@ -66,6 +96,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       command: spec.command,
       image,
       grants: spec.grants,
+      network: spec.network,
       interactive: spec.interactive,
       keep: spec.keep,
       state: 'created',

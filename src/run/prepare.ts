@@ -5,6 +5,7 @@ import { loadWorkspaceConfig } from '../config/load.js';
 import { mergeRunOptions, type RunFlags } from '../config/merge.js';
 import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
 import { parseMemory, type RunSpec } from './spec.js';
+import { validatePolicy } from '../gateway/policy.js';
 
 export interface PrepareFlags extends RunFlags {
   detach?: boolean;
@@ -26,6 +27,28 @@ export async function checkWorkspace(path: string): Promise<string> {
     throw new MoatError(`Cannot read the workspace ${abs}: ${(err as Error).message}`);
   }
   return abs;
+}
+
+/** Dockerfile layers for `dependencies:` (and the tools grants imply); validated before anything is created. */
+async function dependencyLayers(deps: string[], grants: string[]): Promise<string> {
+  if (deps.length === 0 && grants.length === 0) return '';
+  const { expand, impliedByGrants } = await import('../deps/parse.js');
+  const { renderDependencyLayers } = await import('../deps/dockerfile.js');
+  const resolved = expand([...deps, ...impliedByGrants(grants)]);
+  if (resolved.length === 0) return '';
+  return renderDependencyLayers(resolved, { arch: process.arch === 'arm64' ? 'arm64' : 'amd64' });
+}
+
+/** The run's network policy as plain data, every pattern validated before anything is created. */
+function checkedNetwork(n: { policy?: 'permissive' | 'strict'; rules?: (string | Record<string, string[]>)[]; deny?: string[] } | undefined): RunSpec['network'] {
+  const data = { policy: n?.policy ?? 'permissive', rules: n?.rules ?? [], deny: n?.deny ?? [], allowHosts: [] as string[] };
+  const problems = validatePolicy(data);
+  if (problems.length > 0) {
+    throw new MoatError(`Invalid network policy: ${problems.map((p) => `network.${p.path.join('.')}: ${p.message}`).join('; ')}.`, {
+      hint: 'Host patterns look like api.github.com, *.github.com or host:8443; rules like "allow GET /repos/**".',
+    });
+  }
+  return data;
 }
 
 /** moat.yaml + flags → a RunSpec. Validates everything before anything is created. */
@@ -57,8 +80,9 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     rebuild: flags.rebuild ?? false,
     grants: opts.grants ?? [],
     allowHosts: flags.allowHosts ?? [],
+    network: checkedNetwork(opts.network),
     baseImage: opts.base_image ?? DEFAULT_BASE_IMAGE,
-    imageExtra: '',
+    imageExtra: await dependencyLayers(opts.dependencies ?? [], opts.grants ?? []),
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
   };

@@ -1,4 +1,5 @@
 import type { Mount } from '../runtime/types.js';
+import type { RunMetadata } from './types.js';
 
 /** Everything a run needs, after moat.yaml and flags are merged. */
 export interface RunSpec {
@@ -13,6 +14,7 @@ export interface RunSpec {
   rebuild: boolean;
   grants: string[];
   allowHosts: string[];
+  network: NonNullable<RunMetadata['network']>;
   baseImage: string;
   /** Dockerfile text for dependency layers, appended after moat's own layer. */
   imageExtra: string;

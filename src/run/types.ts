@@ -20,6 +20,13 @@ export interface RunMetadata {
   stoppedAt?: string;
   /** The engine timestamp of the last output line recorded in logs.jsonl. */
   lastLogTs?: string;
+  /** Network policy of the run's gateway (plain data; secrets are never stored here). */
+  network?: {
+    policy: 'permissive' | 'strict';
+    rules: (string | Record<string, string[]>)[];
+    deny: string[];
+    allowHosts: string[];
+  };
   /** The home that owns the run (labels carry it too). */
   home: string;
 }

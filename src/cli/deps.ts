@@ -1,0 +1,92 @@
+import type { Command } from '@commander-js/extra-typings';
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import { MoatError } from '../errors.js';
+import { REGISTRY } from '../deps/registry.js';
+import { parseSpec } from '../deps/parse.js';
+import type { DependencyEntry, DependencyType } from '../deps/types.js';
+
+const TYPES: readonly DependencyType[] = ['runtime', 'tool', 'npm', 'apt', 'pip', 'meta'];
+const PLAIN_CHARS = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
+  'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+};
+
+function versionsText(e: DependencyEntry): string {
+  if (e.versions === undefined) return e.type === 'meta' ? '-' : 'distribution package';
+  return Array.isArray(e.versions) ? e.versions.join(', ') : `matching ${e.versions.pattern}`;
+}
+
+/** What an entry puts in the image, one line per install method. */
+export function installLines(e: DependencyEntry): string[] {
+  const out: string[] = [];
+  const i = e.install;
+  if (i.apt?.length) out.push(`apt: ${i.apt.join(' ')}`);
+  if (i.script) out.push('script: its own install step (amd64 and arm64)');
+  if (i.npm?.length) out.push(`npm (global): ${i.npm.join(' ')}`);
+  if (i.pip?.length) out.push(`pip: ${i.pip.join(' ')}`);
+  if (i.user?.script) out.push('setup: a step after the package layers');
+  const env = { ...i.env, ...i.user?.env };
+  if (Object.keys(env).length > 0) out.push(`env: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  if (e.type === 'meta') out.push(`bundle of: ${(e.requires ?? []).join(', ')}`);
+  return out.map((l) => l.replaceAll('{version}', '<version>'));
+}
+
+function entryJson(e: DependencyEntry): Record<string, unknown> {
+  return { ...e, install: { ...e.install, script: e.install.script ? Object.keys(e.install.script) : undefined } };
+}
+
+export function registerDepsCommands(program: Command): void {
+  const deps = program.command('deps').description('the dependencies moat can install into a run\'s image (dependencies: in moat.yaml)');
+
+  deps
+    .command('list')
+    .description('list the built-in dependencies')
+    .option('--type <type>', `only this type (${TYPES.join(', ')})`)
+    .option('--json', 'print the entries as JSON')
+    .action((o) => {
+      if (o.type !== undefined && !(TYPES as readonly string[]).includes(o.type)) {
+        throw new MoatError(`unknown dependency type "${o.type}"`, { hint: `Use one of: ${TYPES.join(', ')}.` });
+      }
+      const entries = REGISTRY.filter((e) => o.type === undefined || e.type === o.type);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(entries.map(entryJson), null, 2)}\n`);
+        return;
+      }
+      const t = new Table({ head: ['NAME', 'TYPE', 'DEFAULT', 'INTERNET', 'DESCRIPTION'], style: { head: [], border: [] }, chars: PLAIN_CHARS });
+      for (const e of entries) {
+        t.push([e.name, e.type, e.defaultVersion ?? '-', e.needsInternet ? pc.yellow('yes') : 'no', e.description]);
+      }
+      process.stdout.write(`${t.toString().split('\n').map((l) => l.replace(/^ /, '').trimEnd()).join('\n')}\n`);
+      process.stdout.write('\nAlso: npm:<package>[@version], apt:<package>[=version], pip:<package>[==version].\n');
+    });
+
+  deps
+    .command('info')
+    .description('show one dependency: versions, default, requirements, what it installs')
+    .argument('<name>', 'a dependency name, e.g. node or npm:typescript')
+    .option('--json', 'print the entry as JSON')
+    .action((name, o) => {
+      const { entry: e } = parseSpec(name);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(entryJson(e), null, 2)}\n`);
+        return;
+      }
+      const rows: [string, string][] = [
+        ['name', e.name],
+        ['type', e.type],
+        ['description', e.description],
+        ['versions', versionsText(e)],
+        ['default', e.defaultVersion ?? (e.versions === undefined ? '-' : 'latest available at build time')],
+        ['requires', (e.requires ?? []).join(', ') || '-'],
+        ['internet', e.needsInternet
+          ? pc.yellow('needed: downloads from beyond the package registries (builds only where those hosts are reachable)')
+          : 'not needed: package registries only (apt, npm, PyPI)'],
+      ];
+      const width = Math.max(...rows.map(([k]) => k.length));
+      for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
+      const lines = installLines(e);
+      process.stdout.write(`${'installs'.padEnd(width)}  ${lines[0] ?? '-'}\n`);
+      for (const l of lines.slice(1)) process.stdout.write(`${''.padEnd(width)}  ${l}\n`);
+    });
+}

@@ -1,0 +1,86 @@
+import { appendFile, chmod, mkdir, rm } from 'node:fs/promises';
+import type { Server } from 'node:net';
+import type { MoatHome } from '../home/paths.js';
+import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection } from '../gateway/index.js';
+import type { UpstreamAddress } from '../gateway/upstream.js';
+import { unixTransport } from '../gateway/transport.js';
+import { createRedactor } from '../gateway/injection.js';
+import { hostExtraCAs } from '../image/host-ca.js';
+import { loadGlobalConfig } from '../config/load.js';
+import { CredentialStore } from '../credentials/store.js';
+import { resolveGrants } from '../credentials/resolve.js';
+import type { RunMetadata } from '../run/types.js';
+import { parseTestUpstreams } from './test-upstreams.js';
+
+export interface RunGateway {
+  proxy: GatewayProxy;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts and stops the gateway of each live run inside the daemon. Secrets are resolved here from the
+ * encrypted store (by grant name) and live only in this process's memory.
+ */
+export class GatewayHost {
+  private ca: Promise<CA> | undefined;
+  private extraCAs: Promise<string[]> | undefined;
+
+  constructor(
+    private readonly home: MoatHome,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly log: (m: string) => void,
+  ) {}
+
+  async start(meta: RunMetadata, runDir: string, onEvent: (ev: GatewayEvent, redact: (s: string) => string) => void): Promise<RunGateway> {
+    this.ca ??= loadOrCreateCA(this.home.caDir);
+    const global = await loadGlobalConfig(this.home.globalConfig);
+    this.extraCAs ??= hostExtraCAs({ env: this.env, configured: global.build?.ca_certs });
+    const grants = meta.grants.length > 0
+      ? await resolveGrants(meta.grants, new CredentialStore(this.home, { env: this.env }), { env: this.env })
+      : { injections: [] as HeaderInjection[], secretsToRedact: [] as string[] };
+    const redact = createRedactor(grants.secretsToRedact);
+    const granted = grants.injections.flatMap((i) => i.hosts);
+    const testing = parseTestUpstreams(this.env);
+    const proxy = createProxy({
+      ca: await this.ca,
+      policy: {
+        policy: meta.network?.policy ?? 'permissive',
+        rules: meta.network?.rules ?? [],
+        deny: meta.network?.deny ?? [],
+        allowHosts: [...(meta.network?.allowHosts ?? []), ...granted],
+      },
+      injections: grants.injections,
+      extraCAs: await this.extraCAs,
+      ...(global.proxy?.upstream ?? this.env.HTTPS_PROXY ?? this.env.https_proxy
+        ? { upstreamProxy: global.proxy?.upstream ?? this.env.HTTPS_PROXY ?? this.env.https_proxy } : {}),
+      ...(testing ? { upstreamOverride: testing.map as Map<string, UpstreamAddress>, ...(testing.ca ? { upstreamOverrideCA: testing.ca } : {}) } : {}),
+      onEvent: (ev) => onEvent(ev, redact),
+    });
+    const t = unixTransport(runDir);
+    await mkdir(t.hostDir, { recursive: true, mode: 0o700 });
+    await rm(t.socketPath, { force: true });
+    const server = await proxy.listen(t.socketPath);
+    await chmod(t.socketPath, 0o600);
+    this.log(`run ${meta.id}: gateway on ${t.socketPath} (${meta.network?.policy ?? 'permissive'}, ${grants.injections.length} injections)`);
+    return {
+      proxy,
+      server,
+      close: async () => {
+        await new Promise<void>((r) => server.close(() => r()));
+        await proxy.close();
+        await rm(t.hostDir, { recursive: true, force: true });
+      },
+    };
+  }
+}
+
+/** network.jsonl: one line per request, allowed or refused; values redacted. */
+export function networkLogLine(ev: GatewayEvent, redact: (s: string) => string): string | undefined {
+  if (ev.type !== 'request') return undefined;
+  return `${redact(JSON.stringify(ev))}\n`;
+}
+
+export async function appendNetworkLog(file: string, text: string): Promise<void> {
+  await appendFile(file, text, { mode: 0o600 });
+}

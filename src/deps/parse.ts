@@ -1,0 +1,153 @@
+/**
+ * Parsing `dependencies:` entries (`name[@version]`, `npm:…`, `apt:…`, `pip:…`), validating versions,
+ * and expanding requirements into a deduplicated, stably ordered list.
+ */
+import { distance } from 'fastest-levenshtein';
+import { MoatError } from '../errors.js';
+import { DYNAMIC_PREFIXES, dynamicEntry, type DynamicKind } from './dynamic.js';
+import { GRANT_IMPLIES, REGISTRY, findEntry } from './registry.js';
+import { packageName, packageSpec } from './substitute.js';
+import type { DependencyEntry, ResolvedDependency } from './types.js';
+
+export interface ParsedSpec {
+  /** Registry name, or `npm:<pkg>` / `apt:<pkg>` / `pip:<pkg>` for dynamic forms. */
+  name: string;
+  /** The version asked for, if any (before defaults). */
+  version: string | undefined;
+  entry: DependencyEntry;
+}
+
+const ALIASES: Record<string, string> = {
+  nodejs: 'node', python3: 'python', golang: 'go', rustc: 'rust', cargo: 'rust', rg: 'ripgrep', 'fd-find': 'fd',
+  postgres: 'psql', postgresql: 'psql', 'postgresql-client': 'psql', 'mysql-client': 'mysql', sqlite: 'sqlite3',
+  redis: 'redis-cli', 'redis-tools': 'redis-cli', tsc: 'typescript', claude: 'claude-code', 'github-cli': 'gh',
+};
+
+/** The closest known names to an unknown one, for "did you mean". */
+export function suggest(name: string): string[] {
+  const alias = ALIASES[name.toLowerCase()];
+  if (alias) return [alias];
+  const limit = Math.max(2, Math.floor(name.length / 3));
+  return REGISTRY.map((e) => ({ n: e.name, d: distance(name.toLowerCase(), e.name) }))
+    .filter((x) => x.d <= limit)
+    .sort((a, b) => a.d - b.d || a.n.localeCompare(b.n))
+    .slice(0, 3)
+    .map((x) => x.n);
+}
+
+function unknown(name: string, spec: string): MoatError {
+  const close = suggest(name);
+  const hints = close.map((n) => `"${n}"`);
+  if (/^[a-z0-9][a-z0-9+.-]+$/.test(name)) hints.push(`"apt:${name}" for a Debian package`, `"npm:${name}" for an npm package`);
+  return new MoatError(`unknown dependency "${spec}"${close.length > 0 ? `; did you mean ${close.map((n) => `"${n}"`).join(' or ')}?` : ''}`, {
+    hint: `Use one of: ${hints.join(', ') || 'the names moat deps list shows'}. moat deps list shows the built-in dependencies.`,
+  });
+}
+
+/** Check a version against the entry's allowed list or pattern. */
+export function validateVersion(entry: DependencyEntry, version: string, spec: string): void {
+  const { versions } = entry;
+  if (versions === undefined) {
+    throw new MoatError(`dependency "${spec}": ${entry.name} has no versions to choose from`, {
+      hint: entry.type === 'apt' ? `Write ${entry.name} without a version (or apt:<package>=<version> for an exact Debian version).` : `Write ${entry.name} without a version.`,
+    });
+  }
+  const ok = Array.isArray(versions) ? versions.includes(version) : new RegExp(versions.pattern).test(version);
+  if (!ok) {
+    const allowed = Array.isArray(versions) ? versions.join(', ') : `versions matching ${versions.pattern}`;
+    throw new MoatError(`unsupported version "${version}" for ${entry.name} in dependency "${spec}"`, {
+      hint: `Allowed: ${allowed}. moat deps info ${entry.name} lists them.`,
+    });
+  }
+}
+
+/** Parse one `dependencies:` entry. */
+export function parseSpec(raw: string): ParsedSpec {
+  const spec = raw.trim();
+  const colon = spec.indexOf(':');
+  if (colon > 0) {
+    const prefix = spec.slice(0, colon);
+    if ((DYNAMIC_PREFIXES as readonly string[]).includes(prefix)) {
+      const { entry, version } = dynamicEntry(prefix as DynamicKind, spec.slice(colon + 1), spec);
+      return { name: entry.name, version, entry };
+    }
+    throw new MoatError(`unknown dependency form "${spec}"`, { hint: 'The prefixed forms are npm:<package>[@version], apt:<package>[=version] and pip:<package>[==version].' });
+  }
+  const at = spec.indexOf('@');
+  const name = at < 0 ? spec : spec.slice(0, at);
+  const version = at < 0 ? undefined : spec.slice(at + 1);
+  const entry = findEntry(name);
+  if (!entry) throw unknown(name, spec);
+  if (version !== undefined) {
+    if (entry.type === 'meta') throw new MoatError(`dependency "${spec}": the bundle ${name} has no version`, { hint: `Write ${name}, and name versions on its members (e.g. node@20).` });
+    validateVersion(entry, version, spec);
+  }
+  return { name, version, entry };
+}
+
+interface Pending { parsed: ParsedSpec; from: string; explicit: boolean }
+
+/**
+ * Expand specs into the dependencies to install: requirements added recursively, duplicates merged,
+ * defaults applied, bundles dropped, sorted by name. Two different versions of one dependency, or one
+ * package asked for twice in different forms, is an error.
+ */
+export function expand(specs: readonly string[]): ResolvedDependency[] {
+  const byName = new Map<string, { dep: ResolvedDependency; from: string }>();
+  const queue: Pending[] = specs.map((s) => ({ parsed: parseSpec(s), from: `"${s.trim()}"`, explicit: true }));
+  while (queue.length > 0) {
+    const { parsed, from, explicit } = queue.shift() as Pending;
+    const seen = byName.get(parsed.name);
+    if (seen) {
+      const a = seen.dep.version;
+      const b = parsed.version;
+      if (a !== undefined && b !== undefined && a !== b) {
+        throw new MoatError(`conflicting versions of ${parsed.name}: ${a} (from ${seen.from}) and ${b} (from ${from})`, {
+          hint: `Keep one version of ${parsed.name} in the dependencies of moat.yaml.`,
+        });
+      }
+      if (a === undefined && b !== undefined) {
+        seen.dep.version = b;
+        seen.from = from;
+      }
+      if (explicit) seen.dep.explicit = true;
+      continue;
+    }
+    byName.set(parsed.name, { dep: { name: parsed.name, version: parsed.version, entry: parsed.entry, explicit }, from });
+    for (const req of parsed.entry.requires ?? []) {
+      queue.push({ parsed: parseSpec(req), from: `${parsed.name} (requires ${req})`, explicit: false });
+    }
+  }
+  const out = [...byName.values()]
+    .map(({ dep }) => ({ ...dep, version: dep.version ?? dep.entry.defaultVersion }))
+    .filter((d) => d.entry.type !== 'meta')
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  checkPackageClashes(out);
+  return out;
+}
+
+/** One npm/pip/apt package must not be asked for twice with different versions (e.g. typescript and npm:typescript@5.9). */
+function checkPackageClashes(deps: readonly ResolvedDependency[]): void {
+  for (const kind of ['apt', 'npm', 'pip'] as const) {
+    const seen = new Map<string, { spec: string; dep: string }>();
+    for (const dep of deps) {
+      for (const tpl of dep.entry.install[kind] ?? []) {
+        const spec = packageSpec(tpl, dep);
+        const prev = seen.get(packageName(spec));
+        if (prev && prev.spec !== spec) {
+          throw new MoatError(`the ${kind} package ${packageName(spec)} is asked for twice: ${prev.spec} (by ${prev.dep}) and ${spec} (by ${dep.name})`, {
+            hint: 'Keep one of the two in the dependencies of moat.yaml.',
+          });
+        }
+        seen.set(packageName(spec), { spec, dep: dep.name });
+      }
+    }
+  }
+}
+
+/** Dependencies implied by grants: `github` → git, gh. Grants may carry a scope (`github:org/repo`). */
+export function impliedByGrants(grants: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const g of grants) for (const d of GRANT_IMPLIES[g.split(':')[0] ?? g] ?? []) out.add(d);
+  return [...out].sort();
+}

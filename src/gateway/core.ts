@@ -1,0 +1,16 @@
+import type { GatewayEvent } from './events.js';
+import type { Injector } from './injection.js';
+import type { CompiledPolicy } from './policy.js';
+import type { Upstream } from './upstream.js';
+
+/** What the per-request handlers share. */
+export interface ProxyCore {
+  policy: CompiledPolicy;
+  injector: Injector;
+  upstream: Upstream;
+  emit(ev: GatewayEvent): void;
+}
+
+export function elapsedMs(start: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100;
+}

@@ -1,0 +1,50 @@
+/** Typed events the proxy emits; the request log and the audit log subscribe. Never carry header values. */
+export interface RequestEvent {
+  type: 'request';
+  /** ISO-8601 time the request head arrived. */
+  ts: string;
+  method: string;
+  /** Full target URL (query included; log sinks redact secrets). */
+  url: string;
+  host: string;
+  status: number;
+  /** Request start to upstream response headers; 0 when refused locally. */
+  ttfbMs: number;
+  durationMs: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** Name of the grant whose credential was injected (never its value). */
+  grant?: string;
+  blocked?: boolean;
+  reason?: string;
+  /** Upstream or stream failure, e.g. "ECONNREFUSED". */
+  error?: string;
+  /** 'websocket' for tunnelled upgrades. */
+  upgrade?: 'websocket';
+}
+
+export interface ConnectEvent {
+  type: 'connect';
+  ts: string;
+  host: string;
+  port: number;
+  allowed: boolean;
+  reason?: string;
+}
+
+export interface TlsErrorEvent {
+  type: 'tls-error';
+  ts: string;
+  host: string;
+  message: string;
+}
+
+/** Malformed or abusive client input (bad request line, oversized headers, timeouts). */
+export interface ClientErrorEvent {
+  type: 'client-error';
+  ts: string;
+  code: string;
+  message: string;
+}
+
+export type GatewayEvent = RequestEvent | ConnectEvent | TlsErrorEvent | ClientErrorEvent;

@@ -1,0 +1,122 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { type ProxyCore, elapsedMs } from './core.js';
+import type { RequestEvent } from './events.js';
+import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
+import { applyInjection } from './injection.js';
+import { resolveTarget, type TunnelInfo } from './target.js';
+
+/**
+ * One proxied request: resolve and check the target, apply policy and injection, send upstream with
+ * undici, stream both bodies (backpressure intact, nothing buffered), record one event.
+ */
+export function handleRequest(core: ProxyCore, req: IncomingMessage, res: ServerResponse, tunnel: TunnelInfo | undefined): void {
+  const start = process.hrtime.bigint();
+  const ev: RequestEvent = {
+    type: 'request', ts: new Date().toISOString(), method: req.method ?? 'GET', url: req.url ?? '', host: tunnel?.host ?? '',
+    status: 0, ttfbMs: 0, durationMs: 0, bytesUp: 0, bytesDown: 0,
+  };
+  let done = false;
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    ev.durationMs = elapsedMs(start);
+    core.emit(ev);
+  };
+  const refuse = (status: number, message: string, reason: string): void => {
+    ev.status = status;
+    ev.reason = reason;
+    ev.bytesDown = sendText(res, status, message);
+    req.resume();
+    finish();
+  };
+
+  const resolved = resolveTarget(req, tunnel);
+  if (!resolved.ok) return refuse(resolved.status, resolved.message, resolved.message);
+  const t = resolved.target;
+  ev.url = t.url;
+  ev.host = t.host;
+
+  const decision = core.policy.checkRequest(t.host, t.port, ev.method, t.path);
+  if (!decision.allowed) {
+    ev.status = 403;
+    ev.blocked = true;
+    ev.reason = decision.reason;
+    ev.bytesDown = sendBlocked(res, `${ev.method} ${t.url.split('?')[0]}`, decision);
+    req.resume();
+    return finish();
+  }
+
+  const headers = stripHopByHop(req.headers);
+  delete headers.host;
+  // A credential travels only over TLS to the exact host the client named everywhere (resolveTarget).
+  const inj = t.secure ? core.injector.find(t.host, t.port) : undefined;
+  if (inj) ev.grant = applyInjection(headers, inj);
+
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  // Pulled by undici chunk by chunk: backpressure reaches the client, and we count what passed.
+  const body = hasBody
+    ? (async function* counted() {
+        for await (const chunk of req as AsyncIterable<Buffer>) {
+          ev.bytesUp += chunk.length;
+          yield chunk;
+        }
+      })()
+    : null;
+
+  const abort = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) {
+      abort.abort();
+      ev.error ??= 'client closed';
+    }
+    finish();
+  });
+
+  const dispatcher = core.upstream.dispatcher(t.host, t.port);
+  const reqOpts: Dispatcher.RequestOptions = {
+    origin: `${t.secure ? 'https' : 'http'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`,
+    path: t.path,
+    method: ev.method as Dispatcher.HttpMethod,
+    headers,
+    // undici streams async iterables (types omit them).
+    body: body as unknown as Dispatcher.RequestOptions['body'],
+    signal: abort.signal,
+  };
+  dispatcher.request(reqOpts).then(
+    (up) => {
+      ev.ttfbMs = elapsedMs(start);
+      ev.status = up.statusCode;
+      try {
+        const outHeaders = stripHopByHop(up.headers as Record<string, string | string[] | undefined>);
+        res.writeHead(up.statusCode, outHeaders);
+        // Streams of unknown length (SSE, chunked) get their head at once; sized bodies go with the head.
+        if (outHeaders['content-length'] === undefined) res.flushHeaders();
+      } catch (err) {
+        up.body.destroy();
+        ev.error = errorCode(err);
+        ev.status = 502;
+        ev.bytesDown = sendText(res, 502, 'Moat received an invalid response head from upstream.');
+        return;
+      }
+      up.body.on('data', (c: Buffer) => (ev.bytesDown += c.length));
+      pipeline(up.body, res, (err) => {
+        if (err && !abort.signal.aborted) {
+          ev.error ??= errorCode(err);
+          res.destroy();
+        }
+      });
+    },
+    (err: unknown) => {
+      if (abort.signal.aborted) return;
+      const code = errorCode(err);
+      ev.error = code;
+      const timeout = code.includes('TIMEOUT');
+      ev.status = timeout ? 504 : 502;
+      ev.bytesDown = sendText(res, ev.status, `Moat could not complete the request to ${t.host}: ${code}.`);
+      req.resume();
+      finish();
+    },
+  );
+}

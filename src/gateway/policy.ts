@@ -1,0 +1,181 @@
+import { type HostPattern, matchHost, parseHostPattern } from './hosts.js';
+
+/**
+ * Network policy as plain data (what moat.yaml `network:` plus grants and `--allow-host` become) and its
+ * compiled matcher. Order of evaluation for a request to host H:
+ *   1. `deny` matches H                                   -> refused, always
+ *   2. the first `rules` entry whose host pattern matches H:
+ *        a plain host entry                                -> allowed
+ *        a host with path rules: first matching rule wins -> allow/deny; none matched -> step 4
+ *   3. `allowHosts` (granted hosts, --allow-host) match H -> allowed
+ *   4. policy default: permissive allows, strict refuses
+ * At CONNECT time (no method/path yet) a host with path rules counts as allowed; its paths are checked
+ * per request.
+ */
+export interface PolicyData {
+  policy: 'permissive' | 'strict';
+  rules: (string | Record<string, string[]>)[];
+  deny: string[];
+  allowHosts: string[];
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** One sentence for the refusal body and the request log. */
+  reason: string;
+  /** The pattern or path rule that decided, as written. */
+  rule?: string;
+  /** The exact moat.yaml snippet that would allow this request (present when refused). */
+  suggestion?: string;
+}
+
+export interface PathRule {
+  source: string;
+  allow: boolean;
+  /** Upper-case method or '*'. */
+  method: string;
+  regex: RegExp;
+}
+
+interface HostEntry {
+  pattern: HostPattern;
+  paths?: PathRule[];
+}
+
+export interface CompiledPolicy {
+  readonly data: PolicyData;
+  /** Host-level decision (CONNECT, or before reading the request). */
+  checkHost(host: string, port?: number): Decision;
+  /** Full decision for one request; `path` may carry a query string (ignored). */
+  checkRequest(host: string, port: number | undefined, method: string, path: string): Decision;
+}
+
+const METHOD_RE = /^(\*|[A-Z][A-Z-]*)$/;
+
+/** Throws a descriptive Error when a host pattern is invalid. Callers add the file position. */
+export function validatePattern(pattern: string): void {
+  parseHostPattern(pattern);
+}
+
+/** Parse `"allow|deny METHOD /path/glob"`; throws a descriptive Error when invalid. */
+export function parsePathRule(source: string): PathRule {
+  if (typeof source !== 'string') throw new Error('a path rule must be a string like "allow GET /repos/**"');
+  const parts = source.trim().split(/\s+/);
+  if (parts.length !== 3) throw new Error(`path rule "${source}" must have three parts: "allow|deny METHOD /path", e.g. "allow GET /repos/**"`);
+  const [action, method, path] = parts as [string, string, string];
+  if (action !== 'allow' && action !== 'deny') throw new Error(`path rule "${source}" must start with "allow" or "deny", not "${action}"`);
+  if (!METHOD_RE.test(method)) throw new Error(`path rule "${source}": method "${method}" must be an upper-case HTTP method or "*"`);
+  if (!path.startsWith('/')) throw new Error(`path rule "${source}": path "${path}" must start with "/"`);
+  if (path.includes('?')) throw new Error(`path rule "${source}": query strings are ignored when matching; remove "?${path.split('?')[1] ?? ''}"`);
+  return { source, allow: action === 'allow', method, regex: globToRegex(path) };
+}
+
+/** `*` matches within one segment, `**` as a whole segment matches any number of segments (also none). */
+export function globToRegex(glob: string): RegExp {
+  const segments = glob.split('/').slice(1);
+  let re = '';
+  segments.forEach((seg, i) => {
+    const last = i === segments.length - 1;
+    if (seg === '**') {
+      re += last ? '(?:/.*)?' : '(?:/[^/]*)*';
+      return;
+    }
+    re += '/' + seg.split('*').map(escapeRegex).join('[^/]*');
+  });
+  return new RegExp(`^${re === '' ? '/' : re}$`);
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Validate a whole policy; returns problems with their location inside `network` (empty when valid). */
+export function validatePolicy(data: Partial<PolicyData>): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const check = (path: (string | number)[], fn: () => unknown): void => {
+    try {
+      fn();
+    } catch (err) {
+      problems.push({ path, message: (err as Error).message });
+    }
+  };
+  (data.rules ?? []).forEach((entry, i) => {
+    if (typeof entry === 'string') return check(['rules', i], () => parseHostPattern(entry));
+    const keys = Object.keys(entry);
+    if (keys.length !== 1) problems.push({ path: ['rules', i], message: 'a rules entry with path rules must map exactly one host to its list of rules' });
+    for (const host of keys) {
+      check(['rules', i, host], () => parseHostPattern(host));
+      const list = entry[host];
+      if (!Array.isArray(list)) problems.push({ path: ['rules', i, host], message: 'expected a list of "allow|deny METHOD /path" rules' });
+      else list.forEach((r, j) => check(['rules', i, host, j], () => parsePathRule(r)));
+    }
+  });
+  (data.deny ?? []).forEach((p, i) => check(['deny', i], () => parseHostPattern(p)));
+  (data.allowHosts ?? []).forEach((p, i) => check(['allowHosts', i], () => parseHostPattern(p)));
+  return problems;
+}
+
+/** Compile policy data; throws an Error listing every invalid pattern. */
+export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
+  const data: PolicyData = { policy: input.policy ?? 'permissive', rules: input.rules ?? [], deny: input.deny ?? [], allowHosts: input.allowHosts ?? [] };
+  const problems = validatePolicy(data);
+  if (problems.length > 0) {
+    throw new Error(`invalid network policy:\n${problems.map((p) => `  network.${p.path.join('.')}: ${p.message}`).join('\n')}`);
+  }
+  const deny = data.deny.map(parseHostPattern);
+  const allowHosts = data.allowHosts.map(parseHostPattern);
+  const entries: HostEntry[] = data.rules.flatMap((entry): HostEntry[] =>
+    typeof entry === 'string'
+      ? [{ pattern: parseHostPattern(entry) }]
+      : Object.entries(entry).map(([host, rules]) => ({ pattern: parseHostPattern(host), paths: rules.map(parsePathRule) })),
+  );
+
+  const fallback = (host: string, port: number | undefined): Decision => {
+    const granted = allowHosts.find((p) => matchHost(p, host, port));
+    if (granted) return { allowed: true, reason: `${host} is granted`, rule: granted.source };
+    if (data.policy === 'permissive') return { allowed: true, reason: 'permissive policy' };
+    return {
+      allowed: false,
+      reason: `${host} is not in network.rules and the policy is strict`,
+      suggestion: `network:\n  rules:\n    - "${host}"`,
+    };
+  };
+
+  const checkRequest = (host: string, port: number | undefined, method: string | undefined, rawPath: string | undefined): Decision => {
+    const denied = deny.find((p) => matchHost(p, host, port));
+    if (denied) {
+      return {
+        allowed: false,
+        reason: `${host} matches "${denied.source}" in network.deny`,
+        rule: denied.source,
+        suggestion: `remove "${denied.source}" from network.deny in moat.yaml`,
+      };
+    }
+    const entry = entries.find((e) => matchHost(e.pattern, host, port));
+    if (entry && !entry.paths) return { allowed: true, reason: `${host} is in network.rules`, rule: entry.pattern.source };
+    if (entry?.paths && method !== undefined && rawPath !== undefined) {
+      const path = stripQuery(rawPath);
+      const m = method.toUpperCase();
+      const rule = entry.paths.find((r) => (r.method === '*' || r.method === m) && r.regex.test(path));
+      if (rule?.allow) return { allowed: true, reason: `allowed by "${rule.source}"`, rule: rule.source };
+      const suggestion = `network:\n  rules:\n    - "${entry.pattern.source}":\n        - "allow ${m} ${path}"`;
+      if (rule) return { allowed: false, reason: `${m} ${path} on ${host} is refused by "${rule.source}"`, rule: rule.source, suggestion: `${suggestion}\n(before "${rule.source}"; the first matching rule wins)` };
+      const d = fallback(host, port);
+      return d.allowed ? d : { allowed: false, reason: `${m} ${path} on ${host} matches no rule of "${entry.pattern.source}" and the policy is strict`, suggestion };
+    }
+    if (entry) return { allowed: true, reason: `${host} has path rules in network.rules`, rule: entry.pattern.source };
+    return fallback(host, port);
+  };
+
+  return {
+    data,
+    checkHost: (host, port) => checkRequest(host, port, undefined, undefined),
+    checkRequest: (host, port, method, path) => checkRequest(host, port, method, path),
+  };
+}
+
+function stripQuery(path: string): string {
+  const q = path.search(/[?#]/);
+  const p = q < 0 ? path : path.slice(0, q);
+  return p === '' ? '/' : p;
+}

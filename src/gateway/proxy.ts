@@ -1,0 +1,246 @@
+import http from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import type { CA } from './ca.js';
+import type { ProxyCore } from './core.js';
+import type { GatewayEvent } from './events.js';
+import { handleRequest } from './forward.js';
+import { errorCode, parseAuthority, writeRawBlocked, writeRawError } from './http-util.js';
+import { compileInjections, type HeaderInjection } from './injection.js';
+import { LeafCache } from './leaf.js';
+import { type CompiledPolicy, compilePolicy, type PolicyData } from './policy.js';
+import type { TunnelInfo } from './target.js';
+import { Upstream, type UpstreamAddress } from './upstream.js';
+import { handleUpgrade } from './websocket.js';
+
+export interface ProxyTimeouts {
+  /** A client must send a complete request head within this (slowloris guard). Default 30 s. */
+  headersMs?: number;
+  /** A client connection with no traffic either way is closed after this. Default 10 min. */
+  idleMs?: number;
+  /** The TLS handshake after CONNECT must finish within this. Default 10 s. */
+  handshakeMs?: number;
+  /** Idle keep-alive client connections between requests. Default 60 s. */
+  keepAliveMs?: number;
+  /** Upstream response head / gap between body chunks. Default 5 min each. */
+  upstreamHeadersMs?: number;
+  upstreamBodyMs?: number;
+  upstreamConnectMs?: number;
+}
+
+export interface ProxyOptions {
+  ca: CA;
+  policy?: Partial<PolicyData>;
+  injections?: HeaderInjection[];
+  /** PEM CAs trusted for upstream TLS in addition to the system store. */
+  extraCAs?: string[];
+  /** Corporate proxy URL to chain through (CONNECT), e.g. http://proxy.corp:3128. */
+  upstreamProxy?: string;
+  /** Test only (the caller decides whether it is enabled): dial another address for a host. */
+  upstreamOverride?: Map<string, UpstreamAddress>;
+  upstreamOverrideCA?: string;
+  onEvent?: (ev: GatewayEvent) => void;
+  timeouts?: ProxyTimeouts;
+  /** Largest request head accepted; larger gets 431. Default 32 KiB. */
+  maxHeaderSize?: number;
+}
+
+export interface GatewayProxy {
+  /** Serve one accepted client connection (unix socket, TCP, or any duplex stream). */
+  attach(socket: net.Socket): void;
+  /** Serve every connection `server` accepts. */
+  handle(server: net.Server): void;
+  /** Convenience: listen on a unix socket path or a loopback TCP port (0 = any). */
+  listen(target: string | number, host?: string): Promise<net.Server>;
+  /** Replace policy and/or injections for new requests (grants refreshed, policy reloaded). */
+  update(opts: { policy?: Partial<PolicyData>; injections?: HeaderInjection[] }): void;
+  readonly policy: CompiledPolicy;
+  /** Open client connections. */
+  readonly connections: number;
+  /** Destroy every client connection and upstream pool. */
+  close(): Promise<void>;
+}
+
+const TLS_HANDSHAKE = 0x16;
+
+export function createProxy(opts: ProxyOptions): GatewayProxy {
+  const t = opts.timeouts ?? {};
+  const emit = (ev: GatewayEvent): void => {
+    try {
+      opts.onEvent?.(ev);
+    } catch {
+      // A faulty subscriber must not take the proxy down.
+    }
+  };
+  const build = (policy: Partial<PolicyData> | undefined, injections: HeaderInjection[]): Pick<ProxyCore, 'policy' | 'injector'> => {
+    const injector = compileInjections(injections);
+    const p = policy ?? {};
+    return { injector, policy: compilePolicy({ ...p, allowHosts: [...(p.allowHosts ?? []), ...injector.hosts] }) };
+  };
+  let current = { policy: opts.policy, injections: opts.injections ?? [] };
+  const core: ProxyCore = {
+    ...build(current.policy, current.injections),
+    upstream: new Upstream({
+      extraCAs: opts.extraCAs, upstreamProxy: opts.upstreamProxy, upstreamOverride: opts.upstreamOverride,
+      upstreamOverrideCA: opts.upstreamOverrideCA, headersTimeoutMs: t.upstreamHeadersMs, bodyTimeoutMs: t.upstreamBodyMs,
+      connectTimeoutMs: t.upstreamConnectMs,
+    }),
+    emit,
+  };
+  const leafs = new LeafCache(opts.ca);
+  const tunnels = new WeakMap<object, TunnelInfo>();
+  const sockets = new Set<net.Socket>();
+
+  const serverOpts: http.ServerOptions = {
+    maxHeaderSize: opts.maxHeaderSize ?? 32 * 1024,
+    headersTimeout: t.headersMs ?? 30_000,
+    requestTimeout: 0,
+    keepAliveTimeout: t.keepAliveMs ?? 60_000,
+    connectionsCheckingInterval: Math.min(1000, t.headersMs ?? 1000),
+    noDelay: true,
+    requireHostHeader: true,
+  };
+  const outer = http.createServer(serverOpts);
+  const inner = http.createServer(serverOpts);
+  for (const server of [outer, inner]) {
+    server.timeout = t.idleMs ?? 600_000;
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => handleRequest(core, req, res, tunnels.get(req.socket)));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(core, req, socket, head, tunnels.get(req.socket)));
+    server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => onClientError(err, socket));
+  }
+  // These servers never listen (connections arrive through attach()); 'listening' is what starts
+  // Node's per-connection header/request timeout tracking, so signal it ourselves.
+  outer.emit('listening');
+  inner.emit('listening');
+  outer.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => onConnect(req, socket, head));
+  inner.on('connect', (_req: http.IncomingMessage, socket: Duplex) => writeRawError(socket, 400, 'Bad Request', 'Moat does not accept CONNECT inside a tunnel.'));
+
+  function onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    const code = err.code ?? 'ERR';
+    if (code !== 'ECONNRESET' && code !== 'EPIPE') emit({ type: 'client-error', ts: new Date().toISOString(), code, message: err.message.slice(0, 200) });
+    const inFlight = (socket as { _httpMessage?: unknown })._httpMessage;
+    if (code === 'ECONNRESET' || inFlight || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    if (code === 'HPE_HEADER_OVERFLOW') writeRawError(socket, 431, 'Request Header Fields Too Large', 'Request headers are too large.');
+    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') writeRawError(socket, 408, 'Request Timeout', 'Request head not received in time.');
+    else writeRawError(socket, 400, 'Bad Request', 'Malformed request.');
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
+  function onConnect(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    const started = Date.now();
+    const auth = parseAuthority(req.url);
+    if (!auth) {
+      emit({ type: 'client-error', ts: new Date().toISOString(), code: 'BAD_CONNECT', message: 'malformed CONNECT authority' });
+      writeRawError(socket, 400, 'Bad Request', 'CONNECT needs host:port.');
+      return;
+    }
+    const { host, port } = auth;
+    const decision = core.policy.checkHost(host, port);
+    emit({ type: 'connect', ts: new Date().toISOString(), host, port, allowed: decision.allowed, ...(decision.allowed ? {} : { reason: decision.reason }) });
+    if (!decision.allowed) {
+      emit({
+        type: 'request', ts: new Date(started).toISOString(), method: 'CONNECT', url: `${host}:${port}`, host, status: 403, ttfbMs: 0,
+        durationMs: Date.now() - started, bytesUp: 0, bytesDown: 0, blocked: true, reason: decision.reason,
+      });
+      writeRawBlocked(socket, `CONNECT ${host}:${port}`, decision);
+      return;
+    }
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    const route = (first: Buffer): void => {
+      socket.pause();
+      socket.unshift(first);
+      if (first[0] === TLS_HANDSHAKE) intercept(socket, host, port);
+      else {
+        tunnels.set(socket, { host, port, tls: false });
+        inner.emit('connection', socket);
+      }
+    };
+    if (head.length > 0) route(head);
+    else {
+      socket.once('data', route);
+      socket.resume();
+    }
+  }
+
+  function intercept(socket: net.Socket, host: string, port: number): void {
+    const tlsError = (err: unknown): void => {
+      emit({ type: 'tls-error', ts: new Date().toISOString(), host, message: errorCode(err) });
+      socket.destroy();
+    };
+    leafs.get(host).then((ctx) => {
+      if (socket.destroyed) return;
+      const tlsSock = new tls.TLSSocket(socket, {
+        isServer: true,
+        secureContext: ctx,
+        ALPNProtocols: ['http/1.1'],
+        // Whatever name the client asks for, it gets the CONNECT host's certificate; a different SNI is
+        // refused per request (421), never minted a certificate of its own.
+        SNICallback: (_name, cb) => cb(null, ctx),
+      });
+      const timer = setTimeout(() => tlsSock.destroy(), t.handshakeMs ?? 10_000);
+      tlsSock.on('error', (err) => {
+        clearTimeout(timer);
+        tlsError(err);
+        tlsSock.destroy();
+      });
+      tlsSock.once('close', () => clearTimeout(timer));
+      tlsSock.once('secure', () => {
+        clearTimeout(timer);
+        const sni = (tlsSock as tls.TLSSocket & { servername?: string | false }).servername;
+        tunnels.set(tlsSock, typeof sni === 'string' && sni !== '' ? { host, port, tls: true, sni } : { host, port, tls: true });
+        inner.emit('connection', tlsSock);
+      });
+    }, tlsError);
+  }
+
+  function attach(socket: net.Socket): void {
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => sockets.delete(socket));
+    outer.emit('connection', socket);
+  }
+
+  return {
+    attach,
+    handle(server) {
+      server.on('connection', attach);
+    },
+    listen(target, host = '127.0.0.1') {
+      const server = net.createServer({ noDelay: true }, attach);
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        const done = (): void => {
+          server.removeListener('error', reject);
+          server.on('error', (err) => emit({ type: 'client-error', ts: new Date().toISOString(), code: errorCode(err), message: 'listener error' }));
+          resolve(server);
+        };
+        if (typeof target === 'number') server.listen(target, host, done);
+        else server.listen(target, done);
+      });
+    },
+    update(next) {
+      current = { policy: next.policy ?? current.policy, injections: next.injections ?? current.injections };
+      Object.assign(core, build(current.policy, current.injections));
+    },
+    get policy() {
+      return core.policy;
+    },
+    get connections() {
+      return sockets.size;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      outer.closeAllConnections();
+      inner.closeAllConnections();
+      outer.close();
+      inner.close();
+      await core.upstream.close().catch(() => undefined);
+      core.upstream.destroy();
+    },
+  };
+}

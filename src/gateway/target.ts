@@ -1,0 +1,76 @@
+import type { IncomingMessage } from 'node:http';
+import { formatAuthority } from './http-util.js';
+import { normalizeHost, splitHostPort } from './hosts.js';
+
+/** What a CONNECT established for the connection a request arrives on. */
+export interface TunnelInfo {
+  host: string;
+  port: number;
+  /** TLS was intercepted (false: the client spoke plain HTTP inside the tunnel). */
+  tls: boolean;
+  /** The SNI the client sent, if any. */
+  sni?: string;
+}
+
+export interface Target {
+  secure: boolean;
+  host: string;
+  port: number;
+  /** Origin-form path with query. */
+  path: string;
+  /** `https://host[:port]/path` as logged. */
+  url: string;
+}
+
+export type TargetResult = { ok: true; target: Target } | { ok: false; status: 400 | 421; message: string };
+
+/**
+ * Work out where a request goes and check that every name the client gave for the target agrees.
+ * Outside a tunnel only absolute-form is accepted (we are a proxy, not an origin).
+ */
+export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefined): TargetResult {
+  const raw = req.url ?? '';
+  let secure: boolean;
+  let host: string;
+  let port: number;
+  let path: string;
+  if (raw.startsWith('/') || raw === '*') {
+    if (!tunnel) return { ok: false, status: 400, message: 'Moat is an HTTP proxy: send absolute-form requests (http://host/path) or use CONNECT.' };
+    ({ host, port } = tunnel);
+    secure = tunnel.tls;
+    path = raw;
+  } else {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      return { ok: false, status: 400, message: 'Malformed request target.' };
+    }
+    if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) return { ok: false, status: 400, message: `Unsupported scheme "${u.protocol}".` };
+    if (u.username || u.password) return { ok: false, status: 400, message: 'Credentials in the URL are not supported.' };
+    secure = u.protocol === 'https:' || u.protocol === 'wss:';
+    host = normalizeHost(u.hostname);
+    port = u.port ? Number(u.port) : secure ? 443 : 80;
+    path = `${u.pathname}${u.search}`;
+    if (tunnel && (host !== tunnel.host || port !== tunnel.port || secure !== tunnel.tls)) {
+      return { ok: false, status: 421, message: `The request names ${u.host}, but the tunnel was opened to ${formatAuthority(tunnel.host, tunnel.port, tunnel.tls)}.` };
+    }
+  }
+  if (host === '') return { ok: false, status: 400, message: 'Missing target host.' };
+  const hostHeader = req.headers.host;
+  if (!hostHeader) return { ok: false, status: 400, message: 'Missing Host header.' };
+  let hh: { host: string; port?: number };
+  try {
+    hh = splitHostPort(hostHeader);
+  } catch {
+    return { ok: false, status: 400, message: 'Malformed Host header.' };
+  }
+  if (hh.host !== host || (hh.port !== undefined && hh.port !== port)) {
+    return { ok: false, status: 421, message: `The Host header (${hostHeader.slice(0, 100)}) does not match the target ${formatAuthority(host, port, secure)}.` };
+  }
+  if (tunnel?.sni !== undefined && normalizeHost(tunnel.sni) !== host) {
+    return { ok: false, status: 421, message: `The TLS server name (${tunnel.sni.slice(0, 100)}) does not match the target ${formatAuthority(host, port, secure)}.` };
+  }
+  const url = `${secure ? 'https' : 'http'}://${formatAuthority(host, port, secure)}${path}`;
+  return { ok: true, target: { secure, host, port, path, url } };
+}

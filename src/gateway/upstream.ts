@@ -1,0 +1,146 @@
+import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import { Agent, buildConnector, type Dispatcher, ProxyAgent } from 'undici';
+
+export interface UpstreamAddress {
+  host: string;
+  port: number;
+}
+
+export interface UpstreamOptions {
+  /** PEM certificates trusted in addition to the system store (tls.rootCertificates). */
+  extraCAs?: string[];
+  /** Corporate proxy to chain through (http://host:port), via CONNECT. */
+  upstreamProxy?: string;
+  /** Test only: dial these addresses instead of the named hosts ("host" or "host:port" keys). */
+  upstreamOverride?: Map<string, UpstreamAddress>;
+  /** Test only: the CA trusted for overridden hosts. */
+  upstreamOverrideCA?: string;
+  connectTimeoutMs?: number;
+  /** Upstream response headers must arrive within this (default 5 min: LLM calls think a while). */
+  headersTimeoutMs?: number;
+  /** Max gap between body chunks (default 5 min). */
+  bodyTimeoutMs?: number;
+  /** Idle keep-alive sockets to an origin are closed after this (default 30 s). */
+  keepAliveTimeoutMs?: number;
+  connectionsPerOrigin?: number;
+}
+
+/**
+ * Where requests go: an undici Agent (keep-alive pools per origin, TLS verified against the system store
+ * plus extra CAs) or a ProxyAgent chaining to a corporate proxy. The upstream address is resolved per
+ * request, when the connection is dialled — never at CONNECT time.
+ */
+export class Upstream {
+  readonly ca: string[];
+  private readonly overrideCA: string[];
+  private readonly agent: Agent;
+  private readonly proxyAgent: ProxyAgent | undefined;
+
+  constructor(private readonly opts: UpstreamOptions = {}) {
+    this.ca = [...tls.rootCertificates, ...(opts.extraCAs ?? [])];
+    this.overrideCA = opts.upstreamOverrideCA ? [opts.upstreamOverrideCA, ...this.ca] : this.ca;
+    const common = { timeout: opts.connectTimeoutMs ?? 10_000, keepAlive: true, keepAliveInitialDelay: 30_000 };
+    const normal = buildConnector({ ...common, ca: this.ca });
+    const overridden = buildConnector({ ...common, ca: this.overrideCA });
+    const connect: buildConnector.connector = (o, cb) => {
+      const target = this.override(o.hostname, Number(o.port) || (o.protocol === 'https:' ? 443 : 80));
+      if (!target) return normal(o, cb);
+      return overridden({ ...o, hostname: target.host, port: String(target.port), ...(net.isIP(o.hostname) ? {} : { servername: o.servername ?? o.hostname }) }, cb);
+    };
+    const pool = {
+      connections: opts.connectionsPerOrigin ?? 64,
+      headersTimeout: opts.headersTimeoutMs ?? 300_000,
+      bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
+      keepAliveMaxTimeout: 600_000,
+    };
+    this.agent = new Agent({ ...pool, connect });
+    this.proxyAgent = opts.upstreamProxy ? new ProxyAgent({ ...pool, uri: opts.upstreamProxy, requestTls: { ca: this.ca } }) : undefined;
+  }
+
+  override(host: string, port: number): UpstreamAddress | undefined {
+    const map = this.opts.upstreamOverride;
+    if (!map || map.size === 0) return undefined;
+    const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+    return map.get(`${h}:${port}`) ?? map.get(h);
+  }
+
+  dispatcher(host: string, port: number): Dispatcher {
+    return this.proxyAgent && !this.override(host, port) ? this.proxyAgent : this.agent;
+  }
+
+  get headersTimeoutMs(): number {
+    return this.opts.headersTimeoutMs ?? 300_000;
+  }
+
+  /**
+   * A raw connection for tunnelled upgrades (WebSocket): TLS when `secure`, verified like the agent's,
+   * through the corporate proxy when configured. Resolves once connected (and handshaken).
+   */
+  async dial(host: string, port: number, secure: boolean): Promise<net.Socket> {
+    const target = this.override(host, port);
+    const servername = net.isIP(host) ? undefined : host;
+    let raw: net.Socket;
+    if (!target && this.opts.upstreamProxy) raw = await connectViaProxy(this.opts.upstreamProxy, host, port, this.opts.connectTimeoutMs ?? 10_000);
+    else raw = await connectTcp(target?.host ?? host, target?.port ?? port, this.opts.connectTimeoutMs ?? 10_000);
+    if (!secure) return raw;
+    return new Promise((resolve, reject) => {
+      const sock = tls.connect({ socket: raw, servername, ca: target ? this.overrideCA : this.ca, ALPNProtocols: ['http/1.1'] });
+      sock.once('secureConnect', () => {
+        sock.removeListener('error', reject);
+        resolve(sock);
+      });
+      sock.once('error', reject);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.agent.close(), this.proxyAgent?.close()]);
+  }
+
+  destroy(): void {
+    void this.agent.destroy().catch(() => undefined);
+    void this.proxyAgent?.destroy().catch(() => undefined);
+  }
+}
+
+function connectTcp(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host, port });
+    const timer = setTimeout(() => sock.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      sock.removeListener('error', reject);
+      sock.setNoDelay(true);
+      resolve(sock);
+    });
+    sock.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+function connectViaProxy(proxyUrl: string, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  const proxy = new URL(proxyUrl);
+  const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const headers: Record<string, string> = { host: authority };
+  if (proxy.username) headers['proxy-authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: proxy.hostname, port: Number(proxy.port) || 80, method: 'CONNECT', path: authority, headers, timeout: timeoutMs });
+    req.once('connect', (res, socket, head) => {
+      if (res.statusCode !== 200) {
+        socket.destroy();
+        reject(Object.assign(new Error(`upstream proxy refused CONNECT ${authority}: ${res.statusCode}`), { code: 'UPSTREAM_PROXY_REFUSED' }));
+        return;
+      }
+      if (head.length > 0) socket.unshift(head);
+      resolve(socket);
+    });
+    req.once('timeout', () => req.destroy(Object.assign(new Error('upstream proxy timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })));
+    req.once('error', reject);
+    req.end();
+  });
+}

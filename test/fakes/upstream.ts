@@ -1,0 +1,154 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { type CA, createCA } from '../../src/gateway/ca.js';
+import { LeafCache } from '../../src/gateway/leaf.js';
+
+/**
+ * A fake HTTPS (and plain HTTP) upstream with its own test CA, for gateway tests and benches. It
+ * answers any host name (certificates are minted per SNI), so a proxy with an upstream override can
+ * send `api.example.test` here. Loopback only.
+ *
+ * Routes: GET/any -> JSON echo {method, path, headers}; /sse?n=&interval= -> SSE events with server
+ * timestamps; /redirect -> 302; /download?bytes= -> streamed body; POST /upload -> {bytes}; /status/:code;
+ * WebSocket upgrade on any path -> echo. `routes` adds or overrides exact paths.
+ */
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  host: string | undefined;
+  headers: http.IncomingHttpHeaders;
+  secure: boolean;
+  websocket?: boolean;
+}
+
+export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+export interface FakeUpstream {
+  ca: CA;
+  httpsPort: number;
+  httpPort: number;
+  requests: RecordedRequest[];
+  /** Server-side send times of the last /sse stream, in ms (performance.now()). */
+  sseSentAt: number[];
+  close(): Promise<void>;
+}
+
+const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+
+export async function startFakeUpstream(opts: { routes?: Record<string, Route>; ca?: CA } = {}): Promise<FakeUpstream> {
+  const ca = opts.ca ?? (await createCA('Moat Test Upstream CA'));
+  const leafs = new LeafCache(ca);
+  const defaultCtx = await leafs.get('localhost');
+  const requests: RecordedRequest[] = [];
+  const sseSentAt: number[] = [];
+
+  const handler = (secure: boolean) => (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    requests.push({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host, headers: req.headers, secure });
+    const custom = opts.routes?.[url.pathname];
+    if (custom) return custom(req, res);
+    const status = /^\/status\/(\d{3})$/.exec(url.pathname);
+    if (status) {
+      res.writeHead(Number(status[1]), { 'content-type': 'text/plain' });
+      res.end('status\n');
+      return;
+    }
+    switch (url.pathname) {
+      case '/redirect':
+        res.writeHead(302, { location: '/final' });
+        res.end();
+        return;
+      case '/sse': {
+        const n = Number(url.searchParams.get('n') ?? 5);
+        const interval = Number(url.searchParams.get('interval') ?? 50);
+        sseSentAt.length = 0;
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.flushHeaders();
+        let i = 0;
+        const tick = (): void => {
+          if (i >= n) {
+            res.end();
+            return;
+          }
+          sseSentAt.push(performance.now());
+          res.write(`event: delta\ndata: {"i":${i}}\n\n`);
+          i += 1;
+          setTimeout(tick, interval);
+        };
+        setTimeout(tick, interval);
+        return;
+      }
+      case '/download': {
+        let left = Number(url.searchParams.get('bytes') ?? 1024);
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(left) });
+        const pump = (): void => {
+          while (left > 0) {
+            const n = Math.min(left, CHUNK.length);
+            left -= n;
+            const ok = res.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n));
+            if (!ok && left > 0) {
+              res.once('drain', pump);
+              return;
+            }
+          }
+          res.end();
+        };
+        pump();
+        return;
+      }
+      case '/upload': {
+        let bytes = 0;
+        req.on('data', (c: Buffer) => (bytes += c.length));
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ bytes }));
+        });
+        return;
+      }
+      default: {
+        const body = JSON.stringify({ method: req.method, path: req.url, headers: req.headers });
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+          res.end(body);
+        });
+      }
+    }
+  };
+
+  const httpsServer = https.createServer({ SNICallback: (name, cb) => leafs.get(name).then((c) => cb(null, c), (e: Error) => cb(e)), secureContext: defaultCtx }, handler(true));
+  const httpServer = http.createServer(handler(false));
+  const wss = new WebSocketServer({ noServer: true });
+  wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on('error', () => ws.terminate());
+  });
+  for (const [server, secure] of [[httpsServer, true], [httpServer, false]] as const) {
+    server.keepAliveTimeout = 30_000;
+    server.on('upgrade', (req: http.IncomingMessage, socket, head) => {
+      requests.push({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host, headers: req.headers, secure, websocket: true });
+      socket.on('error', () => socket.destroy());
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    });
+    server.on('clientError', (_err, socket) => socket.destroy());
+  }
+  await Promise.all([
+    new Promise<void>((r) => httpsServer.listen(0, '127.0.0.1', r)),
+    new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r)),
+  ]);
+  return {
+    ca,
+    httpsPort: (httpsServer.address() as AddressInfo).port,
+    httpPort: (httpServer.address() as AddressInfo).port,
+    requests,
+    sseSentAt,
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      httpsServer.closeAllConnections();
+      httpServer.closeAllConnections();
+      await Promise.all([new Promise((r) => httpsServer.close(r)), new Promise((r) => httpServer.close(r))]);
+    },
+  };
+}
