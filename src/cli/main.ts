@@ -11,6 +11,7 @@ import { registerStopCommands } from './stop.js';
 import { registerCleanCommand } from './clean.js';
 import { registerStatusCommands } from './status.js';
 import { registerProxyCommands } from './proxy.js';
+import { registerTraceCommand } from './trace.js';
 
 /** Split argv at the first `--`: what follows is the container command, never moat's flags. */
 function splitTrailing(argv: string[]): { head: string[]; trailing: string[] | undefined } {
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   registerStopCommands(program, ctx);
   registerCleanCommand(program, ctx);
   registerProxyCommands(program, ctx);
+  registerTraceCommand(program, ctx);
   // Commands with heavy dependencies (prompts, native keychain) load only when they are used or for help.
   const lazy: Record<string, () => Promise<void>> = {
     grant: async () => (await import('./grant.js')).registerGrantCommands(program, { home: ctx.home }),
