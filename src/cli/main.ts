@@ -1,6 +1,7 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { isMoatError } from '../errors.js';
+import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
 import { CliContext } from './context.js';
 import { registerRunCommand } from './run.js';
@@ -20,6 +21,7 @@ function splitTrailing(argv: string[]): { head: string[]; trailing: string[] | u
 }
 
 export async function main(argv: string[]): Promise<number> {
+  mark('cli loaded');
   // `moat list | head`: a closed pipe ends the command quietly, like any Unix tool.
   for (const s of [process.stdout, process.stderr]) {
     s.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); else throw err; });

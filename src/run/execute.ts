@@ -9,6 +9,7 @@ import { ensureDaemon, watchRun } from '../daemon/client.js';
 import { createRun, discardRun, markRunning, markStopped, stopContainer } from './launch.js';
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { containerExtras } from './gateway-extras.js';
+import { mark } from '../timing.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from './types.js';
 
@@ -31,8 +32,11 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   const { home, runtime } = deps;
   const daemon = ensureDaemon(home, deps.env);
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+  mark('prepared');
   await runtime.ping();
+  mark('engine ping');
   const extras = await containerExtras(home, spec, deps.env, deps.warn);
+  mark('grants and gateway env');
   const extraCAs = async (): Promise<string[]> => {
     const global = await loadGlobalConfig(home.globalConfig);
     return hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
@@ -47,15 +51,19 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     progress: deps.progress,
   });
 
+  mark('image');
   await daemon;
+  mark('daemon');
   const launched = await createRun(home, runtime, spec, image.tag, extras);
   const { meta, containerId } = launched;
+  mark('container created');
   if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);
 
   let streams;
   try {
     // The daemon takes the run over before it starts: its gateway must listen before the first request.
     await watchRun(home, meta.id);
+    mark('gateway registered');
     streams = spec.detach ? undefined : await runtime.attach(containerId, spec.interactive);
   } catch (err) {
     await discardRun(home, runtime, launched);
@@ -65,6 +73,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   const start = async (): Promise<void> => {
     try {
       await runtime.start(containerId);
+      mark('started');
     } catch (err) {
       await discardRun(home, runtime, launched);
       throw err;
@@ -88,6 +97,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     onStop: () => stopContainer(runtime, containerId, spec.interactive),
   });
   await bookkeeping;
+  mark('exited');
   if (end.kind === 'exited') {
     await markStopped(home, meta.id, end.exitCode);
   }
