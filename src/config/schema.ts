@@ -6,6 +6,7 @@
  * Types come from `z.infer`; nothing downstream casts config to a type.
  */
 import { z } from 'zod';
+import { validatePattern } from '../gateway/policy.js';
 
 /** Environment variable names: what a POSIX shell accepts. */
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -59,14 +60,26 @@ const mcpServer = z
   .strict()
   .describe('A local (stdio) MCP server.');
 
+/** A host pattern (api.github.com, *.github.com, host:8443), checked by the gateway's own parser. */
+const hostPattern = z
+  .string()
+  .min(1)
+  .superRefine((s, ctx) => {
+    try {
+      validatePattern(s);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    }
+  });
+
 const mcpServers = z.record(z.string().min(1), mcpServer).describe('MCP servers by name.');
 
 const networkRule = z.union(
   [
-    z.string().min(1).describe('Host pattern allowed in full, e.g. "api.github.com" or "*.example.com".'),
+    hostPattern.describe('Host pattern allowed in full, e.g. "api.github.com" or "*.example.com".'),
     z
       .record(
-        z.string().min(1).describe('Host pattern.'),
+        hostPattern.describe('Host pattern.'),
         z
           .array(z.string().regex(NETWORK_RULE_RE, { error: 'expected "allow|deny METHOD /path", e.g. "allow GET /repos/**"' }))
           .describe('Request rules for this host, first match wins, e.g. "allow GET /repos/**".'),
@@ -112,7 +125,7 @@ export const moatConfigSchema = z
       .object({
         policy: z.enum(['permissive', 'strict']).optional().describe('permissive: allow all hosts not denied; strict: allow only listed hosts.'),
         rules: z.array(networkRule).optional().describe('Allowed hosts, optionally with per-request rules.'),
-        deny: z.array(z.string().min(1)).optional().describe('Host patterns always refused.'),
+        deny: z.array(hostPattern).optional().describe('Host patterns always refused.'),
       })
       .strict()
       .optional()
