@@ -10,6 +10,7 @@ import { createRun, discardRun, markRunning, markStopped, stopContainer } from '
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { containerExtras } from './gateway-extras.js';
 import { mark } from '../timing.js';
+import { grantHints } from './grant-hints.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from './types.js';
 
@@ -100,6 +101,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   mark('exited');
   if (end.kind === 'exited') {
     await markStopped(home, meta.id, end.exitCode);
+    if (spec.grants.length > 0) for (const h of await grantHints(home.runDir(meta.id))) deps.warn(h);
   }
   return { meta, end };
 }
