@@ -44,6 +44,6 @@ export async function containerExtras(home: MoatHome, spec: RunSpec, env: NodeJS
       { source: join(runDir, 'net'), target: CONTAINER_NET_DIR, readOnly: false },
       { source: caCert, target: CONTAINER_CA_FILE, readOnly: true },
     ],
-    homeFiles: placeholders.files,
+    homeFiles: [...spec.homeFiles, ...placeholders.files],
   };
 }

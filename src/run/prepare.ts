@@ -8,6 +8,10 @@ import { parseMemory, type RunSpec } from './spec.js';
 import { validatePolicy } from '../gateway/policy.js';
 
 export interface PrepareFlags extends RunFlags {
+  /** Dependencies a caller adds to moat.yaml's (an agent's CLI, for instance). */
+  extraDependencies?: string[];
+  /** Files for the container user's home (agent settings), staged by moat-init. */
+  homeFiles?: Array<{ path: string; content: string; mode: number }>;
   detach?: boolean;
   keep?: boolean;
   rebuild?: boolean;
@@ -82,7 +86,8 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     allowHosts: flags.allowHosts ?? [],
     network: checkedNetwork(opts.network),
     baseImage: opts.base_image ?? DEFAULT_BASE_IMAGE,
-    imageExtra: await dependencyLayers(opts.dependencies ?? [], opts.grants ?? []),
+    imageExtra: await dependencyLayers([...(opts.dependencies ?? []), ...(flags.extraDependencies ?? [])], opts.grants ?? []),
+    homeFiles: flags.homeFiles ?? [],
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
   };

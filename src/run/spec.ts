@@ -16,6 +16,8 @@ export interface RunSpec {
   allowHosts: string[];
   network: NonNullable<RunMetadata['network']>;
   baseImage: string;
+  /** Files staged into the container user's home by moat-init (agent settings, never real secrets). */
+  homeFiles: Array<{ path: string; content: string; mode: number }>;
   /** Dockerfile text for dependency layers, appended after moat's own layer. */
   imageExtra: string;
   memoryBytes?: number;
