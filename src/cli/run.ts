@@ -18,6 +18,7 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .option('-n, --name <name>', 'name the run (default: an adjective-animal name)')
     .option('-g, --grant <grant>', 'give the run a stored credential (repeatable)', collect, [] as string[])
     .option('--allow-host <pattern>', 'allow a host through the network policy (repeatable)', collect, [] as string[])
+    .option('--trace-bodies', 'record headers and the first 4 KiB of bodies in the network trace (credentials redacted)')
     .option('--keep', 'keep the container after the run stops')
     .option('--rebuild', 'rebuild the image even when it is cached')
     .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
@@ -46,6 +47,7 @@ export function registerRunCommand(program: Command, ctx: CliContext, trailing: 
       detach: o.detach ?? false,
       keep: o.keep ?? false,
       rebuild: o.rebuild ?? false,
+      traceBodies: o.traceBodies ?? false,
     });
     const { meta, end } = await executeRun({
       home: ctx.home,

@@ -28,7 +28,13 @@ function format(ev: RequestEvent, verbose: boolean): string {
     ev.error ? `error=${ev.error}` : '',
     verbose ? `ttfb=${ev.ttfbMs}ms up=${ev.bytesUp}B down=${ev.bytesDown}B${ev.upgrade ? ` upgrade=${ev.upgrade}` : ''}` : '',
   ].filter(Boolean).join(' ');
-  return extra ? `${base}  ${pc.dim(extra)}` : base;
+  const head = extra ? `${base}  ${pc.dim(extra)}` : base;
+  if (!verbose) return head;
+  const block = (title: string, h?: Record<string, string>, body?: string): string[] => [
+    ...(h ? [`    ${pc.dim(title)}`, ...Object.entries(h).map(([k, v]) => `      ${k}: ${v}`)] : []),
+    ...(body !== undefined ? [`      ${pc.dim('body:')} ${body.replace(/\n/g, '\n        ')}`] : []),
+  ];
+  return [head, ...block('request', ev.requestHeaders, ev.requestBody), ...block('response', ev.responseHeaders, ev.responseBody)].join('\n');
 }
 
 /** `moat trace [run] --network`: every request of a run, allowed or refused, from its network.jsonl. */
@@ -42,7 +48,7 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
     .option('--json', 'one JSON object per line')
     .option('--host <host>', 'only this host (and its subdomains)')
     .option('--status <status>', 'only this status: 200, 4xx, blocked')
-    .option('-v, --verbose', 'add timings and sizes')
+    .option('-v, --verbose', 'add timings, sizes, and headers and bodies when the run used --trace-bodies')
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'trace', () => true);
       const file = join(ctx.store.dir(meta.id), 'network.jsonl');

@@ -56,6 +56,7 @@ export class GatewayHost {
         ? { upstreamProxy: global.proxy?.upstream ?? this.env.HTTPS_PROXY ?? this.env.https_proxy } : {}),
       ...(testing ? { upstreamOverride: testing.map as Map<string, UpstreamAddress>, ...(testing.ca ? { upstreamOverrideCA: testing.ca } : {}) } : {}),
       onEvent: (ev) => onEvent(ev, redact),
+      ...(meta.traceBodies ? { traceBodies: 4096 } : {}),
     });
     const t = unixTransport(runDir);
     await mkdir(t.hostDir, { recursive: true, mode: 0o700 });

@@ -9,6 +9,8 @@ export interface ProxyCore {
   injector: Injector;
   upstream: Upstream;
   emit(ev: GatewayEvent): void;
+  /** Record headers and up to this many bytes of each body in request events (0/undefined: off). */
+  traceBodies?: number;
 }
 
 export function elapsedMs(start: bigint): number {

@@ -19,6 +19,11 @@ export interface RequestEvent {
   reason?: string;
   /** Upstream or stream failure, e.g. "ECONNREFUSED". */
   error?: string;
+  /** With trace bodies on: headers (credential headers masked) and the first bytes of each body. */
+  requestHeaders?: Record<string, string>;
+  responseHeaders?: Record<string, string>;
+  requestBody?: string;
+  responseBody?: string;
   /** 'websocket' for tunnelled upgrades. */
   upgrade?: 'websocket';
 }

@@ -6,6 +6,7 @@ import type { RequestEvent } from './events.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
 import { applyInjection } from './injection.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
+import { BodySample, traceHeaders } from './trace-bodies.js';
 
 /**
  * One proxied request: resolve and check the target, apply policy and injection, send upstream with
@@ -22,6 +23,10 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     if (done) return;
     done = true;
     ev.durationMs = elapsedMs(start);
+    const rb = reqSample?.text();
+    const sb = resSample?.text();
+    if (rb !== undefined) ev.requestBody = rb;
+    if (sb !== undefined) ev.responseBody = sb;
     core.emit(ev);
   };
   const refuse = (status: number, message: string, reason: string): void => {
@@ -54,12 +59,16 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   const inj = t.secure ? core.injector.find(t.host, t.port) : undefined;
   if (inj) ev.grant = applyInjection(headers, inj);
 
+  const reqSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
+  const resSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
+  if (core.traceBodies) ev.requestHeaders = traceHeaders(req.headers);
   const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
   // Pulled by undici chunk by chunk: backpressure reaches the client, and we count what passed.
   const body = hasBody
     ? (async function* counted() {
         for await (const chunk of req as AsyncIterable<Buffer>) {
           ev.bytesUp += chunk.length;
+          reqSample?.add(chunk);
           yield chunk;
         }
       })()
@@ -90,6 +99,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       ev.status = up.statusCode;
       try {
         const outHeaders = stripHopByHop(up.headers as Record<string, string | string[] | undefined>);
+        if (core.traceBodies) ev.responseHeaders = traceHeaders(outHeaders);
         res.writeHead(up.statusCode, outHeaders);
         // Streams of unknown length (SSE, chunked) get their head at once; sized bodies go with the head.
         if (outHeaders['content-length'] === undefined) res.flushHeaders();
@@ -100,7 +110,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
         ev.bytesDown = sendText(res, 502, 'Moat received an invalid response head from upstream.');
         return;
       }
-      up.body.on('data', (c: Buffer) => (ev.bytesDown += c.length));
+      up.body.on('data', (c: Buffer) => { ev.bytesDown += c.length; resSample?.add(c); });
       pipeline(up.body, res, (err) => {
         if (err && !abort.signal.aborted) {
           ev.error ??= errorCode(err);

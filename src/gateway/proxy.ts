@@ -42,6 +42,8 @@ export interface ProxyOptions {
   upstreamOverrideCA?: string;
   onEvent?: (ev: GatewayEvent) => void;
   timeouts?: ProxyTimeouts;
+  /** Record headers (credential headers masked) and the first N bytes of bodies in request events. */
+  traceBodies?: number;
   /** Largest request head accepted; larger gets 431. Default 32 KiB. */
   maxHeaderSize?: number;
 }
@@ -87,6 +89,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
       connectTimeoutMs: t.upstreamConnectMs,
     }),
     emit,
+    ...(opts.traceBodies ? { traceBodies: opts.traceBodies } : {}),
   };
   const leafs = new LeafCache(opts.ca);
   const tunnels = new WeakMap<object, TunnelInfo>();

@@ -99,6 +99,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       network: spec.network,
       interactive: spec.interactive,
       keep: spec.keep,
+      ...(spec.traceBodies ? { traceBodies: true } : {}),
       state: 'created',
       containerId,
       createdAt: new Date().toISOString(),

@@ -15,6 +15,7 @@ export interface PrepareFlags extends RunFlags {
   detach?: boolean;
   keep?: boolean;
   rebuild?: boolean;
+  traceBodies?: boolean;
 }
 
 /** The workspace must be an existing directory; returns its absolute path. */
@@ -82,6 +83,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     detach: flags.detach ?? false,
     keep: flags.keep ?? false,
     rebuild: flags.rebuild ?? false,
+    traceBodies: flags.traceBodies ?? false,
     grants: opts.grants ?? [],
     allowHosts: flags.allowHosts ?? [],
     network: checkedNetwork(opts.network),

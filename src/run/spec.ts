@@ -12,6 +12,8 @@ export interface RunSpec {
   detach: boolean;
   keep: boolean;
   rebuild: boolean;
+  /** Record headers and the first bytes of bodies in the network trace. */
+  traceBodies: boolean;
   grants: string[];
   allowHosts: string[];
   network: NonNullable<RunMetadata['network']>;

@@ -11,6 +11,7 @@ export interface RunMetadata {
   grants: string[];
   interactive: boolean;
   keep: boolean;
+  traceBodies?: boolean;
   state: RunState;
   exitCode?: number;
   reason?: string;
