@@ -1,14 +1,28 @@
 /**
  * Audit log benchmarks. Run: `node --import tsx bench/audit.ts [entries-for-verify]`
  * Prints numbers only; no timed assertions (see ARCHITECTURE.md, bench/).
+ *
+ * The proxy comparison reuses bench/proxy.ts's machinery (bench/lib/gateway.ts): fake HTTPS upstream,
+ * gateway proxy and client in separate processes, loopback/unix sockets only. The proxy process holds an
+ * AuditWriter on a temp run dir; with auditing on its onEvent does `audit.append('network', event)` for
+ * each request event, with auditing off onEvent does nothing. Rounds alternate between the two modes.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditWriter, JsonlAuditStore, generateSigner, parsePublicKey, verifyStore } from '../src/audit/index.js';
+import { load, loadFor, median, startGatewayBench } from './lib/gateway.js';
 
 const VERIFY_N = Number(process.argv[2] ?? 1_000_000);
 const APPEND_N = 200_000;
+const PROXY_CONCURRENCY = 16;
+/** Even, so each mode goes first equally often (off/on, on/off, ...). */
+const PROXY_ROUNDS = 6;
+const PROXY_ROUND_MS = 2_000;
+/** Upper bound of requests per round (the round normally ends on time first). */
+const PROXY_ROUND_MAX = 200_000;
+const PROXY_WARMUP = 2_000;
+const PROXY_TARGET_PCT = 5;
 
 function networkEvent(i: number): { method: string; url: string; status: number; bytes: number; ms: number; grant?: string } {
   return { method: i % 3 === 0 ? 'POST' : 'GET', url: `https://api.github.com/repos/acme/widgets/pulls/${i}?per_page=100`, status: 200, bytes: 1234 + (i % 977), ms: 12, ...(i % 5 === 0 ? { grant: 'github' } : {}) };
@@ -30,6 +44,58 @@ async function fill(dir: string, n: number, signer = generateSigner()): Promise<
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const signedPct = (n: number): string => `${n >= 0 ? '+' : ''}${n.toFixed(1)} %`;
+
+type Mode = 'off' | 'on';
+
+/** Proxy requests/s with auditing on vs off, in alternating rounds (off/on, then on/off, ...). */
+async function proxyComparison(): Promise<void> {
+  const bench = await startGatewayBench({ audit: true });
+  try {
+    const pool = bench.proxied(PROXY_CONCURRENCY);
+    const audited = { requests: 0 };
+    const setMode = async (mode: Mode): Promise<void> => { await bench.ask(mode === 'on' ? 'audit-on' : 'audit-off'); };
+    // Warm-up in both modes: connections, leaf cert, JIT of the proxy and of the audit path.
+    for (const mode of ['off', 'on'] as const) {
+      await setMode(mode);
+      await load(pool, PROXY_CONCURRENCY, PROXY_WARMUP);
+      if (mode === 'on') audited.requests += PROXY_WARMUP;
+    }
+    const rps: Record<Mode, number[]> = { off: [], on: [] };
+    const paired: number[] = [];
+    const rows: string[] = [];
+    for (let round = 0; round < PROXY_ROUNDS; round += 1) {
+      const order: Mode[] = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+      const got: Partial<Record<Mode, number>> = {};
+      for (const mode of order) {
+        await setMode(mode);
+        const r = await loadFor(pool, PROXY_CONCURRENCY, PROXY_ROUND_MS, PROXY_ROUND_MAX);
+        if (mode === 'on') audited.requests += r.requests;
+        rps[mode].push(r.rps);
+        got[mode] = r.rps;
+      }
+      const off = got.off!;
+      const on = got.on!;
+      paired.push(((on - off) / off) * 100);
+      rows.push(`  round ${round + 1} (${order.join(', ')})  off ${fmt(off).padStart(6)} req/s   on ${fmt(on).padStart(6)} req/s   ${signedPct(((on - off) / off) * 100)}`);
+    }
+    await setMode('off');
+    await pool.close();
+    const closed = await bench.ask('close'); // flush + final signed checkpoint
+    const report = await verifyStore(new JsonlAuditStore(bench.auditDir!), parsePublicKey(bench.auditPublicKeyPem!));
+
+    const off = median(rps.off);
+    const on = median(rps.on);
+    const diff = ((on - off) / off) * 100;
+    console.log(`proxy: requests/s with auditing on vs off (c=${PROXY_CONCURRENCY} keep-alive HTTPS via the gateway; ${PROXY_ROUNDS} rounds x ${PROXY_ROUND_MS / 1000} s per mode, alternating)`);
+    for (const row of rows) console.log(row);
+    console.log(`  median              off ${fmt(off).padStart(6)} req/s   on ${fmt(on).padStart(6)} req/s   ${signedPct(diff)} (target within ${PROXY_TARGET_PCT} %: ${diff >= -PROXY_TARGET_PCT ? 'met' : 'NOT met'})`);
+    console.log(`  median of the ${PROXY_ROUNDS} per-round differences: ${signedPct(median(paired))} (less sensitive to load drifting between rounds)`);
+    console.log(`  audit log: ${fmt(closed.entries as number)} network entries for ${fmt(audited.requests)} audited requests, verify ${report.ok ? 'OK' : 'FAIL'}`);
+  } finally {
+    await bench.stop();
+  }
+}
 
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'moat-bench-audit-'));
@@ -53,7 +119,7 @@ async function main(): Promise<void> {
     console.log(`  verifyStore                 ${(ms / 1000).toFixed(2)} s, ${fmt(VERIFY_N / (ms / 1000))} entries/s, verdict ${report.ok ? 'OK' : 'FAIL'} (target < 10 s)`);
     console.log(`  RSS after writing / after verifying: ${fmt(rssAfterFill / 1e6)} MB / ${fmt(process.memoryUsage().rss / 1e6)} MB`);
 
-    console.log('proxy: TODO(lead): requests/s with auditing on vs off (target within 5 %) — not measured here yet');
+    await proxyComparison();
   } finally {
     await rm(root, { recursive: true, force: true });
   }
