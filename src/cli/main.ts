@@ -56,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     grant: async () => (await import('./grant.js')).registerGrantCommands(program, { home: ctx.home }),
   };
   lazy.revoke = lazy.grant as () => Promise<void>;
+  lazy.claude = lazy.codex = async () => (await import('./agents.js')).registerAgentCommands(program, ctx, trailing);
   lazy.deps = async () => (await import('./deps.js')).registerDepsCommands(program);
   lazy.audit = async () => (await import('./audit.js')).registerAuditCommand(program, {
     home: ctx.home,

@@ -5,7 +5,6 @@ import type { CliContext } from './context.js';
 import { prepareRun } from '../run/prepare.js';
 import { executeRun } from '../run/execute.js';
 import { buildProgress } from './progress.js';
-import { MoatError } from '../errors.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -32,9 +31,6 @@ export function registerRunCommand(program: Command, ctx: CliContext, trailing: 
     .argument('[path]', 'the workspace directory', '.')
     .usage('[options] [path] [-- command...]');
   addRunFlags(run).action(async (path, o) => {
-    if (o.grant.length > 0) {
-      throw new MoatError('Credential grants are not available in this build yet.', { hint: 'Run without -g/--grant.' });
-    }
     const spec = await prepareRun(path, {
       ...(trailing && trailing.length > 0 ? { command: trailing } : {}),
       ...(o.interactive ? { interactive: true } : {}),

@@ -4,7 +4,7 @@ import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MoatHome } from '../home/paths.js';
 import { withLock } from '../home/fs.js';
-import { MoatError } from '../errors.js';
+import { MoatError, errnoCode } from '../errors.js';
 import { VERSION } from '../version.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import { join } from 'node:path';
@@ -71,6 +71,27 @@ export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = proc
   }, 30_000);
 }
 
-export async function watchRun(home: MoatHome, id: string): Promise<void> {
-  await call(home, 'POST', `/runs/${id}/watch`);
+/** Hand a created run to the daemon; it answers once the run's gateway listens. */
+export async function watchRun(home: MoatHome, id: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  try {
+    await call(home, 'POST', `/runs/${id}/watch`, 30_000);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw daemonError(err);
+    // The daemon went away between our health check and now (idle exit, restart): start it and retry once.
+    await ensureDaemon(home, env);
+    await call(home, 'POST', `/runs/${id}/watch`, 30_000).catch((e: unknown) => { throw daemonError(e); });
+  }
+}
+
+/** The daemon's refusal (a bad grant, …) as a user-facing error. */
+function daemonError(err: unknown): Error {
+  const m = /^daemon answered \d+: (.*)$/s.exec(err instanceof Error ? err.message : '');
+  if (!m?.[1]) return err instanceof Error ? err : new Error(String(err));
+  try {
+    const body = JSON.parse(m[1]) as { error?: string; hint?: string };
+    return new MoatError(`The run's gateway could not start: ${body.error ?? 'unknown error'}`, body.hint ? { hint: body.hint } : {});
+  } catch {
+    return new MoatError(`The run's gateway could not start: ${m[1]}`);
+  }
 }

@@ -43,6 +43,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    armIdle(); // any client (a health check before a registration) keeps the daemon up for another idle period
     const url = new URL(req.url ?? '/', 'http://daemon');
     const watch = /^\/runs\/([^/]+)\/watch$/.exec(url.pathname);
     if (req.method === 'GET' && url.pathname === '/health') {

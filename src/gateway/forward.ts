@@ -18,6 +18,9 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     type: 'request', ts: new Date().toISOString(), method: req.method ?? 'GET', url: req.url ?? '', host: tunnel?.host ?? '',
     status: 0, ttfbMs: 0, durationMs: 0, bytesUp: 0, bytesDown: 0,
   };
+  const reqSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
+  const resSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
+  if (core.traceBodies) ev.requestHeaders = traceHeaders(req.headers);
   let done = false;
   const finish = (): void => {
     if (done) return;
@@ -59,9 +62,6 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   const inj = t.secure ? core.injector.find(t.host, t.port) : undefined;
   if (inj) ev.grant = applyInjection(headers, inj);
 
-  const reqSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
-  const resSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
-  if (core.traceBodies) ev.requestHeaders = traceHeaders(req.headers);
   const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
   // Pulled by undici chunk by chunk: backpressure reaches the client, and we count what passed.
   const body = hasBody

@@ -9,6 +9,9 @@ import { ASSETS, renderDockerfile, type ImageRecipe } from './dockerfile.js';
 import { imageTag } from './tag.js';
 import { buildHint, stepOwners } from './build-errors.js';
 
+// eslint-disable-next-line no-control-regex -- terminal escape sequences
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+
 export interface BuildProgress {
   /** A new build step began ("Step 3/6 : RUN …"). */
   step(text: string, owner: string): void;
@@ -64,7 +67,9 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
       labels: { [LABEL_MANAGED]: 'true', [LABEL_HOME]: opts.homeRoot },
       buildArgs: extraCAs.length > 0 ? { MOAT_BUILD_CA: extraCAs.join('\n') } : {},
       noCache: opts.rebuild,
-      onOutput: (line) => {
+      onOutput: (raw) => {
+        // The engine colours a step's stderr; the log and the terminal get plain text.
+        const line = raw.replace(ANSI, '');
         log.write(`${line}\n`);
         const step = /^Step (\d+)\/\d+ : (.*)$/.exec(line);
         if (step) {

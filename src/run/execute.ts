@@ -54,6 +54,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
 
   mark('image');
   await daemon;
+  // A long first build can outlast the daemon's idle time: make sure it still runs (a cheap health check).
+  if (image.built) await ensureDaemon(home, deps.env);
   mark('daemon');
   const launched = await createRun(home, runtime, spec, image.tag, extras);
   const { meta, containerId } = launched;
@@ -63,7 +65,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   let streams;
   try {
     // The daemon takes the run over before it starts: its gateway must listen before the first request.
-    await watchRun(home, meta.id);
+    await watchRun(home, meta.id, deps.env);
     mark('gateway registered');
     streams = spec.detach ? undefined : await runtime.attach(containerId, spec.interactive);
   } catch (err) {

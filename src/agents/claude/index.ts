@@ -1,0 +1,38 @@
+/** Claude Code as an agent: the `claude-code` dependency, the `claude`/`anthropic` grants, its command line. */
+import type { AgentDefinition, AgentInvocation } from '../types.js';
+import { API_KEY_SUFFIX_MARKER, stageClaude } from './staging.js';
+
+export function claudeCommand(inv: AgentInvocation): string[] {
+  const cmd = ['claude'];
+  if (inv.yolo) cmd.push('--dangerously-skip-permissions');
+  if (inv.prompt !== undefined) cmd.push('-p', inv.prompt);
+  else if (inv.promptFromStdin) cmd.push('-p');
+  return [...cmd, ...inv.args];
+}
+
+/**
+ * Before Claude Code starts, approve the run's placeholder API key (if any) by its last 20 characters,
+ * as Claude Code records an approval itself; the key is only known inside the container. The argv
+ * reaches `claude` as positional parameters, never through the script text.
+ */
+export const CLAUDE_PRELUDE = [
+  'if [ -n "${ANTHROPIC_API_KEY:-}" ] && [ -f "$HOME/.claude.json" ]; then',
+  '  suffix=$(printf %s "$ANTHROPIC_API_KEY" | tail -c 20 | tr -cd "A-Za-z0-9_-")',
+  `  sed -i "s/${API_KEY_SUFFIX_MARKER}/$suffix/" "$HOME/.claude.json" 2>/dev/null || true`,
+  'fi',
+  'exec "$@"',
+].join('\n');
+
+export const claudeAgent: AgentDefinition = {
+  name: 'claude',
+  title: 'Claude Code',
+  dependency: 'claude-code',
+  companions: ['git', 'ripgrep'],
+  grants: [
+    { name: 'claude', what: 'your Claude Pro/Max subscription' },
+    { name: 'anthropic', what: 'an Anthropic API key' },
+  ],
+  command: claudeCommand,
+  containerCommand: (inv) => ['/bin/sh', '-c', CLAUDE_PRELUDE, 'moat-claude', ...claudeCommand(inv)],
+  stage: stageClaude,
+};

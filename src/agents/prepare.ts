@@ -1,0 +1,47 @@
+/**
+ * An agent run as a RunSpec: moat.yaml's agent section, the agent's grant (added when stored), its
+ * dependency, its staged files and environment, and its command line; the rest is an ordinary run.
+ */
+import { loadWorkspaceConfig } from '../config/load.js';
+import type { MoatHome } from '../home/paths.js';
+import { checkWorkspace, prepareRun, type PrepareFlags } from '../run/prepare.js';
+import type { RunSpec } from '../run/spec.js';
+import { agentDependencies, agentGrants, type GrantLookup } from './common.js';
+import type { AgentDefinition, AgentInvocation, AgentSettings } from './types.js';
+
+export interface AgentRunDeps {
+  home: MoatHome;
+  env: NodeJS.ProcessEnv;
+  /** The credential store lookup (defaults to the home's encrypted store). */
+  lookup?: GrantLookup;
+}
+
+export async function prepareAgentRun(
+  agent: AgentDefinition,
+  workspaceArg: string | undefined,
+  flags: Omit<PrepareFlags, 'command'>,
+  inv: AgentInvocation,
+  deps: AgentRunDeps,
+): Promise<RunSpec> {
+  const workspace = await checkWorkspace(workspaceArg ?? '.');
+  const { config } = await loadWorkspaceConfig(workspace);
+  const settings: AgentSettings = config[agent.name] ?? {};
+  let lookup = deps.lookup;
+  if (!lookup) {
+    const { CredentialStore } = await import('../credentials/store.js');
+    const store = new CredentialStore(deps.home, { env: deps.env });
+    lookup = (name) => store.get(name);
+  }
+  const added = await agentGrants(agent, [...(config.grants ?? []), ...(flags.grants ?? [])], lookup);
+  const staging = agent.stage(settings, inv);
+  const spec = await prepareRun(workspace, {
+    ...flags,
+    command: agent.containerCommand(inv),
+    grants: [...(flags.grants ?? []), ...added],
+    extraDependencies: [...agentDependencies(agent, settings), ...(flags.extraDependencies ?? [])],
+    homeFiles: [...staging.files, ...(flags.homeFiles ?? [])],
+  });
+  // The agent's variables sit below moat.yaml's env and -e, so a user can always override them.
+  spec.env = { ...staging.env, ...spec.env };
+  return spec;
+}

@@ -1,0 +1,61 @@
+/**
+ * An agent (Claude Code, Codex) as plain data plus small pure functions: which dependency installs it,
+ * which grants it needs, its command line, and the files staged into the container user's home.
+ * Nothing here touches Docker, the network or the credential store.
+ */
+import type { McpServerConfig } from '../config/schema.js';
+
+export type AgentName = 'claude' | 'codex';
+
+/** A file for the container user's home (path relative to it), written by moat-init. Never a real secret. */
+export interface HomeFile {
+  path: string;
+  content: string;
+  mode: number;
+}
+
+/** What the user asked for on the command line. */
+export interface AgentInvocation {
+  /** Headless prompt (-p). Absent: the agent's TUI, or a prompt read from piped stdin. */
+  prompt?: string;
+  /** Headless without -p: the prompt comes from standard input. */
+  promptFromStdin?: boolean;
+  /** Full permissions (the default); `--noyolo` turns it off. */
+  yolo: boolean;
+  /** Arguments after `--`, passed to the agent as they are. */
+  args: string[];
+}
+
+/** The agent's section of moat.yaml (`claude:` / `codex:`), as far as staging needs it. */
+export interface AgentSettings {
+  version?: string;
+  mcp?: Record<string, McpServerConfig>;
+  plugins?: Record<string, boolean>;
+  marketplaces?: Record<string, unknown>;
+}
+
+export interface Staging {
+  files: HomeFile[];
+  /** Environment the agent needs (never a secret); the user's -e flags override it. */
+  env: Record<string, string>;
+}
+
+export interface AgentDefinition {
+  name: AgentName;
+  /** Product name for messages. */
+  title: string;
+  /** The registry dependency that installs the CLI (`claude-code`, `codex`). */
+  dependency: string;
+  /** Tools that come along with every agent image. */
+  companions: readonly string[];
+  /**
+   * Grants the agent can use, in order of preference; the first one stored is added automatically.
+   * Each with what it is, for the "no credential" message.
+   */
+  grants: ReadonlyArray<{ name: string; what: string }>;
+  /** The agent's argv (what the user would type inside the container). */
+  command(inv: AgentInvocation): string[];
+  /** The container's command: the agent's argv, possibly behind a tiny preparation step. */
+  containerCommand(inv: AgentInvocation): string[];
+  stage(settings: AgentSettings, inv: AgentInvocation): Staging;
+}
