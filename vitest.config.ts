@@ -8,5 +8,7 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['test/e2e/global-setup.ts'],
     reporters: ['default'],
+    // Output assertions read plain text; CI=true would otherwise turn colours on in non-TTY output.
+    env: { NO_COLOR: '1' },
   },
 });
