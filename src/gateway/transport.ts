@@ -48,6 +48,6 @@ export function gatewayEnv(): Record<string, string> {
     // Node adds this one to its own store; Codex (Rust) reads CODEX_CA_CERTIFICATE or SSL_CERT_FILE.
     NODE_EXTRA_CA_CERTS: CONTAINER_CA_FILE,
     CODEX_CA_CERTIFICATE: CONTAINER_CA_FILE,
-    // Java reads its own trust store; moat-init imports the CA into it when a JDK is present.
+    // Java reads its own trust store: moat-init imports the CA into it when a JDK is present.
   };
 }

@@ -25,6 +25,10 @@ if [ -r /moat/ca/ca.pem ]; then
     cat /moat/ca/ca.pem >> /etc/ssl/certs/ca-certificates.crt 2>/dev/null || true
     ln -sf /moat/ca/ca.pem /etc/ssl/certs/moat-gateway.pem 2>/dev/null || true
   fi
+  # Java keeps its own trust store.
+  if command -v keytool >/dev/null 2>&1; then
+    keytool -importcert -noprompt -cacerts -storepass changeit -alias moat-gateway -file /moat/ca/ca.pem >/dev/null 2>&1 || true
+  fi
 fi
 
 # The only way out: a relay from 127.0.0.1:PORT to the gateway's unix socket in the mounted directory.
