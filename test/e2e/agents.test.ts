@@ -1,0 +1,244 @@
+/**
+ * `moat claude` and `moat codex` end to end: the real Claude Code and Codex CLIs from the npm registry,
+ * in moat's container, against fake Anthropic and OpenAI APIs (HTTPS, their own test CA) reached through
+ * the gateway's test-only upstream override. Each turn includes a tool call that writes a file.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
+import { MOAT_BIN, Tmux, cleanupHome, errorProblems, listRuns, moat, moatEnv, parseDetached, shq, sleep, tempDir, waitFor } from './helpers.js';
+
+const execFileP = promisify(execFile);
+
+const ANTHROPIC_KEY = 'sk-ant-api03-E2EREALKEY-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-AA';
+const CLAUDE_TOKEN = 'sk-ant-oat01-E2EREALTOKEN-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-AA';
+const OPENAI_KEY = 'sk-proj-E2EREALKEY-cccccccccccccccccccccccccccccccccccccccccccccc';
+const SECRETS = [ANTHROPIC_KEY, CLAUDE_TOKEN, OPENAI_KEY];
+
+/** Every file under a directory, recursively. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return filesUnder(p);
+    return e.isFile() ? [p] : [];
+  });
+}
+
+async function containerEnv(id: string): Promise<string[]> {
+  const { stdout } = await execFileP('docker', ['inspect', '--format', '{{json .Config.Env}}', id]);
+  return JSON.parse(stdout) as string[];
+}
+
+interface TraceLine { method: string; url: string; host: string; status: number; grant?: string; upgrade?: string }
+
+describe('agents: the real Claude Code and Codex against fake APIs', () => {
+  let home: string;
+  let ws: string;
+  let warm: string;
+  let fakeA: FakeAnthropic;
+  let fakeO: FakeOpenAI;
+  let env: NodeJS.ProcessEnv;
+
+  const run = (args: string[], timeoutMs = 180_000) => moat(args, { home, cwd: ws, env, timeoutMs });
+  const grant = async (name: string, secret: string): Promise<void> => {
+    const r = await moat(['grant', name, '--token-stdin', '--no-validate'], { home, cwd: ws, env, input: `${secret}\n` });
+    expect(r.code, r.stderr).toBe(0);
+  };
+  /** The container of a kept run: its env holds only placeholders. */
+  const assertNoSecretInContainer = async (runId: string): Promise<string[]> => {
+    const meta = JSON.parse(await readFile(join(home, 'runs', runId, 'metadata.json'), 'utf8')) as { containerId: string };
+    const cenv = await containerEnv(meta.containerId);
+    for (const s of SECRETS) expect(cenv.join('\n')).not.toContain(s);
+    for (const f of filesUnder(join(home, 'runs', runId))) {
+      const text = await readFile(f, 'utf8');
+      for (const s of SECRETS) expect(text, f).not.toContain(s);
+    }
+    return cenv;
+  };
+  const trace = async (runId: string): Promise<TraceLine[]> => {
+    const r = await moat(['trace', runId, '--json'], { home, cwd: ws, env });
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as TraceLine);
+  };
+  const lastRunId = async (): Promise<string> => {
+    const runs = await listRuns(home, ws);
+    const newest = runs.sort((a, b) => String(b.createdAt).localeCompare(String(a.createdAt)))[0];
+    if (!newest) throw new Error('no run recorded');
+    return newest.id;
+  };
+
+  beforeAll(async () => {
+    home = await tempDir('agents-home');
+    ws = await tempDir('agents-ws');
+    warm = await tempDir('agents-warm');
+    fakeA = await startFakeAnthropic({ reply: 'Hi from fake Claude!', writeFile: { path: '/workspace/from-claude.txt', content: 'written by claude' } });
+    fakeO = await startFakeOpenAI({ reply: 'Hi from fake Codex!', writeFile: { path: '/workspace/from-codex.txt', content: 'written by codex' } });
+    const caFile = join(home, 'fake-upstream-ca.pem');
+    await writeFile(caFile, `${fakeA.caPem}\n${fakeO.caPem}`);
+    env = {
+      MOAT_KEYRING_BACKEND: 'file',
+      MOAT_TESTING: '1',
+      MOAT_TEST_UPSTREAMS: `api.anthropic.com=127.0.0.1:${fakeA.port},api.openai.com=127.0.0.1:${fakeO.port},chatgpt.com=127.0.0.1:${fakeO.port}`,
+      MOAT_TEST_UPSTREAM_CA: caFile,
+    };
+    // Build each agent image once (the same dependency set gives the same content-addressed image).
+    for (const dep of ['claude-code', 'codex']) {
+      const dir = join(warm, dep);
+      await mkdir(dir, { recursive: true });
+      await writeFile(join(dir, 'moat.yaml'), `dependencies: [${dep}, git, ripgrep]\n`);
+      const started = Date.now();
+      const r = await moat(['run', dir, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
+      if (r.code !== 0) throw new Error(`building the ${dep} image failed (${String(r.code)}):\n${r.stderr}`);
+      process.stderr.write(`[agents e2e] ${dep} image ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    }
+  }, 900_000);
+
+  afterAll(async () => {
+    await fakeA?.close();
+    await fakeO?.close();
+    await cleanupHome(home, ws, [warm]);
+  });
+
+  it('without a stored credential: a clear message listing the moat grant commands', async () => {
+    const runsBefore = (await listRuns(home, ws)).length;
+    const r = await run(['claude', '-p', 'say hi']);
+    expect(errorProblems(r, 5)).toEqual([]);
+    expect(r.stderr).toContain('Claude Code needs a credential');
+    expect(r.stderr).toContain('moat grant claude');
+    expect(r.stderr).toContain('moat grant anthropic');
+    const c = await run(['codex', '-p', 'say hi']);
+    expect(errorProblems(c, 5)).toEqual([]);
+    expect(c.stderr).toContain('moat grant openai');
+    expect(await listRuns(home, ws)).toHaveLength(runsBefore); // nothing was created
+  });
+
+  it('an unknown flag says where agent flags go', async () => {
+    const r = await run(['codex', '--model-x', 'o4']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown option '--model-x'");
+    expect(r.stderr).toContain('Options for Codex itself go after --');
+  });
+
+  it('moat claude -p with an API key: the turn completes, the tool writes a file, the key never enters the container', async () => {
+    await grant('anthropic', ANTHROPIC_KEY);
+    const before = fakeA.requests.length;
+    const r = await run(['claude', '--keep', '-p', 'say hi']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Hi from fake Claude!');
+    // The tool call wrote a file in the workspace, owned by the workspace owner.
+    const file = join(ws, 'from-claude.txt');
+    expect((await readFile(file, 'utf8')).trim()).toBe('written by claude');
+    expect(statSync(file).uid).toBe(statSync(ws).uid);
+    expect(fakeA.toolUses).toBeGreaterThanOrEqual(1);
+    // The fake received the real key on every request; the container only a placeholder.
+    const reqs = fakeA.requests.slice(before);
+    expect(reqs.some((q) => q.method === 'POST' && q.path.startsWith('/v1/messages'))).toBe(true);
+    for (const q of reqs) expect(q.headers['x-api-key']).toBe(ANTHROPIC_KEY);
+    const id = await lastRunId();
+    const cenv = await assertNoSecretInContainer(id);
+    const placeholder = cenv.find((e) => e.startsWith('ANTHROPIC_API_KEY='));
+    expect(placeholder).toMatch(/^ANTHROPIC_API_KEY=sk-ant-api03-/);
+    // The run's trace shows the requests, with the grant that was applied.
+    const t = await trace(id);
+    expect(t.some((l) => l.host === 'api.anthropic.com' && l.method === 'POST' && l.url.includes('/v1/messages') && l.status === 200 && l.grant === 'anthropic')).toBe(true);
+  });
+
+  it('moat claude -p with the subscription grant: Bearer token, no API key', async () => {
+    await grant('claude', CLAUDE_TOKEN);
+    const before = fakeA.requests.length;
+    // Both grants are stored now: the subscription is preferred.
+    const r = await run(['claude', '--keep', '-p', 'say hi']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Hi from fake Claude!');
+    const reqs = fakeA.requests.slice(before);
+    expect(reqs.some((q) => q.method === 'POST' && q.path.startsWith('/v1/messages'))).toBe(true);
+    for (const q of reqs) {
+      expect(q.headers.authorization).toBe(`Bearer ${CLAUDE_TOKEN}`);
+      expect(q.headers['x-api-key']).toBeUndefined();
+    }
+    await assertNoSecretInContainer(await lastRunId());
+  });
+
+  it('moat codex -p with an API key: the turn completes, the tool writes a file, the key never enters the container', async () => {
+    await grant('openai', OPENAI_KEY);
+    const before = fakeO.requests.length;
+    const r = await run(['codex', '--keep', '-p', 'say hi']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Hi from fake Codex!');
+    const file = join(ws, 'from-codex.txt');
+    expect((await readFile(file, 'utf8')).trim()).toBe('written by codex');
+    expect(statSync(file).uid).toBe(statSync(ws).uid);
+    expect(fakeO.functionCalls).toBeGreaterThanOrEqual(1);
+    const reqs = fakeO.requests.slice(before).filter((q) => q.path.startsWith('/v1/responses'));
+    expect(reqs.length).toBeGreaterThan(0);
+    for (const q of reqs) expect(q.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
+    const id = await lastRunId();
+    const cenv = await assertNoSecretInContainer(id);
+    expect(cenv.find((e) => e.startsWith('OPENAI_API_KEY='))).toMatch(/^OPENAI_API_KEY=sk-/);
+    const t = await trace(id);
+    expect(t.some((l) => l.host === 'api.openai.com' && l.url.includes('/v1/responses') && l.grant === 'openai')).toBe(true);
+  });
+
+  it('-d starts the agent in the background and prints how to attach', async () => {
+    const r = await run(['codex', '-d', '-p', 'say hi']);
+    expect(r.code, r.stderr).toBe(0);
+    const { id, name } = parseDetached(r.stdout);
+    expect(r.stdout).toContain(`moat attach ${name}`);
+    expect(r.stdout).toContain(ws.replace(/\/$/, ''));
+    const done = await waitFor(async () => (await listRuns(home, ws)).find((x) => x.id === id && x.state === 'stopped'), 60_000, 'the detached run to stop');
+    expect(done.exitCode).toBe(0);
+  });
+
+  describe('interactive TUIs under tmux', () => {
+    const tmux = new Tmux(`moat-agents-${process.pid}`);
+    afterAll(async () => {
+      await tmux.killServer();
+    });
+
+    /** A shell command line running `moat ARGS` with the test's environment, then printing its exit code. */
+    const line = (args: string[]): string => {
+      const e = moatEnv(home, env);
+      const vars = ['MOAT_HOME', 'MOAT_DAEMON_IDLE_MS', 'NO_COLOR', 'MOAT_KEYRING_BACKEND', 'MOAT_TESTING', 'MOAT_TEST_UPSTREAMS', 'MOAT_TEST_UPSTREAM_CA', 'PATH']
+        .map((k) => `${k}=${shq(e[k] ?? '')}`).join(' ');
+      return `cd ${shq(ws)} && env ${vars} TERM=xterm-256color ${shq(process.execPath)} ${shq(MOAT_BIN)} ${args.map(shq).join(' ')}; echo MOAT_EXIT=$?; sleep 120`;
+    };
+
+    const session = async (name: string, agent: 'claude' | 'codex', ready: RegExp, reply: RegExp, fullWidthRule: boolean): Promise<void> => {
+      await tmux.newSession(name, line([agent, '-n', `tui-${agent}`]), 110, 34);
+      await tmux.waitForText(name, ready, 60_000);
+      await tmux.sendLiteral(name, 'say hi');
+      await sleep(300);
+      await tmux.sendKeys(name, 'Enter');
+      await tmux.waitForText(name, reply, 60_000);
+      // Resize: the TUI redraws at the new width.
+      await tmux.run(['resize-window', '-t', name, '-x', '90', '-y', '30']);
+      if (fullWidthRule) {
+        await waitFor(async () => (await tmux.capture(name)).split('\n').some((r) => /^─{90}$/.test(r.trimEnd())) || undefined, 10_000, 'a 90-column rule after the resize');
+      } else {
+        await sleep(1000);
+        expect(await tmux.capture(name)).toMatch(reply);
+      }
+      for (let i = 0; i < 4; i += 1) {
+        if (/MOAT_EXIT=/.test(await tmux.capture(name))) break;
+        await tmux.sendKeys(name, 'C-c');
+        await sleep(700);
+      }
+      const after = await tmux.waitForText(name, /MOAT_EXIT=\d+/, 30_000);
+      expect(after).toMatch(/MOAT_EXIT=(0|130)/);
+    };
+
+    it('claude: the TUI draws with bypass permissions, answers a typed prompt, resizes and exits', async () => {
+      await session('claude', 'claude', /bypass permissions on/, /Hi from fake Claude!/, true);
+    }, 180_000);
+
+    it('codex: the TUI draws in YOLO mode without a sign-in screen, answers, resizes and exits', async () => {
+      await session('codex', 'codex', /Ask Codex to do anything|YOLO/, /Hi from fake Codex!/, false);
+    }, 180_000);
+  });
+});

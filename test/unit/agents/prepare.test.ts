@@ -1,0 +1,71 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AGENTS } from '../../../src/agents/index.js';
+import { prepareAgentRun } from '../../../src/agents/prepare.js';
+import { MoatHome } from '../../../src/home/paths.js';
+import type { StoredCredential } from '../../../src/credentials/types.js';
+import { cred } from '../credentials/helpers.js';
+
+describe('prepareAgentRun: an agent run as a RunSpec', () => {
+  let dir: string;
+  let home: MoatHome;
+  const stored: Record<string, StoredCredential> = {};
+  const lookup = (n: string): Promise<StoredCredential | undefined> => Promise.resolve(stored[n]);
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'moat-agents-'));
+    home = new MoatHome(join(dir, 'home'));
+    for (const k of Object.keys(stored)) delete stored[k];
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('claude: grant, dependency, staged files, env and command', async () => {
+    stored.anthropic = cred({ provider: 'anthropic', kind: 'api-key', secret: { token: 'sk-ant-api03-REALSECRET' } });
+    const spec = await prepareAgentRun(AGENTS.claude, dir, { env: ['EXTRA=1'], grants: [] }, { prompt: 'say hi', yolo: true, args: [] }, { home, env: {}, lookup });
+    expect(spec.grants).toEqual(['anthropic']);
+    expect(spec.command.slice(-4)).toEqual(['claude', '--dangerously-skip-permissions', '-p', 'say hi']);
+    expect(spec.imageExtra).toContain('@anthropic-ai/claude-code@2.1.331');
+    expect(spec.imageExtra).toContain('ripgrep');
+    expect(spec.homeFiles.map((f) => f.path).sort()).toEqual(['.claude.json', '.claude/settings.json']);
+    expect(spec.env).toMatchObject({ IS_SANDBOX: '1', EXTRA: '1' });
+    expect(spec.interactive).toBe(false);
+    expect(JSON.stringify(spec)).not.toContain('REALSECRET');
+  });
+
+  it('moat.yaml: claude.version pins the CLI, env overrides the agent\'s, grants already named are kept', async () => {
+    stored.claude = cred({ provider: 'claude', kind: 'oauth' });
+    await writeFile(join(dir, 'moat.yaml'), 'grants: [anthropic]\nenv:\n  IS_SANDBOX: "0"\nclaude:\n  version: 2.1.300\n  mcp:\n    files:\n      command: node\n      args: [srv.js]\n');
+    const spec = await prepareAgentRun(AGENTS.claude, dir, {}, { yolo: true, args: [] }, { home, env: {}, lookup });
+    expect(spec.grants).toEqual(['anthropic']);
+    expect(spec.imageExtra).toContain('@anthropic-ai/claude-code@2.1.300');
+    expect(spec.env.IS_SANDBOX).toBe('0');
+    const claudeJson = JSON.parse(spec.homeFiles.find((f) => f.path === '.claude.json')?.content ?? '{}') as { mcpServers?: unknown };
+    expect(claudeJson.mcpServers).toEqual({ files: { type: 'stdio', command: 'node', args: ['srv.js'] } });
+  });
+
+  it('codex: openai grant, codex.version, config.toml with MCP servers', async () => {
+    stored.openai = cred({ provider: 'openai', kind: 'api-key' });
+    await writeFile(join(dir, 'moat.yaml'), 'codex:\n  version: 0.170.0\n  mcp:\n    files:\n      command: node\n');
+    const spec = await prepareAgentRun(AGENTS.codex, dir, { grants: [] }, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup });
+    expect(spec.grants).toEqual(['openai']);
+    expect(spec.command.slice(4)).toEqual(['codex', 'exec', '--skip-git-repo-check', 'p']);
+    expect(spec.imageExtra).toContain('@openai/codex@0.170.0');
+    expect(spec.homeFiles[0]?.content).toContain('[mcp_servers.files]\ncommand = "node"');
+  });
+
+  it('a conflicting claude-code version in dependencies is a clear error', async () => {
+    stored.anthropic = cred({ provider: 'anthropic' });
+    await writeFile(join(dir, 'moat.yaml'), 'dependencies: [claude-code@2.1.1]\nclaude:\n  version: 2.1.2\n');
+    await expect(prepareAgentRun(AGENTS.claude, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup }))
+      .rejects.toThrow(/conflicting versions of claude-code/);
+  });
+
+  it('a missing grant fails before anything else', async () => {
+    await expect(prepareAgentRun(AGENTS.codex, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup }))
+      .rejects.toThrow(/Codex needs a credential/);
+  });
+});
