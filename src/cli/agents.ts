@@ -1,12 +1,9 @@
 import type { Command } from '@commander-js/extra-typings';
-import pc from 'picocolors';
 import type { CliContext } from './context.js';
-import { addRunFlags } from './run.js';
-import { buildProgress } from './progress.js';
+import { addRunFlags, executeAndReport, prepareFlags } from './run.js';
 import { AGENTS } from '../agents/index.js';
 import type { AgentDefinition } from '../agents/types.js';
 import { prepareAgentRun } from '../agents/prepare.js';
-import { executeRun } from '../run/execute.js';
 
 /**
  * `moat claude` and `moat codex`: an ordinary run (same flags) whose command is the agent, with its
@@ -36,40 +33,15 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
       // No prompt: the TUI on a terminal (or detached, to attach later); piped stdin is the prompt otherwise.
       const interactive = prompt === undefined && (o.interactive === true || tty || o.detach === true);
       const spec = await prepareAgentRun(agent, workspace, {
+        ...prepareFlags(o),
         interactive,
-        env: o.env,
-        ...(o.name ? { name: o.name } : {}),
-        grants: o.grant,
-        allowHosts: o.allowHost,
-        ...(o.memory ? { memory: o.memory } : {}),
-        ...(o.cpus !== undefined ? { cpus: o.cpus } : {}),
-        detach: o.detach ?? false,
-        keep: o.keep ?? false,
-        rebuild: o.rebuild ?? false,
-        traceBodies: o.traceBodies ?? false,
       }, {
         ...(prompt !== undefined ? { prompt } : {}),
         ...(prompt === undefined && !interactive ? { promptFromStdin: true } : {}),
         yolo: !o.noyolo,
         args: trailing ?? [],
       }, { home: ctx.home, env: ctx.env });
-      const { meta, end } = await executeRun({
-        home: ctx.home,
-        runtime: ctx.runtime,
-        env: ctx.env,
-        io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
-        progress: () => buildProgress(),
-        warn: (m) => ctx.warn(m),
-      }, spec);
-      if (end.kind === 'started' || end.kind === 'detached') {
-        const verb = end.kind === 'started' ? 'Started' : '\nDetached from';
-        process.stdout.write(`${verb} ${agent.title} run ${pc.bold(meta.name)} (${meta.id}) in ${meta.workspace}\n`
-          + `  moat attach ${meta.name}     attach to it\n`
-          + `  moat logs -f ${meta.name}    follow its output\n`
-          + `  moat stop ${meta.name}       stop it\n`);
-        return;
-      }
-      process.exitCode = end.exitCode;
+      await executeAndReport(ctx, spec, `${agent.title} run`);
     });
 }
 

@@ -2,7 +2,8 @@ import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import type { CliContext } from './context.js';
-import { prepareRun } from '../run/prepare.js';
+import { prepareRun, type PrepareFlags } from '../run/prepare.js';
+import type { RunSpec } from '../run/spec.js';
 import { executeRun } from '../run/execute.js';
 import { buildProgress } from './progress.js';
 
@@ -24,6 +25,48 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(Number));
 }
 
+type RunFlagValues = {
+  interactive?: true; detach?: true; env: string[]; name?: string; grant: string[]; allowHost: string[];
+  keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number;
+};
+
+/** The shared run flags as PrepareFlags (the command and interactive mode are each command's own). */
+export function prepareFlags(o: RunFlagValues): PrepareFlags {
+  return {
+    env: o.env,
+    ...(o.name ? { name: o.name } : {}),
+    grants: o.grant,
+    allowHosts: o.allowHost,
+    ...(o.memory ? { memory: o.memory } : {}),
+    ...(o.cpus !== undefined ? { cpus: o.cpus } : {}),
+    detach: o.detach ?? false,
+    keep: o.keep ?? false,
+    rebuild: o.rebuild ?? false,
+    traceBodies: o.traceBodies ?? false,
+  };
+}
+
+/** Run a prepared spec attached to this terminal; print how to follow a run that goes on without us. */
+export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'run'): Promise<void> {
+  const { meta, end } = await executeRun({
+    home: ctx.home,
+    runtime: ctx.runtime,
+    env: ctx.env,
+    io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    progress: () => buildProgress(),
+    warn: (m) => ctx.warn(m),
+  }, spec);
+  if (end.kind === 'started' || end.kind === 'detached') {
+    const verb = end.kind === 'started' ? 'Started' : '\nDetached from';
+    process.stdout.write(`${verb} ${what} ${pc.bold(meta.name)} (${meta.id}) in ${meta.workspace}\n`
+      + `  moat logs -f ${meta.name}    follow its output\n`
+      + `  moat attach ${meta.name}     attach to it\n`
+      + `  moat stop ${meta.name}       stop it\n`);
+    return;
+  }
+  process.exitCode = end.exitCode;
+}
+
 export function registerRunCommand(program: Command, ctx: CliContext, trailing: string[] | undefined): void {
   const run = program
     .command('run')
@@ -32,35 +75,10 @@ export function registerRunCommand(program: Command, ctx: CliContext, trailing: 
     .usage('[options] [path] [-- command...]');
   addRunFlags(run).action(async (path, o) => {
     const spec = await prepareRun(path, {
+      ...prepareFlags(o),
       ...(trailing && trailing.length > 0 ? { command: trailing } : {}),
       ...(o.interactive ? { interactive: true } : {}),
-      env: o.env,
-      ...(o.name ? { name: o.name } : {}),
-      grants: o.grant,
-      allowHosts: o.allowHost,
-      ...(o.memory ? { memory: o.memory } : {}),
-      ...(o.cpus !== undefined ? { cpus: o.cpus } : {}),
-      detach: o.detach ?? false,
-      keep: o.keep ?? false,
-      rebuild: o.rebuild ?? false,
-      traceBodies: o.traceBodies ?? false,
     });
-    const { meta, end } = await executeRun({
-      home: ctx.home,
-      runtime: ctx.runtime,
-      env: ctx.env,
-      io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
-      progress: () => buildProgress(),
-      warn: (m) => ctx.warn(m),
-    }, spec);
-    if (end.kind === 'started' || end.kind === 'detached') {
-      const verb = end.kind === 'started' ? 'Started' : '\nDetached from';
-      process.stdout.write(`${verb} run ${pc.bold(meta.name)} (${meta.id}) in ${meta.workspace}\n`
-        + `  moat logs -f ${meta.name}    follow its output\n`
-        + `  moat attach ${meta.name}     attach to it\n`
-        + `  moat stop ${meta.name}       stop it\n`);
-      return;
-    }
-    process.exitCode = end.exitCode;
+    await executeAndReport(ctx, spec);
   });
 }
