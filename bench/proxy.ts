@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import type { Pool } from 'undici';
 import { BENCH_HOST as HOST, MB, load, pct, startGatewayBench, type GatewayBench } from './lib/gateway.js';
+import { startMitm } from './lib/mitm.js';
 
 async function firstSse(pool: Pool, runs: number): Promise<number> {
   const times: number[] = [];
@@ -86,6 +87,25 @@ async function run(bench: GatewayBench): Promise<void> {
   console.log(`first SSE event (p50 of 50): direct ${sse.direct!.toFixed(3)} ms, proxy ${sse.proxy!.toFixed(3)} ms, added ${(sse.proxy! - sse.direct!).toFixed(3)} ms`);
   for (const name of Object.keys(tp)) console.log(`100 MB ${name.padEnd(6)}: download ${tp[name]!.down.toFixed(0)} MB/s, upload ${tp[name]!.up.toFixed(0)} MB/s`);
   console.log(`proxy process RSS: start ${(rssStart / MB).toFixed(1)} MB, end ${(rssEnd / MB).toFixed(1)} MB`);
+
+  const mitm = await startMitm(bench.upstreamPort);
+  if (!mitm) {
+    console.log('mitmproxy: not installed (apt-get install mitmproxy to compare)');
+    return;
+  }
+  try {
+    for (const c of [1, 16]) {
+      const pool = mitm.pool(c);
+      await load(pool, c, 200);
+      const total = c === 1 ? 1000 : 4000;
+      const r = await load(pool, c, total);
+      await pool.close();
+      const moat = results[`proxy-${c}`]!;
+      console.log(`mitmproxy ${mitm.version} c=${c} n=${total}  ${r.rps.toFixed(0)} req/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  (moat/mitmproxy: ${(moat.rps / r.rps).toFixed(1)}x)`);
+    }
+  } finally {
+    await mitm.stop();
+  }
 }
 
 await main();

@@ -132,6 +132,8 @@ export interface GatewayBench {
   auditDir: string | undefined;
   /** Public key (PEM) of the proxy's throwaway audit signer, when started with `audit: true`. */
   auditPublicKeyPem: string | undefined;
+  /** The upstream's loopback port (for other proxies to compare against). */
+  upstreamPort: number;
   /** A pool straight to the upstream. */
   direct(connections: number): Pool;
   /** A pool through the proxy. */
@@ -201,6 +203,7 @@ export async function startGatewayBench(opts: { audit?: boolean } = {}): Promise
       dir,
       auditDir,
       auditPublicKeyPem: proxy.msg.publicKeyPem as string | undefined,
+      upstreamPort: port,
       direct: (c) => makePool(directConnect(port, upstreamCA), c),
       proxied: (c) => makePool(tunnelConnect(socket, proxyCA), c),
       ask,
