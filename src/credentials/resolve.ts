@@ -1,7 +1,7 @@
 import { MoatError } from '../errors.js';
 import type { CredentialStore } from './store.js';
 import { authUrl, findProvider, parseGrantName } from './providers/index.js';
-import type { HeaderInjection, Placeholders, Provider, StoredCredential } from './types.js';
+import type { HeaderInjection, LocalResponse, Placeholders, Provider, StoredCredential } from './types.js';
 
 /**
  * Turn a run's grant names into what the gateway injects, what the container sees, and which strings
@@ -10,8 +10,12 @@ import type { HeaderInjection, Placeholders, Provider, StoredCredential } from '
 
 export interface ResolvedGrants {
   injections: HeaderInjection[];
+  /** Requests the gateway answers itself (placeholders only, never a secret). */
+  responses: LocalResponse[];
   placeholders: Placeholders;
   secretsToRedact: string[];
+  /** Earliest expiry (ISO-8601) among the credentials the host can refresh; the daemon re-resolves before it. */
+  refreshAt?: string;
 }
 
 export interface ResolveOptions {
@@ -25,7 +29,7 @@ export interface ResolveOptions {
 const DEFAULT_REFRESH_WINDOW_MS = 5 * 60_000;
 
 export async function resolveGrants(names: string[], store: CredentialStore, opts: ResolveOptions = {}): Promise<ResolvedGrants> {
-  const out: ResolvedGrants = { injections: [], placeholders: { env: {}, files: [] }, secretsToRedact: [] };
+  const out: ResolvedGrants = { injections: [], responses: [], placeholders: { env: {}, files: [] }, secretsToRedact: [] };
   const seen = new Set<string>();
   for (const spec of names) {
     const { provider: name } = parseGrantName(spec);
@@ -42,6 +46,7 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
     const cred = await ensureFresh(provider, name, stored, store, opts);
     const injections = provider.injections(cred);
     out.injections.push(...injections);
+    out.responses.push(...(provider.localResponses?.(cred) ?? []));
     const placeholder = provider.placeholder(cred);
     Object.assign(out.placeholders.env, placeholder.env);
     for (const file of placeholder.files) {
@@ -49,6 +54,8 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
       out.placeholders.files.push(file);
     }
     out.secretsToRedact.push(...secretStrings(cred, injections));
+    if (provider.refresh && cred.expiresAt && !Number.isNaN(Date.parse(cred.expiresAt))
+      && (!out.refreshAt || Date.parse(cred.expiresAt) < Date.parse(out.refreshAt))) out.refreshAt = cred.expiresAt;
   }
   assertNoConflicts(out.injections);
   out.secretsToRedact = [...new Set(out.secretsToRedact)].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);

@@ -11,6 +11,20 @@ export interface HeaderInjection {
   remove?: string[];
 }
 
+/**
+ * A request the gateway answers itself instead of forwarding it (e.g. the container's own token refresh,
+ * answered with placeholders). Matched over TLS for these hosts, by exact method and path (query ignored).
+ */
+export interface LocalResponse {
+  grant: string;
+  hosts: string[];
+  method: string;
+  path: string;
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
 /** The decrypted payload of `<home>/credentials/<name>.enc`. */
 export interface StoredCredential {
   provider: string;
@@ -94,6 +108,8 @@ export interface Provider {
   validate(cred: StoredCredential, opts: HttpOptions): Promise<ValidationResult>;
   injections(cred: StoredCredential): HeaderInjection[];
   placeholder(cred: StoredCredential): Placeholders;
+  /** Requests of the container the gateway answers itself (never forwarded); none when absent. */
+  localResponses?(cred: StoredCredential): LocalResponse[];
   /**
    * Renew an expiring credential on the host (the daemon calls it too). Resolves undefined when this
    * credential cannot be refreshed (no refresh token); throws MoatError when the provider refuses.

@@ -1,15 +1,16 @@
 import { appendFile, chmod, mkdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { MoatHome } from '../home/paths.js';
-import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection } from '../gateway/index.js';
+import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse } from '../gateway/index.js';
 import type { UpstreamAddress } from '../gateway/upstream.js';
 import { unixTransport } from '../gateway/transport.js';
 import { createRedactor } from '../gateway/injection.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
 import { CredentialStore } from '../credentials/store.js';
-import { resolveGrants } from '../credentials/resolve.js';
+import { resolveGrants, type ResolvedGrants } from '../credentials/resolve.js';
 import type { RunMetadata } from '../run/types.js';
+import { startGrantRefresh } from './refresh.js';
 import { parseTestUpstreams } from './test-upstreams.js';
 
 export interface RunGateway {
@@ -30,16 +31,21 @@ export class GatewayHost {
     private readonly home: MoatHome,
     private readonly env: NodeJS.ProcessEnv,
     private readonly log: (m: string) => void,
+    /** Refresh window for grants (test hook; default resolveGrants' 5 minutes). */
+    private readonly refreshWindowMs?: number,
   ) {}
 
   async start(meta: RunMetadata, runDir: string, onEvent: (ev: GatewayEvent, redact: (s: string) => string) => void): Promise<RunGateway> {
     this.ca ??= loadOrCreateCA(this.home.caDir);
     const global = await loadGlobalConfig(this.home.globalConfig);
     this.extraCAs ??= hostExtraCAs({ env: this.env, configured: global.build?.ca_certs });
-    const grants = meta.grants.length > 0
-      ? await resolveGrants(meta.grants, new CredentialStore(this.home, { env: this.env }), { env: this.env })
-      : { injections: [] as HeaderInjection[], secretsToRedact: [] as string[] };
-    const redact = createRedactor(grants.secretsToRedact);
+    const store = new CredentialStore(this.home, { env: this.env });
+    const grants: ResolvedGrants = meta.grants.length > 0
+      ? await resolveGrants(meta.grants, store, { env: this.env, ...(this.refreshWindowMs !== undefined ? { refreshWithinMs: this.refreshWindowMs } : {}) })
+      : { injections: [] as HeaderInjection[], responses: [] as LocalResponse[], placeholders: { env: {}, files: [] }, secretsToRedact: [] as string[] };
+    // Grows as the host refreshes tokens: an old token may still show up in a late log line.
+    let secrets = grants.secretsToRedact;
+    let redact = createRedactor(secrets);
     const granted = grants.injections.flatMap((i) => i.hosts);
     const testing = parseTestUpstreams(this.env);
     const proxy = createProxy({
@@ -51,11 +57,12 @@ export class GatewayHost {
         allowHosts: [...(meta.network?.allowHosts ?? []), ...granted],
       },
       injections: grants.injections,
+      responses: grants.responses,
       extraCAs: await this.extraCAs,
       ...(global.proxy?.upstream ?? this.env.HTTPS_PROXY ?? this.env.https_proxy
         ? { upstreamProxy: global.proxy?.upstream ?? this.env.HTTPS_PROXY ?? this.env.https_proxy } : {}),
       ...(testing ? { upstreamOverride: testing.map as Map<string, UpstreamAddress>, ...(testing.ca ? { upstreamOverrideCA: testing.ca } : {}) } : {}),
-      onEvent: (ev) => onEvent(ev, redact),
+      onEvent: (ev) => onEvent(ev, (s) => redact(s)),
       ...(meta.traceBodies ? { traceBodies: 4096 } : {}),
     });
     const t = unixTransport(runDir);
@@ -64,10 +71,25 @@ export class GatewayHost {
     const server = await proxy.listen(t.socketPath);
     await chmod(t.socketPath, 0o600);
     this.log(`run ${meta.id}: gateway on ${t.socketPath} (${meta.network?.policy ?? 'permissive'}, ${grants.injections.length} injections)`);
+    const refresher = startGrantRefresh({
+      names: meta.grants,
+      store,
+      env: this.env,
+      first: grants,
+      ...(this.refreshWindowMs !== undefined ? { windowMs: this.refreshWindowMs } : {}),
+      log: (m) => this.log(`run ${meta.id}: ${m}`),
+      apply: (next) => {
+        secrets = [...new Set([...secrets, ...next.secretsToRedact])];
+        redact = createRedactor(secrets);
+        proxy.update({ injections: next.injections, responses: next.responses });
+        this.log(`run ${meta.id}: grants refreshed${next.refreshAt ? ` (next expiry ${next.refreshAt})` : ''}`);
+      },
+    });
     return {
       proxy,
       server,
       close: async () => {
+        refresher.stop();
         await new Promise<void>((r) => server.close(() => r()));
         await proxy.close();
         await rm(t.hostDir, { recursive: true, force: true });

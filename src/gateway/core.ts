@@ -1,5 +1,6 @@
 import type { GatewayEvent } from './events.js';
 import type { Injector } from './injection.js';
+import type { LocalResponder } from './local-response.js';
 import type { CompiledPolicy } from './policy.js';
 import type { Upstream } from './upstream.js';
 
@@ -7,6 +8,8 @@ import type { Upstream } from './upstream.js';
 export interface ProxyCore {
   policy: CompiledPolicy;
   injector: Injector;
+  /** Requests answered by the proxy itself (never sent upstream). */
+  responder: LocalResponder;
   upstream: Upstream;
   emit(ev: GatewayEvent): void;
   /** Record headers and up to this many bytes of each body in request events (0/undefined: off). */

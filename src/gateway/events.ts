@@ -15,6 +15,8 @@ export interface RequestEvent {
   bytesDown: number;
   /** Name of the grant whose credential was injected (never its value). */
   grant?: string;
+  /** The proxy answered the request itself (a grant's local answer); the upstream was not contacted. */
+  local?: true;
   blocked?: boolean;
   reason?: string;
   /** Upstream or stream failure, e.g. "ECONNREFUSED". */

@@ -5,6 +5,7 @@ import { type ProxyCore, elapsedMs } from './core.js';
 import type { RequestEvent } from './events.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
 import { applyInjection } from './injection.js';
+import type { CompiledLocalResponse } from './local-response.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
 import { BodySample, traceHeaders } from './trace-bodies.js';
 
@@ -55,6 +56,10 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     req.resume();
     return finish();
   }
+
+  // A grant's local answer: only over TLS to the exact host, like a credential; the upstream never sees it.
+  const local = t.secure ? core.responder.find(t.host, t.port, ev.method, t.path) : undefined;
+  if (local) return answerLocally(req, res, ev, local, finish, resSample, reqSample);
 
   const headers = stripHopByHop(req.headers);
   delete headers.host;
@@ -129,4 +134,28 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       finish();
     },
   );
+}
+
+/** Answer from a `LocalResponse`: drain (and count) the request body, then send the stored answer. */
+function answerLocally(
+  req: IncomingMessage, res: ServerResponse, ev: RequestEvent, local: CompiledLocalResponse, finish: () => void,
+  resSample: BodySample | undefined, reqSample: BodySample | undefined,
+): void {
+  ev.grant = local.grant;
+  ev.local = true;
+  res.once('close', () => {
+    if (!res.writableFinished) ev.error ??= 'client closed';
+    finish();
+  });
+  req.on('data', (c: Buffer) => { ev.bytesUp += c.length; reqSample?.add(c); });
+  req.once('error', () => res.destroy());
+  req.once('end', () => {
+    const headers = { ...local.headers, 'content-length': String(local.body.length) };
+    ev.status = local.status;
+    if (ev.requestHeaders !== undefined) ev.responseHeaders = traceHeaders(headers); // trace on
+    res.writeHead(local.status, headers);
+    res.end(local.body);
+    ev.bytesDown = local.body.length;
+    resSample?.add(local.body);
+  });
 }

@@ -9,6 +9,7 @@ import { handleRequest } from './forward.js';
 import { errorCode, parseAuthority, writeRawBlocked, writeRawError } from './http-util.js';
 import { compileInjections, type HeaderInjection } from './injection.js';
 import { LeafCache } from './leaf.js';
+import { compileLocalResponses, type LocalResponse } from './local-response.js';
 import { type CompiledPolicy, compilePolicy, type PolicyData } from './policy.js';
 import type { TunnelInfo } from './target.js';
 import { Upstream, type UpstreamAddress } from './upstream.js';
@@ -33,6 +34,8 @@ export interface ProxyOptions {
   ca: CA;
   policy?: Partial<PolicyData>;
   injections?: HeaderInjection[];
+  /** Requests the proxy answers itself (over TLS, for exact hosts, like injections). */
+  responses?: LocalResponse[];
   /** PEM CAs trusted for upstream TLS in addition to the system store. */
   extraCAs?: string[];
   /** Corporate proxy URL to chain through (CONNECT), e.g. http://proxy.corp:3128. */
@@ -56,7 +59,7 @@ export interface GatewayProxy {
   /** Convenience: listen on a unix socket path or a loopback TCP port (0 = any). */
   listen(target: string | number, host?: string): Promise<net.Server>;
   /** Replace policy and/or injections for new requests (grants refreshed, policy reloaded). */
-  update(opts: { policy?: Partial<PolicyData>; injections?: HeaderInjection[] }): void;
+  update(opts: { policy?: Partial<PolicyData>; injections?: HeaderInjection[]; responses?: LocalResponse[] }): void;
   readonly policy: CompiledPolicy;
   /** Open client connections. */
   readonly connections: number;
@@ -75,14 +78,16 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
       // A faulty subscriber must not take the proxy down.
     }
   };
-  const build = (policy: Partial<PolicyData> | undefined, injections: HeaderInjection[]): Pick<ProxyCore, 'policy' | 'injector'> => {
-    const injector = compileInjections(injections);
-    const p = policy ?? {};
-    return { injector, policy: compilePolicy({ ...p, allowHosts: [...(p.allowHosts ?? []), ...injector.hosts] }) };
+  type State = { policy: Partial<PolicyData> | undefined; injections: HeaderInjection[]; responses: LocalResponse[] };
+  const build = (s: State): Pick<ProxyCore, 'policy' | 'injector' | 'responder'> => {
+    const injector = compileInjections(s.injections);
+    const responder = compileLocalResponses(s.responses);
+    const p = s.policy ?? {};
+    return { injector, responder, policy: compilePolicy({ ...p, allowHosts: [...(p.allowHosts ?? []), ...injector.hosts, ...responder.hosts] }) };
   };
-  let current = { policy: opts.policy, injections: opts.injections ?? [] };
+  let current: State = { policy: opts.policy, injections: opts.injections ?? [], responses: opts.responses ?? [] };
   const core: ProxyCore = {
-    ...build(current.policy, current.injections),
+    ...build(current),
     upstream: new Upstream({
       extraCAs: opts.extraCAs, upstreamProxy: opts.upstreamProxy, upstreamOverride: opts.upstreamOverride,
       upstreamOverrideCA: opts.upstreamOverrideCA, headersTimeoutMs: t.upstreamHeadersMs, bodyTimeoutMs: t.upstreamBodyMs,
@@ -226,8 +231,10 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
       });
     },
     update(next) {
-      current = { policy: next.policy ?? current.policy, injections: next.injections ?? current.injections };
-      Object.assign(core, build(current.policy, current.injections));
+      current = {
+        policy: next.policy ?? current.policy, injections: next.injections ?? current.injections, responses: next.responses ?? current.responses,
+      };
+      Object.assign(core, build(current));
     },
     get policy() {
       return core.policy;

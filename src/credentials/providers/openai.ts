@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError, errnoCode } from '../../errors.js';
-import type { GrantContext, GrantedSecret, HeaderInjection, HttpOptions, Placeholders, Provider, StoredCredential } from '../types.js';
+import type { GrantContext, GrantedSecret, HeaderInjection, HttpOptions, LocalResponse, Placeholders, Provider, StoredCredential } from '../types.js';
 import { chatgptFromTokens, codexPlaceholderAuth, parseCodexAuth } from './codex-auth.js';
 import { obtainToken, postTokenRefresh, randomBase64Url, refreshedExpiry, secretField, stringProp, validateRequest } from './shared.js';
 
@@ -14,6 +14,29 @@ import { obtainToken, postTokenRefresh, randomBase64Url, refreshedExpiry, secret
 
 export const CODEX_CLIENT_ID = 'app_EMoamEEZ73f0CkXaXp7hrann';
 const CHATGPT_HOSTS = ['chatgpt.com', 'api.openai.com'];
+/** Where Codex itself refreshes its ChatGPT sign-in (POST, JSON refresh-token grant). */
+const CODEX_REFRESH = { host: 'auth.openai.com', path: '/oauth/token' };
+
+/**
+ * The answer to the container's own refresh call: a token response whose tokens are fresh placeholders
+ * shaped like real ones (as in the placeholder auth.json), so Codex's refresh "succeeds" without a
+ * real token ever entering the container. The host keeps the real sign-in fresh on its own.
+ */
+export function codexRefreshResponse(cred: StoredCredential, now: Date = new Date()): LocalResponse {
+  const { tokens } = JSON.parse(codexPlaceholderAuth(cred, now)) as { tokens: { id_token: string; access_token: string; refresh_token: string } };
+  return {
+    grant: cred.provider,
+    hosts: [CODEX_REFRESH.host],
+    method: 'POST',
+    path: CODEX_REFRESH.path,
+    status: 200,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify({
+      id_token: tokens.id_token, access_token: tokens.access_token, refresh_token: tokens.refresh_token,
+      token_type: 'Bearer', scope: 'openid profile email offline_access',
+    }),
+  };
+}
 
 export const openaiPlaceholderKey = (): string => `sk-proj-${randomBase64Url(156)}`;
 
@@ -94,6 +117,10 @@ export const openai: Provider = {
       return { env: {}, files: [{ path: '.codex/auth.json', content: codexPlaceholderAuth(cred), mode: 0o600 }] };
     }
     return { env: { OPENAI_API_KEY: openaiPlaceholderKey() }, files: [] };
+  },
+
+  localResponses(cred): LocalResponse[] {
+    return cred.kind === 'chatgpt' ? [codexRefreshResponse(cred)] : [];
   },
 
   async refresh(cred, opts) {

@@ -1,0 +1,171 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { resolveGrants, type ResolvedGrants } from '../../../src/credentials/resolve.js';
+import type { StoredCredential } from '../../../src/credentials/types.js';
+import { GatewayHost } from '../../../src/daemon/gateways.js';
+import { startGrantRefresh } from '../../../src/daemon/refresh.js';
+import { loadOrCreateCA } from '../../../src/gateway/ca.js';
+import type { GatewayEvent } from '../../../src/gateway/events.js';
+import type { RunMetadata } from '../../../src/run/types.js';
+import { startFakeUpstream, type FakeUpstream } from '../../fakes/upstream.js';
+import { cred, FILE_ENV, fakeServer, json, jwt, tempHome, type FakeServer, type TempHome } from '../credentials/helpers.js';
+import { fetchVia, type Harness, waitFor } from '../gateway/helpers.js';
+
+const sec = (ms: number): number => Math.floor(ms / 1000);
+
+let t: TempHome;
+let auth: FakeServer;
+let env: NodeJS.ProcessEnv;
+let issued: string[];
+let failNext = 0;
+beforeEach(async () => {
+  t = await tempHome();
+  issued = [];
+  failNext = 0;
+  auth = await fakeServer((_req, res, body) => {
+    const b = JSON.parse(body) as { refresh_token?: string };
+    if (failNext > 0) {
+      failNext--;
+      return json(res, 500, { error: 'server_error' });
+    }
+    if (!b.refresh_token?.startsWith('rt_')) return json(res, 401, { error: 'invalid_grant' });
+    const access = jwt({ exp: sec(Date.now()) + 3600, n: issued.length, 'https://api.openai.com/auth': { chatgpt_account_id: 'acct-1' } });
+    issued.push(access);
+    json(res, 200, { access_token: access, refresh_token: `rt_rotated_${issued.length}` });
+  });
+  env = { ...FILE_ENV, MOAT_OPENAI_AUTH_URL: `${auth.url}/oauth/token` };
+});
+afterEach(async () => {
+  await auth.close();
+  await t.cleanup();
+});
+
+/** A ChatGPT sign-in expiring `inMs` from now. */
+async function storeExpiring(inMs: number): Promise<StoredCredential> {
+  const c = cred({
+    provider: 'openai', kind: 'chatgpt', secret: { accessToken: 'initial-access-token-value', refreshToken: 'rt_initial' },
+    meta: { accountId: 'acct-1' }, expiresAt: new Date(Date.now() + inMs).toISOString(),
+  });
+  await t.store.put('openai', c);
+  return c;
+}
+
+describe('startGrantRefresh', () => {
+  it('re-resolves shortly before the earliest expiry and hands over the renewed grants', async () => {
+    await storeExpiring(1500);
+    const first = await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 });
+    expect(first.refreshAt).toBeDefined();
+    expect(auth.requests).toHaveLength(0);
+    const applied: ResolvedGrants[] = [];
+    const r = startGrantRefresh({ names: ['openai'], store: t.store, env, first, windowMs: 1000, apply: (g) => applied.push(g), log: () => undefined });
+    try {
+      const g = await waitFor(() => applied[0], 3000);
+      expect(auth.requests).toHaveLength(1);
+      expect(g.injections[0]!.set.authorization).toBe(`Bearer ${issued[0]}`);
+      expect(g.secretsToRedact).toContain(issued[0]);
+      expect(g.responses).toHaveLength(1);
+      expect(Date.parse(g.refreshAt!)).toBeGreaterThan(Date.now() + 3000_000);
+      const saved = await t.store.get('openai');
+      expect(saved?.secret).toMatchObject({ accessToken: issued[0], refreshToken: 'rt_rotated_1' });
+    } finally {
+      r.stop();
+    }
+  });
+
+  it('retries when an attempt did not refresh (the server failed), then succeeds', async () => {
+    await storeExpiring(1500);
+    failNext = 1;
+    const first = await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 });
+    const applied: ResolvedGrants[] = [];
+    const r = startGrantRefresh({ names: ['openai'], store: t.store, env, first, windowMs: 1000, retryMs: 100, apply: (g) => applied.push(g), log: () => undefined });
+    try {
+      await waitFor(() => (issued.length > 0 ? true : undefined), 4000);
+      expect(auth.requests.length).toBe(2);
+      const last = await waitFor(() => applied.find((g) => g.injections[0]!.set.authorization === `Bearer ${issued[0]}`), 2000);
+      expect(last.refreshAt).toBeDefined();
+      // The failed attempt handed over the still-valid old credential.
+      expect(applied[0]!.injections[0]!.set.authorization).toBe('Bearer initial-access-token-value');
+    } finally {
+      r.stop();
+    }
+  });
+
+  it('two runs sharing a grant spend its refresh token once', async () => {
+    await storeExpiring(1500);
+    const applied: ResolvedGrants[] = [];
+    const refreshers = await Promise.all([1, 2].map(async () => startGrantRefresh({
+      names: ['openai'], store: t.store, env, first: await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 }), windowMs: 1000,
+      apply: (g) => applied.push(g), log: () => undefined,
+    })));
+    try {
+      await waitFor(() => (applied.length === 2 ? true : undefined), 3000);
+      expect(auth.requests).toHaveLength(1);
+      for (const g of applied) expect(g.injections[0]!.set.authorization).toBe(`Bearer ${issued[0]}`);
+    } finally {
+      for (const r of refreshers) r.stop();
+    }
+  });
+
+  it('schedules nothing without refreshable grants, and stop() cancels a pending refresh', async () => {
+    await t.store.put('github', cred());
+    const none = startGrantRefresh({
+      names: ['github'], store: t.store, env, first: await resolveGrants(['github'], t.store, { env }), apply: () => { throw new Error('no'); }, log: () => undefined,
+    });
+    none.stop();
+    await storeExpiring(1200);
+    const first = await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 });
+    let applied = 0;
+    const r = startGrantRefresh({ names: ['openai'], store: t.store, env, first, windowMs: 1000, apply: () => applied++, log: () => undefined });
+    r.stop();
+    await new Promise((res) => setTimeout(res, 600));
+    expect(applied).toBe(0);
+    expect(auth.requests).toHaveLength(0);
+  });
+});
+
+describe('GatewayHost keeps a run’s grants fresh', () => {
+  let fake: FakeUpstream;
+  beforeEach(async () => { fake = await startFakeUpstream(); });
+  afterEach(async () => fake.close());
+
+  it('swaps the injected token after a host-side refresh, redacts both tokens, and stops on close', async () => {
+    const ca = await loadOrCreateCA(t.home.caDir); // created up front: the refresh must not beat the first request
+    await storeExpiring(2500);
+    const hostEnv = {
+      ...env, MOAT_TESTING: '1', MOAT_TEST_UPSTREAMS: `chatgpt.com:443=127.0.0.1:${fake.httpsPort}`, MOAT_TEST_UPSTREAM_CA: fake.ca.certPem,
+    };
+    const logs: string[] = [];
+    const host = new GatewayHost(t.home, hostEnv, (m) => logs.push(m), 1000);
+    const runDir = join(t.dir, 'run');
+    await mkdir(runDir, { recursive: true });
+    const meta = {
+      id: 'r1', name: 'r1', workspace: t.dir, command: ['codex'], image: 'x', grants: ['openai'], interactive: false, keep: false,
+      state: 'running', createdAt: new Date().toISOString(), home: t.home.root,
+    } as unknown as RunMetadata;
+    const lines: string[] = [];
+    const gw = await host.start(meta, runDir, (ev: GatewayEvent, redact) => lines.push(redact(`${JSON.stringify(ev)} ${issued.join(' ')} initial-access-token-value`)));
+    try {
+      const h = { socketPath: (gw.server.address() as string), ca } as unknown as Harness;
+      const before = await fetchVia(h, 'chatgpt.com', { path: '/backend-api/x', headers: { authorization: 'Bearer placeholder' } });
+      expect((JSON.parse(before.body) as { headers: Record<string, string> }).headers.authorization).toBe('Bearer initial-access-token-value');
+      await waitFor(() => logs.find((l) => l.includes('grants refreshed')), 5000);
+      const after = await fetchVia(h, 'chatgpt.com', { path: '/backend-api/y', headers: { authorization: 'Bearer placeholder' } });
+      expect((JSON.parse(after.body) as { headers: Record<string, string> }).headers.authorization).toBe(`Bearer ${issued[0]}`);
+      // The container's own refresh is answered locally, with placeholders.
+      const local = await fetchVia(h, 'auth.openai.com', { method: 'POST', path: '/oauth/token', body: '{"refresh_token":"rt_x"}' });
+      expect(local.status).toBe(200);
+      expect(local.body).not.toContain(issued[0]);
+      await waitFor(() => (lines.length >= 3 ? true : undefined));
+      for (const l of lines) {
+        expect(l).not.toContain('initial-access-token-value');
+        expect(l).not.toContain(issued[0]);
+      }
+    } finally {
+      await gw.close();
+    }
+    const count = auth.requests.length;
+    await new Promise((res) => setTimeout(res, 300));
+    expect(auth.requests.length).toBe(count);
+  });
+});
