@@ -76,7 +76,10 @@ export class Supervisor {
         pending += line;
         setImmediate(flush);
         audit.append('network', JSON.parse(line) as Record<string, string | number | boolean>);
-        if (ev.type === 'request' && ev.grant) audit.append('credential', { grant: ev.grant, host: ev.host });
+        if (ev.type === 'request' && ev.grant) {
+          // A locally answered call (a token refresh) used no credential; it is recorded as network only.
+          if (!ev.local) audit.append('credential', { grant: ev.grant, host: ev.host });
+        }
         if (ev.type === 'request' && ev.blocked) audit.append('policy', { decision: 'deny', host: ev.host, reason: redact(ev.reason ?? '') });
       }
     });
