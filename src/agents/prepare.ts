@@ -7,6 +7,7 @@ import type { MoatHome } from '../home/paths.js';
 import { checkWorkspace, prepareRun, type PrepareFlags } from '../run/prepare.js';
 import type { RunSpec } from '../run/spec.js';
 import { agentDependencies, agentGrants, type GrantLookup } from './common.js';
+import { transcriptDir, transcriptMount } from './sessions.js';
 import type { AgentDefinition, AgentInvocation, AgentSettings } from './types.js';
 
 export interface AgentRunDeps {
@@ -43,5 +44,8 @@ export async function prepareAgentRun(
   });
   // The agent's variables sit below moat.yaml's env and -e, so a user can always override them.
   spec.env = { ...staging.env, ...spec.env };
+  // The conversation state lives on the host, so it outlives the container (and --resume finds it).
+  spec.mounts = [...spec.mounts, await transcriptMount(agent.name, transcriptDir(agent.name, deps.home, settings.sync_logs))];
+  spec.agent = agent.name;
   return spec;
 }

@@ -24,6 +24,11 @@ export interface AgentInvocation {
   yolo: boolean;
   /** Arguments after `--`, passed to the agent as they are. */
   args: string[];
+  /**
+   * Continue an earlier conversation: Claude's `--continue` / `--resume ID`, Codex's `resume` arguments
+   * (`--last` or an ID).
+   */
+  resume?: string[];
 }
 
 /** The agent's section of moat.yaml (`claude:` / `codex:`), as far as staging needs it. */
@@ -31,6 +36,8 @@ export interface AgentSettings {
   version?: string;
   mcp?: Record<string, McpServerConfig>;
   plugins?: Record<string, boolean>;
+  /** Keep transcripts in the user's own agent folder instead of the moat home's. */
+  sync_logs?: boolean;
   marketplaces?: Record<string, unknown>;
 }
 

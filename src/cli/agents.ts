@@ -4,6 +4,76 @@ import { addRunFlags, executeAndReport, prepareFlags } from './run.js';
 import { AGENTS } from '../agents/index.js';
 import type { AgentDefinition } from '../agents/types.js';
 import { prepareAgentRun } from '../agents/prepare.js';
+import { MoatError } from '../errors.js';
+
+/** The agent's transcripts for the workspace's settings, and the sessions and runs around them (read-only). */
+async function sessionContext(ctx: CliContext, agent: AgentDefinition, workspaceArg: string | undefined) {
+  const { checkWorkspace } = await import('../run/prepare.js');
+  const { loadWorkspaceConfig } = await import('../config/load.js');
+  const { listSessions, transcriptDir } = await import('../agents/sessions.js');
+  const workspace = await checkWorkspace(workspaceArg ?? '.');
+  const { config } = await loadWorkspaceConfig(workspace);
+  const dir = transcriptDir(agent.name, ctx.home, config[agent.name]?.sync_logs);
+  return { workspace, dir, sessions: await listSessions(agent.name, dir), runs: await ctx.store.list() };
+}
+
+/**
+ * What the agent needs to pick an earlier conversation up: `--continue` (or, when another workspace's
+ * conversation is newer, `--resume ID` of this workspace's newest), `--resume ID` for a session or a run.
+ */
+async function resumeArgs(ctx: CliContext, agent: AgentDefinition, workspaceArg: string | undefined, want: { last?: boolean; ref?: string }): Promise<string[]> {
+  const { newestOfWorkspace, resolveResume } = await import('../agents/sessions.js');
+  const { workspace, sessions, runs, dir } = await sessionContext(ctx, agent, workspaceArg);
+  const resumeFlag = agent.name === 'claude' ? ['--resume'] : [];
+  if (want.ref !== undefined) {
+    return [...resumeFlag, await resolveResume(agent.name, want.ref, sessions, (r) => ctx.store.resolve(r), agent.title)];
+  }
+  if (sessions.length === 0) {
+    throw new MoatError(`There is no ${agent.title} conversation to resume: ${dir} holds no transcript yet.`, {
+      hint: `Start one with moat ${agent.name} (its transcript is kept there for later).`,
+    });
+  }
+  if (!want.last) return []; // `codex resume`: Codex's own picker
+  const newest = newestOfWorkspace(agent.name, runs, sessions, workspace);
+  if (!newest) {
+    throw new MoatError(`There is no earlier ${agent.title} conversation in ${workspace} to continue.`, {
+      hint: `moat ${agent.name} sessions --all lists the others (resume one by id); or start a new one with moat ${agent.name}.`,
+    });
+  }
+  // The agent's own "latest" is the newest of every workspace (they all run at /workspace): name it when it differs.
+  if (sessions[0] === newest) return agent.name === 'claude' ? ['--continue'] : ['--last'];
+  return [...resumeFlag, newest.sessionId];
+}
+
+/** `moat <agent> sessions`: the agent's runs for this workspace (or all) with their conversations. Never writes. */
+function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, agent: AgentDefinition): void {
+  cmd
+    .command('sessions')
+    .description(`list ${agent.title} runs of this workspace with their last activity and session ids (newest first)`)
+    .option('--all', 'every workspace')
+    .option('--json', 'print them as JSON')
+    .action(async (o) => {
+      const { sessionRows } = await import('../agents/sessions.js');
+      const { effectiveStates } = await import('../run/reconcile.js');
+      const { workspace, sessions } = await sessionContext(ctx, agent, '.');
+      const runs = await effectiveStates(await ctx.store.list(), ctx.runtime, (id) => ctx.store.read(id));
+      const rows = sessionRows(agent.name, runs, sessions, o.all ? undefined : workspace);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      if (rows.length === 0) {
+        ctx.info(`No ${agent.title} runs ${o.all ? 'yet' : `in ${workspace}`}. Start one with: moat ${agent.name}`);
+        return;
+      }
+      const { age } = await import('./context.js');
+      const head = ['NAME', 'ID', 'STATE', 'LAST ACTIVITY', 'SESSION', ...(o.all ? ['WORKSPACE'] : [])];
+      const table = [head, ...rows.map((r) => [r.name, r.id, r.state === 'stopped' ? `stopped (${r.exitCode ?? '?'})` : r.state,
+        `${age(r.lastActivity)} ago`, r.sessionId ?? '-', ...(o.all ? [r.workspace] : [])])];
+      const widths = head.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
+      process.stdout.write(table.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n');
+    });
+}
 
 /**
  * `moat claude` and `moat codex`: an ordinary run (same flags) whose command is the agent, with its
@@ -29,6 +99,9 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
     .option('--noyolo', `keep ${agent.title}'s own permission prompts (default: full permissions, the container is the sandbox)`)
     .action(async (workspace, o) => {
       const prompt = o.prompt;
+      const { continue: cont, resume } = o as { continue?: boolean; resume?: string };
+      if (cont && resume !== undefined) throw new MoatError('--continue and --resume pick different conversations; use one.', { hint: `moat ${agent.name} sessions lists them.` });
+      const resumeArgv = cont || resume !== undefined ? await resumeArgs(ctx, agent, workspace, resume !== undefined ? { ref: resume } : { last: true }) : undefined;
       const tty = Boolean(process.stdin.isTTY);
       // No prompt: the TUI on a terminal (or detached, to attach later); piped stdin is the prompt otherwise.
       const interactive = prompt === undefined && (o.interactive === true || tty || o.detach === true);
@@ -40,6 +113,42 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
         ...(prompt === undefined && !interactive ? { promptFromStdin: true } : {}),
         yolo: !o.noyolo,
         args: trailing ?? [],
+        ...(resumeArgv ? { resume: resumeArgv } : {}),
+      }, { home: ctx.home, env: ctx.env });
+      await executeAndReport(ctx, spec, `${agent.title} run`);
+    });
+  if (agent.name === 'claude') {
+    // Added after the action (the action reads them untyped): Claude's own flags for an earlier conversation.
+    cmd
+      .option('--continue', 'continue the newest conversation of this workspace (claude --continue), in a fresh container')
+      .option('--resume <run|session>', 'resume a conversation by session id, or a run\'s newest one (claude --resume ID)');
+  }
+  registerSessions(cmd, ctx, agent);
+  if (agent.name === 'codex') registerCodexResume(cmd, ctx, agent, trailing);
+}
+
+/**
+ * `moat codex resume [--last | ID]`: Codex's TUI on an earlier conversation, in a fresh container. The
+ * run flags may come before or after `resume` (commander hands those before it to the parent).
+ */
+function registerCodexResume(parent: Command<[string | undefined]>, ctx: CliContext, agent: AgentDefinition, trailing: string[] | undefined): void {
+  const sub = parent
+    .command('resume')
+    .description(`resume a ${agent.title} conversation (codex resume) in a fresh container: the newest of this workspace with --last, one by session id or run, or pick one`)
+    .argument('[session]', 'a session id, or a run id or name (its newest conversation)');
+  addRunFlags(sub)
+    .option('--last', 'the newest conversation of this workspace')
+    .option('--noyolo', `keep ${agent.title}'s own approval prompts`)
+    .action(async (ref, own) => {
+      const inherited = parent.opts() as Record<string, unknown>;
+      const o = { ...inherited } as typeof own;
+      for (const [k, v] of Object.entries(own)) if (v !== undefined && !(Array.isArray(v) && v.length === 0)) (o as Record<string, unknown>)[k] = v;
+      if (o.last && ref !== undefined) throw new MoatError('--last and a session id pick different conversations; use one.', { hint: 'moat codex sessions lists them.' });
+      const resume = await resumeArgs(ctx, agent, '.', ref !== undefined ? { ref } : { last: Boolean(o.last) });
+      const spec = await prepareAgentRun(agent, '.', { ...prepareFlags(o), interactive: true }, {
+        yolo: !o.noyolo,
+        args: trailing ?? [],
+        resume,
       }, { home: ctx.home, env: ctx.env });
       await executeAndReport(ctx, spec, `${agent.title} run`);
     });

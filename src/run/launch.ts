@@ -100,6 +100,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       interactive: spec.interactive,
       keep: spec.keep,
       ...(spec.traceBodies ? { traceBodies: true } : {}),
+      ...(spec.agent ? { agent: spec.agent } : {}),
       state: 'created',
       containerId,
       createdAt: new Date().toISOString(),

@@ -12,6 +12,8 @@ export interface RunMetadata {
   interactive: boolean;
   keep: boolean;
   traceBodies?: boolean;
+  /** The agent the run started (`moat claude` / `moat codex`). */
+  agent?: 'claude' | 'codex';
   state: RunState;
   exitCode?: number;
   reason?: string;

@@ -149,6 +149,29 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     expect(t.some((l) => l.host === 'api.anthropic.com' && l.method === 'POST' && l.url.includes('/v1/messages') && l.status === 200 && l.grant === 'anthropic')).toBe(true);
   });
 
+  it('the transcript outlives the container: on the host under $MOAT_HOME/claude/projects, listed by moat claude sessions', async () => {
+    const id = await lastRunId();
+    const meta = JSON.parse(await readFile(join(home, 'runs', id, 'metadata.json'), 'utf8')) as { agent?: string };
+    expect(meta.agent).toBe('claude');
+    const transcripts = filesUnder(join(home, 'claude', 'projects', '-workspace')).filter((f) => f.endsWith('.jsonl'));
+    expect(transcripts.length).toBeGreaterThan(0);
+    const r = await run(['claude', 'sessions', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout) as Array<{ id: string; sessionId?: string; state: string }>;
+    const row = rows.find((x) => x.id === id);
+    expect(row?.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(transcripts.map((f) => f.split('/').pop())).toContain(`${row?.sessionId ?? ''}.jsonl`);
+    // A fresh container picks the conversation up again: the earlier prompt goes to the API with the new one.
+    const before = fakeA.messages.length;
+    const c = await run(['claude', '--continue', '-p', 'say hi again']);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toContain('Hi from fake Claude!');
+    const sent = fakeA.messages.slice(before).map((q) => JSON.stringify(q.body.messages ?? []));
+    expect(sent.some((m) => m.includes('say hi again') && m.includes('"say hi"')), sent.join('\n').slice(0, 3000)).toBe(true);
+    const resumed = await run(['claude', '--resume', id, '-p', 'and once more']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+  });
+
   it('moat claude -p with the subscription grant: Bearer token, no API key', async () => {
     await grant('claude', CLAUDE_TOKEN);
     const before = fakeA.requests.length;
@@ -183,6 +206,13 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     expect(cenv.find((e) => e.startsWith('OPENAI_API_KEY='))).toMatch(/^OPENAI_API_KEY=sk-/);
     const t = await trace(id);
     expect(t.some((l) => l.host === 'api.openai.com' && l.url.includes('/v1/responses') && l.grant === 'openai')).toBe(true);
+    // Its rollout is on the host, and moat codex sessions names it.
+    const rollouts = filesUnder(join(home, 'codex', 'sessions')).filter((f) => /rollout-.*\.jsonl$/.test(f));
+    expect(rollouts.length).toBeGreaterThan(0);
+    const s = await run(['codex', 'sessions', '--json']);
+    expect(s.code, s.stderr).toBe(0);
+    const row = (JSON.parse(s.stdout) as Array<{ id: string; sessionId?: string }>).find((x) => x.id === id);
+    expect(rollouts.some((f) => row?.sessionId !== undefined && f.endsWith(`${row.sessionId}.jsonl`))).toBe(true);
   });
 
   it('-d starts the agent in the background and prints how to attach', async () => {

@@ -7,7 +7,7 @@ export function claudeCommand(inv: AgentInvocation): string[] {
   if (inv.yolo) cmd.push('--dangerously-skip-permissions');
   if (inv.prompt !== undefined) cmd.push('-p', inv.prompt);
   else if (inv.promptFromStdin) cmd.push('-p');
-  return [...cmd, ...inv.args];
+  return [...cmd, ...(inv.resume ?? []), ...inv.args];
 }
 
 /**

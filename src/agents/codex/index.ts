@@ -6,6 +6,7 @@ export function codexCommand(inv: AgentInvocation): string[] {
   // Approvals and sandbox come from the staged config.toml (yolo or not).
   if (inv.prompt !== undefined) return ['codex', 'exec', '--skip-git-repo-check', ...inv.args, inv.prompt];
   if (inv.promptFromStdin) return ['codex', 'exec', '--skip-git-repo-check', ...inv.args];
+  if (inv.resume) return ['codex', '--no-daemon', 'resume', ...inv.resume, ...inv.args];
   // The TUI otherwise starts a background app server it tracks with `ps`, which slim images lack; one
   // container is one session anyway.
   return ['codex', '--no-daemon', ...inv.args];

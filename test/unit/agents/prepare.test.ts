@@ -33,6 +33,8 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
     expect(spec.homeFiles.map((f) => f.path).sort()).toEqual(['.claude.json', '.claude/settings.json']);
     expect(spec.env).toMatchObject({ IS_SANDBOX: '1', EXTRA: '1' });
     expect(spec.interactive).toBe(false);
+    expect(spec.agent).toBe('claude');
+    expect(spec.mounts).toContainEqual({ source: join(home.root, 'claude', 'projects'), target: '/home/moat/.claude/projects', readOnly: false });
     expect(JSON.stringify(spec)).not.toContain('REALSECRET');
   });
 
