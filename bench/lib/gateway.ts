@@ -44,10 +44,14 @@ function spawnRole(name: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: 
   });
 }
 
-/** CONNECT through the proxy's unix socket, then TLS to BENCH_HOST trusting the proxy CA. */
-export function tunnelConnect(socketPath: string, ca: string): Connector {
+/**
+ * CONNECT through a proxy (its unix socket path, or a loopback TCP port), then TLS to BENCH_HOST trusting
+ * the proxy's CA. `authority` is what CONNECT asks for (default BENCH_HOST:443).
+ */
+export function tunnelConnect(proxy: string | number, ca: string, authority = `${BENCH_HOST}:443`): Connector {
+  const where = typeof proxy === 'string' ? { socketPath: proxy } : { host: '127.0.0.1', port: proxy };
   return (_opts, cb) => {
-    const req = http.request({ socketPath, method: 'CONNECT', path: `${BENCH_HOST}:443`, headers: { host: `${BENCH_HOST}:443` }, agent: false });
+    const req = http.request({ ...where, method: 'CONNECT', path: authority, headers: { host: authority }, agent: false });
     req.once('connect', (res, socket) => {
       if (res.statusCode !== 200) return cb(new Error(`CONNECT ${res.statusCode}`), null);
       const s = tls.connect({ socket, servername: BENCH_HOST, ca, ALPNProtocols: ['http/1.1'] });

@@ -5,13 +5,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import type { Pool } from 'undici';
-import { BENCH_HOST, makePool } from './gateway.js';
+import { makePool, tunnelConnect } from './gateway.js';
 
 export interface Mitm {
   version: string;
@@ -46,20 +44,10 @@ export async function startMitm(upstreamPort: number): Promise<Mitm | undefined>
     ca = await readFile(join(confdir, 'mitmproxy-ca-cert.pem'), 'utf8').catch(() => '');
   }
   await new Promise((r) => setTimeout(r, 500)); // the listener comes up right after the CA is written
-  const connect = (_o: unknown, cb: (err: Error | null, s: net.Socket | null) => void): void => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'CONNECT', path: `127.0.0.1:${upstreamPort}`, agent: false });
-    req.once('connect', (res, socket) => {
-      if (res.statusCode !== 200) return cb(new Error(`CONNECT ${res.statusCode}`), null);
-      const s = tls.connect({ socket, servername: BENCH_HOST, ca, ALPNProtocols: ['http/1.1'] });
-      s.once('secureConnect', () => cb(null, s));
-      s.once('error', (e) => cb(e, null));
-    });
-    req.once('error', (e) => cb(e, null));
-    req.end();
-  };
+  const connect = tunnelConnect(port, ca, `127.0.0.1:${upstreamPort}`);
   return {
     version,
-    pool: (c) => makePool(connect as never, c),
+    pool: (c) => makePool(connect, c),
     stop: async () => {
       child.kill();
       await rm(confdir, { recursive: true, force: true });

@@ -3,27 +3,9 @@
  * layer consumes `Placeholders`. Nothing here holds behaviour.
  */
 
-/** What the gateway does to requests for a granted host. `hosts`: exact host or "*.suffix". */
-export interface HeaderInjection {
-  grant: string;
-  hosts: string[];
-  set: Record<string, string>;
-  remove?: string[];
-}
-
-/**
- * A request the gateway answers itself instead of forwarding it (e.g. the container's own token refresh,
- * answered with placeholders). Matched over TLS for these hosts, by exact method and path (query ignored).
- */
-export interface LocalResponse {
-  grant: string;
-  hosts: string[];
-  method: string;
-  path: string;
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
+// The gateway's plain-data contracts, produced here and applied by the proxy: one definition each.
+import type { HeaderInjection, LocalResponse } from '../gateway/index.js';
+export type { HeaderInjection, LocalResponse };
 
 /** The decrypted payload of `<home>/credentials/<name>.enc`. */
 export interface StoredCredential {
