@@ -2,3 +2,7 @@
 import { cpSync, mkdirSync } from 'node:fs';
 mkdirSync('dist/image/assets', { recursive: true });
 cpSync('src/image/assets', 'dist/image/assets', { recursive: true });
+// A build id, so a daemon started by an older build is replaced rather than reused.
+import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+writeFileSync('dist/build-id', `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}\n`);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { MoatHome } from '../home/paths.js';
 import { withLock } from '../home/fs.js';
 import { MoatError, errnoCode } from '../errors.js';
-import { VERSION } from '../version.js';
+import { BUILD } from '../version.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import { join } from 'node:path';
 
@@ -47,11 +47,11 @@ export async function stopDaemon(home: MoatHome): Promise<boolean> {
 /** Make sure this home's daemon runs (one per home: a spawn lock guards the start), and return its health. */
 export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env): Promise<DaemonHealth> {
   const h = await daemonHealth(home);
-  if (h && h.protocol === DAEMON_PROTOCOL && h.version === VERSION) return h;
+  if (h && h.protocol === DAEMON_PROTOCOL && h.version === BUILD) return h;
   mkdirSync(home.daemonDir, { recursive: true, mode: 0o700 });
   return withLock(join(home.daemonDir, 'spawn'), async () => {
     const again = await daemonHealth(home);
-    if (again && again.protocol === DAEMON_PROTOCOL && again.version === VERSION) return again;
+    if (again && again.protocol === DAEMON_PROTOCOL && again.version === BUILD) return again;
     if (again) await stopDaemon(home); // an older daemon: replace it
     const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
     const out = openSync(daemonLog(home), 'a', 0o600);

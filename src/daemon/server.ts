@@ -7,7 +7,7 @@ import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { Supervisor } from './supervisor.js';
 import { GatewayHost } from './gateways.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
-import { VERSION } from '../version.js';
+import { BUILD } from '../version.js';
 
 /**
  * The host daemon of one moat home: it outlives the CLI and owns the live runs (their output, their exit
@@ -47,7 +47,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     const url = new URL(req.url ?? '/', 'http://daemon');
     const watch = /^\/runs\/([^/]+)\/watch$/.exec(url.pathname);
     if (req.method === 'GET' && url.pathname === '/health') {
-      const h: DaemonHealth = { protocol: DAEMON_PROTOCOL, version: VERSION, pid: process.pid, startedAt, runs: supervisor.ids() };
+      const h: DaemonHealth = { protocol: DAEMON_PROTOCOL, version: BUILD, pid: process.pid, startedAt, runs: supervisor.ids() };
       return send(res, 200, h);
     }
     if (req.method === 'POST' && watch?.[1] && RUN_ID_RE.test(watch[1])) {
@@ -76,7 +76,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   chmodSync(sock, 0o600);
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  log(`daemon ${VERSION} pid ${process.pid} listening on ${sock}`);
+  log(`daemon ${BUILD} pid ${process.pid} listening on ${sock}`);
   await supervisor.resumeAll();
   armIdle();
 }

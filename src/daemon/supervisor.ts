@@ -131,18 +131,19 @@ export class Supervisor {
       return flushing;
     };
     const timer = setInterval(() => void flush(), 100);
+    const recordAfter = (floor: string | undefined) => (l: LogLine): void => {
+      if (floor && l.ts <= floor) return; // already recorded (before a restart, or by the follow)
+      batch.push({ ts: l.ts, stream: l.stream, line: l.line });
+      audit.append('console', { ts: l.ts, stream: l.stream, line: l.line });
+      lastTs = l.ts;
+      if (batch.length >= 500) void flush();
+    };
+    const since = (ts: string | undefined) => (ts ? { since: Math.floor(Date.parse(ts) / 1000) } : {});
     try {
-      await this.runtime.logs(containerId, {
-        follow: true,
-        tty,
-        ...(after ? { since: Math.floor(Date.parse(after) / 1000) } : {}),
-      }, (l: LogLine) => {
-        if (after && l.ts <= after) return; // already recorded before a restart
-        batch.push({ ts: l.ts, stream: l.stream, line: l.line });
-        audit.append('console', { ts: l.ts, stream: l.stream, line: l.line });
-        lastTs = l.ts;
-        if (batch.length >= 500) void flush();
-      });
+      await this.runtime.logs(containerId, { follow: true, tty, ...since(after) }, recordAfter(after));
+      // A live follow can end at the exit before the engine hands over a last, unterminated line: read
+      // what it holds once more and keep only what is newer.
+      await this.runtime.logs(containerId, { follow: false, tty, ...since(lastTs) }, recordAfter(lastTs)).catch(() => undefined);
     } finally {
       clearInterval(timer);
       await flush();

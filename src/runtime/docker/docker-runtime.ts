@@ -162,17 +162,19 @@ export class DockerRuntime implements ContainerRuntime {
     const raw = (await this.call('read the logs', () => this.api.stream('GET', `${c(id)}/logs`, {
       stdout: 1, stderr: 1, timestamps: 1, follow: opts.follow ? 1 : 0, ...(opts.since ? { since: opts.since } : {}),
     })))!;
-    const done = new Promise<void>((resolve) => { raw.on('end', resolve); raw.on('close', resolve); raw.on('error', () => resolve()); });
     if (opts.tty) {
-      lineSplitter(raw, 'stdout', onLine);
-    } else {
-      const out = new PassThrough();
-      const err = new PassThrough();
-      lineSplitter(out, 'stdout', onLine);
-      lineSplitter(err, 'stderr', onLine);
-      demux(raw, (s, data) => (s === 'stderr' ? err : out).write(data));
+      await lineSplitter(raw, 'stdout', onLine);
+      return;
     }
-    await done;
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const split = Promise.all([lineSplitter(out, 'stdout', onLine), lineSplitter(err, 'stderr', onLine)]);
+    demux(raw, (s, data) => (s === 'stderr' ? err : out).write(data));
+    const ended = (): void => { out.end(); err.end(); };
+    raw.on('end', ended);
+    raw.on('close', ended);
+    raw.on('error', ended);
+    await split;
   }
 
   async exec(id: string, cmd: string[], opts: { user?: string } = {}): Promise<{ exitCode: number; output: string }> {
@@ -238,18 +240,34 @@ export function normaliseTs(ts: string): string {
 }
 
 /** Split a timestamped Docker log stream ("<RFC3339Nano> <text>\n" per line) into LogLines. */
-function lineSplitter(src: Readable, stream: 'stdout' | 'stderr', onLine: (l: LogLine) => void): void {
+export function lineSplitter(src: Readable, stream: 'stdout' | 'stderr', onLine: (l: LogLine) => void): Promise<void> {
   let pending = '';
+  const emit = (raw: string): void => {
+    const sp = raw.indexOf(' ');
+    if (sp > 0 && /^\d{4}-\d\d-\d\dT/.test(raw)) onLine({ ts: normaliseTs(raw.slice(0, sp)), stream, line: raw.slice(sp + 1).replace(/\r$/, '') });
+    else onLine({ ts: new Date().toISOString(), stream, line: raw.replace(/\r$/, '') });
+  };
   src.setEncoding('utf8');
   src.on('data', (chunk: string) => {
     pending += chunk;
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
-      const raw = pending.slice(0, nl);
+      emit(pending.slice(0, nl));
       pending = pending.slice(nl + 1);
-      const sp = raw.indexOf(' ');
-      if (sp > 0 && /^\d{4}-\d\d-\d\dT/.test(raw)) onLine({ ts: normaliseTs(raw.slice(0, sp)), stream, line: raw.slice(sp + 1).replace(/\r$/, '') });
-      else onLine({ ts: new Date().toISOString(), stream, line: raw.replace(/\r$/, '') });
     }
+  });
+  // The last output of a program need not end with a newline; it is a line all the same.
+  return new Promise<void>((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      if (pending.length > 0) emit(pending);
+      pending = '';
+      resolve();
+    };
+    src.on('end', finish);
+    src.on('close', finish);
+    src.on('error', finish);
   });
 }

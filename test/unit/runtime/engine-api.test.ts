@@ -36,3 +36,16 @@ describe('engine API helpers', () => {
     expect(normaliseTs('2026-11-24T18:00:00.12Z') < normaliseTs('2026-11-24T18:00:00.123Z')).toBe(true);
   });
 });
+
+describe('log line splitting', () => {
+  it('keeps a last line that has no newline', async () => {
+    const { lineSplitter } = await import('../../../src/runtime/docker/docker-runtime.js');
+    const src = new PassThrough();
+    const got: string[] = [];
+    const done = lineSplitter(src, 'stdout', (l) => got.push(`${l.ts}|${l.line}`));
+    src.write('2026-11-24T18:00:00.1Z one\n2026-11-24T18:00:01Z tw');
+    src.end('o-no-newline');
+    await done;
+    expect(got).toEqual(['2026-11-24T18:00:00.100000000Z|one', '2026-11-24T18:00:01.000000000Z|two-no-newline']);
+  });
+});
