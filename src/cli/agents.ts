@@ -54,9 +54,8 @@ function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, a
     .option('--json', 'print them as JSON')
     .action(async (o) => {
       const { sessionRows } = await import('../agents/sessions.js');
-      const { effectiveStates } = await import('../run/reconcile.js');
       const { workspace, sessions } = await sessionContext(ctx, agent, '.');
-      const runs = await effectiveStates(await ctx.store.list(), ctx.runtime, (id) => ctx.store.read(id));
+      const runs = await ctx.reconcileAll();
       const rows = sessionRows(agent.name, runs, sessions, o.all ? undefined : workspace);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -2,7 +2,6 @@ import type { Command } from '@commander-js/extra-typings';
 import type { CliContext } from './context.js';
 import { MoatError } from '../errors.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_RUN_ID } from '../runtime/types.js';
-import { effectiveStates } from '../run/reconcile.js';
 import { LIVE_STATES } from '../run/types.js';
 
 interface Plan {
@@ -15,7 +14,7 @@ interface Plan {
 /** What `moat clean` would remove: only resources labelled with this home, never a live run's. */
 async function planClean(ctx: CliContext): Promise<Plan> {
   const mine = { [LABEL_MANAGED]: 'true', [LABEL_HOME]: ctx.home.root };
-  const runs = await effectiveStates(await ctx.store.list(), ctx.runtime, (id) => ctx.store.read(id));
+  const runs = await ctx.reconcileAll();
   const live = new Set(runs.filter((r) => LIVE_STATES.has(r.state)).map((r) => r.id));
   const known = new Set(runs.map((r) => r.id));
   const stopped = runs.filter((r) => !LIVE_STATES.has(r.state));

@@ -32,14 +32,24 @@ export class CliContext {
     process.stderr.write(`${pc.yellow('warning:')} ${msg}\n`);
   }
 
+  /** A run as it really is: the store's record checked against its container (read-only). */
+  reconcile(meta: RunMetadata): Promise<RunMetadata> {
+    return effectiveState(meta, this.runtime, (id) => this.store.read(id));
+  }
+
+  /** Every run of this home, reconciled, newest first. */
+  async reconcileAll(): Promise<RunMetadata[]> {
+    return Promise.all((await this.store.list()).map((m) => this.reconcile(m)));
+  }
+
   /**
    * Resolve a run reference (id, id prefix or name); without one, the most recent run that `suits`,
    * saying which was picked.
    */
   async pickRun(ref: string | undefined, what: string, suits: (m: RunMetadata) => boolean): Promise<RunMetadata> {
-    if (ref) return effectiveState(await this.store.resolve(ref), this.runtime, (id) => this.store.read(id));
+    if (ref) return this.reconcile(await this.store.resolve(ref));
     for (const m of await this.store.list()) {
-      const eff = await effectiveState(m, this.runtime, (id) => this.store.read(id));
+      const eff = await this.reconcile(m);
       if (suits(eff)) {
         this.info(pc.dim(`(${what} ${eff.name}, ${eff.id})`));
         return eff;

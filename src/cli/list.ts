@@ -2,7 +2,6 @@ import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import Table from 'cli-table3';
 import { age, shellJoin, type CliContext } from './context.js';
-import { effectiveStates } from '../run/reconcile.js';
 import type { RunMetadata } from '../run/types.js';
 
 function stateText(m: RunMetadata): string {
@@ -22,7 +21,7 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
     .description('list the runs of this moat home')
     .option('--json', 'print the runs as JSON')
     .action(async (o) => {
-      const runs = await effectiveStates(await ctx.store.list(), ctx.runtime, (id) => ctx.store.read(id));
+      const runs = await ctx.reconcileAll();
       if (o.json) {
         process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
         return;

@@ -1,7 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { open } from 'node:fs/promises';
 import type { CliContext } from './context.js';
-import { effectiveState } from '../run/reconcile.js';
 import { LIVE_STATES, type LogRecord } from '../run/types.js';
 import { errnoCode } from '../errors.js';
 
@@ -62,7 +61,7 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
         emit(next.text, o.timestamps ?? false);
         const cur = await ctx.store.read(meta.id);
         if (!cur) return;
-        const eff = await effectiveState(cur, ctx.runtime, (id) => ctx.store.read(id));
+        const eff = await ctx.reconcile(cur);
         if (!LIVE_STATES.has(eff.state)) {
           // The daemon records the tail right after the exit; give it a moment, then stop.
           if (next.text === '' && (cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) return;

@@ -1,7 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { bytes, type CliContext } from './context.js';
-import { effectiveStates } from '../run/reconcile.js';
 import { daemonHealth } from '../daemon/client.js';
 import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { isMoatError } from '../errors.js';
@@ -23,7 +22,7 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
         if (isMoatError(err) && err.hint) hints.push(err.hint);
       }
       const daemon = await daemonHealth(ctx.home);
-      const runs = 'error' in engine ? await ctx.store.list() : await effectiveStates(await ctx.store.list(), ctx.runtime, (id) => ctx.store.read(id));
+      const runs = 'error' in engine ? await ctx.store.list() : await ctx.reconcileAll();
       const counts: Record<string, number> = {};
       for (const r of runs) counts[r.state] = (counts[r.state] ?? 0) + 1;
       const mine = { [LABEL_MANAGED]: 'true', [LABEL_HOME]: ctx.home.root };

@@ -3,7 +3,6 @@ import type { CliContext } from './context.js';
 import { MoatError } from '../errors.js';
 import { LIVE_STATES, type RunMetadata } from '../run/types.js';
 import { markStopped, stopContainer } from '../run/launch.js';
-import { effectiveState } from '../run/reconcile.js';
 
 async function stopRun(ctx: CliContext, meta: RunMetadata, timeout: number): Promise<number | undefined> {
   if (!meta.containerId) return undefined;
@@ -37,7 +36,7 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
     .option('-f, --force', 'stop running runs first')
     .action(async (refs, o) => {
       const metas = refs.length > 0
-        ? await Promise.all(refs.map(async (r) => effectiveState(await ctx.store.resolve(r), ctx.runtime, (id) => ctx.store.read(id))))
+        ? await Promise.all(refs.map(async (r) => ctx.reconcile(await ctx.store.resolve(r))))
         : [await ctx.pickRun(undefined, 'destroy', (m) => !LIVE_STATES.has(m.state))];
       const running = metas.filter((m) => LIVE_STATES.has(m.state));
       if (running.length > 0 && !o.force) {

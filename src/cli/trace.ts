@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import pc from 'picocolors';
 import type { CliContext } from './context.js';
 import type { RequestEvent } from '../gateway/events.js';
-import { effectiveState } from '../run/reconcile.js';
 import { LIVE_STATES } from '../run/types.js';
 import { errnoCode } from '../errors.js';
 
@@ -74,7 +73,7 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
         await new Promise((r) => setTimeout(r, 200));
         await emit();
         const cur = await ctx.store.read(meta.id);
-        if (!cur || !LIVE_STATES.has((await effectiveState(cur, ctx.runtime, (id) => ctx.store.read(id))).state)) {
+        if (!cur || !LIVE_STATES.has((await ctx.reconcile(cur)).state)) {
           await emit();
           return;
         }

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ProxyCore, elapsedMs } from './core.js';
 import type { RequestEvent } from './events.js';
-import { blockedBody, errorCode, formatAuthority, headerSafe, stripHopByHop, writeRawError } from './http-util.js';
+import { errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
 import { applyInjection } from './injection.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
 
@@ -46,8 +46,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
     ev.status = 403;
     ev.blocked = true;
     ev.reason = decision.reason;
-    const body = blockedBody(`${ev.method} ${ev.url.split('?')[0]}`, decision);
-    socket.end(`HTTP/1.1 403 Forbidden\r\nX-Moat-Blocked: ${headerSafe(decision.reason)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    writeRawBlocked(socket, `${ev.method} ${ev.url.split('?')[0]}`, decision);
     return finish();
   }
 

@@ -27,11 +27,3 @@ export async function effectiveState(
       return meta;
   }
 }
-
-export async function effectiveStates(
-  metas: RunMetadata[],
-  runtime: ContainerRuntime,
-  reread?: (id: string) => Promise<RunMetadata | undefined>,
-): Promise<RunMetadata[]> {
-  return Promise.all(metas.map((m) => effectiveState(m, runtime, reread)));
-}
