@@ -6,7 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MOAT_BIN, REPO_ROOT, Tmux, cleanupHome, containersOf, errorProblems, moat, moatEnv, runDirs, shq, tempDir } from './helpers.js';
+import { MOAT_BIN, REPO_ROOT, Tmux, cleanupHome, containersOf, errorProblems, grantToken, moat, moatEnv, runDirs, shq, tempDir } from './helpers.js';
 
 const MCP_YAML = (agent: 'claude' | 'codex'): string =>
   `${agent}:\n  mcp:\n    echo:\n      command: node\n      args: [/workspace/mcp-echo.mjs]\n`;
@@ -18,10 +18,7 @@ describe('agents: MCP servers from moat.yaml, and a version that does not exist'
   const env: NodeJS.ProcessEnv = { MOAT_KEYRING_BACKEND: 'file', MOAT_TESTING: '1' };
   const tmux = new Tmux(`moat-agents-mcp-${process.pid}`);
 
-  const grant = async (name: string, secret: string): Promise<void> => {
-    const r = await moat(['grant', name, '--token-stdin', '--no-validate'], { home, cwd: ws, env, input: `${secret}\n` });
-    expect(r.code, r.stderr).toBe(0);
-  };
+  const grant = (name: string, secret: string): Promise<void> => grantToken(name, secret, { home, cwd: ws, env });
 
   beforeAll(async () => {
     home = await tempDir('agents-mcp-home');

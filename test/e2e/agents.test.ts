@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
-import { MOAT_BIN, Tmux, cleanupHome, errorProblems, listRuns, moat, moatEnv, parseDetached, shq, sleep, tempDir, waitFor } from './helpers.js';
+import { MOAT_BIN, Tmux, cleanupHome, errorProblems, grantToken, listRuns, moat, moatEnv, parseDetached, shq, sleep, tempDir, upstreamOverrideEnv, waitFor } from './helpers.js';
 
 const execFileP = promisify(execFile);
 
@@ -46,10 +46,7 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
   let env: NodeJS.ProcessEnv;
 
   const run = (args: string[], timeoutMs = 180_000) => moat(args, { home, cwd: ws, env, timeoutMs });
-  const grant = async (name: string, secret: string): Promise<void> => {
-    const r = await moat(['grant', name, '--token-stdin', '--no-validate'], { home, cwd: ws, env, input: `${secret}\n` });
-    expect(r.code, r.stderr).toBe(0);
-  };
+  const grant = (name: string, secret: string): Promise<void> => grantToken(name, secret, { home, cwd: ws, env });
   /** The container of a kept run: its env holds only placeholders. */
   const assertNoSecretInContainer = async (runId: string): Promise<string[]> => {
     const meta = JSON.parse(await readFile(join(home, 'runs', runId, 'metadata.json'), 'utf8')) as { containerId: string };
@@ -79,14 +76,7 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     warm = await tempDir('agents-warm');
     fakeA = await startFakeAnthropic({ reply: 'Hi from fake Claude!', writeFile: { path: '/workspace/from-claude.txt', content: 'written by claude' } });
     fakeO = await startFakeOpenAI({ reply: 'Hi from fake Codex!', writeFile: { path: '/workspace/from-codex.txt', content: 'written by codex' } });
-    const caFile = join(home, 'fake-upstream-ca.pem');
-    await writeFile(caFile, `${fakeA.caPem}\n${fakeO.caPem}`);
-    env = {
-      MOAT_KEYRING_BACKEND: 'file',
-      MOAT_TESTING: '1',
-      MOAT_TEST_UPSTREAMS: `api.anthropic.com=127.0.0.1:${fakeA.port},api.openai.com=127.0.0.1:${fakeO.port},chatgpt.com=127.0.0.1:${fakeO.port}`,
-      MOAT_TEST_UPSTREAM_CA: caFile,
-    };
+    env = await upstreamOverrideEnv(home, { 'api.anthropic.com': fakeA.port, 'api.openai.com': fakeO.port, 'chatgpt.com': fakeO.port }, [fakeA.caPem, fakeO.caPem]);
     // Build each agent image once (the same dependency set gives the same content-addressed image).
     for (const dep of ['claude-code', 'codex']) {
       const dir = join(warm, dep);

@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
-import { cleanupHome, moat, tempDir } from './helpers.js';
+import { cleanupHome, moat, tempDir, upstreamOverrideEnv } from './helpers.js';
 import { exportContains, filesContaining, makeWorkspace, runIdOf, warmImage } from './fixtures/gateway-kit.js';
 
 const b64url = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -29,17 +29,10 @@ beforeAll(async () => {
   home = await tempDir('chatgpt-home');
   root = await tempDir('chatgpt-ws');
   fake = await startFakeUpstream();
-  const caFile = join(root, 'upstream-ca.pem');
-  await writeFile(caFile, fake.ca.certPem);
   const hostHome = join(root, 'host-home');
   await mkdir(join(hostHome, '.codex'), { recursive: true });
   await writeFile(join(hostHome, '.codex', 'auth.json'), JSON.stringify({ tokens: { id_token: ID, access_token: ACCESS, refresh_token: REFRESH, account_id: ACCOUNT } }));
-  env = {
-    MOAT_KEYRING_BACKEND: 'file',
-    MOAT_TESTING: '1',
-    MOAT_TEST_UPSTREAMS: ['chatgpt.com', 'api.openai.com', 'auth.openai.com'].map((h) => `${h}=127.0.0.1:${fake.httpsPort}`).join(','),
-    MOAT_TEST_UPSTREAM_CA: caFile,
-  };
+  env = await upstreamOverrideEnv(root, Object.fromEntries(['chatgpt.com', 'api.openai.com', 'auth.openai.com'].map((h) => [h, fake.httpsPort])), [fake.ca.certPem]);
   const cwd = await makeWorkspace(root, 'ws0');
   const g = await moat(['grant', 'openai', '--import', '--no-validate'], { home, cwd, env: { ...env, HOME: hostHome } });
   if (g.code !== 0) throw new Error(`moat grant openai --import failed (${String(g.code)}): ${g.stderr}`);

@@ -6,12 +6,11 @@
  * test-only upstream override.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeGitHttp, type FakeGitHttp } from '../fakes/git-http.js';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
-import { cleanupHome, moat, tempDir } from './helpers.js';
+import { cleanupHome, grantToken, moat, tempDir, upstreamOverrideEnv } from './helpers.js';
 import { filesContaining, makeWorkspace, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
 
 const HOSTS = ['api.github.com', 'github.com', 'registry.npmjs.org'];
@@ -63,19 +62,10 @@ beforeAll(async () => {
       },
     },
   });
-  const caFile = join(root, 'upstream-ca.pem');
-  await writeFile(caFile, fake.ca.certPem);
-  env = {
-    MOAT_KEYRING_BACKEND: 'file',
-    MOAT_TESTING: '1',
-    MOAT_TEST_UPSTREAMS: HOSTS.map((h) => `${h}=127.0.0.1:${fake.httpsPort}`).join(','),
-    MOAT_TEST_UPSTREAM_CA: caFile,
-  };
+  env = await upstreamOverrideEnv(root, Object.fromEntries(HOSTS.map((h) => [h, fake.httpsPort])), [fake.ca.certPem]);
   const cwd = await ws();
-  for (const [provider, secret] of [['github', GITHUB_TOKEN], ['npm', NPM_TOKEN]] as const) {
-    const g = await moat(['grant', provider, '--token-stdin', '--no-validate'], { home, cwd, env, input: `${secret}\n` });
-    if (g.code !== 0) throw new Error(`moat grant ${provider} failed (${String(g.code)}): ${g.stderr}`);
-  }
+  await grantToken('github', GITHUB_TOKEN, { home, cwd, env });
+  await grantToken('npm', NPM_TOKEN, { home, cwd, env });
   await warmImage(home, cwd, env);
 }, 600_000);
 

@@ -5,11 +5,10 @@
  * test-only upstream override.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
-import { cleanupHome, containersOf, moat, readMetadata, runDirs, tempDir } from './helpers.js';
+import { cleanupHome, containersOf, grantToken, moat, readMetadata, runDirs, tempDir, upstreamOverrideEnv } from './helpers.js';
 import { docker, exportContains, filesContaining, makeWorkspace, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
 
 const HOSTS = ['api.github.com', 'github.com', 'api.anthropic.com', 'elsewhere.moat.test'];
@@ -37,19 +36,10 @@ beforeAll(async () => {
   home = await tempDir('cred-home');
   root = await tempDir('cred-ws');
   fake = await startFakeUpstream();
-  const caFile = join(root, 'upstream-ca.pem');
-  await writeFile(caFile, fake.ca.certPem);
-  env = {
-    MOAT_KEYRING_BACKEND: 'file',
-    MOAT_TESTING: '1',
-    MOAT_TEST_UPSTREAMS: HOSTS.map((h) => `${h}=127.0.0.1:${fake.httpsPort}`).join(','),
-    MOAT_TEST_UPSTREAM_CA: caFile,
-  };
+  env = await upstreamOverrideEnv(root, Object.fromEntries(HOSTS.map((h) => [h, fake.httpsPort])), [fake.ca.certPem]);
   const cwd = await ws();
-  for (const [provider, secret] of [['github', GITHUB_TOKEN], ['anthropic', ANTHROPIC_KEY]] as const) {
-    const g = await moat(['grant', provider, '--token-stdin', '--no-validate'], { home, cwd, env, input: `${secret}\n` });
-    if (g.code !== 0) throw new Error(`moat grant ${provider} failed (${String(g.code)}): ${g.stderr}`);
-  }
+  await grantToken('github', GITHUB_TOKEN, { home, cwd, env });
+  await grantToken('anthropic', ANTHROPIC_KEY, { home, cwd, env });
   await warmImage(home, cwd, env);
 });
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
 import {
-  cleanupHome, containerExists, moat, parseDetached, readLogs, readMetadata, tempDir, waitFor,
+  cleanupHome, containerExists, moat, parseDetached, readLogs, readMetadata, tempDir, upstreamOverrideEnv, waitFor,
 } from './helpers.js';
 import { docker, makeWorkspace, readNetLog, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
 
@@ -39,13 +39,7 @@ beforeAll(async () => {
   home = await tempDir('gw-home');
   root = await tempDir('gw-ws');
   fake = await startFakeUpstream();
-  const caFile = join(root, 'upstream-ca.pem');
-  await writeFile(caFile, fake.ca.certPem);
-  env = {
-    MOAT_TESTING: '1',
-    MOAT_TEST_UPSTREAMS: HOSTS.map((h) => `${h}=127.0.0.1:${fake.httpsPort}`).join(','),
-    MOAT_TEST_UPSTREAM_CA: caFile,
-  };
+  env = await upstreamOverrideEnv(root, Object.fromEntries(HOSTS.map((h) => [h, fake.httpsPort])), [fake.ca.certPem]);
   await warmImage(home, await ws(), env);
 });
 

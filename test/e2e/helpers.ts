@@ -4,7 +4,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -265,4 +265,25 @@ export class Tmux {
 /** POSIX single-quote a string for a shell command line. */
 export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The environment that sends `hosts` to local fakes through the gateway's test-only override (honoured
+ * only with MOAT_TESTING=1), trusting the fakes' CAs; credentials go to the key file, never a keychain.
+ */
+export async function upstreamOverrideEnv(dir: string, hosts: Record<string, number>, caPems: string[]): Promise<NodeJS.ProcessEnv> {
+  const caFile = join(dir, 'upstream-ca.pem');
+  await writeFile(caFile, caPems.join('\n'));
+  return {
+    MOAT_KEYRING_BACKEND: 'file',
+    MOAT_TESTING: '1',
+    MOAT_TEST_UPSTREAMS: Object.entries(hosts).map(([h, port]) => `${h}=127.0.0.1:${port}`).join(','),
+    MOAT_TEST_UPSTREAM_CA: caFile,
+  };
+}
+
+/** `moat grant PROVIDER --token-stdin --no-validate` with `secret`; throws when it fails. */
+export async function grantToken(provider: string, secret: string, opts: MoatOptions): Promise<void> {
+  const r = await moat(['grant', provider, '--token-stdin', '--no-validate'], { ...opts, input: `${secret}\n` });
+  if (r.code !== 0) throw new Error(`moat grant ${provider} failed (${String(r.code)}): ${r.stderr}`);
 }
