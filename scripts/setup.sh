@@ -62,7 +62,18 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
 fi
 say "base image $BASE_IMAGE is present"
 
-# 5. `moat` on PATH
+# 5. Test tools: the interactive end-to-end tests drive a real terminal through tmux.
+if ! command -v tmux >/dev/null 2>&1; then
+  if is_root; then
+    say "installing tmux (for the interactive end-to-end tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
+  else
+    say "tmux is missing; the interactive tests (npm test) need it: sudo apt-get install -y tmux"
+  fi
+fi
+
+# 6. `moat` on PATH
 if ! command -v moat >/dev/null 2>&1 || [ "$(readlink -f "$(command -v moat)")" != "$(readlink -f bin/moat)" ]; then
   if npm link --no-audit --no-fund --loglevel=error >/dev/null 2>&1; then say "linked moat onto PATH ($(command -v moat || echo 'npm prefix bin'))";
   else say "could not npm link; use $(pwd)/bin/moat or run: sudo npm link"; fi

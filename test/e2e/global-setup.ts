@@ -1,5 +1,5 @@
 /**
- * Global setup of the end-to-end tests: a reachable Docker engine and a built CLI are required (an
+ * Global setup of the end-to-end tests: a reachable Docker engine, tmux and a built CLI are required (an
  * unreachable engine is a failure, never a skip), and the shared content-addressed image is warmed once
  * so no test file builds its own.
  */
@@ -19,6 +19,11 @@ export default async function setup(): Promise<void> {
     throw new Error(
       `No Docker engine is reachable: run \`bash scripts/setup.sh\` (or \`sudo systemctl start docker\`). (${detail})`,
     );
+  }
+  try {
+    await execFileP('tmux', ['-V'], { timeout: 10_000 });
+  } catch {
+    throw new Error('tmux is not installed; the interactive tests drive a real terminal with it: run `bash scripts/setup.sh` as root (or `sudo apt-get install -y tmux`).');
   }
   if (!existsSync(DIST_MAIN)) {
     throw new Error(`The CLI is not built (${DIST_MAIN} is missing): run \`npm run build\`.`);
