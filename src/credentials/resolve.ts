@@ -24,6 +24,12 @@ export interface ResolveOptions {
   fetch?: typeof fetch;
   /** Refresh credentials expiring within this window (default 5 minutes). */
   refreshWithinMs?: number;
+  /**
+   * false: never refresh here (the CLI, which needs only placeholders and an early failure); a credential
+   * the host can refresh counts as usable even when it has expired, because the daemon, the one process
+   * that refreshes, renews it before the run's first request. Default true.
+   */
+  refresh?: boolean;
 }
 
 const DEFAULT_REFRESH_WINDOW_MS = 5 * 60_000;
@@ -74,6 +80,10 @@ export async function ensureFresh(
   const now = opts.now ?? new Date();
   const expires = Date.parse(cred.expiresAt);
   if (Number.isNaN(expires) || expires - now.getTime() > (opts.refreshWithinMs ?? DEFAULT_REFRESH_WINDOW_MS)) return cred;
+  if (opts.refresh === false) {
+    if (expires > now.getTime() || (provider.refresh && canRefresh(cred))) return cred;
+    throw expiredError(name, cred);
+  }
   const baseUrl = authUrl(provider, opts.env ?? process.env);
   let renewed: StoredCredential | undefined;
   if (provider.refresh && baseUrl) {
@@ -90,8 +100,14 @@ export async function ensureFresh(
     return renewed;
   }
   if (expires > now.getTime()) return cred;
-  throw new MoatError(`The grant "${name}" expired at ${cred.expiresAt} and cannot be refreshed.`, { hint: `moat grant ${name}` });
+  throw expiredError(name, cred);
 }
+
+/** A stored refresh token is what every refreshable provider needs. */
+const canRefresh = (cred: StoredCredential): boolean => Boolean(cred.secret.refreshToken);
+
+const expiredError = (name: string, cred: StoredCredential): MoatError =>
+  new MoatError(`The grant "${name}" expired at ${cred.expiresAt ?? '?'} and cannot be refreshed.`, { hint: `moat grant ${name}` });
 
 /** Every form of a secret that could appear in a log: raw values and the header values built from them. */
 function secretStrings(cred: StoredCredential, injections: HeaderInjection[]): string[] {

@@ -8,9 +8,9 @@ import { createRedactor } from '../gateway/injection.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
 import { CredentialStore } from '../credentials/store.js';
-import { resolveGrants, type ResolvedGrants } from '../credentials/resolve.js';
+import type { ResolvedGrants } from '../credentials/resolve.js';
 import type { RunMetadata } from '../run/types.js';
-import { startGrantRefresh } from './refresh.js';
+import { resolveGrantsSerialized, startGrantRefresh } from './refresh.js';
 import { parseTestUpstreams } from './test-upstreams.js';
 
 export interface RunGateway {
@@ -41,7 +41,7 @@ export class GatewayHost {
     this.extraCAs ??= hostExtraCAs({ env: this.env, configured: global.build?.ca_certs });
     const store = new CredentialStore(this.home, { env: this.env });
     const grants: ResolvedGrants = meta.grants.length > 0
-      ? await resolveGrants(meta.grants, store, { env: this.env, ...(this.refreshWindowMs !== undefined ? { refreshWithinMs: this.refreshWindowMs } : {}) })
+      ? await resolveGrantsSerialized(meta.grants, store, { env: this.env, ...(this.refreshWindowMs !== undefined ? { refreshWithinMs: this.refreshWindowMs } : {}) })
       : { injections: [] as HeaderInjection[], responses: [] as LocalResponse[], placeholders: { env: {}, files: [] }, secretsToRedact: [] as string[] };
     // Grows as the host refreshes tokens: an old token may still show up in a late log line.
     let secrets = grants.secretsToRedact;

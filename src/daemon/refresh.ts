@@ -41,6 +41,11 @@ function serialized<T>(fn: () => Promise<T>): Promise<T> {
   return p;
 }
 
+/** resolveGrants, one at a time with every other refresh of this process (a run's start included). */
+export function resolveGrantsSerialized(...args: Parameters<typeof resolveGrants>): Promise<ResolvedGrants> {
+  return serialized(() => resolveGrants(...args));
+}
+
 export function startGrantRefresh(opts: GrantRefreshOptions): GrantRefresher {
   const windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
   const retryMs = opts.retryMs ?? 60_000;
@@ -71,7 +76,7 @@ export function startGrantRefresh(opts: GrantRefreshOptions): GrantRefresher {
     timer = undefined;
     let grants: ResolvedGrants;
     try {
-      grants = await serialized(() => resolveGrants(opts.names, opts.store, { env: opts.env, refreshWithinMs: windowMs }));
+      grants = await resolveGrantsSerialized(opts.names, opts.store, { env: opts.env, refreshWithinMs: windowMs });
     } catch (err) {
       if (stopped) return;
       opts.log(`grant refresh failed: ${err instanceof Error ? err.message : String(err)}`);

@@ -32,7 +32,9 @@ export async function containerExtras(home: MoatHome, spec: RunSpec, env: NodeJS
   if (spec.grants.length > 0) {
     const { CredentialStore } = await import('../credentials/store.js');
     const { resolveGrants } = await import('../credentials/resolve.js');
-    placeholders = (await resolveGrants(spec.grants, new CredentialStore(home, { env }), { env })).placeholders;
+    // Placeholders only: the daemon alone refreshes (and saves rotated tokens), so two processes never
+    // spend the same refresh token.
+    placeholders = (await resolveGrants(spec.grants, new CredentialStore(home, { env }), { env, refresh: false })).placeholders;
   }
   if (env.MOAT_TESTING === '1' && env.MOAT_TEST_UPSTREAMS) {
     warn(`test-only upstream override is active (MOAT_TEST_UPSTREAMS=${env.MOAT_TEST_UPSTREAMS}); never use it outside tests.`);

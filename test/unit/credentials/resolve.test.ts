@@ -121,3 +121,29 @@ describe('resolveGrants, more', () => {
     }
   });
 });
+
+describe('resolveGrants without refreshing (the CLI: placeholders and an early failure only)', () => {
+  const env = (): NodeJS.ProcessEnv => ({ MOAT_OPENAI_AUTH_URL: `${auth.url}/oauth/token` });
+
+  it('never calls the auth server, even for a credential inside the refresh window', async () => {
+    await t.store.put('openai', chatgpt('2025-06-01T00:01:00Z', 'rt_good'));
+    const r = await resolveGrants(['openai'], t.store, { now: NOW, env: env(), refresh: false });
+    expect(auth.requests).toHaveLength(0);
+    expect(r.placeholders.files.map((f) => f.path)).toEqual(['.codex/auth.json']);
+    expect((await t.store.get('openai'))?.secret.refreshToken).toBe('rt_good');
+  });
+
+  it('accepts an expired credential the host can refresh (the daemon renews it before the first request)', async () => {
+    await t.store.put('openai', chatgpt('2025-05-01T00:00:00Z', 'rt_good'));
+    await expect(resolveGrants(['openai'], t.store, { now: NOW, env: env(), refresh: false })).resolves.toBeDefined();
+    expect(auth.requests).toHaveLength(0);
+  });
+
+  it('refuses an expired credential without a refresh token, with the grant command', async () => {
+    await t.store.put('openai', chatgpt('2025-05-01T00:00:00Z'));
+    const err = await resolveGrants(['openai'], t.store, { now: NOW, env: env(), refresh: false }).catch((e: unknown) => e);
+    expect((err as MoatError).message).toMatch(/expired at 2025-05-01/);
+    expect((err as MoatError).hint).toBe('moat grant openai');
+    expect(auth.requests).toHaveLength(0);
+  });
+});
