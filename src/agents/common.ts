@@ -63,3 +63,55 @@ export function mcpWithCwd(server: McpServerConfig): { command: string; args: st
     : { command: server.command, args };
   return server.env && Object.keys(server.env).length > 0 ? { ...base, env: { ...server.env } } : base;
 }
+
+/**
+ * The agent subcommand the arguments after `--` start with (`mcp` in `mcp list`), or undefined when they
+ * are options or a prompt for the agent's TUI. Decided by the agent's own list: a first word that is not
+ * one of its subcommands is a prompt (`claude "fix the bug"`).
+ */
+export function agentSubcommand(agent: AgentDefinition, args: readonly string[]): string | undefined {
+  const first = args[0];
+  return first !== undefined && agent.subcommands.includes(first) ? first : undefined;
+}
+
+/** How `moat <agent>` was called, as far as choosing the agent's mode goes. */
+export interface AgentModeInput {
+  /** Arguments after `--`. */
+  args: readonly string[];
+  prompt?: string;
+  /** Standard input is a terminal. */
+  tty: boolean;
+  /** -i, -d, and --continue/--resume. */
+  interactive?: boolean;
+  detach?: boolean;
+  resuming?: boolean;
+}
+
+export interface AgentMode {
+  /** The run gets a terminal. */
+  interactive: boolean;
+  /** Headless, the prompt read from standard input. */
+  promptFromStdin: boolean;
+  /** The agent subcommand the arguments start with. */
+  subcommand?: string;
+}
+
+/**
+ * The agent's mode. A subcommand (`-- mcp list`) runs as it is: with a terminal only from one (or -i),
+ * its stdin forwarded and never taken as a prompt. Otherwise: a prompt runs headless; without one, the
+ * TUI on a terminal (or detached, to attach later), and piped stdin is the prompt.
+ */
+export function agentMode(agent: AgentDefinition, input: AgentModeInput): AgentMode {
+  const subcommand = agentSubcommand(agent, input.args);
+  if (subcommand !== undefined) {
+    if (input.prompt !== undefined || input.resuming) {
+      const flag = input.prompt !== undefined ? '-p' : '--continue/--resume';
+      throw new MoatError(`${flag} starts a ${agent.title} session, but "${subcommand}" after -- is one of ${agent.title}'s subcommands; use one.`, {
+        hint: `moat ${agent.name} -- ${subcommand} … runs the subcommand; a prompt that starts with "${subcommand}" goes through -p.`,
+      });
+    }
+    return { interactive: input.interactive === true || input.tty, promptFromStdin: false, subcommand };
+  }
+  const interactive = input.prompt === undefined && (input.interactive === true || input.tty || input.detach === true);
+  return { interactive, promptFromStdin: input.prompt === undefined && !interactive };
+}

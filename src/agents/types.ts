@@ -29,6 +29,11 @@ export interface AgentInvocation {
    * (`--last` or an ID).
    */
   resume?: string[];
+  /**
+   * The arguments start with one of the agent's own subcommands (`mcp list`, `doctor`): they run as they
+   * are, with no prompt and no permission flag (the staged settings still apply).
+   */
+  subcommand?: boolean;
 }
 
 /** The agent's section of moat.yaml (`claude:` / `codex:`), as far as staging needs it. */
@@ -60,6 +65,11 @@ export interface AgentDefinition {
    * Each with what it is, for the "no credential" message.
    */
   grants: ReadonlyArray<{ name: string; what: string }>;
+  /**
+   * The CLI's own subcommands (and their aliases) at the pinned version, from its `--help`. Arguments after
+   * `--` that start with one run as that subcommand; anything else is the TUI's arguments or prompt.
+   */
+  subcommands: readonly string[];
   /** The agent's argv (what the user would type inside the container). */
   command(inv: AgentInvocation): string[];
   /** The container's command: the agent's argv, possibly behind a tiny preparation step. */

@@ -3,6 +3,7 @@ import type { CliContext } from './context.js';
 import { addRunFlags, executeAndReport, prepareFlags } from './run.js';
 import { AGENTS } from '../agents/index.js';
 import type { AgentDefinition } from '../agents/types.js';
+import { agentMode } from '../agents/common.js';
 import { prepareAgentRun } from '../agents/prepare.js';
 import { MoatError } from '../errors.js';
 
@@ -100,16 +101,19 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
       const prompt = o.prompt;
       const { continue: cont, resume } = o as { continue?: boolean; resume?: string };
       if (cont && resume !== undefined) throw new MoatError('--continue and --resume pick different conversations; use one.', { hint: `moat ${agent.name} sessions lists them.` });
+      // Before anything is read or built: a subcommand with a session flag is an error.
+      const mode = agentMode(agent, {
+        args: trailing ?? [], tty: Boolean(process.stdin.isTTY), ...(prompt !== undefined ? { prompt } : {}),
+        interactive: o.interactive === true, detach: o.detach === true, resuming: cont === true || resume !== undefined,
+      });
       const resumeArgv = cont || resume !== undefined ? await resumeArgs(ctx, agent, workspace, resume !== undefined ? { ref: resume } : { last: true }) : undefined;
-      const tty = Boolean(process.stdin.isTTY);
-      // No prompt: the TUI on a terminal (or detached, to attach later); piped stdin is the prompt otherwise.
-      const interactive = prompt === undefined && (o.interactive === true || tty || o.detach === true);
       const spec = await prepareAgentRun(agent, workspace, {
         ...prepareFlags(o),
-        interactive,
+        interactive: mode.interactive,
       }, {
         ...(prompt !== undefined ? { prompt } : {}),
-        ...(prompt === undefined && !interactive ? { promptFromStdin: true } : {}),
+        ...(mode.promptFromStdin ? { promptFromStdin: true } : {}),
+        ...(mode.subcommand !== undefined ? { subcommand: true } : {}),
         yolo: !o.noyolo,
         args: trailing ?? [],
         ...(resumeArgv ? { resume: resumeArgv } : {}),

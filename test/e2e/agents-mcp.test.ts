@@ -1,12 +1,13 @@
 /**
  * Agents, end to end, beyond a turn: a stdio MCP server declared in moat.yaml (`claude.mcp`, `codex.mcp`)
  * is staged by moat and listed as connected/enabled by the real Claude Code and Codex CLIs inside the
- * container; a pinned agent version that does not exist fails with a clear message and leaves nothing.
+ * container, on a terminal and with piped stdin (an agent subcommand runs as it is, never as a headless
+ * prompt); a pinned agent version that does not exist fails with a clear message and leaves nothing.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MOAT_BIN, REPO_ROOT, Tmux, cleanupHome, containersOf, errorProblems, grantToken, moat, moatEnv, runDirs, shq, tempDir } from './helpers.js';
+import { MOAT_BIN, REPO_ROOT, Tmux, cleanupHome, containersOf, errorProblems, grantToken, listRuns, moat, moatEnv, runDirs, shq, tempDir, waitFor } from './helpers.js';
 
 const MCP_YAML = (agent: 'claude' | 'codex'): string =>
   `${agent}:\n  mcp:\n    echo:\n      command: node\n      args: [/workspace/mcp-echo.mjs]\n`;
@@ -67,6 +68,32 @@ describe('agents: MCP servers from moat.yaml, and a version that does not exist'
 
   it('codex: the echo server from codex.mcp is staged in config.toml and listed as enabled', async () => {
     await mcpList('codex', /^echo\s+node\s+\/workspace\/mcp-echo\.mjs\s.*enabled/m);
+  }, 180_000);
+
+  /**
+   * `moat AGENT -- mcp list` with piped stdin (no terminal): the agent's own subcommand, not `claude -p` /
+   * `codex exec` with stdin as the prompt; no TTY; its output and exit code are moat's; nothing left behind.
+   */
+  const pipedMcpList = async (agent: 'claude' | 'codex', listed: RegExp, argv: string[]): Promise<void> => {
+    await writeFile(join(ws, 'moat.yaml'), MCP_YAML(agent));
+    const name = `piped-${agent}`;
+    const r = await moat([agent, '-n', name, '--', 'mcp', 'list'], { home, cwd: ws, env, input: 'this is not a prompt\n', timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(listed);
+    const run = (await listRuns(home, ws)).find((x) => x.name === name);
+    expect(run?.interactive).toBe(false);
+    expect(run?.command.slice(4)).toEqual(argv);
+    expect(run?.state).toBe('stopped');
+    expect(run?.exitCode).toBe(0);
+    await waitFor(async () => (await containersOf(home)).length === 0, 20_000, 'the run\'s container to be removed');
+  };
+
+  it('claude -- mcp list with piped stdin: runs `claude mcp list` (no -p) and lists the echo server as connected', async () => {
+    await pipedMcpList('claude', /^echo: node \/workspace\/mcp-echo\.mjs - . Connected$/m, ['claude', 'mcp', 'list']);
+  }, 180_000);
+
+  it('codex -- mcp list with piped stdin: runs `codex mcp list` (not codex exec) and lists the echo server as enabled', async () => {
+    await pipedMcpList('codex', /^echo\s+node\s+\/workspace\/mcp-echo\.mjs\s.*enabled/m, ['codex', '--no-daemon', 'mcp', 'list']);
   }, 180_000);
 
   it('a pinned version that does not exist: the build fails naming it, and no run or container is left', async () => {

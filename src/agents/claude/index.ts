@@ -2,7 +2,18 @@
 import type { AgentDefinition, AgentInvocation } from '../types.js';
 import { API_KEY_SUFFIX_MARKER, stageClaude } from './staging.js';
 
+/**
+ * Claude Code 2.1.331's subcommands, aliases included (`claude --help`). `help` is not one: Claude Code
+ * would take it as a prompt.
+ */
+export const CLAUDE_SUBCOMMANDS: readonly string[] = [
+  'agents', 'attach', 'auth', 'auto-mode', 'doctor', 'gateway', 'import', 'install', 'logs', 'mcp', 'plugin',
+  'plugins', 'purge', 'respawn', 'rm', 'setup-token', 'stop', 'kill', 'ultrareview', 'update', 'upgrade',
+];
+
 export function claudeCommand(inv: AgentInvocation): string[] {
+  // A subcommand starts no session: the skip-permissions flag is a session's (the staged settings still apply).
+  if (inv.subcommand) return ['claude', ...inv.args];
   const cmd = ['claude'];
   if (inv.yolo) cmd.push('--dangerously-skip-permissions');
   if (inv.prompt !== undefined) cmd.push('-p', inv.prompt);
@@ -32,6 +43,7 @@ export const claudeAgent: AgentDefinition = {
     { name: 'claude', what: 'your Claude Pro/Max subscription' },
     { name: 'anthropic', what: 'an Anthropic API key' },
   ],
+  subcommands: CLAUDE_SUBCOMMANDS,
   command: claudeCommand,
   containerCommand: (inv) => ['/bin/sh', '-c', CLAUDE_PRELUDE, 'moat-claude', ...claudeCommand(inv)],
   stage: stageClaude,

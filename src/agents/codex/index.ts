@@ -2,7 +2,16 @@
 import type { AgentDefinition, AgentInvocation } from '../types.js';
 import { stageCodex } from './staging.js';
 
+/** Codex CLI 0.169.0's subcommands, aliases included (`codex --help`). */
+export const CODEX_SUBCOMMANDS: readonly string[] = [
+  'agents', 'exec', 'e', 'review', 'login', 'logout', 'mcp', 'plugin', 'app-server', 'remote-control',
+  'completion', 'update', 'doctor', 'sandbox', 'debug', 'apply', 'a', 'resume', 'queue', 'archive', 'delete',
+  'migrate-rollouts', 'migrate-nfs-db', 'unarchive', 'fork', 'cloud', 'exec-server', 'features', 'help',
+];
+
 export function codexCommand(inv: AgentInvocation): string[] {
+  // `--no-daemon` is a top-level option every subcommand accepts; the ones that open the TUI (resume, fork) need it.
+  if (inv.subcommand) return ['codex', '--no-daemon', ...inv.args];
   // Approvals and sandbox come from the staged config.toml (yolo or not).
   if (inv.prompt !== undefined) return ['codex', 'exec', '--skip-git-repo-check', ...inv.args, inv.prompt];
   if (inv.promptFromStdin) return ['codex', 'exec', '--skip-git-repo-check', ...inv.args];
@@ -31,6 +40,7 @@ export const codexAgent: AgentDefinition = {
   dependency: 'codex',
   companions: ['git', 'ripgrep'],
   grants: [{ name: 'openai', what: 'an OpenAI API key or your ChatGPT sign-in (--import)' }],
+  subcommands: CODEX_SUBCOMMANDS,
   command: codexCommand,
   containerCommand: (inv) => ['/bin/sh', '-c', CODEX_PRELUDE, 'moat-codex', ...codexCommand(inv)],
   stage: stageCodex,
