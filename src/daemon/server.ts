@@ -6,6 +6,7 @@ import { RUN_ID_RE } from '../run/names.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { Supervisor } from './supervisor.js';
 import { GatewayHost } from './gateways.js';
+import { testRefreshWindowMs } from './test-upstreams.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import { BUILD } from '../version.js';
 
@@ -19,7 +20,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   const logFile = daemonLog(home);
   const log = (msg: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${msg}\n`, { mode: 0o600 });
   const store = new RunStore(home);
-  const supervisor = new Supervisor(home, store, new DockerRuntime(), new GatewayHost(home, process.env, log), log);
+  const supervisor = new Supervisor(home, store, new DockerRuntime(), new GatewayHost(home, process.env, log, testRefreshWindowMs(process.env)), log);
   const startedAt = new Date().toISOString();
   let idleTimer: NodeJS.Timeout | undefined;
 

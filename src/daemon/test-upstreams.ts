@@ -19,3 +19,13 @@ export function parseTestUpstreams(env: NodeJS.ProcessEnv): { map: Map<string, {
 export function testUpstreamsActive(env: NodeJS.ProcessEnv): boolean {
   return env.MOAT_TESTING === '1' && Boolean(env.MOAT_TEST_UPSTREAMS);
 }
+
+/**
+ * Test-only: MOAT_TEST_REFRESH_WINDOW_MS shrinks the grant refresh window (default 5 minutes) so a test
+ * can watch a refresh happen during a run. Honoured only when MOAT_TESTING=1.
+ */
+export function testRefreshWindowMs(env: NodeJS.ProcessEnv): number | undefined {
+  if (env.MOAT_TESTING !== '1' || !env.MOAT_TEST_REFRESH_WINDOW_MS) return undefined;
+  const ms = Number(env.MOAT_TEST_REFRESH_WINDOW_MS);
+  return Number.isInteger(ms) && ms > 0 ? ms : undefined;
+}

@@ -1,8 +1,8 @@
 /**
- * A fake OpenAI Responses API for the Codex tests, HTTPS with its own test CA. `POST /v1/responses`
- * streams the SSE events Codex reads (response.created, response.output_item.added,
- * response.output_text.delta, response.output_item.done, response.completed with usage). A WebSocket
- * upgrade of `GET /v1/responses` is either served (each `response.create` message answered with the same
+ * A fake OpenAI Responses API for the Codex tests, HTTPS with its own test CA. `POST /v1/responses` (and
+ * ChatGPT's `/backend-api/codex/responses`) streams the SSE events Codex reads (response.created,
+ * response.output_item.added, response.output_text.delta, response.output_item.done, response.completed
+ * with usage). A WebSocket upgrade of either path is either served (each `response.create` message answered with the same
  * events as text frames) or refused with 404 so Codex falls back to HTTPS at once. With `writeFile`, the
  * first request offering a shell tool gets a function call that writes the file; the request carrying
  * its output gets the text reply. Every request is recorded with its headers.
@@ -10,6 +10,7 @@
 import type http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { decompress as zstdDecompress } from 'fzstd';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createCA, type CA } from '../../src/gateway/ca.js';
 import { LeafCache } from '../../src/gateway/leaf.js';
@@ -20,7 +21,14 @@ export interface FakeOpenAIOptions {
   websocket?: 'serve' | 'refuse';
   /** Ask the agent to write this file (absolute path inside the container) before replying. */
   writeFile?: { path: string; content: string };
+  /** The ChatGPT account the fake signs in (Codex's workspace routing discovery, /backend-api/wham/accounts/check). */
+  chatgptAccount?: { id: string; plan?: string };
+  /** Awaited before a turn (0-based, over HTTPS and WebSocket) is answered: lets a test hold a turn. */
+  beforeTurn?: (index: number) => Promise<void>;
 }
+
+/** The Responses endpoint for an API key (api.openai.com) and for the ChatGPT sign-in (chatgpt.com). */
+const RESPONSES_PATHS = new Set(['/v1/responses', '/backend-api/codex/responses']);
 
 export interface OpenAIRequest {
   method: string;
@@ -44,6 +52,12 @@ export interface FakeOpenAI {
 
 type Item = Record<string, unknown>;
 type Event = Record<string, unknown> & { type: string };
+
+/** Codex's workspace routing discovery: the signed-in user's workspaces, here one personal one without constraints. */
+const ACCOUNTS_SHAPE = (id: string, plan: string): unknown => ({
+  accounts: [{ id, name: null, structure: 'personal', plan_type: plan, is_deactivated: false, workspace_backend_origin: 'NO_CONSTRAINT', account_routing_override: 'NO_CONSTRAINT' }],
+  default_account_id: id,
+});
 
 let seq = 0;
 const nextId = (prefix: string): string => `${prefix}_fake${String(++seq).padStart(6, '0')}`;
@@ -124,6 +138,9 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     return out;
   };
 
+  /** A turn waits for the test's hold, if any; a failing hold answers anyway (the test asserts on it). */
+  const hold = (index: number): Promise<void> => (opts.beforeTurn ? opts.beforeTurn(index).catch(() => undefined) : Promise.resolve());
+
   const record = (req: http.IncomingMessage, websocket: boolean, body?: Record<string, unknown>): void => {
     requests.push({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host, headers: req.headers, websocket, ...(body ? { body } : {}) });
   };
@@ -132,7 +149,9 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+      const raw = Buffer.concat(chunks);
+      // Codex compresses its ChatGPT request bodies with zstd (Node 20's zlib has no zstd).
+      const text = (req.headers['content-encoding'] === 'zstd' ? Buffer.from(zstdDecompress(raw)) : raw).toString('utf8');
       let body: Record<string, unknown> | undefined;
       try {
         body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
@@ -141,11 +160,21 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       }
       record(req, false, body);
       const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (req.method === 'POST' && path === '/v1/responses' && body) {
-        turns.push({ via: 'https', body });
+      if (req.method === 'POST' && RESPONSES_PATHS.has(path) && body) {
+        const index = turns.push({ via: 'https', body }) - 1;
+        // Headers at once (a held turn then looks like a slow model, not a dead server).
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': nextId('req') });
-        for (const ev of events(body)) res.write(`event: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
-        res.end();
+        res.flushHeaders();
+        void hold(index).then(() => {
+          for (const ev of events(body)) res.write(`event: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
+          res.end();
+        });
+        return;
+      }
+      if (req.method === 'GET' && path === '/backend-api/wham/accounts/check' && opts.chatgptAccount) {
+        const { id, plan = 'pro' } = opts.chatgptAccount;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(ACCOUNTS_SHAPE(id, plan)));
         return;
       }
       if (req.method === 'GET' && path === '/v1/models') {
@@ -173,15 +202,17 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
         return;
       }
       if (msg.type !== 'response.create') return;
-      turns.push({ via: 'websocket', body: msg });
-      for (const ev of events(msg)) ws.send(JSON.stringify(ev));
+      const index = turns.push({ via: 'websocket', body: msg }) - 1;
+      void hold(index).then(() => {
+        for (const ev of events(msg)) ws.send(JSON.stringify(ev));
+      });
     });
   });
   server.on('upgrade', (req: http.IncomingMessage, socket, head) => {
     record(req, true);
     socket.on('error', () => socket.destroy());
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (opts.websocket === 'refuse' || path !== '/v1/responses') {
+    if (opts.websocket === 'refuse' || !RESPONSES_PATHS.has(path)) {
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}');
       return;
     }

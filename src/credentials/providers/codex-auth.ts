@@ -75,9 +75,14 @@ export function parseCodexAuth(text: string, path: string): GrantedSecret {
   });
 }
 
-/** A Codex auth.json whose every token is a fresh placeholder: JWT-shaped, plausible claims, far expiry. */
+/**
+ * A Codex auth.json whose every token is a fresh placeholder: JWT-shaped, plausible claims, far expiry.
+ * The ChatGPT account id is the real one when known: it is an identifier, not a credential, and Codex
+ * (0.157 and later) refuses to send a turn unless its account is among those the backend lists for the
+ * signed-in user (workspace routing discovery).
+ */
 export function codexPlaceholderAuth(cred: StoredCredential, now: Date = new Date()): string {
-  const accountId = randomUUID();
+  const accountId = cred.meta?.accountId ?? randomUUID();
   const userId = `user-${randomBase62(24)}`;
   const iat = Math.floor(now.getTime() / 1000);
   const auth = { chatgpt_account_id: accountId, chatgpt_plan_type: cred.meta?.planType ?? 'plus', chatgpt_user_id: userId, user_id: userId };

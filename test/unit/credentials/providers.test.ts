@@ -107,7 +107,9 @@ describe('providers', () => {
     }
     expect(b64urlJson(auth.tokens.id_token!.split('.')[1]!).email).toMatch(/@/);
     expect(auth.tokens.refresh_token).toMatch(/^rt_/);
-    expect(auth.tokens.account_id).not.toBe('acct-real-1');
+    // The account id is an identifier Codex must match against the backend's account list; the tokens are not real.
+    expect(auth.tokens.account_id).toBe('acct-real-1');
+    for (const secret of Object.values(c.secret)) expect(f.content).not.toContain(secret);
   });
 
   it('npm injects Bearer per registry host; placeholder .npmrc', () => {

@@ -169,3 +169,13 @@ describe('GatewayHost keeps a run’s grants fresh', () => {
     expect(auth.requests.length).toBe(count);
   });
 });
+
+describe('the test-only refresh window', () => {
+  it('is honoured only with MOAT_TESTING=1 and a positive whole number', async () => {
+    const { testRefreshWindowMs } = await import('../../../src/daemon/test-upstreams.js');
+    expect(testRefreshWindowMs({ MOAT_TESTING: '1', MOAT_TEST_REFRESH_WINDOW_MS: '30000' })).toBe(30_000);
+    expect(testRefreshWindowMs({ MOAT_TEST_REFRESH_WINDOW_MS: '30000' })).toBeUndefined();
+    expect(testRefreshWindowMs({ MOAT_TESTING: '1', MOAT_TEST_REFRESH_WINDOW_MS: '-5' })).toBeUndefined();
+    expect(testRefreshWindowMs({ MOAT_TESTING: '1', MOAT_TEST_REFRESH_WINDOW_MS: 'soon' })).toBeUndefined();
+  });
+});
