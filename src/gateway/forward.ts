@@ -47,7 +47,10 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   ev.url = t.url;
   ev.host = t.host;
 
-  const decision = core.policy.checkRequest(t.host, t.port, ev.method, t.path);
+  // A grant's local answer: only over TLS to the exact host, like a credential; the upstream never sees
+  // it. Only a deny of its host refuses it; other calls to that host are decided like any request.
+  const local = t.secure ? core.responder.find(t.host, t.port, ev.method, t.path) : undefined;
+  const decision = local ? core.policy.checkHost(t.host, t.port) : core.policy.checkRequest(t.host, t.port, ev.method, t.path);
   if (!decision.allowed) {
     ev.status = 403;
     ev.blocked = true;
@@ -57,8 +60,6 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     return finish();
   }
 
-  // A grant's local answer: only over TLS to the exact host, like a credential; the upstream never sees it.
-  const local = t.secure ? core.responder.find(t.host, t.port, ev.method, t.path) : undefined;
   if (local) return answerLocally(req, res, ev, local, finish, resSample, reqSample);
 
   const headers = stripHopByHop(req.headers);

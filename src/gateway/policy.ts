@@ -17,6 +17,11 @@ export interface PolicyData {
   rules: (string | Record<string, string[]>)[];
   deny: string[];
   allowHosts: string[];
+  /**
+   * Hosts where the gateway answers some calls itself (a grant's local answers): reachable at CONNECT
+   * so those calls can be answered, but every other request to them is decided like any host's.
+   */
+  answeredHosts?: string[];
 }
 
 export interface Decision {
@@ -124,16 +129,19 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
   }
   const deny = data.deny.map(parseHostPattern);
   const allowHosts = data.allowHosts.map(parseHostPattern);
+  const answered = (input.answeredHosts ?? []).map(parseHostPattern);
   const entries: HostEntry[] = data.rules.flatMap((entry): HostEntry[] =>
     typeof entry === 'string'
       ? [{ pattern: parseHostPattern(entry) }]
       : Object.entries(entry).map(([host, rules]) => ({ pattern: parseHostPattern(host), paths: rules.map(parsePathRule) })),
   );
 
-  const fallback = (host: string, port: number | undefined): Decision => {
+  const fallback = (host: string, port: number | undefined, hostOnly: boolean): Decision => {
     const granted = allowHosts.find((p) => matchHost(p, host, port));
     if (granted) return { allowed: true, reason: `${host} is granted`, rule: granted.source };
     if (data.policy === 'permissive') return { allowed: true, reason: 'permissive policy' };
+    const local = hostOnly ? answered.find((p) => matchHost(p, host, port)) : undefined;
+    if (local) return { allowed: true, reason: `the gateway answers some calls to ${host} itself`, rule: local.source };
     return {
       allowed: false,
       reason: `${host} is not in network.rules and the policy is strict`,
@@ -160,11 +168,11 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
       if (rule?.allow) return { allowed: true, reason: `allowed by "${rule.source}"`, rule: rule.source };
       const suggestion = `network:\n  rules:\n    - "${entry.pattern.source}":\n        - "allow ${m} ${path}"`;
       if (rule) return { allowed: false, reason: `${m} ${path} on ${host} is refused by "${rule.source}"`, rule: rule.source, suggestion: `${suggestion}\n(before "${rule.source}"; the first matching rule wins)` };
-      const d = fallback(host, port);
+      const d = fallback(host, port, false);
       return d.allowed ? d : { allowed: false, reason: `${m} ${path} on ${host} matches no rule of "${entry.pattern.source}" and the policy is strict`, suggestion };
     }
     if (entry) return { allowed: true, reason: `${host} has path rules in network.rules`, rule: entry.pattern.source };
-    return fallback(host, port);
+    return fallback(host, port, method === undefined);
   };
 
   return {

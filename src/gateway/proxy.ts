@@ -83,7 +83,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     const injector = compileInjections(s.injections);
     const responder = compileLocalResponses(s.responses);
     const p = s.policy ?? {};
-    return { injector, responder, policy: compilePolicy({ ...p, allowHosts: [...(p.allowHosts ?? []), ...injector.hosts, ...responder.hosts] }) };
+    return { injector, responder, policy: compilePolicy({ ...p, allowHosts: [...(p.allowHosts ?? []), ...injector.hosts], answeredHosts: responder.hosts }) };
   };
   let current: State = { policy: opts.policy, injections: opts.injections ?? [], responses: opts.responses ?? [] };
   const core: ProxyCore = {

@@ -35,15 +35,38 @@ describe('local answers', () => {
     expect(ev.bytesUp).toBe('{"refresh_token":"rt_placeholder"}'.length);
   });
 
-  it('makes its host reachable under a strict policy, but other paths and methods go upstream unanswered', async () => {
+  it('under a strict policy opens only the answered call: other paths and methods of its host are refused', async () => {
     const other = await fetchVia(h, 'api.example.test', { method: 'GET', path: '/oauth/token' });
-    expect(other.status).toBe(200);
-    expect(other.body).not.toContain('placeholder-access');
-    expect(upstreamSaw('/oauth/token')).toBe(true);
+    expect(other.status).toBe(403);
+    expect(other.headers['x-moat-blocked']).toBeDefined();
+    expect((await fetchVia(h, 'api.example.test', { method: 'POST', path: '/oauth/authorize', body: '{}' })).status).toBe(403);
+    expect(upstreamSaw('/oauth/token')).toBe(false);
+    expect(upstreamSaw('/oauth/authorize')).toBe(false);
     const ev = await waitFor(() => h.requestEvents().find((e) => e.method === 'GET' && e.url === 'https://api.example.test/oauth/token'));
-    expect(ev.local).toBeUndefined();
-    // A host with no answer and no grant stays closed under strict.
+    expect(ev).toMatchObject({ blocked: true, status: 403 });
+    // A host with no answer and no grant stays closed under strict, at CONNECT already.
     expect((await fetchVia(h, 'other.example.test', { method: 'POST', path: '/oauth/token' })).status).toBe(403);
+  });
+
+  it('under a permissive policy, other calls to its host go upstream unanswered and without a credential', async () => {
+    const h2 = await startHarness({ responses: [answer()] });
+    try {
+      const other = await fetchVia(h2, 'api.example.test', { method: 'GET', path: '/oauth/token' });
+      expect(other.status).toBe(200);
+      expect(other.body).not.toContain('placeholder-access');
+      expect(h2.fake.requests.some((r) => r.path === '/oauth/token' && r.method === 'GET')).toBe(true);
+    } finally {
+      await h2.close();
+    }
+  });
+
+  it('a deny of its host refuses the answered call too', async () => {
+    const h2 = await startHarness({ policy: { deny: ['api.example.test'] }, responses: [answer()] });
+    try {
+      expect((await fetchVia(h2, 'api.example.test', { method: 'POST', path: '/oauth/token', body: '{}' })).status).toBe(403);
+    } finally {
+      await h2.close();
+    }
   });
 
   it('is never used over plain HTTP', async () => {
