@@ -36,3 +36,10 @@ export function buildHint(output: string): string {
   }
   return 'See the full build log for details; fix the step above and run again with --rebuild.';
 }
+
+/** The engine's own bookkeeping between steps: kept in the build log, never shown as a step's output. */
+const ENGINE_NOISE = /^\s*(?:---> |Removing intermediate container |Running in [0-9a-f]{12}|Successfully (?:built|tagged) )/;
+
+export function isEngineNoise(line: string): boolean {
+  return ENGINE_NOISE.test(line);
+}

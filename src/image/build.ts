@@ -7,7 +7,7 @@ import type { ContainerRuntime } from '../runtime/types.js';
 import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { ASSETS, renderDockerfile, type ImageRecipe } from './dockerfile.js';
 import { imageTag } from './tag.js';
-import { buildHint, stepOwners } from './build-errors.js';
+import { buildHint, isEngineNoise, stepOwners } from './build-errors.js';
 
 // eslint-disable-next-line no-control-regex -- terminal escape sequences
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
@@ -77,7 +77,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
           currentOwner = owners[Number(step[1]) - 1] ?? currentOwner;
           tail.length = 0;
           progress.step(line, currentOwner);
-        } else {
+        } else if (!isEngineNoise(line)) {
           tail.push(line);
           if (tail.length > 40) tail.shift();
           progress.line(line);

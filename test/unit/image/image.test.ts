@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { renderDockerfile, ASSETS } from '../../../src/image/dockerfile.js';
 import { imageTag } from '../../../src/image/tag.js';
-import { buildHint, stepOwners } from '../../../src/image/build-errors.js';
+import { buildHint, isEngineNoise, stepOwners } from '../../../src/image/build-errors.js';
 import { parseMemory } from '../../../src/run/spec.js';
 
 describe('generated image', () => {
@@ -38,6 +38,14 @@ describe('generated image', () => {
     expect(buildHint('Temporary failure resolving deb.debian.org')).toMatch(/could not reach/);
     expect(buildHint('npm ERR! code ETARGET')).toMatch(/version does not exist/);
     expect(buildHint('moat: base image is alpine, not Debian- or Ubuntu-based')).toMatch(/base_image/);
+  });
+  it('keeps the engine\'s own bookkeeping lines out of a failing step\'s output', () => {
+    for (const l of [' ---> Running in 0123456789ab', ' ---> 4f1e2d3c4b5a', 'Removing intermediate container 0123456789ab', 'Successfully built 4f1e2d3c4b5a', 'Successfully tagged moat-image:abc']) {
+      expect(isEngineNoise(l), l).toBe(true);
+    }
+    for (const l of ['E: Unable to locate package foo', 'npm ERR! code ETARGET', 'Running in circles', '+ curl -fsSL https://x']) {
+      expect(isEngineNoise(l), l).toBe(false);
+    }
   });
   it('parses memory sizes', () => {
     expect(parseMemory('512m')).toBe(512 * 1024 ** 2);
