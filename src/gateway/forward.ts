@@ -8,6 +8,7 @@ import { applyInjection } from './injection.js';
 import type { CompiledLocalResponse } from './local-response.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
 import { BodySample, traceHeaders } from './trace-bodies.js';
+import { upstreamFailureMessage } from './upstream-errors.js';
 
 /**
  * One proxied request: resolve and check the target, apply policy and injection, send upstream with
@@ -130,7 +131,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       ev.error = code;
       const timeout = code.includes('TIMEOUT');
       ev.status = timeout ? 504 : 502;
-      ev.bytesDown = sendText(res, ev.status, `Moat could not complete the request to ${t.host}: ${code}.`);
+      ev.bytesDown = sendText(res, ev.status, upstreamFailureMessage(t.host, code));
       req.resume();
       finish();
     },

@@ -1,0 +1,62 @@
+/**
+ * An agent whose API host cannot be reached from this machine: the real Claude Code, headless, with an
+ * API-key grant, while the gateway's test-only upstream override sends api.anthropic.com to a loopback
+ * port nobody listens on. The gateway's 502 names the host and the cause, moat prints one hint line after
+ * the run, the exit code is non-zero, and nothing is left behind. Claude Code's own retries are capped
+ * with its documented CLAUDE_CODE_MAX_RETRIES (only here: moat leaves the agent's retries alone).
+ */
+import net from 'node:net';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { cleanupHome, containersOf, errorProblems, grantToken, listRuns, moat, tempDir, upstreamOverrideEnv, waitFor } from './helpers.js';
+
+/** A loopback port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+describe('agents: the API host cannot be reached', () => {
+  let home: string;
+  let ws: string;
+  let warm: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(async () => {
+    home = await tempDir('agents-unreachable-home');
+    ws = await tempDir('agents-unreachable-ws');
+    warm = await tempDir('agents-unreachable-warm');
+    env = await upstreamOverrideEnv(warm, { 'api.anthropic.com': await closedPort() }, []);
+    await grantToken('anthropic', 'sk-ant-api03-E2EUNREACH-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-AA', { home, cwd: ws, env });
+    // The same dependency set as the other agent tests: the cached image, or built once here.
+    const dir = join(warm, 'claude-code');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'moat.yaml'), 'dependencies: [claude-code, git, ripgrep]\n');
+    const r = await moat(['run', dir, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
+    if (r.code !== 0) throw new Error(`building the claude-code image failed (${String(r.code)}):\n${r.stderr}`);
+  }, 900_000);
+
+  afterAll(async () => {
+    await cleanupHome(home, ws, [warm]);
+  });
+
+  it('claude -p: a non-zero exit, the 502 and moat\'s hint name the host and the cause, no container is left', async () => {
+    const started = Date.now();
+    const r = await moat(['claude', '-n', 'unreachable', '-e', 'CLAUDE_CODE_MAX_RETRIES=0', '-p', 'hi'], { home, cwd: ws, env, timeoutMs: 150_000 });
+    // The test-only override warning and the hint: nothing else on stderr, no stack trace.
+    expect(errorProblems(r, 2), `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toEqual([]);
+    expect(r.stderr).toMatch(/^warning: api\.anthropic\.com could not be reached from this machine \(connection refused, \d+ requests?\)\. Check your network, or proxy\.upstream in \S*config\.yaml if this machine needs a proxy\.$/m);
+    expect(r.stderr.match(/could not be reached/g)).toHaveLength(1); // one line per host
+    // What Claude Code shows is the gateway's 502 body: the host and the cause, not a vague failure.
+    expect(r.stdout).toContain('Moat could not reach api.anthropic.com from this machine: connection refused (ECONNREFUSED).');
+    expect(Date.now() - started).toBeLessThan(120_000);
+    const run = (await listRuns(home, ws)).find((x) => x.name === 'unreachable');
+    expect(run?.state).toBe('stopped');
+    expect(run?.exitCode).toBe(r.code);
+    await waitFor(async () => (await containersOf(home)).length === 0, 20_000, 'the run\'s container to be removed');
+  }, 180_000);
+});
