@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { type ProxyCore, elapsedMs } from './core.js';
 import type { RequestEvent } from './events.js';
@@ -118,12 +117,15 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
         return;
       }
       up.body.on('data', (c: Buffer) => { ev.bytesDown += c.length; resSample?.add(c); });
-      pipeline(up.body, res, (err) => {
-        if (err && !abort.signal.aborted) {
-          ev.error ??= errorCode(err);
-          res.destroy();
-        }
+      // pipe(), not pipeline(): pipeline() creates and aborts an AbortController per call, and building
+      // that AbortError cost ~4 % of the proxy's CPU per request. A closed client aborts the upstream
+      // request (above), which destroys the body; an upstream failure destroys the client's response.
+      up.body.once('error', (err) => {
+        if (abort.signal.aborted) return;
+        ev.error ??= errorCode(err);
+        res.destroy();
       });
+      up.body.pipe(res);
     },
     (err: unknown) => {
       if (abort.signal.aborted) return;
