@@ -6,7 +6,9 @@ import { loadWorkspaceConfig } from '../config/load.js';
 import type { MoatHome } from '../home/paths.js';
 import { checkWorkspace, prepareRun, type PrepareFlags } from '../run/prepare.js';
 import type { RunSpec } from '../run/spec.js';
+import { homedir } from 'node:os';
 import { agentDependencies, agentGrants, type GrantLookup } from './common.js';
+import { claudePlugins } from './claude/plugins.js';
 import { transcriptDir, transcriptMount } from './sessions.js';
 import type { AgentDefinition, AgentInvocation, AgentSettings } from './types.js';
 
@@ -15,7 +17,15 @@ export interface AgentRunDeps {
   env: NodeJS.ProcessEnv;
   /** The credential store lookup (defaults to the home's encrypted store). */
   lookup?: GrantLookup;
+  /** The host user's home, where Claude Code's own settings and plugins are (defaults to $HOME). */
+  hostHome?: string;
+  /** Non-fatal problems (a host plugin that cannot be made available); defaults to stderr. */
+  warn?: (msg: string) => void;
 }
+
+const stderrWarn = (msg: string): void => {
+  process.stderr.write(`warning: ${msg}\n`);
+};
 
 export async function prepareAgentRun(
   agent: AgentDefinition,
@@ -34,16 +44,29 @@ export async function prepareAgentRun(
     lookup = (name) => store.get(name);
   }
   const added = await agentGrants(agent, [...(config.grants ?? []), ...(flags.grants ?? [])], lookup);
-  const staging = agent.stage(settings, inv);
+  // Claude Code: the host's and the project's enabled plugins (unless claude.host_plugins is false), their
+  // installed files mounted read-only, merged under moat.yaml's.
+  const plugins = agent.name === 'claude'
+    ? await claudePlugins({
+      settings,
+      hostPlugins: config.claude?.host_plugins ?? true,
+      workspace,
+      hostHome: deps.hostHome ?? deps.env.HOME ?? homedir(),
+      env: deps.env,
+      warn: deps.warn ?? stderrWarn,
+    })
+    : undefined;
+  const staging = agent.stage(plugins ? { ...settings, plugins: plugins.plugins, marketplaces: plugins.marketplaces } : settings, inv);
   const spec = await prepareRun(workspace, {
     ...flags,
     command: agent.containerCommand(inv),
     grants: [...(flags.grants ?? []), ...added],
     extraDependencies: [...agentDependencies(agent, settings), ...(flags.extraDependencies ?? [])],
-    homeFiles: [...staging.files, ...(flags.homeFiles ?? [])],
+    homeFiles: [...staging.files, ...(plugins?.files ?? []), ...(flags.homeFiles ?? [])],
   });
   // The agent's variables sit below moat.yaml's env and -e, so a user can always override them.
-  spec.env = { ...staging.env, ...spec.env };
+  spec.env = { ...staging.env, ...plugins?.env, ...spec.env };
+  if (plugins) spec.mounts = [...spec.mounts, ...plugins.mounts];
   // The conversation state lives on the host, so it outlives the container (and --resume finds it).
   spec.mounts = [...spec.mounts, await transcriptMount(agent.name, transcriptDir(agent.name, deps.home, settings.sync_logs))];
   spec.agent = agent.name;

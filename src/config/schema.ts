@@ -142,8 +142,14 @@ export const moatConfigSchema = z
       .object({
         version: z.string().min(1).optional().describe('Claude Code version to install.'),
         mcp: mcpServers.optional(),
-        plugins: z.record(z.string(), z.boolean()).optional().describe('Plugins to enable (true) or disable (false).'),
+        plugins: z.record(z.string(), z.boolean()).optional().describe('Plugins to enable (true) or disable (false), e.g. "name@marketplace": true; these win over the host\'s and the project\'s settings.'),
         marketplaces: z.record(z.string(), z.unknown()).optional().describe('Plugin marketplaces by name.'),
+        host_plugins: z
+          .boolean()
+          .optional()
+          .describe(
+            'Also enable the plugins and marketplaces of your own Claude Code settings and the project\'s .claude/settings(.local).json, with their installed files mounted read-only (default true; false: only plugins/marketplaces above).',
+          ),
         sync_logs: z.boolean().optional().describe('Copy session transcripts back to the host.'),
       })
       .strict()

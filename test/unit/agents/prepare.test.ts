@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENTS } from '../../../src/agents/index.js';
@@ -25,7 +25,7 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
 
   it('claude: grant, dependency, staged files, env and command', async () => {
     stored.anthropic = cred({ provider: 'anthropic', kind: 'api-key', secret: { token: 'sk-ant-api03-REALSECRET' } });
-    const spec = await prepareAgentRun(AGENTS.claude, dir, { env: ['EXTRA=1'], grants: [] }, { prompt: 'say hi', yolo: true, args: [] }, { home, env: {}, lookup });
+    const spec = await prepareAgentRun(AGENTS.claude, dir, { env: ['EXTRA=1'], grants: [] }, { prompt: 'say hi', yolo: true, args: [] }, { home, env: {}, lookup, hostHome: join(dir, 'nobody') });
     expect(spec.grants).toEqual(['anthropic']);
     expect(spec.command.slice(-4)).toEqual(['claude', '--dangerously-skip-permissions', '-p', 'say hi']);
     expect(spec.imageExtra).toContain('@anthropic-ai/claude-code@2.1.331');
@@ -41,12 +41,38 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
   it('moat.yaml: claude.version pins the CLI, env overrides the agent\'s, grants already named are kept', async () => {
     stored.claude = cred({ provider: 'claude', kind: 'oauth' });
     await writeFile(join(dir, 'moat.yaml'), 'grants: [anthropic]\nenv:\n  IS_SANDBOX: "0"\nclaude:\n  version: 2.1.300\n  mcp:\n    files:\n      command: node\n      args: [srv.js]\n');
-    const spec = await prepareAgentRun(AGENTS.claude, dir, {}, { yolo: true, args: [] }, { home, env: {}, lookup });
+    const spec = await prepareAgentRun(AGENTS.claude, dir, {}, { yolo: true, args: [] }, { home, env: {}, lookup, hostHome: join(dir, 'nobody') });
     expect(spec.grants).toEqual(['anthropic']);
     expect(spec.imageExtra).toContain('@anthropic-ai/claude-code@2.1.300');
     expect(spec.env.IS_SANDBOX).toBe('0');
     const claudeJson = JSON.parse(spec.homeFiles.find((f) => f.path === '.claude.json')?.content ?? '{}') as { mcpServers?: unknown };
     expect(claudeJson.mcpServers).toEqual({ files: { type: 'stdio', command: 'node', args: ['srv.js'] } });
+  });
+
+  it('claude: the host\'s enabled plugins are merged under moat.yaml\'s, their files mounted read-only with the seed variable', async () => {
+    stored.anthropic = cred({ provider: 'anthropic' });
+    const hostHome = join(dir, 'host');
+    const cache = join(hostHome, '.claude', 'plugins', 'cache', 'm', 'p', '1.0.0');
+    await mkdir(join(cache, 'commands'), { recursive: true });
+    await writeFile(join(cache, 'commands', 'x.md'), 'x');
+    await writeFile(join(hostHome, '.claude', 'settings.json'), JSON.stringify({ enabledPlugins: { 'p@m': true, 'q@m': true } }));
+    await writeFile(join(hostHome, '.claude', 'plugins', 'installed_plugins.json'), JSON.stringify({ version: 2, plugins: { 'p@m': [{ scope: 'user', installPath: cache, version: '1.0.0' }] } }));
+    await writeFile(join(dir, 'moat.yaml'), 'claude:\n  plugins:\n    q@m: false\n');
+    const warnings: string[] = [];
+    const spec = await prepareAgentRun(AGENTS.claude, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome, warn: (m) => warnings.push(m) });
+    const settings = JSON.parse(spec.homeFiles.find((f) => f.path === '.claude/settings.json')?.content ?? '{}') as { enabledPlugins?: unknown };
+    expect(settings.enabledPlugins).toEqual({ 'p@m': true, 'q@m': false });
+    expect(spec.homeFiles.map((f) => f.path)).toContain('.claude/plugins/installed_plugins.json');
+    expect(spec.mounts).toContainEqual({ source: cache, target: '/moat/claude-plugins/cache/m/p/1.0.0', readOnly: true });
+    expect(spec.env.CLAUDE_CODE_PLUGIN_SEED_DIR).toBe('/moat/claude-plugins');
+    expect(JSON.stringify(spec.homeFiles)).not.toContain(hostHome);
+    expect(warnings).toEqual([]);
+
+    await writeFile(join(dir, 'moat.yaml'), 'claude:\n  host_plugins: false\n');
+    const off = await prepareAgentRun(AGENTS.claude, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome });
+    expect(off.homeFiles.map((f) => f.path).sort()).toEqual(['.claude.json', '.claude/settings.json']);
+    expect(off.mounts.some((m) => m.target.startsWith('/moat/claude-plugins'))).toBe(false);
+    expect(off.env.CLAUDE_CODE_PLUGIN_SEED_DIR).toBeUndefined();
   });
 
   it('codex: openai grant, codex.version, config.toml with MCP servers', async () => {
@@ -62,7 +88,7 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
   it('a conflicting claude-code version in dependencies is a clear error', async () => {
     stored.anthropic = cred({ provider: 'anthropic' });
     await writeFile(join(dir, 'moat.yaml'), 'dependencies: [claude-code@2.1.1]\nclaude:\n  version: 2.1.2\n');
-    await expect(prepareAgentRun(AGENTS.claude, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup }))
+    await expect(prepareAgentRun(AGENTS.claude, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome: join(dir, 'nobody') }))
       .rejects.toThrow(/conflicting versions of claude-code/);
   });
 
