@@ -109,13 +109,16 @@ describe.concurrent('moat run', () => {
     expect((await stat(join(cwd, 'sub'))).uid).toBe(1234);
   });
 
-  it('runs as uid 0 in a root-owned workspace, still with zero effective capabilities', async () => {
+  it('runs as uid 0 in a root-owned workspace, still with zero effective capabilities, with a writable HOME', async () => {
     const cwd = await workspace('uid0');
-    const r = await moat(['run', '--', 'sh', '-c', 'id -u; grep CapEff /proc/self/status; touch root-file'], { home, cwd });
+    const r = await moat(['run', '--', 'sh', '-c', 'id -u; grep CapEff /proc/self/status; touch root-file; touch ~/home-file && mkdir -p ~/.cache/tool && echo home-writable'], { home, cwd });
+    expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const [uid, capEff] = r.stdout.split('\n');
+    const [uid, capEff, homeWritable] = r.stdout.split('\n');
     expect(uid).toBe('0');
     expect(capEff).toMatch(/^CapEff:\s+0{16}$/);
+    // Its HOME is its own: tools that keep caches there (npm, pip, Codex) work.
+    expect(homeWritable).toBe('home-writable');
     expect((await stat(join(cwd, 'root-file'))).uid).toBe(0);
   });
 

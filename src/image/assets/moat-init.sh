@@ -15,8 +15,9 @@ if [ "$uid" != 0 ]; then
   if ! grep -q "^[^:]*:[^:]*:$uid:" /etc/passwd; then
     sed -i "s/^moat:\([^:]*\):[0-9]*:[0-9]*:/moat:\1:$uid:$gid:/" /etc/passwd
   fi
-  chown "$uid:$gid" "$home"
 fi
+# The home belongs to the run's user, uid 0 included: without capabilities root writes only what it owns.
+chown "$uid:$gid" "$home"
 
 # Trust the gateway's CA (certificate only; its key never leaves the host).
 if [ -r /moat/ca/ca.pem ]; then
