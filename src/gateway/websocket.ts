@@ -5,6 +5,7 @@ import type { RequestEvent } from './events.js';
 import { errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
 import { applyInjection } from './injection.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
+import { upstreamFailureMessage } from './upstream-errors.js';
 
 /**
  * A WebSocket upgrade (ws:// absolute-form, or wss:// inside an intercepted CONNECT): check policy,
@@ -100,7 +101,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
     (err: unknown) => {
       ev.error = errorCode(err);
       ev.status = 502;
-      writeRawError(socket, 502, 'Bad Gateway', `Moat could not reach ${t.host}: ${ev.error}.`);
+      writeRawError(socket, 502, 'Bad Gateway', upstreamFailureMessage(t.host, ev.error));
       finish();
     },
   );

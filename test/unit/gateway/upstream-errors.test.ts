@@ -49,4 +49,15 @@ describe('the gateway answers an unreachable upstream with that sentence', () =>
     expect(res.body.trim()).toBe('Moat could not reach api.example.test from this machine: connection refused (ECONNREFUSED).');
     expect(h.requestEvents().at(-1)).toMatchObject({ host: 'api.example.test', status: 502, error: 'ECONNREFUSED' });
   });
+
+  it('a WebSocket upgrade to it gets the same 502 sentence', async () => {
+    const port = await closedPort();
+    h = await startHarness({ upstreamOverride: new Map([['api.example.test:443', { host: '127.0.0.1', port }]]) });
+    const res = await fetchVia(h, 'api.example.test', {
+      path: '/v1/responses',
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    expect(res.status).toBe(502);
+    expect(res.body.trim()).toBe('Moat could not reach api.example.test from this machine: connection refused (ECONNREFUSED).');
+  });
 });
