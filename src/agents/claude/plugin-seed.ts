@@ -74,8 +74,8 @@ interface SeedInput {
   paths: ClaudeHostPaths;
   workspace: string;
   records: HostRecords;
-  /** Plugin ids enabled in the container. */
-  enabled: readonly string[];
+  /** Plugin ids named in the container's settings, with whether each is enabled (a disabled one is still listed, as on the host). */
+  plugins: Readonly<Record<string, boolean>>;
   /** Marketplaces declared in the merged settings (made available when the host fetched them). */
   declared: readonly string[];
   warn: Warn;
@@ -103,14 +103,14 @@ export async function pluginSeed(input: SeedInput): Promise<PluginSeed> {
   const installed: Record<string, unknown[]> = {};
   const markets = new Set(input.declared);
 
-  for (const id of input.enabled) {
+  for (const [id, on] of Object.entries(input.plugins).sort(([a], [b]) => a.localeCompare(b))) {
     const mkt = marketplaceOf(id);
     if (mkt !== undefined) markets.add(mkt);
     const rec = pickInstall(records.installed[id] ?? [], input.workspace);
     if (!rec) continue;
     const src = await real(rec.installPath);
     if (src === undefined || !strictlyInside(src, pluginsRoot)) {
-      warn(`The plugin ${id} is enabled but its files are not in Claude Code's plugin folder (${rec.installPath}); the container's Claude Code will try to install it. Reinstall it on the host: claude plugin install ${id}`);
+      if (on) warn(`The plugin ${id} is enabled but its files are not in Claude Code's plugin folder (${rec.installPath}); the container's Claude Code will try to install it. Reinstall it on the host: claude plugin install ${id}`);
       continue;
     }
     const name = mkt === undefined ? id : id.slice(0, id.length - mkt.length - 1);

@@ -70,7 +70,7 @@ export async function claudePlugins(opts: ClaudePluginOptions): Promise<ClaudePl
       paths,
       workspace: opts.workspace,
       records,
-      enabled: Object.entries(merged.enabledPlugins).filter(([, on]) => on).map(([id]) => id).sort(),
+      plugins: merged.enabledPlugins,
       declared: Object.keys(merged.extraKnownMarketplaces).filter((n) => !carriesCredential(merged.extraKnownMarketplaces[n])),
       warn: opts.warn,
     });

@@ -181,6 +181,8 @@ describe('claude plugins: the host\'s plugins in the container', () => {
       { source: join(plugins, 'cache', 'acme', 'gh', '2.0.0'), target: `${SEED_DIR}/cache/acme/gh/2.0.0`, readOnly: true },
       { source: join(plugins, 'cache', 'local', 'hello', '1.0.0'), target: `${SEED_DIR}/cache/local/hello/1.0.0`, readOnly: true },
       { source: join(plugins, 'cache', 'acme', 'proj-on', '1.1.0'), target: `${SEED_DIR}/cache/acme/proj-on/1.1.0`, readOnly: true },
+      // Disabled, but installed on the host: listed (and can be enabled) in the container too.
+      { source: join(plugins, 'cache', 'acme', 'yaml-off', '1.0.0'), target: `${SEED_DIR}/cache/acme/yaml-off/1.0.0`, readOnly: true },
       // .git stays on the host: the other entries are mounted one by one.
       { source: join(plugins, 'marketplaces', 'acme', '.claude-plugin'), target: `${SEED_DIR}/marketplaces/acme/.claude-plugin`, readOnly: true },
       { source: join(plugins, 'marketplaces', 'acme', 'plugins'), target: `${SEED_DIR}/marketplaces/acme/plugins`, readOnly: true },
@@ -206,6 +208,7 @@ describe('claude plugins: the host\'s plugins in the container', () => {
         'gh@acme': [{ scope: 'user', installPath: `${SEED_DIR}/cache/acme/gh/2.0.0`, version: '2.0.0' }],
         'hello@local': [{ scope: 'user', installPath: `${SEED_DIR}/cache/local/hello/1.0.0`, version: '1.0.0', installedAt: '2026-01-01T00:00:00.000Z' }],
         'proj-on@acme': [{ scope: 'user', installPath: `${SEED_DIR}/cache/acme/proj-on/1.1.0`, version: '1.1.0' }],
+        'yaml-off@acme': [{ scope: 'user', installPath: `${SEED_DIR}/cache/acme/yaml-off/1.0.0`, version: '1.0.0' }],
       },
     });
     expect(file(r.files, '.claude/plugins/known_marketplaces.json')).toEqual({
