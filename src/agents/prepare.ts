@@ -6,10 +6,12 @@ import { loadWorkspaceConfig } from '../config/load.js';
 import type { MoatHome } from '../home/paths.js';
 import { checkWorkspace, prepareRun, type PrepareFlags } from '../run/prepare.js';
 import type { RunSpec } from '../run/spec.js';
+import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { agentDependencies, agentGrants, type GrantLookup } from './common.js';
 import { claudePlugins } from './claude/plugins.js';
-import { transcriptDir, transcriptMount } from './sessions.js';
+import { claudeStartsNewConversation } from './claude/index.js';
+import { canonicalWorkspace, sharedFolderNotice, transcriptFolder, transcriptMount } from './transcripts.js';
 import type { AgentDefinition, AgentInvocation, AgentSettings } from './types.js';
 
 export interface AgentRunDeps {
@@ -31,9 +33,15 @@ export async function prepareAgentRun(
   agent: AgentDefinition,
   workspaceArg: string | undefined,
   flags: Omit<PrepareFlags, 'command'>,
-  inv: AgentInvocation,
+  invocation: AgentInvocation,
   deps: AgentRunDeps,
 ): Promise<RunSpec> {
+  // A new Claude Code conversation gets its id from moat, so the run's record names it.
+  const inv = agent.name === 'claude' && invocation.sessionId === undefined && claudeStartsNewConversation(invocation)
+    ? { ...invocation, sessionId: randomUUID() }
+    : invocation;
+  const warn = deps.warn ?? stderrWarn;
+  const hostHome = deps.hostHome ?? deps.env.HOME ?? homedir();
   const workspace = await checkWorkspace(workspaceArg ?? '.');
   const { config } = await loadWorkspaceConfig(workspace);
   const settings: AgentSettings = config[agent.name] ?? {};
@@ -51,9 +59,9 @@ export async function prepareAgentRun(
       settings,
       hostPlugins: config.claude?.host_plugins ?? true,
       workspace,
-      hostHome: deps.hostHome ?? deps.env.HOME ?? homedir(),
+      hostHome,
       env: deps.env,
-      warn: deps.warn ?? stderrWarn,
+      warn,
     })
     : undefined;
   const staging = agent.stage(plugins ? { ...settings, plugins: plugins.plugins, marketplaces: plugins.marketplaces } : settings, inv);
@@ -67,8 +75,13 @@ export async function prepareAgentRun(
   // The agent's variables sit below moat.yaml's env and -e, so a user can always override them.
   spec.env = { ...staging.env, ...plugins?.env, ...spec.env };
   if (plugins) spec.mounts = [...spec.mounts, ...plugins.mounts];
-  // The conversation state lives on the host, so it outlives the container (and --resume finds it).
-  spec.mounts = [...spec.mounts, await transcriptMount(agent.name, transcriptDir(agent.name, deps.home, settings.sync_logs))];
+  // The conversation state lives on the host, so it outlives the container (and --resume finds it): only
+  // this workspace's folder is mounted.
+  const canonical = await canonicalWorkspace(workspace);
+  const folder = transcriptFolder(agent.name, canonical, deps.home, settings.sync_logs, { userHome: hostHome, env: deps.env });
+  spec.mounts = [...spec.mounts, await transcriptMount(folder)];
+  const notice = await sharedFolderNotice(folder, canonical, deps.home);
+  if (notice) warn(notice);
   spec.agent = agent.name;
   return spec;
 }

@@ -1,46 +1,13 @@
 /**
- * Agent conversation state that outlives the container: where each agent's transcripts live on the host
- * (bind-mounted into every agent run), which transcript files exist, which runs they belong to, and what
- * `--resume` / `--continue` resolve to. Everything here only reads, except `transcriptMount`, which
- * creates the host directory.
+ * Agent conversations on the host: which transcript files a workspace's folder holds, which runs they belong
+ * to, and what `--resume` / `--continue` resolve to. Everything here only reads. (Where the folders are:
+ * transcripts.ts.)
  */
-import { mkdir, open, readdir, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
-import type { MoatHome } from '../home/paths.js';
-import type { Mount } from '../runtime/types.js';
 import type { RunMetadata } from '../run/types.js';
 import type { AgentName } from './types.js';
-
-interface TranscriptLayout {
-  /** Under the moat home (the default). */
-  moatDir: string;
-  /** Under the user's own home (`<agent>.sync_logs: true`). */
-  userDir: string;
-  /** Where the agent keeps it inside the container. */
-  containerDir: string;
-}
-
-export const TRANSCRIPTS: Readonly<Record<AgentName, TranscriptLayout>> = {
-  claude: { moatDir: 'claude/projects', userDir: '.claude/projects', containerDir: '/home/moat/.claude/projects' },
-  codex: { moatDir: 'codex/sessions', userDir: '.codex/sessions', containerDir: '/home/moat/.codex/sessions' },
-};
-
-/** Claude Code names a project's folder after its cwd with `/` replaced by `-`: /workspace → -workspace. */
-export const CLAUDE_PROJECT_FOLDER = '-workspace';
-
-/** The host directory holding the agent's transcripts. */
-export function transcriptDir(agent: AgentName, home: MoatHome, syncLogs: boolean | undefined, userHome = homedir()): string {
-  const t = TRANSCRIPTS[agent];
-  return syncLogs ? join(userHome, t.userDir) : join(home.root, t.moatDir);
-}
-
-/** The run's mount for the agent's transcripts; creates the host directory (0700) first. */
-export async function transcriptMount(agent: AgentName, hostDir: string): Promise<Mount> {
-  await mkdir(hostDir, { recursive: true, mode: 0o700 });
-  return { source: hostDir, target: TRANSCRIPTS[agent].containerDir, readOnly: false };
-}
 
 /** One conversation on disk. Times in milliseconds since the epoch. */
 export interface SessionFile {
@@ -50,6 +17,8 @@ export interface SessionFile {
   startedAt: number;
   /** The file's mtime. */
   lastActivity: number;
+  /** It is in the folder every workspace shared before transcripts were kept per workspace. */
+  legacy?: boolean;
 }
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
@@ -106,12 +75,11 @@ async function sessionFile(file: string, sessionId: string, nameTime: number | u
 
 const newestFirst = (a: SessionFile, b: SessionFile): number => b.lastActivity - a.lastActivity;
 
-/** Claude Code's conversations: `<dir>/-workspace/<session id>.jsonl`. */
+/** Claude Code's conversations of one project folder: `<dir>/<session id>.jsonl`. */
 export async function claudeSessions(dir: string): Promise<SessionFile[]> {
-  const project = join(dir, CLAUDE_PROJECT_FOLDER);
-  const found = await Promise.all((await entries(project)).map(async (name) => {
+  const found = await Promise.all((await entries(dir)).map(async (name) => {
     const m = CLAUDE_FILE_RE.exec(name);
-    return m?.[1] ? sessionFile(join(project, name), m[1].toLowerCase(), undefined) : undefined;
+    return m?.[1] ? sessionFile(join(dir, name), m[1].toLowerCase(), undefined) : undefined;
   }));
   return found.filter((s): s is SessionFile => s !== undefined).sort(newestFirst);
 }
@@ -134,8 +102,10 @@ export async function codexSessions(dir: string): Promise<SessionFile[]> {
   return (await Promise.all(files)).filter((s): s is SessionFile => s !== undefined).sort(newestFirst);
 }
 
-export function listSessions(agent: AgentName, dir: string): Promise<SessionFile[]> {
-  return agent === 'claude' ? claudeSessions(dir) : codexSessions(dir);
+/** The conversations in one folder of the agent's, newest first (`legacy` marks them as the old shared folder's). */
+export async function listSessions(agent: AgentName, dir: string, legacy = false): Promise<SessionFile[]> {
+  const found = agent === 'claude' ? await claudeSessions(dir) : await codexSessions(dir);
+  return legacy ? found.map((s) => ({ ...s, legacy: true })) : found;
 }
 
 /** Whether a run was an agent's: recorded on the run, or (older runs) recognisable from its command. */
@@ -144,18 +114,51 @@ export function isAgentRun(run: RunMetadata, agent: AgentName): boolean {
   return run.command[0] === '/bin/sh' && run.command[3] === `moat-${agent}`;
 }
 
+const UUID_ONLY = new RegExp(`^${UUID}$`, 'i');
+
+/**
+ * The conversations a run named on its command line (kept in its metadata): the id moat chose for a new
+ * Claude Code conversation (`--session-id`), or the one it resumed (`claude --resume ID`, `codex resume ID`).
+ * Claude's options are read up to `-p`, whose prompt could look like anything.
+ */
+export function recordedSessionIds(run: RunMetadata): string[] {
+  const argv = run.command[0] === '/bin/sh' ? run.command.slice(4) : [];
+  const ids: string[] = [];
+  const add = (v: string | undefined): void => {
+    if (v !== undefined && UUID_ONLY.test(v)) ids.push(v.toLowerCase());
+  };
+  if (argv[0] === 'claude') {
+    for (let i = 1; i < argv.length; i++) {
+      const a = argv[i] ?? '';
+      if (a === '-p' || a === '--print' || a === '--') break;
+      if (a === '--session-id' || a === '--resume' || a === '-r') add(argv[i + 1]);
+      else if (a.startsWith('--session-id=') || a.startsWith('--resume=')) add(a.slice(a.indexOf('=') + 1));
+    }
+  } else if (argv[0] === 'codex' && argv[1] === '--no-daemon' && argv[2] === 'resume') {
+    add(argv[3]);
+  }
+  return ids;
+}
+
 /** Clock slack between the host (run record) and the container (transcript timestamps). */
 const SLACK_MS = 5_000;
 
 /**
- * The conversations a run took part in: begun or last written while it was alive. (Every run of an agent
- * shares one transcript folder, since the workspace is always /workspace, so time is what tells them apart.)
+ * The conversations a run took part in, newest first: those it named (recordedSessionIds), and those begun
+ * or last written while it was alive that no other run named (`others`). Within one workspace's folder
+ * only that workspace's runs compete for a conversation.
  */
-export function sessionsOfRun(run: RunMetadata, sessions: readonly SessionFile[], now = Date.now()): SessionFile[] {
+export function sessionsOfRun(run: RunMetadata, sessions: readonly SessionFile[], now = Date.now(), others: ReadonlySet<string> = new Set()): SessionFile[] {
+  const own = new Set(recordedSessionIds(run));
   const from = Date.parse(run.startedAt ?? run.createdAt) - SLACK_MS;
   const to = (run.stoppedAt ? Date.parse(run.stoppedAt) : now) + SLACK_MS;
   const inside = (t: number): boolean => t >= from && t <= to;
-  return sessions.filter((s) => inside(s.startedAt) || inside(s.lastActivity));
+  return sessions.filter((s) => own.has(s.sessionId) || (!others.has(s.sessionId) && (inside(s.startedAt) || inside(s.lastActivity))));
+}
+
+/** The conversation ids the other runs named, for sessionsOfRun. */
+export function namedByOthers(run: RunMetadata, runs: readonly RunMetadata[]): Set<string> {
+  return new Set(runs.filter((r) => r.id !== run.id).flatMap(recordedSessionIds));
 }
 
 export interface AgentSessionRow {
@@ -171,12 +174,24 @@ export interface AgentSessionRow {
   sessionId?: string;
   /** All of the run's conversation ids, newest first. */
   sessionIds: string[];
+  /** Its conversations are in the folder every workspace shared before (`--all` only). */
+  legacy?: true;
 }
 
-/** The agent's runs (of `workspace`, or all when undefined) with their conversations, newest first. */
-export function sessionRows(agent: AgentName, runs: readonly RunMetadata[], sessions: readonly SessionFile[], workspace: string | undefined, now = Date.now()): AgentSessionRow[] {
-  const rows = runs.filter((r) => isAgentRun(r, agent) && (workspace === undefined || r.workspace === workspace)).map((r) => {
-    const mine = sessionsOfRun(r, sessions, now);
+/**
+ * The agent's runs (of `workspace`, or all when undefined) with their conversations, newest first.
+ * `candidates` gives the conversations a run may have had: those of its workspace's folder.
+ */
+export function sessionRows(
+  agent: AgentName,
+  runs: readonly RunMetadata[],
+  candidates: (run: RunMetadata) => readonly SessionFile[],
+  workspace: string | undefined,
+  now = Date.now(),
+): AgentSessionRow[] {
+  const agentRuns = runs.filter((r) => isAgentRun(r, agent));
+  const rows = agentRuns.filter((r) => workspace === undefined || r.workspace === workspace).map((r) => {
+    const mine = sessionsOfRun(r, candidates(r), now, namedByOthers(r, agentRuns));
     const newest = mine[0];
     const fallback = r.stoppedAt ?? r.startedAt ?? r.createdAt;
     const row: AgentSessionRow = {
@@ -189,59 +204,27 @@ export function sessionRows(agent: AgentName, runs: readonly RunMetadata[], sess
       lastActivity: newest ? new Date(newest.lastActivity).toISOString() : fallback,
       ...(newest ? { sessionId: newest.sessionId } : {}),
       sessionIds: mine.map((s) => s.sessionId),
+      ...(mine.some((s) => s.legacy) ? { legacy: true as const } : {}),
     };
     return row;
   });
   return rows.sort((a, b) => b.lastActivity.localeCompare(a.lastActivity) || b.createdAt.localeCompare(a.createdAt));
 }
 
-/**
- * `--resume REF`: a conversation id (or a unique prefix of one, at least 8 characters) as it is, else a
- * run (id, id prefix or name, through `resolveRun`) as its newest conversation.
- */
-export async function resolveResume(
-  agent: AgentName,
-  ref: string,
-  sessions: readonly SessionFile[],
-  resolveRun: (ref: string) => Promise<RunMetadata>,
-  title: string,
-): Promise<string> {
+/** The conversation ids of `sessions` that `ref` names: the id itself, or (8+ characters) those it starts. */
+export function matchSessionId(ref: string, sessions: readonly SessionFile[]): string[] {
   const lower = ref.trim().toLowerCase();
-  const exact = sessions.find((s) => s.sessionId === lower);
-  if (exact) return exact.sessionId;
-  if (lower.length >= 8) {
-    const ids = [...new Set(sessions.filter((s) => s.sessionId.startsWith(lower)).map((s) => s.sessionId))];
-    if (ids.length === 1 && ids[0]) return ids[0];
-    if (ids.length > 1) {
-      throw new MoatError(`"${ref}" is the start of ${ids.length} ${title} conversations: ${ids.join(', ')}.`, { hint: 'Type more of the session id.' });
-    }
-  }
-  let run: RunMetadata;
-  try {
-    run = await resolveRun(ref);
-  } catch (err) {
-    if (new RegExp(`^${UUID}$`, 'i').test(lower)) {
-      throw new MoatError(`There is no ${title} conversation ${ref} in the synced transcripts.`, { hint: `moat ${agent} sessions lists the ones there are.` });
-    }
-    if (err instanceof MoatError) {
-      throw new MoatError(`"${ref}" is neither a ${title} session id nor a run: ${err.message}`, { hint: `moat ${agent} sessions lists runs and their session ids.` });
-    }
-    throw err;
-  }
-  if (!isAgentRun(run, agent)) {
-    throw new MoatError(`The run ${run.name} (${run.id}) was not a ${title} run.`, { hint: `moat ${agent} sessions lists the ${title} runs.` });
-  }
-  const newest = sessionsOfRun(run, sessions)[0];
-  if (!newest) {
-    throw new MoatError(`The run ${run.name} (${run.id}) left no ${title} transcript to resume.`, {
-      hint: `moat ${agent} sessions lists the runs that did; or start a new conversation with moat ${agent}.`,
-    });
-  }
-  return newest.sessionId;
+  if (sessions.some((s) => s.sessionId === lower)) return [lower];
+  if (lower.length < 8) return [];
+  return [...new Set(sessions.filter((s) => s.sessionId.startsWith(lower)).map((s) => s.sessionId))];
 }
 
-/** The newest conversation any of the agent's runs in `workspace` took part in. */
-export function newestOfWorkspace(agent: AgentName, runs: readonly RunMetadata[], sessions: readonly SessionFile[], workspace: string, now = Date.now()): SessionFile | undefined {
-  const mine = new Set(runs.filter((r) => isAgentRun(r, agent) && r.workspace === workspace).flatMap((r) => sessionsOfRun(r, sessions, now)));
-  return sessions.find((s) => mine.has(s));
+/** Whether `ref` can only be a conversation id (a whole UUID). */
+export function isSessionId(ref: string): boolean {
+  return UUID_ONLY.test(ref.trim());
+}
+
+/** A MoatError for a prefix that names several conversations. */
+export function ambiguousSession(ref: string, ids: readonly string[], title: string): MoatError {
+  return new MoatError(`"${ref}" is the start of ${ids.length} ${title} conversations: ${ids.join(', ')}.`, { hint: 'Type more of the session id.' });
 }

@@ -30,6 +30,11 @@ export interface AgentInvocation {
    */
   resume?: string[];
   /**
+   * The id of a new conversation, chosen by moat so the run records which conversation it started
+   * (Claude Code's `--session-id`). Never with `resume` or a subcommand.
+   */
+  sessionId?: string;
+  /**
    * The arguments start with one of the agent's own subcommands (`mcp list`, `doctor`): they run as they
    * are, with no prompt and no permission flag (the staged settings still apply).
    */

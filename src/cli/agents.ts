@@ -7,43 +7,35 @@ import { agentMode } from '../agents/common.js';
 import { prepareAgentRun } from '../agents/prepare.js';
 import { MoatError } from '../errors.js';
 
-/** The agent's transcripts for the workspace's settings, and the sessions and runs around them (read-only). */
+/** The workspace's own transcript folder and its conversations (read-only). */
 async function sessionContext(ctx: CliContext, agent: AgentDefinition, workspaceArg: string | undefined) {
   const { checkWorkspace } = await import('../run/prepare.js');
-  const { loadWorkspaceConfig } = await import('../config/load.js');
-  const { listSessions, transcriptDir } = await import('../agents/sessions.js');
+  const { workspaceTranscripts } = await import('../agents/session-scope.js');
   const workspace = await checkWorkspace(workspaceArg ?? '.');
-  const { config } = await loadWorkspaceConfig(workspace);
-  const dir = transcriptDir(agent.name, ctx.home, config[agent.name]?.sync_logs);
-  return { workspace, dir, sessions: await listSessions(agent.name, dir), runs: await ctx.store.list() };
+  return workspaceTranscripts(agent, workspace, ctx.home, userDirs(ctx));
 }
 
+/** Where the user's own agent folders are (for sync_logs). */
+const userDirs = (ctx: CliContext) => ({ env: ctx.env, ...(ctx.env.HOME ? { userHome: ctx.env.HOME } : {}) });
+
 /**
- * What the agent needs to pick an earlier conversation up: `--continue` (or, when another workspace's
- * conversation is newer, `--resume ID` of this workspace's newest), `--resume ID` for a session or a run.
+ * What the agent needs to pick an earlier conversation up, always within this workspace's folder: the
+ * newest one (`--continue`, `resume --last`) or one by session id or run, passed by id (`claude --resume ID`,
+ * `codex resume ID`) so the run's record names it; nothing for Codex's own picker.
  */
 async function resumeArgs(ctx: CliContext, agent: AgentDefinition, workspaceArg: string | undefined, want: { last?: boolean; ref?: string }): Promise<string[]> {
-  const { newestOfWorkspace, resolveResume } = await import('../agents/sessions.js');
-  const { workspace, sessions, runs, dir } = await sessionContext(ctx, agent, workspaceArg);
+  const { newestConversation, resolveResume } = await import('../agents/session-scope.js');
+  const wt = await sessionContext(ctx, agent, workspaceArg);
+  const runs = await ctx.store.list();
   const resumeFlag = agent.name === 'claude' ? ['--resume'] : [];
-  if (want.ref !== undefined) {
-    return [...resumeFlag, await resolveResume(agent.name, want.ref, sessions, (r) => ctx.store.resolve(r), agent.title)];
-  }
-  if (sessions.length === 0) {
-    throw new MoatError(`There is no ${agent.title} conversation to resume: ${dir} holds no transcript yet.`, {
+  if (want.ref !== undefined) return [...resumeFlag, await resolveResume(wt, want.ref, runs, (r) => ctx.store.resolve(r), ctx.home)];
+  if (want.last) return [...resumeFlag, await newestConversation(wt, runs, ctx.home)];
+  if (wt.sessions.length === 0) { // `codex resume`: Codex's own picker, over this workspace's folder
+    throw new MoatError(`There is no ${agent.title} conversation to resume in ${wt.workspace}: its folder ${wt.folder.dir} holds none yet.`, {
       hint: `Start one with moat ${agent.name} (its transcript is kept there for later).`,
     });
   }
-  if (!want.last) return []; // `codex resume`: Codex's own picker
-  const newest = newestOfWorkspace(agent.name, runs, sessions, workspace);
-  if (!newest) {
-    throw new MoatError(`There is no earlier ${agent.title} conversation in ${workspace} to continue.`, {
-      hint: `moat ${agent.name} sessions --all lists the others (resume one by id); or start a new one with moat ${agent.name}.`,
-    });
-  }
-  // The agent's own "latest" is the newest of every workspace (they all run at /workspace): name it when it differs.
-  if (sessions[0] === newest) return agent.name === 'claude' ? ['--continue'] : ['--last'];
-  return [...resumeFlag, newest.sessionId];
+  return [];
 }
 
 /** `moat <agent> sessions`: the agent's runs for this workspace (or all) with their conversations. Never writes. */
@@ -51,27 +43,32 @@ function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, a
   cmd
     .command('sessions')
     .description(`list ${agent.title} runs of this workspace with their last activity and session ids (newest first)`)
-    .option('--all', 'every workspace')
+    .option('--all', 'every workspace (and the folder they shared before moat kept them apart)')
     .option('--json', 'print them as JSON')
     .action(async (o) => {
       const { sessionRows } = await import('../agents/sessions.js');
-      const { workspace, sessions } = await sessionContext(ctx, agent, '.');
+      const { allWorkspaceCandidates, legacyNote } = await import('../agents/session-scope.js');
+      const wt = await sessionContext(ctx, agent, '.');
       const runs = await ctx.reconcileAll();
-      const rows = sessionRows(agent.name, runs, sessions, o.all ? undefined : workspace);
+      const candidates = o.all ? await allWorkspaceCandidates(agent.name, runs, ctx.home, userDirs(ctx)) : () => wt.sessions;
+      const rows = sessionRows(agent.name, runs, candidates, o.all ? undefined : wt.workspace);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;
       }
+      const note = o.all ? undefined : await legacyNote(agent.name, ctx.home);
       if (rows.length === 0) {
-        ctx.info(`No ${agent.title} runs ${o.all ? 'yet' : `in ${workspace}`}. Start one with: moat ${agent.name}`);
+        ctx.info(`No ${agent.title} runs ${o.all ? 'yet' : `in ${wt.workspace}`}. Start one with: moat ${agent.name}`);
+        if (note) ctx.info(note);
         return;
       }
       const { age } = await import('./context.js');
       const head = ['NAME', 'ID', 'STATE', 'LAST ACTIVITY', 'SESSION', ...(o.all ? ['WORKSPACE'] : [])];
       const table = [head, ...rows.map((r) => [r.name, r.id, r.state === 'stopped' ? `stopped (${r.exitCode ?? '?'})` : r.state,
-        `${age(r.lastActivity)} ago`, r.sessionId ?? '-', ...(o.all ? [r.workspace] : [])])];
+        `${age(r.lastActivity)} ago`, r.sessionId ? `${r.sessionId}${r.legacy ? ' (old shared folder)' : ''}` : '-', ...(o.all ? [r.workspace] : [])])];
       const widths = head.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
       process.stdout.write(table.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n');
+      if (note) ctx.info(note);
     });
 }
 
@@ -117,7 +114,7 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
         yolo: !o.noyolo,
         args: trailing ?? [],
         ...(resumeArgv ? { resume: resumeArgv } : {}),
-      }, { home: ctx.home, env: ctx.env });
+      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
       await executeAndReport(ctx, spec, `${agent.title} run`);
     });
   if (agent.name === 'claude') {
@@ -152,7 +149,7 @@ function registerCodexResume(parent: Command<[string | undefined]>, ctx: CliCont
         yolo: !o.noyolo,
         args: trailing ?? [],
         resume,
-      }, { home: ctx.home, env: ctx.env });
+      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
       await executeAndReport(ctx, spec, `${agent.title} run`);
     });
 }

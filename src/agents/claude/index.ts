@@ -11,14 +11,32 @@ export const CLAUDE_SUBCOMMANDS: readonly string[] = [
   'plugins', 'purge', 'respawn', 'rm', 'setup-token', 'stop', 'kill', 'ultrareview', 'update', 'upgrade',
 ];
 
+/** Claude Code's options that pick the conversation themselves: moat then chooses no id for a new one. */
+const CLAUDE_CONVERSATION_FLAGS = ['--session-id', '--resume', '-r', '--continue', '-c', '--from-pr', '--teleport', '--fork-session', '--cloud'];
+
+/**
+ * Whether moat should choose the id of the conversation this invocation starts (`--session-id`): a new
+ * session (headless or TUI), not a subcommand, not a resume, and no conversation option after `--`.
+ */
+export function claudeStartsNewConversation(inv: AgentInvocation): boolean {
+  if (inv.subcommand || inv.resume) return false;
+  return !inv.args.some((a) => CLAUDE_CONVERSATION_FLAGS.some((f) => a === f || a.startsWith(`${f}=`)) || /^-[a-zA-Z]*[rc]$/.test(a));
+}
+
+/**
+ * Claude Code's argv. moat's conversation options (`--session-id`, `--continue`, `--resume ID`) come before
+ * `-p`, so the run's recorded command says which conversation it had (see recordedSessionIds).
+ */
 export function claudeCommand(inv: AgentInvocation): string[] {
   // A subcommand starts no session: the skip-permissions flag is a session's (the staged settings still apply).
   if (inv.subcommand) return ['claude', ...inv.args];
   const cmd = ['claude'];
   if (inv.yolo) cmd.push('--dangerously-skip-permissions');
+  if (inv.resume) cmd.push(...inv.resume);
+  else if (inv.sessionId !== undefined) cmd.push('--session-id', inv.sessionId);
   if (inv.prompt !== undefined) cmd.push('-p', inv.prompt);
   else if (inv.promptFromStdin) cmd.push('-p');
-  return [...cmd, ...(inv.resume ?? []), ...inv.args];
+  return [...cmd, ...inv.args];
 }
 
 /**

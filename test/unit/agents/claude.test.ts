@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claudeAgent, claudeCommand, CLAUDE_PRELUDE } from '../../../src/agents/claude/index.js';
+import { claudeAgent, claudeCommand, claudeStartsNewConversation, CLAUDE_PRELUDE } from '../../../src/agents/claude/index.js';
 import { API_KEY_SUFFIX_MARKER, stageClaude } from '../../../src/agents/claude/staging.js';
 import { agentDependencies } from '../../../src/agents/common.js';
 import type { AgentInvocation } from '../../../src/agents/types.js';
@@ -21,6 +21,22 @@ describe('claude: command line', () => {
   });
   it('--noyolo keeps the permission prompts', () => {
     expect(claudeCommand({ yolo: false, args: [], prompt: 'x' })).toEqual(['claude', '-p', 'x']);
+  });
+  it('moat\'s conversation options come before -p (the recorded command names the conversation)', () => {
+    expect(claudeCommand({ ...yolo, prompt: 'hi', sessionId: 'S', args: ['--model', 'o'] }))
+      .toEqual(['claude', '--dangerously-skip-permissions', '--session-id', 'S', '-p', 'hi', '--model', 'o']);
+    expect(claudeCommand({ ...yolo, prompt: 'hi', sessionId: 'S', resume: ['--resume', 'R'], args: [] }))
+      .toEqual(['claude', '--dangerously-skip-permissions', '--resume', 'R', '-p', 'hi']);
+    expect(claudeCommand({ ...yolo, args: ['mcp'], subcommand: true, sessionId: 'S' })).toEqual(['claude', 'mcp']);
+  });
+  it('moat chooses the id only for a new conversation', () => {
+    expect(claudeStartsNewConversation(yolo)).toBe(true);
+    expect(claudeStartsNewConversation({ ...yolo, prompt: 'x', args: ['--model', 'opus'] })).toBe(true);
+    for (const args of [['-c'], ['--resume', 'x'], ['--resume=x'], ['--fork-session'], ['--from-pr', '1'], ['--session-id', 'x']]) {
+      expect(claudeStartsNewConversation({ ...yolo, args }), args.join(' ')).toBe(false);
+    }
+    expect(claudeStartsNewConversation({ ...yolo, resume: ['--resume', 'x'] })).toBe(false);
+    expect(claudeStartsNewConversation({ ...yolo, subcommand: true, args: ['doctor'] })).toBe(false);
   });
   it('a piped prompt is read by claude -p from stdin', () => {
     expect(claudeCommand({ yolo: false, args: [], promptFromStdin: true })).toEqual(['claude', '-p']);

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENTS } from '../../../src/agents/index.js';
 import { prepareAgentRun } from '../../../src/agents/prepare.js';
 import { MoatHome } from '../../../src/home/paths.js';
+import { workspaceKey } from '../../../src/agents/transcripts.js';
 import type { StoredCredential } from '../../../src/credentials/types.js';
 import { cred } from '../credentials/helpers.js';
 
@@ -27,15 +28,60 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
     stored.anthropic = cred({ provider: 'anthropic', kind: 'api-key', secret: { token: 'sk-ant-api03-REALSECRET' } });
     const spec = await prepareAgentRun(AGENTS.claude, dir, { env: ['EXTRA=1'], grants: [] }, { prompt: 'say hi', yolo: true, args: [] }, { home, env: {}, lookup, hostHome: join(dir, 'nobody') });
     expect(spec.grants).toEqual(['anthropic']);
-    expect(spec.command.slice(-4)).toEqual(['claude', '--dangerously-skip-permissions', '-p', 'say hi']);
+    expect(spec.command.slice(-2)).toEqual(['-p', 'say hi']);
     expect(spec.imageExtra).toContain('@anthropic-ai/claude-code@2.1.331');
     expect(spec.imageExtra).toContain('ripgrep');
     expect(spec.homeFiles.map((f) => f.path).sort()).toEqual(['.claude.json', '.claude/settings.json']);
     expect(spec.env).toMatchObject({ IS_SANDBOX: '1', EXTRA: '1' });
     expect(spec.interactive).toBe(false);
     expect(spec.agent).toBe('claude');
-    expect(spec.mounts).toContainEqual({ source: join(home.root, 'claude', 'projects'), target: '/home/moat/.claude/projects', readOnly: false });
     expect(JSON.stringify(spec)).not.toContain('REALSECRET');
+  });
+
+  it('transcripts: only the workspace\'s own folder is mounted, per agent and sync_logs', async () => {
+    stored.anthropic = cred({ provider: 'anthropic' });
+    stored.openai = cred({ provider: 'openai', kind: 'api-key' });
+    const ws = join(dir, 'my.proj');
+    await mkdir(ws);
+    const real = await realpath(ws);
+    const hostHome = join(dir, 'host');
+    const transcripts = (spec: { mounts: Array<{ source: string; target: string; readOnly: boolean }> }) =>
+      spec.mounts.filter((m) => m.target.startsWith('/home/moat/.claude/projects') || m.target.startsWith('/home/moat/.codex'));
+    const claude = await prepareAgentRun(AGENTS.claude, ws, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome });
+    expect(transcripts(claude)).toEqual([{ source: join(home.root, 'claude', 'projects', workspaceKey(real)), target: '/home/moat/.claude/projects/-workspace', readOnly: false }]);
+    const codex = await prepareAgentRun(AGENTS.codex, ws, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome });
+    expect(transcripts(codex)).toEqual([{ source: join(home.root, 'codex', 'workspaces', workspaceKey(real), 'sessions'), target: '/home/moat/.codex/sessions', readOnly: false }]);
+
+    await writeFile(join(ws, 'moat.yaml'), 'claude:\n  sync_logs: true\ncodex:\n  sync_logs: true\n');
+    const synced = await prepareAgentRun(AGENTS.claude, ws, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: { CLAUDE_CONFIG_DIR: join(dir, 'cfg') }, lookup, hostHome });
+    expect(transcripts(synced)).toEqual([{ source: join(dir, 'cfg', 'projects', real.replace(/[^a-zA-Z0-9]/g, '-')), target: '/home/moat/.claude/projects/-workspace', readOnly: false }]);
+    const warnings: string[] = [];
+    const shared = await prepareAgentRun(AGENTS.codex, ws, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome, warn: (m) => warnings.push(m) });
+    expect(transcripts(shared)).toEqual([{ source: join(hostHome, '.codex', 'sessions'), target: '/home/moat/.codex/sessions', readOnly: false }]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('sync_logs');
+    await prepareAgentRun(AGENTS.codex, ws, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome, warn: (m) => warnings.push(m) });
+    expect(warnings).toHaveLength(1); // once
+  });
+
+  it('claude: a new conversation gets an id chosen by moat (--session-id), a resume or a subcommand none', async () => {
+    stored.anthropic = cred({ provider: 'anthropic' });
+    const deps = { home, env: {}, lookup, hostHome: join(dir, 'nobody') };
+    const argv = async (inv: Parameters<typeof prepareAgentRun>[3]): Promise<string[]> => (await prepareAgentRun(AGENTS.claude, dir, {}, inv, deps)).command.slice(4);
+    const headless = await argv({ prompt: 'p', yolo: true, args: [] });
+    expect(headless.slice(0, 3)).toEqual(['claude', '--dangerously-skip-permissions', '--session-id']);
+    expect(headless[3]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(headless.slice(4)).toEqual(['-p', 'p']);
+    const tui = await argv({ yolo: true, args: [] });
+    expect(tui[2]).toBe('--session-id');
+    expect(tui[3]).not.toBe(headless[3]);
+    expect(await argv({ yolo: true, args: [], resume: ['--resume', 'abc'] })).not.toContain('--session-id');
+    expect(await argv({ yolo: true, args: ['mcp', 'list'], subcommand: true })).toEqual(['claude', 'mcp', 'list']);
+    expect(await argv({ yolo: true, args: ['--continue'] })).not.toContain('--session-id');
+    expect(await argv({ yolo: true, args: ['-r'] })).not.toContain('--session-id');
+    expect(await argv({ yolo: true, args: ['--session-id=x'] })).toEqual(['claude', '--dangerously-skip-permissions', '--session-id=x']);
+    const codex = (await prepareAgentRun(AGENTS.codex, dir, {}, { prompt: 'p', yolo: true, args: [] }, { ...deps, lookup: () => Promise.resolve(cred({ provider: 'openai', kind: 'api-key' })) })).command;
+    expect(codex).not.toContain('--session-id');
   });
 
   it('moat.yaml: claude.version pins the CLI, env overrides the agent\'s, grants already named are kept', async () => {

@@ -2,10 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MoatError } from '../../../src/errors.js';
-import { MoatHome } from '../../../src/home/paths.js';
 import {
-  claudeSessions, codexSessions, newestOfWorkspace, resolveResume, sessionRows, transcriptDir, transcriptMount,
+  claudeSessions, codexSessions, matchSessionId, recordedSessionIds, sessionRows, sessionsOfRun, type SessionFile,
 } from '../../../src/agents/sessions.js';
 import type { RunMetadata } from '../../../src/run/types.js';
 
@@ -25,26 +23,13 @@ describe('agent sessions: transcripts on the host', () => {
 
   const at = async (file: string, iso: string): Promise<void> => { const t = new Date(iso); await utimes(file, t, t); };
 
-  it('where transcripts live: the moat home by default, the user\'s own folder with sync_logs; the mount is 0700', async () => {
-    const home = new MoatHome(join(dir, 'home'));
-    expect(transcriptDir('claude', home, undefined, '/u')).toBe(join(dir, 'home', 'claude', 'projects'));
-    expect(transcriptDir('codex', home, false, '/u')).toBe(join(dir, 'home', 'codex', 'sessions'));
-    expect(transcriptDir('claude', home, true, '/u')).toBe('/u/.claude/projects');
-    expect(transcriptDir('codex', home, true, '/u')).toBe('/u/.codex/sessions');
-    const m = await transcriptMount('claude', transcriptDir('claude', home, undefined));
-    expect(m).toEqual({ source: join(dir, 'home', 'claude', 'projects'), target: '/home/moat/.claude/projects', readOnly: false });
-    const { stat } = await import('node:fs/promises');
-    expect((await stat(m.source)).mode & 0o777).toBe(0o700);
-  });
-
-  it('claude: session ids from <id>.jsonl under -workspace, newest first, start from the first timestamp', async () => {
-    const p = join(dir, '-workspace');
-    await mkdir(p, { recursive: true });
+  it('claude: session ids from <id>.jsonl in the workspace\'s folder, newest first, start from the first timestamp', async () => {
+    const p = dir;
     await writeFile(join(p, `${S1}.jsonl`), `{"type":"summary"}\n{"timestamp":"2026-01-01T10:00:00.000Z","sessionId":"${S1}"}\n`);
     await writeFile(join(p, `${S2}.jsonl`), `{"timestamp":"2026-01-02T10:00:00.000Z"}\n`);
     await writeFile(join(p, 'not-a-session.txt'), 'x');
-    await mkdir(join(dir, '-other'), { recursive: true });
-    await writeFile(join(dir, '-other', `${S3}.jsonl`), '{}\n');
+    await mkdir(join(dir, S3), { recursive: true }); // a conversation's own folder (subagents) is not one
+    await writeFile(join(dir, S3, `${S3}.jsonl`), '{}\n');
     await at(join(p, `${S1}.jsonl`), '2026-01-01T10:05:00Z');
     await at(join(p, `${S2}.jsonl`), '2026-01-02T10:05:00Z');
     const s = await claudeSessions(dir);
@@ -67,7 +52,7 @@ describe('agent sessions: transcripts on the host', () => {
   });
 
   describe('runs and their conversations', () => {
-    const sessions = [
+    const sessions: SessionFile[] = [
       { sessionId: S2, file: 'b', startedAt: Date.parse('2026-01-02T10:00:10Z'), lastActivity: Date.parse('2026-01-02T10:00:50Z') },
       { sessionId: S1, file: 'a', startedAt: Date.parse('2026-01-01T10:00:10Z'), lastActivity: Date.parse('2026-01-01T10:00:50Z') },
     ];
@@ -79,46 +64,67 @@ describe('agent sessions: transcripts on the host', () => {
       run({ id: 'run_eeeeeeeeeeee', createdAt: '2026-01-01T10:00:00Z', agent: undefined, command: ['bash'] }),
     ];
 
+    const all = (): typeof sessions => sessions;
+
     it('rows: this workspace\'s runs of the agent, newest activity first, with session ids', () => {
-      const rows = sessionRows('claude', runs, sessions, '/ws/a');
+      const rows = sessionRows('claude', runs, all, '/ws/a');
       expect(rows.map((r) => [r.id, r.sessionId, r.lastActivity])).toEqual([
         ['run_cccccccccccc', undefined, '2026-01-03T10:01:00Z'],
         ['run_aaaaaaaaaaaa', S1, '2026-01-01T10:00:50.000Z'],
       ]);
-      expect(sessionRows('claude', runs, sessions, undefined).map((r) => r.id)).toEqual(['run_cccccccccccc', 'run_bbbbbbbbbbbb', 'run_aaaaaaaaaaaa']);
-      expect(sessionRows('codex', runs, sessions, '/ws/a').map((r) => r.id)).toEqual(['run_dddddddddddd']);
+      expect(sessionRows('claude', runs, all, undefined).map((r) => r.id)).toEqual(['run_cccccccccccc', 'run_bbbbbbbbbbbb', 'run_aaaaaaaaaaaa']);
+      expect(sessionRows('codex', runs, all, '/ws/a').map((r) => r.id)).toEqual(['run_dddddddddddd']);
+    });
+
+    it('rows: each run\'s candidates are its own workspace\'s folder; legacy conversations are marked', () => {
+      const byWs = (r: RunMetadata): typeof sessions => (r.workspace === '/ws/b' ? [{ ...sessions[0]!, legacy: true }] : []);
+      const rows = sessionRows('claude', runs, byWs, undefined);
+      expect(rows.find((r) => r.id === 'run_aaaaaaaaaaaa')?.sessionId).toBeUndefined();
+      expect(rows.find((r) => r.id === 'run_bbbbbbbbbbbb')).toMatchObject({ sessionId: S2, legacy: true });
     });
 
     it('an older run without the agent field is recognised by its command', () => {
       const legacy = run({ id: 'run_ffffffffffff', createdAt: '2026-01-01T10:00:00Z', stoppedAt: '2026-01-01T10:01:00Z', agent: undefined });
-      expect(sessionRows('claude', [legacy], sessions, '/ws/a')[0]?.sessionId).toBe(S1);
-      expect(sessionRows('codex', [legacy], sessions, '/ws/a')).toEqual([]);
+      expect(sessionRows('claude', [legacy], all, '/ws/a')[0]?.sessionId).toBe(S1);
+      expect(sessionRows('codex', [legacy], all, '/ws/a')).toEqual([]);
     });
 
-    it('newest of a workspace: only its own runs\' conversations', () => {
-      expect(newestOfWorkspace('claude', runs, sessions, '/ws/a')?.sessionId).toBe(S1);
-      expect(newestOfWorkspace('claude', runs, sessions, '/ws/b')?.sessionId).toBe(S2);
-      expect(newestOfWorkspace('claude', runs, sessions, '/ws/none')).toBeUndefined();
+    const claudeCmd = (...argv: string[]): string[] => ['/bin/sh', '-c', 'x', 'moat-claude', 'claude', '--dangerously-skip-permissions', ...argv];
+
+    it('recorded ids: --session-id and --resume before -p, codex resume ID; never a prompt', () => {
+      expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', command: claudeCmd('--session-id', S1, '-p', 'hi') }))).toEqual([S1]);
+      expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', command: claudeCmd('--resume', S2.toUpperCase()) }))).toEqual([S2]);
+      expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', command: claudeCmd(`--session-id=${S3}`, '--model', 'opus') }))).toEqual([S3]);
+      expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', command: claudeCmd('-p', '--resume', '--resume', S1) }))).toEqual([]);
+      expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', command: claudeCmd('--resume', 'my-name') }))).toEqual([]);
+      expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', agent: 'codex', command: ['/bin/sh', '-c', 'x', 'moat-codex', 'codex', '--no-daemon', 'resume', S3] }))).toEqual([S3]);
+      expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', agent: 'codex', command: ['/bin/sh', '-c', 'x', 'moat-codex', 'codex', 'exec', '--skip-git-repo-check', S3] }))).toEqual([]);
+      expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', command: ['claude', '--session-id', S1] }))).toEqual([]);
     });
 
-    const byRef = (ref: string): Promise<RunMetadata> => {
-      const r = runs.find((x) => x.id === ref || x.name === ref);
-      return r ? Promise.resolve(r) : Promise.reject(new MoatError(`No run matches "${ref}".`));
-    };
-
-    it('--resume: a session id (or a unique prefix) as it is, a run as its newest conversation', async () => {
-      expect(await resolveResume('claude', S1, sessions, byRef, 'Claude Code')).toBe(S1);
-      expect(await resolveResume('claude', S2.toUpperCase(), sessions, byRef, 'Claude Code')).toBe(S2);
-      expect(await resolveResume('claude', '22222222-2222', sessions, byRef, 'Claude Code')).toBe(S2);
-      expect(await resolveResume('claude', 'run_aaaaaaaaaaaa', sessions, byRef, 'Claude Code')).toBe(S1);
-      expect(await resolveResume('claude', 'bbbbbbbbbbbb', sessions, byRef, 'Claude Code')).toBe(S2);
+    it('two runs of one workspace at the same time: each gets the conversation it named, not the other\'s', () => {
+      const t = { createdAt: '2026-01-02T10:00:00Z', startedAt: '2026-01-02T10:00:00Z', stoppedAt: '2026-01-02T10:02:00Z' };
+      const both = [
+        { sessionId: S1, file: 'a', startedAt: Date.parse('2026-01-02T10:00:10Z'), lastActivity: Date.parse('2026-01-02T10:01:00Z') },
+        { sessionId: S2, file: 'b', startedAt: Date.parse('2026-01-02T10:00:20Z'), lastActivity: Date.parse('2026-01-02T10:01:30Z') },
+      ];
+      const r1 = run({ id: 'run_111111111111', ...t, command: claudeCmd('--session-id', S1, '-p', 'a') });
+      const r2 = run({ id: 'run_222222222222', ...t, command: claudeCmd('--session-id', S2, '-p', 'b') });
+      const r3 = run({ id: 'run_333333333333', ...t, command: claudeCmd('-p', 'c') }); // an older run: time only
+      const rows = sessionRows('claude', [r1, r2, r3], () => both, '/ws/a');
+      expect(rows.find((r) => r.id === r1.id)?.sessionIds).toEqual([S1]);
+      expect(rows.find((r) => r.id === r2.id)?.sessionIds).toEqual([S2]);
+      expect(rows.find((r) => r.id === r3.id)?.sessionIds).toEqual([]);
+      // Without the others' claims, time alone matches both.
+      expect(sessionsOfRun(r3, both).map((s) => s.sessionId)).toEqual([S1, S2]);
     });
 
-    it('--resume errors: unknown session, unknown run, a run without a transcript, another agent\'s run', async () => {
-      await expect(resolveResume('claude', S3, sessions, byRef, 'Claude Code')).rejects.toThrow(/no Claude Code conversation/);
-      await expect(resolveResume('claude', 'nope', sessions, byRef, 'Claude Code')).rejects.toThrow(/neither a Claude Code session id nor a run/);
-      await expect(resolveResume('claude', 'run_cccccccccccc', sessions, byRef, 'Claude Code')).rejects.toThrow(/left no Claude Code transcript/);
-      await expect(resolveResume('claude', 'run_dddddddddddd', sessions, byRef, 'Claude Code')).rejects.toThrow(/was not a Claude Code run/);
+    it('a session id or a unique 8+ character prefix', () => {
+      expect(matchSessionId(S1.toUpperCase(), sessions)).toEqual([S1]);
+      expect(matchSessionId('22222222-2222', sessions)).toEqual([S2]);
+      expect(matchSessionId('2222222', sessions)).toEqual([]);
+      const twins = [...sessions, { ...sessions[0]!, sessionId: '22222222-9999-4222-8222-222222222222' }];
+      expect(matchSessionId('22222222', twins)).toHaveLength(2);
     });
   });
 });
