@@ -5,8 +5,9 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic.js';
@@ -35,11 +36,25 @@ async function containerEnv(id: string): Promise<string[]> {
   return JSON.parse(stdout) as string[];
 }
 
+/** A workspace's folder name under the moat home (docs/agents.md): Claude Code's name for it plus a hash of the path. */
+async function workspaceFolder(ws: string): Promise<string> {
+  const p = (await realpath(ws)).normalize('NFC');
+  return `${p.replace(/[^a-zA-Z0-9]/g, '-')}-${createHash('sha256').update(p).digest('hex').slice(0, 12)}`;
+}
+
+interface Mounted { Source: string; Destination: string }
+
+async function containerMounts(id: string): Promise<Mounted[]> {
+  const { stdout } = await execFileP('docker', ['inspect', '--format', '{{json .Mounts}}', id]);
+  return JSON.parse(stdout) as Mounted[];
+}
+
 interface TraceLine { method: string; url: string; host: string; status: number; grant?: string; upgrade?: string }
 
 describe('agents: the real Claude Code and Codex against fake APIs', () => {
   let home: string;
   let ws: string;
+  let wsB: string;
   let warm: string;
   let fakeA: FakeAnthropic;
   let fakeO: FakeOpenAI;
@@ -73,6 +88,7 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
   beforeAll(async () => {
     home = await tempDir('agents-home');
     ws = await tempDir('agents-ws');
+    wsB = await tempDir('agents-ws-b');
     warm = await tempDir('agents-warm');
     fakeA = await startFakeAnthropic({ reply: 'Hi from fake Claude!', writeFile: { path: '/workspace/from-claude.txt', content: 'written by claude' } });
     fakeO = await startFakeOpenAI({ reply: 'Hi from fake Codex!', writeFile: { path: '/workspace/from-codex.txt', content: 'written by codex' } });
@@ -92,7 +108,7 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
   afterAll(async () => {
     await fakeA?.close();
     await fakeO?.close();
-    await cleanupHome(home, ws, [warm]);
+    await cleanupHome(home, ws, [warm, wsB]);
   });
 
   it('without a stored credential: a clear message listing the moat grant commands', async () => {
@@ -139,18 +155,24 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     expect(t.some((l) => l.host === 'api.anthropic.com' && l.method === 'POST' && l.url.includes('/v1/messages') && l.status === 200 && l.grant === 'anthropic')).toBe(true);
   });
 
-  it('the transcript outlives the container: on the host under $MOAT_HOME/claude/projects, listed by moat claude sessions', async () => {
+  it('the transcript outlives the container: in the workspace\'s own folder under $MOAT_HOME/claude/projects, named by the run', async () => {
     const id = await lastRunId();
-    const meta = JSON.parse(await readFile(join(home, 'runs', id, 'metadata.json'), 'utf8')) as { agent?: string };
+    const meta = JSON.parse(await readFile(join(home, 'runs', id, 'metadata.json'), 'utf8')) as { agent?: string; command: string[]; containerId: string };
     expect(meta.agent).toBe('claude');
-    const transcripts = filesUnder(join(home, 'claude', 'projects', '-workspace')).filter((f) => f.endsWith('.jsonl'));
-    expect(transcripts.length).toBeGreaterThan(0);
+    // moat chose the new conversation's id, so the run's record names it.
+    const minted = meta.command[meta.command.indexOf('--session-id') + 1];
+    expect(minted).toMatch(/^[0-9a-f-]{36}$/);
+    const folder = join(home, 'claude', 'projects', await workspaceFolder(ws));
+    const transcripts = filesUnder(folder).filter((f) => f.endsWith('.jsonl'));
+    expect(transcripts.map((f) => f.split('/').pop())).toContain(`${minted ?? ''}.jsonl`);
+    expect(existsSync(join(home, 'claude', 'projects', '-workspace'))).toBe(false); // the old shared folder is gone
+    // Only that folder is mounted, at Claude Code's folder for /workspace.
+    const mounts = (await containerMounts(meta.containerId)).filter((m) => m.Destination.startsWith('/home/moat/.claude'));
+    expect(mounts.map((m) => [m.Source, m.Destination])).toEqual([[folder, '/home/moat/.claude/projects/-workspace']]);
     const r = await run(['claude', 'sessions', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const rows = JSON.parse(r.stdout) as Array<{ id: string; sessionId?: string; state: string }>;
-    const row = rows.find((x) => x.id === id);
-    expect(row?.sessionId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(transcripts.map((f) => f.split('/').pop())).toContain(`${row?.sessionId ?? ''}.jsonl`);
+    expect(rows.find((x) => x.id === id)?.sessionId).toBe(minted);
     // A fresh container picks the conversation up again: the earlier prompt goes to the API with the new one.
     const before = fakeA.messages.length;
     const c = await run(['claude', '--continue', '-p', 'say hi again']);
@@ -160,6 +182,54 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     expect(sent.some((m) => m.includes('say hi again') && m.includes('"say hi"')), sent.join('\n').slice(0, 3000)).toBe(true);
     const resumed = await run(['claude', '--resume', id, '-p', 'and once more']);
     expect(resumed.code, resumed.stderr).toBe(0);
+    const continued = (await listRuns(home, ws)).filter((x) => x.command.includes('--resume'));
+    expect(continued.length).toBeGreaterThanOrEqual(2);
+    for (const c2 of continued) expect((c2.command as string[]).includes(minted ?? '-'), JSON.stringify(c2.command)).toBe(true);
+  });
+
+  it('another workspace sees none of it: its own empty folder mounted, nothing to continue, sessions empty but --all lists the first', async () => {
+    const inB = (args: string[]) => moat(args, { home, cwd: wsB, env, timeoutMs: 180_000 });
+    const byAge = (rs: Awaited<ReturnType<typeof listRuns>>) => rs.sort((a, b) => String(a.createdAt).localeCompare(String(b.createdAt)));
+    const idA = byAge((await listRuns(home, ws)).filter((x) => x.command.includes('--session-id')))[0]?.id ?? '';
+    const rowsA = JSON.parse((await run(['claude', 'sessions', '--json'])).stdout) as Array<{ id: string; sessionId?: string }>;
+    const sessionA = rowsA.find((x) => x.id === idA)?.sessionId ?? '';
+    expect(sessionA).toMatch(/^[0-9a-f-]{36}$/);
+    // (b) Nothing to continue in B, though A has a conversation; nothing is created.
+    const runsBefore = (await listRuns(home, ws)).length;
+    const c = await inB(['claude', '--continue', '-p', 'hello?']);
+    expect(errorProblems(c, 3)).toEqual([]);
+    expect(c.stderr).toContain(`There is no Claude Code conversation in ${wsB.replace(/\/$/, '')} to continue`);
+    // A's conversation by id or by run: an error saying where to resume it.
+    const byId = await inB(['claude', '--resume', sessionA, '-p', 'hello?']);
+    expect(errorProblems(byId, 3)).toEqual([]);
+    expect(byId.stderr).toContain(`belongs to ${ws.replace(/\/$/, '')}`);
+    expect(byId.stderr).toContain(`moat claude --resume ${sessionA}`);
+    const byRun = await inB(['claude', '--resume', idA, '-p', 'hello?']);
+    expect(byRun.stderr).toContain(`belongs to ${ws.replace(/\/$/, '')}`);
+    expect((await listRuns(home, ws)).length).toBe(runsBefore);
+    // (c) B's sessions are empty; --all lists A's run with its conversation.
+    const s = await inB(['claude', 'sessions', '--json']);
+    expect(s.code, s.stderr).toBe(0);
+    expect(JSON.parse(s.stdout)).toEqual([]);
+    const all = await inB(['claude', 'sessions', '--all', '--json']);
+    expect(all.code, all.stderr).toBe(0);
+    expect((JSON.parse(all.stdout) as Array<{ id: string; sessionId?: string }>).find((x) => x.id === idA)?.sessionId).toBe(sessionA);
+    // (a) A run in B mounts B's own folder only: A's transcripts are not in its container, and B's turn lands in B's folder.
+    const r = await inB(['claude', '--keep', '-p', 'say hi from b']);
+    expect(r.code, r.stderr).toBe(0);
+    const runB = byAge((await listRuns(home, ws)).filter((x) => x.workspace === wsB.replace(/\/$/, ''))).at(-1);
+    const metaB = JSON.parse(await readFile(join(home, 'runs', runB?.id ?? '', 'metadata.json'), 'utf8')) as { containerId: string; command: string[] };
+    const folderA = join(home, 'claude', 'projects', await workspaceFolder(ws));
+    const folderB = join(home, 'claude', 'projects', await workspaceFolder(wsB));
+    const mounts = await containerMounts(metaB.containerId);
+    expect(mounts.filter((m) => m.Destination.startsWith('/home/moat/.claude')).map((m) => [m.Source, m.Destination]))
+      .toEqual([[folderB, '/home/moat/.claude/projects/-workspace']]);
+    for (const m of mounts) expect(folderA.startsWith(m.Source) || m.Source.startsWith(folderA), m.Source).toBe(false);
+    const sessionB = metaB.command[metaB.command.indexOf('--session-id') + 1] ?? '';
+    expect(filesUnder(folderB).map((f) => f.split('/').pop())).toContain(`${sessionB}.jsonl`);
+    expect(filesUnder(folderA).some((f) => f.includes(sessionB))).toBe(false);
+    const sB = JSON.parse((await inB(['claude', 'sessions', '--json'])).stdout) as Array<{ sessionId?: string }>;
+    expect(sB.map((x) => x.sessionId)).toEqual([sessionB]);
   });
 
   it('moat claude -p with the subscription grant: Bearer token, no API key', async () => {
@@ -197,7 +267,8 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     const t = await trace(id);
     expect(t.some((l) => l.host === 'api.openai.com' && l.url.includes('/v1/responses') && l.grant === 'openai')).toBe(true);
     // Its rollout is on the host, and moat codex sessions names it.
-    const rollouts = filesUnder(join(home, 'codex', 'sessions')).filter((f) => /rollout-.*\.jsonl$/.test(f));
+    const rollouts = filesUnder(join(home, 'codex', 'workspaces', await workspaceFolder(ws), 'sessions')).filter((f) => /rollout-.*\.jsonl$/.test(f));
+    expect(existsSync(join(home, 'codex', 'sessions'))).toBe(false);
     expect(rollouts.length).toBeGreaterThan(0);
     const s = await run(['codex', 'sessions', '--json']);
     expect(s.code, s.stderr).toBe(0);
