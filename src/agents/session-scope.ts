@@ -88,7 +88,7 @@ async function copyIntoWorkspace(wt: WorkspaceTranscripts, s: SessionFile, home:
 function legacyError(wt: WorkspaceTranscripts, s: SessionFile, copy: string, home: MoatHome): MoatError {
   return new MoatError(
     `The ${wt.agent.title} conversation ${s.sessionId} is in ${legacyTranscriptDir(wt.agent.name, home)}, the folder every workspace shared `
-    + `before moat kept them apart, so it cannot be told whose it is; to continue it in ${wt.workspace}, copy it into this workspace's folder first:`,
+    + `before moat kept them apart; to continue it in ${wt.workspace}, copy it into this workspace's folder first:`,
     { hint: `${copy} && ${resumeCommand(wt.agent.name, s.sessionId)}` },
   );
 }
@@ -193,9 +193,17 @@ export async function newestConversation(wt: WorkspaceTranscripts, runs: readonl
   });
 }
 
-/** A one-line note for `sessions` when the old shared folder holds conversations (listed by `--all`). */
-export async function legacyNote(agent: AgentName, home: MoatHome): Promise<string | undefined> {
-  const n = (await legacySessions(agent, home)).length;
+/**
+ * A one-line note for `sessions` about the old shared folder: that it holds conversations (this workspace's
+ * list), or which of them no run listed accounts for (`--all`, whose rows are runs).
+ */
+export async function legacyNote(agent: AgentName, home: MoatHome, listed?: ReadonlySet<string>): Promise<string | undefined> {
+  const all = await legacySessions(agent, home);
+  const rest = listed ? all.filter((s) => !listed.has(s.sessionId)) : all;
+  const n = rest.length;
   if (n === 0) return undefined;
-  return `${n} conversation${n === 1 ? '' : 's'} from before moat kept workspaces apart ${n === 1 ? 'is' : 'are'} in ${legacyTranscriptDir(agent, home)}: moat ${agent} sessions --all lists ${n === 1 ? 'it' : 'them'}.`;
+  const where = `${n === 1 ? 'is' : 'are'} in ${legacyTranscriptDir(agent, home)}, from before moat kept workspaces apart`;
+  if (!listed) return `${n} conversation${n === 1 ? '' : 's'} ${where}: moat ${agent} sessions --all lists ${n === 1 ? 'it' : 'them'}.`;
+  const ids = rest.slice(0, 5).map((s) => s.sessionId).join(', ');
+  return `${n} conversation${n === 1 ? '' : 's'} of no listed run ${where}: ${ids}${n > 5 ? ', …' : ''} (newest first).`;
 }

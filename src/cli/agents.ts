@@ -56,7 +56,7 @@ function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, a
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;
       }
-      const note = o.all ? undefined : await legacyNote(agent.name, ctx.home);
+      const note = await legacyNote(agent.name, ctx.home, o.all ? new Set(rows.flatMap((r) => r.sessionIds)) : undefined);
       if (rows.length === 0) {
         ctx.info(`No ${agent.title} runs ${o.all ? 'yet' : `in ${wt.workspace}`}. Start one with: moat ${agent.name}`);
         if (note) ctx.info(note);

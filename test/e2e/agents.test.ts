@@ -274,6 +274,12 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     expect(s.code, s.stderr).toBe(0);
     const row = (JSON.parse(s.stdout) as Array<{ id: string; sessionId?: string }>).find((x) => x.id === id);
     expect(rollouts.some((f) => row?.sessionId !== undefined && f.endsWith(`${row.sessionId}.jsonl`))).toBe(true);
+    // A fresh container finds the conversation by id in the workspace's folder (what moat codex resume passes).
+    const turns = fakeO.turns.length;
+    const again = await run(['codex', '--', 'exec', '--skip-git-repo-check', 'resume', row?.sessionId ?? '', 'say hi again']);
+    expect(again.code, again.stderr).toBe(0);
+    const sent = fakeO.turns.slice(turns).map((t) => JSON.stringify(t.body.input ?? []));
+    expect(sent.some((m) => m.includes('say hi again') && m.includes('"say hi"')), sent.join('\n').slice(0, 2000)).toBe(true);
   });
 
   it('-d starts the agent in the background and prints how to attach', async () => {

@@ -90,7 +90,9 @@ describe('sessions per workspace: listing and resolution stay in the workspace\'
       ['run_aaaaaaaaaaaa', S1, undefined],
       ['run_0ld0ld0ld0ld', S3, true],
     ]);
-    expect(await legacyNote('claude', home)).toContain('1 conversation from before moat kept workspaces apart is in');
+    expect(await legacyNote('claude', home)).toMatch(/^1 conversation is in .*-workspace, from before moat kept workspaces apart: moat claude sessions --all lists it\.$/);
+    expect(await legacyNote('claude', home, new Set(all.flatMap((r) => r.sessionIds)))).toBeUndefined();
+    expect(await legacyNote('claude', home, new Set())).toContain(`1 conversation of no listed run is in`);
     expect(await legacyNote('codex', home)).toBeUndefined();
   });
 
