@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -42,12 +43,17 @@ export class Upstream {
     this.ca = [...tls.rootCertificates, ...(opts.extraCAs ?? [])];
     this.overrideCA = opts.upstreamOverrideCA ? [opts.upstreamOverrideCA, ...this.ca] : this.ca;
     const common = { timeout: opts.connectTimeoutMs ?? 10_000, keepAlive: true, keepAliveInitialDelay: 30_000 };
-    // One secure context per trust set, built once: passing `ca` would re-parse ~140 roots per connection.
-    const normal = buildConnector({ ...common, secureContext: tls.createSecureContext({ ca: this.ca }) } as buildConnector.BuildOptions);
-    const overridden = buildConnector({ ...common, secureContext: tls.createSecureContext({ ca: this.overrideCA }) } as buildConnector.BuildOptions);
+    // Connectors are made on the first upstream connection, over the shared trust contexts: a run's
+    // gateway starts without parsing ~140 roots, and no connection re-parses them.
+    let normal: buildConnector.connector | undefined;
+    let overridden: buildConnector.connector | undefined;
     const connect: buildConnector.connector = (o, cb) => {
       const target = this.override(o.hostname, Number(o.port) || (o.protocol === 'https:' ? 443 : 80));
-      if (!target) return normal(o, cb);
+      if (!target) {
+        normal ??= buildConnector({ ...common, secureContext: trustContext(this.ca) } as buildConnector.BuildOptions);
+        return normal(o, cb);
+      }
+      overridden ??= buildConnector({ ...common, secureContext: trustContext(this.overrideCA) } as buildConnector.BuildOptions);
       return overridden({ ...o, hostname: target.host, port: String(target.port), ...(net.isIP(o.hostname) ? {} : { servername: o.servername ?? o.hostname }) }, cb);
     };
     const pool = {
@@ -58,7 +64,7 @@ export class Upstream {
       keepAliveMaxTimeout: 600_000,
     };
     this.agent = new Agent({ ...pool, connect });
-    this.proxyAgent = opts.upstreamProxy ? new ProxyAgent({ ...pool, uri: opts.upstreamProxy, requestTls: { ca: this.ca } }) : undefined;
+    this.proxyAgent = opts.upstreamProxy ? new ProxyAgent({ ...pool, uri: opts.upstreamProxy, requestTls: { secureContext: trustContext(this.ca) } }) : undefined;
   }
 
   override(host: string, port: number): UpstreamAddress | undefined {
@@ -88,7 +94,7 @@ export class Upstream {
     else raw = await connectTcp(target?.host ?? host, target?.port ?? port, this.opts.connectTimeoutMs ?? 10_000);
     if (!secure) return raw;
     return new Promise((resolve, reject) => {
-      const sock = tls.connect({ socket: raw, servername, ca: target ? this.overrideCA : this.ca, ALPNProtocols: ['http/1.1'] });
+      const sock = tls.connect({ socket: raw, servername, secureContext: trustContext(target ? this.overrideCA : this.ca), ALPNProtocols: ['http/1.1'] });
       sock.once('secureConnect', () => {
         sock.removeListener('error', reject);
         resolve(sock);
@@ -105,6 +111,24 @@ export class Upstream {
     void this.agent.destroy().catch(() => undefined);
     void this.proxyAgent?.destroy().catch(() => undefined);
   }
+}
+
+/**
+ * One TLS context per trust set (the system roots plus extra CAs), shared by every gateway of the process:
+ * parsing the ~140 roots costs tens of milliseconds, so it is done once, not per run or per connection.
+ */
+const trustContexts = new Map<string, tls.SecureContext>();
+const MAX_TRUST_CONTEXTS = 8;
+
+export function trustContext(ca: readonly string[]): tls.SecureContext {
+  const key = createHash('sha256').update(ca.join('\n')).digest('base64');
+  let ctx = trustContexts.get(key);
+  if (!ctx) {
+    ctx = tls.createSecureContext({ ca: [...ca] });
+    if (trustContexts.size >= MAX_TRUST_CONTEXTS) trustContexts.delete(trustContexts.keys().next().value as string);
+    trustContexts.set(key, ctx);
+  }
+  return ctx;
 }
 
 function connectTcp(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
