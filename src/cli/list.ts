@@ -1,6 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import Table from 'cli-table3';
 import { age, shellJoin, type CliContext } from './context.js';
 import type { RunMetadata } from '../run/types.js';
 
@@ -30,6 +29,7 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
         ctx.info('No runs yet. Start one with: moat run -- echo hello');
         return;
       }
+      const { default: Table } = await import('cli-table3');
       const t = new Table({ head: ['NAME', 'ID', 'STATE', 'AGE', 'COMMAND'], style: { head: [], border: [] },
         chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
           'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' } });

@@ -7,8 +7,14 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
-import { parseConfigText } from './parse.js';
-import { globalConfigSchema, moatConfigSchema, mountProblem, type GlobalConfig, type MoatConfig } from './schema.js';
+import { mountProblem } from './rules.js';
+import type { GlobalConfig, MoatConfig } from './schema.js';
+
+/** The YAML parser and the schema load only when there is a file to read (a bare run never needs them). */
+async function validator() {
+  const [{ parseConfigText }, { globalConfigSchema, moatConfigSchema }] = await Promise.all([import('./parse.js'), import('./schema.js')]);
+  return { parseConfigText, globalConfigSchema, moatConfigSchema };
+}
 
 /** Looked up in this order; the first that exists wins. */
 export const WORKSPACE_CONFIG_FILES = ['moat.yaml', 'agent.yaml'] as const;
@@ -47,6 +53,7 @@ export async function loadWorkspaceConfig(workspaceDir: string, opts: LoadOption
     const file = path.join(dir, name);
     const text = await readIfExists(file);
     if (text === undefined) continue;
+    const { parseConfigText, moatConfigSchema } = await validator();
     const raw = parseConfigText(text, moatConfigSchema, name);
     return { config: resolveConfig(raw, dir, opts), raw, file };
   }
@@ -60,6 +67,7 @@ export async function loadWorkspaceConfig(workspaceDir: string, opts: LoadOption
 export async function loadGlobalConfig(file: string, opts: LoadOptions = {}): Promise<GlobalConfig> {
   const text = await readIfExists(file);
   if (text === undefined) return {};
+  const { parseConfigText, globalConfigSchema } = await validator();
   const config = parseConfigText(text, globalConfigSchema, file);
   const caCerts = config.build?.ca_certs;
   if (caCerts !== undefined) {

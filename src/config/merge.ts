@@ -4,7 +4,7 @@
  */
 import { MoatError } from '../errors.js';
 import { splitEnvEntry, type ResolvedConfig } from './load.js';
-import { ENV_NAME_RE, MEMORY_RE, RUN_NAME_RE } from './schema.js';
+import { ENV_NAME_RE, MEMORY_RE, RUN_NAME_RE } from './rules.js';
 
 /** Run flags as the CLI parsed them; every field optional (absent = not given). */
 export interface RunFlags {

@@ -7,15 +7,9 @@
  */
 import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
+import { ENV_NAME_RE, MEMORY_RE, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
 
-/** Environment variable names: what a POSIX shell accepts. */
-export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Run names: lower-case, DNS-label friendly, at most 63 characters. */
-export const RUN_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-/** Container memory: a number with an optional b/k/m/g suffix ("512m", "2g"). */
-export const MEMORY_RE = /^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$/;
-/** A network rule: `allow|deny METHOD PATH`, e.g. "allow GET /repos/**". */
-export const NETWORK_RULE_RE = /^(allow|deny)\s+(\*|[A-Za-z]+)\s+\/\S*$/;
+export { ENV_NAME_RE, MEMORY_RE, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
 
 const envName = z
   .string()
@@ -30,17 +24,6 @@ const envList = z.array(
     })
     .describe('"NAME=value".'),
 );
-
-/** Checks one "src:dst[:ro|rw]" mount string and explains what is wrong with it. */
-export function mountProblem(spec: string): string | undefined {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3) return 'expected "source:target" or "source:target:ro"';
-  const [source, target, mode] = parts as [string, string, string | undefined];
-  if (source === '') return 'mount source is empty';
-  if (!target.startsWith('/')) return `mount target "${target}" must be an absolute path inside the container`;
-  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') return `mount mode "${mode}" must be "ro" or "rw"`;
-  return undefined;
-}
 
 const mount = z
   .string()

@@ -1,0 +1,24 @@
+/**
+ * Plain rules shared by the moat.yaml schema and the run flags: names, sizes and mount strings. Kept out
+ * of schema.ts so that a run without a config file never loads the schema library.
+ */
+
+/** Environment variable names: what a POSIX shell accepts. */
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Run names: lower-case, DNS-label friendly, at most 63 characters. */
+export const RUN_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Container memory: a number with an optional b/k/m/g suffix ("512m", "2g"). */
+export const MEMORY_RE = /^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$/;
+/** A network rule: `allow|deny METHOD PATH`, e.g. "allow GET /repos/**". */
+export const NETWORK_RULE_RE = /^(allow|deny)\s+(\*|[A-Za-z]+)\s+\/\S*$/;
+
+/** Checks one "src:dst[:ro|rw]" mount string and explains what is wrong with it. */
+export function mountProblem(spec: string): string | undefined {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3) return 'expected "source:target" or "source:target:ro"';
+  const [source, target, mode] = parts as [string, string, string | undefined];
+  if (source === '') return 'mount source is empty';
+  if (!target.startsWith('/')) return `mount target "${target}" must be an absolute path inside the container`;
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') return `mount mode "${mode}" must be "ro" or "rw"`;
+  return undefined;
+}
