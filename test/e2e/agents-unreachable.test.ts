@@ -5,20 +5,11 @@
  * the run, the exit code is non-zero, and nothing is left behind. Claude Code's own retries are capped
  * with its documented CLAUDE_CODE_MAX_RETRIES (only here: moat leaves the agent's retries alone).
  */
-import net from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { cleanupHome, containersOf, errorProblems, grantToken, listRuns, moat, tempDir, upstreamOverrideEnv, waitFor } from './helpers.js';
-
-/** A loopback port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+import { closedPort } from '../fakes/closed-port.js';
 
 describe('agents: the API host cannot be reached', () => {
   let home: string;

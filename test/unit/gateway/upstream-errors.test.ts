@@ -1,16 +1,7 @@
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeUpstreamError, upstreamFailureMessage } from '../../../src/gateway/upstream-errors.js';
 import { fetchVia, startHarness, type Harness } from './helpers.js';
-
-/** A loopback port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
+import { closedPort } from '../../fakes/closed-port.js';
 
 describe('upstream failures in words', () => {
   it('names the cause of network, TLS and timeout failures', () => {
