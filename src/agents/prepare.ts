@@ -64,10 +64,14 @@ export async function prepareAgentRun(
       warn,
     })
     : undefined;
-  const staging = agent.stage(plugins ? { ...settings, plugins: plugins.plugins, marketplaces: plugins.marketplaces } : settings, inv);
+  // moat.yaml's own plugin choices also go to Claude Code as a --settings file, which outranks the
+  // project's .claude/settings*.json (read by Claude Code itself inside the container).
+  const overrides = agent.name === 'claude' && settings.plugins && Object.keys(settings.plugins).length > 0 ? settings.plugins : undefined;
+  const run = overrides ? { ...inv, pluginOverrides: { ...overrides } } : inv;
+  const staging = agent.stage(plugins ? { ...settings, plugins: plugins.plugins, marketplaces: plugins.marketplaces } : settings, run);
   const spec = await prepareRun(workspace, {
     ...flags,
-    command: agent.containerCommand(inv),
+    command: agent.containerCommand(run),
     grants: [...(flags.grants ?? []), ...added],
     extraDependencies: [...agentDependencies(agent, settings), ...(flags.extraDependencies ?? [])],
     homeFiles: [...staging.files, ...(plugins?.files ?? []), ...(flags.homeFiles ?? [])],

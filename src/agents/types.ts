@@ -35,6 +35,11 @@ export interface AgentInvocation {
    */
   sessionId?: string;
   /**
+   * Claude Code only: moat.yaml's own `claude.plugins`, passed with `--settings` (a flag outranks the
+   * project's `.claude/settings*.json`, which Claude Code reads itself), so moat.yaml decides last.
+   */
+  pluginOverrides?: Record<string, boolean>;
+  /**
    * The arguments start with one of the agent's own subcommands (`mcp list`, `doctor`): they run as they
    * are, with no prompt and no permission flag (the staged settings still apply).
    */

@@ -9,7 +9,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { MOAT_BIN, Tmux, cleanupHome, containersOf, grantToken, moat, moatEnv, shq, tempDir } from './helpers.js';
@@ -93,6 +93,8 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
 
   it('claude plugin list: the host\'s plugin is enabled and loads, the one moat.yaml disables is disabled', async () => {
     await writeFile(join(ws, 'moat.yaml'), 'claude:\n  plugins:\n    bye@moat-mkt: false\n');
+    // The project itself enables it: moat.yaml still decides (it reaches Claude Code as --settings).
+    await put(join(ws, '.claude', 'settings.json'), { enabledPlugins: { 'bye@moat-mkt': true } });
     const screen = await claude('list', '-n plugins-list --keep -- plugin list', /MOAT_EXIT=\d+/);
     expect(screen).toMatch(/hello@moat-mkt\s+Version: 1\.0\.0\s+Read from: \/moat\/claude-plugins\/marketplaces\/moat-mkt\/plugins\/hello\s+Scope: user\s+Status: ✔ enabled/);
     expect(screen).toMatch(/bye@moat-mkt[\s\S]*?Status: \S+ disabled/);
@@ -119,6 +121,7 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
   }, 180_000);
 
   it('claude plugin details: the plugin\'s slash command is in Claude Code\'s inventory', async () => {
+    await rm(join(ws, '.claude'), { recursive: true, force: true });
     await writeFile(join(ws, 'moat.yaml'), 'claude:\n  plugins:\n    bye@moat-mkt: false\n');
     const screen = await claude('details', '-n plugins-details -- plugin details hello@moat-mkt', /MOAT_EXIT=\d+/);
     expect(screen).toMatch(/hello 1\.0\.0/);

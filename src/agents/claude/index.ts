@@ -1,6 +1,6 @@
 /** Claude Code as an agent: the `claude-code` dependency, the `claude`/`anthropic` grants, its command line. */
 import type { AgentDefinition, AgentInvocation } from '../types.js';
-import { API_KEY_SUFFIX_MARKER, stageClaude } from './staging.js';
+import { API_KEY_SUFFIX_MARKER, CLAUDE_FLAG_SETTINGS, stageClaude } from './staging.js';
 
 /**
  * Claude Code 2.1.331's subcommands, aliases included (`claude --help`). `help` is not one: Claude Code
@@ -27,13 +27,18 @@ export function claudeStartsNewConversation(inv: AgentInvocation): boolean {
  * Claude Code's argv. moat's conversation options (`--session-id`, `--continue`, `--resume ID`) come before
  * `-p`, so the run's recorded command says which conversation it had (see recordedSessionIds).
  */
+/** `--settings FILE` when moat.yaml decides plugins: a flag outranks the project's own settings files. */
+const pluginSettings = (inv: AgentInvocation): string[] =>
+  inv.pluginOverrides && Object.keys(inv.pluginOverrides).length > 0 ? ['--settings', CLAUDE_FLAG_SETTINGS] : [];
+
 export function claudeCommand(inv: AgentInvocation): string[] {
   // A subcommand starts no session: the skip-permissions flag is a session's (the staged settings still apply).
-  if (inv.subcommand) return ['claude', ...inv.args];
+  if (inv.subcommand) return ['claude', ...pluginSettings(inv), ...inv.args];
   const cmd = ['claude'];
   if (inv.yolo) cmd.push('--dangerously-skip-permissions');
   if (inv.resume) cmd.push(...inv.resume);
   else if (inv.sessionId !== undefined) cmd.push('--session-id', inv.sessionId);
+  cmd.push(...pluginSettings(inv));
   if (inv.prompt !== undefined) cmd.push('-p', inv.prompt);
   else if (inv.promptFromStdin) cmd.push('-p');
   return [...cmd, ...inv.args];

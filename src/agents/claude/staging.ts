@@ -73,11 +73,17 @@ export function claudeEnv(): Record<string, string> {
 
 const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
 
+/** Settings Claude Code gets with `--settings` (moat.yaml's plugin choices), staged in the home. */
+export const CLAUDE_FLAG_SETTINGS = '/home/moat/.claude/moat-settings.json';
+
 export function stageClaude(settings: AgentSettings, inv: AgentInvocation): Staging {
   return {
     files: [
       { path: '.claude.json', content: json(claudeJson(settings, inv)), mode: 0o600 },
       { path: '.claude/settings.json', content: json(claudeSettings(settings, inv)), mode: 0o600 },
+      ...(inv.pluginOverrides && Object.keys(inv.pluginOverrides).length > 0
+        ? [{ path: '.claude/moat-settings.json', content: json({ enabledPlugins: { ...inv.pluginOverrides } }), mode: 0o600 }]
+        : []),
     ],
     env: claudeEnv(),
   };

@@ -113,10 +113,17 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
     expect(spec.env.CLAUDE_CODE_PLUGIN_SEED_DIR).toBe('/moat/claude-plugins');
     expect(JSON.stringify(spec.homeFiles)).not.toContain(hostHome);
     expect(warnings).toEqual([]);
+    // moat.yaml's own choices also reach Claude Code as --settings, which outranks the project's files.
+    const flagFile = JSON.parse(spec.homeFiles.find((f) => f.path === '.claude/moat-settings.json')?.content ?? '{}') as { enabledPlugins?: unknown };
+    expect(flagFile.enabledPlugins).toEqual({ 'q@m': false });
+    const argv = spec.command.slice(spec.command.indexOf('claude'));
+    expect(argv.slice(argv.indexOf('--settings'), argv.indexOf('--settings') + 2)).toEqual(['--settings', '/home/moat/.claude/moat-settings.json']);
+    expect(argv.indexOf('--settings')).toBeLessThan(argv.indexOf('-p'));
 
     await writeFile(join(dir, 'moat.yaml'), 'claude:\n  host_plugins: false\n');
     const off = await prepareAgentRun(AGENTS.claude, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome });
     expect(off.homeFiles.map((f) => f.path).sort()).toEqual(['.claude.json', '.claude/settings.json']);
+    expect(off.command).not.toContain('--settings');
     expect(off.mounts.some((m) => m.target.startsWith('/moat/claude-plugins'))).toBe(false);
     expect(off.env.CLAUDE_CODE_PLUGIN_SEED_DIR).toBeUndefined();
   });
