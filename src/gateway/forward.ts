@@ -7,7 +7,7 @@ import { applyInjection } from './injection.js';
 import type { CompiledLocalResponse } from './local-response.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
 import { BodySample, traceHeaders } from './trace-bodies.js';
-import { upstreamFailureMessage } from './upstream-errors.js';
+import { internalDialRefusal, upstreamFailureMessage } from './upstream-errors.js';
 
 /**
  * One proxied request: resolve and check the target, apply policy and injection, send upstream with
@@ -131,6 +131,16 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       if (abort.signal.aborted) return;
       const code = errorCode(err);
       ev.error = code;
+      const refused = internalDialRefusal(err, t.host, t.port);
+      if (refused) {
+        ev.status = 403;
+        ev.blocked = true;
+        ev.reason = refused.reason;
+        ev.bytesDown = sendBlocked(res, `${ev.method} ${t.url.split('?')[0]}`, refused);
+        req.resume();
+        finish();
+        return;
+      }
       const timeout = code.includes('TIMEOUT');
       ev.status = timeout ? 504 : 502;
       ev.bytesDown = sendText(res, ev.status, upstreamFailureMessage(t.host, code));

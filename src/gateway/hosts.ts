@@ -86,3 +86,20 @@ export function matchHost(p: HostPattern, host: string, port?: number): boolean 
   const label = h.slice(0, h.length - p.host.length - 1);
   return label.length > 0 && !label.includes('.');
 }
+
+/**
+ * A host as URL parsers (and so the HTTP client that dials it) read it: lower case, IDNA, and numeric
+ * IPv4 spellings (`2130706433`, `0x7f.1`) as dotted quads. Policy, injection and dialling must all see
+ * this one form, or `2130706433` could pass the policy as a name and be dialled as 127.0.0.1.
+ * Undefined when it is not a valid host.
+ */
+export function canonicalHost(host: string): string | undefined {
+  const h = normalizeHost(host);
+  if (h === '') return undefined;
+  try {
+    const parsed = new URL(`http://${h.includes(':') ? `[${h}]` : h}/`).hostname;
+    return normalizeHost(parsed);
+  } catch {
+    return undefined;
+  }
+}

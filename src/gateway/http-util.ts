@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Decision } from './policy.js';
+import { canonicalHost } from './hosts.js';
 
 /** Connection-level headers that must not cross a proxy (RFC 9110 §7.6.1), plus ones we always set. */
 const HOP_BY_HOP = new Set([
@@ -81,8 +82,8 @@ export function parseAuthority(value: string | undefined): { host: string; port:
   if (!m) return undefined;
   const port = Number(m[2]);
   if (port < 1 || port > 65535) return undefined;
-  const host = m[1]!.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
-  return host === '' ? undefined : { host, port };
+  const host = canonicalHost(m[1]!);
+  return host === undefined ? undefined : { host, port };
 }
 
 /** `host[:port]` for URLs and Host headers (brackets for IPv6, default port elided). */

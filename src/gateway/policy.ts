@@ -1,9 +1,13 @@
+import { isInternalHost } from './addresses.js';
 import { type HostPattern, matchHost, parseHostPattern } from './hosts.js';
 
 /**
  * Network policy as plain data (what moat.yaml `network:` plus grants and `--allow-host` become) and its
  * compiled matcher. Order of evaluation for a request to host H:
  *   1. `deny` matches H                                   -> refused, always
+ *   1b. H is this machine or a private network (an internal IP literal, `localhost`) and no rule or
+ *      allowed host names it                              -> refused, in either policy (addresses.ts;
+ *      names that resolve there are refused when the upstream connection is dialled)
  *   2. the first `rules` entry whose host pattern matches H:
  *        a plain host entry                                -> allowed
  *        a host with path rules: first matching rule wins -> allow/deny; none matched -> step 4
@@ -53,6 +57,11 @@ export interface CompiledPolicy {
   checkHost(host: string, port?: number): Decision;
   /** Full decision for one request; `path` may carry a query string (ignored). */
   checkRequest(host: string, port: number | undefined, method: string, path: string): Decision;
+  /**
+   * Whether the user named this host (network.rules, --allow-host, a grant's hosts), which is what lets a
+   * run reach an internal address (this machine, its private networks). Without a port: on any port.
+   */
+  namesHost(host: string, port?: number): boolean;
 }
 
 const METHOD_RE = /^(\*|[A-Z][A-Z-]*)$/;
@@ -149,6 +158,10 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
     };
   };
 
+  const named = [...entries.map((e) => e.pattern), ...allowHosts];
+  const namesHost = (host: string, port?: number): boolean =>
+    named.some((p) => matchHost(port === undefined ? { ...p, port: undefined } : p, host, port));
+
   const checkRequest = (host: string, port: number | undefined, method: string | undefined, rawPath: string | undefined): Decision => {
     const denied = deny.find((p) => matchHost(p, host, port));
     if (denied) {
@@ -159,6 +172,8 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
         suggestion: `remove "${denied.source}" from network.deny in moat.yaml`,
       };
     }
+    // This machine and its private networks, in either policy, unless the user named the host.
+    if (isInternalHost(host) && !namesHost(host, port)) return internalRefusal(host, port);
     const entry = entries.find((e) => matchHost(e.pattern, host, port));
     if (entry && !entry.paths) return { allowed: true, reason: `${host} is in network.rules`, rule: entry.pattern.source };
     if (entry?.paths && method !== undefined && rawPath !== undefined) {
@@ -179,6 +194,7 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
     data,
     checkHost: (host, port) => checkRequest(host, port, undefined, undefined),
     checkRequest: (host, port, method, path) => checkRequest(host, port, method, path),
+    namesHost,
   };
 }
 
@@ -186,4 +202,22 @@ function stripQuery(path: string): string {
   const q = path.search(/[?#]/);
   const p = q < 0 ? path : path.slice(0, q);
   return p === '' ? '/' : p;
+}
+
+/**
+ * The refusal for this machine or its private networks: an internal IP or `localhost` named in the request,
+ * or (`address`) a name that resolved to one when the gateway dialled it.
+ */
+export function internalRefusal(host: string, port: number | undefined, address?: string): Decision {
+  const where = port === undefined ? host : formatHostPort(host, port);
+  const what = address === undefined ? `${host} is this machine or its private network` : `${host} resolves to ${address}, on this machine or its private network`;
+  return {
+    allowed: false,
+    reason: `${what}, which a run reaches only when you name it`,
+    suggestion: `network:\n  rules:\n    - "${where}"\n(or moat run --allow-host ${where})`,
+  };
+}
+
+function formatHostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -92,6 +92,8 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
       extraCAs: opts.extraCAs, upstreamProxy: opts.upstreamProxy, upstreamOverride: opts.upstreamOverride,
       upstreamOverrideCA: opts.upstreamOverrideCA, headersTimeoutMs: t.upstreamHeadersMs, bodyTimeoutMs: t.upstreamBodyMs,
       connectTimeoutMs: t.upstreamConnectMs,
+      // Read at dial time: a policy update applies to the next connection.
+      allowInternal: (host) => core.policy.namesHost(host),
     }),
     emit,
     ...(opts.traceBodies ? { traceBodies: opts.traceBodies } : {}),

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { formatAuthority } from './http-util.js';
-import { normalizeHost, splitHostPort } from './hosts.js';
+import { canonicalHost, normalizeHost, splitHostPort } from './hosts.js';
 
 /** What a CONNECT established for the connection a request arrives on. */
 export interface TunnelInfo {
@@ -62,6 +62,7 @@ export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefin
   let hh: { host: string; port?: number };
   try {
     hh = splitHostPort(hostHeader);
+    hh = { ...hh, host: canonicalHost(hh.host) ?? hh.host };
   } catch {
     return { ok: false, status: 400, message: 'Malformed Host header.' };
   }

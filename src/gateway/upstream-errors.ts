@@ -1,3 +1,6 @@
+import { INTERNAL_ADDRESS_CODE } from './addresses.js';
+import { internalRefusal, type Decision } from './policy.js';
+
 /**
  * What an upstream failure code (as recorded in a request event's `error`) means, in words a user can act
  * on. Shared by the gateway's 502/504 answers and the hints printed after a run.
@@ -55,4 +58,14 @@ export function upstreamFailureMessage(host: string, code: string): string {
   if (!f) return `Moat could not complete the request to ${host} (${code}).`;
   if (f.kind === 'slow') return `Moat reached ${host} but got ${f.cause} (${code}).`;
   return `Moat could not reach ${host} from this machine: ${f.cause} (${code}).`;
+}
+
+/**
+ * A dial the gateway refused because the name resolved to an internal address (addresses.ts): answered as
+ * a policy refusal (403 with the moat.yaml line that allows it), not as an unreachable upstream.
+ */
+export function internalDialRefusal(err: unknown, host: string, port: number): Decision | undefined {
+  if ((err as { code?: unknown } | null)?.code !== INTERNAL_ADDRESS_CODE) return undefined;
+  const address = /resolves to (\S+),/.exec((err as Error).message)?.[1];
+  return internalRefusal(host, port, address);
 }

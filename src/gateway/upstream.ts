@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import dns from 'node:dns';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { Agent, buildConnector, type Dispatcher, ProxyAgent } from 'undici';
+import { internalAddressError, isInternalAddress } from './addresses.js';
 
 export interface UpstreamAddress {
   host: string;
@@ -26,6 +28,11 @@ export interface UpstreamOptions {
   /** Idle keep-alive sockets to an origin are closed after this (default 30 s). */
   keepAliveTimeoutMs?: number;
   connectionsPerOrigin?: number;
+  /**
+   * Whether a host may resolve to an internal address (this machine, its private networks): true only
+   * for hosts the user named. Without it, every internal address is refused when dialling.
+   */
+  allowInternal?: (host: string) => boolean;
 }
 
 /**
@@ -42,13 +49,18 @@ export class Upstream {
   constructor(private readonly opts: UpstreamOptions = {}) {
     this.ca = [...tls.rootCertificates, ...(opts.extraCAs ?? [])];
     this.overrideCA = opts.upstreamOverrideCA ? [opts.upstreamOverrideCA, ...this.ca] : this.ca;
-    const common = { timeout: opts.connectTimeoutMs ?? 10_000, keepAlive: true, keepAliveInitialDelay: 30_000 };
+    const common = { timeout: opts.connectTimeoutMs ?? 10_000, keepAlive: true, keepAliveInitialDelay: 30_000, lookup: this.lookup };
     // Connectors are made on the first upstream connection, over the shared trust contexts: a run's
     // gateway starts without parsing ~140 roots, and no connection re-parses them.
     let normal: buildConnector.connector | undefined;
     let overridden: buildConnector.connector | undefined;
     const connect: buildConnector.connector = (o, cb) => {
       const target = this.override(o.hostname, Number(o.port) || (o.protocol === 'https:' ? 443 : 80));
+      // An address literal is dialled without a lookup: check it here too (the policy saw the same host).
+      if (!target && isInternalAddress(o.hostname) && !(this.opts.allowInternal?.(o.hostname) ?? false)) {
+        cb(internalAddressError(o.hostname, o.hostname), null);
+        return;
+      }
       if (!target) {
         normal ??= buildConnector({ ...common, secureContext: trustContext(this.ca) } as buildConnector.BuildOptions);
         return normal(o, cb);
@@ -66,6 +78,13 @@ export class Upstream {
     this.agent = new Agent({ ...pool, connect });
     this.proxyAgent = opts.upstreamProxy ? new ProxyAgent({ ...pool, uri: opts.upstreamProxy, requestTls: { secureContext: trustContext(this.ca) } }) : undefined;
   }
+
+  /**
+   * Name resolution for every upstream connection this process dials itself: a name that resolves to an
+   * internal address is refused unless the user named the host. It is the resolution the connection
+   * uses, so a name cannot pass the check and then resolve elsewhere.
+   */
+  private readonly lookup = guardedLookup((host) => this.opts.allowInternal?.(host) ?? false);
 
   override(host: string, port: number): UpstreamAddress | undefined {
     const map = this.opts.upstreamOverride;
@@ -88,10 +107,11 @@ export class Upstream {
    */
   async dial(host: string, port: number, secure: boolean): Promise<net.Socket> {
     const target = this.override(host, port);
+    if (!target && isInternalAddress(host) && !(this.opts.allowInternal?.(host) ?? false)) throw internalAddressError(host, host);
     const servername = net.isIP(host) ? undefined : host;
     let raw: net.Socket;
     if (!target && this.opts.upstreamProxy) raw = await connectViaProxy(this.opts.upstreamProxy, host, port, this.opts.connectTimeoutMs ?? 10_000);
-    else raw = await connectTcp(target?.host ?? host, target?.port ?? port, this.opts.connectTimeoutMs ?? 10_000);
+    else raw = await connectTcp(target?.host ?? host, target?.port ?? port, this.opts.connectTimeoutMs ?? 10_000, this.lookup);
     if (!secure) return raw;
     return new Promise((resolve, reject) => {
       const sock = tls.connect({ socket: raw, servername, secureContext: trustContext(target ? this.overrideCA : this.ca), ALPNProtocols: ['http/1.1'] });
@@ -131,9 +151,27 @@ export function trustContext(ca: readonly string[]): tls.SecureContext {
   return ctx;
 }
 
-function connectTcp(host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+type Lookup = NonNullable<net.TcpSocketConnectOpts['lookup']>;
+
+/** dns.lookup that fails with MOAT_INTERNAL_ADDRESS when any address of the name is internal and not allowed. */
+export function guardedLookup(allow: (host: string) => boolean): Lookup {
+  const lookup = (hostname: string, options: dns.LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void): void => {
+    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '', 0);
+      const bad = addresses.find((a) => isInternalAddress(a.address));
+      if (bad && !allow(hostname)) return callback(internalAddressError(hostname, bad.address), '', 0);
+      if (options.all) return callback(null, addresses);
+      const first = addresses[0];
+      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+      callback(null, first.address, first.family);
+    });
+  };
+  return lookup as unknown as Lookup;
+}
+
+function connectTcp(host: string, port: number, timeoutMs: number, lookup: Lookup): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host, port });
+    const sock = net.connect({ host, port, lookup });
     const timer = setTimeout(() => sock.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), timeoutMs);
     sock.once('connect', () => {
       clearTimeout(timer);

@@ -5,7 +5,7 @@ import type { RequestEvent } from './events.js';
 import { errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
 import { applyInjection } from './injection.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
-import { upstreamFailureMessage } from './upstream-errors.js';
+import { internalDialRefusal, upstreamFailureMessage } from './upstream-errors.js';
 
 /**
  * A WebSocket upgrade (ws:// absolute-form, or wss:// inside an intercepted CONNECT): check policy,
@@ -100,6 +100,14 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
     },
     (err: unknown) => {
       ev.error = errorCode(err);
+      const refused = internalDialRefusal(err, t.host, t.port);
+      if (refused) {
+        ev.status = 403;
+        ev.blocked = true;
+        ev.reason = refused.reason;
+        writeRawBlocked(socket, `${ev.method} ${ev.url.split('?')[0]}`, refused);
+        return finish();
+      }
       ev.status = 502;
       writeRawError(socket, 502, 'Bad Gateway', upstreamFailureMessage(t.host, ev.error));
       finish();

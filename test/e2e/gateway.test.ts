@@ -93,6 +93,34 @@ describe.concurrent('isolation: the container reaches nothing but its gateway', 
     }
   });
 
+  it('cannot reach the host\'s own services through the gateway either, unless the user names them', async () => {
+    let hits = 0;
+    const server = await new Promise<net.Server>((resolve, reject) => {
+      const s = net.createServer((sock) => { hits++; sock.on('error', () => undefined); sock.end('HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhost\n'); });
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      // Through the proxy on purpose (-x), for every spelling of the host loopback and the metadata service.
+      const targets = [`http://127.0.0.1:${port}/`, `http://localhost:${port}/`, `http://2130706433:${port}/`, `http://[::1]:${port}/`, 'http://169.254.169.254/latest/meta-data/'];
+      const script = targets.map((u, i) => `curl -sS -m 10 -o /dev/null -w "t${i}=%{http_code}\\n" -x "http://127.0.0.1:$MOAT_PROXY_PORT" --noproxy '' '${u}'`).join('\n')
+        + `\ncurl -sS -m 10 -x "http://127.0.0.1:$MOAT_PROXY_PORT" --noproxy '' 'http://127.0.0.1:${port}/' | grep -e --allow-host`;
+      const r = await run(await ws(), script);
+      expect(r.code, r.stderr).toBe(0);
+      for (let i = 0; i < targets.length; i++) expect(r.stdout, targets[i]).toContain(`t${i}=403`);
+      expect(r.stdout).toContain(`--allow-host 127.0.0.1:${port}`);
+      expect(hits).toBe(0);
+      // Named on the command line, exactly that host and port opens.
+      const named = await run(await ws(), `curl -sS -m 10 -x "http://127.0.0.1:$MOAT_PROXY_PORT" --noproxy '' http://127.0.0.1:${port}/`, ['--allow-host', `127.0.0.1:${port}`]);
+      expect(named.code, named.stderr).toBe(0);
+      expect(named.stdout).toContain('host');
+      expect(hits).toBe(1);
+    } finally {
+      server.close();
+    }
+  });
+
   it('resolves no outside name (getent, curl) and has no resolver to ask', async () => {
     const r = await run(await ws(), 'getent hosts registry.npmjs.org; echo "getent=$?"; getent ahosts github.com; echo "getent2=$?"');
     expect(r.code, r.stderr).toBe(0);
