@@ -1,9 +1,9 @@
-import { appendFile, chmod, mkdir, rm } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { MoatHome } from '../home/paths.js';
 import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse } from '../gateway/index.js';
 import type { UpstreamAddress } from '../gateway/upstream.js';
-import { unixTransport } from '../gateway/transport.js';
+import { listenInPlace, removeSocket, unixTransport } from '../gateway/transport.js';
 import { createRedactor } from '../gateway/injection.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
@@ -16,6 +16,8 @@ import { parseTestUpstreams } from './test-upstreams.js';
 export interface RunGateway {
   proxy: GatewayProxy;
   server: Server;
+  /** Where the socket is (bound elsewhere and moved there, so not `server.address()`). */
+  socketPath: string;
   close(): Promise<void>;
 }
 
@@ -66,10 +68,13 @@ export class GatewayHost {
       ...(meta.traceBodies ? { traceBodies: 4096 } : {}),
     });
     const t = unixTransport(runDir);
-    await mkdir(t.hostDir, { recursive: true, mode: 0o700 });
-    await rm(t.socketPath, { force: true });
-    const server = await proxy.listen(t.socketPath);
-    await chmod(t.socketPath, 0o600);
+    let server: Server;
+    try {
+      server = await listenInPlace(t, (path) => proxy.listen(path));
+    } catch (err) {
+      await proxy.close();
+      throw err;
+    }
     this.log(`run ${meta.id}: gateway on ${t.socketPath} (${meta.network?.policy ?? 'permissive'}, ${grants.injections.length} injections)`);
     const refresher = startGrantRefresh({
       names: meta.grants,
@@ -88,11 +93,12 @@ export class GatewayHost {
     return {
       proxy,
       server,
+      socketPath: t.socketPath,
       close: async () => {
         refresher.stop();
         await new Promise<void>((r) => server.close(() => r()));
         await proxy.close();
-        await rm(t.hostDir, { recursive: true, force: true });
+        await removeSocket(t);
       },
     };
   }

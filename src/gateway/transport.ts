@@ -1,3 +1,5 @@
+import { chmod, lstat, mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 
 /**
@@ -10,9 +12,11 @@ import { join } from 'node:path';
  */
 export interface GatewayTransport {
   kind: 'unix-socket';
-  /** Host directory holding the socket; mounted at /moat/net. */
+  /** Host directory holding the socket; mounted (read-only) at /moat/net. */
   hostDir: string;
   socketPath: string;
+  /** A directory beside it that is never mounted, where the socket is bound before it is moved in. */
+  bindDir: string;
 }
 
 export const CONTAINER_NET_DIR = '/moat/net';
@@ -22,7 +26,49 @@ export const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 export function unixTransport(runDir: string): GatewayTransport {
   const hostDir = join(runDir, 'net');
-  return { kind: 'unix-socket', hostDir, socketPath: join(hostDir, 'proxy.sock') };
+  // `.gw` is as long as `net`: a socket path has a small length limit.
+  return { kind: 'unix-socket', hostDir, socketPath: join(hostDir, 'proxy.sock'), bindDir: join(runDir, '.gw') };
+}
+
+/**
+ * Put the gateway's socket in place without acting on any path the container can change (a container may
+ * run as the daemon's own user, and an older run's /moat/net was mounted writable): the socket is bound and
+ * made 0600 in `bindDir`, which no container sees, then renamed into `hostDir`, which replaces whatever
+ * the container left under that name (a symlink included) without following it.
+ */
+export async function listenInPlace(t: GatewayTransport, listen: (path: string) => Promise<Server>): Promise<Server> {
+  await mkdir(t.hostDir, { recursive: true, mode: 0o700 });
+  if (!(await lstat(t.hostDir)).isDirectory()) throw new Error(`${t.hostDir} is not a directory.`);
+  await rm(t.bindDir, { recursive: true, force: true });
+  await mkdir(t.bindDir, { mode: 0o700 });
+  const bound = join(t.bindDir, 'proxy.sock');
+  try {
+    const server = await listen(bound);
+    try {
+      await chmod(bound, 0o600);
+      await rename(bound, t.socketPath);
+    } catch (err) {
+      server.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') {
+        throw new Error(`The gateway socket cannot be created: ${t.socketPath} is a folder, made by the run's container. Stop the run (moat stop) and start it again.`);
+      }
+      throw err;
+    }
+    return server;
+  } finally {
+    await rmdir(t.bindDir).catch(() => undefined);
+  }
+}
+
+/**
+ * Remove the socket and, when nothing else is left, its directory. Never recursive: the container may
+ * still be running and swap a folder there for a symlink to a host folder while it is being emptied.
+ * Whatever a container left stays until the run is destroyed (after its container is removed).
+ */
+export async function removeSocket(t: GatewayTransport): Promise<void> {
+  await unlink(t.socketPath).catch(() => undefined);
+  await rmdir(t.hostDir).catch(() => undefined);
 }
 
 /** Proxy variables every client honours; users' own are dropped (see proxyEnvConflicts). */

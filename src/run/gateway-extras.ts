@@ -43,7 +43,9 @@ export async function containerExtras(home: MoatHome, spec: RunSpec, env: NodeJS
   return {
     env: { ...gatewayEnv(), ...placeholders.env },
     mounts: (runDir) => [
-      { source: join(runDir, 'net'), target: CONTAINER_NET_DIR, readOnly: false },
+      // Read-only: connecting to a unix socket needs no write access to the mount, and the container must
+      // not create, move or replace anything where the (possibly root) daemon creates and removes its socket.
+      { source: join(runDir, 'net'), target: CONTAINER_NET_DIR, readOnly: true },
       { source: caCert, target: CONTAINER_CA_FILE, readOnly: true },
     ],
     homeFiles: [...spec.homeFiles, ...placeholders.files],

@@ -146,7 +146,7 @@ describe('GatewayHost keeps a run’s grants fresh', () => {
     const lines: string[] = [];
     const gw = await host.start(meta, runDir, (ev: GatewayEvent, redact) => lines.push(redact(`${JSON.stringify(ev)} ${issued.join(' ')} initial-access-token-value`)));
     try {
-      const h = { socketPath: (gw.server.address() as string), ca } as unknown as Harness;
+      const h = { socketPath: gw.socketPath, ca } as unknown as Harness;
       const before = await fetchVia(h, 'chatgpt.com', { path: '/backend-api/x', headers: { authorization: 'Bearer placeholder' } });
       expect((JSON.parse(before.body) as { headers: Record<string, string> }).headers.authorization).toBe('Bearer initial-access-token-value');
       await waitFor(() => logs.find((l) => l.includes('grants refreshed')), 5000);

@@ -1,0 +1,67 @@
+/**
+ * A run's container as the attacker of the host paths it can reach: its gateway directory (host
+ * `runs/<id>/net`, at /moat/net), which a root daemon creates the socket in and cleans up. The workspace is
+ * owned by root here, so the container's user is uid 0 without capabilities: it owns that directory, and
+ * only the mount keeps it from changing it.
+ */
+import { lstatSync, readdirSync, statSync } from 'node:fs';
+import { chmod, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupHome, moat, tempDir, waitFor } from './helpers.js';
+import { makeWorkspace, runIdOf, warmImage } from './fixtures/gateway-kit.js';
+
+let home: string;
+let root: string;
+let victim: string;
+
+beforeAll(async () => {
+  home = await tempDir('hostile-home');
+  root = await tempDir('hostile-ws');
+  victim = join(root, 'victim.txt');
+  await writeFile(victim, 'host file\n');
+  await chmod(victim, 0o644);
+  await warmImage(home, await makeWorkspace(root, 'warm'), {});
+});
+
+afterAll(async () => {
+  await cleanupHome(home, root, [root]);
+});
+
+describe('hostile container: its gateway directory', () => {
+  it('cannot create, move, replace or chmod anything in /moat/net, and its gateway still answers', async () => {
+    const cwd = await makeWorkspace(root, 'net', 'network:\n  policy: strict\n');
+    const script = [
+      'echo RUN=$MOAT_RUN_ID',
+      'try() { name=$1; shift; if "$@" 2>/dev/null; then echo "$name=done"; else echo "$name=refused"; fi; }',
+      `try LINK ln -s ${victim} /moat/net/evil`,
+      'try TOUCH touch /moat/net/file',
+      'try MKDIR mkdir /moat/net/dir',
+      'try CHMOD chmod 0666 /moat/net/proxy.sock',
+      'try MOVE mv /moat/net/proxy.sock /moat/net/moved.sock',
+      `try SWAP ln -sf ${victim} /moat/net/proxy.sock`,
+      'try RM rm -f /moat/net/proxy.sock',
+      'echo "NET=$(ls -A /moat/net | tr "\\n" " ")"',
+      // The relay still reaches the gateway through the read-only directory: a strict run's refusal.
+      'curl -s -o /dev/null -w "connect=%{http_connect}\\n" https://denied.moat.test/; true',
+    ].join('\n');
+    const r = await moat(['run', '--', 'sh', '-c', script], { home, cwd });
+    expect(r.code, r.stderr).toBe(0);
+    for (const what of ['LINK', 'TOUCH', 'MKDIR', 'CHMOD', 'MOVE', 'SWAP', 'RM']) expect(r.stdout).toContain(`${what}=refused`);
+    expect(r.stdout).toMatch(/^NET=proxy\.sock $/m);
+    expect(r.stdout).toContain('connect=403');
+    expect(statSync(victim).mode & 0o777).toBe(0o644);
+    // The run is over: nothing the container could have left is there, and the directory went.
+    const net = join(home, 'runs', runIdOf(r.stdout), 'net');
+    const left = (): string[] => {
+      try {
+        return readdirSync(net);
+      } catch {
+        return []; // gone, as it should be
+      }
+    };
+    await waitFor(() => left().length === 0, 15_000, 'the run\'s net/ emptied').catch(() => undefined);
+    expect(left()).toEqual([]);
+    expect(() => lstatSync(join(home, 'runs', runIdOf(r.stdout), '.gw'))).toThrow();
+  });
+});
