@@ -167,6 +167,8 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
       else {
         tunnels.set(socket, { host, port, tls: false });
         inner.emit('connection', socket);
+        // Paused above to put the first bytes back; the inner server reads them only once it flows again.
+        socket.resume();
       }
     };
     if (head.length > 0) route(head);

@@ -37,6 +37,35 @@ describe('forward proxy (absolute-form HTTP)', () => {
     expect(ev).toMatchObject({ method: 'GET', host: 'other.example.test', status: 200 });
   });
 
+  it('serves plain HTTP inside a CONNECT tunnel (two requests on one tunnel), never injecting over it', async () => {
+    const t = await connectTunnel(h.socketPath, 'api.example.test:80');
+    if (!('socket' in t)) throw new Error(`refused: ${t.refused.body}`);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    (agent as unknown as { createConnection: () => unknown }).createConnection = () => t.socket;
+    const get = (path: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+      const req = http.request({ agent, path, headers: { host: 'api.example.test:80', authorization: 'Bearer placeholder' } });
+      req.on('response', (r) => {
+        let body = '';
+        r.on('data', (c: Buffer) => (body += c.toString()));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    try {
+      for (const path of ['/first', '/second']) {
+        const res = await get(path);
+        expect(res.status, path).toBe(200);
+        const echo = JSON.parse(res.body) as { path: string; headers: Record<string, string> };
+        expect(echo.path).toBe(path);
+        expect(echo.headers.authorization).toBe('Bearer placeholder'); // the credential goes only over TLS
+      }
+    } finally {
+      agent.destroy();
+      t.socket.destroy();
+    }
+  });
+
   it('refuses an origin-form request on the proxy port with 400', async () => {
     const res = await new Promise<number>((resolve, reject) => {
       http.request({ socketPath: h.socketPath, path: '/x', agent: false }, (r) => {
