@@ -3,7 +3,8 @@
  * to, and what `--resume` / `--continue` resolve to. Everything here only reads. (Where the folders are:
  * transcripts.ts.)
  */
-import { open, readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
 import type { RunMetadata } from '../run/types.js';
@@ -25,21 +26,32 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const CLAUDE_FILE_RE = new RegExp(`^(${UUID})\\.jsonl$`, 'i');
 const CODEX_FILE_RE = new RegExp(`^rollout-(\\d{4}-\\d{2}-\\d{2})T(\\d{2})-(\\d{2})-(\\d{2})-(${UUID})\\.jsonl$`, 'i');
 
-/** The first `timestamp` in the first few lines of a JSONL file (Codex keeps it in `payload` too). */
-async function firstTimestamp(file: string): Promise<number | undefined> {
-  let text: string;
+/**
+ * The start of a transcript (up to 64 KiB) and its mtime. The folder is the container's to write, and this
+ * may run as root: only a regular file is read, never through a symlink (O_NOFOLLOW) and never blocking on
+ * a FIFO or device swapped in after the check (O_NONBLOCK, then the opened file itself is checked).
+ */
+async function readHead(file: string): Promise<{ text: string; mtimeMs: number } | undefined> {
   try {
-    const fh = await open(file, 'r');
+    const seen = await lstat(file);
+    if (!seen.isFile()) return undefined;
+    const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
     try {
+      const s = await fh.stat();
+      if (!s.isFile() || s.ino !== seen.ino || s.dev !== seen.dev) return undefined;
       const buf = Buffer.alloc(65536);
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-      text = buf.subarray(0, bytesRead).toString('utf8');
+      return { text: buf.subarray(0, bytesRead).toString('utf8'), mtimeMs: s.mtimeMs };
     } finally {
       await fh.close();
     }
   } catch {
     return undefined;
   }
+}
+
+/** The first `timestamp` in the first few lines of a JSONL text (Codex keeps it in `payload` too). */
+function firstTimestamp(text: string): number | undefined {
   for (const line of text.split('\n').slice(0, 20)) {
     try {
       const v = JSON.parse(line) as { timestamp?: unknown; payload?: { timestamp?: unknown } };
@@ -54,52 +66,59 @@ async function firstTimestamp(file: string): Promise<number | undefined> {
   return undefined;
 }
 
-async function entries(dir: string): Promise<string[]> {
+/** A folder's regular files, or its real folders (never a symlink to one), sorted by name. */
+async function entries(dir: string, kind: 'file' | 'dir'): Promise<string[]> {
   try {
-    return (await readdir(dir)).sort();
+    return (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => (kind === 'file' ? e.isFile() : e.isDirectory()))
+      .map((e) => e.name)
+      .sort();
   } catch {
     return [];
   }
 }
 
 async function sessionFile(file: string, sessionId: string, nameTime: number | undefined): Promise<SessionFile | undefined> {
-  try {
-    const s = await stat(file);
-    if (!s.isFile()) return undefined;
-    const startedAt = (await firstTimestamp(file)) ?? nameTime ?? s.mtimeMs;
-    return { sessionId, file, startedAt, lastActivity: s.mtimeMs };
-  } catch {
-    return undefined;
-  }
+  const head = await readHead(file);
+  if (!head) return undefined;
+  return { sessionId, file, startedAt: firstTimestamp(head.text) ?? nameTime ?? head.mtimeMs, lastActivity: head.mtimeMs };
+}
+
+/** Reads `jobs` a few at a time: a folder with a great many files must not exhaust file descriptors. */
+async function inBatches<T>(jobs: ReadonlyArray<() => Promise<T>>, size = 32): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < jobs.length; i += size) out.push(...await Promise.all(jobs.slice(i, i + size).map((j) => j())));
+  return out;
 }
 
 const newestFirst = (a: SessionFile, b: SessionFile): number => b.lastActivity - a.lastActivity;
 
 /** Claude Code's conversations of one project folder: `<dir>/<session id>.jsonl`. */
 export async function claudeSessions(dir: string): Promise<SessionFile[]> {
-  const found = await Promise.all((await entries(dir)).map(async (name) => {
+  const found = await inBatches((await entries(dir, 'file')).map((name) => () => {
     const m = CLAUDE_FILE_RE.exec(name);
-    return m?.[1] ? sessionFile(join(dir, name), m[1].toLowerCase(), undefined) : undefined;
+    return m?.[1] ? sessionFile(join(dir, name), m[1].toLowerCase(), undefined) : Promise.resolve(undefined);
   }));
   return found.filter((s): s is SessionFile => s !== undefined).sort(newestFirst);
 }
 
 /** Codex's conversations: `<dir>/YYYY/MM/DD/rollout-YYYY-MM-DDTHH-MM-SS-<session id>.jsonl`. */
 export async function codexSessions(dir: string): Promise<SessionFile[]> {
-  const files: Array<Promise<SessionFile | undefined>> = [];
-  for (const y of (await entries(dir)).filter((d) => /^\d{4}$/.test(d))) {
-    for (const m of (await entries(join(dir, y))).filter((d) => /^\d{2}$/.test(d))) {
-      for (const d of (await entries(join(dir, y, m))).filter((x) => /^\d{2}$/.test(x))) {
-        for (const name of await entries(join(dir, y, m, d))) {
+  const files: Array<() => Promise<SessionFile | undefined>> = [];
+  for (const y of (await entries(dir, 'dir')).filter((d) => /^\d{4}$/.test(d))) {
+    for (const m of (await entries(join(dir, y), 'dir')).filter((d) => /^\d{2}$/.test(d))) {
+      for (const d of (await entries(join(dir, y, m), 'dir')).filter((x) => /^\d{2}$/.test(x))) {
+        for (const name of await entries(join(dir, y, m, d), 'file')) {
           const r = CODEX_FILE_RE.exec(name);
-          if (!r?.[5]) continue;
+          const id = r?.[5];
+          if (!r || !id) continue;
           const t = Date.parse(`${r[1] ?? ''}T${r[2] ?? ''}:${r[3] ?? ''}:${r[4] ?? ''}Z`);
-          files.push(sessionFile(join(dir, y, m, d, name), r[5].toLowerCase(), Number.isNaN(t) ? undefined : t));
+          files.push(() => sessionFile(join(dir, y, m, d, name), id.toLowerCase(), Number.isNaN(t) ? undefined : t));
         }
       }
     }
   }
-  return (await Promise.all(files)).filter((s): s is SessionFile => s !== undefined).sort(newestFirst);
+  return (await inBatches(files)).filter((s): s is SessionFile => s !== undefined).sort(newestFirst);
 }
 
 /** The conversations in one folder of the agent's, newest first (`legacy` marks them as the old shared folder's). */
