@@ -8,7 +8,7 @@ import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupHome, moat, tempDir, waitFor } from './helpers.js';
+import { cleanupHome, moat, parseDetached, readLogs, tempDir, waitFor } from './helpers.js';
 import { makeWorkspace, runIdOf, warmImage } from './fixtures/gateway-kit.js';
 
 let home: string;
@@ -63,5 +63,36 @@ describe('hostile container: its gateway directory', () => {
     await waitFor(() => left().length === 0, 15_000, 'the run\'s net/ emptied').catch(() => undefined);
     expect(left()).toEqual([]);
     expect(() => lstatSync(join(home, 'runs', runIdOf(r.stdout), '.gw'))).toThrow();
+  });
+
+  it('a daemon restart puts a new socket in the read-only directory, which the running container reaches', async () => {
+    const cwd = await makeWorkspace(root, 'restart', 'network:\n  policy: strict\n');
+    const script = [
+      'curl -s -o /dev/null -w "before=%{http_connect}\\n" https://denied.moat.test/; true',
+      'i=0; while [ ! -e /workspace/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done',
+      `ln -sf ${victim} /moat/net/proxy.sock 2>/dev/null && echo SWAP=done || echo SWAP=refused`,
+      'curl -s -o /dev/null -w "after=%{http_connect}\\n" https://denied.moat.test/; true',
+    ].join('\n');
+    const r = await moat(['run', '-d', '--', 'sh', '-c', script], { home, cwd });
+    expect(r.code, r.stderr).toBe(0);
+    const { id } = parseDetached(r.stdout);
+    const text = async (): Promise<string> => (await readLogs(home, id)).map((l) => l.line).join('\n');
+    await waitFor(async () => (await text()).includes('before='), 20_000, 'the request before the restart');
+    const restart = await moat(['proxy', 'restart'], { home, cwd });
+    expect(restart.code, restart.stderr).toBe(0);
+    await waitFor(async () => {
+      const st = await moat(['proxy', 'status', '--json'], { home, cwd });
+      return (JSON.parse(st.stdout) as { runs?: string[] } | null)?.runs?.includes(id);
+    }, 15_000, 'the run re-registered by the new daemon');
+    const sock = lstatSync(join(home, 'runs', id, 'net', 'proxy.sock'));
+    expect(sock.isSocket()).toBe(true);
+    expect(sock.mode & 0o777).toBe(0o600);
+    expect(() => lstatSync(join(home, 'runs', id, '.gw'))).toThrow();
+    await writeFile(join(cwd, 'go'), '');
+    const out = await waitFor(async () => { const t = await text(); return t.includes('after=') ? t : undefined; }, 20_000, 'the request after the restart');
+    expect(out).toContain('before=403');
+    expect(out).toContain('SWAP=refused');
+    expect(out).toContain('after=403');
+    expect(statSync(victim).mode & 0o777).toBe(0o644);
   });
 });
