@@ -21,13 +21,14 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .option('--trace-bodies', 'record headers and the first 4 KiB of bodies in the network trace (credentials redacted)')
     .option('--keep', 'keep the container after the run stops')
     .option('--rebuild', 'rebuild the image even when it is cached')
+    .option('--approve-config', 'accept changed mounts, grants or network settings in moat.yaml without asking')
     .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
     .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(Number));
 }
 
 type RunFlagValues = {
   interactive?: true; detach?: true; env: string[]; name?: string; grant: string[]; allowHost: string[];
-  keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number;
+  keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number; approveConfig?: true;
 };
 
 /** The shared run flags as PrepareFlags (the command and interactive mode are each command's own). */
@@ -43,7 +44,19 @@ export function prepareFlags(o: RunFlagValues): PrepareFlags {
     keep: o.keep ?? false,
     rebuild: o.rebuild ?? false,
     traceBodies: o.traceBodies ?? false,
+    approveConfig: o.approveConfig ?? false,
   };
+}
+
+/** A yes/no question on the terminal (default no); Ctrl-C answers no. */
+async function askYesNo(question: string, details: string): Promise<boolean> {
+  process.stderr.write(`${details}\n`);
+  const { confirm } = await import('@inquirer/prompts');
+  try {
+    return await confirm({ message: question, default: false }, { output: process.stderr });
+  } catch {
+    return false;
+  }
 }
 
 /** Run a prepared spec attached to this terminal; print how to follow a run that goes on without us. */
@@ -55,6 +68,7 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'r
     io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
     progress: () => buildProgress(),
     warn: (m) => ctx.warn(m),
+    ...(process.stdin.isTTY && process.stdout.isTTY ? { confirm: askYesNo } : {}),
   }, spec);
   if (end.kind === 'started' || end.kind === 'detached') {
     const verb = end.kind === 'started' ? 'Started' : '\nDetached from';

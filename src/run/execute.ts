@@ -9,6 +9,7 @@ import { ensureDaemon, watchRun } from '../daemon/client.js';
 import { createRun, discardRun, markRunning, markStopped, stopContainer } from './launch.js';
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { containerExtras } from './gateway-extras.js';
+import { checkConfigTrust } from './config-trust.js';
 import { mark } from '../timing.js';
 import { grantHints } from './grant-hints.js';
 import type { RunSpec } from './spec.js';
@@ -21,6 +22,8 @@ export interface ExecuteDeps {
   io: SessionIO;
   progress: () => Promise<BuildProgress>;
   warn: (msg: string) => void;
+  /** Asks the user a yes/no question; absent when there is no terminal to ask. */
+  confirm?: (question: string, details: string) => Promise<boolean>;
 }
 
 export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'started' } };
@@ -31,6 +34,10 @@ export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'star
  */
 export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<ExecuteResult> {
   const { home, runtime } = deps;
+  // Before anything starts: moat.yaml's host-reaching settings are the ones approved for this workspace.
+  if (spec.configGuard) {
+    await checkConfigTrust(home, spec.workspace, spec.configGuard, { approve: spec.approveConfig ?? false, ...(deps.confirm ? { confirm: deps.confirm } : {}) });
+  }
   const daemon = ensureDaemon(home, deps.env);
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   mark('prepared');

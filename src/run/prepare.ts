@@ -1,11 +1,12 @@
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
 import { loadWorkspaceConfig } from '../config/load.js';
 import { mergeRunOptions, type RunFlags } from '../config/merge.js';
 import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
 import { parseMemory, type RunSpec } from './spec.js';
 import { validatePolicy } from '../gateway/policy.js';
+import { guardedSettings } from './config-trust.js';
 
 export interface PrepareFlags extends RunFlags {
   /** Dependencies a caller adds to moat.yaml's (an agent's CLI, for instance). */
@@ -16,6 +17,8 @@ export interface PrepareFlags extends RunFlags {
   keep?: boolean;
   rebuild?: boolean;
   traceBodies?: boolean;
+  /** --approve-config: accept changed host-reaching settings in moat.yaml without asking. */
+  approveConfig?: boolean;
 }
 
 /** The workspace must be an existing directory; returns its absolute path. */
@@ -59,7 +62,7 @@ function checkedNetwork(n: { policy?: 'permissive' | 'strict'; rules?: (string |
 /** moat.yaml + flags → a RunSpec. Validates everything before anything is created. */
 export async function prepareRun(workspaceArg: string | undefined, flags: PrepareFlags): Promise<RunSpec> {
   const workspace = await checkWorkspace(workspaceArg ?? '.');
-  const { config } = await loadWorkspaceConfig(workspace);
+  const { config, raw, file } = await loadWorkspaceConfig(workspace);
   const opts = mergeRunOptions(config, flags);
   const command = typeof opts.command === 'string' ? ['/bin/sh', '-c', opts.command] : (opts.command ?? ['/bin/bash']);
   const interactive = opts.interactive ?? false;
@@ -90,6 +93,8 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     baseImage: opts.base_image ?? DEFAULT_BASE_IMAGE,
     imageExtra: await dependencyLayers([...(opts.dependencies ?? []), ...(flags.extraDependencies ?? [])], opts.grants ?? []),
     homeFiles: flags.homeFiles ?? [],
+    configGuard: { ...(file ? { file: basename(file) } : {}), settings: guardedSettings(raw) },
+    approveConfig: flags.approveConfig ?? false,
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
   };

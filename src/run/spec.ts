@@ -1,3 +1,4 @@
+import type { ConfigGuard } from './config-trust.js';
 import type { Mount } from '../runtime/types.js';
 import type { RunMetadata } from './types.js';
 
@@ -26,6 +27,9 @@ export interface RunSpec {
   agent?: 'claude' | 'codex';
   memoryBytes?: number;
   nanoCpus?: number;
+  /** moat.yaml's host-reaching settings, approved per workspace before a run starts (config-trust.ts). */
+  configGuard?: ConfigGuard;
+  approveConfig?: boolean;
 }
 
 const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };

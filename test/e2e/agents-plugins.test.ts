@@ -130,7 +130,8 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
 
   it('claude.host_plugins: false leaves the host\'s plugins out', async () => {
     await writeFile(join(ws, 'moat.yaml'), 'claude:\n  host_plugins: false\n');
-    const screen = await claude('off', '-n plugins-off -- plugin list', /MOAT_EXIT=\d+/);
+    // Turning host_plugins off changes what moat.yaml shares from the host: approved on the command line.
+    const screen = await claude('off', '-n plugins-off --approve-config -- plugin list', /MOAT_EXIT=\d+/);
     expect(screen).toContain('No plugins installed');
     expect(screen).not.toContain('hello@moat-mkt');
   }, 180_000);

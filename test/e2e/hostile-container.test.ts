@@ -5,7 +5,7 @@
  * only the mount keeps it from changing it.
  */
 import { lstatSync, readdirSync, statSync } from 'node:fs';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupHome, moat, parseDetached, readLogs, tempDir, waitFor } from './helpers.js';
@@ -96,3 +96,33 @@ describe('hostile container: its gateway directory', () => {
     expect(statSync(victim).mode & 0o777).toBe(0o644);
   });
 });
+
+describe('hostile container: the workspace\'s moat.yaml', () => {
+  it('an agent that edits moat.yaml to mount a host folder gets nothing: the next run refuses until the user approves', async () => {
+    const secretDir = join(root, 'host-secrets');
+    await mkdir(secretDir, { recursive: true });
+    await writeFile(join(secretDir, 'id_ed25519'), 'HOST-PRIVATE-KEY\n');
+    const cwd = await makeWorkspace(root, 'config');
+    // The agent's run rewrites the workspace's moat.yaml (the workspace is mounted read-write).
+    const r = await moat(['run', '--', 'sh', '-c', `printf 'mounts: ["${secretDir}:/stolen:ro"]\\n' >> /workspace/moat.yaml && echo EDITED`], { home, cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('EDITED');
+    expect(await readFile(join(cwd, 'moat.yaml'), 'utf8')).toContain('/stolen');
+    // The user's next run (no terminal here) is refused before anything is created, and says why.
+    const runsBefore = readdirSync(join(home, 'runs')).length;
+    const next = await moat(['run', '--', 'sh', '-c', 'cat /stolen/id_ed25519'], { home, cwd });
+    expect(next.code).not.toBe(0);
+    expect(next.stdout).not.toContain('HOST-PRIVATE-KEY');
+    expect(next.stderr).toContain('moat.yaml changed mounts since the last run');
+    expect(next.stderr).toContain('--approve-config');
+    expect(next.stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(join(home, 'runs'))).toHaveLength(runsBefore);
+    // Approved explicitly, the user's own decision applies (and is remembered).
+    const approved = await moat(['run', '--approve-config', '--', 'sh', '-c', 'cat /stolen/id_ed25519'], { home, cwd });
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approved.stdout).toContain('HOST-PRIVATE-KEY');
+    const again = await moat(['run', '--', 'true'], { home, cwd });
+    expect(again.code, again.stderr).toBe(0);
+  });
+});
+
