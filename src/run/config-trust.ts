@@ -83,9 +83,12 @@ export async function checkConfigTrust(home: MoatHome, workspace: string, guard:
   const file = guard.file ?? 'moat.yaml';
   const what = changed.length === 1 ? changed[0] : `${changed.slice(0, -1).join(', ')} and ${changed.at(-1) ?? ''}`;
   if (opts.confirm) {
-    const details = changed.map((k) => `  ${k}: ${canonical(record.settings[k] ?? null)} -> ${canonical(guard.settings[k] ?? null)}`).join('\n');
-    if (await opts.confirm(`${file} changed ${what} since the last run here (an agent in a run can edit this file). Run with the new settings?`, details)) return save();
-    throw new MoatError(`Not started: the new ${what} in ${file} were not approved.`, { hint: `Review ${file}; to accept it, run again and answer yes, or add --approve-config.` });
+    const details = [
+      `${file} changed ${what} since the last run here (an agent in a run can edit this file):`,
+      ...changed.map((k) => `  ${k}: ${canonical(record.settings[k] ?? null)} -> ${canonical(guard.settings[k] ?? null)}`),
+    ].join('\n');
+    if (await opts.confirm('Run with the new settings?', details)) return save();
+    throw new MoatError(`Not started: the changed ${what} in ${file} ${changed.length === 1 ? 'was' : 'were'} not approved.`, { hint: `Review ${file}; to accept it, run again and answer yes, or add --approve-config.` });
   }
   throw new MoatError(`${file} changed ${what} since the last run in ${workspace}, and an agent in a run can edit that file.`, {
     hint: `Review ${file}, then run again with --approve-config to accept it.`,

@@ -3,10 +3,10 @@
  * Ctrl-C reaching the container, the exit code, the recorded output, and the Ctrl-/ escape keys (detach,
  * reattach, stop, and a literal Ctrl-/).
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MOAT_BIN, Tmux, cleanupHome, listRuns, readLogs, shq, sleep, tempDir, waitFor } from './helpers.js';
+import { MOAT_BIN, Tmux, cleanupHome, listRuns, moat, readLogs, shq, sleep, tempDir, waitFor } from './helpers.js';
 
 let home: string;
 let root: string;
@@ -116,4 +116,35 @@ describe('interactive runs (tmux)', () => {
     const stopped = await waitFor(async () => (await listRuns(home, cwd)).find((x) => x.name === 'esc-run' && x.state === 'stopped'), 30_000, 'stopped');
     expect(typeof stopped.exitCode).toBe('number');
   });
+
+  it('a changed moat.yaml is shown on the terminal and asked about: no starts nothing, yes runs and is remembered', async () => {
+    const cwd = await workspace('approve');
+    await writeFile(join(cwd, 'moat.yaml'), 'grants: []\n');
+    const first = await moat(['run', '--', 'true'], { home, cwd });
+    expect(first.code, first.stderr).toBe(0);
+    await writeFile(join(cwd, 'moat.yaml'), 'grants: []\nnetwork:\n  policy: strict\n');
+
+    await tmux.newSession('deny', moatLine(cwd, ['run', '--', 'echo', 'RAN-ANYWAY']), 110, 30);
+    const asked = await tmux.waitForText('deny', /Run with the new settings\?/, 30_000);
+    expect(asked).toContain('moat.yaml changed network since the last run here');
+    expect(asked).toContain('network: {} -> {"policy":"strict"}');
+    await tmux.sendLiteral('deny', 'n');
+    await tmux.sendKeys('deny', 'Enter');
+    const denied = await tmux.waitForText('deny', /MOAT_EXIT=\d+/, 20_000);
+    expect(denied).toContain('Not started: the changed network in moat.yaml was not approved.');
+    expect(denied).not.toContain('RAN-ANYWAY');
+    expect(denied).not.toMatch(/MOAT_EXIT=0/);
+
+    await tmux.newSession('allow', moatLine(cwd, ['run', '--', 'echo', 'RAN-APPROVED']), 110, 30);
+    await tmux.waitForText('allow', /Run with the new settings\?/, 30_000);
+    await tmux.sendLiteral('allow', 'y');
+    await tmux.sendKeys('allow', 'Enter');
+    const allowed = await tmux.waitForText('allow', /MOAT_EXIT=\d+/, 60_000);
+    expect(allowed).toContain('RAN-APPROVED');
+    expect(allowed).toMatch(/MOAT_EXIT=0/);
+    // Remembered: the same settings run without a question (and without a terminal).
+    const again = await moat(['run', '--', 'true'], { home, cwd });
+    expect(again.code, again.stderr).toBe(0);
+  });
 });
+

@@ -51,8 +51,9 @@ describe('moat.yaml approval per workspace', () => {
     const asked: string[] = [];
     const no = async (q: string, d: string): Promise<boolean> => { asked.push(q, d); return false; };
     await expect(checkConfigTrust(home, ws, guard({ grants: ['openai'], network: { policy: 'permissive' } }), { approve: false, confirm: no }))
-      .rejects.toThrow('Not started: the new grants and network in moat.yaml were not approved.');
-    expect(asked[0]).toContain('moat.yaml changed grants and network since the last run here');
+      .rejects.toThrow('Not started: the changed grants and network in moat.yaml were not approved.');
+    expect(asked[0]).toBe('Run with the new settings?');
+    expect(asked[1]).toContain('moat.yaml changed grants and network since the last run here');
     expect(asked[1]).toContain('grants: [] -> ["openai"]');
     await checkConfigTrust(home, ws, guard({ grants: ['openai'] }), { approve: false, confirm: async () => true });
     await checkConfigTrust(home, ws, guard({ grants: ['openai'] }), { approve: false });
