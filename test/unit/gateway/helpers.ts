@@ -160,3 +160,17 @@ export async function waitFor<T>(fn: () => T | undefined, ms = 2000): Promise<T>
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** One plain HTTP request with Node's client (options as for http.request); the whole body as text. */
+export function httpRequest(opts: http.RequestOptions): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(opts);
+    req.on('response', (r) => {
+      let body = '';
+      r.on('data', (c: Buffer) => (body += c.toString()));
+      r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,8 +1,7 @@
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalResponse } from '../../../src/gateway/local-response.js';
 import { compileLocalResponses } from '../../../src/gateway/local-response.js';
-import { fetchVia, type Harness, startHarness, waitFor } from './helpers.js';
+import { fetchVia, httpRequest, type Harness, startHarness, waitFor } from './helpers.js';
 
 const TOKEN_BODY = JSON.stringify({ access_token: 'placeholder-access', refresh_token: 'rt_placeholder' });
 const answer = (over: Partial<LocalResponse> = {}): LocalResponse => ({
@@ -72,16 +71,7 @@ describe('local answers', () => {
   it('is never used over plain HTTP', async () => {
     const h2 = await startHarness({ responses: [answer()] });
     try {
-      const status = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = http.request({ socketPath: h2.socketPath, method: 'POST', path: 'http://api.example.test/oauth/token', agent: false, headers: { host: 'api.example.test' } });
-        req.on('response', (r) => {
-          let body = '';
-          r.on('data', (c: Buffer) => (body += c.toString()));
-          r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      const status = await httpRequest({ socketPath: h2.socketPath, method: 'POST', path: 'http://api.example.test/oauth/token', agent: false, headers: { host: 'api.example.test' } });
       expect(status.body).not.toContain('placeholder-access');
       expect(h2.fake.requests.some((r) => r.path === '/oauth/token' && !r.secure)).toBe(true);
     } finally {

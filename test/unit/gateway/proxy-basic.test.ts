@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectTunnel, fetchVia, type Harness, startHarness, tlsOver, requestOn } from './helpers.js';
+import { connectTunnel, fetchVia, httpRequest, type Harness, startHarness, tlsOver, requestOn } from './helpers.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -13,18 +13,9 @@ afterAll(async () => h.close());
 
 describe('forward proxy (absolute-form HTTP)', () => {
   it('forwards a plain HTTP request and strips hop-by-hop headers', async () => {
-    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({
-        socketPath: h.socketPath, path: 'http://other.example.test/hello?x=1', agent: false,
-        headers: { host: 'other.example.test', 'proxy-authorization': 'Basic abc', 'keep-alive': 'timeout=5', 'x-custom': 'yes', connection: 'x-custom' },
-      });
-      req.on('response', (r) => {
-        let body = '';
-        r.on('data', (c: Buffer) => (body += c.toString()));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.end();
+    const res = await httpRequest({
+      socketPath: h.socketPath, path: 'http://other.example.test/hello?x=1', agent: false,
+      headers: { host: 'other.example.test', 'proxy-authorization': 'Basic abc', 'keep-alive': 'timeout=5', 'x-custom': 'yes', connection: 'x-custom' },
     });
     expect(res.status).toBe(200);
     const echo = JSON.parse(res.body) as { path: string; headers: Record<string, string> };
@@ -42,16 +33,7 @@ describe('forward proxy (absolute-form HTTP)', () => {
     if (!('socket' in t)) throw new Error(`refused: ${t.refused.body}`);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     (agent as unknown as { createConnection: () => unknown }).createConnection = () => t.socket;
-    const get = (path: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
-      const req = http.request({ agent, path, headers: { host: 'api.example.test:80', authorization: 'Bearer placeholder' } });
-      req.on('response', (r) => {
-        let body = '';
-        r.on('data', (c: Buffer) => (body += c.toString()));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const get = (path: string) => httpRequest({ agent, path, headers: { host: 'api.example.test:80', authorization: 'Bearer placeholder' } });
     try {
       for (const path of ['/first', '/second']) {
         const res = await get(path);
