@@ -9,8 +9,6 @@ import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
 import { ENV_NAME_RE, MEMORY_RE, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
 
-export { ENV_NAME_RE, MEMORY_RE, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
-
 const envName = z
   .string()
   .regex(ENV_NAME_RE, { error: 'invalid environment variable name (use letters, digits and _, not starting with a digit)' });
