@@ -33,6 +33,8 @@ export function isInternalHost(host: string): boolean {
 /** The error a refused connection carries (`code`), so callers can answer with a refusal, not a 502. */
 export const INTERNAL_ADDRESS_CODE = 'MOAT_INTERNAL_ADDRESS';
 
-export function internalAddressError(host: string, address: string): Error & { code: string } {
-  return Object.assign(new Error(`${host} resolves to ${address}, an address on this machine or its private network`), { code: INTERNAL_ADDRESS_CODE });
+export type InternalAddressError = Error & { code: typeof INTERNAL_ADDRESS_CODE; address: string };
+
+export function internalAddressError(host: string, address: string): InternalAddressError {
+  return Object.assign(new Error(`${host} resolves to ${address}, an address on this machine or its private network`), { code: INTERNAL_ADDRESS_CODE, address } as const);
 }

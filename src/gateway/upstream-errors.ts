@@ -1,4 +1,4 @@
-import { INTERNAL_ADDRESS_CODE } from './addresses.js';
+import { INTERNAL_ADDRESS_CODE, type InternalAddressError } from './addresses.js';
 import { internalRefusal, type Decision } from './policy.js';
 
 /**
@@ -65,7 +65,7 @@ export function upstreamFailureMessage(host: string, code: string): string {
  * a policy refusal (403 with the moat.yaml line that allows it), not as an unreachable upstream.
  */
 export function internalDialRefusal(err: unknown, host: string, port: number): Decision | undefined {
-  if ((err as { code?: unknown } | null)?.code !== INTERNAL_ADDRESS_CODE) return undefined;
-  const address = /resolves to (\S+),/.exec((err as Error).message)?.[1];
-  return internalRefusal(host, port, address);
+  const e = err as Partial<InternalAddressError> | null;
+  if (e?.code !== INTERNAL_ADDRESS_CODE) return undefined;
+  return internalRefusal(host, port, e.address);
 }

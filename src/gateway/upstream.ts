@@ -56,9 +56,9 @@ export class Upstream {
     let overridden: buildConnector.connector | undefined;
     const connect: buildConnector.connector = (o, cb) => {
       const target = this.override(o.hostname, Number(o.port) || (o.protocol === 'https:' ? 443 : 80));
-      // An address literal is dialled without a lookup: check it here too (the policy saw the same host).
-      if (!target && isInternalAddress(o.hostname) && !(this.opts.allowInternal?.(o.hostname) ?? false)) {
-        cb(internalAddressError(o.hostname, o.hostname), null);
+      const refused = target ? undefined : this.refuseLiteral(o.hostname);
+      if (refused) {
+        cb(refused, null);
         return;
       }
       if (!target) {
@@ -84,7 +84,16 @@ export class Upstream {
    * internal address is refused unless the user named the host. It is the resolution the connection
    * uses, so a name cannot pass the check and then resolve elsewhere.
    */
-  private readonly lookup = guardedLookup((host) => this.opts.allowInternal?.(host) ?? false);
+  private readonly lookup = guardedLookup((host) => this.allowsInternal(host));
+
+  private allowsInternal(host: string): boolean {
+    return this.opts.allowInternal?.(host) ?? false;
+  }
+
+  /** An internal address literal is dialled without a lookup, so it is checked here (the policy saw it too). */
+  private refuseLiteral(host: string): Error | undefined {
+    return isInternalAddress(host) && !this.allowsInternal(host) ? internalAddressError(host, host) : undefined;
+  }
 
   override(host: string, port: number): UpstreamAddress | undefined {
     const map = this.opts.upstreamOverride;
@@ -107,7 +116,8 @@ export class Upstream {
    */
   async dial(host: string, port: number, secure: boolean): Promise<net.Socket> {
     const target = this.override(host, port);
-    if (!target && isInternalAddress(host) && !(this.opts.allowInternal?.(host) ?? false)) throw internalAddressError(host, host);
+    const refused = target ? undefined : this.refuseLiteral(host);
+    if (refused) throw refused;
     const servername = net.isIP(host) ? undefined : host;
     let raw: net.Socket;
     if (!target && this.opts.upstreamProxy) raw = await connectViaProxy(this.opts.upstreamProxy, host, port, this.opts.connectTimeoutMs ?? 10_000);
