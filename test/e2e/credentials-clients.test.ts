@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeGitHttp, type FakeGitHttp } from '../fakes/git-http.js';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
 import { cleanupHome, grantToken, moat, tempDir, upstreamOverrideEnv } from './helpers.js';
-import { filesContaining, makeWorkspace, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
+import { filesContaining, makeWorkspace, requestsTo, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
 
 const HOSTS = ['api.github.com', 'github.com', 'registry.npmjs.org'];
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -31,8 +31,7 @@ let env: NodeJS.ProcessEnv;
 let n = 0;
 
 const ws = (yaml = ''): Promise<string> => makeWorkspace(root, `ws${++n}`, yaml);
-const seen = (host: string, path?: string) =>
-  fake.requests.filter((r) => (r.host ?? '').split(':')[0] === host && (path === undefined || r.path === path));
+const seen = (host: string, path?: string) => requestsTo(fake, host, path);
 
 /** Git inside the container: no prompts, no user config needed, an identity for commits. */
 const GIT_ENV = [

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
 import { cleanupHome, containersOf, grantToken, moat, readMetadata, runDirs, tempDir, upstreamOverrideEnv } from './helpers.js';
-import { docker, exportContains, filesContaining, makeWorkspace, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
+import { docker, exportContains, filesContaining, makeWorkspace, requestsTo, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
 
 const HOSTS = ['api.github.com', 'github.com', 'api.anthropic.com', 'elsewhere.moat.test'];
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -29,8 +29,7 @@ let env: NodeJS.ProcessEnv;
 let n = 0;
 
 const ws = (yaml = ''): Promise<string> => makeWorkspace(root, `ws${++n}`, yaml);
-const seen = (host: string, path?: string) =>
-  fake.requests.filter((r) => (r.host ?? '').split(':')[0] === host && (path === undefined || r.path === path));
+const seen = (host: string, path?: string) => requestsTo(fake, host, path);
 
 beforeAll(async () => {
   home = await tempDir('cred-home');

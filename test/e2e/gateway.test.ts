@@ -13,7 +13,7 @@ import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
 import {
   cleanupHome, containerExists, moat, parseDetached, readLogs, readMetadata, tempDir, upstreamOverrideEnv, waitFor,
 } from './helpers.js';
-import { docker, makeWorkspace, readNetLog, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
+import { docker, makeWorkspace, readNetLog, requestsTo, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
 
 const HOSTS = ['allowed.moat.test', 'other.moat.test', 'extra.moat.test', 'denied.moat.test', 'unlisted.moat.test', 'api.github.com'];
 
@@ -28,8 +28,7 @@ const run = (cwd: string, script: string, flags: string[] = [], timeoutMs = 55_0
   moat(['run', ...flags, '--', 'sh', '-c', script], { home, cwd, env, timeoutMs });
 
 /** Requests the fake upstream saw for `host` (Host header, any port). */
-const seen = (host: string, path?: string) =>
-  fake.requests.filter((r) => (r.host ?? '').split(':')[0] === host && (path === undefined || r.path === path));
+const seen = (host: string, path?: string) => requestsTo(fake, host, path);
 
 /** A raw CONNECT through the run's relay: prints the whole refusal (status, headers, body). */
 const RAW_CONNECT = (host: string) =>
