@@ -62,7 +62,8 @@ export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefin
   let hh: { host: string; port?: number };
   try {
     hh = splitHostPort(hostHeader);
-    hh = { ...hh, host: canonicalHost(hh.host) ?? hh.host };
+    // The target is already canonical; a Host header spelled otherwise (`2130706433`) is read the same way.
+    if (hh.host !== host) hh = { ...hh, host: canonicalHost(hh.host) ?? hh.host };
   } catch {
     return { ok: false, status: 400, message: 'Malformed Host header.' };
   }
