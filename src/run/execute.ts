@@ -39,10 +39,10 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   if (spec.configGuard) {
     await checkConfigTrust(home, spec.workspace, spec.configGuard, { approve: spec.approveConfig ?? false, ...(deps.confirm ? { confirm: deps.confirm } : {}) });
   }
-  // What host tools would execute from the workspace, to name what the run changed (attached runs).
-  const executables = spec.detach ? undefined : await snapshotHostExecutables(spec.workspace);
   const daemon = ensureDaemon(home, deps.env);
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+  // What host tools would execute from the workspace, to name what the run changed (attached runs).
+  const executables = spec.detach ? undefined : await snapshotHostExecutables(spec.workspace);
   mark('prepared');
   await runtime.ping();
   mark('engine ping');
