@@ -3,8 +3,8 @@ import dns from 'node:dns';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Agent, buildConnector, type Dispatcher, ProxyAgent } from 'undici';
-import { internalAddressError, isInternalAddress } from './addresses.js';
+import { Agent, buildConnector, type Dispatcher, Pool, ProxyAgent } from 'undici';
+import { INTERNAL_ADDRESS_CODE, internalAddressError, type InternalAddressError, isInternalAddress } from './addresses.js';
 
 export interface UpstreamAddress {
   host: string;
@@ -33,7 +33,12 @@ export interface UpstreamOptions {
    * for hosts the user named. Without it, every internal address is refused when dialling.
    */
   allowInternal?: (host: string) => boolean;
+  /** Test only: name resolution (default dns.lookup). */
+  resolve?: Resolve;
 }
+
+/** dns.lookup with `all: true`, the shape the guard needs. */
+export type Resolve = (hostname: string, options: dns.LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void) => void;
 
 /**
  * Where requests go: an undici Agent (keep-alive pools per origin, TLS verified against the system store
@@ -45,8 +50,15 @@ export class Upstream {
   private readonly overrideCA: string[];
   private readonly agent: Agent;
   private readonly proxyAgent: ProxyAgent | undefined;
+  /**
+   * Name resolution for every upstream connection this process dials itself: a name that resolves to an
+   * internal address is refused unless the user named the host. It is the resolution the connection
+   * uses, so a name cannot pass the check and then resolve elsewhere.
+   */
+  private readonly lookup: Lookup;
 
   constructor(private readonly opts: UpstreamOptions = {}) {
+    this.lookup = guardedLookup((host) => this.allowsInternal(host), opts.resolve);
     this.ca = [...tls.rootCertificates, ...(opts.extraCAs ?? [])];
     this.overrideCA = opts.upstreamOverrideCA ? [opts.upstreamOverrideCA, ...this.ca] : this.ca;
     const common = { timeout: opts.connectTimeoutMs ?? 10_000, keepAlive: true, keepAliveInitialDelay: 30_000, lookup: this.lookup };
@@ -76,15 +88,19 @@ export class Upstream {
       keepAliveMaxTimeout: 600_000,
     };
     this.agent = new Agent({ ...pool, connect });
-    this.proxyAgent = opts.upstreamProxy ? new ProxyAgent({ ...pool, uri: opts.upstreamProxy, requestTls: { secureContext: trustContext(this.ca) } }) : undefined;
+    // Through a corporate proxy the proxy resolves the name, so the gateway resolves it too, before each
+    // tunnel is asked for, and refuses one that leads here: a proxy on this machine (cntlm, px) would
+    // otherwise dial the host's own services for the run.
+    const guardTunnel = (inner: buildConnector.connector): buildConnector.connector => (o, cb) => {
+      void this.checkName(o.hostname).then(() => inner(o, cb), (err: Error) => cb(err, null));
+    };
+    this.proxyAgent = opts.upstreamProxy
+      ? new ProxyAgent({
+          ...pool, uri: opts.upstreamProxy, requestTls: { secureContext: trustContext(this.ca) },
+          factory: (origin, options) => new Pool(origin, { ...options, connect: guardTunnel((options as Pool.Options).connect as buildConnector.connector) }),
+        })
+      : undefined;
   }
-
-  /**
-   * Name resolution for every upstream connection this process dials itself: a name that resolves to an
-   * internal address is refused unless the user named the host. It is the resolution the connection
-   * uses, so a name cannot pass the check and then resolve elsewhere.
-   */
-  private readonly lookup = guardedLookup((host) => this.allowsInternal(host));
 
   private allowsInternal(host: string): boolean {
     return this.opts.allowInternal?.(host) ?? false;
@@ -93,6 +109,25 @@ export class Upstream {
   /** An internal address literal is dialled without a lookup, so it is checked here (the policy saw it too). */
   private refuseLiteral(host: string): Error | undefined {
     return isInternalAddress(host) && !this.allowsInternal(host) ? internalAddressError(host, host) : undefined;
+  }
+
+  /**
+   * Before a host is handed to the corporate proxy: a literal or a name that resolves here to an internal
+   * address is refused. A name this machine cannot resolve is left to the proxy (corporate networks often
+   * resolve outside names only there).
+   */
+  private checkName(host: string): Promise<void> {
+    const literal = host.replace(/^\[|\]$/g, '');
+    if (net.isIP(literal)) {
+      const refused = this.refuseLiteral(literal);
+      return refused ? Promise.reject(refused) : Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      this.lookup(literal, { all: true }, (err) => {
+        if ((err as Partial<InternalAddressError> | null)?.code === INTERNAL_ADDRESS_CODE) reject(err);
+        else resolve();
+      });
+    });
   }
 
   override(host: string, port: number): UpstreamAddress | undefined {
@@ -120,8 +155,10 @@ export class Upstream {
     if (refused) throw refused;
     const servername = net.isIP(host) ? undefined : host;
     let raw: net.Socket;
-    if (!target && this.opts.upstreamProxy) raw = await connectViaProxy(this.opts.upstreamProxy, host, port, this.opts.connectTimeoutMs ?? 10_000);
-    else raw = await connectTcp(target?.host ?? host, target?.port ?? port, this.opts.connectTimeoutMs ?? 10_000, this.lookup);
+    if (!target && this.opts.upstreamProxy) {
+      await this.checkName(host);
+      raw = await connectViaProxy(this.opts.upstreamProxy, host, port, this.opts.connectTimeoutMs ?? 10_000);
+    } else raw = await connectTcp(target?.host ?? host, target?.port ?? port, this.opts.connectTimeoutMs ?? 10_000, this.lookup);
     if (!secure) return raw;
     return new Promise((resolve, reject) => {
       const sock = tls.connect({ socket: raw, servername, secureContext: trustContext(target ? this.overrideCA : this.ca), ALPNProtocols: ['http/1.1'] });
@@ -164,9 +201,9 @@ export function trustContext(ca: readonly string[]): tls.SecureContext {
 type Lookup = NonNullable<net.TcpSocketConnectOpts['lookup']>;
 
 /** dns.lookup that fails with MOAT_INTERNAL_ADDRESS when any address of the name is internal and not allowed. */
-export function guardedLookup(allow: (host: string) => boolean): Lookup {
+export function guardedLookup(allow: (host: string) => boolean, resolve: Resolve = dns.lookup): Lookup {
   const lookup = (hostname: string, options: dns.LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void): void => {
-    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
       const bad = addresses.find((a) => isInternalAddress(a.address));
       if (bad && !allow(hostname)) return callback(internalAddressError(hostname, bad.address), '', 0);

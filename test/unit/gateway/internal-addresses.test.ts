@@ -7,12 +7,13 @@
  * Naming the host in network.rules / --allow-host opens it.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAddressGuard, embeddedIPv4, ipv6Words, isInternalAddress, isInternalHost } from '../../../src/gateway/addresses.js';
 import { compilePolicy } from '../../../src/gateway/policy.js';
-import { guardedLookup } from '../../../src/gateway/upstream.js';
+import { guardedLookup, type Resolve, Upstream } from '../../../src/gateway/upstream.js';
 import { connectTunnel, fetchVia, httpRequest, rawExchange, startHarness, type Harness } from './helpers.js';
 
 /** [address, why it is internal]: every range the gateway refuses, at its edges, in the spellings clients dial. */
@@ -219,3 +220,75 @@ describe('through the gateway', () => {
   });
 });
 
+describe('through a corporate proxy (proxy.upstream)', () => {
+  let origin: http.Server;
+  let corp: http.Server;
+  let upstream: Upstream;
+  const connects: string[] = [];
+  // The names as this machine resolves them (the gateway's own resolution, injected).
+  const names: Record<string, string> = {
+    'internal.example.test': '127.0.0.1', 'metadata.example.test': '::ffff:169.254.169.254', 'public.example.test': '93.184.215.14',
+    'named.example.test': '127.0.0.1',
+  };
+  const resolve: Resolve = (hostname, _opts, cb) => {
+    const address = names[hostname];
+    if (address === undefined) cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), []);
+    else cb(null, [{ address, family: address.includes(':') ? 6 : 4 }]);
+  };
+
+  beforeAll(async () => {
+    origin = http.createServer((_req, res) => res.end('origin\n'));
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+    const originPort = (origin.address() as AddressInfo).port;
+    // The corporate proxy tunnels every CONNECT it gets to the origin (it resolves names its own way).
+    corp = http.createServer();
+    corp.on('connect', (req: http.IncomingMessage, client: Duplex) => {
+      connects.push(req.url ?? '');
+      const up = net.connect(originPort, '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        up.pipe(client).pipe(up);
+      });
+      up.on('error', () => client.destroy());
+      client.on('error', () => up.destroy());
+    });
+    await new Promise<void>((r) => corp.listen(0, '127.0.0.1', r));
+    upstream = new Upstream({
+      upstreamProxy: `http://127.0.0.1:${(corp.address() as AddressInfo).port}`, resolve,
+      allowInternal: (host) => host === 'named.example.test', connectTimeoutMs: 2000,
+    });
+  });
+  afterAll(async () => {
+    await upstream.close();
+    corp.closeAllConnections();
+    corp.close();
+    origin.close();
+  });
+
+  const get = async (host: string): Promise<{ status?: number; code?: string; address?: string }> => {
+    try {
+      const r = await upstream.dispatcher(host, 80).request({ origin: `http://${host.includes(':') ? `[${host}]` : host}`, path: '/', method: 'GET' });
+      await r.body.text();
+      return { status: r.statusCode };
+    } catch (err) {
+      const e = err as { code?: string; address?: string };
+      return { code: e.code, address: e.address };
+    }
+  };
+
+  it('a name that resolves here to an internal address is refused before the proxy is asked for it', async () => {
+    expect(await get('internal.example.test')).toEqual({ code: 'MOAT_INTERNAL_ADDRESS', address: '127.0.0.1' });
+    expect(await get('metadata.example.test')).toEqual({ code: 'MOAT_INTERNAL_ADDRESS', address: '::ffff:169.254.169.254' });
+    expect(await get('::ffff:7f00:1')).toMatchObject({ code: 'MOAT_INTERNAL_ADDRESS' });
+    await expect(upstream.dial('internal.example.test', 80, false)).rejects.toMatchObject({ code: 'MOAT_INTERNAL_ADDRESS' });
+    expect(connects).toEqual([]);
+  });
+
+  it('public names, names only the proxy can resolve and names the user named go through the proxy', async () => {
+    expect(await get('public.example.test')).toEqual({ status: 200 });
+    expect(await get('unknown.example.test')).toEqual({ status: 200 });
+    expect(await get('named.example.test')).toEqual({ status: 200 });
+    const ws = await upstream.dial('public.example.test', 80, false);
+    ws.destroy();
+    expect(connects).toEqual(['public.example.test:80', 'unknown.example.test:80', 'named.example.test:80', 'public.example.test:80']);
+  });
+});
