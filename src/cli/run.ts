@@ -23,12 +23,13 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .option('--rebuild', 'rebuild the image even when it is cached')
     .option('--approve-config', 'accept changed mounts, grants or network settings in moat.yaml without asking')
     .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
-    .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(Number));
+    .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(Number))
+    .addOption(new Option('--pids <n>', 'most processes and threads in the container (default 4096)').argParser(Number));
 }
 
 type RunFlagValues = {
   interactive?: true; detach?: true; env: string[]; name?: string; grant: string[]; allowHost: string[];
-  keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number; approveConfig?: true;
+  keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number; pids?: number; approveConfig?: true;
 };
 
 /** The shared run flags as PrepareFlags (the command and interactive mode are each command's own). */
@@ -40,6 +41,7 @@ export function prepareFlags(o: RunFlagValues): PrepareFlags {
     allowHosts: o.allowHost,
     ...(o.memory ? { memory: o.memory } : {}),
     ...(o.cpus !== undefined ? { cpus: o.cpus } : {}),
+    ...(o.pids !== undefined ? { pids: o.pids } : {}),
     detach: o.detach ?? false,
     keep: o.keep ?? false,
     rebuild: o.rebuild ?? false,

@@ -4,7 +4,7 @@
  */
 import { MoatError } from '../errors.js';
 import { splitEnvEntry, type ResolvedConfig } from './load.js';
-import { ENV_NAME_RE, MEMORY_RE, RUN_NAME_RE } from './rules.js';
+import { ENV_NAME_RE, MAX_PIDS, MEMORY_RE, MIN_PIDS, RUN_NAME_RE } from './rules.js';
 
 /** Run flags as the CLI parsed them; every field optional (absent = not given). */
 export interface RunFlags {
@@ -26,6 +26,8 @@ export interface RunFlags {
   memory?: string;
   /** --cpus */
   cpus?: number;
+  /** --pids: most processes and threads in the container. */
+  pids?: number;
 }
 
 /** The merged options of one run: the same shape as a resolved moat.yaml. */
@@ -44,7 +46,7 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
   if (flags.interactive !== undefined) out.interactive = flags.interactive;
   if (flags.baseImage !== undefined) out.base_image = flags.baseImage;
 
-  if (flags.memory !== undefined || flags.cpus !== undefined) {
+  if (flags.memory !== undefined || flags.cpus !== undefined || flags.pids !== undefined) {
     const container = { ...config.container };
     if (flags.memory !== undefined) {
       if (!MEMORY_RE.test(flags.memory)) throw flagError('--memory', flags.memory, 'expected a size like "512m" or "2g"');
@@ -53,6 +55,12 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
     if (flags.cpus !== undefined) {
       if (!(Number.isFinite(flags.cpus) && flags.cpus > 0)) throw flagError('--cpus', String(flags.cpus), 'expected a number greater than 0');
       container.cpus = flags.cpus;
+    }
+    if (flags.pids !== undefined) {
+      if (!(Number.isInteger(flags.pids) && flags.pids >= MIN_PIDS && flags.pids <= MAX_PIDS)) {
+        throw flagError('--pids', String(flags.pids), `expected a whole number from ${MIN_PIDS} to ${MAX_PIDS}`);
+      }
+      container.pids = flags.pids;
     }
     out.container = container;
   }
@@ -98,6 +106,8 @@ function flagHint(flag: string): string | undefined {
       return 'Example: --name my-run';
     case '--memory':
       return 'Example: --memory 2g';
+    case '--pids':
+      return 'Example: --pids 1024';
     default:
       return undefined;
   }

@@ -9,6 +9,14 @@ export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const RUN_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Container memory: a number with an optional b/k/m/g suffix ("512m", "2g"). */
 export const MEMORY_RE = /^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$/;
+/**
+ * Processes (and threads) a container may have at once when moat.yaml and --pids say nothing: a fork bomb
+ * stops there instead of exhausting the host's process ids. The bounds keep a run able to start (its init,
+ * relay and shell) and below the largest pid_max Linux allows.
+ */
+export const DEFAULT_PIDS = 4096;
+export const MIN_PIDS = 16;
+export const MAX_PIDS = 4_194_304;
 /** A network rule: `allow|deny METHOD PATH`, e.g. "allow GET /repos/**". */
 export const NETWORK_RULE_RE = /^(allow|deny)\s+(\*|[A-Za-z]+)\s+\/\S*$/;
 

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
-import { ENV_NAME_RE, MEMORY_RE, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
+import { DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MEMORY_RE, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
 
 const envName = z
   .string()
@@ -96,6 +96,13 @@ export const moatConfigSchema = z
           .optional()
           .describe('Memory limit, e.g. "512m" or "2g".'),
         cpus: z.number().positive().optional().describe('CPU limit (may be fractional), e.g. 2 or 0.5.'),
+        pids: z
+          .number()
+          .int()
+          .min(MIN_PIDS, { error: `expected at least ${MIN_PIDS} processes` })
+          .max(MAX_PIDS, { error: `expected at most ${MAX_PIDS} processes` })
+          .optional()
+          .describe(`Most processes and threads the container may have at once (default ${DEFAULT_PIDS}), so a fork bomb cannot exhaust the host's process ids. A change is approved by the user like mounts and grants.`),
       })
       .strict()
       .optional()

@@ -23,6 +23,9 @@ export function guardedSettings(raw: MoatConfig): Record<string, unknown> {
     'claude.host_plugins': raw.claude?.host_plugins ?? true,
     'claude.marketplaces': raw.claude?.marketplaces ?? {},
     'codex.sync_logs': raw.codex?.sync_logs ?? false,
+    // A run's container stops at this many processes; an agent raising it could fork-bomb the host next run.
+    // Only when set, so workspaces approved before the field existed are not asked again.
+    ...(raw.container?.pids !== undefined ? { 'container.pids': raw.container.pids } : {}),
   };
   return JSON.parse(canonical(picked)) as Record<string, unknown>;
 }

@@ -84,6 +84,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       capAdd: INIT_CAPS,
       ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}),
       ...(spec.nanoCpus ? { nanoCpus: spec.nanoCpus } : {}),
+      pidsLimit: spec.pidsLimit,
       });
     } catch (err) {
       await store.remove(id).catch(() => undefined);

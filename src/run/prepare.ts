@@ -6,6 +6,7 @@ import { mergeRunOptions, type RunFlags } from '../config/merge.js';
 import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
 import { parseMemory, type RunSpec } from './spec.js';
 import { validatePolicy } from '../gateway/policy.js';
+import { DEFAULT_PIDS } from '../config/rules.js';
 import { guardedSettings } from './config-trust.js';
 
 export interface PrepareFlags extends RunFlags {
@@ -97,5 +98,6 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     approveConfig: flags.approveConfig ?? false,
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
+    pidsLimit: opts.container?.pids ?? DEFAULT_PIDS,
   };
 }

@@ -27,6 +27,8 @@ export interface RunSpec {
   agent?: 'claude' | 'codex';
   memoryBytes?: number;
   nanoCpus?: number;
+  /** Most processes and threads in the container (always set: DEFAULT_PIDS when nothing says otherwise). */
+  pidsLimit: number;
   /** moat.yaml's host-reaching settings, approved per workspace before a run starts (config-trust.ts). */
   configGuard?: ConfigGuard;
   approveConfig?: boolean;

@@ -27,6 +27,8 @@ export interface ContainerSpec {
   network: string;
   memoryBytes?: number;
   nanoCpus?: number;
+  /** Most processes and threads the container may have at once (Docker's PidsLimit). */
+  pidsLimit: number;
   capAdd: string[];
 }
 

@@ -90,6 +90,11 @@ describe('moat.yaml errors carry FILE:LINE:COL', () => {
     expect(lines[3]).toContain('expected "allow|deny METHOD /path"');
   });
 
+  it('a process limit must be a whole number a run can start with', async () => {
+    expect(await problems('container:\n  pids: 8\n')).toEqual(['moat.yaml:2:9: container.pids: expected at least 16 processes']);
+    expect(await problems('container:\n  pids: 64.5\n')).toEqual(['moat.yaml:2:9: container.pids: expected int, got number 64.5']);
+  });
+
   it('rejects a file that is not a mapping', async () => {
     expect(await problems('- a\n- b\n')).toEqual(['moat.yaml:1:1: (root): expected a mapping, got a list']);
   });

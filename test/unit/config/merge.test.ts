@@ -55,6 +55,14 @@ describe('mergeRunOptions', () => {
     expect(() => mergeRunOptions(base, { name: 'Bad Name' })).toThrow(/invalid --name "Bad Name"/);
     expect(() => mergeRunOptions(base, { memory: 'lots' })).toThrow(/invalid --memory "lots"/);
     expect(() => mergeRunOptions(base, { cpus: 0 })).toThrow(/invalid --cpus "0"/);
+    for (const pids of [0, 15, 1.5, Number.NaN, 4_194_305]) {
+      expect(() => mergeRunOptions(base, { pids }), String(pids)).toThrow(`invalid --pids "${String(pids)}": expected a whole number from 16 to 4194304`);
+    }
+  });
+
+  it('--pids replaces the file\'s process limit and keeps its other limits', () => {
+    expect(mergeRunOptions(base, { pids: 256 }).container).toEqual({ memory: '1g', cpus: 1, pids: 256 });
+    expect(mergeRunOptions({ ...base, container: { pids: 64 } }, { pids: 128 }).container).toEqual({ pids: 128 });
   });
 });
 

@@ -26,6 +26,9 @@ describe('moat.yaml approval per workspace', () => {
     expect(changedSettings(a, guardedSettings({ grants: ['github'], mounts: ['/:/host:ro'] }))).toEqual(['mounts']);
     expect(changedSettings(a, guardedSettings({ grants: ['github'], network: { policy: 'permissive' } }))).toEqual(['network']);
     expect(changedSettings(a, guardedSettings({ grants: ['github'], claude: { sync_logs: true } }))).toEqual(['claude.sync_logs']);
+    // The process limit keeps a fork bomb off the host: an agent raising it is a change; memory and CPU are not.
+    expect(changedSettings(a, guardedSettings({ grants: ['github'], container: { pids: 4_194_304 } }))).toEqual(['container.pids']);
+    expect(changedSettings(a, guardedSettings({ grants: ['github'], container: { memory: '64g', cpus: 8 } }))).toEqual([]);
     // Key order does not matter.
     expect(changedSettings(guardedSettings({ network: { policy: 'strict', rules: ['a.com'] } }), guardedSettings({ network: { rules: ['a.com'], policy: 'strict' } }))).toEqual([]);
   });
