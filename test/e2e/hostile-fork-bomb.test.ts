@@ -1,0 +1,64 @@
+/**
+ * A run's container fork-bombs itself. Every container has a process limit (container.pids, --pids,
+ * default 4096), so the bomb stops at the limit instead of exhausting the host's process ids: forks past it
+ * fail, the cgroup's peak never exceeds it, and the next run in the same home starts as usual.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupHome, moat, tempDir } from './helpers.js';
+
+let home: string;
+let root: string;
+
+/** The container's pids cgroup directory (cgroup v1 mounts it under pids/, v2 at the root). */
+const CG = 'f=/sys/fs/cgroup/pids; [ -e $f/pids.max ] || f=/sys/fs/cgroup';
+
+async function workspace(name: string, yaml: string): Promise<string> {
+  const d = join(root, name);
+  await mkdir(d, { recursive: true, mode: 0o755 });
+  await writeFile(join(d, 'moat.yaml'), yaml);
+  return d;
+}
+
+beforeAll(async () => {
+  home = await tempDir('bomb-home');
+  root = await tempDir('bomb-ws');
+});
+
+afterAll(async () => {
+  await cleanupHome(home, root, [root]);
+});
+
+describe('hostile container: a fork bomb', () => {
+  it('stops at the container\'s process limit, and the next run in the same home works', async () => {
+    const cwd = await workspace('bomb', 'container:\n  pids: 64\n  cpus: 0.5\n');
+    const script = [
+      CG,
+      'echo "max=$(cat $f/pids.max)"',
+      // The classic bomb, in its own process group that timeout kills whole after 4 s; `exec sleep`
+      // keeps its first shell alive without a fork of its own.
+      "timeout -s KILL 4 sh -c 'b() { b | b & }; b; exec sleep 60' 2>/dev/null",
+      'i=0; while [ "$(cat $f/pids.current)" -gt 8 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done',
+      'echo "peak=$(cat $f/pids.peak)"',
+      'echo "refused=$(sed -n "s/^max //p" $f/pids.events)"',
+    ].join('\n');
+    const r = await moat(['run', '--', 'sh', '-c', script], { home, cwd, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^max=64$/m);
+    const peak = Number(/^peak=(\d+)$/m.exec(r.stdout)?.[1]);
+    const refused = Number(/^refused=(\d+)$/m.exec(r.stdout)?.[1]);
+    expect(peak, r.stdout).toBeLessThanOrEqual(64);
+    expect(peak, r.stdout).toBeGreaterThan(32); // the bomb did grow to the wall
+    expect(refused, r.stdout).toBeGreaterThan(0); // and forks past it were refused
+
+    // The same home, right after: a normal run works, with the default limit; --pids sets another.
+    const plain = await workspace('plain', '');
+    const next = await moat(['run', '--', 'sh', '-c', `${CG}; echo "max=$(cat $f/pids.max)"`], { home, cwd: plain });
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout).toMatch(/^max=4096$/m);
+    const flagged = await moat(['run', '--pids', '128', '--', 'sh', '-c', `${CG}; echo "max=$(cat $f/pids.max)"`], { home, cwd: plain });
+    expect(flagged.code, flagged.stderr).toBe(0);
+    expect(flagged.stdout).toMatch(/^max=128$/m);
+  });
+});
