@@ -7,6 +7,8 @@
  */
 import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
+import { dependencyProblem } from '../deps/grammar.js';
+import { imageReferenceProblem } from '../image/reference.js';
 import { ENV_NAME_RE, MEMORY_RE, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
 
 const envName = z
@@ -87,7 +89,15 @@ export const moatConfigSchema = z
       .optional()
       .describe('Environment variables for the container: a mapping or a list of "NAME=value".'),
     mounts: z.array(mount).optional().describe('Extra bind mounts, "source:target[:ro]".'),
-    base_image: z.string().min(1).optional().describe('Base image the run image is built from.'),
+    base_image: z
+      .string()
+      .min(1)
+      .superRefine((s, ctx) => {
+        const problem = imageReferenceProblem(s);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('Base image the run image is built from, an image reference such as "debian:bookworm-slim" ([registry[:port]/]name[:tag][@digest]).'),
     container: z
       .object({
         memory: z
@@ -100,7 +110,19 @@ export const moatConfigSchema = z
       .strict()
       .optional()
       .describe('Container resource limits.'),
-    dependencies: z.array(z.string().min(1)).optional().describe('Tools to install in the run image, e.g. "node@20".'),
+    dependencies: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .superRefine((s, ctx) => {
+            const problem = dependencyProblem(s);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .describe('"name[@version]", "npm:<package>[@version]", "apt:<package>[=version]" or "pip:<package>[==version]".'),
+      )
+      .optional()
+      .describe('Tools to install in the run image, e.g. "node@20".'),
     grants: z.array(z.string().min(1)).optional().describe('Credentials the run may use via the gateway, e.g. "github".'),
     network: z
       .object({
