@@ -1,12 +1,12 @@
 import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
-import { loadWorkspaceConfig } from '../config/load.js';
 import { mergeRunOptions, type RunFlags } from '../config/merge.js';
 import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
 import { parseMemory, type RunSpec } from './spec.js';
 import { validatePolicy } from '../gateway/policy.js';
-import { guardedSettings } from './config-trust.js';
+import { engineMounts } from './mount-sources.js';
+import { loadWorkspaceGuard } from './workspace-guard.js';
 
 export interface PrepareFlags extends RunFlags {
   /** Dependencies a caller adds to moat.yaml's (an agent's CLI, for instance). */
@@ -62,7 +62,8 @@ function checkedNetwork(n: { policy?: 'permissive' | 'strict'; rules?: (string |
 /** moat.yaml + flags → a RunSpec. Validates everything before anything is created. */
 export async function prepareRun(workspaceArg: string | undefined, flags: PrepareFlags): Promise<RunSpec> {
   const workspace = await checkWorkspace(workspaceArg ?? '.');
-  const { config, raw, file } = await loadWorkspaceConfig(workspace);
+  // Mount sources resolved to their real paths: what is approved is what the engine is given.
+  const { config, mounts, guard } = await loadWorkspaceGuard(workspace);
   const opts = mergeRunOptions(config, flags);
   const command = typeof opts.command === 'string' ? ['/bin/sh', '-c', opts.command] : (opts.command ?? ['/bin/bash']);
   const interactive = opts.interactive ?? false;
@@ -80,7 +81,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     workspace,
     command,
     env: opts.env,
-    mounts: opts.mounts,
+    mounts: engineMounts(mounts),
     ...(opts.name ? { name: opts.name } : {}),
     interactive,
     detach: flags.detach ?? false,
@@ -93,7 +94,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     baseImage: opts.base_image ?? DEFAULT_BASE_IMAGE,
     imageExtra: await dependencyLayers([...(opts.dependencies ?? []), ...(flags.extraDependencies ?? [])], opts.grants ?? []),
     homeFiles: flags.homeFiles ?? [],
-    configGuard: { ...(file ? { file: basename(file) } : {}), settings: guardedSettings(raw) },
+    configGuard: guard,
     approveConfig: flags.approveConfig ?? false,
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
