@@ -30,6 +30,8 @@ export const GUARDED_KEYS = [
   'grants',
   'base_image',
   'dependencies',
+  'claude.version',
+  'codex.version',
   'claude.plugins',
   'claude.marketplaces',
   'claude.host_plugins',
@@ -47,6 +49,8 @@ export function guardedSettings(raw: MoatConfig, mounts: readonly MountEntry[]):
     grants: raw.grants ?? [],
     base_image: raw.base_image ?? null,
     dependencies: raw.dependencies ?? [],
+    'claude.version': raw.claude?.version ?? null,
+    'codex.version': raw.codex?.version ?? null,
     'claude.plugins': raw.claude?.plugins ?? {},
     'claude.marketplaces': raw.claude?.marketplaces ?? {},
     'claude.host_plugins': raw.claude?.host_plugins ?? true,
@@ -90,7 +94,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * Settings recorded by an older Moat, in today's shape: `network` as one object becomes its three keys;
  * mounts recorded as text become entries whose source is the text resolved against the workspace as it
  * was then (rebased on the workspace's real path), so an unchanged mount without a symbolic link on the
- * way stays approved. Keys the old record lacks (base_image, dependencies, claude.plugins) get their
+ * way stays approved. Keys the old record lacks (base_image, dependencies, the agent versions and
+ * claude.plugins) get their
  * defaults: they were never approved, so a value other than the default is shown once.
  */
 export function migrateSettings(old: GuardedSettings, oldWorkspace: string, realWorkspace: string, homeDir: string): GuardedSettings {

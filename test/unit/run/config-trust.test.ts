@@ -39,6 +39,7 @@ describe('moat.yaml approval per workspace', () => {
     expect(changedSettings(a, guardedSettings({ grants: ['github'], network: { policy: 'strict' } }, []))).toEqual(['network.policy']);
     expect(changedSettings(a, guardedSettings({ grants: ['github'], dependencies: ['node@20'], base_image: 'ubuntu:24.04' }, []))).toEqual(['base_image', 'dependencies']);
     expect(changedSettings(a, guardedSettings({ grants: ['github'], claude: { plugins: { 'x@m': true } } }, []))).toEqual(['claude.plugins']);
+    expect(changedSettings(a, guardedSettings({ grants: ['github'], claude: { version: '2.1.0' }, codex: { version: '0.1.0' } }, []))).toEqual(['claude.version', 'codex.version']);
     // Key order does not matter.
     expect(changedSettings(guardedSettings({ network: { policy: 'strict', rules: ['a.com'] } }, []), guardedSettings({ network: { rules: ['a.com'], policy: 'strict' } }, []))).toEqual([]);
   });
