@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
 import { mergeRunOptions, type RunFlags } from '../config/merge.js';
@@ -21,7 +21,11 @@ export interface PrepareFlags extends RunFlags {
   approveConfig?: boolean;
 }
 
-/** The workspace must be an existing directory; returns its absolute path. */
+/**
+ * The workspace must be an existing directory; returns its real path (no symbolic link left in it), which
+ * is what is mounted and what approvals are keyed by: a link on the way, which a run may have planted, is
+ * never handed to the engine to follow later.
+ */
 export async function checkWorkspace(path: string): Promise<string> {
   const abs = resolve(path);
   try {
@@ -34,7 +38,7 @@ export async function checkWorkspace(path: string): Promise<string> {
     }
     throw new MoatError(`Cannot read the workspace ${abs}: ${(err as Error).message}`);
   }
-  return abs;
+  return realpath(abs);
 }
 
 /** Dockerfile layers for `dependencies:` (and the tools grants imply); validated before anything is created. */
