@@ -86,6 +86,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     command,
     env: opts.env,
     mounts: engineMounts(mounts),
+    realSources: [workspace, ...mounts.map((m) => m.source)],
     ...(opts.name ? { name: opts.name } : {}),
     interactive,
     detach: flags.detach ?? false,

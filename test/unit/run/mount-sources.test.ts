@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseMount } from '../../../src/config/load.js';
-import { resolveMountSources } from '../../../src/run/mount-sources.js';
+import { assertSourcesUnchanged, resolveMountSources } from '../../../src/run/mount-sources.js';
 
 let dir: string;
 let ws: string;
@@ -52,5 +52,16 @@ describe('mount sources are resolved to their real paths', () => {
     await mkdir(join(outside, 'a:rw'));
     await symlink(join(outside, 'a:rw'), join(ws, 'colon'));
     await expect(resolve('./colon:/d')).rejects.toThrow(/has a ":", "," or control character/);
+  });
+
+  it('just before the start, a source swapped for a link since the check is refused', async () => {
+    const [m] = await resolve('./cfg/data:/data:ro');
+    if (!m) throw new Error('no mount');
+    await expect(assertSourcesUnchanged([m.source])).resolves.toBeUndefined();
+    await rm(join(ws, 'cfg'), { recursive: true });
+    await symlink(outside, join(ws, 'cfg'));
+    await expect(assertSourcesUnchanged([m.source])).rejects.toThrow(`Not started: the mount source ${join(ws, 'cfg', 'data')} changed after it was checked (it now leads to ${join(outside, 'data')}); a folder on the way may have been replaced with a symbolic link.`);
+    await rm(join(ws, 'cfg'));
+    await expect(assertSourcesUnchanged([m.source])).rejects.toThrow(/\(it is gone\)/);
   });
 });
