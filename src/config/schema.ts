@@ -151,7 +151,7 @@ export const moatConfigSchema = z
           .boolean()
           .optional()
           .describe(
-            'Also enable the plugins and marketplaces of your own Claude Code settings and the project\'s .claude/settings(.local).json, with their installed files mounted read-only (default true; false: only plugins/marketplaces above).',
+            'Also enable the plugins and marketplaces of your own Claude Code settings and the project\'s .claude/settings(.local).json (default true; false: only plugins/marketplaces above). Installed files on this machine are mounted read-only only for what your own settings or claude.plugins enable, never for what the project alone enables.',
           ),
         sync_logs: z.boolean().optional().describe('Copy session transcripts back to the host.'),
       })
