@@ -13,6 +13,7 @@ import { registerCleanCommand } from './clean.js';
 import { registerStatusCommands } from './status.js';
 import { registerProxyCommands } from './proxy.js';
 import { registerTraceCommand } from './trace.js';
+import { registerTrustCommands } from './trust.js';
 
 /** Split argv at the first `--`: what follows is the container command, never moat's flags. */
 function splitTrailing(argv: string[]): { head: string[]; trailing: string[] | undefined } {
@@ -51,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   registerCleanCommand(program, ctx);
   registerProxyCommands(program, ctx);
   registerTraceCommand(program, ctx);
+  registerTrustCommands(program, ctx);
   // Commands with heavy dependencies (prompts, native keychain) load only when they are used or for help.
   const lazy: Record<string, () => Promise<void>> = {
     grant: async () => (await import('./grant.js')).registerGrantCommands(program, { home: ctx.home }),

@@ -21,7 +21,7 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .option('--trace-bodies', 'record headers and the first 4 KiB of bodies in the network trace (credentials redacted)')
     .option('--keep', 'keep the container after the run stops')
     .option('--rebuild', 'rebuild the image even when it is cached')
-    .option('--approve-config', 'accept changed mounts, grants or network settings in moat.yaml without asking')
+    .option('--approve-config', 'accept the settings of moat.yaml that reach beyond the container (mounts, grants, build, network) without asking')
     .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
     .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(Number))
     .addOption(new Option('--pids <n>', 'most processes and threads in the container (default 4096)').argParser(Number));

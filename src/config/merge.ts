@@ -4,6 +4,7 @@
  */
 import { MoatError } from '../errors.js';
 import { splitEnvEntry, type ResolvedConfig } from './load.js';
+import { imageReferenceProblem } from '../image/reference.js';
 import { ENV_NAME_RE, MAX_PIDS, MEMORY_RE, MIN_PIDS, RUN_NAME_RE } from './rules.js';
 
 /** Run flags as the CLI parsed them; every field optional (absent = not given). */
@@ -44,7 +45,11 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
   }
   if (flags.command !== undefined && flags.command.length > 0) out.command = [...flags.command];
   if (flags.interactive !== undefined) out.interactive = flags.interactive;
-  if (flags.baseImage !== undefined) out.base_image = flags.baseImage;
+  if (flags.baseImage !== undefined) {
+    const problem = imageReferenceProblem(flags.baseImage);
+    if (problem) throw flagError('--base-image', flags.baseImage, problem);
+    out.base_image = flags.baseImage;
+  }
 
   if (flags.memory !== undefined || flags.cpus !== undefined || flags.pids !== undefined) {
     const container = { ...config.container };

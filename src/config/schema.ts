@@ -7,6 +7,8 @@
  */
 import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
+import { dependencyProblem } from '../deps/grammar.js';
+import { imageReferenceProblem } from '../image/reference.js';
 import { DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MEMORY_RE, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
 
 const envName = z
@@ -87,7 +89,15 @@ export const moatConfigSchema = z
       .optional()
       .describe('Environment variables for the container: a mapping or a list of "NAME=value".'),
     mounts: z.array(mount).optional().describe('Extra bind mounts, "source:target[:ro]".'),
-    base_image: z.string().min(1).optional().describe('Base image the run image is built from.'),
+    base_image: z
+      .string()
+      .min(1)
+      .superRefine((s, ctx) => {
+        const problem = imageReferenceProblem(s);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('Base image the run image is built from, an image reference such as "debian:bookworm-slim" ([registry[:port]/]name[:tag][@digest]).'),
     container: z
       .object({
         memory: z
@@ -107,7 +117,19 @@ export const moatConfigSchema = z
       .strict()
       .optional()
       .describe('Container resource limits.'),
-    dependencies: z.array(z.string().min(1)).optional().describe('Tools to install in the run image, e.g. "node@20".'),
+    dependencies: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .superRefine((s, ctx) => {
+            const problem = dependencyProblem(s);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .describe('"name[@version]", "npm:<package>[@version]", "apt:<package>[=version]" or "pip:<package>[==version]".'),
+      )
+      .optional()
+      .describe('Tools to install in the run image, e.g. "node@20".'),
     grants: z.array(z.string().min(1)).optional().describe('Credentials the run may use via the gateway, e.g. "github".'),
     network: z
       .object({
@@ -136,7 +158,7 @@ export const moatConfigSchema = z
           .boolean()
           .optional()
           .describe(
-            'Also enable the plugins and marketplaces of your own Claude Code settings and the project\'s .claude/settings(.local).json, with their installed files mounted read-only (default true; false: only plugins/marketplaces above).',
+            'Also enable the plugins and marketplaces of your own Claude Code settings and the project\'s .claude/settings(.local).json (default true; false: only plugins/marketplaces above). Installed files on this machine are mounted read-only only for what your own settings or claude.plugins enable, never for what the project alone enables.',
           ),
         sync_logs: z.boolean().optional().describe('Copy session transcripts back to the host.'),
       })

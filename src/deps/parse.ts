@@ -73,6 +73,9 @@ export function parseSpec(raw: string): ParsedSpec {
     }
     throw new MoatError(`unknown dependency form "${spec}"`, { hint: 'The prefixed forms are npm:<package>[@version], apt:<package>[=version] and pip:<package>[==version].' });
   }
+  if (/[\s\p{Cc}\p{Cf}]/u.test(spec)) {
+    throw new MoatError(`invalid dependency ${JSON.stringify(spec)}: it has a space, line break or control character`, { hint: 'Write one tool per entry, e.g. "node@20".' });
+  }
   const at = spec.indexOf('@');
   const name = at < 0 ? spec : spec.slice(0, at);
   const version = at < 0 ? undefined : spec.slice(at + 1);

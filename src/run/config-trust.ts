@@ -1,54 +1,34 @@
 /**
  * The workspace's moat.yaml is inside the workspace, which every run mounts read-write: an agent can edit
- * it, and the next run would obey. The settings that widen what a run can reach — host mounts, grants, the
- * network policy, the agent folders and plugins shared from the host — are therefore approved per
- * workspace: the first run records them, and a later run whose settings differ asks first (on a
- * terminal) or refuses until the user approves with --approve-config. Everything else in moat.yaml
- * (dependencies, env, MCP servers, resources) stays inside the container and needs no approval.
+ * it (or write one in a subfolder), and the next run there would obey. The settings that widen what a run
+ * can reach — host mounts (by their real paths), grants, what the image build runs (base image,
+ * dependencies), the network policy, the agent plugins and folders shared from the host — are therefore
+ * approved per workspace, like direnv's `allow`: the first time a moat.yaml with such settings is seen,
+ * and whenever they change, the user is shown a summary and asked (on a terminal), or the run is refused
+ * until the user approves with --approve-config. A moat.yaml with only in-container settings (env, MCP
+ * servers, resources) needs no approval. Approvals are keyed by the workspace's real path.
  */
 import { createHash } from 'node:crypto';
+import { realpath } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
 import { atomicWriteJson, readJsonIfExists } from '../home/fs.js';
-import type { MoatConfig } from '../config/schema.js';
-
-/** The settings of moat.yaml that reach beyond the container, by the name a user sees in the file. */
-export function guardedSettings(raw: MoatConfig): Record<string, unknown> {
-  const picked: Record<string, unknown> = {
-    mounts: raw.mounts ?? [],
-    grants: raw.grants ?? [],
-    network: raw.network ?? {},
-    'claude.sync_logs': raw.claude?.sync_logs ?? false,
-    'claude.host_plugins': raw.claude?.host_plugins ?? true,
-    'claude.marketplaces': raw.claude?.marketplaces ?? {},
-    'codex.sync_logs': raw.codex?.sync_logs ?? false,
-    // A run's container stops at this many processes; an agent raising it could fork-bomb the host next run.
-    // Only when set, so workspaces approved before the field existed are not asked again.
-    ...(raw.container?.pids !== undefined ? { 'container.pids': raw.container.pids } : {}),
-  };
-  return JSON.parse(canonical(picked)) as Record<string, unknown>;
-}
-
-/** JSON with sorted keys, so equal settings always give the same text. */
-function canonical(value: unknown): string {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, walk((v as Record<string, unknown>)[k])]));
-    return v;
-  };
-  return JSON.stringify(walk(value));
-}
+import { migrateSettings, reachesBeyondDefaults, type GuardedSettings } from './trust-settings.js';
+import { diffSettings, displayText, summaryLines, type SettingChange } from './trust-summary.js';
 
 export interface ConfigGuard {
   /** The config file read (undefined: the workspace has none). */
   file?: string;
-  settings: Record<string, unknown>;
+  settings: GuardedSettings;
 }
 
+/** `version` 2: settings in trust-settings.ts's shape; without it, an older record (migrated when read). */
 interface TrustRecord {
+  version?: 2;
   workspace: string;
-  settings: Record<string, unknown>;
+  settings: GuardedSettings;
   approvedAt: string;
 }
 
@@ -56,10 +36,32 @@ function recordPath(home: MoatHome, workspace: string): string {
   return join(home.root, 'trust', `${createHash('sha256').update(workspace).digest('hex').slice(0, 32)}.json`);
 }
 
-/** The guarded settings that differ from the approved ones, by name. */
-export function changedSettings(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
-  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-  return keys.filter((k) => canonical(before[k] ?? null) !== canonical(after[k] ?? null));
+export interface Approved {
+  /** The workspace's real path (what approvals are keyed by). */
+  realWorkspace: string;
+  /** The approved settings; undefined when nothing was ever approved here. */
+  settings: GuardedSettings | undefined;
+  /** The record predates the current format (it is rewritten when the settings are unchanged). */
+  migrated: boolean;
+}
+
+/** The approved settings of a workspace, in today's shape (an older record, keyed by the path as typed, is migrated). */
+export async function approvedSettings(home: MoatHome, workspace: string, homeDir: string = homedir()): Promise<Approved> {
+  const realWorkspace = await realpath(workspace).catch(() => workspace);
+  for (const key of new Set([realWorkspace, workspace])) {
+    const record = await readJsonIfExists<TrustRecord>(recordPath(home, key));
+    if (!record || typeof record.settings !== 'object' || record.settings === null) continue;
+    if (record.version === 2 && key === realWorkspace) return { realWorkspace, settings: record.settings, migrated: false };
+    return { realWorkspace, settings: migrateSettings(record.settings, record.workspace, realWorkspace, homeDir), migrated: true };
+  }
+  return { realWorkspace, settings: undefined, migrated: false };
+}
+
+/** The pending changes of a workspace against its approval: what a run there would ask about. */
+export async function pendingChanges(home: MoatHome, workspace: string, guard: ConfigGuard, homeDir: string = homedir()): Promise<{ approved: Approved; changes: SettingChange[] }> {
+  const approved = await approvedSettings(home, workspace, homeDir);
+  if (approved.settings === undefined && !reachesBeyondDefaults(guard.settings)) return { approved, changes: [] };
+  return { approved, changes: diffSettings(approved.settings, guard.settings, { homeDir }) };
 }
 
 export interface TrustOptions {
@@ -68,32 +70,50 @@ export interface TrustOptions {
   /** Asks the user (only when there is a terminal); undefined: nobody to ask. */
   confirm?: (question: string, details: string) => Promise<boolean>;
   now?: Date;
+  /** The host user's home, shown as "~" (defaults to os.homedir()). */
+  homeDir?: string;
+}
+
+const andList = (xs: readonly string[]): string => (xs.length <= 1 ? (xs[0] ?? '') : `${xs.slice(0, -1).join(', ')} and ${xs.at(-1) ?? ''}`);
+
+/** The first line of the question or refusal: what is being asked for, and why it needs a person. */
+function headline(file: string, ws: string, firstSight: boolean, changes: readonly SettingChange[]): string {
+  const onlyRedirects = changes.length === 1 && changes[0]?.key === 'mounts' && changes[0].added.length === 0 && changes[0].removed.length === 0;
+  if (onlyRedirects) return `A mount source in ${file} now resolves to another host path than the one approved in ${ws} (a run can replace a folder on the way with a symbolic link):`;
+  const what = andList(changes.map((c) => c.key));
+  if (firstSight) return `${file} in ${ws} sets ${what}, which reach beyond the container, and nobody has approved them here yet:`;
+  return `${file} changed ${what} since the last run in ${ws}, and an agent in a run can edit that file:`;
 }
 
 /**
- * Refuses a run whose guarded settings changed since this workspace's last approved run, unless the user
- * approves now. The first run of a workspace records what it finds (a workspace without moat.yaml records
- * that there is none, so a file an agent creates later is a change too).
+ * Refuses a run whose guarded settings are not the ones approved for this workspace, unless the user
+ * approves now (--approve-config, or yes on the terminal). A moat.yaml without guarded settings is
+ * recorded as it is, so one an agent adds later is a change too.
  */
 export async function checkConfigTrust(home: MoatHome, workspace: string, guard: ConfigGuard, opts: TrustOptions): Promise<void> {
-  const path = recordPath(home, workspace);
-  const record = await readJsonIfExists<TrustRecord>(path);
-  const save = (): Promise<void> => atomicWriteJson(path, { workspace, settings: guard.settings, approvedAt: (opts.now ?? new Date()).toISOString() } satisfies TrustRecord);
-  if (!record) return save();
-  const changed = changedSettings(record.settings, guard.settings);
-  if (changed.length === 0) return;
+  const homeDir = opts.homeDir ?? homedir();
+  const { approved, changes } = await pendingChanges(home, workspace, guard, homeDir);
+  const { realWorkspace } = approved;
+  const save = (): Promise<void> => atomicWriteJson(recordPath(home, realWorkspace), {
+    version: 2, workspace: realWorkspace, settings: guard.settings, approvedAt: (opts.now ?? new Date()).toISOString(),
+  } satisfies TrustRecord);
+  if (changes.length === 0) {
+    if (approved.settings === undefined || approved.migrated) await save();
+    return;
+  }
   if (opts.approve) return save();
   const file = guard.file ?? 'moat.yaml';
-  const what = changed.length === 1 ? changed[0] : `${changed.slice(0, -1).join(', ')} and ${changed.at(-1) ?? ''}`;
+  const ws = displayText(realWorkspace, 200);
+  const summary = summaryLines(changes, { homeDir });
+  const details = [
+    headline(file, ws, approved.settings === undefined, changes),
+    ...summary.lines.map((l) => `  ${l}`),
+    ...(summary.folded ? [`  (moat trust show ${ws} lists every entry)`] : []),
+  ].join('\n');
+  const what = andList(changes.map((c) => c.key));
   if (opts.confirm) {
-    const details = [
-      `${file} changed ${what} since the last run here (an agent in a run can edit this file):`,
-      ...changed.map((k) => `  ${k}: ${canonical(record.settings[k] ?? null)} -> ${canonical(guard.settings[k] ?? null)}`),
-    ].join('\n');
-    if (await opts.confirm('Run with the new settings?', details)) return save();
-    throw new MoatError(`Not started: the changed ${what} in ${file} ${changed.length === 1 ? 'was' : 'were'} not approved.`, { hint: `Review ${file}; to accept it, run again and answer yes, or add --approve-config.` });
+    if (await opts.confirm('Run with these settings?', details)) return save();
+    throw new MoatError(`Not started: the ${what} in ${file} ${changes.length === 1 ? 'was' : 'were'} not approved.`, { hint: `Review ${file}; to accept it, run again and answer yes, or add --approve-config.` });
   }
-  throw new MoatError(`${file} changed ${what} since the last run in ${workspace}, and an agent in a run can edit that file.`, {
-    hint: `Review ${file}, then run again with --approve-config to accept it.`,
-  });
+  throw new MoatError(details, { hint: `Review them (moat trust show ${ws}), then run again with --approve-config to accept them.` });
 }

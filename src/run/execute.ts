@@ -10,6 +10,7 @@ import { createRun, discardRun, markRunning, markStopped, stopContainer } from '
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { containerExtras } from './gateway-extras.js';
 import { checkConfigTrust } from './config-trust.js';
+import { assertSourcesUnchanged } from './mount-sources.js';
 import { changedHostExecutables, hostExecutablesWarning, snapshotHostExecutables } from './host-executables.js';
 import { mark } from '../timing.js';
 import { grantHints } from './grant-hints.js';
@@ -85,6 +86,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   let bookkeeping: Promise<void> = Promise.resolve();
   const start = async (): Promise<void> => {
     try {
+      // The engine mounts at start: the approved real paths must still be real (no link swapped in since).
+      await assertSourcesUnchanged(spec.realSources ?? []);
       await runtime.start(containerId);
       mark('started');
     } catch (err) {

@@ -1,13 +1,13 @@
-import { stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
-import { loadWorkspaceConfig } from '../config/load.js';
 import { mergeRunOptions, type RunFlags } from '../config/merge.js';
 import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
 import { parseMemory, type RunSpec } from './spec.js';
 import { validatePolicy } from '../gateway/policy.js';
 import { DEFAULT_PIDS } from '../config/rules.js';
-import { guardedSettings } from './config-trust.js';
+import { engineMounts } from './mount-sources.js';
+import { loadWorkspaceGuard } from './workspace-guard.js';
 
 export interface PrepareFlags extends RunFlags {
   /** Dependencies a caller adds to moat.yaml's (an agent's CLI, for instance). */
@@ -22,7 +22,11 @@ export interface PrepareFlags extends RunFlags {
   approveConfig?: boolean;
 }
 
-/** The workspace must be an existing directory; returns its absolute path. */
+/**
+ * The workspace must be an existing directory; returns its real path (no symbolic link left in it), which
+ * is what is mounted and what approvals are keyed by: a link on the way, which a run may have planted, is
+ * never handed to the engine to follow later.
+ */
 export async function checkWorkspace(path: string): Promise<string> {
   const abs = resolve(path);
   try {
@@ -35,7 +39,7 @@ export async function checkWorkspace(path: string): Promise<string> {
     }
     throw new MoatError(`Cannot read the workspace ${abs}: ${(err as Error).message}`);
   }
-  return abs;
+  return realpath(abs);
 }
 
 /** Dockerfile layers for `dependencies:` (and the tools grants imply); validated before anything is created. */
@@ -63,7 +67,8 @@ function checkedNetwork(n: { policy?: 'permissive' | 'strict'; rules?: (string |
 /** moat.yaml + flags → a RunSpec. Validates everything before anything is created. */
 export async function prepareRun(workspaceArg: string | undefined, flags: PrepareFlags): Promise<RunSpec> {
   const workspace = await checkWorkspace(workspaceArg ?? '.');
-  const { config, raw, file } = await loadWorkspaceConfig(workspace);
+  // Mount sources resolved to their real paths: what is approved is what the engine is given.
+  const { config, mounts, guard } = await loadWorkspaceGuard(workspace);
   const opts = mergeRunOptions(config, flags);
   const command = typeof opts.command === 'string' ? ['/bin/sh', '-c', opts.command] : (opts.command ?? ['/bin/bash']);
   const interactive = opts.interactive ?? false;
@@ -81,7 +86,8 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     workspace,
     command,
     env: opts.env,
-    mounts: opts.mounts,
+    mounts: engineMounts(mounts),
+    realSources: [workspace, ...mounts.map((m) => m.source)],
     ...(opts.name ? { name: opts.name } : {}),
     interactive,
     detach: flags.detach ?? false,
@@ -94,7 +100,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     baseImage: opts.base_image ?? DEFAULT_BASE_IMAGE,
     imageExtra: await dependencyLayers([...(opts.dependencies ?? []), ...(flags.extraDependencies ?? [])], opts.grants ?? []),
     homeFiles: flags.homeFiles ?? [],
-    configGuard: { ...(file ? { file: basename(file) } : {}), settings: guardedSettings(raw) },
+    configGuard: guard,
     approveConfig: flags.approveConfig ?? false,
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),

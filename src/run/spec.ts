@@ -8,6 +8,8 @@ export interface RunSpec {
   command: string[];
   env: Record<string, string>;
   mounts: Mount[];
+  /** The real paths of the workspace and of moat.yaml's mount sources, checked again just before the start. */
+  realSources?: string[];
   name?: string;
   interactive: boolean;
   detach: boolean;

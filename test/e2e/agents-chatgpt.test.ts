@@ -63,7 +63,7 @@ beforeAll(async () => {
   const warm = join(ws, 'warm');
   await mkdir(warm, { recursive: true });
   await writeFile(join(warm, 'moat.yaml'), 'dependencies: [codex, git, ripgrep]\n');
-  const r = await moat(['run', warm, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
+  const r = await moat(['run', '--approve-config', warm, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
   if (r.code !== 0) throw new Error(`building the codex image failed (${String(r.code)}):\n${r.stderr}`);
 }, 900_000);
 

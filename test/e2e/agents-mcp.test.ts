@@ -34,7 +34,7 @@ describe('agents: MCP servers from moat.yaml, and a version that does not exist'
       const dir = join(warm, dep);
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'moat.yaml'), `dependencies: [${dep}, git, ripgrep]\n`);
-      const r = await moat(['run', dir, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
+      const r = await moat(['run', '--approve-config', dir, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
       if (r.code !== 0) throw new Error(`building the ${dep} image failed (${String(r.code)}):\n${r.stderr}`);
     }
   }, 900_000);
@@ -102,7 +102,7 @@ describe('agents: MCP servers from moat.yaml, and a version that does not exist'
       await writeFile(join(bad, 'moat.yaml'), 'claude:\n  version: "0.0.0-nope"\n');
       const runsBefore = runDirs(home).length;
       const containersBefore = await containersOf(home);
-      const r = await moat(['claude', bad, '-p', 'say hi'], { home, cwd: bad, env, timeoutMs: 600_000 });
+      const r = await moat(['claude', '--approve-config', bad, '-p', 'say hi'], { home, cwd: bad, env, timeoutMs: 600_000 });
       expect(errorProblems(r, 1000)).toEqual([]);
       expect(r.stderr).toContain('claude-code@0.0.0-nope');
       expect(r.stderr).toMatch(/ETARGET|No matching version/);

@@ -70,7 +70,7 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
     await put(join(host, '.claude', '.credentials.json'), { claudeAiOauth: { accessToken: 'E2E-HOST-SECRET' } });
     // The same dependency set as the other agent tests: a cached image, or built once here.
     await writeFile(join(warm, 'moat.yaml'), 'dependencies: [claude-code, git, ripgrep]\n');
-    const r = await moat(['run', warm, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
+    const r = await moat(['run', '--approve-config', warm, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
     if (r.code !== 0) throw new Error(`building the claude-code image failed (${String(r.code)}):\n${r.stderr}`);
   }, 900_000);
 
@@ -95,7 +95,7 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
     await writeFile(join(ws, 'moat.yaml'), 'claude:\n  plugins:\n    bye@moat-mkt: false\n');
     // The project itself enables it: moat.yaml still decides (it reaches Claude Code as --settings).
     await put(join(ws, '.claude', 'settings.json'), { enabledPlugins: { 'bye@moat-mkt': true } });
-    const screen = await claude('list', '-n plugins-list --keep -- plugin list', /MOAT_EXIT=\d+/);
+    const screen = await claude('list', '-n plugins-list --keep --approve-config -- plugin list', /MOAT_EXIT=\d+/);
     expect(screen).toMatch(/hello@moat-mkt\s+Version: 1\.0\.0\s+Read from: \/moat\/claude-plugins\/marketplaces\/moat-mkt\/plugins\/hello\s+Scope: user\s+Status: ✔ enabled/);
     expect(screen).toMatch(/bye@moat-mkt[\s\S]*?Status: \S+ disabled/);
     expect(screen).not.toMatch(/failed to load|No plugins installed/);

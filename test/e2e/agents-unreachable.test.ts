@@ -27,7 +27,7 @@ describe('agents: the API host cannot be reached', () => {
     const dir = join(warm, 'claude-code');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'moat.yaml'), 'dependencies: [claude-code, git, ripgrep]\n');
-    const r = await moat(['run', dir, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
+    const r = await moat(['run', '--approve-config', dir, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
     if (r.code !== 0) throw new Error(`building the claude-code image failed (${String(r.code)}):\n${r.stderr}`);
   }, 900_000);
 

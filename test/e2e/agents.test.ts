@@ -99,7 +99,7 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'moat.yaml'), `dependencies: [${dep}, git, ripgrep]\n`);
       const started = Date.now();
-      const r = await moat(['run', dir, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
+      const r = await moat(['run', '--approve-config', dir, '--', 'true'], { home, cwd: ws, env, timeoutMs: 900_000 });
       if (r.code !== 0) throw new Error(`building the ${dep} image failed (${String(r.code)}):\n${r.stderr}`);
       process.stderr.write(`[agents e2e] ${dep} image ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     }

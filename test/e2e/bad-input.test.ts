@@ -135,7 +135,7 @@ describe('bad input', () => {
 
   it('an image build that fails names the failing step and leaves no container', async () => {
     const cwd = await workspace('build-fails', { 'moat.yaml': 'base_image: moat-test-nonexistent:latest\n' });
-    const r = await expectNothingLeft(home, () => moat(['run', '--', 'true'], { home, cwd }));
+    const r = await expectNothingLeft(home, () => moat(['run', '--approve-config', '--', 'true'], { home, cwd }));
     // Build failures show the failing step and its last lines, so no line limit here.
     expect(errorProblems(r, Number.POSITIVE_INFINITY)).toEqual([]);
     expect(r.stderr).toMatch(/build failed/i);

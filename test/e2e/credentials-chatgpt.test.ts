@@ -53,7 +53,7 @@ describe('openai ChatGPT sign-in', () => {
       'curl -sS -o /dev/null -w "backend=%{http_code}\\n" -H "Authorization: Bearer placeholder" https://chatgpt.com/backend-api/codex/responses',
       'curl -sS -X POST -H "content-type: application/json" -d "{\\"grant_type\\":\\"refresh_token\\"}" https://auth.openai.com/oauth/token; echo',
     ].join('\n');
-    const r = await moat(['run', '--keep', '--', 'sh', '-c', script], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '--keep', '--', 'sh', '-c', script], { home, cwd, env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('staged');
     expect(r.stdout).toContain('backend=200');

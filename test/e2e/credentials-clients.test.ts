@@ -87,7 +87,7 @@ describe.concurrent('real clients through the gateway', () => {
       'git push -q origin HEAD:main && echo PUSHED',
       'echo "CONFIG=$(git config --list --show-origin | base64 -w0)"',
     ].join('\n');
-    const r = await moat(['run', '--', 'sh', '-c', script], { home, cwd, env, timeoutMs: 90_000 });
+    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', script], { home, cwd, env, timeoutMs: 90_000 });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toContain('CLONED');
     expect(r.stdout).toContain('# fake repo');
@@ -124,7 +124,7 @@ describe.concurrent('real clients through the gateway', () => {
     const started = Date.now();
     // A marker header tells this test's requests from the concurrent granted clone's.
     const script = [GIT_ENV, 'git -c http.extraHeader="X-Moat-Test: no-grant" clone https://github.com/acme/repo.git repo; echo "CLONE_EXIT=$?"'].join('\n');
-    const r = await moat(['run', '--', 'sh', '-c', script], { home, cwd, env, timeoutMs: 60_000 });
+    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', script], { home, cwd, env, timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(Date.now() - started).toBeLessThan(45_000);
     expect(r.stdout).toMatch(/CLONE_EXIT=(?!0\b)\d+/);
@@ -147,7 +147,7 @@ describe.concurrent('real clients through the gateway', () => {
       'gh api user --jq .login',
     ].join('\n');
     const before = seen('api.github.com', '/user').length;
-    const r = await moat(['run', '--', 'sh', '-c', script], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', script], { home, cwd, env });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toMatch(/^octo$/m);
     const placeholder = /^GH_TOKEN=(.*)$/m.exec(r.stdout)?.[1] ?? '';
@@ -171,7 +171,7 @@ describe.concurrent('real clients through the gateway', () => {
       'echo "WHOAMI=$(curl -s https://registry.npmjs.org/-/whoami)"',
       'echo "NPMRC=$(base64 -w0 < ~/.npmrc)"',
     ].join('\n');
-    const r = await moat(['run', '--', 'sh', '-c', script], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', script], { home, cwd, env });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toContain('WHOAMI={"username":"npm-octo"}');
     const got = seen('registry.npmjs.org', '/-/whoami');

@@ -59,7 +59,7 @@ describe.concurrent('grants at run time', () => {
       // Everything every process inside can see of its environment and arguments, for the host to scan.
       'echo "PROC=$(for f in /proc/[0-9]*/environ /proc/[0-9]*/cmdline; do cat "$f" 2>/dev/null; echo; done | base64 -w0)"',
     ].join('\n');
-    const r = await moat(['run', '--keep', '--', 'sh', '-c', script], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '--keep', '--', 'sh', '-c', script], { home, cwd, env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/warning: test-only upstream override is active/);
     expect(r.stdout).toContain('api=200');
@@ -121,7 +121,7 @@ describe.concurrent('grants at run time', () => {
       'curl -sS -o /dev/null -w "msg=%{http_code}\\n" -H "x-api-key: $ANTHROPIC_API_KEY" -H "content-type: application/json" -d "{}" https://api.anthropic.com/v1/messages',
       'curl -sS -o /dev/null -w "else=%{http_code}\\n" -H "x-api-key: $ANTHROPIC_API_KEY" https://elsewhere.moat.test/anthropic',
     ].join('\n');
-    const r = await moat(['run', '--', 'sh', '-c', script], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', script], { home, cwd, env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('msg=200');
     const placeholder = /^KEY=(.*)$/m.exec(r.stdout)?.[1] ?? '';
@@ -141,7 +141,7 @@ describe.concurrent('grants at run time', () => {
   // although grants from moat.yaml work and issue 5 says -g and moat.yaml grants add together.
   it('-g github on the command line injects like moat.yaml grants', async () => {
     const cwd = await ws();
-    const r = await moat(['run', '-g', 'github', '--', 'sh', '-c', 'curl -sS -o /dev/null -w "flag=%{http_code}\\n" https://api.github.com/from-flag'], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '-g', 'github', '--', 'sh', '-c', 'curl -sS -o /dev/null -w "flag=%{http_code}\\n" https://api.github.com/from-flag'], { home, cwd, env });
     expect(r.stderr).not.toContain('not available in this build');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('flag=200');
@@ -154,7 +154,7 @@ describe('failures and the test-only override', () => {
     const h = await tempDir('cred-missing-home');
     const cwd = await ws('grants: [openai]\n');
     try {
-      const r = await moat(['run', '--', 'echo', 'should-not-run'], { home: h, cwd, env });
+      const r = await moat(['run', '--approve-config', '--', 'echo', 'should-not-run'], { home: h, cwd, env });
       expect(r.code).not.toBe(0);
       expect(r.stdout).not.toContain('should-not-run');
       expect(r.stderr).toContain('moat grant openai');
@@ -172,7 +172,7 @@ describe('failures and the test-only override', () => {
     // A reserved name (RFC 2606 .invalid): without the override it can never reach anything.
     const noTesting = { ...env, MOAT_TESTING: '0', MOAT_TEST_UPSTREAMS: `ignored.moat.invalid=127.0.0.1:${fake.httpsPort}` };
     try {
-      const r = await moat(['run', '--', 'sh', '-c', 'echo RUN=$MOAT_RUN_ID; curl -s -o /dev/null -w "code=%{http_code}\\n" https://ignored.moat.invalid/x; true'], { home: h, cwd, env: noTesting });
+      const r = await moat(['run', '--approve-config', '--', 'sh', '-c', 'echo RUN=$MOAT_RUN_ID; curl -s -o /dev/null -w "code=%{http_code}\\n" https://ignored.moat.invalid/x; true'], { home: h, cwd, env: noTesting });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).not.toMatch(/override/i);
       expect(r.stdout).toContain('code=502');
@@ -183,7 +183,7 @@ describe('failures and the test-only override', () => {
 
       // The same with MOAT_TESTING=1 (a fresh daemon: it reads the variables when it starts): warned and honoured.
       await moat(['proxy', 'stop'], { home: h, cwd, env: noTesting });
-      const on = await moat(['run', '--', 'sh', '-c', 'curl -s -o /dev/null -w "code=%{http_code}\\n" https://ignored.moat.invalid/on'], { home: h, cwd, env: { ...noTesting, MOAT_TESTING: '1' } });
+      const on = await moat(['run', '--approve-config', '--', 'sh', '-c', 'curl -s -o /dev/null -w "code=%{http_code}\\n" https://ignored.moat.invalid/on'], { home: h, cwd, env: { ...noTesting, MOAT_TESTING: '1' } });
       expect(on.code, on.stderr).toBe(0);
       expect(on.stderr).toMatch(/warning: test-only upstream override is active/);
       expect(on.stdout).toContain('code=200');

@@ -100,8 +100,8 @@ async function workspace(name: string, files: Record<string, string>, owner?: nu
   return d;
 }
 
-const bigFirst = once(() => moat(['run', '--', 'sh', '-c', BIG_CHECKS], { home: bigHome, cwd: bigWs, timeoutMs: BUILD_MS }));
-const smallFirst = once(() => moat(['run', '--', 'node', '--version'], { home: smallHome, cwd: smallWs, timeoutMs: BUILD_MS }));
+const bigFirst = once(() => moat(['run', '--approve-config', '--', 'sh', '-c', BIG_CHECKS], { home: bigHome, cwd: bigWs, timeoutMs: BUILD_MS }));
+const smallFirst = once(() => moat(['run', '--approve-config', '--', 'node', '--version'], { home: smallHome, cwd: smallWs, timeoutMs: BUILD_MS }));
 
 /** A bad invocation in the bad home: returns its result and whether it left anything behind. */
 async function badRun(name: string, files: Record<string, string>): Promise<{ r: MoatResult; left: string[] }> {
@@ -113,7 +113,7 @@ async function badRun(name: string, files: Record<string, string>): Promise<{ r:
     ...(await imagesOf(badHome)).map((i) => `image ${i}`),
   ];
   const before = await snap();
-  const r = await moat(['run', '--', 'true'], { home: badHome, cwd, timeoutMs: BUILD_MS });
+  const r = await moat(['run', '--approve-config', '--', 'true'], { home: badHome, cwd, timeoutMs: BUILD_MS });
   const after = await snap();
   return { r, left: after.filter((x) => !before.includes(x)) };
 }
@@ -193,7 +193,7 @@ describe.concurrent('dependencies: builds the image', () => {
     const image = await lastImage(bigHome, bigWs);
     const id = await imageId(image);
     const before = await imagesOf(bigHome);
-    const r = await moat(['run', '--', 'node', '--version'], { home: bigHome, cwd: bigWs, timeoutMs: 120_000 });
+    const r = await moat(['run', '--approve-config', '--', 'node', '--version'], { home: bigHome, cwd: bigWs, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toMatch(/^v22\./);
     expect(r.stderr).not.toMatch(BUILD_OUTPUT);
@@ -208,7 +208,7 @@ describe.concurrent('dependencies: builds the image', () => {
     const image = await lastImage(smallHome, smallWs);
 
     await writeFile(join(smallWs, 'moat.yaml'), 'dependencies: [node@20, make]\n');
-    const changed = await moat(['run', '--', 'sh', '-c', 'node --version; make --version | head -n 1'], { home: smallHome, cwd: smallWs, timeoutMs: BUILD_MS });
+    const changed = await moat(['run', '--approve-config', '--', 'sh', '-c', 'node --version; make --version | head -n 1'], { home: smallHome, cwd: smallWs, timeoutMs: BUILD_MS });
     expect(changed.code, changed.stderr).toBe(0);
     expect(changed.stderr).toMatch(/Step \d+\/\d+/);
     expect(changed.stdout).toMatch(/^v20\.\d+\.\d+\nGNU Make \d/);
@@ -217,7 +217,7 @@ describe.concurrent('dependencies: builds the image', () => {
 
     // --rebuild: the same tag, built again from scratch (a new image id).
     const before = await imageId(changedImage);
-    const rebuilt = await moat(['run', '--rebuild', '--', 'node', '--version'], { home: smallHome, cwd: smallWs, timeoutMs: BUILD_MS });
+    const rebuilt = await moat(['run', '--approve-config', '--rebuild', '--', 'node', '--version'], { home: smallHome, cwd: smallWs, timeoutMs: BUILD_MS });
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     expect(rebuilt.stderr).toMatch(/Step \d+\/\d+/);
     expect(rebuilt.stdout.trim()).toMatch(/^v20\./);
@@ -284,7 +284,7 @@ describe('dependencies: the first run after a slow build', () => {
   // under the helpers' 5 s idle time; here a 1 s idle time and a forced build of a few seconds.
   it('starts the command even when the build outlasts the daemon idle time', async () => {
     const cwd = await workspace('idle', { 'moat.yaml': 'dependencies: [apt:bc]\n' });
-    const r = await moat(['run', '--rebuild', '--', 'sh', '-c', 'echo 1+1 | bc'], {
+    const r = await moat(['run', '--approve-config', '--rebuild', '--', 'sh', '-c', 'echo 1+1 | bc'], {
       home: idleHome, cwd, env: { MOAT_DAEMON_IDLE_MS: '1000' }, timeoutMs: BUILD_MS,
     });
     expect(r.stderr).toMatch(/Step \d+\/\d+/);

@@ -25,7 +25,7 @@ let n = 0;
 
 const ws = (yaml = ''): Promise<string> => makeWorkspace(root, `ws${++n}`, yaml);
 const run = (cwd: string, script: string, flags: string[] = [], timeoutMs = 55_000) =>
-  moat(['run', ...flags, '--', 'sh', '-c', script], { home, cwd, env, timeoutMs });
+  moat(['run', '--approve-config', ...flags, '--', 'sh', '-c', script], { home, cwd, env, timeoutMs });
 
 /** Requests the fake upstream saw for `host` (Host header, any port). */
 const seen = (host: string, path?: string) => requestsTo(fake, host, path);
@@ -329,7 +329,7 @@ describe('path rules (src bug: a refused path crashes the daemon)', () => {
       'curl -sS -o /dev/null -w "again=%{http_code}\\n" https://api.github.com/repos/o/r/again',
       'grep -i "^x-moat-blocked:" /tmp/h; echo ===; cat /tmp/b',
     ].join('\n');
-    const r = await moat(['run', '--', 'sh', '-c', script], { home: crashHome, cwd, env });
+    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', script], { home: crashHome, cwd, env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('repos=200');
     expect(r.stdout).toContain('user=403');
@@ -357,7 +357,7 @@ describe('path rules (src bug: a refused path crashes the daemon)', () => {
 describe('lifetime', () => {
   it('a detached run keeps being proxied after the CLI exits', async () => {
     const cwd = await ws();
-    const r = await moat(['run', '-d', '--', 'sh', '-c', 'sleep 3; curl -sS -o /dev/null -w "late=%{http_code}\\n" https://allowed.moat.test/detached-late'], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '-d', '--', 'sh', '-c', 'sleep 3; curl -sS -o /dev/null -w "late=%{http_code}\\n" https://allowed.moat.test/detached-late'], { home, cwd, env });
     expect(r.code, r.stderr).toBe(0);
     const { id } = parseDetached(r.stdout);
     expect(seen('allowed.moat.test', '/detached-late')).toHaveLength(0); // the CLI is gone before the request
@@ -374,7 +374,7 @@ describe('lifetime', () => {
       'i=0; while [ ! -e /workspace/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done',
       'curl -sS -o /dev/null -w "after=%{http_code}\\n" https://allowed.moat.test/after-restart',
     ].join('\n');
-    const r = await moat(['run', '-d', '--', 'sh', '-c', script], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '-d', '--', 'sh', '-c', script], { home, cwd, env });
     expect(r.code, r.stderr).toBe(0);
     const { id } = parseDetached(r.stdout);
     await waitFor(() => seen('allowed.moat.test', '/before-restart').length === 1, 20_000, 'the request before the restart');
@@ -412,8 +412,8 @@ describe('lifetime', () => {
     const cwdA = await ws('network:\n  policy: strict\n  rules:\n    - allowed.moat.test\n');
     const cwdB = await ws('network:\n  policy: permissive\n');
     const [ra, rb] = await Promise.all([
-      moat(['run', '-d', '--', 'sh', '-c', script('a')], { home, cwd: cwdA, env }),
-      moat(['run', '-d', '--', 'sh', '-c', script('b')], { home, cwd: cwdB, env }),
+      moat(['run', '--approve-config', '-d', '--', 'sh', '-c', script('a')], { home, cwd: cwdA, env }),
+      moat(['run', '--approve-config', '-d', '--', 'sh', '-c', script('b')], { home, cwd: cwdB, env }),
     ]);
     expect(ra.code, ra.stderr).toBe(0);
     expect(rb.code, rb.stderr).toBe(0);
@@ -468,7 +468,7 @@ describe('daemon idle exit during a first image build (src bug)', () => {
     const cwd = await makeWorkspace(root, 'idle', '');
     await writeFile(join(cwd, 'moat.yaml'), 'dependencies: [jq]\n');
     try {
-      const r = await moat(['run', '--rebuild', '--', 'sh', '-c', 'echo built-and-ran'], {
+      const r = await moat(['run', '--approve-config', '--rebuild', '--', 'sh', '-c', 'echo built-and-ran'], {
         home: h, cwd, env: { ...env, MOAT_DAEMON_IDLE_MS: '1000' }, timeoutMs: 300_000,
       });
       expect(r.stderr).not.toContain('daemon.sock');

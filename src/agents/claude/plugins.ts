@@ -4,6 +4,10 @@
  * settings (a later `false` disables), and the host's installed copies of the enabled plugins, mounted
  * read-only. `claude.host_plugins: false` keeps only moat.yaml's. A marketplace whose source carries a
  * credential is left out: the container never holds a secret.
+ *
+ * The project's settings files are workspace files a run can write, so they only choose what Claude Code
+ * enables inside the container: host folders are mounted only for the plugins and marketplaces the user's
+ * own settings (~/.claude/settings.json) or the approved moat.yaml enable or declare.
  */
 import type { Mount } from '../../runtime/types.js';
 import type { AgentSettings, HomeFile } from '../types.js';
@@ -58,8 +62,18 @@ export async function claudePlugins(opts: ClaudePluginOptions): Promise<ClaudePl
   };
   if (opts.hostPlugins) {
     const paths = claudeHostPaths(opts.hostHome, opts.env);
-    merged = mergePluginSettings(...(await hostPluginLayers(paths, opts.workspace, opts.warn)), moat);
+    const layers = await hostPluginLayers(paths, opts.workspace, opts.warn);
+    merged = mergePluginSettings(...layers, moat);
+    const user = layers[0] ?? { enabledPlugins: {}, extraKnownMarketplaces: {} };
+    const trusted = mergePluginSettings(user, moat);
+    // Enabled by the user or by moat.yaml (a later false still lists it, disabled, as on the host).
+    const shareable = (id: string): boolean => user.enabledPlugins[id] === true || moat.enabledPlugins[id] === true;
+    const hostShared = Object.fromEntries(Object.entries(merged.enabledPlugins).filter(([id]) => shareable(id)));
     const records = await readHostRecords(paths, opts.warn);
+    const withheld = Object.keys(merged.enabledPlugins).filter((id) => merged.enabledPlugins[id] === true && !shareable(id) && records.installed[id]).sort();
+    if (withheld.length > 0) {
+      opts.warn(`The project's .claude/settings enables ${withheld.join(', ')}, which neither your own Claude Code settings nor moat.yaml enable: the copy installed on this machine is not shared with the container. To share it, enable it in ~/.claude/settings.json or under claude.plugins in moat.yaml.`);
+    }
     for (const [name, k] of Object.entries(records.known)) {
       if (carriesCredential(k.source)) {
         leftOut(name);
@@ -70,8 +84,8 @@ export async function claudePlugins(opts: ClaudePluginOptions): Promise<ClaudePl
       paths,
       workspace: opts.workspace,
       records,
-      plugins: merged.enabledPlugins,
-      declared: Object.keys(merged.extraKnownMarketplaces).filter((n) => !carriesCredential(merged.extraKnownMarketplaces[n])),
+      plugins: hostShared,
+      declared: Object.keys(trusted.extraKnownMarketplaces).filter((n) => !carriesCredential(trusted.extraKnownMarketplaces[n])),
       warn: opts.warn,
     });
   }

@@ -180,7 +180,6 @@ describe('claude plugins: the host\'s plugins in the container', () => {
     expect(r.mounts).toEqual([
       { source: join(plugins, 'cache', 'acme', 'gh', '2.0.0'), target: `${SEED_DIR}/cache/acme/gh/2.0.0`, readOnly: true },
       { source: join(plugins, 'cache', 'local', 'hello', '1.0.0'), target: `${SEED_DIR}/cache/local/hello/1.0.0`, readOnly: true },
-      { source: join(plugins, 'cache', 'acme', 'proj-on', '1.1.0'), target: `${SEED_DIR}/cache/acme/proj-on/1.1.0`, readOnly: true },
       // Disabled, but installed on the host: listed (and can be enabled) in the container too.
       { source: join(plugins, 'cache', 'acme', 'yaml-off', '1.0.0'), target: `${SEED_DIR}/cache/acme/yaml-off/1.0.0`, readOnly: true },
       // .git stays on the host: the other entries are mounted one by one.
@@ -199,6 +198,22 @@ describe('claude plugins: the host\'s plugins in the container', () => {
     expect(warnings.find((w) => w.includes('escape@acme'))).toBeUndefined(); // not enabled: not looked at
   });
 
+  it('the project\'s settings cannot choose which host plugin folders are mounted', async () => {
+    // A run writes the workspace's .claude/settings.json: it enables an installed plugin the user never
+    // enabled, and declares the user's fetched marketplace that sits outside the plugin folder.
+    await put(join(ws, '.claude', 'settings.json'), {
+      enabledPlugins: { 'proj-on@acme': true },
+      extraKnownMarketplaces: { far: { source: { source: 'directory', path: outside } } },
+    });
+    const r = await run();
+    expect(r.plugins['proj-on@acme']).toBe(true); // Claude Code in the container may still install it itself
+    expect(r.mounts.map((m) => m.source).filter((s) => s.includes('proj-on') || s.startsWith(outside))).toEqual([]);
+    expect(warnings).toContain('The project\'s .claude/settings enables proj-on@acme, which neither your own Claude Code settings nor moat.yaml enable: the copy installed on this machine is not shared with the container. To share it, enable it in ~/.claude/settings.json or under claude.plugins in moat.yaml.');
+    // Enabled in moat.yaml (an approved setting), its installed copy is shared.
+    const approved = await run({ plugins: { 'proj-on@acme': true } });
+    expect(approved.mounts.some((m) => m.target === `${SEED_DIR}/cache/acme/proj-on/1.1.0`)).toBe(true);
+  });
+
   it('the container\'s records and settings name container paths only, and no secret', async () => {
     const r = await run({ plugins: { 'yaml-off@acme': false } });
     const installed = file(r.files, '.claude/plugins/installed_plugins.json');
@@ -207,7 +222,6 @@ describe('claude plugins: the host\'s plugins in the container', () => {
       plugins: {
         'gh@acme': [{ scope: 'user', installPath: `${SEED_DIR}/cache/acme/gh/2.0.0`, version: '2.0.0' }],
         'hello@local': [{ scope: 'user', installPath: `${SEED_DIR}/cache/local/hello/1.0.0`, version: '1.0.0', installedAt: '2026-01-01T00:00:00.000Z' }],
-        'proj-on@acme': [{ scope: 'user', installPath: `${SEED_DIR}/cache/acme/proj-on/1.1.0`, version: '1.1.0' }],
         'yaml-off@acme': [{ scope: 'user', installPath: `${SEED_DIR}/cache/acme/yaml-off/1.0.0`, version: '1.0.0' }],
       },
     });
