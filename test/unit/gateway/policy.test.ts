@@ -62,6 +62,12 @@ describe('path rules', () => {
     ['allow get /x', /upper-case/],
     ['allow GET x', /start with "\/"/],
     ['allow GET /x?y=1', /query/],
+    ['allow GET /repos/../user', /write "\/user"/],
+    ['allow GET /a//b', /write "\/a\/b"/],
+    ['allow GET /%7euser', /write "\/~user"/],
+    ['allow GET /@s%2fp', /write "\/@s%2Fp"/],
+    ['allow GET /a/..;/b', /dot segment/],
+    ['allow GET /a%zz', /percent-escape/],
   ])('rejects %j', (rule, message) => {
     expect(() => parsePathRule(rule)).toThrow(message);
   });
@@ -79,6 +85,15 @@ describe('path rules', () => {
     const d = p.checkRequest('api.github.com', 443, method, path);
     expect(d.allowed).toBe(allowed);
     expect(d.rule).toBe(rule);
+  });
+
+  it('a path with an encoded slash must be allowed both as written and with it read as "/"', () => {
+    const q = compilePolicy({ policy: 'strict', rules: [{ 'r.test': ['deny * /repos/*/keys', 'allow GET /repos/*', 'allow GET /@scope*/**'] }] });
+    // A decoding origin routes /repos/x%2Fkeys as /repos/x/keys: the deny applies.
+    expect(q.checkRequest('r.test', 443, 'GET', '/repos/x%2Fkeys')).toMatchObject({ allowed: false, rule: 'deny * /repos/*/keys' });
+    // Allowed as written, but not with the slash decoded: the policy default (strict) refuses.
+    expect(q.checkRequest('r.test', 443, 'GET', '/repos/a%2Fb').allowed).toBe(false);
+    expect(q.checkRequest('r.test', 443, 'GET', '/@scope%2Fpkg')).toMatchObject({ allowed: true, rule: 'allow GET /@scope*/**' });
   });
 
   it('allows a host with path rules at CONNECT and checks paths per request', () => {
