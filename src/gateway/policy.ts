@@ -12,7 +12,7 @@ import { normalizePath, slashView } from './paths.js';
  *   3. the first `rules` entry whose host pattern matches H:
  *        a plain host entry                                -> allowed
  *        a host with path rules: the first rule matching method and path decides allow/deny; none
- *        matched -> step 4. A path with `%2F`
+ *        matched -> the policy default (step 5), whether or not H is also granted. A path with `%2F`
  *        or `%5C` is decided twice (as written, and with them read as `/`): both must be allowed
  *   4. `allowHosts` (granted hosts, on their port, and --allow-host) match H -> allowed
  *   5. policy default: permissive allows, strict refuses
@@ -196,7 +196,8 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
       if (denied) return { allowed: false, reason: `${m} ${path} on ${host} is refused by "${denied.source}"`, rule: denied.source, suggestion: `${suggestion}\n(before "${denied.source}"; the first matching rule wins)` };
       const rule = rules[0];
       if (rule && !rules.includes(undefined)) return { allowed: true, reason: `allowed by "${rule.source}"`, rule: rule.source };
-      const d = fallback(host, port, false);
+      // No rule matched: the policy default decides, granted host or not (the rules say what they mean).
+      const d = byDefault(host);
       return d.allowed ? d : { allowed: false, reason: `${m} ${path} on ${host} matches no rule of "${entry.pattern.source}" and the policy is strict`, suggestion };
     }
     if (entry) return { allowed: true, reason: `${host} has path rules in network.rules`, rule: entry.pattern.source };

@@ -130,6 +130,28 @@ describe('policy decisions', () => {
     }
   });
 
+  describe('a granted host with allow-only path rules: an unmatched request falls to the policy default', () => {
+    const rules = [{ 'api.github.com': ['allow GET /repos/**', 'allow GET /user'] }];
+    const allowHosts = ['api.github.com:443'];
+    it.each([
+      ['strict', 'DELETE', '/user/keys/1', false],
+      ['strict', 'POST', '/user/repos', false],
+      ['strict', 'GET', '/repos/o/r', true],
+      ['permissive', 'DELETE', '/user/keys/1', true],
+      ['permissive', 'POST', '/user/repos', true],
+    ] as const)('%s: %s %s -> %s', (policy, method, path, allowed) => {
+      const d = compilePolicy({ policy, rules, allowHosts }).checkRequest('api.github.com', 443, method, path);
+      expect(d.allowed).toBe(allowed);
+      if (!allowed) {
+        expect(d.reason).toBe(`${method} ${path} on api.github.com matches no rule of "api.github.com" and the policy is strict`);
+        expect(d.suggestion).toBe(`network:\n  rules:\n    - "api.github.com":\n        - "allow ${method} ${path}"`);
+      }
+    });
+    it('the grant still opens the host at CONNECT', () => {
+      expect(compilePolicy({ policy: 'strict', rules, allowHosts }).checkHost('api.github.com', 443).allowed).toBe(true);
+    });
+  });
+
   it('granted hosts are allowed under strict', () => {
     const p = compilePolicy({ policy: 'strict', allowHosts: ['api.github.com', '*.githubusercontent.com'] });
     expect(p.checkHost('api.github.com', 443).allowed).toBe(true);
