@@ -179,7 +179,25 @@ describe('injection and redaction', () => {
     expect(inj.find('a.b.githubusercontent.com', 443)).toBeUndefined();
     expect(inj.find('api.github.com.evil.test', 443)).toBeUndefined();
     expect(inj.find('github.com', 443)).toBeUndefined();
-    expect(inj.hosts).toEqual(['api.github.com', '*.githubusercontent.com']);
+    expect(inj.hosts).toEqual(['api.github.com:443', '*.githubusercontent.com:443']);
+  });
+
+  it('a grant applies on port 443 unless its host names a port', () => {
+    const inj = compileInjections([
+      { grant: 'github', hosts: ['api.github.com'], set: { authorization: 'Bearer t' } },
+      { grant: 'npm', hosts: ['registry.corp.test:8443', '[::1]'], set: { authorization: 'Bearer n' } },
+    ]);
+    expect(inj.find('api.github.com', 443)?.grant).toBe('github');
+    for (const port of [80, 444, 8443, undefined]) expect(inj.find('api.github.com', port)).toBeUndefined();
+    expect(inj.find('registry.corp.test', 8443)?.grant).toBe('npm');
+    expect(inj.find('registry.corp.test', 443)).toBeUndefined();
+    expect(inj.find('::1', 443)?.grant).toBe('npm');
+    expect(inj.hosts).toEqual(['api.github.com:443', 'registry.corp.test:8443', '[::1]:443']);
+    // What the proxy allows under strict for a grant: its hosts on their ports, no other port.
+    const p = compilePolicy({ policy: 'strict', allowHosts: inj.hosts });
+    expect(p.checkHost('api.github.com', 443).allowed).toBe(true);
+    expect(p.checkHost('api.github.com', 8080).allowed).toBe(false);
+    expect(p.checkHost('registry.corp.test', 8443).allowed).toBe(true);
   });
 
   it('masks every secret, longest first', () => {
