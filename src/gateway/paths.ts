@@ -21,12 +21,15 @@ export type PathResult = { ok: true; path: string } | { ok: false; reason: strin
 
 /** Already canonical: plain pchar segments, none empty, none a dot segment or dots before `;`. */
 const FAST_RE = /^(?:\/(?!\.+(?:[/;]|$))[A-Za-z0-9\-._~!$&'()*+,;=:@]+)*\/?$/;
-/** RFC 3986 pchar characters (besides `%`) that stay raw, plus `/`. */
-const PCHAR_RE = /[A-Za-z0-9\-._~!$&'()*+,;=:@/]/;
-/** Printable ASCII outside pchar that is harmless once percent-encoded. */
-const ENCODE_RE = /["<>[\]^`{|}]/;
+/** Per ASCII code: KEEP (RFC 3986 pchar besides `%`, plus `/`), ENCODE (printable, harmless encoded), else 0. */
+const KEEP = 1;
+const ENCODE = 2;
+const UNRESERVED = 4;
+const ASCII = new Uint8Array(128);
+for (const c of "!$&'()*+,;=:@/") ASCII[c.charCodeAt(0)] = KEEP;
+for (const c of '"<>[]^`{|}') ASCII[c.charCodeAt(0)] = ENCODE;
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~') ASCII[c.charCodeAt(0)] = KEEP | UNRESERVED;
 const HEX_RE = /^[0-9A-Fa-f]{2}$/;
-const UNRESERVED_RE = /[A-Za-z0-9\-._~]/;
 /** Characters that must not appear in the NFKC form of a non-ASCII run (they would re-route a path). */
 const NFKC_FORBIDDEN_RE = /[/\\.%?#;]/;
 const ENCODED_SLASH_RE = /%2F|%5C/;
@@ -93,8 +96,9 @@ function decodeEscapes(path: string): PathResult {
     if (c === '#') return fail('it contains "#" (a fragment is never sent to a server)');
     if (code < 0x21 || code === 0x7f) return fail('it contains a space or a control character');
     if (code > 0x7e) return fail('it contains a non-ASCII character that is not percent-encoded');
-    if (PCHAR_RE.test(c)) out += c;
-    else if (ENCODE_RE.test(c)) out += hex(code);
+    const cls = ASCII[code]!;
+    if (cls & KEEP) out += c;
+    else if (cls & ENCODE) out += hex(code);
     else return fail(`it contains "${c}"`);
     i += 1;
   }
@@ -109,12 +113,11 @@ function encodeRun(bytes: number[], after: string): PathResult {
     const b = bytes[k]!;
     if (b < 0x80) {
       if (b < 0x20 || b === 0x7f) return fail(`it contains an encoded control character (${hex(b)})`);
-      const ch = String.fromCharCode(b);
       // `%25` right before the hex of a dot, slash, backslash, semicolon or control: double encoding.
       if (b === 0x25 && k === bytes.length - 1 && HEX_RE.test(after) && isRerouting(parseInt(after, 16))) {
         return fail('it double-encodes a dot, slash or control character ("%25…")');
       }
-      out += UNRESERVED_RE.test(ch) ? ch : hex(b);
+      out += ASCII[b]! & UNRESERVED ? String.fromCharCode(b) : hex(b);
       k += 1;
       continue;
     }
@@ -166,7 +169,7 @@ function removeDotSegments(path: string): string {
 
 /** Why a segment left after normalisation could still be read as a dot segment, or undefined. */
 function disguisedSegment(segment: string): string | undefined {
-  if (segment === '') return undefined;
+  if (!segment.includes('.') && !ENCODED_SLASH_RE.test(segment)) return undefined;
   const pieces = segment.split(ENCODED_SLASH_G);
   for (const piece of pieces) {
     if (pieces.length > 1 && piece === '') return 'an encoded slash or backslash ("%2F", "%5C") stands next to another slash';
