@@ -48,7 +48,6 @@ export class GatewayHost {
     // Grows as the host refreshes tokens: an old token may still show up in a late log line.
     let secrets = grants.secretsToRedact;
     let redact = createRedactor(secrets);
-    const granted = grants.injections.flatMap((i) => i.hosts);
     const testing = parseTestUpstreams(this.env);
     const proxy = createProxy({
       ca: await this.ca,
@@ -56,7 +55,8 @@ export class GatewayHost {
         policy: meta.network?.policy ?? 'permissive',
         rules: meta.network?.rules ?? [],
         deny: meta.network?.deny ?? [],
-        allowHosts: [...(meta.network?.allowHosts ?? []), ...granted],
+        // The grants' hosts (on their ports) are added by the proxy from the injections themselves.
+        allowHosts: meta.network?.allowHosts ?? [],
       },
       injections: grants.injections,
       responses: grants.responses,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { type ProxyCore, elapsedMs } from './core.js';
+import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import type { RequestEvent } from './events.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
 import { applyInjection } from './injection.js';
@@ -47,10 +48,14 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   ev.url = t.url;
   ev.host = t.host;
 
+  // A host a grant covers: no TRACE, no headers that re-route the request inside the origin.
+  const credentialed = core.injector.find(t.host, t.port) !== undefined;
+  const refused = credentialed ? credentialedRefusal(t.host, ev.method) : undefined;
+
   // A grant's local answer: only over TLS to the exact host, like a credential; the upstream never sees
   // it. Only a deny of its host refuses it; other calls to that host are decided like any request.
-  const local = t.secure ? core.responder.find(t.host, t.port, ev.method, t.path) : undefined;
-  const decision = local ? core.policy.checkHost(t.host, t.port) : core.policy.checkRequest(t.host, t.port, ev.method, t.path);
+  const local = t.secure && !refused ? core.responder.find(t.host, t.port, ev.method, t.pathname) : undefined;
+  const decision = refused ?? (local ? core.policy.checkHost(t.host, t.port) : core.policy.checkRequest(t.host, t.port, ev.method, t.pathname));
   if (!decision.allowed) {
     ev.status = 403;
     ev.blocked = true;
@@ -64,6 +69,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
 
   const headers = stripHopByHop(req.headers);
   delete headers.host;
+  if (credentialed) stripRerouting(headers);
   // A credential travels only over TLS to the exact host the client named everywhere (resolveTarget).
   const inj = t.secure ? core.injector.find(t.host, t.port) : undefined;
   if (inj) ev.grant = applyInjection(headers, inj);

@@ -78,6 +78,20 @@ export function parseHostPattern(source: string): HostPattern {
   return port === undefined ? { source, host: rest, wildcard } : { source, host: rest, wildcard, port };
 }
 
+/** The port a credential (a grant's header or local answer) applies on when its provider names none. */
+export const CREDENTIAL_PORT = 443;
+
+/**
+ * A grant's host pattern, scoped to a port: as written when it names one, else `CREDENTIAL_PORT`.
+ * Returns the pattern and its source text with the port spelled out (`api.github.com:443`).
+ */
+export function credentialPattern(source: string): HostPattern {
+  const p = parseHostPattern(source);
+  if (p.port !== undefined) return p;
+  const host = `${p.wildcard ? '*.' : ''}${p.host.includes(':') ? `[${p.host}]` : p.host}`;
+  return { ...p, source: `${host}:${CREDENTIAL_PORT}`, port: CREDENTIAL_PORT };
+}
+
 export function matchHost(p: HostPattern, host: string, port?: number): boolean {
   if (p.port !== undefined && p.port !== port) return false;
   const h = normalizeHost(host);

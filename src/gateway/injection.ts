@@ -1,10 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { type HostPattern, matchHost, parseHostPattern } from './hosts.js';
+import { type HostPattern, credentialPattern, matchHost } from './hosts.js';
 
 /**
  * The credential contract, as plain data (the credentials layer produces it, the proxy applies it).
- * `hosts`: exact hosts or "*.suffix" (one label, like policy patterns). `set` replaces whatever the
- * client sent in those headers; `remove` drops headers.
+ * `hosts`: exact hosts or "*.suffix" (one label, like policy patterns), on port 443 unless a host names
+ * its port (`registry.corp:8443`). `set` replaces whatever the client sent in those headers; `remove`
+ * drops headers.
  */
 export interface HeaderInjection {
   grant: string;
@@ -23,20 +24,20 @@ interface CompiledInjection {
 export interface Injector {
   /** The injection for this host (the first declared wins), or undefined. */
   find(host: string, port?: number): CompiledInjection | undefined;
-  /** Every host pattern a grant covers (allowed under a strict policy). */
+  /** Every host pattern a grant covers, with its port (allowed under a strict policy). */
   readonly hosts: string[];
 }
 
 export function compileInjections(list: HeaderInjection[]): Injector {
   const compiled: CompiledInjection[] = list.map((inj) => ({
     grant: inj.grant,
-    hosts: inj.hosts.map(parseHostPattern),
+    hosts: inj.hosts.map(credentialPattern),
     set: Object.entries(inj.set).map(([k, v]) => [k.toLowerCase(), v]),
     remove: (inj.remove ?? []).map((h) => h.toLowerCase()),
   }));
   return {
     find: (host, port) => compiled.find((c) => c.hosts.some((p) => matchHost(p, host, port))),
-    hosts: [...new Set(list.flatMap((i) => i.hosts))],
+    hosts: [...new Set(compiled.flatMap((c) => c.hosts.map((p) => p.source)))],
   };
 }
 

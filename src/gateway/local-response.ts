@@ -1,9 +1,10 @@
-import { matchHost, parseHostPattern } from './hosts.js';
+import { credentialPattern, matchHost } from './hosts.js';
 
 /**
  * A request the gateway answers itself, as plain data next to `HeaderInjection` (the credentials layer
  * produces it, the proxy applies it). Matched like injections: only over TLS, to the exact host the
- * client named everywhere; `method` (case-insensitive) and `path` (query ignored) must match exactly.
+ * client named everywhere, on port 443 unless a host names its port; `method` (case-insensitive) and
+ * the normalised `path` (query ignored) must match exactly.
  * The upstream is never contacted, so the answer can stand in for a call that would expose secrets.
  */
 export interface LocalResponse {
@@ -32,7 +33,7 @@ export interface LocalResponder {
 
 export function compileLocalResponses(list: LocalResponse[]): LocalResponder {
   const compiled = list.map((r) => ({
-    hosts: r.hosts.map(parseHostPattern),
+    hosts: r.hosts.map(credentialPattern),
     method: r.method.toUpperCase(),
     path: r.path,
     answer: {
@@ -48,6 +49,6 @@ export function compileLocalResponses(list: LocalResponse[]): LocalResponder {
       const m = method.toUpperCase();
       return compiled.find((c) => c.method === m && c.path === path && c.hosts.some((p) => matchHost(p, host, port)))?.answer;
     },
-    hosts: [...new Set(list.flatMap((r) => r.hosts))],
+    hosts: [...new Set(compiled.flatMap((c) => c.hosts.map((p) => p.source)))],
   };
 }

@@ -1,20 +1,23 @@
 import { isInternalHost } from './addresses.js';
 import { type HostPattern, matchHost, parseHostPattern } from './hosts.js';
+import { normalizePath, slashView } from './paths.js';
 
 /**
  * Network policy as plain data (what moat.yaml `network:` plus grants and `--allow-host` become) and its
- * compiled matcher. Order of evaluation for a request to host H:
+ * compiled matcher. Order of evaluation for a request to host H (its path already normalised, paths.ts):
  *   1. `deny` matches H                                   -> refused, always
- *   1b. H is this machine or a private network (an internal IP literal, `localhost`) and no rule or
+ *   2. H is this machine or a private network (an internal IP literal, `localhost`) and no rule or
  *      allowed host names it                              -> refused, in either policy (addresses.ts;
  *      names that resolve there are refused when the upstream connection is dialled)
- *   2. the first `rules` entry whose host pattern matches H:
+ *   3. the first `rules` entry whose host pattern matches H:
  *        a plain host entry                                -> allowed
- *        a host with path rules: first matching rule wins -> allow/deny; none matched -> step 4
- *   3. `allowHosts` (granted hosts, --allow-host) match H -> allowed
- *   4. policy default: permissive allows, strict refuses
+ *        a host with path rules: the first rule matching method and path decides allow/deny; none
+ *        matched -> the policy default (step 5), whether or not H is also granted. A path with `%2F`
+ *        or `%5C` is decided twice (as written, and with them read as `/`): both must be allowed
+ *   4. `allowHosts` (granted hosts, on their port, and --allow-host) match H -> allowed
+ *   5. policy default: permissive allows, strict refuses
  * At CONNECT time (no method/path yet) a host with path rules counts as allowed; its paths are checked
- * per request.
+ * per request. Under strict, a host where the gateway answers some calls itself is reachable at CONNECT.
  */
 export interface PolicyData {
   policy: 'permissive' | 'strict';
@@ -55,7 +58,7 @@ export interface CompiledPolicy {
   readonly data: PolicyData;
   /** Host-level decision (CONNECT, or before reading the request). */
   checkHost(host: string, port?: number): Decision;
-  /** Full decision for one request; `path` may carry a query string (ignored). */
+  /** Full decision for one request; `path` is normalised (paths.ts) and may carry a query string (ignored). */
   checkRequest(host: string, port: number | undefined, method: string, path: string): Decision;
   /**
    * Whether the user named this host (network.rules, --allow-host, a grant's hosts), which is what lets a
@@ -81,6 +84,9 @@ export function parsePathRule(source: string): PathRule {
   if (!METHOD_RE.test(method)) throw new Error(`path rule "${source}": method "${method}" must be an upper-case HTTP method or "*"`);
   if (!path.startsWith('/')) throw new Error(`path rule "${source}": path "${path}" must start with "/"`);
   if (path.includes('?')) throw new Error(`path rule "${source}": query strings are ignored when matching; remove "?${path.split('?')[1] ?? ''}"`);
+  const normal = normalizePath(path);
+  if (!normal.ok) throw new Error(`path rule "${source}": ${normal.reason.replace(/^The request path/, 'the path')}`);
+  if (normal.path !== path) throw new Error(`path rule "${source}": requests are matched on their normalised path, so write "${normal.path}" instead of "${path}"`);
   return { source, allow: action === 'allow', method, regex: globToRegex(path) };
 }
 
@@ -145,18 +151,21 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
       : Object.entries(entry).map(([host, rules]) => ({ pattern: parseHostPattern(host), paths: rules.map(parsePathRule) })),
   );
 
+  const byDefault = (host: string): Decision => data.policy === 'permissive'
+    ? { allowed: true, reason: 'permissive policy' }
+    : { allowed: false, reason: `${host} is not in network.rules and the policy is strict`, suggestion: `network:\n  rules:\n    - "${host}"` };
+
   const fallback = (host: string, port: number | undefined, hostOnly: boolean): Decision => {
     const granted = allowHosts.find((p) => matchHost(p, host, port));
     if (granted) return { allowed: true, reason: `${host} is granted`, rule: granted.source };
-    if (data.policy === 'permissive') return { allowed: true, reason: 'permissive policy' };
-    const local = hostOnly ? answered.find((p) => matchHost(p, host, port)) : undefined;
+    const local = hostOnly && data.policy === 'strict' ? answered.find((p) => matchHost(p, host, port)) : undefined;
     if (local) return { allowed: true, reason: `the gateway answers some calls to ${host} itself`, rule: local.source };
-    return {
-      allowed: false,
-      reason: `${host} is not in network.rules and the policy is strict`,
-      suggestion: `network:\n  rules:\n    - "${host}"`,
-    };
+    return byDefault(host);
   };
+
+  /** The path rules of one host entry on one request: a rule decided, or none matched. */
+  const firstRule = (paths: PathRule[], method: string, path: string): PathRule | undefined =>
+    paths.find((r) => (r.method === '*' || r.method === method) && r.regex.test(path));
 
   const named = [...entries.map((e) => e.pattern), ...allowHosts];
   const namesHost = (host: string, port?: number): boolean =>
@@ -179,11 +188,16 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
     if (entry?.paths && method !== undefined && rawPath !== undefined) {
       const path = stripQuery(rawPath);
       const m = method.toUpperCase();
-      const rule = entry.paths.find((r) => (r.method === '*' || r.method === m) && r.regex.test(path));
-      if (rule?.allow) return { allowed: true, reason: `allowed by "${rule.source}"`, rule: rule.source };
+      // `%2F`/`%5C` stay encoded when forwarded; an origin that decodes them routes on the other reading.
+      const alt = slashView(path);
+      const rules = [firstRule(entry.paths, m, path), ...(alt === undefined ? [] : [firstRule(entry.paths, m, alt)])];
       const suggestion = `network:\n  rules:\n    - "${entry.pattern.source}":\n        - "allow ${m} ${path}"`;
-      if (rule) return { allowed: false, reason: `${m} ${path} on ${host} is refused by "${rule.source}"`, rule: rule.source, suggestion: `${suggestion}\n(before "${rule.source}"; the first matching rule wins)` };
-      const d = fallback(host, port, false);
+      const denied = rules.find((r) => r !== undefined && !r.allow);
+      if (denied) return { allowed: false, reason: `${m} ${path} on ${host} is refused by "${denied.source}"`, rule: denied.source, suggestion: `${suggestion}\n(before "${denied.source}"; the first matching rule wins)` };
+      const rule = rules[0];
+      if (rule && !rules.includes(undefined)) return { allowed: true, reason: `allowed by "${rule.source}"`, rule: rule.source };
+      // No rule matched: the policy default decides, granted host or not (the rules say what they mean).
+      const d = byDefault(host);
       return d.allowed ? d : { allowed: false, reason: `${m} ${path} on ${host} matches no rule of "${entry.pattern.source}" and the policy is strict`, suggestion };
     }
     if (entry) return { allowed: true, reason: `${host} has path rules in network.rules`, rule: entry.pattern.source };

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { formatAuthority } from './http-util.js';
 import { canonicalHost, normalizeHost, splitHostPort } from './hosts.js';
+import { normalizePath, splitQuery } from './paths.js';
 
 /** What a CONNECT established for the connection a request arrives on. */
 export interface TunnelInfo {
@@ -16,33 +17,41 @@ export interface Target {
   secure: boolean;
   host: string;
   port: number;
-  /** Origin-form path with query. */
+  /** Origin-form path with query, as forwarded: the path normalised (paths.ts), the query as sent. */
   path: string;
+  /** The normalised path without the query: what the policy decides on. */
+  pathname: string;
   /** `https://host[:port]/path` as logged. */
   url: string;
 }
 
 export type TargetResult = { ok: true; target: Target } | { ok: false; status: 400 | 421; message: string };
 
+/** `scheme://authority` then the rest, read by hand so the path reaches normalizePath as sent. */
+const ABSOLUTE_RE = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#\\]*)([/?#].*)?$/s;
+
 /**
  * Work out where a request goes and check that every name the client gave for the target agrees.
- * Outside a tunnel only absolute-form is accepted (we are a proxy, not an origin).
+ * Outside a tunnel only absolute-form is accepted (we are a proxy, not an origin). The path is
+ * normalised here, once: the policy decides on it and exactly it is forwarded (400 when it cannot be).
  */
 export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefined): TargetResult {
   const raw = req.url ?? '';
   let secure: boolean;
   let host: string;
   let port: number;
-  let path: string;
+  let target: string;
   if (raw.startsWith('/') || raw === '*') {
     if (!tunnel) return { ok: false, status: 400, message: 'Moat is an HTTP proxy: send absolute-form requests (http://host/path) or use CONNECT.' };
     ({ host, port } = tunnel);
     secure = tunnel.tls;
-    path = raw;
+    target = raw;
   } else {
+    const m = ABSOLUTE_RE.exec(raw);
     let u: URL;
     try {
-      u = new URL(raw);
+      if (!m) throw new Error('malformed');
+      u = new URL(`${m[1]!}${m[2]!}/`);
     } catch {
       return { ok: false, status: 400, message: 'Malformed request target.' };
     }
@@ -51,11 +60,19 @@ export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefin
     secure = u.protocol === 'https:' || u.protocol === 'wss:';
     host = normalizeHost(u.hostname);
     port = u.port ? Number(u.port) : secure ? 443 : 80;
-    path = `${u.pathname}${u.search}`;
+    const rest = m![3] ?? '';
+    target = rest.startsWith('?') || rest === '' ? `/${rest}` : rest;
     if (tunnel && (host !== tunnel.host || port !== tunnel.port || secure !== tunnel.tls)) {
       return { ok: false, status: 421, message: `The request names ${u.host}, but the tunnel was opened to ${formatAuthority(tunnel.host, tunnel.port, tunnel.tls)}.` };
     }
   }
+  // `OPTIONS *` names no path for the rules to decide on (and the upstream client cannot send it).
+  if (target === '*') return { ok: false, status: 400, message: 'Moat does not forward the request target "*" (OPTIONS *): name a path.' };
+  const { path: rawPath, query } = splitQuery(target);
+  const normal = normalizePath(rawPath);
+  if (!normal.ok) return { ok: false, status: 400, message: normal.reason };
+  const pathname = normal.path;
+  const path = `${pathname}${query}`;
   if (host === '') return { ok: false, status: 400, message: 'Missing target host.' };
   const hostHeader = req.headers.host;
   if (!hostHeader) return { ok: false, status: 400, message: 'Missing Host header.' };
@@ -74,5 +91,5 @@ export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefin
     return { ok: false, status: 421, message: `The TLS server name (${tunnel.sni.slice(0, 100)}) does not match the target ${formatAuthority(host, port, secure)}.` };
   }
   const url = `${secure ? 'https' : 'http'}://${formatAuthority(host, port, secure)}${path}`;
-  return { ok: true, target: { secure, host, port, path, url } };
+  return { ok: true, target: { secure, host, port, path, pathname, url } };
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ProxyCore, elapsedMs } from './core.js';
+import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import type { RequestEvent } from './events.js';
 import { errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
 import { applyInjection } from './injection.js';
@@ -42,7 +43,9 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
   const t = resolved.target;
   ev.url = t.url.replace(/^http/, 'ws');
   ev.host = t.host;
-  const decision = core.policy.checkRequest(t.host, t.port, ev.method, t.path);
+  const credentialed = core.injector.find(t.host, t.port) !== undefined;
+  const decision = (credentialed ? credentialedRefusal(t.host, ev.method) : undefined)
+    ?? core.policy.checkRequest(t.host, t.port, ev.method, t.pathname);
   if (!decision.allowed) {
     ev.status = 403;
     ev.blocked = true;
@@ -52,6 +55,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
   }
 
   const headers = stripHopByHop(req.headers);
+  if (credentialed) stripRerouting(headers);
   const inj = t.secure ? core.injector.find(t.host, t.port) : undefined;
   if (inj) ev.grant = applyInjection(headers, inj);
   let headText = `${ev.method} ${t.path} HTTP/1.1\r\nHost: ${formatAuthority(t.host, t.port, t.secure)}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`;

@@ -30,6 +30,7 @@ export const anthropic: Provider = {
   },
 
   injections(cred) {
+    // The Messages API (Claude Code, the SDKs) on port 443; no other Anthropic host takes the key.
     return [{ grant: cred.provider, hosts: ['api.anthropic.com'], set: { 'x-api-key': secretField(cred, 'token') } }];
   },
 

@@ -105,6 +105,8 @@ export const claude: Provider = {
     return [
       {
         grant: cred.provider,
+        // Claude Code's turns (`/v1/messages`) on port 443. Its OAuth refresh goes to the auth host with
+        // the container's placeholder refresh token and needs no credential added; the host refreshes.
         hosts: ['api.anthropic.com'],
         set: { authorization: `Bearer ${secretField(cred, 'token')}`, 'anthropic-beta': OAUTH_BETA },
         remove: ['x-api-key'],

@@ -3,8 +3,10 @@ import type { Provider } from '../types.js';
 import { obtainToken, randomBase62, secretField, stringProp, tokenSecret, validateRequest } from './shared.js';
 
 /**
- * GitHub: `api.github.com` takes Bearer; git smart-HTTP on `github.com` takes
- * Basic base64("x-access-token:" + token); raw/objects hosts take Bearer.
+ * GitHub. Each host below is one a client in the container needs the token on (all on port 443):
+ * `gh` sends its token to `github.com` and any `*.github.com` host (cli/cli `NormalizeHostname`), never
+ * to githubusercontent.com hosts (release assets and raw files are fetched there through signed URLs,
+ * and Go drops `Authorization` on a cross-host redirect); git sends credentials to its remote's host.
  */
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -61,13 +63,18 @@ export const github: Provider = {
     const token = secretField(cred, 'token');
     const bearer = { authorization: `Bearer ${token}` };
     return [
+      // The REST and GraphQL API (`gh api`, `gh pr …`, `gh issue …`).
       { grant: cred.provider, hosts: ['api.github.com'], set: bearer },
+      // git smart-HTTP (clone, fetch, push: `/o/r.git/info/refs`, `git-upload-pack`, `git-receive-pack`),
+      // which takes Basic with the `x-access-token` user, not Bearer.
       {
         grant: cred.provider,
         hosts: ['github.com'],
         set: { authorization: `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}` },
       },
-      { grant: cred.provider, hosts: ['*.githubusercontent.com'], set: bearer },
+      // Release asset uploads (`gh release upload`, `gh release create` with files): the API's
+      // `upload_url` points here.
+      { grant: cred.provider, hosts: ['uploads.github.com'], set: bearer },
     ];
   },
 

@@ -76,6 +76,8 @@ export const npm: Provider = {
   injections(cred: StoredCredential) {
     return Object.entries(cred.secret).map(([registry, token]) => ({
       grant: cred.provider,
+      // Each registry the user holds a token for, on its own port when its .npmrc key names one
+      // (`//registry.corp:8443/`), else 443: npm sends the token only to that registry.
       hosts: [hostOf(registry)],
       set: { authorization: `Bearer ${token}` },
     }));

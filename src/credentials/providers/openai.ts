@@ -13,8 +13,13 @@ import { obtainToken, postTokenRefresh, randomBase64Url, refreshedExpiry, secret
  */
 
 export const CODEX_CLIENT_ID = 'app_EMoamEEZ73f0CkXaXp7hrann';
+/**
+ * Where a ChatGPT sign-in is sent (port 443): `chatgpt.com` carries Codex's turns with that sign-in
+ * (`/backend-api/codex/responses`, over HTTPS or a WebSocket) and its account and plugin calls;
+ * `api.openai.com` is the built-in provider's host, which Codex also calls with the same bearer.
+ */
 const CHATGPT_HOSTS = ['chatgpt.com', 'api.openai.com'];
-/** Where Codex itself refreshes its ChatGPT sign-in (POST, JSON refresh-token grant). */
+/** Where Codex itself refreshes its ChatGPT sign-in (POST, JSON refresh-token grant): answered locally, never forwarded. */
 const CODEX_REFRESH = { host: 'auth.openai.com', path: '/oauth/token' };
 
 /**
@@ -109,6 +114,7 @@ export const openai: Provider = {
       if (cred.meta?.accountId) set['chatgpt-account-id'] = cred.meta.accountId;
       return [{ grant: cred.provider, hosts: CHATGPT_HOSTS, set }];
     }
+    // An API key is only ever valid on the API host (Codex's built-in provider, the SDKs), port 443.
     return [{ grant: cred.provider, hosts: ['api.openai.com'], set: { authorization: `Bearer ${secretField(cred, 'token')}` } }];
   },
 

@@ -32,13 +32,14 @@ describe('providers', () => {
     expect(providers.map((p) => p.name)).toEqual(['github', 'anthropic', 'claude', 'openai', 'npm']);
   });
 
-  it('github injects Bearer on the API, Basic x-access-token on github.com, Bearer on *.githubusercontent.com', () => {
+  it('github injects Bearer on the API and uploads.github.com, Basic x-access-token on github.com, nothing on githubusercontent.com', () => {
     const inj = github.injections(samples.github![0]!);
     expect(inj).toEqual([
       { grant: 'github', hosts: ['api.github.com'], set: { authorization: `Bearer ${GH}` } },
       { grant: 'github', hosts: ['github.com'], set: { authorization: `Basic ${Buffer.from(`x-access-token:${GH}`).toString('base64')}` } },
-      { grant: 'github', hosts: ['*.githubusercontent.com'], set: { authorization: `Bearer ${GH}` } },
+      { grant: 'github', hosts: ['uploads.github.com'], set: { authorization: `Bearer ${GH}` } },
     ]);
+    expect(inj.flatMap((i) => i.hosts).some((h) => h.includes('githubusercontent'))).toBe(false);
     const p = github.placeholder(samples.github![0]!);
     expect(p.env.GH_TOKEN).toMatch(/^ghp_[A-Za-z0-9]{36}$/);
     expect(p.env.GITHUB_TOKEN).toBe(p.env.GH_TOKEN);

@@ -39,7 +39,7 @@ describe('resolveGrants', () => {
     await t.store.put('github', cred({ scopes: ['repo'] }));
     await t.store.put('anthropic', cred({ provider: 'anthropic', kind: 'api-key', secret: { token: 'sk-ant-api03-REALKEY' } }));
     const r = await resolveGrants(['github:repo', 'anthropic', 'github'], t.store, { now: NOW });
-    expect(r.injections.map((i) => i.hosts.join(','))).toEqual(['api.github.com', 'github.com', '*.githubusercontent.com', 'api.anthropic.com']);
+    expect(r.injections.map((i) => i.hosts.join(','))).toEqual(['api.github.com', 'github.com', 'uploads.github.com', 'api.anthropic.com']);
     expect(Object.keys(r.placeholders.env).sort()).toEqual(['ANTHROPIC_API_KEY', 'GH_TOKEN', 'GITHUB_TOKEN']);
     const token = cred().secret.token!;
     expect(r.secretsToRedact).toContain(token);

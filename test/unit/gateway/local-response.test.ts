@@ -101,6 +101,8 @@ describe('compileLocalResponses', () => {
     expect(r.find('a.test', 443, 'GET', '/oauth/token')).toBeUndefined();
     expect(r.find('a.test', 443, 'POST', '/oauth/token/x')).toBeUndefined();
     expect(r.find('c.test', 443, 'POST', '/oauth/token')).toBeUndefined();
-    expect(r.hosts).toEqual(['a.test', '*.b.test']);
+    // On port 443 only, like a credential.
+    expect(r.find('a.test', 8443, 'POST', '/oauth/token')).toBeUndefined();
+    expect(r.hosts).toEqual(['a.test:443', '*.b.test:443']);
   });
 });

@@ -62,6 +62,12 @@ describe('path rules', () => {
     ['allow get /x', /upper-case/],
     ['allow GET x', /start with "\/"/],
     ['allow GET /x?y=1', /query/],
+    ['allow GET /repos/../user', /write "\/user"/],
+    ['allow GET /a//b', /write "\/a\/b"/],
+    ['allow GET /%7euser', /write "\/~user"/],
+    ['allow GET /@s%2fp', /write "\/@s%2Fp"/],
+    ['allow GET /a/..;/b', /dot segment/],
+    ['allow GET /a%zz', /percent-escape/],
   ])('rejects %j', (rule, message) => {
     expect(() => parsePathRule(rule)).toThrow(message);
   });
@@ -79,6 +85,15 @@ describe('path rules', () => {
     const d = p.checkRequest('api.github.com', 443, method, path);
     expect(d.allowed).toBe(allowed);
     expect(d.rule).toBe(rule);
+  });
+
+  it('a path with an encoded slash must be allowed both as written and with it read as "/"', () => {
+    const q = compilePolicy({ policy: 'strict', rules: [{ 'r.test': ['deny * /repos/*/keys', 'allow GET /repos/*', 'allow GET /@scope*/**'] }] });
+    // A decoding origin routes /repos/x%2Fkeys as /repos/x/keys: the deny applies.
+    expect(q.checkRequest('r.test', 443, 'GET', '/repos/x%2Fkeys')).toMatchObject({ allowed: false, rule: 'deny * /repos/*/keys' });
+    // Allowed as written, but not with the slash decoded: the policy default (strict) refuses.
+    expect(q.checkRequest('r.test', 443, 'GET', '/repos/a%2Fb').allowed).toBe(false);
+    expect(q.checkRequest('r.test', 443, 'GET', '/@scope%2Fpkg')).toMatchObject({ allowed: true, rule: 'allow GET /@scope*/**' });
   });
 
   it('allows a host with path rules at CONNECT and checks paths per request', () => {
@@ -115,6 +130,28 @@ describe('policy decisions', () => {
     }
   });
 
+  describe('a granted host with allow-only path rules: an unmatched request falls to the policy default', () => {
+    const rules = [{ 'api.github.com': ['allow GET /repos/**', 'allow GET /user'] }];
+    const allowHosts = ['api.github.com:443'];
+    it.each([
+      ['strict', 'DELETE', '/user/keys/1', false],
+      ['strict', 'POST', '/user/repos', false],
+      ['strict', 'GET', '/repos/o/r', true],
+      ['permissive', 'DELETE', '/user/keys/1', true],
+      ['permissive', 'POST', '/user/repos', true],
+    ] as const)('%s: %s %s -> %s', (policy, method, path, allowed) => {
+      const d = compilePolicy({ policy, rules, allowHosts }).checkRequest('api.github.com', 443, method, path);
+      expect(d.allowed).toBe(allowed);
+      if (!allowed) {
+        expect(d.reason).toBe(`${method} ${path} on api.github.com matches no rule of "api.github.com" and the policy is strict`);
+        expect(d.suggestion).toBe(`network:\n  rules:\n    - "api.github.com":\n        - "allow ${method} ${path}"`);
+      }
+    });
+    it('the grant still opens the host at CONNECT', () => {
+      expect(compilePolicy({ policy: 'strict', rules, allowHosts }).checkHost('api.github.com', 443).allowed).toBe(true);
+    });
+  });
+
   it('granted hosts are allowed under strict', () => {
     const p = compilePolicy({ policy: 'strict', allowHosts: ['api.github.com', '*.githubusercontent.com'] });
     expect(p.checkHost('api.github.com', 443).allowed).toBe(true);
@@ -142,7 +179,25 @@ describe('injection and redaction', () => {
     expect(inj.find('a.b.githubusercontent.com', 443)).toBeUndefined();
     expect(inj.find('api.github.com.evil.test', 443)).toBeUndefined();
     expect(inj.find('github.com', 443)).toBeUndefined();
-    expect(inj.hosts).toEqual(['api.github.com', '*.githubusercontent.com']);
+    expect(inj.hosts).toEqual(['api.github.com:443', '*.githubusercontent.com:443']);
+  });
+
+  it('a grant applies on port 443 unless its host names a port', () => {
+    const inj = compileInjections([
+      { grant: 'github', hosts: ['api.github.com'], set: { authorization: 'Bearer t' } },
+      { grant: 'npm', hosts: ['registry.corp.test:8443', '[::1]'], set: { authorization: 'Bearer n' } },
+    ]);
+    expect(inj.find('api.github.com', 443)?.grant).toBe('github');
+    for (const port of [80, 444, 8443, undefined]) expect(inj.find('api.github.com', port)).toBeUndefined();
+    expect(inj.find('registry.corp.test', 8443)?.grant).toBe('npm');
+    expect(inj.find('registry.corp.test', 443)).toBeUndefined();
+    expect(inj.find('::1', 443)?.grant).toBe('npm');
+    expect(inj.hosts).toEqual(['api.github.com:443', 'registry.corp.test:8443', '[::1]:443']);
+    // What the proxy allows under strict for a grant: its hosts on their ports, no other port.
+    const p = compilePolicy({ policy: 'strict', allowHosts: inj.hosts });
+    expect(p.checkHost('api.github.com', 443).allowed).toBe(true);
+    expect(p.checkHost('api.github.com', 8080).allowed).toBe(false);
+    expect(p.checkHost('registry.corp.test', 8443).allowed).toBe(true);
   });
 
   it('masks every secret, longest first', () => {
