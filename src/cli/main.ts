@@ -4,6 +4,7 @@ import { isMoatError } from '../errors.js';
 import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
 import { CliContext } from './context.js';
+import { LIVE_STATES } from '../run/types.js';
 import { registerRunCommand } from './run.js';
 import { registerListCommand } from './list.js';
 import { registerLogsCommand } from './logs.js';
@@ -62,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     home: ctx.home,
     resolveRunDir: async (ref) => {
       const m = await ctx.pickRun(ref, 'audit', () => true);
-      return { id: m.id, dir: ctx.store.dir(m.id) };
+      return { id: m.id, dir: ctx.store.dir(m.id), live: LIVE_STATES.has(m.state) };
     },
   });
   const first = head[2];
