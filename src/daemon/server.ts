@@ -47,11 +47,20 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
 
   const control = { ino: -1 };
   let leaving = false;
+  let exiting = false;
   const shutdown = (why: string): void => {
+    if (exiting) return;
+    exiting = true;
+    leaving = true; // clients wait for the next daemon
     log(`shutting down: ${why}`);
-    server.close();
-    if (control.ino >= 0) removeOwnSocket(daemonSocket(home), control.ino);
-    void releaseDaemonLock(home).finally(() => process.exit(0));
+    // Live runs are let go cleanly (output flushed, audit log closed), so the next daemon resumes them
+    // without calling this one dead; bounded, so a stuck run cannot keep a stopping daemon alive.
+    const letGo = Promise.race([supervisor.handOver(0), new Promise((r) => setTimeout(r, 8000).unref())]);
+    void letGo.catch(() => undefined).finally(() => {
+      server.close();
+      if (control.ino >= 0) removeOwnSocket(daemonSocket(home), control.ino);
+      void releaseDaemonLock(home).finally(() => process.exit(0));
+    });
   };
   /** `moat proxy restart`: give the home to the next daemon without a moment where a run has no gateway. */
   const handOver = async (): Promise<void> => {
