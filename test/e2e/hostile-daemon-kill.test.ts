@@ -94,6 +94,26 @@ describe('a daemon that dies loses nothing', () => {
   });
 });
 
+describe('a daemon that is stopped lets its runs go cleanly', () => {
+  it('moat proxy stop mid-run: the next daemon resumes the output, and the audit is complete without a recovery', async () => {
+    const cwd = await ws();
+    const script = 'i=1; while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); sleep 0.02; done';
+    const r = await moat(['run', '-d', '--', 'sh', '-c', script], { home, cwd, env });
+    expect(r.code, r.stderr).toBe(0);
+    const { id } = parseDetached(r.stdout);
+    await waitFor(async () => (await readLogs(home, id)).length >= 20, 30_000, '20 lines recorded');
+    const stop = await moat(['proxy', 'stop'], { home, cwd, env });
+    expect(stop.stdout).toBe('stopped\n');
+    expect(daemonsOf(home)).toEqual([]);
+    expect((await moat(['list'], { home, cwd, env })).code).toBe(0);
+    await ended(id);
+    expect((await readLogs(home, id)).map((l) => l.line)).toEqual(Array.from({ length: 100 }, (_, i) => `line ${i + 1}`));
+    const report = JSON.parse((await moat(['audit', id, '--json'], { home, cwd, env })).stdout) as AuditReport;
+    expect(report).toMatchObject({ ok: true, completeness: 'complete' });
+    expect(report.countsByType.console).toBe(100);
+  });
+});
+
 describe('one daemon per home', () => {
   it('a daemon stopped with SIGSTOP is reported busy, not replaced; its socket stays; after SIGCONT all is well', async () => {
     const cwd = await ws();
