@@ -18,7 +18,7 @@ export type { AuditSigner } from './signing.js';
 export { generateSigner, keyFingerprint, loadOrCreateSigner, loadPublicKey, parsePublicKey, signCheckpoint, signingKeyPaths } from './signing.js';
 export type { AuditStore } from './store.js';
 export { JsonlAuditStore, acquireWriterLock, activeWriter, ENTRIES_FILE, CHECKPOINTS_FILE } from './store.js';
-export type { AuditWriterOptions } from './writer.js';
+export type { AuditWriterOptions, ResumedLog } from './writer.js';
 export { AuditWriter } from './writer.js';
 export type { VerifyOptions } from './verify.js';
 export { RunVerifier, verifyRun } from './verify.js';

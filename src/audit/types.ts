@@ -53,6 +53,7 @@ export type Problem =
   | 'wrong-key'
   | 'wrong-run'
   | 'no-checkpoint'
+  | 'incomplete'
   | 'bad-proof';
 
 export interface AuditCheck {
@@ -64,9 +65,21 @@ export interface AuditCheck {
   firstFailingSeq?: number;
 }
 
+/**
+ * How whole a run's record is:
+ * - `complete`: a final checkpoint signs every entry, closed by the writer that kept the log.
+ * - `complete-with-recovery`: likewise, but a writer died on the way and a later one closed the log for it
+ *   with a `recovered` lifecycle entry that says what is missing (a warning; `ok` stays true).
+ * - `in-progress`: a live writer holds the log; entries after the last checkpoint are not signed yet.
+ * - `incomplete`: a check failed, or no final checkpoint closes a log nobody writes any more (`ok` false).
+ */
+export type Completeness = 'complete' | 'complete-with-recovery' | 'in-progress' | 'incomplete';
+
 export interface AuditReport {
   kind: 'run' | 'proof';
   ok: boolean;
+  /** Run reports only (see Completeness). */
+  completeness?: Completeness;
   runId: string;
   entries: number;
   checkpoints: number;

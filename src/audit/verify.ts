@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { entryToLine, isHex64, parseLine, sha256Hex } from './canonical.js';
 import { MerkleAccumulator, leafOfEntry } from './merkle.js';
 import { checkpointSignatureValid, keyFingerprint, parsePublicKey } from './signing.js';
-import type { AuditCheck, AuditEntry, AuditReport, Checkpoint, Problem } from './types.js';
+import type { AuditCheck, AuditEntry, AuditReport, Checkpoint, Completeness, Problem } from './types.js';
 import { emptyCounts, isAuditType } from './types.js';
 
 export interface VerifyOptions {
@@ -13,6 +13,12 @@ export interface VerifyOptions {
 }
 
 interface Fail { seq?: number; problem: Problem; message: string }
+
+/** A `lifecycle` entry `{event: 'recovered', …}`: a writer died and a later one closed the log for it. */
+interface Recovery { seq: number; ts: string; missing: string }
+
+/** The lifecycle event a recovering writer appends (see daemon/audit-sink.ts). */
+export const RECOVERED_EVENT = 'recovered';
 
 const MAX_TRACKED_SEQ = 1 << 27;
 
@@ -43,6 +49,7 @@ export class RunVerifier {
   private dup: number | undefined;
   private firstSeqAnomaly: { pos: number; seq: number } | undefined;
   private hashFail: Fail | undefined;
+  private readonly recoveries: Recovery[] = [];
   private chainFail: Fail | undefined;
   private readonly runId: string;
   private readonly keyId: string;
@@ -103,6 +110,7 @@ export class RunVerifier {
         this.hashFail ??= { seq: head.seq, problem: 'modified-entry', message: `modified entry: seq ${head.seq} does not match its hash` };
       }
       this.counts[head.type] += 1;
+      if (head.type === 'lifecycle' && line.includes(`"event":"${RECOVERED_EVENT}"`)) this.noteRecovery(line, head.seq, head.ts);
       this.trackSeq(pos, head.seq);
       if (head.prev !== this.prevStored && !this.chainFail) {
         const seqOk = head.seq === pos;
@@ -115,6 +123,15 @@ export class RunVerifier {
     }
     this.acc.appendLeaf(leafOfEntry(computed));
     this.checkRoots();
+  }
+
+  private noteRecovery(line: string, seq: number, ts: string): void {
+    try {
+      const data = (JSON.parse(line) as { data?: Record<string, unknown> }).data ?? {};
+      if (data.event !== RECOVERED_EVENT) return;
+      const missing = typeof data.missing === 'string' ? data.missing : 'not stated';
+      this.recoveries.push({ seq, ts, missing: missing.length > 300 ? `${missing.slice(0, 299)}…` : missing });
+    } catch { /* a malformed line fails the hash check */ }
   }
 
   private trackSeq(pos: number, seq: number): void {
@@ -182,9 +199,20 @@ export class RunVerifier {
       return { seq: last.count + 1, problem: 'unsigned-tail', message: `${range} are not covered by any signed checkpoint (appended later, or the writer died before signing)` };
     }
     if (!last.final && !this.opts.inProgress) {
-      return { warn: `all ${n} entries are signed, but no final checkpoint: the writer did not close the log, or its final checkpoint was removed` };
+      return {
+        seq: undefined, problem: 'incomplete',
+        message: `incomplete: all ${n} entries are signed, but no final checkpoint closes the log (its writer died, was killed or lost the log, or the final checkpoint was removed)`,
+      };
     }
+    if (!last.final) return { warn: `all ${n} entries are signed; no final checkpoint yet (run in progress)` };
     return undefined;
+  }
+
+  /** Gaps a recovering writer declared: the log is closed, but a writer died and something may be missing. */
+  private recoveryWarn(): { warn: string } | undefined {
+    if (this.recoveries.length === 0) return undefined;
+    const each = this.recoveries.map((r) => `seq ${r.seq} at ${r.ts}: ${r.missing}`);
+    return { warn: `closed with recovery: a writer died ${this.recoveries.length} time(s); ${each.join('; ')}` };
   }
 
   finish(): AuditReport {
@@ -202,10 +230,14 @@ export class RunVerifier {
     push('completeness', `all ${n} entries covered by the final checkpoint`, this.completenessFail());
     const unchecked = this.cps.filter(({ cp }) => cp.count > n).length;
     push('merkle', `Merkle roots match ${this.cps.length - unchecked} checkpoint(s)`, this.rootFails[0]);
+    push('recovery', 'no writer died: the log was closed by the writer that kept it', this.recoveryWarn());
     const failed = checks.filter((c) => c.status === 'fail');
     const first = failed[0];
+    const final = this.cps[this.cps.length - 1]?.cp.final === true;
+    const completeness: Completeness = failed.length > 0 ? 'incomplete'
+      : !final ? 'in-progress' : this.recoveries.length > 0 ? 'complete-with-recovery' : 'complete';
     return {
-      kind: 'run', ok: failed.length === 0, runId: this.runId, entries: n, checkpoints: this.totalCps,
+      kind: 'run', ok: failed.length === 0, completeness, runId: this.runId, entries: n, checkpoints: this.totalCps,
       countsByType: { ...this.counts }, checks, keyId: this.keyId,
       ...(first ? { firstFailure: { problem: first.problem!, message: first.message, ...(first.firstFailingSeq === undefined ? {} : { seq: first.firstFailingSeq }) } } : {}),
     };

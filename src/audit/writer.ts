@@ -27,6 +27,20 @@ export interface AuditWriterOptions {
   onError?: (err: unknown) => void;
 }
 
+/** What open() found when it took over a log that already had entries. */
+export interface ResumedLog {
+  /** Entries already in the log. */
+  entries: number;
+  /** Entries the last signed checkpoint covered before this writer re-signed. */
+  signed: number;
+  /** True when the previous writer closed the log (its final checkpoint covered every entry). */
+  closed: boolean;
+  /** The time of the last entry (the previous writer was alive then). */
+  lastTs?: string;
+  /** Bytes of a torn last line that were dropped. */
+  tornBytes: number;
+}
+
 /**
  * The single writer of one run's audit log.
  *
@@ -83,6 +97,7 @@ export class AuditWriter {
         `the audit log of run ${runId} is damaged at seq ${at} (${why}); refusing to append to it`, { hint: `moat audit ${runId}` });
       let seq = 0;
       let prev: string | null = null;
+      let lastTs: string | undefined;
       for await (const lines of store.readEntryLines()) {
         for (const line of lines) {
           const head = parseLine(line);
@@ -91,6 +106,7 @@ export class AuditWriter {
           acc.appendLeaf(leafOfEntry(head.hash));
           seq = at;
           prev = head.hash;
+          lastTs = head.ts;
           if (last && seq === last.count && acc.root() !== last.root) throw damaged(seq, 'does not match its last checkpoint');
         }
       }
@@ -98,6 +114,9 @@ export class AuditWriter {
       if (last && last.count > seq) throw damaged(seq + 1, `its last checkpoint signs ${last.count} entries`);
       const w = new AuditWriter(runId, store, signer, release, seq, prev, acc, opts);
       if (last) w.lastCp = { count: last.count, final: last.final, at: w.lastCp.at };
+      if (seq > 0 || torn > 0) {
+        w.resumed = { entries: seq, signed: last?.count ?? 0, closed: last?.final === true && last.count === seq && torn === 0, tornBytes: torn, ...(lastTs ? { lastTs } : {}) };
+      }
       if (torn > 0) w.append('lifecycle', { event: 'audit-recovered', tornBytes: torn });
       // Re-sign on resume: covers entries a crashed writer left unsigned (just checked above) and
       // replaces a `final` checkpoint, so a crash from here on reads as an unsigned tail, not a forgery.
@@ -109,6 +128,9 @@ export class AuditWriter {
       throw err;
     }
   }
+
+  /** Set when open() resumed a log that already had entries (a restarted daemon, a hand-over). */
+  resumed: ResumedLog | undefined;
 
   /** Entries appended so far (written or pending). */
   get count(): number { return this.seq; }

@@ -13,7 +13,8 @@ import type { MoatHome } from '../home/paths.js';
 
 export interface AuditCommandContext {
   home: MoatHome;
-  resolveRunDir(ref: string | undefined): Promise<{ id: string; dir: string }>;
+  /** `live`: the run has not ended (its container runs); an ended run's log must be closed to verify. */
+  resolveRunDir(ref: string | undefined): Promise<{ id: string; dir: string; live?: boolean }>;
   /** Output sinks (default: process.stdout / process.stderr). */
   stdout?: (s: string) => void;
   stderr?: (s: string) => void;
@@ -38,7 +39,10 @@ export function formatReport(r: AuditReport, color = pc.isColorSupported): strin
     const f = r.firstFailure;
     lines.push(`first failure: ${f.seq === undefined ? '' : `seq ${f.seq}: `}${f.problem}: ${f.message}`);
   }
-  lines.push(r.ok ? c.green('verdict: OK — the record is intact') : c.red('verdict: FAIL — the record does not verify'));
+  lines.push(!r.ok ? c.red('verdict: FAIL — the record does not verify')
+    : r.completeness === 'complete-with-recovery' ? c.yellow('verdict: OK with recovery — the record is intact and closed, but a writer died: see the recovery line')
+      : r.completeness === 'in-progress' ? c.green('verdict: OK so far — the run is in progress and its log is not closed yet')
+        : c.green('verdict: OK — the record is intact'));
   return `${lines.join('\n')}\n`;
 }
 
@@ -73,7 +77,7 @@ async function readJsonDocument(path: string): Promise<unknown> {
   }
 }
 
-async function openRun(ctx: AuditCommandContext, ref: string | undefined): Promise<JsonlAuditStore> {
+async function openRun(ctx: AuditCommandContext, ref: string | undefined): Promise<{ store: JsonlAuditStore; live: boolean | undefined }> {
   const run = await ctx.resolveRunDir(ref);
   const store = new JsonlAuditStore(run.dir, run.id);
   try {
@@ -82,7 +86,7 @@ async function openRun(ctx: AuditCommandContext, ref: string | undefined): Promi
     if (errnoCode(err) === 'ENOENT') throw new MoatError(`run ${run.id} has no audit log (${ENTRIES_FILE} is missing)`);
     throw err;
   }
-  return store;
+  return { store, live: run.live };
 }
 
 async function homeKey(ctx: AuditCommandContext): Promise<{ key: KeyObject; pem: string }> {
@@ -111,7 +115,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
     .addOption(new Option('--type <types>', `with --events: only these types (comma-separated: ${AUDIT_TYPES.join(', ')})`))
     .action(async (ref, opts) => {
       const types = parseTypes(opts.type);
-      const store = await openRun(ctx, ref);
+      const { store, live } = await openRun(ctx, ref);
       if (opts.events) {
         const entries: AuditEntry[] = [];
         for await (const e of listEntries(store, types)) {
@@ -123,7 +127,8 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       }
       if (types) throw new MoatError('--type filters the --events listing', { hint: `moat audit ${ref ?? ''} --events --type ${opts.type ?? ''}`.replace(/\s+/g, ' ') });
       const { key, pem } = await homeKey(ctx);
-      const r = await verifyStore(store, key);
+      // A run that has ended must have a closed log, whoever still holds its lock (a stopped daemon, a reused pid).
+      const r = await verifyStore(store, key, live === false ? { inProgress: false } : {});
       if (opts.export) {
         const n = await exportBundle(store, pem, opts.export);
         err(`exported ${n.entries} entries and ${n.checkpoints} checkpoint(s) to ${opts.export}\n`);
@@ -157,7 +162,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       const seqText = b ?? a;
       const seq = Number(seqText);
       if (!/^[1-9][0-9]*$/.test(seqText) || !Number.isSafeInteger(seq)) throw new MoatError(`"${seqText}" is not an entry number`, { hint: 'moat audit prove [run] <seq>' });
-      const store = await openRun(ctx, ref);
+      const { store } = await openRun(ctx, ref);
       out(`${JSON.stringify(await prove(store, seq, (await homeKey(ctx)).pem), null, 2)}\n`);
     });
 

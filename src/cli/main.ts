@@ -4,6 +4,8 @@ import { isMoatError } from '../errors.js';
 import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
 import { CliContext } from './context.js';
+import { LIVE_STATES } from '../run/types.js';
+import { resumeOrphanedRuns } from '../daemon/client.js';
 import { registerRunCommand } from './run.js';
 import { registerListCommand } from './list.js';
 import { registerLogsCommand } from './logs.js';
@@ -14,6 +16,9 @@ import { registerStatusCommands } from './status.js';
 import { registerProxyCommands } from './proxy.js';
 import { registerTraceCommand } from './trace.js';
 import { registerTrustCommands } from './trust.js';
+
+/** Commands that look at runs: when the daemon died under live runs, they start the one that resumes them. */
+const RESUMING_COMMANDS = new Set(['list', 'ls', 'status', 'logs', 'attach', 'stop', 'audit', 'trace']);
 
 /** Split argv at the first `--`: what follows is the container command, never moat's flags. */
 function splitTrailing(argv: string[]): { head: string[]; trailing: string[] | undefined } {
@@ -64,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
     home: ctx.home,
     resolveRunDir: async (ref) => {
       const m = await ctx.pickRun(ref, 'audit', () => true);
-      return { id: m.id, dir: ctx.store.dir(m.id) };
+      return { id: m.id, dir: ctx.store.dir(m.id), live: LIVE_STATES.has(m.state) };
     },
   });
   const first = head[2];
@@ -72,6 +77,9 @@ export async function main(argv: string[]): Promise<number> {
   else if (!first || first.startsWith('-') || first === 'help') for (const load of new Set(Object.values(lazy))) await load();
   for (const c of program.commands) c.exitOverride();
 
+  if (first && RESUMING_COMMANDS.has(first)) {
+    await resumeOrphanedRuns(ctx.home, async () => (await ctx.store.list()).some((m) => LIVE_STATES.has(m.state) && m.containerId !== undefined), ctx.env);
+  }
   try {
     await program.parseAsync(head);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { CliContext } from './context.js';
-import { daemonHealth, ensureDaemon, stopDaemon } from '../daemon/client.js';
+import { daemonHealth, restartDaemon, stopDaemon } from '../daemon/client.js';
 import { daemonLog } from '../daemon/protocol.js';
 
 /** `moat proxy status|stop|restart`: the host daemon that owns live runs (and their gateways). */
@@ -14,11 +14,10 @@ export function registerProxyCommands(program: Command, ctx: CliContext): void {
       : 'not running (it starts on demand with the next run)\n');
   });
   proxy.command('stop').action(async () => {
-    process.stdout.write((await stopDaemon(ctx.home)) ? 'stopped\n' : 'not running\n');
+    process.stdout.write((await stopDaemon(ctx.home, ctx.env)) ? 'stopped\n' : 'not running\n');
   });
   proxy.command('restart').action(async () => {
-    await stopDaemon(ctx.home);
-    const h = await ensureDaemon(ctx.home, ctx.env);
+    const h = await restartDaemon(ctx.home, ctx.env);
     process.stdout.write(`running: pid ${h.pid}\n`);
   });
 }

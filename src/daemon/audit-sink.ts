@@ -1,5 +1,5 @@
 import type { MoatHome } from '../home/paths.js';
-import { AuditWriter, loadOrCreateSigner, type AuditSigner } from '../audit/index.js';
+import { AuditWriter, loadOrCreateSigner, type AuditSigner, type ResumedLog } from '../audit/index.js';
 import type { RunMetadata } from '../run/types.js';
 
 type AuditType = Parameters<AuditWriter['append']>[0];
@@ -14,12 +14,13 @@ export class AuditSink {
 
   private static signer: Promise<AuditSigner> | undefined;
 
-  static async open(home: MoatHome, meta: RunMetadata, runDir: string, log: (m: string) => void): Promise<AuditSink> {
+  static async open(home: MoatHome, meta: RunMetadata, runDir: string, log: (m: string) => void, opts: { lockWaitMs?: number } = {}): Promise<AuditSink> {
     try {
       AuditSink.signer ??= loadOrCreateSigner(home);
       const writer = await AuditWriter.open(runDir, await AuditSink.signer, {
         runId: meta.id,
         onError: (err: unknown) => log(`audit ${meta.id}: ${String(err)}`),
+        ...opts,
       });
       const sink = new AuditSink(writer);
       if (writer.count === 0) {
@@ -32,6 +33,11 @@ export class AuditSink {
       log(`audit ${meta.id}: cannot open the audit log: ${err instanceof Error ? err.message : String(err)}`);
       return new AuditSink(undefined);
     }
+  }
+
+  /** What the writer found when it took over an existing log (a restart, a hand-over, a dead daemon's log). */
+  get resumed(): ResumedLog | undefined {
+    return this.writer?.resumed;
   }
 
   append(type: AuditType, data: AuditData): void {

@@ -7,6 +7,7 @@ import { withLock } from '../home/fs.js';
 import { MoatError, errnoCode } from '../errors.js';
 import { BUILD } from '../version.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
+import { daemonLockHolder, probeSocket } from './lock.js';
 import { join } from 'node:path';
 
 function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000): Promise<T> {
@@ -29,30 +30,104 @@ function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000)
 }
 
 export async function daemonHealth(home: MoatHome): Promise<DaemonHealth | undefined> {
+  const s = await daemonState(home);
+  return s.kind === 'up' ? s.health : undefined;
+}
+
+/**
+ * What the control socket says: a daemon that answers, one that is handing over to its successor, one that
+ * took the connection but did not answer (busy, or stopped with SIGSTOP: alive all the same), or nobody.
+ */
+export type DaemonState =
+  | { kind: 'up'; health: DaemonHealth }
+  | { kind: 'leaving' }
+  | { kind: 'silent' }
+  | { kind: 'absent' };
+
+export async function daemonState(home: MoatHome, timeoutMs = 2000): Promise<DaemonState> {
   try {
-    return await call<DaemonHealth>(home, 'GET', '/health');
-  } catch {
-    return undefined;
+    return { kind: 'up', health: await call<DaemonHealth>(home, 'GET', '/health', timeoutMs) };
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK') return { kind: 'absent' };
+    if (err instanceof Error && err.message.startsWith('daemon answered 503')) return { kind: 'leaving' };
+    return (await probeSocket(daemonSocket(home))) === 'listening' ? { kind: 'silent' } : { kind: 'absent' };
   }
 }
 
-export async function stopDaemon(home: MoatHome): Promise<boolean> {
-  const h = await daemonHealth(home);
-  if (!h) return false;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function busyWaitMs(env: NodeJS.ProcessEnv): number {
+  const v = Number(env.MOAT_DAEMON_BUSY_WAIT_MS);
+  return Number.isFinite(v) && v >= 0 ? v : 15_000;
+}
+
+async function busyError(home: MoatHome, waitedMs: number): Promise<MoatError> {
+  const holder = await daemonLockHolder(home);
+  const who = holder ? `pid ${holder.pid}` : 'its process';
+  return new MoatError(`The moat daemon is busy: ${who} holds this home but did not answer for ${Math.round(waitedMs / 1000)} s.`, {
+    hint: `Try again in a moment. If it stays stuck, see ${daemonLog(home)}${holder ? ` or end it with \`kill ${holder.pid}\` (the next command starts a new one, which takes its runs over)` : ''}.`,
+  });
+}
+
+/** Stop this home's daemon; its live runs lose their gateway until a daemon runs again. */
+export async function stopDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const s = await daemonState(home);
+  if (s.kind === 'silent') throw await busyError(home, 2000);
+  if (s.kind !== 'up') return false;
   await call(home, 'POST', '/shutdown').catch(() => undefined);
-  for (let i = 0; i < 100 && (await daemonHealth(home)); i++) await new Promise((r) => setTimeout(r, 20));
+  const deadline = Date.now() + busyWaitMs(env);
+  while (Date.now() < deadline && (await daemonState(home, 500)).kind !== 'absent') await sleep(20);
   return true;
 }
 
-/** Make sure this home's daemon runs (one per home: a spawn lock guards the start), and return its health. */
-export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env): Promise<DaemonHealth> {
-  const h = await daemonHealth(home);
-  if (h && h.protocol === DAEMON_PROTOCOL && h.version === BUILD) return h;
+/**
+ * Replace this home's daemon without a gap: the old one lets go of the home, the new one takes each live
+ * run's gateway socket over (renamed over the old one), and only then does the old one stop serving.
+ */
+export async function restartDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env): Promise<DaemonHealth> {
+  const s = await daemonState(home);
+  if (s.kind === 'silent') throw await busyError(home, 2000);
+  if (s.kind === 'up') await call(home, 'POST', '/shutdown?handover=1');
+  return ensureDaemon(home, env, s.kind === 'up' ? s.health.pid : undefined);
+}
+
+/**
+ * Make sure this home's daemon runs and return its health. One daemon per home: a daemon that holds the
+ * home is never replaced while it lives (a busy or stopped one is waited for, then reported), a spawn
+ * lock serialises starts, and the daemon itself refuses to run when another holds the home's lock.
+ */
+export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env, notPid?: number): Promise<DaemonHealth> {
+  const started = Date.now();
+  const deadline = started + busyWaitMs(env);
+  for (let spawned = 0; ; ) {
+    const s = await daemonState(home);
+    if (s.kind === 'up' && s.health.pid !== notPid) {
+      if (s.health.protocol === DAEMON_PROTOCOL && s.health.version === BUILD) return s.health;
+      // An older daemon: it hands its runs over to one of this version.
+      await call(home, 'POST', '/shutdown?handover=1').catch(() => undefined);
+      notPid = s.health.pid;
+      continue;
+    }
+    const holder = s.kind === 'absent' || s.kind === 'leaving' ? await daemonLockHolder(home) : undefined;
+    if ((s.kind === 'absent' || s.kind === 'leaving') && !holder && spawned < 3) {
+      spawned++;
+      await spawnDaemon(home, env, notPid);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      if (s.kind === 'silent' || holder) throw await busyError(home, Date.now() - started);
+      throw new MoatError('The moat daemon did not start.', { hint: `See its log: ${daemonLog(home)}` });
+    }
+    await sleep(100); // a busy daemon, or one that is starting (it holds the lock, its socket is not bound yet)
+  }
+}
+
+async function spawnDaemon(home: MoatHome, env: NodeJS.ProcessEnv, notPid: number | undefined): Promise<void> {
   mkdirSync(home.daemonDir, { recursive: true, mode: 0o700 });
-  return withLock(join(home.daemonDir, 'spawn'), async () => {
-    const again = await daemonHealth(home);
-    if (again && again.protocol === DAEMON_PROTOCOL && again.version === BUILD) return again;
-    if (again) await stopDaemon(home); // an older daemon: replace it
+  await withLock(join(home.daemonDir, 'spawn'), async () => {
+    const again = await daemonState(home);
+    if ((again.kind === 'up' && again.health.pid !== notPid) || again.kind === 'silent' || (await daemonLockHolder(home))) return;
     const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
     const out = openSync(daemonLog(home), 'a', 0o600);
     const child = spawn(process.execPath, [main, '__daemon'], {
@@ -63,12 +138,22 @@ export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = proc
     child.unref();
     closeSync(out);
     for (let i = 0; i < 250; i++) {
-      const up = await daemonHealth(home);
-      if (up) return up;
-      await new Promise((r) => setTimeout(r, 20));
+      const up = await daemonState(home, 1000);
+      if (up.kind === 'up' && up.health.pid !== notPid) return;
+      if (child.exitCode !== null) return; // it found another daemon holding the home, or failed: the caller looks again
+      await sleep(20);
     }
-    throw new MoatError('The moat daemon did not start.', { hint: `See its log: ${daemonLog(home)}` });
   }, 30_000);
+}
+
+/**
+ * A daemon that died (killed, crashed) leaves its live runs unrecorded: the next command that looks at runs
+ * starts a new one, which resumes each run's output from where the record ends and closes what it cannot.
+ */
+export async function resumeOrphanedRuns(home: MoatHome, hasLiveRuns: () => Promise<boolean>, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if ((await daemonState(home, 1000)).kind !== 'absent' || (await daemonLockHolder(home))) return;
+  if (!(await hasLiveRuns())) return;
+  await ensureDaemon(home, env).catch(() => undefined); // the command itself goes on either way
 }
 
 /** Hand a created run to the daemon; it answers once the run's gateway listens. */
@@ -77,7 +162,8 @@ export async function watchRun(home: MoatHome, id: string, env: NodeJS.ProcessEn
     await call(home, 'POST', `/runs/${id}/watch`, 30_000);
   } catch (err) {
     const code = errnoCode(err);
-    if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw daemonError(err);
+    const leaving = err instanceof Error && err.message.startsWith('daemon answered 503');
+    if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && !leaving) throw daemonError(err);
     // The daemon went away between our health check and now (idle exit, restart): start it and retry once.
     await ensureDaemon(home, env);
     await call(home, 'POST', `/runs/${id}/watch`, 30_000).catch((e: unknown) => { throw daemonError(e); });

@@ -1,4 +1,4 @@
-import { appendFile } from 'node:fs/promises';
+import { appendFile, lstat } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { MoatHome } from '../home/paths.js';
 import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse } from '../gateway/index.js';
@@ -18,6 +18,8 @@ export interface RunGateway {
   server: Server;
   /** Where the socket is (bound elsewhere and moved there, so not `server.address()`). */
   socketPath: string;
+  /** False once another daemon's gateway socket has replaced this one (a hand-over). */
+  owned(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,8 @@ export class GatewayHost {
       await proxy.close();
       throw err;
     }
+    const ino = (await lstat(t.socketPath)).ino;
+    const owned = async (): Promise<boolean> => (await lstat(t.socketPath).catch(() => undefined))?.ino === ino;
     this.log(`run ${meta.id}: gateway on ${t.socketPath} (${meta.network?.policy ?? 'permissive'}, ${grants.injections.length} injections)`);
     const refresher = startGrantRefresh({
       names: meta.grants,
@@ -94,11 +98,14 @@ export class GatewayHost {
       proxy,
       server,
       socketPath: t.socketPath,
+      owned,
       close: async () => {
         refresher.stop();
-        await new Promise<void>((r) => server.close(() => r()));
+        const mine = await owned(); // after a hand-over the socket there is the next daemon's: leave it
+        // Requests under way finish (a hand-over lets them), within a bound; new ones already go elsewhere.
+        await Promise.race([new Promise<void>((r) => server.close(() => r())), new Promise((r) => setTimeout(r, 5000).unref())]);
         await proxy.close();
-        await removeSocket(t);
+        if (mine) await removeSocket(t);
       },
     };
   }

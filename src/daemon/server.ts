@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { appendFileSync, chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import type { MoatHome } from '../home/paths.js';
 import { RunStore } from '../run/store.js';
 import { RUN_ID_RE } from '../run/names.js';
@@ -9,6 +9,8 @@ import { GatewayHost } from './gateways.js';
 import { testRefreshWindowMs } from './test-upstreams.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import { BUILD } from '../version.js';
+import { takeDaemonLock, releaseDaemonLock } from './lock.js';
+import { bindControlSocket, removeOwnSocket } from './control-socket.js';
 
 /**
  * The host daemon of one moat home: it outlives the CLI and owns the live runs (their output, their exit
@@ -19,6 +21,18 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   mkdirSync(home.daemonDir, { recursive: true, mode: 0o700 });
   const logFile = daemonLog(home);
   const log = (msg: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${msg}\n`, { mode: 0o600 });
+  let lock: Awaited<ReturnType<typeof takeDaemonLock>>;
+  try {
+    lock = await takeDaemonLock(home);
+  } catch (err) {
+    log(`cannot take the daemon lock: ${err instanceof Error ? err.message : String(err)}; exiting`);
+    process.exit(1);
+  }
+  if ('heldBy' in lock) {
+    // One daemon per home: a live daemon (even a busy or stopped one) keeps its home and its socket.
+    log(`daemon pid ${lock.heldBy.pid} already serves this home; pid ${process.pid} exits`);
+    process.exit(0);
+  }
   const store = new RunStore(home);
   const supervisor = new Supervisor(home, store, new DockerRuntime(), new GatewayHost(home, process.env, log, testRefreshWindowMs(process.env)), log);
   const startedAt = new Date().toISOString();
@@ -31,11 +45,31 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     });
   });
 
+  const control = { ino: -1 };
+  let leaving = false;
+  let exiting = false;
   const shutdown = (why: string): void => {
+    if (exiting) return;
+    exiting = true;
+    leaving = true; // clients wait for the next daemon
     log(`shutting down: ${why}`);
-    server.close();
-    rmSync(daemonSocket(home), { force: true });
-    process.exit(0);
+    // Live runs are let go cleanly (output flushed, audit log closed), so the next daemon resumes them
+    // without calling this one dead; bounded, so a stuck run cannot keep a stopping daemon alive.
+    const letGo = Promise.race([supervisor.handOver(0), new Promise((r) => setTimeout(r, 8000).unref())]);
+    void letGo.catch(() => undefined).finally(() => {
+      server.close();
+      if (control.ino >= 0) removeOwnSocket(daemonSocket(home), control.ino);
+      void releaseDaemonLock(home).finally(() => process.exit(0));
+    });
+  };
+  /** `moat proxy restart`: give the home to the next daemon without a moment where a run has no gateway. */
+  const handOver = async (): Promise<void> => {
+    if (leaving) return;
+    leaving = true;
+    log('handing over to the next daemon');
+    await releaseDaemonLock(home);
+    await supervisor.handOver(20_000);
+    shutdown('handed over');
   };
   const armIdle = (): void => {
     if (idleTimer) clearTimeout(idleTimer);
@@ -47,6 +81,8 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     armIdle(); // any client (a health check before a registration) keeps the daemon up for another idle period
     const url = new URL(req.url ?? '/', 'http://daemon');
     const watch = /^\/runs\/([^/]+)\/watch$/.exec(url.pathname);
+    // Handing over: clients wait for the next daemon (the client library reads 503 as "being replaced").
+    if (leaving && url.pathname !== '/shutdown') return send(res, 503, { error: 'this daemon is handing over to the next one' });
     if (req.method === 'GET' && url.pathname === '/health') {
       const h: DaemonHealth = { protocol: DAEMON_PROTOCOL, version: BUILD, pid: process.pid, startedAt, runs: supervisor.ids() };
       return send(res, 200, h);
@@ -62,19 +98,15 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     }
     if (req.method === 'POST' && url.pathname === '/shutdown') {
       send(res, 200, { ok: true });
-      setImmediate(() => shutdown('requested'));
+      if (url.searchParams.get('handover') === '1') setImmediate(() => void handOver().catch((err: unknown) => { log(`hand-over: ${String(err)}`); shutdown('hand-over failed'); }));
+      else setImmediate(() => shutdown('requested'));
       return;
     }
     send(res, 404, { error: 'no such endpoint' });
   }
 
   const sock = daemonSocket(home);
-  rmSync(sock, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(sock, () => resolve());
-  });
-  chmodSync(sock, 0o600);
+  control.ino = (await bindControlSocket(server, sock)).ino;
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   log(`daemon ${BUILD} pid ${process.pid} listening on ${sock}`);

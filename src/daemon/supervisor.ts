@@ -3,12 +3,21 @@ import type { ContainerRuntime, LogLine } from '../runtime/types.js';
 import type { RunStore } from '../run/store.js';
 import { LIVE_STATES, type LogRecord, type RunMetadata } from '../run/types.js';
 import type { MoatHome } from '../home/paths.js';
+import { ENTRIES_FILE, type ResumedLog } from '../audit/index.js';
 import { AuditSink } from './audit-sink.js';
 import { appendNetworkLog, networkLogLine, type GatewayHost, type RunGateway } from './gateways.js';
+import { after, auditConsoleFloor, logsFloor, repairLogsTail, type Floor } from './resume-point.js';
+import { DeferredAudit, auditLeftOpen, recoveredEntry } from './recovery.js';
 
 interface Watched {
   done: Promise<void>;
+  gateway: RunGateway;
+  /** Hand-over: stop recording (what is recorded is where the next daemon resumes) and let the run go. */
+  release: () => void;
 }
+
+/** Where each sink resumes (see resume-point.ts). */
+interface Floors { logs: Floor | undefined; audit: Floor | undefined }
 
 /**
  * Owns the live runs of one moat home: their gateway (the container's only way out), the record of every
@@ -16,6 +25,7 @@ interface Watched {
  */
 export class Supervisor {
   private readonly watching = new Map<string, Watched>();
+  private readonly registering = new Map<string, Promise<void>>();
 
   constructor(
     private readonly home: MoatHome,
@@ -32,35 +42,80 @@ export class Supervisor {
    * Take a run over: resolves once its gateway listens (so the container can be started), then follows
    * it until it ends. Throws when the gateway cannot be set up (bad grant, …).
    */
-  async register(id: string): Promise<void> {
-    if (this.watching.has(id)) return;
+  register(id: string): Promise<void> {
+    if (this.watching.has(id)) return Promise.resolve();
+    const pending = this.registering.get(id) ?? this.take(id).finally(() => this.registering.delete(id));
+    this.registering.set(id, pending);
+    return pending;
+  }
+
+  private async take(id: string): Promise<void> {
     const meta = await this.store.read(id);
     if (!meta?.containerId) throw new Error(`run ${id} has no container`);
-    const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log);
+    // The gateway first: on a hand-over the previous daemon keeps the run's audit log (and serves the run)
+    // until this gateway's socket has replaced its own; gateway events wait in memory for the log meanwhile.
+    const deferred = new DeferredAudit();
     let gateway: RunGateway;
     try {
-      gateway = await this.startGateway(meta, audit);
+      gateway = await this.startGateway(meta, deferred);
     } catch (err) {
+      const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log);
       audit.append('lifecycle', { event: 'gateway-failed', reason: err instanceof Error ? err.message : String(err) });
       await audit.close();
       throw err;
     }
-    const done = this.follow(meta, audit, gateway)
+    const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log, { lockWaitMs: 30_000 });
+    deferred.attach(audit);
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    const done = this.follow(meta, audit, gateway, released)
       .catch((err: unknown) => this.log(`run ${id}: ${err instanceof Error ? err.message : String(err)}`))
       .finally(() => this.watching.delete(id));
-    this.watching.set(id, { done });
+    this.watching.set(id, { done, gateway, release });
   }
 
-  /** Re-take every live run of the store (after a daemon restart). */
+  /**
+   * Re-take every live run of the store (after a daemon restart), and close the audit log of every ended
+   * run that a dead daemon left open (with a recovery entry that says what is missing).
+   */
   async resumeAll(): Promise<void> {
     for (const m of await this.store.list()) {
       if (LIVE_STATES.has(m.state) && m.containerId) {
         await this.register(m.id).catch((err: unknown) => this.log(`resume ${m.id}: ${String(err)}`));
+      } else {
+        await this.closeLeftOpen(m).catch((err: unknown) => this.log(`close ${m.id}: ${String(err)}`));
       }
     }
   }
 
-  private async startGateway(meta: RunMetadata, audit: AuditSink): Promise<RunGateway> {
+  /**
+   * `moat proxy restart`: once the next daemon's gateway socket has replaced a run's own (or after
+   * `timeoutMs`), stop serving and recording that run; the next daemon resumes from what was recorded.
+   */
+  async handOver(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await Promise.all([...this.watching.values()].map(async (w) => {
+      let ended = false;
+      void w.done.then(() => { ended = true; });
+      while (!ended && Date.now() < deadline && (await w.gateway.owned())) await new Promise((r) => setTimeout(r, 25));
+      w.release();
+      await w.done;
+    }));
+  }
+
+  private async closeLeftOpen(m: RunMetadata): Promise<void> {
+    const dir = this.store.dir(m.id);
+    if (!(await auditLeftOpen(dir))) return;
+    const audit = await AuditSink.open(this.home, m, dir, this.log);
+    const r = audit.resumed;
+    if (r && !r.closed) {
+      const floor = await auditConsoleFloor(join(dir, ENTRIES_FILE));
+      audit.append('lifecycle', recoveredEntry(r, `console output after ${floor?.ts ?? 'the start'} and the end of the run (its exit code): the run ended (${m.state}) while no daemon kept its log`));
+    }
+    await audit.close();
+  }
+
+  private async startGateway(meta: RunMetadata, audit: Pick<AuditSink, 'append'>): Promise<RunGateway> {
     const netLog = join(this.store.dir(meta.id), 'network.jsonl');
     let pending = '';
     let writing: Promise<void> = Promise.resolve();
@@ -86,17 +141,22 @@ export class Supervisor {
     return { ...gw, close: async () => { flush(); await writing; await gw.close(); } };
   }
 
-  private async follow(meta: RunMetadata, audit: AuditSink, gateway: RunGateway): Promise<void> {
+  private async follow(meta: RunMetadata, audit: AuditSink, gateway: RunGateway, released: Promise<void>): Promise<void> {
     const id = meta.id;
     const containerId = meta.containerId as string;
+    const died = audit.resumed && !audit.resumed.closed ? audit.resumed : undefined;
     let exitCode: number | undefined;
     try {
       const info = await this.waitStarted(containerId);
       if (!info) {
+        if (died) audit.append('lifecycle', recoveredEntry(died, `console output after ${died.lastTs ?? 'the start'} and the exit code: the container was removed before a daemon could read them`));
         await this.store.update(id, (m) => (LIVE_STATES.has(m.state) ? { ...m, state: 'failed', reason: 'its container is gone' } : undefined));
         return;
       }
-      await this.followLogs(id, containerId, info.tty, meta.lastLogTs, audit);
+      await repairLogsTail(this.store.logsFile(id));
+      const floors: Floors = { logs: await logsFloor(this.store.logsFile(id)), audit: await auditConsoleFloor(join(this.store.dir(id), ENTRIES_FILE)) };
+      if (died) audit.append('lifecycle', resumedFromEngine(died, floors));
+      if ((await this.followLogs(id, containerId, info.tty, floors, audit, released)) === 'released') return;
       exitCode = await this.runtime.wait(containerId);
       audit.append('lifecycle', { event: 'stopped', exitCode });
     } finally {
@@ -115,9 +175,10 @@ export class Supervisor {
     }
   }
 
-  private async followLogs(id: string, containerId: string, tty: boolean, after: string | undefined, audit: AuditSink): Promise<void> {
+  private async followLogs(id: string, containerId: string, tty: boolean, floors: Floors, audit: AuditSink, released: Promise<void>): Promise<'ended' | 'released'> {
     let batch: LogRecord[] = [];
-    let lastTs = after;
+    let lastTs: string | undefined;
+    let stopped = false;
     let flushing = Promise.resolve();
     const flush = (): Promise<void> => {
       if (batch.length === 0) return flushing;
@@ -131,19 +192,26 @@ export class Supervisor {
       return flushing;
     };
     const timer = setInterval(() => void flush(), 100);
-    const recordAfter = (floor: string | undefined) => (l: LogLine): void => {
-      if (floor && l.ts <= floor) return; // already recorded (before a restart, or by the follow)
-      batch.push({ ts: l.ts, stream: l.stream, line: l.line });
-      audit.append('console', { ts: l.ts, stream: l.stream, line: l.line });
+    let seen: Floor = { ts: '', n: 0 };
+    // Each sink keeps only what it does not hold yet (a restarted daemon resumes each from its own floor).
+    const record = (toLogs: (ts: string) => boolean, toAudit: (ts: string) => boolean) => (l: LogLine): void => {
+      if (stopped) return; // handed over: the next daemon records from here
+      if (toLogs(l.ts)) batch.push({ ts: l.ts, stream: l.stream, line: l.line });
+      if (toAudit(l.ts)) audit.append('console', { ts: l.ts, stream: l.stream, line: l.line });
+      seen = lastTs === l.ts ? { ts: l.ts, n: seen.n + 1 } : { ts: l.ts, n: 1 };
       lastTs = l.ts;
       if (batch.length >= 500) void flush();
     };
+    const oldest = [floors.logs?.ts, floors.audit?.ts].some((t) => t === undefined) ? undefined : [floors.logs!.ts, floors.audit!.ts].sort()[0];
     const since = (ts: string | undefined) => (ts ? { since: Math.floor(Date.parse(ts) / 1000) } : {});
     try {
-      await this.runtime.logs(containerId, { follow: true, tty, ...since(after) }, recordAfter(after));
+      const following = this.runtime.logs(containerId, { follow: true, tty, ...since(oldest) }, record(after(floors.logs), after(floors.audit)));
+      const how = await Promise.race([following.then(() => 'ended' as const), released.then(() => 'released' as const)]);
+      if (how === 'released') { stopped = true; return how; }
       // A live follow can end at the exit before the engine hands over a last, unterminated line: read
       // what it holds once more and keep only what is newer.
-      await this.runtime.logs(containerId, { follow: false, tty, ...since(lastTs) }, recordAfter(lastTs)).catch(() => undefined);
+      await this.runtime.logs(containerId, { follow: false, tty, ...since(lastTs ?? oldest) }, record(after(higher(floors.logs, seen)), after(higher(floors.audit, seen)))).catch(() => undefined);
+      return how;
     } finally {
       clearInterval(timer);
       await flush();
@@ -159,4 +227,17 @@ export class Supervisor {
     if (!updated?.keep) await this.runtime.remove(containerId, true);
     this.log(`run ${id}: exited ${code}`);
   }
+}
+
+/** The later of two floors (what a sink held before, and what this follow has seen since). */
+function higher(a: Floor | undefined, b: Floor): Floor | undefined {
+  if (b.n === 0) return a;
+  if (!a || b.ts > a.ts) return b;
+  return b.ts === a.ts ? { ts: a.ts, n: Math.max(a.n, b.n) } : a;
+}
+
+/** The recovery entry of a live run whose daemon died: its output is read back from the engine. */
+function resumedFromEngine(died: ResumedLog, floors: Floors): ReturnType<typeof recoveredEntry> {
+  const from = floors.audit?.ts ?? 'the start';
+  return recoveredEntry(died, `nothing: console output after ${from} was read back from the engine's log of the container; requests the container made while no daemon ran failed (nothing served them)`);
 }
