@@ -4,7 +4,9 @@ import type { RunStore } from '../run/store.js';
 import { LIVE_STATES, type LogRecord, type RunMetadata } from '../run/types.js';
 import type { MoatHome } from '../home/paths.js';
 import { AuditSink } from './audit-sink.js';
-import { appendNetworkLog, networkLogLine, type GatewayHost, type RunGateway } from './gateways.js';
+import type { GatewayHost, RunGateway } from './gateways.js';
+import { NetworkRecorder } from './network-recorder.js';
+import { RECORD_LIMITS, capText, recordBudgets } from './record-limits.js';
 
 interface Watched {
   done: Promise<void>;
@@ -36,10 +38,11 @@ export class Supervisor {
     if (this.watching.has(id)) return;
     const meta = await this.store.read(id);
     if (!meta?.containerId) throw new Error(`run ${id} has no container`);
-    const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log);
+    const limits = await recordBudgets(this.home);
+    const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log, { budgetBytes: limits.auditBytes });
     let gateway: RunGateway;
     try {
-      gateway = await this.startGateway(meta, audit);
+      gateway = await this.startGateway(meta, audit, limits.traceBytes);
     } catch (err) {
       audit.append('lifecycle', { event: 'gateway-failed', reason: err instanceof Error ? err.message : String(err) });
       await audit.close();
@@ -60,30 +63,21 @@ export class Supervisor {
     }
   }
 
-  private async startGateway(meta: RunMetadata, audit: AuditSink): Promise<RunGateway> {
-    const netLog = join(this.store.dir(meta.id), 'network.jsonl');
-    let pending = '';
-    let writing: Promise<void> = Promise.resolve();
-    const flush = (): void => {
-      if (!pending) return;
-      const text = pending;
-      pending = '';
-      writing = writing.then(() => appendNetworkLog(netLog, text)).catch((err: unknown) => this.log(`network log ${meta.id}: ${String(err)}`));
-    };
-    const gw = await this.gateways.start(meta, this.store.dir(meta.id), (ev, redact) => {
-      const line = networkLogLine(ev, redact);
-      if (line) {
-        pending += line;
-        setImmediate(flush);
-        audit.append('network', JSON.parse(line) as Record<string, string | number | boolean>);
-        if (ev.type === 'request' && ev.grant) {
-          // A locally answered call (a token refresh) used no credential; it is recorded as network only.
-          if (!ev.local) audit.append('credential', { grant: ev.grant, host: ev.host });
-        }
-        if (ev.type === 'request' && ev.blocked) audit.append('policy', { decision: 'deny', host: ev.host, reason: redact(ev.reason ?? '') });
-      }
+  private async startGateway(meta: RunMetadata, audit: AuditSink, budgetBytes: number): Promise<RunGateway> {
+    const net = await NetworkRecorder.open({
+      file: join(this.store.dir(meta.id), 'network.jsonl'),
+      audit,
+      budgetBytes,
+      log: (m) => this.log(`run ${meta.id}: ${m}`),
     });
-    return { ...gw, close: async () => { flush(); await writing; await gw.close(); } };
+    let gw: RunGateway;
+    try {
+      gw = await this.gateways.start(meta, this.store.dir(meta.id), (ev, redact) => net.record(ev, redact));
+    } catch (err) {
+      await net.close();
+      throw err;
+    }
+    return { ...gw, close: async () => { await gw.close(); await net.close(); } };
   }
 
   private async follow(meta: RunMetadata, audit: AuditSink, gateway: RunGateway): Promise<void> {
@@ -134,7 +128,7 @@ export class Supervisor {
     const recordAfter = (floor: string | undefined) => (l: LogLine): void => {
       if (floor && l.ts <= floor) return; // already recorded (before a restart, or by the follow)
       batch.push({ ts: l.ts, stream: l.stream, line: l.line });
-      audit.append('console', { ts: l.ts, stream: l.stream, line: l.line });
+      audit.append('console', { ts: l.ts, stream: l.stream, line: capText(l.line, RECORD_LIMITS.consoleLine), ...(l.line.length > RECORD_LIMITS.consoleLine ? { lineLen: l.line.length } : {}) });
       lastTs = l.ts;
       if (batch.length >= 500) void flush();
     };
