@@ -172,8 +172,8 @@ export const globalConfigSchema = z
       .describe('Image build settings.'),
     records: z
       .object({
-        trace_max_mib: z.number().int().min(1).max(1_048_576).optional().describe("Byte budget of each run's network.jsonl, in MiB (default 64); past it requests are counted, not listed."),
-        audit_max_mib: z.number().int().min(1).max(1_048_576).optional().describe("Byte budget of each run's audit log, in MiB (default 64); past it entries are counted, not written, and the log still signs."),
+        trace_max_mib: z.number().min(0.25).max(1_048_576).optional().describe("Byte budget of each run's network.jsonl, in MiB (default 64); past it requests are counted, not listed."),
+        audit_max_mib: z.number().min(0.25).max(1_048_576).optional().describe("Byte budget of each run's audit log, in MiB (default 64); past it entries are counted, not written, and the log still signs."),
       })
       .strict()
       .optional()

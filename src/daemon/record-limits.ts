@@ -93,6 +93,6 @@ export class ByteBudget {
 /** The byte budgets of a run's network.jsonl and audit.jsonl: `records` in ~/.moat/config.yaml, or the defaults. */
 export async function recordBudgets(home: MoatHome): Promise<{ traceBytes: number; auditBytes: number }> {
   const records = (await loadGlobalConfig(home.globalConfig).catch(() => undefined))?.records;
-  const mib = (n: number | undefined): number => (n === undefined ? RECORD_LIMITS.budgetBytes : n * 1024 * 1024);
+  const mib = (n: number | undefined): number => (n === undefined ? RECORD_LIMITS.budgetBytes : Math.floor(n * 1024 * 1024));
   return { traceBytes: mib(records?.trace_max_mib), auditBytes: mib(records?.audit_max_mib) };
 }
