@@ -52,9 +52,9 @@ export async function* readJsonlLines(file: string, opts: JsonlReadOptions = {})
       if (skipping || partBytes + rest.length > max) {
         // Too long to hold: drop it, and what follows up to the next '\n' (the offset still advances).
         skipping = true;
+        pos += partBytes + rest.length;
         parts = [];
         partBytes = 0;
-        pos += rest.length;
         continue;
       }
       parts.push(Buffer.from(rest));
