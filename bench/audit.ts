@@ -7,10 +7,15 @@
  * AuditWriter on a temp run dir; with auditing on its onEvent does `audit.append('network', event)` for
  * each request event, with auditing off onEvent does nothing. Rounds alternate between the two modes.
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditWriter, JsonlAuditStore, generateSigner, parsePublicKey, verifyStore } from '../src/audit/index.js';
+import { AuditWriter, JsonlAuditStore, generateSigner, parsePublicKey, verifyStore, type JsonObject } from '../src/audit/index.js';
+import { AuditSink } from '../src/daemon/audit-sink.js';
+import { NetworkRecorder } from '../src/daemon/network-recorder.js';
+import type { RequestEvent } from '../src/gateway/events.js';
+import { MoatHome } from '../src/home/paths.js';
+import type { RunMetadata } from '../src/run/types.js';
 import { load, loadFor, median, startGatewayBench } from './lib/gateway.js';
 
 const VERIFY_N = Number(process.argv[2] ?? 1_000_000);
@@ -44,6 +49,70 @@ async function fill(dir: string, n: number, signer = generateSigner()): Promise<
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+const FLOOD_N = 2_000;
+
+function refusedEvent(i: number): RequestEvent {
+  const path = `/${'a'.repeat(30_000)}?i=${i}`;
+  return {
+    type: 'request', ts: new Date().toISOString(), method: 'GET', url: `http://denied.test${path}`, host: 'denied.test', status: 403,
+    ttfbMs: 0, durationMs: 0.1, bytesUp: 0, bytesDown: 120, blocked: true, reason: `GET ${path} on denied.test is refused by "deny"`,
+  };
+}
+
+/**
+ * A run floods the gateway with refused requests carrying 30 KB URLs: the daemon's cost per event on its
+ * event loop (shared by every run) and the bytes written, as the daemon recorded them before (full event
+ * to network.jsonl, parsed again and re-encoded for the audit) and now (NetworkRecorder).
+ */
+async function floodComparison(root: string): Promise<void> {
+  const signer = generateSigner();
+  const id = (s: string): string => s;
+  // Before: JSON.stringify + redact for network.jsonl, JSON.parse + canonical encoding for the audit.
+  const oldDir = join(root, 'flood-old');
+  const w = await AuditWriter.open(oldDir, signer);
+  let pending = '';
+  let t0 = performance.now();
+  let callerMs = 0;
+  for (let i = 0; i < FLOOD_N; i += 500) {
+    const b = performance.now();
+    for (let j = i; j < i + 500; j++) {
+      const ev = refusedEvent(j);
+      const line = `${id(JSON.stringify(ev))}\n`;
+      pending += line;
+      w.append('network', JSON.parse(line) as JsonObject);
+      w.append('policy', { decision: 'deny', host: ev.host, reason: id(ev.reason ?? '') });
+    }
+    callerMs += performance.now() - b;
+    await appendFile(join(oldDir, 'network.jsonl'), pending);
+    pending = '';
+    await new Promise((r) => setImmediate(r));
+  }
+  await w.close();
+  const oldTotal = performance.now() - t0;
+  const size = async (d: string, f: string): Promise<number> => (await stat(join(d, f))).size;
+  console.log(`flood: ${fmt(FLOOD_N)} refused requests with 30 KB URLs (one host), as recorded by the daemon`);
+  console.log(`  before  ${(callerMs * 1000 / FLOOD_N).toFixed(1)} µs of event loop per event, ${(oldTotal / 1000).toFixed(1)} s in all; network.jsonl ${(await size(oldDir, 'network.jsonl') / 1e6).toFixed(1)} MB, audit.jsonl ${(await size(oldDir, 'audit.jsonl') / 1e6).toFixed(1)} MB`);
+
+  const newDir = join(root, 'flood-new');
+  const home = new MoatHome(join(root, 'flood-home'));
+  const meta = { id: 'run_000000000000', name: 'flood', workspace: root, command: [], createdAt: new Date().toISOString(), image: 'x' } as unknown as RunMetadata;
+  const sink = await AuditSink.open(home, meta, newDir, (m) => console.error(m));
+  const net = await NetworkRecorder.open({ file: join(newDir, 'network.jsonl'), audit: sink, log: (m) => console.error(m) });
+  t0 = performance.now();
+  callerMs = 0;
+  for (let i = 0; i < FLOOD_N; i += 500) {
+    const b = performance.now();
+    for (let j = i; j < i + 500; j++) net.record(refusedEvent(j), id);
+    callerMs += performance.now() - b;
+    await new Promise((r) => setImmediate(r));
+  }
+  await net.close();
+  await sink.close();
+  const newTotal = performance.now() - t0;
+  console.log(`  now     ${(callerMs * 1000 / FLOOD_N).toFixed(1)} µs of event loop per event, ${(newTotal / 1000).toFixed(1)} s in all; network.jsonl ${(await size(newDir, 'network.jsonl') / 1e3).toFixed(1)} kB, audit.jsonl ${(await size(newDir, 'audit.jsonl') / 1e3).toFixed(1)} kB`);
+  console.log('  (event-loop time excludes the file writes, which are asynchronous in both; "now" records 20 refusals in full and counts the rest)');
+}
 const signedPct = (n: number): string => `${n >= 0 ? '+' : ''}${n.toFixed(1)} %`;
 
 type Mode = 'off' | 'on';
@@ -119,6 +188,7 @@ async function main(): Promise<void> {
     console.log(`  verifyStore                 ${(ms / 1000).toFixed(2)} s, ${fmt(VERIFY_N / (ms / 1000))} entries/s, verdict ${report.ok ? 'OK' : 'FAIL'} (target < 10 s)`);
     console.log(`  RSS after writing / after verifying: ${fmt(rssAfterFill / 1e6)} MB / ${fmt(process.memoryUsage().rss / 1e6)} MB`);
 
+    await floodComparison(root);
     await proxyComparison();
   } finally {
     await rm(root, { recursive: true, force: true });

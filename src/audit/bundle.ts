@@ -4,7 +4,7 @@ import { leafOfEntry, rootFromPath } from './merkle.js';
 import { checkpointSignatureValid, keyFingerprint, parsePublicKey } from './signing.js';
 import type { AuditCheck, AuditEntry, AuditReport, Checkpoint, Problem } from './types.js';
 import { emptyCounts, isAuditType } from './types.js';
-import { isCheckpoint, verifyRun } from './verify.js';
+import { RunVerifier, isCheckpoint } from './verify.js';
 
 export const BUNDLE_FORMAT = 'moat-audit-bundle/1';
 export const PROOF_FORMAT = 'moat-audit-proof/1';
@@ -79,21 +79,49 @@ function finalize(report: AuditReport, keyCheck: AuditCheck): AuditReport {
   return { ...rest, checks, ok: failed.length === 0, ...(first ? { firstFailure: first } : {}) };
 }
 
-function malformed(kind: 'run' | 'proof', message: string): AuditReport {
+export function malformed(kind: 'run' | 'proof', message: string): AuditReport {
   const check = fail('format', 'malformed', message);
   return { kind, ok: false, runId: '', entries: 0, checkpoints: 0, countsByType: emptyCounts(), checks: [check], firstFailure: { problem: 'malformed', message } };
+}
+
+/** A bundle verification under way: feed entries in order, then finish(). */
+export interface BundleCheck {
+  addEntry(e: unknown): void;
+  /** An entry as raw JSON text: fed as a stored line when it is one (its hash matches), else parsed. */
+  addText(raw: string): void;
+  finish(): AuditReport;
+}
+
+/**
+ * Start verifying a bundle from its head (format, runId, publicKey, checkpoints), before its entries:
+ * a streaming reader feeds the entries one by one. A malformed head gives the report at once.
+ */
+export function startBundleCheck(head: Record<string, unknown>, opts: KeyOption = {}): BundleCheck | AuditReport {
+  if (head.format !== BUNDLE_FORMAT) return malformed('run', `not a ${BUNDLE_FORMAT} document`);
+  if (!Array.isArray(head.checkpoints) || typeof head.runId !== 'string') return malformed('run', 'bundle lacks entries, checkpoints or runId');
+  const { key, check } = resolveKey(head.publicKey, opts);
+  if (!key) return malformed('run', check.message);
+  const v = new RunVerifier(head.checkpoints as unknown[], key, { runId: head.runId });
+  const addText = (raw: string): void => {
+    const head = parseLine(raw);
+    if (head && sha256Hex(head.body) === head.hash) return v.add(raw);
+    let e: unknown = raw;
+    try {
+      e = JSON.parse(raw) as unknown;
+    } catch { /* reported by the verifier as a malformed entry at its position */ }
+    v.addEntry(e);
+  };
+  return { addEntry: (e) => v.addEntry(e), addText, finish: () => finalize(v.finish(), check) };
 }
 
 /** Verify an exported bundle (same checks as a local run, plus the key check). */
 export async function verifyBundle(bundle: unknown, opts: KeyOption = {}): Promise<AuditReport> {
   if (!isObj(bundle) || bundle.format !== BUNDLE_FORMAT) return malformed('run', `not a ${BUNDLE_FORMAT} document`);
-  if (!Array.isArray(bundle.entries) || !Array.isArray(bundle.checkpoints) || typeof bundle.runId !== 'string') {
-    return malformed('run', 'bundle lacks entries, checkpoints or runId');
-  }
-  const { key, check } = resolveKey(bundle.publicKey, opts);
-  if (!key) return malformed('run', check.message);
-  const report = await verifyRun([bundle.entries as AuditEntry[]], bundle.checkpoints as unknown[], key, { runId: bundle.runId });
-  return finalize(report, check);
+  if (!Array.isArray(bundle.entries)) return malformed('run', 'bundle lacks entries, checkpoints or runId');
+  const started = startBundleCheck(bundle, opts);
+  if (!('addEntry' in started)) return started;
+  for (const e of bundle.entries as unknown[]) started.addEntry(e);
+  return started.finish();
 }
 
 /** Verify an inclusion proof: entry hash, audit path to the signed root, checkpoint signature, key. */

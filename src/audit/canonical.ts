@@ -61,7 +61,18 @@ export function encodeEntry(seq: number, ts: string, type: AuditType, data: Json
   if (!TS_RE.test(ts)) throw new TypeError(`bad timestamp ${ts}`);
   if (!isAuditType(type)) throw new TypeError(`bad audit type ${String(type)}`);
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new TypeError('audit data must be an object');
-  const d = canonicalJson(data);
+  return encodeEntryData(seq, ts, type, canonicalJson(data), prev);
+}
+
+/**
+ * encodeEntry with `data` already in canonical JSON (an object), so a caller that has encoded an event
+ * once (e.g. for network.jsonl) does not encode it again. The caller guarantees canonical form.
+ */
+export function encodeEntryData(seq: number, ts: string, type: AuditType, d: string, prev: string | null): { line: string; hash: string } {
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new TypeError(`bad seq ${seq}`);
+  if (!TS_RE.test(ts)) throw new TypeError(`bad timestamp ${ts}`);
+  if (!isAuditType(type)) throw new TypeError(`bad audit type ${String(type)}`);
+  if (!d.startsWith('{') || !d.endsWith('}')) throw new TypeError('audit data must be an object');
   const tail = `"prev":${prev === null ? 'null' : `"${prev}"`},"seq":${seq},"ts":"${ts}","type":"${type}"}`;
   const h = sha256Hex(`{"data":${d},${tail}`);
   return { line: `{"data":${d},"hash":"${h}",${tail}`, hash: h };

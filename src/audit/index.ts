@@ -23,5 +23,6 @@ export { AuditWriter } from './writer.js';
 export type { VerifyOptions } from './verify.js';
 export { RunVerifier, verifyRun } from './verify.js';
 export type { AuditBundle, InclusionProof, KeyOption } from './bundle.js';
-export { BUNDLE_FORMAT, PROOF_FORMAT, verifyBundle, verifyDocument, verifyProof } from './bundle.js';
+export { BUNDLE_FORMAT, PROOF_FORMAT, startBundleCheck, verifyBundle, verifyDocument, verifyProof } from './bundle.js';
+export { verifyDocumentFile } from './bundle-file.js';
 export { bundleFromStore, exportBundle, listEntries, prove, verifyStore } from './run-log.js';

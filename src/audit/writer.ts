@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { MoatError } from '../errors.js';
-import { encodeEntry, parseLine, sha256Hex } from './canonical.js';
+import { encodeEntry, encodeEntryData, parseLine, sha256Hex } from './canonical.js';
 import { MerkleAccumulator, leafOfEntry } from './merkle.js';
 import type { AuditSigner } from './signing.js';
 import { signCheckpoint } from './signing.js';
@@ -98,12 +98,14 @@ export class AuditWriter {
       let seq = 0;
       let prev: string | null = null;
       let lastTs: string | undefined;
+      let bytes = 0;
       for await (const lines of store.readEntryLines()) {
         for (const line of lines) {
           const head = parseLine(line);
           const at = seq + 1;
           if (!head || sha256Hex(head.body) !== head.hash || head.seq !== at || head.prev !== prev) throw damaged(at, 'broken chain');
           acc.appendLeaf(leafOfEntry(head.hash));
+          bytes += Buffer.byteLength(line, 'utf8') + 1;
           seq = at;
           prev = head.hash;
           lastTs = head.ts;
@@ -113,6 +115,7 @@ export class AuditWriter {
       // Never re-sign over a log that lost signed entries.
       if (last && last.count > seq) throw damaged(seq + 1, `its last checkpoint signs ${last.count} entries`);
       const w = new AuditWriter(runId, store, signer, release, seq, prev, acc, opts);
+      w.bytes = bytes;
       if (last) w.lastCp = { count: last.count, final: last.final, at: w.lastCp.at };
       if (seq > 0 || torn > 0) {
         w.resumed = { entries: seq, signed: last?.count ?? 0, closed: last?.final === true && last.count === seq && torn === 0, tornBytes: torn, ...(lastTs ? { lastTs } : {}) };
@@ -135,11 +138,30 @@ export class AuditWriter {
   /** Entries appended so far (written or pending). */
   get count(): number { return this.seq; }
 
+  /** Bytes of audit.jsonl, written or pending. */
+  bytes = 0;
+
   /** Append an entry; returns its seq. Never waits for I/O. */
   append(type: AuditType, data: JsonObject): number {
     if (this.closed) throw new MoatError(`the audit writer of run ${this.runId} is closed`);
+    return this.push(encodeEntry(this.seq + 1, this.now().toISOString(), type, data, this.prev));
+  }
+
+  /** append() with `data` already encoded as canonical JSON (see encodeEntryData). */
+  appendEncoded(type: AuditType, data: string): number {
+    if (this.closed) throw new MoatError(`the audit writer of run ${this.runId} is closed`);
+    return this.push(encodeEntryData(this.seq + 1, this.now().toISOString(), type, data, this.prev));
+  }
+
+  /** Bytes one entry with this canonical data would take (within a few bytes: the tail is fixed-size). */
+  static entryBytes(dataBytes: number, type: AuditType): number {
+    // {"data":D,"hash":"<64>","prev":"<64>","seq":<=16,"ts":"<24>","type":"T"}\n
+    return dataBytes + 225 + type.length;
+  }
+
+  private push({ line, hash }: { line: string; hash: string }): number {
     const seq = this.seq + 1;
-    const { line, hash } = encodeEntry(seq, this.now().toISOString(), type, data, this.prev);
+    this.bytes += Buffer.byteLength(line, 'utf8') + 1;
     this.seq = seq;
     this.prev = hash;
     this.acc.appendLeaf(leafOfEntry(hash));

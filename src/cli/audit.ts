@@ -6,7 +6,7 @@ import pc from 'picocolors';
 import type { AuditEntry, AuditReport, AuditType } from '../audit/index.js';
 import {
   AUDIT_TYPES, ENTRIES_FILE, JsonlAuditStore, exportBundle, isAuditType, keyFingerprint, listEntries, loadOrCreateSigner,
-  loadPublicKey, prove, signingKeyPaths, verifyDocument, verifyStore,
+  loadPublicKey, prove, signingKeyPaths, verifyDocumentFile, verifyStore,
 } from '../audit/index.js';
 import { MoatError, errnoCode } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
@@ -68,12 +68,13 @@ async function readText(path: string, what: string): Promise<string> {
   }
 }
 
-async function readJsonDocument(path: string): Promise<unknown> {
-  const text = await readText(path, 'file');
+/** Verify a bundle or proof file, streamed (an exported bundle can be larger than a string may be). */
+async function verifyFile(path: string, key: string | undefined): Promise<AuditReport> {
   try {
-    return JSON.parse(text) as unknown;
+    return await verifyDocumentFile(path, key === undefined ? {} : { key });
   } catch (err) {
-    throw new MoatError(`${path} is not JSON (expected an audit bundle or inclusion proof)`, { cause: err });
+    if (errnoCode(err) === 'ENOENT') throw new MoatError(`file ${path} does not exist`);
+    throw err;
   }
 }
 
@@ -100,6 +101,11 @@ async function homeKey(ctx: AuditCommandContext): Promise<{ key: KeyObject; pem:
 export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditCommandContext): void {
   const out = ctx.stdout ?? ((s: string) => void process.stdout.write(s));
   const err = ctx.stderr ?? ((s: string) => void process.stderr.write(s));
+  /** Like out, but waits for stdout to drain, so a long listing stays bounded in memory. */
+  const write = async (s: string): Promise<void> => {
+    if (ctx.stdout) ctx.stdout(s);
+    else if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+  };
   const report = (r: AuditReport, json: boolean): void => {
     out(json ? `${JSON.stringify(r)}\n` : formatReport(r));
     if (!r.ok) process.exitCode = 1;
@@ -117,12 +123,13 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       const types = parseTypes(opts.type);
       const { store, live } = await openRun(ctx, ref);
       if (opts.events) {
-        const entries: AuditEntry[] = [];
+        // Streamed: the same text as JSON.stringify({ runId, entries }), one entry at a time.
+        if (opts.json) await write(`{"runId":${JSON.stringify(store.runId)},"entries":[`);
+        let n = 0;
         for await (const e of listEntries(store, types)) {
-          if (opts.json) entries.push(e);
-          else out(`${String(e.seq).padStart(6)}  ${e.ts}  ${e.type.padEnd(10)}  ${summarize(e)}\n`);
+          await write(opts.json ? `${n++ === 0 ? '' : ','}${JSON.stringify(e)}` : `${String(e.seq).padStart(6)}  ${e.ts}  ${e.type.padEnd(10)}  ${summarize(e)}\n`);
         }
-        if (opts.json) out(`${JSON.stringify({ runId: store.runId, entries })}\n`);
+        if (opts.json) await write(']}\n');
         return;
       }
       if (types) throw new MoatError('--type filters the --events listing', { hint: `moat audit ${ref ?? ''} --events --type ${opts.type ?? ''}`.replace(/\s+/g, ' ') });
@@ -147,9 +154,8 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
     .option('--key <pubkey>', 'trusted public key: a PEM file (from `moat audit key`) or PEM text')
     .option('--json', 'print one JSON object')
     .action(async (file, opts) => {
-      const doc = await readJsonDocument(file);
       const key = opts.key === undefined ? undefined : opts.key.includes('-----BEGIN') ? opts.key : await readText(opts.key, 'key file');
-      report(await verifyDocument(doc, key === undefined ? {} : { key }), wantJson(opts.json));
+      report(await verifyFile(file, key), wantJson(opts.json));
     });
 
   audit

@@ -1,11 +1,12 @@
 import type { Command } from '@commander-js/extra-typings';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pc from 'picocolors';
 import type { CliContext } from './context.js';
 import type { RequestEvent } from '../gateway/events.js';
 import { LIVE_STATES } from '../run/types.js';
-import { errnoCode } from '../errors.js';
+import type { DroppedLine, TraceBudgetLine } from '../daemon/network-recorder.js';
+import type { RefusalSummary } from '../daemon/refusals.js';
+import { readJsonlLines } from '../home/jsonl.js';
 
 function matches(ev: RequestEvent, o: { host?: string; status?: string }): boolean {
   if (o.host && !(ev.host === o.host || ev.host.endsWith(`.${o.host}`))) return false;
@@ -36,6 +37,35 @@ function format(ev: RequestEvent, verbose: boolean): string {
   return [head, ...block('request', ev.requestHeaders, ev.requestBody), ...block('response', ev.responseHeaders, ev.responseBody)].join('\n');
 }
 
+type TraceLine = RequestEvent | RefusalSummary | DroppedLine | TraceBudgetLine;
+
+function lineMatches(ev: TraceLine, o: { host?: string; status?: string }): boolean {
+  switch (ev.type) {
+    case 'request': return matches(ev, o);
+    case 'refusals': return matches({ ...ev, type: 'request', blocked: true } as unknown as RequestEvent, o);
+    case 'dropped': case 'trace-budget-reached': return !o.host && (!o.status || o.status === 'blocked' || /^4xx$/i.test(o.status));
+    default: return false;
+  }
+}
+
+function formatLine(ev: TraceLine, verbose: boolean): string | undefined {
+  switch (ev.type) {
+    case 'request': return format(ev, verbose);
+    case 'refusals':
+      return `${ev.ts.slice(11, 23)}  ${pc.red(`${ev.status} BLOCKED x${ev.count}`)}  ${ev.host}  ${pc.dim(`reason=${JSON.stringify(ev.reason)} (${ev.count} more refusals of ${ev.host} counted, not listed, ${ev.since.slice(11, 23)}..${ev.until.slice(11, 23)})`)}`;
+    case 'dropped':
+      return `${ev.ts.slice(11, 23)}  ${pc.yellow(`${ev.count} requests not listed`)} (${ev.blocked} refused) ${pc.dim(`${ev.since.slice(11, 23)}..${ev.until.slice(11, 23)}: the trace budget is spent`)}`;
+    case 'trace-budget-reached':
+      return `${ev.ts.slice(11, 23)}  ${pc.yellow(`trace budget of ${ev.limitBytes} bytes reached`)}: later requests are counted, not listed (records.trace_max_mib in ~/.moat/config.yaml)`;
+    default: return undefined;
+  }
+}
+
+/** Write to stdout, waiting for it to drain when its buffer is full (memory stays bounded on a slow pipe). */
+async function print(s: string): Promise<void> {
+  if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+}
+
 /** `moat trace [run] --network`: every request of a run, allowed or refused, from its network.jsonl. */
 export function registerTraceCommand(program: Command, ctx: CliContext): void {
   program
@@ -51,22 +81,24 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'trace', () => true);
       const file = join(ctx.store.dir(meta.id), 'network.jsonl');
-      let seen = 0;
+      let offset = 0;
+      let printed = 0;
+      // Streamed from the last complete line read, never the whole file at once.
       const emit = async (): Promise<void> => {
-        let text = '';
-        try { text = await readFile(file, 'utf8'); } catch (err) { if (errnoCode(err) !== 'ENOENT') throw err; }
-        const lines = text.split('\n').filter(Boolean);
-        for (const l of lines.slice(seen)) {
-          let ev: RequestEvent;
-          try { ev = JSON.parse(l) as RequestEvent; } catch { continue; }
-          if (!matches(ev, o)) continue;
-          process.stdout.write(o.json ? `${l}\n` : `${format(ev, o.verbose ?? false)}\n`);
+        for await (const { text, end } of readJsonlLines(file, { start: offset })) {
+          offset = end;
+          let ev: TraceLine;
+          try { ev = JSON.parse(text) as TraceLine; } catch { continue; }
+          if (typeof ev !== 'object' || ev === null || !lineMatches(ev, o)) continue;
+          const out = o.json ? text : formatLine(ev, o.verbose ?? false);
+          if (out === undefined) continue;
+          printed++;
+          await print(`${out}\n`);
         }
-        seen = lines.length;
       };
       await emit();
       if (!o.follow) {
-        if (seen === 0 && !o.json) ctx.info(`No requests recorded for run ${meta.name}.`);
+        if (printed === 0 && !o.json) ctx.info(`No requests recorded for run ${meta.name}.`);
         return;
       }
       for (;;) {

@@ -199,6 +199,14 @@ export const globalConfigSchema = z
       .strict()
       .optional()
       .describe('Image build settings.'),
+    records: z
+      .object({
+        trace_max_mib: z.number().min(0.25).max(1_048_576).optional().describe("Byte budget of each run's network.jsonl, in MiB (default 64); past it requests are counted, not listed."),
+        audit_max_mib: z.number().min(0.25).max(1_048_576).optional().describe("Byte budget of each run's audit log, in MiB (default 64); past it entries are counted, not written, and the log still signs."),
+      })
+      .strict()
+      .optional()
+      .describe('Limits on what one run may record on this machine.'),
   })
   .strict()
   .describe('Moat global configuration (~/.moat/config.yaml).');

@@ -1,4 +1,4 @@
-import { appendFile, lstat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { MoatHome } from '../home/paths.js';
 import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse } from '../gateway/index.js';
@@ -109,14 +109,4 @@ export class GatewayHost {
       },
     };
   }
-}
-
-/** network.jsonl: one line per request, allowed or refused; values redacted. */
-export function networkLogLine(ev: GatewayEvent, redact: (s: string) => string): string | undefined {
-  if (ev.type !== 'request') return undefined;
-  return `${redact(JSON.stringify(ev))}\n`;
-}
-
-export async function appendNetworkLog(file: string, text: string): Promise<void> {
-  await appendFile(file, text, { mode: 0o600 });
 }

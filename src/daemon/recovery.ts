@@ -4,20 +4,28 @@ import { JsonlAuditStore, activeWriter, ENTRIES_FILE, type JsonObject, type Resu
 import { RECOVERED_EVENT } from '../audit/verify.js';
 import type { AuditSink } from './audit-sink.js';
 
-type Append = AuditSink['append'];
+/** What the gateway's recorder needs of a run's audit log. */
+export type AuditLike = Pick<AuditSink, 'append' | 'appendEncoded'>;
 
 /** Audit appends made before the run's log is open (a hand-over: the previous daemon still holds it). */
-export class DeferredAudit {
-  private sink: Pick<AuditSink, 'append'> | undefined;
-  private queue: Parameters<Append>[] = [];
+export class DeferredAudit implements AuditLike {
+  private sink: AuditLike | undefined;
+  private queue: ((s: AuditLike) => void)[] = [];
 
-  append(...args: Parameters<Append>): void {
-    if (this.sink) this.sink.append(...args);
-    else this.queue.push(args);
+  append(...args: Parameters<AuditSink['append']>): boolean {
+    if (this.sink) return this.sink.append(...args);
+    this.queue.push((s) => s.append(...args));
+    return true;
   }
 
-  attach(sink: Pick<AuditSink, 'append'>): void {
-    for (const args of this.queue) sink.append(...args);
+  appendEncoded(...args: Parameters<AuditSink['appendEncoded']>): boolean {
+    if (this.sink) return this.sink.appendEncoded(...args);
+    this.queue.push((s) => s.appendEncoded(...args));
+    return true;
+  }
+
+  attach(sink: AuditLike): void {
+    for (const replay of this.queue) replay(sink);
     this.queue = [];
     this.sink = sink;
   }

@@ -5,9 +5,11 @@ import { LIVE_STATES, type LogRecord, type RunMetadata } from '../run/types.js';
 import type { MoatHome } from '../home/paths.js';
 import { ENTRIES_FILE, type ResumedLog } from '../audit/index.js';
 import { AuditSink } from './audit-sink.js';
-import { appendNetworkLog, networkLogLine, type GatewayHost, type RunGateway } from './gateways.js';
+import type { GatewayHost, RunGateway } from './gateways.js';
+import { NetworkRecorder } from './network-recorder.js';
+import { RECORD_LIMITS, capText, recordBudgets } from './record-limits.js';
 import { after, auditConsoleFloor, logsFloor, repairLogsTail, type Floor } from './resume-point.js';
-import { DeferredAudit, auditLeftOpen, recoveredEntry } from './recovery.js';
+import { DeferredAudit, auditLeftOpen, recoveredEntry, type AuditLike } from './recovery.js';
 
 interface Watched {
   done: Promise<void>;
@@ -54,17 +56,18 @@ export class Supervisor {
     if (!meta?.containerId) throw new Error(`run ${id} has no container`);
     // The gateway first: on a hand-over the previous daemon keeps the run's audit log (and serves the run)
     // until this gateway's socket has replaced its own; gateway events wait in memory for the log meanwhile.
+    const limits = await recordBudgets(this.home);
     const deferred = new DeferredAudit();
     let gateway: RunGateway;
     try {
-      gateway = await this.startGateway(meta, deferred);
+      gateway = await this.startGateway(meta, deferred, limits.traceBytes);
     } catch (err) {
       const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log);
       audit.append('lifecycle', { event: 'gateway-failed', reason: err instanceof Error ? err.message : String(err) });
       await audit.close();
       throw err;
     }
-    const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log, { lockWaitMs: 30_000 });
+    const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log, { lockWaitMs: 30_000, budgetBytes: limits.auditBytes });
     deferred.attach(audit);
     let release!: () => void;
     const released = new Promise<void>((r) => { release = r; });
@@ -115,30 +118,21 @@ export class Supervisor {
     await audit.close();
   }
 
-  private async startGateway(meta: RunMetadata, audit: Pick<AuditSink, 'append'>): Promise<RunGateway> {
-    const netLog = join(this.store.dir(meta.id), 'network.jsonl');
-    let pending = '';
-    let writing: Promise<void> = Promise.resolve();
-    const flush = (): void => {
-      if (!pending) return;
-      const text = pending;
-      pending = '';
-      writing = writing.then(() => appendNetworkLog(netLog, text)).catch((err: unknown) => this.log(`network log ${meta.id}: ${String(err)}`));
-    };
-    const gw = await this.gateways.start(meta, this.store.dir(meta.id), (ev, redact) => {
-      const line = networkLogLine(ev, redact);
-      if (line) {
-        pending += line;
-        setImmediate(flush);
-        audit.append('network', JSON.parse(line) as Record<string, string | number | boolean>);
-        if (ev.type === 'request' && ev.grant) {
-          // A locally answered call (a token refresh) used no credential; it is recorded as network only.
-          if (!ev.local) audit.append('credential', { grant: ev.grant, host: ev.host });
-        }
-        if (ev.type === 'request' && ev.blocked) audit.append('policy', { decision: 'deny', host: ev.host, reason: redact(ev.reason ?? '') });
-      }
+  private async startGateway(meta: RunMetadata, audit: AuditLike, budgetBytes: number): Promise<RunGateway> {
+    const net = await NetworkRecorder.open({
+      file: join(this.store.dir(meta.id), 'network.jsonl'),
+      audit,
+      budgetBytes,
+      log: (m) => this.log(`run ${meta.id}: ${m}`),
     });
-    return { ...gw, close: async () => { flush(); await writing; await gw.close(); } };
+    let gw: RunGateway;
+    try {
+      gw = await this.gateways.start(meta, this.store.dir(meta.id), (ev, redact) => net.record(ev, redact));
+    } catch (err) {
+      await net.close();
+      throw err;
+    }
+    return { ...gw, close: async () => { await gw.close(); await net.close(); } };
   }
 
   private async follow(meta: RunMetadata, audit: AuditSink, gateway: RunGateway, released: Promise<void>): Promise<void> {
@@ -197,7 +191,7 @@ export class Supervisor {
     const record = (toLogs: (ts: string) => boolean, toAudit: (ts: string) => boolean) => (l: LogLine): void => {
       if (stopped) return; // handed over: the next daemon records from here
       if (toLogs(l.ts)) batch.push({ ts: l.ts, stream: l.stream, line: l.line });
-      if (toAudit(l.ts)) audit.append('console', { ts: l.ts, stream: l.stream, line: l.line });
+      if (toAudit(l.ts)) audit.append('console', { ts: l.ts, stream: l.stream, line: capText(l.line, RECORD_LIMITS.consoleLine), ...(l.line.length > RECORD_LIMITS.consoleLine ? { lineLen: l.line.length } : {}) });
       seen = lastTs === l.ts ? { ts: l.ts, n: seen.n + 1 } : { ts: l.ts, n: 1 };
       lastTs = l.ts;
       if (batch.length >= 500) void flush();

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { readJsonlObjects } from '../home/jsonl.js';
 import { describeUpstreamError, type UpstreamFailureKind } from '../gateway/upstream-errors.js';
 
 /** The fields of a network.jsonl line the hints read. */
@@ -33,22 +33,28 @@ function plural(n: number): string {
  */
 export function unreachableHintLines(lines: Iterable<NetworkLine>, configPath: string): string[] {
   const hosts = new Map<string, HostFailures>();
-  for (const ev of lines) {
-    if (!ev.host || ev.blocked || ev.local) continue;
-    const failure = ev.error && (ev.status === 502 || ev.status === 504) ? describeUpstreamError(ev.error) : undefined;
-    if (!failure) {
-      // An upstream answer (any status) after failures: the host was reachable in the end.
-      if (!ev.error && (ev.status ?? 0) > 0) hosts.delete(ev.host);
-      continue;
-    }
-    const h = hosts.get(ev.host) ?? { requests: 0, kinds: new Map() };
-    const k = h.kinds.get(failure.kind) ?? { requests: 0, causes: new Set<string>() };
-    k.requests++;
-    k.causes.add(failure.cause);
-    h.kinds.set(failure.kind, k);
-    h.requests++;
-    hosts.set(ev.host, h);
+  for (const ev of lines) addLine(hosts, ev);
+  return hintsOf(hosts, configPath);
+}
+
+function addLine(hosts: Map<string, HostFailures>, ev: NetworkLine): void {
+  if (!ev.host || ev.blocked || ev.local) return;
+  const failure = ev.error && (ev.status === 502 || ev.status === 504) ? describeUpstreamError(ev.error) : undefined;
+  if (!failure) {
+    // An upstream answer (any status) after failures: the host was reachable in the end.
+    if (!ev.error && (ev.status ?? 0) > 0) hosts.delete(ev.host);
+    return;
   }
+  const h = hosts.get(ev.host) ?? { requests: 0, kinds: new Map() };
+  const k = h.kinds.get(failure.kind) ?? { requests: 0, causes: new Set<string>() };
+  k.requests++;
+  k.causes.add(failure.cause);
+  h.kinds.set(failure.kind, k);
+  h.requests++;
+  hosts.set(ev.host, h);
+}
+
+function hintsOf(hosts: Map<string, HostFailures>, configPath: string): string[] {
   const config = shortPath(configPath);
   return [...hosts].map(([host, h]) => {
     const [kind, k] = [...h.kinds].sort((a, b) => b[1].requests - a[1].requests)[0] ?? [];
@@ -61,22 +67,13 @@ export function unreachableHintLines(lines: Iterable<NetworkLine>, configPath: s
   });
 }
 
-/** The hints for a finished run, from its network.jsonl (none without one). */
+/** The hints for a finished run, from its network.jsonl (none without one), streamed. */
 export async function unreachableHints(runDir: string, configPath: string): Promise<string[]> {
-  let text: string;
+  const hosts = new Map<string, HostFailures>();
   try {
-    text = await readFile(join(runDir, 'network.jsonl'), 'utf8');
+    for await (const ev of readJsonlObjects<NetworkLine>(join(runDir, 'network.jsonl'))) addLine(hosts, ev);
   } catch {
-    return [];
+    return []; // unreadable: no hints
   }
-  const lines: NetworkLine[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    try {
-      lines.push(JSON.parse(line) as NetworkLine);
-    } catch {
-      // a torn last line while the daemon writes; ignore
-    }
-  }
-  return unreachableHintLines(lines, configPath);
+  return hintsOf(hosts, configPath);
 }
