@@ -6,14 +6,14 @@ import type { CA } from './ca.js';
 import type { ProxyCore } from './core.js';
 import type { GatewayEvent } from './events.js';
 import { handleRequest } from './forward.js';
-import { errorCode, parseAuthority, writeRawBlocked, writeRawError } from './http-util.js';
+import { closeRaw, errorCode, parseAuthority, writeRawBlocked, writeRawError } from './http-util.js';
 import { compileInjections, type HeaderInjection } from './injection.js';
 import { LeafCache } from './leaf.js';
 import { compileLocalResponses, type LocalResponse } from './local-response.js';
 import { type CompiledPolicy, compilePolicy, type PolicyData } from './policy.js';
 import type { TunnelInfo } from './target.js';
 import { Upstream, type UpstreamAddress } from './upstream.js';
-import { handleUpgrade } from './websocket.js';
+import { handleUpgrade, type Reattach } from './websocket.js';
 
 export interface ProxyTimeouts {
   /** A client must send a complete request head within this (slowloris guard). Default 30 s. */
@@ -115,8 +115,15 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
   const inner = http.createServer(serverOpts);
   for (const server of [outer, inner]) {
     server.timeout = t.idleMs ?? 600_000;
+    // After an upgrade the origin refused, the connection is an HTTP connection of this server again.
+    const reattach: Reattach = (socket, pending) => {
+      if (socket.destroyed) return;
+      if (pending.length > 0) socket.unshift(pending);
+      server.emit('connection', socket);
+      socket.resume();
+    };
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => handleRequest(core, req, res, tunnels.get(req.socket)));
-    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(core, req, socket, head, tunnels.get(req.socket)));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(core, req, socket, head, tunnels.get(req.socket), reattach));
     server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => onClientError(err, socket));
   }
   // These servers never listen (connections arrive through attach()); 'listening' is what starts
@@ -146,6 +153,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     if (!auth) {
       emit({ type: 'client-error', ts: new Date().toISOString(), code: 'BAD_CONNECT', message: 'malformed CONNECT authority' });
       writeRawError(socket, 400, 'Bad Request', 'CONNECT needs host:port.');
+      closeRaw(socket);
       return;
     }
     const { host, port } = auth;
@@ -157,6 +165,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
         durationMs: Date.now() - started, bytesUp: 0, bytesDown: 0, blocked: true, reason: decision.reason,
       });
       writeRawBlocked(socket, `CONNECT ${host}:${port}`, decision);
+      closeRaw(socket);
       return;
     }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
