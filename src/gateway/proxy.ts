@@ -115,6 +115,8 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
   const inner = http.createServer(serverOpts);
   for (const server of [outer, inner]) {
     server.timeout = t.idleMs ?? 600_000;
+    // A client that sends its request and then half-closes (FIN, TLS close_notify) still gets its answer.
+    (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // After an upgrade the origin refused, the connection is an HTTP connection of this server again.
     const reattach: Reattach = (socket, pending) => {
       if (socket.destroyed) return;
@@ -222,6 +224,9 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     sockets.add(socket);
     socket.on('error', () => socket.destroy());
     socket.once('close', () => sockets.delete(socket));
+    // Half-closing clients (nc, socat, scripts) send their request, then FIN; the answer still goes out.
+    // A TLS socket made over it inherits this, so close_notify does not end it either.
+    socket.allowHalfOpen = true;
     outer.emit('connection', socket);
   }
 
@@ -231,7 +236,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
       server.on('connection', attach);
     },
     listen(target, host = '127.0.0.1') {
-      const server = net.createServer({ noDelay: true }, attach);
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, attach);
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         const done = (): void => {
