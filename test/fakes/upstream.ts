@@ -175,6 +175,7 @@ function answerUpgradeOddly(server: http.Server, secure: boolean, req: http.Inco
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${accept}\r\n`);
     // Whatever arrives now would be read as raw bytes; record it so a test can see it never came.
     socket.on('data', () => undefined);
+    socket.once('end', () => socket.destroy());
     return true;
   }
   return false;
