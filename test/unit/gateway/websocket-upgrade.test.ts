@@ -72,6 +72,24 @@ describe('a request pipelined behind an upgrade the origin refused', () => {
     await waitFor(() => h.requestEvents().find((e) => e.url === 'http://paths.example.test/secret-plain' && e.blocked));
   });
 
+  it('inside a plain-HTTP CONNECT tunnel: the same', async () => {
+    const t = await connectTunnel(h.socketPath, 'paths.example.test:80');
+    if (!('socket' in t)) throw new Error('refused');
+    const out = await exchangeOn(t.socket, `${upgradeHead('/status/404', 'paths.example.test')}GET /secret-tunnel HTTP/1.1\r\nHost: paths.example.test\r\nConnection: close\r\n\r\n`);
+    expect(out).toMatch(/^HTTP\/1\.1 404 Refused\r\n[\s\S]*refused\nHTTP\/1\.1 403 Forbidden\r\n/);
+    expect(seen('/secret-tunnel')).toBe(0);
+    await waitFor(() => h.requestEvents().find((e) => e.url === 'http://paths.example.test/secret-tunnel' && e.blocked));
+  });
+
+  it('behind an upgrade Moat itself refused: the connection closes and nothing behind it is served', async () => {
+    const sock = await tlsTo('paths.example.test');
+    const out = await exchangeOn(sock, `${upgradeHead('/denied-ws', 'paths.example.test')}GET /ok HTTP/1.1\r\nHost: paths.example.test\r\n\r\n`);
+    expect(out).toMatch(/^HTTP\/1\.1 403 Forbidden\r\n/);
+    expect(out.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    expect(seen('/ok')).toBe(0);
+    expect(seen('/denied-ws')).toBe(0);
+  });
+
   it('an allowed one goes upstream as its own request, with the credential over TLS only', async () => {
     const sock = await tlsTo('api.example.test');
     const out = await exchangeOn(
