@@ -16,7 +16,8 @@ import { LeafCache } from '../../src/gateway/leaf.js';
  * timestamps; /redirect -> 302; /download?bytes= -> streamed body; POST /upload -> {bytes}; /status/:code;
  * WebSocket upgrade on any path -> echo, except: upgrade to /status/:code -> that answer, and the
  * connection stays HTTP (like an origin without WebSocket support: pipelined requests are served);
- * /ws-bad-accept -> 101 with a wrong Sec-WebSocket-Accept; /ws-no-accept -> 101 without one.
+ * /ws-bad-accept -> 101 with a wrong Sec-WebSocket-Accept; /ws-no-accept -> 101 without one;
+ * /ws-close-delimited -> a 404 whose body ends when the connection closes.
  * `routes` adds or overrides exact paths.
  */
 export interface RecordedRequest {
@@ -168,6 +169,10 @@ function answerUpgradeOddly(server: http.Server, secure: boolean, req: http.Inco
     // Back to the HTTP parser (https servers serve HTTP on 'secureConnection').
     server.emit(secure ? 'secureConnection' : 'connection', socket);
     socket.resume();
+    return true;
+  }
+  if (path === '/ws-close-delimited') {
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\nbody-until-close');
     return true;
   }
   if (path === '/ws-bad-accept' || path === '/ws-no-accept') {

@@ -81,6 +81,13 @@ describe('a request pipelined behind an upgrade the origin refused', () => {
     await waitFor(() => h.requestEvents().find((e) => e.url === 'http://paths.example.test/secret-tunnel' && e.blocked));
   });
 
+  it('a refusal whose body ends at the origin\'s close is re-framed (chunked), and the client connection stays open', async () => {
+    const sock = await tlsTo('paths.example.test');
+    const out = await exchangeOn(sock, `${upgradeHead('/ws-close-delimited', 'paths.example.test')}GET /status/201 HTTP/1.1\r\nHost: paths.example.test\r\nConnection: close\r\n\r\n`);
+    expect(out).toMatch(/^HTTP\/1\.1 404 Not Found\r\n[\s\S]*Transfer-Encoding: chunked\r\n\r\n10\r\nbody-until-close\r\n0\r\n\r\nHTTP\/1\.1 201 Created\r\n/);
+    expect(seen('/status/201')).toBe(1);
+  });
+
   it('behind an upgrade Moat itself refused: the connection closes and nothing behind it is served', async () => {
     const sock = await tlsTo('paths.example.test');
     const out = await exchangeOn(sock, `${upgradeHead('/denied-ws', 'paths.example.test')}GET /ok HTTP/1.1\r\nHost: paths.example.test\r\n\r\n`);
