@@ -59,6 +59,21 @@ export function writeRawError(socket: Duplex, status: number, reason: string, me
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
+/**
+ * After a raw refusal on a socket no HTTP server reads any more: discard what the client still sends and
+ * close once it has closed its side or within 2 s, so a half-open client cannot keep the socket.
+ */
+export function closeRaw(socket: Duplex): void {
+  const timer = setTimeout(() => socket.destroy(), 2000);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', () => {
+    if (socket.writableFinished) socket.destroy();
+    else socket.once('finish', () => socket.destroy());
+  });
+  socket.resume();
+}
+
 /** A plain-text response on a ServerResponse; `extra` headers (e.g. X-Moat-Blocked). Returns bytes sent. */
 export function sendText(res: ServerResponse, status: number, message: string, extra: OutgoingHttpHeaders = {}): number {
   const body = message.endsWith('\n') ? message : `${message}\n`;

@@ -6,14 +6,14 @@ import type { CA } from './ca.js';
 import type { ProxyCore } from './core.js';
 import type { GatewayEvent } from './events.js';
 import { handleRequest } from './forward.js';
-import { errorCode, parseAuthority, writeRawBlocked, writeRawError } from './http-util.js';
+import { closeRaw, errorCode, parseAuthority, writeRawBlocked, writeRawError } from './http-util.js';
 import { compileInjections, type HeaderInjection } from './injection.js';
 import { LeafCache } from './leaf.js';
 import { compileLocalResponses, type LocalResponse } from './local-response.js';
 import { type CompiledPolicy, compilePolicy, type PolicyData } from './policy.js';
 import type { TunnelInfo } from './target.js';
 import { Upstream, type UpstreamAddress } from './upstream.js';
-import { handleUpgrade } from './websocket.js';
+import { handleUpgrade, type Reattach } from './websocket.js';
 
 export interface ProxyTimeouts {
   /** A client must send a complete request head within this (slowloris guard). Default 30 s. */
@@ -49,7 +49,15 @@ export interface ProxyOptions {
   traceBodies?: number;
   /** Largest request head accepted; larger gets 431. Default 32 KiB. */
   maxHeaderSize?: number;
+  /**
+   * Client connections open at once; more are answered 503 and closed, so one run's flood costs the
+   * daemon a bounded amount and no other run's gateway. Default 512.
+   */
+  maxConnections?: number;
 }
+
+/** The per-gateway limits a run cannot raise (see ProxyOptions and ProxyTimeouts for each). */
+export const GATEWAY_LIMITS = { maxConnections: 512, maxHeaderSize: 32 * 1024, headersMs: 30_000, keepAliveMs: 60_000, idleMs: 600_000, handshakeMs: 10_000 } as const;
 
 export interface GatewayProxy {
   /** Serve one accepted client connection (unix socket, TCP, or any duplex stream). */
@@ -102,21 +110,32 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
   const tunnels = new WeakMap<object, TunnelInfo>();
   const sockets = new Set<net.Socket>();
 
+  const headersMs = t.headersMs ?? GATEWAY_LIMITS.headersMs;
+  const maxConnections = opts.maxConnections ?? GATEWAY_LIMITS.maxConnections;
   const serverOpts: http.ServerOptions = {
-    maxHeaderSize: opts.maxHeaderSize ?? 32 * 1024,
-    headersTimeout: t.headersMs ?? 30_000,
+    maxHeaderSize: opts.maxHeaderSize ?? GATEWAY_LIMITS.maxHeaderSize,
+    headersTimeout: headersMs,
     requestTimeout: 0,
-    keepAliveTimeout: t.keepAliveMs ?? 60_000,
-    connectionsCheckingInterval: Math.min(1000, t.headersMs ?? 1000),
+    keepAliveTimeout: t.keepAliveMs ?? GATEWAY_LIMITS.keepAliveMs,
+    connectionsCheckingInterval: Math.min(1000, headersMs),
     noDelay: true,
     requireHostHeader: true,
   };
   const outer = http.createServer(serverOpts);
   const inner = http.createServer(serverOpts);
   for (const server of [outer, inner]) {
-    server.timeout = t.idleMs ?? 600_000;
+    server.timeout = t.idleMs ?? GATEWAY_LIMITS.idleMs;
+    // A client that sends its request and then half-closes (FIN, TLS close_notify) still gets its answer.
+    (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    // After an upgrade the origin refused, the connection is an HTTP connection of this server again.
+    const reattach: Reattach = (socket, pending) => {
+      if (socket.destroyed) return;
+      if (pending.length > 0) socket.unshift(pending);
+      server.emit('connection', socket);
+      socket.resume();
+    };
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => handleRequest(core, req, res, tunnels.get(req.socket)));
-    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(core, req, socket, head, tunnels.get(req.socket)));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(core, req, socket, head, tunnels.get(req.socket), reattach));
     server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => onClientError(err, socket));
   }
   // These servers never listen (connections arrive through attach()); 'listening' is what starts
@@ -146,6 +165,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     if (!auth) {
       emit({ type: 'client-error', ts: new Date().toISOString(), code: 'BAD_CONNECT', message: 'malformed CONNECT authority' });
       writeRawError(socket, 400, 'Bad Request', 'CONNECT needs host:port.');
+      closeRaw(socket);
       return;
     }
     const { host, port } = auth;
@@ -157,10 +177,15 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
         durationMs: Date.now() - started, bytesUp: 0, bytesDown: 0, blocked: true, reason: decision.reason,
       });
       writeRawBlocked(socket, `CONNECT ${host}:${port}`, decision);
+      closeRaw(socket);
       return;
     }
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    // A tunnel that never says anything is closed like a connection that never sends a request head.
+    const silent = setTimeout(() => socket.destroy(), headersMs);
+    socket.once('close', () => clearTimeout(silent));
     const route = (first: Buffer): void => {
+      clearTimeout(silent);
       socket.pause();
       socket.unshift(first);
       if (first[0] === TLS_HANDSHAKE) intercept(socket, host, port);
@@ -193,7 +218,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
         // refused per request (421), never minted a certificate of its own.
         SNICallback: (_name, cb) => cb(null, ctx),
       });
-      const timer = setTimeout(() => tlsSock.destroy(), t.handshakeMs ?? 10_000);
+      const timer = setTimeout(() => tlsSock.destroy(), t.handshakeMs ?? GATEWAY_LIMITS.handshakeMs);
       tlsSock.on('error', (err) => {
         clearTimeout(timer);
         tlsError(err);
@@ -209,11 +234,28 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     }, tlsError);
   }
 
+  let overLimit = false;
   function attach(socket: net.Socket): void {
-    sockets.add(socket);
     socket.on('error', () => socket.destroy());
+    if (sockets.size >= maxConnections) return refuseOverLimit(socket);
+    overLimit = false;
+    sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // Half-closing clients (nc, socat, scripts) send their request, then FIN; the answer still goes out.
+    // A TLS socket made over it inherits this, so close_notify does not end it either.
+    socket.allowHalfOpen = true;
     outer.emit('connection', socket);
+  }
+
+  function refuseOverLimit(socket: net.Socket): void {
+    if (!overLimit) {
+      overLimit = true;
+      emit({ type: 'client-error', ts: new Date().toISOString(), code: 'CONNECTION_LIMIT', message: `${maxConnections} client connections open; refusing more` });
+    }
+    writeRawError(socket, 503, 'Service Unavailable', `Moat: this run already has ${maxConnections} connections open to its gateway (the limit); close some and retry.`);
+    // Closed as soon as the answer is out: under a flood, refused sockets must not pile up either.
+    socket.once('finish', () => socket.destroy());
+    socket.resume();
   }
 
   return {
@@ -222,7 +264,9 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
       server.on('connection', attach);
     },
     listen(target, host = '127.0.0.1') {
-      const server = net.createServer({ noDelay: true }, attach);
+      const server = net.createServer({ noDelay: true, allowHalfOpen: true }, attach);
+      // Past the limit plus room for the 503s, connections are dropped on accept without reaching JS.
+      server.maxConnections = maxConnections + 64;
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         const done = (): void => {

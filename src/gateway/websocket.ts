@@ -1,18 +1,36 @@
-import type { IncomingMessage } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ProxyCore, elapsedMs } from './core.js';
 import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import type { RequestEvent } from './events.js';
-import { errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
+import { closeRaw, errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
 import { applyInjection } from './injection.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
+import { badSwitch, headWithoutUpgrade, isWebSocketKey, relayResponse, switchHead } from './upgrade-http.js';
 import { internalDialRefusal, upstreamFailureMessage } from './upstream-errors.js';
 
 /**
- * A WebSocket upgrade (ws:// absolute-form, or wss:// inside an intercepted CONNECT): check policy,
- * inject on the upgrade request, dial the upstream only now, then splice bytes both ways.
+ * Give a client connection back to the HTTP server it came from, with `pending` (bytes already read
+ * past the last request) to be parsed first: every later request on it is an ordinary request again.
  */
-export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Duplex, head: Buffer, tunnel: TunnelInfo | undefined): void {
+export type Reattach = (socket: Duplex, pending: Buffer) => void;
+
+/**
+ * An upgrade request (ws:// absolute-form, or wss:// inside an intercepted CONNECT). Only a WebSocket
+ * upgrade is tunnelled; any other (h2c, TLS, …) is served as the plain request it also is.
+ *
+ * A WebSocket upgrade is checked like any request (policy, path rules, injection on the upgrade), then
+ * sent to the origin; nothing else the client sent reaches the origin until the origin has switched
+ * with the right Sec-WebSocket-Accept. Only then does the connection become a byte pipe. Any other
+ * answer is relayed as an HTTP response and the connection stays HTTP (`reattach`): a request pipelined
+ * behind a refused upgrade is parsed, checked and traced like every other.
+ */
+export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Duplex, head: Buffer, tunnel: TunnelInfo | undefined, reattach: Reattach): void {
+  if ((req.headers.upgrade ?? '').trim().toLowerCase() !== 'websocket') {
+    reattach(socket, Buffer.concat([Buffer.from(headWithoutUpgrade(req), 'latin1'), head]));
+    return;
+  }
   const start = process.hrtime.bigint();
   const ev: RequestEvent = {
     type: 'request', ts: new Date().toISOString(), method: req.method ?? 'GET', url: req.url ?? '', host: tunnel?.host ?? '',
@@ -25,24 +43,28 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
     ev.durationMs = elapsedMs(start);
     core.emit(ev);
   };
-  socket.on('error', (err) => (ev.error ??= errorCode(err)));
+  const refuse = (status: number, reason: string, message: string): void => {
+    ev.status = status;
+    ev.reason = message;
+    writeRawError(socket, status, reason, message);
+    closeRaw(socket);
+    finish();
+  };
+  const onError = (err: Error): void => void (ev.error ??= errorCode(err));
+  socket.on('error', onError);
 
-  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-    ev.status = 501;
-    ev.reason = 'only WebSocket upgrades are supported';
-    writeRawError(socket, 501, 'Not Implemented', 'Moat tunnels only WebSocket upgrades.');
-    return finish();
-  }
   const resolved = resolveTarget(req, tunnel);
-  if (!resolved.ok) {
-    ev.status = resolved.status;
-    ev.reason = resolved.message;
-    writeRawError(socket, resolved.status, resolved.status === 421 ? 'Misdirected Request' : 'Bad Request', resolved.message);
-    return finish();
-  }
+  if (!resolved.ok) return refuse(resolved.status, resolved.status === 421 ? 'Misdirected Request' : 'Bad Request', resolved.message);
   const t = resolved.target;
   ev.url = t.url.replace(/^http/, 'ws');
   ev.host = t.host;
+  const key = req.headers['sec-websocket-key'];
+  if (ev.method !== 'GET') return refuse(400, 'Bad Request', 'A WebSocket upgrade must be a GET request (RFC 6455).');
+  if (!isWebSocketKey(key)) return refuse(400, 'Bad Request', 'A WebSocket upgrade needs exactly one Sec-WebSocket-Key header (16 bytes, base64).');
+  // Whatever follows the head is not a body the origin would read the same way: refuse, don't guess.
+  if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') {
+    return refuse(400, 'Bad Request', 'A WebSocket upgrade request cannot carry a body.');
+  }
   const credentialed = core.injector.find(t.host, t.port) !== undefined;
   const decision = (credentialed ? credentialedRefusal(t.host, ev.method) : undefined)
     ?? core.policy.checkRequest(t.host, t.port, ev.method, t.pathname);
@@ -51,56 +73,81 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
     ev.blocked = true;
     ev.reason = decision.reason;
     writeRawBlocked(socket, `${ev.method} ${ev.url.split('?')[0]}`, decision);
+    closeRaw(socket);
     return finish();
   }
 
-  const headers = stripHopByHop(req.headers);
-  if (credentialed) stripRerouting(headers);
+  const stripped = stripHopByHop(req.headers);
+  delete stripped.host;
+  delete stripped['content-length'];
+  if (credentialed) stripRerouting(stripped);
   const inj = t.secure ? core.injector.find(t.host, t.port) : undefined;
-  if (inj) ev.grant = applyInjection(headers, inj);
-  let headText = `${ev.method} ${t.path} HTTP/1.1\r\nHost: ${formatAuthority(t.host, t.port, t.secure)}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`;
-  for (const [k, v] of Object.entries(headers)) {
-    if (k === 'host') continue;
-    for (const one of Array.isArray(v) ? v : [v]) headText += `${k}: ${one}\r\n`;
-  }
-  headText += '\r\n';
+  if (inj) ev.grant = applyInjection(stripped, inj);
+  const headers = { host: formatAuthority(t.host, t.port, t.secure), connection: 'Upgrade', upgrade: 'websocket', ...stripped };
 
+  // Held until the origin switches: `head` and everything after it stays in the paused socket.
   socket.pause();
+  let closed = false;
+  let upstream: Socket | undefined;
+  const onClose = (): void => {
+    closed = true;
+    upstream?.destroy();
+    ev.error ??= 'client closed';
+    finish();
+  };
+  socket.once('close', onClose);
+  const release = (): void => {
+    socket.removeListener('error', onError);
+    socket.removeListener('close', onClose);
+  };
+
   core.upstream.dial(t.host, t.port, t.secure).then(
     (up) => {
-      if (socket.destroyed) {
+      upstream = up;
+      if (closed) return void up.destroy();
+      let upReq: http.ClientRequest;
+      try {
+        upReq = http.request({ createConnection: () => up, method: 'GET', path: t.path, headers, setHost: false });
+      } catch (err) {
         up.destroy();
-        return finish();
+        return refuse(400, 'Bad Request', `The WebSocket upgrade has a header Moat cannot forward (${errorCode(err)}).`);
       }
-      up.setNoDelay?.(true);
-      up.write(headText);
-      if (head.length > 0) {
-        ev.bytesUp += head.length;
-        up.write(head);
-      }
-      up.once('data', (chunk: Buffer) => {
+      upReq.setTimeout(core.upstream.headersTimeoutMs, () => upReq.destroy(Object.assign(new Error('upgrade answer timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+      upReq.on('error', (err) => {
+        up.destroy();
+        if (ev.status !== 0) return; // already answered; the pipe's own handlers close both sides
+        ev.error = errorCode(err);
+        const slow = ev.error.includes('TIMEOUT');
+        refuse(slow ? 504 : 502, slow ? 'Gateway Timeout' : 'Bad Gateway', upstreamFailureMessage(t.host, ev.error));
+      });
+      upReq.once('upgrade', (res: IncomingMessage, upSock: Duplex, upHead: Buffer) => {
+        upReq.setTimeout(0);
         ev.ttfbMs = elapsedMs(start);
-        const m = /^HTTP\/1\.[01] (\d{3})/.exec(chunk.subarray(0, 16).toString('latin1'));
-        ev.status = m ? Number(m[1]) : 502;
+        const bad = badSwitch(res, key);
+        if (bad) {
+          upSock.destroy();
+          ev.error = 'bad websocket switch';
+          return refuse(502, 'Bad Gateway', `${t.host} switched protocols with ${bad}; Moat closed the connection.`);
+        }
+        ev.status = 101;
+        release();
+        splice(socket, upSock, switchHead(res), upHead, head, ev, finish);
       });
-      up.on('data', (c: Buffer) => (ev.bytesDown += c.length));
-      socket.on('data', (c: Buffer) => (ev.bytesUp += c.length));
-      up.on('error', (err) => {
-        ev.error ??= errorCode(err);
-        socket.destroy();
+      upReq.once('response', (res: IncomingMessage) => {
+        upReq.setTimeout(0);
+        ev.ttfbMs = elapsedMs(start);
+        ev.status = res.statusCode ?? 502;
+        relayResponse(res, socket, ev.method, (n) => (ev.bytesDown += n), (ok) => {
+          // The origin connection answered an upgrade; it is never reused.
+          up.destroy();
+          finish();
+          if (closed) return;
+          release();
+          if (ok) reattach(socket, head);
+          else socket.destroy();
+        });
       });
-      socket.on('error', () => up.destroy());
-      up.on('close', () => {
-        socket.destroy();
-        finish();
-      });
-      socket.on('close', () => {
-        up.destroy();
-        finish();
-      });
-      up.pipe(socket);
-      socket.pipe(up);
-      socket.resume();
+      upReq.end();
     },
     (err: unknown) => {
       ev.error = errorCode(err);
@@ -110,11 +157,47 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
         ev.blocked = true;
         ev.reason = refused.reason;
         writeRawBlocked(socket, `${ev.method} ${ev.url.split('?')[0]}`, refused);
+        closeRaw(socket);
         return finish();
       }
-      ev.status = 502;
-      writeRawError(socket, 502, 'Bad Gateway', upstreamFailureMessage(t.host, ev.error));
-      finish();
+      refuse(502, 'Bad Gateway', upstreamFailureMessage(t.host, ev.error));
     },
   );
+}
+
+/** The origin switched: answer the client, send what it held back, then copy bytes both ways. */
+function splice(socket: Duplex, up: Duplex, switchText: string, upHead: Buffer, held: Buffer, ev: RequestEvent, finish: () => void): void {
+  (up as Partial<Socket>).setNoDelay?.(true);
+  socket.write(switchText);
+  ev.bytesDown += Buffer.byteLength(switchText);
+  if (upHead.length > 0) {
+    ev.bytesDown += upHead.length;
+    socket.write(upHead);
+  }
+  if (held.length > 0) {
+    ev.bytesUp += held.length;
+    up.write(held);
+  }
+  up.on('data', (c: Buffer) => (ev.bytesDown += c.length));
+  socket.on('data', (c: Buffer) => (ev.bytesUp += c.length));
+  up.on('error', (err) => {
+    ev.error ??= errorCode(err);
+    socket.destroy();
+  });
+  socket.on('error', (err) => {
+    ev.error ??= errorCode(err);
+    up.destroy();
+  });
+  up.on('close', () => {
+    socket.destroy();
+    finish();
+  });
+  socket.on('close', () => {
+    up.destroy();
+    finish();
+  });
+  up.pipe(socket);
+  socket.pipe(up);
+  up.resume();
+  socket.resume();
 }

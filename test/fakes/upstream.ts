@@ -1,6 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { type CA, createCA } from '../../src/gateway/ca.js';
 import { LeafCache } from '../../src/gateway/leaf.js';
@@ -12,7 +14,11 @@ import { LeafCache } from '../../src/gateway/leaf.js';
  *
  * Routes: GET/any -> JSON echo {method, path, headers}; /sse?n=&interval= -> SSE events with server
  * timestamps; /redirect -> 302; /download?bytes= -> streamed body; POST /upload -> {bytes}; /status/:code;
- * WebSocket upgrade on any path -> echo. `routes` adds or overrides exact paths.
+ * WebSocket upgrade on any path -> echo, except: upgrade to /status/:code -> that answer, and the
+ * connection stays HTTP (like an origin without WebSocket support: pipelined requests are served);
+ * /ws-bad-accept -> 101 with a wrong Sec-WebSocket-Accept; /ws-no-accept -> 101 without one;
+ * /ws-close-delimited -> a 404 whose body ends when the connection closes.
+ * `routes` adds or overrides exact paths.
  */
 export interface RecordedRequest {
   method: string;
@@ -127,10 +133,10 @@ export async function startFakeUpstream(opts: { routes?: Record<string, Route>; 
   });
   for (const [server, secure] of [[httpsServer, true], [httpServer, false]] as const) {
     server.keepAliveTimeout = 30_000;
-    server.on('upgrade', (req: http.IncomingMessage, socket, head) => {
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       requests.push({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host, headers: req.headers, secure, websocket: true });
       socket.on('error', () => socket.destroy());
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+      if (!answerUpgradeOddly(server, secure, req, socket, head)) wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     });
     server.on('clientError', (_err, socket) => socket.destroy());
   }
@@ -151,4 +157,31 @@ export async function startFakeUpstream(opts: { routes?: Record<string, Route>; 
       await Promise.all([new Promise((r) => httpsServer.close(r)), new Promise((r) => httpServer.close(r))]);
     },
   };
+}
+
+/** The odd upgrade answers (see the header comment); false for an ordinary WebSocket echo. */
+function answerUpgradeOddly(server: http.Server, secure: boolean, req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  const path = (req.url ?? '').split('?')[0] ?? '';
+  const status = /^\/status\/(\d{3})$/.exec(path);
+  if (status) {
+    socket.write(`HTTP/1.1 ${status[1]} Refused\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nrefused\n`);
+    if (head.length > 0) socket.unshift(head);
+    // Back to the HTTP parser (https servers serve HTTP on 'secureConnection').
+    server.emit(secure ? 'secureConnection' : 'connection', socket);
+    socket.resume();
+    return true;
+  }
+  if (path === '/ws-close-delimited') {
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\nbody-until-close');
+    return true;
+  }
+  if (path === '/ws-bad-accept' || path === '/ws-no-accept') {
+    const accept = path === '/ws-bad-accept' ? `Sec-WebSocket-Accept: ${createHash('sha1').update('wrong').digest('base64')}\r\n` : '';
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${accept}\r\n`);
+    // Whatever arrives now would be read as raw bytes; record it so a test can see it never came.
+    socket.on('data', () => undefined);
+    socket.once('end', () => socket.destroy());
+    return true;
+  }
+  return false;
 }

@@ -33,8 +33,9 @@ if [ -r /moat/ca/ca.pem ]; then
 fi
 
 # The only way out: a relay from 127.0.0.1:PORT to the gateway's unix socket in the mounted directory.
+# -t: after a client half-closes (printf | nc, socat), wait for the whole answer, not socat's 0.5 s.
 if [ -n "${MOAT_PROXY_PORT:-}" ] && [ -d /moat/net ]; then
-  socat "TCP-LISTEN:$MOAT_PROXY_PORT,bind=127.0.0.1,reuseaddr,fork" UNIX-CONNECT:/moat/net/proxy.sock 2>/dev/null &
+  socat -t 600 "TCP-LISTEN:$MOAT_PROXY_PORT,bind=127.0.0.1,reuseaddr,fork" UNIX-CONNECT:/moat/net/proxy.sock 2>/dev/null &
   # Wait (briefly) until the relay listens so the first request of the user's process finds it.
   i=0
   while [ $i -lt 200 ]; do

@@ -72,6 +72,23 @@ describe('malformed and abusive clients', () => {
     expect(out === '' || /^HTTP\/1\.1 408 /.test(out)).toBe(true);
   });
 
+  it('times out a connection that never sends a byte', async () => {
+    const start = Date.now();
+    const out = await rawExchange(h.socketPath, '', 5000);
+    expect(Date.now() - start).toBeLessThan(4000);
+    expect(out === '' || /^HTTP\/1\.1 408 /.test(out)).toBe(true);
+  });
+
+  it('times out a CONNECT tunnel that never sends a byte after it was established', async () => {
+    const t = await connectTunnel(h.socketPath, `${HOST}:443`);
+    if (!('socket' in t)) throw new Error('refused');
+    const closed = new Promise((r) => t.socket.once('close', r));
+    t.socket.on('error', () => undefined);
+    const start = Date.now();
+    await closed;
+    expect(Date.now() - start).toBeLessThan(4000);
+  });
+
   it('times out a CONNECT tunnel whose TLS handshake never comes', async () => {
     const t = await connectTunnel(h.socketPath, `${HOST}:443`);
     if (!('socket' in t)) throw new Error('refused');
