@@ -133,8 +133,9 @@ export class Supervisor {
     const timer = setInterval(() => void flush(), 100);
     const recordAfter = (floor: string | undefined) => (l: LogLine): void => {
       if (floor && l.ts <= floor) return; // already recorded (before a restart, or by the follow)
-      batch.push({ ts: l.ts, stream: l.stream, line: l.line });
-      audit.append('console', { ts: l.ts, stream: l.stream, line: l.line });
+      const rec: LogRecord = l.cont ? { ts: l.ts, stream: l.stream, line: l.line, cont: true } : { ts: l.ts, stream: l.stream, line: l.line };
+      batch.push(rec);
+      audit.append('console', { ...rec });
       lastTs = l.ts;
       if (batch.length >= 500) void flush();
     };

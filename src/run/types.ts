@@ -34,8 +34,11 @@ export interface RunMetadata {
   home: string;
 }
 
+/** One entry of logs.jsonl. */
 export interface LogRecord {
   ts: string;
   stream: 'stdout' | 'stderr';
   line: string;
+  /** A line longer than one entry holds: it continues in the next entry of the same stream (no newline). */
+  cont?: true;
 }
