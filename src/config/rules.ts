@@ -9,6 +9,8 @@ export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const RUN_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Container memory: a number with an optional b/k/m/g suffix ("512m", "2g"). */
 export const MEMORY_RE = /^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$/;
+/** A stored-output cap: at least one mebibyte, in m, g or t. */
+export const LOG_LIMIT_RE = /^(?:[1-9][0-9]*(?:\.[0-9]+)?[mgtMGT]|0\.[0-9]*[1-9][0-9]*[gtGT])$/;
 /** A network rule: `allow|deny METHOD PATH`, e.g. "allow GET /repos/**". */
 export const NETWORK_RULE_RE = /^(allow|deny)\s+(\*|[A-Za-z]+)\s+\/\S*$/;
 

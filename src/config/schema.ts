@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
-import { ENV_NAME_RE, MEMORY_RE, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
+import { ENV_NAME_RE, LOG_LIMIT_RE, MEMORY_RE, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
 
 const envName = z
   .string()
@@ -96,6 +96,11 @@ export const moatConfigSchema = z
           .optional()
           .describe('Memory limit, e.g. "512m" or "2g".'),
         cpus: z.number().positive().optional().describe('CPU limit (may be fractional), e.g. 2 or 0.5.'),
+        log_limit: z
+          .string()
+          .regex(LOG_LIMIT_RE, { error: 'expected a size of at least 1m, like "64m" or "1g"' })
+          .optional()
+          .describe('Cap on the output moat stores for a run (default "256m"), e.g. "64m" or "1g"; past it the newest output is kept. Raising it needs your approval like mounts and grants.'),
       })
       .strict()
       .optional()

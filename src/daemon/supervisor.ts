@@ -4,6 +4,8 @@ import type { RunStore } from '../run/store.js';
 import { LIVE_STATES, type LogRecord, type RunMetadata } from '../run/types.js';
 import type { MoatHome } from '../home/paths.js';
 import { AuditSink } from './audit-sink.js';
+import { OutputBudget } from './output-budget.js';
+import { DEFAULT_LOG_LIMIT, LogWriter } from '../run/log-file.js';
 import { appendNetworkLog, networkLogLine, type GatewayHost, type RunGateway } from './gateways.js';
 
 interface Watched {
@@ -96,7 +98,7 @@ export class Supervisor {
         await this.store.update(id, (m) => (LIVE_STATES.has(m.state) ? { ...m, state: 'failed', reason: 'its container is gone' } : undefined));
         return;
       }
-      await this.followLogs(id, containerId, info.tty, meta.lastLogTs, audit);
+      await this.followLogs(meta, containerId, info.tty, audit);
       exitCode = await this.runtime.wait(containerId);
       audit.append('lifecycle', { event: 'stopped', exitCode });
     } finally {
@@ -115,33 +117,46 @@ export class Supervisor {
     }
   }
 
-  private async followLogs(id: string, containerId: string, tty: boolean, after: string | undefined, audit: AuditSink): Promise<void> {
+  private async followLogs(meta: RunMetadata, containerId: string, tty: boolean, audit: AuditSink): Promise<void> {
+    const id = meta.id;
+    const writer = await LogWriter.open(this.store.dir(id), meta.logLimit ?? DEFAULT_LOG_LIMIT);
+    const budget = new OutputBudget(writer.limit, writer.dropping);
     let batch: LogRecord[] = [];
-    let lastTs = after;
+    let batchChars = 0;
+    let lastTs = meta.lastLogTs;
     let flushing = Promise.resolve();
     const flush = (): Promise<void> => {
       if (batch.length === 0) return flushing;
       const recs = batch;
       batch = [];
+      batchChars = 0;
       const ts = lastTs;
       flushing = flushing.then(async () => {
-        await this.store.appendLogs(id, recs);
+        await writer.append(recs);
         await this.store.update(id, (m) => ({ ...m, lastLogTs: ts }));
       });
       return flushing;
     };
     const timer = setInterval(() => void flush(), 100);
-    const recordAfter = (floor: string | undefined) => (l: LogLine): void => {
-      if (floor && l.ts <= floor) return; // already recorded (before a restart, or by the follow)
+    const recordAfter = (floor: string | undefined) => (l: LogLine): Promise<void> | undefined => {
+      if (floor && l.ts <= floor) return undefined; // already recorded (before a restart, or by the follow)
       const rec: LogRecord = l.cont ? { ts: l.ts, stream: l.stream, line: l.line, cont: true } : { ts: l.ts, stream: l.stream, line: l.line };
       batch.push(rec);
-      audit.append('console', { ...rec });
+      batchChars += l.line.length;
+      // The audit log is append-only: it holds the output up to the limit, then one event saying so.
+      switch (budget.take(l.line.length)) {
+        case 'record': audit.append('console', { ...rec }); break;
+        case 'reached': audit.append('lifecycle', { event: 'output-limit', limit: writer.limit, note: 'later output is not in the audit log; logs.jsonl keeps the newest part' }); break;
+        case 'over': break;
+      }
       lastTs = l.ts;
-      if (batch.length >= 500) void flush();
+      // A busy disk pauses the engine's stream (backpressure) instead of queueing output in memory.
+      if (batch.length >= 500 || batchChars >= 4 * 1024 * 1024) return flush();
+      return undefined;
     };
     const since = (ts: string | undefined) => (ts ? { since: Math.floor(Date.parse(ts) / 1000) } : {});
     try {
-      await this.runtime.logs(containerId, { follow: true, tty, ...since(after) }, recordAfter(after));
+      await this.runtime.logs(containerId, { follow: true, tty, ...since(meta.lastLogTs) }, recordAfter(meta.lastLogTs));
       // A live follow can end at the exit before the engine hands over a last, unterminated line: read
       // what it holds once more and keep only what is newer.
       await this.runtime.logs(containerId, { follow: false, tty, ...since(lastTs) }, recordAfter(lastTs)).catch(() => undefined);

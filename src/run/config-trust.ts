@@ -23,6 +23,8 @@ export function guardedSettings(raw: MoatConfig): Record<string, unknown> {
     'claude.host_plugins': raw.claude?.host_plugins ?? true,
     'claude.marketplaces': raw.claude?.marketplaces ?? {},
     'codex.sync_logs': raw.codex?.sync_logs ?? false,
+    // Only when set, so approvals given before the setting existed stay valid.
+    ...(raw.container?.log_limit ? { 'container.log_limit': raw.container.log_limit } : {}),
   };
   return JSON.parse(canonical(picked)) as Record<string, unknown>;
 }

@@ -76,6 +76,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
   }
   const memoryBytes = opts.container?.memory ? parseMemory(opts.container.memory) : undefined;
   const cpus = opts.container?.cpus;
+  const logLimitBytes = opts.container?.log_limit ? parseMemory(opts.container.log_limit) : undefined;
   return {
     workspace,
     command,
@@ -97,5 +98,6 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     approveConfig: flags.approveConfig ?? false,
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
+    ...(logLimitBytes ? { logLimitBytes } : {}),
   };
 }

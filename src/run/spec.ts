@@ -27,6 +27,8 @@ export interface RunSpec {
   agent?: 'claude' | 'codex';
   memoryBytes?: number;
   nanoCpus?: number;
+  /** Cap on the run's stored output (container.log_limit). */
+  logLimitBytes?: number;
   /** moat.yaml's host-reaching settings, approved per workspace before a run starts (config-trust.ts). */
   configGuard?: ConfigGuard;
   approveConfig?: boolean;

@@ -21,6 +21,8 @@ export interface RunMetadata {
   createdAt: string;
   startedAt?: string;
   stoppedAt?: string;
+  /** The cap on the run's stored output (bytes; container.log_limit, default 256 MiB). */
+  logLimit?: number;
   /** The engine timestamp of the last output line recorded in logs.jsonl. */
   lastLogTs?: string;
   /** Network policy of the run's gateway (plain data; secrets are never stored here). */

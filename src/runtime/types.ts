@@ -27,6 +27,8 @@ export interface ContainerSpec {
   network: string;
   memoryBytes?: number;
   nanoCpus?: number;
+  /** The run's stored-output cap: the engine's own log of the container is kept smaller than it. */
+  logLimitBytes?: number;
   capAdd: string[];
 }
 

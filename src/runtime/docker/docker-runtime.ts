@@ -71,6 +71,7 @@ export class DockerRuntime implements ContainerRuntime {
           SecurityOpt: ['no-new-privileges'],
           ...(spec.memoryBytes ? { Memory: spec.memoryBytes } : {}),
           ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
+          LogConfig: engineLogConfig(spec.logLimitBytes),
         },
       },
     }));
@@ -222,6 +223,15 @@ export class DockerRuntime implements ContainerRuntime {
 }
 
 export { normaliseTs };
+
+/**
+ * The engine keeps its own log of the container (moat's daemon reads the output from it): a json-file log
+ * of two files of a quarter of the run's limit each (at least 1 MiB), so it is never a third unbounded copy.
+ */
+export function engineLogConfig(limitBytes = 256 * 1024 ** 2): { Type: string; Config: Record<string, string> } {
+  const kib = Math.max(1024, Math.ceil(limitBytes / 4 / 1024));
+  return { Type: 'json-file', Config: { 'max-size': `${kib}k`, 'max-file': '2' } };
+}
 
 /**
  * Lines of a timestamped engine log stream, in one pass whatever the output's shape. When `onLine`
