@@ -37,7 +37,13 @@ class Printer {
       if (!text) continue;
       this.buf[s] = '';
       const out = this.streams[s];
-      if (!out.write(text)) await new Promise<void>((r) => { out.once('drain', r); out.once('close', r); });
+      if (!out.write(text)) {
+        await new Promise<void>((r) => {
+          const done = (): void => { out.off('drain', done); out.off('close', done); r(); };
+          out.on('drain', done);
+          out.on('close', done);
+        });
+      }
     }
   }
 }

@@ -3,7 +3,7 @@ import pc from 'picocolors';
 import { isMoatError } from '../errors.js';
 import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
-import { CliContext } from './context.js';
+import { CliContext, forErr } from './context.js';
 import { registerRunCommand } from './run.js';
 import { registerListCommand } from './list.js';
 import { registerLogsCommand } from './logs.js';
@@ -79,13 +79,13 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (isMoatError(err)) {
-      process.stderr.write(`${pc.red('moat:')} ${err.message}\n`);
-      if (err.hint) process.stderr.write(`  ${err.hint}\n`);
+      process.stderr.write(`${pc.red('moat:')} ${forErr(err.message)}\n`);
+      if (err.hint) process.stderr.write(`  ${forErr(err.hint)}\n`);
       if (verbose && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
       return err.exitCode;
     }
     const e = err as Error;
-    process.stderr.write(`${pc.red('moat: unexpected error:')} ${e?.message ?? String(err)}\n`);
+    process.stderr.write(`${pc.red('moat: unexpected error:')} ${forErr(e?.message ?? String(err))}\n`);
     process.stderr.write(verbose ? `${e?.stack ?? ''}\n` : '  Run again with --verbose for details, and please report it.\n');
     return 70;
   }

@@ -2,7 +2,8 @@ import type { Command } from '@commander-js/extra-typings';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pc from 'picocolors';
-import type { CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
+import { jsonFor } from '../term/sanitize.js';
 import type { RequestEvent } from '../gateway/events.js';
 import { LIVE_STATES } from '../run/types.js';
 import { errnoCode } from '../errors.js';
@@ -19,19 +20,20 @@ function matches(ev: RequestEvent, o: { host?: string; status?: string }): boole
 }
 
 function format(ev: RequestEvent, verbose: boolean): string {
+  const safe = forOut;
   const status = ev.blocked ? pc.red(`${ev.status} BLOCKED`) : ev.status >= 400 || ev.status === 0 ? pc.yellow(String(ev.status)) : pc.green(String(ev.status));
-  const base = `${ev.ts.slice(11, 23)}  ${ev.method.padEnd(7)} ${status}  ${ev.url}  ${pc.dim(`${ev.durationMs.toFixed(1)}ms`)}`;
+  const base = `${safe(ev.ts.slice(11, 23))}  ${safe(ev.method.padEnd(7))} ${status}  ${safe(ev.url)}  ${pc.dim(`${ev.durationMs.toFixed(1)}ms`)}`;
   const extra = [
     ev.grant ? `grant=${ev.grant}` : '',
     ev.reason ? `reason=${JSON.stringify(ev.reason)}` : '',
     ev.error ? `error=${ev.error}` : '',
     verbose ? `ttfb=${ev.ttfbMs}ms up=${ev.bytesUp}B down=${ev.bytesDown}B${ev.upgrade ? ` upgrade=${ev.upgrade}` : ''}` : '',
-  ].filter(Boolean).join(' ');
+  ].filter(Boolean).map(safe).join(' ');
   const head = extra ? `${base}  ${pc.dim(extra)}` : base;
   if (!verbose) return head;
   const block = (title: string, h?: Record<string, string>, body?: string): string[] => [
-    ...(h ? [`    ${pc.dim(title)}`, ...Object.entries(h).map(([k, v]) => `      ${k}: ${v}`)] : []),
-    ...(body !== undefined ? [`      ${pc.dim('body:')} ${body.replace(/\n/g, '\n        ')}`] : []),
+    ...(h ? [`    ${pc.dim(title)}`, ...Object.entries(h).map(([k, v]) => `      ${safe(k)}: ${safe(v)}`)] : []),
+    ...(body !== undefined ? [`      ${pc.dim('body:')} ${safe(body).replace(/\n/g, '\n        ')}`] : []),
   ];
   return [head, ...block('request', ev.requestHeaders, ev.requestBody), ...block('response', ev.responseHeaders, ev.responseBody)].join('\n');
 }
@@ -60,7 +62,7 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
           let ev: RequestEvent;
           try { ev = JSON.parse(l) as RequestEvent; } catch { continue; }
           if (!matches(ev, o)) continue;
-          process.stdout.write(o.json ? `${l}\n` : `${format(ev, o.verbose ?? false)}\n`);
+          process.stdout.write(o.json ? `${jsonFor(process.stdout)(l)}\n` : `${format(ev, o.verbose ?? false)}\n`);
         }
         seen = lines.length;
       };
