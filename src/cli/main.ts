@@ -91,9 +91,18 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Resolves once everything written to `s` so far has reached the OS (a pipe may still hold it in Node). */
+function drained(s: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.writableLength === 0 || s.destroyed) resolve();
+    else s.write('', () => resolve());
+  });
+}
+
 const code = await main(process.argv);
 if (code >= 0) {
   process.exitCode = code;
-  // Leave no handle (stdin, sockets) keeping the process alive once the command is done.
-  setImmediate(() => process.exit(code));
+  // Leave no handle (stdin, sockets) keeping the process alive once the command is done, but only after
+  // the output has left: exiting with writes pending cuts `moat logs | …` off at the pipe's buffer size.
+  void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => setImmediate(() => process.exit(code)));
 }

@@ -225,11 +225,12 @@ export class DockerRuntime implements ContainerRuntime {
 export { normaliseTs };
 
 /**
- * The engine keeps its own log of the container (moat's daemon reads the output from it): a json-file log
- * of two files of a quarter of the run's limit each (at least 1 MiB), so it is never a third unbounded copy.
+ * The engine keeps its own log of the container, which moat's daemon follows: a json-file log of two
+ * files of a quarter of the run's limit each, so it is never a third unbounded copy. At least 8 MiB each,
+ * so a daemon briefly behind a fast writer does not lose lines the engine already rotated away.
  */
 export function engineLogConfig(limitBytes = 256 * 1024 ** 2): { Type: string; Config: Record<string, string> } {
-  const kib = Math.max(1024, Math.ceil(limitBytes / 4 / 1024));
+  const kib = Math.max(8 * 1024, Math.ceil(limitBytes / 4 / 1024));
   return { Type: 'json-file', Config: { 'max-size': `${kib}k`, 'max-file': '2' } };
 }
 
