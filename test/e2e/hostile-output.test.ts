@@ -54,9 +54,9 @@ afterAll(async () => {
 
 describe('hostile output', () => {
   it('output past container.log_limit: the stored output stays under the cap, keeps the newest lines, and says what was dropped', async () => {
-    // About 10 MB of numbered lines against a 2 MiB cap.
+    // About 8 MB of JSONL (50,000 numbered lines) against a 2 MiB cap.
     const id = await detached(capped, ['--approve-config', '--keep', '--', 'sh', '-c',
-      'seq 1 100000 | sed "s/$/ ........................................................................................../"']);
+      'seq 1 50000 | sed "s/$/ ........................................................................................../"']);
     const inspect = JSON.parse((await execFileP('docker', ['inspect', (await readMetadata(home, id)).containerId as string])).stdout) as
       Array<{ HostConfig: { LogConfig: { Type: string; Config: Record<string, string> } } }>;
     // The engine's own copy of the output is bounded too (two files of a quarter of the cap, at least 8 MiB).
@@ -66,16 +66,16 @@ describe('hostile output', () => {
     expect(stored).toBeLessThanOrEqual(2 * 1024 * 1024);
     const head = (await records(id))[0];
     expect(head?.moat).toBe('log-limit');
-    expect(head?.dropped).toBeGreaterThan(5_000_000);
+    expect(head?.dropped).toBeGreaterThan(1_000_000);
     const logs = await moat(['logs', id], { home, cwd: capped });
     expect(logs.code).toBe(0);
     const lines = logs.stdout.trimEnd().split('\n');
-    expect(lines.at(-1)).toMatch(/^100000 \.+$/);
+    expect(lines.at(-1)).toMatch(/^50000 \.+$/);
     // What is shown is a contiguous tail of the output, and the drop is said once, on stderr.
     const first = Number(lines[0]?.split(' ')[0]);
-    expect(lines.map((l) => Number(l.split(' ')[0]))).toEqual(Array.from({ length: 100001 - first }, (_, i) => first + i));
+    expect(lines.map((l) => Number(l.split(' ')[0]))).toEqual(Array.from({ length: 50001 - first }, (_, i) => first + i));
     expect(logs.stderr).toMatch(/MiB of earlier output dropped: the run's output passed its 2\.0 MiB limit \(container\.log_limit/);
-    expect((await moat(['logs', '-n', '2', id], { home, cwd: capped })).stdout).toMatch(/^99999 \.+\n100000 \.+\n$/);
+    expect((await moat(['logs', '-n', '2', id], { home, cwd: capped })).stdout).toMatch(/^49999 \.+\n50000 \.+\n$/);
     // The append-only audit log records output up to the cap, then one event, and still verifies.
     const { stdout: ev } = await execFileP(process.execPath, [MOAT_BIN, 'audit', id, '--events', '--json', '--type', 'lifecycle,console'],
       { env: moatEnv(home), cwd: capped, maxBuffer: 64 * 1024 * 1024 });
