@@ -11,10 +11,10 @@ export class OutputBudget {
     this.over = alreadyOver;
   }
 
-  /** Account for `chars` more: 'record' it, the limit was just 'reached', or it is 'over'. */
-  take(chars: number): 'record' | 'reached' | 'over' {
+  /** Account for one entry of about `bytes`: 'record' it, the limit was just 'reached', or it is 'over'. */
+  take(bytes: number): 'record' | 'reached' | 'over' {
     if (this.over) return 'over';
-    this.used += chars;
+    this.used += bytes;
     if (this.used <= this.limit) return 'record';
     this.over = true;
     return 'reached';

@@ -8,6 +8,9 @@ import { OutputBudget } from './output-budget.js';
 import { DEFAULT_LOG_LIMIT, LogWriter } from '../run/log-file.js';
 import { appendNetworkLog, networkLogLine, type GatewayHost, type RunGateway } from './gateways.js';
 
+/** Bytes an audit entry adds around a console line (hashes, seq, timestamps): counted against the limit. */
+const AUDIT_ENTRY_OVERHEAD = 300;
+
 interface Watched {
   done: Promise<void>;
 }
@@ -144,7 +147,7 @@ export class Supervisor {
       batch.push(rec);
       batchChars += l.line.length;
       // The audit log is append-only: it holds the output up to the limit, then one event saying so.
-      switch (budget.take(l.line.length)) {
+      switch (budget.take(JSON.stringify(l.line).length + AUDIT_ENTRY_OVERHEAD)) {
         case 'record': audit.append('console', { ...rec }); break;
         case 'reached': audit.append('lifecycle', { event: 'output-limit', limit: writer.limit, note: 'later output is not in the audit log; logs.jsonl keeps the newest part' }); break;
         case 'over': break;
