@@ -67,3 +67,10 @@ describe('moat.yaml approval per workspace', () => {
     await expect(checkConfigTrust(home, ws, guard({ grants: ['openai'] }), { approve: false })).rejects.toThrow(/changed grants/);
   });
 });
+
+describe('hostile output: a run cannot raise its own log limit unseen', () => {
+  it('container.log_limit is an approved setting when set, and absent (old approvals stay valid) when not', () => {
+    expect(guardedSettings({ container: { log_limit: '1t' } })['container.log_limit']).toBe('1t');
+    expect('container.log_limit' in guardedSettings({ container: { memory: '1g' } })).toBe(false);
+  });
+});
