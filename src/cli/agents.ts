@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import type { CliContext } from './context.js';
+import { forOut, jsonOut, type CliContext } from './context.js';
 import { addRunFlags, executeAndReport, prepareFlags } from './run.js';
 import { AGENTS } from '../agents/index.js';
 import type { AgentDefinition } from '../agents/types.js';
@@ -53,7 +53,7 @@ function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, a
       const candidates = o.all ? await allWorkspaceCandidates(agent.name, runs, ctx.home, userDirs(ctx)) : () => wt.sessions;
       const rows = sessionRows(agent.name, runs, candidates, o.all ? undefined : wt.workspace);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        process.stdout.write(`${jsonOut(rows, 2)}\n`);
         return;
       }
       const note = await legacyNote(agent.name, ctx.home, o.all ? new Set(rows.flatMap((r) => r.sessionIds)) : undefined);
@@ -67,7 +67,7 @@ function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, a
       const table = [head, ...rows.map((r) => [r.name, r.id, r.state === 'stopped' ? `stopped (${r.exitCode ?? '?'})` : r.state,
         `${age(r.lastActivity)} ago`, r.sessionId ? `${r.sessionId}${r.legacy ? ' (old shared folder)' : ''}` : '-', ...(o.all ? [r.workspace] : [])])];
       const widths = head.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
-      process.stdout.write(table.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n');
+      process.stdout.write(forOut(table.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n'));
       if (note) ctx.info(note);
     });
 }

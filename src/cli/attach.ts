@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import type { CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
 import { MoatError } from '../errors.js';
 import { LIVE_STATES } from '../run/types.js';
 import { runAttached } from '../run/session.js';
@@ -26,7 +26,7 @@ export function registerAttachCommand(program: Command, ctx: CliContext): void {
       const containerId = meta.containerId;
       const streams = await ctx.runtime.attach(containerId, meta.interactive);
       if (meta.interactive) {
-        ctx.info(pc.dim(`Attached to ${meta.name}. Ctrl-/ d detaches, Ctrl-/ k stops the run.`));
+        ctx.info(`Attached to ${meta.name}. Ctrl-/ d detaches, Ctrl-/ k stops the run.`, pc.dim);
       }
       const end = await runAttached({
         runtime: ctx.runtime,
@@ -46,7 +46,7 @@ export function registerAttachCommand(program: Command, ctx: CliContext): void {
         onStop: () => stopContainer(ctx.runtime, containerId, meta.interactive),
       });
       if (end.kind === 'detached') {
-        process.stdout.write(`\nDetached from run ${meta.name} (${meta.id}); moat attach ${meta.name} to return.\n`);
+        process.stdout.write(forOut(`\nDetached from run ${meta.name} (${meta.id}); moat attach ${meta.name} to return.\n`));
         return;
       }
       await markStopped(ctx.home, meta.id, end.exitCode);

@@ -10,6 +10,7 @@ import {
 } from '../audit/index.js';
 import { MoatError, errnoCode } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
+import { jsonFor, textFor } from '../term/sanitize.js';
 
 export interface AuditCommandContext {
   home: MoatHome;
@@ -23,21 +24,21 @@ export interface AuditCommandContext {
 const MARK = { ok: '[ok]  ', fail: '[FAIL]', warn: '[warn]', skip: '[skip]' } as const;
 
 /** The human report: one line per check, counts by type, first failure, verdict. */
-export function formatReport(r: AuditReport, color = pc.isColorSupported): string {
+export function formatReport(r: AuditReport, color = pc.isColorSupported, safe: (s: string) => string = (s) => s): string {
   const c = pc.createColors(color);
   const paint = { ok: c.green, fail: c.red, warn: c.yellow, skip: c.dim } as const;
   const what = r.kind === 'proof' ? 'inclusion proof for run' : 'audit log of run';
-  const lines = [`${what} ${r.runId || '?'}: ${r.entries} entries, ${r.checkpoints} checkpoint(s)${r.keyId ? `, key ${r.keyId}` : ''}`];
+  const lines = [`${what} ${safe(r.runId) || '?'}: ${r.entries} entries, ${r.checkpoints} checkpoint(s)${r.keyId ? `, key ${r.keyId}` : ''}`];
   const width = Math.max(...r.checks.map((k) => k.name.length));
   for (const k of r.checks) {
     const at = k.status === 'fail' && k.firstFailingSeq !== undefined ? ` (first failing seq ${k.firstFailingSeq})` : '';
-    lines.push(`${paint[k.status](MARK[k.status])} ${k.name.padEnd(width)}  ${k.message}${at}`);
+    lines.push(`${paint[k.status](MARK[k.status])} ${k.name.padEnd(width)}  ${safe(k.message)}${at}`);
   }
   const counts = AUDIT_TYPES.filter((t) => r.countsByType[t] > 0).map((t) => `${t} ${r.countsByType[t]}`);
   lines.push(`entries by type: ${counts.length > 0 ? counts.join(', ') : 'none'}`);
   if (r.firstFailure) {
     const f = r.firstFailure;
-    lines.push(`first failure: ${f.seq === undefined ? '' : `seq ${f.seq}: `}${f.problem}: ${f.message}`);
+    lines.push(`first failure: ${f.seq === undefined ? '' : `seq ${f.seq}: `}${safe(f.problem)}: ${safe(f.message)}`);
   }
   lines.push(!r.ok ? c.red('verdict: FAIL — the record does not verify')
     : r.completeness === 'complete-with-recovery' ? c.yellow('verdict: OK with recovery — the record is intact and closed, but a writer died: see the recovery line')
@@ -106,8 +107,11 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
     if (ctx.stdout) ctx.stdout(s);
     else if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
   };
-  const report = (r: AuditReport, json: boolean): void => {
-    out(json ? `${JSON.stringify(r)}\n` : formatReport(r));
+  // Event data and report messages can carry a run's text: neutralised on a terminal, unchanged otherwise.
+  const safe = textFor(process.stdout);
+  const json = jsonFor(process.stdout);
+  const report = (r: AuditReport, asJson: boolean): void => {
+    out(asJson ? `${json(JSON.stringify(r))}\n` : formatReport(r, pc.isColorSupported, safe));
     if (!r.ok) process.exitCode = 1;
   };
 
@@ -127,7 +131,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
         if (opts.json) await write(`{"runId":${JSON.stringify(store.runId)},"entries":[`);
         let n = 0;
         for await (const e of listEntries(store, types)) {
-          await write(opts.json ? `${n++ === 0 ? '' : ','}${JSON.stringify(e)}` : `${String(e.seq).padStart(6)}  ${e.ts}  ${e.type.padEnd(10)}  ${summarize(e)}\n`);
+          await write(opts.json ? `${n++ === 0 ? '' : ','}${json(JSON.stringify(e))}` : `${String(e.seq).padStart(6)}  ${safe(e.ts)}  ${safe(e.type.padEnd(10))}  ${safe(summarize(e))}\n`);
         }
         if (opts.json) await write(']}\n');
         return;

@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import type { CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
 import { MoatError } from '../errors.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_RUN_ID } from '../runtime/types.js';
 import { LIVE_STATES } from '../run/types.js';
@@ -54,7 +54,7 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
         ...plan.networks.map((n) => `network ${n.name}`),
         ...plan.images.map((i) => `image ${i.tags[0] ?? i.id.slice(7, 19)}`),
       ];
-      process.stdout.write(`${o.dryRun ? 'Would remove' : 'Will remove'}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+      process.stdout.write(forOut(`${o.dryRun ? 'Would remove' : 'Will remove'}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`));
       if (o.dryRun) return;
       if (!o.yes) {
         if (!process.stdin.isTTY) throw new MoatError('moat clean asks before deleting, and there is no terminal to ask.', { hint: 'Add -y to confirm: moat clean -y' });

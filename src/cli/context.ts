@@ -6,6 +6,13 @@ import { RunStore } from '../run/store.js';
 import { effectiveState } from '../run/reconcile.js';
 import type { RunMetadata } from '../run/types.js';
 import { MoatError } from '../errors.js';
+import { jsonFor, textFor } from '../term/sanitize.js';
+
+/** Text a container or a workspace could have chosen, for stdout / stderr: neutralised on a terminal. */
+export const forOut = (s: string): string => textFor(process.stdout)(s);
+export const forErr = (s: string): string => textFor(process.stderr)(s);
+/** A value as JSON for stdout (C1 and bidi characters escaped on a terminal; the parsed value is the same). */
+export const jsonOut = (v: unknown, indent?: number): string => jsonFor(process.stdout)(JSON.stringify(v, null, indent));
 
 /** What every command gets: the home, a lazily created runtime, and output helpers. */
 export class CliContext {
@@ -23,13 +30,13 @@ export class CliContext {
     return this.rt;
   }
 
-  /** Informational messages go to stderr so stdout stays the command's own output. */
-  info(msg: string): void {
-    process.stderr.write(`${msg}\n`);
+  /** Informational messages go to stderr so stdout stays the command's own output (`style`: moat's colour). */
+  info(msg: string, style: (s: string) => string = (s) => s): void {
+    process.stderr.write(`${style(forErr(msg))}\n`);
   }
 
   warn(msg: string): void {
-    process.stderr.write(`${pc.yellow('warning:')} ${msg}\n`);
+    process.stderr.write(`${pc.yellow('warning:')} ${forErr(msg)}\n`);
   }
 
   /** A run as it really is: the store's record checked against its container (read-only). */
@@ -51,7 +58,7 @@ export class CliContext {
     for (const m of await this.store.list()) {
       const eff = await this.reconcile(m);
       if (suits(eff)) {
-        this.info(pc.dim(`(${what} ${eff.name}, ${eff.id})`));
+        this.info(`(${what} ${eff.name}, ${eff.id})`, pc.dim);
         return eff;
       }
     }

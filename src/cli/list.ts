@@ -1,13 +1,13 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import { age, shellJoin, type CliContext } from './context.js';
+import { age, forOut, jsonOut, shellJoin, type CliContext } from './context.js';
 import type { RunMetadata } from '../run/types.js';
 
 function stateText(m: RunMetadata): string {
   switch (m.state) {
     case 'running': return pc.green('running');
     case 'stopped': return m.exitCode === 0 ? 'stopped (0)' : pc.yellow(`stopped (${m.exitCode ?? '?'})`);
-    case 'failed': return pc.red(`failed${m.reason ? `: ${m.reason}` : ''}`);
+    case 'failed': return pc.red(`failed${m.reason ? `: ${forOut(m.reason)}` : ''}`);
     case 'created': case 'starting': return pc.cyan(m.state);
   }
 }
@@ -22,7 +22,7 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
     .action(async (o) => {
       const runs = await ctx.reconcileAll();
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+        process.stdout.write(`${jsonOut(runs, 2)}\n`);
         return;
       }
       if (runs.length === 0) {
@@ -33,7 +33,7 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
       const t = new Table({ head: ['NAME', 'ID', 'STATE', 'AGE', 'COMMAND'], style: { head: [], border: [] },
         chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
           'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' } });
-      for (const r of runs) t.push([r.name, r.id, stateText(r), age(r.createdAt), shellJoin(r.command).slice(0, 60)]);
+      for (const r of runs) t.push([forOut(r.name), r.id, stateText(r), age(r.createdAt), forOut(shellJoin(r.command).slice(0, 60))]);
       process.stdout.write(`${t.toString().split('\n').map((l) => l.replace(/^ /, '').trimEnd()).join('\n')}\n`);
     });
 }

@@ -1,38 +1,80 @@
 import type { Command } from '@commander-js/extra-typings';
-import { open } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CliContext } from './context.js';
 import { LIVE_STATES, type LogRecord } from '../run/types.js';
-import { errnoCode } from '../errors.js';
+import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../run/log-file.js';
+import { textFor } from '../term/sanitize.js';
 
-async function readFrom(file: string, offset: number): Promise<{ text: string; offset: number }> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return { text: '', offset };
-    throw err;
+type Out = NodeJS.WriteStream;
+
+/**
+ * Prints entries as the run wrote them: a `cont` piece continues its line (no newline, no timestamp);
+ * on a terminal the container's control sequences are neutralised, into a pipe or file (or with --raw)
+ * the recorded text is written unchanged. Writes are batched and wait for the pipe to drain.
+ */
+class Printer {
+  private readonly atStart = { stdout: true, stderr: true };
+  private readonly buf = { stdout: '', stderr: '' };
+  private readonly safe: Record<'stdout' | 'stderr', (s: string) => string>;
+
+  constructor(private readonly streams: { stdout: Out; stderr: Out }, private readonly timestamps: boolean, raw: boolean) {
+    this.safe = { stdout: textFor(streams.stdout, raw), stderr: textFor(streams.stderr, raw) };
   }
-  try {
-    const { size } = await fh.stat();
-    if (size <= offset) return { text: '', offset };
-    const buf = Buffer.alloc(size - offset);
-    await fh.read(buf, 0, buf.length, offset);
-    const text = buf.toString('utf8');
-    const last = text.lastIndexOf('\n');
-    return { text: text.slice(0, last + 1), offset: offset + Buffer.byteLength(text.slice(0, last + 1)) };
-  } finally {
-    await fh.close();
+
+  add(r: LogRecord): void {
+    if (isMarker(r)) return;
+    const s = r.stream === 'stderr' ? 'stderr' : 'stdout';
+    this.buf[s] += `${this.timestamps && this.atStart[s] ? `${r.ts} ` : ''}${this.safe[s](r.line)}${r.cont ? '' : '\n'}`;
+    this.atStart[s] = !r.cont;
+  }
+
+  get pending(): number { return this.buf.stdout.length + this.buf.stderr.length; }
+
+  async flush(): Promise<void> {
+    for (const s of ['stdout', 'stderr'] as const) {
+      const text = this.buf[s];
+      if (!text) continue;
+      this.buf[s] = '';
+      const out = this.streams[s];
+      if (!out.write(text)) {
+        await new Promise<void>((r) => {
+          const done = (): void => { out.off('drain', done); out.off('close', done); r(); };
+          out.on('drain', done);
+          out.on('close', done);
+        });
+      }
+    }
   }
 }
 
-function emit(text: string, timestamps: boolean): void {
-  for (const l of text.split('\n')) {
-    if (!l) continue;
-    let r: LogRecord;
-    try { r = JSON.parse(l) as LogRecord; } catch { continue; }
-    const out = `${timestamps ? `${r.ts} ` : ''}${r.line}\n`;
-    (r.stream === 'stderr' ? process.stderr : process.stdout).write(out);
+/** Stream the entries of one file through the printer, flushing every megabyte or so. */
+async function printFile(file: string, offset: number, p: Printer): Promise<{ offset: number; ino: number | undefined }> {
+  const res = await readRecords(file, offset, (r) => p.add(r), () => (p.pending > 1024 * 1024 ? p.flush() : Promise.resolve()));
+  await p.flush();
+  return res;
+}
+
+async function inode(file: string): Promise<number | undefined> {
+  try { return (await stat(file)).ino; } catch { return undefined; }
+}
+
+/** The last `n` lines (a line being its pieces up to one without `cont`) of both files. */
+async function tail(files: string[], n: number): Promise<LogRecord[]> {
+  const lines: LogRecord[][] = [];
+  let cur: LogRecord[] = [];
+  for (const f of files) {
+    await readRecords(f, 0, (r) => {
+      if (isMarker(r)) return;
+      cur.push(r);
+      if (r.cont) return;
+      lines.push(cur);
+      cur = [];
+      if (lines.length > n) lines.shift();
+    });
   }
+  if (cur.length > 0) lines.push(cur);
+  return lines.slice(Math.max(0, lines.length - n)).flat();
 }
 
 export function registerLogsCommand(program: Command, ctx: CliContext): void {
@@ -43,28 +85,46 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
     .option('-n, --lines <N>', 'only the last N lines', (v) => Number.parseInt(v, 10))
     .option('-f, --follow', 'keep printing new output until the run ends')
     .option('-t, --timestamps', 'prefix each line with its timestamp')
+    .option('--raw', 'write the recorded output unchanged, control sequences included (also the default into a pipe or file)')
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'show the logs of', () => true);
-      const file = ctx.store.logsFile(meta.id);
-      let { text, offset } = await readFrom(file, 0);
+      const dir = ctx.store.dir(meta.id);
+      const file = join(dir, LOG_FILE);
+      const old = join(dir, OLD_LOG_FILE);
+      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false);
+      // The newest marker (at the head of logs.jsonl) tells what was dropped before logs.1.jsonl.
+      const marker = await firstRecord(file);
+      if (marker && isMarker(marker)) ctx.info(marker.line);
+      let pos: { offset: number; ino: number | undefined };
       if (o.lines !== undefined && Number.isFinite(o.lines)) {
-        const lines = text.split('\n').filter(Boolean);
-        text = lines.slice(Math.max(0, lines.length - o.lines)).map((l) => `${l}\n`).join('');
+        for (const r of await tail([old, file], Math.max(0, o.lines))) p.add(r);
+        await p.flush();
+        pos = await readRecords(file, 0, () => undefined);
+      } else {
+        await printFile(old, 0, p);
+        pos = await printFile(file, 0, p);
       }
-      emit(text, o.timestamps ?? false);
       if (!o.follow) return;
-      // Follow: poll the log file until the run has ended and its last output is recorded.
+      // Follow: poll the log file until the run has ended and its last output is recorded. A rotation
+      // (logs.jsonl became logs.1.jsonl) is noticed by the file's identity: finish the old one, then start over.
       for (let quiet = 0; ;) {
         await new Promise((r) => setTimeout(r, 100));
-        const next = await readFrom(file, offset);
-        offset = next.offset;
-        emit(next.text, o.timestamps ?? false);
+        const ino = await inode(file);
+        let next;
+        if (pos.ino !== undefined && ino !== undefined && ino !== pos.ino) {
+          if ((await inode(old)) === pos.ino) await printFile(old, pos.offset, p);
+          next = await printFile(file, 0, p);
+        } else {
+          next = await printFile(file, pos.offset, p);
+        }
+        const grew = next.offset !== pos.offset || next.ino !== pos.ino;
+        pos = next;
         const cur = await ctx.store.read(meta.id);
         if (!cur) return;
         const eff = await ctx.reconcile(cur);
         if (!LIVE_STATES.has(eff.state)) {
           // The daemon records the tail right after the exit; give it a moment, then stop.
-          if (next.text === '' && (cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) return;
+          if (!grew && (cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) return;
         }
       }
     });

@@ -3,9 +3,9 @@ import pc from 'picocolors';
 import { isMoatError } from '../errors.js';
 import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
-import { CliContext } from './context.js';
 import { LIVE_STATES } from '../run/types.js';
 import { resumeOrphanedRuns } from '../daemon/client.js';
+import { CliContext, forErr } from './context.js';
 import { registerRunCommand } from './run.js';
 import { registerListCommand } from './list.js';
 import { registerLogsCommand } from './logs.js';
@@ -89,21 +89,30 @@ export async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 2;
     }
     if (isMoatError(err)) {
-      process.stderr.write(`${pc.red('moat:')} ${err.message}\n`);
-      if (err.hint) process.stderr.write(`  ${err.hint}\n`);
+      process.stderr.write(`${pc.red('moat:')} ${forErr(err.message)}\n`);
+      if (err.hint) process.stderr.write(`  ${forErr(err.hint)}\n`);
       if (verbose && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
       return err.exitCode;
     }
     const e = err as Error;
-    process.stderr.write(`${pc.red('moat: unexpected error:')} ${e?.message ?? String(err)}\n`);
+    process.stderr.write(`${pc.red('moat: unexpected error:')} ${forErr(e?.message ?? String(err))}\n`);
     process.stderr.write(verbose ? `${e?.stack ?? ''}\n` : '  Run again with --verbose for details, and please report it.\n');
     return 70;
   }
 }
 
+/** Resolves once everything written to `s` so far has reached the OS (a pipe may still hold it in Node). */
+function drained(s: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.writableLength === 0 || s.destroyed) resolve();
+    else s.write('', () => resolve());
+  });
+}
+
 const code = await main(process.argv);
 if (code >= 0) {
   process.exitCode = code;
-  // Leave no handle (stdin, sockets) keeping the process alive once the command is done.
-  setImmediate(() => process.exit(code));
+  // Leave no handle (stdin, sockets) keeping the process alive once the command is done, but only after
+  // the output has left: exiting with writes pending cuts `moat logs | …` off at the pipe's buffer size.
+  void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => setImmediate(() => process.exit(code)));
 }

@@ -1,6 +1,7 @@
 import type { Ora } from 'ora';
 import pc from 'picocolors';
 import type { BuildProgress } from '../image/build.js';
+import { sanitizeForTerminal } from '../term/sanitize.js';
 
 /** Build progress: a spinner with the current step and elapsed time on a TTY, plain step lines otherwise. */
 export async function buildProgress(stream: NodeJS.WriteStream = process.stderr): Promise<BuildProgress> {
@@ -9,7 +10,7 @@ export async function buildProgress(stream: NodeJS.WriteStream = process.stderr)
   if (!stream.isTTY) {
     stream.write('Building the image…\n');
     return {
-      step: (text) => stream.write(`  ${text.slice(0, 160)}\n`),
+      step: (text) => stream.write(`  ${text.slice(0, 160)}\n`), // not a terminal: unchanged
       line: () => undefined,
       done: (ok) => stream.write(ok ? `Image built in ${elapsed()}.\n` : ''),
     };
@@ -19,7 +20,7 @@ export async function buildProgress(stream: NodeJS.WriteStream = process.stderr)
   let step = '';
   const timer = setInterval(() => { spinner.text = `Building the image ${pc.dim(elapsed())} ${step}`; }, 500);
   return {
-    step: (text) => { step = pc.dim(text.slice(0, Math.max(20, (stream.columns || 80) - 40))); },
+    step: (text) => { step = pc.dim(sanitizeForTerminal(text).slice(0, Math.max(20, (stream.columns || 80) - 40))); },
     line: () => undefined,
     done: (ok) => {
       clearInterval(timer);

@@ -1,7 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import type { CliContext } from './context.js';
+import { forErr, forOut, type CliContext } from './context.js';
 import { prepareRun, type PrepareFlags } from '../run/prepare.js';
 import type { RunSpec } from '../run/spec.js';
 import { executeRun } from '../run/execute.js';
@@ -52,7 +52,7 @@ export function prepareFlags(o: RunFlagValues): PrepareFlags {
 
 /** A yes/no question on the terminal (default no); Ctrl-C answers no. */
 async function askYesNo(question: string, details: string): Promise<boolean> {
-  process.stderr.write(`${details}\n`);
+  process.stderr.write(`${forErr(details)}\n`);
   const { confirm } = await import('@inquirer/prompts');
   try {
     return await confirm({ message: question, default: false }, { output: process.stderr });
@@ -74,7 +74,7 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'r
   }, spec);
   if (end.kind === 'started' || end.kind === 'detached') {
     const verb = end.kind === 'started' ? 'Started' : '\nDetached from';
-    process.stdout.write(`${verb} ${what} ${pc.bold(meta.name)} (${meta.id}) in ${meta.workspace}\n`
+    process.stdout.write(`${verb} ${what} ${pc.bold(forOut(meta.name))} (${meta.id}) in ${forOut(meta.workspace)}\n`
       + `  moat logs -f ${meta.name}    follow its output\n`
       + `  moat attach ${meta.name}     attach to it\n`
       + `  moat stop ${meta.name}       stop it\n`);

@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import { bytes, type CliContext } from './context.js';
+import { bytes, forOut, jsonOut, type CliContext } from './context.js';
 import { daemonHealth } from '../daemon/client.js';
 import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { isMoatError } from '../errors.js';
@@ -35,16 +35,17 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
         runs: counts, images: images.length, imageBytes, hints,
       };
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        process.stdout.write(`${jsonOut(out, 2)}\n`);
         return;
       }
       const w = (k: string, v: string): void => { process.stdout.write(`${pc.bold(k.padEnd(8))} ${v}\n`); };
+      engine = 'error' in engine ? { error: forOut(engine.error) } : engine;
       w('moat', `${VERSION} (home ${ctx.home.root})`);
       w('engine', 'error' in engine ? pc.red(engine.error) : `docker ${engine.version}`);
       w('daemon', daemon ? `running (pid ${daemon.pid}, ${daemon.runs.length} live runs)` : 'not running (starts with the next run)');
       w('runs', runs.length === 0 ? 'none' : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', '));
       w('images', `${images.length} (${bytes(imageBytes)})`);
-      for (const h of hints) process.stdout.write(`${pc.yellow('hint:')} ${h}\n`);
+      for (const h of hints) process.stdout.write(`${pc.yellow('hint:')} ${forOut(h)}\n`);
     });
 
   program

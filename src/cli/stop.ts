@@ -1,5 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
-import type { CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
 import { MoatError } from '../errors.js';
 import { LIVE_STATES, type RunMetadata } from '../run/types.js';
 import { markStopped, stopContainer } from '../run/launch.js';
@@ -26,7 +26,7 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
         return;
       }
       const code = await stopRun(ctx, meta, o.time);
-      process.stdout.write(`Stopped run ${meta.name} (${meta.id})${code !== undefined ? `, exit ${code}` : ''}.\n`);
+      process.stdout.write(forOut(`Stopped run ${meta.name} (${meta.id})${code !== undefined ? `, exit ${code}` : ''}.\n`));
     });
 
   program
@@ -47,7 +47,7 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
       for (const m of metas) {
         if (m.containerId) await ctx.runtime.remove(m.containerId, true);
         await ctx.store.remove(m.id);
-        process.stdout.write(`Destroyed run ${m.name} (${m.id}).\n`);
+        process.stdout.write(forOut(`Destroyed run ${m.name} (${m.id}).\n`));
       }
     });
 }

@@ -1,7 +1,8 @@
 import type { Command } from '@commander-js/extra-typings';
 import { join } from 'node:path';
 import pc from 'picocolors';
-import type { CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
+import { jsonFor } from '../term/sanitize.js';
 import type { RequestEvent } from '../gateway/events.js';
 import { LIVE_STATES } from '../run/types.js';
 import type { DroppedLine, TraceBudgetLine } from '../daemon/network-recorder.js';
@@ -20,19 +21,20 @@ function matches(ev: RequestEvent, o: { host?: string; status?: string }): boole
 }
 
 function format(ev: RequestEvent, verbose: boolean): string {
+  const safe = forOut;
   const status = ev.blocked ? pc.red(`${ev.status} BLOCKED`) : ev.status >= 400 || ev.status === 0 ? pc.yellow(String(ev.status)) : pc.green(String(ev.status));
-  const base = `${ev.ts.slice(11, 23)}  ${ev.method.padEnd(7)} ${status}  ${ev.url}  ${pc.dim(`${ev.durationMs.toFixed(1)}ms`)}`;
+  const base = `${safe(ev.ts.slice(11, 23))}  ${safe(ev.method.padEnd(7))} ${status}  ${safe(ev.url)}  ${pc.dim(`${ev.durationMs.toFixed(1)}ms`)}`;
   const extra = [
     ev.grant ? `grant=${ev.grant}` : '',
     ev.reason ? `reason=${JSON.stringify(ev.reason)}` : '',
     ev.error ? `error=${ev.error}` : '',
     verbose ? `ttfb=${ev.ttfbMs}ms up=${ev.bytesUp}B down=${ev.bytesDown}B${ev.upgrade ? ` upgrade=${ev.upgrade}` : ''}` : '',
-  ].filter(Boolean).join(' ');
+  ].filter(Boolean).map(safe).join(' ');
   const head = extra ? `${base}  ${pc.dim(extra)}` : base;
   if (!verbose) return head;
   const block = (title: string, h?: Record<string, string>, body?: string): string[] => [
-    ...(h ? [`    ${pc.dim(title)}`, ...Object.entries(h).map(([k, v]) => `      ${k}: ${v}`)] : []),
-    ...(body !== undefined ? [`      ${pc.dim('body:')} ${body.replace(/\n/g, '\n        ')}`] : []),
+    ...(h ? [`    ${pc.dim(title)}`, ...Object.entries(h).map(([k, v]) => `      ${safe(k)}: ${safe(v)}`)] : []),
+    ...(body !== undefined ? [`      ${pc.dim('body:')} ${safe(body).replace(/\n/g, '\n        ')}`] : []),
   ];
   return [head, ...block('request', ev.requestHeaders, ev.requestBody), ...block('response', ev.responseHeaders, ev.responseBody)].join('\n');
 }
@@ -52,7 +54,7 @@ function formatLine(ev: TraceLine, verbose: boolean): string | undefined {
   switch (ev.type) {
     case 'request': return format(ev, verbose);
     case 'refusals':
-      return `${ev.ts.slice(11, 23)}  ${pc.red(`${ev.status} BLOCKED x${ev.count}`)}  ${ev.host}  ${pc.dim(`reason=${JSON.stringify(ev.reason)} (${ev.count} more refusals of ${ev.host} counted, not listed, ${ev.since.slice(11, 23)}..${ev.until.slice(11, 23)})`)}`;
+      return `${forOut(ev.ts.slice(11, 23))}  ${pc.red(`${ev.status} BLOCKED x${ev.count}`)}  ${forOut(ev.host)}  ${pc.dim(forOut(`reason=${JSON.stringify(ev.reason)} (${ev.count} more refusals of ${ev.host} counted, not listed, ${ev.since.slice(11, 23)}..${ev.until.slice(11, 23)})`))}`;
     case 'dropped':
       return `${ev.ts.slice(11, 23)}  ${pc.yellow(`${ev.count} requests not listed`)} (${ev.blocked} refused) ${pc.dim(`${ev.since.slice(11, 23)}..${ev.until.slice(11, 23)}: the trace budget is spent`)}`;
     case 'trace-budget-reached':
@@ -90,7 +92,7 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
           let ev: TraceLine;
           try { ev = JSON.parse(text) as TraceLine; } catch { continue; }
           if (typeof ev !== 'object' || ev === null || !lineMatches(ev, o)) continue;
-          const out = o.json ? text : formatLine(ev, o.verbose ?? false);
+          const out = o.json ? jsonFor(process.stdout)(text) : formatLine(ev, o.verbose ?? false);
           if (out === undefined) continue;
           printed++;
           await print(`${out}\n`);

@@ -17,6 +17,8 @@ export const MEMORY_RE = /^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$/;
 export const DEFAULT_PIDS = 4096;
 export const MIN_PIDS = 16;
 export const MAX_PIDS = 4_194_304;
+/** A stored-output cap: at least one mebibyte, in m, g or t. */
+export const LOG_LIMIT_RE = /^(?:[1-9][0-9]*(?:\.[0-9]+)?[mgtMGT]|0\.[0-9]*[1-9][0-9]*[gtGT])$/;
 /** A network rule: `allow|deny METHOD PATH`, e.g. "allow GET /repos/**". */
 export const NETWORK_RULE_RE = /^(allow|deny)\s+(\*|[A-Za-z]+)\s+\/\S*$/;
 

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
 import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
-import { DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MEMORY_RE, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
+import { DEFAULT_PIDS, ENV_NAME_RE, LOG_LIMIT_RE, MAX_PIDS, MEMORY_RE, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
 
 const envName = z
   .string()
@@ -113,6 +113,11 @@ export const moatConfigSchema = z
           .max(MAX_PIDS, { error: `expected at most ${MAX_PIDS} processes` })
           .optional()
           .describe(`Most processes and threads the container may have at once (default ${DEFAULT_PIDS}), so a fork bomb cannot exhaust the host's process ids. A change is approved by the user like mounts and grants.`),
+        log_limit: z
+          .string()
+          .regex(LOG_LIMIT_RE, { error: 'expected a size of at least 1m, like "64m" or "1g"' })
+          .optional()
+          .describe('Cap on the output moat stores for a run (default "256m"), e.g. "64m" or "1g"; past it the newest output is kept. Raising it needs your approval like mounts and grants.'),
       })
       .strict()
       .optional()

@@ -76,8 +76,9 @@ async function floorOf(lines: AsyncIterable<string>, tsOf: (line: string) => str
 export function logsFloor(file: string): Promise<Floor | undefined> {
   return floorOf(linesBackward(file), (line) => {
     try {
-      const r = JSON.parse(line) as { ts?: unknown };
-      return typeof r.ts === 'string' ? r.ts : undefined;
+      const r = JSON.parse(line) as { ts?: unknown; moat?: unknown };
+      // moat's own notes (the log-limit marker) carry the time they were written, not an engine timestamp.
+      return typeof r.ts === 'string' && r.moat === undefined ? r.ts : undefined;
     } catch {
       return undefined;
     }

@@ -10,6 +10,11 @@ import { NetworkRecorder } from './network-recorder.js';
 import { RECORD_LIMITS, capText, recordBudgets } from './record-limits.js';
 import { after, auditConsoleFloor, logsFloor, repairLogsTail, type Floor } from './resume-point.js';
 import { DeferredAudit, auditLeftOpen, recoveredEntry, type AuditLike } from './recovery.js';
+import { OutputBudget } from './output-budget.js';
+import { DEFAULT_LOG_LIMIT, LOG_FILE, LogWriter, OLD_LOG_FILE } from '../run/log-file.js';
+
+/** Bytes an audit entry adds around a console line (hashes, seq, timestamps): counted against the limit. */
+const AUDIT_ENTRY_OVERHEAD = 300;
 
 interface Watched {
   done: Promise<void>;
@@ -147,10 +152,11 @@ export class Supervisor {
         await this.store.update(id, (m) => (LIVE_STATES.has(m.state) ? { ...m, state: 'failed', reason: 'its container is gone' } : undefined));
         return;
       }
-      await repairLogsTail(this.store.logsFile(id));
-      const floors: Floors = { logs: await logsFloor(this.store.logsFile(id)), audit: await auditConsoleFloor(join(this.store.dir(id), ENTRIES_FILE)) };
+      const dir = this.store.dir(id);
+      await repairLogsTail(join(dir, LOG_FILE));
+      const floors: Floors = { logs: (await logsFloor(join(dir, LOG_FILE))) ?? (await logsFloor(join(dir, OLD_LOG_FILE))), audit: await auditConsoleFloor(join(this.store.dir(id), ENTRIES_FILE)) };
       if (died) audit.append('lifecycle', resumedFromEngine(died, floors));
-      if ((await this.followLogs(id, containerId, info.tty, floors, audit, released)) === 'released') return;
+      if ((await this.followLogs(meta, containerId, info.tty, floors, audit, released)) === 'released') return;
       exitCode = await this.runtime.wait(containerId);
       audit.append('lifecycle', { event: 'stopped', exitCode });
     } finally {
@@ -169,8 +175,12 @@ export class Supervisor {
     }
   }
 
-  private async followLogs(id: string, containerId: string, tty: boolean, floors: Floors, audit: AuditSink, released: Promise<void>): Promise<'ended' | 'released'> {
+  private async followLogs(meta: RunMetadata, containerId: string, tty: boolean, floors: Floors, audit: AuditSink, released: Promise<void>): Promise<'ended' | 'released'> {
+    const id = meta.id;
+    const writer = await LogWriter.open(this.store.dir(id), meta.logLimit ?? DEFAULT_LOG_LIMIT);
+    const budget = new OutputBudget(writer.limit, writer.dropping);
     let batch: LogRecord[] = [];
+    let batchChars = 0;
     let lastTs: string | undefined;
     let stopped = false;
     let flushing = Promise.resolve();
@@ -178,9 +188,10 @@ export class Supervisor {
       if (batch.length === 0) return flushing;
       const recs = batch;
       batch = [];
+      batchChars = 0;
       const ts = lastTs;
       flushing = flushing.then(async () => {
-        await this.store.appendLogs(id, recs);
+        await writer.append(recs);
         await this.store.update(id, (m) => ({ ...m, lastLogTs: ts }));
       });
       return flushing;
@@ -188,13 +199,26 @@ export class Supervisor {
     const timer = setInterval(() => void flush(), 100);
     let seen: Floor = { ts: '', n: 0 };
     // Each sink keeps only what it does not hold yet (a restarted daemon resumes each from its own floor).
-    const record = (toLogs: (ts: string) => boolean, toAudit: (ts: string) => boolean) => (l: LogLine): void => {
-      if (stopped) return; // handed over: the next daemon records from here
-      if (toLogs(l.ts)) batch.push({ ts: l.ts, stream: l.stream, line: l.line });
-      if (toAudit(l.ts)) audit.append('console', { ts: l.ts, stream: l.stream, line: capText(l.line, RECORD_LIMITS.consoleLine), ...(l.line.length > RECORD_LIMITS.consoleLine ? { lineLen: l.line.length } : {}) });
+    const record = (toLogs: (ts: string) => boolean, toAudit: (ts: string) => boolean) => (l: LogLine): Promise<void> | undefined => {
+      if (stopped) return undefined; // handed over: the next daemon records from here
+      const rec: LogRecord = l.cont ? { ts: l.ts, stream: l.stream, line: l.line, cont: true } : { ts: l.ts, stream: l.stream, line: l.line };
+      if (toLogs(l.ts)) {
+        batch.push(rec);
+        batchChars += l.line.length;
+      }
+      // The audit log is append-only: it holds the output up to the limit, then one event saying so.
+      if (toAudit(l.ts)) {
+        switch (budget.take(JSON.stringify(l.line).length + AUDIT_ENTRY_OVERHEAD)) {
+          case 'record': audit.append('console', { ...rec, line: capText(l.line, RECORD_LIMITS.consoleLine), ...(l.line.length > RECORD_LIMITS.consoleLine ? { lineLen: l.line.length } : {}) }); break;
+          case 'reached': audit.append('lifecycle', { event: 'output-limit', limit: writer.limit, note: 'later output is not in the audit log; logs.jsonl keeps the newest part' }); break;
+          case 'over': break;
+        }
+      }
       seen = lastTs === l.ts ? { ts: l.ts, n: seen.n + 1 } : { ts: l.ts, n: 1 };
       lastTs = l.ts;
-      if (batch.length >= 500) void flush();
+      // A busy disk pauses the engine's stream (backpressure) instead of queueing output in memory.
+      if (batch.length >= 500 || batchChars >= 4 * 1024 * 1024) return flush();
+      return undefined;
     };
     const oldest = [floors.logs?.ts, floors.audit?.ts].some((t) => t === undefined) ? undefined : [floors.logs!.ts, floors.audit!.ts].sort()[0];
     const since = (ts: string | undefined) => (ts ? { since: Math.floor(Date.parse(ts) / 1000) } : {});

@@ -9,6 +9,7 @@ import { newRunId, newRunName } from './names.js';
 import type { RunSpec } from './spec.js';
 import { RunStore } from './store.js';
 import { LIVE_STATES, type RunMetadata } from './types.js';
+import { DEFAULT_LOG_LIMIT } from './log-file.js';
 
 /** Capabilities the init step needs (user setup, staging files); the user's process gets none. */
 const INIT_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SETPCAP'];
@@ -85,6 +86,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}),
       ...(spec.nanoCpus ? { nanoCpus: spec.nanoCpus } : {}),
       pidsLimit: spec.pidsLimit,
+      logLimitBytes: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
       });
     } catch (err) {
       await store.remove(id).catch(() => undefined);
@@ -100,6 +102,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       network: spec.network,
       interactive: spec.interactive,
       keep: spec.keep,
+      logLimit: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
       ...(spec.traceBodies ? { traceBodies: true } : {}),
       ...(spec.agent ? { agent: spec.agent } : {}),
       state: 'created',

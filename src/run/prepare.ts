@@ -82,6 +82,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
   }
   const memoryBytes = opts.container?.memory ? parseMemory(opts.container.memory) : undefined;
   const cpus = opts.container?.cpus;
+  const logLimitBytes = opts.container?.log_limit ? parseMemory(opts.container.log_limit) : undefined;
   return {
     workspace,
     command,
@@ -105,5 +106,6 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
     pidsLimit: opts.container?.pids ?? DEFAULT_PIDS,
+    ...(logLimitBytes ? { logLimitBytes } : {}),
   };
 }

@@ -31,6 +31,8 @@ export interface RunSpec {
   nanoCpus?: number;
   /** Most processes and threads in the container (always set: DEFAULT_PIDS when nothing says otherwise). */
   pidsLimit: number;
+  /** Cap on the run's stored output (container.log_limit). */
+  logLimitBytes?: number;
   /** moat.yaml's host-reaching settings, approved per workspace before a run starts (config-trust.ts). */
   configGuard?: ConfigGuard;
   approveConfig?: boolean;

@@ -1,18 +1,17 @@
-import { appendFile, mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
 import { atomicWriteJson, readJsonIfExists, withLock } from '../home/fs.js';
 import type { MoatHome } from '../home/paths.js';
-import { LIVE_STATES, type LogRecord, type RunMetadata } from './types.js';
+import { LIVE_STATES, type RunMetadata } from './types.js';
 import { RUN_ID_RE } from './names.js';
 
-/** runs/<id>/metadata.json and logs.jsonl; every write is atomic and under a cross-process lock. */
+/** runs/<id>/metadata.json (logs.jsonl: log-file.ts); every write is atomic and under a cross-process lock. */
 export class RunStore {
   constructor(readonly home: MoatHome) {}
 
   dir(id: string): string { return this.home.runDir(id); }
   metadataFile(id: string): string { return join(this.dir(id), 'metadata.json'); }
-  logsFile(id: string): string { return join(this.dir(id), 'logs.jsonl'); }
 
   async create(meta: RunMetadata): Promise<void> {
     await mkdir(this.dir(meta.id), { recursive: true, mode: 0o700 });
@@ -52,11 +51,6 @@ export class RunStore {
   async remove(id: string): Promise<void> {
     await rm(this.dir(id), { recursive: true, force: true });
     await rm(`${this.metadataFile(id)}.lock`, { recursive: true, force: true });
-  }
-
-  async appendLogs(id: string, records: LogRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await appendFile(this.logsFile(id), records.map((r) => `${JSON.stringify(r)}\n`).join(''), { mode: 0o600 });
   }
 
   /**

@@ -42,6 +42,8 @@ export const GUARDED_KEYS = [
   'codex.sync_logs',
   // A run's container stops at this many processes; an agent raising it could fork-bomb the host next run.
   'container.pids',
+  // Raising the stored-output cap lets a run grow host storage further.
+  'container.log_limit',
 ] as const;
 
 /** The settings of moat.yaml that reach beyond the container, by the name a user sees in the file. */
@@ -62,6 +64,7 @@ export function guardedSettings(raw: MoatConfig, mounts: readonly MountEntry[]):
     'claude.sync_logs': raw.claude?.sync_logs ?? false,
     'codex.sync_logs': raw.codex?.sync_logs ?? false,
     'container.pids': raw.container?.pids ?? null,
+    'container.log_limit': raw.container?.log_limit ?? null,
   };
   return JSON.parse(canonical(picked)) as GuardedSettings;
 }

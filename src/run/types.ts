@@ -21,6 +21,8 @@ export interface RunMetadata {
   createdAt: string;
   startedAt?: string;
   stoppedAt?: string;
+  /** The cap on the run's stored output (bytes; container.log_limit, default 256 MiB). */
+  logLimit?: number;
   /** The engine timestamp of the last output line recorded in logs.jsonl. */
   lastLogTs?: string;
   /** Network policy of the run's gateway (plain data; secrets are never stored here). */
@@ -34,8 +36,11 @@ export interface RunMetadata {
   home: string;
 }
 
+/** One entry of logs.jsonl. */
 export interface LogRecord {
   ts: string;
   stream: 'stdout' | 'stderr';
   line: string;
+  /** A line longer than one entry holds: it continues in the next entry of the same stream (no newline). */
+  cont?: true;
 }

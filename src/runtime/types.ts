@@ -29,6 +29,8 @@ export interface ContainerSpec {
   nanoCpus?: number;
   /** Most processes and threads the container may have at once (Docker's PidsLimit). */
   pidsLimit: number;
+  /** The run's stored-output cap: the engine's own log of the container is kept smaller than it. */
+  logLimitBytes?: number;
   capAdd: string[];
 }
 
@@ -71,6 +73,8 @@ export interface LogLine {
   ts: string;
   stream: 'stdout' | 'stderr';
   line: string;
+  /** The line was longer than moat records in one entry: it continues in the next entry of its stream. */
+  cont?: true;
 }
 
 export interface BuildRequest {
@@ -104,8 +108,11 @@ export interface ContainerRuntime {
   resize(id: string, rows: number, cols: number): Promise<void>;
   inspect(id: string): Promise<ContainerInfo | undefined>;
   list(labels: Record<string, string>): Promise<ContainerInfo[]>;
-  /** Output lines with their engine timestamps; with follow, resolves when the container stops. */
-  logs(id: string, opts: { follow: boolean; since?: number; tty: boolean }, onLine: (l: LogLine) => void): Promise<void>;
+  /**
+   * Output lines with their engine timestamps; with follow, resolves when the container stops. Lines are
+   * cut at a maximum length; a promise returned by `onLine` pauses the reading until it settles.
+   */
+  logs(id: string, opts: { follow: boolean; since?: number; tty: boolean }, onLine: (l: LogLine) => void | Promise<void>): Promise<void>;
   exec(id: string, cmd: string[], opts?: { user?: string }): Promise<{ exitCode: number; output: string }>;
 
   build(req: BuildRequest): Promise<void>;

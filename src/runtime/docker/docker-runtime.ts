@@ -3,7 +3,8 @@ import type {
   AttachedStreams, BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerStatus, ImageInfo, LogLine, NetworkInfo,
 } from '../types.js';
 import { dockerError, statusCode } from './errors.js';
-import { EngineApi, demux } from './engine-api.js';
+import { EngineApi, FrameReader, demux } from './engine-api.js';
+import { FrameLines, RawLines, normaliseTs } from './log-stream.js';
 import { buildWithDockerode } from './build.js';
 
 function labelFilter(labels: Record<string, string>): string {
@@ -71,6 +72,7 @@ export class DockerRuntime implements ContainerRuntime {
           ...(spec.memoryBytes ? { Memory: spec.memoryBytes } : {}),
           ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
           PidsLimit: spec.pidsLimit,
+          LogConfig: engineLogConfig(spec.logLimitBytes),
         },
       },
     }));
@@ -159,23 +161,11 @@ export class DockerRuntime implements ContainerRuntime {
     }));
   }
 
-  async logs(id: string, opts: { follow: boolean; since?: number; tty: boolean }, onLine: (l: LogLine) => void): Promise<void> {
+  async logs(id: string, opts: { follow: boolean; since?: number; tty: boolean }, onLine: (l: LogLine) => void | Promise<void>): Promise<void> {
     const raw = (await this.call('read the logs', () => this.api.stream('GET', `${c(id)}/logs`, {
       stdout: 1, stderr: 1, timestamps: 1, follow: opts.follow ? 1 : 0, ...(opts.since ? { since: opts.since } : {}),
     })))!;
-    if (opts.tty) {
-      await lineSplitter(raw, 'stdout', onLine);
-      return;
-    }
-    const out = new PassThrough();
-    const err = new PassThrough();
-    const split = Promise.all([lineSplitter(out, 'stdout', onLine), lineSplitter(err, 'stderr', onLine)]);
-    demux(raw, (s, data) => (s === 'stderr' ? err : out).write(data));
-    const ended = (): void => { out.end(); err.end(); };
-    raw.on('end', ended);
-    raw.on('close', ended);
-    raw.on('error', ended);
-    await split;
+    await readLogLines(raw, opts.tty, onLine);
   }
 
   async exec(id: string, cmd: string[], opts: { user?: string } = {}): Promise<{ exitCode: number; output: string }> {
@@ -233,39 +223,46 @@ export class DockerRuntime implements ContainerRuntime {
   }
 }
 
-/** Docker trims trailing zeros of RFC3339Nano; pad to 9 digits so timestamps sort as strings. */
-export function normaliseTs(ts: string): string {
-  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(ts);
-  if (!m) return ts;
-  return `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}${m[3]}`;
+export { normaliseTs };
+
+/**
+ * The engine keeps its own log of the container, which moat's daemon follows: a json-file log of two
+ * files of a quarter of the run's limit each, so it is never a third unbounded copy. At least 8 MiB each,
+ * so a daemon briefly behind a fast writer does not lose lines the engine already rotated away.
+ */
+export function engineLogConfig(limitBytes = 256 * 1024 ** 2): { Type: string; Config: Record<string, string> } {
+  const kib = Math.max(8 * 1024, Math.ceil(limitBytes / 4 / 1024));
+  return { Type: 'json-file', Config: { 'max-size': `${kib}k`, 'max-file': '2' } };
 }
 
-/** Split a timestamped Docker log stream ("<RFC3339Nano> <text>\n" per line) into LogLines. */
-export function lineSplitter(src: Readable, stream: 'stdout' | 'stderr', onLine: (l: LogLine) => void): Promise<void> {
-  let pending = '';
-  const emit = (raw: string): void => {
-    const sp = raw.indexOf(' ');
-    if (sp > 0 && /^\d{4}-\d\d-\d\dT/.test(raw)) onLine({ ts: normaliseTs(raw.slice(0, sp)), stream, line: raw.slice(sp + 1).replace(/\r$/, '') });
-    else onLine({ ts: new Date().toISOString(), stream, line: raw.replace(/\r$/, '') });
+/**
+ * Lines of a timestamped engine log stream, in one pass whatever the output's shape. When `onLine`
+ * returns a promise (the consumer is busy writing), the stream pauses until it settles.
+ */
+export function readLogLines(src: Readable, tty: boolean, onLine: (l: LogLine) => void | Promise<void>): Promise<void> {
+  let waits: Promise<void>[] = [];
+  const collect = (l: LogLine): void => {
+    const w = onLine(l);
+    if (w) waits.push(w);
   };
-  src.setEncoding('utf8');
-  src.on('data', (chunk: string) => {
-    pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      emit(pending.slice(0, nl));
-      pending = pending.slice(nl + 1);
-    }
+  const lines = tty ? new RawLines(collect) : new FrameLines(collect);
+  const frames = tty ? undefined : new FrameReader((s, data) => (lines as FrameLines).frame(s, data));
+  src.on('data', (chunk: Buffer) => {
+    if (frames) frames.write(chunk);
+    else (lines as RawLines).write(chunk);
+    if (waits.length === 0) return;
+    const all = Promise.all(waits);
+    waits = [];
+    src.pause();
+    void all.catch(() => undefined).then(() => src.resume());
   });
-  // The last output of a program need not end with a newline; it is a line all the same.
   return new Promise<void>((resolve) => {
     let done = false;
     const finish = (): void => {
       if (done) return;
       done = true;
-      if (pending.length > 0) emit(pending);
-      pending = '';
-      resolve();
+      lines.finish();
+      void Promise.all(waits).catch(() => undefined).then(() => resolve());
     };
     src.on('end', finish);
     src.on('close', finish);

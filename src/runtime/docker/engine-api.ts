@@ -105,16 +105,38 @@ async function readAll(res: Readable): Promise<string> {
 
 /** Demultiplex Docker's stdout/stderr frame stream (8-byte headers) into two writables. */
 export function demux(src: Readable, onFrame: (stream: 'stdout' | 'stderr', data: Buffer) => void): void {
-  let buf: Buffer = Buffer.alloc(0);
-  src.on('data', (chunk: Buffer) => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    while (buf.length >= 8) {
-      const size = buf.readUInt32BE(4);
-      if (buf.length < 8 + size) break;
-      const kind = buf[0];
-      const data = buf.subarray(8, 8 + size);
-      buf = buf.subarray(8 + size);
-      if (kind === 1 || kind === 2) onFrame(kind === 2 ? 'stderr' : 'stdout', data);
+  const r = new FrameReader(onFrame);
+  src.on('data', (chunk: Buffer) => r.write(chunk));
+}
+
+/**
+ * Reads Docker's frame stream in linear time: chunks are only joined once a whole frame has arrived,
+ * so a large frame delivered in many small chunks is not copied again for each one.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private len = 0;
+  private need = 8;
+
+  constructor(private readonly onFrame: (stream: 'stdout' | 'stderr', data: Buffer) => void) {}
+
+  write(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.len += chunk.length;
+    if (this.len < this.need) return;
+    const buf = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks, this.len);
+    let off = 0;
+    while (buf.length - off >= 8) {
+      const size = buf.readUInt32BE(off + 4);
+      if (buf.length - off < 8 + size) break;
+      const kind = buf[off];
+      const data = buf.subarray(off + 8, off + 8 + size);
+      off += 8 + size;
+      if (kind === 1 || kind === 2) this.onFrame(kind === 2 ? 'stderr' : 'stdout', data);
     }
-  });
+    const rest = buf.subarray(off);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.len = rest.length;
+    this.need = rest.length >= 8 ? 8 + rest.readUInt32BE(4) : 8;
+  }
 }

@@ -115,3 +115,11 @@ describe('moat.yaml approval per workspace', () => {
       .rejects.toThrow(/changed dependencies/);
   });
 });
+
+describe('hostile output: a run cannot raise its own log limit unseen', () => {
+  it('container.log_limit is an approved setting; unset it is the default, so old approvals stay valid', () => {
+    expect(guardedSettings({ container: { log_limit: '1t' } }, [])['container.log_limit']).toBe('1t');
+    expect(guardedSettings({ container: { memory: '1g' } }, [])['container.log_limit']).toBeNull();
+    expect(changedSettings(guardedSettings({}, []), guardedSettings({ container: { log_limit: '1t' } }, []))).toEqual(['container.log_limit']);
+  });
+});

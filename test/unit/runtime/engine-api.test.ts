@@ -39,10 +39,10 @@ describe('engine API helpers', () => {
 
 describe('log line splitting', () => {
   it('keeps a last line that has no newline', async () => {
-    const { lineSplitter } = await import('../../../src/runtime/docker/docker-runtime.js');
+    const { readLogLines } = await import('../../../src/runtime/docker/docker-runtime.js');
     const src = new PassThrough();
     const got: string[] = [];
-    const done = lineSplitter(src, 'stdout', (l) => got.push(`${l.ts}|${l.line}`));
+    const done = readLogLines(src, true, (l) => { got.push(`${l.ts}|${l.line}`); });
     src.write('2026-11-24T18:00:00.1Z one\n2026-11-24T18:00:01Z tw');
     src.end('o-no-newline');
     await done;
