@@ -67,7 +67,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   // A long first build can outlast the daemon's idle time: make sure it still runs (a cheap health check).
   if (image.built) await ensureDaemon(home, deps.env);
   mark('daemon');
-  const launched = await createRun(home, runtime, spec, image.tag, extras);
+  const imageEnv = (await runtime.inspectImage(image.tag))?.env ?? [];
+  const launched = await createRun(home, runtime, spec, { tag: image.tag, env: imageEnv }, extras);
   const { meta, containerId } = launched;
   mark('container created');
   if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);
