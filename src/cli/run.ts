@@ -22,13 +22,14 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .option('--keep', 'keep the container after the run stops')
     .option('--rebuild', 'rebuild the image even when it is cached')
     .option('--approve-config', 'accept changed mounts, grants or network settings in moat.yaml without asking')
+    .option('--allow-sensitive-workspace', 'run in a workspace that holds keys or credentials, or is / or your home folder (moat\'s home stays hidden)')
     .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
     .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(Number));
 }
 
 type RunFlagValues = {
   interactive?: true; detach?: true; env: string[]; name?: string; grant: string[]; allowHost: string[];
-  keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number; approveConfig?: true;
+  keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number; approveConfig?: true; allowSensitiveWorkspace?: true;
 };
 
 /** The shared run flags as PrepareFlags (the command and interactive mode are each command's own). */
@@ -45,6 +46,7 @@ export function prepareFlags(o: RunFlagValues): PrepareFlags {
     rebuild: o.rebuild ?? false,
     traceBodies: o.traceBodies ?? false,
     approveConfig: o.approveConfig ?? false,
+    allowSensitiveWorkspace: o.allowSensitiveWorkspace ?? false,
   };
 }
 

@@ -11,6 +11,7 @@ import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { containerExtras } from './gateway-extras.js';
 import { checkConfigTrust } from './config-trust.js';
 import { changedHostExecutables, hostExecutablesWarning, snapshotHostExecutables } from './host-executables.js';
+import { checkSensitiveWorkspace } from './sensitive-workspace.js';
 import { mark } from '../timing.js';
 import { grantHints } from './grant-hints.js';
 import type { RunSpec } from './spec.js';
@@ -35,6 +36,11 @@ export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'star
  */
 export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<ExecuteResult> {
   const { home, runtime } = deps;
+  // A workspace holding keys or moat's own state is refused before anything else (sensitive-workspace.ts).
+  spec.hiddenPaths = await checkSensitiveWorkspace({
+    workspace: spec.workspace, moatHome: home.root, allow: spec.allowSensitiveWorkspace ?? false,
+    ...(deps.env.HOME ? { userHome: deps.env.HOME } : {}),
+  });
   // Before anything starts: moat.yaml's host-reaching settings are the ones approved for this workspace.
   if (spec.configGuard) {
     await checkConfigTrust(home, spec.workspace, spec.configGuard, { approve: spec.approveConfig ?? false, ...(deps.confirm ? { confirm: deps.confirm } : {}) });

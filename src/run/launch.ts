@@ -69,6 +69,8 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       await writeFile(dest, f.content, { mode: f.mode });
     }
     await mkdir(stage, { recursive: true, mode: 0o700 });
+    const hidden = spec.hiddenPaths ?? [];
+    if (hidden.length > 0) await mkdir(join(runDir, 'empty'), { mode: 0o555 });
     await writeFile(join(stage, 'env'), envFile, { mode: 0o600 });
     const port = Number(extras.env.MOAT_PROXY_PORT);
     let containerId: string;
@@ -87,6 +89,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
         ...spec.mounts,
         ...extras.mounts(runDir),
         { source: stage, target: '/moat/stage', readOnly: true },
+        ...hidden.map((target) => ({ source: join(runDir, 'empty'), target, readOnly: true })),
       ],
       tty: spec.interactive,
       openStdin: spec.interactive || (!spec.detach && !process.stdin.isTTY),

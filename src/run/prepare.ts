@@ -19,6 +19,8 @@ export interface PrepareFlags extends RunFlags {
   traceBodies?: boolean;
   /** --approve-config: accept changed host-reaching settings in moat.yaml without asking. */
   approveConfig?: boolean;
+  /** --allow-sensitive-workspace: accept a workspace holding keys or moat's home (kept hidden). */
+  allowSensitiveWorkspace?: boolean;
 }
 
 /** The workspace must be an existing directory; returns its absolute path. */
@@ -95,6 +97,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     homeFiles: flags.homeFiles ?? [],
     configGuard: { ...(file ? { file: basename(file) } : {}), settings: guardedSettings(raw) },
     approveConfig: flags.approveConfig ?? false,
+    allowSensitiveWorkspace: flags.allowSensitiveWorkspace ?? false,
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
   };
