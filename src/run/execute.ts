@@ -10,7 +10,7 @@ import { createRun, discardRun, markRunning, markStopped, stopContainer } from '
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { containerExtras } from './gateway-extras.js';
 import { checkConfigTrust } from './config-trust.js';
-import { changedHostExecutables, hostExecutablesWarning, snapshotHostExecutables } from './host-executables.js';
+import { changedHostExecutables, hostExecutablesWarning, hostFolderWarning, snapshotFolder, snapshotHostExecutables } from './host-executables.js';
 import { checkSensitiveWorkspace } from './sensitive-workspace.js';
 import { mark } from '../timing.js';
 import { grantHints } from './grant-hints.js';
@@ -49,6 +49,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   // What host tools would execute from the workspace, to name what the run changed (attached runs).
   const executables = spec.detach ? undefined : await snapshotHostExecutables(spec.workspace);
+  const folders = spec.detach ? [] : await Promise.all((spec.hostReadFolders ?? []).map(async (f) => ({ ...f, before: await snapshotFolder(f.dir) })));
   mark('prepared');
   await runtime.ping();
   mark('engine ping');
@@ -123,6 +124,10 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     if (spec.grants.length > 0) for (const h of await grantHints(home.runDir(meta.id))) deps.warn(h);
     if (executables) {
       const warning = hostExecutablesWarning(changedHostExecutables(executables, await snapshotHostExecutables(spec.workspace)));
+      if (warning) deps.warn(warning);
+    }
+    for (const f of folders) {
+      const warning = hostFolderWarning(f.label, changedHostExecutables(f.before, await snapshotFolder(f.dir)));
       if (warning) deps.warn(warning);
     }
   }

@@ -32,6 +32,8 @@ export interface RunSpec {
   approveConfig?: boolean;
   /** --allow-sensitive-workspace: run in a workspace holding keys or moat's home (which stays hidden). */
   allowSensitiveWorkspace?: boolean;
+  /** Host folders outside the workspace that the run can write and host tools read (sync_logs). */
+  hostReadFolders?: Array<{ dir: string; label: string }>;
   /** Container paths covered by an empty read-only folder (moat's home inside the workspace). */
   hiddenPaths?: string[];
 }
