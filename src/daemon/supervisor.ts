@@ -4,6 +4,7 @@ import type { RunStore } from '../run/store.js';
 import { LIVE_STATES, type LogRecord, type RunMetadata } from '../run/types.js';
 import type { MoatHome } from '../home/paths.js';
 import { AuditSink } from './audit-sink.js';
+import { setIdReport, sweepSetId } from '../run/setid-sweep.js';
 import { appendNetworkLog, networkLogLine, type GatewayHost, type RunGateway } from './gateways.js';
 
 interface Watched {
@@ -99,11 +100,25 @@ export class Supervisor {
       await this.followLogs(id, containerId, info.tty, meta.lastLogTs, audit);
       exitCode = await this.runtime.wait(containerId);
       audit.append('lifecycle', { event: 'stopped', exitCode });
+      await this.sweepSetId(meta, audit);
     } finally {
       await gateway.close();
       await audit.close(); // the final signed checkpoint exists before the run reads as stopped
     }
     await this.finish(id, containerId, exitCode);
+  }
+
+  /** No set-id file stays in what the run could write: stripped, audited, and recorded for the CLI. */
+  private async sweepSetId(meta: RunMetadata, audit: AuditSink): Promise<void> {
+    const sweep = await sweepSetId(meta.writable ?? [meta.workspace]).catch((err: unknown) => {
+      this.log(`run ${meta.id}: set-id sweep failed: ${String(err)}`);
+      return { stripped: [], remaining: [], truncated: false };
+    });
+    if (sweep.stripped.length > 0 || sweep.remaining.length > 0 || sweep.truncated) {
+      audit.append('lifecycle', { event: 'set-id-files', stripped: sweep.stripped, remaining: sweep.remaining, truncated: sweep.truncated });
+      this.log(`run ${meta.id}: ${setIdReport(sweep) ?? ''}`);
+    }
+    await this.store.update(meta.id, (m) => ({ ...m, setIdSweep: sweep }));
   }
 
   /** The CLI registers a run before starting it; follow its logs once it has started. */

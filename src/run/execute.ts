@@ -12,6 +12,8 @@ import { containerExtras } from './gateway-extras.js';
 import { checkConfigTrust } from './config-trust.js';
 import { changedHostExecutables, hostExecutablesWarning, hostFolderWarning, snapshotFolder, snapshotHostExecutables } from './host-executables.js';
 import { checkSensitiveWorkspace } from './sensitive-workspace.js';
+import { setIdReport, type SetIdSweep } from './setid-sweep.js';
+import { RunStore } from './store.js';
 import { mark } from '../timing.js';
 import { grantHints } from './grant-hints.js';
 import type { RunSpec } from './spec.js';
@@ -126,10 +128,23 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
       const warning = hostExecutablesWarning(changedHostExecutables(executables, await snapshotHostExecutables(spec.workspace)));
       if (warning) deps.warn(warning);
     }
+    const setId = setIdReport(await sweptSetId(home, meta.id));
+    if (setId) deps.warn(setId);
     for (const f of folders) {
       const warning = hostFolderWarning(f.label, changedHostExecutables(f.before, await snapshotFolder(f.dir)));
       if (warning) deps.warn(warning);
     }
   }
   return { meta, end };
+}
+
+/** What the daemon's set-id sweep found when the run ended (it sweeps right after the exit; bounded wait). */
+async function sweptSetId(home: MoatHome, id: string, timeoutMs = 15_000): Promise<SetIdSweep> {
+  const store = new RunStore(home);
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
+    const sweep = (await store.read(id))?.setIdSweep;
+    if (sweep || Date.now() > deadline) return sweep ?? { stripped: [], remaining: [], truncated: false };
+    await new Promise((r) => setTimeout(r, delay));
+  }
 }

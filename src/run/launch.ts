@@ -73,6 +73,13 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
     if (hidden.length > 0) await mkdir(join(runDir, 'empty'), { mode: 0o555 });
     await writeFile(join(stage, 'env'), envFile, { mode: 0o600 });
     const port = Number(extras.env.MOAT_PROXY_PORT);
+    const mounts: Mount[] = [
+      { source: spec.workspace, target: '/workspace', readOnly: false },
+      ...spec.mounts,
+      ...extras.mounts(runDir),
+      { source: stage, target: '/moat/stage', readOnly: true },
+      ...hidden.map((target) => ({ source: join(runDir, 'empty'), target, readOnly: true })),
+    ];
     let containerId: string;
     try {
       containerId = await runtime.create({
@@ -84,13 +91,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       env: privilegedEnv(),
       workingDir: '/workspace',
       labels: { [LABEL_MANAGED]: 'true', [LABEL_RUN_ID]: id, [LABEL_HOME]: home.root, [LABEL_NAME]: name },
-      mounts: [
-        { source: spec.workspace, target: '/workspace', readOnly: false },
-        ...spec.mounts,
-        ...extras.mounts(runDir),
-        { source: stage, target: '/moat/stage', readOnly: true },
-        ...hidden.map((target) => ({ source: join(runDir, 'empty'), target, readOnly: true })),
-      ],
+      mounts,
       tty: spec.interactive,
       openStdin: spec.interactive || (!spec.detach && !process.stdin.isTTY),
       network: 'none',
@@ -116,6 +117,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       ...(spec.agent ? { agent: spec.agent } : {}),
       state: 'created',
       containerId,
+      writable: [...new Set(mounts.filter((m) => !m.readOnly).map((m) => m.source))],
       createdAt: new Date().toISOString(),
       home: home.root,
     };
