@@ -13,6 +13,8 @@ import { dirname, join, sep } from 'node:path';
 
 export const MAX_ENTRIES = 200_000;
 const SET_ID = 0o6000;
+/** Files whose mode is read at once. */
+const BATCH = 64;
 /** O_PATH: a handle naming the inode without opening it for reading (Linux). */
 const O_PATH = 0o10000000;
 
@@ -43,35 +45,37 @@ async function strip(path: string, root: string, dev: number, ino: number): Prom
 export async function sweepSetId(roots: string[], maxEntries = MAX_ENTRIES): Promise<SetIdSweep> {
   const out: SetIdSweep = { stripped: [], remaining: [], truncated: false };
   let seen = 0;
-  const walk = async (dir: string, root: string): Promise<void> => {
-    let names: string[];
+  const check = async (p: string, root: string): Promise<void> => {
+    let s;
     try {
-      names = await readdir(dir);
+      s = await lstat(p);
     } catch {
       return;
     }
-    for (const n of names) {
-      if (++seen > maxEntries) {
-        out.truncated = true;
-        return;
-      }
-      const p = join(dir, n);
-      let s;
-      try {
-        s = await lstat(p);
-      } catch {
-        continue;
-      }
-      if (s.isDirectory()) {
-        await walk(p, root);
-      } else if (s.isCharacterDevice() || s.isBlockDevice()) {
-        out.remaining.push(p);
-      } else if (s.isFile() && (s.mode & SET_ID) !== 0) {
-        // A second name elsewhere would be changed too: reported, never touched.
-        const done = s.nlink === 1 && await strip(p, root, s.dev, s.ino).catch(() => false);
-        (done ? out.stripped : out.remaining).push(p);
-      }
-      if (out.truncated) return;
+    if (s.isFile() && (s.mode & SET_ID) !== 0) {
+      // A second name elsewhere would be changed too: reported, never touched.
+      const done = s.nlink === 1 && await strip(p, root, s.dev, s.ino).catch(() => false);
+      (done ? out.stripped : out.remaining).push(p);
+    }
+  };
+  const walk = async (dir: string, root: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    if (seen + entries.length > maxEntries) {
+      out.truncated = true;
+      entries = entries.slice(0, Math.max(0, maxEntries - seen));
+    }
+    seen += entries.length;
+    // Only regular files need their mode (a batch at a time); the entry type comes with the listing.
+    const files = entries.filter((e) => e.isFile()).map((e) => join(dir, e.name));
+    for (let i = 0; i < files.length; i += BATCH) await Promise.all(files.slice(i, i + BATCH).map((f) => check(f, root)));
+    for (const e of entries) {
+      if (e.isCharacterDevice() || e.isBlockDevice()) out.remaining.push(join(dir, e.name));
+      else if (e.isDirectory() && !out.truncated) await walk(join(dir, e.name), root);
     }
   };
   for (const r of roots) {
