@@ -84,6 +84,8 @@ export async function prepareAgentRun(
   const canonical = await canonicalWorkspace(workspace);
   const folder = transcriptFolder(agent.name, canonical, deps.home, settings.sync_logs, { userHome: hostHome, env: deps.env });
   spec.mounts = [...spec.mounts, await transcriptMount(folder)];
+  // The user's own Claude Code reads what the run writes there: named after the run.
+  if (folder.synced && agent.name === 'claude') spec.hostReadFolders = [{ dir: folder.dir, label: `your Claude Code project folder ${folder.dir}` }];
   const notice = await sharedFolderNotice(folder, canonical, deps.home);
   if (notice) warn(notice);
   spec.agent = agent.name;

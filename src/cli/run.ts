@@ -22,6 +22,7 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .option('--keep', 'keep the container after the run stops')
     .option('--rebuild', 'rebuild the image even when it is cached')
     .option('--approve-config', 'accept the settings of moat.yaml that reach beyond the container (mounts, grants, build, network) without asking')
+    .option('--allow-sensitive-workspace', 'run in a workspace that holds keys or credentials, or is / or your home folder (moat\'s home stays hidden)')
     .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
     .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(Number))
     .addOption(new Option('--pids <n>', 'most processes and threads in the container (default 4096)').argParser(Number));
@@ -29,7 +30,7 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
 
 type RunFlagValues = {
   interactive?: true; detach?: true; env: string[]; name?: string; grant: string[]; allowHost: string[];
-  keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number; pids?: number; approveConfig?: true;
+  keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number; pids?: number; approveConfig?: true; allowSensitiveWorkspace?: true;
 };
 
 /** The shared run flags as PrepareFlags (the command and interactive mode are each command's own). */
@@ -47,6 +48,7 @@ export function prepareFlags(o: RunFlagValues): PrepareFlags {
     rebuild: o.rebuild ?? false,
     traceBodies: o.traceBodies ?? false,
     approveConfig: o.approveConfig ?? false,
+    allowSensitiveWorkspace: o.allowSensitiveWorkspace ?? false,
   };
 }
 

@@ -5,6 +5,7 @@ import { LIVE_STATES, type LogRecord, type RunMetadata } from '../run/types.js';
 import type { MoatHome } from '../home/paths.js';
 import { ENTRIES_FILE, type ResumedLog } from '../audit/index.js';
 import { AuditSink } from './audit-sink.js';
+import { setIdReport, sweepSetId } from '../run/setid-sweep.js';
 import type { GatewayHost, RunGateway } from './gateways.js';
 import { NetworkRecorder } from './network-recorder.js';
 import { RECORD_LIMITS, capText, recordBudgets } from './record-limits.js';
@@ -159,11 +160,28 @@ export class Supervisor {
       if ((await this.followLogs(meta, containerId, info.tty, floors, audit, released)) === 'released') return;
       exitCode = await this.runtime.wait(containerId);
       audit.append('lifecycle', { event: 'stopped', exitCode });
+      await this.sweepSetId(meta, audit);
     } finally {
       await gateway.close();
       await audit.close(); // the final signed checkpoint exists before the run reads as stopped
     }
     await this.finish(id, containerId, exitCode);
+  }
+
+  /** No set-id file stays in what the run could write: stripped, audited, and recorded for the CLI. */
+  private async sweepSetId(meta: RunMetadata, audit: AuditSink): Promise<void> {
+    const sweep = await sweepSetId(meta.writable ?? [meta.workspace]).catch((err: unknown) => {
+      this.log(`run ${meta.id}: set-id sweep failed: ${String(err)}`);
+      return { stripped: [], remaining: [], truncated: false };
+    });
+    if (sweep.stripped.length > 0 || sweep.remaining.length > 0 || sweep.truncated) {
+      // A run chooses how many such files it leaves: the entry names the first 100 of each and counts them all.
+      audit.append('lifecycle', { event: 'set-id-files', stripped: sweep.stripped.slice(0, 100), strippedCount: sweep.stripped.length, remaining: sweep.remaining.slice(0, 100), remainingCount: sweep.remaining.length, truncated: sweep.truncated });
+      this.log(`run ${meta.id}: ${setIdReport(sweep) ?? ''}`);
+    }
+    // metadata.json stays small whatever the run left: the report names the first files (and says when truncated).
+    const kept = { ...sweep, stripped: sweep.stripped.slice(0, 100), remaining: sweep.remaining.slice(0, 100), truncated: sweep.truncated || sweep.stripped.length > 100 || sweep.remaining.length > 100 };
+    await this.store.update(meta.id, (m) => ({ ...m, setIdSweep: kept }));
   }
 
   /** The CLI registers a run before starting it; follow its logs once it has started. */

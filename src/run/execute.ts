@@ -11,7 +11,10 @@ import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { containerExtras } from './gateway-extras.js';
 import { checkConfigTrust } from './config-trust.js';
 import { assertSourcesUnchanged } from './mount-sources.js';
-import { changedHostExecutables, hostExecutablesWarning, snapshotHostExecutables } from './host-executables.js';
+import { changedHostExecutables, hostExecutablesWarning, hostFolderWarning, snapshotFolder, snapshotHostExecutables } from './host-executables.js';
+import { checkSensitiveWorkspace } from './sensitive-workspace.js';
+import { setIdReport, type SetIdSweep } from './setid-sweep.js';
+import { RunStore } from './store.js';
 import { mark } from '../timing.js';
 import { grantHints } from './grant-hints.js';
 import type { RunSpec } from './spec.js';
@@ -36,6 +39,11 @@ export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'star
  */
 export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<ExecuteResult> {
   const { home, runtime } = deps;
+  // A workspace holding keys or moat's own state is refused before anything else (sensitive-workspace.ts).
+  spec.hiddenPaths = await checkSensitiveWorkspace({
+    workspace: spec.workspace, moatHome: home.root, allow: spec.allowSensitiveWorkspace ?? false,
+    ...(deps.env.HOME ? { userHome: deps.env.HOME } : {}),
+  });
   // Before anything starts: moat.yaml's host-reaching settings are the ones approved for this workspace.
   if (spec.configGuard) {
     await checkConfigTrust(home, spec.workspace, spec.configGuard, { approve: spec.approveConfig ?? false, ...(deps.confirm ? { confirm: deps.confirm } : {}) });
@@ -44,6 +52,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   // What host tools would execute from the workspace, to name what the run changed (attached runs).
   const executables = spec.detach ? undefined : await snapshotHostExecutables(spec.workspace);
+  const folders = spec.detach ? [] : await Promise.all((spec.hostReadFolders ?? []).map(async (f) => ({ ...f, before: await snapshotFolder(f.dir) })));
   mark('prepared');
   await runtime.ping();
   mark('engine ping');
@@ -68,7 +77,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   // A long first build can outlast the daemon's idle time: make sure it still runs (a cheap health check).
   if (image.built) await ensureDaemon(home, deps.env);
   mark('daemon');
-  const launched = await createRun(home, runtime, spec, image.tag, extras);
+  const imageEnv = (await runtime.inspectImage(image.tag))?.env ?? [];
+  const launched = await createRun(home, runtime, spec, { tag: image.tag, env: imageEnv }, extras);
   const { meta, containerId } = launched;
   mark('container created');
   if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);
@@ -121,6 +131,23 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
       const warning = hostExecutablesWarning(changedHostExecutables(executables, await snapshotHostExecutables(spec.workspace)));
       if (warning) deps.warn(warning);
     }
+    const setId = setIdReport(await sweptSetId(home, meta.id));
+    if (setId) deps.warn(setId);
+    for (const f of folders) {
+      const warning = hostFolderWarning(f.label, changedHostExecutables(f.before, await snapshotFolder(f.dir)));
+      if (warning) deps.warn(warning);
+    }
   }
   return { meta, end };
+}
+
+/** What the daemon's set-id sweep found when the run ended (it sweeps right after the exit; bounded wait). */
+async function sweptSetId(home: MoatHome, id: string, timeoutMs = 15_000): Promise<SetIdSweep> {
+  const store = new RunStore(home);
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
+    const sweep = (await store.read(id))?.setIdSweep;
+    if (sweep || Date.now() > deadline) return sweep ?? { stripped: [], remaining: [], truncated: false };
+    await new Promise((r) => setTimeout(r, delay));
+  }
 }

@@ -5,6 +5,7 @@ import { withLock } from '../home/fs.js';
 import type { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime, Mount } from '../runtime/types.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_NAME, LABEL_RUN_ID } from '../runtime/types.js';
+import { encodeEnvFile, initEntrypoint, privilegedEnv, userEnvironment } from './container-env.js';
 import { newRunId, newRunName } from './names.js';
 import type { RunSpec } from './spec.js';
 import { RunStore } from './store.js';
@@ -32,7 +33,13 @@ export interface ContainerExtras {
   homeFiles: Array<{ path: string; content: string; mode: number }>;
 }
 
-export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec: RunSpec, image: string, extras: ContainerExtras): Promise<Launched> {
+/** The image a run starts from: its tag and its ENV (which reaches the run's user, not moat-init). */
+export interface RunImage {
+  tag: string;
+  env: string[];
+}
+
+export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec: RunSpec, image: RunImage, extras: ContainerExtras): Promise<Launched> {
   const store = new RunStore(home);
   const owner = await stat(spec.workspace);
   return withLock(join(home.locksDir, 'names'), async () => {
@@ -46,6 +53,14 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
     const id = newRunId();
     const name = spec.name ?? newRunName(taken);
     const runDir = store.dir(id);
+    // The run's environment is data for moat-init to apply after it drops to the run's user; the
+    // privileged start itself sees only fixed values (container-env.ts).
+    const envFile = encodeEnvFile(userEnvironment(image.env, [spec.env, extras.env, {
+      MOAT_RUN_ID: id,
+      MOAT_RUN_NAME: name,
+      HOSTNAME: name,
+      ...(spec.interactive ? { TERM: process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm-256color' } : {}),
+    }]));
     await mkdir(join(runDir, 'net'), { recursive: true, mode: 0o700 });
     const stage = join(runDir, 'stage');
     for (const f of extras.homeFiles) {
@@ -54,31 +69,30 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
       await writeFile(dest, f.content, { mode: f.mode });
     }
-    const env: Record<string, string> = {
-      ...spec.env,
-      ...extras.env,
-      MOAT_UID: String(owner.uid),
-      MOAT_GID: String(owner.gid),
-      MOAT_RUN_ID: id,
-      MOAT_RUN_NAME: name,
-      ...(spec.interactive ? { TERM: process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm-256color' } : {}),
-    };
+    await mkdir(stage, { recursive: true, mode: 0o700 });
+    const hidden = spec.hiddenPaths ?? [];
+    if (hidden.length > 0) await mkdir(join(runDir, 'empty'), { mode: 0o555 });
+    await writeFile(join(stage, 'env'), envFile, { mode: 0o600 });
+    const port = Number(extras.env.MOAT_PROXY_PORT);
+    const mounts: Mount[] = [
+      { source: spec.workspace, target: '/workspace', readOnly: false },
+      ...spec.mounts,
+      ...extras.mounts(runDir),
+      { source: stage, target: '/moat/stage', readOnly: true },
+      ...hidden.map((target) => ({ source: join(runDir, 'empty'), target, readOnly: true })),
+    ];
     let containerId: string;
     try {
       containerId = await runtime.create({
       name: `moat-${name}-${id.slice(4, 10)}`,
       hostname: name,
-      image,
+      image: image.tag,
       cmd: spec.command,
-      env,
+      entrypoint: initEntrypoint({ uid: owner.uid, gid: owner.gid, ...(Number.isInteger(port) && port > 0 ? { proxyPort: port } : {}) }),
+      env: privilegedEnv(),
       workingDir: '/workspace',
       labels: { [LABEL_MANAGED]: 'true', [LABEL_RUN_ID]: id, [LABEL_HOME]: home.root, [LABEL_NAME]: name },
-      mounts: [
-        { source: spec.workspace, target: '/workspace', readOnly: false },
-        ...spec.mounts,
-        ...extras.mounts(runDir),
-        ...(extras.homeFiles.length > 0 ? [{ source: stage, target: '/moat/stage', readOnly: true }] : []),
-      ],
+      mounts,
       tty: spec.interactive,
       openStdin: spec.interactive || (!spec.detach && !process.stdin.isTTY),
       network: 'none',
@@ -97,7 +111,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       name,
       workspace: spec.workspace,
       command: spec.command,
-      image,
+      image: image.tag,
       grants: spec.grants,
       network: spec.network,
       interactive: spec.interactive,
@@ -107,6 +121,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       ...(spec.agent ? { agent: spec.agent } : {}),
       state: 'created',
       containerId,
+      writable: [...new Set(mounts.filter((m) => !m.readOnly).map((m) => m.source))],
       createdAt: new Date().toISOString(),
       home: home.root,
     };

@@ -20,6 +20,8 @@ export interface PrepareFlags extends RunFlags {
   traceBodies?: boolean;
   /** --approve-config: accept changed host-reaching settings in moat.yaml without asking. */
   approveConfig?: boolean;
+  /** --allow-sensitive-workspace: accept a workspace holding keys or moat's home (kept hidden). */
+  allowSensitiveWorkspace?: boolean;
 }
 
 /**
@@ -103,6 +105,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     homeFiles: flags.homeFiles ?? [],
     configGuard: guard,
     approveConfig: flags.approveConfig ?? false,
+    allowSensitiveWorkspace: flags.allowSensitiveWorkspace ?? false,
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
     pidsLimit: opts.container?.pids ?? DEFAULT_PIDS,

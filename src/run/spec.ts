@@ -36,6 +36,12 @@ export interface RunSpec {
   /** moat.yaml's host-reaching settings, approved per workspace before a run starts (config-trust.ts). */
   configGuard?: ConfigGuard;
   approveConfig?: boolean;
+  /** --allow-sensitive-workspace: run in a workspace holding keys or moat's home (which stays hidden). */
+  allowSensitiveWorkspace?: boolean;
+  /** Host folders outside the workspace that the run can write and host tools read (sync_logs). */
+  hostReadFolders?: Array<{ dir: string; label: string }>;
+  /** Container paths covered by an empty read-only folder (moat's home inside the workspace). */
+  hiddenPaths?: string[];
 }
 
 const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };

@@ -17,6 +17,8 @@ export interface ContainerSpec {
   hostname?: string;
   image: string;
   cmd: string[];
+  /** Replaces the image's entrypoint when given. */
+  entrypoint?: string[];
   env: Record<string, string>;
   workingDir: string;
   labels: Record<string, string>;
@@ -54,6 +56,8 @@ export interface ImageInfo {
   labels: Record<string, string>;
   size: number;
   created: number;
+  /** The image's ENV, "NAME=value" strings (inspect only; a listing leaves it empty). */
+  env: string[];
 }
 
 export interface NetworkInfo {

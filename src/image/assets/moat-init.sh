@@ -1,55 +1,82 @@
 #!/bin/sh
 # moat-init: the container's entrypoint. Runs as root with a few capabilities, prepares the container
 # (user, CA trust, proxy relay, staged files), then drops to the run's user with no capabilities at all.
+#
+# moat starts it as `/usr/bin/env -i PATH=... MOAT_UID=N MOAT_GID=N MOAT_PROXY_PORT=N /bin/sh moat-init CMD`
+# in a container whose own environment only blanks the loader's variables: this privileged part never
+# sees moat.yaml's env:, -e, or the image's ENV, runs system binaries by absolute path, and runs
+# nothing from the workspace or a writable mount. The run's environment is a data file
+# (/moat/stage/env, on a read-only mount) applied only by the process that starts after the drop.
 set -eu
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+unset LD_PRELOAD LD_LIBRARY_PATH LD_AUDIT GLIBC_TUNABLES GCONV_PATH LOCPATH BASH_ENV ENV IFS CDPATH 2>/dev/null || true
+IFS='
+ 	'
 
-uid="${MOAT_UID:-1000}"
-gid="${MOAT_GID:-1000}"
+digits() { case "$1" in ''|*[!0-9]*) echo "moat-init: $2 must be a number" >&2; exit 70;; esac; }
+uid="${MOAT_UID:-1000}"; digits "$uid" MOAT_UID
+gid="${MOAT_GID:-1000}"; digits "$gid" MOAT_GID
+port="${MOAT_PROXY_PORT:-}"; [ -z "$port" ] || digits "$port" MOAT_PROXY_PORT
 home=/home/moat
+envfile=/moat/stage/env
+[ -f "$envfile" ] || envfile=/dev/null
 
 # The run's user: reuse the image's `moat` account, renumbered to the workspace owner's uid:gid.
 if [ "$uid" != 0 ]; then
-  if ! grep -q "^[^:]*:[^:]*:$gid:" /etc/group; then
-    sed -i "s/^moat:\([^:]*\):[0-9]*:/moat:\1:$gid:/" /etc/group
+  if ! /bin/grep -q "^[^:]*:[^:]*:$gid:" /etc/group; then
+    /bin/sed -i "s/^moat:\([^:]*\):[0-9]*:/moat:\1:$gid:/" /etc/group
   fi
-  if ! grep -q "^[^:]*:[^:]*:$uid:" /etc/passwd; then
-    sed -i "s/^moat:\([^:]*\):[0-9]*:[0-9]*:/moat:\1:$uid:$gid:/" /etc/passwd
+  if ! /bin/grep -q "^[^:]*:[^:]*:$uid:" /etc/passwd; then
+    /bin/sed -i "s/^moat:\([^:]*\):[0-9]*:[0-9]*:/moat:\1:$uid:$gid:/" /etc/passwd
   fi
 fi
-# The home belongs to the run's user, uid 0 included: without capabilities root writes only what it owns.
-chown "$uid:$gid" "$home"
-
 # Trust the gateway's CA (certificate only; its key never leaves the host).
 if [ -r /moat/ca/ca.pem ]; then
   if [ -d /usr/local/share/ca-certificates ]; then
-    cp /moat/ca/ca.pem /usr/local/share/ca-certificates/moat-gateway.crt
-    cat /moat/ca/ca.pem >> /etc/ssl/certs/ca-certificates.crt 2>/dev/null || true
-    ln -sf /moat/ca/ca.pem /etc/ssl/certs/moat-gateway.pem 2>/dev/null || true
+    /bin/cp /moat/ca/ca.pem /usr/local/share/ca-certificates/moat-gateway.crt
+    /bin/cat /moat/ca/ca.pem >> /etc/ssl/certs/ca-certificates.crt 2>/dev/null || true
+    /bin/ln -sf /moat/ca/ca.pem /etc/ssl/certs/moat-gateway.pem 2>/dev/null || true
   fi
-  # Java keeps its own trust store.
-  if command -v keytool >/dev/null 2>&1; then
-    keytool -importcert -noprompt -cacerts -storepass changeit -alias moat-gateway -file /moat/ca/ca.pem >/dev/null 2>&1 || true
+  # Java keeps its own trust store (a JDK from the system's packages; the image's PATH is not consulted).
+  if [ -x /usr/bin/keytool ]; then
+    /usr/bin/keytool -importcert -noprompt -cacerts -storepass changeit -alias moat-gateway -file /moat/ca/ca.pem >/dev/null 2>&1 || true
   fi
 fi
 
 # The only way out: a relay from 127.0.0.1:PORT to the gateway's unix socket in the mounted directory.
 # -t: after a client half-closes (printf | nc, socat), wait for the whole answer, not socat's 0.5 s.
-if [ -n "${MOAT_PROXY_PORT:-}" ] && [ -d /moat/net ]; then
-  socat -t 600 "TCP-LISTEN:$MOAT_PROXY_PORT,bind=127.0.0.1,reuseaddr,fork" UNIX-CONNECT:/moat/net/proxy.sock 2>/dev/null &
+if [ -n "$port" ] && [ -d /moat/net ]; then
+  /usr/bin/socat -t 600 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" UNIX-CONNECT:/moat/net/proxy.sock 2>/dev/null &
   # Wait (briefly) until the relay listens so the first request of the user's process finds it.
+  hex="$(printf '%04X' "$port")"
   i=0
   while [ $i -lt 200 ]; do
-    if grep -q ":$(printf '%04X' "$MOAT_PROXY_PORT") 00000000:0000 0A" /proc/net/tcp 2>/dev/null; then break; fi
-    i=$((i + 1)); sleep 0.01
+    if /bin/grep -q ":$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null; then break; fi
+    i=$((i + 1)); /bin/sleep 0.01
   done
 fi
 
+# The home belongs to the run's user, uid 0 included: without capabilities root writes only what it owns.
 # Files staged for the user's home (placeholders, agent settings): copied, owned by the user, 0600.
+# Existing names are replaced, never written through (--remove-destination). The home changes owner
+# without following symlinks or descending into mounts (a mounted folder's contents keep their owners).
 if [ -d /moat/stage/home ]; then
-  cp -a /moat/stage/home/. "$home"/
-  chown -R "$uid:$gid" "$home"
+  /bin/cp -a --remove-destination /moat/stage/home/. "$home"/
 fi
+/usr/bin/find "$home" -xdev -exec /bin/chown -h "$uid:$gid" {} +
 
-unset MOAT_UID MOAT_GID
-export HOME="$home" USER="${USER:-moat}"
-exec setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all -- "$@"
+# After the drop, with an empty environment: set the run's variables from the file (one NAME=VALUE a
+# line, the value escaped for printf %b), read as data and never run, then start the command.
+apply_env='
+while IFS= read -r line; do
+  name=${line%%=*}
+  case $name in ""|[0-9]*|*[!A-Za-z0-9_]*) echo "moat: skipping an invalid variable name" >&2; continue;; esac
+  value=${line#*=}
+  case $value in *\\*) value=$(printf "%bx" "$value"); value=${value%x};; esac
+  export "$name=$value"
+done <&3
+exec 3<&-
+exec "$@"'
+exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all -- \
+  /usr/bin/env -i /bin/sh -c "$apply_env" moat "$@" 3<"$envfile"

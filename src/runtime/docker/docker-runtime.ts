@@ -53,6 +53,7 @@ export class DockerRuntime implements ContainerRuntime {
         ...(spec.hostname ? { Hostname: spec.hostname } : {}),
         Image: spec.image,
         Cmd: spec.cmd,
+        ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         WorkingDir: spec.workingDir,
         Labels: spec.labels,
@@ -190,17 +191,17 @@ export class DockerRuntime implements ContainerRuntime {
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     const i = await this.call('inspect the image', () => this.api.json<{
-      Id: string; RepoTags?: string[]; Config?: { Labels?: Record<string, string> | null }; Size: number; Created: string;
+      Id: string; RepoTags?: string[]; Config?: { Labels?: Record<string, string> | null; Env?: string[] | null }; Size: number; Created: string;
     }>('GET', `/images/${encodeURIComponent(ref)}/json`), [404]);
     if (!i) return undefined;
-    return { id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: Date.parse(i.Created) };
+    return { id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: Date.parse(i.Created), env: i.Config?.Env ?? [] };
   }
 
   async listImages(labels: Record<string, string>): Promise<ImageInfo[]> {
     const is = (await this.call('list images', () => this.api.json<Array<{
       Id: string; RepoTags: string[] | null; Labels: Record<string, string> | null; Size: number; Created: number;
     }>>('GET', '/images/json', { query: { filters: labelFilter(labels) } })))!;
-    return is.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: i.Created * 1000 }));
+    return is.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: i.Created * 1000, env: [] }));
   }
 
   async removeImage(ref: string): Promise<void> {

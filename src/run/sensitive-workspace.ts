@@ -1,0 +1,67 @@
+/**
+ * A run can read and change everything in its workspace, so a workspace must not hold moat's own state or
+ * the user's keys: moat's home (MOAT_HOME), ~/.ssh, cloud and cluster credentials, GnuPG, keyrings. Nor
+ * may it be `/` or the home folder itself. Paths are compared as real paths (symlinks resolved). The user
+ * can insist (--allow-sensitive-workspace); moat's home is then still hidden from the run.
+ */
+import { realpath } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
+import { MoatError } from '../errors.js';
+
+/** Folders under the user's home that hold keys or credentials, with how to name them to the user. */
+const SENSITIVE_IN_HOME: Array<[string, string]> = [
+  ['.ssh', 'your SSH keys'],
+  ['.aws', 'your AWS credentials'],
+  [join('.config', 'gcloud'), 'your Google Cloud credentials'],
+  [join('.config', 'gh'), 'your GitHub CLI token'],
+  ['.gnupg', 'your GnuPG keys'],
+  ['.kube', 'your Kubernetes credentials'],
+  ['.docker', 'your Docker registry credentials'],
+  [join('.local', 'share', 'keyrings'), 'your keyrings'],
+];
+
+export interface SensitiveInput {
+  workspace: string;
+  moatHome: string;
+  /** The user's home folder (HOME, or the system's idea of it). */
+  userHome?: string;
+  allow: boolean;
+}
+
+/** The real path of `p`, or its absolute path when it does not exist (yet). */
+async function real(p: string): Promise<string> {
+  try {
+    return await realpath(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+const within = (child: string, parent: string): boolean => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+
+/**
+ * Refuses a sensitive workspace (one sentence and the fix) unless allowed; returns the container paths to
+ * hide from the run (moat's home when it lies inside the workspace).
+ */
+export async function checkSensitiveWorkspace(input: SensitiveInput): Promise<string[]> {
+  const ws = await real(input.workspace);
+  const userHome = await real(input.userHome ?? homedir());
+  const moatHome = await real(input.moatHome);
+  const fix = 'Run moat from a project folder instead, or pass --allow-sensitive-workspace if you really mean this one (moat\'s home stays hidden from the run).';
+  if (within(ws, moatHome)) {
+    throw new MoatError(`The workspace ${ws} is inside moat's home (${moatHome}); a run must never see or change moat's own state.`, { hint: 'Run moat from a project folder outside it.' });
+  }
+  const problems: string[] = [];
+  if (ws === sep) problems.push('is the root folder');
+  else if (ws === userHome) problems.push('is your home folder');
+  if (within(moatHome, ws)) problems.push(`contains moat's home (${moatHome})`);
+  for (const [rel, what] of SENSITIVE_IN_HOME) {
+    const p = await real(join(userHome, rel));
+    if (within(p, ws) || within(ws, p)) problems.push(`${within(ws, p) ? 'is inside' : 'contains'} ${p} (${what})`);
+  }
+  if (problems.length > 0 && !input.allow) {
+    throw new MoatError(`The workspace ${ws} ${problems.slice(0, 3).join(', ')}: a run can read and change everything in its workspace.`, { hint: fix });
+  }
+  return within(moatHome, ws) ? [`/workspace/${relative(ws, moatHome).split(sep).join('/')}`] : [];
+}
