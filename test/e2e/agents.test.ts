@@ -62,10 +62,13 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
 
   const run = (args: string[], timeoutMs = 180_000) => moat(args, { home, cwd: ws, env, timeoutMs });
   const grant = (name: string, secret: string): Promise<void> => grantToken(name, secret, { home, cwd: ws, env });
-  /** The container of a kept run: its env holds only placeholders. */
+  /** The container of a kept run: its environment (Env and the staged file) holds only placeholders. */
   const assertNoSecretInContainer = async (runId: string): Promise<string[]> => {
     const meta = JSON.parse(await readFile(join(home, 'runs', runId, 'metadata.json'), 'utf8')) as { containerId: string };
-    const cenv = await containerEnv(meta.containerId);
+    // The container's own Env (the privileged start's blanks) and the environment its command gets, which
+    // moat-init reads from the staged file after dropping privileges.
+    const staged = (await readFile(join(home, 'runs', runId, 'stage', 'env'), 'utf8')).split('\n').filter(Boolean);
+    const cenv = [...(await containerEnv(meta.containerId)), ...staged];
     for (const s of SECRETS) expect(cenv.join('\n')).not.toContain(s);
     for (const f of filesUnder(join(home, 'runs', runId))) {
       const text = await readFile(f, 'utf8');

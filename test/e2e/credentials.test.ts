@@ -5,6 +5,7 @@
  * test-only upstream override.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
@@ -99,7 +100,9 @@ describe.concurrent('grants at run time', () => {
     // Not in `docker inspect` of the container.
     const meta = await readMetadata(home, id);
     const inspect = await docker(['inspect', meta.containerId as string]);
-    expect(inspect).toContain(gh);
+    // The command's environment is not in the container's Env any more (the privileged start gets only
+    // fixed values): the placeholder is in the staged file moat-init applies after dropping privileges.
+    expect(readFileSync(join(home, 'runs', id, 'stage', 'env'), 'utf8')).toContain(gh);
     for (const f of GITHUB_FORMS) expect(inspect).not.toContain(f);
 
     // Not in any file of its filesystem.

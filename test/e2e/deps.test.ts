@@ -227,16 +227,17 @@ describe.concurrent('dependencies: builds the image', () => {
 });
 
 describe.concurrent('dependencies: bad input fails early, briefly, and leaves nothing behind', () => {
-  const cases: Array<{ title: string; deps: string; message: RegExp }> = [
+  // `lines`: a spec whose grammar is wrong is a moat.yaml error (the file's three-line form, as in bad-input).
+  const cases: Array<{ title: string; deps: string; message: RegExp; lines?: number }> = [
     { title: 'an unknown name gets "did you mean"', deps: '[nodee]', message: /unknown dependency "nodee"; did you mean "node"/ },
     { title: 'a version not in the allowed list (node@17)', deps: '[node@17]', message: /unsupported version "17" for node/ },
-    { title: 'a version with shell metacharacters', deps: '["npm:foo@1;rm -rf /"]', message: /invalid npm package version .*"1;rm -rf \/"/ },
+    { title: 'a version with shell metacharacters', deps: '["npm:foo@1;rm -rf /"]', message: /moat\.yaml:1:\d+: .*invalid npm package version .*"1;rm -rf \/"/, lines: 3 },
     { title: 'two versions of one dependency (node@20 + node@22)', deps: '[node@20, node@22]', message: /conflicting versions of node: 20 .* 22/ },
   ];
   for (const c of cases) {
     it(c.title, async () => {
       const { r, left } = await badRun(`bad-${cases.indexOf(c)}`, { 'moat.yaml': `dependencies: ${c.deps}\n` });
-      expect(errorProblems(r)).toEqual([]);
+      expect(errorProblems(r, c.lines)).toEqual([]);
       expect(r.stderr).toMatch(c.message);
       expect(r.stderr).not.toMatch(BUILD_OUTPUT);
       expect(left).toEqual([]);

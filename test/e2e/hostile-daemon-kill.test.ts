@@ -62,7 +62,7 @@ describe('a daemon that dies loses nothing', () => {
   it('SIGKILL mid-run: the next command restarts it, logs.jsonl holds lines 1..200 once each, the audit verifies with a recovery entry', async () => {
     const cwd = await ws();
     const script = 'i=1; while [ $i -le 200 ]; do echo "line $i"; i=$((i+1)); sleep 0.02; done';
-    const r = await moat(['run', '-d', '--', 'sh', '-c', script], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '-d', '--', 'sh', '-c', script], { home, cwd, env });
     expect(r.code, r.stderr).toBe(0);
     const { id } = parseDetached(r.stdout);
     await waitFor(async () => (await readLogs(home, id)).length >= 30, 30_000, '30 lines recorded');
@@ -98,7 +98,7 @@ describe('a daemon that is stopped lets its runs go cleanly', () => {
   it('moat proxy stop mid-run: the next daemon resumes the output, and the audit is complete without a recovery', async () => {
     const cwd = await ws();
     const script = 'i=1; while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); sleep 0.02; done';
-    const r = await moat(['run', '-d', '--', 'sh', '-c', script], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '-d', '--', 'sh', '-c', script], { home, cwd, env });
     expect(r.code, r.stderr).toBe(0);
     const { id } = parseDetached(r.stdout);
     await waitFor(async () => (await readLogs(home, id)).length >= 20, 30_000, '20 lines recorded');
@@ -117,12 +117,12 @@ describe('a daemon that is stopped lets its runs go cleanly', () => {
 describe('one daemon per home', () => {
   it('a daemon stopped with SIGSTOP is reported busy, not replaced; its socket stays; after SIGCONT all is well', async () => {
     const cwd = await ws();
-    const warm = await moat(['run', '--', 'true'], { home, cwd, env });
+    const warm = await moat(['run', '--approve-config', '--', 'true'], { home, cwd, env });
     expect(warm.code, warm.stderr).toBe(0);
     const pid = await daemonPid(cwd);
     process.kill(pid, 'SIGSTOP');
     try {
-      const r = await moat(['run', '--', 'echo', 'hi'], { home, cwd, env: { ...env, MOAT_DAEMON_BUSY_WAIT_MS: '1500' }, timeoutMs: 30_000 });
+      const r = await moat(['run', '--approve-config', '--', 'echo', 'hi'], { home, cwd, env: { ...env, MOAT_DAEMON_BUSY_WAIT_MS: '1500' }, timeoutMs: 30_000 });
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(new RegExp(`The moat daemon is busy: pid ${pid} holds this home but did not answer for \\d+ s\\.`));
       expect(daemonsOf(home)).toEqual([pid]);
@@ -133,7 +133,7 @@ describe('one daemon per home', () => {
     } finally {
       process.kill(pid, 'SIGCONT');
     }
-    const after = await moat(['run', '--', 'echo', 'again'], { home, cwd, env });
+    const after = await moat(['run', '--approve-config', '--', 'echo', 'again'], { home, cwd, env });
     expect(after.code, after.stderr).toBe(0);
     expect(after.stdout).toContain('again');
     expect(daemonsOf(home)).toEqual([pid]);
@@ -143,7 +143,7 @@ describe('one daemon per home', () => {
     const cwd = await ws();
     await moat(['proxy', 'stop'], { home, cwd, env });
     await writeFile(join(home, 'daemon', 'daemon.pid'), '\u0000garbage{{');
-    const r = await moat(['run', '--', 'echo', 'fine'], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '--', 'echo', 'fine'], { home, cwd, env });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('fine');
     const pid = await daemonPid(cwd);
@@ -164,7 +164,7 @@ describe('moat proxy restart hands over without a gap', () => {
       'done',
       'echo "ok=$ok fail=$fail"',
     ].join('\n');
-    const r = await moat(['run', '-d', '--', 'sh', '-c', script], { home, cwd, env });
+    const r = await moat(['run', '--approve-config', '-d', '--', 'sh', '-c', script], { home, cwd, env });
     expect(r.code, r.stderr).toBe(0);
     const { id } = parseDetached(r.stdout);
     await waitFor(() => requestsTo(fake, 'allowed.moat.test').filter((q) => q.path.startsWith('/loop-')).length >= 5, 30_000, 'five requests');

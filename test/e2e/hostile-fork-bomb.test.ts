@@ -43,7 +43,7 @@ describe('hostile container: a fork bomb', () => {
       'echo "peak=$(cat $f/pids.peak)"',
       'echo "refused=$(sed -n "s/^max //p" $f/pids.events)"',
     ].join('\n');
-    const r = await moat(['run', '--', 'sh', '-c', script], { home, cwd, timeoutMs: 60_000 });
+    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', script], { home, cwd, timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^max=64$/m);
     const peak = Number(/^peak=(\d+)$/m.exec(r.stdout)?.[1]);
@@ -54,10 +54,10 @@ describe('hostile container: a fork bomb', () => {
 
     // The same home, right after: a normal run works, with the default limit; --pids sets another.
     const plain = await workspace('plain', '');
-    const next = await moat(['run', '--', 'sh', '-c', `${CG}; echo "max=$(cat $f/pids.max)"`], { home, cwd: plain });
+    const next = await moat(['run', '--approve-config', '--', 'sh', '-c', `${CG}; echo "max=$(cat $f/pids.max)"`], { home, cwd: plain });
     expect(next.code, next.stderr).toBe(0);
     expect(next.stdout).toMatch(/^max=4096$/m);
-    const flagged = await moat(['run', '--pids', '128', '--', 'sh', '-c', `${CG}; echo "max=$(cat $f/pids.max)"`], { home, cwd: plain });
+    const flagged = await moat(['run', '--approve-config', '--pids', '128', '--', 'sh', '-c', `${CG}; echo "max=$(cat $f/pids.max)"`], { home, cwd: plain });
     expect(flagged.code, flagged.stderr).toBe(0);
     expect(flagged.stdout).toMatch(/^max=128$/m);
   });

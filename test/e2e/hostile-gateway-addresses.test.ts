@@ -86,7 +86,7 @@ describe('hostile container: the host\'s own addresses through the gateway', () 
       ...own.map((a, i) => `${curl} -o /dev/null -w "c${i}=%{http_connect}\\n" 'https://${a}:${port}/'`),
       `${curl} 'http://${own[0]}:${port}/'`,
     ].join('\n');
-    const r = await moat(['run', '--', 'sh', '-c', script], { home, cwd: await makeWorkspace(root, 'own') });
+    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', script], { home, cwd: await makeWorkspace(root, 'own') });
     for (let i = 0; i < targets.length; i++) expect(r.stdout, targets[i]).toContain(`t${i}=403`);
     for (let i = 0; i < own.length; i++) expect(r.stdout, own[i]).toContain(`c${i}=403`);
     expect(r.stdout).toContain(`Moat blocked GET http://${own[0]}:${port}/: ${own[0]} is this machine or its private network, which a run reaches only when you name it.`);

@@ -73,7 +73,7 @@ async function flood(path: string, n: number): Promise<{ held: net.Socket[]; clo
 
 describe('one run floods its gateway with connections', () => {
   it(`${FLOOD} held connections: the run is held to its limit, another run is served promptly, the daemon stays bounded`, async () => {
-    const a = await moat(['run', '-d', '--', 'sleep', '120'], { home, cwd, env });
+    const a = await moat(['run', '--approve-config', '-d', '--', 'sleep', '120'], { home, cwd, env });
     expect(a.code, a.stderr).toBe(0);
     const { id } = parseDetached(a.stdout);
     const sock = join(home, 'runs', id, 'net', 'proxy.sock');
@@ -90,7 +90,7 @@ describe('one run floods its gateway with connections', () => {
       expect(f.closed()).toBeGreaterThan(FLOOD / 2);
       const rssFlooded = await daemonRssMb();
 
-      const b = await moat(['run', '--', 'sh', '-c', `curl -sS -o /dev/null -w "code=%{http_code} total=%{time_total}\\n" https://${HOST}/while-flooded`], { home, cwd, env, timeoutMs: 55_000 });
+      const b = await moat(['run', '--approve-config', '--', 'sh', '-c', `curl -sS -o /dev/null -w "code=%{http_code} total=%{time_total}\\n" https://${HOST}/while-flooded`], { home, cwd, env, timeoutMs: 55_000 });
       expect(b.code, b.stderr).toBe(0);
       const m = /code=(\d+) total=([\d.]+)/.exec(b.stdout);
       expect(m?.[1]).toBe('200');

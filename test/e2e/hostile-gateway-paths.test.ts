@@ -20,7 +20,7 @@ let env: NodeJS.ProcessEnv;
 let n = 0;
 
 const ws = (yaml: string): Promise<string> => makeWorkspace(root, `ws${++n}`, yaml);
-const run = (cwd: string, script: string) => moat(['run', '--', 'sh', '-c', script], { home, cwd, env });
+const run = (cwd: string, script: string) => moat(['run', '--approve-config', '--', 'sh', '-c', script], { home, cwd, env });
 /** What the fake saw for api.github.com. */
 const seenPaths = (): string[] => requestsTo(fake, 'api.github.com').map((r) => r.path);
 

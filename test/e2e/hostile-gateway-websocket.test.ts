@@ -48,7 +48,7 @@ describe('a request pipelined behind a refused WebSocket upgrade', () => {
       'echo RUN=$MOAT_RUN_ID',
       exchange(upgradeThen('/status/404', get('/secret-after-upgrade') + get('/open/after-upgrade', true))),
     ].join('\n');
-    const r = await moat(['run', '--', 'bash', '-c', script], { home, cwd, env, timeoutMs: 55_000 });
+    const r = await moat(['run', '--approve-config', '--', 'bash', '-c', script], { home, cwd, env, timeoutMs: 55_000 });
     expect(r.code, r.stderr).toBe(0);
     const statuses = [...r.stdout.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]);
     expect(statuses).toEqual(['404', '403', '200']);
@@ -70,7 +70,7 @@ describe('a request pipelined behind a refused WebSocket upgrade', () => {
   });
 
   it('a 101 without the right Sec-WebSocket-Accept opens no pipe: 502, and nothing behind it reaches the origin', async () => {
-    const r = await moat(['run', '--', 'bash', '-c', exchange(upgradeThen('/ws-bad-accept', get('/open/behind-bad-switch', true)))], { home, cwd, env, timeoutMs: 55_000 });
+    const r = await moat(['run', '--approve-config', '--', 'bash', '-c', exchange(upgradeThen('/ws-bad-accept', get('/open/behind-bad-switch', true)))], { home, cwd, env, timeoutMs: 55_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^HTTP\/1\.1 502 Bad Gateway/m);
     expect(r.stdout).not.toMatch(/^HTTP\/1\.1 101/m);
@@ -83,7 +83,7 @@ describe('a client that half-closes after its request', () => {
     // The stream's three events come 0.7 s apart: past the relay's and the gateway's old half-close cut.
     const script = `printf '${get('/open/half-closed')}' | socat -t 10 - TCP:127.0.0.1:$MOAT_PROXY_PORT; ` +
       `printf '${get('/sse?n=3&interval=700')}' | socat -t 10 - TCP:127.0.0.1:$MOAT_PROXY_PORT`;
-    const r = await moat(['run', '--', 'bash', '-c', script], { home, cwd, env, timeoutMs: 55_000 });
+    const r = await moat(['run', '--approve-config', '--', 'bash', '-c', script], { home, cwd, env, timeoutMs: 55_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^HTTP\/1\.1 200 OK/m);
     expect(r.stdout).toContain('"path":"/open/half-closed"');

@@ -47,7 +47,7 @@ describe('hostile: a refused-request flood cannot grow the trace or the audit lo
   });
 
   it('stays within budget, summarises refusals, and moat trace / moat audit still work on the result', async () => {
-    const r = await moat(['run', '-n', 'flood', '--allow-host', 'allowed.test', '--', 'bash', '-c', FLOOD], { home, cwd: ws, env, timeoutMs: 120_000 });
+    const r = await moat(['run', '--approve-config', '-n', 'flood', '--allow-host', 'allowed.test', '--', 'bash', '-c', FLOOD], { home, cwd: ws, env, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     const sent = [...r.stdout.matchAll(/sent=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 
