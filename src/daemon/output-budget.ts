@@ -3,11 +3,13 @@
  * then one event saying the limit was reached, then nothing more (logs.jsonl keeps the newest output).
  */
 export class OutputBudget {
-  private used = 0;
   private over: boolean;
 
-  /** `alreadyOver`: a resumed run whose output had passed the limit before. */
-  constructor(private readonly limit: number, alreadyOver = false) {
+  /**
+   * `alreadyOver`: a resumed run whose output had passed the limit before. `used`: what a resumed run's
+   * audit log already holds (its size is an upper bound of the console bytes in it).
+   */
+  constructor(private readonly limit: number, alreadyOver = false, private used = 0) {
     this.over = alreadyOver;
   }
 

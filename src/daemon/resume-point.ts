@@ -72,9 +72,16 @@ async function floorOf(lines: AsyncIterable<string>, tsOf: (line: string) => str
   return floor;
 }
 
-/** The last output recorded in logs.jsonl (`{ts, stream, line}` per line). */
-export function logsFloor(file: string): Promise<Floor | undefined> {
-  return floorOf(linesBackward(file), (line) => {
+/**
+ * The last output recorded in logs.jsonl (`{ts, stream, line}` per line). Give the ring's files newest
+ * first (logs.jsonl, logs.1.jsonl): the pieces of one long line share a timestamp, and a rotation can fall
+ * between them, so the count goes on into the older file while the timestamp stays the same.
+ */
+export function logsFloor(...files: string[]): Promise<Floor | undefined> {
+  async function* all(): AsyncIterable<string> {
+    for (const f of files) yield* linesBackward(f);
+  }
+  return floorOf(all(), (line) => {
     try {
       const r = JSON.parse(line) as { ts?: unknown; moat?: unknown };
       // moat's own notes (the log-limit marker) carry the time they were written, not an engine timestamp.
@@ -83,6 +90,20 @@ export function logsFloor(file: string): Promise<Floor | undefined> {
       return undefined;
     }
   });
+}
+
+/**
+ * Whether a run's audit log already says its output passed the log limit (a lifecycle `output-limit`
+ * entry): a daemon that takes the run over must not record console lines after it again.
+ */
+export async function auditOutputLimitReached(file: string): Promise<boolean> {
+  for await (const line of linesBackward(file)) {
+    if (!line.includes('"output-limit"') || parseLine(line)?.type !== 'lifecycle') continue;
+    try {
+      if ((JSON.parse(line) as { data?: { event?: unknown } }).data?.event === 'output-limit') return true;
+    } catch { /* not an entry */ }
+  }
+  return false;
 }
 
 /** The last console line recorded in a run's audit log (`console` entries carry the engine timestamp). */

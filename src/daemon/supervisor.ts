@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerRuntime, LogLine } from '../runtime/types.js';
 import type { RunStore } from '../run/store.js';
@@ -9,7 +10,7 @@ import { setIdReport, sweepSetId } from '../run/setid-sweep.js';
 import type { GatewayHost, RunGateway } from './gateways.js';
 import { NetworkRecorder } from './network-recorder.js';
 import { RECORD_LIMITS, capText, recordBudgets } from './record-limits.js';
-import { after, auditConsoleFloor, logsFloor, repairLogsTail, type Floor } from './resume-point.js';
+import { after, auditConsoleFloor, auditOutputLimitReached, logsFloor, repairLogsTail, type Floor } from './resume-point.js';
 import { DeferredAudit, auditLeftOpen, recoveredEntry, type AuditLike } from './recovery.js';
 import { OutputBudget } from './output-budget.js';
 import { DEFAULT_LOG_LIMIT, LOG_FILE, LogWriter, OLD_LOG_FILE } from '../run/log-file.js';
@@ -155,7 +156,7 @@ export class Supervisor {
       }
       const dir = this.store.dir(id);
       await repairLogsTail(join(dir, LOG_FILE));
-      const floors: Floors = { logs: (await logsFloor(join(dir, LOG_FILE))) ?? (await logsFloor(join(dir, OLD_LOG_FILE))), audit: await auditConsoleFloor(join(this.store.dir(id), ENTRIES_FILE)) };
+      const floors: Floors = { logs: await logsFloor(join(dir, LOG_FILE), join(dir, OLD_LOG_FILE)), audit: await auditConsoleFloor(join(this.store.dir(id), ENTRIES_FILE)) };
       if (died) audit.append('lifecycle', resumedFromEngine(died, floors));
       if ((await this.followLogs(meta, containerId, info.tty, floors, audit, released)) === 'released') return;
       exitCode = await this.runtime.wait(containerId);
@@ -196,7 +197,11 @@ export class Supervisor {
   private async followLogs(meta: RunMetadata, containerId: string, tty: boolean, floors: Floors, audit: AuditSink, released: Promise<void>): Promise<'ended' | 'released'> {
     const id = meta.id;
     const writer = await LogWriter.open(this.store.dir(id), meta.logLimit ?? DEFAULT_LOG_LIMIT);
-    const budget = new OutputBudget(writer.limit, writer.dropping);
+    // A daemon that takes a run over goes on from what the audit log already holds: its size counts against
+    // the limit, and an `output-limit` entry already there means no console line is recorded after it.
+    const auditFile = join(this.store.dir(id), ENTRIES_FILE);
+    const auditBytes = (await stat(auditFile).catch(() => undefined))?.size ?? 0;
+    const budget = new OutputBudget(writer.limit, writer.dropping || (await auditOutputLimitReached(auditFile)), auditBytes);
     let batch: LogRecord[] = [];
     let batchChars = 0;
     let lastTs: string | undefined;
@@ -208,10 +213,11 @@ export class Supervisor {
       batch = [];
       batchChars = 0;
       const ts = lastTs;
+      // A failed write (a full disk) is logged; the chain stays usable and never rejects unhandled.
       flushing = flushing.then(async () => {
         await writer.append(recs);
         await this.store.update(id, (m) => ({ ...m, lastLogTs: ts }));
-      });
+      }).catch((err: unknown) => this.log(`run ${id}: recording output failed: ${err instanceof Error ? err.message : String(err)}`));
       return flushing;
     };
     const timer = setInterval(() => void flush(), 100);
@@ -226,8 +232,10 @@ export class Supervisor {
       }
       // The audit log is append-only: it holds the output up to the limit, then one event saying so.
       if (toAudit(l.ts)) {
-        switch (budget.take(JSON.stringify(l.line).length + AUDIT_ENTRY_OVERHEAD)) {
-          case 'record': audit.append('console', { ...rec, line: capText(l.line, RECORD_LIMITS.consoleLine), ...(l.line.length > RECORD_LIMITS.consoleLine ? { lineLen: l.line.length } : {}) }); break;
+        // Counted as stored: the capped line, in UTF-8 bytes as JSON escapes it.
+        const line = capText(l.line, RECORD_LIMITS.consoleLine);
+        switch (budget.take(Buffer.byteLength(JSON.stringify(line)) + AUDIT_ENTRY_OVERHEAD)) {
+          case 'record': audit.append('console', { ...rec, line, ...(l.line.length > RECORD_LIMITS.consoleLine ? { lineLen: l.line.length } : {}) }); break;
           case 'reached': audit.append('lifecycle', { event: 'output-limit', limit: writer.limit, note: 'later output is not in the audit log; logs.jsonl keeps the newest part' }); break;
           case 'over': break;
         }

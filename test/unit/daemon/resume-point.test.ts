@@ -3,7 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { after, auditConsoleFloor, logsFloor, repairLogsTail } from '../../../src/daemon/resume-point.js';
+import { after, auditConsoleFloor, auditOutputLimitReached, logsFloor, repairLogsTail } from '../../../src/daemon/resume-point.js';
+import { LogWriter } from '../../../src/run/log-file.js';
 import { AuditWriter, generateSigner } from '../../../src/audit/index.js';
 
 const dirs: string[] = [];
@@ -42,5 +43,31 @@ describe('resume points', () => {
     w.append('network', { host: 'example.test' });
     await w.close();
     expect(await auditConsoleFloor(join(dir, 'audit.jsonl'))).toEqual({ ts: ts(2), n: 2 });
+  });
+
+  it('the pieces of one long line that a rotation split across logs.1.jsonl and logs.jsonl are all counted; the marker is not output', async () => {
+    const dir = await tmp();
+    const w = await LogWriter.open(dir, 4000);
+    await w.append([{ ts: ts(1), stream: 'stdout', line: 'before' }]);
+    // 30 pieces of one 3 KB line share its timestamp; the 4000-byte ring rotates (and drops) in between.
+    await w.append(Array.from({ length: 30 }, (_, i) => ({ ts: ts(2), stream: 'stdout' as const, line: `${String(i).padStart(2, '0')}${'y'.repeat(98)}`, cont: true })));
+    const inNew = (await readFile(join(dir, 'logs.jsonl'), 'utf8')).split('\n').filter((l) => l.includes('"cont"')).length;
+    const inOld = (await readFile(join(dir, 'logs.1.jsonl'), 'utf8')).split('\n').filter((l) => l.includes('"cont"')).length;
+    expect(inNew).toBeLessThan(30); // the rotation did fall inside the line
+    expect(inOld).toBeGreaterThan(0);
+    expect(await logsFloor(join(dir, 'logs.jsonl'), join(dir, 'logs.1.jsonl'))).toEqual({ ts: ts(2), n: inNew + inOld });
+  });
+
+  it('an output-limit entry in the audit log is found, so a daemon that takes the run over records no console line after it', async () => {
+    const dir = await tmp();
+    const signer = generateSigner();
+    const w = await AuditWriter.open(dir, signer);
+    w.append('console', { ts: ts(1), stream: 'stdout', line: 'output-limit' }); // the word in output is not the event
+    await w.close();
+    expect(await auditOutputLimitReached(join(dir, 'audit.jsonl'))).toBe(false);
+    const w2 = await AuditWriter.open(dir, signer);
+    w2.append('lifecycle', { event: 'output-limit', limit: 1 });
+    await w2.close();
+    expect(await auditOutputLimitReached(join(dir, 'audit.jsonl'))).toBe(true);
   });
 });
