@@ -96,8 +96,9 @@ describe.concurrent('lifecycle', () => {
   });
 
   it('the CLI killed with SIGKILL mid-run: list shows running, then stopped with the exit code', async () => {
+    // Long enough that the run is still going when the killed CLI has been reaped, even on a loaded machine.
     const cwd = await workspace('sigkill');
-    const cli = startMoat(['run', '-n', 'killed-cli', '--', 'sh', '-c', 'sleep 4; exit 4'], { home, cwd });
+    const cli = startMoat(['run', '-n', 'killed-cli', '--', 'sh', '-c', 'sleep 10; exit 4'], { home, cwd });
     const id = await waitFor(async () => {
       const run = (await listRuns(home, cwd)).find((x) => x.name === 'killed-cli');
       return run?.state === 'running' ? run.id : undefined;
