@@ -67,6 +67,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
       labels: { [LABEL_MANAGED]: 'true', [LABEL_HOME]: opts.homeRoot },
       buildArgs: extraCAs.length > 0 ? { MOAT_BUILD_CA: extraCAs.join('\n') } : {},
       noCache: opts.rebuild,
+      networkMode: 'default',
       onOutput: (raw) => {
         // The engine colours a step's stderr; the log and the terminal get plain text.
         const line = raw.replace(ANSI, '');

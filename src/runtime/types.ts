@@ -88,6 +88,11 @@ export interface BuildRequest {
   labels: Record<string, string>;
   buildArgs: Record<string, string>;
   noCache?: boolean;
+  /**
+   * The network of every build step (the classic builder's `networkmode`): `container:ID` puts the steps
+   * in the network namespace of a running container (moat's build relay); `none` gives them none at all.
+   */
+  networkMode: string;
   /** Called with each line of build output. */
   onOutput: (line: string) => void;
 }

@@ -6,7 +6,7 @@ export async function buildWithDockerode(env: NodeJS.ProcessEnv, req: BuildReque
   const docker = env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: '/var/run/docker.sock' });
   const stream = await docker.buildImage(
     { context: req.contextDir, src: req.files },
-    { t: req.tag, labels: req.labels, buildargs: req.buildArgs, nocache: req.noCache ?? false, rm: true, forcerm: true },
+    { t: req.tag, labels: req.labels, buildargs: req.buildArgs, nocache: req.noCache ?? false, rm: true, forcerm: true, networkmode: req.networkMode, version: '1' },
   );
   await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(
