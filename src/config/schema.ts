@@ -200,6 +200,10 @@ export const globalConfigSchema = z
     build: z
       .object({
         ca_certs: z.string().min(1).optional().describe('Path to a PEM bundle of extra CA certificates trusted during image builds.'),
+        allow_hosts: z
+          .array(hostPattern)
+          .optional()
+          .describe('Hosts image builds may reach besides the registries their recipe needs (a private mirror, e.g. "apt.corp.example" or "*.corp.example").'),
       })
       .strict()
       .optional()

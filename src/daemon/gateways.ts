@@ -1,12 +1,13 @@
 import { lstat } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { MoatHome } from '../home/paths.js';
-import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse } from '../gateway/index.js';
+import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse, type ProxyOptions } from '../gateway/index.js';
 import type { UpstreamAddress } from '../gateway/upstream.js';
 import { listenInPlace, removeSocket, unixTransport } from '../gateway/transport.js';
 import { createRedactor } from '../gateway/injection.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
+import type { GlobalConfig } from '../config/schema.js';
 import { CredentialStore } from '../credentials/store.js';
 import type { ResolvedGrants } from '../credentials/resolve.js';
 import type { RunMetadata } from '../run/types.js';
@@ -21,6 +22,19 @@ export interface RunGateway {
   /** False once another daemon's gateway socket has replaced this one (a hand-over). */
   owned(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** How a gateway reaches upstreams: the host's extra CAs, the corporate proxy, and (tests only) overrides. */
+export type UpstreamOptions = Pick<ProxyOptions, 'extraCAs' | 'upstreamProxy' | 'upstreamOverride' | 'upstreamOverrideCA'>;
+
+export function upstreamOptions(env: NodeJS.ProcessEnv, global: GlobalConfig, extraCAs: string[]): UpstreamOptions {
+  const upstreamProxy = global.proxy?.upstream ?? env.HTTPS_PROXY ?? env.https_proxy;
+  const testing = parseTestUpstreams(env);
+  return {
+    extraCAs,
+    ...(upstreamProxy ? { upstreamProxy } : {}),
+    ...(testing ? { upstreamOverride: testing.map as Map<string, UpstreamAddress>, ...(testing.ca ? { upstreamOverrideCA: testing.ca } : {}) } : {}),
+  };
 }
 
 /**
@@ -50,7 +64,6 @@ export class GatewayHost {
     // Grows as the host refreshes tokens: an old token may still show up in a late log line.
     let secrets = grants.secretsToRedact;
     let redact = createRedactor(secrets);
-    const testing = parseTestUpstreams(this.env);
     const proxy = createProxy({
       ca: await this.ca,
       policy: {
@@ -62,10 +75,7 @@ export class GatewayHost {
       },
       injections: grants.injections,
       responses: grants.responses,
-      extraCAs: await this.extraCAs,
-      ...(global.proxy?.upstream ?? this.env.HTTPS_PROXY ?? this.env.https_proxy
-        ? { upstreamProxy: global.proxy?.upstream ?? this.env.HTTPS_PROXY ?? this.env.https_proxy } : {}),
-      ...(testing ? { upstreamOverride: testing.map as Map<string, UpstreamAddress>, ...(testing.ca ? { upstreamOverrideCA: testing.ca } : {}) } : {}),
+      ...upstreamOptions(this.env, global, await this.extraCAs),
       onEvent: (ev) => onEvent(ev, (s) => redact(s)),
       ...(meta.traceBodies ? { traceBodies: 4096 } : {}),
     });

@@ -2,7 +2,8 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime } from '../runtime/types.js';
-import { ensureImage, type BuildProgress } from '../image/build.js';
+import { ensureImage, type BuildNetwork, type BuildProgress } from '../image/build.js';
+import { upstreamOptions } from '../daemon/gateways.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
 import { ensureDaemon, watchRun } from '../daemon/client.js';
@@ -15,6 +16,7 @@ import { changedHostExecutables, hostExecutablesWarning, hostFolderWarning, snap
 import { checkSensitiveWorkspace } from './sensitive-workspace.js';
 import { setIdReport, type SetIdSweep } from './setid-sweep.js';
 import { RunStore } from './store.js';
+import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 import { mark } from '../timing.js';
 import { grantHints } from './grant-hints.js';
 import type { RunSpec } from './spec.js';
@@ -58,16 +60,21 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   mark('engine ping');
   const extras = await containerExtras(home, spec, deps.env, deps.warn);
   mark('grants and gateway env');
-  const extraCAs = async (): Promise<string[]> => {
+  const network = async (): Promise<BuildNetwork> => {
     const global = await loadGlobalConfig(home.globalConfig);
-    return hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
+    const extraCAs = await hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
+    return {
+      caDir: home.caDir,
+      allowHosts: [...spec.imageHosts, ...(global.build?.allow_hosts ?? [])],
+      upstream: upstreamOptions(deps.env, global, extraCAs),
+    };
   };
   const image = await ensureImage({
     runtime,
     recipe: { baseImage: spec.baseImage, extra: spec.imageExtra },
     homeRoot: home.root,
     buildsDir: home.buildsDir,
-    extraCAs,
+    network,
     rebuild: spec.rebuild,
     progress: deps.progress,
   });
@@ -82,6 +89,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   const { meta, containerId } = launched;
   mark('container created');
   if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);
+  // The build's requests join the run's trace and audit when the daemon takes the run over (below).
+  if (image.traceFile) await copyFile(image.traceFile, join(home.runDir(meta.id), BUILD_NETWORK_FILE)).catch(() => undefined);
 
   let streams;
   try {

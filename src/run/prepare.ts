@@ -44,14 +44,18 @@ export async function checkWorkspace(path: string): Promise<string> {
   return realpath(abs);
 }
 
-/** Dockerfile layers for `dependencies:` (and the tools grants imply); validated before anything is created. */
-async function dependencyLayers(deps: string[], grants: string[]): Promise<string> {
-  if (deps.length === 0 && grants.length === 0) return '';
+/**
+ * Dockerfile layers for `dependencies:` (and the tools grants imply), validated before anything is
+ * created, and the hosts their build may reach.
+ */
+async function dependencyLayers(deps: string[], grants: string[]): Promise<{ extra: string; hosts: string[] }> {
+  const { recipeHosts } = await import('../image/build-hosts.js');
+  if (deps.length === 0 && grants.length === 0) return { extra: '', hosts: recipeHosts([]) };
   const { expand, impliedByGrants } = await import('../deps/parse.js');
   const { renderDependencyLayers } = await import('../deps/dockerfile.js');
   const resolved = expand([...deps, ...impliedByGrants(grants)]);
-  if (resolved.length === 0) return '';
-  return renderDependencyLayers(resolved, { arch: process.arch === 'arm64' ? 'arm64' : 'amd64' });
+  if (resolved.length === 0) return { extra: '', hosts: recipeHosts([]) };
+  return { extra: renderDependencyLayers(resolved, { arch: process.arch === 'arm64' ? 'arm64' : 'amd64' }), hosts: recipeHosts(resolved) };
 }
 
 /** The run's network policy as plain data, every pattern validated before anything is created. */
@@ -85,6 +89,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
   const memoryBytes = opts.container?.memory ? parseMemory(opts.container.memory) : undefined;
   const cpus = opts.container?.cpus;
   const logLimitBytes = opts.container?.log_limit ? parseMemory(opts.container.log_limit) : undefined;
+  const layers = await dependencyLayers([...(opts.dependencies ?? []), ...(flags.extraDependencies ?? [])], opts.grants ?? []);
   return {
     workspace,
     command,
@@ -101,7 +106,8 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     allowHosts: flags.allowHosts ?? [],
     network: checkedNetwork(opts.network),
     baseImage: opts.base_image ?? DEFAULT_BASE_IMAGE,
-    imageExtra: await dependencyLayers([...(opts.dependencies ?? []), ...(flags.extraDependencies ?? [])], opts.grants ?? []),
+    imageExtra: layers.extra,
+    imageHosts: layers.hosts,
     homeFiles: flags.homeFiles ?? [],
     configGuard: guard,
     approveConfig: flags.approveConfig ?? false,

@@ -25,6 +25,8 @@ export interface RunSpec {
   homeFiles: Array<{ path: string; content: string; mode: number }>;
   /** Dockerfile text for dependency layers, appended after moat's own layer. */
   imageExtra: string;
+  /** The hosts the image build may reach (its registries and downloads; build-hosts.ts). */
+  imageHosts: string[];
   /** The agent the run starts (`moat claude` / `moat codex`), recorded on the run. */
   agent?: 'claude' | 'codex';
   memoryBytes?: number;

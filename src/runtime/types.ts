@@ -34,6 +34,10 @@ export interface ContainerSpec {
   /** The run's stored-output cap: the engine's own log of the container is kept smaller than it. */
   logLimitBytes?: number;
   capAdd: string[];
+  /** `UID:GID` to run as instead of the image's user. */
+  user?: string;
+  /** Mount the container's root file system read-only. */
+  readOnlyRootfs?: boolean;
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -126,6 +130,8 @@ export interface ContainerRuntime {
 
   build(req: BuildRequest): Promise<void>;
   imageExists(ref: string): Promise<boolean>;
+  /** Fetch an image from its registry (progress lines to `onOutput`). */
+  pullImage(ref: string, onOutput: (line: string) => void): Promise<void>;
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
   listImages(labels: Record<string, string>): Promise<ImageInfo[]>;
   removeImage(ref: string): Promise<void>;

@@ -2,6 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type {
   AttachedStreams, BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerStatus, ImageInfo, LogLine, NetworkInfo,
 } from '../types.js';
+import { MoatError } from '../../errors.js';
 import { dockerError, statusCode } from './errors.js';
 import { EngineApi, FrameReader, demux } from './engine-api.js';
 import { FrameLines, RawLines, normaliseTs } from './log-stream.js';
@@ -55,6 +56,7 @@ export class DockerRuntime implements ContainerRuntime {
         Cmd: spec.cmd,
         ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        ...(spec.user ? { User: spec.user } : {}),
         WorkingDir: spec.workingDir,
         Labels: spec.labels,
         Tty: spec.tty,
@@ -70,6 +72,7 @@ export class DockerRuntime implements ContainerRuntime {
           CapDrop: ['ALL'],
           CapAdd: spec.capAdd,
           SecurityOpt: ['no-new-privileges'],
+          ...(spec.readOnlyRootfs ? { ReadonlyRootfs: true } : {}),
           ...(spec.memoryBytes ? { Memory: spec.memoryBytes } : {}),
           ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
           PidsLimit: spec.pidsLimit,
@@ -202,6 +205,25 @@ export class DockerRuntime implements ContainerRuntime {
       Id: string; RepoTags: string[] | null; Labels: Record<string, string> | null; Size: number; Created: number;
     }>>('GET', '/images/json', { query: { filters: labelFilter(labels) } })))!;
     return is.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: i.Created * 1000, env: [] }));
+  }
+
+  async pullImage(ref: string, onOutput: (line: string) => void): Promise<void> {
+    const res = (await this.call('pull the image', () => this.api.stream('POST', '/images/create', { fromImage: ref })))!;
+    let failure: string | undefined;
+    let rest = '';
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      const lines = (rest + chunk.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) {
+        if (l.trim() === '') continue;
+        try {
+          const ev = JSON.parse(l) as { status?: string; error?: string; progress?: string };
+          if (ev.error) failure = ev.error;
+          else if (ev.status && !ev.progress) onOutput(ev.status);
+        } catch { /* not JSON: ignore */ }
+      }
+    }
+    if (failure) throw new MoatError(`Cannot pull the image ${ref}: ${failure.slice(0, 300)}`, { hint: `Check the name, or pull it yourself: docker pull ${ref}` });
   }
 
   async removeImage(ref: string): Promise<void> {
