@@ -83,13 +83,15 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
   let currentOwner = 'base image';
   let gateway: BuildGateway | undefined;
   let relay: BuildRelay | undefined;
+  let pullFailure: MoatError | undefined;
   try {
     await writeFile(join(ctx, 'Dockerfile'), dockerfile);
     for (const [name, content] of Object.entries(ASSETS)) await writeFile(join(ctx, name), content, { mode: 0o755 });
     // The relay runs from the base image, so it must be here before the build (which would pull it).
     if (!(await opts.runtime.imageExists(opts.recipe.baseImage))) {
       progress.line(`pulling ${opts.recipe.baseImage}`);
-      await opts.runtime.pullImage(opts.recipe.baseImage, (l) => log.write(`${l}\n`));
+      pullFailure = await pullBase(opts.runtime, opts.recipe.baseImage, (l) => log.write(`${l}\n`));
+      if (pullFailure) throw pullFailure;
     }
     gateway = await startBuildGateway({
       caDir: network.caDir,
@@ -133,6 +135,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
     return { tag, built: true, logFile, traceFile: trace.file };
   } catch (err) {
     progress.done(false);
+    if (err === pullFailure) throw err;
     if (err instanceof MoatError && err.exitCode === 125 && !/build the image:/.test(err.message)) throw err;
     const detail = err instanceof Error ? err.message : String(err);
     tail.push(detail);
@@ -157,4 +160,21 @@ function refusedHint(trace: BuildTrace): string | undefined {
   if (hosts.length === 0) return undefined;
   const shown = hosts.slice(0, 5).join(', ') + (hosts.length > 5 ? ` and ${hosts.length - 5} more` : '');
   return `The build was refused ${shown} (image builds reach only their registries). If the recipe needs them, add them to build.allow_hosts in ~/.moat/config.yaml.`;
+}
+
+/** Pull the base image; a failure is the build's first step failing, said as such (undefined: pulled). */
+async function pullBase(runtime: ContainerRuntime, ref: string, log: (l: string) => void): Promise<MoatError | undefined> {
+  try {
+    await runtime.pullImage(ref, log);
+    return undefined;
+  } catch (err) {
+    let detail = err instanceof Error ? err.message : String(err);
+    const json = /\{.*\}/s.exec(detail)?.[0];
+    if (json) try { detail = String((JSON.parse(json) as { message?: unknown }).message ?? detail); } catch { /* keep the text */ }
+    log(detail);
+    return new MoatError(`The image build failed at "FROM ${ref}" (base image): the image is not on this machine and cannot be pulled (${sanitizeForTerminal(detail.slice(0, 300))}).`, {
+      hint: `Check base_image in moat.yaml, or pull the image first: docker pull ${ref}`,
+      exitCode: 1,
+    });
+  }
 }
