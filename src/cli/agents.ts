@@ -115,7 +115,7 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
         args: trailing ?? [],
         ...(resumeArgv ? { resume: resumeArgv } : {}),
       }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
-      await executeAndReport(ctx, spec, `${agent.title} run`);
+      await executeAndReport(ctx, spec, { what: `${agent.title} run`, title: agent.title });
     });
   if (agent.name === 'claude') {
     // Added after the action (the action reads them untyped): Claude's own flags for an earlier conversation.
@@ -150,7 +150,7 @@ function registerCodexResume(parent: Command<[string | undefined]>, ctx: CliCont
         args: trailing ?? [],
         resume,
       }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
-      await executeAndReport(ctx, spec, `${agent.title} run`);
+      await executeAndReport(ctx, spec, { what: `${agent.title} run`, title: agent.title });
     });
 }
 
