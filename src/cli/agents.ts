@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { forOut, jsonOut, type CliContext } from './context.js';
-import { addRunFlags, executeAndReport, prepareFlags } from './run.js';
+import { addRunFlags, executeAndReport, prepareFlags, type ReportOptions } from './run.js';
 import { AGENTS } from '../agents/index.js';
 import type { AgentDefinition } from '../agents/types.js';
 import { agentMode } from '../agents/common.js';
@@ -72,6 +72,21 @@ function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, a
     });
 }
 
+/** How an agent run is named, and the line after it: how to resume its conversation (a person is reading). */
+function agentReport(ctx: CliContext, agent: AgentDefinition): ReportOptions {
+  return {
+    what: `${agent.title} run`,
+    title: agent.title,
+    afterExit: async (meta) => {
+      if (!process.stderr.isTTY) return;
+      const { resumeHint } = await import('../agents/resume-hint.js');
+      const run = (await ctx.store.read(meta.id)) ?? meta;
+      const hint = await resumeHint(agent, run, await ctx.store.list(), ctx.home, { cwd: process.cwd(), dirs: userDirs(ctx) });
+      if (hint) ctx.info(hint);
+    },
+  };
+}
+
 /**
  * `moat claude` and `moat codex`: an ordinary run (same flags) whose command is the agent, with its
  * grant added when stored, its CLI installed and its settings staged. Arguments after `--` go to the agent.
@@ -115,7 +130,7 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
         args: trailing ?? [],
         ...(resumeArgv ? { resume: resumeArgv } : {}),
       }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
-      await executeAndReport(ctx, spec, `${agent.title} run`);
+      await executeAndReport(ctx, spec, agentReport(ctx, agent));
     });
   if (agent.name === 'claude') {
     // Added after the action (the action reads them untyped): Claude's own flags for an earlier conversation.
@@ -150,7 +165,7 @@ function registerCodexResume(parent: Command<[string | undefined]>, ctx: CliCont
         args: trailing ?? [],
         resume,
       }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
-      await executeAndReport(ctx, spec, `${agent.title} run`);
+      await executeAndReport(ctx, spec, agentReport(ctx, agent));
     });
 }
 

@@ -1,7 +1,9 @@
 import type { Command } from '@commander-js/extra-typings';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CliContext } from './context.js';
+import { forErr, type CliContext } from './context.js';
+import { exitLine } from './session-text.js';
+import { MISSING_COMMAND_MARKER, missingCommandMessage } from '../run/missing-command.js';
 import { LIVE_STATES, type LogRecord } from '../run/types.js';
 import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../run/log-file.js';
 import { textFor } from '../term/sanitize.js';
@@ -18,14 +20,20 @@ class Printer {
   private readonly buf = { stdout: '', stderr: '' };
   private readonly safe: Record<'stdout' | 'stderr', (s: string) => string>;
 
-  constructor(private readonly streams: { stdout: Out; stderr: Out }, private readonly timestamps: boolean, raw: boolean) {
+  /** The run's first line, when it is moat-init's "command not found", is said as moat's own message. */
+  private firstLine: string | undefined;
+
+  constructor(private readonly streams: { stdout: Out; stderr: Out }, private readonly timestamps: boolean, raw: boolean, missingCommand?: string) {
     this.safe = { stdout: textFor(streams.stdout, raw), stderr: textFor(streams.stderr, raw) };
+    this.firstLine = missingCommand;
   }
 
   add(r: LogRecord): void {
     if (isMarker(r)) return;
     const s = r.stream === 'stderr' ? 'stderr' : 'stdout';
-    this.buf[s] += `${this.timestamps && this.atStart[s] ? `${r.ts} ` : ''}${this.safe[s](r.line)}${r.cont ? '' : '\n'}`;
+    const line = this.firstLine !== undefined && !r.cont && r.line === MISSING_COMMAND_MARKER ? this.firstLine : r.line;
+    this.firstLine = undefined;
+    this.buf[s] += `${this.timestamps && this.atStart[s] ? `${r.ts} ` : ''}${this.safe[s](line)}${r.cont ? '' : '\n'}`;
     this.atStart[s] = !r.cont;
   }
 
@@ -91,13 +99,16 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
       const dir = ctx.store.dir(meta.id);
       const file = join(dir, LOG_FILE);
       const old = join(dir, OLD_LOG_FILE);
-      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false);
+      const tailing = o.lines !== undefined && Number.isFinite(o.lines);
+      const { dependencyForCommand } = await import('../deps/commands.js');
+      const missing = `moat: ${missingCommandMessage(meta.command[0], dependencyForCommand)}`;
+      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false, tailing ? undefined : missing);
       // The newest marker (at the head of logs.jsonl) tells what was dropped before logs.1.jsonl.
       const marker = await firstRecord(file);
       if (marker && isMarker(marker)) ctx.info(marker.line);
       let pos: { offset: number; ino: number | undefined };
-      if (o.lines !== undefined && Number.isFinite(o.lines)) {
-        for (const r of await tail([old, file], Math.max(0, o.lines))) p.add(r);
+      if (tailing) {
+        for (const r of await tail([old, file], Math.max(0, o.lines ?? 0))) p.add(r);
         await p.flush();
         pos = await readRecords(file, 0, () => undefined);
       } else {
@@ -124,7 +135,12 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
         const eff = await ctx.reconcile(cur);
         if (!LIVE_STATES.has(eff.state)) {
           // The daemon records the tail right after the exit; give it a moment, then stop.
-          if (!grew && (cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) return;
+          if (!grew && (cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) {
+            // The run's end, last: its exit code is also this command's (1 when it was not recorded).
+            process.stderr.write(`${forErr(exitLine(meta.name, eff.exitCode))}\n`);
+            process.exitCode = eff.exitCode ?? 1;
+            return;
+          }
         }
       }
     });

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import pc from 'picocolors';
@@ -6,6 +7,9 @@ import { prepareRun, type PrepareFlags } from '../run/prepare.js';
 import type { RunSpec } from '../run/spec.js';
 import { executeRun } from '../run/execute.js';
 import { buildProgress } from './progress.js';
+import { attachedBanner, startingLine, stoppedLine } from './session-text.js';
+import { missingCommandMessage } from '../run/missing-command.js';
+import type { RunMetadata } from '../run/types.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -63,8 +67,25 @@ async function askYesNo(question: string, details: string): Promise<boolean> {
   }
 }
 
+/** How a command names what it runs, and what it adds once the run has ended. */
+export interface ReportOptions {
+  /** "run", "Claude Code run": in the lines about a run that goes on. */
+  what?: string;
+  /** "Claude Code", "bash": in the line said before an interactive run takes the terminal. */
+  title?: string;
+  /** After the run ended while attached (its hints, e.g. how to resume a conversation). */
+  afterExit?: (meta: RunMetadata) => Promise<void>;
+}
+
+/** What an interactive run is called in its start line: the agent, else the command's program. */
+function runTitle(spec: RunSpec): string {
+  const program = spec.command[0];
+  return program ? basename(program) : 'the image\'s command';
+}
+
 /** Run a prepared spec attached to this terminal; print how to follow a run that goes on without us. */
-export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'run'): Promise<void> {
+export async function executeAndReport(ctx: CliContext, spec: RunSpec, report: ReportOptions = {}): Promise<void> {
+  const what = report.what ?? 'run';
   const { meta, end } = await executeRun({
     home: ctx.home,
     runtime: ctx.runtime,
@@ -73,6 +94,12 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'r
     progress: () => buildProgress(),
     warn: (m) => ctx.warn(m),
     ...(process.stdin.isTTY && process.stdout.isTTY ? { confirm: askYesNo } : {}),
+    // Before a program takes the screen over: what is starting, and the keys that leave it.
+    beforeStart: (m, image) => {
+      if (!spec.interactive) return;
+      ctx.info(startingLine(report.title ?? runTitle(spec), image, performance.now()), pc.dim);
+      ctx.info(attachedBanner(m.name), pc.dim);
+    },
   }, spec);
   if (end.kind === 'started' || end.kind === 'detached') {
     const verb = end.kind === 'started' ? 'Started' : '\nDetached from';
@@ -82,10 +109,17 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'r
       + `  moat stop ${meta.name}       stop it\n`);
     return;
   }
+  process.exitCode = end.exitCode;
+  if (end.stopped) ctx.info(stoppedLine(meta.name));
+  if (end.missingCommand) {
+    const { dependencyForCommand } = await import('../deps/commands.js');
+    process.stderr.write(`${pc.red('moat:')} ${forErr(missingCommandMessage(spec.command[0], dependencyForCommand))}\n`);
+    return;
+  }
   // Hosts the gateway could not reach: the agent's own retries and messages rarely say why.
   const { unreachableHints } = await import('../run/unreachable-hints.js');
   for (const h of await unreachableHints(ctx.home.runDir(meta.id), ctx.home.globalConfig)) ctx.warn(h);
-  process.exitCode = end.exitCode;
+  await report.afterExit?.(meta);
 }
 
 export function registerRunCommand(program: Command, ctx: CliContext, trailing: string[] | undefined): void {

@@ -31,6 +31,8 @@ export interface ExecuteDeps {
   warn: (msg: string) => void;
   /** Asks the user a yes/no question; absent when there is no terminal to ask. */
   confirm?: (question: string, details: string) => Promise<boolean>;
+  /** Called once the container is ready, just before an attached run starts (and takes the terminal). */
+  beforeStart?: (meta: RunMetadata, image: { built: boolean }) => void;
 }
 
 export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'started' } };
@@ -121,6 +123,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     await start();
     return { meta, end: { kind: 'started' } };
   }
+  deps.beforeStart?.(meta, { built: image.built });
   const end = await runAttached({
     runtime,
     containerId,
