@@ -82,9 +82,6 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'r
       + `  moat stop ${meta.name}       stop it\n`);
     return;
   }
-  // Hosts the gateway could not reach: the agent's own retries and messages rarely say why.
-  const { unreachableHints } = await import('../run/unreachable-hints.js');
-  for (const h of await unreachableHints(ctx.home.runDir(meta.id), ctx.home.globalConfig)) ctx.warn(h);
   process.exitCode = end.exitCode;
 }
 

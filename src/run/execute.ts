@@ -16,7 +16,7 @@ import { checkSensitiveWorkspace } from './sensitive-workspace.js';
 import { setIdReport, type SetIdSweep } from './setid-sweep.js';
 import { RunStore } from './store.js';
 import { mark } from '../timing.js';
-import { grantHints } from './grant-hints.js';
+import { networkReport } from './network-report.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from './types.js';
 
@@ -112,21 +112,28 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     await start();
     return { meta, end: { kind: 'started' } };
   }
-  const end = await runAttached({
-    runtime,
-    containerId,
-    streams,
-    tty: spec.interactive,
-    forwardStdin: !spec.interactive && !deps.io.stdin.isTTY,
-    io: deps.io,
-    start,
-    onStop: () => stopContainer(runtime, containerId, spec.interactive),
-  });
+  // What the network refuses, live (not over a full-screen run), and one summary at the end.
+  const network = networkReport(home, meta.id, { live: !spec.interactive, stderr: deps.io.stderr, env: deps.env });
+  let end: SessionEnd;
+  try {
+    end = await runAttached({
+      runtime,
+      containerId,
+      streams,
+      tty: spec.interactive,
+      forwardStdin: !spec.interactive && !deps.io.stdin.isTTY,
+      io: deps.io,
+      start,
+      onStop: () => stopContainer(runtime, containerId, spec.interactive),
+    });
+  } finally {
+    await network.stop();
+  }
   await bookkeeping;
   mark('exited');
   if (end.kind === 'exited') {
     await markStopped(home, meta.id, end.exitCode);
-    if (spec.grants.length > 0) for (const h of await grantHints(home.runDir(meta.id))) deps.warn(h);
+    network.summarize();
     if (executables) {
       const warning = hostExecutablesWarning(changedHostExecutables(executables, await snapshotHostExecutables(spec.workspace)));
       if (warning) deps.warn(warning);
