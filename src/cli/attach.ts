@@ -5,6 +5,7 @@ import { MoatError } from '../errors.js';
 import { LIVE_STATES } from '../run/types.js';
 import { runAttached } from '../run/session.js';
 import { markStopped, stopContainer } from '../run/launch.js';
+import { networkReport } from '../run/network-report.js';
 
 export function registerAttachCommand(program: Command, ctx: CliContext): void {
   program
@@ -28,6 +29,8 @@ export function registerAttachCommand(program: Command, ctx: CliContext): void {
       if (meta.interactive) {
         ctx.info(`Attached to ${meta.name}. Ctrl-/ d detaches, Ctrl-/ k stops the run.`, pc.dim);
       }
+      // Refused and unreachable hosts from now on, live (not over a full-screen run); all of them at the end.
+      const network = networkReport(ctx.home, meta.id, { live: !meta.interactive, stderr: process.stderr, env: ctx.env, quietHistory: true });
       const end = await runAttached({
         runtime: ctx.runtime,
         containerId,
@@ -44,12 +47,13 @@ export function registerAttachCommand(program: Command, ctx: CliContext): void {
           }
           : undefined,
         onStop: () => stopContainer(ctx.runtime, containerId, meta.interactive),
-      });
+      }).finally(() => network.stop());
       if (end.kind === 'detached') {
         process.stdout.write(forOut(`\nDetached from run ${meta.name} (${meta.id}); moat attach ${meta.name} to return.\n`));
         return;
       }
       await markStopped(ctx.home, meta.id, end.exitCode);
+      network.summarize();
       process.exitCode = end.exitCode;
     });
 }

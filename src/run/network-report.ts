@@ -18,13 +18,20 @@ export interface NetworkReport {
 
 /**
  * One attached run's network report: live lines on stderr while it runs (`live`: not over a full-screen
- * run), and one summary of every refused or unreachable host, with the fix, when it ends.
+ * run), and one summary of every refused or unreachable host, with the fix, when it ends. Used by the
+ * command that started the run, by `moat attach` and by `moat logs -f` (`quietHistory`: what happened
+ * before they started following goes to the summary only).
  */
-export function networkReport(home: MoatHome, runId: string, opts: { live: boolean; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv }): NetworkReport {
+export function networkReport(
+  home: MoatHome,
+  runId: string,
+  opts: { live: boolean; stderr: NodeJS.WritableStream; env: NodeJS.ProcessEnv; quietHistory?: boolean },
+): NetworkReport {
   const notices = new NetworkNotices({ configPath: shortPath(home.globalConfig, opts.env.HOME || homedir()) });
   const watch = watchNetwork({
     file: join(home.runDir(runId), 'network.jsonl'),
     notices,
+    quietHistory: opts.quietHistory ?? false,
     ...(opts.live ? { live: (line: string) => { opts.stderr.write(`${line}\n`); } } : {}),
   });
   let summarized = false;

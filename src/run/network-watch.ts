@@ -13,6 +13,8 @@ export interface NetworkWatchOptions {
   intervalMs?: number;
   /** Bytes read per look (default 1 MiB), so a flood never holds the terminal's event loop for long. */
   chunkBytes?: number;
+  /** What the file holds already is history (attaching to a run): summarised, not printed live. */
+  quietHistory?: boolean;
 }
 
 export interface NetworkWatch {
@@ -57,9 +59,9 @@ export function watchNetwork(opts: NetworkWatchOptions): NetworkWatch {
     }
   };
 
-  let current: Promise<void> = Promise.resolve();
+  let current: Promise<void> = opts.quietHistory ? read(Number.MAX_SAFE_INTEGER, false).catch(() => undefined) : Promise.resolve();
   const loop = (): void => {
-    current = read(opts.chunkBytes ?? 1024 * 1024, true)
+    current = current.then(() => read(opts.chunkBytes ?? 1024 * 1024, true))
       .catch(() => undefined) // unreadable now: the next look tries again
       .then(() => {
         if (live && !stopped) print(throttle.tick());

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort } from '../fakes/closed-port.js';
 import { makeWorkspace, warmImage } from './fixtures/gateway-kit.js';
-import { MOAT_BIN, Tmux, cleanupHome, shq, sleep, startMoat, tempDir, upstreamOverrideEnv, waitFor } from './helpers.js';
+import { MOAT_BIN, Tmux, cleanupHome, moat, parseDetached, shq, sleep, startMoat, tempDir, upstreamOverrideEnv, waitFor } from './helpers.js';
 
 const BLOCKED = 'www.blocked.test';
 const DOWN = 'api.unreachable.test';
@@ -67,6 +67,28 @@ describe('live network lines and the end-of-run summary', () => {
     expect(r.stderr.match(/during this run/g)).toHaveLength(1);
     // The summary replaced the old per-host hints.
     expect(r.stderr).not.toContain('could not be reached from this machine');
+  }, 90_000);
+
+  it('moat logs -f and moat attach of a detached run: the live line as it happens, the summary when it ends', async () => {
+    const cwd = await makeWorkspace(root, 'detached', POLICY);
+    const later = `sleep 4; ${SCRIPT}`; // the requests come after both followers started
+    const d = await moat(['run', '-d', '--approve-config', '--', 'sh', '-c', later], { home, cwd, env });
+    expect(d.code, d.stderr).toBe(0);
+    const { name } = parseDetached(d.stdout);
+    const logs = startMoat(['logs', '-f', name], { home, cwd, env, timeoutMs: 60_000 });
+    const attach = startMoat(['attach', name], { home, cwd, env, timeoutMs: 60_000 });
+    for (const f of [logs, attach]) {
+      await waitFor(() => f.stdout().includes('REQUESTED'), 45_000, 'the requests to be made');
+      await waitFor(() => f.stderr().includes(LIVE_BLOCKED), 3_000, 'the live line');
+      expect(f.stdout()).not.toContain('DONE');
+    }
+    const config = `${home}/config.yaml`;
+    for (const r of await Promise.all([logs.done, attach.done])) {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr.split('\n').filter((l) => l === LIVE_BLOCKED)).toHaveLength(1);
+      expect(r.stderr).toContain(summary(config));
+      expect(r.stderr.match(/during this run/g)).toHaveLength(1);
+    }
   }, 90_000);
 
   it('a full-screen (TTY) run: no live line drawn over it, the summary once when it ends', async () => {

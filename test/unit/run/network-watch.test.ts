@@ -43,6 +43,20 @@ describe('following a run\'s network.jsonl', () => {
     expect(notices.summary()).toContain('  a.test  blocked: strict policy, 1 request');
   });
 
+  it('attaching later: what the file held is summarised, only what comes after is printed', async () => {
+    const file = join(dir, 'network.jsonl');
+    await appendFile(file, `${blocked('old.test')}\n`);
+    const notices = new NetworkNotices({ configPath: '~/.moat/config.yaml' });
+    const lines: string[] = [];
+    const w = watchNetwork({ file, notices, live: (l) => lines.push(l), intervalMs: 20, quietHistory: true });
+    await new Promise((r) => setTimeout(r, 200)); // the history is what the file held when following began
+    await appendFile(file, `${blocked('new.test')}\n`);
+    await until(() => lines.length === 1);
+    await w.stop();
+    expect(lines).toEqual(['moat: blocked new.test (strict policy) — allow it with --allow-host new.test']);
+    expect(notices.summary()[0]).toBe('moat: the network refused or could not reach 2 hosts during this run:');
+  });
+
   it('reads a large file in bounded steps', async () => {
     const file = join(dir, 'network.jsonl');
     const many = Array.from({ length: 3000 }, (_, i) => blocked(`h${i % 300}.test`)).join('\n');
