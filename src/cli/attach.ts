@@ -6,6 +6,7 @@ import { LIVE_STATES } from '../run/types.js';
 import { runAttached } from '../run/session.js';
 import { markStopped, stopContainer } from '../run/launch.js';
 import { INTERRUPT_WINDOW_MS, armedLine, attachedBanner, detachedLine, outputBanner, stoppedLine, stoppingLine } from './session-text.js';
+import { networkReport } from '../run/network-report.js';
 
 export function registerAttachCommand(program: Command, ctx: CliContext): void {
   program
@@ -28,6 +29,8 @@ export function registerAttachCommand(program: Command, ctx: CliContext): void {
       const streams = await ctx.runtime.attach(containerId, meta.interactive);
       if (meta.interactive) ctx.info(attachedBanner(meta.name), pc.dim);
       else if (process.stdin.isTTY) ctx.info(outputBanner(meta.name), pc.dim);
+      // Refused and unreachable hosts from now on, live (not over a full-screen run); all of them at the end.
+      const network = networkReport(ctx.home, meta.id, { live: !meta.interactive, stderr: process.stderr, env: ctx.env, quietHistory: true });
       const end = await runAttached({
         runtime: ctx.runtime,
         containerId,
@@ -46,13 +49,14 @@ export function registerAttachCommand(program: Command, ctx: CliContext): void {
           },
         }),
         onStop: () => stopContainer(ctx.runtime, containerId, meta.interactive),
-      });
+      }).finally(() => network.stop());
       if (end.kind === 'detached') {
         process.stdout.write(forOut(`${meta.interactive ? '\n' : ''}${detachedLine(meta.name, meta.id)}\n`));
         return;
       }
       await markStopped(ctx.home, meta.id, end.exitCode);
       if (end.stopped) ctx.info(stoppedLine(meta.name));
+      network.summarize();
       process.exitCode = end.exitCode;
     });
 }

@@ -7,6 +7,7 @@ import { MISSING_COMMAND_MARKER, missingCommandMessage } from '../run/missing-co
 import { LIVE_STATES, type LogRecord } from '../run/types.js';
 import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../run/log-file.js';
 import { textFor } from '../term/sanitize.js';
+import { networkReport } from '../run/network-report.js';
 
 type Out = NodeJS.WriteStream;
 
@@ -116,9 +117,13 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
         pos = await printFile(file, 0, p);
       }
       if (!o.follow) return;
+      // Refused and unreachable hosts from now on, live (not over a full-screen run's output); all at the end.
+      const network = networkReport(ctx.home, meta.id, { live: !meta.interactive, stderr: process.stderr, env: ctx.env, quietHistory: true });
+      let ended = false;
+      let exitCode: number | undefined;
       // Follow: poll the log file until the run has ended and its last output is recorded. A rotation
       // (logs.jsonl became logs.1.jsonl) is noticed by the file's identity: finish the old one, then start over.
-      for (let quiet = 0; ;) {
+      for (let quiet = 0; !ended;) {
         await new Promise((r) => setTimeout(r, 100));
         const ino = await inode(file);
         let next;
@@ -131,17 +136,21 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
         const grew = next.offset !== pos.offset || next.ino !== pos.ino;
         pos = next;
         const cur = await ctx.store.read(meta.id);
-        if (!cur) return;
+        if (!cur) break;
         const eff = await ctx.reconcile(cur);
         if (!LIVE_STATES.has(eff.state)) {
           // The daemon records the tail right after the exit; give it a moment, then stop.
           if (!grew && (cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) {
-            // The run's end, last: its exit code is also this command's (1 when it was not recorded).
-            process.stderr.write(`${forErr(exitLine(meta.name, eff.exitCode))}\n`);
-            process.exitCode = eff.exitCode ?? 1;
-            return;
+            ended = true;
+            exitCode = eff.exitCode;
           }
         }
       }
+      await network.stop();
+      network.summarize();
+      if (!ended) return;
+      // The run's end, last: its exit code is also this command's (1 when it was not recorded).
+      process.stderr.write(`${forErr(exitLine(meta.name, exitCode))}\n`);
+      process.exitCode = exitCode ?? 1;
     });
 }

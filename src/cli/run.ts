@@ -116,9 +116,6 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, report: R
     process.stderr.write(`${pc.red('moat:')} ${forErr(missingCommandMessage(spec.command[0], dependencyForCommand))}\n`);
     return;
   }
-  // Hosts the gateway could not reach: the agent's own retries and messages rarely say why.
-  const { unreachableHints } = await import('../run/unreachable-hints.js');
-  for (const h of await unreachableHints(ctx.home.runDir(meta.id), ctx.home.globalConfig)) ctx.warn(h);
   await report.afterExit?.(meta);
 }
 

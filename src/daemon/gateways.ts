@@ -1,18 +1,16 @@
 import { lstat } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { MoatHome } from '../home/paths.js';
-import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse, type ProxyOptions } from '../gateway/index.js';
-import type { UpstreamAddress } from '../gateway/upstream.js';
+import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse } from '../gateway/index.js';
 import { listenInPlace, removeSocket, unixTransport } from '../gateway/transport.js';
 import { createRedactor } from '../gateway/injection.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
-import type { GlobalConfig } from '../config/schema.js';
 import { CredentialStore } from '../credentials/store.js';
 import type { ResolvedGrants } from '../credentials/resolve.js';
 import type { RunMetadata } from '../run/types.js';
 import { resolveGrantsSerialized, startGrantRefresh } from './refresh.js';
-import { parseTestUpstreams } from './test-upstreams.js';
+import { upstreamOptions } from './upstream-options.js';
 
 export interface RunGateway {
   proxy: GatewayProxy;
@@ -22,19 +20,6 @@ export interface RunGateway {
   /** False once another daemon's gateway socket has replaced this one (a hand-over). */
   owned(): Promise<boolean>;
   close(): Promise<void>;
-}
-
-/** How a gateway reaches upstreams: the host's extra CAs, the corporate proxy, and (tests only) overrides. */
-export type UpstreamOptions = Pick<ProxyOptions, 'extraCAs' | 'upstreamProxy' | 'upstreamOverride' | 'upstreamOverrideCA'>;
-
-export function upstreamOptions(env: NodeJS.ProcessEnv, global: GlobalConfig, extraCAs: string[]): UpstreamOptions {
-  const upstreamProxy = global.proxy?.upstream ?? env.HTTPS_PROXY ?? env.https_proxy;
-  const testing = parseTestUpstreams(env);
-  return {
-    extraCAs,
-    ...(upstreamProxy ? { upstreamProxy } : {}),
-    ...(testing ? { upstreamOverride: testing.map as Map<string, UpstreamAddress>, ...(testing.ca ? { upstreamOverrideCA: testing.ca } : {}) } : {}),
-  };
 }
 
 /**

@@ -8,9 +8,9 @@ import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { ASSETS, renderDockerfile, type ImageRecipe } from './dockerfile.js';
 import { imageTag } from './tag.js';
 import { buildHint, isEngineNoise, stepOwners } from './build-errors.js';
-import { startBuildGateway, type BuildGateway, type BuildGatewayOptions } from './build-gateway.js';
-import { startBuildRelay, type BuildRelay } from './build-relay.js';
-import { BuildTrace } from './build-trace.js';
+import type { BuildGateway, BuildGatewayOptions } from './build-gateway.js';
+import type { BuildRelay } from './build-relay.js';
+import type { BuildTrace } from './build-trace.js';
 import { sanitizeForTerminal } from '../term/sanitize.js';
 
 // eslint-disable-next-line no-control-regex -- terminal escape sequences
@@ -71,6 +71,10 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
 
   const network = await opts.network();
   const progress = await opts.progress();
+  // Loaded only when a build happens (the gateway's TLS libraries are heavy for a cached start).
+  const [{ startBuildGateway }, { startBuildRelay }, { BuildTrace }] = await Promise.all([
+    import('./build-gateway.js'), import('./build-relay.js'), import('./build-trace.js'),
+  ]);
   await mkdir(opts.buildsDir, { recursive: true, mode: 0o700 });
   const base = join(opts.buildsDir, tag.replace(/[:/]/g, '_'));
   const logFile = `${base}.log`;

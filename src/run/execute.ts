@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime } from '../runtime/types.js';
 import { ensureImage, type BuildNetwork, type BuildProgress } from '../image/build.js';
-import { upstreamOptions } from '../daemon/gateways.js';
+import { upstreamOptions } from '../daemon/upstream-options.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
 import { ensureDaemon, watchRun } from '../daemon/client.js';
@@ -18,7 +18,7 @@ import { setIdReport, type SetIdSweep } from './setid-sweep.js';
 import { RunStore } from './store.js';
 import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 import { mark } from '../timing.js';
-import { grantHints } from './grant-hints.js';
+import { networkReport } from './network-report.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from './types.js';
 
@@ -62,7 +62,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   mark('engine ping');
   const extras = await containerExtras(home, spec, deps.env, deps.warn);
   mark('grants and gateway env');
-  const network = async (): Promise<BuildNetwork> => {
+  const buildNetwork = async (): Promise<BuildNetwork> => {
     const global = await loadGlobalConfig(home.globalConfig);
     const extraCAs = await hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
     return {
@@ -76,7 +76,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     recipe: { baseImage: spec.baseImage, extra: spec.imageExtra },
     homeRoot: home.root,
     buildsDir: home.buildsDir,
-    network,
+    network: buildNetwork,
     rebuild: spec.rebuild,
     progress: deps.progress,
   });
@@ -124,21 +124,28 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     return { meta, end: { kind: 'started' } };
   }
   deps.beforeStart?.(meta, { built: image.built });
-  const end = await runAttached({
-    runtime,
-    containerId,
-    streams,
-    tty: spec.interactive,
-    forwardStdin: !spec.interactive && !deps.io.stdin.isTTY,
-    io: deps.io,
-    start,
-    onStop: () => stopContainer(runtime, containerId, spec.interactive),
-  });
+  // What the network refuses, live (not over a full-screen run), and one summary at the end.
+  const network = networkReport(home, meta.id, { live: !spec.interactive, stderr: deps.io.stderr, env: deps.env });
+  let end: SessionEnd;
+  try {
+    end = await runAttached({
+      runtime,
+      containerId,
+      streams,
+      tty: spec.interactive,
+      forwardStdin: !spec.interactive && !deps.io.stdin.isTTY,
+      io: deps.io,
+      start,
+      onStop: () => stopContainer(runtime, containerId, spec.interactive),
+    });
+  } finally {
+    await network.stop();
+  }
   await bookkeeping;
   mark('exited');
   if (end.kind === 'exited') {
     await markStopped(home, meta.id, end.exitCode);
-    if (spec.grants.length > 0) for (const h of await grantHints(home.runDir(meta.id))) deps.warn(h);
+    network.summarize();
     if (executables) {
       const warning = hostExecutablesWarning(changedHostExecutables(executables, await snapshotHostExecutables(spec.workspace)));
       if (warning) deps.warn(warning);
