@@ -52,7 +52,7 @@ async function runCount(dir: string): Promise<number> {
 
 export const diskCheck: Check = {
   name: 'disk',
-  timeoutMs: 15_000,
+  timeoutMs: 30_000,
   onTimeout: { detail: 'measuring the moat home took too long', fix: 'moat clean (removes stopped runs)', status: 'warn' },
   async run(ctx) {
     const [all, runs, count] = await Promise.all([diskUse(ctx.home.root), diskUse(ctx.home.runsDir), runCount(ctx.home.runsDir)]);

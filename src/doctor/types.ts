@@ -36,7 +36,7 @@ export interface Check {
   run(ctx: DoctorContext): Promise<CheckResult | CheckResult[]>;
 }
 
-export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
+export const DEFAULT_CHECK_TIMEOUT_MS = 20_000;
 
 export const ok = (name: string, detail: string): CheckResult => ({ name, status: 'ok', detail });
 export const warn = (name: string, detail: string, fix?: string): CheckResult => ({ name, status: 'warn', detail, ...(fix ? { fix } : {}) });
