@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChecks, exitCodeOf } from '../../../src/doctor/run.js';
@@ -71,4 +72,29 @@ describe('versionsInHistory', () => {
     expect(versionsInHistory(history, '@openai/codex')).toEqual(['0.169.0']);
     expect(versionsInHistory(history, 'typescript')).toEqual(['5.9']);
   });
+});
+
+describe('daemon check', () => {
+  it('a daemon socket that accepts but never answers is a FAIL with the fix, within a few seconds', async () => {
+    const { daemonCheck } = await import('../../../src/doctor/daemon.js');
+    const root = await mkdtemp(join(tmpdir(), 'moat-doctor-daemon-'));
+    const home = new MoatHome(root);
+    await mkdir(home.daemonDir, { recursive: true });
+    const held: Socket[] = [];
+    const server = createServer((s) => { held.push(s); s.on('error', () => undefined); });
+    await new Promise<void>((resolve) => server.listen(join(home.daemonDir, 'daemon.sock'), resolve));
+    try {
+      const started = Date.now();
+      const [r] = await runChecks([daemonCheck], { ...ctx, home });
+      expect(Date.now() - started).toBeLessThan(8000);
+      expect(r).toEqual({
+        name: 'daemon', status: 'fail', detail: 'the daemon took the connection but did not answer',
+        fix: `moat proxy restart; its log: ${join(home.daemonDir, 'daemon.log')}`,
+      });
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(root, { recursive: true, force: true });
+    }
+  }, 15_000);
 });
