@@ -6,6 +6,7 @@ import type { AgentDefinition } from '../agents/types.js';
 import { agentMode } from '../agents/common.js';
 import { prepareAgentRun } from '../agents/prepare.js';
 import { MoatError } from '../errors.js';
+import { registerClaudePluginCommands } from './claude-plugins.js';
 
 /** The workspace's own transcript folder and its conversations (read-only). */
 async function sessionContext(ctx: CliContext, agent: AgentDefinition, workspaceArg: string | undefined) {
@@ -139,6 +140,7 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
       .option('--resume <run|session>', 'resume a conversation by session id, or a run\'s newest one (claude --resume ID)');
   }
   registerSessions(cmd, ctx, agent);
+  if (agent.name === 'claude') registerClaudePluginCommands(cmd, ctx);
   if (agent.name === 'codex') registerCodexResume(cmd, ctx, agent, trailing);
 }
 

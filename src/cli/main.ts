@@ -16,6 +16,7 @@ import { registerStatusCommands } from './status.js';
 import { registerProxyCommands } from './proxy.js';
 import { registerTraceCommand } from './trace.js';
 import { registerTrustCommands } from './trust.js';
+import { registerDoctorCommand } from './doctor.js';
 
 /** Commands that look at runs: when the daemon died under live runs, they start the one that resumes them. */
 const RESUMING_COMMANDS = new Set(['list', 'ls', 'status', 'logs', 'attach', 'stop', 'audit', 'trace']);
@@ -58,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   registerProxyCommands(program, ctx);
   registerTraceCommand(program, ctx);
   registerTrustCommands(program, ctx);
+  registerDoctorCommand(program, ctx);
   // Commands with heavy dependencies (prompts, native keychain) load only when they are used or for help.
   const lazy: Record<string, () => Promise<void>> = {
     grant: async () => (await import('./grant.js')).registerGrantCommands(program, { home: ctx.home }),
