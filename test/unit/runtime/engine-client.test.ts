@@ -196,6 +196,12 @@ describe('builds through the Engine API client', () => {
     await expect(engine.runtime.build(req)).rejects.toThrow('Docker could not build the image: the engine closed the build stream before the build ended');
   });
 
+  it('an error thrown by onOutput stops the build read and reaches the caller as itself', async () => {
+    engine.handlers.set('POST /build', (_q, res) => stream(res, [{ stream: 'Step 1/1 : FROM debian:bookworm-slim\n' }], false));
+    const { req } = await request({ onOutput: () => { throw new Error('log disk full'); } });
+    await expect(engine.runtime.build(req)).rejects.toThrow('Docker could not build the image: log disk full');
+  });
+
   it('a build that names no image and left no tag is a failure', async () => {
     engine.handlers.set('POST /build', (_q, res) => stream(res, [{ stream: 'Step 1/1 : FROM debian:bookworm-slim\n' }]));
     const { req } = await request();
