@@ -64,12 +64,6 @@ export interface ImageInfo {
   env: string[];
 }
 
-export interface NetworkInfo {
-  id: string;
-  name: string;
-  labels: Record<string, string>;
-}
-
 export interface AttachedStreams {
   /** Raw stream: with a TTY it carries the terminal bytes both ways; without, write stdin to it. */
   stream: Duplex;
@@ -126,7 +120,6 @@ export interface ContainerRuntime {
    * cut at a maximum length; a promise returned by `onLine` pauses the reading until it settles.
    */
   logs(id: string, opts: { follow: boolean; since?: number; tty: boolean }, onLine: (l: LogLine) => void | Promise<void>): Promise<void>;
-  exec(id: string, cmd: string[], opts?: { user?: string }): Promise<{ exitCode: number; output: string }>;
 
   build(req: BuildRequest): Promise<void>;
   imageExists(ref: string): Promise<boolean>;
@@ -135,8 +128,4 @@ export interface ContainerRuntime {
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
   listImages(labels: Record<string, string>): Promise<ImageInfo[]>;
   removeImage(ref: string): Promise<void>;
-
-  listNetworks(labels: Record<string, string>): Promise<NetworkInfo[]>;
-  removeNetwork(id: string): Promise<void>;
-  diskUsage(): Promise<{ images: number; containers: number }>;
 }
