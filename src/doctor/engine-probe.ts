@@ -1,6 +1,7 @@
 import { errnoCode } from '../errors.js';
 import { EngineApi } from '../runtime/docker/engine-api.js';
-import { engineAddress, statusCode } from '../runtime/docker/errors.js';
+import { statusCode } from '../runtime/docker/errors.js';
+import { engineEndpoint } from '../runtime/docker/endpoint.js';
 
 /** What the engine says about itself (`/version` and `/info`). */
 export interface EngineFacts {
@@ -28,7 +29,13 @@ export class EngineProbe {
   readonly address: string;
 
   constructor(private readonly env: NodeJS.ProcessEnv, readonly timeoutMs = 5000) {
-    this.address = engineAddress(env);
+    let address: string;
+    try {
+      address = engineEndpoint(env).address;
+    } catch {
+      address = env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+    }
+    this.address = address;
   }
 
   /** The engine's facts; rejects with {@link EngineUnavailable}. */

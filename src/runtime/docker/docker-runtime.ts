@@ -210,7 +210,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async pullImage(ref: string, onOutput: (line: string) => void): Promise<void> {
-    const res = (await this.call('pull the image', () => this.api.stream('POST', '/images/create', { fromImage: ref })))!;
+    const res = await this.call('pull the image', () => this.api.stream('POST', '/images/create', { query: { fromImage: ref } }));
     let failure: string | undefined;
     let rest = '';
     for await (const chunk of res as AsyncIterable<Buffer>) {
