@@ -1,4 +1,5 @@
-import { Command, CommanderError } from '@commander-js/extra-typings';
+import { statSync } from 'node:fs';
+import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { isMoatError } from '../errors.js';
 import { mark } from '../timing.js';
@@ -16,9 +17,48 @@ import { registerStatusCommands } from './status.js';
 import { registerProxyCommands } from './proxy.js';
 import { registerTraceCommand } from './trace.js';
 import { registerTrustCommands } from './trust.js';
+import { forgottenDashDash, moatCommanderText } from './input-errors.js';
 
 /** Commands that look at runs: when the daemon died under live runs, they start the one that resumes them. */
 const RESUMING_COMMANDS = new Set(['list', 'ls', 'status', 'logs', 'attach', 'stop', 'audit', 'trace']);
+
+/** Commands whose operands after the workspace are a container command (and belong after `--`). */
+const RUN_COMMANDS = new Set(['run', 'claude', 'codex']);
+
+const isDir = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Every command's commander errors in moat's words (`moat: …`, `did you mean: moat …`); for run, claude
+ * and codex an unknown option or an extra operand, with no `--`, suggests where `--` was forgotten.
+ */
+function wordErrors(cmd: CommandUnknownOpts, path: string[], argv: readonly string[]): void {
+  const prev = cmd.configureOutput().outputError ?? ((str: string, write: (s: string) => void) => write(str));
+  cmd.configureOutput({
+    outputError: (str, write) => {
+      const text = moatCommanderText(str, path, pc.red('moat:'));
+      if (path.length === 1 && RUN_COMMANDS.has(path[0] ?? '') && /unknown option|too many arguments/.test(str)) {
+        const at = argv.indexOf(path[0] ?? '', 2);
+        const flag = (f: string): 'value' | 'switch' | undefined => {
+          const o = cmd.options.find((x) => x.short === f || x.long === f);
+          return o === undefined ? undefined : o.required || o.optional ? 'value' : 'switch';
+        };
+        const hint = at < 0 ? undefined : forgottenDashDash({ name: path[0] ?? '', flag }, argv.slice(at + 1), isDir);
+        if (hint) {
+          write(`${text}  ${hint}\n`);
+          return;
+        }
+      }
+      prev(text, write);
+    },
+  });
+  for (const sub of cmd.commands) wordErrors(sub, [...path, sub.name()], argv);
+}
 
 /** Split argv at the first `--`: what follows is the container command, never moat's flags. */
 function splitTrailing(argv: string[]): { head: string[]; trailing: string[] | undefined } {
@@ -73,9 +113,12 @@ export async function main(argv: string[]): Promise<number> {
     },
   });
   const first = head[2];
+  const registered = (n: string): boolean => program.commands.some((c) => c.name() === n || c.aliases().includes(n));
   if (first && lazy[first]) await lazy[first]();
-  else if (!first || first.startsWith('-') || first === 'help') for (const load of new Set(Object.values(lazy))) await load();
+  // Help, and an unknown command (its "did you mean" considers every command).
+  else if (!first || first.startsWith('-') || first === 'help' || !registered(first)) for (const load of new Set(Object.values(lazy))) await load();
   for (const c of program.commands) c.exitOverride();
+  wordErrors(program, [], head);
 
   if (first && RESUMING_COMMANDS.has(first)) {
     await resumeOrphanedRuns(ctx.home, async () => (await ctx.store.list()).some((m) => LIVE_STATES.has(m.state) && m.containerId !== undefined), ctx.env);

@@ -3,6 +3,7 @@ import { forOut, type CliContext } from './context.js';
 import { MoatError } from '../errors.js';
 import { LIVE_STATES, type RunMetadata } from '../run/types.js';
 import { markStopped, stopContainer } from '../run/launch.js';
+import { wholeNumber } from './flag-values.js';
 
 async function stopRun(ctx: CliContext, meta: RunMetadata, timeout: number): Promise<number | undefined> {
   if (!meta.containerId) return undefined;
@@ -18,7 +19,7 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
     .command('stop')
     .description('stop a run (SIGTERM, then SIGKILL after the timeout)')
     .argument('[run]', 'run id, id prefix or name (default: the most recent running run)')
-    .option('-t, --time <seconds>', 'seconds to wait before killing', (v) => Number.parseInt(v, 10), 10)
+    .option('-t, --time <seconds>', 'seconds to wait before killing', wholeNumber(0, 3600), 10)
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'stop', (m) => LIVE_STATES.has(m.state));
       if (!LIVE_STATES.has(meta.state)) {
