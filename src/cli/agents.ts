@@ -116,7 +116,7 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
         yolo: !o.noyolo,
         args: trailing ?? [],
         ...(resumeArgv ? { resume: resumeArgv } : {}),
-      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
+      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m), dryRun: ctx.dryRun });
       await executeAndReport(ctx, spec, `${agent.title} run`);
     });
   if (agent.name === 'claude') {
@@ -151,7 +151,7 @@ function registerCodexResume(parent: Command<[string | undefined]>, ctx: CliCont
         yolo: !o.noyolo,
         args: trailing ?? [],
         resume,
-      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
+      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m), dryRun: ctx.dryRun });
       await executeAndReport(ctx, spec, `${agent.title} run`);
     });
 }

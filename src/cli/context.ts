@@ -20,6 +20,8 @@ export class CliContext {
   readonly home: MoatHome;
   readonly store: RunStore;
   private rt: ContainerRuntime | undefined;
+  /** --dry-run: say what would be created or removed, and create or remove nothing. */
+  dryRun = false;
   /** Set once the engine could not be reached: runs are then shown as the store last recorded them. */
   private engineDown = false;
 

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import { isMoatError } from '../errors.js';
+import { MoatError, isMoatError } from '../errors.js';
 import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
 import { LIVE_STATES } from '../run/types.js';
@@ -60,6 +60,9 @@ function wordErrors(cmd: CommandUnknownOpts, path: string[], argv: readonly stri
   for (const sub of cmd.commands) wordErrors(sub, [...path, sub.name()], argv);
 }
 
+/** The commands --dry-run previews. */
+const DRY_RUN_COMMANDS = new Set(['run', 'claude', 'codex', 'stop', 'destroy', 'clean']);
+
 /** Split argv at the first `--`: what follows is the container command, never moat's flags. */
 function splitTrailing(argv: string[]): { head: string[]; trailing: string[] | undefined } {
   const i = argv.indexOf('--', 2);
@@ -79,13 +82,18 @@ export async function main(argv: string[]): Promise<number> {
     return -1; // keep running
   }
   const verbose = argv.includes('--verbose');
-  const { head, trailing } = splitTrailing(argv.filter((a) => a !== '--verbose'));
+  const split = splitTrailing(argv.filter((a) => a !== '--verbose'));
+  const trailing = split.trailing;
+  // --dry-run is global (before or after the command), read here like --verbose; never after `--`.
+  const head = split.head.filter((a) => a !== '--dry-run');
   const ctx = new CliContext();
+  ctx.dryRun = head.length !== split.head.length;
   const program = new Command()
     .name('moat')
     .description('Run AI coding agents and any command in an isolated container that never holds your secrets.')
     .version(VERSION, '-V, --version')
     .option('--verbose', 'show stack traces of unexpected errors')
+    .option('--dry-run', 'run, claude, codex, stop, destroy, clean: print what would be created or removed, and do nothing')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerRunCommand(program, ctx, trailing);
@@ -120,10 +128,16 @@ export async function main(argv: string[]): Promise<number> {
   for (const c of program.commands) c.exitOverride();
   wordErrors(program, [], head);
 
-  if (first && RESUMING_COMMANDS.has(first)) {
+  if (first && RESUMING_COMMANDS.has(first) && !ctx.dryRun) {
     await resumeOrphanedRuns(ctx.home, async () => (await ctx.store.list()).some((m) => LIVE_STATES.has(m.state) && m.containerId !== undefined), ctx.env);
   }
   try {
+    if (ctx.dryRun && !DRY_RUN_COMMANDS.has(first ?? '')) {
+      throw new MoatError(`--dry-run previews run, claude, codex, stop, destroy and clean${first ? `, not ${first}` : ''}.`, {
+        hint: first ? `Leave --dry-run out (moat ${first} has no preview).` : 'Example: moat --dry-run run -- make test',
+        exitCode: 2,
+      });
+    }
     await program.parseAsync(head);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {

@@ -68,6 +68,11 @@ async function askYesNo(question: string, details: string): Promise<boolean> {
 
 /** Run a prepared spec attached to this terminal; print how to follow a run that goes on without us. */
 export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'run'): Promise<void> {
+  if (ctx.dryRun) {
+    const { printRunPlan } = await import('./dry-run.js');
+    await printRunPlan(ctx, spec, what);
+    return;
+  }
   const { meta, end } = await executeRun({
     home: ctx.home,
     runtime: ctx.runtime,
