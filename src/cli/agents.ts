@@ -7,6 +7,7 @@ import { agentMode } from '../agents/common.js';
 import { prepareAgentRun } from '../agents/prepare.js';
 import { MoatError } from '../errors.js';
 import { registerClaudePluginCommands } from './claude-plugins.js';
+import { checkWorkspaceOperand } from './input-errors.js';
 
 /** The workspace's own transcript folder and its conversations (read-only). */
 async function sessionContext(ctx: CliContext, agent: AgentDefinition, workspaceArg: string | undefined) {
@@ -111,6 +112,7 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
     .option('-p, --prompt <text>', `run headless with this prompt (${headless}); output streams here and its exit code is moat's`)
     .option('--noyolo', `keep ${agent.title}'s own permission prompts (default: full permissions, the container is the sandbox)`)
     .action(async (workspace, o) => {
+      await checkWorkspaceOperand(agent.name, workspace ?? '.', trailing);
       const prompt = o.prompt;
       const { continue: cont, resume } = o as { continue?: boolean; resume?: string };
       if (cont && resume !== undefined) throw new MoatError('--continue and --resume pick different conversations; use one.', { hint: `moat ${agent.name} sessions lists them.` });
@@ -130,7 +132,7 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
         yolo: !o.noyolo,
         args: trailing ?? [],
         ...(resumeArgv ? { resume: resumeArgv } : {}),
-      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
+      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m), dryRun: ctx.dryRun });
       await executeAndReport(ctx, spec, agentReport(ctx, agent));
     });
   if (agent.name === 'claude') {
@@ -166,7 +168,7 @@ function registerCodexResume(parent: Command<[string | undefined]>, ctx: CliCont
         yolo: !o.noyolo,
         args: trailing ?? [],
         resume,
-      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
+      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m), dryRun: ctx.dryRun });
       await executeAndReport(ctx, spec, agentReport(ctx, agent));
     });
 }

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { Option } from '@commander-js/extra-typings';
+import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import type { AuditEntry, AuditReport, AuditType } from '../audit/index.js';
@@ -58,6 +58,13 @@ function parseTypes(value: string | undefined): AuditType[] | undefined {
   const bad = types.filter((t) => !isAuditType(t));
   if (bad.length > 0) throw new MoatError(`unknown audit event type ${bad.join(', ')}`, { hint: `use one of: ${AUDIT_TYPES.join(', ')}` });
   return types as AuditType[];
+}
+
+/** --type checked while the command line is read, so the error names the flag. */
+function typesArg(value: string): string {
+  const bad = value.split(',').map((t) => t.trim()).filter((t) => t.length > 0 && !isAuditType(t));
+  if (bad.length > 0 || value.trim() === '') throw new InvalidArgumentError(`Expected event types from: ${AUDIT_TYPES.join(', ')}.`);
+  return value;
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -122,7 +129,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
     .option('--json', 'print one JSON object')
     .option('--export <file>', 'write a self-contained bundle for offline verification')
     .option('--events', 'list the recorded events instead of verifying')
-    .addOption(new Option('--type <types>', `with --events: only these types (comma-separated: ${AUDIT_TYPES.join(', ')})`))
+    .addOption(new Option('--type <types>', `with --events: only these types (comma-separated: ${AUDIT_TYPES.join(', ')})`).argParser(typesArg))
     .action(async (ref, opts) => {
       const types = parseTypes(opts.type);
       const { store, live } = await openRun(ctx, ref);

@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { forOut, type CliContext } from './context.js';
-import { MoatError } from '../errors.js';
+import { confirmRemoval } from './stop.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_RUN_ID } from '../runtime/types.js';
 import { LIVE_STATES } from '../run/types.js';
 
@@ -11,7 +11,7 @@ interface Plan {
 }
 
 /** What `moat clean` would remove: only resources labelled with this home, never a live run's. */
-async function planClean(ctx: CliContext): Promise<Plan> {
+async function planClean(ctx: CliContext, withImages: boolean): Promise<Plan> {
   const mine = { [LABEL_MANAGED]: 'true', [LABEL_HOME]: ctx.home.root };
   const runs = await ctx.reconcileAll();
   const live = new Set(runs.filter((r) => LIVE_STATES.has(r.state)).map((r) => r.id));
@@ -24,7 +24,7 @@ async function planClean(ctx: CliContext): Promise<Plan> {
   });
   const used = new Set((await ctx.runtime.list({ [LABEL_MANAGED]: 'true' })).map((c) => c.image));
   for (const r of runs) if (!stoppedIds.has(r.id)) used.add(r.image);
-  const images = (await ctx.runtime.listImages(mine)).filter((i) => !i.tags.some((t) => used.has(t)) && !used.has(i.id));
+  const images = !withImages ? [] : (await ctx.runtime.listImages(mine)).filter((i) => !i.tags.some((t) => used.has(t)) && !used.has(i.id));
   return {
     runs: stopped.map((r) => ({ id: r.id, name: r.name, ...(r.containerId ? { containerId: r.containerId } : {}) })),
     containers: containers.map((c) => ({ id: c.id, name: c.name })),
@@ -35,11 +35,11 @@ async function planClean(ctx: CliContext): Promise<Plan> {
 export function registerCleanCommand(program: Command, ctx: CliContext): void {
   program
     .command('clean')
-    .description('remove stopped runs and orphaned moat containers and images of this home')
-    .option('--dry-run', 'only show what would be removed')
+    .description('remove stopped runs and orphaned moat containers of this home (and unused images with --images)')
+    .option('--images', 'also remove the images no run uses (the next run rebuilds them)')
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (o) => {
-      const plan = await planClean(ctx);
+      const plan = await planClean(ctx, o.images === true);
       const total = plan.runs.length + plan.containers.length + plan.images.length;
       if (total === 0) {
         process.stdout.write('Nothing to clean.\n');
@@ -50,13 +50,9 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
         ...plan.containers.map((c) => `orphaned container ${c.name}`),
         ...plan.images.map((i) => `image ${i.tags[0] ?? i.id.slice(7, 19)}`),
       ];
-      process.stdout.write(forOut(`${o.dryRun ? 'Would remove' : 'Will remove'}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`));
-      if (o.dryRun) return;
-      if (!o.yes) {
-        if (!process.stdin.isTTY) throw new MoatError('moat clean asks before deleting, and there is no terminal to ask.', { hint: 'Add -y to confirm: moat clean -y' });
-        const { confirm } = await import('@inquirer/prompts');
-        if (!(await confirm({ message: `Remove these ${total} items?`, default: false }))) return;
-      }
+      process.stdout.write(forOut(`${ctx.dryRun ? 'Would remove (dry run: nothing was removed)' : 'Will remove'}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`));
+      if (ctx.dryRun) return;
+      if (!o.yes && !(await confirmRemoval(`Remove these ${total} items?`, 'moat clean asks before deleting, and there is no terminal to ask.', 'Add -y to confirm: moat clean -y'))) return;
       for (const r of plan.runs) {
         if (r.containerId) await ctx.runtime.remove(r.containerId, true);
         await ctx.store.remove(r.id);

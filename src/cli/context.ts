@@ -6,6 +6,7 @@ import { RunStore } from '../run/store.js';
 import { effectiveState } from '../run/reconcile.js';
 import type { RunMetadata } from '../run/types.js';
 import { MoatError } from '../errors.js';
+import { isEngineUnreachable } from '../runtime/docker/errors.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
 
 /** Text a container or a workspace could have chosen, for stdout / stderr: neutralised on a terminal. */
@@ -19,6 +20,10 @@ export class CliContext {
   readonly home: MoatHome;
   readonly store: RunStore;
   private rt: ContainerRuntime | undefined;
+  /** --dry-run: say what would be created or removed, and create or remove nothing. */
+  dryRun = false;
+  /** Set once the engine could not be reached: runs are then shown as the store last recorded them. */
+  private engineDown = false;
 
   constructor(readonly env: NodeJS.ProcessEnv = process.env) {
     this.home = MoatHome.fromEnv(env);
@@ -39,9 +44,20 @@ export class CliContext {
     process.stderr.write(`${pc.yellow('warning:')} ${forErr(msg)}\n`);
   }
 
-  /** A run as it really is: the store's record checked against its container (read-only). */
-  reconcile(meta: RunMetadata): Promise<RunMetadata> {
-    return effectiveState(meta, this.runtime, (id) => this.store.read(id));
+  /**
+   * A run as it really is: the store's record checked against its container (read-only). Without an
+   * engine, the record as it is, after a one-line warning: list, logs, trace and audit read only the store.
+   */
+  async reconcile(meta: RunMetadata): Promise<RunMetadata> {
+    if (this.engineDown) return meta;
+    try {
+      return await effectiveState(meta, this.runtime, (id) => this.store.read(id));
+    } catch (err) {
+      if (!isEngineUnreachable(err)) throw err;
+      if (!this.engineDown) this.warn(`${(err as Error).message.replace(/\.$/, '')}: runs are shown as last recorded.`);
+      this.engineDown = true;
+      return meta;
+    }
   }
 
   /** Every run of this home, reconciled, newest first. */

@@ -1,7 +1,6 @@
-import type { Command } from '@commander-js/extra-typings';
+import { Option, type Command } from '@commander-js/extra-typings';
 import Table from 'cli-table3';
 import pc from 'picocolors';
-import { MoatError } from '../errors.js';
 import { REGISTRY } from '../deps/registry.js';
 import { parseSpec } from '../deps/parse.js';
 import type { DependencyEntry, DependencyType } from '../deps/types.js';
@@ -42,12 +41,9 @@ export function registerDepsCommands(program: Command): void {
   deps
     .command('list')
     .description('list the built-in dependencies')
-    .option('--type <type>', `only this type (${TYPES.join(', ')})`)
+    .addOption(new Option('--type <type>', 'only this type').choices(TYPES))
     .option('--json', 'print the entries as JSON')
     .action((o) => {
-      if (o.type !== undefined && !(TYPES as readonly string[]).includes(o.type)) {
-        throw new MoatError(`unknown dependency type "${o.type}"`, { hint: `Use one of: ${TYPES.join(', ')}.` });
-      }
       const entries = REGISTRY.filter((e) => o.type === undefined || e.type === o.type);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(entries.map(entryJson), null, 2)}\n`);

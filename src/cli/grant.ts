@@ -8,6 +8,7 @@ import { grantCredential } from '../credentials/grant.js';
 import { getProvider, parseGrantName, providers } from '../credentials/providers/index.js';
 import { CredentialStore, validateCredentialName, type CredentialListEntry } from '../credentials/store.js';
 import type { GrantContext, StoredCredential } from '../credentials/types.js';
+import { didYouMean } from '../suggest.js';
 
 /** `moat grant <provider>`, `moat grant list`, `moat grant show <name>`, `moat revoke <name>`. */
 
@@ -49,6 +50,11 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
   const store = (): CredentialStore => ctx.store ?? new CredentialStore(ctx.home);
   const out = (s: string): void => void (ctx.stdout ?? process.stdout).write(`${s}\n`);
   const err = (s: string): void => void (ctx.stderr ?? process.stderr).write(`${s}\n`);
+  /** `No grant named "githb"`, with the stored name it is likely a typo of. */
+  const noGrant = async (name: string, template: string, fallback: string): Promise<MoatError> => {
+    const stored = (await store().list()).map((e) => e.name);
+    return new MoatError(`No grant named "${name}".`, { hint: didYouMean(name, stored, template) ?? fallback });
+  };
 
   const grant = program
     .command('grant')
@@ -111,7 +117,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     .option('--json', 'print one JSON object on stdout')
     .action(async (name, opts) => {
       const cred = await store().get(validateCredentialName(name));
-      if (!cred) throw new MoatError(`No grant named "${name}".`, { hint: `moat grant ${name}` });
+      if (!cred) throw await noGrant(name, 'moat grant show {}', `moat grant ${name}`);
       const secret = Object.fromEntries(Object.entries(cred.secret).map(([k, v]) => [k, redact(v)]));
       const view = { name, provider: cred.provider, kind: cred.kind, source: cred.source, scopes: cred.scopes, createdAt: cred.createdAt, expiresAt: cred.expiresAt ?? null, meta: cred.meta ?? {}, secret };
       if (opts.json) {
@@ -137,7 +143,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     .argument('<name>', 'credential name (see moat grant list)')
     .action(async (name) => {
       if (!(await store().remove(validateCredentialName(name)))) {
-        throw new MoatError(`No grant named "${name}".`, { hint: 'moat grant list' });
+        throw await noGrant(name, 'moat revoke {}', 'moat grant list');
       }
       out(`${pc.green('✓')} Removed ${pc.bold(name)} from moat. The token itself still works until you revoke it at the provider.`);
     });

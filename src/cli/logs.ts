@@ -8,6 +8,7 @@ import { LIVE_STATES, type LogRecord } from '../run/types.js';
 import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../run/log-file.js';
 import { textFor } from '../term/sanitize.js';
 import { networkReport } from '../run/network-report.js';
+import { wholeNumber } from './flag-values.js';
 
 type Out = NodeJS.WriteStream;
 
@@ -91,7 +92,7 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
     .command('logs')
     .description("print a run's output (recorded in every mode)")
     .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
-    .option('-n, --lines <N>', 'only the last N lines', (v) => Number.parseInt(v, 10))
+    .option('-n, --lines <N>', 'only the last N lines', wholeNumber(0))
     .option('-f, --follow', 'keep printing new output until the run ends')
     .option('-t, --timestamps', 'prefix each line with its timestamp')
     .option('--raw', 'write the recorded output unchanged, control sequences included (also the default into a pipe or file)')
@@ -108,8 +109,8 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
       const marker = await firstRecord(file);
       if (marker && isMarker(marker)) ctx.info(marker.line);
       let pos: { offset: number; ino: number | undefined };
-      if (tailing) {
-        for (const r of await tail([old, file], Math.max(0, o.lines ?? 0))) p.add(r);
+      if (tailing && o.lines !== undefined) {
+        for (const r of await tail([old, file], o.lines)) p.add(r);
         await p.flush();
         pos = await readRecords(file, 0, () => undefined);
       } else {

@@ -1,6 +1,7 @@
-import { Command, CommanderError } from '@commander-js/extra-typings';
+import { statSync } from 'node:fs';
+import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import { isMoatError } from '../errors.js';
+import { MoatError, isMoatError } from '../errors.js';
 import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
 import { LIVE_STATES } from '../run/types.js';
@@ -17,9 +18,51 @@ import { registerProxyCommands } from './proxy.js';
 import { registerTraceCommand } from './trace.js';
 import { registerTrustCommands } from './trust.js';
 import { registerDoctorCommand } from './doctor.js';
+import { forgottenDashDash, moatCommanderText } from './input-errors.js';
 
 /** Commands that look at runs: when the daemon died under live runs, they start the one that resumes them. */
 const RESUMING_COMMANDS = new Set(['list', 'ls', 'status', 'logs', 'attach', 'stop', 'audit', 'trace']);
+
+/** Commands whose operands after the workspace are a container command (and belong after `--`). */
+const RUN_COMMANDS = new Set(['run', 'claude', 'codex']);
+
+const isDir = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Every command's commander errors in moat's words (`moat: …`, `did you mean: moat …`); for run, claude
+ * and codex an unknown option or an extra operand, with no `--`, suggests where `--` was forgotten.
+ */
+function wordErrors(cmd: CommandUnknownOpts, path: string[], argv: readonly string[]): void {
+  const prev = cmd.configureOutput().outputError ?? ((str: string, write: (s: string) => void) => write(str));
+  cmd.configureOutput({
+    outputError: (str, write) => {
+      const text = moatCommanderText(str, path, pc.red('moat:'));
+      if (path.length === 1 && RUN_COMMANDS.has(path[0] ?? '') && /unknown option|too many arguments/.test(str)) {
+        const at = argv.indexOf(path[0] ?? '', 2);
+        const flag = (f: string): 'value' | 'switch' | undefined => {
+          const o = cmd.options.find((x) => x.short === f || x.long === f);
+          return o === undefined ? undefined : o.required || o.optional ? 'value' : 'switch';
+        };
+        const hint = at < 0 ? undefined : forgottenDashDash({ name: path[0] ?? '', flag }, argv.slice(at + 1), isDir);
+        if (hint) {
+          write(`${text}  ${hint}\n`);
+          return;
+        }
+      }
+      prev(text, write);
+    },
+  });
+  for (const sub of cmd.commands) wordErrors(sub, [...path, sub.name()], argv);
+}
+
+/** The commands --dry-run previews. */
+const DRY_RUN_COMMANDS = new Set(['run', 'claude', 'codex', 'stop', 'destroy', 'clean']);
 
 /** Split argv at the first `--`: what follows is the container command, never moat's flags. */
 function splitTrailing(argv: string[]): { head: string[]; trailing: string[] | undefined } {
@@ -40,13 +83,18 @@ export async function main(argv: string[]): Promise<number> {
     return -1; // keep running
   }
   const verbose = argv.includes('--verbose');
-  const { head, trailing } = splitTrailing(argv.filter((a) => a !== '--verbose'));
+  const split = splitTrailing(argv.filter((a) => a !== '--verbose'));
+  const trailing = split.trailing;
+  // --dry-run is global (before or after the command), read here like --verbose; never after `--`.
+  const head = split.head.filter((a) => a !== '--dry-run');
   const ctx = new CliContext();
+  ctx.dryRun = head.length !== split.head.length;
   const program = new Command()
     .name('moat')
     .description('Run AI coding agents and any command in an isolated container that never holds your secrets.')
     .version(VERSION, '-V, --version')
     .option('--verbose', 'show stack traces of unexpected errors')
+    .option('--dry-run', 'run, claude, codex, stop, destroy, clean: print what would be created or removed, and do nothing')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
   registerRunCommand(program, ctx, trailing);
@@ -75,14 +123,23 @@ export async function main(argv: string[]): Promise<number> {
     },
   });
   const first = head[2];
+  const registered = (n: string): boolean => program.commands.some((c) => c.name() === n || c.aliases().includes(n));
   if (first && lazy[first]) await lazy[first]();
-  else if (!first || first.startsWith('-') || first === 'help') for (const load of new Set(Object.values(lazy))) await load();
+  // Help, and an unknown command (its "did you mean" considers every command).
+  else if (!first || first.startsWith('-') || first === 'help' || !registered(first)) for (const load of new Set(Object.values(lazy))) await load();
   for (const c of program.commands) c.exitOverride();
+  wordErrors(program, [], head);
 
-  if (first && RESUMING_COMMANDS.has(first)) {
+  if (first && RESUMING_COMMANDS.has(first) && !ctx.dryRun) {
     await resumeOrphanedRuns(ctx.home, async () => (await ctx.store.list()).some((m) => LIVE_STATES.has(m.state) && m.containerId !== undefined), ctx.env);
   }
   try {
+    if (ctx.dryRun && !DRY_RUN_COMMANDS.has(first ?? '')) {
+      throw new MoatError(`--dry-run previews run, claude, codex, stop, destroy and clean${first ? `, not ${first}` : ''}.`, {
+        hint: first ? `Leave --dry-run out (moat ${first} has no preview).` : 'Example: moat --dry-run run -- make test',
+        exitCode: 2,
+      });
+    }
     await program.parseAsync(head);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {

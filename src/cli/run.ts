@@ -10,6 +10,9 @@ import { buildProgress } from './progress.js';
 import { attachedBanner, startingLine, stoppedLine } from './session-text.js';
 import { missingCommandMessage } from '../run/missing-command.js';
 import type { RunMetadata } from '../run/types.js';
+import { decimalNumber, wholeNumber } from './flag-values.js';
+import { checkWorkspaceOperand } from './input-errors.js';
+import { MAX_PIDS, MIN_PIDS, cpusProblem } from '../config/rules.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -28,8 +31,8 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .option('--approve-config', 'accept the settings of moat.yaml that reach beyond the container (mounts, grants, build, network) without asking')
     .option('--allow-sensitive-workspace', 'run in a workspace that holds keys or credentials, or is / or your home folder (moat\'s home stays hidden)')
     .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
-    .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(Number))
-    .addOption(new Option('--pids <n>', 'most processes and threads in the container (default 4096)').argParser(Number));
+    .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(decimalNumber(cpusProblem)))
+    .addOption(new Option('--pids <n>', 'most processes and threads in the container (default 4096)').argParser(wholeNumber(MIN_PIDS, MAX_PIDS)));
 }
 
 type RunFlagValues = {
@@ -86,6 +89,11 @@ function runTitle(spec: RunSpec): string {
 /** Run a prepared spec attached to this terminal; print how to follow a run that goes on without us. */
 export async function executeAndReport(ctx: CliContext, spec: RunSpec, report: ReportOptions = {}): Promise<void> {
   const what = report.what ?? 'run';
+  if (ctx.dryRun) {
+    const { printRunPlan } = await import('./dry-run.js');
+    await printRunPlan(ctx, spec, what);
+    return;
+  }
   const { meta, end } = await executeRun({
     home: ctx.home,
     runtime: ctx.runtime,
@@ -126,6 +134,7 @@ export function registerRunCommand(program: Command, ctx: CliContext, trailing: 
     .argument('[path]', 'the workspace directory', '.')
     .usage('[options] [path] [-- command...]');
   addRunFlags(run).action(async (path, o) => {
+    await checkWorkspaceOperand('run', path ?? '.', trailing);
     const spec = await prepareRun(path, {
       ...prepareFlags(o),
       ...(trailing && trailing.length > 0 ? { command: trailing } : {}),

@@ -8,6 +8,7 @@ import { LIVE_STATES } from '../run/types.js';
 import type { DroppedLine, TraceBudgetLine } from '../daemon/network-recorder.js';
 import type { RefusalSummary } from '../daemon/refusals.js';
 import { readJsonlLines } from '../home/jsonl.js';
+import { traceStatus } from './flag-values.js';
 
 function matches(ev: RequestEvent, o: { host?: string; status?: string }): boolean {
   if (o.host && !(ev.host === o.host || ev.host.endsWith(`.${o.host}`))) return false;
@@ -78,7 +79,7 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
     .option('-f, --follow', 'keep printing new requests until the run ends')
     .option('--json', 'one JSON object per line')
     .option('--host <host>', 'only this host (and its subdomains)')
-    .option('--status <status>', 'only this status: 200, 4xx, blocked')
+    .option('--status <status>', 'only this status: 200, 4xx, blocked', traceStatus)
     .option('-v, --verbose', 'add timings, sizes, and headers and bodies when the run used --trace-bodies')
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'trace', () => true);

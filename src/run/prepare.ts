@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
 import { mergeRunOptions, type RunFlags } from '../config/merge.js';
 import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
-import { parseMemory, type RunSpec } from './spec.js';
+import type { RunSpec } from './spec.js';
 import { validatePolicy } from '../gateway/policy.js';
-import { DEFAULT_PIDS } from '../config/rules.js';
+import { DEFAULT_PIDS, parseSize } from '../config/rules.js';
 import { engineMounts } from './mount-sources.js';
 import { loadWorkspaceGuard } from './workspace-guard.js';
 
@@ -86,9 +86,9 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
       hint: 'Run it from a terminal, drop -i (and interactive: true in moat.yaml), or add -d and attach later.',
     });
   }
-  const memoryBytes = opts.container?.memory ? parseMemory(opts.container.memory) : undefined;
+  const memoryBytes = opts.container?.memory ? parseSize(opts.container.memory) : undefined;
   const cpus = opts.container?.cpus;
-  const logLimitBytes = opts.container?.log_limit ? parseMemory(opts.container.log_limit) : undefined;
+  const logLimitBytes = opts.container?.log_limit ? parseSize(opts.container.log_limit) : undefined;
   const layers = await dependencyLayers([...(opts.dependencies ?? []), ...(flags.extraDependencies ?? [])], opts.grants ?? []);
   return {
     workspace,

@@ -45,13 +45,3 @@ export interface RunSpec {
   /** Container paths covered by an empty read-only folder (moat's home inside the workspace). */
   hiddenPaths?: string[];
 }
-
-const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/** "512m", "2g", "1.5g" → bytes; undefined for an invalid size. */
-export function parseMemory(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt])?i?b?$/i.exec(text.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]) * (UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1);
-  return Number.isFinite(n) && n > 0 ? Math.floor(n) : undefined;
-}

@@ -6,11 +6,18 @@ export function statusCode(err: unknown): number | undefined {
   return typeof s === 'number' ? s : undefined;
 }
 
+const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/** Whether `err` says the engine cannot be reached at all (as opposed to refusing one request). */
+export function isEngineUnreachable(err: unknown): boolean {
+  return err instanceof MoatError && err.exitCode === 125 && UNREACHABLE.has(errnoCode(err.cause) ?? '');
+}
+
 /** Turn an engine failure into one sentence a user can act on; `address` names the engine (DOCKER_HOST). */
 export function dockerError(err: unknown, what: string, address: string): Error {
   if (err instanceof MoatError) return err;
   const code = errnoCode(err);
-  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH') {
+  if (UNREACHABLE.has(code ?? '')) {
     const perm = code === 'EACCES';
     return new MoatError(
       perm
