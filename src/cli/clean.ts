@@ -1,5 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { forOut, type CliContext } from './context.js';
+import { example } from './help.js';
 import { MoatError } from '../errors.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_RUN_ID } from '../runtime/types.js';
 import { LIVE_STATES } from '../run/types.js';
@@ -36,7 +37,7 @@ async function planClean(ctx: CliContext): Promise<Plan> {
 }
 
 export function registerCleanCommand(program: Command, ctx: CliContext): void {
-  program
+  const clean = program
     .command('clean')
     .description('remove stopped runs and orphaned moat containers, networks and images of this home')
     .option('--dry-run', 'only show what would be removed')
@@ -70,4 +71,5 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
       for (const i of plan.images) await ctx.runtime.removeImage(i.id).catch(() => undefined);
       process.stdout.write(`Removed ${total} items.\n`);
     });
+  example(clean, ['moat clean --dry-run', 'moat clean -y']);
 }

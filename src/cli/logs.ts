@@ -2,6 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CliContext } from './context.js';
+import { example } from './help.js';
 import { LIVE_STATES, type LogRecord } from '../run/types.js';
 import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../run/log-file.js';
 import { textFor } from '../term/sanitize.js';
@@ -78,7 +79,7 @@ async function tail(files: string[], n: number): Promise<LogRecord[]> {
 }
 
 export function registerLogsCommand(program: Command, ctx: CliContext): void {
-  program
+  const logs = program
     .command('logs')
     .description("print a run's output (recorded in every mode)")
     .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
@@ -128,4 +129,5 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
         }
       }
     });
+  example(logs, ['moat logs', 'moat logs -f brave-otter', 'moat logs -n 50 -t run_1a2b3c']);
 }

@@ -6,6 +6,7 @@ import { prepareRun, type PrepareFlags } from '../run/prepare.js';
 import type { RunSpec } from '../run/spec.js';
 import { executeRun } from '../run/execute.js';
 import { buildProgress } from './progress.js';
+import { example } from './help.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -102,4 +103,5 @@ export function registerRunCommand(program: Command, ctx: CliContext, trailing: 
     });
     await executeAndReport(ctx, spec);
   });
+  example(run, ['moat run -- npm test', 'moat run -i ~/src/app -- bash', 'moat run -d --grant github -- make release']);
 }
