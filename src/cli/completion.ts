@@ -80,7 +80,7 @@ export function registerCompletionCommand(program: Command, providers: readonly 
 export async function printDynamicValues(kind: string | undefined, home: MoatHome, out: NodeJS.WritableStream): Promise<void> {
   let names: string[] = [];
   if (kind === 'runs') {
-    names = (await new RunStore(home).list()).map((r) => r.name).filter((n) => RUN_NAME_RE.test(n));
+    names = (await new RunStore(home).list()).map((r) => r.name).filter((n) => RUN_NAME_RE.test(n)).sort();
   } else if (kind === 'grants') {
     const files = await readdir(home.credentialsDir).catch(() => [] as string[]);
     names = files.filter((f) => f.endsWith('.enc')).map((f) => f.slice(0, -4)).filter((n) => CREDENTIAL_NAME_RE.test(n)).sort();
