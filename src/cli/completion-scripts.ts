@@ -18,6 +18,11 @@ export interface CompletionEntry {
   argument: ValueKind;
 }
 
+/*
+ * The walk keeps the command path in `cmdpath`, never `path`: zsh ties `path` to PATH, so a local `path`
+ * would empty PATH inside the function and `moat __complete` would not be found.
+ */
+
 /** A word of moat's own definitions, single-quoted for either shell. */
 function q(s: string): string {
   if (!/^[A-Za-z0-9 _.:@|=,/-]*$/.test(s)) throw new Error(`completion: unexpected character in "${s}"`);
@@ -58,24 +63,24 @@ _moat_values() {
 }
 
 _moat() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" bin="\${COMP_WORDS[0]}" path='' i w
+  local cur="\${COMP_WORDS[COMP_CWORD]}" bin="\${COMP_WORDS[0]}" cmdpath='' i w
   local _moat_subs _moat_flags _moat_arg _moat_val
   COMPREPLY=()
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
     [[ $w == -- ]] && return 0
     if [[ $w == -* ]]; then
-      _moat_flag "$path" "$w"
+      _moat_flag "$cmdpath" "$w"
       if [[ -n $_moat_val && $w != *=* ]]; then
         if ((i + 1 == COMP_CWORD)); then _moat_values "$_moat_val" "$cur" "$bin"; return 0; fi
         ((i++))
       fi
       continue
     fi
-    _moat_spec "$path"
-    [[ " $_moat_subs " == *" $w "* ]] && path="\${path:+$path }$w"
+    _moat_spec "$cmdpath"
+    [[ " $_moat_subs " == *" $w "* ]] && cmdpath="\${cmdpath:+$cmdpath }$w"
   done
-  _moat_spec "$path"
+  _moat_spec "$cmdpath"
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$_moat_flags" -- "$cur"))
     return 0
@@ -127,14 +132,14 @@ function __moat_candidates
     set -l toks (commandline -opc)
     set -l cur (commandline -ct)
     set -l bin $toks[1]
-    set -l path ''
+    set -l cmdpath ''
     set -l n (count $toks)
     set -l i 2
     while test $i -le $n
         set -l w $toks[$i]
         test "$w" = '--'; and return
         if string match -q -- '-*' "$w"
-            set -l val (__moat_flag "$path" "$w")
+            set -l val (__moat_flag "$cmdpath" "$w")
             if test -n "$val"; and not string match -q -- '*=*' "$w"
                 if test $i -eq $n
                     __moat_values $val "$cur" $bin
@@ -143,14 +148,14 @@ function __moat_candidates
                 set i (math $i + 1)
             end
         else
-            __moat_spec "$path"
+            __moat_spec "$cmdpath"
             if contains -- "$w" $__moat_subs
-                set path (string trim -- "$path $w")
+                set cmdpath (string trim -- "$cmdpath $w")
             end
         end
         set i (math $i + 1)
     end
-    __moat_spec "$path"
+    __moat_spec "$cmdpath"
     if string match -q -- '-*' "$cur"
         printf '%s\\n' $__moat_flags
         return
