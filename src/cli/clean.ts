@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { forOut, type CliContext } from './context.js';
 import { example } from './help.js';
+import { renderTable } from '../term/table.js';
 import { MoatError } from '../errors.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_RUN_ID } from '../runtime/types.js';
 import { LIVE_STATES } from '../run/types.js';
@@ -49,13 +50,14 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
         process.stdout.write('Nothing to clean.\n');
         return;
       }
-      const lines = [
-        ...plan.runs.map((r) => `run ${r.name} (${r.id})`),
-        ...plan.containers.map((c) => `orphaned container ${c.name}`),
-        ...plan.networks.map((n) => `network ${n.name}`),
-        ...plan.images.map((i) => `image ${i.tags[0] ?? i.id.slice(7, 19)}`),
+      const short = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
+      const rows = [
+        ...plan.runs.map((r) => ['run', r.name, r.id]),
+        ...plan.containers.map((c) => ['container (orphaned)', c.name, short(c.id)]),
+        ...plan.networks.map((n) => ['network', n.name, short(n.id)]),
+        ...plan.images.map((i) => ['image', i.tags[0] ?? '-', short(i.id)]),
       ];
-      process.stdout.write(forOut(`${o.dryRun ? 'Would remove' : 'Will remove'}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`));
+      process.stdout.write(`${o.dryRun ? 'Would remove' : 'Will remove'}:\n${renderTable(['WHAT', 'NAME', 'ID'], rows, { safe: forOut })}`);
       if (o.dryRun) return;
       if (!o.yes) {
         if (!process.stdin.isTTY) throw new MoatError('moat clean asks before deleting, and there is no terminal to ask.', { hint: 'Add -y to confirm: moat clean -y' });
