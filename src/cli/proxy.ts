@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { CliContext } from './context.js';
 import { example } from './help.js';
+import { relativeTime } from '../term/time.js';
 import { daemonHealth, restartDaemon, stopDaemon } from '../daemon/client.js';
 import { daemonLog } from '../daemon/protocol.js';
 
@@ -13,7 +14,7 @@ export function registerProxyCommands(program: Command, ctx: CliContext): void {
       const h = await daemonHealth(ctx.home);
       if (o.json) { process.stdout.write(`${JSON.stringify(h ?? null)}\n`); return; }
       process.stdout.write(h
-        ? `running: pid ${h.pid}, version ${h.version}, since ${h.startedAt}, ${h.runs.length} live runs; log ${daemonLog(ctx.home)}\n`
+        ? `running: pid ${h.pid}, version ${h.version}, started ${relativeTime(h.startedAt)}, ${h.runs.length} live runs; log ${daemonLog(ctx.home)}\n`
         : 'not running (it starts on demand with the next run)\n');
     });
   example(status, ['moat proxy status', 'moat proxy status --json']);
