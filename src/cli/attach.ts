@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { forOut, type CliContext } from './context.js';
+import { example } from './help.js';
 import { MoatError } from '../errors.js';
 import { LIVE_STATES } from '../run/types.js';
 import { runAttached } from '../run/session.js';
@@ -9,7 +10,7 @@ import { INTERRUPT_WINDOW_MS, armedLine, attachedBanner, detachedLine, outputBan
 import { networkReport } from '../run/network-report.js';
 
 export function registerAttachCommand(program: Command, ctx: CliContext): void {
-  program
+  const attach = program
     .command('attach')
     .description("reattach to a running run's output, or to its terminal if it is interactive")
     .argument('[run]', 'run id, id prefix or name (default: the most recent running run)')
@@ -59,4 +60,5 @@ export function registerAttachCommand(program: Command, ctx: CliContext): void {
       network.summarize();
       process.exitCode = end.exitCode;
     });
+  example(attach, ['moat attach', 'moat attach brave-otter']);
 }

@@ -11,6 +11,7 @@ import {
 import { MoatError, errnoCode } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
+import { example } from './help.js';
 
 export interface AuditCommandContext {
   home: MoatHome;
@@ -153,12 +154,13 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       }
       report(r, opts.json === true);
     });
+  example(audit, ['moat audit', 'moat audit brave-otter --events --type network', 'moat audit brave-otter --export audit.json']);
 
   // Unless the root program enables positional options, commander hands `audit verify f --json` to
   // audit's own --json; accept it from either.
   const wantJson = (own: boolean | undefined): boolean => own === true || audit.opts().json === true;
 
-  audit
+  const verify = audit
     .command('verify')
     .description('verify an exported bundle or an inclusion proof offline')
     .argument('<file>', 'bundle or proof JSON')
@@ -168,8 +170,9 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       const key = opts.key === undefined ? undefined : opts.key.includes('-----BEGIN') ? opts.key : await readText(opts.key, 'key file');
       report(await verifyFile(file, key), wantJson(opts.json));
     });
+  example(verify, ['moat audit verify audit.json --key moat-audit.pub']);
 
-  audit
+  const prove_ = audit
     .command('prove')
     .description('print an inclusion proof (JSON) of one entry against the signed root')
     .argument('<run-or-seq>', 'run id, or the seq when the run is omitted')
@@ -182,8 +185,9 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       const { store } = await openRun(ctx, ref);
       out(`${JSON.stringify(await prove(store, seq, (await homeKey(ctx)).pem), null, 2)}\n`);
     });
+  example(prove_, ['moat audit prove brave-otter 12 > proof.json', 'moat audit verify proof.json --key moat-audit.pub']);
 
-  audit
+  const key = audit
     .command('key')
     .description('print this moat home\'s audit public key (created on first use)')
     .option('--json', 'print one JSON object')
@@ -196,4 +200,5 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
         err(`${signer.keyId} (${path})\n`);
       }
     });
+  example(key, ['moat audit key > moat-audit.pub']);
 }

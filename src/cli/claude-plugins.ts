@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import pc from 'picocolors';
 import { MoatError } from '../errors.js';
 import { forOut, jsonOut, type CliContext } from './context.js';
+import { example } from './help.js';
 
 /** Columns padded to their widest cell (the last one not padded). */
 function table(rows: string[][]): string {
@@ -22,7 +23,7 @@ async function inventoryOptions(ctx: CliContext, workspace: string) {
  */
 export function registerClaudePluginCommands(claude: Command<[string | undefined]>, ctx: CliContext): void {
   const plugins = claude.command('plugins').description('Claude Code plugins a run in this workspace enables, and where they come from');
-  plugins
+  const pluginsList = plugins
     .command('list')
     .description('each plugin: enabled or not, the settings file that decides, its installed copy on the host')
     .option('--workspace <dir>', 'the workspace', '.')
@@ -52,7 +53,7 @@ export function registerClaudePluginCommands(claude: Command<[string | undefined
     });
 
   const market = claude.command('marketplace').description('Claude Code plugin marketplaces: where each is declared and cached; refresh the host\'s copies');
-  market
+  const marketList = market
     .command('list')
     .description('each marketplace: the settings that declare it, its source, its copy on the host and when it was fetched')
     .option('--workspace <dir>', 'the workspace', '.')
@@ -73,7 +74,7 @@ export function registerClaudePluginCommands(claude: Command<[string | undefined
       writeLayers(inv.layers);
       for (const n of inv.notes) ctx.info(`note: ${n}`);
     });
-  market
+  const marketUpdate = market
     .command('update')
     .description('refresh the host\'s copies of the marketplaces (all, or those named) from their sources; never one only the project declares')
     .argument('[names...]', 'marketplace names (default: all)')
@@ -97,6 +98,11 @@ export function registerClaudePluginCommands(claude: Command<[string | undefined
         process.stdout.write(`${paint[r.status](r.status.padEnd(7))}  ${forOut(r.name.padEnd(width))}  ${forOut(r.detail)}${r.cachedAt && r.status !== 'local' ? forOut(` → ${r.cachedAt}`) : ''}\n`);
       }
     });
+  example(plugins, ['moat claude plugins list']);
+  example(pluginsList, ['moat claude plugins list', 'moat claude plugins list --workspace ~/src/app --json']);
+  example(market, ['moat claude marketplace list', 'moat claude marketplace update']);
+  example(marketList, ['moat claude marketplace list']);
+  example(marketUpdate, ['moat claude marketplace update', 'moat claude marketplace update my-marketplace']);
 }
 
 function writeLayers(layers: ReadonlyArray<{ source: string; file: string; present: boolean; used: boolean }>): void {

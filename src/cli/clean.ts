@@ -1,6 +1,8 @@
 import type { Command } from '@commander-js/extra-typings';
 import { forOut, type CliContext } from './context.js';
 import { confirmRemoval } from './stop.js';
+import { example } from './help.js';
+import { renderTable } from '../term/table.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_RUN_ID } from '../runtime/types.js';
 import { LIVE_STATES } from '../run/types.js';
 
@@ -33,7 +35,7 @@ async function planClean(ctx: CliContext, withImages: boolean): Promise<Plan> {
 }
 
 export function registerCleanCommand(program: Command, ctx: CliContext): void {
-  program
+  const clean = program
     .command('clean')
     .description('remove stopped runs and orphaned moat containers of this home (and unused images with --images)')
     .option('--images', 'also remove the images no run uses (the next run rebuilds them)')
@@ -45,12 +47,13 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
         process.stdout.write('Nothing to clean.\n');
         return;
       }
-      const lines = [
-        ...plan.runs.map((r) => `run ${r.name} (${r.id})`),
-        ...plan.containers.map((c) => `orphaned container ${c.name}`),
-        ...plan.images.map((i) => `image ${i.tags[0] ?? i.id.slice(7, 19)}`),
+      const short = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
+      const rows = [
+        ...plan.runs.map((r) => ['run', r.name, r.id]),
+        ...plan.containers.map((c) => ['container (orphaned)', c.name, short(c.id)]),
+        ...plan.images.map((i) => ['image', i.tags[0] ?? '-', short(i.id)]),
       ];
-      process.stdout.write(forOut(`${ctx.dryRun ? 'Would remove (dry run: nothing was removed)' : 'Will remove'}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`));
+      process.stdout.write(`${ctx.dryRun ? 'Would remove (dry run: nothing was removed)' : 'Will remove'}:\n${renderTable(['WHAT', 'NAME', 'ID'], rows, { safe: forOut })}`);
       if (ctx.dryRun) return;
       if (!o.yes && !(await confirmRemoval(`Remove these ${total} items?`, 'moat clean asks before deleting, and there is no terminal to ask.', 'Add -y to confirm: moat clean -y'))) return;
       for (const r of plan.runs) {
@@ -61,4 +64,5 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
       for (const i of plan.images) await ctx.runtime.removeImage(i.id).catch(() => undefined);
       process.stdout.write(`Removed ${total} items.\n`);
     });
+  example(clean, ['moat clean --dry-run', 'moat clean -y']);
 }

@@ -1,4 +1,5 @@
 import type { Command } from '@commander-js/extra-typings';
+import { example } from './help.js';
 import pc from 'picocolors';
 import { forOut, jsonOut, type CliContext } from './context.js';
 
@@ -6,7 +7,7 @@ const LABEL = { ok: pc.green('OK  '), warn: pc.yellow('WARN'), fail: pc.red('FAI
 
 /** `moat doctor [--json]`: every check with OK / WARN / FAIL and the fix for each problem; exit 1 on a FAIL. */
 export function registerDoctorCommand(program: Command, ctx: CliContext): void {
-  program
+  const cmd = program
     .command('doctor')
     .description('check the engine, sandbox runtime, daemon, CA, key and grants, images, agents, extra CAs and disk use, with the fix for each problem')
     .option('--json', 'print one JSON document {checks:[{name,status,detail,fix?}]}')
@@ -26,4 +27,5 @@ export function registerDoctorCommand(program: Command, ctx: CliContext): void {
       const n = (s: string): number => checks.filter((c) => c.status === s).length;
       process.stdout.write(`${n('ok')} ok, ${n('warn')} warning${n('warn') === 1 ? '' : 's'}, ${n('fail')} failed\n`);
     });
+  example(cmd, ['moat doctor', 'moat doctor --json']);
 }

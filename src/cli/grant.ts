@@ -1,7 +1,10 @@
 import type { Command } from '@commander-js/extra-typings';
-import Table from 'cli-table3';
 import pc from 'picocolors';
 import { MoatError } from '../errors.js';
+import { example } from './help.js';
+import { renderTable, type Cell } from '../term/table.js';
+import { relativeTime } from '../term/time.js';
+import { textFor } from '../term/sanitize.js';
 import type { MoatHome } from '../home/paths.js';
 import { createGrantContext, isPromptExit } from '../credentials/context.js';
 import { grantCredential } from '../credentials/grant.js';
@@ -29,6 +32,13 @@ export function redact(value: string): string {
 function expiry(cred: StoredCredential, now = Date.now()): string {
   if (!cred.expiresAt) return 'never';
   return Date.parse(cred.expiresAt) <= now ? `expired ${cred.expiresAt}` : cred.expiresAt;
+}
+
+/** The same, as a listing says it: "never", "in 3 days", "expired 2 h ago". */
+function expiryCell(cred: StoredCredential, now = Date.now()): Cell {
+  if (!cred.expiresAt) return 'never';
+  const when = relativeTime(cred.expiresAt, now);
+  return Date.parse(cred.expiresAt) <= now ? { text: `expired ${when}`, paint: pc.red } : when;
 }
 
 function listRow(entry: CredentialListEntry): Record<string, unknown> {
@@ -87,8 +97,9 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         throw e;
       }
     });
+  example(grant, ['moat grant github', 'moat grant claude --import', 'printf %s "$NPM_TOKEN" | moat grant npm --token-stdin']);
 
-  grant
+  const list = grant
     .command('list')
     .description('List stored credentials (never their secrets)')
     .option('--json', 'print one JSON object on stdout')
@@ -102,15 +113,17 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         out(`No grants yet. Add one with: moat grant <provider> (${providers.map((p) => p.name).join(', ')})`);
         return;
       }
-      const table = new Table({ head: ['NAME', 'KIND', 'SOURCE', 'SCOPES', 'EXPIRES'], style: { head: [], border: [] } });
-      for (const e of entries) {
-        if (e.status === 'corrupt') table.push([e.name, pc.red('corrupt'), e.error, '', `fix: ${e.fix}`]);
-        else table.push([e.name, e.credential.kind, e.credential.source, e.credential.scopes.join(',') || '-', expiry(e.credential)]);
-      }
-      out(table.toString());
+      const now = Date.now();
+      const rows = entries.map((e): Cell[] => (e.status === 'corrupt'
+        ? [e.name, { text: 'corrupt', paint: pc.red }, e.error, '', `fix: ${e.fix}`]
+        : [e.name, e.credential.kind, e.credential.source, e.credential.scopes.join(',') || '-', relativeTime(e.credential.createdAt, now), expiryCell(e.credential, now)]));
+      (ctx.stdout ?? process.stdout).write(renderTable(['NAME', 'KIND', 'SOURCE', { header: 'SCOPES', max: 40 }, 'CREATED', { header: 'EXPIRES', max: 60 }], rows,
+        { safe: textFor((ctx.stdout ?? process.stdout) as NodeJS.WriteStream) }));
     });
 
-  grant
+  example(list, ['moat grant list', 'moat grant list --json']);
+
+  const show = grant
     .command('show')
     .description('Show one credential, secrets redacted')
     .argument('<name>', 'credential name (see moat grant list)')
@@ -136,8 +149,9 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
       ];
       for (const [k, v] of lines) out(`${pc.dim(k.padEnd(14))} ${v}`);
     });
+  example(show, ['moat grant show github']);
 
-  program
+  const revoke = program
     .command('revoke')
     .description('Delete a stored credential (it stays valid at the provider; revoke it there too)')
     .argument('<name>', 'credential name (see moat grant list)')
@@ -147,4 +161,5 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
       }
       out(`${pc.green('✓')} Removed ${pc.bold(name)} from moat. The token itself still works until you revoke it at the provider.`);
     });
+  example(revoke, ['moat revoke github']);
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { forErr, type CliContext } from './context.js';
 import { exitLine } from './session-text.js';
 import { MISSING_COMMAND_MARKER, missingCommandMessage } from '../run/missing-command.js';
+import { example } from './help.js';
 import { LIVE_STATES, type LogRecord } from '../run/types.js';
 import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../run/log-file.js';
 import { textFor } from '../term/sanitize.js';
@@ -88,7 +89,7 @@ async function tail(files: string[], n: number): Promise<LogRecord[]> {
 }
 
 export function registerLogsCommand(program: Command, ctx: CliContext): void {
-  program
+  const logs = program
     .command('logs')
     .description("print a run's output (recorded in every mode)")
     .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
@@ -154,4 +155,5 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
       process.stderr.write(`${forErr(exitLine(meta.name, exitCode))}\n`);
       process.exitCode = exitCode ?? 1;
     });
+  example(logs, ['moat logs', 'moat logs -f brave-otter', 'moat logs -n 50 -t run_1a2b3c']);
 }

@@ -7,6 +7,7 @@ import { VERSION } from '../version.js';
 import { LIVE_STATES } from '../run/types.js';
 import { resumeOrphanedRuns } from '../daemon/client.js';
 import { CliContext, forErr } from './context.js';
+import { configureHelpStyle, example } from './help.js';
 import { registerRunCommand } from './run.js';
 import { registerListCommand } from './list.js';
 import { registerLogsCommand } from './logs.js';
@@ -82,6 +83,12 @@ export async function main(argv: string[]): Promise<number> {
     await runDaemon(ctx.home, { idleMs: Number(process.env.MOAT_DAEMON_IDLE_MS ?? 60_000) });
     return -1; // keep running
   }
+  if (argv[2] === '__complete') {
+    // Tab completion's dynamic values: the home's files only, before any command is loaded.
+    const { printDynamicValues } = await import('./completion.js');
+    await printDynamicValues(argv[3], new CliContext().home, process.stdout);
+    return 0;
+  }
   const verbose = argv.includes('--verbose');
   const split = splitTrailing(argv.filter((a) => a !== '--verbose'));
   const trailing = split.trailing;
@@ -97,6 +104,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--dry-run', 'run, claude, codex, stop, destroy, clean: print what would be created or removed, and do nothing')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride();
+  configureHelpStyle(program);
+  example(program, ['moat claude', 'moat run -- npm test', 'moat list']);
   registerRunCommand(program, ctx, trailing);
   registerListCommand(program, ctx);
   registerStatusCommands(program, ctx);
@@ -108,25 +117,34 @@ export async function main(argv: string[]): Promise<number> {
   registerTraceCommand(program, ctx);
   registerTrustCommands(program, ctx);
   registerDoctorCommand(program, ctx);
-  // Commands with heavy dependencies (prompts, native keychain) load only when they are used or for help.
+  // Commands with heavy dependencies (prompts, native keychain) load only when they are used or for help
+  // (each once: `completion` loads them all to describe them).
+  const once = (load: () => Promise<void>): (() => Promise<void>) => {
+    let loading: Promise<void> | undefined;
+    return () => (loading ??= load());
+  };
   const lazy: Record<string, () => Promise<void>> = {
-    grant: async () => (await import('./grant.js')).registerGrantCommands(program, { home: ctx.home }),
+    grant: once(async () => (await import('./grant.js')).registerGrantCommands(program, { home: ctx.home })),
   };
   lazy.revoke = lazy.grant as () => Promise<void>;
-  lazy.claude = lazy.codex = async () => (await import('./agents.js')).registerAgentCommands(program, ctx, trailing);
-  lazy.deps = async () => (await import('./deps.js')).registerDepsCommands(program);
-  lazy.audit = async () => (await import('./audit.js')).registerAuditCommand(program, {
+  lazy.claude = lazy.codex = once(async () => (await import('./agents.js')).registerAgentCommands(program, ctx, trailing));
+  lazy.deps = once(async () => (await import('./deps.js')).registerDepsCommands(program));
+  lazy.audit = once(async () => (await import('./audit.js')).registerAuditCommand(program, {
     home: ctx.home,
     resolveRunDir: async (ref) => {
       const m = await ctx.pickRun(ref, 'audit', () => true);
       return { id: m.id, dir: ctx.store.dir(m.id), live: LIVE_STATES.has(m.state) };
     },
+  }));
+  lazy.completion = once(async () => {
+    const { providers } = await import('../credentials/providers/index.js');
+    (await import('./completion.js')).registerCompletionCommand(program, providers.map((p) => p.name));
   });
   const first = head[2];
   const registered = (n: string): boolean => program.commands.some((c) => c.name() === n || c.aliases().includes(n));
-  if (first && lazy[first]) await lazy[first]();
-  // Help, and an unknown command (its "did you mean" considers every command).
-  else if (!first || first.startsWith('-') || first === 'help' || !registered(first)) for (const load of new Set(Object.values(lazy))) await load();
+  if (first && lazy[first] && first !== 'completion') await lazy[first]();
+  // Help, completion, and an unknown command (its "did you mean" considers every command).
+  else if (!first || first.startsWith('-') || first === 'help' || first === 'completion' || !registered(first)) for (const load of new Set(Object.values(lazy))) await load();
   for (const c of program.commands) c.exitOverride();
   wordErrors(program, [], head);
 

@@ -13,6 +13,7 @@ import type { RunMetadata } from '../run/types.js';
 import { decimalNumber, wholeNumber } from './flag-values.js';
 import { checkWorkspaceOperand } from './input-errors.js';
 import { MAX_PIDS, MIN_PIDS, cpusProblem } from '../config/rules.js';
+import { example } from './help.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -142,4 +143,5 @@ export function registerRunCommand(program: Command, ctx: CliContext, trailing: 
     });
     await executeAndReport(ctx, spec);
   });
+  example(run, ['moat run -- npm test', 'moat run -i ~/src/app -- bash', 'moat run -d --grant github -- make release']);
 }

@@ -1,13 +1,14 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { bytes, forOut, jsonOut, type CliContext } from './context.js';
+import { example } from './help.js';
 import { daemonHealth } from '../daemon/client.js';
 import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { isMoatError } from '../errors.js';
 import { VERSION } from '../version.js';
 
 export function registerStatusCommands(program: Command, ctx: CliContext): void {
-  program
+  const status = program
     .command('status')
     .description('engine, daemon, runs, images and disk use, with hints')
     .option('--json', 'print as JSON')
@@ -47,8 +48,9 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
       w('images', `${images.length} (${bytes(imageBytes)})`);
       for (const h of hints) process.stdout.write(`${pc.yellow('hint:')} ${forOut(h)}\n`);
     });
+  example(status, ['moat status', 'moat status --json']);
 
-  program
+  const version = program
     .command('version')
     .description('print the version of moat and of the engine')
     .action(async () => {
@@ -60,4 +62,5 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
         process.stdout.write('docker engine: not reachable\n');
       }
     });
+  example(version, ['moat version']);
 }

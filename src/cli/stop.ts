@@ -1,5 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { forOut, type CliContext } from './context.js';
+import { example } from './help.js';
 import { MoatError } from '../errors.js';
 import { LIVE_STATES, type RunMetadata } from '../run/types.js';
 import { markStopped, stopContainer } from '../run/launch.js';
@@ -26,7 +27,7 @@ export async function confirmRemoval(question: string, noTerminal: string, hint:
 }
 
 export function registerStopCommands(program: Command, ctx: CliContext): void {
-  program
+  const stop = program
     .command('stop')
     .description('stop a run (SIGTERM, then SIGKILL after the timeout)')
     .argument('[run]', 'run id, id prefix or name (default: the most recent running run)')
@@ -44,8 +45,9 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
       const code = await stopRun(ctx, meta, o.time);
       process.stdout.write(forOut(`Stopped run ${meta.name} (${meta.id})${code !== undefined ? `, exit ${code}` : ''}.\n`));
     });
+  example(stop, ['moat stop', 'moat stop brave-otter -t 30']);
 
-  program
+  const destroy = program
     .command('destroy')
     .description("remove runs: their containers and their directories")
     .argument('[runs...]', 'run ids, id prefixes or names (default: the most recent stopped run)')
@@ -78,4 +80,5 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
         process.stdout.write(forOut(`Destroyed run ${m.name} (${m.id}).\n`));
       }
     });
+  example(destroy, ['moat destroy brave-otter', 'moat destroy -f run_1a2b run_3c4d']);
 }

@@ -2,6 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { join } from 'node:path';
 import pc from 'picocolors';
 import { forOut, type CliContext } from './context.js';
+import { example } from './help.js';
 import { jsonFor } from '../term/sanitize.js';
 import type { RequestEvent } from '../gateway/events.js';
 import { LIVE_STATES } from '../run/types.js';
@@ -71,7 +72,7 @@ async function print(s: string): Promise<void> {
 
 /** `moat trace [run] --network`: every request of a run, allowed or refused, from its network.jsonl. */
 export function registerTraceCommand(program: Command, ctx: CliContext): void {
-  program
+  const trace = program
     .command('trace')
     .description("list a run's network requests (every request is recorded, allowed or refused)")
     .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
@@ -114,4 +115,5 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
         }
       }
     });
+  example(trace, ['moat trace', 'moat trace brave-otter --status blocked', 'moat trace -f --host api.github.com']);
 }

@@ -111,6 +111,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       name,
       workspace: spec.workspace,
       command: spec.command,
+      ...(spec.commandLine !== undefined ? { commandLine: spec.commandLine } : {}),
       image: image.tag,
       grants: spec.grants,
       network: spec.network,

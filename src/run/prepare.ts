@@ -22,6 +22,8 @@ export interface PrepareFlags extends RunFlags {
   approveConfig?: boolean;
   /** --allow-sensitive-workspace: accept a workspace holding keys or moat's home (kept hidden). */
   allowSensitiveWorkspace?: boolean;
+  /** The command as the person typed it (`claude -p …`), when `command` is not that (RunSpec.commandLine). */
+  commandLine?: string;
 }
 
 /**
@@ -93,6 +95,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
   return {
     workspace,
     command,
+    ...(flags.commandLine !== undefined ? { commandLine: flags.commandLine } : typeof opts.command === 'string' ? { commandLine: opts.command } : {}),
     env: opts.env,
     mounts: engineMounts(mounts),
     realSources: [workspace, ...mounts.map((m) => m.source)],

@@ -6,6 +6,8 @@ import type { RunMetadata } from './types.js';
 export interface RunSpec {
   workspace: string;
   command: string[];
+  /** The command as the person typed it, for listings (RunMetadata.commandLine). */
+  commandLine?: string;
   env: Record<string, string>;
   mounts: Mount[];
   /** The real paths of the workspace and of moat.yaml's mount sources, checked again just before the start. */
