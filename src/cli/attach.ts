@@ -2,7 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { forOut, type CliContext } from './context.js';
 import { MoatError } from '../errors.js';
-import { LIVE_STATES } from '../run/types.js';
+import { LIVE_STATES } from '../store/types.js';
 import { runAttached } from '../run/session.js';
 import { markStopped, stopContainer } from '../run/launch.js';
 

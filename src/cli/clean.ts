@@ -2,7 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { forOut, type CliContext } from './context.js';
 import { MoatError } from '../errors.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_RUN_ID } from '../runtime/types.js';
-import { LIVE_STATES } from '../run/types.js';
+import { LIVE_STATES } from '../store/types.js';
 
 interface Plan {
   runs: Array<{ id: string; name: string; containerId?: string }>;

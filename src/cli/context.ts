@@ -2,9 +2,9 @@ import pc from 'picocolors';
 import { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime } from '../runtime/types.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
-import { RunStore } from '../run/store.js';
+import { RunStore } from '../store/store.js';
 import { effectiveState } from '../run/reconcile.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 import { MoatError } from '../errors.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
 

@@ -1,7 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { age, forOut, jsonOut, shellJoin, type CliContext } from './context.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 
 function stateText(m: RunMetadata): string {
   switch (m.state) {

@@ -2,8 +2,8 @@ import type { Command } from '@commander-js/extra-typings';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CliContext } from './context.js';
-import { LIVE_STATES, type LogRecord } from '../run/types.js';
-import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../run/log-file.js';
+import { LIVE_STATES, type LogRecord } from '../store/types.js';
+import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../store/log-file.js';
 import { textFor } from '../term/sanitize.js';
 
 type Out = NodeJS.WriteStream;

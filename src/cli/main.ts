@@ -3,7 +3,7 @@ import pc from 'picocolors';
 import { isMoatError } from '../errors.js';
 import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
-import { LIVE_STATES } from '../run/types.js';
+import { LIVE_STATES } from '../store/types.js';
 import { resumeOrphanedRuns } from '../daemon/client.js';
 import { CliContext, forErr } from './context.js';
 import { registerRunCommand } from './run.js';

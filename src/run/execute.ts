@@ -13,12 +13,12 @@ import { checkConfigTrust } from './config-trust.js';
 import { assertSourcesUnchanged } from './mount-sources.js';
 import { changedHostExecutables, hostExecutablesWarning, hostFolderWarning, snapshotFolder, snapshotHostExecutables } from './host-executables.js';
 import { checkSensitiveWorkspace } from './sensitive-workspace.js';
-import { setIdReport, type SetIdSweep } from './setid-sweep.js';
-import { RunStore } from './store.js';
+import { setIdReport, type SetIdSweep } from '../daemon/setid-sweep.js';
+import { RunStore } from '../store/store.js';
 import { mark } from '../timing.js';
 import { grantHints } from './grant-hints.js';
 import type { RunSpec } from './spec.js';
-import type { RunMetadata } from './types.js';
+import type { RunMetadata } from '../store/types.js';
 
 export interface ExecuteDeps {
   home: MoatHome;
