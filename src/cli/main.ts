@@ -32,12 +32,6 @@ export async function main(argv: string[]): Promise<number> {
   for (const s of [process.stdout, process.stderr]) {
     s.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); else throw err; });
   }
-  if (argv[2] === '__daemon') {
-    const { runDaemon } = await import('../daemon/server.js');
-    const ctx = new CliContext();
-    await runDaemon(ctx.home, { idleMs: Number(process.env.MOAT_DAEMON_IDLE_MS ?? 60_000) });
-    return -1; // keep running
-  }
   const verbose = argv.includes('--verbose');
   const { head, trailing } = splitTrailing(argv.filter((a) => a !== '--verbose'));
   const ctx = new CliContext();
@@ -110,9 +104,7 @@ function drained(s: NodeJS.WriteStream): Promise<void> {
 }
 
 const code = await main(process.argv);
-if (code >= 0) {
-  process.exitCode = code;
-  // Leave no handle (stdin, sockets) keeping the process alive once the command is done, but only after
-  // the output has left: exiting with writes pending cuts `moat logs | …` off at the pipe's buffer size.
-  void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => setImmediate(() => process.exit(code)));
-}
+process.exitCode = code;
+// Leave no handle (stdin, sockets) keeping the process alive once the command is done, but only after
+// the output has left: exiting with writes pending cuts `moat logs | …` off at the pipe's buffer size.
+void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => setImmediate(() => process.exit(code)));
