@@ -6,14 +6,17 @@
  * by daemon/client.ts) are the only processes; nothing below the CLI imports it.
  */
 const LAYERS = [
-  ['cli'], //                                  one file per command: flags in, a service called, output out
-  ['agents'], //                               claude/, codex/: staging, flags, sessions, transcripts
-  ['run'], //                                  the run lifecycle, seen from the CLI
-  ['daemon'], //                               the per-home host daemon: gateways, supervisor, records
-  ['audit', 'credentials', 'config', 'store'], // signed log; secrets; moat.yaml; runs/<id>/ on disk
-  ['image', 'gateway', 'deps'], //             images; the network boundary; the dependency registry
-  ['runtime', 'term', 'home'], //              the container engine; the terminal; ~/.moat
+  ['cli'], //                        one file per command: flags in, a service called, output out
+  ['agents', 'doctor'], //           claude/, codex/: staging, flags, sessions; moat doctor's checks
+  ['run'], //                        the run lifecycle, seen from the CLI
+  ['daemon'], //                     the per-home host daemon: gateways, supervisor, records
+  ['config', 'credentials'], //      moat.yaml and the global config; secrets, providers
+  ['image'], //                      Dockerfiles, tags, builds (inside the gateway boundary)
+  ['audit', 'store', 'gateway', 'deps'], // signed log; runs/<id>/ on disk; the network boundary; dependency registry
+  ['runtime', 'term', 'home'], //    the container engine; the terminal; ~/.moat
 ];
+/** A path in one of the folders on the map. */
+const KNOWN = `^src/(${LAYERS.flat().join('|')})/`;
 // Below every folder: the single-file modules at the root of src/ (errors.ts, timing.ts, version.ts).
 
 /** @type {import('dependency-cruiser').IForbiddenRuleType[]} */
@@ -44,11 +47,18 @@ module.exports = {
       to: { path: '^src/cli/' },
     },
     {
-      name: 'folder-on-the-layer-map',
-      comment: `Every folder of src/ has its place in LAYERS (.dependency-cruiser.cjs): add a new folder there.`,
+      name: 'unmapped-folder',
+      comment: 'Every folder of src/ has its place in LAYERS (.dependency-cruiser.cjs): add a new folder there.',
       severity: 'error',
-      from: { path: '^src/[^/]+/', pathNot: `^src/(${LAYERS.flat().join('|')})/` },
-      to: {},
+      from: { path: '^src/[^/]+/', pathNot: KNOWN },
+      to: { path: '^src/' },
+    },
+    {
+      name: 'unmapped-folder-target',
+      comment: 'Every folder of src/ has its place in LAYERS (.dependency-cruiser.cjs): add a new folder there.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^src/[^/]+/', pathNot: KNOWN },
     },
     {
       name: 'root-modules-are-leaves',
