@@ -4,7 +4,7 @@
  * Only reads.
  */
 import type { MoatHome } from '../home/paths.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 import { workspaceTranscripts } from './session-scope.js';
 import { isAgentRun, namedByOthers, sessionsOfRun } from './sessions.js';
 import { canonicalWorkspace, type UserDirs } from './transcripts.js';

@@ -3,7 +3,7 @@ import pc from 'picocolors';
 import { forOut, type CliContext } from './context.js';
 import { example } from './help.js';
 import { MoatError } from '../errors.js';
-import { LIVE_STATES } from '../run/types.js';
+import { LIVE_STATES } from '../store/types.js';
 import { runAttached } from '../run/session.js';
 import { markStopped, stopContainer } from '../run/launch.js';
 import { INTERRUPT_WINDOW_MS, armedLine, attachedBanner, detachedLine, outputBanner, stoppedLine, stoppingLine } from './session-text.js';

@@ -4,7 +4,7 @@ import { confirmRemoval } from './stop.js';
 import { example } from './help.js';
 import { renderTable } from '../term/table.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_RUN_ID } from '../runtime/types.js';
-import { LIVE_STATES } from '../run/types.js';
+import { LIVE_STATES } from '../store/types.js';
 
 interface Plan {
   runs: Array<{ id: string; name: string; containerId?: string }>;

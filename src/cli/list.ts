@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import pc from 'picocolors';
 import { forOut, jsonOut, shellJoin, type CliContext } from './context.js';
 import { example } from './help.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 import { renderTable, type Cell } from '../term/table.js';
 import { relativeTime } from '../term/time.js';
 import { tildePath } from '../term/home-path.js';

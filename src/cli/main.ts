@@ -4,7 +4,7 @@ import pc from 'picocolors';
 import { MoatError, isMoatError } from '../errors.js';
 import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
-import { LIVE_STATES } from '../run/types.js';
+import { LIVE_STATES } from '../store/types.js';
 import { resumeOrphanedRuns } from '../daemon/client.js';
 import { CliContext, forErr } from './context.js';
 import { configureHelpStyle, example } from './help.js';
@@ -76,12 +76,6 @@ export async function main(argv: string[]): Promise<number> {
   // `moat list | head`: a closed pipe ends the command quietly, like any Unix tool.
   for (const s of [process.stdout, process.stderr]) {
     s.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); else throw err; });
-  }
-  if (argv[2] === '__daemon') {
-    const { runDaemon } = await import('../daemon/server.js');
-    const ctx = new CliContext();
-    await runDaemon(ctx.home, { idleMs: Number(process.env.MOAT_DAEMON_IDLE_MS ?? 60_000) });
-    return -1; // keep running
   }
   if (argv[2] === '__complete') {
     // Tab completion's dynamic values: the home's files only, before any command is loaded.
@@ -187,9 +181,7 @@ function drained(s: NodeJS.WriteStream): Promise<void> {
 }
 
 const code = await main(process.argv);
-if (code >= 0) {
-  process.exitCode = code;
-  // Leave no handle (stdin, sockets) keeping the process alive once the command is done, but only after
-  // the output has left: exiting with writes pending cuts `moat logs | …` off at the pipe's buffer size.
-  void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => setImmediate(() => process.exit(code)));
-}
+process.exitCode = code;
+// Leave no handle (stdin, sockets) keeping the process alive once the command is done, but only after
+// the output has left: exiting with writes pending cuts `moat logs | …` off at the pipe's buffer size.
+void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => setImmediate(() => process.exit(code)));

@@ -9,7 +9,7 @@ import { executeRun } from '../run/execute.js';
 import { buildProgress } from './progress.js';
 import { attachedBanner, startingLine, stoppedLine } from './session-text.js';
 import { missingCommandMessage } from '../run/missing-command.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 import { decimalNumber, wholeNumber } from './flag-values.js';
 import { checkWorkspaceOperand } from './input-errors.js';
 import { MAX_PIDS, MIN_PIDS, cpusProblem } from '../config/rules.js';

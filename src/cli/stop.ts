@@ -2,7 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { forOut, type CliContext } from './context.js';
 import { example } from './help.js';
 import { MoatError } from '../errors.js';
-import { LIVE_STATES, type RunMetadata } from '../run/types.js';
+import { LIVE_STATES, type RunMetadata } from '../store/types.js';
 import { markStopped, stopContainer } from '../run/launch.js';
 import { wholeNumber } from './flag-values.js';
 

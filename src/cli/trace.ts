@@ -5,7 +5,7 @@ import { forOut, type CliContext } from './context.js';
 import { example } from './help.js';
 import { jsonFor } from '../term/sanitize.js';
 import type { RequestEvent } from '../gateway/events.js';
-import { LIVE_STATES } from '../run/types.js';
+import { LIVE_STATES } from '../store/types.js';
 import type { DroppedLine, TraceBudgetLine } from '../daemon/network-recorder.js';
 import type { RefusalSummary } from '../daemon/refusals.js';
 import { readJsonlLines } from '../home/jsonl.js';

@@ -8,7 +8,7 @@ import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
 import { CredentialStore } from '../credentials/store.js';
 import type { ResolvedGrants } from '../credentials/resolve.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 import { resolveGrantsSerialized, startGrantRefresh } from './refresh.js';
 import { upstreamOptions } from './upstream-options.js';
 

@@ -1,19 +1,19 @@
 import { lstat, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerRuntime, LogLine } from '../runtime/types.js';
-import type { RunStore } from '../run/store.js';
-import { LIVE_STATES, type LogRecord, type RunMetadata } from '../run/types.js';
+import type { RunStore } from '../store/store.js';
+import { LIVE_STATES, type LogRecord, type RunMetadata } from '../store/types.js';
 import type { MoatHome } from '../home/paths.js';
 import { ENTRIES_FILE, type ResumedLog } from '../audit/index.js';
 import { AuditSink } from './audit-sink.js';
-import { setIdReport, sweepSetId } from '../run/setid-sweep.js';
+import { setIdReport, sweepSetId } from './setid-sweep.js';
 import type { GatewayHost, RunGateway } from './gateways.js';
 import { NetworkRecorder } from './network-recorder.js';
 import { RECORD_LIMITS, capText, recordBudgets } from './record-limits.js';
 import { after, auditConsoleFloor, auditOutputLimitReached, logsFloor, repairLogsTail, type Floor } from './resume-point.js';
 import { DeferredAudit, auditLeftOpen, recoveredEntry, type AuditLike } from './recovery.js';
 import { OutputBudget } from './output-budget.js';
-import { DEFAULT_LOG_LIMIT, LOG_FILE, LogWriter, OLD_LOG_FILE } from '../run/log-file.js';
+import { DEFAULT_LOG_LIMIT, LOG_FILE, LogWriter, OLD_LOG_FILE } from '../store/log-file.js';
 import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 
 /** Bytes an audit entry adds around a console line (hashes, seq, timestamps): counted against the limit. */

@@ -7,7 +7,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { canonicalJson } from '../audit/canonical.js';
 import type { GatewayEvent, RequestEvent } from '../gateway/events.js';
-import { RECORD_LIMITS, capRequestEvent, capText } from '../daemon/record-limits.js';
+import { RECORD_LIMITS, capRequestEvent, capText } from '../gateway/record-caps.js';
 import { sanitizeForTerminal as sanitizeLine } from '../term/sanitize.js';
 
 /** The copy of the build's requests in the directory of the run that built the image. */

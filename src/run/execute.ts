@@ -14,13 +14,13 @@ import { checkConfigTrust } from './config-trust.js';
 import { assertSourcesUnchanged } from './mount-sources.js';
 import { changedHostExecutables, hostExecutablesWarning, hostFolderWarning, snapshotFolder, snapshotHostExecutables } from './host-executables.js';
 import { checkSensitiveWorkspace } from './sensitive-workspace.js';
-import { setIdReport, type SetIdSweep } from './setid-sweep.js';
-import { RunStore } from './store.js';
+import { setIdReport, type SetIdSweep } from '../daemon/setid-sweep.js';
+import { RunStore } from '../store/store.js';
 import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 import { mark } from '../timing.js';
 import { networkReport } from './network-report.js';
 import type { RunSpec } from './spec.js';
-import type { RunMetadata } from './types.js';
+import type { RunMetadata } from '../store/types.js';
 
 export interface ExecuteDeps {
   home: MoatHome;

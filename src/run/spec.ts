@@ -1,6 +1,6 @@
 import type { ConfigGuard } from './config-trust.js';
 import type { Mount } from '../runtime/types.js';
-import type { RunMetadata } from './types.js';
+import type { RunMetadata } from '../store/types.js';
 
 /** Everything a run needs, after moat.yaml and flags are merged. */
 export interface RunSpec {

@@ -40,7 +40,7 @@ export interface RunMetadata {
   };
   /** Host folders the run could write (the workspace and its writable mounts), swept when it ends. */
   writable?: string[];
-  /** What the sweep for set-id files found when the run ended (setid-sweep.ts). */
+  /** What the sweep for set-id files found when the run ended (daemon/setid-sweep.ts). */
   setIdSweep?: { stripped: string[]; remaining: string[]; truncated: boolean };
   /** The home that owns the run (labels carry it too). */
   home: string;
