@@ -25,16 +25,18 @@ function time(args) {
   if (r.status !== 0) throw new Error(`moat ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}`);
   return { ms, stderr: r.stderr };
 }
+/** What a build prints (progress lines, then its time). */
+const BUILT = /Building the image|Image built in|\[\d+\/\d+\]|Step \d+\/\d+/;
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 try {
   const uncached = time(['run', '--rebuild', '--approve-config', '--', 'true']);
-  if (!/Step \d+\/\d+/.test(uncached.stderr)) throw new Error(`moat run --rebuild did not build:\n${uncached.stderr}`);
+  if (!BUILT.test(uncached.stderr)) throw new Error(`moat run --rebuild did not build:\n${uncached.stderr}`);
   const cached = [];
   for (let i = 0; i < N; i++) {
     const r = time(['run', '--', 'true']);
-    if (/Building the image|Step \d+\/\d+/.test(r.stderr)) throw new Error(`a cached run built the image:\n${r.stderr}`);
+    if (BUILT.test(r.stderr)) throw new Error(`a cached run built the image:\n${r.stderr}`);
     cached.push(r.ms);
   }
   const cm = median(cached);
@@ -44,7 +46,7 @@ try {
   console.log(`ratio uncached / cached: ${(uncached.ms / cm).toFixed(0)}x`);
 } finally {
   spawnSync(process.execPath, [moat, 'proxy', 'stop'], { env, cwd: ws, stdio: 'ignore' });
-  spawnSync(process.execPath, [moat, 'clean', '-y'], { env, cwd: ws, stdio: 'ignore' });
+  spawnSync(process.execPath, [moat, 'clean', '-y', '--images'], { env, cwd: ws, stdio: 'ignore' });
   // moat clean keeps an image a container of another home still uses (the tag is content-addressed, so
   // another home may run the same image); remove what is left of ours once nothing uses it (no --force).
   const left = spawnSync('docker', ['images', '-q', '--filter', `label=moat.home=${home}`], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
