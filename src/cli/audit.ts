@@ -56,7 +56,7 @@ function parseTypes(value: string | undefined): AuditType[] | undefined {
   if (value === undefined) return undefined;
   const types = value.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
   const bad = types.filter((t) => !isAuditType(t));
-  if (bad.length > 0) throw new MoatError(`unknown audit event type ${bad.join(', ')}`, { hint: `use one of: ${AUDIT_TYPES.join(', ')}` });
+  if (bad.length > 0) throw new MoatError(`unknown audit event type ${bad.join(', ')}`, { code: 'E_USAGE', hint: `use one of: ${AUDIT_TYPES.join(', ')}` });
   return types as AuditType[];
 }
 
@@ -64,7 +64,7 @@ async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') throw new MoatError(`${what} ${path} does not exist`);
+    if (errnoCode(err) === 'ENOENT') throw new MoatError(`${what} ${path} does not exist`, { code: 'E_NOT_FOUND' });
     throw err;
   }
 }
@@ -74,7 +74,7 @@ async function verifyFile(path: string, key: string | undefined): Promise<AuditR
   try {
     return await verifyDocumentFile(path, key === undefined ? {} : { key });
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') throw new MoatError(`file ${path} does not exist`);
+    if (errnoCode(err) === 'ENOENT') throw new MoatError(`file ${path} does not exist`, { code: 'E_NOT_FOUND' });
     throw err;
   }
 }
@@ -85,7 +85,7 @@ async function openRun(ctx: AuditCommandContext, ref: string | undefined): Promi
   try {
     await stat(store.entriesPath);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') throw new MoatError(`run ${run.id} has no audit log (${ENTRIES_FILE} is missing)`);
+    if (errnoCode(err) === 'ENOENT') throw new MoatError(`run ${run.id} has no audit log (${ENTRIES_FILE} is missing)`, { code: 'E_AUDIT' });
     throw err;
   }
   return { store, live: run.live };
@@ -94,7 +94,7 @@ async function openRun(ctx: AuditCommandContext, ref: string | undefined): Promi
 async function homeKey(ctx: AuditCommandContext): Promise<{ key: KeyObject; pem: string }> {
   const key = await loadPublicKey(ctx.home);
   if (!key) {
-    throw new MoatError(`no audit signing key in ${ctx.home.auditDir}`, { hint: `a run signs with the key of the moat home it ran in; verify its bundle with \`moat audit verify FILE --key PUBKEY\`` });
+    throw new MoatError(`no audit signing key in ${ctx.home.auditDir}`, { code: 'E_AUDIT', hint: `a run signs with the key of the moat home it ran in; verify its bundle with \`moat audit verify FILE --key PUBKEY\`` });
   }
   return { key, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
 }
@@ -136,7 +136,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
         if (opts.json) await write(']}\n');
         return;
       }
-      if (types) throw new MoatError('--type filters the --events listing', { hint: `moat audit ${ref ?? ''} --events --type ${opts.type ?? ''}`.replace(/\s+/g, ' ') });
+      if (types) throw new MoatError('--type filters the --events listing', { code: 'E_USAGE', hint: `moat audit ${ref ?? ''} --events --type ${opts.type ?? ''}`.replace(/\s+/g, ' ') });
       const { key, pem } = await homeKey(ctx);
       // A run that has ended must have a closed log, whoever still holds its lock (a stopped daemon, a reused pid).
       const r = await verifyStore(store, key, live === false ? { inProgress: false } : {});
@@ -171,7 +171,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       const ref = b === undefined ? undefined : a;
       const seqText = b ?? a;
       const seq = Number(seqText);
-      if (!/^[1-9][0-9]*$/.test(seqText) || !Number.isSafeInteger(seq)) throw new MoatError(`"${seqText}" is not an entry number`, { hint: 'moat audit prove [run] <seq>' });
+      if (!/^[1-9][0-9]*$/.test(seqText) || !Number.isSafeInteger(seq)) throw new MoatError(`"${seqText}" is not an entry number`, { code: 'E_USAGE', hint: 'moat audit prove [run] <seq>' });
       const { store } = await openRun(ctx, ref);
       out(`${JSON.stringify(await prove(store, seq, (await homeKey(ctx)).pem), null, 2)}\n`);
     });

@@ -57,7 +57,7 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
       process.stdout.write(forOut(`${o.dryRun ? 'Would remove' : 'Will remove'}:\n${lines.map((l) => `  ${l}`).join('\n')}\n`));
       if (o.dryRun) return;
       if (!o.yes) {
-        if (!process.stdin.isTTY) throw new MoatError('moat clean asks before deleting, and there is no terminal to ask.', { hint: 'Add -y to confirm: moat clean -y' });
+        if (!process.stdin.isTTY) throw new MoatError('moat clean asks before deleting, and there is no terminal to ask.', { code: 'E_USAGE', hint: 'Add -y to confirm: moat clean -y' });
         const { confirm } = await import('@inquirer/prompts');
         if (!(await confirm({ message: `Remove these ${total} items?`, default: false }))) return;
       }

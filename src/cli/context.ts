@@ -20,7 +20,11 @@ export class CliContext {
   readonly store: RunStore;
   private rt: ContainerRuntime | undefined;
 
-  constructor(readonly env: NodeJS.ProcessEnv = process.env) {
+  /** `--json`: stdout carries only JSON, and notes (`info`) are not printed, so stderr holds nothing but an error document. */
+  readonly json: boolean;
+
+  constructor(readonly env: NodeJS.ProcessEnv = process.env, opts: { json?: boolean } = {}) {
+    this.json = opts.json ?? false;
     this.home = MoatHome.fromEnv(env);
     this.store = new RunStore(this.home);
   }
@@ -32,6 +36,7 @@ export class CliContext {
 
   /** Informational messages go to stderr so stdout stays the command's own output (`style`: moat's colour). */
   info(msg: string, style: (s: string) => string = (s) => s): void {
+    if (this.json) return;
     process.stderr.write(`${style(forErr(msg))}\n`);
   }
 
@@ -62,7 +67,7 @@ export class CliContext {
         return eff;
       }
     }
-    throw new MoatError(`There is no run to ${what}.`, { hint: 'moat list shows the runs; moat run starts one.' });
+    throw new MoatError(`There is no run to ${what}.`, { code: 'E_NOT_FOUND', hint: 'moat list shows the runs; moat run starts one.' });
   }
 }
 

@@ -46,7 +46,7 @@ export function registerDepsCommands(program: Command): void {
     .option('--json', 'print the entries as JSON')
     .action((o) => {
       if (o.type !== undefined && !(TYPES as readonly string[]).includes(o.type)) {
-        throw new MoatError(`unknown dependency type "${o.type}"`, { hint: `Use one of: ${TYPES.join(', ')}.` });
+        throw new MoatError(`unknown dependency type "${o.type}"`, { code: 'E_USAGE', hint: `Use one of: ${TYPES.join(', ')}.` });
       }
       const entries = REGISTRY.filter((e) => o.type === undefined || e.type === o.type);
       if (o.json) {

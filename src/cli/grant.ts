@@ -60,6 +60,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     .action(async (spec, opts) => {
       if (!spec) {
         throw new MoatError(`Name a provider to grant: ${providers.map((p) => p.name).join(', ')}.`, {
+          code: 'E_USAGE',
           hint: 'moat grant github   (or: moat grant list)',
         });
       }
@@ -111,7 +112,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     .option('--json', 'print one JSON object on stdout')
     .action(async (name, opts) => {
       const cred = await store().get(validateCredentialName(name));
-      if (!cred) throw new MoatError(`No grant named "${name}".`, { hint: `moat grant ${name}` });
+      if (!cred) throw new MoatError(`No grant named "${name}".`, { code: 'E_NOT_FOUND', hint: `moat grant ${name}` });
       const secret = Object.fromEntries(Object.entries(cred.secret).map(([k, v]) => [k, redact(v)]));
       const view = { name, provider: cred.provider, kind: cred.kind, source: cred.source, scopes: cred.scopes, createdAt: cred.createdAt, expiresAt: cred.expiresAt ?? null, meta: cred.meta ?? {}, secret };
       if (opts.json) {
@@ -137,7 +138,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     .argument('<name>', 'credential name (see moat grant list)')
     .action(async (name) => {
       if (!(await store().remove(validateCredentialName(name)))) {
-        throw new MoatError(`No grant named "${name}".`, { hint: 'moat grant list' });
+        throw new MoatError(`No grant named "${name}".`, { code: 'E_NOT_FOUND', hint: 'moat grant list' });
       }
       out(`${pc.green('✓')} Removed ${pc.bold(name)} from moat. The token itself still works until you revoke it at the provider.`);
     });

@@ -1,11 +1,10 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import pc from 'picocolors';
-import { isMoatError } from '../errors.js';
 import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
 import { LIVE_STATES } from '../run/types.js';
 import { resumeOrphanedRuns } from '../daemon/client.js';
-import { CliContext, forErr } from './context.js';
+import { CliContext } from './context.js';
+import { jsonRequested, reportError, usageDocument } from './json.js';
 import { registerRunCommand } from './run.js';
 import { registerListCommand } from './list.js';
 import { registerLogsCommand } from './logs.js';
@@ -40,14 +39,17 @@ export async function main(argv: string[]): Promise<number> {
   }
   const verbose = argv.includes('--verbose');
   const { head, trailing } = splitTrailing(argv.filter((a) => a !== '--verbose'));
-  const ctx = new CliContext();
+  const json = jsonRequested(head);
+  const ctx = new CliContext(process.env, { json });
   const program = new Command()
     .name('moat')
     .description('Run AI coding agents and any command in an isolated container that never holds your secrets.')
     .version(VERSION, '-V, --version')
     .option('--verbose', 'show stack traces of unexpected errors')
-    .showHelpAfterError('(add --help for usage)')
     .exitOverride();
+  // With --json a usage error is an error document too (subcommands inherit this when they are created).
+  if (json) program.configureOutput({ outputError: (text, write) => write(usageDocument(text)) });
+  else program.showHelpAfterError('(add --help for usage)');
   registerRunCommand(program, ctx, trailing);
   registerListCommand(program, ctx);
   registerStatusCommands(program, ctx);
@@ -88,16 +90,7 @@ export async function main(argv: string[]): Promise<number> {
       // Commander already printed its one-line message (unknown option, missing argument, help).
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (isMoatError(err)) {
-      process.stderr.write(`${pc.red('moat:')} ${forErr(err.message)}\n`);
-      if (err.hint) process.stderr.write(`  ${forErr(err.hint)}\n`);
-      if (verbose && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
-      return err.exitCode;
-    }
-    const e = err as Error;
-    process.stderr.write(`${pc.red('moat: unexpected error:')} ${forErr(e?.message ?? String(err))}\n`);
-    process.stderr.write(verbose ? `${e?.stack ?? ''}\n` : '  Run again with --verbose for details, and please report it.\n');
-    return 70;
+    return reportError(err, { json, verbose });
   }
 }
 

@@ -41,6 +41,7 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
       const running = metas.filter((m) => LIVE_STATES.has(m.state));
       if (running.length > 0 && !o.force) {
         throw new MoatError(`Run ${running.map((m) => m.name).join(', ')} is still running.`, {
+          code: 'E_CONFLICT',
           hint: `Stop it first (moat stop ${running[0]?.name}) or add -f.`,
         });
       }

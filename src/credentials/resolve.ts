@@ -43,11 +43,11 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
     seen.add(name);
     const provider = findProvider(name);
     if (!provider) {
-      throw new MoatError(`Unknown grant "${spec}".`, { hint: 'moat grant list' });
+      throw new MoatError(`Unknown grant "${spec}".`, { code: 'E_NOT_FOUND', hint: 'moat grant list' });
     }
     const stored = await store.get(name);
     if (!stored) {
-      throw new MoatError(`The grant "${name}" does not exist yet.`, { hint: `moat grant ${name}` });
+      throw new MoatError(`The grant "${name}" does not exist yet.`, { code: 'E_NOT_FOUND', hint: `moat grant ${name}` });
     }
     const cred = await ensureFresh(provider, name, stored, store, opts);
     const injections = provider.injections(cred);
@@ -107,7 +107,7 @@ export async function ensureFresh(
 const canRefresh = (cred: StoredCredential): boolean => Boolean(cred.secret.refreshToken);
 
 const expiredError = (name: string, cred: StoredCredential): MoatError =>
-  new MoatError(`The grant "${name}" expired at ${cred.expiresAt ?? '?'} and cannot be refreshed.`, { hint: `moat grant ${name}` });
+  new MoatError(`The grant "${name}" expired at ${cred.expiresAt ?? '?'} and cannot be refreshed.`, { code: 'E_CREDENTIAL', hint: `moat grant ${name}` });
 
 /** Every form of a secret that could appear in a log: raw values and the header values built from them. */
 function secretStrings(cred: StoredCredential, injections: HeaderInjection[]): string[] {
@@ -136,6 +136,7 @@ function assertNoConflicts(injections: HeaderInjection[]): void {
         const other = owner.get(key);
         if (other !== undefined && other !== inj.grant) {
           throw new MoatError(`The grants "${other}" and "${inj.grant}" both supply the ${header} credential for ${host}.`, {
+            code: 'E_CONFIG',
             hint: `Use one of them: remove "${other}" or "${inj.grant}" from --grant / moat.yaml grants`,
           });
         }

@@ -89,14 +89,14 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
     return { tag, built: true, logFile };
   } catch (err) {
     progress.done(false);
-    if (err instanceof MoatError && err.exitCode === 125 && !/build the image:/.test(err.message)) throw err;
+    if (err instanceof MoatError && err.code === 'E_ENGINE_UNREACHABLE') throw err; // not a build failure: the engine is away
     const detail = err instanceof Error ? err.message : String(err);
     tail.push(detail);
     log.write(`${detail}\n`);
     const last = tail.slice(-12).map((l) => `  | ${l}`).join('\n');
     throw new MoatError(
       `The image build failed at ${currentStep ? `"${currentStep.slice(0, 100)}"` : 'its first step'} (${currentOwner}).\n${last}`,
-      { hint: `${buildHint(tail.join('\n'))} Full log: ${logFile}`, exitCode: 1 },
+      { code: 'E_BUILD', hint: `${buildHint(tail.join('\n'))} Full log: ${logFile}`, exitCode: 1 },
     );
   } finally {
     await new Promise<void>((r) => log.end(r));

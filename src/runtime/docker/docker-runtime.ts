@@ -121,8 +121,19 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       const code = statusCode(err);
       if (code === 404) return;
-      if (code === 409 && /already in progress/.test(String((err as Error).message))) return;
+      // 409 is also "cannot remove a running container": only a removal already under way is done.
+      if (code === 409 && (await this.removalUnderWay(id))) return;
       throw dockerError(err, 'remove the container');
+    }
+  }
+
+  /** The container is gone or the engine is removing it (told by its state, not by the text of an answer). */
+  private async removalUnderWay(id: string): Promise<boolean> {
+    try {
+      const j = await this.api.json<InspectJson>('GET', `${c(id)}/json`);
+      return j.State.Status === 'removing';
+    } catch (err) {
+      return statusCode(err) === 404;
     }
   }
 

@@ -1,6 +1,6 @@
 import { request, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
-import { MoatError } from '../../errors.js';
+import { MoatError, SystemLikeError } from '../../errors.js';
 
 /** Where the engine listens, from DOCKER_HOST (unix:// or tcp://) or the default socket. */
 export function engineEndpoint(env: NodeJS.ProcessEnv = process.env): { socketPath?: string; host?: string; port?: number } {
@@ -10,13 +10,14 @@ export function engineEndpoint(env: NodeJS.ProcessEnv = process.env): { socketPa
   if (dh.startsWith('tcp://')) {
     if (env.DOCKER_TLS_VERIFY) {
       throw new MoatError('DOCKER_HOST with DOCKER_TLS_VERIFY (TLS to the engine) is not supported yet.', {
+        code: 'E_ENGINE_UNREACHABLE',
         hint: 'Use a unix socket, or an ssh tunnel to one, and point DOCKER_HOST at it.',
       });
     }
     const u = new URL(dh.replace(/^tcp:/, 'http:'));
     return { host: u.hostname, port: Number(u.port || 2375) };
   }
-  throw new MoatError(`DOCKER_HOST=${dh} is not supported (only unix:// and tcp://).`, { hint: 'Unset DOCKER_HOST or point it at a unix socket.' });
+  throw new MoatError(`DOCKER_HOST=${dh} is not supported (only unix:// and tcp://).`, { code: 'E_ENGINE_UNREACHABLE', hint: 'Unset DOCKER_HOST or point it at a unix socket.' });
 }
 
 export class EngineError extends Error {
@@ -57,7 +58,7 @@ export class EngineApi {
         },
       }, resolve);
       req.on('error', reject);
-      if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(Object.assign(new Error('the engine did not answer in time'), { code: 'ETIMEDOUT' })));
+      if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new SystemLikeError('the engine did not answer in time', 'ETIMEDOUT')));
       req.end(body);
     });
   }

@@ -20,6 +20,7 @@ export function dockerError(err: unknown, what: string): Error {
         ? `Permission denied talking to the Docker engine at ${engineAddress()}.`
         : `Cannot reach the Docker engine at ${engineAddress()} (${code}).`,
       {
+        code: 'E_ENGINE_UNREACHABLE',
         hint: perm
           ? 'Add yourself to the docker group: sudo usermod -aG docker $USER (then log in again).'
           : 'Start it with: sudo systemctl start docker (or bash scripts/setup.sh), or set DOCKER_HOST.',
@@ -30,5 +31,5 @@ export function dockerError(err: unknown, what: string): Error {
   }
   const json = (err as { json?: { message?: string } } | undefined)?.json;
   const message = json?.message ?? (err instanceof Error ? err.message : String(err));
-  return new MoatError(`Docker could not ${what}: ${message.trim()}`, { exitCode: 125, cause: err });
+  return new MoatError(`Docker could not ${what}: ${message.trim()}`, { code: 'E_ENGINE', exitCode: 125, cause: err });
 }
