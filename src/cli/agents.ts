@@ -1,5 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
-import { forOut, jsonOut, type CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
+import { printJson } from './json.js';
 import { addRunFlags, executeAndReport, prepareFlags } from './run.js';
 import { AGENTS } from '../agents/index.js';
 import type { AgentDefinition } from '../agents/types.js';
@@ -54,7 +55,7 @@ function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, a
       const candidates = o.all ? await allWorkspaceCandidates(agent.name, runs, ctx.home, userDirs(ctx)) : () => wt.sessions;
       const rows = sessionRows(agent.name, runs, candidates, o.all ? undefined : wt.workspace);
       if (o.json) {
-        process.stdout.write(`${jsonOut(rows, 2)}\n`);
+        await printJson({ sessions: rows });
         return;
       }
       const note = await legacyNote(agent.name, ctx.home, o.all ? new Set(rows.flatMap((r) => r.sessionIds)) : undefined);

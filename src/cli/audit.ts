@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { Option } from '@commander-js/extra-typings';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import type { AuditEntry, AuditReport, AuditType } from '../audit/index.js';
+import type { AuditReport, AuditType } from '../audit/index.js';
 import {
   AUDIT_TYPES, ENTRIES_FILE, JsonlAuditStore, exportBundle, isAuditType, keyFingerprint, listEntries, loadOrCreateSigner,
   loadPublicKey, prove, signingKeyPaths, verifyDocumentFile, verifyStore,
@@ -11,6 +11,7 @@ import {
 import { MoatError, errnoCode } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
+import { Timeline } from './audit-timeline.js';
 
 export interface AuditCommandContext {
   home: MoatHome;
@@ -45,11 +46,6 @@ export function formatReport(r: AuditReport, color = pc.isColorSupported, safe: 
       : r.completeness === 'in-progress' ? c.green('verdict: OK so far — the run is in progress and its log is not closed yet')
         : c.green('verdict: OK — the record is intact'));
   return `${lines.join('\n')}\n`;
-}
-
-function summarize(e: AuditEntry): string {
-  const json = JSON.stringify(e.data);
-  return json.length > 200 ? `${json.slice(0, 199)}…` : json;
 }
 
 function parseTypes(value: string | undefined): AuditType[] | undefined {
@@ -130,8 +126,9 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
         // Streamed: the same text as JSON.stringify({ runId, entries }), one entry at a time.
         if (opts.json) await write(`{"runId":${JSON.stringify(store.runId)},"entries":[`);
         let n = 0;
+        const timeline = new Timeline(safe);
         for await (const e of listEntries(store, types)) {
-          await write(opts.json ? `${n++ === 0 ? '' : ','}${json(JSON.stringify(e))}` : `${String(e.seq).padStart(6)}  ${safe(e.ts)}  ${safe(e.type.padEnd(10))}  ${safe(summarize(e))}\n`);
+          await write(opts.json ? `${n++ === 0 ? '' : ','}${json(JSON.stringify(e))}` : timeline.line(e));
         }
         if (opts.json) await write(']}\n');
         return;
@@ -167,13 +164,14 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
     .description('print an inclusion proof (JSON) of one entry against the signed root')
     .argument('<run-or-seq>', 'run id, or the seq when the run is omitted')
     .argument('[seq]', 'entry sequence number')
-    .action(async (a, b) => {
+    .option('--json', 'print the proof on one line (it is JSON either way)')
+    .action(async (a, b, opts) => {
       const ref = b === undefined ? undefined : a;
       const seqText = b ?? a;
       const seq = Number(seqText);
       if (!/^[1-9][0-9]*$/.test(seqText) || !Number.isSafeInteger(seq)) throw new MoatError(`"${seqText}" is not an entry number`, { code: 'E_USAGE', hint: 'moat audit prove [run] <seq>' });
       const { store } = await openRun(ctx, ref);
-      out(`${JSON.stringify(await prove(store, seq, (await homeKey(ctx)).pem), null, 2)}\n`);
+      out(`${JSON.stringify(await prove(store, seq, (await homeKey(ctx)).pem), null, wantJson(opts.json) ? undefined : 2)}\n`);
     });
 
   audit

@@ -6,13 +6,11 @@ import { RunStore } from '../run/store.js';
 import { effectiveState } from '../run/reconcile.js';
 import type { RunMetadata } from '../run/types.js';
 import { MoatError } from '../errors.js';
-import { jsonFor, textFor } from '../term/sanitize.js';
+import { textFor } from '../term/sanitize.js';
 
 /** Text a container or a workspace could have chosen, for stdout / stderr: neutralised on a terminal. */
 export const forOut = (s: string): string => textFor(process.stdout)(s);
 export const forErr = (s: string): string => textFor(process.stderr)(s);
-/** A value as JSON for stdout (C1 and bidi characters escaped on a terminal; the parsed value is the same). */
-export const jsonOut = (v: unknown, indent?: number): string => jsonFor(process.stdout)(JSON.stringify(v, null, indent));
 
 /** What every command gets: the home, a lazily created runtime, and output helpers. */
 export class CliContext {

@@ -2,6 +2,7 @@ import type { Command } from '@commander-js/extra-typings';
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import { MoatError } from '../errors.js';
+import { jsonLine } from './json.js';
 import { REGISTRY } from '../deps/registry.js';
 import { parseSpec } from '../deps/parse.js';
 import type { DependencyEntry, DependencyType } from '../deps/types.js';
@@ -50,7 +51,7 @@ export function registerDepsCommands(program: Command): void {
       }
       const entries = REGISTRY.filter((e) => o.type === undefined || e.type === o.type);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(entries.map(entryJson), null, 2)}\n`);
+        process.stdout.write(jsonLine({ dependencies: entries.map(entryJson) }));
         return;
       }
       const t = new Table({ head: ['NAME', 'TYPE', 'DEFAULT', 'INTERNET', 'DESCRIPTION'], style: { head: [], border: [] }, chars: PLAIN_CHARS });
@@ -69,7 +70,7 @@ export function registerDepsCommands(program: Command): void {
     .action((name, o) => {
       const { entry: e } = parseSpec(name);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(entryJson(e), null, 2)}\n`);
+        process.stdout.write(jsonLine(entryJson(e)));
         return;
       }
       const rows: [string, string][] = [

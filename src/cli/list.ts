@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import { age, forOut, jsonOut, shellJoin, type CliContext } from './context.js';
+import { age, forOut, shellJoin, type CliContext } from './context.js';
+import { printJson } from './json.js';
 import type { RunMetadata } from '../run/types.js';
 
 function stateText(m: RunMetadata): string {
@@ -22,7 +23,7 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
     .action(async (o) => {
       const runs = await ctx.reconcileAll();
       if (o.json) {
-        process.stdout.write(`${jsonOut(runs, 2)}\n`);
+        await printJson({ runs });
         return;
       }
       if (runs.length === 0) {

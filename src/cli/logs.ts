@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { CliContext } from './context.js';
 import { LIVE_STATES, type LogRecord } from '../run/types.js';
 import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../run/log-file.js';
-import { textFor } from '../term/sanitize.js';
+import { jsonFor, textFor } from '../term/sanitize.js';
+import { printJson } from './json.js';
 
 type Out = NodeJS.WriteStream;
 
@@ -17,13 +18,20 @@ class Printer {
   private readonly atStart = { stdout: true, stderr: true };
   private readonly buf = { stdout: '', stderr: '' };
   private readonly safe: Record<'stdout' | 'stderr', (s: string) => string>;
+  private readonly json: ((s: string) => string) | undefined;
 
-  constructor(private readonly streams: { stdout: Out; stderr: Out }, private readonly timestamps: boolean, raw: boolean) {
+  constructor(private readonly streams: { stdout: Out; stderr: Out }, private readonly timestamps: boolean, raw: boolean, json = false) {
     this.safe = { stdout: textFor(streams.stdout, raw), stderr: textFor(streams.stderr, raw) };
+    this.json = json ? jsonFor(streams.stdout) : undefined;
   }
 
   add(r: LogRecord): void {
     if (isMarker(r)) return;
+    if (this.json) {
+      // JSON lines (docs/json.md): every entry on stdout, whichever stream it came from.
+      this.buf.stdout += `${this.json(JSON.stringify({ type: 'output', ts: r.ts, stream: r.stream, line: r.line, cont: r.cont === true }))}\n`;
+      return;
+    }
     const s = r.stream === 'stderr' ? 'stderr' : 'stdout';
     this.buf[s] += `${this.timestamps && this.atStart[s] ? `${r.ts} ` : ''}${this.safe[s](r.line)}${r.cont ? '' : '\n'}`;
     this.atStart[s] = !r.cont;
@@ -86,15 +94,19 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
     .option('-f, --follow', 'keep printing new output until the run ends')
     .option('-t, --timestamps', 'prefix each line with its timestamp')
     .option('--raw', 'write the recorded output unchanged, control sequences included (also the default into a pipe or file)')
+    .option('--json', 'one JSON object per line (with -f, as the run writes them)')
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'show the logs of', () => true);
       const dir = ctx.store.dir(meta.id);
       const file = join(dir, LOG_FILE);
       const old = join(dir, OLD_LOG_FILE);
-      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false);
+      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false, o.json ?? false);
       // The newest marker (at the head of logs.jsonl) tells what was dropped before logs.1.jsonl.
       const marker = await firstRecord(file);
-      if (marker && isMarker(marker)) ctx.info(marker.line);
+      if (marker && isMarker(marker)) {
+        if (o.json) await printJson({ type: 'dropped', ts: marker.ts, droppedBytes: marker.dropped, limitBytes: marker.limit, message: marker.line });
+        else ctx.info(marker.line);
+      }
       let pos: { offset: number; ino: number | undefined };
       if (o.lines !== undefined && Number.isFinite(o.lines)) {
         for (const r of await tail([old, file], Math.max(0, o.lines))) p.add(r);

@@ -1,5 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { CliContext } from './context.js';
+import { printJson } from './json.js';
+import { daemonView } from './views.js';
 import { daemonHealth, restartDaemon, stopDaemon } from '../daemon/client.js';
 import { daemonLog } from '../daemon/protocol.js';
 
@@ -8,7 +10,7 @@ export function registerProxyCommands(program: Command, ctx: CliContext): void {
   const proxy = program.command('proxy').description('the moat daemon that serves live runs');
   proxy.command('status').option('--json', 'print as JSON').action(async (o) => {
     const h = await daemonHealth(ctx.home);
-    if (o.json) { process.stdout.write(`${JSON.stringify(h ?? null)}\n`); return; }
+    if (o.json) { await printJson(daemonView(h, ctx.home)); return; }
     process.stdout.write(h
       ? `running: pid ${h.pid}, version ${h.version}, since ${h.startedAt}, ${h.runs.length} live runs; log ${daemonLog(ctx.home)}\n`
       : 'not running (it starts on demand with the next run)\n');

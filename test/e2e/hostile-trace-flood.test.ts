@@ -53,7 +53,7 @@ describe('hostile: a refused-request flood cannot grow the trace or the audit lo
     const sent = [...r.stdout.matchAll(/sent=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 
     const list = await moat(['list', '--json'], { home, cwd: ws });
-    const id = (JSON.parse(list.stdout) as Array<{ id: string; name: string }>).find((x) => x.name === 'flood')!.id;
+    const id = (JSON.parse(list.stdout) as { runs: Array<{ id: string; name: string }> }).runs.find((x) => x.name === 'flood')!.id;
     const dir = join(home, 'runs', id);
     const netSize = (await stat(join(dir, 'network.jsonl'))).size;
     const auditSize = (await stat(join(dir, 'audit.jsonl'))).size;
