@@ -15,7 +15,7 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
     .action(async (o) => {
       const hints: string[] = [];
       const engine = await engineView(() => ctx.runtime);
-      if (!engine.reachable && engine.error.hint) hints.push(engine.error.hint);
+      if (!engine.reachable && engine.error.code !== 'E_INTERNAL' && engine.error.hint) hints.push(engine.error.hint);
       const daemon = daemonView(await daemonHealth(ctx.home), ctx.home);
       const runs = engine.reachable ? await ctx.reconcileAll() : await ctx.store.list();
       const counts: Record<string, number> = {};
