@@ -1,3 +1,5 @@
+import { realpath, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { cleanupHome, moat, tempDir, type MoatResult } from './helpers.js';
 
@@ -124,6 +126,21 @@ describe('moat --json: one voice', () => {
     expect(deps.dependencies.find((d) => d.name === 'node')).toMatchObject({ type: 'runtime', needsInternet: false });
     expect(doc(depsInfo)).toMatchObject({ name: 'git', type: expect.any(String) });
     expect(doc(sessions)).toEqual({ sessions: [] });
+  });
+
+  it('trust show: the workspace, its file and every pending change', async () => {
+    const other = await tempDir('moat-e2e-json-trust-');
+    try {
+      await writeFile(join(other, 'moat.yaml'), 'network:\n  policy: strict\n  rules: [example.test]\n');
+      const [pending, clean] = await Promise.all([m(['trust', 'show', other, '--json']), m(['trust', 'show', ws, '--json'])]);
+      const p = doc<{ workspace: string; file: string; approvedBefore: boolean; changes: { key: string; added: string[]; removed: string[]; redirected: unknown[] }[] }>(pending);
+      expect(p).toMatchObject({ workspace: await realpath(other), file: 'moat.yaml', approvedBefore: false });
+      expect(p.changes.length).toBeGreaterThan(0);
+      for (const c of p.changes) expect(c).toMatchObject({ key: expect.any(String), added: expect.any(Array), removed: expect.any(Array), redirected: expect.any(Array) });
+      expect(doc<{ changes: unknown[] }>(clean).changes).toEqual([]);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
   });
 
   it('a failure is one error document on stderr with a non-zero exit', async () => {
