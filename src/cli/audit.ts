@@ -139,7 +139,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       const r = await verifyStore(store, key, live === false ? { inProgress: false } : {});
       if (opts.export) {
         const n = await exportBundle(store, pem, opts.export);
-        err(`exported ${n.entries} entries and ${n.checkpoints} checkpoint(s) to ${opts.export}\n`);
+        if (!opts.json) err(`exported ${n.entries} entries and ${n.checkpoints} checkpoint(s) to ${opts.export}\n`); // --json: only JSON (docs/json.md)
       }
       report(r, opts.json === true);
     });

@@ -69,6 +69,10 @@ describe('moat audit', () => {
     const exported = await moat('--export', file);
     expect(exported.code).toBe(0);
     expect(exported.err).toMatch(/exported 10 entries/);
+    // With --json the report alone: no note on stderr (docs/json.md).
+    const quiet = await moat('--export', `${file}.2`, '--json');
+    expect(quiet.err).toBe('');
+    expect(JSON.parse(quiet.out)).toMatchObject({ ok: true, entries: 10 });
     const keyFile = join(dirname(runDir), 'pub.pem');
     await writeFile(keyFile, (await moat('key')).out);
     const ok = await moat('verify', file, '--key', keyFile);
