@@ -84,7 +84,7 @@ describe('hostile: a refused-request flood cannot grow the trace or the audit lo
       return a.code === 0 && /\[ok\]\s+completeness/.test(a.stdout) ? a : undefined;
     }, 20_000, 'a verified audit log');
     expect(audit.stdout).toMatch(/\[ok\]\s+completeness\s+all \d+ entries covered by the final checkpoint/);
-    const budget = await moat(['audit', 'flood', '--events', '--type', 'lifecycle'], { home, cwd: ws });
+    const budget = await moat(['audit', 'flood', '--events', '--type', 'lifecycle', '--json'], { home, cwd: ws });
     expect(budget.stdout).toContain('"event":"audit-budget-reached"');
     expect(budget.stdout).toContain('"event":"audit-entries-dropped"');
 
