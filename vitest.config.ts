@@ -1,14 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two projects: `unit` needs nothing but Node (no Docker, no tmux, no build); `e2e` drives the built CLI
+ * against a real engine, and only it has the global setup that checks for one and warms the shared image.
+ * `vitest run` runs both; `--project unit` / `--project e2e` one of them.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 300_000,
     pool: 'forks',
-    globalSetup: ['test/e2e/global-setup.ts'],
     reporters: ['default'],
     // Output assertions read plain text; CI=true would otherwise turn colours on in non-TTY output.
     env: { NO_COLOR: '1' },
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/e2e/global-setup.ts'] } },
+    ],
   },
 });

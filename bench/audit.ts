@@ -15,7 +15,7 @@ import { AuditSink } from '../src/daemon/audit-sink.js';
 import { NetworkRecorder } from '../src/daemon/network-recorder.js';
 import type { RequestEvent } from '../src/gateway/events.js';
 import { MoatHome } from '../src/home/paths.js';
-import type { RunMetadata } from '../src/run/types.js';
+import type { RunMetadata } from '../src/store/types.js';
 import { load, loadFor, median, startGatewayBench } from './lib/gateway.js';
 
 const VERIFY_N = Number(process.argv[2] ?? 1_000_000);

@@ -29,7 +29,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 try {
-  const uncached = time(['run', '--rebuild', '--', 'true']);
+  const uncached = time(['run', '--rebuild', '--approve-config', '--', 'true']);
   if (!/Step \d+\/\d+/.test(uncached.stderr)) throw new Error(`moat run --rebuild did not build:\n${uncached.stderr}`);
   const cached = [];
   for (let i = 0; i < N; i++) {

@@ -23,6 +23,8 @@ export interface AgentRunDeps {
   hostHome?: string;
   /** Non-fatal problems (a host plugin that cannot be made available); defaults to stderr. */
   warn?: (msg: string) => void;
+  /** --dry-run: the transcript folder is named, not created (and its one-time notice not spent). */
+  dryRun?: boolean;
 }
 
 const stderrWarn = (msg: string): void => {
@@ -83,10 +85,10 @@ export async function prepareAgentRun(
   // this workspace's folder is mounted.
   const canonical = await canonicalWorkspace(workspace);
   const folder = transcriptFolder(agent.name, canonical, deps.home, settings.sync_logs, { userHome: hostHome, env: deps.env });
-  spec.mounts = [...spec.mounts, await transcriptMount(folder)];
+  spec.mounts = [...spec.mounts, await transcriptMount(folder, !deps.dryRun)];
   // The user's own Claude Code reads what the run writes there: named after the run.
   if (folder.synced && agent.name === 'claude') spec.hostReadFolders = [{ dir: folder.dir, label: `your Claude Code project folder ${folder.dir}` }];
-  const notice = await sharedFolderNotice(folder, canonical, deps.home);
+  const notice = deps.dryRun ? undefined : await sharedFolderNotice(folder, canonical, deps.home);
   if (notice) warn(notice);
   spec.agent = agent.name;
   return spec;

@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { loadWorkspaceConfig } from '../config/load.js';
 import { MoatError } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 import {
   ambiguousSession, isAgentRun, isSessionId, listSessions, matchSessionId, namedByOthers, sessionsOfRun, type SessionFile,
 } from './sessions.js';

@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 import type { AgentName } from './types.js';
 
 /** One conversation on disk. Times in milliseconds since the epoch. */

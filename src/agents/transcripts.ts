@@ -133,8 +133,8 @@ export async function moatTranscriptDirs(agent: AgentName, home: MoatHome): Prom
 }
 
 /** The run's mount for the workspace's transcripts; creates the host folder (0700) first. */
-export async function transcriptMount(folder: TranscriptFolder): Promise<Mount> {
-  await mkdir(folder.dir, { recursive: true, mode: 0o700 });
+export async function transcriptMount(folder: TranscriptFolder, create = true): Promise<Mount> {
+  if (create) await mkdir(folder.dir, { recursive: true, mode: 0o700 });
   return { source: folder.dir, target: CONTAINER_TRANSCRIPTS[folder.agent], readOnly: false };
 }
 

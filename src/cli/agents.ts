@@ -1,12 +1,15 @@
 import type { Command } from '@commander-js/extra-typings';
-import { forOut, type CliContext } from './context.js';
+import { forOut, shellJoin, type CliContext } from './context.js';
 import { printJson } from './json.js';
-import { addRunFlags, executeAndReport, prepareFlags } from './run.js';
+import { addRunFlags, executeAndReport, prepareFlags, type ReportOptions } from './run.js';
+import { example } from './help.js';
 import { AGENTS } from '../agents/index.js';
 import type { AgentDefinition } from '../agents/types.js';
 import { agentMode } from '../agents/common.js';
 import { prepareAgentRun } from '../agents/prepare.js';
 import { MoatError } from '../errors.js';
+import { registerClaudePluginCommands } from './claude-plugins.js';
+import { checkWorkspaceOperand } from './input-errors.js';
 
 /** The workspace's own transcript folder and its conversations (read-only). */
 async function sessionContext(ctx: CliContext, agent: AgentDefinition, workspaceArg: string | undefined) {
@@ -42,7 +45,7 @@ async function resumeArgs(ctx: CliContext, agent: AgentDefinition, workspaceArg:
 
 /** `moat <agent> sessions`: the agent's runs for this workspace (or all) with their conversations. Never writes. */
 function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, agent: AgentDefinition): void {
-  cmd
+  const sessions = cmd
     .command('sessions')
     .description(`list ${agent.title} runs of this workspace with their last activity and session ids (newest first)`)
     .option('--all', 'every workspace (and the folder they shared before moat kept them apart)')
@@ -64,14 +67,32 @@ function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, a
         if (note) ctx.info(note);
         return;
       }
-      const { age } = await import('./context.js');
-      const head = ['NAME', 'ID', 'STATE', 'LAST ACTIVITY', 'SESSION', ...(o.all ? ['WORKSPACE'] : [])];
-      const table = [head, ...rows.map((r) => [r.name, r.id, r.state === 'stopped' ? `stopped (${r.exitCode ?? '?'})` : r.state,
-        `${age(r.lastActivity)} ago`, r.sessionId ? `${r.sessionId}${r.legacy ? ' (old shared folder)' : ''}` : '-', ...(o.all ? [r.workspace] : [])])];
-      const widths = head.map((_, i) => Math.max(...table.map((row) => (row[i] ?? '').length)));
-      process.stdout.write(forOut(table.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n'));
+      const { renderTable } = await import('../term/table.js');
+      const { relativeTime } = await import('../term/time.js');
+      const { tildePath } = await import('../term/home-path.js');
+      const now = Date.now();
+      process.stdout.write(renderTable(['NAME', 'ID', 'STATE', 'LAST ACTIVITY', 'SESSION', ...(o.all ? [{ header: 'WORKSPACE', max: 40 }] : [])],
+        rows.map((r) => [r.name, r.id, r.state === 'stopped' ? `stopped (${r.exitCode ?? '?'})` : r.state, relativeTime(r.lastActivity, now),
+          r.sessionId ? `${r.sessionId}${r.legacy ? ' (old shared folder)' : ''}` : '-', ...(o.all ? [tildePath(r.workspace, ctx.env.HOME)] : [])]),
+        { safe: forOut }));
       if (note) ctx.info(note);
     });
+  example(sessions, [`moat ${agent.name} sessions`, `moat ${agent.name} sessions --all`]);
+}
+
+/** How an agent run is named, and the line after it: how to resume its conversation (a person is reading). */
+function agentReport(ctx: CliContext, agent: AgentDefinition): ReportOptions {
+  return {
+    what: `${agent.title} run`,
+    title: agent.title,
+    afterExit: async (meta) => {
+      if (!process.stderr.isTTY) return;
+      const { resumeHint } = await import('../agents/resume-hint.js');
+      const run = (await ctx.store.read(meta.id)) ?? meta;
+      const hint = await resumeHint(agent, run, await ctx.store.list(), ctx.home, { cwd: process.cwd(), dirs: userDirs(ctx) });
+      if (hint) ctx.info(hint);
+    },
+  };
 }
 
 /**
@@ -97,6 +118,7 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
     .option('-p, --prompt <text>', `run headless with this prompt (${headless}); output streams here and its exit code is moat's`)
     .option('--noyolo', `keep ${agent.title}'s own permission prompts (default: full permissions, the container is the sandbox)`)
     .action(async (workspace, o) => {
+      await checkWorkspaceOperand(agent.name, workspace ?? '.', trailing);
       const prompt = o.prompt;
       const { continue: cont, resume } = o as { continue?: boolean; resume?: string };
       if (cont && resume !== undefined) throw new MoatError('--continue and --resume pick different conversations; use one.', { code: 'E_USAGE', hint: `moat ${agent.name} sessions lists them.` });
@@ -106,9 +128,13 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
         interactive: o.interactive === true, detach: o.detach === true, resuming: cont === true || resume !== undefined,
       });
       const resumeArgv = cont || resume !== undefined ? await resumeArgs(ctx, agent, workspace, resume !== undefined ? { ref: resume } : { last: true }) : undefined;
+      // What `moat list` shows: the agent as the person asked for it, not moat's prelude around it.
+      const typed = [agent.name, ...(cont ? ['--continue'] : []), ...(resume !== undefined ? ['--resume', resume] : []),
+        ...(prompt !== undefined ? ['-p', prompt] : []), ...(trailing ?? [])];
       const spec = await prepareAgentRun(agent, workspace, {
         ...prepareFlags(o),
         interactive: mode.interactive,
+        commandLine: shellJoin(typed),
       }, {
         ...(prompt !== undefined ? { prompt } : {}),
         ...(mode.promptFromStdin ? { promptFromStdin: true } : {}),
@@ -116,8 +142,8 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
         yolo: !o.noyolo,
         args: trailing ?? [],
         ...(resumeArgv ? { resume: resumeArgv } : {}),
-      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
-      await executeAndReport(ctx, spec, `${agent.title} run`);
+      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m), dryRun: ctx.dryRun });
+      await executeAndReport(ctx, spec, agentReport(ctx, agent));
     });
   if (agent.name === 'claude') {
     // Added after the action (the action reads them untyped): Claude's own flags for an earlier conversation.
@@ -125,7 +151,11 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
       .option('--continue', 'continue the newest conversation of this workspace (claude --continue), in a fresh container')
       .option('--resume <run|session>', 'resume a conversation by session id, or a run\'s newest one (claude --resume ID)');
   }
+  example(cmd, agent.name === 'claude'
+    ? ['moat claude', "moat claude -p 'fix the failing test'", 'moat claude --continue', 'moat claude ~/src/app -- mcp list']
+    : ['moat codex', "moat codex -p 'explain this repository'", 'moat codex resume --last']);
   registerSessions(cmd, ctx, agent);
+  if (agent.name === 'claude') registerClaudePluginCommands(cmd, ctx);
   if (agent.name === 'codex') registerCodexResume(cmd, ctx, agent, trailing);
 }
 
@@ -147,13 +177,15 @@ function registerCodexResume(parent: Command<[string | undefined]>, ctx: CliCont
       for (const [k, v] of Object.entries(own)) if (v !== undefined && !(Array.isArray(v) && v.length === 0)) (o as Record<string, unknown>)[k] = v;
       if (o.last && ref !== undefined) throw new MoatError('--last and a session id pick different conversations; use one.', { code: 'E_USAGE', hint: 'moat codex sessions lists them.' });
       const resume = await resumeArgs(ctx, agent, '.', ref !== undefined ? { ref } : { last: Boolean(o.last) });
-      const spec = await prepareAgentRun(agent, '.', { ...prepareFlags(o), interactive: true }, {
+      const typed = [agent.name, 'resume', ...(o.last ? ['--last'] : []), ...(ref !== undefined ? [ref] : []), ...(trailing ?? [])];
+      const spec = await prepareAgentRun(agent, '.', { ...prepareFlags(o), interactive: true, commandLine: shellJoin(typed) }, {
         yolo: !o.noyolo,
         args: trailing ?? [],
         resume,
-      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m) });
-      await executeAndReport(ctx, spec, `${agent.title} run`);
+      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m), dryRun: ctx.dryRun });
+      await executeAndReport(ctx, spec, agentReport(ctx, agent));
     });
+  example(sub, ['moat codex resume --last', 'moat codex resume brave-otter']);
 }
 
 export function registerAgentCommands(program: Command, ctx: CliContext, trailing: string[] | undefined): void {

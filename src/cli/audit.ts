@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { Option } from '@commander-js/extra-typings';
+import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import type { AuditReport, AuditType } from '../audit/index.js';
@@ -12,6 +12,7 @@ import { MoatError, errnoCode } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
 import { Timeline } from './audit-timeline.js';
+import { example } from './help.js';
 
 export interface AuditCommandContext {
   home: MoatHome;
@@ -54,6 +55,13 @@ function parseTypes(value: string | undefined): AuditType[] | undefined {
   const bad = types.filter((t) => !isAuditType(t));
   if (bad.length > 0) throw new MoatError(`unknown audit event type ${bad.join(', ')}`, { code: 'E_USAGE', hint: `use one of: ${AUDIT_TYPES.join(', ')}` });
   return types as AuditType[];
+}
+
+/** --type checked while the command line is read, so the error names the flag. */
+function typesArg(value: string): string {
+  const bad = value.split(',').map((t) => t.trim()).filter((t) => t.length > 0 && !isAuditType(t));
+  if (bad.length > 0 || value.trim() === '') throw new InvalidArgumentError(`Expected event types from: ${AUDIT_TYPES.join(', ')}.`);
+  return value;
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -118,7 +126,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
     .option('--json', 'print one JSON object')
     .option('--export <file>', 'write a self-contained bundle for offline verification')
     .option('--events', 'list the recorded events instead of verifying')
-    .addOption(new Option('--type <types>', `with --events: only these types (comma-separated: ${AUDIT_TYPES.join(', ')})`))
+    .addOption(new Option('--type <types>', `with --events: only these types (comma-separated: ${AUDIT_TYPES.join(', ')})`).argParser(typesArg))
     .action(async (ref, opts) => {
       const types = parseTypes(opts.type);
       const { store, live } = await openRun(ctx, ref);
@@ -143,12 +151,13 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       }
       report(r, opts.json === true);
     });
+  example(audit, ['moat audit', 'moat audit brave-otter --events --type network', 'moat audit brave-otter --export audit.json']);
 
   // Unless the root program enables positional options, commander hands `audit verify f --json` to
   // audit's own --json; accept it from either.
   const wantJson = (own: boolean | undefined): boolean => own === true || audit.opts().json === true;
 
-  audit
+  const verify = audit
     .command('verify')
     .description('verify an exported bundle or an inclusion proof offline')
     .argument('<file>', 'bundle or proof JSON')
@@ -158,8 +167,9 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       const key = opts.key === undefined ? undefined : opts.key.includes('-----BEGIN') ? opts.key : await readText(opts.key, 'key file');
       report(await verifyFile(file, key), wantJson(opts.json));
     });
+  example(verify, ['moat audit verify audit.json --key moat-audit.pub']);
 
-  audit
+  const prove_ = audit
     .command('prove')
     .description('print an inclusion proof (JSON) of one entry against the signed root')
     .argument('<run-or-seq>', 'run id, or the seq when the run is omitted')
@@ -173,8 +183,9 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       const { store } = await openRun(ctx, ref);
       out(`${JSON.stringify(await prove(store, seq, (await homeKey(ctx)).pem), null, wantJson(opts.json) ? undefined : 2)}\n`);
     });
+  example(prove_, ['moat audit prove brave-otter 12 > proof.json', 'moat audit verify proof.json --key moat-audit.pub']);
 
-  audit
+  const key = audit
     .command('key')
     .description('print this moat home\'s audit public key (created on first use)')
     .option('--json', 'print one JSON object')
@@ -187,4 +198,5 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
         err(`${signer.keyId} (${path})\n`);
       }
     });
+  example(key, ['moat audit key > moat-audit.pub']);
 }

@@ -2,10 +2,11 @@ import pc from 'picocolors';
 import { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime } from '../runtime/types.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
-import { RunStore } from '../run/store.js';
+import { RunStore } from '../store/store.js';
 import { effectiveState } from '../run/reconcile.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 import { MoatError } from '../errors.js';
+import { isEngineUnreachable } from '../runtime/docker/errors.js';
 import { textFor } from '../term/sanitize.js';
 
 /** Text a container or a workspace could have chosen, for stdout / stderr: neutralised on a terminal. */
@@ -17,6 +18,10 @@ export class CliContext {
   readonly home: MoatHome;
   readonly store: RunStore;
   private rt: ContainerRuntime | undefined;
+  /** --dry-run: say what would be created or removed, and create or remove nothing. */
+  dryRun = false;
+  /** Set once the engine could not be reached: runs are then shown as the store last recorded them. */
+  private engineDown = false;
 
   /** `--json`: stdout carries only JSON, and notes (`info`) are not printed, so stderr holds nothing but an error document. */
   readonly json: boolean;
@@ -42,9 +47,20 @@ export class CliContext {
     process.stderr.write(`${pc.yellow('warning:')} ${forErr(msg)}\n`);
   }
 
-  /** A run as it really is: the store's record checked against its container (read-only). */
-  reconcile(meta: RunMetadata): Promise<RunMetadata> {
-    return effectiveState(meta, this.runtime, (id) => this.store.read(id));
+  /**
+   * A run as it really is: the store's record checked against its container (read-only). Without an
+   * engine, the record as it is, after a one-line warning: list, logs, trace and audit read only the store.
+   */
+  async reconcile(meta: RunMetadata): Promise<RunMetadata> {
+    if (this.engineDown) return meta;
+    try {
+      return await effectiveState(meta, this.runtime, (id) => this.store.read(id));
+    } catch (err) {
+      if (!isEngineUnreachable(err)) throw err;
+      if (!this.engineDown) this.warn(`${(err as Error).message.replace(/\.$/, '')}: runs are shown as last recorded.`);
+      this.engineDown = true;
+      return meta;
+    }
   }
 
   /** Every run of this home, reconciled, newest first. */
@@ -67,15 +83,6 @@ export class CliContext {
     }
     throw new MoatError(`There is no run to ${what}.`, { code: 'E_NOT_FOUND', hint: 'moat list shows the runs; moat run starts one.' });
   }
-}
-
-export function age(iso: string | undefined, now = Date.now()): string {
-  if (!iso) return '-';
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
 }
 
 export function bytes(n: number): string {

@@ -1,17 +1,13 @@
-import type { Command } from '@commander-js/extra-typings';
-import Table from 'cli-table3';
+import { Option, type Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import { MoatError } from '../errors.js';
 import { jsonLine } from './json.js';
+import { example } from './help.js';
+import { renderTable } from '../term/table.js';
 import { REGISTRY } from '../deps/registry.js';
 import { parseSpec } from '../deps/parse.js';
 import type { DependencyEntry, DependencyType } from '../deps/types.js';
 
 const TYPES: readonly DependencyType[] = ['runtime', 'tool', 'npm', 'apt', 'pip', 'meta'];
-const PLAIN_CHARS = {
-  top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
-  'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
-};
 
 function versionsText(e: DependencyEntry): string {
   if (e.versions === undefined) return e.type === 'meta' ? '-' : 'distribution package';
@@ -39,30 +35,26 @@ function entryJson(e: DependencyEntry): Record<string, unknown> {
 
 export function registerDepsCommands(program: Command): void {
   const deps = program.command('deps').description('the dependencies moat can install into a run\'s image (dependencies: in moat.yaml)');
+  example(deps, ['moat deps list', 'moat deps info node']);
 
-  deps
+  const list = deps
     .command('list')
     .description('list the built-in dependencies')
-    .option('--type <type>', `only this type (${TYPES.join(', ')})`)
+    .addOption(new Option('--type <type>', 'only this type').choices(TYPES))
     .option('--json', 'print the entries as JSON')
     .action((o) => {
-      if (o.type !== undefined && !(TYPES as readonly string[]).includes(o.type)) {
-        throw new MoatError(`unknown dependency type "${o.type}"`, { code: 'E_USAGE', hint: `Use one of: ${TYPES.join(', ')}.` });
-      }
       const entries = REGISTRY.filter((e) => o.type === undefined || e.type === o.type);
       if (o.json) {
         process.stdout.write(jsonLine({ dependencies: entries.map(entryJson) }));
         return;
       }
-      const t = new Table({ head: ['NAME', 'TYPE', 'DEFAULT', 'INTERNET', 'DESCRIPTION'], style: { head: [], border: [] }, chars: PLAIN_CHARS });
-      for (const e of entries) {
-        t.push([e.name, e.type, e.defaultVersion ?? '-', e.needsInternet ? pc.yellow('yes') : 'no', e.description]);
-      }
-      process.stdout.write(`${t.toString().split('\n').map((l) => l.replace(/^ /, '').trimEnd()).join('\n')}\n`);
+      process.stdout.write(renderTable(['NAME', 'TYPE', 'DEFAULT', 'INTERNET', 'DESCRIPTION'],
+        entries.map((e) => [e.name, e.type, e.defaultVersion ?? '-', e.needsInternet ? { text: 'yes', paint: pc.yellow } : 'no', e.description])));
       process.stdout.write('\nAlso: npm:<package>[@version], apt:<package>[=version], pip:<package>[==version].\n');
     });
+  example(list, ['moat deps list', 'moat deps list --type runtime']);
 
-  deps
+  const info = deps
     .command('info')
     .description('show one dependency: versions, default, requirements, what it installs')
     .argument('<name>', 'a dependency name, e.g. node or npm:typescript')
@@ -90,4 +82,5 @@ export function registerDepsCommands(program: Command): void {
       process.stdout.write(`${'installs'.padEnd(width)}  ${lines[0] ?? '-'}\n`);
       for (const l of lines.slice(1)) process.stdout.write(`${''.padEnd(width)}  ${l}\n`);
     });
+  example(info, ['moat deps info node', 'moat deps info npm:typescript']);
 }

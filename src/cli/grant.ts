@@ -1,13 +1,17 @@
 import type { Command } from '@commander-js/extra-typings';
-import Table from 'cli-table3';
 import pc from 'picocolors';
 import { MoatError } from '../errors.js';
+import { example } from './help.js';
+import { renderTable, type Cell } from '../term/table.js';
+import { relativeTime } from '../term/time.js';
+import { textFor } from '../term/sanitize.js';
 import type { MoatHome } from '../home/paths.js';
 import { createGrantContext, isPromptExit } from '../credentials/context.js';
 import { grantCredential } from '../credentials/grant.js';
 import { getProvider, parseGrantName, providers } from '../credentials/providers/index.js';
 import { CredentialStore, validateCredentialName, type CredentialListEntry } from '../credentials/store.js';
 import type { GrantContext, StoredCredential } from '../credentials/types.js';
+import { didYouMean } from '../suggest.js';
 
 /** `moat grant <provider>`, `moat grant list`, `moat grant show <name>`, `moat revoke <name>`. */
 
@@ -30,6 +34,13 @@ function expiry(cred: StoredCredential, now = Date.now()): string {
   return Date.parse(cred.expiresAt) <= now ? `expired ${cred.expiresAt}` : cred.expiresAt;
 }
 
+/** The same, as a listing says it: "never", "in 3 days", "expired 2 h ago". */
+function expiryCell(cred: StoredCredential, now = Date.now()): Cell {
+  if (!cred.expiresAt) return 'never';
+  const when = relativeTime(cred.expiresAt, now);
+  return Date.parse(cred.expiresAt) <= now ? { text: `expired ${when}`, paint: pc.red } : when;
+}
+
 function listRow(entry: CredentialListEntry): Record<string, unknown> {
   if (entry.status === 'corrupt') return { name: entry.name, status: 'corrupt', error: entry.error, fix: entry.fix };
   const c = entry.credential;
@@ -49,6 +60,11 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
   const store = (): CredentialStore => ctx.store ?? new CredentialStore(ctx.home);
   const out = (s: string): void => void (ctx.stdout ?? process.stdout).write(`${s}\n`);
   const err = (s: string): void => void (ctx.stderr ?? process.stderr).write(`${s}\n`);
+  /** `No grant named "githb"`, with the stored name it is likely a typo of. */
+  const noGrant = async (name: string, template: string, fallback: string): Promise<MoatError> => {
+    const stored = (await store().list()).map((e) => e.name);
+    return new MoatError(`No grant named "${name}".`, { code: 'E_NOT_FOUND', hint: didYouMean(name, stored, template) ?? fallback });
+  };
 
   const grant = program
     .command('grant')
@@ -82,8 +98,9 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         throw e;
       }
     });
+  example(grant, ['moat grant github', 'moat grant claude --import', 'printf %s "$NPM_TOKEN" | moat grant npm --token-stdin']);
 
-  grant
+  const list = grant
     .command('list')
     .description('List stored credentials (never their secrets)')
     .option('--json', 'print one JSON object on stdout')
@@ -97,22 +114,24 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         out(`No grants yet. Add one with: moat grant <provider> (${providers.map((p) => p.name).join(', ')})`);
         return;
       }
-      const table = new Table({ head: ['NAME', 'KIND', 'SOURCE', 'SCOPES', 'EXPIRES'], style: { head: [], border: [] } });
-      for (const e of entries) {
-        if (e.status === 'corrupt') table.push([e.name, pc.red('corrupt'), e.error, '', `fix: ${e.fix}`]);
-        else table.push([e.name, e.credential.kind, e.credential.source, e.credential.scopes.join(',') || '-', expiry(e.credential)]);
-      }
-      out(table.toString());
+      const now = Date.now();
+      const rows = entries.map((e): Cell[] => (e.status === 'corrupt'
+        ? [e.name, { text: 'corrupt', paint: pc.red }, e.error, '', `fix: ${e.fix}`]
+        : [e.name, e.credential.kind, e.credential.source, e.credential.scopes.join(',') || '-', relativeTime(e.credential.createdAt, now), expiryCell(e.credential, now)]));
+      (ctx.stdout ?? process.stdout).write(renderTable(['NAME', 'KIND', 'SOURCE', { header: 'SCOPES', max: 40 }, 'CREATED', { header: 'EXPIRES', max: 60 }], rows,
+        { safe: textFor((ctx.stdout ?? process.stdout) as NodeJS.WriteStream) }));
     });
 
-  grant
+  example(list, ['moat grant list', 'moat grant list --json']);
+
+  const show = grant
     .command('show')
     .description('Show one credential, secrets redacted')
     .argument('<name>', 'credential name (see moat grant list)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (name, opts) => {
       const cred = await store().get(validateCredentialName(name));
-      if (!cred) throw new MoatError(`No grant named "${name}".`, { code: 'E_NOT_FOUND', hint: `moat grant ${name}` });
+      if (!cred) throw await noGrant(name, 'moat grant show {}', `moat grant ${name}`);
       const secret = Object.fromEntries(Object.entries(cred.secret).map(([k, v]) => [k, redact(v)]));
       const view = { name, provider: cred.provider, kind: cred.kind, source: cred.source, scopes: cred.scopes, createdAt: cred.createdAt, expiresAt: cred.expiresAt ?? null, meta: cred.meta ?? {}, secret };
       if (opts.json) {
@@ -131,15 +150,17 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
       ];
       for (const [k, v] of lines) out(`${pc.dim(k.padEnd(14))} ${v}`);
     });
+  example(show, ['moat grant show github']);
 
-  program
+  const revoke = program
     .command('revoke')
     .description('Delete a stored credential (it stays valid at the provider; revoke it there too)')
     .argument('<name>', 'credential name (see moat grant list)')
     .action(async (name) => {
       if (!(await store().remove(validateCredentialName(name)))) {
-        throw new MoatError(`No grant named "${name}".`, { code: 'E_NOT_FOUND', hint: 'moat grant list' });
+        throw await noGrant(name, 'moat revoke {}', 'moat grant list');
       }
       out(`${pc.green('✓')} Removed ${pc.bold(name)} from moat. The token itself still works until you revoke it at the provider.`);
     });
+  example(revoke, ['moat revoke github']);
 }

@@ -32,10 +32,15 @@ export function printJson(v: unknown): Promise<void> {
   return writeOut(jsonLine(v));
 }
 
-/** A CommanderError's text ("error: unknown option '--x'") as the message of an E_USAGE document. */
-export function usageDocument(text: string): string {
-  const message = text.trim().replace(/^error:\s*/, '');
-  return `${JSON.stringify({ error: { code: 'E_USAGE', message, hint: 'Add --help for usage.' } })}\n`;
+/**
+ * A commander error in moat's words ("moat: unknown option '--x'", then perhaps "  did you mean: …") as
+ * one E_USAGE document: the first line is the message, the suggestion (or `hint`) the hint.
+ */
+export function usageDocument(worded: string, hint?: string): string {
+  const lines = worded.trim().split('\n').map((l) => l.trim()).filter((l) => l !== '' && l !== '(add --help for usage)');
+  const message = (lines[0] ?? '').replace(/^(moat|error):\s*/, '');
+  const suggestion = lines.slice(1).find((l) => l.startsWith('did you mean'));
+  return `${JSON.stringify({ error: { code: 'E_USAGE', message, hint: hint ?? suggestion ?? 'Add --help for usage.' } })}\n`;
 }
 
 /**

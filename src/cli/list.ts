@@ -1,24 +1,41 @@
 import type { Command } from '@commander-js/extra-typings';
+import { homedir } from 'node:os';
 import pc from 'picocolors';
-import { age, forOut, shellJoin, type CliContext } from './context.js';
+import { forOut, shellJoin, type CliContext } from './context.js';
 import { printJson } from './json.js';
-import type { RunMetadata } from '../run/types.js';
+import { example } from './help.js';
+import type { RunMetadata } from '../store/types.js';
+import { renderTable, type Cell } from '../term/table.js';
+import { relativeTime } from '../term/time.js';
+import { tildePath } from '../term/home-path.js';
 
-function stateText(m: RunMetadata): string {
+function stateCell(m: RunMetadata): Cell {
   switch (m.state) {
-    case 'running': return pc.green('running');
-    case 'stopped': return m.exitCode === 0 ? 'stopped (0)' : pc.yellow(`stopped (${m.exitCode ?? '?'})`);
-    case 'failed': return pc.red(`failed${m.reason ? `: ${forOut(m.reason)}` : ''}`);
-    case 'created': case 'starting': return pc.cyan(m.state);
+    case 'running': return { text: 'running', paint: pc.green };
+    case 'stopped': return m.exitCode === 0 ? 'stopped (0)' : { text: `stopped (${m.exitCode ?? '?'})`, paint: pc.yellow };
+    case 'failed': return { text: `failed${m.reason ? `: ${m.reason}` : ''}`, paint: pc.red };
+    case 'created': case 'starting': return { text: m.state, paint: pc.cyan };
   }
+}
+
+/**
+ * The command as the person typed it: the recorded command line; for runs recorded before there was one,
+ * the agent's name, moat.yaml's command string out of its `sh -c`, or the argv itself.
+ */
+export function shownCommand(m: Pick<RunMetadata, 'command' | 'commandLine' | 'agent'>): string {
+  if (m.commandLine !== undefined) return m.commandLine;
+  if (m.agent) return m.agent;
+  const [sh, c, script, ...rest] = m.command;
+  if (sh === '/bin/sh' && c === '-c' && script !== undefined && rest.length === 0) return script;
+  return shellJoin(m.command);
 }
 
 /** `moat list`: read-only; the state shown is reconciled with the engine but never written. */
 export function registerListCommand(program: Command, ctx: CliContext): void {
-  program
+  const list = program
     .command('list')
     .alias('ls')
-    .description('list the runs of this moat home')
+    .description('list the runs of this moat home, newest first')
     .option('--json', 'print the runs as JSON')
     .action(async (o) => {
       const runs = await ctx.reconcileAll();
@@ -30,11 +47,13 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
         ctx.info('No runs yet. Start one with: moat run -- echo hello');
         return;
       }
-      const { default: Table } = await import('cli-table3');
-      const t = new Table({ head: ['NAME', 'ID', 'STATE', 'AGE', 'COMMAND'], style: { head: [], border: [] },
-        chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
-          'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ' } });
-      for (const r of runs) t.push([forOut(r.name), r.id, stateText(r), age(r.createdAt), forOut(shellJoin(r.command).slice(0, 60))]);
-      process.stdout.write(`${t.toString().split('\n').map((l) => l.replace(/^ /, '').trimEnd()).join('\n')}\n`);
+      const home = ctx.env.HOME ?? homedir();
+      const now = Date.now();
+      process.stdout.write(renderTable(
+        ['NAME', { header: 'COMMAND', max: 40 }, { header: 'WORKSPACE', max: 40 }, { header: 'STATE', max: 40 }, 'AGE', 'ID'],
+        runs.map((r) => [r.name, shownCommand(r), tildePath(r.workspace, home), stateCell(r), relativeTime(r.createdAt, now), r.id]),
+        { safe: forOut },
+      ));
     });
+  example(list, ['moat list', 'moat ls --json']);
 }

@@ -1,10 +1,15 @@
 import type { Command } from '@commander-js/extra-typings';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CliContext } from './context.js';
-import { LIVE_STATES, type LogRecord } from '../run/types.js';
-import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../run/log-file.js';
+import { forErr, type CliContext } from './context.js';
+import { exitLine } from './session-text.js';
+import { MISSING_COMMAND_MARKER, missingCommandMessage } from '../run/missing-command.js';
+import { example } from './help.js';
+import { LIVE_STATES, type LogRecord } from '../store/types.js';
+import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../store/log-file.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
+import { networkReport } from '../run/network-report.js';
+import { wholeNumber } from './flag-values.js';
 import { printJson } from './json.js';
 
 type Out = NodeJS.WriteStream;
@@ -20,9 +25,13 @@ class Printer {
   private readonly safe: Record<'stdout' | 'stderr', (s: string) => string>;
   private readonly json: ((s: string) => string) | undefined;
 
-  constructor(private readonly streams: { stdout: Out; stderr: Out }, private readonly timestamps: boolean, raw: boolean, json = false) {
+  /** The run's first line, when it is moat-init's "command not found", is said as moat's own message. */
+  private firstLine: string | undefined;
+
+  constructor(private readonly streams: { stdout: Out; stderr: Out }, private readonly timestamps: boolean, raw: boolean, opts: { json?: boolean; missingCommand?: string | undefined } = {}) {
     this.safe = { stdout: textFor(streams.stdout, raw), stderr: textFor(streams.stderr, raw) };
-    this.json = json ? jsonFor(streams.stdout) : undefined;
+    this.json = opts.json ? jsonFor(streams.stdout) : undefined;
+    this.firstLine = opts.missingCommand;
   }
 
   add(r: LogRecord): void {
@@ -33,7 +42,9 @@ class Printer {
       return;
     }
     const s = r.stream === 'stderr' ? 'stderr' : 'stdout';
-    this.buf[s] += `${this.timestamps && this.atStart[s] ? `${r.ts} ` : ''}${this.safe[s](r.line)}${r.cont ? '' : '\n'}`;
+    const line = this.firstLine !== undefined && !r.cont && r.line === MISSING_COMMAND_MARKER ? this.firstLine : r.line;
+    this.firstLine = undefined;
+    this.buf[s] += `${this.timestamps && this.atStart[s] ? `${r.ts} ` : ''}${this.safe[s](line)}${r.cont ? '' : '\n'}`;
     this.atStart[s] = !r.cont;
   }
 
@@ -86,11 +97,11 @@ async function tail(files: string[], n: number): Promise<LogRecord[]> {
 }
 
 export function registerLogsCommand(program: Command, ctx: CliContext): void {
-  program
+  const logs = program
     .command('logs')
     .description("print a run's output (recorded in every mode)")
     .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
-    .option('-n, --lines <N>', 'only the last N lines', (v) => Number.parseInt(v, 10))
+    .option('-n, --lines <N>', 'only the last N lines', wholeNumber(0))
     .option('-f, --follow', 'keep printing new output until the run ends')
     .option('-t, --timestamps', 'prefix each line with its timestamp')
     .option('--raw', 'write the recorded output unchanged, control sequences included (also the default into a pipe or file)')
@@ -100,7 +111,10 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
       const dir = ctx.store.dir(meta.id);
       const file = join(dir, LOG_FILE);
       const old = join(dir, OLD_LOG_FILE);
-      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false, o.json ?? false);
+      const tailing = o.lines !== undefined && Number.isFinite(o.lines);
+      const { dependencyForCommand } = await import('../deps/commands.js');
+      const missing = `moat: ${missingCommandMessage(meta.command[0], dependencyForCommand)}`;
+      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false, { json: o.json ?? false, missingCommand: tailing ? undefined : missing });
       // The newest marker (at the head of logs.jsonl) tells what was dropped before logs.1.jsonl.
       const marker = await firstRecord(file);
       if (marker && isMarker(marker)) {
@@ -108,8 +122,8 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
         else ctx.info(marker.line);
       }
       let pos: { offset: number; ino: number | undefined };
-      if (o.lines !== undefined && Number.isFinite(o.lines)) {
-        for (const r of await tail([old, file], Math.max(0, o.lines))) p.add(r);
+      if (tailing && o.lines !== undefined) {
+        for (const r of await tail([old, file], o.lines)) p.add(r);
         await p.flush();
         pos = await readRecords(file, 0, () => undefined);
       } else {
@@ -117,9 +131,14 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
         pos = await printFile(file, 0, p);
       }
       if (!o.follow) return;
+      // Refused and unreachable hosts from now on, live (not over a full-screen run's output); all at the end.
+      // With --json, stderr holds nothing but an error document: no network notices, no end line (the exit code says it).
+      const network = o.json ? undefined : networkReport(ctx.home, meta.id, { live: !meta.interactive, stderr: process.stderr, env: ctx.env, quietHistory: true });
+      let ended = false;
+      let exitCode: number | undefined;
       // Follow: poll the log file until the run has ended and its last output is recorded. A rotation
       // (logs.jsonl became logs.1.jsonl) is noticed by the file's identity: finish the old one, then start over.
-      for (let quiet = 0; ;) {
+      for (let quiet = 0; !ended;) {
         await new Promise((r) => setTimeout(r, 100));
         const ino = await inode(file);
         let next;
@@ -132,12 +151,22 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
         const grew = next.offset !== pos.offset || next.ino !== pos.ino;
         pos = next;
         const cur = await ctx.store.read(meta.id);
-        if (!cur) return;
+        if (!cur) break;
         const eff = await ctx.reconcile(cur);
         if (!LIVE_STATES.has(eff.state)) {
           // The daemon records the tail right after the exit; give it a moment, then stop.
-          if (!grew && (cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) return;
+          if (!grew && (cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) {
+            ended = true;
+            exitCode = eff.exitCode;
+          }
         }
       }
+      await network?.stop();
+      network?.summarize();
+      if (!ended) return;
+      // The run's end, last: its exit code is also this command's (1 when it was not recorded).
+      if (!o.json) process.stderr.write(`${forErr(exitLine(meta.name, exitCode))}\n`);
+      process.exitCode = exitCode ?? 1;
     });
+  example(logs, ['moat logs', 'moat logs -f brave-otter', 'moat logs -n 50 -t run_1a2b3c']);
 }

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { Option } from '@commander-js/extra-typings';
 import pc from 'picocolors';
@@ -6,6 +7,13 @@ import { prepareRun, type PrepareFlags } from '../run/prepare.js';
 import type { RunSpec } from '../run/spec.js';
 import { executeRun } from '../run/execute.js';
 import { buildProgress } from './progress.js';
+import { attachedBanner, startingLine, stoppedLine } from './session-text.js';
+import { missingCommandMessage } from '../run/missing-command.js';
+import type { RunMetadata } from '../store/types.js';
+import { decimalNumber, wholeNumber } from './flag-values.js';
+import { checkWorkspaceOperand } from './input-errors.js';
+import { MAX_PIDS, MIN_PIDS, cpusProblem } from '../config/rules.js';
+import { example } from './help.js';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -24,8 +32,8 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .option('--approve-config', 'accept the settings of moat.yaml that reach beyond the container (mounts, grants, build, network) without asking')
     .option('--allow-sensitive-workspace', 'run in a workspace that holds keys or credentials, or is / or your home folder (moat\'s home stays hidden)')
     .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
-    .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(Number))
-    .addOption(new Option('--pids <n>', 'most processes and threads in the container (default 4096)').argParser(Number));
+    .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(decimalNumber(cpusProblem)))
+    .addOption(new Option('--pids <n>', 'most processes and threads in the container (default 4096)').argParser(wholeNumber(MIN_PIDS, MAX_PIDS)));
 }
 
 type RunFlagValues = {
@@ -63,8 +71,30 @@ async function askYesNo(question: string, details: string): Promise<boolean> {
   }
 }
 
+/** How a command names what it runs, and what it adds once the run has ended. */
+export interface ReportOptions {
+  /** "run", "Claude Code run": in the lines about a run that goes on. */
+  what?: string;
+  /** "Claude Code", "bash": in the line said before an interactive run takes the terminal. */
+  title?: string;
+  /** After the run ended while attached (its hints, e.g. how to resume a conversation). */
+  afterExit?: (meta: RunMetadata) => Promise<void>;
+}
+
+/** What an interactive run is called in its start line: the agent, else the command's program. */
+function runTitle(spec: RunSpec): string {
+  const program = spec.command[0];
+  return program ? basename(program) : 'the image\'s command';
+}
+
 /** Run a prepared spec attached to this terminal; print how to follow a run that goes on without us. */
-export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'run'): Promise<void> {
+export async function executeAndReport(ctx: CliContext, spec: RunSpec, report: ReportOptions = {}): Promise<void> {
+  const what = report.what ?? 'run';
+  if (ctx.dryRun) {
+    const { printRunPlan } = await import('./dry-run.js');
+    await printRunPlan(ctx, spec, what);
+    return;
+  }
   const { meta, end } = await executeRun({
     home: ctx.home,
     runtime: ctx.runtime,
@@ -73,6 +103,12 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'r
     progress: () => buildProgress(),
     warn: (m) => ctx.warn(m),
     ...(process.stdin.isTTY && process.stdout.isTTY ? { confirm: askYesNo } : {}),
+    // Before a program takes the screen over: what is starting, and the keys that leave it.
+    beforeStart: (m, image) => {
+      if (!spec.interactive) return;
+      ctx.info(startingLine(report.title ?? runTitle(spec), image, performance.now()), pc.dim);
+      ctx.info(attachedBanner(m.name), pc.dim);
+    },
   }, spec);
   if (end.kind === 'started' || end.kind === 'detached') {
     const verb = end.kind === 'started' ? 'Started' : '\nDetached from';
@@ -82,10 +118,14 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, what = 'r
       + `  moat stop ${meta.name}       stop it\n`);
     return;
   }
-  // Hosts the gateway could not reach: the agent's own retries and messages rarely say why.
-  const { unreachableHints } = await import('../run/unreachable-hints.js');
-  for (const h of await unreachableHints(ctx.home.runDir(meta.id), ctx.home.globalConfig)) ctx.warn(h);
   process.exitCode = end.exitCode;
+  if (end.stopped) ctx.info(stoppedLine(meta.name));
+  if (end.missingCommand) {
+    const { dependencyForCommand } = await import('../deps/commands.js');
+    process.stderr.write(`${pc.red('moat:')} ${forErr(missingCommandMessage(spec.command[0], dependencyForCommand))}\n`);
+    return;
+  }
+  await report.afterExit?.(meta);
 }
 
 export function registerRunCommand(program: Command, ctx: CliContext, trailing: string[] | undefined): void {
@@ -95,6 +135,7 @@ export function registerRunCommand(program: Command, ctx: CliContext, trailing: 
     .argument('[path]', 'the workspace directory', '.')
     .usage('[options] [path] [-- command...]');
   addRunFlags(run).action(async (path, o) => {
+    await checkWorkspaceOperand('run', path ?? '.', trailing);
     const spec = await prepareRun(path, {
       ...prepareFlags(o),
       ...(trailing && trailing.length > 0 ? { command: trailing } : {}),
@@ -102,4 +143,5 @@ export function registerRunCommand(program: Command, ctx: CliContext, trailing: 
     });
     await executeAndReport(ctx, spec);
   });
+  example(run, ['moat run -- npm test', 'moat run -i ~/src/app -- bash', 'moat run -d --grant github -- make release']);
 }

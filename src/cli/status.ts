@@ -3,12 +3,13 @@ import pc from 'picocolors';
 import { bytes, forOut, type CliContext } from './context.js';
 import { printJson } from './json.js';
 import { daemonView, engineView } from './views.js';
+import { example } from './help.js';
 import { daemonHealth } from '../daemon/client.js';
 import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { VERSION } from '../version.js';
 
 export function registerStatusCommands(program: Command, ctx: CliContext): void {
-  program
+  const status = program
     .command('status')
     .description('engine, daemon, runs, images and disk use, with hints')
     .option('--json', 'print as JSON')
@@ -37,8 +38,9 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
       w('images', `${images.length} (${bytes(imageBytes)})`);
       for (const h of hints) process.stdout.write(`${pc.yellow('hint:')} ${forOut(h)}\n`);
     });
+  example(status, ['moat status', 'moat status --json']);
 
-  program
+  const version = program
     .command('version')
     .description('print the version of moat and of the engine')
     .option('--json', 'print as JSON')
@@ -51,4 +53,5 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
       const engine = await engineView(() => ctx.runtime);
       process.stdout.write(engine.reachable ? `docker engine ${engine.version} (API ${engine.api})\n` : 'docker engine: not reachable\n');
     });
+  example(version, ['moat version']);
 }

@@ -2,12 +2,14 @@ import type { Command } from '@commander-js/extra-typings';
 import { join } from 'node:path';
 import pc from 'picocolors';
 import { forOut, type CliContext } from './context.js';
+import { example } from './help.js';
 import { jsonFor } from '../term/sanitize.js';
 import type { RequestEvent } from '../gateway/events.js';
-import { LIVE_STATES } from '../run/types.js';
+import { LIVE_STATES } from '../store/types.js';
 import type { DroppedLine, TraceBudgetLine } from '../daemon/network-recorder.js';
 import type { RefusalSummary } from '../daemon/refusals.js';
 import { readJsonlLines } from '../home/jsonl.js';
+import { traceStatus } from './flag-values.js';
 
 function matches(ev: RequestEvent, o: { host?: string; status?: string }): boolean {
   if (o.host && !(ev.host === o.host || ev.host.endsWith(`.${o.host}`))) return false;
@@ -70,7 +72,7 @@ async function print(s: string): Promise<void> {
 
 /** `moat trace [run] --network`: every request of a run, allowed or refused, from its network.jsonl. */
 export function registerTraceCommand(program: Command, ctx: CliContext): void {
-  program
+  const trace = program
     .command('trace')
     .description("list a run's network requests (every request is recorded, allowed or refused)")
     .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
@@ -78,7 +80,7 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
     .option('-f, --follow', 'keep printing new requests until the run ends')
     .option('--json', 'one JSON object per line')
     .option('--host <host>', 'only this host (and its subdomains)')
-    .option('--status <status>', 'only this status: 200, 4xx, blocked')
+    .option('--status <status>', 'only this status: 200, 4xx, blocked', traceStatus)
     .option('-v, --verbose', 'add timings, sizes, and headers and bodies when the run used --trace-bodies')
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'trace', () => true);
@@ -113,4 +115,5 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
         }
       }
     });
+  example(trace, ['moat trace', 'moat trace brave-otter --status blocked', 'moat trace -f --host api.github.com']);
 }

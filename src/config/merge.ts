@@ -5,7 +5,8 @@
 import { MoatError } from '../errors.js';
 import { splitEnvEntry, type ResolvedConfig } from './load.js';
 import { imageReferenceProblem } from '../image/reference.js';
-import { ENV_NAME_RE, MAX_PIDS, MEMORY_RE, MIN_PIDS, RUN_NAME_RE } from './rules.js';
+import { ENV_NAME_RE, MAX_PIDS, MIN_PIDS, RUN_NAME_RE, cpusProblem, memoryProblem } from './rules.js';
+import { validatePattern } from '../gateway/policy.js';
 
 /** Run flags as the CLI parsed them; every field optional (absent = not given). */
 export interface RunFlags {
@@ -54,11 +55,13 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
   if (flags.memory !== undefined || flags.cpus !== undefined || flags.pids !== undefined) {
     const container = { ...config.container };
     if (flags.memory !== undefined) {
-      if (!MEMORY_RE.test(flags.memory)) throw flagError('--memory', flags.memory, 'expected a size like "512m" or "2g"');
+      const problem = memoryProblem(flags.memory);
+      if (problem) throw flagError('--memory', flags.memory, problem);
       container.memory = flags.memory;
     }
     if (flags.cpus !== undefined) {
-      if (!(Number.isFinite(flags.cpus) && flags.cpus > 0)) throw flagError('--cpus', String(flags.cpus), 'expected a number greater than 0');
+      const problem = cpusProblem(flags.cpus);
+      if (problem) throw flagError('--cpus', String(flags.cpus), problem);
       container.cpus = flags.cpus;
     }
     if (flags.pids !== undefined) {
@@ -76,7 +79,15 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
   }
 
   if (flags.allowHosts !== undefined && flags.allowHosts.length > 0) {
-    for (const h of flags.allowHosts) if (h.trim() === '') throw flagError('--allow-host', h, 'host pattern is empty');
+    // Checked here, so a bad pattern is named by its flag (not as the network.rules entry it becomes).
+    for (const h of flags.allowHosts) {
+      if (h.trim() === '') throw flagError('--allow-host', h, 'host pattern is empty');
+      try {
+        validatePattern(h);
+      } catch (err) {
+        throw flagError('--allow-host', h, err instanceof Error ? err.message : String(err));
+      }
+    }
     const rules = config.network?.rules ?? [];
     const present = new Set(rules.filter((r): r is string => typeof r === 'string'));
     out.network = { ...config.network, rules: [...rules, ...unique(flags.allowHosts).filter((h) => !present.has(h))] };
@@ -113,6 +124,10 @@ function flagHint(flag: string): string | undefined {
       return 'Example: --memory 2g';
     case '--pids':
       return 'Example: --pids 1024';
+    case '--cpus':
+      return 'Example: --cpus 1.5';
+    case '--allow-host':
+      return 'Example: --allow-host api.example.com (or *.example.com, host:8443)';
     default:
       return undefined;
   }

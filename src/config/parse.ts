@@ -6,7 +6,7 @@
  * zod's `.strict()` reports unknown keys at the parent's path; we point at each unknown key instead,
  * with a "did you mean" suggestion from the known keys of that object.
  */
-import { distance } from 'fastest-levenshtein';
+import { closest } from '../suggest.js';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import { MoatError } from '../errors.js';
@@ -98,6 +98,10 @@ function describeIssue(issue: Issue, ctx: Context): ConfigProblem[] {
     const inner = issue.issues[0]?.message ?? issue.message;
     return [{ ...at(where.key ?? where.deepest), path: formatPath(issue.path), message: inner }];
   }
+  if (issue.code === 'invalid_type' && issue.expected === 'never') {
+    // A key that must not be set at all (notSupportedYet in schema.ts): point at the key.
+    return [{ ...at(where.key ?? where.deepest), path: formatPath(issue.path), message: issue.message }];
+  }
   if (issue.code === 'invalid_type') {
     const value = valueAt(ctx.data, issue.path);
     if (!where.found && value === undefined) {
@@ -187,16 +191,7 @@ function childSchema(t: z.core.$ZodType, seg: Segment): z.core.$ZodType | undefi
 }
 
 /** The closest known key, if it is close enough to be a likely typo. */
-export function suggest(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const d = distance(key.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  const limit = Math.max(2, Math.floor(key.length / 3));
-  return best !== undefined && bestDistance <= limit && bestDistance < key.length ? best : undefined;
-}
+export const suggest = closest;
 
 /** `container.cpus`, `mounts[1]`, `ports["8080"]`. */
 export function formatPath(path: readonly Segment[]): string {

@@ -9,8 +9,48 @@ import { posix } from 'node:path';
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Run names: lower-case, DNS-label friendly, at most 63 characters. */
 export const RUN_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
-/** Container memory: a number with an optional b/k/m/g suffix ("512m", "2g"). */
-export const MEMORY_RE = /^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$/;
+/**
+ * Sizes ("512m", "2g", "1.5G", "64MiB", "1048576"): the one grammar of moat.yaml's container.memory and
+ * container.log_limit and of --memory, read by the same function in the schema and at run time. Units are
+ * binary (k = 1024); no unit means bytes.
+ */
+const SIZE_RE = /^([0-9]+(?:\.[0-9]+)?)(?:([kmgt])(?:i?b)?|b)?$/i;
+const SIZE_UNITS: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** "512m" -> 536870912; undefined when `text` is not a size. */
+export function parseSize(text: string): number | undefined {
+  const m = SIZE_RE.exec(text);
+  if (!m?.[1]) return undefined;
+  const n = Math.floor(Number(m[1]) * (m[2] ? (SIZE_UNITS[m[2].toLowerCase()] ?? 1) : 1));
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** The engine refuses a memory limit below 6 MiB (at container creation, too late): refused here first. */
+export const MIN_MEMORY_BYTES = 6 * 1024 ** 2;
+/** A stored-output cap below one mebibyte would keep nothing useful. */
+export const MIN_LOG_LIMIT_BYTES = 1024 ** 2;
+
+/** Why `text` is not a memory limit, or undefined. */
+export function memoryProblem(text: string): string | undefined {
+  const n = parseSize(text);
+  if (n === undefined) return 'expected a size like "512m" or "2g"';
+  if (n < MIN_MEMORY_BYTES) return 'expected at least 6m (the engine refuses less)';
+  return undefined;
+}
+
+/** Why `text` is not a stored-output cap, or undefined. */
+export function logLimitProblem(text: string): string | undefined {
+  const n = parseSize(text);
+  return n === undefined || n < MIN_LOG_LIMIT_BYTES ? 'expected a size of at least 1m, like "64m" or "1g"' : undefined;
+}
+
+/** The engine's smallest CPU limit (0.01 of a CPU); a finer one is refused by it at creation. */
+export const MIN_CPUS = 0.01;
+
+/** Why `n` is not a CPU limit, or undefined. */
+export function cpusProblem(n: number): string | undefined {
+  return Number.isFinite(n) && n >= MIN_CPUS ? undefined : `expected a number of CPUs of at least ${MIN_CPUS}, e.g. 2 or 0.5`;
+}
 /**
  * Processes (and threads) a container may have at once when moat.yaml and --pids say nothing: a fork bomb
  * stops there instead of exhausting the host's process ids. The bounds keep a run able to start (its init,
@@ -19,8 +59,6 @@ export const MEMORY_RE = /^[0-9]+(\.[0-9]+)?[bkmgBKMG]?$/;
 export const DEFAULT_PIDS = 4096;
 export const MIN_PIDS = 16;
 export const MAX_PIDS = 4_194_304;
-/** A stored-output cap: at least one mebibyte, in m, g or t. */
-export const LOG_LIMIT_RE = /^(?:[1-9][0-9]*(?:\.[0-9]+)?[mgtMGT]|0\.[0-9]*[1-9][0-9]*[gtGT])$/;
 /** A network rule: `allow|deny METHOD PATH`, e.g. "allow GET /repos/**". */
 export const NETWORK_RULE_RE = /^(allow|deny)\s+(\*|[A-Za-z]+)\s+\/\S*$/;
 

@@ -9,7 +9,9 @@ import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
 import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
-import { DEFAULT_PIDS, ENV_NAME_RE, LOG_LIMIT_RE, MAX_PIDS, MEMORY_RE, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, mountProblem } from './rules.js';
+import {
+  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, cpusProblem, logLimitProblem, memoryProblem, mountProblem,
+} from './rules.js';
 
 const envName = z
   .string()
@@ -32,6 +34,21 @@ const mount = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   })
   .describe('"source:target[:ro]". Relative sources are resolved against the workspace; target must be absolute.');
+
+/** A string checked by one of rules.ts's `…Problem` functions (the same ones the run flags use). */
+const checked = (problem: (s: string) => string | undefined) => z.string().superRefine((s, ctx) => {
+  const p = problem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+});
+
+/**
+ * A key moat will support but does not yet: refused with a clear message rather than accepted and ignored.
+ * `z.never()` so editors flag it too.
+ */
+const notSupportedYet = (what: string) => z
+  .never({ error: `${what} is not supported yet; remove it (moat would otherwise ignore it)` })
+  .optional()
+  .describe(`Not supported yet: ${what}. moat refuses a moat.yaml that sets it.`);
 
 const mcpServer = z
   .object({
@@ -100,12 +117,18 @@ export const moatConfigSchema = z
       .describe('Base image the run image is built from, an image reference such as "debian:bookworm-slim" ([registry[:port]/]name[:tag][@digest]).'),
     container: z
       .object({
-        memory: z
-          .string()
-          .regex(MEMORY_RE, { error: 'expected a size like "512m" or "2g"' })
+        memory: checked(memoryProblem)
           .optional()
           .describe('Memory limit, e.g. "512m" or "2g".'),
-        cpus: z.number().positive().optional().describe('CPU limit (may be fractional), e.g. 2 or 0.5.'),
+        cpus: z
+          .number()
+          .superRefine((n, ctx) => {
+            const p = cpusProblem(n);
+            if (p) ctx.addIssue({ code: 'custom', message: p });
+          })
+          .meta({ minimum: MIN_CPUS })
+          .optional()
+          .describe('CPU limit (may be fractional), e.g. 2 or 0.5.'),
         pids: z
           .number()
           .int()
@@ -113,9 +136,7 @@ export const moatConfigSchema = z
           .max(MAX_PIDS, { error: `expected at most ${MAX_PIDS} processes` })
           .optional()
           .describe(`Most processes and threads the container may have at once (default ${DEFAULT_PIDS}), so a fork bomb cannot exhaust the host's process ids. A change is approved by the user like mounts and grants.`),
-        log_limit: z
-          .string()
-          .regex(LOG_LIMIT_RE, { error: 'expected a size of at least 1m, like "64m" or "1g"' })
+        log_limit: checked(logLimitProblem)
           .optional()
           .describe('Cap on the output moat stores for a run (default "256m"), e.g. "64m" or "1g"; past it the newest output is kept. Raising it needs your approval like mounts and grants.'),
       })
@@ -145,14 +166,8 @@ export const moatConfigSchema = z
       .strict()
       .optional()
       .describe('Network policy enforced by the gateway.'),
-    secrets: z
-      .record(envName, z.string().describe('Secret reference, e.g. "op://vault/item/field".'))
-      .optional()
-      .describe('Environment variables filled from secret references.'),
-    ports: z
-      .record(z.string().min(1), z.number().int().min(1).max(65535).describe('Container port.'))
-      .optional()
-      .describe('Named container ports to expose.'),
+    secrets: notSupportedYet('secrets: (environment variables filled from secret references)'),
+    ports: notSupportedYet('ports: (exposing container ports)'),
     claude: z
       .object({
         version: z.string().min(1).optional().describe('Claude Code version to install.'),
@@ -200,6 +215,10 @@ export const globalConfigSchema = z
     build: z
       .object({
         ca_certs: z.string().min(1).optional().describe('Path to a PEM bundle of extra CA certificates trusted during image builds.'),
+        allow_hosts: z
+          .array(hostPattern)
+          .optional()
+          .describe('Hosts image builds may reach besides the registries their recipe needs (a private mirror, e.g. "apt.corp.example" or "*.corp.example").'),
       })
       .strict()
       .optional()

@@ -1,6 +1,7 @@
 import { MoatError } from '../errors.js';
 import type { CredentialStore } from './store.js';
-import { authUrl, findProvider, parseGrantName } from './providers/index.js';
+import { authUrl, findProvider, parseGrantName, providers } from './providers/index.js';
+import { didYouMean } from '../suggest.js';
 import type { HeaderInjection, LocalResponse, Placeholders, Provider, StoredCredential } from './types.js';
 
 /**
@@ -43,7 +44,10 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
     seen.add(name);
     const provider = findProvider(name);
     if (!provider) {
-      throw new MoatError(`Unknown grant "${spec}".`, { code: 'E_NOT_FOUND', hint: 'moat grant list' });
+      throw new MoatError(`Unknown grant "${spec}": there is no provider "${name}" (known: ${providers.map((p) => p.name).join(', ')}).`, {
+        code: 'E_NOT_FOUND',
+        hint: didYouMean(name, providers.map((p) => p.name), '--grant {}') ?? 'moat grant list shows the stored grants.',
+      });
     }
     const stored = await store.get(name);
     if (!stored) {

@@ -7,6 +7,7 @@ import { atomicWrite, withLock } from '../home/fs.js';
 import type { MoatHome } from '../home/paths.js';
 import { loadKey, type KeyOptions, type LoadedKey } from './key.js';
 import type { StoredCredential } from './types.js';
+import { CREDENTIAL_NAME_RE } from './names.js';
 
 /**
  * `<home>/credentials/<name>.enc`: version byte, 12-byte random nonce, 16-byte GCM tag, ciphertext of the
@@ -18,7 +19,7 @@ const VERSION = 1;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const HEADER_BYTES = 1 + NONCE_BYTES + TAG_BYTES;
-const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const NAME_RE = CREDENTIAL_NAME_RE;
 
 const payloadSchema = z.object({
   provider: z.string().min(1),

@@ -1,6 +1,6 @@
 import type { MoatHome } from '../home/paths.js';
 import { AuditWriter, canonicalJson, emptyCounts, loadOrCreateSigner, type AuditSigner, type AuditType, type JsonObject, type ResumedLog } from '../audit/index.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 import { ByteBudget, RECORD_LIMITS, type Priority } from './record-limits.js';
 
 export interface AuditSinkOptions {

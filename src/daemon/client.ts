@@ -139,7 +139,8 @@ async function spawnDaemon(home: MoatHome, env: NodeJS.ProcessEnv, notPid: numbe
   await withLock(join(home.daemonDir, 'spawn'), async () => {
     const again = await daemonState(home);
     if ((again.kind === 'up' && again.health.pid !== notPid) || again.kind === 'silent' || (await daemonLockHolder(home))) return;
-    const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    // The daemon's own entry (main.ts); `__daemon` tags the process for daemonLockHolder (lock.ts).
+    const main = fileURLToPath(new URL('./main.js', import.meta.url));
     const out = openSync(daemonLog(home), 'a', 0o600);
     const child = spawn(process.execPath, [main, '__daemon'], {
       detached: true,

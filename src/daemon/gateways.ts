@@ -2,16 +2,15 @@ import { lstat } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import type { MoatHome } from '../home/paths.js';
 import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse } from '../gateway/index.js';
-import type { UpstreamAddress } from '../gateway/upstream.js';
 import { listenInPlace, removeSocket, unixTransport } from '../gateway/transport.js';
 import { createRedactor } from '../gateway/injection.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
 import { CredentialStore } from '../credentials/store.js';
 import type { ResolvedGrants } from '../credentials/resolve.js';
-import type { RunMetadata } from '../run/types.js';
+import type { RunMetadata } from '../store/types.js';
 import { resolveGrantsSerialized, startGrantRefresh } from './refresh.js';
-import { parseTestUpstreams } from './test-upstreams.js';
+import { upstreamOptions } from './upstream-options.js';
 
 export interface RunGateway {
   proxy: GatewayProxy;
@@ -50,7 +49,6 @@ export class GatewayHost {
     // Grows as the host refreshes tokens: an old token may still show up in a late log line.
     let secrets = grants.secretsToRedact;
     let redact = createRedactor(secrets);
-    const testing = parseTestUpstreams(this.env);
     const proxy = createProxy({
       ca: await this.ca,
       policy: {
@@ -62,10 +60,7 @@ export class GatewayHost {
       },
       injections: grants.injections,
       responses: grants.responses,
-      extraCAs: await this.extraCAs,
-      ...(global.proxy?.upstream ?? this.env.HTTPS_PROXY ?? this.env.https_proxy
-        ? { upstreamProxy: global.proxy?.upstream ?? this.env.HTTPS_PROXY ?? this.env.https_proxy } : {}),
-      ...(testing ? { upstreamOverride: testing.map as Map<string, UpstreamAddress>, ...(testing.ca ? { upstreamOverrideCA: testing.ca } : {}) } : {}),
+      ...upstreamOptions(this.env, global, await this.extraCAs),
       onEvent: (ev) => onEvent(ev, (s) => redact(s)),
       ...(meta.traceBodies ? { traceBodies: 4096 } : {}),
     });

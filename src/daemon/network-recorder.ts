@@ -1,4 +1,7 @@
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { canonicalJson } from '../audit/index.js';
+import { MAX_BUILD_ENTRIES } from '../image/build-trace.js';
 import type { GatewayEvent, RequestEvent } from '../gateway/events.js';
 import type { AuditLike } from './recovery.js';
 import { RECORD_LIMITS, capRequestEvent, capText } from './record-limits.js';
@@ -15,6 +18,9 @@ export interface NetworkRecorderOptions extends RefusalAggregatorOptions {
   windowMs?: number;
   log: (m: string) => void;
 }
+
+/** A recorded build request is far shorter (every field is capped); a longer line is not one. */
+const MAX_BUILD_LINE = 64 * 1024;
 
 /** network.jsonl line written once when its budget is spent. */
 export interface TraceBudgetLine { type: 'trace-budget-reached'; ts: string; limitBytes: number }
@@ -65,6 +71,36 @@ export class NetworkRecorder {
     if (ev.blocked) {
       audit.append('policy', { decision: 'deny', host: capText(ev.host, RECORD_LIMITS.host), reason: redact(capText(ev.reason ?? '', RECORD_LIMITS.reason)) });
     }
+  }
+
+  /**
+   * Take over the requests of the image build that preceded the run (build-network.jsonl, written by the
+   * CLI before the container existed): each joins network.jsonl and the audit as written, with its
+   * `phase: "build"`. Returns how many were taken.
+   */
+  async recordBuild(file: string): Promise<number> {
+    let n = 0;
+    const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+    for await (const raw of lines) {
+      if (n > MAX_BUILD_ENTRIES || raw.length > MAX_BUILD_LINE) continue;
+      let ev: { phase?: unknown; type?: unknown; blocked?: unknown; host?: unknown; reason?: unknown };
+      try {
+        ev = JSON.parse(raw) as typeof ev;
+      } catch {
+        continue;
+      }
+      if (ev === null || typeof ev !== 'object' || ev.phase !== 'build') continue;
+      const line = canonicalJson(ev);
+      n += 1;
+      this.trace.write(line, 'event');
+      this.opts.audit.appendEncoded('network', line);
+      if (ev.type === 'request' && ev.blocked === true) {
+        this.opts.audit.append('policy', {
+          decision: 'deny', phase: 'build', host: capText(String(ev.host ?? ''), RECORD_LIMITS.host), reason: capText(String(ev.reason ?? ''), RECORD_LIMITS.reason),
+        });
+      }
+    }
+    return n;
   }
 
   private drop(ev: RequestEvent): void {

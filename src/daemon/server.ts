@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import type { MoatHome } from '../home/paths.js';
-import { RunStore } from '../run/store.js';
-import { RUN_ID_RE } from '../run/names.js';
+import { RunStore } from '../store/store.js';
+import { RUN_ID_RE } from '../store/names.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { Supervisor } from './supervisor.js';
 import { GatewayHost } from './gateways.js';

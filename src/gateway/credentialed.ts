@@ -15,7 +15,7 @@ export const REROUTING_HEADERS = [
 /** TRACE/TRACK echo the request, the credential included, back to the client. */
 export function credentialedRefusal(host: string, method: string): Decision | undefined {
   const m = method.toUpperCase();
-  return m === 'TRACE' || m === 'TRACK' ? { allowed: false, reason: `${m} to ${host} is refused: it would echo the credential back` } : undefined;
+  return m === 'TRACE' || m === 'TRACK' ? { allowed: false, kind: 'credential', reason: `${m} to ${host} is refused: it would echo the credential back` } : undefined;
 }
 
 /** Remove the re-routing headers in place. */

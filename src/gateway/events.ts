@@ -1,4 +1,12 @@
 /** Typed events the proxy emits; the request log and the audit log subscribe. Never carry header values. */
+
+/**
+ * Why the policy refused a request, as data (the CLI names the fix from it): the strict default, a
+ * network.deny entry, this machine or a private network not named, a host's path rules, or a request that
+ * would echo a granted credential back.
+ */
+export type RefusalKind = 'strict' | 'deny' | 'internal' | 'path' | 'credential';
+
 export interface RequestEvent {
   type: 'request';
   /** ISO-8601 time the request head arrived. */
@@ -19,6 +27,10 @@ export interface RequestEvent {
   local?: true;
   blocked?: boolean;
   reason?: string;
+  /** With `blocked`: which policy step refused it. */
+  refusal?: RefusalKind;
+  /** With `blocked`: the port the request was for (the fix for an internal address names it). */
+  port?: number;
   /** Upstream or stream failure, e.g. "ECONNREFUSED". */
   error?: string;
   /** With trace bodies on: headers (credential headers masked) and the first bytes of each body. */

@@ -5,6 +5,7 @@ import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import type { RequestEvent } from './events.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
 import { applyInjection } from './injection.js';
+import { refusalFields } from './policy.js';
 import type { CompiledLocalResponse } from './local-response.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
 import { BodySample, traceHeaders } from './trace-bodies.js';
@@ -58,8 +59,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   const decision = refused ?? (local ? core.policy.checkHost(t.host, t.port) : core.policy.checkRequest(t.host, t.port, ev.method, t.pathname));
   if (!decision.allowed) {
     ev.status = 403;
-    ev.blocked = true;
-    ev.reason = decision.reason;
+    Object.assign(ev, refusalFields(decision, t.port));
     ev.bytesDown = sendBlocked(res, `${ev.method} ${t.url.split('?')[0]}`, decision);
     req.resume();
     return finish();
@@ -140,8 +140,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       const refused = internalDialRefusal(err, t.host, t.port);
       if (refused) {
         ev.status = 403;
-        ev.blocked = true;
-        ev.reason = refused.reason;
+        Object.assign(ev, refusalFields(refused, t.port));
         ev.bytesDown = sendBlocked(res, `${ev.method} ${t.url.split('?')[0]}`, refused);
         req.resume();
         finish();

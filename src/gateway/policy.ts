@@ -1,6 +1,7 @@
 import { isInternalHost } from './addresses.js';
 import { type HostPattern, matchHost, parseHostPattern } from './hosts.js';
 import { normalizePath, slashView } from './paths.js';
+import type { RefusalKind } from './events.js';
 
 /**
  * Network policy as plain data (what moat.yaml `network:` plus grants and `--allow-host` become) and its
@@ -39,6 +40,13 @@ export interface Decision {
   rule?: string;
   /** The exact moat.yaml snippet that would allow this request (present when refused). */
   suggestion?: string;
+  /** Which step refused it (present when refused). */
+  kind?: RefusalKind;
+}
+
+/** The request event fields of a refusal (the event's status is the caller's). */
+export function refusalFields(d: Decision, port: number): { blocked: true; reason: string; refusal?: RefusalKind; port: number } {
+  return { blocked: true, reason: d.reason, ...(d.kind ? { refusal: d.kind } : {}), port };
 }
 
 export interface PathRule {
@@ -153,7 +161,7 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
 
   const byDefault = (host: string): Decision => data.policy === 'permissive'
     ? { allowed: true, reason: 'permissive policy' }
-    : { allowed: false, reason: `${host} is not in network.rules and the policy is strict`, suggestion: `network:\n  rules:\n    - "${host}"` };
+    : { allowed: false, kind: 'strict', reason: `${host} is not in network.rules and the policy is strict`, suggestion: `network:\n  rules:\n    - "${host}"` };
 
   const fallback = (host: string, port: number | undefined, hostOnly: boolean): Decision => {
     const granted = allowHosts.find((p) => matchHost(p, host, port));
@@ -176,6 +184,7 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
     if (denied) {
       return {
         allowed: false,
+        kind: 'deny',
         reason: `${host} matches "${denied.source}" in network.deny`,
         rule: denied.source,
         suggestion: `remove "${denied.source}" from network.deny in moat.yaml`,
@@ -193,12 +202,12 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
       const rules = [firstRule(entry.paths, m, path), ...(alt === undefined ? [] : [firstRule(entry.paths, m, alt)])];
       const suggestion = `network:\n  rules:\n    - "${entry.pattern.source}":\n        - "allow ${m} ${path}"`;
       const denied = rules.find((r) => r !== undefined && !r.allow);
-      if (denied) return { allowed: false, reason: `${m} ${path} on ${host} is refused by "${denied.source}"`, rule: denied.source, suggestion: `${suggestion}\n(before "${denied.source}"; the first matching rule wins)` };
+      if (denied) return { allowed: false, kind: 'path', reason: `${m} ${path} on ${host} is refused by "${denied.source}"`, rule: denied.source, suggestion: `${suggestion}\n(before "${denied.source}"; the first matching rule wins)` };
       const rule = rules[0];
       if (rule && !rules.includes(undefined)) return { allowed: true, reason: `allowed by "${rule.source}"`, rule: rule.source };
       // No rule matched: the policy default decides, granted host or not (the rules say what they mean).
       const d = byDefault(host);
-      return d.allowed ? d : { allowed: false, reason: `${m} ${path} on ${host} matches no rule of "${entry.pattern.source}" and the policy is strict`, suggestion };
+      return d.allowed ? d : { allowed: false, kind: 'path', reason: `${m} ${path} on ${host} matches no rule of "${entry.pattern.source}" and the policy is strict`, suggestion };
     }
     if (entry) return { allowed: true, reason: `${host} has path rules in network.rules`, rule: entry.pattern.source };
     return fallback(host, port, method === undefined);
@@ -227,6 +236,7 @@ export function internalRefusal(host: string, port: number | undefined, address?
   const what = address === undefined ? `${host} is this machine or its private network` : `${host} resolves to ${address}, on this machine or its private network`;
   return {
     allowed: false,
+    kind: 'internal',
     reason: `${what}, which a run reaches only when you name it`,
     suggestion: `network:\n  rules:\n    - "${where}"\n(or moat run --allow-host ${where})`,
   };

@@ -10,7 +10,7 @@ import { closeRaw, errorCode, parseAuthority, writeRawBlocked, writeRawError } f
 import { compileInjections, type HeaderInjection } from './injection.js';
 import { LeafCache } from './leaf.js';
 import { compileLocalResponses, type LocalResponse } from './local-response.js';
-import { type CompiledPolicy, compilePolicy, type PolicyData } from './policy.js';
+import { type CompiledPolicy, compilePolicy, refusalFields, type PolicyData } from './policy.js';
 import type { TunnelInfo } from './target.js';
 import { Upstream, type UpstreamAddress } from './upstream.js';
 import { handleUpgrade, type Reattach } from './websocket.js';
@@ -174,7 +174,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     if (!decision.allowed) {
       emit({
         type: 'request', ts: new Date(started).toISOString(), method: 'CONNECT', url: `${host}:${port}`, host, status: 403, ttfbMs: 0,
-        durationMs: Date.now() - started, bytesUp: 0, bytesDown: 0, blocked: true, reason: decision.reason,
+        durationMs: Date.now() - started, bytesUp: 0, bytesDown: 0, ...refusalFields(decision, port),
       });
       writeRawBlocked(socket, `CONNECT ${host}:${port}`, decision);
       closeRaw(socket);

@@ -7,6 +7,7 @@ import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import type { RequestEvent } from './events.js';
 import { closeRaw, errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
 import { applyInjection } from './injection.js';
+import { refusalFields } from './policy.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
 import { badSwitch, headWithoutUpgrade, isWebSocketKey, relayResponse, switchHead } from './upgrade-http.js';
 import { internalDialRefusal, upstreamFailureMessage } from './upstream-errors.js';
@@ -71,8 +72,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
     ?? core.policy.checkRequest(t.host, t.port, ev.method, t.pathname);
   if (!decision.allowed) {
     ev.status = 403;
-    ev.blocked = true;
-    ev.reason = decision.reason;
+    Object.assign(ev, refusalFields(decision, t.port));
     writeRawBlocked(socket, `${ev.method} ${ev.url.split('?')[0]}`, decision);
     closeRaw(socket);
     return finish();
@@ -155,8 +155,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
       const refused = internalDialRefusal(err, t.host, t.port);
       if (refused) {
         ev.status = 403;
-        ev.blocked = true;
-        ev.reason = refused.reason;
+        Object.assign(ev, refusalFields(refused, t.port));
         writeRawBlocked(socket, `${ev.method} ${ev.url.split('?')[0]}`, refused);
         closeRaw(socket);
         return finish();

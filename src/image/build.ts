@@ -8,6 +8,10 @@ import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { ASSETS, renderDockerfile, type ImageRecipe } from './dockerfile.js';
 import { imageTag } from './tag.js';
 import { buildHint, isEngineNoise, stepOwners } from './build-errors.js';
+import type { BuildGateway, BuildGatewayOptions } from './build-gateway.js';
+import type { BuildRelay } from './build-relay.js';
+import type { BuildTrace } from './build-trace.js';
+import { sanitizeForTerminal } from '../term/sanitize.js';
 
 // eslint-disable-next-line no-control-regex -- terminal escape sequences
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
@@ -24,17 +28,35 @@ export interface EnsureImageOptions {
   recipe: ImageRecipe;
   homeRoot: string;
   buildsDir: string;
-  /** The host's extra CAs for the build; only asked for when a build happens. */
-  extraCAs: () => Promise<string[]>;
+  /** The build's boundary (its gateway's policy and upstream); only asked for when a build happens. */
+  network: () => Promise<BuildNetwork>;
   rebuild: boolean;
   /** Made only when a build actually happens. */
   progress: () => Promise<BuildProgress>;
+}
+
+/**
+ * Builds run inside the same boundary as runs: every step's only way out is a gateway with a strict
+ * policy (the recipe's registries and downloads, plus build.allow_hosts), which records each request.
+ */
+export interface BuildNetwork {
+  caDir: string;
+  allowHosts: string[];
+  upstream: BuildGatewayOptions['upstream'];
 }
 
 export interface ImageResult {
   tag: string;
   built: boolean;
   logFile?: string;
+  /** The build's requests, one canonical JSON line each (build-trace.ts). */
+  traceFile?: string;
+}
+
+/** Build arguments every client in a step honours: the relay's proxy, and the gateway's CA to trust. */
+function boundaryArgs(relay: BuildRelay, gateway: BuildGateway): Record<string, string> {
+  const p = relay.proxyUrl;
+  return { MOAT_BUILD_CA: gateway.caPem, http_proxy: p, https_proxy: p, HTTP_PROXY: p, HTTPS_PROXY: p, no_proxy: '', NO_PROXY: '' };
 }
 
 export function planImage(recipe: ImageRecipe): { tag: string; dockerfile: string } {
@@ -47,27 +69,55 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
   const { tag, dockerfile } = planImage(opts.recipe);
   if (!opts.rebuild && (await opts.runtime.imageExists(tag))) return { tag, built: false };
 
-  const extraCAs = await opts.extraCAs();
+  const network = await opts.network();
   const progress = await opts.progress();
+  // Loaded only when a build happens (the gateway's TLS libraries are heavy for a cached start).
+  const [{ startBuildGateway }, { startBuildRelay }, { BuildTrace }] = await Promise.all([
+    import('./build-gateway.js'), import('./build-relay.js'), import('./build-trace.js'),
+  ]);
   await mkdir(opts.buildsDir, { recursive: true, mode: 0o700 });
-  const logFile = join(opts.buildsDir, `${tag.replace(/[:/]/g, '_')}.log`);
+  const base = join(opts.buildsDir, tag.replace(/[:/]/g, '_'));
+  const logFile = `${base}.log`;
   const log = createWriteStream(logFile, { mode: 0o600 });
+  const trace = new BuildTrace(`${base}.network.jsonl`);
   const ctx = await mkdtemp(join(tmpdir(), 'moat-build-'));
   const owners = stepOwners(dockerfile);
   const tail: string[] = [];
   let currentStep = '';
   let currentOwner = 'base image';
+  let gateway: BuildGateway | undefined;
+  let relay: BuildRelay | undefined;
+  let pullFailure: MoatError | undefined;
   try {
     await writeFile(join(ctx, 'Dockerfile'), dockerfile);
     for (const [name, content] of Object.entries(ASSETS)) await writeFile(join(ctx, name), content, { mode: 0o755 });
+    // The relay runs from the base image, so it must be here before the build (which would pull it).
+    if (!(await opts.runtime.imageExists(opts.recipe.baseImage))) {
+      progress.line(`pulling ${opts.recipe.baseImage}`);
+      pullFailure = await pullBase(opts.runtime, opts.recipe.baseImage, (l) => log.write(`${l}\n`));
+      if (pullFailure) throw pullFailure;
+    }
+    gateway = await startBuildGateway({
+      caDir: network.caDir,
+      parentDir: opts.buildsDir,
+      allowHosts: network.allowHosts,
+      upstream: network.upstream,
+      onEvent: (ev) => {
+        const line = trace.record(ev);
+        if (line === undefined) return;
+        log.write(`${line}\n`);
+        if (ev.type === 'request' && ev.blocked) progress.line(line);
+      },
+    });
+    relay = await startBuildRelay({ runtime: opts.runtime, image: opts.recipe.baseImage, socketDir: gateway.socketDir, homeRoot: opts.homeRoot });
     await opts.runtime.build({
       contextDir: ctx,
       files: ['Dockerfile', ...Object.keys(ASSETS)],
       tag,
       labels: { [LABEL_MANAGED]: 'true', [LABEL_HOME]: opts.homeRoot },
-      buildArgs: extraCAs.length > 0 ? { MOAT_BUILD_CA: extraCAs.join('\n') } : {},
+      buildArgs: boundaryArgs(relay, gateway),
       noCache: opts.rebuild,
-      networkMode: 'default',
+      networkMode: relay.networkMode,
       onOutput: (raw) => {
         // The engine colours a step's stderr; the log and the terminal get plain text.
         const line = raw.replace(ANSI, '');
@@ -86,20 +136,52 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
       },
     });
     progress.done(true);
-    return { tag, built: true, logFile };
+    return { tag, built: true, logFile, traceFile: trace.file };
   } catch (err) {
     progress.done(false);
-    if (err instanceof MoatError && err.code === 'E_ENGINE_UNREACHABLE') throw err; // not a build failure: the engine is away
+    if (err === pullFailure) throw err;
+    // An engine that is away or refuses a request outside the build itself: not a build failure (the
+    // build's own failures are E_BUILD, told by the runtime).
+    if (err instanceof MoatError && (err.code === 'E_ENGINE' || err.code === 'E_ENGINE_UNREACHABLE')) throw err;
     const detail = err instanceof Error ? err.message : String(err);
     tail.push(detail);
     log.write(`${detail}\n`);
     const last = tail.slice(-12).map((l) => `  | ${l}`).join('\n');
     throw new MoatError(
       `The image build failed at ${currentStep ? `"${currentStep.slice(0, 100)}"` : 'its first step'} (${currentOwner}).\n${last}`,
-      { code: 'E_BUILD', hint: `${buildHint(tail.join('\n'))} Full log: ${logFile}`, exitCode: 1 },
+      { code: 'E_BUILD', hint: `${refusedHint(trace) ?? buildHint(tail.join('\n'))} Full log: ${logFile}`, exitCode: 1 },
     );
   } finally {
+    await relay?.stop();
+    await gateway?.close();
+    await trace.close();
     await new Promise<void>((r) => log.end(r));
     await rm(ctx, { recursive: true, force: true });
+  }
+}
+
+/** When the build was refused hosts, that is the likely cause: name them and the setting that allows them. */
+function refusedHint(trace: BuildTrace): string | undefined {
+  const hosts = [...trace.refused.keys()].map((h) => sanitizeForTerminal(h.slice(0, 100)));
+  if (hosts.length === 0) return undefined;
+  const shown = hosts.slice(0, 5).join(', ') + (hosts.length > 5 ? ` and ${hosts.length - 5} more` : '');
+  return `The build was refused ${shown} (image builds reach only their registries). If the recipe needs them, add them to build.allow_hosts in ~/.moat/config.yaml.`;
+}
+
+/** Pull the base image; a failure is the build's first step failing, said as such (undefined: pulled). */
+async function pullBase(runtime: ContainerRuntime, ref: string, log: (l: string) => void): Promise<MoatError | undefined> {
+  try {
+    await runtime.pullImage(ref, log);
+    return undefined;
+  } catch (err) {
+    let detail = err instanceof Error ? err.message : String(err);
+    const json = /\{.*\}/s.exec(detail)?.[0];
+    if (json) try { detail = String((JSON.parse(json) as { message?: unknown }).message ?? detail); } catch { /* keep the text */ }
+    log(detail);
+    return new MoatError(`The image build failed at "FROM ${ref}" (base image): the image is not on this machine and cannot be pulled (${sanitizeForTerminal(detail.slice(0, 300))}).`, {
+      code: 'E_BUILD',
+      hint: `Check base_image in moat.yaml, or pull the image first: docker pull ${ref}`,
+      exitCode: 1,
+    });
   }
 }

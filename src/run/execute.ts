@@ -2,7 +2,8 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime } from '../runtime/types.js';
-import { ensureImage, type BuildProgress } from '../image/build.js';
+import { ensureImage, type BuildNetwork, type BuildProgress } from '../image/build.js';
+import { upstreamOptions } from '../daemon/upstream-options.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
 import { ensureDaemon, watchRun } from '../daemon/client.js';
@@ -13,12 +14,13 @@ import { checkConfigTrust } from './config-trust.js';
 import { assertSourcesUnchanged } from './mount-sources.js';
 import { changedHostExecutables, hostExecutablesWarning, hostFolderWarning, snapshotFolder, snapshotHostExecutables } from './host-executables.js';
 import { checkSensitiveWorkspace } from './sensitive-workspace.js';
-import { setIdReport, type SetIdSweep } from './setid-sweep.js';
-import { RunStore } from './store.js';
+import { setIdReport, type SetIdSweep } from '../daemon/setid-sweep.js';
+import { RunStore } from '../store/store.js';
+import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 import { mark } from '../timing.js';
-import { grantHints } from './grant-hints.js';
+import { networkReport } from './network-report.js';
 import type { RunSpec } from './spec.js';
-import type { RunMetadata } from './types.js';
+import type { RunMetadata } from '../store/types.js';
 
 export interface ExecuteDeps {
   home: MoatHome;
@@ -29,6 +31,8 @@ export interface ExecuteDeps {
   warn: (msg: string) => void;
   /** Asks the user a yes/no question; absent when there is no terminal to ask. */
   confirm?: (question: string, details: string) => Promise<boolean>;
+  /** Called once the container is ready, just before an attached run starts (and takes the terminal). */
+  beforeStart?: (meta: RunMetadata, image: { built: boolean }) => void;
 }
 
 export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'started' } };
@@ -58,16 +62,21 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   mark('engine ping');
   const extras = await containerExtras(home, spec, deps.env, deps.warn);
   mark('grants and gateway env');
-  const extraCAs = async (): Promise<string[]> => {
+  const buildNetwork = async (): Promise<BuildNetwork> => {
     const global = await loadGlobalConfig(home.globalConfig);
-    return hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
+    const extraCAs = await hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
+    return {
+      caDir: home.caDir,
+      allowHosts: [...spec.imageHosts, ...(global.build?.allow_hosts ?? [])],
+      upstream: upstreamOptions(deps.env, global, extraCAs),
+    };
   };
   const image = await ensureImage({
     runtime,
     recipe: { baseImage: spec.baseImage, extra: spec.imageExtra },
     homeRoot: home.root,
     buildsDir: home.buildsDir,
-    extraCAs,
+    network: buildNetwork,
     rebuild: spec.rebuild,
     progress: deps.progress,
   });
@@ -82,6 +91,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   const { meta, containerId } = launched;
   mark('container created');
   if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);
+  // The build's requests join the run's trace and audit when the daemon takes the run over (below).
+  if (image.traceFile) await copyFile(image.traceFile, join(home.runDir(meta.id), BUILD_NETWORK_FILE)).catch(() => undefined);
 
   let streams;
   try {
@@ -112,21 +123,29 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     await start();
     return { meta, end: { kind: 'started' } };
   }
-  const end = await runAttached({
-    runtime,
-    containerId,
-    streams,
-    tty: spec.interactive,
-    forwardStdin: !spec.interactive && !deps.io.stdin.isTTY,
-    io: deps.io,
-    start,
-    onStop: () => stopContainer(runtime, containerId, spec.interactive),
-  });
+  deps.beforeStart?.(meta, { built: image.built });
+  // What the network refuses, live (not over a full-screen run), and one summary at the end.
+  const network = networkReport(home, meta.id, { live: !spec.interactive, stderr: deps.io.stderr, env: deps.env });
+  let end: SessionEnd;
+  try {
+    end = await runAttached({
+      runtime,
+      containerId,
+      streams,
+      tty: spec.interactive,
+      forwardStdin: !spec.interactive && !deps.io.stdin.isTTY,
+      io: deps.io,
+      start,
+      onStop: () => stopContainer(runtime, containerId, spec.interactive),
+    });
+  } finally {
+    await network.stop();
+  }
   await bookkeeping;
   mark('exited');
   if (end.kind === 'exited') {
     await markStopped(home, meta.id, end.exitCode);
-    if (spec.grants.length > 0) for (const h of await grantHints(home.runDir(meta.id))) deps.warn(h);
+    network.summarize();
     if (executables) {
       const warning = hostExecutablesWarning(changedHostExecutables(executables, await snapshotHostExecutables(spec.workspace)));
       if (warning) deps.warn(warning);

@@ -6,11 +6,11 @@ import type { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime, Mount } from '../runtime/types.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_NAME, LABEL_RUN_ID } from '../runtime/types.js';
 import { encodeEnvFile, initEntrypoint, privilegedEnv, userEnvironment } from './container-env.js';
-import { newRunId, newRunName } from './names.js';
+import { newRunId, newRunName } from '../store/names.js';
 import type { RunSpec } from './spec.js';
-import { RunStore } from './store.js';
-import { LIVE_STATES, type RunMetadata } from './types.js';
-import { DEFAULT_LOG_LIMIT } from './log-file.js';
+import { RunStore } from '../store/store.js';
+import { LIVE_STATES, type RunMetadata } from '../store/types.js';
+import { DEFAULT_LOG_LIMIT } from '../store/log-file.js';
 
 /** Capabilities the init step needs (user setup, staging files); the user's process gets none. */
 const INIT_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SETPCAP'];
@@ -112,6 +112,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       name,
       workspace: spec.workspace,
       command: spec.command,
+      ...(spec.commandLine !== undefined ? { commandLine: spec.commandLine } : {}),
       image: image.tag,
       grants: spec.grants,
       network: spec.network,

@@ -3,9 +3,9 @@ import { resolve } from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
 import { mergeRunOptions, type RunFlags } from '../config/merge.js';
 import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
-import { parseMemory, type RunSpec } from './spec.js';
+import type { RunSpec } from './spec.js';
 import { validatePolicy } from '../gateway/policy.js';
-import { DEFAULT_PIDS } from '../config/rules.js';
+import { DEFAULT_PIDS, parseSize } from '../config/rules.js';
 import { engineMounts } from './mount-sources.js';
 import { loadWorkspaceGuard } from './workspace-guard.js';
 
@@ -22,6 +22,8 @@ export interface PrepareFlags extends RunFlags {
   approveConfig?: boolean;
   /** --allow-sensitive-workspace: accept a workspace holding keys or moat's home (kept hidden). */
   allowSensitiveWorkspace?: boolean;
+  /** The command as the person typed it (`claude -p …`), when `command` is not that (RunSpec.commandLine). */
+  commandLine?: string;
 }
 
 /**
@@ -44,14 +46,18 @@ export async function checkWorkspace(path: string): Promise<string> {
   return realpath(abs);
 }
 
-/** Dockerfile layers for `dependencies:` (and the tools grants imply); validated before anything is created. */
-async function dependencyLayers(deps: string[], grants: string[]): Promise<string> {
-  if (deps.length === 0 && grants.length === 0) return '';
+/**
+ * Dockerfile layers for `dependencies:` (and the tools grants imply), validated before anything is
+ * created, and the hosts their build may reach.
+ */
+async function dependencyLayers(deps: string[], grants: string[]): Promise<{ extra: string; hosts: string[] }> {
+  const { recipeHosts } = await import('../image/build-hosts.js');
+  if (deps.length === 0 && grants.length === 0) return { extra: '', hosts: recipeHosts([]) };
   const { expand, impliedByGrants } = await import('../deps/parse.js');
   const { renderDependencyLayers } = await import('../deps/dockerfile.js');
   const resolved = expand([...deps, ...impliedByGrants(grants)]);
-  if (resolved.length === 0) return '';
-  return renderDependencyLayers(resolved, { arch: process.arch === 'arm64' ? 'arm64' : 'amd64' });
+  if (resolved.length === 0) return { extra: '', hosts: recipeHosts([]) };
+  return { extra: renderDependencyLayers(resolved, { arch: process.arch === 'arm64' ? 'arm64' : 'amd64' }), hosts: recipeHosts(resolved) };
 }
 
 /** The run's network policy as plain data, every pattern validated before anything is created. */
@@ -84,12 +90,14 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
       hint: 'Run it from a terminal, drop -i (and interactive: true in moat.yaml), or add -d and attach later.',
     });
   }
-  const memoryBytes = opts.container?.memory ? parseMemory(opts.container.memory) : undefined;
+  const memoryBytes = opts.container?.memory ? parseSize(opts.container.memory) : undefined;
   const cpus = opts.container?.cpus;
-  const logLimitBytes = opts.container?.log_limit ? parseMemory(opts.container.log_limit) : undefined;
+  const logLimitBytes = opts.container?.log_limit ? parseSize(opts.container.log_limit) : undefined;
+  const layers = await dependencyLayers([...(opts.dependencies ?? []), ...(flags.extraDependencies ?? [])], opts.grants ?? []);
   return {
     workspace,
     command,
+    ...(flags.commandLine !== undefined ? { commandLine: flags.commandLine } : typeof opts.command === 'string' ? { commandLine: opts.command } : {}),
     env: opts.env,
     mounts: engineMounts(mounts),
     realSources: [workspace, ...mounts.map((m) => m.source)],
@@ -103,7 +111,8 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     allowHosts: flags.allowHosts ?? [],
     network: checkedNetwork(opts.network),
     baseImage: opts.base_image ?? DEFAULT_BASE_IMAGE,
-    imageExtra: await dependencyLayers([...(opts.dependencies ?? []), ...(flags.extraDependencies ?? [])], opts.grants ?? []),
+    imageExtra: layers.extra,
+    imageHosts: layers.hosts,
     homeFiles: flags.homeFiles ?? [],
     configGuard: guard,
     approveConfig: flags.approveConfig ?? false,

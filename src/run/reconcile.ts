@@ -1,5 +1,5 @@
 import type { ContainerRuntime } from '../runtime/types.js';
-import { LIVE_STATES, type RunMetadata } from './types.js';
+import { LIVE_STATES, type RunMetadata } from '../store/types.js';
 
 /**
  * The truth about a run without writing anything: a run the store thinks is live is checked against its

@@ -1,8 +1,16 @@
 import type { ContainerRuntime, AttachedStreams } from '../runtime/types.js';
 import { EscapeFilter } from '../term/escape.js';
 import { enterRawMode } from '../term/tty.js';
+import { detachOnInterrupt, type InterruptHandlers } from './interrupts.js';
+import { MISSING_COMMAND_EXIT, StartMarkerFilter } from './missing-command.js';
 
-export type SessionEnd = { kind: 'exited'; exitCode: number } | { kind: 'detached' };
+/**
+ * How an attached session ended: the run exited (`stopped` when the user stopped it from here,
+ * `missingCommand` when moat-init found no such command), or the user detached and the run goes on.
+ */
+export type SessionEnd =
+  | { kind: 'exited'; exitCode: number; stopped?: true; missingCommand?: true }
+  | { kind: 'detached' };
 
 export interface SessionIO {
   stdin: NodeJS.ReadStream;
@@ -11,6 +19,7 @@ export interface SessionIO {
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Run the attached part of a run. The streams must be attached before the process starts; `start` is
@@ -25,19 +34,46 @@ export async function runAttached(opts: {
   io: SessionIO;
   start?: () => Promise<void>;
   onStop?: () => Promise<void>;
+  /** Not interactive: Ctrl-C detaches (a second within `windowMs` stops) instead of reaching the run. */
+  detachOnInterrupt?: { windowMs: number; onArm: () => void; onStopping: () => void };
+  /** Interactive, joining a running program: nudge the terminal size so a full-screen program repaints. */
+  redraw?: boolean;
 }): Promise<SessionEnd> {
   const { runtime, containerId, streams, io } = opts;
   const exited = runtime.wait(containerId, opts.start ? 'next-exit' : 'not-running');
+  // moat-init's "command not found" line comes first on stderr (on stdout with a terminal), if at all.
+  const marker = opts.start ? new StartMarkerFilter() : undefined;
+  const out = opts.tty && marker ? streams.stdout.pipe(marker) : streams.stdout;
+  const err = !opts.tty && marker ? streams.stderr.pipe(marker) : streams.stderr;
   const outputDone = Promise.all([
-    new Promise<void>((r) => { streams.stdout.once('end', r); streams.stdout.once('close', r); }),
-    new Promise<void>((r) => { streams.stderr.once('end', r); streams.stderr.once('close', r); }),
+    new Promise<void>((r) => { out.once('end', r); out.once('close', r); }),
+    new Promise<void>((r) => { err.once('end', r); err.once('close', r); }),
   ]);
-  streams.stdout.pipe(io.stdout, { end: false });
-  streams.stderr.pipe(io.stderr, { end: false });
+  out.pipe(io.stdout, { end: false });
+  err.pipe(io.stderr, { end: false });
+  let stopped = false;
+  const stop = (): void => {
+    stopped = true;
+    void (opts.onStop ? opts.onStop() : runtime.stop(containerId));
+  };
+  const ended = (exitCode: number): SessionEnd => ({
+    kind: 'exited', exitCode,
+    ...(stopped ? { stopped: true } : {}),
+    ...(marker?.seen && exitCode === MISSING_COMMAND_EXIT ? { missingCommand: true } : {}),
+  });
+  let resolveDetach: (e: SessionEnd) => void = () => undefined;
+  const detached = new Promise<SessionEnd>((r) => { resolveDetach = r; });
 
   if (!opts.tty) {
     const forward = (sig: NodeJS.Signals): void => { void runtime.kill(containerId, sig); };
-    for (const s of FORWARDED_SIGNALS) process.on(s, forward);
+    const di = opts.detachOnInterrupt;
+    const handlers: InterruptHandlers | undefined = di && {
+      onArm: di.onArm,
+      onDetach: () => resolveDetach({ kind: 'detached' }),
+      onStop: () => { di.onStopping(); stop(); },
+    };
+    const release = handlers && di ? detachOnInterrupt(di.windowMs, handlers) : undefined;
+    if (!handlers) for (const s of FORWARDED_SIGNALS) process.on(s, forward);
     if (opts.forwardStdin) {
       io.stdin.pipe(streams.stream, { end: false });
       io.stdin.once('end', () => streams.stream.end());
@@ -45,23 +81,23 @@ export async function runAttached(opts: {
     }
     try {
       await opts.start?.();
-      const code = await exited;
-      await Promise.race([outputDone, new Promise((r) => setTimeout(r, 2000))]);
-      return { kind: 'exited', exitCode: code };
+      const end = await Promise.race([exited.then(ended), detached]);
+      if (end.kind === 'exited') await Promise.race([outputDone, sleep(2000)]);
+      return end;
     } finally {
+      release?.();
       for (const s of FORWARDED_SIGNALS) process.off(s, forward);
       io.stdin.unpipe(streams.stream);
       io.stdin.pause();
-      streams.stdout.unpipe(io.stdout);
-      streams.stderr.unpipe(io.stderr);
+      out.unpipe(io.stdout);
+      err.unpipe(io.stderr);
+      if (handlers) streams.stream.destroy();
     }
   }
 
   // Interactive: raw terminal, escape keys, resize now and on every SIGWINCH.
   const term = enterRawMode(io.stdin, io.stdout);
   const filter = new EscapeFilter();
-  let resolveDetach: (e: SessionEnd) => void = () => undefined;
-  const detached = new Promise<SessionEnd>((r) => { resolveDetach = r; });
   const onTermSignal = (): void => resolveDetach({ kind: 'detached' });
   const resize = (): void => {
     const { rows, cols } = term.size();
@@ -71,22 +107,28 @@ export async function runAttached(opts: {
     const { data, action } = filter.feed(chunk);
     if (data.length > 0) streams.stream.write(data);
     if (action === 'detach') resolveDetach({ kind: 'detached' });
-    if (action === 'stop') void (opts.onStop ? opts.onStop() : runtime.stop(containerId));
+    if (action === 'stop') stop();
   };
   try {
     for (const s of ['SIGTERM', 'SIGHUP'] as const) process.on(s, onTermSignal);
     io.stdin.on('data', onKeys);
     term.onResize(resize);
     await opts.start?.();
+    if (opts.redraw) {
+      // A program only repaints when its size changes: one row less, a moment for it to notice, then back.
+      const { rows, cols } = term.size();
+      await runtime.resize(containerId, rows > 1 ? rows - 1 : rows + 1, cols).catch(() => undefined);
+      await sleep(150);
+    }
     resize();
-    const end = await Promise.race([exited.then((exitCode): SessionEnd => ({ kind: 'exited', exitCode })), detached]);
-    if (end.kind === 'exited') await Promise.race([outputDone, new Promise((r) => setTimeout(r, 1000))]);
+    const end = await Promise.race([exited.then(ended), detached]);
+    if (end.kind === 'exited') await Promise.race([outputDone, sleep(1000)]);
     return end;
   } finally {
     for (const s of ['SIGTERM', 'SIGHUP'] as const) process.off(s, onTermSignal);
     io.stdin.off('data', onKeys);
-    streams.stdout.unpipe(io.stdout);
-    streams.stderr.unpipe(io.stderr);
+    out.unpipe(io.stdout);
+    err.unpipe(io.stderr);
     streams.stream.destroy();
     term.restore();
   }

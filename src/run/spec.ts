@@ -1,11 +1,13 @@
 import type { ConfigGuard } from './config-trust.js';
 import type { Mount } from '../runtime/types.js';
-import type { RunMetadata } from './types.js';
+import type { RunMetadata } from '../store/types.js';
 
 /** Everything a run needs, after moat.yaml and flags are merged. */
 export interface RunSpec {
   workspace: string;
   command: string[];
+  /** The command as the person typed it, for listings (RunMetadata.commandLine). */
+  commandLine?: string;
   env: Record<string, string>;
   mounts: Mount[];
   /** The real paths of the workspace and of moat.yaml's mount sources, checked again just before the start. */
@@ -25,6 +27,8 @@ export interface RunSpec {
   homeFiles: Array<{ path: string; content: string; mode: number }>;
   /** Dockerfile text for dependency layers, appended after moat's own layer. */
   imageExtra: string;
+  /** The hosts the image build may reach (its registries and downloads; build-hosts.ts). */
+  imageHosts: string[];
   /** The agent the run starts (`moat claude` / `moat codex`), recorded on the run. */
   agent?: 'claude' | 'codex';
   memoryBytes?: number;
@@ -42,14 +46,4 @@ export interface RunSpec {
   hostReadFolders?: Array<{ dir: string; label: string }>;
   /** Container paths covered by an empty read-only folder (moat's home inside the workspace). */
   hiddenPaths?: string[];
-}
-
-const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/** "512m", "2g", "1.5g" → bytes; undefined for an invalid size. */
-export function parseMemory(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*([bkmgt])?i?b?$/i.exec(text.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]) * (UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1);
-  return Number.isFinite(n) && n > 0 ? Math.floor(n) : undefined;
 }

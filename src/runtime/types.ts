@@ -34,6 +34,10 @@ export interface ContainerSpec {
   /** The run's stored-output cap: the engine's own log of the container is kept smaller than it. */
   logLimitBytes?: number;
   capAdd: string[];
+  /** `UID:GID` to run as instead of the image's user. */
+  user?: string;
+  /** Mount the container's root file system read-only. */
+  readOnlyRootfs?: boolean;
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -58,12 +62,6 @@ export interface ImageInfo {
   created: number;
   /** The image's ENV, "NAME=value" strings (inspect only; a listing leaves it empty). */
   env: string[];
-}
-
-export interface NetworkInfo {
-  id: string;
-  name: string;
-  labels: Record<string, string>;
 }
 
 export interface AttachedStreams {
@@ -122,15 +120,12 @@ export interface ContainerRuntime {
    * cut at a maximum length; a promise returned by `onLine` pauses the reading until it settles.
    */
   logs(id: string, opts: { follow: boolean; since?: number; tty: boolean }, onLine: (l: LogLine) => void | Promise<void>): Promise<void>;
-  exec(id: string, cmd: string[], opts?: { user?: string }): Promise<{ exitCode: number; output: string }>;
 
   build(req: BuildRequest): Promise<void>;
   imageExists(ref: string): Promise<boolean>;
+  /** Fetch an image from its registry (progress lines to `onOutput`). */
+  pullImage(ref: string, onOutput: (line: string) => void): Promise<void>;
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
   listImages(labels: Record<string, string>): Promise<ImageInfo[]>;
   removeImage(ref: string): Promise<void>;
-
-  listNetworks(labels: Record<string, string>): Promise<NetworkInfo[]>;
-  removeNetwork(id: string): Promise<void>;
-  diskUsage(): Promise<{ images: number; containers: number }>;
 }

@@ -1,9 +1,10 @@
 /**
  * An agent whose API host cannot be reached from this machine: the real Claude Code, headless, with an
  * API-key grant, while the gateway's test-only upstream override sends api.anthropic.com to a loopback
- * port nobody listens on. The gateway's 502 names the host and the cause, moat prints one hint line after
- * the run, the exit code is non-zero, and nothing is left behind. Claude Code's own retries are capped
- * with its documented CLAUDE_CODE_MAX_RETRIES (only here: moat leaves the agent's retries alone).
+ * port nobody listens on. The gateway's 502 names the host and the cause, moat prints one line as it
+ * happens and one summary after the run, the exit code is non-zero, and nothing is left behind. Claude
+ * Code's own retries are capped with its documented CLAUDE_CODE_MAX_RETRIES (only here: moat leaves the
+ * agent's retries alone).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,10 +39,13 @@ describe('agents: the API host cannot be reached', () => {
   it('claude -p: a non-zero exit, the 502 and moat\'s hint name the host and the cause, no container is left', async () => {
     const started = Date.now();
     const r = await moat(['claude', '-n', 'unreachable', '-e', 'CLAUDE_CODE_MAX_RETRIES=0', '-p', 'hi'], { home, cwd: ws, env, timeoutMs: 150_000 });
-    // The test-only override warning and the hint: nothing else on stderr, no stack trace.
-    expect(errorProblems(r, 2), `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toEqual([]);
-    expect(r.stderr).toMatch(/^warning: api\.anthropic\.com could not be reached from this machine \(connection refused, \d+ requests?\)\. Check your network, or proxy\.upstream in \S*config\.yaml if this machine needs a proxy\.$/m);
-    expect(r.stderr.match(/could not be reached/g)).toHaveLength(1); // one line per host
+    // The test-only override warning, the live line and the end summary: nothing else, no stack trace.
+    expect(errorProblems(r, 5), `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toEqual([]);
+    const config = `${home}/config.yaml`;
+    expect(r.stderr).toContain(`\nmoat: cannot reach api.anthropic.com (connection refused) — check your network, or proxy.upstream in ${config} if this machine needs a proxy\n`);
+    expect(r.stderr).toMatch(/^moat: the network refused or could not reach 1 host during this run:\n {2}api\.anthropic\.com {2}unreachable: connection refused, \d+ requests?\n/m);
+    expect(r.stderr).toContain(`\n  api.anthropic.com: check your network, or proxy.upstream in ${config} if this machine needs a proxy.\n`);
+    expect(r.stderr.match(/cannot reach/g)).toHaveLength(1); // one live line per host
     // What Claude Code shows is the gateway's 502 body: the host and the cause, not a vague failure.
     expect(r.stdout).toContain('Moat could not reach api.anthropic.com from this machine: connection refused (ECONNREFUSED).');
     expect(Date.now() - started).toBeLessThan(120_000);

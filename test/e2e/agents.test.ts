@@ -309,36 +309,50 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
       return `cd ${shq(ws)} && env ${vars} TERM=xterm-256color ${shq(process.execPath)} ${shq(MOAT_BIN)} ${args.map(shq).join(' ')}; echo MOAT_EXIT=$?; sleep 120`;
     };
 
-    const session = async (name: string, agent: 'claude' | 'codex', ready: RegExp, reply: RegExp, fullWidthRule: boolean): Promise<void> => {
+    /** Rows of the pane (wrapped rows joined) that show the typed words. */
+    const typedRows = async (name: string): Promise<string[]> => (await tmux.capture(name)).split('\n').map((r) => r.trimEnd()).filter((r) => /\bw\d\d\b/.test(r));
+
+    const session = async (name: string, agent: 'claude' | 'codex', ready: RegExp, reply: RegExp): Promise<void> => {
       await tmux.newSession(name, line([agent, '-n', `tui-${agent}`]), 110, 34);
       await tmux.waitForText(name, ready, 60_000);
       await tmux.sendLiteral(name, 'say hi');
       await sleep(300);
       await tmux.sendKeys(name, 'Enter');
       await tmux.waitForText(name, reply, 60_000);
-      // Resize: the TUI redraws at the new width.
-      await tmux.run(['resize-window', '-t', name, '-x', '90', '-y', '30']);
-      if (fullWidthRule) {
-        await waitFor(async () => (await tmux.capture(name)).split('\n').some((r) => /^─{90}$/.test(r.trimEnd())) || undefined, 10_000, 'a 90-column rule after the resize');
-      } else {
-        await sleep(1000);
-        expect(await tmux.capture(name)).toMatch(reply);
-      }
-      for (let i = 0; i < 4; i += 1) {
+      // Resize: a line typed into the input (not sent) wraps at the terminal's width. After the window grows
+      // from 110 to 150 columns a row wider than 110 holds it: only the TUI redrawing at the new size can
+      // put it there (tmux never lengthens a row a program drew; capture -J joins only rows it wrapped).
+      const words = Array.from({ length: 40 }, (_, i) => `w${String(i + 1).padStart(2, '0')}`);
+      await tmux.sendLiteral(name, words.join(' '));
+      await tmux.waitForText(name, /\bw40\b/, 15_000);
+      const before = await typedRows(name);
+      expect(before.length, before.join('\n')).toBeGreaterThan(0);
+      expect(before.filter((r) => r.length > 110), before.join('\n')).toEqual([]);
+      await tmux.run(['resize-window', '-t', name, '-x', '150', '-y', '34']);
+      const after = await waitFor(async () => {
+        const rows = await typedRows(name);
+        const shown = rows.join(' ');
+        return rows.some((r) => r.length > 110) && words.every((w) => shown.includes(w)) ? rows : undefined;
+      }, 15_000, 'the typed line redrawn wider than 110 columns after the resize').catch(async (err: unknown) => {
+        throw new Error(`${(err as Error).message}\n--- pane ---\n${await tmux.capture(name)}`);
+      });
+      expect(after.every((r) => r.length <= 150)).toBe(true);
+      // Ctrl-C clears the input first, then asks again before it quits.
+      for (let i = 0; i < 6; i += 1) {
         if (/MOAT_EXIT=/.test(await tmux.capture(name))) break;
         await tmux.sendKeys(name, 'C-c');
         await sleep(700);
       }
-      const after = await tmux.waitForText(name, /MOAT_EXIT=\d+/, 30_000);
-      expect(after).toMatch(/MOAT_EXIT=(0|130)/);
+      const exited = await tmux.waitForText(name, /MOAT_EXIT=\d+/, 30_000);
+      expect(exited).toMatch(/MOAT_EXIT=(0|130)/);
     };
 
     it('claude: the TUI draws with bypass permissions, answers a typed prompt, resizes and exits', async () => {
-      await session('claude', 'claude', /bypass permissions on/, /Hi from fake Claude!/, true);
+      await session('claude', 'claude', /bypass permissions on/, /Hi from fake Claude!/);
     }, 180_000);
 
     it('codex: the TUI draws in YOLO mode without a sign-in screen, answers, resizes and exits', async () => {
-      await session('codex', 'codex', /Ask Codex to do anything|YOLO/, /Hi from fake Codex!/, false);
+      await session('codex', 'codex', /Ask Codex to do anything|YOLO/, /Hi from fake Codex!/);
     }, 180_000);
   });
 });

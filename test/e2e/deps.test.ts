@@ -152,7 +152,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const h of [bigHome, smallHome, badHome, idleHome]) {
     if (!h) continue;
-    await moat(['clean', '-y'], { home: h, cwd: root, timeoutMs: 60_000 }).catch(() => undefined);
+    await moat(['clean', '-y', '--images'], { home: h, cwd: root, timeoutMs: 60_000 }).catch(() => undefined);
     // What the clean left (an image replaced by --rebuild keeps its label): only this home's, none in use.
     const left = await imagesOf(h).catch(() => [] as string[]);
     if (left.length > 0) await docker(['rmi', ...left]).catch(() => undefined);

@@ -54,7 +54,8 @@ describe('hostile workspace: moat.yaml seen for the first time', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain('HOST-PRIVATE-KEY');
     expect(r.stderr).toBe(`moat: moat.yaml in ${sub} sets mounts, which reach beyond the container, and nobody has approved them here yet:\n`
-      + `  mounts: +1 (${secretDir} → /home/moat/.ssh, read-only)\n`
+      + '    mounts:\n'
+      + `  +   - ${secretDir} → /home/moat/.ssh, read-only\n`
       + `  Review them (moat trust show ${sub}), then run again with --approve-config to accept them.\n`);
     expect(runsOf()).toHaveLength(before);
   });
@@ -86,14 +87,19 @@ describe('hostile workspace: a summary a person can read', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain('HOST-PRIVATE-KEY');
     expect(r.stderr).toBe(`moat: moat.yaml changed mounts and network.rules since the last run in ${cwd}, and an agent in a run can edit that file:\n`
-      + `  mounts: +1 (${secretDir} → /s, read-only)\n`
-      + '  network.rules: +400 hosts (h0.example.com; h1.example.com; h2.example.com; … 397 more)\n'
+      + '    mounts:\n'
+      + `  +   - ${secretDir} → /s, read-only\n`
+      + '    network.rules:\n'
+      + '  +   - h0.example.com\n'
+      + '  +   - h1.example.com\n'
+      + '  +   - h2.example.com\n'
+      + '  +   … 397 more\n'
       + `  (moat trust show ${cwd} lists every entry)\n`
       + `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`);
     const show = await moat(['trust', 'show'], { home, cwd });
     expect(show.code, show.stderr).toBe(0);
-    expect(show.stdout.split('\n').filter((l) => /^ {2}\+ h\d+\.example\.com$/.test(l))).toHaveLength(400);
-    expect(show.stdout).toContain(`mounts:\n  + ${secretDir} → /s, read-only\n`);
+    expect(show.stdout.split('\n').filter((l) => /^\+ {3}- h\d+\.example\.com$/.test(l))).toHaveLength(400);
+    expect(show.stdout).toContain(`  mounts:\n+   - ${secretDir} → /s, read-only\n`);
   });
 
   it('a base_image or dependencies change made by a run is shown as a readable diff and needs approval', async () => {
@@ -103,8 +109,10 @@ describe('hostile workspace: a summary a person can read', () => {
     const r = await moat(['run', '--', 'true'], { home, cwd });
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`moat: moat.yaml changed base_image and dependencies since the last run in ${cwd}, and an agent in a run can edit that file:\n`
-      + '  base_image: debian:bookworm-slim → ubuntu:24.04\n'
-      + '  dependencies: +1 (apt:netcat-openbsd)\n'
+      + '  - base_image: debian:bookworm-slim\n'
+      + '  + base_image: ubuntu:24.04\n'
+      + '    dependencies:\n'
+      + '  +   - apt:netcat-openbsd\n'
       + `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`);
   });
 });

@@ -49,7 +49,9 @@ const read = (cwd: string, flags: string[] = []): Promise<MoatResult> => moat(['
 /** The refusal of a run whose approved mount now resolves to `to`. */
 function redirected(ws: string, to: string): string {
   return `moat: A mount source in moat.yaml now resolves to another host path than the one approved in ${ws} (a run can replace a folder on the way with a symbolic link):\n`
-    + `  mounts: ./top/mid/data now resolves to ${to} (approved: ${join(ws, 'top', 'mid', 'data')})\n`
+    + '    mounts:\n'
+    + `  -   - ${join(ws, 'top', 'mid', 'data')} → /data, read-only\n`
+    + `  +   - ${to} → /data, read-only; ./top/mid/data is in the workspace but resolves outside it\n`
     + `  Review them (moat trust show ${ws}), then run again with --approve-config to accept them.\n`;
 }
 
@@ -88,7 +90,8 @@ describe('hostile workspace: a symbolic link swapped into an approved mount', ()
     // Refused again: a refusal approves nothing, and moat trust show names the change.
     refusedWithout(await read(cwd));
     const show = await moat(['trust', 'show'], { home, cwd });
-    expect(show.stdout).toContain(`  ~ ./top/mid/data:/data:ro: ${join(cwd, 'top', 'mid', 'data')} → ${join(outside, 'mid', 'data')}`);
+    expect(show.stdout).toContain(`  mounts:\n-   - ${join(cwd, 'top', 'mid', 'data')} → /data, read-only\n`
+      + `+   - ${join(outside, 'mid', 'data')} → /data, read-only; ./top/mid/data is in the workspace but resolves outside it\n`);
   });
 
   it('a link planted before the first approval is shown as the real path, outside the workspace', async () => {
@@ -98,7 +101,8 @@ describe('hostile workspace: a symbolic link swapped into an approved mount', ()
     const r = await read(cwd);
     refusedWithout(r);
     expect(r.stderr).toBe(`moat: moat.yaml in ${cwd} sets mounts, which reach beyond the container, and nobody has approved them here yet:\n`
-      + `  mounts: +1 (${join(outside, 'mid', 'data')} → /data, read-only; ./top/mid/data is in the workspace but resolves outside it)\n`
+      + '    mounts:\n'
+      + `  +   - ${join(outside, 'mid', 'data')} → /data, read-only; ./top/mid/data is in the workspace but resolves outside it\n`
       + `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`);
   });
 
@@ -109,7 +113,9 @@ describe('hostile workspace: a symbolic link swapped into an approved mount', ()
     const r = await read(cwd);
     refusedWithout(r);
     expect(r.stderr).toBe(`moat: moat.yaml changed mounts since the last run in ${cwd}, and an agent in a run can edit that file:\n`
-      + `  mounts: +1 (${join(outside, 'mid', 'data')} → /data, read-only), -1 (${join(cwd, 'top', 'mid', 'data')} → /data, read-only)\n`
+      + '    mounts:\n'
+      + `  -   - ${join(cwd, 'top', 'mid', 'data')} → /data, read-only\n`
+      + `  +   - ${join(outside, 'mid', 'data')} → /data, read-only\n`
       + `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`);
   });
 

@@ -128,8 +128,9 @@ describe('interactive runs (tmux)', () => {
     const asked = await tmux.waitForText('deny', /Run with these settings\?/, 30_000);
     expect(asked).toContain('moat.yaml changed network.policy since the last run in');
     // The summary first, the question last.
-    expect(asked.indexOf('  network.policy: permissive → strict')).toBeGreaterThan(0);
-    expect(asked.indexOf('  network.policy: permissive → strict')).toBeLessThan(asked.indexOf('Run with these settings?'));
+    expect(asked).toContain('  - network.policy: permissive\n  + network.policy: strict');
+    expect(asked.indexOf('+ network.policy: strict')).toBeGreaterThan(0);
+    expect(asked.indexOf('+ network.policy: strict')).toBeLessThan(asked.indexOf('Run with these settings?'));
     await tmux.sendLiteral('deny', 'n');
     await tmux.sendKeys('deny', 'Enter');
     const denied = await tmux.waitForText('deny', /MOAT_EXIT=\d+/, 20_000);

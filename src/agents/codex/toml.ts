@@ -43,7 +43,9 @@ function inlineValue(v: TomlValue, path: string): string {
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Error(`TOML cannot hold ${String(v)} (at ${path})`);
-    return String(v);
+    // An integer past 2^53 is written as a float: TOML integers stop at 2^63 and readers may refuse one
+    // they cannot hold exactly (toFixed gives `1e+21` from 1e21 on, also a TOML float).
+    return Number.isInteger(v) && !Number.isSafeInteger(v) ? v.toFixed(1) : String(v);
   }
   if (Array.isArray(v)) return `[${v.map((x, i) => inlineValue(x, `${path}[${i}]`)).join(', ')}]`;
   // Tables inside arrays are written inline.

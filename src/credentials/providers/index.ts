@@ -1,5 +1,5 @@
-import { distance } from 'fastest-levenshtein';
 import { MoatError } from '../../errors.js';
+import { didYouMean } from '../../suggest.js';
 import type { Provider } from '../types.js';
 import { anthropic } from './anthropic.js';
 import { claude } from './claude.js';
@@ -17,10 +17,10 @@ export function findProvider(name: string): Provider | undefined {
 export function getProvider(name: string): Provider {
   const found = findProvider(name);
   if (found) return found;
-  const near = providers.map((p) => p.name).filter((n) => distance(n, name) <= 2);
-  throw new MoatError(`Unknown credential provider "${name}". Known: ${providers.map((p) => p.name).join(', ')}.`, {
+  const names = providers.map((p) => p.name);
+  throw new MoatError(`Unknown credential provider "${name}". Known: ${names.join(', ')}.`, {
     code: 'E_NOT_FOUND',
-    hint: near[0] ? `moat grant ${near[0]}` : 'moat grant <provider>',
+    hint: didYouMean(name, names, 'moat grant {}') ?? 'moat grant <provider>',
   });
 }
 

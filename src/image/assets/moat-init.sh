@@ -67,7 +67,8 @@ fi
 /usr/bin/find "$home" -xdev -exec /bin/chown -h "$uid:$gid" {} +
 
 # After the drop, with an empty environment: set the run's variables from the file (one NAME=VALUE a
-# line, the value escaped for printf %b), read as data and never run, then start the command.
+# line, the value escaped for printf %b), read as data and never run, then start the command (found on
+# the run's PATH, else the line `moat-init: command-not-found` alone on stderr and exit 127).
 apply_env='
 while IFS= read -r line; do
   name=${line%%=*}
@@ -77,6 +78,8 @@ while IFS= read -r line; do
   export "$name=$value"
 done <&3
 exec 3<&-
+# A command that does not exist: a fixed line moat recognises (with exit 127) and explains on the host.
+command -v -- "$1" >/dev/null 2>&1 || { echo "moat-init: command-not-found" >&2; exit 127; }
 exec "$@"'
 exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all -- \
   /usr/bin/env -i /bin/sh -c "$apply_env" moat "$@" 3<"$envfile"

@@ -1,26 +1,46 @@
 import type { BuildRequest } from '../types.js';
+import { BuildStream } from './build-stream.js';
+import type { EngineApi } from './engine-api.js';
+import { tarContext } from './tar.js';
 
-/** Image builds go through dockerode (tar context, progress stream); loaded only when a build happens. */
-export async function buildWithDockerode(env: NodeJS.ProcessEnv, req: BuildRequest): Promise<void> {
-  const { default: Docker } = await import('dockerode');
-  const docker = env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: '/var/run/docker.sock' });
-  const stream = await docker.buildImage(
-    { context: req.contextDir, src: req.files },
-    { t: req.tag, labels: req.labels, buildargs: req.buildArgs, nocache: req.noCache ?? false, rm: true, forcerm: true, networkmode: req.networkMode, version: '1' },
-  );
-  await new Promise<void>((resolve, reject) => {
-    docker.modem.followProgress(
-      stream,
-      (err: Error | null, output: Array<{ error?: string }>) => {
-        const failed = output?.find((o) => o.error);
-        if (err) reject(err);
-        else if (failed) reject(new Error(String(failed.error)));
-        else resolve();
-      },
-      (ev: { stream?: string; error?: string; status?: string }) => {
-        const text = ev.stream ?? ev.error ?? ev.status;
-        if (text) for (const l of text.split('\n')) if (l.trim().length > 0) req.onOutput(l);
-      },
-    );
-  });
+/**
+ * The query of `POST /build`. `version=1` asks for the classic builder: moat's build boundary relies on
+ * `networkmode=container:ID`, which BuildKit does not offer; labels and build args travel as JSON.
+ */
+export function buildQuery(req: BuildRequest): Record<string, string> {
+  return {
+    t: req.tag,
+    labels: JSON.stringify(req.labels),
+    buildargs: JSON.stringify(req.buildArgs),
+    nocache: req.noCache ? '1' : '0',
+    rm: '1',
+    forcerm: '1',
+    networkmode: req.networkMode,
+    version: '1',
+  };
+}
+
+/** A build the engine reported as failed: its message, as the engine worded it. */
+export class BuildFailed extends Error {}
+
+/**
+ * Build an image: the context's files as a tar body, the progress stream read to its end, each output
+ * line passed to `req.onOutput`. Resolves with the image ID when the engine named it (`aux.ID`).
+ */
+export async function buildImage(api: EngineApi, req: BuildRequest): Promise<string | undefined> {
+  const context = await tarContext(req.contextDir, req.files);
+  const res = await api.stream('POST', '/build', { query: buildQuery(req), upload: { data: context, contentType: 'application/x-tar' } });
+  const parser = new BuildStream(req.onOutput);
+  let cut = false;
+  try {
+    for await (const chunk of res) parser.write(chunk as Buffer);
+  } catch (err) {
+    // The connection dropped mid-stream ("aborted"); an error from onOutput is the caller's own.
+    if (res.complete || !res.destroyed || (err as NodeJS.ErrnoException).code !== 'ECONNRESET') throw err;
+    cut = true;
+  }
+  parser.end();
+  if (parser.error !== undefined) throw new BuildFailed(parser.error);
+  if (cut || !res.complete) throw new BuildFailed('the engine closed the build stream before the build ended');
+  return parser.imageId;
 }

@@ -1,11 +1,12 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type {
-  AttachedStreams, BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerStatus, ImageInfo, LogLine, NetworkInfo,
+  AttachedStreams, BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerStatus, ImageInfo, LogLine,
 } from '../types.js';
+import { MoatError } from '../../errors.js';
 import { dockerError, statusCode } from './errors.js';
 import { EngineApi, FrameReader, demux } from './engine-api.js';
 import { FrameLines, RawLines, normaliseTs } from './log-stream.js';
-import { buildWithDockerode } from './build.js';
+import { buildImage } from './build.js';
 
 function labelFilter(labels: Record<string, string>): string {
   return JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
@@ -23,26 +24,36 @@ export class DockerRuntime implements ContainerRuntime {
   readonly kind = 'docker';
   private readonly api: EngineApi;
 
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {
+  constructor(env: NodeJS.ProcessEnv = process.env) {
     this.api = new EngineApi(env);
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>, ok: number[] = []): Promise<T | undefined> {
+  /** A request whose failure becomes one sentence naming what moat was doing. */
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw dockerError(err, what, this.api.address);
+    }
+  }
+
+  /** The same, where the listed status codes mean "nothing to do" (a 404 for what is already gone). */
+  private async unless<T>(codes: number[], what: string, fn: () => Promise<T>): Promise<T | undefined> {
     try {
       return await fn();
     } catch (err) {
       const code = statusCode(err);
-      if (code !== undefined && ok.includes(code)) return undefined;
-      throw dockerError(err, what);
+      if (code !== undefined && codes.includes(code)) return undefined;
+      throw dockerError(err, what, this.api.address);
     }
   }
 
   async ping(): Promise<void> {
-    await this.call('answer a ping', () => this.api.raw('GET', '/_ping', { timeoutMs: 5000 }).then((r) => { r.resume(); }));
+    await this.call('answer a ping', () => this.api.ping(5000));
   }
 
   async version() {
-    const v = (await this.call('report its version', () => this.api.json<{ Version: string; ApiVersion: string; Os: string; Arch: string }>('GET', '/version')))!;
+    const v = await this.call('report its version', () => this.api.json<{ Version: string; ApiVersion: string; Os: string; Arch: string }>('GET', '/version'));
     return { engine: v.Version, api: v.ApiVersion, os: v.Os, arch: v.Arch };
   }
 
@@ -55,6 +66,7 @@ export class DockerRuntime implements ContainerRuntime {
         Cmd: spec.cmd,
         ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        ...(spec.user ? { User: spec.user } : {}),
         WorkingDir: spec.workingDir,
         Labels: spec.labels,
         Tty: spec.tty,
@@ -70,6 +82,7 @@ export class DockerRuntime implements ContainerRuntime {
           CapDrop: ['ALL'],
           CapAdd: spec.capAdd,
           SecurityOpt: ['no-new-privileges'],
+          ...(spec.readOnlyRootfs ? { ReadonlyRootfs: true } : {}),
           ...(spec.memoryBytes ? { Memory: spec.memoryBytes } : {}),
           ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
           PidsLimit: spec.pidsLimit,
@@ -77,13 +90,13 @@ export class DockerRuntime implements ContainerRuntime {
         },
       },
     }));
-    return r!.Id;
+    return r.Id;
   }
 
   async attach(id: string, tty: boolean): Promise<AttachedStreams> {
-    const stream = (await this.call('attach to the container', () => this.api.upgrade(`${c(id)}/attach`, {
+    const stream = await this.call('attach to the container', () => this.api.upgrade(`${c(id)}/attach`, {
       stream: 1, stdin: 1, stdout: 1, stderr: 1,
-    })))!;
+    }));
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     if (tty) {
@@ -99,31 +112,31 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async start(id: string): Promise<void> {
-    await this.call('start the container', () => this.api.json('POST', `${c(id)}/start`), [304]);
+    await this.unless([304], 'start the container', () => this.api.call('POST', `${c(id)}/start`));
   }
 
   async wait(id: string, condition: 'not-running' | 'next-exit' = 'not-running'): Promise<number> {
     const r = await this.call('wait for the container', () => this.api.json<{ StatusCode: number }>('POST', `${c(id)}/wait`, { query: { condition } }));
-    return r!.StatusCode;
+    return r.StatusCode;
   }
 
   async stop(id: string, timeoutSeconds = 10): Promise<void> {
-    await this.call('stop the container', () => this.api.json('POST', `${c(id)}/stop`, { query: { t: timeoutSeconds } }), [304, 404]);
+    await this.unless([304, 404], 'stop the container', () => this.api.call('POST', `${c(id)}/stop`, { query: { t: timeoutSeconds } }));
   }
 
   async kill(id: string, signal = 'SIGKILL'): Promise<void> {
-    await this.call('signal the container', () => this.api.json('POST', `${c(id)}/kill`, { query: { signal } }), [404, 409]);
+    await this.unless([404, 409], 'signal the container', () => this.api.call('POST', `${c(id)}/kill`, { query: { signal } }));
   }
 
   async remove(id: string, force = false): Promise<void> {
     try {
-      await this.api.json('DELETE', c(id), { query: { force, v: true } });
+      await this.api.call('DELETE', c(id), { query: { force, v: true } });
     } catch (err) {
       const code = statusCode(err);
       if (code === 404) return;
       // 409 is also "cannot remove a running container": only a removal already under way is done.
       if (code === 409 && (await this.removalUnderWay(id))) return;
-      throw dockerError(err, 'remove the container');
+      throw dockerError(err, 'remove the container', this.api.address);
     }
   }
 
@@ -139,11 +152,11 @@ export class DockerRuntime implements ContainerRuntime {
 
   async resize(id: string, rows: number, cols: number): Promise<void> {
     if (rows <= 0 || cols <= 0) return;
-    await this.api.json('POST', `${c(id)}/resize`, { query: { h: rows, w: cols } }).catch(() => undefined);
+    await this.api.call('POST', `${c(id)}/resize`, { query: { h: rows, w: cols } }).catch(() => undefined);
   }
 
   async inspect(id: string): Promise<ContainerInfo | undefined> {
-    const j = await this.call('inspect the container', () => this.api.json<InspectJson>('GET', `${c(id)}/json`), [404]);
+    const j = await this.unless([404], 'inspect the container', () => this.api.json<InspectJson>('GET', `${c(id)}/json`));
     if (!j) return undefined;
     return {
       id: j.Id,
@@ -159,9 +172,9 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
-    const cs = (await this.call('list containers', () => this.api.json<Array<{
+    const cs = await this.call('list containers', () => this.api.json<Array<{
       Id: string; Names: string[]; Image: string; Labels: Record<string, string> | null; State: string; Status: string;
-    }>>('GET', '/containers/json', { query: { all: true, filters: labelFilter(labels) } })))!;
+    }>>('GET', '/containers/json', { query: { all: true, filters: labelFilter(labels) } }));
     return cs.map((x) => ({
       id: x.Id,
       name: (x.Names[0] ?? '').replace(/^\//, ''),
@@ -174,26 +187,24 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async logs(id: string, opts: { follow: boolean; since?: number; tty: boolean }, onLine: (l: LogLine) => void | Promise<void>): Promise<void> {
-    const raw = (await this.call('read the logs', () => this.api.stream('GET', `${c(id)}/logs`, {
-      stdout: 1, stderr: 1, timestamps: 1, follow: opts.follow ? 1 : 0, ...(opts.since ? { since: opts.since } : {}),
-    })))!;
+    const raw = await this.call('read the logs', () => this.api.stream('GET', `${c(id)}/logs`, {
+      query: { stdout: 1, stderr: 1, timestamps: 1, follow: opts.follow ? 1 : 0, ...(opts.since ? { since: opts.since } : {}) },
+    }));
     await readLogLines(raw, opts.tty, onLine);
   }
 
-  async exec(id: string, cmd: string[], opts: { user?: string } = {}): Promise<{ exitCode: number; output: string }> {
-    const ex = (await this.call('exec in the container', () => this.api.json<{ Id: string }>('POST', `${c(id)}/exec`, {
-      body: { Cmd: cmd, AttachStdout: true, AttachStderr: true, ...(opts.user ? { User: opts.user } : {}) },
-    })))!;
-    const res = (await this.call('exec in the container', () => this.api.stream('POST', `/exec/${ex.Id}/start`, undefined)))!;
-    const chunks: Buffer[] = [];
-    demux(res, (_s, data) => chunks.push(data));
-    await new Promise<void>((resolve) => { res.on('end', resolve); res.on('close', resolve); });
-    const info = (await this.api.json<{ ExitCode: number | null }>('GET', `/exec/${ex.Id}/json`));
-    return { exitCode: info.ExitCode ?? -1, output: Buffer.concat(chunks).toString('utf8') };
-  }
-
   async build(req: BuildRequest): Promise<void> {
-    await this.call('build the image', () => buildWithDockerode(this.env, req));
+    try {
+      const id = await this.call('build the image', () => buildImage(this.api, req));
+      // The classic builder names the image it made last (aux.ID); an engine that does not must still have the tag.
+      if (id === undefined && !(await this.inspectImage(req.tag))) {
+        throw dockerError(new Error(`the build ended without an image tagged ${req.tag}`), 'build the image', this.api.address);
+      }
+    } catch (err) {
+      // The engine ran the build and it failed (a step, the Dockerfile): a build failure, not an engine one.
+      if (err instanceof MoatError && err.code === 'E_ENGINE') throw new MoatError(err.message, { code: 'E_BUILD', exitCode: err.exitCode, cause: err.cause });
+      throw err;
+    }
   }
 
   async imageExists(ref: string): Promise<boolean> {
@@ -201,37 +212,41 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
-    const i = await this.call('inspect the image', () => this.api.json<{
-      Id: string; RepoTags?: string[]; Config?: { Labels?: Record<string, string> | null; Env?: string[] | null }; Size: number; Created: string;
-    }>('GET', `/images/${encodeURIComponent(ref)}/json`), [404]);
+    const i = await this.unless([404], 'inspect the image', () => this.api.json<{
+      Id: string; RepoTags?: string[] | null; Config?: { Labels?: Record<string, string> | null; Env?: string[] | null } | null; Size: number; Created: string;
+    }>('GET', `/images/${encodeURIComponent(ref)}/json`));
     if (!i) return undefined;
     return { id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: Date.parse(i.Created), env: i.Config?.Env ?? [] };
   }
 
   async listImages(labels: Record<string, string>): Promise<ImageInfo[]> {
-    const is = (await this.call('list images', () => this.api.json<Array<{
+    const is = await this.call('list images', () => this.api.json<Array<{
       Id: string; RepoTags: string[] | null; Labels: Record<string, string> | null; Size: number; Created: number;
-    }>>('GET', '/images/json', { query: { filters: labelFilter(labels) } })))!;
+    }>>('GET', '/images/json', { query: { filters: labelFilter(labels) } }));
     return is.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: i.Created * 1000, env: [] }));
   }
 
+  async pullImage(ref: string, onOutput: (line: string) => void): Promise<void> {
+    const res = await this.call('pull the image', () => this.api.stream('POST', '/images/create', { query: { fromImage: ref } }));
+    let failure: string | undefined;
+    let rest = '';
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      const lines = (rest + chunk.toString('utf8')).split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) {
+        if (l.trim() === '') continue;
+        try {
+          const ev = JSON.parse(l) as { status?: string; error?: string; progress?: string };
+          if (ev.error) failure = ev.error;
+          else if (ev.status && !ev.progress) onOutput(ev.status);
+        } catch { /* not JSON: ignore */ }
+      }
+    }
+    if (failure) throw new MoatError(`Cannot pull the image ${ref}: ${failure.slice(0, 300)}`, { code: 'E_ENGINE', hint: `Check the name, or pull it yourself: docker pull ${ref}` });
+  }
+
   async removeImage(ref: string): Promise<void> {
-    await this.call('remove the image', () => this.api.json('DELETE', `/images/${encodeURIComponent(ref)}`), [404]);
-  }
-
-  async listNetworks(labels: Record<string, string>): Promise<NetworkInfo[]> {
-    const ns = (await this.call('list networks', () => this.api.json<Array<{ Id: string; Name: string; Labels: Record<string, string> | null }>>(
-      'GET', '/networks', { query: { filters: labelFilter(labels) } })))!;
-    return ns.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {} }));
-  }
-
-  async removeNetwork(id: string): Promise<void> {
-    await this.call('remove the network', () => this.api.json('DELETE', `/networks/${encodeURIComponent(id)}`), [404]);
-  }
-
-  async diskUsage(): Promise<{ images: number; containers: number }> {
-    const df = (await this.call('report disk use', () => this.api.json<{ LayersSize?: number; Containers?: Array<{ SizeRw?: number }> }>('GET', '/system/df')))!;
-    return { images: df.LayersSize ?? 0, containers: (df.Containers ?? []).reduce((a, x) => a + (x.SizeRw ?? 0), 0) };
+    await this.unless([404], 'remove the image', () => this.api.call('DELETE', `/images/${encodeURIComponent(ref)}`));
   }
 }
 

@@ -1,24 +1,8 @@
 import { request, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
-import { MoatError, SystemLikeError } from '../../errors.js';
-
-/** Where the engine listens, from DOCKER_HOST (unix:// or tcp://) or the default socket. */
-export function engineEndpoint(env: NodeJS.ProcessEnv = process.env): { socketPath?: string; host?: string; port?: number } {
-  const dh = env.DOCKER_HOST;
-  if (!dh) return { socketPath: '/var/run/docker.sock' };
-  if (dh.startsWith('unix://')) return { socketPath: dh.slice('unix://'.length) };
-  if (dh.startsWith('tcp://')) {
-    if (env.DOCKER_TLS_VERIFY) {
-      throw new MoatError('DOCKER_HOST with DOCKER_TLS_VERIFY (TLS to the engine) is not supported yet.', {
-        code: 'E_ENGINE_UNREACHABLE',
-        hint: 'Use a unix socket, or an ssh tunnel to one, and point DOCKER_HOST at it.',
-      });
-    }
-    const u = new URL(dh.replace(/^tcp:/, 'http:'));
-    return { host: u.hostname, port: Number(u.port || 2375) };
-  }
-  throw new MoatError(`DOCKER_HOST=${dh} is not supported (only unix:// and tcp://).`, { code: 'E_ENGINE_UNREACHABLE', hint: 'Unset DOCKER_HOST or point it at a unix socket.' });
-}
+import { SystemLikeError } from '../../errors.js';
+import { chooseApi } from './api-version.js';
+import { engineEndpoint } from './endpoint.js';
 
 export class EngineError extends Error {
   constructor(readonly statusCode: number, message: string) {
@@ -34,26 +18,85 @@ function path(p: string, q?: Query): string {
   return s.length > 0 ? `${p}?${s.join('&')}` : p;
 }
 
+interface RawOptions {
+  query?: Query;
+  /** A JSON body; or raw bytes with their content type. */
+  body?: unknown;
+  upload?: { data: Buffer; contentType: string };
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
 /**
- * A small Docker Engine API client on node:http: the run hot path (create, attach, start, wait) without
- * the start-up cost of a full SDK. Builds, which need a tar context, go through dockerode, loaded lazily.
+ * A small Docker Engine API client on node:http, without the start-up cost (and the 60-odd packages) of a
+ * full SDK. Every request names the API version (see api-version.ts), learnt from the engine once per
+ * client: from the ping a run makes first anyway, or from one made before the first request otherwise.
  */
 export class EngineApi {
+  /** The engine as DOCKER_HOST names it, for messages. */
+  readonly address: string;
   private readonly base: RequestOptions;
+  private version: Promise<string> | undefined;
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
-    this.base = engineEndpoint(env);
+    const ep = engineEndpoint(env);
+    this.address = ep.address;
+    this.base = 'socketPath' in ep ? { socketPath: ep.socketPath } : { host: ep.host, port: ep.port };
   }
 
-  raw(method: string, p: string, opts: { query?: Query; body?: unknown; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<IncomingMessage> {
-    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  /** GET /_ping: the engine answers, and (the first time) says which API version to speak. */
+  async ping(timeoutMs = 5000): Promise<void> {
+    const header = await this.pingHeader(timeoutMs);
+    await (this.version ?? this.remember(this.fromHeader(header)));
+  }
+
+  /** The version prefix for this engine, learnt on first use; a failed attempt is tried again next time. */
+  private async prefix(): Promise<string> {
+    const v = await (this.version ?? this.remember(this.pingHeader(5000).then((h) => this.fromHeader(h))));
+    return `/v${v}`;
+  }
+
+  private remember(p: Promise<string>): Promise<string> {
+    this.version = p;
+    p.catch(() => { if (this.version === p) this.version = undefined; });
+    return p;
+  }
+
+  private async pingHeader(timeoutMs: number): Promise<string | undefined> {
+    const res = await this.send('GET', '/_ping', { timeoutMs });
+    const text = await readAll(res);
+    if ((res.statusCode ?? 500) >= 300) throw new EngineError(res.statusCode ?? 500, engineMessage(text));
+    const h = res.headers['api-version'];
+    return typeof h === 'string' ? h : undefined;
+  }
+
+  /** The ping's Api-Version header; an engine that sends none is asked with GET /version (unversioned). */
+  private async fromHeader(header: string | undefined): Promise<string> {
+    if (header !== undefined) return chooseApi(header, this.address);
+    const res = await this.send('GET', '/version', { timeoutMs: 5000 });
+    const text = await readAll(res);
+    if ((res.statusCode ?? 500) >= 300) throw new EngineError(res.statusCode ?? 500, engineMessage(text));
+    let v: unknown;
+    try { v = (JSON.parse(text) as { ApiVersion?: unknown }).ApiVersion; } catch { v = undefined; }
+    return chooseApi(typeof v === 'string' ? v : '', this.address);
+  }
+
+  /** One request to a versioned path. */
+  async raw(method: string, p: string, opts: RawOptions = {}): Promise<IncomingMessage> {
+    return this.send(method, `${await this.prefix()}${p}`, opts);
+  }
+
+  private send(method: string, p: string, opts: RawOptions): Promise<IncomingMessage> {
+    const json = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const body = opts.upload ? opts.upload.data : json;
+    const type = opts.upload ? opts.upload.contentType : 'application/json';
     return new Promise((resolve, reject) => {
       const req = request({
         ...this.base,
         method,
         path: path(p, opts.query),
         headers: {
-          ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
+          ...(body !== undefined ? { 'content-type': type, 'content-length': Buffer.byteLength(body) } : {}),
           ...opts.headers,
         },
       }, resolve);
@@ -63,39 +106,57 @@ export class EngineApi {
     });
   }
 
-  async json<T>(method: string, p: string, opts: { query?: Query; body?: unknown; timeoutMs?: number } = {}): Promise<T> {
-    const res = await this.raw(method, p, opts);
-    const text = await readAll(res);
-    const status = res.statusCode ?? 500;
-    if (status >= 300) {
-      let message = text.trim();
-      try { message = (JSON.parse(text) as { message?: string }).message ?? message; } catch { /* plain text */ }
-      throw new EngineError(status, message);
-    }
-    return (text.length > 0 ? JSON.parse(text) : undefined) as T;
+  /** A request whose answer is JSON. */
+  async json<T>(method: string, p: string, opts: RawOptions = {}): Promise<T> {
+    const text = await this.ok(await this.raw(method, p, opts));
+    return JSON.parse(text) as T;
   }
 
-  async stream(method: string, p: string, query?: Query): Promise<Readable> {
-    const res = await this.raw(method, p, { ...(query ? { query } : {}) });
-    if ((res.statusCode ?? 500) >= 300) throw new EngineError(res.statusCode ?? 500, (await readAll(res)).trim());
+  /** A request whose answer (if any) is not needed. */
+  async call(method: string, p: string, opts: RawOptions = {}): Promise<void> {
+    await this.ok(await this.raw(method, p, opts));
+  }
+
+  /** The body of a successful answer; the engine's message as an EngineError otherwise. */
+  private async ok(res: IncomingMessage): Promise<string> {
+    const text = await readAll(res);
+    const status = res.statusCode ?? 500;
+    if (status >= 300) throw new EngineError(status, engineMessage(text));
+    return text;
+  }
+
+  /** A streamed answer (logs, build progress); an error status is read whole and thrown. */
+  async stream(method: string, p: string, opts: RawOptions = {}): Promise<IncomingMessage> {
+    const res = await this.raw(method, p, opts);
+    if ((res.statusCode ?? 500) >= 300) throw new EngineError(res.statusCode ?? 500, engineMessage(await readAll(res)));
     return res;
   }
 
   /** An upgraded (hijacked) connection: stdin goes in, the output stream comes out. */
-  upgrade(p: string, query: Query): Promise<Duplex> {
+  async upgrade(p: string, query: Query): Promise<Duplex> {
+    const versioned = `${await this.prefix()}${p}`;
     return new Promise((resolve, reject) => {
-      const req = request({ ...this.base, method: 'POST', path: path(p, query), headers: { Connection: 'Upgrade', Upgrade: 'tcp' } });
+      const req = request({ ...this.base, method: 'POST', path: path(versioned, query), headers: { Connection: 'Upgrade', Upgrade: 'tcp' } });
       req.on('upgrade', (_res, socket, head) => {
         if (head.length > 0) socket.unshift(head);
         resolve(socket);
       });
       req.on('response', (res: IncomingMessage) => {
-        void readAll(res).then((t) => reject(new EngineError(res.statusCode ?? 500, t.trim())));
+        void readAll(res).then((t) => reject(new EngineError(res.statusCode ?? 500, engineMessage(t))));
       });
       req.on('error', reject);
       req.end();
     });
   }
+}
+
+/** The engine's error body is {"message": "..."} (or plain text from an older engine or a proxy). */
+function engineMessage(text: string): string {
+  try {
+    const m = (JSON.parse(text) as { message?: unknown }).message;
+    if (typeof m === 'string') return m.trim();
+  } catch { /* plain text */ }
+  return text.trim();
 }
 
 async function readAll(res: Readable): Promise<string> {

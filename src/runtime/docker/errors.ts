@@ -1,24 +1,28 @@
 import { MoatError, errnoCode } from '../../errors.js';
-
-export function engineAddress(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DOCKER_HOST && env.DOCKER_HOST.length > 0 ? env.DOCKER_HOST : 'unix:///var/run/docker.sock';
-}
+import { engineTooNew } from './api-version.js';
 
 export function statusCode(err: unknown): number | undefined {
   const s = (err as { statusCode?: unknown } | undefined)?.statusCode;
   return typeof s === 'number' ? s : undefined;
 }
 
-/** Turn an engine failure into one sentence a user can act on. */
-export function dockerError(err: unknown, what: string): Error {
+const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/** Whether `err` says the engine cannot be reached at all (as opposed to refusing one request): told by its code. */
+export function isEngineUnreachable(err: unknown): boolean {
+  return err instanceof MoatError && err.code === 'E_ENGINE_UNREACHABLE';
+}
+
+/** Turn an engine failure into one sentence a user can act on; `address` names the engine (DOCKER_HOST). */
+export function dockerError(err: unknown, what: string, address: string): Error {
   if (err instanceof MoatError) return err;
   const code = errnoCode(err);
-  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH') {
+  if (UNREACHABLE.has(code ?? '')) {
     const perm = code === 'EACCES';
     return new MoatError(
       perm
-        ? `Permission denied talking to the Docker engine at ${engineAddress()}.`
-        : `Cannot reach the Docker engine at ${engineAddress()} (${code}).`,
+        ? `Permission denied talking to the Docker engine at ${address}.`
+        : `Cannot reach the Docker engine at ${address} (${code}).`,
       {
         code: 'E_ENGINE_UNREACHABLE',
         hint: perm
@@ -29,7 +33,10 @@ export function dockerError(err: unknown, what: string): Error {
       },
     );
   }
-  const json = (err as { json?: { message?: string } } | undefined)?.json;
-  const message = json?.message ?? (err instanceof Error ? err.message : String(err));
+  const message = err instanceof Error ? err.message : String(err);
+  if (statusCode(err) === 400) {
+    const tooNew = engineTooNew(message, address);
+    if (tooNew) return tooNew;
+  }
   return new MoatError(`Docker could not ${what}: ${message.trim()}`, { code: 'E_ENGINE', exitCode: 125, cause: err });
 }

@@ -12,7 +12,7 @@ import { sessionRows } from '../../../src/agents/sessions.js';
 import { canonicalWorkspace, legacyTranscriptDir, transcriptFolder } from '../../../src/agents/transcripts.js';
 import { MoatError } from '../../../src/errors.js';
 import { MoatHome } from '../../../src/home/paths.js';
-import type { RunMetadata } from '../../../src/run/types.js';
+import type { RunMetadata } from '../../../src/store/types.js';
 
 const S1 = '11111111-1111-4111-8111-111111111111';
 const S2 = '22222222-2222-4222-8222-222222222222';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import {
   claudeSessions, codexSessions, matchSessionId, recordedSessionIds, sessionRows, sessionsOfRun, type SessionFile,
 } from '../../../src/agents/sessions.js';
-import type { RunMetadata } from '../../../src/run/types.js';
+import type { RunMetadata } from '../../../src/store/types.js';
 
 const S1 = '11111111-1111-4111-8111-111111111111';
 const S2 = '22222222-2222-4222-8222-222222222222';

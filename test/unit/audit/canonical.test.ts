@@ -34,6 +34,88 @@ describe('canonicalJson', () => {
   });
 });
 
+/**
+ * The published examples of RFC 8785 (JSON Canonicalization Scheme): section 3.2.2's sample, section
+ * 3.2.3's property sorting, and appendix B's number serialisations (IEEE 754 bits -> text).
+ */
+describe('canonicalJson: RFC 8785 test vectors', () => {
+  it('section 3.2.2: literals, numbers and string escapes', () => {
+    const input = String.raw`{
+      "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
+      "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
+      "literals": [null, true, false]
+    }`;
+    expect(canonicalJson(JSON.parse(input))).toBe(
+      String.raw`{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}`,
+    );
+  });
+
+  it('section 3.2.3: properties sorted by UTF-16 code units (the emoji, a surrogate pair, before U+FB33)', () => {
+    const input = String.raw`{
+      "\u20ac": "Euro Sign",
+      "\r": "Carriage Return",
+      "\ufb33": "Hebrew Letter Dalet With Dagesh",
+      "1": "One",
+      "\ud83d\ude00": "Emoji: Grinning Face",
+      "\u0080": "Control",
+      "\u00f6": "Latin Small Letter O With Diaeresis"
+    }`;
+    const out = canonicalJson(JSON.parse(input));
+    expect(out).toBe('{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",'
+      + '"\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}');
+    // The RFC gives the UTF-8 bytes: U+0080 is written as it is (c2 80), not escaped.
+    expect(Buffer.from(out, 'utf8').subarray(0, 38).toString('hex')).toBe(
+      '7b225c72223a2243617272696167652052657475726e222c2231223a224f6e65222c22c28022',
+    );
+  });
+
+  it('appendix B: numbers, from their IEEE 754 bits', () => {
+    const vectors: [string, string][] = [
+      ['0000000000000000', '0'],
+      ['8000000000000000', '0'], // -0
+      ['0000000000000001', '5e-324'],
+      ['8000000000000001', '-5e-324'],
+      ['7fefffffffffffff', '1.7976931348623157e+308'],
+      ['ffefffffffffffff', '-1.7976931348623157e+308'],
+      ['4340000000000000', '9007199254740992'],
+      ['c340000000000000', '-9007199254740992'],
+      ['4430000000000000', '295147905179352830000'],
+      ['44b52d02c7e14af5', '9.999999999999997e+22'],
+      ['44b52d02c7e14af6', '1e+23'],
+      ['44b52d02c7e14af7', '1.0000000000000001e+23'],
+      ['444b1ae4d6e2ef4e', '999999999999999700000'],
+      ['444b1ae4d6e2ef4f', '999999999999999900000'],
+      ['444b1ae4d6e2ef50', '1e+21'],
+      ['3eb0c6f7a0b5ed8c', '9.999999999999997e-7'],
+      ['3eb0c6f7a0b5ed8d', '0.000001'],
+      ['41b3de4355555553', '333333333.3333332'],
+      ['41b3de4355555554', '333333333.33333325'],
+      ['41b3de4355555555', '333333333.3333333'],
+      ['41b3de4355555556', '333333333.3333334'],
+      ['41b3de4355555557', '333333333.33333343'],
+      ['becbf647612f3696', '-0.0000033333333333333333'],
+      ['43143ff3c1cb0959', '1424953923781206.2'],
+    ];
+    for (const [bits, text] of vectors) {
+      expect(canonicalJson(Buffer.from(bits, 'hex').readDoubleBE(0)), bits).toBe(text);
+    }
+    // NaN and Infinity have no JSON form: the RFC requires an error.
+    for (const bits of ['7fffffffffffffff', '7ff0000000000000']) {
+      expect(() => canonicalJson(Buffer.from(bits, 'hex').readDoubleBE(0)), bits).toThrow(/non-finite/);
+    }
+  });
+
+  it('edge forms of numbers (exponents, -0, more digits than a double holds) give the RFC\'s text', () => {
+    expect(canonicalJson(JSON.parse('[1e21, 1E-7, -0, 333333333.33333329, 1e-6, 100, 1.0, -0.0]'))).toBe('[1e+21,1e-7,0,333333333.3333333,0.000001,100,1,0]');
+  });
+
+  it('departs from the RFC on one point: an unpaired surrogate is escaped (\\udxxx), never refused', () => {
+    // RFC 8785 takes I-JSON input only and would refuse it; the audit log must record hostile text, not fail.
+    expect(canonicalJson({ k: 'a\ud800b' })).toBe('{"k":"a\\ud800b"}');
+    expect(JSON.parse(canonicalJson({ k: 'a\ud800b' }))).toEqual({ k: 'a\ud800b' });
+  });
+});
+
 describe('entry encoding', () => {
   const data = { b: 'two', a: 1 };
   const prev = 'ab'.repeat(32);

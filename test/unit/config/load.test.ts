@@ -28,10 +28,6 @@ network:
         - allow GET /repos/**
         - deny * /**
   deny: [evil.example.com]
-secrets:
-  OPENAI_API_KEY: op://vault/openai/key
-ports:
-  web: 8080
 claude:
   version: 2.1.0
   mcp:
@@ -68,7 +64,6 @@ describe('loadWorkspaceConfig', () => {
     expect(config.network?.rules).toEqual(['api.anthropic.com', { 'api.github.com': ['allow GET /repos/**', 'deny * /**'] }]);
     expect(config.claude?.mcp?.fs?.args).toEqual(['-y', '@modelcontextprotocol/server-filesystem']);
     expect(config.codex?.mcp?.git).toEqual({ command: 'git-mcp' });
-    expect(config.ports).toEqual({ web: 8080 });
     expect(raw.mounts?.[0]).toBe('./data:/data:ro');
   });
 

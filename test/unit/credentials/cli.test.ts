@@ -72,7 +72,7 @@ describe('moat grant CLI', () => {
   });
 
   it('unknown provider and show of a missing grant are MoatErrors with the fix', async () => {
-    await expect(run(['grant', 'githb'])).rejects.toMatchObject({ name: 'MoatError', hint: 'moat grant github' });
+    await expect(run(['grant', 'githb'])).rejects.toMatchObject({ name: 'MoatError', hint: 'did you mean: moat grant github' });
     await expect(run(['grant', 'show', 'npm'])).rejects.toMatchObject({ name: 'MoatError', hint: 'moat grant npm' });
   });
 

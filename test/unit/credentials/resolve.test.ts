@@ -53,6 +53,7 @@ describe('resolveGrants', () => {
     expect(err).toBeInstanceOf(MoatError);
     expect((err as MoatError).hint).toBe('moat grant claude');
     await expect(resolveGrants(['nosuch'], t.store)).rejects.toThrow(/Unknown grant "nosuch"/);
+    await expect(resolveGrants(['githb'], t.store)).rejects.toMatchObject({ hint: 'did you mean: --grant github' });
   });
 
   it('an expired grant that cannot be refreshed is refused the same way', async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GatewayHost } from '../../../src/daemon/gateways.js';
 import type * as GatewayIndex from '../../../src/gateway/index.js';
-import type { RunMetadata } from '../../../src/run/types.js';
+import type { RunMetadata } from '../../../src/store/types.js';
 import { FILE_ENV, tempHome, type TempHome } from '../credentials/helpers.js';
 
 /** Runs right after the proxy's server listens, before start() goes on: the container's chance to act. */

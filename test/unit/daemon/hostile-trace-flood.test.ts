@@ -10,7 +10,7 @@ import { RefusalAggregator } from '../../../src/daemon/refusals.js';
 import { TraceFile } from '../../../src/daemon/trace-file.js';
 import type { RequestEvent } from '../../../src/gateway/events.js';
 import { MoatHome } from '../../../src/home/paths.js';
-import type { RunMetadata } from '../../../src/run/types.js';
+import type { RunMetadata } from '../../../src/store/types.js';
 
 const dirs: string[] = [];
 afterEach(async () => { await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true }))); });

@@ -7,7 +7,7 @@ import { GatewayHost } from '../../../src/daemon/gateways.js';
 import { startGrantRefresh } from '../../../src/daemon/refresh.js';
 import { loadOrCreateCA } from '../../../src/gateway/ca.js';
 import type { GatewayEvent } from '../../../src/gateway/events.js';
-import type { RunMetadata } from '../../../src/run/types.js';
+import type { RunMetadata } from '../../../src/store/types.js';
 import { startFakeUpstream, type FakeUpstream } from '../../fakes/upstream.js';
 import { cred, FILE_ENV, fakeServer, json, jwt, tempHome, type FakeServer, type TempHome } from '../credentials/helpers.js';
 import { fetchVia, type Harness, waitFor } from '../gateway/helpers.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { after, auditConsoleFloor, auditOutputLimitReached, logsFloor, repairLogsTail } from '../../../src/daemon/resume-point.js';
-import { LogWriter } from '../../../src/run/log-file.js';
+import { LogWriter } from '../../../src/store/log-file.js';
 import { AuditWriter, generateSigner } from '../../../src/audit/index.js';
 
 const dirs: string[] = [];

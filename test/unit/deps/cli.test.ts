@@ -1,7 +1,6 @@
 import { Command } from '@commander-js/extra-typings';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerDepsCommands } from '../../../src/cli/deps.js';
-import { MoatError } from '../../../src/errors.js';
 
 async function run(...args: string[]): Promise<string> {
   let out = '';
@@ -40,8 +39,9 @@ describe('moat deps', () => {
     expect(new Set(list.map((e) => e.type))).toEqual(new Set(['npm']));
   });
 
-  it('refuses an unknown type', async () => {
-    await expect(run('list', '--type', 'brew')).rejects.toThrow(MoatError);
+  it('refuses an unknown type, naming the flag', async () => {
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    await expect(run('list', '--type', 'brew')).rejects.toThrow("option '--type <type>' argument 'brew' is invalid. Allowed choices are runtime, tool, npm, apt, pip, meta.");
   });
 
   it('shows versions, default, requirements, installs and internet need', async () => {

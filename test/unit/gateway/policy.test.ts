@@ -206,3 +206,19 @@ describe('injection and redaction', () => {
     expect(createRedactor(['a.b*c'])('value a.b*c and aXbbc')).toBe('value [REDACTED] and aXbbc');
   });
 });
+
+describe('each refusal says which step refused it (the CLI names the fix from it)', () => {
+  it('strict, deny, internal, path and credential refusals carry their kind; allowed decisions none', async () => {
+    const { credentialedRefusal } = await import('../../../src/gateway/credentialed.js');
+    const { refusalFields } = await import('../../../src/gateway/policy.js');
+    const p = compilePolicy({ policy: 'strict', rules: ['ok.test', { 'api.github.com': ['allow GET /repos/**', 'deny * /admin/**'] }], deny: ['evil.test'] });
+    expect(p.checkHost('unlisted.test', 443)).toMatchObject({ allowed: false, kind: 'strict' });
+    expect(p.checkHost('evil.test', 443)).toMatchObject({ allowed: false, kind: 'deny' });
+    expect(p.checkHost('127.0.0.1', 8080)).toMatchObject({ allowed: false, kind: 'internal' });
+    expect(p.checkRequest('api.github.com', 443, 'GET', '/admin/x')).toMatchObject({ allowed: false, kind: 'path' });
+    expect(p.checkRequest('api.github.com', 443, 'POST', '/user')).toMatchObject({ allowed: false, kind: 'path' });
+    expect(credentialedRefusal('api.github.com', 'TRACE')).toMatchObject({ allowed: false, kind: 'credential' });
+    expect(p.checkHost('ok.test', 443).kind).toBeUndefined();
+    expect(refusalFields(p.checkHost('127.0.0.1', 8080), 8080)).toEqual({ blocked: true, reason: expect.stringContaining('127.0.0.1') as string, refusal: 'internal', port: 8080 });
+  });
+});

@@ -2,7 +2,6 @@ import { describe, it, expect } from 'vitest';
 import { renderDockerfile, ASSETS } from '../../../src/image/dockerfile.js';
 import { imageTag } from '../../../src/image/tag.js';
 import { buildHint, isEngineNoise, stepOwners } from '../../../src/image/build-errors.js';
-import { parseMemory } from '../../../src/run/spec.js';
 
 describe('generated image', () => {
   it('is deterministic and content-addressed', () => {
@@ -46,11 +45,5 @@ describe('generated image', () => {
     for (const l of ['E: Unable to locate package foo', 'npm ERR! code ETARGET', 'Running in circles', '+ curl -fsSL https://x']) {
       expect(isEngineNoise(l), l).toBe(false);
     }
-  });
-  it('parses memory sizes', () => {
-    expect(parseMemory('512m')).toBe(512 * 1024 ** 2);
-    expect(parseMemory('2g')).toBe(2 * 1024 ** 3);
-    expect(parseMemory('1.5G')).toBe(1.5 * 1024 ** 3);
-    expect(parseMemory('lots')).toBeUndefined();
   });
 });

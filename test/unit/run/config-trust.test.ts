@@ -52,7 +52,7 @@ describe('moat.yaml approval per workspace', () => {
     const other = join(dir, 'sub');
     await mkdir(other);
     const err = await refusal(checkConfigTrust(home, other, guard({}, [mount('~/.ssh:/home/moat/.ssh:ro', '/home/u/.ssh')]), opts));
-    expect(err.message).toBe(`moat.yaml in ${other} sets mounts, which reach beyond the container, and nobody has approved them here yet:\n  mounts: +1 (~/.ssh → /home/moat/.ssh, read-only)`);
+    expect(err.message).toBe(`moat.yaml in ${other} sets mounts, which reach beyond the container, and nobody has approved them here yet:\n    mounts:\n  +   - ~/.ssh → /home/moat/.ssh, read-only`);
     expect(err.hint).toBe(`Review them (moat trust show ${other}), then run again with --approve-config to accept them.`);
   });
 
@@ -61,7 +61,7 @@ describe('moat.yaml approval per workspace', () => {
     await checkConfigTrust(home, ws, guard({ grants: ['github'] }), opts);
     const changed = guard({ grants: ['github'] }, [mount('~/.ssh:/stolen', '/home/u/.ssh')]);
     const err = await refusal(checkConfigTrust(home, ws, changed, opts));
-    expect(err.message).toBe(`moat.yaml changed mounts since the last run in ${ws}, and an agent in a run can edit that file:\n  mounts: +1 (~/.ssh → /stolen, writable)`);
+    expect(err.message).toBe(`moat.yaml changed mounts since the last run in ${ws}, and an agent in a run can edit that file:\n    mounts:\n  +   - ~/.ssh → /stolen, writable`);
     // Still refused next time: a refusal approves nothing.
     await expect(checkConfigTrust(home, ws, changed, opts)).rejects.toThrow(/changed mounts/);
   });
@@ -74,7 +74,8 @@ describe('moat.yaml approval per workspace', () => {
   it('a mount whose text is unchanged but whose real source moved is named as such', async () => {
     await checkConfigTrust(home, ws, guard({}, [mount('./cfg/data:/data:ro', join(ws, 'cfg', 'data'))]), { ...opts, approve: true });
     const err = await refusal(checkConfigTrust(home, ws, guard({}, [mount('./cfg/data:/data:ro', '/etc', { outside: true })]), opts));
-    expect(err.message).toBe(`A mount source in moat.yaml now resolves to another host path than the one approved in ${ws} (a run can replace a folder on the way with a symbolic link):\n  mounts: ./cfg/data now resolves to /etc (approved: ${join(ws, 'cfg', 'data')})`);
+    expect(err.message).toBe(`A mount source in moat.yaml now resolves to another host path than the one approved in ${ws} (a run can replace a folder on the way with a symbolic link):\n`
+      + `    mounts:\n  -   - ${join(ws, 'cfg', 'data')} → /data, read-only\n  +   - /etc → /data, read-only; ./cfg/data is in the workspace but resolves outside it`);
   });
 
   it('--approve-config or a yes on the terminal records the new settings; a no starts nothing; the question comes last', async () => {
@@ -84,7 +85,7 @@ describe('moat.yaml approval per workspace', () => {
     await expect(checkConfigTrust(home, ws, guard({ grants: ['openai'], network: { policy: 'strict' } }), { ...opts, confirm: no }))
       .rejects.toThrow('Not started: the grants and network.policy in moat.yaml were not approved.');
     expect(asked[0]).toBe('Run with these settings?');
-    expect(asked[1]).toBe(`moat.yaml changed grants and network.policy since the last run in ${ws}, and an agent in a run can edit that file:\n  grants: +1 (openai)\n  network.policy: permissive → strict`);
+    expect(asked[1]).toBe(`moat.yaml changed grants and network.policy since the last run in ${ws}, and an agent in a run can edit that file:\n    grants:\n  +   - openai\n  - network.policy: permissive\n  + network.policy: strict`);
     await checkConfigTrust(home, ws, guard({ grants: ['openai'] }), { ...opts, confirm: async () => true });
     await checkConfigTrust(home, ws, guard({ grants: ['openai'] }), opts);
     await checkConfigTrust(home, ws, guard({ grants: ['openai', 'github'] }), { ...opts, approve: true });

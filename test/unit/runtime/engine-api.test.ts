@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { PassThrough } from 'node:stream';
-import { demux, engineEndpoint } from '../../../src/runtime/docker/engine-api.js';
+import { demux } from '../../../src/runtime/docker/engine-api.js';
+import { engineEndpoint } from '../../../src/runtime/docker/endpoint.js';
+import { MAX_API, MIN_API, chooseApi, compareApi } from '../../../src/runtime/docker/api-version.js';
 import { normaliseTs } from '../../../src/runtime/docker/docker-runtime.js';
 
 function frame(kind: number, text: string): Buffer {
@@ -25,10 +27,31 @@ describe('engine API helpers', () => {
     }
   });
   it('honours DOCKER_HOST', () => {
-    expect(engineEndpoint({})).toEqual({ socketPath: '/var/run/docker.sock' });
-    expect(engineEndpoint({ DOCKER_HOST: 'unix:///run/user/1000/podman/podman.sock' })).toEqual({ socketPath: '/run/user/1000/podman/podman.sock' });
-    expect(engineEndpoint({ DOCKER_HOST: 'tcp://127.0.0.1:2375' })).toEqual({ host: '127.0.0.1', port: 2375 });
+    expect(engineEndpoint({})).toEqual({ socketPath: '/var/run/docker.sock', address: 'unix:///var/run/docker.sock' });
+    expect(engineEndpoint({ DOCKER_HOST: '' })).toEqual({ socketPath: '/var/run/docker.sock', address: 'unix:///var/run/docker.sock' });
+    expect(engineEndpoint({ DOCKER_HOST: 'unix:///run/user/1000/podman/podman.sock' }))
+      .toEqual({ socketPath: '/run/user/1000/podman/podman.sock', address: 'unix:///run/user/1000/podman/podman.sock' });
+    expect(engineEndpoint({ DOCKER_HOST: 'tcp://127.0.0.1:2375' })).toEqual({ host: '127.0.0.1', port: 2375, address: 'tcp://127.0.0.1:2375' });
+    expect(engineEndpoint({ DOCKER_HOST: 'tcp://docker.example' })).toEqual({ host: 'docker.example', port: 2375, address: 'tcp://docker.example' });
+    expect(engineEndpoint({ DOCKER_HOST: 'tcp://[::1]:2376' })).toEqual({ host: '::1', port: 2376, address: 'tcp://[::1]:2376' });
     expect(() => engineEndpoint({ DOCKER_HOST: 'ssh://me@host' })).toThrow(/not supported/);
+    expect(() => engineEndpoint({ DOCKER_HOST: 'unix://' })).toThrow(/not supported/);
+    expect(() => engineEndpoint({ DOCKER_HOST: 'tcp://' })).toThrow(/not supported/);
+    expect(() => engineEndpoint({ DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1' })).toThrow(/TLS/);
+  });
+  it('chooses the engine\'s newest API version, capped at the newest moat knows; refuses one too old or unreadable', () => {
+    expect(compareApi('1.9', '1.41')).toBeLessThan(0);
+    expect(compareApi('1.41', '1.41')).toBe(0);
+    expect(compareApi('2.0', '1.99')).toBeGreaterThan(0);
+    expect(chooseApi('1.41', 'unix:///s')).toBe('1.41');
+    expect(chooseApi(MIN_API, 'unix:///s')).toBe(MIN_API);
+    expect(chooseApi(MAX_API, 'unix:///s')).toBe(MAX_API);
+    expect(chooseApi('1.99', 'unix:///s')).toBe(MAX_API);
+    expect(chooseApi('2.3', 'unix:///s')).toBe(MAX_API);
+    expect(() => chooseApi('1.39', 'unix:///s')).toThrow('The Docker engine at unix:///s speaks API 1.39; moat needs 1.40 or newer (Docker 19.03+).');
+    expect(() => chooseApi('1.4', 'unix:///s')).toThrow(/speaks API 1\.4;/);
+    expect(() => chooseApi('', 'unix:///s')).toThrow(/API version moat cannot read/);
+    expect(() => chooseApi('1.41/../../x', 'unix:///s')).toThrow(/API version moat cannot read/);
   });
   it('pads engine timestamps so they sort as strings', () => {
     expect(normaliseTs('2026-11-24T18:00:00.12Z')).toBe('2026-11-24T18:00:00.120000000Z');

@@ -6,7 +6,13 @@ export interface RunMetadata {
   id: string;
   name: string;
   workspace: string;
+  /** What the container runs (an agent's command sits behind moat's prelude: see commandLine). */
   command: string[];
+  /**
+   * The command as the person typed it, for listings: `npm test` (moat.yaml's command), `claude -p 'fix it'`.
+   * Absent in runs recorded before it existed, and when it is `command` itself (`moat run -- CMD`).
+   */
+  commandLine?: string;
   image: string;
   grants: string[];
   interactive: boolean;
@@ -34,7 +40,7 @@ export interface RunMetadata {
   };
   /** Host folders the run could write (the workspace and its writable mounts), swept when it ends. */
   writable?: string[];
-  /** What the sweep for set-id files found when the run ended (setid-sweep.ts). */
+  /** What the sweep for set-id files found when the run ended (daemon/setid-sweep.ts). */
   setIdSweep?: { stripped: string[]; remaining: string[]; truncated: boolean };
   /** The home that owns the run (labels carry it too). */
   home: string;

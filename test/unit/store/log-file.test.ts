@@ -2,8 +2,8 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOG_FILE, LogWriter, OLD_LOG_FILE, firstRecord, isMarker, readLines, readRecords } from '../../../src/run/log-file.js';
-import type { LogRecord } from '../../../src/run/types.js';
+import { LOG_FILE, LogWriter, OLD_LOG_FILE, firstRecord, isMarker, readLines, readRecords } from '../../../src/store/log-file.js';
+import type { LogRecord } from '../../../src/store/types.js';
 
 const dirs: string[] = [];
 async function dir(): Promise<string> {

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fork } from 'node:child_process';
 import { MoatHome } from '../../../src/home/paths.js';
-import { RunStore } from '../../../src/run/store.js';
-import { newRunId, newRunName, RUN_ID_RE, RUN_NAME_RE } from '../../../src/run/names.js';
-import type { RunMetadata } from '../../../src/run/types.js';
+import { RunStore } from '../../../src/store/store.js';
+import { newRunId, newRunName, RUN_ID_RE, RUN_NAME_RE } from '../../../src/store/names.js';
+import type { RunMetadata } from '../../../src/store/types.js';
 
 function meta(id: string, name: string, over: Partial<RunMetadata> = {}): RunMetadata {
   return {
@@ -66,7 +66,7 @@ describe('RunStore', () => {
     const { writeFile } = await import('node:fs/promises');
     // Each worker increments exitCode 25 times under the store's lock.
     await writeFile(worker, `
-      const { RunStore } = await import(${JSON.stringify(new URL('../../../src/run/store.ts', import.meta.url).href)});
+      const { RunStore } = await import(${JSON.stringify(new URL('../../../src/store/store.ts', import.meta.url).href)});
       const { MoatHome } = await import(${JSON.stringify(new URL('../../../src/home/paths.ts', import.meta.url).href)});
       const s = new RunStore(new MoatHome(process.argv[2]));
       for (let i = 0; i < 25; i++) await s.update(process.argv[3], (m) => ({ ...m, exitCode: m.exitCode + 1 }));

@@ -2,7 +2,7 @@ import { chmod, link, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { setIdReport, sweepSetId } from '../../../src/run/setid-sweep.js';
+import { setIdReport, sweepSetId } from '../../../src/daemon/setid-sweep.js';
 
 let base: string;
 let ws: string;

@@ -1,0 +1,39 @@
+/**
+ * Each stored grant: it decrypts, and when it expires. A result names the grant, its provider and kind,
+ * where it came from and its expiry; never a secret value (not even a part of one).
+ */
+import type { StoredCredential } from '../credentials/types.js';
+import { fail, ok, warn, type Check, type CheckResult } from './types.js';
+
+const DAY_MS = 86_400_000;
+
+function grantResult(name: string, c: StoredCredential, now: number, refreshable: boolean): CheckResult {
+  const id = `grant:${name}`;
+  const what = `${c.provider} ${c.kind} from ${c.source}`;
+  if (!c.expiresAt) return ok(id, `${what}, does not expire`);
+  const at = Date.parse(c.expiresAt);
+  if (Number.isNaN(at)) return warn(id, `${what}, unreadable expiry`, `moat grant ${c.provider}`);
+  if (at <= now) {
+    if (refreshable) return ok(id, `${what}, expired ${c.expiresAt}; the daemon refreshes it when a run uses it`);
+    return fail(id, `${what}, expired ${c.expiresAt}`, `moat grant ${c.provider}`);
+  }
+  if (at - now < 7 * DAY_MS && !refreshable) return warn(id, `${what}, expires ${c.expiresAt} (within 7 days)`, `moat grant ${c.provider}`);
+  return ok(id, `${what}, expires ${c.expiresAt}${refreshable ? ' (refreshed by the daemon)' : ''}`);
+}
+
+export const grantsCheck: Check = {
+  name: 'grants',
+  onTimeout: { detail: 'reading the grants took too long (the keychain may be locked)', fix: 'Unlock the OS keychain and run moat doctor again' },
+  async run(ctx) {
+    const [{ CredentialStore }, { findProvider }] = await Promise.all([import('../credentials/store.js'), import('../credentials/providers/index.js')]);
+    const entries = await new CredentialStore(ctx.home, { env: ctx.env }).list();
+    if (entries.length === 0) return ok('grants', 'none stored (moat grant <provider> adds one)');
+    const now = ctx.now.getTime();
+    return entries.map((e) => {
+      if (e.status === 'corrupt') return fail(`grant:${e.name}`, e.error, e.fix);
+      const c = e.credential;
+      const refreshable = findProvider(c.provider)?.refresh !== undefined && (c.secret.refreshToken ?? '').length > 0;
+      return grantResult(e.name, c, now, refreshable);
+    });
+  },
+};

@@ -1,0 +1,57 @@
+/**
+ * The gateway of one image build: moat's ordinary gateway (TLS interception, internal addresses refused,
+ * per-gateway limits) with a strict policy that allows only the hosts the build's recipe needs, served on
+ * a unix socket for the build relay (build-relay.ts), in the CLI's process for the build's duration.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:net';
+import { join } from 'node:path';
+import { createProxy, loadOrCreateCA, type GatewayEvent, type ProxyOptions } from '../gateway/index.js';
+import { listenInPlace, unixTransport } from '../gateway/transport.js';
+
+export interface BuildGatewayOptions {
+  /** moat's CA directory (the same CA as runs: its certificate is trusted by the build steps only). */
+  caDir: string;
+  /** Where the socket's private directory is made (moat's builds directory). */
+  parentDir: string;
+  allowHosts: string[];
+  upstream: Pick<ProxyOptions, 'extraCAs' | 'upstreamProxy' | 'upstreamOverride' | 'upstreamOverrideCA'>;
+  onEvent: (ev: GatewayEvent) => void;
+}
+
+export interface BuildGateway {
+  /** Host directory holding `proxy.sock`, for the relay to mount. */
+  socketDir: string;
+  /** The CA certificate the build steps trust for the gateway's intercepted TLS. */
+  caPem: string;
+  close(): Promise<void>;
+}
+
+export async function startBuildGateway(opts: BuildGatewayOptions): Promise<BuildGateway> {
+  const ca = await loadOrCreateCA(opts.caDir);
+  const proxy = createProxy({
+    ca,
+    policy: { policy: 'strict', rules: [], deny: [], allowHosts: opts.allowHosts },
+    ...opts.upstream,
+    onEvent: opts.onEvent,
+  });
+  const dir = await mkdtemp(join(opts.parentDir, 'gw-'));
+  const t = unixTransport(dir);
+  let server: Server;
+  try {
+    server = await listenInPlace(t, (path) => proxy.listen(path));
+  } catch (err) {
+    await proxy.close();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    socketDir: t.hostDir,
+    caPem: ca.certPem,
+    close: async () => {
+      await new Promise<void>((r) => server.close(() => r()));
+      await proxy.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

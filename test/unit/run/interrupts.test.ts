@@ -1,0 +1,45 @@
+import { EventEmitter } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { detachOnInterrupt } from '../../../src/run/interrupts.js';
+
+describe('Ctrl-C on an attached run that goes on without us', () => {
+  let signals: EventEmitter;
+  let events: string[];
+  let release: () => void;
+  beforeEach(() => {
+    vi.useFakeTimers();
+    signals = new EventEmitter();
+    events = [];
+    release = detachOnInterrupt(1000, { onArm: () => events.push('arm'), onDetach: () => events.push('detach'), onStop: () => events.push('stop') }, signals);
+  });
+  afterEach(() => { release(); vi.useRealTimers(); });
+
+  it('one Ctrl-C detaches once the second has passed', () => {
+    signals.emit('SIGINT');
+    expect(events).toEqual(['arm']);
+    vi.advanceTimersByTime(999);
+    expect(events).toEqual(['arm']);
+    vi.advanceTimersByTime(1);
+    expect(events).toEqual(['arm', 'detach']);
+  });
+  it('two within the second stop the run, and nothing detaches afterwards', () => {
+    signals.emit('SIGINT');
+    vi.advanceTimersByTime(400);
+    signals.emit('SIGINT');
+    vi.advanceTimersByTime(5000);
+    signals.emit('SIGINT');
+    expect(events).toEqual(['arm', 'stop']);
+  });
+  it('SIGTERM and SIGHUP detach at once, never stop', () => {
+    signals.emit('SIGHUP');
+    signals.emit('SIGINT');
+    signals.emit('SIGTERM');
+    expect(events).toEqual(['detach']);
+  });
+  it('listens no more once released', () => {
+    release();
+    signals.emit('SIGINT');
+    expect(events).toEqual([]);
+    expect(signals.listenerCount('SIGINT')).toBe(0);
+  });
+});
