@@ -145,18 +145,22 @@ describe('moat --json: one voice', () => {
 
   it('a failure is one error document on stderr with a non-zero exit', async () => {
     const notFound = { code: 'E_NOT_FOUND', message: 'No run matches "nosuchrun".', hint: 'moat list shows the runs of this moat home.' };
-    const [logs, trace, audit, grant, deps, usage, text] = await Promise.all([
+    const [logs, trace, audit, grant, deps, usage, text, typo] = await Promise.all([
       m(['logs', 'nosuchrun', '--json']), m(['trace', 'nosuchrun', '--json']), m(['audit', 'nosuchrun', '--json']),
       m(['grant', 'show', 'nosuch', '--json']), m(['deps', 'list', '--type', 'bogus', '--json']), m(['list', '--bogus', '--json']),
-      m(['logs', 'nosuchrun']),
+      m(['logs', 'nosuchrun']), m(['trsut', '--json']),
     ]);
     expect(errorDoc(logs)).toEqual(notFound);
     expect(errorDoc(trace)).toEqual(notFound);
     expect(errorDoc(audit)).toEqual(notFound);
     expect(errorDoc(grant)).toEqual({ code: 'E_NOT_FOUND', message: 'No grant named "nosuch".', hint: 'moat grant nosuch' });
-    expect(errorDoc(deps)).toMatchObject({ code: 'E_USAGE', message: 'unknown dependency type "bogus"' });
+    expect(errorDoc(deps, 2)).toEqual({
+      code: 'E_USAGE', message: "option '--type <type>' argument 'bogus' is invalid. Allowed choices are runtime, tool, npm, apt, pip, meta.", hint: 'Add --help for usage.',
+    });
     // Usage errors that commander finds (exit 2) speak the same voice.
     expect(errorDoc(usage, 2)).toEqual({ code: 'E_USAGE', message: "unknown option '--bogus'", hint: 'Add --help for usage.' });
+    // moat's did-you-mean becomes the hint.
+    expect(errorDoc(typo, 2)).toEqual({ code: 'E_USAGE', message: "unknown command 'trsut'", hint: 'did you mean: moat trust' });
     // Without --json the same failure stays text.
     expect(text.code).toBe(1);
     expect(text.stderr).toBe('moat: No run matches "nosuchrun".\n  moat list shows the runs of this moat home.\n');
