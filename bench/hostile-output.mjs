@@ -22,7 +22,7 @@ function time(args) {
 const run = (args) => execFileSync(process.execPath, [moat, ...args], { env, cwd: ws, encoding: 'utf8' });
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const idOf = (out) => /\((run_[0-9a-f]{12})\)/.exec(out)[1];
-const state = (id) => JSON.parse(run(['list', '--json'])).find((r) => r.id === id)?.state;
+const state = (id) => JSON.parse(run(['list', '--json'])).runs.find((r) => r.id === id)?.state;
 
 try {
   time(['run', '--', 'true']); // warm: image, daemon

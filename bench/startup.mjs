@@ -22,7 +22,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 
 try {
   time(moat, ['run', '--', 'true']); // warm: builds the image if needed, starts the daemon
-  const runs = JSON.parse(execFileSync(moat, ['list', '--json'], { env, encoding: 'utf8' }));
+  const { runs } = JSON.parse(execFileSync(moat, ['list', '--json'], { env, encoding: 'utf8' }));
   const image = runs[0].image;
   time('docker', ['run', '--rm', image, 'true']);
   const m = [];

@@ -47,7 +47,7 @@ export async function agentGrants(agent: AgentDefinition, requested: readonly st
   const commands = agent.grants.map((g) => `moat grant ${g.name}  (${g.what})`).join('\n  ');
   throw new MoatError(
     `${agent.title} needs a credential, and none is stored${problems.length > 0 ? ` (${problems.join(' ')})` : ''}. Grant one:\n  ${commands}`,
-    { hint: `Then run the same moat ${agent.name} command again.` },
+    { code: 'E_CREDENTIAL', hint: `Then run the same moat ${agent.name} command again.` },
   );
 }
 
@@ -107,6 +107,7 @@ export function agentMode(agent: AgentDefinition, input: AgentModeInput): AgentM
     if (input.prompt !== undefined || input.resuming) {
       const flag = input.prompt !== undefined ? '-p' : '--continue/--resume';
       throw new MoatError(`${flag} starts a ${agent.title} session, but "${subcommand}" after -- is one of ${agent.title}'s subcommands; use one.`, {
+        code: 'E_USAGE',
         hint: `moat ${agent.name} -- ${subcommand} … runs the subcommand; a prompt that starts with "${subcommand}" goes through -p.`,
       });
     }

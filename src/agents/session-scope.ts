@@ -89,7 +89,7 @@ function legacyError(wt: WorkspaceTranscripts, s: SessionFile, copy: string, hom
   return new MoatError(
     `The ${wt.agent.title} conversation ${s.sessionId} is in ${legacyTranscriptDir(wt.agent.name, home)}, the folder every workspace shared `
     + `before moat kept them apart; to continue it in ${wt.workspace}, copy it into this workspace's folder first:`,
-    { hint: `${copy} && ${resumeCommand(wt.agent.name, s.sessionId)}` },
+    { code: 'E_CONFLICT', hint: `${copy} && ${resumeCommand(wt.agent.name, s.sessionId)}` },
   );
 }
 
@@ -105,6 +105,7 @@ async function elsewhere(wt: WorkspaceTranscripts, ref: string, runs: readonly R
     if (dir === moatTranscriptDir(agent, home, workspaceKey(wt.canonical))) {
       // This workspace's own moat folder, while sync_logs mounts the user's folder instead.
       return new MoatError(`The ${wt.agent.title} conversation ${id} is in this workspace's moat folder ${dir}, but with sync_logs: true moat mounts ${wt.folder.dir} instead.`, {
+        code: 'E_CONFLICT',
         hint: `Remove sync_logs from ${agent}: in moat.yaml to resume it, or copy it across: cp -r ${shq(dir)}/. ${shq(wt.folder.dir)}/`,
       });
     }
@@ -114,6 +115,7 @@ async function elsewhere(wt: WorkspaceTranscripts, ref: string, runs: readonly R
     }
     const where = owner ?? `the workspace whose conversations are in ${dir}`;
     return new MoatError(`The ${wt.agent.title} conversation ${id} belongs to ${where}, and each workspace keeps its own conversations: resume it from there.`, {
+      code: 'E_CONFLICT',
       hint: owner ? `cd ${shq(owner)} && ${resumeCommand(agent, id)}` : `moat ${agent} sessions --all lists every workspace's runs.`,
     });
   }
@@ -151,16 +153,18 @@ export async function resolveResume(
     }
     if (isSessionId(ref)) {
       throw new MoatError(`There is no ${title} conversation ${ref} in ${wt.workspace} (its folder is ${wt.folder.dir}).`, {
+        code: 'E_NOT_FOUND',
         hint: `moat ${agent} sessions lists this workspace's; moat ${agent} sessions --all every workspace's.`,
       });
     }
-    throw new MoatError(`"${ref}" is neither a ${title} session id nor a run: ${err.message}`, { hint: `moat ${agent} sessions lists runs and their session ids.` });
+    throw new MoatError(`"${ref}" is neither a ${title} session id nor a run: ${err.message}`, { code: 'E_NOT_FOUND', hint: `moat ${agent} sessions lists runs and their session ids.` });
   }
   if (!isAgentRun(run, agent)) {
-    throw new MoatError(`The run ${run.name} (${run.id}) was not a ${title} run.`, { hint: `moat ${agent} sessions lists the ${title} runs.` });
+    throw new MoatError(`The run ${run.name} (${run.id}) was not a ${title} run.`, { code: 'E_CONFLICT', hint: `moat ${agent} sessions lists the ${title} runs.` });
   }
   if (await canonicalWorkspace(run.workspace) !== wt.canonical) {
     throw new MoatError(`The run ${run.name} (${run.id}) belongs to ${run.workspace}, and each workspace keeps its own conversations: resume it from there.`, {
+      code: 'E_CONFLICT',
       hint: `cd ${shq(run.workspace)} && ${resumeCommand(agent, run.name)}`,
     });
   }
@@ -170,6 +174,7 @@ export async function resolveResume(
   const old = sessionsOfRun(run, await legacySessions(agent, home))[0];
   if (old) throw legacyError(wt, old, await copyIntoWorkspace(wt, old, home), home);
   throw new MoatError(`The run ${run.name} (${run.id}) left no ${title} transcript to resume.`, {
+    code: 'E_NOT_FOUND',
     hint: `moat ${agent} sessions lists the runs that did; or start a new conversation with moat ${agent}.`,
   });
 }
@@ -189,6 +194,7 @@ export async function newestConversation(wt: WorkspaceTranscripts, runs: readonl
   if (newest) return newest.sessionId;
   const legacy = (await legacySessions(agent, home)).length > 0;
   throw new MoatError(`There is no ${title} conversation in ${wt.workspace} to continue (its folder ${wt.folder.dir} holds none).`, {
+    code: 'E_NOT_FOUND',
     hint: `Start one with moat ${agent}${legacy ? `; moat ${agent} sessions --all also lists those from before moat kept workspaces apart` : ''}.`,
   });
 }

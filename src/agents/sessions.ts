@@ -245,5 +245,5 @@ export function isSessionId(ref: string): boolean {
 
 /** A MoatError for a prefix that names several conversations. */
 export function ambiguousSession(ref: string, ids: readonly string[], title: string): MoatError {
-  return new MoatError(`"${ref}" is the start of ${ids.length} ${title} conversations: ${ids.join(', ')}.`, { hint: 'Type more of the session id.' });
+  return new MoatError(`"${ref}" is the start of ${ids.length} ${title} conversations: ${ids.join(', ')}.`, { code: 'E_AMBIGUOUS', hint: 'Type more of the session id.' });
 }

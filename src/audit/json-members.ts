@@ -38,7 +38,7 @@ const isSpace = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x0d |
 export async function readJsonMembers(file: string, opts: JsonMembersOptions): Promise<JsonMembers> {
   const max = opts.maxValueBytes ?? 64 * 1024 * 1024;
   const members = new Map<string, unknown>();
-  const bad = (why: string): MoatError => new MoatError(`${file} is not JSON (${why}); expected an audit bundle or inclusion proof`);
+  const bad = (why: string): MoatError => new MoatError(`${file} is not JSON (${why}); expected an audit bundle or inclusion proof`, { code: 'E_AUDIT' });
   let depth = 0;
   let inStr = false;
   let esc = false;

@@ -88,17 +88,17 @@ export async function prove(store: AuditStore, seq: number, publicKeyPem: string
     }
   }
   if (!Number.isSafeInteger(seq) || seq < 1 || entryLine === undefined) {
-    throw new MoatError(`run ${store.runId} has no entry ${seq} (it has ${leaves.length})`);
+    throw new MoatError(`run ${store.runId} has no entry ${seq} (it has ${leaves.length})`, { code: 'E_NOT_FOUND' });
   }
   const cp = (await store.readCheckpoints()).filter(isCheckpoint).filter((c) => c.count >= seq).at(-1);
   if (!cp) {
-    throw new MoatError(`entry ${seq} of run ${store.runId} is not covered by a signed checkpoint yet`, { hint: 'prove it after the run ends' });
+    throw new MoatError(`entry ${seq} of run ${store.runId} is not covered by a signed checkpoint yet`, { code: 'E_CONFLICT', hint: 'prove it after the run ends' });
   }
   if (cp.count > leaves.length || treeHead(leaves, 0, cp.count) !== cp.root) {
-    throw new MoatError(`the log of run ${store.runId} does not match its checkpoint of ${cp.count} entries`, { hint: `moat audit ${store.runId}` });
+    throw new MoatError(`the log of run ${store.runId} does not match its checkpoint of ${cp.count} entries`, { code: 'E_AUDIT', hint: `moat audit ${store.runId}` });
   }
   const entry = decodeEntry(entryLine);
-  if (canonicalJson(entry) !== entryLine) throw new MoatError(`entry ${seq} of run ${store.runId} is not canonical`);
+  if (canonicalJson(entry) !== entryLine) throw new MoatError(`entry ${seq} of run ${store.runId} is not canonical`, { code: 'E_AUDIT' });
   return {
     format: PROOF_FORMAT, runId: store.runId, entry, index: seq - 1, treeSize: cp.count,
     auditPath: auditPath(leaves.slice(0, cp.count), seq - 1), checkpoint: cp, publicKey: publicKeyPem,

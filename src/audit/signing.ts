@@ -31,9 +31,9 @@ export function parsePublicKey(pem: string): KeyObject {
   try {
     key = createPublicKey(pem);
   } catch (err) {
-    throw new MoatError('not a valid public key (expected an Ed25519 SPKI PEM)', { cause: err });
+    throw new MoatError('not a valid public key (expected an Ed25519 SPKI PEM)', { code: 'E_USAGE', cause: err });
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new MoatError(`audit keys are Ed25519, got ${key.asymmetricKeyType ?? 'unknown'}`);
+  if (key.asymmetricKeyType !== 'ed25519') throw new MoatError(`audit keys are Ed25519, got ${key.asymmetricKeyType ?? 'unknown'}`, { code: 'E_USAGE' });
   return key;
 }
 
@@ -62,13 +62,14 @@ async function readPrivateKey(path: string): Promise<KeyObject | undefined> {
   }
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
     throw new MoatError(`audit signing key ${path} is readable by other users (mode ${(mode & 0o777).toString(8)})`, {
+      code: 'E_REFUSED',
       hint: `chmod 600 ${path}`,
     });
   }
   try {
     return createPrivateKey(await readFile(path, 'utf8'));
   } catch (err) {
-    throw new MoatError(`audit signing key ${path} is not a valid PKCS8 PEM key`, { cause: err });
+    throw new MoatError(`audit signing key ${path} is not a valid PKCS8 PEM key`, { code: 'E_AUDIT', cause: err });
   }
 }
 

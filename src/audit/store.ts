@@ -210,6 +210,7 @@ export async function acquireWriterLock(dir: string, waitMs = 0): Promise<() => 
     if (holder === 'taken') return async () => { await rm(path, { force: true }); };
     if (holder !== 'stale' && Date.now() >= deadline) {
       throw new MoatError(`the audit log of run ${basename(dir)} is being written by process ${holder.pid} on ${holder.host}`, {
+        code: 'E_CONFLICT',
         hint: `a run has one audit writer at a time; if process ${holder.pid} is gone, remove ${path}`,
       });
     }

@@ -94,7 +94,7 @@ export class AuditWriter {
       const acc = new MerkleAccumulator();
       const last = (await store.readCheckpoints()).filter(isCheckpoint).at(-1);
       const damaged = (at: number, why: string): MoatError => new MoatError(
-        `the audit log of run ${runId} is damaged at seq ${at} (${why}); refusing to append to it`, { hint: `moat audit ${runId}` });
+        `the audit log of run ${runId} is damaged at seq ${at} (${why}); refusing to append to it`, { code: 'E_AUDIT', hint: `moat audit ${runId}` });
       let seq = 0;
       let prev: string | null = null;
       let lastTs: string | undefined;
@@ -143,13 +143,13 @@ export class AuditWriter {
 
   /** Append an entry; returns its seq. Never waits for I/O. */
   append(type: AuditType, data: JsonObject): number {
-    if (this.closed) throw new MoatError(`the audit writer of run ${this.runId} is closed`);
+    if (this.closed) throw new MoatError(`the audit writer of run ${this.runId} is closed`, { code: 'E_INTERNAL' });
     return this.push(encodeEntry(this.seq + 1, this.now().toISOString(), type, data, this.prev));
   }
 
   /** append() with `data` already encoded as canonical JSON (see encodeEntryData). */
   appendEncoded(type: AuditType, data: string): number {
-    if (this.closed) throw new MoatError(`the audit writer of run ${this.runId} is closed`);
+    if (this.closed) throw new MoatError(`the audit writer of run ${this.runId} is closed`, { code: 'E_INTERNAL' });
     return this.push(encodeEntryData(this.seq + 1, this.now().toISOString(), type, data, this.prev));
   }
 

@@ -1,5 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
-import { forOut, jsonOut, shellJoin, type CliContext } from './context.js';
+import { forOut, shellJoin, type CliContext } from './context.js';
+import { printJson } from './json.js';
 import { addRunFlags, executeAndReport, prepareFlags, type ReportOptions } from './run.js';
 import { example } from './help.js';
 import { AGENTS } from '../agents/index.js';
@@ -35,6 +36,7 @@ async function resumeArgs(ctx: CliContext, agent: AgentDefinition, workspaceArg:
   if (want.last) return [...resumeFlag, await newestConversation(wt, runs, ctx.home)];
   if (wt.sessions.length === 0) { // `codex resume`: Codex's own picker, over this workspace's folder
     throw new MoatError(`There is no ${agent.title} conversation to resume in ${wt.workspace}: its folder ${wt.folder.dir} holds none yet.`, {
+      code: 'E_NOT_FOUND',
       hint: `Start one with moat ${agent.name} (its transcript is kept there for later).`,
     });
   }
@@ -56,7 +58,7 @@ function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, a
       const candidates = o.all ? await allWorkspaceCandidates(agent.name, runs, ctx.home, userDirs(ctx)) : () => wt.sessions;
       const rows = sessionRows(agent.name, runs, candidates, o.all ? undefined : wt.workspace);
       if (o.json) {
-        process.stdout.write(`${jsonOut(rows, 2)}\n`);
+        await printJson({ sessions: rows });
         return;
       }
       const note = await legacyNote(agent.name, ctx.home, o.all ? new Set(rows.flatMap((r) => r.sessionIds)) : undefined);
@@ -119,7 +121,7 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
       await checkWorkspaceOperand(agent.name, workspace ?? '.', trailing);
       const prompt = o.prompt;
       const { continue: cont, resume } = o as { continue?: boolean; resume?: string };
-      if (cont && resume !== undefined) throw new MoatError('--continue and --resume pick different conversations; use one.', { hint: `moat ${agent.name} sessions lists them.` });
+      if (cont && resume !== undefined) throw new MoatError('--continue and --resume pick different conversations; use one.', { code: 'E_USAGE', hint: `moat ${agent.name} sessions lists them.` });
       // Before anything is read or built: a subcommand with a session flag is an error.
       const mode = agentMode(agent, {
         args: trailing ?? [], tty: Boolean(process.stdin.isTTY), ...(prompt !== undefined ? { prompt } : {}),
@@ -173,7 +175,7 @@ function registerCodexResume(parent: Command<[string | undefined]>, ctx: CliCont
       const inherited = parent.opts() as Record<string, unknown>;
       const o = { ...inherited } as typeof own;
       for (const [k, v] of Object.entries(own)) if (v !== undefined && !(Array.isArray(v) && v.length === 0)) (o as Record<string, unknown>)[k] = v;
-      if (o.last && ref !== undefined) throw new MoatError('--last and a session id pick different conversations; use one.', { hint: 'moat codex sessions lists them.' });
+      if (o.last && ref !== undefined) throw new MoatError('--last and a session id pick different conversations; use one.', { code: 'E_USAGE', hint: 'moat codex sessions lists them.' });
       const resume = await resumeArgs(ctx, agent, '.', ref !== undefined ? { ref } : { last: Boolean(o.last) });
       const typed = [agent.name, 'resume', ...(o.last ? ['--last'] : []), ...(ref !== undefined ? [ref] : []), ...(trailing ?? [])];
       const spec = await prepareAgentRun(agent, '.', { ...prepareFlags(o), interactive: true, commandLine: shellJoin(typed) }, {

@@ -18,11 +18,13 @@ export function registerAttachCommand(program: Command, ctx: CliContext): void {
       const meta = await ctx.pickRun(ref, 'attach to', (m) => m.state === 'running');
       if (!LIVE_STATES.has(meta.state) || !meta.containerId) {
         throw new MoatError(`Run ${meta.name} is not running (${meta.state}${meta.exitCode !== undefined ? `, exit ${meta.exitCode}` : ''}).`, {
+          code: 'E_CONFLICT',
           hint: `moat logs ${meta.name} shows its output.`,
         });
       }
       if (meta.interactive && !process.stdin.isTTY) {
         throw new MoatError(`Run ${meta.name} is interactive and standard input is not a terminal.`, {
+          code: 'E_USAGE',
           hint: `Attach from a terminal, or read its output with: moat logs -f ${meta.name}`,
         });
       }

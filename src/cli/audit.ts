@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import type { AuditEntry, AuditReport, AuditType } from '../audit/index.js';
+import type { AuditReport, AuditType } from '../audit/index.js';
 import {
   AUDIT_TYPES, ENTRIES_FILE, JsonlAuditStore, exportBundle, isAuditType, keyFingerprint, listEntries, loadOrCreateSigner,
   loadPublicKey, prove, signingKeyPaths, verifyDocumentFile, verifyStore,
@@ -11,6 +11,7 @@ import {
 import { MoatError, errnoCode } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
+import { Timeline } from './audit-timeline.js';
 import { example } from './help.js';
 
 export interface AuditCommandContext {
@@ -48,16 +49,11 @@ export function formatReport(r: AuditReport, color = pc.isColorSupported, safe: 
   return `${lines.join('\n')}\n`;
 }
 
-function summarize(e: AuditEntry): string {
-  const json = JSON.stringify(e.data);
-  return json.length > 200 ? `${json.slice(0, 199)}…` : json;
-}
-
 function parseTypes(value: string | undefined): AuditType[] | undefined {
   if (value === undefined) return undefined;
   const types = value.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
   const bad = types.filter((t) => !isAuditType(t));
-  if (bad.length > 0) throw new MoatError(`unknown audit event type ${bad.join(', ')}`, { hint: `use one of: ${AUDIT_TYPES.join(', ')}` });
+  if (bad.length > 0) throw new MoatError(`unknown audit event type ${bad.join(', ')}`, { code: 'E_USAGE', hint: `use one of: ${AUDIT_TYPES.join(', ')}` });
   return types as AuditType[];
 }
 
@@ -72,7 +68,7 @@ async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') throw new MoatError(`${what} ${path} does not exist`);
+    if (errnoCode(err) === 'ENOENT') throw new MoatError(`${what} ${path} does not exist`, { code: 'E_NOT_FOUND' });
     throw err;
   }
 }
@@ -82,7 +78,7 @@ async function verifyFile(path: string, key: string | undefined): Promise<AuditR
   try {
     return await verifyDocumentFile(path, key === undefined ? {} : { key });
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') throw new MoatError(`file ${path} does not exist`);
+    if (errnoCode(err) === 'ENOENT') throw new MoatError(`file ${path} does not exist`, { code: 'E_NOT_FOUND' });
     throw err;
   }
 }
@@ -93,7 +89,7 @@ async function openRun(ctx: AuditCommandContext, ref: string | undefined): Promi
   try {
     await stat(store.entriesPath);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') throw new MoatError(`run ${run.id} has no audit log (${ENTRIES_FILE} is missing)`);
+    if (errnoCode(err) === 'ENOENT') throw new MoatError(`run ${run.id} has no audit log (${ENTRIES_FILE} is missing)`, { code: 'E_AUDIT' });
     throw err;
   }
   return { store, live: run.live };
@@ -102,7 +98,7 @@ async function openRun(ctx: AuditCommandContext, ref: string | undefined): Promi
 async function homeKey(ctx: AuditCommandContext): Promise<{ key: KeyObject; pem: string }> {
   const key = await loadPublicKey(ctx.home);
   if (!key) {
-    throw new MoatError(`no audit signing key in ${ctx.home.auditDir}`, { hint: `a run signs with the key of the moat home it ran in; verify its bundle with \`moat audit verify FILE --key PUBKEY\`` });
+    throw new MoatError(`no audit signing key in ${ctx.home.auditDir}`, { code: 'E_AUDIT', hint: `a run signs with the key of the moat home it ran in; verify its bundle with \`moat audit verify FILE --key PUBKEY\`` });
   }
   return { key, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
 }
@@ -138,19 +134,20 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
         // Streamed: the same text as JSON.stringify({ runId, entries }), one entry at a time.
         if (opts.json) await write(`{"runId":${JSON.stringify(store.runId)},"entries":[`);
         let n = 0;
+        const timeline = new Timeline(safe);
         for await (const e of listEntries(store, types)) {
-          await write(opts.json ? `${n++ === 0 ? '' : ','}${json(JSON.stringify(e))}` : `${String(e.seq).padStart(6)}  ${safe(e.ts)}  ${safe(e.type.padEnd(10))}  ${safe(summarize(e))}\n`);
+          await write(opts.json ? `${n++ === 0 ? '' : ','}${json(JSON.stringify(e))}` : timeline.line(e));
         }
         if (opts.json) await write(']}\n');
         return;
       }
-      if (types) throw new MoatError('--type filters the --events listing', { hint: `moat audit ${ref ?? ''} --events --type ${opts.type ?? ''}`.replace(/\s+/g, ' ') });
+      if (types) throw new MoatError('--type filters the --events listing', { code: 'E_USAGE', hint: `moat audit ${ref ?? ''} --events --type ${opts.type ?? ''}`.replace(/\s+/g, ' ') });
       const { key, pem } = await homeKey(ctx);
       // A run that has ended must have a closed log, whoever still holds its lock (a stopped daemon, a reused pid).
       const r = await verifyStore(store, key, live === false ? { inProgress: false } : {});
       if (opts.export) {
         const n = await exportBundle(store, pem, opts.export);
-        err(`exported ${n.entries} entries and ${n.checkpoints} checkpoint(s) to ${opts.export}\n`);
+        if (!opts.json) err(`exported ${n.entries} entries and ${n.checkpoints} checkpoint(s) to ${opts.export}\n`); // --json: only JSON (docs/json.md)
       }
       report(r, opts.json === true);
     });
@@ -177,13 +174,14 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
     .description('print an inclusion proof (JSON) of one entry against the signed root')
     .argument('<run-or-seq>', 'run id, or the seq when the run is omitted')
     .argument('[seq]', 'entry sequence number')
-    .action(async (a, b) => {
+    .option('--json', 'print the proof on one line (it is JSON either way)')
+    .action(async (a, b, opts) => {
       const ref = b === undefined ? undefined : a;
       const seqText = b ?? a;
       const seq = Number(seqText);
-      if (!/^[1-9][0-9]*$/.test(seqText) || !Number.isSafeInteger(seq)) throw new MoatError(`"${seqText}" is not an entry number`, { hint: 'moat audit prove [run] <seq>' });
+      if (!/^[1-9][0-9]*$/.test(seqText) || !Number.isSafeInteger(seq)) throw new MoatError(`"${seqText}" is not an entry number`, { code: 'E_USAGE', hint: 'moat audit prove [run] <seq>' });
       const { store } = await openRun(ctx, ref);
-      out(`${JSON.stringify(await prove(store, seq, (await homeKey(ctx)).pem), null, 2)}\n`);
+      out(`${JSON.stringify(await prove(store, seq, (await homeKey(ctx)).pem), null, wantJson(opts.json) ? undefined : 2)}\n`);
     });
   example(prove_, ['moat audit prove brave-otter 12 > proof.json', 'moat audit verify proof.json --key moat-audit.pub']);
 

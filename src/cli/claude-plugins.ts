@@ -2,7 +2,8 @@ import type { Command } from '@commander-js/extra-typings';
 import { homedir } from 'node:os';
 import pc from 'picocolors';
 import { MoatError } from '../errors.js';
-import { forOut, jsonOut, type CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
+import { printJson } from './json.js';
 import { example } from './help.js';
 
 /** Columns padded to their widest cell (the last one not padded). */
@@ -33,7 +34,7 @@ export function registerClaudePluginCommands(claude: Command<[string | undefined
       const inv = await pluginInventory(await inventoryOptions(ctx, o.workspace));
       if (o.json) {
         const { layers, ...rest } = inv;
-        process.stdout.write(`${jsonOut({ ...rest, settingsFiles: layers.map(({ source, file, present, used }) => ({ source, file, present, used })) }, 2)}\n`);
+        await printJson({ ...rest, settingsFiles: layers.map(({ source, file, present, used }) => ({ source, file, present, used })) });
         return;
       }
       if (inv.plugins.length === 0) process.stdout.write(`No Claude Code plugin is enabled or disabled for ${forOut(inv.workspace)}.\n`);
@@ -62,7 +63,7 @@ export function registerClaudePluginCommands(claude: Command<[string | undefined
       const { pluginInventory } = await import('../agents/claude/plugin-inventory.js');
       const inv = await pluginInventory(await inventoryOptions(ctx, o.workspace));
       if (o.json) {
-        process.stdout.write(`${jsonOut({ workspace: inv.workspace, marketplaces: inv.marketplaces, notes: inv.notes }, 2)}\n`);
+        await printJson({ workspace: inv.workspace, marketplaces: inv.marketplaces, notes: inv.notes });
         return;
       }
       if (inv.marketplaces.length === 0) process.stdout.write(`No Claude Code plugin marketplace is declared or fetched for ${forOut(inv.workspace)}.\n`);
@@ -84,11 +85,11 @@ export function registerClaudePluginCommands(claude: Command<[string | undefined
       const { updateMarketplaces } = await import('../agents/claude/marketplace-update.js');
       const { results, unknown } = await updateMarketplaces({ ...(await inventoryOptions(ctx, o.workspace)), names });
       if (unknown.length > 0) {
-        throw new MoatError(`No marketplace named ${unknown.map((n) => JSON.stringify(n)).join(', ')} is declared or fetched here.`, { hint: 'moat claude marketplace list shows them.' });
+        throw new MoatError(`No marketplace named ${unknown.map((n) => JSON.stringify(n)).join(', ')} is declared or fetched here.`, { code: 'E_NOT_FOUND', hint: 'moat claude marketplace list shows them.' });
       }
       if (results.some((r) => r.status === 'failed')) process.exitCode = 1;
       if (o.json) {
-        process.stdout.write(`${jsonOut({ results }, 2)}\n`);
+        await printJson({ results });
         return;
       }
       if (results.length === 0) process.stdout.write('No marketplace to refresh.\n');

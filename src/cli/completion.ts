@@ -62,7 +62,7 @@ export function registerCompletionCommand(program: Command, providers: readonly 
     .argument('<shell>', `the shell: ${SHELLS.join(', ')}`)
     .action((shell) => {
       if (!(SHELLS as readonly string[]).includes(shell)) {
-        throw new MoatError(`moat has no completion script for "${shell}".`, { hint: `Use one of: ${SHELLS.join(', ')} (moat completion bash).` });
+        throw new MoatError(`moat has no completion script for "${shell}".`, { code: 'E_USAGE', hint: `Use one of: ${SHELLS.join(', ')} (moat completion bash).` });
       }
       process.stdout.write(renderCompletion(shell as Shell, completionEntries(program, providers)));
     });

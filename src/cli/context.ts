@@ -7,13 +7,11 @@ import { effectiveState } from '../run/reconcile.js';
 import type { RunMetadata } from '../store/types.js';
 import { MoatError } from '../errors.js';
 import { isEngineUnreachable } from '../runtime/docker/errors.js';
-import { jsonFor, textFor } from '../term/sanitize.js';
+import { textFor } from '../term/sanitize.js';
 
 /** Text a container or a workspace could have chosen, for stdout / stderr: neutralised on a terminal. */
 export const forOut = (s: string): string => textFor(process.stdout)(s);
 export const forErr = (s: string): string => textFor(process.stderr)(s);
-/** A value as JSON for stdout (C1 and bidi characters escaped on a terminal; the parsed value is the same). */
-export const jsonOut = (v: unknown, indent?: number): string => jsonFor(process.stdout)(JSON.stringify(v, null, indent));
 
 /** What every command gets: the home, a lazily created runtime, and output helpers. */
 export class CliContext {
@@ -25,7 +23,11 @@ export class CliContext {
   /** Set once the engine could not be reached: runs are then shown as the store last recorded them. */
   private engineDown = false;
 
-  constructor(readonly env: NodeJS.ProcessEnv = process.env) {
+  /** `--json`: stdout carries only JSON, and notes (`info`) are not printed, so stderr holds nothing but an error document. */
+  readonly json: boolean;
+
+  constructor(readonly env: NodeJS.ProcessEnv = process.env, opts: { json?: boolean } = {}) {
+    this.json = opts.json ?? false;
     this.home = MoatHome.fromEnv(env);
     this.store = new RunStore(this.home);
   }
@@ -37,6 +39,7 @@ export class CliContext {
 
   /** Informational messages go to stderr so stdout stays the command's own output (`style`: moat's colour). */
   info(msg: string, style: (s: string) => string = (s) => s): void {
+    if (this.json) return;
     process.stderr.write(`${style(forErr(msg))}\n`);
   }
 
@@ -78,7 +81,7 @@ export class CliContext {
         return eff;
       }
     }
-    throw new MoatError(`There is no run to ${what}.`, { hint: 'moat list shows the runs; moat run starts one.' });
+    throw new MoatError(`There is no run to ${what}.`, { code: 'E_NOT_FOUND', hint: 'moat list shows the runs; moat run starts one.' });
   }
 }
 

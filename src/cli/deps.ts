@@ -1,5 +1,6 @@
 import { Option, type Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
+import { jsonLine } from './json.js';
 import { example } from './help.js';
 import { renderTable } from '../term/table.js';
 import { REGISTRY } from '../deps/registry.js';
@@ -44,7 +45,7 @@ export function registerDepsCommands(program: Command): void {
     .action((o) => {
       const entries = REGISTRY.filter((e) => o.type === undefined || e.type === o.type);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(entries.map(entryJson), null, 2)}\n`);
+        process.stdout.write(jsonLine({ dependencies: entries.map(entryJson) }));
         return;
       }
       process.stdout.write(renderTable(['NAME', 'TYPE', 'DEFAULT', 'INTERNET', 'DESCRIPTION'],
@@ -61,7 +62,7 @@ export function registerDepsCommands(program: Command): void {
     .action((name, o) => {
       const { entry: e } = parseSpec(name);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify(entryJson(e), null, 2)}\n`);
+        process.stdout.write(jsonLine(entryJson(e)));
         return;
       }
       const rows: [string, string][] = [

@@ -63,7 +63,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
   /** `No grant named "githb"`, with the stored name it is likely a typo of. */
   const noGrant = async (name: string, template: string, fallback: string): Promise<MoatError> => {
     const stored = (await store().list()).map((e) => e.name);
-    return new MoatError(`No grant named "${name}".`, { hint: didYouMean(name, stored, template) ?? fallback });
+    return new MoatError(`No grant named "${name}".`, { code: 'E_NOT_FOUND', hint: didYouMean(name, stored, template) ?? fallback });
   };
 
   const grant = program
@@ -76,6 +76,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     .action(async (spec, opts) => {
       if (!spec) {
         throw new MoatError(`Name a provider to grant: ${providers.map((p) => p.name).join(', ')}.`, {
+          code: 'E_USAGE',
           hint: 'moat grant github   (or: moat grant list)',
         });
       }

@@ -1,7 +1,8 @@
 import type { Command } from '@commander-js/extra-typings';
 import { homedir } from 'node:os';
 import pc from 'picocolors';
-import { forOut, jsonOut, shellJoin, type CliContext } from './context.js';
+import { forOut, shellJoin, type CliContext } from './context.js';
+import { printJson } from './json.js';
 import { example } from './help.js';
 import type { RunMetadata } from '../store/types.js';
 import { renderTable, type Cell } from '../term/table.js';
@@ -39,7 +40,7 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
     .action(async (o) => {
       const runs = await ctx.reconcileAll();
       if (o.json) {
-        process.stdout.write(`${jsonOut(runs, 2)}\n`);
+        await printJson({ runs });
         return;
       }
       if (runs.length === 0) {

@@ -7,9 +7,10 @@ import { MISSING_COMMAND_MARKER, missingCommandMessage } from '../run/missing-co
 import { example } from './help.js';
 import { LIVE_STATES, type LogRecord } from '../store/types.js';
 import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../store/log-file.js';
-import { textFor } from '../term/sanitize.js';
+import { jsonFor, textFor } from '../term/sanitize.js';
 import { networkReport } from '../run/network-report.js';
 import { wholeNumber } from './flag-values.js';
+import { printJson } from './json.js';
 
 type Out = NodeJS.WriteStream;
 
@@ -22,17 +23,24 @@ class Printer {
   private readonly atStart = { stdout: true, stderr: true };
   private readonly buf = { stdout: '', stderr: '' };
   private readonly safe: Record<'stdout' | 'stderr', (s: string) => string>;
+  private readonly json: ((s: string) => string) | undefined;
 
   /** The run's first line, when it is moat-init's "command not found", is said as moat's own message. */
   private firstLine: string | undefined;
 
-  constructor(private readonly streams: { stdout: Out; stderr: Out }, private readonly timestamps: boolean, raw: boolean, missingCommand?: string) {
+  constructor(private readonly streams: { stdout: Out; stderr: Out }, private readonly timestamps: boolean, raw: boolean, opts: { json?: boolean; missingCommand?: string | undefined } = {}) {
     this.safe = { stdout: textFor(streams.stdout, raw), stderr: textFor(streams.stderr, raw) };
-    this.firstLine = missingCommand;
+    this.json = opts.json ? jsonFor(streams.stdout) : undefined;
+    this.firstLine = opts.missingCommand;
   }
 
   add(r: LogRecord): void {
     if (isMarker(r)) return;
+    if (this.json) {
+      // JSON lines (docs/json.md): every entry on stdout, whichever stream it came from.
+      this.buf.stdout += `${this.json(JSON.stringify({ type: 'output', ts: r.ts, stream: r.stream, line: r.line, cont: r.cont === true }))}\n`;
+      return;
+    }
     const s = r.stream === 'stderr' ? 'stderr' : 'stdout';
     const line = this.firstLine !== undefined && !r.cont && r.line === MISSING_COMMAND_MARKER ? this.firstLine : r.line;
     this.firstLine = undefined;
@@ -97,6 +105,7 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
     .option('-f, --follow', 'keep printing new output until the run ends')
     .option('-t, --timestamps', 'prefix each line with its timestamp')
     .option('--raw', 'write the recorded output unchanged, control sequences included (also the default into a pipe or file)')
+    .option('--json', 'one JSON object per line (with -f, as the run writes them)')
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'show the logs of', () => true);
       const dir = ctx.store.dir(meta.id);
@@ -105,10 +114,13 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
       const tailing = o.lines !== undefined && Number.isFinite(o.lines);
       const { dependencyForCommand } = await import('../deps/commands.js');
       const missing = `moat: ${missingCommandMessage(meta.command[0], dependencyForCommand)}`;
-      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false, tailing ? undefined : missing);
+      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false, { json: o.json ?? false, missingCommand: tailing ? undefined : missing });
       // The newest marker (at the head of logs.jsonl) tells what was dropped before logs.1.jsonl.
       const marker = await firstRecord(file);
-      if (marker && isMarker(marker)) ctx.info(marker.line);
+      if (marker && isMarker(marker)) {
+        if (o.json) await printJson({ type: 'dropped', ts: marker.ts, droppedBytes: marker.dropped, limitBytes: marker.limit, message: marker.line });
+        else ctx.info(marker.line);
+      }
       let pos: { offset: number; ino: number | undefined };
       if (tailing && o.lines !== undefined) {
         for (const r of await tail([old, file], o.lines)) p.add(r);
@@ -120,7 +132,8 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
       }
       if (!o.follow) return;
       // Refused and unreachable hosts from now on, live (not over a full-screen run's output); all at the end.
-      const network = networkReport(ctx.home, meta.id, { live: !meta.interactive, stderr: process.stderr, env: ctx.env, quietHistory: true });
+      // With --json, stderr holds nothing but an error document: no network notices, no end line (the exit code says it).
+      const network = o.json ? undefined : networkReport(ctx.home, meta.id, { live: !meta.interactive, stderr: process.stderr, env: ctx.env, quietHistory: true });
       let ended = false;
       let exitCode: number | undefined;
       // Follow: poll the log file until the run has ended and its last output is recorded. A rotation
@@ -148,11 +161,11 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
           }
         }
       }
-      await network.stop();
-      network.summarize();
+      await network?.stop();
+      network?.summarize();
       if (!ended) return;
       // The run's end, last: its exit code is also this command's (1 when it was not recorded).
-      process.stderr.write(`${forErr(exitLine(meta.name, exitCode))}\n`);
+      if (!o.json) process.stderr.write(`${forErr(exitLine(meta.name, exitCode))}\n`);
       process.exitCode = exitCode ?? 1;
     });
   example(logs, ['moat logs', 'moat logs -f brave-otter', 'moat logs -n 50 -t run_1a2b3c']);

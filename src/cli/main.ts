@@ -1,13 +1,14 @@
 import { statSync } from 'node:fs';
 import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import { MoatError, isMoatError } from '../errors.js';
+import { MoatError } from '../errors.js';
 import { mark } from '../timing.js';
 import { VERSION } from '../version.js';
 import { LIVE_STATES } from '../store/types.js';
 import { resumeOrphanedRuns } from '../daemon/client.js';
-import { CliContext, forErr } from './context.js';
+import { CliContext } from './context.js';
 import { configureHelpStyle, example } from './help.js';
+import { jsonRequested, reportError, usageDocument } from './json.js';
 import { registerRunCommand } from './run.js';
 import { registerListCommand } from './list.js';
 import { registerLogsCommand } from './logs.js';
@@ -39,27 +40,33 @@ const isDir = (p: string): boolean => {
  * Every command's commander errors in moat's words (`moat: …`, `did you mean: moat …`); for run, claude
  * and codex an unknown option or an extra operand, with no `--`, suggests where `--` was forgotten.
  */
-function wordErrors(cmd: CommandUnknownOpts, path: string[], argv: readonly string[]): void {
+function wordErrors(cmd: CommandUnknownOpts, path: string[], argv: readonly string[], json: boolean): void {
   const prev = cmd.configureOutput().outputError ?? ((str: string, write: (s: string) => void) => write(str));
   cmd.configureOutput({
     outputError: (str, write) => {
-      const text = moatCommanderText(str, path, pc.red('moat:'));
+      let hint: string | undefined;
       if (path.length === 1 && RUN_COMMANDS.has(path[0] ?? '') && /unknown option|too many arguments/.test(str)) {
         const at = argv.indexOf(path[0] ?? '', 2);
         const flag = (f: string): 'value' | 'switch' | undefined => {
           const o = cmd.options.find((x) => x.short === f || x.long === f);
           return o === undefined ? undefined : o.required || o.optional ? 'value' : 'switch';
         };
-        const hint = at < 0 ? undefined : forgottenDashDash({ name: path[0] ?? '', flag }, argv.slice(at + 1), isDir);
-        if (hint) {
-          write(`${text}  ${hint}\n`);
-          return;
-        }
+        hint = at < 0 ? undefined : forgottenDashDash({ name: path[0] ?? '', flag }, argv.slice(at + 1), isDir);
+      }
+      // --json: the same words as one E_USAGE error document (the suggestion, if any, is its hint).
+      if (json) {
+        write(usageDocument(moatCommanderText(str, path), hint));
+        return;
+      }
+      const text = moatCommanderText(str, path, pc.red('moat:'));
+      if (hint) {
+        write(`${text}  ${hint}\n`);
+        return;
       }
       prev(text, write);
     },
   });
-  for (const sub of cmd.commands) wordErrors(sub, [...path, sub.name()], argv);
+  for (const sub of cmd.commands) wordErrors(sub, [...path, sub.name()], argv, json);
 }
 
 /** The commands --dry-run previews. */
@@ -88,7 +95,8 @@ export async function main(argv: string[]): Promise<number> {
   const trailing = split.trailing;
   // --dry-run is global (before or after the command), read here like --verbose; never after `--`.
   const head = split.head.filter((a) => a !== '--dry-run');
-  const ctx = new CliContext();
+  const json = jsonRequested(head);
+  const ctx = new CliContext(process.env, { json });
   ctx.dryRun = head.length !== split.head.length;
   const program = new Command()
     .name('moat')
@@ -96,8 +104,9 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION, '-V, --version')
     .option('--verbose', 'show stack traces of unexpected errors')
     .option('--dry-run', 'run, claude, codex, stop, destroy, clean: print what would be created or removed, and do nothing')
-    .showHelpAfterError('(add --help for usage)')
     .exitOverride();
+  // With --json a usage error is an error document (wordErrors below); otherwise the help pointer follows it.
+  if (!json) program.showHelpAfterError('(add --help for usage)');
   configureHelpStyle(program);
   example(program, ['moat claude', 'moat run -- npm test', 'moat list']);
   registerRunCommand(program, ctx, trailing);
@@ -140,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
   // Help, completion, and an unknown command (its "did you mean" considers every command).
   else if (!first || first.startsWith('-') || first === 'help' || first === 'completion' || !registered(first)) for (const load of new Set(Object.values(lazy))) await load();
   for (const c of program.commands) c.exitOverride();
-  wordErrors(program, [], head);
+  wordErrors(program, [], head, json);
 
   if (first && RESUMING_COMMANDS.has(first) && !ctx.dryRun) {
     await resumeOrphanedRuns(ctx.home, async () => (await ctx.store.list()).some((m) => LIVE_STATES.has(m.state) && m.containerId !== undefined), ctx.env);
@@ -148,6 +157,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (ctx.dryRun && !DRY_RUN_COMMANDS.has(first ?? '')) {
       throw new MoatError(`--dry-run previews run, claude, codex, stop, destroy and clean${first ? `, not ${first}` : ''}.`, {
+        code: 'E_USAGE',
         hint: first ? `Leave --dry-run out (moat ${first} has no preview).` : 'Example: moat --dry-run run -- make test',
         exitCode: 2,
       });
@@ -159,16 +169,7 @@ export async function main(argv: string[]): Promise<number> {
       // Commander already printed its one-line message (unknown option, missing argument, help).
       return err.exitCode === 0 ? 0 : 2;
     }
-    if (isMoatError(err)) {
-      process.stderr.write(`${pc.red('moat:')} ${forErr(err.message)}\n`);
-      if (err.hint) process.stderr.write(`  ${forErr(err.hint)}\n`);
-      if (verbose && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
-      return err.exitCode;
-    }
-    const e = err as Error;
-    process.stderr.write(`${pc.red('moat: unexpected error:')} ${forErr(e?.message ?? String(err))}\n`);
-    process.stderr.write(verbose ? `${e?.stack ?? ''}\n` : '  Run again with --verbose for details, and please report it.\n');
-    return 70;
+    return reportError(err, { json, verbose });
   }
 }
 

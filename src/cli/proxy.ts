@@ -1,5 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import type { CliContext } from './context.js';
+import { printJson } from './json.js';
+import { daemonView } from './views.js';
 import { example } from './help.js';
 import { relativeTime } from '../term/time.js';
 import { daemonHealth, restartDaemon, stopDaemon } from '../daemon/client.js';
@@ -12,7 +14,7 @@ export function registerProxyCommands(program: Command, ctx: CliContext): void {
   const status = proxy.command('status').description('whether the daemon runs: its pid, version, live runs and log file')
     .option('--json', 'print as JSON').action(async (o) => {
       const h = await daemonHealth(ctx.home);
-      if (o.json) { process.stdout.write(`${JSON.stringify(h ?? null)}\n`); return; }
+      if (o.json) { await printJson(daemonView(h, ctx.home)); return; }
       process.stdout.write(h
         ? `running: pid ${h.pid}, version ${h.version}, started ${relativeTime(h.startedAt)}, ${h.runs.length} live runs; log ${daemonLog(ctx.home)}\n`
         : 'not running (it starts on demand with the next run)\n');

@@ -17,7 +17,7 @@ async function stopRun(ctx: CliContext, meta: RunMetadata, timeout: number): Pro
 
 /** Asks on the terminal before removing (default no); without a terminal, an error with the fix. */
 export async function confirmRemoval(question: string, noTerminal: string, hint: string): Promise<boolean> {
-  if (!process.stdin.isTTY) throw new MoatError(noTerminal, { hint });
+  if (!process.stdin.isTTY) throw new MoatError(noTerminal, { code: 'E_USAGE', hint });
   const { confirm } = await import('@inquirer/prompts');
   try {
     return await confirm({ message: question, default: false }, { output: process.stderr });
@@ -61,6 +61,7 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
       const running = metas.filter((m) => LIVE_STATES.has(m.state));
       if (running.length > 0 && !o.force) {
         throw new MoatError(`Run ${running.map((m) => m.name).join(', ')} is still running.`, {
+          code: 'E_CONFLICT',
           hint: `Stop it first (moat stop ${running[0]?.name}) or add -f.`,
         });
       }

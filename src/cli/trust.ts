@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { homedir } from 'node:os';
 import type { CliContext } from './context.js';
+import { printJson } from './json.js';
 import { example } from './help.js';
 import { checkWorkspace } from '../run/prepare.js';
 import { checkConfigTrust, pendingChanges } from '../run/config-trust.js';
@@ -15,12 +16,17 @@ export function registerTrustCommands(program: Command, ctx: CliContext): void {
     .command('show')
     .description('print every pending change (mounts with their real paths, grants, build and network settings) against the approved settings')
     .argument('[path]', 'the workspace directory', '.')
-    .action(async (path) => {
+    .option('--json', 'print as JSON')
+    .action(async (path, o) => {
       const workspace = await checkWorkspace(path);
       const { guard } = await loadWorkspaceGuard(workspace);
       const homeDir = ctx.env.HOME ?? homedir();
       const { approved, changes } = await pendingChanges(ctx.home, workspace, guard, homeDir);
       const file = guard.file ?? 'moat.yaml';
+      if (o.json) {
+        await printJson({ workspace: approved.realWorkspace, file, approvedBefore: approved.settings !== undefined, changes });
+        return;
+      }
       const ws = displayText(approved.realWorkspace, 200);
       if (changes.length === 0) {
         process.stdout.write(`Nothing to approve: the settings of ${file} in ${ws} that reach beyond the container are ${approved.settings ? 'the approved ones' : 'the defaults'}.\n`);

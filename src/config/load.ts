@@ -112,7 +112,7 @@ export function splitEnvEntry(entry: string): [string, string] {
  */
 export function parseMount(spec: string, baseDir: string, homeDir: string = homedir()): Mount {
   const problem = mountProblem(spec);
-  if (problem) throw new MoatError(`invalid mount "${spec}": ${problem}`, { hint: 'Use "source:target" or "source:target:ro", e.g. "./data:/data:ro".' });
+  if (problem) throw new MoatError(`invalid mount "${spec}": ${problem}`, { code: 'E_CONFIG', hint: 'Use "source:target" or "source:target:ro", e.g. "./data:/data:ro".' });
   const [source, target, mode] = spec.split(':') as [string, string, string | undefined];
   return { source: resolveHostPath(source, baseDir, homeDir), target: path.posix.normalize(target), readOnly: mode === 'ro' };
 }
@@ -129,6 +129,6 @@ async function readIfExists(file: string): Promise<string | undefined> {
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT') return undefined;
-    throw new MoatError(`cannot read ${file}: ${code ?? String(err)}`, { cause: err });
+    throw new MoatError(`cannot read ${file}: ${code ?? String(err)}`, { code: 'E_CONFIG', cause: err });
   }
 }

@@ -111,7 +111,7 @@ export function parseEnvFlags(entries: readonly string[]): Record<string, string
 }
 
 function flagError(flag: string, value: string, problem: string): MoatError {
-  return new MoatError(`invalid ${flag} ${JSON.stringify(value)}: ${problem}`, { hint: flagHint(flag) });
+  return new MoatError(`invalid ${flag} ${JSON.stringify(value)}: ${problem}`, { code: 'E_CONFIG', hint: flagHint(flag) });
 }
 
 function flagHint(flag: string): string | undefined {

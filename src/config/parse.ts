@@ -57,6 +57,7 @@ export function configError(displayName: string, problems: ConfigProblem[]): Moa
   const lines = problems.map((p) => `  ${displayName}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
   return new MoatError(`${displayName} is invalid (${count}):\n${lines.join('\n')}`, {
+    code: 'E_CONFIG',
     hint: `Fix ${displayName} at the positions above. Editors validate it with the modeline "# yaml-language-server: $schema=<path or URL>/moat.schema.json".`,
   });
 }

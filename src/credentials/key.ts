@@ -105,18 +105,19 @@ export async function readKeyFile(file: string): Promise<Buffer | undefined> {
     mode = (await stat(file)).mode;
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined;
-    throw new MoatError(`Cannot read the encryption key ${file}: ${(err as Error).message}`);
+    throw new MoatError(`Cannot read the encryption key ${file}: ${(err as Error).message}`, { code: 'E_CREDENTIAL' });
   }
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
     throw new MoatError(
       `The encryption key ${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); moat refuses to use it.`,
-      { hint: `chmod 600 ${file}` },
+      { code: 'E_REFUSED', hint: `chmod 600 ${file}` },
     );
   }
   const text = (await readFile(file, 'utf8')).trim();
   const key = Buffer.from(text, 'base64');
   if (key.length !== KEY_BYTES) {
     throw new MoatError(`The encryption key ${file} is damaged (expected ${KEY_BYTES} bytes, base64).`, {
+      code: 'E_CREDENTIAL',
       hint: `Move ${file} aside and run \`moat grant <provider>\` again for each grant`,
     });
   }

@@ -45,12 +45,13 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
     const provider = findProvider(name);
     if (!provider) {
       throw new MoatError(`Unknown grant "${spec}": there is no provider "${name}" (known: ${providers.map((p) => p.name).join(', ')}).`, {
+        code: 'E_NOT_FOUND',
         hint: didYouMean(name, providers.map((p) => p.name), '--grant {}') ?? 'moat grant list shows the stored grants.',
       });
     }
     const stored = await store.get(name);
     if (!stored) {
-      throw new MoatError(`The grant "${name}" does not exist yet.`, { hint: `moat grant ${name}` });
+      throw new MoatError(`The grant "${name}" does not exist yet.`, { code: 'E_NOT_FOUND', hint: `moat grant ${name}` });
     }
     const cred = await ensureFresh(provider, name, stored, store, opts);
     const injections = provider.injections(cred);
@@ -110,7 +111,7 @@ export async function ensureFresh(
 const canRefresh = (cred: StoredCredential): boolean => Boolean(cred.secret.refreshToken);
 
 const expiredError = (name: string, cred: StoredCredential): MoatError =>
-  new MoatError(`The grant "${name}" expired at ${cred.expiresAt ?? '?'} and cannot be refreshed.`, { hint: `moat grant ${name}` });
+  new MoatError(`The grant "${name}" expired at ${cred.expiresAt ?? '?'} and cannot be refreshed.`, { code: 'E_CREDENTIAL', hint: `moat grant ${name}` });
 
 /** Every form of a secret that could appear in a log: raw values and the header values built from them. */
 function secretStrings(cred: StoredCredential, injections: HeaderInjection[]): string[] {
@@ -139,6 +140,7 @@ function assertNoConflicts(injections: HeaderInjection[]): void {
         const other = owner.get(key);
         if (other !== undefined && other !== inj.grant) {
           throw new MoatError(`The grants "${other}" and "${inj.grant}" both supply the ${header} credential for ${host}.`, {
+            code: 'E_CONFIG',
             hint: `Use one of them: remove "${other}" or "${inj.grant}" from --grant / moat.yaml grants`,
           });
         }

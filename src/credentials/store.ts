@@ -39,6 +39,7 @@ export type CredentialListEntry =
 export function validateCredentialName(name: string): string {
   if (!NAME_RE.test(name)) {
     throw new MoatError(`Invalid credential name "${name}": use lowercase letters, digits, ".", "_" or "-".`, {
+      code: 'E_USAGE',
       hint: 'moat grant list',
     });
   }
@@ -47,6 +48,7 @@ export function validateCredentialName(name: string): string {
 
 function corrupt(name: string, why: string, cause?: unknown): MoatError {
   return new MoatError(`The credential "${name}" cannot be read: ${why}.`, {
+    code: 'E_CREDENTIAL',
     hint: `moat grant ${name}`,
     cause,
   });
@@ -87,7 +89,7 @@ export class CredentialStore {
     const path = this.pathOf(name);
     const checked = payloadSchema.parse(cred);
     const key = await this.getKey(true);
-    if (!key) throw new MoatError('Could not create an encryption key.');
+    if (!key) throw new MoatError('Could not create an encryption key.', { code: 'E_CREDENTIAL' });
     await withLock(path, () => atomicWrite(path, encode(name, checked, key.key), 0o600));
   }
 

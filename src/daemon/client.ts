@@ -10,6 +10,16 @@ import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './p
 import { daemonLockHolder, probeSocket } from './lock.js';
 import { join } from 'node:path';
 
+/** The daemon answered with an error status; `body` is its error document (`{ error: { code, message, hint } }`). */
+export class DaemonAnswerError extends Error {
+  constructor(readonly status: number, readonly body: string) {
+    super(`daemon answered ${status}: ${body}`);
+  }
+}
+
+/** 503: the daemon is handing over to its successor. */
+const isLeaving = (err: unknown): boolean => err instanceof DaemonAnswerError && err.status === 503;
+
 function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000): Promise<T> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: daemonSocket(home), method, path, timeout: timeoutMs }, (res) => {
@@ -17,7 +27,7 @@ function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000)
       res.setEncoding('utf8');
       res.on('data', (c: string) => { body += c; });
       res.on('end', () => {
-        if ((res.statusCode ?? 500) >= 300) reject(new Error(`daemon answered ${res.statusCode}: ${body}`));
+        if ((res.statusCode ?? 500) >= 300) reject(new DaemonAnswerError(res.statusCode ?? 500, body));
         else {
           try { resolve(JSON.parse(body) as T); } catch (err) { reject(err as Error); }
         }
@@ -50,7 +60,7 @@ export async function daemonState(home: MoatHome, timeoutMs = 2000): Promise<Dae
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ENOTSOCK') return { kind: 'absent' };
-    if (err instanceof Error && err.message.startsWith('daemon answered 503')) return { kind: 'leaving' };
+    if (isLeaving(err)) return { kind: 'leaving' };
     return (await probeSocket(daemonSocket(home))) === 'listening' ? { kind: 'silent' } : { kind: 'absent' };
   }
 }
@@ -66,6 +76,7 @@ async function busyError(home: MoatHome, waitedMs: number): Promise<MoatError> {
   const holder = await daemonLockHolder(home);
   const who = holder ? `pid ${holder.pid}` : 'its process';
   return new MoatError(`The moat daemon is busy: ${who} holds this home but did not answer for ${Math.round(waitedMs / 1000)} s.`, {
+    code: 'E_DAEMON',
     hint: `Try again in a moment. If it stays stuck, see ${daemonLog(home)}${holder ? ` or end it with \`kill ${holder.pid}\` (the next command starts a new one, which takes its runs over)` : ''}.`,
   });
 }
@@ -117,7 +128,7 @@ export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = proc
     }
     if (Date.now() >= deadline) {
       if (s.kind === 'silent' || holder) throw await busyError(home, Date.now() - started);
-      throw new MoatError('The moat daemon did not start.', { hint: `See its log: ${daemonLog(home)}` });
+      throw new MoatError('The moat daemon did not start.', { code: 'E_DAEMON', hint: `See its log: ${daemonLog(home)}` });
     }
     await sleep(100); // a busy daemon, or one that is starting (it holds the lock, its socket is not bound yet)
   }
@@ -163,7 +174,7 @@ export async function watchRun(home: MoatHome, id: string, env: NodeJS.ProcessEn
     await call(home, 'POST', `/runs/${id}/watch`, 30_000);
   } catch (err) {
     const code = errnoCode(err);
-    const leaving = err instanceof Error && err.message.startsWith('daemon answered 503');
+    const leaving = isLeaving(err);
     if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && !leaving) throw daemonError(err);
     // The daemon went away between our health check and now (idle exit, restart): start it and retry once.
     await ensureDaemon(home, env);
@@ -171,14 +182,12 @@ export async function watchRun(home: MoatHome, id: string, env: NodeJS.ProcessEn
   }
 }
 
-/** The daemon's refusal (a bad grant, …) as a user-facing error. */
+/** The daemon's refusal (a bad grant, …) as a user-facing error, with the daemon's code and hint. */
 function daemonError(err: unknown): Error {
-  const m = /^daemon answered \d+: (.*)$/s.exec(err instanceof Error ? err.message : '');
-  if (!m?.[1]) return err instanceof Error ? err : new Error(String(err));
-  try {
-    const body = JSON.parse(m[1]) as { error?: string; hint?: string };
-    return new MoatError(`The run's gateway could not start: ${body.error ?? 'unknown error'}`, body.hint ? { hint: body.hint } : {});
-  } catch {
-    return new MoatError(`The run's gateway could not start: ${m[1]}`);
-  }
+  if (!(err instanceof DaemonAnswerError)) return err instanceof Error ? err : new Error(String(err));
+  let doc: unknown;
+  try { doc = (JSON.parse(err.body) as { error?: unknown }).error; } catch { doc = undefined; }
+  const refused = MoatError.fromDocument(doc);
+  if (refused) return new MoatError(`The run's gateway could not start: ${refused.message}`, { code: refused.code, hint: refused.hint });
+  return new MoatError(`The run's gateway could not start: ${err.body || `HTTP ${err.status}`}`, { code: 'E_DAEMON' });
 }

@@ -9,6 +9,7 @@ import { GatewayHost } from './gateways.js';
 import { testRefreshWindowMs } from './test-upstreams.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import { BUILD } from '../version.js';
+import { isMoatError, type ErrorDocument } from '../errors.js';
 import { takeDaemonLock, releaseDaemonLock } from './lock.js';
 import { bindControlSocket, removeOwnSocket } from './control-socket.js';
 
@@ -41,7 +42,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log(`request ${req.method} ${req.url}: ${String(err)}`);
-      send(res, 500, { error: 'internal error' });
+      send(res, 500, { error: { code: 'E_INTERNAL', message: 'internal error', hint: `See the daemon's log: ${daemonLog(home)}` } });
     });
   });
 
@@ -82,7 +83,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     const url = new URL(req.url ?? '/', 'http://daemon');
     const watch = /^\/runs\/([^/]+)\/watch$/.exec(url.pathname);
     // Handing over: clients wait for the next daemon (the client library reads 503 as "being replaced").
-    if (leaving && url.pathname !== '/shutdown') return send(res, 503, { error: 'this daemon is handing over to the next one' });
+    if (leaving && url.pathname !== '/shutdown') return send(res, 503, { error: { code: 'E_DAEMON', message: 'this daemon is handing over to the next one', hint: null } });
     if (req.method === 'GET' && url.pathname === '/health') {
       const h: DaemonHealth = { protocol: DAEMON_PROTOCOL, version: BUILD, pid: process.pid, startedAt, runs: supervisor.ids() };
       return send(res, 200, h);
@@ -91,7 +92,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
       try {
         await supervisor.register(watch[1]);
       } catch (err) {
-        return send(res, 422, { error: err instanceof Error ? err.message : String(err), hint: (err as { hint?: string }).hint });
+        return send(res, 422, { error: refusal(err) });
       }
       armIdle();
       return send(res, 200, { ok: true });
@@ -102,7 +103,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
       else setImmediate(() => shutdown('requested'));
       return;
     }
-    send(res, 404, { error: 'no such endpoint' });
+    send(res, 404, { error: { code: 'E_NOT_FOUND', message: 'no such endpoint', hint: null } });
   }
 
   const sock = daemonSocket(home);
@@ -112,6 +113,11 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   log(`daemon ${BUILD} pid ${process.pid} listening on ${sock}`);
   await supervisor.resumeAll();
   armIdle();
+}
+
+/** Why a run's registration failed, as an error document: a MoatError's own, anything else the daemon's. */
+function refusal(err: unknown): ErrorDocument {
+  return isMoatError(err) ? err.toDocument() : { code: 'E_DAEMON', message: err instanceof Error ? err.message : String(err), hint: null };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -48,7 +48,7 @@ function wrapWords(words: string[], indent: string): string {
 function envLines(dep: ResolvedDependency, env: Record<string, string> | undefined): string[] {
   return Object.entries(env ?? {}).map(([k, v]) => {
     const value = fillText(v, dep);
-    if (!ENV_KEY.test(k) || !ENV_VALUE.test(value)) throw new MoatError(`refusing unsafe ENV ${k} for dependency ${dep.name}`);
+    if (!ENV_KEY.test(k) || !ENV_VALUE.test(value)) throw new MoatError(`refusing unsafe ENV ${k} for dependency ${dep.name}`, { code: 'E_REFUSED' });
     return `ENV ${k}=${value}`;
   });
 }
@@ -66,7 +66,7 @@ function specs(deps: readonly ResolvedDependency[], kind: 'apt' | 'npm' | 'pip')
 }
 
 export function renderDependencyLayers(resolved: readonly ResolvedDependency[], opts: RenderOptions): string {
-  if (opts.arch !== 'amd64' && opts.arch !== 'arm64') throw new MoatError(`unsupported architecture ${String(opts.arch)}`, { hint: 'moat builds images for amd64 and arm64.' });
+  if (opts.arch !== 'amd64' && opts.arch !== 'arm64') throw new MoatError(`unsupported architecture ${String(opts.arch)}`, { code: 'E_CONFIG', hint: 'moat builds images for amd64 and arm64.' });
   const deps = [...resolved].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const blocks: string[] = [];
 

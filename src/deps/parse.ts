@@ -40,6 +40,7 @@ function unknown(name: string, spec: string): MoatError {
   const hints = close.map((n) => `"${n}"`);
   if (/^[a-z0-9][a-z0-9+.-]+$/.test(name)) hints.push(`"apt:${name}" for a Debian package`, `"npm:${name}" for an npm package`);
   return new MoatError(`unknown dependency "${spec}"${close.length > 0 ? `; did you mean ${close.map((n) => `"${n}"`).join(' or ')}?` : ''}`, {
+    code: 'E_CONFIG',
     hint: `Use one of: ${hints.join(', ') || 'the names moat deps list shows'}. moat deps list shows the built-in dependencies.`,
   });
 }
@@ -49,6 +50,7 @@ export function validateVersion(entry: DependencyEntry, version: string, spec: s
   const { versions } = entry;
   if (versions === undefined) {
     throw new MoatError(`dependency "${spec}": ${entry.name} has no versions to choose from`, {
+      code: 'E_CONFIG',
       hint: entry.type === 'apt' ? `Write ${entry.name} without a version (or apt:<package>=<version> for an exact Debian version).` : `Write ${entry.name} without a version.`,
     });
   }
@@ -56,6 +58,7 @@ export function validateVersion(entry: DependencyEntry, version: string, spec: s
   if (!ok) {
     const allowed = Array.isArray(versions) ? versions.join(', ') : `versions matching ${versions.pattern}`;
     throw new MoatError(`unsupported version "${version}" for ${entry.name} in dependency "${spec}"`, {
+      code: 'E_CONFIG',
       hint: `Allowed: ${allowed}. moat deps info ${entry.name} lists them.`,
     });
   }
@@ -71,10 +74,10 @@ export function parseSpec(raw: string): ParsedSpec {
       const { entry, version } = dynamicEntry(prefix as DynamicKind, spec.slice(colon + 1), spec);
       return { name: entry.name, version, entry };
     }
-    throw new MoatError(`unknown dependency form "${spec}"`, { hint: 'The prefixed forms are npm:<package>[@version], apt:<package>[=version] and pip:<package>[==version].' });
+    throw new MoatError(`unknown dependency form "${spec}"`, { code: 'E_CONFIG', hint: 'The prefixed forms are npm:<package>[@version], apt:<package>[=version] and pip:<package>[==version].' });
   }
   if (/[\s\p{Cc}\p{Cf}]/u.test(spec)) {
-    throw new MoatError(`invalid dependency ${JSON.stringify(spec)}: it has a space, line break or control character`, { hint: 'Write one tool per entry, e.g. "node@20".' });
+    throw new MoatError(`invalid dependency ${JSON.stringify(spec)}: it has a space, line break or control character`, { code: 'E_CONFIG', hint: 'Write one tool per entry, e.g. "node@20".' });
   }
   const at = spec.indexOf('@');
   const name = at < 0 ? spec : spec.slice(0, at);
@@ -82,7 +85,7 @@ export function parseSpec(raw: string): ParsedSpec {
   const entry = findEntry(name);
   if (!entry) throw unknown(name, spec);
   if (version !== undefined) {
-    if (entry.type === 'meta') throw new MoatError(`dependency "${spec}": the bundle ${name} has no version`, { hint: `Write ${name}, and name versions on its members (e.g. node@20).` });
+    if (entry.type === 'meta') throw new MoatError(`dependency "${spec}": the bundle ${name} has no version`, { code: 'E_CONFIG', hint: `Write ${name}, and name versions on its members (e.g. node@20).` });
     validateVersion(entry, version, spec);
   }
   return { name, version, entry };
@@ -106,6 +109,7 @@ export function expand(specs: readonly string[]): ResolvedDependency[] {
       const b = parsed.version;
       if (a !== undefined && b !== undefined && a !== b) {
         throw new MoatError(`conflicting versions of ${parsed.name}: ${a} (from ${seen.from}) and ${b} (from ${from})`, {
+          code: 'E_CONFIG',
           hint: `Keep one version of ${parsed.name} in the dependencies of moat.yaml.`,
         });
       }
@@ -139,6 +143,7 @@ function checkPackageClashes(deps: readonly ResolvedDependency[]): void {
         const prev = seen.get(packageName(spec));
         if (prev && prev.spec !== spec) {
           throw new MoatError(`the ${kind} package ${packageName(spec)} is asked for twice: ${prev.spec} (by ${prev.dep}) and ${spec} (by ${dep.name})`, {
+            code: 'E_CONFIG',
             hint: 'Keep one of the two in the dependencies of moat.yaml.',
           });
         }

@@ -6,7 +6,7 @@ import type { ResolvedDependency } from './types.js';
 export const SAFE_TOKEN = /^[A-Za-z0-9@/._+=:~^-]+$/;
 
 function assertSafe(value: string, dep: string): string {
-  if (!SAFE_TOKEN.test(value)) throw new MoatError(`refusing unsafe text for dependency ${dep}: ${JSON.stringify(value)}`);
+  if (!SAFE_TOKEN.test(value)) throw new MoatError(`refusing unsafe text for dependency ${dep}: ${JSON.stringify(value)}`, { code: 'E_REFUSED' });
   return value;
 }
 
@@ -28,6 +28,6 @@ export function packageName(spec: string): string {
 /** A script or ENV value with `{version}` filled in (the version was validated when parsed). */
 export function fillText(text: string, dep: ResolvedDependency): string {
   if (!text.includes('{version}')) return text;
-  if (dep.version === undefined) throw new MoatError(`dependency ${dep.name} needs a version`);
+  if (dep.version === undefined) throw new MoatError(`dependency ${dep.name} needs a version`, { code: 'E_CONFIG' });
   return text.replaceAll('{version}', assertSafe(dep.version, dep.name));
 }

@@ -140,8 +140,13 @@ export function isInternalHost(host: string): boolean {
 /** The error a refused connection carries (`code`), so callers can answer with a refusal, not a 502. */
 export const INTERNAL_ADDRESS_CODE = 'MOAT_INTERNAL_ADDRESS';
 
-export type InternalAddressError = Error & { code: typeof INTERNAL_ADDRESS_CODE; address: string };
+export class InternalAddressError extends Error {
+  readonly code = INTERNAL_ADDRESS_CODE;
+  constructor(host: string, readonly address: string) {
+    super(`${host} resolves to ${address}, an address on this machine or its private network`);
+  }
+}
 
 export function internalAddressError(host: string, address: string): InternalAddressError {
-  return Object.assign(new Error(`${host} resolves to ${address}, an address on this machine or its private network`), { code: INTERNAL_ADDRESS_CODE, address } as const);
+  return new InternalAddressError(host, address);
 }

@@ -73,6 +73,7 @@ async function readPair(certPath: string, keyPath: string): Promise<CA | undefin
     return await parseCA(certPem, keyPem);
   } catch (err) {
     throw new MoatError(`The moat CA in ${certPath} is unreadable: ${(err as Error).message}`, {
+      code: 'E_CREDENTIAL',
       hint: `remove ${certPath} and ${keyPath} to create a new CA (containers must then trust the new one)`,
       cause: err,
     });

@@ -1,3 +1,4 @@
+import { SystemLikeError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import dns from 'node:dns';
 import http from 'node:http';
@@ -209,7 +210,7 @@ export function guardedLookup(allow: (host: string) => boolean, resolve: Resolve
       if (bad && !allow(hostname)) return callback(internalAddressError(hostname, bad.address), '', 0);
       if (options.all) return callback(null, addresses);
       const first = addresses[0];
-      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+      if (!first) return callback(new SystemLikeError(`${hostname} has no address`, 'ENOTFOUND'), '', 0);
       callback(null, first.address, first.family);
     });
   };
@@ -219,7 +220,7 @@ export function guardedLookup(allow: (host: string) => boolean, resolve: Resolve
 function connectTcp(host: string, port: number, timeoutMs: number, lookup: Lookup): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port, lookup });
-    const timer = setTimeout(() => sock.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), timeoutMs);
+    const timer = setTimeout(() => sock.destroy(new SystemLikeError('connect timeout', 'UND_ERR_CONNECT_TIMEOUT')), timeoutMs);
     sock.once('connect', () => {
       clearTimeout(timer);
       sock.removeListener('error', reject);
@@ -243,13 +244,13 @@ function connectViaProxy(proxyUrl: string, host: string, port: number, timeoutMs
     req.once('connect', (res, socket, head) => {
       if (res.statusCode !== 200) {
         socket.destroy();
-        reject(Object.assign(new Error(`upstream proxy refused CONNECT ${authority}: ${res.statusCode}`), { code: 'UPSTREAM_PROXY_REFUSED' }));
+        reject(new SystemLikeError(`upstream proxy refused CONNECT ${authority}: ${res.statusCode}`, 'UPSTREAM_PROXY_REFUSED'));
         return;
       }
       if (head.length > 0) socket.unshift(head);
       resolve(socket);
     });
-    req.once('timeout', () => req.destroy(Object.assign(new Error('upstream proxy timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })));
+    req.once('timeout', () => req.destroy(new SystemLikeError('upstream proxy timeout', 'UND_ERR_CONNECT_TIMEOUT')));
     req.once('error', reject);
     req.end();
   });

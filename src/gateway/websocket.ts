@@ -1,3 +1,4 @@
+import { SystemLikeError } from '../errors.js';
 import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -112,7 +113,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
         up.destroy();
         return refuse(400, 'Bad Request', `The WebSocket upgrade has a header Moat cannot forward (${errorCode(err)}).`);
       }
-      upReq.setTimeout(core.upstream.headersTimeoutMs, () => upReq.destroy(Object.assign(new Error('upgrade answer timeout'), { code: 'UND_ERR_HEADERS_TIMEOUT' })));
+      upReq.setTimeout(core.upstream.headersTimeoutMs, () => upReq.destroy(new SystemLikeError('upgrade answer timeout', 'UND_ERR_HEADERS_TIMEOUT')));
       upReq.on('error', (err) => {
         up.destroy();
         if (ev.status !== 0) return; // already answered; the pipe's own handlers close both sides

@@ -122,6 +122,7 @@ async function waitReady(runtime: ContainerRuntime, id: string, image: string, t
   }
   const detail = output.trim().split('\n').slice(-3).join(' | ').slice(0, 300);
   throw new MoatError(`The build's network relay did not start in the base image ${image}${detail ? ` (${detail})` : ''}.`, {
+    code: 'E_BUILD',
     hint: 'The base image must be Debian- or Ubuntu-based (it needs perl-base); set base_image in moat.yaml to one such as debian:bookworm-slim.',
   });
 }

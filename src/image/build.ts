@@ -140,14 +140,16 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
   } catch (err) {
     progress.done(false);
     if (err === pullFailure) throw err;
-    if (err instanceof MoatError && err.exitCode === 125 && !/build the image:/.test(err.message)) throw err;
+    // An engine that is away or refuses a request outside the build itself: not a build failure (the
+    // build's own failures are E_BUILD, told by the runtime).
+    if (err instanceof MoatError && (err.code === 'E_ENGINE' || err.code === 'E_ENGINE_UNREACHABLE')) throw err;
     const detail = err instanceof Error ? err.message : String(err);
     tail.push(detail);
     log.write(`${detail}\n`);
     const last = tail.slice(-12).map((l) => `  | ${l}`).join('\n');
     throw new MoatError(
       `The image build failed at ${currentStep ? `"${currentStep.slice(0, 100)}"` : 'its first step'} (${currentOwner}).\n${last}`,
-      { hint: `${refusedHint(trace) ?? buildHint(tail.join('\n'))} Full log: ${logFile}`, exitCode: 1 },
+      { code: 'E_BUILD', hint: `${refusedHint(trace) ?? buildHint(tail.join('\n'))} Full log: ${logFile}`, exitCode: 1 },
     );
   } finally {
     await relay?.stop();
@@ -177,6 +179,7 @@ async function pullBase(runtime: ContainerRuntime, ref: string, log: (l: string)
     if (json) try { detail = String((JSON.parse(json) as { message?: unknown }).message ?? detail); } catch { /* keep the text */ }
     log(detail);
     return new MoatError(`The image build failed at "FROM ${ref}" (base image): the image is not on this machine and cannot be pulled (${sanitizeForTerminal(detail.slice(0, 300))}).`, {
+      code: 'E_BUILD',
       hint: `Check base_image in moat.yaml, or pull the image first: docker pull ${ref}`,
       exitCode: 1,
     });

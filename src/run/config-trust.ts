@@ -113,7 +113,7 @@ export async function checkConfigTrust(home: MoatHome, workspace: string, guard:
   const what = andList(changes.map((c) => c.key));
   if (opts.confirm) {
     if (await opts.confirm('Run with these settings?', details)) return save();
-    throw new MoatError(`Not started: the ${what} in ${file} ${changes.length === 1 ? 'was' : 'were'} not approved.`, { hint: `Review ${file}; to accept it, run again and answer yes, or add --approve-config.` });
+    throw new MoatError(`Not started: the ${what} in ${file} ${changes.length === 1 ? 'was' : 'were'} not approved.`, { code: 'E_NOT_APPROVED', hint: `Review ${file}; to accept it, run again and answer yes, or add --approve-config.` });
   }
-  throw new MoatError(details, { hint: `Review them (moat trust show ${ws}), then run again with --approve-config to accept them.` });
+  throw new MoatError(details, { code: 'E_NOT_APPROVED', hint: `Review them (moat trust show ${ws}), then run again with --approve-config to accept them.` });
 }

@@ -80,9 +80,9 @@ export function encodeEnvFile(env: Record<string, string>): string {
   let out = '';
   for (const [name, value] of Object.entries(env)) {
     if (!ENV_NAME_RE.test(name)) {
-      throw new MoatError(`"${name}" is not a valid environment variable name.`, { hint: 'Use letters, digits and _, not starting with a digit.' });
+      throw new MoatError(`"${name}" is not a valid environment variable name.`, { code: 'E_CONFIG', hint: 'Use letters, digits and _, not starting with a digit.' });
     }
-    if (value.includes('\0')) throw new MoatError(`The value of ${name} holds a NUL character, which no environment can carry.`);
+    if (value.includes('\0')) throw new MoatError(`The value of ${name} holds a NUL character, which no environment can carry.`, { code: 'E_CONFIG' });
     out += `${name}=${escapeValue(value)}\n`;
   }
   return out;

@@ -47,6 +47,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
     const taken = new Set(live.map((r) => r.name));
     if (spec.name && taken.has(spec.name)) {
       throw new MoatError(`A live run is already named "${spec.name}".`, {
+        code: 'E_CONFLICT',
         hint: `Pick another name with -n, or stop it first: moat stop ${spec.name}`,
       });
     }
@@ -65,7 +66,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
     const stage = join(runDir, 'stage');
     for (const f of extras.homeFiles) {
       const dest = join(stage, 'home', f.path);
-      if (!dest.startsWith(join(stage, 'home') + '/')) throw new MoatError(`Refusing to stage ${f.path} outside the home directory.`);
+      if (!dest.startsWith(join(stage, 'home') + '/')) throw new MoatError(`Refusing to stage ${f.path} outside the home directory.`, { code: 'E_REFUSED' });
       await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
       await writeFile(dest, f.content, { mode: f.mode });
     }

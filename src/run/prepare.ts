@@ -35,13 +35,13 @@ export async function checkWorkspace(path: string): Promise<string> {
   const abs = resolve(path);
   try {
     const s = await stat(abs);
-    if (!s.isDirectory()) throw new MoatError(`The workspace ${abs} is not a directory.`, { hint: 'Pass a directory: moat run DIR -- COMMAND' });
+    if (!s.isDirectory()) throw new MoatError(`The workspace ${abs} is not a directory.`, { code: 'E_USAGE', hint: 'Pass a directory: moat run DIR -- COMMAND' });
   } catch (err) {
     if (err instanceof MoatError) throw err;
     if (errnoCode(err) === 'ENOENT') {
-      throw new MoatError(`The workspace ${abs} does not exist.`, { hint: `Create it (mkdir -p ${abs}) or pass another directory.` });
+      throw new MoatError(`The workspace ${abs} does not exist.`, { code: 'E_NOT_FOUND', hint: `Create it (mkdir -p ${abs}) or pass another directory.` });
     }
-    throw new MoatError(`Cannot read the workspace ${abs}: ${(err as Error).message}`);
+    throw new MoatError(`Cannot read the workspace ${abs}: ${(err as Error).message}`, { code: 'E_USAGE' });
   }
   return realpath(abs);
 }
@@ -66,6 +66,7 @@ function checkedNetwork(n: { policy?: 'permissive' | 'strict'; rules?: (string |
   const problems = validatePolicy(data);
   if (problems.length > 0) {
     throw new MoatError(`Invalid network policy: ${problems.map((p) => `network.${p.path.join('.')}: ${p.message}`).join('; ')}.`, {
+      code: 'E_CONFIG',
       hint: 'Host patterns look like api.github.com, *.github.com or host:8443; rules like "allow GET /repos/**".',
     });
   }
@@ -85,6 +86,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
   }
   if (interactive && !flags.detach && !process.stdin.isTTY) {
     throw new MoatError('An interactive run needs a terminal, and standard input is not one.', {
+      code: 'E_USAGE',
       hint: 'Run it from a terminal, drop -i (and interactive: true in moat.yaml), or add -d and attach later.',
     });
   }

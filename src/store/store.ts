@@ -67,6 +67,7 @@ export class RunStore {
     if (byName.length === 1) return byName[0] as RunMetadata;
     if (byName.length > 1) {
       throw new MoatError(`The name "${ref}" matches ${byName.length} runs: ${byName.map((r) => r.id).join(', ')}.`, {
+        code: 'E_AMBIGUOUS',
         hint: 'Use the run id instead (moat list shows them).',
       });
     }
@@ -75,9 +76,10 @@ export class RunStore {
     if (byPrefix.length === 1) return byPrefix[0] as RunMetadata;
     if (byPrefix.length > 1) {
       throw new MoatError(`"${ref}" is the start of ${byPrefix.length} run ids: ${byPrefix.map((r) => r.id).join(', ')}.`, {
+        code: 'E_AMBIGUOUS',
         hint: 'Type more characters of the id.',
       });
     }
-    throw new MoatError(`No run matches "${ref}".`, { hint: 'moat list shows the runs of this moat home.' });
+    throw new MoatError(`No run matches "${ref}".`, { code: 'E_NOT_FOUND', hint: 'moat list shows the runs of this moat home.' });
   }
 }

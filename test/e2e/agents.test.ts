@@ -174,7 +174,7 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     expect(mounts.map((m) => [m.Source, m.Destination])).toEqual([[folder, '/home/moat/.claude/projects/-workspace']]);
     const r = await run(['claude', 'sessions', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const rows = JSON.parse(r.stdout) as Array<{ id: string; sessionId?: string; state: string }>;
+    const rows = (JSON.parse(r.stdout) as { sessions: Array<{ id: string; sessionId?: string; state: string }> }).sessions;
     expect(rows.find((x) => x.id === id)?.sessionId).toBe(minted);
     // A fresh container picks the conversation up again: the earlier prompt goes to the API with the new one.
     const before = fakeA.messages.length;
@@ -194,7 +194,7 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     const inB = (args: string[]) => moat(args, { home, cwd: wsB, env, timeoutMs: 180_000 });
     const byAge = (rs: Awaited<ReturnType<typeof listRuns>>) => rs.sort((a, b) => String(a.createdAt).localeCompare(String(b.createdAt)));
     const idA = byAge((await listRuns(home, ws)).filter((x) => x.command.includes('--session-id')))[0]?.id ?? '';
-    const rowsA = JSON.parse((await run(['claude', 'sessions', '--json'])).stdout) as Array<{ id: string; sessionId?: string }>;
+    const rowsA = (JSON.parse((await run(['claude', 'sessions', '--json'])).stdout) as { sessions: Array<{ id: string; sessionId?: string }> }).sessions;
     const sessionA = rowsA.find((x) => x.id === idA)?.sessionId ?? '';
     expect(sessionA).toMatch(/^[0-9a-f-]{36}$/);
     // (b) Nothing to continue in B, though A has a conversation; nothing is created.
@@ -213,10 +213,10 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     // (c) B's sessions are empty; --all lists A's run with its conversation.
     const s = await inB(['claude', 'sessions', '--json']);
     expect(s.code, s.stderr).toBe(0);
-    expect(JSON.parse(s.stdout)).toEqual([]);
+    expect(JSON.parse(s.stdout)).toEqual({ sessions: [] });
     const all = await inB(['claude', 'sessions', '--all', '--json']);
     expect(all.code, all.stderr).toBe(0);
-    expect((JSON.parse(all.stdout) as Array<{ id: string; sessionId?: string }>).find((x) => x.id === idA)?.sessionId).toBe(sessionA);
+    expect((JSON.parse(all.stdout) as { sessions: Array<{ id: string; sessionId?: string }> }).sessions.find((x) => x.id === idA)?.sessionId).toBe(sessionA);
     // (a) A run in B mounts B's own folder only: A's transcripts are not in its container, and B's turn lands in B's folder.
     const r = await inB(['claude', '--keep', '-p', 'say hi from b']);
     expect(r.code, r.stderr).toBe(0);
@@ -231,7 +231,7 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     const sessionB = metaB.command[metaB.command.indexOf('--session-id') + 1] ?? '';
     expect(filesUnder(folderB).map((f) => f.split('/').pop())).toContain(`${sessionB}.jsonl`);
     expect(filesUnder(folderA).some((f) => f.includes(sessionB))).toBe(false);
-    const sB = JSON.parse((await inB(['claude', 'sessions', '--json'])).stdout) as Array<{ sessionId?: string }>;
+    const sB = (JSON.parse((await inB(['claude', 'sessions', '--json'])).stdout) as { sessions: Array<{ sessionId?: string }> }).sessions;
     expect(sB.map((x) => x.sessionId)).toEqual([sessionB]);
   });
 
@@ -275,7 +275,7 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     expect(rollouts.length).toBeGreaterThan(0);
     const s = await run(['codex', 'sessions', '--json']);
     expect(s.code, s.stderr).toBe(0);
-    const row = (JSON.parse(s.stdout) as Array<{ id: string; sessionId?: string }>).find((x) => x.id === id);
+    const row = (JSON.parse(s.stdout) as { sessions: Array<{ id: string; sessionId?: string }> }).sessions.find((x) => x.id === id);
     expect(rollouts.some((f) => row?.sessionId !== undefined && f.endsWith(`${row.sessionId}.jsonl`))).toBe(true);
     // A fresh container finds the conversation by id in the workspace's folder (what moat codex resume passes).
     const turns = fakeO.turns.length;

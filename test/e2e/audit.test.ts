@@ -39,7 +39,9 @@ describe('audit: every run leaves a signed, verifiable record', () => {
     const events = await moat(['audit', 'audited', '--events', '--type', 'network'], { home, cwd: ws });
     expect(events.stdout).toContain('http://audit.test/hello');
     const lifecycle = await moat(['audit', 'audited', '--events', '--type', 'lifecycle'], { home, cwd: ws });
-    expect(lifecycle.stdout).toMatch(/"exitCode":0/);
+    expect(lifecycle.stdout).toMatch(/ lifecycle {3}stopped, exit code 0$/m);
+    const raw = await moat(['audit', 'audited', '--events', '--type', 'lifecycle', '--json'], { home, cwd: ws });
+    expect(raw.stdout).toMatch(/"exitCode":0/);
   });
 
   it('a detached run is still audited after the CLI has exited', async () => {

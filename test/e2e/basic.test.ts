@@ -199,7 +199,7 @@ describe('other commands', () => {
   it('status --json reports the engine and this home', async () => {
     const r = await moat(['status', '--json'], { home, cwd: root });
     expect(r.code).toBe(0);
-    const st = JSON.parse(r.stdout) as { home: string; engine: { version?: string; error?: string } };
+    const st = JSON.parse(r.stdout) as { home: string; engine: { reachable: boolean; version?: string } };
     expect(st.home).toBe(home);
     expect(st.engine.version).toBeTruthy();
   });

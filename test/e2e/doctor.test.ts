@@ -111,6 +111,12 @@ describe('moat doctor', () => {
           continue;
         }
         const checks = parse(r.stdout);
+        // The checks stay on stdout; the failure is also the one error document on stderr (docs/json.md).
+        expect(JSON.parse(r.stderr)).toEqual({ error: {
+          code: 'E_REFUSED',
+          message: `The ca check failed: the CA key ${keyFile} is readable by other users (mode 0644) (and 1 more failing check).`,
+          hint: `chmod 600 ${keyFile}`,
+        } });
         expect(byName(checks, 'ca')).toEqual({ name: 'ca', status: 'fail', detail: `the CA key ${keyFile} is readable by other users (mode 0644)`, fix: `chmod 600 ${keyFile}` });
         expect(byName(checks, 'grant:npm')).toEqual({ name: 'grant:npm', status: 'fail', detail: 'npm token from stdin, expired 2026-01-02T00:00:00.000Z', fix: 'moat grant npm' });
         expect(byName(checks, 'grant:github').status).toBe('ok');

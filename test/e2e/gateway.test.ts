@@ -385,8 +385,8 @@ describe('lifetime', () => {
     expect(restart.code, restart.stderr).toBe(0);
     const status2 = await waitFor(async () => {
       const s = await moat(['proxy', 'status', '--json'], { home, cwd, env });
-      const h = JSON.parse(s.stdout) as { pid: number; runs: string[] } | null;
-      return h && h.runs.includes(id) ? h : undefined;
+      const h = JSON.parse(s.stdout) as { running: boolean; pid: number; runs?: string[] };
+      return h.running && h.runs?.includes(id) ? h : undefined;
     }, 15_000, 'the run re-registered by the new daemon');
     expect(status2.pid).not.toBe(pid1);
 

@@ -157,7 +157,7 @@ export interface RunRecord {
 export async function listRuns(home: string, cwd: string): Promise<RunRecord[]> {
   const r = await moat(['list', '--json'], { home, cwd });
   if (r.code !== 0) throw new Error(`moat list --json failed (${r.code}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as RunRecord[];
+  return (JSON.parse(r.stdout) as { runs: RunRecord[] }).runs;
 }
 
 /** Run directories present under $MOAT_HOME/runs. */

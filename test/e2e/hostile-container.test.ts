@@ -82,7 +82,7 @@ describe('hostile container: its gateway directory', () => {
     expect(restart.code, restart.stderr).toBe(0);
     await waitFor(async () => {
       const st = await moat(['proxy', 'status', '--json'], { home, cwd });
-      return (JSON.parse(st.stdout) as { runs?: string[] } | null)?.runs?.includes(id);
+      return (JSON.parse(st.stdout) as { runs?: string[] }).runs?.includes(id);
     }, 15_000, 'the run re-registered by the new daemon');
     const sock = lstatSync(join(home, 'runs', id, 'net', 'proxy.sock'));
     expect(sock.isSocket()).toBe(true);

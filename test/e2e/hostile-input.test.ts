@@ -191,7 +191,8 @@ describe('runs: dry run, confirmation, no engine', () => {
     // Its container too while the daemon has not removed it yet.
     expect(dry.stdout).toMatch(new RegExp(`^Would remove \\(dry run: nothing was removed\\):\\n  run to-keep \\(${stoppedId}\\): (its container [0-9a-f]{12} and )?its directory ${join(home, 'runs', stoppedId)}\\n$`));
     const clean = await refused(['clean', '--dry-run'], cwd);
-    expect(clean.stdout).toBe(`Would remove (dry run: nothing was removed):\n  run to-keep (${stoppedId})\n`);
+    // One table style (src/term/table.ts): WHAT, NAME, ID.
+    expect(clean.stdout).toMatch(new RegExp(`^Would remove \\(dry run: nothing was removed\\):\\nWHAT +NAME +ID\\nrun +to-keep +${stoppedId}\\n$`));
   });
 
   it('list, logs, trace, audit and grant list work without an engine, with one warning line', async () => {
@@ -205,8 +206,9 @@ describe('runs: dry run, confirmation, no engine', () => {
     const list = await refused(['list'], cwd, ENGINE_DOWN);
     expect(list.code).toBe(0);
     expect(list.stderr).toBe(warning);
-    expect(list.stdout).toMatch(/still-live\s+run_[0-9a-f]{12}\s+running/);
-    expect(list.stdout).toMatch(/to-keep\s+run_[0-9a-f]{12}\s+stopped \(0\)/);
+    // NAME, COMMAND, WORKSPACE, STATE, AGE, ID (one table style).
+    expect(list.stdout).toMatch(new RegExp(`^still-live +sleep 30 +\\S+ +running +.+ +${id}$`, 'm'));
+    expect(list.stdout).toMatch(/^to-keep +echo kept +\S+ +stopped \(0\) +.+ +run_[0-9a-f]{12}$/m);
 
     const logs = await refused(['logs', 'to-keep'], cwd, ENGINE_DOWN);
     expect([logs.code, logs.stdout, logs.stderr]).toEqual([0, 'kept\n', '']);

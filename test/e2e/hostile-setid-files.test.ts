@@ -69,8 +69,8 @@ describe('hostile run: no set-id file or device node outlives it', () => {
       expectClean(ws);
       expect(r.stderr).toMatch(/set-user-id or set-group-id files, whose bits moat removed: /);
       for (const f of ['suid', 'sgid', 'both', 'mounted']) expect(r.stderr).toMatch(new RegExp(`/${f}\\b`));
-      const events = await moat(['audit', '--events', '--type', 'lifecycle'], { home, cwd: ws }); // the latest run
-      expect(events.stdout + events.stderr).toContain('set-id-files');
+      const events = await moat(['audit', '--events', '--type', 'lifecycle', '--json'], { home, cwd: ws }); // the latest run
+      expect(events.stdout + events.stderr).toContain('"event":"set-id-files"');
     });
   }
 

@@ -53,7 +53,7 @@ describe('hostile: a refused-request flood cannot grow the trace or the audit lo
     const sent = [...r.stdout.matchAll(/sent=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 
     const list = await moat(['list', '--json'], { home, cwd: ws });
-    const id = (JSON.parse(list.stdout) as Array<{ id: string; name: string }>).find((x) => x.name === 'flood')!.id;
+    const id = (JSON.parse(list.stdout) as { runs: Array<{ id: string; name: string }> }).runs.find((x) => x.name === 'flood')!.id;
     const dir = join(home, 'runs', id);
     const netSize = (await stat(join(dir, 'network.jsonl'))).size;
     const auditSize = (await stat(join(dir, 'audit.jsonl'))).size;
@@ -84,7 +84,7 @@ describe('hostile: a refused-request flood cannot grow the trace or the audit lo
       return a.code === 0 && /\[ok\]\s+completeness/.test(a.stdout) ? a : undefined;
     }, 20_000, 'a verified audit log');
     expect(audit.stdout).toMatch(/\[ok\]\s+completeness\s+all \d+ entries covered by the final checkpoint/);
-    const budget = await moat(['audit', 'flood', '--events', '--type', 'lifecycle'], { home, cwd: ws });
+    const budget = await moat(['audit', 'flood', '--events', '--type', 'lifecycle', '--json'], { home, cwd: ws });
     expect(budget.stdout).toContain('"event":"audit-budget-reached"');
     expect(budget.stdout).toContain('"event":"audit-entries-dropped"');
 

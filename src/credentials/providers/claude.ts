@@ -26,12 +26,13 @@ export function parseClaudeCredentials(text: string, source: string): GrantedSec
   try {
     data = JSON.parse(text);
   } catch {
-    throw new MoatError(`${source} is not valid JSON.`, { hint: 'Log in again with `claude`, then run: moat grant claude --import' });
+    throw new MoatError(`${source} is not valid JSON.`, { code: 'E_CREDENTIAL', hint: 'Log in again with `claude`, then run: moat grant claude --import' });
   }
   const oauth = (data as { claudeAiOauth?: Record<string, unknown> } | null)?.claudeAiOauth;
   const accessToken = typeof oauth?.accessToken === 'string' ? oauth.accessToken : undefined;
   if (!oauth || !accessToken) {
     throw new MoatError(`${source} holds no Claude login (claudeAiOauth.accessToken).`, {
+      code: 'E_CREDENTIAL',
       hint: 'Log in with `claude`, or create a token with `claude setup-token` and run: moat grant claude',
     });
   }
@@ -51,6 +52,7 @@ async function importHostLogin(ctx: GrantContext): Promise<GrantedSecret> {
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
     throw new MoatError(`No Claude Code login found at ${path}.`, {
+      code: 'E_NOT_FOUND',
       hint: 'On macOS the login lives in the keychain: create a token with `claude setup-token` and run: moat grant claude',
     });
   }

@@ -52,7 +52,7 @@ export function parseCodexAuth(text: string, path: string): GrantedSecret {
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
     data = parsed as Record<string, unknown>;
   } catch {
-    throw new MoatError(`${path} is not valid JSON.`, { hint: 'Sign in again with `codex login`, then run: moat grant openai --import' });
+    throw new MoatError(`${path} is not valid JSON.`, { code: 'E_CREDENTIAL', hint: 'Sign in again with `codex login`, then run: moat grant openai --import' });
   }
   const source = `import:${path}`;
   const tokens = data.tokens as Record<string, unknown> | null | undefined;
@@ -71,6 +71,7 @@ export function parseCodexAuth(text: string, path: string): GrantedSecret {
     return { provider: 'openai', kind: 'api-key', secret: { token: data.OPENAI_API_KEY }, source };
   }
   throw new MoatError(`${path} holds no Codex login (neither tokens nor an API key).`, {
+    code: 'E_CREDENTIAL',
     hint: 'Sign in with `codex login`, then run: moat grant openai --import',
   });
 }

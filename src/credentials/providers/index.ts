@@ -19,6 +19,7 @@ export function getProvider(name: string): Provider {
   if (found) return found;
   const names = providers.map((p) => p.name);
   throw new MoatError(`Unknown credential provider "${name}". Known: ${names.join(', ')}.`, {
+    code: 'E_NOT_FOUND',
     hint: didYouMean(name, names, 'moat grant {}') ?? 'moat grant <provider>',
   });
 }
@@ -27,7 +28,7 @@ export function getProvider(name: string): Provider {
 export function parseGrantName(spec: string): { provider: string; scopes: string[] } {
   const [provider = '', ...rest] = spec.trim().split(':');
   const scopes = rest.join(':').split(',').map((s) => s.trim()).filter(Boolean);
-  if (!provider) throw new MoatError(`Invalid grant "${spec}".`, { hint: 'moat grant <provider>[:scope]' });
+  if (!provider) throw new MoatError(`Invalid grant "${spec}".`, { code: 'E_USAGE', hint: 'moat grant <provider>[:scope]' });
   return { provider: provider.toLowerCase(), scopes };
 }
 

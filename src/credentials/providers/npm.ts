@@ -51,7 +51,7 @@ export const npm: Provider = {
   async grant(ctx) {
     if (ctx.import) {
       const found = await readHostNpmrc(ctx);
-      if (!found) throw new MoatError('No registry tokens found in your .npmrc.', { hint: 'npm login, then: moat grant npm --import' });
+      if (!found) throw new MoatError('No registry tokens found in your .npmrc.', { code: 'E_NOT_FOUND', hint: 'npm login, then: moat grant npm --import' });
       return { provider: 'npm', kind: 'token', secret: found.tokens, source: `import:${found.path}` };
     }
     if (!ctx.tokenStdin && !ctx.env.NPM_TOKEN?.trim()) {

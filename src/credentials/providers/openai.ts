@@ -53,6 +53,7 @@ async function importCodexLogin(ctx: GrantContext): Promise<GrantedSecret> {
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
     throw new MoatError(`No Codex login found at ${path}.`, {
+      code: 'E_NOT_FOUND',
       hint: 'Sign in with `codex login` (or pass an API key: moat grant openai), then run: moat grant openai --import',
     });
   }
@@ -64,7 +65,7 @@ async function codexLogin(ctx: GrantContext): Promise<GrantedSecret | undefined>
     ctx.log('The `codex` command is not installed; paste an API key instead.');
     return undefined;
   }
-  if (code !== 0) throw new MoatError(`\`codex login\` failed (exit ${code}).`, { hint: 'moat grant openai' });
+  if (code !== 0) throw new MoatError(`\`codex login\` failed (exit ${code}).`, { code: 'E_CREDENTIAL', hint: 'moat grant openai' });
   return importCodexLogin(ctx);
 }
 
@@ -99,6 +100,7 @@ export const openai: Provider = {
       secretField(cred, 'accessToken');
       if (cred.expiresAt && Date.parse(cred.expiresAt) <= Date.now() && !cred.secret.refreshToken) {
         throw new MoatError('The Codex sign-in has expired and has no refresh token.', {
+          code: 'E_CREDENTIAL',
           hint: 'Sign in again with `codex login`, then run: moat grant openai --import',
         });
       }

@@ -55,7 +55,7 @@ export async function obtainToken(
 ): Promise<{ token: string; source: string }> {
   if (ctx.tokenStdin) {
     const token = (await ctx.readStdin()).trim();
-    if (!token) throw new MoatError(`No ${opts.label} on stdin.`, { hint: `echo "$TOKEN" | moat grant ${opts.provider} --token-stdin` });
+    if (!token) throw new MoatError(`No ${opts.label} on stdin.`, { code: 'E_USAGE', hint: `echo "$TOKEN" | moat grant ${opts.provider} --token-stdin` });
     return { token, source: 'stdin' };
   }
   for (const name of opts.envVars) {
@@ -69,11 +69,12 @@ export async function obtainToken(
   if (extra) return extra;
   if (ctx.isTTY) {
     const token = (await ctx.promptSecret(`Paste your ${opts.label}:`)).trim();
-    if (!token) throw new MoatError(`No ${opts.label} entered.`, { hint: `moat grant ${opts.provider}` });
+    if (!token) throw new MoatError(`No ${opts.label} entered.`, { code: 'E_USAGE', hint: `moat grant ${opts.provider}` });
     return { token, source: 'prompt' };
   }
   const envHint = opts.envVars[0] ? ` or set ${opts.envVars[0]}` : '';
   throw new MoatError(`No ${opts.label} found and no terminal to ask for one.`, {
+    code: 'E_USAGE',
     hint: `Pipe it in: moat grant ${opts.provider} --token-stdin${envHint}`,
   });
 }
@@ -85,7 +86,7 @@ export function tokenSecret(provider: string, kind: string, token: string, sourc
 /** The credential's single secret value, or a MoatError naming the fix. */
 export function secretField(cred: { provider: string; secret: Record<string, string> }, field: string): string {
   const value = cred.secret[field];
-  if (!value) throw new MoatError(`The ${cred.provider} grant has no ${field}.`, { hint: `moat grant ${cred.provider}` });
+  if (!value) throw new MoatError(`The ${cred.provider} grant has no ${field}.`, { code: 'E_CREDENTIAL', hint: `moat grant ${cred.provider}` });
   return value;
 }
 
@@ -110,6 +111,7 @@ export async function validateRequest(
     res = await doFetch(url, { headers: { accept: 'application/json', ...headers }, signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000), redirect: 'manual' });
   } catch (err) {
     throw new MoatError(`Could not reach ${new URL(url).host} to check the ${provider} credential: ${describeFetchError(err)}.`, {
+      code: 'E_NETWORK',
       hint: `Check your network, or skip the check: moat grant ${provider} --no-validate`,
       cause: err,
     });
@@ -117,12 +119,14 @@ export async function validateRequest(
   if (res.status === 401 || res.status === 403) {
     await res.body?.cancel();
     throw new MoatError(`${new URL(url).host} rejected the ${provider} credential (HTTP ${res.status}): it is wrong, expired or revoked.`, {
+      code: 'E_CREDENTIAL',
       hint: `Create a new one and run: moat grant ${provider}`,
     });
   }
   if (!res.ok) {
     await res.body?.cancel();
     throw new MoatError(`Could not check the ${provider} credential: ${new URL(url).host} answered HTTP ${res.status}.`, {
+      code: 'E_CREDENTIAL',
       hint: `Try again later, or skip the check: moat grant ${provider} --no-validate`,
     });
   }
@@ -171,11 +175,11 @@ export async function postTokenRefresh(
       redirect: 'manual',
     });
   } catch (err) {
-    throw new MoatError(`Could not reach ${host} to refresh ${what}: ${describeFetchError(err)}.`, { hint, cause: err });
+    throw new MoatError(`Could not reach ${host} to refresh ${what}: ${describeFetchError(err)}.`, { code: 'E_NETWORK', hint, cause: err });
   }
   const parsed: unknown = await res.json().catch(() => undefined);
   if (!res.ok || !stringProp(parsed, 'access_token')) {
-    throw new MoatError(`${host} refused to refresh ${what} (HTTP ${res.status}).`, { hint });
+    throw new MoatError(`${host} refused to refresh ${what} (HTTP ${res.status}).`, { code: 'E_CREDENTIAL', hint });
   }
   return parsed as Record<string, unknown>;
 }

@@ -36,12 +36,14 @@ const API_RE = /^\d+\.\d+$/;
 export function chooseApi(engineMax: string, address: string): string {
   if (!API_RE.test(engineMax)) {
     throw new MoatError(`The Docker engine at ${address} reported an API version moat cannot read (${JSON.stringify(engineMax.slice(0, 40))}).`, {
+      code: 'E_ENGINE',
       hint: 'Check that DOCKER_HOST points at a Docker Engine (or a Docker-compatible engine such as Podman).',
       exitCode: 125,
     });
   }
   if (compareApi(engineMax, MIN_API) < 0) {
     throw new MoatError(`The Docker engine at ${address} speaks API ${engineMax}; moat needs ${MIN_API} or newer (Docker 19.03+).`, {
+      code: 'E_ENGINE',
       hint: 'Upgrade Docker Engine (https://docs.docker.com/engine/install/), or point DOCKER_HOST at a newer engine.',
       exitCode: 125,
     });
@@ -54,6 +56,7 @@ export function engineTooNew(message: string, address: string): MoatError | unde
   const m = /client version (\S+) is too old\. Minimum supported API version is (\d+\.\d+)/.exec(message);
   if (!m) return undefined;
   return new MoatError(`The Docker engine at ${address} needs API ${m[2] ?? '?'} or newer; this moat speaks up to ${MAX_API}.`, {
+    code: 'E_ENGINE',
     hint: `Update moat, or start the engine with DOCKER_MIN_API_VERSION=${MAX_API} in its environment.`,
     exitCode: 125,
   });

@@ -134,8 +134,19 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       const code = statusCode(err);
       if (code === 404) return;
-      if (code === 409 && /already in progress/.test(String((err as Error).message))) return;
+      // 409 is also "cannot remove a running container": only a removal already under way is done.
+      if (code === 409 && (await this.removalUnderWay(id))) return;
       throw dockerError(err, 'remove the container', this.api.address);
+    }
+  }
+
+  /** The container is gone or the engine is removing it (told by its state, not by the text of an answer). */
+  private async removalUnderWay(id: string): Promise<boolean> {
+    try {
+      const j = await this.api.json<InspectJson>('GET', `${c(id)}/json`);
+      return j.State.Status === 'removing';
+    } catch (err) {
+      return statusCode(err) === 404;
     }
   }
 
@@ -183,10 +194,16 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async build(req: BuildRequest): Promise<void> {
-    const id = await this.call('build the image', () => buildImage(this.api, req));
-    // The classic builder names the image it made last (aux.ID); an engine that does not must still have the tag.
-    if (id === undefined && !(await this.inspectImage(req.tag))) {
-      throw dockerError(new Error(`the build ended without an image tagged ${req.tag}`), 'build the image', this.api.address);
+    try {
+      const id = await this.call('build the image', () => buildImage(this.api, req));
+      // The classic builder names the image it made last (aux.ID); an engine that does not must still have the tag.
+      if (id === undefined && !(await this.inspectImage(req.tag))) {
+        throw dockerError(new Error(`the build ended without an image tagged ${req.tag}`), 'build the image', this.api.address);
+      }
+    } catch (err) {
+      // The engine ran the build and it failed (a step, the Dockerfile): a build failure, not an engine one.
+      if (err instanceof MoatError && err.code === 'E_ENGINE') throw new MoatError(err.message, { code: 'E_BUILD', exitCode: err.exitCode, cause: err.cause });
+      throw err;
     }
   }
 
@@ -225,7 +242,7 @@ export class DockerRuntime implements ContainerRuntime {
         } catch { /* not JSON: ignore */ }
       }
     }
-    if (failure) throw new MoatError(`Cannot pull the image ${ref}: ${failure.slice(0, 300)}`, { hint: `Check the name, or pull it yourself: docker pull ${ref}` });
+    if (failure) throw new MoatError(`Cannot pull the image ${ref}: ${failure.slice(0, 300)}`, { code: 'E_ENGINE', hint: `Check the name, or pull it yourself: docker pull ${ref}` });
   }
 
   async removeImage(ref: string): Promise<void> {

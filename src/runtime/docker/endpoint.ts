@@ -20,6 +20,7 @@ export function engineEndpoint(env: NodeJS.ProcessEnv = process.env): EngineEndp
   } else if (dh.startsWith('tcp://')) {
     if (env.DOCKER_TLS_VERIFY) {
       throw new MoatError('DOCKER_HOST with DOCKER_TLS_VERIFY (TLS to the engine) is not supported yet.', {
+        code: 'E_ENGINE_UNREACHABLE',
         hint: 'Use a unix socket, or an ssh tunnel to one, and point DOCKER_HOST at it.',
       });
     }
@@ -31,6 +32,7 @@ export function engineEndpoint(env: NodeJS.ProcessEnv = process.env): EngineEndp
     }
   }
   throw new MoatError(`DOCKER_HOST=${dh} is not supported (only unix:///path and tcp://host:port).`, {
+    code: 'E_ENGINE_UNREACHABLE',
     hint: 'Unset DOCKER_HOST, or point it at the engine\'s socket, e.g. DOCKER_HOST=unix:///var/run/docker.sock',
   });
 }

@@ -1,5 +1,6 @@
 import { request, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
+import { SystemLikeError } from '../../errors.js';
 import { chooseApi } from './api-version.js';
 import { engineEndpoint } from './endpoint.js';
 
@@ -100,7 +101,7 @@ export class EngineApi {
         },
       }, resolve);
       req.on('error', reject);
-      if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(Object.assign(new Error('the engine did not answer in time'), { code: 'ETIMEDOUT' })));
+      if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new SystemLikeError('the engine did not answer in time', 'ETIMEDOUT')));
       req.end(body);
     });
   }

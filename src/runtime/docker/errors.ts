@@ -8,9 +8,9 @@ export function statusCode(err: unknown): number | undefined {
 
 const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH']);
 
-/** Whether `err` says the engine cannot be reached at all (as opposed to refusing one request). */
+/** Whether `err` says the engine cannot be reached at all (as opposed to refusing one request): told by its code. */
 export function isEngineUnreachable(err: unknown): boolean {
-  return err instanceof MoatError && err.exitCode === 125 && UNREACHABLE.has(errnoCode(err.cause) ?? '');
+  return err instanceof MoatError && err.code === 'E_ENGINE_UNREACHABLE';
 }
 
 /** Turn an engine failure into one sentence a user can act on; `address` names the engine (DOCKER_HOST). */
@@ -24,6 +24,7 @@ export function dockerError(err: unknown, what: string, address: string): Error 
         ? `Permission denied talking to the Docker engine at ${address}.`
         : `Cannot reach the Docker engine at ${address} (${code}).`,
       {
+        code: 'E_ENGINE_UNREACHABLE',
         hint: perm
           ? 'Add yourself to the docker group: sudo usermod -aG docker $USER (then log in again).'
           : 'Start it with: sudo systemctl start docker (or bash scripts/setup.sh), or set DOCKER_HOST.',
@@ -37,5 +38,5 @@ export function dockerError(err: unknown, what: string, address: string): Error 
     const tooNew = engineTooNew(message, address);
     if (tooNew) return tooNew;
   }
-  return new MoatError(`Docker could not ${what}: ${message.trim()}`, { exitCode: 125, cause: err });
+  return new MoatError(`Docker could not ${what}: ${message.trim()}`, { code: 'E_ENGINE', exitCode: 125, cause: err });
 }

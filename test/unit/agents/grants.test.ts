@@ -40,7 +40,7 @@ describe('agent grants: added automatically when stored', () => {
   });
 
   it('an unreadable credential is reported, not thrown', async () => {
-    const lookup = (name: string): Promise<StoredCredential | undefined> => (name === 'claude' ? Promise.reject(new MoatError('The credential "claude" cannot be read: damaged.')) : Promise.resolve(undefined));
+    const lookup = (name: string): Promise<StoredCredential | undefined> => (name === 'claude' ? Promise.reject(new MoatError('The credential "claude" cannot be read: damaged.', { code: 'E_CREDENTIAL' })) : Promise.resolve(undefined));
     const err = (await agentGrants(claudeAgent, [], lookup, NOW).catch((e: unknown) => e)) as MoatError;
     expect(err.message).toContain('cannot be read');
     expect(err.message).toContain('moat grant claude');

@@ -38,7 +38,7 @@ describe('sessions per workspace: listing and resolution stay in the workspace\'
   let runs: RunMetadata[];
   const byRef = (ref: string): Promise<RunMetadata> => {
     const r = runs.find((x) => x.id === ref || x.name === ref);
-    return r ? Promise.resolve(r) : Promise.reject(new MoatError(`No run matches "${ref}".`));
+    return r ? Promise.resolve(r) : Promise.reject(new MoatError(`No run matches "${ref}".`, { code: 'E_NOT_FOUND' }));
   };
   const claude = (ws: string): Promise<WorkspaceTranscripts> => workspaceTranscripts(AGENTS.claude, ws, home);
   const transcript = async (folder: string, id: string, iso: string): Promise<string> => {

@@ -53,7 +53,11 @@ describe('moat audit', () => {
 
   it('--events lists entries, filtered by --type', async () => {
     const all = await moat('--events');
-    expect(all.out.trim().split('\n')).toHaveLength(10);
+    const lines = all.out.trim().split('\n');
+    // A timeline: the day once, then one line per entry: seq, time, type, summary.
+    expect(lines[0]).toMatch(/^── \d{4}-\d{2}-\d{2} \(UTC\)$/);
+    expect(lines.slice(1)).toHaveLength(10);
+    expect(lines[1]).toMatch(/^ {5}1 {2}\d{2}:\d{2}:\d{2}\.\d{3} {2}lifecycle {3}event i=0 nested=\{"ok":true\} text=event 0 ✓$/);
     const net = await moat('--events', '--type', 'network,ssh', '--json');
     const { entries } = JSON.parse(net.out) as { entries: { type: string }[] };
     expect(entries.map((e) => e.type)).toEqual(['network', 'ssh', 'network']);
@@ -65,6 +69,10 @@ describe('moat audit', () => {
     const exported = await moat('--export', file);
     expect(exported.code).toBe(0);
     expect(exported.err).toMatch(/exported 10 entries/);
+    // With --json the report alone: no note on stderr (docs/json.md).
+    const quiet = await moat('--export', `${file}.2`, '--json');
+    expect(quiet.err).toBe('');
+    expect(JSON.parse(quiet.out)).toMatchObject({ ok: true, entries: 10 });
     const keyFile = join(dirname(runDir), 'pub.pem');
     await writeFile(keyFile, (await moat('key')).out);
     const ok = await moat('verify', file, '--key', keyFile);

@@ -31,7 +31,10 @@ describe('moat deps', () => {
   });
 
   it('prints JSON with --json', async () => {
-    const list = JSON.parse(await run('list', '--type', 'npm', '--json')) as { name: string; type: string }[];
+    const out = await run('list', '--type', 'npm', '--json');
+    expect(out.trim().split('\n')).toHaveLength(1); // one document, on one line (docs/json.md)
+    const list = (JSON.parse(out) as { dependencies: { name: string; type: string; needsInternet: boolean; install: object }[] }).dependencies;
+    for (const e of list) expect(Object.keys(e)).toEqual(expect.arrayContaining(['name', 'type', 'description', 'needsInternet', 'install']));
     expect(list.map((e) => e.name)).toContain('codex');
     expect(new Set(list.map((e) => e.type))).toEqual(new Set(['npm']));
   });
@@ -54,6 +57,8 @@ describe('moat deps', () => {
     expect(ts).toMatch(/npm \(global\): typescript@<version>/);
     expect(await run('info', 'python-dev')).toMatch(/bundle of: python, uv, git, build-essential/);
     expect(await run('info', 'npm:@scope/pkg')).toMatch(/type\s+npm/);
+    const info = JSON.parse(await run('info', 'node', '--json')) as { name: string; type: string; defaultVersion: string; versions: unknown };
+    expect(info).toMatchObject({ name: 'node', type: 'runtime', defaultVersion: expect.any(String) });
   });
 
   it('suggests a name for an unknown dependency', async () => {
