@@ -42,7 +42,12 @@ export function forgottenDashDash(cmd: CommandShape, args: readonly string[], is
 /** commander's error text, worded as moat's: the `moat:` prefix and `did you mean: moat …` suggestions. */
 export function moatCommanderText(text: string, commandPath: readonly string[], prefix = 'moat:'): string {
   let out = text.replace(/^error: /, `${prefix} `);
-  out = out.replace(/\n\(Did you mean (.+?)\?\)/, (_m, s: string) => `\n  did you mean: ${s.startsWith('-') ? s : ['moat', ...commandPath, s].join(' ')}`);
+  out = out.replace(/\n\(Did you mean (.+?)\?\)/, (_m, s: string) => {
+    // commander offers one name, or several as "one of a, b".
+    const names = s.replace(/^one of /, '').split(', ');
+    const full = names.map((n) => (n.startsWith('-') ? n : ['moat', ...commandPath, n].join(' ')));
+    return `\n  did you mean: ${full.length === 1 ? full[0] : `one of ${full.join(', ')}`}`;
+  });
   return out;
 }
 

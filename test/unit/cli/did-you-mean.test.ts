@@ -55,6 +55,7 @@ describe('forgottenDashDash', () => {
 describe('moatCommanderText', () => {
   it('one prefix, and commander\'s suggestion as a moat command line', () => {
     expect(moatCommanderText("error: unknown command 'lsit'\n(Did you mean list?)\n", [])).toBe("moat: unknown command 'lsit'\n  did you mean: moat list\n");
+    expect(moatCommanderText("error: unknown command 'lst'\n(Did you mean one of list, ls?)\n", [])).toBe("moat: unknown command 'lst'\n  did you mean: one of moat list, moat ls\n");
     expect(moatCommanderText("error: unknown command 'shw'\n(Did you mean show?)\n", ['trust'])).toBe("moat: unknown command 'shw'\n  did you mean: moat trust show\n");
     expect(moatCommanderText("error: unknown option '--nme'\n(Did you mean --name?)\n", ['run'])).toBe("moat: unknown option '--nme'\n  did you mean: --name\n");
   });
