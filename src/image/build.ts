@@ -8,6 +8,7 @@ import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { ASSETS, renderDockerfile, type ImageRecipe } from './dockerfile.js';
 import { imageTag } from './tag.js';
 import { buildHint, isEngineNoise, stepOwners } from './build-errors.js';
+import { onBuildRefusal } from './build-onbuild.js';
 import type { BuildGateway, BuildGatewayOptions } from './build-gateway.js';
 import type { BuildRelay } from './build-relay.js';
 import type { BuildTrace } from './build-trace.js';
@@ -87,16 +88,19 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
   let currentOwner = 'base image';
   let gateway: BuildGateway | undefined;
   let relay: BuildRelay | undefined;
-  let pullFailure: MoatError | undefined;
+  let refusal: MoatError | undefined;
   try {
     await writeFile(join(ctx, 'Dockerfile'), dockerfile);
     for (const [name, content] of Object.entries(ASSETS)) await writeFile(join(ctx, name), content, { mode: 0o755 });
     // The relay runs from the base image, so it must be here before the build (which would pull it).
     if (!(await opts.runtime.imageExists(opts.recipe.baseImage))) {
       progress.line(`pulling ${opts.recipe.baseImage}`);
-      pullFailure = await pullBase(opts.runtime, opts.recipe.baseImage, (l) => log.write(`${l}\n`));
-      if (pullFailure) throw pullFailure;
+      refusal = await pullBase(opts.runtime, opts.recipe.baseImage, (l) => log.write(`${l}\n`));
+      if (refusal) throw refusal;
     }
+    // ONBUILD ADD <url> and COPY --from are fetched by the engine on the host's network, past the relay.
+    refusal = onBuildRefusal(opts.recipe.baseImage, (await opts.runtime.inspectImage(opts.recipe.baseImage))?.onBuild ?? []);
+    if (refusal) throw refusal;
     gateway = await startBuildGateway({
       caDir: network.caDir,
       parentDir: opts.buildsDir,
@@ -139,7 +143,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
     return { tag, built: true, logFile, traceFile: trace.file };
   } catch (err) {
     progress.done(false);
-    if (err === pullFailure) throw err;
+    if (err === refusal) throw err;
     if (err instanceof MoatError && err.exitCode === 125 && !/build the image:/.test(err.message)) throw err;
     const detail = err instanceof Error ? err.message : String(err);
     tail.push(detail);
