@@ -49,8 +49,10 @@ export async function startBuildGateway(opts: BuildGatewayOptions): Promise<Buil
     socketDir: t.hostDir,
     caPem: ca.certPem,
     close: async () => {
-      await new Promise<void>((r) => server.close(() => r()));
+      // Stop accepting, then end the connections the steps still hold: the server's close waits for them.
+      const closed = new Promise<void>((r) => server.close(() => r()));
       await proxy.close();
+      await closed;
       await rm(dir, { recursive: true, force: true });
     },
   };
