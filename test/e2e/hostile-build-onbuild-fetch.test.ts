@@ -6,11 +6,11 @@
  */
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupHome, moat, tempDir } from './helpers.js';
+import { cleanupHome, moat, sleep, startMoat, tempDir, waitFor } from './helpers.js';
 
 const execFileP = promisify(execFile);
 const classic = { env: { ...process.env, DOCKER_BUILDKIT: '0' } };
@@ -63,7 +63,34 @@ describe('hostile build: ONBUILD steps the engine fetches itself', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(`The base image ${tag} has ONBUILD steps that the engine would fetch itself, outside the build's network boundary: "ONBUILD ADD http://127.0.0.1:${port}/secret /leak".`);
     expect(fetched).toBe(0);
-    const relays = (await execFileP('docker', ['ps', '-aq', '--filter', 'label=moat.build-relay', '--filter', `label=moat.home=${home}`])).stdout.trim();
-    expect(relays).toBe('');
+    expect(await relaysLeft()).toBe('');
+  }, 240_000);
+});
+
+async function relaysLeft(): Promise<string> {
+  return (await execFileP('docker', ['ps', '-aq', '--filter', 'label=moat.build-relay', '--filter', `label=moat.home=${home}`])).stdout.trim();
+}
+
+describe('hostile build: Ctrl-C while a base image step runs', () => {
+  it('SIGINT mid-build ends the CLI by SIGINT with no relay container and no gateway directory left', async () => {
+    const ctx = join(root, 'sleepy');
+    await mkdir(ctx, { recursive: true });
+    const tag = `moat-test-onbuild-sleep:${process.pid}`;
+    images.push(tag);
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM debian:bookworm-slim\nONBUILD RUN sleep 120\n');
+    await execFileP('docker', ['build', '-q', '-t', tag, ctx], classic);
+    const cwd = join(root, 'ws-sleepy');
+    await mkdir(cwd, { recursive: true });
+    await writeFile(join(cwd, 'moat.yaml'), `base_image: ${tag}\n`);
+    const cli = startMoat(['run', '--approve-config', '--', 'true'], { home, cwd, timeoutMs: 120_000 });
+    await waitFor(async () => (await relaysLeft()) !== '', 60_000, 'the build relay');
+    await sleep(3000); // the ONBUILD step (run with the FROM step) is sleeping
+    const builds = join(home, 'builds');
+    expect((await readdir(builds)).filter((f) => f.startsWith('gw-'))).toHaveLength(1);
+    cli.child.kill('SIGINT');
+    const r = await cli.done;
+    expect(r.signal, r.stderr).toBe('SIGINT');
+    expect(await relaysLeft()).toBe('');
+    expect((await readdir(builds)).filter((f) => f.startsWith('gw-'))).toEqual([]);
   }, 240_000);
 });
