@@ -8,6 +8,7 @@ import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { createProxy, loadOrCreateCA, type GatewayEvent, type ProxyOptions } from '../gateway/index.js';
 import { listenInPlace, unixTransport } from '../gateway/transport.js';
+import { parseHostPattern } from '../gateway/hosts.js';
 
 export interface BuildGatewayOptions {
   /** moat's CA directory (the same CA as runs: its certificate is trusted by the build steps only). */
@@ -27,11 +28,19 @@ export interface BuildGateway {
   close(): Promise<void>;
 }
 
+/**
+ * A build fetches over HTTP and HTTPS only: a host named without a port is allowed on 80 and 443, not on
+ * every port (`CONNECT deb.debian.org:22` is refused); a pattern that names its port keeps it.
+ */
+export function buildAllowHosts(patterns: readonly string[]): string[] {
+  return patterns.flatMap((p) => (parseHostPattern(p).port !== undefined ? [p] : [`${p}:80`, `${p}:443`]));
+}
+
 export async function startBuildGateway(opts: BuildGatewayOptions): Promise<BuildGateway> {
   const ca = await loadOrCreateCA(opts.caDir);
   const proxy = createProxy({
     ca,
-    policy: { policy: 'strict', rules: [], deny: [], allowHosts: opts.allowHosts },
+    policy: { policy: 'strict', rules: [], deny: [], allowHosts: buildAllowHosts(opts.allowHosts) },
     ...opts.upstream,
     onEvent: opts.onEvent,
   });
@@ -49,8 +58,10 @@ export async function startBuildGateway(opts: BuildGatewayOptions): Promise<Buil
     socketDir: t.hostDir,
     caPem: ca.certPem,
     close: async () => {
-      await new Promise<void>((r) => server.close(() => r()));
+      // Stop accepting, then end the connections the steps still hold: the server's close waits for them.
+      const closed = new Promise<void>((r) => server.close(() => r()));
       await proxy.close();
+      await closed;
       await rm(dir, { recursive: true, force: true });
     },
   };

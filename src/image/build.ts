@@ -8,6 +8,8 @@ import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { ASSETS, renderDockerfile, type ImageRecipe } from './dockerfile.js';
 import { imageTag } from './tag.js';
 import { buildHint, isEngineNoise, stepOwners } from './build-errors.js';
+import { onBuildRefusal } from './build-onbuild.js';
+import { cleanupOnSignal, type SignalHooks } from './build-signals.js';
 import type { BuildGateway, BuildGatewayOptions } from './build-gateway.js';
 import type { BuildRelay } from './build-relay.js';
 import type { BuildTrace } from './build-trace.js';
@@ -33,6 +35,8 @@ export interface EnsureImageOptions {
   rebuild: boolean;
   /** Made only when a build actually happens. */
   progress: () => Promise<BuildProgress>;
+  /** Test hook: the signals that take the build's boundary down before the CLI ends (default: the process). */
+  signalHooks?: SignalHooks;
 }
 
 /**
@@ -85,19 +89,31 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
   const tail: string[] = [];
   let currentStep = '';
   let currentOwner = 'base image';
-  let gateway: BuildGateway | undefined;
-  let relay: BuildRelay | undefined;
-  let pullFailure: MoatError | undefined;
+  // Kept as promises: a signal while one is starting waits for it, to remove it too.
+  let gatewayStart: Promise<BuildGateway> | undefined;
+  let relayStart: Promise<BuildRelay> | undefined;
+  let refusal: MoatError | undefined;
+  let down: Promise<void> | undefined;
+  const teardown = (): Promise<void> => (down ??= (async () => {
+    await (await relayStart?.catch(() => undefined))?.stop();
+    await (await gatewayStart?.catch(() => undefined))?.close();
+    await rm(ctx, { recursive: true, force: true });
+  })());
+  // Ctrl-C mid-build: the relay (the base image's code) and the gateway's directory go before the CLI does.
+  const unlisten = cleanupOnSignal(teardown, opts.signalHooks);
   try {
     await writeFile(join(ctx, 'Dockerfile'), dockerfile);
     for (const [name, content] of Object.entries(ASSETS)) await writeFile(join(ctx, name), content, { mode: 0o755 });
     // The relay runs from the base image, so it must be here before the build (which would pull it).
     if (!(await opts.runtime.imageExists(opts.recipe.baseImage))) {
       progress.line(`pulling ${opts.recipe.baseImage}`);
-      pullFailure = await pullBase(opts.runtime, opts.recipe.baseImage, (l) => log.write(`${l}\n`));
-      if (pullFailure) throw pullFailure;
+      refusal = await pullBase(opts.runtime, opts.recipe.baseImage, (l) => log.write(`${l}\n`));
+      if (refusal) throw refusal;
     }
-    gateway = await startBuildGateway({
+    // ONBUILD ADD <url> and COPY --from are fetched by the engine on the host's network, past the relay.
+    refusal = onBuildRefusal(opts.recipe.baseImage, (await opts.runtime.inspectImage(opts.recipe.baseImage))?.onBuild ?? []);
+    if (refusal) throw refusal;
+    gatewayStart = startBuildGateway({
       caDir: network.caDir,
       parentDir: opts.buildsDir,
       allowHosts: network.allowHosts,
@@ -109,7 +125,10 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
         if (ev.type === 'request' && ev.blocked) progress.line(line);
       },
     });
-    relay = await startBuildRelay({ runtime: opts.runtime, image: opts.recipe.baseImage, socketDir: gateway.socketDir, homeRoot: opts.homeRoot });
+    const gateway = await gatewayStart;
+    if (down) throw new MoatError('The image build was interrupted.', { code: 'E_BUILD', exitCode: 130 });
+    relayStart = startBuildRelay({ runtime: opts.runtime, image: opts.recipe.baseImage, socketDir: gateway.socketDir, homeRoot: opts.homeRoot });
+    const relay = await relayStart;
     await opts.runtime.build({
       contextDir: ctx,
       files: ['Dockerfile', ...Object.keys(ASSETS)],
@@ -139,7 +158,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
     return { tag, built: true, logFile, traceFile: trace.file };
   } catch (err) {
     progress.done(false);
-    if (err === pullFailure) throw err;
+    if (err === refusal) throw err;
     // An engine that is away or refuses a request outside the build itself: not a build failure (the
     // build's own failures are E_BUILD, told by the runtime).
     if (err instanceof MoatError && (err.code === 'E_ENGINE' || err.code === 'E_ENGINE_UNREACHABLE')) throw err;
@@ -152,11 +171,10 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
       { code: 'E_BUILD', hint: `${refusedHint(trace) ?? buildHint(tail.join('\n'))} Full log: ${logFile}`, exitCode: 1 },
     );
   } finally {
-    await relay?.stop();
-    await gateway?.close();
+    unlisten();
+    await teardown();
     await trace.close();
     await new Promise<void>((r) => log.end(r));
-    await rm(ctx, { recursive: true, force: true });
   }
 }
 

@@ -62,6 +62,8 @@ export interface ImageInfo {
   created: number;
   /** The image's ENV, "NAME=value" strings (inspect only; a listing leaves it empty). */
   env: string[];
+  /** The image's ONBUILD triggers, as written (inspect only). */
+  onBuild?: string[];
 }
 
 export interface AttachedStreams {

@@ -213,10 +213,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     const i = await this.unless([404], 'inspect the image', () => this.api.json<{
-      Id: string; RepoTags?: string[] | null; Config?: { Labels?: Record<string, string> | null; Env?: string[] | null } | null; Size: number; Created: string;
+      Id: string; RepoTags?: string[] | null; Config?: { Labels?: Record<string, string> | null; Env?: string[] | null; OnBuild?: string[] | null } | null; Size: number; Created: string;
     }>('GET', `/images/${encodeURIComponent(ref)}/json`));
     if (!i) return undefined;
-    return { id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: Date.parse(i.Created), env: i.Config?.Env ?? [] };
+    return { id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: Date.parse(i.Created), env: i.Config?.Env ?? [], onBuild: i.Config?.OnBuild ?? [] };
   }
 
   async listImages(labels: Record<string, string>): Promise<ImageInfo[]> {

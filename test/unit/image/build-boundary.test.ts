@@ -12,6 +12,8 @@ import { expand } from '../../../src/deps/parse.js';
 import { REGISTRY } from '../../../src/deps/registry.js';
 import { NetworkRecorder } from '../../../src/daemon/network-recorder.js';
 import type { RequestEvent } from '../../../src/gateway/events.js';
+import { buildAllowHosts } from '../../../src/image/build-gateway.js';
+import { compilePolicy } from '../../../src/gateway/policy.js';
 
 const tmp = (): Promise<string> => mkdtemp(join(tmpdir(), 'moat-build-boundary-'));
 
@@ -31,6 +33,18 @@ describe('build policy hosts', () => {
     expect(recipeHosts(expand(['uv']))).toEqual(expect.arrayContaining(PYPI_HOSTS));
     expect(recipeHosts(expand(['go']))).toEqual(expect.arrayContaining(['go.dev', 'dl.google.com']));
     expect(recipeHosts(expand(['git']))).toEqual([...APT_HOSTS].sort());
+  });
+
+  it('a host named without a port is reachable on 80 and 443 only (CONNECT deb.debian.org:22 is refused); a named port is kept', () => {
+    const policy = compilePolicy({ policy: 'strict', rules: [], deny: [], allowHosts: buildAllowHosts(['deb.debian.org', '*.corp.example', 'mirror.example.net:8080']) });
+    expect(policy.checkHost('deb.debian.org', 443).allowed).toBe(true);
+    expect(policy.checkHost('deb.debian.org', 80).allowed).toBe(true);
+    expect(policy.checkHost('deb.debian.org', 22).allowed).toBe(false);
+    expect(policy.checkHost('deb.debian.org', 8080).allowed).toBe(false);
+    expect(policy.checkHost('apt.corp.example', 443).allowed).toBe(true);
+    expect(policy.checkHost('apt.corp.example', 25).allowed).toBe(false);
+    expect(policy.checkHost('mirror.example.net', 8080).allowed).toBe(true);
+    expect(policy.checkHost('mirror.example.net', 443).allowed).toBe(false);
   });
 
   it('every registry entry that downloads from beyond the registries names its hosts', () => {
