@@ -75,9 +75,9 @@ describe('builds through the Engine API client (real engine)', () => {
     const info = await runtime.inspectImage(tag);
     expect(info?.tags).toContain(tag);
     expect(info?.labels).toMatchObject({ [LABEL_MANAGED]: 'true', [LABEL_HOME]: home });
-    const clean = await moat(['clean', '--dry-run'], { home, cwd: ws });
+    const clean = await moat(['clean', '--images', '--dry-run'], { home, cwd: ws });
     expect(clean.code).toBe(0);
-    expect(clean.stdout).toContain(`image ${tag}`);
+    expect(clean.stdout.split('\n').some((l) => /^image\s/.test(l) && l.includes(tag))).toBe(true);
 
     await runtime.removeImage(tag);
     expect(await runtime.inspectImage(tag)).toBeUndefined();

@@ -50,7 +50,7 @@ describe('moat list', () => {
     expect(r.stdout).not.toContain('moat-claude');
     expect(r.stdout).not.toContain('/bin/sh');
     // The record keeps what the container ran; the typed command is recorded beside it.
-    const json = JSON.parse((await moat(['list', '--json'], opts)).stdout) as Array<{ name: string; command: string[]; commandLine?: string }>;
+    const json = (JSON.parse((await moat(['list', '--json'], opts)).stdout) as { runs: Array<{ name: string; command: string[]; commandLine?: string }> }).runs;
     const a = json.find((x) => x.name === 'agent-row');
     expect(a?.commandLine).toBe('claude --version');
     expect(a?.command.slice(0, 2)).toEqual(['/bin/sh', '-c']);
