@@ -1,6 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { canonicalJson } from '../audit/index.js';
+import { readJsonlObjects } from '../home/jsonl.js';
 import { MAX_BUILD_ENTRIES } from '../image/build-trace.js';
 import type { GatewayEvent, RequestEvent } from '../gateway/events.js';
 import type { AuditLike } from './recovery.js';
@@ -21,6 +20,9 @@ export interface NetworkRecorderOptions extends RefusalAggregatorOptions {
 
 /** A recorded build request is far shorter (every field is capped); a longer line is not one. */
 const MAX_BUILD_LINE = 64 * 1024;
+
+/** A line of build-network.jsonl, as far as the recorder looks into it. */
+interface BuildLine { phase?: unknown; type?: unknown; blocked?: unknown; host?: unknown; reason?: unknown }
 
 /** network.jsonl line written once when its budget is spent. */
 export interface TraceBudgetLine { type: 'trace-budget-reached'; ts: string; limitBytes: number }
@@ -80,16 +82,10 @@ export class NetworkRecorder {
    */
   async recordBuild(file: string): Promise<number> {
     let n = 0;
-    const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-    for await (const raw of lines) {
-      if (n > MAX_BUILD_ENTRIES || raw.length > MAX_BUILD_LINE) continue;
-      let ev: { phase?: unknown; type?: unknown; blocked?: unknown; host?: unknown; reason?: unknown };
-      try {
-        ev = JSON.parse(raw) as typeof ev;
-      } catch {
-        continue;
-      }
-      if (ev === null || typeof ev !== 'object' || ev.phase !== 'build') continue;
+    // Oversized lines are skipped unread; lines that are not JSON objects are skipped too.
+    for await (const ev of readJsonlObjects<BuildLine>(file, { maxLineBytes: MAX_BUILD_LINE })) {
+      if (n >= MAX_BUILD_ENTRIES + 1) break;
+      if (ev.phase !== 'build') continue;
       const line = canonicalJson(ev);
       n += 1;
       this.trace.write(line, 'event');

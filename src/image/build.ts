@@ -192,9 +192,8 @@ async function pullBase(runtime: ContainerRuntime, ref: string, log: (l: string)
     await runtime.pullImage(ref, log);
     return undefined;
   } catch (err) {
-    let detail = err instanceof Error ? err.message : String(err);
-    const json = /\{.*\}/s.exec(detail)?.[0];
-    if (json) try { detail = String((JSON.parse(json) as { message?: unknown }).message ?? detail); } catch { /* keep the text */ }
+    // The engine's own words (the client already took them out of its JSON answer).
+    const detail = err instanceof Error ? err.message : String(err);
     log(detail);
     return new MoatError(`The image build failed at "FROM ${ref}" (base image): the image is not on this machine and cannot be pulled (${sanitizeForTerminal(detail.slice(0, 300))}).`, {
       code: 'E_BUILD',

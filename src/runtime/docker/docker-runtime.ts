@@ -7,6 +7,7 @@ import { dockerError, statusCode } from './errors.js';
 import { EngineApi, FrameReader, demux } from './engine-api.js';
 import { FrameLines, RawLines, normaliseTs } from './log-stream.js';
 import { buildImage } from './build.js';
+import { BuildStream } from './build-stream.js';
 
 function labelFilter(labels: Record<string, string>): string {
   return JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
@@ -228,21 +229,11 @@ export class DockerRuntime implements ContainerRuntime {
 
   async pullImage(ref: string, onOutput: (line: string) => void): Promise<void> {
     const res = await this.call('pull the image', () => this.api.stream('POST', '/images/create', { query: { fromImage: ref } }));
-    let failure: string | undefined;
-    let rest = '';
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      const lines = (rest + chunk.toString('utf8')).split('\n');
-      rest = lines.pop() ?? '';
-      for (const l of lines) {
-        if (l.trim() === '') continue;
-        try {
-          const ev = JSON.parse(l) as { status?: string; error?: string; progress?: string };
-          if (ev.error) failure = ev.error;
-          else if (ev.status && !ev.progress) onOutput(ev.status);
-        } catch { /* not JSON: ignore */ }
-      }
-    }
-    if (failure) throw new MoatError(`Cannot pull the image ${ref}: ${failure.slice(0, 300)}`, { code: 'E_ENGINE', hint: `Check the name, or pull it yourself: docker pull ${ref}` });
+    // The same progress stream as a build's: status lines without the download ticks, bounded in memory.
+    const progress = new BuildStream(onOutput);
+    for await (const chunk of res as AsyncIterable<Buffer>) progress.write(chunk);
+    progress.end();
+    if (progress.error) throw new MoatError(`Cannot pull the image ${ref}: ${progress.error.slice(0, 300)}`, { code: 'E_ENGINE', hint: `Check the name, or pull it yourself: docker pull ${ref}` });
   }
 
   async removeImage(ref: string): Promise<void> {
