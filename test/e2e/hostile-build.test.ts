@@ -170,7 +170,8 @@ describe('hostile build: an npm install script', () => {
       await mkdir(cwd);
       const major = process.versions.node.split('.')[0] as string;
       await writeFile(join(cwd, 'moat.yaml'), `dependencies: [node@${major}, npm:moat-evil-pkg]\n`);
-      const r = await moat(['run', '--approve-config', '--', 'cat', '/probe-results.txt'], { home, cwd, env, timeoutMs: 900_000 });
+      // --rebuild: images are shared by content across homes, and this one may be cached from an earlier run.
+      const r = await moat(['run', '--approve-config', '--rebuild', '--', 'cat', '/probe-results.txt'], { home, cwd, env, timeoutMs: 900_000 });
       expect(r.code, r.stderr).toBe(0);
       expect(arrived).toBe(0);
       expect(probes(r.stdout)).toEqual(REFUSED);
