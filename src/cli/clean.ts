@@ -5,6 +5,7 @@ import { example } from './help.js';
 import { renderTable } from '../term/table.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_RUN_ID } from '../runtime/types.js';
 import { LIVE_STATES } from '../store/types.js';
+import { waitReleased } from '../daemon/client.js';
 
 interface Plan {
   runs: Array<{ id: string; name: string; containerId?: string }>;
@@ -56,6 +57,7 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
       process.stdout.write(`${ctx.dryRun ? 'Would remove (dry run: nothing was removed)' : 'Will remove'}:\n${renderTable(['WHAT', 'NAME', 'ID'], rows, { safe: forOut })}`);
       if (ctx.dryRun) return;
       if (!o.yes && !(await confirmRemoval(`Remove these ${total} items?`, 'moat clean asks before deleting, and there is no terminal to ask.', 'Add -y to confirm: moat clean -y'))) return;
+      await waitReleased(ctx.home, plan.runs.map((r) => r.id)); // a run just stopped may still be being recorded
       for (const r of plan.runs) {
         if (r.containerId) await ctx.runtime.remove(r.containerId, true);
         await ctx.store.remove(r.id);

@@ -5,6 +5,7 @@ import { MoatError } from '../errors.js';
 import { LIVE_STATES, type RunMetadata } from '../store/types.js';
 import { markStopped, stopContainer } from '../run/launch.js';
 import { wholeNumber } from './flag-values.js';
+import { waitReleased } from '../daemon/client.js';
 
 async function stopRun(ctx: CliContext, meta: RunMetadata, timeout: number): Promise<number | undefined> {
   if (!meta.containerId) return undefined;
@@ -75,6 +76,10 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
         const m = metas[0];
         if (m && !(await confirmRemoval(`Destroy run ${m.name} (${m.id}), its output and its audit log?`, `moat destroy asks before removing the most recent stopped run (${m.name}), and there is no terminal to ask.`, `Name it (moat destroy ${m.name}) or add -y.`))) return;
       }
+      // A live run is killed first, and its directory removed only once the daemon has let it go: the
+      // daemon records the exit and closes the audit log there, and would otherwise write it back.
+      for (const m of running) if (m.containerId) await ctx.runtime.stop(m.containerId, 0).catch(() => undefined);
+      await waitReleased(ctx.home, metas.map((m) => m.id));
       for (const m of metas) {
         if (m.containerId) await ctx.runtime.remove(m.containerId, true);
         await ctx.store.remove(m.id);

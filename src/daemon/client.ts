@@ -81,6 +81,21 @@ async function busyError(home: MoatHome, waitedMs: number): Promise<MoatError> {
   });
 }
 
+/**
+ * Wait (up to `timeoutMs`) until this home's daemon follows none of `ids`: once it lets a run go it has
+ * recorded the exit and closed the run's audit log, and writes nothing more into the run's directory. A
+ * daemon that is absent or does not answer follows nothing this process can wait for.
+ */
+export async function waitReleased(home: MoatHome, ids: readonly string[], timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await daemonState(home, 1000);
+    if (s.kind !== 'up' || !s.health.runs.some((id) => ids.includes(id))) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+}
+
 /** Stop this home's daemon; its live runs lose their gateway until a daemon runs again. */
 export async function stopDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const s = await daemonState(home);
