@@ -1,12 +1,18 @@
 /**
  * `npm run bench:proxy`: direct vs through the moat gateway proxy, against a local HTTPS upstream.
  * The fake upstream and the proxy each run in their own process (as the daemon would); this process is
- * the client. Prints numbers only — no assertions, no targets enforced.
+ * the client. Then (unless `--no-inside`) the same load client from inside a real moat run, beside direct,
+ * the bare gateway and mitmproxy, back to back (./lib/inside.ts; needs a Docker engine and `npm run build`).
+ * `--inside` runs only that comparison. Prints numbers only — no assertions, no targets enforced.
  */
 import { Readable } from 'node:stream';
 import type { Pool } from 'undici';
 import { BENCH_HOST as HOST, MB, load, pct, startGatewayBench, type GatewayBench } from './lib/gateway.js';
 import { startMitm } from './lib/mitm.js';
+import { compareInside } from './lib/inside.js';
+
+const onlyInside = process.argv.includes('--inside');
+const noInside = process.argv.includes('--no-inside');
 
 async function firstSse(pool: Pool, runs: number): Promise<number> {
   const times: number[] = [];
@@ -43,7 +49,15 @@ async function throughput(pool: Pool, bytes: number): Promise<{ down: number; up
 async function main(): Promise<void> {
   const bench = await startGatewayBench();
   try {
-    await run(bench);
+    if (!onlyInside) await run(bench);
+    if (!noInside) {
+      const mitm = await startMitm(bench.upstreamPort);
+      try {
+        await compareInside(bench, mitm);
+      } finally {
+        await mitm?.stop();
+      }
+    }
   } finally {
     await bench.stop();
   }

@@ -138,6 +138,11 @@ export interface GatewayBench {
   auditPublicKeyPem: string | undefined;
   /** The upstream's loopback port (for other proxies to compare against). */
   upstreamPort: number;
+  /** PEM of the upstream's CA. */
+  upstreamCa: string;
+  /** The proxy's unix socket, and the PEM of its CA. */
+  socket: string;
+  proxyCa: string;
   /** A pool straight to the upstream. */
   direct(connections: number): Pool;
   /** A pool through the proxy. */
@@ -208,6 +213,9 @@ export async function startGatewayBench(opts: { audit?: boolean } = {}): Promise
       auditDir,
       auditPublicKeyPem: proxy.msg.publicKeyPem as string | undefined,
       upstreamPort: port,
+      upstreamCa: upstreamCA,
+      socket,
+      proxyCa: proxyCA,
       direct: (c) => makePool(directConnect(port, upstreamCA), c),
       proxied: (c) => makePool(tunnelConnect(socket, proxyCA), c),
       ask,

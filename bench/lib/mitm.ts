@@ -13,6 +13,10 @@ import { makePool, tunnelConnect } from './gateway.js';
 
 export interface Mitm {
   version: string;
+  /** Its loopback port, the PEM of its CA, and the CONNECT authority that reaches the bench upstream. */
+  port: number;
+  ca: string;
+  authority: string;
   pool(connections: number): Pool;
   stop(): Promise<void>;
 }
@@ -47,6 +51,9 @@ export async function startMitm(upstreamPort: number): Promise<Mitm | undefined>
   const connect = tunnelConnect(port, ca, `127.0.0.1:${upstreamPort}`);
   return {
     version,
+    port,
+    ca,
+    authority: `127.0.0.1:${upstreamPort}`,
     pool: (c) => makePool(connect, c),
     stop: async () => {
       child.kill();

@@ -1,0 +1,148 @@
+/**
+ * The load client (./load-client.mjs) run three ways against the same local upstream, so that the figures
+ * differ only by the path: straight from the host, from the host through a bare gateway's unix socket, and
+ * from inside a real moat run (moat-init's relay, the unix socket, the daemon's gateway with its trace and
+ * audit on). The inside run uses a throwaway MOAT_HOME and the test-only upstream override (MOAT_TESTING=1),
+ * so its requests to api.example.test reach the bench upstream on loopback and nothing else.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BENCH_HOST } from './gateway.js';
+
+const CLIENT = fileURLToPath(new URL('./load-client.mjs', import.meta.url));
+const MOAT = fileURLToPath(new URL('../../bin/moat', import.meta.url));
+
+export interface Phase { concurrency: number; warmup: number; total: number }
+export interface ClientResult { node: string; load: Array<{ concurrency: number; total: number; rps: number; p50: number; p99: number }>; sse?: number }
+
+interface ClientOptions { target?: string; proxy?: string; authority?: string; ca: string; phases: Phase[]; sse: number }
+
+function parseResult(stdout: string, what: string): ClientResult {
+  const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`${what}: the load client printed no result:\n${stdout.slice(-2000)}`);
+  return JSON.parse(line) as ClientResult;
+}
+
+/** The load client on the host (this Node), straight to the upstream or through a proxy. */
+export async function runOnHost(o: ClientOptions, what: string): Promise<ClientResult> {
+  const args = JSON.stringify({ ...o, host: BENCH_HOST });
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLIENT, args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`${what}: the load client exited ${code}`))));
+  });
+  return parseResult(out, what);
+}
+
+export interface InsideRun {
+  /** The load client inside a moat run, through its relay and the daemon's gateway. */
+  run(phases: Phase[], sse: number): Promise<ClientResult>;
+  /** Resident set size of the home's daemon, in bytes (undefined when it is not running). */
+  daemonRss(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A throwaway home and workspace whose runs send api.example.test to the bench upstream. The first run
+ * builds the workspace's image (Debian's Node, `apt:nodejs`) once; later runs reuse it.
+ */
+export async function prepareInside(upstreamPort: number, upstreamCa: string): Promise<InsideRun> {
+  const home = await mkdtemp(join(tmpdir(), 'moat-bench-home-'));
+  const ws = await mkdtemp(join(tmpdir(), 'moat-bench-inside-'));
+  await copyFile(CLIENT, join(ws, 'load-client.mjs'));
+  await writeFile(join(ws, 'moat.yaml'), 'dependencies: [apt:nodejs]\n');
+  const env = {
+    ...process.env,
+    MOAT_HOME: home,
+    MOAT_TESTING: '1',
+    MOAT_TEST_UPSTREAMS: `${BENCH_HOST}=127.0.0.1:${upstreamPort}`,
+    MOAT_TEST_UPSTREAM_CA: upstreamCa,
+  };
+  const moat = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync(MOAT, args, { env, cwd: ws, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  return {
+    async run(phases, sse) {
+      const opts = JSON.stringify({ proxy: 'tcp:127.0.0.1:43128', ca: '/moat/ca/ca.pem', host: BENCH_HOST, phases, sse });
+      const r = moat(['run', '--approve-config', '--allow-host', BENCH_HOST, '--', 'node', 'load-client.mjs', opts]);
+      if (r.status !== 0) throw new Error(`the inside run failed (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
+      return parseResult(r.stdout, 'inside');
+    },
+    async daemonRss() {
+      const r = moat(['proxy', 'status', '--json']);
+      const pid = (JSON.parse(r.stdout || '{}') as { pid?: number }).pid;
+      if (!pid) return undefined;
+      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+      const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+      return kb ? Number(kb) * 1024 : undefined;
+    },
+    async stop() {
+      moat(['proxy', 'stop']);
+      moat(['clean', '-y']);
+      await rm(home, { recursive: true, force: true });
+      await rm(ws, { recursive: true, force: true });
+    },
+  };
+}
+
+const PHASES: Phase[] = [{ concurrency: 1, warmup: 200, total: 2000 }, { concurrency: 16, warmup: 400, total: 10000 }];
+
+/**
+ * One load client, four paths, back to back: direct, the bare gateway, inside a moat run, and mitmproxy
+ * when given. Prints req/s and p50/p99 per concurrency, the p50 each path adds to direct, the first SSE
+ * event, the inside/mitmproxy ratio, and the daemon's RSS before and after the inside load.
+ */
+export async function compareInside(
+  bench: { upstreamPort: number; upstreamCa: string; socket: string; proxyCa: string },
+  mitm: { version: string; port: number; ca: string; authority: string } | undefined,
+): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'moat-bench-ca-'));
+  const inside = await prepareInside(bench.upstreamPort, bench.upstreamCa);
+  try {
+    const upstreamCa = join(dir, 'upstream.pem');
+    const proxyCa = join(dir, 'proxy.pem');
+    await writeFile(upstreamCa, bench.upstreamCa);
+    await writeFile(proxyCa, bench.proxyCa);
+    console.log('\nthe same load client (bench/lib/load-client.mjs) on four paths, back to back:');
+    process.stderr.write('inside: preparing the run (the first time builds an image with Debian\'s Node)…\n');
+    await inside.run([{ concurrency: 1, warmup: 0, total: 10 }], 0);
+    const rssBefore = await inside.daemonRss();
+    const results: Array<[string, ClientResult]> = [];
+    results.push(['direct', await runOnHost({ target: `127.0.0.1:${bench.upstreamPort}`, ca: upstreamCa, phases: PHASES, sse: 50 }, 'direct')]);
+    results.push(['bare gateway', await runOnHost({ proxy: `unix:${bench.socket}`, ca: proxyCa, phases: PHASES, sse: 50 }, 'bare')]);
+    results.push(['inside a run', await inside.run(PHASES, 50)]);
+    const rssAfter = await inside.daemonRss();
+    if (mitm) {
+      const mitmCa = join(dir, 'mitm.pem');
+      await writeFile(mitmCa, mitm.ca);
+      const mitmPhases = PHASES.map((p) => ({ ...p, total: Math.round(p.total / 3) }));
+      results.push([`mitmproxy ${mitm.version}`, await runOnHost({ proxy: `tcp:127.0.0.1:${mitm.port}`, authority: mitm.authority, ca: mitmCa, phases: mitmPhases, sse: 50 }, 'mitmproxy')]);
+    }
+    const direct = results[0]![1];
+    for (const [name, r] of results) {
+      for (const l of r.load) {
+        const d = direct.load.find((x) => x.concurrency === l.concurrency)!;
+        const added = name === 'direct' ? '' : `  (+${(l.p50 - d.p50).toFixed(3)} ms p50)`;
+        console.log(`${name.padEnd(16)} c=${String(l.concurrency).padEnd(2)} n=${String(l.total).padEnd(5)} ${l.rps.toFixed(0).padStart(6)} req/s  p50 ${l.p50.toFixed(3)} ms  p99 ${l.p99.toFixed(3)} ms${added}`);
+      }
+      if (r.sse !== undefined) console.log(`${name.padEnd(16)} first SSE event p50 ${r.sse.toFixed(3)} ms${name === 'direct' ? '' : ` (+${(r.sse - (direct.sse ?? 0)).toFixed(3)} ms)`}; client Node ${r.node}`);
+    }
+    const inRun = results[2]![1];
+    const m = results[3]?.[1];
+    if (m) for (const l of inRun.load) {
+      const ml = m.load.find((x) => x.concurrency === l.concurrency)!;
+      console.log(`inside a run / mitmproxy at c=${l.concurrency}: ${(l.rps / ml.rps).toFixed(2)}x`);
+    }
+    const mb = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1024 / 1024).toFixed(1)} MB`);
+    console.log(`daemon RSS: ${mb(rssBefore)} before the inside load, ${mb(rssAfter)} after (${PHASES.reduce((n, p) => n + p.warmup + p.total, 0) + 55} requests)`);
+  } finally {
+    await inside.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
