@@ -46,8 +46,10 @@ fi
 
 # The only way out: a relay from 127.0.0.1:PORT to the gateway's unix socket in the mounted directory.
 # -t: after a client half-closes (printf | nc, socat), wait for the whole answer, not socat's 0.5 s.
+# nodelay: an answer written in pieces (a head, then a body; SSE events) goes out at once instead of
+# waiting up to 40 ms for the client's delayed ACK of the piece before (Nagle).
 if [ -n "$port" ] && [ -d /moat/net ]; then
-  /usr/bin/socat -t 600 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" UNIX-CONNECT:/moat/net/proxy.sock 2>/dev/null &
+  /usr/bin/socat -t 600 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,nodelay" UNIX-CONNECT:/moat/net/proxy.sock 2>/dev/null &
   # Wait (briefly) until the relay listens so the first request of the user's process finds it.
   hex="$(printf '%04X' "$port")"
   i=0
