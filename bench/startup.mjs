@@ -1,5 +1,6 @@
 // npm run bench:startup — warm `moat run -- true` against `docker run --rm <same image> true`,
-// interleaved, N runs each (default 15); prints medians and the ratio. Needs a running engine.
+// interleaved, N runs each (default 15), under each sandbox the engine has: runc always, gVisor (runsc)
+// when it is registered. Prints medians and ratios. Needs a running engine.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ const N = Number(process.env.BENCH_RUNS ?? 15);
 const moat = fileURLToPath(new URL('../bin/moat', import.meta.url));
 const home = mkdtempSync(join(tmpdir(), 'moat-bench-'));
 const ws = mkdtempSync(join(tmpdir(), 'moat-bench-ws-'));
-const env = { ...process.env, MOAT_HOME: home };
+const env = { ...process.env, MOAT_HOME: home, MOAT_SANDBOX: '' };
 
 function time(cmd, args) {
   const t = process.hrtime.bigint();
@@ -19,24 +20,33 @@ function time(cmd, args) {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const stats = (xs) => `median ${median(xs).toFixed(0)} ms  (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
+
+const runtimes = execFileSync('docker', ['info', '--format', '{{range $k, $v := .Runtimes}}{{$k}} {{end}}'], { encoding: 'utf8' }).split(/\s+/);
+const sandboxes = [['runc', []], ...(runtimes.includes('runsc') ? [['gvisor', ['--runtime=runsc', '--network=none']]] : [])];
 
 try {
-  time(moat, ['run', '--', 'true']); // warm: builds the image if needed, starts the daemon
+  time(moat, ['run', '--sandbox', 'runc', '--', 'true']); // warm: builds the image if needed, starts the daemon
   const { runs } = JSON.parse(execFileSync(moat, ['list', '--json'], { env, encoding: 'utf8' }));
   const image = runs[0].image;
-  time('docker', ['run', '--rm', image, 'true']);
-  const m = [];
-  const d = [];
-  for (let i = 0; i < N; i++) {
-    m.push(time(moat, ['run', '--', 'true']));
-    d.push(time('docker', ['run', '--rm', image, 'true']));
-  }
-  const mm = median(m);
-  const dm = median(d);
   console.log(`runs each: ${N} (interleaved)`);
-  console.log(`moat run -- true:          median ${mm.toFixed(0)} ms  (min ${Math.min(...m).toFixed(0)}, max ${Math.max(...m).toFixed(0)})`);
-  console.log(`docker run --rm IMG true:  median ${dm.toFixed(0)} ms  (min ${Math.min(...d).toFixed(0)}, max ${Math.max(...d).toFixed(0)})`);
-  console.log(`ratio: ${(mm / dm).toFixed(2)}`);
+  const medians = {};
+  for (const [sandbox, dockerArgs] of sandboxes) {
+    time(moat, ['run', '--sandbox', sandbox, '--', 'true']);
+    time('docker', ['run', '--rm', ...dockerArgs, image, 'true']);
+    const m = [];
+    const d = [];
+    for (let i = 0; i < N; i++) {
+      m.push(time(moat, ['run', '--sandbox', sandbox, '--', 'true']));
+      d.push(time('docker', ['run', '--rm', ...dockerArgs, image, 'true']));
+    }
+    medians[sandbox] = median(m);
+    console.log(`[${sandbox}] moat run -- true:          ${stats(m)}`);
+    console.log(`[${sandbox}] docker run --rm IMG true:  ${stats(d)}`);
+    console.log(`[${sandbox}] ratio: ${(median(m) / median(d)).toFixed(2)}`);
+  }
+  if (medians.gvisor) console.log(`gvisor / runc (moat run): ${(medians.gvisor / medians.runc).toFixed(2)}`);
+  else console.log('gvisor: not measured (the engine has no runsc runtime; MOAT_SETUP_GVISOR=1 bash scripts/setup.sh registers it)');
 } finally {
   spawnSync(moat, ['proxy', 'stop'], { env });
   spawnSync(moat, ['clean', '-y'], { env, stdio: 'ignore' });

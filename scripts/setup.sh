@@ -73,7 +73,37 @@ if ! command -v tmux >/dev/null 2>&1; then
   fi
 fi
 
-# 6. `moat` on PATH
+# 6. gVisor (opt-in: MOAT_SETUP_GVISOR=1): runs get gVisor's user-space kernel (runsc) when the engine
+# has it registered, else runc. Registered with the runtime arguments moat's transport needs
+# (scripts/register-runsc.mjs), merged into an existing daemon.json; dockerd reloads its runtimes on
+# SIGHUP (no restart, running containers stay). Opt-in because Debian 12's runsc (20221219) answers
+# EINVAL to statx(AT_NO_AUTOMOUNT), so coreutils' ls and stat fail inside it.
+runsc_registered() { docker info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}' 2>/dev/null | grep -qw runsc; }
+if [ "${MOAT_SETUP_GVISOR:-0}" = 1 ] && ! runsc_registered; then
+  if ! is_root; then
+    say "gVisor is not registered; runs use runc. For gVisor: sudo bash scripts/setup.sh (or see the README's gVisor section)"
+  elif [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST}" != "unix:///var/run/docker.sock" ]; then
+    say "DOCKER_HOST points at another engine; register runsc with it by hand (README: gVisor)"
+  else
+    if ! command -v runsc >/dev/null 2>&1; then
+      say "installing gVisor (runsc)"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null || say "could not install runsc; runs use runc"
+    fi
+    if command -v runsc >/dev/null 2>&1; then
+      mkdir -p /etc/docker
+      if [ "$(node scripts/register-runsc.mjs /etc/docker/daemon.json "$(command -v runsc)")" = changed ]; then
+        if [ -d /run/systemd/system ] && systemctl is-active --quiet docker 2>/dev/null; then systemctl reload docker
+        else kill -HUP "$(pidof dockerd)"; fi
+      fi
+      for _ in $(seq 1 20); do runsc_registered && break; sleep 0.5; done
+      if runsc_registered; then say "gVisor (runsc) is registered with the engine; runs use it by default"
+      else say "runsc is in /etc/docker/daemon.json but the engine did not load it; see /var/log/moat-dockerd.log"; fi
+    fi
+  fi
+fi
+
+# 7. `moat` on PATH
 if ! command -v moat >/dev/null 2>&1 || [ "$(readlink -f "$(command -v moat)")" != "$(readlink -f bin/moat)" ]; then
   if npm link --no-audit --no-fund --loglevel=error >/dev/null 2>&1; then say "linked moat onto PATH ($(command -v moat || echo 'npm prefix bin'))";
   else say "could not npm link; use $(pwd)/bin/moat or run: sudo npm link"; fi

@@ -33,12 +33,14 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .option('--allow-sensitive-workspace', 'run in a workspace that holds keys or credentials, or is / or your home folder (moat\'s home stays hidden)')
     .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
     .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(decimalNumber(cpusProblem)))
+    .addOption(new Option('--sandbox <sandbox>', 'container runtime: gvisor (gVisor\'s user-space kernel) or runc (the host\'s kernel); default gvisor when the engine has it').choices(['gvisor', 'runc'] as const))
     .addOption(new Option('--pids <n>', 'most processes and threads in the container (default 4096)').argParser(wholeNumber(MIN_PIDS, MAX_PIDS)));
 }
 
 type RunFlagValues = {
   interactive?: true; detach?: true; env: string[]; name?: string; grant: string[]; allowHost: string[];
   keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number; pids?: number; approveConfig?: true; allowSensitiveWorkspace?: true;
+  sandbox?: 'gvisor' | 'runc';
 };
 
 /** The shared run flags as PrepareFlags (the command and interactive mode are each command's own). */
@@ -51,6 +53,7 @@ export function prepareFlags(o: RunFlagValues): PrepareFlags {
     ...(o.memory ? { memory: o.memory } : {}),
     ...(o.cpus !== undefined ? { cpus: o.cpus } : {}),
     ...(o.pids !== undefined ? { pids: o.pids } : {}),
+    ...(o.sandbox ? { sandbox: o.sandbox } : {}),
     detach: o.detach ?? false,
     keep: o.keep ?? false,
     rebuild: o.rebuild ?? false,

@@ -7,6 +7,7 @@ import { example } from './help.js';
 import { daemonHealth } from '../daemon/client.js';
 import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { VERSION } from '../version.js';
+import { sandboxView } from './sandbox-view.js';
 
 export function registerStatusCommands(program: Command, ctx: CliContext): void {
   const status = program
@@ -17,6 +18,8 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
       const hints: string[] = [];
       const engine = await engineView(() => ctx.runtime);
       if (!engine.reachable && engine.error.code !== 'E_INTERNAL' && engine.error.hint) hints.push(engine.error.hint);
+      const sandbox = engine.reachable ? await sandboxView(ctx).catch(() => undefined) : undefined;
+      if (sandbox?.notice) hints.push(sandbox.notice);
       const daemon = daemonView(await daemonHealth(ctx.home), ctx.home);
       const runs = engine.reachable ? await ctx.reconcileAll() : await ctx.store.list();
       const counts: Record<string, number> = {};
@@ -27,12 +30,13 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
       const stopped = (counts.stopped ?? 0) + (counts.failed ?? 0);
       if (stopped > 10) hints.push(`${stopped} stopped runs: moat clean removes them.`);
       if (o.json) {
-        await printJson({ version: VERSION, home: ctx.home.root, engine, daemon, runs: counts, images: images.length, imageBytes, hints });
+        await printJson({ version: VERSION, home: ctx.home.root, engine, ...(sandbox ? { sandbox: sandbox.sandbox ?? null } : {}), daemon, runs: counts, images: images.length, imageBytes, hints });
         return;
       }
       const w = (k: string, v: string): void => { process.stdout.write(`${pc.bold(k.padEnd(8))} ${v}\n`); };
       w('moat', `${VERSION} (home ${ctx.home.root})`);
       w('engine', engine.reachable ? `docker ${engine.version} (API ${engine.api}, ${engine.os}/${engine.arch})` : pc.red(forOut(engine.error.message)));
+      if (sandbox) w('sandbox', sandbox.sandbox ? sandbox.line : pc.red(forOut(sandbox.line)));
       w('daemon', daemon.running ? `running (pid ${daemon.pid}, ${daemon.runs.length} live runs)` : 'not running (starts with the next run)');
       w('runs', runs.length === 0 ? 'none' : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', '));
       w('images', `${images.length} (${bytes(imageBytes)})`);

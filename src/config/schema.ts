@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
 import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
+import { SANDBOXES } from '../runtime/sandbox.js';
 import {
   DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, cpusProblem, logLimitProblem, memoryProblem, mountProblem,
 } from './rules.js';
@@ -115,6 +116,10 @@ export const moatConfigSchema = z
       })
       .optional()
       .describe('Base image the run image is built from, an image reference such as "debian:bookworm-slim" ([registry[:port]/]name[:tag][@digest]).'),
+    sandbox: z
+      .enum(SANDBOXES, { error: 'expected "gvisor" or "runc"' })
+      .optional()
+      .describe('The container runtime: "gvisor" (gVisor\'s runsc, a user-space kernel between the run and the host) or "runc" (the host\'s kernel, namespaces only). Default: gvisor when the engine has runsc registered, else runc with a notice. --sandbox and MOAT_SANDBOX override it; choosing runc here is approved by the user like mounts and grants.'),
     container: z
       .object({
         memory: checked(memoryProblem)

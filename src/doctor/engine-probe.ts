@@ -2,6 +2,7 @@ import { errnoCode } from '../errors.js';
 import { EngineApi } from '../runtime/docker/engine-api.js';
 import { statusCode } from '../runtime/docker/errors.js';
 import { engineEndpoint } from '../runtime/docker/endpoint.js';
+import type { EngineRuntimeInfo } from '../runtime/sandbox.js';
 
 /** What the engine says about itself (`/version` and `/info`). */
 export interface EngineFacts {
@@ -12,7 +13,7 @@ export interface EngineFacts {
   arch: string;
   defaultRuntime: string;
   /** Registered OCI runtimes by name, with their binary. */
-  runtimes: Record<string, { path?: string }>;
+  runtimes: Record<string, EngineRuntimeInfo>;
 }
 
 /** Why the engine gave no facts: a sentence and the exact fix. */
@@ -76,7 +77,7 @@ export class EngineProbe {
 
   private async askOnce(): Promise<EngineFacts> {
     const v = await this.json<{ Version?: string; ApiVersion?: string; Os?: string; Arch?: string }>('/version', undefined, this.timeoutMs);
-    const i = await this.json<{ DefaultRuntime?: string; Runtimes?: Record<string, { path?: string }> }>('/info', undefined, this.timeoutMs);
+    const i = await this.json<{ DefaultRuntime?: string; Runtimes?: Record<string, EngineRuntimeInfo> }>('/info', undefined, this.timeoutMs);
     return {
       address: this.address,
       version: v.Version ?? '?',

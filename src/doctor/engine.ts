@@ -1,5 +1,8 @@
-/** The engine (reachable, version, API version) and its sandbox runtimes (runc; gVisor's runsc, reported only). */
+/** The engine (reachable, version, API version) and the sandbox runs get on it (gVisor's runsc, else runc). */
 import { EngineUnavailable } from './engine-probe.js';
+import { MoatError } from '../errors.js';
+import { chooseSandbox, GVISOR_FIX } from '../runtime/sandbox.js';
+import { requestedSandbox } from '../run/sandbox-choice.js';
 import { fail, ok, warn, type Check, type CheckResult, type DoctorContext } from './types.js';
 
 /** The oldest Engine API moat is tested with. */
@@ -43,12 +46,15 @@ export const sandboxCheck: Check = {
   name: 'sandbox',
   onTimeout: { detail: 'the Docker engine did not list its runtimes', fix: 'sudo systemctl restart docker', status: 'warn' },
   run: (ctx) => withEngine('sandbox', ctx, async (f) => {
-    const names = Object.keys(f.runtimes);
-    const runsc = Object.entries(f.runtimes).find(([n, r]) => n === 'runsc' || (r.path ?? '').endsWith('/runsc'));
-    const gvisor = runsc ? `gVisor registered as "${runsc[0]}" (${runsc[1].path ?? 'runsc'})` : 'gVisor (runsc) not registered (optional)';
-    if (!names.includes('runc') && f.defaultRuntime !== 'runc') {
-      return warn('sandbox', `default runtime ${f.defaultRuntime}, runc not registered; ${gvisor}`, 'Register runc with the engine (it is the runtime moat is tested with)');
+    // What a run here gets: MOAT_SANDBOX as a run would read it (moat.yaml and --sandbox are per run).
+    let choice;
+    try {
+      choice = chooseSandbox(requestedSandbox(undefined, ctx.env, undefined), f.runtimes, f.defaultRuntime, f.address);
+    } catch (err) {
+      if (err instanceof MoatError) return fail('sandbox', err.message, err.hint ?? GVISOR_FIX);
+      throw err;
     }
-    return ok('sandbox', `runc${f.defaultRuntime === 'runc' ? ' (default)' : `, default ${f.defaultRuntime}`}; ${gvisor}`);
+    if (choice.fallback) return warn('sandbox', `runs use runc (this host's kernel): ${choice.fallback}`, GVISOR_FIX);
+    return ok('sandbox', choice.sandbox === 'gvisor' ? `runs use gVisor (runtime "${choice.engineRuntime ?? 'runsc'}")` : 'runs use runc (MOAT_SANDBOX=runc)');
   }),
 };

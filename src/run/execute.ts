@@ -19,6 +19,7 @@ import { RunStore } from '../store/store.js';
 import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 import { mark } from '../timing.js';
 import { networkReport } from './network-report.js';
+import { resolveRunSandbox } from './sandbox-choice.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from '../store/types.js';
 
@@ -60,6 +61,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   mark('prepared');
   await runtime.ping();
   mark('engine ping');
+  // Before any build: an explicit gVisor the engine cannot give is an error, not a run under runc.
+  const sandbox = await resolveRunSandbox(home, runtime, spec.sandbox, deps.warn);
   const extras = await containerExtras(home, spec, deps.env, deps.warn);
   mark('grants and gateway env');
   const buildNetwork = async (): Promise<BuildNetwork> => {
@@ -87,7 +90,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   if (image.built) await ensureDaemon(home, deps.env);
   mark('daemon');
   const imageEnv = (await runtime.inspectImage(image.tag))?.env ?? [];
-  const launched = await createRun(home, runtime, spec, { tag: image.tag, env: imageEnv }, extras);
+  const launched = await createRun(home, runtime, spec, { tag: image.tag, env: imageEnv }, extras, sandbox);
   const { meta, containerId } = launched;
   mark('container created');
   if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);

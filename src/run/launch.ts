@@ -11,6 +11,7 @@ import type { RunSpec } from './spec.js';
 import { RunStore } from '../store/store.js';
 import { LIVE_STATES, type RunMetadata } from '../store/types.js';
 import { DEFAULT_LOG_LIMIT } from '../store/log-file.js';
+import type { SandboxChoice } from '../runtime/sandbox.js';
 
 /** Capabilities the init step needs (user setup, staging files); the user's process gets none. */
 const INIT_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SETPCAP'];
@@ -39,7 +40,7 @@ export interface RunImage {
   env: string[];
 }
 
-export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec: RunSpec, image: RunImage, extras: ContainerExtras): Promise<Launched> {
+export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec: RunSpec, image: RunImage, extras: ContainerExtras, sandbox: SandboxChoice = { sandbox: 'runc' }): Promise<Launched> {
   const store = new RunStore(home);
   const owner = await stat(spec.workspace);
   return withLock(join(home.locksDir, 'names'), async () => {
@@ -102,6 +103,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       ...(spec.nanoCpus ? { nanoCpus: spec.nanoCpus } : {}),
       pidsLimit: spec.pidsLimit,
       logLimitBytes: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
+      ...(sandbox.engineRuntime ? { runtime: sandbox.engineRuntime } : {}),
       });
     } catch (err) {
       await store.remove(id).catch(() => undefined);
@@ -121,6 +123,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       logLimit: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
       ...(spec.traceBodies ? { traceBodies: true } : {}),
       ...(spec.agent ? { agent: spec.agent } : {}),
+      sandbox: sandbox.sandbox,
       state: 'created',
       containerId,
       writable: [...new Set(mounts.filter((m) => !m.readOnly).map((m) => m.source))],

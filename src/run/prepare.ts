@@ -8,6 +8,7 @@ import { validatePolicy } from '../gateway/policy.js';
 import { DEFAULT_PIDS, parseSize } from '../config/rules.js';
 import { engineMounts } from './mount-sources.js';
 import { loadWorkspaceGuard } from './workspace-guard.js';
+import { requestedSandbox } from './sandbox-choice.js';
 
 export interface PrepareFlags extends RunFlags {
   /** Dependencies a caller adds to moat.yaml's (an agent's CLI, for instance). */
@@ -22,6 +23,8 @@ export interface PrepareFlags extends RunFlags {
   approveConfig?: boolean;
   /** --allow-sensitive-workspace: accept a workspace holding keys or moat's home (kept hidden). */
   allowSensitiveWorkspace?: boolean;
+  /** --sandbox gvisor|runc (checked in sandbox-choice.ts). */
+  sandbox?: string;
   /** The command as the person typed it (`claude -p …`), when `command` is not that (RunSpec.commandLine). */
   commandLine?: string;
 }
@@ -93,6 +96,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
   const memoryBytes = opts.container?.memory ? parseSize(opts.container.memory) : undefined;
   const cpus = opts.container?.cpus;
   const logLimitBytes = opts.container?.log_limit ? parseSize(opts.container.log_limit) : undefined;
+  const sandbox = requestedSandbox(flags.sandbox, process.env, opts.sandbox);
   const layers = await dependencyLayers([...(opts.dependencies ?? []), ...(flags.extraDependencies ?? [])], opts.grants ?? []);
   return {
     workspace,
@@ -121,5 +125,6 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
     pidsLimit: opts.container?.pids ?? DEFAULT_PIDS,
     ...(logLimitBytes ? { logLimitBytes } : {}),
+    ...(sandbox ? { sandbox } : {}),
   };
 }

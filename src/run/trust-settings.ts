@@ -44,6 +44,8 @@ export const GUARDED_KEYS = [
   'container.pids',
   // Raising the stored-output cap lets a run grow host storage further.
   'container.log_limit',
+  // runc shares the host's kernel: a run writing `sandbox: runc` would take the next run out of gVisor.
+  'sandbox',
 ] as const;
 
 /** The settings of moat.yaml that reach beyond the container, by the name a user sees in the file. */
@@ -65,6 +67,8 @@ export function guardedSettings(raw: MoatConfig, mounts: readonly MountEntry[]):
     'codex.sync_logs': raw.codex?.sync_logs ?? false,
     'container.pids': raw.container?.pids ?? null,
     'container.log_limit': raw.container?.log_limit ?? null,
+    // Only the weaker choice is guarded: gvisor (or nothing) is what a workspace gets without approval.
+    sandbox: raw.sandbox === 'runc' ? 'runc' : null,
   };
   return JSON.parse(canonical(picked)) as GuardedSettings;
 }

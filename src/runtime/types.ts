@@ -1,4 +1,5 @@
 import type { Duplex, Readable } from 'node:stream';
+import type { EngineRuntimeInfo } from './sandbox.js';
 
 /** Labels every resource moat creates carries; discovery is by these labels only. */
 export const LABEL_MANAGED = 'moat.managed';
@@ -38,6 +39,8 @@ export interface ContainerSpec {
   user?: string;
   /** Mount the container's root file system read-only. */
   readOnlyRootfs?: boolean;
+  /** The engine's OCI runtime by its registered name (sandbox.ts); absent: the engine's default. */
+  runtime?: string;
 }
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -105,6 +108,8 @@ export interface ContainerRuntime {
   readonly kind: string;
   ping(): Promise<void>;
   version(): Promise<{ engine: string; api: string; os: string; arch: string }>;
+  /** The OCI runtimes the engine has registered (by name), its default one, and the engine's address. */
+  runtimes(): Promise<{ defaultRuntime: string; runtimes: Record<string, EngineRuntimeInfo>; address: string }>;
 
   create(spec: ContainerSpec): Promise<string>;
   attach(id: string, tty: boolean): Promise<AttachedStreams>;

@@ -20,6 +20,8 @@ export interface RunMetadata {
   traceBodies?: boolean;
   /** The agent the run started (`moat claude` / `moat codex`). */
   agent?: 'claude' | 'codex';
+  /** The container runtime the run got: gVisor's runsc or runc (absent in runs recorded before it existed). */
+  sandbox?: 'gvisor' | 'runc';
   state: RunState;
   exitCode?: number;
   reason?: string;

@@ -2,6 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type {
   AttachedStreams, BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerStatus, ImageInfo, LogLine,
 } from '../types.js';
+import type { EngineRuntimeInfo } from '../sandbox.js';
 import { MoatError } from '../../errors.js';
 import { dockerError, statusCode } from './errors.js';
 import { EngineApi, FrameReader, demux } from './engine-api.js';
@@ -58,6 +59,11 @@ export class DockerRuntime implements ContainerRuntime {
     return { engine: v.Version, api: v.ApiVersion, os: v.Os, arch: v.Arch };
   }
 
+  async runtimes() {
+    const i = await this.call('list its runtimes', () => this.api.json<{ DefaultRuntime?: string; Runtimes?: Record<string, EngineRuntimeInfo> | null }>('GET', '/info'));
+    return { defaultRuntime: i.DefaultRuntime ?? 'runc', runtimes: i.Runtimes ?? {}, address: this.api.address };
+  }
+
   async create(spec: ContainerSpec): Promise<string> {
     const r = await this.call('create the container', () => this.api.json<{ Id: string }>('POST', '/containers/create', {
       ...(spec.name ? { query: { name: spec.name } } : {}),
@@ -78,6 +84,7 @@ export class DockerRuntime implements ContainerRuntime {
         AttachStderr: true,
         HostConfig: {
           NetworkMode: spec.network,
+          ...(spec.runtime ? { Runtime: spec.runtime } : {}),
           Init: true,
           Binds: spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
           CapDrop: ['ALL'],
