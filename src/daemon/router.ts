@@ -209,7 +209,7 @@ export class Router {
 
 /** Keep-alive HTTP connections to one service, each a tunnel connection (port-tunnel.ts). */
 function tunnelAgent(t: ServiceTunnel): http.Agent {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 8, timeout: 60_000 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 64, timeout: 60_000 });
   // Node's Agent takes an asynchronous createConnection through its callback.
   (agent as unknown as { createConnection: (o: unknown, cb: (err: Error | null, s?: net.Socket) => void) => undefined }).createConnection = (_o, cb) => {
     void t.take().then((s) => {
