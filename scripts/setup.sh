@@ -73,6 +73,17 @@ if ! command -v tmux >/dev/null 2>&1; then
   fi
 fi
 
+# 5b. Headless Chromium: the browser check of the routing proxy (test/e2e/ports-browser.test.ts).
+if ! command -v chromium >/dev/null 2>&1; then
+  if is_root; then
+    say "installing chromium (for the browser check of the routing proxy)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    say "chromium is missing; the browser check (npm test) needs it: sudo apt-get install -y chromium"
+  fi
+fi
+
 # 6. gVisor (opt-in: MOAT_SETUP_GVISOR=1): runs get gVisor's user-space kernel (runsc) when the engine
 # has it registered, else runc. Registered with the runtime arguments moat's transport needs
 # (scripts/register-runsc.mjs), merged into an existing daemon.json; dockerd reloads its runtimes on

@@ -4,10 +4,14 @@ import pc from 'picocolors';
 import { forOut, shellJoin, type CliContext } from './context.js';
 import { printJson } from './json.js';
 import { example } from './help.js';
-import type { RunMetadata } from '../store/types.js';
+import { LIVE_STATES, type RunMetadata } from '../store/types.js';
+import { runUrls } from '../gateway/routes.js';
+import { routingPort } from '../config/routing.js';
 import { renderTable, type Cell } from '../term/table.js';
 import { relativeTime } from '../term/time.js';
 import { tildePath } from '../term/home-path.js';
+
+const hasUrls = (m: RunMetadata): boolean => LIVE_STATES.has(m.state) && Object.keys(m.ports ?? {}).length > 0;
 
 function stateCell(m: RunMetadata): Cell {
   switch (m.state) {
@@ -39,8 +43,10 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
     .option('--json', 'print the runs as JSON')
     .action(async (o) => {
       const runs = await ctx.reconcileAll();
+      // Live runs with ports: their services' URLs (the routing proxy's, routes.ts).
+      const port = runs.some(hasUrls) ? await routingPort(ctx.home.globalConfig) : 0;
       if (o.json) {
-        await printJson({ runs });
+        await printJson({ runs: runs.map((r) => (hasUrls(r) ? { ...r, urls: runUrls(r.name, r.ports, port) } : r)) });
         return;
       }
       if (runs.length === 0) {
@@ -49,9 +55,11 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
       }
       const home = ctx.env.HOME ?? homedir();
       const now = Date.now();
+      const urls = port > 0;
       process.stdout.write(renderTable(
-        ['NAME', { header: 'COMMAND', max: 40 }, { header: 'WORKSPACE', max: 40 }, { header: 'STATE', max: 40 }, 'AGE', 'ID'],
-        runs.map((r) => [r.name, shownCommand(r), tildePath(r.workspace, home), stateCell(r), relativeTime(r.createdAt, now), r.id]),
+        ['NAME', { header: 'COMMAND', max: 40 }, { header: 'WORKSPACE', max: 40 }, { header: 'STATE', max: 40 }, 'AGE', 'ID', ...(urls ? ['URL'] : [])],
+        runs.map((r) => [r.name, shownCommand(r), tildePath(r.workspace, home), stateCell(r), relativeTime(r.createdAt, now), r.id,
+          ...(urls ? [hasUrls(r) ? Object.values(runUrls(r.name, r.ports, port)).join(' ') : ''] : [])]),
         { safe: forOut },
       ));
     });

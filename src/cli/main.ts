@@ -11,6 +11,7 @@ import { configureHelpStyle, example } from './help.js';
 import { jsonRequested, reportError, usageDocument } from './json.js';
 import { registerRunCommand } from './run.js';
 import { registerListCommand } from './list.js';
+import { registerOpenCommand } from './open.js';
 import { registerLogsCommand } from './logs.js';
 import { registerAttachCommand } from './attach.js';
 import { registerStopCommands } from './stop.js';
@@ -111,6 +112,7 @@ export async function main(argv: string[]): Promise<number> {
   example(program, ['moat claude', 'moat run -- npm test', 'moat list']);
   registerRunCommand(program, ctx, trailing);
   registerListCommand(program, ctx);
+  registerOpenCommand(program, ctx);
   registerStatusCommands(program, ctx);
   registerLogsCommand(program, ctx);
   registerAttachCommand(program, ctx);

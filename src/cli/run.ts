@@ -18,7 +18,9 @@ import { example } from './help.js';
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /** The flags every command that starts a run shares (run, and later claude/codex). */
-export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
+export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C, opts: { shortPort?: boolean } = {}) {
+  // `-p` is the agents' prompt: only `moat run` has it for --port.
+  const portFlags = (opts.shortPort ? '-p, --port <name=port>' : '--port <name=port>') as '--port <name=port>';
   return cmd
     .option('-i, --interactive', 'attach a terminal (raw TTY) to the run')
     .option('-d, --detach', 'start the run in the background and print how to follow it')
@@ -26,6 +28,7 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
     .option('-n, --name <name>', 'name the run (default: an adjective-animal name)')
     .option('-g, --grant <grant>', 'give the run a stored credential (repeatable)', collect, [] as string[])
     .option('--allow-host <pattern>', 'allow a host through the network policy (repeatable)', collect, [] as string[])
+    .option(portFlags, 'reach a service of the run from the host at http://NAME.RUN.localhost:8080/ (repeatable)', collect, [] as string[])
     .option('--trace-bodies', 'record headers and the first 4 KiB of bodies in the network trace (credentials redacted)')
     .option('--keep', 'keep the container after the run stops')
     .option('--rebuild', 'rebuild the image even when it is cached')
@@ -38,7 +41,7 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C) {
 }
 
 type RunFlagValues = {
-  interactive?: true; detach?: true; env: string[]; name?: string; grant: string[]; allowHost: string[];
+  interactive?: true; detach?: true; env: string[]; name?: string; grant: string[]; allowHost: string[]; port: string[];
   keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number; pids?: number; approveConfig?: true; allowSensitiveWorkspace?: true;
   sandbox?: 'gvisor' | 'runc';
 };
@@ -50,6 +53,7 @@ export function prepareFlags(o: RunFlagValues): PrepareFlags {
     ...(o.name ? { name: o.name } : {}),
     grants: o.grant,
     allowHosts: o.allowHost,
+    ...(o.port.length > 0 ? { ports: o.port } : {}),
     ...(o.memory ? { memory: o.memory } : {}),
     ...(o.cpus !== undefined ? { cpus: o.cpus } : {}),
     ...(o.pids !== undefined ? { pids: o.pids } : {}),
@@ -137,7 +141,7 @@ export function registerRunCommand(program: Command, ctx: CliContext, trailing: 
     .description('run a command in a container with the workspace mounted at /workspace')
     .argument('[path]', 'the workspace directory', '.')
     .usage('[options] [path] [-- command...]');
-  addRunFlags(run).action(async (path, o) => {
+  addRunFlags(run, { shortPort: true }).action(async (path, o) => {
     await checkWorkspaceOperand('run', path ?? '.', trailing);
     const spec = await prepareRun(path, {
       ...prepareFlags(o),

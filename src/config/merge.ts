@@ -7,6 +7,7 @@ import { splitEnvEntry, type ResolvedConfig } from './load.js';
 import { imageReferenceProblem } from '../image/reference.js';
 import { ENV_NAME_RE, MAX_PIDS, MIN_PIDS, RUN_NAME_RE, cpusProblem, memoryProblem } from './rules.js';
 import { validatePattern } from '../gateway/policy.js';
+import { MAX_PORTS, parsePortFlags } from './ports.js';
 
 /** Run flags as the CLI parsed them; every field optional (absent = not given). */
 export interface RunFlags {
@@ -30,6 +31,8 @@ export interface RunFlags {
   cpus?: number;
   /** --pids: most processes and threads in the container. */
   pids?: number;
+  /** -p NAME=PORT, repeatable; adds to (and overrides names of) the file's ports. */
+  ports?: string[];
 }
 
 /** The merged options of one run: the same shape as a resolved moat.yaml. */
@@ -93,6 +96,13 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
     out.network = { ...config.network, rules: [...rules, ...unique(flags.allowHosts).filter((h) => !present.has(h))] };
   }
 
+  if (flags.ports !== undefined && flags.ports.length > 0) {
+    const parsed = parsePortFlags(flags.ports);
+    if ('problem' in parsed) throw flagError('-p', parsed.entry, parsed.problem);
+    out.ports = { ...config.ports, ...parsed.ports };
+    if (Object.keys(out.ports).length > MAX_PORTS) throw flagError('-p', flags.ports.join(' '), `at most ${MAX_PORTS} services per run`);
+  }
+
   return out;
 }
 
@@ -126,6 +136,8 @@ function flagHint(flag: string): string | undefined {
       return 'Example: --pids 1024';
     case '--cpus':
       return 'Example: --cpus 1.5';
+    case '-p':
+      return 'Example: -p web=3000 (the service inside the run listens on port 3000)';
     case '--allow-host':
       return 'Example: --allow-host api.example.com (or *.example.com, host:8443)';
     default:

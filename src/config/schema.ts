@@ -10,6 +10,7 @@ import { validatePattern } from '../gateway/policy.js';
 import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
 import { SANDBOXES } from '../runtime/sandbox.js';
+import { MAX_PORTS, portNameProblem } from './ports.js';
 import {
   DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, cpusProblem, logLimitProblem, memoryProblem, mountProblem,
 } from './rules.js';
@@ -172,7 +173,14 @@ export const moatConfigSchema = z
       .optional()
       .describe('Network policy enforced by the gateway.'),
     secrets: notSupportedYet('secrets: (environment variables filled from secret references)'),
-    ports: notSupportedYet('ports: (exposing container ports)'),
+    ports: z
+      .record(
+        checked(portNameProblem).describe('Service name: a lower-case DNS label (web, api), part of the host name web.RUN.localhost.'),
+        z.number().int().min(1).max(65535).describe('The port the service listens on inside the run (127.0.0.1 or 0.0.0.0).'),
+      )
+      .refine((r) => Object.keys(r).length <= MAX_PORTS, { error: `at most ${MAX_PORTS} services per run` })
+      .optional()
+      .describe('Services inside the run reachable from the host at http(s)://NAME.RUN.localhost:ROUTING_PORT/ (the first also at RUN.localhost), e.g. {web: 3000}.'),
     claude: z
       .object({
         version: z.string().min(1).optional().describe('Claude Code version to install.'),
@@ -228,6 +236,13 @@ export const globalConfigSchema = z
       .strict()
       .optional()
       .describe('Image build settings.'),
+    routing: z
+      .object({
+        port: z.number().int().min(1).max(65535).optional().describe('Loopback port of the routing proxy that serves runs\' ports (http and https on one listener; default 8080).'),
+      })
+      .strict()
+      .optional()
+      .describe('The routing proxy for runs\' ports (moat.yaml ports:).'),
     records: z
       .object({
         trace_max_mib: z.number().min(0.25).max(1_048_576).optional().describe("Byte budget of each run's network.jsonl, in MiB (default 64); past it requests are counted, not listed."),

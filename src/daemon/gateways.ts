@@ -11,6 +11,9 @@ import type { ResolvedGrants } from '../credentials/resolve.js';
 import type { RunMetadata } from '../store/types.js';
 import { resolveGrantsSerialized, startGrantRefresh } from './refresh.js';
 import { upstreamOptions } from './upstream-options.js';
+import { Router } from './router.js';
+import { stoppedRun } from './router-runs.js';
+import { routingPort } from '../config/routing.js';
 
 export interface RunGateway {
   proxy: GatewayProxy;
@@ -37,6 +40,17 @@ export class GatewayHost {
     /** Refresh window for grants (test hook; default resolveGrants' 5 minutes). */
     private readonly refreshWindowMs?: number,
   ) {}
+
+  private router: Router | undefined;
+
+  /** A run's services on the routing proxy (moat.yaml ports:), which listens while any run has some. */
+  private async publish(meta: RunMetadata, runDir: string): Promise<{ close: () => Promise<void> } | undefined> {
+    if (Object.keys(meta.ports ?? {}).length === 0) return undefined;
+    this.ca ??= loadOrCreateCA(this.home.caDir);
+    const ca = this.ca;
+    this.router ??= new Router({ port: () => routingPort(this.home.globalConfig), ca: () => ca, stopped: (name) => stoppedRun(this.home, name), log: this.log });
+    return this.router.add(meta, runDir);
+  }
 
   async start(meta: RunMetadata, runDir: string, onEvent: (ev: GatewayEvent, redact: (s: string) => string) => void): Promise<RunGateway> {
     this.ca ??= loadOrCreateCA(this.home.caDir);
@@ -72,6 +86,7 @@ export class GatewayHost {
       await proxy.close();
       throw err;
     }
+    const route = await this.publish(meta, runDir).catch(async (err: unknown) => { server.close(); await proxy.close(); throw err; });
     const ino = (await lstat(t.socketPath)).ino;
     const owned = async (): Promise<boolean> => (await lstat(t.socketPath).catch(() => undefined))?.ino === ino;
     this.log(`run ${meta.id}: gateway on ${t.socketPath} (${meta.network?.policy ?? 'permissive'}, ${grants.injections.length} injections)`);
@@ -100,6 +115,7 @@ export class GatewayHost {
         // Requests under way finish (a hand-over lets them), within a bound; new ones already go elsewhere.
         await Promise.race([new Promise<void>((r) => server.close(() => r())), new Promise((r) => setTimeout(r, 5000).unref())]);
         await proxy.close();
+        await route?.close();
         if (mine) await removeSocket(t);
       },
     };

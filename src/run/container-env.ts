@@ -33,7 +33,7 @@ export function privilegedEnv(): Record<string, string> {
 }
 
 /** The entrypoint: moat-init under `env -i`, with moat's own values only (numbers, checked again by moat-init). */
-export function initEntrypoint(values: { uid: number; gid: number; proxyPort?: number }): string[] {
+export function initEntrypoint(values: { uid: number; gid: number; proxyPort?: number; servicePorts?: number[] }): string[] {
   const n = (what: string, v: number): string => {
     if (!Number.isInteger(v) || v < 0) throw new Error(`${what} must be a non-negative integer`);
     return String(v);
@@ -41,6 +41,8 @@ export function initEntrypoint(values: { uid: number; gid: number; proxyPort?: n
   return [
     '/usr/bin/env', '-i', `PATH=${INIT_PATH}`, `MOAT_UID=${n('uid', values.uid)}`, `MOAT_GID=${n('gid', values.gid)}`,
     ...(values.proxyPort !== undefined ? [`MOAT_PROXY_PORT=${n('proxy port', values.proxyPort)}`] : []),
+    // The services' ports (ports.ts): moat-init connects each one's tunnel to the daemon's socket.
+    ...(values.servicePorts?.length ? [`MOAT_PORTS=${[...new Set(values.servicePorts)].map((p) => n('service port', p)).join(',')}`] : []),
     '/bin/sh', '/usr/local/bin/moat-init',
   ];
 }

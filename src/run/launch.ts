@@ -12,6 +12,8 @@ import { RunStore } from '../store/store.js';
 import { LIVE_STATES, type RunMetadata } from '../store/types.js';
 import { DEFAULT_LOG_LIMIT } from '../store/log-file.js';
 import type { SandboxChoice } from '../runtime/sandbox.js';
+import { portEnv } from '../gateway/routes.js';
+import { routingPort } from '../config/routing.js';
 
 /** Capabilities the init step needs (user setup, staging files); the user's process gets none. */
 const INIT_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SETPCAP'];
@@ -61,6 +63,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       MOAT_RUN_ID: id,
       MOAT_RUN_NAME: name,
       HOSTNAME: name,
+      ...(spec.ports ? portEnv(name, spec.ports, await routingPort(home.globalConfig)) : {}),
       ...(spec.interactive ? { TERM: process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm-256color' } : {}),
     }]));
     await mkdir(join(runDir, 'net'), { recursive: true, mode: 0o700 });
@@ -90,7 +93,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       hostname: name,
       image: image.tag,
       cmd: spec.command,
-      entrypoint: initEntrypoint({ uid: owner.uid, gid: owner.gid, ...(Number.isInteger(port) && port > 0 ? { proxyPort: port } : {}) }),
+      entrypoint: initEntrypoint({ uid: owner.uid, gid: owner.gid, ...(Number.isInteger(port) && port > 0 ? { proxyPort: port } : {}), ...(spec.ports ? { servicePorts: Object.values(spec.ports) } : {}) }),
       env: privilegedEnv(),
       workingDir: '/workspace',
       labels: { [LABEL_MANAGED]: 'true', [LABEL_RUN_ID]: id, [LABEL_HOME]: home.root, [LABEL_NAME]: name },
@@ -124,6 +127,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       ...(spec.traceBodies ? { traceBodies: true } : {}),
       ...(spec.agent ? { agent: spec.agent } : {}),
       sandbox: sandbox.sandbox,
+      ...(spec.ports ? { ports: spec.ports } : {}),
       state: 'created',
       containerId,
       writable: [...new Set(mounts.filter((m) => !m.readOnly).map((m) => m.source))],

@@ -124,6 +124,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
     pidsLimit: opts.container?.pids ?? DEFAULT_PIDS,
+    ...(opts.ports && Object.keys(opts.ports).length > 0 ? { ports: opts.ports } : {}),
     ...(logLimitBytes ? { logLimitBytes } : {}),
     ...(sandbox ? { sandbox } : {}),
   };

@@ -45,6 +45,8 @@ export interface RunSpec {
   allowSensitiveWorkspace?: boolean;
   /** Host folders outside the workspace that the run can write and host tools read (sync_logs). */
   hostReadFolders?: Array<{ dir: string; label: string }>;
+  /** Services reachable from the host through the daemon's router (moat.yaml ports:, -p NAME=PORT). */
+  ports?: Record<string, number>;
   /** Container paths covered by an empty read-only folder (moat's home inside the workspace). */
   hiddenPaths?: string[];
   /** The sandbox asked for (--sandbox, MOAT_SANDBOX, moat.yaml); absent: gVisor when the engine has it, else runc. */

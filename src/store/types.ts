@@ -44,6 +44,8 @@ export interface RunMetadata {
   writable?: string[];
   /** What the sweep for set-id files found when the run ended (daemon/setid-sweep.ts). */
   setIdSweep?: { stripped: string[]; remaining: string[]; truncated: boolean };
+  /** Services reachable from the host as http(s)://NAME.RUN.localhost:ROUTING_PORT/ (moat.yaml ports:). */
+  ports?: Record<string, number>;
   /** The home that owns the run (labels carry it too). */
   home: string;
 }

@@ -18,6 +18,7 @@ digits() { case "$1" in ''|*[!0-9]*) echo "moat-init: $2 must be a number" >&2; 
 uid="${MOAT_UID:-1000}"; digits "$uid" MOAT_UID
 gid="${MOAT_GID:-1000}"; digits "$gid" MOAT_GID
 port="${MOAT_PROXY_PORT:-}"; [ -z "$port" ] || digits "$port" MOAT_PROXY_PORT
+services="${MOAT_PORTS:-}"; case "$services" in *[!0-9,]*) echo "moat-init: MOAT_PORTS must be numbers" >&2; exit 70;; esac
 home=/home/moat
 envfile=/moat/stage/env
 [ -f "$envfile" ] || envfile=/dev/null
@@ -56,6 +57,54 @@ if [ -n "$port" ] && [ -d /moat/net ]; then
   while [ $i -lt 200 ]; do
     if /bin/grep -q ":$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null; then break; fi
     i=$((i + 1)); /bin/sleep 0.01
+  done
+fi
+
+# The way in (moat.yaml ports:), a reverse tunnel: the host daemon LISTENS on /moat/net/in-PORT.sock
+# (read-only here); this relay, as the run's user, CONNECTS to it and keeps a few idle connections. When
+# the daemon writes one byte on one, the relay connects to 127.0.0.1:PORT and copies bytes both ways.
+# The host never connects to anything a container names.
+port_relay='
+use strict; use Socket; use IO::Socket::UNIX; use IO::Socket::INET; use IO::Select; use POSIX ();
+my $port = $ARGV[0]; $port =~ /^[0-9]{1,5}$/ or exit 64;
+my $path = "/moat/net/in-$port.sock";
+my %kids; my $idle = IO::Select->new;
+$SIG{PIPE} = "IGNORE";
+$SIG{CHLD} = sub { while ((my $k = waitpid(-1, POSIX::WNOHANG())) > 0) { delete $kids{$k} } };
+sub relay {
+  my ($up) = @_;
+  my $svc = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port, Proto => "tcp") or return;
+  my %peer = ($up => $svc, $svc => $up);
+  my $sel = IO::Select->new($up, $svc);
+  while ($sel->count) {
+    for my $h ($sel->can_read) {
+      my $n = sysread($h, my $buf, 65536);
+      my $o = $peer{$h};
+      if (!$n) { $sel->remove($h); shutdown($o, 1); next }
+      for (my $off = 0; $off < $n; ) { my $w = syswrite($o, $buf, $n - $off, $off); return unless defined $w; $off += $w }
+    }
+  }
+}
+while (1) {
+  while ($idle->count < 4 && keys(%kids) < 512) {
+    my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $path) or last;
+    $idle->add($s);
+  }
+  if ($idle->count == 0) { select(undef, undef, undef, 0.5); next }
+  for my $s ($idle->can_read(30)) {
+    $idle->remove($s);
+    my $n = sysread($s, my $go, 1);
+    if (!$n) { close $s; next }
+    my $pid = fork;
+    if (!defined $pid) { close $s; next }
+    if ($pid == 0) { $SIG{CHLD} = "DEFAULT"; relay($s); POSIX::_exit(0) }
+    $kids{$pid} = 1; close $s;
+  }
+}'
+if [ -n "$services" ] && [ -d /moat/net ]; then
+  for p in $(echo "$services" | /usr/bin/tr ',' ' '); do
+    /usr/bin/setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all -- \
+      /usr/bin/env -i /usr/bin/perl -e "$port_relay" "$p" </dev/null >/dev/null 2>&1 &
   done
 fi
 

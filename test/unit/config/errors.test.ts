@@ -81,7 +81,7 @@ describe('moat.yaml errors carry FILE:LINE:COL', () => {
       'moat.yaml:2:10',
       'moat.yaml:4:11',
       'moat.yaml:6:15',
-      'moat.yaml:7:1', // ports: is refused as a whole until it is supported
+      'moat.yaml:7:14', // ports.web: 0 is no port
       'moat.yaml:8:21',
       'moat.yaml:8:33',
     ]);
