@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { forErr, type CliContext } from './context.js';
 import { exitLine } from './session-text.js';
 import { MISSING_COMMAND_MARKER, missingCommandMessage } from '../run/missing-command.js';
@@ -139,7 +140,7 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
       // Follow: poll the log file until the run has ended and its last output is recorded. A rotation
       // (logs.jsonl became logs.1.jsonl) is noticed by the file's identity: finish the old one, then start over.
       for (let quiet = 0; !ended;) {
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
         const ino = await inode(file);
         let next;
         if (pos.ino !== undefined && ino !== undefined && ino !== pos.ino) {

@@ -1,5 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pc from 'picocolors';
 import { forOut, type CliContext } from './context.js';
 import { example } from './help.js';
@@ -106,7 +107,7 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
         return;
       }
       for (;;) {
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
         await emit();
         const cur = await ctx.store.read(meta.id);
         if (!cur || !LIVE_STATES.has((await ctx.reconcile(cur)).state)) {
