@@ -71,13 +71,12 @@ async function print(s: string): Promise<void> {
   if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
 }
 
-/** `moat trace [run] --network`: every request of a run, allowed or refused, from its network.jsonl. */
+/** `moat trace [run]`: every request of a run, allowed or refused, from its network.jsonl. */
 export function registerTraceCommand(program: Command, ctx: CliContext): void {
   const trace = program
     .command('trace')
     .description("list a run's network requests (every request is recorded, allowed or refused)")
     .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
-    .option('--network', 'network requests (the default and, for now, only trace)')
     .option('-f, --follow', 'keep printing new requests until the run ends')
     .option('--json', 'one JSON object per line')
     .option('--host <host>', 'only this host (and its subdomains)')
