@@ -4,18 +4,17 @@
  * Only reads.
  */
 import type { MoatHome } from '../home/paths.js';
+import { shellWord } from '../shell.js';
 import type { RunMetadata } from '../store/types.js';
 import { workspaceTranscripts } from './session-scope.js';
 import { isAgentRun, namedByOthers, sessionsOfRun } from './sessions.js';
 import { canonicalWorkspace, type UserDirs } from './transcripts.js';
 import type { AgentDefinition } from './types.js';
 
-const shq = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
 /** The command that resumes `sessionId` of `workspace`, typed in `cwd`. */
 export function resumeCommand(agent: AgentDefinition, sessionId: string, workspace: string, inWorkspace: boolean): string {
   const cmd = agent.name === 'claude' ? `moat claude --resume ${sessionId}` : `moat codex resume ${sessionId}`;
-  return inWorkspace ? cmd : `cd ${shq(workspace)} && ${cmd}`;
+  return inWorkspace ? cmd : `cd ${shellWord(workspace)} && ${cmd}`;
 }
 
 /** The hint for a run that has ended, or undefined when it left no conversation. */

@@ -8,6 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { loadWorkspaceConfig } from '../config/load.js';
 import { MoatError } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
+import { shellWord } from '../shell.js';
 import type { RunMetadata } from '../store/types.js';
 import {
   ambiguousSession, isAgentRun, isSessionId, listSessions, matchSessionId, namedByOthers, sessionsOfRun, type SessionFile,
@@ -68,8 +69,6 @@ export async function allWorkspaceCandidates(agent: AgentName, runs: readonly Ru
   return (run) => byWorkspace.get(run.workspace) ?? legacy;
 }
 
-const shq = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
 /** `moat claude --resume` / `moat codex resume`, for messages. */
 const resumeCommand = (agent: AgentName, ref: string): string => (agent === 'claude' ? `moat claude --resume ${ref}` : `moat codex resume ${ref}`);
 
@@ -79,10 +78,10 @@ async function copyIntoWorkspace(wt: WorkspaceTranscripts, s: SessionFile, home:
     // Claude Code keeps a conversation's subagent transcripts in a folder named after it.
     const extra = join(dirname(s.file), s.sessionId);
     const withDir = await access(extra).then(() => true, () => false);
-    return `mkdir -p ${shq(wt.folder.dir)} && cp -r ${shq(s.file)}${withDir ? ` ${shq(extra)}` : ''} ${shq(wt.folder.dir)}/`;
+    return `mkdir -p ${shellWord(wt.folder.dir)} && cp -r ${shellWord(s.file)}${withDir ? ` ${shellWord(extra)}` : ''} ${shellWord(wt.folder.dir)}/`;
   }
   const dest = join(wt.folder.dir, dirname(relative(legacyTranscriptDir('codex', home), s.file)));
-  return `mkdir -p ${shq(dest)} && cp ${shq(s.file)} ${shq(dest)}/`;
+  return `mkdir -p ${shellWord(dest)} && cp ${shellWord(s.file)} ${shellWord(dest)}/`;
 }
 
 function legacyError(wt: WorkspaceTranscripts, s: SessionFile, copy: string, home: MoatHome): MoatError {
@@ -106,7 +105,7 @@ async function elsewhere(wt: WorkspaceTranscripts, ref: string, runs: readonly R
       // This workspace's own moat folder, while sync_logs mounts the user's folder instead.
       return new MoatError(`The ${wt.agent.title} conversation ${id} is in this workspace's moat folder ${dir}, but with sync_logs: true moat mounts ${wt.folder.dir} instead.`, {
         code: 'E_CONFLICT',
-        hint: `Remove sync_logs from ${agent}: in moat.yaml to resume it, or copy it across: cp -r ${shq(dir)}/. ${shq(wt.folder.dir)}/`,
+        hint: `Remove sync_logs from ${agent}: in moat.yaml to resume it, or copy it across: cp -r ${shellWord(dir)}/. ${shellWord(wt.folder.dir)}/`,
       });
     }
     let owner: string | undefined;
@@ -116,7 +115,7 @@ async function elsewhere(wt: WorkspaceTranscripts, ref: string, runs: readonly R
     const where = owner ?? `the workspace whose conversations are in ${dir}`;
     return new MoatError(`The ${wt.agent.title} conversation ${id} belongs to ${where}, and each workspace keeps its own conversations: resume it from there.`, {
       code: 'E_CONFLICT',
-      hint: owner ? `cd ${shq(owner)} && ${resumeCommand(agent, id)}` : `moat ${agent} sessions --all lists every workspace's runs.`,
+      hint: owner ? `cd ${shellWord(owner)} && ${resumeCommand(agent, id)}` : `moat ${agent} sessions --all lists every workspace's runs.`,
     });
   }
   const legacy = await legacySessions(agent, home);
@@ -165,7 +164,7 @@ export async function resolveResume(
   if (await canonicalWorkspace(run.workspace) !== wt.canonical) {
     throw new MoatError(`The run ${run.name} (${run.id}) belongs to ${run.workspace}, and each workspace keeps its own conversations: resume it from there.`, {
       code: 'E_CONFLICT',
-      hint: `cd ${shq(run.workspace)} && ${resumeCommand(agent, run.name)}`,
+      hint: `cd ${shellWord(run.workspace)} && ${resumeCommand(agent, run.name)}`,
     });
   }
   const agentRuns = runs.filter((r) => isAgentRun(r, agent));

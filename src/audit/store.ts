@@ -3,6 +3,7 @@ import { mkdir, open, readFile, rm, stat, truncate } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MoatError, errnoCode } from '../errors.js';
 import { withLock } from '../home/fs.js';
 import { canonicalJson } from './canonical.js';
@@ -214,6 +215,6 @@ export async function acquireWriterLock(dir: string, waitMs = 0): Promise<() => 
         hint: `a run has one audit writer at a time; if process ${holder.pid} is gone, remove ${path}`,
       });
     }
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
 }

@@ -1,5 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
-import { forOut, shellJoin, type CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
+import { shellJoin } from '../shell.js';
 import { printJson } from './json.js';
 import { addRunFlags, executeAndReport, prepareFlags, type ReportOptions } from './run.js';
 import { example } from './help.js';

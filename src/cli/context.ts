@@ -91,7 +91,3 @@ export function bytes(n: number): string {
   while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
   return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
 }
-
-export function shellJoin(args: readonly string[]): string {
-  return args.map((a) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}

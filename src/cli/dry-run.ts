@@ -4,7 +4,8 @@
  * build, no container, no run directory, no daemon, no approval written.
  */
 import { homedir } from 'node:os';
-import { forOut, shellJoin, type CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
+import { shellJoin } from '../shell.js';
 import type { RunSpec } from '../run/spec.js';
 import { isEngineUnreachable } from '../runtime/docker/errors.js';
 

@@ -4,7 +4,7 @@
  * (`moat run ls -la` → `did you mean: moat run -- ls -la`).
  */
 import { MoatError, isMoatError } from '../errors.js';
-import { shellJoin } from './context.js';
+import { shellJoin } from '../shell.js';
 
 /** What `--` separates: the command's own flags, and whether each takes a value (which is no operand). */
 export interface CommandShape {

@@ -1,7 +1,8 @@
 import type { Command } from '@commander-js/extra-typings';
 import { homedir } from 'node:os';
 import pc from 'picocolors';
-import { forOut, shellJoin, type CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
+import { shellJoin } from '../shell.js';
 import { printJson } from './json.js';
 import { example } from './help.js';
 import { LIVE_STATES, type RunMetadata } from '../store/types.js';

@@ -7,6 +7,7 @@ import { MISSING_COMMAND_MARKER, missingCommandMessage } from '../run/missing-co
 import { example } from './help.js';
 import { LIVE_STATES, type LogRecord } from '../store/types.js';
 import { LOG_FILE, OLD_LOG_FILE, firstRecord, isMarker, readRecords } from '../store/log-file.js';
+import { followFile } from '../home/follow.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
 import { networkReport } from '../run/network-report.js';
 import { wholeNumber } from './flag-values.js';
@@ -138,29 +139,33 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
       let exitCode: number | undefined;
       // Follow: poll the log file until the run has ended and its last output is recorded. A rotation
       // (logs.jsonl became logs.1.jsonl) is noticed by the file's identity: finish the old one, then start over.
-      for (let quiet = 0; !ended;) {
-        await new Promise((r) => setTimeout(r, 100));
-        const ino = await inode(file);
-        let next;
-        if (pos.ino !== undefined && ino !== undefined && ino !== pos.ino) {
-          if ((await inode(old)) === pos.ino) await printFile(old, pos.offset, p);
-          next = await printFile(file, 0, p);
-        } else {
-          next = await printFile(file, pos.offset, p);
-        }
-        const grew = next.offset !== pos.offset || next.ino !== pos.ino;
-        pos = next;
-        const cur = await ctx.store.read(meta.id);
-        if (!cur) break;
-        const eff = await ctx.reconcile(cur);
-        if (!LIVE_STATES.has(eff.state)) {
-          // The daemon records the tail right after the exit; give it a moment, then stop.
-          if (!grew && (cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) {
-            ended = true;
-            exitCode = eff.exitCode;
+      let quiet = 0;
+      await followFile({
+        intervalMs: 100,
+        read: async () => {
+          const ino = await inode(file);
+          let next;
+          if (pos.ino !== undefined && ino !== undefined && ino !== pos.ino) {
+            if ((await inode(old)) === pos.ino) await printFile(old, pos.offset, p);
+            next = await printFile(file, 0, p);
+          } else {
+            next = await printFile(file, pos.offset, p);
           }
-        }
-      }
+          const grew = next.offset !== pos.offset || next.ino !== pos.ino;
+          pos = next;
+          return grew;
+        },
+        done: async (grew) => {
+          const cur = await ctx.store.read(meta.id);
+          if (!cur) return true;
+          const eff = await ctx.reconcile(cur);
+          // The daemon records the tail right after the exit; give it a moment, then stop.
+          if (LIVE_STATES.has(eff.state) || grew || !(cur.state !== eff.state ? ++quiet > 20 : ++quiet > 3)) return false;
+          ended = true;
+          exitCode = eff.exitCode;
+          return true;
+        },
+      });
       await network?.stop();
       network?.summarize();
       if (!ended) return;

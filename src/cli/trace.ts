@@ -8,7 +8,7 @@ import type { RequestEvent } from '../gateway/events.js';
 import { LIVE_STATES } from '../store/types.js';
 import type { DroppedLine, TraceBudgetLine } from '../daemon/network-recorder.js';
 import type { RefusalSummary } from '../daemon/refusals.js';
-import { readJsonlLines } from '../home/jsonl.js';
+import { JsonlCursor, followFile } from '../home/follow.js';
 import { traceStatus } from './flag-values.js';
 
 function matches(ev: RequestEvent, o: { host?: string; status?: string }): boolean {
@@ -70,13 +70,12 @@ async function print(s: string): Promise<void> {
   if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
 }
 
-/** `moat trace [run] --network`: every request of a run, allowed or refused, from its network.jsonl. */
+/** `moat trace [run]`: every request of a run, allowed or refused, from its network.jsonl. */
 export function registerTraceCommand(program: Command, ctx: CliContext): void {
   const trace = program
     .command('trace')
     .description("list a run's network requests (every request is recorded, allowed or refused)")
     .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
-    .option('--network', 'network requests (the default and, for now, only trace)')
     .option('-f, --follow', 'keep printing new requests until the run ends')
     .option('--json', 'one JSON object per line')
     .option('--host <host>', 'only this host (and its subdomains)')
@@ -85,12 +84,12 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'trace', () => true);
       const file = join(ctx.store.dir(meta.id), 'network.jsonl');
-      let offset = 0;
+      const cursor = new JsonlCursor(file);
       let printed = 0;
       // Streamed from the last complete line read, never the whole file at once.
-      const emit = async (): Promise<void> => {
-        for await (const { text, end } of readJsonlLines(file, { start: offset })) {
-          offset = end;
+      const emit = async (): Promise<boolean> => {
+        const before = cursor.offset;
+        for await (const text of cursor.lines()) {
           let ev: TraceLine;
           try { ev = JSON.parse(text) as TraceLine; } catch { continue; }
           if (typeof ev !== 'object' || ev === null || !lineMatches(ev, o)) continue;
@@ -99,21 +98,23 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
           printed++;
           await print(`${out}\n`);
         }
+        return cursor.offset !== before;
       };
       await emit();
       if (!o.follow) {
         if (printed === 0 && !o.json) ctx.info(`No requests recorded for run ${meta.name}.`);
         return;
       }
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 200));
-        await emit();
-        const cur = await ctx.store.read(meta.id);
-        if (!cur || !LIVE_STATES.has((await ctx.reconcile(cur)).state)) {
+      await followFile({
+        intervalMs: 200,
+        read: emit,
+        done: async () => {
+          const cur = await ctx.store.read(meta.id);
+          if (cur && LIVE_STATES.has((await ctx.reconcile(cur)).state)) return false;
           await emit();
-          return;
-        }
-      }
+          return true;
+        },
+      });
     });
   example(trace, ['moat trace', 'moat trace brave-otter --status blocked', 'moat trace -f --host api.github.com']);
 }

@@ -15,7 +15,7 @@ export interface RunFlags {
   name?: string;
   /** Command after `--`; replaces the file's `command`. */
   command?: string[];
-  /** -i / --interactive (or --no-interactive). */
+  /** -i / --interactive. */
   interactive?: boolean;
   /** -e KEY=VAL, repeatable; adds to (and overrides keys of) the file's env. */
   env?: string[];

@@ -9,6 +9,7 @@ import { BUILD } from '../version.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import { daemonLockHolder, probeSocket } from './lock.js';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The daemon answered with an error status; `body` is its error document (`{ error: { code, message, hint } }`). */
 export class DaemonAnswerError extends Error {
@@ -64,8 +65,6 @@ export async function daemonState(home: MoatHome, timeoutMs = 2000): Promise<Dae
     return (await probeSocket(daemonSocket(home))) === 'listening' ? { kind: 'silent' } : { kind: 'absent' };
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function busyWaitMs(env: NodeJS.ProcessEnv): number {
   const v = Number(env.MOAT_DAEMON_BUSY_WAIT_MS);

@@ -1,5 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import type { Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MoatHome } from '../home/paths.js';
 import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse } from '../gateway/index.js';
 import { listenInPlace, removeSocket, unixTransport } from '../gateway/transport.js';
@@ -113,7 +114,7 @@ export class GatewayHost {
         refresher.stop();
         const mine = await owned(); // after a hand-over the socket there is the next daemon's: leave it
         // Requests under way finish (a hand-over lets them), within a bound; new ones already go elsewhere.
-        await Promise.race([new Promise<void>((r) => server.close(() => r())), new Promise((r) => setTimeout(r, 5000).unref())]);
+        await Promise.race([new Promise<void>((r) => server.close(() => r())), sleep(5000, undefined, { ref: false })]);
         await proxy.close();
         await route?.close();
         if (mine) await removeSocket(t);

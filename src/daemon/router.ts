@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LeafCache, type CA } from '../gateway/index.js';
 import { stripHopByHop, writeRawError } from '../gateway/http-util.js';
 import { isIndexHost, parseRouteHost, servicesOf, type RunService } from '../gateway/routes.js';
@@ -93,7 +94,7 @@ export class Router {
         });
       } catch (err) {
         if (attempt === 0) this.opts.log(`router: cannot listen on 127.0.0.1:${this.port} (${(err as NodeJS.ErrnoException).code ?? String(err)}); retrying each second. Set routing.port in ~/.moat/config.yaml to use another port.`);
-        await new Promise((r) => setTimeout(r, 1000).unref());
+        await sleep(1000, undefined, { ref: false });
         continue;
       }
       if (this.routes.size === 0) { server.close(); return; }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MoatHome } from '../home/paths.js';
 import { RunStore } from '../store/store.js';
 import { RUN_ID_RE } from '../store/names.js';
@@ -56,7 +57,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     log(`shutting down: ${why}`);
     // Live runs are let go cleanly (output flushed, audit log closed), so the next daemon resumes them
     // without calling this one dead; bounded, so a stuck run cannot keep a stopping daemon alive.
-    const letGo = Promise.race([supervisor.handOver(0), new Promise((r) => setTimeout(r, 8000).unref())]);
+    const letGo = Promise.race([supervisor.handOver(0), sleep(8000, undefined, { ref: false })]);
     void letGo.catch(() => undefined).finally(() => {
       server.close();
       if (control.ino >= 0) removeOwnSocket(daemonSocket(home), control.ino);

@@ -1,5 +1,6 @@
 import { lstat, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRuntime, LogLine } from '../runtime/types.js';
 import type { RunStore } from '../store/store.js';
 import { LIVE_STATES, type LogRecord, type RunMetadata } from '../store/types.js';
@@ -108,7 +109,7 @@ export class Supervisor {
     await Promise.all([...this.watching.values()].map(async (w) => {
       let ended = false;
       void w.done.then(() => { ended = true; });
-      while (!ended && Date.now() < deadline && (await w.gateway.owned())) await new Promise((r) => setTimeout(r, 25));
+      while (!ended && Date.now() < deadline && (await w.gateway.owned())) await sleep(25);
       w.release();
       await w.done;
     }));
@@ -208,7 +209,7 @@ export class Supervisor {
     for (let i = 0; ; i++) {
       const info = await this.runtime.inspect(containerId);
       if (!info || info.status !== 'created') return info;
-      await new Promise((r) => setTimeout(r, Math.min(200, 10 + i * 10)));
+      await sleep(Math.min(200, 10 + i * 10));
     }
   }
 

@@ -16,10 +16,6 @@ export function parseTestUpstreams(env: NodeJS.ProcessEnv): { map: Map<string, {
   return { map, ...(ca ? { ca } : {}) };
 }
 
-export function testUpstreamsActive(env: NodeJS.ProcessEnv): boolean {
-  return env.MOAT_TESTING === '1' && Boolean(env.MOAT_TEST_UPSTREAMS);
-}
-
 /**
  * Test-only: MOAT_TEST_REFRESH_WINDOW_MS shrinks the grant refresh window (default 5 minutes) so a test
  * can watch a refresh happen during a run. Honoured only when MOAT_TESTING=1.

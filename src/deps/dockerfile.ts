@@ -5,6 +5,7 @@
  * equal text and equal image tags. Each RUN follows a `# moat-dep: <names>` line naming its owners.
  */
 import { MoatError } from '../errors.js';
+import { shellQuote } from '../shell.js';
 import { fillText, packageSpec } from './substitute.js';
 import type { Arch, ResolvedDependency } from './types.js';
 
@@ -21,14 +22,10 @@ export function depLabel(dep: ResolvedDependency): string {
   return dep.version === undefined ? dep.name : `${dep.name}@${dep.version}`;
 }
 
-function shQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
 /** One RUN of shell lines joined with `&&`, under moat-build-env, with its owner comment. */
 function runBlock(owners: string[], commands: string[]): string {
   const body = commands.map((c) => c.trim()).filter((c) => c.length > 0).join(' \\\n && ');
-  return `# moat-dep: ${owners.join(', ')}\nRUN moat-build-env sh -c ${shQuote(body)}`;
+  return `# moat-dep: ${owners.join(', ')}\nRUN moat-build-env sh -c ${shellQuote(body)}`;
 }
 
 /** Space-separated words wrapped into continuation lines of at most WIDTH characters. */

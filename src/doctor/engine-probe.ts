@@ -1,7 +1,7 @@
 import { errnoCode } from '../errors.js';
 import { EngineApi } from '../runtime/docker/engine-api.js';
 import { statusCode } from '../runtime/docker/errors.js';
-import { engineEndpoint } from '../runtime/docker/endpoint.js';
+import { DEFAULT_SOCKET, engineEndpoint } from '../runtime/docker/endpoint.js';
 import type { EngineRuntimeInfo } from '../runtime/sandbox.js';
 
 /** What the engine says about itself (`/version` and `/info`). */
@@ -34,7 +34,7 @@ export class EngineProbe {
     try {
       address = engineEndpoint(env).address;
     } catch {
-      address = env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+      address = env.DOCKER_HOST ?? `unix://${DEFAULT_SOCKET}`; // a DOCKER_HOST moat cannot use, named as written
     }
     this.address = address;
   }

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { type ProxyCore, elapsedMs } from './core.js';
 import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import type { RequestEvent } from './events.js';
+import { hostPort } from './hosts.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
 import { applyInjection } from './injection.js';
 import { refusalFields } from './policy.js';
@@ -97,7 +98,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
 
   const dispatcher = core.upstream.dispatcher(t.host, t.port);
   const reqOpts: Dispatcher.RequestOptions = {
-    origin: `${t.secure ? 'https' : 'http'}://${t.host.includes(':') ? `[${t.host}]` : t.host}:${t.port}`,
+    origin: `${t.secure ? 'https' : 'http'}://${hostPort(t.host, t.port)}`,
     path: t.path,
     method: ev.method as Dispatcher.HttpMethod,
     headers,

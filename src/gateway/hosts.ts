@@ -17,6 +17,16 @@ export interface HostPattern {
 
 const LABEL_RE = /^(?!-)[a-z0-9_-]{1,63}$/;
 
+/** A host as it is written before `:port` or in a URL: an IPv6 literal in brackets (`[::1]`), a name or IPv4 as it is. */
+export function bracketHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** `host:port`, an IPv6 literal in brackets (`[::1]:8080`): how URLs, CONNECT lines and `--allow-host` take it. */
+export function hostPort(host: string, port: number): string {
+  return `${bracketHost(host)}:${port}`;
+}
+
 export function normalizeHost(host: string): string {
   let h = host.trim().toLowerCase();
   if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
@@ -88,8 +98,7 @@ export const CREDENTIAL_PORT = 443;
 export function credentialPattern(source: string): HostPattern {
   const p = parseHostPattern(source);
   if (p.port !== undefined) return p;
-  const host = `${p.wildcard ? '*.' : ''}${p.host.includes(':') ? `[${p.host}]` : p.host}`;
-  return { ...p, source: `${host}:${CREDENTIAL_PORT}`, port: CREDENTIAL_PORT };
+  return { ...p, source: hostPort(`${p.wildcard ? '*.' : ''}${p.host}`, CREDENTIAL_PORT), port: CREDENTIAL_PORT };
 }
 
 export function matchHost(p: HostPattern, host: string, port?: number): boolean {
@@ -111,7 +120,7 @@ export function canonicalHost(host: string): string | undefined {
   const h = normalizeHost(host);
   if (h === '') return undefined;
   try {
-    const parsed = new URL(`http://${h.includes(':') ? `[${h}]` : h}/`).hostname;
+    const parsed = new URL(`http://${bracketHost(h)}/`).hostname;
     return normalizeHost(parsed);
   } catch {
     return undefined;

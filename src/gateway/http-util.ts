@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Decision } from './policy.js';
-import { canonicalHost } from './hosts.js';
+import { bracketHost, canonicalHost } from './hosts.js';
 
 /** Connection-level headers that must not cross a proxy (RFC 9110 §7.6.1), plus ones we always set. */
 const HOP_BY_HOP = new Set([
@@ -103,7 +103,7 @@ export function parseAuthority(value: string | undefined): { host: string; port:
 
 /** `host[:port]` for URLs and Host headers (brackets for IPv6, default port elided). */
 export function formatAuthority(host: string, port: number, secure: boolean): string {
-  const h = host.includes(':') ? `[${host}]` : host;
+  const h = bracketHost(host);
   return port === (secure ? 443 : 80) ? h : `${h}:${port}`;
 }
 

@@ -1,5 +1,5 @@
 import { isInternalHost } from './addresses.js';
-import { type HostPattern, matchHost, parseHostPattern } from './hosts.js';
+import { type HostPattern, hostPort, matchHost, parseHostPattern } from './hosts.js';
 import { normalizePath, slashView } from './paths.js';
 import type { RefusalKind } from './events.js';
 
@@ -232,7 +232,7 @@ function stripQuery(path: string): string {
  * or (`address`) a name that resolved to one when the gateway dialled it.
  */
 export function internalRefusal(host: string, port: number | undefined, address?: string): Decision {
-  const where = port === undefined ? host : formatHostPort(host, port);
+  const where = port === undefined ? host : hostPort(host, port);
   const what = address === undefined ? `${host} is this machine or its private network` : `${host} resolves to ${address}, on this machine or its private network`;
   return {
     allowed: false,
@@ -240,8 +240,4 @@ export function internalRefusal(host: string, port: number | undefined, address?
     reason: `${what}, which a run reaches only when you name it`,
     suggestion: `network:\n  rules:\n    - "${where}"\n(or moat run --allow-host ${where})`,
   };
-}
-
-function formatHostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -6,6 +6,7 @@ import type { CA } from './ca.js';
 import type { ProxyCore } from './core.js';
 import type { GatewayEvent } from './events.js';
 import { handleRequest } from './forward.js';
+import { hostPort } from './hosts.js';
 import { closeRaw, errorCode, parseAuthority, writeRawBlocked, writeRawError } from './http-util.js';
 import { compileInjections, type HeaderInjection } from './injection.js';
 import { LeafCache } from './leaf.js';
@@ -173,10 +174,10 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     emit({ type: 'connect', ts: new Date().toISOString(), host, port, allowed: decision.allowed, ...(decision.allowed ? {} : { reason: decision.reason }) });
     if (!decision.allowed) {
       emit({
-        type: 'request', ts: new Date(started).toISOString(), method: 'CONNECT', url: `${host}:${port}`, host, status: 403, ttfbMs: 0,
+        type: 'request', ts: new Date(started).toISOString(), method: 'CONNECT', url: hostPort(host, port), host, status: 403, ttfbMs: 0,
         durationMs: Date.now() - started, bytesUp: 0, bytesDown: 0, ...refusalFields(decision, port),
       });
-      writeRawBlocked(socket, `CONNECT ${host}:${port}`, decision);
+      writeRawBlocked(socket, `CONNECT ${hostPort(host, port)}`, decision);
       closeRaw(socket);
       return;
     }

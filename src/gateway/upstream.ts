@@ -6,6 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Agent, buildConnector, type Dispatcher, Pool, ProxyAgent } from 'undici';
 import { INTERNAL_ADDRESS_CODE, internalAddressError, type InternalAddressError, isInternalAddress } from './addresses.js';
+import { hostPort } from './hosts.js';
 
 export interface UpstreamAddress {
   host: string;
@@ -236,7 +237,7 @@ function connectTcp(host: string, port: number, timeoutMs: number, lookup: Looku
 
 function connectViaProxy(proxyUrl: string, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
   const proxy = new URL(proxyUrl);
-  const authority = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const authority = hostPort(host, port);
   const headers: Record<string, string> = { host: authority };
   if (proxy.username) headers['proxy-authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
   return new Promise((resolve, reject) => {

@@ -10,6 +10,7 @@
  * may open the 0600 socket), with no capabilities, a read-only root file system and no network.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRuntime } from '../runtime/types.js';
 import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
 import { CONTAINER_NET_DIR, PROXY_PORT } from '../gateway/transport.js';
@@ -118,7 +119,7 @@ async function waitReady(runtime: ContainerRuntime, id: string, image: string, t
     if (output.includes(READY)) return;
     const info = await runtime.inspect(id);
     if (info && info.status !== 'running' && info.status !== 'created') break;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   const detail = output.trim().split('\n').slice(-3).join(' | ').slice(0, 300);
   throw new MoatError(`The build's network relay did not start in the base image ${image}${detail ? ` (${detail})` : ''}.`, {

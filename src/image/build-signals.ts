@@ -5,6 +5,7 @@
  * the same signal. A second signal while cleaning up ends it at once.
  */
 import type { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** The longest the clean-up may hold the CLI after a signal (an unresponsive engine). */
@@ -32,7 +33,7 @@ export function cleanupOnSignal(cleanup: () => Promise<void>, hooks: SignalHooks
       return;
     }
     cleaning = true;
-    const limit = new Promise<void>((r) => setTimeout(r, SIGNAL_CLEANUP_MS).unref());
+    const limit = sleep(SIGNAL_CLEANUP_MS, undefined, { ref: false });
     void Promise.race([cleanup().catch(() => undefined), limit]).then(() => {
       stop();
       reraise(signal);

@@ -1,5 +1,6 @@
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime } from '../runtime/types.js';
 import { ensureImage, type BuildNetwork, type BuildProgress } from '../image/build.js';
@@ -170,6 +171,6 @@ async function sweptSetId(home: MoatHome, id: string, timeoutMs = 15_000): Promi
   for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
     const sweep = (await store.read(id))?.setIdSweep;
     if (sweep || Date.now() > deadline) return sweep ?? { stripped: [], remaining: [], truncated: false };
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(delay);
   }
 }

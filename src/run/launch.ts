@@ -1,5 +1,6 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MoatError } from '../errors.js';
 import { withLock } from '../home/fs.js';
 import type { MoatHome } from '../home/paths.js';
@@ -155,7 +156,7 @@ export async function stopContainer(runtime: ContainerRuntime, containerId: stri
     for (let i = 0; i < 20; i++) {
       const c = await runtime.inspect(containerId);
       if (!c || c.status !== 'running') return;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
   await runtime.stop(containerId, timeout);

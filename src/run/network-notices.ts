@@ -1,5 +1,5 @@
 import type { RefusalKind } from '../gateway/events.js';
-import { parseHostPattern } from '../gateway/hosts.js';
+import { hostPort, parseHostPattern } from '../gateway/hosts.js';
 import { describeUpstreamError, type UpstreamFailureKind } from '../gateway/upstream-errors.js';
 import { sanitizeForTerminal } from '../term/sanitize.js';
 
@@ -59,7 +59,7 @@ export function shown(s: string, max = SHOWN_CHARS): string {
 
 /** `host` or `host:port` as `--allow-host` and network.rules take it; undefined when it cannot be one. */
 export function allowPattern(host: string, port?: number): string | undefined {
-  const where = port === undefined ? host : `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const where = port === undefined ? host : hostPort(host, port);
   if (where.length > 261 || !/^[A-Za-z0-9._:[\]-]+$/.test(where)) return undefined;
   try {
     parseHostPattern(where);
@@ -145,7 +145,7 @@ export class NetworkNotices {
     const allow = ev.refusal === 'strict' || ev.refusal === 'internal' ? allowPattern(host, port) : undefined;
     const request = ev.refusal === 'path' || ev.refusal === 'credential' ? requestOf(ev) : undefined;
     const notice: Blocked['notice'] = {
-      what: 'blocked', host: shown(port === undefined ? host : (allowPattern(host, port) ?? `${host}:${port}`)), kind: ev.refusal,
+      what: 'blocked', host: shown(port === undefined ? host : (allowPattern(host, port) ?? hostPort(host, port))), kind: ev.refusal,
       ...(allow ? { allow } : {}), ...(request ? { request } : {}),
     };
     this.blocked.set(key, { notice, rawHost: host, requests: 1 });

@@ -1,5 +1,4 @@
-import { stat } from 'node:fs/promises';
-import { readJsonlLines } from '../home/jsonl.js';
+import { JsonlCursor } from '../home/follow.js';
 import { LiveThrottle } from './live-throttle.js';
 import type { NetworkLine, NetworkNotices } from './network-notices.js';
 
@@ -35,17 +34,13 @@ export function watchNetwork(opts: NetworkWatchOptions): NetworkWatch {
     perSecond: 1,
     more: (n) => `moat: and ${n} more host${n === 1 ? '' : 's'} blocked or unreachable (listed when the run ends)`,
   });
-  let offset = 0;
+  const cursor = new JsonlCursor(opts.file, { maxLineBytes: 1024 * 1024 });
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const print = (lines: string[]): void => { for (const l of lines) live?.(l); };
 
   const read = async (maxBytes: number, printing: boolean): Promise<void> => {
-    const size = (await stat(opts.file).catch(() => undefined))?.size ?? 0;
-    if (size <= offset) return;
-    const from = offset;
-    for await (const { text, end } of readJsonlLines(opts.file, { start: from, maxLineBytes: 1024 * 1024 })) {
-      offset = end;
+    for await (const text of cursor.lines(maxBytes)) {
       let ev: unknown;
       try {
         ev = JSON.parse(text);
@@ -55,7 +50,6 @@ export function watchNetwork(opts: NetworkWatchOptions): NetworkWatch {
       if (typeof ev !== 'object' || ev === null || Array.isArray(ev)) continue;
       const n = notices.observe(ev as NetworkLine);
       if (n && live && printing) print(throttle.offer(`moat: ${notices.line(n)}`));
-      if (end - from >= maxBytes) break;
     }
   };
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRuntime, AttachedStreams } from '../runtime/types.js';
 import { EscapeFilter } from '../term/escape.js';
 import { enterRawMode } from '../term/tty.js';
@@ -19,7 +20,6 @@ export interface SessionIO {
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Run the attached part of a run. The streams must be attached before the process starts; `start` is

@@ -25,7 +25,7 @@ describe('moat trace: every request is recorded', () => {
   it('lists requests with status, and filters by status', async () => {
     const r = await moat(['run', '-n', 'traced', '--', 'bash', '-c', `${REQUEST('/status/200')}; ${REQUEST('/status/404')}`], { home, cwd: ws, env });
     expect(r.code).toBe(0);
-    const t = await moat(['trace', 'traced', '--network'], { home, cwd: ws });
+    const t = await moat(['trace', 'traced'], { home, cwd: ws });
     expect(t.stdout).toContain('http://trace.test/status/200');
     expect(t.stdout).toContain('http://trace.test/status/404');
     const only = await moat(['trace', 'traced', '--status', '4xx', '--json'], { home, cwd: ws });

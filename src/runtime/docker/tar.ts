@@ -5,7 +5,7 @@ import { MoatError } from '../../errors.js';
 
 /** One regular file of a tar archive. */
 export interface TarEntry {
-  /** Relative POSIX path, e.g. "Dockerfile" or "assets/init.sh". */
+  /** Relative POSIX path, e.g. "Dockerfile" or "moat-init". */
   name: string;
   data: Buffer;
   /** Permission bits (0o7777 at most). */

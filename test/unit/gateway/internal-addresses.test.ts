@@ -196,6 +196,14 @@ describe('through the gateway', () => {
     expect(hits).toBe(0);
   });
 
+  it('a refused CONNECT to an IPv6 literal names it in brackets, in the answer and in the trace', async () => {
+    const t = await connectTunnel(h.socketPath, `[::1]:${port}`);
+    expect('refused' in t && t.refused.status).toBe(403);
+    expect('refused' in t && t.refused.body).toContain(`CONNECT [::1]:${port}: `);
+    expect(h.requestEvents().filter((e) => e.method === 'CONNECT' && e.host === '::1').map((e) => e.url)).toContain(`[::1]:${port}`);
+    expect(hits).toBe(0);
+  });
+
   it('a CONNECT to it is refused before any tunnel opens', async () => {
     const t = await connectTunnel(h.socketPath, `127.0.0.1:${port}`);
     expect('refused' in t && t.refused.status).toBe(403);
