@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
+import { POLICY_MODES, type NetworkPolicy } from '../network-policy.js';
 import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
 import {
@@ -159,7 +160,7 @@ export const moatConfigSchema = z
     grants: z.array(z.string().min(1)).optional().describe('Credentials the run may use via the gateway, e.g. "github".'),
     network: z
       .object({
-        policy: z.enum(['permissive', 'strict']).optional().describe('permissive: allow all hosts not denied; strict: allow only listed hosts.'),
+        policy: z.enum(POLICY_MODES).optional().describe('permissive: allow all hosts not denied; strict: allow only listed hosts.'),
         rules: z.array(networkRule).optional().describe('Allowed hosts, optionally with per-request rules.'),
         deny: z.array(hostPattern).optional().describe('Host patterns always refused.'),
       })
@@ -200,8 +201,13 @@ export const moatConfigSchema = z
 
 export type MoatConfig = z.infer<typeof moatConfigSchema>;
 export type McpServerConfig = z.infer<typeof mcpServer>;
-export type NetworkRule = z.infer<typeof networkRule>;
-export type NetworkConfig = NonNullable<MoatConfig['network']>;
+type NetworkConfig = NonNullable<MoatConfig['network']>;
+
+/** True when A and B are the same type (each assignable to the other, and no `any` on either side). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** moat.yaml's `network:` is the policy the gateway compiles (network-policy.ts), minus what flags add. */
+const networkIsThePolicy: Same<NetworkConfig, Partial<Omit<NetworkPolicy, 'allowHosts'>>> = true;
+void networkIsThePolicy;
 
 export const globalConfigSchema = z
   .object({

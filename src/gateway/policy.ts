@@ -2,6 +2,7 @@ import { isInternalHost } from './addresses.js';
 import { type HostPattern, matchHost, parseHostPattern } from './hosts.js';
 import { normalizePath, slashView } from './paths.js';
 import type { RefusalKind } from './events.js';
+import type { NetworkPolicy } from '../network-policy.js';
 
 /**
  * Network policy as plain data (what moat.yaml `network:` plus grants and `--allow-host` become) and its
@@ -20,11 +21,7 @@ import type { RefusalKind } from './events.js';
  * At CONNECT time (no method/path yet) a host with path rules counts as allowed; its paths are checked
  * per request. Under strict, a host where the gateway answers some calls itself is reachable at CONNECT.
  */
-export interface PolicyData {
-  policy: 'permissive' | 'strict';
-  rules: (string | Record<string, string[]>)[];
-  deny: string[];
-  allowHosts: string[];
+export interface PolicyData extends NetworkPolicy {
   /**
    * Hosts where the gateway answers some calls itself (a grant's local answers): reachable at CONNECT
    * so those calls can be answered, but every other request to them is decided like any host's.
