@@ -59,8 +59,6 @@ export function cpusProblem(n: number): string | undefined {
 export const DEFAULT_PIDS = 4096;
 export const MIN_PIDS = 16;
 export const MAX_PIDS = 4_194_304;
-/** A network rule: `allow|deny METHOD PATH`, e.g. "allow GET /repos/**". */
-export const NETWORK_RULE_RE = /^(allow|deny)\s+(\*|[A-Za-z]+)\s+\/\S*$/;
 
 /**
  * Container folders no mount may cover: the system's programs, libraries and settings (moat-init runs

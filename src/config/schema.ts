@@ -6,12 +6,12 @@
  * Types come from `z.infer`; nothing downstream casts config to a type.
  */
 import { z } from 'zod';
-import { validatePattern } from '../gateway/policy.js';
+import { parsePathRule, validateHostRulesShape, validatePattern } from '../gateway/policy.js';
 import { POLICY_MODES, type NetworkPolicy } from '../network-policy.js';
 import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
 import {
-  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, cpusProblem, logLimitProblem, memoryProblem, mountProblem,
+  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, RUN_NAME_RE, cpusProblem, logLimitProblem, memoryProblem, mountProblem,
 } from './rules.js';
 
 const envName = z
@@ -61,17 +61,20 @@ const mcpServer = z
   .strict()
   .describe('A local (stdio) MCP server.');
 
+/** A value checked by the parser that applies it (one that throws an Error saying what is wrong). */
+const parsedBy = <T>(parse: (value: T) => unknown) => (value: T, ctx: z.RefinementCtx<T>): void => {
+  try {
+    parse(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+  }
+};
+
 /** A host pattern (api.github.com, *.github.com, host:8443), checked by the gateway's own parser. */
-const hostPattern = z
-  .string()
-  .min(1)
-  .superRefine((s, ctx) => {
-    try {
-      validatePattern(s);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
-    }
-  });
+const hostPattern = z.string().superRefine(parsedBy(validatePattern)).meta({ minLength: 1 });
+
+/** A path rule ("allow GET /repos/**"), checked by the gateway's own parser. */
+const pathRule = z.string().superRefine(parsedBy(parsePathRule));
 
 const mcpServers = z.record(z.string().min(1), mcpServer).describe('MCP servers by name.');
 
@@ -82,10 +85,12 @@ const networkRule = z.union(
       .record(
         hostPattern.describe('Host pattern.'),
         z
-          .array(z.string().regex(NETWORK_RULE_RE, { error: 'expected "allow|deny METHOD /path", e.g. "allow GET /repos/**"' }))
+          .array(pathRule.describe('"allow|deny METHOD /path", e.g. "allow GET /repos/**".'))
           .describe('Request rules for this host, first match wins, e.g. "allow GET /repos/**".'),
       )
-      .describe('Host pattern mapped to request rules.'),
+      .superRefine(parsedBy(validateHostRulesShape))
+      .meta({ minProperties: 1, maxProperties: 1 })
+      .describe('One host pattern mapped to its request rules.'),
   ],
   { error: 'expected a host pattern string or a mapping of host -> list of rules' },
 );

@@ -74,9 +74,22 @@ export interface CompiledPolicy {
 
 const METHOD_RE = /^(\*|[A-Z][A-Z-]*)$/;
 
-/** Throws a descriptive Error when a host pattern is invalid. Callers add the file position. */
+/**
+ * The parsers of the policy's pieces, each the one validator of its rule: moat.yaml's schema calls them (so
+ * a mistake is reported at its moat.yaml:LINE:COL) and compilePolicy applies them. Each throws an Error
+ * whose message says what is wrong and how to write it; callers add the file position.
+ */
+/** Throws when a host pattern (`api.github.com`, `*.github.com`, `host:8443`) is invalid. */
 export function validatePattern(pattern: string): void {
   parseHostPattern(pattern);
+}
+
+/** Throws unless a rules entry with path rules maps exactly one host to its list of rules. */
+export function validateHostRulesShape(entry: object): void {
+  const hosts = Object.keys(entry).length;
+  if (hosts !== 1) {
+    throw new Error(`a rules entry with path rules maps exactly one host to its list of rules, this one has ${hosts}; write each host as its own "- host:" entry`);
+  }
 }
 
 /** Parse `"allow|deny METHOD /path/glob"`; throws a descriptive Error when invalid. */
@@ -126,9 +139,8 @@ export function validatePolicy(data: Partial<PolicyData>): { path: (string | num
   };
   (data.rules ?? []).forEach((entry, i) => {
     if (typeof entry === 'string') return check(['rules', i], () => parseHostPattern(entry));
-    const keys = Object.keys(entry);
-    if (keys.length !== 1) problems.push({ path: ['rules', i], message: 'a rules entry with path rules must map exactly one host to its list of rules' });
-    for (const host of keys) {
+    check(['rules', i], () => validateHostRulesShape(entry));
+    for (const host of Object.keys(entry)) {
       check(['rules', i, host], () => parseHostPattern(host));
       const list = entry[host];
       if (!Array.isArray(list)) problems.push({ path: ['rules', i, host], message: 'expected a list of "allow|deny METHOD /path" rules' });

@@ -87,7 +87,7 @@ describe('moat.yaml errors carry FILE:LINE:COL', () => {
     ]);
     expect(lines[1]).toContain('command: expected a string or a list of strings');
     expect(lines[2]).toContain('network.policy: invalid option');
-    expect(lines[3]).toContain('expected "allow|deny METHOD /path"');
+    expect(lines[3]).toContain('must have three parts: "allow|deny METHOD /path"');
   });
 
   it('a process limit must be a whole number a run can start with', async () => {
