@@ -6,27 +6,26 @@
  * Types come from `z.infer`; nothing downstream casts config to a type.
  */
 import { z } from 'zod';
+import { RUN_NAME_RE } from '../store/names.js';
 import { parsePathRule, validateHostRulesShape, validatePattern } from '../gateway/policy.js';
 import { POLICY_MODES, type NetworkPolicy } from '../network-policy.js';
 import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
 import {
-  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, RUN_NAME_RE, cpusProblem, logLimitProblem, memoryProblem, mountProblem,
+  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, cpusProblem, envEntryProblem, envNameProblem, logLimitProblem, memoryProblem, mountProblem, pidsProblem, runNameProblem,
 } from './rules.js';
 
-const envName = z
-  .string()
-  .regex(ENV_NAME_RE, { error: 'invalid environment variable name (use letters, digits and _, not starting with a digit)' });
+/** A string checked by one of rules.ts's `…Problem` functions (the same ones the run flags use). */
+const checked = (problem: (s: string) => string | undefined) => z.string().superRefine((s, ctx) => {
+  const p = problem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+});
+
+/** The editors' patterns (JSON Schema) come from the same expression the checks use. */
+const envName = checked(envNameProblem).meta({ pattern: ENV_NAME_RE.source });
 
 const envRecord = z.record(envName, z.string().describe('Value of the variable.'));
-const envList = z.array(
-  z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*=/, {
-      error: 'expected "NAME=value" with a valid variable name (letters, digits and _, not starting with a digit)',
-    })
-    .describe('"NAME=value".'),
-);
+const envList = z.array(checked(envEntryProblem).meta({ pattern: `${ENV_NAME_RE.source.replace(/\$$/, '')}=` }).describe('"NAME=value".'));
 
 const mount = z
   .string()
@@ -36,11 +35,6 @@ const mount = z
   })
   .describe('"source:target[:ro]". Relative sources are resolved against the workspace; target must be absolute.');
 
-/** A string checked by one of rules.ts's `…Problem` functions (the same ones the run flags use). */
-const checked = (problem: (s: string) => string | undefined) => z.string().superRefine((s, ctx) => {
-  const p = problem(s);
-  if (p) ctx.addIssue({ code: 'custom', message: p });
-});
 
 /**
  * A key moat will support but does not yet: refused with a clear message rather than accepted and ignored.
@@ -97,9 +91,8 @@ const networkRule = z.union(
 
 export const moatConfigSchema = z
   .object({
-    name: z
-      .string()
-      .regex(RUN_NAME_RE, { error: 'run name must match [a-z0-9][a-z0-9-]{0,62} (lower-case letters, digits, dashes)' })
+    name: checked(runNameProblem)
+      .meta({ pattern: RUN_NAME_RE.source })
       .optional()
       .describe('Default run name.'),
     command: z
@@ -137,9 +130,11 @@ export const moatConfigSchema = z
           .describe('CPU limit (may be fractional), e.g. 2 or 0.5.'),
         pids: z
           .number()
-          .int()
-          .min(MIN_PIDS, { error: `expected at least ${MIN_PIDS} processes` })
-          .max(MAX_PIDS, { error: `expected at most ${MAX_PIDS} processes` })
+          .superRefine((n, ctx) => {
+            const p = pidsProblem(n);
+            if (p) ctx.addIssue({ code: 'custom', message: p });
+          })
+          .meta({ type: 'integer', minimum: MIN_PIDS, maximum: MAX_PIDS })
           .optional()
           .describe(`Most processes and threads the container may have at once (default ${DEFAULT_PIDS}), so a fork bomb cannot exhaust the host's process ids. A change is approved by the user like mounts and grants.`),
         log_limit: checked(logLimitProblem)
