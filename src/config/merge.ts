@@ -79,7 +79,6 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
   if (flags.allowHosts !== undefined && flags.allowHosts.length > 0) {
     // Checked here, so a bad pattern is named by its flag (not as the network.rules entry it becomes).
     for (const h of flags.allowHosts) {
-      if (h.trim() === '') throw flagError('--allow-host', h, 'host pattern is empty');
       try {
         validatePattern(h);
       } catch (err) {

@@ -85,7 +85,8 @@ describe('the schema and the flags use the same rules', () => {
   it('--allow-host names the flag, not the network.rules entry it becomes', () => {
     const msg = messageOf(() => mergeRunOptions(resolveConfig({ network: { rules: ['a.test'] } }, '/w'), { allowHosts: ['http://x.test/'] }));
     expect(msg).toMatch(/^invalid --allow-host "http:\/\/x\.test\/": /);
-    expect(msg).not.toContain('network.');
+    expect(msg).not.toContain('network.');    // The gateway's parser is the one check, for the flag too (no second emptiness test of its own).
+    expect(messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), { allowHosts: [' '] }))).toBe('invalid --allow-host " ": empty host pattern');
   });
 });
 
