@@ -5,7 +5,9 @@
  */
 import type { McpServerConfig } from '../config/schema.js';
 
-export type AgentName = 'claude' | 'codex';
+import type { AgentName } from '../store/types.js';
+
+export type { AgentName };
 
 /** A file for the container user's home (path relative to it), written by moat-init. Never a real secret. */
 export interface HomeFile {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
 import { mountProblem } from './rules.js';
 import type { GlobalConfig, MoatConfig } from './schema.js';
+import type { Mount } from '../runtime/types.js';
 
 /** The YAML parser and the schema load only when there is a file to read (a bare run never needs them). */
 async function validator() {
@@ -18,14 +19,6 @@ async function validator() {
 
 /** Looked up in this order; the first that exists wins. */
 export const WORKSPACE_CONFIG_FILES = ['moat.yaml', 'agent.yaml'] as const;
-
-export interface Mount {
-  /** Absolute host path. */
-  source: string;
-  /** Absolute path inside the container. */
-  target: string;
-  readOnly: boolean;
-}
 
 /** moat.yaml after normalisation: what the rest of Moat consumes. */
 export type ResolvedConfig = Omit<MoatConfig, 'env' | 'mounts'> & {

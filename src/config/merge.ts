@@ -5,7 +5,7 @@
 import { MoatError } from '../errors.js';
 import { splitEnvEntry, type ResolvedConfig } from './load.js';
 import { imageReferenceProblem } from '../image/reference.js';
-import { ENV_NAME_RE, MAX_PIDS, MIN_PIDS, RUN_NAME_RE, cpusProblem, memoryProblem } from './rules.js';
+import { cpusProblem, envEntryProblem, memoryProblem, pidsProblem, runNameProblem } from './rules.js';
 import { validatePattern } from '../gateway/policy.js';
 import { MAX_PORTS, parsePortFlags } from './ports.js';
 
@@ -42,9 +42,8 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
   const out: RunOptions = { ...config, env: { ...config.env, ...parseEnvFlags(flags.env ?? []) } };
 
   if (flags.name !== undefined) {
-    if (!RUN_NAME_RE.test(flags.name)) {
-      throw flagError('--name', flags.name, 'run name must match [a-z0-9][a-z0-9-]{0,62} (lower-case letters, digits, dashes)');
-    }
+    const problem = runNameProblem(flags.name);
+    if (problem) throw flagError('--name', flags.name, problem);
     out.name = flags.name;
   }
   if (flags.command !== undefined && flags.command.length > 0) out.command = [...flags.command];
@@ -68,9 +67,8 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
       container.cpus = flags.cpus;
     }
     if (flags.pids !== undefined) {
-      if (!(Number.isInteger(flags.pids) && flags.pids >= MIN_PIDS && flags.pids <= MAX_PIDS)) {
-        throw flagError('--pids', String(flags.pids), `expected a whole number from ${MIN_PIDS} to ${MAX_PIDS}`);
-      }
+      const problem = pidsProblem(flags.pids);
+      if (problem) throw flagError('--pids', String(flags.pids), problem);
       container.pids = flags.pids;
     }
     out.container = container;
@@ -84,7 +82,6 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
   if (flags.allowHosts !== undefined && flags.allowHosts.length > 0) {
     // Checked here, so a bad pattern is named by its flag (not as the network.rules entry it becomes).
     for (const h of flags.allowHosts) {
-      if (h.trim() === '') throw flagError('--allow-host', h, 'host pattern is empty');
       try {
         validatePattern(h);
       } catch (err) {
@@ -110,11 +107,9 @@ export function mergeRunOptions(config: ResolvedConfig, flags: RunFlags): RunOpt
 export function parseEnvFlags(entries: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of entries) {
-    if (!entry.includes('=')) throw flagError('-e', entry, 'expected KEY=VALUE');
+    const problem = envEntryProblem(entry);
+    if (problem) throw flagError('-e', entry, problem);
     const [key, value] = splitEnvEntry(entry);
-    if (!ENV_NAME_RE.test(key)) {
-      throw flagError('-e', entry, `invalid environment variable name "${key}" (use letters, digits and _, not starting with a digit)`);
-    }
     env[key] = value;
   }
   return env;

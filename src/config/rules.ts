@@ -5,10 +5,26 @@
 
 import { posix } from 'node:path';
 
+import { RUN_NAME_RE } from '../store/names.js';
+
 /** Environment variable names: what a POSIX shell accepts. */
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Run names: lower-case, DNS-label friendly, at most 63 characters. */
-export const RUN_NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Why `name` is not an environment variable name, or undefined. */
+export function envNameProblem(name: string): string | undefined {
+  return ENV_NAME_RE.test(name) ? undefined : `invalid environment variable name ${JSON.stringify(name)} (use letters, digits and _, not starting with a digit)`;
+}
+
+/** Why `entry` is not a "NAME=value" entry (moat.yaml's env list, -e), or undefined. */
+export function envEntryProblem(entry: string): string | undefined {
+  const eq = entry.indexOf('=');
+  return eq < 0 ? 'expected "NAME=value", e.g. "LOG_LEVEL=debug"' : envNameProblem(entry.slice(0, eq));
+}
+
+/** Why `name` is not a run name (lower-case, DNS-label friendly, at most 63 characters; store/names.ts), or undefined. */
+export function runNameProblem(name: string): string | undefined {
+  return RUN_NAME_RE.test(name) ? undefined : 'run name must match [a-z0-9][a-z0-9-]{0,62} (lower-case letters, digits, dashes)';
+}
 /**
  * Sizes ("512m", "2g", "1.5G", "64MiB", "1048576"): the one grammar of moat.yaml's container.memory and
  * container.log_limit and of --memory, read by the same function in the schema and at run time. Units are
@@ -59,8 +75,14 @@ export function cpusProblem(n: number): string | undefined {
 export const DEFAULT_PIDS = 4096;
 export const MIN_PIDS = 16;
 export const MAX_PIDS = 4_194_304;
-/** A network rule: `allow|deny METHOD PATH`, e.g. "allow GET /repos/**". */
-export const NETWORK_RULE_RE = /^(allow|deny)\s+(\*|[A-Za-z]+)\s+\/\S*$/;
+
+/** Why `n` is not a process limit (container.pids, --pids), or undefined. */
+export function pidsProblem(n: number): string | undefined {
+  if (!Number.isInteger(n)) return `expected a whole number of processes, e.g. 1024`;
+  if (n < MIN_PIDS) return `expected at least ${MIN_PIDS} processes`;
+  if (n > MAX_PIDS) return `expected at most ${MAX_PIDS} processes`;
+  return undefined;
+}
 
 /**
  * Container folders no mount may cover: the system's programs, libraries and settings (moat-init runs

@@ -6,28 +6,28 @@
  * Types come from `z.infer`; nothing downstream casts config to a type.
  */
 import { z } from 'zod';
-import { validatePattern } from '../gateway/policy.js';
+import { RUN_NAME_RE } from '../store/names.js';
+import { parsePathRule, validateHostRulesShape, validatePattern } from '../gateway/policy.js';
+import { POLICY_MODES, type NetworkPolicy } from '../network-policy.js';
 import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
 import { SANDBOXES } from '../runtime/sandbox.js';
 import { MAX_PORTS, portNameProblem } from './ports.js';
 import {
-  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, cpusProblem, logLimitProblem, memoryProblem, mountProblem,
+  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, cpusProblem, envEntryProblem, envNameProblem, logLimitProblem, memoryProblem, mountProblem, pidsProblem, runNameProblem,
 } from './rules.js';
 
-const envName = z
-  .string()
-  .regex(ENV_NAME_RE, { error: 'invalid environment variable name (use letters, digits and _, not starting with a digit)' });
+/** A string checked by one of rules.ts's `…Problem` functions (the same ones the run flags use). */
+const checked = (problem: (s: string) => string | undefined) => z.string().superRefine((s, ctx) => {
+  const p = problem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: p });
+});
+
+/** The editors' patterns (JSON Schema) come from the same expression the checks use. */
+const envName = checked(envNameProblem).meta({ pattern: ENV_NAME_RE.source });
 
 const envRecord = z.record(envName, z.string().describe('Value of the variable.'));
-const envList = z.array(
-  z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*=/, {
-      error: 'expected "NAME=value" with a valid variable name (letters, digits and _, not starting with a digit)',
-    })
-    .describe('"NAME=value".'),
-);
+const envList = z.array(checked(envEntryProblem).meta({ pattern: `${ENV_NAME_RE.source.replace(/\$$/, '')}=` }).describe('"NAME=value".'));
 
 const mount = z
   .string()
@@ -37,11 +37,6 @@ const mount = z
   })
   .describe('"source:target[:ro]". Relative sources are resolved against the workspace; target must be absolute.');
 
-/** A string checked by one of rules.ts's `…Problem` functions (the same ones the run flags use). */
-const checked = (problem: (s: string) => string | undefined) => z.string().superRefine((s, ctx) => {
-  const p = problem(s);
-  if (p) ctx.addIssue({ code: 'custom', message: p });
-});
 
 /**
  * A key moat will support but does not yet: refused with a clear message rather than accepted and ignored.
@@ -62,17 +57,20 @@ const mcpServer = z
   .strict()
   .describe('A local (stdio) MCP server.');
 
+/** A value checked by the parser that applies it (one that throws an Error saying what is wrong). */
+const parsedBy = <T>(parse: (value: T) => unknown) => (value: T, ctx: z.RefinementCtx<T>): void => {
+  try {
+    parse(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+  }
+};
+
 /** A host pattern (api.github.com, *.github.com, host:8443), checked by the gateway's own parser. */
-const hostPattern = z
-  .string()
-  .min(1)
-  .superRefine((s, ctx) => {
-    try {
-      validatePattern(s);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
-    }
-  });
+const hostPattern = z.string().superRefine(parsedBy(validatePattern)).meta({ minLength: 1 });
+
+/** A path rule ("allow GET /repos/**"), checked by the gateway's own parser. */
+const pathRule = z.string().superRefine(parsedBy(parsePathRule));
 
 const mcpServers = z.record(z.string().min(1), mcpServer).describe('MCP servers by name.');
 
@@ -83,19 +81,20 @@ const networkRule = z.union(
       .record(
         hostPattern.describe('Host pattern.'),
         z
-          .array(z.string().regex(NETWORK_RULE_RE, { error: 'expected "allow|deny METHOD /path", e.g. "allow GET /repos/**"' }))
+          .array(pathRule.describe('"allow|deny METHOD /path", e.g. "allow GET /repos/**".'))
           .describe('Request rules for this host, first match wins, e.g. "allow GET /repos/**".'),
       )
-      .describe('Host pattern mapped to request rules.'),
+      .superRefine(parsedBy(validateHostRulesShape))
+      .meta({ minProperties: 1, maxProperties: 1 })
+      .describe('One host pattern mapped to its request rules.'),
   ],
   { error: 'expected a host pattern string or a mapping of host -> list of rules' },
 );
 
 export const moatConfigSchema = z
   .object({
-    name: z
-      .string()
-      .regex(RUN_NAME_RE, { error: 'run name must match [a-z0-9][a-z0-9-]{0,62} (lower-case letters, digits, dashes)' })
+    name: checked(runNameProblem)
+      .meta({ pattern: RUN_NAME_RE.source })
       .optional()
       .describe('Default run name.'),
     command: z
@@ -137,9 +136,11 @@ export const moatConfigSchema = z
           .describe('CPU limit (may be fractional), e.g. 2 or 0.5.'),
         pids: z
           .number()
-          .int()
-          .min(MIN_PIDS, { error: `expected at least ${MIN_PIDS} processes` })
-          .max(MAX_PIDS, { error: `expected at most ${MAX_PIDS} processes` })
+          .superRefine((n, ctx) => {
+            const p = pidsProblem(n);
+            if (p) ctx.addIssue({ code: 'custom', message: p });
+          })
+          .meta({ type: 'integer', minimum: MIN_PIDS, maximum: MAX_PIDS })
           .optional()
           .describe(`Most processes and threads the container may have at once (default ${DEFAULT_PIDS}), so a fork bomb cannot exhaust the host's process ids. A change is approved by the user like mounts and grants.`),
         log_limit: checked(logLimitProblem)
@@ -165,7 +166,7 @@ export const moatConfigSchema = z
     grants: z.array(z.string().min(1)).optional().describe('Credentials the run may use via the gateway, e.g. "github".'),
     network: z
       .object({
-        policy: z.enum(['permissive', 'strict']).optional().describe('permissive: allow all hosts not denied; strict: allow only listed hosts.'),
+        policy: z.enum(POLICY_MODES).optional().describe('permissive: allow all hosts not denied; strict: allow only listed hosts.'),
         rules: z.array(networkRule).optional().describe('Allowed hosts, optionally with per-request rules.'),
         deny: z.array(hostPattern).optional().describe('Host patterns always refused.'),
       })
@@ -213,8 +214,13 @@ export const moatConfigSchema = z
 
 export type MoatConfig = z.infer<typeof moatConfigSchema>;
 export type McpServerConfig = z.infer<typeof mcpServer>;
-export type NetworkRule = z.infer<typeof networkRule>;
-export type NetworkConfig = NonNullable<MoatConfig['network']>;
+type NetworkConfig = NonNullable<MoatConfig['network']>;
+
+/** True when A and B are the same type (each assignable to the other, and no `any` on either side). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** moat.yaml's `network:` is the policy the gateway compiles (network-policy.ts), minus what flags add. */
+const networkIsThePolicy: Same<NetworkConfig, Partial<Omit<NetworkPolicy, 'allowHosts'>>> = true;
+void networkIsThePolicy;
 
 export const globalConfigSchema = z
   .object({

@@ -5,6 +5,7 @@ import { findEntry } from '../deps/registry.js';
 import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
 import { statusCode } from '../runtime/docker/errors.js';
 import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
+import type { AgentName } from '../store/types.js';
 import { EngineUnavailable } from './engine-probe.js';
 import { withEngine } from './engine.js';
 import { ok, warn, type Check, type DoctorContext } from './types.js';
@@ -47,7 +48,7 @@ export const imagesCheck: Check = {
 const AGENTS = [
   { key: 'claude', title: 'Claude Code', dep: 'claude-code', pkg: '@anthropic-ai/claude-code' },
   { key: 'codex', title: 'Codex', dep: 'codex', pkg: '@openai/codex' },
-] as const;
+] as const satisfies ReadonlyArray<{ key: AgentName; title: string; dep: string; pkg: string }>;
 
 /** The versions of `pkg` that the build steps of `history` installed. */
 export function versionsInHistory(history: ReadonlyArray<{ CreatedBy?: string }>, pkg: string): string[] {
@@ -81,7 +82,7 @@ export const agentsCheck: Check = {
   name: 'agents',
   onTimeout: { detail: 'the Docker engine did not show the image history', fix: 'sudo systemctl restart docker', status: 'warn' },
   async run(ctx) {
-    let workspace: Partial<Record<'claude' | 'codex', string>> = {};
+    let workspace: Partial<Record<AgentName, string>> = {};
     let note = '';
     try {
       const { config, file } = await loadWorkspaceConfig(ctx.cwd);

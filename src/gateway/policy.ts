@@ -2,6 +2,7 @@ import { isInternalHost } from './addresses.js';
 import { type HostPattern, hostPort, matchHost, parseHostPattern } from './hosts.js';
 import { normalizePath, slashView } from './paths.js';
 import type { RefusalKind } from './events.js';
+import type { NetworkPolicy } from '../network-policy.js';
 
 /**
  * Network policy as plain data (what moat.yaml `network:` plus grants and `--allow-host` become) and its
@@ -20,11 +21,7 @@ import type { RefusalKind } from './events.js';
  * At CONNECT time (no method/path yet) a host with path rules counts as allowed; its paths are checked
  * per request. Under strict, a host where the gateway answers some calls itself is reachable at CONNECT.
  */
-export interface PolicyData {
-  policy: 'permissive' | 'strict';
-  rules: (string | Record<string, string[]>)[];
-  deny: string[];
-  allowHosts: string[];
+export interface PolicyData extends NetworkPolicy {
   /**
    * Hosts where the gateway answers some calls itself (a grant's local answers): reachable at CONNECT
    * so those calls can be answered, but every other request to them is decided like any host's.
@@ -77,9 +74,22 @@ export interface CompiledPolicy {
 
 const METHOD_RE = /^(\*|[A-Z][A-Z-]*)$/;
 
-/** Throws a descriptive Error when a host pattern is invalid. Callers add the file position. */
+/**
+ * The parsers of the policy's pieces, each the one validator of its rule: moat.yaml's schema calls them (so
+ * a mistake is reported at its moat.yaml:LINE:COL) and compilePolicy applies them. Each throws an Error
+ * whose message says what is wrong and how to write it; callers add the file position.
+ */
+/** Throws when a host pattern (`api.github.com`, `*.github.com`, `host:8443`) is invalid. */
 export function validatePattern(pattern: string): void {
   parseHostPattern(pattern);
+}
+
+/** Throws unless a rules entry with path rules maps exactly one host to its list of rules. */
+export function validateHostRulesShape(entry: object): void {
+  const hosts = Object.keys(entry).length;
+  if (hosts !== 1) {
+    throw new Error(`a rules entry with path rules maps exactly one host to its list of rules, this one has ${hosts}; write each host as its own "- host:" entry`);
+  }
 }
 
 /** Parse `"allow|deny METHOD /path/glob"`; throws a descriptive Error when invalid. */
@@ -129,9 +139,8 @@ export function validatePolicy(data: Partial<PolicyData>): { path: (string | num
   };
   (data.rules ?? []).forEach((entry, i) => {
     if (typeof entry === 'string') return check(['rules', i], () => parseHostPattern(entry));
-    const keys = Object.keys(entry);
-    if (keys.length !== 1) problems.push({ path: ['rules', i], message: 'a rules entry with path rules must map exactly one host to its list of rules' });
-    for (const host of keys) {
+    check(['rules', i], () => validateHostRulesShape(entry));
+    for (const host of Object.keys(entry)) {
       check(['rules', i, host], () => parseHostPattern(host));
       const list = entry[host];
       if (!Array.isArray(list)) problems.push({ path: ['rules', i, host], message: 'expected a list of "allow|deny METHOD /path" rules' });

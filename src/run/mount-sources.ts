@@ -13,7 +13,7 @@
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
-import type { Mount } from '../config/load.js';
+import type { Mount } from '../runtime/types.js';
 import type { MountEntry } from './trust-settings.js';
 
 /** A path the engine's "source:target[:ro]" bind syntax can carry unambiguously. */

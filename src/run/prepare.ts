@@ -5,6 +5,8 @@ import { mergeRunOptions, type RunFlags } from '../config/merge.js';
 import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
 import type { RunSpec } from './spec.js';
 import { validatePolicy } from '../gateway/policy.js';
+import type { MoatConfig } from '../config/schema.js';
+import type { NetworkPolicy } from '../network-policy.js';
 import { DEFAULT_PIDS, parseSize } from '../config/rules.js';
 import { engineMounts } from './mount-sources.js';
 import { loadWorkspaceGuard } from './workspace-guard.js';
@@ -64,8 +66,8 @@ async function dependencyLayers(deps: string[], grants: string[]): Promise<{ ext
 }
 
 /** The run's network policy as plain data, every pattern validated before anything is created. */
-function checkedNetwork(n: { policy?: 'permissive' | 'strict'; rules?: (string | Record<string, string[]>)[]; deny?: string[] } | undefined): RunSpec['network'] {
-  const data = { policy: n?.policy ?? 'permissive', rules: n?.rules ?? [], deny: n?.deny ?? [], allowHosts: [] as string[] };
+function checkedNetwork(n: MoatConfig['network']): NetworkPolicy {
+  const data: NetworkPolicy = { policy: n?.policy ?? 'permissive', rules: n?.rules ?? [], deny: n?.deny ?? [], allowHosts: [] };
   const problems = validatePolicy(data);
   if (problems.length > 0) {
     throw new MoatError(`Invalid network policy: ${problems.map((p) => `network.${p.path.join('.')}: ${p.message}`).join('; ')}.`, {

@@ -2,6 +2,8 @@ import type { ConfigGuard } from './config-trust.js';
 import type { Mount } from '../runtime/types.js';
 import type { RunMetadata } from '../store/types.js';
 import type { SandboxRequest } from './sandbox-choice.js';
+import type { AgentName } from '../store/types.js';
+import type { NetworkPolicy } from '../network-policy.js';
 
 /** Everything a run needs, after moat.yaml and flags are merged. */
 export interface RunSpec {
@@ -22,7 +24,7 @@ export interface RunSpec {
   traceBodies: boolean;
   grants: string[];
   allowHosts: string[];
-  network: NonNullable<RunMetadata['network']>;
+  network: NetworkPolicy;
   baseImage: string;
   /** Files staged into the container user's home by moat-init (agent settings, never real secrets). */
   homeFiles: Array<{ path: string; content: string; mode: number }>;
@@ -31,7 +33,7 @@ export interface RunSpec {
   /** The hosts the image build may reach (its registries and downloads; build-hosts.ts). */
   imageHosts: string[];
   /** The agent the run starts (`moat claude` / `moat codex`), recorded on the run. */
-  agent?: 'claude' | 'codex';
+  agent?: AgentName;
   memoryBytes?: number;
   nanoCpus?: number;
   /** Most processes and threads in the container (always set: DEFAULT_PIDS when nothing says otherwise). */

@@ -6,15 +6,12 @@
  */
 import path from 'node:path';
 import type { MoatConfig } from '../config/schema.js';
+import type { Mount } from '../runtime/types.js';
 
-/** One mount as approved: the text of moat.yaml and the real host path it resolved to. */
-export interface MountEntry {
+/** One mount as approved: the text of moat.yaml and the real host path it resolved to (`source`, no symbolic link in it). */
+export interface MountEntry extends Mount {
   /** The entry as written in moat.yaml, e.g. "./cfg/data:/data:ro". */
   spec: string;
-  /** The real host path (no symbolic link in it). */
-  source: string;
-  target: string;
-  readOnly: boolean;
   /** The source is written inside the workspace but resolves outside it. */
   outside?: boolean;
 }

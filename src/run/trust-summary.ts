@@ -5,7 +5,7 @@
  * one. Every value is shown escaped (no control or bidi characters from the file reach the terminal) and
  * cut to a bounded width, so no entry can hide another.
  */
-import { canonical, changedSettings, DEFAULT_SETTINGS, type GuardedSettings } from './trust-settings.js';
+import { canonical, changedSettings, DEFAULT_SETTINGS, type GuardedSettings, type MountEntry } from './trust-settings.js';
 import { specSource } from './mount-sources.js';
 import { tildePath } from '../term/home-path.js';
 
@@ -43,13 +43,12 @@ export function displayText(s: string, max = MAX_ITEM): string {
 
 const tilde = (p: string, homeDir: string): string => tildePath(p, homeDir);
 
-interface MountLike { spec: string; source: string; target: string; readOnly: boolean; outside?: boolean }
-const asMount = (v: unknown): MountLike | undefined =>
+const asMount = (v: unknown): MountEntry | undefined =>
   isRecord(v) && typeof v.spec === 'string' && typeof v.source === 'string' && typeof v.target === 'string'
     ? { spec: v.spec, source: v.source, target: v.target, readOnly: v.readOnly === true, ...(v.outside === true ? { outside: true } : {}) }
     : undefined;
 
-function describeMount(m: MountLike, homeDir: string): string {
+function describeMount(m: MountEntry, homeDir: string): string {
   const src = displayText(tilde(m.source, homeDir));
   const note = m.outside ? `; ${displayText(specSource(m.spec), 40)} is in the workspace but resolves outside it` : '';
   return `${src} → ${displayText(m.target, 60)}, ${m.readOnly ? 'read-only' : 'writable'}${note}`;

@@ -7,8 +7,11 @@ export const LABEL_RUN_ID = 'moat.run-id';
 export const LABEL_HOME = 'moat.home';
 export const LABEL_NAME = 'moat.name';
 
+/** A bind mount (moat.yaml's "source:target[:ro]" once parsed, config/load.ts). */
 export interface Mount {
+  /** Absolute host path. */
   source: string;
+  /** Absolute path inside the container. */
   target: string;
   readOnly: boolean;
 }

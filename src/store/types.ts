@@ -1,3 +1,9 @@
+import type { NetworkPolicy } from '../network-policy.js';
+
+/** The agents moat starts (`moat claude`, `moat codex`); each also has its own section in moat.yaml. */
+export const AGENT_NAMES = ['claude', 'codex'] as const;
+export type AgentName = (typeof AGENT_NAMES)[number];
+
 export type RunState = 'created' | 'starting' | 'running' | 'stopped' | 'failed';
 
 export const LIVE_STATES: ReadonlySet<RunState> = new Set(['created', 'starting', 'running']);
@@ -19,7 +25,7 @@ export interface RunMetadata {
   keep: boolean;
   traceBodies?: boolean;
   /** The agent the run started (`moat claude` / `moat codex`). */
-  agent?: 'claude' | 'codex';
+  agent?: AgentName;
   /** The container runtime the run got: gVisor's runsc or runc (absent in runs recorded before it existed). */
   sandbox?: 'gvisor' | 'runc';
   state: RunState;
@@ -34,12 +40,7 @@ export interface RunMetadata {
   /** The engine timestamp of the last output line recorded in logs.jsonl. */
   lastLogTs?: string;
   /** Network policy of the run's gateway (plain data; secrets are never stored here). */
-  network?: {
-    policy: 'permissive' | 'strict';
-    rules: (string | Record<string, string[]>)[];
-    deny: string[];
-    allowHosts: string[];
-  };
+  network?: NetworkPolicy;
   /** Host folders the run could write (the workspace and its writable mounts), swept when it ends. */
   writable?: string[];
   /** What the sweep for set-id files found when the run ended (daemon/setid-sweep.ts). */

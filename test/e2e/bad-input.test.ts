@@ -80,6 +80,15 @@ describe('bad input', () => {
     expect(r.stderr).toMatch(/did you mean "command"/);
   });
 
+  it('a path rule the gateway would refuse (a lower-case method) is refused at moat.yaml:LINE:COL before anything starts', async () => {
+    // The schema once checked path rules with a looser regex than the gateway's parser: this passed
+    // moat.yaml and failed later, in the gateway, with no position in the file.
+    const cwd = await workspace('yaml-path-rule', { 'moat.yaml': 'network:\n  rules:\n    - api.example.com:\n        - allow get /repos/**\n' });
+    const r = await expectNothingLeft(home, () => moat(['run', '--approve-config', '--', 'true'], { home, cwd }));
+    expect(errorProblems(r, 3)).toEqual([]);
+    expect(r.stderr).toContain('moat.yaml:4:11: network.rules[0]["api.example.com"][0]: path rule "allow get /repos/**": method "get" must be an upper-case HTTP method or "*"');
+  });
+
   it('an unknown flag', async () => {
     const cwd = await workspace('flag');
     const r = await expectNothingLeft(home, () => moat(['run', '--no-such-flag', '--', 'true'], { home, cwd }));

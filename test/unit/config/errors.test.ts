@@ -60,8 +60,8 @@ describe('moat.yaml errors carry FILE:LINE:COL', () => {
   it('rejects bad entries in an env list', async () => {
     const lines = await problems('env:\n  - A=1\n  - 2X=3\n  - NOEQ\n');
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^moat\.yaml:3:5: env\[1\]: expected "NAME=value"/);
-    expect(lines[1]).toMatch(/^moat\.yaml:4:5: env\[2\]: expected "NAME=value"/);
+    expect(lines[0]).toBe('moat.yaml:3:5: env[1]: invalid environment variable name "2X" (use letters, digits and _, not starting with a digit)');
+    expect(lines[1]).toBe('moat.yaml:4:5: env[2]: expected "NAME=value", e.g. "LOG_LEVEL=debug"');
   });
 
   it('rejects bad mounts with the reason', async () => {
@@ -87,12 +87,12 @@ describe('moat.yaml errors carry FILE:LINE:COL', () => {
     ]);
     expect(lines[1]).toContain('command: expected a string or a list of strings');
     expect(lines[2]).toContain('network.policy: invalid option');
-    expect(lines[3]).toContain('expected "allow|deny METHOD /path"');
+    expect(lines[3]).toContain('must have three parts: "allow|deny METHOD /path"');
   });
 
   it('a process limit must be a whole number a run can start with', async () => {
     expect(await problems('container:\n  pids: 8\n')).toEqual(['moat.yaml:2:9: container.pids: expected at least 16 processes']);
-    expect(await problems('container:\n  pids: 64.5\n')).toEqual(['moat.yaml:2:9: container.pids: expected int, got number 64.5']);
+    expect(await problems('container:\n  pids: 64.5\n')).toEqual(['moat.yaml:2:9: container.pids: expected a whole number of processes, e.g. 1024']);
   });
 
   it('rejects a file that is not a mapping', async () => {

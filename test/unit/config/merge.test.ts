@@ -51,12 +51,19 @@ describe('mergeRunOptions', () => {
 
   it('rejects bad flag values, naming the flag', () => {
     expect(() => mergeRunOptions(base, { env: ['1BAD=x'] })).toThrow(/invalid -e "1BAD=x": invalid environment variable name "1BAD"/);
-    expect(() => mergeRunOptions(base, { env: ['NOVALUE'] })).toThrow(/invalid -e "NOVALUE": expected KEY=VALUE/);
+    expect(() => mergeRunOptions(base, { env: ['NOVALUE'] })).toThrow('invalid -e "NOVALUE": expected "NAME=value", e.g. "LOG_LEVEL=debug"');
     expect(() => mergeRunOptions(base, { name: 'Bad Name' })).toThrow(/invalid --name "Bad Name"/);
     expect(() => mergeRunOptions(base, { memory: 'lots' })).toThrow(/invalid --memory "lots"/);
     expect(() => mergeRunOptions(base, { cpus: 0 })).toThrow(/invalid --cpus "0"/);
-    for (const pids of [0, 15, 1.5, Number.NaN, 4_194_305]) {
-      expect(() => mergeRunOptions(base, { pids }), String(pids)).toThrow(`invalid --pids "${String(pids)}": expected a whole number from 16 to 4194304`);
+    const pidsCases: Array<[number, string]> = [
+      [0, 'expected at least 16 processes'],
+      [15, 'expected at least 16 processes'],
+      [1.5, 'expected a whole number of processes, e.g. 1024'],
+      [Number.NaN, 'expected a whole number of processes, e.g. 1024'],
+      [4_194_305, 'expected at most 4194304 processes'],
+    ];
+    for (const [pids, why] of pidsCases) {
+      expect(() => mergeRunOptions(base, { pids }), String(pids)).toThrow(`invalid --pids "${String(pids)}": ${why}`);
     }
   });
 

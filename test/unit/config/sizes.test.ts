@@ -70,10 +70,23 @@ describe('the schema and the flags use the same rules', () => {
     expect(messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), { memory: '0' }))).toBe('invalid --memory "0": expected at least 6m (the engine refuses less)');
     expect(messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), { cpus: 0.001 }))).toBe('invalid --cpus "0.001": expected a number of CPUs of at least 0.01, e.g. 2 or 0.5');
   });
+  it('pids, env entries and the run name: moat.yaml and the flags give the same words', () => {
+    const msg = messageOf(() => parseConfigText('name: Bad_Name\nenv: ["1X=a", "NOEQ"]\ncontainer:\n  pids: 8\n', moatConfigSchema, 'moat.yaml'));
+    expect(msg).toContain('moat.yaml:1:7: name: run name must match [a-z0-9][a-z0-9-]{0,62} (lower-case letters, digits, dashes)');
+    expect(msg).toContain('moat.yaml:2:7: env[0]: invalid environment variable name "1X" (use letters, digits and _, not starting with a digit)');
+    expect(msg).toContain('moat.yaml:2:15: env[1]: expected "NAME=value", e.g. "LOG_LEVEL=debug"');
+    expect(msg).toContain('moat.yaml:4:9: container.pids: expected at least 16 processes');
+    const flag = (f: Parameters<typeof mergeRunOptions>[1]) => messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), f));
+    expect(flag({ name: 'Bad_Name' })).toBe('invalid --name "Bad_Name": run name must match [a-z0-9][a-z0-9-]{0,62} (lower-case letters, digits, dashes)');
+    expect(flag({ env: ['1X=a'] })).toBe('invalid -e "1X=a": invalid environment variable name "1X" (use letters, digits and _, not starting with a digit)');
+    expect(flag({ env: ['NOEQ'] })).toBe('invalid -e "NOEQ": expected "NAME=value", e.g. "LOG_LEVEL=debug"');
+    expect(flag({ pids: 8 })).toBe('invalid --pids "8": expected at least 16 processes');
+  });
   it('--allow-host names the flag, not the network.rules entry it becomes', () => {
     const msg = messageOf(() => mergeRunOptions(resolveConfig({ network: { rules: ['a.test'] } }, '/w'), { allowHosts: ['http://x.test/'] }));
     expect(msg).toMatch(/^invalid --allow-host "http:\/\/x\.test\/": /);
-    expect(msg).not.toContain('network.');
+    expect(msg).not.toContain('network.');    // The gateway's parser is the one check, for the flag too (no second emptiness test of its own).
+    expect(messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), { allowHosts: [' '] }))).toBe('invalid --allow-host " ": empty host pattern');
   });
 });
 
