@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { validatePattern } from '../gateway/policy.js';
 import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
+import { secretReferenceProblem } from '../secret-reference.js';
 import {
   DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, cpusProblem, logLimitProblem, memoryProblem, mountProblem,
 } from './rules.js';
@@ -89,6 +90,21 @@ const networkRule = z.union(
   { error: 'expected a host pattern string or a mapping of host -> list of rules' },
 );
 
+const secretReference = checked(secretReferenceProblem)
+  .describe('Where the value comes from: "op://vault/item/field" (1Password CLI), "ssm:///name" or "ssm://REGION/name" (AWS SSM Parameter Store), "env://HOST_VARIABLE" (the environment moat runs in).');
+
+const secretEntry = z.union([
+  secretReference,
+  z
+    .object({
+      from: secretReference,
+      hosts: z.array(hostPattern).optional().describe('Hosts the real value may be sent to (the gateway replaces the placeholder only in requests to these); none: it is never sent anywhere.'),
+      expose: z.literal('env').optional().describe('"env": put the real value itself in the container\'s environment (any process there can read it; warned and audited).'),
+    })
+    .strict()
+    .describe('A secret with the hosts its real value may reach.'),
+]);
+
 export const moatConfigSchema = z
   .object({
     name: z
@@ -157,6 +173,10 @@ export const moatConfigSchema = z
       .optional()
       .describe('Tools to install in the run image, e.g. "node@20".'),
     grants: z.array(z.string().min(1)).optional().describe('Credentials the run may use via the gateway, e.g. "github".'),
+    secrets: z
+      .record(envName, secretEntry)
+      .optional()
+      .describe('Secrets resolved on the host when a run starts, by the container variable that carries their placeholder; the gateway puts the real value in requests to their hosts only.'),
     network: z
       .object({
         policy: z.enum(['permissive', 'strict']).optional().describe('permissive: allow all hosts not denied; strict: allow only listed hosts.'),
@@ -166,7 +186,6 @@ export const moatConfigSchema = z
       .strict()
       .optional()
       .describe('Network policy enforced by the gateway.'),
-    secrets: notSupportedYet('secrets: (environment variables filled from secret references)'),
     ports: notSupportedYet('ports: (exposing container ports)'),
     claude: z
       .object({
