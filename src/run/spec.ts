@@ -1,6 +1,7 @@
 import type { ConfigGuard } from './config-trust.js';
 import type { Mount } from '../runtime/types.js';
 import type { RunMetadata } from '../store/types.js';
+import type { SecretSpec } from '../credentials/secrets/types.js';
 
 /** Everything a run needs, after moat.yaml and flags are merged. */
 export interface RunSpec {
@@ -20,6 +21,8 @@ export interface RunSpec {
   /** Record headers and the first bytes of bodies in the network trace. */
   traceBodies: boolean;
   grants: string[];
+  /** moat.yaml's `secrets:` (resolved on the host just before the run is created). */
+  secrets?: SecretSpec[];
   allowHosts: string[];
   network: NonNullable<RunMetadata['network']>;
   baseImage: string;
