@@ -13,6 +13,7 @@ import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
 import { SANDBOXES } from '../runtime/sandbox.js';
 import { MAX_PORTS, portNameProblem } from './ports.js';
+import { secretReferenceProblem } from '../secret-reference.js';
 import {
   DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, cpusProblem, envEntryProblem, envNameProblem, logLimitProblem, memoryProblem, mountProblem, pidsProblem, runNameProblem,
 } from './rules.js';
@@ -37,15 +38,6 @@ const mount = z
   })
   .describe('"source:target[:ro]". Relative sources are resolved against the workspace; target must be absolute.');
 
-
-/**
- * A key moat will support but does not yet: refused with a clear message rather than accepted and ignored.
- * `z.never()` so editors flag it too.
- */
-const notSupportedYet = (what: string) => z
-  .never({ error: `${what} is not supported yet; remove it (moat would otherwise ignore it)` })
-  .optional()
-  .describe(`Not supported yet: ${what}. moat refuses a moat.yaml that sets it.`);
 
 const mcpServer = z
   .object({
@@ -90,6 +82,21 @@ const networkRule = z.union(
   ],
   { error: 'expected a host pattern string or a mapping of host -> list of rules' },
 );
+
+const secretReference = checked(secretReferenceProblem)
+  .describe('Where the value comes from: "op://vault/item/field" (1Password CLI), "ssm:///name" or "ssm://REGION/name" (AWS SSM Parameter Store), "env://HOST_VARIABLE" (the environment moat runs in).');
+
+const secretEntry = z.union([
+  secretReference,
+  z
+    .object({
+      from: secretReference,
+      hosts: z.array(hostPattern).optional().describe('Hosts the real value may be sent to (the gateway replaces the placeholder only in requests to these); none: it is never sent anywhere.'),
+      expose: z.literal('env').optional().describe('"env": put the real value itself in the container\'s environment (any process there can read it; warned and audited).'),
+    })
+    .strict()
+    .describe('A secret with the hosts its real value may reach.'),
+]);
 
 export const moatConfigSchema = z
   .object({
@@ -164,6 +171,10 @@ export const moatConfigSchema = z
       .optional()
       .describe('Tools to install in the run image, e.g. "node@20".'),
     grants: z.array(z.string().min(1)).optional().describe('Credentials the run may use via the gateway, e.g. "github".'),
+    secrets: z
+      .record(envName, secretEntry)
+      .optional()
+      .describe('Secrets resolved on the host when a run starts, by the container variable that carries their placeholder; the gateway puts the real value in requests to their hosts only.'),
     network: z
       .object({
         policy: z.enum(POLICY_MODES).optional().describe('permissive: allow all hosts not denied; strict: allow only listed hosts.'),
@@ -173,7 +184,6 @@ export const moatConfigSchema = z
       .strict()
       .optional()
       .describe('Network policy enforced by the gateway.'),
-    secrets: notSupportedYet('secrets: (environment variables filled from secret references)'),
     ports: z
       .record(
         checked(portNameProblem).describe('Service name: a lower-case DNS label (web, api), part of the host name web.RUN.localhost.'),

@@ -11,6 +11,8 @@ import { CredentialStore } from '../credentials/store.js';
 import type { ResolvedGrants } from '../credentials/resolve.js';
 import type { RunMetadata } from '../store/types.js';
 import { resolveGrantsSerialized, startGrantRefresh } from './refresh.js';
+import { readRunSecrets } from '../credentials/secrets/run-file.js';
+import { gatewaySecrets, type GatewaySecrets } from '../credentials/secrets/gateway.js';
 import { upstreamOptions } from './upstream-options.js';
 import { Router } from './router.js';
 import { stoppedRun } from './router-runs.js';
@@ -21,6 +23,8 @@ export interface RunGateway {
   server: Server;
   /** Where the socket is (bound elsewhere and moved there, so not `server.address()`). */
   socketPath: string;
+  /** The run's `secrets:` as the audit records them (names, schemes, hosts; never values). */
+  secrets: GatewaySecrets['audit'];
   /** False once another daemon's gateway socket has replaced this one (a hand-over). */
   owned(): Promise<boolean>;
   close(): Promise<void>;
@@ -61,8 +65,10 @@ export class GatewayHost {
     const grants: ResolvedGrants = meta.grants.length > 0
       ? await resolveGrantsSerialized(meta.grants, store, { env: this.env, ...(this.refreshWindowMs !== undefined ? { refreshWithinMs: this.refreshWindowMs } : {}) })
       : { injections: [] as HeaderInjection[], responses: [] as LocalResponse[], placeholders: { env: {}, files: [] }, secretsToRedact: [] as string[] };
+    // The run's secrets:, resolved by the CLI in the user's environment and handed over encrypted.
+    const runSecrets = gatewaySecrets(await readRunSecrets(this.home, meta.id, this.env));
     // Grows as the host refreshes tokens: an old token may still show up in a late log line.
-    let secrets = grants.secretsToRedact;
+    let secrets = [...grants.secretsToRedact, ...runSecrets.redact];
     let redact = createRedactor(secrets);
     const proxy = createProxy({
       ca: await this.ca,
@@ -74,6 +80,7 @@ export class GatewayHost {
         allowHosts: meta.network?.allowHosts ?? [],
       },
       injections: grants.injections,
+      substitutions: runSecrets.substitutions,
       responses: grants.responses,
       ...upstreamOptions(this.env, global, await this.extraCAs),
       onEvent: (ev) => onEvent(ev, (s) => redact(s)),
@@ -109,6 +116,7 @@ export class GatewayHost {
       proxy,
       server,
       socketPath: t.socketPath,
+      secrets: runSecrets.audit,
       owned,
       close: async () => {
         refresher.stop();

@@ -70,6 +70,8 @@ export class NetworkRecorder {
     audit.appendEncoded('network', line);
     // A locally answered call (a token refresh) used no credential; it is recorded as network only.
     if (ev.grant && !ev.local) audit.append('credential', { grant: capText(ev.grant, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
+    for (const name of ev.secrets ?? []) audit.append('secret', { event: 'substituted', name: capText(name, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
+    for (const name of ev.secretsRefused ?? []) audit.append('secret', { event: 'refused', name: capText(name, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
     if (ev.blocked) {
       audit.append('policy', { decision: 'deny', host: capText(ev.host, RECORD_LIMITS.host), reason: redact(capText(ev.reason ?? '', RECORD_LIMITS.reason)) });
     }

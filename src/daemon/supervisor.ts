@@ -16,6 +16,7 @@ import { DeferredAudit, auditLeftOpen, recoveredEntry, type AuditLike } from './
 import { OutputBudget } from './output-budget.js';
 import { DEFAULT_LOG_LIMIT, LOG_FILE, LogWriter, OLD_LOG_FILE } from '../store/log-file.js';
 import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
+import { removeRunSecrets } from '../credentials/secrets/run-file.js';
 
 /** Bytes an audit entry adds around a console line (hashes, seq, timestamps): counted against the limit. */
 const AUDIT_ENTRY_OVERHEAD = 300;
@@ -78,6 +79,8 @@ export class Supervisor {
     }
     const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log, { lockWaitMs: 30_000, budgetBytes: limits.auditBytes });
     deferred.attach(audit);
+    // Resolved by the CLI before the run was created: recorded once, when the run is first taken.
+    if (meta.state === 'created') for (const s of gateway.secrets) audit.append('secret', { event: 'resolved', name: s.name, scheme: s.scheme, hosts: s.hosts, ...(s.exposed ? { exposed: true } : {}) });
     let release!: () => void;
     const released = new Promise<void>((r) => { release = r; });
     const done = this.follow(meta, audit, gateway, released)
@@ -171,6 +174,7 @@ export class Supervisor {
       if (!info) {
         if (died) audit.append('lifecycle', recoveredEntry(died, `console output after ${died.lastTs ?? 'the start'} and the exit code: the container was removed before a daemon could read them`));
         await this.store.update(id, (m) => (LIVE_STATES.has(m.state) ? { ...m, state: 'failed', reason: 'its container is gone' } : undefined));
+        await removeRunSecrets(this.home, id).catch(() => undefined);
         return;
       }
       const dir = this.store.dir(id);
@@ -282,6 +286,7 @@ export class Supervisor {
   }
 
   private async finish(id: string, containerId: string, exitCode: number | undefined): Promise<void> {
+    await removeRunSecrets(this.home, id).catch(() => undefined);
     const done = await this.runtime.inspect(containerId);
     const code = exitCode ?? done?.exitCode ?? -1;
     const updated = await this.store.update(id, (m) => (LIVE_STATES.has(m.state) || m.exitCode === undefined

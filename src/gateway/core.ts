@@ -1,5 +1,6 @@
 import type { GatewayEvent } from './events.js';
 import type { Injector } from './injection.js';
+import type { Substituter } from './secret-substitution.js';
 import type { LocalResponder } from './local-response.js';
 import type { CompiledPolicy } from './policy.js';
 import type { Upstream } from './upstream.js';
@@ -10,6 +11,8 @@ export interface ProxyCore {
   injector: Injector;
   /** Requests answered by the proxy itself (never sent upstream). */
   responder: LocalResponder;
+  /** The run's `secrets:` placeholders and where their values may go. */
+  secrets: Substituter;
   upstream: Upstream;
   emit(ev: GatewayEvent): void;
   /** Record headers and up to this many bytes of each body in request events (0/undefined: off). */

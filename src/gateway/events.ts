@@ -23,6 +23,10 @@ export interface RequestEvent {
   bytesDown: number;
   /** Name of the grant whose credential was injected (never its value). */
   grant?: string;
+  /** Secrets whose placeholder was replaced by the real value in this request (names, never values). */
+  secrets?: string[];
+  /** Secrets whose placeholder was sent as is: to a host not among theirs, over plain HTTP, or unencodable there. */
+  secretsRefused?: string[];
   /** The proxy answered the request itself (a grant's local answer); the upstream was not contacted. */
   local?: true;
   blocked?: boolean;

@@ -6,6 +6,7 @@ import type { RequestEvent } from './events.js';
 import { hostPort } from './hosts.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
 import { applyInjection } from './injection.js';
+import { bodyKind, readBounded, type RequestSubstitution } from './secret-substitution.js';
 import { refusalFields } from './policy.js';
 import type { CompiledLocalResponse } from './local-response.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
@@ -26,6 +27,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   const resSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
   if (core.traceBodies) ev.requestHeaders = traceHeaders(req.headers);
   let done = false;
+  let sub: RequestSubstitution | undefined = undefined; // set once the target is known
   const finish = (): void => {
     if (done) return;
     done = true;
@@ -34,6 +36,8 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     const sb = resSample?.text();
     if (rb !== undefined) ev.requestBody = rb;
     if (sb !== undefined) ev.responseBody = sb;
+    if (sub?.applied.size) ev.secrets = [...sub.applied];
+    if (sub?.refused.size) ev.secretsRefused = [...sub.refused];
     core.emit(ev);
   };
   const refuse = (status: number, message: string, reason: string): void => {
@@ -51,7 +55,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   ev.host = t.host;
 
   // A host a grant covers: no TRACE, no headers that re-route the request inside the origin.
-  const credentialed = core.injector.find(t.host, t.port) !== undefined;
+  const credentialed = core.injector.find(t.host, t.port) !== undefined || core.secrets.covers(t.host, t.port);
   const refused = credentialed ? credentialedRefusal(t.host, ev.method) : undefined;
 
   // A grant's local answer: only over TLS to the exact host, like a credential; the upstream never sees
@@ -71,6 +75,9 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   const headers = stripHopByHop(req.headers);
   delete headers.host;
   if (credentialed) stripRerouting(headers);
+  // Secrets first: a grant's header, set below, is the credential the grant decides.
+  sub = core.secrets.plan(t.host, t.port, t.secure);
+  sub?.headers(headers);
   // A credential travels only over TLS to the exact host the client named everywhere (resolveTarget).
   const inj = t.secure ? core.injector.find(t.host, t.port) : undefined;
   if (inj) ev.grant = applyInjection(headers, inj);
@@ -82,6 +89,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
         for await (const chunk of req as AsyncIterable<Buffer>) {
           ev.bytesUp += chunk.length;
           reqSample?.add(chunk);
+          if (!sub?.rewritesBody) sub?.watch(chunk);
           yield chunk;
         }
       })()
@@ -96,14 +104,36 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     finish();
   });
 
+  const path = sub ? sub.path(t.path) : t.path;
+  if (sub?.rewritesBody && body) {
+    // A body that may carry a placeholder for this host is read whole (up to 1 MiB), rewritten, then sent.
+    readBounded(body).then((r) => {
+      if (abort.signal.aborted) return;
+      if ('whole' in r) {
+        const out = sub!.body(r.whole, bodyKind(req.headers));
+        delete headers['transfer-encoding'];
+        headers['content-length'] = String(out.length);
+        return dispatch(out);
+      }
+      dispatch((async function* rest() {
+        yield r.head;
+        for (let n = await r.rest.next(); !n.done; n = await r.rest.next()) yield n.value;
+      })());
+    }, () => {
+      ev.error ??= 'client closed';
+      res.destroy();
+    });
+  } else dispatch(body);
+
+  function dispatch(upBody: Buffer | AsyncIterable<Buffer> | null): void {
   const dispatcher = core.upstream.dispatcher(t.host, t.port);
   const reqOpts: Dispatcher.RequestOptions = {
     origin: `${t.secure ? 'https' : 'http'}://${hostPort(t.host, t.port)}`,
-    path: t.path,
+    path,
     method: ev.method as Dispatcher.HttpMethod,
     headers,
     // undici streams async iterables (types omit them).
-    body: body as unknown as Dispatcher.RequestOptions['body'],
+    body: upBody as unknown as Dispatcher.RequestOptions['body'],
     signal: abort.signal,
   };
   dispatcher.request(reqOpts).then(
@@ -154,6 +184,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       finish();
     },
   );
+  }
 }
 
 /** Answer from a `LocalResponse`: drain (and count) the request body, then send the stored answer. */

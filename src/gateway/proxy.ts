@@ -10,6 +10,7 @@ import { hostPort } from './hosts.js';
 import { closeRaw, errorCode, parseAuthority, writeRawBlocked, writeRawError } from './http-util.js';
 import { compileInjections, type HeaderInjection } from './injection.js';
 import { LeafCache } from './leaf.js';
+import { compileSubstitutions, type SecretSubstitution } from './secret-substitution.js';
 import { compileLocalResponses, type LocalResponse } from './local-response.js';
 import { type CompiledPolicy, compilePolicy, refusalFields, type PolicyData } from './policy.js';
 import type { TunnelInfo } from './target.js';
@@ -35,6 +36,8 @@ export interface ProxyOptions {
   ca: CA;
   policy?: Partial<PolicyData>;
   injections?: HeaderInjection[];
+  /** The run's secrets: placeholders replaced by real values in requests to each secret's hosts only. */
+  substitutions?: SecretSubstitution[];
   /** Requests the proxy answers itself (over TLS, for exact hosts, like injections). */
   responses?: LocalResponse[];
   /** PEM CAs trusted for upstream TLS in addition to the system store. */
@@ -88,11 +91,15 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     }
   };
   type State = { policy: Partial<PolicyData> | undefined; injections: HeaderInjection[]; responses: LocalResponse[] };
-  const build = (s: State): Pick<ProxyCore, 'policy' | 'injector' | 'responder'> => {
+  const secrets = compileSubstitutions(opts.substitutions ?? []);
+  const build = (s: State): Pick<ProxyCore, 'policy' | 'injector' | 'responder' | 'secrets'> => {
     const injector = compileInjections(s.injections);
     const responder = compileLocalResponses(s.responses);
     const p = s.policy ?? {};
-    return { injector, responder, policy: compilePolicy({ ...p, allowHosts: [...(p.allowHosts ?? []), ...injector.hosts], answeredHosts: responder.hosts }) };
+    return {
+      injector, responder, secrets,
+      policy: compilePolicy({ ...p, allowHosts: [...(p.allowHosts ?? []), ...injector.hosts, ...secrets.hosts], answeredHosts: responder.hosts }),
+    };
   };
   let current: State = { policy: opts.policy, injections: opts.injections ?? [], responses: opts.responses ?? [] };
   const core: ProxyCore = {

@@ -67,7 +67,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
   if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') {
     return refuse(400, 'Bad Request', 'A WebSocket upgrade request cannot carry a body.');
   }
-  const credentialed = core.injector.find(t.host, t.port) !== undefined;
+  const credentialed = core.injector.find(t.host, t.port) !== undefined || core.secrets.covers(t.host, t.port);
   const decision = (credentialed ? credentialedRefusal(t.host, ev.method) : undefined)
     ?? core.policy.checkRequest(t.host, t.port, ev.method, t.pathname);
   if (!decision.allowed) {
@@ -82,6 +82,11 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
   delete stripped.host;
   delete stripped['content-length'];
   if (credentialed) stripRerouting(stripped);
+  const sub = core.secrets.plan(t.host, t.port, t.secure);
+  sub?.headers(stripped);
+  const path = sub ? sub.path(t.path) : t.path;
+  if (sub?.applied.size) ev.secrets = [...sub.applied];
+  if (sub?.refused.size) ev.secretsRefused = [...sub.refused];
   const inj = t.secure ? core.injector.find(t.host, t.port) : undefined;
   if (inj) ev.grant = applyInjection(stripped, inj);
   const headers = { host: formatAuthority(t.host, t.port, t.secure), connection: 'Upgrade', upgrade: 'websocket', ...stripped };
@@ -108,7 +113,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
       if (closed) return void up.destroy();
       let upReq: http.ClientRequest;
       try {
-        upReq = http.request({ createConnection: () => up, method: 'GET', path: t.path, headers, setHost: false });
+        upReq = http.request({ createConnection: () => up, method: 'GET', path, headers, setHost: false });
       } catch (err) {
         up.destroy();
         return refuse(400, 'Bad Request', `The WebSocket upgrade has a header Moat cannot forward (${errorCode(err)}).`);

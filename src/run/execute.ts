@@ -21,6 +21,7 @@ import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 import { mark } from '../timing.js';
 import { networkReport } from './network-report.js';
 import { resolveRunSandbox } from './sandbox-choice.js';
+import { writeRunSecrets } from '../credentials/secrets/run-file.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from '../store/types.js';
 
@@ -100,6 +101,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
 
   let streams;
   try {
+    // Encrypted, beside the run (outside its mounts): the daemon substitutes them (run-file.ts).
+    if (extras.secrets) await writeRunSecrets(home, meta.id, extras.secrets, deps.env);
     // The daemon takes the run over before it starts: its gateway must listen before the first request.
     await watchRun(home, meta.id, deps.env);
     mark('gateway registered');

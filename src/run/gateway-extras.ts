@@ -4,6 +4,7 @@ import type { MoatHome } from '../home/paths.js';
 import { CONTAINER_CA_FILE, CONTAINER_NET_DIR, PROXY_ENV_NAMES, gatewayEnv } from '../gateway/transport.js';
 import type { ContainerExtras } from './launch.js';
 import type { RunSpec } from './spec.js';
+import type { ResolvedSecret } from '../credentials/secrets/types.js';
 
 /** The moat CA certificate (created on first use); only this file, never the key, enters containers. */
 async function ensureCaCert(home: MoatHome): Promise<string> {
@@ -36,12 +37,21 @@ export async function containerExtras(home: MoatHome, spec: RunSpec, env: NodeJS
     // spend the same refresh token.
     placeholders = (await resolveGrants(spec.grants, new CredentialStore(home, { env }), { env, refresh: false })).placeholders;
   }
+  // Before anything is created: a secret that cannot be read stops the run here, with its fix.
+  let secrets: ResolvedSecret[] = [];
+  let secretEnv: Record<string, string> = {};
+  if (spec.secrets && spec.secrets.length > 0) {
+    const s = await import('../credentials/secrets/resolve.js');
+    secrets = await s.resolveSecrets(spec.secrets, { env });
+    secretEnv = s.secretEnv(secrets);
+    for (const w of s.secretWarnings(secrets)) warn(w);
+  }
   if (env.MOAT_TESTING === '1' && env.MOAT_TEST_UPSTREAMS) {
     warn(`test-only upstream override is active (MOAT_TEST_UPSTREAMS=${env.MOAT_TEST_UPSTREAMS}); never use it outside tests.`);
   }
   const caCert = await ensureCaCert(home);
   return {
-    env: { ...gatewayEnv(), ...placeholders.env },
+    env: { ...gatewayEnv(), ...placeholders.env, ...secretEnv },
     mounts: (runDir) => [
       // Read-only: connecting to a unix socket needs no write access to the mount, and the container must
       // not create, move or replace anything where the (possibly root) daemon creates and removes its socket.
@@ -49,5 +59,6 @@ export async function containerExtras(home: MoatHome, spec: RunSpec, env: NodeJS
       { source: caCert, target: CONTAINER_CA_FILE, readOnly: true },
     ],
     homeFiles: [...spec.homeFiles, ...placeholders.files],
+    ...(secrets.length > 0 ? { secrets } : {}),
   };
 }

@@ -15,6 +15,7 @@ import { DEFAULT_LOG_LIMIT } from '../store/log-file.js';
 import type { SandboxChoice } from '../runtime/sandbox.js';
 import { portEnv } from '../gateway/routes.js';
 import { routingPort } from '../config/routing.js';
+import type { ResolvedSecret } from '../credentials/secrets/types.js';
 
 /** Capabilities the init step needs (user setup, staging files); the user's process gets none. */
 const INIT_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SETPCAP'];
@@ -35,6 +36,8 @@ export interface ContainerExtras {
   mounts: (runDir: string) => Mount[];
   /** Files the init step copies into the user's home (paths relative to it). */
   homeFiles: Array<{ path: string; content: string; mode: number }>;
+  /** The run's resolved `secrets:`, handed to the daemon encrypted (never in the container but as placeholders). */
+  secrets?: ResolvedSecret[];
 }
 
 /** The image a run starts from: its tag and its ENV (which reaches the run's user, not moat-init). */

@@ -11,6 +11,7 @@ import { DEFAULT_PIDS, parseSize } from '../config/rules.js';
 import { engineMounts } from './mount-sources.js';
 import { loadWorkspaceGuard } from './workspace-guard.js';
 import { requestedSandbox } from './sandbox-choice.js';
+import { secretSpecs } from '../credentials/secrets/specs.js';
 
 export interface PrepareFlags extends RunFlags {
   /** Dependencies a caller adds to moat.yaml's (an agent's CLI, for instance). */
@@ -114,6 +115,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     rebuild: flags.rebuild ?? false,
     traceBodies: flags.traceBodies ?? false,
     grants: opts.grants ?? [],
+    secrets: secretSpecs(opts.secrets, opts.env),
     allowHosts: flags.allowHosts ?? [],
     network: checkedNetwork(opts.network),
     baseImage: opts.base_image ?? DEFAULT_BASE_IMAGE,

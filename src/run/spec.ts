@@ -1,9 +1,9 @@
 import type { ConfigGuard } from './config-trust.js';
 import type { Mount } from '../runtime/types.js';
-import type { RunMetadata } from '../store/types.js';
 import type { SandboxRequest } from './sandbox-choice.js';
 import type { AgentName } from '../store/types.js';
 import type { NetworkPolicy } from '../network-policy.js';
+import type { SecretSpec } from '../credentials/secrets/types.js';
 
 /** Everything a run needs, after moat.yaml and flags are merged. */
 export interface RunSpec {
@@ -23,6 +23,8 @@ export interface RunSpec {
   /** Record headers and the first bytes of bodies in the network trace. */
   traceBodies: boolean;
   grants: string[];
+  /** moat.yaml's `secrets:` (resolved on the host just before the run is created). */
+  secrets?: SecretSpec[];
   allowHosts: string[];
   network: NetworkPolicy;
   baseImage: string;

@@ -25,6 +25,8 @@ export type GuardedSettings = Record<string, unknown>;
 export const GUARDED_KEYS = [
   'mounts',
   'grants',
+  // Secrets send host data out: their sources and the hosts each may reach.
+  'secrets',
   'base_image',
   'dependencies',
   'claude.version',
@@ -50,6 +52,7 @@ export function guardedSettings(raw: MoatConfig, mounts: readonly MountEntry[]):
   const picked: Record<(typeof GUARDED_KEYS)[number], unknown> = {
     mounts: mounts.map((m) => ({ spec: m.spec, source: m.source, target: m.target, readOnly: m.readOnly, ...(m.outside ? { outside: true } : {}) })),
     grants: raw.grants ?? [],
+    secrets: raw.secrets ?? {},
     base_image: raw.base_image ?? null,
     dependencies: raw.dependencies ?? [],
     'claude.version': raw.claude?.version ?? null,

@@ -89,11 +89,3 @@ describe('the schema and the flags use the same rules', () => {
     expect(messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), { allowHosts: [' '] }))).toBe('invalid --allow-host " ": empty host pattern');
   });
 });
-
-describe('keys moat does not support yet are refused, not ignored', () => {
-  it('secrets: points at the key', () => {
-    const msg = messageOf(() => parseConfigText('name: x\nsecrets:\n  TOKEN: op://vault/item/field\nports:\n  web: 8080\n', moatConfigSchema, 'moat.yaml'));
-    expect(msg).toContain('moat.yaml:2:1: secrets: secrets: (environment variables filled from secret references) is not supported yet; remove it (moat would otherwise ignore it)');
-    expect(msg).not.toContain('ports');
-  });
-});
