@@ -73,6 +73,17 @@ if ! command -v tmux >/dev/null 2>&1; then
   fi
 fi
 
+# 5b. The SSH end-to-end tests run a real sshd on loopback and the real ssh/git clients.
+if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ] || ! command -v ssh-agent >/dev/null 2>&1; then
+  if is_root; then
+    say "installing openssh-server and openssh-client (for the SSH end-to-end tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null
+  else
+    say "sshd or ssh-agent is missing; the SSH tests need them: sudo apt-get install -y openssh-server openssh-client"
+  fi
+fi
+
 # 6. `moat` on PATH
 if ! command -v moat >/dev/null 2>&1 || [ "$(readlink -f "$(command -v moat)")" != "$(readlink -f bin/moat)" ]; then
   if npm link --no-audit --no-fund --loglevel=error >/dev/null 2>&1; then say "linked moat onto PATH ($(command -v moat || echo 'npm prefix bin'))";
