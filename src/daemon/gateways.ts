@@ -11,6 +11,7 @@ import type { ResolvedGrants } from '../credentials/resolve.js';
 import type { RunMetadata } from '../store/types.js';
 import { resolveGrantsSerialized, startGrantRefresh } from './refresh.js';
 import { upstreamOptions } from './upstream-options.js';
+import { startRunSsh } from './ssh-gateway.js';
 
 export interface RunGateway {
   proxy: GatewayProxy;
@@ -49,6 +50,7 @@ export class GatewayHost {
     // Grows as the host refreshes tokens: an old token may still show up in a late log line.
     let secrets = grants.secretsToRedact;
     let redact = createRedactor(secrets);
+    const ssh = await startRunSsh(meta, runDir, store, (ev) => onEvent(ev, (s) => redact(s)));
     const proxy = createProxy({
       ca: await this.ca,
       policy: {
@@ -63,6 +65,7 @@ export class GatewayHost {
       ...upstreamOptions(this.env, global, await this.extraCAs),
       onEvent: (ev) => onEvent(ev, (s) => redact(s)),
       ...(meta.traceBodies ? { traceBodies: 4096 } : {}),
+      ...(ssh ? { sshTunnels: ssh.tunnels } : {}),
     });
     const t = unixTransport(runDir);
     let server: Server;
@@ -70,6 +73,7 @@ export class GatewayHost {
       server = await listenInPlace(t, (path) => proxy.listen(path));
     } catch (err) {
       await proxy.close();
+      await ssh?.close();
       throw err;
     }
     const ino = (await lstat(t.socketPath)).ino;
@@ -100,6 +104,7 @@ export class GatewayHost {
         // Requests under way finish (a hand-over lets them), within a bound; new ones already go elsewhere.
         await Promise.race([new Promise<void>((r) => server.close(() => r())), new Promise((r) => setTimeout(r, 5000).unref())]);
         await proxy.close();
+        await ssh?.close();
         if (mine) await removeSocket(t);
       },
     };

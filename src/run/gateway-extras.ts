@@ -4,6 +4,7 @@ import type { MoatHome } from '../home/paths.js';
 import { CONTAINER_CA_FILE, CONTAINER_NET_DIR, PROXY_ENV_NAMES, gatewayEnv } from '../gateway/transport.js';
 import type { ContainerExtras } from './launch.js';
 import type { RunSpec } from './spec.js';
+import { sshExtras } from './ssh-extras.js';
 
 /** The moat CA certificate (created on first use); only this file, never the key, enters containers. */
 async function ensureCaCert(home: MoatHome): Promise<string> {
@@ -36,18 +37,20 @@ export async function containerExtras(home: MoatHome, spec: RunSpec, env: NodeJS
     // spend the same refresh token.
     placeholders = (await resolveGrants(spec.grants, new CredentialStore(home, { env }), { env, refresh: false })).placeholders;
   }
+  const ssh = await sshExtras(home, spec, env);
   if (env.MOAT_TESTING === '1' && env.MOAT_TEST_UPSTREAMS) {
     warn(`test-only upstream override is active (MOAT_TEST_UPSTREAMS=${env.MOAT_TEST_UPSTREAMS}); never use it outside tests.`);
   }
   const caCert = await ensureCaCert(home);
   return {
-    env: { ...gatewayEnv(), ...placeholders.env },
+    env: { ...gatewayEnv(), ...placeholders.env, ...ssh.env },
     mounts: (runDir) => [
       // Read-only: connecting to a unix socket needs no write access to the mount, and the container must
       // not create, move or replace anything where the (possibly root) daemon creates and removes its socket.
       { source: join(runDir, 'net'), target: CONTAINER_NET_DIR, readOnly: true },
       { source: caCert, target: CONTAINER_CA_FILE, readOnly: true },
     ],
-    homeFiles: [...spec.homeFiles, ...placeholders.files],
+    homeFiles: [...spec.homeFiles, ...placeholders.files, ...ssh.files],
+    ...(ssh.agentSocket ? { sshAgentSocket: ssh.agentSocket } : {}),
   };
 }

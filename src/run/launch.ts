@@ -31,6 +31,8 @@ export interface ContainerExtras {
   mounts: (runDir: string) => Mount[];
   /** Files the init step copies into the user's home (paths relative to it). */
   homeFiles: Array<{ path: string; content: string; mode: number }>;
+  /** The host ssh-agent the run's SSH grants sign with (recorded for the daemon). */
+  sshAgentSocket?: string;
 }
 
 /** The image a run starts from: its tag and its ENV (which reaches the run's user, not moat-init). */
@@ -120,6 +122,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       keep: spec.keep,
       logLimit: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
       ...(spec.traceBodies ? { traceBodies: true } : {}),
+      ...(extras.sshAgentSocket ? { sshAgentSocket: extras.sshAgentSocket } : {}),
       ...(spec.agent ? { agent: spec.agent } : {}),
       state: 'created',
       containerId,
