@@ -84,6 +84,17 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# 5c. The SSH end-to-end tests run a real sshd on loopback and the real ssh/git clients.
+if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ] || ! command -v ssh-agent >/dev/null 2>&1; then
+  if is_root; then
+    say "installing openssh-server and openssh-client (for the SSH end-to-end tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null
+  else
+    say "sshd or ssh-agent is missing; the SSH tests need them: sudo apt-get install -y openssh-server openssh-client"
+  fi
+fi
+
 # 6. gVisor (opt-in: MOAT_SETUP_GVISOR=1): runs get gVisor's user-space kernel (runsc) when the engine
 # has it registered, else runc. Registered with the runtime arguments moat's transport needs
 # (scripts/register-runsc.mjs), merged into an existing daemon.json; dockerd reloads its runtimes on

@@ -12,6 +12,8 @@ import { getProvider, parseGrantName, providers } from '../credentials/providers
 import { CredentialStore, validateCredentialName, type CredentialListEntry } from '../credentials/store.js';
 import type { GrantContext, StoredCredential } from '../credentials/types.js';
 import { didYouMean } from '../suggest.js';
+import { sshGrantAction } from './grant-ssh.js';
+import { displayGrantName, storeNameOf } from '../credentials/providers/ssh.js';
 
 /** `moat grant <provider>`, `moat grant list`, `moat grant show <name>`, `moat revoke <name>`. */
 
@@ -42,10 +44,11 @@ function expiryCell(cred: StoredCredential, now = Date.now()): Cell {
 }
 
 function listRow(entry: CredentialListEntry): Record<string, unknown> {
-  if (entry.status === 'corrupt') return { name: entry.name, status: 'corrupt', error: entry.error, fix: entry.fix };
+  if (entry.status === 'corrupt') return { name: displayGrantName(entry.name), status: 'corrupt', error: entry.error, fix: entry.fix };
   const c = entry.credential;
   return {
-    name: entry.name,
+    name: displayGrantName(entry.name),
+    ...(c.provider === 'ssh' ? { fingerprint: c.meta?.fingerprint ?? null } : {}),
     status: 'ok',
     provider: c.provider,
     kind: c.kind,
@@ -62,7 +65,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
   const err = (s: string): void => void (ctx.stderr ?? process.stderr).write(`${s}\n`);
   /** `No grant named "githb"`, with the stored name it is likely a typo of. */
   const noGrant = async (name: string, template: string, fallback: string): Promise<MoatError> => {
-    const stored = (await store().list()).map((e) => e.name);
+    const stored = (await store().list()).map((e) => displayGrantName(e.name));
     return new MoatError(`No grant named "${name}".`, { code: 'E_NOT_FOUND', hint: didYouMean(name, stored, template) ?? fallback });
   };
 
@@ -73,7 +76,14 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     .option('--token-stdin', 'read the token from stdin (scripts, CI)')
     .option('--no-validate', 'save without checking the credential with the provider')
     .option('--import', "import the host's existing login (Claude Code, Codex, .npmrc)")
+    .option('--host <host>', 'ssh: the host whose SSH connections the key may sign for')
+    .option('--key <path>', "ssh: the key (its .pub file) the agent holds for it (default: the agent's first key)")
     .action(async (spec, opts) => {
+      if (spec?.trim().toLowerCase() === 'ssh' || opts.host !== undefined || opts.key !== undefined) {
+        const gctx = (ctx.grantContext ?? createGrantContext)({ tokenStdin: false, import: false });
+        await sshGrantAction(spec, opts, { store: store(), out, err, gctx });
+        return;
+      }
       if (!spec) {
         throw new MoatError(`Name a provider to grant: ${providers.map((p) => p.name).join(', ')}.`, {
           code: 'E_USAGE',
@@ -98,7 +108,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         throw e;
       }
     });
-  example(grant, ['moat grant github', 'moat grant claude --import', 'printf %s "$NPM_TOKEN" | moat grant npm --token-stdin']);
+  example(grant, ['moat grant github', 'moat grant claude --import', 'moat grant ssh --host github.com --key ~/.ssh/id_ed25519', 'printf %s "$NPM_TOKEN" | moat grant npm --token-stdin']);
 
   const list = grant
     .command('list')
@@ -116,8 +126,8 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
       }
       const now = Date.now();
       const rows = entries.map((e): Cell[] => (e.status === 'corrupt'
-        ? [e.name, { text: 'corrupt', paint: pc.red }, e.error, '', `fix: ${e.fix}`]
-        : [e.name, e.credential.kind, e.credential.source, e.credential.scopes.join(',') || '-', relativeTime(e.credential.createdAt, now), expiryCell(e.credential, now)]));
+        ? [displayGrantName(e.name), { text: 'corrupt', paint: pc.red }, e.error, '', `fix: ${e.fix}`]
+        : [displayGrantName(e.name), e.credential.kind, e.credential.provider === 'ssh' ? `ssh-agent ${e.credential.meta?.fingerprint ?? '?'}` : e.credential.source, e.credential.scopes.join(',') || '-', relativeTime(e.credential.createdAt, now), expiryCell(e.credential, now)]));
       (ctx.stdout ?? process.stdout).write(renderTable(['NAME', 'KIND', 'SOURCE', { header: 'SCOPES', max: 40 }, 'CREATED', { header: 'EXPIRES', max: 60 }], rows,
         { safe: textFor((ctx.stdout ?? process.stdout) as NodeJS.WriteStream) }));
     });
@@ -130,7 +140,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     .argument('<name>', 'credential name (see moat grant list)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (name, opts) => {
-      const cred = await store().get(validateCredentialName(name));
+      const cred = await store().get(validateCredentialName(storeNameOf(name)));
       if (!cred) throw await noGrant(name, 'moat grant show {}', `moat grant ${name}`);
       const secret = Object.fromEntries(Object.entries(cred.secret).map(([k, v]) => [k, redact(v)]));
       const view = { name, provider: cred.provider, kind: cred.kind, source: cred.source, scopes: cred.scopes, createdAt: cred.createdAt, expiresAt: cred.expiresAt ?? null, meta: cred.meta ?? {}, secret };
@@ -157,7 +167,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     .description('Delete a stored credential (it stays valid at the provider; revoke it there too)')
     .argument('<name>', 'credential name (see moat grant list)')
     .action(async (name) => {
-      if (!(await store().remove(validateCredentialName(name)))) {
+      if (!(await store().remove(validateCredentialName(storeNameOf(name))))) {
         throw await noGrant(name, 'moat revoke {}', 'moat grant list');
       }
       out(`${pc.green('✓')} Removed ${pc.bold(name)} from moat. The token itself still works until you revoke it at the provider.`);

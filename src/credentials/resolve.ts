@@ -2,6 +2,7 @@ import { MoatError } from '../errors.js';
 import type { CredentialStore } from './store.js';
 import { authUrl, findProvider, parseGrantName, providers } from './providers/index.js';
 import { didYouMean } from '../suggest.js';
+import { isSshGrant } from './providers/ssh.js';
 import type { HeaderInjection, LocalResponse, Placeholders, Provider, StoredCredential } from './types.js';
 
 /**
@@ -39,6 +40,8 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
   const out: ResolvedGrants = { injections: [], responses: [], placeholders: { env: {}, files: [] }, secretsToRedact: [] };
   const seen = new Set<string>();
   for (const spec of names) {
+    // ssh:HOST grants hold no secret to inject: the daemon's agent filter serves them (providers/ssh.ts).
+    if (isSshGrant(spec)) continue;
     const { provider: name } = parseGrantName(spec);
     if (seen.has(name)) continue;
     seen.add(name);

@@ -17,6 +17,7 @@ import { upstreamOptions } from './upstream-options.js';
 import { Router } from './router.js';
 import { stoppedRun } from './router-runs.js';
 import { routingPort } from '../config/routing.js';
+import { startRunSsh } from './ssh-gateway.js';
 
 export interface RunGateway {
   proxy: GatewayProxy;
@@ -70,6 +71,7 @@ export class GatewayHost {
     // Grows as the host refreshes tokens: an old token may still show up in a late log line.
     let secrets = [...grants.secretsToRedact, ...runSecrets.redact];
     let redact = createRedactor(secrets);
+    const ssh = await startRunSsh(meta, runDir, store, (ev) => onEvent(ev, (s) => redact(s)));
     const proxy = createProxy({
       ca: await this.ca,
       policy: {
@@ -85,6 +87,7 @@ export class GatewayHost {
       ...upstreamOptions(this.env, global, await this.extraCAs),
       onEvent: (ev) => onEvent(ev, (s) => redact(s)),
       ...(meta.traceBodies ? { traceBodies: 4096 } : {}),
+      ...(ssh ? { sshTunnels: ssh.tunnels } : {}),
     });
     const t = unixTransport(runDir);
     let server: Server;
@@ -92,6 +95,7 @@ export class GatewayHost {
       server = await listenInPlace(t, (path) => proxy.listen(path));
     } catch (err) {
       await proxy.close();
+      await ssh?.close();
       throw err;
     }
     const route = await this.publish(meta, runDir).catch(async (err: unknown) => { server.close(); await proxy.close(); throw err; });
@@ -125,6 +129,7 @@ export class GatewayHost {
         await Promise.race([new Promise<void>((r) => server.close(() => r())), sleep(5000, undefined, { ref: false })]);
         await proxy.close();
         await route?.close();
+        await ssh?.close();
         if (mine) await removeSocket(t);
       },
     };

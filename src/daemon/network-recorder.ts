@@ -1,4 +1,4 @@
-import { canonicalJson } from '../audit/index.js';
+import { canonicalJson, type JsonObject } from '../audit/index.js';
 import { readJsonlObjects } from '../home/jsonl.js';
 import { MAX_BUILD_ENTRIES } from '../image/build-trace.js';
 import type { GatewayEvent, RequestEvent } from '../gateway/events.js';
@@ -58,6 +58,7 @@ export class NetworkRecorder {
   }
 
   record(ev: GatewayEvent, redact: (s: string) => string): void {
+    if (ev.type === 'ssh-agent') return void this.opts.audit.append('ssh', sshAuditEntry(ev));
     if (ev.type !== 'request') return;
     this.redact = redact;
     if (ev.blocked) {
@@ -149,4 +150,16 @@ function encode(ev: object, redact: (s: string) => string): string {
   const text = canonicalJson({ ...ev });
   const masked = redact(text);
   return masked === text ? text : canonicalJson(JSON.parse(masked) as unknown);
+}
+
+/** An agent decision as its audit entry (bounded: every field is capped). */
+function sshAuditEntry(ev: Extract<GatewayEvent, { type: 'ssh-agent' }>): JsonObject {
+  return {
+    action: ev.action,
+    decision: ev.allowed ? 'allow' : 'deny',
+    reason: capText(ev.reason, RECORD_LIMITS.reason),
+    ...(ev.host ? { host: capText(ev.host, RECORD_LIMITS.host) } : {}),
+    ...(ev.fingerprint ? { fingerprint: ev.fingerprint } : {}),
+    ...(ev.listed ? { listed: ev.listed.slice(0, 32) } : {}),
+  };
 }

@@ -167,4 +167,6 @@ export function findEntry(name: string): DependencyEntry | undefined {
 /** Dependencies a grant implies (`github` → git and gh), for the run to add to the image. */
 export const GRANT_IMPLIES: Readonly<Record<string, readonly string[]>> = {
   github: ['git', 'gh'],
+  // git brings openssh-client: an SSH grant is useless without an ssh client.
+  ssh: ['git'],
 };

@@ -70,4 +70,16 @@ export interface ClientErrorEvent {
   message: string;
 }
 
-export type GatewayEvent = RequestEvent | ConnectEvent | TlsErrorEvent | ClientErrorEvent;
+/** A decision of the run's filtering ssh-agent (list, sign, session-bind, or a refused message). */
+export interface SshAgentEvent {
+  type: 'ssh-agent';
+  ts: string;
+  action: 'list' | 'sign' | 'bind' | 'refuse';
+  allowed: boolean;
+  reason: string;
+  host?: string;
+  fingerprint?: string;
+  listed?: string[];
+}
+
+export type GatewayEvent = RequestEvent | ConnectEvent | TlsErrorEvent | ClientErrorEvent | SshAgentEvent;

@@ -15,6 +15,7 @@ import { compileLocalResponses, type LocalResponse } from './local-response.js';
 import { type CompiledPolicy, compilePolicy, refusalFields, type PolicyData } from './policy.js';
 import type { TunnelInfo } from './target.js';
 import { Upstream, type UpstreamAddress } from './upstream.js';
+import { SSH_PORT, handleSshConnect, type SshTunnels } from './ssh-tunnel.js';
 import { handleUpgrade, type Reattach } from './websocket.js';
 
 export interface ProxyTimeouts {
@@ -58,6 +59,8 @@ export interface ProxyOptions {
    * daemon a bounded amount and no other run's gateway. Default 512.
    */
   maxConnections?: number;
+  /** The run's SSH-granted hosts and their open tunnels (CONNECT host:22 is a raw TCP tunnel: ssh-tunnel.ts). */
+  sshTunnels?: SshTunnels;
 }
 
 /** The per-gateway limits a run cannot raise (see ProxyOptions and ProxyTimeouts for each). */
@@ -177,6 +180,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
       return;
     }
     const { host, port } = auth;
+    if (port === SSH_PORT) return handleSshConnect({ socket, head, host, policy: core.policy, tunnels: opts.sshTunnels, upstream: core.upstream, emit });
     const decision = core.policy.checkHost(host, port);
     emit({ type: 'connect', ts: new Date().toISOString(), host, port, allowed: decision.allowed, ...(decision.allowed ? {} : { reason: decision.reason }) });
     if (!decision.allowed) {

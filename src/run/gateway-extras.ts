@@ -5,6 +5,7 @@ import { CONTAINER_CA_FILE, CONTAINER_NET_DIR, PROXY_ENV_NAMES, gatewayEnv } fro
 import type { ContainerExtras } from './launch.js';
 import type { RunSpec } from './spec.js';
 import type { ResolvedSecret } from '../credentials/secrets/types.js';
+import { sshExtras } from './ssh-extras.js';
 
 /** The moat CA certificate (created on first use); only this file, never the key, enters containers. */
 async function ensureCaCert(home: MoatHome): Promise<string> {
@@ -46,19 +47,21 @@ export async function containerExtras(home: MoatHome, spec: RunSpec, env: NodeJS
     secretEnv = s.secretEnv(secrets);
     for (const w of s.secretWarnings(secrets)) warn(w);
   }
+  const ssh = await sshExtras(home, spec, env);
   if (env.MOAT_TESTING === '1' && env.MOAT_TEST_UPSTREAMS) {
     warn(`test-only upstream override is active (MOAT_TEST_UPSTREAMS=${env.MOAT_TEST_UPSTREAMS}); never use it outside tests.`);
   }
   const caCert = await ensureCaCert(home);
   return {
-    env: { ...gatewayEnv(), ...placeholders.env, ...secretEnv },
+    env: { ...gatewayEnv(), ...placeholders.env, ...secretEnv, ...ssh.env },
     mounts: (runDir) => [
       // Read-only: connecting to a unix socket needs no write access to the mount, and the container must
       // not create, move or replace anything where the (possibly root) daemon creates and removes its socket.
       { source: join(runDir, 'net'), target: CONTAINER_NET_DIR, readOnly: true },
       { source: caCert, target: CONTAINER_CA_FILE, readOnly: true },
     ],
-    homeFiles: [...spec.homeFiles, ...placeholders.files],
+    homeFiles: [...spec.homeFiles, ...placeholders.files, ...ssh.files],
     ...(secrets.length > 0 ? { secrets } : {}),
+    ...(ssh.agentSocket ? { sshAgentSocket: ssh.agentSocket } : {}),
   };
 }

@@ -38,6 +38,8 @@ export interface ContainerExtras {
   homeFiles: Array<{ path: string; content: string; mode: number }>;
   /** The run's resolved `secrets:`, handed to the daemon encrypted (never in the container but as placeholders). */
   secrets?: ResolvedSecret[];
+  /** The host ssh-agent the run's SSH grants sign with (recorded for the daemon). */
+  sshAgentSocket?: string;
 }
 
 /** The image a run starts from: its tag and its ENV (which reaches the run's user, not moat-init). */
@@ -129,6 +131,7 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
       keep: spec.keep,
       logLimit: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
       ...(spec.traceBodies ? { traceBodies: true } : {}),
+      ...(extras.sshAgentSocket ? { sshAgentSocket: extras.sshAgentSocket } : {}),
       ...(spec.agent ? { agent: spec.agent } : {}),
       sandbox: sandbox.sandbox,
       ...(spec.ports ? { ports: spec.ports } : {}),

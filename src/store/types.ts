@@ -24,6 +24,8 @@ export interface RunMetadata {
   interactive: boolean;
   keep: boolean;
   traceBodies?: boolean;
+  /** The host ssh-agent (SSH_AUTH_SOCK) the run's SSH grants sign with (a path, never a key). */
+  sshAgentSocket?: string;
   /** The agent the run started (`moat claude` / `moat codex`). */
   agent?: AgentName;
   /** The container runtime the run got: gVisor's runsc or runc (absent in runs recorded before it existed). */

@@ -108,6 +108,14 @@ if [ -n "$services" ] && [ -d /moat/net ]; then
   done
 fi
 
+# SSH leaves through the gateway too: every ssh connection is `CONNECT host:22` through the relay (the
+# gateway opens port 22 only to SSH-granted hosts and network.rules entries with :22). Host keys must be
+# known (a grant's known_hosts entries are staged in ~/.ssh/known_hosts); agent forwarding stays off.
+if [ -n "$port" ] && [ -d /etc/ssh/ssh_config.d ]; then
+  # ssh finds "~" from the passwd entry (root's is /root): name the staged file, in the run's home.
+  printf 'Host *\n  ProxyCommand /usr/bin/socat - PROXY:127.0.0.1:%%h:%%p,proxyport=%s\n  UserKnownHostsFile %s/.ssh/known_hosts\n  StrictHostKeyChecking yes\n  UpdateHostKeys no\n  ForwardAgent no\n' "$port" "$home" > /etc/ssh/ssh_config.d/moat.conf
+fi
+
 # The home belongs to the run's user, uid 0 included: without capabilities root writes only what it owns.
 # Files staged for the user's home (placeholders, agent settings): copied, owned by the user, 0600.
 # Existing names are replaced, never written through (--remove-destination). The home changes owner

@@ -140,5 +140,6 @@ describe('impliedByGrants', () => {
     expect(impliedByGrants(['github'])).toEqual(['gh', 'git']);
     expect(impliedByGrants(['anthropic', 'github:org/repo', 'github'])).toEqual(['gh', 'git']);
     expect(impliedByGrants(['openai'])).toEqual([]);
+    expect(impliedByGrants(['ssh:github.com', 'ssh:git.example.test'])).toEqual(['git']);
   });
 });
