@@ -10,7 +10,7 @@ import { validatePattern } from '../gateway/policy.js';
 import { dependencyProblem } from '../deps/grammar.js';
 import { imageReferenceProblem } from '../image/reference.js';
 import {
-  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, cpusProblem, logLimitProblem, memoryProblem, mountProblem,
+  DEFAULT_PIDS, ENV_NAME_RE, parseSize, MAX_PIDS, MIN_CPUS, MIN_PIDS, NETWORK_RULE_RE, RUN_NAME_RE, cpusProblem, logLimitProblem, memoryProblem, mountProblem,
 } from './rules.js';
 
 const envName = z
@@ -49,6 +49,9 @@ const notSupportedYet = (what: string) => z
   .never({ error: `${what} is not supported yet; remove it (moat would otherwise ignore it)` })
   .optional()
   .describe(`Not supported yet: ${what}. moat refuses a moat.yaml that sets it.`);
+
+/** A snapshot limit: a size such as "100m" or "4g". */
+const snapshotSizeProblem = (t: string): string | undefined => (parseSize(t) === undefined ? 'expected a size like "100m" or "4g"' : undefined);
 
 const mcpServer = z
   .object({
@@ -115,6 +118,17 @@ export const moatConfigSchema = z
       })
       .optional()
       .describe('Base image the run image is built from, an image reference such as "debian:bookworm-slim" ([registry[:port]/]name[:tag][@digest]).'),
+    snapshots: z
+      .object({
+        disabled: z.boolean().optional().describe('Take no workspace snapshots before and after runs (moat diff and moat rollback then have nothing to show).'),
+        exclude: z.array(z.string().min(1)).optional().describe('Extra paths left out of snapshots, in .gitignore syntax from the workspace root, e.g. "dist/" or "*.iso".'),
+        max_files: z.number().int().min(1).max(10_000_000).optional().describe('Most files and folders one snapshot records (default 200000); a workspace holding more gets no snapshot and says so.'),
+        max_file_size: checked(snapshotSizeProblem).optional().describe('Files larger than this are recorded by size and time only, never read or stored (default "100m").'),
+        max_bytes: checked(snapshotSizeProblem).optional().describe('Most bytes one snapshot reads from new or changed files (default "4g"); files past it are recorded like large files.'),
+      })
+      .strict()
+      .optional()
+      .describe('Workspace snapshots before and after every run (moat diff, moat rollback, moat snapshot).'),
     container: z
       .object({
         memory: checked(memoryProblem)

@@ -15,6 +15,7 @@ import { DeferredAudit, auditLeftOpen, recoveredEntry, type AuditLike } from './
 import { OutputBudget } from './output-budget.js';
 import { DEFAULT_LOG_LIMIT, LOG_FILE, LogWriter, OLD_LOG_FILE } from '../store/log-file.js';
 import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
+import { auditPreSnapshot, takePostSnapshot } from './snapshots.js';
 
 /** Bytes an audit entry adds around a console line (hashes, seq, timestamps): counted against the limit. */
 const AUDIT_ENTRY_OVERHEAD = 300;
@@ -77,6 +78,7 @@ export class Supervisor {
     }
     const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log, { lockWaitMs: 30_000, budgetBytes: limits.auditBytes });
     deferred.attach(audit);
+    if (!audit.resumed) await auditPreSnapshot(this.home, id, audit).catch(() => undefined);
     let release!: () => void;
     const released = new Promise<void>((r) => { release = r; });
     const done = this.follow(meta, audit, gateway, released)
@@ -180,6 +182,7 @@ export class Supervisor {
       exitCode = await this.runtime.wait(containerId);
       audit.append('lifecycle', { event: 'stopped', exitCode });
       await this.sweepSetId(meta, audit);
+      await takePostSnapshot(this.home, meta, audit, this.log);
     } finally {
       await gateway.close();
       await audit.close(); // the final signed checkpoint exists before the run reads as stopped

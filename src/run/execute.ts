@@ -21,6 +21,7 @@ import { mark } from '../timing.js';
 import { networkReport } from './network-report.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from '../store/types.js';
+import { changeLine, recordPreSnapshot, startPreSnapshot } from './snapshots.js';
 
 export interface ExecuteDeps {
   home: MoatHome;
@@ -35,7 +36,8 @@ export interface ExecuteDeps {
   beforeStart?: (meta: RunMetadata, image: { built: boolean }) => void;
 }
 
-export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'started' } };
+/** `changes`: the line an attached run ends with (what it changed in the workspace: moat diff / moat rollback). */
+export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'started' }; changes?: string };
 
 /**
  * One run, start to end: image → container + record → daemon watch → attach → start → wait.
@@ -52,6 +54,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   if (spec.configGuard) {
     await checkConfigTrust(home, spec.workspace, spec.configGuard, { approve: spec.approveConfig ?? false, ...(deps.confirm ? { confirm: deps.confirm } : {}) });
   }
+  // The pre-run snapshot is taken while the engine, image and daemon get ready (recorded before the start).
+  const preSnapshot = startPreSnapshot(home, spec.workspace, spec.snapshots);
   const daemon = ensureDaemon(home, deps.env);
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   // What host tools would execute from the workspace, to name what the run changed (attached runs).
@@ -96,6 +100,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
 
   let streams;
   try {
+    await recordPreSnapshot(home, meta.id, spec.snapshots, preSnapshot, deps.warn);
+    mark('pre-run snapshot');
     // The daemon takes the run over before it starts: its gateway must listen before the first request.
     await watchRun(home, meta.id, deps.env);
     mark('gateway registered');
@@ -156,6 +162,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
       const warning = hostFolderWarning(f.label, changedHostExecutables(f.before, await snapshotFolder(f.dir)));
       if (warning) deps.warn(warning);
     }
+    const changes = spec.snapshots ? await changeLine(home, meta.id, meta.name).catch(() => undefined) : undefined;
+    if (changes) return { meta, end, changes };
   }
   return { meta, end };
 }

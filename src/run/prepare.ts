@@ -8,6 +8,7 @@ import { validatePolicy } from '../gateway/policy.js';
 import { DEFAULT_PIDS, parseSize } from '../config/rules.js';
 import { engineMounts } from './mount-sources.js';
 import { loadWorkspaceGuard } from './workspace-guard.js';
+import { snapshotSettings } from './snapshots.js';
 
 export interface PrepareFlags extends RunFlags {
   /** Dependencies a caller adds to moat.yaml's (an agent's CLI, for instance). */
@@ -120,6 +121,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     ...(memoryBytes ? { memoryBytes } : {}),
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
     pidsLimit: opts.container?.pids ?? DEFAULT_PIDS,
+    ...(snapshotSettings(config.snapshots) ? { snapshots: snapshotSettings(config.snapshots) } : {}),
     ...(logLimitBytes ? { logLimitBytes } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import type { ConfigGuard } from './config-trust.js';
 import type { Mount } from '../runtime/types.js';
 import type { RunMetadata } from '../store/types.js';
+import type { SnapshotSettings } from '../snapshot/limits.js';
 
 /** Everything a run needs, after moat.yaml and flags are merged. */
 export interface RunSpec {
@@ -46,4 +47,6 @@ export interface RunSpec {
   hostReadFolders?: Array<{ dir: string; label: string }>;
   /** Container paths covered by an empty read-only folder (moat's home inside the workspace). */
   hiddenPaths?: string[];
+  /** Workspace snapshots before and after the run (moat.yaml `snapshots:`); absent when they are off. */
+  snapshots?: SnapshotSettings;
 }
