@@ -8,9 +8,11 @@ import { bytes, forOut, type CliContext } from './context.js';
 import { example } from './help.js';
 import { printJson, writeOut } from './json.js';
 import { registerDiffCommand } from './diff.js';
+import { registerRollbackCommand } from './rollback.js';
 
 export function registerSnapshotCommands(program: Command, ctx: CliContext, trailing: string[] | undefined): void {
   registerDiffCommand(program, ctx, trailing);
+  registerRollbackCommand(program, ctx, trailing);
   const snap = program
     .command('snapshot')
     .description("take a snapshot of a run's workspace now (list and prune them with the subcommands)")
@@ -42,7 +44,8 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
       for (const m of runs) {
         for (const r of (await readRunSnapshots(ctx.home, m.id))?.records ?? []) rows.push({ ...r, run: m.id, runName: m.name, workspace: m.workspace });
       }
-      if (o.json) { await printJson({ snapshots: rows }); return; }
+      // `--json` after `list` is read by the parent command too: either one asks for JSON.
+      if (o.json || ctx.json) { await printJson({ snapshots: rows }); return; }
       if (rows.length === 0) { ctx.info('No snapshots (a run takes them before and after it runs).'); return; }
       const lines = rows.map((r) => `${r.id}  ${r.kind.padEnd(6)}  ${r.createdAt.slice(0, 19).replace('T', ' ')}  ${forOut(r.runName).padEnd(20)}  ${String(r.files).padStart(7)} files  ${bytes(r.bytes).padStart(9)}${r.label ? `  ${forOut(r.label)}` : ''}`);
       await writeOut(`${['ID                KIND    CREATED              RUN                     FILES       SIZE', ...lines].join('\n')}\n`);

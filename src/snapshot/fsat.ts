@@ -46,6 +46,9 @@ export class Dir {
 
   lstat(name: string): Promise<Stats> { return lstat(this.at(name)); }
 
+  /** Change this folder's own mode (through its descriptor: never a link's target). */
+  chmod(mode: number): Promise<void> { return this.fh.chmod(mode); }
+
   close(): Promise<void> { return this.fh.close(); }
 }
 

@@ -50,6 +50,36 @@ describe('snapshots on runs', () => {
     expect(audit).toMatch(/"event":"snapshot","files":\d+,"kind":"post","manifest":"[0-9a-f]{64}"/);
   });
 
+  it('moat rollback restores the pre-run state, refuses files changed since the run, and can be undone', async () => {
+    const ws = join(root, 'attached');
+    const noTty = await moat(['rollback', 'snap-att'], { home, cwd: ws });
+    expect(noTty.code).not.toBe(0);
+    expect(noTty.stderr).toMatch(/there is no terminal to ask/);
+    await writeFile(join(ws, 'added.txt'), 'edited by the user after the run\n');
+    const refused = await moat(['rollback', 'snap-att', '-y'], { home, cwd: ws });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/changed since run snap-att ended, in 1 of the files to restore: added\.txt/);
+    const dry = await moat(['--dry-run', 'rollback', 'snap-att', '--force'], { home, cwd: ws });
+    expect(dry.stdout).toMatch(/delete +added\.txt/);
+    expect(await readFile(join(ws, 'src', 'a.txt'), 'utf8')).toBe('one\nTWO\nthree\nfour\n');
+    const ok = await moat(['rollback', 'snap-att', '-y', '--force'], { home, cwd: ws });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await readFile(join(ws, 'src', 'a.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
+    expect(await readFile(join(ws, 'gone.txt'), 'utf8')).toBe('bye\n');
+    await expect(readFile(join(ws, 'added.txt'))).rejects.toThrow();
+    const undo = /undo: (moat rollback snap-att --snapshot (snap_[0-9a-f]+) -y)/.exec(ok.stdout);
+    expect(undo, ok.stdout).not.toBeNull();
+    const back = await moat(['rollback', 'snap-att', '--snapshot', undo![2]!, '-y'], { home, cwd: ws });
+    expect(back.code, back.stderr).toBe(0);
+    expect(await readFile(join(ws, 'added.txt'), 'utf8')).toBe('edited by the user after the run\n');
+    const to = join(root, 'before');
+    const copy = await moat(['rollback', 'snap-att', '--to', to, '--', 'src'], { home, cwd: ws });
+    expect(copy.code, copy.stderr).toBe(0);
+    expect(await readFile(join(to, 'src', 'a.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
+    const list = JSON.parse((await moat(['snapshot', 'list', 'snap-att', '--json'], { home, cwd: ws })).stdout) as { snapshots: Array<{ kind: string }> };
+    expect(list.snapshots.map((x) => x.kind)).toEqual(['pre', 'post', 'safety', 'safety']);
+  });
+
   it('a detached run gets its post-run snapshot from the daemon', async () => {
     const ws = await workspace('detached');
     const r = await moat(['run', '-d', '--', 'sh', '-c', 'echo changed > src/a.txt'], { home, cwd: ws });
