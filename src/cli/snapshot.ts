@@ -9,6 +9,7 @@ import { example } from './help.js';
 import { printJson, writeOut } from './json.js';
 import { registerDiffCommand } from './diff.js';
 import { registerRollbackCommand } from './rollback.js';
+import { registerPruneCommand } from './snapshot-prune.js';
 
 export function registerSnapshotCommands(program: Command, ctx: CliContext, trailing: string[] | undefined): void {
   registerDiffCommand(program, ctx, trailing);
@@ -50,4 +51,5 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
       const lines = rows.map((r) => `${r.id}  ${r.kind.padEnd(6)}  ${r.createdAt.slice(0, 19).replace('T', ' ')}  ${forOut(r.runName).padEnd(20)}  ${String(r.files).padStart(7)} files  ${bytes(r.bytes).padStart(9)}${r.label ? `  ${forOut(r.label)}` : ''}`);
       await writeOut(`${['ID                KIND    CREATED              RUN                     FILES       SIZE', ...lines].join('\n')}\n`);
     });
+  registerPruneCommand(snap, ctx);
 }
