@@ -41,14 +41,18 @@ export class ObjectStore {
     this.made.add(d);
   }
 
-  private tmpName(): string { return join(this.tmpDir, `${process.pid}.${randomBytes(6).toString('hex')}`); }
+  private tmpReady = false;
+
+  private async tmpName(): Promise<string> {
+    if (!this.tmpReady) { await mkdir(this.tmpDir, { recursive: true, mode: 0o700 }); this.tmpReady = true; }
+    return join(this.tmpDir, `${process.pid}.${randomBytes(6).toString('hex')}`);
+  }
 
   /** Store bytes; returns their hash (nothing is written when the store holds them already). */
   async putBuffer(data: Uint8Array): Promise<{ hash: string; added: number }> {
     const hash = sha256(data);
     if (await this.has(hash)) return { hash, added: 0 };
-    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
-    const tmp = this.tmpName();
+    const tmp = await this.tmpName();
     const fh = await open(tmp, 'wx', 0o600);
     try { await fh.writeFile(data); } finally { await fh.close(); }
     await this.dirFor(hash);
@@ -73,8 +77,7 @@ export class ObjectStore {
     let out: FileHandle | undefined;
     let tmp: string | undefined;
     if (store) {
-      await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
-      tmp = this.tmpName();
+      tmp = await this.tmpName();
       out = await open(tmp, 'wx', 0o600);
     }
     let size = 0;
