@@ -12,6 +12,7 @@ const LAYERS = [
   ['daemon'], //                     the per-home host daemon: gateways, supervisor, records
   ['config', 'credentials'], //      moat.yaml and the global config; secrets, providers
   ['image'], //                      Dockerfiles, tags, builds (inside the gateway boundary)
+  ['snapshot'], //                   workspace snapshots: content store, manifests, diff, restore
   ['audit', 'store', 'gateway', 'deps'], // signed log; runs/<id>/ on disk; the network boundary; dependency registry
   ['runtime', 'term', 'home'], //    the container engine; the terminal; ~/.moat
 ];

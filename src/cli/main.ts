@@ -71,7 +71,7 @@ function wordErrors(cmd: CommandUnknownOpts, path: string[], argv: readonly stri
 }
 
 /** The commands --dry-run previews. */
-const DRY_RUN_COMMANDS = new Set(['run', 'claude', 'codex', 'stop', 'destroy', 'clean']);
+const DRY_RUN_COMMANDS = new Set(['run', 'claude', 'codex', 'stop', 'destroy', 'clean', 'rollback', 'snapshot']);
 
 /** Split argv at the first `--`: what follows is the container command, never moat's flags. */
 function splitTrailing(argv: string[]): { head: string[]; trailing: string[] | undefined } {
@@ -133,6 +133,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   lazy.revoke = lazy.grant as () => Promise<void>;
   lazy.claude = lazy.codex = once(async () => (await import('./agents.js')).registerAgentCommands(program, ctx, trailing));
+  lazy.diff = lazy.rollback = lazy.snapshot = once(async () => (await import('./snapshot.js')).registerSnapshotCommands(program, ctx, trailing));
   lazy.deps = once(async () => (await import('./deps.js')).registerDepsCommands(program));
   lazy.audit = once(async () => (await import('./audit.js')).registerAuditCommand(program, {
     home: ctx.home,

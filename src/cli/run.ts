@@ -102,7 +102,7 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, report: R
     await printRunPlan(ctx, spec, what);
     return;
   }
-  const { meta, end } = await executeRun({
+  const { meta, end, changes } = await executeRun({
     home: ctx.home,
     runtime: ctx.runtime,
     env: ctx.env,
@@ -132,6 +132,7 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, report: R
     process.stderr.write(`${pc.red('moat:')} ${forErr(missingCommandMessage(spec.command[0], dependencyForCommand))}\n`);
     return;
   }
+  if (changes) ctx.info(`moat: ${changes}`);
   await report.afterExit?.(meta);
 }
 

@@ -85,6 +85,8 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
         await ctx.store.remove(m.id);
         process.stdout.write(forOut(`Destroyed run ${m.name} (${m.id}).\n`));
       }
+      // Snapshot contents no remaining run references go with them.
+      await (await import('../snapshot/gc.js')).collectGarbage(ctx.home).catch(() => undefined);
     });
   example(destroy, ['moat destroy brave-otter', 'moat destroy -f run_1a2b run_3c4d']);
 }

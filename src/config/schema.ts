@@ -15,7 +15,7 @@ import { SANDBOXES } from '../runtime/sandbox.js';
 import { MAX_PORTS, portNameProblem } from './ports.js';
 import { secretReferenceProblem } from '../secret-reference.js';
 import {
-  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, cpusProblem, envEntryProblem, envNameProblem, logLimitProblem, memoryProblem, mountProblem, pidsProblem, runNameProblem,
+  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, parseSize, cpusProblem, envEntryProblem, envNameProblem, logLimitProblem, memoryProblem, mountProblem, pidsProblem, runNameProblem,
 } from './rules.js';
 
 /** A string checked by one of rules.ts's `…Problem` functions (the same ones the run flags use). */
@@ -38,6 +38,9 @@ const mount = z
   })
   .describe('"source:target[:ro]". Relative sources are resolved against the workspace; target must be absolute.');
 
+
+/** A snapshot limit: a size such as "100m" or "4g". */
+const snapshotSizeProblem = (t: string): string | undefined => (parseSize(t) === undefined ? 'expected a size like "100m" or "4g"' : undefined);
 
 const mcpServer = z
   .object({
@@ -127,6 +130,17 @@ export const moatConfigSchema = z
       .enum(SANDBOXES, { error: 'expected "gvisor" or "runc"' })
       .optional()
       .describe('The container runtime: "gvisor" (gVisor\'s runsc, a user-space kernel between the run and the host) or "runc" (the host\'s kernel, namespaces only). Default: gvisor when the engine has runsc registered, else runc with a notice. --sandbox and MOAT_SANDBOX override it; choosing runc here is approved by the user like mounts and grants.'),
+    snapshots: z
+      .object({
+        disabled: z.boolean().optional().describe('Take no workspace snapshots before and after runs (moat diff and moat rollback then have nothing to show).'),
+        exclude: z.array(z.string().min(1)).optional().describe('Extra paths left out of snapshots, in .gitignore syntax from the workspace root, e.g. "dist/" or "*.iso".'),
+        max_files: z.number().int().min(1).max(10_000_000).optional().describe('Most files and folders one snapshot records (default 200000); a workspace holding more gets no snapshot and says so.'),
+        max_file_size: checked(snapshotSizeProblem).optional().describe('Files larger than this are recorded by size and time only, never read or stored (default "100m").'),
+        max_bytes: checked(snapshotSizeProblem).optional().describe('Most bytes one snapshot reads from new or changed files (default "4g"); files past it are recorded like large files.'),
+      })
+      .strict()
+      .optional()
+      .describe('Workspace snapshots before and after every run (moat diff, moat rollback, moat snapshot).'),
     container: z
       .object({
         memory: checked(memoryProblem)

@@ -17,6 +17,7 @@ import { OutputBudget } from './output-budget.js';
 import { DEFAULT_LOG_LIMIT, LOG_FILE, LogWriter, OLD_LOG_FILE } from '../store/log-file.js';
 import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 import { removeRunSecrets } from '../credentials/secrets/run-file.js';
+import { auditPreSnapshot, takePostSnapshot } from './snapshots.js';
 
 /** Bytes an audit entry adds around a console line (hashes, seq, timestamps): counted against the limit. */
 const AUDIT_ENTRY_OVERHEAD = 300;
@@ -81,6 +82,7 @@ export class Supervisor {
     deferred.attach(audit);
     // Resolved by the CLI before the run was created: recorded once, when the run is first taken.
     if (meta.state === 'created') for (const s of gateway.secrets) audit.append('secret', { event: 'resolved', name: s.name, scheme: s.scheme, hosts: s.hosts, ...(s.exposed ? { exposed: true } : {}) });
+    if (!audit.resumed) await auditPreSnapshot(this.home, id, audit).catch(() => undefined);
     let release!: () => void;
     const released = new Promise<void>((r) => { release = r; });
     const done = this.follow(meta, audit, gateway, released)
@@ -185,6 +187,7 @@ export class Supervisor {
       exitCode = await this.runtime.wait(containerId);
       audit.append('lifecycle', { event: 'stopped', exitCode });
       await this.sweepSetId(meta, audit);
+      await takePostSnapshot(this.home, meta, audit, this.log);
     } finally {
       await gateway.close();
       await audit.close(); // the final signed checkpoint exists before the run reads as stopped

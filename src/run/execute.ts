@@ -24,6 +24,7 @@ import { resolveRunSandbox } from './sandbox-choice.js';
 import { writeRunSecrets } from '../credentials/secrets/run-file.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from '../store/types.js';
+import { changeLine, recordPreSnapshot, startPreSnapshot } from './snapshots.js';
 
 export interface ExecuteDeps {
   home: MoatHome;
@@ -38,7 +39,8 @@ export interface ExecuteDeps {
   beforeStart?: (meta: RunMetadata, image: { built: boolean }) => void;
 }
 
-export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'started' } };
+/** `changes`: the line an attached run ends with (what it changed in the workspace: moat diff / moat rollback). */
+export type ExecuteResult = { meta: RunMetadata; end: SessionEnd | { kind: 'started' }; changes?: string };
 
 /**
  * One run, start to end: image → container + record → daemon watch → attach → start → wait.
@@ -55,6 +57,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   if (spec.configGuard) {
     await checkConfigTrust(home, spec.workspace, spec.configGuard, { approve: spec.approveConfig ?? false, ...(deps.confirm ? { confirm: deps.confirm } : {}) });
   }
+  // The pre-run snapshot is taken while the engine, image and daemon get ready (recorded before the start).
+  const preSnapshot = startPreSnapshot(home, spec.workspace, spec.snapshots);
   const daemon = ensureDaemon(home, deps.env);
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   // What host tools would execute from the workspace, to name what the run changed (attached runs).
@@ -103,6 +107,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   try {
     // Encrypted, beside the run (outside its mounts): the daemon substitutes them (run-file.ts).
     if (extras.secrets) await writeRunSecrets(home, meta.id, extras.secrets, deps.env);
+    await recordPreSnapshot(home, meta.id, spec.snapshots, preSnapshot, deps.warn);
+    mark('pre-run snapshot');
     // The daemon takes the run over before it starts: its gateway must listen before the first request.
     await watchRun(home, meta.id, deps.env);
     mark('gateway registered');
@@ -163,6 +169,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
       const warning = hostFolderWarning(f.label, changedHostExecutables(f.before, await snapshotFolder(f.dir)));
       if (warning) deps.warn(warning);
     }
+    const changes = spec.snapshots ? await changeLine(home, meta.id, meta.name).catch(() => undefined) : undefined;
+    if (changes) return { meta, end, changes };
   }
   return { meta, end };
 }

@@ -12,6 +12,7 @@ import { engineMounts } from './mount-sources.js';
 import { loadWorkspaceGuard } from './workspace-guard.js';
 import { requestedSandbox } from './sandbox-choice.js';
 import { secretSpecs } from '../credentials/secrets/specs.js';
+import { snapshotSettings } from './snapshots.js';
 
 export interface PrepareFlags extends RunFlags {
   /** Dependencies a caller adds to moat.yaml's (an agent's CLI, for instance). */
@@ -129,6 +130,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
     pidsLimit: opts.container?.pids ?? DEFAULT_PIDS,
     ...(opts.ports && Object.keys(opts.ports).length > 0 ? { ports: opts.ports } : {}),
+    ...(snapshotSettings(config.snapshots) ? { snapshots: snapshotSettings(config.snapshots) } : {}),
     ...(logLimitBytes ? { logLimitBytes } : {}),
     ...(sandbox ? { sandbox } : {}),
   };

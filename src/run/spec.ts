@@ -4,6 +4,7 @@ import type { SandboxRequest } from './sandbox-choice.js';
 import type { AgentName } from '../store/types.js';
 import type { NetworkPolicy } from '../network-policy.js';
 import type { SecretSpec } from '../credentials/secrets/types.js';
+import type { SnapshotSettings } from '../snapshot/limits.js';
 
 /** Everything a run needs, after moat.yaml and flags are merged. */
 export interface RunSpec {
@@ -55,4 +56,6 @@ export interface RunSpec {
   hiddenPaths?: string[];
   /** The sandbox asked for (--sandbox, MOAT_SANDBOX, moat.yaml); absent: gVisor when the engine has it, else runc. */
   sandbox?: SandboxRequest;
+  /** Workspace snapshots before and after the run (moat.yaml `snapshots:`); absent when they are off. */
+  snapshots?: SnapshotSettings;
 }

@@ -1,0 +1,101 @@
+import type { Command } from '@commander-js/extra-typings';
+import pc from 'picocolors';
+import { MoatError } from '../errors.js';
+import { readManifest, type Entry } from '../snapshot/manifest.js';
+import { readRunSnapshots, type SnapshotRecord } from '../snapshot/refs.js';
+import { objectStore } from '../snapshot/service.js';
+import { diffManifests, fileDiff, pathFilter, type Change } from '../snapshot/diff.js';
+import type { RunMetadata } from '../store/types.js';
+import { forOut, type CliContext } from './context.js';
+import { example } from './help.js';
+import { printJson, writeOut } from './json.js';
+
+/** A run's pre- and post-run snapshot records, or an error that says why there are none. */
+export async function runSnapshotPair(ctx: CliContext, meta: RunMetadata): Promise<{ pre: SnapshotRecord; post: SnapshotRecord | undefined }> {
+  const r = await readRunSnapshots(ctx.home, meta.id);
+  const pre = r?.records.find((x) => x.kind === 'pre');
+  if (!pre) {
+    throw new MoatError(`Run ${meta.name} has no pre-run snapshot${r?.failed?.kind === 'pre' ? `: ${r.failed.message}` : ' (snapshots were off, or it ran before moat took them)'}.`, {
+      code: 'E_NOT_FOUND', hint: 'Snapshots are on unless moat.yaml says snapshots: {disabled: true}; a new run takes them.',
+    });
+  }
+  return { pre, post: r?.records.find((x) => x.kind === 'post') };
+}
+
+const mode = (e: Entry | undefined): string => (e ? e.mode.toString(8).padStart(3, '0') : '');
+
+function describe(e: Entry | undefined): Record<string, unknown> | undefined {
+  if (!e) return undefined;
+  return { type: e.type, mode: mode(e), size: e.size, ...(e.hash ? { hash: e.hash } : {}), ...(e.target !== undefined ? { target: e.target } : {}), ...(e.why ? { notStored: e.why } : {}) };
+}
+
+export function registerDiffCommand(program: Command, ctx: CliContext, trailing: string[] | undefined): void {
+  const cmd = program
+    .command('diff')
+    .description('show what a run changed in its workspace (its pre-run snapshot against its post-run one)')
+    .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
+    .usage('[options] [run] [-- paths...]')
+    .option('--stat', 'one line per file with the lines added and removed')
+    .option('--name-only', 'only the paths of changed files')
+    .option('--json', 'one JSON document')
+    .action(async (ref, o) => {
+      const meta = await ctx.pickRun(ref, 'show the changes of', () => true);
+      const { pre, post } = await runSnapshotPair(ctx, meta);
+      if (!post) throw new MoatError(`Run ${meta.name} has no post-run snapshot yet (it is still running, or its snapshot failed).`, { code: 'E_CONFLICT', hint: `Wait for it to end (moat logs -f ${meta.name}), or take one now: moat snapshot ${meta.name}` });
+      const store = objectStore(ctx.home);
+      const changes = diffManifests(await readManifest(store, pre.manifest), await readManifest(store, post.manifest), pathFilter(trailing ?? []));
+      if (o.json) {
+        const out = [];
+        for (const c of changes) {
+          const d = c.kind === 'mode' ? { added: 0, removed: 0 } : await fileDiff(store, c);
+          out.push({ path: c.path, kind: c.kind, before: describe(c.before), after: describe(c.after), added: d.added, removed: d.removed });
+        }
+        await printJson({ run: meta.id, name: meta.name, pre: pre.manifest, post: post.manifest, changes: out });
+        return;
+      }
+      if (o.nameOnly) { await writeOut(changes.map((c) => `${forOut(c.path)}\n`).join('')); return; }
+      let text = '';
+      let added = 0, removed = 0;
+      for (const c of changes) {
+        text += o.stat ? await statLine(store, c, (a, r) => { added += a; removed += r; }) : await patch(store, c);
+        if (text.length > 1 << 20) { await writeOut(text); text = ''; }
+      }
+      if (o.stat) text += ` ${changes.length} file${changes.length === 1 ? '' : 's'} changed, ${added} insertion${added === 1 ? '' : 's'}(+), ${removed} deletion${removed === 1 ? '' : 's'}(-)\n`;
+      await writeOut(text);
+      if (changes.length === 0) ctx.info(`Run ${meta.name} changed nothing${trailing?.length ? ' under the paths given' : ''}.`);
+    });
+  example(cmd, ['moat diff', 'moat diff --stat my-run', 'moat diff my-run -- src/']);
+}
+
+async function statLine(store: ReturnType<typeof objectStore>, c: Change, add: (a: number, r: number) => void): Promise<string> {
+  if (c.kind === 'mode') return ` ${forOut(c.path)} | mode ${mode(c.before)} → ${mode(c.after)}\n`;
+  const d = await fileDiff(store, c);
+  add(d.added, d.removed);
+  return ` ${forOut(c.path)} | ${d.hunks === null ? 'binary' : `${pc.green(`+${d.added}`)} ${pc.red(`-${d.removed}`)}`}${c.kind === 'added' || c.kind === 'deleted' ? ` (${c.kind})` : ''}\n`;
+}
+
+async function patch(store: ReturnType<typeof objectStore>, c: Change): Promise<string> {
+  const p = forOut(c.path);
+  let out = pc.bold(`diff --moat a/${p} b/${p}\n`);
+  if (c.kind === 'added') out += `new ${c.after?.type} mode ${mode(c.after)}\n`;
+  if (c.kind === 'deleted') out += `deleted ${c.before?.type} mode ${mode(c.before)}\n`;
+  if (c.kind === 'type') out += `type ${c.before?.type} → ${c.after?.type}\n`;
+  if (c.before && c.after && c.before.mode !== c.after.mode) out += `mode ${mode(c.before)} → ${mode(c.after)}\n`;
+  if (c.kind === 'mode') return out;
+  const link = (e: Entry | undefined): string | undefined => (e?.type === 'link' ? forOut(e.target ?? '') : undefined);
+  if (link(c.before) !== undefined || link(c.after) !== undefined) {
+    return `${out}link ${link(c.before) ?? '(none)'} → ${link(c.after) ?? '(none)'}\n`;
+  }
+  if (c.before?.type === 'other' || c.after?.type === 'other') return `${out}special file (FIFO, socket or device)\n`;
+  const d = await fileDiff(store, c);
+  if (d.hunks === null) {
+    const why = c.before?.why ?? c.after?.why;
+    return `${out}${why ? `file recorded without its content (${why === 'too-large' ? 'over snapshots.max_file_size' : 'over snapshots.max_bytes'}): size ${c.before?.size ?? 0} → ${c.after?.size ?? 0}` : 'binary file differs'}\n`;
+  }
+  out += `${pc.bold(`--- ${c.kind === 'added' ? '/dev/null' : `a/${p}`}`)}\n${pc.bold(`+++ ${c.kind === 'deleted' ? '/dev/null' : `b/${p}`}`)}\n`;
+  for (const h of d.hunks) {
+    const line = forOut(h);
+    out += `${h.startsWith('@@') ? pc.cyan(line) : h.startsWith('+') ? pc.green(line) : h.startsWith('-') ? pc.red(line) : line}\n`;
+  }
+  return out;
+}

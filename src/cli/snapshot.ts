@@ -1,0 +1,55 @@
+import type { Command } from '@commander-js/extra-typings';
+import { auditSnapshotEvent } from '../snapshot/audit.js';
+import { DEFAULT_LIMITS } from '../snapshot/limits.js';
+import { readRunSnapshots, type SnapshotRecord } from '../snapshot/refs.js';
+import { addRecord, recordOf, snapshotWorkspace, unstoredNote } from '../snapshot/service.js';
+import { LIVE_STATES } from '../store/types.js';
+import { bytes, forOut, type CliContext } from './context.js';
+import { example } from './help.js';
+import { printJson, writeOut } from './json.js';
+import { registerDiffCommand } from './diff.js';
+import { registerRollbackCommand } from './rollback.js';
+import { registerPruneCommand } from './snapshot-prune.js';
+
+export function registerSnapshotCommands(program: Command, ctx: CliContext, trailing: string[] | undefined): void {
+  registerDiffCommand(program, ctx, trailing);
+  registerRollbackCommand(program, ctx, trailing);
+  const snap = program
+    .command('snapshot')
+    .description("take a snapshot of a run's workspace now (list and prune them with the subcommands)")
+    .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
+    .option('--label <text>', 'a label to find it by')
+    .option('--json', 'one JSON document')
+    .action(async (ref, o) => {
+      const meta = await ctx.pickRun(ref, 'snapshot the workspace of', () => true);
+      const settings = (await readRunSnapshots(ctx.home, meta.id))?.settings ?? { exclude: [], limits: DEFAULT_LIMITS };
+      const taken = await snapshotWorkspace(ctx.home, meta.workspace, settings);
+      const rec = recordOf('manual', taken, o.label);
+      await addRecord(ctx.home, meta.id, settings, rec);
+      // A live run's log is the daemon's: the entry goes in when the log is free (an ended run's, at once).
+      const audited = LIVE_STATES.has(meta.state) ? false : await auditSnapshotEvent(ctx.home, meta.id, { event: 'snapshot', kind: 'manual', snapshot: rec.id, manifest: rec.manifest, files: rec.files, ...(o.label ? { label: o.label } : {}) });
+      if (o.json) { await printJson({ ...rec, run: meta.id, audited }); return; }
+      const note = unstoredNote(taken);
+      if (note) ctx.warn(note);
+      await writeOut(`Snapshot ${rec.id} of ${forOut(meta.workspace)}: ${rec.files} files, ${bytes(rec.bytes)} (${bytes(rec.added)} new)${o.label ? `, label ${forOut(o.label)}` : ''}\n`);
+    });
+  example(snap, ['moat snapshot --label before-refactor', 'moat snapshot list', 'moat snapshot prune --keep 5']);
+  snap
+    .command('list')
+    .description('list the snapshots of a run, or of every run')
+    .argument('[run]', 'run id, id prefix or name (default: every run)')
+    .option('--json', 'one JSON document')
+    .action(async (ref, o) => {
+      const runs = ref ? [await ctx.store.resolve(ref)] : await ctx.store.list();
+      const rows: Array<SnapshotRecord & { run: string; runName: string; workspace: string }> = [];
+      for (const m of runs) {
+        for (const r of (await readRunSnapshots(ctx.home, m.id))?.records ?? []) rows.push({ ...r, run: m.id, runName: m.name, workspace: m.workspace });
+      }
+      // `--json` after `list` is read by the parent command too: either one asks for JSON.
+      if (o.json || ctx.json) { await printJson({ snapshots: rows }); return; }
+      if (rows.length === 0) { ctx.info('No snapshots (a run takes them before and after it runs).'); return; }
+      const lines = rows.map((r) => `${r.id}  ${r.kind.padEnd(6)}  ${r.createdAt.slice(0, 19).replace('T', ' ')}  ${forOut(r.runName).padEnd(20)}  ${String(r.files).padStart(7)} files  ${bytes(r.bytes).padStart(9)}${r.label ? `  ${forOut(r.label)}` : ''}`);
+      await writeOut(`${['ID                KIND    CREATED              RUN                     FILES       SIZE', ...lines].join('\n')}\n`);
+    });
+  registerPruneCommand(snap, ctx);
+}

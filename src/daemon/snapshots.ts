@@ -1,0 +1,34 @@
+/**
+ * The daemon's part in a run's snapshots: the pre-run snapshot (taken by the CLI) enters the run's audit
+ * log when the daemon opens it, and the post-run snapshot is taken when the run's exit is recorded, with
+ * the pre-run snapshot's .gitignore rules (a run cannot hide a change by writing one), on every path.
+ */
+import type { MoatHome } from '../home/paths.js';
+import { readRunSnapshots } from '../snapshot/refs.js';
+import { addRecord, recordFailure, recordOf, snapshotWorkspace } from '../snapshot/service.js';
+import type { RunMetadata } from '../store/types.js';
+import type { AuditSink } from './audit-sink.js';
+
+export async function auditPreSnapshot(home: MoatHome, id: string, audit: AuditSink): Promise<void> {
+  const r = await readRunSnapshots(home, id);
+  const pre = r?.records.find((x) => x.kind === 'pre');
+  if (pre) audit.append('lifecycle', { event: 'snapshot', kind: 'pre', snapshot: pre.id, manifest: pre.manifest, files: pre.files });
+  else if (r?.failed?.kind === 'pre') audit.append('lifecycle', { event: 'snapshot-failed', kind: 'pre', reason: r.failed.message });
+}
+
+export async function takePostSnapshot(home: MoatHome, meta: RunMetadata, audit: AuditSink, log: (m: string) => void): Promise<void> {
+  const r = await readRunSnapshots(home, meta.id);
+  const pre = r?.records.find((x) => x.kind === 'pre');
+  if (!r || !pre || r.records.some((x) => x.kind === 'post')) return; // snapshots off, or taken already
+  try {
+    const taken = await snapshotWorkspace(home, meta.workspace, r.settings, { rulesFrom: pre.manifest });
+    const rec = recordOf('post', taken);
+    await addRecord(home, meta.id, r.settings, rec);
+    audit.append('lifecycle', { event: 'snapshot', kind: 'post', snapshot: rec.id, manifest: rec.manifest, files: rec.files, added: rec.added });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log(`run ${meta.id}: post-run snapshot failed: ${message}`);
+    audit.append('lifecycle', { event: 'snapshot-failed', kind: 'post', reason: message });
+    await recordFailure(home, meta.id, r.settings, 'post', message).catch(() => undefined);
+  }
+}

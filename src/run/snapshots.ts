@@ -1,0 +1,75 @@
+/**
+ * A run's snapshots, seen from the CLI: the pre-run one is taken while the image and the daemon get ready
+ * (so an unchanged workspace adds next to nothing to the start), recorded on the run before it starts;
+ * the post-run one is the daemon's (supervisor.ts), and an attached run ends with a line saying what changed.
+ */
+import { parseSize } from '../config/rules.js';
+import type { MoatConfig } from '../config/schema.js';
+import type { MoatHome } from '../home/paths.js';
+import { DEFAULT_LIMITS, type SnapshotSettings } from '../snapshot/limits.js';
+import { readManifest } from '../snapshot/manifest.js';
+import { readRunSnapshots } from '../snapshot/refs.js';
+import { addRecord, objectStore, recordFailure, recordOf, snapshotWorkspace, unstoredNote } from '../snapshot/service.js';
+import type { TakeResult } from '../snapshot/take.js';
+import { changeStats, diffManifests } from '../snapshot/diff.js';
+
+/** moat.yaml's `snapshots:` as settings; undefined when snapshots are off. */
+export function snapshotSettings(c: MoatConfig['snapshots']): SnapshotSettings | undefined {
+  if (c?.disabled) return undefined;
+  return {
+    exclude: c?.exclude ?? [],
+    limits: {
+      ...DEFAULT_LIMITS,
+      ...(c?.max_files ? { maxFiles: c.max_files } : {}),
+      ...(c?.max_file_size ? { maxFileSize: parseSize(c.max_file_size) ?? DEFAULT_LIMITS.maxFileSize } : {}),
+      ...(c?.max_bytes ? { maxBytes: parseSize(c.max_bytes) ?? DEFAULT_LIMITS.maxBytes } : {}),
+    },
+  };
+}
+
+export type PendingSnapshot = Promise<TakeResult | Error>;
+
+/** Start the pre-run snapshot (never rejects: a failure is the value). */
+export function startPreSnapshot(home: MoatHome, workspace: string, settings: SnapshotSettings | undefined): PendingSnapshot | undefined {
+  if (!settings) return undefined;
+  return snapshotWorkspace(home, workspace, settings).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+}
+
+/** Record the pre-run snapshot on the run (before its container starts); a failure is said and recorded, the run goes on. */
+export async function recordPreSnapshot(home: MoatHome, runId: string, settings: SnapshotSettings | undefined, pending: PendingSnapshot | undefined, warn: (m: string) => void): Promise<void> {
+  if (!settings || !pending) return;
+  const r = await pending;
+  if (r instanceof Error) {
+    warn(`No pre-run snapshot: ${r.message} moat diff and moat rollback will have nothing for this run.`);
+    await recordFailure(home, runId, settings, 'pre', r.message);
+    return;
+  }
+  const note = unstoredNote(r);
+  if (note) warn(`Pre-run snapshot: ${note}`);
+  await addRecord(home, runId, settings, recordOf('pre', r));
+}
+
+/**
+ * The line an attached run ends with, once the daemon has recorded the post-run snapshot (bounded wait):
+ * `the run changed 12 files (+340 −25) — moat diff NAME / moat rollback NAME`.
+ */
+export async function changeLine(home: MoatHome, runId: string, name: string, timeoutMs = 60_000): Promise<string | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+    const r = await readRunSnapshots(home, runId);
+    if (!r) return undefined;
+    const pre = r.records.find((x) => x.kind === 'pre');
+    const post = r.records.find((x) => x.kind === 'post');
+    if (!pre) return undefined;
+    if (r.failed?.kind === 'post') return `no post-run snapshot: ${r.failed.message}`;
+    if (post) {
+      const store = objectStore(home);
+      const changes = diffManifests(await readManifest(store, pre.manifest), await readManifest(store, post.manifest));
+      if (changes.length === 0) return 'the run changed no files';
+      const s = await changeStats(store, changes);
+      return `the run changed ${s.files} file${s.files === 1 ? '' : 's'} (+${s.added} −${s.removed}) — moat diff ${name} / moat rollback ${name}`;
+    }
+    if (Date.now() > deadline) return `the post-run snapshot is not ready yet; moat diff ${name} shows the changes once it is`;
+    await new Promise((res) => setTimeout(res, delay));
+  }
+}

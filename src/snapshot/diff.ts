@@ -1,0 +1,87 @@
+/** What changed between two manifests (a run's pre- and post-run snapshots, or any two). */
+import type { Entry, Manifest } from './manifest.js';
+import type { ObjectStore } from './objects.js';
+import { countOps, diffLines, splitLines, unifiedHunks } from './text-diff.js';
+
+export type ChangeKind = 'added' | 'deleted' | 'modified' | 'mode' | 'type';
+
+export interface Change {
+  path: string;
+  kind: ChangeKind;
+  before?: Entry;
+  after?: Entry;
+}
+
+/** Whether two entries hold the same thing (content, link target), leaving the mode aside. */
+export function sameContent(a: Entry, b: Entry): boolean {
+  if (a.type !== b.type) return false;
+  if (a.type === 'link') return a.target === b.target;
+  if (a.type !== 'file') return true;
+  if (a.hash && b.hash) return a.hash === b.hash;
+  return a.size === b.size && a.mtime === b.mtime; // recorded without content: size and time are all there is
+}
+
+/** Paths under (or equal to) one of `paths`; every path when none is given. */
+export function pathFilter(paths: readonly string[]): (p: string) => boolean {
+  const wanted = paths.map((p) => p.replace(/^\.\/+/, '').replace(/\/+$/, '')).filter((p) => p !== '' && p !== '.');
+  if (wanted.length === 0) return () => true;
+  return (p) => wanted.some((w) => p === w || p.startsWith(`${w}/`));
+}
+
+/** Changes from `a` to `b`, folders left out but for their mode (their content is their entries). */
+export function diffManifests(a: Manifest, b: Manifest, keep: (p: string) => boolean = () => true): Change[] {
+  const before = new Map(a.entries.map((e) => [e.path, e]));
+  const after = new Map(b.entries.map((e) => [e.path, e]));
+  const out: Change[] = [];
+  for (const path of [...new Set([...before.keys(), ...after.keys()])].sort()) {
+    if (!keep(path)) continue;
+    const x = before.get(path);
+    const y = after.get(path);
+    if (x && y) {
+      if (x.type !== y.type) out.push({ path, kind: 'type', before: x, after: y });
+      else if (!sameContent(x, y)) out.push({ path, kind: 'modified', before: x, after: y });
+      else if (x.mode !== y.mode) out.push({ path, kind: 'mode', before: x, after: y });
+    } else if (x && x.type !== 'dir') out.push({ path, kind: 'deleted', before: x });
+    else if (y && y.type !== 'dir') out.push({ path, kind: 'added', after: y });
+  }
+  return out;
+}
+
+/** Text files up to this size get line diffs; larger ones one line. */
+export const MAX_TEXT = 1024 * 1024;
+
+/** The text of an entry, or undefined when it is not a stored text file of a reasonable size. */
+export async function textOf(store: ObjectStore, e: Entry | undefined): Promise<string | undefined | null> {
+  if (!e) return '';
+  if (e.type !== 'file' || !e.hash || e.size > MAX_TEXT) return null;
+  const data = await store.read(e.hash);
+  if (data.subarray(0, 8000).includes(0)) return null;
+  return data.toString('utf8');
+}
+
+export interface FileDiff {
+  /** Unified hunks, or null for a binary / unstored / large file. */
+  hunks: string[] | null;
+  added: number;
+  removed: number;
+}
+
+export async function fileDiff(store: ObjectStore, c: Change): Promise<FileDiff> {
+  const a = c.kind === 'added' ? '' : await textOf(store, c.before);
+  const b = c.kind === 'deleted' ? '' : await textOf(store, c.after);
+  if (a === null || b === null || a === undefined || b === undefined) return { hunks: null, added: 0, removed: 0 };
+  const ops = diffLines(splitLines(a), splitLines(b));
+  return { hunks: unifiedHunks(ops), ...countOps(ops) };
+}
+
+/** Files changed and lines added/removed (line counts for text files only). */
+export async function changeStats(store: ObjectStore, changes: Change[], maxFiles = 500): Promise<{ files: number; added: number; removed: number }> {
+  let added = 0, removed = 0;
+  for (const c of changes.slice(0, maxFiles)) {
+    if (c.kind === 'mode') continue;
+    const d = await fileDiff(store, c).catch(() => ({ added: 0, removed: 0 }));
+    added += d.added;
+    removed += d.removed;
+  }
+  return { files: changes.length, added, removed };
+}

@@ -1,0 +1,61 @@
+/**
+ * Remove what no snapshot references: after `moat destroy`, `moat clean` and `moat snapshot prune`. A
+ * manifest is live while a run's records name it; an object while a live manifest names it. Objects and
+ * temp files younger than `graceMs` stay (a snapshot being taken right now has not recorded them yet).
+ */
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readJsonIfExists } from '../home/fs.js';
+import type { MoatHome } from '../home/paths.js';
+import { RUN_ID_RE } from '../store/names.js';
+import { HASH_RE } from './objects.js';
+import { readManifest } from './manifest.js';
+import { readRunSnapshots, snapshotsRoot } from './refs.js';
+import { objectStore } from './service.js';
+
+export interface GcReport { objects: number; bytes: number }
+
+export async function liveManifests(home: MoatHome): Promise<Set<string>> {
+  const ids = (await readdir(home.runsDir).catch(() => [] as string[])).filter((d) => RUN_ID_RE.test(d));
+  const live = new Set<string>();
+  for (const id of ids) for (const r of (await readRunSnapshots(home, id))?.records ?? []) live.add(r.manifest);
+  return live;
+}
+
+export async function collectGarbage(home: MoatHome, o: { dryRun?: boolean; graceMs?: number; now?: number } = {}): Promise<GcReport> {
+  const store = objectStore(home);
+  const manifests = await liveManifests(home);
+  const live = new Set(manifests);
+  for (const h of manifests) {
+    const m = await readManifest(store, h).catch(() => undefined);
+    if (!m) continue;
+    for (const e of m.entries) if (e.hash) live.add(e.hash);
+  }
+  const before = (o.now ?? Date.now()) - (o.graceMs ?? 10 * 60_000);
+  const report: GcReport = { objects: 0, bytes: 0 };
+  for (const d of await readdir(store.objectsDir).catch(() => [] as string[])) {
+    if (!/^[0-9a-f]{2}$/.test(d)) continue;
+    for (const f of await readdir(join(store.objectsDir, d)).catch(() => [] as string[])) {
+      const hash = d + f;
+      if (!HASH_RE.test(hash) || live.has(hash)) continue;
+      const st = await stat(join(store.objectsDir, d, f)).catch(() => undefined);
+      if (!st || st.mtimeMs > before) continue;
+      report.objects++;
+      report.bytes += st.size;
+      if (!o.dryRun) await rm(join(store.objectsDir, d, f), { force: true });
+    }
+  }
+  if (!o.dryRun) {
+    for (const f of await readdir(store.tmpDir).catch(() => [] as string[])) {
+      const st = await stat(join(store.tmpDir, f)).catch(() => undefined);
+      if (st && st.mtimeMs <= before) await rm(join(store.tmpDir, f), { force: true });
+    }
+    // The stat cache of a workspace points at a manifest: one no run references any more is forgotten.
+    const wsDir = join(snapshotsRoot(home), 'workspaces');
+    for (const f of await readdir(wsDir).catch(() => [] as string[])) {
+      const p = await readJsonIfExists<{ manifest?: string }>(join(wsDir, f)).catch(() => undefined);
+      if (!p?.manifest || !manifests.has(p.manifest)) await rm(join(wsDir, f), { force: true });
+    }
+  }
+  return report;
+}

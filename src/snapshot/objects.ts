@@ -1,0 +1,148 @@
+/**
+ * The content store shared by every snapshot of a moat home: `snapshots/objects/ab/cdef…` holds the bytes
+ * whose sha256 is `abcdef…`, written once (temp file + rename, so a reader never sees half an object) and
+ * checked against its name whenever it is read back.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MoatError } from '../errors.js';
+
+export const HASH_RE = /^[0-9a-f]{64}$/;
+const CHUNK = 1 << 20;
+
+export function sha256(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export class ObjectStore {
+  readonly objectsDir: string;
+  readonly tmpDir: string;
+  private readonly made = new Set<string>();
+
+  constructor(readonly root: string) {
+    this.objectsDir = join(root, 'objects');
+    this.tmpDir = join(root, 'tmp');
+  }
+
+  path(hash: string): string {
+    if (!HASH_RE.test(hash)) throw new MoatError(`"${hash.slice(0, 80)}" is not a content hash.`, { code: 'E_INTERNAL' });
+    return join(this.objectsDir, hash.slice(0, 2), hash.slice(2));
+  }
+
+  async has(hash: string): Promise<boolean> {
+    return stat(this.path(hash)).then(() => true, () => false);
+  }
+
+  private async dirFor(hash: string): Promise<void> {
+    const d = hash.slice(0, 2);
+    if (this.made.has(d)) return;
+    await mkdir(join(this.objectsDir, d), { recursive: true, mode: 0o700 });
+    this.made.add(d);
+  }
+
+  private tmpReady = false;
+
+  private async tmpName(): Promise<string> {
+    if (!this.tmpReady) { await mkdir(this.tmpDir, { recursive: true, mode: 0o700 }); this.tmpReady = true; }
+    return join(this.tmpDir, `${process.pid}.${randomBytes(6).toString('hex')}`);
+  }
+
+  /** Store bytes; returns their hash (nothing is written when the store holds them already). */
+  async putBuffer(data: Uint8Array): Promise<{ hash: string; added: number }> {
+    const hash = sha256(data);
+    if (await this.has(hash)) return { hash, added: 0 };
+    const tmp = await this.tmpName();
+    const fh = await open(tmp, 'wx', 0o600);
+    try { await fh.writeFile(data); } finally { await fh.close(); }
+    await this.dirFor(hash);
+    await rename(tmp, this.path(hash)).catch(async (err: unknown) => { await rm(tmp, { force: true }); throw err; });
+    return { hash, added: data.length };
+  }
+
+  /**
+   * Store what an open file holds, reading at most `limit` bytes: undefined when it holds more (it grew
+   * past the limit while read), else its hash, its size as read and the bytes added to the store.
+   */
+  async putFile(fh: FileHandle, limit: number, store: boolean): Promise<{ hash: string; size: number; added: number } | undefined> {
+    const first = Buffer.allocUnsafe(CHUNK);
+    const { bytesRead } = await fh.read(first, 0, CHUNK, 0);
+    if (bytesRead < CHUNK) {
+      if (bytesRead > limit) return undefined;
+      const data = first.subarray(0, bytesRead);
+      if (!store) return { hash: sha256(data), size: bytesRead, added: 0 };
+      return { ...(await this.putBuffer(data)), size: bytesRead };
+    }
+    const h = createHash('sha256');
+    let out: FileHandle | undefined;
+    let tmp: string | undefined;
+    if (store) {
+      tmp = await this.tmpName();
+      out = await open(tmp, 'wx', 0o600);
+    }
+    let size = 0;
+    try {
+      let chunk = first.subarray(0, bytesRead);
+      const buf = Buffer.allocUnsafe(CHUNK);
+      for (;;) {
+        size += chunk.length;
+        if (size > limit) return undefined;
+        h.update(chunk);
+        if (out) await out.write(chunk);
+        const r = await fh.read(buf, 0, CHUNK, size);
+        if (r.bytesRead === 0) break;
+        chunk = buf.subarray(0, r.bytesRead);
+      }
+    } catch (err) {
+      if (tmp) await rm(tmp, { force: true });
+      throw err;
+    } finally {
+      await out?.close();
+    }
+    const hash = h.digest('hex');
+    if (!tmp) return { hash, size, added: 0 };
+    if (await this.has(hash)) {
+      await rm(tmp, { force: true });
+      return { hash, size, added: 0 };
+    }
+    await this.dirFor(hash);
+    await rename(tmp, this.path(hash));
+    return { hash, size, added: size };
+  }
+
+  /** The bytes of an object, checked against its hash (a damaged store is an error, never silent). */
+  async read(hash: string): Promise<Buffer> {
+    let data: Buffer;
+    try {
+      data = await readFile(this.path(hash));
+    } catch {
+      throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, { code: 'E_NOT_FOUND', hint: 'It was pruned or removed; take a new snapshot (moat snapshot).' });
+    }
+    if (sha256(data) !== hash) throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, { code: 'E_REFUSED', hint: `Remove ${this.path(hash)}; it cannot be restored from.` });
+    return data;
+  }
+
+  /** Stream an object into an open file, checking its hash; throws (after writing) when it does not match. */
+  async copyTo(hash: string, out: FileHandle): Promise<number> {
+    const src = await open(this.path(hash), 'r').catch(() => {
+      throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, { code: 'E_NOT_FOUND', hint: 'It was pruned or removed; take a new snapshot (moat snapshot).' });
+    });
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let size = 0;
+    try {
+      for (;;) {
+        const r = await src.read(buf, 0, CHUNK, size);
+        if (r.bytesRead === 0) break;
+        const chunk = buf.subarray(0, r.bytesRead);
+        h.update(chunk);
+        await out.write(chunk);
+        size += r.bytesRead;
+      }
+    } finally {
+      await src.close();
+    }
+    if (h.digest('hex') !== hash) throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, { code: 'E_REFUSED', hint: `Remove ${this.path(hash)}; it cannot be restored from.` });
+    return size;
+  }
+}

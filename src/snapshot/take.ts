@@ -1,0 +1,218 @@
+/**
+ * Take a snapshot: walk the workspace with lstat only (links recorded, never followed; FIFOs, sockets and
+ * devices recorded, never opened), honour .gitignore files (nested too) and `snapshots.exclude`, read only
+ * the files the previous snapshot of the same workspace cannot vouch for (same size, mtime, inode, ctime),
+ * and store new contents once by hash.
+ */
+import type { Stats } from 'node:fs';
+import { opendir, readlink } from 'node:fs/promises';
+import { MoatError } from '../errors.js';
+import { Dir, openFileAt } from './fsat.js';
+import { isIgnored, parseIgnoreFile, parseRule, type IgnoreFile } from './ignore.js';
+import type { SnapshotLimits } from './limits.js';
+import { byPath, writeManifest, type Entry, type Manifest } from './manifest.js';
+import type { ObjectStore } from './objects.js';
+
+export interface TakeOptions {
+  workspace: string;
+  store: ObjectStore;
+  limits: SnapshotLimits;
+  /** snapshots.exclude: gitignore-style patterns from the workspace root. */
+  exclude?: string[];
+  /** Absolute paths never recorded (moat's own home, when it sits in the workspace). */
+  excludeAbs?: string[];
+  /** The previous snapshot of this workspace: its entries vouch for files unchanged since. */
+  previous?: Manifest;
+  /**
+   * Where .gitignore rules come from: by default the files on disk; the post-run snapshot passes the
+   * pre-run manifest's, so a run cannot hide what it changed by writing a .gitignore.
+   */
+  ignoreFrom?: (dir: string) => Promise<string | undefined>;
+  now?: () => Date;
+}
+
+export interface TakeResult {
+  manifest: Manifest;
+  hash: string;
+  /** Files read (not vouched for by the stat cache), and bytes added to the store. */
+  read: number;
+  added: number;
+  /** Files recorded without their content (too large, over the byte budget). */
+  unstored: Entry[];
+}
+
+const MAX_IGNORE_FILE = 1 << 20;
+const POOL = 8;
+const SKIP_KEEP = 100;
+/** Timestamps are coarse (a jiffy or so): a file changed this close to the last walk is read again. */
+const RACY_MS = 100;
+
+class Walk {
+  readonly entries: Entry[] = [];
+  readonly skipped: Array<{ path: string; why: string }> = [];
+  skippedCount = 0;
+  read = 0;
+  added = 0;
+  budget: number;
+  readonly prev: Map<string, Entry>;
+  readonly trustBefore: number;
+  readonly excludeRules: IgnoreFile;
+  readonly excludeAbs: Set<string>;
+
+  constructor(readonly o: TakeOptions) {
+    this.budget = o.limits.maxBytes;
+    this.prev = byPath(o.previous);
+    // A file changed around the time the previous snapshot read it may have changed again unseen (racy stat).
+    this.trustBefore = (o.previous?.startedAt ?? 0) - RACY_MS;
+    this.excludeRules = { base: '', rules: (o.exclude ?? []).map(parseRule).filter((r) => r !== undefined) };
+    this.excludeAbs = new Set(o.excludeAbs ?? []);
+  }
+
+  skip(path: string, why: string): void {
+    this.skippedCount++;
+    if (this.skipped.length < SKIP_KEEP) this.skipped.push({ path, why });
+  }
+
+  count(): void {
+    if (this.entries.length >= this.o.limits.maxFiles) {
+      throw new MoatError(`The workspace holds more than ${this.o.limits.maxFiles} files and folders, the most a snapshot records.`, {
+        code: 'E_REFUSED',
+        hint: 'Exclude generated folders (snapshots.exclude in moat.yaml, or .gitignore), or raise snapshots.max_files.',
+      });
+    }
+  }
+
+  async ignoreText(dir: Dir, rel: string, names: Set<string>): Promise<string | undefined> {
+    if (this.o.ignoreFrom) return this.o.ignoreFrom(rel);
+    if (!names.has('.gitignore')) return undefined;
+    const st = await dir.lstat('.gitignore').catch(() => undefined);
+    if (!st?.isFile() || st.size > MAX_IGNORE_FILE) return undefined;
+    const fh = await openFileAt(dir, '.gitignore', st);
+    if (!fh) return undefined;
+    try {
+      const buf = Buffer.alloc(Math.min(st.size, MAX_IGNORE_FILE));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      return buf.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async dir(dir: Dir, rel: string, stack: IgnoreFile[], depth: number): Promise<void> {
+    const names: string[] = [];
+    // Names as bytes (Node types only name the string encodings for opendir).
+    const handle = await opendir(dir.at('.'), { encoding: 'buffer' as BufferEncoding, bufferSize: 256 });
+    for await (const d of handle) {
+      const raw = d.name as unknown as Buffer;
+      const name = raw.toString('utf8');
+      const path = rel === '' ? name : `${rel}/${name}`;
+      // A name that is not UTF-8 cannot be named back faithfully: left out, and said so.
+      if (!Buffer.from(name, 'utf8').equals(raw)) { this.skip(path, 'name is not UTF-8'); continue; }
+      names.push(name);
+      if (names.length > this.o.limits.maxFiles) this.count();
+    }
+    names.sort();
+    const text = await this.ignoreText(dir, rel, new Set(names));
+    const here = text === undefined ? stack : [...stack, parseIgnoreFile(rel, text)];
+    const files: Array<{ name: string; entry: Entry; st: Stats }> = [];
+    const subdirs: Array<{ name: string; st: Stats }> = [];
+    for (const name of names) {
+      const path = rel === '' ? name : `${rel}/${name}`;
+      let st: Stats;
+      try {
+        st = await dir.lstat(name);
+      } catch {
+        continue; // gone since it was listed
+      }
+      const isDir = st.isDirectory();
+      if (isIgnored(here, path, isDir) || isIgnored([this.excludeRules], path, isDir) || this.excludeAbs.has(dir.shown(name))) continue;
+      this.count();
+      const base = { path, mode: st.mode & 0o7777, size: st.size, mtime: st.mtimeMs };
+      if (isDir) {
+        this.entries.push({ ...base, type: 'dir', size: 0 });
+        if (depth + 1 >= this.o.limits.maxDepth) this.skip(path, `deeper than ${this.o.limits.maxDepth} folders`);
+        else subdirs.push({ name, st });
+      } else if (st.isSymbolicLink()) {
+        const target = await readlink(dir.at(name)).catch(() => undefined);
+        if (target !== undefined) this.entries.push({ ...base, type: 'link', target });
+      } else if (st.isFile()) {
+        const entry: Entry = { ...base, type: 'file', key: `${st.ino}:${st.ctimeMs}` };
+        this.entries.push(entry);
+        files.push({ name, entry, st });
+      } else {
+        this.entries.push({ ...base, type: 'other', size: 0 });
+      }
+    }
+    await pool(files, POOL, (f) => this.file(dir, f.name, f.entry, f.st));
+    for (const s of subdirs) {
+      let sub: Dir;
+      try {
+        sub = await dir.sub(s.name, s.st);
+      } catch {
+        this.skip(rel === '' ? s.name : `${rel}/${s.name}`, 'changed while read');
+        continue;
+      }
+      try {
+        await this.dir(sub, rel === '' ? s.name : `${rel}/${s.name}`, here, depth + 1);
+      } finally {
+        await sub.close();
+      }
+    }
+  }
+
+  async file(dir: Dir, name: string, e: Entry, st: Stats): Promise<void> {
+    const p = this.prev.get(e.path);
+    if (p && p.type === 'file' && p.key === e.key && p.size === e.size && p.mtime === e.mtime && st.ctimeMs < this.trustBefore) {
+      if (p.hash) e.hash = p.hash;
+      if (p.why) e.why = p.why;
+      return;
+    }
+    if (st.size > this.o.limits.maxFileSize) { e.why = 'too-large'; return; }
+    if (st.size > this.budget) { e.why = 'over-budget'; return; }
+    this.budget -= st.size; // reserved before reading: files read side by side share one budget
+    const fh = await openFileAt(dir, name, st);
+    if (!fh) { e.why = 'over-budget'; return; }
+    try {
+      const r = await this.o.store.putFile(fh, this.o.limits.maxFileSize, true);
+      this.read++;
+      if (!r) { e.why = 'too-large'; return; }
+      this.budget += st.size - r.size;
+      this.added += r.added;
+      e.hash = r.hash;
+      e.size = r.size;
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < items.length) await fn(items[i++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
+export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
+  const started = Date.now();
+  const w = new Walk(o);
+  const root = await Dir.open(o.workspace);
+  try {
+    await w.dir(root, '', [], 0);
+  } finally {
+    await root.close();
+  }
+  w.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const manifest: Manifest = {
+    version: 1,
+    workspace: o.workspace,
+    createdAt: (o.now?.() ?? new Date()).toISOString(),
+    startedAt: started,
+    entries: w.entries,
+    skipped: w.skipped,
+    skippedCount: w.skippedCount,
+  };
+  const hash = await writeManifest(o.store, manifest);
+  return { manifest, hash, read: w.read, added: w.added, unstored: w.entries.filter((e) => e.why !== undefined) };
+}

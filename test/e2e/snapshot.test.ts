@@ -1,0 +1,104 @@
+/**
+ * Snapshots on every run: an attached run ends with the line saying what it changed, `moat diff` shows it
+ * (unified text, --stat, --name-only, --json), a detached run gets its post-run snapshot from the daemon, and
+ * `snapshots: {disabled: true}` takes none.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanupHome, moat, parseDetached, tempDir, waitFor } from './helpers.js';
+
+let home: string;
+let root: string;
+
+beforeAll(async () => {
+  home = await tempDir('snap-home');
+  root = await tempDir('snap-ws');
+});
+afterAll(async () => { await cleanupHome(home, root, [root]); });
+
+async function workspace(name: string, yaml = ''): Promise<string> {
+  const ws = join(root, name);
+  await mkdir(join(ws, 'src'), { recursive: true });
+  await writeFile(join(ws, 'src', 'a.txt'), 'one\ntwo\nthree\n');
+  await writeFile(join(ws, 'gone.txt'), 'bye\n');
+  await writeFile(join(ws, '.gitignore'), 'build/\n');
+  if (yaml) await writeFile(join(ws, 'moat.yaml'), yaml);
+  return ws;
+}
+
+const CHANGE = 'printf "one\\nTWO\\nthree\\nfour\\n" > src/a.txt; rm gone.txt; echo new > added.txt; mkdir -p build; echo x > build/out; ln -s /etc/passwd link';
+
+describe('snapshots on runs', () => {
+  it('an attached run says what it changed; moat diff shows it', async () => {
+    const ws = await workspace('attached');
+    const r = await moat(['run', '-n', 'snap-att', '--', 'sh', '-c', CHANGE], { home, cwd: ws });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/moat: the run changed 4 files \(\+3 −2\) — moat diff snap-att \/ moat rollback snap-att/);
+    const names = await moat(['diff', 'snap-att', '--name-only'], { home, cwd: ws });
+    expect(names.stdout.trim().split('\n')).toEqual(['added.txt', 'gone.txt', 'link', 'src/a.txt']);
+    const patch = await moat(['diff', 'snap-att', '--', 'src'], { home, cwd: ws });
+    expect(patch.stdout).toContain('--- a/src/a.txt\n+++ b/src/a.txt\n@@ -1,3 +1,4 @@\n one\n-two\n+TWO\n three\n+four\n');
+    const json = JSON.parse((await moat(['diff', 'snap-att', '--json'], { home, cwd: ws })).stdout) as { changes: Array<{ path: string; kind: string; after?: { target?: string } }> };
+    expect(json.changes.map((c) => [c.path, c.kind])).toEqual([['added.txt', 'added'], ['gone.txt', 'deleted'], ['link', 'added'], ['src/a.txt', 'modified']]);
+    expect(json.changes[2]?.after?.target).toBe('/etc/passwd');
+    const stat = await moat(['diff', 'snap-att', '--stat'], { home, cwd: ws });
+    expect(stat.stdout).toMatch(/4 files changed, 3 insertions\(\+\), 2 deletions\(-\)/);
+    const runs = (JSON.parse((await moat(['list', '--json'], { home, cwd: ws })).stdout) as { runs: Array<{ id: string; name: string }> }).runs;
+    const audit = await readFile(join(home, 'runs', runs.find((x) => x.name === 'snap-att')?.id ?? 'none', 'audit.jsonl'), 'utf8');
+    expect(audit).toMatch(/"event":"snapshot","files":\d+,"kind":"pre","manifest":"[0-9a-f]{64}"/);
+    expect(audit).toMatch(/"event":"snapshot","files":\d+,"kind":"post","manifest":"[0-9a-f]{64}"/);
+  });
+
+  it('moat rollback restores the pre-run state, refuses files changed since the run, and can be undone', async () => {
+    const ws = join(root, 'attached');
+    const noTty = await moat(['rollback', 'snap-att'], { home, cwd: ws });
+    expect(noTty.code).not.toBe(0);
+    expect(noTty.stderr).toMatch(/there is no terminal to ask/);
+    await writeFile(join(ws, 'added.txt'), 'edited by the user after the run\n');
+    const refused = await moat(['rollback', 'snap-att', '-y'], { home, cwd: ws });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/changed since run snap-att ended, in 1 of the files to restore: added\.txt/);
+    const dry = await moat(['--dry-run', 'rollback', 'snap-att', '--force'], { home, cwd: ws });
+    expect(dry.stdout).toMatch(/delete +added\.txt/);
+    expect(await readFile(join(ws, 'src', 'a.txt'), 'utf8')).toBe('one\nTWO\nthree\nfour\n');
+    const ok = await moat(['rollback', 'snap-att', '-y', '--force'], { home, cwd: ws });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await readFile(join(ws, 'src', 'a.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
+    expect(await readFile(join(ws, 'gone.txt'), 'utf8')).toBe('bye\n');
+    await expect(readFile(join(ws, 'added.txt'))).rejects.toThrow();
+    const undo = /undo: (moat rollback snap-att --snapshot (snap_[0-9a-f]+) -y)/.exec(ok.stdout);
+    expect(undo, ok.stdout).not.toBeNull();
+    const back = await moat(['rollback', 'snap-att', '--snapshot', undo![2]!, '-y'], { home, cwd: ws });
+    expect(back.code, back.stderr).toBe(0);
+    expect(await readFile(join(ws, 'added.txt'), 'utf8')).toBe('edited by the user after the run\n');
+    const to = join(root, 'before');
+    const copy = await moat(['rollback', 'snap-att', '--to', to, '--', 'src'], { home, cwd: ws });
+    expect(copy.code, copy.stderr).toBe(0);
+    expect(await readFile(join(to, 'src', 'a.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
+    const list = JSON.parse((await moat(['snapshot', 'list', 'snap-att', '--json'], { home, cwd: ws })).stdout) as { snapshots: Array<{ kind: string }> };
+    expect(list.snapshots.map((x) => x.kind)).toEqual(['pre', 'post', 'safety', 'safety']);
+  });
+
+  it('a detached run gets its post-run snapshot from the daemon', async () => {
+    const ws = await workspace('detached');
+    const r = await moat(['run', '-d', '--', 'sh', '-c', 'echo changed > src/a.txt'], { home, cwd: ws });
+    expect(r.code, r.stderr).toBe(0);
+    const { name } = parseDetached(r.stdout);
+    const d = await waitFor(async () => {
+      const x = await moat(['diff', name, '--name-only'], { home, cwd: ws });
+      return x.code === 0 ? x : undefined;
+    }, 30_000, 'the post-run snapshot');
+    expect(d.stdout).toBe('src/a.txt\n');
+  });
+
+  it('snapshots: {disabled: true} takes none', async () => {
+    const ws = await workspace('off', 'snapshots:\n  disabled: true\n');
+    const r = await moat(['run', '-n', 'snap-off', '--', 'sh', '-c', 'echo x > f'], { home, cwd: ws });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/the run changed/);
+    const d = await moat(['diff', 'snap-off'], { home, cwd: ws });
+    expect(d.code).not.toBe(0);
+    expect(d.stderr).toMatch(/has no pre-run snapshot/);
+  });
+});

@@ -1,0 +1,46 @@
+import { mkdtemp, mkdir, rm, writeFile, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MoatHome } from '../../../src/home/paths.js';
+import { collectGarbage } from '../../../src/snapshot/gc.js';
+import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
+import { addRecord, objectStore, recordOf, snapshotWorkspace } from '../../../src/snapshot/service.js';
+import { sha256 } from '../../../src/snapshot/objects.js';
+
+let dir: string;
+let home: MoatHome;
+const settings = { exclude: [], limits: DEFAULT_LIMITS };
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'moat-gc-'));
+  home = new MoatHome(join(dir, 'home'));
+});
+afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+
+describe('collectGarbage', () => {
+  it('removes what no run references (after the grace time), keeps what one does', async () => {
+    const ws = join(dir, 'ws');
+    await mkdir(ws);
+    await writeFile(join(ws, 'kept'), 'kept content');
+    const runId = 'run_0123456789ab';
+    await mkdir(home.runDir(runId), { recursive: true });
+    await addRecord(home, runId, settings, recordOf('pre', await snapshotWorkspace(home, ws, settings)));
+    const store = objectStore(home);
+    const orphan = (await store.putBuffer(Buffer.from('orphan'))).hash;
+    const young = (await store.putBuffer(Buffer.from('young'))).hash;
+    await utimes(store.path(orphan), new Date(0), new Date(0));
+    const dry = await collectGarbage(home, { dryRun: true });
+    expect(dry.objects).toBe(1);
+    expect(await store.has(orphan)).toBe(true);
+    await collectGarbage(home);
+    expect(await store.has(orphan)).toBe(false);
+    expect(await store.has(young)).toBe(true);
+    expect(await store.has(sha256('kept content'))).toBe(true);
+    // Once the run is gone (moat destroy), its contents go too.
+    await rm(home.runDir(runId), { recursive: true });
+    const r = await collectGarbage(home, { graceMs: -1000 });
+    expect(r.objects).toBe(3); // the content, the manifest, the young orphan
+    expect(await store.has(sha256('kept content'))).toBe(false);
+  });
+});

@@ -1,0 +1,105 @@
+import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile, lstat, readlink, stat, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
+import { ObjectStore } from '../../../src/snapshot/objects.js';
+import type { Manifest } from '../../../src/snapshot/manifest.js';
+import { applyRestore, planRestore } from '../../../src/snapshot/restore.js';
+import { takeSnapshot } from '../../../src/snapshot/take.js';
+import { diffManifests } from '../../../src/snapshot/diff.js';
+
+let dir: string;
+let ws: string;
+let outside: string;
+let store: ObjectStore;
+const all = (): boolean => true;
+const snap = async (): Promise<Manifest> => (await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS })).manifest;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'moat-restore-'));
+  ws = join(dir, 'ws');
+  outside = join(dir, 'outside');
+  await mkdir(join(ws, 'src'), { recursive: true });
+  await mkdir(outside);
+  await writeFile(join(outside, 'a.txt'), 'OUTSIDE');
+  await writeFile(join(ws, 'src', 'a.txt'), 'original a\n');
+  await writeFile(join(ws, 'b.sh'), '#!/bin/sh\n');
+  await chmod(join(ws, 'b.sh'), 0o755);
+  await symlink('src/a.txt', join(ws, 'alias'));
+  store = new ObjectStore(join(dir, 'store'));
+});
+afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+
+describe('restore', () => {
+  it('puts back contents, modes, links; removes what was added', async () => {
+    const before = await snap();
+    await writeFile(join(ws, 'src', 'a.txt'), 'changed');
+    await chmod(join(ws, 'b.sh'), 0o644);
+    await rm(join(ws, 'alias'));
+    await symlink('/etc/passwd', join(ws, 'alias'));
+    await mkdir(join(ws, 'new', 'deep'), { recursive: true });
+    await writeFile(join(ws, 'new', 'deep', 'x'), 'x');
+    const now = await snap();
+    const report = await applyRestore(ws, store, planRestore(before, now, all));
+    expect(report.skipped).toEqual([]);
+    expect(diffManifests(before, await snap())).toEqual([]);
+    expect(await readFile(join(ws, 'src', 'a.txt'), 'utf8')).toBe('original a\n');
+    expect((await stat(join(ws, 'b.sh'))).mode & 0o777).toBe(0o755);
+    expect(await readlink(join(ws, 'alias'))).toBe('src/a.txt');
+    await expect(lstat(join(ws, 'new'))).rejects.toThrow();
+  });
+
+  it('hostile-rollback-symlinked-parent: a folder swapped for a link out of the workspace is refused, nothing written outside', async () => {
+    const before = await snap();
+    await rm(join(ws, 'src'), { recursive: true });
+    await symlink(outside, join(ws, 'src'));
+    // The plan comes from a snapshot taken before the swap (the swap happens while the rollback runs).
+    const actions = planRestore(before, { ...before, entries: before.entries.filter((e) => e.path !== 'src/a.txt') }, all);
+    await expect(applyRestore(ws, store, actions)).rejects.toThrow(/symbolic link or not a folder, and moat never writes through one/);
+    expect(await readFile(join(outside, 'a.txt'), 'utf8')).toBe('OUTSIDE');
+    expect(await readdir(outside)).toEqual(['a.txt']);
+  });
+
+  it('hostile-rollback-link-in-place: a file replaced by a link to a host file is replaced itself; the host file is untouched', async () => {
+    const before = await snap();
+    await rm(join(ws, 'src', 'a.txt'));
+    await symlink(join(outside, 'a.txt'), join(ws, 'src', 'a.txt'));
+    await applyRestore(ws, store, planRestore(before, await snap(), all));
+    expect(await readFile(join(outside, 'a.txt'), 'utf8')).toBe('OUTSIDE');
+    expect((await lstat(join(ws, 'src', 'a.txt'))).isFile()).toBe(true);
+    expect(await readFile(join(ws, 'src', 'a.txt'), 'utf8')).toBe('original a\n');
+  });
+
+  it('hostile-rollback-escaping-name: a manifest naming ../ or an absolute path is refused before anything is written', async () => {
+    const before = await snap();
+    const file = before.entries.find((e) => e.path === 'src/a.txt');
+    for (const path of ['../outside/a.txt', 'src/../../outside/a.txt', '/etc/x', 'src//a']) {
+      const evil: Manifest = { ...before, entries: [{ ...file!, path }] };
+      await expect(applyRestore(ws, store, planRestore(evil, undefined, all))).rejects.toThrow(/Refusing to restore/);
+    }
+    expect(await readFile(join(outside, 'a.txt'), 'utf8')).toBe('OUTSIDE');
+  });
+
+  it('hostile-rollback-setid: set-id bits in a snapshot are not restored', async () => {
+    const before = await snap();
+    const evil: Manifest = { ...before, entries: before.entries.map((e) => (e.path === 'b.sh' ? { ...e, mode: 0o4755 } : e)) };
+    await chmod(join(ws, 'b.sh'), 0o644);
+    await applyRestore(ws, store, planRestore(evil, await snap(), all));
+    expect((await stat(join(ws, 'b.sh'))).mode & 0o7777).toBe(0o755);
+  });
+
+  it('--to DIR writes the tree there and nowhere else; a damaged object is refused', async () => {
+    const before = await snap();
+    const to = join(dir, 'to');
+    await mkdir(to);
+    await applyRestore(to, store, planRestore(before, undefined, (p) => p === 'src' || p.startsWith('src/')));
+    expect(await readdir(to)).toEqual(['src']);
+    expect(await readFile(join(to, 'src', 'a.txt'), 'utf8')).toBe('original a\n');
+    const hash = before.entries.find((e) => e.path === 'b.sh')?.hash as string;
+    await writeFile(store.path(hash), 'tampered');
+    const to2 = join(dir, 'to2');
+    await mkdir(to2);
+    await expect(applyRestore(to2, store, planRestore(before, undefined, (p) => p === 'b.sh'))).rejects.toThrow(/damaged/);
+  });
+});

@@ -1,0 +1,150 @@
+import { mkdtemp, mkdir, readdir, rm, symlink, truncate, writeFile, chmod, stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
+import { ObjectStore, sha256 } from '../../../src/snapshot/objects.js';
+import { readManifest } from '../../../src/snapshot/manifest.js';
+import { takeSnapshot } from '../../../src/snapshot/take.js';
+
+let dir: string;
+let ws: string;
+let store: ObjectStore;
+const settle = () => new Promise((r) => setTimeout(r, 150)); // past the racy-timestamp window
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'moat-snap-'));
+  ws = join(dir, 'ws');
+  await mkdir(ws);
+  store = new ObjectStore(join(dir, 'store'));
+});
+afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+
+async function objectCount(): Promise<number> {
+  let n = 0;
+  for (const d of await readdir(store.objectsDir).catch(() => [])) n += (await readdir(join(store.objectsDir, d))).length;
+  return n;
+}
+
+describe('takeSnapshot', () => {
+  it('records files, folders, modes and links; stores each content once', async () => {
+    await mkdir(join(ws, 'src'));
+    await writeFile(join(ws, 'src', 'a.txt'), 'same\n');
+    await writeFile(join(ws, 'b.txt'), 'same\n');
+    await chmod(join(ws, 'b.txt'), 0o755);
+    await symlink('src/a.txt', join(ws, 'link'));
+    const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+    const m = await readManifest(store, r.hash);
+    expect(m.entries.map((e) => [e.path, e.type])).toEqual([['b.txt', 'file'], ['link', 'link'], ['src', 'dir'], ['src/a.txt', 'file']]);
+    expect(m.entries.find((e) => e.path === 'b.txt')?.mode).toBe(0o755);
+    expect(m.entries.find((e) => e.path === 'link')?.target).toBe('src/a.txt');
+    expect((await store.read(sha256('same\n'))).toString()).toBe('same\n');
+    expect(await objectCount()).toBe(2); // one content + the manifest
+  });
+
+  it('honours nested .gitignore files and snapshots.exclude; .git is kept', async () => {
+    await mkdir(join(ws, 'node_modules'));
+    await writeFile(join(ws, 'node_modules', 'x.js'), 'x');
+    await mkdir(join(ws, 'pkg'));
+    await writeFile(join(ws, '.gitignore'), 'node_modules/\n');
+    await writeFile(join(ws, 'pkg', '.gitignore'), '*.gen\n');
+    await writeFile(join(ws, 'pkg', 'a.gen'), 'g');
+    await writeFile(join(ws, 'pkg', 'a.ts'), 't');
+    await writeFile(join(ws, 'big.iso'), 'i');
+    await mkdir(join(ws, '.git'));
+    await writeFile(join(ws, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+    const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS, exclude: ['*.iso'] });
+    expect(r.manifest.entries.map((e) => e.path)).toEqual(['.git', '.git/HEAD', '.gitignore', 'pkg', 'pkg/.gitignore', 'pkg/a.ts']);
+  });
+
+  it('an unchanged re-snapshot reads no file; a changed file is read again', async () => {
+    for (let i = 0; i < 50; i++) await writeFile(join(ws, `f${i}`), `content ${i}`);
+    await settle();
+    const first = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+    expect(first.read).toBe(50);
+    await settle();
+    const again = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS, previous: first.manifest });
+    expect(again.read).toBe(0);
+    expect(again.manifest.entries).toEqual(first.manifest.entries);
+    await writeFile(join(ws, 'f3'), 'changed');
+    const third = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS, previous: again.manifest });
+    expect(third.read).toBe(1);
+    expect(third.manifest.entries.find((e) => e.path === 'f3')?.hash).toBe(sha256('changed'));
+  });
+});
+
+describe('hostile workspaces', () => {
+  it('hostile-snapshot-symlink-out: a link to a host secret is stored as a link; the secret is never read', async () => {
+    await writeFile(join(dir, 'secret'), 'HOST SECRET');
+    await symlink(join(dir, 'secret'), join(ws, 'leak'));
+    await mkdir(join(dir, 'outside'));
+    await writeFile(join(dir, 'outside', 'key'), 'OUTSIDE KEY');
+    await symlink(join(dir, 'outside'), join(ws, 'dirlink'));
+    const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+    expect(r.manifest.entries.map((e) => [e.path, e.type])).toEqual([['dirlink', 'link'], ['leak', 'link']]);
+    expect(await store.has(sha256('HOST SECRET'))).toBe(false);
+    expect(await store.has(sha256('OUTSIDE KEY'))).toBe(false);
+  });
+
+  it('hostile-snapshot-fifo-device: a FIFO (and a socket-like special file) is recorded, never opened; the snapshot returns', async () => {
+    execFileSync('mkfifo', [join(ws, 'pipe')]);
+    await writeFile(join(ws, 'ok'), 'fine');
+    const t0 = Date.now();
+    const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r.manifest.entries.map((e) => [e.path, e.type])).toEqual([['ok', 'file'], ['pipe', 'other']]);
+  });
+
+  it('hostile-snapshot-many-files: more entries than snapshots.max_files stop the walk with an error naming the setting', async () => {
+    await mkdir(join(ws, 'd'));
+    await Promise.all(Array.from({ length: 3000 }, (_, i) => writeFile(join(ws, 'd', `e${i}`), '')));
+    const t0 = Date.now();
+    await expect(takeSnapshot({ workspace: ws, store, limits: { ...DEFAULT_LIMITS, maxFiles: 1000 } })).rejects.toThrow(/more than 1000 files and folders.*/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(await objectCount()).toBe(0); // nothing stored for a refused snapshot
+  });
+
+  it('hostile-snapshot-sparse-huge-file: a sparse terabyte is recorded by size only, never read', async () => {
+    await writeFile(join(ws, 'huge'), '');
+    await truncate(join(ws, 'huge'), 2 ** 40);
+    const t0 = Date.now();
+    const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(r.manifest.entries[0]).toMatchObject({ path: 'huge', size: 2 ** 40, why: 'too-large' });
+    expect(r.manifest.entries[0]?.hash).toBeUndefined();
+  });
+
+  it('hostile-snapshot-byte-budget: files past snapshots.max_bytes are not stored (the store grows by at most the budget)', async () => {
+    for (let i = 0; i < 10; i++) await writeFile(join(ws, `f${i}`), Buffer.alloc(100_000, i));
+    const r = await takeSnapshot({ workspace: ws, store, limits: { ...DEFAULT_LIMITS, maxBytes: 350_000 } });
+    expect(r.added).toBeLessThanOrEqual(350_000);
+    expect(r.unstored.length).toBe(7);
+    expect(r.unstored.every((e) => e.why === 'over-budget')).toBe(true);
+  });
+
+  it('hostile-snapshot-deep-tree: folders past snapshots depth are recorded, not entered', async () => {
+    let p = ws;
+    for (let i = 0; i < 12; i++) { p = join(p, 'd'); await mkdir(p); }
+    const r = await takeSnapshot({ workspace: ws, store, limits: { ...DEFAULT_LIMITS, maxDepth: 5 } });
+    expect(r.manifest.entries.length).toBe(5);
+    expect(r.manifest.skippedCount).toBe(1);
+  });
+
+  it('hostile-snapshot-non-utf8-name: a name that is not UTF-8 is left out and counted, not mangled', async () => {
+    await writeFile(Buffer.from([...Buffer.from(`${ws}/`), 0xff, 0xfe]), 'x');
+    await writeFile(join(ws, 'fine'), 'y');
+    const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+    expect(r.manifest.entries.map((e) => e.path)).toEqual(['fine']);
+    expect(r.manifest.skipped[0]?.why).toMatch(/not UTF-8/);
+  });
+
+  it('hostile-snapshot-unreadable-file: an unreadable file does not stop the snapshot', async () => {
+    await writeFile(join(ws, 'locked'), 'x');
+    await chmod(join(ws, 'locked'), 0);
+    await writeFile(join(ws, 'open'), 'y');
+    const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+    expect(r.manifest.entries.map((e) => e.path)).toEqual(['locked', 'open']);
+    expect((await stat(join(ws, 'locked'))).mode & 0o777).toBe(0);
+  });
+});
