@@ -1,3 +1,4 @@
+import type { AwsResigner } from './aws-types.js';
 import type { GatewayEvent } from './events.js';
 import type { Injector } from './injection.js';
 import type { LocalResponder } from './local-response.js';
@@ -11,6 +12,8 @@ export interface ProxyCore {
   /** Requests answered by the proxy itself (never sent upstream). */
   responder: LocalResponder;
   upstream: Upstream;
+  /** Checks and re-signs AWS requests (runs with an aws grant only). */
+  aws?: AwsResigner;
   emit(ev: GatewayEvent): void;
   /** Record headers and up to this many bytes of each body in request events (0/undefined: off). */
   traceBodies?: number;

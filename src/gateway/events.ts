@@ -23,6 +23,8 @@ export interface RequestEvent {
   bytesDown: number;
   /** Name of the grant whose credential was injected (never its value). */
   grant?: string;
+  /** An AWS request re-signed by the gateway: the service and region the client signed for (never a key). */
+  aws?: { service: string; region: string };
   /** The proxy answered the request itself (a grant's local answer); the upstream was not contacted. */
   local?: true;
   blocked?: boolean;
