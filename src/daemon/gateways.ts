@@ -11,6 +11,14 @@ import type { ResolvedGrants } from '../credentials/resolve.js';
 import type { RunMetadata } from '../store/types.js';
 import { resolveGrantsSerialized, startGrantRefresh } from './refresh.js';
 import { upstreamOptions } from './upstream-options.js';
+import type { AwsGrantConfig } from '../credentials/types.js';
+import type { AwsSigning } from './aws-refresh.js';
+
+/** A run's aws grant: its real credentials obtained (AWS's SDK loaded) only now, for this run. */
+async function startAws(cfg: AwsGrantConfig, runId: string, env: NodeJS.ProcessEnv, log: (m: string) => void, onSecrets: (s: string[]) => void): Promise<AwsSigning> {
+  const { startAwsSigning } = await import('./aws-refresh.js');
+  return startAwsSigning(cfg, { env, runId, log, onSecrets });
+}
 
 export interface RunGateway {
   proxy: GatewayProxy;
@@ -49,6 +57,10 @@ export class GatewayHost {
     // Grows as the host refreshes tokens: an old token may still show up in a late log line.
     let secrets = grants.secretsToRedact;
     let redact = createRedactor(secrets);
+    const aws = grants.aws ? await startAws(grants.aws, meta.id, this.env, (m) => this.log(`run ${meta.id}: ${m}`), (more) => {
+      secrets = [...new Set([...secrets, ...more])];
+      redact = createRedactor(secrets);
+    }) : undefined;
     const proxy = createProxy({
       ca: await this.ca,
       policy: {
@@ -60,6 +72,7 @@ export class GatewayHost {
       },
       injections: grants.injections,
       responses: grants.responses,
+      ...(aws ? { aws: aws.resigner } : {}),
       ...upstreamOptions(this.env, global, await this.extraCAs),
       onEvent: (ev) => onEvent(ev, (s) => redact(s)),
       ...(meta.traceBodies ? { traceBodies: 4096 } : {}),
@@ -69,6 +82,7 @@ export class GatewayHost {
     try {
       server = await listenInPlace(t, (path) => proxy.listen(path));
     } catch (err) {
+      aws?.stop();
       await proxy.close();
       throw err;
     }
@@ -96,6 +110,7 @@ export class GatewayHost {
       owned,
       close: async () => {
         refresher.stop();
+        aws?.stop();
         const mine = await owned(); // after a hand-over the socket there is the next daemon's: leave it
         // Requests under way finish (a hand-over lets them), within a bound; new ones already go elsewhere.
         await Promise.race([new Promise<void>((r) => server.close(() => r())), new Promise((r) => setTimeout(r, 5000).unref())]);

@@ -69,7 +69,9 @@ export class NetworkRecorder {
     const { audit } = this.opts;
     audit.appendEncoded('network', line);
     // A locally answered call (a token refresh) used no credential; it is recorded as network only.
-    if (ev.grant && !ev.local) audit.append('credential', { grant: capText(ev.grant, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
+    if (ev.grant && !ev.local) {
+      audit.append('credential', { grant: capText(ev.grant, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host), ...(ev.aws ? { service: ev.aws.service, region: ev.aws.region } : {}) });
+    }
     if (ev.blocked) {
       audit.append('policy', { decision: 'deny', host: capText(ev.host, RECORD_LIMITS.host), reason: redact(capText(ev.reason ?? '', RECORD_LIMITS.reason)) });
     }
