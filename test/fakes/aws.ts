@@ -170,7 +170,7 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
     const xml = (name: string, inner: string): string => `<${name}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${name}Result>${inner}</${name}Result><ResponseMetadata><RequestId>${hex(8)}</RequestId></ResponseMetadata></${name}Response>`;
     res.setHeader('content-type', 'text/xml');
     if (action === 'GetCallerIdentity') {
-      res.end(xml('GetCallerIdentity', `<Arn>arn:aws:iam::${account}:user/${key === base ? 'tester' : 'assumed'}</Arn><UserId>${key.accessKeyId}</UserId><Account>${account}</Account>`));
+      res.end(xml('GetCallerIdentity', `<Arn>arn:aws:iam::${account}:user/${key === base ? 'tester' : 'assumed'}</Arn><UserId>${key === base ? 'AIDATESTUSER0000000' : 'AROATESTROLE0000000:moat'}</UserId><Account>${account}</Account>`));
       return;
     }
     if (action === 'AssumeRole') {

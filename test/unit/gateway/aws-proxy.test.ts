@@ -4,6 +4,7 @@
  * (STS, S3 with UNSIGNED-PAYLOAD, signed aws-chunked uploads, presigned URLs); a foreign key and
  * hostile aws-chunked framing are refused by the gateway and never reach the fake.
  */
+import zlib from 'node:zlib';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,7 +56,7 @@ describe('the gateway re-signs AWS requests', () => {
   it('STS GetCallerIdentity signed with the placeholder: the fake verifies the real key; trace has service and region, never a key', async () => {
     const r = await getCallerIdentity(PLACEHOLDER);
     expect(r.status, r.body).toBe(200);
-    expect(r.body).toContain(`<UserId>${fake.base.accessKeyId}</UserId>`);
+    expect(r.body).toContain('<Arn>arn:aws:iam::123456789012:user/tester</Arn>');
     expect([...fake.seenKeys]).toEqual([fake.base.accessKeyId]);
     const ev = await waitFor(() => h.requestEvents().find((e) => e.host === STS && e.status === 200));
     expect(ev.grant).toBe('aws');
@@ -112,6 +113,20 @@ describe('the gateway re-signs AWS requests', () => {
     expect(got.status, got.body).toBe(200);
     expect(got.body).toBe(data.toString());
     expect(fake.log.at(-1)?.payload).toBe('presigned');
+    expect(fake.failures).toEqual([]);
+  });
+
+  it("the SDK's default upload (STREAMING-UNSIGNED-PAYLOAD-TRAILER with a CRC32 trailer) passes re-signed; the fake checks the CRC", async () => {
+    const data = Buffer.from('checksum trailer body '.repeat(1000));
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE((zlib as unknown as { crc32(d: Buffer): number }).crc32(data));
+    const body = Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from(`\r\n0\r\nx-amz-checksum-crc32:${crc.toString('base64')}\r\n\r\n`)]);
+    const r = await send(PLACEHOLDER, {
+      service: 's3', host: S3, method: 'PUT', path: '/moat-bucket/trailer.txt', body,
+      headers: { 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'content-encoding': 'aws-chunked', 'x-amz-trailer': 'x-amz-checksum-crc32', 'x-amz-decoded-content-length': String(data.length), 'content-length': String(body.length) },
+    });
+    expect(r.status, r.body).toBe(200);
+    expect(fake.log.at(-1)).toMatchObject({ payload: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', key: fake.base.accessKeyId });
     expect(fake.failures).toEqual([]);
   });
 
