@@ -63,6 +63,8 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
   const s3addr = await s3.run();
   const base = newKeys('AKIA', false);
   const keys = new Map<string, FakeKeys>([[base.accessKeyId, base]]);
+  /** Who each issued session is (its assumed-role ARN). */
+  const arns = new Map<string, string>();
   const fake: Omit<FakeAws, 'port' | 'close'> = { ca, base, issued: [], seenKeys: new Set(), failures: [], log: [] };
 
   const signer = (k: FakeKeys, service: string, region: string): SignatureV4 => new SignatureV4({
@@ -170,7 +172,7 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
     const xml = (name: string, inner: string): string => `<${name}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${name}Result>${inner}</${name}Result><ResponseMetadata><RequestId>${hex(8)}</RequestId></ResponseMetadata></${name}Response>`;
     res.setHeader('content-type', 'text/xml');
     if (action === 'GetCallerIdentity') {
-      res.end(xml('GetCallerIdentity', `<Arn>arn:aws:iam::${account}:user/${key === base ? 'tester' : 'assumed'}</Arn><UserId>${key === base ? 'AIDATESTUSER0000000' : 'AROATESTROLE0000000:moat'}</UserId><Account>${account}</Account>`));
+      res.end(xml('GetCallerIdentity', `<Arn>${arns.get(key.accessKeyId) ?? `arn:aws:iam::${account}:user/tester`}</Arn><UserId>${key === base ? 'AIDATESTUSER0000000' : 'AROATESTROLE0000000:moat'}</UserId><Account>${account}</Account>`));
       return;
     }
     if (action === 'AssumeRole') {
@@ -179,6 +181,7 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
       const issued = newKeys('ASIA', true);
       keys.set(issued.accessKeyId, issued);
       fake.issued.push(issued);
+      arns.set(issued.accessKeyId, `${role.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${session}`);
       const expires = new Date(Date.now() + (opts.sessionSeconds ?? Number(form.get('DurationSeconds') ?? 3600)) * 1000).toISOString();
       res.end(xml('AssumeRole', `<Credentials><AccessKeyId>${issued.accessKeyId}</AccessKeyId><SecretAccessKey>${issued.secretAccessKey}</SecretAccessKey><SessionToken>${issued.sessionToken!}</SessionToken><Expiration>${expires}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA${hex(6).toUpperCase()}:${session}</AssumedRoleId><Arn>${role.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${session}</Arn></AssumedRoleUser>`));
       return;
