@@ -11,6 +11,7 @@ import { grantCredential } from '../credentials/grant.js';
 import { getProvider, parseGrantName, providers } from '../credentials/providers/index.js';
 import { CredentialStore, validateCredentialName, type CredentialListEntry } from '../credentials/store.js';
 import type { GrantContext, StoredCredential } from '../credentials/types.js';
+import type { AwsGrantFlags } from '../credentials/aws-config.js';
 import { didYouMean } from '../suggest.js';
 import { sshGrantAction } from './grant-ssh.js';
 import { displayGrantName, storeNameOf } from '../credentials/providers/ssh.js';
@@ -21,7 +22,7 @@ export interface GrantCommandContext {
   home: MoatHome;
   /** Test seams; default to the real process. */
   store?: CredentialStore;
-  grantContext?: (opts: { tokenStdin: boolean; import: boolean }) => GrantContext;
+  grantContext?: (opts: { tokenStdin: boolean; import: boolean; aws?: AwsGrantFlags }) => GrantContext;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
 }
@@ -59,6 +60,13 @@ function listRow(entry: CredentialListEntry): Record<string, unknown> {
   };
 }
 
+/** The aws flags given (undefined ones left out). */
+function awsFlags(opts: { role?: string; profile?: string; region?: string; sessionDuration?: string; externalId?: string; endpoint?: string }): AwsGrantFlags {
+  const out: AwsGrantFlags = {};
+  for (const k of ['role', 'profile', 'region', 'sessionDuration', 'externalId', 'endpoint'] as const) if (opts[k] !== undefined) out[k] = opts[k];
+  return out;
+}
+
 export function registerGrantCommands(program: Command, ctx: GrantCommandContext): void {
   const store = (): CredentialStore => ctx.store ?? new CredentialStore(ctx.home);
   const out = (s: string): void => void (ctx.stdout ?? process.stdout).write(`${s}\n`);
@@ -78,6 +86,12 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     .option('--import', "import the host's existing login (Claude Code, Codex, .npmrc)")
     .option('--host <host>', 'ssh: the host whose SSH connections the key may sign for')
     .option('--key <path>', "ssh: the key (its .pub file) the agent holds for it (default: the agent's first key)")
+    .option('--role <arn>', 'aws: the IAM role to assume with your AWS credentials')
+    .option('--profile <name>', 'aws: the profile whose credentials to use (or to assume --role with)')
+    .option('--region <region>', 'aws: the region (default: AWS_REGION, else us-east-1)')
+    .option('--session-duration <duration>', 'aws: the assumed role session length, 15m to 12h (default 1h)')
+    .option('--external-id <id>', "aws: the role's external id")
+    .option('--endpoint <hosts>', 'aws: extra endpoints to re-sign (comma-separated host or host:port)')
     .action(async (spec, opts) => {
       if (spec?.trim().toLowerCase() === 'ssh' || opts.host !== undefined || opts.key !== undefined) {
         const gctx = (ctx.grantContext ?? createGrantContext)({ tokenStdin: false, import: false });
@@ -91,7 +105,11 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         });
       }
       const provider = getProvider(parseGrantName(spec).provider);
-      const gctx = (ctx.grantContext ?? createGrantContext)({ tokenStdin: opts.tokenStdin === true, import: opts.import === true });
+      const aws = awsFlags(opts);
+      if (provider.name !== 'aws' && Object.keys(aws).length > 0) {
+        throw new MoatError(`--${Object.keys(aws)[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies only to moat grant aws.`, { code: 'E_USAGE', hint: `moat grant ${provider.name}` });
+      }
+      const gctx = (ctx.grantContext ?? createGrantContext)({ tokenStdin: opts.tokenStdin === true, import: opts.import === true, ...(provider.name === 'aws' ? { aws } : {}) });
       try {
         const result = await grantCredential(spec, store(), gctx, { validate: opts.validate });
         const c = result.credential;
@@ -108,7 +126,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         throw e;
       }
     });
-  example(grant, ['moat grant github', 'moat grant claude --import', 'moat grant ssh --host github.com --key ~/.ssh/id_ed25519', 'printf %s "$NPM_TOKEN" | moat grant npm --token-stdin']);
+  example(grant, ['moat grant github', 'moat grant claude --import', 'moat grant ssh --host github.com --key ~/.ssh/id_ed25519', 'printf %s "$NPM_TOKEN" | moat grant npm --token-stdin', 'moat grant aws --role arn:aws:iam::123456789012:role/agent --session-duration 1h']);
 
   const list = grant
     .command('list')

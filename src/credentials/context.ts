@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { homedir } from 'node:os';
 import { password, select } from '@inquirer/prompts';
+import type { AwsGrantFlags } from './aws-config.js';
 import type { GrantContext } from './types.js';
 
 /** The real GrantContext: process stdin/stderr, @inquirer prompts, child processes. */
@@ -8,6 +9,7 @@ import type { GrantContext } from './types.js';
 export interface RealContextOptions {
   tokenStdin: boolean;
   import: boolean;
+  aws?: AwsGrantFlags;
   env?: NodeJS.ProcessEnv;
   stdin?: NodeJS.ReadStream;
   stderr?: NodeJS.WritableStream;
@@ -23,6 +25,7 @@ export function createGrantContext(opts: RealContextOptions): GrantContext {
     isTTY: Boolean(stdin.isTTY && (stderr as NodeJS.WriteStream).isTTY),
     tokenStdin: opts.tokenStdin,
     import: opts.import,
+    ...(opts.aws ? { aws: opts.aws } : {}),
     readStdin: () => readAll(stdin),
     promptSecret: (message) => password({ message, mask: false }, { output: stderr }),
     choose: (message, choices) => select({ message, choices }, { output: stderr }),

@@ -3,7 +3,7 @@ import type { CredentialStore } from './store.js';
 import { authUrl, findProvider, parseGrantName, providers } from './providers/index.js';
 import { didYouMean } from '../suggest.js';
 import { isSshGrant } from './providers/ssh.js';
-import type { HeaderInjection, LocalResponse, Placeholders, Provider, StoredCredential } from './types.js';
+import type { AwsGrantConfig, HeaderInjection, LocalResponse, Placeholders, Provider, StoredCredential } from './types.js';
 
 /**
  * Turn a run's grant names into what the gateway injects, what the container sees, and which strings
@@ -16,6 +16,8 @@ export interface ResolvedGrants {
   responses: LocalResponse[];
   placeholders: Placeholders;
   secretsToRedact: string[];
+  /** An aws grant: the gateway re-signs AWS requests (the daemon obtains the real credentials). */
+  aws?: AwsGrantConfig;
   /** Earliest expiry (ISO-8601) among the credentials the host can refresh; the daemon re-resolves before it. */
   refreshAt?: string;
 }
@@ -60,6 +62,8 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
     const injections = provider.injections(cred);
     out.injections.push(...injections);
     out.responses.push(...(provider.localResponses?.(cred) ?? []));
+    const aws = provider.awsSigning?.(cred);
+    if (aws) out.aws = aws;
     const placeholder = provider.placeholder(cred);
     Object.assign(out.placeholders.env, placeholder.env);
     for (const file of placeholder.files) {

@@ -5,7 +5,17 @@
 
 // The gateway's plain-data contracts, produced here and applied by the proxy: one definition each.
 import type { HeaderInjection, LocalResponse } from '../gateway/index.js';
+import type { AwsGrantFlags, AwsCredentialConfig } from './aws-config.js';
 export type { HeaderInjection, LocalResponse };
+
+/** An aws grant as the daemon needs it: the container's placeholder keys and how to get the real ones. */
+export interface AwsGrantConfig {
+  grant: string;
+  placeholder: { accessKeyId: string; secretAccessKey: string; sessionToken: string };
+  credentials: AwsCredentialConfig;
+  /** Extra endpoints (host or host:port) re-signed besides *.amazonaws.com[.cn]. */
+  endpoints: string[];
+}
 
 /** The decrypted payload of `<home>/credentials/<name>.enc`. */
 export interface StoredCredential {
@@ -47,6 +57,8 @@ export interface GrantContext {
   tokenStdin: boolean;
   /** `--import`: take the host's existing login of the provider's own CLI. */
   import: boolean;
+  /** `moat grant aws` flags (--role, --region, --session-duration, --external-id, --profile, --endpoint). */
+  aws?: AwsGrantFlags;
   /** Read all of stdin, trimmed. */
   readStdin(): Promise<string>;
   /** Hidden input prompt (TTY only). Rejects with ExitPromptError on Ctrl-C. */
@@ -97,6 +109,8 @@ export interface Provider {
    * credential cannot be refreshed (no refresh token); throws MoatError when the provider refuses.
    */
   refresh?(cred: StoredCredential, opts: HttpOptions & { now?: Date }): Promise<StoredCredential | undefined>;
+  /** AWS: requests the gateway re-signs instead of injecting a header (credentials obtained by the daemon). */
+  awsSigning?(cred: StoredCredential): AwsGrantConfig;
   /** Env var overriding the refresh endpoint, and its default. */
   auth?: { envVar: string; defaultUrl: string };
 }

@@ -18,6 +18,14 @@ import { Router } from './router.js';
 import { stoppedRun } from './router-runs.js';
 import { routingPort } from '../config/routing.js';
 import { startRunSsh } from './ssh-gateway.js';
+import type { AwsGrantConfig } from '../credentials/types.js';
+import type { AwsSigning } from './aws-refresh.js';
+
+/** A run's aws grant: its real credentials obtained (AWS's SDK loaded) only now, for this run. */
+async function startAws(cfg: AwsGrantConfig, runId: string, env: NodeJS.ProcessEnv, log: (m: string) => void, onSecrets: (s: string[]) => void): Promise<AwsSigning> {
+  const { startAwsSigning } = await import('./aws-refresh.js');
+  return startAwsSigning(cfg, { env, runId, log, onSecrets });
+}
 
 export interface RunGateway {
   proxy: GatewayProxy;
@@ -72,6 +80,10 @@ export class GatewayHost {
     let secrets = [...grants.secretsToRedact, ...runSecrets.redact];
     let redact = createRedactor(secrets);
     const ssh = await startRunSsh(meta, runDir, store, (ev) => onEvent(ev, (s) => redact(s)));
+    const aws = grants.aws ? await startAws(grants.aws, meta.id, this.env, (m) => this.log(`run ${meta.id}: ${m}`), (more) => {
+      secrets = [...new Set([...secrets, ...more])];
+      redact = createRedactor(secrets);
+    }) : undefined;
     const proxy = createProxy({
       ca: await this.ca,
       policy: {
@@ -84,6 +96,7 @@ export class GatewayHost {
       injections: grants.injections,
       substitutions: runSecrets.substitutions,
       responses: grants.responses,
+      ...(aws ? { aws: aws.resigner } : {}),
       ...upstreamOptions(this.env, global, await this.extraCAs),
       onEvent: (ev) => onEvent(ev, (s) => redact(s)),
       ...(meta.traceBodies ? { traceBodies: 4096 } : {}),
@@ -94,11 +107,12 @@ export class GatewayHost {
     try {
       server = await listenInPlace(t, (path) => proxy.listen(path));
     } catch (err) {
+      aws?.stop();
       await proxy.close();
       await ssh?.close();
       throw err;
     }
-    const route = await this.publish(meta, runDir).catch(async (err: unknown) => { server.close(); await proxy.close(); throw err; });
+    const route = await this.publish(meta, runDir).catch(async (err: unknown) => { server.close(); aws?.stop(); await proxy.close(); await ssh?.close(); throw err; });
     const ino = (await lstat(t.socketPath)).ino;
     const owned = async (): Promise<boolean> => (await lstat(t.socketPath).catch(() => undefined))?.ino === ino;
     this.log(`run ${meta.id}: gateway on ${t.socketPath} (${meta.network?.policy ?? 'permissive'}, ${grants.injections.length} injections)`);
@@ -124,6 +138,7 @@ export class GatewayHost {
       owned,
       close: async () => {
         refresher.stop();
+        aws?.stop();
         const mine = await owned(); // after a hand-over the socket there is the next daemon's: leave it
         // Requests under way finish (a hand-over lets them), within a bound; new ones already go elsewhere.
         await Promise.race([new Promise<void>((r) => server.close(() => r())), sleep(5000, undefined, { ref: false })]);

@@ -70,7 +70,9 @@ export class NetworkRecorder {
     const { audit } = this.opts;
     audit.appendEncoded('network', line);
     // A locally answered call (a token refresh) used no credential; it is recorded as network only.
-    if (ev.grant && !ev.local) audit.append('credential', { grant: capText(ev.grant, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
+    if (ev.grant && !ev.local) {
+      audit.append('credential', { grant: capText(ev.grant, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host), ...(ev.aws ? { service: ev.aws.service, region: ev.aws.region } : {}) });
+    }
     for (const name of ev.secrets ?? []) audit.append('secret', { event: 'substituted', name: capText(name, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
     for (const name of ev.secretsRefused ?? []) audit.append('secret', { event: 'refused', name: capText(name, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
     if (ev.blocked) {

@@ -1,3 +1,4 @@
+import type { AwsResigner } from './aws-types.js';
 import type { GatewayEvent } from './events.js';
 import type { Injector } from './injection.js';
 import type { Substituter } from './secret-substitution.js';
@@ -14,6 +15,8 @@ export interface ProxyCore {
   /** The run's `secrets:` placeholders and where their values may go. */
   secrets: Substituter;
   upstream: Upstream;
+  /** Checks and re-signs AWS requests (runs with an aws grant only). */
+  aws?: AwsResigner;
   emit(ev: GatewayEvent): void;
   /** Record headers and up to this many bytes of each body in request events (0/undefined: off). */
   traceBodies?: number;

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { awsRequestOptions } from './aws-forward.js';
+import { isAwsRefusal } from './aws-types.js';
 import { type ProxyCore, elapsedMs } from './core.js';
 import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import type { RequestEvent } from './events.js';
@@ -55,7 +57,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   ev.host = t.host;
 
   // A host a grant covers: no TRACE, no headers that re-route the request inside the origin.
-  const credentialed = core.injector.find(t.host, t.port) !== undefined || core.secrets.covers(t.host, t.port);
+  const credentialed = core.injector.find(t.host, t.port) !== undefined || core.secrets.covers(t.host, t.port) || core.aws?.matches(t.host, t.port) === true;
   const refused = credentialed ? credentialedRefusal(t.host, ev.method) : undefined;
 
   // A grant's local answer: only over TLS to the exact host, like a credential; the upstream never sees
@@ -81,6 +83,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   // A credential travels only over TLS to the exact host the client named everywhere (resolveTarget).
   const inj = t.secure ? core.injector.find(t.host, t.port) : undefined;
   if (inj) ev.grant = applyInjection(headers, inj);
+  const aws = t.secure && !inj && core.aws?.matches(t.host, t.port) ? core.aws : undefined;
 
   const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
   // Pulled by undici chunk by chunk: backpressure reaches the client, and we count what passed.
@@ -136,7 +139,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     body: upBody as unknown as Dispatcher.RequestOptions['body'],
     signal: abort.signal,
   };
-  dispatcher.request(reqOpts).then(
+  (aws ? awsRequestOptions(aws, req, t, headers, body, ev).then((o) => dispatcher.request({ ...reqOpts, ...o })) : dispatcher.request(reqOpts)).then(
     (up) => {
       ev.ttfbMs = elapsedMs(start);
       ev.status = up.statusCode;
@@ -166,6 +169,14 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     },
     (err: unknown) => {
       if (abort.signal.aborted) return;
+      if (isAwsRefusal(err)) {
+        ev.status = err.status;
+        ev.reason = err.message;
+        ev.bytesDown = sendText(res, err.status, err.message);
+        req.resume();
+        finish();
+        return;
+      }
       const code = errorCode(err);
       ev.error = code;
       const refused = internalDialRefusal(err, t.host, t.port);

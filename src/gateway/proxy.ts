@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import type { AwsResigner } from './aws-types.js';
 import type { CA } from './ca.js';
 import type { ProxyCore } from './core.js';
 import type { GatewayEvent } from './events.js';
@@ -41,6 +42,8 @@ export interface ProxyOptions {
   substitutions?: SecretSubstitution[];
   /** Requests the proxy answers itself (over TLS, for exact hosts, like injections). */
   responses?: LocalResponse[];
+  /** Checks and re-signs requests to AWS endpoints (a run with an aws grant). */
+  aws?: AwsResigner;
   /** PEM CAs trusted for upstream TLS in addition to the system store. */
   extraCAs?: string[];
   /** Corporate proxy URL to chain through (CONNECT), e.g. http://proxy.corp:3128. */
@@ -116,6 +119,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     }),
     emit,
     ...(opts.traceBodies ? { traceBodies: opts.traceBodies } : {}),
+    ...(opts.aws ? { aws: opts.aws } : {}),
   };
   const leafs = new LeafCache(opts.ca);
   const tunnels = new WeakMap<object, TunnelInfo>();

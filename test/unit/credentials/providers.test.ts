@@ -17,7 +17,11 @@ const samples: Record<string, StoredCredential[]> = {
     cred({ provider: 'openai', kind: 'chatgpt', secret: { accessToken: ACCESS, idToken: 'REAL-ID-TOKEN-VALUE', refreshToken: 'rt_REALREFRESHTOKEN' }, meta: { accountId: 'acct-real-1', planType: 'pro' } }),
   ],
   npm: [cred({ provider: 'npm', kind: 'token', secret: { '//registry.npmjs.org/': 'npm_REALNPMTOKENREALNPMTOKEN1234567890', '//npm.pkg.github.com/': 'ghp_REALGHPKGTOKEN' } })],
+  // An aws grant stores no real secret at all: only the placeholder key pair the gateway verifies against.
+  aws: [cred({ provider: 'aws', kind: 'role', secret: { placeholderAccessKeyId: 'ASIAPLACEHOLDERPLACE', placeholderSecretAccessKey: 'p'.repeat(40), placeholderSessionToken: 't'.repeat(300) }, meta: { roleArn: 'arn:aws:iam::123456789012:role/r', region: 'eu-west-1' } })],
 };
+/** Providers whose placeholder is random per call (aws keeps one stored pair: signatures are checked with it). */
+const randomPlaceholders = providers.filter((p) => p.name !== 'aws');
 
 function allText(p: Placeholders): string {
   return JSON.stringify(p.env) + p.files.map((f) => f.path + f.content).join('\n');
@@ -29,7 +33,7 @@ function b64urlJson(part: string): Record<string, unknown> {
 
 describe('providers', () => {
   it('registry lists one module per provider', () => {
-    expect(providers.map((p) => p.name)).toEqual(['github', 'anthropic', 'claude', 'openai', 'npm']);
+    expect(providers.map((p) => p.name)).toEqual(['github', 'anthropic', 'claude', 'openai', 'npm', 'aws']);
   });
 
   it('github injects Bearer on the API and uploads.github.com, Basic x-access-token on github.com, nothing on githubusercontent.com', () => {
@@ -129,7 +133,7 @@ describe('providers', () => {
   });
 
   it('placeholders never contain any part of the secret and differ on every call', () => {
-    for (const p of providers) {
+    for (const p of randomPlaceholders) {
       for (const c of samples[p.name]!) {
         const a = p.placeholder(c);
         const b = p.placeholder(c);
@@ -141,6 +145,13 @@ describe('providers', () => {
         }
       }
     }
+  });
+
+  it('aws: the stored placeholder pair, ASIA-shaped, with the region; no header injection', () => {
+    const c = samples.aws![0]!;
+    expect(providers.find((p) => p.name === 'aws')!.placeholder(c).env).toEqual({
+      AWS_ACCESS_KEY_ID: 'ASIAPLACEHOLDERPLACE', AWS_SECRET_ACCESS_KEY: 'p'.repeat(40), AWS_SESSION_TOKEN: 't'.repeat(300), AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1',
+    });
   });
 
   it('every injection is plain data targeting exact hosts or *.suffix', () => {
