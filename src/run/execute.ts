@@ -21,7 +21,6 @@ import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 import { mark } from '../timing.js';
 import { networkReport } from './network-report.js';
 import { resolveRunSandbox } from './sandbox-choice.js';
-import { writeRunSecrets } from '../credentials/secrets/run-file.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from '../store/types.js';
 import { changeLine, recordPreSnapshot, startPreSnapshot } from './snapshots.js';
@@ -106,7 +105,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   let streams;
   try {
     // Encrypted, beside the run (outside its mounts): the daemon substitutes them (run-file.ts).
-    if (extras.secrets) await writeRunSecrets(home, meta.id, extras.secrets, deps.env);
+    if (extras.secrets) await (await import('../credentials/secrets/run-file.js')).writeRunSecrets(home, meta.id, extras.secrets, deps.env);
     await recordPreSnapshot(home, meta.id, spec.snapshots, preSnapshot, deps.warn);
     mark('pre-run snapshot');
     // The daemon takes the run over before it starts: its gateway must listen before the first request.

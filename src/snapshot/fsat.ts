@@ -12,6 +12,12 @@ import { join } from 'node:path';
 const PROC_FD = '/proc/self/fd';
 const VIA_FD = process.platform === 'linux' && existsSync(PROC_FD);
 
+
+/** A folder swapped (for another, or a link) between the lstat that saw it and the open that reached it. */
+export class ChangedWhileRead extends Error {
+  readonly code = 'ECHANGED';
+}
+
 export const O_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 export const O_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 export const O_CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -39,7 +45,7 @@ export class Dir {
     const st = await fh.stat();
     if (expect && (st.ino !== expect.ino || st.dev !== expect.dev)) {
       await fh.close();
-      throw Object.assign(new Error(`${this.shown(name)} changed while it was read`), { code: 'ECHANGED' });
+      throw new ChangedWhileRead(`${this.shown(name)} changed while it was read`);
     }
     return new Dir(fh, join(this.path, name), st);
   }

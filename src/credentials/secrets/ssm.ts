@@ -22,6 +22,10 @@ const nameOf = (err: unknown): string => (err && typeof err === 'object' && 'nam
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const codeOf = (err: unknown): string => (err && typeof err === 'object' && 'code' in err ? String((err as { code: unknown }).code) : '');
 
+function noRegion(name: string, r: SsmRef): MoatError {
+  return new MoatError(`The secret ${name} (${r.ref}) cannot be read: no AWS region is set.`, { code: 'E_CONFIG', hint: `export AWS_REGION=eu-west-1   (or name it in moat.yaml: ssm://eu-west-1${r.name})` });
+}
+
 export function ssmError(name: string, r: SsmRef, err: unknown): MoatError {
   const what = `The secret ${name} (${r.ref})`;
   const region = r.region ? ` --region ${r.region}` : '';
@@ -37,17 +41,14 @@ export function ssmError(name: string, r: SsmRef, err: unknown): MoatError {
       code: 'E_CREDENTIAL', hint: `aws sts get-caller-identity   (then ask for ssm:GetParameter on ${r.name})`,
     });
   }
-  if (/^(ExpiredToken|ExpiredTokenException|RequestExpired|TokenRefreshRequired)$/.test(errName) || /expired/i.test(msg) && /token|credential|sso/i.test(msg)) {
+  if (/^(ExpiredToken|ExpiredTokenException|RequestExpired|TokenRefreshRequired)$/.test(errName)) {
     return new MoatError(`${what} cannot be read: your AWS credentials have expired.`, { code: 'E_CREDENTIAL', hint: 'aws sso login   (or refresh the keys in ~/.aws/credentials)' });
   }
   if (errName === 'UnrecognizedClientException' || errName === 'InvalidSignatureException' || errName === 'InvalidClientTokenId') {
     return new MoatError(`${what} cannot be read: AWS does not accept your credentials (${errName}).`, { code: 'E_CREDENTIAL', hint: 'aws sts get-caller-identity   (then: aws configure, or aws sso login)' });
   }
-  if (errName === 'CredentialsProviderError' || /could not load credentials/i.test(msg)) {
+  if (errName === 'CredentialsProviderError') {
     return new MoatError(`${what} cannot be read: no AWS credentials were found.`, { code: 'E_CREDENTIAL', hint: 'aws configure   (or aws sso login, or export AWS_PROFILE=…)' });
-  }
-  if (/region is missing/i.test(msg)) {
-    return new MoatError(`${what} cannot be read: no AWS region is set.`, { code: 'E_CONFIG', hint: `export AWS_REGION=eu-west-1   (or name it in moat.yaml: ssm://eu-west-1${r.name})` });
   }
   const code = codeOf(err);
   if (/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET)$/.test(code) || errName === 'TimeoutError') {
@@ -65,6 +66,9 @@ export async function readSsm(name: string, r: SsmRef, env: NodeJS.ProcessEnv): 
     ...(test ? { endpoint: test.endpoint, ...(test.ca ? { requestHandler: { httpsAgent: new Agent({ ca: test.ca }) } } : {}) } : {}),
   });
   try {
+    // The region is settled before the call: the SDK's own "region is missing" is only a message.
+    const region = await client.config.region().catch(() => undefined);
+    if (!region) throw noRegion(name, r);
     const out = await client.send(new GetParameterCommand({ Name: r.name, WithDecryption: true }));
     const value = out.Parameter?.Value;
     if (value === undefined || value === '') throw new MoatError(`The secret ${name} (${r.ref}) is empty in SSM.`, { code: 'E_CREDENTIAL', hint: `aws ssm get-parameter --name ${r.name}` });
