@@ -20,7 +20,12 @@ export default defineConfig({
       // registered (CI registers it for the sandbox tests) changes no other test.
       {
         extends: true,
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: ['test/e2e/global-setup.ts'], env: { NO_COLOR: '1', MOAT_SANDBOX: process.env.MOAT_SANDBOX ?? 'runc' } },
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          env: { NO_COLOR: '1', MOAT_SANDBOX: process.env.MOAT_SANDBOX ?? 'runc' },
+        },
       },
     ],
   },

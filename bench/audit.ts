@@ -30,7 +30,14 @@ const PROXY_WARMUP = 2_000;
 const PROXY_TARGET_PCT = 5;
 
 function networkEvent(i: number): { method: string; url: string; status: number; bytes: number; ms: number; grant?: string } {
-  return { method: i % 3 === 0 ? 'POST' : 'GET', url: `https://api.github.com/repos/acme/widgets/pulls/${i}?per_page=100`, status: 200, bytes: 1234 + (i % 977), ms: 12, ...(i % 5 === 0 ? { grant: 'github' } : {}) };
+  return {
+    method: i % 3 === 0 ? 'POST' : 'GET',
+    url: `https://api.github.com/repos/acme/widgets/pulls/${i}?per_page=100`,
+    status: 200,
+    bytes: 1234 + (i % 977),
+    ms: 12,
+    ...(i % 5 === 0 ? { grant: 'github' } : {}),
+  };
 }
 
 async function fill(dir: string, n: number, signer = generateSigner()): Promise<{ callerMs: number; totalMs: number }> {
@@ -55,8 +62,18 @@ const FLOOD_N = 2_000;
 function refusedEvent(i: number): RequestEvent {
   const path = `/${'a'.repeat(30_000)}?i=${i}`;
   return {
-    type: 'request', ts: new Date().toISOString(), method: 'GET', url: `http://denied.test${path}`, host: 'denied.test', status: 403,
-    ttfbMs: 0, durationMs: 0.1, bytesUp: 0, bytesDown: 120, blocked: true, reason: `GET ${path} on denied.test is refused by "deny"`,
+    type: 'request',
+    ts: new Date().toISOString(),
+    method: 'GET',
+    url: `http://denied.test${path}`,
+    host: 'denied.test',
+    status: 403,
+    ttfbMs: 0,
+    durationMs: 0.1,
+    bytesUp: 0,
+    bytesDown: 120,
+    blocked: true,
+    reason: `GET ${path} on denied.test is refused by "deny"`,
   };
 }
 
@@ -92,11 +109,20 @@ async function floodComparison(root: string): Promise<void> {
   const oldTotal = performance.now() - t0;
   const size = async (d: string, f: string): Promise<number> => (await stat(join(d, f))).size;
   console.log(`flood: ${fmt(FLOOD_N)} refused requests with 30 KB URLs (one host), as recorded by the daemon`);
-  console.log(`  before  ${(callerMs * 1000 / FLOOD_N).toFixed(1)} µs of event loop per event, ${(oldTotal / 1000).toFixed(1)} s in all; network.jsonl ${(await size(oldDir, 'network.jsonl') / 1e6).toFixed(1)} MB, audit.jsonl ${(await size(oldDir, 'audit.jsonl') / 1e6).toFixed(1)} MB`);
+  console.log(
+    `  before  ${((callerMs * 1000) / FLOOD_N).toFixed(1)} µs of event loop per event, ${(oldTotal / 1000).toFixed(1)} s in all; network.jsonl ${((await size(oldDir, 'network.jsonl')) / 1e6).toFixed(1)} MB, audit.jsonl ${((await size(oldDir, 'audit.jsonl')) / 1e6).toFixed(1)} MB`,
+  );
 
   const newDir = join(root, 'flood-new');
   const home = new MoatHome(join(root, 'flood-home'));
-  const meta = { id: 'run_000000000000', name: 'flood', workspace: root, command: [], createdAt: new Date().toISOString(), image: 'x' } as unknown as RunMetadata;
+  const meta = {
+    id: 'run_000000000000',
+    name: 'flood',
+    workspace: root,
+    command: [],
+    createdAt: new Date().toISOString(),
+    image: 'x',
+  } as unknown as RunMetadata;
   const sink = await AuditSink.open(home, meta, newDir, (m) => console.error(m));
   const net = await NetworkRecorder.open({ file: join(newDir, 'network.jsonl'), audit: sink, log: (m) => console.error(m) });
   t0 = performance.now();
@@ -110,7 +136,9 @@ async function floodComparison(root: string): Promise<void> {
   await net.close();
   await sink.close();
   const newTotal = performance.now() - t0;
-  console.log(`  now     ${(callerMs * 1000 / FLOOD_N).toFixed(1)} µs of event loop per event, ${(newTotal / 1000).toFixed(1)} s in all; network.jsonl ${(await size(newDir, 'network.jsonl') / 1e3).toFixed(1)} kB, audit.jsonl ${(await size(newDir, 'audit.jsonl') / 1e3).toFixed(1)} kB`);
+  console.log(
+    `  now     ${((callerMs * 1000) / FLOOD_N).toFixed(1)} µs of event loop per event, ${(newTotal / 1000).toFixed(1)} s in all; network.jsonl ${((await size(newDir, 'network.jsonl')) / 1e3).toFixed(1)} kB, audit.jsonl ${((await size(newDir, 'audit.jsonl')) / 1e3).toFixed(1)} kB`,
+  );
   console.log('  (event-loop time excludes the file writes, which are asynchronous in both; "now" records 20 refusals in full and counts the rest)');
 }
 const signedPct = (n: number): string => `${n >= 0 ? '+' : ''}${n.toFixed(1)} %`;
@@ -123,7 +151,9 @@ async function proxyComparison(): Promise<void> {
   try {
     const pool = bench.proxied(PROXY_CONCURRENCY);
     const audited = { requests: 0 };
-    const setMode = async (mode: Mode): Promise<void> => { await bench.ask(mode === 'on' ? 'audit-on' : 'audit-off'); };
+    const setMode = async (mode: Mode): Promise<void> => {
+      await bench.ask(mode === 'on' ? 'audit-on' : 'audit-off');
+    };
     // Warm-up in both modes: connections, leaf cert, JIT of the proxy and of the audit path.
     for (const mode of ['off', 'on'] as const) {
       await setMode(mode);
@@ -146,7 +176,9 @@ async function proxyComparison(): Promise<void> {
       const off = got.off!;
       const on = got.on!;
       paired.push(((on - off) / off) * 100);
-      rows.push(`  round ${round + 1} (${order.join(', ')})  off ${fmt(off).padStart(6)} req/s   on ${fmt(on).padStart(6)} req/s   ${signedPct(((on - off) / off) * 100)}`);
+      rows.push(
+        `  round ${round + 1} (${order.join(', ')})  off ${fmt(off).padStart(6)} req/s   on ${fmt(on).padStart(6)} req/s   ${signedPct(((on - off) / off) * 100)}`,
+      );
     }
     await setMode('off');
     await pool.close();
@@ -156,11 +188,17 @@ async function proxyComparison(): Promise<void> {
     const off = median(rps.off);
     const on = median(rps.on);
     const diff = ((on - off) / off) * 100;
-    console.log(`proxy: requests/s with auditing on vs off (c=${PROXY_CONCURRENCY} keep-alive HTTPS via the gateway; ${PROXY_ROUNDS} rounds x ${PROXY_ROUND_MS / 1000} s per mode, alternating)`);
+    console.log(
+      `proxy: requests/s with auditing on vs off (c=${PROXY_CONCURRENCY} keep-alive HTTPS via the gateway; ${PROXY_ROUNDS} rounds x ${PROXY_ROUND_MS / 1000} s per mode, alternating)`,
+    );
     for (const row of rows) console.log(row);
-    console.log(`  median              off ${fmt(off).padStart(6)} req/s   on ${fmt(on).padStart(6)} req/s   ${signedPct(diff)} (target within ${PROXY_TARGET_PCT} %: ${diff >= -PROXY_TARGET_PCT ? 'met' : 'NOT met'})`);
+    console.log(
+      `  median              off ${fmt(off).padStart(6)} req/s   on ${fmt(on).padStart(6)} req/s   ${signedPct(diff)} (target within ${PROXY_TARGET_PCT} %: ${diff >= -PROXY_TARGET_PCT ? 'met' : 'NOT met'})`,
+    );
     console.log(`  median of the ${PROXY_ROUNDS} per-round differences: ${signedPct(median(paired))} (less sensitive to load drifting between rounds)`);
-    console.log(`  audit log: ${fmt(closed.entries as number)} network entries for ${fmt(audited.requests)} audited requests, verify ${report.ok ? 'OK' : 'FAIL'}`);
+    console.log(
+      `  audit log: ${fmt(closed.entries as number)} network entries for ${fmt(audited.requests)} audited requests, verify ${report.ok ? 'OK' : 'FAIL'}`,
+    );
   } finally {
     await bench.stop();
   }
@@ -173,7 +211,9 @@ async function main(): Promise<void> {
 
     const a = await fill(join(root, 'append'), APPEND_N);
     console.log(`append: ${fmt(APPEND_N)} network entries`);
-    console.log(`  caller-side append()        ${fmt(APPEND_N / (a.callerMs / 1000))} entries/s (${(a.callerMs / APPEND_N * 1000).toFixed(2)} µs each; target >= 20,000/s)`);
+    console.log(
+      `  caller-side append()        ${fmt(APPEND_N / (a.callerMs / 1000))} entries/s (${((a.callerMs / APPEND_N) * 1000).toFixed(2)} µs each; target >= 20,000/s)`,
+    );
     console.log(`  durable (batched, fsync'd)  ${fmt(APPEND_N / (a.totalMs / 1000))} entries/s (incl. close + final checkpoint)`);
 
     const signer = generateSigner();
@@ -185,7 +225,9 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const report = await verifyStore(new JsonlAuditStore(dir), parsePublicKey(signer.publicKeyPem));
     const ms = performance.now() - t0;
-    console.log(`  verifyStore                 ${(ms / 1000).toFixed(2)} s, ${fmt(VERIFY_N / (ms / 1000))} entries/s, verdict ${report.ok ? 'OK' : 'FAIL'} (target < 10 s)`);
+    console.log(
+      `  verifyStore                 ${(ms / 1000).toFixed(2)} s, ${fmt(VERIFY_N / (ms / 1000))} entries/s, verdict ${report.ok ? 'OK' : 'FAIL'} (target < 10 s)`,
+    );
     console.log(`  RSS after writing / after verifying: ${fmt(rssAfterFill / 1e6)} MB / ${fmt(process.memoryUsage().rss / 1e6)} MB`);
 
     await floodComparison(root);

@@ -20,7 +20,10 @@ function time(args) {
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
 const run = (args) => execFileSync(process.execPath, [moat, ...args], { env, cwd: ws, encoding: 'utf8' });
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 const idOf = (out) => /\((run_[0-9a-f]{12})\)/.exec(out)[1];
 const state = (id) => JSON.parse(run(['list', '--json'])).runs.find((r) => r.id === id)?.state;
 
@@ -30,7 +33,9 @@ try {
   const flooded = [];
   for (let i = 0; i < N; i++) {
     quiet.push(time(['run', '--', 'true']));
-    const flood = idOf(run(['run', '-d', '--', 'sh', '-c', 'yes ................................................................................ | head -c 1000000000']));
+    const flood = idOf(
+      run(['run', '-d', '--', 'sh', '-c', 'yes ................................................................................ | head -c 1000000000']),
+    );
     flooded.push(time(['run', '--', 'true']));
     run(['stop', '-t', '1', flood]);
   }
@@ -43,7 +48,9 @@ try {
   console.log(`a 60 MB line without a newline: recorded and the run stopped after ${((Date.now() - t) / 1000).toFixed(1)} s`);
 } finally {
   spawnSync(process.execPath, [moat, 'proxy', 'stop'], { env, cwd: ws });
-  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=moat.home=${home}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=moat.home=${home}`], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
   if (ids.length > 0) spawnSync('docker', ['rm', '-f', ...ids]);
   rmSync(home, { recursive: true, force: true });
   rmSync(ws, { recursive: true, force: true });

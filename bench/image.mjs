@@ -27,7 +27,10 @@ function time(args) {
 }
 /** What a build prints (progress lines, then its time). */
 const BUILT = /Building the image|Image built in|\[\d+\/\d+\]|Step \d+\/\d+/;
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 try {
@@ -42,14 +45,19 @@ try {
   const cm = median(cached);
   console.log(`image: dependencies: [${DEPS.join(', ')}]`);
   console.log(`uncached build + run (moat run --rebuild -- true): ${secs(uncached.ms)}`);
-  console.log(`cached run (moat run -- true), ${N} runs: median ${cm.toFixed(0)} ms  (min ${Math.min(...cached).toFixed(0)}, max ${Math.max(...cached).toFixed(0)})`);
+  console.log(
+    `cached run (moat run -- true), ${N} runs: median ${cm.toFixed(0)} ms  (min ${Math.min(...cached).toFixed(0)}, max ${Math.max(...cached).toFixed(0)})`,
+  );
   console.log(`ratio uncached / cached: ${(uncached.ms / cm).toFixed(0)}x`);
 } finally {
   spawnSync(process.execPath, [moat, 'proxy', 'stop'], { env, cwd: ws, stdio: 'ignore' });
   spawnSync(process.execPath, [moat, 'clean', '-y', '--images'], { env, cwd: ws, stdio: 'ignore' });
   // moat clean keeps an image a container of another home still uses (the tag is content-addressed, so
   // another home may run the same image); remove what is left of ours once nothing uses it (no --force).
-  const left = spawnSync('docker', ['images', '-q', '--filter', `label=moat.home=${home}`], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+  const left =
+    spawnSync('docker', ['images', '-q', '--filter', `label=moat.home=${home}`], { encoding: 'utf8' })
+      .stdout?.split('\n')
+      .filter(Boolean) ?? [];
   if (left.length > 0 && spawnSync('docker', ['rmi', ...left], { stdio: 'ignore' }).status !== 0) {
     console.error(`note: image(s) ${left.join(' ')} built here are still in use and were left in place`);
   }

@@ -76,7 +76,9 @@ async function run(bench: GatewayBench): Promise<void> {
       const total = concurrency === 1 ? 2000 : 10000;
       const r = await load(pool, concurrency, total);
       results[`${name}-${concurrency}`] = r;
-      rows.push(`${name.padEnd(6)} c=${String(concurrency).padEnd(2)} n=${String(total).padEnd(5)}  ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`);
+      rows.push(
+        `${name.padEnd(6)} c=${String(concurrency).padEnd(2)} n=${String(total).padEnd(5)}  ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`,
+      );
       await pool.close();
     }
   }
@@ -98,8 +100,11 @@ async function run(bench: GatewayBench): Promise<void> {
     const p = results[`proxy-${c}`]!;
     console.log(`added latency c=${c}: p50 +${(p.p50 - d.p50).toFixed(3)} ms, p99 +${(p.p99 - d.p99).toFixed(3)} ms`);
   }
-  console.log(`first SSE event (p50 of 50): direct ${sse.direct!.toFixed(3)} ms, proxy ${sse.proxy!.toFixed(3)} ms, added ${(sse.proxy! - sse.direct!).toFixed(3)} ms`);
-  for (const name of Object.keys(tp)) console.log(`100 MB ${name.padEnd(6)}: download ${tp[name]!.down.toFixed(0)} MB/s, upload ${tp[name]!.up.toFixed(0)} MB/s`);
+  console.log(
+    `first SSE event (p50 of 50): direct ${sse.direct!.toFixed(3)} ms, proxy ${sse.proxy!.toFixed(3)} ms, added ${(sse.proxy! - sse.direct!).toFixed(3)} ms`,
+  );
+  for (const name of Object.keys(tp))
+    console.log(`100 MB ${name.padEnd(6)}: download ${tp[name]!.down.toFixed(0)} MB/s, upload ${tp[name]!.up.toFixed(0)} MB/s`);
   console.log(`proxy process RSS: start ${(rssStart / MB).toFixed(1)} MB, end ${(rssEnd / MB).toFixed(1)} MB`);
 
   const mitm = await startMitm(bench.upstreamPort);
@@ -115,7 +120,9 @@ async function run(bench: GatewayBench): Promise<void> {
       const r = await load(pool, c, total);
       await pool.close();
       const moat = results[`proxy-${c}`]!;
-      console.log(`mitmproxy ${mitm.version} c=${c} n=${total}  ${r.rps.toFixed(0)} req/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  (moat/mitmproxy: ${(moat.rps / r.rps).toFixed(1)}x)`);
+      console.log(
+        `mitmproxy ${mitm.version} c=${c} n=${total}  ${r.rps.toFixed(0)} req/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  (moat/mitmproxy: ${(moat.rps / r.rps).toFixed(1)}x)`,
+      );
     }
   } finally {
     await mitm.stop();

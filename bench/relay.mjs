@@ -6,8 +6,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('./lib/relay/', import.meta.url));
-const probe = (img) => spawnSync('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'sh', img, '-c', 'command -v node && command -v socat'], { stdio: 'ignore' }).status === 0;
-const image = process.env.BENCH_IMAGE ?? execFileSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', 'moat-image'], { encoding: 'utf8' }).split('\n').filter(Boolean).find(probe);
+const probe = (img) =>
+  spawnSync('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'sh', img, '-c', 'command -v node && command -v socat'], { stdio: 'ignore' })
+    .status === 0;
+const image =
+  process.env.BENCH_IMAGE ??
+  execFileSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', 'moat-image'], { encoding: 'utf8' }).split('\n').filter(Boolean).find(probe);
 if (!image) throw new Error('No moat image with Node and socat: run `npm run bench:proxy -- --inside` once, or set BENCH_IMAGE.');
 const rounds = Number(process.env.BENCH_RUNS ?? 3);
 const script = [

@@ -28,43 +28,59 @@ async function listen(server: net.Server, where: number | string): Promise<void>
 function relay(socketPath: string, port: number, idle = 4): () => void {
   let stopped = false;
   let open = 0;
-  (globalThis as { made?: number }).made = 0; let made = 0; setInterval(() => { (globalThis as { made?: number }).made = made; }, 100).unref();
+  (globalThis as { made?: number }).made = 0;
+  let made = 0;
+  setInterval(() => {
+    (globalThis as { made?: number }).made = made;
+  }, 100).unref();
   const one = (): void => {
     if (stopped) return;
-    open++; made++;
+    open++;
+    made++;
     const up = net.connect(socketPath);
     up.once('error', () => undefined);
-    up.once('close', () => { open--; setTimeout(fill, 50); });
+    up.once('close', () => {
+      open--;
+      setTimeout(fill, 50);
+    });
     up.once('data', (b: Buffer) => {
-      open--; fill();
+      open--;
+      fill();
       up.removeAllListeners('close');
       const svc = net.connect(port, '127.0.0.1', () => {
         if (b.length > 1) svc.write(b.subarray(1));
-        up.pipe(svc); svc.pipe(up);
+        up.pipe(svc);
+        svc.pipe(up);
       });
       svc.setNoDelay(true);
       svc.on('error', () => up.destroy());
       up.on('error', () => svc.destroy());
     });
   };
-  const fill = (): void => { while (!stopped && open < idle) one(); };
+  const fill = (): void => {
+    while (!stopped && open < idle) one();
+  };
   fill();
-  return () => { stopped = true; };
+  return () => {
+    stopped = true;
+  };
 }
 
 async function run(pool: Pool, host: string, concurrency = CONCURRENCY, total = TOTAL): Promise<{ rps: number; p50: number; p99: number }> {
   const lat: number[] = [];
   let next = 0;
   const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) {
-      next += 1;
-      const t0 = performance.now();
-      const res = await pool.request({ path: '/small', method: 'GET', headers: { host } });
-      await res.body.dump();
-      lat.push(performance.now() - t0);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next += 1;
+        const t0 = performance.now();
+        const res = await pool.request({ path: '/small', method: 'GET', headers: { host } });
+        await res.body.dump();
+        lat.push(performance.now() - t0);
+      }
+    }),
+  );
   const secs = (performance.now() - start) / 1000;
   lat.sort((a, b) => a - b);
   return { rps: total / secs, p50: pct(lat, 50), p99: pct(lat, 99) };
@@ -72,7 +88,10 @@ async function run(pool: Pool, host: string, concurrency = CONCURRENCY, total = 
 
 async function main(): Promise<void> {
   const body = Buffer.alloc(512, 0x61);
-  const upstream = http.createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }); res.end(body); });
+  const upstream = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+    res.end(body);
+  });
   await listen(upstream, 0);
   const upPort = (upstream.address() as net.AddressInfo).port;
   const probe = net.createServer();
@@ -82,12 +101,26 @@ async function main(): Promise<void> {
 
   const dir = await mkdtemp(join(tmpdir(), 'moat-bench-routing-'));
   const ca = await createCA();
-  const router = new Router({ port: () => Promise.resolve(routerPort), ca: () => Promise.resolve(ca), stopped: () => Promise.resolve(false), log: () => undefined });
+  const router = new Router({
+    port: () => Promise.resolve(routerPort),
+    ca: () => Promise.resolve(ca),
+    stopped: () => Promise.resolve(false),
+    log: () => undefined,
+  });
   const meta = { id: 'run_000000000000', name: 'bench', ports: { web: upPort } } as unknown as RunMetadata;
   const route = await router.add(meta, dir);
   const stopRelay = relay(join(dir, 'net', `in-${upPort}.sock`), upPort, 8);
   for (let i = 0; i < 100; i++) {
-    if (await new Promise<boolean>((r) => { const s = net.connect(routerPort, '127.0.0.1', () => { s.destroy(); r(true); }); s.on('error', () => r(false)); })) break;
+    if (
+      await new Promise<boolean>((r) => {
+        const s = net.connect(routerPort, '127.0.0.1', () => {
+          s.destroy();
+          r(true);
+        });
+        s.on('error', () => r(false));
+      })
+    )
+      break;
     await new Promise((r) => setTimeout(r, 50));
   }
 
@@ -99,7 +132,8 @@ async function main(): Promise<void> {
   const r = await run(routed, `web.bench.localhost:${routerPort}`);
   const d1 = await run(direct, `127.0.0.1:${upPort}`, 1, 500);
   const r1 = await run(routed, `web.bench.localhost:${routerPort}`, 1, 500);
-  const fmt = (x: { rps: number; p50: number; p99: number }): string => `${x.rps.toFixed(0).padStart(6)} req/s   p50 ${x.p50.toFixed(2)} ms   p99 ${x.p99.toFixed(2)} ms`;
+  const fmt = (x: { rps: number; p50: number; p99: number }): string =>
+    `${x.rps.toFixed(0).padStart(6)} req/s   p50 ${x.p50.toFixed(2)} ms   p99 ${x.p99.toFixed(2)} ms`;
   process.stdout.write(`routing: ${TOTAL} GETs (512 B) at concurrency ${CONCURRENCY}, keep-alive\n`);
   process.stdout.write(`  direct         ${fmt(d)}\n`);
   process.stdout.write(`  through router ${fmt(r)}\n`);

@@ -22,9 +22,16 @@ const size = Math.floor((mb * 1024 * 1024) / files);
 try {
   for (let d = 0; d < 100; d++) await mkdir(join(ws, `d${d}`), { recursive: true });
   const chunk = randomBytes(size);
-  for (let i = 0; i < files; i++) { chunk.writeUInt32LE(i, 0); await writeFile(join(ws, `d${i % 100}`, `f${i}`), chunk); }
+  for (let i = 0; i < files; i++) {
+    chunk.writeUInt32LE(i, 0);
+    await writeFile(join(ws, `d${i % 100}`, `f${i}`), chunk);
+  }
   await new Promise((r) => setTimeout(r, 300)); // past the racy-timestamp window
-  const time = async (f: () => unknown): Promise<number> => { const t = performance.now(); await f(); return performance.now() - t; };
+  const time = async (f: () => unknown): Promise<number> => {
+    const t = performance.now();
+    await f();
+    return performance.now() - t;
+  };
   const tar = await time(() => execFileSync('sh', ['-c', `tar -cf - -C ${ws} . | cat > /dev/null`]));
   const first = await time(() => snapshotWorkspace(home, ws, settings));
   const again = await time(() => snapshotWorkspace(home, ws, settings));

@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 const [log, status] = process.argv.slice(2);
 // eslint-disable-next-line no-control-regex -- strip ANSI colours
 const text = readFileSync(log, 'utf8').replace(/\x1b\[[0-9;]*m/g, '');
-const line = text.split('\n').reverse().find((l) => /^\s*Tests\s+/.test(l));
+const line = text
+  .split('\n')
+  .reverse()
+  .find((l) => /^\s*Tests\s+/.test(l));
 let passed = 0;
 let failed = 0;
 if (line) {

@@ -21,14 +21,26 @@ export function withRunsc(text, runscPath) {
 
 function main([file = '/etc/docker/daemon.json', runscPath = '/usr/bin/runsc']) {
   let text = '';
-  try { text = readFileSync(file, 'utf8'); } catch (err) { if (err.code !== 'ENOENT') throw err; }
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
   const next = withRunsc(text, runscPath);
-  if (next === undefined) { process.stdout.write('unchanged\n'); return; }
+  if (next === undefined) {
+    process.stdout.write('unchanged\n');
+    return;
+  }
   writeFileSync(`${file}.moat-tmp`, next, { mode: 0o644 });
   renameSync(`${file}.moat-tmp`, file);
   process.stdout.write('changed\n');
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  try { main(process.argv.slice(2)); } catch (err) { process.stderr.write(`register-runsc: ${err.message}\n`); process.exit(1); }
+  try {
+    main(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`register-runsc: ${err.message}\n`);
+    process.exit(1);
+  }
 }

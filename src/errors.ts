@@ -111,7 +111,10 @@ export function errnoCode(err: unknown): string | undefined {
  * stand in for a system call and whose callers classify by that code.
  */
 export class SystemLikeError extends Error {
-  constructor(message: string, readonly code: string) {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
     super(message);
   }
 }

@@ -59,8 +59,10 @@ if (role === 'upstream') {
       case 'close':
         auditing = false;
         // Close the writer (final signed checkpoint, lock released) before the parent removes the run dir.
-        void (audit ? audit.close() : Promise.resolve())
-          .then(() => reply({ entries: audit?.count ?? 0 }), (err: unknown) => reply({ error: String(err) }));
+        void (audit ? audit.close() : Promise.resolve()).then(
+          () => reply({ entries: audit?.count ?? 0 }),
+          (err: unknown) => reply({ error: String(err) }),
+        );
         return;
     }
   });

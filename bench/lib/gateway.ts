@@ -163,15 +163,21 @@ export async function startGatewayBench(opts: { audit?: boolean } = {}): Promise
   const children: ChildProcess[] = [];
   let stopped: Promise<void> | undefined;
   let proxyChild: ChildProcess | undefined;
-  const stop = (): Promise<void> => (stopped ??= (async () => {
-    if (proxyChild && auditDir && proxyChild.exitCode === null) await ask('close').catch(() => undefined);
-    await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null || c.signalCode !== null) return resolve();
-      c.once('exit', () => resolve());
-      c.kill();
-    })));
-    await rm(dir, { recursive: true, force: true });
-  })());
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      if (proxyChild && auditDir && proxyChild.exitCode === null) await ask('close').catch(() => undefined);
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              c.once('exit', () => resolve());
+              c.kill();
+            }),
+        ),
+      );
+      await rm(dir, { recursive: true, force: true });
+    })());
 
   let nextId = 0;
   const ask = (cmd: ChildCommand): Promise<Record<string, unknown>> => {

@@ -15,13 +15,32 @@ import { BENCH_HOST } from './gateway.js';
 const CLIENT = fileURLToPath(new URL('./load-client.mjs', import.meta.url));
 const MOAT = fileURLToPath(new URL('../../bin/moat', import.meta.url));
 
-export interface Phase { concurrency: number; warmup: number; total: number }
-export interface ClientResult { node: string; load: Array<{ concurrency: number; total: number; rps: number; p50: number; p99: number }>; sse?: number }
+export interface Phase {
+  concurrency: number;
+  warmup: number;
+  total: number;
+}
+export interface ClientResult {
+  node: string;
+  load: Array<{ concurrency: number; total: number; rps: number; p50: number; p99: number }>;
+  sse?: number;
+}
 
-interface ClientOptions { target?: string; proxy?: string; authority?: string; ca: string; phases: Phase[]; sse: number }
+interface ClientOptions {
+  target?: string;
+  proxy?: string;
+  authority?: string;
+  ca: string;
+  phases: Phase[];
+  sse: number;
+}
 
 function parseResult(stdout: string, what: string): ClientResult {
-  const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const line = stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
   if (!line) throw new Error(`${what}: the load client printed no result:\n${stdout.slice(-2000)}`);
   return JSON.parse(line) as ClientResult;
 }
@@ -91,7 +110,10 @@ export async function prepareInside(upstreamPort: number, upstreamCa: string): P
   };
 }
 
-const PHASES: Phase[] = [{ concurrency: 1, warmup: 200, total: 2000 }, { concurrency: 16, warmup: 400, total: 10000 }];
+const PHASES: Phase[] = [
+  { concurrency: 1, warmup: 200, total: 2000 },
+  { concurrency: 16, warmup: 400, total: 10000 },
+];
 
 /**
  * One load client, four paths, back to back: direct, the bare gateway, inside a moat run, and mitmproxy
@@ -110,7 +132,7 @@ export async function compareInside(
     await writeFile(upstreamCa, bench.upstreamCa);
     await writeFile(proxyCa, bench.proxyCa);
     console.log('\nthe same load client (bench/lib/load-client.mjs) on four paths, back to back:');
-    process.stderr.write('inside: preparing the run (the first time builds an image with Debian\'s Node)…\n');
+    process.stderr.write("inside: preparing the run (the first time builds an image with Debian's Node)…\n");
     await inside.run([{ concurrency: 1, warmup: 0, total: 10 }], 0);
     const rssBefore = await inside.daemonRss();
     const results: Array<[string, ClientResult]> = [];
@@ -122,25 +144,36 @@ export async function compareInside(
       const mitmCa = join(dir, 'mitm.pem');
       await writeFile(mitmCa, mitm.ca);
       const mitmPhases = PHASES.map((p) => ({ ...p, total: Math.round(p.total / 3) }));
-      results.push([`mitmproxy ${mitm.version}`, await runOnHost({ proxy: `tcp:127.0.0.1:${mitm.port}`, authority: mitm.authority, ca: mitmCa, phases: mitmPhases, sse: 50 }, 'mitmproxy')]);
+      results.push([
+        `mitmproxy ${mitm.version}`,
+        await runOnHost({ proxy: `tcp:127.0.0.1:${mitm.port}`, authority: mitm.authority, ca: mitmCa, phases: mitmPhases, sse: 50 }, 'mitmproxy'),
+      ]);
     }
     const direct = results[0]![1];
     for (const [name, r] of results) {
       for (const l of r.load) {
         const d = direct.load.find((x) => x.concurrency === l.concurrency)!;
         const added = name === 'direct' ? '' : `  (+${(l.p50 - d.p50).toFixed(3)} ms p50)`;
-        console.log(`${name.padEnd(16)} c=${String(l.concurrency).padEnd(2)} n=${String(l.total).padEnd(5)} ${l.rps.toFixed(0).padStart(6)} req/s  p50 ${l.p50.toFixed(3)} ms  p99 ${l.p99.toFixed(3)} ms${added}`);
+        console.log(
+          `${name.padEnd(16)} c=${String(l.concurrency).padEnd(2)} n=${String(l.total).padEnd(5)} ${l.rps.toFixed(0).padStart(6)} req/s  p50 ${l.p50.toFixed(3)} ms  p99 ${l.p99.toFixed(3)} ms${added}`,
+        );
       }
-      if (r.sse !== undefined) console.log(`${name.padEnd(16)} first SSE event p50 ${r.sse.toFixed(3)} ms${name === 'direct' ? '' : ` (+${(r.sse - (direct.sse ?? 0)).toFixed(3)} ms)`}; client Node ${r.node}`);
+      if (r.sse !== undefined)
+        console.log(
+          `${name.padEnd(16)} first SSE event p50 ${r.sse.toFixed(3)} ms${name === 'direct' ? '' : ` (+${(r.sse - (direct.sse ?? 0)).toFixed(3)} ms)`}; client Node ${r.node}`,
+        );
     }
     const inRun = results[2]![1];
     const m = results[3]?.[1];
-    if (m) for (const l of inRun.load) {
-      const ml = m.load.find((x) => x.concurrency === l.concurrency)!;
-      console.log(`inside a run / mitmproxy at c=${l.concurrency}: ${(l.rps / ml.rps).toFixed(2)}x`);
-    }
+    if (m)
+      for (const l of inRun.load) {
+        const ml = m.load.find((x) => x.concurrency === l.concurrency)!;
+        console.log(`inside a run / mitmproxy at c=${l.concurrency}: ${(l.rps / ml.rps).toFixed(2)}x`);
+      }
     const mb = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1024 / 1024).toFixed(1)} MB`);
-    console.log(`daemon RSS: ${mb(rssBefore)} before the inside load, ${mb(rssAfter)} after (${PHASES.reduce((n, p) => n + p.warmup + p.total, 0) + 55} requests)`);
+    console.log(
+      `daemon RSS: ${mb(rssBefore)} before the inside load, ${mb(rssAfter)} after (${PHASES.reduce((n, p) => n + p.warmup + p.total, 0) + 55} requests)`,
+    );
   } finally {
     await inside.stop();
     await rm(dir, { recursive: true, force: true });

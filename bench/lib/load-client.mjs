@@ -13,7 +13,14 @@ const ca = readFileSync(opts.ca, 'utf8');
 const host = opts.host;
 
 function openTls(socket, cb) {
-  const s = tls.connect({ socket, host: socket ? undefined : opts.target.split(':')[0], port: socket ? undefined : Number(opts.target.split(':')[1]), servername: host, ca, ALPNProtocols: ['http/1.1'] });
+  const s = tls.connect({
+    socket,
+    host: socket ? undefined : opts.target.split(':')[0],
+    port: socket ? undefined : Number(opts.target.split(':')[1]),
+    servername: host,
+    ca,
+    ALPNProtocols: ['http/1.1'],
+  });
   s.once('secureConnect', () => cb(null, s));
   s.once('error', (e) => cb(e));
 }
@@ -62,15 +69,17 @@ async function load(agent, concurrency, total) {
   const lat = [];
   let next = 0;
   const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < total) {
-      next += 1;
-      const t0 = performance.now();
-      const status = await get(agent, '/small');
-      if (status !== 200) throw new Error(`GET /small answered ${status}`);
-      lat.push(performance.now() - t0);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        next += 1;
+        const t0 = performance.now();
+        const status = await get(agent, '/small');
+        if (status !== 200) throw new Error(`GET /small answered ${status}`);
+        lat.push(performance.now() - t0);
+      }
+    }),
+  );
   const secs = (performance.now() - start) / 1000;
   lat.sort((a, b) => a - b);
   return { rps: total / secs, p50: pct(lat, 50), p99: pct(lat, 99) };

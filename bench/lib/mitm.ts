@@ -38,10 +38,24 @@ export async function startMitm(upstreamPort: number): Promise<Mitm | undefined>
   const version = /Mitmproxy: (\S+)/.exec(probe.stdout)?.[1] ?? 'unknown';
   const confdir = await mkdtemp(join(tmpdir(), 'moat-bench-mitm-'));
   const port = await freePort();
-  const child: ChildProcess = spawn('mitmdump', [
-    '--listen-host', '127.0.0.1', '--listen-port', String(port), '--set', `confdir=${confdir}`,
-    '--ssl-insecure', '--quiet', '--set', 'flow_detail=0', '--set', 'http2=false',
-  ], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(
+    'mitmdump',
+    [
+      '--listen-host',
+      '127.0.0.1',
+      '--listen-port',
+      String(port),
+      '--set',
+      `confdir=${confdir}`,
+      '--ssl-insecure',
+      '--quiet',
+      '--set',
+      'flow_detail=0',
+      '--set',
+      'http2=false',
+    ],
+    { stdio: 'ignore' },
+  );
   let ca = '';
   for (let i = 0; i < 200 && !ca; i++) {
     await new Promise((r) => setTimeout(r, 50));

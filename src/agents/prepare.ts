@@ -39,9 +39,10 @@ export async function prepareAgentRun(
   deps: AgentRunDeps,
 ): Promise<RunSpec> {
   // A new Claude Code conversation gets its id from moat, so the run's record names it.
-  const inv = agent.name === 'claude' && invocation.sessionId === undefined && claudeStartsNewConversation(invocation)
-    ? { ...invocation, sessionId: randomUUID() }
-    : invocation;
+  const inv =
+    agent.name === 'claude' && invocation.sessionId === undefined && claudeStartsNewConversation(invocation)
+      ? { ...invocation, sessionId: randomUUID() }
+      : invocation;
   const warn = deps.warn ?? stderrWarn;
   const hostHome = deps.hostHome ?? deps.env.HOME ?? homedir();
   const workspace = await checkWorkspace(workspaceArg ?? '.');
@@ -56,16 +57,17 @@ export async function prepareAgentRun(
   const added = await agentGrants(agent, [...(config.grants ?? []), ...(flags.grants ?? [])], lookup);
   // Claude Code: the host's and the project's enabled plugins (unless claude.host_plugins is false), their
   // installed files mounted read-only, merged under moat.yaml's.
-  const plugins = agent.name === 'claude'
-    ? await claudePlugins({
-      settings,
-      hostPlugins: config.claude?.host_plugins ?? true,
-      workspace,
-      hostHome,
-      env: deps.env,
-      warn,
-    })
-    : undefined;
+  const plugins =
+    agent.name === 'claude'
+      ? await claudePlugins({
+          settings,
+          hostPlugins: config.claude?.host_plugins ?? true,
+          workspace,
+          hostHome,
+          env: deps.env,
+          warn,
+        })
+      : undefined;
   // moat.yaml's own plugin choices also go to Claude Code as a --settings file, which outranks the
   // project's .claude/settings*.json (read by Claude Code itself inside the container).
   const overrides = agent.name === 'claude' && settings.plugins && Object.keys(settings.plugins).length > 0 ? settings.plugins : undefined;

@@ -18,7 +18,13 @@ export function resumeCommand(agent: AgentDefinition, sessionId: string, workspa
 }
 
 /** The hint for a run that has ended, or undefined when it left no conversation. */
-export async function resumeHint(agent: AgentDefinition, run: RunMetadata, runs: readonly RunMetadata[], home: MoatHome, opts: { cwd: string; dirs?: UserDirs }): Promise<string | undefined> {
+export async function resumeHint(
+  agent: AgentDefinition,
+  run: RunMetadata,
+  runs: readonly RunMetadata[],
+  home: MoatHome,
+  opts: { cwd: string; dirs?: UserDirs },
+): Promise<string | undefined> {
   let wt;
   try {
     wt = await workspaceTranscripts(agent, run.workspace, home, opts.dirs ?? {});

@@ -10,12 +10,16 @@ import { MoatError } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
 import { shellWord } from '../shell.js';
 import type { RunMetadata } from '../store/types.js';
+import { ambiguousSession, isAgentRun, isSessionId, listSessions, matchSessionId, namedByOthers, sessionsOfRun, type SessionFile } from './sessions.js';
 import {
-  ambiguousSession, isAgentRun, isSessionId, listSessions, matchSessionId, namedByOthers, sessionsOfRun, type SessionFile,
-} from './sessions.js';
-import {
-  canonicalWorkspace, legacyTranscriptDir, moatTranscriptDir, moatTranscriptDirs, transcriptFolder, workspaceKey,
-  type TranscriptFolder, type UserDirs,
+  canonicalWorkspace,
+  legacyTranscriptDir,
+  moatTranscriptDir,
+  moatTranscriptDirs,
+  transcriptFolder,
+  workspaceKey,
+  type TranscriptFolder,
+  type UserDirs,
 } from './transcripts.js';
 import type { AgentDefinition, AgentName } from './types.js';
 
@@ -38,9 +42,15 @@ async function syncLogsOf(agent: AgentName, workspace: string): Promise<boolean 
   }
 }
 
-async function folderOf(agent: AgentName, workspace: string, home: MoatHome, dirs: UserDirs, syncLogs?: boolean): Promise<{ canonical: string; folder: TranscriptFolder }> {
+async function folderOf(
+  agent: AgentName,
+  workspace: string,
+  home: MoatHome,
+  dirs: UserDirs,
+  syncLogs?: boolean,
+): Promise<{ canonical: string; folder: TranscriptFolder }> {
   const canonical = await canonicalWorkspace(workspace);
-  return { canonical, folder: transcriptFolder(agent, canonical, home, syncLogs ?? await syncLogsOf(agent, workspace), dirs) };
+  return { canonical, folder: transcriptFolder(agent, canonical, home, syncLogs ?? (await syncLogsOf(agent, workspace)), dirs) };
 }
 
 /** The workspace's folder (per its moat.yaml) and the conversations in it. */
@@ -59,12 +69,20 @@ export function legacySessions(agent: AgentName, home: MoatHome): Promise<Sessio
  * For `sessions --all`: each run's candidate conversations, those of its workspace's folder and of the old
  * shared folder (which only runs from before can match, by time).
  */
-export async function allWorkspaceCandidates(agent: AgentName, runs: readonly RunMetadata[], home: MoatHome, dirs: UserDirs = {}): Promise<(run: RunMetadata) => SessionFile[]> {
+export async function allWorkspaceCandidates(
+  agent: AgentName,
+  runs: readonly RunMetadata[],
+  home: MoatHome,
+  dirs: UserDirs = {},
+): Promise<(run: RunMetadata) => SessionFile[]> {
   const legacy = await legacySessions(agent, home);
   const byWorkspace = new Map<string, SessionFile[]>();
   for (const ws of new Set(runs.filter((r) => isAgentRun(r, agent)).map((r) => r.workspace))) {
     const { folder } = await folderOf(agent, ws, home, dirs);
-    byWorkspace.set(ws, [...await listSessions(agent, folder.dir), ...legacy].sort((a, b) => b.lastActivity - a.lastActivity));
+    byWorkspace.set(
+      ws,
+      [...(await listSessions(agent, folder.dir)), ...legacy].sort((a, b) => b.lastActivity - a.lastActivity),
+    );
   }
   return (run) => byWorkspace.get(run.workspace) ?? legacy;
 }
@@ -77,7 +95,10 @@ async function copyIntoWorkspace(wt: WorkspaceTranscripts, s: SessionFile, home:
   if (wt.agent.name === 'claude') {
     // Claude Code keeps a conversation's subagent transcripts in a folder named after it.
     const extra = join(dirname(s.file), s.sessionId);
-    const withDir = await access(extra).then(() => true, () => false);
+    const withDir = await access(extra).then(
+      () => true,
+      () => false,
+    );
     return `mkdir -p ${shellWord(wt.folder.dir)} && cp -r ${shellWord(s.file)}${withDir ? ` ${shellWord(extra)}` : ''} ${shellWord(wt.folder.dir)}/`;
   }
   const dest = join(wt.folder.dir, dirname(relative(legacyTranscriptDir('codex', home), s.file)));
@@ -86,8 +107,8 @@ async function copyIntoWorkspace(wt: WorkspaceTranscripts, s: SessionFile, home:
 
 function legacyError(wt: WorkspaceTranscripts, s: SessionFile, copy: string, home: MoatHome): MoatError {
   return new MoatError(
-    `The ${wt.agent.title} conversation ${s.sessionId} is in ${legacyTranscriptDir(wt.agent.name, home)}, the folder every workspace shared `
-    + `before moat kept them apart; to continue it in ${wt.workspace}, copy it into this workspace's folder first:`,
+    `The ${wt.agent.title} conversation ${s.sessionId} is in ${legacyTranscriptDir(wt.agent.name, home)}, the folder every workspace shared ` +
+      `before moat kept them apart; to continue it in ${wt.workspace}, copy it into this workspace's folder first:`,
     { code: 'E_CONFLICT', hint: `${copy} && ${resumeCommand(wt.agent.name, s.sessionId)}` },
   );
 }
@@ -103,20 +124,26 @@ async function elsewhere(wt: WorkspaceTranscripts, ref: string, runs: readonly R
     if (id === undefined) continue;
     if (dir === moatTranscriptDir(agent, home, workspaceKey(wt.canonical))) {
       // This workspace's own moat folder, while sync_logs mounts the user's folder instead.
-      return new MoatError(`The ${wt.agent.title} conversation ${id} is in this workspace's moat folder ${dir}, but with sync_logs: true moat mounts ${wt.folder.dir} instead.`, {
-        code: 'E_CONFLICT',
-        hint: `Remove sync_logs from ${agent}: in moat.yaml to resume it, or copy it across: cp -r ${shellWord(dir)}/. ${shellWord(wt.folder.dir)}/`,
-      });
+      return new MoatError(
+        `The ${wt.agent.title} conversation ${id} is in this workspace's moat folder ${dir}, but with sync_logs: true moat mounts ${wt.folder.dir} instead.`,
+        {
+          code: 'E_CONFLICT',
+          hint: `Remove sync_logs from ${agent}: in moat.yaml to resume it, or copy it across: cp -r ${shellWord(dir)}/. ${shellWord(wt.folder.dir)}/`,
+        },
+      );
     }
     let owner: string | undefined;
     for (const ws of new Set(runs.filter((r) => isAgentRun(r, agent)).map((r) => r.workspace))) {
       if (moatTranscriptDir(agent, home, workspaceKey(await canonicalWorkspace(ws))) === dir) owner = ws;
     }
     const where = owner ?? `the workspace whose conversations are in ${dir}`;
-    return new MoatError(`The ${wt.agent.title} conversation ${id} belongs to ${where}, and each workspace keeps its own conversations: resume it from there.`, {
-      code: 'E_CONFLICT',
-      hint: owner ? `cd ${shellWord(owner)} && ${resumeCommand(agent, id)}` : `moat ${agent} sessions --all lists every workspace's runs.`,
-    });
+    return new MoatError(
+      `The ${wt.agent.title} conversation ${id} belongs to ${where}, and each workspace keeps its own conversations: resume it from there.`,
+      {
+        code: 'E_CONFLICT',
+        hint: owner ? `cd ${shellWord(owner)} && ${resumeCommand(agent, id)}` : `moat ${agent} sessions --all lists every workspace's runs.`,
+      },
+    );
   }
   const legacy = await legacySessions(agent, home);
   const ids = matchSessionId(ref, legacy);
@@ -156,12 +183,18 @@ export async function resolveResume(
         hint: `moat ${agent} sessions lists this workspace's; moat ${agent} sessions --all every workspace's.`,
       });
     }
-    throw new MoatError(`"${ref}" is neither a ${title} session id nor a run: ${err.message}`, { code: 'E_NOT_FOUND', hint: `moat ${agent} sessions lists runs and their session ids.` });
+    throw new MoatError(`"${ref}" is neither a ${title} session id nor a run: ${err.message}`, {
+      code: 'E_NOT_FOUND',
+      hint: `moat ${agent} sessions lists runs and their session ids.`,
+    });
   }
   if (!isAgentRun(run, agent)) {
-    throw new MoatError(`The run ${run.name} (${run.id}) was not a ${title} run.`, { code: 'E_CONFLICT', hint: `moat ${agent} sessions lists the ${title} runs.` });
+    throw new MoatError(`The run ${run.name} (${run.id}) was not a ${title} run.`, {
+      code: 'E_CONFLICT',
+      hint: `moat ${agent} sessions lists the ${title} runs.`,
+    });
   }
-  if (await canonicalWorkspace(run.workspace) !== wt.canonical) {
+  if ((await canonicalWorkspace(run.workspace)) !== wt.canonical) {
     throw new MoatError(`The run ${run.name} (${run.id}) belongs to ${run.workspace}, and each workspace keeps its own conversations: resume it from there.`, {
       code: 'E_CONFLICT',
       hint: `cd ${shellWord(run.workspace)} && ${resumeCommand(agent, run.name)}`,
@@ -187,7 +220,9 @@ export async function newestConversation(wt: WorkspaceTranscripts, runs: readonl
   let newest = wt.sessions[0];
   if (wt.folder.shared) {
     const agentRuns = runs.filter((r) => isAgentRun(r, agent));
-    const mine = new Set(agentRuns.filter((r) => r.workspace === wt.workspace).flatMap((r) => sessionsOfRun(r, wt.sessions, Date.now(), namedByOthers(r, agentRuns))));
+    const mine = new Set(
+      agentRuns.filter((r) => r.workspace === wt.workspace).flatMap((r) => sessionsOfRun(r, wt.sessions, Date.now(), namedByOthers(r, agentRuns))),
+    );
     newest = wt.sessions.find((s) => mine.has(s));
   }
   if (newest) return newest.sessionId;
@@ -209,6 +244,9 @@ export async function legacyNote(agent: AgentName, home: MoatHome, listed?: Read
   if (n === 0) return undefined;
   const where = `${n === 1 ? 'is' : 'are'} in ${legacyTranscriptDir(agent, home)}, from before moat kept workspaces apart`;
   if (!listed) return `${n} conversation${n === 1 ? '' : 's'} ${where}: moat ${agent} sessions --all lists ${n === 1 ? 'it' : 'them'}.`;
-  const ids = rest.slice(0, 5).map((s) => s.sessionId).join(', ');
+  const ids = rest
+    .slice(0, 5)
+    .map((s) => s.sessionId)
+    .join(', ');
   return `${n} conversation${n === 1 ? '' : 's'} of no listed run ${where}: ${ids}${n > 5 ? ', …' : ''} (newest first).`;
 }

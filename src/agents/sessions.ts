@@ -87,7 +87,7 @@ async function sessionFile(file: string, sessionId: string, nameTime: number | u
 /** Reads `jobs` a few at a time: a folder with a great many files must not exhaust file descriptors. */
 async function inBatches<T>(jobs: ReadonlyArray<() => Promise<T>>, size = 32): Promise<T[]> {
   const out: T[] = [];
-  for (let i = 0; i < jobs.length; i += size) out.push(...await Promise.all(jobs.slice(i, i + size).map((j) => j())));
+  for (let i = 0; i < jobs.length; i += size) out.push(...(await Promise.all(jobs.slice(i, i + size).map((j) => j()))));
   return out;
 }
 
@@ -95,10 +95,12 @@ const newestFirst = (a: SessionFile, b: SessionFile): number => b.lastActivity -
 
 /** Claude Code's conversations of one project folder: `<dir>/<session id>.jsonl`. */
 export async function claudeSessions(dir: string): Promise<SessionFile[]> {
-  const found = await inBatches((await entries(dir, 'file')).map((name) => () => {
-    const m = CLAUDE_FILE_RE.exec(name);
-    return m?.[1] ? sessionFile(join(dir, name), m[1].toLowerCase(), undefined) : Promise.resolve(undefined);
-  }));
+  const found = await inBatches(
+    (await entries(dir, 'file')).map((name) => () => {
+      const m = CLAUDE_FILE_RE.exec(name);
+      return m?.[1] ? sessionFile(join(dir, name), m[1].toLowerCase(), undefined) : Promise.resolve(undefined);
+    }),
+  );
   return found.filter((s): s is SessionFile => s !== undefined).sort(newestFirst);
 }
 
@@ -209,24 +211,26 @@ export function sessionRows(
   now = Date.now(),
 ): AgentSessionRow[] {
   const agentRuns = runs.filter((r) => isAgentRun(r, agent));
-  const rows = agentRuns.filter((r) => workspace === undefined || r.workspace === workspace).map((r) => {
-    const mine = sessionsOfRun(r, candidates(r), now, namedByOthers(r, agentRuns));
-    const newest = mine[0];
-    const fallback = r.stoppedAt ?? r.startedAt ?? r.createdAt;
-    const row: AgentSessionRow = {
-      name: r.name,
-      id: r.id,
-      state: r.state,
-      ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
-      workspace: r.workspace,
-      createdAt: r.createdAt,
-      lastActivity: newest ? new Date(newest.lastActivity).toISOString() : fallback,
-      ...(newest ? { sessionId: newest.sessionId } : {}),
-      sessionIds: mine.map((s) => s.sessionId),
-      ...(mine.some((s) => s.legacy) ? { legacy: true as const } : {}),
-    };
-    return row;
-  });
+  const rows = agentRuns
+    .filter((r) => workspace === undefined || r.workspace === workspace)
+    .map((r) => {
+      const mine = sessionsOfRun(r, candidates(r), now, namedByOthers(r, agentRuns));
+      const newest = mine[0];
+      const fallback = r.stoppedAt ?? r.startedAt ?? r.createdAt;
+      const row: AgentSessionRow = {
+        name: r.name,
+        id: r.id,
+        state: r.state,
+        ...(r.exitCode !== undefined ? { exitCode: r.exitCode } : {}),
+        workspace: r.workspace,
+        createdAt: r.createdAt,
+        lastActivity: newest ? new Date(newest.lastActivity).toISOString() : fallback,
+        ...(newest ? { sessionId: newest.sessionId } : {}),
+        sessionIds: mine.map((s) => s.sessionId),
+        ...(mine.some((s) => s.legacy) ? { legacy: true as const } : {}),
+      };
+      return row;
+    });
   return rows.sort((a, b) => b.lastActivity.localeCompare(a.lastActivity) || b.createdAt.localeCompare(a.createdAt));
 }
 
@@ -245,5 +249,8 @@ export function isSessionId(ref: string): boolean {
 
 /** A MoatError for a prefix that names several conversations. */
 export function ambiguousSession(ref: string, ids: readonly string[], title: string): MoatError {
-  return new MoatError(`"${ref}" is the start of ${ids.length} ${title} conversations: ${ids.join(', ')}.`, { code: 'E_AMBIGUOUS', hint: 'Type more of the session id.' });
+  return new MoatError(`"${ref}" is the start of ${ids.length} ${title} conversations: ${ids.join(', ')}.`, {
+    code: 'E_AMBIGUOUS',
+    hint: 'Type more of the session id.',
+  });
 }

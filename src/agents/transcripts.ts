@@ -129,7 +129,10 @@ export async function moatTranscriptDirs(agent: AgentName, home: MoatHome): Prom
     return [];
   }
   const legacy = legacyTranscriptDir(agent, home);
-  return names.sort().map((n) => moatTranscriptDir(agent, home, n)).filter((d) => d !== legacy);
+  return names
+    .sort()
+    .map((n) => moatTranscriptDir(agent, home, n))
+    .filter((d) => d !== legacy);
 }
 
 /** The run's mount for the workspace's transcripts; creates the host folder (0700) first. */
@@ -153,6 +156,8 @@ export async function sharedFolderNotice(folder: TranscriptFolder, canonical: st
   }
   await mkdir(join(home.root, 'codex', 'shared-history-noticed'), { recursive: true, mode: 0o700 });
   await writeFile(marker, `${canonical}\n`, { mode: 0o600 });
-  return `codex.sync_logs: true mounts your whole ${folder.dir} (Codex keeps every project's conversations in one dated folder), `
-    + 'so this workspace\'s Codex can read all of them; remove sync_logs from codex: in moat.yaml to keep this workspace\'s conversations apart.';
+  return (
+    `codex.sync_logs: true mounts your whole ${folder.dir} (Codex keeps every project's conversations in one dated folder), ` +
+    "so this workspace's Codex can read all of them; remove sync_logs from codex: in moat.yaml to keep this workspace's conversations apart."
+  );
 }

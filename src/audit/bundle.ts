@@ -60,28 +60,47 @@ function resolveKey(embedded: unknown, opts: KeyOption): { key?: KeyObject; chec
     const trusted = typeof opts.key === 'string' ? parsePublicKey(opts.key) : opts.key;
     const want = keyFingerprint(trusted);
     const got = inDoc ? keyFingerprint(inDoc) : 'none';
-    const check: AuditCheck = got === want
-      ? { name: 'key', status: 'ok', message: `signed by the trusted key ${want}` }
-      : fail('key', 'wrong-key', `wrong key: the document carries key ${got}, but the trusted key is ${want}`);
+    const check: AuditCheck =
+      got === want
+        ? { name: 'key', status: 'ok', message: `signed by the trusted key ${want}` }
+        : fail('key', 'wrong-key', `wrong key: the document carries key ${got}, but the trusted key is ${want}`);
     return { key: trusted, check };
   }
   if (!inDoc) return { check: fail('key', 'malformed', 'the document has no valid public key; pass --key') };
-  return { key: inDoc, check: { name: 'key', status: 'warn', message: `not pinned: checked against the key inside the document (${keyFingerprint(inDoc)}); pass --key to pin a trusted key` } };
+  return {
+    key: inDoc,
+    check: {
+      name: 'key',
+      status: 'warn',
+      message: `not pinned: checked against the key inside the document (${keyFingerprint(inDoc)}); pass --key to pin a trusted key`,
+    },
+  };
 }
 
 function finalize(report: AuditReport, keyCheck: AuditCheck): AuditReport {
   const checks = [keyCheck, ...report.checks];
   const failed = checks.filter((c) => c.status === 'fail');
-  const first = report.firstFailure ?? (failed[0]
-    ? { problem: failed[0].problem!, message: failed[0].message, ...(failed[0].firstFailingSeq === undefined ? {} : { seq: failed[0].firstFailingSeq }) }
-    : undefined);
+  const first =
+    report.firstFailure ??
+    (failed[0]
+      ? { problem: failed[0].problem!, message: failed[0].message, ...(failed[0].firstFailingSeq === undefined ? {} : { seq: failed[0].firstFailingSeq }) }
+      : undefined);
   const { firstFailure: _drop, ...rest } = report;
   return { ...rest, checks, ok: failed.length === 0, ...(first ? { firstFailure: first } : {}) };
 }
 
 export function malformed(kind: 'run' | 'proof', message: string): AuditReport {
   const check = fail('format', 'malformed', message);
-  return { kind, ok: false, runId: '', entries: 0, checkpoints: 0, countsByType: emptyCounts(), checks: [check], firstFailure: { problem: 'malformed', message } };
+  return {
+    kind,
+    ok: false,
+    runId: '',
+    entries: 0,
+    checkpoints: 0,
+    countsByType: emptyCounts(),
+    checks: [check],
+    firstFailure: { problem: 'malformed', message },
+  };
 }
 
 /** A bundle verification under way: feed entries in order, then finish(). */
@@ -108,7 +127,9 @@ export function startBundleCheck(head: Record<string, unknown>, opts: KeyOption 
     let e: unknown = raw;
     try {
       e = JSON.parse(raw) as unknown;
-    } catch { /* reported by the verifier as a malformed entry at its position */ }
+    } catch {
+      /* reported by the verifier as a malformed entry at its position */
+    }
     v.addEntry(e);
   };
   return { addEntry: (e) => v.addEntry(e), addText, finish: () => finalize(v.finish(), check) };
@@ -133,7 +154,9 @@ export function verifyProof(proof: unknown, opts: KeyOption = {}): AuditReport {
   let line = '';
   try {
     line = entryToLine(proof.entry);
-  } catch { /* reported below */ }
+  } catch {
+    /* reported below */
+  }
   const head = parseLine(line);
   const checks: AuditCheck[] = [];
   const counts = emptyCounts();
@@ -169,8 +192,14 @@ export function verifyProof(proof: unknown, opts: KeyOption = {}): AuditReport {
     checks.push({ name: 'inclusion', status: 'ok', message: `entry is leaf ${index} of the signed tree of ${treeSize}` });
   }
   const report: AuditReport = {
-    kind: 'proof', ok: true, runId: typeof runId === 'string' ? runId : '', entries: head ? 1 : 0, checkpoints: isCheckpoint(cp) ? 1 : 0,
-    countsByType: counts, checks, keyId: keyFingerprint(key),
+    kind: 'proof',
+    ok: true,
+    runId: typeof runId === 'string' ? runId : '',
+    entries: head ? 1 : 0,
+    checkpoints: isCheckpoint(cp) ? 1 : 0,
+    countsByType: counts,
+    checks,
+    keyId: keyFingerprint(key),
   };
   return finalize(report, check);
 }

@@ -20,10 +20,12 @@ export function canonicalJson(value: unknown): string {
     case 'object': {
       if (value === null) return 'null';
       if (Array.isArray(value)) {
-        return `[${value.map((v: unknown) => {
-          if (v === undefined) throw new TypeError('canonical JSON: undefined in array');
-          return canonicalJson(v);
-        }).join(',')}]`;
+        return `[${value
+          .map((v: unknown) => {
+            if (v === undefined) throw new TypeError('canonical JSON: undefined in array');
+            return canonicalJson(v);
+          })
+          .join(',')}]`;
       }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) throw new TypeError('canonical JSON: only plain objects');

@@ -27,7 +27,14 @@ export interface JsonMembers {
   elements: number;
 }
 
-const Q = 0x22, BS = 0x5c, LB = 0x7b, RB = 0x7d, LS = 0x5b, RS = 0x5d, COLON = 0x3a, COMMA = 0x2c;
+const Q = 0x22,
+  BS = 0x5c,
+  LB = 0x7b,
+  RB = 0x7d,
+  LS = 0x5b,
+  RS = 0x5d,
+  COLON = 0x3a,
+  COMMA = 0x2c;
 /** Index of `b` in `buf` from `from`, or buf.length when absent. */
 const indexOr = (buf: Buffer, b: number, from: number): number => {
   const at = buf.indexOf(b, from);

@@ -48,7 +48,9 @@ export class MerkleAccumulator {
   private stack: string[] = [];
   private n = 0;
 
-  get size(): number { return this.n; }
+  get size(): number {
+    return this.n;
+  }
 
   appendLeaf(leaf: string): void {
     let h = leaf;

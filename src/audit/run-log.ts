@@ -31,7 +31,9 @@ export async function* listEntries(store: AuditStore, types?: readonly AuditType
       if (!head || (types && !types.includes(head.type as AuditType))) continue;
       try {
         yield decodeEntry(line);
-      } catch { /* skipped; `moat audit` reports it */ }
+      } catch {
+        /* skipped; `moat audit` reports it */
+      }
     }
   }
 }
@@ -41,8 +43,13 @@ export async function bundleFromStore(store: AuditStore, publicKeyPem: string, n
   const entries: AuditEntry[] = [];
   for await (const lines of store.readEntryLines()) for (const line of lines) entries.push(JSON.parse(line) as AuditEntry);
   return {
-    format: BUNDLE_FORMAT, runId: store.runId, exportedAt: now.toISOString(), publicKey: publicKeyPem, keyId: keyFingerprint(publicKeyPem),
-    entries, checkpoints: (await store.readCheckpoints()) as Checkpoint[],
+    format: BUNDLE_FORMAT,
+    runId: store.runId,
+    exportedAt: now.toISOString(),
+    publicKey: publicKeyPem,
+    keyId: keyFingerprint(publicKeyPem),
+    entries,
+    checkpoints: (await store.readCheckpoints()) as Checkpoint[],
   };
 }
 
@@ -90,17 +97,32 @@ export async function prove(store: AuditStore, seq: number, publicKeyPem: string
   if (!Number.isSafeInteger(seq) || seq < 1 || entryLine === undefined) {
     throw new MoatError(`run ${store.runId} has no entry ${seq} (it has ${leaves.length})`, { code: 'E_NOT_FOUND' });
   }
-  const cp = (await store.readCheckpoints()).filter(isCheckpoint).filter((c) => c.count >= seq).at(-1);
+  const cp = (await store.readCheckpoints())
+    .filter(isCheckpoint)
+    .filter((c) => c.count >= seq)
+    .at(-1);
   if (!cp) {
-    throw new MoatError(`entry ${seq} of run ${store.runId} is not covered by a signed checkpoint yet`, { code: 'E_CONFLICT', hint: 'prove it after the run ends' });
+    throw new MoatError(`entry ${seq} of run ${store.runId} is not covered by a signed checkpoint yet`, {
+      code: 'E_CONFLICT',
+      hint: 'prove it after the run ends',
+    });
   }
   if (cp.count > leaves.length || treeHead(leaves, 0, cp.count) !== cp.root) {
-    throw new MoatError(`the log of run ${store.runId} does not match its checkpoint of ${cp.count} entries`, { code: 'E_AUDIT', hint: `moat audit ${store.runId}` });
+    throw new MoatError(`the log of run ${store.runId} does not match its checkpoint of ${cp.count} entries`, {
+      code: 'E_AUDIT',
+      hint: `moat audit ${store.runId}`,
+    });
   }
   const entry = decodeEntry(entryLine);
   if (canonicalJson(entry) !== entryLine) throw new MoatError(`entry ${seq} of run ${store.runId} is not canonical`, { code: 'E_AUDIT' });
   return {
-    format: PROOF_FORMAT, runId: store.runId, entry, index: seq - 1, treeSize: cp.count,
-    auditPath: auditPath(leaves.slice(0, cp.count), seq - 1), checkpoint: cp, publicKey: publicKeyPem,
+    format: PROOF_FORMAT,
+    runId: store.runId,
+    entry,
+    index: seq - 1,
+    treeSize: cp.count,
+    auditPath: auditPath(leaves.slice(0, cp.count), seq - 1),
+    checkpoint: cp,
+    publicKey: publicKeyPem,
   };
 }

@@ -46,7 +46,10 @@ export class JsonlAuditStore implements AuditStore {
   private entriesFh: FileHandle | undefined;
   private checkpointsFh: FileHandle | undefined;
 
-  constructor(readonly dir: string, runId?: string) {
+  constructor(
+    readonly dir: string,
+    runId?: string,
+  ) {
     this.runId = runId ?? basename(dir);
     this.entriesPath = join(dir, ENTRIES_FILE);
     this.checkpointsPath = join(dir, CHECKPOINTS_FILE);
@@ -75,13 +78,16 @@ export class JsonlAuditStore implements AuditStore {
       if (errnoCode(err) === 'ENOENT') return [];
       throw err;
     }
-    return text.split('\n').filter((l) => l.length > 0).map((l) => {
-      try {
-        return JSON.parse(l) as unknown;
-      } catch {
-        return l;
-      }
-    });
+    return text
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => {
+        try {
+          return JSON.parse(l) as unknown;
+        } catch {
+          return l;
+        }
+      });
   }
 
   private async handles(): Promise<{ entries: FileHandle; checkpoints: FileHandle }> {
@@ -154,7 +160,11 @@ export class JsonlAuditStore implements AuditStore {
   }
 }
 
-interface LockInfo { pid: number; host: string; since: string }
+interface LockInfo {
+  pid: number;
+  host: string;
+  since: string;
+}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -208,7 +218,10 @@ export async function acquireWriterLock(dir: string, waitMs = 0): Promise<() => 
       await rm(path, { force: true });
       return tryTake();
     });
-    if (holder === 'taken') return async () => { await rm(path, { force: true }); };
+    if (holder === 'taken')
+      return async () => {
+        await rm(path, { force: true });
+      };
     if (holder !== 'stale' && Date.now() >= deadline) {
       throw new MoatError(`the audit log of run ${basename(dir)} is being written by process ${holder.pid} on ${holder.host}`, {
         code: 'E_CONFLICT',

@@ -12,10 +12,18 @@ export interface VerifyOptions {
   inProgress?: boolean;
 }
 
-interface Fail { seq?: number; problem: Problem; message: string }
+interface Fail {
+  seq?: number;
+  problem: Problem;
+  message: string;
+}
 
 /** A `lifecycle` entry `{event: 'recovered', …}`: a writer died and a later one closed the log for it. */
-interface Recovery { seq: number; ts: string; missing: string }
+interface Recovery {
+  seq: number;
+  ts: string;
+  missing: string;
+}
 
 /** The lifecycle event a recovering writer appends (see daemon/audit-sink.ts). */
 export const RECOVERED_EVENT = 'recovered';
@@ -25,8 +33,16 @@ const MAX_TRACKED_SEQ = 1 << 27;
 export function isCheckpoint(v: unknown): v is Checkpoint {
   if (typeof v !== 'object' || v === null) return false;
   const c = v as Record<string, unknown>;
-  return typeof c.runId === 'string' && Number.isSafeInteger(c.count) && (c.count as number) >= 0 && isHex64(c.root)
-    && typeof c.ts === 'string' && typeof c.final === 'boolean' && typeof c.sig === 'string' && typeof c.keyId === 'string';
+  return (
+    typeof c.runId === 'string' &&
+    Number.isSafeInteger(c.count) &&
+    (c.count as number) >= 0 &&
+    isHex64(c.root) &&
+    typeof c.ts === 'string' &&
+    typeof c.final === 'boolean' &&
+    typeof c.sig === 'string' &&
+    typeof c.keyId === 'string'
+  );
 }
 
 /**
@@ -55,7 +71,11 @@ export class RunVerifier {
   private readonly keyId: string;
   private readonly totalCps: number;
 
-  constructor(checkpoints: readonly unknown[], private readonly key: KeyObject, private readonly opts: VerifyOptions = {}) {
+  constructor(
+    checkpoints: readonly unknown[],
+    private readonly key: KeyObject,
+    private readonly opts: VerifyOptions = {},
+  ) {
     this.keyId = keyFingerprint(key);
     this.totalCps = checkpoints.length;
     checkpoints.forEach((cp, i) => {
@@ -115,7 +135,11 @@ export class RunVerifier {
       if (head.prev !== this.prevStored && !this.chainFail) {
         const seqOk = head.seq === pos;
         this.chainFail = seqOk
-          ? { seq: pos - 1, problem: 'modified-entry', message: `modified entry: chain broken at seq ${pos}, whose prev does not match the hash of seq ${pos - 1}` }
+          ? {
+              seq: pos - 1,
+              problem: 'modified-entry',
+              message: `modified entry: chain broken at seq ${pos}, whose prev does not match the hash of seq ${pos - 1}`,
+            }
           : { seq: pos, problem: 'reordered', message: `chain broken at position ${pos} (holds seq ${head.seq})` };
       }
       this.prevStored = head.hash;
@@ -131,7 +155,9 @@ export class RunVerifier {
       if (data.event !== RECOVERED_EVENT) return;
       const missing = typeof data.missing === 'string' ? data.missing : 'not stated';
       this.recoveries.push({ seq, ts, missing: missing.length > 300 ? `${missing.slice(0, 299)}…` : missing });
-    } catch { /* a malformed line fails the hash check */ }
+    } catch {
+      /* a malformed line fails the hash check */
+    }
   }
 
   private trackSeq(pos: number, seq: number): void {
@@ -158,7 +184,8 @@ export class RunVerifier {
         this.lastGoodCp = Math.max(this.lastGoodCp, cp.count);
       } else {
         this.rootFails.push({
-          seq: this.lastGoodCp + 1, problem: 'root-mismatch',
+          seq: this.lastGoodCp + 1,
+          problem: 'root-mismatch',
           message: `Merkle root of entries 1..${cp.count} differs from checkpoint #${no}: an entry in ${this.lastGoodCp + 1}..${cp.count} was modified, deleted, reordered or rewritten`,
         });
       }
@@ -171,7 +198,8 @@ export class RunVerifier {
     for (let s = 1; s <= this.maxSeq; s++) {
       if (!(this.seen[s >> 3]! & (1 << (s & 7)))) return { seq: s, problem: 'deleted-entry', message: `deleted entry: seq ${s} is missing` };
     }
-    if (this.dup !== undefined) return { seq: this.dup, problem: 'reordered', message: `seq ${this.dup} appears more than once (duplicated or replayed entry)` };
+    if (this.dup !== undefined)
+      return { seq: this.dup, problem: 'reordered', message: `seq ${this.dup} appears more than once (duplicated or replayed entry)` };
     if (a.seq > MAX_TRACKED_SEQ) return { seq: a.pos, problem: 'modified-entry', message: `seq ${a.seq} at position ${a.pos} is out of range` };
     return { seq: a.pos, problem: 'reordered', message: `entries reordered: position ${a.pos} holds seq ${a.seq}` };
   }
@@ -187,7 +215,11 @@ export class RunVerifier {
     if (n < last.count) {
       return this.lastSeq >= last.count
         ? { seq: undefined, problem: 'deleted-entry', message: `deleted entries: ${n} entries present but the last checkpoint signs ${last.count}` }
-        : { seq: n + 1, problem: 'truncated', message: `truncated after checkpoint: the log ends at ${n} entries but a checkpoint signs ${last.count}; entries ${n + 1}..${last.count} are gone` };
+        : {
+            seq: n + 1,
+            problem: 'truncated',
+            message: `truncated after checkpoint: the log ends at ${n} entries but a checkpoint signs ${last.count}; entries ${n + 1}..${last.count} are gone`,
+          };
     }
     if (this.lastGoodCp !== last.count) {
       return { seq: this.lastGoodCp + 1, problem: 'root-mismatch', message: `the first ${last.count} entries do not match the last checkpoint's root` };
@@ -196,11 +228,16 @@ export class RunVerifier {
       const range = `entries ${last.count + 1}..${n}`;
       if (last.final) return { seq: last.count + 1, problem: 'forged-append', message: `forged append: ${range} follow the final signed checkpoint` };
       if (this.opts.inProgress) return { warn: `${range} are not signed yet (run in progress)` };
-      return { seq: last.count + 1, problem: 'unsigned-tail', message: `${range} are not covered by any signed checkpoint (appended later, or the writer died before signing)` };
+      return {
+        seq: last.count + 1,
+        problem: 'unsigned-tail',
+        message: `${range} are not covered by any signed checkpoint (appended later, or the writer died before signing)`,
+      };
     }
     if (!last.final && !this.opts.inProgress) {
       return {
-        seq: undefined, problem: 'incomplete',
+        seq: undefined,
+        problem: 'incomplete',
         message: `incomplete: all ${n} entries are signed, but no final checkpoint closes the log (its writer died, was killed or lost the log, or the final checkpoint was removed)`,
       };
     }
@@ -234,12 +271,21 @@ export class RunVerifier {
     const failed = checks.filter((c) => c.status === 'fail');
     const first = failed[0];
     const final = this.cps[this.cps.length - 1]?.cp.final === true;
-    const completeness: Completeness = failed.length > 0 ? 'incomplete'
-      : !final ? 'in-progress' : this.recoveries.length > 0 ? 'complete-with-recovery' : 'complete';
+    const completeness: Completeness =
+      failed.length > 0 ? 'incomplete' : !final ? 'in-progress' : this.recoveries.length > 0 ? 'complete-with-recovery' : 'complete';
     return {
-      kind: 'run', ok: failed.length === 0, completeness, runId: this.runId, entries: n, checkpoints: this.totalCps,
-      countsByType: { ...this.counts }, checks, keyId: this.keyId,
-      ...(first ? { firstFailure: { problem: first.problem!, message: first.message, ...(first.firstFailingSeq === undefined ? {} : { seq: first.firstFailingSeq }) } } : {}),
+      kind: 'run',
+      ok: failed.length === 0,
+      completeness,
+      runId: this.runId,
+      entries: n,
+      checkpoints: this.totalCps,
+      countsByType: { ...this.counts },
+      checks,
+      keyId: this.keyId,
+      ...(first
+        ? { firstFailure: { problem: first.problem!, message: first.message, ...(first.firstFailingSeq === undefined ? {} : { seq: first.firstFailingSeq }) } }
+        : {}),
     };
   }
 }
@@ -254,7 +300,10 @@ export async function verifyRun(
   opts: VerifyOptions = {},
 ): Promise<AuditReport> {
   const v = new RunVerifier(checkpoints, typeof publicKey === 'string' ? parsePublicKey(publicKey) : publicKey, opts);
-  const one = (e: string | AuditEntry): void => { if (typeof e === 'string') v.add(e); else v.addEntry(e); };
+  const one = (e: string | AuditEntry): void => {
+    if (typeof e === 'string') v.add(e);
+    else v.addEntry(e);
+  };
   for await (const item of entries) {
     if (Array.isArray(item)) for (const e of item as readonly (string | AuditEntry)[]) one(e);
     else one(item as string | AuditEntry);

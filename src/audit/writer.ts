@@ -93,8 +93,11 @@ export class AuditWriter {
       await store.openForAppend();
       const acc = new MerkleAccumulator();
       const last = (await store.readCheckpoints()).filter(isCheckpoint).at(-1);
-      const damaged = (at: number, why: string): MoatError => new MoatError(
-        `the audit log of run ${runId} is damaged at seq ${at} (${why}); refusing to append to it`, { code: 'E_AUDIT', hint: `moat audit ${runId}` });
+      const damaged = (at: number, why: string): MoatError =>
+        new MoatError(`the audit log of run ${runId} is damaged at seq ${at} (${why}); refusing to append to it`, {
+          code: 'E_AUDIT',
+          hint: `moat audit ${runId}`,
+        });
       let seq = 0;
       let prev: string | null = null;
       let lastTs: string | undefined;
@@ -118,7 +121,13 @@ export class AuditWriter {
       w.bytes = bytes;
       if (last) w.lastCp = { count: last.count, final: last.final, at: w.lastCp.at };
       if (seq > 0 || torn > 0) {
-        w.resumed = { entries: seq, signed: last?.count ?? 0, closed: last?.final === true && last.count === seq && torn === 0, tornBytes: torn, ...(lastTs ? { lastTs } : {}) };
+        w.resumed = {
+          entries: seq,
+          signed: last?.count ?? 0,
+          closed: last?.final === true && last.count === seq && torn === 0,
+          tornBytes: torn,
+          ...(lastTs ? { lastTs } : {}),
+        };
       }
       if (torn > 0) w.append('lifecycle', { event: 'audit-recovered', tornBytes: torn });
       // Re-sign on resume: covers entries a crashed writer left unsigned (just checked above) and
@@ -136,7 +145,9 @@ export class AuditWriter {
   resumed: ResumedLog | undefined;
 
   /** Entries appended so far (written or pending). */
-  get count(): number { return this.seq; }
+  get count(): number {
+    return this.seq;
+  }
 
   /** Bytes of audit.jsonl, written or pending. */
   bytes = 0;

@@ -28,14 +28,20 @@ const userDirs = (ctx: CliContext) => ({ env: ctx.env, ...(ctx.env.HOME ? { user
  * newest one (`--continue`, `resume --last`) or one by session id or run, passed by id (`claude --resume ID`,
  * `codex resume ID`) so the run's record names it; nothing for Codex's own picker.
  */
-async function resumeArgs(ctx: CliContext, agent: AgentDefinition, workspaceArg: string | undefined, want: { last?: boolean; ref?: string }): Promise<string[]> {
+async function resumeArgs(
+  ctx: CliContext,
+  agent: AgentDefinition,
+  workspaceArg: string | undefined,
+  want: { last?: boolean; ref?: string },
+): Promise<string[]> {
   const { newestConversation, resolveResume } = await import('../agents/session-scope.js');
   const wt = await sessionContext(ctx, agent, workspaceArg);
   const runs = await ctx.store.list();
   const resumeFlag = agent.name === 'claude' ? ['--resume'] : [];
   if (want.ref !== undefined) return [...resumeFlag, await resolveResume(wt, want.ref, runs, (r) => ctx.store.resolve(r), ctx.home)];
   if (want.last) return [...resumeFlag, await newestConversation(wt, runs, ctx.home)];
-  if (wt.sessions.length === 0) { // `codex resume`: Codex's own picker, over this workspace's folder
+  if (wt.sessions.length === 0) {
+    // `codex resume`: Codex's own picker, over this workspace's folder
     throw new MoatError(`There is no ${agent.title} conversation to resume in ${wt.workspace}: its folder ${wt.folder.dir} holds none yet.`, {
       code: 'E_NOT_FOUND',
       hint: `Start one with moat ${agent.name} (its transcript is kept there for later).`,
@@ -72,10 +78,20 @@ function registerSessions(cmd: Command<[string | undefined]>, ctx: CliContext, a
       const { relativeTime } = await import('../term/time.js');
       const { tildePath } = await import('../term/home-path.js');
       const now = Date.now();
-      process.stdout.write(renderTable(['NAME', 'ID', 'STATE', 'LAST ACTIVITY', 'SESSION', ...(o.all ? [{ header: 'WORKSPACE', max: 40 }] : [])],
-        rows.map((r) => [r.name, r.id, r.state === 'stopped' ? `stopped (${r.exitCode ?? '?'})` : r.state, relativeTime(r.lastActivity, now),
-          r.sessionId ? `${r.sessionId}${r.legacy ? ' (old shared folder)' : ''}` : '-', ...(o.all ? [tildePath(r.workspace, ctx.env.HOME)] : [])]),
-        { safe: forOut }));
+      process.stdout.write(
+        renderTable(
+          ['NAME', 'ID', 'STATE', 'LAST ACTIVITY', 'SESSION', ...(o.all ? [{ header: 'WORKSPACE', max: 40 }] : [])],
+          rows.map((r) => [
+            r.name,
+            r.id,
+            r.state === 'stopped' ? `stopped (${r.exitCode ?? '?'})` : r.state,
+            relativeTime(r.lastActivity, now),
+            r.sessionId ? `${r.sessionId}${r.legacy ? ' (old shared folder)' : ''}` : '-',
+            ...(o.all ? [tildePath(r.workspace, ctx.env.HOME)] : []),
+          ]),
+          { safe: forOut },
+        ),
+      );
       if (note) ctx.info(note);
     });
   example(sessions, [`moat ${agent.name} sessions`, `moat ${agent.name} sessions --all`]);
@@ -122,39 +138,62 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
       await checkWorkspaceOperand(agent.name, workspace ?? '.', trailing);
       const prompt = o.prompt;
       const { continue: cont, resume } = o as { continue?: boolean; resume?: string };
-      if (cont && resume !== undefined) throw new MoatError('--continue and --resume pick different conversations; use one.', { code: 'E_USAGE', hint: `moat ${agent.name} sessions lists them.` });
+      if (cont && resume !== undefined)
+        throw new MoatError('--continue and --resume pick different conversations; use one.', {
+          code: 'E_USAGE',
+          hint: `moat ${agent.name} sessions lists them.`,
+        });
       // Before anything is read or built: a subcommand with a session flag is an error.
       const mode = agentMode(agent, {
-        args: trailing ?? [], tty: Boolean(process.stdin.isTTY), ...(prompt !== undefined ? { prompt } : {}),
-        interactive: o.interactive === true, detach: o.detach === true, resuming: cont === true || resume !== undefined,
-      });
-      const resumeArgv = cont || resume !== undefined ? await resumeArgs(ctx, agent, workspace, resume !== undefined ? { ref: resume } : { last: true }) : undefined;
-      // What `moat list` shows: the agent as the person asked for it, not moat's prelude around it.
-      const typed = [agent.name, ...(cont ? ['--continue'] : []), ...(resume !== undefined ? ['--resume', resume] : []),
-        ...(prompt !== undefined ? ['-p', prompt] : []), ...(trailing ?? [])];
-      const spec = await prepareAgentRun(agent, workspace, {
-        ...prepareFlags(o),
-        interactive: mode.interactive,
-        commandLine: shellJoin(typed),
-      }, {
-        ...(prompt !== undefined ? { prompt } : {}),
-        ...(mode.promptFromStdin ? { promptFromStdin: true } : {}),
-        ...(mode.subcommand !== undefined ? { subcommand: true } : {}),
-        yolo: !o.noyolo,
         args: trailing ?? [],
-        ...(resumeArgv ? { resume: resumeArgv } : {}),
-      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m), dryRun: ctx.dryRun });
+        tty: Boolean(process.stdin.isTTY),
+        ...(prompt !== undefined ? { prompt } : {}),
+        interactive: o.interactive === true,
+        detach: o.detach === true,
+        resuming: cont === true || resume !== undefined,
+      });
+      const resumeArgv =
+        cont || resume !== undefined ? await resumeArgs(ctx, agent, workspace, resume !== undefined ? { ref: resume } : { last: true }) : undefined;
+      // What `moat list` shows: the agent as the person asked for it, not moat's prelude around it.
+      const typed = [
+        agent.name,
+        ...(cont ? ['--continue'] : []),
+        ...(resume !== undefined ? ['--resume', resume] : []),
+        ...(prompt !== undefined ? ['-p', prompt] : []),
+        ...(trailing ?? []),
+      ];
+      const spec = await prepareAgentRun(
+        agent,
+        workspace,
+        {
+          ...prepareFlags(o),
+          interactive: mode.interactive,
+          commandLine: shellJoin(typed),
+        },
+        {
+          ...(prompt !== undefined ? { prompt } : {}),
+          ...(mode.promptFromStdin ? { promptFromStdin: true } : {}),
+          ...(mode.subcommand !== undefined ? { subcommand: true } : {}),
+          yolo: !o.noyolo,
+          args: trailing ?? [],
+          ...(resumeArgv ? { resume: resumeArgv } : {}),
+        },
+        { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m), dryRun: ctx.dryRun },
+      );
       await executeAndReport(ctx, spec, agentReport(ctx, agent));
     });
   if (agent.name === 'claude') {
     // Added after the action (the action reads them untyped): Claude's own flags for an earlier conversation.
     cmd
       .option('--continue', 'continue the newest conversation of this workspace (claude --continue), in a fresh container')
-      .option('--resume <run|session>', 'resume a conversation by session id, or a run\'s newest one (claude --resume ID)');
+      .option('--resume <run|session>', "resume a conversation by session id, or a run's newest one (claude --resume ID)");
   }
-  example(cmd, agent.name === 'claude'
-    ? ['moat claude', "moat claude -p 'fix the failing test'", 'moat claude --continue', 'moat claude ~/src/app -- mcp list']
-    : ['moat codex', "moat codex -p 'explain this repository'", 'moat codex resume --last']);
+  example(
+    cmd,
+    agent.name === 'claude'
+      ? ['moat claude', "moat claude -p 'fix the failing test'", 'moat claude --continue', 'moat claude ~/src/app -- mcp list']
+      : ['moat codex', "moat codex -p 'explain this repository'", 'moat codex resume --last'],
+  );
   registerSessions(cmd, ctx, agent);
   if (agent.name === 'claude') registerClaudePluginCommands(cmd, ctx);
   if (agent.name === 'codex') registerCodexResume(cmd, ctx, agent, trailing);
@@ -167,7 +206,9 @@ function registerAgent(program: Command, ctx: CliContext, agent: AgentDefinition
 function registerCodexResume(parent: Command<[string | undefined]>, ctx: CliContext, agent: AgentDefinition, trailing: string[] | undefined): void {
   const sub = parent
     .command('resume')
-    .description(`resume a ${agent.title} conversation (codex resume) in a fresh container: the newest of this workspace with --last, one by session id or run, or pick one`)
+    .description(
+      `resume a ${agent.title} conversation (codex resume) in a fresh container: the newest of this workspace with --last, one by session id or run, or pick one`,
+    )
     .argument('[session]', 'a session id, or a run id or name (its newest conversation)');
   addRunFlags(sub)
     .option('--last', 'the newest conversation of this workspace')
@@ -176,14 +217,21 @@ function registerCodexResume(parent: Command<[string | undefined]>, ctx: CliCont
       const inherited = parent.opts() as Record<string, unknown>;
       const o = { ...inherited } as typeof own;
       for (const [k, v] of Object.entries(own)) if (v !== undefined && !(Array.isArray(v) && v.length === 0)) (o as Record<string, unknown>)[k] = v;
-      if (o.last && ref !== undefined) throw new MoatError('--last and a session id pick different conversations; use one.', { code: 'E_USAGE', hint: 'moat codex sessions lists them.' });
+      if (o.last && ref !== undefined)
+        throw new MoatError('--last and a session id pick different conversations; use one.', { code: 'E_USAGE', hint: 'moat codex sessions lists them.' });
       const resume = await resumeArgs(ctx, agent, '.', ref !== undefined ? { ref } : { last: Boolean(o.last) });
       const typed = [agent.name, 'resume', ...(o.last ? ['--last'] : []), ...(ref !== undefined ? [ref] : []), ...(trailing ?? [])];
-      const spec = await prepareAgentRun(agent, '.', { ...prepareFlags(o), interactive: true, commandLine: shellJoin(typed) }, {
-        yolo: !o.noyolo,
-        args: trailing ?? [],
-        resume,
-      }, { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m), dryRun: ctx.dryRun });
+      const spec = await prepareAgentRun(
+        agent,
+        '.',
+        { ...prepareFlags(o), interactive: true, commandLine: shellJoin(typed) },
+        {
+          yolo: !o.noyolo,
+          args: trailing ?? [],
+          resume,
+        },
+        { home: ctx.home, env: ctx.env, warn: (m) => ctx.warn(m), dryRun: ctx.dryRun },
+      );
       await executeAndReport(ctx, spec, agentReport(ctx, agent));
     });
   example(sub, ['moat codex resume --last', 'moat codex resume brave-otter']);

@@ -44,13 +44,15 @@ export function registerAttachCommand(program: Command, ctx: CliContext): void {
         // A full-screen program repaints for the terminal that joins it.
         redraw: meta.interactive,
         // Not interactive: the run goes on without us; Ctrl-C is ours, not the run's.
-        ...(meta.interactive ? {} : {
-          detachOnInterrupt: {
-            windowMs: INTERRUPT_WINDOW_MS,
-            onArm: () => ctx.info(`\n${armedLine(meta.name)}`, pc.dim),
-            onStopping: () => ctx.info(`\n${stoppingLine(meta.name)}`, pc.dim),
-          },
-        }),
+        ...(meta.interactive
+          ? {}
+          : {
+              detachOnInterrupt: {
+                windowMs: INTERRUPT_WINDOW_MS,
+                onArm: () => ctx.info(`\n${armedLine(meta.name)}`, pc.dim),
+                onStopping: () => ctx.info(`\n${stoppingLine(meta.name)}`, pc.dim),
+              },
+            }),
         onStop: () => stopContainer(ctx.runtime, containerId, meta.interactive),
       }).finally(() => network.stop());
       if (end.kind === 'detached') {

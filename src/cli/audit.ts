@@ -5,8 +5,19 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import type { AuditReport, AuditType } from '../audit/index.js';
 import {
-  AUDIT_TYPES, ENTRIES_FILE, JsonlAuditStore, exportBundle, isAuditType, keyFingerprint, listEntries, loadOrCreateSigner,
-  loadPublicKey, prove, signingKeyPaths, verifyDocumentFile, verifyStore,
+  AUDIT_TYPES,
+  ENTRIES_FILE,
+  JsonlAuditStore,
+  exportBundle,
+  isAuditType,
+  keyFingerprint,
+  listEntries,
+  loadOrCreateSigner,
+  loadPublicKey,
+  prove,
+  signingKeyPaths,
+  verifyDocumentFile,
+  verifyStore,
 } from '../audit/index.js';
 import { MoatError, errnoCode } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
@@ -42,16 +53,24 @@ export function formatReport(r: AuditReport, color = pc.isColorSupported, safe: 
     const f = r.firstFailure;
     lines.push(`first failure: ${f.seq === undefined ? '' : `seq ${f.seq}: `}${safe(f.problem)}: ${safe(f.message)}`);
   }
-  lines.push(!r.ok ? c.red('verdict: FAIL — the record does not verify')
-    : r.completeness === 'complete-with-recovery' ? c.yellow('verdict: OK with recovery — the record is intact and closed, but a writer died: see the recovery line')
-      : r.completeness === 'in-progress' ? c.green('verdict: OK so far — the run is in progress and its log is not closed yet')
-        : c.green('verdict: OK — the record is intact'));
+  lines.push(
+    !r.ok
+      ? c.red('verdict: FAIL — the record does not verify')
+      : r.completeness === 'complete-with-recovery'
+        ? c.yellow('verdict: OK with recovery — the record is intact and closed, but a writer died: see the recovery line')
+        : r.completeness === 'in-progress'
+          ? c.green('verdict: OK so far — the run is in progress and its log is not closed yet')
+          : c.green('verdict: OK — the record is intact'),
+  );
   return `${lines.join('\n')}\n`;
 }
 
 function parseTypes(value: string | undefined): AuditType[] | undefined {
   if (value === undefined) return undefined;
-  const types = value.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+  const types = value
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
   const bad = types.filter((t) => !isAuditType(t));
   if (bad.length > 0) throw new MoatError(`unknown audit event type ${bad.join(', ')}`, { code: 'E_USAGE', hint: `use one of: ${AUDIT_TYPES.join(', ')}` });
   return types as AuditType[];
@@ -59,7 +78,10 @@ function parseTypes(value: string | undefined): AuditType[] | undefined {
 
 /** --type checked while the command line is read, so the error names the flag. */
 function typesArg(value: string): string {
-  const bad = value.split(',').map((t) => t.trim()).filter((t) => t.length > 0 && !isAuditType(t));
+  const bad = value
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0 && !isAuditType(t));
   if (bad.length > 0 || value.trim() === '') throw new InvalidArgumentError(`Expected event types from: ${AUDIT_TYPES.join(', ')}.`);
   return value;
 }
@@ -98,7 +120,10 @@ async function openRun(ctx: AuditCommandContext, ref: string | undefined): Promi
 async function homeKey(ctx: AuditCommandContext): Promise<{ key: KeyObject; pem: string }> {
   const key = await loadPublicKey(ctx.home);
   if (!key) {
-    throw new MoatError(`no audit signing key in ${ctx.home.auditDir}`, { code: 'E_AUDIT', hint: `a run signs with the key of the moat home it ran in; verify its bundle with \`moat audit verify FILE --key PUBKEY\`` });
+    throw new MoatError(`no audit signing key in ${ctx.home.auditDir}`, {
+      code: 'E_AUDIT',
+      hint: `a run signs with the key of the moat home it ran in; verify its bundle with \`moat audit verify FILE --key PUBKEY\``,
+    });
   }
   return { key, pem: key.export({ type: 'spki', format: 'pem' }).toString() };
 }
@@ -121,7 +146,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
 
   const audit = program
     .command('audit')
-    .description('verify a run\'s signed audit log, list its events, export it or prove one entry')
+    .description("verify a run's signed audit log, list its events, export it or prove one entry")
     .argument('[run]', 'run id or name (default: the latest run)')
     .option('--json', 'print one JSON object')
     .option('--export <file>', 'write a self-contained bundle for offline verification')
@@ -141,7 +166,11 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
         if (opts.json) await write(']}\n');
         return;
       }
-      if (types) throw new MoatError('--type filters the --events listing', { code: 'E_USAGE', hint: `moat audit ${ref ?? ''} --events --type ${opts.type ?? ''}`.replace(/\s+/g, ' ') });
+      if (types)
+        throw new MoatError('--type filters the --events listing', {
+          code: 'E_USAGE',
+          hint: `moat audit ${ref ?? ''} --events --type ${opts.type ?? ''}`.replace(/\s+/g, ' '),
+        });
       const { key, pem } = await homeKey(ctx);
       // A run that has ended must have a closed log, whoever still holds its lock (a stopped daemon, a reused pid).
       const r = await verifyStore(store, key, live === false ? { inProgress: false } : {});
@@ -179,7 +208,8 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
       const ref = b === undefined ? undefined : a;
       const seqText = b ?? a;
       const seq = Number(seqText);
-      if (!/^[1-9][0-9]*$/.test(seqText) || !Number.isSafeInteger(seq)) throw new MoatError(`"${seqText}" is not an entry number`, { code: 'E_USAGE', hint: 'moat audit prove [run] <seq>' });
+      if (!/^[1-9][0-9]*$/.test(seqText) || !Number.isSafeInteger(seq))
+        throw new MoatError(`"${seqText}" is not an entry number`, { code: 'E_USAGE', hint: 'moat audit prove [run] <seq>' });
       const { store } = await openRun(ctx, ref);
       out(`${JSON.stringify(await prove(store, seq, (await homeKey(ctx)).pem), null, wantJson(opts.json) ? undefined : 2)}\n`);
     });
@@ -187,7 +217,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
 
   const key = audit
     .command('key')
-    .description('print this moat home\'s audit public key (created on first use)')
+    .description("print this moat home's audit public key (created on first use)")
     .option('--json', 'print one JSON object')
     .action(async (opts) => {
       const signer = await loadOrCreateSigner(ctx.home);

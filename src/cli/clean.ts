@@ -54,10 +54,23 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
         ...plan.containers.map((c) => ['container (orphaned)', c.name, short(c.id)]),
         ...plan.images.map((i) => ['image', i.tags[0] ?? '-', short(i.id)]),
       ];
-      process.stdout.write(`${ctx.dryRun ? 'Would remove (dry run: nothing was removed)' : 'Will remove'}:\n${renderTable(['WHAT', 'NAME', 'ID'], rows, { safe: forOut })}`);
+      process.stdout.write(
+        `${ctx.dryRun ? 'Would remove (dry run: nothing was removed)' : 'Will remove'}:\n${renderTable(['WHAT', 'NAME', 'ID'], rows, { safe: forOut })}`,
+      );
       if (ctx.dryRun) return;
-      if (!o.yes && !(await confirmRemoval(`Remove these ${total} items?`, 'moat clean asks before deleting, and there is no terminal to ask.', 'Add -y to confirm: moat clean -y'))) return;
-      await waitReleased(ctx.home, plan.runs.map((r) => r.id)); // a run just stopped may still be being recorded
+      if (
+        !o.yes &&
+        !(await confirmRemoval(
+          `Remove these ${total} items?`,
+          'moat clean asks before deleting, and there is no terminal to ask.',
+          'Add -y to confirm: moat clean -y',
+        ))
+      )
+        return;
+      await waitReleased(
+        ctx.home,
+        plan.runs.map((r) => r.id),
+      ); // a run just stopped may still be being recorded
       for (const r of plan.runs) {
         if (r.containerId) await ctx.runtime.remove(r.containerId, true);
         await ctx.store.remove(r.id);

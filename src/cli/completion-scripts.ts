@@ -36,7 +36,9 @@ function flagCases(entries: readonly CompletionEntry[]): Array<{ labels: string[
 }
 
 function bash(entries: readonly CompletionEntry[]): string {
-  const spec = entries.map((e) => `    ${q(e.path)}) _moat_subs=${q(e.subcommands.join(' '))}; _moat_flags=${q(e.flags.map((f) => f.name).join(' '))}; _moat_arg=${q(e.argument)};;`);
+  const spec = entries.map(
+    (e) => `    ${q(e.path)}) _moat_subs=${q(e.subcommands.join(' '))}; _moat_flags=${q(e.flags.map((f) => f.name).join(' '))}; _moat_arg=${q(e.argument)};;`,
+  );
   const flags = flagCases(entries).map((c) => `    ${c.labels.map(q).join('|')}) _moat_val=${q(c.kind)};;`);
   return `_moat_spec() {
   case "$1" in
@@ -94,10 +96,12 @@ _moat() {
 
 function fish(entries: readonly CompletionEntry[]): string {
   const list = (words: readonly string[]): string => words.map(q).join(' ');
-  const spec = entries.map((e) => `        case ${q(e.path)}
+  const spec = entries.map(
+    (e) => `        case ${q(e.path)}
             set -g __moat_subs ${list(e.subcommands)}
             set -g __moat_flags ${list(e.flags.map((f) => f.name))}
-            set -g __moat_arg ${q(e.argument)}`);
+            set -g __moat_arg ${q(e.argument)}`,
+  );
   const flags = flagCases(entries).map((c) => `        case ${c.labels.map(q).join(' ')}\n            echo ${q(c.kind)}`);
   return `# moat completion for fish: save as ~/.config/fish/completions/moat.fish
 function __moat_spec

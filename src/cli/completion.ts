@@ -48,7 +48,11 @@ export function completionEntries(program: Command, providers: readonly string[]
     for (const p of paths) out.push({ path: p, subcommands: words, flags, argument: arg });
     for (const c of subs) {
       const names = [c.name(), ...c.aliases()];
-      walk(c as Command, paths.flatMap((p) => names.map((n) => (p ? `${p} ${n}` : n))), canonical ? `${canonical} ${c.name()}` : c.name());
+      walk(
+        c as Command,
+        paths.flatMap((p) => names.map((n) => (p ? `${p} ${n}` : n))),
+        canonical ? `${canonical} ${c.name()}` : c.name(),
+      );
     }
   };
   walk(program, [''], '');
@@ -62,7 +66,10 @@ export function registerCompletionCommand(program: Command, providers: readonly 
     .argument('<shell>', `the shell: ${SHELLS.join(', ')}`)
     .action((shell) => {
       if (!(SHELLS as readonly string[]).includes(shell)) {
-        throw new MoatError(`moat has no completion script for "${shell}".`, { code: 'E_USAGE', hint: `Use one of: ${SHELLS.join(', ')} (moat completion bash).` });
+        throw new MoatError(`moat has no completion script for "${shell}".`, {
+          code: 'E_USAGE',
+          hint: `Use one of: ${SHELLS.join(', ')} (moat completion bash).`,
+        });
       }
       process.stdout.write(renderCompletion(shell as Shell, completionEntries(program, providers)));
     });
@@ -80,10 +87,17 @@ export function registerCompletionCommand(program: Command, providers: readonly 
 export async function printDynamicValues(kind: string | undefined, home: MoatHome, out: NodeJS.WritableStream): Promise<void> {
   let names: string[] = [];
   if (kind === 'runs') {
-    names = (await new RunStore(home).list()).map((r) => r.name).filter((n) => RUN_NAME_RE.test(n)).sort();
+    names = (await new RunStore(home).list())
+      .map((r) => r.name)
+      .filter((n) => RUN_NAME_RE.test(n))
+      .sort();
   } else if (kind === 'grants') {
     const files = await readdir(home.credentialsDir).catch(() => [] as string[]);
-    names = files.filter((f) => f.endsWith('.enc')).map((f) => f.slice(0, -4)).filter((n) => CREDENTIAL_NAME_RE.test(n)).sort();
+    names = files
+      .filter((f) => f.endsWith('.enc'))
+      .map((f) => f.slice(0, -4))
+      .filter((n) => CREDENTIAL_NAME_RE.test(n))
+      .sort();
   }
   const unique = [...new Set(names)];
   if (unique.length > 0) out.write(`${unique.join('\n')}\n`);

@@ -26,7 +26,10 @@ export class CliContext {
   /** `--json`: stdout carries only JSON, and notes (`info`) are not printed, so stderr holds nothing but an error document. */
   readonly json: boolean;
 
-  constructor(readonly env: NodeJS.ProcessEnv = process.env, opts: { json?: boolean } = {}) {
+  constructor(
+    readonly env: NodeJS.ProcessEnv = process.env,
+    opts: { json?: boolean } = {},
+  ) {
     this.json = opts.json ?? false;
     this.home = MoatHome.fromEnv(env);
     this.store = new RunStore(this.home);
@@ -88,6 +91,9 @@ export class CliContext {
 export function bytes(n: number): string {
   const u = ['B', 'KB', 'MB', 'GB', 'TB'];
   let i = 0;
-  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  while (n >= 1024 && i < u.length - 1) {
+    n /= 1024;
+    i++;
+  }
   return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
 }

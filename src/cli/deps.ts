@@ -24,7 +24,12 @@ export function installLines(e: DependencyEntry): string[] {
   if (i.pip?.length) out.push(`pip: ${i.pip.join(' ')}`);
   if (i.user?.script) out.push('setup: a step after the package layers');
   const env = { ...i.env, ...i.user?.env };
-  if (Object.keys(env).length > 0) out.push(`env: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  if (Object.keys(env).length > 0)
+    out.push(
+      `env: ${Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
   if (e.type === 'meta') out.push(`bundle of: ${(e.requires ?? []).join(', ')}`);
   return out.map((l) => l.replaceAll('{version}', '<version>'));
 }
@@ -34,7 +39,7 @@ function entryJson(e: DependencyEntry): Record<string, unknown> {
 }
 
 export function registerDepsCommands(program: Command): void {
-  const deps = program.command('deps').description('the dependencies moat can install into a run\'s image (dependencies: in moat.yaml)');
+  const deps = program.command('deps').description("the dependencies moat can install into a run's image (dependencies: in moat.yaml)");
   example(deps, ['moat deps list', 'moat deps info node']);
 
   const list = deps
@@ -48,8 +53,12 @@ export function registerDepsCommands(program: Command): void {
         process.stdout.write(jsonLine({ dependencies: entries.map(entryJson) }));
         return;
       }
-      process.stdout.write(renderTable(['NAME', 'TYPE', 'DEFAULT', 'INTERNET', 'DESCRIPTION'],
-        entries.map((e) => [e.name, e.type, e.defaultVersion ?? '-', e.needsInternet ? { text: 'yes', paint: pc.yellow } : 'no', e.description])));
+      process.stdout.write(
+        renderTable(
+          ['NAME', 'TYPE', 'DEFAULT', 'INTERNET', 'DESCRIPTION'],
+          entries.map((e) => [e.name, e.type, e.defaultVersion ?? '-', e.needsInternet ? { text: 'yes', paint: pc.yellow } : 'no', e.description]),
+        ),
+      );
       process.stdout.write('\nAlso: npm:<package>[@version], apt:<package>[=version], pip:<package>[==version].\n');
     });
   example(list, ['moat deps list', 'moat deps list --type runtime']);
@@ -72,9 +81,12 @@ export function registerDepsCommands(program: Command): void {
         ['versions', versionsText(e)],
         ['default', e.defaultVersion ?? (e.versions === undefined ? '-' : 'latest available at build time')],
         ['requires', (e.requires ?? []).join(', ') || '-'],
-        ['internet', e.needsInternet
-          ? pc.yellow('needed: downloads from beyond the package registries (builds only where those hosts are reachable)')
-          : 'not needed: package registries only (apt, npm, PyPI)'],
+        [
+          'internet',
+          e.needsInternet
+            ? pc.yellow('needed: downloads from beyond the package registries (builds only where those hosts are reachable)')
+            : 'not needed: package registries only (apt, npm, PyPI)',
+        ],
       ];
       const width = Math.max(...rows.map(([k]) => k.length));
       for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);

@@ -15,9 +15,13 @@ export async function runSnapshotPair(ctx: CliContext, meta: RunMetadata): Promi
   const r = await readRunSnapshots(ctx.home, meta.id);
   const pre = r?.records.find((x) => x.kind === 'pre');
   if (!pre) {
-    throw new MoatError(`Run ${meta.name} has no pre-run snapshot${r?.failed?.kind === 'pre' ? `: ${r.failed.message}` : ' (snapshots were off, or it ran before moat took them)'}.`, {
-      code: 'E_NOT_FOUND', hint: 'Snapshots are on unless moat.yaml says snapshots: {disabled: true}; a new run takes them.',
-    });
+    throw new MoatError(
+      `Run ${meta.name} has no pre-run snapshot${r?.failed?.kind === 'pre' ? `: ${r.failed.message}` : ' (snapshots were off, or it ran before moat took them)'}.`,
+      {
+        code: 'E_NOT_FOUND',
+        hint: 'Snapshots are on unless moat.yaml says snapshots: {disabled: true}; a new run takes them.',
+      },
+    );
   }
   return { pre, post: r?.records.find((x) => x.kind === 'post') };
 }
@@ -26,7 +30,14 @@ const mode = (e: Entry | undefined): string => (e ? e.mode.toString(8).padStart(
 
 function describe(e: Entry | undefined): Record<string, unknown> | undefined {
   if (!e) return undefined;
-  return { type: e.type, mode: mode(e), size: e.size, ...(e.hash ? { hash: e.hash } : {}), ...(e.target !== undefined ? { target: e.target } : {}), ...(e.why ? { notStored: e.why } : {}) };
+  return {
+    type: e.type,
+    mode: mode(e),
+    size: e.size,
+    ...(e.hash ? { hash: e.hash } : {}),
+    ...(e.target !== undefined ? { target: e.target } : {}),
+    ...(e.why ? { notStored: e.why } : {}),
+  };
 }
 
 export function registerDiffCommand(program: Command, ctx: CliContext, trailing: string[] | undefined): void {
@@ -41,7 +52,11 @@ export function registerDiffCommand(program: Command, ctx: CliContext, trailing:
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'show the changes of', () => true);
       const { pre, post } = await runSnapshotPair(ctx, meta);
-      if (!post) throw new MoatError(`Run ${meta.name} has no post-run snapshot yet (it is still running, or its snapshot failed).`, { code: 'E_CONFLICT', hint: `Wait for it to end (moat logs -f ${meta.name}), or take one now: moat snapshot ${meta.name}` });
+      if (!post)
+        throw new MoatError(`Run ${meta.name} has no post-run snapshot yet (it is still running, or its snapshot failed).`, {
+          code: 'E_CONFLICT',
+          hint: `Wait for it to end (moat logs -f ${meta.name}), or take one now: moat snapshot ${meta.name}`,
+        });
       const store = objectStore(ctx.home);
       const changes = diffManifests(await readManifest(store, pre.manifest), await readManifest(store, post.manifest), pathFilter(trailing ?? []));
       if (o.json) {
@@ -53,14 +68,27 @@ export function registerDiffCommand(program: Command, ctx: CliContext, trailing:
         await printJson({ run: meta.id, name: meta.name, pre: pre.manifest, post: post.manifest, changes: out });
         return;
       }
-      if (o.nameOnly) { await writeOut(changes.map((c) => `${forOut(c.path)}\n`).join('')); return; }
-      let text = '';
-      let added = 0, removed = 0;
-      for (const c of changes) {
-        text += o.stat ? await statLine(store, c, (a, r) => { added += a; removed += r; }) : await patch(store, c);
-        if (text.length > 1 << 20) { await writeOut(text); text = ''; }
+      if (o.nameOnly) {
+        await writeOut(changes.map((c) => `${forOut(c.path)}\n`).join(''));
+        return;
       }
-      if (o.stat) text += ` ${changes.length} file${changes.length === 1 ? '' : 's'} changed, ${added} insertion${added === 1 ? '' : 's'}(+), ${removed} deletion${removed === 1 ? '' : 's'}(-)\n`;
+      let text = '';
+      let added = 0,
+        removed = 0;
+      for (const c of changes) {
+        text += o.stat
+          ? await statLine(store, c, (a, r) => {
+              added += a;
+              removed += r;
+            })
+          : await patch(store, c);
+        if (text.length > 1 << 20) {
+          await writeOut(text);
+          text = '';
+        }
+      }
+      if (o.stat)
+        text += ` ${changes.length} file${changes.length === 1 ? '' : 's'} changed, ${added} insertion${added === 1 ? '' : 's'}(+), ${removed} deletion${removed === 1 ? '' : 's'}(-)\n`;
       await writeOut(text);
       if (changes.length === 0) ctx.info(`Run ${meta.name} changed nothing${trailing?.length ? ' under the paths given' : ''}.`);
     });

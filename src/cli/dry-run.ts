@@ -13,7 +13,9 @@ import { isEngineUnreachable } from '../runtime/docker/errors.js';
 export async function printRunPlan(ctx: CliContext, spec: RunSpec, what = 'run'): Promise<void> {
   const { checkSensitiveWorkspace } = await import('../run/sensitive-workspace.js');
   const hidden = await checkSensitiveWorkspace({
-    workspace: spec.workspace, moatHome: ctx.home.root, allow: spec.allowSensitiveWorkspace ?? false,
+    workspace: spec.workspace,
+    moatHome: ctx.home.root,
+    allow: spec.allowSensitiveWorkspace ?? false,
     ...(ctx.env.HOME ? { userHome: ctx.env.HOME } : {}),
   });
   const { planImage } = await import('../image/build.js');
@@ -29,10 +31,17 @@ export async function printRunPlan(ctx: CliContext, spec: RunSpec, what = 'run')
   if (spec.configGuard) {
     const { pendingChanges } = await import('../run/config-trust.js');
     const { changes } = await pendingChanges(ctx.home, spec.workspace, spec.configGuard, ctx.env.HOME ?? homedir());
-    if (changes.length > 0) approval = `${changes.length} change(s) of ${spec.configGuard.file ?? 'moat.yaml'} to approve (moat trust show)${spec.approveConfig ? ', approved by --approve-config' : ''}`;
+    if (changes.length > 0)
+      approval = `${changes.length} change(s) of ${spec.configGuard.file ?? 'moat.yaml'} to approve (moat trust show)${spec.approveConfig ? ', approved by --approve-config' : ''}`;
   }
   const n = spec.network;
-  const rules = n.rules.map((r) => (typeof r === 'string' ? r : Object.keys(r).map((h) => `${h} (path rules)`).join(', ')));
+  const rules = n.rules.map((r) =>
+    typeof r === 'string'
+      ? r
+      : Object.keys(r)
+          .map((h) => `${h} (path rules)`)
+          .join(', '),
+  );
   const limits = [
     spec.memoryBytes ? `memory ${spec.memoryBytes} bytes` : '',
     spec.nanoCpus ? `cpus ${spec.nanoCpus / 1e9}` : '',
@@ -41,7 +50,10 @@ export async function printRunPlan(ctx: CliContext, spec: RunSpec, what = 'run')
   ].filter(Boolean);
   const lines: Array<[string, string]> = [
     ['image', image],
-    ['container', `${spec.name ?? '(a generated name)'}: ${shellJoin(spec.command)}${spec.interactive ? ' (interactive)' : ''}${spec.detach ? ' (detached)' : ''}${spec.keep ? ' (kept after exit)' : ''}`],
+    [
+      'container',
+      `${spec.name ?? '(a generated name)'}: ${shellJoin(spec.command)}${spec.interactive ? ' (interactive)' : ''}${spec.detach ? ' (detached)' : ''}${spec.keep ? ' (kept after exit)' : ''}`,
+    ],
     ['workspace', `${spec.workspace} -> /workspace${hidden.length > 0 ? ` (hidden: ${hidden.join(', ')})` : ''}`],
     ...spec.mounts.map((m): [string, string] => ['mount', `${m.source} -> ${m.target}${m.readOnly ? ' (read-only)' : ''}`]),
     ['env', Object.keys(spec.env).sort().join(', ') || '-'],

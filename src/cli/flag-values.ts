@@ -10,7 +10,9 @@ export function wholeNumber(min = 0, max = Number.MAX_SAFE_INTEGER): (v: string)
   return (v) => {
     const n = /^[0-9]+$/.test(v.trim()) ? Number(v.trim()) : Number.NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `Expected a whole number of ${min} or more.` : `Expected a whole number from ${min} to ${max}.`);
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER ? `Expected a whole number of ${min} or more.` : `Expected a whole number from ${min} to ${max}.`,
+      );
     }
     return n;
   };

@@ -107,9 +107,16 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
       const provider = getProvider(parseGrantName(spec).provider);
       const aws = awsFlags(opts);
       if (provider.name !== 'aws' && Object.keys(aws).length > 0) {
-        throw new MoatError(`--${Object.keys(aws)[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies only to moat grant aws.`, { code: 'E_USAGE', hint: `moat grant ${provider.name}` });
+        throw new MoatError(`--${Object.keys(aws)[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies only to moat grant aws.`, {
+          code: 'E_USAGE',
+          hint: `moat grant ${provider.name}`,
+        });
       }
-      const gctx = (ctx.grantContext ?? createGrantContext)({ tokenStdin: opts.tokenStdin === true, import: opts.import === true, ...(provider.name === 'aws' ? { aws } : {}) });
+      const gctx = (ctx.grantContext ?? createGrantContext)({
+        tokenStdin: opts.tokenStdin === true,
+        import: opts.import === true,
+        ...(provider.name === 'aws' ? { aws } : {}),
+      });
       try {
         const result = await grantCredential(spec, store(), gctx, { validate: opts.validate });
         const c = result.credential;
@@ -126,7 +133,13 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         throw e;
       }
     });
-  example(grant, ['moat grant github', 'moat grant claude --import', 'moat grant ssh --host github.com --key ~/.ssh/id_ed25519', 'printf %s "$NPM_TOKEN" | moat grant npm --token-stdin', 'moat grant aws --role arn:aws:iam::123456789012:role/agent --session-duration 1h']);
+  example(grant, [
+    'moat grant github',
+    'moat grant claude --import',
+    'moat grant ssh --host github.com --key ~/.ssh/id_ed25519',
+    'printf %s "$NPM_TOKEN" | moat grant npm --token-stdin',
+    'moat grant aws --role arn:aws:iam::123456789012:role/agent --session-duration 1h',
+  ]);
 
   const list = grant
     .command('list')
@@ -143,11 +156,23 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         return;
       }
       const now = Date.now();
-      const rows = entries.map((e): Cell[] => (e.status === 'corrupt'
-        ? [displayGrantName(e.name), { text: 'corrupt', paint: pc.red }, e.error, '', `fix: ${e.fix}`]
-        : [displayGrantName(e.name), e.credential.kind, e.credential.provider === 'ssh' ? `ssh-agent ${e.credential.meta?.fingerprint ?? '?'}` : e.credential.source, e.credential.scopes.join(',') || '-', relativeTime(e.credential.createdAt, now), expiryCell(e.credential, now)]));
-      (ctx.stdout ?? process.stdout).write(renderTable(['NAME', 'KIND', 'SOURCE', { header: 'SCOPES', max: 40 }, 'CREATED', { header: 'EXPIRES', max: 60 }], rows,
-        { safe: textFor((ctx.stdout ?? process.stdout) as NodeJS.WriteStream) }));
+      const rows = entries.map((e): Cell[] =>
+        e.status === 'corrupt'
+          ? [displayGrantName(e.name), { text: 'corrupt', paint: pc.red }, e.error, '', `fix: ${e.fix}`]
+          : [
+              displayGrantName(e.name),
+              e.credential.kind,
+              e.credential.provider === 'ssh' ? `ssh-agent ${e.credential.meta?.fingerprint ?? '?'}` : e.credential.source,
+              e.credential.scopes.join(',') || '-',
+              relativeTime(e.credential.createdAt, now),
+              expiryCell(e.credential, now),
+            ],
+      );
+      (ctx.stdout ?? process.stdout).write(
+        renderTable(['NAME', 'KIND', 'SOURCE', { header: 'SCOPES', max: 40 }, 'CREATED', { header: 'EXPIRES', max: 60 }], rows, {
+          safe: textFor((ctx.stdout ?? process.stdout) as NodeJS.WriteStream),
+        }),
+      );
     });
 
   example(list, ['moat grant list', 'moat grant list --json']);
@@ -161,7 +186,17 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
       const cred = await store().get(validateCredentialName(storeNameOf(name)));
       if (!cred) throw await noGrant(name, 'moat grant show {}', `moat grant ${name}`);
       const secret = Object.fromEntries(Object.entries(cred.secret).map(([k, v]) => [k, redact(v)]));
-      const view = { name, provider: cred.provider, kind: cred.kind, source: cred.source, scopes: cred.scopes, createdAt: cred.createdAt, expiresAt: cred.expiresAt ?? null, meta: cred.meta ?? {}, secret };
+      const view = {
+        name,
+        provider: cred.provider,
+        kind: cred.kind,
+        source: cred.source,
+        scopes: cred.scopes,
+        createdAt: cred.createdAt,
+        expiresAt: cred.expiresAt ?? null,
+        meta: cred.meta ?? {},
+        secret,
+      };
       if (opts.json) {
         out(JSON.stringify(view));
         return;

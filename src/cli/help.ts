@@ -4,7 +4,9 @@
  */
 import { Help, type Command, type Option } from '@commander-js/extra-typings';
 
-interface HelpTarget { addHelpText(position: 'after', text: string): unknown }
+interface HelpTarget {
+  addHelpText(position: 'after', text: string): unknown;
+}
 
 /** The example lines a command shows after its help (first the plainest use). */
 export function example(cmd: HelpTarget, lines: readonly string[]): void {

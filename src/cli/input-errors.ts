@@ -62,6 +62,9 @@ export async function checkWorkspaceOperand(command: string, path: string, trail
     await checkWorkspace(path);
   } catch (err) {
     if (!isMoatError(err)) throw err;
-    throw new MoatError(err.message, { code: err.code, hint: `did you mean: moat ${shellJoin([command])} -- ${shellJoin([path])}  (the container command goes after --)` });
+    throw new MoatError(err.message, {
+      code: err.code,
+      hint: `did you mean: moat ${shellJoin([command])} -- ${shellJoin([path])}  (the container command goes after --)`,
+    });
   }
 }

@@ -15,7 +15,11 @@ export function jsonRequested(head: readonly string[]): boolean {
 export async function writeOut(s: string): Promise<void> {
   if (!process.stdout.write(s)) {
     await new Promise<void>((r) => {
-      const done = (): void => { process.stdout.off('drain', done); process.stdout.off('close', done); r(); };
+      const done = (): void => {
+        process.stdout.off('drain', done);
+        process.stdout.off('close', done);
+        r();
+      };
       process.stdout.on('drain', done);
       process.stdout.on('close', done);
     });
@@ -37,7 +41,11 @@ export function printJson(v: unknown): Promise<void> {
  * one E_USAGE document: the first line is the message, the suggestion (or `hint`) the hint.
  */
 export function usageDocument(worded: string, hint?: string): string {
-  const lines = worded.trim().split('\n').map((l) => l.trim()).filter((l) => l !== '' && l !== '(add --help for usage)');
+  const lines = worded
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && l !== '(add --help for usage)');
   const message = (lines[0] ?? '').replace(/^(moat|error):\s*/, '');
   const suggestion = lines.slice(1).find((l) => l.startsWith('did you mean'));
   return `${JSON.stringify({ error: { code: 'E_USAGE', message, hint: hint ?? suggestion ?? 'Add --help for usage.' } })}\n`;

@@ -16,10 +16,15 @@ const hasUrls = (m: RunMetadata): boolean => LIVE_STATES.has(m.state) && Object.
 
 function stateCell(m: RunMetadata): Cell {
   switch (m.state) {
-    case 'running': return { text: 'running', paint: pc.green };
-    case 'stopped': return m.exitCode === 0 ? 'stopped (0)' : { text: `stopped (${m.exitCode ?? '?'})`, paint: pc.yellow };
-    case 'failed': return { text: `failed${m.reason ? `: ${m.reason}` : ''}`, paint: pc.red };
-    case 'created': case 'starting': return { text: m.state, paint: pc.cyan };
+    case 'running':
+      return { text: 'running', paint: pc.green };
+    case 'stopped':
+      return m.exitCode === 0 ? 'stopped (0)' : { text: `stopped (${m.exitCode ?? '?'})`, paint: pc.yellow };
+    case 'failed':
+      return { text: `failed${m.reason ? `: ${m.reason}` : ''}`, paint: pc.red };
+    case 'created':
+    case 'starting':
+      return { text: m.state, paint: pc.cyan };
   }
 }
 
@@ -57,12 +62,21 @@ export function registerListCommand(program: Command, ctx: CliContext): void {
       const home = ctx.env.HOME ?? homedir();
       const now = Date.now();
       const urls = port > 0;
-      process.stdout.write(renderTable(
-        ['NAME', { header: 'COMMAND', max: 40 }, { header: 'WORKSPACE', max: 40 }, { header: 'STATE', max: 40 }, 'AGE', 'ID', ...(urls ? ['URL'] : [])],
-        runs.map((r) => [r.name, shownCommand(r), tildePath(r.workspace, home), stateCell(r), relativeTime(r.createdAt, now), r.id,
-          ...(urls ? [hasUrls(r) ? Object.values(runUrls(r.name, r.ports, port)).join(' ') : ''] : [])]),
-        { safe: forOut },
-      ));
+      process.stdout.write(
+        renderTable(
+          ['NAME', { header: 'COMMAND', max: 40 }, { header: 'WORKSPACE', max: 40 }, { header: 'STATE', max: 40 }, 'AGE', 'ID', ...(urls ? ['URL'] : [])],
+          runs.map((r) => [
+            r.name,
+            shownCommand(r),
+            tildePath(r.workspace, home),
+            stateCell(r),
+            relativeTime(r.createdAt, now),
+            r.id,
+            ...(urls ? [hasUrls(r) ? Object.values(runUrls(r.name, r.ports, port)).join(' ') : ''] : []),
+          ]),
+          { safe: forOut },
+        ),
+      );
     });
   example(list, ['moat list', 'moat ls --json']);
 }

@@ -29,7 +29,12 @@ class Printer {
   /** The run's first line, when it is moat-init's "command not found", is said as moat's own message. */
   private firstLine: string | undefined;
 
-  constructor(private readonly streams: { stdout: Out; stderr: Out }, private readonly timestamps: boolean, raw: boolean, opts: { json?: boolean; missingCommand?: string | undefined } = {}) {
+  constructor(
+    private readonly streams: { stdout: Out; stderr: Out },
+    private readonly timestamps: boolean,
+    raw: boolean,
+    opts: { json?: boolean; missingCommand?: string | undefined } = {},
+  ) {
     this.safe = { stdout: textFor(streams.stdout, raw), stderr: textFor(streams.stderr, raw) };
     this.json = opts.json ? jsonFor(streams.stdout) : undefined;
     this.firstLine = opts.missingCommand;
@@ -49,7 +54,9 @@ class Printer {
     this.atStart[s] = !r.cont;
   }
 
-  get pending(): number { return this.buf.stdout.length + this.buf.stderr.length; }
+  get pending(): number {
+    return this.buf.stdout.length + this.buf.stderr.length;
+  }
 
   async flush(): Promise<void> {
     for (const s of ['stdout', 'stderr'] as const) {
@@ -59,7 +66,11 @@ class Printer {
       const out = this.streams[s];
       if (!out.write(text)) {
         await new Promise<void>((r) => {
-          const done = (): void => { out.off('drain', done); out.off('close', done); r(); };
+          const done = (): void => {
+            out.off('drain', done);
+            out.off('close', done);
+            r();
+          };
           out.on('drain', done);
           out.on('close', done);
         });
@@ -70,13 +81,22 @@ class Printer {
 
 /** Stream the entries of one file through the printer, flushing every megabyte or so. */
 async function printFile(file: string, offset: number, p: Printer): Promise<{ offset: number; ino: number | undefined }> {
-  const res = await readRecords(file, offset, (r) => p.add(r), () => (p.pending > 1024 * 1024 ? p.flush() : Promise.resolve()));
+  const res = await readRecords(
+    file,
+    offset,
+    (r) => p.add(r),
+    () => (p.pending > 1024 * 1024 ? p.flush() : Promise.resolve()),
+  );
   await p.flush();
   return res;
 }
 
 async function inode(file: string): Promise<number | undefined> {
-  try { return (await stat(file)).ino; } catch { return undefined; }
+  try {
+    return (await stat(file)).ino;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The last `n` lines (a line being its pieces up to one without `cont`) of both files. */
@@ -115,7 +135,10 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
       const tailing = o.lines !== undefined && Number.isFinite(o.lines);
       const { dependencyForCommand } = await import('../deps/commands.js');
       const missing = `moat: ${missingCommandMessage(meta.command[0], dependencyForCommand)}`;
-      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false, { json: o.json ?? false, missingCommand: tailing ? undefined : missing });
+      const p = new Printer({ stdout: process.stdout, stderr: process.stderr }, o.timestamps ?? false, o.raw ?? false, {
+        json: o.json ?? false,
+        missingCommand: tailing ? undefined : missing,
+      });
       // The newest marker (at the head of logs.jsonl) tells what was dropped before logs.1.jsonl.
       const marker = await firstRecord(file);
       if (marker && isMarker(marker)) {
@@ -134,7 +157,9 @@ export function registerLogsCommand(program: Command, ctx: CliContext): void {
       if (!o.follow) return;
       // Refused and unreachable hosts from now on, live (not over a full-screen run's output); all at the end.
       // With --json, stderr holds nothing but an error document: no network notices, no end line (the exit code says it).
-      const network = o.json ? undefined : networkReport(ctx.home, meta.id, { live: !meta.interactive, stderr: process.stderr, env: ctx.env, quietHistory: true });
+      const network = o.json
+        ? undefined
+        : networkReport(ctx.home, meta.id, { live: !meta.interactive, stderr: process.stderr, env: ctx.env, quietHistory: true });
       let ended = false;
       let exitCode: number | undefined;
       // Follow: poll the log file until the run has ended and its last output is recorded. A rotation

@@ -83,7 +83,10 @@ export async function main(argv: string[]): Promise<number> {
   mark('cli loaded');
   // `moat list | head`: a closed pipe ends the command quietly, like any Unix tool.
   for (const s of [process.stdout, process.stderr]) {
-    s.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); else throw err; });
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      else throw err;
+    });
   }
   if (argv[2] === '__complete') {
     // Tab completion's dynamic values: the home's files only, before any command is loaded.
@@ -135,22 +138,28 @@ export async function main(argv: string[]): Promise<number> {
   lazy.claude = lazy.codex = once(async () => (await import('./agents.js')).registerAgentCommands(program, ctx, trailing));
   lazy.diff = lazy.rollback = lazy.snapshot = once(async () => (await import('./snapshot.js')).registerSnapshotCommands(program, ctx, trailing));
   lazy.deps = once(async () => (await import('./deps.js')).registerDepsCommands(program));
-  lazy.audit = once(async () => (await import('./audit.js')).registerAuditCommand(program, {
-    home: ctx.home,
-    resolveRunDir: async (ref) => {
-      const m = await ctx.pickRun(ref, 'audit', () => true);
-      return { id: m.id, dir: ctx.store.dir(m.id), live: LIVE_STATES.has(m.state) };
-    },
-  }));
+  lazy.audit = once(async () =>
+    (await import('./audit.js')).registerAuditCommand(program, {
+      home: ctx.home,
+      resolveRunDir: async (ref) => {
+        const m = await ctx.pickRun(ref, 'audit', () => true);
+        return { id: m.id, dir: ctx.store.dir(m.id), live: LIVE_STATES.has(m.state) };
+      },
+    }),
+  );
   lazy.completion = once(async () => {
     const { providers } = await import('../credentials/providers/index.js');
-    (await import('./completion.js')).registerCompletionCommand(program, providers.map((p) => p.name));
+    (await import('./completion.js')).registerCompletionCommand(
+      program,
+      providers.map((p) => p.name),
+    );
   });
   const first = head[2];
   const registered = (n: string): boolean => program.commands.some((c) => c.name() === n || c.aliases().includes(n));
   if (first && lazy[first] && first !== 'completion') await lazy[first]();
   // Help, completion, and an unknown command (its "did you mean" considers every command).
-  else if (!first || first.startsWith('-') || first === 'help' || first === 'completion' || !registered(first)) for (const load of new Set(Object.values(lazy))) await load();
+  else if (!first || first.startsWith('-') || first === 'help' || first === 'completion' || !registered(first))
+    for (const load of new Set(Object.values(lazy))) await load();
   for (const c of program.commands) c.exitOverride();
   wordErrors(program, [], head, json);
 

@@ -28,12 +28,22 @@ export function registerOpenCommand(program: Command, ctx: CliContext): void {
       const run = await ctx.pickRun(ref, 'open', hasPorts);
       const services = servicesOf(run.ports);
       if (services.length === 0) {
-        throw new MoatError(`The run ${run.name} publishes no ports.`, { code: 'E_USAGE', hint: 'Add ports: {web: 3000} to moat.yaml, or start it with -p web=3000.' });
+        throw new MoatError(`The run ${run.name} publishes no ports.`, {
+          code: 'E_USAGE',
+          hint: 'Add ports: {web: 3000} to moat.yaml, or start it with -p web=3000.',
+        });
       }
-      if (!LIVE_STATES.has(run.state)) throw new MoatError(`The run ${run.name} has stopped.`, { code: 'E_USAGE', hint: `Start it again: moat run (its services were ${services.map((s) => s.name).join(', ')}).` });
+      if (!LIVE_STATES.has(run.state))
+        throw new MoatError(`The run ${run.name} has stopped.`, {
+          code: 'E_USAGE',
+          hint: `Start it again: moat run (its services were ${services.map((s) => s.name).join(', ')}).`,
+        });
       const service = name === undefined ? services[0] : services.find((s) => s.name === name);
       if (!service) {
-        throw new MoatError(`The run ${run.name} has no service "${name ?? ''}".`, { code: 'E_NOT_FOUND', hint: `Its services: ${services.map((s) => s.name).join(', ')}.` });
+        throw new MoatError(`The run ${run.name} has no service "${name ?? ''}".`, {
+          code: 'E_NOT_FOUND',
+          hint: `Its services: ${services.map((s) => s.name).join(', ')}.`,
+        });
       }
       const url = serviceUrl(run.name, service.name, await routingPort(ctx.home.globalConfig));
       if (o.print) {

@@ -11,10 +11,14 @@ import { sanitizeForTerminal } from '../term/sanitize.js';
 export function stepLabel(text: string, owner: string): { label: string; counter?: string } {
   const m = /^Step (\d+)\/(\d+) :/.exec(text);
   const counter = m ? `${m[1]}/${m[2]}` : undefined;
-  const label = owner === 'base image' ? 'starting from the base image'
-    : owner === 'moat' ? "setting up moat's layer"
-      : owner === 'environment' ? 'setting the environment'
-        : `installing ${owner}…`;
+  const label =
+    owner === 'base image'
+      ? 'starting from the base image'
+      : owner === 'moat'
+        ? "setting up moat's layer"
+        : owner === 'environment'
+          ? 'setting the environment'
+          : `installing ${owner}…`;
   return counter === undefined ? { label } : { label, counter };
 }
 
@@ -40,7 +44,9 @@ export async function buildProgress(stream: NodeJS.WriteStream = process.stderr)
   const { default: ora } = await import('ora');
   const spinner: Ora = ora({ stream, text: 'Building the image' }).start();
   let step = '';
-  const render = (): void => { spinner.text = `Building the image ${pc.dim(elapsed())} ${step}`; };
+  const render = (): void => {
+    spinner.text = `Building the image ${pc.dim(elapsed())} ${step}`;
+  };
   const timer = setInterval(render, 500);
   return {
     step: (text, owner) => {

@@ -15,14 +15,16 @@ import { runSnapshotPair } from './diff.js';
 import { example } from './help.js';
 import { printJson, writeOut } from './json.js';
 
-const verb = (a: Action): string => (a.op === 'write' ? (a.replace ? 'restore' : 'create') : a.op === 'mkdir' ? 'mkdir' : a.op === 'delete' ? 'delete' : a.op === 'chmod' ? 'mode' : 'skip');
+const verb = (a: Action): string =>
+  a.op === 'write' ? (a.replace ? 'restore' : 'create') : a.op === 'mkdir' ? 'mkdir' : a.op === 'delete' ? 'delete' : a.op === 'chmod' ? 'mode' : 'skip';
 
 /** Paths where the workspace now differs from what the run left (someone changed them since). */
 function changedSince(post: Manifest, now: Manifest, actions: Action[]): string[] {
   const a = byPath(post);
   const b = byPath(now);
   return actions.map(pathOf).filter((p) => {
-    const x = a.get(p), y = b.get(p);
+    const x = a.get(p),
+      y = b.get(p);
     if (!x || !y) return x !== y;
     return !sameContent(x, y) || x.mode !== y.mode;
   });
@@ -31,7 +33,11 @@ function changedSince(post: Manifest, now: Manifest, actions: Action[]): string[
 async function emptyTarget(dir: string): Promise<string> {
   const abs = resolve(dir);
   await mkdir(abs, { recursive: true, mode: 0o755 });
-  if ((await readdir(abs)).length > 0) throw new MoatError(`${abs} is not empty; --to writes the snapshot into a new or empty folder.`, { code: 'E_USAGE', hint: 'Pick a new folder, e.g. --to /tmp/before-run' });
+  if ((await readdir(abs)).length > 0)
+    throw new MoatError(`${abs} is not empty; --to writes the snapshot into a new or empty folder.`, {
+      code: 'E_USAGE',
+      hint: 'Pick a new folder, e.g. --to /tmp/before-run',
+    });
   return realpath(abs);
 }
 
@@ -42,7 +48,7 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
     .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
     .usage('[options] [run] [-- paths...]')
     .option('--to <dir>', 'write the pre-run tree into this new or empty folder instead of the workspace')
-    .option('--snapshot <id>', "restore this snapshot of the run instead (e.g. the safety snapshot, to undo a rollback)")
+    .option('--snapshot <id>', 'restore this snapshot of the run instead (e.g. the safety snapshot, to undo a rollback)')
     .option('-y, --yes', 'do not ask before writing')
     .option('--force', 'restore files changed since the run ended too')
     .option('--json', 'one JSON document')
@@ -52,21 +58,32 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       const { pre, post } = await runSnapshotPair(ctx, meta);
       const records = (await readRunSnapshots(ctx.home, meta.id))?.records ?? [];
       const chosen = o.snapshot ? records.find((r) => r.id === o.snapshot) : pre;
-      if (!chosen) throw new MoatError(`Run ${meta.name} has no snapshot ${o.snapshot ?? ''}.`, { code: 'E_NOT_FOUND', hint: `moat snapshot list ${meta.name}` });
+      if (!chosen)
+        throw new MoatError(`Run ${meta.name} has no snapshot ${o.snapshot ?? ''}.`, { code: 'E_NOT_FOUND', hint: `moat snapshot list ${meta.name}` });
       const target = await readManifest(store, chosen.manifest);
       const keep = pathFilter(trailing ?? []);
       if (o.to) {
         const dir = await emptyTarget(o.to);
         const actions = planRestore(target, undefined, keep);
-        if (ctx.dryRun) { await printPlan(ctx, actions, o.json ?? false); return; }
+        if (ctx.dryRun) {
+          await printPlan(ctx, actions, o.json ?? false);
+          return;
+        }
         const report = await applyRestore(dir, store, actions);
         await auditSnapshotEvent(ctx.home, meta.id, { event: 'rollback', to: dir, manifest: chosen.manifest, written: report.written });
-        if (o.json) { await printJson({ run: meta.id, to: dir, manifest: chosen.manifest, ...report }); return; }
+        if (o.json) {
+          await printJson({ run: meta.id, to: dir, manifest: chosen.manifest, ...report });
+          return;
+        }
         await writeOut(`Wrote ${report.written} entries of ${meta.name}'s ${chosen.kind} snapshot to ${forOut(dir)}\n`);
         for (const s of report.skipped.slice(0, 20)) ctx.warn(`${s.path}: ${s.why}`);
         return;
       }
-      if (LIVE_STATES.has(meta.state)) throw new MoatError(`Run ${meta.name} is still running; its workspace is still changing.`, { code: 'E_CONFLICT', hint: `Stop it first (moat stop ${meta.name}), or write the pre-run tree elsewhere with --to DIR.` });
+      if (LIVE_STATES.has(meta.state))
+        throw new MoatError(`Run ${meta.name} is still running; its workspace is still changing.`, {
+          code: 'E_CONFLICT',
+          hint: `Stop it first (moat stop ${meta.name}), or write the pre-run tree elsewhere with --to DIR.`,
+        });
       // The workspace as it is now: the rollback's safety snapshot (recorded only when something is written).
       const run = await readRunSnapshots(ctx.home, meta.id);
       const safetyTaken = await snapshotWorkspace(ctx.home, meta.workspace, run?.settings ?? { exclude: [], limits: DEFAULT_LIMITS });
@@ -74,9 +91,13 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       if (!o.snapshot && post && !o.force) {
         const changed = changedSince(await readManifest(store, post.manifest), safetyTaken.manifest, actions);
         if (changed.length > 0) {
-          throw new MoatError(`The workspace changed since run ${meta.name} ended, in ${changed.length} of the files to restore: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ', …' : ''}.`, {
-            code: 'E_CONFLICT', hint: `Restore the other paths only (moat rollback ${meta.name} -- PATHS), or overwrite them too with --force.`,
-          });
+          throw new MoatError(
+            `The workspace changed since run ${meta.name} ended, in ${changed.length} of the files to restore: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ', …' : ''}.`,
+            {
+              code: 'E_CONFLICT',
+              hint: `Restore the other paths only (moat rollback ${meta.name} -- PATHS), or overwrite them too with --force.`,
+            },
+          );
         }
       }
       const writes = actions.filter((a) => a.op !== 'skip');
@@ -86,26 +107,55 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
         return;
       }
       if (!o.yes) {
-        if (!process.stdin.isTTY || !process.stderr.isTTY) throw new MoatError(`The rollback would change ${writes.length} paths in ${meta.workspace}, and there is no terminal to ask.`, { code: 'E_USAGE', hint: `Preview it with moat --dry-run rollback ${meta.name}, then add -y.` });
+        if (!process.stdin.isTTY || !process.stderr.isTTY)
+          throw new MoatError(`The rollback would change ${writes.length} paths in ${meta.workspace}, and there is no terminal to ask.`, {
+            code: 'E_USAGE',
+            hint: `Preview it with moat --dry-run rollback ${meta.name}, then add -y.`,
+          });
         await printPlan(ctx, actions, false, process.stderr);
         const { confirm } = await import('@inquirer/prompts');
-        const ok = await confirm({ message: `Restore ${writes.length} paths in ${meta.workspace}?`, default: false }, { output: process.stderr }).catch(() => false);
-        if (!ok) { ctx.info('Nothing was changed.'); return; }
+        const ok = await confirm({ message: `Restore ${writes.length} paths in ${meta.workspace}?`, default: false }, { output: process.stderr }).catch(
+          () => false,
+        );
+        if (!ok) {
+          ctx.info('Nothing was changed.');
+          return;
+        }
       }
       const safety = recordOf('safety', safetyTaken, `before rollback to ${chosen.id}`);
       await addRecord(ctx.home, meta.id, run?.settings ?? { exclude: [], limits: DEFAULT_LIMITS }, safety);
       const report = await applyRestore(meta.workspace, store, actions);
-      await auditSnapshotEvent(ctx.home, meta.id, { event: 'rollback', manifest: chosen.manifest, safety: safety.manifest, safetySnapshot: safety.id, written: report.written, deleted: report.deleted, modes: report.modes, paths: (trailing ?? []).slice(0, 100) });
-      if (o.json) { await printJson({ run: meta.id, manifest: chosen.manifest, safety: safety.id, ...report }); return; }
+      await auditSnapshotEvent(ctx.home, meta.id, {
+        event: 'rollback',
+        manifest: chosen.manifest,
+        safety: safety.manifest,
+        safetySnapshot: safety.id,
+        written: report.written,
+        deleted: report.deleted,
+        modes: report.modes,
+        paths: (trailing ?? []).slice(0, 100),
+      });
+      if (o.json) {
+        await printJson({ run: meta.id, manifest: chosen.manifest, safety: safety.id, ...report });
+        return;
+      }
       for (const s of report.skipped.slice(0, 20)) ctx.warn(`${s.path}: ${s.why}`);
-      await writeOut(`Restored ${report.written} and removed ${report.deleted} paths in ${forOut(meta.workspace)} (${chosen.kind} snapshot of ${meta.name}).\n`
-        + `  undo: moat rollback ${meta.name} --snapshot ${safety.id} -y\n`);
+      await writeOut(
+        `Restored ${report.written} and removed ${report.deleted} paths in ${forOut(meta.workspace)} (${chosen.kind} snapshot of ${meta.name}).\n` +
+          `  undo: moat rollback ${meta.name} --snapshot ${safety.id} -y\n`,
+      );
     });
   example(cmd, ['moat rollback', 'moat rollback my-run -- src/', 'moat --dry-run rollback my-run', 'moat rollback my-run --to /tmp/before']);
 }
 
 async function printPlan(ctx: CliContext, actions: Action[], json: boolean, out: NodeJS.WriteStream = process.stdout): Promise<void> {
-  if (json) { await printJson({ plan: actions.map((a) => ({ op: a.op, path: pathOf(a), ...(a.op === 'skip' ? { why: a.why } : {}) })) }); return; }
-  const text = actions.map((a) => `  ${verb(a).padEnd(7)} ${out === process.stdout ? forOut(pathOf(a)) : forErr(pathOf(a))}${a.op === 'skip' ? ` (${a.why})` : ''}\n`).join('');
-  if (out === process.stdout) await writeOut(text); else out.write(text);
+  if (json) {
+    await printJson({ plan: actions.map((a) => ({ op: a.op, path: pathOf(a), ...(a.op === 'skip' ? { why: a.why } : {}) })) });
+    return;
+  }
+  const text = actions
+    .map((a) => `  ${verb(a).padEnd(7)} ${out === process.stdout ? forOut(pathOf(a)) : forErr(pathOf(a))}${a.op === 'skip' ? ` (${a.why})` : ''}\n`)
+    .join('');
+  if (out === process.stdout) await writeOut(text);
+  else out.write(text);
 }

@@ -33,16 +33,34 @@ export function addRunFlags<C extends Command<[string | undefined]>>(cmd: C, opt
     .option('--keep', 'keep the container after the run stops')
     .option('--rebuild', 'rebuild the image even when it is cached')
     .option('--approve-config', 'accept the settings of moat.yaml that reach beyond the container (mounts, grants, build, network) without asking')
-    .option('--allow-sensitive-workspace', 'run in a workspace that holds keys or credentials, or is / or your home folder (moat\'s home stays hidden)')
+    .option('--allow-sensitive-workspace', "run in a workspace that holds keys or credentials, or is / or your home folder (moat's home stays hidden)")
     .addOption(new Option('--memory <size>', 'memory limit, e.g. 2g'))
     .addOption(new Option('--cpus <n>', 'CPU limit, e.g. 1.5').argParser(decimalNumber(cpusProblem)))
-    .addOption(new Option('--sandbox <sandbox>', 'container runtime: gvisor (gVisor\'s user-space kernel) or runc (the host\'s kernel); default gvisor when the engine has it').choices(['gvisor', 'runc'] as const))
+    .addOption(
+      new Option(
+        '--sandbox <sandbox>',
+        "container runtime: gvisor (gVisor's user-space kernel) or runc (the host's kernel); default gvisor when the engine has it",
+      ).choices(['gvisor', 'runc'] as const),
+    )
     .addOption(new Option('--pids <n>', 'most processes and threads in the container (default 4096)').argParser(wholeNumber(MIN_PIDS, MAX_PIDS)));
 }
 
 type RunFlagValues = {
-  interactive?: true; detach?: true; env: string[]; name?: string; grant: string[]; allowHost: string[]; port: string[];
-  keep?: true; rebuild?: true; traceBodies?: true; memory?: string; cpus?: number; pids?: number; approveConfig?: true; allowSensitiveWorkspace?: true;
+  interactive?: true;
+  detach?: true;
+  env: string[];
+  name?: string;
+  grant: string[];
+  allowHost: string[];
+  port: string[];
+  keep?: true;
+  rebuild?: true;
+  traceBodies?: true;
+  memory?: string;
+  cpus?: number;
+  pids?: number;
+  approveConfig?: true;
+  allowSensitiveWorkspace?: true;
   sandbox?: 'gvisor' | 'runc';
 };
 
@@ -91,7 +109,7 @@ export interface ReportOptions {
 /** What an interactive run is called in its start line: the agent, else the command's program. */
 function runTitle(spec: RunSpec): string {
   const program = spec.command[0];
-  return program ? basename(program) : 'the image\'s command';
+  return program ? basename(program) : "the image's command";
 }
 
 /** Run a prepared spec attached to this terminal; print how to follow a run that goes on without us. */
@@ -102,27 +120,32 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, report: R
     await printRunPlan(ctx, spec, what);
     return;
   }
-  const { meta, end, changes } = await executeRun({
-    home: ctx.home,
-    runtime: ctx.runtime,
-    env: ctx.env,
-    io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
-    progress: () => buildProgress(),
-    warn: (m) => ctx.warn(m),
-    ...(process.stdin.isTTY && process.stdout.isTTY ? { confirm: askYesNo } : {}),
-    // Before a program takes the screen over: what is starting, and the keys that leave it.
-    beforeStart: (m, image) => {
-      if (!spec.interactive) return;
-      ctx.info(startingLine(report.title ?? runTitle(spec), image, performance.now()), pc.dim);
-      ctx.info(attachedBanner(m.name), pc.dim);
+  const { meta, end, changes } = await executeRun(
+    {
+      home: ctx.home,
+      runtime: ctx.runtime,
+      env: ctx.env,
+      io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+      progress: () => buildProgress(),
+      warn: (m) => ctx.warn(m),
+      ...(process.stdin.isTTY && process.stdout.isTTY ? { confirm: askYesNo } : {}),
+      // Before a program takes the screen over: what is starting, and the keys that leave it.
+      beforeStart: (m, image) => {
+        if (!spec.interactive) return;
+        ctx.info(startingLine(report.title ?? runTitle(spec), image, performance.now()), pc.dim);
+        ctx.info(attachedBanner(m.name), pc.dim);
+      },
     },
-  }, spec);
+    spec,
+  );
   if (end.kind === 'started' || end.kind === 'detached') {
     const verb = end.kind === 'started' ? 'Started' : '\nDetached from';
-    process.stdout.write(`${verb} ${what} ${pc.bold(forOut(meta.name))} (${meta.id}) in ${forOut(meta.workspace)}\n`
-      + `  moat logs -f ${meta.name}    follow its output\n`
-      + `  moat attach ${meta.name}     attach to it\n`
-      + `  moat stop ${meta.name}       stop it\n`);
+    process.stdout.write(
+      `${verb} ${what} ${pc.bold(forOut(meta.name))} (${meta.id}) in ${forOut(meta.workspace)}\n` +
+        `  moat logs -f ${meta.name}    follow its output\n` +
+        `  moat attach ${meta.name}     attach to it\n` +
+        `  moat stop ${meta.name}       stop it\n`,
+    );
     return;
   }
   process.exitCode = end.exitCode;

@@ -15,8 +15,8 @@ export async function sandboxView(ctx: CliContext): Promise<SandboxView> {
   const { defaultRuntime, runtimes, address } = await ctx.runtime.runtimes();
   try {
     const c = chooseSandbox(requestedSandbox(undefined, ctx.env, undefined), runtimes, defaultRuntime, address);
-    if (c.sandbox === 'gvisor') return { sandbox: 'gvisor', line: 'gvisor (runs get gVisor\'s kernel)' };
-    return { sandbox: 'runc', line: 'runc (runs share this host\'s kernel)', ...(c.fallback ? { notice: runcNotice(c.fallback) } : {}) };
+    if (c.sandbox === 'gvisor') return { sandbox: 'gvisor', line: "gvisor (runs get gVisor's kernel)" };
+    return { sandbox: 'runc', line: "runc (runs share this host's kernel)", ...(c.fallback ? { notice: runcNotice(c.fallback) } : {}) };
   } catch (err) {
     const hint = (err as { hint?: string }).hint;
     return { line: (err as Error).message, ...(hint ? { notice: hint } : {}) };

@@ -10,8 +10,7 @@ export const INTERRUPT_WINDOW_MS = 1000;
 export const attachedBanner = (name: string): string => `Attached to ${name}. ${ESCAPE_KEYS}`;
 
 /** Attached to the output of a run that is not interactive. */
-export const outputBanner = (name: string): string =>
-  `Attached to the output of ${name}. Ctrl-C detaches (the run goes on), Ctrl-C twice stops it.`;
+export const outputBanner = (name: string): string => `Attached to the output of ${name}. Ctrl-C detaches (the run goes on), Ctrl-C twice stops it.`;
 
 export const armedLine = (name: string): string => `Detaching from ${name}; Ctrl-C again within 1 s stops it.`;
 export const stoppingLine = (name: string): string => `Stopping ${name}…`;

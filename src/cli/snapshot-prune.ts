@@ -16,18 +16,28 @@ export function registerPruneCommand(snap: CommandUnknownOpts, ctx: CliContext):
       const keep = o.keep;
       const byWorkspace = new Map<string, string[]>();
       const drop: Array<{ id: string; name: string; workspace: string; snapshots: number }> = [];
-      for (const m of await ctx.store.list()) { // newest first
+      for (const m of await ctx.store.list()) {
+        // newest first
         const r = await readRunSnapshots(ctx.home, m.id);
         if (!r || r.records.length === 0) continue;
         const kept = byWorkspace.get(m.workspace) ?? [];
-        if (kept.length < keep || LIVE_STATES.has(m.state)) { kept.push(m.id); byWorkspace.set(m.workspace, kept); continue; }
+        if (kept.length < keep || LIVE_STATES.has(m.state)) {
+          kept.push(m.id);
+          byWorkspace.set(m.workspace, kept);
+          continue;
+        }
         drop.push({ id: m.id, name: m.name, workspace: m.workspace, snapshots: r.records.length });
       }
       if (!ctx.dryRun) for (const d of drop) await updateRunSnapshots(ctx.home, d.id, (cur) => (cur ? { ...cur, records: [] } : undefined));
       const freed = await collectGarbage(ctx.home, { dryRun: ctx.dryRun });
-      if (o.json || ctx.json) { await printJson({ dryRun: ctx.dryRun, runs: drop, objects: freed.objects, bytes: freed.bytes }); return; }
+      if (o.json || ctx.json) {
+        await printJson({ dryRun: ctx.dryRun, runs: drop, objects: freed.objects, bytes: freed.bytes });
+        return;
+      }
       const lines = drop.map((d) => `  ${forOut(d.name)} (${d.id}): ${d.snapshots} snapshot(s)\n`).join('');
-      await writeOut(`${ctx.dryRun ? 'Would forget' : 'Forgot'} the snapshots of ${drop.length} run(s)${drop.length ? ':\n' + lines : '\n'}`
-        + `${ctx.dryRun ? 'Would free' : 'Freed'} ${freed.objects} unreferenced object(s), ${bytes(freed.bytes)}${ctx.dryRun && drop.length ? ' (more once those runs are forgotten)' : ''}.\n`);
+      await writeOut(
+        `${ctx.dryRun ? 'Would forget' : 'Forgot'} the snapshots of ${drop.length} run(s)${drop.length ? ':\n' + lines : '\n'}` +
+          `${ctx.dryRun ? 'Would free' : 'Freed'} ${freed.objects} unreferenced object(s), ${bytes(freed.bytes)}${ctx.dryRun && drop.length ? ' (more once those runs are forgotten)' : ''}.\n`,
+      );
     });
 }

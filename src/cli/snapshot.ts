@@ -27,11 +27,25 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
       const rec = recordOf('manual', taken, o.label);
       await addRecord(ctx.home, meta.id, settings, rec);
       // A live run's log is the daemon's: the entry goes in when the log is free (an ended run's, at once).
-      const audited = LIVE_STATES.has(meta.state) ? false : await auditSnapshotEvent(ctx.home, meta.id, { event: 'snapshot', kind: 'manual', snapshot: rec.id, manifest: rec.manifest, files: rec.files, ...(o.label ? { label: o.label } : {}) });
-      if (o.json) { await printJson({ ...rec, run: meta.id, audited }); return; }
+      const audited = LIVE_STATES.has(meta.state)
+        ? false
+        : await auditSnapshotEvent(ctx.home, meta.id, {
+            event: 'snapshot',
+            kind: 'manual',
+            snapshot: rec.id,
+            manifest: rec.manifest,
+            files: rec.files,
+            ...(o.label ? { label: o.label } : {}),
+          });
+      if (o.json) {
+        await printJson({ ...rec, run: meta.id, audited });
+        return;
+      }
       const note = unstoredNote(taken);
       if (note) ctx.warn(note);
-      await writeOut(`Snapshot ${rec.id} of ${forOut(meta.workspace)}: ${rec.files} files, ${bytes(rec.bytes)} (${bytes(rec.added)} new)${o.label ? `, label ${forOut(o.label)}` : ''}\n`);
+      await writeOut(
+        `Snapshot ${rec.id} of ${forOut(meta.workspace)}: ${rec.files} files, ${bytes(rec.bytes)} (${bytes(rec.added)} new)${o.label ? `, label ${forOut(o.label)}` : ''}\n`,
+      );
     });
   example(snap, ['moat snapshot --label before-refactor', 'moat snapshot list', 'moat snapshot prune --keep 5']);
   snap
@@ -46,9 +60,18 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
         for (const r of (await readRunSnapshots(ctx.home, m.id))?.records ?? []) rows.push({ ...r, run: m.id, runName: m.name, workspace: m.workspace });
       }
       // `--json` after `list` is read by the parent command too: either one asks for JSON.
-      if (o.json || ctx.json) { await printJson({ snapshots: rows }); return; }
-      if (rows.length === 0) { ctx.info('No snapshots (a run takes them before and after it runs).'); return; }
-      const lines = rows.map((r) => `${r.id}  ${r.kind.padEnd(6)}  ${r.createdAt.slice(0, 19).replace('T', ' ')}  ${forOut(r.runName).padEnd(20)}  ${String(r.files).padStart(7)} files  ${bytes(r.bytes).padStart(9)}${r.label ? `  ${forOut(r.label)}` : ''}`);
+      if (o.json || ctx.json) {
+        await printJson({ snapshots: rows });
+        return;
+      }
+      if (rows.length === 0) {
+        ctx.info('No snapshots (a run takes them before and after it runs).');
+        return;
+      }
+      const lines = rows.map(
+        (r) =>
+          `${r.id}  ${r.kind.padEnd(6)}  ${r.createdAt.slice(0, 19).replace('T', ' ')}  ${forOut(r.runName).padEnd(20)}  ${String(r.files).padStart(7)} files  ${bytes(r.bytes).padStart(9)}${r.label ? `  ${forOut(r.label)}` : ''}`,
+      );
       await writeOut(`${['ID                KIND    CREATED              RUN                     FILES       SIZE', ...lines].join('\n')}\n`);
     });
   registerPruneCommand(snap, ctx);

@@ -30,15 +30,34 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
       const stopped = (counts.stopped ?? 0) + (counts.failed ?? 0);
       if (stopped > 10) hints.push(`${stopped} stopped runs: moat clean removes them.`);
       if (o.json) {
-        await printJson({ version: VERSION, home: ctx.home.root, engine, ...(sandbox ? { sandbox: sandbox.sandbox ?? null } : {}), daemon, runs: counts, images: images.length, imageBytes, hints });
+        await printJson({
+          version: VERSION,
+          home: ctx.home.root,
+          engine,
+          ...(sandbox ? { sandbox: sandbox.sandbox ?? null } : {}),
+          daemon,
+          runs: counts,
+          images: images.length,
+          imageBytes,
+          hints,
+        });
         return;
       }
-      const w = (k: string, v: string): void => { process.stdout.write(`${pc.bold(k.padEnd(8))} ${v}\n`); };
+      const w = (k: string, v: string): void => {
+        process.stdout.write(`${pc.bold(k.padEnd(8))} ${v}\n`);
+      };
       w('moat', `${VERSION} (home ${ctx.home.root})`);
       w('engine', engine.reachable ? `docker ${engine.version} (API ${engine.api}, ${engine.os}/${engine.arch})` : pc.red(forOut(engine.error.message)));
       if (sandbox) w('sandbox', sandbox.sandbox ? sandbox.line : pc.red(forOut(sandbox.line)));
       w('daemon', daemon.running ? `running (pid ${daemon.pid}, ${daemon.runs.length} live runs)` : 'not running (starts with the next run)');
-      w('runs', runs.length === 0 ? 'none' : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', '));
+      w(
+        'runs',
+        runs.length === 0
+          ? 'none'
+          : Object.entries(counts)
+              .map(([s, n]) => `${n} ${s}`)
+              .join(', '),
+      );
       w('images', `${images.length} (${bytes(imageBytes)})`);
       for (const h of hints) process.stdout.write(`${pc.yellow('hint:')} ${forOut(h)}\n`);
     });

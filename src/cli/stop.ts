@@ -50,7 +50,7 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
 
   const destroy = program
     .command('destroy')
-    .description("remove runs: their containers and their directories")
+    .description('remove runs: their containers and their directories')
     .argument('[runs...]', 'run ids, id prefixes or names (default: the most recent stopped run)')
     .option('-f, --force', 'stop running runs first')
     .option('-y, --yes', 'do not ask before destroying the most recent stopped run (when no run is named)')
@@ -67,19 +67,31 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
         });
       }
       if (ctx.dryRun) {
-        const what = (m: RunMetadata): string => `run ${m.name} (${m.id}): ${m.containerId ? `its container ${m.containerId.slice(0, 12)} and ` : ''}its directory ${ctx.store.dir(m.id)}`;
+        const what = (m: RunMetadata): string =>
+          `run ${m.name} (${m.id}): ${m.containerId ? `its container ${m.containerId.slice(0, 12)} and ` : ''}its directory ${ctx.store.dir(m.id)}`;
         process.stdout.write(forOut(`Would remove (dry run: nothing was removed):\n${metas.map((m) => `  ${what(m)}`).join('\n')}\n`));
         return;
       }
       // No run named: the one picked is said, and removing it needs a yes, as for moat clean.
       if (implicit && !o.yes) {
         const m = metas[0];
-        if (m && !(await confirmRemoval(`Destroy run ${m.name} (${m.id}), its output and its audit log?`, `moat destroy asks before removing the most recent stopped run (${m.name}), and there is no terminal to ask.`, `Name it (moat destroy ${m.name}) or add -y.`))) return;
+        if (
+          m &&
+          !(await confirmRemoval(
+            `Destroy run ${m.name} (${m.id}), its output and its audit log?`,
+            `moat destroy asks before removing the most recent stopped run (${m.name}), and there is no terminal to ask.`,
+            `Name it (moat destroy ${m.name}) or add -y.`,
+          ))
+        )
+          return;
       }
       // A live run is killed first, and its directory removed only once the daemon has let it go: the
       // daemon records the exit and closes the audit log there, and would otherwise write it back.
       for (const m of running) if (m.containerId) await ctx.runtime.stop(m.containerId, 0).catch(() => undefined);
-      await waitReleased(ctx.home, metas.map((m) => m.id));
+      await waitReleased(
+        ctx.home,
+        metas.map((m) => m.id),
+      );
       for (const m of metas) {
         if (m.containerId) await ctx.runtime.remove(m.containerId, true);
         await ctx.store.remove(m.id);

@@ -31,7 +31,10 @@ function format(ev: RequestEvent, verbose: boolean): string {
     ev.reason ? `reason=${JSON.stringify(ev.reason)}` : '',
     ev.error ? `error=${ev.error}` : '',
     verbose ? `ttfb=${ev.ttfbMs}ms up=${ev.bytesUp}B down=${ev.bytesDown}B${ev.upgrade ? ` upgrade=${ev.upgrade}` : ''}` : '',
-  ].filter(Boolean).map(safe).join(' ');
+  ]
+    .filter(Boolean)
+    .map(safe)
+    .join(' ');
   const head = extra ? `${base}  ${pc.dim(extra)}` : base;
   if (!verbose) return head;
   const block = (title: string, h?: Record<string, string>, body?: string): string[] => [
@@ -45,23 +48,30 @@ type TraceLine = RequestEvent | RefusalSummary | DroppedLine | TraceBudgetLine;
 
 function lineMatches(ev: TraceLine, o: { host?: string; status?: string }): boolean {
   switch (ev.type) {
-    case 'request': return matches(ev, o);
-    case 'refusals': return matches({ ...ev, type: 'request', blocked: true } as unknown as RequestEvent, o);
-    case 'dropped': case 'trace-budget-reached': return !o.host && (!o.status || o.status === 'blocked' || /^4xx$/i.test(o.status));
-    default: return false;
+    case 'request':
+      return matches(ev, o);
+    case 'refusals':
+      return matches({ ...ev, type: 'request', blocked: true } as unknown as RequestEvent, o);
+    case 'dropped':
+    case 'trace-budget-reached':
+      return !o.host && (!o.status || o.status === 'blocked' || /^4xx$/i.test(o.status));
+    default:
+      return false;
   }
 }
 
 function formatLine(ev: TraceLine, verbose: boolean): string | undefined {
   switch (ev.type) {
-    case 'request': return format(ev, verbose);
+    case 'request':
+      return format(ev, verbose);
     case 'refusals':
       return `${forOut(ev.ts.slice(11, 23))}  ${pc.red(`${ev.status} BLOCKED x${ev.count}`)}  ${forOut(ev.host)}  ${pc.dim(forOut(`reason=${JSON.stringify(ev.reason)} (${ev.count} more refusals of ${ev.host} counted, not listed, ${ev.since.slice(11, 23)}..${ev.until.slice(11, 23)})`))}`;
     case 'dropped':
       return `${ev.ts.slice(11, 23)}  ${pc.yellow(`${ev.count} requests not listed`)} (${ev.blocked} refused) ${pc.dim(`${ev.since.slice(11, 23)}..${ev.until.slice(11, 23)}: the trace budget is spent`)}`;
     case 'trace-budget-reached':
       return `${ev.ts.slice(11, 23)}  ${pc.yellow(`trace budget of ${ev.limitBytes} bytes reached`)}: later requests are counted, not listed (records.trace_max_mib in ~/.moat/config.yaml)`;
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -91,7 +101,11 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
         const before = cursor.offset;
         for await (const text of cursor.lines()) {
           let ev: TraceLine;
-          try { ev = JSON.parse(text) as TraceLine; } catch { continue; }
+          try {
+            ev = JSON.parse(text) as TraceLine;
+          } catch {
+            continue;
+          }
           if (typeof ev !== 'object' || ev === null || !lineMatches(ev, o)) continue;
           const out = o.json ? jsonFor(process.stdout)(text) : formatLine(ev, o.verbose ?? false);
           if (out === undefined) continue;

@@ -10,7 +10,7 @@ import { loadWorkspaceGuard } from '../run/workspace-guard.js';
 
 /** `moat trust show [path]`: every pending change of moat.yaml's host-reaching settings; `moat trust approve [path]`. */
 export function registerTrustCommands(program: Command, ctx: CliContext): void {
-  const trust = program.command('trust').description('review and approve the settings of a workspace\'s moat.yaml that reach beyond the container');
+  const trust = program.command('trust').description("review and approve the settings of a workspace's moat.yaml that reach beyond the container");
   example(trust, ['moat trust show', 'moat trust approve ~/src/app']);
   const show = trust
     .command('show')
@@ -29,17 +29,21 @@ export function registerTrustCommands(program: Command, ctx: CliContext): void {
       }
       const ws = displayText(approved.realWorkspace, 200);
       if (changes.length === 0) {
-        process.stdout.write(`Nothing to approve: the settings of ${file} in ${ws} that reach beyond the container are ${approved.settings ? 'the approved ones' : 'the defaults'}.\n`);
+        process.stdout.write(
+          `Nothing to approve: the settings of ${file} in ${ws} that reach beyond the container are ${approved.settings ? 'the approved ones' : 'the defaults'}.\n`,
+        );
         return;
       }
       const since = approved.settings ? 'since the last approval' : 'never approved';
-      process.stdout.write(`${file} in ${ws}, ${since}:\n${fullLines(changes, { homeDir }).join('\n')}\n`
-        + `To accept: moat trust approve ${ws} (or run with --approve-config).\n`);
+      process.stdout.write(
+        `${file} in ${ws}, ${since}:\n${fullLines(changes, { homeDir }).join('\n')}\n` +
+          `To accept: moat trust approve ${ws} (or run with --approve-config).\n`,
+      );
     });
   example(show, ['moat trust show', 'moat trust show ~/src/app']);
   const approve = trust
     .command('approve')
-    .description('approve the current settings of a workspace\'s moat.yaml (what moat trust show lists)')
+    .description("approve the current settings of a workspace's moat.yaml (what moat trust show lists)")
     .argument('[path]', 'the workspace directory', '.')
     .action(async (path) => {
       const workspace = await checkWorkspace(path);

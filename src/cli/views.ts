@@ -5,9 +5,7 @@ import { errorDocument, type ErrorDocument } from '../errors.js';
 import type { DaemonHealth } from '../daemon/protocol.js';
 import { daemonLog } from '../daemon/protocol.js';
 
-export type EngineView =
-  | { reachable: true; version: string; api: string; os: string; arch: string }
-  | { reachable: false; error: ErrorDocument };
+export type EngineView = { reachable: true; version: string; api: string; os: string; arch: string } | { reachable: false; error: ErrorDocument };
 
 export async function engineView(runtime: () => ContainerRuntime): Promise<EngineView> {
   try {
@@ -18,9 +16,7 @@ export async function engineView(runtime: () => ContainerRuntime): Promise<Engin
   }
 }
 
-export type DaemonView =
-  | { running: false }
-  | { running: true; pid: number; version: string; startedAt: string; runs: string[]; log: string };
+export type DaemonView = { running: false } | { running: true; pid: number; version: string; startedAt: string; runs: string[]; log: string };
 
 export function daemonView(h: DaemonHealth | undefined, home: MoatHome): DaemonView {
   return h ? { running: true, pid: h.pid, version: h.version, startedAt: h.startedAt, runs: h.runs, log: daemonLog(home) } : { running: false };

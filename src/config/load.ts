@@ -105,7 +105,11 @@ export function splitEnvEntry(entry: string): [string, string] {
  */
 export function parseMount(spec: string, baseDir: string, homeDir: string = homedir()): Mount {
   const problem = mountProblem(spec);
-  if (problem) throw new MoatError(`invalid mount "${spec}": ${problem}`, { code: 'E_CONFIG', hint: 'Use "source:target" or "source:target:ro", e.g. "./data:/data:ro".' });
+  if (problem)
+    throw new MoatError(`invalid mount "${spec}": ${problem}`, {
+      code: 'E_CONFIG',
+      hint: 'Use "source:target" or "source:target:ro", e.g. "./data:/data:ro".',
+    });
   const [source, target, mode] = spec.split(':') as [string, string, string | undefined];
   return { source: resolveHostPath(source, baseDir, homeDir), target: path.posix.normalize(target), readOnly: mode === 'ro' };
 }

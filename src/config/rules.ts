@@ -12,7 +12,9 @@ export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Why `name` is not an environment variable name, or undefined. */
 export function envNameProblem(name: string): string | undefined {
-  return ENV_NAME_RE.test(name) ? undefined : `invalid environment variable name ${JSON.stringify(name)} (use letters, digits and _, not starting with a digit)`;
+  return ENV_NAME_RE.test(name)
+    ? undefined
+    : `invalid environment variable name ${JSON.stringify(name)} (use letters, digits and _, not starting with a digit)`;
 }
 
 /** Why `entry` is not a "NAME=value" entry (moat.yaml's env list, -e), or undefined. */
@@ -95,7 +97,9 @@ export function reservedTargetProblem(target: string): string | undefined {
   const t = posix.normalize(target).replace(/\/+$/, '') || '/';
   if (t === '/') return 'mount target "/" would replace the whole container';
   const hit = RESERVED_MOUNT_TARGETS.find((r) => t === r || t.startsWith(`${r}/`));
-  return hit ? `mount target "${target}" is inside ${hit}, which holds the programs moat starts the container with; mount it elsewhere (e.g. under /mnt or /home/moat)` : undefined;
+  return hit
+    ? `mount target "${target}" is inside ${hit}, which holds the programs moat starts the container with; mount it elsewhere (e.g. under /mnt or /home/moat)`
+    : undefined;
 }
 
 /** Checks one "src:dst[:ro|rw]" mount string and explains what is wrong with it. */

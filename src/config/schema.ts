@@ -15,20 +15,38 @@ import { SANDBOXES } from '../runtime/sandbox.js';
 import { MAX_PORTS, portNameProblem } from './ports.js';
 import { secretReferenceProblem } from '../secret-reference.js';
 import {
-  DEFAULT_PIDS, ENV_NAME_RE, MAX_PIDS, MIN_CPUS, MIN_PIDS, parseSize, cpusProblem, envEntryProblem, envNameProblem, logLimitProblem, memoryProblem, mountProblem, pidsProblem, runNameProblem,
+  DEFAULT_PIDS,
+  ENV_NAME_RE,
+  MAX_PIDS,
+  MIN_CPUS,
+  MIN_PIDS,
+  parseSize,
+  cpusProblem,
+  envEntryProblem,
+  envNameProblem,
+  logLimitProblem,
+  memoryProblem,
+  mountProblem,
+  pidsProblem,
+  runNameProblem,
 } from './rules.js';
 
 /** A string checked by one of rules.ts's `…Problem` functions (the same ones the run flags use). */
-const checked = (problem: (s: string) => string | undefined) => z.string().superRefine((s, ctx) => {
-  const p = problem(s);
-  if (p) ctx.addIssue({ code: 'custom', message: p });
-});
+const checked = (problem: (s: string) => string | undefined) =>
+  z.string().superRefine((s, ctx) => {
+    const p = problem(s);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  });
 
 /** The editors' patterns (JSON Schema) come from the same expression the checks use. */
 const envName = checked(envNameProblem).meta({ pattern: ENV_NAME_RE.source });
 
 const envRecord = z.record(envName, z.string().describe('Value of the variable.'));
-const envList = z.array(checked(envEntryProblem).meta({ pattern: `${ENV_NAME_RE.source.replace(/\$$/, '')}=` }).describe('"NAME=value".'));
+const envList = z.array(
+  checked(envEntryProblem)
+    .meta({ pattern: `${ENV_NAME_RE.source.replace(/\$$/, '')}=` })
+    .describe('"NAME=value".'),
+);
 
 const mount = z
   .string()
@@ -37,7 +55,6 @@ const mount = z
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   })
   .describe('"source:target[:ro]". Relative sources are resolved against the workspace; target must be absolute.');
-
 
 /** A snapshot limit: a size such as "100m" or "4g". */
 const snapshotSizeProblem = (t: string): string | undefined => (parseSize(t) === undefined ? 'expected a size like "100m" or "4g"' : undefined);
@@ -53,13 +70,15 @@ const mcpServer = z
   .describe('A local (stdio) MCP server.');
 
 /** A value checked by the parser that applies it (one that throws an Error saying what is wrong). */
-const parsedBy = <T>(parse: (value: T) => unknown) => (value: T, ctx: z.RefinementCtx<T>): void => {
-  try {
-    parse(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
-  }
-};
+const parsedBy =
+  <T>(parse: (value: T) => unknown) =>
+  (value: T, ctx: z.RefinementCtx<T>): void => {
+    try {
+      parse(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+    }
+  };
 
 /** A host pattern (api.github.com, *.github.com, host:8443), checked by the gateway's own parser. */
 const hostPattern = z.string().superRefine(parsedBy(validatePattern)).meta({ minLength: 1 });
@@ -86,16 +105,23 @@ const networkRule = z.union(
   { error: 'expected a host pattern string or a mapping of host -> list of rules' },
 );
 
-const secretReference = checked(secretReferenceProblem)
-  .describe('Where the value comes from: "op://vault/item/field" (1Password CLI), "ssm:///name" or "ssm://REGION/name" (AWS SSM Parameter Store), "env://HOST_VARIABLE" (the environment moat runs in).');
+const secretReference = checked(secretReferenceProblem).describe(
+  'Where the value comes from: "op://vault/item/field" (1Password CLI), "ssm:///name" or "ssm://REGION/name" (AWS SSM Parameter Store), "env://HOST_VARIABLE" (the environment moat runs in).',
+);
 
 const secretEntry = z.union([
   secretReference,
   z
     .object({
       from: secretReference,
-      hosts: z.array(hostPattern).optional().describe('Hosts the real value may be sent to (the gateway replaces the placeholder only in requests to these); none: it is never sent anywhere.'),
-      expose: z.literal('env').optional().describe('"env": put the real value itself in the container\'s environment (any process there can read it; warned and audited).'),
+      hosts: z
+        .array(hostPattern)
+        .optional()
+        .describe('Hosts the real value may be sent to (the gateway replaces the placeholder only in requests to these); none: it is never sent anywhere.'),
+      expose: z
+        .literal('env')
+        .optional()
+        .describe('"env": put the real value itself in the container\'s environment (any process there can read it; warned and audited).'),
     })
     .strict()
     .describe('A secret with the hosts its real value may reach.'),
@@ -103,10 +129,7 @@ const secretEntry = z.union([
 
 export const moatConfigSchema = z
   .object({
-    name: checked(runNameProblem)
-      .meta({ pattern: RUN_NAME_RE.source })
-      .optional()
-      .describe('Default run name.'),
+    name: checked(runNameProblem).meta({ pattern: RUN_NAME_RE.source }).optional().describe('Default run name.'),
     command: z
       .union([z.string().min(1), z.array(z.string()).min(1)], { error: 'expected a string or a list of strings' })
       .optional()
@@ -129,23 +152,36 @@ export const moatConfigSchema = z
     sandbox: z
       .enum(SANDBOXES, { error: 'expected "gvisor" or "runc"' })
       .optional()
-      .describe('The container runtime: "gvisor" (gVisor\'s runsc, a user-space kernel between the run and the host) or "runc" (the host\'s kernel, namespaces only). Default: gvisor when the engine has runsc registered, else runc with a notice. --sandbox and MOAT_SANDBOX override it; choosing runc here is approved by the user like mounts and grants.'),
+      .describe(
+        'The container runtime: "gvisor" (gVisor\'s runsc, a user-space kernel between the run and the host) or "runc" (the host\'s kernel, namespaces only). Default: gvisor when the engine has runsc registered, else runc with a notice. --sandbox and MOAT_SANDBOX override it; choosing runc here is approved by the user like mounts and grants.',
+      ),
     snapshots: z
       .object({
         disabled: z.boolean().optional().describe('Take no workspace snapshots before and after runs (moat diff and moat rollback then have nothing to show).'),
-        exclude: z.array(z.string().min(1)).optional().describe('Extra paths left out of snapshots, in .gitignore syntax from the workspace root, e.g. "dist/" or "*.iso".'),
-        max_files: z.number().int().min(1).max(10_000_000).optional().describe('Most files and folders one snapshot records (default 200000); a workspace holding more gets no snapshot and says so.'),
-        max_file_size: checked(snapshotSizeProblem).optional().describe('Files larger than this are recorded by size and time only, never read or stored (default "100m").'),
-        max_bytes: checked(snapshotSizeProblem).optional().describe('Most bytes one snapshot reads from new or changed files (default "4g"); files past it are recorded like large files.'),
+        exclude: z
+          .array(z.string().min(1))
+          .optional()
+          .describe('Extra paths left out of snapshots, in .gitignore syntax from the workspace root, e.g. "dist/" or "*.iso".'),
+        max_files: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000_000)
+          .optional()
+          .describe('Most files and folders one snapshot records (default 200000); a workspace holding more gets no snapshot and says so.'),
+        max_file_size: checked(snapshotSizeProblem)
+          .optional()
+          .describe('Files larger than this are recorded by size and time only, never read or stored (default "100m").'),
+        max_bytes: checked(snapshotSizeProblem)
+          .optional()
+          .describe('Most bytes one snapshot reads from new or changed files (default "4g"); files past it are recorded like large files.'),
       })
       .strict()
       .optional()
       .describe('Workspace snapshots before and after every run (moat diff, moat rollback, moat snapshot).'),
     container: z
       .object({
-        memory: checked(memoryProblem)
-          .optional()
-          .describe('Memory limit, e.g. "512m" or "2g".'),
+        memory: checked(memoryProblem).optional().describe('Memory limit, e.g. "512m" or "2g".'),
         cpus: z
           .number()
           .superRefine((n, ctx) => {
@@ -163,10 +199,14 @@ export const moatConfigSchema = z
           })
           .meta({ type: 'integer', minimum: MIN_PIDS, maximum: MAX_PIDS })
           .optional()
-          .describe(`Most processes and threads the container may have at once (default ${DEFAULT_PIDS}), so a fork bomb cannot exhaust the host's process ids. A change is approved by the user like mounts and grants.`),
+          .describe(
+            `Most processes and threads the container may have at once (default ${DEFAULT_PIDS}), so a fork bomb cannot exhaust the host's process ids. A change is approved by the user like mounts and grants.`,
+          ),
         log_limit: checked(logLimitProblem)
           .optional()
-          .describe('Cap on the output moat stores for a run (default "256m"), e.g. "64m" or "1g"; past it the newest output is kept. Raising it needs your approval like mounts and grants.'),
+          .describe(
+            'Cap on the output moat stores for a run (default "256m"), e.g. "64m" or "1g"; past it the newest output is kept. Raising it needs your approval like mounts and grants.',
+          ),
       })
       .strict()
       .optional()
@@ -188,7 +228,9 @@ export const moatConfigSchema = z
     secrets: z
       .record(envName, secretEntry)
       .optional()
-      .describe('Secrets resolved on the host when a run starts, by the container variable that carries their placeholder; the gateway puts the real value in requests to their hosts only.'),
+      .describe(
+        'Secrets resolved on the host when a run starts, by the container variable that carries their placeholder; the gateway puts the real value in requests to their hosts only.',
+      ),
     network: z
       .object({
         policy: z.enum(POLICY_MODES).optional().describe('permissive: allow all hosts not denied; strict: allow only listed hosts.'),
@@ -205,18 +247,23 @@ export const moatConfigSchema = z
       )
       .refine((r) => Object.keys(r).length <= MAX_PORTS, { error: `at most ${MAX_PORTS} services per run` })
       .optional()
-      .describe('Services inside the run reachable from the host at http(s)://NAME.RUN.localhost:ROUTING_PORT/ (the first also at RUN.localhost), e.g. {web: 3000}.'),
+      .describe(
+        'Services inside the run reachable from the host at http(s)://NAME.RUN.localhost:ROUTING_PORT/ (the first also at RUN.localhost), e.g. {web: 3000}.',
+      ),
     claude: z
       .object({
         version: z.string().min(1).optional().describe('Claude Code version to install.'),
         mcp: mcpServers.optional(),
-        plugins: z.record(z.string(), z.boolean()).optional().describe('Plugins to enable (true) or disable (false), e.g. "name@marketplace": true; these win over the host\'s and the project\'s settings.'),
+        plugins: z
+          .record(z.string(), z.boolean())
+          .optional()
+          .describe('Plugins to enable (true) or disable (false), e.g. "name@marketplace": true; these win over the host\'s and the project\'s settings.'),
         marketplaces: z.record(z.string(), z.unknown()).optional().describe('Plugin marketplaces by name.'),
         host_plugins: z
           .boolean()
           .optional()
           .describe(
-            'Also enable the plugins and marketplaces of your own Claude Code settings and the project\'s .claude/settings(.local).json (default true; false: only plugins/marketplaces above). Installed files on this machine are mounted read-only only for what your own settings or claude.plugins enable, never for what the project alone enables.',
+            "Also enable the plugins and marketplaces of your own Claude Code settings and the project's .claude/settings(.local).json (default true; false: only plugins/marketplaces above). Installed files on this machine are mounted read-only only for what your own settings or claude.plugins enable, never for what the project alone enables.",
           ),
         sync_logs: z.boolean().optional().describe('Copy session transcripts back to the host.'),
       })
@@ -250,7 +297,10 @@ export const globalConfigSchema = z
   .object({
     proxy: z
       .object({
-        upstream: z.url({ error: 'expected a URL, e.g. "http://proxy.corp:3128"' }).optional().describe('Corporate HTTP proxy the gateway sends traffic through.'),
+        upstream: z
+          .url({ error: 'expected a URL, e.g. "http://proxy.corp:3128"' })
+          .optional()
+          .describe('Corporate HTTP proxy the gateway sends traffic through.'),
       })
       .strict()
       .optional()
@@ -268,15 +318,31 @@ export const globalConfigSchema = z
       .describe('Image build settings.'),
     routing: z
       .object({
-        port: z.number().int().min(1).max(65535).optional().describe('Loopback port of the routing proxy that serves runs\' ports (http and https on one listener; default 8080).'),
+        port: z
+          .number()
+          .int()
+          .min(1)
+          .max(65535)
+          .optional()
+          .describe("Loopback port of the routing proxy that serves runs' ports (http and https on one listener; default 8080)."),
       })
       .strict()
       .optional()
-      .describe('The routing proxy for runs\' ports (moat.yaml ports:).'),
+      .describe("The routing proxy for runs' ports (moat.yaml ports:)."),
     records: z
       .object({
-        trace_max_mib: z.number().min(0.25).max(1_048_576).optional().describe("Byte budget of each run's network.jsonl, in MiB (default 64); past it requests are counted, not listed."),
-        audit_max_mib: z.number().min(0.25).max(1_048_576).optional().describe("Byte budget of each run's audit log, in MiB (default 64); past it entries are counted, not written, and the log still signs."),
+        trace_max_mib: z
+          .number()
+          .min(0.25)
+          .max(1_048_576)
+          .optional()
+          .describe("Byte budget of each run's network.jsonl, in MiB (default 64); past it requests are counted, not listed."),
+        audit_max_mib: z
+          .number()
+          .min(0.25)
+          .max(1_048_576)
+          .optional()
+          .describe("Byte budget of each run's audit log, in MiB (default 64); past it entries are counted, not written, and the log still signs."),
       })
       .strict()
       .optional()

@@ -46,29 +46,43 @@ export function parseSessionDuration(text: string): number {
 
 export function validateRoleArn(arn: string): string {
   if (!ROLE_ARN_RE.test(arn)) {
-    throw usage(`Invalid --role "${arn.slice(0, 100)}": expected an IAM role ARN like arn:aws:iam::123456789012:role/my-role.`, 'moat grant aws --role arn:aws:iam::123456789012:role/my-role');
+    throw usage(
+      `Invalid --role "${arn.slice(0, 100)}": expected an IAM role ARN like arn:aws:iam::123456789012:role/my-role.`,
+      'moat grant aws --role arn:aws:iam::123456789012:role/my-role',
+    );
   }
   return arn;
 }
 
 export function validateRegion(region: string): string {
-  if (!REGION_RE.test(region)) throw usage(`Invalid --region "${region.slice(0, 40)}": expected an AWS region like us-east-1.`, 'moat grant aws --role ARN --region eu-west-1');
+  if (!REGION_RE.test(region))
+    throw usage(`Invalid --region "${region.slice(0, 40)}": expected an AWS region like us-east-1.`, 'moat grant aws --role ARN --region eu-west-1');
   return region;
 }
 
 /** The flags of `moat grant aws`, checked; the region falls back to AWS_REGION, AWS_DEFAULT_REGION, us-east-1. */
 export function awsConfigFromFlags(flags: AwsGrantFlags, env: NodeJS.ProcessEnv): AwsCredentialConfig & { endpoints: string[] } {
   if (!flags.role && !flags.profile) {
-    throw usage('moat grant aws needs a role to assume (--role ARN) or a profile whose credentials to use (--profile NAME).', 'moat grant aws --role arn:aws:iam::123456789012:role/my-role');
+    throw usage(
+      'moat grant aws needs a role to assume (--role ARN) or a profile whose credentials to use (--profile NAME).',
+      'moat grant aws --role arn:aws:iam::123456789012:role/my-role',
+    );
   }
   if (!flags.role && (flags.sessionDuration !== undefined || flags.externalId !== undefined)) {
     throw usage('--session-duration and --external-id apply to an assumed role: add --role ARN.', 'moat grant aws --role ARN --session-duration 1h');
   }
   const region = validateRegion(flags.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1'));
-  if (flags.externalId !== undefined && !EXTERNAL_ID_RE.test(flags.externalId)) throw usage('Invalid --external-id: 2 to 1224 letters, digits or +=,.@:/-_.', 'moat grant aws --role ARN --external-id ID');
-  if (flags.profile !== undefined && !PROFILE_RE.test(flags.profile)) throw usage(`Invalid --profile "${flags.profile.slice(0, 40)}".`, 'moat grant aws --profile NAME (a profile of ~/.aws/config)');
-  const endpoints = (flags.endpoint ?? '').split(',').map((e) => e.trim().toLowerCase()).filter(Boolean);
-  for (const e of endpoints) if (!ENDPOINT_RE.test(e)) throw usage(`Invalid --endpoint "${e.slice(0, 100)}": write a host name or host:port.`, 'moat grant aws --role ARN --endpoint s3.corp.example');
+  if (flags.externalId !== undefined && !EXTERNAL_ID_RE.test(flags.externalId))
+    throw usage('Invalid --external-id: 2 to 1224 letters, digits or +=,.@:/-_.', 'moat grant aws --role ARN --external-id ID');
+  if (flags.profile !== undefined && !PROFILE_RE.test(flags.profile))
+    throw usage(`Invalid --profile "${flags.profile.slice(0, 40)}".`, 'moat grant aws --profile NAME (a profile of ~/.aws/config)');
+  const endpoints = (flags.endpoint ?? '')
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter(Boolean);
+  for (const e of endpoints)
+    if (!ENDPOINT_RE.test(e))
+      throw usage(`Invalid --endpoint "${e.slice(0, 100)}": write a host name or host:port.`, 'moat grant aws --role ARN --endpoint s3.corp.example');
   return {
     ...(flags.role ? { roleArn: validateRoleArn(flags.role) } : {}),
     region,

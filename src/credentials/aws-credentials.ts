@@ -29,7 +29,7 @@ function failure(what: string, err: unknown): MoatError {
   const detail = `${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${(e.message ?? String(err)).split('\n')[0]!.slice(0, 300)}`;
   return new MoatError(`Could not ${what}: ${detail}`, {
     code: 'E_CREDENTIAL',
-    hint: 'Check the host\'s AWS setup (aws sts get-caller-identity, or aws sso login --profile NAME), then run: moat grant aws …',
+    hint: "Check the host's AWS setup (aws sts get-caller-identity, or aws sso login --profile NAME), then run: moat grant aws …",
     cause: err,
   });
 }
@@ -57,24 +57,31 @@ export async function fetchAwsCredentials(cfg: AwsCredentialConfig, opts: AwsFet
         throw failure('check the AWS credentials with STS GetCallerIdentity', err);
       });
       return {
-        accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey,
+        accessKeyId: keys.accessKeyId,
+        secretAccessKey: keys.secretAccessKey,
         ...(keys.sessionToken ? { sessionToken: keys.sessionToken } : {}),
         ...(keys.expiration ? { expiration: keys.expiration.toISOString() } : {}),
         ...(who.Arn ? { arn: who.Arn } : {}),
       };
     }
-    const out = await client.send(new AssumeRoleCommand({
-      RoleArn: cfg.roleArn,
-      RoleSessionName: opts.sessionName ?? 'moat',
-      DurationSeconds: cfg.durationSeconds,
-      ...(cfg.externalId ? { ExternalId: cfg.externalId } : {}),
-    })).catch((err: unknown) => {
-      throw err instanceof MoatError ? err : failure(`assume the role ${cfg.roleArn!}`, err);
-    });
+    const out = await client
+      .send(
+        new AssumeRoleCommand({
+          RoleArn: cfg.roleArn,
+          RoleSessionName: opts.sessionName ?? 'moat',
+          DurationSeconds: cfg.durationSeconds,
+          ...(cfg.externalId ? { ExternalId: cfg.externalId } : {}),
+        }),
+      )
+      .catch((err: unknown) => {
+        throw err instanceof MoatError ? err : failure(`assume the role ${cfg.roleArn!}`, err);
+      });
     const c = out.Credentials;
-    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new MoatError(`STS AssumeRole for ${cfg.roleArn} returned no credentials.`, { code: 'E_CREDENTIAL', hint: 'moat grant aws --role ARN' });
+    if (!c?.AccessKeyId || !c.SecretAccessKey)
+      throw new MoatError(`STS AssumeRole for ${cfg.roleArn} returned no credentials.`, { code: 'E_CREDENTIAL', hint: 'moat grant aws --role ARN' });
     return {
-      accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey,
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretAccessKey,
       ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
       ...(c.Expiration ? { expiration: c.Expiration.toISOString() } : {}),
       ...(out.AssumedRoleUser?.Arn ? { arn: out.AssumedRoleUser.Arn } : {}),

@@ -15,12 +15,7 @@ export interface GrantOutcome {
   validation?: ValidationResult;
 }
 
-export async function grantCredential(
-  spec: string,
-  store: CredentialStore,
-  ctx: GrantContext,
-  opts: GrantOptions,
-): Promise<GrantOutcome> {
+export async function grantCredential(spec: string, store: CredentialStore, ctx: GrantContext, opts: GrantOptions): Promise<GrantOutcome> {
   const { provider: providerName, scopes } = parseGrantName(spec);
   const provider = getProvider(providerName);
   const granted = await provider.grant(ctx);

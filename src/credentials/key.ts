@@ -108,10 +108,10 @@ export async function readKeyFile(file: string): Promise<Buffer | undefined> {
     throw new MoatError(`Cannot read the encryption key ${file}: ${(err as Error).message}`, { code: 'E_CREDENTIAL' });
   }
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw new MoatError(
-      `The encryption key ${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); moat refuses to use it.`,
-      { code: 'E_REFUSED', hint: `chmod 600 ${file}` },
-    );
+    throw new MoatError(`The encryption key ${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); moat refuses to use it.`, {
+      code: 'E_REFUSED',
+      hint: `chmod 600 ${file}`,
+    });
   }
   const text = (await readFile(file, 'utf8')).trim();
   const key = Buffer.from(text, 'base64');

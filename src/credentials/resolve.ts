@@ -51,7 +51,12 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
     if (!provider) {
       throw new MoatError(`Unknown grant "${spec}": there is no provider "${name}" (known: ${providers.map((p) => p.name).join(', ')}).`, {
         code: 'E_NOT_FOUND',
-        hint: didYouMean(name, providers.map((p) => p.name), '--grant {}') ?? 'moat grant list shows the stored grants.',
+        hint:
+          didYouMean(
+            name,
+            providers.map((p) => p.name),
+            '--grant {}',
+          ) ?? 'moat grant list shows the stored grants.',
       });
     }
     const stored = await store.get(name);
@@ -71,8 +76,13 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
       out.placeholders.files.push(file);
     }
     out.secretsToRedact.push(...secretStrings(cred, injections));
-    if (provider.refresh && cred.expiresAt && !Number.isNaN(Date.parse(cred.expiresAt))
-      && (!out.refreshAt || Date.parse(cred.expiresAt) < Date.parse(out.refreshAt))) out.refreshAt = cred.expiresAt;
+    if (
+      provider.refresh &&
+      cred.expiresAt &&
+      !Number.isNaN(Date.parse(cred.expiresAt)) &&
+      (!out.refreshAt || Date.parse(cred.expiresAt) < Date.parse(out.refreshAt))
+    )
+      out.refreshAt = cred.expiresAt;
   }
   assertNoConflicts(out.injections);
   out.secretsToRedact = [...new Set(out.secretsToRedact)].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);

@@ -33,8 +33,7 @@ const payloadSchema = z.object({
 });
 
 export type CredentialListEntry =
-  | { name: string; status: 'ok'; credential: StoredCredential }
-  | { name: string; status: 'corrupt'; error: string; fix: string };
+  { name: string; status: 'ok'; credential: StoredCredential } | { name: string; status: 'corrupt'; error: string; fix: string };
 
 export function validateCredentialName(name: string): string {
   if (!NAME_RE.test(name)) {
@@ -102,7 +101,10 @@ export class CredentialStore {
       if (errnoCode(err) === 'ENOENT') return [];
       throw err;
     }
-    const names = files.filter((f) => f.endsWith('.enc')).map((f) => f.slice(0, -4)).filter((n) => NAME_RE.test(n));
+    const names = files
+      .filter((f) => f.endsWith('.enc'))
+      .map((f) => f.slice(0, -4))
+      .filter((n) => NAME_RE.test(n));
     const out: CredentialListEntry[] = [];
     for (const name of names.sort()) {
       try {

@@ -1,5 +1,14 @@
 import type { MoatHome } from '../home/paths.js';
-import { AuditWriter, canonicalJson, emptyCounts, loadOrCreateSigner, type AuditSigner, type AuditType, type JsonObject, type ResumedLog } from '../audit/index.js';
+import {
+  AuditWriter,
+  canonicalJson,
+  emptyCounts,
+  loadOrCreateSigner,
+  type AuditSigner,
+  type AuditType,
+  type JsonObject,
+  type ResumedLog,
+} from '../audit/index.js';
 import type { RunMetadata } from '../store/types.js';
 import { ByteBudget, RECORD_LIMITS, type Priority } from './record-limits.js';
 
@@ -27,7 +36,10 @@ export class AuditSink {
   private droppedSince: string | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
 
-  private constructor(private readonly writer: AuditWriter | undefined, opts: AuditSinkOptions) {
+  private constructor(
+    private readonly writer: AuditWriter | undefined,
+    opts: AuditSinkOptions,
+  ) {
     if (!writer) return;
     this.budget = new ByteBudget(opts.budgetBytes ?? RECORD_LIMITS.budgetBytes, writer.bytes);
     this.timer = setInterval(() => this.summarizeDropped('summary'), opts.windowMs ?? 10_000);
@@ -63,7 +75,9 @@ export class AuditSink {
   }
 
   /** Whether the budget for single entries is spent (only summaries are written from now on). */
-  get budgetReached(): boolean { return this.reached; }
+  get budgetReached(): boolean {
+    return this.reached;
+  }
 
   /** Append an entry (lifecycle entries are `summary` priority: they pass until the closing reserve). */
   append(type: AuditType, data: JsonObject, p?: Priority): boolean {
@@ -93,7 +107,11 @@ export class AuditSink {
     if (!this.droppedSince) return;
     const counts: JsonObject = {};
     let total = 0;
-    for (const [t, n] of Object.entries(this.dropped)) if (n > 0) { counts[t] = n; total += n; }
+    for (const [t, n] of Object.entries(this.dropped))
+      if (n > 0) {
+        counts[t] = n;
+        total += n;
+      }
     const entry = { event: 'audit-entries-dropped', total, counts, since: this.droppedSince, until: new Date().toISOString() };
     if (!this.writer || !this.budget?.fits(AuditWriter.entryBytes(Buffer.byteLength(canonicalJson(entry)), 'lifecycle'), p)) return;
     // Reset first: the append below must not count itself.

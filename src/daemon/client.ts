@@ -13,7 +13,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The daemon answered with an error status; `body` is its error document (`{ error: { code, message, hint } }`). */
 export class DaemonAnswerError extends Error {
-  constructor(readonly status: number, readonly body: string) {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
     super(`daemon answered ${status}: ${body}`);
   }
 }
@@ -26,11 +29,17 @@ function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000)
     const req = request({ socketPath: daemonSocket(home), method, path, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
+      res.on('data', (c: string) => {
+        body += c;
+      });
       res.on('end', () => {
         if ((res.statusCode ?? 500) >= 300) reject(new DaemonAnswerError(res.statusCode ?? 500, body));
         else {
-          try { resolve(JSON.parse(body) as T); } catch (err) { reject(err as Error); }
+          try {
+            resolve(JSON.parse(body) as T);
+          } catch (err) {
+            reject(err as Error);
+          }
         }
       });
     });
@@ -49,11 +58,7 @@ export async function daemonHealth(home: MoatHome): Promise<DaemonHealth | undef
  * What the control socket says: a daemon that answers, one that is handing over to its successor, one that
  * took the connection but did not answer (busy, or stopped with SIGSTOP: alive all the same), or nobody.
  */
-export type DaemonState =
-  | { kind: 'up'; health: DaemonHealth }
-  | { kind: 'leaving' }
-  | { kind: 'silent' }
-  | { kind: 'absent' };
+export type DaemonState = { kind: 'up'; health: DaemonHealth } | { kind: 'leaving' } | { kind: 'silent' } | { kind: 'absent' };
 
 export async function daemonState(home: MoatHome, timeoutMs = 2000): Promise<DaemonState> {
   try {
@@ -125,7 +130,7 @@ export async function restartDaemon(home: MoatHome, env: NodeJS.ProcessEnv = pro
 export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env, notPid?: number): Promise<DaemonHealth> {
   const started = Date.now();
   const deadline = started + busyWaitMs(env);
-  for (let spawned = 0; ; ) {
+  for (let spawned = 0; ;) {
     const s = await daemonState(home);
     if (s.kind === 'up' && s.health.pid !== notPid) {
       if (s.health.protocol === DAEMON_PROTOCOL && s.health.version === BUILD) return s.health;
@@ -150,26 +155,30 @@ export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = proc
 
 async function spawnDaemon(home: MoatHome, env: NodeJS.ProcessEnv, notPid: number | undefined): Promise<void> {
   mkdirSync(home.daemonDir, { recursive: true, mode: 0o700 });
-  await withLock(join(home.daemonDir, 'spawn'), async () => {
-    const again = await daemonState(home);
-    if ((again.kind === 'up' && again.health.pid !== notPid) || again.kind === 'silent' || (await daemonLockHolder(home))) return;
-    // The daemon's own entry (main.ts); `__daemon` tags the process for daemonLockHolder (lock.ts).
-    const main = fileURLToPath(new URL('./main.js', import.meta.url));
-    const out = openSync(daemonLog(home), 'a', 0o600);
-    const child = spawn(process.execPath, [main, '__daemon'], {
-      detached: true,
-      stdio: ['ignore', out, out],
-      env: { ...env, MOAT_HOME: home.root },
-    });
-    child.unref();
-    closeSync(out);
-    for (let i = 0; i < 250; i++) {
-      const up = await daemonState(home, 1000);
-      if (up.kind === 'up' && up.health.pid !== notPid) return;
-      if (child.exitCode !== null) return; // it found another daemon holding the home, or failed: the caller looks again
-      await sleep(20);
-    }
-  }, 30_000);
+  await withLock(
+    join(home.daemonDir, 'spawn'),
+    async () => {
+      const again = await daemonState(home);
+      if ((again.kind === 'up' && again.health.pid !== notPid) || again.kind === 'silent' || (await daemonLockHolder(home))) return;
+      // The daemon's own entry (main.ts); `__daemon` tags the process for daemonLockHolder (lock.ts).
+      const main = fileURLToPath(new URL('./main.js', import.meta.url));
+      const out = openSync(daemonLog(home), 'a', 0o600);
+      const child = spawn(process.execPath, [main, '__daemon'], {
+        detached: true,
+        stdio: ['ignore', out, out],
+        env: { ...env, MOAT_HOME: home.root },
+      });
+      child.unref();
+      closeSync(out);
+      for (let i = 0; i < 250; i++) {
+        const up = await daemonState(home, 1000);
+        if (up.kind === 'up' && up.health.pid !== notPid) return;
+        if (child.exitCode !== null) return; // it found another daemon holding the home, or failed: the caller looks again
+        await sleep(20);
+      }
+    },
+    30_000,
+  );
 }
 
 /**
@@ -192,7 +201,9 @@ export async function watchRun(home: MoatHome, id: string, env: NodeJS.ProcessEn
     if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && !leaving) throw daemonError(err);
     // The daemon went away between our health check and now (idle exit, restart): start it and retry once.
     await ensureDaemon(home, env);
-    await call(home, 'POST', `/runs/${id}/watch`, 30_000).catch((e: unknown) => { throw daemonError(e); });
+    await call(home, 'POST', `/runs/${id}/watch`, 30_000).catch((e: unknown) => {
+      throw daemonError(e);
+    });
   }
 }
 
@@ -200,7 +211,11 @@ export async function watchRun(home: MoatHome, id: string, env: NodeJS.ProcessEn
 function daemonError(err: unknown): Error {
   if (!(err instanceof DaemonAnswerError)) return err instanceof Error ? err : new Error(String(err));
   let doc: unknown;
-  try { doc = (JSON.parse(err.body) as { error?: unknown }).error; } catch { doc = undefined; }
+  try {
+    doc = (JSON.parse(err.body) as { error?: unknown }).error;
+  } catch {
+    doc = undefined;
+  }
   const refused = MoatError.fromDocument(doc);
   if (refused) return new MoatError(`The run's gateway could not start: ${refused.message}`, { code: refused.code, hint: refused.hint });
   return new MoatError(`The run's gateway could not start: ${err.body || `HTTP ${err.status}`}`, { code: 'E_DAEMON' });

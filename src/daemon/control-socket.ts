@@ -12,7 +12,10 @@ export async function bindControlSocket(server: Server, path: string): Promise<{
   rmSync(tmp, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(tmp, () => { server.off('error', reject); resolve(); });
+    server.listen(tmp, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   chmodSync(tmp, 0o600);
   const { ino } = lstatSync(tmp);
@@ -24,5 +27,7 @@ export async function bindControlSocket(server: Server, path: string): Promise<{
 export function removeOwnSocket(path: string, ino: number): void {
   try {
     if (lstatSync(path).ino === ino) unlinkSync(path);
-  } catch { /* gone already */ }
+  } catch {
+    /* gone already */
+  }
 }

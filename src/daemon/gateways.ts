@@ -22,7 +22,13 @@ import type { AwsGrantConfig } from '../credentials/types.js';
 import type { AwsSigning } from './aws-refresh.js';
 
 /** A run's aws grant: its real credentials obtained (AWS's SDK loaded) only now, for this run. */
-async function startAws(cfg: AwsGrantConfig, runId: string, env: NodeJS.ProcessEnv, log: (m: string) => void, onSecrets: (s: string[]) => void): Promise<AwsSigning> {
+async function startAws(
+  cfg: AwsGrantConfig,
+  runId: string,
+  env: NodeJS.ProcessEnv,
+  log: (m: string) => void,
+  onSecrets: (s: string[]) => void,
+): Promise<AwsSigning> {
   const { startAwsSigning } = await import('./aws-refresh.js');
   return startAwsSigning(cfg, { env, runId, log, onSecrets });
 }
@@ -62,7 +68,12 @@ export class GatewayHost {
     if (Object.keys(meta.ports ?? {}).length === 0) return undefined;
     this.ca ??= loadOrCreateCA(this.home.caDir);
     const ca = this.ca;
-    this.router ??= new Router({ port: () => routingPort(this.home.globalConfig), ca: () => ca, stopped: (name) => stoppedRun(this.home, name), log: this.log });
+    this.router ??= new Router({
+      port: () => routingPort(this.home.globalConfig),
+      ca: () => ca,
+      stopped: (name) => stoppedRun(this.home, name),
+      log: this.log,
+    });
     return this.router.add(meta, runDir);
   }
 
@@ -71,19 +82,31 @@ export class GatewayHost {
     const global = await loadGlobalConfig(this.home.globalConfig);
     this.extraCAs ??= hostExtraCAs({ env: this.env, configured: global.build?.ca_certs });
     const store = new CredentialStore(this.home, { env: this.env });
-    const grants: ResolvedGrants = meta.grants.length > 0
-      ? await resolveGrantsSerialized(meta.grants, store, { env: this.env, ...(this.refreshWindowMs !== undefined ? { refreshWithinMs: this.refreshWindowMs } : {}) })
-      : { injections: [] as HeaderInjection[], responses: [] as LocalResponse[], placeholders: { env: {}, files: [] }, secretsToRedact: [] as string[] };
+    const grants: ResolvedGrants =
+      meta.grants.length > 0
+        ? await resolveGrantsSerialized(meta.grants, store, {
+            env: this.env,
+            ...(this.refreshWindowMs !== undefined ? { refreshWithinMs: this.refreshWindowMs } : {}),
+          })
+        : { injections: [] as HeaderInjection[], responses: [] as LocalResponse[], placeholders: { env: {}, files: [] }, secretsToRedact: [] as string[] };
     // The run's secrets:, resolved by the CLI in the user's environment and handed over encrypted.
     const runSecrets = gatewaySecrets(await readRunSecrets(this.home, meta.id, this.env));
     // Grows as the host refreshes tokens: an old token may still show up in a late log line.
     let secrets = [...grants.secretsToRedact, ...runSecrets.redact];
     let redact = createRedactor(secrets);
     const ssh = await startRunSsh(meta, runDir, store, (ev) => onEvent(ev, (s) => redact(s)));
-    const aws = grants.aws ? await startAws(grants.aws, meta.id, this.env, (m) => this.log(`run ${meta.id}: ${m}`), (more) => {
-      secrets = [...new Set([...secrets, ...more])];
-      redact = createRedactor(secrets);
-    }) : undefined;
+    const aws = grants.aws
+      ? await startAws(
+          grants.aws,
+          meta.id,
+          this.env,
+          (m) => this.log(`run ${meta.id}: ${m}`),
+          (more) => {
+            secrets = [...new Set([...secrets, ...more])];
+            redact = createRedactor(secrets);
+          },
+        )
+      : undefined;
     const proxy = createProxy({
       ca: await this.ca,
       policy: {
@@ -112,7 +135,13 @@ export class GatewayHost {
       await ssh?.close();
       throw err;
     }
-    const route = await this.publish(meta, runDir).catch(async (err: unknown) => { server.close(); aws?.stop(); await proxy.close(); await ssh?.close(); throw err; });
+    const route = await this.publish(meta, runDir).catch(async (err: unknown) => {
+      server.close();
+      aws?.stop();
+      await proxy.close();
+      await ssh?.close();
+      throw err;
+    });
     const ino = (await lstat(t.socketPath)).ino;
     const owned = async (): Promise<boolean> => (await lstat(t.socketPath).catch(() => undefined))?.ino === ino;
     this.log(`run ${meta.id}: gateway on ${t.socketPath} (${meta.network?.policy ?? 'permissive'}, ${grants.injections.length} injections)`);

@@ -12,7 +12,10 @@ import { errnoCode } from '../errors.js';
  * garbage, a dead pid, the pid of some other process, a symlink or a folder is a stale lock, replaced
  * without following it.
  */
-export interface DaemonLockInfo { pid: number; startedAt: string }
+export interface DaemonLockInfo {
+  pid: number;
+  startedAt: string;
+}
 
 export function daemonLockPath(home: MoatHome): string {
   return join(home.daemonDir, 'daemon.pid');
@@ -35,7 +38,13 @@ async function isDaemonOf(pid: number, home: MoatHome): Promise<boolean> {
     cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
   } catch (err) {
     // No procfs (macOS): a live pid is taken at its word.
-    return errnoCode(err) === 'ENOENT' && !(await lstat('/proc/self').then(() => true, () => false));
+    return (
+      errnoCode(err) === 'ENOENT' &&
+      !(await lstat('/proc/self').then(
+        () => true,
+        () => false,
+      ))
+    );
   }
   if (!cmdline.split('\0').includes('__daemon')) return false;
   try {
@@ -104,12 +113,14 @@ export async function releaseDaemonLock(home: MoatHome): Promise<void> {
     const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     let text: string;
     try {
-      text = (await fh.readFile('utf8'));
+      text = await fh.readFile('utf8');
     } finally {
       await fh.close();
     }
     if ((JSON.parse(text) as { pid?: unknown }).pid === process.pid) await rm(path, { force: true });
-  } catch { /* not ours, or gone */ }
+  } catch {
+    /* not ours, or gone */
+  }
 }
 
 /**
@@ -119,7 +130,11 @@ export async function releaseDaemonLock(home: MoatHome): Promise<void> {
 export function probeSocket(path: string, timeoutMs = 1000): Promise<'listening' | 'absent'> {
   return new Promise((resolve) => {
     const s = createConnection({ path });
-    const done = (r: 'listening' | 'absent'): void => { clearTimeout(t); s.destroy(); resolve(r); };
+    const done = (r: 'listening' | 'absent'): void => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(r);
+    };
     const t = setTimeout(() => done('listening'), timeoutMs); // a full backlog: someone is there
     s.once('connect', () => done('listening'));
     s.once('error', (err) => done(errnoCode(err) === 'EAGAIN' ? 'listening' : 'absent'));

@@ -22,12 +22,29 @@ export interface NetworkRecorderOptions extends RefusalAggregatorOptions {
 const MAX_BUILD_LINE = 64 * 1024;
 
 /** A line of build-network.jsonl, as far as the recorder looks into it. */
-interface BuildLine { phase?: unknown; type?: unknown; blocked?: unknown; host?: unknown; reason?: unknown }
+interface BuildLine {
+  phase?: unknown;
+  type?: unknown;
+  blocked?: unknown;
+  host?: unknown;
+  reason?: unknown;
+}
 
 /** network.jsonl line written once when its budget is spent. */
-export interface TraceBudgetLine { type: 'trace-budget-reached'; ts: string; limitBytes: number }
+export interface TraceBudgetLine {
+  type: 'trace-budget-reached';
+  ts: string;
+  limitBytes: number;
+}
 /** network.jsonl line: requests not recorded one by one because the budget is spent. */
-export interface DroppedLine { type: 'dropped'; ts: string; count: number; blocked: number; since: string; until: string }
+export interface DroppedLine {
+  type: 'dropped';
+  ts: string;
+  count: number;
+  blocked: number;
+  since: string;
+  until: string;
+}
 
 /**
  * Records one run's gateway events: network.jsonl (one line per request, values redacted) and the audit
@@ -43,7 +60,10 @@ export class NetworkRecorder {
   /** The run's current secret masker (it grows as grants refresh). */
   private redact: (s: string) => string = (s) => s;
 
-  private constructor(private readonly trace: TraceFile, private readonly opts: NetworkRecorderOptions) {
+  private constructor(
+    private readonly trace: TraceFile,
+    private readonly opts: NetworkRecorderOptions,
+  ) {
     this.refusals = new RefusalAggregator(opts);
     this.timer = setInterval(() => this.summarize('summary'), opts.windowMs ?? 5_000);
     this.timer.unref();
@@ -71,10 +91,16 @@ export class NetworkRecorder {
     audit.appendEncoded('network', line);
     // A locally answered call (a token refresh) used no credential; it is recorded as network only.
     if (ev.grant && !ev.local) {
-      audit.append('credential', { grant: capText(ev.grant, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host), ...(ev.aws ? { service: ev.aws.service, region: ev.aws.region } : {}) });
+      audit.append('credential', {
+        grant: capText(ev.grant, RECORD_LIMITS.host),
+        host: capText(ev.host, RECORD_LIMITS.host),
+        ...(ev.aws ? { service: ev.aws.service, region: ev.aws.region } : {}),
+      });
     }
-    for (const name of ev.secrets ?? []) audit.append('secret', { event: 'substituted', name: capText(name, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
-    for (const name of ev.secretsRefused ?? []) audit.append('secret', { event: 'refused', name: capText(name, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
+    for (const name of ev.secrets ?? [])
+      audit.append('secret', { event: 'substituted', name: capText(name, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
+    for (const name of ev.secretsRefused ?? [])
+      audit.append('secret', { event: 'refused', name: capText(name, RECORD_LIMITS.host), host: capText(ev.host, RECORD_LIMITS.host) });
     if (ev.blocked) {
       audit.append('policy', { decision: 'deny', host: capText(ev.host, RECORD_LIMITS.host), reason: redact(capText(ev.reason ?? '', RECORD_LIMITS.reason)) });
     }
@@ -97,7 +123,10 @@ export class NetworkRecorder {
       this.opts.audit.appendEncoded('network', line);
       if (ev.type === 'request' && ev.blocked === true) {
         this.opts.audit.append('policy', {
-          decision: 'deny', phase: 'build', host: capText(String(ev.host ?? ''), RECORD_LIMITS.host), reason: capText(String(ev.reason ?? ''), RECORD_LIMITS.reason),
+          decision: 'deny',
+          phase: 'build',
+          host: capText(String(ev.host ?? ''), RECORD_LIMITS.host),
+          reason: capText(String(ev.reason ?? ''), RECORD_LIMITS.reason),
         });
       }
     }

@@ -9,7 +9,11 @@ export class OutputBudget {
    * `alreadyOver`: a resumed run whose output had passed the limit before. `used`: what a resumed run's
    * audit log already holds (its size is an upper bound of the console bytes in it).
    */
-  constructor(private readonly limit: number, alreadyOver = false, private used = 0) {
+  constructor(
+    private readonly limit: number,
+    alreadyOver = false,
+    private used = 0,
+  ) {
     this.over = alreadyOver;
   }
 

@@ -35,11 +35,18 @@ export class ServiceTunnel {
     const hostDir = join(runDir, 'net');
     const socketPath = join(hostDir, tunnelSocketName(port));
     // `.in` as short as `.gw`: a socket path has a small length limit. Never mounted into the container.
-    const server = await listenInPlace({ kind: 'unix-socket', hostDir, socketPath, bindDir: join(runDir, '.in') }, (path) => new Promise((resolve, reject) => {
-      const s = net.createServer({ pauseOnConnect: true });
-      s.once('error', reject);
-      s.listen(path, () => { s.off('error', reject); resolve(s); });
-    }));
+    const server = await listenInPlace(
+      { kind: 'unix-socket', hostDir, socketPath, bindDir: join(runDir, '.in') },
+      (path) =>
+        new Promise((resolve, reject) => {
+          const s = net.createServer({ pauseOnConnect: true });
+          s.once('error', reject);
+          s.listen(path, () => {
+            s.off('error', reject);
+            resolve(s);
+          });
+        }),
+    );
     return new ServiceTunnel(server, socketPath, (await lstat(socketPath)).ino);
   }
 
@@ -49,12 +56,21 @@ export class ServiceTunnel {
     if (waiter) return waiter(s);
     if (this.idle.size >= ServiceTunnel.MAX_IDLE) return void s.destroy();
     // Nothing is expected from an idle relay: bytes (or its end) mean it is not idle any more.
-    const drop = (): void => { s.destroy(); };
-    const gone = (): void => { this.idle.delete(s); };
+    const drop = (): void => {
+      s.destroy();
+    };
+    const gone = (): void => {
+      this.idle.delete(s);
+    };
     s.on('data', drop);
     s.on('end', drop);
     s.on('close', gone);
-    this.idle.set(s, () => { s.off('data', drop); s.off('end', drop); s.off('close', gone); s.pause(); });
+    this.idle.set(s, () => {
+      s.off('data', drop);
+      s.off('end', drop);
+      s.off('close', gone);
+      s.pause();
+    });
     s.resume();
   }
 
@@ -72,7 +88,10 @@ export class ServiceTunnel {
     for (const [c, unwatch] of this.idle) {
       this.idle.delete(c);
       unwatch();
-      if (!c.destroyed && c.readable && c.writable) { s = c; break; }
+      if (!c.destroyed && c.readable && c.writable) {
+        s = c;
+        break;
+      }
     }
     if (!s) {
       if (this.waiters.length >= ServiceTunnel.MAX_WAITERS) return undefined;
@@ -83,7 +102,10 @@ export class ServiceTunnel {
           resolve(undefined);
         }, waitMs);
         timer.unref();
-        const got = (c: net.Socket | undefined): void => { clearTimeout(timer); resolve(c); };
+        const got = (c: net.Socket | undefined): void => {
+          clearTimeout(timer);
+          resolve(c);
+        };
         this.waiters.push(got);
       });
       if (!s) return undefined;

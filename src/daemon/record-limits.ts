@@ -14,7 +14,10 @@ export type Priority = 'event' | 'summary' | 'final';
 export class ByteBudget {
   readonly reserve: number;
   readonly finalReserve: number;
-  constructor(readonly limit: number, public used = 0) {
+  constructor(
+    readonly limit: number,
+    public used = 0,
+  ) {
     this.reserve = Math.min(1024 * 1024, Math.floor(limit / 8));
     this.finalReserve = Math.min(16 * 1024, Math.floor(limit / 64));
   }

@@ -7,7 +7,10 @@ import { parseLine } from '../audit/index.js';
  * line the sink recorded and how many lines with that very timestamp it holds (the engine's `since` is in
  * whole seconds, and two lines can share a timestamp, so the boundary is de-duplicated by count).
  */
-export interface Floor { ts: string; n: number }
+export interface Floor {
+  ts: string;
+  n: number;
+}
 
 /** A filter that drops what a sink already holds: older lines, and the first `n` lines at the floor's timestamp. */
 export function after(floor: Floor | undefined): (ts: string) => boolean {
@@ -15,7 +18,10 @@ export function after(floor: Floor | undefined): (ts: string) => boolean {
   return (ts) => {
     if (!floor || ts > floor.ts) return true;
     if (ts < floor.ts) return false;
-    if (skip > 0) { skip--; return false; }
+    if (skip > 0) {
+      skip--;
+      return false;
+    }
     return true;
   };
 }
@@ -101,7 +107,9 @@ export async function auditOutputLimitReached(file: string): Promise<boolean> {
     if (!line.includes('"output-limit"') || parseLine(line)?.type !== 'lifecycle') continue;
     try {
       if ((JSON.parse(line) as { data?: { event?: unknown } }).data?.event === 'output-limit') return true;
-    } catch { /* not an entry */ }
+    } catch {
+      /* not an entry */
+    }
   }
   return false;
 }
@@ -140,7 +148,10 @@ export async function repairLogsTail(file: string): Promise<number> {
       const start = Math.max(0, end - buf.length);
       const { bytesRead } = await fh.read(buf, 0, end - start, start);
       const i = buf.subarray(0, bytesRead).lastIndexOf(10);
-      if (i >= 0) { keep = start + i + 1; break; }
+      if (i >= 0) {
+        keep = start + i + 1;
+        break;
+      }
       end = start;
     }
   } finally {

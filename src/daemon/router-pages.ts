@@ -25,19 +25,23 @@ export function indexDocument(routes: RouteListing[], port: number): unknown {
 function listing(routes: RouteListing[], port: number): string {
   if (routes.length === 0) return '<p>No run with ports is running.</p>';
   const items = routes.map((r) => {
-    const services = r.services.map((s) => {
-      const url = serviceUrl(r.run, s.name, port);
-      return `<li><a href="${esc(url)}">${esc(s.name)}</a> <code>${esc(url)}</code> (port ${s.port} in the run)</li>`;
-    }).join('');
+    const services = r.services
+      .map((s) => {
+        const url = serviceUrl(r.run, s.name, port);
+        return `<li><a href="${esc(url)}">${esc(s.name)}</a> <code>${esc(url)}</code> (port ${s.port} in the run)</li>`;
+      })
+      .join('');
     return `<li><strong>${esc(r.run)}</strong> <small>${esc(r.id)}</small><ul>${services}</ul></li>`;
   });
   return `<ul>${items.join('')}</ul>`;
 }
 
 function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>`
-    + '<style>body{font:15px/1.5 system-ui,sans-serif;max-width:46em;margin:3em auto;padding:0 1em}code{font-size:90%}</style>'
-    + `</head><body><h1>${esc(title)}</h1>${body}</body></html>\n`;
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>` +
+    '<style>body{font:15px/1.5 system-ui,sans-serif;max-width:46em;margin:3em auto;padding:0 1em}code{font-size:90%}</style>' +
+    `</head><body><h1>${esc(title)}</h1>${body}</body></html>\n`
+  );
 }
 
 export function wantsJson(accept: string | undefined): boolean {
@@ -64,8 +68,13 @@ export function sendIndex(res: ServerResponse, routes: RouteListing[], port: num
 /** 404: no live run (or no service of it) has this name; lists what is running. */
 export function sendUnknown(res: ServerResponse, host: string, routes: RouteListing[], port: number, accept: string | undefined): void {
   const what = `Nothing is served at ${host}.`;
-  send(res, 404, wantsJson(accept), { error: { code: 'E_NOT_FOUND', message: what }, ...(indexDocument(routes, port) as object) },
-    page('Not found', `<p>${esc(what)} These runs are serving:</p>${listing(routes, port)}`));
+  send(
+    res,
+    404,
+    wantsJson(accept),
+    { error: { code: 'E_NOT_FOUND', message: what }, ...(indexDocument(routes, port) as object) },
+    page('Not found', `<p>${esc(what)} These runs are serving:</p>${listing(routes, port)}`),
+  );
 }
 
 /** 502: the run stopped, or nothing in it answers on the service's port. */

@@ -42,8 +42,15 @@ export class Router {
   private readonly secure = new Set<Duplex>();
 
   constructor(private readonly opts: RouterOptions) {
-    this.http.on('request', (req, res) => { this.request(req, res).catch((err: unknown) => { this.opts.log(`router: ${String(err)}`); sendBadGateway(res, 'The router failed on this request.', req.headers.accept); }); });
-    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { void this.upgrade(req, socket, head); });
+    this.http.on('request', (req, res) => {
+      this.request(req, res).catch((err: unknown) => {
+        this.opts.log(`router: ${String(err)}`);
+        sendBadGateway(res, 'The router failed on this request.', req.headers.accept);
+      });
+    });
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      void this.upgrade(req, socket, head);
+    });
     this.http.on('clientError', (_err, socket) => writeRawError(socket, 400, 'Bad Request', 'Bad request.'));
   }
 
@@ -77,7 +84,9 @@ export class Router {
 
   private ensureListening(): void {
     if (this.listener || this.starting) return;
-    this.starting = this.listen().finally(() => { this.starting = undefined; });
+    this.starting = this.listen().finally(() => {
+      this.starting = undefined;
+    });
   }
 
   /** Listen on 127.0.0.1:PORT; while the port is taken (a daemon handing over, another program), retry each second. */
@@ -90,14 +99,23 @@ export class Router {
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
-          server.listen({ host: '127.0.0.1', port: this.port, exclusive: true }, () => { server.off('error', reject); resolve(); });
+          server.listen({ host: '127.0.0.1', port: this.port, exclusive: true }, () => {
+            server.off('error', reject);
+            resolve();
+          });
         });
       } catch (err) {
-        if (attempt === 0) this.opts.log(`router: cannot listen on 127.0.0.1:${this.port} (${(err as NodeJS.ErrnoException).code ?? String(err)}); retrying each second. Set routing.port in ~/.moat/config.yaml to use another port.`);
+        if (attempt === 0)
+          this.opts.log(
+            `router: cannot listen on 127.0.0.1:${this.port} (${(err as NodeJS.ErrnoException).code ?? String(err)}); retrying each second. Set routing.port in ~/.moat/config.yaml to use another port.`,
+          );
         await sleep(1000, undefined, { ref: false });
         continue;
       }
-      if (this.routes.size === 0) { server.close(); return; }
+      if (this.routes.size === 0) {
+        server.close();
+        return;
+      }
       this.listener = server;
       this.opts.log(`router: listening on 127.0.0.1:${this.port}`);
       return;
@@ -131,7 +149,10 @@ export class Router {
         ALPNProtocols: ['http/1.1'],
         SNICallback: (name, cb) => {
           if (!leaves || !(parseRouteHost(name) || isIndexHost(name))) return cb(null, fallback);
-          leaves.get(name).then((ctx) => cb(null, ctx), (err: unknown) => cb(err as Error));
+          leaves.get(name).then(
+            (ctx) => cb(null, ctx),
+            (err: unknown) => cb(err as Error),
+          );
         },
       });
       this.secure.add(t);
@@ -143,15 +164,19 @@ export class Router {
   }
 
   /** The route a request names, or an answer already sent. */
-  private async resolve(req: IncomingMessage, res: ServerResponse | undefined): Promise<{ route: Route; service: RunService } | { status: number; message: string } | 'index'> {
+  private async resolve(
+    req: IncomingMessage,
+    res: ServerResponse | undefined,
+  ): Promise<{ route: Route; service: RunService } | { status: number; message: string } | 'index'> {
     const host = req.headers.host;
     if (isIndexHost(host)) return 'index';
     const name = parseRouteHost(host);
-    if (!name) return { status: 421, message: 'This is moat\'s router: it serves NAME.RUN.localhost only.' };
+    if (!name) return { status: 421, message: "This is moat's router: it serves NAME.RUN.localhost only." };
     const route = this.routes.get(name.run);
     const service = route && (name.service ? route.services.find((s) => s.name === name.service) : route.services[0]);
     if (route && service) return { route, service };
-    if (!route && (await this.opts.stopped(name.run))) return { status: 502, message: `The run ${name.run} has stopped: nothing serves ${host ?? ''} any more. Start it again to reach its services.` };
+    if (!route && (await this.opts.stopped(name.run)))
+      return { status: 502, message: `The run ${name.run} has stopped: nothing serves ${host ?? ''} any more. Start it again to reach its services.` };
     if (res) sendUnknown(res, host ?? '', this.listing(), this.port, req.headers.accept);
     return { status: 404, message: `Nothing is served at ${host ?? ''}.` };
   }
@@ -179,8 +204,16 @@ export class Router {
       ur.pipe(res);
       ur.on('error', () => res.destroy());
     });
-    up.on('error', () => sendBadGateway(res, `Nothing answers on port ${service.port} inside the run ${route.run} (service ${service.name}): is its server started, listening on 127.0.0.1 or 0.0.0.0?`, req.headers.accept));
-    res.on('close', () => { if (!res.writableFinished) up.destroy(); });
+    up.on('error', () =>
+      sendBadGateway(
+        res,
+        `Nothing answers on port ${service.port} inside the run ${route.run} (service ${service.name}): is its server started, listening on 127.0.0.1 or 0.0.0.0?`,
+        req.headers.accept,
+      ),
+    );
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
     req.pipe(up);
   }
 
@@ -190,12 +223,20 @@ export class Router {
     const r = await this.resolve(req, undefined);
     if (r === 'index' || 'status' in r) {
       const status = r === 'index' ? 404 : r.status;
-      return writeRawError(socket, status, status === 502 ? 'Bad Gateway' : status === 421 ? 'Misdirected Request' : 'Not Found', r === 'index' ? 'No WebSocket here.' : r.message);
+      return writeRawError(
+        socket,
+        status,
+        status === 502 ? 'Bad Gateway' : status === 421 ? 'Misdirected Request' : 'Not Found',
+        r === 'index' ? 'No WebSocket here.' : r.message,
+      );
     }
     const tunnel = r.route.tunnels.get(r.service.port);
     const up = tunnel && (await tunnel.take());
     if (!up) return writeRawError(socket, 502, 'Bad Gateway', `The run ${r.route.run} does not answer (service ${r.service.name}).`);
-    up.on('error', () => { up.destroy(); socket.destroy(); });
+    up.on('error', () => {
+      up.destroy();
+      socket.destroy();
+    });
     const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1`];
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i] ?? ''}: ${req.rawHeaders[i + 1] ?? ''}`);
     up.write(`${lines.join('\r\n')}\r\n\r\n`);

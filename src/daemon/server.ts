@@ -58,11 +58,13 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     // Live runs are let go cleanly (output flushed, audit log closed), so the next daemon resumes them
     // without calling this one dead; bounded, so a stuck run cannot keep a stopping daemon alive.
     const letGo = Promise.race([supervisor.handOver(0), sleep(8000, undefined, { ref: false })]);
-    void letGo.catch(() => undefined).finally(() => {
-      server.close();
-      if (control.ino >= 0) removeOwnSocket(daemonSocket(home), control.ino);
-      void releaseDaemonLock(home).finally(() => process.exit(0));
-    });
+    void letGo
+      .catch(() => undefined)
+      .finally(() => {
+        server.close();
+        if (control.ino >= 0) removeOwnSocket(daemonSocket(home), control.ino);
+        void releaseDaemonLock(home).finally(() => process.exit(0));
+      });
   };
   /** `moat proxy restart`: give the home to the next daemon without a moment where a run has no gateway. */
   const handOver = async (): Promise<void> => {
@@ -75,7 +77,10 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   };
   const armIdle = (): void => {
     if (idleTimer) clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => { if (supervisor.size === 0) shutdown('idle'); else armIdle(); }, opts.idleMs);
+    idleTimer = setTimeout(() => {
+      if (supervisor.size === 0) shutdown('idle');
+      else armIdle();
+    }, opts.idleMs);
     idleTimer.unref();
   };
 
@@ -84,7 +89,8 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     const url = new URL(req.url ?? '/', 'http://daemon');
     const watch = /^\/runs\/([^/]+)\/watch$/.exec(url.pathname);
     // Handing over: clients wait for the next daemon (the client library reads 503 as "being replaced").
-    if (leaving && url.pathname !== '/shutdown') return send(res, 503, { error: { code: 'E_DAEMON', message: 'this daemon is handing over to the next one', hint: null } });
+    if (leaving && url.pathname !== '/shutdown')
+      return send(res, 503, { error: { code: 'E_DAEMON', message: 'this daemon is handing over to the next one', hint: null } });
     if (req.method === 'GET' && url.pathname === '/health') {
       const h: DaemonHealth = { protocol: DAEMON_PROTOCOL, version: BUILD, pid: process.pid, startedAt, runs: supervisor.ids() };
       return send(res, 200, h);
@@ -100,7 +106,14 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     }
     if (req.method === 'POST' && url.pathname === '/shutdown') {
       send(res, 200, { ok: true });
-      if (url.searchParams.get('handover') === '1') setImmediate(() => void handOver().catch((err: unknown) => { log(`hand-over: ${String(err)}`); shutdown('hand-over failed'); }));
+      if (url.searchParams.get('handover') === '1')
+        setImmediate(
+          () =>
+            void handOver().catch((err: unknown) => {
+              log(`hand-over: ${String(err)}`);
+              shutdown('hand-over failed');
+            }),
+        );
       else setImmediate(() => shutdown('requested'));
       return;
     }

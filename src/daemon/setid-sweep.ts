@@ -54,7 +54,7 @@ export async function sweepSetId(roots: string[], maxEntries = MAX_ENTRIES): Pro
     }
     if (s.isFile() && (s.mode & SET_ID) !== 0) {
       // A second name elsewhere would be changed too: reported, never touched.
-      const done = s.nlink === 1 && await strip(p, root, s.dev, s.ino).catch(() => false);
+      const done = s.nlink === 1 && (await strip(p, root, s.dev, s.ino).catch(() => false));
       (done ? out.stripped : out.remaining).push(p);
     }
   };
@@ -85,7 +85,7 @@ export async function sweepSetId(roots: string[], maxEntries = MAX_ENTRIES): Pro
       const s = await lstat(root);
       if (s.isFile() && (s.mode & SET_ID) !== 0) {
         // A writable file mount.
-        const done = s.nlink === 1 && await strip(root, dirname(root), s.dev, s.ino).catch(() => false);
+        const done = s.nlink === 1 && (await strip(root, dirname(root), s.dev, s.ino).catch(() => false));
         (done ? out.stripped : out.remaining).push(root);
       }
       if (!s.isDirectory()) continue;
@@ -102,7 +102,10 @@ export function setIdReport(s: SetIdSweep): string | undefined {
   const parts: string[] = [];
   const list = (l: string[]): string => (l.length > 4 ? `${l.slice(0, 4).join(', ')} and ${l.length - 4} more` : l.join(', '));
   if (s.stripped.length > 0) parts.push(`The run left set-user-id or set-group-id files, whose bits moat removed: ${list(s.stripped)}.`);
-  if (s.remaining.length > 0) parts.push(`Set-id files or device nodes moat could not fix are in what the run could write: ${list(s.remaining)}; remove them (rm) before anyone runs them.`);
+  if (s.remaining.length > 0)
+    parts.push(
+      `Set-id files or device nodes moat could not fix are in what the run could write: ${list(s.remaining)}; remove them (rm) before anyone runs them.`,
+    );
   if (s.truncated) parts.push(`moat checked only the first ${MAX_ENTRIES} entries of what the run could write for set-id files.`);
   return parts.length > 0 ? parts.join(' ') : undefined;
 }

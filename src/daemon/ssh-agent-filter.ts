@@ -1,6 +1,12 @@
 import type { Identity } from '../credentials/ssh-agent-protocol.js';
 import {
-  SIGN_FLAGS_ALLOWED, encodeFailure, encodeIdentities, encodeSignResponse, encodeSuccess, parseRequest, parseUserauthData,
+  SIGN_FLAGS_ALLOWED,
+  encodeFailure,
+  encodeIdentities,
+  encodeSignResponse,
+  encodeSuccess,
+  parseRequest,
+  parseUserauthData,
 } from '../credentials/ssh-agent-protocol.js';
 import { fingerprint, verifySshSignature } from '../credentials/ssh-keys.js';
 import type { SshGrant } from '../credentials/providers/ssh.js';
@@ -87,7 +93,9 @@ export class AgentFilterSession {
     const shown = held.filter((id) => allowed.some((g) => g.key.equals(id.blob)));
     const hosts = [...new Set(allowed.map((g) => g.host))].join(',');
     this.opts.report({
-      action: 'list', allowed: true, listed: shown.map((id) => fingerprint(id.blob)),
+      action: 'list',
+      allowed: true,
+      listed: shown.map((id) => fingerprint(id.blob)),
       reason: this.binding ? `keys granted for ${hosts} (the bound session's host)` : 'granted keys',
       ...(hosts ? { host: hosts } : {}),
     });
@@ -98,7 +106,8 @@ export class AgentFilterSession {
   private bind(hostKey: Buffer, sessionId: Buffer, signature: Buffer, forwarding: boolean): Buffer {
     const fp = fingerprint(hostKey);
     if (forwarding) return this.refuse({ action: 'bind', fingerprint: fp, reason: 'agent forwarding is not allowed' });
-    if (sessionId.length < 16 || sessionId.length > 64) return this.refuse({ action: 'bind', fingerprint: fp, reason: 'the session id has an impossible length' });
+    if (sessionId.length < 16 || sessionId.length > 64)
+      return this.refuse({ action: 'bind', fingerprint: fp, reason: 'the session id has an impossible length' });
     if (this.binding) {
       if (this.binding.sessionId.equals(sessionId) && this.binding.hostKey.equals(hostKey)) return encodeSuccess();
       return this.refuse({ action: 'bind', fingerprint: fp, reason: 'this agent connection is already bound to another session' });
@@ -110,7 +119,12 @@ export class AgentFilterSession {
     if (known.length === 0) return this.refuse({ action: 'bind', fingerprint: fp, reason: 'the host key is not a known_hosts key of any granted host' });
     const hosts = known.filter((h) => this.opts.tunnelOpen(h));
     if (hosts.length === 0) {
-      return this.refuse({ action: 'bind', host: known.join(','), fingerprint: fp, reason: `the run has no SSH connection to ${known.join(', ')} open through its gateway` });
+      return this.refuse({
+        action: 'bind',
+        host: known.join(','),
+        fingerprint: fp,
+        reason: `the run has no SSH connection to ${known.join(', ')} open through its gateway`,
+      });
     }
     this.binding = { hostKey, sessionId: Buffer.from(sessionId), hosts };
     this.opts.report({ action: 'bind', allowed: true, host: hosts.join(','), fingerprint: fp, reason: 'server proved a known host key' });
@@ -123,16 +137,25 @@ export class AgentFilterSession {
     const granted = grants.map((g) => g.host).join(',');
     if (grants.length === 0) return this.refuse({ action: 'sign', fingerprint: fp, reason: 'the key is not granted to this run' });
     const b = this.binding;
-    if (!b) return this.refuse({ action: 'sign', host: granted, fingerprint: fp, reason: 'the connection was never bound to a session (session-bind@openssh.com, OpenSSH 8.9+ needed)' });
+    if (!b)
+      return this.refuse({
+        action: 'sign',
+        host: granted,
+        fingerprint: fp,
+        reason: 'the connection was never bound to a session (session-bind@openssh.com, OpenSSH 8.9+ needed)',
+      });
     const bound = b.hosts.join(',');
     const host = grants.find((g) => b.hosts.includes(g.host))?.host;
-    if (!host) return this.refuse({ action: 'sign', host: bound, fingerprint: fp, reason: `the key is granted for ${granted}, but the session is with ${bound}` });
+    if (!host)
+      return this.refuse({ action: 'sign', host: bound, fingerprint: fp, reason: `the key is granted for ${granted}, but the session is with ${bound}` });
     if ((flags & ~SIGN_FLAGS_ALLOWED) !== 0) return this.refuse({ action: 'sign', host, fingerprint: fp, reason: `sign flags ${flags} are not allowed` });
     const auth = parseUserauthData(data);
     if (!auth) return this.refuse({ action: 'sign', host, fingerprint: fp, reason: 'the data to sign is not an SSH publickey authentication request' });
-    if (!auth.sessionId.equals(b.sessionId)) return this.refuse({ action: 'sign', host, fingerprint: fp, reason: 'the data to sign is for another session than the bound one' });
+    if (!auth.sessionId.equals(b.sessionId))
+      return this.refuse({ action: 'sign', host, fingerprint: fp, reason: 'the data to sign is for another session than the bound one' });
     if (!auth.key.equals(key)) return this.refuse({ action: 'sign', host, fingerprint: fp, reason: 'the data to sign names another key' });
-    if (auth.hostKey && !auth.hostKey.equals(b.hostKey)) return this.refuse({ action: 'sign', host, fingerprint: fp, reason: 'the data to sign names another server host key' });
+    if (auth.hostKey && !auth.hostKey.equals(b.hostKey))
+      return this.refuse({ action: 'sign', host, fingerprint: fp, reason: 'the data to sign names another server host key' });
     if (!this.opts.tunnelOpen(host)) return this.refuse({ action: 'sign', host, fingerprint: fp, reason: `the run's SSH connection to ${host} is closed` });
     let sig: Buffer | undefined;
     try {

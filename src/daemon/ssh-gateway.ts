@@ -41,15 +41,22 @@ export async function startRunSsh(meta: RunMetadata, runDir: string, store: Cred
   });
   const hostDir = join(runDir, 'net');
   const t: GatewayTransport = { kind: 'unix-socket', hostDir, socketPath: join(hostDir, AGENT_SOCKET), bindDir: join(runDir, '.ag') };
-  const listening: Server = await listenInPlace(t, (path) => new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => resolve(server));
-  }));
+  const listening: Server = await listenInPlace(
+    t,
+    (path) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve(server));
+      }),
+  );
   const ino = (await lstat(t.socketPath)).ino;
   return {
     tunnels,
     close: async () => {
-      await new Promise<void>((r) => { listening.close(() => r()); setTimeout(r, 2000).unref(); });
+      await new Promise<void>((r) => {
+        listening.close(() => r());
+        setTimeout(r, 2000).unref();
+      });
       // After a hand-over the socket there is the next daemon's: leave it.
       if ((await lstat(t.socketPath).catch(() => undefined))?.ino === ino) await unlink(t.socketPath).catch(() => undefined);
     },

@@ -30,7 +30,10 @@ interface Watched {
 }
 
 /** Where each sink resumes (see resume-point.ts). */
-interface Floors { logs: Floor | undefined; audit: Floor | undefined }
+interface Floors {
+  logs: Floor | undefined;
+  audit: Floor | undefined;
+}
 
 /**
  * Owns the live runs of one moat home: their gateway (the container's only way out), the record of every
@@ -48,8 +51,12 @@ export class Supervisor {
     private readonly log: (msg: string) => void,
   ) {}
 
-  get size(): number { return this.watching.size; }
-  ids(): string[] { return [...this.watching.keys()]; }
+  get size(): number {
+    return this.watching.size;
+  }
+  ids(): string[] {
+    return [...this.watching.keys()];
+  }
 
   /**
    * Take a run over: resolves once its gateway listens (so the container can be started), then follows
@@ -81,10 +88,14 @@ export class Supervisor {
     const audit = await AuditSink.open(this.home, meta, this.store.dir(id), this.log, { lockWaitMs: 30_000, budgetBytes: limits.auditBytes });
     deferred.attach(audit);
     // Resolved by the CLI before the run was created: recorded once, when the run is first taken.
-    if (meta.state === 'created') for (const s of gateway.secrets) audit.append('secret', { event: 'resolved', name: s.name, scheme: s.scheme, hosts: s.hosts, ...(s.exposed ? { exposed: true } : {}) });
+    if (meta.state === 'created')
+      for (const s of gateway.secrets)
+        audit.append('secret', { event: 'resolved', name: s.name, scheme: s.scheme, hosts: s.hosts, ...(s.exposed ? { exposed: true } : {}) });
     if (!audit.resumed) await auditPreSnapshot(this.home, id, audit).catch(() => undefined);
     let release!: () => void;
-    const released = new Promise<void>((r) => { release = r; });
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
     const done = this.follow(meta, audit, gateway, released)
       .catch((err: unknown) => this.log(`run ${id}: ${err instanceof Error ? err.message : String(err)}`))
       .finally(() => this.watching.delete(id));
@@ -111,13 +122,17 @@ export class Supervisor {
    */
   async handOver(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    await Promise.all([...this.watching.values()].map(async (w) => {
-      let ended = false;
-      void w.done.then(() => { ended = true; });
-      while (!ended && Date.now() < deadline && (await w.gateway.owned())) await sleep(25);
-      w.release();
-      await w.done;
-    }));
+    await Promise.all(
+      [...this.watching.values()].map(async (w) => {
+        let ended = false;
+        void w.done.then(() => {
+          ended = true;
+        });
+        while (!ended && Date.now() < deadline && (await w.gateway.owned())) await sleep(25);
+        w.release();
+        await w.done;
+      }),
+    );
   }
 
   private async closeLeftOpen(m: RunMetadata): Promise<void> {
@@ -127,7 +142,13 @@ export class Supervisor {
     const r = audit.resumed;
     if (r && !r.closed) {
       const floor = await auditConsoleFloor(join(dir, ENTRIES_FILE));
-      audit.append('lifecycle', recoveredEntry(r, `console output after ${floor?.ts ?? 'the start'} and the end of the run (its exit code): the run ended (${m.state}) while no daemon kept its log`));
+      audit.append(
+        'lifecycle',
+        recoveredEntry(
+          r,
+          `console output after ${floor?.ts ?? 'the start'} and the end of the run (its exit code): the run ended (${m.state}) while no daemon kept its log`,
+        ),
+      );
     }
     await audit.close();
   }
@@ -147,7 +168,13 @@ export class Supervisor {
       await net.close();
       throw err;
     }
-    return { ...gw, close: async () => { await gw.close(); await net.close(); } };
+    return {
+      ...gw,
+      close: async () => {
+        await gw.close();
+        await net.close();
+      },
+    };
   }
 
   /** The requests of the build that made this run's image, recorded once (the file is renamed after). */
@@ -174,14 +201,24 @@ export class Supervisor {
     try {
       const info = await this.waitStarted(containerId);
       if (!info) {
-        if (died) audit.append('lifecycle', recoveredEntry(died, `console output after ${died.lastTs ?? 'the start'} and the exit code: the container was removed before a daemon could read them`));
+        if (died)
+          audit.append(
+            'lifecycle',
+            recoveredEntry(
+              died,
+              `console output after ${died.lastTs ?? 'the start'} and the exit code: the container was removed before a daemon could read them`,
+            ),
+          );
         await this.store.update(id, (m) => (LIVE_STATES.has(m.state) ? { ...m, state: 'failed', reason: 'its container is gone' } : undefined));
         await removeRunSecrets(this.home, id).catch(() => undefined);
         return;
       }
       const dir = this.store.dir(id);
       await repairLogsTail(join(dir, LOG_FILE));
-      const floors: Floors = { logs: await logsFloor(join(dir, LOG_FILE), join(dir, OLD_LOG_FILE)), audit: await auditConsoleFloor(join(this.store.dir(id), ENTRIES_FILE)) };
+      const floors: Floors = {
+        logs: await logsFloor(join(dir, LOG_FILE), join(dir, OLD_LOG_FILE)),
+        audit: await auditConsoleFloor(join(this.store.dir(id), ENTRIES_FILE)),
+      };
       if (died) audit.append('lifecycle', resumedFromEngine(died, floors));
       if ((await this.followLogs(meta, containerId, info.tty, floors, audit, released)) === 'released') return;
       exitCode = await this.runtime.wait(containerId);
@@ -203,11 +240,23 @@ export class Supervisor {
     });
     if (sweep.stripped.length > 0 || sweep.remaining.length > 0 || sweep.truncated) {
       // A run chooses how many such files it leaves: the entry names the first 100 of each and counts them all.
-      audit.append('lifecycle', { event: 'set-id-files', stripped: sweep.stripped.slice(0, 100), strippedCount: sweep.stripped.length, remaining: sweep.remaining.slice(0, 100), remainingCount: sweep.remaining.length, truncated: sweep.truncated });
+      audit.append('lifecycle', {
+        event: 'set-id-files',
+        stripped: sweep.stripped.slice(0, 100),
+        strippedCount: sweep.stripped.length,
+        remaining: sweep.remaining.slice(0, 100),
+        remainingCount: sweep.remaining.length,
+        truncated: sweep.truncated,
+      });
       this.log(`run ${meta.id}: ${setIdReport(sweep) ?? ''}`);
     }
     // metadata.json stays small whatever the run left: the report names the first files (and says when truncated).
-    const kept = { ...sweep, stripped: sweep.stripped.slice(0, 100), remaining: sweep.remaining.slice(0, 100), truncated: sweep.truncated || sweep.stripped.length > 100 || sweep.remaining.length > 100 };
+    const kept = {
+      ...sweep,
+      stripped: sweep.stripped.slice(0, 100),
+      remaining: sweep.remaining.slice(0, 100),
+      truncated: sweep.truncated || sweep.stripped.length > 100 || sweep.remaining.length > 100,
+    };
     await this.store.update(meta.id, (m) => ({ ...m, setIdSweep: kept }));
   }
 
@@ -220,7 +269,14 @@ export class Supervisor {
     }
   }
 
-  private async followLogs(meta: RunMetadata, containerId: string, tty: boolean, floors: Floors, audit: AuditSink, released: Promise<void>): Promise<'ended' | 'released'> {
+  private async followLogs(
+    meta: RunMetadata,
+    containerId: string,
+    tty: boolean,
+    floors: Floors,
+    audit: AuditSink,
+    released: Promise<void>,
+  ): Promise<'ended' | 'released'> {
     const id = meta.id;
     const writer = await LogWriter.open(this.store.dir(id), meta.logLimit ?? DEFAULT_LOG_LIMIT);
     // A daemon that takes a run over goes on from what the audit log already holds: its size counts against
@@ -240,47 +296,65 @@ export class Supervisor {
       batchChars = 0;
       const ts = lastTs;
       // A failed write (a full disk) is logged; the chain stays usable and never rejects unhandled.
-      flushing = flushing.then(async () => {
-        await writer.append(recs);
-        await this.store.update(id, (m) => ({ ...m, lastLogTs: ts }));
-      }).catch((err: unknown) => this.log(`run ${id}: recording output failed: ${err instanceof Error ? err.message : String(err)}`));
+      flushing = flushing
+        .then(async () => {
+          await writer.append(recs);
+          await this.store.update(id, (m) => ({ ...m, lastLogTs: ts }));
+        })
+        .catch((err: unknown) => this.log(`run ${id}: recording output failed: ${err instanceof Error ? err.message : String(err)}`));
       return flushing;
     };
     const timer = setInterval(() => void flush(), 100);
     let seen: Floor = { ts: '', n: 0 };
     // Each sink keeps only what it does not hold yet (a restarted daemon resumes each from its own floor).
-    const record = (toLogs: (ts: string) => boolean, toAudit: (ts: string) => boolean) => (l: LogLine): Promise<void> | undefined => {
-      if (stopped) return undefined; // handed over: the next daemon records from here
-      const rec: LogRecord = l.cont ? { ts: l.ts, stream: l.stream, line: l.line, cont: true } : { ts: l.ts, stream: l.stream, line: l.line };
-      if (toLogs(l.ts)) {
-        batch.push(rec);
-        batchChars += l.line.length;
-      }
-      // The audit log is append-only: it holds the output up to the limit, then one event saying so.
-      if (toAudit(l.ts)) {
-        // Counted as stored: the capped line, in UTF-8 bytes as JSON escapes it.
-        const line = capText(l.line, RECORD_LIMITS.consoleLine);
-        switch (budget.take(Buffer.byteLength(JSON.stringify(line)) + AUDIT_ENTRY_OVERHEAD)) {
-          case 'record': audit.append('console', { ...rec, line, ...(l.line.length > RECORD_LIMITS.consoleLine ? { lineLen: l.line.length } : {}) }); break;
-          case 'reached': audit.append('lifecycle', { event: 'output-limit', limit: writer.limit, note: 'later output is not in the audit log; logs.jsonl keeps the newest part' }); break;
-          case 'over': break;
+    const record =
+      (toLogs: (ts: string) => boolean, toAudit: (ts: string) => boolean) =>
+      (l: LogLine): Promise<void> | undefined => {
+        if (stopped) return undefined; // handed over: the next daemon records from here
+        const rec: LogRecord = l.cont ? { ts: l.ts, stream: l.stream, line: l.line, cont: true } : { ts: l.ts, stream: l.stream, line: l.line };
+        if (toLogs(l.ts)) {
+          batch.push(rec);
+          batchChars += l.line.length;
         }
-      }
-      seen = lastTs === l.ts ? { ts: l.ts, n: seen.n + 1 } : { ts: l.ts, n: 1 };
-      lastTs = l.ts;
-      // A busy disk pauses the engine's stream (backpressure) instead of queueing output in memory.
-      if (batch.length >= 500 || batchChars >= 4 * 1024 * 1024) return flush();
-      return undefined;
-    };
+        // The audit log is append-only: it holds the output up to the limit, then one event saying so.
+        if (toAudit(l.ts)) {
+          // Counted as stored: the capped line, in UTF-8 bytes as JSON escapes it.
+          const line = capText(l.line, RECORD_LIMITS.consoleLine);
+          switch (budget.take(Buffer.byteLength(JSON.stringify(line)) + AUDIT_ENTRY_OVERHEAD)) {
+            case 'record':
+              audit.append('console', { ...rec, line, ...(l.line.length > RECORD_LIMITS.consoleLine ? { lineLen: l.line.length } : {}) });
+              break;
+            case 'reached':
+              audit.append('lifecycle', {
+                event: 'output-limit',
+                limit: writer.limit,
+                note: 'later output is not in the audit log; logs.jsonl keeps the newest part',
+              });
+              break;
+            case 'over':
+              break;
+          }
+        }
+        seen = lastTs === l.ts ? { ts: l.ts, n: seen.n + 1 } : { ts: l.ts, n: 1 };
+        lastTs = l.ts;
+        // A busy disk pauses the engine's stream (backpressure) instead of queueing output in memory.
+        if (batch.length >= 500 || batchChars >= 4 * 1024 * 1024) return flush();
+        return undefined;
+      };
     const oldest = [floors.logs?.ts, floors.audit?.ts].some((t) => t === undefined) ? undefined : [floors.logs!.ts, floors.audit!.ts].sort()[0];
     const since = (ts: string | undefined) => (ts ? { since: Math.floor(Date.parse(ts) / 1000) } : {});
     try {
       const following = this.runtime.logs(containerId, { follow: true, tty, ...since(oldest) }, record(after(floors.logs), after(floors.audit)));
       const how = await Promise.race([following.then(() => 'ended' as const), released.then(() => 'released' as const)]);
-      if (how === 'released') { stopped = true; return how; }
+      if (how === 'released') {
+        stopped = true;
+        return how;
+      }
       // A live follow can end at the exit before the engine hands over a last, unterminated line: read
       // what it holds once more and keep only what is newer.
-      await this.runtime.logs(containerId, { follow: false, tty, ...since(lastTs ?? oldest) }, record(after(higher(floors.logs, seen)), after(higher(floors.audit, seen)))).catch(() => undefined);
+      await this.runtime
+        .logs(containerId, { follow: false, tty, ...since(lastTs ?? oldest) }, record(after(higher(floors.logs, seen)), after(higher(floors.audit, seen))))
+        .catch(() => undefined);
       return how;
     } finally {
       clearInterval(timer);
@@ -292,9 +366,11 @@ export class Supervisor {
     await removeRunSecrets(this.home, id).catch(() => undefined);
     const done = await this.runtime.inspect(containerId);
     const code = exitCode ?? done?.exitCode ?? -1;
-    const updated = await this.store.update(id, (m) => (LIVE_STATES.has(m.state) || m.exitCode === undefined
-      ? { ...m, state: 'stopped', exitCode: code, stoppedAt: done?.finishedAt ?? new Date().toISOString() }
-      : undefined));
+    const updated = await this.store.update(id, (m) =>
+      LIVE_STATES.has(m.state) || m.exitCode === undefined
+        ? { ...m, state: 'stopped', exitCode: code, stoppedAt: done?.finishedAt ?? new Date().toISOString() }
+        : undefined,
+    );
     if (!updated?.keep) await this.runtime.remove(containerId, true);
     this.log(`run ${id}: exited ${code}`);
   }
@@ -310,5 +386,8 @@ function higher(a: Floor | undefined, b: Floor): Floor | undefined {
 /** The recovery entry of a live run whose daemon died: its output is read back from the engine. */
 function resumedFromEngine(died: ResumedLog, floors: Floors): ReturnType<typeof recoveredEntry> {
   const from = floors.audit?.ts ?? 'the start';
-  return recoveredEntry(died, `nothing: console output after ${from} was read back from the engine's log of the container; requests the container made while no daemon ran failed (nothing served them)`);
+  return recoveredEntry(
+    died,
+    `nothing: console output after ${from} was read back from the engine's log of the container; requests the container made while no daemon ran failed (nothing served them)`,
+  );
 }

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 export function parseTestUpstreams(env: NodeJS.ProcessEnv): { map: Map<string, { host: string; port: number }>; ca?: string } | undefined {
   if (env.MOAT_TESTING !== '1' || !env.MOAT_TEST_UPSTREAMS) return undefined;
   const map = new Map<string, { host: string; port: number }>();
-  for (const part of env.MOAT_TEST_UPSTREAMS.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of env.MOAT_TEST_UPSTREAMS.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([^=]+)=([^:]+):(\d+)$/.exec(part);
     if (m?.[1] && m[2] && m[3]) map.set(m[1].toLowerCase(), { host: m[2], port: Number(m[3]) });
   }

@@ -25,7 +25,11 @@ export class TraceFile {
   private readonly flushMs: number;
   private readonly maxBatch: number;
 
-  private constructor(private readonly fh: FileHandle, readonly budget: ByteBudget, private readonly opts: TraceFileOptions) {
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly budget: ByteBudget,
+    private readonly opts: TraceFileOptions,
+  ) {
     this.flushMs = opts.flushMs ?? 20;
     this.maxBatch = opts.maxBatchBytes ?? 256 * 1024;
   }
@@ -60,9 +64,11 @@ export class TraceFile {
     const buf = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    this.writing = this.writing.then(async () => {
-      for (let off = 0; off < buf.length;) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
-    }).catch((err: unknown) => this.opts.onError?.(err));
+    this.writing = this.writing
+      .then(async () => {
+        for (let off = 0; off < buf.length;) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
+      })
+      .catch((err: unknown) => this.opts.onError?.(err));
     return this.writing;
   }
 

@@ -24,7 +24,10 @@ export function depLabel(dep: ResolvedDependency): string {
 
 /** One RUN of shell lines joined with `&&`, under moat-build-env, with its owner comment. */
 function runBlock(owners: string[], commands: string[]): string {
-  const body = commands.map((c) => c.trim()).filter((c) => c.length > 0).join(' \\\n && ');
+  const body = commands
+    .map((c) => c.trim())
+    .filter((c) => c.length > 0)
+    .join(' \\\n && ');
   return `# moat-dep: ${owners.join(', ')}\nRUN moat-build-env sh -c ${shellQuote(body)}`;
 }
 
@@ -63,17 +66,20 @@ function specs(deps: readonly ResolvedDependency[], kind: 'apt' | 'npm' | 'pip')
 }
 
 export function renderDependencyLayers(resolved: readonly ResolvedDependency[], opts: RenderOptions): string {
-  if (opts.arch !== 'amd64' && opts.arch !== 'arm64') throw new MoatError(`unsupported architecture ${String(opts.arch)}`, { code: 'E_CONFIG', hint: 'moat builds images for amd64 and arm64.' });
+  if (opts.arch !== 'amd64' && opts.arch !== 'arm64')
+    throw new MoatError(`unsupported architecture ${String(opts.arch)}`, { code: 'E_CONFIG', hint: 'moat builds images for amd64 and arm64.' });
   const deps = [...resolved].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const blocks: string[] = [];
 
   const apt = specs(deps, 'apt');
   if (apt.packages.length > 0) {
-    blocks.push(runBlock(apt.owners, [
-      'apt-get update',
-      `apt-get install -y --no-install-recommends \\\n${wrapWords(apt.packages, '    ')}`,
-      'rm -rf /var/lib/apt/lists/*',
-    ]));
+    blocks.push(
+      runBlock(apt.owners, [
+        'apt-get update',
+        `apt-get install -y --no-install-recommends \\\n${wrapWords(apt.packages, '    ')}`,
+        'rm -rf /var/lib/apt/lists/*',
+      ]),
+    );
   }
 
   const scripted = (runtime: boolean): void => {
@@ -88,17 +94,14 @@ export function renderDependencyLayers(resolved: readonly ResolvedDependency[], 
 
   const npm = specs(deps, 'npm');
   if (npm.packages.length > 0) {
-    blocks.push(runBlock(npm.owners, [
-      `npm install -g --no-fund --no-audit --no-update-notifier \\\n${wrapWords(npm.packages, '    ')}`,
-      'npm cache clean --force',
-    ]));
+    blocks.push(
+      runBlock(npm.owners, [`npm install -g --no-fund --no-audit --no-update-notifier \\\n${wrapWords(npm.packages, '    ')}`, 'npm cache clean --force']),
+    );
   }
 
   const pip = specs(deps, 'pip');
   if (pip.packages.length > 0) {
-    blocks.push(runBlock(pip.owners, [
-      `python3 -m pip install --no-cache-dir --root-user-action=ignore \\\n${wrapWords(pip.packages, '    ')}`,
-    ]));
+    blocks.push(runBlock(pip.owners, [`python3 -m pip install --no-cache-dir --root-user-action=ignore \\\n${wrapWords(pip.packages, '    ')}`]));
   }
 
   // User-level setup: steps that need the packages above, then the container user's environment.

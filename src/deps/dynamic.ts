@@ -25,7 +25,11 @@ const MAX = 214;
 
 function check(kind: DynamicKind, what: 'name' | 'version', value: string, re: RegExp, spec: string): void {
   if (value.length > 0 && value.length <= MAX && re.test(value)) return;
-  const examples: Record<DynamicKind, string> = { npm: 'npm:typescript@5.9 or npm:@scope/pkg', apt: 'apt:postgresql-client or apt:jq=1.6-2.1', pip: 'pip:requests==2.32.3' };
+  const examples: Record<DynamicKind, string> = {
+    npm: 'npm:typescript@5.9 or npm:@scope/pkg',
+    apt: 'apt:postgresql-client or apt:jq=1.6-2.1',
+    pip: 'pip:requests==2.32.3',
+  };
   throw new MoatError(`invalid ${kind} package ${what} in dependency "${spec}": ${JSON.stringify(value)}`, {
     code: 'E_CONFIG',
     hint: `Write it as ${examples[kind]} (letters, digits and . _ - + only; no spaces or shell characters).`,

@@ -25,12 +25,15 @@ export function dependencyProblem(spec: string): string | undefined {
     }
     return undefined;
   }
-  if (SPACE_OR_CONTROL.test(spec)) return `dependency ${JSON.stringify(spec)} has a space, line break or control character; write one tool per entry, e.g. "node@20"`;
-  if (prefix !== undefined) return `unknown dependency form ${JSON.stringify(spec)}: the prefixed forms are npm:<package>[@version], apt:<package>[=version] and pip:<package>[==version]`;
+  if (SPACE_OR_CONTROL.test(spec))
+    return `dependency ${JSON.stringify(spec)} has a space, line break or control character; write one tool per entry, e.g. "node@20"`;
+  if (prefix !== undefined)
+    return `unknown dependency form ${JSON.stringify(spec)}: the prefixed forms are npm:<package>[@version], apt:<package>[=version] and pip:<package>[==version]`;
   const at = spec.indexOf('@');
   const name = at < 0 ? spec : spec.slice(0, at);
   const version = at < 0 ? undefined : spec.slice(at + 1);
   if (!REGISTRY_NAME.test(name)) return `invalid dependency name ${JSON.stringify(name)}: use a name from moat deps list, e.g. "node@20"`;
-  if (version !== undefined && !REGISTRY_VERSION.test(version)) return `invalid version ${JSON.stringify(version)} in dependency ${JSON.stringify(spec)}: letters, digits and . + _ - only`;
+  if (version !== undefined && !REGISTRY_VERSION.test(version))
+    return `invalid version ${JSON.stringify(version)} in dependency ${JSON.stringify(spec)}: letters, digits and . + _ - only`;
   return undefined;
 }

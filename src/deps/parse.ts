@@ -18,9 +18,23 @@ export interface ParsedSpec {
 }
 
 const ALIASES: Record<string, string> = {
-  nodejs: 'node', python3: 'python', golang: 'go', rustc: 'rust', cargo: 'rust', rg: 'ripgrep', 'fd-find': 'fd',
-  postgres: 'psql', postgresql: 'psql', 'postgresql-client': 'psql', 'mysql-client': 'mysql', sqlite: 'sqlite3',
-  redis: 'redis-cli', 'redis-tools': 'redis-cli', tsc: 'typescript', claude: 'claude-code', 'github-cli': 'gh',
+  nodejs: 'node',
+  python3: 'python',
+  golang: 'go',
+  rustc: 'rust',
+  cargo: 'rust',
+  rg: 'ripgrep',
+  'fd-find': 'fd',
+  postgres: 'psql',
+  postgresql: 'psql',
+  'postgresql-client': 'psql',
+  'mysql-client': 'mysql',
+  sqlite: 'sqlite3',
+  redis: 'redis-cli',
+  'redis-tools': 'redis-cli',
+  tsc: 'typescript',
+  claude: 'claude-code',
+  'github-cli': 'gh',
 };
 
 /** The closest known names to an unknown one, for "did you mean". */
@@ -51,7 +65,10 @@ export function validateVersion(entry: DependencyEntry, version: string, spec: s
   if (versions === undefined) {
     throw new MoatError(`dependency "${spec}": ${entry.name} has no versions to choose from`, {
       code: 'E_CONFIG',
-      hint: entry.type === 'apt' ? `Write ${entry.name} without a version (or apt:<package>=<version> for an exact Debian version).` : `Write ${entry.name} without a version.`,
+      hint:
+        entry.type === 'apt'
+          ? `Write ${entry.name} without a version (or apt:<package>=<version> for an exact Debian version).`
+          : `Write ${entry.name} without a version.`,
     });
   }
   const ok = Array.isArray(versions) ? versions.includes(version) : new RegExp(versions.pattern).test(version);
@@ -74,10 +91,16 @@ export function parseSpec(raw: string): ParsedSpec {
       const { entry, version } = dynamicEntry(prefix as DynamicKind, spec.slice(colon + 1), spec);
       return { name: entry.name, version, entry };
     }
-    throw new MoatError(`unknown dependency form "${spec}"`, { code: 'E_CONFIG', hint: 'The prefixed forms are npm:<package>[@version], apt:<package>[=version] and pip:<package>[==version].' });
+    throw new MoatError(`unknown dependency form "${spec}"`, {
+      code: 'E_CONFIG',
+      hint: 'The prefixed forms are npm:<package>[@version], apt:<package>[=version] and pip:<package>[==version].',
+    });
   }
   if (/[\s\p{Cc}\p{Cf}]/u.test(spec)) {
-    throw new MoatError(`invalid dependency ${JSON.stringify(spec)}: it has a space, line break or control character`, { code: 'E_CONFIG', hint: 'Write one tool per entry, e.g. "node@20".' });
+    throw new MoatError(`invalid dependency ${JSON.stringify(spec)}: it has a space, line break or control character`, {
+      code: 'E_CONFIG',
+      hint: 'Write one tool per entry, e.g. "node@20".',
+    });
   }
   const at = spec.indexOf('@');
   const name = at < 0 ? spec : spec.slice(0, at);
@@ -85,13 +108,21 @@ export function parseSpec(raw: string): ParsedSpec {
   const entry = findEntry(name);
   if (!entry) throw unknown(name, spec);
   if (version !== undefined) {
-    if (entry.type === 'meta') throw new MoatError(`dependency "${spec}": the bundle ${name} has no version`, { code: 'E_CONFIG', hint: `Write ${name}, and name versions on its members (e.g. node@20).` });
+    if (entry.type === 'meta')
+      throw new MoatError(`dependency "${spec}": the bundle ${name} has no version`, {
+        code: 'E_CONFIG',
+        hint: `Write ${name}, and name versions on its members (e.g. node@20).`,
+      });
     validateVersion(entry, version, spec);
   }
   return { name, version, entry };
 }
 
-interface Pending { parsed: ParsedSpec; from: string; explicit: boolean }
+interface Pending {
+  parsed: ParsedSpec;
+  from: string;
+  explicit: boolean;
+}
 
 /**
  * Expand specs into the dependencies to install: requirements added recursively, duplicates merged,

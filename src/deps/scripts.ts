@@ -42,8 +42,9 @@ export function nodeScript(arch: 'x64' | 'arm64'): string {
 
 /** Go from go.dev's release index (sha256 published there); `latest` is the newest stable release. */
 export function goScript(arch: 'amd64' | 'arm64'): string {
-  const select = `[.[] | select(.stable) | .files[] | select(.os == "linux" and .arch == "${arch}" and .kind == "archive")`
-    + ` | select($w == "latest" or .version == "go" + $w or (.version | startswith("go" + $w + ".")))][0] | .filename + " " + .sha256`;
+  const select =
+    `[.[] | select(.stable) | .files[] | select(.os == "linux" and .arch == "${arch}" and .kind == "archive")` +
+    ` | select($w == "latest" or .version == "go" + $w or (.version | startswith("go" + $w + ".")))][0] | .filename + " " + .sha256`;
   return [
     'mkdir -p /tmp/moat-go && cd /tmp/moat-go',
     `curl -fsSL -o go.json 'https://go.dev/dl/?mode=json&include=all'`,

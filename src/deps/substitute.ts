@@ -12,9 +12,7 @@ function assertSafe(value: string, dep: string): string {
 
 /** A package spec (`pkg@{version}`, `pkg=={version}`, `pkg={version}`) for the resolved version, or bare. */
 export function packageSpec(template: string, dep: ResolvedDependency): string {
-  const spec = dep.version === undefined
-    ? template.replace(/(?:@|==|=)\{version\}$/, '')
-    : template.replaceAll('{version}', dep.version);
+  const spec = dep.version === undefined ? template.replace(/(?:@|==|=)\{version\}$/, '') : template.replaceAll('{version}', dep.version);
   return assertSafe(spec, dep.name);
 }
 

@@ -38,7 +38,8 @@ export const caCheck: Check = {
       return fail('ca', `${certFile} is not a readable certificate`, renew);
     }
     const mode = (await stat(keyFile)).mode & 0o777;
-    if ((mode & 0o077) !== 0) return fail('ca', `the CA key ${keyFile} is readable by other users (mode ${mode.toString(8).padStart(4, '0')})`, `chmod 600 ${keyFile}`);
+    if ((mode & 0o077) !== 0)
+      return fail('ca', `the CA key ${keyFile} is readable by other users (mode ${mode.toString(8).padStart(4, '0')})`, `chmod 600 ${keyFile}`);
     try {
       const a = cert.publicKey.export({ type: 'spki', format: 'der' });
       const b = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });

@@ -17,14 +17,23 @@ export const daemonCheck: Check = {
         return ok('daemon', 'handing its runs over to a new daemon');
       case 'silent': {
         const holder = await daemonLockHolder(ctx.home);
-        return fail('daemon', `the daemon${holder ? ` (pid ${holder.pid})` : ''} took the connection but did not answer`,
-          holder ? `kill ${holder.pid} (the next moat command starts a new one, which takes its runs over); its log: ${daemonLog(ctx.home)}` : `moat proxy restart; its log: ${daemonLog(ctx.home)}`);
+        return fail(
+          'daemon',
+          `the daemon${holder ? ` (pid ${holder.pid})` : ''} took the connection but did not answer`,
+          holder
+            ? `kill ${holder.pid} (the next moat command starts a new one, which takes its runs over); its log: ${daemonLog(ctx.home)}`
+            : `moat proxy restart; its log: ${daemonLog(ctx.home)}`,
+        );
       }
       case 'up': {
         const h = s.health;
         const what = `running: pid ${h.pid}, ${h.runs.length} live run${h.runs.length === 1 ? '' : 's'}, since ${h.startedAt}`;
         if (h.protocol !== DAEMON_PROTOCOL || h.version !== BUILD) {
-          return warn('daemon', `${what}; its build ${h.version} differs from this CLI's ${BUILD} (the next run hands its runs over to a new one)`, 'moat proxy restart');
+          return warn(
+            'daemon',
+            `${what}; its build ${h.version} differs from this CLI's ${BUILD} (the next run hands its runs over to a new one)`,
+            'moat proxy restart',
+          );
         }
         return ok('daemon', `${what}; build ${h.version} matches the CLI`);
       }

@@ -12,7 +12,11 @@ import { ok, warn, type Check } from './types.js';
 const MAX_ENTRIES = 200_000;
 const LOW_FREE = 2 * 1024 ** 3;
 
-export interface Usage { bytes: number; entries: number; complete: boolean }
+export interface Usage {
+  bytes: number;
+  entries: number;
+  complete: boolean;
+}
 
 /** Bytes on disk below `root` (allocated blocks), without following links; at most `limit` entries. */
 export async function diskUse(root: string, limit = MAX_ENTRIES): Promise<Usage> {
@@ -20,7 +24,10 @@ export async function diskUse(root: string, limit = MAX_ENTRIES): Promise<Usage>
   const stack = [root];
   while (stack.length > 0) {
     const p = stack.pop() as string;
-    if (u.entries >= limit) { u.complete = false; break; }
+    if (u.entries >= limit) {
+      u.complete = false;
+      break;
+    }
     let st;
     try {
       st = await lstat(p);

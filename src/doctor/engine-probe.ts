@@ -18,7 +18,10 @@ export interface EngineFacts {
 
 /** Why the engine gave no facts: a sentence and the exact fix. */
 export class EngineUnavailable extends Error {
-  constructor(message: string, readonly fix: string) {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
     super(message);
   }
 }
@@ -29,7 +32,10 @@ export class EngineProbe {
   private readonly answers = new Map<string, Promise<unknown>>();
   readonly address: string;
 
-  constructor(private readonly env: NodeJS.ProcessEnv, readonly timeoutMs = 5000) {
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    readonly timeoutMs = 5000,
+  ) {
     let address: string;
     try {
       address = engineEndpoint(env).address;
@@ -98,9 +104,13 @@ export class EngineProbe {
       return new EngineUnavailable(`The Docker engine at ${at} accepted the connection but did not answer within ${ms / 1000} s.`, restart);
     }
     if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EHOSTUNREACH') {
-      return new EngineUnavailable(`No Docker engine answers at ${at} (${code}).`, 'sudo systemctl start docker (or bash scripts/setup.sh), or set DOCKER_HOST to a running engine');
+      return new EngineUnavailable(
+        `No Docker engine answers at ${at} (${code}).`,
+        'sudo systemctl start docker (or bash scripts/setup.sh), or set DOCKER_HOST to a running engine',
+      );
     }
-    if (code === 'EACCES') return new EngineUnavailable(`Permission denied talking to the Docker engine at ${at}.`, 'sudo usermod -aG docker $USER, then log in again');
+    if (code === 'EACCES')
+      return new EngineUnavailable(`Permission denied talking to the Docker engine at ${at}.`, 'sudo usermod -aG docker $USER, then log in again');
     const message = err instanceof Error ? err.message : String(err);
     const hint = (err as { hint?: string }).hint;
     return new EngineUnavailable(`The Docker engine at ${at} failed: ${message}`, hint ?? restart);

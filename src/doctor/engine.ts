@@ -15,7 +15,11 @@ const apiAtLeast = (have: string, want: string): boolean => {
 };
 
 /** A check that needs the engine's facts: when the engine gave none, it says so once (the engine check fails). */
-export async function withEngine(name: string, ctx: DoctorContext, fn: (facts: Awaited<ReturnType<DoctorContext['engine']['about']>>) => Promise<CheckResult>): Promise<CheckResult> {
+export async function withEngine(
+  name: string,
+  ctx: DoctorContext,
+  fn: (facts: Awaited<ReturnType<DoctorContext['engine']['about']>>) => Promise<CheckResult>,
+): Promise<CheckResult> {
   let facts;
   try {
     facts = await ctx.engine.about();
@@ -45,16 +49,20 @@ export const engineCheck: Check = {
 export const sandboxCheck: Check = {
   name: 'sandbox',
   onTimeout: { detail: 'the Docker engine did not list its runtimes', fix: 'sudo systemctl restart docker', status: 'warn' },
-  run: (ctx) => withEngine('sandbox', ctx, async (f) => {
-    // What a run here gets: MOAT_SANDBOX as a run would read it (moat.yaml and --sandbox are per run).
-    let choice;
-    try {
-      choice = chooseSandbox(requestedSandbox(undefined, ctx.env, undefined), f.runtimes, f.defaultRuntime, f.address);
-    } catch (err) {
-      if (err instanceof MoatError) return fail('sandbox', err.message, err.hint ?? GVISOR_FIX);
-      throw err;
-    }
-    if (choice.fallback) return warn('sandbox', `runs use runc (this host's kernel): ${choice.fallback}`, GVISOR_FIX);
-    return ok('sandbox', choice.sandbox === 'gvisor' ? `runs use gVisor (runtime "${choice.engineRuntime ?? 'runsc'}")` : 'runs use runc (MOAT_SANDBOX=runc)');
-  }),
+  run: (ctx) =>
+    withEngine('sandbox', ctx, async (f) => {
+      // What a run here gets: MOAT_SANDBOX as a run would read it (moat.yaml and --sandbox are per run).
+      let choice;
+      try {
+        choice = chooseSandbox(requestedSandbox(undefined, ctx.env, undefined), f.runtimes, f.defaultRuntime, f.address);
+      } catch (err) {
+        if (err instanceof MoatError) return fail('sandbox', err.message, err.hint ?? GVISOR_FIX);
+        throw err;
+      }
+      if (choice.fallback) return warn('sandbox', `runs use runc (this host's kernel): ${choice.fallback}`, GVISOR_FIX);
+      return ok(
+        'sandbox',
+        choice.sandbox === 'gvisor' ? `runs use gVisor (runtime "${choice.engineRuntime ?? 'runsc'}")` : 'runs use runc (MOAT_SANDBOX=runc)',
+      );
+    }),
 };

@@ -42,7 +42,9 @@ export const hostCasCheck: Check = {
         text = await readFile(file, 'utf8');
       } catch (err) {
         problems.push(`${from}: ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-        fixes.push(...froms.map((f) => (f === 'build.ca_certs' ? `Fix build.ca_certs in ${ctx.home.globalConfig}` : `Point ${f} at a readable PEM bundle, or unset it`)));
+        fixes.push(
+          ...froms.map((f) => (f === 'build.ca_certs' ? `Fix build.ca_certs in ${ctx.home.globalConfig}` : `Point ${f} at a readable PEM bundle, or unset it`)),
+        );
         continue;
       }
       const all = splitPem(text);
@@ -55,7 +57,9 @@ export const hostCasCheck: Check = {
       const expired = extra.filter((c) => Date.parse(c.validTo) <= ctx.now.getTime()).length;
       const names = extra.map(subject).reverse();
       const shown = names.length > 3 ? `${names.slice(0, 3).join(', ')}, … ${names.length - 3} more` : names.join(', ');
-      parts.push(`${from}: ${file}, ${plural(all.length, 'certificate')}, ${extra.length} not among Node's public roots${extra.length > 0 ? ` (${shown})` : ''}${expired > 0 ? `, ${expired} of them expired` : ''}`);
+      parts.push(
+        `${from}: ${file}, ${plural(all.length, 'certificate')}, ${extra.length} not among Node's public roots${extra.length > 0 ? ` (${shown})` : ''}${expired > 0 ? `, ${expired} of them expired` : ''}`,
+      );
     }
     const detail = [...problems, ...parts].join('; ');
     return problems.length > 0 ? warn('hostCAs', detail, [...new Set(fixes)].join('; ')) : ok('hostCAs', detail);

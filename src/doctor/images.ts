@@ -10,7 +10,12 @@ import { EngineUnavailable } from './engine-probe.js';
 import { withEngine } from './engine.js';
 import { ok, warn, type Check, type DoctorContext } from './types.js';
 
-interface ImageRow { Id: string; Size: number; Labels?: Record<string, string> | null; RepoTags?: string[] | null }
+interface ImageRow {
+  Id: string;
+  Size: number;
+  Labels?: Record<string, string> | null;
+  RepoTags?: string[] | null;
+}
 
 const tagged = (i: ImageRow): boolean => (i.RepoTags ?? []).some((t) => t !== '<none>:<none>');
 
@@ -21,27 +26,32 @@ const moatImages = (ctx: DoctorContext): Promise<ImageRow[]> =>
 export const imagesCheck: Check = {
   name: 'images',
   onTimeout: { detail: 'the Docker engine did not list the images', fix: 'sudo systemctl restart docker' },
-  run: (ctx) => withEngine('images', ctx, async () => {
-    const images = await moatImages(ctx);
-    const size = images.reduce((a, i) => a + (i.Size || 0), 0);
-    const here = images.filter((i) => i.Labels?.[LABEL_HOME] === ctx.home.root).length;
-    const untagged = images.filter((i) => !tagged(i)).length;
-    const cached = images.length === 0
-      ? 'no moat image cached yet (the first run builds one)'
-      : `${plural(images.length, 'moat image')} (${bytes(size)}; ${here} built by this home${untagged > 0 ? `, ${untagged} untagged` : ''})`;
-    let base = true;
-    try {
-      await ctx.engine.json(`/images/${encodeURIComponent(DEFAULT_BASE_IMAGE)}/json`);
-    } catch (err) {
-      if (statusCode(err) !== 404) throw err;
-      base = false;
-    }
-    if (!base) {
-      return warn('images', `${cached}; the base image ${DEFAULT_BASE_IMAGE} is missing (a first build pulls it)`,
-        `docker pull ${DEFAULT_BASE_IMAGE} (without a registry: bash scripts/setup.sh builds it locally)`);
-    }
-    return ok('images', `${cached}; base image ${DEFAULT_BASE_IMAGE} present`);
-  }),
+  run: (ctx) =>
+    withEngine('images', ctx, async () => {
+      const images = await moatImages(ctx);
+      const size = images.reduce((a, i) => a + (i.Size || 0), 0);
+      const here = images.filter((i) => i.Labels?.[LABEL_HOME] === ctx.home.root).length;
+      const untagged = images.filter((i) => !tagged(i)).length;
+      const cached =
+        images.length === 0
+          ? 'no moat image cached yet (the first run builds one)'
+          : `${plural(images.length, 'moat image')} (${bytes(size)}; ${here} built by this home${untagged > 0 ? `, ${untagged} untagged` : ''})`;
+      let base = true;
+      try {
+        await ctx.engine.json(`/images/${encodeURIComponent(DEFAULT_BASE_IMAGE)}/json`);
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+        base = false;
+      }
+      if (!base) {
+        return warn(
+          'images',
+          `${cached}; the base image ${DEFAULT_BASE_IMAGE} is missing (a first build pulls it)`,
+          `docker pull ${DEFAULT_BASE_IMAGE} (without a registry: bash scripts/setup.sh builds it locally)`,
+        );
+      }
+      return ok('images', `${cached}; base image ${DEFAULT_BASE_IMAGE} present`);
+    }),
 };
 
 /** The agents moat installs, by dependency and the npm package whose version a build step names. */
@@ -86,9 +96,10 @@ export const agentsCheck: Check = {
     let note = '';
     try {
       const { config, file } = await loadWorkspaceConfig(ctx.cwd);
-      if (file) workspace = { ...(config.claude?.version ? { claude: config.claude.version } : {}), ...(config.codex?.version ? { codex: config.codex.version } : {}) };
+      if (file)
+        workspace = { ...(config.claude?.version ? { claude: config.claude.version } : {}), ...(config.codex?.version ? { codex: config.codex.version } : {}) };
     } catch {
-      note = '; this folder\'s moat.yaml is invalid (moat run shows where)';
+      note = "; this folder's moat.yaml is invalid (moat run shows where)";
     }
     const cached = await cachedVersions(ctx);
     const parts = AGENTS.map((a) => {

@@ -16,7 +16,16 @@ export { exitCodeOf } from './run.js';
 export type { CheckResult, CheckStatus } from './types.js';
 
 export const CHECKS: readonly Check[] = [
-  engineCheck, sandboxCheck, daemonCheck, caCheck, keyCheck, grantsCheck, imagesCheck, agentsCheck, hostCasCheck, diskCheck,
+  engineCheck,
+  sandboxCheck,
+  daemonCheck,
+  caCheck,
+  keyCheck,
+  grantsCheck,
+  imagesCheck,
+  agentsCheck,
+  hostCasCheck,
+  diskCheck,
 ];
 
 export function doctor(opts: { home: MoatHome; env: NodeJS.ProcessEnv; cwd: string; now?: Date; engineTimeoutMs?: number }): Promise<CheckResult[]> {

@@ -35,8 +35,11 @@ export const keyCheck: Check = {
     const grants = await grantFiles(ctx.home.credentialsDir);
     if (!loaded) {
       if (grants > 0) {
-        return fail('key', `${grants} grant${grants === 1 ? '' : 's'} stored but no key to decrypt them (neither the keychain entry nor ${file})`,
-          `Restore ${file} from a backup, or run moat grant <provider> again for each grant`);
+        return fail(
+          'key',
+          `${grants} grant${grants === 1 ? '' : 's'} stored but no key to decrypt them (neither the keychain entry nor ${file})`,
+          `Restore ${file} from a backup, or run moat grant <provider> again for each grant`,
+        );
       }
       return ok('key', `none yet (the first grant creates it, in ${forced ? file : 'the OS keychain, else ' + file})`);
     }

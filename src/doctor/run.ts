@@ -13,12 +13,16 @@ async function runOne(check: Check, ctx: DoctorContext): Promise<CheckResult[]> 
   const ms = check.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<CheckResult>((resolve) => {
-    timer = setTimeout(() => resolve({
-      name: check.name,
-      status: check.onTimeout.status ?? 'fail',
-      detail: `${check.onTimeout.detail} (no answer within ${Math.round(ms / 100) / 10} s)`,
-      fix: check.onTimeout.fix,
-    }), ms);
+    timer = setTimeout(
+      () =>
+        resolve({
+          name: check.name,
+          status: check.onTimeout.status ?? 'fail',
+          detail: `${check.onTimeout.detail} (no answer within ${Math.round(ms / 100) / 10} s)`,
+          fix: check.onTimeout.fix,
+        }),
+      ms,
+    );
     timer.unref();
   });
   try {
@@ -26,7 +30,14 @@ async function runOne(check: Check, ctx: DoctorContext): Promise<CheckResult[]> 
     return Array.isArray(r) ? r : [r];
   } catch (err) {
     const e = err as { message?: string; hint?: string; fix?: string };
-    return [{ name: check.name, status: 'fail', detail: e.message ?? String(err), fix: e.fix ?? e.hint ?? 'Run moat doctor again; if it persists, please report it.' }];
+    return [
+      {
+        name: check.name,
+        status: 'fail',
+        detail: e.message ?? String(err),
+        fix: e.fix ?? e.hint ?? 'Run moat doctor again; if it persists, please report it.',
+      },
+    ];
   } finally {
     clearTimeout(timer);
   }

@@ -15,13 +15,31 @@ import os from 'node:os';
  *     public address and on the docker0 bridge too).
  */
 const FIXED_V4: readonly (readonly [string, number])[] = [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
 ];
 const FIXED_V6: readonly (readonly [string, number])[] = [
-  ['::', 128], ['::1', 128], ['64:ff9b:1::', 48], ['100::', 64], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10],
-  ['fec0::', 10], ['ff00::', 8],
+  ['::', 128],
+  ['::1', 128],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001:db8::', 32],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
 ];
 
 /**
@@ -57,8 +75,10 @@ function bareIP(address: string): { ip: string; family: 4 | 6 } | undefined {
 /** The eight 16-bit words of a valid IPv6 literal (`::` expanded, a trailing dotted quad read as two words). */
 export function ipv6Words(ip: string): number[] {
   // A trailing dotted quad (`::ffff:127.0.0.1`) is the last two words, written in decimal.
-  const text = ip.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) =>
-    `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`);
+  const text = ip.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_m, a: string, b: string, c: string, d: string) => `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
+  );
   const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((w) => parseInt(w, 16)));
   const gap = text.indexOf('::');
   if (gap < 0) return parse(text);
@@ -142,7 +162,10 @@ export const INTERNAL_ADDRESS_CODE = 'MOAT_INTERNAL_ADDRESS';
 
 export class InternalAddressError extends Error {
   readonly code = INTERNAL_ADDRESS_CODE;
-  constructor(host: string, readonly address: string) {
+  constructor(
+    host: string,
+    readonly address: string,
+  ) {
     super(`${host} resolves to ${address}, an address on this machine or its private network`);
   }
 }

@@ -108,14 +108,17 @@ export async function* resignChunked(body: AsyncIterable<Buffer>, opts: ChunkedO
     if (size > opts.maxChunk) throw bad(`a chunk of ${size} bytes exceeds the ${opts.maxChunk}-byte limit`);
     const data = await r.bytes(size);
     const expected = await opts.placeholder.chunk(prevPlaceholder, data);
-    if (!sameSignature(expected, m[2]!)) throw new AwsRefusal(403, 'Moat refused the upload: a chunk is not signed with the placeholder key moat gave this run.');
+    if (!sameSignature(expected, m[2]!))
+      throw new AwsRefusal(403, 'Moat refused the upload: a chunk is not signed with the placeholder key moat gave this run.');
     prevPlaceholder = expected;
     prevReal = await opts.real.chunk(prevReal, data);
     const last = size === 0;
     if (!last || !opts.trailer) {
       if ((await r.bytes(2)).toString('latin1') !== '\r\n') throw bad('a chunk does not end with CRLF');
     }
-    yield Buffer.concat([Buffer.from(`${sizeText};chunk-signature=${prevReal}\r\n`, 'latin1'), data, Buffer.from('\r\n', 'latin1')].slice(0, last && opts.trailer ? 2 : 3));
+    yield Buffer.concat(
+      [Buffer.from(`${sizeText};chunk-signature=${prevReal}\r\n`, 'latin1'), data, Buffer.from('\r\n', 'latin1')].slice(0, last && opts.trailer ? 2 : 3),
+    );
     if (last) break;
   }
   if (opts.trailer) yield Buffer.from(await resignTrailer(r, prevPlaceholder, prevReal, opts), 'latin1');
@@ -130,7 +133,8 @@ async function resignTrailer(r: Reader, prevPlaceholder: string, prevReal: strin
     if (sig) {
       const canonical = lines.map((l) => `${l}\n`).join('');
       const expected = await opts.placeholder.trailer(prevPlaceholder, canonical);
-      if (!sameSignature(expected, sig[1]!)) throw new AwsRefusal(403, 'Moat refused the upload: its trailer is not signed with the placeholder key moat gave this run.');
+      if (!sameSignature(expected, sig[1]!))
+        throw new AwsRefusal(403, 'Moat refused the upload: its trailer is not signed with the placeholder key moat gave this run.');
       if ((await r.line()) !== '') throw bad('the trailer signature is not followed by an empty line');
       const real = await opts.real.trailer(prevReal, canonical);
       return `${lines.map((l) => `${l}\r\n`).join('')}x-amz-trailer-signature:${real}\r\n\r\n`;

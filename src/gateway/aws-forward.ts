@@ -10,13 +10,24 @@ import type { Target } from './target.js';
  * target, headers and body of the upstream request. The event gets the grant, service and region.
  */
 export async function awsRequestOptions(
-  aws: AwsResigner, req: IncomingMessage, t: Target, headers: Record<string, string | string[] | undefined>, body: AsyncIterable<Buffer> | null,
+  aws: AwsResigner,
+  req: IncomingMessage,
+  t: Target,
+  headers: Record<string, string | string[] | undefined>,
+  body: AsyncIterable<Buffer> | null,
   ev: RequestEvent,
 ): Promise<Pick<Dispatcher.RequestOptions, 'path' | 'headers' | 'body'>> {
   const raw = req.url ?? '/';
   const rawTarget = raw.startsWith('/') ? raw : raw.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?]*/, '') || '/';
   const out = await aws.resign({
-    method: ev.method, host: t.host, port: t.port, hostHeader: req.headers.host ?? t.host, rawTarget, target: t.path, headers, body,
+    method: ev.method,
+    host: t.host,
+    port: t.port,
+    hostHeader: req.headers.host ?? t.host,
+    rawTarget,
+    target: t.path,
+    headers,
+    body,
   });
   if (!out) return { path: t.path, headers, body: body as unknown as Dispatcher.RequestOptions['body'] };
   ev.grant = aws.grant;

@@ -37,7 +37,10 @@ const DATE_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const SIGNED_HEADERS_RE = /^[a-z0-9!#$%&'*+.^_`|~-]+(?:;[a-z0-9!#$%&'*+.^_`|~-]+)*$/;
 const MIB = 1024 * 1024;
 const notPlaceholder = (what: string): AwsRefusal =>
-  new AwsRefusal(403, `Moat refused this AWS request: ${what}. Inside a moat run, AWS requests must be signed with the placeholder credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; moat signs them with the real ones.`);
+  new AwsRefusal(
+    403,
+    `Moat refused this AWS request: ${what}. Inside a moat run, AWS requests must be signed with the placeholder credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; moat signs them with the real ones.`,
+  );
 const malformed = (what: string): AwsRefusal => new AwsRefusal(400, `Moat refused this AWS request: ${what}.`);
 
 type Query = Record<string, string | string[]>;
@@ -99,7 +102,9 @@ export function parseQuery(query: string): Query {
 const escape = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 export function formatQuery(q: Query): string {
-  return Object.entries(q).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${escape(k)}=${escape(x)}`)).join('&');
+  return Object.entries(q)
+    .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${escape(k)}=${escape(x)}`))
+    .join('&');
 }
 
 const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v.join(',') : v);
@@ -107,26 +112,33 @@ const split = (target: string): { path: string; query: string } => {
   const q = target.indexOf('?');
   return q < 0 ? { path: target, query: '' } : { path: target.slice(0, q), query: target.slice(q + 1) };
 };
-const scopeOf = (p: Pick<Parsed, 'date' | 'region' | 'service'>): string => `${p.date.toISOString().slice(0, 10).replace(/-/g, '')}/${p.region}/${p.service}/aws4_request`;
+const scopeOf = (p: Pick<Parsed, 'date' | 'region' | 'service'>): string =>
+  `${p.date.toISOString().slice(0, 10).replace(/-/g, '')}/${p.region}/${p.service}/aws4_request`;
 
 export function createAwsResigner(opts: AwsResignerOptions): AwsResigner {
   const maxBody = opts.maxBodyBytes ?? 16 * MIB;
   const maxChunk = opts.maxChunkBytes ?? 16 * MIB;
   const endpoints = (opts.endpoints ?? []).map((e) => e.toLowerCase());
-  const signer = (p: Pick<Parsed, 'service' | 'region'>, keys: AwsKeys): SignatureV4 => new SignatureV4({
-    service: p.service, region: p.region, sha256: Hash.bind(null, 'sha256'), applyChecksum: false,
-    // S3 signs the path as sent; every other service normalises and encodes it once more.
-    uriEscapePath: !p.service.startsWith('s3'),
-    credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, ...(keys.sessionToken ? { sessionToken: keys.sessionToken } : {}) },
-  });
+  const signer = (p: Pick<Parsed, 'service' | 'region'>, keys: AwsKeys): SignatureV4 =>
+    new SignatureV4({
+      service: p.service,
+      region: p.region,
+      sha256: Hash.bind(null, 'sha256'),
+      applyChecksum: false,
+      // S3 signs the path as sent; every other service normalises and encodes it once more.
+      uriEscapePath: !p.service.startsWith('s3'),
+      credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, ...(keys.sessionToken ? { sessionToken: keys.sessionToken } : {}) },
+    });
   /** The placeholder, with the session token only when the client sent it (and it is the placeholder's). */
   const placeholderAs = (sentToken: string | undefined): AwsKeys => {
     if (sentToken === undefined) return { accessKeyId: opts.placeholder.accessKeyId, secretAccessKey: opts.placeholder.secretAccessKey };
-    if (!opts.placeholder.sessionToken || !sameSignature(sentToken, opts.placeholder.sessionToken)) throw notPlaceholder('its session token is not the placeholder token moat gave this run');
+    if (!opts.placeholder.sessionToken || !sameSignature(sentToken, opts.placeholder.sessionToken))
+      throw notPlaceholder('its session token is not the placeholder token moat gave this run');
     return opts.placeholder;
   };
   const checkKey = (id: string): void => {
-    if (!sameSignature(id, opts.placeholder.accessKeyId)) throw notPlaceholder('it is signed with an access key that is not the placeholder moat gave this run');
+    if (!sameSignature(id, opts.placeholder.accessKeyId))
+      throw notPlaceholder('it is signed with an access key that is not the placeholder moat gave this run');
   };
 
   /** The signed headers' values as sent; `host` is the Host header. */
@@ -147,7 +159,11 @@ export function createAwsResigner(opts: AwsResignerOptions): AwsResigner {
     let n = 0;
     for await (const c of body) {
       n += c.length;
-      if (n > maxBody) throw new AwsRefusal(413, `Moat refused this AWS request: its body is over ${maxBody / MIB} MiB and has no x-amz-content-sha256 header, so moat would have to hold it whole to sign it.`);
+      if (n > maxBody)
+        throw new AwsRefusal(
+          413,
+          `Moat refused this AWS request: its body is over ${maxBody / MIB} MiB and has no x-amz-content-sha256 header, so moat would have to hold it whole to sign it.`,
+        );
       parts.push(c);
     }
     return Buffer.concat(parts, n);
@@ -156,10 +172,14 @@ export function createAwsResigner(opts: AwsResignerOptions): AwsResigner {
   function chunkSigner(p: Parsed, keys: AwsKeys): ChunkSigner {
     const s = signer(p, keys);
     const scope = scopeOf(p);
-    const longDate = p.date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const longDate = p.date
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d{3}/, '');
     return {
       chunk: (prev, data) => s.sign({ headers: new Uint8Array(0), payload: data }, { signingDate: p.date, priorSignature: prev }),
-      trailer: (prev, canonical) => s.sign(['AWS4-HMAC-SHA256-TRAILER', longDate, scope, prev, createHash('sha256').update(canonical).digest('hex')].join('\n'), { signingDate: p.date }),
+      trailer: (prev, canonical) =>
+        s.sign(['AWS4-HMAC-SHA256-TRAILER', longDate, scope, prev, createHash('sha256').update(canonical).digest('hex')].join('\n'), { signingDate: p.date }),
     };
   }
 
@@ -179,13 +199,19 @@ export function createAwsResigner(opts: AwsResignerOptions): AwsResigner {
     let hashBody: Buffer | undefined;
     if (contentSha === undefined) hashBody = body = await readBody(req.body);
     const signable = (target: string, h: Record<string, string>): SignableRequest => ({
-      method: req.method, protocol: 'https:', hostname: req.host, path: split(target).path, query: parseQuery(split(target).query), headers: h,
+      method: req.method,
+      protocol: 'https:',
+      hostname: req.host,
+      path: split(target).path,
+      query: parseQuery(split(target).query),
+      headers: h,
       ...(hashBody ? { body: hashBody } : {}),
     });
     const args = { signingDate: p.date, signableHeaders: new Set(p.signedHeaders) };
     const check = (await signer(p, placeholder).sign(signable(req.rawTarget, { ...headers }), args)) as SignableRequest;
     const got = AUTH_RE.exec(check.headers.authorization ?? '');
-    if (!got || got[2] !== m[2] || !sameSignature(got[3]!, p.signature)) throw notPlaceholder('its signature does not match the placeholder credentials moat gave this run');
+    if (!got || got[2] !== m[2] || !sameSignature(got[3]!, p.signature))
+      throw notPlaceholder('its signature does not match the placeholder credentials moat gave this run');
 
     const real = await opts.real();
     const signed = (await signer(p, real).sign(signable(req.target, { ...headers }), args)) as SignableRequest;
@@ -196,8 +222,12 @@ export function createAwsResigner(opts: AwsResignerOptions): AwsResigner {
     if (contentSha === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' || contentSha === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER') {
       if (!req.body) throw malformed('it announces an aws-chunked body but sends none');
       body = resignChunked(req.body, {
-        placeholder: chunkSigner(p, placeholder), real: chunkSigner(p, real), seedPlaceholder: p.signature, seedReal,
-        trailer: contentSha.endsWith('-TRAILER'), maxChunk,
+        placeholder: chunkSigner(p, placeholder),
+        real: chunkSigner(p, real),
+        seedPlaceholder: p.signature,
+        seedReal,
+        trailer: contentSha.endsWith('-TRAILER'),
+        maxChunk,
       });
     } else if (contentSha?.startsWith('STREAMING-') && contentSha !== 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') {
       throw malformed(`moat cannot re-sign the payload mode ${contentSha.slice(0, 64)}`);
@@ -225,8 +255,21 @@ export function createAwsResigner(opts: AwsResignerOptions): AwsResigner {
     const payload = s3 ? { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } : {};
     const presign = async (keys: AwsKeys, path: string): Promise<Query> => {
       const r = (await signer(p, keys).presign(
-        { method: req.method, protocol: 'https:', hostname: req.host, path, query: { ...base }, headers: { ...headers, ...payload } } as SignableRequest as never,
-        { signingDate: p.date, expiresIn: expires, signableHeaders: new Set(p.signedHeaders), unsignableHeaders: new Set(Object.keys(payload).filter((h) => !p.signedHeaders.includes(h))), unhoistableHeaders: new Set(Object.keys({ ...headers, ...payload })) },
+        {
+          method: req.method,
+          protocol: 'https:',
+          hostname: req.host,
+          path,
+          query: { ...base },
+          headers: { ...headers, ...payload },
+        } as SignableRequest as never,
+        {
+          signingDate: p.date,
+          expiresIn: expires,
+          signableHeaders: new Set(p.signedHeaders),
+          unsignableHeaders: new Set(Object.keys(payload).filter((h) => !p.signedHeaders.includes(h))),
+          unhoistableHeaders: new Set(Object.keys({ ...headers, ...payload })),
+        },
       )) as unknown as SignableRequest;
       return r.query;
     };
@@ -237,7 +280,13 @@ export function createAwsResigner(opts: AwsResignerOptions): AwsResigner {
     const real = await opts.real();
     const path = split(req.target).path;
     const signed = await presign(real, path);
-    return { target: `${path}?${formatQuery(signed)}`, headers: { ...req.headers, host: req.hostHeader }, body: req.body, service: p.service, region: p.region };
+    return {
+      target: `${path}?${formatQuery(signed)}`,
+      headers: { ...req.headers, host: req.hostHeader },
+      body: req.body,
+      service: p.service,
+      region: p.region,
+    };
   }
 
   return {

@@ -53,7 +53,10 @@ export interface AwsResigner {
 /** A request the gateway refuses to re-sign: answered `status` with `message`, never forwarded. */
 export class AwsRefusal extends Error {
   readonly awsRefusal = true;
-  constructor(readonly status: 400 | 403 | 413 | 502 | 503, message: string) {
+  constructor(
+    readonly status: 400 | 403 | 413 | 502 | 503,
+    message: string,
+  ) {
     super(message);
     this.name = 'AwsRefusal';
   }

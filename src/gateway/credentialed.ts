@@ -7,15 +7,14 @@ import type { Decision } from './policy.js';
  */
 
 /** Headers some frameworks and gateways honour to change the path or method after routing. */
-export const REROUTING_HEADERS = [
-  'x-original-url', 'x-rewrite-url', 'x-override-url',
-  'x-http-method-override', 'x-http-method', 'x-method-override',
-] as const;
+export const REROUTING_HEADERS = ['x-original-url', 'x-rewrite-url', 'x-override-url', 'x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 
 /** TRACE/TRACK echo the request, the credential included, back to the client. */
 export function credentialedRefusal(host: string, method: string): Decision | undefined {
   const m = method.toUpperCase();
-  return m === 'TRACE' || m === 'TRACK' ? { allowed: false, kind: 'credential', reason: `${m} to ${host} is refused: it would echo the credential back` } : undefined;
+  return m === 'TRACE' || m === 'TRACK'
+    ? { allowed: false, kind: 'credential', reason: `${m} to ${host} is refused: it would echo the credential back` }
+    : undefined;
 }
 
 /** Remove the re-routing headers in place. */

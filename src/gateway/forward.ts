@@ -22,8 +22,16 @@ import { internalDialRefusal, upstreamFailureMessage } from './upstream-errors.j
 export function handleRequest(core: ProxyCore, req: IncomingMessage, res: ServerResponse, tunnel: TunnelInfo | undefined): void {
   const start = process.hrtime.bigint();
   const ev: RequestEvent = {
-    type: 'request', ts: new Date().toISOString(), method: req.method ?? 'GET', url: req.url ?? '', host: tunnel?.host ?? '',
-    status: 0, ttfbMs: 0, durationMs: 0, bytesUp: 0, bytesDown: 0,
+    type: 'request',
+    ts: new Date().toISOString(),
+    method: req.method ?? 'GET',
+    url: req.url ?? '',
+    host: tunnel?.host ?? '',
+    status: 0,
+    ttfbMs: 0,
+    durationMs: 0,
+    bytesUp: 0,
+    bytesDown: 0,
   };
   const reqSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
   const resSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
@@ -110,98 +118,111 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   const path = sub ? sub.path(t.path) : t.path;
   if (sub?.rewritesBody && body) {
     // A body that may carry a placeholder for this host is read whole (up to 1 MiB), rewritten, then sent.
-    readBounded(body).then((r) => {
-      if (abort.signal.aborted) return;
-      if ('whole' in r) {
-        const out = sub!.body(r.whole, bodyKind(req.headers));
-        delete headers['transfer-encoding'];
-        headers['content-length'] = String(out.length);
-        return dispatch(out);
-      }
-      dispatch((async function* rest() {
-        yield r.head;
-        for (let n = await r.rest.next(); !n.done; n = await r.rest.next()) yield n.value;
-      })());
-    }, () => {
-      ev.error ??= 'client closed';
-      res.destroy();
-    });
+    readBounded(body).then(
+      (r) => {
+        if (abort.signal.aborted) return;
+        if ('whole' in r) {
+          const out = sub!.body(r.whole, bodyKind(req.headers));
+          delete headers['transfer-encoding'];
+          headers['content-length'] = String(out.length);
+          return dispatch(out);
+        }
+        dispatch(
+          (async function* rest() {
+            yield r.head;
+            for (let n = await r.rest.next(); !n.done; n = await r.rest.next()) yield n.value;
+          })(),
+        );
+      },
+      () => {
+        ev.error ??= 'client closed';
+        res.destroy();
+      },
+    );
   } else dispatch(body);
 
   function dispatch(upBody: Buffer | AsyncIterable<Buffer> | null): void {
-  const dispatcher = core.upstream.dispatcher(t.host, t.port);
-  const reqOpts: Dispatcher.RequestOptions = {
-    origin: `${t.secure ? 'https' : 'http'}://${hostPort(t.host, t.port)}`,
-    path,
-    method: ev.method as Dispatcher.HttpMethod,
-    headers,
-    // undici streams async iterables (types omit them).
-    body: upBody as unknown as Dispatcher.RequestOptions['body'],
-    signal: abort.signal,
-  };
-  (aws ? awsRequestOptions(aws, req, t, headers, body, ev).then((o) => dispatcher.request({ ...reqOpts, ...o })) : dispatcher.request(reqOpts)).then(
-    (up) => {
-      ev.ttfbMs = elapsedMs(start);
-      ev.status = up.statusCode;
-      try {
-        const outHeaders = stripHopByHop(up.headers as Record<string, string | string[] | undefined>);
-        if (core.traceBodies) ev.responseHeaders = traceHeaders(outHeaders);
-        res.writeHead(up.statusCode, outHeaders);
-        // Streams of unknown length (SSE, chunked) get their head at once; sized bodies go with the head.
-        if (outHeaders['content-length'] === undefined) res.flushHeaders();
-      } catch (err) {
-        up.body.destroy();
-        ev.error = errorCode(err);
-        ev.status = 502;
-        ev.bytesDown = sendText(res, 502, 'Moat received an invalid response head from upstream.');
-        return;
-      }
-      up.body.on('data', (c: Buffer) => { ev.bytesDown += c.length; resSample?.add(c); });
-      // pipe(), not pipeline(): pipeline() creates and aborts an AbortController per call, and building
-      // that AbortError cost ~4 % of the proxy's CPU per request. A closed client aborts the upstream
-      // request (above), which destroys the body; an upstream failure destroys the client's response.
-      up.body.once('error', (err) => {
+    const dispatcher = core.upstream.dispatcher(t.host, t.port);
+    const reqOpts: Dispatcher.RequestOptions = {
+      origin: `${t.secure ? 'https' : 'http'}://${hostPort(t.host, t.port)}`,
+      path,
+      method: ev.method as Dispatcher.HttpMethod,
+      headers,
+      // undici streams async iterables (types omit them).
+      body: upBody as unknown as Dispatcher.RequestOptions['body'],
+      signal: abort.signal,
+    };
+    (aws ? awsRequestOptions(aws, req, t, headers, body, ev).then((o) => dispatcher.request({ ...reqOpts, ...o })) : dispatcher.request(reqOpts)).then(
+      (up) => {
+        ev.ttfbMs = elapsedMs(start);
+        ev.status = up.statusCode;
+        try {
+          const outHeaders = stripHopByHop(up.headers as Record<string, string | string[] | undefined>);
+          if (core.traceBodies) ev.responseHeaders = traceHeaders(outHeaders);
+          res.writeHead(up.statusCode, outHeaders);
+          // Streams of unknown length (SSE, chunked) get their head at once; sized bodies go with the head.
+          if (outHeaders['content-length'] === undefined) res.flushHeaders();
+        } catch (err) {
+          up.body.destroy();
+          ev.error = errorCode(err);
+          ev.status = 502;
+          ev.bytesDown = sendText(res, 502, 'Moat received an invalid response head from upstream.');
+          return;
+        }
+        up.body.on('data', (c: Buffer) => {
+          ev.bytesDown += c.length;
+          resSample?.add(c);
+        });
+        // pipe(), not pipeline(): pipeline() creates and aborts an AbortController per call, and building
+        // that AbortError cost ~4 % of the proxy's CPU per request. A closed client aborts the upstream
+        // request (above), which destroys the body; an upstream failure destroys the client's response.
+        up.body.once('error', (err) => {
+          if (abort.signal.aborted) return;
+          ev.error ??= errorCode(err);
+          res.destroy();
+        });
+        up.body.pipe(res);
+      },
+      (err: unknown) => {
         if (abort.signal.aborted) return;
-        ev.error ??= errorCode(err);
-        res.destroy();
-      });
-      up.body.pipe(res);
-    },
-    (err: unknown) => {
-      if (abort.signal.aborted) return;
-      if (isAwsRefusal(err)) {
-        ev.status = err.status;
-        ev.reason = err.message;
-        ev.bytesDown = sendText(res, err.status, err.message);
+        if (isAwsRefusal(err)) {
+          ev.status = err.status;
+          ev.reason = err.message;
+          ev.bytesDown = sendText(res, err.status, err.message);
+          req.resume();
+          finish();
+          return;
+        }
+        const code = errorCode(err);
+        ev.error = code;
+        const refused = internalDialRefusal(err, t.host, t.port);
+        if (refused) {
+          ev.status = 403;
+          Object.assign(ev, refusalFields(refused, t.port));
+          ev.bytesDown = sendBlocked(res, `${ev.method} ${t.url.split('?')[0]}`, refused);
+          req.resume();
+          finish();
+          return;
+        }
+        const timeout = code.includes('TIMEOUT');
+        ev.status = timeout ? 504 : 502;
+        ev.bytesDown = sendText(res, ev.status, upstreamFailureMessage(t.host, code));
         req.resume();
         finish();
-        return;
-      }
-      const code = errorCode(err);
-      ev.error = code;
-      const refused = internalDialRefusal(err, t.host, t.port);
-      if (refused) {
-        ev.status = 403;
-        Object.assign(ev, refusalFields(refused, t.port));
-        ev.bytesDown = sendBlocked(res, `${ev.method} ${t.url.split('?')[0]}`, refused);
-        req.resume();
-        finish();
-        return;
-      }
-      const timeout = code.includes('TIMEOUT');
-      ev.status = timeout ? 504 : 502;
-      ev.bytesDown = sendText(res, ev.status, upstreamFailureMessage(t.host, code));
-      req.resume();
-      finish();
-    },
-  );
+      },
+    );
   }
 }
 
 /** Answer from a `LocalResponse`: drain (and count) the request body, then send the stored answer. */
 function answerLocally(
-  req: IncomingMessage, res: ServerResponse, ev: RequestEvent, local: CompiledLocalResponse, finish: () => void,
-  resSample: BodySample | undefined, reqSample: BodySample | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ev: RequestEvent,
+  local: CompiledLocalResponse,
+  finish: () => void,
+  resSample: BodySample | undefined,
+  reqSample: BodySample | undefined,
 ): void {
   ev.grant = local.grant;
   ev.local = true;
@@ -209,7 +230,10 @@ function answerLocally(
     if (!res.writableFinished) ev.error ??= 'client closed';
     finish();
   });
-  req.on('data', (c: Buffer) => { ev.bytesUp += c.length; reqSample?.add(c); });
+  req.on('data', (c: Buffer) => {
+    ev.bytesUp += c.length;
+    reqSample?.add(c);
+  });
   req.once('error', () => res.destroy());
   req.once('end', () => {
     const headers = { ...local.headers, 'content-length': String(local.body.length) };

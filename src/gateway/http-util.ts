@@ -5,12 +5,24 @@ import { bracketHost, canonicalHost } from './hosts.js';
 
 /** Connection-level headers that must not cross a proxy (RFC 9110 §7.6.1), plus ones we always set. */
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'http2-settings',
 ]);
 
 /** Copy headers without hop-by-hop ones and without those named in `Connection`. `keep` re-admits some. */
-export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, keep: string[] = []): Record<string, string | string[]> {
+export function stripHopByHop(
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+  keep: string[] = [],
+): Record<string, string | string[]> {
   const named = new Set<string>();
   const conn = headers.connection;
   for (const v of Array.isArray(conn) ? conn : conn ? [conn] : []) {
@@ -56,7 +68,9 @@ export function writeRawError(socket: Duplex, status: number, reason: string, me
     return;
   }
   const body = `${message}\n`;
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

@@ -88,7 +88,9 @@ export function validatePattern(pattern: string): void {
 export function validateHostRulesShape(entry: object): void {
   const hosts = Object.keys(entry).length;
   if (hosts !== 1) {
-    throw new Error(`a rules entry with path rules maps exactly one host to its list of rules, this one has ${hosts}; write each host as its own "- host:" entry`);
+    throw new Error(
+      `a rules entry with path rules maps exactly one host to its list of rules, this one has ${hosts}; write each host as its own "- host:" entry`,
+    );
   }
 }
 
@@ -104,7 +106,8 @@ export function parsePathRule(source: string): PathRule {
   if (path.includes('?')) throw new Error(`path rule "${source}": query strings are ignored when matching; remove "?${path.split('?')[1] ?? ''}"`);
   const normal = normalizePath(path);
   if (!normal.ok) throw new Error(`path rule "${source}": ${normal.reason.replace(/^The request path/, 'the path')}`);
-  if (normal.path !== path) throw new Error(`path rule "${source}": requests are matched on their normalised path, so write "${normal.path}" instead of "${path}"`);
+  if (normal.path !== path)
+    throw new Error(`path rule "${source}": requests are matched on their normalised path, so write "${normal.path}" instead of "${path}"`);
   return { source, allow: action === 'allow', method, regex: globToRegex(path) };
 }
 
@@ -168,9 +171,15 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
       : Object.entries(entry).map(([host, rules]) => ({ pattern: parseHostPattern(host), paths: rules.map(parsePathRule) })),
   );
 
-  const byDefault = (host: string): Decision => data.policy === 'permissive'
-    ? { allowed: true, reason: 'permissive policy' }
-    : { allowed: false, kind: 'strict', reason: `${host} is not in network.rules and the policy is strict`, suggestion: `network:\n  rules:\n    - "${host}"` };
+  const byDefault = (host: string): Decision =>
+    data.policy === 'permissive'
+      ? { allowed: true, reason: 'permissive policy' }
+      : {
+          allowed: false,
+          kind: 'strict',
+          reason: `${host} is not in network.rules and the policy is strict`,
+          suggestion: `network:\n  rules:\n    - "${host}"`,
+        };
 
   const fallback = (host: string, port: number | undefined, hostOnly: boolean): Decision => {
     const granted = allowHosts.find((p) => matchHost(p, host, port));
@@ -185,8 +194,7 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
     paths.find((r) => (r.method === '*' || r.method === method) && r.regex.test(path));
 
   const named = [...entries.map((e) => e.pattern), ...allowHosts];
-  const namesHost = (host: string, port?: number): boolean =>
-    named.some((p) => matchHost(port === undefined ? { ...p, port: undefined } : p, host, port));
+  const namesHost = (host: string, port?: number): boolean => named.some((p) => matchHost(port === undefined ? { ...p, port: undefined } : p, host, port));
 
   const checkRequest = (host: string, port: number | undefined, method: string | undefined, rawPath: string | undefined): Decision => {
     const denied = deny.find((p) => matchHost(p, host, port));
@@ -211,12 +219,21 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
       const rules = [firstRule(entry.paths, m, path), ...(alt === undefined ? [] : [firstRule(entry.paths, m, alt)])];
       const suggestion = `network:\n  rules:\n    - "${entry.pattern.source}":\n        - "allow ${m} ${path}"`;
       const denied = rules.find((r) => r !== undefined && !r.allow);
-      if (denied) return { allowed: false, kind: 'path', reason: `${m} ${path} on ${host} is refused by "${denied.source}"`, rule: denied.source, suggestion: `${suggestion}\n(before "${denied.source}"; the first matching rule wins)` };
+      if (denied)
+        return {
+          allowed: false,
+          kind: 'path',
+          reason: `${m} ${path} on ${host} is refused by "${denied.source}"`,
+          rule: denied.source,
+          suggestion: `${suggestion}\n(before "${denied.source}"; the first matching rule wins)`,
+        };
       const rule = rules[0];
       if (rule && !rules.includes(undefined)) return { allowed: true, reason: `allowed by "${rule.source}"`, rule: rule.source };
       // No rule matched: the policy default decides, granted host or not (the rules say what they mean).
       const d = byDefault(host);
-      return d.allowed ? d : { allowed: false, kind: 'path', reason: `${m} ${path} on ${host} matches no rule of "${entry.pattern.source}" and the policy is strict`, suggestion };
+      return d.allowed
+        ? d
+        : { allowed: false, kind: 'path', reason: `${m} ${path} on ${host} matches no rule of "${entry.pattern.source}" and the policy is strict`, suggestion };
     }
     if (entry) return { allowed: true, reason: `${host} has path rules in network.rules`, rule: entry.pattern.source };
     return fallback(host, port, method === undefined);
@@ -242,7 +259,8 @@ function stripQuery(path: string): string {
  */
 export function internalRefusal(host: string, port: number | undefined, address?: string): Decision {
   const where = port === undefined ? host : hostPort(host, port);
-  const what = address === undefined ? `${host} is this machine or its private network` : `${host} resolves to ${address}, on this machine or its private network`;
+  const what =
+    address === undefined ? `${host} is this machine or its private network` : `${host} resolves to ${address}, on this machine or its private network`;
   return {
     allowed: false,
     kind: 'internal',

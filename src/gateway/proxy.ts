@@ -67,7 +67,14 @@ export interface ProxyOptions {
 }
 
 /** The per-gateway limits a run cannot raise (see ProxyOptions and ProxyTimeouts for each). */
-export const GATEWAY_LIMITS = { maxConnections: 512, maxHeaderSize: 32 * 1024, headersMs: 30_000, keepAliveMs: 60_000, idleMs: 600_000, handshakeMs: 10_000 } as const;
+export const GATEWAY_LIMITS = {
+  maxConnections: 512,
+  maxHeaderSize: 32 * 1024,
+  headersMs: 30_000,
+  keepAliveMs: 60_000,
+  idleMs: 600_000,
+  handshakeMs: 10_000,
+} as const;
 
 export interface GatewayProxy {
   /** Serve one accepted client connection (unix socket, TCP, or any duplex stream). */
@@ -103,7 +110,9 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     const responder = compileLocalResponses(s.responses);
     const p = s.policy ?? {};
     return {
-      injector, responder, secrets,
+      injector,
+      responder,
+      secrets,
       policy: compilePolicy({ ...p, allowHosts: [...(p.allowHosts ?? []), ...injector.hosts, ...secrets.hosts], answeredHosts: responder.hosts }),
     };
   };
@@ -111,8 +120,12 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
   const core: ProxyCore = {
     ...build(current),
     upstream: new Upstream({
-      extraCAs: opts.extraCAs, upstreamProxy: opts.upstreamProxy, upstreamOverride: opts.upstreamOverride,
-      upstreamOverrideCA: opts.upstreamOverrideCA, headersTimeoutMs: t.upstreamHeadersMs, bodyTimeoutMs: t.upstreamBodyMs,
+      extraCAs: opts.extraCAs,
+      upstreamProxy: opts.upstreamProxy,
+      upstreamOverride: opts.upstreamOverride,
+      upstreamOverrideCA: opts.upstreamOverrideCA,
+      headersTimeoutMs: t.upstreamHeadersMs,
+      bodyTimeoutMs: t.upstreamBodyMs,
       connectTimeoutMs: t.upstreamConnectMs,
       // Read at dial time: a policy update applies to the next connection.
       allowInternal: (host) => core.policy.namesHost(host),
@@ -150,7 +163,9 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
       socket.resume();
     };
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => handleRequest(core, req, res, tunnels.get(req.socket)));
-    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(core, req, socket, head, tunnels.get(req.socket), reattach));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      handleUpgrade(core, req, socket, head, tunnels.get(req.socket), reattach),
+    );
     server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => onClientError(err, socket));
   }
   // These servers never listen (connections arrive through attach()); 'listening' is what starts
@@ -158,7 +173,9 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
   outer.emit('listening');
   inner.emit('listening');
   outer.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => onConnect(req, socket, head));
-  inner.on('connect', (_req: http.IncomingMessage, socket: Duplex) => writeRawError(socket, 400, 'Bad Request', 'Moat does not accept CONNECT inside a tunnel.'));
+  inner.on('connect', (_req: http.IncomingMessage, socket: Duplex) =>
+    writeRawError(socket, 400, 'Bad Request', 'Moat does not accept CONNECT inside a tunnel.'),
+  );
 
   function onClientError(err: Error & { code?: string }, socket: Duplex): void {
     const code = err.code ?? 'ERR';
@@ -189,8 +206,17 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     emit({ type: 'connect', ts: new Date().toISOString(), host, port, allowed: decision.allowed, ...(decision.allowed ? {} : { reason: decision.reason }) });
     if (!decision.allowed) {
       emit({
-        type: 'request', ts: new Date(started).toISOString(), method: 'CONNECT', url: hostPort(host, port), host, status: 403, ttfbMs: 0,
-        durationMs: Date.now() - started, bytesUp: 0, bytesDown: 0, ...refusalFields(decision, port),
+        type: 'request',
+        ts: new Date(started).toISOString(),
+        method: 'CONNECT',
+        url: hostPort(host, port),
+        host,
+        status: 403,
+        ttfbMs: 0,
+        durationMs: Date.now() - started,
+        bytesUp: 0,
+        bytesDown: 0,
+        ...refusalFields(decision, port),
       });
       writeRawBlocked(socket, `CONNECT ${hostPort(host, port)}`, decision);
       closeRaw(socket);
@@ -266,9 +292,19 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
   function refuseOverLimit(socket: net.Socket): void {
     if (!overLimit) {
       overLimit = true;
-      emit({ type: 'client-error', ts: new Date().toISOString(), code: 'CONNECTION_LIMIT', message: `${maxConnections} client connections open; refusing more` });
+      emit({
+        type: 'client-error',
+        ts: new Date().toISOString(),
+        code: 'CONNECTION_LIMIT',
+        message: `${maxConnections} client connections open; refusing more`,
+      });
     }
-    writeRawError(socket, 503, 'Service Unavailable', `Moat: this run already has ${maxConnections} connections open to its gateway (the limit); close some and retry.`);
+    writeRawError(
+      socket,
+      503,
+      'Service Unavailable',
+      `Moat: this run already has ${maxConnections} connections open to its gateway (the limit); close some and retry.`,
+    );
     // Closed as soon as the answer is out: under a flood, refused sockets must not pile up either.
     socket.once('finish', () => socket.destroy());
     socket.resume();
@@ -296,7 +332,9 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
     },
     update(next) {
       current = {
-        policy: next.policy ?? current.policy, injections: next.injections ?? current.injections, responses: next.responses ?? current.responses,
+        policy: next.policy ?? current.policy,
+        injections: next.injections ?? current.injections,
+        responses: next.responses ?? current.responses,
       };
       Object.assign(core, build(current));
     },

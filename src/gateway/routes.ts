@@ -53,7 +53,10 @@ export function portEnv(run: string, ports: Readonly<Record<string, number>> | u
  */
 export function parseRouteHost(host: string | undefined): { run: string; service?: string } | undefined {
   if (!host) return undefined;
-  const name = host.toLowerCase().replace(/:[0-9]{1,5}$/, '').replace(/\.$/, '');
+  const name = host
+    .toLowerCase()
+    .replace(/:[0-9]{1,5}$/, '')
+    .replace(/\.$/, '');
   const labels = name.split('.');
   if (labels.at(-1) !== 'localhost' || labels.length < 2 || labels.length > 3) return undefined;
   if (!labels.every((l) => /^[a-z0-9][a-z0-9-]{0,62}$/.test(l))) return undefined;

@@ -52,7 +52,10 @@ function encoded(value: string, where: 'header' | 'url' | BodyKind): string | un
 export function bodyKind(headers: Headers): BodyKind | undefined {
   const encoding = String(headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'identity') return undefined;
-  const type = String(headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = String(headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
   if (type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type) || type === 'application/x-ndjson') return 'json';
   if (type === 'application/x-www-form-urlencoded') return 'form';
   if (type.startsWith('text/')) return 'text';
@@ -65,7 +68,10 @@ export class RequestSubstitution {
   readonly refused = new Set<string>();
   private tail = '';
 
-  constructor(private readonly allowed: CompiledSecret[], private readonly others: CompiledSecret[]) {}
+  constructor(
+    private readonly allowed: CompiledSecret[],
+    private readonly others: CompiledSecret[],
+  ) {}
 
   /** Whether the body must be read whole before it is sent (a secret may be substituted in it). */
   get rewritesBody(): boolean {
@@ -154,7 +160,10 @@ export function compileSubstitutions(list: readonly SecretSubstitution[]): Subst
       if (compiled.length === 0) return undefined;
       // Over plain HTTP a real value would cross the wire in clear text: never substituted there.
       const allowed = secure ? compiled.filter((s) => matches(s, host, port)) : [];
-      return new RequestSubstitution(allowed, compiled.filter((s) => !allowed.includes(s)));
+      return new RequestSubstitution(
+        allowed,
+        compiled.filter((s) => !allowed.includes(s)),
+      );
     },
   };
 }

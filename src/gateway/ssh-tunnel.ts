@@ -38,8 +38,10 @@ export function sshDecision(policy: CompiledPolicy, tunnels: SshTunnels | undefi
   const d = policy.checkHost(host, SSH_PORT);
   if (!d.allowed && d.kind === 'deny') return d;
   if (tunnels?.hosts.includes(host)) return { allowed: true, reason: `${host} is granted for SSH`, rule: `ssh:${host}` };
-  const rule = policy.data.rules.flatMap((e) => (typeof e === 'string' ? [e] : Object.keys(e)))
-    .map(parseHostPattern).find((p) => p.port === SSH_PORT && matchHost(p, host, SSH_PORT));
+  const rule = policy.data.rules
+    .flatMap((e) => (typeof e === 'string' ? [e] : Object.keys(e)))
+    .map(parseHostPattern)
+    .find((p) => p.port === SSH_PORT && matchHost(p, host, SSH_PORT));
   if (rule) return { allowed: true, reason: `${host}:22 is in network.rules`, rule: rule.source };
   return {
     allowed: false,
@@ -65,7 +67,20 @@ export function handleSshConnect(opts: {
   const decision = sshDecision(opts.policy, opts.tunnels, host);
   emit({ type: 'connect', ts, host, port: SSH_PORT, allowed: decision.allowed, ...(decision.allowed ? {} : { reason: decision.reason }) });
   const done = (status: number, up: number, down: number, extra: { error?: string; blocked?: true; reason?: string } = {}): void =>
-    emit({ type: 'request', ts, method: 'CONNECT', url: `${host}:${SSH_PORT}`, host, status, ttfbMs: 0, durationMs: Date.now() - started, bytesUp: up, bytesDown: down, port: SSH_PORT, ...extra });
+    emit({
+      type: 'request',
+      ts,
+      method: 'CONNECT',
+      url: `${host}:${SSH_PORT}`,
+      host,
+      status,
+      ttfbMs: 0,
+      durationMs: Date.now() - started,
+      bytesUp: up,
+      bytesDown: down,
+      port: SSH_PORT,
+      ...extra,
+    });
   if (!decision.allowed) {
     done(403, 0, 0, { blocked: true, reason: decision.reason });
     writeRawBlocked(socket, `CONNECT ${host}:${SSH_PORT}`, decision);
@@ -73,36 +88,43 @@ export function handleSshConnect(opts: {
     return;
   }
   socket.pause();
-  opts.upstream.dial(host, SSH_PORT, false).then((up) => {
-    if (socket.destroyed) {
-      up.destroy();
-      return;
-    }
-    opts.tunnels?.track(host, socket);
-    let bytesUp = head.length;
-    let bytesDown = 0;
-    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    if (head.length > 0) up.write(head);
-    socket.on('data', (c: Buffer) => { bytesUp += c.length; });
-    up.on('data', (c: Buffer) => { bytesDown += c.length; });
-    socket.pipe(up);
-    up.pipe(socket);
-    const end = (): void => {
-      socket.destroy();
-      up.destroy();
-    };
-    up.on('error', end);
-    socket.on('error', end);
-    up.once('close', end);
-    socket.once('close', () => {
-      end();
-      done(200, bytesUp, bytesDown);
-    });
-    socket.resume();
-  }, (err: unknown) => {
-    const code = errorCode(err);
-    done(502, 0, 0, { error: code });
-    socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nMoat could not reach ${host}:22 (${code}).\n`);
-    closeRaw(socket);
-  });
+  opts.upstream.dial(host, SSH_PORT, false).then(
+    (up) => {
+      if (socket.destroyed) {
+        up.destroy();
+        return;
+      }
+      opts.tunnels?.track(host, socket);
+      let bytesUp = head.length;
+      let bytesDown = 0;
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) up.write(head);
+      socket.on('data', (c: Buffer) => {
+        bytesUp += c.length;
+      });
+      up.on('data', (c: Buffer) => {
+        bytesDown += c.length;
+      });
+      socket.pipe(up);
+      up.pipe(socket);
+      const end = (): void => {
+        socket.destroy();
+        up.destroy();
+      };
+      up.on('error', end);
+      socket.on('error', end);
+      up.once('close', end);
+      socket.once('close', () => {
+        end();
+        done(200, bytesUp, bytesDown);
+      });
+      socket.resume();
+    },
+    (err: unknown) => {
+      const code = errorCode(err);
+      done(502, 0, 0, { error: code });
+      socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nMoat could not reach ${host}:22 (${code}).\n`);
+      closeRaw(socket);
+    },
+  );
 }

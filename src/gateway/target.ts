@@ -63,7 +63,11 @@ export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefin
     const rest = m![3] ?? '';
     target = rest.startsWith('?') || rest === '' ? `/${rest}` : rest;
     if (tunnel && (host !== tunnel.host || port !== tunnel.port || secure !== tunnel.tls)) {
-      return { ok: false, status: 421, message: `The request names ${u.host}, but the tunnel was opened to ${formatAuthority(tunnel.host, tunnel.port, tunnel.tls)}.` };
+      return {
+        ok: false,
+        status: 421,
+        message: `The request names ${u.host}, but the tunnel was opened to ${formatAuthority(tunnel.host, tunnel.port, tunnel.tls)}.`,
+      };
     }
   }
   // `OPTIONS *` names no path for the rules to decide on (and the upstream client cannot send it).
@@ -85,10 +89,18 @@ export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefin
     return { ok: false, status: 400, message: 'Malformed Host header.' };
   }
   if (hh.host !== host || (hh.port !== undefined && hh.port !== port)) {
-    return { ok: false, status: 421, message: `The Host header (${hostHeader.slice(0, 100)}) does not match the target ${formatAuthority(host, port, secure)}.` };
+    return {
+      ok: false,
+      status: 421,
+      message: `The Host header (${hostHeader.slice(0, 100)}) does not match the target ${formatAuthority(host, port, secure)}.`,
+    };
   }
   if (tunnel?.sni !== undefined && normalizeHost(tunnel.sni) !== host) {
-    return { ok: false, status: 421, message: `The TLS server name (${tunnel.sni.slice(0, 100)}) does not match the target ${formatAuthority(host, port, secure)}.` };
+    return {
+      ok: false,
+      status: 421,
+      message: `The TLS server name (${tunnel.sni.slice(0, 100)}) does not match the target ${formatAuthority(host, port, secure)}.`,
+    };
   }
   const url = `${secure ? 'https' : 'http'}://${formatAuthority(host, port, secure)}${path}`;
   return { ok: true, target: { secure, host, port, path, pathname, url } };

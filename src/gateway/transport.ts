@@ -51,7 +51,9 @@ export async function listenInPlace(t: GatewayTransport, listen: (path: string) 
       server.close();
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') {
-        throw new Error(`The gateway socket cannot be created: ${t.socketPath} is a folder, made by the run's container. Stop the run (moat stop) and start it again.`);
+        throw new Error(
+          `The gateway socket cannot be created: ${t.socketPath} is a folder, made by the run's container. Stop the run (moat stop) and start it again.`,
+        );
       }
       throw err;
     }
@@ -79,8 +81,12 @@ export function gatewayEnv(): Record<string, string> {
   const url = `http://127.0.0.1:${PROXY_PORT}`;
   const noProxy = 'localhost,127.0.0.1,::1';
   return {
-    HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url,
-    NO_PROXY: noProxy, no_proxy: noProxy,
+    HTTP_PROXY: url,
+    HTTPS_PROXY: url,
+    http_proxy: url,
+    https_proxy: url,
+    NO_PROXY: noProxy,
+    no_proxy: noProxy,
     MOAT_PROXY_PORT: String(PROXY_PORT),
     // The system bundle gets the moat CA appended by moat-init; tools that take a bundle path use it.
     SSL_CERT_FILE: SYSTEM_BUNDLE,

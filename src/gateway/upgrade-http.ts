@@ -15,7 +15,9 @@ export function isWebSocketKey(value: string | string[] | undefined): value is s
 
 /** The Sec-WebSocket-Accept a server must answer to `key`: base64(SHA-1(key + GUID)). */
 export function webSocketAccept(key: string): string {
-  return createHash('sha1').update(key + WS_GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + WS_GUID)
+    .digest('base64');
 }
 
 /** Why a 101 answer to a WebSocket upgrade is not one (undefined: it is), per RFC 6455 §4.1 steps 2-4. */
@@ -65,7 +67,17 @@ export function headWithoutUpgrade(req: IncomingMessage): string {
 
 /** Hop-by-hop response headers (RFC 9110 §7.6.1) and those the response's Connection names. */
 function hopByHop(res: IncomingMessage): Set<string> {
-  const set = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length']);
+  const set = new Set([
+    'connection',
+    'keep-alive',
+    'proxy-connection',
+    'proxy-authenticate',
+    'te',
+    'trailer',
+    'transfer-encoding',
+    'upgrade',
+    'content-length',
+  ]);
   for (const t of (res.headers.connection ?? '').split(',')) set.add(t.trim().toLowerCase());
   return set;
 }

@@ -40,7 +40,11 @@ export interface UpstreamOptions {
 }
 
 /** dns.lookup with `all: true`, the shape the guard needs. */
-export type Resolve = (hostname: string, options: dns.LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void) => void;
+export type Resolve = (
+  hostname: string,
+  options: dns.LookupAllOptions,
+  callback: (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void,
+) => void;
 
 /**
  * Where requests go: an undici Agent (keep-alive pools per origin, TLS verified against the system store
@@ -80,7 +84,10 @@ export class Upstream {
         return normal(o, cb);
       }
       overridden ??= buildConnector({ ...common, secureContext: trustContext(this.overrideCA) } as buildConnector.BuildOptions);
-      return overridden({ ...o, hostname: target.host, port: String(target.port), ...(net.isIP(o.hostname) ? {} : { servername: o.servername ?? o.hostname }) }, cb);
+      return overridden(
+        { ...o, hostname: target.host, port: String(target.port), ...(net.isIP(o.hostname) ? {} : { servername: o.servername ?? o.hostname }) },
+        cb,
+      );
     };
     const pool = {
       connections: opts.connectionsPerOrigin ?? 64,
@@ -93,12 +100,19 @@ export class Upstream {
     // Through a corporate proxy the proxy resolves the name, so the gateway resolves it too, before each
     // tunnel is asked for, and refuses one that leads here: a proxy on this machine (cntlm, px) would
     // otherwise dial the host's own services for the run.
-    const guardTunnel = (inner: buildConnector.connector): buildConnector.connector => (o, cb) => {
-      void this.checkName(o.hostname).then(() => inner(o, cb), (err: Error) => cb(err, null));
-    };
+    const guardTunnel =
+      (inner: buildConnector.connector): buildConnector.connector =>
+      (o, cb) => {
+        void this.checkName(o.hostname).then(
+          () => inner(o, cb),
+          (err: Error) => cb(err, null),
+        );
+      };
     this.proxyAgent = opts.upstreamProxy
       ? new ProxyAgent({
-          ...pool, uri: opts.upstreamProxy, requestTls: { secureContext: trustContext(this.ca) },
+          ...pool,
+          uri: opts.upstreamProxy,
+          requestTls: { secureContext: trustContext(this.ca) },
           factory: (origin, options) => new Pool(origin, { ...options, connect: guardTunnel((options as Pool.Options).connect as buildConnector.connector) }),
         })
       : undefined;
@@ -204,7 +218,11 @@ type Lookup = NonNullable<net.TcpSocketConnectOpts['lookup']>;
 
 /** dns.lookup that fails with MOAT_INTERNAL_ADDRESS when any address of the name is internal and not allowed. */
 export function guardedLookup(allow: (host: string) => boolean, resolve: Resolve = dns.lookup): Lookup {
-  const lookup = (hostname: string, options: dns.LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void): void => {
+  const lookup = (
+    hostname: string,
+    options: dns.LookupOptions,
+    callback: (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void,
+  ): void => {
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
       const bad = addresses.find((a) => isInternalAddress(a.address));
@@ -239,7 +257,8 @@ function connectViaProxy(proxyUrl: string, host: string, port: number, timeoutMs
   const proxy = new URL(proxyUrl);
   const authority = hostPort(host, port);
   const headers: Record<string, string> = { host: authority };
-  if (proxy.username) headers['proxy-authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
+  if (proxy.username)
+    headers['proxy-authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`;
   return new Promise((resolve, reject) => {
     const req = http.request({ host: proxy.hostname, port: Number(proxy.port) || 80, method: 'CONNECT', path: authority, headers, timeout: timeoutMs });
     req.once('connect', (res, socket, head) => {

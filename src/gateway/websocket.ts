@@ -35,8 +35,17 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
   }
   const start = process.hrtime.bigint();
   const ev: RequestEvent = {
-    type: 'request', ts: new Date().toISOString(), method: req.method ?? 'GET', url: req.url ?? '', host: tunnel?.host ?? '',
-    status: 0, ttfbMs: 0, durationMs: 0, bytesUp: 0, bytesDown: 0, upgrade: 'websocket',
+    type: 'request',
+    ts: new Date().toISOString(),
+    method: req.method ?? 'GET',
+    url: req.url ?? '',
+    host: tunnel?.host ?? '',
+    status: 0,
+    ttfbMs: 0,
+    durationMs: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+    upgrade: 'websocket',
   };
   let done = false;
   const finish = (): void => {
@@ -68,8 +77,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
     return refuse(400, 'Bad Request', 'A WebSocket upgrade request cannot carry a body.');
   }
   const credentialed = core.injector.find(t.host, t.port) !== undefined || core.secrets.covers(t.host, t.port);
-  const decision = (credentialed ? credentialedRefusal(t.host, ev.method) : undefined)
-    ?? core.policy.checkRequest(t.host, t.port, ev.method, t.pathname);
+  const decision = (credentialed ? credentialedRefusal(t.host, ev.method) : undefined) ?? core.policy.checkRequest(t.host, t.port, ev.method, t.pathname);
   if (!decision.allowed) {
     ev.status = 403;
     Object.assign(ev, refusalFields(decision, t.port));
@@ -143,15 +151,21 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
         upReq.setTimeout(0);
         ev.ttfbMs = elapsedMs(start);
         ev.status = res.statusCode ?? 502;
-        relayResponse(res, socket, ev.method, (n) => (ev.bytesDown += n), (ok) => {
-          // The origin connection answered an upgrade; it is never reused.
-          up.destroy();
-          finish();
-          if (closed) return;
-          release();
-          if (ok) reattach(socket, head);
-          else socket.destroy();
-        });
+        relayResponse(
+          res,
+          socket,
+          ev.method,
+          (n) => (ev.bytesDown += n),
+          (ok) => {
+            // The origin connection answered an upgrade; it is never reused.
+            up.destroy();
+            finish();
+            if (closed) return;
+            release();
+            if (ok) reattach(socket, head);
+            else socket.destroy();
+          },
+        );
       });
       upReq.end();
     },

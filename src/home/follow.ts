@@ -11,7 +11,10 @@ import { readJsonlLines, type JsonlReadOptions } from './jsonl.js';
 export class JsonlCursor {
   offset = 0;
 
-  constructor(readonly file: string, private readonly opts: Pick<JsonlReadOptions, 'maxLineBytes'> = {}) {}
+  constructor(
+    readonly file: string,
+    private readonly opts: Pick<JsonlReadOptions, 'maxLineBytes'> = {},
+  ) {}
 
   /**
    * The complete lines appended since the last call (a line still being written waits for the next one),

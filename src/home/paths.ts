@@ -16,14 +16,34 @@ export class MoatHome {
     return new MoatHome(env.MOAT_HOME && env.MOAT_HOME.length > 0 ? env.MOAT_HOME : join(homedir(), '.moat'));
   }
 
-  get runsDir(): string { return join(this.root, 'runs'); }
-  runDir(id: string): string { return join(this.runsDir, id); }
-  get globalConfig(): string { return join(this.root, 'config.yaml'); }
-  get daemonDir(): string { return join(this.root, 'daemon'); }
-  get caDir(): string { return join(this.root, 'ca'); }
-  get credentialsDir(): string { return join(this.root, 'credentials'); }
-  get encryptionKeyFile(): string { return join(this.root, 'encryption.key'); }
-  get auditDir(): string { return join(this.root, 'audit'); }
-  get buildsDir(): string { return join(this.root, 'builds'); }
-  get locksDir(): string { return join(this.root, 'locks'); }
+  get runsDir(): string {
+    return join(this.root, 'runs');
+  }
+  runDir(id: string): string {
+    return join(this.runsDir, id);
+  }
+  get globalConfig(): string {
+    return join(this.root, 'config.yaml');
+  }
+  get daemonDir(): string {
+    return join(this.root, 'daemon');
+  }
+  get caDir(): string {
+    return join(this.root, 'ca');
+  }
+  get credentialsDir(): string {
+    return join(this.root, 'credentials');
+  }
+  get encryptionKeyFile(): string {
+    return join(this.root, 'encryption.key');
+  }
+  get auditDir(): string {
+    return join(this.root, 'audit');
+  }
+  get buildsDir(): string {
+    return join(this.root, 'builds');
+  }
+  get locksDir(): string {
+    return join(this.root, 'locks');
+  }
 }

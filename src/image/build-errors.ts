@@ -6,7 +6,10 @@ export function stepOwners(dockerfile: string): string[] {
   for (const raw of dockerfile.split('\n')) {
     const line = raw.trim();
     const dep = /^# moat-dep: (.+)$/.exec(line);
-    if (dep?.[1]) { current = dep[1]; continue; }
+    if (dep?.[1]) {
+      current = dep[1];
+      continue;
+    }
     if (line.startsWith('#') || line.length === 0) continue;
     if (!continued) owners.push(/^FROM\s/i.test(line) ? 'base image' : current);
     continued = line.endsWith('\\');

@@ -29,9 +29,16 @@ export function fetchingTriggers(onBuild: readonly string[]): string[] {
 export function onBuildRefusal(image: string, onBuild: readonly string[]): MoatError | undefined {
   const bad = fetchingTriggers(onBuild);
   if (bad.length === 0) return undefined;
-  const shown = bad.slice(0, 3).map((t) => `"ONBUILD ${sanitizeForTerminal(t.slice(0, 120))}"`).join(', ');
+  const shown = bad
+    .slice(0, 3)
+    .map((t) => `"ONBUILD ${sanitizeForTerminal(t.slice(0, 120))}"`)
+    .join(', ');
   return new MoatError(
     `The base image ${sanitizeForTerminal(image)} has ONBUILD steps that the engine would fetch itself, outside the build's network boundary: ${shown}.`,
-    { hint: 'Use a base image without ONBUILD ADD of a URL or COPY --from (set base_image in moat.yaml), or build it yourself with that step made a plain file.', code: 'E_BUILD', exitCode: 1 },
+    {
+      hint: 'Use a base image without ONBUILD ADD of a URL or COPY --from (set base_image in moat.yaml), or build it yourself with that step made a plain file.',
+      code: 'E_BUILD',
+      exitCode: 1,
+    },
   );
 }

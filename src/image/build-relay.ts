@@ -127,4 +127,3 @@ async function waitReady(runtime: ContainerRuntime, id: string, image: string, t
     hint: 'The base image must be Debian- or Ubuntu-based (it needs perl-base); set base_image in moat.yaml to one such as debian:bookworm-slim.',
   });
 }
-

@@ -19,7 +19,13 @@ export const MAX_BUILD_ENTRIES = 20_000;
 /** A recorded build request: the gateway's event, capped, marked as the build's. */
 export type BuildRequestEntry = RequestEvent & { phase: 'build'; urlLen?: number };
 /** The closing line when requests were counted rather than listed. */
-export interface BuildDroppedEntry { type: 'dropped'; phase: 'build'; ts: string; count: number; blocked: number }
+export interface BuildDroppedEntry {
+  type: 'dropped';
+  phase: 'build';
+  ts: string;
+  count: number;
+  blocked: number;
+}
 
 export class BuildTrace {
   private readonly out: WriteStream;

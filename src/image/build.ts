@@ -77,7 +77,9 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
   const progress = await opts.progress();
   // Loaded only when a build happens (the gateway's TLS libraries are heavy for a cached start).
   const [{ startBuildGateway }, { startBuildRelay }, { BuildTrace }] = await Promise.all([
-    import('./build-gateway.js'), import('./build-relay.js'), import('./build-trace.js'),
+    import('./build-gateway.js'),
+    import('./build-relay.js'),
+    import('./build-trace.js'),
   ]);
   await mkdir(opts.buildsDir, { recursive: true, mode: 0o700 });
   const base = join(opts.buildsDir, tag.replace(/[:/]/g, '_'));
@@ -94,11 +96,12 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
   let relayStart: Promise<BuildRelay> | undefined;
   let refusal: MoatError | undefined;
   let down: Promise<void> | undefined;
-  const teardown = (): Promise<void> => (down ??= (async () => {
-    await (await relayStart?.catch(() => undefined))?.stop();
-    await (await gatewayStart?.catch(() => undefined))?.close();
-    await rm(ctx, { recursive: true, force: true });
-  })());
+  const teardown = (): Promise<void> =>
+    (down ??= (async () => {
+      await (await relayStart?.catch(() => undefined))?.stop();
+      await (await gatewayStart?.catch(() => undefined))?.close();
+      await rm(ctx, { recursive: true, force: true });
+    })());
   // Ctrl-C mid-build: the relay (the base image's code) and the gateway's directory go before the CLI does.
   const unlisten = cleanupOnSignal(teardown, opts.signalHooks);
   try {
@@ -165,11 +168,15 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
     const detail = err instanceof Error ? err.message : String(err);
     tail.push(detail);
     log.write(`${detail}\n`);
-    const last = tail.slice(-12).map((l) => `  | ${l}`).join('\n');
-    throw new MoatError(
-      `The image build failed at ${currentStep ? `"${currentStep.slice(0, 100)}"` : 'its first step'} (${currentOwner}).\n${last}`,
-      { code: 'E_BUILD', hint: `${refusedHint(trace) ?? buildHint(tail.join('\n'))} Full log: ${logFile}`, exitCode: 1 },
-    );
+    const last = tail
+      .slice(-12)
+      .map((l) => `  | ${l}`)
+      .join('\n');
+    throw new MoatError(`The image build failed at ${currentStep ? `"${currentStep.slice(0, 100)}"` : 'its first step'} (${currentOwner}).\n${last}`, {
+      code: 'E_BUILD',
+      hint: `${refusedHint(trace) ?? buildHint(tail.join('\n'))} Full log: ${logFile}`,
+      exitCode: 1,
+    });
   } finally {
     unlisten();
     await teardown();
@@ -195,10 +202,13 @@ async function pullBase(runtime: ContainerRuntime, ref: string, log: (l: string)
     // The engine's own words (the client already took them out of its JSON answer).
     const detail = err instanceof Error ? err.message : String(err);
     log(detail);
-    return new MoatError(`The image build failed at "FROM ${ref}" (base image): the image is not on this machine and cannot be pulled (${sanitizeForTerminal(detail.slice(0, 300))}).`, {
-      code: 'E_BUILD',
-      hint: `Check base_image in moat.yaml, or pull the image first: docker pull ${ref}`,
-      exitCode: 1,
-    });
+    return new MoatError(
+      `The image build failed at "FROM ${ref}" (base image): the image is not on this machine and cannot be pulled (${sanitizeForTerminal(detail.slice(0, 300))}).`,
+      {
+        code: 'E_BUILD',
+        hint: `Check base_image in moat.yaml, or pull the image first: docker pull ${ref}`,
+        exitCode: 1,
+      },
+    );
   }
 }

@@ -23,9 +23,7 @@ function fingerprint(pem: string): string | undefined {
  * system store thus shrinks to the few certificates that matter.
  */
 export async function hostExtraCAs(opts: { env: NodeJS.ProcessEnv; configured?: string | undefined }): Promise<string[]> {
-  const files = [opts.configured, opts.env.NODE_EXTRA_CA_CERTS, opts.env.SSL_CERT_FILE].filter(
-    (f): f is string => typeof f === 'string' && f.length > 0,
-  );
+  const files = [opts.configured, opts.env.NODE_EXTRA_CA_CERTS, opts.env.SSL_CERT_FILE].filter((f): f is string => typeof f === 'string' && f.length > 0);
   publicRoots ??= new Set(rootCertificates.map(fingerprint).filter((f): f is string => f !== undefined));
   const seen = new Set<string>();
   const out: string[] = [];

@@ -24,6 +24,7 @@ export function imageReferenceProblem(ref: string): string | undefined {
   if (/[\s\p{Cc}\p{Cf}]/u.test(ref)) return 'an image reference has no spaces, line breaks or control characters';
   const name = ref.split('@')[0]?.replace(/:[^/:]*$/, '') ?? ref;
   if (name.length > MAX_NAME) return `the image name is longer than ${MAX_NAME} characters`;
-  if (!IMAGE_REFERENCE_RE.test(ref)) return 'expected an image reference such as "debian:bookworm-slim" or "registry.example.com:5000/team/image:tag" (name in lower case)';
+  if (!IMAGE_REFERENCE_RE.test(ref))
+    return 'expected an image reference such as "debian:bookworm-slim" or "registry.example.com:5000/team/image:tag" (name in lower case)';
   return undefined;
 }

@@ -4,6 +4,10 @@ import { createHash } from 'node:crypto';
 export function imageTag(dockerfile: string, files: Record<string, string>): string {
   const h = createHash('sha256');
   h.update('Dockerfile\0').update(dockerfile).update('\0');
-  for (const name of Object.keys(files).sort()) h.update(name).update('\0').update(files[name] ?? '').update('\0');
+  for (const name of Object.keys(files).sort())
+    h.update(name)
+      .update('\0')
+      .update(files[name] ?? '')
+      .update('\0');
   return `moat-image:${h.digest('hex').slice(0, 20)}`;
 }

@@ -58,7 +58,12 @@ export async function approvedSettings(home: MoatHome, workspace: string, homeDi
 }
 
 /** The pending changes of a workspace against its approval: what a run there would ask about. */
-export async function pendingChanges(home: MoatHome, workspace: string, guard: ConfigGuard, homeDir: string = homedir()): Promise<{ approved: Approved; changes: SettingChange[] }> {
+export async function pendingChanges(
+  home: MoatHome,
+  workspace: string,
+  guard: ConfigGuard,
+  homeDir: string = homedir(),
+): Promise<{ approved: Approved; changes: SettingChange[] }> {
   const approved = await approvedSettings(home, workspace, homeDir);
   if (approved.settings === undefined && !reachesBeyondDefaults(guard.settings)) return { approved, changes: [] };
   return { approved, changes: diffSettings(approved.settings, guard.settings, { homeDir }) };
@@ -79,7 +84,8 @@ const andList = (xs: readonly string[]): string => (xs.length <= 1 ? (xs[0] ?? '
 /** The first line of the question or refusal: what is being asked for, and why it needs a person. */
 function headline(file: string, ws: string, firstSight: boolean, changes: readonly SettingChange[]): string {
   const onlyRedirects = changes.length === 1 && changes[0]?.key === 'mounts' && changes[0].added.length === 0 && changes[0].removed.length === 0;
-  if (onlyRedirects) return `A mount source in ${file} now resolves to another host path than the one approved in ${ws} (a run can replace a folder on the way with a symbolic link):`;
+  if (onlyRedirects)
+    return `A mount source in ${file} now resolves to another host path than the one approved in ${ws} (a run can replace a folder on the way with a symbolic link):`;
   const what = andList(changes.map((c) => c.key));
   if (firstSight) return `${file} in ${ws} sets ${what}, which reach beyond the container, and nobody has approved them here yet:`;
   return `${file} changed ${what} since the last run in ${ws}, and an agent in a run can edit that file:`;
@@ -94,9 +100,13 @@ export async function checkConfigTrust(home: MoatHome, workspace: string, guard:
   const homeDir = opts.homeDir ?? homedir();
   const { approved, changes } = await pendingChanges(home, workspace, guard, homeDir);
   const { realWorkspace } = approved;
-  const save = (): Promise<void> => atomicWriteJson(recordPath(home, realWorkspace), {
-    version: 2, workspace: realWorkspace, settings: guard.settings, approvedAt: (opts.now ?? new Date()).toISOString(),
-  } satisfies TrustRecord);
+  const save = (): Promise<void> =>
+    atomicWriteJson(recordPath(home, realWorkspace), {
+      version: 2,
+      workspace: realWorkspace,
+      settings: guard.settings,
+      approvedAt: (opts.now ?? new Date()).toISOString(),
+    } satisfies TrustRecord);
   if (changes.length === 0) {
     if (approved.settings === undefined || approved.migrated) await save();
     return;
@@ -113,7 +123,10 @@ export async function checkConfigTrust(home: MoatHome, workspace: string, guard:
   const what = andList(changes.map((c) => c.key));
   if (opts.confirm) {
     if (await opts.confirm('Run with these settings?', details)) return save();
-    throw new MoatError(`Not started: the ${what} in ${file} ${changes.length === 1 ? 'was' : 'were'} not approved.`, { code: 'E_NOT_APPROVED', hint: `Review ${file}; to accept it, run again and answer yes, or add --approve-config.` });
+    throw new MoatError(`Not started: the ${what} in ${file} ${changes.length === 1 ? 'was' : 'were'} not approved.`, {
+      code: 'E_NOT_APPROVED',
+      hint: `Review ${file}; to accept it, run again and answer yes, or add --approve-config.`,
+    });
   }
   throw new MoatError(details, { code: 'E_NOT_APPROVED', hint: `Review them (moat trust show ${ws}), then run again with --approve-config to accept them.` });
 }

@@ -22,9 +22,25 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  * `env -i`, which then leaves every variable behind.
  */
 export const LOADER_VARIABLES = [
-  'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'LD_DEBUG', 'LD_DEBUG_OUTPUT', 'LD_PROFILE', 'LD_ORIGIN_PATH',
-  'GLIBC_TUNABLES', 'GCONV_PATH', 'LOCPATH', 'NLSPATH', 'HOSTALIASES', 'RES_OPTIONS', 'LOCALDOMAIN', 'MALLOC_TRACE',
-  'TMPDIR', 'TZDIR', 'BASH_ENV', 'ENV',
+  'LD_PRELOAD',
+  'LD_LIBRARY_PATH',
+  'LD_AUDIT',
+  'LD_DEBUG',
+  'LD_DEBUG_OUTPUT',
+  'LD_PROFILE',
+  'LD_ORIGIN_PATH',
+  'GLIBC_TUNABLES',
+  'GCONV_PATH',
+  'LOCPATH',
+  'NLSPATH',
+  'HOSTALIASES',
+  'RES_OPTIONS',
+  'LOCALDOMAIN',
+  'MALLOC_TRACE',
+  'TMPDIR',
+  'TZDIR',
+  'BASH_ENV',
+  'ENV',
 ];
 
 /** The container's Env: nothing but blanks (see LOADER_VARIABLES). */
@@ -39,11 +55,16 @@ export function initEntrypoint(values: { uid: number; gid: number; proxyPort?: n
     return String(v);
   };
   return [
-    '/usr/bin/env', '-i', `PATH=${INIT_PATH}`, `MOAT_UID=${n('uid', values.uid)}`, `MOAT_GID=${n('gid', values.gid)}`,
+    '/usr/bin/env',
+    '-i',
+    `PATH=${INIT_PATH}`,
+    `MOAT_UID=${n('uid', values.uid)}`,
+    `MOAT_GID=${n('gid', values.gid)}`,
     ...(values.proxyPort !== undefined ? [`MOAT_PROXY_PORT=${n('proxy port', values.proxyPort)}`] : []),
     // The services' ports (ports.ts): moat-init connects each one's tunnel to the daemon's socket.
     ...(values.servicePorts?.length ? [`MOAT_PORTS=${[...new Set(values.servicePorts)].map((p) => n('service port', p)).join(',')}`] : []),
-    '/bin/sh', '/usr/local/bin/moat-init',
+    '/bin/sh',
+    '/usr/local/bin/moat-init',
   ];
 }
 
@@ -82,7 +103,10 @@ export function encodeEnvFile(env: Record<string, string>): string {
   let out = '';
   for (const [name, value] of Object.entries(env)) {
     if (!ENV_NAME_RE.test(name)) {
-      throw new MoatError(`"${name}" is not a valid environment variable name.`, { code: 'E_CONFIG', hint: 'Use letters, digits and _, not starting with a digit.' });
+      throw new MoatError(`"${name}" is not a valid environment variable name.`, {
+        code: 'E_CONFIG',
+        hint: 'Use letters, digits and _, not starting with a digit.',
+      });
     }
     if (value.includes('\0')) throw new MoatError(`The value of ${name} holds a NUL character, which no environment can carry.`, { code: 'E_CONFIG' });
     out += `${name}=${escapeValue(value)}\n`;

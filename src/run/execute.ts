@@ -49,12 +49,17 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   const { home, runtime } = deps;
   // A workspace holding keys or moat's own state is refused before anything else (sensitive-workspace.ts).
   spec.hiddenPaths = await checkSensitiveWorkspace({
-    workspace: spec.workspace, moatHome: home.root, allow: spec.allowSensitiveWorkspace ?? false,
+    workspace: spec.workspace,
+    moatHome: home.root,
+    allow: spec.allowSensitiveWorkspace ?? false,
     ...(deps.env.HOME ? { userHome: deps.env.HOME } : {}),
   });
   // Before anything starts: moat.yaml's host-reaching settings are the ones approved for this workspace.
   if (spec.configGuard) {
-    await checkConfigTrust(home, spec.workspace, spec.configGuard, { approve: spec.approveConfig ?? false, ...(deps.confirm ? { confirm: deps.confirm } : {}) });
+    await checkConfigTrust(home, spec.workspace, spec.configGuard, {
+      approve: spec.approveConfig ?? false,
+      ...(deps.confirm ? { confirm: deps.confirm } : {}),
+    });
   }
   // The pre-run snapshot is taken while the engine, image and daemon get ready (recorded before the start).
   const preSnapshot = startPreSnapshot(home, spec.workspace, spec.snapshots);

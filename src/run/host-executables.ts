@@ -20,7 +20,9 @@ async function fingerprint(path: string): Promise<string | undefined> {
     if (s.isSymbolicLink()) return `symlink:${s.size}:${s.mtimeMs}`;
     if (!s.isFile()) return undefined;
     if (s.size > MAX_READ) return `large:${s.size}:${s.mtimeMs}:${s.mode}`;
-    return `${s.mode}:${createHash('sha256').update(await readFile(path)).digest('hex')}`;
+    return `${s.mode}:${createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex')}`;
   } catch {
     return undefined;
   }
@@ -37,10 +39,12 @@ export async function snapshotHostExecutables(workspace: string): Promise<Map<st
     }
   }
   const out = new Map<string, string>();
-  await Promise.all(paths.map(async (p) => {
-    const f = await fingerprint(join(workspace, p));
-    if (f !== undefined) out.set(p, f);
-  }));
+  await Promise.all(
+    paths.map(async (p) => {
+      const f = await fingerprint(join(workspace, p));
+      if (f !== undefined) out.set(p, f);
+    }),
+  );
   return out;
 }
 

@@ -48,7 +48,14 @@ export interface RunImage {
   env: string[];
 }
 
-export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec: RunSpec, image: RunImage, extras: ContainerExtras, sandbox: SandboxChoice = { sandbox: 'runc' }): Promise<Launched> {
+export async function createRun(
+  home: MoatHome,
+  runtime: ContainerRuntime,
+  spec: RunSpec,
+  image: RunImage,
+  extras: ContainerExtras,
+  sandbox: SandboxChoice = { sandbox: 'runc' },
+): Promise<Launched> {
   const store = new RunStore(home);
   const owner = await stat(spec.workspace);
   return withLock(join(home.locksDir, 'names'), async () => {
@@ -65,13 +72,19 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
     const runDir = store.dir(id);
     // The run's environment is data for moat-init to apply after it drops to the run's user; the
     // privileged start itself sees only fixed values (container-env.ts).
-    const envFile = encodeEnvFile(userEnvironment(image.env, [spec.env, extras.env, {
-      MOAT_RUN_ID: id,
-      MOAT_RUN_NAME: name,
-      HOSTNAME: name,
-      ...(spec.ports ? portEnv(name, spec.ports, await routingPort(home.globalConfig)) : {}),
-      ...(spec.interactive ? { TERM: process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm-256color' } : {}),
-    }]));
+    const envFile = encodeEnvFile(
+      userEnvironment(image.env, [
+        spec.env,
+        extras.env,
+        {
+          MOAT_RUN_ID: id,
+          MOAT_RUN_NAME: name,
+          HOSTNAME: name,
+          ...(spec.ports ? portEnv(name, spec.ports, await routingPort(home.globalConfig)) : {}),
+          ...(spec.interactive ? { TERM: process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm-256color' } : {}),
+        },
+      ]),
+    );
     await mkdir(join(runDir, 'net'), { recursive: true, mode: 0o700 });
     const stage = join(runDir, 'stage');
     for (const f of extras.homeFiles) {
@@ -95,24 +108,29 @@ export async function createRun(home: MoatHome, runtime: ContainerRuntime, spec:
     let containerId: string;
     try {
       containerId = await runtime.create({
-      name: `moat-${name}-${id.slice(4, 10)}`,
-      hostname: name,
-      image: image.tag,
-      cmd: spec.command,
-      entrypoint: initEntrypoint({ uid: owner.uid, gid: owner.gid, ...(Number.isInteger(port) && port > 0 ? { proxyPort: port } : {}), ...(spec.ports ? { servicePorts: Object.values(spec.ports) } : {}) }),
-      env: privilegedEnv(),
-      workingDir: '/workspace',
-      labels: { [LABEL_MANAGED]: 'true', [LABEL_RUN_ID]: id, [LABEL_HOME]: home.root, [LABEL_NAME]: name },
-      mounts,
-      tty: spec.interactive,
-      openStdin: spec.interactive || (!spec.detach && !process.stdin.isTTY),
-      network: 'none',
-      capAdd: INIT_CAPS,
-      ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}),
-      ...(spec.nanoCpus ? { nanoCpus: spec.nanoCpus } : {}),
-      pidsLimit: spec.pidsLimit,
-      logLimitBytes: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
-      ...(sandbox.engineRuntime ? { runtime: sandbox.engineRuntime } : {}),
+        name: `moat-${name}-${id.slice(4, 10)}`,
+        hostname: name,
+        image: image.tag,
+        cmd: spec.command,
+        entrypoint: initEntrypoint({
+          uid: owner.uid,
+          gid: owner.gid,
+          ...(Number.isInteger(port) && port > 0 ? { proxyPort: port } : {}),
+          ...(spec.ports ? { servicePorts: Object.values(spec.ports) } : {}),
+        }),
+        env: privilegedEnv(),
+        workingDir: '/workspace',
+        labels: { [LABEL_MANAGED]: 'true', [LABEL_RUN_ID]: id, [LABEL_HOME]: home.root, [LABEL_NAME]: name },
+        mounts,
+        tty: spec.interactive,
+        openStdin: spec.interactive || (!spec.detach && !process.stdin.isTTY),
+        network: 'none',
+        capAdd: INIT_CAPS,
+        ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}),
+        ...(spec.nanoCpus ? { nanoCpus: spec.nanoCpus } : {}),
+        pidsLimit: spec.pidsLimit,
+        logLimitBytes: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
+        ...(sandbox.engineRuntime ? { runtime: sandbox.engineRuntime } : {}),
       });
     } catch (err) {
       await store.remove(id).catch(() => undefined);
@@ -175,11 +193,13 @@ export async function discardRun(home: MoatHome, runtime: ContainerRuntime, l: L
 }
 
 export async function markRunning(home: MoatHome, id: string): Promise<void> {
-  await new RunStore(home).update(id, (m) => (m.state === 'created' || m.state === 'starting'
-    ? { ...m, state: 'running', startedAt: new Date().toISOString() } : undefined));
+  await new RunStore(home).update(id, (m) =>
+    m.state === 'created' || m.state === 'starting' ? { ...m, state: 'running', startedAt: new Date().toISOString() } : undefined,
+  );
 }
 
 export async function markStopped(home: MoatHome, id: string, exitCode: number): Promise<void> {
-  await new RunStore(home).update(id, (m) => (LIVE_STATES.has(m.state)
-    ? { ...m, state: 'stopped', exitCode, stoppedAt: new Date().toISOString() } : undefined));
+  await new RunStore(home).update(id, (m) =>
+    LIVE_STATES.has(m.state) ? { ...m, state: 'stopped', exitCode, stoppedAt: new Date().toISOString() } : undefined,
+  );
 }

@@ -9,9 +9,7 @@ export class LiveThrottle {
   private last: number;
   private held = 0;
 
-  constructor(
-    private readonly opts: { burst: number; perSecond: number; more: (n: number) => string; now?: () => number },
-  ) {
+  constructor(private readonly opts: { burst: number; perSecond: number; more: (n: number) => string; now?: () => number }) {
     this.tokens = opts.burst;
     this.last = this.now();
   }

@@ -44,16 +44,26 @@ export async function resolveMountSources(mounts: readonly Mount[], specs: reado
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT' || code === 'ENOTDIR') {
-        throw new MoatError(`The mount source ${written} (${m.source}) does not exist.`, { code: 'E_CONFIG', hint: `Create it, or remove "${spec}" from mounts in moat.yaml.` });
+        throw new MoatError(`The mount source ${written} (${m.source}) does not exist.`, {
+          code: 'E_CONFIG',
+          hint: `Create it, or remove "${spec}" from mounts in moat.yaml.`,
+        });
       }
-      if (code === 'ELOOP') throw new MoatError(`The mount source ${written} (${m.source}) is a loop of symbolic links.`, { code: 'E_REFUSED', hint: 'Check the workspace for links a run may have planted.' });
+      if (code === 'ELOOP')
+        throw new MoatError(`The mount source ${written} (${m.source}) is a loop of symbolic links.`, {
+          code: 'E_REFUSED',
+          hint: 'Check the workspace for links a run may have planted.',
+        });
       throw new MoatError(`Cannot resolve the mount source ${written} (${m.source}): ${code ?? String(err)}.`, { code: 'E_CONFIG' });
     }
     if (UNSAFE_PATH.test(source)) {
-      throw new MoatError(`The mount source ${written} resolves to ${JSON.stringify(source)}, which has a ":", "," or control character the engine cannot mount safely.`, {
-        code: 'E_REFUSED',
-        hint: 'Rename the folder, or remove the mount from moat.yaml.',
-      });
+      throw new MoatError(
+        `The mount source ${written} resolves to ${JSON.stringify(source)}, which has a ":", "," or control character the engine cannot mount safely.`,
+        {
+          code: 'E_REFUSED',
+          hint: 'Rename the folder, or remove the mount from moat.yaml.',
+        },
+      );
     }
     const writtenInside = inside(m.source, workspace) || inside(m.source, realWorkspace);
     const outside = writtenInside && !inside(source, realWorkspace);
@@ -75,9 +85,12 @@ export async function assertSourcesUnchanged(sources: readonly string[]): Promis
   for (const source of sources) {
     const now = await realpath(source).catch(() => undefined);
     if (now === source) continue;
-    throw new MoatError(`Not started: the mount source ${source} changed after it was checked (${now === undefined ? 'it is gone' : `it now leads to ${now}`}); a folder on the way may have been replaced with a symbolic link.`, {
-      code: 'E_REFUSED',
-      hint: 'Check the workspace for links a run may have planted, then run again.',
-    });
+    throw new MoatError(
+      `Not started: the mount source ${source} changed after it was checked (${now === undefined ? 'it is gone' : `it now leads to ${now}`}); a folder on the way may have been replaced with a symbolic link.`,
+      {
+        code: 'E_REFUSED',
+        hint: 'Check the workspace for links a run may have planted, then run again.',
+      },
+    );
   }
 }

@@ -34,8 +34,15 @@ export type Notice =
   | { what: 'blocked'; host: string; kind: RefusalKind | undefined; allow?: string; request?: string }
   | { what: 'unreachable'; host: string; kind: UpstreamFailureKind; cause: string };
 
-interface Blocked { notice: Extract<Notice, { what: 'blocked' }>; rawHost: string; requests: number }
-interface Failed { requests: number; kinds: Map<UpstreamFailureKind, { requests: number; causes: Set<string> }> }
+interface Blocked {
+  notice: Extract<Notice, { what: 'blocked' }>;
+  rawHost: string;
+  requests: number;
+}
+interface Failed {
+  requests: number;
+  kinds: Map<UpstreamFailureKind, { requests: number; causes: Set<string> }>;
+}
 
 export interface NoticeOptions {
   /** Hosts kept in detail (default 200); further hosts are only counted. */
@@ -145,8 +152,11 @@ export class NetworkNotices {
     const allow = ev.refusal === 'strict' || ev.refusal === 'internal' ? allowPattern(host, port) : undefined;
     const request = ev.refusal === 'path' || ev.refusal === 'credential' ? requestOf(ev) : undefined;
     const notice: Blocked['notice'] = {
-      what: 'blocked', host: shown(port === undefined ? host : (allowPattern(host, port) ?? hostPort(host, port))), kind: ev.refusal,
-      ...(allow ? { allow } : {}), ...(request ? { request } : {}),
+      what: 'blocked',
+      host: shown(port === undefined ? host : (allowPattern(host, port) ?? hostPort(host, port))),
+      kind: ev.refusal,
+      ...(allow ? { allow } : {}),
+      ...(request ? { request } : {}),
     };
     this.blocked.set(key, { notice, rawHost: host, requests: 1 });
     return this.announce(`b ${key}`, notice);
@@ -185,12 +195,18 @@ export class NetworkNotices {
   line(n: Notice): string {
     if (n.what === 'unreachable') return `${unreachableWhat(n.host, n.kind, n.cause)} — ${unreachableFix(n.kind, this.opts.configPath)}`;
     switch (n.kind) {
-      case 'strict': return `blocked ${n.host} (strict policy)${n.allow ? ` — allow it with --allow-host ${n.allow}` : ''}`;
-      case 'internal': return `blocked ${n.host} (this machine or a private network)${n.allow ? ` — allow it with --allow-host ${n.allow}` : ''}`;
-      case 'deny': return `blocked ${n.host} (network.deny) — remove its entry from network.deny in moat.yaml to allow it`;
-      case 'path': return `blocked ${n.request ?? 'a request'} on ${n.host} (its path rules in network.rules)${n.request ? ` — add a rule such as "allow ${n.request}" to its entry in network.rules in moat.yaml` : ''}`;
-      case 'credential': return `blocked ${n.request ?? 'a request'} on ${n.host} (it would echo the granted credential back)`;
-      case undefined: return `blocked ${n.host} (network policy) — \`moat trace\` shows why`;
+      case 'strict':
+        return `blocked ${n.host} (strict policy)${n.allow ? ` — allow it with --allow-host ${n.allow}` : ''}`;
+      case 'internal':
+        return `blocked ${n.host} (this machine or a private network)${n.allow ? ` — allow it with --allow-host ${n.allow}` : ''}`;
+      case 'deny':
+        return `blocked ${n.host} (network.deny) — remove its entry from network.deny in moat.yaml to allow it`;
+      case 'path':
+        return `blocked ${n.request ?? 'a request'} on ${n.host} (its path rules in network.rules)${n.request ? ` — add a rule such as "allow ${n.request}" to its entry in network.rules in moat.yaml` : ''}`;
+      case 'credential':
+        return `blocked ${n.request ?? 'a request'} on ${n.host} (it would echo the granted credential back)`;
+      case undefined:
+        return `blocked ${n.host} (network policy) — \`moat trace\` shows why`;
     }
   }
 
@@ -204,7 +220,11 @@ export class NetworkNotices {
     const out: string[] = [];
     if (hosts > 0 || moreHosts > 0 || this.moreRequests > 0) {
       const total = hosts + moreHosts;
-      out.push(total > 0 ? `moat: the network refused or could not reach ${plural(total, 'host')} during this run:` : 'moat: the network refused requests during this run:');
+      out.push(
+        total > 0
+          ? `moat: the network refused or could not reach ${plural(total, 'host')} during this run:`
+          : 'moat: the network refused requests during this run:',
+      );
       const rows = [
         ...blocked.map((b) => [b.notice.host, `blocked: ${blockedWhy(b.notice.kind)}, ${plural(b.requests, 'request')}`] as const),
         ...failed.map((x) => [x.host, `unreachable: ${x.causes}, ${plural(x.f.requests, 'request')}`] as const),
@@ -214,10 +234,18 @@ export class NetworkNotices {
       for (const [h, what] of listed) out.push(`  ${h.padEnd(width)}  ${what}`);
       const unlisted = rows.length - listed.length + moreHosts;
       if (unlisted > 0 || this.moreRequests > 0) {
-        const parts = [unlisted > 0 ? `${plural(unlisted, 'more host')}` : '', this.moreRequests > 0 ? `${plural(this.moreRequests, 'more refused request')}` : ''].filter(Boolean);
+        const parts = [
+          unlisted > 0 ? `${plural(unlisted, 'more host')}` : '',
+          this.moreRequests > 0 ? `${plural(this.moreRequests, 'more refused request')}` : '',
+        ].filter(Boolean);
         out.push(`  and ${parts.join(' and ')} (\`moat trace\` lists them)`);
       }
-      out.push(...this.fixes(blocked.map((b) => b.notice), failed));
+      out.push(
+        ...this.fixes(
+          blocked.map((b) => b.notice),
+          failed,
+        ),
+      );
     }
     if (this.grants.size > 0 && out.length === 0) out.push('moat: an upstream refused a credential during this run:');
     for (const [grant, what] of this.grants) {
@@ -238,7 +266,9 @@ export class NetworkNotices {
     const denied = blocked.filter((n) => n.kind === 'deny').map((n) => n.host);
     if (denied.length > 0) out.push(`  ${names(denied)}: in network.deny of moat.yaml; remove the entry to allow ${denied.length === 1 ? 'it' : 'them'}.`);
     for (const n of blocked.filter((b) => b.kind === 'path').slice(0, 5)) {
-      out.push(`  ${n.host}: its path rules in network.rules refused ${n.request ?? 'a request'}${n.request ? `; add a rule such as "allow ${n.request}" to its entry` : ''}.`);
+      out.push(
+        `  ${n.host}: its path rules in network.rules refused ${n.request ?? 'a request'}${n.request ? `; add a rule such as "allow ${n.request}" to its entry` : ''}.`,
+      );
     }
     if (blocked.some((n) => n.kind === 'credential')) out.push('  TRACE and TRACK to a granted host are always refused: they would echo the credential back.');
     for (const kind of ['network', 'tls', 'slow'] as const) {
@@ -251,12 +281,18 @@ export class NetworkNotices {
 
 function blockedWhy(kind: RefusalKind | undefined): string {
   switch (kind) {
-    case 'strict': return 'strict policy';
-    case 'internal': return 'this machine or a private network';
-    case 'deny': return 'network.deny';
-    case 'path': return 'path rules';
-    case 'credential': return 'would echo the credential';
-    case undefined: return 'network policy';
+    case 'strict':
+      return 'strict policy';
+    case 'internal':
+      return 'this machine or a private network';
+    case 'deny':
+      return 'network.deny';
+    case 'path':
+      return 'path rules';
+    case 'credential':
+      return 'would echo the credential';
+    case undefined:
+      return 'network policy';
   }
 }
 

@@ -32,7 +32,13 @@ export function networkReport(
     file: join(home.runDir(runId), 'network.jsonl'),
     notices,
     quietHistory: opts.quietHistory ?? false,
-    ...(opts.live ? { live: (line: string) => { opts.stderr.write(`${line}\n`); } } : {}),
+    ...(opts.live
+      ? {
+          live: (line: string) => {
+            opts.stderr.write(`${line}\n`);
+          },
+        }
+      : {}),
   });
   let summarized = false;
   return {

@@ -37,7 +37,9 @@ export function watchNetwork(opts: NetworkWatchOptions): NetworkWatch {
   const cursor = new JsonlCursor(opts.file, { maxLineBytes: 1024 * 1024 });
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
-  const print = (lines: string[]): void => { for (const l of lines) live?.(l); };
+  const print = (lines: string[]): void => {
+    for (const l of lines) live?.(l);
+  };
 
   const read = async (maxBytes: number, printing: boolean): Promise<void> => {
     for await (const text of cursor.lines(maxBytes)) {
@@ -55,7 +57,8 @@ export function watchNetwork(opts: NetworkWatchOptions): NetworkWatch {
 
   let current: Promise<void> = opts.quietHistory ? read(Number.MAX_SAFE_INTEGER, false).catch(() => undefined) : Promise.resolve();
   const loop = (): void => {
-    current = current.then(() => read(opts.chunkBytes ?? 1024 * 1024, true))
+    current = current
+      .then(() => read(opts.chunkBytes ?? 1024 * 1024, true))
       .catch(() => undefined) // unreadable now: the next look tries again
       .then(() => {
         if (live && !stopped) print(throttle.tick());

@@ -42,7 +42,8 @@ export async function checkWorkspace(path: string): Promise<string> {
   const abs = resolve(path);
   try {
     const s = await stat(abs);
-    if (!s.isDirectory()) throw new MoatError(`The workspace ${abs} is not a directory.`, { code: 'E_USAGE', hint: 'Pass a directory: moat run DIR -- COMMAND' });
+    if (!s.isDirectory())
+      throw new MoatError(`The workspace ${abs} is not a directory.`, { code: 'E_USAGE', hint: 'Pass a directory: moat run DIR -- COMMAND' });
   } catch (err) {
     if (err instanceof MoatError) throw err;
     if (errnoCode(err) === 'ENOENT') {

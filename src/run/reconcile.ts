@@ -19,11 +19,15 @@ export async function effectiveState(
     return { ...meta, state: 'failed', reason: 'its container is gone' };
   }
   switch (c.status) {
-    case 'running': case 'paused': case 'restarting':
+    case 'running':
+    case 'paused':
+    case 'restarting':
       return { ...meta, state: 'running' };
-    case 'exited': case 'dead':
+    case 'exited':
+    case 'dead':
       return { ...meta, state: 'stopped', exitCode: c.exitCode, ...(c.finishedAt ? { stoppedAt: c.finishedAt } : {}) };
-    case 'created': case 'removing':
+    case 'created':
+    case 'removing':
       return meta;
   }
 }

@@ -15,13 +15,17 @@ export type SandboxRequest = { sandbox: Sandbox; source: SandboxSource };
 /** The sandbox asked for, by the first of flag, environment and moat.yaml that names one. */
 export function requestedSandbox(flag: string | undefined, env: NodeJS.ProcessEnv, file: Sandbox | undefined): SandboxRequest | undefined {
   if (flag !== undefined) {
-    if (!isSandbox(flag)) throw new MoatError(`invalid --sandbox ${JSON.stringify(flag)}: expected gvisor or runc`, { code: 'E_CONFIG', hint: 'Example: --sandbox runc' });
+    if (!isSandbox(flag))
+      throw new MoatError(`invalid --sandbox ${JSON.stringify(flag)}: expected gvisor or runc`, { code: 'E_CONFIG', hint: 'Example: --sandbox runc' });
     return { sandbox: flag, source: '--sandbox' };
   }
   const fromEnv = env.MOAT_SANDBOX;
   if (fromEnv !== undefined && fromEnv !== '') {
     if (!isSandbox(fromEnv)) {
-      throw new MoatError(`MOAT_SANDBOX=${JSON.stringify(fromEnv).slice(0, 40)} is not a sandbox: expected gvisor or runc.`, { code: 'E_CONFIG', hint: 'Set MOAT_SANDBOX=gvisor or MOAT_SANDBOX=runc, or unset it.' });
+      throw new MoatError(`MOAT_SANDBOX=${JSON.stringify(fromEnv).slice(0, 40)} is not a sandbox: expected gvisor or runc.`, {
+        code: 'E_CONFIG',
+        hint: 'Set MOAT_SANDBOX=gvisor or MOAT_SANDBOX=runc, or unset it.',
+      });
     }
     return { sandbox: fromEnv, source: 'MOAT_SANDBOX' };
   }
@@ -32,7 +36,12 @@ export function requestedSandbox(flag: string | undefined, env: NodeJS.ProcessEn
 const noticeFile = (home: MoatHome): string => join(home.root, 'notices', 'sandbox-runc');
 
 /** The sandbox of a run on this engine; a fallback to runc is noticed once per home. */
-export async function resolveRunSandbox(home: MoatHome, runtime: ContainerRuntime, request: SandboxRequest | undefined, warn: (m: string) => void): Promise<SandboxChoice> {
+export async function resolveRunSandbox(
+  home: MoatHome,
+  runtime: ContainerRuntime,
+  request: SandboxRequest | undefined,
+  warn: (m: string) => void,
+): Promise<SandboxChoice> {
   const { defaultRuntime, runtimes, address } = await runtime.runtimes();
   const choice = chooseSandbox(request, runtimes, defaultRuntime, address);
   if (choice.fallback && (await firstTime(noticeFile(home)))) warn(runcNotice(choice.fallback));

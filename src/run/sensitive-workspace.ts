@@ -48,9 +48,13 @@ export async function checkSensitiveWorkspace(input: SensitiveInput): Promise<st
   const ws = await real(input.workspace);
   const userHome = await real(input.userHome ?? homedir());
   const moatHome = await real(input.moatHome);
-  const fix = 'Run moat from a project folder instead, or pass --allow-sensitive-workspace if you really mean this one (moat\'s home stays hidden from the run).';
+  const fix =
+    "Run moat from a project folder instead, or pass --allow-sensitive-workspace if you really mean this one (moat's home stays hidden from the run).";
   if (within(ws, moatHome)) {
-    throw new MoatError(`The workspace ${ws} is inside moat's home (${moatHome}); a run must never see or change moat's own state.`, { code: 'E_REFUSED', hint: 'Run moat from a project folder outside it.' });
+    throw new MoatError(`The workspace ${ws} is inside moat's home (${moatHome}); a run must never see or change moat's own state.`, {
+      code: 'E_REFUSED',
+      hint: 'Run moat from a project folder outside it.',
+    });
   }
   const problems: string[] = [];
   if (ws === sep) problems.push('is the root folder');
@@ -61,7 +65,10 @@ export async function checkSensitiveWorkspace(input: SensitiveInput): Promise<st
     if (within(p, ws) || within(ws, p)) problems.push(`${within(ws, p) ? 'is inside' : 'contains'} ${p} (${what})`);
   }
   if (problems.length > 0 && !input.allow) {
-    throw new MoatError(`The workspace ${ws} ${problems.slice(0, 3).join(', ')}: a run can read and change everything in its workspace.`, { code: 'E_REFUSED', hint: fix });
+    throw new MoatError(`The workspace ${ws} ${problems.slice(0, 3).join(', ')}: a run can read and change everything in its workspace.`, {
+      code: 'E_REFUSED',
+      hint: fix,
+    });
   }
   return within(moatHome, ws) ? [`/workspace/${relative(ws, moatHome).split(sep).join('/')}`] : [];
 }

@@ -9,9 +9,7 @@ import { MISSING_COMMAND_EXIT, StartMarkerFilter } from './missing-command.js';
  * How an attached session ended: the run exited (`stopped` when the user stopped it from here,
  * `missingCommand` when moat-init found no such command), or the user detached and the run goes on.
  */
-export type SessionEnd =
-  | { kind: 'exited'; exitCode: number; stopped?: true; missingCommand?: true }
-  | { kind: 'detached' };
+export type SessionEnd = { kind: 'exited'; exitCode: number; stopped?: true; missingCommand?: true } | { kind: 'detached' };
 
 export interface SessionIO {
   stdin: NodeJS.ReadStream;
@@ -46,8 +44,14 @@ export async function runAttached(opts: {
   const out = opts.tty && marker ? streams.stdout.pipe(marker) : streams.stdout;
   const err = !opts.tty && marker ? streams.stderr.pipe(marker) : streams.stderr;
   const outputDone = Promise.all([
-    new Promise<void>((r) => { out.once('end', r); out.once('close', r); }),
-    new Promise<void>((r) => { err.once('end', r); err.once('close', r); }),
+    new Promise<void>((r) => {
+      out.once('end', r);
+      out.once('close', r);
+    }),
+    new Promise<void>((r) => {
+      err.once('end', r);
+      err.once('close', r);
+    }),
   ]);
   out.pipe(io.stdout, { end: false });
   err.pipe(io.stderr, { end: false });
@@ -57,20 +61,28 @@ export async function runAttached(opts: {
     void (opts.onStop ? opts.onStop() : runtime.stop(containerId));
   };
   const ended = (exitCode: number): SessionEnd => ({
-    kind: 'exited', exitCode,
+    kind: 'exited',
+    exitCode,
     ...(stopped ? { stopped: true } : {}),
     ...(marker?.seen && exitCode === MISSING_COMMAND_EXIT ? { missingCommand: true } : {}),
   });
   let resolveDetach: (e: SessionEnd) => void = () => undefined;
-  const detached = new Promise<SessionEnd>((r) => { resolveDetach = r; });
+  const detached = new Promise<SessionEnd>((r) => {
+    resolveDetach = r;
+  });
 
   if (!opts.tty) {
-    const forward = (sig: NodeJS.Signals): void => { void runtime.kill(containerId, sig); };
+    const forward = (sig: NodeJS.Signals): void => {
+      void runtime.kill(containerId, sig);
+    };
     const di = opts.detachOnInterrupt;
     const handlers: InterruptHandlers | undefined = di && {
       onArm: di.onArm,
       onDetach: () => resolveDetach({ kind: 'detached' }),
-      onStop: () => { di.onStopping(); stop(); },
+      onStop: () => {
+        di.onStopping();
+        stop();
+      },
     };
     const release = handlers && di ? detachOnInterrupt(di.windowMs, handlers) : undefined;
     if (!handlers) for (const s of FORWARDED_SIGNALS) process.on(s, forward);

@@ -36,7 +36,13 @@ export function startPreSnapshot(home: MoatHome, workspace: string, settings: Sn
 }
 
 /** Record the pre-run snapshot on the run (before its container starts); a failure is said and recorded, the run goes on. */
-export async function recordPreSnapshot(home: MoatHome, runId: string, settings: SnapshotSettings | undefined, pending: PendingSnapshot | undefined, warn: (m: string) => void): Promise<void> {
+export async function recordPreSnapshot(
+  home: MoatHome,
+  runId: string,
+  settings: SnapshotSettings | undefined,
+  pending: PendingSnapshot | undefined,
+  warn: (m: string) => void,
+): Promise<void> {
   if (!settings || !pending) return;
   const r = await pending;
   if (r instanceof Error) {

@@ -7,7 +7,11 @@ import type { RunSpec } from './spec.js';
  * each key), and what the container gets for them: SSH_AUTH_SOCK naming the daemon's filtering agent in
  * the mounted socket directory, and the granted hosts' known_hosts entries. No key material.
  */
-export async function sshExtras(home: MoatHome, spec: RunSpec, env: NodeJS.ProcessEnv): Promise<{
+export async function sshExtras(
+  home: MoatHome,
+  spec: RunSpec,
+  env: NodeJS.ProcessEnv,
+): Promise<{
   env: Record<string, string>;
   files: Array<{ path: string; content: string; mode: number }>;
   agentSocket?: string;

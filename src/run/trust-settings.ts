@@ -80,7 +80,12 @@ export const DEFAULT_SETTINGS: GuardedSettings = guardedSettings({}, []);
 export function canonical(value: unknown): string {
   const walk = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(walk);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, walk((v as Record<string, unknown>)[k])]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, walk((v as Record<string, unknown>)[k])]),
+      );
     return v;
   };
   return JSON.stringify(walk(value)) ?? 'null';

@@ -103,7 +103,13 @@ export function diffSettings(before: GuardedSettings | undefined, after: Guarded
       const text = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : yamlLines(v).join(' '));
       const was = text(base[key]);
       const now = text(after[key]);
-      return { key, added: [], removed: [], scalar: { ...(was !== undefined ? { before: was } : {}), ...(now !== undefined ? { after: now } : {}) }, redirected: [] };
+      return {
+        key,
+        added: [],
+        removed: [],
+        scalar: { ...(was !== undefined ? { before: was } : {}), ...(now !== undefined ? { after: now } : {}) },
+        redirected: [],
+      };
     }
     const redirected: SettingChange['redirected'] = [];
     const addedKeys = [...b.keys()].filter((k) => !a.has(k));
@@ -131,7 +137,10 @@ function signed(sign: '+' | '-', block: Block, maxLines = Infinity): string[] {
   return shown.map((l) => `${sign}   ${l}`);
 }
 
-interface Limits { items: number; lines: number }
+interface Limits {
+  items: number;
+  lines: number;
+}
 
 function render(changes: readonly SettingChange[], limits: Limits | undefined): { lines: string[]; folded: boolean } {
   let folded = false;

@@ -76,7 +76,8 @@ export async function fileDiff(store: ObjectStore, c: Change): Promise<FileDiff>
 
 /** Files changed and lines added/removed (line counts for text files only). */
 export async function changeStats(store: ObjectStore, changes: Change[], maxFiles = 500): Promise<{ files: number; added: number; removed: number }> {
-  let added = 0, removed = 0;
+  let added = 0,
+    removed = 0;
   for (const c of changes.slice(0, maxFiles)) {
     if (c.kind === 'mode') continue;
     const d = await fileDiff(store, c).catch(() => ({ added: 0, removed: 0 }));

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 const PROC_FD = '/proc/self/fd';
 const VIA_FD = process.platform === 'linux' && existsSync(PROC_FD);
 
-
 /** A folder swapped (for another, or a link) between the lstat that saw it and the open that reached it. */
 export class ChangedWhileRead extends Error {
   readonly code = 'ECHANGED';
@@ -23,7 +22,11 @@ export const O_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NO
 export const O_CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export class Dir {
-  private constructor(private readonly fh: FileHandle, readonly path: string, readonly stat: Stats) {}
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly path: string,
+    readonly stat: Stats,
+  ) {}
 
   /** Open a folder that must be a folder itself (not a link to one). */
   static async open(path: string): Promise<Dir> {
@@ -37,7 +40,9 @@ export class Dir {
   }
 
   /** A path to show a person (never used to reach the file). */
-  shown(name: string): string { return join(this.path, name); }
+  shown(name: string): string {
+    return join(this.path, name);
+  }
 
   /** The child folder `name`, opened without following a link; `expect` is what lstat saw. */
   async sub(name: string, expect?: Stats): Promise<Dir> {
@@ -50,12 +55,18 @@ export class Dir {
     return new Dir(fh, join(this.path, name), st);
   }
 
-  lstat(name: string): Promise<Stats> { return lstat(this.at(name)); }
+  lstat(name: string): Promise<Stats> {
+    return lstat(this.at(name));
+  }
 
   /** Change this folder's own mode (through its descriptor: never a link's target). */
-  chmod(mode: number): Promise<void> { return this.fh.chmod(mode); }
+  chmod(mode: number): Promise<void> {
+    return this.fh.chmod(mode);
+  }
 
-  close(): Promise<void> { return this.fh.close(); }
+  close(): Promise<void> {
+    return this.fh.close();
+  }
 }
 
 /** Open a regular file for reading without following a link; null when it is no longer what lstat saw. */

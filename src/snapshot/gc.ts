@@ -13,7 +13,10 @@ import { readManifest } from './manifest.js';
 import { readRunSnapshots, snapshotsRoot } from './refs.js';
 import { objectStore } from './service.js';
 
-export interface GcReport { objects: number; bytes: number }
+export interface GcReport {
+  objects: number;
+  bytes: number;
+}
 
 export async function liveManifests(home: MoatHome): Promise<Set<string>> {
   const ids = (await readdir(home.runsDir).catch(() => [] as string[])).filter((d) => RUN_ID_RE.test(d));

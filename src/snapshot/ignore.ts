@@ -32,7 +32,10 @@ function globToRegExp(glob: string): string {
         const after = i + 2 === glob.length || glob[i + 2] === '/';
         if (before && after) {
           if (i + 2 === glob.length) out += '.*';
-          else { out += '(?:.*/)?'; i += 1; }
+          else {
+            out += '(?:.*/)?';
+            i += 1;
+          }
           i += 1;
           continue;
         }
@@ -42,7 +45,10 @@ function globToRegExp(glob: string): string {
       out += '[^/]';
     } else if (c === '[') {
       const end = glob.indexOf(']', i + 2);
-      if (end < 0) { out += '\\['; continue; }
+      if (end < 0) {
+        out += '\\[';
+        continue;
+      }
       let body = glob.slice(i + 1, end);
       if (body.startsWith('!')) body = `^${body.slice(1)}`;
       out += `[${body.replace(/\\/g, '\\\\').replace(/\//g, '')}]`;
@@ -67,10 +73,15 @@ export function parseRule(line: string): Rule | undefined {
   if (p === '' || p.startsWith('#')) return undefined;
   p = p.replace(/(?<!\\)\s+$/, '');
   let negate = false;
-  if (p.startsWith('!')) { negate = true; p = p.slice(1); }
-  else if (p.startsWith('\\!') || p.startsWith('\\#')) p = p.slice(1);
+  if (p.startsWith('!')) {
+    negate = true;
+    p = p.slice(1);
+  } else if (p.startsWith('\\!') || p.startsWith('\\#')) p = p.slice(1);
   let dirOnly = false;
-  if (p.endsWith('/')) { dirOnly = true; p = p.slice(0, -1); }
+  if (p.endsWith('/')) {
+    dirOnly = true;
+    p = p.slice(0, -1);
+  }
   if (p === '') return undefined;
   const anchored = p.includes('/');
   if (p.startsWith('/')) p = p.slice(1);

@@ -56,7 +56,8 @@ const TYPES = new Set<EntryType>(['file', 'dir', 'link', 'other']);
 /** Read a manifest back, checking every path (a manifest is never trusted to name a place outside its tree). */
 export async function readManifest(store: ObjectStore, hash: string): Promise<Manifest> {
   const m = JSON.parse((await store.read(hash)).toString('utf8')) as Manifest;
-  if (m?.version !== 1 || !Array.isArray(m.entries)) throw new MoatError(`The snapshot manifest ${hash.slice(0, 12)} is not one moat wrote.`, { code: 'E_REFUSED' });
+  if (m?.version !== 1 || !Array.isArray(m.entries))
+    throw new MoatError(`The snapshot manifest ${hash.slice(0, 12)} is not one moat wrote.`, { code: 'E_REFUSED' });
   for (const e of m.entries) {
     const problem = pathProblem(e.path);
     if (problem || !TYPES.has(e.type) || (e.hash !== undefined && !HASH_RE.test(e.hash))) {
@@ -71,9 +72,16 @@ export function byPath(m: Manifest | undefined): Map<string, Entry> {
 }
 
 export function totals(m: Manifest): { files: number; dirs: number; links: number; bytes: number } {
-  let files = 0, dirs = 0, links = 0, bytes = 0;
+  let files = 0,
+    dirs = 0,
+    links = 0,
+    bytes = 0;
   for (const e of m.entries) {
-    if (e.type === 'file') { files++; bytes += e.size; } else if (e.type === 'dir') dirs++; else if (e.type === 'link') links++;
+    if (e.type === 'file') {
+      files++;
+      bytes += e.size;
+    } else if (e.type === 'dir') dirs++;
+    else if (e.type === 'link') links++;
   }
   return { files, dirs, links, bytes };
 }

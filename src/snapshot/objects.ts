@@ -31,7 +31,10 @@ export class ObjectStore {
   }
 
   async has(hash: string): Promise<boolean> {
-    return stat(this.path(hash)).then(() => true, () => false);
+    return stat(this.path(hash)).then(
+      () => true,
+      () => false,
+    );
   }
 
   private async dirFor(hash: string): Promise<void> {
@@ -44,7 +47,10 @@ export class ObjectStore {
   private tmpReady = false;
 
   private async tmpName(): Promise<string> {
-    if (!this.tmpReady) { await mkdir(this.tmpDir, { recursive: true, mode: 0o700 }); this.tmpReady = true; }
+    if (!this.tmpReady) {
+      await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+      this.tmpReady = true;
+    }
     return join(this.tmpDir, `${process.pid}.${randomBytes(6).toString('hex')}`);
   }
 
@@ -54,9 +60,16 @@ export class ObjectStore {
     if (await this.has(hash)) return { hash, added: 0 };
     const tmp = await this.tmpName();
     const fh = await open(tmp, 'wx', 0o600);
-    try { await fh.writeFile(data); } finally { await fh.close(); }
+    try {
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
     await this.dirFor(hash);
-    await rename(tmp, this.path(hash)).catch(async (err: unknown) => { await rm(tmp, { force: true }); throw err; });
+    await rename(tmp, this.path(hash)).catch(async (err: unknown) => {
+      await rm(tmp, { force: true });
+      throw err;
+    });
     return { hash, added: data.length };
   }
 
@@ -116,16 +129,26 @@ export class ObjectStore {
     try {
       data = await readFile(this.path(hash));
     } catch {
-      throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, { code: 'E_NOT_FOUND', hint: 'It was pruned or removed; take a new snapshot (moat snapshot).' });
+      throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, {
+        code: 'E_NOT_FOUND',
+        hint: 'It was pruned or removed; take a new snapshot (moat snapshot).',
+      });
     }
-    if (sha256(data) !== hash) throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, { code: 'E_REFUSED', hint: `Remove ${this.path(hash)}; it cannot be restored from.` });
+    if (sha256(data) !== hash)
+      throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, {
+        code: 'E_REFUSED',
+        hint: `Remove ${this.path(hash)}; it cannot be restored from.`,
+      });
     return data;
   }
 
   /** Stream an object into an open file, checking its hash; throws (after writing) when it does not match. */
   async copyTo(hash: string, out: FileHandle): Promise<number> {
     const src = await open(this.path(hash), 'r').catch(() => {
-      throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, { code: 'E_NOT_FOUND', hint: 'It was pruned or removed; take a new snapshot (moat snapshot).' });
+      throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, {
+        code: 'E_NOT_FOUND',
+        hint: 'It was pruned or removed; take a new snapshot (moat snapshot).',
+      });
     });
     const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(CHUNK);
@@ -142,7 +165,11 @@ export class ObjectStore {
     } finally {
       await src.close();
     }
-    if (h.digest('hex') !== hash) throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, { code: 'E_REFUSED', hint: `Remove ${this.path(hash)}; it cannot be restored from.` });
+    if (h.digest('hex') !== hash)
+      throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, {
+        code: 'E_REFUSED',
+        hint: `Remove ${this.path(hash)}; it cannot be restored from.`,
+      });
     return size;
   }
 }

@@ -36,11 +36,17 @@ export interface RunSnapshots {
 
 export const RUN_SNAPSHOTS_FILE = 'snapshots.json';
 
-export function snapshotsRoot(home: MoatHome): string { return join(home.root, 'snapshots'); }
+export function snapshotsRoot(home: MoatHome): string {
+  return join(home.root, 'snapshots');
+}
 
-export function newSnapshotId(): string { return `snap_${randomBytes(5).toString('hex')}`; }
+export function newSnapshotId(): string {
+  return `snap_${randomBytes(5).toString('hex')}`;
+}
 
-function runFile(home: MoatHome, runId: string): string { return join(home.runDir(runId), RUN_SNAPSHOTS_FILE); }
+function runFile(home: MoatHome, runId: string): string {
+  return join(home.runDir(runId), RUN_SNAPSHOTS_FILE);
+}
 
 export async function readRunSnapshots(home: MoatHome, runId: string): Promise<RunSnapshots | undefined> {
   try {

@@ -34,8 +34,14 @@ export function planRestore(target: Manifest, current: Manifest | undefined, kee
   for (const [path, t] of want) {
     const c = have.get(path);
     const sameType = c !== undefined && c.type === t.type;
-    if (t.type === 'other') { if (!sameType) creates.push({ op: 'skip', path, why: 'a FIFO, socket or device is not re-created' }); continue; }
-    if (t.type === 'file' && !t.hash) { if (!(sameType && sameContent(c, t))) creates.push({ op: 'skip', path, why: 'its content was not stored (too large or over the byte budget)' }); continue; }
+    if (t.type === 'other') {
+      if (!sameType) creates.push({ op: 'skip', path, why: 'a FIFO, socket or device is not re-created' });
+      continue;
+    }
+    if (t.type === 'file' && !t.hash) {
+      if (!(sameType && sameContent(c, t))) creates.push({ op: 'skip', path, why: 'its content was not stored (too large or over the byte budget)' });
+      continue;
+    }
     if (t.type === 'dir') {
       if (!sameType) creates.push({ op: 'mkdir', entry: t });
       else if ((c.mode & MODE_MASK) !== (t.mode & MODE_MASK)) creates.push({ op: 'chmod', entry: t });
@@ -44,7 +50,7 @@ export function planRestore(target: Manifest, current: Manifest | undefined, kee
     if (!sameType || !sameContent(c, t)) creates.push({ op: 'write', entry: t, replace: sameType });
     else if (t.type === 'file' && (c.mode & MODE_MASK) !== (t.mode & MODE_MASK)) creates.push({ op: 'chmod', entry: t });
   }
-  deletes.sort((a, b) => ((b as { path: string }).path.length - (a as { path: string }).path.length));
+  deletes.sort((a, b) => (b as { path: string }).path.length - (a as { path: string }).path.length);
   creates.sort((a, b) => pathOf(a).localeCompare(pathOf(b)));
   return [...deletes, ...creates];
 }
@@ -79,7 +85,10 @@ async function parentOf(root: Dir, path: string, create: boolean): Promise<{ dir
       } else {
         if (dir !== root) await dir.close();
         if (code === 'ELOOP' || code === 'ENOTDIR') {
-          throw new MoatError(`Refusing to restore ${path}: ${dir.shown(part)} is a symbolic link or not a folder, and moat never writes through one.`, { code: 'E_REFUSED', hint: 'Remove or rename it, then run the rollback again.' });
+          throw new MoatError(`Refusing to restore ${path}: ${dir.shown(part)} is a symbolic link or not a folder, and moat never writes through one.`, {
+            code: 'E_REFUSED',
+            hint: 'Remove or rename it, then run the rollback again.',
+          });
         }
         throw err;
       }
@@ -97,7 +106,10 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
   const root = await Dir.open(rootPath);
   try {
     for (const a of actions) {
-      if (a.op === 'skip') { report.skipped.push({ path: a.path, why: a.why }); continue; }
+      if (a.op === 'skip') {
+        report.skipped.push({ path: a.path, why: a.why });
+        continue;
+      }
       const path = pathOf(a);
       const { dir, name } = await parentOf(root, path, a.op !== 'delete');
       try {
@@ -107,7 +119,10 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
             if (!st) break;
             if (st.isDirectory()) {
               // Only what the snapshot knew is removed: a folder holding other (ignored) files stays.
-              const gone = await rmdir(dir.at(name)).then(() => true, () => false);
+              const gone = await rmdir(dir.at(name)).then(
+                () => true,
+                () => false,
+              );
               if (gone) report.deleted++;
               else report.skipped.push({ path, why: 'the folder still holds files the snapshot does not record' });
             } else {
@@ -117,22 +132,34 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
             break;
           }
           case 'mkdir': {
-            await mkdir(dir.at(name), { mode: 0o700 }).catch((err: unknown) => { if (errnoCode(err) !== 'EEXIST') throw err; });
+            await mkdir(dir.at(name), { mode: 0o700 }).catch((err: unknown) => {
+              if (errnoCode(err) !== 'EEXIST') throw err;
+            });
             const sub = await dir.sub(name);
-            try { await sub.chmod(a.entry.mode & MODE_MASK); } finally { await sub.close(); }
+            try {
+              await sub.chmod(a.entry.mode & MODE_MASK);
+            } finally {
+              await sub.close();
+            }
             report.written++;
             break;
           }
           case 'chmod': {
             if (a.entry.type === 'dir') {
               const sub = await dir.sub(name);
-              try { await sub.chmod(a.entry.mode & MODE_MASK); } finally { await sub.close(); }
+              try {
+                await sub.chmod(a.entry.mode & MODE_MASK);
+              } finally {
+                await sub.close();
+              }
             } else {
               const fh = await open(dir.at(name), O_READ);
               try {
                 if (!(await fh.stat()).isFile()) throw new MoatError(`Refusing to change the mode of ${path}: it is no longer a file.`, { code: 'E_REFUSED' });
                 await fh.chmod(a.entry.mode & MODE_MASK);
-              } finally { await fh.close(); }
+              } finally {
+                await fh.close();
+              }
             }
             report.modes++;
             break;
@@ -147,7 +174,9 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
                 try {
                   await store.copyTo(a.entry.hash as string, fh);
                   await fh.chmod(a.entry.mode & MODE_MASK);
-                } finally { await fh.close(); }
+                } finally {
+                  await fh.close();
+                }
               }
               // A folder in the way (a type change) was removed by its delete action; rename replaces a file or link itself.
               await rename(dir.at(tmp), dir.at(name));

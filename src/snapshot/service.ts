@@ -75,6 +75,9 @@ export async function recordFailure(home: MoatHome, runId: string, settings: Sna
 /** A one-line account of files left without content (too large, over the budget), naming the first few. */
 export function unstoredNote(r: TakeResult): string | undefined {
   if (r.unstored.length === 0) return undefined;
-  const names = r.unstored.slice(0, 3).map((e) => `${e.path} (${e.why === 'too-large' ? 'too large' : 'over the byte budget'})`).join(', ');
+  const names = r.unstored
+    .slice(0, 3)
+    .map((e) => `${e.path} (${e.why === 'too-large' ? 'too large' : 'over the byte budget'})`)
+    .join(', ');
   return `the snapshot records ${r.unstored.length} file(s) by size and time only, without their content: ${names}${r.unstored.length > 3 ? ', …' : ''}; rollback cannot restore them.`;
 }

@@ -107,7 +107,10 @@ class Walk {
       const name = raw.toString('utf8');
       const path = rel === '' ? name : `${rel}/${name}`;
       // A name that is not UTF-8 cannot be named back faithfully: left out, and said so.
-      if (!Buffer.from(name, 'utf8').equals(raw)) { this.skip(path, 'name is not UTF-8'); continue; }
+      if (!Buffer.from(name, 'utf8').equals(raw)) {
+        this.skip(path, 'name is not UTF-8');
+        continue;
+      }
       names.push(name);
       if (names.length > this.o.limits.maxFiles) this.count();
     }
@@ -167,15 +170,27 @@ class Walk {
       if (p.why) e.why = p.why;
       return;
     }
-    if (st.size > this.o.limits.maxFileSize) { e.why = 'too-large'; return; }
-    if (st.size > this.budget) { e.why = 'over-budget'; return; }
+    if (st.size > this.o.limits.maxFileSize) {
+      e.why = 'too-large';
+      return;
+    }
+    if (st.size > this.budget) {
+      e.why = 'over-budget';
+      return;
+    }
     this.budget -= st.size; // reserved before reading: files read side by side share one budget
     const fh = await openFileAt(dir, name, st);
-    if (!fh) { e.why = 'over-budget'; return; }
+    if (!fh) {
+      e.why = 'over-budget';
+      return;
+    }
     try {
       const r = await this.o.store.putFile(fh, this.o.limits.maxFileSize, true);
       this.read++;
-      if (!r) { e.why = 'too-large'; return; }
+      if (!r) {
+        e.why = 'too-large';
+        return;
+      }
       this.budget += st.size - r.size;
       this.added += r.added;
       e.hash = r.hash;

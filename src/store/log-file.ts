@@ -56,7 +56,9 @@ export class LogWriter {
   }
 
   /** Whether output was already dropped at the limit. */
-  get dropping(): boolean { return this.dropped > 0; }
+  get dropping(): boolean {
+    return this.dropped > 0;
+  }
 
   async append(records: readonly LogRecord[]): Promise<void> {
     const half = Math.max(1, Math.floor(this.limit / 2));
@@ -88,7 +90,12 @@ export class LogWriter {
     this.size = 0;
     if (this.dropped === 0) return;
     const marker: LogMarker = {
-      ts: new Date().toISOString(), stream: 'stderr', line: markerText(this.dropped, this.limit), moat: 'log-limit', dropped: this.dropped, limit: this.limit,
+      ts: new Date().toISOString(),
+      stream: 'stderr',
+      line: markerText(this.dropped, this.limit),
+      moat: 'log-limit',
+      dropped: this.dropped,
+      limit: this.limit,
     };
     const line = `${JSON.stringify(marker)}\n`;
     await writeFile(cur, line, { mode: 0o600 });
@@ -111,7 +118,11 @@ export async function firstRecord(file: string): Promise<LogRecord | undefined> 
     const text = buf.toString('utf8', 0, bytesRead);
     const nl = text.indexOf('\n');
     if (nl < 0) return undefined;
-    try { return JSON.parse(text.slice(0, nl)) as LogRecord; } catch { return undefined; }
+    try {
+      return JSON.parse(text.slice(0, nl)) as LogRecord;
+    } catch {
+      return undefined;
+    }
   } finally {
     await fh.close();
   }
@@ -125,7 +136,10 @@ const CHUNK = 1024 * 1024;
  * file's identity, so a follower notices a rotation.
  */
 export async function readLines(
-  file: string, offset: number, onLine: (line: string) => void, afterChunk?: () => Promise<void>,
+  file: string,
+  offset: number,
+  onLine: (line: string) => void,
+  afterChunk?: () => Promise<void>,
 ): Promise<{ offset: number; ino: number | undefined }> {
   let fh;
   try {
@@ -165,11 +179,23 @@ export async function readLines(
 
 /** Each entry of a log file from `offset` (lines that do not parse are skipped). */
 export async function readRecords(
-  file: string, offset: number, onRecord: (r: LogRecord) => void, afterChunk?: () => Promise<void>,
+  file: string,
+  offset: number,
+  onRecord: (r: LogRecord) => void,
+  afterChunk?: () => Promise<void>,
 ): Promise<{ offset: number; ino: number | undefined }> {
-  return readLines(file, offset, (l) => {
-    let r: LogRecord;
-    try { r = JSON.parse(l) as LogRecord; } catch { return; }
-    onRecord(r);
-  }, afterChunk);
+  return readLines(
+    file,
+    offset,
+    (l) => {
+      let r: LogRecord;
+      try {
+        r = JSON.parse(l) as LogRecord;
+      } catch {
+        return;
+      }
+      onRecord(r);
+    },
+    afterChunk,
+  );
 }

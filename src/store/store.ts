@@ -10,8 +10,12 @@ import { RUN_ID_RE } from './names.js';
 export class RunStore {
   constructor(readonly home: MoatHome) {}
 
-  dir(id: string): string { return this.home.runDir(id); }
-  metadataFile(id: string): string { return join(this.dir(id), 'metadata.json'); }
+  dir(id: string): string {
+    return this.home.runDir(id);
+  }
+  metadataFile(id: string): string {
+    return join(this.dir(id), 'metadata.json');
+  }
 
   async create(meta: RunMetadata): Promise<void> {
     await mkdir(this.dir(meta.id), { recursive: true, mode: 0o700 });

@@ -17,11 +17,17 @@ export class EscapeFilter {
         this.pending = false;
         if (b === 0x64 /* d */) return { data: Buffer.from(out), action: 'detach' };
         if (b === 0x6b /* k */) return { data: Buffer.from(out), action: 'stop' };
-        if (b === ESCAPE_BYTE) { out.push(ESCAPE_BYTE); continue; }
+        if (b === ESCAPE_BYTE) {
+          out.push(ESCAPE_BYTE);
+          continue;
+        }
         out.push(ESCAPE_BYTE, b);
         continue;
       }
-      if (b === ESCAPE_BYTE) { this.pending = true; continue; }
+      if (b === ESCAPE_BYTE) {
+        this.pending = true;
+        continue;
+      }
       out.push(b);
     }
     return { data: Buffer.from(out) };

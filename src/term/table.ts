@@ -30,17 +30,23 @@ function cut(s: string, max: number | undefined): string {
 export function renderTable(columns: ReadonlyArray<string | Column>, rows: ReadonlyArray<ReadonlyArray<Cell>>, opts: TableOptions = {}): string {
   const safe = opts.safe ?? ((s: string) => s);
   const cols: Column[] = columns.map((c) => (typeof c === 'string' ? { header: c } : c));
-  const body = rows.map((row) => cols.map((c, i) => {
-    const cell = row[i] ?? '';
-    const raw = typeof cell === 'string' ? cell : cell.text;
-    const text = cut(safe(raw.replace(/\s*\n\s*/g, ' ')), c.max);
-    return { text, paint: typeof cell === 'string' ? undefined : cell.paint };
-  }));
+  const body = rows.map((row) =>
+    cols.map((c, i) => {
+      const cell = row[i] ?? '';
+      const raw = typeof cell === 'string' ? cell : cell.text;
+      const text = cut(safe(raw.replace(/\s*\n\s*/g, ' ')), c.max);
+      return { text, paint: typeof cell === 'string' ? undefined : cell.paint };
+    }),
+  );
   const widths = cols.map((c, i) => Math.max(width(c.header), ...body.map((r) => width(r[i]?.text ?? ''))));
-  const line = (cells: Array<{ text: string; paint?: ((s: string) => string) | undefined }>): string => cells.map((cell, i) => {
-    const pad = ' '.repeat((widths[i] ?? 0) - width(cell.text));
-    const shown = cell.paint ? cell.paint(cell.text) : cell.text;
-    return cols[i]?.align === 'right' ? pad + shown : shown + pad;
-  }).join('  ').trimEnd();
+  const line = (cells: Array<{ text: string; paint?: ((s: string) => string) | undefined }>): string =>
+    cells
+      .map((cell, i) => {
+        const pad = ' '.repeat((widths[i] ?? 0) - width(cell.text));
+        const shown = cell.paint ? cell.paint(cell.text) : cell.text;
+        return cols[i]?.align === 'right' ? pad + shown : shown + pad;
+      })
+      .join('  ')
+      .trimEnd();
   return [line(cols.map((c) => ({ text: c.header }))), ...body.map(line)].map((l) => `${l}\n`).join('');
 }

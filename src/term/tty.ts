@@ -14,7 +14,9 @@ export function enterRawMode(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStrea
   if (stdin.isTTY) stdin.setRawMode(true);
   stdin.resume();
   const resizeHandlers: Array<() => void> = [];
-  const onResize = (): void => { for (const h of resizeHandlers) h(); };
+  const onResize = (): void => {
+    for (const h of resizeHandlers) h();
+  };
   process.on('SIGWINCH', onResize);
   stdout.on('resize', onResize);
   let restored = false;
@@ -31,7 +33,9 @@ export function enterRawMode(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStrea
   process.on('exit', restore);
   return {
     size: () => ({ rows: stdout.rows || 24, cols: stdout.columns || 80 }),
-    onResize: (fn) => { resizeHandlers.push(fn); },
+    onResize: (fn) => {
+      resizeHandlers.push(fn);
+    },
     restore,
   };
 }

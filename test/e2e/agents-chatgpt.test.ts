@@ -16,8 +16,7 @@ import { exportContains, filesContaining } from './fixtures/gateway-kit.js';
 
 const b64url = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
 const ACCOUNT = `acct-${randomBytes(8).toString('hex')}`;
-const jwt = (claims: Record<string, unknown>): string =>
-  `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url(claims)}.${randomBytes(32).toString('base64url')}`;
+const jwt = (claims: Record<string, unknown>): string => `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url(claims)}.${randomBytes(32).toString('base64url')}`;
 const accessToken = (expSeconds: number): string =>
   jwt({ exp: expSeconds, 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT, chatgpt_plan_type: 'pro' }, jti: randomBytes(12).toString('hex') });
 const ID = jwt({ exp: Math.floor(Date.now() / 1000) + 3600, email: 'dev@example.test', 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT } });
@@ -40,7 +39,11 @@ beforeAll(async () => {
   hostHome = await tempDir('chatgpt-agent-host');
   auth = await startFakeOAuth({
     initial: REFRESH_1,
-    issue: (n): TokenSet => ({ access_token: accessToken(Math.floor(Date.now() / 1000) + 86_400), refresh_token: `rt_rotated_${n}_${randomBytes(16).toString('hex')}`, id_token: ID }),
+    issue: (n): TokenSet => ({
+      access_token: accessToken(Math.floor(Date.now() / 1000) + 86_400),
+      refresh_token: `rt_rotated_${n}_${randomBytes(16).toString('hex')}`,
+      id_token: ID,
+    }),
   });
   fakeO = await startFakeOpenAI({
     reply: 'Hi from fake ChatGPT Codex!',
@@ -78,7 +81,10 @@ describe('moat codex on a ChatGPT sign-in', () => {
     // Granted just now, expiring in 45 s: the CLI does not refresh, the daemon refreshes 24 s before expiry.
     access1 = accessToken(Math.floor(Date.now() / 1000) + LIFETIME_S);
     await mkdir(join(hostHome, '.codex'), { recursive: true });
-    await writeFile(join(hostHome, '.codex', 'auth.json'), JSON.stringify({ tokens: { id_token: ID, access_token: access1, refresh_token: REFRESH_1, account_id: ACCOUNT } }));
+    await writeFile(
+      join(hostHome, '.codex', 'auth.json'),
+      JSON.stringify({ tokens: { id_token: ID, access_token: access1, refresh_token: REFRESH_1, account_id: ACCOUNT } }),
+    );
     const g = await moat(['grant', 'openai', '--import', '--no-validate'], { home, cwd: ws, env: { ...env, HOME: hostHome } });
     expect(g.code, g.stderr).toBe(0);
 
@@ -104,7 +110,9 @@ describe('moat codex on a ChatGPT sign-in', () => {
     // The rotated tokens are what the store holds now: a second run starts on them without refreshing.
     const again = await moat(['codex', '-p', 'say hi again'], { home, cwd: ws, env, timeoutMs: 180_000 });
     expect(again.code, again.stderr).toBe(0);
-    expect(fakeO.requests.filter((q) => q.method === 'POST' && q.path.startsWith('/backend-api/codex/responses')).at(-1)?.headers.authorization).toBe(`Bearer ${access2}`);
+    expect(fakeO.requests.filter((q) => q.method === 'POST' && q.path.startsWith('/backend-api/codex/responses')).at(-1)?.headers.authorization).toBe(
+      `Bearer ${access2}`,
+    );
     expect(auth.requests).toHaveLength(1);
 
     // No real token, old or new, in the kept container's filesystem, its env, or the run's files.
@@ -120,7 +128,12 @@ describe('moat codex on a ChatGPT sign-in', () => {
     // The trace shows the ChatGPT requests with the grant that was applied.
     const t = await moat(['trace', id, '--json'], { home, cwd: ws, env });
     expect(t.code, t.stderr).toBe(0);
-    const lines = t.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { host: string; url: string; grant?: string; status: number });
-    expect(lines.filter((l) => l.host === 'chatgpt.com' && l.url.includes('/backend-api/codex/responses') && l.grant === 'openai' && l.status === 200).length).toBeGreaterThanOrEqual(2);
+    const lines = t.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { host: string; url: string; grant?: string; status: number });
+    expect(
+      lines.filter((l) => l.host === 'chatgpt.com' && l.url.includes('/backend-api/codex/responses') && l.grant === 'openai' && l.status === 200).length,
+    ).toBeGreaterThanOrEqual(2);
   }, 400_000);
 });

@@ -7,10 +7,24 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MOAT_BIN, REPO_ROOT, Tmux, cleanupHome, containersOf, errorProblems, grantToken, listRuns, moat, moatEnv, runDirs, shq, tempDir, waitFor } from './helpers.js';
+import {
+  MOAT_BIN,
+  REPO_ROOT,
+  Tmux,
+  cleanupHome,
+  containersOf,
+  errorProblems,
+  grantToken,
+  listRuns,
+  moat,
+  moatEnv,
+  runDirs,
+  shq,
+  tempDir,
+  waitFor,
+} from './helpers.js';
 
-const MCP_YAML = (agent: 'claude' | 'codex'): string =>
-  `${agent}:\n  mcp:\n    echo:\n      command: node\n      args: [/workspace/mcp-echo.mjs]\n`;
+const MCP_YAML = (agent: 'claude' | 'codex'): string => `${agent}:\n  mcp:\n    echo:\n      command: node\n      args: [/workspace/mcp-echo.mjs]\n`;
 
 describe('agents: MCP servers from moat.yaml, and a version that does not exist', () => {
   let home: string;
@@ -52,7 +66,8 @@ describe('agents: MCP servers from moat.yaml, and a version that does not exist'
     await writeFile(join(ws, 'moat.yaml'), MCP_YAML(agent));
     const e = moatEnv(home, env);
     const vars = ['MOAT_HOME', 'MOAT_DAEMON_IDLE_MS', 'NO_COLOR', 'MOAT_KEYRING_BACKEND', 'MOAT_TESTING', 'PATH']
-      .map((k) => `${k}=${shq(e[k] ?? '')}`).join(' ');
+      .map((k) => `${k}=${shq(e[k] ?? '')}`)
+      .join(' ');
     const line = `cd ${shq(ws)} && env ${vars} TERM=xterm-256color ${shq(process.execPath)} ${shq(MOAT_BIN)} ${agent} -n mcp-${agent} -- mcp list; echo MOAT_EXIT=$?; sleep 120`;
     await tmux.newSession(agent, line, 160, 30);
     const screen = await tmux.waitForText(agent, /MOAT_EXIT=\d+/, 120_000);
@@ -85,7 +100,7 @@ describe('agents: MCP servers from moat.yaml, and a version that does not exist'
     expect(run?.command.slice(4)).toEqual(argv);
     expect(run?.state).toBe('stopped');
     expect(run?.exitCode).toBe(0);
-    await waitFor(async () => (await containersOf(home)).length === 0, 20_000, 'the run\'s container to be removed');
+    await waitFor(async () => (await containersOf(home)).length === 0, 20_000, "the run's container to be removed");
   };
 
   it('claude -- mcp list with piped stdin: runs `claude mcp list` (no -p) and lists the echo server as connected', async () => {

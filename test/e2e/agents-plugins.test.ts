@@ -41,7 +41,10 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
     await put(join(mkt, '.claude-plugin', 'marketplace.json'), {
       name: 'moat-mkt',
       owner: { name: 'moat e2e' },
-      plugins: [{ name: 'hello', source: './plugins/hello' }, { name: 'bye', source: './plugins/bye' }],
+      plugins: [
+        { name: 'hello', source: './plugins/hello' },
+        { name: 'bye', source: './plugins/bye' },
+      ],
     });
     await put(join(mkt, '.env'), 'TOKEN=E2E-HOST-SECRET\n');
     for (const name of ['hello', 'bye']) {
@@ -57,9 +60,20 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
     const at = '2026-01-01T00:00:00.000Z';
     await put(join(plugins, 'installed_plugins.json'), {
       version: 2,
-      plugins: Object.fromEntries(['hello', 'bye'].map((n) => [`${n}@moat-mkt`, [{
-        scope: 'user', installPath: join(plugins, 'cache', 'moat-mkt', n, '1.0.0'), version: '1.0.0', installedAt: at, lastUpdated: at,
-      }]])),
+      plugins: Object.fromEntries(
+        ['hello', 'bye'].map((n) => [
+          `${n}@moat-mkt`,
+          [
+            {
+              scope: 'user',
+              installPath: join(plugins, 'cache', 'moat-mkt', n, '1.0.0'),
+              version: '1.0.0',
+              installedAt: at,
+              lastUpdated: at,
+            },
+          ],
+        ]),
+      ),
     });
     await put(join(plugins, 'known_marketplaces.json'), { 'moat-mkt': { source: { source: 'directory', path: mkt }, installLocation: mkt, lastUpdated: at } });
     await put(join(host, '.claude', 'settings.json'), {
@@ -83,7 +97,8 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
   const claude = async (session: string, moatArgs: string, until: RegExp): Promise<string> => {
     const e = moatEnv(home, env);
     const vars = ['MOAT_HOME', 'MOAT_DAEMON_IDLE_MS', 'NO_COLOR', 'MOAT_KEYRING_BACKEND', 'MOAT_TESTING', 'PATH']
-      .map((k) => `${k}=${shq(e[k] ?? '')}`).join(' ');
+      .map((k) => `${k}=${shq(e[k] ?? '')}`)
+      .join(' ');
     const line = `cd ${shq(ws)} && env ${vars} HOME=${shq(host)} TERM=xterm-256color ${shq(process.execPath)} ${shq(MOAT_BIN)} claude ${moatArgs}; echo MOAT_EXIT=$?; sleep 120`;
     await tmux.newSession(session, line, 160, 50);
     const screen = await tmux.waitForText(session, until, 120_000);
@@ -91,12 +106,14 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
     return screen;
   };
 
-  it('claude plugin list: the host\'s plugin is enabled and loads, the one moat.yaml disables is disabled', async () => {
+  it("claude plugin list: the host's plugin is enabled and loads, the one moat.yaml disables is disabled", async () => {
     await writeFile(join(ws, 'moat.yaml'), 'claude:\n  plugins:\n    bye@moat-mkt: false\n');
     // The project itself enables it: moat.yaml still decides (it reaches Claude Code as --settings).
     await put(join(ws, '.claude', 'settings.json'), { enabledPlugins: { 'bye@moat-mkt': true } });
     const screen = await claude('list', '-n plugins-list --keep --approve-config -- plugin list', /MOAT_EXIT=\d+/);
-    expect(screen).toMatch(/hello@moat-mkt\s+Version: 1\.0\.0\s+Read from: \/moat\/claude-plugins\/marketplaces\/moat-mkt\/plugins\/hello\s+Scope: user\s+Status: ✔ enabled/);
+    expect(screen).toMatch(
+      /hello@moat-mkt\s+Version: 1\.0\.0\s+Read from: \/moat\/claude-plugins\/marketplaces\/moat-mkt\/plugins\/hello\s+Scope: user\s+Status: ✔ enabled/,
+    );
     expect(screen).toMatch(/bye@moat-mkt[\s\S]*?Status: \S+ disabled/);
     expect(screen).not.toMatch(/failed to load|No plugins installed/);
 
@@ -104,8 +121,9 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
     const ids = await containersOf(home);
     expect(ids).toHaveLength(1);
     const { stdout } = await execFileP('docker', ['inspect', '--format', '{{json .Mounts}}', ids[0] ?? '']);
-    const mounts = (JSON.parse(stdout) as Array<{ Source: string; Destination: string; RW: boolean }>)
-      .filter((m) => m.Destination.startsWith('/moat/claude-plugins'));
+    const mounts = (JSON.parse(stdout) as Array<{ Source: string; Destination: string; RW: boolean }>).filter((m) =>
+      m.Destination.startsWith('/moat/claude-plugins'),
+    );
     expect(mounts.map((m) => m.Destination).sort()).toEqual([
       '/moat/claude-plugins/cache/moat-mkt/bye/1.0.0',
       '/moat/claude-plugins/cache/moat-mkt/hello/1.0.0',
@@ -120,7 +138,7 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
     await execFileP('docker', ['rm', '-f', ...ids]);
   }, 180_000);
 
-  it('claude plugin details: the plugin\'s slash command is in Claude Code\'s inventory', async () => {
+  it("claude plugin details: the plugin's slash command is in Claude Code's inventory", async () => {
     await rm(join(ws, '.claude'), { recursive: true, force: true });
     await writeFile(join(ws, 'moat.yaml'), 'claude:\n  plugins:\n    bye@moat-mkt: false\n');
     const screen = await claude('details', '-n plugins-details -- plugin details hello@moat-mkt', /MOAT_EXIT=\d+/);
@@ -128,7 +146,7 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
     expect(screen).toMatch(/Skills \(1\)\s+hello-cmd/);
   }, 180_000);
 
-  it('claude.host_plugins: false leaves the host\'s plugins out', async () => {
+  it("claude.host_plugins: false leaves the host's plugins out", async () => {
     await writeFile(join(ws, 'moat.yaml'), 'claude:\n  host_plugins: false\n');
     // Turning host_plugins off changes what moat.yaml shares from the host: approved on the command line.
     const screen = await claude('off', '-n plugins-off --approve-config -- plugin list', /MOAT_EXIT=\d+/);

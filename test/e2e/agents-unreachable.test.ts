@@ -36,14 +36,18 @@ describe('agents: the API host cannot be reached', () => {
     await cleanupHome(home, ws, [warm]);
   });
 
-  it('claude -p: a non-zero exit, the 502 and moat\'s hint name the host and the cause, no container is left', async () => {
+  it("claude -p: a non-zero exit, the 502 and moat's hint name the host and the cause, no container is left", async () => {
     const started = Date.now();
     const r = await moat(['claude', '-n', 'unreachable', '-e', 'CLAUDE_CODE_MAX_RETRIES=0', '-p', 'hi'], { home, cwd: ws, env, timeoutMs: 150_000 });
     // The test-only override warning, the live line and the end summary: nothing else, no stack trace.
     expect(errorProblems(r, 5), `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toEqual([]);
     const config = `${home}/config.yaml`;
-    expect(r.stderr).toContain(`\nmoat: cannot reach api.anthropic.com (connection refused) — check your network, or proxy.upstream in ${config} if this machine needs a proxy\n`);
-    expect(r.stderr).toMatch(/^moat: the network refused or could not reach 1 host during this run:\n {2}api\.anthropic\.com {2}unreachable: connection refused, \d+ requests?\n/m);
+    expect(r.stderr).toContain(
+      `\nmoat: cannot reach api.anthropic.com (connection refused) — check your network, or proxy.upstream in ${config} if this machine needs a proxy\n`,
+    );
+    expect(r.stderr).toMatch(
+      /^moat: the network refused or could not reach 1 host during this run:\n {2}api\.anthropic\.com {2}unreachable: connection refused, \d+ requests?\n/m,
+    );
     expect(r.stderr).toContain(`\n  api.anthropic.com: check your network, or proxy.upstream in ${config} if this machine needs a proxy.\n`);
     expect(r.stderr.match(/cannot reach/g)).toHaveLength(1); // one live line per host
     // What Claude Code shows is the gateway's 502 body: the host and the cause, not a vague failure.
@@ -52,6 +56,6 @@ describe('agents: the API host cannot be reached', () => {
     const run = (await listRuns(home, ws)).find((x) => x.name === 'unreachable');
     expect(run?.state).toBe('stopped');
     expect(run?.exitCode).toBe(r.code);
-    await waitFor(async () => (await containersOf(home)).length === 0, 20_000, 'the run\'s container to be removed');
+    await waitFor(async () => (await containersOf(home)).length === 0, 20_000, "the run's container to be removed");
   }, 180_000);
 });

@@ -12,7 +12,22 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai.js';
-import { MOAT_BIN, Tmux, cleanupHome, errorProblems, grantToken, listRuns, moat, moatEnv, parseDetached, shq, sleep, tempDir, upstreamOverrideEnv, waitFor } from './helpers.js';
+import {
+  MOAT_BIN,
+  Tmux,
+  cleanupHome,
+  errorProblems,
+  grantToken,
+  listRuns,
+  moat,
+  moatEnv,
+  parseDetached,
+  shq,
+  sleep,
+  tempDir,
+  upstreamOverrideEnv,
+  waitFor,
+} from './helpers.js';
 
 const execFileP = promisify(execFile);
 
@@ -42,14 +57,24 @@ async function workspaceFolder(ws: string): Promise<string> {
   return `${p.replace(/[^a-zA-Z0-9]/g, '-')}-${createHash('sha256').update(p).digest('hex').slice(0, 12)}`;
 }
 
-interface Mounted { Source: string; Destination: string }
+interface Mounted {
+  Source: string;
+  Destination: string;
+}
 
 async function containerMounts(id: string): Promise<Mounted[]> {
   const { stdout } = await execFileP('docker', ['inspect', '--format', '{{json .Mounts}}', id]);
   return JSON.parse(stdout) as Mounted[];
 }
 
-interface TraceLine { method: string; url: string; host: string; status: number; grant?: string; upgrade?: string }
+interface TraceLine {
+  method: string;
+  url: string;
+  host: string;
+  status: number;
+  grant?: string;
+  upgrade?: string;
+}
 
 describe('agents: the real Claude Code and Codex against fake APIs', () => {
   let home: string;
@@ -79,7 +104,10 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
   const trace = async (runId: string): Promise<TraceLine[]> => {
     const r = await moat(['trace', runId, '--json'], { home, cwd: ws, env });
     expect(r.code, r.stderr).toBe(0);
-    return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as TraceLine);
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as TraceLine);
   };
   const lastRunId = async (): Promise<string> => {
     const runs = await listRuns(home, ws);
@@ -95,7 +123,10 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     warm = await tempDir('agents-warm');
     fakeA = await startFakeAnthropic({ reply: 'Hi from fake Claude!', writeFile: { path: '/workspace/from-claude.txt', content: 'written by claude' } });
     fakeO = await startFakeOpenAI({ reply: 'Hi from fake Codex!', writeFile: { path: '/workspace/from-codex.txt', content: 'written by codex' } });
-    env = await upstreamOverrideEnv(home, { 'api.anthropic.com': fakeA.port, 'api.openai.com': fakeO.port, 'chatgpt.com': fakeO.port }, [fakeA.caPem, fakeO.caPem]);
+    env = await upstreamOverrideEnv(home, { 'api.anthropic.com': fakeA.port, 'api.openai.com': fakeO.port, 'chatgpt.com': fakeO.port }, [
+      fakeA.caPem,
+      fakeO.caPem,
+    ]);
     // Build each agent image once (the same dependency set gives the same content-addressed image).
     for (const dep of ['claude-code', 'codex']) {
       const dir = join(warm, dep);
@@ -155,10 +186,12 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     expect(placeholder).toMatch(/^ANTHROPIC_API_KEY=sk-ant-api03-/);
     // The run's trace shows the requests, with the grant that was applied.
     const t = await trace(id);
-    expect(t.some((l) => l.host === 'api.anthropic.com' && l.method === 'POST' && l.url.includes('/v1/messages') && l.status === 200 && l.grant === 'anthropic')).toBe(true);
+    expect(
+      t.some((l) => l.host === 'api.anthropic.com' && l.method === 'POST' && l.url.includes('/v1/messages') && l.status === 200 && l.grant === 'anthropic'),
+    ).toBe(true);
   });
 
-  it('the transcript outlives the container: in the workspace\'s own folder under $MOAT_HOME/claude/projects, named by the run', async () => {
+  it("the transcript outlives the container: in the workspace's own folder under $MOAT_HOME/claude/projects, named by the run", async () => {
     const id = await lastRunId();
     const meta = JSON.parse(await readFile(join(home, 'runs', id, 'metadata.json'), 'utf8')) as { agent?: string; command: string[]; containerId: string };
     expect(meta.agent).toBe('claude');
@@ -182,7 +215,10 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     expect(c.code, c.stderr).toBe(0);
     expect(c.stdout).toContain('Hi from fake Claude!');
     const sent = fakeA.messages.slice(before).map((q) => JSON.stringify(q.body.messages ?? []));
-    expect(sent.some((m) => m.includes('say hi again') && m.includes('"say hi"')), sent.join('\n').slice(0, 3000)).toBe(true);
+    expect(
+      sent.some((m) => m.includes('say hi again') && m.includes('"say hi"')),
+      sent.join('\n').slice(0, 3000),
+    ).toBe(true);
     const resumed = await run(['claude', '--resume', id, '-p', 'and once more']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const continued = (await listRuns(home, ws)).filter((x) => x.command.includes('--resume'));
@@ -225,8 +261,9 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     const folderA = join(home, 'claude', 'projects', await workspaceFolder(ws));
     const folderB = join(home, 'claude', 'projects', await workspaceFolder(wsB));
     const mounts = await containerMounts(metaB.containerId);
-    expect(mounts.filter((m) => m.Destination.startsWith('/home/moat/.claude')).map((m) => [m.Source, m.Destination]))
-      .toEqual([[folderB, '/home/moat/.claude/projects/-workspace']]);
+    expect(mounts.filter((m) => m.Destination.startsWith('/home/moat/.claude')).map((m) => [m.Source, m.Destination])).toEqual([
+      [folderB, '/home/moat/.claude/projects/-workspace'],
+    ]);
     for (const m of mounts) expect(folderA.startsWith(m.Source) || m.Source.startsWith(folderA), m.Source).toBe(false);
     const sessionB = metaB.command[metaB.command.indexOf('--session-id') + 1] ?? '';
     expect(filesUnder(folderB).map((f) => f.split('/').pop())).toContain(`${sessionB}.jsonl`);
@@ -282,7 +319,10 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     const again = await run(['codex', '--', 'exec', '--skip-git-repo-check', 'resume', row?.sessionId ?? '', 'say hi again']);
     expect(again.code, again.stderr).toBe(0);
     const sent = fakeO.turns.slice(turns).map((t) => JSON.stringify(t.body.input ?? []));
-    expect(sent.some((m) => m.includes('say hi again') && m.includes('"say hi"')), sent.join('\n').slice(0, 2000)).toBe(true);
+    expect(
+      sent.some((m) => m.includes('say hi again') && m.includes('"say hi"')),
+      sent.join('\n').slice(0, 2000),
+    ).toBe(true);
   });
 
   it('-d starts the agent in the background and prints how to attach', async () => {
@@ -304,13 +344,27 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
     /** A shell command line running `moat ARGS` with the test's environment, then printing its exit code. */
     const line = (args: string[]): string => {
       const e = moatEnv(home, env);
-      const vars = ['MOAT_HOME', 'MOAT_DAEMON_IDLE_MS', 'NO_COLOR', 'MOAT_KEYRING_BACKEND', 'MOAT_TESTING', 'MOAT_TEST_UPSTREAMS', 'MOAT_TEST_UPSTREAM_CA', 'PATH']
-        .map((k) => `${k}=${shq(e[k] ?? '')}`).join(' ');
+      const vars = [
+        'MOAT_HOME',
+        'MOAT_DAEMON_IDLE_MS',
+        'NO_COLOR',
+        'MOAT_KEYRING_BACKEND',
+        'MOAT_TESTING',
+        'MOAT_TEST_UPSTREAMS',
+        'MOAT_TEST_UPSTREAM_CA',
+        'PATH',
+      ]
+        .map((k) => `${k}=${shq(e[k] ?? '')}`)
+        .join(' ');
       return `cd ${shq(ws)} && env ${vars} TERM=xterm-256color ${shq(process.execPath)} ${shq(MOAT_BIN)} ${args.map(shq).join(' ')}; echo MOAT_EXIT=$?; sleep 120`;
     };
 
     /** Rows of the pane (wrapped rows joined) that show the typed words. */
-    const typedRows = async (name: string): Promise<string[]> => (await tmux.capture(name)).split('\n').map((r) => r.trimEnd()).filter((r) => /\bw\d\d\b/.test(r));
+    const typedRows = async (name: string): Promise<string[]> =>
+      (await tmux.capture(name))
+        .split('\n')
+        .map((r) => r.trimEnd())
+        .filter((r) => /\bw\d\d\b/.test(r));
 
     const session = async (name: string, agent: 'claude' | 'codex', ready: RegExp, reply: RegExp): Promise<void> => {
       await tmux.newSession(name, line([agent, '-n', `tui-${agent}`]), 110, 34);
@@ -327,13 +381,20 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
       await tmux.waitForText(name, /\bw40\b/, 15_000);
       const before = await typedRows(name);
       expect(before.length, before.join('\n')).toBeGreaterThan(0);
-      expect(before.filter((r) => r.length > 110), before.join('\n')).toEqual([]);
+      expect(
+        before.filter((r) => r.length > 110),
+        before.join('\n'),
+      ).toEqual([]);
       await tmux.run(['resize-window', '-t', name, '-x', '150', '-y', '34']);
-      const after = await waitFor(async () => {
-        const rows = await typedRows(name);
-        const shown = rows.join(' ');
-        return rows.some((r) => r.length > 110) && words.every((w) => shown.includes(w)) ? rows : undefined;
-      }, 15_000, 'the typed line redrawn wider than 110 columns after the resize').catch(async (err: unknown) => {
+      const after = await waitFor(
+        async () => {
+          const rows = await typedRows(name);
+          const shown = rows.join(' ');
+          return rows.some((r) => r.length > 110) && words.every((w) => shown.includes(w)) ? rows : undefined;
+        },
+        15_000,
+        'the typed line redrawn wider than 110 columns after the resize',
+      ).catch(async (err: unknown) => {
         throw new Error(`${(err as Error).message}\n--- pane ---\n${await tmux.capture(name)}`);
       });
       expect(after.every((r) => r.length <= 150)).toBe(true);

@@ -113,7 +113,7 @@ describe('attach and detach (tmux)', () => {
     expect(paneLines(await tmux.waitForText('again', /MOAT_EXIT=\d+/, 30_000))).toContain('Stopped tui-run');
   });
 
-  it('a command that is not in the image is explained on the terminal, without the container\'s own message', async () => {
+  it("a command that is not in the image is explained on the terminal, without the container's own message", async () => {
     const cwd = await workspace('missing-tty');
     await tmux.newSession('missing', moatLine(cwd, ['run', '-i', '--', 'make']), 110, 30);
     const pane = await tmux.waitForText('missing', /MOAT_EXIT=\d+/, 30_000);
@@ -126,7 +126,7 @@ describe('attach and detach (tmux)', () => {
 });
 
 describe('exit lines and missing commands (no terminal)', () => {
-  it('logs -f ends with the run\'s exit line and returns its exit code', async () => {
+  it("logs -f ends with the run's exit line and returns its exit code", async () => {
     const cwd = await workspace('logs-exit');
     const r = await moat(['run', '-d', '-n', 'three', '--', 'sh', '-c', 'echo out; sleep 1; exit 3'], { home, cwd });
     expect(r.code, r.stderr).toBe(0);
@@ -162,7 +162,7 @@ describe('exit lines and missing commands (no terminal)', () => {
     expect(followed.code).toBe(127);
   });
 
-  it('a command that itself exits 127 keeps its own message (only moat-init\'s line is translated)', async () => {
+  it("a command that itself exits 127 keeps its own message (only moat-init's line is translated)", async () => {
     const cwd = await workspace('own-127');
     const r = await moat(['run', '--', 'sh', '-c', 'nope; exit 127'], { home, cwd });
     expect(r.code).toBe(127);

@@ -29,10 +29,14 @@ describe('audit: every run leaves a signed, verifiable record', () => {
     const r = await moat(['run', '-n', 'audited', '--', 'bash', '-c', `${REQUEST('/hello')}; echo done`], { home, cwd: ws, env });
     expect(r.stdout).toContain('HTTP/1.1 200');
     expect(r.code).toBe(0);
-    const audit = await waitFor(async () => {
-      const a = await moat(['audit', 'audited'], { home, cwd: ws });
-      return a.code === 0 && a.stdout.includes('OK') ? a : undefined;
-    }, 15_000, 'a verified audit log');
+    const audit = await waitFor(
+      async () => {
+        const a = await moat(['audit', 'audited'], { home, cwd: ws });
+        return a.code === 0 && a.stdout.includes('OK') ? a : undefined;
+      },
+      15_000,
+      'a verified audit log',
+    );
     expect(audit.stdout).toMatch(/\[ok\]\s+chain/);
     expect(audit.stdout).toMatch(/\[ok\]\s+signatures/);
     expect(audit.stdout).toMatch(/network 1/);
@@ -49,10 +53,14 @@ describe('audit: every run leaves a signed, verifiable record', () => {
     expect(r.code).toBe(0);
     const { id } = parseDetached(r.stdout);
     await waitFor(async () => (await listRuns(home, ws)).find((x) => x.id === id && x.state === 'stopped'), 30_000, 'the detached run to stop');
-    const audit = await waitFor(async () => {
-      const a = await moat(['audit', id, '--json'], { home, cwd: ws });
-      return a.code === 0 ? a : undefined;
-    }, 15_000, 'a verified audit log');
+    const audit = await waitFor(
+      async () => {
+        const a = await moat(['audit', id, '--json'], { home, cwd: ws });
+        return a.code === 0 ? a : undefined;
+      },
+      15_000,
+      'a verified audit log',
+    );
     const report = JSON.parse(audit.stdout) as { ok: boolean; countsByType: Record<string, number> };
     expect(report.ok).toBe(true);
     expect(report.countsByType.network).toBe(1);

@@ -5,10 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  cleanupHome, containersOf, errorProblems, listRuns, moat, networksOf, parseDetached, runDirs, tempDir, waitFor,
-  type MoatResult,
-} from './helpers.js';
+import { cleanupHome, containersOf, errorProblems, listRuns, moat, networksOf, parseDetached, runDirs, tempDir, waitFor, type MoatResult } from './helpers.js';
 
 let home: string;
 let root: string;
@@ -21,7 +18,11 @@ async function workspace(name: string, files: Record<string, string> = {}): Prom
   return d;
 }
 
-interface Snapshot { containers: string[]; networks: string[]; runs: string[] }
+interface Snapshot {
+  containers: string[];
+  networks: string[];
+  runs: string[];
+}
 
 async function snapshot(h: string): Promise<Snapshot> {
   return { containers: (await containersOf(h)).sort(), networks: (await networksOf(h)).sort(), runs: runDirs(h) };
@@ -86,7 +87,9 @@ describe('bad input', () => {
     const cwd = await workspace('yaml-path-rule', { 'moat.yaml': 'network:\n  rules:\n    - api.example.com:\n        - allow get /repos/**\n' });
     const r = await expectNothingLeft(home, () => moat(['run', '--approve-config', '--', 'true'], { home, cwd }));
     expect(errorProblems(r, 3)).toEqual([]);
-    expect(r.stderr).toContain('moat.yaml:4:11: network.rules[0]["api.example.com"][0]: path rule "allow get /repos/**": method "get" must be an upper-case HTTP method or "*"');
+    expect(r.stderr).toContain(
+      'moat.yaml:4:11: network.rules[0]["api.example.com"][0]: path rule "allow get /repos/**": method "get" must be an upper-case HTTP method or "*"',
+    );
   });
 
   it('an unknown flag', async () => {

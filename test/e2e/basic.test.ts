@@ -95,7 +95,8 @@ describe.concurrent('moat run', () => {
     const cwd = await workspace('uid1234');
     await chown(cwd, 1234, 1234);
     const r = await moat(['run', '--', 'sh', '-c', 'id -u; id -g; grep CapEff /proc/self/status; echo data > written.txt; mkdir sub'], {
-      home, cwd,
+      home,
+      cwd,
     });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -111,7 +112,10 @@ describe.concurrent('moat run', () => {
 
   it('runs as uid 0 in a root-owned workspace, still with zero effective capabilities, with a writable HOME', async () => {
     const cwd = await workspace('uid0');
-    const r = await moat(['run', '--', 'sh', '-c', 'id -u; grep CapEff /proc/self/status; touch root-file; touch ~/home-file && mkdir -p ~/.cache/tool && echo home-writable'], { home, cwd });
+    const r = await moat(
+      ['run', '--', 'sh', '-c', 'id -u; grep CapEff /proc/self/status; touch root-file; touch ~/home-file && mkdir -p ~/.cache/tool && echo home-writable'],
+      { home, cwd },
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const [uid, capEff, homeWritable] = r.stdout.split('\n');
@@ -126,7 +130,11 @@ describe.concurrent('moat run', () => {
     const cwd = await workspace('net');
     const r = await moat(['run', '--', 'cat', '/proc/net/dev'], { home, cwd });
     expect(r.code).toBe(0);
-    const ifaces = r.stdout.split('\n').slice(2).filter((l) => l.includes(':')).map((l) => l.split(':')[0]?.trim());
+    const ifaces = r.stdout
+      .split('\n')
+      .slice(2)
+      .filter((l) => l.includes(':'))
+      .map((l) => l.split(':')[0]?.trim());
     expect(ifaces).toEqual(['lo']);
   });
 
@@ -147,14 +155,20 @@ describe.concurrent('moat run', () => {
     expect(run?.state).toBe('stopped');
     expect(run?.exitCode).toBe(0);
     // The daemon records the output; give it a moment to write the tail after the exit.
-    const logs = await waitFor(async () => {
-      const l = await readLogs(home, run?.id ?? '');
-      return l.length >= 2 ? l : undefined;
-    }, 10_000, 'two lines in logs.jsonl');
-    expect(logs).toEqual(expect.arrayContaining([
-      expect.objectContaining({ stream: 'stdout', line: 'logged-out' }),
-      expect.objectContaining({ stream: 'stderr', line: 'logged-err' }),
-    ]));
+    const logs = await waitFor(
+      async () => {
+        const l = await readLogs(home, run?.id ?? '');
+        return l.length >= 2 ? l : undefined;
+      },
+      10_000,
+      'two lines in logs.jsonl',
+    );
+    expect(logs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ stream: 'stdout', line: 'logged-out' }),
+        expect.objectContaining({ stream: 'stderr', line: 'logged-err' }),
+      ]),
+    );
     for (const l of logs) expect(Number.isNaN(Date.parse(l.ts))).toBe(false);
     const out = await moat(['logs', 'logged-run'], { home, cwd });
     expect(out.code).toBe(0);

@@ -32,7 +32,8 @@ describe('moat claude plugins / marketplace', () => {
   let repo: string;
   let projectRepo: string;
 
-  const run = (args: string[]) => moat(['claude', ...args], { home, cwd: ws, env: { HOME: host, CLAUDE_CONFIG_DIR: '', CLAUDE_CODE_PLUGIN_CACHE_DIR: '' }, timeoutMs: 60_000 });
+  const run = (args: string[]) =>
+    moat(['claude', ...args], { home, cwd: ws, env: { HOME: host, CLAUDE_CONFIG_DIR: '', CLAUDE_CODE_PLUGIN_CACHE_DIR: '' }, timeoutMs: 60_000 });
 
   beforeAll(async () => {
     root = await tempDir('claude-plugins-cli');
@@ -41,7 +42,10 @@ describe('moat claude plugins / marketplace', () => {
     ws = join(root, 'ws');
     repo = join(root, 'market');
     projectRepo = join(root, 'project-market');
-    for (const [dir, name] of [[repo, 'local'], [projectRepo, 'projmkt']] as const) {
+    for (const [dir, name] of [
+      [repo, 'local'],
+      [projectRepo, 'projmkt'],
+    ] as const) {
       await put(join(dir, '.claude-plugin', 'marketplace.json'), { name, owner: { name: 'e2e' }, plugins: [{ name: 'hello', source: './plugins/hello' }] });
       await git(root, 'init', '-q', dir);
       await git(dir, 'add', '-A');
@@ -78,8 +82,26 @@ describe('moat claude plugins / marketplace', () => {
     expect(r.code, r.stderr).toBe(0);
     const inv = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(inv.plugins).toEqual([
-      { id: 'bye@local', enabled: false, decidedBy: 'moat.yaml', settings: [{ source: 'user', enabled: true }, { source: 'project', enabled: true }, { source: 'moat.yaml', enabled: false }], sharedWithContainer: false },
-      { id: 'hello@local', enabled: true, decidedBy: 'user', settings: [{ source: 'user', enabled: true }], cachedAt: join(host, '.claude', 'plugins', 'cache', 'local', 'hello', '1.0.0'), version: '1.0.0', sharedWithContainer: true },
+      {
+        id: 'bye@local',
+        enabled: false,
+        decidedBy: 'moat.yaml',
+        settings: [
+          { source: 'user', enabled: true },
+          { source: 'project', enabled: true },
+          { source: 'moat.yaml', enabled: false },
+        ],
+        sharedWithContainer: false,
+      },
+      {
+        id: 'hello@local',
+        enabled: true,
+        decidedBy: 'user',
+        settings: [{ source: 'user', enabled: true }],
+        cachedAt: join(host, '.claude', 'plugins', 'cache', 'local', 'hello', '1.0.0'),
+        version: '1.0.0',
+        sharedWithContainer: true,
+      },
       { id: 'proj@projmkt', enabled: true, decidedBy: 'project', settings: [{ source: 'project', enabled: true }], sharedWithContainer: false },
     ]);
     expect(inv.settingsFiles).toEqual([
@@ -93,7 +115,12 @@ describe('moat claude plugins / marketplace', () => {
     const human = await run(['plugins', 'list']);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/^bye@local +disabled +moat\.yaml +user=on project=on moat\.yaml=off +not installed on this host$/m);
-    expect(human.stdout).toMatch(new RegExp(`^hello@local +enabled +user +user=on +${join(host, '.claude', 'plugins', 'cache', 'local', 'hello', '1.0.0')} \\(1\\.0\\.0\\), mounted read-only$`, 'm'));
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `^hello@local +enabled +user +user=on +${join(host, '.claude', 'plugins', 'cache', 'local', 'hello', '1.0.0')} \\(1\\.0\\.0\\), mounted read-only$`,
+        'm',
+      ),
+    );
     expect(human.stdout).toMatch(/^proj@projmkt +enabled +project +project=on +not installed on this host$/m);
     expect(human.stdout).toContain(`  moat.yaml      ${join(ws, 'moat.yaml')} (approved claude.* settings)`);
   });
@@ -105,7 +132,9 @@ describe('moat claude plugins / marketplace', () => {
       expect(r.code, r.stderr).toBe(0);
       const inv = JSON.parse(r.stdout) as { plugins: Array<{ id: string; enabled: boolean }>; notes: string[] };
       expect(inv.plugins.find((p) => p.id === 'bye@local')?.enabled).toBe(false);
-      expect(inv.notes).toEqual([`${join(ws, 'moat.yaml')} changes claude.plugins, not approved yet: shown as approved; moat trust show lists the change, the next run asks.`]);
+      expect(inv.notes).toEqual([
+        `${join(ws, 'moat.yaml')} changes claude.plugins, not approved yet: shown as approved; moat trust show lists the change, the next run asks.`,
+      ]);
     } finally {
       await put(join(ws, 'moat.yaml'), 'claude:\n  plugins:\n    bye@local: false\n');
     }
@@ -118,17 +147,36 @@ describe('moat claude plugins / marketplace', () => {
     const head1 = await git(repo, 'rev-parse', 'HEAD');
     expect((JSON.parse(first.stdout) as { results: unknown[] }).results).toEqual([
       { name: 'local', status: 'fetched', cachedAt: cache, commit: head1, detail: `git ${repo} at ${head1.slice(0, 12)}` },
-      { name: 'private', status: 'skipped', detail: 'its source carries a credential, which moat never puts on a command line: run claude plugin marketplace update private' },
-      { name: 'projmkt', status: 'skipped', detail: 'declared only in the project\'s .claude/settings, which a run can write: moat does not fetch it. Declare it in ~/.claude/settings.json or under claude.marketplaces in moat.yaml' },
+      {
+        name: 'private',
+        status: 'skipped',
+        detail: 'its source carries a credential, which moat never puts on a command line: run claude plugin marketplace update private',
+      },
+      {
+        name: 'projmkt',
+        status: 'skipped',
+        detail:
+          "declared only in the project's .claude/settings, which a run can write: moat does not fetch it. Declare it in ~/.claude/settings.json or under claude.marketplaces in moat.yaml",
+      },
     ]);
     expect(JSON.parse(await readFile(join(cache, '.claude-plugin', 'marketplace.json'), 'utf8'))).toMatchObject({ name: 'local' });
     expect(existsSync(join(host, '.claude', 'plugins', 'marketplaces', 'projmkt'))).toBe(false);
-    const known = JSON.parse(await readFile(join(host, '.claude', 'plugins', 'known_marketplaces.json'), 'utf8')) as Record<string, { installLocation: string; lastUpdated: string }>;
+    const known = JSON.parse(await readFile(join(host, '.claude', 'plugins', 'known_marketplaces.json'), 'utf8')) as Record<
+      string,
+      { installLocation: string; lastUpdated: string }
+    >;
     expect(Object.keys(known)).toEqual(['local']);
     expect(known.local?.installLocation).toBe(cache);
 
     // A new commit upstream: update brings it.
-    await put(join(repo, '.claude-plugin', 'marketplace.json'), { name: 'local', owner: { name: 'e2e' }, plugins: [{ name: 'hello', source: './plugins/hello' }, { name: 'new', source: './plugins/new' }] });
+    await put(join(repo, '.claude-plugin', 'marketplace.json'), {
+      name: 'local',
+      owner: { name: 'e2e' },
+      plugins: [
+        { name: 'hello', source: './plugins/hello' },
+        { name: 'new', source: './plugins/new' },
+      ],
+    });
     await git(repo, 'commit', '-qam', 'two');
     const head2 = await git(repo, 'rev-parse', 'HEAD');
     const second = await run(['marketplace', 'update', 'local']);

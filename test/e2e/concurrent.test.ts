@@ -27,8 +27,9 @@ describe('concurrency and isolation', () => {
   let ids: string[] = [];
 
   it(`${N} runs started concurrently all complete with intact metadata and logs`, async () => {
-    const results = await Promise.all(Array.from({ length: N }, (_, i) =>
-      moat(['run', '-e', `IDX=${i}`, '--', 'sh', '-c', 'echo "own-$IDX-$MOAT_RUN_ID"'], { home, cwd: ws })));
+    const results = await Promise.all(
+      Array.from({ length: N }, (_, i) => moat(['run', '-e', `IDX=${i}`, '--', 'sh', '-c', 'echo "own-$IDX-$MOAT_RUN_ID"'], { home, cwd: ws })),
+    );
     for (const [i, r] of results.entries()) {
       expect(r.stderr, `run ${i}`).not.toContain('    at ');
       expect(r.code, `run ${i}: ${r.stderr}`).toBe(0);
@@ -41,10 +42,14 @@ describe('concurrency and isolation', () => {
     expect(dirs.sort()).toEqual([...printedIds].sort());
     ids = dirs;
 
-    const runs = await waitFor(async () => {
-      const all = await listRuns(home, ws);
-      return all.length === N && all.every((r) => r.state === 'stopped') ? all : undefined;
-    }, 30_000, `${N} stopped runs`);
+    const runs = await waitFor(
+      async () => {
+        const all = await listRuns(home, ws);
+        return all.length === N && all.every((r) => r.state === 'stopped') ? all : undefined;
+      },
+      30_000,
+      `${N} stopped runs`,
+    );
     expect(new Set(runs.map((r) => r.id)).size).toBe(N);
     expect(new Set(runs.map((r) => r.name)).size).toBe(N);
 
@@ -55,16 +60,27 @@ describe('concurrency and isolation', () => {
       expect(meta.id).toBe(id);
       expect(meta.command).toEqual(['sh', '-c', 'echo "own-$IDX-$MOAT_RUN_ID"']);
       // The daemon has the last word on the record once the run ended.
-      const settled = await waitFor(async () => {
-        const m = JSON.parse(await readFile(join(home, 'runs', id, 'metadata.json'), 'utf8')) as typeof meta;
-        return m.state === 'stopped' ? m : undefined;
-      }, 20_000, `metadata of ${id} to say stopped`);
+      const settled = await waitFor(
+        async () => {
+          const m = JSON.parse(await readFile(join(home, 'runs', id, 'metadata.json'), 'utf8')) as typeof meta;
+          return m.state === 'stopped' ? m : undefined;
+        },
+        20_000,
+        `metadata of ${id} to say stopped`,
+      );
       expect(settled.exitCode).toBe(0);
-      const logs = await waitFor(async () => {
-        const l = await readLogs(home, id);
-        return l.length > 0 ? l : undefined;
-      }, 20_000, `logs of ${id}`);
-      expect(logs.map((l) => l.line), `logs of run ${i}`).toEqual([`own-${i}-${id}`]);
+      const logs = await waitFor(
+        async () => {
+          const l = await readLogs(home, id);
+          return l.length > 0 ? l : undefined;
+        },
+        20_000,
+        `logs of ${id}`,
+      );
+      expect(
+        logs.map((l) => l.line),
+        `logs of run ${i}`,
+      ).toEqual([`own-${i}-${id}`]);
       expect(logs[0]?.stream).toBe('stdout');
     }
   });

@@ -13,10 +13,13 @@ import { exportContains, filesContaining, makeWorkspace, runIdOf, warmImage } fr
 
 const b64url = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
 const ACCOUNT = `acct-${randomBytes(8).toString('hex')}`;
-const jwt = (claims: Record<string, unknown>): string =>
-  `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url(claims)}.${randomBytes(32).toString('base64url')}`;
+const jwt = (claims: Record<string, unknown>): string => `${b64url({ alg: 'RS256', typ: 'JWT' })}.${b64url(claims)}.${randomBytes(32).toString('base64url')}`;
 const far = Math.floor(Date.parse('2099-01-01') / 1000);
-const ACCESS = jwt({ exp: far, 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT, chatgpt_plan_type: 'plus' }, nonce: randomBytes(12).toString('hex') });
+const ACCESS = jwt({
+  exp: far,
+  'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT, chatgpt_plan_type: 'plus' },
+  nonce: randomBytes(12).toString('hex'),
+});
 const REFRESH = `rt_${randomBytes(24).toString('hex')}`;
 const ID = jwt({ exp: far, email: 'dev@example.test', 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT } });
 
@@ -31,8 +34,13 @@ beforeAll(async () => {
   fake = await startFakeUpstream();
   const hostHome = join(root, 'host-home');
   await mkdir(join(hostHome, '.codex'), { recursive: true });
-  await writeFile(join(hostHome, '.codex', 'auth.json'), JSON.stringify({ tokens: { id_token: ID, access_token: ACCESS, refresh_token: REFRESH, account_id: ACCOUNT } }));
-  env = await upstreamOverrideEnv(root, Object.fromEntries(['chatgpt.com', 'api.openai.com', 'auth.openai.com'].map((h) => [h, fake.httpsPort])), [fake.ca.certPem]);
+  await writeFile(
+    join(hostHome, '.codex', 'auth.json'),
+    JSON.stringify({ tokens: { id_token: ID, access_token: ACCESS, refresh_token: REFRESH, account_id: ACCOUNT } }),
+  );
+  env = await upstreamOverrideEnv(root, Object.fromEntries(['chatgpt.com', 'api.openai.com', 'auth.openai.com'].map((h) => [h, fake.httpsPort])), [
+    fake.ca.certPem,
+  ]);
   const cwd = await makeWorkspace(root, 'ws0');
   const g = await moat(['grant', 'openai', '--import', '--no-validate'], { home, cwd, env: { ...env, HOME: hostHome } });
   if (g.code !== 0) throw new Error(`moat grant openai --import failed (${String(g.code)}): ${g.stderr}`);

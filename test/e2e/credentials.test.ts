@@ -144,7 +144,10 @@ describe.concurrent('grants at run time', () => {
   // although grants from moat.yaml work and issue 5 says -g and moat.yaml grants add together.
   it('-g github on the command line injects like moat.yaml grants', async () => {
     const cwd = await ws();
-    const r = await moat(['run', '--approve-config', '-g', 'github', '--', 'sh', '-c', 'curl -sS -o /dev/null -w "flag=%{http_code}\\n" https://api.github.com/from-flag'], { home, cwd, env });
+    const r = await moat(
+      ['run', '--approve-config', '-g', 'github', '--', 'sh', '-c', 'curl -sS -o /dev/null -w "flag=%{http_code}\\n" https://api.github.com/from-flag'],
+      { home, cwd, env },
+    );
     expect(r.stderr).not.toContain('not available in this build');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('flag=200');
@@ -175,7 +178,17 @@ describe('failures and the test-only override', () => {
     // A reserved name (RFC 2606 .invalid): without the override it can never reach anything.
     const noTesting = { ...env, MOAT_TESTING: '0', MOAT_TEST_UPSTREAMS: `ignored.moat.invalid=127.0.0.1:${fake.httpsPort}` };
     try {
-      const r = await moat(['run', '--approve-config', '--', 'sh', '-c', 'echo RUN=$MOAT_RUN_ID; curl -s -o /dev/null -w "code=%{http_code}\\n" https://ignored.moat.invalid/x; true'], { home: h, cwd, env: noTesting });
+      const r = await moat(
+        [
+          'run',
+          '--approve-config',
+          '--',
+          'sh',
+          '-c',
+          'echo RUN=$MOAT_RUN_ID; curl -s -o /dev/null -w "code=%{http_code}\\n" https://ignored.moat.invalid/x; true',
+        ],
+        { home: h, cwd, env: noTesting },
+      );
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).not.toMatch(/override/i);
       expect(r.stdout).toContain('code=502');
@@ -186,7 +199,11 @@ describe('failures and the test-only override', () => {
 
       // The same with MOAT_TESTING=1 (a fresh daemon: it reads the variables when it starts): warned and honoured.
       await moat(['proxy', 'stop'], { home: h, cwd, env: noTesting });
-      const on = await moat(['run', '--approve-config', '--', 'sh', '-c', 'curl -s -o /dev/null -w "code=%{http_code}\\n" https://ignored.moat.invalid/on'], { home: h, cwd, env: { ...noTesting, MOAT_TESTING: '1' } });
+      const on = await moat(['run', '--approve-config', '--', 'sh', '-c', 'curl -s -o /dev/null -w "code=%{http_code}\\n" https://ignored.moat.invalid/on'], {
+        home: h,
+        cwd,
+        env: { ...noTesting, MOAT_TESTING: '1' },
+      });
       expect(on.code, on.stderr).toBe(0);
       expect(on.stderr).toMatch(/warning: test-only upstream override is active/);
       expect(on.stdout).toContain('code=200');
@@ -196,4 +213,3 @@ describe('failures and the test-only override', () => {
     }
   });
 });
-

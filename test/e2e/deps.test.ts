@@ -14,9 +14,7 @@ import { chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  cleanupHome, containersOf, errorProblems, listRuns, moat, networksOf, runDirs, tempDir, type MoatResult,
-} from './helpers.js';
+import { cleanupHome, containersOf, errorProblems, listRuns, moat, networksOf, runDirs, tempDir, type MoatResult } from './helpers.js';
 
 const execFileP = promisify(execFile);
 
@@ -165,67 +163,87 @@ afterAll(async () => {
 }, 180_000);
 
 describe.concurrent('dependencies: builds the image', () => {
-  it('one image has node@22, npm, python3 with venv, git, gh, rg, jq, tsc 5.9 and sqlite3 for the container user', async () => {
-    const r = await bigFirst();
-    expect(r.stderr).not.toContain('    at ');
-    expect(r.code, r.stderr).toBe(0);
-    const f = fields(r.stdout);
-    expect(f.uid).toBe('1234');
-    expect(f.node).toMatch(/^v22\.\d+\.\d+$/);
-    expect(f.npm).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(f.python).toBe('1');
-    expect(f.venv).toMatch(/^pip \d+\.\d+(\.\d+)? from \/tmp\/v\//);
-    expect(f.git).toMatch(/^git version 2\.\d+/);
-    expect(f.gh).toMatch(/^gh version 2\.\d+/);
-    expect(f.rg).toMatch(/^ripgrep \d+\.\d+/);
-    expect(f.jq).toMatch(/^jq-1\.\d+/);
-    expect(f.tsc).toMatch(/^Version 5\.9\.\d+$/);
-    expect(f.sqlite3).toMatch(/^3\.\d+\.\d+ /);
-  }, TEST_MS);
+  it(
+    'one image has node@22, npm, python3 with venv, git, gh, rg, jq, tsc 5.9 and sqlite3 for the container user',
+    async () => {
+      const r = await bigFirst();
+      expect(r.stderr).not.toContain('    at ');
+      expect(r.code, r.stderr).toBe(0);
+      const f = fields(r.stdout);
+      expect(f.uid).toBe('1234');
+      expect(f.node).toMatch(/^v22\.\d+\.\d+$/);
+      expect(f.npm).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(f.python).toBe('1');
+      expect(f.venv).toMatch(/^pip \d+\.\d+(\.\d+)? from \/tmp\/v\//);
+      expect(f.git).toMatch(/^git version 2\.\d+/);
+      expect(f.gh).toMatch(/^gh version 2\.\d+/);
+      expect(f.rg).toMatch(/^ripgrep \d+\.\d+/);
+      expect(f.jq).toMatch(/^jq-1\.\d+/);
+      expect(f.tsc).toMatch(/^Version 5\.9\.\d+$/);
+      expect(f.sqlite3).toMatch(/^3\.\d+\.\d+ /);
+    },
+    TEST_MS,
+  );
 
-  it('node@20 reports v20', async () => {
-    const r = await smallFirst();
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim()).toMatch(/^v20\.\d+\.\d+$/);
-  }, TEST_MS);
+  it(
+    'node@20 reports v20',
+    async () => {
+      const r = await smallFirst();
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toMatch(/^v20\.\d+\.\d+$/);
+    },
+    TEST_MS,
+  );
 
-  it('a second run with the same moat.yaml builds nothing and adds no image', async () => {
-    const first = await bigFirst();
-    expect(first.code, first.stderr).toBe(0);
-    const image = await lastImage(bigHome, bigWs);
-    const id = await imageId(image);
-    const before = await imagesOf(bigHome);
-    const r = await moat(['run', '--approve-config', '--', 'node', '--version'], { home: bigHome, cwd: bigWs, timeoutMs: 120_000 });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.trim()).toMatch(/^v22\./);
-    expect(r.stderr).not.toMatch(BUILD_OUTPUT);
-    expect(await imagesOf(bigHome)).toEqual(before);
-    expect(await lastImage(bigHome, bigWs)).toBe(image);
-    expect(await imageId(image)).toBe(id);
-  }, TEST_MS);
+  it(
+    'a second run with the same moat.yaml builds nothing and adds no image',
+    async () => {
+      const first = await bigFirst();
+      expect(first.code, first.stderr).toBe(0);
+      const image = await lastImage(bigHome, bigWs);
+      const id = await imageId(image);
+      const before = await imagesOf(bigHome);
+      const r = await moat(['run', '--approve-config', '--', 'node', '--version'], { home: bigHome, cwd: bigWs, timeoutMs: 120_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toMatch(/^v22\./);
+      expect(r.stderr).not.toMatch(BUILD_OUTPUT);
+      expect(await imagesOf(bigHome)).toEqual(before);
+      expect(await lastImage(bigHome, bigWs)).toBe(image);
+      expect(await imageId(image)).toBe(id);
+    },
+    TEST_MS,
+  );
 
-  it('changing one dependency builds again (node@20 → node@20 + make), then --rebuild builds again', async () => {
-    const first = await smallFirst();
-    expect(first.code, first.stderr).toBe(0);
-    const image = await lastImage(smallHome, smallWs);
+  it(
+    'changing one dependency builds again (node@20 → node@20 + make), then --rebuild builds again',
+    async () => {
+      const first = await smallFirst();
+      expect(first.code, first.stderr).toBe(0);
+      const image = await lastImage(smallHome, smallWs);
 
-    await writeFile(join(smallWs, 'moat.yaml'), 'dependencies: [node@20, make]\n');
-    const changed = await moat(['run', '--approve-config', '--', 'sh', '-c', 'node --version; make --version | head -n 1'], { home: smallHome, cwd: smallWs, timeoutMs: BUILD_MS });
-    expect(changed.code, changed.stderr).toBe(0);
-    expect(changed.stderr).toMatch(BUILT);
-    expect(changed.stdout).toMatch(/^v20\.\d+\.\d+\nGNU Make \d/);
-    const changedImage = await lastImage(smallHome, smallWs);
-    expect(changedImage).not.toBe(image);
+      await writeFile(join(smallWs, 'moat.yaml'), 'dependencies: [node@20, make]\n');
+      const changed = await moat(['run', '--approve-config', '--', 'sh', '-c', 'node --version; make --version | head -n 1'], {
+        home: smallHome,
+        cwd: smallWs,
+        timeoutMs: BUILD_MS,
+      });
+      expect(changed.code, changed.stderr).toBe(0);
+      expect(changed.stderr).toMatch(BUILT);
+      expect(changed.stdout).toMatch(/^v20\.\d+\.\d+\nGNU Make \d/);
+      const changedImage = await lastImage(smallHome, smallWs);
+      expect(changedImage).not.toBe(image);
 
-    // --rebuild: the same tag, built again from scratch (a new image id).
-    const before = await imageId(changedImage);
-    const rebuilt = await moat(['run', '--approve-config', '--rebuild', '--', 'node', '--version'], { home: smallHome, cwd: smallWs, timeoutMs: BUILD_MS });
-    expect(rebuilt.code, rebuilt.stderr).toBe(0);
-    expect(rebuilt.stderr).toMatch(BUILT);
-    expect(rebuilt.stdout.trim()).toMatch(/^v20\./);
-    expect(await lastImage(smallHome, smallWs)).toBe(changedImage);
-    expect(await imageId(changedImage)).not.toBe(before);
-  }, TEST_MS);
+      // --rebuild: the same tag, built again from scratch (a new image id).
+      const before = await imageId(changedImage);
+      const rebuilt = await moat(['run', '--approve-config', '--rebuild', '--', 'node', '--version'], { home: smallHome, cwd: smallWs, timeoutMs: BUILD_MS });
+      expect(rebuilt.code, rebuilt.stderr).toBe(0);
+      expect(rebuilt.stderr).toMatch(BUILT);
+      expect(rebuilt.stdout.trim()).toMatch(/^v20\./);
+      expect(await lastImage(smallHome, smallWs)).toBe(changedImage);
+      expect(await imageId(changedImage)).not.toBe(before);
+    },
+    TEST_MS,
+  );
 });
 
 describe.concurrent('dependencies: bad input fails early, briefly, and leaves nothing behind', () => {
@@ -233,7 +251,12 @@ describe.concurrent('dependencies: bad input fails early, briefly, and leaves no
   const cases: Array<{ title: string; deps: string; message: RegExp; lines?: number }> = [
     { title: 'an unknown name gets "did you mean"', deps: '[nodee]', message: /unknown dependency "nodee"; did you mean "node"/ },
     { title: 'a version not in the allowed list (node@17)', deps: '[node@17]', message: /unsupported version "17" for node/ },
-    { title: 'a version with shell metacharacters', deps: '["npm:foo@1;rm -rf /"]', message: /moat\.yaml:1:\d+: .*invalid npm package version .*"1;rm -rf \/"/, lines: 3 },
+    {
+      title: 'a version with shell metacharacters',
+      deps: '["npm:foo@1;rm -rf /"]',
+      message: /moat\.yaml:1:\d+: .*invalid npm package version .*"1;rm -rf \/"/,
+      lines: 3,
+    },
     { title: 'two versions of one dependency (node@20 + node@22)', deps: '[node@20, node@22]', message: /conflicting versions of node: 20 .* 22/ },
   ];
   for (const c of cases) {
@@ -246,37 +269,49 @@ describe.concurrent('dependencies: bad input fails early, briefly, and leaves no
     });
   }
 
-  it('a base image that is not Debian- or Ubuntu-based', async () => {
-    const { r, left } = await badRun('not-debian', { 'moat.yaml': `base_image: ${NOT_DEBIAN}\n` });
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).not.toContain('    at ');
-    const msg = failure(r);
-    expect(msg).toMatch(/base image is alpine, not Debian- or Ubuntu-based/);
-    expect(msg).toMatch(/Set base_image in moat\.yaml to a Debian- or Ubuntu-based image/);
-    expect(msg.trim().split('\n').length).toBeLessThanOrEqual(16);
-    expect(left).toEqual([]);
-  }, TEST_MS);
+  it(
+    'a base image that is not Debian- or Ubuntu-based',
+    async () => {
+      const { r, left } = await badRun('not-debian', { 'moat.yaml': `base_image: ${NOT_DEBIAN}\n` });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).not.toContain('    at ');
+      const msg = failure(r);
+      expect(msg).toMatch(/base image is alpine, not Debian- or Ubuntu-based/);
+      expect(msg).toMatch(/Set base_image in moat\.yaml to a Debian- or Ubuntu-based image/);
+      expect(msg.trim().split('\n').length).toBeLessThanOrEqual(16);
+      expect(left).toEqual([]);
+    },
+    TEST_MS,
+  );
 
-  it('an apt package that does not exist: the build fails naming it, with a "not found" hint', async () => {
-    const { r, left } = await aptMissing();
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).not.toContain('    at ');
-    const msg = failure(r);
-    expect(msg).toMatch(/^moat: The image build failed at .*\(apt:moat-no-such-pkg\)/);
-    expect(msg).toMatch(/Unable to locate package moat-no-such-pkg/);
-    expect(msg).toMatch(/A package was not found/);
-    expect(msg).toMatch(/Full log: \S+\.log/);
-    expect(msg.trim().split('\n').length).toBeLessThanOrEqual(16);
-    expect(left).toEqual([]);
-  }, TEST_MS);
+  it(
+    'an apt package that does not exist: the build fails naming it, with a "not found" hint',
+    async () => {
+      const { r, left } = await aptMissing();
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).not.toContain('    at ');
+      const msg = failure(r);
+      expect(msg).toMatch(/^moat: The image build failed at .*\(apt:moat-no-such-pkg\)/);
+      expect(msg).toMatch(/Unable to locate package moat-no-such-pkg/);
+      expect(msg).toMatch(/A package was not found/);
+      expect(msg).toMatch(/Full log: \S+\.log/);
+      expect(msg.trim().split('\n').length).toBeLessThanOrEqual(16);
+      expect(left).toEqual([]);
+    },
+    TEST_MS,
+  );
 
   // Regression: the engine's build stream wraps each step's stderr in ESC[91m … ESC[0m; moat once copied
   // those lines verbatim into the failure message (fixed in 2b4a691: src/image/build.ts strips them).
-  it('a failed build prints no raw terminal escapes when stderr is not a terminal (NO_COLOR=1)', async () => {
-    const { r } = await aptMissing();
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).not.toMatch(/\x1b\[/); // eslint-disable-line no-control-regex
-  }, TEST_MS);
+  it(
+    'a failed build prints no raw terminal escapes when stderr is not a terminal (NO_COLOR=1)',
+    async () => {
+      const { r } = await aptMissing();
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).not.toMatch(/\x1b\[/); // eslint-disable-line no-control-regex
+    },
+    TEST_MS,
+  );
 });
 
 describe('dependencies: the first run after a slow build', () => {
@@ -285,14 +320,21 @@ describe('dependencies: the first run after a slow build', () => {
   // then failed with "moat: unexpected error: connect ENOENT …/daemon/daemon.sock" (fixed in 2b4a691:
   // the daemon is checked again after a build and watchRun restarts it once). The builds above also run
   // under the helpers' 5 s idle time; here a 1 s idle time and a forced build of a few seconds.
-  it('starts the command even when the build outlasts the daemon idle time', async () => {
-    const cwd = await workspace('idle', { 'moat.yaml': 'dependencies: [apt:bc]\n' });
-    const r = await moat(['run', '--approve-config', '--rebuild', '--', 'sh', '-c', 'echo 1+1 | bc'], {
-      home: idleHome, cwd, env: { MOAT_DAEMON_IDLE_MS: '1000' }, timeoutMs: BUILD_MS,
-    });
-    expect(r.stderr).toMatch(BUILT);
-    expect(r.stderr).not.toMatch(/unexpected error/);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe('2\n');
-  }, TEST_MS);
+  it(
+    'starts the command even when the build outlasts the daemon idle time',
+    async () => {
+      const cwd = await workspace('idle', { 'moat.yaml': 'dependencies: [apt:bc]\n' });
+      const r = await moat(['run', '--approve-config', '--rebuild', '--', 'sh', '-c', 'echo 1+1 | bc'], {
+        home: idleHome,
+        cwd,
+        env: { MOAT_DAEMON_IDLE_MS: '1000' },
+        timeoutMs: BUILD_MS,
+      });
+      expect(r.stderr).toMatch(BUILT);
+      expect(r.stderr).not.toMatch(/unexpected error/);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe('2\n');
+    },
+    TEST_MS,
+  );
 });

@@ -13,7 +13,12 @@ import { CredentialStore } from '../../src/credentials/store.js';
 import { MoatHome } from '../../src/home/paths.js';
 import { cleanupHome, grantToken, moat, tempDir } from './helpers.js';
 
-interface Check { name: string; status: 'ok' | 'warn' | 'fail'; detail: string; fix?: string }
+interface Check {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+  fix?: string;
+}
 
 const SECRET = 'ghp_E2EDOCTORSECRETaaaaaaaaaaaaaaaaaaaaaaaaa1';
 
@@ -98,8 +103,13 @@ describe('moat doctor', () => {
     await chmod(keyFile, 0o644);
     const store = new CredentialStore(new MoatHome(home), { env: { MOAT_KEYRING_BACKEND: 'file' } });
     await store.put('npm', {
-      provider: 'npm', kind: 'token', secret: { token: `npm_${SECRET}` }, scopes: [], createdAt: '2026-01-01T00:00:00.000Z',
-      expiresAt: '2026-01-02T00:00:00.000Z', source: 'stdin',
+      provider: 'npm',
+      kind: 'token',
+      secret: { token: `npm_${SECRET}` },
+      scopes: [],
+      createdAt: '2026-01-01T00:00:00.000Z',
+      expiresAt: '2026-01-02T00:00:00.000Z',
+      source: 'stdin',
     });
     try {
       for (const json of [true, false]) {
@@ -107,19 +117,33 @@ describe('moat doctor', () => {
         expect(r.code).toBe(1);
         expect(r.stdout + r.stderr).not.toContain(SECRET.slice(4, 16));
         if (!json) {
-          expect(r.stdout).toMatch(new RegExp(`^FAIL {2}ca +the CA key ${keyFile} is readable by other users \\(mode 0644\\)\\n +fix: chmod 600 ${keyFile}$`, 'm'));
+          expect(r.stdout).toMatch(
+            new RegExp(`^FAIL {2}ca +the CA key ${keyFile} is readable by other users \\(mode 0644\\)\\n +fix: chmod 600 ${keyFile}$`, 'm'),
+          );
           expect(r.stdout).toMatch(/^FAIL {2}grant:npm +npm token from stdin, expired 2026-01-02T00:00:00.000Z\n +fix: moat grant npm$/m);
           continue;
         }
         const checks = parse(r.stdout);
         // The checks stay on stdout; the failure is also the one error document on stderr (docs/json.md).
-        expect(JSON.parse(r.stderr)).toEqual({ error: {
-          code: 'E_REFUSED',
-          message: `The ca check failed: the CA key ${keyFile} is readable by other users (mode 0644) (and 1 more failing check).`,
-          hint: `chmod 600 ${keyFile}`,
-        } });
-        expect(byName(checks, 'ca')).toEqual({ name: 'ca', status: 'fail', detail: `the CA key ${keyFile} is readable by other users (mode 0644)`, fix: `chmod 600 ${keyFile}` });
-        expect(byName(checks, 'grant:npm')).toEqual({ name: 'grant:npm', status: 'fail', detail: 'npm token from stdin, expired 2026-01-02T00:00:00.000Z', fix: 'moat grant npm' });
+        expect(JSON.parse(r.stderr)).toEqual({
+          error: {
+            code: 'E_REFUSED',
+            message: `The ca check failed: the CA key ${keyFile} is readable by other users (mode 0644) (and 1 more failing check).`,
+            hint: `chmod 600 ${keyFile}`,
+          },
+        });
+        expect(byName(checks, 'ca')).toEqual({
+          name: 'ca',
+          status: 'fail',
+          detail: `the CA key ${keyFile} is readable by other users (mode 0644)`,
+          fix: `chmod 600 ${keyFile}`,
+        });
+        expect(byName(checks, 'grant:npm')).toEqual({
+          name: 'grant:npm',
+          status: 'fail',
+          detail: 'npm token from stdin, expired 2026-01-02T00:00:00.000Z',
+          fix: 'moat grant npm',
+        });
         expect(byName(checks, 'grant:github').status).toBe('ok');
       }
     } finally {
@@ -132,7 +156,10 @@ describe('moat doctor', () => {
     const dir = await tempDir('doctor-hung');
     const sock = join(dir, 'docker.sock');
     const held: Socket[] = [];
-    const server: Server = createServer((s) => { held.push(s); s.on('error', () => undefined); });
+    const server: Server = createServer((s) => {
+      held.push(s);
+      s.on('error', () => undefined);
+    });
     await new Promise<void>((resolve) => server.listen(sock, resolve));
     try {
       const r = await doctor(true, { DOCKER_HOST: `unix://${sock}` });
@@ -141,11 +168,13 @@ describe('moat doctor', () => {
       expect(held.length).toBeGreaterThan(0); // it did connect, and got no answer
       const checks = parse(r.stdout);
       expect(byName(checks, 'engine')).toEqual({
-        name: 'engine', status: 'fail',
+        name: 'engine',
+        status: 'fail',
         detail: `The Docker engine at unix://${sock} accepted the connection but did not answer within 5 s.`,
         fix: 'sudo systemctl restart docker (or point DOCKER_HOST at a working engine)',
       });
-      for (const n of ['sandbox', 'images']) expect(byName(checks, n)).toEqual({ name: n, status: 'warn', detail: 'not checked: the engine did not answer (see the engine check)' });
+      for (const n of ['sandbox', 'images'])
+        expect(byName(checks, n)).toEqual({ name: n, status: 'warn', detail: 'not checked: the engine did not answer (see the engine check)' });
       expect(byName(checks, 'agents').detail).toContain('cache not checked');
       // The checks that do not need the engine still report.
       for (const n of ['daemon', 'ca', 'key', 'grant:github', 'hostCAs', 'disk']) expect(byName(checks, n).status).toBe('ok');

@@ -48,24 +48,34 @@ async function build(name: string, dockerfile: string, over: Partial<BuildReques
   tags.push(tag);
   const lines: string[] = [];
   await runtime.build({
-    contextDir: ctx, files: ['Dockerfile'], tag, labels: { [LABEL_MANAGED]: 'true', [LABEL_HOME]: home },
-    buildArgs: {}, noCache: true, networkMode: 'default', onOutput: (l) => lines.push(l), ...over,
+    contextDir: ctx,
+    files: ['Dockerfile'],
+    tag,
+    labels: { [LABEL_MANAGED]: 'true', [LABEL_HOME]: home },
+    buildArgs: {},
+    noCache: true,
+    networkMode: 'default',
+    onOutput: (l) => lines.push(l),
+    ...over,
   });
   return { tag, lines };
 }
 
 /** The interface names of a `cat /proc/net/dev` in the build output. */
-const interfaces = (lines: string[]): string[] =>
-  lines.map((l) => /^\s*([A-Za-z0-9_.-]+):\s+\d/.exec(l)?.[1]).filter((n): n is string => n !== undefined);
+const interfaces = (lines: string[]): string[] => lines.map((l) => /^\s*([A-Za-z0-9_.-]+):\s+\d/.exec(l)?.[1]).filter((n): n is string => n !== undefined);
 
 describe('builds through the Engine API client (real engine)', () => {
   it('builds, streams the output, keeps a PEM build arg intact, labels the image for moat clean, and removes it', async () => {
-    const { tag, lines } = await build('ok', [
-      'FROM debian:bookworm-slim',
-      'ARG MOAT_BUILD_CA',
-      'RUN echo "hello from the build" && printf "%s" "$MOAT_BUILD_CA" | base64 -w0 && echo && cat /proc/net/dev',
-      '',
-    ].join('\n'), { buildArgs: { MOAT_BUILD_CA: PEM } });
+    const { tag, lines } = await build(
+      'ok',
+      [
+        'FROM debian:bookworm-slim',
+        'ARG MOAT_BUILD_CA',
+        'RUN echo "hello from the build" && printf "%s" "$MOAT_BUILD_CA" | base64 -w0 && echo && cat /proc/net/dev',
+        '',
+      ].join('\n'),
+      { buildArgs: { MOAT_BUILD_CA: PEM } },
+    );
     // The classic builder counts the labels as steps of their own after the Dockerfile's.
     expect(lines).toContain('Step 3/5 : RUN echo "hello from the build" && printf "%s" "$MOAT_BUILD_CA" | base64 -w0 && echo && cat /proc/net/dev');
     expect(lines).toContain('hello from the build');
@@ -91,12 +101,13 @@ describe('builds through the Engine API client (real engine)', () => {
     await runtime.removeImage(tag);
   });
 
-  it('a failing step rejects with the engine\'s own message', async () => {
-    await expect(build('fails', 'FROM debian:bookworm-slim\nRUN echo about to fail && exit 3\n'))
-      .rejects.toThrow("Docker could not build the image: The command '/bin/sh -c echo about to fail && exit 3' returned a non-zero code: 3");
+  it("a failing step rejects with the engine's own message", async () => {
+    await expect(build('fails', 'FROM debian:bookworm-slim\nRUN echo about to fail && exit 3\n')).rejects.toThrow(
+      "Docker could not build the image: The command '/bin/sh -c echo about to fail && exit 3' returned a non-zero code: 3",
+    );
   });
 
-  it('a Dockerfile the engine cannot parse rejects with the engine\'s own message', async () => {
+  it("a Dockerfile the engine cannot parse rejects with the engine's own message", async () => {
     await expect(build('parse', 'FROMM debian:bookworm-slim\n')).rejects.toThrow(/^Docker could not build the image: .*unknown instruction: FROMM/i);
   });
 });

@@ -10,9 +10,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
-import {
-  cleanupHome, containerExists, moat, parseDetached, readLogs, readMetadata, tempDir, upstreamOverrideEnv, waitFor,
-} from './helpers.js';
+import { cleanupHome, containerExists, moat, parseDetached, readLogs, readMetadata, tempDir, upstreamOverrideEnv, waitFor } from './helpers.js';
 import { docker, makeWorkspace, readNetLog, requestsTo, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
 
 const HOSTS = ['allowed.moat.test', 'other.moat.test', 'extra.moat.test', 'denied.moat.test', 'unlisted.moat.test', 'api.github.com'];
@@ -31,8 +29,7 @@ const run = (cwd: string, script: string, flags: string[] = [], timeoutMs = 55_0
 const seen = (host: string, path?: string) => requestsTo(fake, host, path);
 
 /** A raw CONNECT through the run's relay: prints the whole refusal (status, headers, body). */
-const RAW_CONNECT = (host: string) =>
-  `printf 'CONNECT ${host}:443 HTTP/1.1\\r\\nHost: ${host}:443\\r\\n\\r\\n' | socat -t 5 - TCP:127.0.0.1:$MOAT_PROXY_PORT`;
+const RAW_CONNECT = (host: string) => `printf 'CONNECT ${host}:443 HTTP/1.1\\r\\nHost: ${host}:443\\r\\n\\r\\n' | socat -t 5 - TCP:127.0.0.1:$MOAT_PROXY_PORT`;
 
 beforeAll(async () => {
   home = await tempDir('gw-home');
@@ -57,17 +54,32 @@ describe.concurrent('isolation: the container reaches nothing but its gateway', 
     expect(gateway).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
 
     let accepted = 0;
-    const servers = await Promise.all(['127.0.0.1', gateway].map((addr) => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer((sock) => { accepted++; sock.on('error', () => undefined); sock.end('hello\n'); });
-      s.once('error', reject);
-      s.listen(0, addr, () => resolve(s));
-    })));
+    const servers = await Promise.all(
+      ['127.0.0.1', gateway].map(
+        (addr) =>
+          new Promise<net.Server>((resolve, reject) => {
+            const s = net.createServer((sock) => {
+              accepted++;
+              sock.on('error', () => undefined);
+              sock.end('hello\n');
+            });
+            s.once('error', reject);
+            s.listen(0, addr, () => resolve(s));
+          }),
+      ),
+    );
     try {
       const [loPort, gwPort] = servers.map((s) => (s.address() as net.AddressInfo).port);
       // Sanity: the host itself can reach both servers.
-      for (const [addr, port] of [['127.0.0.1', loPort], [gateway, gwPort]] as const) {
+      for (const [addr, port] of [
+        ['127.0.0.1', loPort],
+        [gateway, gwPort],
+      ] as const) {
         await new Promise<void>((resolve, reject) => {
-          const c = net.connect(port as number, addr, () => { c.destroy(); resolve(); });
+          const c = net.connect(port as number, addr, () => {
+            c.destroy();
+            resolve();
+          });
           c.once('error', reject);
         });
       }
@@ -92,26 +104,40 @@ describe.concurrent('isolation: the container reaches nothing but its gateway', 
     }
   });
 
-  it('cannot reach the host\'s own services through the gateway either, unless the user names them', async () => {
+  it("cannot reach the host's own services through the gateway either, unless the user names them", async () => {
     let hits = 0;
     const server = await new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer((sock) => { hits++; sock.on('error', () => undefined); sock.end('HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhost\n'); });
+      const s = net.createServer((sock) => {
+        hits++;
+        sock.on('error', () => undefined);
+        sock.end('HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhost\n');
+      });
       s.once('error', reject);
       s.listen(0, '127.0.0.1', () => resolve(s));
     });
     try {
       const port = (server.address() as net.AddressInfo).port;
       // Through the proxy on purpose (-x), for every spelling of the host loopback and the metadata service.
-      const targets = [`http://127.0.0.1:${port}/`, `http://localhost:${port}/`, `http://2130706433:${port}/`, `http://[::1]:${port}/`, 'http://169.254.169.254/latest/meta-data/'];
-      const script = targets.map((u, i) => `curl -sS -m 10 -o /dev/null -w "t${i}=%{http_code}\\n" -x "http://127.0.0.1:$MOAT_PROXY_PORT" --noproxy '' '${u}'`).join('\n')
-        + `\ncurl -sS -m 10 -x "http://127.0.0.1:$MOAT_PROXY_PORT" --noproxy '' 'http://127.0.0.1:${port}/' | grep -e --allow-host`;
+      const targets = [
+        `http://127.0.0.1:${port}/`,
+        `http://localhost:${port}/`,
+        `http://2130706433:${port}/`,
+        `http://[::1]:${port}/`,
+        'http://169.254.169.254/latest/meta-data/',
+      ];
+      const script =
+        targets.map((u, i) => `curl -sS -m 10 -o /dev/null -w "t${i}=%{http_code}\\n" -x "http://127.0.0.1:$MOAT_PROXY_PORT" --noproxy '' '${u}'`).join('\n') +
+        `\ncurl -sS -m 10 -x "http://127.0.0.1:$MOAT_PROXY_PORT" --noproxy '' 'http://127.0.0.1:${port}/' | grep -e --allow-host`;
       const r = await run(await ws(), script);
       expect(r.code, r.stderr).toBe(0);
       for (let i = 0; i < targets.length; i++) expect(r.stdout, targets[i]).toContain(`t${i}=403`);
       expect(r.stdout).toContain(`--allow-host 127.0.0.1:${port}`);
       expect(hits).toBe(0);
       // Named on the command line, exactly that host and port opens.
-      const named = await run(await ws(), `curl -sS -m 10 -x "http://127.0.0.1:$MOAT_PROXY_PORT" --noproxy '' http://127.0.0.1:${port}/`, ['--allow-host', `127.0.0.1:${port}`]);
+      const named = await run(await ws(), `curl -sS -m 10 -x "http://127.0.0.1:$MOAT_PROXY_PORT" --noproxy '' http://127.0.0.1:${port}/`, [
+        '--allow-host',
+        `127.0.0.1:${port}`,
+      ]);
       expect(named.code, named.stderr).toBe(0);
       expect(named.stdout).toContain('host');
       expect(hits).toBe(1);
@@ -132,9 +158,9 @@ describe.concurrent('isolation: the container reaches nothing but its gateway', 
     const script = [
       'echo RUN=$MOAT_RUN_ID',
       "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sed 's/^/IF=/'",
-      "awk '{print \"IF6=\" $6}' /proc/net/if_inet6",
+      'awk \'{print "IF6=" $6}\' /proc/net/if_inet6',
       "tail -n +2 /proc/net/route | sed 's/^/ROUTE=/'",
-      "awk '$10 != \"lo\" {print \"ROUTE6=\" $10}' /proc/net/ipv6_route",
+      'awk \'$10 != "lo" {print "ROUTE6=" $10}\' /proc/net/ipv6_route',
       'grep -E "^Cap(Eff|Prm|Bnd|Amb)" /proc/self/status',
     ].join('\n');
     const r = await run(await ws(), script, ['--keep']);
@@ -163,10 +189,20 @@ describe.concurrent('isolation: the container reaches nothing but its gateway', 
 
   it('sets the proxy variables inside, and drops a user HTTPS_PROXY/http_proxy/NO_PROXY with a warning', async () => {
     const r = await run(await ws('env:\n  ALL_PROXY: http://evil.example:3\n'), 'env | grep -i -E "^(https?|all|no)_proxy=" | sort', [
-      '-e', 'HTTPS_PROXY=http://evil:1', '-e', 'http_proxy=http://evil:2', '-e', 'NO_PROXY=*',
+      '-e',
+      'HTTPS_PROXY=http://evil:1',
+      '-e',
+      'http_proxy=http://evil:2',
+      '-e',
+      'NO_PROXY=*',
     ]);
     expect(r.code, r.stderr).toBe(0);
-    const vars = Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const vars = Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) expect(vars[k]).toBe('http://127.0.0.1:43128');
     expect(vars.NO_PROXY).toBe('localhost,127.0.0.1,::1');
     expect(vars.no_proxy).toBe('localhost,127.0.0.1,::1');
@@ -251,7 +287,10 @@ describe.concurrent('policy', () => {
 
   it('network.deny refuses a host even under permissive', async () => {
     const cwd = await ws('network:\n  policy: permissive\n  deny:\n    - denied.moat.test\n');
-    const r = await run(cwd, `${RAW_CONNECT('denied.moat.test')}\necho ===\ncurl -sS -o /dev/null -w "connect=%{http_connect}\\n" https://denied.moat.test/no; echo "rc=$?"`);
+    const r = await run(
+      cwd,
+      `${RAW_CONNECT('denied.moat.test')}\necho ===\ncurl -sS -o /dev/null -w "connect=%{http_connect}\\n" https://denied.moat.test/no; echo "rc=$?"`,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^HTTP\/1\.1 403 Forbidden\r?$/m);
     expect(r.stdout).toMatch(/^X-Moat-Blocked: .*network\.deny/im);
@@ -316,8 +355,12 @@ describe('path rules (src bug: a refused path crashes the daemon)', () => {
   // in the request handler: the daemon exits and every live run loses its gateway. Own home, so the crash
   // cannot disturb the other tests.
   let crashHome: string;
-  beforeAll(async () => { crashHome = await tempDir('gw-paths-home'); });
-  afterAll(async () => { await cleanupHome(crashHome, root); });
+  beforeAll(async () => {
+    crashHome = await tempDir('gw-paths-home');
+  });
+  afterAll(async () => {
+    await cleanupHome(crashHome, root);
+  });
 
   it('an allowed path passes, a denied path or method gets 403 with X-Moat-Blocked, and the gateway keeps serving', async () => {
     const cwd = await ws('network:\n  policy: strict\n  rules:\n    - "api.github.com": ["allow GET /repos/**", "deny * /**"]\n');
@@ -357,7 +400,10 @@ describe('path rules (src bug: a refused path crashes the daemon)', () => {
 describe('lifetime', () => {
   it('a detached run keeps being proxied after the CLI exits', async () => {
     const cwd = await ws();
-    const r = await moat(['run', '--approve-config', '-d', '--', 'sh', '-c', 'sleep 3; curl -sS -o /dev/null -w "late=%{http_code}\\n" https://allowed.moat.test/detached-late'], { home, cwd, env });
+    const r = await moat(
+      ['run', '--approve-config', '-d', '--', 'sh', '-c', 'sleep 3; curl -sS -o /dev/null -w "late=%{http_code}\\n" https://allowed.moat.test/detached-late'],
+      { home, cwd, env },
+    );
     expect(r.code, r.stderr).toBe(0);
     const { id } = parseDetached(r.stdout);
     expect(seen('allowed.moat.test', '/detached-late')).toHaveLength(0); // the CLI is gone before the request
@@ -383,32 +429,34 @@ describe('lifetime', () => {
 
     const restart = await moat(['proxy', 'restart'], { home, cwd, env });
     expect(restart.code, restart.stderr).toBe(0);
-    const status2 = await waitFor(async () => {
-      const s = await moat(['proxy', 'status', '--json'], { home, cwd, env });
-      const h = JSON.parse(s.stdout) as { running: boolean; pid: number; runs?: string[] };
-      return h.running && h.runs?.includes(id) ? h : undefined;
-    }, 15_000, 'the run re-registered by the new daemon');
+    const status2 = await waitFor(
+      async () => {
+        const s = await moat(['proxy', 'status', '--json'], { home, cwd, env });
+        const h = JSON.parse(s.stdout) as { running: boolean; pid: number; runs?: string[] };
+        return h.running && h.runs?.includes(id) ? h : undefined;
+      },
+      15_000,
+      'the run re-registered by the new daemon',
+    );
     expect(status2.pid).not.toBe(pid1);
 
     await writeFile(join(cwd, 'go'), '');
     const lines = await waitNetLog(home, id, 2, 30_000);
-    expect(lines.map((l) => `${l.url} ${l.status}`)).toEqual([
-      'https://allowed.moat.test/before-restart 200',
-      'https://allowed.moat.test/after-restart 200',
-    ]);
+    expect(lines.map((l) => `${l.url} ${l.status}`)).toEqual(['https://allowed.moat.test/before-restart 200', 'https://allowed.moat.test/after-restart 200']);
     expect(seen('allowed.moat.test', '/after-restart')).toHaveLength(1);
     await waitFor(async () => (await readLogs(home, id)).some((l) => l.line.includes('after=200')), 15_000, 'after=200 in the logs');
   });
 
-  it('two concurrent runs with different policies cannot use each other\'s proxy', async () => {
-    const script = (name: string) => [
-      'echo RUN=$MOAT_RUN_ID',
-      'echo "NET=$(ls -A /moat/net | tr "\\n" " ")"',
-      'echo "SOCKS=$(find / \\( -path /proc -o -path /sys \\) -prune -o -type s -print 2>/dev/null | sort | tr "\\n" " ")"',
-      'echo "MNT=$(grep " /moat/net " /proc/self/mountinfo | cut -d" " -f4)"',
-      'i=0; while [ ! -e /workspace/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done',
-      `curl -s -o /dev/null -w "${name}-other=%{http_connect}/%{http_code}\\n" https://other.moat.test/from-${name}; true`,
-    ].join('\n');
+  it("two concurrent runs with different policies cannot use each other's proxy", async () => {
+    const script = (name: string) =>
+      [
+        'echo RUN=$MOAT_RUN_ID',
+        'echo "NET=$(ls -A /moat/net | tr "\\n" " ")"',
+        'echo "SOCKS=$(find / \\( -path /proc -o -path /sys \\) -prune -o -type s -print 2>/dev/null | sort | tr "\\n" " ")"',
+        'echo "MNT=$(grep " /moat/net " /proc/self/mountinfo | cut -d" " -f4)"',
+        'i=0; while [ ! -e /workspace/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done',
+        `curl -s -o /dev/null -w "${name}-other=%{http_connect}/%{http_code}\\n" https://other.moat.test/from-${name}; true`,
+      ].join('\n');
     const cwdA = await ws('network:\n  policy: strict\n  rules:\n    - allowed.moat.test\n');
     const cwdB = await ws('network:\n  policy: permissive\n');
     const [ra, rb] = await Promise.all([
@@ -420,10 +468,18 @@ describe('lifetime', () => {
     const a = parseDetached(ra.stdout).id;
     const b = parseDetached(rb.stdout).id;
     const logText = async (id: string) => (await readLogs(home, id)).map((l) => l.line).join('\n');
-    const [la, lb] = await Promise.all([a, b].map((id) => waitFor(async () => {
-      const t = await logText(id);
-      return t.includes('MNT=') ? t : undefined;
-    }, 20_000, `${id} reports its mounts`)));
+    const [la, lb] = await Promise.all(
+      [a, b].map((id) =>
+        waitFor(
+          async () => {
+            const t = await logText(id);
+            return t.includes('MNT=') ? t : undefined;
+          },
+          20_000,
+          `${id} reports its mounts`,
+        ),
+      ),
+    );
 
     // Host side, both live: each socket is 0600 in a 0700 directory of its own run.
     for (const id of [a, b]) {
@@ -434,28 +490,54 @@ describe('lifetime', () => {
       expect(sock.mode & 0o777).toBe(0o600);
     }
     // Container side: only its own socket directory is there.
-    for (const [text, own, other] of [[la!, a, b], [lb!, b, a]] as const) {
+    for (const [text, own, other] of [
+      [la!, a, b],
+      [lb!, b, a],
+    ] as const) {
       expect(text).toContain(`RUN=${own}`);
       expect(text).toMatch(/^NET=proxy\.sock $/m);
       expect(text).toMatch(/^SOCKS=\/moat\/net\/proxy\.sock $/m);
       expect(text).not.toContain(other);
     }
     await Promise.all([writeFile(join(cwdA, 'go'), ''), writeFile(join(cwdB, 'go'), '')]);
-    const [fa, fb] = await Promise.all([a, b].map((id, i) => waitFor(async () => {
-      const t = await logText(id);
-      return t.includes(`${i === 0 ? 'a' : 'b'}-other=`) ? t : undefined;
-    }, 20_000, `${id} tried other.moat.test`)));
+    const [fa, fb] = await Promise.all(
+      [a, b].map((id, i) =>
+        waitFor(
+          async () => {
+            const t = await logText(id);
+            return t.includes(`${i === 0 ? 'a' : 'b'}-other=`) ? t : undefined;
+          },
+          20_000,
+          `${id} tried other.moat.test`,
+        ),
+      ),
+    );
     expect(fa).toContain('a-other=403/000'); // strict run: refused at CONNECT
     expect(fb).toContain('b-other=200/200'); // permissive run: allowed
     expect(seen('other.moat.test', '/from-a')).toHaveLength(0);
     expect(seen('other.moat.test', '/from-b')).toHaveLength(1);
     // When the runs end their socket directories go.
     for (const id of [a, b]) {
-      await waitFor(async () => {
-        const m = await readMetadata(home, id);
-        return m.state === 'stopped' && !(await containerExists(m.containerId as string).catch(() => true));
-      }, 20_000, `${id} stopped and removed`);
-      await waitFor(() => { try { statSync(join(home, 'runs', id, 'net', 'proxy.sock')); return false; } catch { return true; } }, 10_000, `${id} socket removed`);
+      await waitFor(
+        async () => {
+          const m = await readMetadata(home, id);
+          return m.state === 'stopped' && !(await containerExists(m.containerId as string).catch(() => true));
+        },
+        20_000,
+        `${id} stopped and removed`,
+      );
+      await waitFor(
+        () => {
+          try {
+            statSync(join(home, 'runs', id, 'net', 'proxy.sock'));
+            return false;
+          } catch {
+            return true;
+          }
+        },
+        10_000,
+        `${id} socket removed`,
+      );
     }
   });
 });
@@ -469,7 +551,10 @@ describe('daemon idle exit during a first image build (src bug)', () => {
     await writeFile(join(cwd, 'moat.yaml'), 'dependencies: [jq]\n');
     try {
       const r = await moat(['run', '--approve-config', '--rebuild', '--', 'sh', '-c', 'echo built-and-ran'], {
-        home: h, cwd, env: { ...env, MOAT_DAEMON_IDLE_MS: '1000' }, timeoutMs: 300_000,
+        home: h,
+        cwd,
+        env: { ...env, MOAT_DAEMON_IDLE_MS: '1000' },
+        timeoutMs: 300_000,
       });
       expect(r.stderr).not.toContain('daemon.sock');
       expect(r.stdout).toContain('built-and-ran');
@@ -479,4 +564,3 @@ describe('daemon idle exit during a first image build (src bug)', () => {
     }
   }, 300_000);
 });
-

@@ -16,14 +16,14 @@ export default async function setup(): Promise<void> {
     await execFileP('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 30_000 });
   } catch (err) {
     const detail = (err as { stderr?: string }).stderr?.trim().split('\n')[0] ?? (err as Error).message;
-    throw new Error(
-      `No Docker engine is reachable: run \`bash scripts/setup.sh\` (or \`sudo systemctl start docker\`). (${detail})`,
-    );
+    throw new Error(`No Docker engine is reachable: run \`bash scripts/setup.sh\` (or \`sudo systemctl start docker\`). (${detail})`);
   }
   try {
     await execFileP('tmux', ['-V'], { timeout: 10_000 });
   } catch {
-    throw new Error('tmux is not installed; the interactive tests drive a real terminal with it: run `bash scripts/setup.sh` as root (or `sudo apt-get install -y tmux`).');
+    throw new Error(
+      'tmux is not installed; the interactive tests drive a real terminal with it: run `bash scripts/setup.sh` as root (or `sudo apt-get install -y tmux`).',
+    );
   }
   if (!existsSync(DIST_MAIN)) {
     throw new Error(`The CLI is not built (${DIST_MAIN} is missing): run \`npm run build\`.`);

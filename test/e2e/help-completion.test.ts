@@ -28,7 +28,10 @@ afterAll(async () => {
 /** The subcommands a help text lists under "Commands:" (commander's own `help` left out). */
 function subcommands(help: string): string[] {
   const section = help.split('\nCommands:\n')[1]?.split('\n\n')[0] ?? '';
-  return section.split('\n').map((l) => /^ {2}([a-z][\w-]*)/.exec(l)?.[1]).filter((c): c is string => c !== undefined && c !== 'help');
+  return section
+    .split('\n')
+    .map((l) => /^ {2}([a-z][\w-]*)/.exec(l)?.[1])
+    .filter((c): c is string => c !== undefined && c !== 'help');
 }
 
 describe('help', () => {
@@ -38,8 +41,9 @@ describe('help', () => {
     let queue: string[][] = [[]];
     while (queue.length > 0) {
       const results: Array<{ path: string[]; r: Awaited<ReturnType<typeof moat>> }> = [];
-      for (let i = 0; i < queue.length; i += 6) { // a few at a time: the machine is shared
-        results.push(...await Promise.all(queue.slice(i, i + 6).map(async (path) => ({ path, r: await moat([...path, '--help'], { home, cwd }) }))));
+      for (let i = 0; i < queue.length; i += 6) {
+        // a few at a time: the machine is shared
+        results.push(...(await Promise.all(queue.slice(i, i + 6).map(async (path) => ({ path, r: await moat([...path, '--help'], { home, cwd }) })))));
       }
       queue = [];
       for (const { path, r } of results) {
@@ -75,20 +79,43 @@ describe('moat completion', () => {
       await writeFile(script, r.stdout);
     }
     const quoted = words.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
-    const { stdout } = await execFileP('bash', ['-c', `source '${script}'; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _moat; printf '%s\\n' "\${COMPREPLY[@]}"`], {
-      cwd, env: { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}`, MOAT_HOME: home, NO_COLOR: '1' },
-    });
+    const { stdout } = await execFileP(
+      'bash',
+      ['-c', `source '${script}'; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _moat; printf '%s\\n' "\${COMPREPLY[@]}"`],
+      {
+        cwd,
+        env: { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}`, MOAT_HOME: home, NO_COLOR: '1' },
+      },
+    );
     return stdout.split('\n').filter(Boolean).sort();
   };
 
   beforeAll(async () => {
     // Runs and grants as the home records them: no engine involved. One name is hostile: it must never be
     // offered (compgen -W would expand it) nor run.
-    for (const [id, name] of [['run_0123456789ab', 'brave-otter'], ['run_0123456789ac', 'calm-heron'], ['run_0123456789ad', `$(touch ${join(cwd, 'PWNED')})`]] as const) {
+    for (const [id, name] of [
+      ['run_0123456789ab', 'brave-otter'],
+      ['run_0123456789ac', 'calm-heron'],
+      ['run_0123456789ad', `$(touch ${join(cwd, 'PWNED')})`],
+    ] as const) {
       await mkdir(join(home, 'runs', id), { recursive: true });
-      await writeFile(join(home, 'runs', id, 'metadata.json'), JSON.stringify({
-        id, name, workspace: cwd, command: ['true'], image: 'x', grants: [], interactive: false, keep: false, state: 'stopped', exitCode: 0, createdAt: new Date().toISOString(), home,
-      }));
+      await writeFile(
+        join(home, 'runs', id, 'metadata.json'),
+        JSON.stringify({
+          id,
+          name,
+          workspace: cwd,
+          command: ['true'],
+          image: 'x',
+          grants: [],
+          interactive: false,
+          keep: false,
+          state: 'stopped',
+          exitCode: 0,
+          createdAt: new Date().toISOString(),
+          home,
+        }),
+      );
     }
     await mkdir(join(home, 'credentials'), { recursive: true });
     for (const f of ['github.enc', 'npm.enc', '$(touch PWNED).enc']) await writeFile(join(home, 'credentials', f), '');
@@ -131,4 +158,3 @@ describe('moat completion', () => {
     expect(r.stdout).toBe('brave-otter\ncalm-heron\n');
   });
 });
-

@@ -61,8 +61,12 @@ export function startMoat(args: string[], opts: MoatOptions): StartedMoat {
   let stderr = '';
   child.stdout?.setEncoding('utf8');
   child.stderr?.setEncoding('utf8');
-  child.stdout?.on('data', (c: string) => { stdout += c; });
-  child.stderr?.on('data', (c: string) => { stderr += c; });
+  child.stdout?.on('data', (c: string) => {
+    stdout += c;
+  });
+  child.stderr?.on('data', (c: string) => {
+    stderr += c;
+  });
   child.stdin?.on('error', () => undefined);
   if (opts.input !== undefined) child.stdin?.end(opts.input);
   else child.stdin?.end();
@@ -88,7 +92,10 @@ async function docker(args: string[]): Promise<string> {
 }
 
 function lines(text: string): string[] {
-  return text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** Ids of every container (any state) labelled with this moat home. */
@@ -163,14 +170,22 @@ export async function listRuns(home: string, cwd: string): Promise<RunRecord[]> 
 /** Run directories present under $MOAT_HOME/runs. */
 export function runDirs(home: string): string[] {
   const d = join(home, 'runs');
-  return existsSync(d) ? readdirSync(d).filter((n) => RUN_ID_RE.test(n)).sort() : [];
+  return existsSync(d)
+    ? readdirSync(d)
+        .filter((n) => RUN_ID_RE.test(n))
+        .sort()
+    : [];
 }
 
 export async function readMetadata(home: string, id: string): Promise<RunRecord> {
   return JSON.parse(await readFile(join(home, 'runs', id, 'metadata.json'), 'utf8')) as RunRecord;
 }
 
-export interface LogLine { ts: string; stream: 'stdout' | 'stderr'; line: string }
+export interface LogLine {
+  ts: string;
+  stream: 'stdout' | 'stderr';
+  line: string;
+}
 
 /** The run's logs.jsonl, parsed (every line must be JSON). */
 export async function readLogs(home: string, id: string): Promise<LogLine[]> {
@@ -180,7 +195,10 @@ export async function readLogs(home: string, id: string): Promise<LogLine[]> {
   } catch {
     return [];
   }
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as LogLine);
 }
 
 /** The id printed by `moat run -d` (its first line names the run and its id). */
@@ -248,10 +266,14 @@ export class Tmux {
   }
 
   async waitForText(name: string, re: RegExp, timeoutMs = 20_000): Promise<string> {
-    return waitFor(async () => {
-      const text = await this.capture(name);
-      return re.test(text) ? text : '';
-    }, timeoutMs, `${re} in tmux pane ${name}`).catch(async (err: unknown) => {
+    return waitFor(
+      async () => {
+        const text = await this.capture(name);
+        return re.test(text) ? text : '';
+      },
+      timeoutMs,
+      `${re} in tmux pane ${name}`,
+    ).catch(async (err: unknown) => {
       const text = await this.capture(name).catch(() => '(no pane)');
       throw new Error(`${(err as Error).message}\n--- pane ---\n${text}`);
     });
@@ -277,7 +299,9 @@ export async function upstreamOverrideEnv(dir: string, hosts: Record<string, num
   return {
     MOAT_KEYRING_BACKEND: 'file',
     MOAT_TESTING: '1',
-    MOAT_TEST_UPSTREAMS: Object.entries(hosts).map(([h, port]) => `${h}=127.0.0.1:${port}`).join(','),
+    MOAT_TEST_UPSTREAMS: Object.entries(hosts)
+      .map(([h, port]) => `${h}=127.0.0.1:${port}`)
+      .join(','),
     MOAT_TEST_UPSTREAM_CA: caFile,
   };
 }

@@ -15,7 +15,14 @@ import { cleanupHome, moat, readMetadata, tempDir, upstreamOverrideEnv } from '.
 import { docker, exportContains, filesContaining, runIdOf, waitNetLog } from './fixtures/gateway-kit.js';
 
 const BUCKET = 'moat-e2e';
-const HOSTS = ['sts.amazonaws.com', 'sts.us-east-1.amazonaws.com', 's3.amazonaws.com', 's3.us-east-1.amazonaws.com', `${BUCKET}.s3.amazonaws.com`, `${BUCKET}.s3.us-east-1.amazonaws.com`];
+const HOSTS = [
+  'sts.amazonaws.com',
+  'sts.us-east-1.amazonaws.com',
+  's3.amazonaws.com',
+  's3.us-east-1.amazonaws.com',
+  `${BUCKET}.s3.amazonaws.com`,
+  `${BUCKET}.s3.us-east-1.amazonaws.com`,
+];
 const ROLE = 'arn:aws:iam::123456789012:role/agent';
 
 let home: string;
@@ -34,9 +41,14 @@ beforeAll(async () => {
   env = {
     ...(await upstreamOverrideEnv(root, Object.fromEntries(HOSTS.map((h) => [h, fake.port])), [fake.ca.certPem])),
     // The host's AWS credential chain (daemon and grant check): the fake's long-term keys, no files.
-    AWS_ACCESS_KEY_ID: fake.base.accessKeyId, AWS_SECRET_ACCESS_KEY: fake.base.secretAccessKey, AWS_SESSION_TOKEN: '',
-    AWS_CONFIG_FILE: join(root, 'aws-config'), AWS_SHARED_CREDENTIALS_FILE: join(root, 'aws-config'), AWS_PROFILE: '',
-    MOAT_AWS_STS_URL: `https://localhost:${fake.port}`, NODE_EXTRA_CA_CERTS: caFile,
+    AWS_ACCESS_KEY_ID: fake.base.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: fake.base.secretAccessKey,
+    AWS_SESSION_TOKEN: '',
+    AWS_CONFIG_FILE: join(root, 'aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(root, 'aws-config'),
+    AWS_PROFILE: '',
+    MOAT_AWS_STS_URL: `https://localhost:${fake.port}`,
+    NODE_EXTRA_CA_CERTS: caFile,
   };
   ws = join(root, 'ws');
   await mkdir(ws, { recursive: true, mode: 0o755 });
@@ -97,7 +109,12 @@ describe('aws grant end to end', () => {
     type AwsLine = { type: string; host: string; status: number; url: string; grant?: string; aws?: { service: string; region: string } };
     const s3lines = (lines as unknown as AwsLine[]).filter((l) => l.type === 'request' && l.status === 200 && l.host.includes('.s3.'));
     expect(s3lines.length, JSON.stringify(lines.slice(0, 5))).toBeGreaterThanOrEqual(5);
-    for (const l of s3lines) expect({ url: l.url.slice(0, 60), grant: l.grant, aws: l.aws }).toEqual({ url: l.url.slice(0, 60), grant: 'aws', aws: { service: 's3', region: 'us-east-1' } });
+    for (const l of s3lines)
+      expect({ url: l.url.slice(0, 60), grant: l.grant, aws: l.aws }).toEqual({
+        url: l.url.slice(0, 60),
+        grant: 'aws',
+        aws: { service: 's3', region: 'us-east-1' },
+      });
     const refused = lines.find((l) => l.status === 403);
     expect(refused?.reason).toMatch(/not the placeholder/);
 

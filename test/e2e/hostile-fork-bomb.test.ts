@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 describe('hostile container: a fork bomb', () => {
-  it('stops at the container\'s process limit, and the next run in the same home works', async () => {
+  it("stops at the container's process limit, and the next run in the same home works", async () => {
     const cwd = await workspace('bomb', 'container:\n  pids: 64\n  cpus: 0.5\n');
     const script = [
       CG,

@@ -20,7 +20,10 @@ let connections = 0;
 
 /** This machine's non-loopback IPv4 addresses (eth0, docker0, …): the test's own server listens on each. */
 const ownIPv4 = (): string[] =>
-  Object.values(os.networkInterfaces()).flatMap((l) => l ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address);
+  Object.values(os.networkInterfaces())
+    .flatMap((l) => l ?? [])
+    .filter((a) => a.family === 'IPv4' && !a.internal)
+    .map((a) => a.address);
 
 const hex = (ip: string): string => {
   const [a = 0, b = 0, c = 0, d = 0] = ip.split('.').map(Number);
@@ -59,8 +62,8 @@ function reachDirectly(host: string): Promise<string> {
   });
 }
 
-describe('hostile container: the host\'s own addresses through the gateway', () => {
-  it('the host\'s interface addresses, their IPv6 forms and its own name are refused, and the server sees no connection', async () => {
+describe("hostile container: the host's own addresses through the gateway", () => {
+  it("the host's interface addresses, their IPv6 forms and its own name are refused, and the server sees no connection", async () => {
     const own = ownIPv4();
     expect(own.length).toBeGreaterThan(0);
     for (const a of own) expect(await reachDirectly(a), a).toContain('host service');
@@ -89,7 +92,9 @@ describe('hostile container: the host\'s own addresses through the gateway', () 
     const r = await moat(['run', '--approve-config', '--', 'sh', '-c', script], { home, cwd: await makeWorkspace(root, 'own') });
     for (let i = 0; i < targets.length; i++) expect(r.stdout, targets[i]).toContain(`t${i}=403`);
     for (let i = 0; i < own.length; i++) expect(r.stdout, own[i]).toContain(`c${i}=403`);
-    expect(r.stdout).toContain(`Moat blocked GET http://${own[0]}:${port}/: ${own[0]} is this machine or its private network, which a run reaches only when you name it.`);
+    expect(r.stdout).toContain(
+      `Moat blocked GET http://${own[0]}:${port}/: ${own[0]} is this machine or its private network, which a run reaches only when you name it.`,
+    );
     expect(r.stdout).toContain(`--allow-host ${own[0]}:${port}`);
     expect(connections).toBe(0);
   });

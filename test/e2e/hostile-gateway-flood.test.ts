@@ -53,19 +53,25 @@ async function flood(path: string, n: number): Promise<{ held: net.Socket[]; clo
   const held: net.Socket[] = [];
   let closed = 0;
   for (let from = 0; from < n; from += BATCH) {
-    await Promise.all(Array.from({ length: Math.min(BATCH, n - from) }, () => new Promise<void>((resolve) => {
-      const s = net.connect(path);
-      s.on('error', () => undefined);
-      s.once('close', () => {
-        closed += 1;
-        resolve();
-      });
-      s.once('connect', () => {
-        held.push(s);
-        s.write(`GET http://${HOST}/ HTTP/1.1\r\n`);
-        resolve();
-      });
-    })));
+    await Promise.all(
+      Array.from(
+        { length: Math.min(BATCH, n - from) },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = net.connect(path);
+            s.on('error', () => undefined);
+            s.once('close', () => {
+              closed += 1;
+              resolve();
+            });
+            s.once('connect', () => {
+              held.push(s);
+              s.write(`GET http://${HOST}/ HTTP/1.1\r\n`);
+              resolve();
+            });
+          }),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 20));
   }
   return { held, closed: () => closed };
@@ -90,7 +96,10 @@ describe('one run floods its gateway with connections', () => {
       expect(f.closed()).toBeGreaterThan(FLOOD / 2);
       const rssFlooded = await daemonRssMb();
 
-      const b = await moat(['run', '--approve-config', '--', 'sh', '-c', `curl -sS -o /dev/null -w "code=%{http_code} total=%{time_total}\\n" https://${HOST}/while-flooded`], { home, cwd, env, timeoutMs: 55_000 });
+      const b = await moat(
+        ['run', '--approve-config', '--', 'sh', '-c', `curl -sS -o /dev/null -w "code=%{http_code} total=%{time_total}\\n" https://${HOST}/while-flooded`],
+        { home, cwd, env, timeoutMs: 55_000 },
+      );
       expect(b.code, b.stderr).toBe(0);
       const m = /code=(\d+) total=([\d.]+)/.exec(b.stdout);
       expect(m?.[1]).toBe('200');

@@ -114,7 +114,10 @@ describe.concurrent('hostile paths on a granted host with path rules', () => {
 
   it('a grant applies on port 443 only: another port of the same host gets no credential (permissive) or is refused (strict)', async () => {
     const permissive = await ws('grants: [github]\n');
-    const p = await run(permissive, 'curl -sS -o /dev/null -w "p8443=%{http_code}\\n" -H "Authorization: Bearer $GH_TOKEN" https://api.github.com:8443/repos/o/r/port8443');
+    const p = await run(
+      permissive,
+      'curl -sS -o /dev/null -w "p8443=%{http_code}\\n" -H "Authorization: Bearer $GH_TOKEN" https://api.github.com:8443/repos/o/r/port8443',
+    );
     expect(p.code, p.stderr).toBe(0);
     expect(p.stdout).toContain('p8443=200');
     const got = requestsTo(fake, 'api.github.com', '/repos/o/r/port8443');
@@ -123,7 +126,10 @@ describe.concurrent('hostile paths on a granted host with path rules', () => {
     expect(got[0]!.headers.authorization).toMatch(/^Bearer ghp_/); // the container's placeholder, untouched
 
     const strict = await ws('grants: [github]\nnetwork:\n  policy: strict\n');
-    const s = await run(strict, 'curl -sS -o /dev/null -w "s8443=%{http_code}\\n" https://api.github.com:8443/repos/o/r/strict8443; echo "s443=$(curl -sS -o /dev/null -w "%{http_code}" https://api.github.com/repos/o/r/strict443)"');
+    const s = await run(
+      strict,
+      'curl -sS -o /dev/null -w "s8443=%{http_code}\\n" https://api.github.com:8443/repos/o/r/strict8443; echo "s443=$(curl -sS -o /dev/null -w "%{http_code}" https://api.github.com/repos/o/r/strict443)"',
+    );
     expect(s.stdout).toMatch(/s8443=(000|403)/); // refused at CONNECT: curl reports 000 or the 403
     expect(s.stdout).toContain('s443=200');
     expect(requestsTo(fake, 'api.github.com', '/repos/o/r/strict8443')).toHaveLength(0);

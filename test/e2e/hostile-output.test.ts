@@ -8,9 +8,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  MOAT_BIN, Tmux, cleanupHome, moat, moatEnv, parseDetached, readMetadata, shq, tempDir, waitFor,
-} from './helpers.js';
+import { MOAT_BIN, Tmux, cleanupHome, moat, moatEnv, parseDetached, readMetadata, shq, tempDir, waitFor } from './helpers.js';
 
 const execFileP = promisify(execFile);
 
@@ -19,11 +17,21 @@ let ws: string;
 let capped: string;
 const tmux = new Tmux(`moat-e2e-out-${process.pid}`);
 
-interface Rec { ts: string; stream: string; line: string; cont?: boolean; moat?: string; dropped?: number }
+interface Rec {
+  ts: string;
+  stream: string;
+  line: string;
+  cont?: boolean;
+  moat?: string;
+  dropped?: number;
+}
 
 async function records(id: string, file = 'logs.jsonl'): Promise<Rec[]> {
   const text = await readFile(join(home, 'runs', id, file), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Rec);
 }
 
 async function size(id: string, file: string): Promise<number> {
@@ -55,10 +63,17 @@ afterAll(async () => {
 describe('hostile output', () => {
   it('output past container.log_limit: the stored output stays under the cap, keeps the newest lines, and says what was dropped', async () => {
     // About 8 MB of JSONL (50,000 numbered lines) against a 2 MiB cap.
-    const id = await detached(capped, ['--approve-config', '--keep', '--', 'sh', '-c',
-      'seq 1 50000 | sed "s/$/ ........................................................................................../"']);
-    const inspect = JSON.parse((await execFileP('docker', ['inspect', (await readMetadata(home, id)).containerId as string])).stdout) as
-      Array<{ HostConfig: { LogConfig: { Type: string; Config: Record<string, string> } } }>;
+    const id = await detached(capped, [
+      '--approve-config',
+      '--keep',
+      '--',
+      'sh',
+      '-c',
+      'seq 1 50000 | sed "s/$/ ........................................................................................../"',
+    ]);
+    const inspect = JSON.parse((await execFileP('docker', ['inspect', (await readMetadata(home, id)).containerId as string])).stdout) as Array<{
+      HostConfig: { LogConfig: { Type: string; Config: Record<string, string> } };
+    }>;
     // The engine's own copy of the output is bounded too (two files of a quarter of the cap, at least 8 MiB).
     expect(inspect[0]?.HostConfig.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-size': '8192k', 'max-file': '2' } });
     await stopped(id);
@@ -77,8 +92,11 @@ describe('hostile output', () => {
     expect(logs.stderr).toMatch(/MiB of earlier output dropped: the run's output passed its 2\.0 MiB limit \(container\.log_limit/);
     expect((await moat(['logs', '-n', '2', id], { home, cwd: capped })).stdout).toMatch(/^49999 \.+\n50000 \.+\n$/);
     // The append-only audit log records output up to the cap, then one event, and still verifies.
-    const { stdout: ev } = await execFileP(process.execPath, [MOAT_BIN, 'audit', id, '--events', '--json', '--type', 'lifecycle,console'],
-      { env: moatEnv(home), cwd: capped, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout: ev } = await execFileP(process.execPath, [MOAT_BIN, 'audit', id, '--events', '--json', '--type', 'lifecycle,console'], {
+      env: moatEnv(home),
+      cwd: capped,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     const entries = (JSON.parse(ev) as { entries: Array<{ type: string; data: Record<string, unknown> }> }).entries;
     expect(entries.filter((e) => e.data.event === 'output-limit')).toHaveLength(1);
     const consoleChars = entries.filter((e) => e.type === 'console').reduce((a, e) => a + String(e.data.line).length, 0);
@@ -146,7 +164,12 @@ describe('hostile output', () => {
     const base = await moat(['run', '--', 'true'], { home, cwd: ws, timeoutMs: 60_000 });
     const baseline = Date.now() - t0;
     expect(base.code).toBe(0);
-    const flood = await detached(ws, ['--', 'sh', '-c', 'yes ................................................................................ | head -c 1000000000']);
+    const flood = await detached(ws, [
+      '--',
+      'sh',
+      '-c',
+      'yes ................................................................................ | head -c 1000000000',
+    ]);
     const t1 = Date.now();
     const during = await moat(['run', '--', 'echo', 'during-flood'], { home, cwd: ws, timeoutMs: 60_000 });
     const busy = Date.now() - t1;

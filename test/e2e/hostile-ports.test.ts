@@ -56,7 +56,19 @@ async function start(name: string, script: string): Promise<string> {
 /** curl on the host: status and body (https verified against the moat CA). */
 async function curl(url: string, extra: string[] = []): Promise<{ status: number; body: string }> {
   const host = new URL(url).hostname;
-  const { stdout } = await execFileP('curl', ['-s', '-m', '10', '--resolve', `${host}:${port}:127.0.0.1`, '--cacert', join(home, 'ca', 'ca.pem'), '-w', '\n%{http_code}', ...extra, url]);
+  const { stdout } = await execFileP('curl', [
+    '-s',
+    '-m',
+    '10',
+    '--resolve',
+    `${host}:${port}:127.0.0.1`,
+    '--cacert',
+    join(home, 'ca', 'ca.pem'),
+    '-w',
+    '\n%{http_code}',
+    ...extra,
+    url,
+  ]);
   const at = stdout.lastIndexOf('\n');
   return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
 }
@@ -66,7 +78,10 @@ beforeAll(async () => {
   root = await tempDir('ports-ws');
   port = await freePort();
   await writeFile(join(home, 'config.yaml'), `routing:\n  port: ${port}\n`);
-  decoy = net.createServer((s) => { decoyHits++; s.destroy(); });
+  decoy = net.createServer((s) => {
+    decoyHits++;
+    s.destroy();
+  });
   await new Promise<void>((r) => decoy.listen(join(root, 'decoy.sock'), () => r()));
   await start('alpha', SERVE);
   await start('beta', SERVE);
@@ -77,9 +92,16 @@ afterAll(async () => {
   await cleanupHome(home, root, [root]);
 });
 
-describe('ports: a run\'s service through the router', () => {
+describe("ports: a run's service through the router", () => {
   it('serves http and https (moat CA) for two runs with the same service name', async () => {
-    const a = await waitFor(async () => { const r = await curl(`http://web.alpha.localhost:${port}/`); return r.status === 200 ? r : undefined; }, 15_000, 'alpha over http');
+    const a = await waitFor(
+      async () => {
+        const r = await curl(`http://web.alpha.localhost:${port}/`);
+        return r.status === 200 ? r : undefined;
+      },
+      15_000,
+      'alpha over http',
+    );
     expect(a.body).toContain(`hello from alpha</h1><p>http://web.alpha.localhost:${port}/</p>`);
     const b = await curl(`https://web.beta.localhost:${port}/`);
     expect(b).toEqual({ status: 200, body: expect.stringContaining('hello from beta') as string });
@@ -91,8 +113,12 @@ describe('ports: a run\'s service through the router', () => {
     const s = net.connect(port, '127.0.0.1');
     let got = '';
     s.setEncoding('latin1');
-    s.on('data', (c: string) => { got += c; });
-    s.write(`GET /ws HTTP/1.1\r\nHost: web.alpha.localhost:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    s.on('data', (c: string) => {
+      got += c;
+    });
+    s.write(
+      `GET /ws HTTP/1.1\r\nHost: web.alpha.localhost:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
     await waitFor(() => got.includes('\r\n\r\n'), 10_000, '101');
     expect(got).toMatch(/^HTTP\/1\.1 101 /);
     s.write('ping-through-the-router');
@@ -154,14 +180,29 @@ describe('ports: a run\'s service through the router', () => {
 
   it('says a stopped run has stopped (502), and the router stops with the last run', async () => {
     expect((await moat(['stop', 'alpha'], { home, cwd: root, timeoutMs: 30_000 })).code).toBe(0);
-    const r = await waitFor(async () => { const x = await curl(`http://web.alpha.localhost:${port}/`); return x.status === 502 ? x : undefined; }, 15_000, 'the 502 page');
+    const r = await waitFor(
+      async () => {
+        const x = await curl(`http://web.alpha.localhost:${port}/`);
+        return x.status === 502 ? x : undefined;
+      },
+      15_000,
+      'the 502 page',
+    );
     expect(r.body).toContain('The run alpha has stopped');
     expect((await curl(`http://web.beta.localhost:${port}/`)).status).toBe(200);
     expect((await moat(['stop', 'beta'], { home, cwd: root, timeoutMs: 30_000 })).code).toBe(0);
-    await waitFor(() => new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(false); });
-      s.once('error', () => resolve(true));
-    }), 15_000, 'the router to stop listening');
+    await waitFor(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const s = net.connect(port, '127.0.0.1');
+          s.once('connect', () => {
+            s.destroy();
+            resolve(false);
+          });
+          s.once('error', () => resolve(true));
+        }),
+      15_000,
+      'the router to stop listening',
+    );
   });
 });

@@ -16,7 +16,28 @@ import { cleanupHome, errorProblems, moat, tempDir } from './helpers.js';
 const execFileP = promisify(execFile);
 const OWNER = 1000;
 /** Every program moat-init runs (by name or path), and a few a shell start-up could reach for. */
-const TOOLS = ['grep', 'sed', 'chown', 'cp', 'cat', 'ln', 'find', 'sleep', 'socat', 'setpriv', 'env', 'sh', 'keytool', 'printf', 'id', 'chmod', 'xargs', 'mkdir', 'test', 'moat-init'];
+const TOOLS = [
+  'grep',
+  'sed',
+  'chown',
+  'cp',
+  'cat',
+  'ln',
+  'find',
+  'sleep',
+  'socat',
+  'setpriv',
+  'env',
+  'sh',
+  'keytool',
+  'printf',
+  'id',
+  'chmod',
+  'xargs',
+  'mkdir',
+  'test',
+  'moat-init',
+];
 
 let home: string;
 let root: string;
@@ -46,10 +67,12 @@ async function workspace(name: string, yaml: string, files: Record<string, strin
 
 /** Every `hit.<what>.<pid>` file: what ran, as which uid, with which effective capabilities. */
 function hits(ws: string): Array<{ what: string; uid: number; caps: string }> {
-  return readdirSync(ws).filter((n) => n.startsWith('hit.')).map((n) => {
-    const [uid, caps] = readFileSync(join(ws, n), 'utf8').trim().split(' ');
-    return { what: n.split('.')[1] ?? '', uid: Number(uid), caps: caps ?? '' };
-  });
+  return readdirSync(ws)
+    .filter((n) => n.startsWith('hit.'))
+    .map((n) => {
+      const [uid, caps] = readFileSync(join(ws, n), 'utf8').trim().split(' ');
+      return { what: n.split('.')[1] ?? '', uid: Number(uid), caps: caps ?? '' };
+    });
 }
 
 /** Paths under `dir` (symlinks not followed) owned by root, or with a set-id bit. */
@@ -67,7 +90,11 @@ function expectOnlyTheUser(ws: string, reached: string[]): void {
   const all = hits(ws);
   const privileged = all.filter((h) => h.uid === 0 || !/^0+$/.test(h.caps));
   expect(privileged, JSON.stringify(all)).toEqual([]);
-  for (const what of reached) expect(all.map((h) => h.what), `the run's own process ran the planted ${what}`).toContain(what);
+  for (const what of reached)
+    expect(
+      all.map((h) => h.what),
+      `the run's own process ran the planted ${what}`,
+    ).toContain(what);
   expect(rootOrSetId(ws)).toEqual([]);
 }
 
@@ -81,9 +108,9 @@ afterAll(async () => {
 });
 
 describe('hostile workspace: the privileged start never runs what a run planted', () => {
-  it('env: PATH with fake grep, sed, chown, … first: moat-init never runs them, the run\'s own command does', async () => {
+  it("env: PATH with fake grep, sed, chown, … first: moat-init never runs them, the run's own command does", async () => {
     const files = Object.fromEntries(TOOLS.map((t) => [`.b/${t}`, recorder(t, t === 'moat-init' ? undefined : `/usr/bin/${t}`)]));
-    files['.b/[' ] = recorder('bracket', '/usr/bin/[');
+    files['.b/['] = recorder('bracket', '/usr/bin/[');
     const ws = await workspace('path', 'env:\n  PATH: /workspace/.b:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n', files);
     const r = await moat(['run', '--', '/bin/sh', '-c', 'echo "PATH=$PATH"; grep -q x /dev/null; true'], { home, cwd: ws });
     expect(r.code, r.stderr).toBe(0);
@@ -91,19 +118,25 @@ describe('hostile workspace: the privileged start never runs what a run planted'
     expectOnlyTheUser(ws, ['grep']);
   });
 
-  it('env: LD_PRELOAD naming a library in the workspace is loaded by the run\'s own command only', async () => {
+  it("env: LD_PRELOAD naming a library in the workspace is loaded by the run's own command only", async () => {
     const ws = await workspace('preload', 'env:\n  LD_PRELOAD: /workspace/evil.so\n');
     const src = join(ws, 'evil.c');
-    await writeFile(src, [
-      '#include <stdio.h>', '#include <unistd.h>', '#include <string.h>',
-      '__attribute__((constructor)) static void hit(void) {',
-      '  char caps[64] = "?"; char line[256]; FILE *s = fopen("/proc/self/status", "r");',
-      '  while (s && fgets(line, sizeof line, s)) if (!strncmp(line, "CapEff:", 7)) sscanf(line + 7, "%63s", caps);',
-      '  if (s) fclose(s);',
-      '  char name[64]; snprintf(name, sizeof name, "/workspace/hit.preload.%d", (int)getpid());',
-      '  FILE *f = fopen(name, "w"); if (f) { fprintf(f, "%d %s\\n", (int)getuid(), caps); fclose(f); }',
-      '}', '',
-    ].join('\n'));
+    await writeFile(
+      src,
+      [
+        '#include <stdio.h>',
+        '#include <unistd.h>',
+        '#include <string.h>',
+        '__attribute__((constructor)) static void hit(void) {',
+        '  char caps[64] = "?"; char line[256]; FILE *s = fopen("/proc/self/status", "r");',
+        '  while (s && fgets(line, sizeof line, s)) if (!strncmp(line, "CapEff:", 7)) sscanf(line + 7, "%63s", caps);',
+        '  if (s) fclose(s);',
+        '  char name[64]; snprintf(name, sizeof name, "/workspace/hit.preload.%d", (int)getpid());',
+        '  FILE *f = fopen(name, "w"); if (f) { fprintf(f, "%d %s\\n", (int)getuid(), caps); fclose(f); }',
+        '}',
+        '',
+      ].join('\n'),
+    );
     await execFileP('gcc', ['-shared', '-fPIC', '-o', join(ws, 'evil.so'), src]);
     await execFileP('chown', ['-R', `${OWNER}:${OWNER}`, ws]);
     const r = await moat(['run', '--', '/bin/true'], { home, cwd: ws });
@@ -112,7 +145,7 @@ describe('hostile workspace: the privileged start never runs what a run planted'
     expectOnlyTheUser(ws, ['preload']);
   });
 
-  it('env: BASH_ENV and ENV naming a workspace script are read by the run\'s own shells only', async () => {
+  it("env: BASH_ENV and ENV naming a workspace script are read by the run's own shells only", async () => {
     const ws = await workspace('bashenv', 'env:\n  BASH_ENV: /workspace/evil.sh\n  ENV: /workspace/evil.sh\n', {
       'evil.sh': `echo "$(/usr/bin/id -u) $(/bin/sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)" > "/workspace/hit.startup.$$"\n`,
     });
@@ -121,7 +154,7 @@ describe('hostile workspace: the privileged start never runs what a run planted'
     expectOnlyTheUser(ws, ['startup']);
   });
 
-  it('a writable mount first in PATH is used by the run\'s own command only, and none may cover system folders', async () => {
+  it("a writable mount first in PATH is used by the run's own command only, and none may cover system folders", async () => {
     const files = Object.fromEntries(TOOLS.filter((t) => t !== 'moat-init').map((t) => [`tools/${t}`, recorder(t, `/usr/bin/${t}`)]));
     const ws = await workspace('mount', 'mounts:\n  - ./tools:/opt/tools\nenv:\n  PATH: /opt/tools:/usr/sbin:/usr/bin:/sbin:/bin\n', files);
     const r = await moat(['run', '--approve-config', '--', '/bin/sh', '-c', 'cat /dev/null'], { home, cwd: ws });
@@ -138,8 +171,8 @@ describe('hostile workspace: the privileged start never runs what a run planted'
   });
 });
 
-describe('the run\'s environment still reaches its command, exactly', () => {
-  it('values with spaces, newlines, =, quotes, backslashes and $ round-trip; -e adds; the gateway\'s variables stay', async () => {
+describe("the run's environment still reaches its command, exactly", () => {
+  it("values with spaces, newlines, =, quotes, backslashes and $ round-trip; -e adds; the gateway's variables stay", async () => {
     const values: Record<string, string> = {
       SPACES: '  a  b  ',
       LINES: 'one\ntwo\n\nthree\n',
@@ -151,11 +184,14 @@ describe('the run\'s environment still reaches its command, exactly', () => {
       UNICODE: 'héllo wörld ✓',
       EMPTY: '',
     };
-    const yaml = `env:\n${Object.entries(values).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join('\n')}\n`;
+    const yaml = `env:\n${Object.entries(values)
+      .map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`)
+      .join('\n')}\n`;
     const ws = await workspace('values', yaml);
     // Each value leaves as base64, so the output path cannot change a byte of it.
     const show = (label: string, expr: string): string => `printf '${label}='; printf '%s' "${expr}" | base64 -w0; echo`;
-    const script = [...Object.keys(values), 'FLAG'].map((n) => show(n, `$${n}`))
+    const script = [...Object.keys(values), 'FLAG']
+      .map((n) => show(n, `$${n}`))
       .concat(show('PROXY', '$HTTPS_PROXY'), show('CA', '$SSL_CERT_FILE'), show('HOME', '$HOME'), show('MOAT_UID', '${MOAT_UID-unset}'))
       .join('\n');
     const r = await moat(['run', '-e', 'FLAG=x = y\nz', '--', '/bin/sh', '-c', script], { home, cwd: ws });

@@ -40,16 +40,16 @@ afterAll(async () => {
 });
 
 describe('sandbox: which kernel a run sees', () => {
-  it('under runc the run sees the host\'s kernel, and its record says runc', async () => {
+  it("under runc the run sees the host's kernel, and its record says runc", async () => {
     const r = await moat(['run', '--sandbox', 'runc', '--', 'sh', '-c', SCRIPT], { home, cwd: await workspace('runc'), env, timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(kernel(r.stdout)).toBe(release());
     const id = /^RUN=(.*)$/m.exec(r.stdout)?.[1] ?? '';
     expect(id).toMatch(RUN_ID_RE);
-    expect((await readMetadata(home, id) as unknown as { sandbox?: string }).sandbox).toBe('runc');
+    expect(((await readMetadata(home, id)) as unknown as { sandbox?: string }).sandbox).toBe('runc');
   }, 90_000);
 
-  it('--sandbox gvisor: another kernel than the host\'s when the engine has runsc; else an error with the fix and no run', async () => {
+  it("--sandbox gvisor: another kernel than the host's when the engine has runsc; else an error with the fix and no run", async () => {
     const cwd = await workspace('gvisor');
     const r = await moat(['run', '--sandbox', 'gvisor', '--', 'sh', '-c', SCRIPT], { home, cwd, env, timeoutMs: 60_000 });
     if (engineHasRunsc) {
@@ -74,7 +74,7 @@ describe('sandbox: which kernel a run sees', () => {
       return;
     }
     expect(kernel(first.stdout)).toBe(release());
-    expect(first.stderr).toContain('Runs use runc and share this host\'s kernel: the engine at');
+    expect(first.stderr).toContain("Runs use runc and share this host's kernel: the engine at");
     const second = await moat(['run', '--', 'true'], { home, cwd, env, timeoutMs: 60_000 });
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).not.toContain('Runs use runc');

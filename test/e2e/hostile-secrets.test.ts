@@ -44,8 +44,12 @@ beforeAll(async () => {
   await mkdir(items, { recursive: true });
   await writeFile(join(items, 'test-key'), STRIPE_KEY);
   env = {
-    ...env, PATH: `${OP_BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`, FAKE_OP_ITEMS: join(root, 'op-items'), FAKE_OP_SIGNED_IN: '1',
-    FAKE_OP_ARGV: join(root, 'op-argv'), HOST_LEGACY: LEGACY,
+    ...env,
+    PATH: `${OP_BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    FAKE_OP_ITEMS: join(root, 'op-items'),
+    FAKE_OP_SIGNED_IN: '1',
+    FAKE_OP_ARGV: join(root, 'op-argv'),
+    HOST_LEGACY: LEGACY,
   };
   await warmImage(home, await makeWorkspace(root, 'warm'), env);
 }, 600_000);
@@ -57,16 +61,20 @@ afterAll(async () => {
 
 describe('secrets: placeholders in the container, real values only at the gateway, only for their hosts', () => {
   it('op:// secret: real value in a header, the path and a JSON body of api.stripe.com; placeholder elsewhere; nothing in the container', async () => {
-    const cwd = await makeWorkspace(root, 'stripe', [
-      'secrets:',
-      '  STRIPE_KEY:',
-      '    from: op://Dev/Stripe/test-key',
-      '    hosts: [api.stripe.com]',
-      '  LEGACY_TOKEN:',
-      '    from: env://HOST_LEGACY',
-      '    expose: env',
-      '',
-    ].join('\n'));
+    const cwd = await makeWorkspace(
+      root,
+      'stripe',
+      [
+        'secrets:',
+        '  STRIPE_KEY:',
+        '    from: op://Dev/Stripe/test-key',
+        '    hosts: [api.stripe.com]',
+        '  LEGACY_TOKEN:',
+        '    from: env://HOST_LEGACY',
+        '    expose: env',
+        '',
+      ].join('\n'),
+    );
     const script = [
       'echo RUN=$MOAT_RUN_ID',
       'echo "KEY=$STRIPE_KEY"',
@@ -110,10 +118,14 @@ describe('secrets: placeholders in the container, real values only at the gatewa
 
     // The audit log names each resolution, substitution and refusal, never a value.
     const auditFile = join(home, 'runs', id, 'audit.jsonl');
-    const auditText = await waitFor(async () => {
-      const t = await readFile(auditFile, 'utf8').catch(() => '');
-      return t.includes('"event":"refused"') && t.includes('"event":"substituted"') ? t : undefined;
-    }, 15_000, 'the secret entries in the audit log');
+    const auditText = await waitFor(
+      async () => {
+        const t = await readFile(auditFile, 'utf8').catch(() => '');
+        return t.includes('"event":"refused"') && t.includes('"event":"substituted"') ? t : undefined;
+      },
+      15_000,
+      'the secret entries in the audit log',
+    );
     expect(auditText).toContain('"scheme":"op"');
     expect(auditText).toContain('"event":"refused"');
     expect(auditText).toContain('"event":"substituted"');

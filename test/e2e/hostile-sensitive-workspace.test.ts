@@ -31,11 +31,17 @@ afterAll(async () => {
 const run = (cwd: string, args: string[] = [], command = ['true']) =>
   moat(['run', ...args, '--', ...command], { home: moatHome, cwd, env: { HOME: userHome } });
 
-describe('hostile workspace: moat\'s home and the user\'s keys are never inside a run', () => {
-  it('refuses the home folder, /, a folder holding ~/.ssh or gcloud\'s credentials, and a symlink to one, with the fix', async () => {
+describe("hostile workspace: moat's home and the user's keys are never inside a run", () => {
+  it("refuses the home folder, /, a folder holding ~/.ssh or gcloud's credentials, and a symlink to one, with the fix", async () => {
     const link = join(base, 'innocent-looking');
     await symlink(userHome, link);
-    for (const [cwd, what] of [[userHome, /is your home folder/], ['/', /is the root folder/], [join(userHome, '.config'), /gcloud/], [link, /is your home folder/], [join(userHome, '.ssh'), /is inside .*\.ssh/]] as const) {
+    for (const [cwd, what] of [
+      [userHome, /is your home folder/],
+      ['/', /is the root folder/],
+      [join(userHome, '.config'), /gcloud/],
+      [link, /is your home folder/],
+      [join(userHome, '.ssh'), /is inside .*\.ssh/],
+    ] as const) {
       const r = await run(cwd);
       expect(errorProblems(r), `${cwd}: ${r.stderr}`).toEqual([]);
       expect(r.stderr).toMatch(what);
@@ -44,12 +50,12 @@ describe('hostile workspace: moat\'s home and the user\'s keys are never inside 
     expect(readdirSync(moatHome).includes('runs') ? readdirSync(join(moatHome, 'runs')) : []).toEqual([]);
   });
 
-  it('refuses a folder that contains moat\'s home, naming it', async () => {
+  it("refuses a folder that contains moat's home, naming it", async () => {
     const r = await run(userHome);
     expect(r.stderr).toContain(`contains moat's home (${moatHome})`);
   });
 
-  it('refuses a workspace inside moat\'s home even when told to allow sensitive folders', async () => {
+  it("refuses a workspace inside moat's home even when told to allow sensitive folders", async () => {
     const inside = join(moatHome, 'runs-look-alike');
     await mkdir(inside, { recursive: true });
     const r = await run(inside, ['--allow-sensitive-workspace']);
@@ -57,8 +63,9 @@ describe('hostile workspace: moat\'s home and the user\'s keys are never inside 
     expect(r.stderr).toMatch(/inside moat's home/);
   });
 
-  it('with --allow-sensitive-workspace runs in the home folder, with moat\'s home hidden behind an empty read-only folder', async () => {
-    const script = 'echo "MOAT=[$(ls -A /workspace/.moat | tr "\\n" " ")]"; touch /workspace/.moat/x 2>/dev/null && echo WRITE=done || echo WRITE=refused; ls /workspace/.ssh';
+  it("with --allow-sensitive-workspace runs in the home folder, with moat's home hidden behind an empty read-only folder", async () => {
+    const script =
+      'echo "MOAT=[$(ls -A /workspace/.moat | tr "\\n" " ")]"; touch /workspace/.moat/x 2>/dev/null && echo WRITE=done || echo WRITE=refused; ls /workspace/.ssh';
     const r = await run(userHome, ['--allow-sensitive-workspace'], ['/bin/sh', '-c', script]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('MOAT=[]');

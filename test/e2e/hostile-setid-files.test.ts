@@ -57,7 +57,10 @@ afterAll(async () => {
 });
 
 describe('hostile run: no set-id file or device node outlives it', () => {
-  for (const [label, owner] of [['a root-owned workspace (uid 0, no capabilities)', undefined], ['a workspace owned by uid 1000', 1000]] as const) {
+  for (const [label, owner] of [
+    ['a root-owned workspace (uid 0, no capabilities)', undefined],
+    ['a workspace owned by uid 1000', 1000],
+  ] as const) {
     it(`${label}: chmod 4755, g+s, install -m 6755 in the workspace and a writable mount are stripped and reported; mknod is refused`, async () => {
       const ws = await workspace(`attached-${owner ?? 0}`, owner);
       const r = await moat(['run', '--approve-config', '--', '/bin/sh', '-c', PLANT], { home, cwd: ws });

@@ -48,7 +48,12 @@ describe('hostile: a refused-request flood cannot grow the trace or the audit lo
   });
 
   it('stays within budget, summarises refusals, and moat trace / moat audit still work on the result', async () => {
-    const r = await moat(['run', '--approve-config', '-n', 'flood', '--allow-host', 'allowed.test', '--', 'bash', '-c', FLOOD], { home, cwd: ws, env, timeoutMs: 120_000 });
+    const r = await moat(['run', '--approve-config', '-n', 'flood', '--allow-host', 'allowed.test', '--', 'bash', '-c', FLOOD], {
+      home,
+      cwd: ws,
+      env,
+      timeoutMs: 120_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     const sent = [...r.stdout.matchAll(/sent=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 
@@ -62,14 +67,20 @@ describe('hostile: a refused-request flood cannot grow the trace or the audit lo
     // Uncapped, each request alone would have written 30 KB to each file.
     expect(sent * 30_000, r.stdout).toBeGreaterThan(16 * BUDGET);
 
-    const lines = (await readFile(join(dir, 'network.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await readFile(join(dir, 'network.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const one = lines.filter((l) => l.type === 'request' && l.host === 'denied.test');
     expect(one).toHaveLength(20);
     expect(one[0]!.urlLen).toBeGreaterThan(30_000);
     expect(String(one[0]!.url)).toMatch(/…\[truncated\]$/);
     expect(lines.filter((l) => l.type === 'refusals' && l.host === 'denied.test').reduce((n, l) => n + (l.count as number), 0)).toBeGreaterThan(0);
     const byHost = (h: string): number => lines.filter((l) => l.host === h).length;
-    expect(lines.some((l) => l.type === 'trace-budget-reached'), `${r.stdout} ${netSize} bytes, allowed.test ${byHost('allowed.test')}`).toBe(true);
+    expect(
+      lines.some((l) => l.type === 'trace-budget-reached'),
+      `${r.stdout} ${netSize} bytes, allowed.test ${byHost('allowed.test')}`,
+    ).toBe(true);
     expect(lines.filter((l) => l.type === 'dropped').reduce((n, l) => n + (l.count as number), 0)).toBeGreaterThan(0);
 
     const trace = await moat(['trace', 'flood'], { home, cwd: ws });
@@ -79,10 +90,14 @@ describe('hostile: a refused-request flood cannot grow the trace or the audit lo
     expect(trace.stdout).toMatch(/\d+ requests not listed/);
 
     // The daemon signs the final checkpoint as the run ends; wait for it rather than race it.
-    const audit = await waitFor(async () => {
-      const a = await moat(['audit', 'flood'], { home, cwd: ws });
-      return a.code === 0 && /\[ok\]\s+completeness/.test(a.stdout) ? a : undefined;
-    }, 20_000, 'a verified audit log');
+    const audit = await waitFor(
+      async () => {
+        const a = await moat(['audit', 'flood'], { home, cwd: ws });
+        return a.code === 0 && /\[ok\]\s+completeness/.test(a.stdout) ? a : undefined;
+      },
+      20_000,
+      'a verified audit log',
+    );
     expect(audit.stdout).toMatch(/\[ok\]\s+completeness\s+all \d+ entries covered by the final checkpoint/);
     const budget = await moat(['audit', 'flood', '--events', '--type', 'lifecycle', '--json'], { home, cwd: ws });
     expect(budget.stdout).toContain('"event":"audit-budget-reached"');

@@ -45,7 +45,16 @@ const runsOf = (): string[] => readdirSync(join(home, 'runs'));
 describe('hostile workspace: moat.yaml seen for the first time', () => {
   it('a moat.yaml an agent writes in a subfolder is refused on its first run there, until the user approves it', async () => {
     const cwd = await workspace('');
-    const plant = await moat(['run', '--', 'sh', '-c', `mkdir -p /workspace/sub && printf 'mounts: ["${secretDir}:/home/moat/.ssh:ro"]\\n' > /workspace/sub/moat.yaml && echo PLANTED`], { home, cwd });
+    const plant = await moat(
+      [
+        'run',
+        '--',
+        'sh',
+        '-c',
+        `mkdir -p /workspace/sub && printf 'mounts: ["${secretDir}:/home/moat/.ssh:ro"]\\n' > /workspace/sub/moat.yaml && echo PLANTED`,
+      ],
+      { home, cwd },
+    );
     expect(plant.code, plant.stderr).toBe(0);
     expect(plant.stdout).toBe('PLANTED\n');
     const before = runsOf().length;
@@ -53,10 +62,12 @@ describe('hostile workspace: moat.yaml seen for the first time', () => {
     const r = await moat(['run', '--', 'cat', '/home/moat/.ssh/id_ed25519'], { home, cwd: sub });
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain('HOST-PRIVATE-KEY');
-    expect(r.stderr).toBe(`moat: moat.yaml in ${sub} sets mounts, which reach beyond the container, and nobody has approved them here yet:\n`
-      + '    mounts:\n'
-      + `  +   - ${secretDir} → /home/moat/.ssh, read-only\n`
-      + `  Review them (moat trust show ${sub}), then run again with --approve-config to accept them.\n`);
+    expect(r.stderr).toBe(
+      `moat: moat.yaml in ${sub} sets mounts, which reach beyond the container, and nobody has approved them here yet:\n` +
+        '    mounts:\n' +
+        `  +   - ${secretDir} → /home/moat/.ssh, read-only\n` +
+        `  Review them (moat trust show ${sub}), then run again with --approve-config to accept them.\n`,
+    );
     expect(runsOf()).toHaveLength(before);
   });
 
@@ -86,16 +97,18 @@ describe('hostile workspace: a summary a person can read', () => {
     const r = await moat(['run', '--', 'cat', '/s/id_ed25519'], { home, cwd });
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain('HOST-PRIVATE-KEY');
-    expect(r.stderr).toBe(`moat: moat.yaml changed mounts and network.rules since the last run in ${cwd}, and an agent in a run can edit that file:\n`
-      + '    mounts:\n'
-      + `  +   - ${secretDir} → /s, read-only\n`
-      + '    network.rules:\n'
-      + '  +   - h0.example.com\n'
-      + '  +   - h1.example.com\n'
-      + '  +   - h2.example.com\n'
-      + '  +   … 397 more\n'
-      + `  (moat trust show ${cwd} lists every entry)\n`
-      + `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`);
+    expect(r.stderr).toBe(
+      `moat: moat.yaml changed mounts and network.rules since the last run in ${cwd}, and an agent in a run can edit that file:\n` +
+        '    mounts:\n' +
+        `  +   - ${secretDir} → /s, read-only\n` +
+        '    network.rules:\n' +
+        '  +   - h0.example.com\n' +
+        '  +   - h1.example.com\n' +
+        '  +   - h2.example.com\n' +
+        '  +   … 397 more\n' +
+        `  (moat trust show ${cwd} lists every entry)\n` +
+        `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`,
+    );
     const show = await moat(['trust', 'show'], { home, cwd });
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout.split('\n').filter((l) => /^\+ {3}- h\d+\.example\.com$/.test(l))).toHaveLength(400);
@@ -108,12 +121,14 @@ describe('hostile workspace: a summary a person can read', () => {
     await writeFile(join(cwd, 'moat.yaml'), 'base_image: ubuntu:24.04\ndependencies: [jq, apt:netcat-openbsd]\n');
     const r = await moat(['run', '--', 'true'], { home, cwd });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`moat: moat.yaml changed base_image and dependencies since the last run in ${cwd}, and an agent in a run can edit that file:\n`
-      + '  - base_image: debian:bookworm-slim\n'
-      + '  + base_image: ubuntu:24.04\n'
-      + '    dependencies:\n'
-      + '  +   - apt:netcat-openbsd\n'
-      + `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`);
+    expect(r.stderr).toBe(
+      `moat: moat.yaml changed base_image and dependencies since the last run in ${cwd}, and an agent in a run can edit that file:\n` +
+        '  - base_image: debian:bookworm-slim\n' +
+        '  + base_image: ubuntu:24.04\n' +
+        '    dependencies:\n' +
+        '  +   - apt:netcat-openbsd\n' +
+        `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`,
+    );
   });
 });
 
@@ -125,9 +140,11 @@ describe('hostile workspace: build settings that would write the Dockerfile', ()
     const r = await moat(['run', '--approve-config', '--', 'cat', '/pwned'], { home, cwd });
     expect(r.code).toBe(1);
     expect(r.stdout).not.toContain('PWNED');
-    expect(r.stderr).toBe('moat: moat.yaml is invalid (1 problem):\n'
-      + '  moat.yaml:1:13: base_image: an image reference has no spaces, line breaks or control characters\n'
-      + '  Fix moat.yaml at the positions above. Editors validate it with the modeline "# yaml-language-server: $schema=<path or URL>/moat.schema.json".\n');
+    expect(r.stderr).toBe(
+      'moat: moat.yaml is invalid (1 problem):\n' +
+        '  moat.yaml:1:13: base_image: an image reference has no spaces, line breaks or control characters\n' +
+        '  Fix moat.yaml at the positions above. Editors validate it with the modeline "# yaml-language-server: $schema=<path or URL>/moat.schema.json".\n',
+    );
     expect(await images()).toBe(before);
   });
 
@@ -135,6 +152,8 @@ describe('hostile workspace: build settings that would write the Dockerfile', ()
     const cwd = await workspace('dependencies:\n  - "jq\\nRUN echo PWNED > /pwned"\n');
     const r = await moat(['run', '--approve-config', '--', 'true'], { home, cwd });
     expect(r.code).toBe(1);
-    expect(r.stderr.split('\n')[1]).toBe('  moat.yaml:2:5: dependencies[0]: dependency "jq\\nRUN echo PWNED > /pwned" has a space, line break or control character; write one tool per entry, e.g. "node@20"');
+    expect(r.stderr.split('\n')[1]).toBe(
+      '  moat.yaml:2:5: dependencies[0]: dependency "jq\\nRUN echo PWNED > /pwned" has a space, line break or control character; write one tool per entry, e.g. "node@20"',
+    );
   });
 });

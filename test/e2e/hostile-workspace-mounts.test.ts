@@ -48,11 +48,13 @@ const read = (cwd: string, flags: string[] = []): Promise<MoatResult> => moat(['
 
 /** The refusal of a run whose approved mount now resolves to `to`. */
 function redirected(ws: string, to: string): string {
-  return `moat: A mount source in moat.yaml now resolves to another host path than the one approved in ${ws} (a run can replace a folder on the way with a symbolic link):\n`
-    + '    mounts:\n'
-    + `  -   - ${join(ws, 'top', 'mid', 'data')} → /data, read-only\n`
-    + `  +   - ${to} → /data, read-only; ./top/mid/data is in the workspace but resolves outside it\n`
-    + `  Review them (moat trust show ${ws}), then run again with --approve-config to accept them.\n`;
+  return (
+    `moat: A mount source in moat.yaml now resolves to another host path than the one approved in ${ws} (a run can replace a folder on the way with a symbolic link):\n` +
+    '    mounts:\n' +
+    `  -   - ${join(ws, 'top', 'mid', 'data')} → /data, read-only\n` +
+    `  +   - ${to} → /data, read-only; ./top/mid/data is in the workspace but resolves outside it\n` +
+    `  Review them (moat trust show ${ws}), then run again with --approve-config to accept them.\n`
+  );
 }
 
 function refusedWithout(r: MoatResult, secret = SECRET): void {
@@ -81,7 +83,17 @@ describe('hostile workspace: a symbolic link swapped into an approved mount', ()
 
   it('a run that swaps the folder for a link gets nothing from the next run while the approval stays unchanged', async () => {
     const cwd = await workspace(MOUNT);
-    const swap = await moat(['run', '--approve-config', '--', 'sh', '-c', `cat /data/file.txt && rm -rf /workspace/top/mid && ln -s ${outside}/mid /workspace/top/mid && echo SWAPPED`], { home, cwd });
+    const swap = await moat(
+      [
+        'run',
+        '--approve-config',
+        '--',
+        'sh',
+        '-c',
+        `cat /data/file.txt && rm -rf /workspace/top/mid && ln -s ${outside}/mid /workspace/top/mid && echo SWAPPED`,
+      ],
+      { home, cwd },
+    );
     expect(swap.code, swap.stderr).toBe(0);
     expect(swap.stdout).toBe('workspace data\nSWAPPED\n');
     const r = await read(cwd);
@@ -90,8 +102,10 @@ describe('hostile workspace: a symbolic link swapped into an approved mount', ()
     // Refused again: a refusal approves nothing, and moat trust show names the change.
     refusedWithout(await read(cwd));
     const show = await moat(['trust', 'show'], { home, cwd });
-    expect(show.stdout).toContain(`  mounts:\n-   - ${join(cwd, 'top', 'mid', 'data')} → /data, read-only\n`
-      + `+   - ${join(outside, 'mid', 'data')} → /data, read-only; ./top/mid/data is in the workspace but resolves outside it\n`);
+    expect(show.stdout).toContain(
+      `  mounts:\n-   - ${join(cwd, 'top', 'mid', 'data')} → /data, read-only\n` +
+        `+   - ${join(outside, 'mid', 'data')} → /data, read-only; ./top/mid/data is in the workspace but resolves outside it\n`,
+    );
   });
 
   it('a link planted before the first approval is shown as the real path, outside the workspace', async () => {
@@ -100,10 +114,12 @@ describe('hostile workspace: a symbolic link swapped into an approved mount', ()
     await symlink(outside, join(cwd, 'top'));
     const r = await read(cwd);
     refusedWithout(r);
-    expect(r.stderr).toBe(`moat: moat.yaml in ${cwd} sets mounts, which reach beyond the container, and nobody has approved them here yet:\n`
-      + '    mounts:\n'
-      + `  +   - ${join(outside, 'mid', 'data')} → /data, read-only; ./top/mid/data is in the workspace but resolves outside it\n`
-      + `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`);
+    expect(r.stderr).toBe(
+      `moat: moat.yaml in ${cwd} sets mounts, which reach beyond the container, and nobody has approved them here yet:\n` +
+        '    mounts:\n' +
+        `  +   - ${join(outside, 'mid', 'data')} → /data, read-only; ./top/mid/data is in the workspace but resolves outside it\n` +
+        `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`,
+    );
   });
 
   it('".." segments are resolved before the approval: a rewritten source that climbs out is a change, shown by its real path', async () => {
@@ -112,14 +128,16 @@ describe('hostile workspace: a symbolic link swapped into an approved mount', ()
     await writeFile(join(cwd, 'moat.yaml'), `mounts: ["./top/mid/data/../../../../outside/mid/data:/data:ro"]\n`);
     const r = await read(cwd);
     refusedWithout(r);
-    expect(r.stderr).toBe(`moat: moat.yaml changed mounts since the last run in ${cwd}, and an agent in a run can edit that file:\n`
-      + '    mounts:\n'
-      + `  -   - ${join(cwd, 'top', 'mid', 'data')} → /data, read-only\n`
-      + `  +   - ${join(outside, 'mid', 'data')} → /data, read-only\n`
-      + `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`);
+    expect(r.stderr).toBe(
+      `moat: moat.yaml changed mounts since the last run in ${cwd}, and an agent in a run can edit that file:\n` +
+        '    mounts:\n' +
+        `  -   - ${join(cwd, 'top', 'mid', 'data')} → /data, read-only\n` +
+        `  +   - ${join(outside, 'mid', 'data')} → /data, read-only\n` +
+        `  Review them (moat trust show ${cwd}), then run again with --approve-config to accept them.\n`,
+    );
   });
 
-  it('a link to a folder whose name would split the engine\'s mount syntax is refused', async () => {
+  it("a link to a folder whose name would split the engine's mount syntax is refused", async () => {
     const cwd = await workspace(MOUNT);
     expect((await moat(['trust', 'approve'], { home, cwd })).code).toBe(0);
     const odd = join(root, 'odd:/etc');
@@ -128,7 +146,9 @@ describe('hostile workspace: a symbolic link swapped into an approved mount', ()
     await symlink(odd, join(cwd, 'top', 'mid', 'data'));
     const r = await read(cwd, ['--approve-config']);
     refusedWithout(r);
-    expect(r.stderr).toBe(`moat: The mount source ./top/mid/data resolves to ${JSON.stringify(odd)}, which has a ":", "," or control character the engine cannot mount safely.\n  Rename the folder, or remove the mount from moat.yaml.\n`);
+    expect(r.stderr).toBe(
+      `moat: The mount source ./top/mid/data resolves to ${JSON.stringify(odd)}, which has a ":", "," or control character the engine cannot mount safely.\n  Rename the folder, or remove the mount from moat.yaml.\n`,
+    );
   });
 
   it('an approved relative mount still works, through its real path', async () => {

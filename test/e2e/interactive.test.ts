@@ -54,11 +54,15 @@ describe('interactive runs (tmux)', () => {
 
     await tmux.run(['resize-window', '-t', s, '-x', '120', '-y', '40']);
     // The new size reaches the container via SIGWINCH → resize; ask until it shows (no timing assertion).
-    await waitFor(async () => {
-      await typeLine(s, 'stty size');
-      await sleep(500);
-      return /^40 120\s*$/m.test(await tmux.capture(s));
-    }, 20_000, 'stty size to say 40 120');
+    await waitFor(
+      async () => {
+        await typeLine(s, 'stty size');
+        await sleep(500);
+        return /^40 120\s*$/m.test(await tmux.capture(s));
+      },
+      20_000,
+      'stty size to say 40 120',
+    );
 
     await typeLine(s, 'sleep 100');
     await sleep(700);
@@ -73,10 +77,14 @@ describe('interactive runs (tmux)', () => {
     const run = await waitFor(async () => (await listRuns(home, cwd)).find((x) => x.name === 'tty-run' && x.state === 'stopped'), 20_000, 'stopped');
     expect(run.exitCode).toBe(5);
     expect(run.interactive).toBe(true);
-    const logs = await waitFor(async () => {
-      const l = await readLogs(home, run.id);
-      return l.some((x) => /after-42/.test(x.line) && !/echo/.test(x.line)) ? l : undefined;
-    }, 20_000, 'the typed command output in logs.jsonl');
+    const logs = await waitFor(
+      async () => {
+        const l = await readLogs(home, run.id);
+        return l.some((x) => /after-42/.test(x.line) && !/echo/.test(x.line)) ? l : undefined;
+      },
+      20_000,
+      'the typed command output in logs.jsonl',
+    );
     expect(logs.some((x) => x.line.includes('30 100'))).toBe(true);
   });
 
@@ -150,4 +158,3 @@ describe('interactive runs (tmux)', () => {
     expect(again.code, again.stderr).toBe(0);
   });
 });
-

@@ -23,7 +23,10 @@ function doc<T = Record<string, unknown>>(r: MoatResult): T {
 function jsonLines<T = Record<string, unknown>>(r: MoatResult): T[] {
   expect(r.code, r.stderr).toBe(0);
   expect(r.stderr).toBe('');
-  return r.stdout.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as T);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as T);
 }
 
 /** A failure: non-zero exit, nothing on stdout, one error document alone on stderr. */
@@ -61,13 +64,29 @@ describe('moat --json: one voice', () => {
   it('list: {runs: [...]} with the run’s documented fields', async () => {
     const { runs } = doc<{ runs: Record<string, unknown>[] }>(await m(['list', '--json']));
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ id, name: 'jsonrun', state: 'stopped', exitCode: 0, workspace: expect.any(String), command: expect.any(Array), createdAt: expect.any(String), image: expect.any(String) });
+    expect(runs[0]).toMatchObject({
+      id,
+      name: 'jsonrun',
+      state: 'stopped',
+      exitCode: 0,
+      workspace: expect.any(String),
+      command: expect.any(Array),
+      createdAt: expect.any(String),
+      image: expect.any(String),
+    });
   });
 
   it('status and version: the engine and the daemon in the same shape', async () => {
     const st = doc<Record<string, unknown>>(await m(['status', '--json']));
     expect(Object.keys(st).sort()).toEqual(['daemon', 'engine', 'hints', 'home', 'imageBytes', 'images', 'runs', 'version']);
-    expect(st).toMatchObject({ home, engine: { reachable: true, version: expect.any(String), api: expect.any(String), os: expect.any(String), arch: expect.any(String) }, runs: { stopped: 1 }, images: expect.any(Number), imageBytes: expect.any(Number), hints: expect.any(Array) });
+    expect(st).toMatchObject({
+      home,
+      engine: { reachable: true, version: expect.any(String), api: expect.any(String), os: expect.any(String), arch: expect.any(String) },
+      runs: { stopped: 1 },
+      images: expect.any(Number),
+      imageBytes: expect.any(Number),
+      hints: expect.any(Array),
+    });
     expect(typeof (st.daemon as { running: unknown }).running).toBe('boolean');
     const v = doc(await m(['version', '--json']));
     expect(v).toMatchObject({ version: expect.any(String), node: process.versions.node, engine: { reachable: true, version: expect.any(String) } });
@@ -76,7 +95,10 @@ describe('moat --json: one voice', () => {
   it('an unreachable engine is a field with its error code, not a failure, for status and version', async () => {
     const env = { DOCKER_HOST: `unix://${ws}/no-engine.sock` };
     const v = doc<{ engine: { reachable: boolean; error: { code: string; message: string } } }>(await m(['version', '--json'], env));
-    expect(v.engine).toMatchObject({ reachable: false, error: { code: 'E_ENGINE_UNREACHABLE', message: expect.stringContaining('Cannot reach the Docker engine') } });
+    expect(v.engine).toMatchObject({
+      reachable: false,
+      error: { code: 'E_ENGINE_UNREACHABLE', message: expect.stringContaining('Cannot reach the Docker engine') },
+    });
     const st = doc<{ engine: { reachable: boolean; error: { code: string } } }>(await m(['status', '--json'], env));
     expect(st.engine).toMatchObject({ reachable: false, error: { code: 'E_ENGINE_UNREACHABLE' } });
   });
@@ -93,15 +115,26 @@ describe('moat --json: one voice', () => {
   });
 
   it('trace: JSON lines, one per request, the refused one included', async () => {
-    const lines = jsonLines<{ type: string; host: string; status: number; blocked?: boolean; method: string; url: string; ts: string }>(await m(['trace', id, '--json']));
+    const lines = jsonLines<{ type: string; host: string; status: number; blocked?: boolean; method: string; url: string; ts: string }>(
+      await m(['trace', id, '--json']),
+    );
     const refused = lines.find((l) => l.type === 'request' && l.host === '10.255.0.1');
     expect(refused).toMatchObject({ blocked: true, method: 'GET', status: expect.any(Number), ts: expect.any(String), url: 'http://10.255.0.1/x' });
   });
 
   it('audit: the report as one document; --events --json the raw entries; --events alone a timeline', async () => {
     const report = doc<Record<string, unknown>>(await m(['audit', id, '--json']));
-    expect(report).toMatchObject({ kind: 'run', ok: true, runId: id, entries: expect.any(Number), checks: expect.any(Array), countsByType: expect.any(Object) });
-    const ev = doc<{ runId: string; entries: { seq: number; ts: string; type: string; data: Record<string, unknown>; hash: string }[] }>(await m(['audit', id, '--events', '--json']));
+    expect(report).toMatchObject({
+      kind: 'run',
+      ok: true,
+      runId: id,
+      entries: expect.any(Number),
+      checks: expect.any(Array),
+      countsByType: expect.any(Object),
+    });
+    const ev = doc<{ runId: string; entries: { seq: number; ts: string; type: string; data: Record<string, unknown>; hash: string }[] }>(
+      await m(['audit', id, '--events', '--json']),
+    );
     expect(ev.runId).toBe(id);
     expect(ev.entries[0]).toMatchObject({ seq: 1, type: 'lifecycle', data: { event: 'created', name: 'jsonrun' }, hash: expect.any(String) });
     const text = await m(['audit', id, '--events']);
@@ -116,12 +149,23 @@ describe('moat --json: one voice', () => {
 
   it('grant list, proxy status, deps and sessions: one document each', async () => {
     const [grants, proxy, depsList, depsInfo, sessions] = await Promise.all([
-      m(['grant', 'list', '--json']), m(['proxy', 'status', '--json']), m(['deps', 'list', '--json']), m(['deps', 'info', 'git', '--json']), m(['claude', 'sessions', '--json']),
+      m(['grant', 'list', '--json']),
+      m(['proxy', 'status', '--json']),
+      m(['deps', 'list', '--json']),
+      m(['deps', 'info', 'git', '--json']),
+      m(['claude', 'sessions', '--json']),
     ]);
     expect(doc(grants)).toEqual({ grants: [] });
     const px = doc<{ running: boolean; pid?: number }>(proxy);
     expect(typeof px.running).toBe('boolean');
-    if (px.running) expect(px).toMatchObject({ pid: expect.any(Number), version: expect.any(String), startedAt: expect.any(String), runs: expect.any(Array), log: expect.any(String) });
+    if (px.running)
+      expect(px).toMatchObject({
+        pid: expect.any(Number),
+        version: expect.any(String),
+        startedAt: expect.any(String),
+        runs: expect.any(Array),
+        log: expect.any(String),
+      });
     const deps = doc<{ dependencies: { name: string; type: string; needsInternet: boolean }[] }>(depsList);
     expect(deps.dependencies.find((d) => d.name === 'node')).toMatchObject({ type: 'runtime', needsInternet: false });
     expect(doc(depsInfo)).toMatchObject({ name: 'git', type: expect.any(String) });
@@ -133,10 +177,16 @@ describe('moat --json: one voice', () => {
     try {
       await writeFile(join(other, 'moat.yaml'), 'network:\n  policy: strict\n  rules: [example.test]\n');
       const [pending, clean] = await Promise.all([m(['trust', 'show', other, '--json']), m(['trust', 'show', ws, '--json'])]);
-      const p = doc<{ workspace: string; file: string; approvedBefore: boolean; changes: { key: string; added: string[]; removed: string[]; redirected: unknown[] }[] }>(pending);
+      const p = doc<{
+        workspace: string;
+        file: string;
+        approvedBefore: boolean;
+        changes: { key: string; added: string[]; removed: string[]; redirected: unknown[] }[];
+      }>(pending);
       expect(p).toMatchObject({ workspace: await realpath(other), file: 'moat.yaml', approvedBefore: false });
       expect(p.changes.length).toBeGreaterThan(0);
-      for (const c of p.changes) expect(c).toMatchObject({ key: expect.any(String), added: expect.any(Array), removed: expect.any(Array), redirected: expect.any(Array) });
+      for (const c of p.changes)
+        expect(c).toMatchObject({ key: expect.any(String), added: expect.any(Array), removed: expect.any(Array), redirected: expect.any(Array) });
       expect(doc<{ changes: unknown[] }>(clean).changes).toEqual([]);
     } finally {
       await rm(other, { recursive: true, force: true });
@@ -146,16 +196,23 @@ describe('moat --json: one voice', () => {
   it('a failure is one error document on stderr with a non-zero exit', async () => {
     const notFound = { code: 'E_NOT_FOUND', message: 'No run matches "nosuchrun".', hint: 'moat list shows the runs of this moat home.' };
     const [logs, trace, audit, grant, deps, usage, text, typo] = await Promise.all([
-      m(['logs', 'nosuchrun', '--json']), m(['trace', 'nosuchrun', '--json']), m(['audit', 'nosuchrun', '--json']),
-      m(['grant', 'show', 'nosuch', '--json']), m(['deps', 'list', '--type', 'bogus', '--json']), m(['list', '--bogus', '--json']),
-      m(['logs', 'nosuchrun']), m(['trsut', '--json']),
+      m(['logs', 'nosuchrun', '--json']),
+      m(['trace', 'nosuchrun', '--json']),
+      m(['audit', 'nosuchrun', '--json']),
+      m(['grant', 'show', 'nosuch', '--json']),
+      m(['deps', 'list', '--type', 'bogus', '--json']),
+      m(['list', '--bogus', '--json']),
+      m(['logs', 'nosuchrun']),
+      m(['trsut', '--json']),
     ]);
     expect(errorDoc(logs)).toEqual(notFound);
     expect(errorDoc(trace)).toEqual(notFound);
     expect(errorDoc(audit)).toEqual(notFound);
     expect(errorDoc(grant)).toEqual({ code: 'E_NOT_FOUND', message: 'No grant named "nosuch".', hint: 'moat grant nosuch' });
     expect(errorDoc(deps, 2)).toEqual({
-      code: 'E_USAGE', message: "option '--type <type>' argument 'bogus' is invalid. Allowed choices are runtime, tool, npm, apt, pip, meta.", hint: 'Add --help for usage.',
+      code: 'E_USAGE',
+      message: "option '--type <type>' argument 'bogus' is invalid. Allowed choices are runtime, tool, npm, apt, pip, meta.",
+      hint: 'Add --help for usage.',
     });
     // Usage errors that commander finds (exit 2) speak the same voice.
     expect(errorDoc(usage, 2)).toEqual({ code: 'E_USAGE', message: "unknown option '--bogus'", hint: 'Add --help for usage.' });

@@ -7,8 +7,19 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  RUN_ID_RE, cleanupHome, containerExists, containersOf, errorProblems, listRuns, moat, parseDetached, readLogs,
-  readMetadata, startMoat, tempDir, waitFor,
+  RUN_ID_RE,
+  cleanupHome,
+  containerExists,
+  containersOf,
+  errorProblems,
+  listRuns,
+  moat,
+  parseDetached,
+  readLogs,
+  readMetadata,
+  startMoat,
+  tempDir,
+  waitFor,
 } from './helpers.js';
 
 let home: string;
@@ -88,10 +99,14 @@ describe.concurrent('lifecycle', () => {
     const run = await waitFor(async () => (await listRuns(home, cwd)).find((x) => x.id === id && x.state === 'stopped'), 20_000, 'stopped');
     expect(run.exitCode).toBe(7);
     // The daemon recorded every line, before and after the attach.
-    const logs = await waitFor(async () => {
-      const l = await readLogs(home, id);
-      return l.length >= 20 ? l : undefined;
-    }, 10_000, '20 log lines');
+    const logs = await waitFor(
+      async () => {
+        const l = await readLogs(home, id);
+        return l.length >= 20 ? l : undefined;
+      },
+      10_000,
+      '20 log lines',
+    );
     expect(logs.map((l) => l.line)).toEqual(Array.from({ length: 20 }, (_, i) => `line${i + 1}`));
   });
 
@@ -99,10 +114,14 @@ describe.concurrent('lifecycle', () => {
     // Long enough that the run is still going when the killed CLI has been reaped, even on a loaded machine.
     const cwd = await workspace('sigkill');
     const cli = startMoat(['run', '-n', 'killed-cli', '--', 'sh', '-c', 'sleep 10; exit 4'], { home, cwd });
-    const id = await waitFor(async () => {
-      const run = (await listRuns(home, cwd)).find((x) => x.name === 'killed-cli');
-      return run?.state === 'running' ? run.id : undefined;
-    }, 30_000, 'the run to be running');
+    const id = await waitFor(
+      async () => {
+        const run = (await listRuns(home, cwd)).find((x) => x.name === 'killed-cli');
+        return run?.state === 'running' ? run.id : undefined;
+      },
+      30_000,
+      'the run to be running',
+    );
     cli.child.kill('SIGKILL');
     const ended = await cli.done;
     expect(ended.signal).toBe('SIGKILL');
@@ -112,19 +131,27 @@ describe.concurrent('lifecycle', () => {
 
     // Every state list shows on the way must be the truth: running, then stopped (never "failed").
     const seen: string[] = [];
-    const stopped = await waitFor(async () => {
-      const run = (await listRuns(home, cwd)).find((x) => x.id === id);
-      if (run) seen.push(run.state + (run.reason ? ` (${String(run.reason)})` : ''));
-      return run && run.state !== 'running' ? run : undefined;
-    }, 30_000, 'the run to end');
+    const stopped = await waitFor(
+      async () => {
+        const run = (await listRuns(home, cwd)).find((x) => x.id === id);
+        if (run) seen.push(run.state + (run.reason ? ` (${String(run.reason)})` : ''));
+        return run && run.state !== 'running' ? run : undefined;
+      },
+      30_000,
+      'the run to end',
+    );
     expect(seen.filter((x) => x !== 'running' && x !== 'stopped')).toEqual([]);
     expect(stopped.state).toBe('stopped');
     expect(stopped.exitCode).toBe(4);
     // And the record on disk catches up (the daemon owns the run, not the killed CLI).
-    const meta = await waitFor(async () => {
-      const m = await readMetadata(home, id);
-      return m.state === 'stopped' ? m : undefined;
-    }, 20_000, 'metadata.json to say stopped');
+    const meta = await waitFor(
+      async () => {
+        const m = await readMetadata(home, id);
+        return m.state === 'stopped' ? m : undefined;
+      },
+      20_000,
+      'metadata.json to say stopped',
+    );
     expect(meta.exitCode).toBe(4);
   });
 
@@ -183,10 +210,14 @@ describe('clean', () => {
     expect(live.code).toBe(0);
     const liveId = parseDetached(live.stdout).id;
     await waitFor(async () => (await listRuns(home, cwd)).find((x) => x.id === liveId && x.state === 'running'), 20_000, 'running');
-    const stopped = await waitFor(async () => {
-      const runs = (await listRuns(home, cwd)).filter((x) => x.name === 'clean-a' || x.name === 'clean-b');
-      return runs.length === 2 && runs.every((x) => x.state === 'stopped') ? runs : undefined;
-    }, 20_000, 'two stopped runs');
+    const stopped = await waitFor(
+      async () => {
+        const runs = (await listRuns(home, cwd)).filter((x) => x.name === 'clean-a' || x.name === 'clean-b');
+        return runs.length === 2 && runs.every((x) => x.state === 'stopped') ? runs : undefined;
+      },
+      20_000,
+      'two stopped runs',
+    );
     const kept = stopped.find((x) => x.name === 'clean-b')?.containerId ?? '';
     expect(await containerExists(kept)).toBe(true);
 

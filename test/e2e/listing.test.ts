@@ -27,7 +27,10 @@ afterAll(async () => {
 
 /** The table's rows as cells (columns are two or more spaces apart). */
 function table(stdout: string): string[][] {
-  return stdout.trimEnd().split('\n').map((l) => l.split(/ {2,}/));
+  return stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split(/ {2,}/));
 }
 
 describe('moat list', () => {
@@ -69,11 +72,24 @@ describe('moat list', () => {
   it('a run recorded by an older moat (no typed command) shows its agent, not the prelude argv', async () => {
     const id = 'run_0ad0ad0ad0ad';
     await mkdir(join(home, 'runs', id), { recursive: true });
-    await writeFile(join(home, 'runs', id, 'metadata.json'), JSON.stringify({
-      id, name: 'old-agent', workspace: join(user, 'src', 'app'), command: ['/bin/sh', '-c', 'exec "$@"', 'moat-codex', 'codex', '--yolo'],
-      image: 'x', grants: [], interactive: true, keep: false, agent: 'codex', state: 'stopped', exitCode: 0,
-      createdAt: new Date(Date.now() - 26 * 3600_000).toISOString(), home,
-    }));
+    await writeFile(
+      join(home, 'runs', id, 'metadata.json'),
+      JSON.stringify({
+        id,
+        name: 'old-agent',
+        workspace: join(user, 'src', 'app'),
+        command: ['/bin/sh', '-c', 'exec "$@"', 'moat-codex', 'codex', '--yolo'],
+        image: 'x',
+        grants: [],
+        interactive: true,
+        keep: false,
+        agent: 'codex',
+        state: 'stopped',
+        exitCode: 0,
+        createdAt: new Date(Date.now() - 26 * 3600_000).toISOString(),
+        home,
+      }),
+    );
     const rows = table((await moat(['list'], opts)).stdout);
     expect(rows.find((c) => c[0] === 'old-agent')?.slice(1, 5)).toEqual(['codex', '~/src/app', 'stopped (0)', 'yesterday']);
   });

@@ -16,15 +16,17 @@ const POLICY = `network:\n  policy: strict\n  rules:\n    - ${DOWN}\n`;
 const SCRIPT = `curl -sS -o /dev/null https://${BLOCKED}/a; curl -sS -o /dev/null https://${BLOCKED}/b; curl -sS -o /dev/null https://${DOWN}/v1; echo REQUESTED; sleep 5; echo DONE`;
 
 const LIVE_BLOCKED = `moat: blocked ${BLOCKED} (strict policy) — allow it with --allow-host ${BLOCKED}`;
-const liveDown = (config: string) => `moat: cannot reach ${DOWN} (connection refused) — check your network, or proxy.upstream in ${config} if this machine needs a proxy`;
-const summary = (config: string) => [
-  'moat: the network refused or could not reach 2 hosts during this run:',
-  `  ${BLOCKED}      blocked: strict policy, 2 requests`,
-  `  ${DOWN}  unreachable: connection refused, 1 request`,
-  `  To allow it, run again with --allow-host ${BLOCKED}`,
-  `    or add to moat.yaml: network: { rules: [ "${BLOCKED}" ] }`,
-  `  ${DOWN}: check your network, or proxy.upstream in ${config} if this machine needs a proxy.`,
-].join('\n');
+const liveDown = (config: string) =>
+  `moat: cannot reach ${DOWN} (connection refused) — check your network, or proxy.upstream in ${config} if this machine needs a proxy`;
+const summary = (config: string) =>
+  [
+    'moat: the network refused or could not reach 2 hosts during this run:',
+    `  ${BLOCKED}      blocked: strict policy, 2 requests`,
+    `  ${DOWN}  unreachable: connection refused, 1 request`,
+    `  To allow it, run again with --allow-host ${BLOCKED}`,
+    `    or add to moat.yaml: network: { rules: [ "${BLOCKED}" ] }`,
+    `  ${DOWN}: check your network, or proxy.upstream in ${config} if this machine needs a proxy.`,
+  ].join('\n');
 
 let home: string;
 let root: string;
@@ -93,7 +95,9 @@ describe('live network lines and the end-of-run summary', () => {
 
   it('a full-screen (TTY) run: no live line drawn over it, the summary once when it ends', async () => {
     const cwd = await makeWorkspace(root, 'tty', POLICY);
-    const envText = Object.entries({ ...env, MOAT_HOME: home, MOAT_DAEMON_IDLE_MS: '5000', NO_COLOR: '1' }).map(([k, v]) => `${k}=${shq(v ?? '')}`).join(' ');
+    const envText = Object.entries({ ...env, MOAT_HOME: home, MOAT_DAEMON_IDLE_MS: '5000', NO_COLOR: '1' })
+      .map(([k, v]) => `${k}=${shq(v ?? '')}`)
+      .join(' ');
     const line = `cd ${shq(cwd)} && ${envText} ${shq(process.execPath)} ${shq(MOAT_BIN)} run -i --approve-config -- sh -c ${shq(SCRIPT)}; echo "MOAT_EXIT=$?"; sleep 600`;
     await tmux.newSession('tty', line, 160, 40);
     await tmux.waitForText('tty', /^REQUESTED/m, 45_000);

@@ -32,7 +32,11 @@ beforeAll(async () => {
   await new Promise((r) => s.close(r));
   await writeFile(join(home, 'config.yaml'), `routing:\n  port: ${port}\n`);
   await writeFile(join(root, 'page.sh'), PAGE);
-  const r = await moat(['run', '-d', '-n', 'delta', '-p', 'web=3000', '--', 'socat', 'TCP-LISTEN:3000,fork,reuseaddr', 'EXEC:sh /workspace/page.sh'], { home, cwd: root, timeoutMs: 600_000 });
+  const r = await moat(['run', '-d', '-n', 'delta', '-p', 'web=3000', '--', 'socat', 'TCP-LISTEN:3000,fork,reuseaddr', 'EXEC:sh /workspace/page.sh'], {
+    home,
+    cwd: root,
+    timeoutMs: 600_000,
+  });
   if (r.code !== 0) throw new Error(`moat run failed (${String(r.code)}):\n${r.stderr}`);
 }, 600_000);
 
@@ -47,11 +51,23 @@ it('headless Chromium loads a page from a run through the router and saves a scr
   await mkdir(out, { recursive: true });
   const shot = join(out, 'ports-browser.png');
   const profile = await tempDir('ports-chromium');
-  const flags = ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--no-proxy-server', `--user-data-dir=${profile}`, '--window-size=800,400'];
-  const dom = await waitFor(async () => {
-    const { stdout } = await execFileP('chromium', [...flags, '--dump-dom', url], { timeout: 60_000 }).catch(() => ({ stdout: '' }));
-    return stdout.includes('served from delta') ? stdout : undefined;
-  }, 90_000, 'Chromium to load the page');
+  const flags = [
+    '--headless=new',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--no-first-run',
+    '--no-proxy-server',
+    `--user-data-dir=${profile}`,
+    '--window-size=800,400',
+  ];
+  const dom = await waitFor(
+    async () => {
+      const { stdout } = await execFileP('chromium', [...flags, '--dump-dom', url], { timeout: 60_000 }).catch(() => ({ stdout: '' }));
+      return stdout.includes('served from delta') ? stdout : undefined;
+    },
+    90_000,
+    'Chromium to load the page',
+  );
   expect(dom).toContain('<h1 id="t">served from delta</h1>');
   await execFileP('chromium', [...flags, `--screenshot=${shot}`, url], { timeout: 60_000 });
   expect(existsSync(shot)).toBe(true);

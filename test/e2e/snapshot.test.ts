@@ -15,7 +15,9 @@ beforeAll(async () => {
   home = await tempDir('snap-home');
   root = await tempDir('snap-ws');
 });
-afterAll(async () => { await cleanupHome(home, root, [root]); });
+afterAll(async () => {
+  await cleanupHome(home, root, [root]);
+});
 
 async function workspace(name: string, yaml = ''): Promise<string> {
   const ws = join(root, name);
@@ -27,7 +29,8 @@ async function workspace(name: string, yaml = ''): Promise<string> {
   return ws;
 }
 
-const CHANGE = 'printf "one\\nTWO\\nthree\\nfour\\n" > src/a.txt; rm gone.txt; echo new > added.txt; mkdir -p build; echo x > build/out; ln -s /etc/passwd link';
+const CHANGE =
+  'printf "one\\nTWO\\nthree\\nfour\\n" > src/a.txt; rm gone.txt; echo new > added.txt; mkdir -p build; echo x > build/out; ln -s /etc/passwd link';
 
 describe('snapshots on runs', () => {
   it('an attached run says what it changed; moat diff shows it', async () => {
@@ -39,8 +42,15 @@ describe('snapshots on runs', () => {
     expect(names.stdout.trim().split('\n')).toEqual(['added.txt', 'gone.txt', 'link', 'src/a.txt']);
     const patch = await moat(['diff', 'snap-att', '--', 'src'], { home, cwd: ws });
     expect(patch.stdout).toContain('--- a/src/a.txt\n+++ b/src/a.txt\n@@ -1,3 +1,4 @@\n one\n-two\n+TWO\n three\n+four\n');
-    const json = JSON.parse((await moat(['diff', 'snap-att', '--json'], { home, cwd: ws })).stdout) as { changes: Array<{ path: string; kind: string; after?: { target?: string } }> };
-    expect(json.changes.map((c) => [c.path, c.kind])).toEqual([['added.txt', 'added'], ['gone.txt', 'deleted'], ['link', 'added'], ['src/a.txt', 'modified']]);
+    const json = JSON.parse((await moat(['diff', 'snap-att', '--json'], { home, cwd: ws })).stdout) as {
+      changes: Array<{ path: string; kind: string; after?: { target?: string } }>;
+    };
+    expect(json.changes.map((c) => [c.path, c.kind])).toEqual([
+      ['added.txt', 'added'],
+      ['gone.txt', 'deleted'],
+      ['link', 'added'],
+      ['src/a.txt', 'modified'],
+    ]);
     expect(json.changes[2]?.after?.target).toBe('/etc/passwd');
     const stat = await moat(['diff', 'snap-att', '--stat'], { home, cwd: ws });
     expect(stat.stdout).toMatch(/4 files changed, 3 insertions\(\+\), 2 deletions\(-\)/);
@@ -85,10 +95,14 @@ describe('snapshots on runs', () => {
     const r = await moat(['run', '-d', '--', 'sh', '-c', 'echo changed > src/a.txt'], { home, cwd: ws });
     expect(r.code, r.stderr).toBe(0);
     const { name } = parseDetached(r.stdout);
-    const d = await waitFor(async () => {
-      const x = await moat(['diff', name, '--name-only'], { home, cwd: ws });
-      return x.code === 0 ? x : undefined;
-    }, 30_000, 'the post-run snapshot');
+    const d = await waitFor(
+      async () => {
+        const x = await moat(['diff', name, '--name-only'], { home, cwd: ws });
+        return x.code === 0 ? x : undefined;
+      },
+      30_000,
+      'the post-run snapshot',
+    );
     expect(d.stdout).toBe('src/a.txt\n');
   });
 

@@ -29,7 +29,10 @@ describe('moat trace: every request is recorded', () => {
     expect(t.stdout).toContain('http://trace.test/status/200');
     expect(t.stdout).toContain('http://trace.test/status/404');
     const only = await moat(['trace', 'traced', '--status', '4xx', '--json'], { home, cwd: ws });
-    const lines = only.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: number; url: string });
+    const lines = only.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { status: number; url: string });
     expect(lines).toHaveLength(1);
     expect(lines[0]?.status).toBe(404);
     // Without --trace-bodies no headers or bodies are recorded.
@@ -37,7 +40,11 @@ describe('moat trace: every request is recorded', () => {
   });
 
   it('--trace-bodies records headers and bodies, never credential header values', async () => {
-    const r = await moat(['run', '-n', 'bodies', '--trace-bodies', '--', 'bash', '-c', REQUEST('/status/200', 'X-Test: visible\\r\\n')], { home, cwd: ws, env });
+    const r = await moat(['run', '-n', 'bodies', '--trace-bodies', '--', 'bash', '-c', REQUEST('/status/200', 'X-Test: visible\\r\\n')], {
+      home,
+      cwd: ws,
+      env,
+    });
     expect(r.code).toBe(0);
     const t = await moat(['trace', 'bodies', '--json'], { home, cwd: ws });
     const ev = JSON.parse(t.stdout.trim()) as { requestHeaders: Record<string, string>; responseBody: string };

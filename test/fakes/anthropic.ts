@@ -71,7 +71,12 @@ export async function startFakeAnthropic(opts: FakeAnthropicOptions = {}): Promi
       return {
         blocks: [
           { type: 'text', text: 'Writing the file.' },
-          { type: 'tool_use', id: `toolu_fake${String(++seq).padStart(4, '0')}`, name: 'Write', input: { file_path: opts.writeFile.path, content: opts.writeFile.content } },
+          {
+            type: 'tool_use',
+            id: `toolu_fake${String(++seq).padStart(4, '0')}`,
+            name: 'Write',
+            input: { file_path: opts.writeFile.path, content: opts.writeFile.content },
+          },
         ],
         stop: 'tool_use',
       };
@@ -114,8 +119,16 @@ export async function startFakeAnthropic(opts: FakeAnthropicOptions = {}): Promi
             if (part) sse(res, 'content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: part } });
           }
         } else {
-          sse(res, 'content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
-          sse(res, 'content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) } });
+          sse(res, 'content_block_start', {
+            type: 'content_block_start',
+            index,
+            content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
+          });
+          sse(res, 'content_block_delta', {
+            type: 'content_block_delta',
+            index,
+            delta: { type: 'input_json_delta', partial_json: JSON.stringify(block.input) },
+          });
         }
         sse(res, 'content_block_stop', { type: 'content_block_stop', index });
       });

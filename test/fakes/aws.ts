@@ -40,7 +40,10 @@ export interface FakeAws {
   close(): Promise<void>;
 }
 
-interface S3rverLike { run(): Promise<AddressInfo>; close(): Promise<void> }
+interface S3rverLike {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
 const S3rver = createRequire(import.meta.url)('s3rver') as new (o: Record<string, unknown>) => S3rverLike;
 
 const AUTH_RE = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/;
@@ -67,10 +70,15 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
   const arns = new Map<string, string>();
   const fake: Omit<FakeAws, 'port' | 'close'> = { ca, base, issued: [], seenKeys: new Set(), failures: [], log: [] };
 
-  const signer = (k: FakeKeys, service: string, region: string): SignatureV4 => new SignatureV4({
-    service, region, sha256: Hash.bind(null, 'sha256'), uriEscapePath: !service.startsWith('s3'), applyChecksum: false,
-    credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey, ...(k.sessionToken ? { sessionToken: k.sessionToken } : {}) },
-  });
+  const signer = (k: FakeKeys, service: string, region: string): SignatureV4 =>
+    new SignatureV4({
+      service,
+      region,
+      sha256: Hash.bind(null, 'sha256'),
+      uriEscapePath: !service.startsWith('s3'),
+      applyChecksum: false,
+      credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey, ...(k.sessionToken ? { sessionToken: k.sessionToken } : {}) },
+    });
 
   async function verify(req: http.IncomingMessage, body: Buffer): Promise<{ service: string; body: Buffer; key: FakeKeys; payload: string }> {
     const url = new URL(req.url ?? '/', 'https://x');
@@ -79,7 +87,12 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
     for (const [k, v] of url.searchParams) query[k] = v;
     const presigned = 'X-Amz-Signature' in query;
     const auth = req.headers.authorization ?? '';
-    let id: string; let date: string; let region: string; let service: string; let signedHeaders: string; let signature: string;
+    let id: string;
+    let date: string;
+    let region: string;
+    let service: string;
+    let signedHeaders: string;
+    let signature: string;
     if (presigned) {
       [id = '', date = '', region = '', service = ''] = (query['X-Amz-Credential'] ?? '').split('/');
       date = query['X-Amz-Date'] ?? '';
@@ -107,21 +120,31 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
       delete q['X-Amz-Signature'];
       delete q['X-Amz-Security-Token'];
       const payload = service === 's3' ? { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } : {};
-      const r = await s.presign({ method: req.method, protocol: 'https:', hostname: 'x', path: rawPath, query: q, headers: { ...headers, ...payload } } as never, {
-        signingDate, expiresIn: Number(query['X-Amz-Expires']), signableHeaders: new Set(signedHeaders.split(';')),
-        unsignableHeaders: new Set(Object.keys(payload)), unhoistableHeaders: new Set(Object.keys({ ...headers, ...payload })),
-      });
+      const r = await s.presign(
+        { method: req.method, protocol: 'https:', hostname: 'x', path: rawPath, query: q, headers: { ...headers, ...payload } } as never,
+        {
+          signingDate,
+          expiresIn: Number(query['X-Amz-Expires']),
+          signableHeaders: new Set(signedHeaders.split(';')),
+          unsignableHeaders: new Set(Object.keys(payload)),
+          unhoistableHeaders: new Set(Object.keys({ ...headers, ...payload })),
+        },
+      );
       expected = String((r as unknown as { query: Record<string, string> }).query['X-Amz-Signature']);
     } else {
-      const r = await s.sign({ method: req.method, protocol: 'https:', hostname: 'x', path: rawPath, query, headers, ...(payloadHeader ? {} : { body }) } as never, { signingDate, signableHeaders: new Set(signedHeaders.split(';')) });
+      const r = await s.sign(
+        { method: req.method, protocol: 'https:', hostname: 'x', path: rawPath, query, headers, ...(payloadHeader ? {} : { body }) } as never,
+        { signingDate, signableHeaders: new Set(signedHeaders.split(';')) },
+      );
       expected = /Signature=([0-9a-f]{64})/.exec(String((r as unknown as { headers: Record<string, string> }).headers.authorization))?.[1] ?? '';
     }
     if (!sameText(expected, signature)) throw new Refused(`signature mismatch (${service} ${req.method} ${rawPath})`);
     let out = body;
-    const payload = presigned ? 'presigned' : payloadHeader ?? 'hashed';
+    const payload = presigned ? 'presigned' : (payloadHeader ?? 'hashed');
     if (payloadHeader === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD') out = await decodeSigned(body, s, signingDate, signature);
     else if (payloadHeader === 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') out = decodeUnsignedTrailer(body, req.headers['x-amz-trailer'] as string | undefined);
-    else if (payloadHeader && /^[0-9a-f]{64}$/.test(payloadHeader) && createHash('sha256').update(body).digest('hex') !== payloadHeader) throw new Refused('payload hash mismatch');
+    else if (payloadHeader && /^[0-9a-f]{64}$/.test(payloadHeader) && createHash('sha256').update(body).digest('hex') !== payloadHeader)
+      throw new Refused('payload hash mismatch');
     return { service, body: out, key, payload };
   }
 
@@ -169,10 +192,16 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
   function sts(res: http.ServerResponse, form: URLSearchParams, key: FakeKeys): void {
     const account = opts.account ?? '123456789012';
     const action = form.get('Action');
-    const xml = (name: string, inner: string): string => `<${name}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${name}Result>${inner}</${name}Result><ResponseMetadata><RequestId>${hex(8)}</RequestId></ResponseMetadata></${name}Response>`;
+    const xml = (name: string, inner: string): string =>
+      `<${name}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><${name}Result>${inner}</${name}Result><ResponseMetadata><RequestId>${hex(8)}</RequestId></ResponseMetadata></${name}Response>`;
     res.setHeader('content-type', 'text/xml');
     if (action === 'GetCallerIdentity') {
-      res.end(xml('GetCallerIdentity', `<Arn>${arns.get(key.accessKeyId) ?? `arn:aws:iam::${account}:user/tester`}</Arn><UserId>${key === base ? 'AIDATESTUSER0000000' : 'AROATESTROLE0000000:moat'}</UserId><Account>${account}</Account>`));
+      res.end(
+        xml(
+          'GetCallerIdentity',
+          `<Arn>${arns.get(key.accessKeyId) ?? `arn:aws:iam::${account}:user/tester`}</Arn><UserId>${key === base ? 'AIDATESTUSER0000000' : 'AROATESTROLE0000000:moat'}</UserId><Account>${account}</Account>`,
+        ),
+      );
       return;
     }
     if (action === 'AssumeRole') {
@@ -183,7 +212,12 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
       fake.issued.push(issued);
       arns.set(issued.accessKeyId, `${role.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${session}`);
       const expires = new Date(Date.now() + (opts.sessionSeconds ?? Number(form.get('DurationSeconds') ?? 3600)) * 1000).toISOString();
-      res.end(xml('AssumeRole', `<Credentials><AccessKeyId>${issued.accessKeyId}</AccessKeyId><SecretAccessKey>${issued.secretAccessKey}</SecretAccessKey><SessionToken>${issued.sessionToken!}</SessionToken><Expiration>${expires}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA${hex(6).toUpperCase()}:${session}</AssumedRoleId><Arn>${role.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${session}</Arn></AssumedRoleUser>`));
+      res.end(
+        xml(
+          'AssumeRole',
+          `<Credentials><AccessKeyId>${issued.accessKeyId}</AccessKeyId><SecretAccessKey>${issued.secretAccessKey}</SecretAccessKey><SessionToken>${issued.sessionToken!}</SessionToken><Expiration>${expires}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA${hex(6).toUpperCase()}:${session}</AssumedRoleId><Arn>${role.replace(':iam::', ':sts::').replace(':role/', ':assumed-role/')}/${session}</Arn></AssumedRoleUser>`,
+        ),
+      );
       return;
     }
     res.statusCode = 400;
@@ -193,7 +227,15 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
   function toS3rver(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(req.headers)) {
-      if (k === 'authorization' || k.startsWith('x-amz-content-sha256') || k === 'x-amz-security-token' || k === 'x-amz-decoded-content-length' || k === 'x-amz-trailer' || k === 'transfer-encoding') continue;
+      if (
+        k === 'authorization' ||
+        k.startsWith('x-amz-content-sha256') ||
+        k === 'x-amz-security-token' ||
+        k === 'x-amz-decoded-content-length' ||
+        k === 'x-amz-trailer' ||
+        k === 'transfer-encoding'
+      )
+        continue;
       if (k === 'content-encoding' && String(v).includes('aws-chunked')) continue;
       headers[k] = v;
     }
@@ -208,24 +250,36 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
     up.end(body);
   }
 
-  const server = https.createServer({
-    SNICallback: (name, cb) => void leafs.get(name).then((ctx) => cb(null, ctx), (err: Error) => cb(err)),
-  }, (req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(parts);
-      verify(req, body).then(({ service, body: decoded, key, payload }) => {
-        fake.log.push({ service, method: req.method ?? '', path: req.url ?? '', payload, key: key.accessKeyId });
-        if (service === 'sts') sts(res, new URLSearchParams(decoded.toString()), key);
-        else toS3rver(req, res, decoded);
-      }, (err: unknown) => {
-        fake.failures.push(err instanceof Error ? err.message : String(err));
-        res.writeHead(403, { 'content-type': 'application/xml' });
-        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>SignatureDoesNotMatch</Code><Message>${err instanceof Refused ? err.message : 'error'}</Message></Error>`);
+  const server = https.createServer(
+    {
+      SNICallback: (name, cb) =>
+        void leafs.get(name).then(
+          (ctx) => cb(null, ctx),
+          (err: Error) => cb(err),
+        ),
+    },
+    (req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(parts);
+        verify(req, body).then(
+          ({ service, body: decoded, key, payload }) => {
+            fake.log.push({ service, method: req.method ?? '', path: req.url ?? '', payload, key: key.accessKeyId });
+            if (service === 'sts') sts(res, new URLSearchParams(decoded.toString()), key);
+            else toS3rver(req, res, decoded);
+          },
+          (err: unknown) => {
+            fake.failures.push(err instanceof Error ? err.message : String(err));
+            res.writeHead(403, { 'content-type': 'application/xml' });
+            res.end(
+              `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SignatureDoesNotMatch</Code><Message>${err instanceof Refused ? err.message : 'error'}</Message></Error>`,
+            );
+          },
+        );
       });
-    });
-  });
+    },
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     ...fake,

@@ -112,7 +112,9 @@ function cgi(
   const child = spawn('git', ['http-backend'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (c: string) => { stderr += c; });
+  child.stderr.on('data', (c: string) => {
+    stderr += c;
+  });
   child.stdin.on('error', () => undefined);
   req.pipe(child.stdin);
 

@@ -55,7 +55,17 @@ type Event = Record<string, unknown> & { type: string };
 
 /** Codex's workspace routing discovery: the signed-in user's workspaces, here one personal one without constraints. */
 const ACCOUNTS_SHAPE = (id: string, plan: string): unknown => ({
-  accounts: [{ id, name: null, structure: 'personal', plan_type: plan, is_deactivated: false, workspace_backend_origin: 'NO_CONSTRAINT', account_routing_override: 'NO_CONSTRAINT' }],
+  accounts: [
+    {
+      id,
+      name: null,
+      structure: 'personal',
+      plan_type: plan,
+      is_deactivated: false,
+      workspace_backend_origin: 'NO_CONSTRAINT',
+      account_routing_override: 'NO_CONSTRAINT',
+    },
+  ],
   default_account_id: id,
 });
 
@@ -81,7 +91,8 @@ function toolNames(body: Record<string, unknown>): string[] {
     }
   };
   walk(body.tools);
-  if (Array.isArray(body.input)) for (const item of body.input as Array<{ type?: string; tools?: unknown }>) if (item.type === 'additional_tools') walk(item.tools);
+  if (Array.isArray(body.input))
+    for (const item of body.input as Array<{ type?: string; tools?: unknown }>) if (item.type === 'additional_tools') walk(item.tools);
   return names;
 }
 
@@ -93,10 +104,24 @@ function hasFunctionOutput(body: Record<string, unknown>): boolean {
 /** A tool call that writes `path`, for whichever shell tool the request offers. */
 function shellCall(tools: string[], path: string, content: string): Item | undefined {
   const script = `printf '%s\\n' '${content.replace(/'/g, `'\\''`)}' > '${path}'`;
-  const fn = (name: string, args: Record<string, unknown>): Item => ({ type: 'function_call', id: nextId('fc'), call_id: nextId('call'), name, arguments: JSON.stringify(args), status: 'completed' });
+  const fn = (name: string, args: Record<string, unknown>): Item => ({
+    type: 'function_call',
+    id: nextId('fc'),
+    call_id: nextId('call'),
+    name,
+    arguments: JSON.stringify(args),
+    status: 'completed',
+  });
   // Codex 0.169: one JavaScript `exec` tool whose nested tools include exec_command.
   if (tools.includes('exec') && tools.includes('wait')) {
-    return { type: 'custom_tool_call', id: nextId('ctc'), call_id: nextId('call'), name: 'exec', input: `const r = await tools.exec_command({ cmd: ${JSON.stringify(script)} });\ntext(JSON.stringify(r));\n`, status: 'completed' };
+    return {
+      type: 'custom_tool_call',
+      id: nextId('ctc'),
+      call_id: nextId('call'),
+      name: 'exec',
+      input: `const r = await tools.exec_command({ cmd: ${JSON.stringify(script)} });\ntext(JSON.stringify(r));\n`,
+      status: 'completed',
+    };
   }
   if (tools.includes('shell_command')) return fn('shell_command', { command: script });
   if (tools.includes('exec_command')) return fn('exec_command', { cmd: script });
@@ -123,7 +148,11 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     if (call) {
       functionCalls += 1;
       item = call;
-      out.push({ type: 'response.output_item.added', output_index: 0, item: call.type === 'function_call' ? { ...call, arguments: '' } : { ...call, input: '' } });
+      out.push({
+        type: 'response.output_item.added',
+        output_index: 0,
+        item: call.type === 'function_call' ? { ...call, arguments: '' } : { ...call, input: '' },
+      });
     } else {
       const id = nextId('msg');
       item = { type: 'message', id, role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: reply, annotations: [] }] };
@@ -187,10 +216,17 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     });
   };
 
-  const server = https.createServer({
-    SNICallback: (name, cb) => leafs.get(name).then((c) => cb(null, c), (e: Error) => cb(e)),
-    secureContext: await leafs.get('localhost'),
-  }, handler);
+  const server = https.createServer(
+    {
+      SNICallback: (name, cb) =>
+        leafs.get(name).then(
+          (c) => cb(null, c),
+          (e: Error) => cb(e),
+        ),
+      secureContext: await leafs.get('localhost'),
+    },
+    handler,
+  );
   const wss = new WebSocketServer({ noServer: true });
   wss.on('connection', (ws: WebSocket) => {
     ws.on('error', () => ws.terminate());

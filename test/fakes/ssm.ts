@@ -43,11 +43,23 @@ async function signatureMatches(req: IncomingMessage, body: string, creds: FakeS
   const headers: Record<string, string> = {};
   for (const h of signedHeaders.split(';')) headers[h] = String(req.headers[h] ?? '');
   const signer = new SignatureV4({ credentials: creds, region, service: 'ssm', sha256: Hash.bind(null, 'sha256'), uriEscapePath: true });
-  const date = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`);
+  const date = new Date(
+    `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+  );
   const [hostname = '', port] = String(req.headers.host ?? '').split(':');
-  const signed = await signer.sign({
-    method: req.method ?? 'POST', protocol: 'https:', hostname, ...(port ? { port: Number(port) } : {}), path: req.url ?? '/', query: {}, headers, body,
-  }, { signingDate: date, unsignableHeaders: new Set(), signableHeaders: new Set(Object.keys(headers)) });
+  const signed = await signer.sign(
+    {
+      method: req.method ?? 'POST',
+      protocol: 'https:',
+      hostname,
+      ...(port ? { port: Number(port) } : {}),
+      path: req.url ?? '/',
+      query: {},
+      headers,
+      body,
+    },
+    { signingDate: date, unsignableHeaders: new Set(), signableHeaders: new Set(Object.keys(headers)) },
+  );
   return { ok: signed.headers.authorization === auth, region };
 }
 
@@ -63,20 +75,38 @@ export async function startFakeSsm(opts: FakeSsmOptions): Promise<FakeSsm> {
         const body = Buffer.concat(chunks).toString('utf8');
         const target = String(req.headers['x-amz-target'] ?? '');
         let input: { Name?: unknown; WithDecryption?: unknown } = {};
-        try { input = JSON.parse(body) as typeof input; } catch { /* answered below */ }
+        try {
+          input = JSON.parse(body) as typeof input;
+        } catch {
+          /* answered below */
+        }
         const sig = await signatureMatches(req, body, opts.credentials);
         const name = typeof input.Name === 'string' ? input.Name : '';
         requests.push({ target, name, withDecryption: input.WithDecryption === true, region: sig.region, signatureOk: sig.ok });
         if (!sig.ok) return awsError(res, 400, 'InvalidSignatureException', 'The request signature we calculated does not match the signature you provided.');
-        if (target !== 'AmazonSSM.GetParameter' || req.headers['content-type'] !== 'application/x-amz-json-1.1') return awsError(res, 400, 'UnknownOperationException', '');
+        if (target !== 'AmazonSSM.GetParameter' || req.headers['content-type'] !== 'application/x-amz-json-1.1')
+          return awsError(res, 400, 'UnknownOperationException', '');
         const err = opts.errors?.[name];
-        if (err) return awsError(res, 400, err, err === 'AccessDeniedException' ? `User: arn:aws:iam::123456789012:user/test is not authorized to perform: ssm:GetParameter on resource: ${name}` : 'The security token included in the request is expired');
+        if (err)
+          return awsError(
+            res,
+            400,
+            err,
+            err === 'AccessDeniedException'
+              ? `User: arn:aws:iam::123456789012:user/test is not authorized to perform: ssm:GetParameter on resource: ${name}`
+              : 'The security token included in the request is expired',
+          );
         const value = opts.parameters[name];
         if (value === undefined) return awsError(res, 400, 'ParameterNotFound', '');
         const out = JSON.stringify({
           Parameter: {
-            ARN: `arn:aws:ssm:${sig.region}:123456789012:parameter${name}`, DataType: 'text', LastModifiedDate: 1.764633600123e9,
-            Name: name, Type: 'SecureString', Value: value, Version: 3,
+            ARN: `arn:aws:ssm:${sig.region}:123456789012:parameter${name}`,
+            DataType: 'text',
+            LastModifiedDate: 1.764633600123e9,
+            Name: name,
+            Type: 'SecureString',
+            Value: value,
+            Version: 3,
           },
         });
         res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': 'fake-request-id', 'content-length': Buffer.byteLength(out) });
@@ -87,7 +117,13 @@ export async function startFakeSsm(opts: FakeSsmOptions): Promise<FakeSsm> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
-    ca, url: `https://127.0.0.1:${port}`, requests,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    ca,
+    url: `https://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

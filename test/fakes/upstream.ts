@@ -50,88 +50,103 @@ export async function startFakeUpstream(opts: { routes?: Record<string, Route>; 
   const requests: RecordedRequest[] = [];
   const sseSentAt: number[] = [];
 
-  const handler = (secure: boolean) => (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    requests.push({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host, headers: req.headers, secure });
-    const custom = opts.routes?.[url.pathname];
-    if (custom) return custom(req, res);
-    const status = /^\/status\/(\d{3})$/.exec(url.pathname);
-    if (status) {
-      res.writeHead(Number(status[1]), { 'content-type': 'text/plain' });
-      res.end('status\n');
-      return;
-    }
-    switch (url.pathname) {
-      case '/redirect':
-        res.writeHead(302, { location: '/final' });
-        res.end();
-        return;
-      case '/sse': {
-        const n = Number(url.searchParams.get('n') ?? 5);
-        const interval = Number(url.searchParams.get('interval') ?? 50);
-        sseSentAt.length = 0;
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-        res.flushHeaders();
-        let i = 0;
-        const tick = (): void => {
-          if (i >= n) {
-            res.end();
-            return;
-          }
-          sseSentAt.push(performance.now());
-          res.write(`event: delta\ndata: {"i":${i}}\n\n`);
-          i += 1;
-          setTimeout(tick, interval);
-        };
-        setTimeout(tick, interval);
+  const handler =
+    (secure: boolean) =>
+    (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      requests.push({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host, headers: req.headers, secure });
+      const custom = opts.routes?.[url.pathname];
+      if (custom) return custom(req, res);
+      const status = /^\/status\/(\d{3})$/.exec(url.pathname);
+      if (status) {
+        res.writeHead(Number(status[1]), { 'content-type': 'text/plain' });
+        res.end('status\n');
         return;
       }
-      case '/download': {
-        let left = Number(url.searchParams.get('bytes') ?? 1024);
-        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(left) });
-        const pump = (): void => {
-          while (left > 0) {
-            const n = Math.min(left, CHUNK.length);
-            left -= n;
-            const ok = res.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n));
-            if (!ok && left > 0) {
-              res.once('drain', pump);
+      switch (url.pathname) {
+        case '/redirect':
+          res.writeHead(302, { location: '/final' });
+          res.end();
+          return;
+        case '/sse': {
+          const n = Number(url.searchParams.get('n') ?? 5);
+          const interval = Number(url.searchParams.get('interval') ?? 50);
+          sseSentAt.length = 0;
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+          res.flushHeaders();
+          let i = 0;
+          const tick = (): void => {
+            if (i >= n) {
+              res.end();
               return;
             }
-          }
-          res.end();
-        };
-        pump();
-        return;
+            sseSentAt.push(performance.now());
+            res.write(`event: delta\ndata: {"i":${i}}\n\n`);
+            i += 1;
+            setTimeout(tick, interval);
+          };
+          setTimeout(tick, interval);
+          return;
+        }
+        case '/download': {
+          let left = Number(url.searchParams.get('bytes') ?? 1024);
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(left) });
+          const pump = (): void => {
+            while (left > 0) {
+              const n = Math.min(left, CHUNK.length);
+              left -= n;
+              const ok = res.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n));
+              if (!ok && left > 0) {
+                res.once('drain', pump);
+                return;
+              }
+            }
+            res.end();
+          };
+          pump();
+          return;
+        }
+        case '/upload': {
+          let bytes = 0;
+          req.on('data', (c: Buffer) => (bytes += c.length));
+          req.on('end', () => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ bytes }));
+          });
+          return;
+        }
+        default: {
+          const body = JSON.stringify({ method: req.method, path: req.url, headers: req.headers });
+          req.resume();
+          req.on('end', () => {
+            res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+            res.end(body);
+          });
+        }
       }
-      case '/upload': {
-        let bytes = 0;
-        req.on('data', (c: Buffer) => (bytes += c.length));
-        req.on('end', () => {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ bytes }));
-        });
-        return;
-      }
-      default: {
-        const body = JSON.stringify({ method: req.method, path: req.url, headers: req.headers });
-        req.resume();
-        req.on('end', () => {
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-          res.end(body);
-        });
-      }
-    }
-  };
+    };
 
-  const httpsServer = https.createServer({ SNICallback: (name, cb) => leafs.get(name).then((c) => cb(null, c), (e: Error) => cb(e)), secureContext: defaultCtx }, handler(true));
+  const httpsServer = https.createServer(
+    {
+      SNICallback: (name, cb) =>
+        leafs.get(name).then(
+          (c) => cb(null, c),
+          (e: Error) => cb(e),
+        ),
+      secureContext: defaultCtx,
+    },
+    handler(true),
+  );
   const httpServer = http.createServer(handler(false));
   const wss = new WebSocketServer({ noServer: true });
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('error', () => ws.terminate());
   });
-  for (const [server, secure] of [[httpsServer, true], [httpServer, false]] as const) {
+  for (const [server, secure] of [
+    [httpsServer, true],
+    [httpServer, false],
+  ] as const) {
     server.keepAliveTimeout = 30_000;
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       requests.push({ method: req.method ?? '', path: req.url ?? '', host: req.headers.host, headers: req.headers, secure, websocket: true });
@@ -140,10 +155,7 @@ export async function startFakeUpstream(opts: { routes?: Record<string, Route>; 
     });
     server.on('clientError', (_err, socket) => socket.destroy());
   }
-  await Promise.all([
-    new Promise<void>((r) => httpsServer.listen(0, '127.0.0.1', r)),
-    new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r)),
-  ]);
+  await Promise.all([new Promise<void>((r) => httpsServer.listen(0, '127.0.0.1', r)), new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r))]);
   return {
     ca,
     httpsPort: (httpsServer.address() as AddressInfo).port,

@@ -13,7 +13,9 @@ import { daemonState, watchRun } from '../../src/daemon/client.js';
 import { daemonSocket } from '../../src/daemon/protocol.js';
 
 const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
 
 describe('MoatError', () => {
   it('carries a code, a message, a hint and an exit code, and reads back from its document', () => {
@@ -65,14 +67,24 @@ async function answeringDaemon(status: number, body: unknown): Promise<MoatHome>
 describe('the daemon answers errors as {error: {code, message, hint}}', () => {
   it("a refused registration keeps the daemon's code and hint", async () => {
     const h = await answeringDaemon(422, { error: { code: 'E_NOT_FOUND', message: 'The grant "gh" does not exist yet.', hint: 'moat grant gh' } });
-    const err = await watchRun(h, 'run_0123456789ab').then(() => undefined, (e: unknown) => e);
+    const err = await watchRun(h, 'run_0123456789ab').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(MoatError);
-    expect((err as MoatError).toDocument()).toEqual({ code: 'E_NOT_FOUND', message: 'The run\'s gateway could not start: The grant "gh" does not exist yet.', hint: 'moat grant gh' });
+    expect((err as MoatError).toDocument()).toEqual({
+      code: 'E_NOT_FOUND',
+      message: 'The run\'s gateway could not start: The grant "gh" does not exist yet.',
+      hint: 'moat grant gh',
+    });
   });
 
   it('an answer that is no error document is E_DAEMON, with the body', async () => {
     const h = await answeringDaemon(500, 'nonsense');
-    const err = await watchRun(h, 'run_0123456789ab').then(() => undefined, (e: unknown) => e);
+    const err = await watchRun(h, 'run_0123456789ab').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((err as MoatError).toDocument()).toEqual({ code: 'E_DAEMON', message: 'The run\'s gateway could not start: "nonsense"', hint: null });
   });
 
@@ -95,7 +107,9 @@ describe('no error is classified by its text', () => {
     const found: string[] = [];
     for (const f of files) {
       const lines = (await readFile(f, 'utf8')).split('\n');
-      lines.forEach((l, i) => { if (patterns.some((p) => p.test(l))) found.push(`${relative(root, f)}:${i + 1}: ${l.trim()}`); });
+      lines.forEach((l, i) => {
+        if (patterns.some((p) => p.test(l))) found.push(`${relative(root, f)}:${i + 1}: ${l.trim()}`);
+      });
     }
     expect(found).toEqual([]);
   });

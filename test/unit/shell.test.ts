@@ -4,7 +4,9 @@ import { shellJoin, shellQuote, shellWord } from '../../src/shell.js';
 
 /** What `sh` makes of a command line: its words, each ended by a NUL (printf '%s\0'). */
 function splitBySh(line: string): string[] {
-  return execFileSync('sh', ['-c', `printf '%s\\0' ${line}`], { encoding: 'utf8' }).split('\0').slice(0, -1);
+  return execFileSync('sh', ['-c', `printf '%s\\0' ${line}`], { encoding: 'utf8' })
+    .split('\0')
+    .slice(0, -1);
 }
 
 describe('shell quoting', () => {

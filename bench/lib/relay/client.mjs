@@ -9,7 +9,12 @@ const lat = [];
 for (let i = 0; i < n; i += 1) {
   const t0 = performance.now();
   await new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, agent, path: '/' }, (res) => { res.resume(); res.on('end', resolve); }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, agent, path: '/' }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      })
+      .on('error', reject);
   });
   lat.push(performance.now() - t0);
 }

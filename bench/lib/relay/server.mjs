@@ -6,8 +6,10 @@ import { setImmediate } from 'node:timers';
 
 const path = process.argv[2];
 rmSync(path, { force: true });
-http.createServer((_req, res) => {
-  res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
-  res.flushHeaders();
-  setImmediate(() => res.end('hello\n'));
-}).listen(path);
+http
+  .createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
+    res.flushHeaders();
+    setImmediate(() => res.end('hello\n'));
+  })
+  .listen(path);

@@ -151,8 +151,10 @@ export function marketplaceOf(id: string): string | undefined {
 
 /** The installation to use for the workspace: its own project/local one, else the user's, else any. */
 export function pickInstall(records: readonly InstallRecord[], workspace: string): InstallRecord | undefined {
-  return records.find((r) => r.projectPath !== undefined && resolve(r.projectPath) === resolve(workspace))
-    ?? records.find((r) => r.scope === undefined || r.scope === 'user')
-    ?? records.find((r) => r.projectPath === undefined)
-    ?? records[0];
+  return (
+    records.find((r) => r.projectPath !== undefined && resolve(r.projectPath) === resolve(workspace)) ??
+    records.find((r) => r.scope === undefined || r.scope === 'user') ??
+    records.find((r) => r.projectPath === undefined) ??
+    records[0]
+  );
 }

@@ -7,8 +7,27 @@ import { API_KEY_SUFFIX_MARKER, CLAUDE_FLAG_SETTINGS, stageClaude } from './stag
  * would take it as a prompt.
  */
 export const CLAUDE_SUBCOMMANDS: readonly string[] = [
-  'agents', 'attach', 'auth', 'auto-mode', 'doctor', 'gateway', 'import', 'install', 'logs', 'mcp', 'plugin',
-  'plugins', 'purge', 'respawn', 'rm', 'setup-token', 'stop', 'kill', 'ultrareview', 'update', 'upgrade',
+  'agents',
+  'attach',
+  'auth',
+  'auto-mode',
+  'doctor',
+  'gateway',
+  'import',
+  'install',
+  'logs',
+  'mcp',
+  'plugin',
+  'plugins',
+  'purge',
+  'respawn',
+  'rm',
+  'setup-token',
+  'stop',
+  'kill',
+  'ultrareview',
+  'update',
+  'upgrade',
 ];
 
 /** Claude Code's options that pick the conversation themselves: moat then chooses no id for a new one. */

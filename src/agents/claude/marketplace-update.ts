@@ -34,29 +34,47 @@ export type GitRunner = (args: string[], opts: { cwd?: string }) => Promise<stri
 const GIT_TIMEOUT_MS = 120_000;
 /** Transports git may use for a marketplace: never `ext::` or `fd::`, which run commands. */
 const GIT_SAFETY = [
-  '-c', 'protocol.allow=never', '-c', 'protocol.https.allow=always', '-c', 'protocol.http.allow=always',
-  '-c', 'protocol.ssh.allow=always', '-c', 'protocol.git.allow=always', '-c', 'protocol.file.allow=always',
-  '-c', 'core.hooksPath=/dev/null',
+  '-c',
+  'protocol.allow=never',
+  '-c',
+  'protocol.https.allow=always',
+  '-c',
+  'protocol.http.allow=always',
+  '-c',
+  'protocol.ssh.allow=always',
+  '-c',
+  'protocol.git.allow=always',
+  '-c',
+  'protocol.file.allow=always',
+  '-c',
+  'core.hooksPath=/dev/null',
 ];
 
 export function systemGit(env: NodeJS.ProcessEnv): GitRunner {
-  return (args, opts) => new Promise((resolve, reject) => {
-    execFile('git', [...GIT_SAFETY, ...args], {
-      ...(opts.cwd ? { cwd: opts.cwd } : {}),
-      env: { ...env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes' },
-      timeout: GIT_TIMEOUT_MS,
-      maxBuffer: 4 * 1024 * 1024,
-    }, (err, stdout, stderr) => {
-      if (err) {
-        const last = stderr.trim().split('\n').filter(Boolean).pop() ?? err.message;
-        reject(new Error(err.killed ? `git did not finish within ${GIT_TIMEOUT_MS / 1000} s` : last));
-      } else resolve(stdout);
+  return (args, opts) =>
+    new Promise((resolve, reject) => {
+      execFile(
+        'git',
+        [...GIT_SAFETY, ...args],
+        {
+          ...(opts.cwd ? { cwd: opts.cwd } : {}),
+          env: { ...env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: '', SSH_ASKPASS: '', GIT_SSH_COMMAND: env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes' },
+          timeout: GIT_TIMEOUT_MS,
+          maxBuffer: 4 * 1024 * 1024,
+        },
+        (err, stdout, stderr) => {
+          if (err) {
+            const last = stderr.trim().split('\n').filter(Boolean).pop() ?? err.message;
+            reject(new Error(err.killed ? `git did not finish within ${GIT_TIMEOUT_MS / 1000} s` : last));
+          } else resolve(stdout);
+        },
+      );
     });
-  });
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const inside = (child: string, parent: string): boolean => child !== parent && !relative(parent, child).startsWith('..') && !isAbsolute(relative(parent, child));
+const inside = (child: string, parent: string): boolean =>
+  child !== parent && !relative(parent, child).startsWith('..') && !isAbsolute(relative(parent, child));
 const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^\.+/, '_') || '_';
 const REF = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
 const REPO = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
@@ -72,7 +90,11 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** The source to fetch from, and who chose it: the user's or moat.yaml's declaration, else Claude Code's record. */
-function trustedSource(name: string, inv: Awaited<ReturnType<typeof pluginInventory>>, known: Record<string, { source: Record<string, unknown> }>): Record<string, unknown> | undefined {
+function trustedSource(
+  name: string,
+  inv: Awaited<ReturnType<typeof pluginInventory>>,
+  known: Record<string, { source: Record<string, unknown> }>,
+): Record<string, unknown> | undefined {
   for (const layer of [...inv.layers].reverse()) {
     if (!layer.used || (layer.source !== 'user' && layer.source !== 'moat.yaml')) continue;
     const s = declaredSource(layer.settings.extraKnownMarketplaces[name]);
@@ -90,15 +112,32 @@ async function record(paths: ClaudeHostPaths, name: string, entry: Record<string
   let mode = 0o600;
   try {
     mode = (await stat(file)).mode & 0o777;
-  } catch { /* new file */ }
+  } catch {
+    /* new file */
+  }
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   await atomicWrite(file, `${JSON.stringify(all, null, 2)}\n`, mode);
 }
 
-async function gitUpdate(name: string, src: Record<string, unknown>, paths: ClaudeHostPaths, knownAt: string | undefined, git: GitRunner, now: Date): Promise<UpdateResult> {
+async function gitUpdate(
+  name: string,
+  src: Record<string, unknown>,
+  paths: ClaudeHostPaths,
+  knownAt: string | undefined,
+  git: GitRunner,
+  now: Date,
+): Promise<UpdateResult> {
   const kind = src.source;
-  const url = kind === 'github' ? (typeof src.repo === 'string' && REPO.test(src.repo) ? `https://github.com/${src.repo}.git` : undefined) : typeof src.url === 'string' ? src.url : undefined;
-  if (!url || url.startsWith('-')) return { name, status: 'failed', detail: `its ${String(kind)} source names no usable ${kind === 'github' ? 'repo (OWNER/REPO)' : 'url'}` };
+  const url =
+    kind === 'github'
+      ? typeof src.repo === 'string' && REPO.test(src.repo)
+        ? `https://github.com/${src.repo}.git`
+        : undefined
+      : typeof src.url === 'string'
+        ? src.url
+        : undefined;
+  if (!url || url.startsWith('-'))
+    return { name, status: 'failed', detail: `its ${String(kind)} source names no usable ${kind === 'github' ? 'repo (OWNER/REPO)' : 'url'}` };
   const ref = typeof src.ref === 'string' ? src.ref : undefined;
   if (ref !== undefined && !REF.test(ref)) return { name, status: 'failed', detail: `its ref ${JSON.stringify(ref)} is not a branch or tag name` };
   const cacheRoot = join(paths.pluginsDir, 'marketplaces');
@@ -106,7 +145,12 @@ async function gitUpdate(name: string, src: Record<string, unknown>, paths: Clau
   const realPlugins = await realpath(paths.pluginsDir).catch(() => paths.pluginsDir);
   const realLoc = await realpath(loc).catch(() => undefined);
   if (realLoc !== undefined && !inside(realLoc, realPlugins)) {
-    return { name, status: 'skipped', detail: `its copy ${loc} is outside Claude Code's plugin folder ${paths.pluginsDir}; moat refreshes only copies in there`, cachedAt: loc };
+    return {
+      name,
+      status: 'skipped',
+      detail: `its copy ${loc} is outside Claude Code's plugin folder ${paths.pluginsDir}; moat refreshes only copies in there`,
+      cachedAt: loc,
+    };
   }
   let status: UpdateStatus;
   try {
@@ -127,7 +171,10 @@ async function gitUpdate(name: string, src: Record<string, unknown>, paths: Clau
   const manifest = await exists(join(loc, '.claude-plugin', 'marketplace.json'));
   await record(paths, name, { source: src, installLocation: loc, lastUpdated: now.toISOString() });
   return {
-    name, status, cachedAt: loc, commit,
+    name,
+    status,
+    cachedAt: loc,
+    commit,
     detail: `${describeSource(src) ?? ''} at ${commit.slice(0, 12)}${manifest ? '' : '; it has no .claude-plugin/marketplace.json, so Claude Code will not read it'}`,
   };
 }
@@ -141,7 +188,9 @@ async function localUpdate(name: string, src: Record<string, unknown>, paths: Cl
 }
 
 /** Refresh the named marketplaces (all of them without names). Never throws for one marketplace: each gets a result. */
-export async function updateMarketplaces(opts: InventoryOptions & { names: readonly string[]; git?: GitRunner; now?: Date }): Promise<{ results: UpdateResult[]; unknown: string[] }> {
+export async function updateMarketplaces(
+  opts: InventoryOptions & { names: readonly string[]; git?: GitRunner; now?: Date },
+): Promise<{ results: UpdateResult[]; unknown: string[] }> {
   const inv = await pluginInventory(opts);
   const paths = claudeHostPaths(opts.hostHome, opts.env);
   const known = (await readHostRecords(paths, () => undefined)).known;
@@ -156,23 +205,32 @@ export async function updateMarketplaces(opts: InventoryOptions & { names: reado
     if (!src) {
       const onlyProject = (byName.get(name)?.declaredIn ?? []).length > 0;
       results.push({
-        name, status: 'skipped',
+        name,
+        status: 'skipped',
         detail: onlyProject
-          ? 'declared only in the project\'s .claude/settings, which a run can write: moat does not fetch it. Declare it in ~/.claude/settings.json or under claude.marketplaces in moat.yaml'
+          ? "declared only in the project's .claude/settings, which a run can write: moat does not fetch it. Declare it in ~/.claude/settings.json or under claude.marketplaces in moat.yaml"
           : 'nothing says where it comes from (no declaration, no record)',
       });
       continue;
     }
     if (carriesCredential(src)) {
-      results.push({ name, status: 'skipped', detail: `its source carries a credential, which moat never puts on a command line: run claude plugin marketplace update ${name}` });
+      results.push({
+        name,
+        status: 'skipped',
+        detail: `its source carries a credential, which moat never puts on a command line: run claude plugin marketplace update ${name}`,
+      });
       continue;
     }
     const kind = src.source;
     const knownAt = known[name]?.installLocation;
     if (kind === 'git' || kind === 'github') results.push(await gitUpdate(name, src, paths, knownAt, git, now));
     else if (kind === 'directory' || kind === 'file') results.push(await localUpdate(name, src, paths, now));
-    else results.push({ name, status: 'skipped', detail: `moat refreshes git, github, directory and file marketplaces; for this ${String(kind)} one run claude plugin marketplace update ${name}` });
+    else
+      results.push({
+        name,
+        status: 'skipped',
+        detail: `moat refreshes git, github, directory and file marketplaces; for this ${String(kind)} one run claude plugin marketplace update ${name}`,
+      });
   }
   return { results, unknown };
 }
-

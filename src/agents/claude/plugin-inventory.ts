@@ -10,8 +10,15 @@ import type { MoatHome } from '../../home/paths.js';
 import { approvedSettings } from '../../run/config-trust.js';
 import { canonical, guardedSettings } from '../../run/trust-settings.js';
 import {
-  claudeHostPaths, marketplaceOf, pickInstall, pluginSettingsOf, readHostRecords, readJsonObject,
-  type ClaudeHostPaths, type HostRecords, type PluginSettings,
+  claudeHostPaths,
+  marketplaceOf,
+  pickInstall,
+  pluginSettingsOf,
+  readHostRecords,
+  readJsonObject,
+  type ClaudeHostPaths,
+  type HostRecords,
+  type PluginSettings,
 } from './host-plugins.js';
 import { carriesCredential } from './plugins.js';
 
@@ -111,7 +118,8 @@ async function moatLayer(opts: InventoryOptions, notes: string[]): Promise<{ lay
     const now = guardedSettings(loaded.raw, []);
     const keys = ['claude.plugins', 'claude.marketplaces', 'claude.host_plugins'] as const;
     const changed = keys.filter((k) => canonical(now[k] ?? null) !== canonical((approved.settings ?? guardedSettings({}, []))[k] ?? null));
-    if (changed.length > 0) notes.push(`${file} changes ${changed.join(', ')}, not approved yet: shown as approved; moat trust show lists the change, the next run asks.`);
+    if (changed.length > 0)
+      notes.push(`${file} changes ${changed.join(', ')}, not approved yet: shown as approved; moat trust show lists the change, the next run asks.`);
   } catch (err) {
     notes.push(`${file} cannot be read (${(err as Error).message}); its approved settings are shown.`);
   }
@@ -129,7 +137,7 @@ export async function pluginInventory(opts: InventoryOptions): Promise<PluginInv
     await hostLayer('project-local', join(opts.workspace, '.claude', 'settings.local.json'), hostPlugins, notes),
     moat,
   ];
-  if (!hostPlugins) notes.push('claude.host_plugins: false in moat.yaml: only moat.yaml\'s plugins are used, not yours nor the project\'s.');
+  if (!hostPlugins) notes.push("claude.host_plugins: false in moat.yaml: only moat.yaml's plugins are used, not yours nor the project's.");
   const used = layers.filter((l) => l.used);
   const records: HostRecords = hostPlugins ? await readHostRecords(paths, (m) => notes.push(m)) : { installed: {}, known: {} };
   const user = layers[0]?.settings;
@@ -141,7 +149,10 @@ export async function pluginInventory(opts: InventoryOptions): Promise<PluginInv
     const rec = pickInstall(records.installed[id] ?? [], opts.workspace);
     const trusted = (hostPlugins && user?.enabledPlugins[id] === true) || moat.settings.enabledPlugins[id] === true;
     return {
-      id, enabled: last.enabled, decidedBy: last.source, settings,
+      id,
+      enabled: last.enabled,
+      decidedBy: last.source,
+      settings,
       ...(rec ? { cachedAt: rec.installPath, ...(rec.version ? { version: rec.version } : {}) } : {}),
       sharedWithContainer: rec !== undefined && trusted,
     };
@@ -158,7 +169,8 @@ export async function pluginInventory(opts: InventoryOptions): Promise<PluginInv
     const k = records.known[name];
     const source = describeSource(declaredSource(decl) ?? k?.source);
     return {
-      name, declaredIn: declaring.map((l) => l.source),
+      name,
+      declaredIn: declaring.map((l) => l.source),
       ...(source ? { source } : {}),
       ...(k ? { cachedAt: k.installLocation, ...(k.lastUpdated ? { lastUpdated: k.lastUpdated } : {}) } : {}),
     };

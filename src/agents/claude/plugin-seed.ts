@@ -86,7 +86,9 @@ function marketplaceAllowed(name: string, k: KnownMarketplace, loc: string, root
   if (inside(loc, roots.plugins)) return true;
   const kind = k.source.source;
   if ((kind === 'directory' || kind === 'file') && strictlyInside(loc, roots.home) && !inside(roots.config, loc) && !inside(roots.plugins, loc)) return true;
-  warn(`The plugin marketplace "${name}" is not made available in the container: its folder ${k.installLocation} is outside your home directory or holds your Claude Code configuration. Keep the marketplace in its own folder under your home (or set claude.host_plugins: false in moat.yaml).`);
+  warn(
+    `The plugin marketplace "${name}" is not made available in the container: its folder ${k.installLocation} is outside your home directory or holds your Claude Code configuration. Keep the marketplace in its own folder under your home (or set claude.host_plugins: false in moat.yaml).`,
+  );
   return false;
 }
 
@@ -110,20 +112,25 @@ export async function pluginSeed(input: SeedInput): Promise<PluginSeed> {
     if (!rec) continue;
     const src = await real(rec.installPath);
     if (src === undefined || !strictlyInside(src, pluginsRoot)) {
-      if (on) warn(`The plugin ${id} is enabled but its files are not in Claude Code's plugin folder (${rec.installPath}); the container's Claude Code will try to install it. Reinstall it on the host: claude plugin install ${id}`);
+      if (on)
+        warn(
+          `The plugin ${id} is enabled but its files are not in Claude Code's plugin folder (${rec.installPath}); the container's Claude Code will try to install it. Reinstall it on the host: claude plugin install ${id}`,
+        );
       continue;
     }
     const name = mkt === undefined ? id : id.slice(0, id.length - mkt.length - 1);
     const target = `${SEED_DIR}/cache/${safe(mkt ?? 'local')}/${safe(name)}/${safe(rec.version ?? 'unknown')}`;
     mounts.push(...(await seedMounts(src, target, warn)));
     rewrites.push([rec.installPath, target], [src, target]);
-    installed[id] = [{
-      scope: 'user',
-      installPath: target,
-      ...(rec.version !== undefined ? { version: rec.version } : {}),
-      ...(rec.installedAt !== undefined ? { installedAt: rec.installedAt } : {}),
-      ...(rec.lastUpdated !== undefined ? { lastUpdated: rec.lastUpdated } : {}),
-    }];
+    installed[id] = [
+      {
+        scope: 'user',
+        installPath: target,
+        ...(rec.version !== undefined ? { version: rec.version } : {}),
+        ...(rec.installedAt !== undefined ? { installedAt: rec.installedAt } : {}),
+        ...(rec.lastUpdated !== undefined ? { lastUpdated: rec.lastUpdated } : {}),
+      },
+    ];
   }
 
   const known: Record<string, KnownMarketplace & { autoUpdate: boolean }> = {};
@@ -132,7 +139,9 @@ export async function pluginSeed(input: SeedInput): Promise<PluginSeed> {
     if (!k) continue;
     const loc = await real(k.installLocation);
     if (loc === undefined) {
-      warn(`The plugin marketplace "${name}" is not made available in the container: ${k.installLocation} does not exist. Run claude plugin marketplace update ${name} on the host.`);
+      warn(
+        `The plugin marketplace "${name}" is not made available in the container: ${k.installLocation} does not exist. Run claude plugin marketplace update ${name} on the host.`,
+      );
       continue;
     }
     if (!marketplaceAllowed(name, k, loc, roots, warn)) continue;
@@ -148,7 +157,8 @@ export async function pluginSeed(input: SeedInput): Promise<PluginSeed> {
   rewrites.sort((a, b) => b[0].length - a[0].length);
   const json = (v: unknown): string => `${JSON.stringify(v, null, 2)}\n`;
   const files: HomeFile[] = [];
-  if (Object.keys(installed).length > 0) files.push({ path: '.claude/plugins/installed_plugins.json', content: json({ version: 2, plugins: installed }), mode: 0o600 });
+  if (Object.keys(installed).length > 0)
+    files.push({ path: '.claude/plugins/installed_plugins.json', content: json({ version: 2, plugins: installed }), mode: 0o600 });
   if (Object.keys(known).length > 0) files.push({ path: '.claude/plugins/known_marketplaces.json', content: json(rewritePaths(known, rewrites)), mode: 0o600 });
   const unique = [...new Map(mounts.map((m) => [m.target, m])).values()];
   return { mounts: unique, files, rewrites, env: unique.length > 0 ? { CLAUDE_CODE_PLUGIN_SEED_DIR: SEED_DIR } : {} };

@@ -58,7 +58,9 @@ export async function claudePlugins(opts: ClaudePluginOptions): Promise<ClaudePl
   const leftOut = (name: string): void => {
     if (warned.has(name)) return;
     warned.add(name);
-    opts.warn(`The plugin marketplace "${name}" is left out of the container: its source carries a credential (a URL with a token or password, or headers). Declare it with a source that needs none, e.g. { source: github, repo: OWNER/REPO }.`);
+    opts.warn(
+      `The plugin marketplace "${name}" is left out of the container: its source carries a credential (a URL with a token or password, or headers). Declare it with a source that needs none, e.g. { source: github, repo: OWNER/REPO }.`,
+    );
   };
   if (opts.hostPlugins) {
     const paths = claudeHostPaths(opts.hostHome, opts.env);
@@ -70,9 +72,13 @@ export async function claudePlugins(opts: ClaudePluginOptions): Promise<ClaudePl
     const shareable = (id: string): boolean => user.enabledPlugins[id] === true || moat.enabledPlugins[id] === true;
     const hostShared = Object.fromEntries(Object.entries(merged.enabledPlugins).filter(([id]) => shareable(id)));
     const records = await readHostRecords(paths, opts.warn);
-    const withheld = Object.keys(merged.enabledPlugins).filter((id) => merged.enabledPlugins[id] === true && !shareable(id) && records.installed[id]).sort();
+    const withheld = Object.keys(merged.enabledPlugins)
+      .filter((id) => merged.enabledPlugins[id] === true && !shareable(id) && records.installed[id])
+      .sort();
     if (withheld.length > 0) {
-      opts.warn(`The project's .claude/settings enables ${withheld.join(', ')}, which neither your own Claude Code settings nor moat.yaml enable: the copy installed on this machine is not shared with the container. To share it, enable it in ~/.claude/settings.json or under claude.plugins in moat.yaml.`);
+      opts.warn(
+        `The project's .claude/settings enables ${withheld.join(', ')}, which neither your own Claude Code settings nor moat.yaml enable: the copy installed on this machine is not shared with the container. To share it, enable it in ~/.claude/settings.json or under claude.plugins in moat.yaml.`,
+      );
     }
     for (const [name, k] of Object.entries(records.known)) {
       if (carriesCredential(k.source)) {

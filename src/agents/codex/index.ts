@@ -4,9 +4,35 @@ import { stageCodex } from './staging.js';
 
 /** Codex CLI 0.169.0's subcommands, aliases included (`codex --help`). */
 export const CODEX_SUBCOMMANDS: readonly string[] = [
-  'agents', 'exec', 'e', 'review', 'login', 'logout', 'mcp', 'plugin', 'app-server', 'remote-control',
-  'completion', 'update', 'doctor', 'sandbox', 'debug', 'apply', 'a', 'resume', 'queue', 'archive', 'delete',
-  'migrate-rollouts', 'migrate-nfs-db', 'unarchive', 'fork', 'cloud', 'exec-server', 'features', 'help',
+  'agents',
+  'exec',
+  'e',
+  'review',
+  'login',
+  'logout',
+  'mcp',
+  'plugin',
+  'app-server',
+  'remote-control',
+  'completion',
+  'update',
+  'doctor',
+  'sandbox',
+  'debug',
+  'apply',
+  'a',
+  'resume',
+  'queue',
+  'archive',
+  'delete',
+  'migrate-rollouts',
+  'migrate-nfs-db',
+  'unarchive',
+  'fork',
+  'cloud',
+  'exec-server',
+  'features',
+  'help',
 ];
 
 export function codexCommand(inv: AgentInvocation): string[] {

@@ -35,7 +35,8 @@ export function awsCredentialConfig(cred: StoredCredential): AwsCredentialConfig
 
 function placeholderOf(cred: StoredCredential): { accessKeyId: string; secretAccessKey: string; sessionToken: string } {
   const { placeholderAccessKeyId: accessKeyId, placeholderSecretAccessKey: secretAccessKey, placeholderSessionToken: sessionToken } = cred.secret;
-  if (!accessKeyId || !secretAccessKey || !sessionToken) throw new MoatError('The aws grant has no placeholder keys.', { code: 'E_CREDENTIAL', hint: 'moat grant aws --role ARN (or --profile NAME)' });
+  if (!accessKeyId || !secretAccessKey || !sessionToken)
+    throw new MoatError('The aws grant has no placeholder keys.', { code: 'E_CREDENTIAL', hint: 'moat grant aws --role ARN (or --profile NAME)' });
   return { accessKeyId, secretAccessKey, sessionToken };
 }
 
@@ -73,7 +74,9 @@ export const aws: Provider = {
     const id = await fetchAwsCredentials(cfg, { ...(opts.baseUrl ? { stsEndpoint: opts.baseUrl } : {}), sessionName: 'moat-grant-check' });
     return {
       ...(id.arn ? { meta: { identity: id.arn } } : {}),
-      summary: cfg.roleArn ? `assumed ${cfg.roleArn}${id.arn ? ` (${id.arn})` : ''}` : `credentials of ${cfg.profile ? `profile ${cfg.profile}` : 'the default chain'}${id.arn ? ` (${id.arn})` : ''}`,
+      summary: cfg.roleArn
+        ? `assumed ${cfg.roleArn}${id.arn ? ` (${id.arn})` : ''}`
+        : `credentials of ${cfg.profile ? `profile ${cfg.profile}` : 'the default chain'}${id.arn ? ` (${id.arn})` : ''}`,
     };
   },
 
@@ -84,8 +87,11 @@ export const aws: Provider = {
     const region = cred.meta?.region ?? 'us-east-1';
     return {
       env: {
-        AWS_ACCESS_KEY_ID: p.accessKeyId, AWS_SECRET_ACCESS_KEY: p.secretAccessKey, AWS_SESSION_TOKEN: p.sessionToken,
-        AWS_REGION: region, AWS_DEFAULT_REGION: region,
+        AWS_ACCESS_KEY_ID: p.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: p.secretAccessKey,
+        AWS_SESSION_TOKEN: p.sessionToken,
+        AWS_REGION: region,
+        AWS_DEFAULT_REGION: region,
       },
       files: [],
     };

@@ -28,7 +28,11 @@ export function getProvider(name: string): Provider {
 /** `github:repo` → {provider: 'github', scopes: ['repo']}; `github` → no scopes. */
 export function parseGrantName(spec: string): { provider: string; scopes: string[] } {
   const [provider = '', ...rest] = spec.trim().split(':');
-  const scopes = rest.join(':').split(',').map((s) => s.trim()).filter(Boolean);
+  const scopes = rest
+    .join(':')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!provider) throw new MoatError(`Invalid grant "${spec}".`, { code: 'E_USAGE', hint: 'moat grant <provider>[:scope]' });
   return { provider: provider.toLowerCase(), scopes };
 }

@@ -37,8 +37,11 @@ export function codexRefreshResponse(cred: StoredCredential, now: Date = new Dat
     status: 200,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
     body: JSON.stringify({
-      id_token: tokens.id_token, access_token: tokens.access_token, refresh_token: tokens.refresh_token,
-      token_type: 'Bearer', scope: 'openid profile email offline_access',
+      id_token: tokens.id_token,
+      access_token: tokens.access_token,
+      refresh_token: tokens.refresh_token,
+      token_type: 'Bearer',
+      scope: 'openid profile email offline_access',
     }),
   };
 }

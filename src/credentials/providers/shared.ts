@@ -108,7 +108,11 @@ export async function validateRequest(
   const doFetch = opts.fetch ?? fetch;
   let res: Response;
   try {
-    res = await doFetch(url, { headers: { accept: 'application/json', ...headers }, signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000), redirect: 'manual' });
+    res = await doFetch(url, {
+      headers: { accept: 'application/json', ...headers },
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
+      redirect: 'manual',
+    });
   } catch (err) {
     throw new MoatError(`Could not reach ${new URL(url).host} to check the ${provider} credential: ${describeFetchError(err)}.`, {
       code: 'E_NETWORK',
@@ -158,12 +162,7 @@ export function describeFetchError(err: unknown): string {
  * POST an OAuth refresh-token grant (JSON) to `opts.baseUrl` and return the token response body.
  * Throws MoatError (with `hint`) when the server is unreachable or refuses; never includes tokens.
  */
-export async function postTokenRefresh(
-  what: string,
-  opts: HttpOptions,
-  body: Record<string, string>,
-  hint: string,
-): Promise<Record<string, unknown>> {
+export async function postTokenRefresh(what: string, opts: HttpOptions, body: Record<string, string>, hint: string): Promise<Record<string, unknown>> {
   const host = new URL(opts.baseUrl).host;
   let res: Response;
   try {

@@ -24,7 +24,10 @@ export function isSshGrant(spec: string): boolean {
 
 /** `ssh:HOST` → HOST (lower case), or a MoatError naming the fix. */
 export function sshGrantHost(spec: string): string {
-  const host = spec.trim().replace(/^ssh:?/i, '').toLowerCase();
+  const host = spec
+    .trim()
+    .replace(/^ssh:?/i, '')
+    .toLowerCase();
   return validateSshHost(host, spec);
 }
 

@@ -13,7 +13,12 @@ const TIMEOUT_MS = 60_000;
 
 type OpRef = Extract<SecretReference, { scheme: 'op' }>;
 
-interface OpResult { code: number | null; stdout: Buffer; stderr: string; missing: boolean }
+interface OpResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+  missing: boolean;
+}
 
 function runOp(ref: string, env: NodeJS.ProcessEnv): Promise<OpResult> {
   return new Promise((resolve) => {
@@ -27,7 +32,9 @@ function runOp(ref: string, env: NodeJS.ProcessEnv): Promise<OpResult> {
       if (outBytes <= MAX_VALUE_BYTES) out.push(c);
     });
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c: string) => { if (err.length < 4096) err += c; });
+    child.stderr.on('data', (c: string) => {
+      if (err.length < 4096) err += c;
+    });
     child.once('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       resolve({ code: null, stdout: Buffer.alloc(0), stderr: '', missing: e.code === 'ENOENT' });
@@ -41,16 +48,26 @@ function runOp(ref: string, env: NodeJS.ProcessEnv): Promise<OpResult> {
 
 /** op's message without its "[ERROR] date time" head, on one line, bounded (it names places, never values). */
 function opMessage(stderr: string): string {
-  const line = stderr.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
-  // eslint-disable-next-line no-control-regex
-  return line.replace(/^\[ERROR\]\s+\S+\s+\S+\s+/, '').replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, 300);
+  const line =
+    stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? '';
+  return (
+    line
+      .replace(/^\[ERROR\]\s+\S+\s+\S+\s+/, '')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\x00-\x1f\x7f]/g, ' ')
+      .slice(0, 300)
+  );
 }
 
 export function opError(name: string, r: OpRef, result: Pick<OpResult, 'code' | 'stderr' | 'missing'>): MoatError {
   const what = `The secret ${name} (${r.ref})`;
   if (result.missing) {
     return new MoatError(`${what} needs the 1Password CLI, and "op" is not on PATH.`, {
-      code: 'E_CREDENTIAL', hint: 'Install it (https://developer.1password.com/docs/cli/get-started/), then sign in: eval $(op signin)',
+      code: 'E_CREDENTIAL',
+      hint: 'Install it (https://developer.1password.com/docs/cli/get-started/), then sign in: eval $(op signin)',
     });
   }
   const msg = opMessage(result.stderr);
@@ -59,22 +76,38 @@ export function opError(name: string, r: OpRef, result: Pick<OpResult, 'code' | 
     return new MoatError(`${what} cannot be read: the 1Password CLI is not signed in.`, { code: 'E_CREDENTIAL', hint: 'eval $(op signin)' });
   }
   if (/isn't a vault|vault .*not found|no vault/.test(low)) {
-    return new MoatError(`${what} cannot be read: 1Password has no vault "${r.vault}" in this account.`, { code: 'E_NOT_FOUND', hint: 'op vault list   (then fix the vault in moat.yaml secrets)' });
+    return new MoatError(`${what} cannot be read: 1Password has no vault "${r.vault}" in this account.`, {
+      code: 'E_NOT_FOUND',
+      hint: 'op vault list   (then fix the vault in moat.yaml secrets)',
+    });
   }
   if (/isn't an item|item .*not found|no item|could not find item/.test(low)) {
-    return new MoatError(`${what} cannot be read: the vault "${r.vault}" has no item "${r.item}".`, { code: 'E_NOT_FOUND', hint: `op item list --vault ${JSON.stringify(r.vault)}` });
+    return new MoatError(`${what} cannot be read: the vault "${r.vault}" has no item "${r.item}".`, {
+      code: 'E_NOT_FOUND',
+      hint: `op item list --vault ${JSON.stringify(r.vault)}`,
+    });
   }
   if (/isn't a field|field .*not found|does not have a field|no field/.test(low)) {
-    return new MoatError(`${what} cannot be read: the item "${r.item}" has no such field.`, { code: 'E_NOT_FOUND', hint: `op item get ${JSON.stringify(r.item)} --vault ${JSON.stringify(r.vault)}` });
+    return new MoatError(`${what} cannot be read: the item "${r.item}" has no such field.`, {
+      code: 'E_NOT_FOUND',
+      hint: `op item get ${JSON.stringify(r.item)} --vault ${JSON.stringify(r.vault)}`,
+    });
   }
   const code = result.code === null ? 'timed out or was killed' : `exited with ${result.code}`;
-  return new MoatError(`${what} cannot be read: op read ${code}${msg ? `: ${msg}` : ''}.`, { code: 'E_CREDENTIAL', hint: `op read ${JSON.stringify(r.ref)}   (run it yourself to see what 1Password says)` });
+  return new MoatError(`${what} cannot be read: op read ${code}${msg ? `: ${msg}` : ''}.`, {
+    code: 'E_CREDENTIAL',
+    hint: `op read ${JSON.stringify(r.ref)}   (run it yourself to see what 1Password says)`,
+  });
 }
 
 export async function readOp(name: string, r: OpRef, env: NodeJS.ProcessEnv): Promise<string> {
   const result = await runOp(r.ref, env);
   if (result.missing || result.code !== 0) throw opError(name, r, result);
   const value = result.stdout.toString('utf8');
-  if (value === '') throw new MoatError(`The secret ${name} (${r.ref}) is empty in 1Password.`, { code: 'E_CREDENTIAL', hint: `op item get ${JSON.stringify(r.item)} --vault ${JSON.stringify(r.vault)}` });
+  if (value === '')
+    throw new MoatError(`The secret ${name} (${r.ref}) is empty in 1Password.`, {
+      code: 'E_CREDENTIAL',
+      hint: `op item get ${JSON.stringify(r.item)} --vault ${JSON.stringify(r.vault)}`,
+    });
   return value;
 }

@@ -30,7 +30,8 @@ async function readValue(spec: SecretSpec, src: SecretSources): Promise<string> 
       const value = src.env[r.variable];
       if (value === undefined || value === '') {
         throw new MoatError(`The secret ${spec.name} (${r.ref}) cannot be read: ${r.variable} is not set in the environment moat runs in.`, {
-          code: 'E_CONFIG', hint: `export ${r.variable}=…   (then run moat again from that shell)`,
+          code: 'E_CONFIG',
+          hint: `export ${r.variable}=…   (then run moat again from that shell)`,
         });
       }
       return value;
@@ -43,9 +44,15 @@ export async function resolveSecrets(specs: readonly SecretSpec[], src: SecretSo
   const out: ResolvedSecret[] = [];
   for (const spec of specs) {
     const value = await readValue(spec, src);
-    if (value.includes('\0')) throw new MoatError(`The secret ${spec.name} (${spec.from.ref}) holds a NUL character, which no environment or header can carry.`, { code: 'E_CONFIG' });
+    if (value.includes('\0'))
+      throw new MoatError(`The secret ${spec.name} (${spec.from.ref}) holds a NUL character, which no environment or header can carry.`, { code: 'E_CONFIG' });
     out.push({
-      name: spec.name, scheme: spec.from.scheme, ref: spec.from.ref, value, placeholder: shapedPlaceholder(value), hosts: spec.hosts,
+      name: spec.name,
+      scheme: spec.from.scheme,
+      ref: spec.from.ref,
+      value,
+      placeholder: shapedPlaceholder(value),
+      hosts: spec.hosts,
       ...(spec.expose ? { expose: spec.expose } : {}),
     });
   }
@@ -61,8 +68,14 @@ export function secretEnv(secrets: readonly ResolvedSecret[]): Record<string, st
 export function secretWarnings(secrets: readonly ResolvedSecret[]): string[] {
   const out: string[] = [];
   for (const s of secrets) {
-    if (s.expose === 'env') out.push(`The secret ${s.name} is exposed: its real value is in the container's environment, where any process of the run can read and send it (expose: env in moat.yaml).`);
-    else if (s.hosts.length === 0) out.push(`The secret ${s.name} has no hosts: the container gets a placeholder and the real value is sent nowhere (add hosts: [api.example.com] under secrets.${s.name} in moat.yaml).`);
+    if (s.expose === 'env')
+      out.push(
+        `The secret ${s.name} is exposed: its real value is in the container's environment, where any process of the run can read and send it (expose: env in moat.yaml).`,
+      );
+    else if (s.hosts.length === 0)
+      out.push(
+        `The secret ${s.name} has no hosts: the container gets a placeholder and the real value is sent nowhere (add hosts: [api.example.com] under secrets.${s.name} in moat.yaml).`,
+      );
   }
   return out;
 }

@@ -20,16 +20,23 @@ const VERSION = 1;
 const NONCE = 12;
 const TAG = 16;
 
-const payload = z.array(z.object({
-  name: z.string(), scheme: z.enum(['op', 'ssm', 'env']), ref: z.string(), value: z.string(), placeholder: z.string(),
-  hosts: z.array(z.string()), expose: z.literal('env').optional(),
-}));
+const payload = z.array(
+  z.object({
+    name: z.string(),
+    scheme: z.enum(['op', 'ssm', 'env']),
+    ref: z.string(),
+    value: z.string(),
+    placeholder: z.string(),
+    hosts: z.array(z.string()),
+    expose: z.literal('env').optional(),
+  }),
+);
 
 const aad = (runId: string): Buffer => Buffer.from(`moat-run-secrets:v${VERSION}:${runId}`, 'utf8');
 
 export async function writeRunSecrets(home: MoatHome, runId: string, secrets: readonly ResolvedSecret[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const key = await loadKey(home, { env, create: true });
-  if (!key) throw new MoatError('Could not create an encryption key for the run\'s secrets.', { code: 'E_CREDENTIAL' });
+  if (!key) throw new MoatError("Could not create an encryption key for the run's secrets.", { code: 'E_CREDENTIAL' });
   const nonce = randomBytes(NONCE);
   const cipher = createCipheriv('aes-256-gcm', key.key, nonce, { authTagLength: TAG });
   cipher.setAAD(aad(runId));
@@ -46,7 +53,11 @@ export async function readRunSecrets(home: MoatHome, runId: string, env: NodeJS.
     if (errnoCode(err) === 'ENOENT') return [];
     throw err;
   }
-  const bad = (why: string): MoatError => new MoatError(`The secrets of run ${runId} cannot be read: ${why}.`, { code: 'E_CREDENTIAL', hint: 'Start the run again (moat resolves its secrets anew).' });
+  const bad = (why: string): MoatError =>
+    new MoatError(`The secrets of run ${runId} cannot be read: ${why}.`, {
+      code: 'E_CREDENTIAL',
+      hint: 'Start the run again (moat resolves its secrets anew).',
+    });
   const key = await loadKey(home, { env, create: false });
   if (!key) throw bad('the encryption key is missing');
   if (data.length <= 1 + NONCE + TAG || data[0] !== VERSION) throw bad('the file is damaged');

@@ -9,7 +9,10 @@ export function secretSpecs(config: SecretsConfig | undefined, env: Record<strin
   const out: SecretSpec[] = [];
   for (const [name, entry] of Object.entries(config ?? {})) {
     if (name in env) {
-      throw new MoatError(`${name} is set both in env: and in secrets: of moat.yaml (or by -e).`, { code: 'E_CONFIG', hint: `Keep one: remove ${name} from env: (or the -e flag), or from secrets:` });
+      throw new MoatError(`${name} is set both in env: and in secrets: of moat.yaml (or by -e).`, {
+        code: 'E_CONFIG',
+        hint: `Keep one: remove ${name} from env: (or the -e flag), or from secrets:`,
+      });
     }
     const e = typeof entry === 'string' ? { from: entry } : entry;
     const from = parseSecretReference(e.from);

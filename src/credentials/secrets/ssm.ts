@@ -23,7 +23,10 @@ const messageOf = (err: unknown): string => (err instanceof Error ? err.message 
 const codeOf = (err: unknown): string => (err && typeof err === 'object' && 'code' in err ? String((err as { code: unknown }).code) : '');
 
 function noRegion(name: string, r: SsmRef): MoatError {
-  return new MoatError(`The secret ${name} (${r.ref}) cannot be read: no AWS region is set.`, { code: 'E_CONFIG', hint: `export AWS_REGION=eu-west-1   (or name it in moat.yaml: ssm://eu-west-1${r.name})` });
+  return new MoatError(`The secret ${name} (${r.ref}) cannot be read: no AWS region is set.`, {
+    code: 'E_CONFIG',
+    hint: `export AWS_REGION=eu-west-1   (or name it in moat.yaml: ssm://eu-west-1${r.name})`,
+  });
 }
 
 export function ssmError(name: string, r: SsmRef, err: unknown): MoatError {
@@ -33,28 +36,45 @@ export function ssmError(name: string, r: SsmRef, err: unknown): MoatError {
   const msg = messageOf(err);
   if (errName === 'ParameterNotFound' || errName === 'ParameterVersionNotFound') {
     return new MoatError(`${what} cannot be read: SSM has no parameter ${r.name}${r.region ? ` in ${r.region}` : ' in your default region'}.`, {
-      code: 'E_NOT_FOUND', hint: `aws ssm describe-parameters${region} --parameter-filters Key=Name,Option=BeginsWith,Values=${r.name.split('/').slice(0, -1).join('/') || '/'}`,
+      code: 'E_NOT_FOUND',
+      hint: `aws ssm describe-parameters${region} --parameter-filters Key=Name,Option=BeginsWith,Values=${r.name.split('/').slice(0, -1).join('/') || '/'}`,
     });
   }
   if (errName === 'AccessDeniedException' || /not authorized to perform|AccessDenied/i.test(errName)) {
     return new MoatError(`${what} cannot be read: your AWS identity may not read this parameter (ssm:GetParameter, and kms:Decrypt for a SecureString).`, {
-      code: 'E_CREDENTIAL', hint: `aws sts get-caller-identity   (then ask for ssm:GetParameter on ${r.name})`,
+      code: 'E_CREDENTIAL',
+      hint: `aws sts get-caller-identity   (then ask for ssm:GetParameter on ${r.name})`,
     });
   }
   if (/^(ExpiredToken|ExpiredTokenException|RequestExpired|TokenRefreshRequired)$/.test(errName)) {
-    return new MoatError(`${what} cannot be read: your AWS credentials have expired.`, { code: 'E_CREDENTIAL', hint: 'aws sso login   (or refresh the keys in ~/.aws/credentials)' });
+    return new MoatError(`${what} cannot be read: your AWS credentials have expired.`, {
+      code: 'E_CREDENTIAL',
+      hint: 'aws sso login   (or refresh the keys in ~/.aws/credentials)',
+    });
   }
   if (errName === 'UnrecognizedClientException' || errName === 'InvalidSignatureException' || errName === 'InvalidClientTokenId') {
-    return new MoatError(`${what} cannot be read: AWS does not accept your credentials (${errName}).`, { code: 'E_CREDENTIAL', hint: 'aws sts get-caller-identity   (then: aws configure, or aws sso login)' });
+    return new MoatError(`${what} cannot be read: AWS does not accept your credentials (${errName}).`, {
+      code: 'E_CREDENTIAL',
+      hint: 'aws sts get-caller-identity   (then: aws configure, or aws sso login)',
+    });
   }
   if (errName === 'CredentialsProviderError') {
-    return new MoatError(`${what} cannot be read: no AWS credentials were found.`, { code: 'E_CREDENTIAL', hint: 'aws configure   (or aws sso login, or export AWS_PROFILE=…)' });
+    return new MoatError(`${what} cannot be read: no AWS credentials were found.`, {
+      code: 'E_CREDENTIAL',
+      hint: 'aws configure   (or aws sso login, or export AWS_PROFILE=…)',
+    });
   }
   const code = codeOf(err);
   if (/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET)$/.test(code) || errName === 'TimeoutError') {
-    return new MoatError(`${what} cannot be read: AWS SSM could not be reached (${code || errName}).`, { code: 'E_NETWORK', hint: 'Check your network, then run again.' });
+    return new MoatError(`${what} cannot be read: AWS SSM could not be reached (${code || errName}).`, {
+      code: 'E_NETWORK',
+      hint: 'Check your network, then run again.',
+    });
   }
-  return new MoatError(`${what} cannot be read: ${errName || 'error'}: ${msg.slice(0, 300)}`, { code: 'E_CREDENTIAL', hint: `aws ssm get-parameter --with-decryption${region} --name ${r.name} --query Parameter.ARN` });
+  return new MoatError(`${what} cannot be read: ${errName || 'error'}: ${msg.slice(0, 300)}`, {
+    code: 'E_CREDENTIAL',
+    hint: `aws ssm get-parameter --with-decryption${region} --name ${r.name} --query Parameter.ARN`,
+  });
 }
 
 export async function readSsm(name: string, r: SsmRef, env: NodeJS.ProcessEnv): Promise<string> {
@@ -71,7 +91,8 @@ export async function readSsm(name: string, r: SsmRef, env: NodeJS.ProcessEnv): 
     if (!region) throw noRegion(name, r);
     const out = await client.send(new GetParameterCommand({ Name: r.name, WithDecryption: true }));
     const value = out.Parameter?.Value;
-    if (value === undefined || value === '') throw new MoatError(`The secret ${name} (${r.ref}) is empty in SSM.`, { code: 'E_CREDENTIAL', hint: `aws ssm get-parameter --name ${r.name}` });
+    if (value === undefined || value === '')
+      throw new MoatError(`The secret ${name} (${r.ref}) is empty in SSM.`, { code: 'E_CREDENTIAL', hint: `aws ssm get-parameter --name ${r.name}` });
     return value;
   } catch (err) {
     if (err instanceof MoatError) throw err;

@@ -1,7 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
-import type {
-  AttachedStreams, BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerStatus, ImageInfo, LogLine,
-} from '../types.js';
+import type { AttachedStreams, BuildRequest, ContainerInfo, ContainerRuntime, ContainerSpec, ContainerStatus, ImageInfo, LogLine } from '../types.js';
 import type { EngineRuntimeInfo } from '../sandbox.js';
 import { MoatError } from '../../errors.js';
 import { dockerError, statusCode } from './errors.js';
@@ -16,7 +14,8 @@ function labelFilter(labels: Record<string, string>): string {
 const c = (id: string): string => `/containers/${encodeURIComponent(id)}`;
 
 interface InspectJson {
-  Id: string; Name: string;
+  Id: string;
+  Name: string;
   Config: { Image: string; Labels?: Record<string, string> | null; Tty: boolean };
   State: { Status: string; ExitCode: number; StartedAt?: string; FinishedAt?: string };
 }
@@ -60,51 +59,60 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async runtimes() {
-    const i = await this.call('list its runtimes', () => this.api.json<{ DefaultRuntime?: string; Runtimes?: Record<string, EngineRuntimeInfo> | null }>('GET', '/info'));
+    const i = await this.call('list its runtimes', () =>
+      this.api.json<{ DefaultRuntime?: string; Runtimes?: Record<string, EngineRuntimeInfo> | null }>('GET', '/info'),
+    );
     return { defaultRuntime: i.DefaultRuntime ?? 'runc', runtimes: i.Runtimes ?? {}, address: this.api.address };
   }
 
   async create(spec: ContainerSpec): Promise<string> {
-    const r = await this.call('create the container', () => this.api.json<{ Id: string }>('POST', '/containers/create', {
-      ...(spec.name ? { query: { name: spec.name } } : {}),
-      body: {
-        ...(spec.hostname ? { Hostname: spec.hostname } : {}),
-        Image: spec.image,
-        Cmd: spec.cmd,
-        ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
-        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-        ...(spec.user ? { User: spec.user } : {}),
-        WorkingDir: spec.workingDir,
-        Labels: spec.labels,
-        Tty: spec.tty,
-        OpenStdin: spec.openStdin,
-        StdinOnce: spec.openStdin,
-        AttachStdin: spec.openStdin,
-        AttachStdout: true,
-        AttachStderr: true,
-        HostConfig: {
-          NetworkMode: spec.network,
-          ...(spec.runtime ? { Runtime: spec.runtime } : {}),
-          Init: true,
-          Binds: spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
-          CapDrop: ['ALL'],
-          CapAdd: spec.capAdd,
-          SecurityOpt: ['no-new-privileges'],
-          ...(spec.readOnlyRootfs ? { ReadonlyRootfs: true } : {}),
-          ...(spec.memoryBytes ? { Memory: spec.memoryBytes } : {}),
-          ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
-          PidsLimit: spec.pidsLimit,
-          LogConfig: engineLogConfig(spec.logLimitBytes),
+    const r = await this.call('create the container', () =>
+      this.api.json<{ Id: string }>('POST', '/containers/create', {
+        ...(spec.name ? { query: { name: spec.name } } : {}),
+        body: {
+          ...(spec.hostname ? { Hostname: spec.hostname } : {}),
+          Image: spec.image,
+          Cmd: spec.cmd,
+          ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
+          Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+          ...(spec.user ? { User: spec.user } : {}),
+          WorkingDir: spec.workingDir,
+          Labels: spec.labels,
+          Tty: spec.tty,
+          OpenStdin: spec.openStdin,
+          StdinOnce: spec.openStdin,
+          AttachStdin: spec.openStdin,
+          AttachStdout: true,
+          AttachStderr: true,
+          HostConfig: {
+            NetworkMode: spec.network,
+            ...(spec.runtime ? { Runtime: spec.runtime } : {}),
+            Init: true,
+            Binds: spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`),
+            CapDrop: ['ALL'],
+            CapAdd: spec.capAdd,
+            SecurityOpt: ['no-new-privileges'],
+            ...(spec.readOnlyRootfs ? { ReadonlyRootfs: true } : {}),
+            ...(spec.memoryBytes ? { Memory: spec.memoryBytes } : {}),
+            ...(spec.nanoCpus ? { NanoCpus: spec.nanoCpus } : {}),
+            PidsLimit: spec.pidsLimit,
+            LogConfig: engineLogConfig(spec.logLimitBytes),
+          },
         },
-      },
-    }));
+      }),
+    );
     return r.Id;
   }
 
   async attach(id: string, tty: boolean): Promise<AttachedStreams> {
-    const stream = await this.call('attach to the container', () => this.api.upgrade(`${c(id)}/attach`, {
-      stream: 1, stdin: 1, stdout: 1, stderr: 1,
-    }));
+    const stream = await this.call('attach to the container', () =>
+      this.api.upgrade(`${c(id)}/attach`, {
+        stream: 1,
+        stdin: 1,
+        stdout: 1,
+        stderr: 1,
+      }),
+    );
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     if (tty) {
@@ -114,8 +122,14 @@ export class DockerRuntime implements ContainerRuntime {
       stream.on('end', () => stdout.end());
     }
     stream.on('end', () => stderr.end());
-    stream.on('close', () => { stdout.end(); stderr.end(); });
-    stream.on('error', () => { stdout.end(); stderr.end(); });
+    stream.on('close', () => {
+      stdout.end();
+      stderr.end();
+    });
+    stream.on('error', () => {
+      stdout.end();
+      stderr.end();
+    });
     return { stream, stdout, stderr };
   }
 
@@ -180,9 +194,18 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async list(labels: Record<string, string>): Promise<ContainerInfo[]> {
-    const cs = await this.call('list containers', () => this.api.json<Array<{
-      Id: string; Names: string[]; Image: string; Labels: Record<string, string> | null; State: string; Status: string;
-    }>>('GET', '/containers/json', { query: { all: true, filters: labelFilter(labels) } }));
+    const cs = await this.call('list containers', () =>
+      this.api.json<
+        Array<{
+          Id: string;
+          Names: string[];
+          Image: string;
+          Labels: Record<string, string> | null;
+          State: string;
+          Status: string;
+        }>
+      >('GET', '/containers/json', { query: { all: true, filters: labelFilter(labels) } }),
+    );
     return cs.map((x) => ({
       id: x.Id,
       name: (x.Names[0] ?? '').replace(/^\//, ''),
@@ -195,9 +218,11 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async logs(id: string, opts: { follow: boolean; since?: number; tty: boolean }, onLine: (l: LogLine) => void | Promise<void>): Promise<void> {
-    const raw = await this.call('read the logs', () => this.api.stream('GET', `${c(id)}/logs`, {
-      query: { stdout: 1, stderr: 1, timestamps: 1, follow: opts.follow ? 1 : 0, ...(opts.since ? { since: opts.since } : {}) },
-    }));
+    const raw = await this.call('read the logs', () =>
+      this.api.stream('GET', `${c(id)}/logs`, {
+        query: { stdout: 1, stderr: 1, timestamps: 1, follow: opts.follow ? 1 : 0, ...(opts.since ? { since: opts.since } : {}) },
+      }),
+    );
     await readLogLines(raw, opts.tty, onLine);
   }
 
@@ -220,17 +245,39 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
-    const i = await this.unless([404], 'inspect the image', () => this.api.json<{
-      Id: string; RepoTags?: string[] | null; Config?: { Labels?: Record<string, string> | null; Env?: string[] | null; OnBuild?: string[] | null } | null; Size: number; Created: string;
-    }>('GET', `/images/${encodeURIComponent(ref)}/json`));
+    const i = await this.unless([404], 'inspect the image', () =>
+      this.api.json<{
+        Id: string;
+        RepoTags?: string[] | null;
+        Config?: { Labels?: Record<string, string> | null; Env?: string[] | null; OnBuild?: string[] | null } | null;
+        Size: number;
+        Created: string;
+      }>('GET', `/images/${encodeURIComponent(ref)}/json`),
+    );
     if (!i) return undefined;
-    return { id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: Date.parse(i.Created), env: i.Config?.Env ?? [], onBuild: i.Config?.OnBuild ?? [] };
+    return {
+      id: i.Id,
+      tags: i.RepoTags ?? [],
+      labels: i.Config?.Labels ?? {},
+      size: i.Size,
+      created: Date.parse(i.Created),
+      env: i.Config?.Env ?? [],
+      onBuild: i.Config?.OnBuild ?? [],
+    };
   }
 
   async listImages(labels: Record<string, string>): Promise<ImageInfo[]> {
-    const is = await this.call('list images', () => this.api.json<Array<{
-      Id: string; RepoTags: string[] | null; Labels: Record<string, string> | null; Size: number; Created: number;
-    }>>('GET', '/images/json', { query: { filters: labelFilter(labels) } }));
+    const is = await this.call('list images', () =>
+      this.api.json<
+        Array<{
+          Id: string;
+          RepoTags: string[] | null;
+          Labels: Record<string, string> | null;
+          Size: number;
+          Created: number;
+        }>
+      >('GET', '/images/json', { query: { filters: labelFilter(labels) } }),
+    );
     return is.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: i.Created * 1000, env: [] }));
   }
 
@@ -240,7 +287,11 @@ export class DockerRuntime implements ContainerRuntime {
     const progress = new BuildStream(onOutput);
     for await (const chunk of res as AsyncIterable<Buffer>) progress.write(chunk);
     progress.end();
-    if (progress.error) throw new MoatError(`Cannot pull the image ${ref}: ${progress.error.slice(0, 300)}`, { code: 'E_ENGINE', hint: `Check the name, or pull it yourself: docker pull ${ref}` });
+    if (progress.error)
+      throw new MoatError(`Cannot pull the image ${ref}: ${progress.error.slice(0, 300)}`, {
+        code: 'E_ENGINE',
+        hint: `Check the name, or pull it yourself: docker pull ${ref}`,
+      });
   }
 
   async removeImage(ref: string): Promise<void> {
@@ -287,7 +338,9 @@ export function readLogLines(src: Readable, tty: boolean, onLine: (l: LogLine) =
       if (done) return;
       done = true;
       lines.finish();
-      void Promise.all(waits).catch(() => undefined).then(() => resolve());
+      void Promise.all(waits)
+        .catch(() => undefined)
+        .then(() => resolve());
     };
     src.on('end', finish);
     src.on('close', finish);

@@ -3,9 +3,7 @@ import { MoatError } from '../../errors.js';
 export const DEFAULT_SOCKET = '/var/run/docker.sock';
 
 /** Where the engine listens, and how to name it in a message. */
-export type EngineEndpoint =
-  | { socketPath: string; address: string }
-  | { host: string; port: number; address: string };
+export type EngineEndpoint = { socketPath: string; address: string } | { host: string; port: number; address: string };
 
 /**
  * The one reading of DOCKER_HOST (unix:// or tcp://; unset or empty means the default socket). Everything
@@ -25,7 +23,11 @@ export function engineEndpoint(env: NodeJS.ProcessEnv = process.env): EngineEndp
       });
     }
     let u: URL | undefined;
-    try { u = new URL(dh.replace(/^tcp:/, 'http:')); } catch { u = undefined; }
+    try {
+      u = new URL(dh.replace(/^tcp:/, 'http:'));
+    } catch {
+      u = undefined;
+    }
     if (u && u.hostname.length > 0) {
       // URL keeps the brackets of an IPv6 literal; node:http wants the bare address.
       return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 2375), address: dh };
@@ -33,6 +35,6 @@ export function engineEndpoint(env: NodeJS.ProcessEnv = process.env): EngineEndp
   }
   throw new MoatError(`DOCKER_HOST=${dh} is not supported (only unix:///path and tcp://host:port).`, {
     code: 'E_ENGINE_UNREACHABLE',
-    hint: 'Unset DOCKER_HOST, or point it at the engine\'s socket, e.g. DOCKER_HOST=unix:///var/run/docker.sock',
+    hint: "Unset DOCKER_HOST, or point it at the engine's socket, e.g. DOCKER_HOST=unix:///var/run/docker.sock",
   });
 }

@@ -5,7 +5,10 @@ import { chooseApi } from './api-version.js';
 import { engineEndpoint } from './endpoint.js';
 
 export class EngineError extends Error {
-  constructor(readonly statusCode: number, message: string) {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -14,7 +17,9 @@ type Query = Record<string, string | number | boolean | undefined>;
 
 function path(p: string, q?: Query): string {
   if (!q) return p;
-  const s = Object.entries(q).filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  const s = Object.entries(q)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
   return s.length > 0 ? `${p}?${s.join('&')}` : p;
 }
 
@@ -58,7 +63,9 @@ export class EngineApi {
 
   private remember(p: Promise<string>): Promise<string> {
     this.version = p;
-    p.catch(() => { if (this.version === p) this.version = undefined; });
+    p.catch(() => {
+      if (this.version === p) this.version = undefined;
+    });
     return p;
   }
 
@@ -77,7 +84,11 @@ export class EngineApi {
     const text = await readAll(res);
     if ((res.statusCode ?? 500) >= 300) throw new EngineError(res.statusCode ?? 500, engineMessage(text));
     let v: unknown;
-    try { v = (JSON.parse(text) as { ApiVersion?: unknown }).ApiVersion; } catch { v = undefined; }
+    try {
+      v = (JSON.parse(text) as { ApiVersion?: unknown }).ApiVersion;
+    } catch {
+      v = undefined;
+    }
     return chooseApi(typeof v === 'string' ? v : '', this.address);
   }
 
@@ -91,15 +102,18 @@ export class EngineApi {
     const body = opts.upload ? opts.upload.data : json;
     const type = opts.upload ? opts.upload.contentType : 'application/json';
     return new Promise((resolve, reject) => {
-      const req = request({
-        ...this.base,
-        method,
-        path: path(p, opts.query),
-        headers: {
-          ...(body !== undefined ? { 'content-type': type, 'content-length': Buffer.byteLength(body) } : {}),
-          ...opts.headers,
+      const req = request(
+        {
+          ...this.base,
+          method,
+          path: path(p, opts.query),
+          headers: {
+            ...(body !== undefined ? { 'content-type': type, 'content-length': Buffer.byteLength(body) } : {}),
+            ...opts.headers,
+          },
         },
-      }, resolve);
+        resolve,
+      );
       req.on('error', reject);
       if (opts.timeoutMs) req.setTimeout(opts.timeoutMs, () => req.destroy(new SystemLikeError('the engine did not answer in time', 'ETIMEDOUT')));
       req.end(body);
@@ -155,7 +169,9 @@ function engineMessage(text: string): string {
   try {
     const m = (JSON.parse(text) as { message?: unknown }).message;
     if (typeof m === 'string') return m.trim();
-  } catch { /* plain text */ }
+  } catch {
+    /* plain text */
+  }
   return text.trim();
 }
 

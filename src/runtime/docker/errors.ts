@@ -19,19 +19,14 @@ export function dockerError(err: unknown, what: string, address: string): Error 
   const code = errnoCode(err);
   if (UNREACHABLE.has(code ?? '')) {
     const perm = code === 'EACCES';
-    return new MoatError(
-      perm
-        ? `Permission denied talking to the Docker engine at ${address}.`
-        : `Cannot reach the Docker engine at ${address} (${code}).`,
-      {
-        code: 'E_ENGINE_UNREACHABLE',
-        hint: perm
-          ? 'Add yourself to the docker group: sudo usermod -aG docker $USER (then log in again).'
-          : 'Start it with: sudo systemctl start docker (or bash scripts/setup.sh), or set DOCKER_HOST.',
-        exitCode: 125,
-        cause: err,
-      },
-    );
+    return new MoatError(perm ? `Permission denied talking to the Docker engine at ${address}.` : `Cannot reach the Docker engine at ${address} (${code}).`, {
+      code: 'E_ENGINE_UNREACHABLE',
+      hint: perm
+        ? 'Add yourself to the docker group: sudo usermod -aG docker $USER (then log in again).'
+        : 'Start it with: sudo systemctl start docker (or bash scripts/setup.sh), or set DOCKER_HOST.',
+      exitCode: 125,
+      cause: err,
+    });
   }
   const message = err instanceof Error ? err.message : String(err);
   if (statusCode(err) === 400) {

@@ -18,7 +18,10 @@ const BLOCK = 512;
 const MAX_SIZE = 0o77777777777; // 11 octal digits: 8 GiB - 1
 
 function badName(name: string, why: string): MoatError {
-  return new MoatError(`Cannot put ${JSON.stringify(name)} in the build context: ${why}.`, { code: 'E_BUILD', hint: 'Name context files by relative paths inside the context directory.' });
+  return new MoatError(`Cannot put ${JSON.stringify(name)} in the build context: ${why}.`, {
+    code: 'E_BUILD',
+    hint: 'Name context files by relative paths inside the context directory.',
+  });
 }
 
 /** Split a name into ustar's prefix (155 bytes) and name (100 bytes) fields, at a '/'. */

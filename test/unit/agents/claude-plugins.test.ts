@@ -2,9 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  claudeHostPaths, mergePluginSettings, pickInstall, pluginSettingsOf, readHostRecords,
-} from '../../../src/agents/claude/host-plugins.js';
+import { claudeHostPaths, mergePluginSettings, pickInstall, pluginSettingsOf, readHostRecords } from '../../../src/agents/claude/host-plugins.js';
 import { CONTAINER_HOME, SEED_DIR, rewritePaths, seedMounts } from '../../../src/agents/claude/plugin-seed.js';
 import { carriesCredential, claudePlugins } from '../../../src/agents/claude/plugins.js';
 
@@ -15,12 +13,14 @@ const put = async (file: string, content: unknown): Promise<void> => {
 
 describe('claude plugins: settings layers', () => {
   it('keeps only enabledPlugins (booleans) and extraKnownMarketplaces (objects)', () => {
-    expect(pluginSettingsOf({
-      enabledPlugins: { 'a@m': true, 'b@m': false, 'c@m': 'yes' },
-      extraKnownMarketplaces: { m: { source: { source: 'github', repo: 'o/r' } }, bad: 'x' },
-      env: { SECRET: 'no' },
-      pluginConfigs: { 'a@m': { options: { key: 'no' } } },
-    })).toEqual({ enabledPlugins: { 'a@m': true, 'b@m': false }, extraKnownMarketplaces: { m: { source: { source: 'github', repo: 'o/r' } } } });
+    expect(
+      pluginSettingsOf({
+        enabledPlugins: { 'a@m': true, 'b@m': false, 'c@m': 'yes' },
+        extraKnownMarketplaces: { m: { source: { source: 'github', repo: 'o/r' } }, bad: 'x' },
+        env: { SECRET: 'no' },
+        pluginConfigs: { 'a@m': { options: { key: 'no' } } },
+      }),
+    ).toEqual({ enabledPlugins: { 'a@m': true, 'b@m': false }, extraKnownMarketplaces: { m: { source: { source: 'github', repo: 'o/r' } } } });
     expect(pluginSettingsOf(undefined)).toEqual({ enabledPlugins: {}, extraKnownMarketplaces: {} });
   });
 
@@ -40,7 +40,7 @@ describe('claude plugins: settings layers', () => {
     expect(claudeHostPaths('/h', { CLAUDE_CONFIG_DIR: '/etc/c', CLAUDE_CODE_PLUGIN_CACHE_DIR: '/var/p' }).pluginsDir).toBe('/var/p');
   });
 
-  it('picks the workspace\'s own installation, else the user\'s', () => {
+  it("picks the workspace's own installation, else the user's", () => {
     const recs = [
       { scope: 'project', installPath: '/p/other', projectPath: '/other' },
       { scope: 'user', installPath: '/p/user' },
@@ -54,8 +54,12 @@ describe('claude plugins: settings layers', () => {
 
 describe('claude plugins: host records', () => {
   let dir: string;
-  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'moat-hp-')); });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'moat-hp-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('reads format 2 and format 1 of installed_plugins.json, and known_marketplaces.json', async () => {
     const paths = claudeHostPaths(dir, {});
@@ -63,7 +67,10 @@ describe('claude plugins: host records', () => {
       version: 2,
       plugins: { 'a@m': [{ scope: 'user', installPath: '/x/a', version: '1.0.0' }], 'b@m': { installPath: '/x/b' }, 'c@m': [{ nope: 1 }] },
     });
-    await put(join(paths.pluginsDir, 'known_marketplaces.json'), { m: { source: { source: 'github', repo: 'o/r' }, installLocation: '/x/m' }, broken: { source: 'x' } });
+    await put(join(paths.pluginsDir, 'known_marketplaces.json'), {
+      m: { source: { source: 'github', repo: 'o/r' }, installLocation: '/x/m' },
+      broken: { source: 'x' },
+    });
     const r = await readHostRecords(paths, () => undefined);
     expect(r.installed).toEqual({ 'a@m': [{ scope: 'user', installPath: '/x/a', version: '1.0.0' }], 'b@m': [{ installPath: '/x/b' }] });
     expect(r.known).toEqual({ m: { source: { source: 'github', repo: 'o/r' }, installLocation: '/x/m' } });
@@ -82,12 +89,20 @@ describe('claude plugins: host records', () => {
 
 describe('claude plugins: path rewriting and credentials', () => {
   it('rewrites host paths (and paths below them) in any string, longest prefix first', () => {
-    const rw: Array<[string, string]> = [['/home/me/.claude/plugins/cache/m/a/1', '/seed/cache/m/a/1'], ['/home/me', CONTAINER_HOME]];
-    expect(rewritePaths({
-      a: '/home/me/.claude/plugins/cache/m/a/1',
-      b: ['/home/me/.claude/plugins/cache/m/a/1/bin/x', '/home/me/dev/mkt', '/home/meagain', 'github'],
-      c: { d: 3, e: '/home/me' },
-    }, rw)).toEqual({
+    const rw: Array<[string, string]> = [
+      ['/home/me/.claude/plugins/cache/m/a/1', '/seed/cache/m/a/1'],
+      ['/home/me', CONTAINER_HOME],
+    ];
+    expect(
+      rewritePaths(
+        {
+          a: '/home/me/.claude/plugins/cache/m/a/1',
+          b: ['/home/me/.claude/plugins/cache/m/a/1/bin/x', '/home/me/dev/mkt', '/home/meagain', 'github'],
+          c: { d: 3, e: '/home/me' },
+        },
+        rw,
+      ),
+    ).toEqual({
       a: '/seed/cache/m/a/1',
       b: ['/seed/cache/m/a/1/bin/x', `${CONTAINER_HOME}/dev/mkt`, '/home/meagain', 'github'],
       c: { d: 3, e: CONTAINER_HOME },
@@ -105,13 +120,15 @@ describe('claude plugins: path rewriting and credentials', () => {
 });
 
 /** A fake host: a home with Claude Code's settings, records, a cloned and a local marketplace, and secrets. */
-describe('claude plugins: the host\'s plugins in the container', () => {
+describe("claude plugins: the host's plugins in the container", () => {
   let dir: string;
   let home: string;
   let ws: string;
   let outside: string;
   let warnings: string[];
-  const warn = (m: string): void => { warnings.push(m); };
+  const warn = (m: string): void => {
+    warnings.push(m);
+  };
 
   beforeEach(async () => {
     dir = await realpath(await mkdtemp(join(tmpdir(), 'moat-hp-')));
@@ -123,7 +140,10 @@ describe('claude plugins: the host\'s plugins in the container', () => {
     const cache = (m: string, p: string, v: string): string => join(plugins, 'cache', m, p, v);
     await put(join(home, '.claude', 'settings.json'), {
       enabledPlugins: { 'hello@local': true, 'gh@acme': true, 'proj-off@acme': true, 'local-off@acme': true, 'yaml-off@acme': true },
-      extraKnownMarketplaces: { local: { source: { source: 'directory', path: join(home, 'dev', 'mkt') } }, acme: { source: { source: 'github', repo: 'acme/plugins' } } },
+      extraKnownMarketplaces: {
+        local: { source: { source: 'directory', path: join(home, 'dev', 'mkt') } },
+        acme: { source: { source: 'github', repo: 'acme/plugins' } },
+      },
       env: { ANTHROPIC_API_KEY: 'sk-REAL' },
     });
     await put(join(home, '.claude', '.credentials.json'), { token: 'REALSECRET' });
@@ -137,7 +157,12 @@ describe('claude plugins: the host\'s plugins in the container', () => {
     await put(join(plugins, 'marketplaces', 'acme', '.claude-plugin', 'marketplace.json'), { name: 'acme', plugins: [] });
     await put(join(plugins, 'marketplaces', 'acme', '.git', 'config'), '[remote "origin"]');
     await put(join(plugins, 'marketplaces', 'acme', 'plugins', 'gh', 'README.md'), 'gh');
-    for (const [m, p, v] of [['local', 'hello', '1.0.0'], ['acme', 'gh', '2.0.0'], ['acme', 'proj-on', '1.1.0'], ['acme', 'yaml-off', '1.0.0']] as const) {
+    for (const [m, p, v] of [
+      ['local', 'hello', '1.0.0'],
+      ['acme', 'gh', '2.0.0'],
+      ['acme', 'proj-on', '1.1.0'],
+      ['acme', 'yaml-off', '1.0.0'],
+    ] as const) {
       await put(join(cache(m, p, v), '.claude-plugin', 'plugin.json'), { name: p, version: v });
     }
     await put(join(plugins, 'data', 'gh-acme', 'token.json'), { token: 'REALSECRET' });
@@ -153,28 +178,39 @@ describe('claude plugins: the host\'s plugins in the container', () => {
       },
     });
     await put(join(plugins, 'known_marketplaces.json'), {
-      local: { source: { source: 'directory', path: join(home, 'dev', 'mkt') }, installLocation: join(home, 'dev', 'mkt'), lastUpdated: '2026-01-01T00:00:00.000Z' },
+      local: {
+        source: { source: 'directory', path: join(home, 'dev', 'mkt') },
+        installLocation: join(home, 'dev', 'mkt'),
+        lastUpdated: '2026-01-01T00:00:00.000Z',
+      },
       acme: { source: { source: 'github', repo: 'acme/plugins' }, installLocation: join(plugins, 'marketplaces', 'acme') },
       far: { source: { source: 'directory', path: outside }, installLocation: outside },
       tokened: { source: { source: 'git', url: 'https://ghp_SECRET@github.com/acme/private.git' }, installLocation: join(plugins, 'marketplaces', 'tokened') },
     });
   });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   const run = (yaml: { plugins?: Record<string, boolean>; marketplaces?: Record<string, unknown> } = {}, hostPlugins = true) =>
     claudePlugins({ settings: yaml, hostPlugins, workspace: ws, hostHome: home, env: {}, warn });
   const file = (files: { path: string; content: string }[], path: string): Record<string, unknown> =>
     JSON.parse(files.find((f) => f.path === path)?.content ?? 'null') as Record<string, unknown>;
 
-  it('enables the host\'s plugins under the project\'s and moat.yaml\'s settings', async () => {
+  it("enables the host's plugins under the project's and moat.yaml's settings", async () => {
     const r = await run({ plugins: { 'yaml-off@acme': false, 'yaml-on@acme': true } });
     expect(r.plugins).toEqual({
-      'hello@local': true, 'gh@acme': true, 'proj-on@acme': true, 'yaml-on@acme': true,
-      'proj-off@acme': false, 'local-off@acme': false, 'yaml-off@acme': false,
+      'hello@local': true,
+      'gh@acme': true,
+      'proj-on@acme': true,
+      'yaml-on@acme': true,
+      'proj-off@acme': false,
+      'local-off@acme': false,
+      'yaml-off@acme': false,
     });
   });
 
-  it('mounts the enabled plugins\' installed copies and their marketplaces read-only, nothing else', async () => {
+  it("mounts the enabled plugins' installed copies and their marketplaces read-only, nothing else", async () => {
     const r = await run({ plugins: { 'yaml-off@acme': false, 'far-plugin@far': true, 'x@tokened': true } });
     const plugins = join(home, '.claude', 'plugins');
     expect(r.mounts).toEqual([
@@ -198,7 +234,7 @@ describe('claude plugins: the host\'s plugins in the container', () => {
     expect(warnings.find((w) => w.includes('escape@acme'))).toBeUndefined(); // not enabled: not looked at
   });
 
-  it('the project\'s settings cannot choose which host plugin folders are mounted', async () => {
+  it("the project's settings cannot choose which host plugin folders are mounted", async () => {
     // A run writes the workspace's .claude/settings.json: it enables an installed plugin the user never
     // enabled, and declares the user's fetched marketplace that sits outside the plugin folder.
     await put(join(ws, '.claude', 'settings.json'), {
@@ -208,13 +244,15 @@ describe('claude plugins: the host\'s plugins in the container', () => {
     const r = await run();
     expect(r.plugins['proj-on@acme']).toBe(true); // Claude Code in the container may still install it itself
     expect(r.mounts.map((m) => m.source).filter((s) => s.includes('proj-on') || s.startsWith(outside))).toEqual([]);
-    expect(warnings).toContain('The project\'s .claude/settings enables proj-on@acme, which neither your own Claude Code settings nor moat.yaml enable: the copy installed on this machine is not shared with the container. To share it, enable it in ~/.claude/settings.json or under claude.plugins in moat.yaml.');
+    expect(warnings).toContain(
+      "The project's .claude/settings enables proj-on@acme, which neither your own Claude Code settings nor moat.yaml enable: the copy installed on this machine is not shared with the container. To share it, enable it in ~/.claude/settings.json or under claude.plugins in moat.yaml.",
+    );
     // Enabled in moat.yaml (an approved setting), its installed copy is shared.
     const approved = await run({ plugins: { 'proj-on@acme': true } });
     expect(approved.mounts.some((m) => m.target === `${SEED_DIR}/cache/acme/proj-on/1.1.0`)).toBe(true);
   });
 
-  it('the container\'s records and settings name container paths only, and no secret', async () => {
+  it("the container's records and settings name container paths only, and no secret", async () => {
     const r = await run({ plugins: { 'yaml-off@acme': false } });
     const installed = file(r.files, '.claude/plugins/installed_plugins.json');
     expect(installed).toEqual({
@@ -229,7 +267,9 @@ describe('claude plugins: the host\'s plugins in the container', () => {
       acme: { source: { source: 'github', repo: 'acme/plugins' }, installLocation: `${SEED_DIR}/marketplaces/acme`, autoUpdate: false },
       local: {
         source: { source: 'directory', path: `${SEED_DIR}/marketplaces/local` },
-        installLocation: `${SEED_DIR}/marketplaces/local`, lastUpdated: '2026-01-01T00:00:00.000Z', autoUpdate: false,
+        installLocation: `${SEED_DIR}/marketplaces/local`,
+        lastUpdated: '2026-01-01T00:00:00.000Z',
+        autoUpdate: false,
       },
     });
     expect(r.marketplaces).toEqual({
@@ -248,7 +288,7 @@ describe('claude plugins: the host\'s plugins in the container', () => {
     expect(r.marketplaces.mine).toEqual({ source: { source: 'directory', path: `${CONTAINER_HOME}/src/mine` } });
   });
 
-  it('claude.host_plugins: false keeps only moat.yaml\'s plugins and reads nothing of the host', async () => {
+  it("claude.host_plugins: false keeps only moat.yaml's plugins and reads nothing of the host", async () => {
     await put(join(home, '.claude', 'settings.json'), '{ broken');
     const r = await run({ plugins: { 'a@m': true }, marketplaces: { m: { source: { source: 'github', repo: 'o/r' } } } }, false);
     expect(r).toEqual({ plugins: { 'a@m': true }, marketplaces: { m: { source: { source: 'github', repo: 'o/r' } } }, files: [], mounts: [], env: {} });
@@ -256,13 +296,20 @@ describe('claude plugins: the host\'s plugins in the container', () => {
   });
 
   it('CLAUDE_CONFIG_DIR on the host is where the settings and plugins are read from', async () => {
-    const r = await claudePlugins({ settings: {}, hostPlugins: true, workspace: join(dir, 'nows'), hostHome: join(dir, 'empty'), env: { CLAUDE_CONFIG_DIR: join(home, '.claude') }, warn });
+    const r = await claudePlugins({
+      settings: {},
+      hostPlugins: true,
+      workspace: join(dir, 'nows'),
+      hostHome: join(dir, 'empty'),
+      env: { CLAUDE_CONFIG_DIR: join(home, '.claude') },
+      warn,
+    });
     expect(r.plugins['hello@local']).toBe(true);
     // The home is another folder, so the local marketplace (under the real home) is now "outside" it.
     expect(r.mounts.some((m) => m.target === `${SEED_DIR}/cache/local/hello/1.0.0`)).toBe(true);
   });
 
-  it('no Claude Code on the host: moat.yaml\'s plugins, nothing mounted, no warning', async () => {
+  it("no Claude Code on the host: moat.yaml's plugins, nothing mounted, no warning", async () => {
     const r = await claudePlugins({ settings: { plugins: { 'a@m': true } }, hostPlugins: true, workspace: ws, hostHome: join(dir, 'nobody'), env: {}, warn });
     expect(r.plugins).toEqual({ 'proj-off@acme': false, 'proj-on@acme': true, 'local-off@acme': false, 'a@m': true });
     expect(r.mounts).toEqual([]);

@@ -16,17 +16,37 @@ describe('claude: command line', () => {
     expect(claudeCommand(yolo)).toEqual(['claude', '--dangerously-skip-permissions']);
   });
   it('headless with -p, agent args after', () => {
-    expect(claudeCommand({ ...yolo, prompt: 'say hi', args: ['--model', 'opus'] }))
-      .toEqual(['claude', '--dangerously-skip-permissions', '-p', 'say hi', '--model', 'opus']);
+    expect(claudeCommand({ ...yolo, prompt: 'say hi', args: ['--model', 'opus'] })).toEqual([
+      'claude',
+      '--dangerously-skip-permissions',
+      '-p',
+      'say hi',
+      '--model',
+      'opus',
+    ]);
   });
   it('--noyolo keeps the permission prompts', () => {
     expect(claudeCommand({ yolo: false, args: [], prompt: 'x' })).toEqual(['claude', '-p', 'x']);
   });
-  it('moat\'s conversation options come before -p (the recorded command names the conversation)', () => {
-    expect(claudeCommand({ ...yolo, prompt: 'hi', sessionId: 'S', args: ['--model', 'o'] }))
-      .toEqual(['claude', '--dangerously-skip-permissions', '--session-id', 'S', '-p', 'hi', '--model', 'o']);
-    expect(claudeCommand({ ...yolo, prompt: 'hi', sessionId: 'S', resume: ['--resume', 'R'], args: [] }))
-      .toEqual(['claude', '--dangerously-skip-permissions', '--resume', 'R', '-p', 'hi']);
+  it("moat's conversation options come before -p (the recorded command names the conversation)", () => {
+    expect(claudeCommand({ ...yolo, prompt: 'hi', sessionId: 'S', args: ['--model', 'o'] })).toEqual([
+      'claude',
+      '--dangerously-skip-permissions',
+      '--session-id',
+      'S',
+      '-p',
+      'hi',
+      '--model',
+      'o',
+    ]);
+    expect(claudeCommand({ ...yolo, prompt: 'hi', sessionId: 'S', resume: ['--resume', 'R'], args: [] })).toEqual([
+      'claude',
+      '--dangerously-skip-permissions',
+      '--resume',
+      'R',
+      '-p',
+      'hi',
+    ]);
     expect(claudeCommand({ ...yolo, args: ['mcp'], subcommand: true, sessionId: 'S' })).toEqual(['claude', 'mcp']);
   });
   it('moat chooses the id only for a new conversation', () => {
@@ -87,12 +107,18 @@ describe('claude: staged files', () => {
   });
 
   it('MCP servers from claude.mcp run inside the container (cwd through a wrapper)', () => {
-    const j = parse(stageClaude({
-      mcp: {
-        files: { command: 'node', args: ['server.js', '--root', '/workspace'], env: { LOG: 'debug' } },
-        tools: { command: 'python3', args: ['-m', 'tools'], cwd: '/workspace/tools dir' },
-      },
-    }, yolo).files, '.claude.json');
+    const j = parse(
+      stageClaude(
+        {
+          mcp: {
+            files: { command: 'node', args: ['server.js', '--root', '/workspace'], env: { LOG: 'debug' } },
+            tools: { command: 'python3', args: ['-m', 'tools'], cwd: '/workspace/tools dir' },
+          },
+        },
+        yolo,
+      ).files,
+      '.claude.json',
+    );
     expect(j.mcpServers).toEqual({
       files: { type: 'stdio', command: 'node', args: ['server.js', '--root', '/workspace'], env: { LOG: 'debug' } },
       tools: { type: 'stdio', command: '/bin/sh', args: ['-c', 'cd "$0" && exec "$@"', '/workspace/tools dir', 'python3', '-m', 'tools'] },
@@ -100,7 +126,11 @@ describe('claude: staged files', () => {
   });
 
   it('plugins and marketplaces go to settings.json', () => {
-    const s = parse(stageClaude({ plugins: { 'lint@acme': true, 'old@acme': false }, marketplaces: { acme: { source: { source: 'github', repo: 'acme/plugins' } } } }, yolo).files, '.claude/settings.json');
+    const s = parse(
+      stageClaude({ plugins: { 'lint@acme': true, 'old@acme': false }, marketplaces: { acme: { source: { source: 'github', repo: 'acme/plugins' } } } }, yolo)
+        .files,
+      '.claude/settings.json',
+    );
     expect(s.enabledPlugins).toEqual({ 'lint@acme': true, 'old@acme': false });
     expect(s.extraKnownMarketplaces).toEqual({ acme: { source: { source: 'github', repo: 'acme/plugins' } } });
   });

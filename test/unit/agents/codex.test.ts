@@ -33,17 +33,19 @@ describe('codex: ~/.codex/config.toml', () => {
     const { files, env } = stageCodex({}, yolo);
     expect(files).toHaveLength(1);
     expect(files[0]).toMatchObject({ path: '.codex/config.toml', mode: 0o600 });
-    expect(files[0]?.content).toBe([
-      'approval_policy = "never"',
-      'sandbox_mode = "danger-full-access"',
-      '',
-      '[projects."/workspace"]',
-      'trust_level = "trusted"',
-      '',
-      '[shell_environment_policy]',
-      'inherit = "all"',
-      '',
-    ].join('\n'));
+    expect(files[0]?.content).toBe(
+      [
+        'approval_policy = "never"',
+        'sandbox_mode = "danger-full-access"',
+        '',
+        '[projects."/workspace"]',
+        'trust_level = "trusted"',
+        '',
+        '[shell_environment_policy]',
+        'inherit = "all"',
+        '',
+      ].join('\n'),
+    );
     expect(env).toEqual({});
   });
 
@@ -52,26 +54,34 @@ describe('codex: ~/.codex/config.toml', () => {
   });
 
   it('MCP servers under [mcp_servers.NAME], values escaped', () => {
-    const text = stageCodex({
-      mcp: {
-        files: { command: 'node', args: ['srv.js', 'a "quoted" arg'], env: { TOKEN_HINT: 'line1\nline2' }, cwd: '/workspace/x' },
-        'my.server': { command: 'python3' },
-      },
-    }, yolo).files[0]?.content ?? '';
-    expect(text).toContain([
-      '[mcp_servers.files]',
-      'command = "node"',
-      'args = ["srv.js", "a \\"quoted\\" arg"]',
-      'cwd = "/workspace/x"',
-      '',
-      '[mcp_servers.files.env]',
-      'TOKEN_HINT = "line1\\nline2"',
-    ].join('\n'));
+    const text =
+      stageCodex(
+        {
+          mcp: {
+            files: { command: 'node', args: ['srv.js', 'a "quoted" arg'], env: { TOKEN_HINT: 'line1\nline2' }, cwd: '/workspace/x' },
+            'my.server': { command: 'python3' },
+          },
+        },
+        yolo,
+      ).files[0]?.content ?? '';
+    expect(text).toContain(
+      [
+        '[mcp_servers.files]',
+        'command = "node"',
+        'args = ["srv.js", "a \\"quoted\\" arg"]',
+        'cwd = "/workspace/x"',
+        '',
+        '[mcp_servers.files.env]',
+        'TOKEN_HINT = "line1\\nline2"',
+      ].join('\n'),
+    );
     expect(text).toContain('[mcp_servers."my.server"]\ncommand = "python3"\n');
   });
 
   it('never holds a credential', () => {
-    const text = stageCodex({}, yolo).files.map((f) => f.content).join('\n');
+    const text = stageCodex({}, yolo)
+      .files.map((f) => f.content)
+      .join('\n');
     expect(text).not.toMatch(/sk-|api_key|access_token|refresh_token/i);
   });
 });

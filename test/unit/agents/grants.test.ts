@@ -7,7 +7,10 @@ import type { StoredCredential } from '../../../src/credentials/types.js';
 import { cred, tempHome, type TempHome } from '../credentials/helpers.js';
 
 const NOW = new Date('2025-06-01T00:00:00Z');
-const lookupOf = (stored: Record<string, StoredCredential>) => (name: string): Promise<StoredCredential | undefined> => Promise.resolve(stored[name]);
+const lookupOf =
+  (stored: Record<string, StoredCredential>) =>
+  (name: string): Promise<StoredCredential | undefined> =>
+    Promise.resolve(stored[name]);
 
 describe('agent grants: added automatically when stored', () => {
   it('claude: the subscription when stored, else the API key', async () => {
@@ -16,7 +19,7 @@ describe('agent grants: added automatically when stored', () => {
     expect(await agentGrants(claudeAgent, [], lookupOf({ anthropic: cred({ provider: 'anthropic' }) }), NOW)).toEqual(['anthropic']);
   });
 
-  it('nothing is added when the run already names one of the agent\'s grants', async () => {
+  it("nothing is added when the run already names one of the agent's grants", async () => {
     const both = lookupOf({ claude: cred({ provider: 'claude' }), anthropic: cred({ provider: 'anthropic' }) });
     expect(await agentGrants(claudeAgent, ['github', 'anthropic'], both, NOW)).toEqual([]);
     expect(await agentGrants(codexAgent, ['openai'], lookupOf({}), NOW)).toEqual([]);
@@ -40,7 +43,10 @@ describe('agent grants: added automatically when stored', () => {
   });
 
   it('an unreadable credential is reported, not thrown', async () => {
-    const lookup = (name: string): Promise<StoredCredential | undefined> => (name === 'claude' ? Promise.reject(new MoatError('The credential "claude" cannot be read: damaged.', { code: 'E_CREDENTIAL' })) : Promise.resolve(undefined));
+    const lookup = (name: string): Promise<StoredCredential | undefined> =>
+      name === 'claude'
+        ? Promise.reject(new MoatError('The credential "claude" cannot be read: damaged.', { code: 'E_CREDENTIAL' }))
+        : Promise.resolve(undefined);
     const err = (await agentGrants(claudeAgent, [], lookup, NOW).catch((e: unknown) => e)) as MoatError;
     expect(err.message).toContain('cannot be read');
     expect(err.message).toContain('moat grant claude');

@@ -27,7 +27,9 @@ beforeEach(async () => {
   const old = new Date('2001-02-03T04:05:06Z');
   await utimes(secret, old, old);
 });
-afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
 
 /** Fails instead of hanging when the listing blocks. */
 function within<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -76,7 +78,11 @@ describe('hostile transcript folder: files that block or are huge', () => {
     await writeFile(join(folder, 'regular'), '{"timestamp":"2026-01-02T10:00:00.000Z"}\n');
     execFileSync('mkfifo', [join(folder, 'fifo')]);
     // The container's side, in its own process: the name alternates between a regular file and a FIFO.
-    const attacker = spawn(process.execPath, ['-e', `
+    const attacker = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const fs = require('node:fs');
       const [dir, name] = process.argv.slice(1);
       process.stdout.write('ready\\n');
@@ -84,7 +90,12 @@ describe('hostile transcript folder: files that block or are huge', () => {
         try { fs.linkSync(dir + '/regular', name); fs.unlinkSync(name); } catch {}
         try { fs.renameSync(dir + '/fifo', name); fs.renameSync(name, dir + '/fifo'); } catch {}
       }
-    `, folder, name], { stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+        folder,
+        name,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((r) => attacker.stdout.once('data', () => r()));
     try {
       const deadline = Date.now() + 2000;

@@ -26,7 +26,13 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
 
   it('claude: grant, dependency, staged files, env and command', async () => {
     stored.anthropic = cred({ provider: 'anthropic', kind: 'api-key', secret: { token: 'sk-ant-api03-REALSECRET' } });
-    const spec = await prepareAgentRun(AGENTS.claude, dir, { env: ['EXTRA=1'], grants: [] }, { prompt: 'say hi', yolo: true, args: [] }, { home, env: {}, lookup, hostHome: join(dir, 'nobody') });
+    const spec = await prepareAgentRun(
+      AGENTS.claude,
+      dir,
+      { env: ['EXTRA=1'], grants: [] },
+      { prompt: 'say hi', yolo: true, args: [] },
+      { home, env: {}, lookup, hostHome: join(dir, 'nobody') },
+    );
     expect(spec.grants).toEqual(['anthropic']);
     expect(spec.command.slice(-2)).toEqual(['-p', 'say hi']);
     expect(spec.imageExtra).toContain('@anthropic-ai/claude-code@2.1.331');
@@ -38,7 +44,7 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
     expect(JSON.stringify(spec)).not.toContain('REALSECRET');
   });
 
-  it('transcripts: only the workspace\'s own folder is mounted, per agent and sync_logs', async () => {
+  it("transcripts: only the workspace's own folder is mounted, per agent and sync_logs", async () => {
     stored.anthropic = cred({ provider: 'anthropic' });
     stored.openai = cred({ provider: 'openai', kind: 'api-key' });
     const ws = join(dir, 'my.proj');
@@ -48,15 +54,33 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
     const transcripts = (spec: { mounts: Array<{ source: string; target: string; readOnly: boolean }> }) =>
       spec.mounts.filter((m) => m.target.startsWith('/home/moat/.claude/projects') || m.target.startsWith('/home/moat/.codex'));
     const claude = await prepareAgentRun(AGENTS.claude, ws, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome });
-    expect(transcripts(claude)).toEqual([{ source: join(home.root, 'claude', 'projects', workspaceKey(real)), target: '/home/moat/.claude/projects/-workspace', readOnly: false }]);
+    expect(transcripts(claude)).toEqual([
+      { source: join(home.root, 'claude', 'projects', workspaceKey(real)), target: '/home/moat/.claude/projects/-workspace', readOnly: false },
+    ]);
     const codex = await prepareAgentRun(AGENTS.codex, ws, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome });
-    expect(transcripts(codex)).toEqual([{ source: join(home.root, 'codex', 'workspaces', workspaceKey(real), 'sessions'), target: '/home/moat/.codex/sessions', readOnly: false }]);
+    expect(transcripts(codex)).toEqual([
+      { source: join(home.root, 'codex', 'workspaces', workspaceKey(real), 'sessions'), target: '/home/moat/.codex/sessions', readOnly: false },
+    ]);
 
     await writeFile(join(ws, 'moat.yaml'), 'claude:\n  sync_logs: true\ncodex:\n  sync_logs: true\n');
-    const synced = await prepareAgentRun(AGENTS.claude, ws, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: { CLAUDE_CONFIG_DIR: join(dir, 'cfg') }, lookup, hostHome });
-    expect(transcripts(synced)).toEqual([{ source: join(dir, 'cfg', 'projects', real.replace(/[^a-zA-Z0-9]/g, '-')), target: '/home/moat/.claude/projects/-workspace', readOnly: false }]);
+    const synced = await prepareAgentRun(
+      AGENTS.claude,
+      ws,
+      {},
+      { prompt: 'p', yolo: true, args: [] },
+      { home, env: { CLAUDE_CONFIG_DIR: join(dir, 'cfg') }, lookup, hostHome },
+    );
+    expect(transcripts(synced)).toEqual([
+      { source: join(dir, 'cfg', 'projects', real.replace(/[^a-zA-Z0-9]/g, '-')), target: '/home/moat/.claude/projects/-workspace', readOnly: false },
+    ]);
     const warnings: string[] = [];
-    const shared = await prepareAgentRun(AGENTS.codex, ws, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome, warn: (m) => warnings.push(m) });
+    const shared = await prepareAgentRun(
+      AGENTS.codex,
+      ws,
+      {},
+      { prompt: 'p', yolo: true, args: [] },
+      { home, env: {}, lookup, hostHome, warn: (m) => warnings.push(m) },
+    );
     expect(transcripts(shared)).toEqual([{ source: join(hostHome, '.codex', 'sessions'), target: '/home/moat/.codex/sessions', readOnly: false }]);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('sync_logs');
@@ -67,7 +91,8 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
   it('claude: a new conversation gets an id chosen by moat (--session-id), a resume or a subcommand none', async () => {
     stored.anthropic = cred({ provider: 'anthropic' });
     const deps = { home, env: {}, lookup, hostHome: join(dir, 'nobody') };
-    const argv = async (inv: Parameters<typeof prepareAgentRun>[3]): Promise<string[]> => (await prepareAgentRun(AGENTS.claude, dir, {}, inv, deps)).command.slice(4);
+    const argv = async (inv: Parameters<typeof prepareAgentRun>[3]): Promise<string[]> =>
+      (await prepareAgentRun(AGENTS.claude, dir, {}, inv, deps)).command.slice(4);
     const headless = await argv({ prompt: 'p', yolo: true, args: [] });
     expect(headless.slice(0, 3)).toEqual(['claude', '--dangerously-skip-permissions', '--session-id']);
     expect(headless[3]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -80,13 +105,24 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
     expect(await argv({ yolo: true, args: ['--continue'] })).not.toContain('--session-id');
     expect(await argv({ yolo: true, args: ['-r'] })).not.toContain('--session-id');
     expect(await argv({ yolo: true, args: ['--session-id=x'] })).toEqual(['claude', '--dangerously-skip-permissions', '--session-id=x']);
-    const codex = (await prepareAgentRun(AGENTS.codex, dir, {}, { prompt: 'p', yolo: true, args: [] }, { ...deps, lookup: () => Promise.resolve(cred({ provider: 'openai', kind: 'api-key' })) })).command;
+    const codex = (
+      await prepareAgentRun(
+        AGENTS.codex,
+        dir,
+        {},
+        { prompt: 'p', yolo: true, args: [] },
+        { ...deps, lookup: () => Promise.resolve(cred({ provider: 'openai', kind: 'api-key' })) },
+      )
+    ).command;
     expect(codex).not.toContain('--session-id');
   });
 
-  it('moat.yaml: claude.version pins the CLI, env overrides the agent\'s, grants already named are kept', async () => {
+  it("moat.yaml: claude.version pins the CLI, env overrides the agent's, grants already named are kept", async () => {
     stored.claude = cred({ provider: 'claude', kind: 'oauth' });
-    await writeFile(join(dir, 'moat.yaml'), 'grants: [anthropic]\nenv:\n  IS_SANDBOX: "0"\nclaude:\n  version: 2.1.300\n  mcp:\n    files:\n      command: node\n      args: [srv.js]\n');
+    await writeFile(
+      join(dir, 'moat.yaml'),
+      'grants: [anthropic]\nenv:\n  IS_SANDBOX: "0"\nclaude:\n  version: 2.1.300\n  mcp:\n    files:\n      command: node\n      args: [srv.js]\n',
+    );
     const spec = await prepareAgentRun(AGENTS.claude, dir, {}, { yolo: true, args: [] }, { home, env: {}, lookup, hostHome: join(dir, 'nobody') });
     expect(spec.grants).toEqual(['anthropic']);
     expect(spec.imageExtra).toContain('@anthropic-ai/claude-code@2.1.300');
@@ -95,17 +131,26 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
     expect(claudeJson.mcpServers).toEqual({ files: { type: 'stdio', command: 'node', args: ['srv.js'] } });
   });
 
-  it('claude: the host\'s enabled plugins are merged under moat.yaml\'s, their files mounted read-only with the seed variable', async () => {
+  it("claude: the host's enabled plugins are merged under moat.yaml's, their files mounted read-only with the seed variable", async () => {
     stored.anthropic = cred({ provider: 'anthropic' });
     const hostHome = join(dir, 'host');
     const cache = join(hostHome, '.claude', 'plugins', 'cache', 'm', 'p', '1.0.0');
     await mkdir(join(cache, 'commands'), { recursive: true });
     await writeFile(join(cache, 'commands', 'x.md'), 'x');
     await writeFile(join(hostHome, '.claude', 'settings.json'), JSON.stringify({ enabledPlugins: { 'p@m': true, 'q@m': true } }));
-    await writeFile(join(hostHome, '.claude', 'plugins', 'installed_plugins.json'), JSON.stringify({ version: 2, plugins: { 'p@m': [{ scope: 'user', installPath: cache, version: '1.0.0' }] } }));
+    await writeFile(
+      join(hostHome, '.claude', 'plugins', 'installed_plugins.json'),
+      JSON.stringify({ version: 2, plugins: { 'p@m': [{ scope: 'user', installPath: cache, version: '1.0.0' }] } }),
+    );
     await writeFile(join(dir, 'moat.yaml'), 'claude:\n  plugins:\n    q@m: false\n');
     const warnings: string[] = [];
-    const spec = await prepareAgentRun(AGENTS.claude, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome, warn: (m) => warnings.push(m) });
+    const spec = await prepareAgentRun(
+      AGENTS.claude,
+      dir,
+      {},
+      { prompt: 'p', yolo: true, args: [] },
+      { home, env: {}, lookup, hostHome, warn: (m) => warnings.push(m) },
+    );
     const settings = JSON.parse(spec.homeFiles.find((f) => f.path === '.claude/settings.json')?.content ?? '{}') as { enabledPlugins?: unknown };
     expect(settings.enabledPlugins).toEqual({ 'p@m': true, 'q@m': false });
     expect(spec.homeFiles.map((f) => f.path)).toContain('.claude/plugins/installed_plugins.json');
@@ -141,12 +186,14 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
   it('a conflicting claude-code version in dependencies is a clear error', async () => {
     stored.anthropic = cred({ provider: 'anthropic' });
     await writeFile(join(dir, 'moat.yaml'), 'dependencies: [claude-code@2.1.1]\nclaude:\n  version: 2.1.2\n');
-    await expect(prepareAgentRun(AGENTS.claude, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome: join(dir, 'nobody') }))
-      .rejects.toThrow(/conflicting versions of claude-code/);
+    await expect(
+      prepareAgentRun(AGENTS.claude, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome: join(dir, 'nobody') }),
+    ).rejects.toThrow(/conflicting versions of claude-code/);
   });
 
   it('a missing grant fails before anything else', async () => {
-    await expect(prepareAgentRun(AGENTS.codex, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup }))
-      .rejects.toThrow(/Codex needs a credential/);
+    await expect(prepareAgentRun(AGENTS.codex, dir, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup })).rejects.toThrow(
+      /Codex needs a credential/,
+    );
   });
 });

@@ -26,9 +26,20 @@ describe('the resume hint after an agent run', () => {
     await utimes(f, t, t);
   };
   const run = (id: string, startedAt: string, argv: string[]): RunMetadata => ({
-    id, name: `name-${id.slice(4, 8)}`, workspace: ws, command: ['/bin/sh', '-c', 'x', 'moat-claude', 'claude', ...argv], image: 'i', grants: [],
-    interactive: true, keep: false, state: 'stopped', home: home.root, agent: 'claude',
-    createdAt: startedAt, startedAt, stoppedAt: new Date(Date.parse(startedAt) + 60_000).toISOString(),
+    id,
+    name: `name-${id.slice(4, 8)}`,
+    workspace: ws,
+    command: ['/bin/sh', '-c', 'x', 'moat-claude', 'claude', ...argv],
+    image: 'i',
+    grants: [],
+    interactive: true,
+    keep: false,
+    state: 'stopped',
+    home: home.root,
+    agent: 'claude',
+    createdAt: startedAt,
+    startedAt,
+    stoppedAt: new Date(Date.parse(startedAt) + 60_000).toISOString(),
   });
 
   beforeEach(async () => {
@@ -40,14 +51,17 @@ describe('the resume hint after an agent run', () => {
     await transcript(folder, S1, '2026-01-01T10:00:10Z');
     await transcript(folder, S2, '2026-01-02T10:00:10Z');
   });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
-  it('names the run\'s own conversation, as a command that runs where it is typed', async () => {
+  it("names the run's own conversation, as a command that runs where it is typed", async () => {
     const first = run('run_aaaaaaaaaaaa', '2026-01-01T10:00:00Z', ['--session-id', S1]);
     const second = run('run_bbbbbbbbbbbb', '2026-01-02T10:00:00Z', ['--session-id', S2]);
     expect(await resumeHint(AGENTS.claude, first, [first, second], home, { cwd: ws })).toBe(`To continue this conversation: moat claude --resume ${S1}`);
-    expect(await resumeHint(AGENTS.claude, second, [first, second], home, { cwd: dir }))
-      .toBe(`To continue this conversation: cd '${ws}' && moat claude --resume ${S2}`);
+    expect(await resumeHint(AGENTS.claude, second, [first, second], home, { cwd: dir })).toBe(
+      `To continue this conversation: cd '${ws}' && moat claude --resume ${S2}`,
+    );
   });
   it('says nothing for a run that left no conversation', async () => {
     const none = run('run_cccccccccccc', '2026-03-01T10:00:00Z', []);
@@ -60,7 +74,10 @@ describe('the resume hint after an agent run', () => {
     // container command then names it, which is how the run's record finds it again.
     const claudeArgv = claudeCommand({ yolo: true, args: [], resume: ['--resume', S1] });
     const codexArgv = codexCommand({ yolo: true, args: [], resume: [S1] });
-    const asRun = (argv: string[]): RunMetadata => ({ ...run('run_dddddddddddd', '2026-01-01T10:00:00Z', []), command: ['/bin/sh', '-c', 'x', 'moat-x', ...argv] });
+    const asRun = (argv: string[]): RunMetadata => ({
+      ...run('run_dddddddddddd', '2026-01-01T10:00:00Z', []),
+      command: ['/bin/sh', '-c', 'x', 'moat-x', ...argv],
+    });
     expect(recordedSessionIds(asRun(claudeArgv))).toEqual([S1]);
     expect(recordedSessionIds(asRun(codexArgv))).toEqual([S1]);
   });

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AGENTS } from '../../../src/agents/index.js';
 import {
-  allWorkspaceCandidates, legacyNote, newestConversation, resolveResume, workspaceTranscripts, type WorkspaceTranscripts,
+  allWorkspaceCandidates,
+  legacyNote,
+  newestConversation,
+  resolveResume,
+  workspaceTranscripts,
+  type WorkspaceTranscripts,
 } from '../../../src/agents/session-scope.js';
 import { sessionRows } from '../../../src/agents/sessions.js';
 import { canonicalWorkspace, legacyTranscriptDir, transcriptFolder } from '../../../src/agents/transcripts.js';
@@ -30,7 +35,7 @@ async function failure(p: Promise<unknown>): Promise<MoatError> {
   throw new Error('expected a MoatError');
 }
 
-describe('sessions per workspace: listing and resolution stay in the workspace\'s folder', () => {
+describe("sessions per workspace: listing and resolution stay in the workspace's folder", () => {
   let dir: string;
   let home: MoatHome;
   let wsA: string;
@@ -50,9 +55,20 @@ describe('sessions per workspace: listing and resolution stay in the workspace\'
     return f;
   };
   const run = (id: string, workspace: string, startedAt: string, argv: string[] = ['-p', 'x']): RunMetadata => ({
-    id, name: `name-${id.slice(4, 8)}`, workspace, command: ['/bin/sh', '-c', 'x', 'moat-claude', 'claude', ...argv], image: 'i', grants: [],
-    interactive: false, keep: false, state: 'stopped', home: home.root, agent: 'claude',
-    createdAt: startedAt, startedAt, stoppedAt: new Date(Date.parse(startedAt) + 60_000).toISOString(),
+    id,
+    name: `name-${id.slice(4, 8)}`,
+    workspace,
+    command: ['/bin/sh', '-c', 'x', 'moat-claude', 'claude', ...argv],
+    image: 'i',
+    grants: [],
+    interactive: false,
+    keep: false,
+    state: 'stopped',
+    home: home.root,
+    agent: 'claude',
+    createdAt: startedAt,
+    startedAt,
+    stoppedAt: new Date(Date.parse(startedAt) + 60_000).toISOString(),
   });
 
   beforeEach(async () => {
@@ -73,14 +89,16 @@ describe('sessions per workspace: listing and resolution stay in the workspace\'
       run('run_0ld0ld0ld0ld', wsB, '2025-12-01T10:00:00Z'),
     ];
   });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('each workspace reads only its own folder', async () => {
     expect((await claude(wsA)).sessions.map((s) => s.sessionId)).toEqual([S2, S1]);
     expect((await claude(wsB)).sessions).toEqual([]);
   });
 
-  it('sessions: this workspace\'s runs only; --all every workspace\'s folder and the old shared one, marked', async () => {
+  it("sessions: this workspace's runs only; --all every workspace's folder and the old shared one, marked", async () => {
     const b = await claude(wsB);
     expect(sessionRows('claude', runs, () => b.sessions, wsB).map((r) => r.sessionId)).toEqual([undefined, undefined]);
     const all = sessionRows('claude', runs, await allWorkspaceCandidates('claude', runs, home), undefined);
@@ -90,18 +108,20 @@ describe('sessions per workspace: listing and resolution stay in the workspace\'
       ['run_aaaaaaaaaaaa', S1, undefined],
       ['run_0ld0ld0ld0ld', S3, true],
     ]);
-    expect(await legacyNote('claude', home)).toMatch(/^1 conversation is in .*-workspace, from before moat kept workspaces apart: moat claude sessions --all lists it\.$/);
+    expect(await legacyNote('claude', home)).toMatch(
+      /^1 conversation is in .*-workspace, from before moat kept workspaces apart: moat claude sessions --all lists it\.$/,
+    );
     expect(await legacyNote('claude', home, new Set(all.flatMap((r) => r.sessionIds)))).toBeUndefined();
     expect(await legacyNote('claude', home, new Set())).toContain(`1 conversation of no listed run is in`);
     expect(await legacyNote('codex', home)).toBeUndefined();
   });
 
-  it('--continue: the newest of this workspace\'s folder, or an error naming the workspace', async () => {
+  it("--continue: the newest of this workspace's folder, or an error naming the workspace", async () => {
     expect(await newestConversation(await claude(wsA), runs, home)).toBe(S2);
     await expect(newestConversation(await claude(wsB), runs, home)).rejects.toThrow(`There is no Claude Code conversation in ${wsB} to continue`);
   });
 
-  it('--resume: an id or run of this workspace; the run\'s recorded id wins over time', async () => {
+  it("--resume: an id or run of this workspace; the run's recorded id wins over time", async () => {
     const a = await claude(wsA);
     expect(await resolveResume(a, S1, runs, byRef, home)).toBe(S1);
     expect(await resolveResume(a, '22222222', runs, byRef, home)).toBe(S2);
@@ -109,7 +129,7 @@ describe('sessions per workspace: listing and resolution stay in the workspace\'
     expect(await resolveResume(a, 'name-a2a2', runs, byRef, home)).toBe(S2);
   });
 
-  it('--resume of another workspace\'s conversation or run: one sentence saying where, and the command there', async () => {
+  it("--resume of another workspace's conversation or run: one sentence saying where, and the command there", async () => {
     const b = await claude(wsB);
     const err = await failure(resolveResume(b, S1, runs, byRef, home));
     expect(err.message).toBe(`The Claude Code conversation ${S1} belongs to ${wsA}, and each workspace keeps its own conversations: resume it from there.`);
@@ -133,7 +153,7 @@ describe('sessions per workspace: listing and resolution stay in the workspace\'
     expect(await resolveResume(await claude(wsB), S3, runs, byRef, home)).toBe(S3);
   });
 
-  it('Codex: a folder per workspace; with sync_logs the shared folder is narrowed to this workspace\'s runs by time', async () => {
+  it("Codex: a folder per workspace; with sync_logs the shared folder is narrowed to this workspace's runs by time", async () => {
     const rollout = async (root: string, id: string, iso: string): Promise<void> => {
       const d = join(root, '2026', '01', '02');
       await mkdir(d, { recursive: true });
@@ -142,7 +162,11 @@ describe('sessions per workspace: listing and resolution stay in the workspace\'
       const t = new Date(Date.parse(iso) + 10_000);
       await utimes(f, t, t);
     };
-    const codexRun = (id: string, ws: string, at: string): RunMetadata => ({ ...run(id, ws, at), agent: 'codex', command: ['/bin/sh', '-c', 'x', 'moat-codex', 'codex', 'exec', 'x'] });
+    const codexRun = (id: string, ws: string, at: string): RunMetadata => ({
+      ...run(id, ws, at),
+      agent: 'codex',
+      command: ['/bin/sh', '-c', 'x', 'moat-codex', 'codex', 'exec', 'x'],
+    });
     const userHome = join(dir, 'user');
     await writeFile(join(wsA, 'moat.yaml'), 'codex:\n  sync_logs: true\n');
     await rollout(join(userHome, '.codex', 'sessions'), S1, '2026-01-02T10:00:10Z'); // A's run

@@ -3,7 +3,13 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  claudeSessions, codexSessions, matchSessionId, recordedSessionIds, sessionRows, sessionsOfRun, type SessionFile,
+  claudeSessions,
+  codexSessions,
+  matchSessionId,
+  recordedSessionIds,
+  sessionRows,
+  sessionsOfRun,
+  type SessionFile,
 } from '../../../src/agents/sessions.js';
 import type { RunMetadata } from '../../../src/store/types.js';
 
@@ -12,18 +18,36 @@ const S2 = '22222222-2222-4222-8222-222222222222';
 const S3 = '33333333-3333-4333-8333-333333333333';
 
 function run(p: Partial<RunMetadata> & { id: string; createdAt: string }): RunMetadata {
-  return { name: p.id.slice(4), workspace: '/ws/a', command: ['/bin/sh', '-c', 'x', 'moat-claude', 'claude'], image: 'i', grants: [],
-    interactive: false, keep: false, state: 'stopped', home: '/h', agent: 'claude', ...p };
+  return {
+    name: p.id.slice(4),
+    workspace: '/ws/a',
+    command: ['/bin/sh', '-c', 'x', 'moat-claude', 'claude'],
+    image: 'i',
+    grants: [],
+    interactive: false,
+    keep: false,
+    state: 'stopped',
+    home: '/h',
+    agent: 'claude',
+    ...p,
+  };
 }
 
 describe('agent sessions: transcripts on the host', () => {
   let dir: string;
-  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'moat-sessions-')); });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'moat-sessions-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
-  const at = async (file: string, iso: string): Promise<void> => { const t = new Date(iso); await utimes(file, t, t); };
+  const at = async (file: string, iso: string): Promise<void> => {
+    const t = new Date(iso);
+    await utimes(file, t, t);
+  };
 
-  it('claude: session ids from <id>.jsonl in the workspace\'s folder, newest first, start from the first timestamp', async () => {
+  it("claude: session ids from <id>.jsonl in the workspace's folder, newest first, start from the first timestamp", async () => {
     const p = dir;
     await writeFile(join(p, `${S1}.jsonl`), `{"type":"summary"}\n{"timestamp":"2026-01-01T10:00:00.000Z","sessionId":"${S1}"}\n`);
     await writeFile(join(p, `${S2}.jsonl`), `{"timestamp":"2026-01-02T10:00:00.000Z"}\n`);
@@ -57,7 +81,13 @@ describe('agent sessions: transcripts on the host', () => {
       { sessionId: S1, file: 'a', startedAt: Date.parse('2026-01-01T10:00:10Z'), lastActivity: Date.parse('2026-01-01T10:00:50Z') },
     ];
     const runs = [
-      run({ id: 'run_bbbbbbbbbbbb', createdAt: '2026-01-02T10:00:00Z', startedAt: '2026-01-02T10:00:01Z', stoppedAt: '2026-01-02T10:01:00Z', workspace: '/ws/b' }),
+      run({
+        id: 'run_bbbbbbbbbbbb',
+        createdAt: '2026-01-02T10:00:00Z',
+        startedAt: '2026-01-02T10:00:01Z',
+        stoppedAt: '2026-01-02T10:01:00Z',
+        workspace: '/ws/b',
+      }),
       run({ id: 'run_aaaaaaaaaaaa', createdAt: '2026-01-01T10:00:00Z', startedAt: '2026-01-01T10:00:01Z', stoppedAt: '2026-01-01T10:01:00Z', exitCode: 0 }),
       run({ id: 'run_cccccccccccc', createdAt: '2026-01-03T10:00:00Z', stoppedAt: '2026-01-03T10:01:00Z' }),
       run({ id: 'run_dddddddddddd', createdAt: '2026-01-01T10:00:00Z', agent: 'codex' }),
@@ -66,7 +96,7 @@ describe('agent sessions: transcripts on the host', () => {
 
     const all = (): typeof sessions => sessions;
 
-    it('rows: this workspace\'s runs of the agent, newest activity first, with session ids', () => {
+    it("rows: this workspace's runs of the agent, newest activity first, with session ids", () => {
       const rows = sessionRows('claude', runs, all, '/ws/a');
       expect(rows.map((r) => [r.id, r.sessionId, r.lastActivity])).toEqual([
         ['run_cccccccccccc', undefined, '2026-01-03T10:01:00Z'],
@@ -76,7 +106,7 @@ describe('agent sessions: transcripts on the host', () => {
       expect(sessionRows('codex', runs, all, '/ws/a').map((r) => r.id)).toEqual(['run_dddddddddddd']);
     });
 
-    it('rows: each run\'s candidates are its own workspace\'s folder; legacy conversations are marked', () => {
+    it("rows: each run's candidates are its own workspace's folder; legacy conversations are marked", () => {
       const byWs = (r: RunMetadata): typeof sessions => (r.workspace === '/ws/b' ? [{ ...sessions[0]!, legacy: true }] : []);
       const rows = sessionRows('claude', runs, byWs, undefined);
       expect(rows.find((r) => r.id === 'run_aaaaaaaaaaaa')?.sessionId).toBeUndefined();
@@ -97,12 +127,20 @@ describe('agent sessions: transcripts on the host', () => {
       expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', command: claudeCmd(`--session-id=${S3}`, '--model', 'opus') }))).toEqual([S3]);
       expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', command: claudeCmd('-p', '--resume', '--resume', S1) }))).toEqual([]);
       expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', command: claudeCmd('--resume', 'my-name') }))).toEqual([]);
-      expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', agent: 'codex', command: ['/bin/sh', '-c', 'x', 'moat-codex', 'codex', '--no-daemon', 'resume', S3] }))).toEqual([S3]);
-      expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', agent: 'codex', command: ['/bin/sh', '-c', 'x', 'moat-codex', 'codex', 'exec', '--skip-git-repo-check', S3] }))).toEqual([]);
+      expect(
+        recordedSessionIds(
+          run({ id: 'run_1', createdAt: 'x', agent: 'codex', command: ['/bin/sh', '-c', 'x', 'moat-codex', 'codex', '--no-daemon', 'resume', S3] }),
+        ),
+      ).toEqual([S3]);
+      expect(
+        recordedSessionIds(
+          run({ id: 'run_1', createdAt: 'x', agent: 'codex', command: ['/bin/sh', '-c', 'x', 'moat-codex', 'codex', 'exec', '--skip-git-repo-check', S3] }),
+        ),
+      ).toEqual([]);
       expect(recordedSessionIds(run({ id: 'run_1', createdAt: 'x', command: ['claude', '--session-id', S1] }))).toEqual([]);
     });
 
-    it('two runs of one workspace at the same time: each gets the conversation it named, not the other\'s', () => {
+    it("two runs of one workspace at the same time: each gets the conversation it named, not the other's", () => {
       const t = { createdAt: '2026-01-02T10:00:00Z', startedAt: '2026-01-02T10:00:00Z', stoppedAt: '2026-01-02T10:02:00Z' };
       const both = [
         { sessionId: S1, file: 'a', startedAt: Date.parse('2026-01-02T10:00:10Z'), lastActivity: Date.parse('2026-01-02T10:01:00Z') },

@@ -65,12 +65,24 @@ describe('agent subcommands: command lines', () => {
     expect(claudeCommand({ yolo: true, args: ['mcp list'] })).toEqual(['claude', '--dangerously-skip-permissions', 'mcp list']);
   });
   it('claude: the container command keeps the prelude (the placeholder key is approved for subcommands too)', () => {
-    expect(claudeAgent.containerCommand({ yolo: true, args: ['mcp', 'list'], subcommand: true }))
-      .toEqual(['/bin/sh', '-c', CLAUDE_PRELUDE, 'moat-claude', 'claude', 'mcp', 'list']);
+    expect(claudeAgent.containerCommand({ yolo: true, args: ['mcp', 'list'], subcommand: true })).toEqual([
+      '/bin/sh',
+      '-c',
+      CLAUDE_PRELUDE,
+      'moat-claude',
+      'claude',
+      'mcp',
+      'list',
+    ]);
   });
   it('codex: the subcommand behind --no-daemon, never codex exec', () => {
     expect(codexCommand({ yolo: true, args: ['mcp', 'list'], subcommand: true })).toEqual(['codex', '--no-daemon', 'mcp', 'list']);
     expect(codexCommand({ yolo: false, args: ['login', '--with-api-key'], subcommand: true })).toEqual(['codex', '--no-daemon', 'login', '--with-api-key']);
-    expect(codexAgent.containerCommand({ yolo: true, args: ['features', 'list'], subcommand: true }).slice(4)).toEqual(['codex', '--no-daemon', 'features', 'list']);
+    expect(codexAgent.containerCommand({ yolo: true, args: ['features', 'list'], subcommand: true }).slice(4)).toEqual([
+      'codex',
+      '--no-daemon',
+      'features',
+      'list',
+    ]);
   });
 });

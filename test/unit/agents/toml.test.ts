@@ -5,13 +5,44 @@ import { encodeToml, tomlKey, tomlString, type TomlTable, type TomlValue } from 
 import { stageCodex } from '../../../src/agents/codex/staging.js';
 
 /** Characters that mean something to TOML, or to a terminal, or that UTF-8 writes in several bytes. */
-const SPECIAL = ['"', "'", '\\', '\n', '\r', '\t', '\b', '\f', '\u0000', '\u001b', '\u007f', '[', ']', '.', '=', '#', ' ', '{', '}', ',', 'a', 'é', '\u2028', '\ufeff', '😀'];
+const SPECIAL = [
+  '"',
+  "'",
+  '\\',
+  '\n',
+  '\r',
+  '\t',
+  '\b',
+  '\f',
+  '\u0000',
+  '\u001b',
+  '\u007f',
+  '[',
+  ']',
+  '.',
+  '=',
+  '#',
+  ' ',
+  '{',
+  '}',
+  ',',
+  'a',
+  'é',
+  '\u2028',
+  '\ufeff',
+  '😀',
+];
 /** A string a TOML file can hold (no unpaired surrogate: UTF-8 cannot carry one), rich in SPECIAL. */
-const text = (): fc.Arbitrary<string> => fc
-  .string({ unit: fc.oneof(fc.constantFrom(...SPECIAL), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 12 })
-  .filter((s) => !/\p{Cs}/u.test(s));
+const text = (): fc.Arbitrary<string> =>
+  fc
+    .string({ unit: fc.oneof(fc.constantFrom(...SPECIAL), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 12 })
+    .filter((s) => !/\p{Cs}/u.test(s));
 /** Numbers as JavaScript holds them; -0 reads back as 0 (TOML's -0 is an integer, equal to 0). */
-const number = fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)));
+const number = fc.oneof(
+  fc.integer(),
+  fc.maxSafeInteger(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)),
+);
 const { table } = fc.letrec<{ value: TomlValue; table: TomlTable }>((tie) => ({
   value: fc.oneof({ depthSize: 'small' }, text(), number, fc.boolean(), fc.array(tie('value'), { maxLength: 4 }), tie('table')),
   table: fc.dictionary(text(), tie('value'), { maxKeys: 5 }),
@@ -25,12 +56,15 @@ describe('TOML encoder', () => {
     expect(tomlString('ünïcode ✓')).toBe('"ünïcode ✓"');
   });
 
-  it('round-trips any string (TOML basic-string escapes are a subset of JSON\'s)', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary' }), (s) => {
-      const encoded = tomlString(s);
-      expect([...encoded].some((ch) => (ch.codePointAt(0) ?? 0) < 0x20 || ch === '\u007f')).toBe(false);
-      expect(JSON.parse(encoded)).toBe(s);
-    }), { numRuns: 500 });
+  it("round-trips any string (TOML basic-string escapes are a subset of JSON's)", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        const encoded = tomlString(s);
+        expect([...encoded].some((ch) => (ch.codePointAt(0) ?? 0) < 0x20 || ch === '\u007f')).toBe(false);
+        expect(JSON.parse(encoded)).toBe(s);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('quotes keys that are not bare', () => {
@@ -52,28 +86,33 @@ describe('TOML encoder', () => {
       projects: { '/workspace': { trust_level: 'trusted' } },
       skipped: undefined,
     });
-    expect(text).toBe([
-      'a = "x"',
-      'n = 3',
-      'b = true',
-      'list = ["p", "q"]',
-      '',
-      '[t]',
-      'k = "v"',
-      '',
-      '[t.sub]',
-      'deep = false',
-      '',
-      '[projects."/workspace"]',
-      'trust_level = "trusted"',
-      '',
-    ].join('\n'));
+    expect(text).toBe(
+      [
+        'a = "x"',
+        'n = 3',
+        'b = true',
+        'list = ["p", "q"]',
+        '',
+        '[t]',
+        'k = "v"',
+        '',
+        '[t.sub]',
+        'deep = false',
+        '',
+        '[projects."/workspace"]',
+        'trust_level = "trusted"',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('parses back, with a real TOML parser, to the very table it encoded (any keys, strings, numbers, nesting)', () => {
-    fc.assert(fc.property(table, (doc) => {
-      expect(parse(encodeToml(doc))).toEqual(doc);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(table, (doc) => {
+        expect(parse(encodeToml(doc))).toEqual(doc);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('writes integers beyond 2^53 as floats (TOML integers stop at 2^63; parsers differ above 2^53)', () => {
@@ -101,9 +140,12 @@ describe('TOML encoder', () => {
   });
 
   it('a value can never start a new line or table', () => {
-    fc.assert(fc.property(fc.string(), fc.string(), (k, v) => {
-      const text = encodeToml({ [k]: v });
-      expect(text.trimEnd().split('\n')).toHaveLength(1);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (k, v) => {
+        const text = encodeToml({ [k]: v });
+        expect(text.trimEnd().split('\n')).toHaveLength(1);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -4,8 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MoatHome } from '../../../src/home/paths.js';
 import {
-  canonicalWorkspace, claudeProjectName, legacyTranscriptDir, moatTranscriptDirs, sharedFolderNotice, transcriptFolder,
-  transcriptMount, workspaceKey,
+  canonicalWorkspace,
+  claudeProjectName,
+  legacyTranscriptDir,
+  moatTranscriptDirs,
+  sharedFolderNotice,
+  transcriptFolder,
+  transcriptMount,
+  workspaceKey,
 } from '../../../src/agents/transcripts.js';
 
 /** Paths Claude Code 2.1.331 itself named, in its image (`cd DIR && claude -p hi`, then `ls ~/.claude/projects`). */
@@ -24,13 +30,15 @@ describe('transcript folders: one per workspace', () => {
     dir = await mkdtemp(join(tmpdir(), 'moat-transcripts-'));
     home = new MoatHome(join(dir, 'home'));
   });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
-  it.each(CLAUDE_NAMED)('Claude Code\'s own folder name for %s', (path, name) => {
+  it.each(CLAUDE_NAMED)("Claude Code's own folder name for %s", (path, name) => {
     expect(claudeProjectName(path)).toBe(name);
   });
 
-  it('the moat key: Claude\'s name plus a hash of the exact path, so lossy names never collide', () => {
+  it("the moat key: Claude's name plus a hash of the exact path, so lossy names never collide", () => {
     const paths = ['/a-b', '/a/b', '/a_b', '/a.b', '/a b', '/A/b', '/a/B', '/ä/b', '/ö/b', '/a/b-0'];
     const keys = paths.map(workspaceKey);
     expect(new Set(keys.map((k) => k.toLowerCase())).size).toBe(paths.length); // case-insensitive disks too
@@ -49,24 +57,37 @@ describe('transcript folders: one per workspace', () => {
     expect(workspaceKey(`/${'x'.repeat(4000)}`).length).toBeLessThanOrEqual(255);
   });
 
-  it('per agent and sync_logs: the moat home\'s per-workspace folder, Claude\'s own project folder, Codex\'s shared one', () => {
+  it("per agent and sync_logs: the moat home's per-workspace folder, Claude's own project folder, Codex's shared one", () => {
     const ws = '/home/me/my_proj';
     const key = workspaceKey(ws);
-    expect(transcriptFolder('claude', ws, home, undefined, { userHome: '/u' }))
-      .toEqual({ agent: 'claude', dir: join(home.root, 'claude', 'projects', key), shared: false, synced: false });
-    expect(transcriptFolder('codex', ws, home, false, { userHome: '/u' }))
-      .toEqual({ agent: 'codex', dir: join(home.root, 'codex', 'workspaces', key, 'sessions'), shared: false, synced: false });
-    expect(transcriptFolder('claude', ws, home, true, { userHome: '/u' }))
-      .toEqual({ agent: 'claude', dir: '/u/.claude/projects/-home-me-my-proj', shared: false, synced: true });
-    expect(transcriptFolder('claude', ws, home, true, { userHome: '/u', env: { CLAUDE_CONFIG_DIR: '/cfg/claude' } }).dir)
-      .toBe('/cfg/claude/projects/-home-me-my-proj');
+    expect(transcriptFolder('claude', ws, home, undefined, { userHome: '/u' })).toEqual({
+      agent: 'claude',
+      dir: join(home.root, 'claude', 'projects', key),
+      shared: false,
+      synced: false,
+    });
+    expect(transcriptFolder('codex', ws, home, false, { userHome: '/u' })).toEqual({
+      agent: 'codex',
+      dir: join(home.root, 'codex', 'workspaces', key, 'sessions'),
+      shared: false,
+      synced: false,
+    });
+    expect(transcriptFolder('claude', ws, home, true, { userHome: '/u' })).toEqual({
+      agent: 'claude',
+      dir: '/u/.claude/projects/-home-me-my-proj',
+      shared: false,
+      synced: true,
+    });
+    expect(transcriptFolder('claude', ws, home, true, { userHome: '/u', env: { CLAUDE_CONFIG_DIR: '/cfg/claude' } }).dir).toBe(
+      '/cfg/claude/projects/-home-me-my-proj',
+    );
     expect(transcriptFolder('codex', ws, home, true, { userHome: '/u' })).toEqual({ agent: 'codex', dir: '/u/.codex/sessions', shared: true, synced: true });
     expect(transcriptFolder('codex', ws, home, true, { userHome: '/u', env: { CODEX_HOME: '/c' } }).dir).toBe('/c/sessions');
     // Two workspaces whose Claude names collide still get two moat folders.
     expect(transcriptFolder('claude', '/a-b', home, false).dir).not.toBe(transcriptFolder('claude', '/a/b', home, false).dir);
   });
 
-  it('the mount: only the workspace\'s folder, at the agent\'s folder for /workspace, created 0700', async () => {
+  it("the mount: only the workspace's folder, at the agent's folder for /workspace, created 0700", async () => {
     const f = transcriptFolder('claude', '/w/a', home, false);
     expect(await transcriptMount(f)).toEqual({ source: f.dir, target: '/home/moat/.claude/projects/-workspace', readOnly: false });
     expect((await stat(f.dir)).mode & 0o777).toBe(0o700);
@@ -85,8 +106,9 @@ describe('transcript folders: one per workspace', () => {
     await transcriptMount(transcriptFolder('claude', '/w/a', home, false));
     await transcriptMount(transcriptFolder('claude', '/w/b', home, false));
     await mkdir(legacyTranscriptDir('claude', home), { recursive: true });
-    expect((await moatTranscriptDirs('claude', home)).sort())
-      .toEqual([transcriptFolder('claude', '/w/a', home, false).dir, transcriptFolder('claude', '/w/b', home, false).dir].sort());
+    expect((await moatTranscriptDirs('claude', home)).sort()).toEqual(
+      [transcriptFolder('claude', '/w/a', home, false).dir, transcriptFolder('claude', '/w/b', home, false).dir].sort(),
+    );
     expect(legacyTranscriptDir('codex', home)).toBe(join(home.root, 'codex', 'sessions'));
     expect(await moatTranscriptDirs('codex', home)).toEqual([]);
   });

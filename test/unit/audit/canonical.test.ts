@@ -5,12 +5,11 @@ import { canonicalJson, decodeEntry, encodeEntry, parseLine } from '../../../src
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and writes no whitespace', () => {
-    expect(canonicalJson({ b: 1, a: [3, { z: null, y: 'x' }], c: { e: true, d: false } }))
-      .toBe('{"a":[3,{"y":"x","z":null}],"b":1,"c":{"d":false,"e":true}}');
+    expect(canonicalJson({ b: 1, a: [3, { z: null, y: 'x' }], c: { e: true, d: false } })).toBe('{"a":[3,{"y":"x","z":null}],"b":1,"c":{"d":false,"e":true}}');
   });
 
   it('sorts by UTF-16 code units and escapes like JSON', () => {
-    expect(canonicalJson({ 'é': 1, Z: 2, a: 3, '\u0001': 'tab\there "q"' })).toBe('{"\\u0001":"tab\\there \\"q\\"","Z":2,"a":3,"é":1}');
+    expect(canonicalJson({ é: 1, Z: 2, a: 3, '\u0001': 'tab\there "q"' })).toBe('{"\\u0001":"tab\\there \\"q\\"","Z":2,"a":3,"é":1}');
   });
 
   it('writes numbers in shortest round-trip form and omits undefined properties', () => {
@@ -27,10 +26,12 @@ describe('canonicalJson', () => {
   });
 
   it('is stable under parse/encode (property)', () => {
-    fc.assert(fc.property(fc.jsonValue(), (v) => {
-      const once = canonicalJson(v);
-      expect(canonicalJson(JSON.parse(once))).toBe(once);
-    }));
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const once = canonicalJson(v);
+        expect(canonicalJson(JSON.parse(once))).toBe(once);
+      }),
+    );
   });
 });
 
@@ -61,12 +62,12 @@ describe('canonicalJson: RFC 8785 test vectors', () => {
       "\u00f6": "Latin Small Letter O With Diaeresis"
     }`;
     const out = canonicalJson(JSON.parse(input));
-    expect(out).toBe('{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",'
-      + '"\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}');
-    // The RFC gives the UTF-8 bytes: U+0080 is written as it is (c2 80), not escaped.
-    expect(Buffer.from(out, 'utf8').subarray(0, 38).toString('hex')).toBe(
-      '7b225c72223a2243617272696167652052657475726e222c2231223a224f6e65222c22c28022',
+    expect(out).toBe(
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",' +
+        '"\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
     );
+    // The RFC gives the UTF-8 bytes: U+0080 is written as it is (c2 80), not escaped.
+    expect(Buffer.from(out, 'utf8').subarray(0, 38).toString('hex')).toBe('7b225c72223a2243617272696167652052657475726e222c2231223a224f6e65222c22c28022');
   });
 
   it('appendix B: numbers, from their IEEE 754 bits', () => {
@@ -105,7 +106,7 @@ describe('canonicalJson: RFC 8785 test vectors', () => {
     }
   });
 
-  it('edge forms of numbers (exponents, -0, more digits than a double holds) give the RFC\'s text', () => {
+  it("edge forms of numbers (exponents, -0, more digits than a double holds) give the RFC's text", () => {
     expect(canonicalJson(JSON.parse('[1e21, 1E-7, -0, 333333333.33333329, 1e-6, 100, 1.0, -0.0]'))).toBe('[1e+21,1e-7,0,333333333.3333333,0.000001,100,1,0]');
   });
 

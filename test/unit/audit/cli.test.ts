@@ -17,7 +17,9 @@ beforeAll(async () => {
   await writeRun(runDir, sampleEvents(10), await loadOrCreateSigner(home), 4);
 });
 afterAll(cleanup);
-afterEach(() => { process.exitCode = undefined; });
+afterEach(() => {
+  process.exitCode = undefined;
+});
 
 async function moat(...args: string[]): Promise<{ out: string; err: string; code: number }> {
   let out = '';
@@ -26,8 +28,12 @@ async function moat(...args: string[]): Promise<{ out: string; err: string; code
   registerAuditCommand(program, {
     home,
     resolveRunDir: (ref) => Promise.resolve({ id: ref ?? 'run-abc', dir: home.runDir(ref ?? 'run-abc') }),
-    stdout: (s) => { out += s; },
-    stderr: (s) => { err += s; },
+    stdout: (s) => {
+      out += s;
+    },
+    stderr: (s) => {
+      err += s;
+    },
   });
   process.exitCode = undefined;
   await program.parseAsync(['node', 'moat', 'audit', ...args]);
@@ -61,7 +67,9 @@ describe('moat audit', () => {
     const net = await moat('--events', '--type', 'network,ssh', '--json');
     const { entries } = JSON.parse(net.out) as { entries: { type: string }[] };
     expect(entries.map((e) => e.type)).toEqual(['network', 'ssh', 'network']);
-    await expect(moat('--events', '--type', 'bogus')).rejects.toThrow("option '--type <types>' argument 'bogus' is invalid. Expected event types from: lifecycle,");
+    await expect(moat('--events', '--type', 'bogus')).rejects.toThrow(
+      "option '--type <types>' argument 'bogus' is invalid. Expected event types from: lifecycle,",
+    );
   });
 
   it('exports a bundle that `audit verify --key` accepts, and fails a tampered one with exit code 1', async () => {
@@ -94,7 +102,7 @@ describe('moat audit', () => {
     const file = join(dirname(runDir), 'proof.json');
     await writeFile(file, r.out);
     const v = await moat('verify', file, '--json');
-    expect((JSON.parse(v.out) as AuditReport)).toMatchObject({ kind: 'proof', ok: true });
+    expect(JSON.parse(v.out) as AuditReport).toMatchObject({ kind: 'proof', ok: true });
     expect((await moat('prove', 'run-abc', '3')).out).toBe(r.out);
     await expect(moat('prove', 'x')).rejects.toThrow(/not an entry number/);
   });
@@ -123,9 +131,16 @@ describe('moat audit', () => {
 
   it('formats warnings and colours only on request', () => {
     const report: AuditReport = {
-      kind: 'run', ok: true, runId: 'r', entries: 0, checkpoints: 0, countsByType: { lifecycle: 0, console: 0, network: 0, credential: 0, secret: 0, policy: 0, ssh: 0 },
+      kind: 'run',
+      ok: true,
+      runId: 'r',
+      entries: 0,
+      checkpoints: 0,
+      countsByType: { lifecycle: 0, console: 0, network: 0, credential: 0, secret: 0, policy: 0, ssh: 0 },
       checks: [{ name: 'completeness', status: 'warn', message: 'in progress' }],
     };
-    expect(formatReport(report, false)).toBe('audit log of run r: 0 entries, 0 checkpoint(s)\n[warn] completeness  in progress\nentries by type: none\nverdict: OK — the record is intact\n');
+    expect(formatReport(report, false)).toBe(
+      'audit log of run r: 0 entries, 0 checkpoint(s)\n[warn] completeness  in progress\nentries by type: none\nverdict: OK — the record is intact\n',
+    );
   });
 });

@@ -15,7 +15,9 @@ import { auditLeftOpen, recoveredEntry } from '../../../src/daemon/recovery.js';
 import { cleanup, failed, tmpRunDir } from './helpers.js';
 
 afterAll(cleanup);
-afterEach(() => { process.exitCode = undefined; });
+afterEach(() => {
+  process.exitCode = undefined;
+});
 
 /** A writer that signs a periodic checkpoint, then dies (SIGKILL: no close, its lock left behind by a dead pid). */
 async function writeAndDie(dir: string, signer: AuditSigner, n: number, unsigned = 0): Promise<void> {
@@ -49,11 +51,14 @@ describe('audit completeness', () => {
     await writeAndDie(dir, signer, 3);
     const r = await verify(dir, signer, true);
     expect(r).toMatchObject({ ok: true, completeness: 'in-progress' });
-    expect(r.checks.find((c) => c.name === 'completeness')).toMatchObject({ status: 'warn', message: 'all 3 entries are signed; no final checkpoint yet (run in progress)' });
+    expect(r.checks.find((c) => c.name === 'completeness')).toMatchObject({
+      status: 'warn',
+      message: 'all 3 entries are signed; no final checkpoint yet (run in progress)',
+    });
     expect(formatReport(r, false)).toMatch(/verdict: OK so far — the run is in progress/);
   });
 
-  it('a writer that resumes a dead writer\'s log learns it was not closed, and how much was unsigned', async () => {
+  it("a writer that resumes a dead writer's log learns it was not closed, and how much was unsigned", async () => {
     const dir = await tmpRunDir();
     const signer = generateSigner();
     await writeAndDie(dir, signer, 4, 2);
@@ -78,7 +83,9 @@ describe('audit completeness', () => {
     expect(r).toMatchObject({ ok: true, completeness: 'complete-with-recovery', entries: 7 });
     const rec = r.checks.find((c) => c.name === 'recovery');
     expect(rec?.status).toBe('warn');
-    expect(rec?.message).toMatch(/^closed with recovery: a writer died 1 time\(s\); seq 7 at \S+: console output after 2026-01-01T00:01:01.000000000Z and the exit code: the container was removed$/);
+    expect(rec?.message).toMatch(
+      /^closed with recovery: a writer died 1 time\(s\); seq 7 at \S+: console output after 2026-01-01T00:01:01.000000000Z and the exit code: the container was removed$/,
+    );
     expect(formatReport(r, false)).toMatch(/\[warn\] recovery +closed with recovery[^\n]*\nentries by type: lifecycle 1, console 6\nverdict: OK with recovery/);
   });
 
@@ -117,7 +124,9 @@ describe('moat audit on a run whose log was never closed', () => {
     registerAuditCommand(program, {
       home,
       resolveRunDir: () => Promise.resolve({ id, dir: home.runDir(id), live }),
-      stdout: (s) => { out += s; },
+      stdout: (s) => {
+        out += s;
+      },
       stderr: () => undefined,
     });
     process.exitCode = undefined;

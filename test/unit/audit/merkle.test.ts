@@ -1,7 +1,17 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EMPTY_ROOT, MerkleAccumulator, auditPath, leafHash, leafOfEntry, nodeHash, rootFromPath, treeHead, verifyInclusion } from '../../../src/audit/index.js';
+import {
+  EMPTY_ROOT,
+  MerkleAccumulator,
+  auditPath,
+  leafHash,
+  leafOfEntry,
+  nodeHash,
+  rootFromPath,
+  treeHead,
+  verifyInclusion,
+} from '../../../src/audit/index.js';
 
 const sha = (...parts: Buffer[]): string => createHash('sha256').update(Buffer.concat(parts)).digest('hex');
 const hex = (h: string): Buffer => Buffer.from(h, 'hex');
@@ -53,7 +63,12 @@ describe('RFC 6962 Merkle tree', () => {
     for (let n = 1; n <= 100; n++) {
       acc.appendLeaf(leaves[n - 1]!);
       expect(acc.root()).toBe(treeHead(leaves.slice(0, n)));
-      expect(acc.state().stack.length).toBe(n.toString(2).split('').filter((b) => b === '1').length);
+      expect(acc.state().stack.length).toBe(
+        n
+          .toString(2)
+          .split('')
+          .filter((b) => b === '1').length,
+      );
     }
   });
 
@@ -85,12 +100,15 @@ describe('RFC 6962 Merkle tree', () => {
   });
 
   it('inclusion holds for random trees (property)', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 300 }), fc.nat(), (n, k) => {
-      const leaves = Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`leaf${i}`)));
-      const i = k % n;
-      const acc = new MerkleAccumulator();
-      for (const leaf of leaves) acc.appendLeaf(leaf);
-      return verifyInclusion(leaves[i]!, i, n, auditPath(leaves, i), acc.root());
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.nat(), (n, k) => {
+        const leaves = Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`leaf${i}`)));
+        const i = k % n;
+        const acc = new MerkleAccumulator();
+        for (const leaf of leaves) acc.appendLeaf(leaf);
+        return verifyInclusion(leaves[i]!, i, n, auditPath(leaves, i), acc.root());
+      }),
+      { numRuns: 60 },
+    );
   });
 });

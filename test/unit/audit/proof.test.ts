@@ -31,21 +31,72 @@ describe('inclusion proofs', () => {
   it('rejects tampered proofs, each for its reason', async () => {
     const proof = await prove(new JsonlAuditStore(dir), 6, signer.publicKeyPem);
     const cases: [string, (p: InclusionProof) => void, string][] = [
-      ['entry data changed', (p) => { p.entry.data.text = 'other'; }, 'modified-entry'],
-      ['entry swapped for another one with its own hash', (p) => { p.index = 4; }, 'bad-proof'],
-      ['audit path element changed', (p) => { p.auditPath[1] = p.auditPath[0]!; }, 'bad-proof'],
-      ['audit path shortened', (p) => { p.auditPath.pop(); }, 'bad-proof'],
-      ['tree size changed', (p) => { p.treeSize = 12; }, 'bad-proof'],
-      ['root changed', (p) => { p.checkpoint.root = p.auditPath[0]!; }, 'bad-signature'],
-      ['signature replaced', (p) => { p.checkpoint.sig = Buffer.alloc(64, 1).toString('base64'); }, 'bad-signature'],
-      ['malformed path', (p) => { p.auditPath[0] = 'zz'; }, 'bad-proof'],
+      [
+        'entry data changed',
+        (p) => {
+          p.entry.data.text = 'other';
+        },
+        'modified-entry',
+      ],
+      [
+        'entry swapped for another one with its own hash',
+        (p) => {
+          p.index = 4;
+        },
+        'bad-proof',
+      ],
+      [
+        'audit path element changed',
+        (p) => {
+          p.auditPath[1] = p.auditPath[0]!;
+        },
+        'bad-proof',
+      ],
+      [
+        'audit path shortened',
+        (p) => {
+          p.auditPath.pop();
+        },
+        'bad-proof',
+      ],
+      [
+        'tree size changed',
+        (p) => {
+          p.treeSize = 12;
+        },
+        'bad-proof',
+      ],
+      [
+        'root changed',
+        (p) => {
+          p.checkpoint.root = p.auditPath[0]!;
+        },
+        'bad-signature',
+      ],
+      [
+        'signature replaced',
+        (p) => {
+          p.checkpoint.sig = Buffer.alloc(64, 1).toString('base64');
+        },
+        'bad-signature',
+      ],
+      [
+        'malformed path',
+        (p) => {
+          p.auditPath[0] = 'zz';
+        },
+        'bad-proof',
+      ],
     ];
     for (const [name, mutate, problem] of cases) {
       const p = clone(proof);
       mutate(p);
       const report = verifyProof(p, { key: signer.publicKeyPem });
       expect(report.ok, name).toBe(false);
-      expect(report.checks.map((c) => c.problem), name).toContain(problem);
+      expect(
+        report.checks.map((c) => c.problem),
+        name,
+      ).toContain(problem);
     }
   });
 

@@ -56,13 +56,22 @@ async function mutate(dir: string, m: Mutation): Promise<void> {
   const lines = splitLines(await readFile(ePath, 'utf8'));
   const n = lines.length;
   switch (m.kind) {
-    case 'delete': lines.splice(m.at % n, 1); break;
-    case 'duplicate': lines.splice(m.at % n, 0, lines[m.at % n]!); break;
-    case 'truncate': lines.length = m.at % n; break;
+    case 'delete':
+      lines.splice(m.at % n, 1);
+      break;
+    case 'duplicate':
+      lines.splice(m.at % n, 0, lines[m.at % n]!);
+      break;
+    case 'truncate':
+      lines.length = m.at % n;
+      break;
     case 'swap': {
       const i = m.at % n;
       const j = (i + 1 + (m.with % Math.max(1, n - 1))) % n;
-      if (i === j) { lines.splice(i, 1); break; } // a single-entry log: deletion instead
+      if (i === j) {
+        lines.splice(i, 1);
+        break;
+      } // a single-entry log: deletion instead
       [lines[i], lines[j]] = [lines[j]!, lines[i]!];
       break;
     }
@@ -77,23 +86,29 @@ async function mutate(dir: string, m: Mutation): Promise<void> {
 
 describe('properties', () => {
   it('any sequence of events verifies, with exact counts by type', async () => {
-    await fc.assert(fc.asyncProperty(run, async ({ events, every, flushEach }) => {
-      const report = await verifyDir(await write(events, every, flushEach), signer);
-      const counts = emptyCounts();
-      for (const [type] of events) counts[type] += 1;
-      expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
-      expect(report.ok).toBe(true);
-      expect(report.countsByType).toEqual(counts);
-    }), { numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(run, async ({ events, every, flushEach }) => {
+        const report = await verifyDir(await write(events, every, flushEach), signer);
+        const counts = emptyCounts();
+        for (const [type] of events) counts[type] += 1;
+        expect(report.checks.filter((c) => c.status !== 'ok')).toEqual([]);
+        expect(report.ok).toBe(true);
+        expect(report.countsByType).toEqual(counts);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('any single mutation of the stored log is detected', async () => {
-    await fc.assert(fc.asyncProperty(run, mutation, async ({ events, every, flushEach }, m) => {
-      const dir = await write(events, every, flushEach);
-      await mutate(dir, m);
-      const report = await verifyDir(dir, signer);
-      expect(report.ok).toBe(false);
-      expect(report.firstFailure).toBeDefined();
-    }), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(run, mutation, async ({ events, every, flushEach }, m) => {
+        const dir = await write(events, every, flushEach);
+        await mutate(dir, m);
+        const report = await verifyDir(dir, signer);
+        expect(report.ok).toBe(false);
+        expect(report.firstFailure).toBeDefined();
+      }),
+      { numRuns: 150 },
+    );
   });
 });

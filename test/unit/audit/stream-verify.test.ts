@@ -2,8 +2,19 @@ import { appendFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  CHECKPOINTS_FILE, ENTRIES_FILE, JsonlAuditStore, MerkleAccumulator, bundleFromStore, canonicalJson, exportBundle, generateSigner, leafOfEntry,
-  prove, signCheckpoint, verifyDocumentFile, type AuditSigner,
+  CHECKPOINTS_FILE,
+  ENTRIES_FILE,
+  JsonlAuditStore,
+  MerkleAccumulator,
+  bundleFromStore,
+  canonicalJson,
+  exportBundle,
+  generateSigner,
+  leafOfEntry,
+  prove,
+  signCheckpoint,
+  verifyDocumentFile,
+  type AuditSigner,
 } from '../../../src/audit/index.js';
 import { encodeEntryData } from '../../../src/audit/canonical.js';
 import { readJsonlLines } from '../../../src/home/jsonl.js';
@@ -90,7 +101,10 @@ describe('streaming readers of what a run can grow', () => {
     await writeFile(file, `{"a":1}\n${'y'.repeat(200_000)}\n{"b":2}\n{"c":`);
     const got: { text: string; end: number }[] = [];
     for await (const l of readJsonlLines(file, { maxLineBytes: 100_000 })) got.push(l);
-    expect(got).toEqual([{ text: '{"a":1}', end: 8 }, { text: '{"b":2}', end: 8 + 200_001 + 8 }]);
+    expect(got).toEqual([
+      { text: '{"a":1}', end: 8 },
+      { text: '{"b":2}', end: 8 + 200_001 + 8 },
+    ]);
     await appendFile(file, '3}\n');
     const rest: string[] = [];
     for await (const l of readJsonlLines(file, { start: got[1]!.end })) rest.push(l.text);

@@ -1,17 +1,23 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditBundle, AuditReport, AuditSigner, Checkpoint } from '../../../src/audit/index.js';
-import {
-  JsonlAuditStore, bundleFromStore, canonicalJson, encodeEntry, generateSigner, signCheckpoint, verifyBundle,
-} from '../../../src/audit/index.js';
+import { JsonlAuditStore, bundleFromStore, canonicalJson, encodeEntry, generateSigner, signCheckpoint, verifyBundle } from '../../../src/audit/index.js';
 import { cleanup, failed, readLines, sampleEvents, tmpRunDir, verifyDir, writeLines, writeRun } from './helpers.js';
 
 /**
  * Every tamper is applied twice: to the files of a stored run, and to an exported bundle. Each must be
  * detected, with the failing check, the named problem and the first failing seq.
  */
-interface Logs { entries: string[]; checkpoints: string[] }
-interface Tamper { name: string; apply(l: Logs, signer: AuditSigner, other: AuditSigner): void; problem: string; seq?: number }
+interface Logs {
+  entries: string[];
+  checkpoints: string[];
+}
+interface Tamper {
+  name: string;
+  apply(l: Logs, signer: AuditSigner, other: AuditSigner): void;
+  problem: string;
+  seq?: number;
+}
 
 const N = 20; // checkpoints at 5, 10, 15, 20 and final at 20
 
@@ -30,28 +36,58 @@ function resign(cpLines: string[], signer: AuditSigner): string[] {
 
 const tampers: Tamper[] = [
   {
-    name: 'change one byte of an entry', problem: 'modified-entry', seq: 7,
-    apply: (l) => { l.entries[6] = l.entries[6]!.replace('event 6', 'event 9'); },
+    name: 'change one byte of an entry',
+    problem: 'modified-entry',
+    seq: 7,
+    apply: (l) => {
+      l.entries[6] = l.entries[6]!.replace('event 6', 'event 9');
+    },
   },
   {
-    name: 'modify an entry and recompute its hash', problem: 'modified-entry', seq: 7,
-    apply: (l) => reforge(l.entries, 7, (d) => { d.text = 'rewritten'; }),
+    name: 'modify an entry and recompute its hash',
+    problem: 'modified-entry',
+    seq: 7,
+    apply: (l) =>
+      reforge(l.entries, 7, (d) => {
+        d.text = 'rewritten';
+      }),
   },
-  { name: 'delete an entry', problem: 'deleted-entry', seq: 9, apply: (l) => { l.entries.splice(8, 1); } },
   {
-    name: 'swap two entries', problem: 'reordered', seq: 3,
-    apply: (l) => { [l.entries[2], l.entries[11]] = [l.entries[11]!, l.entries[2]!]; },
+    name: 'delete an entry',
+    problem: 'deleted-entry',
+    seq: 9,
+    apply: (l) => {
+      l.entries.splice(8, 1);
+    },
   },
-  { name: 'truncate the tail after a checkpoint', problem: 'truncated', seq: 14, apply: (l) => { l.entries.length = 13; } },
   {
-    name: 'append a forged entry', problem: 'forged-append', seq: 21,
+    name: 'swap two entries',
+    problem: 'reordered',
+    seq: 3,
+    apply: (l) => {
+      [l.entries[2], l.entries[11]] = [l.entries[11]!, l.entries[2]!];
+    },
+  },
+  {
+    name: 'truncate the tail after a checkpoint',
+    problem: 'truncated',
+    seq: 14,
+    apply: (l) => {
+      l.entries.length = 13;
+    },
+  },
+  {
+    name: 'append a forged entry',
+    problem: 'forged-append',
+    seq: 21,
     apply: (l) => {
       const last = JSON.parse(l.entries.at(-1)!) as { hash: string };
       l.entries.push(encodeEntry(21, '2030-01-01T00:00:00.000Z', 'network', { host: 'evil.example' }, last.hash).line);
     },
   },
   {
-    name: 'replace a checkpoint signature', problem: 'bad-signature',
+    name: 'replace a checkpoint signature',
+    problem: 'bad-signature',
     apply: (l) => {
       const cp = JSON.parse(l.checkpoints[1]!) as Checkpoint;
       const other = JSON.parse(l.checkpoints[2]!) as Checkpoint;
@@ -59,18 +95,29 @@ const tampers: Tamper[] = [
     },
   },
   {
-    name: 'raise a checkpoint count without re-signing', problem: 'bad-signature',
-    apply: (l) => { l.checkpoints[0] = canonicalJson({ ...(JSON.parse(l.checkpoints[0]!) as Checkpoint), count: 3 }); },
+    name: 'raise a checkpoint count without re-signing',
+    problem: 'bad-signature',
+    apply: (l) => {
+      l.checkpoints[0] = canonicalJson({ ...(JSON.parse(l.checkpoints[0]!) as Checkpoint), count: 3 });
+    },
   },
-  { name: 'sign with another machine\'s key', problem: 'wrong-key', apply: (l, _s, other) => { l.checkpoints = resign(l.checkpoints, other); } },
   {
-    name: 'rewrite the whole chain after an entry', problem: 'root-mismatch', seq: 1,
+    name: "sign with another machine's key",
+    problem: 'wrong-key',
+    apply: (l, _s, other) => {
+      l.checkpoints = resign(l.checkpoints, other);
+    },
+  },
+  {
+    name: 'rewrite the whole chain after an entry',
+    problem: 'root-mismatch',
+    seq: 1,
     apply: (l) => {
       // A consistent new chain from seq 2 on: only the signed Merkle roots can tell.
       let prev = (JSON.parse(l.entries[0]!) as { hash: string }).hash;
       for (let i = 1; i < l.entries.length; i++) {
         const e = JSON.parse(l.entries[i]!) as { seq: number; ts: string; type: 'console'; data: Record<string, never> };
-        const enc = encodeEntry(e.seq, e.ts, e.type, i === 3 ? { forged: true } as never : e.data, prev);
+        const enc = encodeEntry(e.seq, e.ts, e.type, i === 3 ? ({ forged: true } as never) : e.data, prev);
         l.entries[i] = enc.line;
         prev = enc.hash;
       }

@@ -28,7 +28,13 @@ describe('AuditWriter', () => {
     expect(entries[0]!.prev).toBeNull();
     entries.slice(1).forEach((e, i) => expect(e.prev).toBe(entries[i]!.hash));
     const cps = (await readLines(join(dir, 'audit-checkpoints.jsonl'))).map((l) => JSON.parse(l) as Checkpoint);
-    expect(cps.map((c) => [c.count, c.final])).toEqual([[5, false], [10, false], [15, false], [20, false], [23, true]]);
+    expect(cps.map((c) => [c.count, c.final])).toEqual([
+      [5, false],
+      [10, false],
+      [15, false],
+      [20, false],
+      [23, true],
+    ]);
     const report = await verifyDir(dir, signer);
     expect(report.ok).toBe(true);
     expect(report.countsByType).toMatchObject({ lifecycle: 4, console: 4, network: 3, ssh: 3 });
@@ -112,7 +118,13 @@ describe('AuditWriter', () => {
     const signer = await writeRun(dir, sampleEvents(6));
     const path = join(dir, 'audit.jsonl');
     const lines = await readLines(path);
-    await writeFile(path, lines.slice(0, 4).map((l) => `${l}\n`).join(''));
+    await writeFile(
+      path,
+      lines
+        .slice(0, 4)
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
     await expect(AuditWriter.open(dir, signer)).rejects.toThrow(/damaged at seq 5 \(its last checkpoint signs 6 entries\)/);
     const last = decodeEntry(lines[5]!);
     const forged = encodeEntry(6, last.ts, last.type, { forged: true }, last.prev).line;
@@ -120,7 +132,7 @@ describe('AuditWriter', () => {
     await expect(AuditWriter.open(dir, signer)).rejects.toThrow(/does not match its last checkpoint/);
   });
 
-  it('allows one writer per run at a time and takes over a dead writer\'s lock', async () => {
+  it("allows one writer per run at a time and takes over a dead writer's lock", async () => {
     const dir = await tmpRunDir();
     const signer = generateSigner();
     const w = await AuditWriter.open(dir, signer);

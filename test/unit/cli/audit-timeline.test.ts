@@ -7,15 +7,20 @@ const entry = (type: AuditType, data: JsonObject, ts = '2026-12-02T10:00:01.234Z
 
 describe('moat audit --events: the timeline', () => {
   it('says in one line what each kind of entry records', () => {
-    expect(summarizeEntry(entry('lifecycle', { event: 'created', name: 'demo', workspace: '/w', command: ['sh', '-c', 'echo hi'], createdAt: 'x' })))
-      .toBe('created demo in /w: sh -c echo hi');
+    expect(summarizeEntry(entry('lifecycle', { event: 'created', name: 'demo', workspace: '/w', command: ['sh', '-c', 'echo hi'], createdAt: 'x' }))).toBe(
+      'created demo in /w: sh -c echo hi',
+    );
     expect(summarizeEntry(entry('lifecycle', { event: 'image', image: 'moat/x:1' }))).toBe('image moat/x:1');
     expect(summarizeEntry(entry('lifecycle', { event: 'stopped', exitCode: 3 }))).toBe('stopped, exit code 3');
     expect(summarizeEntry(entry('console', { ts: 't', stream: 'stderr', line: 'oops' }))).toBe('stderr: oops');
-    expect(summarizeEntry(entry('network', { type: 'request', method: 'GET', url: 'https://example.test/a', host: 'example.test', status: 200, grant: 'github' })))
-      .toBe('GET 200 https://example.test/a grant=github');
-    expect(summarizeEntry(entry('network', { type: 'request', method: 'CONNECT', url: 'evil.test:443', host: 'evil.test', status: 403, blocked: true, reason: 'not allowed' })))
-      .toBe('CONNECT 403 BLOCKED evil.test:443 reason: not allowed');
+    expect(
+      summarizeEntry(entry('network', { type: 'request', method: 'GET', url: 'https://example.test/a', host: 'example.test', status: 200, grant: 'github' })),
+    ).toBe('GET 200 https://example.test/a grant=github');
+    expect(
+      summarizeEntry(
+        entry('network', { type: 'request', method: 'CONNECT', url: 'evil.test:443', host: 'evil.test', status: 403, blocked: true, reason: 'not allowed' }),
+      ),
+    ).toBe('CONNECT 403 BLOCKED evil.test:443 reason: not allowed');
     expect(summarizeEntry(entry('credential', { grant: 'github', host: 'api.github.com' }))).toBe('grant github used for api.github.com');
     expect(summarizeEntry(entry('lifecycle', { event: 'something-new', a: 1 }))).toBe('something-new a=1');
   });

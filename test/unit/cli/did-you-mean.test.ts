@@ -45,7 +45,7 @@ describe('forgottenDashDash', () => {
   it('quotes what the shell would split', () => {
     expect(forgottenDashDash(run, ['echo', 'a b'], isDir)).toBe("did you mean: moat run -- echo 'a b'");
   });
-  it('nothing when -- is there, when no operand follows, or when an unknown flag comes first (a typo of moat\'s own)', () => {
+  it("nothing when -- is there, when no operand follows, or when an unknown flag comes first (a typo of moat's own)", () => {
     expect(forgottenDashDash(run, ['--', 'ls'], isDir)).toBeUndefined();
     expect(forgottenDashDash(run, ['-d'], isDir)).toBeUndefined();
     expect(forgottenDashDash(run, ['--nme', 'x'], isDir)).toBeUndefined();
@@ -53,11 +53,17 @@ describe('forgottenDashDash', () => {
 });
 
 describe('moatCommanderText', () => {
-  it('one prefix, and commander\'s suggestion as a moat command line', () => {
+  it("one prefix, and commander's suggestion as a moat command line", () => {
     expect(moatCommanderText("error: unknown command 'lsit'\n(Did you mean list?)\n", [])).toBe("moat: unknown command 'lsit'\n  did you mean: moat list\n");
-    expect(moatCommanderText("error: unknown command 'lst'\n(Did you mean one of list, ls?)\n", [])).toBe("moat: unknown command 'lst'\n  did you mean: one of moat list, moat ls\n");
-    expect(moatCommanderText("error: unknown command 'shw'\n(Did you mean show?)\n", ['trust'])).toBe("moat: unknown command 'shw'\n  did you mean: moat trust show\n");
-    expect(moatCommanderText("error: unknown option '--nme'\n(Did you mean --name?)\n", ['run'])).toBe("moat: unknown option '--nme'\n  did you mean: --name\n");
+    expect(moatCommanderText("error: unknown command 'lst'\n(Did you mean one of list, ls?)\n", [])).toBe(
+      "moat: unknown command 'lst'\n  did you mean: one of moat list, moat ls\n",
+    );
+    expect(moatCommanderText("error: unknown command 'shw'\n(Did you mean show?)\n", ['trust'])).toBe(
+      "moat: unknown command 'shw'\n  did you mean: moat trust show\n",
+    );
+    expect(moatCommanderText("error: unknown option '--nme'\n(Did you mean --name?)\n", ['run'])).toBe(
+      "moat: unknown option '--nme'\n  did you mean: --name\n",
+    );
   });
 });
 
@@ -77,7 +83,7 @@ describe('flag value parsers', () => {
     for (const v of ['-1', '1.5', '1e3', '0x10', '', '10abc']) expect(() => wholeNumber(0)(v), v).toThrow(InvalidArgumentError);
     expect(refuses(() => wholeNumber(16, 100)('8'))).toBe('Expected a whole number from 16 to 100.');
   });
-  it('decimalNumber: --cpus with the schema\'s rule', () => {
+  it("decimalNumber: --cpus with the schema's rule", () => {
     const cpus = decimalNumber(cpusProblem);
     expect(cpus('1.5')).toBe(1.5);
     expect(cpus('.5')).toBe(0.5);

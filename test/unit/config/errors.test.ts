@@ -21,9 +21,7 @@ describe('moat.yaml errors carry FILE:LINE:COL', () => {
   });
 
   it('points a wrong type at the value', async () => {
-    expect(await problems('name: ok\ncontainer:\n  memory: 2g\n  cpus: "x"\n')).toEqual([
-      'moat.yaml:4:9: container.cpus: expected a number, got string "x"',
-    ]);
+    expect(await problems('name: ok\ncontainer:\n  memory: 2g\n  cpus: "x"\n')).toEqual(['moat.yaml:4:9: container.cpus: expected a number, got string "x"']);
   });
 
   it('suggests quoting a number given where a string is expected', async () => {

@@ -23,5 +23,8 @@ export async function errorOf(promise: Promise<unknown>): Promise<string> {
 
 /** The problem lines (`FILE:LINE:COL: ...`) of a config error message. */
 export function problemLines(message: string): string[] {
-  return message.split('\n').slice(1).map((l) => l.trim());
+  return message
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim());
 }

@@ -67,7 +67,7 @@ describe('mergeRunOptions', () => {
     }
   });
 
-  it('--pids replaces the file\'s process limit and keeps its other limits', () => {
+  it("--pids replaces the file's process limit and keeps its other limits", () => {
     expect(mergeRunOptions(base, { pids: 256 }).container).toEqual({ memory: '1g', cpus: 1, pids: 256 });
     expect(mergeRunOptions({ ...base, container: { pids: 64 } }, { pids: 128 }).container).toEqual({ pids: 128 });
   });

@@ -14,7 +14,10 @@ function problems(yaml: string, schema: typeof moatConfigSchema | typeof globalC
   try {
     parseConfigText(yaml, schema, name);
   } catch (err) {
-    return (err as Error).message.split('\n').slice(1).map((l) => l.trim());
+    return (err as Error).message
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim());
   }
   return [];
 }
@@ -42,7 +45,9 @@ describe('a path rule the gateway refuses is refused at its moat.yaml:LINE:COL',
 
   it('a path the gateway cannot read unambiguously', () => {
     const [line] = problems(rulesFor('deny * /a/%2e%2e%2fb'));
-    expect(line).toMatch(/^moat\.yaml:4:11: network\.rules\[0\]\["api\.example\.com"\]\[0\]: path rule "deny \* \/a\/%2e%2e%2fb": the path cannot be read unambiguously/);
+    expect(line).toMatch(
+      /^moat\.yaml:4:11: network\.rules\[0\]\["api\.example\.com"\]\[0\]: path rule "deny \* \/a\/%2e%2e%2fb": the path cannot be read unambiguously/,
+    );
   });
 
   it('a wrong action and a missing path', () => {
@@ -62,9 +67,11 @@ describe('a path rule the gateway refuses is refused at its moat.yaml:LINE:COL',
   });
 });
 
-describe('a host pattern is refused at its LINE:COL, once, by the gateway\'s own parser', () => {
+describe("a host pattern is refused at its LINE:COL, once, by the gateway's own parser", () => {
   it('in rules, as a host with path rules (at the key), and in deny', () => {
-    expect(problems('network:\n  rules:\n    - https://api.example.com\n    - "*.com":\n        - allow GET /\n  deny: ["a b.example", "h.example:99999"]\n')).toEqual([
+    expect(
+      problems('network:\n  rules:\n    - https://api.example.com\n    - "*.com":\n        - allow GET /\n  deny: ["a b.example", "h.example:99999"]\n'),
+    ).toEqual([
       'moat.yaml:3:7: network.rules[0]: host pattern "https://api.example.com" has a URL scheme; write only the host, e.g. "api.example.com"',
       'moat.yaml:4:7: network.rules[1]["*.com"]: host pattern "*.com" is too broad; use a wildcard under a domain, e.g. "*.example.com"',
       'moat.yaml:6:10: network.deny[0]: host pattern "a b.example" contains whitespace',
@@ -76,7 +83,7 @@ describe('a host pattern is refused at its LINE:COL, once, by the gateway\'s own
     expect(problems('network:\n  deny: [""]\n')).toEqual(['moat.yaml:2:10: network.deny[0]: empty host pattern']);
   });
 
-  it('in the global config\'s build.allow_hosts', () => {
+  it("in the global config's build.allow_hosts", () => {
     expect(problems('build:\n  allow_hosts:\n    - apt.corp.example/debian\n', globalConfigSchema, 'config.yaml')).toEqual([
       'config.yaml:3:7: build.allow_hosts[0]: host pattern "apt.corp.example/debian" contains a path; write only the host (path rules go under the host)',
     ]);

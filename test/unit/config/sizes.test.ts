@@ -67,8 +67,12 @@ describe('the schema and the flags use the same rules', () => {
     expect(mergeRunOptions(resolveConfig({}, '/w'), { memory: '64MiB' }).container?.memory).toBe('64MiB');
   });
   it('--memory and --cpus are refused with the same words, naming the flag', () => {
-    expect(messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), { memory: '0' }))).toBe('invalid --memory "0": expected at least 6m (the engine refuses less)');
-    expect(messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), { cpus: 0.001 }))).toBe('invalid --cpus "0.001": expected a number of CPUs of at least 0.01, e.g. 2 or 0.5');
+    expect(messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), { memory: '0' }))).toBe(
+      'invalid --memory "0": expected at least 6m (the engine refuses less)',
+    );
+    expect(messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), { cpus: 0.001 }))).toBe(
+      'invalid --cpus "0.001": expected a number of CPUs of at least 0.01, e.g. 2 or 0.5',
+    );
   });
   it('pids, env entries and the run name: moat.yaml and the flags give the same words', () => {
     const msg = messageOf(() => parseConfigText('name: Bad_Name\nenv: ["1X=a", "NOEQ"]\ncontainer:\n  pids: 8\n', moatConfigSchema, 'moat.yaml'));
@@ -85,7 +89,7 @@ describe('the schema and the flags use the same rules', () => {
   it('--allow-host names the flag, not the network.rules entry it becomes', () => {
     const msg = messageOf(() => mergeRunOptions(resolveConfig({ network: { rules: ['a.test'] } }, '/w'), { allowHosts: ['http://x.test/'] }));
     expect(msg).toMatch(/^invalid --allow-host "http:\/\/x\.test\/": /);
-    expect(msg).not.toContain('network.');    // The gateway's parser is the one check, for the flag too (no second emptiness test of its own).
+    expect(msg).not.toContain('network.'); // The gateway's parser is the one check, for the flag too (no second emptiness test of its own).
     expect(messageOf(() => mergeRunOptions(resolveConfig({}, '/w'), { allowHosts: [' '] }))).toBe('invalid --allow-host " ": empty host pattern');
   });
 });

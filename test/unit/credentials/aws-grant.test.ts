@@ -54,8 +54,18 @@ describe('aws grant flags', () => {
     expect(parseSessionDuration('15m')).toBe(900);
     expect(parseSessionDuration('12h')).toBe(43_200);
     expect(parseSessionDuration('3600')).toBe(3600);
-    expect(awsConfigFromFlags({ role: ROLE }, { AWS_REGION: 'eu-west-1' })).toEqual({ roleArn: ROLE, region: 'eu-west-1', durationSeconds: 3600, endpoints: [] });
-    expect(awsConfigFromFlags({ profile: 'dev', endpoint: 'S3.corp.example:8443, minio.lan' }, {})).toEqual({ region: 'us-east-1', durationSeconds: 3600, profile: 'dev', endpoints: ['s3.corp.example:8443', 'minio.lan'] });
+    expect(awsConfigFromFlags({ role: ROLE }, { AWS_REGION: 'eu-west-1' })).toEqual({
+      roleArn: ROLE,
+      region: 'eu-west-1',
+      durationSeconds: 3600,
+      endpoints: [],
+    });
+    expect(awsConfigFromFlags({ profile: 'dev', endpoint: 'S3.corp.example:8443, minio.lan' }, {})).toEqual({
+      region: 'us-east-1',
+      durationSeconds: 3600,
+      profile: 'dev',
+      endpoints: ['s3.corp.example:8443', 'minio.lan'],
+    });
   });
 });
 
@@ -78,7 +88,13 @@ describe('the aws provider', () => {
     const stdout = sink();
     const stderr = sink();
     const program = new Command('moat').exitOverride();
-    registerGrantCommands(program, { home: t.home, store: t.store, stdout, stderr, grantContext: (o): GrantContext => fakeContext({ ...(o.aws ? { aws: o.aws } : {}) }) });
+    registerGrantCommands(program, {
+      home: t.home,
+      store: t.store,
+      stdout,
+      stderr,
+      grantContext: (o): GrantContext => fakeContext({ ...(o.aws ? { aws: o.aws } : {}) }),
+    });
     await program.parseAsync(args, { from: 'user' });
     return { out: stdout.text(), err: stderr.text() };
   }
@@ -99,7 +115,11 @@ describe('the aws provider', () => {
     expect(env.AWS_DEFAULT_REGION).toBe('eu-central-1');
     // The same placeholder every time: the daemon checks signatures against what the container holds.
     expect((await resolveGrants(['aws'], t.store, { refresh: false })).placeholders.env.AWS_ACCESS_KEY_ID).toBe(env.AWS_ACCESS_KEY_ID);
-    expect(resolved.aws).toMatchObject({ grant: 'aws', placeholder: { accessKeyId: env.AWS_ACCESS_KEY_ID }, credentials: { roleArn: ROLE, region: 'eu-central-1', durationSeconds: 1800, externalId: 'ext-123' } });
+    expect(resolved.aws).toMatchObject({
+      grant: 'aws',
+      placeholder: { accessKeyId: env.AWS_ACCESS_KEY_ID },
+      credentials: { roleArn: ROLE, region: 'eu-central-1', durationSeconds: 1800, externalId: 'ext-123' },
+    });
   });
 
   it('an aws flag on another provider is refused', async () => {
@@ -125,7 +145,12 @@ describe('real credentials from STS (fake STS verifying SigV4)', () => {
     dir = await mkdtemp(join(tmpdir(), 'moat-aws-'));
     await writeFile(join(dir, 'credentials'), `[dev]\naws_access_key_id = ${fake.base.accessKeyId}\naws_secret_access_key = ${fake.base.secretAccessKey}\n`);
     await writeFile(join(dir, 'config'), '');
-    Object.assign(process.env, { AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'), AWS_CONFIG_FILE: join(dir, 'config'), AWS_ACCESS_KEY_ID: fake.base.accessKeyId, AWS_SECRET_ACCESS_KEY: fake.base.secretAccessKey });
+    Object.assign(process.env, {
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+      AWS_CONFIG_FILE: join(dir, 'config'),
+      AWS_ACCESS_KEY_ID: fake.base.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: fake.base.secretAccessKey,
+    });
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
   });
@@ -185,11 +210,22 @@ describe('daemon renewal', () => {
     const secrets: string[] = [];
     const fetch = async () => {
       n += 1;
-      return { accessKeyId: `ASIAREALKEY0000000${n}`, secretAccessKey: `secret-${n}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`, sessionToken: `token-${n}`, expiration: new Date(Date.now() + 20_000).toISOString() };
+      return {
+        accessKeyId: `ASIAREALKEY0000000${n}`,
+        secretAccessKey: `secret-${n}-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`,
+        sessionToken: `token-${n}`,
+        expiration: new Date(Date.now() + 20_000).toISOString(),
+      };
     };
-    const placeholder = { accessKeyId: 'ASIAPLACEHOLDER00001', secretAccessKey: 'placeholderSecretKey0000000000000000000', sessionToken: 'placeholder-session-token' };
-    const s = await startAwsSigning({ grant: 'aws', placeholder, credentials: { region: 'us-east-1', durationSeconds: 900 }, endpoints: [] },
-      { env: {}, runId: 'run_000000000000', log: () => undefined, onSecrets: (x) => secrets.push(...x), fetch });
+    const placeholder = {
+      accessKeyId: 'ASIAPLACEHOLDER00001',
+      secretAccessKey: 'placeholderSecretKey0000000000000000000',
+      sessionToken: 'placeholder-session-token',
+    };
+    const s = await startAwsSigning(
+      { grant: 'aws', placeholder, credentials: { region: 'us-east-1', durationSeconds: 900 }, endpoints: [] },
+      { env: {}, runId: 'run_000000000000', log: () => undefined, onSecrets: (x) => secrets.push(...x), fetch },
+    );
     expect(n).toBe(1);
     await vi.advanceTimersByTimeAsync(15_000);
     expect(n).toBe(1);
@@ -198,12 +234,36 @@ describe('daemon renewal', () => {
     expect(secrets).toContain('secret-2-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
     const { Hash } = await import('@smithy/hash-node');
     const { SignatureV4 } = await import('@smithy/signature-v4');
-    const signed = (await new SignatureV4({ service: 'sts', region: 'us-east-1', sha256: Hash.bind(null, 'sha256'), credentials: placeholder, applyChecksum: false })
-      .sign({ method: 'POST', protocol: 'https:', hostname: 'sts.amazonaws.com', path: '/', query: {}, headers: { host: 'sts.amazonaws.com' }, body: 'x=1' } as never)) as unknown as { headers: Record<string, string> };
+    const signed = (await new SignatureV4({
+      service: 'sts',
+      region: 'us-east-1',
+      sha256: Hash.bind(null, 'sha256'),
+      credentials: placeholder,
+      applyChecksum: false,
+    }).sign({
+      method: 'POST',
+      protocol: 'https:',
+      hostname: 'sts.amazonaws.com',
+      path: '/',
+      query: {},
+      headers: { host: 'sts.amazonaws.com' },
+      body: 'x=1',
+    } as never)) as unknown as { headers: Record<string, string> };
     const headers = { ...signed.headers };
     delete headers.host;
-    async function* body(): AsyncGenerator<Buffer> { yield Buffer.from('x=1'); }
-    const out = await s.resigner.resign({ method: 'POST', host: 'sts.amazonaws.com', port: 443, hostHeader: 'sts.amazonaws.com', rawTarget: '/', target: '/', headers, body: body() });
+    async function* body(): AsyncGenerator<Buffer> {
+      yield Buffer.from('x=1');
+    }
+    const out = await s.resigner.resign({
+      method: 'POST',
+      host: 'sts.amazonaws.com',
+      port: 443,
+      hostHeader: 'sts.amazonaws.com',
+      rawTarget: '/',
+      target: '/',
+      headers,
+      body: body(),
+    });
     expect(out?.headers.authorization).toContain('Credential=ASIAREALKEY00000002/');
     expect(out?.headers['x-amz-security-token']).toBe('token-2');
     s.stop();

@@ -89,9 +89,18 @@ describe('grant flows on a terminal', () => {
 
 describe('imports of host logins', () => {
   it('claude --import reads ~/.claude/.credentials.json', async () => {
-    await hostFile('.claude/.credentials.json', JSON.stringify({
-      claudeAiOauth: { accessToken: 'sk-ant-oat01-host', refreshToken: 'sk-ant-ort01-host', expiresAt: Date.UTC(2030, 0, 1), scopes: ['user:inference'], subscriptionType: 'pro' },
-    }));
+    await hostFile(
+      '.claude/.credentials.json',
+      JSON.stringify({
+        claudeAiOauth: {
+          accessToken: 'sk-ant-oat01-host',
+          refreshToken: 'sk-ant-ort01-host',
+          expiresAt: Date.UTC(2030, 0, 1),
+          scopes: ['user:inference'],
+          subscriptionType: 'pro',
+        },
+      }),
+    );
     const got = await claude.grant(fakeContext({ hostHome: t.dir, import: true }));
     expect(got).toMatchObject({
       provider: 'claude',
@@ -109,11 +118,14 @@ describe('imports of host logins', () => {
 
   it('openai --import reads the current Codex auth.json shape (tokens)', async () => {
     const access = jwt({ exp: 1_900_000_000, 'https://api.openai.com/auth': { chatgpt_account_id: 'acct-1', chatgpt_plan_type: 'plus' } });
-    await hostFile('.codex/auth.json', JSON.stringify({
-      OPENAI_API_KEY: null,
-      tokens: { id_token: jwt({ email: 'a@b.c' }), access_token: access, refresh_token: 'rt_host', account_id: 'acct-1' },
-      last_refresh: '2025-01-01T00:00:00Z',
-    }));
+    await hostFile(
+      '.codex/auth.json',
+      JSON.stringify({
+        OPENAI_API_KEY: null,
+        tokens: { id_token: jwt({ email: 'a@b.c' }), access_token: access, refresh_token: 'rt_host', account_id: 'acct-1' },
+        last_refresh: '2025-01-01T00:00:00Z',
+      }),
+    );
     const got = await openai.grant(fakeContext({ hostHome: t.dir, import: true }));
     expect(got).toMatchObject({
       provider: 'openai',

@@ -14,11 +14,29 @@ const samples: Record<string, StoredCredential[]> = {
   claude: [cred({ provider: 'claude', kind: 'oauth', secret: { token: 'sk-ant-oat01-REALOAUTHREALOAUTH-AA', refreshToken: 'sk-ant-ort01-REALREFRESH' } })],
   openai: [
     cred({ provider: 'openai', kind: 'api-key', secret: { token: 'sk-proj-REALOPENAIKEYREALOPENAIKEY' } }),
-    cred({ provider: 'openai', kind: 'chatgpt', secret: { accessToken: ACCESS, idToken: 'REAL-ID-TOKEN-VALUE', refreshToken: 'rt_REALREFRESHTOKEN' }, meta: { accountId: 'acct-real-1', planType: 'pro' } }),
+    cred({
+      provider: 'openai',
+      kind: 'chatgpt',
+      secret: { accessToken: ACCESS, idToken: 'REAL-ID-TOKEN-VALUE', refreshToken: 'rt_REALREFRESHTOKEN' },
+      meta: { accountId: 'acct-real-1', planType: 'pro' },
+    }),
   ],
-  npm: [cred({ provider: 'npm', kind: 'token', secret: { '//registry.npmjs.org/': 'npm_REALNPMTOKENREALNPMTOKEN1234567890', '//npm.pkg.github.com/': 'ghp_REALGHPKGTOKEN' } })],
+  npm: [
+    cred({
+      provider: 'npm',
+      kind: 'token',
+      secret: { '//registry.npmjs.org/': 'npm_REALNPMTOKENREALNPMTOKEN1234567890', '//npm.pkg.github.com/': 'ghp_REALGHPKGTOKEN' },
+    }),
+  ],
   // An aws grant stores no real secret at all: only the placeholder key pair the gateway verifies against.
-  aws: [cred({ provider: 'aws', kind: 'role', secret: { placeholderAccessKeyId: 'ASIAPLACEHOLDERPLACE', placeholderSecretAccessKey: 'p'.repeat(40), placeholderSessionToken: 't'.repeat(300) }, meta: { roleArn: 'arn:aws:iam::123456789012:role/r', region: 'eu-west-1' } })],
+  aws: [
+    cred({
+      provider: 'aws',
+      kind: 'role',
+      secret: { placeholderAccessKeyId: 'ASIAPLACEHOLDERPLACE', placeholderSecretAccessKey: 'p'.repeat(40), placeholderSessionToken: 't'.repeat(300) },
+      meta: { roleArn: 'arn:aws:iam::123456789012:role/r', region: 'eu-west-1' },
+    }),
+  ],
 };
 /** Providers whose placeholder is random per call (aws keeps one stored pair: signatures are checked with it). */
 const randomPlaceholders = providers.filter((p) => p.name !== 'aws');
@@ -150,7 +168,11 @@ describe('providers', () => {
   it('aws: the stored placeholder pair, ASIA-shaped, with the region; no header injection', () => {
     const c = samples.aws![0]!;
     expect(providers.find((p) => p.name === 'aws')!.placeholder(c).env).toEqual({
-      AWS_ACCESS_KEY_ID: 'ASIAPLACEHOLDERPLACE', AWS_SECRET_ACCESS_KEY: 'p'.repeat(40), AWS_SESSION_TOKEN: 't'.repeat(300), AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'ASIAPLACEHOLDERPLACE',
+      AWS_SECRET_ACCESS_KEY: 'p'.repeat(40),
+      AWS_SESSION_TOKEN: 't'.repeat(300),
+      AWS_REGION: 'eu-west-1',
+      AWS_DEFAULT_REGION: 'eu-west-1',
     });
   });
 

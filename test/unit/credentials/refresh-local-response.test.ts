@@ -17,7 +17,11 @@ beforeEach(async () => {
 });
 afterEach(async () => t.cleanup());
 
-interface TokenBody { id_token: string; access_token: string; refresh_token: string }
+interface TokenBody {
+  id_token: string;
+  access_token: string;
+  refresh_token: string;
+}
 
 describe('the ChatGPT sign-in answers Codex’s own refresh call locally', () => {
   it('declares POST auth.openai.com/oauth/token with placeholder tokens shaped like real ones', async () => {
@@ -50,7 +54,9 @@ describe('the ChatGPT sign-in answers Codex’s own refresh call locally', () =>
     const h = await startHarness({ policy: { policy: 'strict' }, injections: r.injections, responses: r.responses });
     try {
       const res = await fetchVia(h, 'auth.openai.com', {
-        method: 'POST', path: '/oauth/token', headers: { 'content-type': 'application/json' },
+        method: 'POST',
+        path: '/oauth/token',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ client_id: 'app_EMoamEEZ73f0CkXaXp7hrann', grant_type: 'refresh_token', refresh_token: 'rt_placeholder' }),
       });
       expect(res.status).toBe(200);

@@ -111,7 +111,15 @@ describe('resolveGrants, more', () => {
       json(res, 200, { access_token: 'sk-ant-oat01-renewed', refresh_token: 'sk-ant-ort01-next', expires_in: 28_800 });
     });
     try {
-      await t.store.put('claude', cred({ provider: 'claude', kind: 'oauth', secret: { token: 'sk-ant-oat01-old', refreshToken: 'sk-ant-ort01-good' }, expiresAt: '2025-05-31T23:59:00Z' }));
+      await t.store.put(
+        'claude',
+        cred({
+          provider: 'claude',
+          kind: 'oauth',
+          secret: { token: 'sk-ant-oat01-old', refreshToken: 'sk-ant-ort01-good' },
+          expiresAt: '2025-05-31T23:59:00Z',
+        }),
+      );
       const r = await resolveGrants(['claude'], t.store, { now: NOW, env: { MOAT_CLAUDE_AUTH_URL: claudeAuth.url } });
       expect(r.injections[0]!.set.authorization).toBe('Bearer sk-ant-oat01-renewed');
       const saved = await t.store.get('claude');

@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  FrameReader, MAX_MESSAGE, MSG, SESSION_BIND, encodeIdentities, encodeRequest, frame, parseIdentities, parseRequest, parseSignResponse,
+  FrameReader,
+  MAX_MESSAGE,
+  MSG,
+  SESSION_BIND,
+  encodeIdentities,
+  encodeRequest,
+  frame,
+  parseIdentities,
+  parseRequest,
+  parseSignResponse,
   parseUserauthData,
 } from '../../../src/credentials/ssh-agent-protocol.js';
 import { WireError, WireWriter } from '../../../src/credentials/ssh-wire.js';
@@ -74,14 +83,41 @@ describe('agent protocol parser (hostile input)', () => {
     const sid = randomBytes(32);
     const key = randomBytes(51);
     const host = randomBytes(51);
-    const plain = new WireWriter().string(sid).byte(50).string('git').string('ssh-connection').string('publickey').bool(true).string('ssh-ed25519').string(key).toBuffer();
+    const plain = new WireWriter()
+      .string(sid)
+      .byte(50)
+      .string('git')
+      .string('ssh-connection')
+      .string('publickey')
+      .bool(true)
+      .string('ssh-ed25519')
+      .string(key)
+      .toBuffer();
     expect(parseUserauthData(plain)).toEqual({ sessionId: sid, user: 'git', key });
-    const bound = new WireWriter().string(sid).byte(50).string('git').string('ssh-connection').string('publickey-hostbound-v00@openssh.com').bool(true)
-      .string('ssh-ed25519').string(key).string(host).toBuffer();
+    const bound = new WireWriter()
+      .string(sid)
+      .byte(50)
+      .string('git')
+      .string('ssh-connection')
+      .string('publickey-hostbound-v00@openssh.com')
+      .bool(true)
+      .string('ssh-ed25519')
+      .string(key)
+      .string(host)
+      .toBuffer();
     expect(parseUserauthData(bound)).toEqual({ sessionId: sid, user: 'git', key, hostKey: host });
     expect(parseUserauthData(randomBytes(200))).toBeUndefined();
     expect(parseUserauthData(Buffer.concat([plain, Buffer.from([1])]))).toBeUndefined();
-    const noSig = new WireWriter().string(sid).byte(50).string('git').string('ssh-connection').string('publickey').bool(false).string('ssh-ed25519').string(key).toBuffer();
+    const noSig = new WireWriter()
+      .string(sid)
+      .byte(50)
+      .string('git')
+      .string('ssh-connection')
+      .string('publickey')
+      .bool(false)
+      .string('ssh-ed25519')
+      .string(key)
+      .toBuffer();
     expect(parseUserauthData(noSig)).toBeUndefined();
   });
 });

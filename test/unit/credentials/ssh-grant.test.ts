@@ -21,7 +21,10 @@ beforeEach(async () => {
   t = await tempHome();
   a = ed25519Key();
   b = ecdsaKey();
-  agent = await fakeAgent(join(t.dir, 'agent.sock'), [{ key: a, comment: 'a@laptop' }, { key: b, comment: 'b@laptop' }]);
+  agent = await fakeAgent(join(t.dir, 'agent.sock'), [
+    { key: a, comment: 'a@laptop' },
+    { key: b, comment: 'b@laptop' },
+  ]);
   env = { SSH_AUTH_SOCK: join(t.dir, 'agent.sock') };
   await mkdir(join(hostHome(), '.ssh'), { recursive: true });
   await writeFile(join(hostHome(), '.ssh', 'known_hosts'), `git.a.test ${pubLine(ed25519Key().blob)}\ngit.b.test ${pubLine(ed25519Key().blob)}\n`);
@@ -69,14 +72,27 @@ describe('moat grant ssh', () => {
   });
 
   it('fails with the fix, storing nothing: no SSH_AUTH_SOCK, a key the agent lacks, no known_hosts entry, no host, a bad host', async () => {
-    await expect(run(['grant', 'ssh', '--host', 'git.a.test'], {})).rejects.toMatchObject({ code: 'E_CREDENTIAL', message: expect.stringContaining('SSH_AUTH_SOCK is not set') });
-    await expect(run(['grant', 'ssh', '--host', 'git.a.test', '--key', join(hostHome(), '.ssh', 'id_other')]))
-      .rejects.toMatchObject({ message: expect.stringContaining('does not hold the key'), hint: `ssh-add ${join(hostHome(), '.ssh', 'id_other')}` });
-    await expect(run(['grant', 'ssh', '--host', 'git.c.test'])).rejects.toMatchObject({ message: expect.stringContaining('no key for git.c.test'), hint: expect.stringContaining('ssh -T git@git.c.test') });
+    await expect(run(['grant', 'ssh', '--host', 'git.a.test'], {})).rejects.toMatchObject({
+      code: 'E_CREDENTIAL',
+      message: expect.stringContaining('SSH_AUTH_SOCK is not set'),
+    });
+    await expect(run(['grant', 'ssh', '--host', 'git.a.test', '--key', join(hostHome(), '.ssh', 'id_other')])).rejects.toMatchObject({
+      message: expect.stringContaining('does not hold the key'),
+      hint: `ssh-add ${join(hostHome(), '.ssh', 'id_other')}`,
+    });
+    await expect(run(['grant', 'ssh', '--host', 'git.c.test'])).rejects.toMatchObject({
+      message: expect.stringContaining('no key for git.c.test'),
+      hint: expect.stringContaining('ssh -T git@git.c.test'),
+    });
     await expect(run(['grant', 'ssh'])).rejects.toMatchObject({ code: 'E_USAGE', hint: expect.stringContaining('--host') });
     await expect(run(['grant', 'ssh', '--host', 'a_b/../x'])).rejects.toMatchObject({ code: 'E_USAGE' });
-    await expect(run(['grant', 'github', '--host', 'x.test'])).rejects.toMatchObject({ code: 'E_USAGE', message: expect.stringContaining('belong to SSH grants') });
-    await expect(run(['grant', 'ssh', '--host', 'git.a.test'], { SSH_AUTH_SOCK: join(t.dir, 'nothing.sock') })).rejects.toMatchObject({ message: expect.stringContaining('cannot be reached') });
+    await expect(run(['grant', 'github', '--host', 'x.test'])).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message: expect.stringContaining('belong to SSH grants'),
+    });
+    await expect(run(['grant', 'ssh', '--host', 'git.a.test'], { SSH_AUTH_SOCK: join(t.dir, 'nothing.sock') })).rejects.toMatchObject({
+      message: expect.stringContaining('cannot be reached'),
+    });
     expect(await t.store.list()).toEqual([]);
   });
 });
@@ -86,19 +102,26 @@ describe('a run with ssh grants', () => {
     await run(['grant', 'ssh', '--host', 'git.a.test']);
     await run(['grant', 'ssh', '--host', 'git.b.test', '--key', join(hostHome(), '.ssh', 'id_b.pub')]);
     const r = await resolveSshGrants(['ssh:git.a.test', 'ssh:GIT.B.TEST', 'github'], t.store, env);
-    expect(r.grants.map((g) => [g.host, g.fingerprint])).toEqual([['git.a.test', fingerprint(a.blob)], ['git.b.test', fingerprint(b.blob)]]);
+    expect(r.grants.map((g) => [g.host, g.fingerprint])).toEqual([
+      ['git.a.test', fingerprint(a.blob)],
+      ['git.b.test', fingerprint(b.blob)],
+    ]);
     expect(r.agentSocket).toBe(env.SSH_AUTH_SOCK);
     expect((await resolveGrants(['ssh:git.a.test'], t.store)).injections).toEqual([]);
   });
 
   it('fails before anything is created: a host never granted, no SSH_AUTH_SOCK, an agent without the key', async () => {
     await run(['grant', 'ssh', '--host', 'git.a.test']);
-    await expect(resolveSshGrants(['ssh:git.z.test'], t.store, env)).rejects.toMatchObject({ message: 'The grant "ssh:git.z.test" does not exist yet.', hint: 'moat grant ssh --host git.z.test' });
+    await expect(resolveSshGrants(['ssh:git.z.test'], t.store, env)).rejects.toMatchObject({
+      message: 'The grant "ssh:git.z.test" does not exist yet.',
+      hint: 'moat grant ssh --host git.z.test',
+    });
     await expect(resolveSshGrants(['ssh:git.a.test'], t.store, {})).rejects.toMatchObject({ message: expect.stringContaining('SSH_AUTH_SOCK is not set') });
     await agent.close();
     agent = await fakeAgent(join(t.dir, 'agent2.sock'), [{ key: b, comment: '' }]);
-    await expect(resolveSshGrants(['ssh:git.a.test'], t.store, { SSH_AUTH_SOCK: join(t.dir, 'agent2.sock') }))
-      .rejects.toMatchObject({ message: expect.stringContaining(`does not hold the key ${fingerprint(a.blob)} granted for git.a.test`) });
+    await expect(resolveSshGrants(['ssh:git.a.test'], t.store, { SSH_AUTH_SOCK: join(t.dir, 'agent2.sock') })).rejects.toMatchObject({
+      message: expect.stringContaining(`does not hold the key ${fingerprint(a.blob)} granted for git.a.test`),
+    });
     await expect(resolveSshGrants(['ssh:'], t.store, env)).rejects.toMatchObject({ code: 'E_USAGE' });
   });
 });

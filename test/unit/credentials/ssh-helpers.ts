@@ -17,7 +17,11 @@ export function ed25519Key(): TestKey {
   const x = jwkBytes(publicKey.export({ format: 'jwk' }).x);
   return {
     blob: new WireWriter().string('ssh-ed25519').string(x).toBuffer(),
-    sign: (data) => new WireWriter().string('ssh-ed25519').string(sign(null, data, privateKey)).toBuffer(),
+    sign: (data) =>
+      new WireWriter()
+        .string('ssh-ed25519')
+        .string(sign(null, data, privateKey))
+        .toBuffer(),
     privateKey,
   };
 }
@@ -42,7 +46,11 @@ export function rsaKey(): TestKey {
   const jwk = publicKey.export({ format: 'jwk' });
   return {
     blob: new WireWriter().string('ssh-rsa').mpint(jwkBytes(jwk.e)).mpint(jwkBytes(jwk.n)).toBuffer(),
-    sign: (data) => new WireWriter().string('rsa-sha2-256').string(sign('sha256', data, privateKey)).toBuffer(),
+    sign: (data) =>
+      new WireWriter()
+        .string('rsa-sha2-256')
+        .string(sign('sha256', data, privateKey))
+        .toBuffer(),
     privateKey,
   };
 }
@@ -51,7 +59,10 @@ export const pubLine = (blob: Buffer, comment = ''): string =>
   `${blob.subarray(4, 4 + blob.readUInt32BE(0)).toString()} ${blob.toString('base64')}${comment ? ` ${comment}` : ''}`;
 
 /** A fake host ssh-agent on a unix socket: lists its keys and signs with them; records every request. */
-export async function fakeAgent(path: string, keys: { key: TestKey; comment: string }[]): Promise<{ server: net.Server; requests: number[]; close(): Promise<void> }> {
+export async function fakeAgent(
+  path: string,
+  keys: { key: TestKey; comment: string }[],
+): Promise<{ server: net.Server; requests: number[]; close(): Promise<void> }> {
   const requests: number[] = [];
   const server = net.createServer((sock) => {
     const frames = new FrameReader();

@@ -18,8 +18,13 @@ afterAll(async () => {
 
 /** OpenSSH's SSHSIG (ssh-keygen -Y sign): the signed blob is built from the message's hash. */
 function sshsigSignedData(message: Buffer, namespace: string): Buffer {
-  return new WireWriter().raw(Buffer.from('SSHSIG')).string(namespace).string('').string('sha512')
-    .string(createHash('sha512').update(message).digest()).toBuffer();
+  return new WireWriter()
+    .raw(Buffer.from('SSHSIG'))
+    .string(namespace)
+    .string('')
+    .string('sha512')
+    .string(createHash('sha512').update(message).digest())
+    .toBuffer();
 }
 
 describe('SSH keys against OpenSSH itself', () => {
@@ -82,7 +87,11 @@ describe('SSH signature verification', () => {
       new WireWriter().string('ssh-ed25519').string(randomBytes(32)).string('x').toBuffer(),
       new WireWriter().string('ssh-dss').string(randomBytes(32)).toBuffer(),
       new WireWriter().string('ecdsa-sha2-nistp256').string('nistp384').string(randomBytes(65)).toBuffer(),
-      new WireWriter().string('ssh-rsa').mpint(Buffer.from([1, 0, 1])).mpint(randomBytes(64)).toBuffer(),
+      new WireWriter()
+        .string('ssh-rsa')
+        .mpint(Buffer.from([1, 0, 1]))
+        .mpint(randomBytes(64))
+        .toBuffer(),
       Buffer.from([0xff, 0xff, 0xff, 0xff]),
     ];
     for (const b of bad) expect(() => keyObjectFromBlob(b)).toThrow();

@@ -86,11 +86,7 @@ describe('credential store', () => {
 
   it('survives 20 concurrent writers (fresh home, separate stores, same and different names)', async () => {
     const names = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 'shared' : `cred-${i}`));
-    await Promise.all(
-      names.map((name, i) =>
-        new CredentialStore(t.home, { env: FILE_ENV }).put(name, cred({ secret: { token: `secret-number-${i}` } })),
-      ),
-    );
+    await Promise.all(names.map((name, i) => new CredentialStore(t.home, { env: FILE_ENV }).put(name, cred({ secret: { token: `secret-number-${i}` } }))));
     const reader = new CredentialStore(t.home, { env: FILE_ENV });
     const list = await reader.list();
     expect(list.every((e) => e.status === 'ok')).toBe(true);

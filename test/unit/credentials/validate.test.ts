@@ -13,9 +13,7 @@ beforeEach(async () => {
   api = await fakeServer((req, res) => {
     const h = req.headers;
     const ok =
-      h.authorization === `Bearer ${GOOD}` ||
-      h['x-api-key'] === GOOD ||
-      (h.authorization === `Bearer ${GOOD}` && h['anthropic-beta'] === 'oauth-2025-04-20');
+      h.authorization === `Bearer ${GOOD}` || h['x-api-key'] === GOOD || (h.authorization === `Bearer ${GOOD}` && h['anthropic-beta'] === 'oauth-2025-04-20');
     if (req.url === '/boom') return json(res, 500, {});
     if (!ok) return json(res, 401, { message: 'Bad credentials' });
     if (req.url === '/user') {
@@ -80,7 +78,9 @@ describe('validation against the provider API', () => {
     const down = await fakeServer(() => undefined);
     const url = down.url;
     await down.close();
-    await expect(github.validate(cred(), { baseUrl: url })).rejects.toMatchObject({ hint: 'Check your network, or skip the check: moat grant github --no-validate' });
+    await expect(github.validate(cred(), { baseUrl: url })).rejects.toMatchObject({
+      hint: 'Check your network, or skip the check: moat grant github --no-validate',
+    });
     await expect(github.validate(cred(), { baseUrl: `${api.url}/boom#` })).rejects.toThrow(/HTTP 500/);
   });
 });

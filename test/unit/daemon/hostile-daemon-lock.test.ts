@@ -16,7 +16,9 @@ import { DAEMON_PROTOCOL, daemonSocket } from '../../../src/daemon/protocol.js';
 import { BUILD } from '../../../src/version.js';
 
 const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
 
 async function home(): Promise<MoatHome> {
   const root = await mkdtemp(join(tmpdir(), 'moat-dlock-'));
@@ -29,10 +31,18 @@ async function home(): Promise<MoatHome> {
 /** A stand-in daemon process of `h` (argv `__daemon`, MOAT_HOME): answers /health on the control socket. */
 async function fakeDaemon(h: MoatHome): Promise<ChildProcess> {
   const health = JSON.stringify({ protocol: DAEMON_PROTOCOL, version: BUILD, startedAt: '', runs: [] });
-  const code = `const http=require('node:http');const s=http.createServer((q,r)=>{r.setHeader('content-type','application/json');`
-    + `r.end(JSON.stringify({...${health},pid:process.pid}))});s.listen(process.env.SOCK,()=>process.stdout.write('up\\n'));`;
-  const child = spawn(process.execPath, ['-e', code, '__daemon'], { env: { ...process.env, MOAT_HOME: h.root, SOCK: daemonSocket(h) }, stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanups.push(async () => { child.kill('SIGCONT'); child.kill('SIGKILL'); await new Promise((r) => child.once('exit', r)); });
+  const code =
+    `const http=require('node:http');const s=http.createServer((q,r)=>{r.setHeader('content-type','application/json');` +
+    `r.end(JSON.stringify({...${health},pid:process.pid}))});s.listen(process.env.SOCK,()=>process.stdout.write('up\\n'));`;
+  const child = spawn(process.execPath, ['-e', code, '__daemon'], {
+    env: { ...process.env, MOAT_HOME: h.root, SOCK: daemonSocket(h) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanups.push(async () => {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+  });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
     child.once('exit', (c) => reject(new Error(`fake daemon exited ${String(c)}`)));
@@ -94,8 +104,9 @@ describe('a daemon stopped with SIGSTOP', () => {
     d.kill('SIGSTOP');
     expect(await probeSocket(daemonSocket(h))).toBe('listening');
     expect((await daemonState(h, 300)).kind).toBe('silent');
-    await expect(ensureDaemon(h, { ...process.env, MOAT_DAEMON_BUSY_WAIT_MS: '300' }))
-      .rejects.toThrow(new RegExp(`^The moat daemon is busy: pid ${String(d.pid)} holds this home but did not answer for \\d+ s\\.$`));
+    await expect(ensureDaemon(h, { ...process.env, MOAT_DAEMON_BUSY_WAIT_MS: '300' })).rejects.toThrow(
+      new RegExp(`^The moat daemon is busy: pid ${String(d.pid)} holds this home but did not answer for \\d+ s\\.$`),
+    );
     expect(lstatSync(daemonSocket(h)).isSocket()).toBe(true);
     expect(JSON.parse(await readFile(daemonLockPath(h), 'utf8'))).toMatchObject({ pid: d.pid });
     d.kill('SIGCONT');

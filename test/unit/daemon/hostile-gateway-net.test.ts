@@ -42,8 +42,17 @@ let victim: string;
 let victimDir: string;
 const logs: string[] = [];
 const meta = {
-  id: 'run_000000000001', name: 'r1', workspace: '/w', command: ['sh'], image: 'x', grants: [], interactive: false, keep: false,
-  state: 'running', createdAt: new Date().toISOString(), home: '',
+  id: 'run_000000000001',
+  name: 'r1',
+  workspace: '/w',
+  command: ['sh'],
+  image: 'x',
+  grants: [],
+  interactive: false,
+  keep: false,
+  state: 'running',
+  createdAt: new Date().toISOString(),
+  home: '',
 } as unknown as RunMetadata;
 
 beforeEach(async () => {
@@ -74,7 +83,10 @@ const modeOf = async (p: string): Promise<number> => (await stat(p)).mode & 0o77
 function connects(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(path);
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -132,7 +144,11 @@ describe('hostile net/: the clean-up when the gateway closes', () => {
     for (let i = 0; i < 3000; i++) await writeFile(join(sub, `f${i % 50 === 0 ? i / 50 : 1000 + i}`), 'x');
     // The attacker runs in its own process, as a container's would: once the daemon has started emptying
     // the folder, it moves the folder away and leaves a symlink to the host folder in its place.
-    const attacker = spawn(process.execPath, ['-e', `
+    const attacker = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const fs = require('node:fs');
       const [sub, target] = process.argv.slice(1);
       process.stdout.write('ready\\n');
@@ -143,7 +159,12 @@ describe('hostile net/: the clean-up when the gateway closes', () => {
       }
       fs.renameSync(sub, sub + '.moved');
       fs.symlinkSync(target, sub);
-    `, sub, victimDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+        sub,
+        victimDir,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const exited = new Promise<void>((r) => attacker.once('exit', () => r()));
     await new Promise<void>((r) => attacker.stdout.once('data', () => r()));
     try {

@@ -13,7 +13,9 @@ import { MoatHome } from '../../../src/home/paths.js';
 import type { RunMetadata } from '../../../src/store/types.js';
 
 const dirs: string[] = [];
-afterEach(async () => { await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true }))); });
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
 
 async function tmp(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'moat-trace-flood-'));
@@ -25,16 +27,41 @@ const HUGE = `/${'a'.repeat(30 * 1024)}`;
 
 function refused(i: number, host = 'denied.test', path = HUGE): RequestEvent {
   return {
-    type: 'request', ts: new Date(1_700_000_000_000 + i).toISOString(), method: 'GET', url: `http://${host}${path}?i=${i}`, host, status: 403,
-    ttfbMs: 0, durationMs: 0.1, bytesUp: 0, bytesDown: 100, blocked: true, reason: `GET ${path} on ${host} is refused by "deny"`,
+    type: 'request',
+    ts: new Date(1_700_000_000_000 + i).toISOString(),
+    method: 'GET',
+    url: `http://${host}${path}?i=${i}`,
+    host,
+    status: 403,
+    ttfbMs: 0,
+    durationMs: 0.1,
+    bytesUp: 0,
+    bytesDown: 100,
+    blocked: true,
+    reason: `GET ${path} on ${host} is refused by "deny"`,
   };
 }
 
-const meta = { id: 'run_0123456789ab', name: 'flood', workspace: '/w', command: ['x'], createdAt: new Date().toISOString(), image: 'img' } as unknown as RunMetadata;
+const meta = {
+  id: 'run_0123456789ab',
+  name: 'flood',
+  workspace: '/w',
+  command: ['x'],
+  createdAt: new Date().toISOString(),
+  image: 'img',
+} as unknown as RunMetadata;
 
 async function openSink(home: MoatHome, runDir: string, budgetBytes: number, signer: AuditSigner): Promise<AuditSink> {
   (AuditSink as unknown as { signer: Promise<AuditSigner> | undefined }).signer = Promise.resolve(signer);
-  return AuditSink.open(home, meta, runDir, (m) => { throw new Error(m); }, { budgetBytes });
+  return AuditSink.open(
+    home,
+    meta,
+    runDir,
+    (m) => {
+      throw new Error(m);
+    },
+    { budgetBytes },
+  );
 }
 
 describe('a run cannot grow its records without a bound', () => {
@@ -76,7 +103,9 @@ describe('a run cannot grow its records without a bound', () => {
     while (f.write(line, 'event')) events++;
     expect(events).toBe(Math.floor((64 * 1024 - f.budget.reserve) / (line.length + 1)));
     expect(f.write('{"summary":1}', 'summary')).toBe(true);
-    while (f.write(line, 'summary')) { /* fill the summary share */ }
+    while (f.write(line, 'summary')) {
+      /* fill the summary share */
+    }
     expect(f.write('{"final":1}', 'final')).toBe(true);
     await f.close();
     expect((await stat(join(d, 'n.jsonl'))).size).toBeLessThanOrEqual(64 * 1024);
@@ -109,7 +138,10 @@ describe('a run cannot grow its records without a bound', () => {
     const auditSize = (await stat(join(runDir, 'audit.jsonl'))).size;
     expect(netSize).toBeLessThanOrEqual(budget);
     expect(auditSize).toBeLessThanOrEqual(budget);
-    const lines = (await readFile(join(runDir, 'network.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await readFile(join(runDir, 'network.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const individual = lines.filter((l) => l.type === 'request' && l.host === 'denied.test');
     expect(individual).toHaveLength(20);
     expect(individual[0]).toMatchObject({ urlLen: refused(0).url.length });
@@ -137,7 +169,9 @@ describe('a run cannot grow its records without a bound', () => {
     const runDir = join(d, 'run');
     const audit = await openSink(new MoatHome(join(d, 'home')), runDir, RECORD_LIMITS.budgetBytes, generateSigner());
     const net = await NetworkRecorder.open({ file: join(runDir, 'network.jsonl'), audit, log: () => undefined });
-    net.record({ ...refused(1, 'api.test', '/x?token=sek-123456'), blocked: false, status: 200, reason: undefined, grant: 'github' }, (s) => s.replaceAll('sek-123456', '[REDACTED]'));
+    net.record({ ...refused(1, 'api.test', '/x?token=sek-123456'), blocked: false, status: 200, reason: undefined, grant: 'github' }, (s) =>
+      s.replaceAll('sek-123456', '[REDACTED]'),
+    );
     await net.close();
     await audit.close();
     const line = (await readFile(join(runDir, 'network.jsonl'), 'utf8')).trim();

@@ -44,8 +44,11 @@ afterEach(async () => {
 /** A ChatGPT sign-in expiring `inMs` from now. */
 async function storeExpiring(inMs: number): Promise<StoredCredential> {
   const c = cred({
-    provider: 'openai', kind: 'chatgpt', secret: { accessToken: 'initial-access-token-value', refreshToken: 'rt_initial' },
-    meta: { accountId: 'acct-1' }, expiresAt: new Date(Date.now() + inMs).toISOString(),
+    provider: 'openai',
+    kind: 'chatgpt',
+    secret: { accessToken: 'initial-access-token-value', refreshToken: 'rt_initial' },
+    meta: { accountId: 'acct-1' },
+    expiresAt: new Date(Date.now() + inMs).toISOString(),
   });
   await t.store.put('openai', c);
   return c;
@@ -78,7 +81,16 @@ describe('startGrantRefresh', () => {
     failNext = 1;
     const first = await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 });
     const applied: ResolvedGrants[] = [];
-    const r = startGrantRefresh({ names: ['openai'], store: t.store, env, first, windowMs: 1000, retryMs: 100, apply: (g) => applied.push(g), log: () => undefined });
+    const r = startGrantRefresh({
+      names: ['openai'],
+      store: t.store,
+      env,
+      first,
+      windowMs: 1000,
+      retryMs: 100,
+      apply: (g) => applied.push(g),
+      log: () => undefined,
+    });
     try {
       await waitFor(() => (issued.length > 0 ? true : undefined), 4000);
       expect(auth.requests.length).toBe(2);
@@ -94,10 +106,19 @@ describe('startGrantRefresh', () => {
   it('two runs sharing a grant spend its refresh token once', async () => {
     await storeExpiring(1500);
     const applied: ResolvedGrants[] = [];
-    const refreshers = await Promise.all([1, 2].map(async () => startGrantRefresh({
-      names: ['openai'], store: t.store, env, first: await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 }), windowMs: 1000,
-      apply: (g) => applied.push(g), log: () => undefined,
-    })));
+    const refreshers = await Promise.all(
+      [1, 2].map(async () =>
+        startGrantRefresh({
+          names: ['openai'],
+          store: t.store,
+          env,
+          first: await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 }),
+          windowMs: 1000,
+          apply: (g) => applied.push(g),
+          log: () => undefined,
+        }),
+      ),
+    );
     try {
       await waitFor(() => (applied.length === 2 ? true : undefined), 3000);
       expect(auth.requests).toHaveLength(1);
@@ -110,7 +131,14 @@ describe('startGrantRefresh', () => {
   it('schedules nothing without refreshable grants, and stop() cancels a pending refresh', async () => {
     await t.store.put('github', cred());
     const none = startGrantRefresh({
-      names: ['github'], store: t.store, env, first: await resolveGrants(['github'], t.store, { env }), apply: () => { throw new Error('no'); }, log: () => undefined,
+      names: ['github'],
+      store: t.store,
+      env,
+      first: await resolveGrants(['github'], t.store, { env }),
+      apply: () => {
+        throw new Error('no');
+      },
+      log: () => undefined,
     });
     none.stop();
     await storeExpiring(1200);
@@ -126,25 +154,41 @@ describe('startGrantRefresh', () => {
 
 describe('GatewayHost keeps a run’s grants fresh', () => {
   let fake: FakeUpstream;
-  beforeEach(async () => { fake = await startFakeUpstream(); });
+  beforeEach(async () => {
+    fake = await startFakeUpstream();
+  });
   afterEach(async () => fake.close());
 
   it('swaps the injected token after a host-side refresh, redacts both tokens, and stops on close', async () => {
     const ca = await loadOrCreateCA(t.home.caDir); // created up front: the refresh must not beat the first request
     await storeExpiring(2500);
     const hostEnv = {
-      ...env, MOAT_TESTING: '1', MOAT_TEST_UPSTREAMS: `chatgpt.com:443=127.0.0.1:${fake.httpsPort}`, MOAT_TEST_UPSTREAM_CA: fake.ca.certPem,
+      ...env,
+      MOAT_TESTING: '1',
+      MOAT_TEST_UPSTREAMS: `chatgpt.com:443=127.0.0.1:${fake.httpsPort}`,
+      MOAT_TEST_UPSTREAM_CA: fake.ca.certPem,
     };
     const logs: string[] = [];
     const host = new GatewayHost(t.home, hostEnv, (m) => logs.push(m), 1000);
     const runDir = join(t.dir, 'run');
     await mkdir(runDir, { recursive: true });
     const meta = {
-      id: 'r1', name: 'r1', workspace: t.dir, command: ['codex'], image: 'x', grants: ['openai'], interactive: false, keep: false,
-      state: 'running', createdAt: new Date().toISOString(), home: t.home.root,
+      id: 'r1',
+      name: 'r1',
+      workspace: t.dir,
+      command: ['codex'],
+      image: 'x',
+      grants: ['openai'],
+      interactive: false,
+      keep: false,
+      state: 'running',
+      createdAt: new Date().toISOString(),
+      home: t.home.root,
     } as unknown as RunMetadata;
     const lines: string[] = [];
-    const gw = await host.start(meta, runDir, (ev: GatewayEvent, redact) => lines.push(redact(`${JSON.stringify(ev)} ${issued.join(' ')} initial-access-token-value`)));
+    const gw = await host.start(meta, runDir, (ev: GatewayEvent, redact) =>
+      lines.push(redact(`${JSON.stringify(ev)} ${issued.join(' ')} initial-access-token-value`)),
+    );
     try {
       const h = { socketPath: gw.socketPath, ca } as unknown as Harness;
       const before = await fetchVia(h, 'chatgpt.com', { path: '/backend-api/x', headers: { authorization: 'Bearer placeholder' } });

@@ -8,7 +8,9 @@ import { LogWriter } from '../../../src/store/log-file.js';
 import { AuditWriter, generateSigner } from '../../../src/audit/index.js';
 
 const dirs: string[] = [];
-afterAll(async () => { await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))); });
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
 async function tmp(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'moat-resume-'));
   dirs.push(d);
@@ -50,7 +52,9 @@ describe('resume points', () => {
     const w = await LogWriter.open(dir, 4000);
     await w.append([{ ts: ts(1), stream: 'stdout', line: 'before' }]);
     // 30 pieces of one 3 KB line share its timestamp; the 4000-byte ring rotates (and drops) in between.
-    await w.append(Array.from({ length: 30 }, (_, i) => ({ ts: ts(2), stream: 'stdout' as const, line: `${String(i).padStart(2, '0')}${'y'.repeat(98)}`, cont: true })));
+    await w.append(
+      Array.from({ length: 30 }, (_, i) => ({ ts: ts(2), stream: 'stdout' as const, line: `${String(i).padStart(2, '0')}${'y'.repeat(98)}`, cont: true })),
+    );
     const inNew = (await readFile(join(dir, 'logs.jsonl'), 'utf8')).split('\n').filter((l) => l.includes('"cont"')).length;
     const inOld = (await readFile(join(dir, 'logs.1.jsonl'), 'utf8')).split('\n').filter((l) => l.includes('"cont"')).length;
     expect(inNew).toBeLessThan(30); // the rotation did fall inside the line

@@ -23,13 +23,20 @@ let decisions: SshAgentDecision[];
 let open: Set<string>;
 
 const grant = (host: string, key: TestKey, hostKey: TestKey): SshGrant => ({
-  host, key: key.blob, fingerprint: fingerprint(key.blob), knownHosts: [{ blob: hostKey.blob, line: `${host} ${pubLine(hostKey.blob)}` }],
+  host,
+  key: key.blob,
+  fingerprint: fingerprint(key.blob),
+  knownHosts: [{ blob: hostKey.blob, line: `${host} ${pubLine(hostKey.blob)}` }],
 });
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'moat-agentf-'));
   [userA, userB, other, hostA, hostB] = [ed25519Key(), ecdsaKey(), ed25519Key(), ed25519Key(), rsaKey()];
-  agent = await fakeAgent(join(dir, 'host-agent.sock'), [{ key: other, comment: 'other' }, { key: userA, comment: 'alice@laptop' }, { key: userB, comment: 'b' }]);
+  agent = await fakeAgent(join(dir, 'host-agent.sock'), [
+    { key: other, comment: 'other' },
+    { key: userA, comment: 'alice@laptop' },
+    { key: userB, comment: 'b' },
+  ]);
   decisions = [];
   open = new Set(['git.a.test', 'git.b.test']);
 });
@@ -54,8 +61,15 @@ function bindMsg(hostKey: TestKey, sessionId: Buffer, signer: TestKey = hostKey,
 }
 /** The data ssh asks the agent to sign for publickey authentication. */
 function userauth(sessionId: Buffer, key: TestKey, hostKey?: TestKey): Buffer {
-  const w = new WireWriter().string(sessionId).byte(50).string('git').string('ssh-connection')
-    .string(hostKey ? 'publickey-hostbound-v00@openssh.com' : 'publickey').bool(true).string('ssh-ed25519').string(key.blob);
+  const w = new WireWriter()
+    .string(sessionId)
+    .byte(50)
+    .string('git')
+    .string('ssh-connection')
+    .string(hostKey ? 'publickey-hostbound-v00@openssh.com' : 'publickey')
+    .bool(true)
+    .string('ssh-ed25519')
+    .string(key.blob);
   if (hostKey) w.string(hostKey.blob);
   return w.toBuffer();
 }
@@ -69,7 +83,13 @@ describe('filtering ssh-agent: signing bound to the destination', () => {
     const sid = randomBytes(32);
     expect((await s.handle(bindMsg(hostB, sid)))[4]).toBe(MSG.SUCCESS);
     expect(isFailure(await s.handle(signMsg(userA, userauth(sid, userA))))).toBe(true);
-    expect(decisions.at(-1)).toMatchObject({ action: 'sign', allowed: false, host: 'git.b.test', fingerprint: fingerprint(userA.blob), reason: 'the key is granted for git.a.test, but the session is with git.b.test' });
+    expect(decisions.at(-1)).toMatchObject({
+      action: 'sign',
+      allowed: false,
+      host: 'git.b.test',
+      fingerprint: fingerprint(userA.blob),
+      reason: 'the key is granted for git.a.test, but the session is with git.b.test',
+    });
     // The same connection gets b's key signed, and the signature is b's over exactly that data.
     const data = userauth(sid, userB, hostB);
     const sig = parseSignResponse(body(await s.handle(signMsg(userB, data))));
@@ -77,10 +97,13 @@ describe('filtering ssh-agent: signing bound to the destination', () => {
     expect(decisions.at(-1)).toMatchObject({ action: 'sign', allowed: true, host: 'git.b.test', fingerprint: fingerprint(userB.blob) });
   });
 
-  it('lists only granted keys (host comments), and after a bind only the bound host\'s', async () => {
+  it("lists only granted keys (host comments), and after a bind only the bound host's", async () => {
     const s = session();
     const ids = parseIdentities(body(await s.handle(Buffer.from([MSG.REQUEST_IDENTITIES]))));
-    expect(ids).toEqual([{ blob: userA.blob, comment: 'moat ssh:git.a.test' }, { blob: userB.blob, comment: 'moat ssh:git.b.test' }]);
+    expect(ids).toEqual([
+      { blob: userA.blob, comment: 'moat ssh:git.a.test' },
+      { blob: userB.blob, comment: 'moat ssh:git.b.test' },
+    ]);
     expect(decisions.at(-1)).toMatchObject({ action: 'list', allowed: true, listed: [fingerprint(userA.blob), fingerprint(userB.blob)] });
     await s.handle(bindMsg(hostA, randomBytes(32)));
     expect(parseIdentities(body(await s.handle(Buffer.from([MSG.REQUEST_IDENTITIES])))).map((i) => i.blob)).toEqual([userA.blob]);
@@ -158,11 +181,23 @@ describe('filtering ssh-agent: signing bound to the destination', () => {
 describe('filtering ssh-agent server (hostile client)', () => {
   async function serve(): Promise<{ path: string; close(): Promise<void> }> {
     const path = join(dir, 'agent.sock');
-    const server = createAgentServer({
-      grants: [grant('git.a.test', userA, hostA)], agent: hostAgent(join(dir, 'host-agent.sock')), tunnelOpen: () => true, report: (d) => decisions.push(d),
-    }, { maxConnections: 2 });
+    const server = createAgentServer(
+      {
+        grants: [grant('git.a.test', userA, hostA)],
+        agent: hostAgent(join(dir, 'host-agent.sock')),
+        tunnelOpen: () => true,
+        report: (d) => decisions.push(d),
+      },
+      { maxConnections: 2 },
+    );
     await new Promise<void>((r) => server.listen(path, r));
-    return { path, close: () => new Promise((r) => { server.close(() => r()); }) };
+    return {
+      path,
+      close: () =>
+        new Promise((r) => {
+          server.close(() => r());
+        }),
+    };
   }
   /** Write bytes and collect answers until n arrive or the server closes. */
   function talk(path: string, bytes: Buffer, n: number): Promise<{ answers: Buffer[]; closed: boolean }> {

@@ -41,7 +41,9 @@ describe('moat deps', () => {
 
   it('refuses an unknown type, naming the flag', async () => {
     vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    await expect(run('list', '--type', 'brew')).rejects.toThrow("option '--type <type>' argument 'brew' is invalid. Allowed choices are runtime, tool, npm, apt, pip, meta.");
+    await expect(run('list', '--type', 'brew')).rejects.toThrow(
+      "option '--type <type>' argument 'brew' is invalid. Allowed choices are runtime, tool, npm, apt, pip, meta.",
+    );
   });
 
   it('shows versions, default, requirements, installs and internet need', async () => {

@@ -18,8 +18,17 @@ async function golden(name: string, text: string): Promise<void> {
 
 const AGENT = ['node@22', 'git', 'ripgrep', 'codex'];
 const EVERYTHING = REGISTRY.filter((e) => e.type !== 'meta').map((e) => e.name);
-const DYNAMIC = ['python', 'node@20', 'npm:typescript@5.9', 'npm:@scope/tool@^1.2.0', 'apt:postgresql-client',
-  'apt:libpq-dev=15.8-0+deb12u1', 'pip:requests==2.32.3', 'pip:black', 'gh'];
+const DYNAMIC = [
+  'python',
+  'node@20',
+  'npm:typescript@5.9',
+  'npm:@scope/tool@^1.2.0',
+  'apt:postgresql-client',
+  'apt:libpq-dev=15.8-0+deb12u1',
+  'pip:requests==2.32.3',
+  'pip:black',
+  'gh',
+];
 
 function shuffled<T>(xs: readonly T[], seed: number): T[] {
   const out = [...xs];
@@ -55,8 +64,17 @@ describe('renderDependencyLayers', () => {
       expect(i, s).toBeGreaterThanOrEqual(0);
       return i;
     };
-    const order = [at('apt-get install'), at('# moat-dep: go@latest'), at('# moat-dep: node@22'), at('# moat-dep: python\n'),
-      at('# moat-dep: fd\n'), at('npm install -g'), at('pip install'), at('playwright install'), at('# moat-dep: environment')];
+    const order = [
+      at('apt-get install'),
+      at('# moat-dep: go@latest'),
+      at('# moat-dep: node@22'),
+      at('# moat-dep: python\n'),
+      at('# moat-dep: fd\n'),
+      at('npm install -g'),
+      at('pip install'),
+      at('playwright install'),
+      at('# moat-dep: environment'),
+    ];
     expect(order).toEqual([...order].sort((a, b) => a - b));
   });
 
@@ -102,10 +120,16 @@ describe('renderDependencyLayers', () => {
       const text = render([name]);
       const first = script.split('\n')[0]?.replaceAll('{version}', dep?.version ?? '') ?? '';
       // Docker joins continuation lines (dropping backslash-newline), then runs the line with /bin/sh -c.
-      const run = text.split('\n# moat-dep: ').map((b) => b.replace(/\\\n/g, '')).find((b) => b.includes(first.slice(0, 20)));
+      const run = text
+        .split('\n# moat-dep: ')
+        .map((b) => b.replace(/\\\n/g, ''))
+        .find((b) => b.includes(first.slice(0, 20)));
       const line = /\nRUN (moat-build-env sh -c .*)/.exec(run ?? '')?.[1] ?? '';
       const received = execFileSync('/bin/sh', ['-c', line.replace(/^moat-build-env sh -c /, 'printf %s ')], { encoding: 'utf8' });
-      const expected = script.split('\n').map((l) => l.replaceAll('{version}', dep?.version ?? '')).join('  && ');
+      const expected = script
+        .split('\n')
+        .map((l) => l.replaceAll('{version}', dep?.version ?? ''))
+        .join('  && ');
       expect(received, name).toBe(expected);
     }
   });
@@ -120,8 +144,36 @@ describe('the registry', () => {
   it('has the required entries with unique names', () => {
     const names = REGISTRY.map((e) => e.name);
     expect(new Set(names).size).toBe(names.length);
-    for (const n of ['node', 'python', 'go', 'rust', 'bun', 'deno', 'git', 'gh', 'ripgrep', 'fd', 'jq', 'yq', 'make', 'build-essential',
-      'curl', 'wget', 'unzip', 'psql', 'mysql', 'sqlite3', 'redis-cli', 'typescript', 'yarn', 'pnpm', 'uv', 'claude-code', 'codex', 'playwright']) {
+    for (const n of [
+      'node',
+      'python',
+      'go',
+      'rust',
+      'bun',
+      'deno',
+      'git',
+      'gh',
+      'ripgrep',
+      'fd',
+      'jq',
+      'yq',
+      'make',
+      'build-essential',
+      'curl',
+      'wget',
+      'unzip',
+      'psql',
+      'mysql',
+      'sqlite3',
+      'redis-cli',
+      'typescript',
+      'yarn',
+      'pnpm',
+      'uv',
+      'claude-code',
+      'codex',
+      'playwright',
+    ]) {
       expect(names, n).toContain(n);
     }
     expect(REGISTRY.find((e) => e.name === 'node')?.versions).toEqual(['18', '20', '22', '24']);
@@ -134,7 +186,8 @@ describe('the registry', () => {
       if (e.type !== 'runtime' && e.install.script && e.name !== 'fd') expect(e.needsInternet, e.name).toBe(true);
     }
     for (const n of ['go', 'rust', 'bun', 'deno', 'playwright']) expect(REGISTRY.find((e) => e.name === n)?.needsInternet, n).toBe(true);
-    for (const n of ['node', 'python', 'git', 'gh', 'typescript', 'claude-code', 'codex', 'uv']) expect(REGISTRY.find((e) => e.name === n)?.needsInternet, n).toBe(false);
+    for (const n of ['node', 'python', 'git', 'gh', 'typescript', 'claude-code', 'codex', 'uv'])
+      expect(REGISTRY.find((e) => e.name === n)?.needsInternet, n).toBe(false);
   });
 
   it('verifies every download with a checksum', () => {

@@ -85,8 +85,23 @@ describe('dynamic forms', () => {
   }
 
   it('rejects injections and malformed names', () => {
-    for (const spec of ['npm:x@1;rm -rf /', 'npm:$(id)', 'apt:a', 'apt:Upper', 'apt:-x', 'pip:requests>=2', 'pip:requests=2',
-      'pip:-e', 'pip:pkg[extra]', 'npm:', 'npm:@scope', 'npm:UPPER', 'npm:.hidden', 'npm:x@>=1', `npm:${'a'.repeat(215)}`]) {
+    for (const spec of [
+      'npm:x@1;rm -rf /',
+      'npm:$(id)',
+      'apt:a',
+      'apt:Upper',
+      'apt:-x',
+      'pip:requests>=2',
+      'pip:requests=2',
+      'pip:-e',
+      'pip:pkg[extra]',
+      'npm:',
+      'npm:@scope',
+      'npm:UPPER',
+      'npm:.hidden',
+      'npm:x@>=1',
+      `npm:${'a'.repeat(215)}`,
+    ]) {
       expect(() => parseSpec(spec), spec).toThrow(MoatError);
     }
     expect(errorOf(() => parseSpec('npm:x@1;id')).message).toMatch(/invalid npm package version/);
@@ -124,8 +139,9 @@ describe('expand', () => {
   });
 
   it('refuses one package asked for twice in different forms', () => {
-    expect(errorOf(() => expand(['typescript', 'npm:typescript@5.9'])).message)
-      .toMatch(/npm package typescript is asked for twice: typescript@5.9 \(by npm:typescript\) and typescript \(by typescript\)/);
+    expect(errorOf(() => expand(['typescript', 'npm:typescript@5.9'])).message).toMatch(
+      /npm package typescript is asked for twice: typescript@5.9 \(by npm:typescript\) and typescript \(by typescript\)/,
+    );
     expect(errorOf(() => expand(['curl', 'apt:curl=7.88.1-10'])).message).toMatch(/apt package curl is asked for twice/);
     expect(names(['typescript', 'npm:typescript'])).toEqual(['node@22', 'npm:typescript', 'typescript']);
   });

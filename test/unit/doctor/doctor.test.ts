@@ -27,8 +27,20 @@ describe('runChecks', () => {
   });
 
   it('turns a check that throws into a FAIL with its hint, and keeps several results of one check', async () => {
-    const throws: Check = { name: 'boom', onTimeout: { detail: '', fix: '' }, run: () => Promise.reject(Object.assign(new Error('it broke'), { hint: 'mend it' })) };
-    const many: Check = { name: 'many', onTimeout: { detail: '', fix: '' }, run: () => Promise.resolve([{ name: 'a', status: 'ok', detail: '1' }, { name: 'b', status: 'warn', detail: '2' }]) };
+    const throws: Check = {
+      name: 'boom',
+      onTimeout: { detail: '', fix: '' },
+      run: () => Promise.reject(Object.assign(new Error('it broke'), { hint: 'mend it' })),
+    };
+    const many: Check = {
+      name: 'many',
+      onTimeout: { detail: '', fix: '' },
+      run: () =>
+        Promise.resolve([
+          { name: 'a', status: 'ok', detail: '1' },
+          { name: 'b', status: 'warn', detail: '2' },
+        ]),
+    };
     const results = await runChecks([throws, many], ctx);
     expect(results).toEqual([
       { name: 'boom', status: 'fail', detail: 'it broke', fix: 'mend it' },
@@ -81,14 +93,19 @@ describe('daemon check', () => {
     const home = new MoatHome(root);
     await mkdir(home.daemonDir, { recursive: true });
     const held: Socket[] = [];
-    const server = createServer((s) => { held.push(s); s.on('error', () => undefined); });
+    const server = createServer((s) => {
+      held.push(s);
+      s.on('error', () => undefined);
+    });
     await new Promise<void>((resolve) => server.listen(join(home.daemonDir, 'daemon.sock'), resolve));
     try {
       const started = Date.now();
       const [r] = await runChecks([daemonCheck], { ...ctx, home });
       expect(Date.now() - started).toBeLessThan(8000);
       expect(r).toEqual({
-        name: 'daemon', status: 'fail', detail: 'the daemon took the connection but did not answer',
+        name: 'daemon',
+        status: 'fail',
+        detail: 'the daemon took the connection but did not answer',
         fix: `moat proxy restart; its log: ${join(home.daemonDir, 'daemon.log')}`,
       });
     } finally {

@@ -10,7 +10,11 @@ import { createAwsResigner } from '../../../src/gateway/aws-resign.js';
 import { type AwsKeys, type AwsRequestIn, type AwsRequestOut, isAwsRefusal } from '../../../src/gateway/aws-types.js';
 
 const EXAMPLE: AwsKeys = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
-const REAL: AwsKeys = { accessKeyId: 'ASIAREALREALREAL0001', secretAccessKey: 'realSecretKeyrealSecretKeyrealSecretKey', sessionToken: 'real-session-token-xyz' };
+const REAL: AwsKeys = {
+  accessKeyId: 'ASIAREALREALREAL0001',
+  secretAccessKey: 'realSecretKeyrealSecretKeyrealSecretKey',
+  sessionToken: 'real-session-token-xyz',
+};
 const SEED = '4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9';
 const SIGS = [
   'ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648',
@@ -19,13 +23,19 @@ const SIGS = [
 ];
 const DATE = new Date('2013-05-24T00:00:00Z');
 const HEADERS = {
-  'x-amz-date': '20130524T000000Z', 'x-amz-storage-class': 'REDUCED_REDUNDANCY', 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
-  'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': '66560', 'content-length': '66824',
+  'x-amz-date': '20130524T000000Z',
+  'x-amz-storage-class': 'REDUCED_REDUNDANCY',
+  'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+  'content-encoding': 'aws-chunked',
+  'x-amz-decoded-content-length': '66560',
+  'content-length': '66824',
 };
 const SIGNED = 'content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class';
 
-const frame = (data: Buffer, sig: string): Buffer => Buffer.concat([Buffer.from(`${data.length.toString(16)};chunk-signature=${sig}\r\n`), data, Buffer.from('\r\n')]);
-const exampleBody = (): Buffer => Buffer.concat([frame(Buffer.alloc(65536, 'a'), SIGS[0]!), frame(Buffer.alloc(1024, 'a'), SIGS[1]!), frame(Buffer.alloc(0), SIGS[2]!)]);
+const frame = (data: Buffer, sig: string): Buffer =>
+  Buffer.concat([Buffer.from(`${data.length.toString(16)};chunk-signature=${sig}\r\n`), data, Buffer.from('\r\n')]);
+const exampleBody = (): Buffer =>
+  Buffer.concat([frame(Buffer.alloc(65536, 'a'), SIGS[0]!), frame(Buffer.alloc(1024, 'a'), SIGS[1]!), frame(Buffer.alloc(0), SIGS[2]!)]);
 
 async function* pieces(buf: Buffer, size = 7000): AsyncGenerator<Buffer> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
@@ -37,9 +47,18 @@ async function drain(body: AwsRequestOut['body']): Promise<Buffer> {
   for await (const c of body) out.push(c);
   return Buffer.concat(out);
 }
-const request = (body: AsyncIterable<Buffer>, auth = `AWS4-HMAC-SHA256 Credential=${EXAMPLE.accessKeyId}/20130524/us-east-1/s3/aws4_request,SignedHeaders=${SIGNED},Signature=${SEED}`): AwsRequestIn => ({
-  method: 'PUT', host: 's3.amazonaws.com', port: 443, hostHeader: 's3.amazonaws.com', rawTarget: '/examplebucket/chunkObject.txt',
-  target: '/examplebucket/chunkObject.txt', headers: { ...HEADERS, authorization: auth }, body,
+const request = (
+  body: AsyncIterable<Buffer>,
+  auth = `AWS4-HMAC-SHA256 Credential=${EXAMPLE.accessKeyId}/20130524/us-east-1/s3/aws4_request,SignedHeaders=${SIGNED},Signature=${SEED}`,
+): AwsRequestIn => ({
+  method: 'PUT',
+  host: 's3.amazonaws.com',
+  port: 443,
+  hostHeader: 's3.amazonaws.com',
+  rawTarget: '/examplebucket/chunkObject.txt',
+  target: '/examplebucket/chunkObject.txt',
+  headers: { ...HEADERS, authorization: auth },
+  body,
 });
 const resigner = () => createAwsResigner({ grant: 'aws', placeholder: EXAMPLE, real: async () => REAL, maxChunkBytes: 128 * 1024 });
 
@@ -63,7 +82,14 @@ describe('aws-chunked', () => {
     const { out, bytes } = await run(exampleBody());
     expect(bytes.length).toBe(66824);
     // The expected real chain, computed with AWS's signer from the real seed signature.
-    const real = new SignatureV4({ service: 's3', region: 'us-east-1', sha256: Hash.bind(null, 'sha256'), uriEscapePath: false, applyChecksum: false, credentials: { accessKeyId: REAL.accessKeyId, secretAccessKey: REAL.secretAccessKey, sessionToken: REAL.sessionToken! } });
+    const real = new SignatureV4({
+      service: 's3',
+      region: 'us-east-1',
+      sha256: Hash.bind(null, 'sha256'),
+      uriEscapePath: false,
+      applyChecksum: false,
+      credentials: { accessKeyId: REAL.accessKeyId, secretAccessKey: REAL.secretAccessKey, sessionToken: REAL.sessionToken! },
+    });
     const seed = /Signature=([0-9a-f]{64})/.exec(String(out.headers.authorization))![1]!;
     expect(String(out.headers.authorization)).toContain(`Credential=${REAL.accessKeyId}/20130524/us-east-1/s3/aws4_request`);
     let prev = seed;

@@ -13,7 +13,11 @@ import type { AwsKeys } from '../../../src/gateway/aws-types.js';
 import { type FakeAws, newKeys, startFakeAws } from '../../fakes/aws.js';
 import { fetchVia, type Harness, startHarness, waitFor } from './helpers.js';
 
-const PLACEHOLDER: AwsKeys = { accessKeyId: 'ASIAPLACEHOLDER00001', secretAccessKey: 'placeholderSecretKey0000000000000000000', sessionToken: 'placeholder-session-token' };
+const PLACEHOLDER: AwsKeys = {
+  accessKeyId: 'ASIAPLACEHOLDER00001',
+  secretAccessKey: 'placeholderSecretKey0000000000000000000',
+  sessionToken: 'placeholder-session-token',
+};
 const STS = 'sts.amazonaws.com';
 const S3 = 's3.us-east-1.amazonaws.com';
 
@@ -24,7 +28,8 @@ beforeAll(async () => {
   fake = await startFakeAws();
   const override = new Map([STS, S3].map((host) => [`${host}:443`, { host: '127.0.0.1', port: fake.port }]));
   h = await startHarness({
-    upstreamOverride: override, upstreamOverrideCA: fake.ca.certPem,
+    upstreamOverride: override,
+    upstreamOverrideCA: fake.ca.certPem,
     aws: createAwsResigner({ grant: 'aws', placeholder: PLACEHOLDER, real: async () => fake.base }),
   });
 });
@@ -33,24 +38,46 @@ afterAll(async () => {
   await fake?.close();
 });
 
-const signer = (keys: AwsKeys, service: string) => new SignatureV4({
-  service, region: 'us-east-1', sha256: Hash.bind(null, 'sha256'), uriEscapePath: service !== 's3', applyChecksum: false,
-  credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, ...(keys.sessionToken ? { sessionToken: keys.sessionToken } : {}) },
-});
+const signer = (keys: AwsKeys, service: string) =>
+  new SignatureV4({
+    service,
+    region: 'us-east-1',
+    sha256: Hash.bind(null, 'sha256'),
+    uriEscapePath: service !== 's3',
+    applyChecksum: false,
+    credentials: { accessKeyId: keys.accessKeyId, secretAccessKey: keys.secretAccessKey, ...(keys.sessionToken ? { sessionToken: keys.sessionToken } : {}) },
+  });
 
 /** Sign with `keys` as a client would, then send through the gateway. */
-async function send(keys: AwsKeys, o: { service: string; host: string; method: string; path: string; headers?: Record<string, string>; body?: string | Buffer; hashBody?: boolean }) {
-  const req = { method: o.method, protocol: 'https:', hostname: o.host, path: o.path, query: {}, headers: { host: o.host, ...(o.headers ?? {}) }, ...(o.hashBody ? { body: o.body } : {}) };
+async function send(
+  keys: AwsKeys,
+  o: { service: string; host: string; method: string; path: string; headers?: Record<string, string>; body?: string | Buffer; hashBody?: boolean },
+) {
+  const req = {
+    method: o.method,
+    protocol: 'https:',
+    hostname: o.host,
+    path: o.path,
+    query: {},
+    headers: { host: o.host, ...(o.headers ?? {}) },
+    ...(o.hashBody ? { body: o.body } : {}),
+  };
   const signed = (await signer(keys, o.service).sign(req as never)) as unknown as { headers: Record<string, string> };
   const headers = { ...signed.headers };
   delete headers.host;
   return fetchVia(h, o.host, { method: o.method, path: o.path, headers, ...(o.body !== undefined ? { body: o.body } : {}) });
 }
 
-const getCallerIdentity = (keys: AwsKeys) => send(keys, {
-  service: 'sts', host: STS, method: 'POST', path: '/', hashBody: true,
-  headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=GetCallerIdentity&Version=2011-06-15',
-});
+const getCallerIdentity = (keys: AwsKeys) =>
+  send(keys, {
+    service: 'sts',
+    host: STS,
+    method: 'POST',
+    path: '/',
+    hashBody: true,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'Action=GetCallerIdentity&Version=2011-06-15',
+  });
 
 describe('the gateway re-signs AWS requests', () => {
   it('STS GetCallerIdentity signed with the placeholder: the fake verifies the real key; trace has service and region, never a key', async () => {
@@ -73,7 +100,13 @@ describe('the gateway re-signs AWS requests', () => {
   });
 
   it('S3: bucket, a signed aws-chunked upload, and a presigned download, all verified with the real key', async () => {
-    const mb = await send(PLACEHOLDER, { service: 's3', host: S3, method: 'PUT', path: '/moat-bucket', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } });
+    const mb = await send(PLACEHOLDER, {
+      service: 's3',
+      host: S3,
+      method: 'PUT',
+      path: '/moat-bucket',
+      headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    });
     expect(mb.status, mb.body).toBe(200);
 
     // A signed streaming upload: 3 chunks signed in the placeholder's chain.
@@ -81,8 +114,10 @@ describe('the gateway re-signs AWS requests', () => {
     const sizes = [65536, 65536, data.length - 131072, 0];
     const frameLen = (n: number): number => n.toString(16).length + 17 + 64 + 2 + n + 2;
     const headers = {
-      'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'content-encoding': 'aws-chunked',
-      'x-amz-decoded-content-length': String(data.length), 'content-length': String(sizes.reduce((a, n) => a + frameLen(n), 0)),
+      'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+      'content-encoding': 'aws-chunked',
+      'x-amz-decoded-content-length': String(data.length),
+      'content-length': String(sizes.reduce((a, n) => a + frameLen(n), 0)),
     };
     const date = new Date();
     const s = signer(PLACEHOLDER, 's3');
@@ -105,7 +140,14 @@ describe('the gateway re-signs AWS requests', () => {
 
     // A presigned GET made with the placeholder.
     const pre = (await s.presign(
-      { method: 'GET', protocol: 'https:', hostname: S3, path: '/moat-bucket/obj.bin', query: {}, headers: { host: S3, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } } as never,
+      {
+        method: 'GET',
+        protocol: 'https:',
+        hostname: S3,
+        path: '/moat-bucket/obj.bin',
+        query: {},
+        headers: { host: S3, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      } as never,
       { expiresIn: 300, unsignableHeaders: new Set(['x-amz-content-sha256']), unhoistableHeaders: new Set(['x-amz-content-sha256']) },
     )) as unknown as { query: Record<string, string> };
     const q = new URLSearchParams(pre.query).toString().replace(/\+/g, '%20');
@@ -120,10 +162,24 @@ describe('the gateway re-signs AWS requests', () => {
     const data = Buffer.from('checksum trailer body '.repeat(1000));
     const crc = Buffer.alloc(4);
     crc.writeUInt32BE((zlib as unknown as { crc32(d: Buffer): number }).crc32(data));
-    const body = Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from(`\r\n0\r\nx-amz-checksum-crc32:${crc.toString('base64')}\r\n\r\n`)]);
+    const body = Buffer.concat([
+      Buffer.from(`${data.length.toString(16)}\r\n`),
+      data,
+      Buffer.from(`\r\n0\r\nx-amz-checksum-crc32:${crc.toString('base64')}\r\n\r\n`),
+    ]);
     const r = await send(PLACEHOLDER, {
-      service: 's3', host: S3, method: 'PUT', path: '/moat-bucket/trailer.txt', body,
-      headers: { 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'content-encoding': 'aws-chunked', 'x-amz-trailer': 'x-amz-checksum-crc32', 'x-amz-decoded-content-length': String(data.length), 'content-length': String(body.length) },
+      service: 's3',
+      host: S3,
+      method: 'PUT',
+      path: '/moat-bucket/trailer.txt',
+      body,
+      headers: {
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'content-encoding': 'aws-chunked',
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+        'x-amz-decoded-content-length': String(data.length),
+        'content-length': String(body.length),
+      },
     });
     expect(r.status, r.body).toBe(200);
     expect(fake.log.at(-1)).toMatchObject({ payload: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', key: fake.base.accessKeyId });
@@ -131,7 +187,12 @@ describe('the gateway re-signs AWS requests', () => {
   });
 
   it('hostile aws-chunked framing (a 4 GiB chunk length) is refused at once, and the gateway keeps serving', async () => {
-    const headers = { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': '10', 'content-length': '200' };
+    const headers = {
+      'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+      'content-encoding': 'aws-chunked',
+      'x-amz-decoded-content-length': '10',
+      'content-length': '200',
+    };
     const body = Buffer.concat([Buffer.from(`ffffffff;chunk-signature=${'0'.repeat(64)}\r\n`), Buffer.alloc(200 - 92, 'a')]).subarray(0, 200);
     const before = fake.log.length + fake.failures.length;
     const started = Date.now();

@@ -9,17 +9,31 @@ import { describe, expect, it } from 'vitest';
 import { createAwsResigner } from '../../../src/gateway/aws-resign.js';
 import { type AwsKeys, type AwsRequestIn, type AwsRequestOut, isAwsRefusal } from '../../../src/gateway/aws-types.js';
 
-const PLACEHOLDER: AwsKeys = { accessKeyId: 'ASIAPLACEHOLDER00001', secretAccessKey: 'placeholderSecretKey0000000000000000000', sessionToken: 'placeholder-session-token' };
-const REAL: AwsKeys = { accessKeyId: 'ASIAREALREALREAL0001', secretAccessKey: 'realSecretKeyrealSecretKeyrealSecretKey', sessionToken: 'real-session-token-xyz' };
+const PLACEHOLDER: AwsKeys = {
+  accessKeyId: 'ASIAPLACEHOLDER00001',
+  secretAccessKey: 'placeholderSecretKey0000000000000000000',
+  sessionToken: 'placeholder-session-token',
+};
+const REAL: AwsKeys = {
+  accessKeyId: 'ASIAREALREALREAL0001',
+  secretAccessKey: 'realSecretKeyrealSecretKeyrealSecretKey',
+  sessionToken: 'real-session-token-xyz',
+};
 const OTHER: AwsKeys = { accessKeyId: 'AKIAOTHEROTHEROTHER1', secretAccessKey: 'otherSecretotherSecretotherSecretotherS' };
 
 const resigner = (placeholder: AwsKeys = PLACEHOLDER, real: AwsKeys = REAL) =>
   createAwsResigner({ grant: 'aws', placeholder, real: async () => real, maxChunkBytes: 1024 * 1024, maxBodyBytes: 1024 * 1024 });
 
 const creds = (k: AwsKeys) => ({ accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey, ...(k.sessionToken ? { sessionToken: k.sessionToken } : {}) });
-const smithy = (keys: AwsKeys, service: string, region: string) => new SignatureV4({
-  service, region, sha256: Hash.bind(null, 'sha256'), uriEscapePath: !service.startsWith('s3'), applyChecksum: false, credentials: creds(keys),
-});
+const smithy = (keys: AwsKeys, service: string, region: string) =>
+  new SignatureV4({
+    service,
+    region,
+    sha256: Hash.bind(null, 'sha256'),
+    uriEscapePath: !service.startsWith('s3'),
+    applyChecksum: false,
+    credentials: creds(keys),
+  });
 
 async function* chunks(...parts: (string | Buffer)[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield Buffer.isBuffer(p) ? p : Buffer.from(p, 'latin1');
@@ -42,20 +56,43 @@ async function refusal(p: Promise<unknown>): Promise<{ status: number; message: 
 }
 
 /** A request signed by AWS's signer, as the container would send it through the gateway. */
-async function signedRequest(keys: AwsKeys, opts: { method?: string; host?: string; target?: string; service?: string; region?: string; headers?: Record<string, string>; body?: string; date?: Date } = {}): Promise<AwsRequestIn> {
+async function signedRequest(
+  keys: AwsKeys,
+  opts: {
+    method?: string;
+    host?: string;
+    target?: string;
+    service?: string;
+    region?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    date?: Date;
+  } = {},
+): Promise<AwsRequestIn> {
   const host = opts.host ?? 'sts.amazonaws.com';
   const target = opts.target ?? '/';
   const q = target.indexOf('?');
   const query = q < 0 ? {} : Object.fromEntries(new URLSearchParams(target.slice(q + 1)));
   const req = {
-    method: opts.method ?? 'POST', protocol: 'https:', hostname: host, path: q < 0 ? target : target.slice(0, q), query,
-    headers: { host, ...(opts.headers ?? {}) }, ...(opts.body !== undefined ? { body: opts.body } : {}),
+    method: opts.method ?? 'POST',
+    protocol: 'https:',
+    hostname: host,
+    path: q < 0 ? target : target.slice(0, q),
+    query,
+    headers: { host, ...(opts.headers ?? {}) },
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
   };
   const signed = await smithy(keys, opts.service ?? 'sts', opts.region ?? 'us-east-1').sign(req as never, { signingDate: opts.date ?? new Date() });
   const headers = Object.fromEntries(Object.entries((signed as unknown as { headers: Record<string, string> }).headers).map(([k, v]) => [k.toLowerCase(), v]));
   delete headers.host;
   return {
-    method: req.method, host, port: 443, hostHeader: host, rawTarget: target, target, headers,
+    method: req.method,
+    host,
+    port: 443,
+    hostHeader: host,
+    rawTarget: target,
+    target,
+    headers,
     body: opts.body !== undefined ? chunks(opts.body) : null,
   };
 }
@@ -108,7 +145,15 @@ describe('header signatures', () => {
   });
 
   it('S3 UNSIGNED-PAYLOAD: the body streams untouched, headers re-signed over the same SignedHeaders', async () => {
-    const opts = { method: 'PUT', host: 'bucket.s3.us-west-2.amazonaws.com', target: '/a%20key/x.txt', service: 's3', region: 'us-west-2', headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': '5' }, date: new Date('2026-12-02T04:00:00Z') };
+    const opts = {
+      method: 'PUT',
+      host: 'bucket.s3.us-west-2.amazonaws.com',
+      target: '/a%20key/x.txt',
+      service: 's3',
+      region: 'us-west-2',
+      headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': '5' },
+      date: new Date('2026-12-02T04:00:00Z'),
+    };
     const req = await signedRequest(PLACEHOLDER, opts);
     req.body = chunks('hello');
     const out = await resigner().resign(req);
@@ -123,7 +168,16 @@ describe('header signatures', () => {
   });
 
   it('an unsigned request passes untouched (no credential added)', async () => {
-    const out = await resigner().resign({ method: 'GET', host: 'pub.s3.amazonaws.com', port: 443, hostHeader: 'pub.s3.amazonaws.com', rawTarget: '/f.tgz', target: '/f.tgz', headers: {}, body: null });
+    const out = await resigner().resign({
+      method: 'GET',
+      host: 'pub.s3.amazonaws.com',
+      port: 443,
+      hostHeader: 'pub.s3.amazonaws.com',
+      rawTarget: '/f.tgz',
+      target: '/f.tgz',
+      headers: {},
+      body: null,
+    });
     expect(out).toBeUndefined();
   });
 });
@@ -133,7 +187,12 @@ describe('presigned URLs', () => {
     const host = 's3.us-east-1.amazonaws.com';
     const r = await smithy(keys, 's3', 'us-east-1').presign(
       { method: 'GET', protocol: 'https:', hostname: host, path, query: {}, headers: { host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } } as never,
-      { expiresIn: 900, signingDate: new Date('2026-12-02T04:00:00Z'), unsignableHeaders: new Set(['x-amz-content-sha256']), unhoistableHeaders: new Set(['x-amz-content-sha256']) },
+      {
+        expiresIn: 900,
+        signingDate: new Date('2026-12-02T04:00:00Z'),
+        unsignableHeaders: new Set(['x-amz-content-sha256']),
+        unhoistableHeaders: new Set(['x-amz-content-sha256']),
+      },
     );
     const q = new URLSearchParams((r as unknown as { query: Record<string, string> }).query).toString().replace(/\+/g, '%20');
     return { method: 'GET', host, port: 443, hostHeader: host, rawTarget: `${path}?${q}`, target: `${path}?${q}`, headers: {}, body: null };

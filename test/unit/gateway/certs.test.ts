@@ -35,7 +35,11 @@ describe('leaf certificates', () => {
   it('issues a leaf for a DNS name and an IP that verify against the CA', async () => {
     const ca = await createCA('t');
     const caCert = new X509Certificate(ca.certPem);
-    for (const [host, san] of [['api.example.test', 'DNS:api.example.test'], ['127.0.0.1', 'IP Address:127.0.0.1'], ['::1', 'IP Address:0:0:0:0:0:0:0:1']]) {
+    for (const [host, san] of [
+      ['api.example.test', 'DNS:api.example.test'],
+      ['127.0.0.1', 'IP Address:127.0.0.1'],
+      ['::1', 'IP Address:0:0:0:0:0:0:0:1'],
+    ]) {
       const leaf = await issueLeaf(ca, host!);
       const cert = new X509Certificate(leaf.certPem);
       expect(cert.subjectAltName).toBe(san);

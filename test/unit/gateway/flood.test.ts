@@ -32,20 +32,22 @@ async function flood(path: string, n: number): Promise<Flood> {
   const f: Flood = { open: [], refused: 0, answers: [] };
   for (let from = 0; from < n; from += BATCH) {
     await Promise.all(
-      Array.from({ length: Math.min(BATCH, n - from) }, () =>
-        new Promise<void>((resolve) => {
-          const s = net.connect(path);
-          s.on('error', () => undefined);
-          s.once('data', (c: Buffer) => f.answers.length < 3 && f.answers.push(c.toString()));
-          s.once('close', () => (f.refused += 1));
-          s.once('connect', () => {
-            f.open.push(s);
-            // Half a request head: the slowest client there is, short of saying nothing.
-            s.write('GET http://api.example.test/ HTTP/1.1\r\n');
-            resolve();
-          });
-          s.once('close', () => resolve());
-        }),
+      Array.from(
+        { length: Math.min(BATCH, n - from) },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = net.connect(path);
+            s.on('error', () => undefined);
+            s.once('data', (c: Buffer) => f.answers.length < 3 && f.answers.push(c.toString()));
+            s.once('close', () => (f.refused += 1));
+            s.once('connect', () => {
+              f.open.push(s);
+              // Half a request head: the slowest client there is, short of saying nothing.
+              s.write('GET http://api.example.test/ HTTP/1.1\r\n');
+              resolve();
+            });
+            s.once('close', () => resolve());
+          }),
       ),
     );
     // Client and gateway share this process: give it a turn to accept, or the listen backlog fills

@@ -51,7 +51,13 @@ export async function startHarness(opts: Partial<Omit<ProxyOptions, 'ca'>> = {},
   const socketPath = join(dir, 'proxy.sock');
   const server = await proxy.listen(socketPath);
   return {
-    dir, socketPath, ca, fake: upstream, proxy, server, events,
+    dir,
+    socketPath,
+    ca,
+    fake: upstream,
+    proxy,
+    server,
+    events,
     requestEvents: () => events.filter((e): e is RequestEvent => e.type === 'request'),
     async close() {
       await proxy.close();
@@ -118,7 +124,10 @@ export async function fetchVia(h: Harness, host: string, o: FetchOptions = {}): 
 export function requestOn(sock: net.Socket, o: FetchOptions & { host: string }): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request({
-      createConnection: () => sock, method: o.method ?? 'GET', path: o.path ?? '/', headers: { host: o.host, ...o.headers },
+      createConnection: () => sock,
+      method: o.method ?? 'GET',
+      path: o.path ?? '/',
+      headers: { host: o.host, ...o.headers },
     });
     req.once('response', (res) => {
       const chunks: Buffer[] = [];

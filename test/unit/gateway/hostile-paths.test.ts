@@ -17,11 +17,7 @@ beforeAll(async () => {
   h = await startHarness({
     policy: {
       policy: 'strict',
-      rules: [
-        { 'api.example.test': ['allow GET /repos/**', 'deny * /**'] },
-        { 'paths.example.test': ['allow * /ok/**', 'deny * /**'] },
-        'other.example.test',
-      ],
+      rules: [{ 'api.example.test': ['allow GET /repos/**', 'deny * /**'] }, { 'paths.example.test': ['allow * /ok/**', 'deny * /**'] }, 'other.example.test'],
     },
     injections: [{ grant: 'github', hosts: ['api.example.test'], set: { authorization: SECRET } }],
   });
@@ -112,9 +108,19 @@ describe('normalizePath', () => {
 describe('through the gateway, with a grant on the host', () => {
   /** The hostile spellings of `GET /user`: each must be refused (400/403), never reach the fake. */
   const spellings = [
-    '/repos/../user', '/repos/%2e%2e/user', '/repos/%2E%2E/user', '/repos/.%2e/user', '/repos/..%2fuser',
-    '/repos/..%5cuser', '/repos/..;/user', '/repos/%c0%ae%c0%ae/user', '/repos/%252e%252e/user', '/repos/o/../../user',
-    '/repos/./../user', '/repos//../user', '/repos/%ef%bc%8e%ef%bc%8e/user',
+    '/repos/../user',
+    '/repos/%2e%2e/user',
+    '/repos/%2E%2E/user',
+    '/repos/.%2e/user',
+    '/repos/..%2fuser',
+    '/repos/..%5cuser',
+    '/repos/..;/user',
+    '/repos/%c0%ae%c0%ae/user',
+    '/repos/%252e%252e/user',
+    '/repos/o/../../user',
+    '/repos/./../user',
+    '/repos//../user',
+    '/repos/%ef%bc%8e%ef%bc%8e/user',
   ];
 
   it.each(spellings)('%s is refused in origin-form (CONNECT + TLS) and absolute-form alike', async (path) => {
@@ -155,8 +161,12 @@ describe('through the gateway, with a grant on the host', () => {
 
   it('headers that re-route a request inside the origin are stripped on a credentialed host only', async () => {
     const rerouting = {
-      'x-original-url': '/user', 'x-rewrite-url': '/user', 'x-override-url': '/user',
-      'x-http-method-override': 'DELETE', 'x-http-method': 'DELETE', 'x-method-override': 'DELETE',
+      'x-original-url': '/user',
+      'x-rewrite-url': '/user',
+      'x-override-url': '/user',
+      'x-http-method-override': 'DELETE',
+      'x-http-method': 'DELETE',
+      'x-method-override': 'DELETE',
     };
     const cred = JSON.parse((await fetchVia(h, 'api.example.test', { path: '/repos/o/r', headers: rerouting })).body) as { headers: Record<string, string> };
     for (const k of Object.keys(rerouting)) expect(cred.headers[k], k).toBeUndefined();
@@ -167,7 +177,8 @@ describe('through the gateway, with a grant on the host', () => {
 
   it('a WebSocket upgrade is decided on the normalised path too', async () => {
     const res = await fetchVia(h, 'api.example.test', {
-      path: '/repos/%2e%2e/user', headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      path: '/repos/%2e%2e/user',
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
     });
     expect(res.status).toBe(403);
   });
@@ -175,11 +186,44 @@ describe('through the gateway, with a grant on the host', () => {
 
 /** Path pieces that combine into every kind of hostile spelling. */
 const PIECES = [
-  '/', '/', '/', 'a', 'ok', 'x', '.', '..', '%2e', '%2E', '%2f', '%2F', '%5c', ';', ';p=1', '%3b', '~', '%7e', '%41',
-  '%25', '%252e', '%', '%g1', '%c0%ae', '%c3%a9', '%e2%80%a5', '%ef%bc%8f', '%00', '{', '|', '\\', '#', '...', '%20', '@', ':',
+  '/',
+  '/',
+  '/',
+  'a',
+  'ok',
+  'x',
+  '.',
+  '..',
+  '%2e',
+  '%2E',
+  '%2f',
+  '%2F',
+  '%5c',
+  ';',
+  ';p=1',
+  '%3b',
+  '~',
+  '%7e',
+  '%41',
+  '%25',
+  '%252e',
+  '%',
+  '%g1',
+  '%c0%ae',
+  '%c3%a9',
+  '%e2%80%a5',
+  '%ef%bc%8f',
+  '%00',
+  '{',
+  '|',
+  '\\',
+  '#',
+  '...',
+  '%20',
+  '@',
+  ':',
 ];
 const rawPath = fc.array(fc.constantFrom(...PIECES), { maxLength: 10 }).map((parts) => `/${parts.join('')}`);
-
 
 /** What the gateway must answer for a raw path under one allow rule, and the path the origin then gets. */
 function decisionFor(allowed: RegExp, raw: string): { status: number; forwarded?: string } {
@@ -192,27 +236,38 @@ function decisionFor(allowed: RegExp, raw: string): { status: number; forwarded?
 
 describe('properties', () => {
   it('normalising is idempotent, and a normal path has no dot segment, no "//", no escape of an unreserved character', () => {
-    fc.assert(fc.property(rawPath, (p) => {
-      const r = normalizePath(p);
-      if (!r.ok) return;
-      expect(normalizePath(r.path)).toEqual(r);
-      expect(r.path.startsWith('/')).toBe(true);
-      expect(r.path).not.toMatch(/\/\/|\/\.\.?(\/|$)|%(?![0-9A-F]{2})|%[46][1-9A-F]|%[57][0-9A]|%3[0-9]|%2D|%2E|%5F|%7E|\\/);
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(rawPath, (p) => {
+        const r = normalizePath(p);
+        if (!r.ok) return;
+        expect(normalizePath(r.path)).toEqual(r);
+        expect(r.path.startsWith('/')).toBe(true);
+        expect(r.path).not.toMatch(/\/\/|\/\.\.?(\/|$)|%(?![0-9A-F]{2})|%[46][1-9A-F]|%[57][0-9A]|%3[0-9]|%2D|%2E|%5F|%7E|\\/);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('the path forwarded is exactly the path decided on (absolute-form, keep-alive)', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const allowed = globToRegex('/ok/**');
     try {
-      await fc.assert(fc.asyncProperty(rawPath, fc.constantFrom('', '?q=/../x', '?a=%2e%2e'), async (p, query) => {
-        const before = seen('paths.example.test').length;
-        const res = await httpRequest({ socketPath: h.socketPath, agent, path: `http://paths.example.test/ok${p}${query}`, headers: { host: 'paths.example.test' } });
-        const got = seen('paths.example.test').slice(before);
-        const d = decisionFor(allowed, `/ok${p}`);
-        expect(res.status).toBe(d.status);
-        expect(got).toEqual(d.forwarded === undefined ? [] : [`${d.forwarded}${query}`]);
-      }), { numRuns: 150 });
+      await fc.assert(
+        fc.asyncProperty(rawPath, fc.constantFrom('', '?q=/../x', '?a=%2e%2e'), async (p, query) => {
+          const before = seen('paths.example.test').length;
+          const res = await httpRequest({
+            socketPath: h.socketPath,
+            agent,
+            path: `http://paths.example.test/ok${p}${query}`,
+            headers: { host: 'paths.example.test' },
+          });
+          const got = seen('paths.example.test').slice(before);
+          const d = decisionFor(allowed, `/ok${p}`);
+          expect(res.status).toBe(d.status);
+          expect(got).toEqual(d.forwarded === undefined ? [] : [`${d.forwarded}${query}`]);
+        }),
+        { numRuns: 150 },
+      );
     } finally {
       agent.destroy();
     }
@@ -220,14 +275,17 @@ describe('properties', () => {
 
   it('the path forwarded is exactly the path decided on (CONNECT + TLS, with the credential)', async () => {
     const allowed = globToRegex('/repos/**');
-    await fc.assert(fc.asyncProperty(rawPath, async (p) => {
-      const before = seen('api.example.test').length;
-      const res = await fetchVia(h, 'api.example.test', { path: `/repos${p}` });
-      const got = h.fake.requests.filter((q) => (q.host ?? '').startsWith('api.example.test')).slice(before);
-      const d = decisionFor(allowed, `/repos${p}`);
-      expect(res.status).toBe(d.status);
-      expect(got.map((q) => q.path)).toEqual(d.forwarded === undefined ? [] : [d.forwarded]);
-      if (d.forwarded !== undefined) expect(got[0]!.headers.authorization).toBe(SECRET);
-    }), { numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(rawPath, async (p) => {
+        const before = seen('api.example.test').length;
+        const res = await fetchVia(h, 'api.example.test', { path: `/repos${p}` });
+        const got = h.fake.requests.filter((q) => (q.host ?? '').startsWith('api.example.test')).slice(before);
+        const d = decisionFor(allowed, `/repos${p}`);
+        expect(res.status).toBe(d.status);
+        expect(got.map((q) => q.path)).toEqual(d.forwarded === undefined ? [] : [d.forwarded]);
+        if (d.forwarded !== undefined) expect(got[0]!.headers.authorization).toBe(SECRET);
+      }),
+      { numRuns: 40 },
+    );
   });
 });

@@ -18,33 +18,93 @@ import { connectTunnel, fetchVia, httpRequest, rawExchange, startHarness, type H
 
 /** [address, why it is internal]: every range the gateway refuses, at its edges, in the spellings clients dial. */
 const INTERNAL: [string, string][] = [
-  ['0.0.0.0', 'this network'], ['0.1.2.3', 'this network'], ['10.0.0.1', 'RFC 1918'], ['10.255.255.255', 'RFC 1918'],
-  ['100.64.0.1', 'CGNAT'], ['100.127.255.254', 'CGNAT'], ['127.0.0.1', 'loopback'], ['127.8.9.10', 'loopback'],
-  ['169.254.169.254', 'link-local, cloud metadata'], ['172.16.0.1', 'RFC 1918'], ['172.31.255.254', 'RFC 1918'],
-  ['192.0.0.1', 'IETF protocol assignments'], ['192.0.2.1', 'documentation'], ['192.168.1.1', 'RFC 1918'],
-  ['198.18.0.1', 'benchmarking'], ['198.19.255.255', 'benchmarking'], ['198.51.100.7', 'documentation'],
-  ['203.0.113.9', 'documentation'], ['224.0.0.1', 'multicast'], ['239.255.255.250', 'multicast'],
-  ['240.0.0.1', 'reserved'], ['255.255.255.255', 'broadcast'],
-  ['::', 'unspecified'], ['::1', 'loopback'], ['[::1]', 'bracketed'], ['0:0:0:0:0:0:0:1', 'loopback, long form'],
-  ['fc00::1', 'unique-local'], ['fd12:3456::1', 'unique-local'], ['fe80::1', 'link-local'], ['febf::1', 'link-local'],
-  ['fe80::1%eth0', 'zone id'], ['[fe80::1%25eth0]', 'bracketed zone id'], ['fec0::1', 'site-local'], ['feff::1', 'site-local'],
-  ['ff02::1', 'multicast'], ['2001:db8::1', 'documentation'], ['100::1', 'discard-only'], ['64:ff9b:1::1', 'NAT64 local-use'],
-  ['::ffff:127.0.0.1', 'mapped loopback'], ['::ffff:7f00:1', 'mapped, hex'], ['::FFFF:7F00:1', 'mapped, upper case'],
-  ['[::ffff:127.0.0.1]', 'mapped, bracketed'], ['0:0:0:0:0:ffff:127.0.0.1', 'mapped, long mixed'],
-  ['::ffff:a9fe:a9fe', 'mapped metadata'], ['::ffff:10.0.0.1', 'mapped RFC 1918'], ['::ffff:0.0.0.0', 'mapped this network'],
-  ['::ffff:0:127.0.0.1', 'translated loopback'], ['::ffff:0:7f00:1', 'translated, hex'], ['::ffff:0:c0a8:101', 'translated RFC 1918'],
-  ['::127.0.0.1', 'compatible loopback'], ['::a00:1', 'compatible RFC 1918'],
-  ['64:ff9b::127.0.0.1', 'NAT64 loopback'], ['64:ff9b::a9fe:a9fe', 'NAT64 metadata'], ['64:ff9b::10.1.2.3', 'NAT64 RFC 1918'],
-  ['2002:7f00:1::1', '6to4 loopback'], ['2002:c0a8:101::', '6to4 RFC 1918'], ['2002:a9fe:a9fe::1', '6to4 metadata'],
-  ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'Teredo, client 127.0.0.1 (XOR)'], ['2001::f5ff:fffe', 'Teredo, client 10.0.0.1 (XOR)'],
+  ['0.0.0.0', 'this network'],
+  ['0.1.2.3', 'this network'],
+  ['10.0.0.1', 'RFC 1918'],
+  ['10.255.255.255', 'RFC 1918'],
+  ['100.64.0.1', 'CGNAT'],
+  ['100.127.255.254', 'CGNAT'],
+  ['127.0.0.1', 'loopback'],
+  ['127.8.9.10', 'loopback'],
+  ['169.254.169.254', 'link-local, cloud metadata'],
+  ['172.16.0.1', 'RFC 1918'],
+  ['172.31.255.254', 'RFC 1918'],
+  ['192.0.0.1', 'IETF protocol assignments'],
+  ['192.0.2.1', 'documentation'],
+  ['192.168.1.1', 'RFC 1918'],
+  ['198.18.0.1', 'benchmarking'],
+  ['198.19.255.255', 'benchmarking'],
+  ['198.51.100.7', 'documentation'],
+  ['203.0.113.9', 'documentation'],
+  ['224.0.0.1', 'multicast'],
+  ['239.255.255.250', 'multicast'],
+  ['240.0.0.1', 'reserved'],
+  ['255.255.255.255', 'broadcast'],
+  ['::', 'unspecified'],
+  ['::1', 'loopback'],
+  ['[::1]', 'bracketed'],
+  ['0:0:0:0:0:0:0:1', 'loopback, long form'],
+  ['fc00::1', 'unique-local'],
+  ['fd12:3456::1', 'unique-local'],
+  ['fe80::1', 'link-local'],
+  ['febf::1', 'link-local'],
+  ['fe80::1%eth0', 'zone id'],
+  ['[fe80::1%25eth0]', 'bracketed zone id'],
+  ['fec0::1', 'site-local'],
+  ['feff::1', 'site-local'],
+  ['ff02::1', 'multicast'],
+  ['2001:db8::1', 'documentation'],
+  ['100::1', 'discard-only'],
+  ['64:ff9b:1::1', 'NAT64 local-use'],
+  ['::ffff:127.0.0.1', 'mapped loopback'],
+  ['::ffff:7f00:1', 'mapped, hex'],
+  ['::FFFF:7F00:1', 'mapped, upper case'],
+  ['[::ffff:127.0.0.1]', 'mapped, bracketed'],
+  ['0:0:0:0:0:ffff:127.0.0.1', 'mapped, long mixed'],
+  ['::ffff:a9fe:a9fe', 'mapped metadata'],
+  ['::ffff:10.0.0.1', 'mapped RFC 1918'],
+  ['::ffff:0.0.0.0', 'mapped this network'],
+  ['::ffff:0:127.0.0.1', 'translated loopback'],
+  ['::ffff:0:7f00:1', 'translated, hex'],
+  ['::ffff:0:c0a8:101', 'translated RFC 1918'],
+  ['::127.0.0.1', 'compatible loopback'],
+  ['::a00:1', 'compatible RFC 1918'],
+  ['64:ff9b::127.0.0.1', 'NAT64 loopback'],
+  ['64:ff9b::a9fe:a9fe', 'NAT64 metadata'],
+  ['64:ff9b::10.1.2.3', 'NAT64 RFC 1918'],
+  ['2002:7f00:1::1', '6to4 loopback'],
+  ['2002:c0a8:101::', '6to4 RFC 1918'],
+  ['2002:a9fe:a9fe::1', '6to4 metadata'],
+  ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'Teredo, client 127.0.0.1 (XOR)'],
+  ['2001::f5ff:fffe', 'Teredo, client 10.0.0.1 (XOR)'],
   ['2001:0:a00:1::1', 'Teredo, server 10.0.0.1'],
 ];
 
 const EXTERNAL = [
-  '8.8.8.8', '1.1.1.1', '9.255.255.255', '11.0.0.1', '100.63.255.255', '100.128.0.1', '172.15.255.255', '172.32.0.1',
-  '192.0.1.255', '192.169.0.1', '198.17.255.255', '198.20.0.1', '223.255.255.255', '2606:4700::1111',
-  '::ffff:8.8.8.8', '::ffff:0:808:808', '64:ff9b::8.8.8.8', '2002:808:808::1', '2001:0:4136:e378:8000:63bf:f7f7:f7f7',
-  '2001:db9::1', 'fbff::1', 'example.com', '', '2130706433',
+  '8.8.8.8',
+  '1.1.1.1',
+  '9.255.255.255',
+  '11.0.0.1',
+  '100.63.255.255',
+  '100.128.0.1',
+  '172.15.255.255',
+  '172.32.0.1',
+  '192.0.1.255',
+  '192.169.0.1',
+  '198.17.255.255',
+  '198.20.0.1',
+  '223.255.255.255',
+  '2606:4700::1111',
+  '::ffff:8.8.8.8',
+  '::ffff:0:808:808',
+  '64:ff9b::8.8.8.8',
+  '2002:808:808::1',
+  '2001:0:4136:e378:8000:63bf:f7f7:f7f7',
+  '2001:db9::1',
+  'fbff::1',
+  'example.com',
+  '',
+  '2130706433',
 ];
 
 describe('internal addresses', () => {
@@ -62,11 +122,23 @@ describe('internal addresses', () => {
     expect(of('2606:4700::1111')).toEqual([]);
   });
 
-  it('every address of this machine\'s interfaces is internal, in every IPv6 form that carries it', () => {
-    let list = [{ address: '93.184.215.14', family: 'IPv4' }, { address: '2a00:1450:4001::5', family: 'IPv6' }];
+  it("every address of this machine's interfaces is internal, in every IPv6 form that carries it", () => {
+    let list = [
+      { address: '93.184.215.14', family: 'IPv4' },
+      { address: '2a00:1450:4001::5', family: 'IPv6' },
+    ];
     let now = 0;
     const guard = createAddressGuard({ interfaces: () => ({ eth0: list as os.NetworkInterfaceInfo[] }), refreshMs: 1000, now: () => now });
-    for (const a of ['93.184.215.14', '::ffff:93.184.215.14', '::ffff:5db8:d70e', '::ffff:0:93.184.215.14', '64:ff9b::93.184.215.14', '2002:5db8:d70e::1', '2a00:1450:4001:0:0:0:0:5', '[2a00:1450:4001::5]']) {
+    for (const a of [
+      '93.184.215.14',
+      '::ffff:93.184.215.14',
+      '::ffff:5db8:d70e',
+      '::ffff:0:93.184.215.14',
+      '64:ff9b::93.184.215.14',
+      '2002:5db8:d70e::1',
+      '2a00:1450:4001:0:0:0:0:5',
+      '[2a00:1450:4001::5]',
+    ]) {
       expect(guard(a), a).toBe(true);
     }
     for (const a of ['93.184.215.15', '2a00:1450:4001::6']) expect(guard(a), a).toBe(false);
@@ -77,7 +149,7 @@ describe('internal addresses', () => {
     expect(guard('81.2.69.160')).toBe(true);
   });
 
-  it('this machine\'s real interface addresses are internal (docker0 and the public address included)', () => {
+  it("this machine's real interface addresses are internal (docker0 and the public address included)", () => {
     const addresses = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []);
     expect(addresses.some((a) => !a.internal)).toBe(true);
     for (const a of addresses) {
@@ -119,9 +191,11 @@ describe('policy', () => {
 });
 
 describe('resolution', () => {
-  const resolve = (allow: boolean, host: string): Promise<{ code?: string; address?: string }> => new Promise((res) => {
-    guardedLookup(() => allow)(host, {}, ((err: (Error & { code?: string }) | null, address: string) => res(err ? { code: err.code } : { address })) as never);
-  });
+  const resolve = (allow: boolean, host: string): Promise<{ code?: string; address?: string }> =>
+    new Promise((res) => {
+      guardedLookup(() => allow)(host, {}, ((err: (Error & { code?: string }) | null, address: string) =>
+        res(err ? { code: err.code } : { address })) as never);
+    });
 
   it('refuses a name that resolves to an internal address unless the host is named', async () => {
     expect(await resolve(false, 'localhost')).toEqual({ code: 'MOAT_INTERNAL_ADDRESS' });
@@ -172,15 +246,26 @@ describe('through the gateway', () => {
     expect(hits).toBe(0);
   });
 
-  it('the host\'s own interface addresses and the IPv6 forms that carry an internal IPv4 are refused and never arrive', async () => {
-    const own = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address);
+  it("the host's own interface addresses and the IPv6 forms that carry an internal IPv4 are refused and never arrive", async () => {
+    const own = Object.values(os.networkInterfaces())
+      .flatMap((l) => l ?? [])
+      .filter((a) => a.family === 'IPv4' && !a.internal)
+      .map((a) => a.address);
     expect(own.length).toBeGreaterThan(0);
     // Directly, the server answers on the host's own address: only the gateway stands in the way.
     expect((await httpRequest({ host: own[0], port, path: '/' })).status).toBe(200);
     hits = 0;
     const hosts = [
-      ...own, ...own.map((a) => `[::ffff:${a}]`), '[::ffff:127.0.0.1]', '[::FFFF:7F00:1]', '[0:0:0:0:0:ffff:127.0.0.1]',
-      '[::ffff:0:127.0.0.1]', '[::127.0.0.1]', '[64:ff9b::127.0.0.1]', '[2002:7f00:1::]', '[2001:0:4136:e378:8000:63bf:80ff:fffe]',
+      ...own,
+      ...own.map((a) => `[::ffff:${a}]`),
+      '[::ffff:127.0.0.1]',
+      '[::FFFF:7F00:1]',
+      '[0:0:0:0:0:ffff:127.0.0.1]',
+      '[::ffff:0:127.0.0.1]',
+      '[::127.0.0.1]',
+      '[64:ff9b::127.0.0.1]',
+      '[2002:7f00:1::]',
+      '[2001:0:4136:e378:8000:63bf:80ff:fffe]',
     ];
     for (const host of hosts) {
       const t = await connectTunnel(h.socketPath, `${host}:${port}`);
@@ -200,7 +285,12 @@ describe('through the gateway', () => {
     const t = await connectTunnel(h.socketPath, `[::1]:${port}`);
     expect('refused' in t && t.refused.status).toBe(403);
     expect('refused' in t && t.refused.body).toContain(`CONNECT [::1]:${port}: `);
-    expect(h.requestEvents().filter((e) => e.method === 'CONNECT' && e.host === '::1').map((e) => e.url)).toContain(`[::1]:${port}`);
+    expect(
+      h
+        .requestEvents()
+        .filter((e) => e.method === 'CONNECT' && e.host === '::1')
+        .map((e) => e.url),
+    ).toContain(`[::1]:${port}`);
     expect(hits).toBe(0);
   });
 
@@ -235,7 +325,9 @@ describe('through a corporate proxy (proxy.upstream)', () => {
   const connects: string[] = [];
   // The names as this machine resolves them (the gateway's own resolution, injected).
   const names: Record<string, string> = {
-    'internal.example.test': '127.0.0.1', 'metadata.example.test': '::ffff:169.254.169.254', 'public.example.test': '93.184.215.14',
+    'internal.example.test': '127.0.0.1',
+    'metadata.example.test': '::ffff:169.254.169.254',
+    'public.example.test': '93.184.215.14',
     'named.example.test': '127.0.0.1',
   };
   const resolve: Resolve = (hostname, _opts, cb) => {
@@ -261,8 +353,10 @@ describe('through a corporate proxy (proxy.upstream)', () => {
     });
     await new Promise<void>((r) => corp.listen(0, '127.0.0.1', r));
     upstream = new Upstream({
-      upstreamProxy: `http://127.0.0.1:${(corp.address() as AddressInfo).port}`, resolve,
-      allowInternal: (host) => host === 'named.example.test', connectTimeoutMs: 2000,
+      upstreamProxy: `http://127.0.0.1:${(corp.address() as AddressInfo).port}`,
+      resolve,
+      allowInternal: (host) => host === 'named.example.test',
+      connectTimeoutMs: 2000,
     });
   });
   afterAll(async () => {

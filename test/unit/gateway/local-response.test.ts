@@ -5,8 +5,14 @@ import { fetchVia, httpRequest, type Harness, startHarness, waitFor } from './he
 
 const TOKEN_BODY = JSON.stringify({ access_token: 'placeholder-access', refresh_token: 'rt_placeholder' });
 const answer = (over: Partial<LocalResponse> = {}): LocalResponse => ({
-  grant: 'openai', hosts: ['api.example.test'], method: 'POST', path: '/oauth/token', status: 200,
-  headers: { 'Content-Type': 'application/json' }, body: TOKEN_BODY, ...over,
+  grant: 'openai',
+  hosts: ['api.example.test'],
+  method: 'POST',
+  path: '/oauth/token',
+  status: 200,
+  headers: { 'Content-Type': 'application/json' },
+  body: TOKEN_BODY,
+  ...over,
 });
 
 let h: Harness;
@@ -23,7 +29,10 @@ const upstreamSaw = (path: string): boolean => h.fake.requests.some((r) => r.pat
 describe('local answers', () => {
   it('answers a matching TLS request itself, never contacting the upstream', async () => {
     const res = await fetchVia(h, 'api.example.test', {
-      method: 'POST', path: '/oauth/token?x=1', headers: { 'content-type': 'application/json' }, body: '{"refresh_token":"rt_placeholder"}',
+      method: 'POST',
+      path: '/oauth/token?x=1',
+      headers: { 'content-type': 'application/json' },
+      body: '{"refresh_token":"rt_placeholder"}',
     });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/json');
@@ -71,7 +80,13 @@ describe('local answers', () => {
   it('is never used over plain HTTP', async () => {
     const h2 = await startHarness({ responses: [answer()] });
     try {
-      const status = await httpRequest({ socketPath: h2.socketPath, method: 'POST', path: 'http://api.example.test/oauth/token', agent: false, headers: { host: 'api.example.test' } });
+      const status = await httpRequest({
+        socketPath: h2.socketPath,
+        method: 'POST',
+        path: 'http://api.example.test/oauth/token',
+        agent: false,
+        headers: { host: 'api.example.test' },
+      });
       expect(status.body).not.toContain('placeholder-access');
       expect(h2.fake.requests.some((r) => r.path === '/oauth/token' && !r.secure)).toBe(true);
     } finally {

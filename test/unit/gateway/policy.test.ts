@@ -171,9 +171,7 @@ describe('policy decisions', () => {
 
 describe('injection and redaction', () => {
   it('matches exact hosts and one-label wildcards only', () => {
-    const inj = compileInjections([
-      { grant: 'github', hosts: ['api.github.com', '*.githubusercontent.com'], set: { Authorization: 'Bearer t' } },
-    ]);
+    const inj = compileInjections([{ grant: 'github', hosts: ['api.github.com', '*.githubusercontent.com'], set: { Authorization: 'Bearer t' } }]);
     expect(inj.find('api.github.com', 443)?.grant).toBe('github');
     expect(inj.find('raw.githubusercontent.com', 443)?.grant).toBe('github');
     expect(inj.find('a.b.githubusercontent.com', 443)).toBeUndefined();
@@ -219,6 +217,11 @@ describe('each refusal says which step refused it (the CLI names the fix from it
     expect(p.checkRequest('api.github.com', 443, 'POST', '/user')).toMatchObject({ allowed: false, kind: 'path' });
     expect(credentialedRefusal('api.github.com', 'TRACE')).toMatchObject({ allowed: false, kind: 'credential' });
     expect(p.checkHost('ok.test', 443).kind).toBeUndefined();
-    expect(refusalFields(p.checkHost('127.0.0.1', 8080), 8080)).toEqual({ blocked: true, reason: expect.stringContaining('127.0.0.1') as string, refusal: 'internal', port: 8080 });
+    expect(refusalFields(p.checkHost('127.0.0.1', 8080), 8080)).toEqual({
+      blocked: true,
+      reason: expect.stringContaining('127.0.0.1') as string,
+      refusal: 'internal',
+      port: 8080,
+    });
   });
 });

@@ -14,7 +14,9 @@ afterAll(async () => h.close());
 describe('forward proxy (absolute-form HTTP)', () => {
   it('forwards a plain HTTP request and strips hop-by-hop headers', async () => {
     const res = await httpRequest({
-      socketPath: h.socketPath, path: 'http://other.example.test/hello?x=1', agent: false,
+      socketPath: h.socketPath,
+      path: 'http://other.example.test/hello?x=1',
+      agent: false,
       headers: { host: 'other.example.test', 'proxy-authorization': 'Basic abc', 'keep-alive': 'timeout=5', 'x-custom': 'yes', connection: 'x-custom' },
     });
     expect(res.status).toBe(200);
@@ -50,10 +52,13 @@ describe('forward proxy (absolute-form HTTP)', () => {
 
   it('refuses an origin-form request on the proxy port with 400', async () => {
     const res = await new Promise<number>((resolve, reject) => {
-      http.request({ socketPath: h.socketPath, path: '/x', agent: false }, (r) => {
-        r.resume();
-        resolve(r.statusCode ?? 0);
-      }).on('error', reject).end();
+      http
+        .request({ socketPath: h.socketPath, path: '/x', agent: false }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        })
+        .on('error', reject)
+        .end();
     });
     expect(res).toBe(400);
   });
@@ -72,7 +77,7 @@ describe('CONNECT with TLS interception', () => {
     expect(JSON.stringify(h.events)).not.toContain('REAL-SECRET-TOKEN');
   });
 
-  it('leaves a non-granted host\'s headers untouched', async () => {
+  it("leaves a non-granted host's headers untouched", async () => {
     const res = await fetchVia(h, 'other.example.test', { path: '/x', headers: { authorization: 'Bearer client-own' } });
     expect(res.status).toBe(200);
     expect((JSON.parse(res.body) as { headers: Record<string, string> }).headers.authorization).toBe('Bearer client-own');

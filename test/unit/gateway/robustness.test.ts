@@ -12,7 +12,10 @@ const HOST = 'other.example.test';
 
 describe('request smuggling shapes are rejected before reaching upstream', () => {
   it.each([
-    ['Content-Length with Transfer-Encoding', `POST http://${HOST}/s HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
+    [
+      'Content-Length with Transfer-Encoding',
+      `POST http://${HOST}/s HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    ],
     ['two different Content-Lengths', `POST http://${HOST}/s HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde`],
     ['a non-final chunked coding', `POST http://${HOST}/s HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n`],
     ['an obfuscated Transfer-Encoding', `POST http://${HOST}/s HTTP/1.1\r\nHost: ${HOST}\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n`],
@@ -41,7 +44,9 @@ describe('request smuggling shapes are rejected before reaching upstream', () =>
       s.on('data', (c: Buffer) => (buf += c.toString()));
       s.on('close', () => resolve(buf));
       s.on('error', () => undefined);
-      s.write(`POST /s2 HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`);
+      s.write(
+        `POST /s2 HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`,
+      );
     });
     expect(out).toMatch(/^HTTP\/1\.1 400 /);
     expect(h.fake.requests.some((r) => r.path === '/smuggled' || r.path === '/s2')).toBe(false);
@@ -121,18 +126,20 @@ describe('malformed and abusive clients', () => {
     ];
     const batch = async (from: number, n: number): Promise<void> => {
       await Promise.all(
-        Array.from({ length: n }, (_, i) =>
-          new Promise<void>((resolve) => {
-            const s = net.connect(h.socketPath);
-            s.on('error', () => resolve());
-            s.on('close', () => resolve());
-            s.on('connect', () => {
-              s.write(shapes[(from + i) % shapes.length]!);
-              // Half the clients vanish at once, half wait to be thrown out.
-              if ((from + i) % 2 === 0) setTimeout(() => s.destroy(), 5);
-              else setTimeout(() => s.destroy(), 1000);
-            });
-          }),
+        Array.from(
+          { length: n },
+          (_, i) =>
+            new Promise<void>((resolve) => {
+              const s = net.connect(h.socketPath);
+              s.on('error', () => resolve());
+              s.on('close', () => resolve());
+              s.on('connect', () => {
+                s.write(shapes[(from + i) % shapes.length]!);
+                // Half the clients vanish at once, half wait to be thrown out.
+                if ((from + i) % 2 === 0) setTimeout(() => s.destroy(), 5);
+                else setTimeout(() => s.destroy(), 1000);
+              });
+            }),
         ),
       );
     };

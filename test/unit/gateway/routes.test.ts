@@ -10,7 +10,16 @@ describe('routing names', () => {
   });
 
   it('refuses other domains, deeper names, IPs and empty labels', () => {
-    for (const h of ['web.run.example.com', 'a.web.run.localhost', '127.0.0.1:8080', 'localhost', '.run.localhost', 'web..localhost', 'we_b.run.localhost', undefined]) {
+    for (const h of [
+      'web.run.example.com',
+      'a.web.run.localhost',
+      '127.0.0.1:8080',
+      'localhost',
+      '.run.localhost',
+      'web..localhost',
+      'we_b.run.localhost',
+      undefined,
+    ]) {
       expect(parseRouteHost(h)).toBeUndefined();
     }
   });

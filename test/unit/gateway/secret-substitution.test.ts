@@ -30,13 +30,16 @@ beforeAll(async () => {
     });
   };
   fake = await startFakeUpstream({ routes: { '/v1/body': echoBody } });
-  h = await startHarness({
-    policy: { policy: 'strict', rules: ['other.example.test'] },
-    substitutions: [
-      { name: 'STRIPE_KEY', placeholder: PH, value: VALUE, hosts: ['api.example.test'] },
-      { name: 'ODD', placeholder: ODD_PH, value: ODD, hosts: ['api.example.test'] },
-    ],
-  }, fake);
+  h = await startHarness(
+    {
+      policy: { policy: 'strict', rules: ['other.example.test'] },
+      substitutions: [
+        { name: 'STRIPE_KEY', placeholder: PH, value: VALUE, hosts: ['api.example.test'] },
+        { name: 'ODD', placeholder: ODD_PH, value: ODD, hosts: ['api.example.test'] },
+      ],
+    },
+    fake,
+  );
 });
 afterAll(async () => {
   await h.close();
@@ -49,7 +52,10 @@ const lastEvent = (): Promise<RequestEvent> => waitFor(() => h.requestEvents().a
 describe('secrets at the gateway', () => {
   it('a secret host is allowed under a strict policy, and the real value replaces the placeholder in every header', async () => {
     const basic = Buffer.from(`${PH}:`).toString('base64');
-    const r = await fetchVia(h, 'api.example.test', { path: '/v1/charges', headers: { authorization: `Bearer ${PH}`, 'x-api-key': PH, 'proxy-note': `k=${PH}`, 'x-basic': `Basic ${basic}` } });
+    const r = await fetchVia(h, 'api.example.test', {
+      path: '/v1/charges',
+      headers: { authorization: `Bearer ${PH}`, 'x-api-key': PH, 'proxy-note': `k=${PH}`, 'x-basic': `Basic ${basic}` },
+    });
     expect(r.status).toBe(200);
     const got = last();
     expect(got.authorization).toBe(`Bearer ${VALUE}`);
@@ -73,13 +79,28 @@ describe('secrets at the gateway', () => {
   });
 
   it('in a JSON body (escaped as JSON) with the length fixed, and in a form body (form-encoded)', async () => {
-    await fetchVia(h, 'api.example.test', { method: 'POST', path: '/v1/body', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: PH, odd: ODD_PH, n: 1 }) });
+    await fetchVia(h, 'api.example.test', {
+      method: 'POST',
+      path: '/v1/body',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key: PH, odd: ODD_PH, n: 1 }),
+    });
     const json = bodies.at(-1)!;
     expect(JSON.parse(json.body)).toEqual({ key: VALUE, odd: ODD, n: 1 });
     expect(Number(json.length)).toBe(Buffer.byteLength(json.body));
-    await fetchVia(h, 'api.example.test', { method: 'POST', path: '/v1/body', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `key=${PH}&odd=${ODD_PH}` });
+    await fetchVia(h, 'api.example.test', {
+      method: 'POST',
+      path: '/v1/body',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `key=${PH}&odd=${ODD_PH}`,
+    });
     expect(Object.fromEntries(new URLSearchParams(bodies.at(-1)!.body))).toEqual({ key: VALUE, odd: ODD });
-    await fetchVia(h, 'api.example.test', { method: 'POST', path: '/v1/body', headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `token ${PH}\n` });
+    await fetchVia(h, 'api.example.test', {
+      method: 'POST',
+      path: '/v1/body',
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      body: `token ${PH}\n`,
+    });
     expect(bodies.at(-1)!.body).toBe(`token ${VALUE}\n`);
   });
 
@@ -89,12 +110,22 @@ describe('secrets at the gateway', () => {
     expect(bodies.at(-1)!.body).toBe(big);
     await fetchVia(h, 'api.example.test', { method: 'POST', path: '/v1/body', headers: { 'content-type': 'application/octet-stream' }, body: `key=${PH}` });
     expect(bodies.at(-1)!.body).toBe(`key=${PH}`);
-    await fetchVia(h, 'api.example.test', { method: 'POST', path: '/v1/body', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: `{"key":"${PH}"}` });
+    await fetchVia(h, 'api.example.test', {
+      method: 'POST',
+      path: '/v1/body',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: `{"key":"${PH}"}`,
+    });
     expect(bodies.at(-1)!.body).toBe(`{"key":"${PH}"}`);
   });
 
   it('ATTACK: a placeholder sent to a host not listed reaches it as the placeholder, and is traced as refused', async () => {
-    await fetchVia(h, 'other.example.test', { method: 'POST', path: `/v1/body?k=${PH}`, headers: { authorization: `Bearer ${PH}`, 'content-type': 'application/json' }, body: JSON.stringify({ key: ODD_PH }) });
+    await fetchVia(h, 'other.example.test', {
+      method: 'POST',
+      path: `/v1/body?k=${PH}`,
+      headers: { authorization: `Bearer ${PH}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ key: ODD_PH }),
+    });
     const got = bodies.at(-1)!;
     expect(got.path).toBe(`/v1/body?k=${PH}`);
     expect(got.body).toBe(JSON.stringify({ key: ODD_PH }));
@@ -112,8 +143,19 @@ describe('secrets at the gateway', () => {
     if ('refused' in t) throw new Error('refused');
     const sock = await tlsOver(t.socket, 'other.example.test', h.ca.certPem);
     await new Promise<void>((resolve, reject) => {
-      const req = http.request({ createConnection: () => sock, method: 'POST', path: '/v1/body', headers: { host: 'other.example.test', 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } });
-      req.once('response', (res) => { res.resume(); res.once('end', () => { sock.destroy(); resolve(); }); });
+      const req = http.request({
+        createConnection: () => sock,
+        method: 'POST',
+        path: '/v1/body',
+        headers: { host: 'other.example.test', 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' },
+      });
+      req.once('response', (res) => {
+        res.resume();
+        res.once('end', () => {
+          sock.destroy();
+          resolve();
+        });
+      });
       req.once('error', reject);
       req.write(PH.slice(0, 10));
       setTimeout(() => req.end(PH.slice(10)), 50);
@@ -121,12 +163,20 @@ describe('secrets at the gateway', () => {
     expect((await lastEvent()).secretsRefused).toEqual(['STRIPE_KEY']);
   });
 
-  it('ATTACK: over plain HTTP to the secret\'s own host the value is never substituted (it would cross in clear text)', async () => {
+  it("ATTACK: over plain HTTP to the secret's own host the value is never substituted (it would cross in clear text)", async () => {
     // Permissive here: under the strict policy above, the secret's host is allowed on 443 only.
     const open = await startHarness({ substitutions: [{ name: 'STRIPE_KEY', placeholder: PH, value: VALUE, hosts: ['api.example.test'] }] }, fake);
     const r = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ socketPath: open.socketPath, method: 'GET', path: `http://api.example.test/v1/x`, headers: { host: 'api.example.test', authorization: `Bearer ${PH}` } });
-      req.once('response', (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      const req = http.request({
+        socketPath: open.socketPath,
+        method: 'GET',
+        path: `http://api.example.test/v1/x`,
+        headers: { host: 'api.example.test', authorization: `Bearer ${PH}` },
+      });
+      req.once('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
       req.once('error', reject);
       req.end();
     });

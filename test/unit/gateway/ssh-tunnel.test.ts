@@ -30,14 +30,18 @@ async function gateway(opts: { ssh?: string[]; rules?: string[]; deny?: string[]
   const tunnels = opts.ssh ? new SshTunnels(opts.ssh) : undefined;
   const override = new Map(['git.a.test', 'git.b.test', 'rules.test', 'denied.test', 'example.com'].map((h) => [h, { host: '127.0.0.1', port: echoPort }]));
   const proxy = createProxy({
-    ca: await testCA(), upstreamOverride: override, onEvent: (e) => events.push(e),
+    ca: await testCA(),
+    upstreamOverride: override,
+    onEvent: (e) => events.push(e),
     policy: { policy: opts.policy ?? 'permissive', rules: opts.rules ?? [], deny: opts.deny ?? [], allowHosts: [] },
     ...(tunnels ? { sshTunnels: tunnels } : {}),
   });
   const socketPath = join(dir, 'proxy.sock');
   const server = await proxy.listen(socketPath);
   return {
-    socketPath, events, tunnels,
+    socketPath,
+    events,
+    tunnels,
     close: async () => {
       await proxy.close();
       await new Promise((r) => server.close(r));

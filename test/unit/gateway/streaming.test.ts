@@ -13,7 +13,11 @@ beforeAll(async () => {
 afterAll(async () => h.close());
 
 /** A keep-alive-free HTTPS request through the proxy, returning the live response stream. */
-async function open(host: string, path: string, init: { method?: string; body?: Readable; headers?: Record<string, string> } = {}): Promise<http.IncomingMessage> {
+async function open(
+  host: string,
+  path: string,
+  init: { method?: string; body?: Readable; headers?: Record<string, string> } = {},
+): Promise<http.IncomingMessage> {
   const t = await connectTunnel(h.socketPath, `${host}:443`);
   if (!('socket' in t)) throw new Error(`refused: ${t.refused.body}`);
   const sock = await tlsOver(t.socket, host, h.ca.certPem);

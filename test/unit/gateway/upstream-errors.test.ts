@@ -20,17 +20,22 @@ describe('upstream failures in words', () => {
     expect(describeUpstreamError('ERR_STREAM_PREMATURE_CLOSE')).toBeUndefined();
   });
   it('the 502/504 body is one sentence naming the host and the cause', () => {
-    expect(upstreamFailureMessage('api.anthropic.com', 'ECONNREFUSED'))
-      .toBe('Moat could not reach api.anthropic.com from this machine: connection refused (ECONNREFUSED).');
-    expect(upstreamFailureMessage('api.openai.com', 'UND_ERR_HEADERS_TIMEOUT'))
-      .toBe('Moat reached api.openai.com but got no answer in time (UND_ERR_HEADERS_TIMEOUT).');
+    expect(upstreamFailureMessage('api.anthropic.com', 'ECONNREFUSED')).toBe(
+      'Moat could not reach api.anthropic.com from this machine: connection refused (ECONNREFUSED).',
+    );
+    expect(upstreamFailureMessage('api.openai.com', 'UND_ERR_HEADERS_TIMEOUT')).toBe(
+      'Moat reached api.openai.com but got no answer in time (UND_ERR_HEADERS_TIMEOUT).',
+    );
     expect(upstreamFailureMessage('x.example', 'WEIRD')).toBe('Moat could not complete the request to x.example (WEIRD).');
   });
 });
 
 describe('the gateway answers an unreachable upstream with that sentence', () => {
   let h: Harness | undefined;
-  afterEach(async () => { await h?.close(); h = undefined; });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
 
   it('connection refused: 502 naming the host and the cause, recorded as ECONNREFUSED', async () => {
     const port = await closedPort();

@@ -7,7 +7,10 @@ import { trustContext } from '../../../src/gateway/upstream.js';
 // accepted any certificate would hand a granted credential to whoever answers for the host.
 describe('upstream TLS verification', () => {
   let h: Harness | undefined;
-  afterEach(async () => { await h?.close(); h = undefined; });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
 
   it('refuses an upstream whose certificate no trusted CA signed, and never sends it the credential', async () => {
     h = await startHarness({

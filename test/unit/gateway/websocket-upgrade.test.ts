@@ -50,7 +50,10 @@ const seen = (path: string): number => h.fake.requests.filter((r) => r.path === 
 describe('a request pipelined behind an upgrade the origin refused', () => {
   it('inside TLS: is checked against the path rules (403), never reaches the origin, and is traced', async () => {
     const sock = await tlsTo('paths.example.test');
-    const out = await exchangeOn(sock, `${upgradeHead('/status/404', 'paths.example.test')}GET /secret-tls HTTP/1.1\r\nHost: paths.example.test\r\nConnection: close\r\n\r\n`);
+    const out = await exchangeOn(
+      sock,
+      `${upgradeHead('/status/404', 'paths.example.test')}GET /secret-tls HTTP/1.1\r\nHost: paths.example.test\r\nConnection: close\r\n\r\n`,
+    );
     expect(out).toMatch(/^HTTP\/1\.1 404 Refused\r\n[\s\S]*\r\n\r\nrefused\nHTTP\/1\.1 403 Forbidden\r\n/);
     expect(out).toContain('Moat blocked GET https://paths.example.test/secret-tls');
     expect(seen('/secret-tls')).toBe(0);
@@ -75,15 +78,21 @@ describe('a request pipelined behind an upgrade the origin refused', () => {
   it('inside a plain-HTTP CONNECT tunnel: the same', async () => {
     const t = await connectTunnel(h.socketPath, 'paths.example.test:80');
     if (!('socket' in t)) throw new Error('refused');
-    const out = await exchangeOn(t.socket, `${upgradeHead('/status/404', 'paths.example.test')}GET /secret-tunnel HTTP/1.1\r\nHost: paths.example.test\r\nConnection: close\r\n\r\n`);
+    const out = await exchangeOn(
+      t.socket,
+      `${upgradeHead('/status/404', 'paths.example.test')}GET /secret-tunnel HTTP/1.1\r\nHost: paths.example.test\r\nConnection: close\r\n\r\n`,
+    );
     expect(out).toMatch(/^HTTP\/1\.1 404 Refused\r\n[\s\S]*refused\nHTTP\/1\.1 403 Forbidden\r\n/);
     expect(seen('/secret-tunnel')).toBe(0);
     await waitFor(() => h.requestEvents().find((e) => e.url === 'http://paths.example.test/secret-tunnel' && e.blocked));
   });
 
-  it('a refusal whose body ends at the origin\'s close is re-framed (chunked), and the client connection stays open', async () => {
+  it("a refusal whose body ends at the origin's close is re-framed (chunked), and the client connection stays open", async () => {
     const sock = await tlsTo('paths.example.test');
-    const out = await exchangeOn(sock, `${upgradeHead('/ws-close-delimited', 'paths.example.test')}GET /status/201 HTTP/1.1\r\nHost: paths.example.test\r\nConnection: close\r\n\r\n`);
+    const out = await exchangeOn(
+      sock,
+      `${upgradeHead('/ws-close-delimited', 'paths.example.test')}GET /status/201 HTTP/1.1\r\nHost: paths.example.test\r\nConnection: close\r\n\r\n`,
+    );
     expect(out).toMatch(/^HTTP\/1\.1 404 Not Found\r\n[\s\S]*Transfer-Encoding: chunked\r\n\r\n10\r\nbody-until-close\r\n0\r\n\r\nHTTP\/1\.1 201 Created\r\n/);
     expect(seen('/status/201')).toBe(1);
   });
@@ -197,8 +206,14 @@ describe('upgrades that are not WebSocket, and malformed ones', () => {
   it.each([
     ['a POST upgrade', `POST /status/200 HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`],
     ['a missing key', 'GET /nokey HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'],
-    ['two keys', `GET /twokeys HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`],
-    ['a body', `GET /body HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nContent-Length: 5\r\n\r\nhello`],
+    [
+      'two keys',
+      `GET /twokeys HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`,
+    ],
+    [
+      'a body',
+      `GET /body HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nContent-Length: 5\r\n\r\nhello`,
+    ],
   ])('refuses %s with 400 before contacting the origin', async (_name, raw) => {
     const before = h.fake.requests.length;
     const sock = await tlsTo('api.example.test');

@@ -5,8 +5,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JsonlCursor, followFile } from '../../../src/home/follow.js';
 
 let dir: string;
-beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'moat-follow-')); });
-afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'moat-follow-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 async function all(it: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];
@@ -57,7 +61,10 @@ describe('followFile', () => {
         for await (const l of c.lines()) seen.push(l);
         return c.offset !== before;
       },
-      done: async (grew) => { grewLog.push(grew); return looks >= 4; },
+      done: async (grew) => {
+        grewLog.push(grew);
+        return looks >= 4;
+      },
     });
     expect(seen).toEqual(['one']);
     expect(grewLog).toEqual([false, true, false, false]);

@@ -18,8 +18,17 @@ import { compilePolicy } from '../../../src/gateway/policy.js';
 const tmp = (): Promise<string> => mkdtemp(join(tmpdir(), 'moat-build-boundary-'));
 
 const request = (over: Partial<RequestEvent> = {}): RequestEvent => ({
-  type: 'request', ts: '2026-12-02T00:00:00.000Z', method: 'GET', url: 'http://deb.debian.org/debian/dists/bookworm/InRelease',
-  host: 'deb.debian.org', status: 200, ttfbMs: 5, durationMs: 9, bytesUp: 0, bytesDown: 100, ...over,
+  type: 'request',
+  ts: '2026-12-02T00:00:00.000Z',
+  method: 'GET',
+  url: 'http://deb.debian.org/debian/dists/bookworm/InRelease',
+  host: 'deb.debian.org',
+  status: 200,
+  ttfbMs: 5,
+  durationMs: 9,
+  bytesUp: 0,
+  bytesDown: 100,
+  ...over,
 });
 
 describe('build policy hosts', () => {
@@ -36,7 +45,12 @@ describe('build policy hosts', () => {
   });
 
   it('a host named without a port is reachable on 80 and 443 only (CONNECT deb.debian.org:22 is refused); a named port is kept', () => {
-    const policy = compilePolicy({ policy: 'strict', rules: [], deny: [], allowHosts: buildAllowHosts(['deb.debian.org', '*.corp.example', 'mirror.example.net:8080']) });
+    const policy = compilePolicy({
+      policy: 'strict',
+      rules: [],
+      deny: [],
+      allowHosts: buildAllowHosts(['deb.debian.org', '*.corp.example', 'mirror.example.net:8080']),
+    });
     expect(policy.checkHost('deb.debian.org', 443).allowed).toBe(true);
     expect(policy.checkHost('deb.debian.org', 80).allowed).toBe(true);
     expect(policy.checkHost('deb.debian.org', 22).allowed).toBe(false);
@@ -57,11 +71,15 @@ describe('build trace', () => {
     const file = join(await tmp(), 'b.network.jsonl');
     const t = new BuildTrace(file);
     expect(t.record(request())).toBe('moat: net GET http://deb.debian.org/debian/dists/bookworm/InRelease 200');
-    expect(t.record(request({ method: 'CONNECT', url: 'evil.example:443', host: 'evil.example', status: 403, blocked: true, reason: 'not in the allowed hosts' })))
-      .toBe('moat: net refused CONNECT evil.example:443 (not in the allowed hosts)');
+    expect(
+      t.record(request({ method: 'CONNECT', url: 'evil.example:443', host: 'evil.example', status: 403, blocked: true, reason: 'not in the allowed hosts' })),
+    ).toBe('moat: net refused CONNECT evil.example:443 (not in the allowed hosts)');
     expect(t.record({ type: 'connect', ts: '', host: 'x', port: 1, allowed: true })).toBeUndefined();
     await t.close();
-    const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(2);
     expect(lines.every((l) => l.phase === 'build')).toBe(true);
     expect([...t.refused.keys()]).toEqual(['evil.example']);
@@ -94,18 +112,33 @@ describe("the daemon takes a build's requests over", () => {
     const d = await tmp();
     const src = join(d, 'build-network.jsonl');
     const good = JSON.stringify({ ...request(), phase: 'build' });
-    const refused = JSON.stringify({ ...request({ host: '127.0.0.1', url: 'http://127.0.0.1:9/', status: 403, blocked: true, reason: 'internal address' }), phase: 'build' });
-    await writeFile(src, [good, 'not json', JSON.stringify({ ...request(), phase: 'run' }), `{"phase":"build","x":"${'a'.repeat(70_000)}"}`, refused, ''].join('\n'));
+    const refused = JSON.stringify({
+      ...request({ host: '127.0.0.1', url: 'http://127.0.0.1:9/', status: 403, blocked: true, reason: 'internal address' }),
+      phase: 'build',
+    });
+    await writeFile(
+      src,
+      [good, 'not json', JSON.stringify({ ...request(), phase: 'run' }), `{"phase":"build","x":"${'a'.repeat(70_000)}"}`, refused, ''].join('\n'),
+    );
     const audit: Array<{ type: string; data: unknown }> = [];
     const net = await NetworkRecorder.open({
       file: join(d, 'network.jsonl'),
-      audit: { append: (type, data) => audit.push({ type, data }) > 0, appendEncoded: (type, line) => audit.push({ type, data: JSON.parse(line) as unknown }) > 0 },
+      audit: {
+        append: (type, data) => audit.push({ type, data }) > 0,
+        appendEncoded: (type, line) => audit.push({ type, data: JSON.parse(line) as unknown }) > 0,
+      },
       log: () => undefined,
     });
     expect(await net.recordBuild(src)).toBe(2);
     await net.close();
-    const trace = (await readFile(join(d, 'network.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { host: string; phase: string });
-    expect(trace.map((t) => [t.host, t.phase])).toEqual([['deb.debian.org', 'build'], ['127.0.0.1', 'build']]);
+    const trace = (await readFile(join(d, 'network.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { host: string; phase: string });
+    expect(trace.map((t) => [t.host, t.phase])).toEqual([
+      ['deb.debian.org', 'build'],
+      ['127.0.0.1', 'build'],
+    ]);
     expect(audit.map((a) => a.type)).toEqual(['network', 'network', 'policy']);
     expect(audit[2]?.data).toEqual({ decision: 'deny', phase: 'build', host: '127.0.0.1', reason: 'internal address' });
   });

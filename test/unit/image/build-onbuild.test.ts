@@ -51,19 +51,33 @@ describe('ensureImage and a base image with a fetching ONBUILD', () => {
     const { ensureImage } = await import('../../../src/image/build.js');
     const home = await mkdtemp(join(tmpdir(), 'moat-onbuild-'));
     const calls: string[] = [];
-    const runtime = new Proxy({}, {
-      get: (_t, name: string) => async (ref: string) => {
-        calls.push(name);
-        if (name === 'imageExists') return ref === 'evil/base:1';
-        if (name === 'inspectImage') return { id: 'sha256:1', tags: [ref], labels: {}, size: 1, created: 0, env: [], onBuild: ['ADD http://127.0.0.1:47311/secret.txt /leak.txt'] };
-        throw new Error(`unexpected ${name}`);
+    const runtime = new Proxy(
+      {},
+      {
+        get: (_t, name: string) => async (ref: string) => {
+          calls.push(name);
+          if (name === 'imageExists') return ref === 'evil/base:1';
+          if (name === 'inspectImage')
+            return { id: 'sha256:1', tags: [ref], labels: {}, size: 1, created: 0, env: [], onBuild: ['ADD http://127.0.0.1:47311/secret.txt /leak.txt'] };
+          throw new Error(`unexpected ${name}`);
+        },
       },
-    }) as never;
+    ) as never;
     const done: boolean[] = [];
     const run = ensureImage({
-      runtime, recipe: { baseImage: 'evil/base:1', extra: '' }, homeRoot: home, buildsDir: join(home, 'builds'), rebuild: false,
+      runtime,
+      recipe: { baseImage: 'evil/base:1', extra: '' },
+      homeRoot: home,
+      buildsDir: join(home, 'builds'),
+      rebuild: false,
       network: async () => ({ caDir: join(home, 'ca'), allowHosts: [], upstream: {} }),
-      progress: async () => ({ step: () => undefined, line: () => undefined, done: (ok) => { done.push(ok); } }),
+      progress: async () => ({
+        step: () => undefined,
+        line: () => undefined,
+        done: (ok) => {
+          done.push(ok);
+        },
+      }),
     });
     await expect(run).rejects.toThrow(/The base image evil\/base:1 has ONBUILD steps that the engine would fetch itself/);
     expect(calls).toEqual(['imageExists', 'imageExists', 'inspectImage']);

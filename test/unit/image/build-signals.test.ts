@@ -19,28 +19,50 @@ describe('a signal during an image build', () => {
     const removed: string[] = [];
     let gwDirsDuringBuild: string[] = [];
     let reraised: ((s: string) => void) | undefined;
-    const reraisedP = new Promise<string>((r) => { reraised = r; });
+    const reraisedP = new Promise<string>((r) => {
+      reraised = r;
+    });
     let relayId = '';
-    const runtime = new Proxy({}, {
-      get: (_t, name: string) => async (...args: unknown[]) => {
-        switch (name) {
-          case 'imageExists': return args[0] === 'debian:bookworm-slim';
-          case 'inspectImage': return { id: 'sha256:1', tags: [], labels: {}, size: 1, created: 0, env: [], onBuild: [] };
-          case 'create': relayId = 'relay-1'; return relayId;
-          case 'start': return undefined;
-          case 'logs': (args[2] as (l: { line: string }) => void)({ line: 'moat-build-relay ready' }); return undefined;
-          case 'inspect': return { status: 'running' };
-          case 'remove': removed.push(args[0] as string); return undefined;
-          case 'build':
-            gwDirsDuringBuild = (await readdir(buildsDir)).filter((f) => f.startsWith('gw-'));
-            signals.emit('SIGINT', 'SIGINT'); // Ctrl-C while a step runs; the engine call never returns
-            return new Promise(() => undefined);
-          default: throw new Error(`unexpected ${name}`);
-        }
+    const runtime = new Proxy(
+      {},
+      {
+        get:
+          (_t, name: string) =>
+          async (...args: unknown[]) => {
+            switch (name) {
+              case 'imageExists':
+                return args[0] === 'debian:bookworm-slim';
+              case 'inspectImage':
+                return { id: 'sha256:1', tags: [], labels: {}, size: 1, created: 0, env: [], onBuild: [] };
+              case 'create':
+                relayId = 'relay-1';
+                return relayId;
+              case 'start':
+                return undefined;
+              case 'logs':
+                (args[2] as (l: { line: string }) => void)({ line: 'moat-build-relay ready' });
+                return undefined;
+              case 'inspect':
+                return { status: 'running' };
+              case 'remove':
+                removed.push(args[0] as string);
+                return undefined;
+              case 'build':
+                gwDirsDuringBuild = (await readdir(buildsDir)).filter((f) => f.startsWith('gw-'));
+                signals.emit('SIGINT', 'SIGINT'); // Ctrl-C while a step runs; the engine call never returns
+                return new Promise(() => undefined);
+              default:
+                throw new Error(`unexpected ${name}`);
+            }
+          },
       },
-    }) as never;
+    ) as never;
     void ensureImage({
-      runtime, recipe: { baseImage: 'debian:bookworm-slim', extra: '' }, homeRoot: home, buildsDir, rebuild: false,
+      runtime,
+      recipe: { baseImage: 'debian:bookworm-slim', extra: '' },
+      homeRoot: home,
+      buildsDir,
+      rebuild: false,
       network: async () => ({ caDir: join(home, 'ca'), allowHosts: [], upstream: {} }),
       progress: async () => ({ step: () => undefined, line: () => undefined, done: () => undefined }),
       signalHooks: { signals, reraise: (s) => reraised?.(s) },

@@ -38,8 +38,14 @@ describe('generated image', () => {
     expect(buildHint('npm ERR! code ETARGET')).toMatch(/version does not exist/);
     expect(buildHint('moat: base image is alpine, not Debian- or Ubuntu-based')).toMatch(/base_image/);
   });
-  it('keeps the engine\'s own bookkeeping lines out of a failing step\'s output', () => {
-    for (const l of [' ---> Running in 0123456789ab', ' ---> 4f1e2d3c4b5a', 'Removing intermediate container 0123456789ab', 'Successfully built 4f1e2d3c4b5a', 'Successfully tagged moat-image:abc']) {
+  it("keeps the engine's own bookkeeping lines out of a failing step's output", () => {
+    for (const l of [
+      ' ---> Running in 0123456789ab',
+      ' ---> 4f1e2d3c4b5a',
+      'Removing intermediate container 0123456789ab',
+      'Successfully built 4f1e2d3c4b5a',
+      'Successfully tagged moat-image:abc',
+    ]) {
       expect(isEngineNoise(l), l).toBe(true);
     }
     for (const l of ['E: Unable to locate package foo', 'npm ERR! code ETARGET', 'Running in circles', '+ curl -fsSL https://x']) {

@@ -15,7 +15,9 @@ const CONFIG = join(ROOT, '.dependency-cruiser.cjs');
 const TSCONFIG = JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true }, include: ['src'] });
 
 const dirs: string[] = [];
-afterAll(async () => { await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))); });
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
 
 /** Write `files` (path under the tree -> source) and run the lint's depcruise command on its src/. */
 async function cruise(files: Record<string, string>): Promise<{ code: number; violations: string[] }> {
@@ -28,12 +30,17 @@ async function cruise(files: Record<string, string>): Promise<{ code: number; vi
   }
   return new Promise((done, fail) => {
     // The exact command of `npm run lint`, with its default (text) output.
-    execFile(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'err-long'], { cwd: dir, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 << 20 }, (err, stdout) => {
-      if (err && typeof err.code !== 'number') return fail(err);
-      // `  error RULE: FROM → TO` (a cycle continues with one `→ MODULE` per line: its first step is kept).
-      const violations = [...stdout.matchAll(/^ *error (\S+): (\S+) \u2192\s+(\S+)/gm)].map((m) => `${m[1]}: ${m[2]} -> ${m[3]}`).sort();
-      done({ code: typeof err?.code === 'number' ? err.code : 0, violations });
-    });
+    execFile(
+      process.execPath,
+      [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'err-long'],
+      { cwd: dir, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 << 20 },
+      (err, stdout) => {
+        if (err && typeof err.code !== 'number') return fail(err);
+        // `  error RULE: FROM → TO` (a cycle continues with one `→ MODULE` per line: its first step is kept).
+        const violations = [...stdout.matchAll(/^ *error (\S+): (\S+) \u2192\s+(\S+)/gm)].map((m) => `${m[1]}: ${m[2]} -> ${m[3]}`).sort();
+        done({ code: typeof err?.code === 'number' ? err.code : 0, violations });
+      },
+    );
   });
 }
 

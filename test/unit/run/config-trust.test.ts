@@ -33,18 +33,31 @@ const refusal = async (p: Promise<void>): Promise<MoatError> => {
 describe('moat.yaml approval per workspace', () => {
   it('guards what reaches beyond the container, build settings included', () => {
     const a = guardedSettings({ env: { A: '1' }, grants: ['github'] }, []);
-    expect(changedSettings(a, guardedSettings({ env: { A: '2' }, grants: ['github'], claude: { mcp: { x: { command: 'y' } } }, container: { cpus: 2 } }, []))).toEqual([]);
+    expect(
+      changedSettings(a, guardedSettings({ env: { A: '2' }, grants: ['github'], claude: { mcp: { x: { command: 'y' } } }, container: { cpus: 2 } }, [])),
+    ).toEqual([]);
     expect(changedSettings(a, guardedSettings({ grants: ['github', 'openai'] }, []))).toEqual(['grants']);
     expect(changedSettings(a, guardedSettings({ grants: ['github'] }, [mount('/:/host:ro', '/')]))).toEqual(['mounts']);
     expect(changedSettings(a, guardedSettings({ grants: ['github'], network: { policy: 'strict' } }, []))).toEqual(['network.policy']);
-    expect(changedSettings(a, guardedSettings({ grants: ['github'], dependencies: ['node@20'], base_image: 'ubuntu:24.04' }, []))).toEqual(['base_image', 'dependencies']);
+    expect(changedSettings(a, guardedSettings({ grants: ['github'], dependencies: ['node@20'], base_image: 'ubuntu:24.04' }, []))).toEqual([
+      'base_image',
+      'dependencies',
+    ]);
     expect(changedSettings(a, guardedSettings({ grants: ['github'], claude: { plugins: { 'x@m': true } } }, []))).toEqual(['claude.plugins']);
-    expect(changedSettings(a, guardedSettings({ grants: ['github'], claude: { version: '2.1.0' }, codex: { version: '0.1.0' } }, []))).toEqual(['claude.version', 'codex.version']);
+    expect(changedSettings(a, guardedSettings({ grants: ['github'], claude: { version: '2.1.0' }, codex: { version: '0.1.0' } }, []))).toEqual([
+      'claude.version',
+      'codex.version',
+    ]);
     // The process limit keeps a fork bomb off the host: an agent raising it is a change; memory and CPU are not.
     expect(changedSettings(a, guardedSettings({ grants: ['github'], container: { pids: 4_194_304 } }, []))).toEqual(['container.pids']);
     expect(changedSettings(a, guardedSettings({ grants: ['github'], container: { memory: '64g', cpus: 8 } }, []))).toEqual([]);
     // Key order does not matter.
-    expect(changedSettings(guardedSettings({ network: { policy: 'strict', rules: ['a.com'] } }, []), guardedSettings({ network: { rules: ['a.com'], policy: 'strict' } }, []))).toEqual([]);
+    expect(
+      changedSettings(
+        guardedSettings({ network: { policy: 'strict', rules: ['a.com'] } }, []),
+        guardedSettings({ network: { rules: ['a.com'], policy: 'strict' } }, []),
+      ),
+    ).toEqual([]);
   });
 
   it('first sight: only in-container settings need nothing; host-reaching ones are refused without a terminal', async () => {
@@ -52,7 +65,9 @@ describe('moat.yaml approval per workspace', () => {
     const other = join(dir, 'sub');
     await mkdir(other);
     const err = await refusal(checkConfigTrust(home, other, guard({}, [mount('~/.ssh:/home/moat/.ssh:ro', '/home/u/.ssh')]), opts));
-    expect(err.message).toBe(`moat.yaml in ${other} sets mounts, which reach beyond the container, and nobody has approved them here yet:\n    mounts:\n  +   - ~/.ssh → /home/moat/.ssh, read-only`);
+    expect(err.message).toBe(
+      `moat.yaml in ${other} sets mounts, which reach beyond the container, and nobody has approved them here yet:\n    mounts:\n  +   - ~/.ssh → /home/moat/.ssh, read-only`,
+    );
     expect(err.hint).toBe(`Review them (moat trust show ${other}), then run again with --approve-config to accept them.`);
   });
 
@@ -61,7 +76,9 @@ describe('moat.yaml approval per workspace', () => {
     await checkConfigTrust(home, ws, guard({ grants: ['github'] }), opts);
     const changed = guard({ grants: ['github'] }, [mount('~/.ssh:/stolen', '/home/u/.ssh')]);
     const err = await refusal(checkConfigTrust(home, ws, changed, opts));
-    expect(err.message).toBe(`moat.yaml changed mounts since the last run in ${ws}, and an agent in a run can edit that file:\n    mounts:\n  +   - ~/.ssh → /stolen, writable`);
+    expect(err.message).toBe(
+      `moat.yaml changed mounts since the last run in ${ws}, and an agent in a run can edit that file:\n    mounts:\n  +   - ~/.ssh → /stolen, writable`,
+    );
     // Still refused next time: a refusal approves nothing.
     await expect(checkConfigTrust(home, ws, changed, opts)).rejects.toThrow(/changed mounts/);
   });
@@ -74,18 +91,26 @@ describe('moat.yaml approval per workspace', () => {
   it('a mount whose text is unchanged but whose real source moved is named as such', async () => {
     await checkConfigTrust(home, ws, guard({}, [mount('./cfg/data:/data:ro', join(ws, 'cfg', 'data'))]), { ...opts, approve: true });
     const err = await refusal(checkConfigTrust(home, ws, guard({}, [mount('./cfg/data:/data:ro', '/etc', { outside: true })]), opts));
-    expect(err.message).toBe(`A mount source in moat.yaml now resolves to another host path than the one approved in ${ws} (a run can replace a folder on the way with a symbolic link):\n`
-      + `    mounts:\n  -   - ${join(ws, 'cfg', 'data')} → /data, read-only\n  +   - /etc → /data, read-only; ./cfg/data is in the workspace but resolves outside it`);
+    expect(err.message).toBe(
+      `A mount source in moat.yaml now resolves to another host path than the one approved in ${ws} (a run can replace a folder on the way with a symbolic link):\n` +
+        `    mounts:\n  -   - ${join(ws, 'cfg', 'data')} → /data, read-only\n  +   - /etc → /data, read-only; ./cfg/data is in the workspace but resolves outside it`,
+    );
   });
 
   it('--approve-config or a yes on the terminal records the new settings; a no starts nothing; the question comes last', async () => {
     await checkConfigTrust(home, ws, guard({}), opts);
     const asked: string[] = [];
-    const no = async (q: string, d: string): Promise<boolean> => { asked.push(q, d); return false; };
-    await expect(checkConfigTrust(home, ws, guard({ grants: ['openai'], network: { policy: 'strict' } }), { ...opts, confirm: no }))
-      .rejects.toThrow('Not started: the grants and network.policy in moat.yaml were not approved.');
+    const no = async (q: string, d: string): Promise<boolean> => {
+      asked.push(q, d);
+      return false;
+    };
+    await expect(checkConfigTrust(home, ws, guard({ grants: ['openai'], network: { policy: 'strict' } }), { ...opts, confirm: no })).rejects.toThrow(
+      'Not started: the grants and network.policy in moat.yaml were not approved.',
+    );
     expect(asked[0]).toBe('Run with these settings?');
-    expect(asked[1]).toBe(`moat.yaml changed grants and network.policy since the last run in ${ws}, and an agent in a run can edit that file:\n    grants:\n  +   - openai\n  - network.policy: permissive\n  + network.policy: strict`);
+    expect(asked[1]).toBe(
+      `moat.yaml changed grants and network.policy since the last run in ${ws}, and an agent in a run can edit that file:\n    grants:\n  +   - openai\n  - network.policy: permissive\n  + network.policy: strict`,
+    );
     await checkConfigTrust(home, ws, guard({ grants: ['openai'] }), { ...opts, confirm: async () => true });
     await checkConfigTrust(home, ws, guard({ grants: ['openai'] }), opts);
     await checkConfigTrust(home, ws, guard({ grants: ['openai', 'github'] }), { ...opts, approve: true });
@@ -107,13 +132,27 @@ describe('moat.yaml approval per workspace', () => {
     const { createHash } = await import('node:crypto');
     const file = join(home.root, 'trust', `${createHash('sha256').update(ws).digest('hex').slice(0, 32)}.json`);
     await mkdir(join(home.root, 'trust'), { recursive: true });
-    const settings = { mounts: ['./data:/data:ro'], grants: ['github'], network: { policy: 'strict', rules: ['a.com'] }, 'claude.sync_logs': false, 'claude.host_plugins': true, 'claude.marketplaces': {}, 'codex.sync_logs': false };
+    const settings = {
+      mounts: ['./data:/data:ro'],
+      grants: ['github'],
+      network: { policy: 'strict', rules: ['a.com'] },
+      'claude.sync_logs': false,
+      'claude.host_plugins': true,
+      'claude.marketplaces': {},
+      'codex.sync_logs': false,
+    };
     await writeFile(file, JSON.stringify({ workspace: ws, settings, approvedAt: '2026-01-01T00:00:00.000Z' }));
     const now = guard({ grants: ['github'], network: { policy: 'strict', rules: ['a.com'] } }, [mount('./data:/data:ro', join(ws, 'data'))]);
     await checkConfigTrust(home, ws, now, opts);
     // A value the old record never held is shown once.
-    await expect(checkConfigTrust(home, ws, guard({ ...{ grants: ['github'], network: { policy: 'strict', rules: ['a.com'] } }, dependencies: ['jq'] }, now.settings.mounts as MountEntry[]), opts))
-      .rejects.toThrow(/changed dependencies/);
+    await expect(
+      checkConfigTrust(
+        home,
+        ws,
+        guard({ ...{ grants: ['github'], network: { policy: 'strict', rules: ['a.com'] } }, dependencies: ['jq'] }, now.settings.mounts as MountEntry[]),
+        opts,
+      ),
+    ).rejects.toThrow(/changed dependencies/);
   });
 });
 

@@ -18,18 +18,34 @@ async function applied(file: string): Promise<Record<string, string>> {
   try {
     const path = join(dir, 'env');
     await writeFile(path, file);
-    const { stdout } = await execFileP('/bin/sh', ['-c', 'exec 3<"$1"; exec /usr/bin/env -i /bin/sh -c "$0" moat /usr/bin/env -0', APPLY, path], { encoding: 'utf8' });
-    return Object.fromEntries(stdout.split('\0').filter(Boolean).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+    const { stdout } = await execFileP('/bin/sh', ['-c', 'exec 3<"$1"; exec /usr/bin/env -i /bin/sh -c "$0" moat /usr/bin/env -0', APPLY, path], {
+      encoding: 'utf8',
+    });
+    return Object.fromEntries(
+      stdout
+        .split('\0')
+        .filter(Boolean)
+        .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-describe('the run\'s environment file', () => {
-  it('round-trips any value through moat-init\'s own reader (newlines, =, quotes, backslashes, escapes, controls)', async () => {
+describe("the run's environment file", () => {
+  it("round-trips any value through moat-init's own reader (newlines, =, quotes, backslashes, escapes, controls)", async () => {
     const env = {
-      A: 'plain', B: 'x = y = z', C: 'line\nbreak\n', D: `'single' "double" \`back\``, E: 'back\\slash \\n \\0101 \\c end\\',
-      F: '%s %b %%', G: '$HOME $(id) ${X}', H: '\t\r\x01\x7f', I: 'ünï ✓', J: '', PATH: '/x:/y',
+      A: 'plain',
+      B: 'x = y = z',
+      C: 'line\nbreak\n',
+      D: `'single' "double" \`back\``,
+      E: 'back\\slash \\n \\0101 \\c end\\',
+      F: '%s %b %%',
+      G: '$HOME $(id) ${X}',
+      H: '\t\r\x01\x7f',
+      I: 'ünï ✓',
+      J: '',
+      PATH: '/x:/y',
     };
     const file = encodeEnvFile(env);
     expect(file.split('\n').length).toBe(Object.keys(env).length + 1); // one line each
@@ -49,7 +65,7 @@ describe('the run\'s environment file', () => {
     expect(() => encodeEnvFile({ A: 'x\0y' })).toThrow(/NUL/);
   });
 
-  it('layers: image ENV under the run\'s, HOME fixed, a default PATH when nobody sets one', () => {
+  it("layers: image ENV under the run's, HOME fixed, a default PATH when nobody sets one", () => {
     expect(userEnvironment([], [{}]).PATH).toMatch(/\/usr\/bin/);
     const e = userEnvironment(['PATH=/img', 'LANG=C.UTF-8', 'HOME=/root'], [{ PATH: '/mine' }, { HOME: '/evil', X: '1' }]);
     expect(e).toMatchObject({ PATH: '/mine', LANG: 'C.UTF-8', HOME: '/home/moat', USER: 'moat', X: '1' });
@@ -57,12 +73,19 @@ describe('the run\'s environment file', () => {
 });
 
 describe('the privileged start', () => {
-  it('gets no variable but blanks of the loader\'s, and an env -i entrypoint with numbers only', () => {
+  it("gets no variable but blanks of the loader's, and an env -i entrypoint with numbers only", () => {
     const env = privilegedEnv();
     expect(Object.values(env).every((v) => v === '')).toBe(true);
     for (const k of ['LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'BASH_ENV', 'ENV', 'GCONV_PATH']) expect(LOADER_VARIABLES).toContain(k);
     expect(initEntrypoint({ uid: 1000, gid: 1000, proxyPort: 43128 })).toEqual([
-      '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'MOAT_UID=1000', 'MOAT_GID=1000', 'MOAT_PROXY_PORT=43128', '/bin/sh', '/usr/local/bin/moat-init',
+      '/usr/bin/env',
+      '-i',
+      'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+      'MOAT_UID=1000',
+      'MOAT_GID=1000',
+      'MOAT_PROXY_PORT=43128',
+      '/bin/sh',
+      '/usr/local/bin/moat-init',
     ]);
     expect(() => initEntrypoint({ uid: -1, gid: 0 })).toThrow();
   });

@@ -2,7 +2,13 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { changedHostExecutables, hostExecutablesWarning, hostFolderWarning, snapshotFolder, snapshotHostExecutables } from '../../../src/run/host-executables.js';
+import {
+  changedHostExecutables,
+  hostExecutablesWarning,
+  hostFolderWarning,
+  snapshotFolder,
+  snapshotHostExecutables,
+} from '../../../src/run/host-executables.js';
 
 let ws: string;
 beforeEach(async () => {
@@ -37,7 +43,7 @@ describe('files host tools execute from the workspace', () => {
     expect(w).toMatch(/Review them before using those tools here\.$/);
   });
 
-  it('names Claude Code\'s project settings and .mcp.json when a run adds or edits them', async () => {
+  it("names Claude Code's project settings and .mcp.json when a run adds or edits them", async () => {
     await mkdir(join(ws, '.claude'), { recursive: true });
     await writeFile(join(ws, '.claude', 'settings.json'), '{}\n');
     const before = await snapshotHostExecutables(ws);
@@ -50,7 +56,7 @@ describe('files host tools execute from the workspace', () => {
   });
 });
 
-describe('a folder of the user\'s own that the run can write (Claude Code\'s project folder with sync_logs)', () => {
+describe("a folder of the user's own that the run can write (Claude Code's project folder with sync_logs)", () => {
   it('names what the run added or changed there, symlinks not followed', async () => {
     const dir = join(ws, 'projects', '-home-me-code');
     await mkdir(join(dir, 'memory'), { recursive: true });
@@ -61,7 +67,9 @@ describe('a folder of the user\'s own that the run can write (Claude Code\'s pro
     await symlink('/etc', join(dir, 'link'));
     const changed = changedHostExecutables(before, await snapshotFolder(dir));
     expect(changed).toEqual(['link', 'memory', 'memory/MEMORY.md', 'new.jsonl']);
-    expect(hostFolderWarning('your Claude Code project folder X', changed)).toMatch(/^The run wrote link, memory, memory\/MEMORY\.md, new\.jsonl in your Claude Code project folder X: /);
+    expect(hostFolderWarning('your Claude Code project folder X', changed)).toMatch(
+      /^The run wrote link, memory, memory\/MEMORY\.md, new\.jsonl in your Claude Code project folder X: /,
+    );
     expect(hostFolderWarning('x', [])).toBeUndefined();
     expect([...(await snapshotFolder(dir)).keys()].some((k) => k.startsWith('link/'))).toBe(false);
   });

@@ -12,7 +12,10 @@ describe('Ctrl-C on an attached run that goes on without us', () => {
     events = [];
     release = detachOnInterrupt(1000, { onArm: () => events.push('arm'), onDetach: () => events.push('detach'), onStop: () => events.push('stop') }, signals);
   });
-  afterEach(() => { release(); vi.useRealTimers(); });
+  afterEach(() => {
+    release();
+    vi.useRealTimers();
+  });
 
   it('one Ctrl-C detaches once the second has passed', () => {
     signals.emit('SIGINT');

@@ -8,7 +8,9 @@ async function through(chunks: string[]): Promise<{ out: string; seen: boolean }
   const src = new PassThrough();
   const f = new StartMarkerFilter();
   let out = '';
-  src.pipe(f).on('data', (c: Buffer) => { out += c.toString(); });
+  src.pipe(f).on('data', (c: Buffer) => {
+    out += c.toString();
+  });
   for (const c of chunks) src.write(c);
   src.end();
   await new Promise((r) => f.on('end', r));
@@ -16,7 +18,7 @@ async function through(chunks: string[]): Promise<{ out: string; seen: boolean }
 }
 
 describe('moat-init\'s "command not found" line', () => {
-  it('is swallowed when it is the first line, even split across chunks (LF and the terminal\'s CRLF)', async () => {
+  it("is swallowed when it is the first line, even split across chunks (LF and the terminal's CRLF)", async () => {
     expect(await through([`${MISSING_COMMAND_MARKER}\n`])).toEqual({ out: '', seen: true });
     expect(await through(['moat-in', 'it: command-', 'not-found\r', '\n'])).toEqual({ out: '', seen: true });
   });
@@ -41,7 +43,9 @@ describe('the message for a command that is not in the image', () => {
     expect(missingCommandMessage('npx', dependencyForCommand)).toBe('npx is not in the image; add node to dependencies (moat deps info node)');
   });
   it('says "not found in the image" otherwise, and explains a path', () => {
-    expect(missingCommandMessage('frobnicate', dependencyForCommand)).toBe('frobnicate was not found in the image; add what provides it to dependencies (moat deps list shows the built-in ones)');
+    expect(missingCommandMessage('frobnicate', dependencyForCommand)).toBe(
+      'frobnicate was not found in the image; add what provides it to dependencies (moat deps list shows the built-in ones)',
+    );
     expect(missingCommandMessage('./build.sh', dependencyForCommand)).toBe('./build.sh does not exist in the container (a relative path starts at /workspace)');
     expect(missingCommandMessage('/opt/x', dependencyForCommand)).toBe('/opt/x does not exist in the container');
     expect(missingCommandMessage(undefined, dependencyForCommand)).toBe("the run's command was not found in the image");

@@ -26,10 +26,15 @@ describe('mount sources are resolved to their real paths', () => {
   });
 
   it('a link at any depth is followed, and a workspace source that leaves the workspace is marked', async () => {
-    for (const [link, target] of [['cfg/data', join(outside, 'data')], ['cfg', outside]] as const) {
+    for (const [link, target] of [
+      ['cfg/data', join(outside, 'data')],
+      ['cfg', outside],
+    ] as const) {
       await rm(join(ws, link), { recursive: true, force: true });
       await symlink(target, join(ws, link));
-      expect(await resolve('./cfg/data:/data:ro')).toEqual([{ spec: './cfg/data:/data:ro', source: join(outside, 'data'), target: '/data', readOnly: true, outside: true }]);
+      expect(await resolve('./cfg/data:/data:ro')).toEqual([
+        { spec: './cfg/data:/data:ro', source: join(outside, 'data'), target: '/data', readOnly: true, outside: true },
+      ]);
     }
   });
 
@@ -60,7 +65,9 @@ describe('mount sources are resolved to their real paths', () => {
     await expect(assertSourcesUnchanged([m.source])).resolves.toBeUndefined();
     await rm(join(ws, 'cfg'), { recursive: true });
     await symlink(outside, join(ws, 'cfg'));
-    await expect(assertSourcesUnchanged([m.source])).rejects.toThrow(`Not started: the mount source ${join(ws, 'cfg', 'data')} changed after it was checked (it now leads to ${join(outside, 'data')}); a folder on the way may have been replaced with a symbolic link.`);
+    await expect(assertSourcesUnchanged([m.source])).rejects.toThrow(
+      `Not started: the mount source ${join(ws, 'cfg', 'data')} changed after it was checked (it now leads to ${join(outside, 'data')}); a folder on the way may have been replaced with a symbolic link.`,
+    );
     await rm(join(ws, 'cfg'));
     await expect(assertSourcesUnchanged([m.source])).rejects.toThrow(/\(it is gone\)/);
   });

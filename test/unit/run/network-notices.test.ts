@@ -3,26 +3,65 @@ import { describe, expect, it } from 'vitest';
 import { NetworkNotices, allowPattern, shown, type NetworkLine, type Notice } from '../../../src/run/network-notices.js';
 
 const CONFIG = '~/.moat/config.yaml';
-const strict = (host: string): NetworkLine => ({ type: 'request', method: 'CONNECT', url: `${host}:443`, host, status: 403, blocked: true, refusal: 'strict', port: 443 });
-const refused = (host: string, error = 'ECONNREFUSED'): NetworkLine => ({ type: 'request', method: 'GET', url: `https://${host}/v1`, host, status: 502, error });
+const strict = (host: string): NetworkLine => ({
+  type: 'request',
+  method: 'CONNECT',
+  url: `${host}:443`,
+  host,
+  status: 403,
+  blocked: true,
+  refusal: 'strict',
+  port: 443,
+});
+const refused = (host: string, error = 'ECONNREFUSED'): NetworkLine => ({
+  type: 'request',
+  method: 'GET',
+  url: `https://${host}/v1`,
+  host,
+  status: 502,
+  error,
+});
 
 function live(n: NetworkNotices, lines: NetworkLine[]): string[] {
-  return lines.map((l) => n.observe(l)).filter((x): x is Notice => x !== undefined).map((x) => n.line(x));
+  return lines
+    .map((l) => n.observe(l))
+    .filter((x): x is Notice => x !== undefined)
+    .map((x) => n.line(x));
 }
 
 describe('network notices: one live line per refused or unreachable host, with the fix', () => {
   it('names the cause and the exact fix for each kind of refusal and failure', () => {
     const n = new NetworkNotices({ configPath: CONFIG });
-    expect(live(n, [
-      strict('www.google.com'),
-      { type: 'request', method: 'GET', url: 'http://127.0.0.1:8080/x', host: '127.0.0.1', status: 403, blocked: true, refusal: 'internal', port: 8080 },
-      { type: 'request', method: 'CONNECT', url: 'evil.example:443', host: 'evil.example', status: 403, blocked: true, refusal: 'deny', port: 443 },
-      { type: 'request', method: 'DELETE', url: 'https://api.github.com/user/keys/1?token=s3cret', host: 'api.github.com', status: 403, blocked: true, refusal: 'path', port: 443 },
-      { type: 'request', method: 'TRACE', url: 'https://api.openai.com/', host: 'api.openai.com', status: 403, blocked: true, refusal: 'credential', port: 443 },
-      refused('api.example.com'),
-      refused('tls.example', 'SELF_SIGNED_CERT_IN_CHAIN'),
-      { type: 'request', host: 'slow.example', status: 504, error: 'UND_ERR_HEADERS_TIMEOUT' },
-    ])).toEqual([
+    expect(
+      live(n, [
+        strict('www.google.com'),
+        { type: 'request', method: 'GET', url: 'http://127.0.0.1:8080/x', host: '127.0.0.1', status: 403, blocked: true, refusal: 'internal', port: 8080 },
+        { type: 'request', method: 'CONNECT', url: 'evil.example:443', host: 'evil.example', status: 403, blocked: true, refusal: 'deny', port: 443 },
+        {
+          type: 'request',
+          method: 'DELETE',
+          url: 'https://api.github.com/user/keys/1?token=s3cret',
+          host: 'api.github.com',
+          status: 403,
+          blocked: true,
+          refusal: 'path',
+          port: 443,
+        },
+        {
+          type: 'request',
+          method: 'TRACE',
+          url: 'https://api.openai.com/',
+          host: 'api.openai.com',
+          status: 403,
+          blocked: true,
+          refusal: 'credential',
+          port: 443,
+        },
+        refused('api.example.com'),
+        refused('tls.example', 'SELF_SIGNED_CERT_IN_CHAIN'),
+        { type: 'request', host: 'slow.example', status: 504, error: 'UND_ERR_HEADERS_TIMEOUT' },
+      ]),
+    ).toEqual([
       'blocked www.google.com (strict policy) — allow it with --allow-host www.google.com',
       'blocked 127.0.0.1:8080 (this machine or a private network) — allow it with --allow-host 127.0.0.1:8080',
       'blocked evil.example (network.deny) — remove its entry from network.deny in moat.yaml to allow it',
@@ -41,19 +80,26 @@ describe('network notices: one live line per refused or unreachable host, with t
 
   it('ignores allowed requests, local answers and upstream errors that do not mean unreachable', () => {
     const n = new NetworkNotices({ configPath: CONFIG });
-    expect(live(n, [
-      { type: 'request', host: 'ok.test', status: 200 },
-      { type: 'request', host: 'ok.test', status: 502 }, // the upstream's own 502
-      { type: 'request', host: 'x.test', status: 502, error: 'SOMETHING_ELSE' },
-      { type: 'request', host: 'api.github.com', status: 200, local: true },
-      { type: 'trace-budget-reached' } as NetworkLine,
-    ])).toEqual([]);
+    expect(
+      live(n, [
+        { type: 'request', host: 'ok.test', status: 200 },
+        { type: 'request', host: 'ok.test', status: 502 }, // the upstream's own 502
+        { type: 'request', host: 'x.test', status: 502, error: 'SOMETHING_ELSE' },
+        { type: 'request', host: 'api.github.com', status: 200, local: true },
+        { type: 'trace-budget-reached' } as NetworkLine,
+      ]),
+    ).toEqual([]);
     expect(n.summary()).toEqual([]);
   });
 
   it("leaves the image build's refusals out: they were shown while the image built, and --allow-host does not fix them", () => {
     const n = new NetworkNotices({ configPath: CONFIG });
-    expect(live(n, [{ ...strict('pypi.org'), phase: 'build' }, { ...refused('127.0.0.1'), phase: 'build' }])).toEqual([]);
+    expect(
+      live(n, [
+        { ...strict('pypi.org'), phase: 'build' },
+        { ...refused('127.0.0.1'), phase: 'build' },
+      ]),
+    ).toEqual([]);
     expect(n.summary()).toEqual([]);
   });
 });
@@ -80,7 +126,10 @@ describe('network notices: host names are hostile input', () => {
 
   it('keeps a bounded number of hosts and counts the rest', () => {
     const n = new NetworkNotices({ configPath: CONFIG, maxHosts: 3, shownHosts: 2 });
-    const ann = live(n, Array.from({ length: 50 }, (_, i) => strict(`h${i}.test`)));
+    const ann = live(
+      n,
+      Array.from({ length: 50 }, (_, i) => strict(`h${i}.test`)),
+    );
     expect(ann).toHaveLength(3);
     const s = n.summary();
     expect(s[0]).toBe('moat: the network refused or could not reach 50 hosts during this run:');
@@ -93,9 +142,13 @@ describe('network notices: one summary at the end', () => {
   it('lists every host once and groups the fixes, not three lines per host', () => {
     const n = new NetworkNotices({ configPath: CONFIG });
     live(n, [
-      strict('www.google.com'), strict('www.google.com'), strict('registry.example'),
+      strict('www.google.com'),
+      strict('www.google.com'),
+      strict('registry.example'),
       { type: 'request', method: 'CONNECT', url: 'evil.example:443', host: 'evil.example', status: 403, blocked: true, refusal: 'deny', port: 443 },
-      refused('api.example.com'), refused('api.example.com'), refused('api.example.com', 'ENOTFOUND'),
+      refused('api.example.com'),
+      refused('api.example.com'),
+      refused('api.example.com', 'ENOTFOUND'),
       { type: 'refusals', host: 'www.google.com', status: 403, count: 40 },
       { type: 'refusals', host: '*', status: 403, count: 7 },
       { type: 'request', host: 'api.github.com', status: 401, grant: 'github:repo' },
@@ -123,7 +176,10 @@ describe('network notices: one summary at the end', () => {
 
   it('a refused grant alone still gets its line', () => {
     const n = new NetworkNotices({ configPath: CONFIG });
-    live(n, [{ type: 'request', host: 'api.github.com', status: 403, grant: 'github' }, { type: 'request', host: 'api.openai.com', status: 403, grant: 'openai', blocked: true, refusal: 'strict' }]);
+    live(n, [
+      { type: 'request', host: 'api.github.com', status: 403, grant: 'github' },
+      { type: 'request', host: 'api.openai.com', status: 403, grant: 'openai', blocked: true, refusal: 'strict' },
+    ]);
     expect(n.summary()).toEqual([
       'moat: the network refused or could not reach 1 host during this run:',
       '  api.openai.com  blocked: strict policy, 1 request',

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NetworkNotices } from '../../../src/run/network-notices.js';
 import { watchNetwork } from '../../../src/run/network-watch.js';
 
-const blocked = (host: string) => JSON.stringify({ type: 'request', method: 'CONNECT', url: `${host}:443`, host, status: 403, blocked: true, refusal: 'strict', port: 443 });
+const blocked = (host: string) =>
+  JSON.stringify({ type: 'request', method: 'CONNECT', url: `${host}:443`, host, status: 403, blocked: true, refusal: 'strict', port: 443 });
 const until = async (fn: () => boolean, ms = 3000): Promise<void> => {
   const end = Date.now() + ms;
   while (!fn()) {
@@ -14,10 +15,14 @@ const until = async (fn: () => boolean, ms = 3000): Promise<void> => {
   }
 };
 
-describe('following a run\'s network.jsonl', () => {
+describe("following a run's network.jsonl", () => {
   let dir: string;
-  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'moat-netwatch-')); });
-  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'moat-netwatch-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('prints a line for a host refused while the run goes on, once, and nothing more after stop', async () => {
     const file = join(dir, 'network.jsonl');

@@ -38,10 +38,13 @@ describe('the approval diff', () => {
   it('removals, scalars, plugins, marketplaces and a redirected mount read as YAML, never as JSON', () => {
     const data: MountEntry = { spec: './cfg/data:/data', source: '/ws/cfg/data', target: '/data', readOnly: false };
     const before = guardedSettings({ grants: ['github', 'npm'], network: { policy: 'strict' } }, [data]);
-    const after = guardedSettings({
-      base_image: 'ubuntu:24.04',
-      claude: { plugins: { 'x@m': true }, marketplaces: { m: { source: 'github', repo: 'a/b' } } },
-    }, [{ ...data, source: '/', outside: true }]);
+    const after = guardedSettings(
+      {
+        base_image: 'ubuntu:24.04',
+        claude: { plugins: { 'x@m': true }, marketplaces: { m: { source: 'github', repo: 'a/b' } } },
+      },
+      [{ ...data, source: '/', outside: true }],
+    );
     const lines = summaryLines(diffSettings(before, after, opts), opts).lines;
     expect(lines).toEqual([
       '  mounts:',
@@ -90,7 +93,8 @@ describe('the approval diff', () => {
   it('a workspace source that resolves outside the workspace says so', () => {
     const m: MountEntry = { spec: './cfg:/cfg:ro', source: '/etc', target: '/cfg', readOnly: true, outside: true };
     expect(summaryLines(diffSettings(undefined, guardedSettings({}, [m]), opts), opts).lines).toEqual([
-      '  mounts:', '+   - /etc → /cfg, read-only; ./cfg is in the workspace but resolves outside it',
+      '  mounts:',
+      '+   - /etc → /cfg, read-only; ./cfg is in the workspace but resolves outside it',
     ]);
   });
 
@@ -104,9 +108,6 @@ describe('the approval diff', () => {
 
   it('moat trust show lists every entry', () => {
     const lines = fullLines(diffSettings(undefined, guardedSettings({ network: { rules: hosts(5) } }, [ssh]), opts), opts);
-    expect(lines).toEqual([
-      '  mounts:', '+   - ~/.ssh → /home/moat/.ssh, read-only',
-      '  network.rules:', ...hosts(5).map((h) => `+   - ${h}`),
-    ]);
+    expect(lines).toEqual(['  mounts:', '+   - ~/.ssh → /home/moat/.ssh, read-only', '  network.rules:', ...hosts(5).map((h) => `+   - ${h}`)]);
   });
 });

@@ -25,8 +25,13 @@ const CLASSIC = [
   msg({ stream: 'Successfully built feedbeef\n' }),
 ];
 const CLASSIC_LINES = [
-  'Step 1/2 : FROM debian:bookworm-slim', ' ---> 30da6ccccfdd', 'Step 2/2 : RUN echo héllo', ' ---> Running in 0123456789ab',
-  'héllo world', 'second line', 'Successfully built feedbeef',
+  'Step 1/2 : FROM debian:bookworm-slim',
+  ' ---> 30da6ccccfdd',
+  'Step 2/2 : RUN echo héllo',
+  ' ---> Running in 0123456789ab',
+  'héllo world',
+  'second line',
+  'Successfully built feedbeef',
 ];
 
 describe('the build progress stream', () => {
@@ -47,7 +52,7 @@ describe('the build progress stream', () => {
     expect(run(bytes).lines).toEqual(CLASSIC_LINES);
   });
 
-  it('fails with the engine\'s message: errorDetail first, the deprecated error field otherwise; the first one wins', () => {
+  it("fails with the engine's message: errorDetail first, the deprecated error field otherwise; the first one wins", () => {
     const detail = run([
       msg({ stream: 'Step 2/2 : RUN exit 3\n' }),
       msg({ errorDetail: { code: 3, message: "The command '/bin/sh -c exit 3' returned a non-zero code: 3" }, error: 'old field' }),
@@ -115,15 +120,26 @@ describe('the build progress stream', () => {
 describe('the build request', () => {
   const PEM = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU+/=\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----';
   const req: BuildRequest = {
-    contextDir: '/nonexistent', files: ['Dockerfile'], tag: 'moat-image:abc', labels: { 'moat.managed': 'true', 'moat.home': '/home/u/.moat' },
-    buildArgs: { MOAT_BUILD_CA: PEM }, networkMode: 'container:0123abcd', onOutput: () => undefined,
+    contextDir: '/nonexistent',
+    files: ['Dockerfile'],
+    tag: 'moat-image:abc',
+    labels: { 'moat.managed': 'true', 'moat.home': '/home/u/.moat' },
+    buildArgs: { MOAT_BUILD_CA: PEM },
+    networkMode: 'container:0123abcd',
+    onOutput: () => undefined,
   };
 
   it('asks for the classic builder, names the network and the tag, and carries labels and args as JSON', () => {
     const q = buildQuery(req);
     expect(q).toEqual({
-      t: 'moat-image:abc', labels: JSON.stringify(req.labels), buildargs: JSON.stringify({ MOAT_BUILD_CA: PEM }),
-      nocache: '0', rm: '1', forcerm: '1', networkmode: 'container:0123abcd', version: '1',
+      t: 'moat-image:abc',
+      labels: JSON.stringify(req.labels),
+      buildargs: JSON.stringify({ MOAT_BUILD_CA: PEM }),
+      nocache: '0',
+      rm: '1',
+      forcerm: '1',
+      networkmode: 'container:0123abcd',
+      version: '1',
     });
     expect(buildQuery({ ...req, noCache: true }).nocache).toBe('1');
   });

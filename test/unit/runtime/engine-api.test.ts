@@ -29,8 +29,10 @@ describe('engine API helpers', () => {
   it('honours DOCKER_HOST', () => {
     expect(engineEndpoint({})).toEqual({ socketPath: '/var/run/docker.sock', address: 'unix:///var/run/docker.sock' });
     expect(engineEndpoint({ DOCKER_HOST: '' })).toEqual({ socketPath: '/var/run/docker.sock', address: 'unix:///var/run/docker.sock' });
-    expect(engineEndpoint({ DOCKER_HOST: 'unix:///run/user/1000/podman/podman.sock' }))
-      .toEqual({ socketPath: '/run/user/1000/podman/podman.sock', address: 'unix:///run/user/1000/podman/podman.sock' });
+    expect(engineEndpoint({ DOCKER_HOST: 'unix:///run/user/1000/podman/podman.sock' })).toEqual({
+      socketPath: '/run/user/1000/podman/podman.sock',
+      address: 'unix:///run/user/1000/podman/podman.sock',
+    });
     expect(engineEndpoint({ DOCKER_HOST: 'tcp://127.0.0.1:2375' })).toEqual({ host: '127.0.0.1', port: 2375, address: 'tcp://127.0.0.1:2375' });
     expect(engineEndpoint({ DOCKER_HOST: 'tcp://docker.example' })).toEqual({ host: 'docker.example', port: 2375, address: 'tcp://docker.example' });
     expect(engineEndpoint({ DOCKER_HOST: 'tcp://[::1]:2376' })).toEqual({ host: '::1', port: 2376, address: 'tcp://[::1]:2376' });
@@ -39,7 +41,7 @@ describe('engine API helpers', () => {
     expect(() => engineEndpoint({ DOCKER_HOST: 'tcp://' })).toThrow(/not supported/);
     expect(() => engineEndpoint({ DOCKER_HOST: 'tcp://h:2376', DOCKER_TLS_VERIFY: '1' })).toThrow(/TLS/);
   });
-  it('chooses the engine\'s newest API version, capped at the newest moat knows; refuses one too old or unreadable', () => {
+  it("chooses the engine's newest API version, capped at the newest moat knows; refuses one too old or unreadable", () => {
     expect(compareApi('1.9', '1.41')).toBeLessThan(0);
     expect(compareApi('1.41', '1.41')).toBe(0);
     expect(compareApi('2.0', '1.99')).toBeGreaterThan(0);
@@ -65,7 +67,9 @@ describe('log line splitting', () => {
     const { readLogLines } = await import('../../../src/runtime/docker/docker-runtime.js');
     const src = new PassThrough();
     const got: string[] = [];
-    const done = readLogLines(src, true, (l) => { got.push(`${l.ts}|${l.line}`); });
+    const done = readLogLines(src, true, (l) => {
+      got.push(`${l.ts}|${l.line}`);
+    });
     src.write('2026-11-24T18:00:00.1Z one\n2026-11-24T18:00:01Z tw');
     src.end('o-no-newline');
     await done;

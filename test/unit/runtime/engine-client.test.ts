@@ -69,7 +69,19 @@ describe('API version: named on every request, learnt once', () => {
   it('the run path: the ping it makes first anyway is the only one, and every later request is /v1.41/…', async () => {
     await engine.runtime.ping();
     await engine.runtime.list({ 'moat.managed': 'true' });
-    await engine.runtime.create({ image: 'x', cmd: [], env: {}, workingDir: '/', labels: {}, mounts: [], tty: false, openStdin: false, network: 'none', pidsLimit: 10, capAdd: [] });
+    await engine.runtime.create({
+      image: 'x',
+      cmd: [],
+      env: {},
+      workingDir: '/',
+      labels: {},
+      mounts: [],
+      tty: false,
+      openStdin: false,
+      network: 'none',
+      pidsLimit: 10,
+      capAdd: [],
+    });
     expect(paths()).toEqual(['GET /_ping', 'GET /v1.41/containers/json', 'POST /v1.41/containers/create']);
   });
 
@@ -103,13 +115,18 @@ describe('API version: named on every request, learnt once', () => {
     expect(paths().every((p) => p === 'GET /_ping')).toBe(true);
   });
 
-  it('an engine that no longer accepts moat\'s newest version says what to do', async () => {
+  it("an engine that no longer accepts moat's newest version says what to do", async () => {
     engine.apiVersion = '1.70';
-    engine.handlers.set('GET /containers/json', (_q, res) => json(res, 400, {
-      message: `client version ${MAX_API} is too old. Minimum supported API version is 1.60, please upgrade your client to a newer version`,
-    }));
+    engine.handlers.set('GET /containers/json', (_q, res) =>
+      json(res, 400, {
+        message: `client version ${MAX_API} is too old. Minimum supported API version is 1.60, please upgrade your client to a newer version`,
+      }),
+    );
     const err = await engine.runtime.list({}).catch((e: unknown) => e);
-    expect(err).toMatchObject({ message: expect.stringMatching(/needs API 1\.60 or newer; this moat speaks up to/) as unknown, hint: expect.stringMatching(/^Update moat/) as unknown });
+    expect(err).toMatchObject({
+      message: expect.stringMatching(/needs API 1\.60 or newer; this moat speaks up to/) as unknown,
+      hint: expect.stringMatching(/^Update moat/) as unknown,
+    });
   });
 
   it('a failed version check is not remembered: the next call tries again', async () => {
@@ -126,7 +143,8 @@ describe('API version: named on every request, learnt once', () => {
 });
 
 describe('builds through the Engine API client', () => {
-  const PEM = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU+/= &?#%\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+  const PEM =
+    '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU+/= &?#%\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
   async function request(over: Partial<BuildRequest> = {}): Promise<{ req: BuildRequest; lines: string[] }> {
     const ctx = join(dir, 'ctx');
     execFileSync('mkdir', ['-p', ctx]);
@@ -136,8 +154,14 @@ describe('builds through the Engine API client', () => {
     return {
       lines,
       req: {
-        contextDir: ctx, files: ['Dockerfile', 'moat-init'], tag: 'moat-image:test', labels: { 'moat.managed': 'true', 'moat.home': '/h' },
-        buildArgs: { MOAT_BUILD_CA: PEM }, networkMode: 'container:0123abcd', onOutput: (l) => lines.push(l), ...over,
+        contextDir: ctx,
+        files: ['Dockerfile', 'moat-init'],
+        tag: 'moat-image:test',
+        labels: { 'moat.managed': 'true', 'moat.home': '/h' },
+        buildArgs: { MOAT_BUILD_CA: PEM },
+        networkMode: 'container:0123abcd',
+        onOutput: (l) => lines.push(l),
+        ...over,
       },
     };
   }
@@ -147,10 +171,15 @@ describe('builds through the Engine API client', () => {
     if (end) res.end();
   };
 
-  it('sends the context as tar with the classic builder\'s parameters; a multi-line PEM build arg arrives intact', async () => {
-    engine.handlers.set('POST /build', (_q, res) => stream(res, [
-      { stream: 'Step 1/3 : FROM debian:bookworm-slim\n' }, { stream: 'hi\n' }, { aux: { ID: 'sha256:abc' } }, { stream: 'Successfully built abc\n' },
-    ]));
+  it("sends the context as tar with the classic builder's parameters; a multi-line PEM build arg arrives intact", async () => {
+    engine.handlers.set('POST /build', (_q, res) =>
+      stream(res, [
+        { stream: 'Step 1/3 : FROM debian:bookworm-slim\n' },
+        { stream: 'hi\n' },
+        { aux: { ID: 'sha256:abc' } },
+        { stream: 'Successfully built abc\n' },
+      ]),
+    );
     const { req, lines } = await request();
     await engine.runtime.build(req);
     const sent = engine.requests.find((r) => r.url.startsWith('/v1.41/build?'));
@@ -158,8 +187,14 @@ describe('builds through the Engine API client', () => {
     expect(sent?.type).toBe('application/x-tar');
     const q = new URL(sent?.url ?? '', 'http://x').searchParams;
     expect(Object.fromEntries(q)).toEqual({
-      t: 'moat-image:test', labels: JSON.stringify(req.labels), buildargs: JSON.stringify({ MOAT_BUILD_CA: PEM }),
-      nocache: '0', rm: '1', forcerm: '1', networkmode: 'container:0123abcd', version: '1',
+      t: 'moat-image:test',
+      labels: JSON.stringify(req.labels),
+      buildargs: JSON.stringify({ MOAT_BUILD_CA: PEM }),
+      nocache: '0',
+      rm: '1',
+      forcerm: '1',
+      networkmode: 'container:0123abcd',
+      version: '1',
     });
     expect((JSON.parse(q.get('buildargs') ?? '{}') as Record<string, string>).MOAT_BUILD_CA).toBe(PEM);
     const tarFile = join(dir, 'sent.tar');
@@ -172,16 +207,22 @@ describe('builds through the Engine API client', () => {
     expect(lines).toEqual(['Step 1/3 : FROM debian:bookworm-slim', 'hi', 'Successfully built abc']);
   });
 
-  it('a failing step rejects with the engine\'s own message', async () => {
-    engine.handlers.set('POST /build', (_q, res) => stream(res, [
-      { stream: 'Step 2/2 : RUN exit 3\n' }, { errorDetail: { code: 3, message: "The command '/bin/sh -c exit 3' returned a non-zero code: 3" }, error: "The command '/bin/sh -c exit 3' returned a non-zero code: 3" },
-    ]));
+  it("a failing step rejects with the engine's own message", async () => {
+    engine.handlers.set('POST /build', (_q, res) =>
+      stream(res, [
+        { stream: 'Step 2/2 : RUN exit 3\n' },
+        {
+          errorDetail: { code: 3, message: "The command '/bin/sh -c exit 3' returned a non-zero code: 3" },
+          error: "The command '/bin/sh -c exit 3' returned a non-zero code: 3",
+        },
+      ]),
+    );
     const { req, lines } = await request();
     await expect(engine.runtime.build(req)).rejects.toThrow("Docker could not build the image: The command '/bin/sh -c exit 3' returned a non-zero code: 3");
     expect(lines).toEqual(['Step 2/2 : RUN exit 3']);
   });
 
-  it('an error status before any output rejects with the engine\'s message', async () => {
+  it("an error status before any output rejects with the engine's message", async () => {
     engine.handlers.set('POST /build', (_q, res) => json(res, 500, { message: 'Cannot locate specified Dockerfile: Dockerfile' }));
     const { req } = await request();
     await expect(engine.runtime.build(req)).rejects.toThrow('Docker could not build the image: Cannot locate specified Dockerfile: Dockerfile');
@@ -198,7 +239,11 @@ describe('builds through the Engine API client', () => {
 
   it('an error thrown by onOutput stops the build read and reaches the caller as itself', async () => {
     engine.handlers.set('POST /build', (_q, res) => stream(res, [{ stream: 'Step 1/1 : FROM debian:bookworm-slim\n' }], false));
-    const { req } = await request({ onOutput: () => { throw new Error('log disk full'); } });
+    const { req } = await request({
+      onOutput: () => {
+        throw new Error('log disk full');
+      },
+    });
     await expect(engine.runtime.build(req)).rejects.toThrow('Docker could not build the image: log disk full');
   });
 

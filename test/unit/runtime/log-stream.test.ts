@@ -73,7 +73,10 @@ describe('hostile output: line splitting is linear and bounded', () => {
     const got: LogLine[] = [];
     const f = new FrameLines((l) => got.push(l), max);
     const line = Buffer.alloc(100_000, 'C');
-    for (const m of engineMessages(line)) { f.frame('stdout', m); f.frame('stderr', Buffer.from(`${TS} err\n`)); }
+    for (const m of engineMessages(line)) {
+      f.frame('stdout', m);
+      f.frame('stderr', Buffer.from(`${TS} err\n`));
+    }
     f.finish();
     const out = got.filter((l) => l.stream === 'stdout');
     expectPieces(out, 'C'.repeat(100_000), max);

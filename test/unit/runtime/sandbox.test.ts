@@ -9,7 +9,7 @@ const ADDR = 'unix:///var/run/docker.sock';
 const runsc = { path: '/usr/bin/runsc', runtimeArgs: [...RUNSC_ARGS] };
 
 describe('chooseSandbox', () => {
-  it('defaults to gVisor when the engine has runsc registered with the transport\'s arguments', () => {
+  it("defaults to gVisor when the engine has runsc registered with the transport's arguments", () => {
     expect(chooseSandbox(undefined, { runc: { path: 'runc' }, runsc }, 'runc', ADDR)).toEqual({ sandbox: 'gvisor', engineRuntime: 'runsc' });
   });
 
@@ -24,7 +24,11 @@ describe('chooseSandbox', () => {
 
   it('an explicit gVisor the engine does not have is an error with the fix, never runc', () => {
     let err: unknown;
-    try { chooseSandbox({ sandbox: 'gvisor', source: 'MOAT_SANDBOX' }, { runc: {} }, 'runc', ADDR); } catch (e) { err = e; }
+    try {
+      chooseSandbox({ sandbox: 'gvisor', source: 'MOAT_SANDBOX' }, { runc: {} }, 'runc', ADDR);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(MoatError);
     expect((err as MoatError).message).toBe(`gVisor was asked for (MOAT_SANDBOX) but the engine at ${ADDR} has no runsc runtime registered.`);
     expect((err as MoatError).hint).toContain('"--host-uds=open"');

@@ -6,8 +6,12 @@ import { join } from 'node:path';
 import { tarArchive, tarContext, tarHeader, type TarEntry } from '../../../src/runtime/docker/tar.js';
 
 let dir: string;
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'moat-tar-')); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'moat-tar-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 const LONG = `${'folder-'.repeat(12)}end/${'n'.repeat(90)}.txt`; // 183 bytes: needs ustar's prefix field
 const ENTRIES: TarEntry[] = [
@@ -53,8 +57,14 @@ function parse(buf: Buffer): Array<{ name: string; size: number; mode: number; m
 describe('the build-context tar writer', () => {
   it('writes an archive GNU tar lists with the right names, sizes and modes', async () => {
     const f = await writeTar('list.tar', tarArchive(ENTRIES));
-    const listing = execFileSync('tar', ['--list', '--verbose', '--numeric-owner', '--full-time', '-f', f], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC', LC_ALL: 'C.UTF-8' } });
-    const rows = listing.trim().split('\n').map((l) => l.split(/\s+/));
+    const listing = execFileSync('tar', ['--list', '--verbose', '--numeric-owner', '--full-time', '-f', f], {
+      encoding: 'utf8',
+      env: { ...process.env, TZ: 'UTC', LC_ALL: 'C.UTF-8' },
+    });
+    const rows = listing
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/));
     expect(rows.map((r) => r.slice(5).join(' '))).toEqual(ENTRIES.map((e) => e.name));
     expect(rows.map((r) => Number(r[2]))).toEqual(ENTRIES.map((e) => e.data.length));
     expect(rows.map((r) => r[0])).toEqual(['-rw-r--r--', '-rwxr-xr-x', '-rw-------', '-rw-r-----', '-rwx------', '-rw-r--r--', '-rw-r--r--']);
@@ -107,7 +117,10 @@ describe('the build context read from a folder', () => {
     await writeFile(join(ctx, 'not-named'), 'left out\n');
     await utimes(join(ctx, 'Dockerfile'), 1_600_000_000, 1_600_000_000);
     const got = parse(await tarContext(ctx, ['Dockerfile', 'sub/run.sh']));
-    expect(got.map((g) => [g.name, g.mode, g.data.toString()])).toEqual([['Dockerfile', 0o644, 'FROM scratch\n'], ['sub/run.sh', 0o755, '#!/bin/sh\n']]);
+    expect(got.map((g) => [g.name, g.mode, g.data.toString()])).toEqual([
+      ['Dockerfile', 0o644, 'FROM scratch\n'],
+      ['sub/run.sh', 0o755, '#!/bin/sh\n'],
+    ]);
     expect(got[0]?.mtime).toBe(1_600_000_000);
   });
 

@@ -16,7 +16,9 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'moat-gc-'));
   home = new MoatHome(join(dir, 'home'));
 });
-afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 describe('collectGarbage', () => {
   it('removes what no run references (after the grace time), keeps what one does', async () => {

@@ -29,7 +29,9 @@ beforeEach(async () => {
   await symlink('src/a.txt', join(ws, 'alias'));
   store = new ObjectStore(join(dir, 'store'));
 });
-afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 describe('restore', () => {
   it('puts back contents, modes, links; removes what was added', async () => {
@@ -93,13 +95,23 @@ describe('restore', () => {
     const before = await snap();
     const to = join(dir, 'to');
     await mkdir(to);
-    await applyRestore(to, store, planRestore(before, undefined, (p) => p === 'src' || p.startsWith('src/')));
+    await applyRestore(
+      to,
+      store,
+      planRestore(before, undefined, (p) => p === 'src' || p.startsWith('src/')),
+    );
     expect(await readdir(to)).toEqual(['src']);
     expect(await readFile(join(to, 'src', 'a.txt'), 'utf8')).toBe('original a\n');
     const hash = before.entries.find((e) => e.path === 'b.sh')?.hash as string;
     await writeFile(store.path(hash), 'tampered');
     const to2 = join(dir, 'to2');
     await mkdir(to2);
-    await expect(applyRestore(to2, store, planRestore(before, undefined, (p) => p === 'b.sh'))).rejects.toThrow(/damaged/);
+    await expect(
+      applyRestore(
+        to2,
+        store,
+        planRestore(before, undefined, (p) => p === 'b.sh'),
+      ),
+    ).rejects.toThrow(/damaged/);
   });
 });

@@ -19,7 +19,9 @@ beforeEach(async () => {
   await mkdir(ws);
   store = new ObjectStore(join(dir, 'store'));
 });
-afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 async function objectCount(): Promise<number> {
   let n = 0;
@@ -36,7 +38,12 @@ describe('takeSnapshot', () => {
     await symlink('src/a.txt', join(ws, 'link'));
     const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
     const m = await readManifest(store, r.hash);
-    expect(m.entries.map((e) => [e.path, e.type])).toEqual([['b.txt', 'file'], ['link', 'link'], ['src', 'dir'], ['src/a.txt', 'file']]);
+    expect(m.entries.map((e) => [e.path, e.type])).toEqual([
+      ['b.txt', 'file'],
+      ['link', 'link'],
+      ['src', 'dir'],
+      ['src/a.txt', 'file'],
+    ]);
     expect(m.entries.find((e) => e.path === 'b.txt')?.mode).toBe(0o755);
     expect(m.entries.find((e) => e.path === 'link')?.target).toBe('src/a.txt');
     expect((await store.read(sha256('same\n'))).toString()).toBe('same\n');
@@ -82,7 +89,10 @@ describe('hostile workspaces', () => {
     await writeFile(join(dir, 'outside', 'key'), 'OUTSIDE KEY');
     await symlink(join(dir, 'outside'), join(ws, 'dirlink'));
     const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
-    expect(r.manifest.entries.map((e) => [e.path, e.type])).toEqual([['dirlink', 'link'], ['leak', 'link']]);
+    expect(r.manifest.entries.map((e) => [e.path, e.type])).toEqual([
+      ['dirlink', 'link'],
+      ['leak', 'link'],
+    ]);
     expect(await store.has(sha256('HOST SECRET'))).toBe(false);
     expect(await store.has(sha256('OUTSIDE KEY'))).toBe(false);
   });
@@ -93,7 +103,10 @@ describe('hostile workspaces', () => {
     const t0 = Date.now();
     const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(r.manifest.entries.map((e) => [e.path, e.type])).toEqual([['ok', 'file'], ['pipe', 'other']]);
+    expect(r.manifest.entries.map((e) => [e.path, e.type])).toEqual([
+      ['ok', 'file'],
+      ['pipe', 'other'],
+    ]);
   });
 
   it('hostile-snapshot-many-files: more entries than snapshots.max_files stop the walk with an error naming the setting', async () => {
@@ -125,7 +138,10 @@ describe('hostile workspaces', () => {
 
   it('hostile-snapshot-deep-tree: folders past snapshots depth are recorded, not entered', async () => {
     let p = ws;
-    for (let i = 0; i < 12; i++) { p = join(p, 'd'); await mkdir(p); }
+    for (let i = 0; i < 12; i++) {
+      p = join(p, 'd');
+      await mkdir(p);
+    }
     const r = await takeSnapshot({ workspace: ws, store, limits: { ...DEFAULT_LIMITS, maxDepth: 5 } });
     expect(r.manifest.entries.length).toBe(5);
     expect(r.manifest.skippedCount).toBe(1);

@@ -11,7 +11,9 @@ async function dir(): Promise<string> {
   dirs.push(d);
   return d;
 }
-afterEach(async () => { for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true }); });
+afterEach(async () => {
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
 
 const rec = (i: number): LogRecord => ({ ts: `2026-12-01T00:00:00.${String(i).padStart(9, '0')}Z`, stream: 'stdout', line: `line ${i} ${'x'.repeat(100)}` });
 const size = async (f: string): Promise<number> => (await stat(f).catch(() => ({ size: 0 }))).size;
@@ -29,7 +31,10 @@ describe('hostile output: stored output is capped', () => {
     expect(marker && isMarker(marker) ? marker.dropped : 0).toBeGreaterThan(900_000);
     expect(marker?.line).toMatch(/earlier output dropped.*container\.log_limit/);
     const kept: LogRecord[] = [];
-    for (const f of [OLD_LOG_FILE, LOG_FILE]) await readRecords(join(d, f), 0, (r) => { if (!isMarker(r)) kept.push(r); });
+    for (const f of [OLD_LOG_FILE, LOG_FILE])
+      await readRecords(join(d, f), 0, (r) => {
+        if (!isMarker(r)) kept.push(r);
+      });
     expect(kept.at(-1)).toEqual(rec(9999));
     // What is kept is the newest output, without a gap.
     const first = Number(/line (\d+)/.exec(kept[0]?.line ?? '')?.[1]);

@@ -10,8 +10,18 @@ import type { RunMetadata } from '../../../src/store/types.js';
 
 function meta(id: string, name: string, over: Partial<RunMetadata> = {}): RunMetadata {
   return {
-    id, name, workspace: '/w', command: ['true'], image: 'img', grants: [], interactive: false, keep: false,
-    state: 'running', createdAt: new Date().toISOString(), home: '/h', ...over,
+    id,
+    name,
+    workspace: '/w',
+    command: ['true'],
+    image: 'img',
+    grants: [],
+    interactive: false,
+    keep: false,
+    state: 'running',
+    createdAt: new Date().toISOString(),
+    home: '/h',
+    ...over,
   };
 }
 
@@ -65,16 +75,25 @@ describe('RunStore', () => {
     const worker = join(dir, 'worker.mjs');
     const { writeFile } = await import('node:fs/promises');
     // Each worker increments exitCode 25 times under the store's lock.
-    await writeFile(worker, `
+    await writeFile(
+      worker,
+      `
       const { RunStore } = await import(${JSON.stringify(new URL('../../../src/store/store.ts', import.meta.url).href)});
       const { MoatHome } = await import(${JSON.stringify(new URL('../../../src/home/paths.ts', import.meta.url).href)});
       const s = new RunStore(new MoatHome(process.argv[2]));
       for (let i = 0; i < 25; i++) await s.update(process.argv[3], (m) => ({ ...m, exitCode: m.exitCode + 1 }));
-    `);
-    await Promise.all(Array.from({ length: 4 }, () => new Promise<void>((resolve, reject) => {
-      const p = fork(worker, [dir, id], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-      p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`))));
-    })));
+    `,
+    );
+    await Promise.all(
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const p = fork(worker, [dir, id], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+            p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`))));
+          }),
+      ),
+    );
     const final = JSON.parse(await readFile(store.metadataFile(id), 'utf8')) as RunMetadata;
     expect(final.exitCode).toBe(100);
     expect(final.name).toBe('steady-newt');

@@ -4,21 +4,40 @@ import { sanitizeForTerminal } from '../../../src/term/sanitize.js';
 
 describe('renderTable', () => {
   it('upper-case headers, columns two spaces apart, no borders, no trailing blanks', () => {
-    expect(renderTable(['NAME', 'STATE', 'AGE'], [['brave-otter', 'running', '3 min ago'], ['x', 'stopped (0)', '']])).toBe(
-      'NAME         STATE        AGE\n'
-      + 'brave-otter  running      3 min ago\n'
-      + 'x            stopped (0)\n',
-    );
+    expect(
+      renderTable(
+        ['NAME', 'STATE', 'AGE'],
+        [
+          ['brave-otter', 'running', '3 min ago'],
+          ['x', 'stopped (0)', ''],
+        ],
+      ),
+    ).toBe('NAME         STATE        AGE\n' + 'brave-otter  running      3 min ago\n' + 'x            stopped (0)\n');
   });
 
-  it('cuts a long cell with … at the column\'s maximum and aligns right where asked', () => {
-    const out = renderTable([{ header: 'COMMAND', max: 8 }, { header: 'N', align: 'right' }], [['abcdefghijk', '7'], ['ab', '123']]);
+  it("cuts a long cell with … at the column's maximum and aligns right where asked", () => {
+    const out = renderTable(
+      [
+        { header: 'COMMAND', max: 8 },
+        { header: 'N', align: 'right' },
+      ],
+      [
+        ['abcdefghijk', '7'],
+        ['ab', '123'],
+      ],
+    );
     expect(out).toBe('COMMAND     N\nabcdefg…    7\nab        123\n');
   });
 
   it('colour is added after measuring, so it never shifts a column', () => {
     const red = (s: string): string => `\u001b[31m${s}\u001b[39m`;
-    const out = renderTable(['A', 'B'], [[{ text: 'ok', paint: red }, 'x'], ['long-one', 'y']]);
+    const out = renderTable(
+      ['A', 'B'],
+      [
+        [{ text: 'ok', paint: red }, 'x'],
+        ['long-one', 'y'],
+      ],
+    );
     expect(out.split('\n')[1]).toBe(`${red('ok')}        x`);
     expect(out.split('\n')[2]).toBe('long-one  y');
   });

@@ -40,16 +40,28 @@ describe('secret references and moat.yaml secrets:', () => {
   });
 
   it('moat.yaml accepts the shorthand and the long form, and points at a bad reference by line', () => {
-    const cfg = parseConfigText('secrets:\n  STRIPE_KEY:\n    from: op://Dev/Stripe/test-key\n    hosts: [api.stripe.com]\n  LEGACY:\n    from: env://LEGACY\n    expose: env\n  SHORT: env://OTHER\n', moatConfigSchema, 'moat.yaml');
-    expect(cfg.secrets).toEqual({ STRIPE_KEY: { from: 'op://Dev/Stripe/test-key', hosts: ['api.stripe.com'] }, LEGACY: { from: 'env://LEGACY', expose: 'env' }, SHORT: 'env://OTHER' });
-    expect(() => parseConfigText('secrets:\n  X: file:///etc/passwd\n', moatConfigSchema, 'moat.yaml')).toThrow(/moat\.yaml:2:\d+: .*expected "op:\/\/vault\/item\/field"/);
+    const cfg = parseConfigText(
+      'secrets:\n  STRIPE_KEY:\n    from: op://Dev/Stripe/test-key\n    hosts: [api.stripe.com]\n  LEGACY:\n    from: env://LEGACY\n    expose: env\n  SHORT: env://OTHER\n',
+      moatConfigSchema,
+      'moat.yaml',
+    );
+    expect(cfg.secrets).toEqual({
+      STRIPE_KEY: { from: 'op://Dev/Stripe/test-key', hosts: ['api.stripe.com'] },
+      LEGACY: { from: 'env://LEGACY', expose: 'env' },
+      SHORT: 'env://OTHER',
+    });
+    expect(() => parseConfigText('secrets:\n  X: file:///etc/passwd\n', moatConfigSchema, 'moat.yaml')).toThrow(
+      /moat\.yaml:2:\d+: .*expected "op:\/\/vault\/item\/field"/,
+    );
     expect(() => parseConfigText('secrets:\n  X:\n    from: env://A\n    expose: file\n', moatConfigSchema, 'moat.yaml')).toThrow(/moat\.yaml:4/);
     expect(() => parseConfigText('secrets:\n  X:\n    from: env://A\n    hosts: ["http://x/"]\n', moatConfigSchema, 'moat.yaml')).toThrow(/moat\.yaml:4/);
   });
 
   it('a name set both in env: and secrets: is refused, naming both', () => {
     expect(() => secretSpecs({ TOKEN: 'env://A' }, { TOKEN: 'x' })).toThrow(/TOKEN is set both in env: and in secrets:/);
-    expect(secretSpecs({ T: { from: 'env://A', hosts: ['API.Stripe.com'] } }, {})).toEqual([{ name: 'T', from: parseSecretReference('env://A'), hosts: ['api.stripe.com'] }]);
+    expect(secretSpecs({ T: { from: 'env://A', hosts: ['API.Stripe.com'] } }, {})).toEqual([
+      { name: 'T', from: parseSecretReference('env://A'), hosts: ['api.stripe.com'] },
+    ]);
   });
 });
 
@@ -71,7 +83,9 @@ describe('placeholders shaped like the secret', () => {
 
 describe('env:// resolves from the environment moat runs in', () => {
   it('resolves, and the container sees the placeholder (or the value with expose: env)', async () => {
-    const [a, b] = await resolveSecrets([spec('STRIPE', 'env://HOST_STRIPE', ['api.stripe.com']), { ...spec('LEGACY', 'env://HOST_LEGACY'), expose: 'env' }], { env: { HOST_STRIPE: VALUE, HOST_LEGACY: 'legacy-value-123' } });
+    const [a, b] = await resolveSecrets([spec('STRIPE', 'env://HOST_STRIPE', ['api.stripe.com']), { ...spec('LEGACY', 'env://HOST_LEGACY'), expose: 'env' }], {
+      env: { HOST_STRIPE: VALUE, HOST_LEGACY: 'legacy-value-123' },
+    });
     expect(a).toMatchObject({ name: 'STRIPE', scheme: 'env', value: VALUE, hosts: ['api.stripe.com'] });
     expect(secretEnv([a!, b!])).toEqual({ STRIPE: a!.placeholder, LEGACY: 'legacy-value-123' });
     const warnings = secretWarnings([a!, b!, { ...a!, name: 'NOWHERE', hosts: [] }]);
@@ -98,7 +112,7 @@ describe('op:// through `op read` (a stand-in with its interface and exit codes)
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-  it('reads the value from op\'s stdout (no newline added), never passing a value on its command line', async () => {
+  it("reads the value from op's stdout (no newline added), never passing a value on its command line", async () => {
     const [s] = await resolveSecrets([spec('STRIPE_KEY', 'op://Dev/Stripe/test-key', ['api.stripe.com'])], { env });
     expect(s!.value).toBe(VALUE);
     const argv = await readFile(join(dir, 'argv'), 'utf8');
@@ -107,7 +121,13 @@ describe('op:// through `op read` (a stand-in with its interface and exit codes)
   });
 
   const cases: Array<[string, NodeJS.ProcessEnv | ((e: NodeJS.ProcessEnv) => NodeJS.ProcessEnv), string, RegExp, string]> = [
-    ['op is missing', (e) => ({ ...e, PATH: '/nonexistent' }), 'op://Dev/Stripe/test-key', /needs the 1Password CLI, and "op" is not on PATH/, 'eval $(op signin)'],
+    [
+      'op is missing',
+      (e) => ({ ...e, PATH: '/nonexistent' }),
+      'op://Dev/Stripe/test-key',
+      /needs the 1Password CLI, and "op" is not on PATH/,
+      'eval $(op signin)',
+    ],
     ['not signed in', (e) => ({ ...e, FAKE_OP_SIGNED_IN: '0' }), 'op://Dev/Stripe/test-key', /the 1Password CLI is not signed in/, 'eval $(op signin)'],
     ['no such vault', (e) => e, 'op://Prod/Stripe/test-key', /has no vault "Prod"/, 'op vault list'],
     ['no such item', (e) => e, 'op://Dev/Linear/test-key', /the vault "Dev" has no item "Linear"/, 'op item list --vault "Dev"'],

@@ -9,7 +9,14 @@ import type { ResolvedSecret } from '../../../../src/credentials/secrets/types.j
 
 const VALUE = 'sk_test_runFileValue0123456789abcdef';
 const SECRETS: ResolvedSecret[] = [
-  { name: 'STRIPE_KEY', scheme: 'op', ref: 'op://Dev/Stripe/test-key', value: VALUE, placeholder: 'sk_test_placeholder0123456789abcdef', hosts: ['api.stripe.com'] },
+  {
+    name: 'STRIPE_KEY',
+    scheme: 'op',
+    ref: 'op://Dev/Stripe/test-key',
+    value: VALUE,
+    placeholder: 'sk_test_placeholder0123456789abcdef',
+    hosts: ['api.stripe.com'],
+  },
   { name: 'LEGACY', scheme: 'env', ref: 'env://LEGACY', value: 'legacy-exposed-value', placeholder: 'x'.repeat(20), hosts: [], expose: 'env' },
 ];
 
@@ -45,6 +52,9 @@ describe("a run's secrets file (CLI → daemon)", () => {
     const g = gatewaySecrets(SECRETS);
     expect(g.substitutions.map((s) => s.name)).toEqual(['STRIPE_KEY']);
     expect(g.redact).toEqual([VALUE, 'legacy-exposed-value']);
-    expect(g.audit).toEqual([{ name: 'STRIPE_KEY', scheme: 'op', hosts: ['api.stripe.com'], exposed: false }, { name: 'LEGACY', scheme: 'env', hosts: [], exposed: true }]);
+    expect(g.audit).toEqual([
+      { name: 'STRIPE_KEY', scheme: 'op', hosts: ['api.stripe.com'], exposed: false },
+      { name: 'LEGACY', scheme: 'env', hosts: [], exposed: true },
+    ]);
   });
 });

@@ -14,7 +14,17 @@ import { type FakeSsm, startFakeSsm } from '../../../fakes/ssm.js';
  */
 const CREDS = { accessKeyId: 'AKIAMOATTEST00000001', secretAccessKey: 'moat/test/secret/access/key/0000000000000' };
 const VALUE = 'sk_live_ssmValue0123456789abcdefABCDEF';
-const AWS_VARS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_EC2_METADATA_DISABLED'];
+const AWS_VARS = [
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_PROFILE',
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_EC2_METADATA_DISABLED',
+];
 
 let fake: FakeSsm;
 let dir: string;
@@ -33,18 +43,29 @@ const testEnv = (): NodeJS.ProcessEnv => ({ MOAT_TESTING: '1', MOAT_TEST_SSM_END
 const ssm = (ref: string) => [{ name: 'STRIPE_KEY', from: parseSecretReference(ref) as SecretReference, hosts: ['api.stripe.com'] }];
 
 async function failure(p: Promise<unknown>): Promise<MoatError> {
-  try { await p; } catch (err) { if (err instanceof MoatError) return err; throw err; }
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof MoatError) return err;
+    throw err;
+  }
   throw new Error('expected a MoatError');
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'moat-ssm-'));
-  fake = await startFakeSsm({ credentials: CREDS, parameters: { '/team/stripe/key': VALUE }, errors: { '/team/denied': 'AccessDeniedException', '/team/expired': 'ExpiredTokenException' } });
+  fake = await startFakeSsm({
+    credentials: CREDS,
+    parameters: { '/team/stripe/key': VALUE },
+    errors: { '/team/denied': 'AccessDeniedException', '/team/expired': 'ExpiredTokenException' },
+  });
   caFile = join(dir, 'ca.pem');
   await writeFile(caFile, fake.ca.certPem);
 });
 afterEach(() => {
-  for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  for (const [k, v] of Object.entries(saved))
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
 });
 afterAll(async () => {
   await fake.close();
@@ -56,7 +77,13 @@ describe('ssm:// through the AWS SDK, signed with the default credential chain',
     awsEnv({ AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, AWS_REGION: 'eu-central-1' });
     const [s] = await resolveSecrets(ssm('ssm:///team/stripe/key'), { env: testEnv() });
     expect(s!.value).toBe(VALUE);
-    expect(fake.requests.at(-1)).toEqual({ target: 'AmazonSSM.GetParameter', name: '/team/stripe/key', withDecryption: true, region: 'eu-central-1', signatureOk: true });
+    expect(fake.requests.at(-1)).toEqual({
+      target: 'AmazonSSM.GetParameter',
+      name: '/team/stripe/key',
+      withDecryption: true,
+      region: 'eu-central-1',
+      signatureOk: true,
+    });
   });
   it('a region in the reference wins over the default', async () => {
     awsEnv({ AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, AWS_REGION: 'eu-central-1' });
@@ -65,12 +92,30 @@ describe('ssm:// through the AWS SDK, signed with the default credential chain',
   });
 
   const cases: Array<[string, Record<string, string>, string, RegExp, string]> = [
-    ['parameter not found', { AWS_REGION: 'eu-west-1' }, 'ssm:///team/missing', /SSM has no parameter \/team\/missing in your default region/, 'aws ssm describe-parameters'],
+    [
+      'parameter not found',
+      { AWS_REGION: 'eu-west-1' },
+      'ssm:///team/missing',
+      /SSM has no parameter \/team\/missing in your default region/,
+      'aws ssm describe-parameters',
+    ],
     ['access denied', { AWS_REGION: 'eu-west-1' }, 'ssm:///team/denied', /may not read this parameter/, 'aws sts get-caller-identity'],
     ['expired credentials', { AWS_REGION: 'eu-west-1' }, 'ssm:///team/expired', /AWS credentials have expired/, 'aws sso login'],
-    ['credentials AWS does not accept (bad signature)', { AWS_REGION: 'eu-west-1', AWS_SECRET_ACCESS_KEY: 'wrong-secret-key-000000000000000000000000' }, 'ssm:///team/stripe/key', /AWS does not accept your credentials \(InvalidSignatureException\)/, 'aws configure'],
+    [
+      'credentials AWS does not accept (bad signature)',
+      { AWS_REGION: 'eu-west-1', AWS_SECRET_ACCESS_KEY: 'wrong-secret-key-000000000000000000000000' },
+      'ssm:///team/stripe/key',
+      /AWS does not accept your credentials \(InvalidSignatureException\)/,
+      'aws configure',
+    ],
     ['no region', {}, 'ssm:///team/stripe/key', /no AWS region is set/, 'export AWS_REGION='],
-    ['no credentials', { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, 'ssm:///team/stripe/key', /no AWS credentials were found/, 'aws configure'],
+    [
+      'no credentials',
+      { AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' },
+      'ssm:///team/stripe/key',
+      /no AWS credentials were found/,
+      'aws configure',
+    ],
   ];
   for (const [what, vars, ref, message, hint] of cases) {
     it(`${what}: mapped to the command that fixes it`, async () => {
