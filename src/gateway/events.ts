@@ -84,4 +84,20 @@ export interface SshAgentEvent {
   listed?: string[];
 }
 
+/** The event of one request as it starts: what the client asked; the outcome is filled in as it happens. */
+export function startRequestEvent(req: { method?: string | undefined; url?: string | undefined }, host: string | undefined): RequestEvent {
+  return {
+    type: 'request',
+    ts: new Date().toISOString(),
+    method: req.method ?? 'GET',
+    url: req.url ?? '',
+    host: host ?? '',
+    status: 0,
+    ttfbMs: 0,
+    durationMs: 0,
+    bytesUp: 0,
+    bytesDown: 0,
+  };
+}
+
 export type GatewayEvent = RequestEvent | ConnectEvent | TlsErrorEvent | ClientErrorEvent | SshAgentEvent;

@@ -4,7 +4,7 @@ import { awsRequestOptions } from './aws-forward.js';
 import { isAwsRefusal } from './aws-types.js';
 import { type ProxyCore, elapsedMs } from './core.js';
 import { credentialedRefusal, stripRerouting } from './credentialed.js';
-import type { RequestEvent } from './events.js';
+import { startRequestEvent, type RequestEvent } from './events.js';
 import { hostPort } from './hosts.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
 import { applyInjection } from './injection.js';
@@ -21,18 +21,7 @@ import { internalDialRefusal, upstreamFailureMessage } from './upstream-errors.j
  */
 export function handleRequest(core: ProxyCore, req: IncomingMessage, res: ServerResponse, tunnel: TunnelInfo | undefined): void {
   const start = process.hrtime.bigint();
-  const ev: RequestEvent = {
-    type: 'request',
-    ts: new Date().toISOString(),
-    method: req.method ?? 'GET',
-    url: req.url ?? '',
-    host: tunnel?.host ?? '',
-    status: 0,
-    ttfbMs: 0,
-    durationMs: 0,
-    bytesUp: 0,
-    bytesDown: 0,
-  };
+  const ev = startRequestEvent(req, tunnel?.host);
   const reqSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
   const resSample = core.traceBodies ? new BodySample(core.traceBodies) : undefined;
   if (core.traceBodies) ev.requestHeaders = traceHeaders(req.headers);

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ProxyCore, elapsedMs } from './core.js';
 import { credentialedRefusal, stripRerouting } from './credentialed.js';
-import type { RequestEvent } from './events.js';
+import { startRequestEvent, type RequestEvent } from './events.js';
 import { closeRaw, errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
 import { applyInjection } from './injection.js';
 import { refusalFields } from './policy.js';
@@ -34,19 +34,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
     return;
   }
   const start = process.hrtime.bigint();
-  const ev: RequestEvent = {
-    type: 'request',
-    ts: new Date().toISOString(),
-    method: req.method ?? 'GET',
-    url: req.url ?? '',
-    host: tunnel?.host ?? '',
-    status: 0,
-    ttfbMs: 0,
-    durationMs: 0,
-    bytesUp: 0,
-    bytesDown: 0,
-    upgrade: 'websocket',
-  };
+  const ev: RequestEvent = { ...startRequestEvent(req, tunnel?.host), upgrade: 'websocket' };
   let done = false;
   const finish = (): void => {
     if (done) return;
