@@ -56,14 +56,14 @@ describe('moat.yaml: refused at moat.yaml:LINE:COL before anything is created', 
   const HINT =
     '  Fix moat.yaml at the positions above. Editors validate it with the modeline "# yaml-language-server: $schema=<path or URL>/moat.schema.json".\n';
 
-  it('secrets: and ports: are not supported yet (once accepted and ignored)', async () => {
-    const cwd = await workspace('unsupported', { 'moat.yaml': 'secrets:\n  TOKEN: op://vault/item/field\nports:\n  web: 8080\n' });
+  it('a secret reference and a service name moat cannot use: refused at their positions, before anything runs', async () => {
+    const cwd = await workspace('unsupported', { 'moat.yaml': 'secrets:\n  TOKEN: op:/bad\nports:\n  Web_1: 8080\n' });
     const r = await refused(['run', '--', 'true'], cwd);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       'moat: moat.yaml is invalid (2 problems):\n' +
-        '  moat.yaml:1:1: secrets: secrets: (environment variables filled from secret references) is not supported yet; remove it (moat would otherwise ignore it)\n' +
-        '  moat.yaml:3:1: ports: ports: (exposing container ports) is not supported yet; remove it (moat would otherwise ignore it)\n' +
+        '  moat.yaml:2:10: secrets.TOKEN: expected "op://vault/item/field", "ssm:///parameter-name", "ssm://REGION/parameter-name" or "env://HOST_VARIABLE"\n' +
+        '  moat.yaml:4:3: ports.Web_1: "Web_1" is not a valid service name (lower-case letters, digits and dashes, starting with a letter, at most 30 characters)\n' +
         HINT,
     );
   });
@@ -161,11 +161,13 @@ describe('did you mean', () => {
     const a = await refused(['run', '--grant', 'githb', '--', 'true'], cwd);
     expect(a.code).toBe(1);
     expect(a.stderr).toBe(
-      'moat: Unknown grant "githb": there is no provider "githb" (known: github, anthropic, claude, openai, npm).\n  did you mean: --grant github\n',
+      'moat: Unknown grant "githb": there is no provider "githb" (known: github, anthropic, claude, openai, npm, aws).\n  did you mean: --grant github\n',
     );
     const b = await refused(['grant', 'githb'], cwd);
     expect(b.code).toBe(1);
-    expect(b.stderr).toBe('moat: Unknown credential provider "githb". Known: github, anthropic, claude, openai, npm.\n  did you mean: moat grant github\n');
+    expect(b.stderr).toBe(
+      'moat: Unknown credential provider "githb". Known: github, anthropic, claude, openai, npm, aws.\n  did you mean: moat grant github\n',
+    );
   });
 });
 
