@@ -57,7 +57,7 @@ export async function recordPreSnapshot(
 
 /**
  * The line an attached run ends with, once the daemon has recorded the post-run snapshot (bounded wait):
- * `the run changed 12 files (+340 −25) — moat diff NAME / moat rollback NAME`.
+ * `the run changed 12 files (+340 −25) — moat diff NAME / moat rollback NAME`; none when it changed nothing.
  */
 export async function changeLine(home: MoatHome, runId: string, name: string, timeoutMs = 60_000): Promise<string | undefined> {
   const deadline = Date.now() + timeoutMs;
@@ -71,7 +71,7 @@ export async function changeLine(home: MoatHome, runId: string, name: string, ti
     if (post) {
       const store = objectStore(home);
       const changes = diffManifests(await readManifest(store, pre.manifest), await readManifest(store, post.manifest));
-      if (changes.length === 0) return 'the run changed no files';
+      if (changes.length === 0) return undefined; // nothing to review: no line
       const s = await changeStats(store, changes);
       return `the run changed ${s.files} file${s.files === 1 ? '' : 's'} (+${s.added} −${s.removed}) — moat diff ${name} / moat rollback ${name}`;
     }

@@ -98,7 +98,8 @@ describe.concurrent('moat run', () => {
       home,
       cwd,
     });
-    expect(r.stderr).toBe('');
+    // Nothing on stderr but the line that says what the run changed in the workspace (its snapshots).
+    expect(r.stderr).toMatch(/^moat: the run changed 1 file \(\+1 −0\) — moat diff [a-z-]+ \/ moat rollback [a-z-]+\n$/);
     expect(r.code).toBe(0);
     const [uid, gid, capEff] = r.stdout.split('\n');
     expect(uid).toBe('1234');
@@ -116,7 +117,7 @@ describe.concurrent('moat run', () => {
       ['run', '--', 'sh', '-c', 'id -u; grep CapEff /proc/self/status; touch root-file; touch ~/home-file && mkdir -p ~/.cache/tool && echo home-writable'],
       { home, cwd },
     );
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toMatch(/^moat: the run changed 1 file \(\+0 −0\) — moat diff [a-z-]+ \/ moat rollback [a-z-]+\n$/);
     expect(r.code).toBe(0);
     const [uid, capEff, homeWritable] = r.stdout.split('\n');
     expect(uid).toBe('0');
