@@ -151,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
     const { providers } = await import('../credentials/providers/index.js');
     (await import('./completion.js')).registerCompletionCommand(
       program,
-      providers.map((p) => p.name),
+      [...providers.map((p) => p.name), 'ssh'], // `moat grant ssh --host HOST` is a grant of its own kind
     );
   });
   const first = head[2];

@@ -5,9 +5,10 @@ import { LIVE_STATES } from '../store/types.js';
 import { bytes, forOut, type CliContext } from './context.js';
 import { wholeNumber } from './flag-values.js';
 import { printJson, writeOut } from './json.js';
+import { example } from './help.js';
 
 export function registerPruneCommand(snap: CommandUnknownOpts, ctx: CliContext): void {
-  snap
+  const prune = snap
     .command('prune')
     .description('forget the snapshots of all but the newest runs of each workspace, and free what nothing references')
     .option('--keep <N>', 'runs per workspace whose snapshots are kept', wholeNumber(0), 10)
@@ -40,4 +41,5 @@ export function registerPruneCommand(snap: CommandUnknownOpts, ctx: CliContext):
           `${ctx.dryRun ? 'Would free' : 'Freed'} ${freed.objects} unreferenced object(s), ${bytes(freed.bytes)}${ctx.dryRun && drop.length ? ' (more once those runs are forgotten)' : ''}.\n`,
       );
     });
+  example(prune, ['moat snapshot prune --dry-run', 'moat snapshot prune --keep 3']);
 }

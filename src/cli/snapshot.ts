@@ -48,7 +48,7 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
       );
     });
   example(snap, ['moat snapshot --label before-refactor', 'moat snapshot list', 'moat snapshot prune --keep 5']);
-  snap
+  const list = snap
     .command('list')
     .description('list the snapshots of a run, or of every run')
     .argument('[run]', 'run id, id prefix or name (default: every run)')
@@ -74,5 +74,6 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
       );
       await writeOut(`${['ID                KIND    CREATED              RUN                     FILES       SIZE', ...lines].join('\n')}\n`);
     });
+  example(list, ['moat snapshot list', 'moat snapshot list brave-otter --json']);
   registerPruneCommand(snap, ctx);
 }
