@@ -199,7 +199,8 @@ describe('git over SSH through the gateway with a filtering agent', () => {
       const r = await run(['-n', 'ssh-refused', '-g', 'ssh:git.a.test', '--', 'sh', '-c', `ssh -o BatchMode=yes ${user()}@git.c.test true; echo SSH=$?`]);
       expect(r.stdout).toContain('SSH=255');
       expect(r.stderr).toContain('CONNECT git.c.test:22: Forbidden');
-      expect(r.stderr).toContain('moat: blocked git.c.test');
+      // The live line when the follower sees the refusal before the run ends; the end-of-run summary always.
+      expect(r.stderr).toMatch(/^ {2}git\.c\.test +blocked: network policy, 1 request$/m);
       const trace = await moat(['trace', 'ssh-refused', '--json'], { home, cwd: ws, env });
       expect(trace.stdout).toMatch(/"host":"git\.c\.test".*"blocked":true|"blocked":true.*"host":"git\.c\.test"/);
     },
