@@ -15,7 +15,7 @@ import { Pool } from 'undici';
 import { createCA } from '../src/gateway/ca.js';
 import { Router } from '../src/daemon/router.js';
 import type { RunMetadata } from '../src/store/types.js';
-import { pct } from './lib/gateway.js';
+import { load } from './lib/gateway.js';
 
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 6000);
 const CONCURRENCY = 16;
@@ -66,25 +66,7 @@ function relay(socketPath: string, port: number, idle = 4): () => void {
   };
 }
 
-async function run(pool: Pool, host: string, concurrency = CONCURRENCY, total = TOTAL): Promise<{ rps: number; p50: number; p99: number }> {
-  const lat: number[] = [];
-  let next = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        next += 1;
-        const t0 = performance.now();
-        const res = await pool.request({ path: '/small', method: 'GET', headers: { host } });
-        await res.body.dump();
-        lat.push(performance.now() - t0);
-      }
-    }),
-  );
-  const secs = (performance.now() - start) / 1000;
-  lat.sort((a, b) => a - b);
-  return { rps: total / secs, p50: pct(lat, 50), p99: pct(lat, 99) };
-}
+const run = (pool: Pool, host: string, concurrency = CONCURRENCY, total = TOTAL): ReturnType<typeof load> => load(pool, concurrency, total, host);
 
 async function main(): Promise<void> {
   const body = Buffer.alloc(512, 0x61);

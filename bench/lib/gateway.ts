@@ -86,13 +86,13 @@ export function median(values: number[]): number {
   return s.length === 0 ? NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-async function small(pool: Pool): Promise<void> {
-  const res = await pool.request({ path: '/small', method: 'GET', headers: { host: BENCH_HOST } });
+async function small(pool: Pool, host: string): Promise<void> {
+  const res = await pool.request({ path: '/small', method: 'GET', headers: { host } });
   await res.body.dump();
 }
 
-/** `total` GETs of /small with `concurrency` workers. */
-export async function load(pool: Pool, concurrency: number, total: number): Promise<{ rps: number; p50: number; p99: number }> {
+/** `total` GETs of /small with `concurrency` workers (Host: `host`). */
+export async function load(pool: Pool, concurrency: number, total: number, host = BENCH_HOST): Promise<{ rps: number; p50: number; p99: number }> {
   const lat: number[] = [];
   let next = 0;
   const start = performance.now();
@@ -101,7 +101,7 @@ export async function load(pool: Pool, concurrency: number, total: number): Prom
       while (next < total) {
         next += 1;
         const t0 = performance.now();
-        await small(pool);
+        await small(pool, host);
         lat.push(performance.now() - t0);
       }
     }),
@@ -121,7 +121,7 @@ export async function loadFor(pool: Pool, concurrency: number, ms: number, maxRe
     Array.from({ length: concurrency }, async () => {
       while (sent < maxRequests && performance.now() < deadline) {
         sent += 1;
-        await small(pool);
+        await small(pool, BENCH_HOST);
         done += 1;
       }
     }),

@@ -1,3 +1,4 @@
+import type { SshAgentEvent } from '../gateway/events.js';
 import type { Identity } from '../credentials/ssh-agent-protocol.js';
 import {
   SIGN_FLAGS_ALLOWED,
@@ -24,15 +25,8 @@ import type { SshGrant } from '../credentials/providers/ssh.js';
  * Every list and sign decision is reported (host, fingerprint, allowed or refused with the reason).
  */
 
-export interface SshAgentDecision {
-  action: 'list' | 'sign' | 'bind' | 'refuse';
-  allowed: boolean;
-  reason: string;
-  host?: string;
-  fingerprint?: string;
-  /** list: the fingerprints shown. */
-  listed?: string[];
-}
+/** One decision of the filter: the gateway's `ssh-agent` event without its type and time. */
+export type SshAgentDecision = Omit<SshAgentEvent, 'type' | 'ts'>;
 
 export interface HostAgent {
   list(): Promise<Identity[]>;
