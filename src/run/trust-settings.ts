@@ -95,7 +95,9 @@ export function canonical(value: unknown): string {
 export function changedSettings(before: GuardedSettings, after: GuardedSettings): string[] {
   const known: readonly string[] = GUARDED_KEYS;
   const keys = [...known, ...[...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => !known.includes(k)).sort()];
-  return keys.filter((k) => canonical(before[k] ?? null) !== canonical(after[k] ?? null));
+  // A key a record lacks (guarded only since it was written) stands at its default, which needs no approval.
+  const at = (s: GuardedSettings, k: string): string => canonical(s[k] ?? DEFAULT_SETTINGS[k] ?? null);
+  return keys.filter((k) => at(before, k) !== at(after, k));
 }
 
 /** Settings beyond {@link DEFAULT_SETTINGS}: a moat.yaml with none needs no approval. */

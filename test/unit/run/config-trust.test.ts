@@ -31,6 +31,12 @@ const refusal = async (p: Promise<void>): Promise<MoatError> => {
 };
 
 describe('moat.yaml approval per workspace', () => {
+  it('a record written before a key was guarded (secrets: {}) is not a change for a workspace that leaves it at its default', () => {
+    const { secrets: _unset, ...recordedBefore } = guardedSettings({ grants: ['github'] }, []);
+    expect(changedSettings(recordedBefore, guardedSettings({ grants: ['github'] }, []))).toEqual([]);
+    expect(changedSettings(recordedBefore, guardedSettings({ grants: ['github'], secrets: { T: 'env://T' } }, []))).toEqual(['secrets']);
+  });
+
   it('guards what reaches beyond the container, build settings included', () => {
     const a = guardedSettings({ env: { A: '1' }, grants: ['github'] }, []);
     expect(
