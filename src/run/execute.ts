@@ -65,14 +65,17 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   const preSnapshot = startPreSnapshot(home, spec.workspace, spec.snapshots);
   const daemon = ensureDaemon(home, deps.env);
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+  // The engine's runtimes (GET /info, tens of ms) are asked meanwhile too; an unreachable engine is said
+  // by the ping below first. An explicit gVisor the engine cannot give fails the run before any build.
+  const sandboxChoice = resolveRunSandbox(home, runtime, spec.sandbox, deps.warn);
+  sandboxChoice.catch(() => undefined); // awaited below
   // What host tools would execute from the workspace, to name what the run changed (attached runs).
   const executables = spec.detach ? undefined : await snapshotHostExecutables(spec.workspace);
   const folders = spec.detach ? [] : await Promise.all((spec.hostReadFolders ?? []).map(async (f) => ({ ...f, before: await snapshotFolder(f.dir) })));
   mark('prepared');
   await runtime.ping();
   mark('engine ping');
-  // Before any build: an explicit gVisor the engine cannot give is an error, not a run under runc.
-  const sandbox = await resolveRunSandbox(home, runtime, spec.sandbox, deps.warn);
+  const sandbox = await sandboxChoice;
   const extras = await containerExtras(home, spec, deps.env, deps.warn);
   mark('grants and gateway env');
   const buildNetwork = async (): Promise<BuildNetwork> => {
