@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createProxy, loadOrCreateCA, type GatewayEvent, type ProxyOptions } from '../gateway/index.js';
 import { listenInPlace, unixTransport } from '../gateway/transport.js';
 import { parseHostPattern } from '../gateway/hosts.js';
+import type { NetworkPolicy } from '../network-policy.js';
 
 export interface BuildGatewayOptions {
   /** moat's CA directory (the same CA as runs: its certificate is trusted by the build steps only). */
@@ -36,11 +37,30 @@ export function buildAllowHosts(patterns: readonly string[]): string[] {
   return patterns.flatMap((p) => (parseHostPattern(p).port !== undefined ? [p] : [`${p}:80`, `${p}:443`]));
 }
 
+/** What a build step may send to a registry or download host: it fetches, it never posts. */
+export const BUILD_METHOD_RULES = ['allow GET /**', 'allow HEAD /**'];
+
+/**
+ * The build's policy: strict; each host named without a port is reachable on 80 and 443 with GET and HEAD
+ * only (a step holds no secret, but a POST to an allowed host would still carry the workspace out); a
+ * pattern in `build.allow_hosts` that names its port is the user's explicit choice and keeps every method.
+ */
+export function buildPolicy(patterns: readonly string[]): NetworkPolicy {
+  const named = patterns.filter((p) => parseHostPattern(p).port !== undefined);
+  const fetchOnly = patterns.filter((p) => parseHostPattern(p).port === undefined);
+  return {
+    policy: 'strict',
+    rules: buildAllowHosts(fetchOnly).map((h) => ({ [h]: [...BUILD_METHOD_RULES] })),
+    deny: [],
+    allowHosts: named,
+  };
+}
+
 export async function startBuildGateway(opts: BuildGatewayOptions): Promise<BuildGateway> {
   const ca = await loadOrCreateCA(opts.caDir);
   const proxy = createProxy({
     ca,
-    policy: { policy: 'strict', rules: [], deny: [], allowHosts: buildAllowHosts(opts.allowHosts) },
+    policy: buildPolicy(opts.allowHosts),
     ...opts.upstream,
     onEvent: opts.onEvent,
   });

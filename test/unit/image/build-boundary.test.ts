@@ -12,7 +12,7 @@ import { expand } from '../../../src/deps/parse.js';
 import { REGISTRY } from '../../../src/deps/registry.js';
 import { NetworkRecorder } from '../../../src/daemon/network-recorder.js';
 import type { RequestEvent } from '../../../src/gateway/events.js';
-import { buildAllowHosts } from '../../../src/image/build-gateway.js';
+import { buildAllowHosts, buildPolicy } from '../../../src/image/build-gateway.js';
 import { compilePolicy } from '../../../src/gateway/policy.js';
 
 const tmp = (): Promise<string> => mkdtemp(join(tmpdir(), 'moat-build-boundary-'));
@@ -59,6 +59,22 @@ describe('build policy hosts', () => {
     expect(policy.checkHost('apt.corp.example', 25).allowed).toBe(false);
     expect(policy.checkHost('mirror.example.net', 8080).allowed).toBe(true);
     expect(policy.checkHost('mirror.example.net', 443).allowed).toBe(false);
+  });
+
+  it('a build step fetches and never posts: GET and HEAD pass, POST/PUT/PATCH/DELETE to an allowed host are refused; a named port keeps every method', () => {
+    const policy = compilePolicy(buildPolicy(['registry.npmjs.org', '*.corp.example', 'mirror.example.net:8080']));
+    expect(policy.checkHost('registry.npmjs.org', 443).allowed).toBe(true);
+    expect(policy.checkHost('registry.npmjs.org', 22).allowed).toBe(false);
+    expect(policy.checkRequest('registry.npmjs.org', 443, 'GET', '/typescript').allowed).toBe(true);
+    expect(policy.checkRequest('registry.npmjs.org', 443, 'HEAD', '/typescript').allowed).toBe(true);
+    expect(policy.checkRequest('apt.corp.example', 80, 'GET', '/debian/dists/bookworm/InRelease').allowed).toBe(true);
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'post']) {
+      const d = policy.checkRequest('registry.npmjs.org', 443, method, '/-/npm/v1/security/advisories/bulk');
+      expect(d.allowed, method).toBe(false);
+      expect(d.kind).toBe('path');
+    }
+    expect(policy.checkRequest('mirror.example.net', 8080, 'POST', '/upload').allowed).toBe(true);
+    expect(policy.checkRequest('elsewhere.example', 443, 'GET', '/').allowed).toBe(false);
   });
 
   it('every registry entry that downloads from beyond the registries names its hosts', () => {
