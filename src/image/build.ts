@@ -1,5 +1,6 @@
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
@@ -82,7 +83,14 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
     import('./build-trace.js'),
   ]);
   await mkdir(opts.buildsDir, { recursive: true, mode: 0o700 });
-  const base = join(opts.buildsDir, tag.replace(/[:/]/g, '_'));
+  // One log and trace per build, never shared: two builds of the same tag at once (two terminals) would
+  // otherwise write into one file, and a run would take over the other build's requests as its own.
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const base = join(opts.buildsDir, `${tag.replace(/[:/]/g, '_')}.${stamp}-${process.pid}-${randomBytes(3).toString('hex')}`);
+  await pruneOldBuildFiles(opts.buildsDir);
   const logFile = `${base}.log`;
   const log = createWriteStream(logFile, { mode: 0o600 });
   const trace = new BuildTrace(`${base}.network.jsonl`);
@@ -210,5 +218,19 @@ async function pullBase(runtime: ContainerRuntime, ref: string, log: (l: string)
         exitCode: 1,
       },
     );
+  }
+}
+
+/** Build logs and traces older than this are removed when a later build starts. */
+const BUILD_FILES_KEPT_MS = 30 * 24 * 3600_000;
+
+/** Each build writes its own files, so old ones are pruned by age (a build in progress is never that old). */
+async function pruneOldBuildFiles(dir: string): Promise<void> {
+  const now = Date.now();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.log') && !name.endsWith('.network.jsonl')) continue;
+    const file = join(dir, name);
+    const st = await stat(file).catch(() => undefined);
+    if (st?.isFile() && now - st.mtimeMs > BUILD_FILES_KEPT_MS) await rm(file, { force: true });
   }
 }
