@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerRuntime } from '../runtime/types.js';
-import { LABEL_HOME, LABEL_MANAGED } from '../runtime/types.js';
+import { LABEL_HOME, LABEL_MANAGED, LABEL_OWNER_PID } from '../runtime/types.js';
 import { CONTAINER_NET_DIR, PROXY_PORT } from '../gateway/transport.js';
 import { MoatError } from '../errors.js';
 
@@ -84,7 +84,7 @@ export async function startBuildRelay(opts: RelayOptions): Promise<BuildRelay> {
     cmd: [],
     env: {},
     workingDir: '/',
-    labels: { [LABEL_MANAGED]: 'true', [LABEL_HOME]: opts.homeRoot, [LABEL_BUILD_RELAY]: 'true' },
+    labels: { [LABEL_MANAGED]: 'true', [LABEL_HOME]: opts.homeRoot, [LABEL_BUILD_RELAY]: 'true', [LABEL_OWNER_PID]: String(process.pid) },
     mounts: [{ source: opts.socketDir, target: CONTAINER_NET_DIR, readOnly: true }],
     tty: false,
     openStdin: false,

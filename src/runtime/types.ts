@@ -6,6 +6,8 @@ export const LABEL_MANAGED = 'moat.managed';
 export const LABEL_RUN_ID = 'moat.run-id';
 export const LABEL_HOME = 'moat.home';
 export const LABEL_NAME = 'moat.name';
+/** The host process a container without a run serves (an image build's relay): kept while it lives. */
+export const LABEL_OWNER_PID = 'moat.owner-pid';
 
 /** A bind mount (moat.yaml's "source:target[:ro]" once parsed, config/load.ts). */
 export interface Mount {

@@ -2,7 +2,9 @@
  * The run lifecycle against the real engine: detach, logs -f, stop, attach, a CLI killed with SIGKILL,
  * destroy and clean.
  */
+import { spawnSync, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +23,8 @@ import {
   tempDir,
   waitFor,
 } from './helpers.js';
+
+const execFileP = promisify(execFile);
 
 let home: string;
 let root: string;
@@ -247,5 +251,38 @@ describe('clean', () => {
     const s = await moat(['stop', '-t', '1', liveId], { home, cwd });
     expect(s.code).toBe(0);
     await waitFor(async () => (await containersOf(home)).length === 0, 20_000, 'no containers left');
+  });
+
+  it("-y keeps a build relay whose building CLI still lives (another terminal's build) and removes one whose CLI is gone", async () => {
+    const cwd = await workspace('clean-relays');
+    const gone = spawnSync('true').pid as number; // a process that has ended: its pid names nobody now
+    const create = async (pid: number): Promise<string> =>
+      (
+        await execFileP('docker', [
+          'create',
+          '--network',
+          'none',
+          '--label',
+          'moat.managed=true',
+          '--label',
+          `moat.home=${home}`,
+          '--label',
+          'moat.build-relay=true',
+          '--label',
+          `moat.owner-pid=${pid}`,
+          'debian:bookworm-slim',
+          'true',
+        ])
+      ).stdout.trim();
+    const inUse = await create(process.pid);
+    const orphan = await create(gone);
+    try {
+      const r = await moat(['clean', '-y'], { home, cwd });
+      expect(r.code, r.stderr).toBe(0);
+      expect(await containerExists(inUse)).toBe(true);
+      expect(await containerExists(orphan)).toBe(false);
+    } finally {
+      await execFileP('docker', ['rm', '-f', inUse, orphan]).catch(() => undefined);
+    }
   });
 });
