@@ -179,6 +179,14 @@ describe("ports: a run's service through the router", () => {
       (e: { code?: number }) => e.code,
     );
     expect(wrong).toBe(60); // curl: the peer's certificate cannot be authenticated with the given CA
+    // No run sees the routing CA's folder (its key stays with the daemon).
+    const ids = await containersOf(home);
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    for (const id of ids) {
+      const mounts = (await execFileP('docker', ['inspect', '--format', '{{range .Mounts}}{{.Source}}\n{{end}}', id])).stdout;
+      expect(mounts).not.toContain(join(home, 'routing-ca'));
+      expect(mounts).toContain(join(home, 'runs'));
+    }
     const { stdout } = await execFileP('openssl', ['x509', '-noout', '-ext', 'nameConstraints', '-in', routingCa()]);
     expect(stdout).toMatch(/Name Constraints: critical\s+Permitted:\s+DNS:localhost\s+DNS:\.localhost\s+IP:127\.0\.0\.0\/255\.0\.0\.0/);
   });
