@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { createCA } from '../src/gateway/ca.js';
+import { createRoutingCA } from '../src/gateway/routing-ca.js';
 import { Router } from '../src/daemon/router.js';
 import type { RunMetadata } from '../src/store/types.js';
 import { load } from './lib/gateway.js';
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   await new Promise((r) => probe.close(r));
 
   const dir = await mkdtemp(join(tmpdir(), 'moat-bench-routing-'));
-  const ca = await createCA();
+  const ca = await createRoutingCA();
   const router = new Router({
     port: () => Promise.resolve(routerPort),
     ca: () => Promise.resolve(ca),

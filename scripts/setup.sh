@@ -84,6 +84,17 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# 5b'. NSS's certutil: the browser check trusts the routing CA in a throwaway NSS database, as a user would.
+if ! command -v certutil >/dev/null 2>&1; then
+  if is_root; then
+    say "installing libnss3-tools (certutil, for the browser check of the routing CA)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnss3-tools >/dev/null
+  else
+    say "certutil is missing; the browser check (npm test) needs it: sudo apt-get install -y libnss3-tools"
+  fi
+fi
+
 # 5c. The SSH end-to-end tests run a real sshd on loopback and the real ssh/git clients.
 if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ] || ! command -v ssh-agent >/dev/null 2>&1; then
   if is_root; then

@@ -6,6 +6,10 @@ import { MoatError } from '../errors.js';
 import { LIVE_STATES, type RunMetadata } from '../store/types.js';
 import { serviceUrl, servicesOf } from '../gateway/routes.js';
 import { routingPort } from '../config/routing.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { routingCaHelp } from './routing-ca-help.js';
+import { CA_CERT_FILE } from '../gateway/ca.js';
 
 const hasPorts = (m: RunMetadata): boolean => LIVE_STATES.has(m.state) && servicesOf(m.ports).length > 0;
 
@@ -24,7 +28,13 @@ export function registerOpenCommand(program: Command, ctx: CliContext): void {
     .argument('[run]', 'run name or id (default: the newest live run with ports)')
     .argument('[service]', 'service name (default: the first in ports:)')
     .option('--print', 'print the URL only')
+    .option('--ca', "print where the router's CA certificate is and how to make a browser trust it (for https://)")
     .action(async (ref, name, o) => {
+      if (o.ca) {
+        const cert = join(ctx.home.routingCaDir, CA_CERT_FILE);
+        process.stdout.write(`${routingCaHelp(cert, existsSync(cert), process.platform, join(ctx.home.caDir, CA_CERT_FILE)).join('\n')}\n`);
+        return;
+      }
       const run = await ctx.pickRun(ref, 'open', hasPorts);
       const services = servicesOf(run.ports);
       if (services.length === 0) {
@@ -54,7 +64,7 @@ export function registerOpenCommand(program: Command, ctx: CliContext): void {
       const child = spawn(cmd, [...args, url], { detached: true, stdio: 'ignore' });
       child.on('error', () => ctx.warn(`Could not start a browser (${cmd}); open ${url} yourself.`));
       child.unref();
-      ctx.info(`Opening ${url}`);
+      ctx.info(`Opening ${url} (for https://, trust the router's CA: moat open --ca)`);
     });
-  example(open, ['moat open', 'moat open my-run web', 'moat open --print']);
+  example(open, ['moat open', 'moat open my-run web', 'moat open --print', 'moat open --ca']);
 }

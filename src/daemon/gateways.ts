@@ -2,7 +2,16 @@ import { lstat } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MoatHome } from '../home/paths.js';
-import { createProxy, loadOrCreateCA, type CA, type GatewayEvent, type GatewayProxy, type HeaderInjection, type LocalResponse } from '../gateway/index.js';
+import {
+  createProxy,
+  loadOrCreateCA,
+  loadOrCreateRoutingCA,
+  type CA,
+  type GatewayEvent,
+  type GatewayProxy,
+  type HeaderInjection,
+  type LocalResponse,
+} from '../gateway/index.js';
 import { listenInPlace, removeSocket, unixTransport } from '../gateway/transport.js';
 import { createRedactor } from '../gateway/injection.js';
 import { hostExtraCAs } from '../image/host-ca.js';
@@ -62,12 +71,14 @@ export class GatewayHost {
   ) {}
 
   private router: Router | undefined;
+  private routingCA: Promise<CA> | undefined;
 
   /** A run's services on the routing proxy (moat.yaml ports:), which listens while any run has some. */
   private async publish(meta: RunMetadata, runDir: string): Promise<{ close: () => Promise<void> } | undefined> {
     if (Object.keys(meta.ports ?? {}).length === 0) return undefined;
-    this.ca ??= loadOrCreateCA(this.home.caDir);
-    const ca = this.ca;
+    // The router's own name-constrained CA: a browser that trusts it trusts nothing beyond loopback.
+    this.routingCA ??= loadOrCreateRoutingCA(this.home.routingCaDir);
+    const ca = this.routingCA;
     this.router ??= new Router({
       port: () => routingPort(this.home.globalConfig),
       ca: () => ca,

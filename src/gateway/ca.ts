@@ -18,7 +18,7 @@ export const CA_KEY_FILE = 'ca.key';
 const TEN_YEARS_MS = 10 * 365.25 * 24 * 3600 * 1000;
 
 /** Create a fresh ECDSA P-256 CA, valid for 10 years (one hour of back-dating for clock skew). */
-export async function createCA(commonName = 'Moat Gateway CA', now = new Date()): Promise<CA> {
+export async function createCA(commonName = 'Moat Gateway CA', now = new Date(), extra: readonly x509.Extension[] = []): Promise<CA> {
   const keys = await generateKeyPair();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
@@ -31,6 +31,7 @@ export async function createCA(commonName = 'Moat Gateway CA', now = new Date())
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ...extra,
     ],
   });
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey), cert, key: keys.privateKey };
@@ -45,7 +46,7 @@ export async function parseCA(certPem: string, keyPem: string): Promise<CA> {
  * Load `<dir>/ca.pem` + `<dir>/ca.key`, creating both (key 0600) on first use. Creation runs under a
  * cross-process lock so two processes starting at once agree on one CA.
  */
-export async function loadOrCreateCA(dir: string): Promise<CA> {
+export async function loadOrCreateCA(dir: string, create: () => Promise<CA> = () => createCA()): Promise<CA> {
   const certPath = join(dir, CA_CERT_FILE);
   const keyPath = join(dir, CA_KEY_FILE);
   const existing = await readPair(certPath, keyPath);
@@ -53,7 +54,7 @@ export async function loadOrCreateCA(dir: string): Promise<CA> {
   return withLock(certPath, async () => {
     const again = await readPair(certPath, keyPath);
     if (again) return again;
-    const ca = await createCA();
+    const ca = await create();
     await atomicWrite(keyPath, ca.keyPem, 0o600);
     await atomicWrite(certPath, ca.certPem, 0o644);
     return ca;

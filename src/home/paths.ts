@@ -31,6 +31,10 @@ export class MoatHome {
   get caDir(): string {
     return join(this.root, 'ca');
   }
+  /** The router's own CA (gateway/routing-ca.ts), never the interception CA above. */
+  get routingCaDir(): string {
+    return join(this.root, 'routing-ca');
+  }
   get credentialsDir(): string {
     return join(this.root, 'credentials');
   }

@@ -37,6 +37,8 @@ export const GUARDED_KEYS = [
   'network.policy',
   'network.rules',
   'network.deny',
+  // An inbound path: the host's browser reaches the run's servers at NAME.RUN.localhost.
+  'ports',
   'claude.sync_logs',
   'codex.sync_logs',
   // A run's container stops at this many processes; an agent raising it could fork-bomb the host next run.
@@ -63,6 +65,7 @@ export function guardedSettings(raw: MoatConfig, mounts: readonly MountEntry[]):
     'network.policy': raw.network?.policy ?? 'permissive',
     'network.rules': raw.network?.rules ?? [],
     'network.deny': raw.network?.deny ?? [],
+    ports: raw.ports ?? {},
     'claude.sync_logs': raw.claude?.sync_logs ?? false,
     'codex.sync_logs': raw.codex?.sync_logs ?? false,
     'container.pids': raw.container?.pids ?? null,

@@ -1,17 +1,20 @@
 /**
- * Ports (issue 15): a service inside a run reached from the host through the daemon's routing proxy, over
- * http and https on one loopback port, WebSockets included; and the transport as a boundary: the host
- * only ever accepts on sockets it made, so a run that swaps its side for a symlink to the Docker socket,
- * the daemon's control socket or any other socket reaches nothing.
+ * Ports (issue 15): a real HTTP server (Node's, in the image the agent suites build) inside a run reached
+ * from the host through the daemon's routing proxy, over http and https on one loopback port, WebSockets
+ * included; `ports:` in moat.yaml approved like mounts (it opens a path from the host's browser into the
+ * run); https certificates from the router's own name-constrained CA, never the interception CA; and the
+ * transport as a boundary: the host only ever accepts on sockets it made, so a run that swaps its side for
+ * a symlink to the Docker socket, the daemon's control socket or any other socket reaches nothing.
  */
 import { execFile } from 'node:child_process';
 import { lstatSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupHome, moat, parseDetached, tempDir, waitFor } from './helpers.js';
+import { REPO_ROOT, cleanupHome, containersOf, moat, parseDetached, tempDir, waitFor, type MoatResult } from './helpers.js';
+import { wsEcho } from './fixtures/ws-client.js';
 
 const execFileP = promisify(execFile);
 
@@ -20,20 +23,15 @@ let root: string;
 let port: number;
 let decoy: net.Server;
 let decoyHits = 0;
+let refused: MoatResult;
+let containersWhenRefused: string[];
 const runs: Record<string, string> = {};
 
-/** A tiny HTTP server for socat's EXEC: one request per connection; an Upgrade gets 101 and an echo. */
-const SERVER = `cr=$(printf '\\r')
-IFS= read -r first
-up=
-while IFS= read -r line; do
-  case "$line" in "$cr"|'') break;; [Uu]pgrade:*) up=1;; esac
-done
-if [ -n "$up" ]; then printf 'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n\\r\\n'; exec cat; fi
-body="<html><body><h1>hello from $MOAT_RUN_NAME</h1><p>$MOAT_URL_WEB</p></body></html>"
-printf 'HTTP/1.1 200 OK\\r\\nContent-Type: text/html\\r\\nContent-Length: %s\\r\\nConnection: close\\r\\n\\r\\n%s' "\${#body}" "$body"
-`;
-const SERVE = 'socat TCP-LISTEN:3000,fork,reuseaddr EXEC:"sh /workspace/srv.sh"';
+/** The image the agent suites build (Node 22 from the codex dependency): reused, so this file builds nothing new. */
+const NODE_DEPS = 'dependencies: [codex, git, ripgrep]\n';
+const ALPHA_YAML = `${NODE_DEPS}ports:\n  web: 3000\n`;
+const serve = (host: string): string[] => ['node', '/workspace/ports-server.mjs', '3000', host];
+const routingCa = (): string => join(home, 'routing-ca', 'ca.pem');
 
 async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -43,18 +41,23 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-async function start(name: string, script: string): Promise<string> {
+async function workspace(name: string, yaml?: string): Promise<string> {
   const cwd = join(root, name);
   await mkdir(cwd, { recursive: true });
-  await writeFile(join(cwd, 'srv.sh'), SERVER);
-  const r = await moat(['run', '-d', '-n', name, '-p', 'web=3000', '--', 'sh', '-c', script], { home, cwd, timeoutMs: 600_000 });
+  await copyFile(join(REPO_ROOT, 'test', 'fixtures', 'ports-server.mjs'), join(cwd, 'ports-server.mjs'));
+  if (yaml !== undefined) await writeFile(join(cwd, 'moat.yaml'), yaml);
+  return cwd;
+}
+
+async function start(name: string, cwd: string, flags: string[], cmd: string[]): Promise<string> {
+  const r = await moat(['run', '-d', '-n', name, ...flags, '--', ...cmd], { home, cwd, timeoutMs: 900_000 });
   if (r.code !== 0) throw new Error(`moat run ${name} failed (${String(r.code)}):\n${r.stderr}`);
   runs[name] = cwd;
   return parseDetached(r.stderr + r.stdout).id;
 }
 
-/** curl on the host: status and body (https verified against the moat CA). */
-async function curl(url: string, extra: string[] = []): Promise<{ status: number; body: string }> {
+/** curl on the host: status and body (https verified against `cacert`, the routing CA unless told). */
+async function curl(url: string, extra: string[] = [], cacert = routingCa()): Promise<{ status: number; body: string }> {
   const host = new URL(url).hostname;
   const { stdout } = await execFileP('curl', [
     '-s',
@@ -63,7 +66,7 @@ async function curl(url: string, extra: string[] = []): Promise<{ status: number
     '--resolve',
     `${host}:${port}:127.0.0.1`,
     '--cacert',
-    join(home, 'ca', 'ca.pem'),
+    cacert,
     '-w',
     '\n%{http_code}',
     ...extra,
@@ -83,47 +86,126 @@ beforeAll(async () => {
     s.destroy();
   });
   await new Promise<void>((r) => decoy.listen(join(root, 'decoy.sock'), () => r()));
-  await start('alpha', SERVE);
-  await start('beta', SERVE);
-}, 600_000);
+  const alpha = await workspace('alpha', ALPHA_YAML);
+  // First sight, no terminal, no --approve-config: refused before anything starts.
+  refused = await moat(['run', '-d', '-n', 'alpha', '--', ...serve('127.0.0.1')], { home, cwd: alpha, timeoutMs: 120_000 });
+  containersWhenRefused = await containersOf(home);
+  const t0 = Date.now();
+  await start('alpha', alpha, ['--approve-config'], serve('127.0.0.1'));
+  process.stderr.write(`[ports e2e] first run with the Node image: ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  // The same service name from another run, given on the command line, listening on 0.0.0.0.
+  await start('beta', await workspace('beta', NODE_DEPS), ['--approve-config', '-p', 'web=3000'], serve('0.0.0.0'));
+}, 900_000);
 
 afterAll(async () => {
   decoy?.close();
   await cleanupHome(home, root, [root]);
 });
 
-describe("ports: a run's service through the router", () => {
-  it('serves http and https (moat CA) for two runs with the same service name', async () => {
-    const a = await waitFor(
-      async () => {
-        const r = await curl(`http://web.alpha.localhost:${port}/`);
-        return r.status === 200 ? r : undefined;
-      },
-      15_000,
-      'alpha over http',
+describe('ports: is an approved setting (an inbound path from the host into the run)', () => {
+  it('first sight without a terminal is refused with the diff naming ports; --approve-config starts the run', () => {
+    const ws = join(root, 'alpha');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      `moat: moat.yaml in ${ws} sets dependencies and ports, which reach beyond the container, and nobody has approved them here yet:\n` +
+        '    dependencies:\n' +
+        '  +   - codex\n' +
+        '  +   - git\n' +
+        '  +   - ripgrep\n' +
+        '    ports:\n' +
+        '  +   web: 3000\n' +
+        `  Review them (moat trust show ${ws}), then run again with --approve-config to accept them.\n`,
     );
-    expect(a.body).toContain(`hello from alpha</h1><p>http://web.alpha.localhost:${port}/</p>`);
-    const b = await curl(`https://web.beta.localhost:${port}/`);
-    expect(b).toEqual({ status: 200, body: expect.stringContaining('hello from beta') as string });
-    // The first service is also the run's own name.
-    expect((await curl(`https://alpha.localhost:${port}/`)).body).toContain('hello from alpha');
+    expect(containersWhenRefused).toEqual([]);
+    expect(runs.alpha).toBe(ws);
   });
 
-  it('passes a WebSocket upgrade through and echoes bytes both ways', async () => {
-    const s = net.connect(port, '127.0.0.1');
-    let got = '';
-    s.setEncoding('latin1');
-    s.on('data', (c: string) => {
-      got += c;
-    });
-    s.write(
-      `GET /ws HTTP/1.1\r\nHost: web.alpha.localhost:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  it('a run that adds a port to moat.yaml is asked again; moat trust show names it', async () => {
+    const ws = join(root, 'alpha');
+    await writeFile(join(ws, 'moat.yaml'), `${ALPHA_YAML}  admin: 9000\n`);
+    try {
+      const r = await moat(['run', '--', 'true'], { home, cwd: ws });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `moat: moat.yaml changed ports since the last run in ${ws}, and an agent in a run can edit that file:\n` +
+          '    ports:\n' +
+          '  +   admin: 9000\n' +
+          `  Review them (moat trust show ${ws}), then run again with --approve-config to accept them.\n`,
+      );
+      const show = await moat(['trust', 'show'], { home, cwd: ws });
+      expect(show.stdout).toContain('  ports:\n+   admin: 9000\n');
+    } finally {
+      await writeFile(join(ws, 'moat.yaml'), ALPHA_YAML);
+    }
+    expect(await readFile(join(ws, 'moat.yaml'), 'utf8')).toBe(ALPHA_YAML);
+  });
+});
+
+describe("ports: a run's service through the router", () => {
+  it('serves a real Node server over http and https (the routing CA) for two runs with the same service name', async () => {
+    const a = await waitFor(
+      async () => {
+        const r = await curl(`http://web.alpha.localhost:${port}/`, ['-i']);
+        return r.status === 200 ? r : undefined;
+      },
+      20_000,
+      'alpha over http',
     );
-    await waitFor(() => got.includes('\r\n\r\n'), 10_000, '101');
-    expect(got).toMatch(/^HTTP\/1\.1 101 /);
-    s.write('ping-through-the-router');
-    await waitFor(() => got.includes('ping-through-the-router'), 10_000, 'the echo');
-    s.destroy();
+    expect(a.body).toMatch(/^x-served-by: node v22\./m);
+    expect(a.body).toContain(`hello from alpha</h1><p>http://web.alpha.localhost:${port}/</p>`);
+    const b = await waitFor(
+      async () => {
+        const r = await curl(`https://web.beta.localhost:${port}/`);
+        return r.status === 200 ? r : undefined;
+      },
+      20_000,
+      'beta over https',
+    );
+    expect(b.body).toContain(`hello from beta</h1><p>http://web.beta.localhost:${port}/</p>`);
+    // The first service is also the run's own name; the server is told the scheme the browser used.
+    expect((await curl(`https://alpha.localhost:${port}/`)).body).toContain('hello from alpha');
+    const seen = JSON.parse((await curl(`https://web.alpha.localhost:${port}/headers`)).body) as Record<string, string>;
+    expect(seen).toMatchObject({ host: `web.alpha.localhost:${port}`, 'x-forwarded-proto': 'https', 'x-forwarded-host': `web.alpha.localhost:${port}` });
+  });
+
+  it('moat open --ca names the routing CA (curl trusts it); the interception CA runs trust does not vouch for the router', async () => {
+    const r = await moat(['open', '--ca'], { home, cwd: root });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`The routing CA: ${routingCa()}\n`);
+    expect(r.stdout).toContain(`certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n 'Moat Local Routing CA' -i '${routingCa()}'`);
+    expect((await curl(`https://web.beta.localhost:${port}/`, [], routingCa())).status).toBe(200);
+    const wrong = await curl(`https://web.beta.localhost:${port}/`, [], join(home, 'ca', 'ca.pem')).then(
+      () => 0,
+      (e: { code?: number }) => e.code,
+    );
+    expect(wrong).toBe(60); // curl: the peer's certificate cannot be authenticated with the given CA
+    // No run sees the routing CA's folder (its key stays with the daemon).
+    const ids = await containersOf(home);
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    for (const id of ids) {
+      const mounts = (await execFileP('docker', ['inspect', '--format', '{{range .Mounts}}{{.Source}}\n{{end}}', id])).stdout;
+      expect(mounts).not.toContain(join(home, 'routing-ca'));
+      expect(mounts).toContain(join(home, 'runs'));
+    }
+    const { stdout } = await execFileP('openssl', ['x509', '-noout', '-ext', 'nameConstraints', '-in', routingCa()]);
+    expect(stdout).toMatch(/Name Constraints: critical\s+Permitted:\s+DNS:localhost\s+DNS:\.localhost\s+IP:127\.0\.0\.0\/255\.0\.0\.0/);
+  });
+
+  it('passes a WebSocket through to the Node server and echoes frames, on http and https, for both runs', async () => {
+    for (const run of ['alpha', 'beta']) {
+      const host = `web.${run}.localhost`;
+      expect(await wsEcho(port, host, `ping ${run} http`)).toEqual({
+        status: 'HTTP/1.1 101 Switching Protocols',
+        acceptOk: true,
+        reply: `echo: ping ${run} http`,
+      });
+      const ca = await readFile(routingCa(), 'utf8');
+      expect(await wsEcho(port, host, `ping ${run} https`, ca)).toEqual({
+        status: 'HTTP/1.1 101 Switching Protocols',
+        acceptOk: true,
+        reply: `echo: ping ${run} https`,
+      });
+    }
   });
 
   it('answers the index page at localhost (JSON and HTML) and a 404 page listing what runs', async () => {
@@ -162,7 +244,7 @@ describe("ports: a run's service through the router", () => {
       ...targets.map((t, i) => `ln -sfn ${t} /workspace/in-3000-${i}.sock; ln -sfn ${t} /tmp/in-3000-${i}.sock`),
       'echo ATTACK-DONE; sleep 120',
     ].join('\n');
-    const id = await start('gamma', attack);
+    const id = await start('gamma', await workspace('gamma'), ['-p', 'web=3000'], ['sh', '-c', attack]);
     await waitFor(async () => (await moat(['logs', 'gamma'], { home, cwd: root })).stdout.includes('ATTACK-DONE'), 20_000, 'the attack');
     const logs = (await moat(['logs', 'gamma'], { home, cwd: root })).stdout;
     expect(logs).toContain('Read-only file system');

@@ -169,3 +169,29 @@ describe('hostile output: a run cannot raise its own log limit unseen', () => {
     expect(changedSettings(guardedSettings({}, []), guardedSettings({ container: { log_limit: '1t' } }, []))).toEqual(['container.log_limit']);
   });
 });
+
+describe('ports: an inbound path from the host is approved like mounts', () => {
+  it('a run that adds or changes ports: in moat.yaml is a change; unset it is the default, so old approvals stay valid', () => {
+    expect(guardedSettings({ ports: { web: 3000 } }, []).ports).toEqual({ web: 3000 });
+    expect(changedSettings(guardedSettings({}, []), guardedSettings({ ports: { web: 3000 } }, []))).toEqual(['ports']);
+    expect(changedSettings(guardedSettings({ ports: { web: 3000 } }, []), guardedSettings({ ports: { web: 3001 } }, []))).toEqual(['ports']);
+    expect(changedSettings(guardedSettings({ ports: { web: 3000 } }, []), guardedSettings({ ports: { web: 3000, api: 22 } }, []))).toEqual(['ports']);
+    // A record written before ports were guarded lacks the key: it stands at its default ({}).
+    const { ports: _unset, ...recordedBefore } = guardedSettings({ grants: ['github'] }, []);
+    expect(changedSettings(recordedBefore, guardedSettings({ grants: ['github'] }, []))).toEqual([]);
+    expect(changedSettings(recordedBefore, guardedSettings({ grants: ['github'], ports: { web: 3000 } }, []))).toEqual(['ports']);
+  });
+
+  it('first sight asks, and a changed port shows a readable diff', async () => {
+    const first = await refusal(checkConfigTrust(home, ws, guard({ ports: { web: 3000 } }), opts));
+    expect(first.message).toBe(
+      `moat.yaml in ${ws} sets ports, which reach beyond the container, and nobody has approved them here yet:\n    ports:\n  +   web: 3000`,
+    );
+    await checkConfigTrust(home, ws, guard({ ports: { web: 3000 } }), { ...opts, approve: true });
+    await checkConfigTrust(home, ws, guard({ ports: { web: 3000 } }), opts);
+    const err = await refusal(checkConfigTrust(home, ws, guard({ ports: { web: 3000, admin: 9000 } }), opts));
+    expect(err.message).toBe(`moat.yaml changed ports since the last run in ${ws}, and an agent in a run can edit that file:\n    ports:\n  +   admin: 9000`);
+    const moved = await refusal(checkConfigTrust(home, ws, guard({ ports: { web: 8080 } }), opts));
+    expect(moved.message).toContain('    ports:\n  -   web: 3000\n  +   web: 8080');
+  });
+});
