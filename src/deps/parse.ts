@@ -64,7 +64,7 @@ function unknown(name: string, spec: string): MoatError {
 }
 
 /** Check a version against the entry's allowed list or pattern. */
-export function validateVersion(entry: DependencyEntry, version: string, spec: string): void {
+function validateVersion(entry: DependencyEntry, version: string, spec: string): void {
   const { versions } = entry;
   if (versions === undefined) {
     throw new MoatError(`dependency "${spec}": ${entry.name} has no versions to choose from`, {
