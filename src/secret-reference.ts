@@ -10,8 +10,6 @@ export type SecretReference =
   | { scheme: 'ssm'; ref: string; region?: string; name: string }
   | { scheme: 'env'; ref: string; variable: string };
 
-export type SecretScheme = SecretReference['scheme'];
-
 const ENV_VAR = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 /** SSM parameter names: letters, digits and . - _ /, at most 2048 characters. */

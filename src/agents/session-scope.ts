@@ -61,7 +61,7 @@ export async function workspaceTranscripts(agent: AgentDefinition, workspace: st
 }
 
 /** The conversations in the folder every workspace shared before (read only, marked `legacy`). */
-export function legacySessions(agent: AgentName, home: MoatHome): Promise<SessionFile[]> {
+function legacySessions(agent: AgentName, home: MoatHome): Promise<SessionFile[]> {
   return listSessions(agent, legacyTranscriptDir(agent, home), true);
 }
 

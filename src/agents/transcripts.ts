@@ -21,7 +21,7 @@ import type { Mount } from '../runtime/types.js';
 import type { AgentName } from './types.js';
 
 /** Where the agent keeps the workspace's transcripts inside the container. */
-export const CONTAINER_TRANSCRIPTS: Readonly<Record<AgentName, string>> = {
+const CONTAINER_TRANSCRIPTS: Readonly<Record<AgentName, string>> = {
   claude: '/home/moat/.claude/projects/-workspace',
   codex: '/home/moat/.codex/sessions',
 };
@@ -84,19 +84,19 @@ export interface UserDirs {
 }
 
 /** The user's Claude Code configuration folder, as Claude Code finds it. */
-export function claudeConfigDir(dirs: UserDirs = {}): string {
+function claudeConfigDir(dirs: UserDirs = {}): string {
   const set = dirs.env?.CLAUDE_CONFIG_DIR?.trim();
   return (set ? resolve(set) : join(dirs.userHome ?? homedir(), '.claude')).normalize('NFC');
 }
 
 /** The user's Codex home, as Codex finds it. */
-export function codexHomeDir(dirs: UserDirs = {}): string {
+function codexHomeDir(dirs: UserDirs = {}): string {
   const set = dirs.env?.CODEX_HOME?.trim();
   return set ? resolve(set) : join(dirs.userHome ?? homedir(), '.codex');
 }
 
 /** The folder under the moat home holding one workspace folder per key. */
-export function moatWorkspacesRoot(agent: AgentName, home: MoatHome): string {
+function moatWorkspacesRoot(agent: AgentName, home: MoatHome): string {
   return agent === 'claude' ? join(home.root, 'claude', 'projects') : join(home.root, 'codex', 'workspaces');
 }
 

@@ -22,9 +22,8 @@ export interface JsonMembersOptions {
 
 export interface JsonMembers {
   members: Map<string, unknown>;
-  /** Whether the array member was present (as an array), and how many elements were handed over. */
+  /** Whether the array member was present (as an array). */
   array: boolean;
-  elements: number;
 }
 
 const Q = 0x22,
@@ -55,7 +54,6 @@ export async function readJsonMembers(file: string, opts: JsonMembersOptions): P
   let started = false;
   let onElement: ((raw: string) => void) | undefined;
   let array = false;
-  let elements = 0;
   let arrayPending = false;
   // The text being captured: earlier chunks' pieces plus a start offset in the current chunk.
   let pieces: Buffer[] = [];
@@ -85,7 +83,6 @@ export async function readJsonMembers(file: string, opts: JsonMembersOptions): P
   const endElement = (chunk: Buffer, i: number): void => {
     const raw = capture(chunk, i);
     if (raw.length === 0) return;
-    elements += 1;
     onElement?.(raw);
   };
 
@@ -176,5 +173,5 @@ export async function readJsonMembers(file: string, opts: JsonMembersOptions): P
     }
   }
   if (part !== 'done') throw bad(started ? 'it ends early' : 'it is empty');
-  return { members, array, elements };
+  return { members, array };
 }

@@ -37,7 +37,7 @@ export interface AuditStore {
 
 export const ENTRIES_FILE = 'audit.jsonl';
 export const CHECKPOINTS_FILE = 'audit-checkpoints.jsonl';
-export const LOCK_FILE = 'audit.lock';
+const LOCK_FILE = 'audit.lock';
 
 export class JsonlAuditStore implements AuditStore {
   readonly runId: string;

@@ -32,7 +32,7 @@ function optionKind(long: string | undefined): ValueKind {
 }
 
 /** Every command path (aliases included) with its subcommands, flags and what its arguments take. */
-export function completionEntries(program: Command, providers: readonly string[]): CompletionEntry[] {
+function completionEntries(program: Command, providers: readonly string[]): CompletionEntry[] {
   const out: CompletionEntry[] = [];
   const walk = (cmd: Command, paths: string[], canonical: string): void => {
     const subs = cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);

@@ -15,7 +15,7 @@ function versionsText(e: DependencyEntry): string {
 }
 
 /** What an entry puts in the image, one line per install method. */
-export function installLines(e: DependencyEntry): string[] {
+function installLines(e: DependencyEntry): string[] {
   const out: string[] = [];
   const i = e.install;
   if (i.apt?.length) out.push(`apt: ${i.apt.join(' ')}`);

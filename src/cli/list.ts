@@ -32,7 +32,7 @@ function stateCell(m: RunMetadata): Cell {
  * The command as the person typed it: the recorded command line; for runs recorded before there was one,
  * the agent's name, moat.yaml's command string out of its `sh -c`, or the argv itself.
  */
-export function shownCommand(m: Pick<RunMetadata, 'command' | 'commandLine' | 'agent'>): string {
+function shownCommand(m: Pick<RunMetadata, 'command' | 'commandLine' | 'agent'>): string {
   if (m.commandLine !== undefined) return m.commandLine;
   if (m.agent) return m.agent;
   const [sh, c, script, ...rest] = m.command;

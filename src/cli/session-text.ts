@@ -2,7 +2,7 @@
  * The lines moat prints around an attached session, in one place so `moat run -i`, `moat attach` and
  * the agents say the same thing.
  */
-export const ESCAPE_KEYS = 'Ctrl-/ d detaches, Ctrl-/ k stops the run.';
+const ESCAPE_KEYS = 'Ctrl-/ d detaches, Ctrl-/ k stops the run.';
 /** Seconds a second Ctrl-C has to stop a run after the first one asked to detach. */
 export const INTERRUPT_WINDOW_MS = 1000;
 

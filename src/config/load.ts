@@ -18,7 +18,7 @@ async function validator() {
 }
 
 /** Looked up in this order; the first that exists wins. */
-export const WORKSPACE_CONFIG_FILES = ['moat.yaml', 'agent.yaml'] as const;
+const WORKSPACE_CONFIG_FILES = ['moat.yaml', 'agent.yaml'] as const;
 
 /** moat.yaml after normalisation: what the rest of Moat consumes. */
 export type ResolvedConfig = Omit<MoatConfig, 'env' | 'mounts'> & {
@@ -82,7 +82,7 @@ export function resolveConfig(raw: MoatConfig, workspaceDir: string, opts: LoadO
 }
 
 /** `{A: "1"}` or `["A=1"]` -> `{A: "1"}`. Later entries win. */
-export function normaliseEnv(env: MoatConfig['env']): Record<string, string> {
+function normaliseEnv(env: MoatConfig['env']): Record<string, string> {
   if (env === undefined) return {};
   if (!Array.isArray(env)) return { ...env };
   const out: Record<string, string> = {};

@@ -53,7 +53,7 @@ export function parseConfigText<S extends z.ZodType>(text: string, schema: S, di
 }
 
 /** Builds the one error thrown for a bad config file. */
-export function configError(displayName: string, problems: ConfigProblem[]): MoatError {
+function configError(displayName: string, problems: ConfigProblem[]): MoatError {
   const lines = problems.map((p) => `  ${displayName}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
   return new MoatError(`${displayName} is invalid (${count}):\n${lines.join('\n')}`, {
@@ -194,7 +194,7 @@ function childSchema(t: z.core.$ZodType, seg: Segment): z.core.$ZodType | undefi
 export const suggest = closest;
 
 /** `container.cpus`, `mounts[1]`, `ports["8080"]`. */
-export function formatPath(path: readonly Segment[]): string {
+function formatPath(path: readonly Segment[]): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;

@@ -4,7 +4,7 @@
  */
 
 /** A service name: a lower-case DNS label starting with a letter, at most 30 characters, no trailing dash. */
-export const PORT_NAME_RE = /^[a-z](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
+const PORT_NAME_RE = /^[a-z](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
 /** Most services one run may publish. */
 export const MAX_PORTS = 16;
 
@@ -14,7 +14,7 @@ export function portNameProblem(name: string): string | undefined {
     : `"${name.slice(0, 40)}" is not a valid service name (lower-case letters, digits and dashes, starting with a letter, at most 30 characters)`;
 }
 
-export function portNumberProblem(port: number): string | undefined {
+function portNumberProblem(port: number): string | undefined {
   return Number.isInteger(port) && port >= 1 && port <= 65535 ? undefined : `${String(port)} is not a port number (1-65535)`;
 }
 

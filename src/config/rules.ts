@@ -44,9 +44,9 @@ export function parseSize(text: string): number | undefined {
 }
 
 /** The engine refuses a memory limit below 6 MiB (at container creation, too late): refused here first. */
-export const MIN_MEMORY_BYTES = 6 * 1024 ** 2;
+const MIN_MEMORY_BYTES = 6 * 1024 ** 2;
 /** A stored-output cap below one mebibyte would keep nothing useful. */
-export const MIN_LOG_LIMIT_BYTES = 1024 ** 2;
+const MIN_LOG_LIMIT_BYTES = 1024 ** 2;
 
 /** Why `text` is not a memory limit, or undefined. */
 export function memoryProblem(text: string): string | undefined {
@@ -90,10 +90,10 @@ export function pidsProblem(n: number): string | undefined {
  * Container folders no mount may cover: the system's programs, libraries and settings (moat-init runs
  * them as root before dropping privileges) and moat's own /moat.
  */
-export const RESERVED_MOUNT_TARGETS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/moat', '/proc', '/sys', '/dev'];
+const RESERVED_MOUNT_TARGETS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/moat', '/proc', '/sys', '/dev'];
 
 /** Why a (absolute) mount target is not allowed, or undefined. */
-export function reservedTargetProblem(target: string): string | undefined {
+function reservedTargetProblem(target: string): string | undefined {
   const t = posix.normalize(target).replace(/\/+$/, '') || '/';
   if (t === '/') return 'mount target "/" would replace the whole container';
   const hit = RESERVED_MOUNT_TARGETS.find((r) => t === r || t.startsWith(`${r}/`));

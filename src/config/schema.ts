@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { RUN_NAME_RE } from '../store/names.js';
 import { parsePathRule, validateHostRulesShape, validatePattern } from '../gateway/policy.js';
 import { POLICY_MODES, type NetworkPolicy } from '../network-policy.js';
-import { dependencyProblem } from '../deps/grammar.js';
+import { dependenciesProblem, dependencyProblem } from '../deps/parse.js';
 import { imageReferenceProblem } from '../image/reference.js';
 import { SANDBOXES } from '../runtime/sandbox.js';
 import { MAX_PORTS, portNameProblem } from './ports.js';
@@ -222,6 +222,12 @@ export const moatConfigSchema = z
           })
           .describe('"name[@version]", "npm:<package>[@version]", "apt:<package>[=version]" or "pip:<package>[==version]".'),
       )
+      .superRefine((specs, ctx) => {
+        // Entries that install together (each entry's own problem is reported on its line above).
+        if (!specs.every((s) => dependencyProblem(s) === undefined)) return;
+        const problem = dependenciesProblem(specs);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .optional()
       .describe('Tools to install in the run image, e.g. "node@20".'),
     grants: z.array(z.string().min(1)).optional().describe('Credentials the run may use via the gateway, e.g. "github".'),

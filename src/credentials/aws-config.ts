@@ -44,7 +44,7 @@ export function parseSessionDuration(text: string): number {
   return seconds;
 }
 
-export function validateRoleArn(arn: string): string {
+function validateRoleArn(arn: string): string {
   if (!ROLE_ARN_RE.test(arn)) {
     throw usage(
       `Invalid --role "${arn.slice(0, 100)}": expected an IAM role ARN like arn:aws:iam::123456789012:role/my-role.`,
@@ -54,7 +54,7 @@ export function validateRoleArn(arn: string): string {
   return arn;
 }
 
-export function validateRegion(region: string): string {
+function validateRegion(region: string): string {
   if (!REGION_RE.test(region))
     throw usage(`Invalid --region "${region.slice(0, 40)}": expected an AWS region like us-east-1.`, 'moat grant aws --role ARN --region eu-west-1');
   return region;

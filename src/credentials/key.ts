@@ -12,7 +12,7 @@ import type { MoatHome } from '../home/paths.js';
  * the file. A keychain that is unavailable (no D-Bus, locked) falls back to the file silently.
  */
 
-export const KEY_BYTES = 32;
+const KEY_BYTES = 32;
 const SERVICE = 'moat';
 const ACCOUNT = 'encryption-key';
 
@@ -37,7 +37,7 @@ export interface LoadedKey {
   backend: KeyBackend;
 }
 
-export function defaultKeychain(): KeychainEntry {
+function defaultKeychain(): KeychainEntry {
   return new Entry(SERVICE, ACCOUNT, { linux: { store: 'secret-service' } });
 }
 
@@ -99,7 +99,7 @@ function keychainSet(entry: KeychainEntry, key: Buffer): boolean {
 }
 
 /** Read `encryption.key`, refusing one that group or other can read. */
-export async function readKeyFile(file: string): Promise<Buffer | undefined> {
+async function readKeyFile(file: string): Promise<Buffer | undefined> {
   let mode: number;
   try {
     mode = (await stat(file)).mode;

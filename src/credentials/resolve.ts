@@ -90,7 +90,7 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
 }
 
 /** Refresh when near expiry and the provider can; refuse an expired credential otherwise. */
-export async function ensureFresh(
+async function ensureFresh(
   provider: Provider,
   name: string,
   cred: StoredCredential,

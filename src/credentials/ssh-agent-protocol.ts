@@ -21,7 +21,7 @@ export const MSG = {
 /** OpenSSH's own limit on an agent message. */
 export const MAX_MESSAGE = 256 * 1024;
 /** Identities in one answer moat accepts from the host agent. */
-export const MAX_IDENTITIES = 1024;
+const MAX_IDENTITIES = 1024;
 
 export const SESSION_BIND = 'session-bind@openssh.com';
 /** Flags a sign request may carry: SSH_AGENT_RSA_SHA2_256 and _512. */

@@ -106,7 +106,7 @@ export function parsePublicKeyLine(line: string): Buffer | undefined {
 }
 
 /** Whether one known_hosts host pattern list (`a,b`, `[h]:2222`, `|1|salt|hash`) names host (port 22). */
-export function knownHostsNames(field: string, host: string): boolean {
+function knownHostsNames(field: string, host: string): boolean {
   if (field.startsWith('|1|')) {
     const [, , salt, hash] = field.split('|');
     if (!salt || !hash) return false;

@@ -136,7 +136,7 @@ function aad(name: string): Buffer {
   return Buffer.from(`moat-credential:v${VERSION}:${name}`, 'utf8');
 }
 
-export function encode(name: string, cred: StoredCredential, key: Buffer): Buffer {
+function encode(name: string, cred: StoredCredential, key: Buffer): Buffer {
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad(name));
@@ -144,7 +144,7 @@ export function encode(name: string, cred: StoredCredential, key: Buffer): Buffe
   return Buffer.concat([Buffer.from([VERSION]), nonce, cipher.getAuthTag(), body]);
 }
 
-export function decode(name: string, data: Buffer, key: Buffer): StoredCredential {
+function decode(name: string, data: Buffer, key: Buffer): StoredCredential {
   if (data.length <= HEADER_BYTES) throw corrupt(name, 'the file is truncated');
   if (data[0] !== VERSION) throw corrupt(name, `unknown file format version ${String(data[0])}`);
   const nonce = data.subarray(1, 1 + NONCE_BYTES);

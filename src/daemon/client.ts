@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The daemon answered with an error status; `body` is its error document (`{ error: { code, message, hint } }`). */
-export class DaemonAnswerError extends Error {
+class DaemonAnswerError extends Error {
   constructor(
     readonly status: number,
     readonly body: string,

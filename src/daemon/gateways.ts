@@ -2,16 +2,7 @@ import { lstat } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MoatHome } from '../home/paths.js';
-import {
-  createProxy,
-  loadOrCreateCA,
-  loadOrCreateRoutingCA,
-  type CA,
-  type GatewayEvent,
-  type GatewayProxy,
-  type HeaderInjection,
-  type LocalResponse,
-} from '../gateway/index.js';
+import { createProxy, loadOrCreateCA, loadOrCreateRoutingCA, type CA, type GatewayEvent, type HeaderInjection, type LocalResponse } from '../gateway/index.js';
 import { listenInPlace, removeSocket, unixTransport } from '../gateway/transport.js';
 import { createRedactor } from '../gateway/injection.js';
 import { hostExtraCAs } from '../image/host-ca.js';
@@ -43,8 +34,6 @@ async function startAws(
 }
 
 export interface RunGateway {
-  proxy: GatewayProxy;
-  server: Server;
   /** Where the socket is (bound elsewhere and moved there, so not `server.address()`). */
   socketPath: string;
   /** The run's `secrets:` as the audit records them (names, schemes, hosts; never values). */
@@ -171,8 +160,6 @@ export class GatewayHost {
       },
     });
     return {
-      proxy,
-      server,
       socketPath: t.socketPath,
       secrets: runSecrets.audit,
       owned,

@@ -30,7 +30,7 @@ export interface RefusalAggregatorOptions {
   maxKeys?: number;
 }
 
-export const OTHER_HOSTS = '*';
+const OTHER_HOSTS = '*';
 
 /**
  * Aggregates repeated refusals: the first `perKey` refusals of a host+status pass (recorded in full),
@@ -41,8 +41,6 @@ export class RefusalAggregator {
   private readonly buckets = new Map<string, Bucket>();
   private readonly perKey: number;
   private readonly maxKeys: number;
-  /** Refusals counted, not recorded, over the run. */
-  suppressed = 0;
 
   constructor(opts: RefusalAggregatorOptions = {}) {
     this.perKey = opts.perKey ?? 20;
@@ -74,7 +72,6 @@ export class RefusalAggregator {
     b.count += 1;
     b.until = ts;
     b.reason = reason;
-    this.suppressed += 1;
     return false;
   }
 

@@ -11,7 +11,7 @@ import { constants } from 'node:fs';
 import { chmod, lstat, open, readdir, readlink, realpath } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 
-export const MAX_ENTRIES = 200_000;
+const MAX_ENTRIES = 200_000;
 const SET_ID = 0o6000;
 /** Files whose mode is read at once. */
 const BATCH = 64;

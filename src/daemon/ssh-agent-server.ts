@@ -10,7 +10,7 @@ import { AgentFilterSession, type AgentFilterOptions, type HostAgent } from './s
  * frame closes the connection. Bounded: connections at once, idle time.
  */
 
-export const AGENT_LIMITS = { maxConnections: 32, idleMs: 120_000 } as const;
+const AGENT_LIMITS = { maxConnections: 32, idleMs: 120_000 } as const;
 
 /** The host's agent at socketPath, one connection per request. */
 export function hostAgent(socketPath: string): HostAgent {

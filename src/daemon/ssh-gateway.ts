@@ -15,7 +15,7 @@ import { createAgentServer, hostAgent } from './ssh-agent-server.js';
  * set of SSH tunnels the gateway has open, which the agent asks before it signs.
  */
 
-export const AGENT_SOCKET = 'agent.sock';
+const AGENT_SOCKET = 'agent.sock';
 
 export interface RunSsh {
   tunnels: SshTunnels;

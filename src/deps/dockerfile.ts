@@ -18,7 +18,7 @@ const ENV_VALUE = /^[A-Za-z0-9/._:$+-]+$/;
 const ENV_KEY = /^[A-Z_][A-Z0-9_]*$/;
 
 /** `node@22` or `git`: how a dependency is named in comments and errors. */
-export function depLabel(dep: ResolvedDependency): string {
+function depLabel(dep: ResolvedDependency): string {
   return dep.version === undefined ? dep.name : `${dep.name}@${dep.version}`;
 }
 

@@ -6,17 +6,17 @@ import { MoatError } from '../errors.js';
 import type { DependencyEntry } from './types.js';
 
 /** npm package names (validate-npm-package-name, lowercase, optional scope). */
-export const NPM_NAME = /^(?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
+const NPM_NAME = /^(?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/;
 /** npm versions, ranges with ^ or ~, x-ranges and dist-tags (no spaces, no <, >, |, *). */
-export const NPM_VERSION = /^[~^]?[0-9A-Za-z][0-9A-Za-z.+-]*$/;
+const NPM_VERSION = /^[~^]?[0-9A-Za-z][0-9A-Za-z.+-]*$/;
 /** Debian package names (Debian policy 5.6.1). */
-export const APT_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+const APT_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 /** Debian versions: [epoch:]upstream[-revision]. */
-export const APT_VERSION = /^(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*$/;
+const APT_VERSION = /^(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*$/;
 /** PEP 508 distribution names. */
-export const PIP_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+const PIP_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
 /** PEP 440 public versions (without epochs or local labels). */
-export const PIP_VERSION = /^[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?$/;
+const PIP_VERSION = /^[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?$/;
 
 export const DYNAMIC_PREFIXES = ['npm', 'apt', 'pip'] as const;
 export type DynamicKind = (typeof DYNAMIC_PREFIXES)[number];

@@ -1,6 +1,11 @@
 /**
  * Parsing `dependencies:` entries (`name[@version]`, `npm:…`, `apt:…`, `pip:…`), validating versions,
  * and expanding requirements into a deduplicated, stably ordered list.
+ *
+ * One validator for an entry: `parseSpec` checks its form, that the name exists (with "did you mean")
+ * and that the version is allowed. The moat.yaml schema runs it (`dependencyProblem`, so an error
+ * points at moat.yaml:LINE:COL) and the image recipe runs it again to get the entries it installs.
+ * No whitespace and no control character can pass, so nothing can add a line to the generated Dockerfile.
  */
 import { distance } from 'fastest-levenshtein';
 import { MoatError } from '../errors.js';
@@ -51,16 +56,15 @@ export function suggest(name: string): string[] {
 
 function unknown(name: string, spec: string): MoatError {
   const close = suggest(name);
-  const hints = close.map((n) => `"${n}"`);
-  if (/^[a-z0-9][a-z0-9+.-]+$/.test(name)) hints.push(`"apt:${name}" for a Debian package`, `"npm:${name}" for an npm package`);
+  const packaged = /^[a-z0-9][a-z0-9+.-]+$/.test(name) ? ` ("apt:${name}" or "npm:${name}" for a Debian or npm package)` : '';
   return new MoatError(`unknown dependency "${spec}"${close.length > 0 ? `; did you mean ${close.map((n) => `"${n}"`).join(' or ')}?` : ''}`, {
     code: 'E_CONFIG',
-    hint: `Use one of: ${hints.join(', ') || 'the names moat deps list shows'}. moat deps list shows the built-in dependencies.`,
+    hint: `moat deps list shows the built-in names${packaged}.`,
   });
 }
 
 /** Check a version against the entry's allowed list or pattern. */
-export function validateVersion(entry: DependencyEntry, version: string, spec: string): void {
+function validateVersion(entry: DependencyEntry, version: string, spec: string): void {
   const { versions } = entry;
   if (versions === undefined) {
     throw new MoatError(`dependency "${spec}": ${entry.name} has no versions to choose from`, {
@@ -82,8 +86,7 @@ export function validateVersion(entry: DependencyEntry, version: string, spec: s
 }
 
 /** Parse one `dependencies:` entry. */
-export function parseSpec(raw: string): ParsedSpec {
-  const spec = raw.trim();
+export function parseSpec(spec: string): ParsedSpec {
   const colon = spec.indexOf(':');
   if (colon > 0) {
     const prefix = spec.slice(0, colon);
@@ -97,7 +100,7 @@ export function parseSpec(raw: string): ParsedSpec {
     });
   }
   if (/[\s\p{Cc}\p{Cf}]/u.test(spec)) {
-    throw new MoatError(`invalid dependency ${JSON.stringify(spec)}: it has a space, line break or control character`, {
+    throw new MoatError(`dependency ${JSON.stringify(spec)} has a space, line break or control character`, {
       code: 'E_CONFIG',
       hint: 'Write one tool per entry, e.g. "node@20".',
     });
@@ -118,6 +121,33 @@ export function parseSpec(raw: string): ParsedSpec {
   return { name, version, entry };
 }
 
+/**
+ * Why `spec` is not a dependency entry (what is wrong and the fix, in one line for moat.yaml:LINE:COL),
+ * or undefined when it is one: the schema's check, by the same parser the recipe uses.
+ */
+export function dependencyProblem(spec: string): string | undefined {
+  return problemOf(() => parseSpec(spec));
+}
+
+/**
+ * Why a list of valid entries cannot be installed together (two versions of one tool, one package in two
+ * forms), or undefined: checked by the schema on the whole `dependencies:` list.
+ */
+export function dependenciesProblem(specs: readonly string[]): string | undefined {
+  return problemOf(() => expand(specs));
+}
+
+function problemOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof MoatError)) throw err;
+    const sep = /[.?!]$/.test(err.message) ? ' ' : '. ';
+    return err.hint === undefined ? err.message : `${err.message}${sep}${err.hint}`;
+  }
+}
+
 interface Pending {
   parsed: ParsedSpec;
   from: string;
@@ -131,7 +161,7 @@ interface Pending {
  */
 export function expand(specs: readonly string[]): ResolvedDependency[] {
   const byName = new Map<string, { dep: ResolvedDependency; from: string }>();
-  const queue: Pending[] = specs.map((s) => ({ parsed: parseSpec(s), from: `"${s.trim()}"`, explicit: true }));
+  const queue: Pending[] = specs.map((s) => ({ parsed: parseSpec(s), from: `"${s}"`, explicit: true }));
   while (queue.length > 0) {
     const { parsed, from, explicit } = queue.shift() as Pending;
     const seen = byName.get(parsed.name);

@@ -3,7 +3,7 @@ import { MoatError } from '../errors.js';
 import type { ResolvedDependency } from './types.js';
 
 /** Characters a version or package spec may hold once substituted: no shell metacharacters at all. */
-export const SAFE_TOKEN = /^[A-Za-z0-9@/._+=:~^-]+$/;
+const SAFE_TOKEN = /^[A-Za-z0-9@/._+=:~^-]+$/;
 
 function assertSafe(value: string, dep: string): string {
   if (!SAFE_TOKEN.test(value)) throw new MoatError(`refusing unsafe text for dependency ${dep}: ${JSON.stringify(value)}`, { code: 'E_REFUSED' });

@@ -6,7 +6,7 @@ import { requestedSandbox } from '../run/sandbox-choice.js';
 import { fail, ok, warn, type Check, type CheckResult, type DoctorContext } from './types.js';
 
 /** The oldest Engine API moat is tested with. */
-export const MIN_API = '1.41';
+const MIN_API = '1.41';
 
 const apiAtLeast = (have: string, want: string): boolean => {
   const [a = 0, b = 0] = have.split('.').map(Number);

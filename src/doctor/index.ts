@@ -15,18 +15,7 @@ import type { Check, CheckResult } from './types.js';
 export { exitCodeOf } from './run.js';
 export type { CheckResult, CheckStatus } from './types.js';
 
-export const CHECKS: readonly Check[] = [
-  engineCheck,
-  sandboxCheck,
-  daemonCheck,
-  caCheck,
-  keyCheck,
-  grantsCheck,
-  imagesCheck,
-  agentsCheck,
-  hostCasCheck,
-  diskCheck,
-];
+const CHECKS: readonly Check[] = [engineCheck, sandboxCheck, daemonCheck, caCheck, keyCheck, grantsCheck, imagesCheck, agentsCheck, hostCasCheck, diskCheck];
 
 export function doctor(opts: { home: MoatHome; env: NodeJS.ProcessEnv; cwd: string; now?: Date; engineTimeoutMs?: number }): Promise<CheckResult[]> {
   return runChecks(CHECKS, {

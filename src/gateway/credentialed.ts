@@ -7,7 +7,7 @@ import type { Decision } from './policy.js';
  */
 
 /** Headers some frameworks and gateways honour to change the path or method after routing. */
-export const REROUTING_HEADERS = ['x-original-url', 'x-rewrite-url', 'x-override-url', 'x-http-method-override', 'x-http-method', 'x-method-override'] as const;
+const REROUTING_HEADERS = ['x-original-url', 'x-rewrite-url', 'x-override-url', 'x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 
 /** TRACE/TRACK echo the request, the credential included, back to the client. */
 export function credentialedRefusal(host: string, method: string): Decision | undefined {

@@ -89,7 +89,7 @@ export function parseHostPattern(source: string): HostPattern {
 }
 
 /** The port a credential (a grant's header or local answer) applies on when its provider names none. */
-export const CREDENTIAL_PORT = 443;
+const CREDENTIAL_PORT = 443;
 
 /**
  * A grant's host pattern, scoped to a port: as written when it names one, else `CREDENTIAL_PORT`.

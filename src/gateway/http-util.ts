@@ -44,7 +44,7 @@ export function headerSafe(text: string): string {
 }
 
 /** The plain-text refusal body: what was blocked, why, and the moat.yaml lines that allow it. */
-export function blockedBody(what: string, d: Decision): string {
+function blockedBody(what: string, d: Decision): string {
   const lines = [`Moat blocked ${what}: ${d.reason}.`];
   if (d.suggestion) {
     lines.push(d.suggestion.startsWith('network:') ? 'To allow it, add to moat.yaml:' : 'To allow it:', d.suggestion);

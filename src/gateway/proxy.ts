@@ -13,7 +13,7 @@ import { compileInjections, type HeaderInjection } from './injection.js';
 import { LeafCache } from './leaf.js';
 import { compileSubstitutions, type SecretSubstitution } from './secret-substitution.js';
 import { compileLocalResponses, type LocalResponse } from './local-response.js';
-import { type CompiledPolicy, compilePolicy, refusalFields, type PolicyData } from './policy.js';
+import { compilePolicy, refusalFields, type PolicyData } from './policy.js';
 import type { TunnelInfo } from './target.js';
 import { Upstream, type UpstreamAddress } from './upstream.js';
 import { SSH_PORT, handleSshConnect, type SshTunnels } from './ssh-tunnel.js';
@@ -85,7 +85,6 @@ export interface GatewayProxy {
   listen(target: string | number, host?: string): Promise<net.Server>;
   /** Replace policy and/or injections for new requests (grants refreshed, policy reloaded). */
   update(opts: { policy?: Partial<PolicyData>; injections?: HeaderInjection[]; responses?: LocalResponse[] }): void;
-  readonly policy: CompiledPolicy;
   /** Open client connections. */
   readonly connections: number;
   /** Destroy every client connection and upstream pool. */
@@ -337,9 +336,6 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
         responses: next.responses ?? current.responses,
       };
       Object.assign(core, build(current));
-    },
-    get policy() {
-      return core.policy;
     },
     get connections() {
       return sockets.size;

@@ -16,7 +16,7 @@ export function servicesOf(ports: Readonly<Record<string, number>> | undefined):
   return Object.entries(ports ?? {}).map(([name, port]) => ({ name, port }));
 }
 
-export function serviceHost(run: string, service: string | undefined, routingPort: number): string {
+function serviceHost(run: string, service: string | undefined, routingPort: number): string {
   return `${service ? `${service}.` : ''}${run}.localhost:${routingPort}`;
 }
 

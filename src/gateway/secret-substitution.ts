@@ -24,7 +24,7 @@ interface CompiledSecret {
 }
 
 /** The largest request body searched and rewritten (larger bodies stream through untouched). */
-export const MAX_SUBSTITUTED_BODY = 1024 * 1024;
+const MAX_SUBSTITUTED_BODY = 1024 * 1024;
 
 type Headers = Record<string, string | string[] | undefined>;
 type BodyKind = 'json' | 'form' | 'text';

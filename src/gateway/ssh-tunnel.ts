@@ -34,7 +34,7 @@ export class SshTunnels {
 }
 
 /** Whether the run may open an SSH tunnel to host (on port 22). */
-export function sshDecision(policy: CompiledPolicy, tunnels: SshTunnels | undefined, host: string): Decision {
+function sshDecision(policy: CompiledPolicy, tunnels: SshTunnels | undefined, host: string): Decision {
   const d = policy.checkHost(host, SSH_PORT);
   if (!d.allowed && d.kind === 'deny') return d;
   if (tunnels?.hosts.includes(host)) return { allowed: true, reason: `${host} is granted for SSH`, rule: `ssh:${host}` };

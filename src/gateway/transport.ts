@@ -22,7 +22,7 @@ export interface GatewayTransport {
 export const CONTAINER_NET_DIR = '/moat/net';
 export const CONTAINER_CA_FILE = '/moat/ca/ca.pem';
 export const PROXY_PORT = 43128;
-export const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 export function unixTransport(runDir: string): GatewayTransport {
   const hostDir = join(runDir, 'net');

@@ -14,7 +14,7 @@ export function isWebSocketKey(value: string | string[] | undefined): value is s
 }
 
 /** The Sec-WebSocket-Accept a server must answer to `key`: base64(SHA-1(key + GUID)). */
-export function webSocketAccept(key: string): string {
+function webSocketAccept(key: string): string {
   return createHash('sha1')
     .update(key + WS_GUID)
     .digest('base64');

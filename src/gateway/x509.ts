@@ -11,8 +11,8 @@ x509.cryptoProvider.set(webcrypto as never);
 export type CryptoKey = webcrypto.CryptoKey;
 export type CryptoKeyPair = webcrypto.CryptoKeyPair;
 export { x509 };
-export const crypto = webcrypto;
-export const EC_ALG: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
+const crypto = webcrypto;
+const EC_ALG: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 export const SIGN_ALG: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 
 export async function generateKeyPair(): Promise<CryptoKeyPair> {

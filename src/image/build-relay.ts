@@ -17,7 +17,7 @@ import { CONTAINER_NET_DIR, PROXY_PORT } from '../gateway/transport.js';
 import { MoatError } from '../errors.js';
 
 /** Label of relay containers, so `moat clean` and a later build find one a killed CLI left behind. */
-export const LABEL_BUILD_RELAY = 'moat.build-relay';
+const LABEL_BUILD_RELAY = 'moat.build-relay';
 const READY = 'moat-build-relay ready';
 
 /**

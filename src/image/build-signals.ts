@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** The longest the clean-up may hold the CLI after a signal (an unresponsive engine). */
-export const SIGNAL_CLEANUP_MS = 10_000;
+const SIGNAL_CLEANUP_MS = 10_000;
 
 export interface SignalHooks {
   /** Where signals are listened for (the process). */

@@ -9,10 +9,8 @@
 import { ENV_NAME_RE } from '../config/rules.js';
 import { MoatError } from '../errors.js';
 
-/** The file moat-init reads the run's environment from (inside the read-only stage mount). */
-export const CONTAINER_ENV_FILE = '/moat/stage/env';
 /** The PATH of the privileged start: system folders only. */
-export const INIT_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+const INIT_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
@@ -69,7 +67,7 @@ export function initEntrypoint(values: { uid: number; gid: number; proxyPort?: n
 }
 
 /** The image's ENV ("NAME=value" strings) as a record; a later duplicate wins, as in Docker. */
-export function imageEnvRecord(list: readonly string[]): Record<string, string> {
+function imageEnvRecord(list: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of list) {
     const at = e.indexOf('=');

@@ -31,7 +31,7 @@ export interface NetworkLine {
 }
 
 export type Notice =
-  | { what: 'blocked'; host: string; kind: RefusalKind | undefined; allow?: string; request?: string }
+  | { what: 'blocked'; host: string; kind: RefusalKind | undefined; allow?: string; request?: string; sshHost?: string }
   | { what: 'unreachable'; host: string; kind: UpstreamFailureKind; cause: string };
 
 interface Blocked {
@@ -149,7 +149,9 @@ export class NetworkNotices {
       b.requests++;
       return undefined;
     }
-    const allow = ev.refusal === 'strict' || ev.refusal === 'internal' ? allowPattern(host, port) : undefined;
+    // `CONNECT host:22` refused for want of an SSH grant: the fix is the grant, not --allow-host.
+    const sshHost = ev.method === 'CONNECT' && ev.port === 22 && ev.refusal !== 'deny' && ev.refusal !== 'internal' ? allowPattern(host) : undefined;
+    const allow = sshHost === undefined && (ev.refusal === 'strict' || ev.refusal === 'internal') ? allowPattern(host, port) : undefined;
     const request = ev.refusal === 'path' || ev.refusal === 'credential' ? requestOf(ev) : undefined;
     const notice: Blocked['notice'] = {
       what: 'blocked',
@@ -157,6 +159,7 @@ export class NetworkNotices {
       kind: ev.refusal,
       ...(allow ? { allow } : {}),
       ...(request ? { request } : {}),
+      ...(sshHost ? { sshHost } : {}),
     };
     this.blocked.set(key, { notice, rawHost: host, requests: 1 });
     return this.announce(`b ${key}`, notice);
@@ -194,6 +197,7 @@ export class NetworkNotices {
   /** The live line of a notice (without the `moat: ` prefix). */
   line(n: Notice): string {
     if (n.what === 'unreachable') return `${unreachableWhat(n.host, n.kind, n.cause)} — ${unreachableFix(n.kind, this.opts.configPath)}`;
+    if (n.sshHost) return `blocked SSH to ${n.host} (no SSH grant) — ${sshFix(n.sshHost)}`;
     switch (n.kind) {
       case 'strict':
         return `blocked ${n.host} (strict policy)${n.allow ? ` — allow it with --allow-host ${n.allow}` : ''}`;
@@ -226,7 +230,9 @@ export class NetworkNotices {
           : 'moat: the network refused requests during this run:',
       );
       const rows = [
-        ...blocked.map((b) => [b.notice.host, `blocked: ${blockedWhy(b.notice.kind)}, ${plural(b.requests, 'request')}`] as const),
+        ...blocked.map(
+          (b) => [b.notice.host, `blocked: ${b.notice.sshHost ? 'no SSH grant' : blockedWhy(b.notice.kind)}, ${plural(b.requests, 'request')}`] as const,
+        ),
         ...failed.map((x) => [x.host, `unreachable: ${x.causes}, ${plural(x.f.requests, 'request')}`] as const),
       ];
       const listed = rows.slice(0, this.shownHosts);
@@ -262,6 +268,7 @@ export class NetworkNotices {
       out.push(`  To allow ${allow.length === 1 ? 'it' : 'them'}, run again with ${allow.map((a) => `--allow-host ${a}`).join(' ')}`);
       out.push(`    or add to moat.yaml: network: { rules: [ ${allow.map((a) => `"${a}"`).join(', ')} ] }`);
     }
+    for (const n of blocked.filter((b) => b.sshHost !== undefined).slice(0, 5)) out.push(`  ${n.host}: ${sshFix(n.sshHost ?? n.host)}.`);
     const names = (ns: string[]): string => ns.slice(0, 5).join(', ') + (ns.length > 5 ? ` and ${ns.length - 5} more` : '');
     const denied = blocked.filter((n) => n.kind === 'deny').map((n) => n.host);
     if (denied.length > 0) out.push(`  ${names(denied)}: in network.deny of moat.yaml; remove the entry to allow ${denied.length === 1 ? 'it' : 'them'}.`);
@@ -277,6 +284,11 @@ export class NetworkNotices {
     }
     return out;
   }
+}
+
+/** The fix for SSH refused for want of a grant (the gateway's own suggestion, ssh-tunnel.ts). */
+function sshFix(host: string): string {
+  return `grant it with: moat grant ssh --host ${host}, then: moat run -g ssh:${host}`;
 }
 
 function blockedWhy(kind: RefusalKind | undefined): string {

@@ -5,7 +5,7 @@ import { NetworkNotices } from './network-notices.js';
 import { watchNetwork } from './network-watch.js';
 
 /** `~/.moat/config.yaml` rather than the absolute path when it is under the user's home. */
-export function shortPath(path: string, home = homedir()): string {
+function shortPath(path: string, home = homedir()): string {
   return home && path.startsWith(`${home}/`) ? `~${path.slice(home.length)}` : path;
 }
 

@@ -118,7 +118,6 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     traceBodies: flags.traceBodies ?? false,
     grants: opts.grants ?? [],
     secrets: secretSpecs(opts.secrets, opts.env),
-    allowHosts: flags.allowHosts ?? [],
     network: checkedNetwork(opts.network),
     baseImage: opts.base_image ?? DEFAULT_BASE_IMAGE,
     imageExtra: layers.extra,

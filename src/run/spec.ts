@@ -26,7 +26,6 @@ export interface RunSpec {
   grants: string[];
   /** moat.yaml's `secrets:` (resolved on the host just before the run is created). */
   secrets?: SecretSpec[];
-  allowHosts: string[];
   network: NetworkPolicy;
   baseImage: string;
   /** Files staged into the container user's home by moat-init (agent settings, never real secrets). */

@@ -22,7 +22,7 @@ export type GuardedSettings = Record<string, unknown>;
  * Every guarded setting, the most dangerous first (the order the approval summary uses): what the host
  * shares into the container, the credentials, what the image build runs, then the network policy.
  */
-export const GUARDED_KEYS = [
+const GUARDED_KEYS = [
   'mounts',
   'grants',
   // Secrets send host data out: their sources and the hosts each may reach.

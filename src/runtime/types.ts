@@ -57,7 +57,6 @@ export interface ContainerInfo {
   labels: Record<string, string>;
   status: ContainerStatus;
   exitCode: number;
-  startedAt?: string;
   finishedAt?: string;
   tty: boolean;
 }
@@ -67,7 +66,6 @@ export interface ImageInfo {
   tags: string[];
   labels: Record<string, string>;
   size: number;
-  created: number;
   /** The image's ENV, "NAME=value" strings (inspect only; a listing leaves it empty). */
   env: string[];
   /** The image's ONBUILD triggers, as written (inspect only). */

@@ -21,7 +21,7 @@ export function isMarker(r: LogRecord): r is LogMarker {
   return (r as Partial<LogMarker>).moat === 'log-limit';
 }
 
-export function markerText(dropped: number, limit: number): string {
+function markerText(dropped: number, limit: number): string {
   const mib = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MiB`;
   return `[moat] ${mib(dropped)} of earlier output dropped: the run's output passed its ${mib(limit)} limit (container.log_limit in moat.yaml); the newest output is kept.`;
 }

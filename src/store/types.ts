@@ -1,8 +1,7 @@
 import type { NetworkPolicy } from '../network-policy.js';
 
 /** The agents moat starts (`moat claude`, `moat codex`); each also has its own section in moat.yaml. */
-export const AGENT_NAMES = ['claude', 'codex'] as const;
-export type AgentName = (typeof AGENT_NAMES)[number];
+export type AgentName = 'claude' | 'codex';
 
 export type RunState = 'created' | 'starting' | 'running' | 'stopped' | 'failed';
 

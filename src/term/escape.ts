@@ -1,5 +1,5 @@
 /** The escape prefix: Ctrl-/ (0x1f). Then `d` detaches, `k` stops the run, Ctrl-/ again sends one. */
-export const ESCAPE_BYTE = 0x1f;
+const ESCAPE_BYTE = 0x1f;
 
 export type EscapeAction = 'detach' | 'stop';
 

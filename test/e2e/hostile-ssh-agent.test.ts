@@ -200,7 +200,9 @@ describe('git over SSH through the gateway with a filtering agent', () => {
       expect(r.stdout).toContain('SSH=255');
       expect(r.stderr).toContain('CONNECT git.c.test:22: Forbidden');
       // The live line when the follower sees the refusal before the run ends; the end-of-run summary always.
-      expect(r.stderr).toMatch(/^ {2}git\.c\.test +blocked: network policy, 1 request$/m);
+      expect(r.stderr).toMatch(/^ {2}git\.c\.test +blocked: no SSH grant, 1 request$/m);
+      expect(r.stderr).toContain('  git.c.test: grant it with: moat grant ssh --host git.c.test, then: moat run -g ssh:git.c.test.\n');
+      expect(r.stderr).not.toContain('--allow-host');
       const trace = await moat(['trace', 'ssh-refused', '--json'], { home, cwd: ws, env });
       expect(trace.stdout).toMatch(/"host":"git\.c\.test".*"blocked":true|"blocked":true.*"host":"git\.c\.test"/);
     },

@@ -153,7 +153,7 @@ describe('hostile workspace: build settings that would write the Dockerfile', ()
     const r = await moat(['run', '--approve-config', '--', 'true'], { home, cwd });
     expect(r.code).toBe(1);
     expect(r.stderr.split('\n')[1]).toBe(
-      '  moat.yaml:2:5: dependencies[0]: dependency "jq\\nRUN echo PWNED > /pwned" has a space, line break or control character; write one tool per entry, e.g. "node@20"',
+      '  moat.yaml:2:5: dependencies[0]: dependency "jq\\nRUN echo PWNED > /pwned" has a space, line break or control character. Write one tool per entry, e.g. "node@20".',
     );
   });
 });

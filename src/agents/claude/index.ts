@@ -6,7 +6,7 @@ import { API_KEY_SUFFIX_MARKER, CLAUDE_FLAG_SETTINGS, stageClaude } from './stag
  * Claude Code 2.1.331's subcommands, aliases included (`claude --help`). `help` is not one: Claude Code
  * would take it as a prompt.
  */
-export const CLAUDE_SUBCOMMANDS: readonly string[] = [
+const CLAUDE_SUBCOMMANDS: readonly string[] = [
   'agents',
   'attach',
   'auth',

@@ -50,7 +50,7 @@ const GIT_SAFETY = [
   'core.hooksPath=/dev/null',
 ];
 
-export function systemGit(env: NodeJS.ProcessEnv): GitRunner {
+function systemGit(env: NodeJS.ProcessEnv): GitRunner {
   return (args, opts) =>
     new Promise((resolve, reject) => {
       execFile(

@@ -6,7 +6,7 @@
 import { mcpWithCwd } from '../common.js';
 import type { AgentInvocation, AgentSettings, Staging } from '../types.js';
 
-export const WORKSPACE = '/workspace';
+const WORKSPACE = '/workspace';
 /**
  * Stands in for the last 20 characters of the run's placeholder API key in `customApiKeyResponses`,
  * replaced at start (the placeholder is minted per run, after staging). Claude Code otherwise asks
@@ -14,7 +14,7 @@ export const WORKSPACE = '/workspace';
  */
 export const API_KEY_SUFFIX_MARKER = 'MOAT_API_KEY_SUFFIX__';
 
-export function claudeJson(settings: AgentSettings, inv: AgentInvocation): Record<string, unknown> {
+function claudeJson(settings: AgentSettings, inv: AgentInvocation): Record<string, unknown> {
   const mcpServers: Record<string, unknown> = {};
   for (const [name, server] of Object.entries(settings.mcp ?? {})) mcpServers[name] = { type: 'stdio', ...mcpWithCwd(server) };
   return {
@@ -51,7 +51,7 @@ export function claudeJson(settings: AgentSettings, inv: AgentInvocation): Recor
   };
 }
 
-export function claudeSettings(settings: AgentSettings, inv: AgentInvocation): Record<string, unknown> {
+function claudeSettings(settings: AgentSettings, inv: AgentInvocation): Record<string, unknown> {
   const out: Record<string, unknown> = {
     permissions: { defaultMode: inv.yolo ? 'bypassPermissions' : 'default' },
     ...(inv.yolo ? { skipDangerousModePermissionPrompt: true } : {}),
@@ -61,7 +61,7 @@ export function claudeSettings(settings: AgentSettings, inv: AgentInvocation): R
   return out;
 }
 
-export function claudeEnv(): Record<string, string> {
+function claudeEnv(): Record<string, string> {
   return {
     // Claude Code refuses --dangerously-skip-permissions as root unless it is told it runs in a sandbox.
     IS_SANDBOX: '1',

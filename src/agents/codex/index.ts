@@ -3,7 +3,7 @@ import type { AgentDefinition, AgentInvocation } from '../types.js';
 import { stageCodex } from './staging.js';
 
 /** Codex CLI 0.169.0's subcommands, aliases included (`codex --help`). */
-export const CODEX_SUBCOMMANDS: readonly string[] = [
+const CODEX_SUBCOMMANDS: readonly string[] = [
   'agents',
   'exec',
   'e',

@@ -8,7 +8,7 @@
 import type { AgentInvocation, AgentSettings, Staging } from '../types.js';
 import { encodeToml, type TomlTable } from './toml.js';
 
-export const WORKSPACE = '/workspace';
+const WORKSPACE = '/workspace';
 
 export function codexConfig(settings: AgentSettings, inv: AgentInvocation): TomlTable {
   const mcp: TomlTable = {};

@@ -6,7 +6,7 @@ import { obtainToken, randomBase64Url, secretField, tokenSecret, validateRequest
 export const ANTHROPIC_VERSION = '2023-06-01';
 
 /** `sk-ant-api03-` + 93 base64url chars + `AA`, the shape of a real key. */
-export function anthropicPlaceholderKey(): string {
+function anthropicPlaceholderKey(): string {
   return `sk-ant-api03-${randomBase64Url(93)}AA`;
 }
 

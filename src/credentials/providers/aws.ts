@@ -13,7 +13,7 @@ import { randomBase62, randomFrom } from './shared.js';
 const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 /** A placeholder shaped like an STS session: ASIA + 16, a 40-character secret, a long token. */
-export function awsPlaceholder(): { accessKeyId: string; secretAccessKey: string; sessionToken: string } {
+function awsPlaceholder(): { accessKeyId: string; secretAccessKey: string; sessionToken: string } {
   return {
     accessKeyId: `ASIA${randomFrom(UPPER, 16)}`,
     secretAccessKey: randomBase62(40),
@@ -22,7 +22,7 @@ export function awsPlaceholder(): { accessKeyId: string; secretAccessKey: string
 }
 
 /** The stored configuration back as the daemon needs it. */
-export function awsCredentialConfig(cred: StoredCredential): AwsCredentialConfig {
+function awsCredentialConfig(cred: StoredCredential): AwsCredentialConfig {
   const m = cred.meta ?? {};
   return {
     ...(m.roleArn ? { roleArn: m.roleArn } : {}),

@@ -11,17 +11,17 @@ import { obtainToken, postTokenRefresh, randomBase64Url, refreshedExpiry, secret
  * credentials file whose tokens are placeholders.
  */
 
-export const OAUTH_BETA = 'oauth-2025-04-20';
+const OAUTH_BETA = 'oauth-2025-04-20';
 /** Claude Code's public OAuth client id, sent with refresh-token grants. */
-export const CLAUDE_CLIENT_ID = '9d1c250a-e61b-44d9-88ed-5944d1962f5e';
+const CLAUDE_CLIENT_ID = '9d1c250a-e61b-44d9-88ed-5944d1962f5e';
 /** 2099-01-01T00:00:00Z in ms: far future, and never a zero time (which logs Claude Code out). */
 export const FAR_FUTURE_MS = Date.UTC(2099, 0, 1);
 
-export const claudeOauthPlaceholder = (): string => `sk-ant-oat01-${randomBase64Url(93)}AA`;
+const claudeOauthPlaceholder = (): string => `sk-ant-oat01-${randomBase64Url(93)}AA`;
 const claudeRefreshPlaceholder = (): string => `sk-ant-ort01-${randomBase64Url(93)}AA`;
 
 /** Parse Claude Code's `.credentials.json` ({claudeAiOauth: {...}}) into a grant. */
-export function parseClaudeCredentials(text: string, source: string): GrantedSecret {
+function parseClaudeCredentials(text: string, source: string): GrantedSecret {
   let data: unknown;
   try {
     data = JSON.parse(text);

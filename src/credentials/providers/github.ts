@@ -12,7 +12,7 @@ import { obtainToken, randomBase62, secretField, stringProp, tokenSecret, valida
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** `ghp_` + 30 random base62 + 6-char base62 CRC32 checksum, the shape GitHub issues. */
-export function githubPlaceholderToken(): string {
+function githubPlaceholderToken(): string {
   const body = randomBase62(30);
   let n = crc32(body);
   let check = '';

@@ -9,10 +9,10 @@ import { obtainToken, randomBase62, stringProp, validateRequest } from './shared
  * (`//registry.npmjs.org/`), values their tokens. The container gets an `.npmrc` with placeholders.
  */
 
-export const NPM_DEFAULT_REGISTRY = '//registry.npmjs.org/';
+const NPM_DEFAULT_REGISTRY = '//registry.npmjs.org/';
 const AUTH_LINE = /^\s*(\/\/[^\s=]+\/):_authToken\s*=\s*(.+?)\s*$/;
 
-export const npmPlaceholderToken = (): string => `npm_${randomBase62(36)}`;
+const npmPlaceholderToken = (): string => `npm_${randomBase62(36)}`;
 
 /** Literal `_authToken`s of an .npmrc, keyed by registry; `${VAR}` references are skipped. */
 export function parseNpmrcTokens(text: string): Record<string, string> {

@@ -12,7 +12,7 @@ import { obtainToken, postTokenRefresh, randomBase64Url, refreshedExpiry, secret
  *   api.openai.com; the container sees a placeholder ~/.codex/auth.json. Refreshed on the host.
  */
 
-export const CODEX_CLIENT_ID = 'app_EMoamEEZ73f0CkXaXp7hrann';
+const CODEX_CLIENT_ID = 'app_EMoamEEZ73f0CkXaXp7hrann';
 /**
  * Where a ChatGPT sign-in is sent (port 443): `chatgpt.com` carries Codex's turns with that sign-in
  * (`/backend-api/codex/responses`, over HTTPS or a WebSocket) and its account and plugin calls;
@@ -27,7 +27,7 @@ const CODEX_REFRESH = { host: 'auth.openai.com', path: '/oauth/token' };
  * shaped like real ones (as in the placeholder auth.json), so Codex's refresh "succeeds" without a
  * real token ever entering the container. The host keeps the real sign-in fresh on its own.
  */
-export function codexRefreshResponse(cred: StoredCredential, now: Date = new Date()): LocalResponse {
+function codexRefreshResponse(cred: StoredCredential, now: Date = new Date()): LocalResponse {
   const { tokens } = JSON.parse(codexPlaceholderAuth(cred, now)) as { tokens: { id_token: string; access_token: string; refresh_token: string } };
   return {
     grant: cred.provider,
@@ -46,7 +46,7 @@ export function codexRefreshResponse(cred: StoredCredential, now: Date = new Dat
   };
 }
 
-export const openaiPlaceholderKey = (): string => `sk-proj-${randomBase64Url(156)}`;
+const openaiPlaceholderKey = (): string => `sk-proj-${randomBase64Url(156)}`;
 
 async function importCodexLogin(ctx: GrantContext): Promise<GrantedSecret> {
   const codexHome = ctx.env.CODEX_HOME || join(ctx.hostHome, '.codex');

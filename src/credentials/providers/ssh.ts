@@ -87,7 +87,7 @@ async function publicKeyOf(path: string): Promise<Buffer> {
 }
 
 /** The known_hosts entries for host in the user's ~/.ssh/known_hosts (hashed or not). */
-export async function hostKnownHosts(hostHome: string, host: string): Promise<KnownHostKey[]> {
+async function hostKnownHosts(hostHome: string, host: string): Promise<KnownHostKey[]> {
   const text = (await readText(join(hostHome, '.ssh', 'known_hosts'))) ?? '';
   return knownHostKeys(text, host);
 }

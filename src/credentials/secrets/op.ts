@@ -62,7 +62,7 @@ function opMessage(stderr: string): string {
   );
 }
 
-export function opError(name: string, r: OpRef, result: Pick<OpResult, 'code' | 'stderr' | 'missing'>): MoatError {
+function opError(name: string, r: OpRef, result: Pick<OpResult, 'code' | 'stderr' | 'missing'>): MoatError {
   const what = `The secret ${name} (${r.ref})`;
   if (result.missing) {
     return new MoatError(`${what} needs the 1Password CLI, and "op" is not on PATH.`, {

@@ -29,7 +29,7 @@ function noRegion(name: string, r: SsmRef): MoatError {
   });
 }
 
-export function ssmError(name: string, r: SsmRef, err: unknown): MoatError {
+function ssmError(name: string, r: SsmRef, err: unknown): MoatError {
   const what = `The secret ${name} (${r.ref})`;
   const region = r.region ? ` --region ${r.region}` : '';
   const errName = nameOf(err);

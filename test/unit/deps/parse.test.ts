@@ -17,7 +17,8 @@ const names = (specs: string[]): string[] => expand(specs).map((d) => (d.version
 describe('parseSpec', () => {
   it('parses names with and without versions', () => {
     expect(parseSpec('node@20')).toMatchObject({ name: 'node', version: '20' });
-    expect(parseSpec(' git ')).toMatchObject({ name: 'git', version: undefined });
+    expect(parseSpec('git')).toMatchObject({ name: 'git', version: undefined });
+    expect(() => parseSpec(' git ')).toThrow(/space, line break or control character/);
     expect(parseSpec('claude-code@2.1.0')).toMatchObject({ name: 'claude-code', version: '2.1.0' });
     expect(parseSpec('go@1.24')).toMatchObject({ name: 'go', version: '1.24' });
   });
@@ -38,7 +39,7 @@ describe('parseSpec', () => {
   it('suggests close names for unknown ones', () => {
     const e = errorOf(() => parseSpec('ripgrap'));
     expect(e.message).toBe('unknown dependency "ripgrap"; did you mean "ripgrep"?');
-    expect(e.hint).toMatch(/"apt:ripgrap" for a Debian package/);
+    expect(e.hint).toBe('moat deps list shows the built-in names ("apt:ripgrap" or "npm:ripgrap" for a Debian or npm package).');
     expect(errorOf(() => parseSpec('pyton@3')).message).toMatch(/did you mean "python"/);
     expect(errorOf(() => parseSpec('nodejs')).message).toMatch(/did you mean "node"/);
     expect(suggest('rg')).toEqual(['ripgrep']);

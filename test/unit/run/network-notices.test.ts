@@ -30,6 +30,20 @@ function live(n: NetworkNotices, lines: NetworkLine[]): string[] {
 }
 
 describe('network notices: one live line per refused or unreachable host, with the fix', () => {
+  it('SSH refused for want of a grant suggests the grant, not --allow-host', () => {
+    const n = new NetworkNotices({ configPath: CONFIG });
+    const ssh: NetworkLine = { type: 'request', method: 'CONNECT', url: 'git.example:22', host: 'git.example', status: 403, blocked: true, port: 22 };
+    expect(live(n, [ssh, ssh])).toEqual([
+      'blocked SSH to git.example (no SSH grant) — grant it with: moat grant ssh --host git.example, then: moat run -g ssh:git.example',
+    ]);
+    expect(n.summary()).toEqual([
+      'moat: the network refused or could not reach 1 host during this run:',
+      '  git.example  blocked: no SSH grant, 2 requests',
+      '  git.example: grant it with: moat grant ssh --host git.example, then: moat run -g ssh:git.example.',
+    ]);
+    expect(n.summary().join('\n')).not.toContain('--allow-host');
+  });
+
   it('names the cause and the exact fix for each kind of refusal and failure', () => {
     const n = new NetworkNotices({ configPath: CONFIG });
     expect(
