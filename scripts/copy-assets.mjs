@@ -6,3 +6,6 @@ cpSync('src/image/assets', 'dist/image/assets', { recursive: true });
 import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 writeFileSync('dist/build-id', `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}\n`);
+// The built-in catalog of provider files (the same format as ~/.moat/providers/NAME.yaml).
+mkdirSync('dist/credentials/providers/data/catalog', { recursive: true });
+cpSync('src/credentials/providers/data/catalog', 'dist/credentials/providers/data/catalog', { recursive: true });

@@ -43,6 +43,8 @@ if (role === 'upstream') {
     upstreamOverride: new Map([[BENCH_HOST, { host: '127.0.0.1', port: cfg.port }]]),
     upstreamOverrideCA: cfg.ca,
     injections: [{ grant: 'bench', hosts: [BENCH_HOST], set: { authorization: 'Bearer bench-secret' } }],
+    // As the daemon does for every grant: responses are scanned for the real value (none holds it here).
+    scrub: [{ value: 'bench-secret', placeholder: 'bench-placeh' }],
     ...(audit ? { onEvent } : {}),
   });
   await proxy.listen(cfg.socket);

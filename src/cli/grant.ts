@@ -8,7 +8,9 @@ import { textFor } from '../term/sanitize.js';
 import type { MoatHome } from '../home/paths.js';
 import { createGrantContext, isPromptExit } from '../credentials/context.js';
 import { grantCredential } from '../credentials/grant.js';
-import { getProvider, parseGrantName, providers } from '../credentials/providers/index.js';
+import { parseGrantName } from '../credentials/providers/index.js';
+import { builtinProviderNames, loadProviders } from '../credentials/providers/registry.js';
+import { providersAction } from './grant-providers.js';
 import { CredentialStore, validateCredentialName, type CredentialListEntry } from '../credentials/store.js';
 import type { GrantContext, StoredCredential } from '../credentials/types.js';
 import type { AwsGrantFlags } from '../credentials/aws-config.js';
@@ -79,7 +81,9 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
 
   const grant = program
     .command('grant')
-    .description(`Store a credential once; runs get it injected by the gateway (providers: ${providers.map((p) => p.name).join(', ')})`)
+    .description(
+      `Store a credential once; runs get it injected by the gateway (providers: ${builtinProviderNames().join(', ')}, and your own: moat grant providers)`,
+    )
     .argument('[provider]', 'provider, optionally with a scope suffix (github:repo)')
     .option('--token-stdin', 'read the token from stdin (scripts, CI)')
     .option('--no-validate', 'save without checking the credential with the provider')
@@ -99,12 +103,12 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         return;
       }
       if (!spec) {
-        throw new MoatError(`Name a provider to grant: ${providers.map((p) => p.name).join(', ')}.`, {
+        throw new MoatError(`Name a provider to grant: ${(await loadProviders(ctx.home)).names().join(', ')}.`, {
           code: 'E_USAGE',
           hint: 'moat grant github   (or: moat grant list)',
         });
       }
-      const provider = getProvider(parseGrantName(spec).provider);
+      const provider = (await loadProviders(ctx.home)).get(parseGrantName(spec).provider);
       const aws = awsFlags(opts);
       if (provider.name !== 'aws' && Object.keys(aws).length > 0) {
         throw new MoatError(`--${Object.keys(aws)[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} applies only to moat grant aws.`, {
@@ -152,7 +156,7 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
         return;
       }
       if (entries.length === 0) {
-        out(`No grants yet. Add one with: moat grant <provider> (${providers.map((p) => p.name).join(', ')})`);
+        out(`No grants yet. Add one with: moat grant <provider> (${builtinProviderNames().join(', ')}; moat grant providers lists them)`);
         return;
       }
       const now = Date.now();
@@ -176,6 +180,12 @@ export function registerGrantCommands(program: Command, ctx: GrantCommandContext
     });
 
   example(list, ['moat grant list', 'moat grant list --json']);
+  const providersCmd = grant
+    .command('providers')
+    .description('List the providers moat grant knows: built-in, and your own files in ~/.moat/providers/NAME.yaml')
+    .option('--json', 'print one JSON object on stdout')
+    .action(providersAction({ home: ctx.home, out, ...(ctx.stdout ? { stdout: ctx.stdout } : {}) }));
+  example(providersCmd, ['moat grant providers', 'moat grant providers --json']);
 
   const show = grant
     .command('show')

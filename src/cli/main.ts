@@ -148,10 +148,10 @@ export async function main(argv: string[]): Promise<number> {
     }),
   );
   lazy.completion = once(async () => {
-    const { providers } = await import('../credentials/providers/index.js');
+    const { builtinProviderNames } = await import('../credentials/providers/registry.js');
     (await import('./completion.js')).registerCompletionCommand(
       program,
-      [...providers.map((p) => p.name), 'ssh'], // `moat grant ssh --host HOST` is a grant of its own kind
+      [...builtinProviderNames(), 'ssh'], // `moat grant ssh --host HOST` is a grant of its own kind
     );
   });
   const first = head[2];

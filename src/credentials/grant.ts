@@ -1,5 +1,6 @@
 import type { CredentialStore } from './store.js';
-import { apiBaseUrl, getProvider, parseGrantName } from './providers/index.js';
+import { apiBaseUrl, parseGrantName } from './providers/index.js';
+import { loadProviders } from './providers/registry.js';
 import type { GrantContext, StoredCredential, ValidationResult } from './types.js';
 
 /** The grant service behind `moat grant <provider>`: obtain → validate → store. */
@@ -17,13 +18,13 @@ export interface GrantOutcome {
 
 export async function grantCredential(spec: string, store: CredentialStore, ctx: GrantContext, opts: GrantOptions): Promise<GrantOutcome> {
   const { provider: providerName, scopes } = parseGrantName(spec);
-  const provider = getProvider(providerName);
+  const provider = (await loadProviders(store.home)).get(providerName);
   const granted = await provider.grant(ctx);
   let credential: StoredCredential = { ...granted, scopes, createdAt: ctx.now().toISOString() };
   let validation: ValidationResult | undefined;
   if (opts.validate) {
     ctx.log(`Checking the ${provider.name} credential…`);
-    validation = await provider.validate(credential, { baseUrl: apiBaseUrl(provider, ctx.env), fetch: opts.fetch });
+    validation = await provider.validate(credential, { baseUrl: apiBaseUrl(provider, ctx.env), fetch: opts.fetch, env: ctx.env });
     if (validation.meta && Object.keys(validation.meta).length > 0) {
       credential = { ...credential, meta: { ...credential.meta, ...validation.meta } };
     }

@@ -1,6 +1,10 @@
 import { MoatError } from '../errors.js';
 import type { CredentialStore } from './store.js';
-import { authUrl, findProvider, parseGrantName, providers } from './providers/index.js';
+import { authUrl, parseGrantName } from './providers/index.js';
+import { loadProviders } from './providers/registry.js';
+import { shapedPlaceholder } from './secrets/placeholder.js';
+import type { SecretSubstitution } from '../gateway/secret-substitution.js';
+import type { ScrubPair } from '../gateway/response-scrub.js';
 import { didYouMean } from '../suggest.js';
 import { isSshGrant } from './providers/ssh.js';
 import type { AwsGrantConfig, HeaderInjection, LocalResponse, Placeholders, Provider, StoredCredential } from './types.js';
@@ -16,6 +20,10 @@ export interface ResolvedGrants {
   responses: LocalResponse[];
   placeholders: Placeholders;
   secretsToRedact: string[];
+  /** Placeholders the gateway replaces with real values on the grant's hosts (provider files' `substitute: true`). */
+  substitutions: SecretSubstitution[];
+  /** Real values and what the container gets in their place when an upstream echoes one back. */
+  scrub: ScrubPair[];
   /** An aws grant: the gateway re-signs AWS requests (the daemon obtains the real credentials). */
   aws?: AwsGrantConfig;
   /** Earliest expiry (ISO-8601) among the credentials the host can refresh; the daemon re-resolves before it. */
@@ -39,24 +47,23 @@ export interface ResolveOptions {
 const DEFAULT_REFRESH_WINDOW_MS = 5 * 60_000;
 
 export async function resolveGrants(names: string[], store: CredentialStore, opts: ResolveOptions = {}): Promise<ResolvedGrants> {
-  const out: ResolvedGrants = { injections: [], responses: [], placeholders: { env: {}, files: [] }, secretsToRedact: [] };
+  const out: ResolvedGrants = { injections: [], responses: [], placeholders: { env: {}, files: [] }, secretsToRedact: [], substitutions: [], scrub: [] };
   const seen = new Set<string>();
+  const registry = await loadProviders(store.home);
+  /** Which grant set each container variable: two grants may not both decide one (a provider file's env). */
+  const envOwner = new Map<string, string>();
   for (const spec of names) {
     // ssh:HOST grants hold no secret to inject: the daemon's agent filter serves them (providers/ssh.ts).
     if (isSshGrant(spec)) continue;
     const { provider: name } = parseGrantName(spec);
     if (seen.has(name)) continue;
     seen.add(name);
-    const provider = findProvider(name);
+    const provider = registry.find(name);
     if (!provider) {
-      throw new MoatError(`Unknown grant "${spec}": there is no provider "${name}" (known: ${providers.map((p) => p.name).join(', ')}).`, {
+      const names = registry.names();
+      throw new MoatError(`Unknown grant "${spec}": there is no provider "${name}" (known: ${names.join(', ')}).`, {
         code: 'E_NOT_FOUND',
-        hint:
-          didYouMean(
-            name,
-            providers.map((p) => p.name),
-            '--grant {}',
-          ) ?? 'moat grant list shows the stored grants.',
+        hint: didYouMean(name, names, '--grant {}') ?? 'moat grant list shows the stored grants.',
       });
     }
     const stored = await store.get(name);
@@ -69,8 +76,21 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
     out.responses.push(...(provider.localResponses?.(cred) ?? []));
     const aws = provider.awsSigning?.(cred);
     if (aws) out.aws = aws;
+    const subs = provider.substitutions?.(cred) ?? [];
+    out.substitutions.push(...subs);
     const placeholder = provider.placeholder(cred);
+    for (const key of Object.keys(placeholder.env)) {
+      const other = envOwner.get(key);
+      if (other !== undefined && other !== name && (subs.length > 0 || registry.entries.some((e) => e.name === other && e.kind !== 'code'))) {
+        throw new MoatError(`The grants "${other}" and "${name}" both set ${key} in the container.`, {
+          code: 'E_CONFIG',
+          hint: `Use one of them, or give one provider file another env: name`,
+        });
+      }
+      envOwner.set(key, name);
+    }
     Object.assign(out.placeholders.env, placeholder.env);
+    out.scrub.push(...scrubPairs(cred, subs, placeholder.env));
     for (const file of placeholder.files) {
       out.placeholders.files = out.placeholders.files.filter((f) => f.path !== file.path);
       out.placeholders.files.push(file);
@@ -85,8 +105,24 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
       out.refreshAt = cred.expiresAt;
   }
   assertNoConflicts(out.injections);
+  out.scrub = out.scrub.filter((p, i, all) => all.findIndex((q) => q.value === p.value) === i);
   out.secretsToRedact = [...new Set(out.secretsToRedact)].filter((s) => s.length >= 8).sort((a, b) => b.length - a.length);
   return out;
+}
+
+/**
+ * What replaces each of a credential's secret values in a response: the container's own placeholder when
+ * the grant has one fixed (a substitution, or a provider file's placeholder), else a fresh one of its shape.
+ */
+function scrubPairs(cred: StoredCredential, subs: SecretSubstitution[], env: Record<string, string>): ScrubPair[] {
+  const fixed = cred.meta?.placeholder;
+  return Object.values(cred.secret)
+    .filter((value) => value.length >= 8)
+    .map((value) => {
+      const sub = subs.find((s) => s.value === value);
+      const placeholder = sub?.placeholder ?? (fixed && Object.values(env).includes(fixed) ? fixed : shapedPlaceholder(value));
+      return { value, placeholder };
+    });
 }
 
 /** Refresh when near expiry and the provider can; refuse an expired credential otherwise. */

@@ -5,6 +5,7 @@
 
 // The gateway's plain-data contracts, produced here and applied by the proxy: one definition each.
 import type { HeaderInjection, LocalResponse } from '../gateway/index.js';
+import type { SecretSubstitution } from '../gateway/secret-substitution.js';
 import type { AwsGrantFlags, AwsCredentialConfig } from './aws-config.js';
 export type { HeaderInjection, LocalResponse };
 
@@ -81,6 +82,8 @@ export interface HttpOptions {
   baseUrl: string;
   fetch?: typeof fetch;
   timeoutMs?: number;
+  /** The environment of the grant (test-only overrides are read from it). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface ValidationResult {
@@ -101,6 +104,8 @@ export interface Provider {
   /** Throws MoatError when the provider rejects the credential. */
   validate(cred: StoredCredential, opts: HttpOptions): Promise<ValidationResult>;
   injections(cred: StoredCredential): HeaderInjection[];
+  /** Placeholders the gateway replaces with the real value wherever they appear (provider files' `substitute: true`). */
+  substitutions?(cred: StoredCredential): SecretSubstitution[];
   placeholder(cred: StoredCredential): Placeholders;
   /** Requests of the container the gateway answers itself (never forwarded); none when absent. */
   localResponses?(cred: StoredCredential): LocalResponse[];

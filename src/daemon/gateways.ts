@@ -88,7 +88,14 @@ export class GatewayHost {
             env: this.env,
             ...(this.refreshWindowMs !== undefined ? { refreshWithinMs: this.refreshWindowMs } : {}),
           })
-        : { injections: [] as HeaderInjection[], responses: [] as LocalResponse[], placeholders: { env: {}, files: [] }, secretsToRedact: [] as string[] };
+        : {
+            injections: [] as HeaderInjection[],
+            responses: [] as LocalResponse[],
+            placeholders: { env: {}, files: [] },
+            secretsToRedact: [] as string[],
+            substitutions: [],
+            scrub: [],
+          };
     // The run's secrets:, resolved by the CLI in the user's environment and handed over encrypted.
     const runSecrets = gatewaySecrets(await readRunSecrets(this.home, meta.id, this.env));
     // Grows as the host refreshes tokens: an old token may still show up in a late log line.
@@ -107,6 +114,8 @@ export class GatewayHost {
           },
         )
       : undefined;
+    // Grows like the maskers: a refreshed grant's old value may still come back in a late response.
+    let scrubbed = [...runSecrets.scrub, ...grants.scrub];
     const proxy = createProxy({
       ca: await this.ca,
       policy: {
@@ -117,7 +126,8 @@ export class GatewayHost {
         allowHosts: meta.network?.allowHosts ?? [],
       },
       injections: grants.injections,
-      substitutions: runSecrets.substitutions,
+      substitutions: [...runSecrets.substitutions, ...grants.substitutions],
+      scrub: scrubbed,
       responses: grants.responses,
       ...(aws ? { aws: aws.resigner } : {}),
       ...upstreamOptions(this.env, global, await this.extraCAs),
@@ -155,7 +165,8 @@ export class GatewayHost {
       apply: (next) => {
         secrets = [...new Set([...secrets, ...next.secretsToRedact])];
         redact = createRedactor(secrets);
-        proxy.update({ injections: next.injections, responses: next.responses });
+        scrubbed = [...scrubbed, ...next.scrub.filter((p) => !scrubbed.some((q) => q.value === p.value))];
+        proxy.update({ injections: next.injections, responses: next.responses, scrub: scrubbed });
         this.log(`run ${meta.id}: grants refreshed${next.refreshAt ? ` (next expiry ${next.refreshAt})` : ''}`);
       },
     });

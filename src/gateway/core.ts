@@ -2,6 +2,7 @@ import type { AwsResigner } from './aws-types.js';
 import type { GatewayEvent } from './events.js';
 import type { Injector } from './injection.js';
 import type { Substituter } from './secret-substitution.js';
+import type { Scrubber } from './response-scrub.js';
 import type { LocalResponder } from './local-response.js';
 import type { CompiledPolicy } from './policy.js';
 import type { Upstream } from './upstream.js';
@@ -14,6 +15,8 @@ export interface ProxyCore {
   responder: LocalResponder;
   /** The run's `secrets:` placeholders and where their values may go. */
   secrets: Substituter;
+  /** Real values an upstream may echo back, and the placeholders the container gets instead. */
+  scrub: Scrubber;
   upstream: Upstream;
   /** Checks and re-signs AWS requests (runs with an aws grant only). */
   aws?: AwsResigner;

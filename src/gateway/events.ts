@@ -27,6 +27,8 @@ export interface RequestEvent {
   secrets?: string[];
   /** Secrets whose placeholder was sent as is: to a host not among theirs, over plain HTTP, or unencodable there. */
   secretsRefused?: string[];
+  /** Real credential or secret values the upstream echoed back, replaced by placeholders before the container saw them. */
+  scrubbed?: number;
   /** An AWS request re-signed by the gateway: the service and region the client signed for (never a key). */
   aws?: { service: string; region: string };
   /** The proxy answered the request itself (a grant's local answer); the upstream was not contacted. */

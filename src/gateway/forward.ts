@@ -75,6 +75,8 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
   delete headers.host;
   if (credentialed) stripRerouting(headers);
   // Secrets first: a grant's header, set below, is the credential the grant decides.
+  // A response to a credentialed request is scanned for the credential echoed back: ask for it unencoded.
+  if (credentialed && core.scrub.active) headers['accept-encoding'] = 'identity';
   sub = core.secrets.plan(t.host, t.port, t.secure);
   sub?.headers(headers);
   // A credential travels only over TLS to the exact host the client named everywhere (resolveTarget).
@@ -145,8 +147,11 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       (up) => {
         ev.ttfbMs = elapsedMs(start);
         ev.status = up.statusCode;
+        let outHeaders: Record<string, string | string[] | undefined>;
         try {
-          const outHeaders = stripHopByHop(up.headers as Record<string, string | string[] | undefined>);
+          outHeaders = stripHopByHop(up.headers as Record<string, string | string[] | undefined>);
+          const echoed = core.scrub.active ? core.scrub.headers(outHeaders) : 0;
+          if (echoed > 0) ev.scrubbed = echoed;
           if (core.traceBodies) ev.responseHeaders = traceHeaders(outHeaders);
           res.writeHead(up.statusCode, outHeaders);
           // Streams of unknown length (SSE, chunked) get their head at once; sized bodies go with the head.
@@ -170,7 +175,9 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
           ev.error ??= errorCode(err);
           res.destroy();
         });
-        up.body.pipe(res);
+        const scrub = identityEncoded(outHeaders) ? core.scrub.body(() => (ev.scrubbed = (ev.scrubbed ?? 0) + 1)) : undefined;
+        if (scrub) up.body.pipe(scrub).pipe(res);
+        else up.body.pipe(res);
       },
       (err: unknown) => {
         if (abort.signal.aborted) return;
@@ -201,6 +208,12 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       },
     );
   }
+}
+
+/** A body whose bytes are its text (an encoded one cannot be searched without decoding it). */
+function identityEncoded(headers: Record<string, string | string[] | undefined>): boolean {
+  const enc = headers['content-encoding'];
+  return enc === undefined || String(enc).trim().toLowerCase() === 'identity';
 }
 
 /** Answer from a `LocalResponse`: drain (and count) the request body, then send the stored answer. */

@@ -12,6 +12,7 @@ import { closeRaw, errorCode, parseAuthority, writeRawBlocked, writeRawError } f
 import { compileInjections, type HeaderInjection } from './injection.js';
 import { LeafCache } from './leaf.js';
 import { compileSubstitutions, type SecretSubstitution } from './secret-substitution.js';
+import { compileScrub, type ScrubPair } from './response-scrub.js';
 import { compileLocalResponses, type LocalResponse } from './local-response.js';
 import { compilePolicy, refusalFields, type PolicyData } from './policy.js';
 import type { TunnelInfo } from './target.js';
@@ -40,6 +41,8 @@ export interface ProxyOptions {
   injections?: HeaderInjection[];
   /** The run's secrets: placeholders replaced by real values in requests to each secret's hosts only. */
   substitutions?: SecretSubstitution[];
+  /** Real values replaced by their placeholders in responses (headers, and bodies up to 1 MiB). */
+  scrub?: ScrubPair[];
   /** Requests the proxy answers itself (over TLS, for exact hosts, like injections). */
   responses?: LocalResponse[];
   /** Checks and re-signs requests to AWS endpoints (a run with an aws grant). */
@@ -84,7 +87,7 @@ export interface GatewayProxy {
   /** Convenience: listen on a unix socket path or a loopback TCP port (0 = any). */
   listen(target: string | number, host?: string): Promise<net.Server>;
   /** Replace policy and/or injections for new requests (grants refreshed, policy reloaded). */
-  update(opts: { policy?: Partial<PolicyData>; injections?: HeaderInjection[]; responses?: LocalResponse[] }): void;
+  update(opts: { policy?: Partial<PolicyData>; injections?: HeaderInjection[]; responses?: LocalResponse[]; scrub?: ScrubPair[] }): void;
   /** Open client connections. */
   readonly connections: number;
   /** Destroy every client connection and upstream pool. */
@@ -118,6 +121,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
   let current: State = { policy: opts.policy, injections: opts.injections ?? [], responses: opts.responses ?? [] };
   const core: ProxyCore = {
     ...build(current),
+    scrub: compileScrub(opts.scrub ?? []),
     upstream: new Upstream({
       extraCAs: opts.extraCAs,
       upstreamProxy: opts.upstreamProxy,
@@ -336,6 +340,7 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
         responses: next.responses ?? current.responses,
       };
       Object.assign(core, build(current));
+      if (next.scrub) core.scrub = compileScrub(next.scrub);
     },
     get connections() {
       return sockets.size;

@@ -1,0 +1,146 @@
+import { randomInt } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
+/**
+ * Responses are scrubbed: when an upstream echoes a real credential or secret value back (an error page
+ * quoting the key, a "whoami" that returns the token), the container receives a placeholder instead.
+ * Response headers are rewritten whole; an identity-encoded body is scanned as it streams, up to
+ * MAX_SCRUBBED_BODY bytes, with no buffering: each replacement has the byte length of the value it
+ * replaces, so Content-Length stays true, and a chunk is held back only while it ends with the start of a
+ * value (an SSE event, ending in a newline, flows at once). The cost for a response that holds no value
+ * is one Buffer.indexOf per value per chunk.
+ */
+
+/** Plain data: a real value and what the container knows it as. */
+export interface ScrubPair {
+  value: string;
+  placeholder: string;
+}
+
+/** The most body bytes scanned per response (the same cap as request substitution). */
+export const MAX_SCRUBBED_BODY = 1024 * 1024;
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+interface Compiled {
+  value: Buffer;
+  /** Same byte length as value (the placeholder, cut or extended when their lengths differ). */
+  body: Buffer;
+  valueText: string;
+  placeholder: string;
+}
+
+function sameLength(placeholder: string, bytes: number): Buffer {
+  let text = placeholder.slice(0, bytes);
+  while (Buffer.byteLength(text) < bytes) text += BASE62[randomInt(BASE62.length)];
+  return Buffer.from(text, 'utf8');
+}
+
+export interface Scrubber {
+  /** Whether there is anything to scrub at all. */
+  readonly active: boolean;
+  /** Rewrite header values in place; returns how many values were replaced. */
+  headers(headers: Record<string, string | string[] | undefined>): number;
+  /** A transform for a body, or undefined when there is nothing to scrub. `onScrub` is told of each replacement. */
+  body(onScrub: () => void): Transform | undefined;
+}
+
+export function compileScrub(pairs: readonly ScrubPair[]): Scrubber {
+  const list: Compiled[] = pairs
+    .filter((p) => p.value.length >= 8 && p.placeholder !== p.value)
+    .map((p) => {
+      const value = Buffer.from(p.value, 'utf8');
+      return { value, body: sameLength(p.placeholder, value.length), valueText: p.value, placeholder: p.placeholder };
+    })
+    // Longest first: a value that contains another is replaced whole.
+    .sort((a, b) => b.value.length - a.value.length);
+  const maxLen = Math.max(0, ...list.map((c) => c.value.length));
+  return {
+    active: list.length > 0,
+    headers(headers) {
+      if (list.length === 0) return 0;
+      let n = 0;
+      const one = (v: string): string => {
+        let out = v;
+        for (const c of list)
+          if (out.includes(c.valueText)) {
+            out = out.split(c.valueText).join(c.placeholder);
+            n += 1;
+          }
+        return out;
+      };
+      for (const [k, v] of Object.entries(headers)) {
+        if (v === undefined) continue;
+        headers[k] = Array.isArray(v) ? v.map(one) : one(v);
+      }
+      return n;
+    },
+    body(onScrub) {
+      return list.length > 0 ? new ScrubStream(list, maxLen, onScrub) : undefined;
+    },
+  };
+}
+
+class ScrubStream extends Transform {
+  private held: Buffer | undefined;
+  private scanned = 0;
+
+  constructor(
+    private readonly list: Compiled[],
+    private readonly maxLen: number,
+    private readonly onScrub: () => void,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.scanned >= MAX_SCRUBBED_BODY) {
+      cb(null, chunk);
+      return;
+    }
+    let data = this.held ? Buffer.concat([this.held, chunk]) : chunk;
+    this.held = undefined;
+    this.scanned += chunk.length;
+    let copied = false;
+    for (const c of this.list) {
+      let at = data.indexOf(c.value);
+      while (at >= 0) {
+        if (!copied) {
+          data = Buffer.from(data); // never write into the upstream's buffer
+          copied = true;
+        }
+        c.body.copy(data, at);
+        this.onScrub();
+        at = data.indexOf(c.value, at + c.value.length);
+      }
+    }
+    // Hold back a tail that is the start of a value, so a value split across chunks is still found.
+    const keep = this.scanned >= MAX_SCRUBBED_BODY ? 0 : this.partialTail(data);
+    if (keep > 0) {
+      this.held = Buffer.from(data.subarray(data.length - keep));
+      data = data.subarray(0, data.length - keep);
+    }
+    cb(null, data.length > 0 ? data : undefined);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    cb(null, this.held);
+  }
+
+  /** Length of the longest suffix of `data` that is a proper prefix of some value (0 almost always). */
+  private partialTail(data: Buffer): number {
+    let best = 0;
+    const from = Math.max(0, data.length - this.maxLen + 1);
+    for (const c of this.list) {
+      const first = c.value[0]!;
+      for (let i = data.indexOf(first, Math.max(from, data.length - c.value.length + 1)); i >= 0 && i < data.length; i = data.indexOf(first, i + 1)) {
+        const n = data.length - i;
+        if (n <= best) break;
+        if (data.compare(c.value, 0, n, i, data.length) === 0) {
+          best = n;
+          break;
+        }
+      }
+    }
+    return best;
+  }
+}
