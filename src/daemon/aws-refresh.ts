@@ -74,7 +74,13 @@ export async function startAwsSigning(cfg: AwsGrantConfig, opts: AwsSigningOptio
   };
   schedule(renewDelay(Date.now(), current.expiration));
   return {
-    resigner: createAwsResigner({ grant: cfg.grant, placeholder: cfg.placeholder, real: () => Promise.resolve(current), endpoints: cfg.endpoints }),
+    resigner: createAwsResigner({
+      grant: cfg.grant,
+      placeholder: cfg.placeholder,
+      real: () => Promise.resolve(current),
+      endpoints: cfg.endpoints,
+      region: cfg.credentials.region,
+    }),
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { awsGrantHosts } from './aws-hosts.js';
 import { type ChunkSigner, resignChunked, sameSignature } from './aws-chunked.js';
 import { type AwsKeys, AwsRefusal, type AwsRequestIn, type AwsRequestOut, type AwsResigner, isAwsHost } from './aws-types.js';
 
@@ -25,6 +26,8 @@ export interface AwsResignerOptions {
   real(): Promise<AwsKeys>;
   /** Extra endpoints (host or host:port) this grant signs besides *.amazonaws.com[.cn]. */
   endpoints?: string[];
+  /** The grant's region: its endpoints are the grant's hosts under a strict policy. Default us-east-1. */
+  region?: string;
   /** Largest body read whole to hash (requests without x-amz-content-sha256). Default 16 MiB. */
   maxBodyBytes?: number;
   /** Largest aws-chunked chunk. Default 16 MiB. */
@@ -291,6 +294,7 @@ export function createAwsResigner(opts: AwsResignerOptions): AwsResigner {
 
   return {
     grant: opts.grant,
+    hosts: awsGrantHosts(opts.region ?? 'us-east-1', endpoints),
     matches: (host, port) => isAwsHost(host, port, endpoints),
     async resign(req) {
       const auth = one(req.headers.authorization);

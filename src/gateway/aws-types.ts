@@ -41,6 +41,8 @@ export interface AwsRequestOut {
 
 export interface AwsResigner {
   readonly grant: string;
+  /** Host patterns the grant makes usable under a strict policy, like other grants' hosts (aws-hosts.ts). */
+  readonly hosts: readonly string[];
   /** Whether requests to this host and port are AWS requests this grant signs. */
   matches(host: string, port: number): boolean;
   /**

@@ -47,7 +47,8 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     finish();
   };
 
-  const resolved = resolveTarget(req, tunnel);
+  // AWS hosts keep `//` (S3 object keys); the policy decides on every reading of the path (paths.ts).
+  const resolved = resolveTarget(req, tunnel, { keepEmptySegments: (host, port) => core.aws?.matches(host, port) === true });
   if (!resolved.ok) return refuse(resolved.status, resolved.message, resolved.message);
   const t = resolved.target;
   ev.url = t.url;

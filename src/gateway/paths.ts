@@ -9,7 +9,9 @@
  *     backslash, semicolon or control (`%252e`) is refused
  *   - raw characters: a backslash, `#`, controls, spaces and non-ASCII bytes are refused; printable
  *     ASCII outside RFC 3986 `pchar` (`{ } | ^ " < > [ ] \``) is percent-encoded
- *   - `//` collapses to `/`; then RFC 3986 dot-segment removal (`.` and `..`, also spelled `%2E`)
+ *   - `//` collapses to `/` (unless `keepEmptySegments`: S3 object keys such as `a//b` are distinct from
+ *     `a/b`, so AWS hosts keep them; the policy then also checks the collapsed reading, `collapsedView`);
+ *     then RFC 3986 dot-segment removal (`.` and `..`, also spelled `%2E`)
  *   - what is left may not look like a dot segment to any server: `...`, `..;x` (path parameters),
  *     `..%20`, and pieces around an encoded slash or backslash (`..%2Fx`, `%2F..`, `a%2F%2Fb`,
  *     `%2Fa`) are refused. `%2F` and `%5C` are otherwise kept encoded (npm's `/@scope%2Fname`); the
@@ -18,6 +20,11 @@
  */
 
 export type PathResult = { ok: true; path: string } | { ok: false; reason: string };
+
+export interface PathOptions {
+  /** Keep empty segments (`a//b`) instead of collapsing them: for origins where they name something else. */
+  keepEmptySegments?: boolean;
+}
 
 /** Already canonical: plain pchar segments, none empty, none a dot segment or dots before `;`. */
 const FAST_RE = /^(?:\/(?!\.+(?:[/;]|$))[A-Za-z0-9\-._~!$&'()*+,;=:@]+)*\/?$/;
@@ -37,12 +44,12 @@ const ENCODED_SLASH_G = /%2F|%5C/g;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The canonical form of an origin-form path (no query), or why it has none. */
-export function normalizePath(path: string): PathResult {
+export function normalizePath(path: string, opts: PathOptions = {}): PathResult {
   if (FAST_RE.test(path) && path.startsWith('/')) return { ok: true, path };
   if (!path.startsWith('/')) return fail('it does not start with "/"');
   const decoded = decodeEscapes(path);
   if (!decoded.ok) return decoded;
-  const collapsed = decoded.path.replace(/\/{2,}/g, '/');
+  const collapsed = opts.keepEmptySegments ? decoded.path : decoded.path.replace(/\/{2,}/g, '/');
   const out = removeDotSegments(collapsed);
   for (const segment of out.split('/')) {
     const bad = disguisedSegment(segment);
@@ -54,6 +61,30 @@ export function normalizePath(path: string): PathResult {
 /** The path with `%2F`/`%5C` read as separators (what a decoding origin routes on); undefined if none. */
 export function slashView(path: string): string | undefined {
   return ENCODED_SLASH_RE.test(path) ? path.replace(ENCODED_SLASH_G, '/') : undefined;
+}
+
+/** A normal path with `//` read as `/` (what an origin that merges slashes routes on); undefined if none. */
+export function collapsedView(path: string): string | undefined {
+  return path.includes('//') ? path.replace(/\/{2,}/g, '/') : undefined;
+}
+
+/**
+ * Every reading of a normal path an origin could route on: as forwarded, with `//` merged, with
+ * `%2F`/`%5C` as separators, and both. The policy must allow each of them.
+ */
+export function pathViews(path: string): string[] {
+  const out = new Set<string>();
+  const add = (p: string): void => {
+    out.add(p);
+    const merged = collapsedView(p);
+    if (merged !== undefined) out.add(merged);
+  };
+  add(path);
+  const alt = slashView(path);
+  if (alt !== undefined) add(alt);
+  const mergedAlt = slashView(collapsedView(path) ?? path);
+  if (mergedAlt !== undefined) add(mergedAlt);
+  return [...out];
 }
 
 /** Split `pathAndQuery` at the first `?`; the query (with its `?`) is kept verbatim. */
@@ -150,7 +181,7 @@ function isRerouting(byte: number): boolean {
   return byte === 0x2e || byte === 0x2f || byte === 0x5c || byte === 0x3b || byte < 0x20 || byte === 0x7f;
 }
 
-/** RFC 3986 §5.2.4 on a path without empty segments (after collapsing `//`). */
+/** RFC 3986 §5.2.4 (`..` after an empty segment, as in `/a//..`, removes the empty segment). */
 function removeDotSegments(path: string): string {
   const input = path.split('/').slice(1);
   const out: string[] = [];

@@ -1,6 +1,6 @@
 import { isInternalHost } from './addresses.js';
 import { type HostPattern, hostPort, matchHost, parseHostPattern } from './hosts.js';
-import { normalizePath, slashView } from './paths.js';
+import { normalizePath, pathViews } from './paths.js';
 import type { RefusalKind } from './events.js';
 import type { NetworkPolicy } from '../network-policy.js';
 
@@ -214,10 +214,11 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
     if (entry?.paths && method !== undefined && rawPath !== undefined) {
       const path = stripQuery(rawPath);
       const m = method.toUpperCase();
-      // `%2F`/`%5C` stay encoded when forwarded; an origin that decodes them routes on the other reading.
-      const alt = slashView(path);
-      const rules = [firstRule(entry.paths, m, path), ...(alt === undefined ? [] : [firstRule(entry.paths, m, alt)])];
-      const suggestion = `network:\n  rules:\n    - "${entry.pattern.source}":\n        - "allow ${m} ${path}"`;
+      // `%2F`/`%5C` stay encoded when forwarded, and `//` on AWS hosts: an origin that decodes them or
+      // merges slashes routes on another reading, so every reading must be allowed (paths.ts).
+      const paths = entry.paths;
+      const rules = pathViews(path).map((v) => firstRule(paths, m, v));
+      const suggestion = `network:\n  rules:\n    - "${entry.pattern.source}":\n        - "allow ${m} ${ruleFor(path)}"`;
       const denied = rules.find((r) => r !== undefined && !r.allow);
       if (denied)
         return {
@@ -245,6 +246,12 @@ export function compilePolicy(input: Partial<PolicyData> = {}): CompiledPolicy {
     checkRequest: (host, port, method, path) => checkRequest(host, port, method, path),
     namesHost,
   };
+}
+
+/** A rule in normal form that allows `path`: a path with `//` (kept on AWS hosts) gets its prefix with `/**`. */
+function ruleFor(path: string): string {
+  const at = path.indexOf('//');
+  return at < 0 ? path : `${path.slice(0, at)}/**`;
 }
 
 function stripQuery(path: string): string {

@@ -115,7 +115,11 @@ export function createProxy(opts: ProxyOptions): GatewayProxy {
       injector,
       responder,
       secrets,
-      policy: compilePolicy({ ...p, allowHosts: [...(p.allowHosts ?? []), ...injector.hosts, ...secrets.hosts], answeredHosts: responder.hosts }),
+      policy: compilePolicy({
+        ...p,
+        allowHosts: [...(p.allowHosts ?? []), ...injector.hosts, ...secrets.hosts, ...(opts.aws?.hosts ?? [])],
+        answeredHosts: responder.hosts,
+      }),
     };
   };
   let current: State = { policy: opts.policy, injections: opts.injections ?? [], responses: opts.responses ?? [] };

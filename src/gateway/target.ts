@@ -35,7 +35,12 @@ const ABSOLUTE_RE = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#\\]*)([/?#].*)?$/s;
  * Outside a tunnel only absolute-form is accepted (we are a proxy, not an origin). The path is
  * normalised here, once: the policy decides on it and exactly it is forwarded (400 when it cannot be).
  */
-export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefined): TargetResult {
+export interface TargetOptions {
+  /** Hosts whose paths keep `//` (S3 object keys; an aws grant's endpoints): see paths.ts. */
+  keepEmptySegments?(host: string, port: number): boolean;
+}
+
+export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefined, opts: TargetOptions = {}): TargetResult {
   const raw = req.url ?? '';
   let secure: boolean;
   let host: string;
@@ -73,7 +78,7 @@ export function resolveTarget(req: IncomingMessage, tunnel: TunnelInfo | undefin
   // `OPTIONS *` names no path for the rules to decide on (and the upstream client cannot send it).
   if (target === '*') return { ok: false, status: 400, message: 'Moat does not forward the request target "*" (OPTIONS *): name a path.' };
   const { path: rawPath, query } = splitQuery(target);
-  const normal = normalizePath(rawPath);
+  const normal = normalizePath(rawPath, { keepEmptySegments: opts.keepEmptySegments?.(host, port) === true });
   if (!normal.ok) return { ok: false, status: 400, message: normal.reason };
   const pathname = normal.path;
   const path = `${pathname}${query}`;

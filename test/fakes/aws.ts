@@ -224,7 +224,35 @@ export async function startFakeAws(opts: { ca?: CA; sessionSeconds?: number; acc
     res.end(`<ErrorResponse><Error><Code>InvalidAction</Code><Message>${action ?? ''}</Message></Error></ErrorResponse>`);
   }
 
+  // s3rver routes no key with an empty segment (`a//b`: a legal S3 key, distinct from `a/b`) and would
+  // store it as `a/b`: such objects (simple PUT and GET) are kept here, per host and path.
+  const emptySegmentObjects = new Map<string, Buffer>();
+  function emptySegmentKey(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): boolean {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (!path.includes('//')) return false;
+    const id = `${String(req.headers.host)} ${path}`;
+    const etag = `"${createHash('md5').update(body).digest('hex')}"`;
+    if (req.method === 'PUT') {
+      emptySegmentObjects.set(id, body);
+      res.writeHead(200, { etag, 'content-length': '0' });
+      res.end();
+    } else if (req.method === 'GET' && emptySegmentObjects.has(id)) {
+      const data = emptySegmentObjects.get(id)!;
+      res.writeHead(200, {
+        etag: `"${createHash('md5').update(data).digest('hex')}"`,
+        'content-type': 'application/octet-stream',
+        'content-length': data.length,
+      });
+      res.end(data);
+    } else {
+      res.writeHead(404, { 'content-type': 'application/xml' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>');
+    }
+    return true;
+  }
+
   function toS3rver(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {
+    if (emptySegmentKey(req, res, body)) return;
     const headers: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(req.headers)) {
       if (

@@ -3,6 +3,7 @@
  * example ("Signature calculations … transferring payload in multiple chunks": 64 KiB + 1 KiB of 'a'),
  * and hostile framing that must fail fast instead of stalling or exhausting the gateway.
  */
+import { createHash } from 'node:crypto';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
@@ -146,5 +147,126 @@ describe('aws-chunked', () => {
     ['empty body', Buffer.alloc(0)],
   ])('malformed framing (%s) is refused (400)', async (_name, body) => {
     expect((await refused(run(body))).status).toBe(400);
+  });
+});
+
+/**
+ * The signed-trailer variant (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`): chunk signatures, then
+ * trailing headers signed by `x-amz-trailer-signature` chained from the final chunk's signature. The
+ * client side is made by AWS's signers: the request and the chunks by @smithy/signature-v4, the
+ * trailer by its string signer over AWS's trailer string-to-sign, checked first against the vector
+ * AWS's Common Runtime (aws-c-auth, through aws-crt-swift's ChunkSignerTests) publishes for the same
+ * example key and chunks: trailer `first:1st`, `second:2nd`, `third:3rd` after the final chunk
+ * b6c6ea8a… signs to df5735bd….
+ */
+describe('aws-chunked with a signed trailer', () => {
+  const CRT_TRAILER_SIGNATURE = 'df5735bd9f3295cd9386572292562fefc93ba94e80a0a1ddcbd652c4e0a75e6c';
+  const TRAILER = ['first:1st', 'second:2nd', 'third:3rd'];
+  const smithy = (k: AwsKeys) =>
+    new SignatureV4({
+      service: 's3',
+      region: 'us-east-1',
+      sha256: Hash.bind(null, 'sha256'),
+      uriEscapePath: false,
+      applyChecksum: false,
+      credentials: { accessKeyId: k.accessKeyId, secretAccessKey: k.secretAccessKey, ...(k.sessionToken ? { sessionToken: k.sessionToken } : {}) },
+    });
+  const sha256hex = (s: string): string => createHash('sha256').update(s).digest('hex');
+  /** AWS's trailer string-to-sign, signed by AWS's signer with the scope's derived key. */
+  const trailerSignature = (k: AwsKeys, prev: string, lines: string[]): Promise<string> =>
+    smithy(k).sign(
+      ['AWS4-HMAC-SHA256-TRAILER', '20130524T000000Z', '20130524/us-east-1/s3/aws4_request', prev, sha256hex(lines.map((l) => `${l}\n`).join(''))].join('\n'),
+      { signingDate: DATE },
+    );
+  const TRAILER_HEADERS = {
+    ...HEADERS,
+    'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+    'x-amz-trailer': 'first,second,third',
+  };
+  /** A request and body signed with `k` by AWS's signers; `data` is 64 KiB + 1 KiB of 'a' as in AWS's example. */
+  async function signedUpload(k: AwsKeys, lines = TRAILER): Promise<{ auth: string; body: Buffer; chain: string[] }> {
+    const req = {
+      method: 'PUT',
+      protocol: 'https:',
+      hostname: 's3.amazonaws.com',
+      path: '/examplebucket/chunkObject.txt',
+      query: {},
+      headers: { host: 's3.amazonaws.com', ...TRAILER_HEADERS },
+    };
+    const signed = (await smithy(k).sign(req as never, { signingDate: DATE })) as unknown as { headers: Record<string, string> };
+    const auth = signed.headers.authorization!;
+    expect(auth).toMatch(/SignedHeaders=[^,]*;x-amz-trailer,/);
+    let prev = /Signature=([0-9a-f]{64})/.exec(auth)![1]!;
+    const chain = [prev];
+    const parts: Buffer[] = [];
+    for (const size of [65536, 1024, 0]) {
+      const data = Buffer.alloc(size, 'a');
+      prev = await smithy(k).sign({ headers: new Uint8Array(0), payload: data }, { signingDate: DATE, priorSignature: prev });
+      chain.push(prev);
+      parts.push(Buffer.from(`${size.toString(16)};chunk-signature=${prev}\r\n`), data, Buffer.from(size === 0 ? '' : '\r\n'));
+    }
+    const trailerSig = await trailerSignature(k, prev, lines);
+    chain.push(trailerSig);
+    parts.push(Buffer.from(`${lines.map((l) => `${l}\r\n`).join('')}x-amz-trailer-signature:${trailerSig}\r\n\r\n`));
+    return { auth, body: Buffer.concat(parts), chain };
+  }
+  const send = async (auth: string, body: Buffer): Promise<{ out: AwsRequestOut; bytes: Buffer }> => {
+    const req = { ...request(pieces(body), auth), headers: { ...TRAILER_HEADERS, authorization: auth } };
+    const out = (await resigner().resign(req))!;
+    return { out, bytes: await drain(out.body) };
+  };
+
+  it("the test's trailer signer reproduces the vector of AWS's Common Runtime (so the client side below is AWS's)", async () => {
+    expect(await trailerSignature(EXAMPLE, SIGS[2]!, TRAILER)).toBe(CRT_TRAILER_SIGNATURE);
+  });
+
+  it('verified with the placeholder, then every chunk and the trailer are re-signed in the real chain, length kept', async () => {
+    const sent = await signedUpload(EXAMPLE);
+    const { out, bytes } = await send(sent.auth, sent.body);
+    const want = await signedUpload(REAL);
+    expect(out.headers.authorization).toBe(want.auth);
+    expect(bytes.length).toBe(sent.body.length);
+    expect(bytes.toString('latin1')).toBe(want.body.toString('latin1'));
+    expect(bytes.toString('latin1')).toContain(`first:1st\r\nsecond:2nd\r\nthird:3rd\r\nx-amz-trailer-signature:${want.chain.at(-1)!}\r\n\r\n`);
+    for (const sig of sent.chain) expect(bytes.includes(Buffer.from(sig))).toBe(false);
+  });
+
+  it('a trailer value changed after signing (1st -> 1sT) is refused (403), nothing of the trailer forwarded', async () => {
+    const sent = await signedUpload(EXAMPLE);
+    const tampered = Buffer.from(sent.body.toString('latin1').replace('first:1st', 'first:1sT'), 'latin1');
+    const r = await refused(send(sent.auth, tampered));
+    expect(r.status).toBe(403);
+    expect(r.message).toMatch(/trailer is not signed with the placeholder/);
+  });
+
+  it('a trailer header added after signing is refused (403)', async () => {
+    const sent = await signedUpload(EXAMPLE);
+    const added = Buffer.from(sent.body.toString('latin1').replace('third:3rd\r\n', 'third:3rd\r\nx-amz-checksum-crc32:AAAAAA==\r\n'), 'latin1');
+    expect((await refused(send(sent.auth, added))).status).toBe(403);
+  });
+
+  it('a trailer signed with another key is refused (403)', async () => {
+    const sent = await signedUpload(EXAMPLE);
+    const other = await trailerSignature(REAL, sent.chain.at(-2)!, TRAILER);
+    const swapped = Buffer.from(sent.body.toString('latin1').replace(sent.chain.at(-1)!, other), 'latin1');
+    expect((await refused(send(sent.auth, swapped))).status).toBe(403);
+  });
+
+  it('one byte of a chunk changed is refused (403) before the trailer is read', async () => {
+    const sent = await signedUpload(EXAMPLE);
+    sent.body[300] = 0x62;
+    const r = await refused(send(sent.auth, sent.body));
+    expect(r.status).toBe(403);
+    expect(r.message).toMatch(/a chunk is not signed/);
+  });
+
+  it.each([
+    ['no trailer signature', (b: string) => b.replace(/x-amz-trailer-signature:[0-9a-f]{64}\r\n/, '')],
+    ['no empty line after the trailer signature', (b: string) => b.replace(/\r\n\r\n$/, '\r\n')],
+    ['bytes after the trailer', (b: string) => `${b}extra`],
+  ])('malformed trailer (%s) is refused (400)', async (_name, edit) => {
+    const sent = await signedUpload(EXAMPLE);
+    const r = await refused(send(sent.auth, Buffer.from(edit(sent.body.toString('latin1')), 'latin1')));
+    expect(r.status).toBe(400);
   });
 });
