@@ -25,6 +25,8 @@ export interface SnapshotRecord {
   added: number;
   /** Files recorded without their content (named by `moat snapshot list`). */
   unstored: number;
+  /** In the run's audit log already (a manual or safety snapshot of a live run waits for the daemon). */
+  audited?: boolean;
 }
 
 export interface RunSnapshots {
