@@ -26,17 +26,14 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
       const taken = await snapshotWorkspace(ctx.home, meta.workspace, settings);
       const rec = recordOf('manual', taken, o.label);
       await addRecord(ctx.home, meta.id, settings, rec);
-      // A live run's log is the daemon's: the entry goes in when the log is free (an ended run's, at once).
-      const audited = LIVE_STATES.has(meta.state)
-        ? false
-        : await auditSnapshotEvent(ctx.home, meta.id, {
-            event: 'snapshot',
-            kind: 'manual',
-            snapshot: rec.id,
-            manifest: rec.manifest,
-            files: rec.files,
-            ...(o.label ? { label: o.label } : {}),
-          });
+      // A live run's log is the daemon's: it appends the entry (or, failing that, before the post-run
+      // snapshot); an ended run's log is appended here.
+      const entry = { event: 'snapshot', kind: 'manual', snapshot: rec.id, manifest: rec.manifest, files: rec.files, ...(o.label ? { label: o.label } : {}) };
+      let audited = LIVE_STATES.has(meta.state) && (await (await import('../daemon/client.js')).auditLiveSnapshots(ctx.home, meta.id));
+      // Not live (or it ended meanwhile, its log closed): the entry is appended here, unless the daemon
+      // did so when the run ended (the record says).
+      if (!audited && (await readRunSnapshots(ctx.home, meta.id))?.records.find((x) => x.id === rec.id)?.audited) audited = true;
+      if (!audited && !LIVE_STATES.has((await ctx.store.read(meta.id))?.state ?? meta.state)) audited = await auditSnapshotEvent(ctx.home, meta.id, entry);
       if (o.json) {
         await printJson({ ...rec, run: meta.id, audited });
         return;

@@ -191,6 +191,15 @@ export async function resumeOrphanedRuns(home: MoatHome, hasLiveRuns: () => Prom
   await ensureDaemon(home, env).catch(() => undefined); // the command itself goes on either way
 }
 
+/** Ask the daemon following a live run to put the snapshots recorded on it into its audit log; false when it could not. */
+export async function auditLiveSnapshots(home: MoatHome, id: string): Promise<boolean> {
+  try {
+    return (await call<{ audited?: boolean }>(home, 'POST', `/runs/${id}/snapshots-audit`, 10_000)).audited === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Hand a created run to the daemon; it answers once the run's gateway listens. */
 export async function watchRun(home: MoatHome, id: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   try {

@@ -104,6 +104,11 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
       armIdle();
       return send(res, 200, { ok: true });
     }
+    const snaps = /^\/runs\/([^/]+)\/snapshots-audit$/.exec(url.pathname);
+    if (req.method === 'POST' && snaps?.[1] && RUN_ID_RE.test(snaps[1])) {
+      const audited = await supervisor.auditSnapshots(snaps[1]).catch(() => false);
+      return send(res, 200, { audited });
+    }
     if (req.method === 'POST' && url.pathname === '/shutdown') {
       send(res, 200, { ok: true });
       if (url.searchParams.get('handover') === '1')

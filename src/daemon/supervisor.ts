@@ -17,7 +17,8 @@ import { OutputBudget } from './output-budget.js';
 import { DEFAULT_LOG_LIMIT, LOG_FILE, LogWriter, OLD_LOG_FILE } from '../store/log-file.js';
 import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 import { removeRunSecrets } from '../credentials/secrets/run-file.js';
-import { auditPreSnapshot, takePostSnapshot } from './snapshots.js';
+import { readRunSnapshots } from '../snapshot/refs.js';
+import { auditPendingSnapshots, auditPreSnapshot, takePostSnapshot } from './snapshots.js';
 
 /** Bytes an audit entry adds around a console line (hashes, seq, timestamps): counted against the limit. */
 const AUDIT_ENTRY_OVERHEAD = 300;
@@ -27,6 +28,7 @@ interface Watched {
   gateway: RunGateway;
   /** Hand-over: stop recording (what is recorded is where the next daemon resumes) and let the run go. */
   release: () => void;
+  audit: AuditSink;
 }
 
 /** Where each sink resumes (see resume-point.ts). */
@@ -50,6 +52,15 @@ export class Supervisor {
     private readonly gateways: GatewayHost,
     private readonly log: (msg: string) => void,
   ) {}
+
+  /** Audit the snapshots recorded on a live run from outside (moat snapshot); false when the run is not followed here. */
+  async auditSnapshots(id: string): Promise<boolean> {
+    const w = this.watching.get(id);
+    if (!w) return false;
+    const r = await readRunSnapshots(this.home, id);
+    const pending = r?.records.filter((x) => (x.kind === 'manual' || x.kind === 'safety') && !x.audited).length ?? 0;
+    return (await auditPendingSnapshots(this.home, id, w.audit)) === pending;
+  }
 
   get size(): number {
     return this.watching.size;
@@ -99,7 +110,7 @@ export class Supervisor {
     const done = this.follow(meta, audit, gateway, released)
       .catch((err: unknown) => this.log(`run ${id}: ${err instanceof Error ? err.message : String(err)}`))
       .finally(() => this.watching.delete(id));
-    this.watching.set(id, { done, gateway, release });
+    this.watching.set(id, { done, gateway, release, audit });
   }
 
   /**

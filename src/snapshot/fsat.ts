@@ -9,8 +9,8 @@ import { constants, existsSync, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
-const PROC_FD = '/proc/self/fd';
-const VIA_FD = process.platform === 'linux' && existsSync(PROC_FD);
+export const PROC_FD = '/proc/self/fd';
+export const VIA_FD = process.platform === 'linux' && existsSync(PROC_FD);
 
 /** A folder swapped (for another, or a link) between the lstat that saw it and the open that reached it. */
 export class ChangedWhileRead extends Error {

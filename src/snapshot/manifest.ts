@@ -38,9 +38,13 @@ export interface Manifest {
   skippedCount: number;
 }
 
+/** An empty, '.' or '..' component, or a leading or trailing '/'. */
+const BAD_COMPONENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 export function pathProblem(p: string): string | undefined {
   if (typeof p !== 'string' || p.length === 0 || p.length > 4096) return 'empty or too long';
   if (p.includes('\0')) return 'contains a NUL byte';
+  if (!BAD_COMPONENT.test(p)) return undefined; // the common case, without splitting
   for (const c of p.split('/')) {
     if (c === '' || c === '.' || c === '..') return `has a "${c}" component`;
   }

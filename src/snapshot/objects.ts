@@ -4,6 +4,7 @@
  * checked against its name whenever it is read back.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
@@ -52,6 +53,81 @@ export class ObjectStore {
       this.tmpReady = true;
     }
     return join(this.tmpDir, `${process.pid}.${randomBytes(6).toString('hex')}`);
+  }
+
+  private dirForSync(hash: string): void {
+    const d = hash.slice(0, 2);
+    if (this.made.has(d)) return;
+    mkdirSync(join(this.objectsDir, d), { recursive: true, mode: 0o700 });
+    this.made.add(d);
+  }
+
+  private tmpNameSync(): string {
+    if (!this.tmpReady) {
+      mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
+      this.tmpReady = true;
+    }
+    return join(this.tmpDir, `${process.pid}.${randomBytes(6).toString('hex')}`);
+  }
+
+  /** putBuffer with synchronous calls (the snapshot walk's batches); nothing is written for a known hash. */
+  putBytesSync(data: Uint8Array): { hash: string; added: number } {
+    const hash = sha256(data);
+    if (existsSync(this.path(hash))) return { hash, added: 0 };
+    const tmp = this.tmpNameSync();
+    try {
+      writeFileSync(tmp, data, { flag: 'wx', mode: 0o600 });
+      this.dirForSync(hash);
+      renameSync(tmp, this.path(hash));
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    return { hash, added: data.length };
+  }
+
+  /**
+   * Store what an open file descriptor holds, read with synchronous calls into `scratch` (reused across
+   * files): a file that fits is hashed and written in one go; a larger one is streamed to a temp file,
+   * `pause` awaited between chunks (the event loop keeps turning). At most `limit` bytes are read:
+   * undefined when the file holds more (it grew past the limit while read).
+   */
+  async putFd(fd: number, limit: number, scratch: Buffer, pause: () => Promise<void>): Promise<{ hash: string; size: number; added: number } | undefined> {
+    let n = readFull(fd, scratch, 0);
+    if (n < scratch.length) {
+      if (n > limit) return undefined;
+      return { ...this.putBytesSync(scratch.subarray(0, n)), size: n };
+    }
+    const h = createHash('sha256');
+    const tmp = this.tmpNameSync();
+    const out = openSync(tmp, 'wx', 0o600);
+    let size = 0;
+    let done = false;
+    try {
+      for (;;) {
+        size += n;
+        if (size > limit) return undefined;
+        const chunk = scratch.subarray(0, n);
+        h.update(chunk);
+        for (let off = 0; off < n;) off += writeSync(out, chunk, off, n - off);
+        if (n < scratch.length) break;
+        await pause();
+        n = readFull(fd, scratch, size);
+        if (n === 0) break;
+      }
+      done = true;
+    } finally {
+      closeSync(out);
+      if (!done) rmSync(tmp, { force: true });
+    }
+    const hash = h.digest('hex');
+    if (existsSync(this.path(hash))) {
+      rmSync(tmp, { force: true });
+      return { hash, size, added: 0 };
+    }
+    this.dirForSync(hash);
+    renameSync(tmp, this.path(hash));
+    return { hash, size, added: size };
   }
 
   /** Store bytes; returns their hash (nothing is written when the store holds them already). */
@@ -172,4 +248,15 @@ export class ObjectStore {
       });
     return size;
   }
+}
+
+/** Read from `position` until `buf` is full or the file ends; the bytes read. */
+function readFull(fd: number, buf: Buffer, position: number): number {
+  let n = 0;
+  while (n < buf.length) {
+    const r = readSync(fd, buf, n, buf.length - n, position + n);
+    if (r === 0) break;
+    n += r;
+  }
+  return n;
 }

@@ -4,8 +4,8 @@
  * the next snapshot). A manifest (and the objects it names) is kept while some run's record names it.
  */
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { atomicWriteJson, readJsonIfExists, withLock } from '../home/fs.js';
 import type { MoatHome } from '../home/paths.js';
 import type { SnapshotSettings } from './limits.js';
@@ -25,6 +25,8 @@ export interface SnapshotRecord {
   added: number;
   /** Files recorded without their content (named by `moat snapshot list`). */
   unstored: number;
+  /** In the run's audit log already (a manual or safety snapshot of a live run waits for the daemon). */
+  audited?: boolean;
 }
 
 export interface RunSnapshots {
@@ -81,5 +83,14 @@ export async function setLastManifest(home: MoatHome, workspace: string, manifes
     await rm(cacheFile(home, workspace), { force: true });
     return;
   }
-  await atomicWriteJson(cacheFile(home, workspace), { workspace, manifest });
+  // A cache, not a record: replaced atomically but not synced to disk (lost or torn by a crash, it names no
+  // manifest, and the next snapshot reads every file again).
+  const file = cacheFile(home, workspace);
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(tmp, JSON.stringify({ workspace, manifest }), { mode: 0o600, flag: 'wx' });
+  await rename(tmp, file).catch(async (err: unknown) => {
+    await rm(tmp, { force: true });
+    throw err;
+  });
 }

@@ -4,14 +4,13 @@
  * the files the previous snapshot of the same workspace cannot vouch for (same size, mtime, inode, ctime),
  * and store new contents once by hash.
  */
-import type { Stats } from 'node:fs';
-import { opendir, readlink } from 'node:fs/promises';
+import { closeSync, readSync, type Stats } from 'node:fs';
 import { MoatError } from '../errors.js';
-import { Dir, openFileAt } from './fsat.js';
 import { isIgnored, parseIgnoreFile, parseRule, type IgnoreFile } from './ignore.js';
 import type { SnapshotLimits } from './limits.js';
 import { byPath, writeManifest, type Entry, type Manifest } from './manifest.js';
 import type { ObjectStore } from './objects.js';
+import { WalkDir } from './walk-dir.js';
 
 export interface TakeOptions {
   workspace: string;
@@ -42,10 +41,13 @@ export interface TakeResult {
 }
 
 const MAX_IGNORE_FILE = 1 << 20;
-const POOL = 8;
 const SKIP_KEEP = 100;
 /** Timestamps are coarse (a jiffy or so): a file changed this close to the last walk is read again. */
 const RACY_MS = 100;
+/** Files up to this size are read, hashed and stored in one go; larger ones stream in chunks this big. */
+const SCRATCH = 8 << 20;
+/** The walk runs synchronously in slices this long, then lets the event loop turn (other start-up work). */
+const SLICE_MS = 8;
 
 class Walk {
   readonly entries: Entry[] = [];
@@ -58,6 +60,8 @@ class Walk {
   readonly trustBefore: number;
   readonly excludeRules: IgnoreFile;
   readonly excludeAbs: Set<string>;
+  private scratchBuf: Buffer | undefined;
+  private sliceStart = performance.now();
 
   constructor(readonly o: TakeOptions) {
     this.budget = o.limits.maxBytes;
@@ -68,67 +72,69 @@ class Walk {
     this.excludeAbs = new Set(o.excludeAbs ?? []);
   }
 
+  private get scratch(): Buffer {
+    this.scratchBuf ??= Buffer.allocUnsafe(SCRATCH);
+    return this.scratchBuf;
+  }
+
+  /** Let the event loop turn when this slice of synchronous work has run long enough. */
+  readonly pause = async (): Promise<void> => {
+    if (performance.now() - this.sliceStart < SLICE_MS) return;
+    await new Promise<void>((r) => setImmediate(r));
+    this.sliceStart = performance.now();
+  };
+
   skip(path: string, why: string): void {
     this.skippedCount++;
     if (this.skipped.length < SKIP_KEEP) this.skipped.push({ path, why });
   }
 
-  count(): void {
-    if (this.entries.length >= this.o.limits.maxFiles) {
-      throw new MoatError(`The workspace holds more than ${this.o.limits.maxFiles} files and folders, the most a snapshot records.`, {
-        code: 'E_REFUSED',
-        hint: 'Exclude generated folders (snapshots.exclude in moat.yaml, or .gitignore), or raise snapshots.max_files.',
-      });
-    }
+  tooMany(): never {
+    throw new MoatError(`The workspace holds more than ${this.o.limits.maxFiles} files and folders, the most a snapshot records.`, {
+      code: 'E_REFUSED',
+      hint: 'Exclude generated folders (snapshots.exclude in moat.yaml, or .gitignore), or raise snapshots.max_files.',
+    });
   }
 
-  async ignoreText(dir: Dir, rel: string, names: Set<string>): Promise<string | undefined> {
+  count(): void {
+    if (this.entries.length >= this.o.limits.maxFiles) this.tooMany();
+  }
+
+  async ignoreText(dir: WalkDir, rel: string, names: string[]): Promise<string | undefined> {
     if (this.o.ignoreFrom) return this.o.ignoreFrom(rel);
-    if (!names.has('.gitignore')) return undefined;
-    const st = await dir.lstat('.gitignore').catch(() => undefined);
+    if (!names.includes('.gitignore')) return undefined;
+    const st = dir.lstat('.gitignore');
     if (!st?.isFile() || st.size > MAX_IGNORE_FILE) return undefined;
-    const fh = await openFileAt(dir, '.gitignore', st);
-    if (!fh) return undefined;
+    const fd = dir.openFile('.gitignore', st);
+    if (fd === undefined) return undefined;
     try {
       const buf = Buffer.alloc(Math.min(st.size, MAX_IGNORE_FILE));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-      return buf.subarray(0, bytesRead).toString('utf8');
+      const n = readSync(fd, buf, 0, buf.length, 0);
+      return buf.subarray(0, n).toString('utf8');
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 
-  async dir(dir: Dir, rel: string, stack: IgnoreFile[], depth: number): Promise<void> {
-    const names: string[] = [];
-    // Names as bytes (Node types only name the string encodings for opendir).
-    const handle = await opendir(dir.at('.'), { encoding: 'buffer' as BufferEncoding, bufferSize: 256 });
-    for await (const d of handle) {
-      const raw = d.name as unknown as Buffer;
-      const name = raw.toString('utf8');
-      const path = rel === '' ? name : `${rel}/${name}`;
-      // A name that is not UTF-8 cannot be named back faithfully: left out, and said so.
-      if (!Buffer.from(name, 'utf8').equals(raw)) {
-        this.skip(path, 'name is not UTF-8');
-        continue;
-      }
-      names.push(name);
-      if (names.length > this.o.limits.maxFiles) this.count();
-    }
+  async dir(dir: WalkDir, rel: string, stack: IgnoreFile[], depth: number): Promise<void> {
+    const prefix = rel === '' ? '' : `${rel}/`;
+    const names = dir.names(
+      this.o.limits.maxFiles,
+      (name) => this.skip(prefix + name, 'name is not UTF-8'), // cannot be named back faithfully: left out, and said so
+      () => this.tooMany(),
+    );
     names.sort();
-    const text = await this.ignoreText(dir, rel, new Set(names));
+    const text = await this.ignoreText(dir, rel, names);
     const here = text === undefined ? stack : [...stack, parseIgnoreFile(rel, text)];
     const files: Array<{ name: string; entry: Entry; st: Stats }> = [];
     const subdirs: Array<{ name: string; st: Stats }> = [];
     for (const name of names) {
-      const path = rel === '' ? name : `${rel}/${name}`;
-      let st: Stats;
-      try {
-        st = await dir.lstat(name);
-      } catch {
-        continue; // gone since it was listed
-      }
+      const path = prefix + name;
+      const st = dir.lstat(name);
+      if (!st) continue; // gone since it was listed
       const isDir = st.isDirectory();
-      if (isIgnored(here, path, isDir) || isIgnored([this.excludeRules], path, isDir) || this.excludeAbs.has(dir.shown(name))) continue;
+      if (isIgnored(here, path, isDir) || isIgnored([this.excludeRules], path, isDir)) continue;
+      if (this.excludeAbs.size > 0 && this.excludeAbs.has(dir.shown(name))) continue;
       this.count();
       const base = { path, mode: st.mode & 0o7777, size: st.size, mtime: st.mtimeMs };
       if (isDir) {
@@ -136,7 +142,7 @@ class Walk {
         if (depth + 1 >= this.o.limits.maxDepth) this.skip(path, `deeper than ${this.o.limits.maxDepth} folders`);
         else subdirs.push({ name, st });
       } else if (st.isSymbolicLink()) {
-        const target = await readlink(dir.at(name)).catch(() => undefined);
+        const target = dir.readlink(name);
         if (target !== undefined) this.entries.push({ ...base, type: 'link', target });
       } else if (st.isFile()) {
         const entry: Entry = { ...base, type: 'file', key: `${st.ino}:${st.ctimeMs}` };
@@ -146,25 +152,28 @@ class Walk {
         this.entries.push({ ...base, type: 'other', size: 0 });
       }
     }
-    await pool(files, POOL, (f) => this.file(dir, f.name, f.entry, f.st));
+    for (const f of files) await this.file(dir, f.name, f.entry, f.st);
     for (const s of subdirs) {
-      let sub: Dir;
+      await this.pause();
+      let sub: WalkDir;
       try {
-        sub = await dir.sub(s.name, s.st);
+        sub = dir.sub(s.name, s.st);
       } catch {
-        this.skip(rel === '' ? s.name : `${rel}/${s.name}`, 'changed while read');
+        this.skip(prefix + s.name, 'changed while read');
         continue;
       }
       try {
-        await this.dir(sub, rel === '' ? s.name : `${rel}/${s.name}`, here, depth + 1);
+        await this.dir(sub, prefix + s.name, here, depth + 1);
       } finally {
-        await sub.close();
+        sub.close();
       }
     }
   }
 
-  async file(dir: Dir, name: string, e: Entry, st: Stats): Promise<void> {
+  async file(dir: WalkDir, name: string, e: Entry, st: Stats): Promise<void> {
     const p = this.prev.get(e.path);
+    // The stat cache: only a regular file now (lstat above, no link followed) that was one with the same
+    // inode, ctime, size and mtime, and not changed around the previous walk, keeps its recorded hash.
     if (p && p.type === 'file' && p.key === e.key && p.size === e.size && p.mtime === e.mtime && st.ctimeMs < this.trustBefore) {
       if (p.hash) e.hash = p.hash;
       if (p.why) e.why = p.why;
@@ -178,14 +187,15 @@ class Walk {
       e.why = 'over-budget';
       return;
     }
-    this.budget -= st.size; // reserved before reading: files read side by side share one budget
-    const fh = await openFileAt(dir, name, st);
-    if (!fh) {
+    this.budget -= st.size; // reserved before reading
+    const fd = dir.openFile(name, st);
+    if (fd === undefined) {
       e.why = 'over-budget';
       return;
     }
     try {
-      const r = await this.o.store.putFile(fh, this.o.limits.maxFileSize, true);
+      await this.pause();
+      const r = await this.o.store.putFd(fd, this.o.limits.maxFileSize, this.scratch, this.pause);
       this.read++;
       if (!r) {
         e.why = 'too-large';
@@ -196,27 +206,19 @@ class Walk {
       e.hash = r.hash;
       e.size = r.size;
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
-}
-
-async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  const worker = async (): Promise<void> => {
-    while (i < items.length) await fn(items[i++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
 }
 
 export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
   const started = Date.now();
   const w = new Walk(o);
-  const root = await Dir.open(o.workspace);
+  const root = WalkDir.open(o.workspace);
   try {
     await w.dir(root, '', [], 0);
   } finally {
-    await root.close();
+    root.close();
   }
   w.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const manifest: Manifest = {

@@ -106,6 +106,29 @@ describe('snapshots on runs', () => {
     expect(d.stdout).toBe('src/a.txt\n');
   });
 
+  it('a manual moat snapshot of a live run enters its audit log (name and manifest hash)', async () => {
+    const ws = await workspace('live');
+    const r = await moat(['run', '-d', '--', 'sleep', '30'], { home, cwd: ws });
+    expect(r.code, r.stderr).toBe(0);
+    const { id, name } = parseDetached(r.stdout);
+    const s = await moat(['snapshot', name, '--label', 'mid-run', '--json'], { home, cwd: ws });
+    expect(s.code, s.stderr).toBe(0);
+    const rec = JSON.parse(s.stdout) as { id: string; manifest: string; audited: boolean };
+    expect(rec.audited).toBe(true);
+    expect((await moat(['stop', '-t', '1', name], { home, cwd: ws })).code).toBe(0);
+    const audit = await waitFor(
+      async () => {
+        const text = await readFile(join(home, 'runs', id, 'audit.jsonl'), 'utf8');
+        return text.includes('"kind":"post"') ? text : undefined;
+      },
+      30_000,
+      'the post-run snapshot in the audit log',
+    );
+    const manual = audit.split('\n').filter((l) => l.includes('"kind":"manual"'));
+    expect(manual).toHaveLength(1); // once: by the daemon, not again before the post-run snapshot
+    expect(manual[0]).toContain(`"label":"mid-run","manifest":"${rec.manifest}","snapshot":"${rec.id}"`);
+  });
+
   it('snapshots: {disabled: true} takes none', async () => {
     const ws = await workspace('off', 'snapshots:\n  disabled: true\n');
     const r = await moat(['run', '-n', 'snap-off', '--', 'sh', '-c', 'echo x > f'], { home, cwd: ws });

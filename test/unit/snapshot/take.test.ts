@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readdir, rm, symlink, truncate, writeFile, chmod, stat } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, symlink, truncate, writeFile, chmod, stat, lstat, lutimes, rename, utimes } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,6 +153,52 @@ describe('hostile workspaces', () => {
     const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
     expect(r.manifest.entries.map((e) => e.path)).toEqual(['fine']);
     expect(r.manifest.skipped[0]?.why).toMatch(/not UTF-8/);
+  });
+
+  it('hostile-snapshot-stat-cache-link-swap: a file replaced by a link with the same size and mtime is recorded as the link, its old hash not reused', async () => {
+    await writeFile(join(dir, 'secret'), 'HOST SECRET');
+    await writeFile(join(ws, 'f'), 'x'.repeat(join(dir, 'secret').length));
+    await settle();
+    const first = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+    const before = first.manifest.entries[0]!;
+    await settle();
+    await rm(join(ws, 'f'));
+    await symlink(join(dir, 'secret'), join(ws, 'f'));
+    // Same size (the target's path length) and the same mtime as the file it replaced.
+    const t = new Date(before.mtime);
+    await lutimes(join(ws, 'f'), t, t);
+    expect((await lstat(join(ws, 'f'))).size).toBe(before.size);
+    await settle();
+    const again = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS, previous: first.manifest });
+    expect(again.manifest.entries).toEqual([expect.objectContaining({ path: 'f', type: 'link', target: join(dir, 'secret') })]);
+    expect(again.manifest.entries[0]?.hash).toBeUndefined();
+    expect(await store.has(sha256('HOST SECRET'))).toBe(false);
+  });
+
+  it('hostile-snapshot-stat-cache-same-stat: a file replaced by another of the same size and mtime is read again (its ctime and inode say so)', async () => {
+    await writeFile(join(ws, 'f'), 'aaaa');
+    const when = new Date(Math.floor(Date.now() / 1000 - 60) * 1000); // whole seconds: put back exactly below
+    await utimes(join(ws, 'f'), when, when);
+    await settle();
+    const first = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+    const before = first.manifest.entries[0]!;
+    await settle();
+    await writeFile(join(ws, 'g'), 'bbbb');
+    await rename(join(ws, 'g'), join(ws, 'f'));
+    await utimes(join(ws, 'f'), when, when);
+    await settle();
+    const again = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS, previous: first.manifest });
+    expect(again.read).toBe(1);
+    expect(before.mtime).toBe(when.getTime());
+    expect(again.manifest.entries[0]).toMatchObject({ path: 'f', size: 4, mtime: before.mtime, hash: sha256('bbbb') });
+    // The same inode rewritten in place, size and mtime put back: its ctime moved, so it is read again too.
+    await settle();
+    await writeFile(join(ws, 'f'), 'cccc');
+    await utimes(join(ws, 'f'), when, when);
+    await settle();
+    const third = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS, previous: again.manifest });
+    expect(third.read).toBe(1);
+    expect(third.manifest.entries[0]?.hash).toBe(sha256('cccc'));
   });
 
   it('hostile-snapshot-unreadable-file: an unreadable file does not stop the snapshot', async () => {

@@ -1,0 +1,118 @@
+/**
+ * The snapshot walk's folder handle: the same descriptor-relative rules as fsat.ts (a child is reached
+ * through its parent's open descriptor, folders and files opened with O_NOFOLLOW | O_NONBLOCK, what was
+ * opened checked against what lstat saw), with synchronous calls. The walk runs them in batches (a folder
+ * at a time) and yields to the event loop between batches: one promise and one thread-pool hop per file
+ * cost more than the system calls themselves.
+ */
+import { closeSync, fstatSync, lstatSync, openSync, opendirSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { ChangedWhileRead, O_DIR, O_READ, PROC_FD, VIA_FD } from './fsat.js';
+
+/** A folder whose own size (its entries' record, on every common file system) is below this is listed in one call. */
+const LIST_AT_ONCE = 256 * 1024;
+
+export class WalkDir {
+  private constructor(
+    private readonly fd: number,
+    readonly path: string,
+    /** The folder's own size, as its descriptor says. */
+    readonly size: number,
+  ) {}
+
+  /** Open a folder that must be a folder itself (not a link to one). */
+  static open(path: string): WalkDir {
+    const fd = openSync(path, O_DIR);
+    return new WalkDir(fd, path, fstatSync(fd).size);
+  }
+
+  at(name: string): string {
+    return VIA_FD ? `${PROC_FD}/${this.fd}/${name}` : join(this.path, name);
+  }
+
+  /** A path to show a person (never used to reach the file). */
+  shown(name: string): string {
+    return join(this.path, name);
+  }
+
+  /**
+   * The names in this folder as read (bytes decoded as UTF-8; `bad` gets those that are not), at most
+   * `max` of them before `tooMany` is called (it throws): a folder of a million entries is not listed whole.
+   * A small folder (its own size, from its descriptor) is listed in one call, a large one in
+   * batches (so its listing is bounded by `max` however many entries it holds).
+   */
+  names(max: number, bad: (name: string) => void, tooMany: () => never): string[] {
+    if (this.size < LIST_AT_ONCE) {
+      // Decoded in the call; a name that is not UTF-8 decodes with U+FFFD: only then are the bytes looked at.
+      const names = readdirSync(this.at('.'), { encoding: 'utf8' });
+      if (names.length > max) tooMany();
+      if (!names.some((n) => n.includes('\uFFFD'))) return names;
+    }
+    const out: string[] = [];
+    // Names as bytes (Node types only name the string encodings for opendir).
+    const d = opendirSync(this.at('.'), { encoding: 'buffer' as BufferEncoding, bufferSize: 256 });
+    try {
+      for (let e = d.readSync(); e !== null; e = d.readSync()) {
+        const raw = e.name as unknown as Buffer;
+        const name = raw.toString('utf8');
+        if (!Buffer.from(name, 'utf8').equals(raw)) {
+          bad(name);
+          continue;
+        }
+        out.push(name);
+        if (out.length > max) tooMany();
+      }
+    } finally {
+      d.closeSync();
+    }
+    return out;
+  }
+
+  /** lstat of a child; undefined when it is gone (or cannot be looked at). */
+  lstat(name: string): Stats | undefined {
+    try {
+      return lstatSync(this.at(name), { throwIfNoEntry: false });
+    } catch {
+      return undefined;
+    }
+  }
+
+  readlink(name: string): string | undefined {
+    try {
+      return readlinkSync(this.at(name));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The child folder `name`, opened without following a link; `expect` is what lstat saw. */
+  sub(name: string, expect: Stats): WalkDir {
+    const fd = openSync(this.at(name), O_DIR);
+    const st = fstatSync(fd);
+    if (st.ino !== expect.ino || st.dev !== expect.dev) {
+      closeSync(fd);
+      throw new ChangedWhileRead(`${this.shown(name)} changed while it was read`);
+    }
+    return new WalkDir(fd, join(this.path, name), st.size);
+  }
+
+  /** A regular file opened for reading without following a link; undefined when it is no longer what lstat saw. */
+  openFile(name: string, expect: Stats): number | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.at(name), O_READ);
+    } catch {
+      return undefined;
+    }
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.ino !== expect.ino || st.dev !== expect.dev) {
+      closeSync(fd);
+      return undefined;
+    }
+    return fd;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
