@@ -61,6 +61,10 @@ export async function runOnHost(o: ClientOptions, what: string): Promise<ClientR
 export interface InsideRun {
   /** The load client inside a moat run, through its relay and the daemon's gateway. */
   run(phases: Phase[], sse: number): Promise<ClientResult>;
+  /** The same run, its output read as it comes: `onProgress(n)` after the client's n-th phase (bench:memory). */
+  runWithProgress(phases: Phase[], onProgress: (n: number) => Promise<void>): Promise<ClientResult>;
+  /** The moat CLI in this home and workspace. */
+  moat(args: string[]): { status: number | null; stdout: string; stderr: string };
   /** Resident set size of the home's daemon, in bytes (undefined when it is not running). */
   daemonRss(): Promise<number | undefined>;
   stop(): Promise<void>;
@@ -70,7 +74,7 @@ export interface InsideRun {
  * A throwaway home and workspace whose runs send api.example.test to the bench upstream. The first run
  * builds the workspace's image (Debian's Node, `apt:nodejs`) once; later runs reuse it.
  */
-export async function prepareInside(upstreamPort: number, upstreamCa: string): Promise<InsideRun> {
+export async function prepareInside(upstreamPort: number, upstreamCa: string, extraEnv: Record<string, string> = {}): Promise<InsideRun> {
   const home = await mkdtemp(join(tmpdir(), 'moat-bench-home-'));
   const ws = await mkdtemp(join(tmpdir(), 'moat-bench-inside-'));
   await copyFile(CLIENT, join(ws, 'load-client.mjs'));
@@ -81,6 +85,7 @@ export async function prepareInside(upstreamPort: number, upstreamCa: string): P
     MOAT_TESTING: '1',
     MOAT_TEST_UPSTREAMS: `${BENCH_HOST}=127.0.0.1:${upstreamPort}`,
     MOAT_TEST_UPSTREAM_CA: upstreamCa,
+    ...extraEnv,
   };
   const moat = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
     const r = spawnSync(MOAT, args, { env, cwd: ws, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
@@ -93,6 +98,37 @@ export async function prepareInside(upstreamPort: number, upstreamCa: string): P
       if (r.status !== 0) throw new Error(`the inside run failed (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
       return parseResult(r.stdout, 'inside');
     },
+    async runWithProgress(phases, onProgress) {
+      const opts = JSON.stringify({ proxy: 'tcp:127.0.0.1:43128', ca: '/moat/ca/ca.pem', host: BENCH_HOST, phases, sse: 0, progress: true });
+      const child = spawn(MOAT, ['run', '--approve-config', '--allow-host', BENCH_HOST, '--', 'node', 'load-client.mjs', opts], {
+        env,
+        cwd: ws,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      let pending = '';
+      let sampling = Promise.resolve();
+      child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-3000)));
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        pending += c.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const l of lines) {
+          const n = /^progress (\d+)/.exec(l.trim())?.[1];
+          if (n) sampling = sampling.then(() => onProgress(Number(n)));
+        }
+      });
+      const code = await new Promise<number | null>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', resolve);
+      });
+      await sampling;
+      if (code !== 0) throw new Error(`the inside run failed (exit ${code}):\n${err}`);
+      return parseResult(out, 'inside');
+    },
+    moat,
     async daemonRss() {
       const r = moat(['proxy', 'status', '--json']);
       const pid = (JSON.parse(r.stdout || '{}') as { pid?: number }).pid;

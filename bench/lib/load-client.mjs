@@ -1,7 +1,8 @@
 // The load client of bench:proxy, in plain JavaScript so that the same code runs on the host (direct, or
 // through a bare gateway's unix socket) and inside a moat run (Debian's Node, through moat-init's relay).
 // One argument: JSON {target: "host:port" (direct) | undefined, proxy: "unix:PATH" | "tcp:HOST:PORT",
-// host, authority (of CONNECT; default host:443), ca (PEM file), phases: [{concurrency, warmup, total}], sse: N}. Prints one JSON line of results.
+// host, authority (of CONNECT; default host:443), ca (PEM file), phases: [{concurrency, warmup, total}], sse: N,
+// progress: true (a `progress N` line after each phase)}. Prints one JSON line of results.
 // Keep-alive HTTP/1.1 over TLS, each connection opened either straight to the target or with CONNECT.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -105,6 +106,8 @@ for (const phase of opts.phases) {
   await load(agent, phase.concurrency, phase.warmup);
   out.load.push({ concurrency: phase.concurrency, total: phase.total, ...(await load(agent, phase.concurrency, phase.total)) });
   agent.destroy();
+  // progress: one line per phase (bench:memory samples the daemon's memory between phases).
+  if (opts.progress) process.stdout.write(`progress ${out.load.length}\n`);
 }
 if (opts.sse) {
   const agent = makeAgent(1);

@@ -9,6 +9,7 @@ import { BUILD } from '../version.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import { daemonLockHolder, probeSocket } from './lock.js';
 import { join } from 'node:path';
+import { NO_SERVERNAME } from '../runtime/docker/engine-api.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The daemon answered with an error status; `body` is its error document (`{ error: { code, message, hint } }`). */
@@ -26,7 +27,8 @@ const isLeaving = (err: unknown): boolean => err instanceof DaemonAnswerError &&
 
 function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: daemonSocket(home), method, path, timeout: timeoutMs }, (res) => {
+    // servername '': no TLS here; spares the agent's IP check of the host (a costly first call, engine-api.ts).
+    const req = request({ socketPath: daemonSocket(home), method, path, timeout: timeoutMs, ...NO_SERVERNAME }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
@@ -127,11 +129,12 @@ export async function restartDaemon(home: MoatHome, env: NodeJS.ProcessEnv = pro
  * home is never replaced while it lives (a busy or stopped one is waited for, then reported), a spawn
  * lock serialises starts, and the daemon itself refuses to run when another holds the home's lock.
  */
-export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env, notPid?: number): Promise<DaemonHealth> {
+export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env, notPid?: number, first?: Promise<DaemonState>): Promise<DaemonHealth> {
   const started = Date.now();
   const deadline = started + busyWaitMs(env);
-  for (let spawned = 0; ;) {
-    const s = await daemonState(home);
+  // `first`: a look the caller has already taken (and reads itself); later looks are this loop's own.
+  for (let spawned = 0, look = first; ; look = undefined) {
+    const s = await (look ?? daemonState(home));
     if (s.kind === 'up' && s.health.pid !== notPid) {
       if (s.health.protocol === DAEMON_PROTOCOL && s.health.version === BUILD) return s.health;
       // An older daemon: it hands its runs over to one of this version.

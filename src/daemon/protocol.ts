@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { MoatHome } from '../home/paths.js';
+import type { EngineRuntimes } from './engine-runtimes.js';
 
 export const DAEMON_PROTOCOL = 1;
 
@@ -9,6 +10,8 @@ export interface DaemonHealth {
   pid: number;
   startedAt: string;
   runs: string[];
+  /** The engine's runtimes as the daemon follows them (engine-runtimes.ts); absent when it cannot vouch for them. */
+  engine?: EngineRuntimes;
 }
 
 export function daemonSocket(home: MoatHome): string {

@@ -13,6 +13,7 @@ import { BUILD } from '../version.js';
 import { isMoatError, type ErrorDocument } from '../errors.js';
 import { takeDaemonLock, releaseDaemonLock } from './lock.js';
 import { bindControlSocket, removeOwnSocket } from './control-socket.js';
+import { EngineRuntimesCache } from './engine-runtimes.js';
 
 /**
  * The host daemon of one moat home: it outlives the CLI and owns the live runs (their output, their exit
@@ -36,7 +37,9 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     process.exit(0);
   }
   const store = new RunStore(home);
-  const supervisor = new Supervisor(home, store, new DockerRuntime(), new GatewayHost(home, process.env, log, testRefreshWindowMs(process.env)), log);
+  const engine = new DockerRuntime();
+  const engineRuntimes = new EngineRuntimesCache(engine, log);
+  const supervisor = new Supervisor(home, store, engine, new GatewayHost(home, process.env, log, testRefreshWindowMs(process.env)), log);
   const startedAt = new Date().toISOString();
   let idleTimer: NodeJS.Timeout | undefined;
 
@@ -55,6 +58,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     exiting = true;
     leaving = true; // clients wait for the next daemon
     log(`shutting down: ${why}`);
+    engineRuntimes.stop();
     // Live runs are let go cleanly (output flushed, audit log closed), so the next daemon resumes them
     // without calling this one dead; bounded, so a stuck run cannot keep a stopping daemon alive.
     const letGo = Promise.race([supervisor.handOver(0), sleep(8000, undefined, { ref: false })]);
@@ -92,7 +96,15 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     if (leaving && url.pathname !== '/shutdown')
       return send(res, 503, { error: { code: 'E_DAEMON', message: 'this daemon is handing over to the next one', hint: null } });
     if (req.method === 'GET' && url.pathname === '/health') {
-      const h: DaemonHealth = { protocol: DAEMON_PROTOCOL, version: BUILD, pid: process.pid, startedAt, runs: supervisor.ids() };
+      const known = engineRuntimes.get();
+      const h: DaemonHealth = {
+        protocol: DAEMON_PROTOCOL,
+        version: BUILD,
+        pid: process.pid,
+        startedAt,
+        runs: supervisor.ids(),
+        ...(known ? { engine: known } : {}),
+      };
       return send(res, 200, h);
     }
     if (req.method === 'POST' && watch?.[1] && RUN_ID_RE.test(watch[1])) {
@@ -130,6 +142,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   log(`daemon ${BUILD} pid ${process.pid} listening on ${sock}`);
+  engineRuntimes.start();
   await supervisor.resumeAll();
   armIdle();
 }

@@ -7,7 +7,8 @@ import { ensureImage, type BuildNetwork, type BuildProgress } from '../image/bui
 import { upstreamOptions } from '../daemon/upstream-options.js';
 import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
-import { ensureDaemon, watchRun } from '../daemon/client.js';
+import { daemonState, ensureDaemon, watchRun } from '../daemon/client.js';
+import { BUILD } from '../version.js';
 import { createRun, discardRun, markRunning, markStopped, stopContainer } from './launch.js';
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { containerExtras } from './gateway-extras.js';
@@ -63,11 +64,15 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   }
   // The pre-run snapshot is taken while the engine, image and daemon get ready (recorded before the start).
   const preSnapshot = startPreSnapshot(home, spec.workspace, spec.snapshots);
-  const daemon = ensureDaemon(home, deps.env);
+  // One look at the daemon serves both: it is up (the usual case), and it knows the engine's runtimes.
+  const look = daemonState(home);
+  const daemon = ensureDaemon(home, deps.env, undefined, look);
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
-  // The engine's runtimes (GET /info, tens of ms) are asked meanwhile too; an unreachable engine is said
-  // by the ping below first. An explicit gVisor the engine cannot give fails the run before any build.
-  const sandboxChoice = resolveRunSandbox(home, runtime, spec.sandbox, deps.warn);
+  // The engine's runtimes: the daemon's list of this engine, else GET /info (tens of ms) meanwhile; an
+  // unreachable engine is said by the ping below first. An explicit gVisor the engine cannot give fails
+  // the run before any build.
+  const known = look.then((s) => (s.kind === 'up' && s.health.version === BUILD ? s.health.engine : undefined));
+  const sandboxChoice = resolveRunSandbox(home, runtime, spec.sandbox, deps.warn, known);
   sandboxChoice.catch(() => undefined); // awaited below
   // What host tools would execute from the workspace, to name what the run changed (attached runs).
   const executables = spec.detach ? undefined : await snapshotHostExecutables(spec.workspace);
@@ -113,13 +118,24 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   let streams;
   try {
     // Encrypted, beside the run (outside its mounts): the daemon substitutes them (run-file.ts).
-    if (extras.secrets) await (await import('../credentials/secrets/run-file.js')).writeRunSecrets(home, meta.id, extras.secrets, deps.env);
-    await recordPreSnapshot(home, meta.id, spec.snapshots, preSnapshot, deps.warn);
-    mark('pre-run snapshot');
-    // The daemon takes the run over before it starts: its gateway must listen before the first request.
-    await watchRun(home, meta.id, deps.env);
-    mark('gateway registered');
-    streams = spec.detach ? undefined : await runtime.attach(containerId, spec.interactive);
+    // Attached (before the start, so no output is lost) while the daemon takes the run over.
+    const attaching = spec.detach ? Promise.resolve(undefined) : runtime.attach(containerId, spec.interactive);
+    const registering = (async () => {
+      if (extras.secrets) await (await import('../credentials/secrets/run-file.js')).writeRunSecrets(home, meta.id, extras.secrets, deps.env);
+      // The daemon audits the pre-run snapshot when it takes the run over: recorded first.
+      await recordPreSnapshot(home, meta.id, spec.snapshots, preSnapshot, deps.warn);
+      mark('pre-run snapshot');
+      // The daemon takes the run over before it starts: its gateway must listen before the first request.
+      await watchRun(home, meta.id, deps.env);
+      mark('gateway registered');
+    })();
+    const [attached, registered] = await Promise.allSettled([attaching, registering]);
+    if (registered.status === 'rejected') {
+      if (attached.status === 'fulfilled') attached.value?.stream.destroy();
+      throw registered.reason;
+    }
+    if (attached.status === 'rejected') throw attached.reason;
+    streams = attached.value;
   } catch (err) {
     await discardRun(home, runtime, launched);
     throw err;
@@ -164,19 +180,18 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   await bookkeeping;
   mark('exited');
   if (end.kind === 'exited') {
-    await markStopped(home, meta.id, end.exitCode);
+    // The end's checks look at different things (the record, the workspace, the daemon's sweep and
+    // snapshot): all at once, said in this order.
+    const exitCode = end.exitCode;
+    const [, executablesWarning, setId, folderWarnings, changes] = await Promise.all([
+      markStopped(home, meta.id, exitCode),
+      executables ? snapshotHostExecutables(spec.workspace).then((after) => hostExecutablesWarning(changedHostExecutables(executables, after))) : undefined,
+      sweptSetId(home, meta.id).then(setIdReport),
+      Promise.all(folders.map(async (f) => hostFolderWarning(f.label, changedHostExecutables(f.before, await snapshotFolder(f.dir))))),
+      spec.snapshots ? changeLine(home, meta.id, meta.name).catch(() => undefined) : undefined,
+    ]);
     network.summarize();
-    if (executables) {
-      const warning = hostExecutablesWarning(changedHostExecutables(executables, await snapshotHostExecutables(spec.workspace)));
-      if (warning) deps.warn(warning);
-    }
-    const setId = setIdReport(await sweptSetId(home, meta.id));
-    if (setId) deps.warn(setId);
-    for (const f of folders) {
-      const warning = hostFolderWarning(f.label, changedHostExecutables(f.before, await snapshotFolder(f.dir)));
-      if (warning) deps.warn(warning);
-    }
-    const changes = spec.snapshots ? await changeLine(home, meta.id, meta.name).catch(() => undefined) : undefined;
+    for (const warning of [executablesWarning, setId, ...folderWarnings]) if (warning) deps.warn(warning);
     if (changes) return { meta, end, changes };
   }
   return { meta, end };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime } from '../runtime/types.js';
+import type { EngineRuntimes } from '../daemon/engine-runtimes.js';
 import { chooseSandbox, isSandbox, runcNotice, type Sandbox, type SandboxChoice, type SandboxSource } from '../runtime/sandbox.js';
 
 export type SandboxRequest = { sandbox: Sandbox; source: SandboxSource };
@@ -41,8 +42,12 @@ export async function resolveRunSandbox(
   runtime: ContainerRuntime,
   request: SandboxRequest | undefined,
   warn: (m: string) => void,
+  known?: Promise<EngineRuntimes | undefined>,
 ): Promise<SandboxChoice> {
-  const { defaultRuntime, runtimes, address } = await runtime.runtimes();
+  // The daemon's list (it follows the engine's reloads) when it is of this same engine; else the engine's own answer.
+  const cached = await known?.catch(() => undefined);
+  const { defaultRuntime, runtimes, address } =
+    cached && runtime.address !== undefined && cached.address === runtime.address ? cached : await runtime.runtimes();
   const choice = chooseSandbox(request, runtimes, defaultRuntime, address);
   if (choice.fallback && (await firstTime(noticeFile(home)))) warn(runcNotice(choice.fallback));
   return choice;

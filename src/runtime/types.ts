@@ -109,6 +109,8 @@ export interface BuildRequest {
  */
 export interface ContainerRuntime {
   readonly kind: string;
+  /** The engine's address (DOCKER_HOST), when the runtime knows it without asking. */
+  readonly address?: string;
   ping(): Promise<void>;
   version(): Promise<{ engine: string; api: string; os: string; arch: string }>;
   /** The OCI runtimes the engine has registered (by name), its default one, and the engine's address. */

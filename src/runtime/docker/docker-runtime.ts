@@ -49,6 +49,19 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  /** The engine as DOCKER_HOST names it. */
+  get address(): string {
+    return this.api.address;
+  }
+
+  /**
+   * The engine's own events (`type: daemon`: a reload of its configuration, which may change its runtimes),
+   * as a stream of JSON lines that ends when the engine goes away.
+   */
+  async engineEvents(): Promise<Readable> {
+    return this.call('stream its events', () => this.api.stream('GET', '/events', { query: { filters: JSON.stringify({ type: ['daemon'] }) } }));
+  }
+
   async ping(): Promise<void> {
     await this.call('answer a ping', () => this.api.ping(5000));
   }
