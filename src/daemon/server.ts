@@ -5,6 +5,7 @@ import type { MoatHome } from '../home/paths.js';
 import { RunStore } from '../store/store.js';
 import { RUN_ID_RE } from '../store/names.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
+import { engineSetting } from '../config/engine-setting.js';
 import { Supervisor } from './supervisor.js';
 import { GatewayHost } from './gateways.js';
 import { testRefreshWindowMs } from './test-upstreams.js';
@@ -36,7 +37,13 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     process.exit(0);
   }
   const store = new RunStore(home);
-  const supervisor = new Supervisor(home, store, new DockerRuntime(), new GatewayHost(home, process.env, log, testRefreshWindowMs(process.env)), log);
+  const supervisor = new Supervisor(
+    home,
+    store,
+    new DockerRuntime(process.env, () => engineSetting(home.globalConfig)),
+    new GatewayHost(home, process.env, log, testRefreshWindowMs(process.env)),
+    log,
+  );
   const startedAt = new Date().toISOString();
   let idleTimer: NodeJS.Timeout | undefined;
 
