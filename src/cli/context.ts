@@ -2,6 +2,7 @@ import pc from 'picocolors';
 import { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime } from '../runtime/types.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
+import { engineSetting } from '../config/engine-setting.js';
 import { RunStore } from '../store/store.js';
 import { effectiveState } from '../run/reconcile.js';
 import type { RunMetadata } from '../store/types.js';
@@ -36,7 +37,7 @@ export class CliContext {
   }
 
   get runtime(): ContainerRuntime {
-    this.rt ??= new DockerRuntime();
+    this.rt ??= new DockerRuntime(process.env, () => engineSetting(this.home.globalConfig));
     return this.rt;
   }
 

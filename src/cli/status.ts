@@ -47,7 +47,10 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
         process.stdout.write(`${pc.bold(k.padEnd(8))} ${v}\n`);
       };
       w('moat', `${VERSION} (home ${ctx.home.root})`);
-      w('engine', engine.reachable ? `docker ${engine.version} (API ${engine.api}, ${engine.os}/${engine.arch})` : pc.red(forOut(engine.error.message)));
+      w(
+        'engine',
+        engine.reachable ? `${engine.name} ${engine.version} (API ${engine.api}, ${engine.os}/${engine.arch})` : pc.red(forOut(engine.error.message)),
+      );
       if (sandbox) w('sandbox', sandbox.sandbox ? sandbox.line : pc.red(forOut(sandbox.line)));
       w('daemon', daemon.running ? `running (pid ${daemon.pid}, ${daemon.runs.length} live runs)` : 'not running (starts with the next run)');
       w(
@@ -74,7 +77,7 @@ export function registerStatusCommands(program: Command, ctx: CliContext): void 
       }
       process.stdout.write(`moat ${VERSION} (node ${process.versions.node})\n`);
       const engine = await engineView(() => ctx.runtime);
-      process.stdout.write(engine.reachable ? `docker engine ${engine.version} (API ${engine.api})\n` : 'docker engine: not reachable\n');
+      process.stdout.write(engine.reachable ? `${engine.name} engine ${engine.version} (API ${engine.api})\n` : 'engine: not reachable\n');
     });
   example(version, ['moat version']);
 }

@@ -12,6 +12,7 @@ import { POLICY_MODES, type NetworkPolicy } from '../network-policy.js';
 import { dependenciesProblem, dependencyProblem } from '../deps/parse.js';
 import { imageReferenceProblem } from '../image/reference.js';
 import { SANDBOXES } from '../runtime/sandbox.js';
+import { ENGINES } from '../runtime/engine.js';
 import { MAX_PORTS, portNameProblem } from './ports.js';
 import { secretReferenceProblem } from '../secret-reference.js';
 import {
@@ -301,6 +302,12 @@ void networkIsThePolicy;
 
 export const globalConfigSchema = z
   .object({
+    engine: z
+      .enum(ENGINES)
+      .optional()
+      .describe(
+        "The container engine runs use: docker, or podman (its Docker-compatible API, by default at /run/podman/podman.sock; DOCKER_HOST names another socket). A run refuses an engine that is not this one. Default: whichever engine DOCKER_HOST (or Docker's socket) answers with.",
+      ),
     proxy: z
       .object({
         upstream: z

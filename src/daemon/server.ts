@@ -5,6 +5,7 @@ import type { MoatHome } from '../home/paths.js';
 import { RunStore } from '../store/store.js';
 import { RUN_ID_RE } from '../store/names.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
+import { engineSetting } from '../config/engine-setting.js';
 import { Supervisor } from './supervisor.js';
 import { GatewayHost } from './gateways.js';
 import { testRefreshWindowMs } from './test-upstreams.js';
@@ -37,7 +38,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     process.exit(0);
   }
   const store = new RunStore(home);
-  const engine = new DockerRuntime();
+  const engine = new DockerRuntime(process.env, () => engineSetting(home.globalConfig));
   const engineRuntimes = new EngineRuntimesCache(engine, log);
   const supervisor = new Supervisor(home, store, engine, new GatewayHost(home, process.env, log, testRefreshWindowMs(process.env)), log);
   const startedAt = new Date().toISOString();

@@ -1,8 +1,9 @@
-import { errnoCode } from '../errors.js';
+import { MoatError, errnoCode } from '../errors.js';
 import { EngineApi } from '../runtime/docker/engine-api.js';
 import { statusCode } from '../runtime/docker/errors.js';
-import { DEFAULT_SOCKET, engineEndpoint } from '../runtime/docker/endpoint.js';
+import { DEFAULT_SOCKET } from '../runtime/docker/endpoint.js';
 import type { EngineRuntimeInfo } from '../runtime/sandbox.js';
+import { PODMAN_SERVICE_FIX, engineFromVersion, type EngineName } from '../runtime/engine.js';
 
 /** What the engine says about itself (`/version` and `/info`). */
 export interface EngineFacts {
@@ -14,6 +15,8 @@ export interface EngineFacts {
   defaultRuntime: string;
   /** Registered OCI runtimes by name, with their binary. */
   runtimes: Record<string, EngineRuntimeInfo>;
+  /** Docker Engine, or Podman (its Docker-compatible API); `version` is that product's version. */
+  product: EngineName;
 }
 
 /** Why the engine gave no facts: a sentence and the exact fix. */
@@ -30,19 +33,29 @@ export class EngineUnavailable extends Error {
 export class EngineProbe {
   private facts: Promise<EngineFacts> | undefined;
   private readonly answers = new Map<string, Promise<unknown>>();
-  readonly address: string;
+  /** One client for every request: it learns the engine (and, with `engine: podman`, its socket) once. */
+  private readonly api: EngineApi | undefined;
+  private readonly fallbackAddress: string;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv,
     readonly timeoutMs = 5000,
+    /** The engine the global config names (`engine:`), read before the first request. */
+    private readonly expectedEngine?: () => Promise<EngineName | undefined>,
   ) {
-    let address: string;
+    let api: EngineApi | undefined;
     try {
-      address = engineEndpoint(env).address;
+      api = new EngineApi(env, expectedEngine);
     } catch {
-      address = env.DOCKER_HOST ?? `unix://${DEFAULT_SOCKET}`; // a DOCKER_HOST moat cannot use, named as written
+      api = undefined; // a DOCKER_HOST moat cannot use: each request says so (explain)
     }
-    this.address = address;
+    this.api = api;
+    this.fallbackAddress = env.DOCKER_HOST ?? `unix://${DEFAULT_SOCKET}`;
+  }
+
+  /** The engine's address (Podman's socket once `engine: podman` was read); a DOCKER_HOST moat cannot use, as written. */
+  get address(): string {
+    return this.api?.address ?? this.fallbackAddress;
   }
 
   /** The engine's facts; rejects with {@link EngineUnavailable}. */
@@ -65,7 +78,7 @@ export class EngineProbe {
   /** A JSON answer of the engine, bounded in time (listing images is slow on a loaded engine: twice the probe's time); an HTTP error status is thrown as it is (with `statusCode`). */
   async json<T>(path: string, query?: Record<string, string>, timeoutMs = 2 * this.timeoutMs): Promise<T> {
     try {
-      const api = new EngineApi(this.env);
+      const api = this.api ?? new EngineApi(this.env, this.expectedEngine);
       return await api.json<T>('GET', path, { timeoutMs, ...(query ? { query } : {}) });
     } catch (err) {
       if (statusCode(err) !== undefined) throw err;
@@ -82,11 +95,17 @@ export class EngineProbe {
   }
 
   private async askOnce(): Promise<EngineFacts> {
-    const v = await this.json<{ Version?: string; ApiVersion?: string; Os?: string; Arch?: string }>('/version', undefined, this.timeoutMs);
+    const v = await this.json<{ Version?: string; ApiVersion?: string; Os?: string; Arch?: string; Components?: Array<{ Name?: string; Version?: string }> }>(
+      '/version',
+      undefined,
+      this.timeoutMs,
+    );
+    const product = engineFromVersion(v);
     const i = await this.json<{ DefaultRuntime?: string; Runtimes?: Record<string, EngineRuntimeInfo> }>('/info', undefined, this.timeoutMs);
     return {
       address: this.address,
-      version: v.Version ?? '?',
+      product: product.engine,
+      version: product.version,
       api: v.ApiVersion ?? '?',
       os: v.Os ?? '?',
       arch: v.Arch ?? '?',
@@ -97,8 +116,13 @@ export class EngineProbe {
 
   private explain(err: unknown, ms: number): EngineUnavailable {
     if (err instanceof EngineUnavailable) return err;
+    // moat's own verdict on the engine (not the one engine: names; an API too old): said as it is.
+    if (err instanceof MoatError && err.code === 'E_ENGINE') return new EngineUnavailable(err.message, err.hint ?? 'see moat status');
     const code = errnoCode(err);
     const at = this.address;
+    if (this.api?.knownEngine === 'podman' && (code === 'ENOENT' || code === 'ECONNREFUSED')) {
+      return new EngineUnavailable(`No Podman API socket answers at ${at} (${code}).`, PODMAN_SERVICE_FIX);
+    }
     const restart = 'sudo systemctl restart docker (or point DOCKER_HOST at a working engine)';
     if (code === 'ETIMEDOUT') {
       return new EngineUnavailable(`The Docker engine at ${at} accepted the connection but did not answer within ${ms / 1000} s.`, restart);

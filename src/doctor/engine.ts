@@ -36,7 +36,7 @@ export const engineCheck: Check = {
   async run(ctx) {
     try {
       const f = await ctx.engine.about();
-      const what = `Docker Engine ${f.version} (API ${f.api}, ${f.os}/${f.arch}) at ${f.address}`;
+      const what = `${f.product === 'podman' ? 'Podman' : 'Docker Engine'} ${f.version} (API ${f.api}, ${f.os}/${f.arch}) at ${f.address}`;
       if (!apiAtLeast(f.api, MIN_API)) return fail('engine', `${what}: moat needs Engine API ${MIN_API} or newer`, 'Upgrade Docker Engine to 20.10 or newer');
       return ok('engine', what);
     } catch (err) {

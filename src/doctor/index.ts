@@ -4,6 +4,7 @@ import { caCheck } from './ca.js';
 import { daemonCheck } from './daemon.js';
 import { diskCheck } from './disk.js';
 import { EngineProbe } from './engine-probe.js';
+import { engineSetting } from '../config/engine-setting.js';
 import { engineCheck, sandboxCheck } from './engine.js';
 import { grantsCheck } from './grants.js';
 import { hostCasCheck } from './host-cas.js';
@@ -23,6 +24,6 @@ export function doctor(opts: { home: MoatHome; env: NodeJS.ProcessEnv; cwd: stri
     env: opts.env,
     cwd: opts.cwd,
     now: opts.now ?? new Date(),
-    engine: new EngineProbe(opts.env, opts.engineTimeoutMs),
+    engine: new EngineProbe(opts.env, opts.engineTimeoutMs, () => engineSetting(opts.home.globalConfig)),
   });
 }

@@ -1,5 +1,6 @@
 import type { Duplex, Readable } from 'node:stream';
 import type { EngineRuntimeInfo } from './sandbox.js';
+import type { EngineName } from './engine.js';
 
 /** Labels every resource moat creates carries; discovery is by these labels only. */
 export const LABEL_MANAGED = 'moat.managed';
@@ -112,7 +113,8 @@ export interface ContainerRuntime {
   /** The engine's address (DOCKER_HOST), when the runtime knows it without asking. */
   readonly address?: string;
   ping(): Promise<void>;
-  version(): Promise<{ engine: string; api: string; os: string; arch: string }>;
+  /** `engine` is the product's version; `product` which engine it is (absent: Docker). */
+  version(): Promise<{ engine: string; api: string; os: string; arch: string; product?: EngineName }>;
   /** The OCI runtimes the engine has registered (by name), its default one, and the engine's address. */
   runtimes(): Promise<{ defaultRuntime: string; runtimes: Record<string, EngineRuntimeInfo>; address: string }>;
 

@@ -18,6 +18,12 @@ export const DIST_MAIN = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
 export const RUN_ID_RE = /^run_[0-9a-f]{12}$/;
 
+/**
+ * The engine the suite runs against: `MOAT_E2E_ENGINE=podman` (`npm run test:e2e:podman`, which also
+ * points DOCKER_HOST, for moat and the docker CLI alike, at Podman's socket), else Docker.
+ */
+export const E2E_ENGINE: 'docker' | 'podman' = process.env.MOAT_E2E_ENGINE === 'podman' ? 'podman' : 'docker';
+
 export interface MoatOptions {
   home: string;
   cwd: string;

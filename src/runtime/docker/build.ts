@@ -21,15 +21,15 @@ export function buildQuery(req: BuildRequest): Record<string, string> {
 }
 
 /** A build the engine reported as failed: its message, as the engine worded it. */
-class BuildFailed extends Error {}
+export class BuildFailed extends Error {}
 
 /**
  * Build an image: the context's files as a tar body, the progress stream read to its end, each output
  * line passed to `req.onOutput`. Resolves with the image ID when the engine named it (`aux.ID`).
  */
-export async function buildImage(api: EngineApi, req: BuildRequest): Promise<string | undefined> {
+export async function buildImage(api: EngineApi, req: BuildRequest, query = buildQuery(req)): Promise<string | undefined> {
   const context = await tarContext(req.contextDir, req.files);
-  const res = await api.stream('POST', '/build', { query: buildQuery(req), upload: { data: context, contentType: 'application/x-tar' } });
+  const res = await api.stream('POST', '/build', { query, upload: { data: context, contentType: 'application/x-tar' } });
   const parser = new BuildStream(req.onOutput);
   let cut = false;
   try {

@@ -7,6 +7,8 @@ import { EngineApi, FrameReader, demux } from './engine-api.js';
 import { FrameLines, RawLines, normaliseTs } from './log-stream.js';
 import { buildImage } from './build.js';
 import { BuildStream } from './build-stream.js';
+import { engineFromVersion, type EngineName } from '../engine.js';
+import { buildOnPodman } from './podman-build.js';
 
 function labelFilter(labels: Record<string, string>): string {
   return JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
@@ -20,13 +22,22 @@ interface InspectJson {
   State: { Status: string; ExitCode: number; StartedAt?: string; FinishedAt?: string };
 }
 
-/** Docker Engine (and API-compatible engines) over its HTTP API; honours DOCKER_HOST. */
+/**
+ * Docker Engine, or Podman through its Docker-compatible API, over HTTP; honours DOCKER_HOST, and
+ * `expectedEngine` (the global config's `engine:`, see engine.ts). What Podman does differently is in
+ * podman-*.ts, chosen by the engine that answers.
+ */
 export class DockerRuntime implements ContainerRuntime {
   readonly kind = 'docker';
   private readonly api: EngineApi;
 
-  constructor(env: NodeJS.ProcessEnv = process.env) {
-    this.api = new EngineApi(env);
+  constructor(env: NodeJS.ProcessEnv = process.env, expectedEngine?: () => Promise<EngineName | undefined>) {
+    this.api = new EngineApi(env, expectedEngine);
+  }
+
+  /** The engine that answers: Docker or Podman. */
+  engine(): Promise<EngineName> {
+    return this.api.engine();
   }
 
   /** A request whose failure becomes one sentence naming what moat was doing. */
@@ -34,7 +45,7 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       return await fn();
     } catch (err) {
-      throw dockerError(err, what, this.api.address);
+      throw dockerError(err, what, this.api.address, this.api.knownEngine);
     }
   }
 
@@ -45,7 +56,7 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       const code = statusCode(err);
       if (code !== undefined && codes.includes(code)) return undefined;
-      throw dockerError(err, what, this.api.address);
+      throw dockerError(err, what, this.api.address, this.api.knownEngine);
     }
   }
 
@@ -67,8 +78,14 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async version() {
-    const v = await this.call('report its version', () => this.api.json<{ Version: string; ApiVersion: string; Os: string; Arch: string }>('GET', '/version'));
-    return { engine: v.Version, api: v.ApiVersion, os: v.Os, arch: v.Arch };
+    const v = await this.call('report its version', () =>
+      this.api.json<{ Version: string; ApiVersion: string; Os: string; Arch: string; Components?: Array<{ Name?: string; Version?: string }> | null }>(
+        'GET',
+        '/version',
+      ),
+    );
+    const product = engineFromVersion(v);
+    return { engine: product.version, api: v.ApiVersion, os: v.Os, arch: v.Arch, product: product.engine };
   }
 
   async runtimes() {
@@ -171,7 +188,7 @@ export class DockerRuntime implements ContainerRuntime {
       if (code === 404) return;
       // 409 is also "cannot remove a running container": only a removal already under way is done.
       if (code === 409 && (await this.removalUnderWay(id))) return;
-      throw dockerError(err, 'remove the container', this.api.address);
+      throw dockerError(err, 'remove the container', this.api.address, this.api.knownEngine);
     }
   }
 
@@ -240,10 +257,11 @@ export class DockerRuntime implements ContainerRuntime {
 
   async build(req: BuildRequest): Promise<void> {
     try {
-      const id = await this.call('build the image', () => buildImage(this.api, req));
+      const podman = (await this.call('answer a ping', () => this.api.engine())) === 'podman';
+      const id = await this.call('build the image', () => (podman ? buildOnPodman(this, this.api, req) : buildImage(this.api, req)));
       // The classic builder names the image it made last (aux.ID); an engine that does not must still have the tag.
       if (id === undefined && !(await this.inspectImage(req.tag))) {
-        throw dockerError(new Error(`the build ended without an image tagged ${req.tag}`), 'build the image', this.api.address);
+        throw dockerError(new Error(`the build ended without an image tagged ${req.tag}`), 'build the image', this.api.address, this.api.knownEngine);
       }
     } catch (err) {
       // The engine ran the build and it failed (a step, the Dockerfile): a build failure, not an engine one.

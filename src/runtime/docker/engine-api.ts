@@ -3,6 +3,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { SystemLikeError } from '../../errors.js';
 import { chooseApi } from './api-version.js';
 import { engineEndpoint } from './endpoint.js';
+import { engineFromPing, engineMismatch, podmanSocket, type EngineName } from '../engine.js';
 
 class EngineError extends Error {
   constructor(
@@ -41,17 +42,52 @@ interface RawOptions {
 export const NO_SERVERNAME = { servername: '' };
 
 export class EngineApi {
-  /** The engine as DOCKER_HOST names it, for messages. */
-  readonly address: string;
-  private readonly base: RequestOptions;
+  /** The engine as DOCKER_HOST (or `engine: podman`) names it, for messages. */
+  address: string;
+  private base: RequestOptions;
   private version: Promise<string> | undefined;
+  private setup: Promise<void> | undefined;
+  /** The engine ~/.moat/config.yaml expects (engine-settings), once read; the engine that answered, once pinged. */
+  private expected: EngineName | undefined;
+  private found: EngineName | undefined;
 
-  constructor(env: NodeJS.ProcessEnv = process.env) {
+  /**
+   * `expected` reads the engine the user's global config names (undefined: whichever answers); with
+   * `podman` and no DOCKER_HOST, Podman's own socket is used.
+   */
+  constructor(
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly expectedEngine?: () => Promise<EngineName | undefined>,
+  ) {
     const ep = engineEndpoint(env);
     this.address = ep.address;
     // servername is TLS's (none here): an empty one spares Node's agent its IP check of the host, whose
     // first call compiles a large regular expression (tens of ms on every command's critical path).
     this.base = 'socketPath' in ep ? { socketPath: ep.socketPath, ...NO_SERVERNAME } : { host: ep.host, port: ep.port, ...NO_SERVERNAME };
+  }
+
+  /** The engine named by the global config, and its socket, read once before the first request. */
+  private prepare(): Promise<void> {
+    this.setup ??= (async () => {
+      this.expected = await this.expectedEngine?.();
+      if (this.expected === 'podman' && !this.env.DOCKER_HOST) {
+        const socketPath = podmanSocket(this.env);
+        this.base = { socketPath };
+        this.address = `unix://${socketPath}`;
+      }
+    })();
+    return this.setup;
+  }
+
+  /** The engine that answers (pinging it first if need be): Docker, or Podman. */
+  async engine(): Promise<EngineName> {
+    await this.prefix();
+    return this.found ?? 'docker';
+  }
+
+  /** The engine as known so far (expected, else seen), for wording a message; undefined before either. */
+  get knownEngine(): EngineName | undefined {
+    return this.found ?? this.expected;
   }
 
   /** GET /_ping: the engine answers, and (the first time) says which API version to speak. */
@@ -75,9 +111,12 @@ export class EngineApi {
   }
 
   private async pingHeader(timeoutMs: number): Promise<string | undefined> {
+    await this.prepare();
     const res = await this.send('GET', '/_ping', { timeoutMs });
     const text = await readAll(res);
     if ((res.statusCode ?? 500) >= 300) throw new EngineError(res.statusCode ?? 500, engineMessage(text));
+    this.found = engineFromPing(res.headers);
+    if (this.expected && this.found !== this.expected) throw engineMismatch(this.expected, this.found, this.address);
     const h = res.headers['api-version'];
     return typeof h === 'string' ? h : undefined;
   }
