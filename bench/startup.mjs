@@ -49,7 +49,7 @@ try {
     console.log(`[${sandbox}] ratio: ${(median(m) / median(d)).toFixed(2)}`);
   }
   if (medians.gvisor) console.log(`gvisor / runc (moat run): ${(medians.gvisor / medians.runc).toFixed(2)}`);
-  else console.log('gvisor: not measured (the engine has no runsc runtime; MOAT_SETUP_GVISOR=1 bash scripts/setup.sh registers it)');
+  else console.log('gvisor: not measured (the engine has no runsc runtime; sudo bash scripts/setup-gvisor.sh installs and registers it)');
 } finally {
   spawnSync(moat, ['proxy', 'stop'], { env });
   spawnSync(moat, ['clean', '-y'], { env, stdio: 'ignore' });

@@ -106,35 +106,9 @@ if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ] || ! command -v 
   fi
 fi
 
-# 6. gVisor (opt-in: MOAT_SETUP_GVISOR=1): runs get gVisor's user-space kernel (runsc) when the engine
-# has it registered, else runc. Registered with the runtime arguments moat's transport needs
-# (scripts/register-runsc.mjs), merged into an existing daemon.json; dockerd reloads its runtimes on
-# SIGHUP (no restart, running containers stay). Opt-in because Debian 12's runsc (20221219) answers
-# EINVAL to statx(AT_NO_AUTOMOUNT), so coreutils' ls and stat fail inside it.
-runsc_registered() { docker info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}' 2>/dev/null | grep -qw runsc; }
-if [ "${MOAT_SETUP_GVISOR:-0}" = 1 ] && ! runsc_registered; then
-  if ! is_root; then
-    say "gVisor is not registered; runs use runc. For gVisor: sudo bash scripts/setup.sh (or see the README's gVisor section)"
-  elif [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST}" != "unix:///var/run/docker.sock" ]; then
-    say "DOCKER_HOST points at another engine; register runsc with it by hand (README: gVisor)"
-  else
-    if ! command -v runsc >/dev/null 2>&1; then
-      say "installing gVisor (runsc)"
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null || say "could not install runsc; runs use runc"
-    fi
-    if command -v runsc >/dev/null 2>&1; then
-      mkdir -p /etc/docker
-      if [ "$(node scripts/register-runsc.mjs /etc/docker/daemon.json "$(command -v runsc)")" = changed ]; then
-        if [ -d /run/systemd/system ] && systemctl is-active --quiet docker 2>/dev/null; then systemctl reload docker
-        else kill -HUP "$(pidof dockerd)"; fi
-      fi
-      for _ in $(seq 1 20); do runsc_registered && break; sleep 0.5; done
-      if runsc_registered; then say "gVisor (runsc) is registered with the engine; runs use it by default"
-      else say "runsc is in /etc/docker/daemon.json but the engine did not load it; see /var/log/moat-dockerd.log"; fi
-    fi
-  fi
-fi
+# 6. gVisor: runs get gVisor's user-space kernel (runsc) by default when the engine has it registered.
+# Installs a runsc that works (Debian 12: from bookworm-backports) and registers it; MOAT_SETUP_GVISOR=0 skips.
+bash scripts/setup-gvisor.sh || say "gVisor set-up failed; runs use runc (see above)"
 
 # 6b. Podman (opt-in: MOAT_SETUP_PODMAN=1): a second engine, reached through its Docker-compatible API
 # (DOCKER_HOST=unix:///run/podman/podman.sock, or `engine: podman` in ~/.moat/config.yaml). Rootful: the

@@ -26,8 +26,11 @@ export const RUNSC_ARGS = ['--network=none', '--host-uds=open'] as const;
 /** The daemon.json entry that registers runsc as moat needs it. */
 export const RUNSC_DAEMON_JSON = `{"runtimes":{"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["${RUNSC_ARGS.join('","')}"]}}}`;
 
-/** How to get gVisor: the set-up script, or the same steps by hand. */
-export const GVISOR_FIX = `sudo bash scripts/setup.sh, or by hand: sudo apt-get install runsc, merge ${RUNSC_DAEMON_JSON} into /etc/docker/daemon.json and reload the engine (sudo kill -HUP $(pidof dockerd))`;
+/**
+ * How to get gVisor: the set-up script, or the same steps by hand. runsc 20240729 or newer: Debian 12's own
+ * (20221219) answers EINVAL to statx, so ls and stat fail inside it; bookworm-backports has 20240729.
+ */
+export const GVISOR_FIX = `sudo bash scripts/setup.sh, or by hand: install runsc 20240729 or newer (Debian 12: sudo apt-get install -t bookworm-backports runsc), merge ${RUNSC_DAEMON_JSON} into /etc/docker/daemon.json and reload the engine (sudo kill -HUP $(pidof dockerd))`;
 
 /** A registered runsc: its name with the engine and the arguments it lacks (none when it fits). */
 export interface RunscRuntime {

@@ -64,6 +64,22 @@ describe('sandbox: which kernel a run sees', () => {
     expect(r.stdout).not.toContain('KERNEL=');
   }, 90_000);
 
+  it("coreutils' ls and stat work under gVisor (Debian 12's own runsc answered EINVAL to statx)", async () => {
+    const cwd = await workspace('statx');
+    await writeFile(join(cwd, 'f.txt'), 'abc');
+    const sandbox = engineHasRunsc ? 'gvisor' : 'runc';
+    const r = await moat(['run', '--sandbox', sandbox, '--', 'sh', '-c', 'ls -la /workspace && stat -c "SIZE=%s" /workspace/f.txt'], {
+      home,
+      cwd,
+      env,
+      timeoutMs: 60_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/ f\.txt$/m);
+    expect(r.stdout).toContain('SIZE=3');
+    expect(r.stderr).not.toMatch(/Invalid argument|cannot stat|Bad file descriptor/);
+  }, 90_000);
+
   it('with nothing asked for, runs get gVisor when the engine has it, else runc with a notice said once per home', async () => {
     const cwd = await workspace('default');
     const first = await moat(['run', '--', 'sh', '-c', SCRIPT], { home, cwd, env, timeoutMs: 60_000 });
