@@ -9,7 +9,7 @@ import { routingPort } from '../config/routing.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { routingCaHelp } from './routing-ca-help.js';
-import { CA_CERT_FILE } from '../gateway/ca.js';
+import { CA_CERT_FILE } from '../gateway/ca-names.js';
 
 const hasPorts = (m: RunMetadata): boolean => LIVE_STATES.has(m.state) && servicesOf(m.ports).length > 0;
 

@@ -4,7 +4,7 @@
  * so trusting it vouches for nothing else; the interception CA (~/.moat/ca/ca.pem) must never be trusted
  * by a browser.
  */
-import { ROUTING_CA_NAME } from '../gateway/routing-ca.js';
+import { ROUTING_CA_NAME } from '../gateway/ca-names.js';
 
 const q = (p: string): string => `'${p.replace(/'/g, `'\\''`)}'`;
 

@@ -137,14 +137,19 @@ export function dependenciesProblem(specs: readonly string[]): string | undefine
   return problemOf(() => expand(specs));
 }
 
+/** Whether a sentence already ends the text (its punctuation, not its meaning, is read). */
+function endsSentence(text: string): boolean {
+  const last = text.at(-1);
+  return last === '.' || last === '?' || last === '!';
+}
+
 function problemOf(fn: () => unknown): string | undefined {
   try {
     fn();
     return undefined;
   } catch (err) {
     if (!(err instanceof MoatError)) throw err;
-    const sep = /[.?!]$/.test(err.message) ? ' ' : '. ';
-    return err.hint === undefined ? err.message : `${err.message}${sep}${err.hint}`;
+    return err.hint === undefined ? err.message : `${err.message}${endsSentence(err.message) ? ' ' : '. '}${err.hint}`;
   }
 }
 

@@ -13,7 +13,8 @@ export interface CA {
   key: CryptoKey;
 }
 
-export const CA_CERT_FILE = 'ca.pem';
+import { CA_CERT_FILE } from './ca-names.js';
+export { CA_CERT_FILE };
 export const CA_KEY_FILE = 'ca.key';
 const TEN_YEARS_MS = 10 * 365.25 * 24 * 3600 * 1000;
 

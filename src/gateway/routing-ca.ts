@@ -10,7 +10,8 @@
 import { createCA, loadOrCreateCA, type CA } from './ca.js';
 import { x509 } from './x509.js';
 
-export const ROUTING_CA_NAME = 'Moat Local Routing CA';
+import { ROUTING_CA_NAME } from './ca-names.js';
+export { ROUTING_CA_NAME };
 /** id-ce-nameConstraints (RFC 5280 4.2.1.10). */
 const NAME_CONSTRAINTS_OID = '2.5.29.30';
 

@@ -62,7 +62,11 @@ export async function checkToken(name: string, file: ProviderFile, token: string
       res.resume();
       resolve(res.statusCode ?? 0);
     });
-    req.once('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.once('timeout', () => {
+      const timedOut: NodeJS.ErrnoException = new Error('timed out');
+      timedOut.code = 'ETIMEDOUT';
+      req.destroy(timedOut);
+    });
     req.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         new MoatError(`Could not reach ${authority} to check the ${name} token: ${err.code ?? err.message}.`, {
