@@ -11,7 +11,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeAws, startFakeAws } from '../fakes/aws.js';
-import { cleanupHome, moat, readMetadata, tempDir, upstreamOverrideEnv } from './helpers.js';
+import { cleanupHome, moat, readMetadata, tempDir } from './helpers.js';
+import { awsHostEnv } from './fixtures/aws-env.js';
 import { docker, exportContains, filesContaining, runIdOf, waitNetLog } from './fixtures/gateway-kit.js';
 
 const BUCKET = 'moat-e2e';
@@ -35,21 +36,7 @@ beforeAll(async () => {
   home = await tempDir('aws-home');
   root = await tempDir('aws-ws');
   fake = await startFakeAws({ sessionSeconds: 30 });
-  const caFile = join(root, 'fake-aws-ca.pem');
-  await writeFile(caFile, fake.ca.certPem);
-  await writeFile(join(root, 'aws-config'), '');
-  env = {
-    ...(await upstreamOverrideEnv(root, Object.fromEntries(HOSTS.map((h) => [h, fake.port])), [fake.ca.certPem])),
-    // The host's AWS credential chain (daemon and grant check): the fake's long-term keys, no files.
-    AWS_ACCESS_KEY_ID: fake.base.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: fake.base.secretAccessKey,
-    AWS_SESSION_TOKEN: '',
-    AWS_CONFIG_FILE: join(root, 'aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(root, 'aws-config'),
-    AWS_PROFILE: '',
-    MOAT_AWS_STS_URL: `https://localhost:${fake.port}`,
-    NODE_EXTRA_CA_CERTS: caFile,
-  };
+  env = await awsHostEnv(root, fake, HOSTS);
   ws = join(root, 'ws');
   await mkdir(ws, { recursive: true, mode: 0o755 });
   await writeFile(join(ws, 'moat.yaml'), 'dependencies: [curl, apt:awscli]\ngrants: [aws]\n');
