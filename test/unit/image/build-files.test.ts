@@ -8,38 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureImage } from '../../../src/image/build.js';
-
-function fakeRuntime(onBuild: () => Promise<void>): never {
-  return new Proxy(
-    {},
-    {
-      get:
-        (_t, name: string) =>
-        async (...args: unknown[]) => {
-          switch (name) {
-            case 'imageExists':
-              return args[0] === 'debian:bookworm-slim';
-            case 'inspectImage':
-              return { id: 'sha256:1', tags: [], labels: {}, size: 1, created: 0, env: [], onBuild: [] };
-            case 'create':
-              return `relay-${Math.random()}`;
-            case 'start':
-            case 'remove':
-              return undefined;
-            case 'logs':
-              (args[2] as (l: { line: string }) => void)({ line: 'moat-build-relay ready' });
-              return undefined;
-            case 'inspect':
-              return { status: 'running' };
-            case 'build':
-              return onBuild();
-            default:
-              throw new Error(`unexpected ${name}`);
-          }
-        },
-    },
-  ) as never;
-}
+import { fakeBuildRuntime } from './fake-runtime.js';
 
 describe('build files', () => {
   it('two builds of the same tag at once write separate logs and traces; files older than 30 days are pruned', async () => {
@@ -56,9 +25,11 @@ describe('build files', () => {
     let started = 0;
     let release: () => void = () => undefined;
     const both = new Promise<void>((r) => (release = r));
-    const runtime = fakeRuntime(async () => {
-      if (++started === 2) release();
-      await both;
+    const runtime = fakeBuildRuntime({
+      build: async () => {
+        if (++started === 2) release();
+        await both;
+      },
     });
     const build = () =>
       ensureImage({

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureImage } from '../../../src/image/build.js';
 import { cleanupOnSignal } from '../../../src/image/build-signals.js';
+import { fakeBuildRuntime } from './fake-runtime.js';
 
 describe('a signal during an image build', () => {
   it('SIGINT mid-build removes the relay container and the gateway directory, then re-raises SIGINT', async () => {
@@ -23,40 +24,17 @@ describe('a signal during an image build', () => {
       reraised = r;
     });
     let relayId = '';
-    const runtime = new Proxy(
-      {},
-      {
-        get:
-          (_t, name: string) =>
-          async (...args: unknown[]) => {
-            switch (name) {
-              case 'imageExists':
-                return args[0] === 'debian:bookworm-slim';
-              case 'inspectImage':
-                return { id: 'sha256:1', tags: [], labels: {}, size: 1, created: 0, env: [], onBuild: [] };
-              case 'create':
-                relayId = 'relay-1';
-                return relayId;
-              case 'start':
-                return undefined;
-              case 'logs':
-                (args[2] as (l: { line: string }) => void)({ line: 'moat-build-relay ready' });
-                return undefined;
-              case 'inspect':
-                return { status: 'running' };
-              case 'remove':
-                removed.push(args[0] as string);
-                return undefined;
-              case 'build':
-                gwDirsDuringBuild = (await readdir(buildsDir)).filter((f) => f.startsWith('gw-'));
-                signals.emit('SIGINT', 'SIGINT'); // Ctrl-C while a step runs; the engine call never returns
-                return new Promise(() => undefined);
-              default:
-                throw new Error(`unexpected ${name}`);
-            }
-          },
+    const runtime = fakeBuildRuntime({
+      create: () => (relayId = 'relay-1'),
+      remove: (id) => {
+        removed.push(id as string);
       },
-    ) as never;
+      build: async () => {
+        gwDirsDuringBuild = (await readdir(buildsDir)).filter((f) => f.startsWith('gw-'));
+        signals.emit('SIGINT', 'SIGINT'); // Ctrl-C while a step runs; the engine call never returns
+        return new Promise(() => undefined);
+      },
+    });
     void ensureImage({
       runtime,
       recipe: { baseImage: 'debian:bookworm-slim', extra: '' },
