@@ -10,6 +10,7 @@ import type { MoatHome } from '../home/paths.js';
 import { RunStore } from '../store/store.js';
 import { RUN_NAME_RE } from '../store/names.js';
 import { CREDENTIAL_NAME_RE } from '../credentials/names.js';
+import { displayGrantName } from '../credentials/providers/ssh.js';
 import { example } from './help.js';
 import { renderCompletion, SHELLS, type CompletionEntry, type Shell, type ValueKind } from './completion-scripts.js';
 
@@ -97,6 +98,7 @@ export async function printDynamicValues(kind: string | undefined, home: MoatHom
       .filter((f) => f.endsWith('.enc'))
       .map((f) => f.slice(0, -4))
       .filter((n) => CREDENTIAL_NAME_RE.test(n))
+      .map(displayGrantName) // what `grant list` shows and -g/revoke take: ssh:HOST, not the store's ssh_HOST
       .sort();
   }
   const unique = [...new Set(names)];
