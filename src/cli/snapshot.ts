@@ -6,6 +6,8 @@ import { addRecord, recordOf, snapshotWorkspace, unstoredNote } from '../snapsho
 import { LIVE_STATES } from '../store/types.js';
 import { bytes, forOut, type CliContext } from './context.js';
 import { example } from './help.js';
+import { renderTable, type Column } from '../term/table.js';
+import { relativeTime } from '../term/time.js';
 import { printJson, writeOut } from './json.js';
 import { registerDiffCommand } from './diff.js';
 import { registerRollbackCommand } from './rollback.js';
@@ -65,11 +67,27 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
         ctx.info('No snapshots (a run takes them before and after it runs).');
         return;
       }
-      const lines = rows.map(
-        (r) =>
-          `${r.id}  ${r.kind.padEnd(6)}  ${r.createdAt.slice(0, 19).replace('T', ' ')}  ${forOut(r.runName).padEnd(20)}  ${String(r.files).padStart(7)} files  ${bytes(r.bytes).padStart(9)}${r.label ? `  ${forOut(r.label)}` : ''}`,
-      );
-      await writeOut(`${['ID                KIND    CREATED              RUN                     FILES       SIZE', ...lines].join('\n')}\n`);
+      const now = Date.now();
+      const labelled = rows.some((r) => r.label);
+      const columns: Column[] = [
+        { header: 'ID' },
+        { header: 'KIND' },
+        { header: 'CREATED' },
+        { header: 'RUN', max: 24 },
+        { header: 'FILES', align: 'right' },
+        { header: 'SIZE', align: 'right' },
+        ...(labelled ? [{ header: 'LABEL', max: 40 }] : []),
+      ];
+      const cells = rows.map((r) => [
+        r.id,
+        r.kind,
+        relativeTime(r.createdAt, now),
+        r.runName,
+        String(r.files),
+        bytes(r.bytes),
+        ...(labelled ? [r.label ?? ''] : []),
+      ]);
+      await writeOut(renderTable(columns, cells, { safe: forOut }));
     });
   example(list, ['moat snapshot list', 'moat snapshot list brave-otter --json']);
   registerPruneCommand(snap, ctx);
