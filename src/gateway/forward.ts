@@ -8,6 +8,7 @@ import { startRequestEvent, type RequestEvent } from './events.js';
 import { hostPort } from './hosts.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
 import { applyInjection } from './injection.js';
+import { identityEncoded } from './response-scrub.js';
 import { bodyKind, readBounded, type RequestSubstitution } from './secret-substitution.js';
 import { refusalFields } from './policy.js';
 import type { CompiledLocalResponse } from './local-response.js';
@@ -209,12 +210,6 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       },
     );
   }
-}
-
-/** A body whose bytes are its text (an encoded one cannot be searched without decoding it). */
-function identityEncoded(headers: Record<string, string | string[] | undefined>): boolean {
-  const enc = headers['content-encoding'];
-  return enc === undefined || String(enc).trim().toLowerCase() === 'identity';
 }
 
 /** Answer from a `LocalResponse`: drain (and count) the request body, then send the stored answer. */

@@ -144,3 +144,21 @@ class ScrubStream extends Transform {
     return best;
   }
 }
+
+/** A body whose bytes are its text (an encoded one cannot be searched without decoding it). */
+export function identityEncoded(headers: Record<string, string | string[] | undefined>): boolean {
+  const enc = headers['content-encoding'];
+  return enc === undefined || String(enc).trim().toLowerCase() === 'identity';
+}
+
+/** Scrub the values of a raw header list (name, value, name, value, …) in place; returns how many were replaced. */
+export function scrubRawHeaders(scrub: Scrubber, raw: string[]): number {
+  if (!scrub.active) return 0;
+  let count = 0;
+  for (let i = 1; i < raw.length; i += 2) {
+    const one: Record<string, string> = { v: raw[i]! };
+    count += scrub.headers(one);
+    raw[i] = one.v!;
+  }
+  return count;
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Transform } from 'node:stream';
 import { headerSafe } from './http-util.js';
 
 /** RFC 6455 §4.2.2: the GUID the server appends to the client's key. */
@@ -88,7 +88,15 @@ function hopByHop(res: IncomingMessage): Set<string> {
  * re-framed by Moat: the origin's length when it gave one, chunked otherwise. Calls `done` once the whole
  * response was written (true) or when either side failed (false). Returns nothing; counts bytes written.
  */
-export function relayResponse(res: IncomingMessage, socket: Duplex, method: string, count: (n: number) => void, done: (ok: boolean) => void): void {
+export function relayResponse(
+  res: IncomingMessage,
+  socket: Duplex,
+  method: string,
+  count: (n: number) => void,
+  done: (ok: boolean) => void,
+  /** A same-length rewrite of the body (the response scrubber), or none. */
+  through?: Transform,
+): void {
   const status = res.statusCode ?? 502;
   const drop = hopByHop(res);
   const noBody = method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
@@ -105,22 +113,24 @@ export function relayResponse(res: IncomingMessage, socket: Duplex, method: stri
   };
   const write = (data: Buffer | string): void => {
     count(Buffer.byteLength(data));
-    if (!socket.write(data)) res.pause();
+    if (!socket.write(data)) body.pause();
   };
-  const onDrain = (): void => void res.resume();
+  const body: Readable = through ? res.pipe(through) : res;
+  const onDrain = (): void => void body.resume();
   socket.on('drain', onDrain);
   write(head);
-  res.on('data', (c: Buffer) => {
+  body.on('data', (c: Buffer) => {
     if (noBody) return;
     if (chunked) write(`${c.length.toString(16)}\r\n`);
     write(c);
     if (chunked) write('\r\n');
   });
-  res.once('end', () => {
+  body.once('end', () => {
     if (!res.complete) return end(false);
     if (chunked) write('0\r\n\r\n');
     end(true);
   });
   res.once('error', () => end(false));
   res.once('aborted', () => end(false));
+  through?.once('error', () => end(false));
 }

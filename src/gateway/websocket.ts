@@ -8,6 +8,7 @@ import { startRequestEvent, type RequestEvent } from './events.js';
 import { closeRaw, errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
 import { applyInjection } from './injection.js';
 import { refusalFields } from './policy.js';
+import { identityEncoded, scrubRawHeaders } from './response-scrub.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
 import { badSwitch, headWithoutUpgrade, isWebSocketKey, relayResponse, switchHead } from './upgrade-http.js';
 import { internalDialRefusal, upstreamFailureMessage } from './upstream-errors.js';
@@ -85,7 +86,12 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
   if (sub?.refused.size) ev.secretsRefused = [...sub.refused];
   const inj = t.secure ? core.injector.find(t.host, t.port) : undefined;
   if (inj) ev.grant = applyInjection(stripped, inj);
-  const headers = { host: formatAuthority(t.host, t.port, t.secure), connection: 'Upgrade', upgrade: 'websocket', ...stripped };
+  const headers: http.OutgoingHttpHeaders = { host: formatAuthority(t.host, t.port, t.secure), connection: 'Upgrade', upgrade: 'websocket', ...stripped };
+  // An origin that does not switch answers as plain HTTP, scrubbed like any response: ask for bytes it can search.
+  if (credentialed && core.scrub.active) headers['accept-encoding'] = 'identity';
+  const scrubbed = (n: number): void => {
+    if (n > 0) ev.scrubbed = (ev.scrubbed ?? 0) + n;
+  };
 
   // Held until the origin switches: `head` and everything after it stays in the paused socket.
   socket.pause();
@@ -133,12 +139,15 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
         }
         ev.status = 101;
         release();
+        scrubbed(scrubRawHeaders(core.scrub, res.rawHeaders));
         splice(socket, upSock, switchHead(res), upHead, head, ev, finish);
       });
       upReq.once('response', (res: IncomingMessage) => {
         upReq.setTimeout(0);
         ev.ttfbMs = elapsedMs(start);
         ev.status = res.statusCode ?? 502;
+        scrubbed(scrubRawHeaders(core.scrub, res.rawHeaders));
+        const through = identityEncoded(res.headers) ? core.scrub.body(() => scrubbed(1)) : undefined;
         relayResponse(
           res,
           socket,
@@ -153,6 +162,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
             if (ok) reattach(socket, head);
             else socket.destroy();
           },
+          through,
         );
       });
       upReq.end();

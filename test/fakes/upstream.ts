@@ -183,6 +183,13 @@ function answerUpgradeOddly(server: http.Server, secure: boolean, req: http.Inco
     socket.resume();
     return true;
   }
+  if (path === '/ws-echo-refused') {
+    // A REST API that does not speak WebSocket: an ordinary answer echoing the credential it got.
+    const auth = String(req.headers.authorization ?? '');
+    const body = `no websocket here; you sent ${auth}`;
+    socket.end(`HTTP/1.1 400 Bad Request\r\nX-Echo: ${auth}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    return true;
+  }
   if (path === '/ws-close-delimited') {
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\nbody-until-close');
     return true;

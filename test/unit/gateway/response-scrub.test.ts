@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileScrub, MAX_SCRUBBED_BODY } from '../../../src/gateway/response-scrub.js';
 import { type FakeUpstream, startFakeUpstream } from '../../fakes/upstream.js';
-import { fetchVia, type Harness, startHarness, waitFor } from './helpers.js';
+import { connectTunnel, fetchVia, type Harness, startHarness, tlsOver, waitFor } from './helpers.js';
 
 const TOKEN = 'acme_REALTOKEN0123456789abcdefXYZ';
 const PH = 'acme_PLACEHOLDER0123456789abcdefQ';
@@ -115,5 +115,32 @@ describe('the gateway scrubs echoed credentials', () => {
     const r = await fetchVia(h, 'api.example.test', { path: '/echo-chunked' });
     expect(r.body).toContain(`Bearer ${PH}`);
     expect(r.body).not.toContain(TOKEN);
+  });
+
+  it('an upgrade the origin answers without switching is scrubbed too (headers and body), and asks for identity', async () => {
+    const t = await connectTunnel(h.socketPath, 'api.example.test:443');
+    if (!('socket' in t)) throw new Error('refused');
+    const sock = await tlsOver(t.socket, 'api.example.test', h.ca.certPem);
+    const out = await new Promise<string>((resolve) => {
+      let text = '';
+      const timer = setTimeout(() => sock.destroy(), 3000);
+      sock.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      sock.on('error', () => undefined);
+      sock.once('close', () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+      sock.write(
+        'GET /ws-echo-refused HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${PH}\r\nAccept-Encoding: gzip\r\n\r\n`,
+      );
+    });
+    const sent = fake.requests.find((q) => q.path === '/ws-echo-refused');
+    expect(sent?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(sent?.headers['accept-encoding']).toBe('identity');
+    expect(out).toMatch(/^HTTP\/1\.1 400 /);
+    expect(out).toContain(`X-Echo: Bearer ${PH}`);
+    expect(out).toContain(`you sent Bearer ${PH}`);
+    expect(out).not.toContain(TOKEN);
   });
 });
