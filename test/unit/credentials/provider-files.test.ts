@@ -59,6 +59,14 @@ describe('provider file format', () => {
     ],
     ['a too broad wildcard', GOOD.replace('[api.acme.test]', '["*.test"]'), '1:9: hosts[0]: host pattern "*.test" is too broad'],
     ['no hosts', GOOD.replace('[api.acme.test]', '[]'), '1:8: hosts: Too small'],
+    // A granted host counts as named, which lifts the internal-address refusal: a file must not open the host's own services.
+    [
+      'a loopback IP with a port',
+      GOOD.replace('[api.acme.test]', '["127.0.0.1:2375"]'),
+      '1:9: hosts[0]: "127.0.0.1:2375" is this machine or its private network',
+    ],
+    ['localhost', GOOD.replace('[api.acme.test]', '[api.acme.test, localhost]'), '1:24: hosts[1]: "localhost" is this machine or its private network'],
+    ['a private network address', GOOD.replace('[api.acme.test]', '["10.0.0.5"]'), '1:9: hosts[0]: "10.0.0.5" is this machine or its private network'],
     ['an unknown key', `${GOOD}header: X\n`, '6:1: header: unknown key "header"'],
     ['a validate host not among hosts', `${GOOD}validate: {host: evil.test, path: /me}\n`, '6:18: validate.host: "evil.test" is not one of hosts'],
     ['a validate path with a space', `${GOOD}validate: {path: "/a b"}\n`, '6:18: validate.path: the path starts with "/"'],

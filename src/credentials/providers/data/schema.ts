@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseHostPattern } from '../../../gateway/hosts.js';
+import { isInternalHost } from '../../../gateway/addresses.js';
 import { PROXY_ENV_NAMES, gatewayEnv } from '../../../gateway/transport.js';
 
 /**
@@ -103,7 +104,14 @@ const format = z
 
 const hostPattern = z.string().superRefine((v, ctx) => {
   try {
-    parseHostPattern(v);
+    // A granted host is one the policy lets a run reach even on this machine (it counts as named), so a
+    // provider file, which may come from anywhere, cannot open the host's own services or private network.
+    const p = parseHostPattern(v);
+    if (isInternalHost(p.host))
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${v}" is this machine or its private network, which a provider's token is never sent to; name the service's public host`,
+      });
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: `${(err as Error).message}` });
   }
