@@ -3,7 +3,9 @@
  * boundary (build-relay.ts), but two are carried out by the engine itself, on the host's network, outside
  * the gateway and unrecorded: `ADD <url>` (the classic builder downloads it, so it reaches the host's
  * loopback and private networks, and the answer lands in the image) and `COPY/ADD --from=<image>` (the
- * engine pulls any image it names). A base image with such a trigger is refused before anything is built.
+ * engine pulls any image it names). `RUN --network=…`, `--mount=…`, `--security=…` (honoured by Podman's
+ * builder, buildah) would take a step out of the relay's network or mount an image or the host's files: a
+ * RUN trigger with any flag is refused too. A base image with such a trigger is refused before anything is built.
  */
 import { MoatError } from '../errors.js';
 import { sanitizeForTerminal } from '../term/sanitize.js';
@@ -20,6 +22,7 @@ export function fetchingTriggers(onBuild: readonly string[]): string[] {
   return onBuild.filter((trigger) => {
     const m = /^\s*(\S+)([\s\S]*)$/.exec(trigger);
     const instruction = (m?.[1] ?? '').toUpperCase();
+    if (instruction === 'RUN') return /^\s*--/.test(m?.[2] ?? '');
     if (instruction !== 'ADD' && instruction !== 'COPY') return false;
     return FETCHES.test((m?.[2] ?? '').replace(/["']/g, ''));
   });
@@ -34,9 +37,9 @@ export function onBuildRefusal(image: string, onBuild: readonly string[]): MoatE
     .map((t) => `"ONBUILD ${sanitizeForTerminal(t.slice(0, 120))}"`)
     .join(', ');
   return new MoatError(
-    `The base image ${sanitizeForTerminal(image)} has ONBUILD steps that the engine would fetch itself, outside the build's network boundary: ${shown}.`,
+    `The base image ${sanitizeForTerminal(image)} has ONBUILD steps that would fetch or run outside the build's network boundary: ${shown}.`,
     {
-      hint: 'Use a base image without ONBUILD ADD of a URL or COPY --from (set base_image in moat.yaml), or build it yourself with that step made a plain file.',
+      hint: 'Use a base image without ONBUILD ADD of a URL, COPY --from or RUN --flags (set base_image in moat.yaml), or build it yourself with that step made a plain file.',
       code: 'E_BUILD',
       exitCode: 1,
     },

@@ -62,7 +62,7 @@ describe('hostile build: ONBUILD steps the engine fetches itself', () => {
     const r = await moat(['run', '--approve-config', '--', 'true'], { home, cwd, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain(
-      `The base image ${tag} has ONBUILD steps that the engine would fetch itself, outside the build's network boundary: "ONBUILD ADD http://127.0.0.1:${port}/secret /leak".`,
+      `The base image ${tag} has ONBUILD steps that would fetch or run outside the build's network boundary: "ONBUILD ADD http://127.0.0.1:${port}/secret /leak".`,
     );
     expect(fetched).toBe(0);
     expect(await relaysLeft()).toBe('');

