@@ -138,7 +138,24 @@ describe('moat completion', () => {
 
   it('commands, subcommands and flags', async () => {
     expect(await complete(['moat', 'st'])).toEqual(['status', 'stop']);
-    expect(await complete(['moat', 'grant', ''])).toEqual(['anthropic', 'aws', 'claude', 'github', 'list', 'npm', 'openai', 'show', 'ssh']);
+    expect(await complete(['moat', 'grant', ''])).toEqual([
+      'anthropic',
+      'aws',
+      'claude',
+      'github',
+      'gitlab',
+      'huggingface',
+      'linear',
+      'list',
+      'npm',
+      'openai',
+      'providers',
+      'sentry',
+      'show',
+      'ssh',
+      'stripe',
+      'vercel',
+    ]);
     expect(await complete(['moat', 'proxy', 're'])).toEqual(['restart']);
     expect(await complete(['moat', 'run', '--app'])).toEqual(['--approve-config']);
     expect(await complete(['moat', 'codex', 'resume', '--la'])).toEqual(['--last']);
