@@ -8,6 +8,7 @@ import { MoatError, errnoCode } from '../errors.js';
 import { withLock } from '../home/fs.js';
 import { canonicalJson } from './canonical.js';
 import type { Checkpoint } from './types.js';
+import { processAlive } from '../process-alive.js';
 
 /**
  * Where a run's audit log lives. The JSONL implementation keeps two append-only files in the run dir:
@@ -166,15 +167,6 @@ interface LockInfo {
   since: string;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
-}
-
 /** The live writer of a run, if any (a lock left by a dead process on this host does not count). */
 export async function activeWriter(dir: string): Promise<LockInfo | undefined> {
   let info: LockInfo;
@@ -184,7 +176,7 @@ export async function activeWriter(dir: string): Promise<LockInfo | undefined> {
     if (errnoCode(err) === 'ENOENT' || err instanceof SyntaxError) return undefined;
     throw err;
   }
-  if (info.host === hostname() && !pidAlive(info.pid)) return undefined;
+  if (info.host === hostname() && !processAlive(info.pid)) return undefined;
   return info;
 }
 

@@ -6,23 +6,12 @@ import { renderTable } from '../term/table.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_OWNER_PID, LABEL_RUN_ID } from '../runtime/types.js';
 import { LIVE_STATES } from '../store/types.js';
 import { waitReleased } from '../daemon/client.js';
+import { processAlive } from '../process-alive.js';
 
 interface Plan {
   runs: Array<{ id: string; name: string; containerId?: string }>;
   containers: Array<{ id: string; name: string }>;
   images: Array<{ id: string; tags: string[] }>;
-}
-
-/** Whether the host process a run-less container serves still lives (a build in another terminal). */
-function ownerAlive(label: string | undefined): boolean {
-  const pid = Number(label);
-  if (!Number.isSafeInteger(pid) || pid <= 1) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** What `moat clean` would remove: only resources labelled with this home, never a live run's. */
@@ -35,7 +24,8 @@ async function planClean(ctx: CliContext, withImages: boolean): Promise<Plan> {
   const stoppedIds = new Set(stopped.map((r) => r.id));
   const containers = (await ctx.runtime.list(mine)).filter((c) => {
     const run = c.labels[LABEL_RUN_ID];
-    if (!run && ownerAlive(c.labels[LABEL_OWNER_PID])) return false; // another CLI's image build is using it
+    const owner = Number(c.labels[LABEL_OWNER_PID]);
+    if (!run && owner > 1 && processAlive(owner)) return false; // another CLI's image build is using it
     return !run || !known.has(run) || (!live.has(run) && !stoppedIds.has(run));
   });
   const used = new Set((await ctx.runtime.list({ [LABEL_MANAGED]: 'true' })).map((c) => c.image));

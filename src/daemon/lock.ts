@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { MoatHome } from '../home/paths.js';
 import { withLock } from '../home/fs.js';
 import { errnoCode } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 
 /**
  * One daemon per home: the daemon holds `daemon/daemon.pid` (created O_EXCL, holding its pid) for its whole
@@ -21,18 +22,9 @@ export function daemonLockPath(home: MoatHome): string {
   return join(home.daemonDir, 'daemon.pid');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
-}
-
 /** True when `pid` runs moat's daemon for this home (on Linux, by its command line and MOAT_HOME). */
 async function isDaemonOf(pid: number, home: MoatHome): Promise<boolean> {
-  if (!Number.isSafeInteger(pid) || pid <= 1 || !alive(pid)) return false;
+  if (!Number.isSafeInteger(pid) || pid <= 1 || !processAlive(pid)) return false;
   let cmdline: string;
   try {
     cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
