@@ -8,7 +8,6 @@ import { startRequestEvent, type RequestEvent } from './events.js';
 import { hostPort } from './hosts.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
 import { applyInjection } from './injection.js';
-import { identityEncoded } from './response-scrub.js';
 import { bodyKind, readBounded, type RequestSubstitution } from './secret-substitution.js';
 import { refusalFields } from './policy.js';
 import type { CompiledLocalResponse } from './local-response.js';
@@ -177,7 +176,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
           ev.error ??= errorCode(err);
           res.destroy();
         });
-        const scrub = identityEncoded(outHeaders) ? core.scrub.body(() => (ev.scrubbed = (ev.scrubbed ?? 0) + 1)) : undefined;
+        const scrub = core.scrub.response(outHeaders, () => (ev.scrubbed = (ev.scrubbed ?? 0) + 1));
         if (scrub) up.body.pipe(scrub).pipe(res);
         else up.body.pipe(res);
       },

@@ -42,6 +42,8 @@ export interface Scrubber {
   headers(headers: Record<string, string | string[] | undefined>): number;
   /** A transform for a body, or undefined when there is nothing to scrub. `onScrub` is told of each replacement. */
   body(onScrub: () => void): Transform | undefined;
+  /** The transform for a response body with these headers: none when it is encoded (it cannot be searched). */
+  response(headers: Record<string, string | string[] | undefined>, onScrub: () => void): Transform | undefined;
 }
 
 export function compileScrub(pairs: readonly ScrubPair[]): Scrubber {
@@ -76,6 +78,9 @@ export function compileScrub(pairs: readonly ScrubPair[]): Scrubber {
     },
     body(onScrub) {
       return list.length > 0 ? new ScrubStream(list, maxLen, onScrub) : undefined;
+    },
+    response(headers, onScrub) {
+      return identityEncoded(headers) ? this.body(onScrub) : undefined;
     },
   };
 }
@@ -146,7 +151,7 @@ class ScrubStream extends Transform {
 }
 
 /** A body whose bytes are its text (an encoded one cannot be searched without decoding it). */
-export function identityEncoded(headers: Record<string, string | string[] | undefined>): boolean {
+function identityEncoded(headers: Record<string, string | string[] | undefined>): boolean {
   const enc = headers['content-encoding'];
   return enc === undefined || String(enc).trim().toLowerCase() === 'identity';
 }

@@ -8,7 +8,7 @@ import { startRequestEvent, type RequestEvent } from './events.js';
 import { closeRaw, errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
 import { applyInjection } from './injection.js';
 import { refusalFields } from './policy.js';
-import { identityEncoded, scrubRawHeaders } from './response-scrub.js';
+import { scrubRawHeaders } from './response-scrub.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
 import { badSwitch, headWithoutUpgrade, isWebSocketKey, relayResponse, switchHead } from './upgrade-http.js';
 import { internalDialRefusal, upstreamFailureMessage } from './upstream-errors.js';
@@ -147,7 +147,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
         ev.ttfbMs = elapsedMs(start);
         ev.status = res.statusCode ?? 502;
         scrubbed(scrubRawHeaders(core.scrub, res.rawHeaders));
-        const through = identityEncoded(res.headers) ? core.scrub.body(() => scrubbed(1)) : undefined;
+        const through = core.scrub.response(res.headers, () => scrubbed(1));
         relayResponse(
           res,
           socket,
