@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../fakes/upstream.js';
 import { cleanupHome, containerExists, moat, parseDetached, readLogs, readMetadata, tempDir, upstreamOverrideEnv, waitFor } from './helpers.js';
-import { docker, makeWorkspace, readNetLog, requestsTo, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
+import { bridgeGatewayIp, docker, makeWorkspace, readNetLog, requestsTo, runIdOf, waitNetLog, warmImage } from './fixtures/gateway-kit.js';
 
 const HOSTS = ['allowed.moat.test', 'other.moat.test', 'extra.moat.test', 'denied.moat.test', 'unlisted.moat.test', 'api.github.com'];
 
@@ -46,11 +46,7 @@ afterAll(async () => {
 
 describe.concurrent('isolation: the container reaches nothing but its gateway', () => {
   it('cannot open TCP to servers on the host loopback or the Docker bridge gateway', async () => {
-    // The bridge's gateway address (some engines leave IPAM Gateway empty: then the subnet's first host).
-    const inspect = await docker(['network', 'inspect', 'bridge', '--format', '{{range .IPAM.Config}}gw={{.Gateway}} subnet={{.Subnet}}{{end}}']);
-    const gwField = /gw=(\d+\.\d+\.\d+\.\d+)/.exec(inspect)?.[1];
-    const subnet = /subnet=(\d+\.\d+\.\d+)\.\d+\/\d+/.exec(inspect)?.[1];
-    const gateway = gwField ?? (subnet ? `${subnet}.1` : '');
+    const gateway = await bridgeGatewayIp();
     expect(gateway).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
 
     let accepted = 0;

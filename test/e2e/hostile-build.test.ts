@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupHome, moat, tempDir, upstreamOverrideEnv } from './helpers.js';
 import { startFakeUpstream, type FakeUpstream, type Route } from '../fakes/upstream.js';
+import { bridgeGatewayIp } from './fixtures/gateway-kit.js';
 
 const execFileP = promisify(execFile);
 
@@ -38,7 +39,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => sentinel.listen(0, '0.0.0.0', r));
   sentinelPort = (sentinel.address() as { port: number }).port;
-  bridgeIp = (await execFileP('docker', ['network', 'inspect', 'bridge', '-f', '{{(index .IPAM.Config 0).Gateway}}'])).stdout.trim();
+  bridgeIp = await bridgeGatewayIp();
+  expect(bridgeIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
 });
 
 afterAll(async () => {
