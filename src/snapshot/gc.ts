@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { readJsonIfExists } from '../home/fs.js';
 import type { MoatHome } from '../home/paths.js';
 import { RUN_ID_RE } from '../store/names.js';
-import { HASH_RE } from './objects.js';
+import { FANOUT_TMP, HASH_RE } from './objects.js';
 import { readManifest } from './manifest.js';
 import { readRunSnapshots, snapshotsRoot } from './refs.js';
 import { objectStore } from './service.js';
@@ -39,6 +39,12 @@ export async function collectGarbage(home: MoatHome, o: { dryRun?: boolean; grac
   for (const d of await readdir(store.objectsDir).catch(() => [] as string[])) {
     if (!/^[0-9a-f]{2}$/.test(d)) continue;
     for (const f of await readdir(join(store.objectsDir, d)).catch(() => [] as string[])) {
+      if (f.startsWith(FANOUT_TMP)) {
+        // A temp file a snapshot left (it was stopped between write and rename), once old enough.
+        const st = await stat(join(store.objectsDir, d, f)).catch(() => undefined);
+        if (!o.dryRun && st && st.mtimeMs <= before) await rm(join(store.objectsDir, d, f), { force: true });
+        continue;
+      }
       const hash = d + f;
       if (!HASH_RE.test(hash) || live.has(hash)) continue;
       const st = await stat(join(store.objectsDir, d, f)).catch(() => undefined);

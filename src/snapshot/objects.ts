@@ -1,15 +1,20 @@
 /**
  * The content store shared by every snapshot of a moat home: `snapshots/objects/ab/cdef…` holds the bytes
  * whose sha256 is `abcdef…`, written once (temp file + rename, so a reader never sees half an object) and
- * checked against its name whenever it is read back.
+ * checked against its name whenever it is read back. Objects whose hash is known before they are written
+ * (the snapshot walk's small files) get their temp file in their own fan-out folder (`ab/.tmp-…`, a rename
+ * within one folder), named by a counter; a fan-out folder this store created itself is known to hold only
+ * what it wrote there, so no existence check is made for it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
 
 export const HASH_RE = /^[0-9a-f]{64}$/;
+/** What a temp file in a fan-out folder is named with (never a hash, so never taken for an object). */
+export const FANOUT_TMP = '.tmp-';
 const CHUNK = 1 << 20;
 
 export function sha256(data: Uint8Array | string): string {
@@ -20,6 +25,10 @@ export class ObjectStore {
   readonly objectsDir: string;
   readonly tmpDir: string;
   private readonly made = new Set<string>();
+  /** Fan-out folders this store created (empty then): the names written into them since. */
+  private readonly fresh = new Map<string, Set<string>>();
+  private readonly tmpPrefix = `${FANOUT_TMP}${process.pid}.${randomBytes(4).toString('hex')}.`;
+  private tmpCount = 0;
 
   constructor(readonly root: string) {
     this.objectsDir = join(root, 'objects');
@@ -29,6 +38,17 @@ export class ObjectStore {
   path(hash: string): string {
     if (!HASH_RE.test(hash)) throw new MoatError(`"${hash.slice(0, 80)}" is not a content hash.`, { code: 'E_INTERNAL' });
     return join(this.objectsDir, hash.slice(0, 2), hash.slice(2));
+  }
+
+  /** Mark an object as just used (a collection spares young objects); false when the store does not hold it. */
+  touch(hash: string): boolean {
+    try {
+      const now = new Date();
+      utimesSync(this.path(hash), now, now);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async has(hash: string): Promise<boolean> {
@@ -58,8 +78,21 @@ export class ObjectStore {
   private dirForSync(hash: string): void {
     const d = hash.slice(0, 2);
     if (this.made.has(d)) return;
-    mkdirSync(join(this.objectsDir, d), { recursive: true, mode: 0o700 });
+    mkdirSync(this.objectsDir, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(join(this.objectsDir, d), { mode: 0o700 });
+      this.fresh.set(d, new Set());
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
     this.made.add(d);
+  }
+
+  /** Whether the store holds `hash`: from memory for a fan-out folder this store created, else one lstat. */
+  private hasSync(hash: string): boolean {
+    this.dirForSync(hash);
+    const known = this.fresh.get(hash.slice(0, 2));
+    return known ? known.has(hash) : existsSync(this.path(hash));
   }
 
   private tmpNameSync(): string {
@@ -73,16 +106,17 @@ export class ObjectStore {
   /** putBuffer with synchronous calls (the snapshot walk's batches); nothing is written for a known hash. */
   putBytesSync(data: Uint8Array): { hash: string; added: number } {
     const hash = sha256(data);
-    if (existsSync(this.path(hash))) return { hash, added: 0 };
-    const tmp = this.tmpNameSync();
+    if (this.hasSync(hash)) return { hash, added: 0 };
+    const final = this.path(hash);
+    const tmp = join(this.objectsDir, hash.slice(0, 2), `${this.tmpPrefix}${this.tmpCount++}`);
     try {
       writeFileSync(tmp, data, { flag: 'wx', mode: 0o600 });
-      this.dirForSync(hash);
-      renameSync(tmp, this.path(hash));
+      renameSync(tmp, final);
     } catch (err) {
       rmSync(tmp, { force: true });
       throw err;
     }
+    this.fresh.get(hash.slice(0, 2))?.add(hash);
     return { hash, added: data.length };
   }
 
@@ -121,12 +155,12 @@ export class ObjectStore {
       if (!done) rmSync(tmp, { force: true });
     }
     const hash = h.digest('hex');
-    if (existsSync(this.path(hash))) {
+    if (this.hasSync(hash)) {
       rmSync(tmp, { force: true });
       return { hash, size, added: 0 };
     }
-    this.dirForSync(hash);
     renameSync(tmp, this.path(hash));
+    this.fresh.get(hash.slice(0, 2))?.add(hash);
     return { hash, size, added: size };
   }
 

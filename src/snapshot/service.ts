@@ -41,10 +41,10 @@ export async function snapshotWorkspace(home: MoatHome, workspace: string, setti
     limits: settings.limits,
     exclude: settings.exclude,
     ...(inside !== '' && !inside.startsWith('..') && !isAbsolute(inside) ? { excludeAbs: [home.root] } : {}),
-    ...(previous ? { previous } : {}),
+    ...(previous && prevHash ? { previous, previousHash: prevHash } : {}),
     ...(rulesManifest ? { ignoreFrom: await rulesOf(store, rulesManifest) } : {}),
   });
-  await setLastManifest(home, workspace, result.hash);
+  if (result.hash !== prevHash) await setLastManifest(home, workspace, result.hash);
   return result;
 }
 

@@ -22,6 +22,8 @@ export interface TakeOptions {
   excludeAbs?: string[];
   /** The previous snapshot of this workspace: its entries vouch for files unchanged since. */
   previous?: Manifest;
+  /** The previous snapshot's hash: when the walk finds exactly what it recorded, it is the result (nothing written). */
+  previousHash?: string;
   /**
    * Where .gitignore rules come from: by default the files on disk; the post-run snapshot passes the
    * pre-run manifest's, so a run cannot hide what it changed by writing a .gitignore.
@@ -230,6 +232,26 @@ export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
     skipped: w.skipped,
     skippedCount: w.skippedCount,
   };
+  const unstored = w.entries.filter((e) => e.why !== undefined);
+  // An unchanged workspace (every file vouched for by the stat cache, every entry as recorded): the
+  // previous manifest is this snapshot too, so nothing is encoded or written. Its walk time stays the
+  // trust bound of the next snapshot, which is right: nothing was read since. (Touched: young again, so a
+  // collection running meanwhile leaves it alone, as it would a manifest just written.)
+  if (o.previous && o.previousHash && w.read === 0 && sameTree(o.previous, manifest) && o.store.touch(o.previousHash)) {
+    return { manifest: { ...o.previous, createdAt: manifest.createdAt }, hash: o.previousHash, read: 0, added: 0, unstored };
+  }
   const hash = await writeManifest(o.store, manifest);
-  return { manifest, hash, read: w.read, added: w.added, unstored: w.entries.filter((e) => e.why !== undefined) };
+  return { manifest, hash, read: w.read, added: w.added, unstored };
+}
+
+/** Whether two manifests (entries sorted alike) record the same tree, entry by entry, and skipped the same. */
+function sameTree(a: Manifest, b: Manifest): boolean {
+  if (a.entries.length !== b.entries.length || a.skippedCount !== b.skippedCount) return false;
+  for (let i = 0; i < a.entries.length; i++) {
+    const x = a.entries[i] as Entry;
+    const y = b.entries[i] as Entry;
+    if (x.path !== y.path || x.type !== y.type || x.mode !== y.mode || x.size !== y.size || x.mtime !== y.mtime) return false;
+    if (x.hash !== y.hash || x.target !== y.target || x.why !== y.why || x.key !== y.key) return false;
+  }
+  return JSON.stringify(a.skipped) === JSON.stringify(b.skipped);
 }

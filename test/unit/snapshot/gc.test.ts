@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, rm, writeFile, utimes } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, rm, writeFile, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -44,5 +44,18 @@ describe('collectGarbage', () => {
     const r = await collectGarbage(home, { graceMs: -1000 });
     expect(r.objects).toBe(3); // the content, the manifest, the young orphan
     expect(await store.has(sha256('kept content'))).toBe(false);
+  });
+
+  it('removes temp files a stopped snapshot left in fan-out folders, once old; never an object', async () => {
+    const store = objectStore(home);
+    const { hash } = await store.putBuffer(Buffer.from('obj'));
+    const fan = join(store.objectsDir, hash.slice(0, 2));
+    await writeFile(join(fan, '.tmp-1.ab.0'), 'old');
+    await writeFile(join(fan, '.tmp-1.ab.1'), 'young');
+    await utimes(join(fan, '.tmp-1.ab.0'), new Date(0), new Date(0));
+    await utimes(store.path(hash), new Date(0), new Date(0));
+    const r = await collectGarbage(home);
+    expect(r.objects).toBe(1); // the unreferenced object; temp files are not counted as objects
+    expect((await readdir(fan)).sort()).toEqual(['.tmp-1.ab.1']);
   });
 });

@@ -79,6 +79,39 @@ describe('takeSnapshot', () => {
     expect(third.read).toBe(1);
     expect(third.manifest.entries.find((e) => e.path === 'f3')?.hash).toBe(sha256('changed'));
   });
+
+  it('an unchanged workspace gives the previous manifest back (nothing written); any change gives a new one', async () => {
+    await writeFile(join(ws, 'a'), 'a');
+    await mkdir(join(ws, 'd'));
+    await settle();
+    const first = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+    await settle();
+    const objects = await objectCount();
+    const again = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS, previous: first.manifest, previousHash: first.hash });
+    expect(again.hash).toBe(first.hash);
+    expect(await objectCount()).toBe(objects);
+    // A mode change alone (no content read: the ctime moves, so the file is read again) is a new manifest.
+    await chmod(join(ws, 'a'), 0o700);
+    await settle();
+    const moded = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS, previous: again.manifest, previousHash: again.hash });
+    expect(moded.hash).not.toBe(first.hash);
+    expect((await readManifest(store, moded.hash)).entries.find((e) => e.path === 'a')?.mode).toBe(0o700);
+    await settle();
+    // A folder's mtime (an entry added then removed) is part of the tree as recorded.
+    await writeFile(join(ws, 'd', 'tmp'), 'x');
+    await rm(join(ws, 'd', 'tmp'));
+    const touched = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS, previous: moded.manifest, previousHash: moded.hash });
+    expect(touched.read).toBe(0);
+    expect(touched.hash).not.toBe(moded.hash);
+  });
+
+  it('a temp file left in a fan-out folder is never taken for an object', async () => {
+    const { hash } = store.putBytesSync(Buffer.from('x'));
+    await writeFile(join(store.objectsDir, hash.slice(0, 2), '.tmp-1.ab.0'), 'half');
+    expect(store.putBytesSync(Buffer.from('x')).added).toBe(0);
+    expect((await new ObjectStore(store.root).putBuffer(Buffer.from('x'))).added).toBe(0);
+    expect((await store.read(hash)).toString()).toBe('x');
+  });
 });
 
 describe('hostile workspaces', () => {
