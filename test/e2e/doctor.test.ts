@@ -106,7 +106,7 @@ describe('moat doctor', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^OK {4}engine +Docker Engine /m);
     expect(r.stdout).toMatch(/^OK {4}grant:github +github token from stdin, does not expire$/m);
-    expect(r.stdout).toMatch(/^10 ok, 0 warnings, 0 failed$/m);
+    expect(r.stdout).toMatch(/^11 ok, 0 warnings, 0 failed$/m);
     expect(r.stdout + r.stderr).not.toContain(SECRET.slice(4, 16));
   }, 60_000);
 
