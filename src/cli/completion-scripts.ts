@@ -64,17 +64,36 @@ _moat_values() {
   esac
 }
 
-_moat() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" bin="\${COMP_WORDS[0]}" cmdpath='' i w
+# bash splits words at the characters of COMP_WORDBREAKS, ":" among them: "ssh:git" arrives as "ssh" ":" "git".
+# Join what was one word on the line again (pieces with no blank between them, around a ":").
+_moat_words() {
+  local line="\${COMP_LINE-}" pos=0 start i w n=0
+  _moat_w=()
+  for ((i = 0; i <= COMP_CWORD; i++)); do
+    w="\${COMP_WORDS[i]}"
+    start=$pos
+    while [[ -n $line && \${line:pos:1} == [[:blank:]] ]]; do ((pos++)); done
+    if ((i > 0 && pos == start && n > 0)) && [[ -n $line && ( $w == :* || \${_moat_w[n-1]} == *: ) ]]; then
+      _moat_w[n-1]+="$w"
+    else
+      _moat_w[n++]="$w"
+    fi
+    pos=$((pos + \${#w}))
+  done
+  _moat_cw=$((n - 1))
+}
+
+_moat_complete() {
+  local cur="\${_moat_w[_moat_cw]}" bin="\${_moat_w[0]}" cmdpath='' i w
   local _moat_subs _moat_flags _moat_arg _moat_val
   COMPREPLY=()
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    w="\${COMP_WORDS[i]}"
+  for ((i = 1; i < _moat_cw; i++)); do
+    w="\${_moat_w[i]}"
     [[ $w == -- ]] && return 0
     if [[ $w == -* ]]; then
       _moat_flag "$cmdpath" "$w"
       if [[ -n $_moat_val && $w != *=* ]]; then
-        if ((i + 1 == COMP_CWORD)); then _moat_values "$_moat_val" "$cur" "$bin"; return 0; fi
+        if ((i + 1 == _moat_cw)); then _moat_values "$_moat_val" "$cur" "$bin"; return 0; fi
         ((i++))
       fi
       continue
@@ -89,6 +108,20 @@ _moat() {
   fi
   COMPREPLY=($(compgen -W "$_moat_subs" -- "$cur"))
   [[ -n $_moat_arg ]] && _moat_values "$_moat_arg" "$cur" "$bin"
+  return 0
+}
+
+_moat() {
+  local _moat_w _moat_cw cur i
+  _moat_words
+  _moat_complete
+  # bash replaces only the piece after the last ":" of the word: offer what follows it (as
+  # bash-completion's __ltrim_colon_completions does).
+  cur="\${_moat_w[_moat_cw]}"
+  if [[ $cur == *:* && \${COMP_WORDBREAKS-} == *:* ]]; then
+    local prefix="\${cur%"\${cur##*:}"}"
+    for ((i = 0; i < \${#COMPREPLY[@]}; i++)); do COMPREPLY[i]="\${COMPREPLY[i]#"$prefix"}"; done
+  fi
   return 0
 }
 `;

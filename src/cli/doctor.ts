@@ -41,7 +41,7 @@ function failureCode(check: string): ErrorCode {
   if (check === 'engine') return 'E_ENGINE_UNREACHABLE';
   if (check === 'sandbox') return 'E_ENGINE';
   if (check === 'daemon') return 'E_DAEMON';
-  if (check === 'ca' || check === 'key') return 'E_REFUSED';
+  if (check === 'ca' || check === 'routing-ca' || check === 'key') return 'E_REFUSED';
   if (check.startsWith('grant:')) return 'E_CREDENTIAL';
   return 'E_CONFIG';
 }

@@ -52,6 +52,16 @@ export function parseConfigText<S extends z.ZodType>(text: string, schema: S, di
   throw configError(displayName, problems);
 }
 
+/** Where the value at `path` (`['container', 'cpus']`) is written in `text`, or undefined when it is not. */
+export function positionOf(text: string, path: readonly string[]): { line: number; col: number } | undefined {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) return undefined;
+  const where = locate(doc, path);
+  const node = where.found ? (where.value ?? where.key) : null;
+  return node?.range ? lineCounter.linePos(node.range[0]) : undefined;
+}
+
 /** Builds the one error thrown for a bad config file. */
 function configError(displayName: string, problems: ConfigProblem[]): MoatError {
   const lines = problems.map((p) => `  ${displayName}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`);

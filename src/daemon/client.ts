@@ -4,7 +4,7 @@ import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MoatHome } from '../home/paths.js';
 import { withLock } from '../home/fs.js';
-import { MoatError, errnoCode } from '../errors.js';
+import { MoatError, SystemLikeError, errnoCode } from '../errors.js';
 import { BUILD } from '../version.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import { daemonLockHolder, probeSocket } from './lock.js';
@@ -25,7 +25,23 @@ class DaemonAnswerError extends Error {
 /** 503: the daemon is handing over to its successor. */
 const isLeaving = (err: unknown): boolean => err instanceof DaemonAnswerError && err.status === 503;
 
-function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000): Promise<T> {
+/** The connection dropped before any answer: a keep-alive socket the daemon closed meanwhile, or a daemon under load. */
+const dropped = (err: unknown): boolean => !(err instanceof DaemonAnswerError) && (errnoCode(err) === 'ECONNRESET' || errnoCode(err) === 'EPIPE');
+
+/**
+ * One request to the daemon. An idempotent one (every GET, and those the caller says are) is sent again once
+ * when the connection dropped before any answer, instead of surfacing a raw "socket hang up".
+ */
+async function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000, idempotent = method === 'GET'): Promise<T> {
+  try {
+    return await callOnce<T>(home, method, path, timeoutMs);
+  } catch (err) {
+    if (!idempotent || !dropped(err)) throw err;
+    return callOnce<T>(home, method, path, timeoutMs);
+  }
+}
+
+function callOnce<T>(home: MoatHome, method: string, path: string, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
     // servername '': no TLS here; spares the agent's IP check of the host (a costly first call, engine-api.ts).
     const req = request({ socketPath: daemonSocket(home), method, path, timeout: timeoutMs, ...NO_SERVERNAME }, (res) => {
@@ -45,7 +61,7 @@ function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000)
         }
       });
     });
-    req.on('timeout', () => req.destroy(new Error('daemon did not answer in time')));
+    req.on('timeout', () => req.destroy(new SystemLikeError('the daemon did not answer in time', 'ETIMEDOUT')));
     req.on('error', reject);
     req.end();
   });
@@ -120,7 +136,11 @@ export async function stopDaemon(home: MoatHome, env: NodeJS.ProcessEnv = proces
 export async function restartDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env): Promise<DaemonHealth> {
   const s = await daemonState(home);
   if (s.kind === 'silent') throw await busyError(home, 2000);
-  if (s.kind === 'up') await call(home, 'POST', '/shutdown?handover=1');
+  // A daemon that drops the connection while it lets go has still been asked: the new one takes over.
+  if (s.kind === 'up')
+    await call(home, 'POST', '/shutdown?handover=1').catch((err: unknown) => {
+      if (!dropped(err)) throw transportError(err, home, 'when asked to hand its runs over');
+    });
   return ensureDaemon(home, env, s.kind === 'up' ? s.health.pid : undefined);
 }
 
@@ -205,23 +225,43 @@ export async function auditLiveSnapshots(home: MoatHome, id: string): Promise<bo
 
 /** Hand a created run to the daemon; it answers once the run's gateway listens. */
 export async function watchRun(home: MoatHome, id: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // Idempotent: the daemon takes a run over once however often it is asked (supervisor.register).
   try {
-    await call(home, 'POST', `/runs/${id}/watch`, 30_000);
+    await call(home, 'POST', `/runs/${id}/watch`, 30_000, true);
   } catch (err) {
     const code = errnoCode(err);
     const leaving = isLeaving(err);
-    if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && !leaving) throw daemonError(err);
+    if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && !leaving) throw daemonError(err, home);
     // The daemon went away between our health check and now (idle exit, restart): start it and retry once.
     await ensureDaemon(home, env);
-    await call(home, 'POST', `/runs/${id}/watch`, 30_000).catch((e: unknown) => {
-      throw daemonError(e);
+    await call(home, 'POST', `/runs/${id}/watch`, 30_000, true).catch((e: unknown) => {
+      throw daemonError(e, home);
     });
   }
 }
 
-/** The daemon's refusal (a bad grant, …) as a user-facing error, with the daemon's code and hint. */
-function daemonError(err: unknown): Error {
-  if (!(err instanceof DaemonAnswerError)) return err instanceof Error ? err : new Error(String(err));
+/** A connection to the daemon that dropped, timed out or failed, as one sentence with where to look and what to run. */
+function transportError(err: unknown, home: MoatHome, doing: string): Error {
+  if (err instanceof MoatError) return err;
+  const code = errnoCode(err);
+  const what = dropped(err)
+    ? `dropped the connection (${code})`
+    : code === 'ETIMEDOUT'
+      ? 'did not answer in time'
+      : `could not be asked (${code ?? (err instanceof Error ? err.message : String(err))})`;
+  return new MoatError(`The moat daemon ${what} ${doing}.`, {
+    code: 'E_DAEMON',
+    hint: `Run it again; if it happens again, see ${daemonLog(home)} and run moat proxy restart.`,
+    cause: err,
+  });
+}
+
+/**
+ * The daemon's refusal (a bad grant, …) as a user-facing error, with the daemon's code and hint; a
+ * connection that dropped or timed out as one sentence saying so, with where to look and what to run.
+ */
+function daemonError(err: unknown, home: MoatHome): Error {
+  if (!(err instanceof DaemonAnswerError)) return transportError(err, home, 'while taking the run over, so its gateway did not start');
   let doc: unknown;
   try {
     doc = (JSON.parse(err.body) as { error?: unknown }).error;

@@ -7,6 +7,8 @@ export interface EngineRuntimes {
   defaultRuntime: string;
   runtimes: Record<string, EngineRuntimeInfo>;
   address: string;
+  /** The CPUs the engine has (a container may use at most these). */
+  cpus?: number;
 }
 
 /** What the cache needs from the engine: its runtimes (GET /info) and its own events. */

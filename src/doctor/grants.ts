@@ -3,6 +3,7 @@
  * where it came from and its expiry; never a secret value (not even a part of one).
  */
 import type { StoredCredential } from '../credentials/types.js';
+import type { SourceAnswer } from './grant-sources.js';
 import { fail, ok, warn, type Check, type CheckResult } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -21,19 +22,36 @@ function grantResult(name: string, c: StoredCredential, now: number, refreshable
   return ok(id, `${what}, expires ${c.expiresAt}${refreshable ? ' (refreshed by the daemon)' : ''}`);
 }
 
+/** An ssh or aws grant's result, with what it relies on outside moat checked too (grant-sources.ts). */
+function withSource(r: CheckResult, source: SourceAnswer | undefined): CheckResult {
+  if (!source || r.status === 'fail') return r;
+  if (!source.ok) return { name: r.name, status: source.status, detail: `${r.detail}; ${source.detail}`, fix: source.fix };
+  return { ...r, detail: `${r.detail}; ${source.note}` };
+}
+
 export const grantsCheck: Check = {
   name: 'grants',
   onTimeout: { detail: 'reading the grants took too long (the keychain may be locked)', fix: 'Unlock the OS keychain and run moat doctor again' },
   async run(ctx) {
-    const [{ CredentialStore }, { findProvider }] = await Promise.all([import('../credentials/store.js'), import('../credentials/providers/index.js')]);
+    const [{ CredentialStore }, { findProvider }, { displayGrantName }, sources] = await Promise.all([
+      import('../credentials/store.js'),
+      import('../credentials/providers/index.js'),
+      import('../credentials/providers/ssh.js'),
+      import('./grant-sources.js'),
+    ]);
     const entries = await new CredentialStore(ctx.home, { env: ctx.env }).list();
     if (entries.length === 0) return ok('grants', 'none stored (moat grant <provider> adds one)');
     const now = ctx.now.getTime();
-    return entries.map((e) => {
-      if (e.status === 'corrupt') return fail(`grant:${e.name}`, e.error, e.fix);
-      const c = e.credential;
-      const refreshable = findProvider(c.provider)?.refresh !== undefined && (c.secret.refreshToken ?? '').length > 0;
-      return grantResult(e.name, c, now, refreshable);
-    });
+    const agent = sources.agentKeysOnce(ctx.env);
+    return Promise.all(
+      entries.map(async (e) => {
+        const name = displayGrantName(e.name);
+        if (e.status === 'corrupt') return fail(`grant:${name}`, e.error, e.fix);
+        const c = e.credential;
+        const refreshable = findProvider(c.provider)?.refresh !== undefined && (c.secret.refreshToken ?? '').length > 0;
+        const source = c.provider === 'ssh' ? await sources.sshSource(c, agent) : c.provider === 'aws' ? await sources.awsSource(c, ctx.env) : undefined;
+        return withSource(grantResult(name, c, now, refreshable), source);
+      }),
+    );
   },
 };

@@ -10,13 +10,26 @@ import { grantsCheck } from './grants.js';
 import { hostCasCheck } from './host-cas.js';
 import { agentsCheck, imagesCheck } from './images.js';
 import { keyCheck } from './key.js';
+import { routingCaCheck } from './routing-ca.js';
 import { runChecks } from './run.js';
 import type { Check, CheckResult } from './types.js';
 
 export { exitCodeOf } from './run.js';
 export type { CheckResult, CheckStatus } from './types.js';
 
-const CHECKS: readonly Check[] = [engineCheck, sandboxCheck, daemonCheck, caCheck, keyCheck, grantsCheck, imagesCheck, agentsCheck, hostCasCheck, diskCheck];
+const CHECKS: readonly Check[] = [
+  engineCheck,
+  sandboxCheck,
+  daemonCheck,
+  caCheck,
+  routingCaCheck,
+  keyCheck,
+  grantsCheck,
+  imagesCheck,
+  agentsCheck,
+  hostCasCheck,
+  diskCheck,
+];
 
 export function doctor(opts: { home: MoatHome; env: NodeJS.ProcessEnv; cwd: string; now?: Date; engineTimeoutMs?: number }): Promise<CheckResult[]> {
   return runChecks(CHECKS, {

@@ -5,6 +5,7 @@ import type { Substituter } from './secret-substitution.js';
 import type { Scrubber } from './response-scrub.js';
 import type { LocalResponder } from './local-response.js';
 import type { CompiledPolicy } from './policy.js';
+import type { TargetOptions } from './target.js';
 import type { Upstream } from './upstream.js';
 
 /** What the per-request handlers share. */
@@ -27,4 +28,12 @@ export interface ProxyCore {
 
 export function elapsedMs(start: bigint): number {
   return Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100;
+}
+
+/**
+ * How a request's target is read, the same for plain requests and WebSocket upgrades: AWS hosts keep `//`
+ * in the path (S3 keys `a//b` and `a/b` differ); the policy decides on every reading of it (paths.ts).
+ */
+export function targetOptions(core: ProxyCore): TargetOptions {
+  return { keepEmptySegments: (host, port) => core.aws?.matches(host, port) === true };
 }

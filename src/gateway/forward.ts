@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { awsRequestOptions } from './aws-forward.js';
 import { isAwsRefusal } from './aws-types.js';
-import { type ProxyCore, elapsedMs } from './core.js';
+import { type ProxyCore, elapsedMs, targetOptions } from './core.js';
 import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import { startRequestEvent, type RequestEvent } from './events.js';
 import { hostPort } from './hosts.js';
@@ -47,8 +47,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     finish();
   };
 
-  // AWS hosts keep `//` (S3 object keys); the policy decides on every reading of the path (paths.ts).
-  const resolved = resolveTarget(req, tunnel, { keepEmptySegments: (host, port) => core.aws?.matches(host, port) === true });
+  const resolved = resolveTarget(req, tunnel, targetOptions(core));
   if (!resolved.ok) return refuse(resolved.status, resolved.message, resolved.message);
   const t = resolved.target;
   ev.url = t.url;

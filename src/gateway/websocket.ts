@@ -2,7 +2,7 @@ import { SystemLikeError } from '../errors.js';
 import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type ProxyCore, elapsedMs } from './core.js';
+import { type ProxyCore, elapsedMs, targetOptions } from './core.js';
 import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import { startRequestEvent, type RequestEvent } from './events.js';
 import { closeRaw, errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
@@ -53,7 +53,7 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
   const onError = (err: Error): void => void (ev.error ??= errorCode(err));
   socket.on('error', onError);
 
-  const resolved = resolveTarget(req, tunnel);
+  const resolved = resolveTarget(req, tunnel, targetOptions(core));
   if (!resolved.ok) return refuse(resolved.status, resolved.status === 421 ? 'Misdirected Request' : 'Bad Request', resolved.message);
   const t = resolved.target;
   ev.url = t.url.replace(/^http/, 'ws');

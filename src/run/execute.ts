@@ -21,7 +21,8 @@ import { RunStore } from '../store/store.js';
 import { BUILD_NETWORK_FILE } from '../image/build-trace.js';
 import { mark } from '../timing.js';
 import { networkReport } from './network-report.js';
-import { resolveRunSandbox } from './sandbox-choice.js';
+import { chooseRunSandbox, engineFacts } from './sandbox-choice.js';
+import { checkCpuLimit } from './cpu-limit.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from '../store/types.js';
 import { changeLine, recordPreSnapshot, startPreSnapshot } from './snapshots.js';
@@ -72,7 +73,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   // unreachable engine is said by the ping below first. An explicit gVisor the engine cannot give fails
   // the run before any build.
   const known = look.then((s) => (s.kind === 'up' && s.health.version === BUILD ? s.health.engine : undefined));
-  const sandboxChoice = resolveRunSandbox(home, runtime, spec.sandbox, deps.warn, known);
+  const facts = engineFacts(runtime, known);
+  const sandboxChoice = facts.then((f) => chooseRunSandbox(home, f, spec.sandbox, deps.warn));
   sandboxChoice.catch(() => undefined); // awaited below
   // What host tools would execute from the workspace, to name what the run changed (attached runs).
   const executables = spec.detach ? undefined : await snapshotHostExecutables(spec.workspace);
@@ -81,6 +83,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   await runtime.ping();
   mark('engine ping');
   const sandbox = await sandboxChoice;
+  await checkCpuLimit(spec.nanoCpus, spec.cpusSource, (await facts).cpus);
   const extras = await containerExtras(home, spec, deps.env, deps.warn);
   mark('grants and gateway env');
   const buildNetwork = async (): Promise<BuildNetwork> => {

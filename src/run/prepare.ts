@@ -85,7 +85,7 @@ function checkedNetwork(n: MoatConfig['network']): NetworkPolicy {
 export async function prepareRun(workspaceArg: string | undefined, flags: PrepareFlags): Promise<RunSpec> {
   const workspace = await checkWorkspace(workspaceArg ?? '.');
   // Mount sources resolved to their real paths: what is approved is what the engine is given.
-  const { config, mounts, guard } = await loadWorkspaceGuard(workspace);
+  const { config, mounts, guard, file } = await loadWorkspaceGuard(workspace);
   const opts = mergeRunOptions(config, flags);
   const command = typeof opts.command === 'string' ? ['/bin/sh', '-c', opts.command] : (opts.command ?? ['/bin/bash']);
   const interactive = opts.interactive ?? false;
@@ -127,7 +127,7 @@ export async function prepareRun(workspaceArg: string | undefined, flags: Prepar
     approveConfig: flags.approveConfig ?? false,
     allowSensitiveWorkspace: flags.allowSensitiveWorkspace ?? false,
     ...(memoryBytes ? { memoryBytes } : {}),
-    ...(cpus ? { nanoCpus: Math.round(cpus * 1e9) } : {}),
+    ...(cpus ? { nanoCpus: Math.round(cpus * 1e9), cpusSource: flags.cpus !== undefined || !file ? { flag: true as const } : { file } } : {}),
     pidsLimit: opts.container?.pids ?? DEFAULT_PIDS,
     ...(opts.ports && Object.keys(opts.ports).length > 0 ? { ports: opts.ports } : {}),
     ...(snapshotSettings(config.snapshots) ? { snapshots: snapshotSettings(config.snapshots) } : {}),

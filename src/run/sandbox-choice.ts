@@ -36,7 +36,25 @@ export function requestedSandbox(flag: string | undefined, env: NodeJS.ProcessEn
 /** Where the home remembers it has said the runc notice. */
 const noticeFile = (home: MoatHome): string => join(home.root, 'notices', 'sandbox-runc');
 
+/** What the engine has (runtimes, CPUs): the daemon's list when it is of this same engine, else GET /info. */
+export async function engineFacts(runtime: ContainerRuntime, known?: Promise<EngineRuntimes | undefined>): Promise<EngineRuntimes> {
+  const cached = await known?.catch(() => undefined);
+  return cached && runtime.address !== undefined && cached.address === runtime.address ? cached : await runtime.runtimes();
+}
+
 /** The sandbox of a run on this engine; a fallback to runc is noticed once per home. */
+export async function chooseRunSandbox(
+  home: MoatHome,
+  facts: EngineRuntimes,
+  request: SandboxRequest | undefined,
+  warn: (m: string) => void,
+): Promise<SandboxChoice> {
+  const choice = chooseSandbox(request, facts.runtimes, facts.defaultRuntime, facts.address);
+  if (choice.fallback && (await firstTime(noticeFile(home)))) warn(runcNotice(choice.fallback));
+  return choice;
+}
+
+/** {@link chooseRunSandbox} on {@link engineFacts}. */
 export async function resolveRunSandbox(
   home: MoatHome,
   runtime: ContainerRuntime,
@@ -44,13 +62,7 @@ export async function resolveRunSandbox(
   warn: (m: string) => void,
   known?: Promise<EngineRuntimes | undefined>,
 ): Promise<SandboxChoice> {
-  // The daemon's list (it follows the engine's reloads) when it is of this same engine; else the engine's own answer.
-  const cached = await known?.catch(() => undefined);
-  const { defaultRuntime, runtimes, address } =
-    cached && runtime.address !== undefined && cached.address === runtime.address ? cached : await runtime.runtimes();
-  const choice = chooseSandbox(request, runtimes, defaultRuntime, address);
-  if (choice.fallback && (await firstTime(noticeFile(home)))) warn(runcNotice(choice.fallback));
-  return choice;
+  return chooseRunSandbox(home, await engineFacts(runtime, known), request, warn);
 }
 
 /** True the first time for this marker file (created exclusively, so two runs at once say it once). */

@@ -1,5 +1,6 @@
 import type { ConfigGuard } from './config-trust.js';
 import type { Mount } from '../runtime/types.js';
+import type { CpusSource } from './cpu-limit.js';
 import type { SandboxRequest } from './sandbox-choice.js';
 import type { AgentName } from '../store/types.js';
 import type { NetworkPolicy } from '../network-policy.js';
@@ -38,6 +39,8 @@ export interface RunSpec {
   agent?: AgentName;
   memoryBytes?: number;
   nanoCpus?: number;
+  /** Where the CPU limit was set (for the error when the engine has fewer CPUs). */
+  cpusSource?: CpusSource;
   /** Most processes and threads in the container (always set: DEFAULT_PIDS when nothing says otherwise). */
   pidsLimit: number;
   /** Cap on the run's stored output (container.log_limit). */

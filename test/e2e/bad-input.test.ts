@@ -117,6 +117,20 @@ describe('bad input', () => {
     expect(m.stderr).toContain('lots');
   });
 
+  it("--cpus or container.cpus above the engine's CPU count: refused before anything is created, naming the count and the fix", async () => {
+    const cwd = await workspace('too-many-cpus', { 'moat.yaml': 'container:\n  memory: 1g\n  cpus: 4096\n' });
+    const f = await expectNothingLeft(home, () => moat(['run', '--cpus', '4096', '--', 'true'], { home, cwd }));
+    expect(errorProblems(f)).toEqual([]);
+    const n = /the engine has (\d+) CPUs?\./.exec(f.stderr)?.[1];
+    expect(n, f.stderr).toBeDefined();
+    expect(f.stderr).toContain(`--cpus 4096 asks for more CPUs than the engine has ${n} CPU`);
+    expect(f.stderr).toContain(`Use --cpus ${n} or less.`);
+    const y = await expectNothingLeft(home, () => moat(['run', '--', 'true'], { home, cwd }));
+    expect(errorProblems(y)).toEqual([]);
+    expect(y.stderr).toContain(`moat.yaml:3:9: container.cpus: 4096 is more CPUs than the engine has ${n} CPU`);
+    expect(y.stderr).toContain(`Set container.cpus to ${n} or less in moat.yaml, or override it with --cpus ${n}.`);
+  });
+
   it('a name already used by a live run (-n)', async () => {
     const cwd = await workspace('name-taken');
     const live = await moat(['run', '-d', '-n', 'taken-name', '--', 'sleep', '300'], { home, cwd });

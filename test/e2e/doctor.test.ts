@@ -63,7 +63,19 @@ describe('moat doctor', () => {
     const r = await doctor(true);
     expect(r.code, r.stderr).toBe(0);
     const checks = parse(r.stdout);
-    expect(checks.map((c) => c.name)).toEqual(['engine', 'sandbox', 'daemon', 'ca', 'key', 'grant:github', 'images', 'agents', 'hostCAs', 'disk']);
+    expect(checks.map((c) => c.name)).toEqual([
+      'engine',
+      'sandbox',
+      'daemon',
+      'ca',
+      'routing-ca',
+      'key',
+      'grant:github',
+      'images',
+      'agents',
+      'hostCAs',
+      'disk',
+    ]);
     for (const c of checks) {
       expect(c.status, `${c.name}: ${c.detail}`).toBe('ok');
       expect(c.fix).toBeUndefined();
@@ -94,7 +106,7 @@ describe('moat doctor', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^OK {4}engine +Docker Engine /m);
     expect(r.stdout).toMatch(/^OK {4}grant:github +github token from stdin, does not expire$/m);
-    expect(r.stdout).toMatch(/^10 ok, 0 warnings, 0 failed$/m);
+    expect(r.stdout).toMatch(/^11 ok, 0 warnings, 0 failed$/m);
     expect(r.stdout + r.stderr).not.toContain(SECRET.slice(4, 16));
   }, 60_000);
 
@@ -177,7 +189,7 @@ describe('moat doctor', () => {
         expect(byName(checks, n)).toEqual({ name: n, status: 'warn', detail: 'not checked: the engine did not answer (see the engine check)' });
       expect(byName(checks, 'agents').detail).toContain('cache not checked');
       // The checks that do not need the engine still report.
-      for (const n of ['daemon', 'ca', 'key', 'grant:github', 'hostCAs', 'disk']) expect(byName(checks, n).status).toBe('ok');
+      for (const n of ['daemon', 'ca', 'routing-ca', 'key', 'grant:github', 'hostCAs', 'disk']) expect(byName(checks, n).status).toBe('ok');
     } finally {
       for (const s of held) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

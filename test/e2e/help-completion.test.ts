@@ -90,6 +90,29 @@ describe('moat completion', () => {
     return stdout.split('\n').filter(Boolean).sort();
   };
 
+  /**
+   * Complete the typed `line` (the cursor at its end) as bash hands it over with its default
+   * COMP_WORDBREAKS: blanks separate words, and each run of `:` or `=` is a word of its own.
+   */
+  const completeLine = async (line: string): Promise<string[]> => {
+    const script = join(cwd, 'moat.bash');
+    if (!existsSync(script)) await complete(['moat', '']);
+    const words = line.split(/[ \t]+/).flatMap((w) => w.split(/([:=]+)/).filter((p) => p !== ''));
+    // After a blank the word being completed is empty; right after a ":" it is the ":" itself.
+    if (/[ \t]$/.test(line)) words.push('');
+    const quoted = words.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
+    const q = (t: string): string => `'${t.replace(/'/g, `'\\''`)}'`;
+    const { stdout } = await execFileP(
+      'bash',
+      [
+        '-c',
+        `source '${script}'; COMP_WORDBREAKS=$' \\t\\n"'"'"'><=;|&(:'; COMP_LINE=${q(line)}; COMP_POINT=${line.length}; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}; _moat; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      ],
+      { cwd, env: { ...process.env, PATH: `${binDir}:${process.env.PATH ?? ''}`, MOAT_HOME: home, NO_COLOR: '1' } },
+    );
+    return stdout.split('\n').filter(Boolean).sort();
+  };
+
   beforeAll(async () => {
     // Runs and grants as the home records them: no engine involved. One name is hostile: it must never be
     // offered (compgen -W would expand it) nor run.
@@ -118,7 +141,8 @@ describe('moat completion', () => {
       );
     }
     await mkdir(join(home, 'credentials'), { recursive: true });
-    for (const f of ['github.enc', 'npm.enc', '$(touch PWNED).enc']) await writeFile(join(home, 'credentials', f), '');
+    for (const f of ['github.enc', 'npm.enc', 'ssh_git.example.com.enc', 'ssh_gitlab.example.com.enc', '$(touch PWNED).enc'])
+      await writeFile(join(home, 'credentials', f), '');
   });
 
   it('the bash and zsh scripts are valid shell (bash -n), the fish one declares its completions', async () => {
@@ -164,11 +188,24 @@ describe('moat completion', () => {
     expect(await complete(['moat', 'run', '--', 'st'])).toEqual([]);
   });
 
+  it('ssh:HOST grants complete although bash splits words at ":" (it replaces only what follows the last ":")', async () => {
+    // What bash would put in place of the word's last piece: the rest of the grant name after "ssh:".
+    expect(await completeLine('moat run -g ssh:')).toEqual(['git.example.com', 'gitlab.example.com']);
+    expect(await completeLine('moat run -g ssh:gitl')).toEqual(['gitlab.example.com']);
+    expect(await completeLine('moat revoke ssh:git.')).toEqual(['git.example.com']);
+    expect(await completeLine('moat grant show ss')).toEqual(['ssh:git.example.com', 'ssh:gitlab.example.com']);
+    // A grant after a completed ssh:HOST word still completes, and subcommands are still found after it.
+    expect(await completeLine('moat run -g ssh:git.example.com -g gi')).toEqual(['github']);
+    expect(await completeLine('moat run -g ssh:git.example.com --app')).toEqual(['--approve-config']);
+    // A ":" after a blank is not joined to the word before it.
+    expect(await completeLine('moat revoke ssh :git')).toEqual([]);
+  });
+
   it('run names and grant names from the home, without an engine; a hostile name is neither offered nor run', async () => {
     expect(await complete(['moat', 'logs', ''])).toEqual(['brave-otter', 'calm-heron']);
     expect(await complete(['moat', 'stop', 'br'])).toEqual(['brave-otter']);
     expect(await complete(['moat', 'logs', '-n', '5', ''])).toEqual(['brave-otter', 'calm-heron']);
-    expect(await complete(['moat', 'run', '-g', ''])).toEqual(['github', 'npm']);
+    expect(await complete(['moat', 'run', '-g', ''])).toEqual(['github', 'npm', 'ssh:git.example.com', 'ssh:gitlab.example.com']);
     expect(await complete(['moat', 'revoke', 'n'])).toEqual(['npm']);
     expect(existsSync(join(cwd, 'PWNED'))).toBe(false);
     const r = await moat(['__complete', 'runs'], { home, cwd, env: { DOCKER_HOST: 'unix:///nonexistent.sock' } });

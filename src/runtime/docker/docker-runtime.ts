@@ -90,9 +90,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   async runtimes() {
     const i = await this.call('list its runtimes', () =>
-      this.api.json<{ DefaultRuntime?: string; Runtimes?: Record<string, EngineRuntimeInfo> | null }>('GET', '/info'),
+      this.api.json<{ DefaultRuntime?: string; Runtimes?: Record<string, EngineRuntimeInfo> | null; NCPU?: number }>('GET', '/info'),
     );
-    return { defaultRuntime: i.DefaultRuntime ?? 'runc', runtimes: i.Runtimes ?? {}, address: this.api.address };
+    const cpus = typeof i.NCPU === 'number' && Number.isInteger(i.NCPU) && i.NCPU > 0 ? i.NCPU : undefined;
+    return { defaultRuntime: i.DefaultRuntime ?? 'runc', runtimes: i.Runtimes ?? {}, address: this.api.address, ...(cpus ? { cpus } : {}) };
   }
 
   async create(spec: ContainerSpec): Promise<string> {

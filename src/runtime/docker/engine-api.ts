@@ -1,6 +1,6 @@
 import { request, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
-import { SystemLikeError } from '../../errors.js';
+import { SystemLikeError, errnoCode } from '../../errors.js';
 import { chooseApi } from './api-version.js';
 import { engineEndpoint } from './endpoint.js';
 import { engineFromPing, engineMismatch, podmanSocket, type EngineName } from '../engine.js';
@@ -40,6 +40,9 @@ interface RawOptions {
  */
 /** Node's agent reads `servername` (for TLS) on plain HTTP requests too; typed ClientRequestArgs omit it. */
 export const NO_SERVERNAME = { servername: '' };
+
+/** Connection errors that mean the engine dropped it before answering. */
+const DROPPED = new Set(['ECONNRESET', 'EPIPE']);
 
 export class EngineApi {
   /** The engine as DOCKER_HOST (or `engine: podman`) names it, for messages. */
@@ -138,7 +141,15 @@ export class EngineApi {
 
   /** One request to a versioned path. */
   async raw(method: string, p: string, opts: RawOptions = {}): Promise<IncomingMessage> {
-    return this.send(method, `${await this.prefix()}${p}`, opts);
+    const versioned = `${await this.prefix()}${p}`;
+    try {
+      return await this.send(method, versioned, opts);
+    } catch (err) {
+      // A GET or HEAD whose connection dropped before any answer (a kept-alive socket the engine closed
+      // meanwhile, an engine under load) is asked again once rather than failing with "socket hang up".
+      if ((method !== 'GET' && method !== 'HEAD') || !DROPPED.has(errnoCode(err) ?? '')) throw err;
+      return this.send(method, versioned, opts);
+    }
   }
 
   private send(method: string, p: string, opts: RawOptions): Promise<IncomingMessage> {

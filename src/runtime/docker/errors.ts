@@ -36,6 +36,16 @@ export function dockerError(err: unknown, what: string, address: string, engine?
       cause: err,
     });
   }
+  if (code === 'ECONNRESET' || code === 'EPIPE') {
+    return new MoatError(`The ${name} engine at ${address} dropped the connection while moat tried to ${what} (${code}).`, {
+      code: 'E_ENGINE',
+      hint: podman
+        ? 'Run the command again; if it keeps happening, check the service: systemctl status podman.socket'
+        : 'Run the command again; if it keeps happening, check the engine: sudo systemctl status docker (and journalctl -u docker).',
+      exitCode: 125,
+      cause: err,
+    });
+  }
   const message = err instanceof Error ? err.message : String(err);
   if (statusCode(err) === 400) {
     const tooNew = engineTooNew(message, address);

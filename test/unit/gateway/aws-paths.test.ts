@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsResigner } from '../../../src/gateway/aws-resign.js';
 import { collapsedView, normalizePath, pathViews } from '../../../src/gateway/paths.js';
 import { compilePolicy, globToRegex, parsePathRule } from '../../../src/gateway/policy.js';
-import { fetchVia, type Harness, startHarness } from './helpers.js';
+import { connectTunnel, fetchVia, type Harness, startHarness, tlsOver } from './helpers.js';
 
 const KEEP = { keepEmptySegments: true };
 
@@ -134,5 +134,54 @@ describe('through the gateway, on a host an aws grant signs', () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('a WebSocket upgrade to a host an aws grant signs', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      policy: { policy: 'strict', rules: [{ 'paths.example.test': ['allow * /ok/**', 'deny * /**'] }, 'other.example.test'] },
+      aws: createAwsResigner({
+        grant: 'aws',
+        placeholder: { accessKeyId: 'ASIAPLACEHOLDER00001', secretAccessKey: 'x'.repeat(40) },
+        real: async () => ({ accessKeyId: 'AKIAREAL', secretAccessKey: 'y'.repeat(40) }),
+        endpoints: ['paths.example.test'],
+      }),
+    });
+  });
+  afterAll(async () => h?.close());
+
+  /** The head of the origin's answer to a WebSocket upgrade of `path` on `host`, inside an intercepted CONNECT. */
+  async function upgrade(host: string, path: string): Promise<string> {
+    const t = await connectTunnel(h.socketPath, `${host}:443`);
+    if (!('socket' in t)) throw new Error(`refused: ${t.refused.body}`);
+    const sock = await tlsOver(t.socket, host, h.ca.certPem);
+    return new Promise((resolve) => {
+      let out = '';
+      sock.on('data', (c: Buffer) => {
+        out += c.toString('latin1');
+        if (out.includes('\r\n\r\n')) sock.destroy();
+      });
+      sock.on('error', () => undefined);
+      sock.once('close', () => resolve(out.split('\r\n')[0] ?? ''));
+      sock.write(
+        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+  }
+  const upgrades = (host: string) => h.fake.requests.filter((r) => r.websocket && (r.host ?? '').startsWith(host)).map((r) => r.path);
+
+  it('keeps // in the path like a plain request; a host no grant signs still gets it merged', async () => {
+    expect(await upgrade('paths.example.test', '/ok/dir//ws?x=1')).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(upgrades('paths.example.test').at(-1)).toBe('/ok/dir//ws?x=1');
+    expect(await upgrade('other.example.test', '/dir//ws')).toBe('HTTP/1.1 101 Switching Protocols');
+    expect(upgrades('other.example.test').at(-1)).toBe('/dir/ws');
+  });
+
+  it('//ok/ws is refused: its forwarded reading is not under /ok/', async () => {
+    const before = upgrades('paths.example.test').length;
+    expect(await upgrade('paths.example.test', '//ok/ws')).toMatch(/^HTTP\/1\.1 403 /);
+    expect(upgrades('paths.example.test').length).toBe(before);
   });
 });

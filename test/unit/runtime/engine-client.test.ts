@@ -260,3 +260,45 @@ describe('builds through the Engine API client', () => {
     expect(paths().some((p) => p.includes('/build'))).toBe(false);
   });
 });
+
+describe('a connection the engine drops before answering ("socket hang up")', () => {
+  const hangUpTimes = (route: string, times: number): void => {
+    let left = times;
+    engine.handlers.set(route, (req, res) => {
+      if (left-- > 0) return req.socket.destroy();
+      json(res, 200, route.startsWith('GET /containers') ? [] : { Id: 'c0ffee' });
+    });
+  };
+  const spec = {
+    image: 'x',
+    cmd: [],
+    env: {},
+    workingDir: '/',
+    labels: {},
+    mounts: [],
+    tty: false,
+    openStdin: false,
+    network: 'none',
+    pidsLimit: 10,
+    capAdd: [],
+  };
+
+  it('a GET is asked again once and succeeds', async () => {
+    hangUpTimes('GET /containers/json', 1);
+    expect(await engine.runtime.list({})).toEqual([]);
+    expect(paths().filter((p) => p === 'GET /v1.41/containers/json')).toHaveLength(2);
+  });
+
+  it('a GET dropped twice, or a POST dropped once (never sent twice), is one sentence naming what failed and what to run', async () => {
+    hangUpTimes('GET /containers/json', 2);
+    const get = await engine.runtime.list({}).catch((e: unknown) => e);
+    expect(get).toMatchObject({
+      message: `The Docker engine at unix://${join(dir, 'engine.sock')} dropped the connection while moat tried to list containers (ECONNRESET).`,
+      hint: 'Run the command again; if it keeps happening, check the engine: sudo systemctl status docker (and journalctl -u docker).',
+    });
+    hangUpTimes('POST /containers/create', 1);
+    const post = await engine.runtime.create(spec).catch((e: unknown) => e);
+    expect((post as Error).message).toContain('dropped the connection while moat tried to create the container (ECONNRESET).');
+    expect(paths().filter((p) => p === 'POST /v1.41/containers/create')).toHaveLength(1);
+  });
+});
