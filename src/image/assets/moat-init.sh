@@ -46,11 +46,65 @@ if [ -r /moat/ca/ca.pem ]; then
 fi
 
 # The only way out: a relay from 127.0.0.1:PORT to the gateway's unix socket in the mounted directory.
-# -t: after a client half-closes (printf | nc, socat), wait for the whole answer, not socat's 0.5 s.
-# nodelay: an answer written in pieces (a head, then a body; SSE events) goes out at once instead of
-# waiting up to 40 ms for the client's delayed ACK of the piece before (Nagle).
+# One process for every connection (select, non-blocking reads and writes): under gVisor each process
+# switch and system call is costly, and socat's process per connection doubled the relay's CPU per
+# request (BENCHMARKS.md, #12). Each accepted connection gets TCP_NODELAY: an answer written in pieces
+# (a head, then a body; SSE events) goes out at once instead of waiting up to 40 ms for the client's
+# delayed ACK of the piece before (Nagle). A half-close is passed on (printf | nc: the whole answer
+# still comes back); at most 256 KiB waits per direction before the relay stops reading that side.
+egress_relay='
+use strict; use Socket qw(:DEFAULT IPPROTO_TCP TCP_NODELAY); use IO::Socket::INET; use IO::Socket::UNIX;
+use Errno qw(EAGAIN EINTR);
+my ($port, $path) = @ARGV; $port =~ /^[0-9]{1,5}$/ or exit 64;
+$SIG{PIPE} = "IGNORE";
+my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $port, Listen => 1024, ReuseAddr => 1) or exit 71;
+$l->blocking(0);
+my (%fh, %peer, %buf, %eof, %shut);
+sub drop {
+  my ($f) = @_; my $p = $peer{$f};
+  for my $x (grep { defined } $f, $p) { close $fh{$x} if $fh{$x}; delete $_->{$x} for \%fh, \%peer, \%buf, \%eof, \%shut }
+}
+sub flush {
+  my ($f) = @_; my $b = \$buf{$f};
+  while (length $$b) {
+    my $w = syswrite($fh{$f}, $$b);
+    if (!defined $w) { return 1 if $! == EAGAIN || $! == EINTR; drop($f); return 0 }
+    substr($$b, 0, $w, "");
+  }
+  if ($eof{$peer{$f}} && !$shut{$f}) {
+    shutdown($fh{$f}, 1); $shut{$f} = 1;
+    if ($shut{$peer{$f}}) { drop($f); return 0 }
+  }
+  1;
+}
+while (1) {
+  my ($rin, $win) = ("", "");
+  vec($rin, fileno($l), 1) = 1 if keys(%fh) < 1000;
+  for my $f (keys %fh) {
+    vec($rin, $f, 1) = 1 if !$eof{$f} && length($buf{$peer{$f}}) < 262144;
+    vec($win, $f, 1) = 1 if length $buf{$f};
+  }
+  next if select(my $r = $rin, my $w = $win, undef, undef) <= 0;
+  if (vec($r, fileno($l), 1)) {
+    while (my $c = $l->accept) {
+      my $u = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $path) or do { close $c; next };
+      setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1); $c->blocking(0); $u->blocking(0);
+      my ($a, $b) = (fileno($c), fileno($u));
+      @fh{$a, $b} = ($c, $u); @peer{$a, $b} = ($b, $a); @buf{$a, $b} = ("", "");
+    }
+  }
+  for my $f (keys %fh) {
+    next unless $fh{$f};
+    if (vec($w, $f, 1)) { flush($f) or next }
+    next unless $fh{$f} && vec($r, $f, 1);
+    my $got = sysread($fh{$f}, my $data, 65536);
+    if (!defined $got) { drop($f) unless $! == EAGAIN || $! == EINTR; next }
+    if ($got == 0) { $eof{$f} = 1 } else { $buf{$peer{$f}} .= $data }
+    flush($peer{$f});
+  }
+}'
 if [ -n "$port" ] && [ -d /moat/net ]; then
-  /usr/bin/socat -t 600 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,nodelay" UNIX-CONNECT:/moat/net/proxy.sock 2>/dev/null &
+  /usr/bin/env -i /usr/bin/perl -e "$egress_relay" "$port" /moat/net/proxy.sock </dev/null >/dev/null 2>&1 &
   # Wait (briefly) until the relay listens so the first request of the user's process finds it.
   hex="$(printf '%04X' "$port")"
   i=0
