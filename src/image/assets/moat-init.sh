@@ -104,7 +104,13 @@ while (1) {
   }
 }'
 if [ -n "$port" ] && [ -d /moat/net ]; then
-  /usr/bin/env -i /usr/bin/perl -e "$egress_relay" "$port" /moat/net/proxy.sock </dev/null >/dev/null 2>&1 &
+  if [ -x /usr/bin/perl ]; then
+    /usr/bin/env -i /usr/bin/perl -e "$egress_relay" "$port" /moat/net/proxy.sock </dev/null >/dev/null 2>&1 &
+  else
+    # A base image without Perl (Debian's perl-base is essential, but an image may strip it): socat's
+    # process per connection (-t: after a half-close, wait for the whole answer; nodelay: see above).
+    /usr/bin/socat -t 600 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,nodelay" UNIX-CONNECT:/moat/net/proxy.sock 2>/dev/null &
+  fi
   # Wait (briefly) until the relay listens so the first request of the user's process finds it.
   hex="$(printf '%04X' "$port")"
   i=0
