@@ -70,6 +70,7 @@ export async function resolveGrants(names: string[], store: CredentialStore, opt
     if (!stored) {
       throw new MoatError(`The grant "${name}" does not exist yet.`, { code: 'E_NOT_FOUND', hint: `moat grant ${name}` });
     }
+    provider.checkGrant?.(stored);
     const cred = await ensureFresh(provider, name, stored, store, opts);
     const injections = provider.injections(cred);
     out.injections.push(...injections);

@@ -107,6 +107,8 @@ export interface Provider {
   /** Placeholders the gateway replaces with the real value wherever they appear (provider files' `substitute: true`). */
   substitutions?(cred: StoredCredential): SecretSubstitution[];
   placeholder(cred: StoredCredential): Placeholders;
+  /** Throws MoatError when the stored grant no longer matches what the user approved (a provider file edited since). */
+  checkGrant?(cred: StoredCredential): void;
   /** Requests of the container the gateway answers itself (never forwarded); none when absent. */
   localResponses?(cred: StoredCredential): LocalResponse[];
   /**

@@ -8,6 +8,7 @@ import { startRequestEvent, type RequestEvent } from './events.js';
 import { hostPort } from './hosts.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
 import { applyInjection } from './injection.js';
+import { bodyless, responseBody, type ResponseBody } from './response-decode.js';
 import { bodyKind, readBounded, type RequestSubstitution } from './secret-substitution.js';
 import { refusalFields } from './policy.js';
 import type { CompiledLocalResponse } from './local-response.js';
@@ -148,11 +149,21 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
         ev.ttfbMs = elapsedMs(start);
         ev.status = up.statusCode;
         let outHeaders: Record<string, string | string[] | undefined>;
+        let plan: ResponseBody;
         try {
           outHeaders = stripHopByHop(up.headers as Record<string, string | string[] | undefined>);
           const echoed = core.scrub.active ? core.scrub.headers(outHeaders) : 0;
           if (echoed > 0) ev.scrubbed = echoed;
           if (core.traceBodies) ev.responseHeaders = traceHeaders(outHeaders);
+          const noBody = bodyless(ev.method, up.statusCode);
+          plan = responseBody(core.scrub, outHeaders, { credentialed, noBody, host: t.host }, () => (ev.scrubbed = (ev.scrubbed ?? 0) + 1));
+          if ('refused' in plan) {
+            up.body.once('error', () => undefined).destroy();
+            ev.error = 'encoded response';
+            ev.status = 502;
+            ev.bytesDown = sendText(res, 502, plan.refused);
+            return;
+          }
           res.writeHead(up.statusCode, outHeaders);
           // Streams of unknown length (SSE, chunked) get their head at once; sized bodies go with the head.
           if (outHeaders['content-length'] === undefined) res.flushHeaders();
@@ -175,9 +186,14 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
           ev.error ??= errorCode(err);
           res.destroy();
         });
-        const scrub = core.scrub.response(outHeaders, () => (ev.scrubbed = (ev.scrubbed ?? 0) + 1));
-        if (scrub) up.body.pipe(scrub).pipe(res);
-        else up.body.pipe(res);
+        const scrub = plan.through;
+        if (scrub) {
+          scrub.once('error', (err) => {
+            ev.error ??= errorCode(err);
+            res.destroy();
+          });
+          up.body.pipe(scrub).pipe(res);
+        } else up.body.pipe(res);
       },
       (err: unknown) => {
         if (abort.signal.aborted) return;

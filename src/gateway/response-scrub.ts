@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { FrameScrub, type PayloadMatcher } from './ws-scrub.js';
 
 /**
  * Responses are scrubbed: when an upstream echoes a real credential or secret value back (an error page
@@ -42,6 +43,8 @@ export interface Scrubber {
   headers(headers: Record<string, string | string[] | undefined>): number;
   /** A transform for a body, or undefined when there is nothing to scrub. `onScrub` is told of each replacement. */
   body(onScrub: () => void): Transform | undefined;
+  /** A transform for the server-to-client bytes of a WebSocket (frames parsed, payloads scrubbed), or undefined. */
+  frames(onScrub: () => void): Transform | undefined;
   /** The transform for a response body with these headers: none when it is encoded (it cannot be searched). */
   response(headers: Record<string, string | string[] | undefined>, onScrub: () => void): Transform | undefined;
 }
@@ -55,7 +58,7 @@ export function compileScrub(pairs: readonly ScrubPair[]): Scrubber {
     })
     // Longest first: a value that contains another is replaced whole.
     .sort((a, b) => b.value.length - a.value.length);
-  const maxLen = Math.max(0, ...list.map((c) => c.value.length));
+  const match = new Matcher(list);
   return {
     active: list.length > 0,
     headers(headers) {
@@ -77,7 +80,10 @@ export function compileScrub(pairs: readonly ScrubPair[]): Scrubber {
       return n;
     },
     body(onScrub) {
-      return list.length > 0 ? new ScrubStream(list, maxLen, onScrub) : undefined;
+      return list.length > 0 ? new ScrubStream(match, onScrub) : undefined;
+    },
+    frames(onScrub) {
+      return list.length > 0 ? new FrameScrub(match, onScrub) : undefined;
     },
     response(headers, onScrub) {
       return identityEncoded(headers) ? this.body(onScrub) : undefined;
@@ -90,8 +96,7 @@ class ScrubStream extends Transform {
   private scanned = 0;
 
   constructor(
-    private readonly list: Compiled[],
-    private readonly maxLen: number,
+    private readonly match: Matcher,
     private readonly onScrub: () => void,
   ) {
     super();
@@ -103,23 +108,12 @@ class ScrubStream extends Transform {
       return;
     }
     let data = this.held ? Buffer.concat([this.held, chunk]) : chunk;
+    const owned = this.held !== undefined;
     this.held = undefined;
     this.scanned += chunk.length;
-    let copied = false;
-    for (const c of this.list) {
-      let at = data.indexOf(c.value);
-      while (at >= 0) {
-        if (!copied) {
-          data = Buffer.from(data); // never write into the upstream's buffer
-          copied = true;
-        }
-        c.body.copy(data, at);
-        this.onScrub();
-        at = data.indexOf(c.value, at + c.value.length);
-      }
-    }
+    data = this.match.replace(data, owned, this.onScrub);
     // Hold back a tail that is the start of a value, so a value split across chunks is still found.
-    const keep = this.scanned >= MAX_SCRUBBED_BODY ? 0 : this.partialTail(data);
+    const keep = this.scanned >= MAX_SCRUBBED_BODY ? 0 : this.match.partialTail(data);
     if (keep > 0) {
       this.held = Buffer.from(data.subarray(data.length - keep));
       data = data.subarray(0, data.length - keep);
@@ -130,9 +124,40 @@ class ScrubStream extends Transform {
   override _flush(cb: TransformCallback): void {
     cb(null, this.held);
   }
+}
+
+/** The values to find and their same-length replacements: the search both scrubbers share. */
+export class Matcher implements PayloadMatcher {
+  readonly maxLen: number;
+
+  constructor(private readonly list: readonly Compiled[]) {
+    this.maxLen = Math.max(0, ...list.map((c) => c.value.length));
+  }
+
+  /**
+   * `data` with every value replaced (same length); a copy when anything is replaced and `owned` is
+   * false (never write into a buffer someone else holds), else `data` itself.
+   */
+  replace(data: Buffer, owned: boolean, onScrub: () => void): Buffer {
+    let out = data;
+    let copied = owned;
+    for (const c of this.list) {
+      let at = out.indexOf(c.value);
+      while (at >= 0) {
+        if (!copied) {
+          out = Buffer.from(out);
+          copied = true;
+        }
+        c.body.copy(out, at);
+        onScrub();
+        at = out.indexOf(c.value, at + c.value.length);
+      }
+    }
+    return out;
+  }
 
   /** Length of the longest suffix of `data` that is a proper prefix of some value (0 almost always). */
-  private partialTail(data: Buffer): number {
+  partialTail(data: Buffer): number {
     let best = 0;
     const from = Math.max(0, data.length - this.maxLen + 1);
     for (const c of this.list) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Duplex, Readable, Transform } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { headerSafe } from './http-util.js';
 
 /** RFC 6455 §4.2.2: the GUID the server appends to the client's key. */
@@ -94,8 +94,8 @@ export function relayResponse(
   method: string,
   count: (n: number) => void,
   done: (ok: boolean) => void,
-  /** A same-length rewrite of the body (the response scrubber), or none. */
-  through?: Transform,
+  /** The response scrubber (a same-length rewrite, or a decoder and one), or none. */
+  through?: Duplex,
 ): void {
   const status = res.statusCode ?? 502;
   const drop = hopByHop(res);

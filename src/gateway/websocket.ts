@@ -1,13 +1,14 @@
 import { SystemLikeError } from '../errors.js';
 import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Transform, Writable } from 'node:stream';
 import { type ProxyCore, elapsedMs, targetOptions } from './core.js';
 import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import { startRequestEvent, type RequestEvent } from './events.js';
 import { closeRaw, errorCode, formatAuthority, stripHopByHop, writeRawBlocked, writeRawError } from './http-util.js';
 import { applyInjection } from './injection.js';
 import { refusalFields } from './policy.js';
+import { bodyless, responseBody } from './response-decode.js';
 import { scrubRawHeaders } from './response-scrub.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
 import { badSwitch, headWithoutUpgrade, isWebSocketKey, relayResponse, switchHead } from './upgrade-http.js';
@@ -79,6 +80,9 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
   delete stripped.host;
   delete stripped['content-length'];
   if (credentialed) stripRerouting(stripped);
+  // Frames from an origin that may echo a real value are searched: keep them uncompressed (no permessage-deflate).
+  const scrubFrames = credentialed && core.scrub.active;
+  if (scrubFrames) delete stripped['sec-websocket-extensions'];
   const sub = core.secrets.plan(t.host, t.port, t.secure);
   sub?.headers(stripped);
   const path = sub ? sub.path(t.path) : t.path;
@@ -131,7 +135,8 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
       upReq.once('upgrade', (res: IncomingMessage, upSock: Duplex, upHead: Buffer) => {
         upReq.setTimeout(0);
         ev.ttfbMs = elapsedMs(start);
-        const bad = badSwitch(res, key);
+        const bad =
+          badSwitch(res, key) ?? (scrubFrames && res.headers['sec-websocket-extensions'] !== undefined ? 'an extension Moat did not offer' : undefined);
         if (bad) {
           upSock.destroy();
           ev.error = 'bad websocket switch';
@@ -140,14 +145,23 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
         ev.status = 101;
         release();
         scrubbed(scrubRawHeaders(core.scrub, res.rawHeaders));
-        splice(socket, upSock, switchHead(res), upHead, head, ev, finish);
+        const frames = scrubFrames ? core.scrub.frames(() => scrubbed(1)) : undefined;
+        splice(socket, upSock, switchHead(res), upHead, head, ev, finish, frames);
       });
       upReq.once('response', (res: IncomingMessage) => {
         upReq.setTimeout(0);
         ev.ttfbMs = elapsedMs(start);
         ev.status = res.statusCode ?? 502;
         scrubbed(scrubRawHeaders(core.scrub, res.rawHeaders));
-        const through = core.scrub.response(res.headers, () => scrubbed(1));
+        const encoded = res.headers['content-encoding'] !== undefined;
+        const plan = responseBody(core.scrub, res.headers, { credentialed, noBody: bodyless('GET', ev.status), host: t.host }, () => scrubbed(1));
+        if ('refused' in plan) {
+          up.destroy();
+          return refuse(502, 'Bad Gateway', plan.refused);
+        }
+        // Decoded: the client gets the body re-framed (chunked) without the origin's coding and length.
+        if (encoded && res.headers['content-encoding'] === undefined) dropRawHeaders(res.rawHeaders, ['content-encoding', 'content-length']);
+        const through = plan.through;
         relayResponse(
           res,
           socket,
@@ -183,13 +197,33 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
 }
 
 /** The origin switched: answer the client, send what it held back, then copy bytes both ways. */
-function splice(socket: Duplex, up: Duplex, switchText: string, upHead: Buffer, held: Buffer, ev: RequestEvent, finish: () => void): void {
+function splice(
+  socket: Duplex,
+  up: Duplex,
+  switchText: string,
+  upHead: Buffer,
+  held: Buffer,
+  ev: RequestEvent,
+  finish: () => void,
+  /** The origin's frames pass through this (the scrubber) on their way to the client. */
+  frames?: Transform,
+): void {
   (up as Partial<Socket>).setNoDelay?.(true);
   socket.write(switchText);
   ev.bytesDown += Buffer.byteLength(switchText);
+  const down: Writable = frames ?? socket;
+  if (frames) {
+    frames.pipe(socket);
+    // A frame Moat cannot read as plain bytes ends the connection (a client would fail it too).
+    frames.on('error', (err) => {
+      ev.error ??= `websocket: ${err.message}`;
+      socket.destroy();
+      up.destroy();
+    });
+  }
   if (upHead.length > 0) {
     ev.bytesDown += upHead.length;
-    socket.write(upHead);
+    down.write(upHead);
   }
   if (held.length > 0) {
     ev.bytesUp += held.length;
@@ -213,8 +247,13 @@ function splice(socket: Duplex, up: Duplex, switchText: string, upHead: Buffer, 
     up.destroy();
     finish();
   });
-  up.pipe(socket);
+  up.pipe(down);
   socket.pipe(up);
   up.resume();
   socket.resume();
+}
+
+/** Remove these headers (lower-case names) from a raw header list (name, value, …) in place. */
+function dropRawHeaders(raw: string[], names: string[]): void {
+  for (let i = raw.length - 2; i >= 0; i -= 2) if (names.includes(raw[i]!.toLowerCase())) raw.splice(i, 2);
 }

@@ -161,12 +161,12 @@ describe('did you mean', () => {
     const a = await refused(['run', '--grant', 'githb', '--', 'true'], cwd);
     expect(a.code).toBe(1);
     expect(a.stderr).toBe(
-      'moat: Unknown grant "githb": there is no provider "githb" (known: github, anthropic, claude, openai, npm, aws, gitlab, huggingface, linear, sentry, stripe, vercel).\n  did you mean: --grant github\n',
+      'moat: Unknown grant "githb": there is no provider "githb" (known: github, claude, openai, npm, aws, anthropic, gitlab, huggingface, linear, sentry, stripe, vercel).\n  did you mean: --grant github\n',
     );
     const b = await refused(['grant', 'githb'], cwd);
     expect(b.code).toBe(1);
     expect(b.stderr).toBe(
-      'moat: Unknown credential provider "githb". Known: github, anthropic, claude, openai, npm, aws, gitlab, huggingface, linear, sentry, stripe, vercel.\n  did you mean: moat grant github\n',
+      'moat: Unknown credential provider "githb". Known: github, claude, openai, npm, aws, anthropic, gitlab, huggingface, linear, sentry, stripe, vercel.\n  did you mean: moat grant github\n',
     );
   });
 });

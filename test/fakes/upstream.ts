@@ -14,7 +14,7 @@ import { LeafCache } from '../../src/gateway/leaf.js';
  *
  * Routes: GET/any -> JSON echo {method, path, headers}; /sse?n=&interval= -> SSE events with server
  * timestamps; /redirect -> 302; /download?bytes= -> streamed body; POST /upload -> {bytes}; /status/:code;
- * WebSocket upgrade on any path -> echo, except: upgrade to /status/:code -> that answer, and the
+ * WebSocket upgrade on any path -> echo (the message "echo-credential" -> the upgrade's Authorization, fragmented), except: upgrade to /status/:code -> that answer, and the
  * connection stays HTTP (like an origin without WebSocket support: pipelined requests are served);
  * /ws-bad-accept -> 101 with a wrong Sec-WebSocket-Accept; /ws-no-accept -> 101 without one;
  * /ws-close-delimited -> a 404 whose body ends when the connection closes.
@@ -139,8 +139,21 @@ export async function startFakeUpstream(opts: { routes?: Record<string, Route>; 
   );
   const httpServer = http.createServer(handler(false));
   const wss = new WebSocketServer({ noServer: true });
-  wss.on('connection', (ws) => {
-    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  wss.on('connection', (ws, req: http.IncomingMessage) => {
+    ws.on('message', (data, isBinary) => {
+      // "echo-credential": the upgrade's Authorization, as one text message in three fragments (cut
+      // inside the token), then as a binary message.
+      if (!isBinary && String(data as Buffer) === 'echo-credential') {
+        const v = Buffer.from(`you sent ${req.headers.authorization ?? ''}`);
+        const cut1 = 'you sent Bearer '.length + 5;
+        ws.send(v.subarray(0, cut1), { fin: false });
+        ws.send(v.subarray(cut1, cut1 + 10), { fin: false });
+        ws.send(v.subarray(cut1 + 10), { fin: true });
+        ws.send(v, { binary: true });
+        return;
+      }
+      ws.send(data, { binary: isBinary });
+    });
     ws.on('error', () => ws.terminate());
   });
   for (const [server, secure] of [

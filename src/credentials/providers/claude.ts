@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError, errnoCode } from '../../errors.js';
 import type { GrantContext, GrantedSecret, Provider } from '../types.js';
-import { ANTHROPIC_VERSION } from './anthropic.js';
 import { obtainToken, postTokenRefresh, randomBase64Url, refreshedExpiry, secretField, stringProp, validateRequest } from './shared.js';
 
 /**
@@ -12,6 +11,7 @@ import { obtainToken, postTokenRefresh, randomBase64Url, refreshedExpiry, secret
  */
 
 const OAUTH_BETA = 'oauth-2025-04-20';
+const ANTHROPIC_VERSION = '2023-06-01';
 /** Claude Code's public OAuth client id, sent with refresh-token grants. */
 const CLAUDE_CLIENT_ID = '9d1c250a-e61b-44d9-88ed-5944d1962f5e';
 /** 2099-01-01T00:00:00Z in ms: far future, and never a zero time (which logs Claude Code out). */

@@ -1,15 +1,18 @@
 import { MoatError } from '../../errors.js';
 import { didYouMean } from '../../suggest.js';
 import type { Provider } from '../types.js';
-import { anthropic } from './anthropic.js';
 import { aws } from './aws.js';
 import { claude } from './claude.js';
 import { github } from './github.js';
 import { npm } from './npm.js';
 import { openai } from './openai.js';
 
-/** Every provider moat knows. Adding one is a new module plus a line here; the gateway never changes. */
-export const providers: readonly Provider[] = [github, anthropic, claude, openai, npm, aws];
+/**
+ * The providers that need code (OAuth sign-ins and their refresh, AWS re-signing, .npmrc registries).
+ * A provider that is a token in a header is data instead: a catalog entry (data/catalog/NAME.yaml, e.g.
+ * anthropic) or the user's own file; the gateway never changes for either.
+ */
+export const providers: readonly Provider[] = [github, claude, openai, npm, aws];
 
 export function findProvider(name: string): Provider | undefined {
   return providers.find((p) => p.name === name);
@@ -45,4 +48,4 @@ export function authUrl(provider: Provider, env: NodeJS.ProcessEnv = process.env
   return provider.auth ? env[provider.auth.envVar] || provider.auth.defaultUrl : undefined;
 }
 
-export { anthropic, aws, claude, github, npm, openai };
+export { aws, claude, github, npm, openai };

@@ -81,6 +81,12 @@ async function userEntry(dir: string, file: string, builtins: Set<string>): Prom
   }
   try {
     const parsed = parseProviderText(text, display);
+    // A file, which may come from anywhere, never makes moat grant read a host variable (it could name any).
+    if (parsed.hostEnv)
+      return refuse(
+        'hostEnv is for the built-in catalog only.',
+        `Remove hostEnv and pipe the token in: printf %s "$${parsed.hostEnv[0]}" | moat grant ${name} --token-stdin`,
+      );
     const provider = dataProvider(name, parsed, path);
     return { ...base, hosts: [...parsed.hosts], description: provider.description, provider };
   } catch (err) {
@@ -142,7 +148,6 @@ export async function loadProviders(home: MoatHome | undefined): Promise<Provide
 /** Where each code provider's credential goes, as `moat grant providers` shows it (its module decides). */
 const CODE_PROVIDER_HOSTS: Record<string, string[]> = {
   github: ['api.github.com', 'github.com', 'uploads.github.com'],
-  anthropic: ['api.anthropic.com'],
   claude: ['api.anthropic.com'],
   openai: ['api.openai.com', 'chatgpt.com'],
   npm: ['registry.npmjs.org', 'each registry of your .npmrc'],

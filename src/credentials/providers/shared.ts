@@ -51,7 +51,14 @@ export function jwtExpiry(token: string): string | undefined {
  */
 export async function obtainToken(
   ctx: GrantContext,
-  opts: { provider: string; label: string; envVars: string[]; extra?: () => Promise<{ token: string; source: string } | undefined> },
+  opts: {
+    provider: string;
+    label: string;
+    envVars: string[];
+    extra?: () => Promise<{ token: string; source: string } | undefined>;
+    /** The prompt's text (default: "Paste your LABEL:"). */
+    prompt?: string;
+  },
 ): Promise<{ token: string; source: string }> {
   if (ctx.tokenStdin) {
     const token = (await ctx.readStdin()).trim();
@@ -68,7 +75,7 @@ export async function obtainToken(
   const extra = await opts.extra?.();
   if (extra) return extra;
   if (ctx.isTTY) {
-    const token = (await ctx.promptSecret(`Paste your ${opts.label}:`)).trim();
+    const token = (await ctx.promptSecret(opts.prompt ?? `Paste your ${opts.label}:`)).trim();
     if (!token) throw new MoatError(`No ${opts.label} entered.`, { code: 'E_USAGE', hint: `moat grant ${opts.provider}` });
     return { token, source: 'prompt' };
   }

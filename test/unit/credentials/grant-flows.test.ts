@@ -2,9 +2,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MoatError } from '../../../src/errors.js';
-import { anthropic, claude, github, npm, openai } from '../../../src/credentials/providers/index.js';
+import { claude, github, npm, openai } from '../../../src/credentials/providers/index.js';
+import { catalogProviders } from '../../../src/credentials/providers/registry.js';
 import { parseCodexAuth } from '../../../src/credentials/providers/codex-auth.js';
 import { fakeContext, jwt, tempHome, type TempHome } from './helpers.js';
+
+/** A catalog entry now (data/catalog/anthropic.yaml); `moat grant anthropic` behaves as when it was code. */
+const anthropic = catalogProviders().find((p) => p.name === 'anthropic')!;
 
 let t: TempHome;
 beforeEach(async () => {

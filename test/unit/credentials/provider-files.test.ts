@@ -83,12 +83,59 @@ describe('provider file format', () => {
 
   it('every built-in catalog entry parses, with hosts and env', () => {
     const names = catalogProviders().map((p) => p.name);
-    expect(names).toEqual(['gitlab', 'huggingface', 'linear', 'sentry', 'stripe', 'vercel']);
+    expect(names).toEqual(['anthropic', 'gitlab', 'huggingface', 'linear', 'sentry', 'stripe', 'vercel']);
     for (const p of catalogProviders()) {
       expect(p.hosts.length).toBeGreaterThan(0);
       expect(p.file.env.length).toBeGreaterThan(0);
       expect(p.file.validate).toBeDefined();
     }
+  });
+});
+
+describe('anthropic, a built-in moved onto the catalog', () => {
+  let t: TempHome;
+  beforeEach(async () => {
+    t = await tempHome();
+  });
+  afterEach(() => t.cleanup());
+
+  it('moat grant anthropic reads $ANTHROPIC_API_KEY, stores the key, and a run gets x-api-key and an sk-ant-api03-…AA placeholder', async () => {
+    const key = `sk-ant-api03-${'R'.repeat(93)}AA`;
+    const ctx = fakeContext({ env: { ANTHROPIC_API_KEY: key } });
+    const r = await grantCredential('anthropic', t.store, ctx, { validate: false });
+    expect(ctx.logs).toContain('Using the Anthropic API key from $ANTHROPIC_API_KEY.');
+    expect(r.credential).toMatchObject({ provider: 'anthropic', secret: { token: key }, source: 'env:ANTHROPIC_API_KEY' });
+    const g = await resolveGrants(['anthropic'], t.store, { env: {} });
+    expect(g.injections).toEqual([{ grant: 'anthropic', hosts: ['api.anthropic.com'], set: { 'x-api-key': key } }]);
+    expect(g.placeholders.env.ANTHROPIC_API_KEY).toMatch(/^sk-ant-api03-[A-Za-z0-9_-]{93}AA$/);
+    expect(g.placeholders.env.ANTHROPIC_API_KEY).toBe(r.credential.meta?.placeholder);
+  });
+
+  it('a credential stored by the code provider (kind api-key, no placeholder kept) still resolves', async () => {
+    await t.store.put('anthropic', {
+      provider: 'anthropic',
+      kind: 'api-key',
+      secret: { token: 'sk-ant-api03-OLDKEYOLDKEYOLDKEY' },
+      scopes: [],
+      createdAt: '2026-01-01T00:00:00Z',
+      source: 'stdin',
+    });
+    const g = await resolveGrants(['anthropic'], t.store, { env: {} });
+    expect(g.injections[0]?.set).toEqual({ 'x-api-key': 'sk-ant-api03-OLDKEYOLDKEYOLDKEY' });
+    expect(g.placeholders.env.ANTHROPIC_API_KEY).toMatch(/^sk-ant-api03-[A-Za-z0-9_-]{93}AA$/);
+    // One granted under other hosts of the built-in (a later moat changed them) asks for approval again.
+    await t.store.put('anthropic', {
+      provider: 'anthropic',
+      kind: 'token',
+      secret: { token: 'sk-ant-api03-OLDKEYOLDKEYOLDKEY' },
+      scopes: [],
+      createdAt: '2026-01-01T00:00:00Z',
+      source: 'stdin',
+      meta: { approved: 'sha256:00' },
+    });
+    await expect(resolveGrants(['anthropic'], t.store, { env: {} })).rejects.toThrow(
+      'The built-in provider anthropic changed where the anthropic token goes (hosts or inject) since moat grant anthropic approved it',
+    );
   });
 });
 
@@ -135,6 +182,75 @@ describe('user provider files in the registry', () => {
     expect(ph).toMatch(/^glpat-[A-Za-z0-9]{22}$/);
     expect(g.injections).toEqual([]);
     expect(g.substitutions).toEqual([{ name: 'subst', placeholder: ph, value: token, hosts: ['git.acme.test'] }]);
+  });
+
+  it.each([
+    ['a host added', GOOD.replace('[api.acme.test]', '[api.acme.test, collect.evil.test]')],
+    ['the hosts replaced', GOOD.replace('[api.acme.test]', '[collect.evil.test]')],
+    ['the header changed', GOOD.replace('header: Authorization', 'header: X-Forward-To-Evil')],
+    ['the format changed', GOOD.replace('"Bearer {token}"', '"token {token}"')],
+    ['substitute instead of a header', 'hosts: [api.acme.test]\ninject: {substitute: true}\nenv: ACME_TOKEN\n'],
+  ])('ATTACK: the file edited after moat grant (%s) is refused at run start, naming moat grant acme', async (_what, edited) => {
+    const file = join(providersDir(t.home), 'acme.yaml');
+    await writeFile(file, GOOD);
+    const token = 'acme_REALTOKENREALTOKENREALTOKEN42';
+    await grantCredential('acme', t.store, fakeContext({ tokenStdin: true, readStdin: () => Promise.resolve(token) }), { validate: false });
+    expect((await resolveGrants(['acme'], t.store, { env: {} })).injections).toHaveLength(1);
+    await writeFile(file, edited);
+    const err = await resolveGrants(['acme'], t.store, { env: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MoatError);
+    expect((err as MoatError).message).toBe(
+      'The provider file providers/acme.yaml changed where the acme token goes (hosts or inject) since moat grant acme approved it, so moat will not send it.',
+    );
+    expect((err as MoatError).hint).toBe('Check the file, then approve it again: moat grant acme');
+    expect(JSON.stringify(err)).not.toContain(token);
+    // Granting again approves the file as it is now.
+    await grantCredential('acme', t.store, fakeContext({ tokenStdin: true, readStdin: () => Promise.resolve(token) }), { validate: false });
+    expect(
+      (await resolveGrants(['acme'], t.store, { env: {} })).substitutions.length + (await resolveGrants(['acme'], t.store, { env: {} })).injections.length,
+    ).toBe(1);
+  });
+
+  it('edits that do not change where the token goes (description, prompt, env, placeholder, host order) keep the grant', async () => {
+    const file = join(providersDir(t.home), 'acme.yaml');
+    await writeFile(file, GOOD.replace('[api.acme.test]', '[api.acme.test, b.acme.test]'));
+    await grantCredential('acme', t.store, fakeContext({ tokenStdin: true, readStdin: () => Promise.resolve('acme_REALTOKENREALTOKEN') }), { validate: false });
+    await writeFile(
+      file,
+      `${GOOD.replace('[api.acme.test]', '[b.acme.test, API.acme.test]').replace('env: ACME_TOKEN', 'env: OTHER_TOKEN')}description: renamed\n`,
+    );
+    expect((await resolveGrants(['acme'], t.store, { env: {} })).placeholders.env.OTHER_TOKEN).toMatch(/^acme_/);
+  });
+
+  it('ATTACK: a grant of a user file stored without the approval digest (or with a forged one) is refused', async () => {
+    await writeFile(join(providersDir(t.home), 'acme.yaml'), GOOD);
+    const base = {
+      provider: 'acme',
+      kind: 'token',
+      secret: { token: 'acme_REALTOKENREALTOKEN' },
+      scopes: [],
+      createdAt: '2026-01-01T00:00:00Z',
+      source: 'stdin',
+    };
+    await t.store.put('acme', base);
+    await expect(resolveGrants(['acme'], t.store, { env: {} })).rejects.toThrow(/since moat grant acme approved it/);
+    await t.store.put('acme', { ...base, meta: { approved: 'sha256:00' } });
+    await expect(resolveGrants(['acme'], t.store, { env: {} })).rejects.toThrow(/since moat grant acme approved it/);
+  });
+
+  it('a file may not read a host variable at grant time (hostEnv is for the catalog only)', async () => {
+    await writeFile(join(providersDir(t.home), 'harvest.yaml'), `${GOOD}hostEnv: [GITHUB_TOKEN]\n`);
+    const reg = await loadProviders(t.home);
+    expect(() => reg.find('harvest')).toThrow('providers/harvest.yaml: hostEnv is for the built-in catalog only.');
+  });
+
+  it('a constant validate header and a placeholder suffix are accepted; a check with no {token} is refused', () => {
+    const p = parseProviderText(
+      `${GOOD}placeholder: {prefix: k-, suffix: ZZ, length: 40}\nvalidate: {path: /me, headers: {Authorization: "Bearer {token}", X-Version: "2"}}\n`,
+      'x',
+    );
+    expect(p.placeholder).toMatchObject({ prefix: 'k-', suffix: 'ZZ', length: 40 });
+    expect(problem(`${GOOD}validate: {path: /me, headers: {X-Version: "2"}}\n`)).toContain('validate.headers: no header of the check holds {token}');
   });
 
   it('a token with a newline or space is refused (it could split a header)', async () => {

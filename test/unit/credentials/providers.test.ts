@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { anthropic, claude, github, npm, openai, providers } from '../../../src/credentials/providers/index.js';
+import { claude, github, npm, openai, providers } from '../../../src/credentials/providers/index.js';
+import { catalogProviders } from '../../../src/credentials/providers/registry.js';
 import { FAR_FUTURE_MS } from '../../../src/credentials/providers/claude.js';
 import { parseNpmrcTokens } from '../../../src/credentials/providers/npm.js';
 import type { Placeholders, StoredCredential } from '../../../src/credentials/types.js';
@@ -7,6 +8,8 @@ import { cred, jwt } from './helpers.js';
 
 const GH = 'ghp_REALSECRETREALSECRETREALSECRET1234';
 const ACCESS = jwt({ exp: 2_000_000_000, 'https://api.openai.com/auth': { chatgpt_account_id: 'acct-real-1', chatgpt_plan_type: 'pro' } });
+
+const anthropic = catalogProviders().find((p) => p.name === 'anthropic')!;
 
 const samples: Record<string, StoredCredential[]> = {
   github: [cred({ secret: { token: GH } })],
@@ -51,7 +54,7 @@ function b64urlJson(part: string): Record<string, unknown> {
 
 describe('providers', () => {
   it('registry lists one module per provider', () => {
-    expect(providers.map((p) => p.name)).toEqual(['github', 'anthropic', 'claude', 'openai', 'npm', 'aws']);
+    expect(providers.map((p) => p.name)).toEqual(['github', 'claude', 'openai', 'npm', 'aws']);
   });
 
   it('github injects Bearer on the API and uploads.github.com, Basic x-access-token on github.com, nothing on githubusercontent.com', () => {
@@ -68,8 +71,9 @@ describe('providers', () => {
     expect(p.files).toEqual([]);
   });
 
-  it('anthropic injects x-api-key; placeholder is sk-ant-api03-…', () => {
+  it('anthropic (a catalog entry) injects x-api-key; placeholder is sk-ant-api03-…', () => {
     const c = samples.anthropic![0]!;
+    expect(anthropic.envVars).toEqual(['ANTHROPIC_API_KEY']);
     expect(anthropic.injections(c)).toEqual([{ grant: 'anthropic', hosts: ['api.anthropic.com'], set: { 'x-api-key': c.secret.token } }]);
     expect(anthropic.placeholder(c).env.ANTHROPIC_API_KEY).toMatch(/^sk-ant-api03-[A-Za-z0-9_-]{93}AA$/);
   });

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MoatError } from '../../../src/errors.js';
 import { grantCredential } from '../../../src/credentials/grant.js';
-import { anthropic, claude, github, npm, openai } from '../../../src/credentials/providers/index.js';
+import { claude, github, npm, openai } from '../../../src/credentials/providers/index.js';
+import { catalogProviders } from '../../../src/credentials/providers/registry.js';
+import { startFakeUpstream } from '../../fakes/upstream.js';
 import { cred, fakeContext, fakeServer, json, tempHome, type FakeServer, type TempHome } from './helpers.js';
 
 const GOOD = 'ghp_GOODGOODGOODGOODGOODGOODGOODGOOD1234';
@@ -60,18 +62,42 @@ describe('validation against the provider API', () => {
     expect((await t.store.get('github'))?.secret.token).toBe('ghp_unchecked');
   });
 
-  it('anthropic, claude, openai and npm call their endpoints with the right header', async () => {
+  it('anthropic (a catalog entry) checks GET /v1/models?limit=1 on api.anthropic.com over TLS with x-api-key and anthropic-version', async () => {
+    const anthropic = catalogProviders().find((p) => p.name === 'anthropic')!;
+    const fake = await startFakeUpstream({
+      routes: {
+        '/v1/models': (req, res) => {
+          res.writeHead(req.headers['x-api-key'] === GOOD ? 200 : 401, { 'content-type': 'application/json' });
+          res.end('{"data":[]}');
+        },
+      },
+    });
+    try {
+      const env = { MOAT_TESTING: '1', MOAT_TEST_UPSTREAMS: `api.anthropic.com=127.0.0.1:${fake.httpsPort}`, MOAT_TEST_UPSTREAM_CA: fake.ca.certPem };
+      const out = await grantCredential('anthropic', t.store, stdinCtx(GOOD, env), { validate: true });
+      expect(out.validation?.summary).toBe('api.anthropic.com accepted it');
+      const got = fake.requests.at(-1)!;
+      expect(got).toMatchObject({ method: 'GET', path: '/v1/models?limit=1', host: 'api.anthropic.com' });
+      expect(got.headers['x-api-key']).toBe(GOOD);
+      expect(got.headers['anthropic-version']).toBe('2023-06-01');
+      expect((await t.store.get('anthropic'))?.secret.token).toBe(GOOD);
+      await expect(anthropic.validate(cred({ provider: 'anthropic', secret: { token: 'bad' } }), { baseUrl: '', env })).rejects.toThrow(
+        /api.anthropic.com rejected the anthropic token \(HTTP 401/,
+      );
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('claude, openai and npm call their endpoints with the right header', async () => {
     const opts = { baseUrl: api.url };
-    await anthropic.validate(cred({ provider: 'anthropic', secret: { token: GOOD } }), opts);
-    expect(api.requests.at(-1)).toMatchObject({ url: '/v1/models?limit=1' });
-    expect(api.requests.at(-1)!.headers['anthropic-version']).toBe('2023-06-01');
     await claude.validate(cred({ provider: 'claude', secret: { token: GOOD } }), opts);
     expect(api.requests.at(-1)!.headers['anthropic-beta']).toBe('oauth-2025-04-20');
     await openai.validate(cred({ provider: 'openai', kind: 'api-key', secret: { token: GOOD } }), opts);
     expect(api.requests.at(-1)).toMatchObject({ url: '/v1/models' });
     const npmOut = await npm.validate(cred({ provider: 'npm', secret: { '//registry.npmjs.org/': GOOD } }), opts);
     expect(npmOut.meta).toEqual({ login: 'npmuser' });
-    await expect(anthropic.validate(cred({ provider: 'anthropic', secret: { token: 'bad' } }), opts)).rejects.toThrow(/rejected the anthropic credential/);
+    await expect(claude.validate(cred({ provider: 'claude', secret: { token: 'bad' } }), opts)).rejects.toThrow(/rejected the claude credential/);
   });
 
   it('an unreachable or failing API suggests --no-validate', async () => {

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveGrants, type ResolvedGrants } from '../../../src/credentials/resolve.js';
+import { catalogProviders } from '../../../src/credentials/providers/registry.js';
 import type { StoredCredential } from '../../../src/credentials/types.js';
 import { GatewayHost } from '../../../src/daemon/gateways.js';
 import { startGrantRefresh } from '../../../src/daemon/refresh.js';
@@ -43,6 +44,8 @@ afterEach(async () => {
 
 /** A ChatGPT sign-in expiring `inMs` from now. */
 async function storeExpiring(inMs: number): Promise<StoredCredential> {
+  // Parse the built-in catalog first (once per process): under load it can take longer than the margin.
+  catalogProviders();
   const c = cred({
     provider: 'openai',
     kind: 'chatgpt',

@@ -5,6 +5,7 @@
  */
 import type http from 'node:http';
 import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileScrub, MAX_SCRUBBED_BODY } from '../../../src/gateway/response-scrub.js';
 import { type FakeUpstream, startFakeUpstream } from '../../fakes/upstream.js';
@@ -86,7 +87,26 @@ describe('the gateway scrubs echoed credentials', () => {
         res.end(body);
       }
     };
-    fake = await startFakeUpstream({ routes: { '/echo': echo, '/echo-chunked': echo } });
+    // An upstream that compresses whatever Moat asked for (Accept-Encoding: identity ignored).
+    const compressing =
+      (coding: string, encode: (b: Buffer) => Buffer) =>
+      (req: http.IncomingMessage, res: http.ServerResponse): void => {
+        const body = encode(Buffer.from(`{"you_sent":"${req.headers.authorization ?? ''}","pad":"${'x'.repeat(4000)}"}`));
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': coding, 'content-length': body.length });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      };
+    fake = await startFakeUpstream({
+      routes: {
+        '/echo': echo,
+        '/echo-chunked': echo,
+        '/gzip': compressing('gzip', (b) => zlib.gzipSync(b)),
+        '/deflate': compressing('deflate', (b) => zlib.deflateSync(b)),
+        '/br': compressing('br', (b) => zlib.brotliCompressSync(b)),
+        '/zstd': compressing('zstd', (b) => b),
+        '/stacked': compressing('gzip, br', (b) => zlib.brotliCompressSync(zlib.gzipSync(b))),
+        '/corrupt': compressing('gzip', (b) => Buffer.concat([zlib.gzipSync(b).subarray(0, 20), Buffer.from(`garbage ${TOKEN}`)])),
+      },
+    });
     h = await startHarness(
       {
         injections: [{ grant: 'acme', hosts: ['api.example.test'], set: { authorization: `Bearer ${TOKEN}` } }],
@@ -109,6 +129,50 @@ describe('the gateway scrubs echoed credentials', () => {
     expect(Number(r.headers['content-length'])).toBe(Buffer.byteLength(r.body));
     const ev = await waitFor(() => h.requestEvents().find((e) => e.url.endsWith('/echo')));
     expect(ev.scrubbed).toBe(2);
+  });
+
+  it.each(['gzip', 'deflate', 'br'])(
+    'ATTACK: an upstream that compresses anyway (%s): the body is decoded and scrubbed; the client gets it decoded',
+    async (coding) => {
+      const r = await fetchVia(h, 'api.example.test', { path: `/${coding}`, headers: { 'accept-encoding': 'gzip, deflate, br' } });
+      expect(r.status).toBe(200);
+      expect(fake.requests.at(-1)?.headers['accept-encoding']).toBe('identity');
+      expect(r.headers['content-encoding']).toBeUndefined();
+      expect(r.headers['content-length']).toBeUndefined();
+      expect(r.body).toBe(`{"you_sent":"Bearer ${PH}","pad":"${'x'.repeat(4000)}"}`);
+      const ev = await waitFor(() => h.requestEvents().find((e) => e.url.endsWith(`/${coding}`)));
+      expect(ev.scrubbed).toBe(1);
+    },
+  );
+
+  it.each([
+    ['zstd', 'zstd'],
+    ['stacked', 'gzip, br'],
+  ])('ATTACK: a coding Moat cannot decode (%s) is refused with 502, never passed on unsearched', async (path, coding) => {
+    const r = await fetchVia(h, 'api.example.test', { path: `/${path}` });
+    expect(r.status).toBe(502);
+    expect(r.body.trim()).toBe(
+      `api.example.test answered with a body encoded as ${coding} although Moat asked for none (Accept-Encoding: identity); Moat cannot check it for an echoed credential, so it is not passed on.`,
+    );
+    expect(r.body).not.toContain(TOKEN);
+  });
+
+  it('ATTACK: a body that stops decoding midway is cut, and the undecodable rest never reaches the client', async () => {
+    const got = await fetchVia(h, 'api.example.test', { path: '/corrupt' }).then(
+      (r) => r.body,
+      () => '',
+    );
+    expect(got).not.toContain(TOKEN);
+    expect(got).not.toContain('garbage');
+  });
+
+  it('a HEAD answer keeps its encoding headers; a compressed answer to a request without a credential is left as is', async () => {
+    const head = await fetchVia(h, 'api.example.test', { path: '/gzip', method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers['content-encoding']).toBe('gzip');
+    const plain = await fetchVia(h, 'other.example.test', { path: '/gzip', headers: { 'accept-encoding': 'gzip' } });
+    expect(plain.headers['content-encoding']).toBe('gzip');
+    expect(fake.requests.at(-1)?.headers['accept-encoding']).toBe('gzip');
   });
 
   it('a chunked body with the token split across chunks', async () => {

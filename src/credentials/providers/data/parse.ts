@@ -93,7 +93,7 @@ export function parseProviderText(text: string, display: string): ProviderFile {
       return issue.keys.map((k) => ({
         ...pos(keyNode(doc, issue.path, k)?.range?.[0]),
         path: pathText([...issue.path, k]),
-        message: `unknown key "${k}" (known: description, hosts, inject, placeholder, env, validate, prompt and their fields)`,
+        message: `unknown key "${k}" (known: description, hosts, inject, placeholder, env, validate, prompt, label and their fields)`,
       }));
     }
     const node = nodeAt(doc, issue.path);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { MoatError } from '../../../errors.js';
 import type { SecretSubstitution } from '../../../gateway/secret-substitution.js';
 import { shapedPlaceholder } from '../../secrets/placeholder.js';
@@ -32,18 +33,30 @@ export interface DataProvider extends Provider {
 
 /** The placeholder for `token`: the file's prefix and length when given, else the token's own shape. */
 export function dataPlaceholder(file: ProviderFile, token: string): string {
-  const { prefix, length, charset } = file.placeholder;
-  if (prefix === undefined && length === undefined) return shapedPlaceholder(token);
+  const { prefix, suffix, length, charset } = file.placeholder;
+  if (prefix === undefined && suffix === undefined && length === undefined) return shapedPlaceholder(token);
   const head = prefix ?? '';
-  const size = Math.max(20, (length ?? token.length) - head.length);
+  const tail = suffix ?? '';
+  const size = Math.max(20, (length ?? token.length) - head.length - tail.length);
   let out: string;
-  do out = head + randomFrom(CHARSETS[charset], size);
+  do out = head + randomFrom(CHARSETS[charset], size) + tail;
   while (out === token || token.includes(out) || out.includes(token));
   return out;
 }
 
+/**
+ * What the user approves by granting: where the token goes and how (hosts, and the header and format or
+ * substitution). Kept with the grant; a file edited afterwards no longer matches it.
+ */
+export function approvalDigest(file: ProviderFile): string {
+  const inject = 'header' in file.inject ? { header: file.inject.header.toLowerCase(), format: file.inject.format } : { substitute: true };
+  const hosts = [...new Set(file.hosts.map((h) => h.toLowerCase()))].sort();
+  return `sha256:${createHash('sha256').update(JSON.stringify({ hosts, inject })).digest('hex')}`;
+}
+
 export function dataProvider(name: string, file: ProviderFile, source: string): DataProvider {
-  const label = `${name} token`;
+  const approved = approvalDigest(file);
+  const label = file.label ?? `${name} token`;
   const placeholderOf = (cred: StoredCredential): string => cred.meta?.placeholder ?? dataPlaceholder(file, secretField(cred, 'token'));
   return {
     name,
@@ -51,21 +64,30 @@ export function dataProvider(name: string, file: ProviderFile, source: string): 
     hosts: file.hosts,
     source,
     file,
-    envVars: [],
+    envVars: [...(file.hostEnv ?? [])],
     // Unused: the check goes to the file's own host (check.ts).
     api: { envVar: '', defaultUrl: `https://${checkHost(file)}` },
 
     async grant(ctx) {
-      const { token, source: from } = await (file.prompt && ctx.isTTY && !ctx.tokenStdin
-        ? ctx.promptSecret(file.prompt).then((t) => ({ token: t.trim(), source: 'prompt' }))
-        : obtainToken(ctx, { provider: name, label, envVars: [] }));
+      const { token, source: from } = await obtainToken(ctx, { provider: name, label, envVars: [...(file.hostEnv ?? [])], prompt: file.prompt });
       if (!token) throw new MoatError(`No ${label} entered.`, { code: 'E_USAGE', hint: `moat grant ${name}` });
       if (UNSAFE_TOKEN.test(token))
         throw new MoatError(`The ${label} holds a space or control character, which no header can carry.`, {
           code: 'E_USAGE',
           hint: `Paste the token alone: printf %s "$TOKEN" | moat grant ${name} --token-stdin`,
         });
-      return { provider: name, kind: 'token', secret: { token }, source: from, meta: { placeholder: dataPlaceholder(file, token) } };
+      return { provider: name, kind: 'token', secret: { token }, source: from, meta: { placeholder: dataPlaceholder(file, token), approved } };
+    },
+
+    checkGrant(cred) {
+      if (cred.meta?.approved === approved) return;
+      // A built-in changes only with moat itself: a grant stored before moat kept the digest still holds.
+      if (cred.meta?.approved === undefined && source === 'built-in') return;
+      const what = source === 'built-in' ? `The built-in provider ${name}` : `The provider file providers/${name}.yaml`;
+      throw new MoatError(`${what} changed where the ${name} token goes (hosts or inject) since moat grant ${name} approved it, so moat will not send it.`, {
+        code: 'E_CREDENTIAL',
+        hint: `Check the file, then approve it again: moat grant ${name}`,
+      });
     },
 
     async validate(cred, opts) {

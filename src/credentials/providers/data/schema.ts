@@ -102,6 +102,15 @@ const format = z
   })
   .describe('The header value, with {token} where the real token goes: "Bearer {token}", "token {token}", "{token}".');
 
+/** A validate header's value: a format with {token}, or a constant (e.g. an API version header). */
+const checkValue = z
+  .string()
+  .superRefine((v, ctx) => {
+    if (CONTROL.test(v)) ctx.addIssue({ code: 'custom', message: 'the value holds a control character (CR, LF, …), which would split the header' });
+    else if (/[{}]/.test(v.replaceAll('{token}', ''))) ctx.addIssue({ code: 'custom', message: 'only {token} may appear in braces: e.g. "Bearer {token}"' });
+  })
+  .describe('A header value of the check: {token} is the token; a value without it is sent as written.');
+
 const hostPattern = z.string().superRefine((v, ctx) => {
   try {
     // A granted host is one the policy lets a run reach even on this machine (it counts as named), so a
@@ -149,6 +158,11 @@ export const providerFileSchema = z
           .optional()
           .describe('The placeholder starts with this (the token format the tools check, e.g. lin_api_); default: the token’s own.'),
         length: z.number().int().min(20).max(512).optional().describe('Total length; default: the granted token’s length.'),
+        suffix: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{0,8}$/, 'the suffix may hold only letters, digits, ".", "_" and "-" (at most 8)')
+          .optional()
+          .describe('The placeholder ends with this (e.g. AA for Anthropic keys).'),
         charset: z.enum(['base62', 'hex', 'digits', 'base64url']).default('base62').describe('Characters of the random part.'),
       })
       .strict()
@@ -163,17 +177,31 @@ export const providerFileSchema = z
         host: z.string().optional().describe('One of hosts (not a wildcard); default: the first exact one.'),
         path: z.string().regex(VALIDATE_PATH, 'the path starts with "/" and holds no spaces or control characters'),
         status: z.number().int().min(100).max(599).default(200),
-        headers: z.record(headerName, format).optional().describe('Headers of the check (default: the inject header); {token} is the token.'),
+        headers: z
+          .record(headerName, checkValue)
+          .optional()
+          .describe('Headers of the check (default: the inject header); {token} is the token, which one of them must hold.'),
         body: z.string().max(4096).optional().describe('A JSON body for POST.'),
       })
       .strict()
       .optional()
       .describe('A request moat grant NAME sends over HTTPS to check the token.'),
     prompt: z.string().max(300).optional().describe('What moat grant NAME asks for (hidden input).'),
+    label: z
+      .string()
+      .regex(/^[A-Za-z0-9 ._-]{1,40}$/, 'the label holds only letters, digits, spaces, ".", "_" and "-" (at most 40)')
+      .optional()
+      .describe('What messages call the token, e.g. "Acme API key" (default: "NAME token").'),
+    hostEnv: z.array(envName).min(1).optional().describe('Built-in catalog only: host variables moat grant NAME takes the token from before it asks.'),
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.placeholder.prefix !== undefined && v.placeholder.length !== undefined && v.placeholder.length - v.placeholder.prefix.length < 20)
+    const fixedLength = (v.placeholder.prefix ?? '').length + (v.placeholder.suffix ?? '').length;
+    if (
+      (v.placeholder.prefix !== undefined || v.placeholder.suffix !== undefined) &&
+      v.placeholder.length !== undefined &&
+      v.placeholder.length - fixedLength < 20
+    )
       ctx.addIssue({ code: 'custom', path: ['placeholder', 'length'], message: 'leave at least 20 random characters after the prefix' });
     if (v.prompt !== undefined && CONTROL.test(v.prompt)) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'the prompt holds a control character' });
     if (v.description !== undefined && CONTROL.test(v.description))
@@ -184,6 +212,8 @@ export const providerFileSchema = z
       if (!host) ctx.addIssue({ code: 'custom', path: ['validate'], message: 'every host is a wildcard: name the host to check with validate.host' });
       else if (!exact.includes(host))
         ctx.addIssue({ code: 'custom', path: ['validate', 'host'], message: `"${host}" is not one of hosts (a wildcard does not count)` });
+      if (v.validate.headers && !Object.values(v.validate.headers).some((h) => h.includes('{token}')))
+        ctx.addIssue({ code: 'custom', path: ['validate', 'headers'], message: 'no header of the check holds {token}: e.g. Authorization: "Bearer {token}"' });
       if ('substitute' in v.inject && !v.validate.headers)
         ctx.addIssue({
           code: 'custom',
