@@ -46,10 +46,10 @@ export async function resolveRunSandbox(
 ): Promise<SandboxChoice> {
   // The daemon's list (it follows the engine's reloads) when it is of this same engine; else the engine's own answer.
   const cached = await known?.catch(() => undefined);
-  const { defaultRuntime, runtimes, address } =
+  const { defaultRuntime, runtimes, address, engine } =
     cached && runtime.address !== undefined && cached.address === runtime.address ? cached : await runtime.runtimes();
-  const choice = chooseSandbox(request, runtimes, defaultRuntime, address);
-  if (choice.fallback && (await firstTime(noticeFile(home)))) warn(runcNotice(choice.fallback));
+  const choice = chooseSandbox(request, runtimes, defaultRuntime, address, engine);
+  if (choice.fallback && (await firstTime(noticeFile(home)))) warn(runcNotice(choice.fallback, engine));
   return choice;
 }
 

@@ -116,7 +116,7 @@ export interface ContainerRuntime {
   /** `engine` is the product's version; `product` which engine it is (absent: Docker). */
   version(): Promise<{ engine: string; api: string; os: string; arch: string; product?: EngineName }>;
   /** The OCI runtimes the engine has registered (by name), its default one, and the engine's address. */
-  runtimes(): Promise<{ defaultRuntime: string; runtimes: Record<string, EngineRuntimeInfo>; address: string }>;
+  runtimes(): Promise<{ defaultRuntime: string; runtimes: Record<string, EngineRuntimeInfo>; address: string; engine?: EngineName }>;
 
   create(spec: ContainerSpec): Promise<string>;
   attach(id: string, tty: boolean): Promise<AttachedStreams>;

@@ -92,7 +92,7 @@ export class DockerRuntime implements ContainerRuntime {
     const i = await this.call('list its runtimes', () =>
       this.api.json<{ DefaultRuntime?: string; Runtimes?: Record<string, EngineRuntimeInfo> | null }>('GET', '/info'),
     );
-    return { defaultRuntime: i.DefaultRuntime ?? 'runc', runtimes: i.Runtimes ?? {}, address: this.api.address };
+    return { defaultRuntime: i.DefaultRuntime ?? 'runc', runtimes: i.Runtimes ?? {}, address: this.api.address, engine: await this.api.engine() };
   }
 
   async create(spec: ContainerSpec): Promise<string> {
