@@ -110,50 +110,10 @@ fi
 # Installs a runsc that works (Debian 12: from bookworm-backports) and registers it; MOAT_SETUP_GVISOR=0 skips.
 bash scripts/setup-gvisor.sh || say "gVisor set-up failed; runs use runc (see above)"
 
-# 6b. Podman (opt-in: MOAT_SETUP_PODMAN=1): a second engine, reached through its Docker-compatible API
-# (DOCKER_HOST=unix:///run/podman/podman.sock, or `engine: podman` in ~/.moat/config.yaml). Rootful: the
-# API socket is started in the background (log: /var/log/moat-podman.log). Opt-in because it installs
-# packages and copies the base image (no registry is pulled: it is loaded from Docker).
-PODMAN_SOCK=/run/podman/podman.sock
-podman_ok() { curl -sf --max-time 5 --unix-socket "$PODMAN_SOCK" http://d/_ping >/dev/null 2>&1; }
-if [ "${MOAT_SETUP_PODMAN:-0}" = 1 ]; then
-  if ! is_root; then
-    say "Podman set-up needs root: sudo MOAT_SETUP_PODMAN=1 bash scripts/setup.sh"
-  else
-    # catatonit: runs start with an init (Init: true), which Podman looks for at /usr/libexec/podman/catatonit.
-    if ! command -v podman >/dev/null 2>&1 || [ ! -x /usr/libexec/podman/catatonit ]; then
-      say "installing Podman (podman, catatonit)"
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman catatonit >/dev/null
-    fi
-    # Rootful Podman raises every container's open-file and process limits to 1048576; where root may not
-    # raise limits (no CAP_SYS_RESOURCE, as in some VMs) every start fails: cap them at what this host allows.
-    ulimits=/etc/containers/containers.conf.d/moat-ulimits.conf
-    capeff=$((16#$(awk '/^CapEff/{print $2}' /proc/self/status)))
-    if [ $(((capeff >> 24) & 1)) = 0 ] && [ ! -f "$ulimits" ]; then
-      nofile="$(ulimit -Hn)"; nproc="$(ulimit -Hu)"
-      if [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; then nproc=32768; fi
-      mkdir -p "$(dirname "$ulimits")"
-      printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n' "$nofile" "$nofile" "$nproc" "$nproc" >"$ulimits"
-      say "root may not raise resource limits here: Podman containers get nofile=$nofile nproc=$nproc ($ulimits)"
-      if podman_ok; then kill "$(pgrep -f "podman system service .*$PODMAN_SOCK" | head -n1)" 2>/dev/null || true; sleep 1; fi
-    fi
-    if ! podman_ok; then
-      say "starting Podman's API socket in the background ($PODMAN_SOCK, log: /var/log/moat-podman.log)"
-      mkdir -p "$(dirname "$PODMAN_SOCK")"
-      nohup podman system service --time=0 "unix://$PODMAN_SOCK" >>/var/log/moat-podman.log 2>&1 &
-      for _ in $(seq 1 30); do podman_ok && break; sleep 1; done
-      podman_ok || die "Podman's API socket did not come up within 30 s; see /var/log/moat-podman.log."
-    fi
-    if ! podman image exists "$BASE_IMAGE"; then
-      say "loading $BASE_IMAGE into Podman from Docker"
-      docker save "$BASE_IMAGE" | podman load -q >/dev/null || die "Could not load $BASE_IMAGE into Podman; load it by hand: docker save $BASE_IMAGE | sudo podman load"
-      # `docker save` of a short name loads as localhost/NAME; builds and runs name it as Docker does.
-      case "$BASE_IMAGE" in */*) ;; *) podman tag "localhost/$BASE_IMAGE" "docker.io/library/$BASE_IMAGE" 2>/dev/null || true ;; esac
-    fi
-    say "Podman $(podman version --format '{{.Server.Version}}' 2>/dev/null || podman --version) answers at unix://$PODMAN_SOCK (use it: DOCKER_HOST=unix://$PODMAN_SOCK, or engine: podman in ~/.moat/config.yaml)"
-  fi
-fi
+# 6b. Podman: a second engine (its Docker-compatible API at /run/podman/podman.sock); the e2e suite runs its
+# Podman project when the socket answers. Installs podman, starts the API, loads the base image from Docker
+# (about a minute the first time); MOAT_SETUP_PODMAN=0 skips it.
+bash scripts/setup-podman.sh || say "Podman set-up failed; the Podman e2e project is skipped (see above)"
 
 # 7. `moat` on PATH
 if ! command -v moat >/dev/null 2>&1 || [ "$(readlink -f "$(command -v moat)")" != "$(readlink -f bin/moat)" ]; then

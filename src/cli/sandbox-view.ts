@@ -12,11 +12,11 @@ export interface SandboxView {
 
 /** The sandbox a run started here gets (MOAT_SANDBOX, else what the engine has), for `moat status`. */
 export async function sandboxView(ctx: CliContext): Promise<SandboxView> {
-  const { defaultRuntime, runtimes, address } = await ctx.runtime.runtimes();
+  const { defaultRuntime, runtimes, address, engine } = await ctx.runtime.runtimes();
   try {
-    const c = chooseSandbox(requestedSandbox(undefined, ctx.env, undefined), runtimes, defaultRuntime, address);
+    const c = chooseSandbox(requestedSandbox(undefined, ctx.env, undefined), runtimes, defaultRuntime, address, engine);
     if (c.sandbox === 'gvisor') return { sandbox: 'gvisor', line: "gvisor (runs get gVisor's kernel)" };
-    return { sandbox: 'runc', line: "runc (runs share this host's kernel)", ...(c.fallback ? { notice: runcNotice(c.fallback) } : {}) };
+    return { sandbox: 'runc', line: "runc (runs share this host's kernel)", ...(c.fallback ? { notice: runcNotice(c.fallback, engine) } : {}) };
   } catch (err) {
     const hint = (err as { hint?: string }).hint;
     return { line: (err as Error).message, ...(hint ? { notice: hint } : {}) };

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { EngineName } from '../runtime/engine.js';
 import type { EngineRuntimeInfo } from '../runtime/sandbox.js';
 
 /** The engine's runtimes as `ContainerRuntime.runtimes()` gives them (a run's sandbox is chosen from them). */
@@ -9,6 +10,8 @@ export interface EngineRuntimes {
   address: string;
   /** The CPUs the engine has (a container may use at most these). */
   cpus?: number;
+  /** The engine that listed them (absent: Docker). */
+  engine?: EngineName;
 }
 
 /** What the cache needs from the engine: its runtimes (GET /info) and its own events. */

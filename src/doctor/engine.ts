@@ -1,7 +1,7 @@
 /** The engine (reachable, version, API version) and the sandbox runs get on it (gVisor's runsc, else runc). */
 import { EngineUnavailable } from './engine-probe.js';
 import { MoatError } from '../errors.js';
-import { chooseSandbox, GVISOR_FIX } from '../runtime/sandbox.js';
+import { chooseSandbox, gvisorFix } from '../runtime/sandbox.js';
 import { requestedSandbox } from '../run/sandbox-choice.js';
 import { fail, ok, warn, type Check, type CheckResult, type DoctorContext } from './types.js';
 
@@ -54,12 +54,12 @@ export const sandboxCheck: Check = {
       // What a run here gets: MOAT_SANDBOX as a run would read it (moat.yaml and --sandbox are per run).
       let choice;
       try {
-        choice = chooseSandbox(requestedSandbox(undefined, ctx.env, undefined), f.runtimes, f.defaultRuntime, f.address);
+        choice = chooseSandbox(requestedSandbox(undefined, ctx.env, undefined), f.runtimes, f.defaultRuntime, f.address, f.product);
       } catch (err) {
-        if (err instanceof MoatError) return fail('sandbox', err.message, err.hint ?? GVISOR_FIX);
+        if (err instanceof MoatError) return fail('sandbox', err.message, err.hint ?? gvisorFix(f.product));
         throw err;
       }
-      if (choice.fallback) return warn('sandbox', `runs use runc (this host's kernel): ${choice.fallback}`, GVISOR_FIX);
+      if (choice.fallback) return warn('sandbox', `runs use runc (this host's kernel): ${choice.fallback}`, gvisorFix(f.product));
       return ok(
         'sandbox',
         choice.sandbox === 'gvisor' ? `runs use gVisor (runtime "${choice.engineRuntime ?? 'runsc'}")` : 'runs use runc (MOAT_SANDBOX=runc)',

@@ -195,7 +195,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
 
 /** When the build was refused hosts, that is the likely cause: name them and the setting that allows them. */
 function refusedHint(trace: BuildTrace): string | undefined {
-  const hosts = [...trace.refused.keys()].map((h) => sanitizeForTerminal(h.slice(0, 100)));
+  const hosts = [...trace.refused.keys()].sort().map((h) => sanitizeForTerminal(h.slice(0, 100)));
   if (hosts.length === 0) return undefined;
   const shown = hosts.slice(0, 5).join(', ') + (hosts.length > 5 ? ` and ${hosts.length - 5} more` : '');
   return `The build was refused ${shown} (image builds reach only their registries). If the recipe needs them, add them to build.allow_hosts in ~/.moat/config.yaml.`;

@@ -49,8 +49,8 @@ export async function chooseRunSandbox(
   request: SandboxRequest | undefined,
   warn: (m: string) => void,
 ): Promise<SandboxChoice> {
-  const choice = chooseSandbox(request, facts.runtimes, facts.defaultRuntime, facts.address);
-  if (choice.fallback && (await firstTime(noticeFile(home)))) warn(runcNotice(choice.fallback));
+  const choice = chooseSandbox(request, facts.runtimes, facts.defaultRuntime, facts.address, facts.engine);
+  if (choice.fallback && (await firstTime(noticeFile(home)))) warn(runcNotice(choice.fallback, facts.engine));
   return choice;
 }
 

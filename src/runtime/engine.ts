@@ -36,8 +36,7 @@ export function podmanSocket(env: NodeJS.ProcessEnv, uid: number | undefined = p
 }
 
 /** How to start Podman's API socket (as setup.sh does). */
-export const PODMAN_SERVICE_FIX =
-  'sudo MOAT_SETUP_PODMAN=1 bash scripts/setup.sh, or by hand: sudo podman system service --time=0 unix:///run/podman/podman.sock &';
+export const PODMAN_SERVICE_FIX = 'sudo bash scripts/setup.sh, or by hand: sudo podman system service --time=0 unix:///run/podman/podman.sock &';
 
 /** The engine that answered is not the one ~/.moat/config.yaml names: refused, never used instead. */
 export function engineMismatch(expected: EngineName, found: EngineName, address: string): MoatError {

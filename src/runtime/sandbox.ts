@@ -4,6 +4,7 @@
  * choice is made from the engine's registered runtimes (`GET /info`), never assumed.
  */
 import { MoatError } from '../errors.js';
+import type { EngineName } from './engine.js';
 
 export const SANDBOXES = ['gvisor', 'runc'] as const;
 export type Sandbox = (typeof SANDBOXES)[number];
@@ -31,6 +32,17 @@ export const RUNSC_DAEMON_JSON = `{"runtimes":{"runsc":{"path":"/usr/bin/runsc",
  * (20221219) answers EINVAL to statx, so ls and stat fail inside it; bookworm-backports has 20240729.
  */
 export const GVISOR_FIX = `sudo bash scripts/setup.sh, or by hand: install runsc 20240729 or newer (Debian 12: sudo apt-get install -t bookworm-backports runsc), merge ${RUNSC_DAEMON_JSON} into /etc/docker/daemon.json and reload the engine (sudo kill -HUP $(pidof dockerd))`;
+
+/**
+ * Podman lists a runsc it knows of (in its compat `GET /info`) but its API cannot give it runtime arguments
+ * (containers.conf names a runtime by its path only; `--runtime-flag` on the service would reach runc too),
+ * and runsc without them cannot start a moat run: gVisor is Docker-only.
+ */
+export const PODMAN_NO_GVISOR = "gVisor is Docker-only: Podman's API cannot give runsc the runtime arguments moat's transport needs";
+
+/** How to get gVisor on this engine. */
+export const gvisorFix = (engine: EngineName = 'docker'): string =>
+  engine === 'podman' ? 'run with Docker (engine: docker in ~/.moat/config.yaml, DOCKER_HOST unset) and sudo bash scripts/setup.sh' : GVISOR_FIX;
 
 /** A registered runsc: its name with the engine and the arguments it lacks (none when it fits). */
 export interface RunscRuntime {
@@ -71,13 +83,17 @@ export function chooseSandbox(
   runtimes: Record<string, EngineRuntimeInfo>,
   defaultRuntime: string,
   address: string,
+  engine: EngineName = 'docker',
 ): SandboxChoice {
-  const runsc = findRunsc(runtimes);
-  const problem = !runsc
-    ? `the engine at ${address} has no runsc runtime registered`
-    : runsc.missingArgs.length > 0
-      ? `the engine's runsc runtime "${runsc.name}" lacks the runtime arguments ${runsc.missingArgs.join(' ')} the gateway transport needs`
-      : undefined;
+  const runsc = engine === 'podman' ? undefined : findRunsc(runtimes);
+  const problem =
+    engine === 'podman'
+      ? PODMAN_NO_GVISOR
+      : !runsc
+        ? `the engine at ${address} has no runsc runtime registered`
+        : runsc.missingArgs.length > 0
+          ? `the engine's runsc runtime "${runsc.name}" lacks the runtime arguments ${runsc.missingArgs.join(' ')} the gateway transport needs`
+          : undefined;
   if (requested?.sandbox === 'runc') {
     // runc by name; on an engine whose default is another runtime, ask for runc explicitly.
     return { sandbox: 'runc', ...(defaultRuntime !== 'runc' && 'runc' in runtimes ? { engineRuntime: 'runc' } : {}) };
@@ -86,13 +102,16 @@ export function chooseSandbox(
   if (requested) {
     throw new MoatError(`gVisor was asked for (${requested.source}) but ${problem}.`, {
       code: 'E_ENGINE',
-      hint: `Install and register it: ${GVISOR_FIX}; or run under runc with --sandbox runc.`,
+      hint:
+        engine === 'podman'
+          ? `For gVisor, ${gvisorFix(engine)}; or run under runc with --sandbox runc.`
+          : `Install and register it: ${GVISOR_FIX}; or run under runc with --sandbox runc.`,
     });
   }
   return { sandbox: 'runc', fallback: problem ?? 'gVisor is not available' };
 }
 
 /** The one-line notice for a run that falls back to runc (said once per home, and by status and doctor). */
-export function runcNotice(reason: string): string {
-  return `Runs use runc and share this host's kernel: ${reason}. For gVisor isolation: ${GVISOR_FIX}.`;
+export function runcNotice(reason: string, engine: EngineName = 'docker'): string {
+  return `Runs use runc and share this host's kernel: ${reason}. For gVisor isolation: ${gvisorFix(engine)}.`;
 }

@@ -115,8 +115,8 @@ export interface ContainerRuntime {
   ping(): Promise<void>;
   /** `engine` is the product's version; `product` which engine it is (absent: Docker). */
   version(): Promise<{ engine: string; api: string; os: string; arch: string; product?: EngineName }>;
-  /** The OCI runtimes the engine has registered (by name), its default one, the engine's address and its CPU count (NCPU). */
-  runtimes(): Promise<{ defaultRuntime: string; runtimes: Record<string, EngineRuntimeInfo>; address: string; cpus?: number }>;
+  /** The OCI runtimes the engine has registered (by name), its default one, the engine's address and name, and its CPU count (NCPU). */
+  runtimes(): Promise<{ defaultRuntime: string; runtimes: Record<string, EngineRuntimeInfo>; address: string; engine?: EngineName; cpus?: number }>;
 
   create(spec: ContainerSpec): Promise<string>;
   attach(id: string, tty: boolean): Promise<AttachedStreams>;

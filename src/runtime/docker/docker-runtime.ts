@@ -93,7 +93,13 @@ export class DockerRuntime implements ContainerRuntime {
       this.api.json<{ DefaultRuntime?: string; Runtimes?: Record<string, EngineRuntimeInfo> | null; NCPU?: number }>('GET', '/info'),
     );
     const cpus = typeof i.NCPU === 'number' && Number.isInteger(i.NCPU) && i.NCPU > 0 ? i.NCPU : undefined;
-    return { defaultRuntime: i.DefaultRuntime ?? 'runc', runtimes: i.Runtimes ?? {}, address: this.api.address, ...(cpus ? { cpus } : {}) };
+    return {
+      defaultRuntime: i.DefaultRuntime ?? 'runc',
+      runtimes: i.Runtimes ?? {},
+      address: this.api.address,
+      engine: await this.api.engine(),
+      ...(cpus ? { cpus } : {}),
+    };
   }
 
   async create(spec: ContainerSpec): Promise<string> {

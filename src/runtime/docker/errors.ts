@@ -56,7 +56,7 @@ export function dockerError(err: unknown, what: string, address: string, engine?
     // does not let root raise them (no CAP_SYS_RESOURCE) needs lower defaults.
     return new MoatError(`Podman could not ${what}: this host does not let it raise the container's resource limits (${message.trim().slice(0, 200)}).`, {
       code: 'E_ENGINE',
-      hint: 'Run sudo MOAT_SETUP_PODMAN=1 bash scripts/setup.sh (it sets default_ulimits in /etc/containers/containers.conf.d/moat-ulimits.conf and restarts the service).',
+      hint: 'Run sudo bash scripts/setup.sh (it sets default_ulimits in /etc/containers/containers.conf.d/moat-ulimits.conf and restarts the API service it started; restart one you started yourself).',
       exitCode: 125,
       cause: err,
     });

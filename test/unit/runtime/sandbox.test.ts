@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseSandbox, findRunsc, RUNSC_ARGS } from '../../../src/runtime/sandbox.js';
+import { chooseSandbox, findRunsc, runcNotice, RUNSC_ARGS } from '../../../src/runtime/sandbox.js';
 import { requestedSandbox } from '../../../src/run/sandbox-choice.js';
 import { MoatError } from '../../../src/errors.js';
 // @ts-expect-error -- a plain .mjs script without types
@@ -45,6 +45,31 @@ describe('chooseSandbox', () => {
   it('runc when asked, by name when the engine defaults to another runtime', () => {
     expect(chooseSandbox({ sandbox: 'runc', source: 'moat.yaml' }, { runc: {}, runsc }, 'runc', ADDR)).toEqual({ sandbox: 'runc' });
     expect(chooseSandbox({ sandbox: 'runc', source: 'moat.yaml' }, { runc: {}, runsc }, 'runsc', ADDR)).toEqual({ sandbox: 'runc', engineRuntime: 'runc' });
+  });
+
+  it('on Podman, gVisor is Docker-only: runc by default, with a notice that points at Docker and not at daemon.json', () => {
+    // Podman's compat /info lists a runsc it knows of, never with runtime arguments.
+    const podman = { runc: { path: '/usr/bin/runc' }, runsc: { path: '/usr/bin/runsc' } };
+    const c = chooseSandbox(undefined, podman, 'runc', 'unix:///run/podman/podman.sock', 'podman');
+    expect(c).toEqual({ sandbox: 'runc', fallback: expect.stringContaining('gVisor is Docker-only') as unknown });
+    const notice = runcNotice(c.fallback ?? '', 'podman');
+    expect(notice).toContain('engine: docker in ~/.moat/config.yaml');
+    expect(notice).not.toContain('daemon.json');
+    // Even a runsc listed with the arguments is not used through Podman's API.
+    expect(chooseSandbox(undefined, { runsc }, 'runc', 'unix:///run/podman/podman.sock', 'podman').sandbox).toBe('runc');
+  });
+
+  it('on Podman, asking for gVisor is an error that says it is Docker-only, with the fix', () => {
+    let err: unknown;
+    try {
+      chooseSandbox({ sandbox: 'gvisor', source: '--sandbox' }, { runsc }, 'runc', 'unix:///run/podman/podman.sock', 'podman');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MoatError);
+    expect((err as MoatError).message).toContain('gVisor is Docker-only');
+    expect((err as MoatError).hint).toContain('--sandbox runc');
+    expect((err as MoatError).hint).not.toContain('daemon.json');
   });
 });
 
