@@ -5,7 +5,7 @@ import { Transform, type TransformCallback } from 'node:stream';
  * connection Moat strips the client's Sec-WebSocket-Extensions, so no frame is compressed; every data
  * frame's payload (text, binary, continuation) is searched as one stream in arrival order, so a value
  * split across fragments or frames is still found, and replaced in place by a placeholder of the same
- * byte length: frame headers never change. While the payload seen so far ends with the start of a value,
+ * byte length: frame headers never change. While the payload of a message so far ends with the start of a value,
  * everything after that start (frame headers, control frames) is held back, so order is kept; control
  * frames (close reason, ping) are searched whole. A frame Moat cannot read as plain bytes (masked by the
  * server, or with an RSV bit, i.e. an extension nobody negotiated) ends the connection, as a client must.
@@ -39,6 +39,8 @@ export class FrameScrub extends Transform {
   /** Payload bytes left in the current frame; -1 while its header is being read. */
   private left = -1;
   private control = false;
+  /** The current frame ends its message (FIN). */
+  private fin = false;
   private controlPayload: Buffer[] = [];
   /** Output not yet released (held while `tail` is not empty). */
   private queue: Buffer[] = [];
@@ -103,6 +105,9 @@ export class FrameScrub extends Transform {
       len = Number(big);
     }
     this.control = (b0 & 0x0f) >= 8;
+    // RFC 6455 §5.5: a control frame is never fragmented and carries at most 125 bytes (it is held whole).
+    if (this.control && (len > 125 || !(b0 & 0x80))) return 'the server sent a WebSocket control frame longer than 125 bytes or fragmented';
+    this.fin = (b0 & 0x80) !== 0;
     this.push1(h);
     this.left = len;
     if (len === 0) this.endFrame();
@@ -110,6 +115,10 @@ export class FrameScrub extends Transform {
   }
 
   private endFrame(): void {
+    // A data message complete: what it ends with is released, not held for the next message (a message
+    // ending with a value's first bytes would otherwise stall until the server spoke again). A value split
+    // across fragments of one message is still found; one split across two messages is not.
+    if (!this.control && this.fin) this.tail = [];
     if (this.control) {
       // At most 125 bytes (RFC 6455 §5.5): searched on their own.
       const whole = Buffer.concat(this.controlPayload);

@@ -71,8 +71,8 @@ describe('the frame scrubber', () => {
     frame(0x0, text.slice(cut, cut + 9), false),
     frame(0x0, text.slice(cut + 9), true),
     frame(0x2, Buffer.concat([Buffer.from('bin:'), Buffer.from(TOKEN), Buffer.alloc(300, 0x2e)])), // binary, 16-bit length
-    frame(0x1, TOKEN.slice(0, 10)), // split across two whole messages
-    frame(0x1, TOKEN.slice(10)),
+    frame(0x1, TOKEN.slice(0, 10), false), // split across two fragments, nothing between
+    frame(0x0, TOKEN.slice(10)),
     frame(0x8, Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from(`bye ${TOKEN}`)])), // a close reason
   ]);
   const input = payloads(stream);
@@ -90,6 +90,26 @@ describe('the frame scrubber', () => {
     expect(got.data.split(PH)).toHaveLength(5);
     expect(got.control).toEqual(['ping', `\x03\xe8bye ${PH}`]);
     expect(r.n).toBe(5);
+  });
+
+  it('a message ending with the first bytes of a value is released at its end, not held until the next one', async () => {
+    let n = 0;
+    const t = compileScrub([{ value: TOKEN, placeholder: PH }]).frames(() => (n += 1))!;
+    const out: Buffer[] = [];
+    t.on('data', (c: Buffer) => out.push(c));
+    const sent = Buffer.concat([frame(0x1, 'yes, acme'), frame(0xa, ''), frame(0xa, 'pong')]);
+    t.write(sent);
+    // Nothing else is written: everything must already be out (before the fix the tail "acme" held it all).
+    await new Promise((r) => setImmediate(r));
+    expect(Buffer.concat(out)).toEqual(sent);
+    expect(n).toBe(0);
+  });
+
+  it('ATTACK: a control frame announcing more than 125 bytes, or fragmented, ends the connection (never held in memory)', async () => {
+    const huge = Buffer.from([0x89, 127, 0, 0, 0, 1, 0, 0, 0, 0]); // a ping announcing 4 GiB
+    expect((await scrubbed(Buffer.concat([huge, Buffer.alloc(4096)]), 512)).error?.message).toMatch(/control frame/);
+    const fragmented = frame(0x9, 'ping', false);
+    expect((await scrubbed(fragmented, 64)).error?.message).toMatch(/control frame/);
   });
 
   it('a stream without the value passes unchanged', async () => {
