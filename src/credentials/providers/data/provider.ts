@@ -54,6 +54,11 @@ export function approvalDigest(file: ProviderFile): string {
   return `sha256:${createHash('sha256').update(JSON.stringify({ hosts, inject })).digest('hex')}`;
 }
 
+/** How a file injects its token, for the user: the header, or substitution of its placeholder. */
+function injectionText(file: ProviderFile): string {
+  return 'header' in file.inject ? `in the ${file.inject.header} header` : 'wherever its placeholder appears';
+}
+
 export function dataProvider(name: string, file: ProviderFile, source: string): DataProvider {
   const approved = approvalDigest(file);
   const label = file.label ?? `${name} token`;
@@ -69,6 +74,9 @@ export function dataProvider(name: string, file: ProviderFile, source: string): 
     api: { envVar: '', defaultUrl: `https://${checkHost(file)}` },
 
     async grant(ctx) {
+      // A user's file says where the token goes: shown before the token is asked for (or checked), since
+      // its label and prompt are the file's own words and could name another service.
+      if (source !== 'built-in') ctx.log(`${source} sends this token to ${file.hosts.join(', ')} (${injectionText(file)}).`);
       const { token, source: from } = await obtainToken(ctx, { provider: name, label, envVars: [...(file.hostEnv ?? [])], prompt: file.prompt });
       if (!token) throw new MoatError(`No ${label} entered.`, { code: 'E_USAGE', hint: `moat grant ${name}` });
       if (UNSAFE_TOKEN.test(token))
