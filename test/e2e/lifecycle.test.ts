@@ -5,7 +5,7 @@
 import { spawnSync, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -92,11 +92,16 @@ describe.concurrent('lifecycle', () => {
 
   it('attach to a detached run shows its later output and propagates its exit code', async () => {
     const cwd = await workspace('attach');
-    const script = 'i=1; while [ $i -le 20 ]; do echo line$i; i=$((i+1)); sleep 0.2; done; exit 7';
+    // The run ticks until the test has seen its attach receive a tick (so the attach is surely in before
+    // the lines, however slow the machine), then prints 20 lines and exits 7.
+    const script = 'while [ ! -e go ]; do echo tick; sleep 0.2; done; i=1; while [ $i -le 20 ]; do echo line$i; i=$((i+1)); done; exit 7';
     const r = await moat(['run', '-d', '--', 'sh', '-c', script], { home, cwd });
     expect(r.code).toBe(0);
     const { id } = parseDetached(r.stdout);
-    const a = await moat(['attach', id], { home, cwd });
+    const attach = startMoat(['attach', id], { home, cwd });
+    await waitFor(() => attach.stdout().includes('tick\n'), 30_000, 'the attach to show a tick');
+    await writeFile(join(cwd, 'go'), '');
+    const a = await attach.done;
     expect(a.stderr).not.toContain('    at ');
     expect(a.stdout).toContain('line20\n');
     expect(a.code).toBe(7);
@@ -105,7 +110,7 @@ describe.concurrent('lifecycle', () => {
     // The daemon recorded every line, before and after the attach.
     const logs = await waitFor(
       async () => {
-        const l = await readLogs(home, id);
+        const l = (await readLogs(home, id)).filter((x) => x.line.startsWith('line'));
         return l.length >= 20 ? l : undefined;
       },
       10_000,
