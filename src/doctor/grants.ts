@@ -33,12 +33,16 @@ export const grantsCheck: Check = {
   name: 'grants',
   onTimeout: { detail: 'reading the grants took too long (the keychain may be locked)', fix: 'Unlock the OS keychain and run moat doctor again' },
   async run(ctx) {
-    const [{ CredentialStore }, { findProvider }, { displayGrantName }, sources] = await Promise.all([
+    const [{ CredentialStore }, { findProvider }, { displayGrantName }, sources, { loadProviders }] = await Promise.all([
       import('../credentials/store.js'),
       import('../credentials/providers/index.js'),
       import('../credentials/providers/ssh.js'),
       import('./grant-sources.js'),
+      import('../credentials/providers/registry.js'),
     ]);
+    // With the user's provider files, so a grant whose file changed since it was approved shows as a run would
+    // see it (refused). A file that does not parse is the grant's own failure, at run start as here.
+    const registry = await loadProviders(ctx.home).catch(() => undefined);
     const entries = await new CredentialStore(ctx.home, { env: ctx.env }).list();
     if (entries.length === 0) return ok('grants', 'none stored (moat grant <provider> adds one)');
     const now = ctx.now.getTime();
@@ -48,6 +52,12 @@ export const grantsCheck: Check = {
         const name = displayGrantName(e.name);
         if (e.status === 'corrupt') return fail(`grant:${name}`, e.error, e.fix);
         const c = e.credential;
+        try {
+          registry?.find(c.provider)?.checkGrant?.(c);
+        } catch (err) {
+          const hint = (err as { hint?: unknown }).hint;
+          return fail(`grant:${name}`, err instanceof Error ? err.message : String(err), typeof hint === 'string' ? hint : `moat grant ${c.provider}`);
+        }
         const refreshable = findProvider(c.provider)?.refresh !== undefined && (c.secret.refreshToken ?? '').length > 0;
         const source = c.provider === 'ssh' ? await sources.sshSource(c, agent) : c.provider === 'aws' ? await sources.awsSource(c, ctx.env) : undefined;
         return withSource(grantResult(name, c, now, refreshable), source);
