@@ -85,18 +85,23 @@ describe('properties', () => {
   });
 });
 
+/** A gateway whose aws grant signs paths.example.test (its /ok/** allowed), other.example.test listed unsigned. */
+function awsPathsHarness(): Promise<Harness> {
+  return startHarness({
+    policy: { policy: 'strict', rules: [{ 'paths.example.test': ['allow * /ok/**', 'deny * /**'] }, 'other.example.test'] },
+    aws: createAwsResigner({
+      grant: 'aws',
+      placeholder: { accessKeyId: 'ASIAPLACEHOLDER00001', secretAccessKey: 'x'.repeat(40) },
+      real: async () => ({ accessKeyId: 'AKIAREAL', secretAccessKey: 'y'.repeat(40) }),
+      endpoints: ['paths.example.test'],
+    }),
+  });
+}
+
 describe('through the gateway, on a host an aws grant signs', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({
-      policy: { policy: 'strict', rules: [{ 'paths.example.test': ['allow * /ok/**', 'deny * /**'] }, 'other.example.test'] },
-      aws: createAwsResigner({
-        grant: 'aws',
-        placeholder: { accessKeyId: 'ASIAPLACEHOLDER00001', secretAccessKey: 'x'.repeat(40) },
-        real: async () => ({ accessKeyId: 'AKIAREAL', secretAccessKey: 'y'.repeat(40) }),
-        endpoints: ['paths.example.test'],
-      }),
-    });
+    h = await awsPathsHarness();
   });
   afterAll(async () => h?.close());
   const seen = (host: string) => h.fake.requests.filter((r) => (r.host ?? '').startsWith(host)).map((r) => r.path);
@@ -140,15 +145,7 @@ describe('through the gateway, on a host an aws grant signs', () => {
 describe('a WebSocket upgrade to a host an aws grant signs', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({
-      policy: { policy: 'strict', rules: [{ 'paths.example.test': ['allow * /ok/**', 'deny * /**'] }, 'other.example.test'] },
-      aws: createAwsResigner({
-        grant: 'aws',
-        placeholder: { accessKeyId: 'ASIAPLACEHOLDER00001', secretAccessKey: 'x'.repeat(40) },
-        real: async () => ({ accessKeyId: 'AKIAREAL', secretAccessKey: 'y'.repeat(40) }),
-        endpoints: ['paths.example.test'],
-      }),
-    });
+    h = await awsPathsHarness();
   });
   afterAll(async () => h?.close());
 
