@@ -65,23 +65,26 @@ afterEach(async () => {
 
 const paths = (): string[] => engine.requests.map((r) => `${r.method} ${r.url.split('?')[0] ?? ''}`);
 
+/** The smallest container spec the engine client accepts. */
+const spec = {
+  image: 'x',
+  cmd: [],
+  env: {},
+  workingDir: '/',
+  labels: {},
+  mounts: [],
+  tty: false,
+  openStdin: false,
+  network: 'none',
+  pidsLimit: 10,
+  capAdd: [],
+};
+
 describe('API version: named on every request, learnt once', () => {
   it('the run path: the ping it makes first anyway is the only one, and every later request is /v1.41/…', async () => {
     await engine.runtime.ping();
     await engine.runtime.list({ 'moat.managed': 'true' });
-    await engine.runtime.create({
-      image: 'x',
-      cmd: [],
-      env: {},
-      workingDir: '/',
-      labels: {},
-      mounts: [],
-      tty: false,
-      openStdin: false,
-      network: 'none',
-      pidsLimit: 10,
-      capAdd: [],
-    });
+    await engine.runtime.create(spec);
     expect(paths()).toEqual(['GET /_ping', 'GET /v1.41/containers/json', 'POST /v1.41/containers/create']);
   });
 
@@ -268,19 +271,6 @@ describe('a connection the engine drops before answering ("socket hang up")', ()
       if (left-- > 0) return req.socket.destroy();
       json(res, 200, route.startsWith('GET /containers') ? [] : { Id: 'c0ffee' });
     });
-  };
-  const spec = {
-    image: 'x',
-    cmd: [],
-    env: {},
-    workingDir: '/',
-    labels: {},
-    mounts: [],
-    tty: false,
-    openStdin: false,
-    network: 'none',
-    pidsLimit: 10,
-    capAdd: [],
   };
 
   it('a GET is asked again once and succeeds', async () => {
