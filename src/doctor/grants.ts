@@ -3,6 +3,7 @@
  * where it came from and its expiry; never a secret value (not even a part of one).
  */
 import type { StoredCredential } from '../credentials/types.js';
+import { MoatError } from '../errors.js';
 import type { SourceAnswer } from './grant-sources.js';
 import { fail, ok, warn, type Check, type CheckResult } from './types.js';
 
@@ -52,13 +53,14 @@ export const grantsCheck: Check = {
         const name = displayGrantName(e.name);
         if (e.status === 'corrupt') return fail(`grant:${name}`, e.error, e.fix);
         const c = e.credential;
+        const provider = registry?.find(c.provider) ?? findProvider(c.provider);
         try {
-          registry?.find(c.provider)?.checkGrant?.(c);
+          provider?.checkGrant?.(c);
         } catch (err) {
-          const hint = (err as { hint?: unknown }).hint;
-          return fail(`grant:${name}`, err instanceof Error ? err.message : String(err), typeof hint === 'string' ? hint : `moat grant ${c.provider}`);
+          if (!(err instanceof MoatError)) throw err;
+          return fail(`grant:${name}`, err.message, err.hint ?? `moat grant ${c.provider}`);
         }
-        const refreshable = findProvider(c.provider)?.refresh !== undefined && (c.secret.refreshToken ?? '').length > 0;
+        const refreshable = provider?.refresh !== undefined && (c.secret.refreshToken ?? '').length > 0;
         const source = c.provider === 'ssh' ? await sources.sshSource(c, agent) : c.provider === 'aws' ? await sources.awsSource(c, ctx.env) : undefined;
         return withSource(grantResult(name, c, now, refreshable), source);
       }),
