@@ -11,6 +11,7 @@ import { daemonState, ensureDaemon, watchRun } from '../daemon/client.js';
 import { BUILD } from '../version.js';
 import { createRun, discardRun, markRunning, markStopped, stopContainer } from './launch.js';
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
+import { finishDespiteInterrupt } from './interrupts.js';
 import { containerExtras } from './gateway-extras.js';
 import { checkConfigTrust } from './config-trust.js';
 import { assertSourcesUnchanged } from './mount-sources.js';
@@ -180,9 +181,12 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   } finally {
     await network.stop();
   }
-  await bookkeeping;
-  mark('exited');
-  if (end.kind === 'exited') {
+  // A Ctrl-C meant for the agent that lands after it quit must not drop the warnings below.
+  const releaseInterrupt = finishDespiteInterrupt(() => deps.warn('The run has ended; moat is finishing its checks. Press Ctrl-C again to skip them.'));
+  try {
+    await bookkeeping;
+    mark('exited');
+    if (end.kind !== 'exited') return { meta, end };
     // The end's checks look at different things (the record, the workspace, the daemon's sweep and
     // snapshot): all at once, said in this order.
     const exitCode = end.exitCode;
@@ -195,9 +199,10 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     ]);
     network.summarize();
     for (const warning of [executablesWarning, setId, ...folderWarnings]) if (warning) deps.warn(warning);
-    if (changes) return { meta, end, changes };
+    return changes ? { meta, end, changes } : { meta, end };
+  } finally {
+    releaseInterrupt();
   }
-  return { meta, end };
 }
 
 /** What the daemon's set-id sweep found when the run ended (it sweeps right after the exit; bounded wait). */

@@ -43,3 +43,29 @@ export function detachOnInterrupt(windowMs: number, h: InterruptHandlers, signal
     signals.off('SIGHUP', onHangUp);
   };
 }
+
+/**
+ * Ctrl-C after the run has ended, while moat finishes its checks (what the run left on the host): the first
+ * says so and goes on; a second gives up on them, and moat ends as Ctrl-C ends a program (re-raised).
+ */
+export function finishDespiteInterrupt(onFirst: () => void, signals: EventEmitter = process, raise: () => void = reraiseInterrupt): () => void {
+  let pressed = false;
+  const onInt = (): void => {
+    if (!pressed) {
+      pressed = true;
+      onFirst();
+      return;
+    }
+    release();
+    raise();
+  };
+  const release = (): void => {
+    signals.off('SIGINT', onInt);
+  };
+  signals.on('SIGINT', onInt);
+  return release;
+}
+
+function reraiseInterrupt(): void {
+  process.kill(process.pid, 'SIGINT');
+}

@@ -398,9 +398,10 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
         throw new Error(`${(err as Error).message}\n--- pane ---\n${await tmux.capture(name)}`);
       });
       expect(after.every((r) => r.length <= 150)).toBe(true);
-      // Ctrl-C clears the input first, then asks again before it quits.
+      // Ctrl-C clears the input first, then asks again before it quits. Once the agent has quit, a press
+      // reaches moat finishing its checks (it says so and goes on; a second would end it): stop pressing.
       for (let i = 0; i < 6; i += 1) {
-        if (/MOAT_EXIT=/.test(await tmux.capture(name))) break;
+        if (/MOAT_EXIT=|To continue this|finishing its checks/.test(await tmux.capture(name))) break;
         await tmux.sendKeys(name, 'C-c');
         await sleep(700);
       }

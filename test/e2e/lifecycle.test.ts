@@ -128,9 +128,11 @@ describe.concurrent('lifecycle', () => {
         const run = (await listRuns(home, cwd)).find((x) => x.name === 'killed-cli');
         return run?.state === 'running' ? run.id : undefined;
       },
-      30_000,
+      60_000,
       'the run to be running',
-    );
+    ).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n--- the CLI so far ---\n${cli.stdout()}\n${cli.stderr()}`);
+    });
     cli.child.kill('SIGKILL');
     const ended = await cli.done;
     expect(ended.signal).toBe('SIGKILL');

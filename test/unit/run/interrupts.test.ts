@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { detachOnInterrupt } from '../../../src/run/interrupts.js';
+import { detachOnInterrupt, finishDespiteInterrupt } from '../../../src/run/interrupts.js';
 
 describe('Ctrl-C on an attached run that goes on without us', () => {
   let signals: EventEmitter;
@@ -41,6 +41,35 @@ describe('Ctrl-C on an attached run that goes on without us', () => {
   });
   it('listens no more once released', () => {
     release();
+    signals.emit('SIGINT');
+    expect(events).toEqual([]);
+    expect(signals.listenerCount('SIGINT')).toBe(0);
+  });
+});
+
+describe('Ctrl-C after the run has ended, while moat finishes its checks', () => {
+  it('the first says so and goes on; the second stops listening and ends moat as Ctrl-C would', () => {
+    const signals = new EventEmitter();
+    const events: string[] = [];
+    const release = finishDespiteInterrupt(
+      () => events.push('note'),
+      signals,
+      () => events.push(`raise (listening: ${signals.listenerCount('SIGINT')})`),
+    );
+    signals.emit('SIGINT');
+    expect(events).toEqual(['note']);
+    signals.emit('SIGINT');
+    expect(events).toEqual(['note', 'raise (listening: 0)']);
+    release();
+  });
+  it('once released (the checks done), Ctrl-C is no longer held', () => {
+    const signals = new EventEmitter();
+    const events: string[] = [];
+    finishDespiteInterrupt(
+      () => events.push('note'),
+      signals,
+      () => events.push('raise'),
+    )();
     signals.emit('SIGINT');
     expect(events).toEqual([]);
     expect(signals.listenerCount('SIGINT')).toBe(0);
