@@ -69,15 +69,20 @@ async function run(bench: GatewayBench): Promise<void> {
 
   const rows: string[] = [];
   const results: Record<string, { rps: number; p50: number; p99: number }> = {};
+  // The proxy's own CPU per request (user+sys): steadier than req/s on a shared machine.
+  const cpuPerReq: Record<string, number> = {};
   for (const concurrency of [1, 16]) {
     for (const [name, make] of Object.entries(targets)) {
       const pool = make(concurrency);
       await load(pool, concurrency, 200); // warm-up: connections, leaf cert, JIT
       const total = concurrency === 1 ? 2000 : 10000;
+      const cpu0 = name === 'proxy' ? await bench.proxyCpu() : 0;
       const r = await load(pool, concurrency, total);
+      if (name === 'proxy') cpuPerReq[concurrency] = ((await bench.proxyCpu()) - cpu0) / total;
       results[`${name}-${concurrency}`] = r;
       rows.push(
-        `${name.padEnd(6)} c=${String(concurrency).padEnd(2)} n=${String(total).padEnd(5)}  ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms`,
+        `${name.padEnd(6)} c=${String(concurrency).padEnd(2)} n=${String(total).padEnd(5)}  ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms` +
+          (name === 'proxy' ? `  proxy CPU ${cpuPerReq[concurrency]!.toFixed(0)} µs/req` : ''),
       );
       await pool.close();
     }

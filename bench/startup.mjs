@@ -1,8 +1,9 @@
-// npm run bench:startup — warm `moat run -- true` against `docker run --rm <same image> true`,
+// npm run bench:startup — warm `moat run -- true` against `docker run --rm --network none <same image> true`
+// (moat's containers have no network either),
 // interleaved, N runs each (default 15), under each sandbox the engine has: runc always, gVisor (runsc)
 // when it is registered. Prints medians and ratios. Needs a running engine.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,11 +14,18 @@ const home = mkdtempSync(join(tmpdir(), 'moat-bench-'));
 const ws = mkdtempSync(join(tmpdir(), 'moat-bench-ws-'));
 const env = { ...process.env, MOAT_HOME: home, MOAT_SANDBOX: '' };
 
+const timeFile = join(home, 'cpu');
+const cpu = { moat: [], docker: [] };
+// Wall time, and the command's own CPU (user+sys, /usr/bin/time) kept per command name: the engine's
+// share of the work is in dockerd and the runtime, not here.
 function time(cmd, args) {
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env, cwd: ws, stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', timeFile, cmd, ...args], { env, cwd: ws, stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return Number(process.hrtime.bigint() - t) / 1e6;
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  const [u, s] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
+  (cmd === 'docker' ? cpu.docker : cpu.moat).push((u + s) * 1000);
+  return ms;
 }
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -26,7 +34,7 @@ const median = (xs) => {
 const stats = (xs) => `median ${median(xs).toFixed(0)} ms  (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
 
 const runtimes = execFileSync('docker', ['info', '--format', '{{range $k, $v := .Runtimes}}{{$k}} {{end}}'], { encoding: 'utf8' }).split(/\s+/);
-const sandboxes = [['runc', []], ...(runtimes.includes('runsc') ? [['gvisor', ['--runtime=runsc', '--network=none']]] : [])];
+const sandboxes = [['runc', ['--network=none']], ...(runtimes.includes('runsc') ? [['gvisor', ['--runtime=runsc', '--network=none']]] : [])];
 
 try {
   time(moat, ['run', '--sandbox', 'runc', '--', 'true']); // warm: builds the image if needed, starts the daemon
@@ -44,9 +52,12 @@ try {
       d.push(time('docker', ['run', '--rm', ...dockerArgs, image, 'true']));
     }
     medians[sandbox] = median(m);
+    const recent = (xs) => median(xs.slice(-N)).toFixed(0);
     console.log(`[${sandbox}] moat run -- true:          ${stats(m)}`);
-    console.log(`[${sandbox}] docker run --rm IMG true:  ${stats(d)}`);
-    console.log(`[${sandbox}] ratio: ${(median(m) / median(d)).toFixed(2)}`);
+    console.log(`[${sandbox}] docker run --rm --network none IMG true:  ${stats(d)}`);
+    console.log(
+      `[${sandbox}] ratio: ${(median(m) / median(d)).toFixed(2)}  (CPU of the command itself, median: moat ${recent(cpu.moat)} ms, docker CLI ${recent(cpu.docker)} ms)`,
+    );
   }
   if (medians.gvisor) console.log(`gvisor / runc (moat run): ${(medians.gvisor / medians.runc).toFixed(2)}`);
   else console.log('gvisor: not measured (the engine has no runsc runtime; sudo bash scripts/setup-gvisor.sh installs and registers it)');

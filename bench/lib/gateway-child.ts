@@ -54,6 +54,10 @@ if (role === 'upstream') {
     switch (cmd) {
       case 'rss':
         return reply({ rss: process.memoryUsage().rss });
+      case 'cpu': {
+        const u = process.cpuUsage();
+        return reply({ cpuUs: u.user + u.system });
+      }
       case 'audit-on':
       case 'audit-off':
         auditing = cmd === 'audit-on' && audit !== undefined;

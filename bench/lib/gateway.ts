@@ -29,7 +29,7 @@ export interface ProxyRoleConfig {
   auditDir?: string;
 }
 
-export type ChildCommand = 'rss' | 'audit-on' | 'audit-off' | 'close';
+export type ChildCommand = 'rss' | 'cpu' | 'audit-on' | 'audit-off' | 'close';
 
 type Connector = (opts: unknown, cb: (err: Error | null, sock: net.Socket | null) => void) => void;
 
@@ -151,6 +151,8 @@ export interface GatewayBench {
   ask(cmd: ChildCommand): Promise<Record<string, unknown>>;
   /** Resident set size of the proxy process. */
   proxyRss(): Promise<number>;
+  /** CPU time (user+sys, µs) the proxy process has used so far. */
+  proxyCpu(): Promise<number>;
   /** Close the proxy's audit writer (if any), end both children and remove the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -226,6 +228,7 @@ export async function startGatewayBench(opts: { audit?: boolean } = {}): Promise
       proxied: (c) => makePool(tunnelConnect(socket, proxyCA), c),
       ask,
       proxyRss: async () => (await ask('rss')).rss as number,
+      proxyCpu: async () => (await ask('cpu')).cpuUs as number,
       stop,
     };
   } catch (err) {

@@ -197,6 +197,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
       Promise.all(folders.map(async (f) => hostFolderWarning(f.label, changedHostExecutables(f.before, await snapshotFolder(f.dir))))),
       spec.snapshots ? changeLine(home, meta.id, meta.name).catch(() => undefined) : undefined,
     ]);
+    mark('end checks');
     network.summarize();
     for (const warning of [executablesWarning, setId, ...folderWarnings]) if (warning) deps.warn(warning);
     return changes ? { meta, end, changes } : { meta, end };
@@ -208,10 +209,12 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
 /** What the daemon's set-id sweep found when the run ended (it sweeps right after the exit; bounded wait). */
 async function sweptSetId(home: MoatHome, id: string, timeoutMs = 15_000): Promise<SetIdSweep> {
   const store = new RunStore(home);
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
+  const started = Date.now();
+  for (;;) {
     const sweep = (await store.read(id))?.setIdSweep;
-    if (sweep || Date.now() > deadline) return sweep ?? { stripped: [], remaining: [], truncated: false };
-    await sleep(delay);
+    const waited = Date.now() - started;
+    if (sweep || waited > timeoutMs) return sweep ?? { stripped: [], remaining: [], truncated: false };
+    // Usually there within tens of ms of the exit: looked for often at first (a small file read), then less.
+    await sleep(waited < 2_000 ? 20 : 200);
   }
 }

@@ -23,28 +23,6 @@ home=/home/moat
 envfile=/moat/stage/env
 [ -f "$envfile" ] || envfile=/dev/null
 
-# The run's user: reuse the image's `moat` account, renumbered to the workspace owner's uid:gid.
-if [ "$uid" != 0 ]; then
-  if ! /bin/grep -q "^[^:]*:[^:]*:$gid:" /etc/group; then
-    /bin/sed -i "s/^moat:\([^:]*\):[0-9]*:/moat:\1:$gid:/" /etc/group
-  fi
-  if ! /bin/grep -q "^[^:]*:[^:]*:$uid:" /etc/passwd; then
-    /bin/sed -i "s/^moat:\([^:]*\):[0-9]*:[0-9]*:/moat:\1:$uid:$gid:/" /etc/passwd
-  fi
-fi
-# Trust the gateway's CA (certificate only; its key never leaves the host).
-if [ -r /moat/ca/ca.pem ]; then
-  if [ -d /usr/local/share/ca-certificates ]; then
-    /bin/cp /moat/ca/ca.pem /usr/local/share/ca-certificates/moat-gateway.crt
-    /bin/cat /moat/ca/ca.pem >> /etc/ssl/certs/ca-certificates.crt 2>/dev/null || true
-    /bin/ln -sf /moat/ca/ca.pem /etc/ssl/certs/moat-gateway.pem 2>/dev/null || true
-  fi
-  # Java keeps its own trust store (a JDK from the system's packages; the image's PATH is not consulted).
-  if [ -x /usr/bin/keytool ]; then
-    /usr/bin/keytool -importcert -noprompt -cacerts -storepass changeit -alias moat-gateway -file /moat/ca/ca.pem >/dev/null 2>&1 || true
-  fi
-fi
-
 # The only way out: a relay from 127.0.0.1:PORT to the gateway's unix socket in the mounted directory.
 # One process for every connection (select, non-blocking reads and writes): under gVisor each process
 # switch and system call is costly, and socat's process per connection doubled the relay's CPU per
@@ -53,12 +31,17 @@ fi
 # delayed ACK of the piece before (Nagle). A half-close is passed on (printf | nc: the whole answer
 # still comes back); at most 256 KiB waits per direction before the relay stops reading that side.
 egress_relay='
-use strict; use Socket qw(:DEFAULT IPPROTO_TCP TCP_NODELAY); use IO::Socket::INET; use IO::Socket::UNIX;
+use strict; use Socket qw(:DEFAULT IPPROTO_TCP TCP_NODELAY); use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
 use Errno qw(EAGAIN EINTR);
 my ($port, $path) = @ARGV; $port =~ /^[0-9]{1,5}$/ or exit 64;
 $SIG{PIPE} = "IGNORE";
-my $l = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $port, Listen => 1024, ReuseAddr => 1) or exit 71;
-$l->blocking(0);
+sub nonblocking { fcntl($_[0], F_SETFL, fcntl($_[0], F_GETFL, 0) | O_NONBLOCK) }
+socket(my $l, PF_INET, SOCK_STREAM, 0) or exit 71;
+setsockopt($l, SOL_SOCKET, SO_REUSEADDR, 1);
+bind($l, pack_sockaddr_in($port, inet_aton("127.0.0.1"))) && listen($l, 1024) or exit 71;
+nonblocking($l);
+# Listening: this process exits (moat-init waits for it) and its child relays.
+my $pid = fork; exit 71 unless defined $pid; exit 0 if $pid;
 my (%fh, %peer, %buf, %eof, %shut);
 sub drop {
   my ($f) = @_; my $p = $peer{$f};
@@ -86,9 +69,11 @@ while (1) {
   }
   next if select(my $r = $rin, my $w = $win, undef, undef) <= 0;
   if (vec($r, fileno($l), 1)) {
-    while (my $c = $l->accept) {
-      my $u = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $path) or do { close $c; next };
-      setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1); $c->blocking(0); $u->blocking(0);
+    for (;;) {
+      my ($c, $u);
+      accept($c, $l) or last;
+      unless (socket($u, PF_UNIX, SOCK_STREAM, 0) && connect($u, pack_sockaddr_un($path))) { close $c; close $u if $u; next }
+      setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1); nonblocking($c); nonblocking($u);
       my ($a, $b) = (fileno($c), fileno($u));
       @fh{$a, $b} = ($c, $u); @peer{$a, $b} = ($b, $a); @buf{$a, $b} = ("", "");
     }
@@ -103,21 +88,56 @@ while (1) {
     flush($peer{$f});
   }
 }'
+relay=''
 if [ -n "$port" ] && [ -d /moat/net ]; then
   if [ -x /usr/bin/perl ]; then
+    # Started first and waited for last (its first process exits once it listens): the steps below
+    # run while Perl starts.
     /usr/bin/env -i /usr/bin/perl -e "$egress_relay" "$port" /moat/net/proxy.sock </dev/null >/dev/null 2>&1 &
+    relay=$!
   else
     # A base image without Perl (Debian's perl-base is essential, but an image may strip it): socat's
     # process per connection (-t: after a half-close, wait for the whole answer; nodelay: see above).
     /usr/bin/socat -t 600 "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,nodelay" UNIX-CONNECT:/moat/net/proxy.sock 2>/dev/null &
+    # Wait (briefly) until it listens so the first request of the user's process finds it.
+    hex="$(printf '%04X' "$port")"
+    i=0
+    while [ $i -lt 200 ]; do
+      if /bin/grep -q ":$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null; then break; fi
+      i=$((i + 1)); /bin/sleep 0.01
+    done
   fi
-  # Wait (briefly) until the relay listens so the first request of the user's process finds it.
-  hex="$(printf '%04X' "$port")"
-  i=0
-  while [ $i -lt 200 ]; do
-    if /bin/grep -q ":$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null; then break; fi
-    i=$((i + 1)); /bin/sleep 0.01
-  done
+fi
+
+# The run's user: reuse the image's `moat` account, renumbered to the workspace owner's uid:gid. The
+# lookups are the shell's own reads (every program started here costs a process: ~60 ms each under gVisor).
+has_id() { # FILE ID: some line's third field is ID
+  while IFS=: read -r _name _pw _id _rest || [ -n "$_name" ]; do [ "$_id" = "$2" ] && return 0; done <"$1"
+  return 1
+}
+if [ "$uid" != 0 ]; then
+  if ! has_id /etc/group "$gid"; then
+    /bin/sed -i "s/^moat:\([^:]*\):[0-9]*:/moat:\1:$gid:/" /etc/group
+  fi
+  if ! has_id /etc/passwd "$uid"; then
+    /bin/sed -i "s/^moat:\([^:]*\):[0-9]*:[0-9]*:/moat:\1:$uid:$gid:/" /etc/passwd
+  fi
+fi
+# Trust the gateway's CA (certificate only; its key never leaves the host).
+if [ -r /moat/ca/ca.pem ]; then
+  if [ -d /usr/local/share/ca-certificates ]; then
+    # Read by the shell (a PEM is lines of text) and written twice without starting a program.
+    pem=''
+    while IFS= read -r line || [ -n "$line" ]; do pem="$pem$line
+"; done </moat/ca/ca.pem
+    printf '%s' "$pem" >/usr/local/share/ca-certificates/moat-gateway.crt
+    { printf '%s' "$pem" >>/etc/ssl/certs/ca-certificates.crt; } 2>/dev/null || true
+    /bin/ln -sf /moat/ca/ca.pem /etc/ssl/certs/moat-gateway.pem 2>/dev/null || true
+  fi
+  # Java keeps its own trust store (a JDK from the system's packages; the image's PATH is not consulted).
+  if [ -x /usr/bin/keytool ]; then
+    /usr/bin/keytool -importcert -noprompt -cacerts -storepass changeit -alias moat-gateway -file /moat/ca/ca.pem >/dev/null 2>&1 || true
+  fi
 fi
 
 # The way in (moat.yaml ports:), a reverse tunnel: the host daemon LISTENS on /moat/net/in-PORT.sock
@@ -184,6 +204,9 @@ if [ -d /moat/stage/home ]; then
   /bin/cp -a --remove-destination /moat/stage/home/. "$home"/
 fi
 /usr/bin/find "$home" -xdev -exec /bin/chown -h "$uid:$gid" {} +
+
+# The egress relay listens before the user's process starts (its first request finds it).
+[ -z "$relay" ] || wait "$relay" || true
 
 # After the drop, with an empty environment: set the run's variables from the file (one NAME=VALUE a
 # line, the value escaped for printf %b), read as data and never run, then start the command (found on
