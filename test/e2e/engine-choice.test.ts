@@ -53,7 +53,8 @@ describe(`the engine runs go to (${E2E_ENGINE})`, () => {
       expect(r.stderr).toContain(
         `~/.moat/config.yaml sets engine: ${other}, but the engine at ${address} is ${E2E_ENGINE === 'podman' ? 'Podman' : 'Docker'}.`,
       );
-      expect(await containersOf(home)).toEqual(before);
+      // Nothing new (the earlier test's stopped container may still be on its way out: Podman removes it after `stop` returns).
+      expect((await containersOf(home)).filter((c) => !before.includes(c))).toEqual([]);
     } finally {
       await writeFile(join(home, 'config.yaml'), '');
     }
