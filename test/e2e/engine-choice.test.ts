@@ -40,7 +40,9 @@ describe(`the engine runs go to (${E2E_ENGINE})`, () => {
     const own = await execFileP(E2E_ENGINE, ['version', '--format', '{{.Server.Version}}']);
     expect(engine.version).toBe(own.stdout.trim());
     expect((await moat(['stop', id], { home, cwd: ws })).code).toBe(0);
-  });
+    // Five engine round trips, each bounded above (the detached run by 120 s, the CLI calls by 55 s); on
+    // Podman under load its GET /version alone takes seconds, so the default 60 s would cut them short.
+  }, 300_000);
 
   it('engine: in ~/.moat/config.yaml names the other engine: the run is refused with the fix, nothing is created', async () => {
     const other = E2E_ENGINE === 'podman' ? 'docker' : 'podman';
