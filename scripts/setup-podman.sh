@@ -51,7 +51,7 @@ fi
 if ! podman_ok; then
   say "starting Podman's API socket in the background ($PODMAN_SOCK, log: /var/log/moat-podman.log)"
   mkdir -p "$(dirname "$PODMAN_SOCK")"
-  nohup podman system service --time=0 "unix://$PODMAN_SOCK" >>/var/log/moat-podman.log 2>&1 &
+  setsid nohup podman system service --time=0 "unix://$PODMAN_SOCK" >>/var/log/moat-podman.log 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 30); do podman_ok && break; sleep 1; done
   podman_ok || { say "Podman's API socket did not come up within 30 s; see /var/log/moat-podman.log"; exit 1; }

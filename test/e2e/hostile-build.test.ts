@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupHome, moat, tempDir, upstreamOverrideEnv } from './helpers.js';
 import { startFakeUpstream, type FakeUpstream, type Route } from '../fakes/upstream.js';
-import { bridgeGatewayIp } from './fixtures/gateway-kit.js';
+import { holdBridge, type HeldBridge } from './fixtures/bridge.js';
 
 const execFileP = promisify(execFile);
 
@@ -24,6 +24,8 @@ let root: string;
 let sentinel: Server;
 let sentinelPort: number;
 let bridgeIp: string;
+/** The engine's bridge, up for the file (Podman's exists only while a container is on it). */
+let bridge: HeldBridge | undefined;
 /** Connections the service on this machine received (from anywhere). */
 let arrived = 0;
 const images: string[] = [];
@@ -39,11 +41,12 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => sentinel.listen(0, '0.0.0.0', r));
   sentinelPort = (sentinel.address() as { port: number }).port;
-  bridgeIp = await bridgeGatewayIp();
-  expect(bridgeIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+  bridge = await holdBridge();
+  bridgeIp = bridge.ip;
 });
 
 afterAll(async () => {
+  await bridge?.release();
   sentinel.close();
   for (const i of images) await execFileP('docker', ['rmi', '-f', i]).catch(() => undefined);
   await cleanupHome(home, root, [root]);

@@ -88,6 +88,11 @@ export class EngineApi {
     return this.found ?? 'docker';
   }
 
+  /** Whether the engine is reached over a unix socket, so that it runs on this machine (not tcp://). */
+  get local(): boolean {
+    return 'socketPath' in this.base;
+  }
+
   /** The engine as known so far (expected, else seen), for wording a message; undefined before either. */
   get knownEngine(): EngineName | undefined {
     return this.found ?? this.expected;

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerRuntime } from '../../../src/runtime/docker/docker-runtime.js';
 import { dockerStepLine, relayOf } from '../../../src/runtime/docker/podman-build.js';
@@ -120,6 +120,17 @@ describe('which engine answers', () => {
     await expect(runtime('docker').ping()).rejects.toMatchObject({
       message: `~/.moat/config.yaml sets engine: docker, but the engine at unix://${sock} is Podman.`,
     });
+  });
+
+  it("Podman at a local socket: the runtimes are known without GET /info (slow there), runc and this machine's CPUs; Docker is asked", async () => {
+    handlers.set('GET /info', (_q, res) => json(res, 200, { DefaultRuntime: 'runc', Runtimes: { runc: {} }, NCPU: 64 }));
+    const p = await runtime().runtimes();
+    expect(p).toEqual({ defaultRuntime: 'runc', runtimes: {}, address: `unix://${sock}`, engine: 'podman', cpus: availableParallelism() });
+    expect(requests.map((r) => r.url.split('?')[0])).not.toContain('/v1.41/info');
+    podman = false;
+    const d = await runtime().runtimes();
+    expect(d).toMatchObject({ engine: 'docker', runtimes: { runc: {} }, cpus: 64 });
+    expect(requests.map((r) => r.url.split('?')[0])).toContain('/v1.41/info');
   });
 
   it("Podman's socket: the rootful one for root, the user's runtime directory otherwise", () => {
