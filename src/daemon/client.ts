@@ -136,12 +136,28 @@ export async function stopDaemon(home: MoatHome, env: NodeJS.ProcessEnv = proces
 export async function restartDaemon(home: MoatHome, env: NodeJS.ProcessEnv = process.env): Promise<DaemonHealth> {
   const s = await daemonState(home);
   if (s.kind === 'silent') throw await busyError(home, 2000);
-  // A daemon that drops the connection while it lets go has still been asked: the new one takes over.
-  if (s.kind === 'up')
-    await call(home, 'POST', '/shutdown?handover=1').catch((err: unknown) => {
-      if (!dropped(err)) throw transportError(err, home, 'when asked to hand its runs over');
-    });
+  if (s.kind === 'up') await askHandOver(home, s.health.pid);
   return ensureDaemon(home, env, s.kind === 'up' ? s.health.pid : undefined);
+}
+
+/**
+ * Ask daemon `pid` to hand its runs over, and confirm it heard: it answers, or (the connection dropped
+ * before any answer, which may mean it never read the request) a look shows it leaving, gone or
+ * replaced. One still serving as before is asked once more, then the restart stops with one sentence
+ * instead of waiting for a successor that could never take the home.
+ */
+async function askHandOver(home: MoatHome, pid: number): Promise<void> {
+  for (let asked = 1; ; asked++) {
+    try {
+      await callOnce(home, 'POST', '/shutdown?handover=1', 2000);
+      return;
+    } catch (err) {
+      if (!dropped(err)) throw transportError(err, home, 'when asked to hand its runs over');
+      const now = await daemonState(home);
+      if (now.kind !== 'up' || now.health.pid !== pid) return;
+      if (asked >= 2) throw transportError(err, home, 'when asked to hand its runs over');
+    }
+  }
 }
 
 /**

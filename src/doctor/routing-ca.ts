@@ -4,7 +4,7 @@
  * any site if its key leaked; the fix replaces it (the daemon creates a constrained one when it restarts).
  */
 import { join } from 'node:path';
-import { hasRoutingConstraints } from '../gateway/name-constraints.js';
+import { routingConstraintsProblem } from '../gateway/name-constraints.js';
 import { checkCaFiles } from './ca.js';
 import { fail, type Check } from './types.js';
 
@@ -20,14 +20,12 @@ export const routingCaCheck: Check = {
         dir: d,
         renew: rotate,
         absent: 'not created yet (the first run with ports: creates it)',
-        inspect: (cert, file) =>
-          hasRoutingConstraints(cert.raw)
-            ? undefined
-            : fail(
-                'routing-ca',
-                `${file} is not name-constrained to localhost: if its key leaked it could certify any site to a browser that trusts it`,
-                rotate,
-              ),
+        inspect: (cert, file) => {
+          const problem = routingConstraintsProblem(cert.raw);
+          return problem
+            ? fail('routing-ca', `${file} ${problem}: if its key leaked it could certify any site to a browser that trusts it`, rotate)
+            : undefined;
+        },
       },
       ctx.now,
     );

@@ -1,6 +1,6 @@
 /**
  * The routing CA's X.509 Name Constraints (RFC 5280 4.2.1.10) as DER, without a certificate library: the
- * CA creates them (routing-ca.ts) and `moat doctor` looks for them in an existing certificate.
+ * CA creates them (routing-ca.ts) and `moat doctor` reads them back from an existing certificate.
  */
 
 /** id-ce-nameConstraints. */
@@ -45,7 +45,74 @@ export function routingConstraintsExtensionDer(): Uint8Array {
   return der(0x30, concat([oid, critical, der(0x04, nameConstraintsDer())]));
 }
 
-/** True when the DER certificate `raw` carries the routing CA's critical name constraints exactly. */
-export function hasRoutingConstraints(raw: Uint8Array): boolean {
-  return Buffer.from(raw).includes(Buffer.from(routingConstraintsExtensionDer()));
+/** One DER element read from `buf` at `at`: its tag and where its contents start and end. */
+interface Tlv {
+  tag: number;
+  start: number;
+  end: number;
+}
+
+/** Reads one element (definite lengths up to 4 bytes, as DER requires); throws on anything else. */
+function readTlv(buf: Uint8Array, at: number, limit = buf.length): Tlv {
+  if (at + 2 > limit) throw new RangeError('truncated DER');
+  const tag = buf[at] ?? 0;
+  let len = buf[at + 1] ?? 0;
+  let start = at + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || start + n > limit) throw new RangeError('unsupported DER length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + (buf[start + i] ?? 0);
+    start += n;
+  }
+  if (start + len > limit) throw new RangeError('truncated DER');
+  return { tag, start, end: start + len };
+}
+
+/** The elements inside a constructed one. */
+function childrenOf(buf: Uint8Array, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let at = parent.start; at < parent.end;) {
+    const t = readTlv(buf, at, parent.end);
+    out.push(t);
+    at = t.end;
+  }
+  return out;
+}
+
+const NAME_CONSTRAINTS_OID_DER = Uint8Array.from([0x55, 0x1d, 0x1e]);
+const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
+
+/**
+ * What is wrong with the name constraints of the DER certificate `raw`, judged on its parsed extensions
+ * (Certificate > TBSCertificate > [3] Extensions), or undefined when it carries exactly the routing CA's:
+ * one critical id-ce-nameConstraints whose value permits localhost, .localhost, 127.0.0.0/8 and ::1 and
+ * nothing else, with no excluded subtrees (DER is canonical: equal meaning is equal bytes).
+ */
+export function routingConstraintsProblem(raw: Uint8Array): string | undefined {
+  let found: { critical: boolean; value: Uint8Array }[];
+  try {
+    const cert = readTlv(raw, 0);
+    const tbs = childrenOf(raw, cert)[0];
+    if (!tbs) throw new RangeError('no TBSCertificate');
+    const wrapper = childrenOf(raw, tbs).find((t) => t.tag === 0xa3);
+    const list = wrapper ? childrenOf(raw, wrapper)[0] : undefined;
+    found = [];
+    for (const ext of list ? childrenOf(raw, list) : []) {
+      const [oid, second, third] = childrenOf(raw, ext);
+      if (oid?.tag !== 0x06 || !same(raw.subarray(oid.start, oid.end), NAME_CONSTRAINTS_OID_DER)) continue;
+      const critical = second?.tag === 0x01 && raw[second.start] === 0xff;
+      const value = second?.tag === 0x04 ? second : third;
+      if (value?.tag !== 0x04) return 'has a malformed name-constraints extension';
+      found.push({ critical, value: raw.subarray(value.start, value.end) });
+    }
+  } catch {
+    return 'could not be read as a certificate';
+  }
+  const [only] = found;
+  if (!only) return 'is not name-constrained to localhost';
+  if (found.length > 1) return 'has more than one name-constraints extension';
+  if (!same(only.value, nameConstraintsDer())) return 'is name-constrained to other names than localhost, .localhost, 127.0.0.0/8 and ::1 alone';
+  if (!only.critical) return 'has name constraints that are not marked critical (a client may ignore them)';
+  return undefined;
 }

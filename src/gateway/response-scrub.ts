@@ -39,6 +39,8 @@ function sameLength(placeholder: string, bytes: number): Buffer {
 export interface Scrubber {
   /** Whether there is anything to scrub at all. */
   readonly active: boolean;
+  /** The search itself (what liveFrames follows across refreshes). */
+  readonly matcher: PayloadMatcher;
   /** Rewrite header values in place; returns how many values were replaced. */
   headers(headers: Record<string, string | string[] | undefined>): number;
   /** A transform for a body, or undefined when there is nothing to scrub. `onScrub` is told of each replacement. */
@@ -61,6 +63,7 @@ export function compileScrub(pairs: readonly ScrubPair[]): Scrubber {
   const match = new Matcher(list);
   return {
     active: list.length > 0,
+    matcher: match,
     headers(headers) {
       if (list.length === 0) return 0;
       let n = 0;
@@ -89,6 +92,23 @@ export function compileScrub(pairs: readonly ScrubPair[]): Scrubber {
       return identityEncoded(headers) ? this.body(onScrub) : undefined;
     },
   };
+}
+
+/**
+ * The frame scrubber of a WebSocket that stays open across credential refreshes: each search uses the
+ * scrubber `current()` returns at that moment, so a value granted or refreshed after the connection
+ * opened is replaced from the next frame on. The held start of a value is searched again with each new
+ * payload, so a change of list between two frames loses nothing the new list holds.
+ */
+export function liveFrames(current: () => Scrubber, onScrub: () => void): Transform {
+  const live: PayloadMatcher = {
+    get maxLen() {
+      return current().matcher.maxLen;
+    },
+    replace: (data, owned, scrubbed) => current().matcher.replace(data, owned, scrubbed),
+    partialTail: (data) => current().matcher.partialTail(data),
+  };
+  return new FrameScrub(live, onScrub);
 }
 
 class ScrubStream extends Transform {

@@ -9,7 +9,7 @@ import { closeRaw, errorCode, formatAuthority, stripHopByHop, writeRawBlocked, w
 import { applyInjection } from './injection.js';
 import { refusalFields } from './policy.js';
 import { bodyless, responseBody } from './response-decode.js';
-import { scrubRawHeaders } from './response-scrub.js';
+import { liveFrames, scrubRawHeaders } from './response-scrub.js';
 import { resolveTarget, type TunnelInfo } from './target.js';
 import { badSwitch, headWithoutUpgrade, isWebSocketKey, relayResponse, switchHead } from './upgrade-http.js';
 import { internalDialRefusal, upstreamFailureMessage } from './upstream-errors.js';
@@ -145,7 +145,13 @@ export function handleUpgrade(core: ProxyCore, req: IncomingMessage, socket: Dup
         ev.status = 101;
         release();
         scrubbed(scrubRawHeaders(core.scrub, res.rawHeaders));
-        const frames = scrubFrames ? core.scrub.frames(() => scrubbed(1)) : undefined;
+        // Live: a credential refreshed while the connection is open is scrubbed from its next frame on.
+        const frames = scrubFrames
+          ? liveFrames(
+              () => core.scrub,
+              () => scrubbed(1),
+            )
+          : undefined;
         splice(socket, upSock, switchHead(res), upHead, head, ev, finish, frames);
       });
       upReq.once('response', (res: IncomingMessage) => {

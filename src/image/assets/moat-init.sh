@@ -30,19 +30,31 @@ envfile=/moat/stage/env
 # (a head, then a body; SSE events) goes out at once instead of waiting up to 40 ms for the client's
 # delayed ACK of the piece before (Nagle). A half-close is passed on (printf | nc: the whole answer
 # still comes back); at most 256 KiB waits per direction before the relay stops reading that side.
+# A run cannot wedge it: at 500 connections it stops accepting (new ones wait in the listen queue) and
+# says so once on the run's stderr, resuming as connections close; the gateway is dialled without
+# blocking (a full gateway queue is retried for 10 s, the rest keep flowing meanwhile); out of
+# descriptors, it pauses accepting for 100 ms instead of spinning.
 egress_relay='
 use strict; use Socket qw(:DEFAULT IPPROTO_TCP TCP_NODELAY); use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
-use Errno qw(EAGAIN EINTR);
+use Time::HiRes qw(time); use Errno qw(EAGAIN EINTR EINPROGRESS EMFILE ENFILE ENOBUFS ENOMEM);
 my ($port, $path) = @ARGV; $port =~ /^[0-9]{1,5}$/ or exit 64;
 $SIG{PIPE} = "IGNORE";
+my $CAP = 500;
 sub nonblocking { fcntl($_[0], F_SETFL, fcntl($_[0], F_GETFL, 0) | O_NONBLOCK) }
 socket(my $l, PF_INET, SOCK_STREAM, 0) or exit 71;
 setsockopt($l, SOL_SOCKET, SO_REUSEADDR, 1);
 bind($l, pack_sockaddr_in($port, inet_aton("127.0.0.1"))) && listen($l, 1024) or exit 71;
 nonblocking($l);
-# Listening: this process exits (moat-init waits for it) and its child relays.
-my $pid = fork; exit 71 unless defined $pid; exit 0 if $pid;
-my (%fh, %peer, %buf, %eof, %shut);
+# Listening: this process exits (moat-init waits for it) and its child relays (its PID on stdout).
+my $pid = fork; exit 71 unless defined $pid; if ($pid) { print "$pid\n"; exit 0 }
+my (%fh, %peer, %buf, %eof, %shut, @wait);
+my ($pause, $full, $starved) = (0, 0, 0);
+sub pairs { keys(%fh) / 2 + @wait }
+sub scarce { my $e = $! + 0; $e == EMFILE || $e == ENFILE || $e == ENOBUFS || $e == ENOMEM }
+sub starve {
+  $pause = time + 0.1;
+  print STDERR "moat: the proxy relay ran out of file descriptors; it accepts new connections again as some close\n" unless $starved++;
+}
 sub drop {
   my ($f) = @_; my $p = $peer{$f};
   for my $x (grep { defined } $f, $p) { close $fh{$x} if $fh{$x}; delete $_->{$x} for \%fh, \%peer, \%buf, \%eof, \%shut }
@@ -60,25 +72,34 @@ sub flush {
   }
   1;
 }
+# 1: the pair is relaying; 0: try again later (gateway queue full, out of descriptors); -1: give up.
+sub dial {
+  my ($c) = @_;
+  my $u;
+  if (!socket($u, PF_UNIX, SOCK_STREAM, 0)) { starve() if scarce(); return 0 }
+  nonblocking($u);
+  if (!connect($u, pack_sockaddr_un($path)) && $! != EINPROGRESS) {
+    my $e = $! + 0; close $u;
+    return $e == EAGAIN || $e == EINTR ? 0 : -1;
+  }
+  setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1); nonblocking($c);
+  my ($a, $b) = (fileno($c), fileno($u));
+  @fh{$a, $b} = ($c, $u); @peer{$a, $b} = ($b, $a); @buf{$a, $b} = ("", "");
+  1;
+}
 while (1) {
   my ($rin, $win) = ("", "");
-  vec($rin, fileno($l), 1) = 1 if keys(%fh) < 1000;
+  my $now = time;
+  my $open = pairs() < $CAP && $now >= $pause;
+  vec($rin, fileno($l), 1) = 1 if $open;
   for my $f (keys %fh) {
     vec($rin, $f, 1) = 1 if !$eof{$f} && length($buf{$peer{$f}}) < 262144;
     vec($win, $f, 1) = 1 if length $buf{$f};
   }
-  next if select(my $r = $rin, my $w = $win, undef, undef) <= 0;
-  if (vec($r, fileno($l), 1)) {
-    for (;;) {
-      my ($c, $u);
-      accept($c, $l) or last;
-      unless (socket($u, PF_UNIX, SOCK_STREAM, 0) && connect($u, pack_sockaddr_un($path))) { close $c; close $u if $u; next }
-      setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1); nonblocking($c); nonblocking($u);
-      my ($a, $b) = (fileno($c), fileno($u));
-      @fh{$a, $b} = ($c, $u); @peer{$a, $b} = ($b, $a); @buf{$a, $b} = ("", "");
-    }
-  }
-  for my $f (keys %fh) {
+  my $t = @wait ? 0.05 : $now < $pause ? $pause - $now : undef;
+  my $n = select(my $r = $rin, my $w = $win, undef, $t);
+  next if $n < 0;
+  for my $f ($n ? keys %fh : ()) {
     next unless $fh{$f};
     if (vec($w, $f, 1)) { flush($f) or next }
     next unless $fh{$f} && vec($r, $f, 1);
@@ -87,13 +108,30 @@ while (1) {
     if ($got == 0) { $eof{$f} = 1 } else { $buf{$peer{$f}} .= $data }
     flush($peer{$f});
   }
+  if ($open && vec($r, fileno($l), 1)) {
+    while (pairs() < $CAP) {
+      my $c;
+      if (!accept($c, $l)) { starve() if scarce(); last }
+      push @wait, [$c, time + 10];
+    }
+  }
+  my @left;
+  for my $x (@wait) {
+    my $d = @left ? 0 : dial($x->[0]);
+    if ($d == 0 && time < $x->[1]) { push @left, $x } elsif ($d != 1) { close $x->[0] }
+  }
+  @wait = @left;
+  $starved = 0 if $starved && time > $pause + 5;
+  if (pairs() >= $CAP) {
+    print STDERR "moat: the proxy relay holds $CAP connections; new ones wait until some close\n" unless $full++;
+  } elsif (pairs() < $CAP - 50) { $full = 0 }
 }'
 relay=''
 if [ -n "$port" ] && [ -d /moat/net ]; then
   if [ -x /usr/bin/perl ]; then
     # Started first and waited for last (its first process exits once it listens): the steps below
-    # run while Perl starts.
-    /usr/bin/env -i /usr/bin/perl -e "$egress_relay" "$port" /moat/net/proxy.sock </dev/null >/dev/null 2>&1 &
+    # run while Perl starts. Its stderr is the run's (it says once when it holds its limit).
+    /usr/bin/env -i /usr/bin/perl -e "$egress_relay" "$port" /moat/net/proxy.sock </dev/null >/dev/null &
     relay=$!
   else
     # A base image without Perl (Debian's perl-base is essential, but an image may strip it): socat's

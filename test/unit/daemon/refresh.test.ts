@@ -14,17 +14,27 @@ import { cred, FILE_ENV, fakeServer, json, jwt, tempHome, type FakeServer, type 
 import { fetchVia, type Harness, waitFor } from '../gateway/helpers.js';
 
 const sec = (ms: number): number => Math.floor(ms / 1000);
+/** A sign-in expiring this far ahead is not refreshed by a first look with a 1 s window, however slow the machine. */
+const EXPIRES_MS = 6000;
+/** A refresher window wider than that expiry: its refresh is due at once. */
+const DUE_NOW_MS = 7000;
+/** The ceiling of every wait for a condition (met in milliseconds on an idle machine). */
+const WAIT_MS = 20_000;
 
 let t: TempHome;
 let auth: FakeServer;
 let env: NodeJS.ProcessEnv;
 let issued: string[];
 let failNext = 0;
+/** The token endpoint answers only once this settles (a test holds a refresh back until it is ready). */
+let gate: Promise<void> = Promise.resolve();
 beforeEach(async () => {
+  gate = Promise.resolve();
   t = await tempHome();
   issued = [];
   failNext = 0;
-  auth = await fakeServer((_req, res, body) => {
+  auth = await fakeServer((_req, res, body) => void gate.then(() => answer(res, body)));
+  const answer = (res: Parameters<typeof json>[0], body: string): void => {
     const b = JSON.parse(body) as { refresh_token?: string };
     if (failNext > 0) {
       failNext--;
@@ -34,7 +44,7 @@ beforeEach(async () => {
     const access = jwt({ exp: sec(Date.now()) + 3600, n: issued.length, 'https://api.openai.com/auth': { chatgpt_account_id: 'acct-1' } });
     issued.push(access);
     json(res, 200, { access_token: access, refresh_token: `rt_rotated_${issued.length}` });
-  });
+  };
   env = { ...FILE_ENV, MOAT_OPENAI_AUTH_URL: `${auth.url}/oauth/token` };
 });
 afterEach(async () => {
@@ -59,14 +69,14 @@ async function storeExpiring(inMs: number): Promise<StoredCredential> {
 
 describe('startGrantRefresh', () => {
   it('re-resolves shortly before the earliest expiry and hands over the renewed grants', async () => {
-    await storeExpiring(1500);
+    await storeExpiring(EXPIRES_MS);
     const first = await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 });
     expect(first.refreshAt).toBeDefined();
     expect(auth.requests).toHaveLength(0);
     const applied: ResolvedGrants[] = [];
-    const r = startGrantRefresh({ names: ['openai'], store: t.store, env, first, windowMs: 1000, apply: (g) => applied.push(g), log: () => undefined });
+    const r = startGrantRefresh({ names: ['openai'], store: t.store, env, first, windowMs: DUE_NOW_MS, apply: (g) => applied.push(g), log: () => undefined });
     try {
-      const g = await waitFor(() => applied[0], 3000);
+      const g = await waitFor(() => applied[0], WAIT_MS);
       expect(auth.requests).toHaveLength(1);
       expect(g.injections[0]!.set.authorization).toBe(`Bearer ${issued[0]}`);
       expect(g.secretsToRedact).toContain(issued[0]);
@@ -80,7 +90,7 @@ describe('startGrantRefresh', () => {
   });
 
   it('retries when an attempt did not refresh (the server failed), then succeeds', async () => {
-    await storeExpiring(1500);
+    await storeExpiring(EXPIRES_MS);
     failNext = 1;
     const first = await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 });
     const applied: ResolvedGrants[] = [];
@@ -89,15 +99,15 @@ describe('startGrantRefresh', () => {
       store: t.store,
       env,
       first,
-      windowMs: 1000,
+      windowMs: DUE_NOW_MS,
       retryMs: 100,
       apply: (g) => applied.push(g),
       log: () => undefined,
     });
     try {
-      await waitFor(() => (issued.length > 0 ? true : undefined), 4000);
+      await waitFor(() => (issued.length > 0 ? true : undefined), WAIT_MS);
       expect(auth.requests.length).toBe(2);
-      const last = await waitFor(() => applied.find((g) => g.injections[0]!.set.authorization === `Bearer ${issued[0]}`), 2000);
+      const last = await waitFor(() => applied.find((g) => g.injections[0]!.set.authorization === `Bearer ${issued[0]}`), WAIT_MS);
       expect(last.refreshAt).toBeDefined();
       // The failed attempt handed over the still-valid old credential.
       expect(applied[0]!.injections[0]!.set.authorization).toBe('Bearer initial-access-token-value');
@@ -107,7 +117,7 @@ describe('startGrantRefresh', () => {
   });
 
   it('two runs sharing a grant spend its refresh token once', async () => {
-    await storeExpiring(1500);
+    await storeExpiring(EXPIRES_MS);
     const applied: ResolvedGrants[] = [];
     const refreshers = await Promise.all(
       [1, 2].map(async () =>
@@ -116,14 +126,14 @@ describe('startGrantRefresh', () => {
           store: t.store,
           env,
           first: await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 }),
-          windowMs: 1000,
+          windowMs: DUE_NOW_MS,
           apply: (g) => applied.push(g),
           log: () => undefined,
         }),
       ),
     );
     try {
-      await waitFor(() => (applied.length === 2 ? true : undefined), 3000);
+      await waitFor(() => (applied.length === 2 ? true : undefined), WAIT_MS);
       expect(auth.requests).toHaveLength(1);
       for (const g of applied) expect(g.injections[0]!.set.authorization).toBe(`Bearer ${issued[0]}`);
     } finally {
@@ -144,14 +154,21 @@ describe('startGrantRefresh', () => {
       log: () => undefined,
     });
     none.stop();
-    await storeExpiring(1200);
+    await storeExpiring(EXPIRES_MS);
     const first = await resolveGrants(['openai'], t.store, { env, refreshWithinMs: 1000 });
     let applied = 0;
-    const r = startGrantRefresh({ names: ['openai'], store: t.store, env, first, windowMs: 1000, apply: () => applied++, log: () => undefined });
+    const r = startGrantRefresh({ names: ['openai'], store: t.store, env, first, windowMs: DUE_NOW_MS, apply: () => applied++, log: () => undefined });
     r.stop();
-    await new Promise((res) => setTimeout(res, 600));
+    // A twin started after it, due at the same moment: once it has refreshed, the stopped one's time has passed.
+    let twin = 0;
+    const other = startGrantRefresh({ names: ['openai'], store: t.store, env, first, windowMs: DUE_NOW_MS, apply: () => twin++, log: () => undefined });
+    try {
+      await waitFor(() => (twin > 0 ? true : undefined), WAIT_MS);
+    } finally {
+      other.stop();
+    }
     expect(applied).toBe(0);
-    expect(auth.requests).toHaveLength(0);
+    expect(auth.requests).toHaveLength(1);
   });
 });
 
@@ -164,7 +181,10 @@ describe('GatewayHost keeps a run’s grants fresh', () => {
 
   it('swaps the injected token after a host-side refresh, redacts both tokens, and stops on close', async () => {
     const ca = await loadOrCreateCA(t.home.caDir); // created up front: the refresh must not beat the first request
-    await storeExpiring(2500);
+    // Due 0.8 s before expiry (window 1 s); the endpoint answers only after the first request went out.
+    let open: () => void = () => undefined;
+    gate = new Promise((r) => (open = r));
+    await storeExpiring(4000);
     const hostEnv = {
       ...env,
       MOAT_TESTING: '1',
@@ -200,7 +220,8 @@ describe('GatewayHost keeps a run’s grants fresh', () => {
       expect(before.status).toBe(200);
       expect(sentAuth('/backend-api/x')).toBe('Bearer initial-access-token-value');
       expect(before.body).not.toContain('initial-access-token-value');
-      await waitFor(() => logs.find((l) => l.includes('grants refreshed')), 5000);
+      open();
+      await waitFor(() => logs.find((l) => l.includes('grants refreshed')), WAIT_MS);
       const after = await fetchVia(h, 'chatgpt.com', { path: '/backend-api/y', headers: { authorization: 'Bearer placeholder' } });
       expect(after.status).toBe(200);
       expect(sentAuth('/backend-api/y')).toBe(`Bearer ${issued[0]}`);

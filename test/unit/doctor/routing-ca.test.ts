@@ -13,6 +13,8 @@ import type { CheckResult, DoctorContext } from '../../../src/doctor/types.js';
 import { createCA, loadOrCreateCA } from '../../../src/gateway/ca.js';
 import { ROUTING_CA_NAME } from '../../../src/gateway/ca-names.js';
 import { loadOrCreateRoutingCA } from '../../../src/gateway/routing-ca.js';
+import { NAME_CONSTRAINTS_OID, nameConstraintsDer, routingConstraintsExtensionDer } from '../../../src/gateway/name-constraints.js';
+import { x509 } from '../../../src/gateway/x509.js';
 import { MoatHome } from '../../../src/home/paths.js';
 
 let dir: string;
@@ -58,5 +60,52 @@ describe('the routing-ca check', () => {
     const home = new MoatHome(join(dir, 'copied'));
     await loadOrCreateCA(home.routingCaDir);
     expect((await check(home)).status).toBe('fail');
+  });
+
+  describe('forged routing CAs: the constraints are read from the parsed extension, never found by bytes', () => {
+    /** A routing CA in its own home carrying `extensions`; the check's detail (or ok). */
+    const forged = async (name: string, extensions: x509.Extension[]): Promise<CheckResult> => {
+      const home = new MoatHome(join(dir, name));
+      await loadOrCreateCA(home.routingCaDir, () => createCA(ROUTING_CA_NAME, new Date(), extensions));
+      return check(home);
+    };
+    const detailOf = (name: string, problem: string): string =>
+      `${join(dir, name, 'routing-ca', 'ca.pem')} ${problem}: if its key leaked it could certify any site to a browser that trusts it`;
+
+    it("the exact constraint bytes smuggled inside another extension's value: FAIL, not constrained", async () => {
+      const r = await forged('smuggled', [new x509.Extension('1.3.6.1.4.1.99999.1', false, routingConstraintsExtensionDer())]);
+      expect(r).toMatchObject({ status: 'fail', detail: detailOf('smuggled', 'is not name-constrained to localhost') });
+    });
+
+    it('constrained to another name (example.com): FAIL', async () => {
+      const r = await forged('wrong-name', [new x509.Extension(NAME_CONSTRAINTS_OID, true, nameConstraintsDer({ dns: ['example.com'], ip: [] } as never))]);
+      expect(r).toMatchObject({
+        status: 'fail',
+        detail: detailOf('wrong-name', 'is name-constrained to other names than localhost, .localhost, 127.0.0.0/8 and ::1 alone'),
+      });
+    });
+
+    it('localhost as an excluded subtree instead of a permitted one (every other name allowed): FAIL', async () => {
+      const value = nameConstraintsDer();
+      expect(value[2]).toBe(0xa0); // permittedSubtrees [0] ...
+      value[2] = 0xa1; // ... turned into excludedSubtrees [1]
+      const r = await forged('excluded', [new x509.Extension(NAME_CONSTRAINTS_OID, true, value)]);
+      expect(r).toMatchObject({
+        status: 'fail',
+        detail: detailOf('excluded', 'is name-constrained to other names than localhost, .localhost, 127.0.0.0/8 and ::1 alone'),
+      });
+    });
+
+    it("moat's constraints with the critical flag off: FAIL", async () => {
+      const r = await forged('not-critical', [new x509.Extension(NAME_CONSTRAINTS_OID, false, nameConstraintsDer())]);
+      expect(r).toMatchObject({
+        status: 'fail',
+        detail: detailOf('not-critical', 'has name constraints that are not marked critical (a client may ignore them)'),
+      });
+    });
+
+    it("moat's constraints, critical, built by hand the same way: OK", async () => {
+      expect((await forged('same', [new x509.Extension(NAME_CONSTRAINTS_OID, true, nameConstraintsDer())])).status).toBe('ok');
+    });
   });
 });

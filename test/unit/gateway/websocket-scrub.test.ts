@@ -162,4 +162,33 @@ describe('the gateway scrubs WebSocket frames on a credentialed connection', () 
     const ev = await waitFor(() => h.requestEvents().find((e) => e.url.endsWith('/echo-ws') && e.scrubbed !== undefined));
     expect(ev.scrubbed).toBeGreaterThanOrEqual(2);
   });
+
+  it('ATTACK: a value that becomes secret while the WebSocket is open (a credential refresh) is scrubbed from the next frame on', async () => {
+    const fresh = 'acme_FRESHTOKEN0123456789abcdefXYZ';
+    const freshPh = 'acme_FRESHPLACEHOLDER0123456789abQ';
+    const t = await connectTunnel(h.socketPath, 'api.example.test:443');
+    if (!('socket' in t)) throw new Error('refused');
+    const sock = await tlsOver(t.socket, 'api.example.test', h.ca.certPem);
+    const ws = new WebSocket('wss://api.example.test/echo-ws', { createConnection: () => sock, headers: { authorization: `Bearer ${PH}` } });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const echo = (text: string): Promise<string> =>
+      new Promise((resolve) => {
+        ws.once('message', (d: Buffer) => resolve(d.toString()));
+        ws.send(text);
+      });
+    // Not a secret yet: it passes as it is.
+    expect(await echo(`before ${fresh}`)).toBe(`before ${fresh}`);
+    h.proxy.update({
+      scrub: [
+        { value: TOKEN, placeholder: PH },
+        { value: fresh, placeholder: freshPh },
+      ],
+    });
+    // The same open connection: the refreshed list applies to its next frames, the old value still does too.
+    expect(await echo(`after ${fresh} and ${TOKEN}`)).toBe(`after ${freshPh} and ${PH}`);
+    ws.close();
+  });
 });
