@@ -33,10 +33,11 @@ envfile=/moat/stage/env
 # A run cannot wedge it: at 500 connections it stops accepting (new ones wait in the listen queue) and
 # says so once on the run's stderr, resuming as connections close; the gateway is dialled without
 # blocking (a full gateway queue is retried for 10 s, the rest keep flowing meanwhile); out of
-# descriptors, it pauses accepting for 100 ms instead of spinning.
+# descriptors, it pauses accepting until the next second instead of spinning. Only perl-base modules
+# (Socket, Fcntl, Errno): a minimal image has no Time::HiRes, so time is whole seconds.
 egress_relay='
 use strict; use Socket qw(:DEFAULT IPPROTO_TCP TCP_NODELAY); use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
-use Time::HiRes qw(time); use Errno qw(EAGAIN EINTR EINPROGRESS EMFILE ENFILE ENOBUFS ENOMEM);
+use Errno qw(EAGAIN EINTR EINPROGRESS EMFILE ENFILE ENOBUFS ENOMEM);
 my ($port, $path) = @ARGV; $port =~ /^[0-9]{1,5}$/ or exit 64;
 $SIG{PIPE} = "IGNORE";
 my $CAP = 500;
@@ -52,7 +53,7 @@ my ($pause, $full, $starved) = (0, 0, 0);
 sub pairs { keys(%fh) / 2 + @wait }
 sub scarce { my $e = $! + 0; $e == EMFILE || $e == ENFILE || $e == ENOBUFS || $e == ENOMEM }
 sub starve {
-  $pause = time + 0.1;
+  $pause = time + 1;
   print STDERR "moat: the proxy relay ran out of file descriptors; it accepts new connections again as some close\n" unless $starved++;
 }
 sub drop {
