@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MoatHome } from '../src/home/paths.js';
 import { DEFAULT_LIMITS } from '../src/snapshot/limits.js';
-import { snapshotWorkspace } from '../src/snapshot/service.js';
+import { ManifestCache, snapshotWorkspace } from '../src/snapshot/service.js';
 import { buildTree, planTree } from './snapshot-tree.js';
 
 const files = Number(process.env.BENCH_FILES ?? 10_000);
@@ -75,6 +75,11 @@ try {
   await new Promise((r) => setTimeout(r, 300));
   const again: Timed[] = [];
   for (let i = 0; i < REPS; i++) again.push(await time(() => snapshotWorkspace(home, ws, settings)));
+  // As the daemon takes it: the last manifest kept in memory (ManifestCache), the code warm.
+  const cache = new ManifestCache();
+  await snapshotWorkspace(home, ws, settings, { cache });
+  const warm: Timed[] = [];
+  for (let i = 0; i < REPS; i++) warm.push(await time(() => snapshotWorkspace(home, ws, settings, { cache })));
   const touched: Timed[] = [];
   for (let i = 0; i < REPS; i++) {
     // 10 files changed (content and mtime), spread over the tree.
@@ -108,7 +113,7 @@ try {
     await writeFile(join(ws, 'moat.yaml'), 'snapshots:\n  disabled: false\n');
     await writeFile(join(wsOff, 'moat.yaml'), 'snapshots:\n  disabled: true\n');
     const run = (cwd: string): Timed => timeShell(`'${moat}' run -- true`, { env, cwd });
-    const warm = run(ws); // builds the image if needed, starts the daemon, takes the first snapshot
+    const firstRun = run(ws); // builds the image if needed, starts the daemon, takes the first snapshot
     run(wsOff);
     run(ws); // the links made above changed every file's ctime: read once more, then unchanged
     const withSnap: Timed[] = [];
@@ -120,7 +125,7 @@ try {
     const added = median(withSnap.map((x) => x.wall)) - median(without.map((x) => x.wall));
     const addedCpu = median(withSnap.map((x) => x.cpu)) - median(without.map((x) => x.cpu));
     console.log(
-      `moat run -- true, snapshots on:   ${ms(median(withSnap.map((x) => x.wall)))}, CLI CPU ${ms(median(withSnap.map((x) => x.cpu)))} medians of ${runs} (wall ${walls(withSnap)}; CPU ${cpus(withSnap)}; first run ${fmt(warm)})`,
+      `moat run -- true, snapshots on:   ${ms(median(withSnap.map((x) => x.wall)))}, CLI CPU ${ms(median(withSnap.map((x) => x.cpu)))} medians of ${runs} (wall ${walls(withSnap)}; CPU ${cpus(withSnap)}; first run ${fmt(firstRun)})`,
     );
     console.log(
       `moat run -- true, snapshots off:  ${ms(median(without.map((x) => x.wall)))}, CLI CPU ${ms(median(without.map((x) => x.cpu)))} medians of ${runs} (wall ${walls(without)}; CPU ${cpus(without)})`,

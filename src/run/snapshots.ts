@@ -90,6 +90,7 @@ export async function changeLine(home: MoatHome, runId: string, name: string, ti
     if (!pre) return undefined;
     if (r.failed?.kind === 'post') return `no post-run snapshot: ${r.failed.message}`;
     if (post) {
+      if (post.manifest === pre.manifest) return undefined; // the same manifest: nothing changed, nothing to read
       const store = objectStore(home);
       const changes = diffManifests(await readManifest(store, pre.manifest), await readManifest(store, post.manifest));
       if (changes.length === 0) return undefined; // nothing to review: no line
