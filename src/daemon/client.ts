@@ -32,16 +32,16 @@ const dropped = (err: unknown): boolean => !(err instanceof DaemonAnswerError) &
  * One request to the daemon. An idempotent one (every GET, and those the caller says are) is sent again once
  * when the connection dropped before any answer, instead of surfacing a raw "socket hang up".
  */
-async function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000, idempotent = method === 'GET'): Promise<T> {
+async function call<T>(home: MoatHome, method: string, path: string, timeoutMs = 2000, idempotent = method === 'GET', body?: string): Promise<T> {
   try {
-    return await callOnce<T>(home, method, path, timeoutMs);
+    return await callOnce<T>(home, method, path, timeoutMs, body);
   } catch (err) {
     if (!idempotent || !dropped(err)) throw err;
-    return callOnce<T>(home, method, path, timeoutMs);
+    return callOnce<T>(home, method, path, timeoutMs, body);
   }
 }
 
-function callOnce<T>(home: MoatHome, method: string, path: string, timeoutMs: number): Promise<T> {
+function callOnce<T>(home: MoatHome, method: string, path: string, timeoutMs: number, body?: string): Promise<T> {
   return new Promise((resolve, reject) => {
     // servername '': no TLS here; spares the agent's IP check of the host (a costly first call, engine-api.ts).
     const req = request({ socketPath: daemonSocket(home), method, path, timeout: timeoutMs, ...NO_SERVERNAME }, (res) => {
@@ -63,7 +63,7 @@ function callOnce<T>(home: MoatHome, method: string, path: string, timeoutMs: nu
     });
     req.on('timeout', () => req.destroy(new SystemLikeError('the daemon did not answer in time', 'ETIMEDOUT')));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -236,6 +236,24 @@ export async function auditLiveSnapshots(home: MoatHome, id: string): Promise<bo
     return (await call<{ audited?: boolean }>(home, 'POST', `/runs/${id}/snapshots-audit`, 10_000)).audited === true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Ask the daemon to snapshot a workspace (the pre-run snapshot: its code is warm and it keeps the last
+ * manifest in memory). Throws a MoatError when the snapshot itself failed; any other error means the
+ * daemon could not be asked (the caller takes the snapshot itself then).
+ */
+export async function daemonSnapshot<T>(home: MoatHome, request: unknown): Promise<T> {
+  try {
+    // A first snapshot of a large workspace takes a while; a daemon that dies meanwhile drops the connection.
+    return await call<T>(home, 'POST', '/snapshots', 30 * 60_000, true, JSON.stringify(request));
+  } catch (err) {
+    if (err instanceof DaemonAnswerError && err.status === 422) {
+      const doc = MoatError.fromDocument((JSON.parse(err.body) as { error?: unknown }).error);
+      if (doc) throw doc;
+    }
+    throw err;
   }
 }
 

@@ -122,6 +122,10 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
       const audited = await supervisor.auditSnapshots(snaps[1]).catch(() => false);
       return send(res, 200, { audited });
     }
+    if (req.method === 'POST' && url.pathname === '/snapshots') {
+      const r = await (await import('./snapshot-api.js')).snapshotRequest(req, home);
+      return send(res, r.status, r.body);
+    }
     if (req.method === 'POST' && url.pathname === '/shutdown') {
       send(res, 200, { ok: true });
       if (url.searchParams.get('handover') === '1')

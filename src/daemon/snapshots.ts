@@ -8,6 +8,7 @@ import { readRunSnapshots, updateRunSnapshots } from '../snapshot/refs.js';
 import { addRecord, recordFailure, recordOf, snapshotWorkspace } from '../snapshot/service.js';
 import type { RunMetadata } from '../store/types.js';
 import type { AuditSink } from './audit-sink.js';
+import { daemonManifests } from './snapshot-api.js';
 
 export async function auditPreSnapshot(home: MoatHome, id: string, audit: AuditSink): Promise<void> {
   const r = await readRunSnapshots(home, id);
@@ -48,7 +49,8 @@ export async function takePostSnapshot(home: MoatHome, meta: RunMetadata, audit:
   if (!r || !pre || r.records.some((x) => x.kind === 'post')) return; // snapshots off, or taken already
   await auditPendingSnapshots(home, meta.id, audit).catch(() => undefined);
   try {
-    const taken = await snapshotWorkspace(home, meta.workspace, r.settings, { rulesFrom: pre.manifest });
+    // The daemon's manifests in memory: the next run's pre-run snapshot (asked of this daemon) starts from it.
+    const taken = await snapshotWorkspace(home, meta.workspace, r.settings, { rulesFrom: pre.manifest, cache: daemonManifests });
     const rec = recordOf('post', taken);
     await addRecord(home, meta.id, r.settings, rec);
     audit.append('lifecycle', { event: 'snapshot', kind: 'post', snapshot: rec.id, manifest: rec.manifest, files: rec.files, added: rec.added });

@@ -64,10 +64,16 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
       ...(deps.confirm ? { confirm: deps.confirm } : {}),
     });
   }
-  // The pre-run snapshot is taken while the engine, image and daemon get ready (recorded before the start).
-  const preSnapshot = startPreSnapshot(home, spec.workspace, spec.snapshots);
-  // One look at the daemon serves both: it is up (the usual case), and it knows the engine's runtimes.
+  // One look at the daemon serves all three: it is up (the usual case), it knows the engine's runtimes,
+  // and it takes the pre-run snapshot.
   const look = daemonState(home);
+  // The pre-run snapshot is taken while the engine, image and daemon get ready (recorded before the start).
+  const preSnapshot = startPreSnapshot(
+    home,
+    spec.workspace,
+    spec.snapshots,
+    look.then((s) => s.kind === 'up' && s.health.version === BUILD),
+  );
   const daemon = ensureDaemon(home, deps.env, undefined, look);
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   // The engine's runtimes: the daemon's list of this engine, else GET /info (tens of ms) meanwhile; an

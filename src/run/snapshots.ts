@@ -9,7 +9,9 @@ import type { MoatHome } from '../home/paths.js';
 import { DEFAULT_LIMITS, type SnapshotSettings } from '../snapshot/limits.js';
 import { readManifest } from '../snapshot/manifest.js';
 import { readRunSnapshots } from '../snapshot/refs.js';
-import { addRecord, objectStore, recordFailure, recordOf, snapshotWorkspace, unstoredNote } from '../snapshot/service.js';
+import { addRecord, objectStore, recordFailure, recordOf, snapshotWorkspace, unstoredNote, type SnapshotSummary } from '../snapshot/service.js';
+import { daemonSnapshot } from '../daemon/client.js';
+import { isMoatError } from '../errors.js';
 import type { TakeResult } from '../snapshot/take.js';
 import { changeStats, diffManifests } from '../snapshot/diff.js';
 
@@ -27,12 +29,31 @@ export function snapshotSettings(c: MoatConfig['snapshots']): SnapshotSettings |
   };
 }
 
-export type PendingSnapshot = Promise<TakeResult | Error>;
+export type PendingSnapshot = Promise<TakeResult | SnapshotSummary | Error>;
 
-/** Start the pre-run snapshot (never rejects: a failure is the value). */
-export function startPreSnapshot(home: MoatHome, workspace: string, settings: SnapshotSettings | undefined): PendingSnapshot | undefined {
+/**
+ * Start the pre-run snapshot (never rejects: a failure is the value). When `daemon` says this build's
+ * daemon is up, the daemon takes it (warm, the workspace's last manifest in memory, on its own core);
+ * when it cannot be asked (absent, older, gone meanwhile), the CLI takes it itself.
+ */
+export function startPreSnapshot(
+  home: MoatHome,
+  workspace: string,
+  settings: SnapshotSettings | undefined,
+  daemon: Promise<boolean> = Promise.resolve(false),
+): PendingSnapshot | undefined {
   if (!settings) return undefined;
-  return snapshotWorkspace(home, workspace, settings).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  const take = async (): Promise<TakeResult | SnapshotSummary> => {
+    if (await daemon.catch(() => false)) {
+      try {
+        return await daemonSnapshot<SnapshotSummary>(home, { workspace, settings });
+      } catch (err) {
+        if (isMoatError(err)) throw err; // the snapshot failed there: it would here too
+      }
+    }
+    return snapshotWorkspace(home, workspace, settings);
+  };
+  return take().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
 }
 
 /** Record the pre-run snapshot on the run (before its container starts); a failure is said and recorded, the run goes on. */
@@ -69,6 +90,7 @@ export async function changeLine(home: MoatHome, runId: string, name: string, ti
     if (!pre) return undefined;
     if (r.failed?.kind === 'post') return `no post-run snapshot: ${r.failed.message}`;
     if (post) {
+      if (post.manifest === pre.manifest) return undefined; // the same manifest: nothing changed, nothing to read
       const store = objectStore(home);
       const changes = diffManifests(await readManifest(store, pre.manifest), await readManifest(store, post.manifest));
       if (changes.length === 0) return undefined; // nothing to review: no line

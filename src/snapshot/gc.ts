@@ -1,9 +1,12 @@
 /**
  * Remove what no snapshot references: after `moat destroy`, `moat clean` and `moat snapshot prune`. A
- * manifest is live while a run's records name it; an object while a live manifest names it. Objects and
- * temp files younger than `graceMs` stay (a snapshot being taken right now has not recorded them yet).
+ * manifest is live while a run's records name it, or while it is the last snapshot of a workspace that
+ * still exists (the next snapshot of that workspace reuses its hashes without reading the files again, or
+ * the manifest itself when nothing changed: collecting its objects would leave that snapshot naming
+ * contents the store no longer holds); an object while a live manifest names it. Objects and temp files
+ * younger than `graceMs` stay (a snapshot being taken right now has not recorded them yet).
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJsonIfExists } from '../home/fs.js';
 import type { MoatHome } from '../home/paths.js';
@@ -25,9 +28,37 @@ export async function liveManifests(home: MoatHome): Promise<Set<string>> {
   return live;
 }
 
+/**
+ * The workspaces' last-snapshot pointers (`snapshots/workspaces/*.json`): the manifest each names, and the
+ * pointer files that name nothing usable (torn, or their workspace is gone), which can be removed.
+ */
+async function workspacePointers(home: MoatHome): Promise<{ manifests: Set<string>; stale: string[] }> {
+  const wsDir = join(snapshotsRoot(home), 'workspaces');
+  const manifests = new Set<string>();
+  const stale: string[] = [];
+  for (const f of await readdir(wsDir).catch(() => [] as string[])) {
+    const p = await readJsonIfExists<{ workspace?: unknown; manifest?: unknown }>(join(wsDir, f)).catch(() => undefined);
+    const ok = typeof p?.workspace === 'string' && typeof p.manifest === 'string' && HASH_RE.test(p.manifest);
+    // A workspace that is gone cannot be snapshotted against its pointer (the walk cannot open it).
+    if (
+      ok &&
+      (await lstat(p.workspace as string).then(
+        (st) => st.isDirectory(),
+        () => false,
+      ))
+    )
+      manifests.add(p.manifest as string);
+    else stale.push(join(wsDir, f));
+  }
+  return { manifests, stale };
+}
+
 export async function collectGarbage(home: MoatHome, o: { dryRun?: boolean; graceMs?: number; now?: number } = {}): Promise<GcReport> {
   const store = objectStore(home);
-  const manifests = await liveManifests(home);
+  // Pointers first: a snapshot that replaces one meanwhile reuses the hashes of the manifest read here (kept)
+  // or of a younger one (spared by the grace time).
+  const pointers = await workspacePointers(home);
+  const manifests = new Set([...(await liveManifests(home)), ...pointers.manifests]);
   const live = new Set(manifests);
   for (const h of manifests) {
     const m = await readManifest(store, h).catch(() => undefined);
@@ -59,12 +90,7 @@ export async function collectGarbage(home: MoatHome, o: { dryRun?: boolean; grac
       const st = await stat(join(store.tmpDir, f)).catch(() => undefined);
       if (st && st.mtimeMs <= before) await rm(join(store.tmpDir, f), { force: true });
     }
-    // The stat cache of a workspace points at a manifest: one no run references any more is forgotten.
-    const wsDir = join(snapshotsRoot(home), 'workspaces');
-    for (const f of await readdir(wsDir).catch(() => [] as string[])) {
-      const p = await readJsonIfExists<{ manifest?: string }>(join(wsDir, f)).catch(() => undefined);
-      if (!p?.manifest || !manifests.has(p.manifest)) await rm(join(wsDir, f), { force: true });
-    }
+    for (const f of pointers.stale) await rm(f, { force: true });
   }
   return report;
 }

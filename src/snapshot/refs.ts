@@ -1,7 +1,8 @@
 /**
  * Which snapshots exist: each run's records (`runs/<id>/snapshots.json`: the settings it was taken with and
  * its snapshots, pre, post, manual, safety), and per workspace the last manifest taken (the stat cache of
- * the next snapshot). A manifest (and the objects it names) is kept while some run's record names it.
+ * the next snapshot). A manifest (and the objects it names) is kept while some run's record names it, or
+ * while it is the last of a workspace that still exists (gc.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';

@@ -2,7 +2,7 @@
 import { relative, isAbsolute } from 'node:path';
 import type { MoatHome } from '../home/paths.js';
 import type { SnapshotSettings } from './limits.js';
-import { readManifest, totals, type Manifest } from './manifest.js';
+import { byPath, readManifest, totals, type Entry, type Manifest } from './manifest.js';
 import { ObjectStore } from './objects.js';
 import { lastManifest, newSnapshotId, setLastManifest, snapshotsRoot, updateRunSnapshots, type SnapshotKind, type SnapshotRecord } from './refs.js';
 import { takeSnapshot, type TakeResult } from './take.js';
@@ -14,6 +14,37 @@ export function objectStore(home: MoatHome): ObjectStore {
 export interface WorkspaceSnapshotOptions {
   /** Take .gitignore rules from this manifest instead of the disk (the post-run snapshot: the pre-run's rules). */
   rulesFrom?: string;
+  /** Manifests kept in memory (the daemon's): the previous one is taken from it instead of read and parsed. */
+  cache?: ManifestCache;
+}
+
+/**
+ * The last manifest of each workspace, kept in memory by a long-lived process (the daemon), with its
+ * entries by path: an unchanged re-snapshot is then a walk compared against memory. An entry is used only
+ * when the workspace's pointer on disk still names its hash (another process may have taken one since).
+ */
+export class ManifestCache {
+  private readonly byWorkspace = new Map<string, { hash: string; manifest: Manifest; byPath: Map<string, Entry> }>();
+  /** At most this many entries in all (the least recently used workspaces are forgotten first). */
+  constructor(private readonly maxEntries = 400_000) {}
+
+  get(workspace: string, hash: string): { manifest: Manifest; byPath: Map<string, Entry> } | undefined {
+    const hit = this.byWorkspace.get(workspace);
+    return hit?.hash === hash ? hit : undefined;
+  }
+
+  set(workspace: string, hash: string, manifest: Manifest): void {
+    const hit = this.byWorkspace.get(workspace);
+    this.byWorkspace.delete(workspace); // most recent last
+    this.byWorkspace.set(workspace, hit?.hash === hash ? hit : { hash, manifest, byPath: byPath(manifest) });
+    let total = 0;
+    for (const v of this.byWorkspace.values()) total += v.manifest.entries.length;
+    for (const [k, v] of this.byWorkspace) {
+      if (total <= this.maxEntries) break;
+      this.byWorkspace.delete(k);
+      total -= v.manifest.entries.length;
+    }
+  }
 }
 
 /** .gitignore texts as a manifest holds them, by folder. */
@@ -32,7 +63,8 @@ async function rulesOf(store: ObjectStore, manifest: Manifest): Promise<(dir: st
 export async function snapshotWorkspace(home: MoatHome, workspace: string, settings: SnapshotSettings, o: WorkspaceSnapshotOptions = {}): Promise<TakeResult> {
   const store = objectStore(home);
   const prevHash = await lastManifest(home, workspace);
-  const previous = prevHash ? await readManifest(store, prevHash).catch(() => undefined) : undefined;
+  const cached = prevHash ? o.cache?.get(workspace, prevHash) : undefined;
+  const previous = cached?.manifest ?? (prevHash ? await readManifest(store, prevHash).catch(() => undefined) : undefined);
   const rulesManifest = o.rulesFrom ? (o.rulesFrom === prevHash ? previous : await readManifest(store, o.rulesFrom).catch(() => undefined)) : undefined;
   const inside = relative(workspace, home.root);
   const result = await takeSnapshot({
@@ -41,25 +73,56 @@ export async function snapshotWorkspace(home: MoatHome, workspace: string, setti
     limits: settings.limits,
     exclude: settings.exclude,
     ...(inside !== '' && !inside.startsWith('..') && !isAbsolute(inside) ? { excludeAbs: [home.root] } : {}),
-    ...(previous && prevHash ? { previous, previousHash: prevHash } : {}),
+    ...(previous && prevHash ? { previous, previousHash: prevHash, ...(cached ? { previousByPath: cached.byPath } : {}) } : {}),
     ...(rulesManifest ? { ignoreFrom: await rulesOf(store, rulesManifest) } : {}),
   });
   if (result.hash !== prevHash) await setLastManifest(home, workspace, result.hash);
+  if (o.cache && result.manifest.entries.length > 0) o.cache.set(workspace, result.hash, result.manifest);
   return result;
 }
 
-export function recordOf(kind: SnapshotKind, r: TakeResult, label?: string): SnapshotRecord {
+/** What a run records of a snapshot (and what the daemon answers when it takes one for the CLI). */
+export interface SnapshotSummary {
+  hash: string;
+  createdAt: string;
+  files: number;
+  bytes: number;
+  read: number;
+  added: number;
+  /** The first few files recorded without their content, and how many in all. */
+  unstored: Array<{ path: string; why: 'too-large' | 'over-budget' }>;
+  unstoredCount: number;
+}
+
+const UNSTORED_NAMED = 3;
+
+export function summaryOf(r: TakeResult | SnapshotSummary): SnapshotSummary {
+  if (!('manifest' in r)) return r;
   const t = totals(r.manifest);
+  return {
+    hash: r.hash,
+    createdAt: r.manifest.createdAt,
+    files: t.files,
+    bytes: t.bytes,
+    read: r.read,
+    added: r.added,
+    unstored: r.unstored.slice(0, UNSTORED_NAMED).map((e) => ({ path: e.path, why: e.why ?? 'too-large' })),
+    unstoredCount: r.unstored.length,
+  };
+}
+
+export function recordOf(kind: SnapshotKind, taken: TakeResult | SnapshotSummary, label?: string): SnapshotRecord {
+  const r = summaryOf(taken);
   return {
     id: newSnapshotId(),
     kind,
     manifest: r.hash,
-    createdAt: r.manifest.createdAt,
+    createdAt: r.createdAt,
     ...(label ? { label } : {}),
-    files: t.files,
-    bytes: t.bytes,
+    files: r.files,
+    bytes: r.bytes,
     added: r.added,
-    unstored: r.unstored.length,
+    unstored: r.unstoredCount,
   };
 }
 
@@ -73,11 +136,12 @@ export async function recordFailure(home: MoatHome, runId: string, settings: Sna
 }
 
 /** A one-line account of files left without content (too large, over the budget), naming the first few. */
-export function unstoredNote(r: TakeResult): string | undefined {
-  if (r.unstored.length === 0) return undefined;
+export function unstoredNote(taken: TakeResult | SnapshotSummary): string | undefined {
+  const r = summaryOf(taken);
+  if (r.unstoredCount === 0) return undefined;
   const names = r.unstored
-    .slice(0, 3)
+    .slice(0, UNSTORED_NAMED)
     .map((e) => `${e.path} (${e.why === 'too-large' ? 'too large' : 'over the byte budget'})`)
     .join(', ');
-  return `the snapshot records ${r.unstored.length} file(s) by size and time only, without their content: ${names}${r.unstored.length > 3 ? ', …' : ''}; rollback cannot restore them.`;
+  return `the snapshot records ${r.unstoredCount} file(s) by size and time only, without their content: ${names}${r.unstoredCount > UNSTORED_NAMED ? ', …' : ''}; rollback cannot restore them.`;
 }

@@ -22,6 +22,8 @@ export interface TakeOptions {
   excludeAbs?: string[];
   /** The previous snapshot of this workspace: its entries vouch for files unchanged since. */
   previous?: Manifest;
+  /** The previous snapshot's entries by path, when the caller keeps them (else built from `previous`). */
+  previousByPath?: Map<string, Entry>;
   /** The previous snapshot's hash: when the walk finds exactly what it recorded, it is the result (nothing written). */
   previousHash?: string;
   /**
@@ -67,7 +69,7 @@ class Walk {
 
   constructor(readonly o: TakeOptions) {
     this.budget = o.limits.maxBytes;
-    this.prev = byPath(o.previous);
+    this.prev = o.previousByPath ?? byPath(o.previous);
     // A file changed around the time the previous snapshot read it may have changed again unseen (racy stat).
     this.trustBefore = (o.previous?.startedAt ?? 0) - RACY_MS;
     this.excludeRules = { base: '', rules: (o.exclude ?? []).map(parseRule).filter((r) => r !== undefined) };

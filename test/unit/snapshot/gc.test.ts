@@ -39,11 +39,51 @@ describe('collectGarbage', () => {
     expect(await store.has(orphan)).toBe(false);
     expect(await store.has(young)).toBe(true);
     expect(await store.has(sha256('kept content'))).toBe(true);
-    // Once the run is gone (moat destroy), its contents go too.
+    // Once the run is gone (moat destroy), the workspace's last snapshot stays (the next one's base)…
     await rm(home.runDir(runId), { recursive: true });
-    const r = await collectGarbage(home, { graceMs: -1000 });
-    expect(r.objects).toBe(3); // the content, the manifest, the young orphan
+    expect((await collectGarbage(home, { graceMs: -1000 })).objects).toBe(1); // the young orphan
+    expect(await store.has(sha256('kept content'))).toBe(true);
+    // …until the workspace is gone too: then its contents and its pointer go.
+    await rm(ws, { recursive: true });
+    expect((await collectGarbage(home, { graceMs: -1000 })).objects).toBe(2); // the content, the manifest
     expect(await store.has(sha256('kept content'))).toBe(false);
+    expect(await readdir(join(home.root, 'snapshots', 'workspaces'))).toEqual([]);
+  });
+
+  it('attack: a prune between two runs cannot delete what the next snapshot of an unchanged workspace reuses', async () => {
+    const ws = join(dir, 'ws');
+    await mkdir(ws);
+    await writeFile(join(ws, 'a'), 'content a');
+    await writeFile(join(ws, 'b'), 'content b');
+    const runId = 'run_0123456789ab';
+    await mkdir(home.runDir(runId), { recursive: true });
+    await new Promise((r) => setTimeout(r, 150)); // past the racy-timestamp window
+    const first = await snapshotWorkspace(home, ws, settings);
+    await addRecord(home, runId, settings, recordOf('pre', first));
+    // The run is destroyed and everything old collected (no grace): the workspace's pointer is a reference.
+    await rm(home.runDir(runId), { recursive: true });
+    await collectGarbage(home, { graceMs: -1000 });
+    const store = objectStore(home);
+    const again = await snapshotWorkspace(home, ws, settings);
+    expect(again.read).toBe(0); // the unchanged-workspace shortcut: the previous manifest is this one
+    expect(again.hash).toBe(first.hash);
+    for (const e of again.manifest.entries) if (e.hash) expect(await store.has(e.hash)).toBe(true);
+    expect(await store.has(again.hash)).toBe(true);
+    // One file changed: the other keeps its recorded hash without being read, and its object is still there.
+    await collectGarbage(home, { graceMs: -1000 });
+    await writeFile(join(ws, 'b'), 'content b, changed');
+    const changed = await snapshotWorkspace(home, ws, settings);
+    expect(changed.read).toBe(1);
+    expect((await store.read(sha256('content a'))).toString()).toBe('content a');
+  });
+
+  it('attack: a torn or hostile workspace pointer is dropped, never followed', async () => {
+    const wsDir = join(home.root, 'snapshots', 'workspaces');
+    await mkdir(wsDir, { recursive: true });
+    await writeFile(join(wsDir, 'torn.json'), '{"workspace": "/tmp", "manif');
+    await writeFile(join(wsDir, 'bad.json'), JSON.stringify({ workspace: dir, manifest: '../../../../etc/passwd' }));
+    await collectGarbage(home);
+    expect(await readdir(wsDir)).toEqual([]);
   });
 
   it('removes temp files a stopped snapshot left in fan-out folders, once old; never an object', async () => {

@@ -1,0 +1,80 @@
+/**
+ * The pre-run snapshot taken by the daemon for the CLI (`POST /snapshots`): warm code, and the last
+ * manifest of each workspace kept in memory (the post-run snapshot leaves it there), so an unchanged
+ * workspace costs a walk compared against memory, on the daemon's side of the machine's cores. The CLI
+ * sends the workspace and its settings; the answer is what the CLI records on the run (a summary, never
+ * the manifest). The CLI takes the snapshot itself when the daemon cannot (absent, older, unreachable).
+ */
+import type { IncomingMessage } from 'node:http';
+import { isAbsolute, normalize } from 'node:path';
+import { isMoatError, type ErrorDocument } from '../errors.js';
+import type { MoatHome } from '../home/paths.js';
+import type { SnapshotLimits, SnapshotSettings } from '../snapshot/limits.js';
+import { ManifestCache, snapshotWorkspace, summaryOf, type SnapshotSummary } from '../snapshot/service.js';
+
+/** The manifests this daemon keeps (its post-run snapshots use them too). */
+export const daemonManifests = new ManifestCache();
+
+/** A request body larger than this is refused unread (settings are a few hundred bytes). */
+const MAX_BODY = 256 * 1024;
+const MAX_EXCLUDES = 1000;
+
+export interface SnapshotRequest {
+  workspace: string;
+  settings: SnapshotSettings;
+}
+
+/** The request, checked field by field; undefined when it is not one. */
+export function parseSnapshotRequest(text: string): SnapshotRequest | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { workspace, settings } = v as { workspace?: unknown; settings?: unknown };
+  if (typeof workspace !== 'string' || workspace.length > 4096 || workspace.includes('\0') || !isAbsolute(workspace) || normalize(workspace) !== workspace)
+    return undefined;
+  if (typeof settings !== 'object' || settings === null) return undefined;
+  const { exclude, limits } = settings as { exclude?: unknown; limits?: unknown };
+  if (!Array.isArray(exclude) || exclude.length > MAX_EXCLUDES || !exclude.every((x) => typeof x === 'string' && x.length <= 4096)) return undefined;
+  if (typeof limits !== 'object' || limits === null) return undefined;
+  const l = limits as Record<string, unknown>;
+  const keys: Array<keyof SnapshotLimits> = ['maxFiles', 'maxFileSize', 'maxBytes', 'maxDepth'];
+  if (!keys.every((k) => Number.isSafeInteger(l[k]) && (l[k] as number) > 0)) return undefined;
+  return {
+    workspace,
+    settings: {
+      exclude: exclude as string[],
+      limits: { maxFiles: l.maxFiles, maxFileSize: l.maxFileSize, maxBytes: l.maxBytes, maxDepth: l.maxDepth } as SnapshotLimits,
+    },
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) return undefined;
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Answer `POST /snapshots`: 200 with a summary, 400 for a malformed request, 422 when the snapshot failed. */
+export async function snapshotRequest(req: IncomingMessage, home: MoatHome): Promise<{ status: number; body: SnapshotSummary | { error: ErrorDocument } }> {
+  const text = await readBody(req);
+  const r = text === undefined ? undefined : parseSnapshotRequest(text);
+  if (!r) return { status: 400, body: { error: { code: 'E_USAGE', message: 'not a snapshot request', hint: null } } };
+  try {
+    return { status: 200, body: summaryOf(await snapshotWorkspace(home, r.workspace, r.settings, { cache: daemonManifests })) };
+  } catch (err) {
+    // Any failure is the snapshot's (said on the run as such), e.g. a workspace over snapshots.max_files.
+    const doc: ErrorDocument = isMoatError(err)
+      ? err.toDocument()
+      : { code: 'E_REFUSED', message: err instanceof Error ? err.message : String(err), hint: null };
+    return { status: 422, body: { error: doc } };
+  }
+}

@@ -1,0 +1,109 @@
+import type { IncomingMessage } from 'node:http';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseSnapshotRequest, snapshotRequest } from '../../../src/daemon/snapshot-api.js';
+import { MoatHome } from '../../../src/home/paths.js';
+import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
+import { readManifest } from '../../../src/snapshot/manifest.js';
+import { ManifestCache, objectStore, snapshotWorkspace, type SnapshotSummary } from '../../../src/snapshot/service.js';
+
+let dir: string;
+let home: MoatHome;
+const settings = { exclude: [], limits: DEFAULT_LIMITS };
+const body = (text: string | Buffer): IncomingMessage => Readable.from([Buffer.from(text)]) as unknown as IncomingMessage;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'moat-snapapi-'));
+  home = new MoatHome(join(dir, 'home'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the daemon takes the pre-run snapshot (POST /snapshots)', () => {
+  it('answers a summary of the snapshot it took, the same manifest the CLI would have made', async () => {
+    const ws = join(dir, 'ws');
+    await mkdir(ws);
+    await writeFile(join(ws, 'a.txt'), 'hello\n');
+    await symlink('/etc/passwd', join(ws, 'link'));
+    const r = await snapshotRequest(body(JSON.stringify({ workspace: ws, settings })), home);
+    expect(r.status).toBe(200);
+    const s = r.body as SnapshotSummary;
+    expect(s.files).toBe(1);
+    const m = await readManifest(objectStore(home), s.hash);
+    expect(m.entries.map((e) => [e.path, e.type, e.target])).toEqual([
+      ['a.txt', 'file', undefined],
+      ['link', 'link', '/etc/passwd'],
+    ]);
+  });
+
+  it('attack: malformed, oversized or out-of-range requests are refused before any file is looked at', async () => {
+    const ws = join(dir, 'ws');
+    const bad = [
+      'not json',
+      'null',
+      JSON.stringify({ workspace: 'relative/path', settings }),
+      JSON.stringify({ workspace: `${ws}/../elsewhere`, settings }),
+      JSON.stringify({ workspace: `${ws}\0x`, settings }),
+      JSON.stringify({ workspace: ws, settings: { exclude: [], limits: { ...DEFAULT_LIMITS, maxFiles: 1e300 } } }),
+      JSON.stringify({ workspace: ws, settings: { exclude: [], limits: { ...DEFAULT_LIMITS, maxDepth: -1 } } }),
+      JSON.stringify({ workspace: ws, settings: { exclude: [{}], limits: DEFAULT_LIMITS } }),
+      JSON.stringify({ workspace: ws, settings: { exclude: new Array(5000).fill('x'), limits: DEFAULT_LIMITS } }),
+    ];
+    for (const b of bad) expect(parseSnapshotRequest(b), b.slice(0, 80)).toBeUndefined();
+    const huge = await snapshotRequest(body(Buffer.alloc(1 << 20, 0x20)), home);
+    expect(huge.status).toBe(400);
+  });
+
+  it('attack: a workspace over the file limit is a refusal the CLI says, not a fallback that walks it again', async () => {
+    const ws = join(dir, 'ws');
+    await mkdir(ws);
+    for (let i = 0; i < 20; i++) await writeFile(join(ws, `f${i}`), '');
+    const r = await snapshotRequest(body(JSON.stringify({ workspace: ws, settings: { exclude: [], limits: { ...DEFAULT_LIMITS, maxFiles: 5 } } })), home);
+    expect(r.status).toBe(422);
+    expect((r.body as { error: { code: string } }).error.code).toBe('E_REFUSED');
+  });
+});
+
+describe('ManifestCache', () => {
+  it('serves the last manifest from memory only while the pointer on disk still names it', async () => {
+    const ws = join(dir, 'ws');
+    await mkdir(ws);
+    await writeFile(join(ws, 'a'), 'one');
+    await new Promise((r) => setTimeout(r, 150)); // past the racy-timestamp window
+    const cache = new ManifestCache();
+    const first = await snapshotWorkspace(home, ws, settings, { cache });
+    expect(cache.get(ws, first.hash)?.manifest.entries.length).toBe(1);
+    // Another process (the CLI's `moat snapshot`) takes one of a changed workspace: the memory is stale.
+    await writeFile(join(ws, 'b'), 'two');
+    await new Promise((r) => setTimeout(r, 150));
+    const other = await snapshotWorkspace(home, ws, settings);
+    expect(cache.get(ws, other.hash)).toBeUndefined();
+    const again = await snapshotWorkspace(home, ws, settings, { cache });
+    expect(again.hash).toBe(other.hash); // from the pointer's manifest, read from the store
+    expect(again.read).toBe(0);
+    expect(cache.get(ws, other.hash)?.manifest.entries.length).toBe(2);
+  });
+
+  it('forgets the least recently used workspaces past its entry budget', async () => {
+    const cache = new ManifestCache(3);
+    const m = (n: number) => ({
+      version: 1 as const,
+      workspace: '',
+      createdAt: '',
+      startedAt: 0,
+      skipped: [],
+      skippedCount: 0,
+      entries: Array.from({ length: n }, (_, i) => ({ path: `f${i}`, type: 'file' as const, mode: 0o644, size: 0, mtime: 0 })),
+    });
+    cache.set('/a', 'h1', m(2));
+    cache.set('/b', 'h2', m(1));
+    cache.set('/c', 'h3', m(1));
+    expect(cache.get('/a', 'h1')).toBeUndefined();
+    expect(cache.get('/b', 'h2')).toBeDefined();
+    expect(cache.get('/c', 'h3')).toBeDefined();
+  });
+});
