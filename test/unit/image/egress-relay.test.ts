@@ -3,7 +3,7 @@
  * connections, a gateway that stops accepting, no descriptors left. The script is taken from
  * moat-init.sh as shipped and run with this machine's Perl against a fake gateway on a unix socket.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -195,7 +195,7 @@ describe("the container's egress relay under a run's own abuse", () => {
     for (let i = 0; i < 60; i += 1) flood.push(await client(relay.port));
     await until('the descriptor notice', () => relay.stderr().includes('ran out of file descriptors'));
     // Over a second of being starved, a spinning accept loop would use most of a core; backing off
-    // (a 100 ms pause per failed accept) uses next to nothing.
+    // (a pause until the next second per failed accept) uses next to nothing.
     const pid = relay.pid;
     const before = await cpuTicks(pid);
     await new Promise((r) => setTimeout(r, 1000));
