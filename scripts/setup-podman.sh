@@ -43,6 +43,11 @@ if [ $(((capeff >> 24) & 1)) = 0 ] && [ ! -f "$ulimits" ]; then
 fi
 
 pidfile=/run/podman/moat-service.pid
+# A service started from a folder since deleted answers pings but starts no container (conmon: "Failed to
+# get working directory"): restart it, from / this time.
+if [ -f "$pidfile" ]; then
+  case "$(readlink "/proc/$(cat "$pidfile")/cwd" 2>/dev/null)" in *" (deleted)") restart=1 ;; esac
+fi
 if [ "$restart" = 1 ] && podman_ok && [ -f "$pidfile" ]; then
   # Only the service this script started (its pid file), so that it reads the new limits.
   kill "$(cat "$pidfile")" 2>/dev/null || true
@@ -51,7 +56,8 @@ fi
 if ! podman_ok; then
   say "starting Podman's API socket in the background ($PODMAN_SOCK, log: /var/log/moat-podman.log)"
   mkdir -p "$(dirname "$PODMAN_SOCK")"
-  setsid nohup podman system service --time=0 "unix://$PODMAN_SOCK" >>/var/log/moat-podman.log 2>&1 &
+  # From / (it keeps its working directory for good, and conmon needs it to exist).
+  (cd / && exec setsid nohup podman system service --time=0 "unix://$PODMAN_SOCK" >>/var/log/moat-podman.log 2>&1) &
   echo $! >"$pidfile"
   for _ in $(seq 1 30); do podman_ok && break; sleep 1; done
   podman_ok || { say "Podman's API socket did not come up within 30 s; see /var/log/moat-podman.log"; exit 1; }

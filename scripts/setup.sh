@@ -32,7 +32,7 @@ if ! docker_ok; then
       say "started docker with systemctl"
     else
       say "starting dockerd in the background (log: /var/log/moat-dockerd.log)"
-      nohup dockerd >/var/log/moat-dockerd.log 2>&1 &
+      (cd / && exec nohup dockerd >/var/log/moat-dockerd.log 2>&1) &
     fi
     for _ in $(seq 1 60); do docker_ok && break; sleep 1; done
     docker_ok || die "dockerd did not come up within 60 s; see /var/log/moat-dockerd.log."
