@@ -47,6 +47,7 @@ const e2ePodman = {
       'test/e2e/gateway.test.ts',
       'test/e2e/credentials.test.ts',
       'test/e2e/hostile-container.test.ts',
+      'test/e2e/hostile-workspace-mounts.test.ts',
       'test/e2e/hostile-gateway-addresses.test.ts',
       ...(process.env.MOAT_E2E_PODMAN_BUILD === '1' ? ['test/e2e/hostile-build.test.ts'] : []),
     ],
