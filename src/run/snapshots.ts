@@ -92,7 +92,10 @@ export async function changeLine(home: MoatHome, runId: string, name: string, ti
     if (post) {
       if (post.manifest === pre.manifest) return undefined; // the same manifest: nothing changed, nothing to read
       const store = objectStore(home);
-      const changes = diffManifests(await readManifest(store, pre.manifest), await readManifest(store, post.manifest));
+      const read = await Promise.all([readManifest(store, pre.manifest), readManifest(store, post.manifest)]).catch((err: unknown) => err as Error);
+      // Never silence: a run must not hide what it changed by making its snapshots unreadable.
+      if (read instanceof Error) return `the run's snapshots could not be compared (${read.message}); moat snapshot list ${name} shows them`;
+      const changes = diffManifests(read[0], read[1]);
       if (changes.length === 0) return undefined; // nothing to review: no line
       const s = await changeStats(store, changes);
       return `the run changed ${s.files} file${s.files === 1 ? '' : 's'} (+${s.added} −${s.removed}) — moat diff ${name} / moat rollback ${name}`;

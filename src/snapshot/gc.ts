@@ -19,6 +19,8 @@ import { objectStore } from './service.js';
 export interface GcReport {
   objects: number;
   bytes: number;
+  /** Live manifests present but unreadable: nothing was collected (their objects are not known). */
+  unreadable?: number;
 }
 
 export async function liveManifests(home: MoatHome): Promise<Set<string>> {
@@ -60,11 +62,15 @@ export async function collectGarbage(home: MoatHome, o: { dryRun?: boolean; grac
   const pointers = await workspacePointers(home);
   const manifests = new Set([...(await liveManifests(home)), ...pointers.manifests]);
   const live = new Set(manifests);
+  let unreadable = 0;
   for (const h of manifests) {
     const m = await readManifest(store, h).catch(() => undefined);
-    if (!m) continue;
-    for (const e of m.entries) if (e.hash) live.add(e.hash);
+    // Present but unreadable (torn, or a path the reader refuses): what it names is unknown, so nothing
+    // may go. A manifest no longer in the store names nothing that can be read back anyway.
+    if (!m && (await store.has(h))) unreadable++;
+    for (const e of m?.entries ?? []) if (e.hash) live.add(e.hash);
   }
+  if (unreadable > 0) return { objects: 0, bytes: 0, unreadable };
   const before = (o.now ?? Date.now()) - (o.graceMs ?? 10 * 60_000);
   const report: GcReport = { objects: 0, bytes: 0 };
   for (const d of await readdir(store.objectsDir).catch(() => [] as string[])) {

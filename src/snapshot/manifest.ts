@@ -41,8 +41,11 @@ export interface Manifest {
 /** An empty, '.' or '..' component, or a leading or trailing '/'. */
 const BAD_COMPONENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
 
+/** The longest path a manifest holds (the walk leaves longer ones out, and says so). */
+export const MAX_PATH = 4096;
+
 export function pathProblem(p: string): string | undefined {
-  if (typeof p !== 'string' || p.length === 0 || p.length > 4096) return 'empty or too long';
+  if (typeof p !== 'string' || p.length === 0 || p.length > MAX_PATH) return 'empty or too long';
   if (p.includes('\0')) return 'contains a NUL byte';
   if (!BAD_COMPONENT.test(p)) return undefined; // the common case, without splitting
   for (const c of p.split('/')) {

@@ -6,9 +6,10 @@
  */
 import { closeSync, readSync, type Stats } from 'node:fs';
 import { MoatError } from '../errors.js';
+import { MatchBudget } from './glob.js';
 import { isIgnored, parseIgnoreFile, parseRule, type IgnoreFile } from './ignore.js';
 import type { SnapshotLimits } from './limits.js';
-import { byPath, writeManifest, type Entry, type Manifest } from './manifest.js';
+import { MAX_PATH, byPath, writeManifest, type Entry, type Manifest } from './manifest.js';
 import type { ObjectStore } from './objects.js';
 import { WalkDir } from './walk-dir.js';
 
@@ -64,6 +65,8 @@ class Walk {
   readonly trustBefore: number;
   readonly excludeRules: IgnoreFile;
   readonly excludeAbs: Set<string>;
+  /** What matching names against ignore rules may cost this walk (glob.ts). */
+  readonly matching = new MatchBudget();
   private scratchBuf: Buffer | undefined;
   private sliceStart = performance.now();
 
@@ -134,10 +137,15 @@ class Walk {
     const subdirs: Array<{ name: string; st: Stats }> = [];
     for (const name of names) {
       const path = prefix + name;
+      if (path.length > MAX_PATH) {
+        // Longer than a manifest may hold (a run nesting folders to make every later snapshot unreadable).
+        this.skip(path.slice(0, 200) + '…', `path longer than ${MAX_PATH} characters`);
+        continue;
+      }
       const st = dir.lstat(name);
       if (!st) continue; // gone since it was listed
       const isDir = st.isDirectory();
-      if (isIgnored(here, path, isDir) || isIgnored([this.excludeRules], path, isDir)) continue;
+      if (isIgnored(here, path, isDir, this.matching) || isIgnored([this.excludeRules], path, isDir, this.matching)) continue;
       if (this.excludeAbs.size > 0 && this.excludeAbs.has(dir.shown(name))) continue;
       this.count();
       const base = { path, mode: st.mode & 0o7777, size: st.size, mtime: st.mtimeMs };

@@ -98,4 +98,21 @@ describe('collectGarbage', () => {
     expect(r.objects).toBe(1); // the unreferenced object; temp files are not counted as objects
     expect((await readdir(fan)).sort()).toEqual(['.tmp-1.ab.1']);
   });
+
+  it('attack: a live manifest that cannot be read back makes the collection keep everything, and say so', async () => {
+    const ws = join(dir, 'ws');
+    await mkdir(ws);
+    await writeFile(join(ws, 'important.txt'), 'the only copy');
+    const runId = 'run_0123456789ab';
+    await mkdir(home.runDir(runId), { recursive: true });
+    const store = objectStore(home);
+    // A run's record names a manifest the reader refuses (here: an entry path that climbs out).
+    const bad = (await store.putBuffer(Buffer.from(JSON.stringify({ version: 1, entries: [{ path: '../x', type: 'file' }] })))).hash;
+    await addRecord(home, runId, settings, { ...recordOf('pre', await snapshotWorkspace(home, ws, settings)), manifest: bad });
+    const orphan = (await store.putBuffer(Buffer.from('orphan'))).hash;
+    const r = await collectGarbage(home, { graceMs: -1000 });
+    expect(r).toEqual({ objects: 0, bytes: 0, unreadable: 1 });
+    expect(await store.has(sha256('the only copy'))).toBe(true);
+    expect(await store.has(orphan)).toBe(true);
+  });
 });

@@ -188,6 +188,23 @@ describe('hostile workspaces', () => {
     expect(r.manifest.skipped[0]?.why).toMatch(/not UTF-8/);
   });
 
+  it('hostile-snapshot-long-path: a path longer than a manifest may hold is left out and named; the snapshot still reads back', async () => {
+    const seg = 'd'.repeat(250);
+    // 18 folders of 250 characters (built relative to each other: the whole path is past PATH_MAX).
+    await writeFile(join(ws, 'fine'), 'y');
+    try {
+      const build = 'chdir $ARGV[0] or die; for (1 .. 18) { mkdir $ARGV[1] or die; chdir $ARGV[1] or die } open(my $f, ">", "f") or die';
+      execFileSync('perl', ['-e', build, ws, seg]);
+      const r = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS });
+      expect(r.manifest.skipped.some((x) => /longer than 4096 characters/.test(x.why))).toBe(true);
+      const back = await readManifest(store, r.hash);
+      expect(back.entries.some((e) => e.path === 'fine')).toBe(true);
+      expect(back.entries.filter((e) => e.path.startsWith(seg)).length).toBe(16);
+    } finally {
+      execFileSync('rm', ['-rf', join(ws, seg)]);
+    }
+  });
+
   it('hostile-snapshot-stat-cache-link-swap: a file replaced by a link with the same size and mtime is recorded as the link, its old hash not reused', async () => {
     await writeFile(join(dir, 'secret'), 'HOST SECRET');
     await writeFile(join(ws, 'f'), 'x'.repeat(join(dir, 'secret').length));
