@@ -45,10 +45,11 @@ fi
 pidfile=/run/podman/moat-service.pid
 # A service started from a folder since deleted answers pings but starts no container (conmon: "Failed to
 # get working directory"): restart it, from / this time.
-if [ -f "$pidfile" ]; then
+# (Only when that PID is still a podman process: a PID is reused once its process ends.)
+if [ -f "$pidfile" ] && [ "$(cat "/proc/$(cat "$pidfile")/comm" 2>/dev/null)" = podman ]; then
   case "$(readlink "/proc/$(cat "$pidfile")/cwd" 2>/dev/null)" in *" (deleted)") restart=1 ;; esac
 fi
-if [ "$restart" = 1 ] && podman_ok && [ -f "$pidfile" ]; then
+if [ "$restart" = 1 ] && podman_ok && [ -f "$pidfile" ] && [ "$(cat "/proc/$(cat "$pidfile")/comm" 2>/dev/null)" = podman ]; then
   # Only the service this script started (its pid file), so that it reads the new limits.
   kill "$(cat "$pidfile")" 2>/dev/null || true
   for _ in $(seq 1 10); do podman_ok || break; sleep 0.5; done

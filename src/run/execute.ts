@@ -184,12 +184,18 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
       start,
       onStop: () => stopContainer(runtime, containerId, spec.interactive),
     });
-  } finally {
+  } catch (err) {
     await network.stop();
+    throw err;
   }
-  // A Ctrl-C meant for the agent that lands after it quit must not drop the warnings below.
-  const releaseInterrupt = finishDespiteInterrupt(() => deps.warn('The run has ended; moat is finishing its checks. Press Ctrl-C again to skip them.'));
+  // A Ctrl-C meant for the agent that lands after it quit must not drop the warnings below (from the
+  // moment the session hands the terminal back).
+  const releaseInterrupt =
+    end.kind === 'exited'
+      ? finishDespiteInterrupt(() => deps.warn('The run has ended; moat is finishing its checks. Press Ctrl-C again to skip them.'))
+      : () => undefined;
   try {
+    await network.stop();
     await bookkeeping;
     mark('exited');
     if (end.kind !== 'exited') return { meta, end };

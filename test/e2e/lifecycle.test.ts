@@ -120,9 +120,10 @@ describe.concurrent('lifecycle', () => {
   });
 
   it('the CLI killed with SIGKILL mid-run: list shows running, then stopped with the exit code', async () => {
-    // Long enough that the run is still going when the killed CLI has been reaped, even on a loaded machine.
+    // The run goes on until the test has seen it running after the CLI was reaped (a file it waits for),
+    // however slow the machine: a fixed sleep ended first under a loaded CI.
     const cwd = await workspace('sigkill');
-    const cli = startMoat(['run', '-n', 'killed-cli', '--', 'sh', '-c', 'sleep 10; exit 4'], { home, cwd });
+    const cli = startMoat(['run', '-n', 'killed-cli', '--', 'sh', '-c', 'while [ ! -e go ]; do sleep 0.2; done; exit 4'], { home, cwd });
     const id = await waitFor(
       async () => {
         const run = (await listRuns(home, cwd)).find((x) => x.name === 'killed-cli');
@@ -139,6 +140,7 @@ describe.concurrent('lifecycle', () => {
 
     const now = (await listRuns(home, cwd)).find((x) => x.id === id);
     expect(now?.state).toBe('running');
+    await writeFile(join(cwd, 'go'), '');
 
     // Every state list shows on the way must be the truth: running, then stopped (never "failed").
     const seen: string[] = [];
@@ -164,7 +166,7 @@ describe.concurrent('lifecycle', () => {
       'metadata.json to say stopped',
     );
     expect(meta.exitCode).toBe(4);
-  });
+  }, 180_000);
 
   it('list shows runs that end while it looks as stopped with their exit code, never as failed', async () => {
     // Several `moat list` in parallel while the daemon records the exits and removes the containers.

@@ -169,6 +169,7 @@ if [ -r /moat/ca/ca.pem ]; then
     pem=''
     while IFS= read -r line || [ -n "$line" ]; do pem="$pem$line
 "; done </moat/ca/ca.pem
+    /bin/rm -f /usr/local/share/ca-certificates/moat-gateway.crt # a link there is replaced, never written through
     printf '%s' "$pem" >/usr/local/share/ca-certificates/moat-gateway.crt
     { printf '%s' "$pem" >>/etc/ssl/certs/ca-certificates.crt; } 2>/dev/null || true
     /bin/ln -sf /moat/ca/ca.pem /etc/ssl/certs/moat-gateway.pem 2>/dev/null || true
