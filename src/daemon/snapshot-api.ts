@@ -63,13 +63,46 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * Walks at once (each a workspace's tree in memory and its hashing): more wait their turn, and a second
+ * request for a workspace being walked waits for that walk (it then starts from the manifest it left).
+ */
+const MAX_WALKS = 2;
+let walking = 0;
+const turns: Array<() => void> = [];
+const byWorkspace = new Map<string, Promise<unknown>>();
+
+async function inTurn<T>(workspace: string, work: () => Promise<T>): Promise<T> {
+  const before = byWorkspace.get(workspace);
+  const mine = (async () => {
+    await before?.catch(() => undefined);
+    // A slot is handed from a walk that ends straight to the next in line.
+    if (walking >= MAX_WALKS) await new Promise<void>((r) => turns.push(r));
+    else walking++;
+    try {
+      return await work();
+    } finally {
+      const next = turns.shift();
+      if (next) next();
+      else walking--;
+    }
+  })();
+  byWorkspace.set(workspace, mine);
+  try {
+    return await mine;
+  } finally {
+    if (byWorkspace.get(workspace) === mine) byWorkspace.delete(workspace);
+  }
+}
+
 /** Answer `POST /snapshots`: 200 with a summary, 400 for a malformed request, 422 when the snapshot failed. */
 export async function snapshotRequest(req: IncomingMessage, home: MoatHome): Promise<{ status: number; body: SnapshotSummary | { error: ErrorDocument } }> {
   const text = await readBody(req);
   const r = text === undefined ? undefined : parseSnapshotRequest(text);
   if (!r) return { status: 400, body: { error: { code: 'E_USAGE', message: 'not a snapshot request', hint: null } } };
   try {
-    return { status: 200, body: summaryOf(await snapshotWorkspace(home, r.workspace, r.settings, { cache: daemonManifests })) };
+    const taken = await inTurn(r.workspace, () => snapshotWorkspace(home, r.workspace, r.settings, { cache: daemonManifests }));
+    return { status: 200, body: summaryOf(taken) };
   } catch (err) {
     // Any failure is the snapshot's (said on the run as such), e.g. a workspace over snapshots.max_files.
     const doc: ErrorDocument = isMoatError(err)

@@ -24,9 +24,16 @@ export interface WorkspaceSnapshotOptions {
  * when the workspace's pointer on disk still names its hash (another process may have taken one since).
  */
 export class ManifestCache {
-  private readonly byWorkspace = new Map<string, { hash: string; manifest: Manifest; byPath: Map<string, Entry> }>();
-  /** At most this many entries in all (the least recently used workspaces are forgotten first). */
-  constructor(private readonly maxEntries = 400_000) {}
+  private readonly byWorkspace = new Map<string, { hash: string; manifest: Manifest; byPath: Map<string, Entry>; weight: number }>();
+  /**
+   * At most this many entries and path characters in all (the least recently used workspaces are forgotten
+   * first; a manifest larger than either alone is not kept): a run that writes long paths or raises
+   * snapshots.max_files cannot make the daemon hold its manifest for good.
+   */
+  constructor(
+    private readonly maxEntries = 400_000,
+    private readonly maxPathChars = 40_000_000,
+  ) {}
 
   get(workspace: string, hash: string): { manifest: Manifest; byPath: Map<string, Entry> } | undefined {
     const hit = this.byWorkspace.get(workspace);
@@ -36,13 +43,21 @@ export class ManifestCache {
   set(workspace: string, hash: string, manifest: Manifest): void {
     const hit = this.byWorkspace.get(workspace);
     this.byWorkspace.delete(workspace); // most recent last
-    this.byWorkspace.set(workspace, hit?.hash === hash ? hit : { hash, manifest, byPath: byPath(manifest) });
-    let total = 0;
-    for (const v of this.byWorkspace.values()) total += v.manifest.entries.length;
+    let weight = 0;
+    for (const e of manifest.entries) weight += e.path.length;
+    if (manifest.entries.length > this.maxEntries || weight > this.maxPathChars) return;
+    this.byWorkspace.set(workspace, hit?.hash === hash ? hit : { hash, manifest, byPath: byPath(manifest), weight });
+    let entries = 0;
+    let chars = 0;
+    for (const v of this.byWorkspace.values()) {
+      entries += v.manifest.entries.length;
+      chars += v.weight;
+    }
     for (const [k, v] of this.byWorkspace) {
-      if (total <= this.maxEntries) break;
+      if (entries <= this.maxEntries && chars <= this.maxPathChars) break;
       this.byWorkspace.delete(k);
-      total -= v.manifest.entries.length;
+      entries -= v.manifest.entries.length;
+      chars -= v.weight;
     }
   }
 }

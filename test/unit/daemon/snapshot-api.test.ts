@@ -106,4 +106,39 @@ describe('ManifestCache', () => {
     expect(cache.get('/b', 'h2')).toBeDefined();
     expect(cache.get('/c', 'h3')).toBeDefined();
   });
+
+  it('attack: a manifest of long paths is not kept, and path characters count toward the budget', () => {
+    const cache = new ManifestCache(1000, 5000);
+    const m = (n: number, len: number) => ({
+      version: 1 as const,
+      workspace: '',
+      createdAt: '',
+      startedAt: 0,
+      skipped: [],
+      skippedCount: 0,
+      entries: Array.from({ length: n }, (_, i) => ({ path: `${i}`.padEnd(len, 'x'), type: 'file' as const, mode: 0o644, size: 0, mtime: 0 })),
+    });
+    cache.set('/huge', 'h0', m(2, 4000)); // 8000 characters: over the budget alone
+    expect(cache.get('/huge', 'h0')).toBeUndefined();
+    cache.set('/a', 'h1', m(1, 3000));
+    cache.set('/b', 'h2', m(1, 3000)); // together over 5000: the older goes
+    expect(cache.get('/a', 'h1')).toBeUndefined();
+    expect(cache.get('/b', 'h2')).toBeDefined();
+  });
+});
+
+describe('walks the daemon takes at once', () => {
+  it('two requests for one workspace at once: the second waits for the first and starts from its manifest', async () => {
+    const ws = join(dir, 'ws');
+    await mkdir(ws);
+    for (let i = 0; i < 50; i++) await writeFile(join(ws, `f${i}`), `content ${i}`);
+    await new Promise((r) => setTimeout(r, 150)); // past the racy-timestamp window
+    const ask = () => snapshotRequest(body(JSON.stringify({ workspace: ws, settings })), home);
+    const [a, b] = await Promise.all([ask(), ask()]);
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    const [sa, sb] = [a.body as SnapshotSummary, b.body as SnapshotSummary];
+    expect(sb.hash).toBe(sa.hash);
+    expect([sa.read, sb.read].sort()).toEqual([0, 50]); // one walk read the files, the other none
+  });
 });
