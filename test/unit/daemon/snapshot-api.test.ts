@@ -68,6 +68,17 @@ describe('the daemon takes the pre-run snapshot (POST /snapshots)', () => {
   });
 });
 
+/** A manifest of `n` files whose paths are `len` characters long (at least their number). */
+const manifestOf = (n: number, len = 0) => ({
+  version: 1 as const,
+  workspace: '',
+  createdAt: '',
+  startedAt: 0,
+  skipped: [],
+  skippedCount: 0,
+  entries: Array.from({ length: n }, (_, i) => ({ path: `f${i}`.padEnd(len, 'x'), type: 'file' as const, mode: 0o644, size: 0, mtime: 0 })),
+});
+
 describe('ManifestCache', () => {
   it('serves the last manifest from memory only while the pointer on disk still names it', async () => {
     const ws = join(dir, 'ws');
@@ -90,18 +101,9 @@ describe('ManifestCache', () => {
 
   it('forgets the least recently used workspaces past its entry budget', async () => {
     const cache = new ManifestCache(3);
-    const m = (n: number) => ({
-      version: 1 as const,
-      workspace: '',
-      createdAt: '',
-      startedAt: 0,
-      skipped: [],
-      skippedCount: 0,
-      entries: Array.from({ length: n }, (_, i) => ({ path: `f${i}`, type: 'file' as const, mode: 0o644, size: 0, mtime: 0 })),
-    });
-    cache.set('/a', 'h1', m(2));
-    cache.set('/b', 'h2', m(1));
-    cache.set('/c', 'h3', m(1));
+    cache.set('/a', 'h1', manifestOf(2));
+    cache.set('/b', 'h2', manifestOf(1));
+    cache.set('/c', 'h3', manifestOf(1));
     expect(cache.get('/a', 'h1')).toBeUndefined();
     expect(cache.get('/b', 'h2')).toBeDefined();
     expect(cache.get('/c', 'h3')).toBeDefined();
@@ -109,19 +111,10 @@ describe('ManifestCache', () => {
 
   it('attack: a manifest of long paths is not kept, and path characters count toward the budget', () => {
     const cache = new ManifestCache(1000, 5000);
-    const m = (n: number, len: number) => ({
-      version: 1 as const,
-      workspace: '',
-      createdAt: '',
-      startedAt: 0,
-      skipped: [],
-      skippedCount: 0,
-      entries: Array.from({ length: n }, (_, i) => ({ path: `${i}`.padEnd(len, 'x'), type: 'file' as const, mode: 0o644, size: 0, mtime: 0 })),
-    });
-    cache.set('/huge', 'h0', m(2, 4000)); // 8000 characters: over the budget alone
+    cache.set('/huge', 'h0', manifestOf(2, 4000)); // 8000 characters: over the budget alone
     expect(cache.get('/huge', 'h0')).toBeUndefined();
-    cache.set('/a', 'h1', m(1, 3000));
-    cache.set('/b', 'h2', m(1, 3000)); // together over 5000: the older goes
+    cache.set('/a', 'h1', manifestOf(1, 3000));
+    cache.set('/b', 'h2', manifestOf(1, 3000)); // together over 5000: the older goes
     expect(cache.get('/a', 'h1')).toBeUndefined();
     expect(cache.get('/b', 'h2')).toBeDefined();
   });

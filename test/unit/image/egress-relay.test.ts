@@ -4,15 +4,13 @@
  * moat-init.sh as shipped and run with this machine's Perl against a fake gateway on a unix socket.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RELAY, freePort } from './init-script.js';
 
-const INIT = readFileSync(new URL('../../../src/image/assets/moat-init.sh', import.meta.url), 'utf8');
-const RELAY = /egress_relay='([^']*)'/.exec(INIT)?.[1] ?? '';
 const CAP = 500;
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -26,14 +24,6 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 interface Relay {

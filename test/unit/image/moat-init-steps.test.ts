@@ -1,19 +1,17 @@
 import { spawn } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { INIT, RELAY, freePort } from './init-script.js';
 
 // moat-init's steps that avoid starting programs (each costs a process, ~60 ms under gVisor), run here
 // with this machine's /bin/sh and /usr/bin/perl.
 const execFileP = promisify(execFile);
-const INIT = readFileSync(new URL('../../../src/image/assets/moat-init.sh', import.meta.url), 'utf8');
 const HAS_ID = /^has_id\(\) \{[\s\S]*?\n\}\n/m.exec(INIT)?.[0] ?? '';
-const RELAY = /egress_relay='([^']*)'/.exec(INIT)?.[1] ?? '';
 
 const dirs: string[] = [];
 const cleanups: Array<() => void> = [];
@@ -53,14 +51,6 @@ describe("moat-init's account lookup (has_id, the shell's own read)", () => {
     expect(await hasId('', '1000')).toBe(false);
   });
 });
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Starts the relay as moat-init does and resolves when its first process exits (it listens by then). */
 async function startRelay(port: number, socket: string): Promise<number> {
