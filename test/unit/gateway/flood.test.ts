@@ -77,7 +77,8 @@ describe('a connection flood against one run', () => {
     const grown = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
     // Measured here: ~10-18 MB, the client side's own sockets included; without the limit, 2,500 held
     // connections (all the listen backlog let through) already grew the heap ~19 MB, 10,000 would be ~4x.
-    expect(grown).toBeLessThan(48);
+    // (48 MB was crossed once in a loaded CI, by 0.2 MB, before a collection: the bound is below ~76.)
+    expect(grown).toBeLessThan(64);
 
     for (const s of f.open) s.destroy();
     // Once the flood is gone, the flooded run is served again.
