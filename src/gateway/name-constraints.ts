@@ -38,13 +38,6 @@ export function nameConstraintsDer(p: typeof ROUTING_PERMITTED = ROUTING_PERMITT
   return der(0x30, der(0xa0, concat(subtrees)));
 }
 
-/** The whole Extension as a certificate holds it: SEQUENCE { OID 2.5.29.30, critical TRUE, OCTET STRING value }. */
-export function routingConstraintsExtensionDer(): Uint8Array {
-  const oid = Uint8Array.from([0x06, 0x03, 0x55, 0x1d, 0x1e]);
-  const critical = Uint8Array.from([0x01, 0x01, 0xff]);
-  return der(0x30, concat([oid, critical, der(0x04, nameConstraintsDer())]));
-}
-
 /** One DER element read from `buf` at `at`: its tag and where its contents start and end. */
 interface Tlv {
   tag: number;

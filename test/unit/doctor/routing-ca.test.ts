@@ -13,7 +13,7 @@ import type { CheckResult, DoctorContext } from '../../../src/doctor/types.js';
 import { createCA, loadOrCreateCA } from '../../../src/gateway/ca.js';
 import { ROUTING_CA_NAME } from '../../../src/gateway/ca-names.js';
 import { loadOrCreateRoutingCA } from '../../../src/gateway/routing-ca.js';
-import { NAME_CONSTRAINTS_OID, nameConstraintsDer, routingConstraintsExtensionDer } from '../../../src/gateway/name-constraints.js';
+import { NAME_CONSTRAINTS_OID, nameConstraintsDer } from '../../../src/gateway/name-constraints.js';
 import { x509 } from '../../../src/gateway/x509.js';
 import { MoatHome } from '../../../src/home/paths.js';
 
@@ -73,7 +73,9 @@ describe('the routing-ca check', () => {
       `${join(dir, name, 'routing-ca', 'ca.pem')} ${problem}: if its key leaked it could certify any site to a browser that trusts it`;
 
     it("the exact constraint bytes smuggled inside another extension's value: FAIL, not constrained", async () => {
-      const r = await forged('smuggled', [new x509.Extension('1.3.6.1.4.1.99999.1', false, routingConstraintsExtensionDer())]);
+      // The whole extension as a certificate holds it (OID, critical, value), as another extension's value.
+      const whole = new x509.Extension(NAME_CONSTRAINTS_OID, true, nameConstraintsDer()).rawData;
+      const r = await forged('smuggled', [new x509.Extension('1.3.6.1.4.1.99999.1', false, whole)]);
       expect(r).toMatchObject({ status: 'fail', detail: detailOf('smuggled', 'is not name-constrained to localhost') });
     });
 
