@@ -18,13 +18,16 @@ export interface WorkspaceSnapshotOptions {
   cache?: ManifestCache;
 }
 
+/** A manifest the cache keeps: with its entries by path, and its weight (path characters). */
+type KeptManifest = { hash: string; manifest: Manifest; byPath: Map<string, Entry>; weight: number };
+
 /**
  * The last manifest of each workspace, kept in memory by a long-lived process (the daemon), with its
  * entries by path: an unchanged re-snapshot is then a walk compared against memory. An entry is used only
  * when the workspace's pointer on disk still names its hash (another process may have taken one since).
  */
 export class ManifestCache {
-  private readonly byWorkspace = new Map<string, { hash: string; manifest: Manifest; byPath: Map<string, Entry>; weight: number }>();
+  private readonly byWorkspace = new Map<string, KeptManifest>();
   /**
    * At most this many entries and path characters in all (the least recently used workspaces are forgotten
    * first; a manifest larger than either alone is not kept): a run that writes long paths or raises
@@ -43,10 +46,9 @@ export class ManifestCache {
   set(workspace: string, hash: string, manifest: Manifest): void {
     const hit = this.byWorkspace.get(workspace);
     this.byWorkspace.delete(workspace); // most recent last
-    let weight = 0;
-    for (const e of manifest.entries) weight += e.path.length;
-    if (manifest.entries.length > this.maxEntries || weight > this.maxPathChars) return;
-    this.byWorkspace.set(workspace, hit?.hash === hash ? hit : { hash, manifest, byPath: byPath(manifest), weight });
+    const kept = hit?.hash === hash ? hit : this.entryOf(hash, manifest);
+    if (!kept) return;
+    this.byWorkspace.set(workspace, kept);
     let entries = 0;
     let chars = 0;
     for (const v of this.byWorkspace.values()) {
@@ -59,6 +61,14 @@ export class ManifestCache {
       entries -= v.manifest.entries.length;
       chars -= v.weight;
     }
+  }
+
+  /** A manifest as kept (its entries by path, its weight); undefined when it alone is over the budget. */
+  private entryOf(hash: string, manifest: Manifest): KeptManifest | undefined {
+    let weight = 0;
+    for (const e of manifest.entries) weight += e.path.length;
+    if (manifest.entries.length > this.maxEntries || weight > this.maxPathChars) return undefined;
+    return { hash, manifest, byPath: byPath(manifest), weight };
   }
 }
 
