@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MoatHome } from '../home/paths.js';
 import { withLock } from '../home/fs.js';
@@ -192,6 +192,12 @@ export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = proc
   }
 }
 
+/** The daemon's entry: the bundled one beside the bundled CLI (scripts/bundle.mjs), else main.ts's compiled file. */
+function daemonEntry(): string {
+  const bundled = fileURLToPath(new URL('../bundle/daemon.js', import.meta.url));
+  return existsSync(bundled) ? bundled : fileURLToPath(new URL('./main.js', import.meta.url));
+}
+
 async function spawnDaemon(home: MoatHome, env: NodeJS.ProcessEnv, notPid: number | undefined): Promise<void> {
   mkdirSync(home.daemonDir, { recursive: true, mode: 0o700 });
   await withLock(
@@ -199,8 +205,8 @@ async function spawnDaemon(home: MoatHome, env: NodeJS.ProcessEnv, notPid: numbe
     async () => {
       const again = await daemonState(home);
       if ((again.kind === 'up' && again.health.pid !== notPid) || again.kind === 'silent' || (await daemonLockHolder(home))) return;
-      // The daemon's own entry (main.ts); `__daemon` tags the process for daemonLockHolder (lock.ts).
-      const main = fileURLToPath(new URL('./main.js', import.meta.url));
+      // The daemon's own entry; `__daemon` tags the process for daemonLockHolder (lock.ts).
+      const main = daemonEntry();
       const out = openSync(daemonLog(home), 'a', 0o600);
       const child = spawn(process.execPath, [main, '__daemon'], {
         detached: true,
