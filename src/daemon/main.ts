@@ -1,5 +1,5 @@
 /**
- * The daemon's own entry: `node dist/daemon/main.js __daemon`, spawned detached by ensureDaemon (client.ts).
+ * The daemon's own entry: `node dist/bundle/daemon.js __daemon` (`dist/daemon/main.js` unbundled), spawned detached by
  * The `__daemon` argument only tags the process so lock.ts can tell a moat daemon by its command line.
  * Nothing here loads the CLI.
  */

@@ -53,6 +53,8 @@ export interface BuildNetwork {
 export interface ImageResult {
   tag: string;
   built: boolean;
+  /** The image's own environment (its `Env`), which a run's container starts from. */
+  env: string[];
   logFile?: string;
   /** The build's requests, one canonical JSON line each (build-trace.ts). */
   traceFile?: string;
@@ -72,7 +74,9 @@ export function planImage(recipe: ImageRecipe): { tag: string; dockerfile: strin
 /** Resolve the image for a recipe: reuse the content-addressed tag when present, build it otherwise. */
 export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult> {
   const { tag, dockerfile } = planImage(opts.recipe);
-  if (!opts.rebuild && (await opts.runtime.imageExists(tag))) return { tag, built: false };
+  // One look serves both: the image is there, and its environment for the run's container.
+  const cached = opts.rebuild ? undefined : await opts.runtime.inspectImage(tag);
+  if (cached) return { tag, built: false, env: cached.env };
 
   const network = await opts.network();
   const progress = await opts.progress();
@@ -166,7 +170,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
       },
     });
     progress.done(true);
-    return { tag, built: true, logFile, traceFile: trace.file };
+    return { tag, built: true, env: (await opts.runtime.inspectImage(tag))?.env ?? [], logFile, traceFile: trace.file };
   } catch (err) {
     progress.done(false);
     if (err === refusal) throw err;

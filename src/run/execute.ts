@@ -5,7 +5,6 @@ import type { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime } from '../runtime/types.js';
 import { ensureImage, type BuildNetwork, type BuildProgress } from '../image/build.js';
 import { upstreamOptions } from '../daemon/upstream-options.js';
-import { hostExtraCAs } from '../image/host-ca.js';
 import { loadGlobalConfig } from '../config/load.js';
 import { daemonState, ensureDaemon, watchRun } from '../daemon/client.js';
 import { BUILD } from '../version.js';
@@ -95,6 +94,8 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   mark('grants and gateway env');
   const buildNetwork = async (): Promise<BuildNetwork> => {
     const global = await loadGlobalConfig(home.globalConfig);
+    // Only a build reads the host's CAs (node:tls, loaded here rather than at every start).
+    const { hostExtraCAs } = await import('../image/host-ca.js');
     const extraCAs = await hostExtraCAs({ env: deps.env, configured: global.build?.ca_certs });
     return {
       caDir: home.caDir,
@@ -117,8 +118,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   // A long first build can outlast the daemon's idle time: make sure it still runs (a cheap health check).
   if (image.built) await ensureDaemon(home, deps.env);
   mark('daemon');
-  const imageEnv = (await runtime.inspectImage(image.tag))?.env ?? [];
-  const launched = await createRun(home, runtime, spec, { tag: image.tag, env: imageEnv }, extras, sandbox);
+  const launched = await createRun(home, runtime, spec, { tag: image.tag, env: image.env }, extras, sandbox);
   const { meta, containerId } = launched;
   mark('container created');
   if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);

@@ -8,7 +8,7 @@ type Call = (...args: unknown[]) => unknown;
 export function fakeBuildRuntime(overrides: Record<string, Call> = {}): never {
   const defaults: Record<string, Call> = {
     imageExists: (ref) => ref === 'debian:bookworm-slim',
-    inspectImage: () => ({ id: 'sha256:1', tags: [], labels: {}, size: 1, env: [], onBuild: [] }),
+    inspectImage: (ref) => (ref === 'debian:bookworm-slim' ? { id: 'sha256:1', tags: [], labels: {}, size: 1, env: [], onBuild: [] } : undefined),
     create: () => `relay-${Math.random()}`,
     start: () => undefined,
     remove: () => undefined,
