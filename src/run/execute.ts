@@ -227,6 +227,6 @@ async function sweptSetId(home: MoatHome, id: string, timeoutMs = 15_000): Promi
     const waited = Date.now() - started;
     if (sweep || waited > timeoutMs) return sweep ?? { stripped: [], remaining: [], truncated: false };
     // Usually there within tens of ms of the exit: looked for often at first (a small file read), then less.
-    await sleep(waited < 2_000 ? 20 : 200);
+    await sleep(waited < 300 ? 5 : waited < 2_000 ? 20 : 200);
   }
 }
