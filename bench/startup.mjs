@@ -1,7 +1,8 @@
 // npm run bench:startup — warm `moat run -- true` against `docker run --rm --network none <same image> true`
 // (moat's containers have no network either),
 // interleaved, N runs each (default 15), under each sandbox the engine has: runc always, gVisor (runsc)
-// when it is registered. Prints medians and ratios. Needs a running engine.
+// when it is registered. Prints medians and ratios, and the floor a Node CLI cannot go below here: Node's
+// own start and exit (`node -e 0`) added to `docker run`. Needs a running engine.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ const ws = mkdtempSync(join(tmpdir(), 'moat-bench-ws-'));
 const env = { ...process.env, MOAT_HOME: home, MOAT_SANDBOX: '' };
 
 const timeFile = join(home, 'cpu');
-const cpu = { moat: [], docker: [] };
+const cpu = { moat: [], docker: [], node: [] };
 // Wall time, and the command's own CPU (user+sys, /usr/bin/time) kept per command name: the engine's
 // share of the work is in dockerd and the runtime, not here.
 function time(cmd, args) {
@@ -24,7 +25,7 @@ function time(cmd, args) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   const [u, s] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
-  (cmd === 'docker' ? cpu.docker : cpu.moat).push((u + s) * 1000);
+  (cmd === 'docker' ? cpu.docker : cmd === process.execPath ? cpu.node : cpu.moat).push((u + s) * 1000);
   return ms;
 }
 const median = (xs) => {
@@ -47,9 +48,11 @@ try {
     time('docker', ['run', '--rm', ...dockerArgs, image, 'true']);
     const m = [];
     const d = [];
+    const n = [];
     for (let i = 0; i < N; i++) {
       m.push(time(moat, ['run', '--sandbox', sandbox, '--', 'true']));
       d.push(time('docker', ['run', '--rm', ...dockerArgs, image, 'true']));
+      n.push(time(process.execPath, ['-e', '0']));
     }
     medians[sandbox] = median(m);
     const recent = (xs) => median(xs.slice(-N)).toFixed(0);
@@ -57,6 +60,10 @@ try {
     console.log(`[${sandbox}] docker run --rm --network none IMG true:  ${stats(d)}`);
     console.log(
       `[${sandbox}] ratio: ${(median(m) / median(d)).toFixed(2)}  (CPU of the command itself, median: moat ${recent(cpu.moat)} ms, docker CLI ${recent(cpu.docker)} ms)`,
+    );
+    // What any Node CLI pays before and after its own work, on this machine in these minutes.
+    console.log(
+      `[${sandbox}] floor: node -e 0 ${stats(n)}; (docker run + node -e 0) / docker run = ${((median(d) + median(n)) / median(d)).toFixed(2)}; moat's own share ${(median(m) - median(d) - median(n)).toFixed(0)} ms`,
     );
   }
   if (medians.gvisor) console.log(`gvisor / runc (moat run): ${(medians.gvisor / medians.runc).toFixed(2)}`);
