@@ -205,30 +205,30 @@ class Walk {
       }
       if (this.excludeAbs.size > 0 && this.excludeAbs.has(dir.shown(name))) continue;
       this.count();
-      const base = { path, mode: st.mode & 0o7777, size: st.size, mtime: st.mtimeMs };
+      const mode = st.mode & 0o7777;
       if (isDir) {
-        const entry: Entry = { ...base, type: 'dir', size: 0, key: `${st.ino}:${st.ctimeMs}` };
+        const entry: Entry = { path, type: 'dir', mode, size: 0, mtime: st.mtimeMs, key: `${st.ino}:${st.ctimeMs}` };
         this.entries.push(entry);
         if (depth + 1 >= this.o.limits.maxDepth) this.skip(path, `deeper than ${this.o.limits.maxDepth} folders`);
         else subdirs.push({ name, st, entry, at: this.entries.length - 1 });
       } else if (st.isSymbolicLink()) {
         const target = dir.readlink(name);
-        if (target !== undefined) this.entries.push({ ...base, type: 'link', target });
+        if (target !== undefined) this.entries.push({ path, type: 'link', mode, size: st.size, mtime: st.mtimeMs, target });
       } else if (st.isFile()) {
         const key = `${st.ino}:${st.ctimeMs}`;
         const p = this.prev.get(path);
         // The stat cache: only a regular file now (lstat above, no link followed) that was one with the same
         // inode, ctime, size, mtime and mode, and not changed around the previous walk, is the recorded entry
         // (its hash kept, or why it has none).
-        if (p?.type === 'file' && p.key === key && p.size === st.size && p.mtime === st.mtimeMs && p.mode === base.mode && st.ctimeMs < this.trustBefore) {
+        if (p?.type === 'file' && p.key === key && p.size === st.size && p.mtime === st.mtimeMs && p.mode === mode && st.ctimeMs < this.trustBefore) {
           this.entries.push(p);
           continue;
         }
-        const entry: Entry = { ...base, type: 'file', key };
+        const entry: Entry = { path, type: 'file', mode, size: st.size, mtime: st.mtimeMs, key };
         this.entries.push(entry);
         files.push({ name, entry, st });
       } else {
-        this.entries.push({ ...base, type: 'other', size: 0 });
+        this.entries.push({ path, type: 'other', mode, size: 0, mtime: st.mtimeMs });
       }
     }
     // Reusable next time only when no name was left out of it (those are not in the manifest to reuse).
