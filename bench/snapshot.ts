@@ -100,6 +100,9 @@ try {
     `unchanged re-snapshot:     ${ms(median(again.map((x) => x.wall)))}, CPU ${ms(median(again.map((x) => x.cpu)))} medians of ${REPS} (wall ${walls(again)}; CPU ${cpus(again)}; target <= 300 ms)`,
   );
   console.log(
+    `unchanged, daemon-style:   ${ms(median(warm.map((x) => x.wall)))}, CPU ${ms(median(warm.map((x) => x.cpu)))} medians of ${REPS} (the last manifest kept in memory, warm code; wall ${walls(warm)}; CPU ${cpus(warm)}; target <= 300 ms)`,
+  );
+  console.log(
     `10 files changed:          ${ms(median(touched.map((x) => x.wall)))}, CPU ${ms(median(touched.map((x) => x.cpu)))} medians of ${REPS} (wall ${walls(touched)}; CPU ${cpus(touched)})`,
   );
 

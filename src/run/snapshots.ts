@@ -81,8 +81,9 @@ export async function recordPreSnapshot(
  * `the run changed 12 files (+340 −25) — moat diff NAME / moat rollback NAME`; none when it changed nothing.
  */
 export async function changeLine(home: MoatHome, runId: string, name: string, timeoutMs = 60_000): Promise<string | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  for (;;) {
     const r = await readRunSnapshots(home, runId);
     if (!r) return undefined;
     const pre = r.records.find((x) => x.kind === 'pre');
@@ -101,6 +102,8 @@ export async function changeLine(home: MoatHome, runId: string, name: string, ti
       return `the run changed ${s.files} file${s.files === 1 ? '' : 's'} (+${s.added} −${s.removed}) — moat diff ${name} / moat rollback ${name}`;
     }
     if (Date.now() > deadline) return `the post-run snapshot is not ready yet; moat diff ${name} shows the changes once it is`;
-    await new Promise((res) => setTimeout(res, delay));
+    // Usually there within a few hundred ms of the exit (an unchanged workspace's walk): looked for often
+    // at first (a small file read), then less.
+    await new Promise((res) => setTimeout(res, Date.now() - started < 2_000 ? 20 : 250));
   }
 }

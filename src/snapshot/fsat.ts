@@ -5,12 +5,25 @@
  * and files are opened with O_NOFOLLOW (and O_NONBLOCK, so a FIFO never blocks the open), and what was
  * opened is checked against what lstat saw.
  */
-import { constants, existsSync, type Stats } from 'node:fs';
+import { constants, existsSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export const PROC_FD = '/proc/self/fd';
-export const VIA_FD = process.platform === 'linux' && existsSync(PROC_FD);
+export const VIA_FD = process.platform === 'linux' && existsSync('/proc/self/fd');
+
+/**
+ * This process's descriptors in /proc: by its number when /proc/self names that number (the /proc mounted
+ * is this process's PID namespace's), which saves the kernel a symbolic link per lookup; else /proc/self.
+ */
+function procFd(): string {
+  try {
+    if (readlinkSync('/proc/self') === String(process.pid)) return `/proc/${process.pid}/fd`;
+  } catch {
+    // no /proc/self link: the generic name below
+  }
+  return '/proc/self/fd';
+}
+export const PROC_FD = VIA_FD ? procFd() : '/proc/self/fd';
 
 /** A folder swapped (for another, or a link) between the lstat that saw it and the open that reached it. */
 export class ChangedWhileRead extends Error {

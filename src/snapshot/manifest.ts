@@ -22,8 +22,25 @@ export interface Entry {
   target?: string;
   /** Why a file's content is not in the store: over snapshots.max_file_size, or over the snapshot's byte budget. */
   why?: 'too-large' | 'over-budget';
-  /** inode:ctime: with size and mtime, what says a file is unchanged without reading it. */
+  /** inode:ctime: with size and mtime, what says a file (or a folder's list of names) is unchanged without reading it. */
   key?: string;
+  /**
+   * Folders only: the ignore rules that applied inside the folder when it was listed (`Listing.list`);
+   * absent when its listing cannot be reused (written by an older moat, or names were left out of it).
+   */
+  list?: string;
+}
+
+/**
+ * What lets the next walk reuse a folder's listing (the names under it are the recorded entries) instead of
+ * reading it again: the folder's inode and ctime (`key`) and mtime as seen before it was listed, and `list`,
+ * whether it held a .gitignore and a hash of every ignore rule that applied inside it. Optional (manifests
+ * written before it have none: every folder is listed).
+ */
+export interface Listing {
+  key?: string;
+  mtime: number;
+  list?: string;
 }
 
 export interface Manifest {
@@ -36,6 +53,8 @@ export interface Manifest {
   /** Paths left out for a reason other than an ignore rule (first 100), and how many in all. */
   skipped: Array<{ path: string; why: string }>;
   skippedCount: number;
+  /** The workspace folder's own listing state (its entries are the paths without a '/'). */
+  root?: Listing;
 }
 
 /** An empty, '.' or '..' component, or a leading or trailing '/'. */
@@ -76,6 +95,20 @@ export async function readManifest(store: ObjectStore, hash: string): Promise<Ma
 
 export function byPath(m: Manifest | undefined): Map<string, Entry> {
   return new Map((m?.entries ?? []).map((e) => [e.path, e]));
+}
+
+/** The names recorded directly under each folder ('' for the workspace root), in the manifest's (sorted) order. */
+export function childrenByDir(m: Manifest | undefined): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const e of m?.entries ?? []) {
+    const cut = e.path.lastIndexOf('/');
+    const parent = cut < 0 ? '' : e.path.slice(0, cut);
+    const name = cut < 0 ? e.path : e.path.slice(cut + 1);
+    const names = out.get(parent);
+    if (names) names.push(name);
+    else out.set(parent, [name]);
+  }
+  return out;
 }
 
 export function totals(m: Manifest): { files: number; dirs: number; links: number; bytes: number } {

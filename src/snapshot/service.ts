@@ -2,7 +2,7 @@
 import { relative, isAbsolute } from 'node:path';
 import type { MoatHome } from '../home/paths.js';
 import type { SnapshotSettings } from './limits.js';
-import { byPath, readManifest, totals, type Entry, type Manifest } from './manifest.js';
+import { byPath, childrenByDir, readManifest, totals, type Entry, type Manifest } from './manifest.js';
 import { ObjectStore } from './objects.js';
 import { lastManifest, newSnapshotId, setLastManifest, snapshotsRoot, updateRunSnapshots, type SnapshotKind, type SnapshotRecord } from './refs.js';
 import { takeSnapshot, type TakeResult } from './take.js';
@@ -19,7 +19,7 @@ export interface WorkspaceSnapshotOptions {
 }
 
 /** A manifest the cache keeps: with its entries by path, and its weight (path characters). */
-type KeptManifest = { hash: string; manifest: Manifest; byPath: Map<string, Entry>; weight: number };
+type KeptManifest = { hash: string; manifest: Manifest; byPath: Map<string, Entry>; children?: Map<string, string[]>; weight: number };
 
 /**
  * The last manifest of each workspace, kept in memory by a long-lived process (the daemon), with its
@@ -38,7 +38,7 @@ export class ManifestCache {
     private readonly maxPathChars = 40_000_000,
   ) {}
 
-  get(workspace: string, hash: string): { manifest: Manifest; byPath: Map<string, Entry> } | undefined {
+  get(workspace: string, hash: string): { manifest: Manifest; byPath: Map<string, Entry>; children?: Map<string, string[]> } | undefined {
     const hit = this.byWorkspace.get(workspace);
     return hit?.hash === hash ? hit : undefined;
   }
@@ -98,7 +98,13 @@ export async function snapshotWorkspace(home: MoatHome, workspace: string, setti
     limits: settings.limits,
     exclude: settings.exclude,
     ...(inside !== '' && !inside.startsWith('..') && !isAbsolute(inside) ? { excludeAbs: [home.root] } : {}),
-    ...(previous && prevHash ? { previous, previousHash: prevHash, ...(cached ? { previousByPath: cached.byPath } : {}) } : {}),
+    ...(previous && prevHash
+      ? {
+          previous,
+          previousHash: prevHash,
+          ...(cached ? { previousByPath: cached.byPath, previousChildren: (cached.children ??= childrenByDir(cached.manifest)) } : {}),
+        }
+      : {}),
     ...(rulesManifest ? { ignoreFrom: await rulesOf(store, rulesManifest) } : {}),
   });
   if (result.hash !== prevHash) await setLastManifest(home, workspace, result.hash);

@@ -4,12 +4,13 @@
  * the files the previous snapshot of the same workspace cannot vouch for (same size, mtime, inode, ctime),
  * and store new contents once by hash.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, readSync, type Stats } from 'node:fs';
 import { MoatError } from '../errors.js';
 import { MatchBudget } from './glob.js';
 import { isIgnored, parseIgnoreFile, parseRule, type IgnoreFile } from './ignore.js';
 import type { SnapshotLimits } from './limits.js';
-import { MAX_PATH, byPath, writeManifest, type Entry, type Manifest } from './manifest.js';
+import { MAX_PATH, byPath, childrenByDir, writeManifest, type Entry, type Listing, type Manifest } from './manifest.js';
 import type { ObjectStore } from './objects.js';
 import { WalkDir } from './walk-dir.js';
 
@@ -25,6 +26,8 @@ export interface TakeOptions {
   previous?: Manifest;
   /** The previous snapshot's entries by path, when the caller keeps them (else built from `previous`). */
   previousByPath?: Map<string, Entry>;
+  /** The previous snapshot's names by folder, when the caller keeps them (else built from `previous` when first needed). */
+  previousChildren?: Map<string, string[]>;
   /** The previous snapshot's hash: when the walk finds exactly what it recorded, it is the result (nothing written). */
   previousHash?: string;
   /**
@@ -40,6 +43,8 @@ export interface TakeResult {
   hash: string;
   /** Files read (not vouched for by the stat cache), and bytes added to the store. */
   read: number;
+  /** Folders whose names were read from disk (the others' listings were reused from the previous snapshot). */
+  listed: number;
   added: number;
   /** Files recorded without their content (too large, over the byte budget). */
   unstored: Entry[];
@@ -51,6 +56,14 @@ const SKIP_KEEP = 100;
 const RACY_MS = 100;
 /** Files up to this size are read, hashed and stored in one go; larger ones stream in chunks this big. */
 const SCRATCH = 8 << 20;
+/** Names how listings' rules are hashed (a change of scheme makes every folder listed once again). */
+const RULES_SCHEME = 'moat-listing-rules-1';
+
+/** The rules hash inside folder `rel`, from the hash of the rules above it and its own ignore file's text. */
+function chainRules(above: string, rel: string, text: string): string {
+  return createHash('sha256').update(above).update('\0').update(rel).update('\0').update(text).digest('base64url').slice(0, 22);
+}
+
 /** The walk runs synchronously in slices this long, then lets the event loop turn (other start-up work). */
 const SLICE_MS = 8;
 
@@ -60,6 +73,14 @@ class Walk {
   skippedCount = 0;
   read = 0;
   added = 0;
+  listed = 0;
+  /** A folder was listed again only because it changed around the previous walk: its result is a new manifest. */
+  untrusted = false;
+  /** The workspace folder's listing state (the manifest's `root`). */
+  readonly root: Listing = { mtime: 0 };
+  /** What decides the names kept under the root (snapshots.exclude, paths left out): part of every listing's rules hash. */
+  readonly rootRules: string;
+  private children: Map<string, string[]> | undefined;
   budget: number;
   readonly prev: Map<string, Entry>;
   readonly trustBefore: number;
@@ -77,6 +98,7 @@ class Walk {
     this.trustBefore = (o.previous?.startedAt ?? 0) - RACY_MS;
     this.excludeRules = { base: '', rules: (o.exclude ?? []).map(parseRule).filter((r) => r !== undefined) };
     this.excludeAbs = new Set(o.excludeAbs ?? []);
+    this.rootRules = chainRules(RULES_SCHEME, '', JSON.stringify([o.exclude ?? [], [...this.excludeAbs].sort()]));
   }
 
   private get scratch(): Buffer {
@@ -107,9 +129,9 @@ class Walk {
     if (this.entries.length >= this.o.limits.maxFiles) this.tooMany();
   }
 
-  async ignoreText(dir: WalkDir, rel: string, names: string[]): Promise<string | undefined> {
+  async ignoreText(dir: WalkDir, rel: string, present: boolean): Promise<string | undefined> {
     if (this.o.ignoreFrom) return this.o.ignoreFrom(rel);
-    if (!names.includes('.gitignore')) return undefined;
+    if (!present) return undefined;
     const st = dir.lstat('.gitignore');
     if (!st?.isFile() || st.size > MAX_IGNORE_FILE) return undefined;
     const fd = dir.openFile('.gitignore', st);
@@ -123,18 +145,49 @@ class Walk {
     }
   }
 
-  async dir(dir: WalkDir, rel: string, stack: IgnoreFile[], depth: number): Promise<void> {
-    const prefix = rel === '' ? '' : `${rel}/`;
+  /** The names in a folder, read from disk (sorted). */
+  list(dir: WalkDir, prefix: string): string[] {
+    this.listed++;
     const names = dir.names(
       this.o.limits.maxFiles,
       (name) => this.skip(prefix + name, 'name is not UTF-8'), // cannot be named back faithfully: left out, and said so
       () => this.tooMany(),
     );
-    names.sort();
-    const text = await this.ignoreText(dir, rel, names);
+    return names.sort();
+  }
+
+  /** The names the previous snapshot recorded directly under `rel`. */
+  childrenOf(rel: string): readonly string[] {
+    this.children ??= this.o.previousChildren ?? childrenByDir(this.o.previous);
+    return this.children.get(rel) ?? [];
+  }
+
+  /**
+   * Walk the folder `rel` (`st`: what lstat saw of it before it was opened; `self`: its listing state, set
+   * here for the next walk). Its names are read from disk unless the previous snapshot listed it with the
+   * same inode, ctime and mtime (not changed around that walk) and under the same ignore rules: then its
+   * names are the recorded ones (a name created, removed or renamed in a folder changes its mtime and
+   * ctime; setting the mtime back changes the ctime). Every name is still looked at with lstat through the
+   * folder's descriptor, so a child swapped for a link is seen as the link.
+   */
+  async dir(dir: WalkDir, rel: string, stack: IgnoreFile[], rules: string, depth: number, st: Stats, self: Listing): Promise<void> {
+    const prefix = rel === '' ? '' : `${rel}/`;
+    const skipsBefore = this.skippedCount;
+    const before = this.listingBefore(rel);
+    const key = `${st.ino}:${st.ctimeMs}`;
+    const same = before?.list !== undefined && before.key === key && before.mtime === st.mtimeMs;
+    const trusted = same && st.ctimeMs < this.trustBefore;
+    if (same && !trusted) this.untrusted = true;
+    let names: readonly string[] | undefined = trusted ? undefined : this.list(dir, prefix);
+    const hasIgnoreFile = names ? names.includes('.gitignore') : before?.list?.startsWith('g') === true;
+    const text = await this.ignoreText(dir, rel, hasIgnoreFile);
     const here = text === undefined ? stack : [...stack, parseIgnoreFile(rel, text)];
+    const rulesHere = text === undefined ? rules : chainRules(rules, rel, text);
+    const list = `${hasIgnoreFile ? 'g' : '-'}${rulesHere}`;
+    const reused = names === undefined && before?.list === list;
+    names ??= reused ? this.childrenOf(rel) : this.list(dir, prefix);
     const files: Array<{ name: string; entry: Entry; st: Stats }> = [];
-    const subdirs: Array<{ name: string; st: Stats }> = [];
+    const subdirs: Array<{ name: string; st: Stats; entry: Entry; at: number }> = [];
     for (const name of names) {
       const path = prefix + name;
       if (path.length > MAX_PATH) {
@@ -145,25 +198,41 @@ class Walk {
       const st = dir.lstat(name);
       if (!st) continue; // gone since it was listed
       const isDir = st.isDirectory();
-      if (isIgnored(here, path, isDir, this.matching) || isIgnored([this.excludeRules], path, isDir, this.matching)) continue;
+      // A reused listing holds only names kept under the same rules; one that is now of the other kind
+      // (folder / not) is matched again (rules ending in '/' apply to folders only).
+      if (!reused || (this.prev.get(path)?.type === 'dir') !== isDir) {
+        if (isIgnored(here, path, isDir, this.matching) || isIgnored([this.excludeRules], path, isDir, this.matching)) continue;
+      }
       if (this.excludeAbs.size > 0 && this.excludeAbs.has(dir.shown(name))) continue;
       this.count();
-      const base = { path, mode: st.mode & 0o7777, size: st.size, mtime: st.mtimeMs };
+      const mode = st.mode & 0o7777;
       if (isDir) {
-        this.entries.push({ ...base, type: 'dir', size: 0 });
+        const entry: Entry = { path, type: 'dir', mode, size: 0, mtime: st.mtimeMs, key: `${st.ino}:${st.ctimeMs}` };
+        this.entries.push(entry);
         if (depth + 1 >= this.o.limits.maxDepth) this.skip(path, `deeper than ${this.o.limits.maxDepth} folders`);
-        else subdirs.push({ name, st });
+        else subdirs.push({ name, st, entry, at: this.entries.length - 1 });
       } else if (st.isSymbolicLink()) {
         const target = dir.readlink(name);
-        if (target !== undefined) this.entries.push({ ...base, type: 'link', target });
+        if (target !== undefined) this.entries.push({ path, type: 'link', mode, size: st.size, mtime: st.mtimeMs, target });
       } else if (st.isFile()) {
-        const entry: Entry = { ...base, type: 'file', key: `${st.ino}:${st.ctimeMs}` };
+        const key = `${st.ino}:${st.ctimeMs}`;
+        const p = this.prev.get(path);
+        // The stat cache: only a regular file now (lstat above, no link followed) that was one with the same
+        // inode, ctime, size, mtime and mode, and not changed around the previous walk, is the recorded entry
+        // (its hash kept, or why it has none).
+        if (p?.type === 'file' && p.key === key && p.size === st.size && p.mtime === st.mtimeMs && p.mode === mode && st.ctimeMs < this.trustBefore) {
+          this.entries.push(p);
+          continue;
+        }
+        const entry: Entry = { path, type: 'file', mode, size: st.size, mtime: st.mtimeMs, key };
         this.entries.push(entry);
         files.push({ name, entry, st });
       } else {
-        this.entries.push({ ...base, type: 'other', size: 0 });
+        this.entries.push({ path, type: 'other', mode, size: 0, mtime: st.mtimeMs });
       }
     }
+    // Reusable next time only when no name was left out of it (those are not in the manifest to reuse).
+    if (this.skippedCount === skipsBefore) self.list = list;
     for (const f of files) await this.file(dir, f.name, f.entry, f.st);
     for (const s of subdirs) {
       await this.pause();
@@ -175,22 +244,25 @@ class Walk {
         continue;
       }
       try {
-        await this.dir(sub, prefix + s.name, here, depth + 1);
+        await this.dir(sub, prefix + s.name, here, rulesHere, depth + 1, s.st, s.entry);
       } finally {
         sub.close();
       }
+      // Recorded as before (its listing state too): the previous entry stands for it.
+      const p = this.prev.get(s.entry.path);
+      if (p && sameEntry(p, s.entry)) this.entries[s.at] = p;
     }
   }
 
+  /** The previous snapshot's listing state of folder `rel` (undefined when it recorded none). */
+  listingBefore(rel: string): Listing | undefined {
+    if (rel === '') return this.o.previous?.root;
+    const e = this.prev.get(rel);
+    return e?.type === 'dir' ? e : undefined;
+  }
+
+  /** Record a file the stat cache cannot vouch for: read, hashed and stored (or why not). */
   async file(dir: WalkDir, name: string, e: Entry, st: Stats): Promise<void> {
-    const p = this.prev.get(e.path);
-    // The stat cache: only a regular file now (lstat above, no link followed) that was one with the same
-    // inode, ctime, size and mtime, and not changed around the previous walk, keeps its recorded hash.
-    if (p && p.type === 'file' && p.key === e.key && p.size === e.size && p.mtime === e.mtime && st.ctimeMs < this.trustBefore) {
-      if (p.hash) e.hash = p.hash;
-      if (p.why) e.why = p.why;
-      return;
-    }
     if (st.size > this.o.limits.maxFileSize) {
       e.why = 'too-large';
       return;
@@ -228,7 +300,9 @@ export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
   const w = new Walk(o);
   const root = WalkDir.open(o.workspace);
   try {
-    await w.dir(root, '', [], 0);
+    w.root.key = `${root.stat.ino}:${root.stat.ctimeMs}`;
+    w.root.mtime = root.stat.mtimeMs;
+    await w.dir(root, '', [], w.rootRules, 0, root.stat, w.root);
   } finally {
     root.close();
   }
@@ -241,17 +315,18 @@ export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
     entries: w.entries,
     skipped: w.skipped,
     skippedCount: w.skippedCount,
+    root: w.root,
   };
   const unstored = w.entries.filter((e) => e.why !== undefined);
   // An unchanged workspace (every file vouched for by the stat cache, every entry as recorded): the
   // previous manifest is this snapshot too, so nothing is encoded or written. Its walk time stays the
   // trust bound of the next snapshot, which is right: nothing was read since. (Touched: young again, so a
   // collection running meanwhile leaves it alone, as it would a manifest just written.)
-  if (o.previous && o.previousHash && w.read === 0 && sameTree(o.previous, manifest) && o.store.touch(o.previousHash)) {
-    return { manifest: { ...o.previous, createdAt: manifest.createdAt }, hash: o.previousHash, read: 0, added: 0, unstored };
+  if (o.previous && o.previousHash && w.read === 0 && !w.untrusted && sameTree(o.previous, manifest) && o.store.touch(o.previousHash)) {
+    return { manifest: { ...o.previous, createdAt: manifest.createdAt }, hash: o.previousHash, read: 0, listed: w.listed, added: 0, unstored };
   }
   const hash = await writeManifest(o.store, manifest);
-  return { manifest, hash, read: w.read, added: w.added, unstored };
+  return { manifest, hash, read: w.read, listed: w.listed, added: w.added, unstored };
 }
 
 /** Whether two manifests (entries sorted alike) record the same tree, entry by entry, and skipped the same. */
@@ -260,8 +335,13 @@ function sameTree(a: Manifest, b: Manifest): boolean {
   for (let i = 0; i < a.entries.length; i++) {
     const x = a.entries[i] as Entry;
     const y = b.entries[i] as Entry;
-    if (x.path !== y.path || x.type !== y.type || x.mode !== y.mode || x.size !== y.size || x.mtime !== y.mtime) return false;
-    if (x.hash !== y.hash || x.target !== y.target || x.why !== y.why || x.key !== y.key) return false;
+    if (x !== y && !sameEntry(x, y)) return false;
   }
+  if (a.root?.key !== b.root?.key || a.root?.mtime !== b.root?.mtime || a.root?.list !== b.root?.list) return false;
   return JSON.stringify(a.skipped) === JSON.stringify(b.skipped);
+}
+
+function sameEntry(x: Entry, y: Entry): boolean {
+  if (x.path !== y.path || x.type !== y.type || x.mode !== y.mode || x.size !== y.size || x.mtime !== y.mtime) return false;
+  return x.hash === y.hash && x.target === y.target && x.why === y.why && x.key === y.key && x.list === y.list;
 }

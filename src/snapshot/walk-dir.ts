@@ -16,14 +16,14 @@ export class WalkDir {
   private constructor(
     private readonly fd: number,
     readonly path: string,
-    /** The folder's own size, as its descriptor says. */
-    readonly size: number,
+    /** The folder itself, as its descriptor says. */
+    readonly stat: Stats,
   ) {}
 
   /** Open a folder that must be a folder itself (not a link to one). */
   static open(path: string): WalkDir {
     const fd = openSync(path, O_DIR);
-    return new WalkDir(fd, path, fstatSync(fd).size);
+    return new WalkDir(fd, path, fstatSync(fd));
   }
 
   at(name: string): string {
@@ -42,7 +42,7 @@ export class WalkDir {
    * batches (so its listing is bounded by `max` however many entries it holds).
    */
   names(max: number, bad: (name: string) => void, tooMany: () => never): string[] {
-    if (this.size < LIST_AT_ONCE) {
+    if (this.stat.size < LIST_AT_ONCE) {
       // Decoded in the call; a name that is not UTF-8 decodes with U+FFFD: only then are the bytes looked at.
       const names = readdirSync(this.at('.'), { encoding: 'utf8' });
       if (names.length > max) tooMany();
@@ -93,7 +93,7 @@ export class WalkDir {
       closeSync(fd);
       throw new ChangedWhileRead(`${this.shown(name)} changed while it was read`);
     }
-    return new WalkDir(fd, join(this.path, name), st.size);
+    return new WalkDir(fd, join(this.path, name), st);
   }
 
   /** A regular file opened for reading without following a link; undefined when it is no longer what lstat saw. */
