@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { RequestAbort } from './abort.js';
 import { awsRequestOptions } from './aws-forward.js';
 import { isAwsRefusal } from './aws-types.js';
 import { type ProxyCore, elapsedMs, targetOptions } from './core.js';
@@ -98,7 +99,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       })()
     : null;
 
-  const abort = new AbortController();
+  const abort = new RequestAbort();
   res.once('close', () => {
     if (!res.writableFinished) {
       abort.abort();
@@ -112,7 +113,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     // A body that may carry a placeholder for this host is read whole (up to 1 MiB), rewritten, then sent.
     readBounded(body).then(
       (r) => {
-        if (abort.signal.aborted) return;
+        if (abort.aborted) return;
         if ('whole' in r) {
           const out = sub!.body(r.whole, bodyKind(req.headers));
           delete headers['transfer-encoding'];
@@ -142,7 +143,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       headers,
       // undici streams async iterables (types omit them).
       body: upBody as unknown as Dispatcher.RequestOptions['body'],
-      signal: abort.signal,
+      signal: abort,
     };
     (aws ? awsRequestOptions(aws, req, t, headers, body, ev).then((o) => dispatcher.request({ ...reqOpts, ...o })) : dispatcher.request(reqOpts)).then(
       (up) => {
@@ -182,7 +183,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
         // that AbortError cost ~4 % of the proxy's CPU per request. A closed client aborts the upstream
         // request (above), which destroys the body; an upstream failure destroys the client's response.
         up.body.once('error', (err) => {
-          if (abort.signal.aborted) return;
+          if (abort.aborted) return;
           ev.error ??= errorCode(err);
           res.destroy();
         });
@@ -196,7 +197,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
         } else up.body.pipe(res);
       },
       (err: unknown) => {
-        if (abort.signal.aborted) return;
+        if (abort.aborted) return;
         if (isAwsRefusal(err)) {
           ev.status = err.status;
           ev.reason = err.message;
