@@ -67,6 +67,8 @@ export interface InsideRun {
   moat(args: string[]): { status: number | null; stdout: string; stderr: string };
   /** Resident set size of the home's daemon, in bytes (undefined when it is not running). */
   daemonRss(): Promise<number | undefined>;
+  /** CPU time (user+sys, µs) the home's daemon has used so far (undefined when it is not running). */
+  daemonCpu(): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -91,6 +93,7 @@ export async function prepareInside(upstreamPort: number, upstreamCa: string, ex
     const r = spawnSync(MOAT, args, { env, cwd: ws, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
+  const daemonPid = (): number | undefined => (JSON.parse(moat(['proxy', 'status', '--json']).stdout || '{}') as { pid?: number }).pid;
   return {
     async run(phases, sse) {
       const opts = JSON.stringify({ proxy: 'tcp:127.0.0.1:43128', ca: '/moat/ca/ca.pem', host: BENCH_HOST, phases, sse });
@@ -130,12 +133,19 @@ export async function prepareInside(upstreamPort: number, upstreamCa: string, ex
     },
     moat,
     async daemonRss() {
-      const r = moat(['proxy', 'status', '--json']);
-      const pid = (JSON.parse(r.stdout || '{}') as { pid?: number }).pid;
+      const pid = daemonPid();
       if (!pid) return undefined;
       const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
       const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
       return kb ? Number(kb) * 1024 : undefined;
+    },
+    async daemonCpu() {
+      const pid = daemonPid();
+      if (!pid) return undefined;
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const f = stat.split(') ')[1]?.split(' ');
+      // utime and stime, in clock ticks (100 Hz), to µs.
+      return f ? (Number(f[11]) + Number(f[12])) * 10_000 : undefined;
     },
     async stop() {
       moat(['proxy', 'stop']);
@@ -157,7 +167,7 @@ const PHASES: Phase[] = [
  * event, the inside/mitmproxy ratio, and the daemon's RSS before and after the inside load.
  */
 export async function compareInside(
-  bench: { upstreamPort: number; upstreamCa: string; socket: string; proxyCa: string },
+  bench: { upstreamPort: number; upstreamCa: string; socket: string; proxyCa: string; proxyCpu(): Promise<number> },
   mitm: { version: string; port: number; ca: string; authority: string } | undefined,
 ): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'moat-bench-ca-'));
@@ -173,8 +183,12 @@ export async function compareInside(
     const rssBefore = await inside.daemonRss();
     const results: Array<[string, ClientResult]> = [];
     results.push(['direct', await runOnHost({ target: `127.0.0.1:${bench.upstreamPort}`, ca: upstreamCa, phases: PHASES, sse: 50 }, 'direct')]);
+    const bareCpu0 = await bench.proxyCpu();
     results.push(['bare gateway', await runOnHost({ proxy: `unix:${bench.socket}`, ca: proxyCa, phases: PHASES, sse: 50 }, 'bare')]);
+    const bareCpu = (await bench.proxyCpu()) - bareCpu0;
+    const daemonCpu0 = await inside.daemonCpu();
     results.push(['inside a run', await inside.run(PHASES, 50)]);
+    const daemonCpu1 = await inside.daemonCpu();
     const rssAfter = await inside.daemonRss();
     if (mitm) {
       const mitmCa = join(dir, 'mitm.pem');
@@ -206,6 +220,13 @@ export async function compareInside(
         const ml = m.load.find((x) => x.concurrency === l.concurrency)!;
         console.log(`inside a run / mitmproxy at c=${l.concurrency}: ${(l.rps / ml.rps).toFixed(2)}x`);
       }
+    // Both processes' CPU (user+sys) over all their phases' requests (the inside figure also holds the
+    // daemon's trace, audit and the run's start and end): steadier than req/s on a shared machine.
+    const requests = PHASES.reduce((n, p) => n + p.warmup + p.total, 0) + 55;
+    const perReq = (us: number | undefined): string => (us === undefined ? '?' : `${(us / requests).toFixed(0)} µs`);
+    console.log(
+      `CPU per request (user+sys, ${requests} requests): bare gateway ${perReq(bareCpu)}, daemon inside a run ${perReq(daemonCpu0 === undefined || daemonCpu1 === undefined ? undefined : daemonCpu1 - daemonCpu0)}`,
+    );
     const mb = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 1024 / 1024).toFixed(1)} MB`);
     console.log(
       `daemon RSS: ${mb(rssBefore)} before the inside load, ${mb(rssAfter)} after (${PHASES.reduce((n, p) => n + p.warmup + p.total, 0) + 55} requests)`,

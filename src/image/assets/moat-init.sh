@@ -56,9 +56,21 @@ sub starve {
   $pause = time + 1;
   print STDERR "moat: the proxy relay ran out of file descriptors; it accepts new connections again as some close\n" unless $starved++;
 }
+# The select masks are kept up to date as a pair changes (upd), not rebuilt from every pair per wake-up.
+my ($rin, $win) = ("", "");
+sub upd {
+  for my $x (@_) {
+    next unless $fh{$x};
+    vec($rin, $x, 1) = !$eof{$x} && length($buf{$peer{$x}}) < 262144 ? 1 : 0;
+    vec($win, $x, 1) = length($buf{$x}) ? 1 : 0;
+  }
+}
 sub drop {
   my ($f) = @_; my $p = $peer{$f};
-  for my $x (grep { defined } $f, $p) { close $fh{$x} if $fh{$x}; delete $_->{$x} for \%fh, \%peer, \%buf, \%eof, \%shut }
+  for my $x (grep { defined } $f, $p) {
+    vec($rin, $x, 1) = 0; vec($win, $x, 1) = 0;
+    close $fh{$x} if $fh{$x}; delete $_->{$x} for \%fh, \%peer, \%buf, \%eof, \%shut;
+  }
 }
 sub flush {
   my ($f) = @_; my $b = \$buf{$f};
@@ -86,30 +98,34 @@ sub dial {
   setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1); nonblocking($c);
   my ($a, $b) = (fileno($c), fileno($u));
   @fh{$a, $b} = ($c, $u); @peer{$a, $b} = ($b, $a); @buf{$a, $b} = ("", "");
+  upd($a, $b);
   1;
 }
+my $lfd = fileno($l);
 while (1) {
-  my ($rin, $win) = ("", "");
   my $now = time;
   my $open = pairs() < $CAP && $now >= $pause;
-  vec($rin, fileno($l), 1) = 1 if $open;
-  for my $f (keys %fh) {
-    vec($rin, $f, 1) = 1 if !$eof{$f} && length($buf{$peer{$f}}) < 262144;
-    vec($win, $f, 1) = 1 if length $buf{$f};
-  }
+  vec($rin, $lfd, 1) = $open ? 1 : 0;
   my $t = @wait ? 0.05 : $now < $pause ? $pause - $now : undef;
   my $n = select(my $r = $rin, my $w = $win, undef, $t);
   next if $n < 0;
-  for my $f ($n ? keys %fh : ()) {
-    next unless $fh{$f};
+  # Only the descriptors select marked, found by index() over the mask as a bit string.
+  my $ready = $n ? unpack("b*", $r | $w) : "";
+  for (my $f = index($ready, "1"); $f >= 0; $f = index($ready, "1", $f + 1)) {
+    next if $f == $lfd || !$fh{$f};
+    my $p = $peer{$f};
     if (vec($w, $f, 1)) { flush($f) or next }
-    next unless $fh{$f} && vec($r, $f, 1);
-    my $got = sysread($fh{$f}, my $data, 65536);
-    if (!defined $got) { drop($f) unless $! == EAGAIN || $! == EINTR; next }
-    if ($got == 0) { $eof{$f} = 1 } else { $buf{$peer{$f}} .= $data }
-    flush($peer{$f});
+    if ($fh{$f} && vec($r, $f, 1)) {
+      my $got = sysread($fh{$f}, my $data, 65536);
+      if (!defined $got) { drop($f) unless $! == EAGAIN || $! == EINTR }
+      else {
+        if ($got == 0) { $eof{$f} = 1 } else { $buf{$p} .= $data }
+        flush($p) or next;
+      }
+    }
+    upd($f, $p);
   }
-  if ($open && vec($r, fileno($l), 1)) {
+  if ($open && vec($r, $lfd, 1)) {
     while (pairs() < $CAP) {
       my $c;
       if (!accept($c, $l)) { starve() if scarce(); last }
