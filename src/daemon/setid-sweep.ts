@@ -7,14 +7,14 @@
  * file again through a handle opened without following one (the same inode, still under the root), and
  * stops after MAX_ENTRIES.
  */
-import { constants } from 'node:fs';
-import { chmod, lstat, open, readdir, readlink, realpath } from 'node:fs/promises';
+import { constants, lstatSync, readdirSync } from 'node:fs';
+import { chmod, lstat, open, readlink, realpath } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 
 const MAX_ENTRIES = 200_000;
 const SET_ID = 0o6000;
-/** Files whose mode is read at once. */
-const BATCH = 64;
+/** How long the walk runs before it lets the event loop turn (ms). */
+const SLICE_MS = 8;
 /** O_PATH: a handle naming the inode without opening it for reading (Linux). */
 const O_PATH = 0o10000000;
 
@@ -45,14 +45,22 @@ async function strip(path: string, root: string, dev: number, ino: number): Prom
 export async function sweepSetId(roots: string[], maxEntries = MAX_ENTRIES): Promise<SetIdSweep> {
   const out: SetIdSweep = { stripped: [], remaining: [], truncated: false };
   let seen = 0;
+  // Synchronous listings and lstats, a slice of the event loop at a time (the daemon serves gateways
+  // meanwhile): a promise and a thread-pool hop per file cost ten times the system call itself.
+  let slice = performance.now();
+  const breathe = async (): Promise<void> => {
+    if (performance.now() - slice < SLICE_MS) return;
+    await new Promise<void>((r) => setImmediate(r));
+    slice = performance.now();
+  };
   const check = async (p: string, root: string): Promise<void> => {
     let s;
     try {
-      s = await lstat(p);
+      s = lstatSync(p, { throwIfNoEntry: false });
     } catch {
       return;
     }
-    if (s.isFile() && (s.mode & SET_ID) !== 0) {
+    if (s?.isFile() && (s.mode & SET_ID) !== 0) {
       // A second name elsewhere would be changed too: reported, never touched.
       const done = s.nlink === 1 && (await strip(p, root, s.dev, s.ino).catch(() => false));
       (done ? out.stripped : out.remaining).push(p);
@@ -61,7 +69,7 @@ export async function sweepSetId(roots: string[], maxEntries = MAX_ENTRIES): Pro
   const walk = async (dir: string, root: string): Promise<void> => {
     let entries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = readdirSync(dir, { withFileTypes: true });
     } catch {
       return;
     }
@@ -70,13 +78,13 @@ export async function sweepSetId(roots: string[], maxEntries = MAX_ENTRIES): Pro
       entries = entries.slice(0, Math.max(0, maxEntries - seen));
     }
     seen += entries.length;
-    // Only regular files need their mode (a batch at a time); the entry type comes with the listing.
-    const files = entries.filter((e) => e.isFile()).map((e) => join(dir, e.name));
-    for (let i = 0; i < files.length; i += BATCH) await Promise.all(files.slice(i, i + BATCH).map((f) => check(f, root)));
+    // Only regular files need their mode; the entry type comes with the listing.
     for (const e of entries) {
-      if (e.isCharacterDevice() || e.isBlockDevice()) out.remaining.push(join(dir, e.name));
-      else if (e.isDirectory() && !out.truncated) await walk(join(dir, e.name), root);
+      if (e.isFile()) await check(join(dir, e.name), root);
+      else if (e.isCharacterDevice() || e.isBlockDevice()) out.remaining.push(join(dir, e.name));
     }
+    await breathe();
+    for (const e of entries) if (e.isDirectory() && !out.truncated) await walk(join(dir, e.name), root);
   };
   for (const r of roots) {
     let root: string;
