@@ -10,6 +10,7 @@ import { isAbsolute, normalize } from 'node:path';
 import { isMoatError, type ErrorDocument } from '../errors.js';
 import type { MoatHome } from '../home/paths.js';
 import type { SnapshotLimits, SnapshotSettings } from '../snapshot/limits.js';
+import { inTurn } from './walk-turns.js';
 import { ManifestCache, snapshotWorkspace, summaryOf, type SnapshotSummary } from '../snapshot/service.js';
 
 /** The manifests this daemon keeps (its post-run snapshots use them too). */
@@ -61,38 +62,6 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/**
- * Walks at once (each a workspace's tree in memory and its hashing): more wait their turn, and a second
- * request for a workspace being walked waits for that walk (it then starts from the manifest it left).
- */
-const MAX_WALKS = 2;
-let walking = 0;
-const turns: Array<() => void> = [];
-const byWorkspace = new Map<string, Promise<unknown>>();
-
-async function inTurn<T>(workspace: string, work: () => Promise<T>): Promise<T> {
-  const before = byWorkspace.get(workspace);
-  const mine = (async () => {
-    await before?.catch(() => undefined);
-    // A slot is handed from a walk that ends straight to the next in line.
-    if (walking >= MAX_WALKS) await new Promise<void>((r) => turns.push(r));
-    else walking++;
-    try {
-      return await work();
-    } finally {
-      const next = turns.shift();
-      if (next) next();
-      else walking--;
-    }
-  })();
-  byWorkspace.set(workspace, mine);
-  try {
-    return await mine;
-  } finally {
-    if (byWorkspace.get(workspace) === mine) byWorkspace.delete(workspace);
-  }
 }
 
 /** Answer `POST /snapshots`: 200 with a summary, 400 for a malformed request, 422 when the snapshot failed. */

@@ -9,6 +9,7 @@ import { addRecord, recordFailure, recordOf, snapshotWorkspace } from '../snapsh
 import type { RunMetadata } from '../store/types.js';
 import type { AuditSink } from './audit-sink.js';
 import { daemonManifests } from './snapshot-api.js';
+import { inTurn } from './walk-turns.js';
 
 export async function auditPreSnapshot(home: MoatHome, id: string, audit: AuditSink): Promise<void> {
   const r = await readRunSnapshots(home, id);
@@ -50,7 +51,7 @@ export async function takePostSnapshot(home: MoatHome, meta: RunMetadata, audit:
   await auditPendingSnapshots(home, meta.id, audit).catch(() => undefined);
   try {
     // The daemon's manifests in memory: the next run's pre-run snapshot (asked of this daemon) starts from it.
-    const taken = await snapshotWorkspace(home, meta.workspace, r.settings, { rulesFrom: pre.manifest, cache: daemonManifests });
+    const taken = await inTurn(meta.workspace, () => snapshotWorkspace(home, meta.workspace, r.settings, { rulesFrom: pre.manifest, cache: daemonManifests }));
     const rec = recordOf('post', taken);
     await addRecord(home, meta.id, r.settings, rec);
     audit.append('lifecycle', { event: 'snapshot', kind: 'post', snapshot: rec.id, manifest: rec.manifest, files: rec.files, added: rec.added });
