@@ -5,7 +5,7 @@ import type { SnapshotSettings } from './limits.js';
 import { byPath, childrenByDir, readManifest, totals, type Entry, type Manifest } from './manifest.js';
 import { ObjectStore } from './objects.js';
 import { lastManifest, newSnapshotId, setLastManifest, snapshotsRoot, updateRunSnapshots, type SnapshotKind, type SnapshotRecord } from './refs.js';
-import { takeSnapshot, type TakeResult } from './take.js';
+import { MAX_IGNORE_FILE, takeSnapshot, type TakeResult } from './take.js';
 
 export function objectStore(home: MoatHome): ObjectStore {
   return new ObjectStore(snapshotsRoot(home));
@@ -77,6 +77,9 @@ async function rulesOf(store: ObjectStore, manifest: Manifest): Promise<(dir: st
   const files = new Map<string, string>();
   for (const e of manifest.entries) {
     if (e.type !== 'file' || !e.hash || !(e.path === '.gitignore' || e.path.endsWith('/.gitignore'))) continue;
+    // The walk that took this manifest applied no rules from a file over the limit: neither does a later one
+    // (else a run could hide what it adds behind a rule the pre-run snapshot never applied).
+    if (e.size > MAX_IGNORE_FILE) continue;
     files.set(e.path === '.gitignore' ? '' : e.path.slice(0, -'/.gitignore'.length), e.hash);
   }
   return async (dir) => {

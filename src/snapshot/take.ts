@@ -50,7 +50,8 @@ export interface TakeResult {
   unstored: Entry[];
 }
 
-const MAX_IGNORE_FILE = 1 << 20;
+/** A .gitignore larger than this is not read as rules (nor applied from a manifest: service.ts). */
+export const MAX_IGNORE_FILE = 1 << 20;
 const SKIP_KEEP = 100;
 /** Timestamps are coarse (a jiffy or so): a file changed this close to the last walk is read again. */
 const RACY_MS = 100;
