@@ -7,7 +7,7 @@
  * file again through a handle opened without following one (the same inode, still under the root), and
  * stops after MAX_ENTRIES.
  */
-import { constants, lstatSync, readdirSync } from 'node:fs';
+import { constants, lstatSync, opendirSync } from 'node:fs';
 import { chmod, lstat, open, readlink, realpath } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 
@@ -67,24 +67,33 @@ export async function sweepSetId(roots: string[], maxEntries = MAX_ENTRIES): Pro
     }
   };
   const walk = async (dir: string, root: string): Promise<void> => {
-    let entries;
+    // Read a name at a time (a folder of millions never sits in memory whole), up to the bound.
+    let handle;
     try {
-      entries = readdirSync(dir, { withFileTypes: true });
+      handle = opendirSync(dir);
     } catch {
       return;
     }
-    if (seen + entries.length > maxEntries) {
-      out.truncated = true;
-      entries = entries.slice(0, Math.max(0, maxEntries - seen));
+    const folders: string[] = [];
+    try {
+      for (let e = handle.readSync(); e !== null; e = handle.readSync()) {
+        if (seen >= maxEntries) {
+          out.truncated = true;
+          break;
+        }
+        seen++;
+        // Only regular files need their mode; the entry type comes with the listing.
+        if (e.isFile()) await check(join(dir, e.name), root);
+        else if (e.isCharacterDevice() || e.isBlockDevice()) out.remaining.push(join(dir, e.name));
+        else if (e.isDirectory()) folders.push(join(dir, e.name));
+        await breathe();
+      }
+    } catch {
+      // A folder that went away or cannot be read further: what was read is checked.
+    } finally {
+      handle.closeSync();
     }
-    seen += entries.length;
-    // Only regular files need their mode; the entry type comes with the listing.
-    for (const e of entries) {
-      if (e.isFile()) await check(join(dir, e.name), root);
-      else if (e.isCharacterDevice() || e.isBlockDevice()) out.remaining.push(join(dir, e.name));
-    }
-    await breathe();
-    for (const e of entries) if (e.isDirectory() && !out.truncated) await walk(join(dir, e.name), root);
+    for (const f of folders) if (!out.truncated) await walk(f, root);
   };
   for (const r of roots) {
     let root: string;
