@@ -37,7 +37,7 @@ envfile=/moat/stage/env
 # (Socket, Fcntl, Errno): a minimal image has no Time::HiRes, so time is whole seconds.
 egress_relay='
 use strict; use Socket qw(:DEFAULT IPPROTO_TCP TCP_NODELAY); use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
-use Errno qw(EAGAIN EINTR EINPROGRESS EMFILE ENFILE ENOBUFS ENOMEM);
+use Errno qw(EAGAIN EBADF EINTR EINPROGRESS EMFILE ENFILE ENOBUFS ENOMEM);
 my ($port, $path) = @ARGV; $port =~ /^[0-9]{1,5}$/ or exit 64;
 $SIG{PIPE} = "IGNORE";
 my $CAP = 500;
@@ -108,7 +108,11 @@ while (1) {
   vec($rin, $lfd, 1) = $open ? 1 : 0;
   my $t = @wait ? 0.05 : $now < $pause ? $pause - $now : undef;
   my $n = select(my $r = $rin, my $w = $win, undef, $t);
-  next if $n < 0;
+  if ($n < 0) {
+    # A stale bit would fail every select (EBADF) at full CPU: the masks are made again from the open pairs.
+    if ($! == EBADF) { ($rin, $win) = ("", ""); upd(keys %fh) }
+    next;
+  }
   # Only the descriptors select marked, found by index() over the mask as a bit string.
   my $ready = $n ? unpack("b*", $r | $w) : "";
   for (my $f = index($ready, "1"); $f >= 0; $f = index($ready, "1", $f + 1)) {
