@@ -5,7 +5,7 @@
  * and store new contents once by hash.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, readSync, type Stats } from 'node:fs';
+import { closeSync, readSync, Stats } from 'node:fs';
 import { MoatError } from '../errors.js';
 import { MatchBudget } from './glob.js';
 import { isIgnored, parseIgnoreFile, parseRule, type IgnoreFile } from './ignore.js';
@@ -196,8 +196,13 @@ class Walk {
         this.skip(path.slice(0, 200) + '…', `path longer than ${MAX_PATH} characters`);
         continue;
       }
-      const st = dir.lstat(name);
+      const st = dir.lstatOrError(name);
       if (!st) continue; // gone since it was listed
+      if (!(st instanceof Stats)) {
+        // Never dropped in silence (and the listing is not reused while a name is left out).
+        this.skip(path, `could not be looked at (${st.code})`);
+        continue;
+      }
       const isDir = st.isDirectory();
       // A reused listing holds only names kept under the same rules; one that is now of the other kind
       // (folder / not) is matched again (rules ending in '/' apply to folders only).

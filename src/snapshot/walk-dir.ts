@@ -77,6 +77,15 @@ export class WalkDir {
     }
   }
 
+  /** As lstat, but a name that is there and cannot be looked at (EACCES, EIO…) is its error code, not "gone". */
+  lstatOrError(name: string): Stats | undefined | { code: string } {
+    try {
+      return lstatSync(this.at(name), { throwIfNoEntry: false });
+    } catch (err) {
+      return { code: (err as NodeJS.ErrnoException).code ?? 'EIO' };
+    }
+  }
+
   readlink(name: string): string | undefined {
     try {
       return readlinkSync(this.at(name));
