@@ -41,7 +41,8 @@ await build({
   platform: 'node',
   target: 'node20',
   // The keyring's native binding is found at run time by platform: it stays a package import.
-  external: ['@napi-rs/keyring'],
+  // The AWS SDK loads its parts by package at run time (its credential chain is not a function once bundled).
+  external: ['@napi-rs/keyring', '@aws-sdk/*', '@smithy/*'],
   banner: { js: "import { createRequire as __moatRequire } from 'node:module'; const require = __moatRequire(import.meta.url);" },
   plugins: [keepModuleUrls],
   logLevel: 'warning',

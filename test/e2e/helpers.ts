@@ -221,7 +221,8 @@ export async function cleanupHome(home: string, cwd: string, dirs: string[] = []
   if (ids.length > 0) await docker(['rm', '-f', ...ids]).catch(() => undefined);
   const nets = await networksOf(home).catch(() => [] as string[]);
   if (nets.length > 0) await docker(['network', 'rm', ...nets]).catch(() => undefined);
-  for (const d of [home, ...dirs]) await rm(d, { recursive: true, force: true });
+  // A daemon that is still ending may write a last file while the folder goes: retried (ENOTEMPTY, EBUSY).
+  for (const d of [home, ...dirs]) await rm(d, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
 /**
