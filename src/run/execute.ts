@@ -66,6 +66,9 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   // One look at the daemon serves all three: it is up (the usual case), it knows the engine's runtimes,
   // and it takes the pre-run snapshot.
   const look = daemonState(home);
+  // The engine's ping (is it there at all?) is asked now and awaited below, after the local preparations.
+  const pinged = runtime.ping();
+  pinged.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   // The pre-run snapshot is taken while the engine, image and daemon get ready (recorded before the start).
   const preSnapshot = startPreSnapshot(
     home,
@@ -86,7 +89,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   const executables = spec.detach ? undefined : await snapshotHostExecutables(spec.workspace);
   const folders = spec.detach ? [] : await Promise.all((spec.hostReadFolders ?? []).map(async (f) => ({ ...f, before: await snapshotFolder(f.dir) })));
   mark('prepared');
-  await runtime.ping();
+  await pinged;
   mark('engine ping');
   const sandbox = await sandboxChoice;
   await checkCpuLimit(spec.nanoCpus, spec.cpusSource, (await facts).cpus);
