@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rmdir, symlink, unlink } from 'node:fs/promises';
 import { MoatError, errnoCode } from '../errors.js';
 import { sameContent } from './diff.js';
+import { FolderModes } from './folder-modes.js';
 import { Dir, O_CREATE, O_READ } from './fsat.js';
 import { pathProblem, type Entry, type Manifest } from './manifest.js';
 import type { ObjectStore } from './objects.js';
@@ -66,20 +67,36 @@ export interface RestoreReport {
   skipped: Array<{ path: string; why: string }>;
 }
 
-/** Open the parent folder of `path` under `root`, component by component, never through a link. */
-async function parentOf(root: Dir, path: string, create: boolean): Promise<{ dir: Dir; name: string }> {
+/** The folder `part` inside `dir` (at `path`); a folder of ours the run made unreadable is opened up first. */
+async function subOf(dir: Dir, part: string, path: string, modes: FolderModes): Promise<Dir> {
+  try {
+    return await dir.sub(part);
+  } catch (err) {
+    if (errnoCode(err) !== 'EACCES' || !(await modes.openUpChild(dir, part, path))) throw err;
+    return dir.sub(part);
+  }
+}
+
+/**
+ * Open the parent folder of `path` under `root`, component by component, never through a link; the
+ * parent is made writable for the restore when it is ours and is not (its mode comes back at the end).
+ */
+async function parentOf(root: Dir, path: string, create: boolean, modes: FolderModes, write = true): Promise<{ dir: Dir; name: string }> {
   const problem = pathProblem(path);
   if (problem) throw new MoatError(`Refusing to restore "${path.slice(0, 200)}": the path ${problem}.`, { code: 'E_REFUSED' });
   const parts = path.split('/');
   const name = parts.pop() as string;
   let dir = root;
+  let at = '';
   for (const part of parts) {
+    const sub = at === '' ? part : `${at}/${part}`;
     let next: Dir;
     try {
-      next = await dir.sub(part);
+      next = await subOf(dir, part, sub, modes);
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'ENOENT' && create) {
+        await modes.openUp(dir, at);
         await mkdir(dir.at(part), { mode: 0o755 });
         next = await dir.sub(part);
       } else {
@@ -95,15 +112,38 @@ async function parentOf(root: Dir, path: string, create: boolean): Promise<{ dir
     }
     if (dir !== root) await dir.close();
     dir = next;
+    at = sub;
+  }
+  try {
+    if (write) await modes.openUp(dir, at);
+  } catch (err) {
+    if (dir !== root) await dir.close();
+    throw err;
   }
   return { dir, name };
+}
+
+/** The folder at `path` ('' is the root itself), to set its mode. */
+async function folderAt(root: Dir, path: string, modes: FolderModes): Promise<Dir> {
+  if (path === '') return root;
+  const { dir, name } = await parentOf(root, path, false, modes, false);
+  try {
+    return await subOf(dir, name, path, modes);
+  } finally {
+    if (dir !== root) await dir.close();
+  }
 }
 
 const tmpName = (): string => `.moat-restore-${randomBytes(6).toString('hex')}`;
 
 export async function applyRestore(rootPath: string, store: ObjectStore, actions: Action[]): Promise<RestoreReport> {
   const report: RestoreReport = { written: 0, deleted: 0, modes: 0, skipped: [] };
-  const root = await Dir.open(rootPath);
+  const modes = new FolderModes();
+  const root = await Dir.open(rootPath).catch(async (err: unknown) => {
+    // A workspace folder the run made unreadable (ours): opened up, its mode put back at the end.
+    if (errnoCode(err) !== 'EACCES' || !(await modes.openUpAt(rootPath, ''))) throw err;
+    return Dir.open(rootPath);
+  });
   try {
     for (const a of actions) {
       if (a.op === 'skip') {
@@ -111,7 +151,7 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
         continue;
       }
       const path = pathOf(a);
-      const { dir, name } = await parentOf(root, path, a.op !== 'delete');
+      const { dir, name } = await parentOf(root, path, a.op !== 'delete', modes);
       try {
         switch (a.op) {
           case 'delete': {
@@ -123,8 +163,10 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
                 () => true,
                 () => false,
               );
-              if (gone) report.deleted++;
-              else report.skipped.push({ path, why: 'the folder still holds files the snapshot does not record' });
+              if (gone) {
+                report.deleted++;
+                modes.forget(path);
+              } else report.skipped.push({ path, why: 'the folder still holds files the snapshot does not record' });
             } else {
               await unlink(dir.at(name));
               report.deleted++;
@@ -135,23 +177,14 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
             await mkdir(dir.at(name), { mode: 0o700 }).catch((err: unknown) => {
               if (errnoCode(err) !== 'EEXIST') throw err;
             });
-            const sub = await dir.sub(name);
-            try {
-              await sub.chmod(a.entry.mode & MODE_MASK);
-            } finally {
-              await sub.close();
-            }
+            // Its mode is set at the end (a read-only folder must not stop its own files being written).
+            modes.want(path, a.entry.mode);
             report.written++;
             break;
           }
           case 'chmod': {
             if (a.entry.type === 'dir') {
-              const sub = await dir.sub(name);
-              try {
-                await sub.chmod(a.entry.mode & MODE_MASK);
-              } finally {
-                await sub.close();
-              }
+              modes.want(path, a.entry.mode);
             } else {
               const fh = await open(dir.at(name), O_READ);
               try {
@@ -193,6 +226,8 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
       }
     }
   } finally {
+    // Every folder's mode, deepest first: the snapshot's, or the one it had before it was opened up.
+    report.skipped.push(...(await modes.settle((p) => folderAt(root, p, modes)).catch(() => [])));
     await root.close();
   }
   return report;

@@ -1,6 +1,8 @@
-import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile, lstat, readlink, stat, chmod } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile, lstat, readlink, stat, chmod, chown } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
 import { ObjectStore } from '../../../src/snapshot/objects.js';
@@ -8,6 +10,7 @@ import type { Manifest } from '../../../src/snapshot/manifest.js';
 import { applyRestore, planRestore } from '../../../src/snapshot/restore.js';
 import { takeSnapshot } from '../../../src/snapshot/take.js';
 import { diffManifests } from '../../../src/snapshot/diff.js';
+import { readonlyRollback, type ReadonlyOutcome } from './fixtures/readonly-rollback.js';
 
 let dir: string;
 let ws: string;
@@ -115,3 +118,53 @@ describe('restore', () => {
     ).rejects.toThrow(/damaged/);
   });
 });
+
+describe('restore: folder modes (as a user that is not root)', () => {
+  it('rollback-readonly-folders: folders the run made read-only or unreadable, and read-only folders in the snapshot, do not stop a rollback; each folder ends with its mode', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'moat-ro-'));
+    try {
+      let outcome: ReadonlyOutcome;
+      if (process.getuid?.() === 0) {
+        // Root ignores folder modes: the scenario runs as `nobody`, in a folder of its own.
+        await chown(d, NOBODY, NOBODY);
+        const fixture = fileURLToPath(new URL('./fixtures/readonly-rollback.ts', import.meta.url));
+        const out = await new Promise<string>((resolve, reject) => {
+          execFile(
+            process.execPath,
+            ['--import', 'tsx', fixture, '--run', d],
+            { uid: NOBODY, gid: NOBODY, cwd: process.cwd(), env: { PATH: process.env.PATH ?? '' } },
+            (err, stdout) => (err ? reject(err) : resolve(stdout)),
+          );
+        });
+        outcome = JSON.parse(out) as ReadonlyOutcome;
+      } else {
+        outcome = await readonlyRollback(d);
+      }
+      expect(outcome).toEqual({
+        skipped: [],
+        contents: {
+          'vendor/pkg/mod.go': 'package pkg // v1\n',
+          'vendor/pkg/extra.go': '(ENOENT)',
+          'src/main.go': 'package main // v1\n',
+          'src/added.go': '(ENOENT)',
+        },
+        // vendor/pkg has the snapshot's mode; the workspace folder (whose own mode no snapshot records) and
+        // src/ (made 0000 after the plan was made) are as the run left them: only opened up while written.
+        modes: { '.': '555', src: '0', 'vendor/pkg': '555' },
+      });
+    } finally {
+      await chmodTree(d);
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});
+
+const NOBODY = 65534;
+
+/** Let the clean-up (as root, or as the user) remove what the scenario left read-only. */
+async function chmodTree(p: string): Promise<void> {
+  const st = await lstat(p).catch(() => undefined);
+  if (!st?.isDirectory()) return;
+  await chmod(p, 0o700).catch(() => undefined);
+  for (const name of await readdir(p).catch(() => [] as string[])) await chmodTree(join(p, name));
+}
