@@ -65,8 +65,9 @@ export class ManifestCache {
 
   /** A manifest as kept (its entries by path, its weight); undefined when it alone is over the budget. */
   private entryOf(hash: string, manifest: Manifest): KeptManifest | undefined {
+    // Each path, and its name once more: the per-folder name index the walk builds when it first needs it.
     let weight = 0;
-    for (const e of manifest.entries) weight += e.path.length;
+    for (const e of manifest.entries) weight += e.path.length + (e.path.length - e.path.lastIndexOf('/') - 1);
     if (manifest.entries.length > this.maxEntries || weight > this.maxPathChars) return undefined;
     return { hash, manifest, byPath: byPath(manifest), weight };
   }

@@ -113,10 +113,21 @@ describe('ManifestCache', () => {
     const cache = new ManifestCache(1000, 5000);
     cache.set('/huge', 'h0', manifestOf(2, 4000)); // 8000 characters: over the budget alone
     expect(cache.get('/huge', 'h0')).toBeUndefined();
-    cache.set('/a', 'h1', manifestOf(1, 3000));
-    cache.set('/b', 'h2', manifestOf(1, 3000)); // together over 5000: the older goes
+    cache.set('/a', 'h1', manifestOf(1, 2000));
+    cache.set('/b', 'h2', manifestOf(1, 2000)); // 4000 each (the path, and the name in the folder index): the older goes
     expect(cache.get('/a', 'h1')).toBeUndefined();
     expect(cache.get('/b', 'h2')).toBeDefined();
+  });
+
+  it('attack: the per-folder name index counts too: paths that fit alone, with their names over the budget, are not kept', () => {
+    const cache = new ManifestCache(1000, 5000);
+    cache.set('/w', 'h1', manifestOf(1, 3000)); // 3000 path characters, 6000 with the name index
+    expect(cache.get('/w', 'h1')).toBeUndefined();
+    cache.set('/d', 'h2', {
+      ...manifestOf(0),
+      entries: [{ path: `${'d'.repeat(2000)}/${'n'.repeat(1000)}`, type: 'file' as const, mode: 0o644, size: 0, mtime: 0 }],
+    });
+    expect(cache.get('/d', 'h2')).toBeDefined(); // 3001 + 1000
   });
 });
 
