@@ -6,12 +6,16 @@
  * start-up a run adds with snapshots on: `moat run -- true` in that workspace (snapshots on) and in a copy of
  * it made of hard links with `snapshots: {disabled: true}` (each moat.yaml written once, so no run finds a
  * changed file the other arm wrote), interleaved, BENCH_RUNS each (default 7), medians. BENCH_RUNS=0 skips
- * it. CPU time (user + sys) is printed beside wall time: the snapshot calls' own (this process), tar's and
+ * it. The start-up share alone is printed too: MOAT_TIMING=1's "pre-run snapshot" mark minus its "container
+ * created" mark (the wait the pre-run snapshot adds before the start), and the time to "started" with
+ * snapshots on against off. BENCH_BASE=/path/to/other/bin/moat runs another build (e.g. main's) the same
+ * way, its runs interleaved with this build's, for an A/B in the same minutes.
+ * CPU time (user + sys) is printed beside wall time: the snapshot calls' own (this process), tar's and
  * the CLI's (children), since on a loaded machine wall time is mostly the others' load.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,10 +54,11 @@ async function time(f: () => unknown): Promise<Timed> {
   const u = process.cpuUsage(c);
   return { wall: performance.now() - t, cpu: (u.user + u.system) / 1000 };
 }
-/** Wall and CPU time (user + sys, with its children) of a shell command; throws when it fails. */
-function timeShell(script: string, o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Timed {
+/** Wall and CPU time (user + sys, with its children) of a shell command; throws when it fails. Its stderr goes to `stderrFile` when given. */
+function timeShell(script: string, o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}, stderrFile?: string): Timed {
   const t0 = process.hrtime.bigint();
-  const out = execFileSync('bash', ['-c', `TIMEFORMAT='%3U %3S'; { time { ${script} ; } >/dev/null 2>&1 ; } 2>&1`], o)
+  const inner = stderrFile ? `${script} 2>'${stderrFile}'` : script;
+  const out = execFileSync('bash', ['-c', `TIMEFORMAT='%3U %3S'; { time { ${inner} ; } >/dev/null 2>&1 ; } 2>&1`], o)
     .toString()
     .trim()
     .split(/\s+/);
@@ -108,34 +113,67 @@ try {
 
   const engine = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
   if (runs > 0 && engine && existsSync(dist)) {
-    const runHome = join(dir, 'run-home');
-    const env = { ...process.env, MOAT_HOME: runHome, MOAT_SANDBOX: '' };
     // Two workspaces with the same tree (hard links), each with its own moat.yaml written once.
     const wsOff = join(dir, 'ws-off');
     execFileSync('cp', ['-al', ws, wsOff]);
     await writeFile(join(ws, 'moat.yaml'), 'snapshots:\n  disabled: false\n');
     await writeFile(join(wsOff, 'moat.yaml'), 'snapshots:\n  disabled: true\n');
-    const run = (cwd: string): Timed => timeShell(`'${moat}' run -- true`, { env, cwd });
-    const firstRun = run(ws); // builds the image if needed, starts the daemon, takes the first snapshot
-    run(wsOff);
-    run(ws); // the links made above changed every file's ctime: read once more, then unchanged
-    const withSnap: Timed[] = [];
-    const without: Timed[] = [];
-    for (let i = 0; i < runs; i++) {
-      withSnap.push(run(ws));
-      without.push(run(wsOff));
+    // This build, and BENCH_BASE (another build's bin/moat, e.g. main's) when given: each its own home,
+    // their runs interleaved round by round.
+    const builds = [{ label: 'this build', bin: moat, home: join(dir, 'run-home') }];
+    if (process.env.BENCH_BASE) builds.push({ label: 'base', bin: process.env.BENCH_BASE, home: join(dir, 'run-home-base') });
+    // MOAT_TIMING=1's marks (ms since the CLI's code loaded), by label.
+    const timingFile = join(dir, 'timing.txt');
+    type Run = Timed & { marks: Map<string, number> };
+    const run = async (b: (typeof builds)[number], cwd: string): Promise<Run> => {
+      const env = { ...process.env, MOAT_HOME: b.home, MOAT_SANDBOX: '', MOAT_TIMING: '1' };
+      const t = timeShell(`'${b.bin}' run -- true`, { env, cwd }, timingFile);
+      const marks = new Map<string, number>();
+      for (const m of (await readFile(timingFile, 'utf8')).matchAll(/^\[timing\]\s+([\d.]+) ms {2}(.+)$/gm)) marks.set(m[2] as string, Number(m[1]));
+      return { ...t, marks };
+    };
+    const firsts: Run[] = [];
+    for (const b of builds) {
+      firsts.push(await run(b, ws)); // builds the image if needed, starts the daemon, takes the first snapshot
+      await run(b, wsOff);
+      await run(b, ws); // the links made above changed every file's ctime: read once more, then unchanged
     }
-    const added = median(withSnap.map((x) => x.wall)) - median(without.map((x) => x.wall));
-    const addedCpu = median(withSnap.map((x) => x.cpu)) - median(without.map((x) => x.cpu));
-    console.log(
-      `moat run -- true, snapshots on:   ${ms(median(withSnap.map((x) => x.wall)))}, CLI CPU ${ms(median(withSnap.map((x) => x.cpu)))} medians of ${runs} (wall ${walls(withSnap)}; CPU ${cpus(withSnap)}; first run ${fmt(firstRun)})`,
-    );
-    console.log(
-      `moat run -- true, snapshots off:  ${ms(median(without.map((x) => x.wall)))}, CLI CPU ${ms(median(without.map((x) => x.cpu)))} medians of ${runs} (wall ${walls(without)}; CPU ${cpus(without)})`,
-    );
-    console.log(`added by snapshots (pre + post):  ${ms(added)} wall, ${ms(addedCpu)} CLI CPU (target <= 100 ms)`);
-    spawnSync(moat, ['proxy', 'stop'], { env });
-    spawnSync(moat, ['clean', '-y'], { env, stdio: 'ignore' });
+    const on: Run[][] = builds.map(() => []);
+    const off: Run[][] = builds.map(() => []);
+    for (let i = 0; i < runs; i++)
+      for (const [k, b] of builds.entries()) {
+        on[k]?.push(await run(b, ws));
+        off[k]?.push(await run(b, wsOff));
+      }
+    const list = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
+    for (const [k, b] of builds.entries()) {
+      const withSnap = on[k] as Run[];
+      const without = off[k] as Run[];
+      const added = median(withSnap.map((x) => x.wall)) - median(without.map((x) => x.wall));
+      const addedCpu = median(withSnap.map((x) => x.cpu)) - median(without.map((x) => x.cpu));
+      console.log(`${b.label} (${b.bin}):`);
+      console.log(
+        `  moat run -- true, snapshots on:   ${ms(median(withSnap.map((x) => x.wall)))}, CLI CPU ${ms(median(withSnap.map((x) => x.cpu)))} medians of ${runs} (wall ${walls(withSnap)}; CPU ${cpus(withSnap)}; first run ${fmt(firsts[k] as Run)})`,
+      );
+      console.log(
+        `  moat run -- true, snapshots off:  ${ms(median(without.map((x) => x.wall)))}, CLI CPU ${ms(median(without.map((x) => x.cpu)))} medians of ${runs} (wall ${walls(without)}; CPU ${cpus(without)})`,
+      );
+      console.log(`  added by snapshots (pre + post):  ${ms(added)} wall, ${ms(addedCpu)} CLI CPU`);
+      // The start-up share alone: the wait for the pre-run snapshot once the container exists (snapshots off:
+      // the same two marks, for scale), and the time to "started" (the container running), on against off.
+      const mark = (r: Run, label: string): number => r.marks.get(label) ?? NaN;
+      const wait = (xs: Run[]): number[] => xs.map((r) => mark(r, 'pre-run snapshot') - mark(r, 'container created'));
+      const started = (xs: Run[]): number[] => xs.map((r) => mark(r, 'started'));
+      console.log(
+        `  start-up added (pre-run snapshot mark - "container created"): ${ms(median(wait(withSnap)))} median (${list(wait(withSnap))}; snapshots off ${ms(median(wait(without)))}; target <= 100 ms)`,
+      );
+      console.log(
+        `  time to "started", on / off:      ${ms(median(started(withSnap)))} / ${ms(median(started(without)))}, added ${ms(median(started(withSnap)) - median(started(without)))} (on ${list(started(withSnap))}; off ${list(started(without))})`,
+      );
+      const env = { ...process.env, MOAT_HOME: b.home };
+      spawnSync(b.bin, ['proxy', 'stop'], { env });
+      spawnSync(b.bin, ['clean', '-y'], { env, stdio: 'ignore' });
+    }
   } else if (runs > 0) console.log('moat run: not measured (needs a running engine and `npm run build`)');
   console.log(`load average after: ${load()}`);
 } finally {

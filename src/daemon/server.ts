@@ -126,6 +126,11 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
       const r = await (await import('./snapshot-api.js')).snapshotRequest(req, home);
       return send(res, r.status, r.body);
     }
+    if (req.method === 'POST' && url.pathname === '/prewalk') {
+      // bin/moat's hint, before the CLI has loaded: walk the workspace now, for the request that follows.
+      const r = await (await import('./snapshot-api.js')).prewalkRequest(req, home);
+      return send(res, r.status, r.body);
+    }
     if (req.method === 'POST' && url.pathname === '/shutdown') {
       send(res, 200, { ok: true });
       if (url.searchParams.get('handover') === '1')

@@ -8,7 +8,7 @@ import { readRunSnapshots, updateRunSnapshots } from '../snapshot/refs.js';
 import { addRecord, recordFailure, recordOf, snapshotWorkspace } from '../snapshot/service.js';
 import type { RunMetadata } from '../store/types.js';
 import type { AuditSink } from './audit-sink.js';
-import { daemonManifests } from './snapshot-api.js';
+import { daemonManifests, prewalksOf } from './snapshot-api.js';
 import { inTurn } from './walk-turns.js';
 
 export async function auditPreSnapshot(home: MoatHome, id: string, audit: AuditSink): Promise<void> {
@@ -53,6 +53,7 @@ export async function takePostSnapshot(home: MoatHome, meta: RunMetadata, audit:
     // The daemon's manifests in memory: the next run's pre-run snapshot (asked of this daemon) starts from it.
     const taken = await inTurn(meta.workspace, () => snapshotWorkspace(home, meta.workspace, r.settings, { rulesFrom: pre.manifest, cache: daemonManifests }));
     const rec = recordOf('post', taken);
+    prewalksOf(home).remember(meta.workspace, r.settings); // the next run here can be pre-walked (prewalk.ts)
     await addRecord(home, meta.id, r.settings, rec);
     audit.append('lifecycle', { event: 'snapshot', kind: 'post', snapshot: rec.id, manifest: rec.manifest, files: rec.files, added: rec.added });
   } catch (err) {

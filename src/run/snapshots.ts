@@ -29,6 +29,11 @@ export function snapshotSettings(c: MoatConfig['snapshots']): SnapshotSettings |
   };
 }
 
+/** When this process started, on the monotonic clock every process on the machine shares (ns). */
+export function processStartNs(): bigint {
+  return process.hrtime.bigint() - BigInt(Math.round(performance.now() * 1e6));
+}
+
 export type PendingSnapshot = Promise<TakeResult | SnapshotSummary | Error>;
 
 /**
@@ -46,7 +51,8 @@ export function startPreSnapshot(
   const take = async (): Promise<TakeResult | SnapshotSummary> => {
     if (await daemon.catch(() => false)) {
       try {
-        return await daemonSnapshot<SnapshotSummary>(home, { workspace, settings });
+        // A walk the daemon began since this process started (bin/moat's hint) is a valid pre-run snapshot.
+        return await daemonSnapshot<SnapshotSummary>(home, { workspace, settings, since: String(processStartNs()) });
       } catch (err) {
         if (isMoatError(err)) throw err; // the snapshot failed there: it would here too
       }

@@ -1,7 +1,8 @@
 /**
  * Snapshots on every run: an attached run ends with the line saying what it changed, `moat diff` shows it
  * (unified text, --stat, --name-only, --json), a detached run gets its post-run snapshot from the daemon, and
- * `snapshots: {disabled: true}` takes none.
+ * `snapshots: {disabled: true}` takes none; a run pre-walked on bin/moat hint (daemon/prewalk.ts) records its
+ * own start and its own settings.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -127,6 +128,27 @@ describe('snapshots on runs', () => {
     const manual = audit.split('\n').filter((l) => l.includes('"kind":"manual"'));
     expect(manual).toHaveLength(1); // once: by the daemon, not again before the post-run snapshot
     expect(manual[0]).toContain(`"label":"mid-run","manifest":"${rec.manifest}","snapshot":"${rec.id}"`);
+  });
+
+  it('a run pre-walked on bin/moat hint records the workspace as it is at its start, with its own settings', async () => {
+    const ws = await workspace('prewalk');
+    const r1 = await moat(['run', '-n', 'snap-pw1', '--', 'true'], { home, cwd: ws });
+    expect(r1.code, r1.stderr).toBe(0);
+    // Changed between runs: the next run's pre-walk (asked before its CLI loads) has it.
+    await writeFile(join(ws, 'between.txt'), 'x\n');
+    const r2 = await moat(['run', '-n', 'snap-pw2', '--', 'rm', 'between.txt'], { home, cwd: ws });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect((await moat(['diff', 'snap-pw2', '--name-only'], { home, cwd: ws })).stdout).toBe('between.txt\n');
+    // Other settings: the pre-walk (with the last run's settings) is not handed over; this run's exclude applies.
+    await writeFile(join(ws, 'moat.yaml'), 'snapshots:\n  exclude: ["*.log"]\n');
+    await writeFile(join(ws, 'x.log'), 'log\n');
+    const r3 = await moat(['run', '-n', 'snap-pw3', '--', 'true'], { home, cwd: ws });
+    expect(r3.code, r3.stderr).toBe(0);
+    const list = JSON.parse((await moat(['snapshot', 'list', 'snap-pw3', '--json'], { home, cwd: ws })).stdout) as {
+      snapshots: Array<{ kind: string; files: number }>;
+    };
+    // src/a.txt, gone.txt, .gitignore, moat.yaml: not x.log
+    expect(list.snapshots.find((x) => x.kind === 'pre')?.files).toBe(4);
   });
 
   it('snapshots: {disabled: true} takes none', async () => {
