@@ -181,7 +181,8 @@ export class PackWriter {
 
   append(hash: string, data: Uint8Array): void {
     if (this.entries.has(hash)) return;
-    if (this.used + data.length > this.buf.length) this.drain();
+    // Bytes land in the file in the order appended: what is buffered goes before a large object written directly.
+    if (this.used + data.length > this.buf.length || data.length >= this.buf.length / 2) this.drain();
     if (data.length >= this.buf.length / 2) writeAll(this.fd, data);
     else {
       this.buf.set(data, this.used);
