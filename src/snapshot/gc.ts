@@ -13,6 +13,7 @@ import type { MoatHome } from '../home/paths.js';
 import { RUN_ID_RE } from '../store/names.js';
 import { FANOUT_TMP, HASH_RE } from './objects.js';
 import { readManifest } from './manifest.js';
+import { collectPacks } from './pack-gc.js';
 import { readRunSnapshots, snapshotsRoot } from './refs.js';
 import { objectStore } from './service.js';
 
@@ -91,6 +92,9 @@ export async function collectGarbage(home: MoatHome, o: { dryRun?: boolean; grac
       if (!o.dryRun) await rm(join(store.objectsDir, d, f), { force: true });
     }
   }
+  const packed = await collectPacks(store.packsDir, live, before, o.dryRun === true);
+  report.objects += packed.objects;
+  report.bytes += packed.bytes;
   if (!o.dryRun) {
     for (const f of await readdir(store.tmpDir).catch(() => [] as string[])) {
       const st = await stat(join(store.tmpDir, f)).catch(() => undefined);

@@ -5,12 +5,17 @@
  * (the snapshot walk's small files) get their temp file in their own fan-out folder (`ab/.tmp-…`, a rename
  * within one folder), named by a counter; a fan-out folder this store created itself is known to hold only
  * what it wrote there, so no existence check is made for it.
+ *
+ * The snapshot walk's objects up to 8 MiB go to a pack instead (`snapshots/packs/`, packs.ts): appended to
+ * one file per snapshot, sealed with its index by `flush()` before the manifest naming them is written.
+ * Reads look for a loose object first, then in the packs (stores written before packs still read).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
+import { PACK_MAX_OBJECT, PackSet, PackWriter, type PackedAt } from './packs.js';
 
 export const HASH_RE = /^[0-9a-f]{64}$/;
 /** What a temp file in a fan-out folder is named with (never a hash, so never taken for an object). */
@@ -24,6 +29,13 @@ export function sha256(data: Uint8Array | string): string {
 export class ObjectStore {
   readonly objectsDir: string;
   readonly tmpDir: string;
+  readonly packsDir: string;
+  private readonly packs: PackSet;
+  /** The pack the walk's objects are appended to, until flush(). */
+  private writer?: PackWriter;
+  private packsLoaded = false;
+  /** Fan-out folders there when the walk first stored (a loose copy of a content can only be in one of them). */
+  private looseDirs?: Set<string>;
   private readonly made = new Set<string>();
   /** Fan-out folders this store created (empty then): the names written into them since. */
   private readonly fresh = new Map<string, Set<string>>();
@@ -33,6 +45,78 @@ export class ObjectStore {
   constructor(readonly root: string) {
     this.objectsDir = join(root, 'objects');
     this.tmpDir = join(root, 'tmp');
+    this.packsDir = join(root, 'packs');
+    this.packs = new PackSet(this.packsDir);
+  }
+
+  /** Seal the pack being written (its objects readable by every process from now on). */
+  flush(): void {
+    const w = this.writer;
+    if (!w) return;
+    this.writer = undefined;
+    const pack = w.seal();
+    if (pack) this.packs.add(pack, w.entries);
+  }
+
+  /** Where a packed object is: looked up again among packs added since when not found. */
+  private packed(hash: string): PackedAt | undefined {
+    this.flush();
+    const at = this.packs.get(hash);
+    if (at) return at;
+    this.packsLoaded = true;
+    return this.packs.refresh() ? this.packs.get(hash) : undefined;
+  }
+
+  /** Where a packed object is, its pack there (one a collection removed is forgotten, and looked for again). */
+  private located(hash: string): PackedAt | undefined {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const at = this.packed(hash);
+      if (!at || existsSync(join(this.packsDir, `${at.pack}.pack`))) return at;
+      this.packs.forget(at.pack);
+    }
+    return undefined;
+  }
+
+  /** A packed object's bytes, checked against its hash; undefined when no pack holds it. */
+  private readPacked(hash: string): Buffer | undefined {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const at = this.packed(hash);
+      if (!at) return undefined;
+      const data = this.packs.read(at);
+      if (!data) {
+        // Its pack is gone (a collection rewrote it meanwhile): look for its new place once.
+        this.packs.forget(at.pack);
+        continue;
+      }
+      if (data.length !== at.length || sha256(data) !== hash)
+        throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, {
+          code: 'E_REFUSED',
+          hint: `Remove ${join(this.packsDir, at.pack)}.pack and .idx; it cannot be restored from.`,
+        });
+      return data;
+    }
+    return undefined;
+  }
+
+  /** Whether the walk need not store `hash`: in the pack being written, a pack, or a loose object. */
+  private knownSync(hash: string): boolean {
+    if (this.writer?.entries.has(hash)) return true;
+    if (!this.packsLoaded) {
+      this.packs.refresh();
+      this.packsLoaded = true;
+    }
+    if (this.packs.get(hash)) return true;
+    if (!this.looseDirs) {
+      try {
+        this.looseDirs = new Set(readdirSync(this.objectsDir));
+      } catch {
+        this.looseDirs = new Set();
+      }
+    }
+    const d = hash.slice(0, 2);
+    if (!this.looseDirs.has(d)) return false;
+    const known = this.fresh.get(d);
+    return known ? known.has(hash) : existsSync(this.path(hash));
   }
 
   path(hash: string): string {
@@ -52,10 +136,11 @@ export class ObjectStore {
   }
 
   async has(hash: string): Promise<boolean> {
-    return stat(this.path(hash)).then(
+    const loose = await stat(this.path(hash)).then(
       () => true,
       () => false,
     );
+    return loose || this.located(hash) !== undefined;
   }
 
   private async dirFor(hash: string): Promise<void> {
@@ -103,9 +188,17 @@ export class ObjectStore {
     return join(this.tmpDir, `${process.pid}.${randomBytes(6).toString('hex')}`);
   }
 
-  /** putBuffer with synchronous calls (the snapshot walk's batches); nothing is written for a known hash. */
+  /**
+   * putBuffer with synchronous calls (the snapshot walk's batches), into the pack being written (sealed by
+   * flush()); nothing is written for a known hash.
+   */
   putBytesSync(data: Uint8Array): { hash: string; added: number } {
     const hash = sha256(data);
+    if (data.length <= PACK_MAX_OBJECT) {
+      if (this.knownSync(hash)) return { hash, added: 0 };
+      (this.writer ??= new PackWriter(this.packsDir)).append(hash, data);
+      return { hash, added: data.length };
+    }
     if (this.hasSync(hash)) return { hash, added: 0 };
     const final = this.path(hash);
     const tmp = join(this.objectsDir, hash.slice(0, 2), `${this.tmpPrefix}${this.tmpCount++}`);
@@ -235,10 +328,14 @@ export class ObjectStore {
 
   /** The bytes of an object, checked against its hash (a damaged store is an error, never silent). */
   async read(hash: string): Promise<Buffer> {
-    let data: Buffer;
+    let data: Buffer | undefined;
     try {
       data = await readFile(this.path(hash));
     } catch {
+      data = this.readPacked(hash); // checked there
+      if (data) return data;
+    }
+    if (!data) {
       throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, {
         code: 'E_NOT_FOUND',
         hint: 'It was pruned or removed; take a new snapshot (moat snapshot).',
@@ -254,12 +351,18 @@ export class ObjectStore {
 
   /** Stream an object into an open file, checking its hash; throws (after writing) when it does not match. */
   async copyTo(hash: string, out: FileHandle): Promise<number> {
-    const src = await open(this.path(hash), 'r').catch(() => {
-      throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, {
-        code: 'E_NOT_FOUND',
-        hint: 'It was pruned or removed; take a new snapshot (moat snapshot).',
-      });
-    });
+    const src = await open(this.path(hash), 'r').catch(() => undefined);
+    if (!src) {
+      // A packed object is at most 8 MiB: read whole and checked before any byte is written.
+      const data = this.readPacked(hash);
+      if (!data)
+        throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, {
+          code: 'E_NOT_FOUND',
+          hint: 'It was pruned or removed; take a new snapshot (moat snapshot).',
+        });
+      await out.write(data);
+      return data.length;
+    }
     const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(CHUNK);
     let size = 0;

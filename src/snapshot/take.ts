@@ -311,6 +311,8 @@ export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
     await w.dir(root, '', [], w.rootRules, 0, root.stat, w.root);
   } finally {
     root.close();
+    // The walk's new objects sealed into their pack before any manifest names them (also when it failed).
+    o.store.flush();
   }
   w.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const manifest: Manifest = {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile, lstat, readlink, stat, chmod, chown } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
@@ -106,6 +106,7 @@ describe('restore', () => {
     expect(await readdir(to)).toEqual(['src']);
     expect(await readFile(join(to, 'src', 'a.txt'), 'utf8')).toBe('original a\n');
     const hash = before.entries.find((e) => e.path === 'b.sh')?.hash as string;
+    await mkdir(dirname(store.path(hash)), { recursive: true }); // a loose copy (read before a packed one)
     await writeFile(store.path(hash), 'tampered');
     const to2 = join(dir, 'to2');
     await mkdir(to2);

@@ -1,0 +1,72 @@
+/**
+ * Collecting packs: a pack (older than the grace time) whose objects no live manifest names is removed
+ * (index first, so no reader is pointed at a missing pack for long); one that holds some live objects is
+ * rewritten with only those (checked against their hashes: a damaged copy is not carried over), the new
+ * pack and index in place before the old index and pack go (a reader that loses the old pack finds the
+ * new one: objects.ts). Temp files of packs being written, packs without an index and indexes without a
+ * pack are removed once old enough; an index that cannot be read is left alone with its pack.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PACK_RE, PACK_TMP, PackSet, PackWriter, readIndex } from './packs.js';
+
+export interface PackGcResult {
+  objects: number;
+  bytes: number;
+}
+
+export async function collectPacks(dir: string, live: ReadonlySet<string>, before: number, dryRun: boolean): Promise<PackGcResult> {
+  const out: PackGcResult = { objects: 0, bytes: 0 };
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const has = new Set(names);
+  const old = async (f: string): Promise<boolean> => {
+    const st = await stat(join(dir, f)).catch(() => undefined);
+    return st !== undefined && st.mtimeMs <= before;
+  };
+  for (const f of names) {
+    if (f.startsWith(PACK_TMP)) {
+      if (!dryRun && (await old(f))) await rm(join(dir, f), { force: true });
+      continue;
+    }
+    const pack = f.replace(/\.(pack|idx)$/, '');
+    if (!PACK_RE.test(pack)) continue;
+    if (f.endsWith('.pack')) {
+      // A pack without its index (a snapshot stopped between the two renames): nothing can name its objects.
+      if (!has.has(`${pack}.idx`) && !dryRun && (await old(f))) await rm(join(dir, f), { force: true });
+      continue;
+    }
+    if (!(await old(`${pack}.pack`)) || !(await old(f))) {
+      if (!has.has(`${pack}.pack`) && !dryRun && (await old(f))) await rm(join(dir, f), { force: true });
+      continue;
+    }
+    const entries = readIndex(dir, pack);
+    if (entries === 'no-pack') continue;
+    if (!entries) continue; // unreadable: what it holds is unknown, so nothing of it goes
+    const kept = new Map([...entries].filter(([h]) => live.has(h)));
+    if (kept.size === entries.size) continue;
+    for (const [h, e] of entries)
+      if (!kept.has(h)) {
+        out.objects++;
+        out.bytes += e.length;
+      }
+    if (dryRun) continue;
+    if (kept.size > 0) {
+      const reader = new PackSet(dir);
+      const w = new PackWriter(dir);
+      try {
+        for (const [h, e] of kept) {
+          const data = reader.read({ pack, ...e });
+          if (data && data.length === e.length && createHash('sha256').update(data).digest('hex') === h) w.append(h, data);
+        }
+        w.seal();
+      } catch (err) {
+        w.discard();
+        throw err;
+      }
+    }
+    await rm(join(dir, f), { force: true });
+    await rm(join(dir, `${pack}.pack`), { force: true });
+  }
+  return out;
+}

@@ -1,0 +1,196 @@
+import { mkdtemp, mkdir, open, readdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MoatHome } from '../../../src/home/paths.js';
+import { collectGarbage } from '../../../src/snapshot/gc.js';
+import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
+import { ObjectStore, sha256 } from '../../../src/snapshot/objects.js';
+import { PACK_MAX_OBJECT, decodeIndex, encodeIndex, readIndex } from '../../../src/snapshot/packs.js';
+import { applyRestore, planRestore } from '../../../src/snapshot/restore.js';
+import { addRecord, objectStore, recordOf, snapshotWorkspace } from '../../../src/snapshot/service.js';
+import { takeSnapshot } from '../../../src/snapshot/take.js';
+
+let dir: string;
+let ws: string;
+let root: string;
+const settings = { exclude: [], limits: DEFAULT_LIMITS };
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'moat-packs-'));
+  ws = join(dir, 'ws');
+  root = join(dir, 'store');
+  await mkdir(ws);
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function packs(store: ObjectStore): Promise<string[]> {
+  return (await readdir(store.packsDir)).filter((f) => f.endsWith('.idx')).map((f) => f.slice(0, -4));
+}
+
+async function fill(n: number, tag = ''): Promise<void> {
+  for (let i = 0; i < n; i++) await writeFile(join(ws, `f${i}`), `content ${tag}${i}\n`);
+}
+
+describe('pack store', () => {
+  it("a snapshot's small objects go to one pack with its index; a fresh store reads them back", async () => {
+    await fill(20);
+    const r = await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    const store = new ObjectStore(root);
+    expect((await packs(store)).length).toBe(1);
+    expect(await readdir(store.objectsDir)).toHaveLength(1); // only the manifest is loose
+    for (let i = 0; i < 20; i++) expect((await store.read(sha256(`content ${i}\n`))).toString()).toBe(`content ${i}\n`);
+    expect(r.added).toBeGreaterThan(0);
+    // Stored once: a second snapshot of the same contents adds nothing.
+    await writeFile(join(ws, 'copy'), 'content 3\n');
+    const again = await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    expect(again.added).toBe(0);
+    expect((await packs(store)).length).toBe(1);
+  });
+
+  it('small and large objects appended in any order read back whole (buffered and direct writes keep their order)', async () => {
+    const sizes = [10, 700_000, 20, 5_000_000, 300_000, 300_000, 1, 1_100_000, 600_000, 15];
+    const contents = sizes.map((n, i) => Buffer.alloc(n, 97 + i));
+    for (const [i, c] of contents.entries()) await writeFile(join(ws, `f${i}`), c);
+    await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    const store = new ObjectStore(root);
+    for (const c of contents) expect((await store.read(sha256(c))).equals(c)).toBe(true);
+  });
+
+  it('attack: a truncated pack (a crash or a hostile edit) is ignored, and the next snapshot stores its objects again', async () => {
+    await fill(10);
+    await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    const store = new ObjectStore(root);
+    const [pack] = await packs(store);
+    await truncate(join(store.packsDir, `${pack}.pack`), 5);
+    const fresh = new ObjectStore(root);
+    await expect(fresh.read(sha256('content 9\n'))).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    expect(await fresh.has(sha256('content 9\n'))).toBe(false);
+    const again = await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    expect(again.added).toBeGreaterThan(0);
+    expect((await new ObjectStore(root).read(sha256('content 9\n'))).toString()).toBe('content 9\n');
+  });
+
+  it('attack: a pack left half-written (temp name, no index) is never read, and a collection removes it once old', async () => {
+    const store = new ObjectStore(root);
+    await mkdir(store.packsDir, { recursive: true });
+    const tmp = join(store.packsDir, '.tmp-1.abcdef');
+    await writeFile(tmp, 'content 0\n');
+    const orphan = join(store.packsDir, 'pack-000000000000000000000000.pack');
+    await writeFile(orphan, 'content 0\n');
+    expect(await store.has(sha256('content 0\n'))).toBe(false);
+    await utimes(tmp, new Date(0), new Date(0));
+    await utimes(orphan, new Date(0), new Date(0));
+    const home = new MoatHome(join(dir, 'home'));
+    const hs = objectStore(home);
+    await mkdir(hs.packsDir, { recursive: true });
+    for (const f of [tmp, orphan]) await writeFile(join(hs.packsDir, f.split('/').at(-1) as string), 'x');
+    for (const f of await readdir(hs.packsDir)) await utimes(join(hs.packsDir, f), new Date(0), new Date(0));
+    await collectGarbage(home);
+    expect(await readdir(hs.packsDir)).toEqual([]);
+  });
+
+  it('attack: an index pointing past the end of its pack, or at an object larger than a pack holds, is ignored', async () => {
+    const store = new ObjectStore(root);
+    await mkdir(store.packsDir, { recursive: true });
+    const data = Buffer.from('hello\n');
+    const hash = sha256(data);
+    const pack = 'pack-111111111111111111111111';
+    await writeFile(join(store.packsDir, `${pack}.pack`), data);
+    await writeFile(join(store.packsDir, `${pack}.idx`), encodeIndex(new Map([[hash, { offset: 4, length: 6 }]])));
+    expect(readIndex(store.packsDir, pack)).toBeUndefined();
+    expect(await store.has(hash)).toBe(false);
+    await expect(store.read(hash)).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    expect(decodeIndex(encodeIndex(new Map([[hash, { offset: 0, length: PACK_MAX_OBJECT + 1 }]])), 1 << 30)).toBeUndefined();
+    expect(decodeIndex(encodeIndex(new Map([[hash, { offset: 2 ** 40, length: 1 }]])), 100)).toBeUndefined();
+    // A valid index read back as written; one byte changed anywhere and it is refused (its trailing hash).
+    const good = encodeIndex(new Map([[hash, { offset: 0, length: 6 }]]));
+    expect(decodeIndex(good, 6)?.get(hash)).toEqual({ offset: 0, length: 6 });
+    good.writeUInt8((good.readUInt8(good.length - 40) ^ 1) & 0xff, good.length - 40);
+    expect(decodeIndex(good, 6)).toBeUndefined();
+    expect(decodeIndex(good.subarray(0, 20), 6)).toBeUndefined();
+  });
+
+  it('attack: wrong bytes in a pack are refused when read, diffed or restored (never written out)', async () => {
+    await writeFile(join(ws, 'a.sh'), 'echo original\n');
+    const r = await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    const store = new ObjectStore(root);
+    const [pack] = await packs(store);
+    const fh = await open(join(store.packsDir, `${pack}.pack`), 'r+');
+    await fh.write(Buffer.from('curl evil'), 0, 9, 0);
+    await fh.close();
+    const hash = sha256('echo original\n');
+    await expect(new ObjectStore(root).read(hash)).rejects.toMatchObject({ code: 'E_REFUSED' });
+    const to = join(dir, 'to');
+    await mkdir(to);
+    await expect(
+      applyRestore(
+        to,
+        new ObjectStore(root),
+        planRestore(r.manifest, undefined, (p) => p === 'a.sh'),
+      ),
+    ).rejects.toThrow(/damaged/);
+    expect(await readdir(to)).toEqual([]);
+  });
+
+  it('an index without its pack is ignored, and a collection removes it once old', async () => {
+    const home = new MoatHome(join(dir, 'home'));
+    const store = objectStore(home);
+    await mkdir(store.packsDir, { recursive: true });
+    const hash = sha256('x');
+    const idx = join(store.packsDir, 'pack-222222222222222222222222.idx');
+    await writeFile(idx, encodeIndex(new Map([[hash, { offset: 0, length: 1 }]])));
+    expect(await store.has(hash)).toBe(false);
+    await utimes(idx, new Date(0), new Date(0));
+    await collectGarbage(home);
+    expect(await readdir(store.packsDir)).toEqual([]);
+  });
+
+  it('concurrent snapshots of two workspaces write their packs at once; both read back whole', async () => {
+    const ws2 = join(dir, 'ws2');
+    await mkdir(ws2);
+    await fill(200, 'a');
+    for (let i = 0; i < 200; i++) await writeFile(join(ws2, `g${i}`), `other ${i}\n`);
+    const [a, b] = await Promise.all([
+      takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS }),
+      takeSnapshot({ workspace: ws2, store: new ObjectStore(root), limits: DEFAULT_LIMITS }),
+    ]);
+    const store = new ObjectStore(root);
+    expect((await packs(store)).length).toBe(2);
+    for (const e of [...a.manifest.entries, ...b.manifest.entries]) if (e.hash) expect(sha256(await store.read(e.hash))).toBe(e.hash);
+    // One store shared by both (as a test may): still every object readable.
+    const shared = new ObjectStore(join(dir, 'shared'));
+    const [c, d] = await Promise.all([
+      takeSnapshot({ workspace: ws, store: shared, limits: DEFAULT_LIMITS }),
+      takeSnapshot({ workspace: ws2, store: shared, limits: DEFAULT_LIMITS }),
+    ]);
+    const again = new ObjectStore(join(dir, 'shared'));
+    for (const e of [...c.manifest.entries, ...d.manifest.entries]) if (e.hash) expect(sha256(await again.read(e.hash))).toBe(e.hash);
+  });
+
+  it('a collection while a snapshot runs leaves its pack alone; one that rewrites a pack leaves live objects readable', async () => {
+    const home = new MoatHome(join(dir, 'home'));
+    await fill(300);
+    const [r] = await Promise.all([snapshotWorkspace(home, ws, settings), collectGarbage(home), collectGarbage(home)]);
+    await collectGarbage(home);
+    const store = objectStore(home);
+    for (const e of r.manifest.entries) if (e.hash) expect((await store.read(e.hash)).toString()).toBe(await readFile(join(ws, e.path), 'utf8'));
+    // The run records it; half the files change, a second snapshot; the first is no longer referenced.
+    const runId = 'run_0123456789ab';
+    await mkdir(home.runDir(runId), { recursive: true });
+    await addRecord(home, runId, settings, recordOf('pre', r));
+    const reader = objectStore(home);
+    expect(await reader.has(sha256('content 299\n'))).toBe(true); // its packs loaded before the rewrite
+    for (let i = 0; i < 150; i++) await writeFile(join(ws, `f${i}`), `changed ${i}\n`);
+    await new Promise((res) => setTimeout(res, 150));
+    await snapshotWorkspace(home, ws, settings);
+    await rm(home.runDir(runId), { recursive: true });
+    const gc = await collectGarbage(home, { graceMs: -1000 });
+    expect(gc.objects).toBeGreaterThanOrEqual(150); // the first snapshot's changed contents (and its manifest)
+    expect(await reader.has(sha256('content 0\n'))).toBe(false);
+    expect((await reader.read(sha256('content 299\n'))).toString()).toBe('content 299\n'); // found in the rewritten pack
+    expect((await reader.read(sha256('changed 0\n'))).toString()).toBe('changed 0\n');
+  });
+});
