@@ -19,6 +19,12 @@ uid="${MOAT_UID:-1000}"; digits "$uid" MOAT_UID
 gid="${MOAT_GID:-1000}"; digits "$gid" MOAT_GID
 port="${MOAT_PROXY_PORT:-}"; [ -z "$port" ] || digits "$port" MOAT_PROXY_PORT
 services="${MOAT_PORTS:-}"; case "$services" in *[!0-9,]*) echo "moat-init: MOAT_PORTS must be numbers" >&2; exit 70;; esac
+# moat's values are read: none of them, nor the PWD the shell exports on its own, goes on to a program.
+# When nothing else is exported (moat's entrypoint is `env -i` with moat's values only), a program
+# started with PATH unset gets an empty environment without a process of its own (`env -i`: one more
+# exec, ~30 ms under gVisor); else (the image run some other way) each start goes through `env -i`.
+unset MOAT_UID MOAT_GID MOAT_PROXY_PORT MOAT_PORTS PWD OLDPWD
+case "$(unset PATH; export -p)" in ''|'export PATH') clear='' ;; *) clear='/usr/bin/env -i' ;; esac
 home=/home/moat
 envfile=/moat/stage/env
 [ -f "$envfile" ] || envfile=/dev/null
@@ -147,13 +153,73 @@ while (1) {
     print STDERR "moat: the proxy relay holds $CAP connections; new ones wait until some close\n" unless $full++;
   } elsif (pairs() < $CAP - 50) { $full = 0 }
 }'
+# Root's preparation of the files, done by the relay's Perl before it listens (run beside the shell's
+# own steps; each program started costs a process: rm, ln, find, chown were ~4 execs on the way to the
+# user's command), or by the shell (prepare_in_shell) when there is no relay or it did not run: the
+# gateway's CA trusted (certificate only; its key never leaves the host), files staged for the home
+# copied in, and the home given to the run's user. Exit 72: a step failed (moat-init stops, as a
+# failing step of the shell's does); a relay that cannot listen after that exits 71 and the run goes on.
+prepare_root='
+{
+  my ($uid, $gid, $home, $stage) = splice(@ARGV, 0, 4);
+  my $fail = sub { print STDERR "moat-init: $_[0]\n"; exit 72 };
+  if (-r "/moat/ca/ca.pem" && -d "/usr/local/share/ca-certificates") {
+    open(my $in, "<", "/moat/ca/ca.pem") or $fail->("cannot read the gateway CA: $!");
+    my $pem = do { local $/; <$in> }; close $in;
+    $pem .= "\n" if length($pem) && substr($pem, -1) ne "\n";
+    # A name there is replaced, never written through (a link is removed, the file made anew).
+    my $crt = "/usr/local/share/ca-certificates/moat-gateway.crt";
+    unlink $crt;
+    my $out;
+    sysopen($out, $crt, Fcntl::O_WRONLY() | Fcntl::O_CREAT() | Fcntl::O_EXCL() | Fcntl::O_NOFOLLOW(), 0644)
+      && print({$out} $pem) && close($out) or $fail->("cannot write $crt: $!");
+    if (open(my $all, ">>", "/etc/ssl/certs/ca-certificates.crt")) { print {$all} $pem; close $all }
+    unlink "/etc/ssl/certs/moat-gateway.pem"; symlink "/moat/ca/ca.pem", "/etc/ssl/certs/moat-gateway.pem";
+  }
+  # Existing names are replaced, never written through (--remove-destination).
+  if ($stage) { system("/bin/cp", "-a", "--remove-destination", "/moat/stage/home/.", "$home/") == 0 or exit 72 }
+  # find HOME -xdev -exec chown -h: every name, links themselves (lchown) and mount points included,
+  # without descending into a mount (its contents keep their owners) or through a link.
+  my @top = lstat $home or $fail->("cannot look at $home: $!");
+  my @todo = ($home);
+  while (@todo) {
+    my $p = pop @todo;
+    my @st = lstat $p or $fail->("cannot look at $p: $!");
+    my ($link, $dir) = (-l _, -d _);
+    if ($link) { require POSIX; POSIX::lchown($uid, $gid, $p) or $fail->("cannot change the owner of $p: $!") }
+    else { chown($uid, $gid, $p) or $fail->("cannot change the owner of $p: $!") }
+    next unless $dir && $st[0] == $top[0];
+    opendir(my $d, $p) or $fail->("cannot list $p: $!");
+    push @todo, map { "$p/$_" } grep { $_ ne "." && $_ ne ".." } readdir $d;
+    closedir $d;
+  }
+}'
+prepare_in_shell() {
+  if [ -r /moat/ca/ca.pem ] && [ -d /usr/local/share/ca-certificates ]; then
+    # Read by the shell (a PEM is lines of text) and written twice without starting a program.
+    pem=''
+    while IFS= read -r line || [ -n "$line" ]; do pem="$pem$line
+"; done </moat/ca/ca.pem
+    /bin/rm -f /usr/local/share/ca-certificates/moat-gateway.crt # a link there is replaced, never written through
+    printf '%s' "$pem" >/usr/local/share/ca-certificates/moat-gateway.crt
+    { printf '%s' "$pem" >>/etc/ssl/certs/ca-certificates.crt; } 2>/dev/null || true
+    /bin/ln -sf /moat/ca/ca.pem /etc/ssl/certs/moat-gateway.pem 2>/dev/null || true
+  fi
+  if [ -d /moat/stage/home ]; then
+    /bin/cp -a --remove-destination /moat/stage/home/. "$home"/
+  fi
+  /usr/bin/find "$home" -xdev -exec /bin/chown -h "$uid:$gid" {} +
+}
+stage=''; [ ! -d /moat/stage/home ] || stage=1
 relay=''
+prepared=''
 if [ -n "$port" ] && [ -d /moat/net ]; then
   if [ -x /usr/bin/perl ]; then
-    # Started first and waited for last (its first process exits once it listens): the steps below
-    # run while Perl starts. Its stderr is the run's (it says once when it holds its limit).
-    /usr/bin/env -i /usr/bin/perl -e "$egress_relay" "$port" /moat/net/proxy.sock </dev/null >/dev/null &
+    # Started first and waited for last (its first process exits once it is done and listens): the
+    # steps below run while Perl starts. Its stderr is the run's (it says once when it holds its limit).
+    (unset PATH; exec $clear /usr/bin/perl -e "$prepare_root" -e "$egress_relay" "$uid" "$gid" "$home" "$stage" "$port" /moat/net/proxy.sock) </dev/null >/dev/null &
     relay=$!
+    prepared=1
   else
     # A base image without Perl (Debian's perl-base is essential, but an image may strip it): socat's
     # process per connection (-t: after a half-close, wait for the whole answer; nodelay: see above).
@@ -182,22 +248,9 @@ if [ "$uid" != 0 ]; then
     /bin/sed -i "s/^moat:\([^:]*\):[0-9]*:[0-9]*:/moat:\1:$uid:$gid:/" /etc/passwd
   fi
 fi
-# Trust the gateway's CA (certificate only; its key never leaves the host).
-if [ -r /moat/ca/ca.pem ]; then
-  if [ -d /usr/local/share/ca-certificates ]; then
-    # Read by the shell (a PEM is lines of text) and written twice without starting a program.
-    pem=''
-    while IFS= read -r line || [ -n "$line" ]; do pem="$pem$line
-"; done </moat/ca/ca.pem
-    /bin/rm -f /usr/local/share/ca-certificates/moat-gateway.crt # a link there is replaced, never written through
-    printf '%s' "$pem" >/usr/local/share/ca-certificates/moat-gateway.crt
-    { printf '%s' "$pem" >>/etc/ssl/certs/ca-certificates.crt; } 2>/dev/null || true
-    /bin/ln -sf /moat/ca/ca.pem /etc/ssl/certs/moat-gateway.pem 2>/dev/null || true
-  fi
-  # Java keeps its own trust store (a JDK from the system's packages; the image's PATH is not consulted).
-  if [ -x /usr/bin/keytool ]; then
-    /usr/bin/keytool -importcert -noprompt -cacerts -storepass changeit -alias moat-gateway -file /moat/ca/ca.pem >/dev/null 2>&1 || true
-  fi
+# Java keeps its own trust store (a JDK from the system's packages; the image's PATH is not consulted).
+if [ -r /moat/ca/ca.pem ] && [ -x /usr/bin/keytool ]; then
+  /usr/bin/keytool -importcert -noprompt -cacerts -storepass changeit -alias moat-gateway -file /moat/ca/ca.pem >/dev/null 2>&1 || true
 fi
 
 # The way in (moat.yaml ports:), a reverse tunnel: the host daemon LISTENS on /moat/net/in-PORT.sock
@@ -243,8 +296,8 @@ while (1) {
 }'
 if [ -n "$services" ] && [ -d /moat/net ]; then
   for p in $(echo "$services" | /usr/bin/tr ',' ' '); do
-    /usr/bin/setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all -- \
-      /usr/bin/env -i /usr/bin/perl -e "$port_relay" "$p" </dev/null >/dev/null 2>&1 &
+    (unset PATH; exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all -- \
+      $clear /usr/bin/perl -e "$port_relay" "$p") </dev/null >/dev/null 2>&1 &
   done
 fi
 
@@ -256,17 +309,18 @@ if [ -n "$port" ] && [ -d /etc/ssh/ssh_config.d ]; then
   printf 'Host *\n  ProxyCommand /usr/bin/socat - PROXY:127.0.0.1:%%h:%%p,proxyport=%s\n  UserKnownHostsFile %s/.ssh/known_hosts\n  StrictHostKeyChecking yes\n  UpdateHostKeys no\n  ForwardAgent no\n' "$port" "$home" > /etc/ssh/ssh_config.d/moat.conf
 fi
 
+# The egress relay listens before the user's process starts (its first request finds it). 72: its
+# preparation failed (said on stderr); 0, 71 (it could not listen): prepared; anything else (Perl did
+# not run its script): the shell prepares.
+if [ -n "$relay" ]; then
+  rc=0; wait "$relay" || rc=$?
+  case $rc in 0|71) ;; 72) exit 70;; *) prepared='';; esac
+fi
 # The home belongs to the run's user, uid 0 included: without capabilities root writes only what it owns.
 # Files staged for the user's home (placeholders, agent settings): copied, owned by the user, 0600.
 # Existing names are replaced, never written through (--remove-destination). The home changes owner
 # without following symlinks or descending into mounts (a mounted folder's contents keep their owners).
-if [ -d /moat/stage/home ]; then
-  /bin/cp -a --remove-destination /moat/stage/home/. "$home"/
-fi
-/usr/bin/find "$home" -xdev -exec /bin/chown -h "$uid:$gid" {} +
-
-# The egress relay listens before the user's process starts (its first request finds it).
-[ -z "$relay" ] || wait "$relay" || true
+[ -n "$prepared" ] || prepare_in_shell
 
 # After the drop, with an empty environment: set the run's variables from the file (one NAME=VALUE a
 # line, the value escaped for printf %b), read as data and never run, then start the command (found on
@@ -283,5 +337,6 @@ exec 3<&-
 # A command that does not exist: a fixed line moat recognises (with exit 127) and explains on the host.
 command -v -- "$1" >/dev/null 2>&1 || { echo "moat-init: command-not-found" >&2; exit 127; }
 exec "$@"'
+unset PATH
 exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all -- \
-  /usr/bin/env -i /bin/sh -c "$apply_env" moat "$@" 3<"$envfile"
+  $clear /bin/sh -c "$apply_env" moat "$@" 3<"$envfile"

@@ -15,3 +15,6 @@ export async function freePort(): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
+
+/** Root's preparation (CA, staged home files, the home's owner), which moat-init runs before the relay in one Perl. */
+export const PREPARE = /prepare_root='([^']*)'/.exec(INIT)?.[1] ?? '';
