@@ -158,10 +158,14 @@ export class AuditWriter {
     return this.push(encodeEntry(this.seq + 1, this.now().toISOString(), type, data, this.prev));
   }
 
-  /** append() with `data` already encoded as canonical JSON (see encodeEntryData). */
-  appendEncoded(type: AuditType, data: string): number {
+  /**
+   * append() with `data` already encoded as canonical JSON (see encodeEntryData). `dataBytes`, its UTF-8
+   * length when the caller has it already, spares measuring it again (the rest of a line is ASCII).
+   */
+  appendEncoded(type: AuditType, data: string, dataBytes?: number): number {
     if (this.closed) throw new MoatError(`the audit writer of run ${this.runId} is closed`, { code: 'E_INTERNAL' });
-    return this.push(encodeEntryData(this.seq + 1, this.now().toISOString(), type, data, this.prev));
+    const entry = encodeEntryData(this.seq + 1, this.now().toISOString(), type, data, this.prev);
+    return this.push(entry, dataBytes === undefined ? undefined : dataBytes + entry.line.length - data.length);
   }
 
   /** Bytes one entry with this canonical data would take (within a few bytes: the tail is fixed-size). */
@@ -170,9 +174,9 @@ export class AuditWriter {
     return dataBytes + 225 + type.length;
   }
 
-  private push({ line, hash }: { line: string; hash: string }): number {
+  private push({ line, hash }: { line: string; hash: string }, lineBytes = Buffer.byteLength(line, 'utf8')): number {
     const seq = this.seq + 1;
-    this.bytes += Buffer.byteLength(line, 'utf8') + 1;
+    this.bytes += lineBytes + 1;
     this.seq = seq;
     this.prev = hash;
     this.acc.appendLeaf(leafOfEntry(hash));

@@ -90,7 +90,8 @@ export class AuditSink {
     const w = this.writer;
     if (!w || !this.budget) return false;
     this.budget.used = w.bytes;
-    if (!this.budget.fits(AuditWriter.entryBytes(Buffer.byteLength(data, 'utf8'), type), p)) {
+    const dataBytes = Buffer.byteLength(data, 'utf8');
+    if (!this.budget.fits(AuditWriter.entryBytes(dataBytes, type), p)) {
       if (p === 'event' && !this.reached) {
         this.reached = true;
         this.append('lifecycle', { event: 'audit-budget-reached', limitBytes: this.budget.limit, usedBytes: w.bytes });
@@ -99,7 +100,7 @@ export class AuditSink {
       this.droppedSince ??= new Date().toISOString();
       return false;
     }
-    w.appendEncoded(type, data);
+    w.appendEncoded(type, data, dataBytes);
     return true;
   }
 

@@ -178,7 +178,7 @@ export class NetworkRecorder {
  * unless a secret overlaps an escape; when masking changed anything, the text is re-encoded to be sure.
  */
 function encode(ev: object, redact: (s: string) => string): string {
-  const text = canonicalJson({ ...ev });
+  const text = canonicalJson(ev);
   const masked = redact(text);
   return masked === text ? text : canonicalJson(JSON.parse(masked) as unknown);
 }

@@ -18,7 +18,7 @@ export interface TraceFileOptions {
  * the budget. The budget counts the file's size at open, so a resumed run keeps its bound.
  */
 export class TraceFile {
-  private pending: Buffer[] = [];
+  private pending: string[] = [];
   private pendingBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
@@ -47,10 +47,11 @@ export class TraceFile {
 
   /** Queue `line` (one JSON text, no newline). False when it does not fit the budget at priority `p`. */
   write(line: string, p: Priority): boolean {
-    const buf = Buffer.from(`${line}\n`, 'utf8');
-    if (!this.budget.take(buf.length, p)) return false;
-    this.pending.push(buf);
-    this.pendingBytes += buf.length;
+    // Lines stay strings until the batch is written (one encoding per batch, not a Buffer per line).
+    const bytes = Buffer.byteLength(line, 'utf8') + 1;
+    if (!this.budget.take(bytes, p)) return false;
+    this.pending.push(line);
+    this.pendingBytes += bytes;
     if (this.pendingBytes >= this.maxBatch) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
     return true;
@@ -61,7 +62,7 @@ export class TraceFile {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pendingBytes === 0) return this.writing;
-    const buf = Buffer.concat(this.pending, this.pendingBytes);
+    const buf = Buffer.from(`${this.pending.join('\n')}\n`, 'utf8');
     this.pending = [];
     this.pendingBytes = 0;
     this.writing = this.writing

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { RequestAbort } from './abort.js';
 import { awsRequestOptions } from './aws-forward.js';
 import { isAwsRefusal } from './aws-types.js';
 import { type ProxyCore, elapsedMs, targetOptions } from './core.js';
@@ -8,8 +7,8 @@ import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import { startRequestEvent, type RequestEvent } from './events.js';
 import { hostPort } from './hosts.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
+import { UpstreamExchange } from './upstream-exchange.js';
 import { applyInjection } from './injection.js';
-import { bodyless, responseBody, type ResponseBody } from './response-decode.js';
 import { bodyKind, readBounded, type RequestSubstitution } from './secret-substitution.js';
 import { refusalFields } from './policy.js';
 import type { CompiledLocalResponse } from './local-response.js';
@@ -99,10 +98,45 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       })()
     : null;
 
-  const abort = new RequestAbort();
+  const exchange = new UpstreamExchange({
+    core,
+    res,
+    ev,
+    start,
+    credentialed,
+    host: t.host,
+    resSample,
+    fail: (err) => {
+      if (exchange.aborted) return;
+      if (isAwsRefusal(err)) {
+        ev.status = err.status;
+        ev.reason = err.message;
+        ev.bytesDown = sendText(res, err.status, err.message);
+        req.resume();
+        finish();
+        return;
+      }
+      const code = errorCode(err);
+      ev.error = code;
+      const refused = internalDialRefusal(err, t.host, t.port);
+      if (refused) {
+        ev.status = 403;
+        Object.assign(ev, refusalFields(refused, t.port));
+        ev.bytesDown = sendBlocked(res, `${ev.method} ${t.url.split('?')[0]}`, refused);
+        req.resume();
+        finish();
+        return;
+      }
+      const timeout = code.includes('TIMEOUT');
+      ev.status = timeout ? 504 : 502;
+      ev.bytesDown = sendText(res, ev.status, upstreamFailureMessage(t.host, code));
+      req.resume();
+      finish();
+    },
+  });
   res.once('close', () => {
     if (!res.writableFinished) {
-      abort.abort();
+      exchange.cancel();
       ev.error ??= 'client closed';
     }
     finish();
@@ -113,14 +147,14 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
     // A body that may carry a placeholder for this host is read whole (up to 1 MiB), rewritten, then sent.
     readBounded(body).then(
       (r) => {
-        if (abort.aborted) return;
+        if (exchange.aborted) return;
         if ('whole' in r) {
           const out = sub!.body(r.whole, bodyKind(req.headers));
           delete headers['transfer-encoding'];
           headers['content-length'] = String(out.length);
-          return dispatch(out);
+          return send(out);
         }
-        dispatch(
+        send(
           (async function* rest() {
             yield r.head;
             for (let n = await r.rest.next(); !n.done; n = await r.rest.next()) yield n.value;
@@ -132,109 +166,25 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
         res.destroy();
       },
     );
-  } else dispatch(body);
+  } else send(body);
 
-  function dispatch(upBody: Buffer | AsyncIterable<Buffer> | null): void {
+  function send(upBody: Buffer | AsyncIterable<Buffer> | null): void {
     const dispatcher = core.upstream.dispatcher(t.host, t.port);
-    const reqOpts: Dispatcher.RequestOptions = {
+    const opts: Dispatcher.DispatchOptions = {
       origin: `${t.secure ? 'https' : 'http'}://${hostPort(t.host, t.port)}`,
       path,
       method: ev.method as Dispatcher.HttpMethod,
       headers,
       // undici streams async iterables (types omit them).
-      body: upBody as unknown as Dispatcher.RequestOptions['body'],
-      signal: abort,
+      body: upBody as unknown as Dispatcher.DispatchOptions['body'],
     };
-    (aws ? awsRequestOptions(aws, req, t, headers, body, ev).then((o) => dispatcher.request({ ...reqOpts, ...o })) : dispatcher.request(reqOpts)).then(
-      (up) => {
-        ev.ttfbMs = elapsedMs(start);
-        ev.status = up.statusCode;
-        let outHeaders: Record<string, string | string[] | undefined>;
-        let plan: ResponseBody;
-        try {
-          outHeaders = stripHopByHop(up.headers as Record<string, string | string[] | undefined>);
-          const echoed = core.scrub.active ? core.scrub.headers(outHeaders) : 0;
-          if (echoed > 0) ev.scrubbed = echoed;
-          if (core.traceBodies) ev.responseHeaders = traceHeaders(outHeaders);
-          const noBody = bodyless(ev.method, up.statusCode);
-          plan = responseBody(core.scrub, outHeaders, { credentialed, noBody, host: t.host }, () => (ev.scrubbed = (ev.scrubbed ?? 0) + 1));
-          if ('refused' in plan) {
-            up.body.once('error', () => undefined).destroy();
-            ev.error = 'encoded response';
-            ev.status = 502;
-            ev.bytesDown = sendText(res, 502, plan.refused);
-            return;
-          }
-          res.writeHead(up.statusCode, outHeaders);
-          // Streams of unknown length (SSE, chunked) get their head at once; sized bodies go with the head.
-          if (outHeaders['content-length'] === undefined) res.flushHeaders();
-        } catch (err) {
-          up.body.destroy();
-          ev.error = errorCode(err);
-          ev.status = 502;
-          ev.bytesDown = sendText(res, 502, 'Moat received an invalid response head from upstream.');
-          return;
-        }
-        // Not pipeline(): it creates and aborts an AbortController per call, and building that AbortError
-        // cost ~4 % of the proxy's CPU per request. A closed client aborts the upstream request (above),
-        // which destroys the body; an upstream failure destroys the client's response.
-        up.body.once('error', (err) => {
-          if (abort.aborted) return;
-          ev.error ??= errorCode(err);
-          res.destroy();
-        });
-        const scrub = plan.through;
-        if (scrub) {
-          up.body.on('data', (c: Buffer) => {
-            ev.bytesDown += c.length;
-            resSample?.add(c);
-          });
-          scrub.once('error', (err) => {
-            ev.error ??= errorCode(err);
-            res.destroy();
-          });
-          up.body.pipe(scrub).pipe(res);
-          return;
-        }
-        // Straight to the client with backpressure: what pipe() does here, without its per-response
-        // listeners on both streams.
-        const body = up.body;
-        body.on('data', (c: Buffer) => {
-          ev.bytesDown += c.length;
-          resSample?.add(c);
-          if (!res.write(c)) body.pause();
-        });
-        res.on('drain', () => body.resume());
-        body.once('end', () => res.end());
-      },
-      (err: unknown) => {
-        if (abort.aborted) return;
-        if (isAwsRefusal(err)) {
-          ev.status = err.status;
-          ev.reason = err.message;
-          ev.bytesDown = sendText(res, err.status, err.message);
-          req.resume();
-          finish();
-          return;
-        }
-        const code = errorCode(err);
-        ev.error = code;
-        const refused = internalDialRefusal(err, t.host, t.port);
-        if (refused) {
-          ev.status = 403;
-          Object.assign(ev, refusalFields(refused, t.port));
-          ev.bytesDown = sendBlocked(res, `${ev.method} ${t.url.split('?')[0]}`, refused);
-          req.resume();
-          finish();
-          return;
-        }
-        const timeout = code.includes('TIMEOUT');
-        ev.status = timeout ? 504 : 502;
-        ev.bytesDown = sendText(res, ev.status, upstreamFailureMessage(t.host, code));
-        req.resume();
-        finish();
-      },
-    );
+    // Errors (invalid options included) reach the exchange's onResponseError, then `fail` above.
+    if (!aws) dispatcher.dispatch(opts, exchange);
+    else
+      awsRequestOptions(aws, req, t, headers, body, ev).then(
+        (o) => dispatcher.dispatch({ ...opts, ...o }, exchange),
+        (err: unknown) => exchange.error(err),
+      );
   }
 }
 

@@ -18,21 +18,29 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
-/** Copy headers without hop-by-hop ones and without those named in `Connection`. `keep` re-admits some. */
+/**
+ * Copy headers without hop-by-hop ones and without those named in `Connection`. `keep` re-admits some.
+ * Runs twice per proxied request (its head, the answer's head): no intermediate arrays, and the
+ * `Connection` list is only built when the header is there.
+ */
 export function stripHopByHop(
   headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
   keep: string[] = [],
 ): Record<string, string | string[]> {
-  const named = new Set<string>();
+  let named: Set<string> | undefined;
   const conn = headers.connection;
-  for (const v of Array.isArray(conn) ? conn : conn ? [conn] : []) {
-    for (const t of v.split(',')) named.add(t.trim().toLowerCase());
+  if (conn !== undefined) {
+    named = new Set();
+    for (const v of Array.isArray(conn) ? conn : [conn]) {
+      for (const t of v.split(',')) named.add(t.trim().toLowerCase());
+    }
   }
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(headers)) {
+  for (const k of Object.keys(headers)) {
+    const v = headers[k];
     if (v === undefined) continue;
     const key = k.toLowerCase();
-    if ((HOP_BY_HOP.has(key) || named.has(key)) && !keep.includes(key)) continue;
+    if ((HOP_BY_HOP.has(key) || named?.has(key) === true) && !keep.includes(key)) continue;
     out[key] = v;
   }
   return out;

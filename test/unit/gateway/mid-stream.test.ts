@@ -11,6 +11,8 @@ import { connectTunnel, type Harness, startHarness, tlsOver, waitFor } from './h
 let fake: FakeUpstream;
 let h: Harness;
 let upstreamClosed = 0;
+/** Bytes the /flood route got written so far (it writes only while its socket takes more). */
+let flooded = 0;
 
 beforeAll(async () => {
   fake = await startFakeUpstream({
@@ -20,6 +22,20 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' });
         res.write('0123456789');
         setTimeout(() => res.socket?.destroy(), 50);
+      },
+      // Up to 1 GiB as fast as the proxy takes it, respecting backpressure.
+      '/flood': (req, res) => {
+        const chunk = Buffer.alloc(64 * 1024, 0x66);
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const pump = (): void => {
+          while (flooded < 1024 * 1024 * 1024 && !res.destroyed) {
+            flooded += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        req.socket.once('close', () => (upstreamClosed += 1));
+        pump();
       },
       // An endless stream; counts how often the proxy let go of it.
       '/endless': (req, res) => {
@@ -76,6 +92,25 @@ describe('mid-stream failures', () => {
     req.destroy();
     await waitFor(() => (upstreamClosed > before ? true : undefined), 3000);
     const ev = await waitFor(() => h.requestEvents().find((e) => e.url === 'https://api.example.test/endless'));
+    expect(ev.error).toBe('client closed');
+  });
+
+  it('attack: a client that stops reading a huge answer pauses the upstream instead of the gateway buffering it', async () => {
+    const before = upstreamClosed;
+    const { res, req } = await open('/flood');
+    expect(res.statusCode).toBe(200);
+    res.pause();
+    // Wait until the upstream is held back: its count stops growing between two looks.
+    for (let last = -1, looks = 0; flooded === 0 || flooded !== last; looks += 1) {
+      if (looks > 100) throw new Error(`the upstream was never held back (${flooded} bytes written)`);
+      last = flooded;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Socket and TLS buffers on each hop hold a few MiB at most; without backpressure it would be 1 GiB.
+    expect(flooded).toBeLessThan(64 * 1024 * 1024);
+    req.destroy();
+    await waitFor(() => (upstreamClosed > before ? true : undefined), 3000);
+    const ev = await waitFor(() => h.requestEvents().find((e) => e.url === 'https://api.example.test/flood'));
     expect(ev.error).toBe('client closed');
   });
 });
