@@ -7,6 +7,7 @@ import { credentialedRefusal, stripRerouting } from './credentialed.js';
 import { startRequestEvent, type RequestEvent } from './events.js';
 import { hostPort } from './hosts.js';
 import { errorCode, sendBlocked, sendText, stripHopByHop } from './http-util.js';
+import { onResponseClose } from './response-close.js';
 import { UpstreamExchange } from './upstream-exchange.js';
 import { applyInjection } from './injection.js';
 import { bodyKind, readBounded, type RequestSubstitution } from './secret-substitution.js';
@@ -134,7 +135,7 @@ export function handleRequest(core: ProxyCore, req: IncomingMessage, res: Server
       finish();
     },
   });
-  res.once('close', () => {
+  onResponseClose(req, res, () => {
     if (!res.writableFinished) {
       exchange.cancel();
       ev.error ??= 'client closed';
@@ -200,7 +201,7 @@ function answerLocally(
 ): void {
   ev.grant = local.grant;
   ev.local = true;
-  res.once('close', () => {
+  onResponseClose(req, res, () => {
     if (!res.writableFinished) ev.error ??= 'client closed';
     finish();
   });

@@ -95,7 +95,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.sink = sink;
-    sink.on('drain', () => controller.resume());
+    // Resumed on a later tick: a client's 'drain' can fire inside undici's parsing of another upstream
+    // answer (pipelined requests share the client's socket), and undici's parser may not be resumed there
+    // (it throws, which aborted that other request and left this one paused for ever).
+    sink.on('drain', () => queueMicrotask(() => this.cancelled || this.settled || controller.resume()));
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
