@@ -7,7 +7,8 @@
  * what it wrote there, so no existence check is made for it.
  *
  * The snapshot walk's objects up to 8 MiB go to a pack instead (`snapshots/packs/`, packs.ts): appended to
- * one file per snapshot, sealed with its index by `flush()` before the manifest naming them is written.
+ * one file per snapshot (and its helper thread's to another: parallel-store.ts), sealed with its index by
+ * `flush()` before the manifest naming them is written.
  * Reads look for a loose object first, then in the packs (stores written before packs still read).
  */
 import { createHash, randomBytes } from 'node:crypto';
