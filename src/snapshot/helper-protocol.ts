@@ -16,6 +16,7 @@ export interface HelperData {
 }
 
 export type FromHelper =
+  | { kind: 'ready' }
   | { kind: 'stored'; id: number; r: { hash: string; size: number; added: number } | null }
   | { kind: 'ended'; pack: string | null }
   | { kind: 'failed'; message: string; code: string | null };

@@ -31,6 +31,8 @@ export interface ParallelOptions {
   failAfter?: number;
   /** Tests: the walk leaves all it queued to the helper (it takes none back once it has walked). */
   leaveQueued?: boolean;
+  /** Tests: the helper's module (one that cannot load: the walk stores everything itself). */
+  entry?: URL;
 }
 
 export type Stored = { hash: string; size: number; added: number } | undefined;
@@ -92,21 +94,27 @@ export class StoreHelper {
     try {
       Atomics.store(this.q, CLOSED, 1);
       signal(this.q);
-      for (let next = this.o.leaveQueued ? undefined : pop(this.q); next && !this.failure; next = pop(this.q)) {
-        const p = this.pending.get(next.id);
-        if (!p) continue;
-        this.pending.delete(next.id);
-        try {
-          p.done(await store(p.fd));
-        } finally {
-          closeSync(p.fd);
-        }
-      }
+      if (!this.o.leaveQueued) await this.drain(store);
       await this.ended;
+      if (this.broken) await this.drain(store); // no helper took them
       if (this.failure) throw this.failure;
       if (this.pending.size > 0) throw new Error('the snapshot helper ended with files not stored');
     } finally {
       await this.stop();
+    }
+  }
+
+  /** Store what is still queued, in the walk's thread (until the helper fails). */
+  private async drain(store: (fd: number) => Promise<Stored>): Promise<void> {
+    for (let next = pop(this.q); next && !this.failure; next = pop(this.q)) {
+      const p = this.pending.get(next.id);
+      if (!p) continue;
+      this.pending.delete(next.id);
+      try {
+        p.done(await store(p.fd));
+      } finally {
+        closeSync(p.fd);
+      }
     }
   }
 
@@ -133,9 +141,13 @@ export class StoreHelper {
     // module; from the sources (tests, benchmarks), the .ts through tsx.
     const data: HelperData = { root: this.root, limit: this.limit, scratch: this.scratch, shared: this.q.buffer as SharedArrayBuffer };
     if (this.o.failAfter !== undefined) data.failAfter = this.o.failAfter;
-    const w = import.meta.url.endsWith('.ts') ? fromSources(data) : new Worker(new URL('./store-worker.js', import.meta.url), { workerData: data });
+    const w = this.o.entry
+      ? new Worker(this.o.entry, { workerData: data })
+      : import.meta.url.endsWith('.ts')
+        ? fromSources(data)
+        : new Worker(new URL('./store-worker.js', import.meta.url), { workerData: data });
     this.worker = w;
-    let online = false;
+    let ready = false;
     let ended = false;
     let resolve: () => void = () => undefined;
     this.ended = new Promise<void>((r) => (resolve = r));
@@ -143,9 +155,9 @@ export class StoreHelper {
       ended = true;
       resolve();
     };
-    w.on('online', () => (online = true));
     w.on('message', (m: FromHelper) => {
-      if (m.kind === 'stored') {
+      if (m.kind === 'ready') ready = true;
+      else if (m.kind === 'stored') {
         const p = this.pending.get(m.id);
         if (!p) return;
         this.pending.delete(m.id);
@@ -158,8 +170,8 @@ export class StoreHelper {
     });
     const gone = (err: Error): void => {
       if (ended) return; // it said it ended: its thread is let go
-      // Never started (its file missing): the walk stores what it queued itself (finish()).
-      if (!online) this.broken = true;
+      // Never started (its module missing): the walk stores what it queued itself (finish()).
+      if (!ready) this.broken = true;
       else this.failure ??= err;
       onEnded();
     };

@@ -45,6 +45,7 @@ async function run(): Promise<void> {
   } else post({ kind: 'ended', pack: store.flush() ?? null });
 }
 
+post({ kind: 'ready' }); // its modules loaded: from now on a failure is the snapshot's
 run().catch((err: unknown) => {
   try {
     store.discard();

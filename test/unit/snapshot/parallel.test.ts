@@ -149,6 +149,16 @@ describe('the helper thread (parallel-store.ts)', () => {
     expect(await readdir(store.tmpDir).catch(() => [])).toEqual([]);
   });
 
+  it('a helper thread that cannot start leaves the walk to store every file itself (the same manifest)', async () => {
+    await tree();
+    const serial = await take(new ObjectStore(join(dir, 'serial')), { parallel: false });
+    const store = new ObjectStore(join(dir, 'store'));
+    const entry = new URL('file:///nonexistent/store-worker.js');
+    const r = await take(store, { parallel: { ...PARALLEL, entry } });
+    expect(r.manifest.entries).toEqual(serial.manifest.entries);
+    expect(await idx(store)).toHaveLength(1);
+  });
+
   it('the helper thread never keeps the process up once the snapshot is taken', async () => {
     await tree();
     const take = fileURLToPath(new URL('../../../src/snapshot/take.ts', import.meta.url));
