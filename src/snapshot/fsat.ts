@@ -5,7 +5,7 @@
  * and files are opened with O_NOFOLLOW (and O_NONBLOCK, so a FIFO never blocks the open), and what was
  * opened is checked against what lstat saw.
  */
-import { constants, existsSync, readlinkSync, type Stats } from 'node:fs';
+import { constants, existsSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -96,4 +96,15 @@ export async function openFileAt(dir: Dir, name: string, expect: Stats): Promise
     return null;
   }
   return fh;
+}
+
+/** Read from `position` until `buf` is full or the file ends; the bytes read. */
+export function readFull(fd: number, buf: Buffer, position: number): number {
+  let n = 0;
+  while (n < buf.length) {
+    const r = readSync(fd, buf, n, buf.length - n, position + n);
+    if (r === 0) break;
+    n += r;
+  }
+  return n;
 }

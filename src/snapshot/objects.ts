@@ -7,14 +7,16 @@
  * what it wrote there, so no existence check is made for it.
  *
  * The snapshot walk's objects up to 8 MiB go to a pack instead (`snapshots/packs/`, packs.ts): appended to
- * one file per snapshot, sealed with its index by `flush()` before the manifest naming them is written.
+ * one file per snapshot (and its helper thread's to another: parallel-store.ts), sealed with its index by
+ * `flush()` before the manifest naming them is written.
  * Reads look for a loose object first, then in the packs (stores written before packs still read).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
+import { readFull } from './fsat.js';
 import { PACK_MAX_OBJECT, PackSet, PackWriter, type PackedAt } from './packs.js';
 
 export const HASH_RE = /^[0-9a-f]{64}$/;
@@ -49,13 +51,20 @@ export class ObjectStore {
     this.packs = new PackSet(this.packsDir);
   }
 
-  /** Seal the pack being written (its objects readable by every process from now on). */
-  flush(): void {
+  /** Seal the pack being written (its objects readable by every process from now on): its name, if any. */
+  flush(): string | undefined {
     const w = this.writer;
-    if (!w) return;
+    if (!w) return undefined;
     this.writer = undefined;
     const pack = w.seal();
     if (pack) this.packs.add(pack, w.entries);
+    return pack;
+  }
+
+  /** Drop the pack being written, unsealed (an aborted walk's helper thread): nothing of it was made visible. */
+  discard(): void {
+    this.writer?.discard();
+    this.writer = undefined;
   }
 
   /** Where a packed object is: looked up again among packs added since when not found. */
@@ -385,15 +394,4 @@ export class ObjectStore {
       });
     return size;
   }
-}
-
-/** Read from `position` until `buf` is full or the file ends; the bytes read. */
-function readFull(fd: number, buf: Buffer, position: number): number {
-  let n = 0;
-  while (n < buf.length) {
-    const r = readSync(fd, buf, n, buf.length - n, position + n);
-    if (r === 0) break;
-    n += r;
-  }
-  return n;
 }

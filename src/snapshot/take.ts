@@ -12,7 +12,9 @@ import { isIgnored, parseIgnoreFile, parseRule, type IgnoreFile } from './ignore
 import type { SnapshotLimits } from './limits.js';
 import { MAX_PATH, byPath, childrenByDir, writeManifest, type Entry, type Listing, type Manifest } from './manifest.js';
 import type { ObjectStore } from './objects.js';
+import type { ParallelOptions } from './parallel-store.js';
 import { WalkDir } from './walk-dir.js';
+import { WalkFiles } from './walk-files.js';
 
 export interface TakeOptions {
   workspace: string;
@@ -36,6 +38,10 @@ export interface TakeOptions {
    */
   ignoreFrom?: (dir: string) => Promise<string | undefined>;
   now?: () => Date;
+  /** The helper thread that stores larger files (parallel-store.ts); false: the walk stores every file itself. */
+  parallel?: false | ParallelOptions;
+  /** Tests: called with a file's path after lstat saw it, before it is opened. */
+  beforeOpen?: (path: string) => void;
 }
 
 export interface TakeResult {
@@ -55,8 +61,6 @@ export const MAX_IGNORE_FILE = 1 << 20;
 const SKIP_KEEP = 100;
 /** Timestamps are coarse (a jiffy or so): a file changed this close to the last walk is read again. */
 const RACY_MS = 100;
-/** Files up to this size are read, hashed and stored in one go; larger ones stream in chunks this big. */
-const SCRATCH = 8 << 20;
 /** Names how listings' rules are hashed (a change of scheme makes every folder listed once again). */
 const RULES_SCHEME = 'moat-listing-rules-1';
 
@@ -72,8 +76,6 @@ class Walk {
   readonly entries: Entry[] = [];
   readonly skipped: Array<{ path: string; why: string }> = [];
   skippedCount = 0;
-  read = 0;
-  added = 0;
   listed = 0;
   /** A folder was listed again only because it changed around the previous walk: its result is a new manifest. */
   untrusted = false;
@@ -82,29 +84,24 @@ class Walk {
   /** What decides the names kept under the root (snapshots.exclude, paths left out): part of every listing's rules hash. */
   readonly rootRules: string;
   private children: Map<string, string[]> | undefined;
-  budget: number;
   readonly prev: Map<string, Entry>;
   readonly trustBefore: number;
   readonly excludeRules: IgnoreFile;
   readonly excludeAbs: Set<string>;
   /** What matching names against ignore rules may cost this walk (glob.ts). */
   readonly matching = new MatchBudget();
-  private scratchBuf: Buffer | undefined;
   private sliceStart = performance.now();
+  /** Reads, hashes and stores the files the stat cache cannot vouch for. */
+  readonly files: WalkFiles;
 
   constructor(readonly o: TakeOptions) {
-    this.budget = o.limits.maxBytes;
     this.prev = o.previousByPath ?? byPath(o.previous);
     // A file changed around the time the previous snapshot read it may have changed again unseen (racy stat).
     this.trustBefore = (o.previous?.startedAt ?? 0) - RACY_MS;
     this.excludeRules = { base: '', rules: (o.exclude ?? []).map(parseRule).filter((r) => r !== undefined) };
     this.excludeAbs = new Set(o.excludeAbs ?? []);
     this.rootRules = chainRules(RULES_SCHEME, '', JSON.stringify([o.exclude ?? [], [...this.excludeAbs].sort()]));
-  }
-
-  private get scratch(): Buffer {
-    this.scratchBuf ??= Buffer.allocUnsafe(SCRATCH);
-    return this.scratchBuf;
+    this.files = new WalkFiles(o, this.pause);
   }
 
   /** Let the event loop turn when this slice of synchronous work has run long enough. */
@@ -239,7 +236,7 @@ class Walk {
     }
     // Reusable next time only when no name was left out of it (those are not in the manifest to reuse).
     if (this.skippedCount === skipsBefore) self.list = list;
-    for (const f of files) await this.file(dir, f.name, f.entry, f.st);
+    for (const f of files) await this.files.file(dir, f.name, f.entry, f.st);
     for (const s of subdirs) {
       await this.pause();
       let sub: WalkDir;
@@ -266,51 +263,22 @@ class Walk {
     const e = this.prev.get(rel);
     return e?.type === 'dir' ? e : undefined;
   }
-
-  /** Record a file the stat cache cannot vouch for: read, hashed and stored (or why not). */
-  async file(dir: WalkDir, name: string, e: Entry, st: Stats): Promise<void> {
-    if (st.size > this.o.limits.maxFileSize) {
-      e.why = 'too-large';
-      return;
-    }
-    if (st.size > this.budget) {
-      e.why = 'over-budget';
-      return;
-    }
-    this.budget -= st.size; // reserved before reading
-    const fd = dir.openFile(name, st);
-    if (fd === undefined) {
-      e.why = 'over-budget';
-      return;
-    }
-    try {
-      await this.pause();
-      const r = await this.o.store.putFd(fd, this.o.limits.maxFileSize, this.scratch, this.pause);
-      this.read++;
-      if (!r) {
-        e.why = 'too-large';
-        return;
-      }
-      this.budget += st.size - r.size;
-      this.added += r.added;
-      e.hash = r.hash;
-      e.size = r.size;
-    } finally {
-      closeSync(fd);
-    }
-  }
 }
 
 export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
   const started = Date.now();
   const w = new Walk(o);
   const root = WalkDir.open(o.workspace);
+  let walked = false;
   try {
     w.root.key = `${root.stat.ino}:${root.stat.ctimeMs}`;
     w.root.mtime = root.stat.mtimeMs;
     await w.dir(root, '', [], w.rootRules, 0, root.stat, w.root);
+    await w.files.finish(); // the helper's files stored, its pack sealed
+    walked = true;
   } finally {
     root.close();
+    if (!walked) await w.files.abort(); // its pack dropped unsealed
     // The walk's new objects sealed into their pack before any manifest names them (also when it failed).
     o.store.flush();
   }
@@ -330,11 +298,11 @@ export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
   // previous manifest is this snapshot too, so nothing is encoded or written. Its walk time stays the
   // trust bound of the next snapshot, which is right: nothing was read since. (Touched: young again, so a
   // collection running meanwhile leaves it alone, as it would a manifest just written.)
-  if (o.previous && o.previousHash && w.read === 0 && !w.untrusted && sameTree(o.previous, manifest) && o.store.touch(o.previousHash)) {
+  if (o.previous && o.previousHash && w.files.read === 0 && !w.untrusted && sameTree(o.previous, manifest) && o.store.touch(o.previousHash)) {
     return { manifest: { ...o.previous, createdAt: manifest.createdAt }, hash: o.previousHash, read: 0, listed: w.listed, added: 0, unstored };
   }
   const hash = await writeManifest(o.store, manifest);
-  return { manifest, hash, read: w.read, listed: w.listed, added: w.added, unstored };
+  return { manifest, hash, read: w.files.read, listed: w.listed, added: w.files.added, unstored };
 }
 
 /** Whether two manifests (entries sorted alike) record the same tree, entry by entry, and skipped the same. */

@@ -4,7 +4,7 @@
  * `snapshots: {disabled: true}` takes none; a run pre-walked on bin/moat hint (daemon/prewalk.ts) records its
  * own start and its own settings.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupHome, moat, parseDetached, tempDir, waitFor } from './helpers.js';
@@ -19,6 +19,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await cleanupHome(home, root, [root]);
 });
+
+async function packIndexes(): Promise<string[]> {
+  return (await readdir(join(home, 'snapshots', 'packs')).catch(() => [] as string[])).filter((f) => f.endsWith('.idx'));
+}
 
 async function workspace(name: string, yaml = ''): Promise<string> {
   const ws = join(root, name);
@@ -89,6 +93,27 @@ describe('snapshots on runs', () => {
     expect(await readFile(join(to, 'src', 'a.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
     const list = JSON.parse((await moat(['snapshot', 'list', 'snap-att', '--json'], { home, cwd: ws })).stdout) as { snapshots: Array<{ kind: string }> };
     expect(list.snapshots.map((x) => x.kind)).toEqual(['pre', 'post', 'safety', 'safety']);
+  });
+
+  it("a workspace with megabytes of assets is stored by the daemon's helper thread too; the run's changes roll back from its pack", async () => {
+    const ws = await workspace('assets');
+    await mkdir(join(ws, 'assets'));
+    // 48 files of 1 MiB (distinct): past the bytes after which the walk starts its helper thread.
+    const blob = (i: number): Buffer => Buffer.alloc(1 << 20, `asset ${i} `);
+    for (let i = 0; i < 48; i++) await writeFile(join(ws, 'assets', `a${i}.bin`), blob(i));
+    const packsBefore = await packIndexes();
+    const r = await moat(['run', '-n', 'snap-assets', '--', 'sh', '-c', 'echo changed > assets/a3.bin; rm assets/a9.bin'], { home, cwd: ws });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/moat: the run changed 2 files/);
+    // Its packs sealed before each manifest was written: the pre-run walk's and its helper's (unless the walk
+    // stored every queued file itself before the thread was up, on a loaded machine), the post-run walk's.
+    const added = (await packIndexes()).length - packsBefore.length;
+    expect(added).toBeGreaterThanOrEqual(2);
+    expect(added).toBeLessThanOrEqual(3);
+    const ok = await moat(['rollback', 'snap-assets', '-y'], { home, cwd: ws });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await readFile(join(ws, 'assets', 'a3.bin'))).equals(blob(3))).toBe(true);
+    expect((await readFile(join(ws, 'assets', 'a9.bin'))).equals(blob(9))).toBe(true);
   });
 
   it('a detached run gets its post-run snapshot from the daemon', async () => {
