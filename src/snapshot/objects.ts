@@ -17,7 +17,7 @@ import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:f
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
 import { readFull } from './fsat.js';
-import { PACK_MAX_OBJECT, PackSet, PackWriter, type PackedAt } from './packs.js';
+import { PACK_MAX_OBJECT, PackWriter, sharedPackSet, type PackSet, type PackedAt } from './packs.js';
 
 export const HASH_RE = /^[0-9a-f]{64}$/;
 /** What a temp file in a fan-out folder is named with (never a hash, so never taken for an object). */
@@ -48,7 +48,7 @@ export class ObjectStore {
     this.objectsDir = join(root, 'objects');
     this.tmpDir = join(root, 'tmp');
     this.packsDir = join(root, 'packs');
-    this.packs = new PackSet(this.packsDir);
+    this.packs = sharedPackSet(this.packsDir);
   }
 
   /** Seal the pack being written (its objects readable by every process from now on): its name, if any. */
@@ -69,15 +69,23 @@ export class ObjectStore {
 
   /** Where a packed object is: looked up again among packs added since when not found. */
   private packed(hash: string): PackedAt | undefined {
-    this.flush();
+    this.loadPacks();
     const at = this.packs.get(hash);
     if (at) return at;
-    this.packsLoaded = true;
     return this.packs.refresh() ? this.packs.get(hash) : undefined;
+  }
+
+  /** Once per store: the process's pack set brought up to date, packs known before checked (packs.ts). */
+  private loadPacks(): void {
+    if (this.packsLoaded) return;
+    this.packs.refresh(true);
+    this.packsLoaded = true;
   }
 
   /** Where a packed object is, its pack there (one a collection removed is forgotten, and looked for again). */
   private located(hash: string): PackedAt | undefined {
+    const w = this.writer?.entries.get(hash);
+    if (w) return { pack: '', ...w }; // in the pack being written (readPacked reads it from there)
     for (let attempt = 0; attempt < 2; attempt++) {
       const at = this.packed(hash);
       if (!at || existsSync(join(this.packsDir, `${at.pack}.pack`))) return at;
@@ -88,6 +96,15 @@ export class ObjectStore {
 
   /** A packed object's bytes, checked against its hash; undefined when no pack holds it. */
   private readPacked(hash: string): Buffer | undefined {
+    const pending = this.writer?.read(hash);
+    if (pending) {
+      if (sha256(pending) !== hash)
+        throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, {
+          code: 'E_REFUSED',
+          hint: 'Take the snapshot again (moat snapshot).',
+        });
+      return pending;
+    }
     for (let attempt = 0; attempt < 2; attempt++) {
       const at = this.packed(hash);
       if (!at) return undefined;
@@ -110,10 +127,7 @@ export class ObjectStore {
   /** Whether the walk need not store `hash`: in the pack being written, a pack, or a loose object. */
   private knownSync(hash: string): boolean {
     if (this.writer?.entries.has(hash)) return true;
-    if (!this.packsLoaded) {
-      this.packs.refresh();
-      this.packsLoaded = true;
-    }
+    this.loadPacks();
     if (this.packs.get(hash)) return true;
     if (!this.looseDirs) {
       try {

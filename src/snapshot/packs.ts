@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
   fstatSync,
+  futimesSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -78,11 +79,15 @@ export function decodeIndex(buf: Buffer, packSize: number): Map<string, { offset
   return out;
 }
 
-/** The packs of a store as last seen: which pack holds each hash. Refreshed when a hash is not found. */
+/**
+ * The packs of a store as last seen: which pack holds each hash. Refreshed when a hash is not found. One
+ * per packs folder and process (sharedPackSet): each snapshot of a long-lived daemon reads only the indexes
+ * added since the last, not every index of the home again.
+ */
 export class PackSet {
   private readonly where = new Map<string, PackedAt>();
-  /** Index files looked at (usable or not): not read again. */
-  private readonly seen = new Set<string>();
+  /** Index files looked at (usable or not), not read again: the pack size each needs (its last object's end). */
+  private readonly seen = new Map<string, number>();
 
   constructor(readonly dir: string) {}
 
@@ -90,14 +95,25 @@ export class PackSet {
     return this.where.get(hash);
   }
 
-  /** Look for packs added since (another process's snapshot); true when one was. */
-  refresh(): boolean {
+  /**
+   * Look for packs added since (another process's snapshot); true when one was. With `check`, packs known
+   * before are checked too: one collected, rewritten or cut short since (a crash, an edit) makes everything
+   * be read again (another pack may hold its objects). A walk checks once before it relies on the set.
+   */
+  refresh(check = false): boolean {
     let names: string[];
     try {
       names = readdirSync(this.dir);
     } catch {
       return false;
     }
+    // A pack collected or rewritten since: everything is read again (another pack may hold its objects).
+    if (check)
+      for (const [pack, needs] of this.seen)
+        if (!names.includes(`${pack}.idx`) || packSize(join(this.dir, `${pack}.pack`)) < needs) {
+          this.clear();
+          break;
+        }
     let added = false;
     for (const f of names) {
       if (!f.endsWith('.idx')) continue;
@@ -105,7 +121,7 @@ export class PackSet {
       if (!PACK_RE.test(pack) || this.seen.has(pack)) continue;
       const entries = readIndex(this.dir, pack);
       if (entries === 'no-pack') continue; // its pack is not there (yet, or gone): looked at again next time
-      this.seen.add(pack);
+      this.seen.set(pack, 0);
       if (entries) this.add(pack, entries);
       added = true;
     }
@@ -113,14 +129,25 @@ export class PackSet {
   }
 
   add(pack: string, entries: ReadonlyMap<string, { offset: number; length: number }>): void {
-    this.seen.add(pack);
-    for (const [hash, e] of entries) if (!this.where.has(hash)) this.where.set(hash, { pack, ...e });
+    let needs = 0;
+    for (const [hash, e] of entries) {
+      if (!this.where.has(hash)) this.where.set(hash, { pack, ...e });
+      needs = Math.max(needs, e.offset + e.length);
+    }
+    this.seen.set(pack, needs);
   }
 
-  /** A pack that is gone (collected and rewritten): its entries forgotten, so a refresh finds their new place. */
-  forget(pack: string): void {
-    this.seen.delete(pack);
-    for (const [hash, at] of this.where) if (at.pack === pack) this.where.delete(hash);
+  /**
+   * A pack that is gone (collected and rewritten): everything is forgotten, so a refresh finds the new place
+   * of its objects (another pack may hold some of them too, not recorded while this one was).
+   */
+  forget(_pack: string): void {
+    this.clear();
+  }
+
+  private clear(): void {
+    this.where.clear();
+    this.seen.clear();
   }
 
   /**
@@ -147,6 +174,26 @@ export class PackSet {
       closeSync(fd);
     }
   }
+}
+
+function packSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return -1;
+  }
+}
+
+const shared = new Map<string, PackSet>();
+
+/** The process's PackSet of a packs folder (see PackSet). */
+export function sharedPackSet(dir: string): PackSet {
+  let set = shared.get(dir);
+  if (!set) {
+    set = new PackSet(dir);
+    shared.set(dir, set);
+  }
+  return set;
 }
 
 /** An index read and checked against its pack: 'no-pack' when the pack is missing, undefined when unusable. */
@@ -176,7 +223,7 @@ export class PackWriter {
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.tmp = join(dir, `${PACK_TMP}${process.pid}.${randomBytes(6).toString('hex')}`);
-    this.fd = openSync(this.tmp, 'wx', 0o600);
+    this.fd = openSync(this.tmp, 'wx+', 0o600); // read too: objects not yet sealed are read back (read());
   }
 
   append(hash: string, data: Uint8Array): void {
@@ -195,6 +242,29 @@ export class PackWriter {
   private drain(): void {
     if (this.used > 0) writeAll(this.fd, this.buf.subarray(0, this.used));
     this.used = 0;
+    // Its age is what a collection goes by (pack-gc.ts): a long walk's pack is not taken for an abandoned one.
+    const now = new Date();
+    futimesSync(this.fd, now, now);
+  }
+
+  /**
+   * The bytes of an object appended and not yet sealed (not checked against its hash), without sealing
+   * the pack: a walk reads such objects back (the .gitignore files it stored), and sealing there made a
+   * pack per read.
+   */
+  read(hash: string): Buffer | undefined {
+    const e = this.entries.get(hash);
+    if (!e) return undefined;
+    const inFile = this.size - this.used;
+    if (e.offset >= inFile) return Buffer.from(this.buf.subarray(e.offset - inFile, e.offset - inFile + e.length));
+    const out = Buffer.allocUnsafe(e.length);
+    let n = 0;
+    while (n < e.length) {
+      const r = readSync(this.fd, out, n, e.length - n, e.offset + n);
+      if (r === 0) break;
+      n += r;
+    }
+    return out.subarray(0, n);
   }
 
   /** Write what is buffered, rename the pack into place, then write its index: its name, or undefined when empty. */

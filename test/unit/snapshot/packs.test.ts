@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, open, readdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, open, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -192,5 +192,76 @@ describe('pack store', () => {
     expect(await reader.has(sha256('content 0\n'))).toBe(false);
     expect((await reader.read(sha256('content 299\n'))).toString()).toBe('content 299\n'); // found in the rewritten pack
     expect((await reader.read(sha256('changed 0\n'))).toString()).toBe('changed 0\n');
+  });
+
+  it('attack: a post-run snapshot over many folders with a .gitignore writes one pack (reading rules never seals the pack)', async () => {
+    for (let i = 0; i < 40; i++) {
+      await mkdir(join(ws, `d${i}`));
+      await writeFile(join(ws, `d${i}`, '.gitignore'), `ignored-${i}\n`);
+    }
+    const pre = await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    const before = await packs(new ObjectStore(root));
+    // The run adds a file in each folder; the post-run walk reads each folder's rules from the pre-run manifest.
+    for (let i = 0; i < 40; i++) await writeFile(join(ws, `d${i}`, 'new'), `new content ${i}\n`);
+    const store = new ObjectStore(root);
+    const texts = new Map<string, string>();
+    for (let i = 0; i < 40; i++) texts.set(`d${i}`, sha256(`ignored-${i}\n`));
+    const post = await takeSnapshot({
+      workspace: ws,
+      store,
+      limits: DEFAULT_LIMITS,
+      previous: pre.manifest,
+      ignoreFrom: async (d) => {
+        const h = texts.get(d);
+        return h ? (await store.read(h)).toString('utf8') : undefined;
+      },
+    });
+    expect(post.added).toBeGreaterThan(0);
+    const after = await packs(new ObjectStore(root));
+    expect(after.length - before.length).toBe(1);
+  });
+
+  it('objects appended and not yet sealed read back from the pack being written (buffered or already written), without sealing it', async () => {
+    const store = new ObjectStore(root);
+    const small = Buffer.from('small and buffered\n');
+    const big = Buffer.alloc(700_000, 0x62); // written past the buffer, straight to the pack file
+    const after = Buffer.from('after the large one\n');
+    for (const b of [small, big, after]) store.putBytesSync(b);
+    for (const b of [small, big, after]) expect((await store.read(sha256(b))).equals(b)).toBe(true);
+    expect(await readdir(store.packsDir).then((f) => f.filter((n) => n.endsWith('.idx')))).toEqual([]); // not sealed by reading
+    store.flush();
+    expect((await packs(store)).length).toBe(1);
+  });
+
+  it("a long-lived process's pack set notices a pack collected, rewritten or cut short since, and stores its objects again", async () => {
+    await fill(10);
+    await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    const [pack] = await packs(new ObjectStore(root));
+    // Another process removes the pack (as a collection of a pruned snapshot would).
+    await rm(join(root, 'packs', `${pack}.idx`));
+    await rm(join(root, 'packs', `${pack}.pack`));
+    const again = await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    expect(again.added).toBeGreaterThan(0);
+    for (let i = 0; i < 10; i++) expect((await new ObjectStore(root).read(sha256(`content ${i}\n`))).toString()).toBe(`content ${i}\n`);
+  });
+
+  it("the process's pack set reads an index once: a later store of the same process does not read it again", async () => {
+    await fill(5);
+    await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    const [pack] = await packs(new ObjectStore(root));
+    // Replaced by bytes no reader accepts: only a store that read it before still knows where objects are.
+    await writeFile(join(root, 'packs', `${pack}.idx`), 'not an index');
+    expect((await new ObjectStore(root).read(sha256('content 4\n'))).toString()).toBe('content 4\n');
+  });
+
+  it('a pack being written is kept young while it grows, so a collection does not take a long walk for an abandoned one', async () => {
+    const store = new ObjectStore(root);
+    store.putBytesSync(Buffer.from('first\n'));
+    const [tmp] = (await readdir(store.packsDir)).filter((f) => f.startsWith('.tmp-'));
+    await utimes(join(store.packsDir, tmp!), new Date(0), new Date(0));
+    store.putBytesSync(Buffer.alloc(900_000, 0x63)); // drains the buffer to the file
+    const { mtimeMs } = await stat(join(store.packsDir, tmp!));
+    expect(Date.now() - mtimeMs).toBeLessThan(60_000);
+    store.discard();
   });
 });
