@@ -25,7 +25,7 @@ import { chooseRunSandbox, engineFacts } from './sandbox-choice.js';
 import { checkCpuLimit } from './cpu-limit.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from '../store/types.js';
-import { changeLine, recordPreSnapshot, startPreSnapshot } from './snapshots.js';
+import { changeLine, processStartNs, recordPreSnapshot, startPreSnapshot } from './snapshots.js';
 
 export interface ExecuteDeps {
   home: MoatHome;
@@ -57,10 +57,14 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     ...(deps.env.HOME ? { userHome: deps.env.HOME } : {}),
   });
   // Before anything starts: moat.yaml's host-reaching settings are the ones approved for this workspace.
+  // A walk the daemon began before a question was answered would miss what the user changed meanwhile:
+  // after one, only a walk begun from now on is the pre-run snapshot.
+  let asked = false;
+  const confirm = deps.confirm;
   if (spec.configGuard) {
     await checkConfigTrust(home, spec.workspace, spec.configGuard, {
       approve: spec.approveConfig ?? false,
-      ...(deps.confirm ? { confirm: deps.confirm } : {}),
+      ...(confirm ? { confirm: (q: string, d: string) => ((asked = true), confirm(q, d)) } : {}),
     });
   }
   // One look at the daemon serves all three: it is up (the usual case), it knows the engine's runtimes,
@@ -75,6 +79,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     spec.workspace,
     spec.snapshots,
     look.then((s) => s.kind === 'up' && s.health.version === BUILD),
+    asked ? process.hrtime.bigint() : processStartNs(),
   );
   const daemon = ensureDaemon(home, deps.env, undefined, look);
   daemon.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile

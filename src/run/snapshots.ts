@@ -46,13 +46,14 @@ export function startPreSnapshot(
   workspace: string,
   settings: SnapshotSettings | undefined,
   daemon: Promise<boolean> = Promise.resolve(false),
+  since: bigint = processStartNs(),
 ): PendingSnapshot | undefined {
   if (!settings) return undefined;
   const take = async (): Promise<TakeResult | SnapshotSummary> => {
     if (await daemon.catch(() => false)) {
       try {
-        // A walk the daemon began since this process started (bin/moat's hint) is a valid pre-run snapshot.
-        return await daemonSnapshot<SnapshotSummary>(home, { workspace, settings, since: String(processStartNs()) });
+        // A walk the daemon began since `since` (bin/moat's hint, when nothing was asked) is a valid pre-run snapshot.
+        return await daemonSnapshot<SnapshotSummary>(home, { workspace, settings, since: String(since) });
       } catch (err) {
         if (isMoatError(err)) throw err; // the snapshot failed there: it would here too
       }
