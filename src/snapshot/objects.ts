@@ -39,6 +39,8 @@ export class ObjectStore {
   /** Fan-out folders there when the walk first stored (a loose copy of a content can only be in one of them). */
   private looseDirs?: Set<string>;
   private readonly made = new Set<string>();
+  /** Packs made young by this store (keepYoung). */
+  private readonly young = new Set<string>();
   /** Fan-out folders this store created (empty then): the names written into them since. */
   private readonly fresh = new Map<string, Set<string>>();
   private readonly tmpPrefix = `${FANOUT_TMP}${process.pid}.${randomBytes(4).toString('hex')}.`;
@@ -128,7 +130,8 @@ export class ObjectStore {
   private knownSync(hash: string): boolean {
     if (this.writer?.entries.has(hash)) return true;
     this.loadPacks();
-    if (this.packs.get(hash)) return true;
+    const at = this.packs.get(hash);
+    if (at) return this.keepYoung(at.pack);
     if (!this.looseDirs) {
       try {
         this.looseDirs = new Set(readdirSync(this.objectsDir));
@@ -139,7 +142,24 @@ export class ObjectStore {
     const d = hash.slice(0, 2);
     if (!this.looseDirs.has(d)) return false;
     const known = this.fresh.get(d);
-    return known ? known.has(hash) : existsSync(this.path(hash));
+    return known ? known.has(hash) : this.touch(hash);
+  }
+
+  /**
+   * A pack the walk relies on (a content it did not store again) is made young, once per store: a
+   * collection spares packs younger than its grace time, so one running meanwhile cannot drop a content
+   * that only pruned snapshots named before this one names it again.
+   */
+  private keepYoung(pack: string): true {
+    if (this.young.has(pack)) return true;
+    this.young.add(pack);
+    try {
+      const now = new Date();
+      utimesSync(join(this.packsDir, `${pack}.pack`), now, now);
+    } catch {
+      // gone meanwhile: the walk's next snapshot stores it again (packs.ts checks the set at its start)
+    }
+    return true;
   }
 
   path(hash: string): string {
@@ -200,7 +220,7 @@ export class ObjectStore {
   private hasSync(hash: string): boolean {
     this.dirForSync(hash);
     const known = this.fresh.get(hash.slice(0, 2));
-    return known ? known.has(hash) : existsSync(this.path(hash));
+    return known ? known.has(hash) : this.touch(hash); // made young: see keepYoung
   }
 
   private tmpNameSync(): string {

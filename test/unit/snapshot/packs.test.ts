@@ -264,4 +264,36 @@ describe('pack store', () => {
     expect(Date.now() - mtimeMs).toBeLessThan(60_000);
     store.discard();
   });
+
+  it('attack: a collection during a walk that reuses a content only pruned snapshots named keeps it', async () => {
+    const home = new MoatHome(join(dir, 'home'));
+    await mkdir(join(ws, 'a'));
+    await mkdir(join(ws, 'z'));
+    const old = (i: number): string => `old content ${i}\n`;
+    for (let i = 0; i < 10; i++) await writeFile(join(ws, 'a', `f${i}`), old(i));
+    await snapshotWorkspace(home, ws, settings);
+    // The files change and are snapshotted again: the old contents are named by nothing live any more.
+    for (let i = 0; i < 10; i++) await writeFile(join(ws, 'a', `f${i}`), `new content ${i}\n`);
+    await snapshotWorkspace(home, ws, settings);
+    const store = objectStore(home);
+    for (const f of await readdir(store.packsDir)) await utimes(join(store.packsDir, f), new Date(0), new Date(0));
+    // A checkout brings the old contents back; a collection runs while the next walk is under way.
+    for (let i = 0; i < 10; i++) await writeFile(join(ws, 'a', `f${i}`), old(i));
+    let collected = false;
+    const r = await takeSnapshot({
+      workspace: ws,
+      store: objectStore(home),
+      limits: DEFAULT_LIMITS,
+      ignoreFrom: async (d) => {
+        if (d === 'z' && !collected) {
+          collected = true;
+          await collectGarbage(home);
+        }
+        return undefined;
+      },
+    });
+    expect(collected).toBe(true);
+    expect(r.added).toBe(0); // the walk stored nothing: it relied on the old pack
+    for (let i = 0; i < 10; i++) expect((await objectStore(home).read(sha256(old(i)))).toString()).toBe(old(i));
+  });
 });
