@@ -264,8 +264,9 @@ describe("ports: a run's service through the router", () => {
     expect((await moat(['stop', 'alpha'], { home, cwd: root, timeoutMs: 30_000 })).code).toBe(0);
     const r = await waitFor(
       async () => {
+        // While the daemon takes the run's end in, its service may first answer "nothing answers on port …".
         const x = await curl(`http://web.alpha.localhost:${port}/`);
-        return x.status === 502 ? x : undefined;
+        return x.status === 502 && x.body.includes('has stopped') ? x : undefined;
       },
       15_000,
       'the 502 page',
