@@ -1,6 +1,7 @@
 /**
- * The load client (./load-client.mjs) run three ways against the same local upstream, so that the figures
- * differ only by the path: straight from the host, from the host through a bare gateway's unix socket, and
+ * The load client (./load-client.mjs) run four ways against the same local upstream, so that the figures
+ * differ only by the path: straight from the host, straight from a container of the run's image (host
+ * network: the inside client's Node without moat), from the host through a bare gateway's unix socket, and
  * from inside a real moat run (moat-init's relay, the unix socket, the daemon's gateway with its trace and
  * audit on). The inside run uses a throwaway MOAT_HOME and the test-only upstream override (MOAT_TESTING=1),
  * so its requests to api.example.test reach the bench upstream on loopback and nothing else.
@@ -63,6 +64,11 @@ export interface InsideRun {
   run(phases: Phase[], sse: number): Promise<ClientResult>;
   /** The same run, its output read as it comes: `onProgress(n)` after the client's n-th phase (bench:memory). */
   runWithProgress(phases: Phase[], onProgress: (n: number) => Promise<void>): Promise<ClientResult>;
+  /**
+   * The same load client in a throwaway container of the run's image (its Node, its libraries), with the
+   * host's network so that it reaches the loopback upstream straight: the inside run's client minus moat.
+   */
+  runInImage(o: Omit<ClientOptions, 'ca'> & { caPem: string }): Promise<ClientResult>;
   /** The moat CLI in this home and workspace. */
   moat(args: string[]): { status: number | null; stdout: string; stderr: string };
   /** Resident set size of the home's daemon, in bytes (undefined when it is not running). */
@@ -131,6 +137,52 @@ export async function prepareInside(upstreamPort: number, upstreamCa: string, ex
       if (code !== 0) throw new Error(`the inside run failed (exit ${code}):\n${err}`);
       return parseResult(out, 'inside');
     },
+    async runInImage(o) {
+      // The image the runs use, as `--dry-run` reports it ("reuse moat-image:…" once a run has built it).
+      const plan = moat(['run', '--dry-run', '--approve-config', '--allow-host', BENCH_HOST, '--', 'node']);
+      const image = /moat-image:[0-9a-f]+/.exec(plan.stdout)?.[0];
+      if (!image) throw new Error(`image baseline: no image in the dry run's plan:\n${plan.stdout}${plan.stderr}`);
+      await writeFile(join(ws, 'bench-ca.pem'), o.caPem);
+      const args = JSON.stringify({
+        target: o.target,
+        proxy: o.proxy,
+        authority: o.authority,
+        phases: o.phases,
+        sse: o.sse,
+        ca: '/bench/bench-ca.pem',
+        host: BENCH_HOST,
+      });
+      const name = `moat-bench-direct-${process.pid}-${Date.now()}`;
+      const r = spawnSync(
+        'docker',
+        [
+          'run',
+          '--rm',
+          '--name',
+          name,
+          '--network',
+          'host',
+          ...imageRuntime(),
+          '--user',
+          `${process.getuid?.() ?? 1000}:${process.getgid?.() ?? 1000}`,
+          '--entrypoint',
+          'node',
+          '-v',
+          `${ws}:/bench:ro`,
+          '-w',
+          '/bench',
+          image,
+          'load-client.mjs',
+          args,
+        ],
+        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      );
+      if (r.status !== 0) {
+        spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+        throw new Error(`image baseline: the container failed (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
+      }
+      return parseResult(r.stdout, 'direct from the run image');
+    },
     moat,
     async daemonRss() {
       const pid = daemonPid();
@@ -156,14 +208,22 @@ export async function prepareInside(upstreamPort: number, upstreamCa: string, ex
   };
 }
 
+/** The image baseline's runtime: the one the inside run gets (runsc unless MOAT_SANDBOX=runc or none registered). */
+function imageRuntime(): string[] {
+  if (process.env.MOAT_SANDBOX === 'runc') return [];
+  const info = spawnSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' });
+  return /"runsc"/.test(info.stdout ?? '') ? ['--runtime', 'runsc'] : [];
+}
+
 const PHASES: Phase[] = [
   { concurrency: 1, warmup: 200, total: 2000 },
   { concurrency: 16, warmup: 400, total: 10000 },
 ];
 
 /**
- * One load client, four paths, back to back: direct, the bare gateway, inside a moat run, and mitmproxy
- * when given. Prints req/s and p50/p99 per concurrency, the p50 each path adds to direct, the first SSE
+ * One load client, five paths, back to back: direct from the host, direct from a container of the run's
+ * image (the inside client's Node, host network), the bare gateway, inside a moat run, and mitmproxy when
+ * given. Prints req/s and p50/p99 per concurrency, the p50 each path adds to direct, the first SSE
  * event, the inside/mitmproxy ratio, and the daemon's RSS before and after the inside load.
  */
 export async function compareInside(
@@ -177,44 +237,58 @@ export async function compareInside(
     const proxyCa = join(dir, 'proxy.pem');
     await writeFile(upstreamCa, bench.upstreamCa);
     await writeFile(proxyCa, bench.proxyCa);
-    console.log('\nthe same load client (bench/lib/load-client.mjs) on four paths, back to back:');
+    console.log('\nthe same load client (bench/lib/load-client.mjs) on five paths, back to back:');
     process.stderr.write("inside: preparing the run (the first time builds an image with Debian's Node)…\n");
     await inside.run([{ concurrency: 1, warmup: 0, total: 10 }], 0);
     const rssBefore = await inside.daemonRss();
     const results: Array<[string, ClientResult]> = [];
-    results.push(['direct', await runOnHost({ target: `127.0.0.1:${bench.upstreamPort}`, ca: upstreamCa, phases: PHASES, sse: 50 }, 'direct')]);
+    const direct = await runOnHost({ target: `127.0.0.1:${bench.upstreamPort}`, ca: upstreamCa, phases: PHASES, sse: 50 }, 'direct');
+    results.push(['direct', direct]);
+    const inImage = await inside.runInImage({ target: `127.0.0.1:${bench.upstreamPort}`, caPem: bench.upstreamCa, phases: PHASES, sse: 50 });
+    results.push(['direct (image)', inImage]);
     const bareCpu0 = await bench.proxyCpu();
     results.push(['bare gateway', await runOnHost({ proxy: `unix:${bench.socket}`, ca: proxyCa, phases: PHASES, sse: 50 }, 'bare')]);
     const bareCpu = (await bench.proxyCpu()) - bareCpu0;
     const daemonCpu0 = await inside.daemonCpu();
-    results.push(['inside a run', await inside.run(PHASES, 50)]);
+    const inRun = await inside.run(PHASES, 50);
+    results.push(['inside a run', inRun]);
     const daemonCpu1 = await inside.daemonCpu();
     const rssAfter = await inside.daemonRss();
+    let m: ClientResult | undefined;
     if (mitm) {
       const mitmCa = join(dir, 'mitm.pem');
       await writeFile(mitmCa, mitm.ca);
       const mitmPhases = PHASES.map((p) => ({ ...p, total: Math.round(p.total / 3) }));
-      results.push([
-        `mitmproxy ${mitm.version}`,
-        await runOnHost({ proxy: `tcp:127.0.0.1:${mitm.port}`, authority: mitm.authority, ca: mitmCa, phases: mitmPhases, sse: 50 }, 'mitmproxy'),
-      ]);
+      m = await runOnHost({ proxy: `tcp:127.0.0.1:${mitm.port}`, authority: mitm.authority, ca: mitmCa, phases: mitmPhases, sse: 50 }, 'mitmproxy');
+      results.push([`mitmproxy ${mitm.version}`, m]);
     }
-    const direct = results[0]![1];
+    // "+x ms p50" is against direct from the host (this Node), as in earlier figures; the inside run also
+    // gets "[+y vs image]": against the same client in a container of the run's image (its Node), so
+    // that y is what moat's path adds and x − y what the client's runtime and container add.
     for (const [name, r] of results) {
       for (const l of r.load) {
         const d = direct.load.find((x) => x.concurrency === l.concurrency)!;
+        const i = inImage.load.find((x) => x.concurrency === l.concurrency)!;
         const added = name === 'direct' ? '' : `  (+${(l.p50 - d.p50).toFixed(3)} ms p50)`;
+        const vsImage = r === inRun ? ` [+${(l.p50 - i.p50).toFixed(3)} ms p50 vs image]` : '';
         console.log(
-          `${name.padEnd(16)} c=${String(l.concurrency).padEnd(2)} n=${String(l.total).padEnd(5)} ${l.rps.toFixed(0).padStart(6)} req/s  p50 ${l.p50.toFixed(3)} ms  p99 ${l.p99.toFixed(3)} ms${added}`,
+          `${name.padEnd(16)} c=${String(l.concurrency).padEnd(2)} n=${String(l.total).padEnd(5)} ${l.rps.toFixed(0).padStart(6)} req/s  p50 ${l.p50.toFixed(3)} ms  p99 ${l.p99.toFixed(3)} ms${added}${vsImage}`,
         );
       }
-      if (r.sse !== undefined)
+      if (r.sse !== undefined) {
+        const vsImage = r === inRun && inImage.sse !== undefined ? ` [+${(r.sse - inImage.sse).toFixed(3)} ms vs image]` : '';
         console.log(
-          `${name.padEnd(16)} first SSE event p50 ${r.sse.toFixed(3)} ms${name === 'direct' ? '' : ` (+${(r.sse - (direct.sse ?? 0)).toFixed(3)} ms)`}; client Node ${r.node}`,
+          `${name.padEnd(16)} first SSE event p50 ${r.sse.toFixed(3)} ms${name === 'direct' ? '' : ` (+${(r.sse - (direct.sse ?? 0)).toFixed(3)} ms)`}${vsImage}; client Node ${r.node}`,
         );
+      }
     }
-    const inRun = results[2]![1];
-    const m = results[3]?.[1];
+    for (const l of inRun.load) {
+      const d = direct.load.find((x) => x.concurrency === l.concurrency)!;
+      const i = inImage.load.find((x) => x.concurrency === l.concurrency)!;
+      console.log(
+        `inside a run c=${l.concurrency}: p50 added vs direct from the host +${(l.p50 - d.p50).toFixed(3)} ms, vs direct from the run's image +${(l.p50 - i.p50).toFixed(3)} ms (the client's runtime and container: ${(i.p50 - d.p50).toFixed(3)} ms)`,
+      );
+    }
     if (m)
       for (const l of inRun.load) {
         const ml = m.load.find((x) => x.concurrency === l.concurrency)!;
