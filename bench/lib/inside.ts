@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_HOST } from './gateway.js';
 
+/** The gateway's socket as a run sees it (moat-init's relay dials it). */
+const CONTAINER_SOCKET = '/moat/net/proxy.sock';
 const CLIENT = fileURLToPath(new URL('./load-client.mjs', import.meta.url));
 const MOAT = fileURLToPath(new URL('../../bin/moat', import.meta.url));
 
@@ -61,7 +63,11 @@ export async function runOnHost(o: ClientOptions, what: string): Promise<ClientR
 
 export interface InsideRun {
   /** The load client inside a moat run, through its relay and the daemon's gateway. */
-  run(phases: Phase[], sse: number): Promise<ClientResult>;
+  /**
+   * `proxy` (default the relay, `tcp:127.0.0.1:43128`): `unix:/moat/net/proxy.sock` skips moat-init's relay
+   * and speaks to the gateway's socket straight, to tell the relay's hop from the rest of the path.
+   */
+  run(phases: Phase[], sse: number, proxy?: string): Promise<ClientResult>;
   /** The same run, its output read as it comes: `onProgress(n)` after the client's n-th phase (bench:memory). */
   runWithProgress(phases: Phase[], onProgress: (n: number) => Promise<void>): Promise<ClientResult>;
   /**
@@ -101,8 +107,8 @@ export async function prepareInside(upstreamPort: number, upstreamCa: string, ex
   };
   const daemonPid = (): number | undefined => (JSON.parse(moat(['proxy', 'status', '--json']).stdout || '{}') as { pid?: number }).pid;
   return {
-    async run(phases, sse) {
-      const opts = JSON.stringify({ proxy: 'tcp:127.0.0.1:43128', ca: '/moat/ca/ca.pem', host: BENCH_HOST, phases, sse });
+    async run(phases, sse, proxy = 'tcp:127.0.0.1:43128') {
+      const opts = JSON.stringify({ proxy, ca: '/moat/ca/ca.pem', host: BENCH_HOST, phases, sse });
       const r = moat(['run', '--approve-config', '--allow-host', BENCH_HOST, '--', 'node', 'load-client.mjs', opts]);
       if (r.status !== 0) throw new Error(`the inside run failed (exit ${r.status}):\n${r.stderr.slice(-3000)}`);
       return parseResult(r.stdout, 'inside');
@@ -222,8 +228,8 @@ const PHASES: Phase[] = [
 
 /**
  * One load client, five paths, back to back: direct from the host, direct from a container of the run's
- * image (the inside client's Node, host network), the bare gateway, inside a moat run (twice: as before, then
- * again with the daemon warm), and mitmproxy when
+ * image (the inside client's Node, host network), the bare gateway, inside a moat run (three times: as before,
+ * again with the daemon warm, and warm without moat-init's relay), and mitmproxy when
  * given. Prints req/s and p50/p99 per concurrency, the p50 each path adds to direct, the first SSE
  * event, the inside/mitmproxy ratio, and the daemon's RSS before and after the inside load.
  */
@@ -238,7 +244,7 @@ export async function compareInside(
     const proxyCa = join(dir, 'proxy.pem');
     await writeFile(upstreamCa, bench.upstreamCa);
     await writeFile(proxyCa, bench.proxyCa);
-    console.log('\nthe same load client (bench/lib/load-client.mjs) on five paths, back to back (the inside run twice):');
+    console.log('\nthe same load client (bench/lib/load-client.mjs) on five paths, back to back (the inside run three times):');
     process.stderr.write("inside: preparing the run (the first time builds an image with Debian's Node)…\n");
     await inside.run([{ concurrency: 1, warmup: 0, total: 10 }], 0);
     const rssBefore = await inside.daemonRss();
@@ -260,6 +266,9 @@ export async function compareInside(
     // the daemon's warm-up). A home's daemon lives across runs, so this is its steady state.
     const warm = await inside.run(PHASES, 50);
     results.push(['inside (warm)', warm]);
+    // Once more, the client on the gateway's unix socket itself: warm minus this is the relay's hop.
+    const noRelay = await inside.run(PHASES, 50, `unix:${CONTAINER_SOCKET}`);
+    results.push(['inside, no relay', noRelay]);
     let m: ClientResult | undefined;
     if (mitm) {
       const mitmCa = join(dir, 'mitm.pem');
@@ -276,13 +285,13 @@ export async function compareInside(
         const d = direct.load.find((x) => x.concurrency === l.concurrency)!;
         const i = inImage.load.find((x) => x.concurrency === l.concurrency)!;
         const added = name === 'direct' ? '' : `  (+${(l.p50 - d.p50).toFixed(3)} ms p50)`;
-        const vsImage = r === inRun || r === warm ? ` [+${(l.p50 - i.p50).toFixed(3)} ms p50 vs image]` : '';
+        const vsImage = r === inRun || r === warm || r === noRelay ? ` [+${(l.p50 - i.p50).toFixed(3)} ms p50 vs image]` : '';
         console.log(
           `${name.padEnd(16)} c=${String(l.concurrency).padEnd(2)} n=${String(l.total).padEnd(5)} ${l.rps.toFixed(0).padStart(6)} req/s  p50 ${l.p50.toFixed(3)} ms  p99 ${l.p99.toFixed(3)} ms${added}${vsImage}`,
         );
       }
       if (r.sse !== undefined) {
-        const vsImage = (r === inRun || r === warm) && inImage.sse !== undefined ? ` [+${(r.sse - inImage.sse).toFixed(3)} ms vs image]` : '';
+        const vsImage = (r === inRun || r === warm || r === noRelay) && inImage.sse !== undefined ? ` [+${(r.sse - inImage.sse).toFixed(3)} ms vs image]` : '';
         console.log(
           `${name.padEnd(16)} first SSE event p50 ${r.sse.toFixed(3)} ms${name === 'direct' ? '' : ` (+${(r.sse - (direct.sse ?? 0)).toFixed(3)} ms)`}${vsImage}; client Node ${r.node}`,
         );
@@ -291,6 +300,7 @@ export async function compareInside(
     for (const [label, run] of [
       ['inside a run', inRun],
       ['inside (warm)', warm],
+      ['inside, no relay', noRelay],
     ] as const)
       for (const l of run.load) {
         const d = direct.load.find((x) => x.concurrency === l.concurrency)!;
@@ -299,6 +309,10 @@ export async function compareInside(
           `${label} c=${l.concurrency}: p50 added vs direct from the host +${(l.p50 - d.p50).toFixed(3)} ms, vs direct from the run's image +${(l.p50 - i.p50).toFixed(3)} ms (the client's runtime and container: ${(i.p50 - d.p50).toFixed(3)} ms)`,
         );
       }
+    for (const l of warm.load) {
+      const n = noRelay.load.find((x) => x.concurrency === l.concurrency)!;
+      console.log(`moat-init's relay at c=${l.concurrency}: p50 ${(l.p50 - n.p50).toFixed(3)} ms (inside (warm) − inside, no relay)`);
+    }
     if (m)
       for (const [label, run] of [
         ['inside a run', inRun],
