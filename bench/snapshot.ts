@@ -21,8 +21,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MoatHome } from '../src/home/paths.js';
 import { DEFAULT_LIMITS } from '../src/snapshot/limits.js';
-import { ManifestCache, snapshotWorkspace } from '../src/snapshot/service.js';
 import { buildTree, planTree } from './snapshot-tree.js';
+
+// The built code when there is one (what the CLI and the daemon run: the snapshot's helper thread then
+// loads compiled JavaScript, not TypeScript through tsx in its own thread), else the sources.
+const builtService = new URL('../dist/snapshot/service.js', import.meta.url);
+const { ManifestCache, snapshotWorkspace } = (await import(
+  existsSync(fileURLToPath(builtService)) ? builtService.href : '../src/snapshot/service.js'
+)) as typeof import('../src/snapshot/service.js');
 
 const files = Number(process.env.BENCH_FILES ?? 10_000);
 const mb = Number(process.env.BENCH_MB ?? 500);
@@ -74,9 +80,16 @@ try {
   console.log(
     `workspace: ${plan.length} files, ${(bytes / 1048576).toFixed(0)} MB (small sources, MB-sized assets, ${plan.filter((f) => f.size > 10 << 20).length} large files, .git/ with ${plan.filter((f) => f.path.startsWith('.git/')).length} files); load average ${load()}`,
   );
-  const tars = [tar(), tar()];
-  const first = await time(() => snapshotWorkspace(home, ws, settings));
-  tars.push(tar()); // in the same minute as the first snapshot
+  // First snapshots into an empty store, alternated with tar (the tree written back to disk first).
+  const tars: Timed[] = [];
+  const firsts: Timed[] = [];
+  for (let i = 0; i < 3; i++) {
+    execFileSync('sync');
+    tars.push(tar());
+    await rm(join(home.root, 'snapshots'), { recursive: true, force: true });
+    firsts.push(await time(() => snapshotWorkspace(home, ws, settings)));
+  }
+  const first = [...firsts].sort((a, b) => a.wall - b.wall)[1] as Timed;
   await new Promise((r) => setTimeout(r, 300));
   const again: Timed[] = [];
   for (let i = 0; i < REPS; i++) again.push(await time(() => snapshotWorkspace(home, ws, settings)));
@@ -100,7 +113,9 @@ try {
   const walls = (xs: Timed[]): string => xs.map((x) => x.wall.toFixed(0)).join(', ');
   const cpus = (xs: Timed[]): string => xs.map((x) => x.cpu.toFixed(0)).join(', ');
   console.log(`tar -c | cat > /dev/null:  ${ms(t)}, CPU ${ms(tc)} (best of ${tars.length}: ${tars.map(fmt).join(', ')})`);
-  console.log(`first snapshot:            ${fmt(first)} (${(first.wall / t).toFixed(2)}x tar wall, ${(first.cpu / tc).toFixed(2)}x tar CPU; target <= 1.5x)`);
+  console.log(
+    `first snapshot:            ${fmt(first)}, median of 3 (${(first.wall / t).toFixed(2)}x tar wall, ${(first.cpu / tc).toFixed(2)}x tar CPU; target <= 1.5x; ${firsts.map(fmt).join(', ')}; ${existsSync(fileURLToPath(builtService)) ? 'dist' : 'sources'})`,
+  );
   console.log(
     `unchanged re-snapshot:     ${ms(median(again.map((x) => x.wall)))}, CPU ${ms(median(again.map((x) => x.cpu)))} medians of ${REPS} (wall ${walls(again)}; CPU ${cpus(again)}; target <= 300 ms)`,
   );
