@@ -184,16 +184,23 @@ function packSize(path: string): number {
   }
 }
 
-const shared = new Map<string, PackSet>();
+/** How long a process keeps a packs folder's set after its last store was made (its memory then freed). */
+const SHARED_KEEP_MS = 60_000;
+const shared = new Map<string, { set: PackSet; timer?: NodeJS.Timeout }>();
 
-/** The process's PackSet of a packs folder (see PackSet). */
+/**
+ * The process's PackSet of a packs folder (see PackSet), kept for a minute after the last store asked for
+ * it: a burst of snapshots reads each index once, and an idle daemon does not hold every object's place.
+ */
 export function sharedPackSet(dir: string): PackSet {
-  let set = shared.get(dir);
-  if (!set) {
-    set = new PackSet(dir);
-    shared.set(dir, set);
+  let kept = shared.get(dir);
+  if (!kept) {
+    kept = { set: new PackSet(dir) };
+    shared.set(dir, kept);
   }
-  return set;
+  clearTimeout(kept.timer);
+  kept.timer = setTimeout(() => shared.delete(dir), SHARED_KEEP_MS).unref();
+  return kept.set;
 }
 
 /** An index read and checked against its pack: 'no-pack' when the pack is missing, undefined when unusable. */
