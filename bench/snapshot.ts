@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MoatHome } from '../src/home/paths.js';
 import { DEFAULT_LIMITS } from '../src/snapshot/limits.js';
+import type * as Service from '../src/snapshot/service.js';
 import { buildTree, planTree } from './snapshot-tree.js';
 
 // The built code when there is one (what the CLI and the daemon run: the snapshot's helper thread then
@@ -28,7 +29,7 @@ import { buildTree, planTree } from './snapshot-tree.js';
 const builtService = new URL('../dist/snapshot/service.js', import.meta.url);
 const { ManifestCache, snapshotWorkspace } = (await import(
   existsSync(fileURLToPath(builtService)) ? builtService.href : '../src/snapshot/service.js'
-)) as typeof import('../src/snapshot/service.js');
+)) as typeof Service;
 
 const files = Number(process.env.BENCH_FILES ?? 10_000);
 const mb = Number(process.env.BENCH_MB ?? 500);
