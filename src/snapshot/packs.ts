@@ -108,9 +108,10 @@ export class PackSet {
       return false;
     }
     // A pack collected or rewritten since: everything is read again (another pack may hold its objects).
-    if (check)
+    const present = check ? new Set(names) : undefined;
+    if (present)
       for (const [pack, needs] of this.seen)
-        if (!names.includes(`${pack}.idx`) || packSize(join(this.dir, `${pack}.pack`)) < needs) {
+        if (!present.has(`${pack}.idx`) || packSize(join(this.dir, `${pack}.pack`)) < needs) {
           this.clear();
           break;
         }
