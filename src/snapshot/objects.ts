@@ -28,6 +28,18 @@ export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** A stored object whose bytes do not match its hash (never restored from), and how to get rid of it. */
+function damaged(hash: string, hint: string): MoatError {
+  return new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, { code: 'E_REFUSED', hint });
+}
+
+function missing(hash: string): MoatError {
+  return new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, {
+    code: 'E_NOT_FOUND',
+    hint: 'It was pruned or removed; take a new snapshot (moat snapshot).',
+  });
+}
+
 export class ObjectStore {
   readonly objectsDir: string;
   readonly tmpDir: string;
@@ -91,7 +103,7 @@ export class ObjectStore {
     for (let attempt = 0; attempt < 2; attempt++) {
       const at = this.packed(hash);
       if (!at || existsSync(join(this.packsDir, `${at.pack}.pack`))) return at;
-      this.packs.forget(at.pack);
+      this.packs.forget();
     }
     return undefined;
   }
@@ -100,11 +112,7 @@ export class ObjectStore {
   private readPacked(hash: string): Buffer | undefined {
     const pending = this.writer?.read(hash);
     if (pending) {
-      if (sha256(pending) !== hash)
-        throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, {
-          code: 'E_REFUSED',
-          hint: 'Take the snapshot again (moat snapshot).',
-        });
+      if (sha256(pending) !== hash) throw damaged(hash, 'Take the snapshot again (moat snapshot).');
       return pending;
     }
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -113,14 +121,11 @@ export class ObjectStore {
       const data = this.packs.read(at);
       if (!data) {
         // Its pack is gone (a collection rewrote it meanwhile): look for its new place once.
-        this.packs.forget(at.pack);
+        this.packs.forget();
         continue;
       }
       if (data.length !== at.length || sha256(data) !== hash)
-        throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, {
-          code: 'E_REFUSED',
-          hint: `Remove ${join(this.packsDir, at.pack)}.pack and .idx; it cannot be restored from.`,
-        });
+        throw damaged(hash, `Remove ${join(this.packsDir, at.pack)}.pack and .idx; it cannot be restored from.`);
       return data;
     }
     return undefined;
@@ -379,16 +384,9 @@ export class ObjectStore {
       if (data) return data;
     }
     if (!data) {
-      throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, {
-        code: 'E_NOT_FOUND',
-        hint: 'It was pruned or removed; take a new snapshot (moat snapshot).',
-      });
+      throw missing(hash);
     }
-    if (sha256(data) !== hash)
-      throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, {
-        code: 'E_REFUSED',
-        hint: `Remove ${this.path(hash)}; it cannot be restored from.`,
-      });
+    if (sha256(data) !== hash) throw damaged(hash, `Remove ${this.path(hash)}; it cannot be restored from.`);
     return data;
   }
 
@@ -398,11 +396,7 @@ export class ObjectStore {
     if (!src) {
       // A packed object is at most 8 MiB: read whole and checked before any byte is written.
       const data = this.readPacked(hash);
-      if (!data)
-        throw new MoatError(`The snapshot store has no object ${hash.slice(0, 12)}.`, {
-          code: 'E_NOT_FOUND',
-          hint: 'It was pruned or removed; take a new snapshot (moat snapshot).',
-        });
+      if (!data) throw missing(hash);
       await out.write(data);
       return data.length;
     }
@@ -421,11 +415,7 @@ export class ObjectStore {
     } finally {
       await src.close();
     }
-    if (h.digest('hex') !== hash)
-      throw new MoatError(`The snapshot object ${hash.slice(0, 12)} is damaged (its content does not match its hash).`, {
-        code: 'E_REFUSED',
-        hint: `Remove ${this.path(hash)}; it cannot be restored from.`,
-      });
+    if (h.digest('hex') !== hash) throw damaged(hash, `Remove ${this.path(hash)}; it cannot be restored from.`);
     return size;
   }
 }

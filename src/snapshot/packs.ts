@@ -16,7 +16,6 @@ import {
   openSync,
   readFileSync,
   readdirSync,
-  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -24,6 +23,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { readFull } from './fsat.js';
 
 /** Objects larger than this stay loose files (they are few, and a pack would copy them when collected). */
 export const PACK_MAX_OBJECT = 8 << 20;
@@ -112,7 +112,7 @@ export class PackSet {
     if (present)
       for (const [pack, needs] of this.seen)
         if (!present.has(`${pack}.idx`) || packSize(join(this.dir, `${pack}.pack`)) < needs) {
-          this.clear();
+          this.forget();
           break;
         }
     let added = false;
@@ -139,14 +139,10 @@ export class PackSet {
   }
 
   /**
-   * A pack that is gone (collected and rewritten): everything is forgotten, so a refresh finds the new place
-   * of its objects (another pack may hold some of them too, not recorded while this one was).
+   * Everything forgotten (a pack that is gone: collected, rewritten or cut short), so a refresh finds the
+   * new place of its objects (another pack may hold some of them too, not recorded while this one was).
    */
-  forget(_pack: string): void {
-    this.clear();
-  }
-
-  private clear(): void {
+  forget(): void {
     this.where.clear();
     this.seen.clear();
   }
@@ -164,13 +160,7 @@ export class PackSet {
     }
     try {
       const buf = Buffer.allocUnsafe(at.length);
-      let n = 0;
-      while (n < at.length) {
-        const r = readSync(fd, buf, n, at.length - n, at.offset + n);
-        if (r === 0) break;
-        n += r;
-      }
-      return buf.subarray(0, n);
+      return buf.subarray(0, readFull(fd, buf, at.offset));
     } finally {
       closeSync(fd);
     }
@@ -266,13 +256,7 @@ export class PackWriter {
     const inFile = this.size - this.used;
     if (e.offset >= inFile) return Buffer.from(this.buf.subarray(e.offset - inFile, e.offset - inFile + e.length));
     const out = Buffer.allocUnsafe(e.length);
-    let n = 0;
-    while (n < e.length) {
-      const r = readSync(this.fd, out, n, e.length - n, e.offset + n);
-      if (r === 0) break;
-      n += r;
-    }
-    return out.subarray(0, n);
+    return out.subarray(0, readFull(this.fd, out, e.offset));
   }
 
   /** Write what is buffered, rename the pack into place, then write its index: its name, or undefined when empty. */
