@@ -45,6 +45,11 @@ export class WalkFiles {
     return this.scratchBuf;
   }
 
+  /** Store an open file on this thread (the helper's way: read, hashed, stored; undefined past the limit). */
+  private storeHere(fd: number): Promise<Stored> {
+    return this.o.store.putFd(fd, this.o.limits.maxFileSize, this.scratch, this.pause);
+  }
+
   /** Record a file the stat cache cannot vouch for: read, hashed and stored (or why not). */
   async file(dir: WalkDir, name: string, e: Entry, st: Stats): Promise<void> {
     if (st.size > this.o.limits.maxFileSize) {
@@ -65,7 +70,7 @@ export class WalkFiles {
     let handed = false;
     try {
       handed = this.helper?.take(fd, st.size, (r) => this.stored(e, st.size, r)) === true;
-      if (!handed) this.stored(e, st.size, await this.o.store.putFd(fd, this.o.limits.maxFileSize, this.scratch, this.pause));
+      if (!handed) this.stored(e, st.size, await this.storeHere(fd));
     } finally {
       if (!handed) closeSync(fd);
     }
@@ -88,7 +93,7 @@ export class WalkFiles {
 
   /** Every file handed to the helper stored, its pack sealed (before any manifest names them). */
   async finish(): Promise<void> {
-    await this.helper?.finish((fd) => this.o.store.putFd(fd, this.o.limits.maxFileSize, this.scratch, this.pause));
+    await this.helper?.finish((fd) => this.storeHere(fd));
   }
 
   /** The walk failed: the helper stopped, what it read dropped. */
