@@ -136,7 +136,7 @@ export class ObjectStore {
     if (this.writer?.entries.has(hash)) return true;
     this.loadPacks();
     const at = this.packs.get(hash);
-    if (at) return this.keepYoung(at.pack);
+    if (at && this.keepYoung(at.pack)) return true;
     if (!this.looseDirs) {
       try {
         this.looseDirs = new Set(readdirSync(this.objectsDir));
@@ -155,15 +155,17 @@ export class ObjectStore {
    * collection spares packs younger than its grace time, so one running meanwhile cannot drop a content
    * that only pruned snapshots named before this one names it again.
    */
-  private keepYoung(pack: string): true {
+  private keepYoung(pack: string): boolean {
     if (this.young.has(pack)) return true;
-    this.young.add(pack);
     try {
       const now = new Date();
       utimesSync(join(this.packsDir, `${pack}.pack`), now, now);
     } catch {
-      // gone meanwhile: the walk's next snapshot stores it again (packs.ts checks the set at its start)
+      // Gone since the set was checked: nothing it held is relied on; the walk stores those contents again.
+      this.packs.forget();
+      return false;
     }
+    this.young.add(pack);
     return true;
   }
 

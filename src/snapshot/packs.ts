@@ -105,6 +105,8 @@ export class PackSet {
     try {
       names = readdirSync(this.dir);
     } catch {
+      // No packs folder (never made, or the store was removed whole): no pack holds anything.
+      this.forget();
       return false;
     }
     // A pack collected or rewritten since: everything is read again (another pack may hold its objects).

@@ -245,6 +245,44 @@ describe('pack store', () => {
     for (let i = 0; i < 10; i++) expect((await new ObjectStore(root).read(sha256(`content ${i}\n`))).toString()).toBe(`content ${i}\n`);
   });
 
+  it('attack: a store removed whole while the process lives (rm -rf of the snapshots folder) is filled again, nothing assumed kept', async () => {
+    await fill(10);
+    await mkdir(join(ws, 'big'));
+    await writeFile(join(ws, 'big', 'large'), Buffer.alloc(PACK_MAX_OBJECT + 10, 0x61)); // a loose object
+    const first = await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    await rm(root, { recursive: true, force: true });
+    const again = await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    expect(again.added).toBe(first.added);
+    for (let i = 0; i < 10; i++) expect((await new ObjectStore(root).read(sha256(`content ${i}\n`))).toString()).toBe(`content ${i}\n`);
+    expect((await new ObjectStore(root).read(sha256(Buffer.alloc(PACK_MAX_OBJECT + 10, 0x61)))).length).toBe(PACK_MAX_OBJECT + 10);
+  });
+
+  it('attack: a pack removed during a walk, after the walk checked the set, is not relied on: its contents are stored again', async () => {
+    await mkdir(join(ws, 'a'));
+    await mkdir(join(ws, 'z'));
+    for (let i = 0; i < 10; i++) await writeFile(join(ws, 'z', `f${i}`), `content ${i}\n`);
+    await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    const [pack] = await packs(new ObjectStore(root));
+    await writeFile(join(ws, 'new'), 'a content no pack holds\n'); // looked up before the folders: the set is checked then
+    let removed = false;
+    const r = await takeSnapshot({
+      workspace: ws,
+      store: new ObjectStore(root),
+      limits: DEFAULT_LIMITS,
+      ignoreFrom: async (d) => {
+        if (d === 'a' && !removed) {
+          removed = true;
+          await rm(join(root, 'packs', `${pack}.idx`));
+          await rm(join(root, 'packs', `${pack}.pack`));
+        }
+        return undefined;
+      },
+    });
+    expect(removed).toBe(true);
+    expect(r.added).toBeGreaterThan(0);
+    for (let i = 0; i < 10; i++) expect((await new ObjectStore(root).read(sha256(`content ${i}\n`))).toString()).toBe(`content ${i}\n`);
+  });
+
   it("the process's pack set reads an index once: a later store of the same process does not read it again", async () => {
     await fill(5);
     await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
