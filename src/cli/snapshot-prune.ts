@@ -32,13 +32,23 @@ export function registerPruneCommand(snap: CommandUnknownOpts, ctx: CliContext):
       if (!ctx.dryRun) for (const d of drop) await updateRunSnapshots(ctx.home, d.id, (cur) => (cur ? { ...cur, records: [] } : undefined));
       const freed = await collectGarbage(ctx.home, { dryRun: ctx.dryRun });
       if (o.json || ctx.json) {
-        await printJson({ dryRun: ctx.dryRun, runs: drop, objects: freed.objects, bytes: freed.bytes, unreadable: freed.unreadable ?? 0 });
+        await printJson({
+          dryRun: ctx.dryRun,
+          runs: drop,
+          objects: freed.objects,
+          bytes: freed.bytes,
+          leftInPacks: freed.leftInPacks ?? 0,
+          unreadable: freed.unreadable ?? 0,
+        });
         return;
       }
       const lines = drop.map((d) => `  ${forOut(d.name)} (${d.id}): ${d.snapshots} snapshot(s)\n`).join('');
       await writeOut(
         `${ctx.dryRun ? 'Would forget' : 'Forgot'} the snapshots of ${drop.length} run(s)${drop.length ? ':\n' + lines : '\n'}` +
           `${ctx.dryRun ? 'Would free' : 'Freed'} ${freed.objects} unreferenced object(s), ${bytes(freed.bytes)}${ctx.dryRun && drop.length ? ' (more once those runs are forgotten)' : ''}.\n` +
+          (freed.leftInPacks
+            ? `${bytes(freed.leftInPacks)} more stays inside packs still mostly in use; it is freed once half of such a pack is unreferenced.\n`
+            : '') +
           (freed.unreadable ? `Nothing was collected: ${freed.unreadable} snapshot manifest(s) in use could not be read, so what they keep is unknown.\n` : ''),
       );
     });

@@ -20,6 +20,8 @@ import { objectStore } from './service.js';
 export interface GcReport {
   objects: number;
   bytes: number;
+  /** Unreferenced bytes left inside packs that are still mostly in use (pack-gc.ts), when there are any. */
+  leftInPacks?: number;
   /** Live manifests present but unreadable: nothing was collected (their objects are not known). */
   unreadable?: number;
 }
@@ -95,6 +97,7 @@ export async function collectGarbage(home: MoatHome, o: { dryRun?: boolean; grac
   const packed = await collectPacks(store.packsDir, live, before, o.dryRun === true);
   report.objects += packed.objects;
   report.bytes += packed.bytes;
+  if (packed.left.bytes > 0) report.leftInPacks = packed.left.bytes;
   if (!o.dryRun) {
     for (const f of await readdir(store.tmpDir).catch(() => [] as string[])) {
       const st = await stat(join(store.tmpDir, f)).catch(() => undefined);

@@ -1,7 +1,9 @@
 /**
  * Collecting packs: a pack (older than the grace time) whose objects no live manifest names is removed
  * (index first, so no reader is pointed at a missing pack for long); one that holds some live objects is
- * rewritten with only those (checked against their hashes: a damaged copy is not carried over), the new
+ * rewritten once at least half its bytes are unreferenced (before that its dead objects stay, counted as
+ * left: a prune that drops one old snapshot does not copy every mostly-live pack of the home again), with
+ * only the live objects (checked against their hashes: a damaged copy is not carried over), the new
  * pack and index in place before the old index and pack go (a reader that loses the old pack finds the
  * new one: objects.ts). Temp files of packs being written, packs without an index and indexes without a
  * pack are removed once old enough; an index that cannot be read is left alone with its pack.
@@ -14,10 +16,15 @@ import { PACK_RE, PACK_TMP, PackSet, PackWriter, readIndex } from './packs.js';
 export interface PackGcResult {
   objects: number;
   bytes: number;
+  /** Unreferenced objects left in packs that are still mostly live (freed once half of such a pack is). */
+  left: { objects: number; bytes: number };
 }
 
+/** A pack that still holds live objects is rewritten only once this share of its bytes is unreferenced. */
+export const REWRITE_DEAD_SHARE = 0.5;
+
 export async function collectPacks(dir: string, live: ReadonlySet<string>, before: number, dryRun: boolean): Promise<PackGcResult> {
-  const out: PackGcResult = { objects: 0, bytes: 0 };
+  const out: PackGcResult = { objects: 0, bytes: 0, left: { objects: 0, bytes: 0 } };
   const names = await readdir(dir).catch(() => [] as string[]);
   const has = new Set(names);
   const old = async (f: string): Promise<boolean> => {
@@ -45,11 +52,22 @@ export async function collectPacks(dir: string, live: ReadonlySet<string>, befor
     if (!entries) continue; // unreadable: what it holds is unknown, so nothing of it goes
     const kept = new Map([...entries].filter(([h]) => live.has(h)));
     if (kept.size === entries.size) continue;
-    for (const [h, e] of entries)
-      if (!kept.has(h)) {
-        out.objects++;
-        out.bytes += e.length;
-      }
+    let dead = 0;
+    let deadBytes = 0;
+    let allBytes = 0;
+    for (const [h, e] of entries) {
+      allBytes += e.length;
+      if (kept.has(h)) continue;
+      dead++;
+      deadBytes += e.length;
+    }
+    if (kept.size > 0 && deadBytes < allBytes * REWRITE_DEAD_SHARE) {
+      out.left.objects += dead;
+      out.left.bytes += deadBytes;
+      continue;
+    }
+    out.objects += dead;
+    out.bytes += deadBytes;
     if (dryRun) continue;
     if (kept.size > 0) {
       const reader = new PackSet(dir);

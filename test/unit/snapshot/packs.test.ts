@@ -183,15 +183,45 @@ describe('pack store', () => {
     await addRecord(home, runId, settings, recordOf('pre', r));
     const reader = objectStore(home);
     expect(await reader.has(sha256('content 299\n'))).toBe(true); // its packs loaded before the rewrite
-    for (let i = 0; i < 150; i++) await writeFile(join(ws, `f${i}`), `changed ${i}\n`);
+    for (let i = 0; i < 200; i++) await writeFile(join(ws, `f${i}`), `changed ${i}\n`); // most of its pack
     await new Promise((res) => setTimeout(res, 150));
     await snapshotWorkspace(home, ws, settings);
     await rm(home.runDir(runId), { recursive: true });
     const gc = await collectGarbage(home, { graceMs: -1000 });
-    expect(gc.objects).toBeGreaterThanOrEqual(150); // the first snapshot's changed contents (and its manifest)
+    expect(gc.objects).toBeGreaterThanOrEqual(200); // the first snapshot's changed contents (and its manifest)
     expect(await reader.has(sha256('content 0\n'))).toBe(false);
     expect((await reader.read(sha256('content 299\n'))).toString()).toBe('content 299\n'); // found in the rewritten pack
     expect((await reader.read(sha256('changed 0\n'))).toString()).toBe('changed 0\n');
+  });
+
+  it('a prune leaves a mostly-live pack alone (its few dead objects counted as left) and rewrites it once half of it is dead', async () => {
+    const home = new MoatHome(join(dir, 'home'));
+    await fill(100);
+    const first = await snapshotWorkspace(home, ws, settings);
+    const runId = 'run_0123456789ab';
+    await mkdir(home.runDir(runId), { recursive: true });
+    await addRecord(home, runId, settings, recordOf('pre', first));
+    const store = objectStore(home);
+    const [pack] = await packs(store);
+    const change = async (n: number, tag: string): Promise<void> => {
+      for (let i = 0; i < n; i++) await writeFile(join(ws, `f${i}`), `${tag} ${i}\n`);
+      await new Promise((res) => setTimeout(res, 150));
+      await snapshotWorkspace(home, ws, settings);
+    };
+    // 10 of 100 contents change; the run that named the old ones is forgotten.
+    await change(10, 'changed');
+    await rm(home.runDir(runId), { recursive: true });
+    const light = await collectGarbage(home, { graceMs: -1000 });
+    expect(light.leftInPacks).toBeGreaterThan(0);
+    expect(await packs(store)).toContain(pack); // not copied again for a tenth of it
+    expect((await store.read(sha256('content 0\n'))).toString()).toBe('content 0\n'); // dead, still readable
+    // Most of it changes (the last snapshot names only 40 of its contents): now it is rewritten.
+    await change(60, 'again');
+    const heavy = await collectGarbage(home, { graceMs: -1000 });
+    expect(await packs(objectStore(home))).not.toContain(pack);
+    expect(heavy.objects).toBeGreaterThanOrEqual(60);
+    expect(await objectStore(home).has(sha256('content 0\n'))).toBe(false);
+    expect((await objectStore(home).read(sha256('content 99\n'))).toString()).toBe('content 99\n');
   });
 
   it('attack: a post-run snapshot over many folders with a .gitignore writes one pack (reading rules never seals the pack)', async () => {
