@@ -128,6 +128,7 @@ export async function executeAndReport(ctx: CliContext, spec: RunSpec, report: R
       io: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
       progress: () => buildProgress(),
       warn: (m) => ctx.warn(m),
+      info: (m) => ctx.info(`moat: ${m}`, pc.dim),
       ...(process.stdin.isTTY && process.stdout.isTTY ? { confirm: askYesNo } : {}),
       // Before a program takes the screen over: what is starting, and the keys that leave it.
       beforeStart: (m, image) => {

@@ -34,6 +34,8 @@ export interface ExecuteDeps {
   io: SessionIO;
   progress: () => Promise<BuildProgress>;
   warn: (msg: string) => void;
+  /** A note that is not a warning (what the start waits for); absent: not said. */
+  info?: (msg: string) => void;
   /** Asks the user a yes/no question; absent when there is no terminal to ask. */
   confirm?: (question: string, details: string) => Promise<boolean>;
   /** Called once the container is ready, just before an attached run starts (and takes the terminal). */
@@ -141,7 +143,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     const registering = (async () => {
       if (extras.secrets) await (await import('../credentials/secrets/run-file.js')).writeRunSecrets(home, meta.id, extras.secrets, deps.env);
       // The daemon audits the pre-run snapshot when it takes the run over: recorded first.
-      await recordPreSnapshot(home, meta.id, spec.snapshots, preSnapshot, deps.warn);
+      await recordPreSnapshot(home, meta.id, spec.snapshots, preSnapshot, deps.warn, deps.info ? { say: deps.info } : undefined);
       mark('pre-run snapshot');
       // The daemon takes the run over before it starts: its gateway must listen before the first request.
       await watchRun(home, meta.id, deps.env);

@@ -63,16 +63,34 @@ export function startPreSnapshot(
   return take().catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
 }
 
-/** Record the pre-run snapshot on the run (before its container starts); a failure is said and recorded, the run goes on. */
+/** What a run says when its pre-run snapshot holds the start up for a while (a first one of a large workspace). */
+export const SLOW_SNAPSHOT_NOTE =
+  'Taking the pre-run snapshot of the workspace before the run starts (the first one reads every file; later ones read only what changed).';
+
+/** Say `note` once if `pending` is still unsettled after `afterMs`; the value of `pending`, whenever it comes. */
+export async function noteIfSlow<T>(pending: Promise<T>, afterMs: number, note: () => void): Promise<T> {
+  const timer = setTimeout(note, afterMs);
+  try {
+    return await pending;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Record the pre-run snapshot on the run (before its container starts); a failure is said and recorded, the
+ * run goes on. `slow`: said once when the snapshot is not there after a second (the start waits for it).
+ */
 export async function recordPreSnapshot(
   home: MoatHome,
   runId: string,
   settings: SnapshotSettings | undefined,
   pending: PendingSnapshot | undefined,
   warn: (m: string) => void,
+  slow?: { say: (m: string) => void; afterMs?: number },
 ): Promise<void> {
   if (!settings || !pending) return;
-  const r = await pending;
+  const r = slow ? await noteIfSlow(pending, slow.afterMs ?? 1000, () => slow.say(SLOW_SNAPSHOT_NOTE)) : await pending;
   if (r instanceof Error) {
     warn(`No pre-run snapshot: ${r.message} moat diff and moat rollback will have nothing for this run.`);
     await recordFailure(home, runId, settings, 'pre', r.message);
