@@ -19,6 +19,12 @@ uid="${MOAT_UID:-1000}"; digits "$uid" MOAT_UID
 gid="${MOAT_GID:-1000}"; digits "$gid" MOAT_GID
 port="${MOAT_PROXY_PORT:-}"; [ -z "$port" ] || digits "$port" MOAT_PROXY_PORT
 services="${MOAT_PORTS:-}"; case "$services" in *[!0-9,]*) echo "moat-init: MOAT_PORTS must be numbers" >&2; exit 70;; esac
+# Root works in /, never in the directory the container started in (the image's WORKDIR, /workspace): a
+# run controls what is there (an earlier run's files, links, FIFOs), and a privileged program must not
+# meet them through a relative name, a file read from its directory (an old Perl's "." in @INC) or one
+# written there (a core dump, Java's hs_err log). The run's command starts there again (the end).
+workdir="${PWD:-/}"
+cd /
 # moat's values are read: none of them, nor the PWD the shell exports on its own, goes on to a program.
 # When nothing else is exported (moat's entrypoint is `env -i` with moat's values only), a program
 # started with PATH unset gets an empty environment without a process of its own (`env -i`: one more
@@ -337,6 +343,9 @@ exec 3<&-
 # A command that does not exist: a fixed line moat recognises (with exit 127) and explains on the host.
 command -v -- "$1" >/dev/null 2>&1 || { echo "moat-init: command-not-found" >&2; exit 127; }
 exec "$@"'
-unset PATH
+# Back to the directory the container started in, so the run's command starts there (setpriv keeps it);
+# the shell's PWD and OLDPWD stay out of the run's environment, as above.
+cd -P -- "$workdir" || { echo "moat-init: cannot return to the working directory $workdir" >&2; exit 70; }
+unset PATH PWD OLDPWD
 exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all -- \
   $clear /bin/sh -c "$apply_env" moat "$@" 3<"$envfile"
