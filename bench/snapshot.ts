@@ -23,6 +23,7 @@ import { MoatHome } from '../src/home/paths.js';
 import { DEFAULT_LIMITS } from '../src/snapshot/limits.js';
 import type * as Service from '../src/snapshot/service.js';
 import { buildTree, planTree } from './snapshot-tree.js';
+import { byThread, type ThreadCpu } from './thread-cpu.js';
 
 // The built code when there is one (what the CLI and the daemon run: the snapshot's helper thread then
 // loads compiled JavaScript, not TypeScript through tsx in its own thread), else the sources.
@@ -90,6 +91,13 @@ try {
     await rm(join(home.root, 'snapshots'), { recursive: true, force: true });
     firsts.push(await time(() => snapshotWorkspace(home, ws, settings)));
   }
+  // Where the CPU goes, by thread: two more first snapshots, not timed above (sampling /proc costs a little).
+  const threads: Array<ThreadCpu | undefined> = [];
+  for (let i = 0; i < 2; i++) {
+    execFileSync('sync');
+    await rm(join(home.root, 'snapshots'), { recursive: true, force: true });
+    threads.push(await byThread(() => snapshotWorkspace(home, ws, settings)));
+  }
   const first = [...firsts].sort((a, b) => a.wall - b.wall)[1] as Timed;
   await new Promise((r) => setTimeout(r, 300));
   const again: Timed[] = [];
@@ -117,6 +125,10 @@ try {
   console.log(
     `first snapshot:            ${fmt(first)}, median of 3 (${(first.wall / t).toFixed(2)}x tar wall, ${(first.cpu / tc).toFixed(2)}x tar CPU; target <= 1.5x; ${firsts.map(fmt).join(', ')}; ${existsSync(fileURLToPath(builtService)) ? 'dist' : 'sources'})`,
   );
+  if (threads.every((x) => x !== undefined))
+    console.log(
+      `  by thread, 2 more (CPU ms): wall ${threads.map((x) => x.wall).join(', ')}, process ${threads.map((x) => x.process).join(', ')}: walk ${threads.map((x) => x.self).join(', ')}; helper ${threads.map((x) => x.helper).join(', ')}; Node's own threads ${threads.map((x) => x.rest).join(', ')}`,
+    );
   console.log(
     `unchanged re-snapshot:     ${ms(median(again.map((x) => x.wall)))}, CPU ${ms(median(again.map((x) => x.cpu)))} medians of ${REPS} (wall ${walls(again)}; CPU ${cpus(again)}; target <= 300 ms)`,
   );
