@@ -15,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MoatError } from '../errors.js';
+import { MoatError, errnoCode } from '../errors.js';
 import { readFull } from './fsat.js';
 import { PACK_MAX_OBJECT, PackWriter, sharedPackSet, type PackSet, type PackedAt } from './packs.js';
 
@@ -51,8 +51,12 @@ export class ObjectStore {
   /** Fan-out folders there when the walk first stored (a loose copy of a content can only be in one of them). */
   private looseDirs?: Set<string>;
   private readonly made = new Set<string>();
-  /** Packs made young by this store (keepYoung). */
+  /** Packs made young by this store (keepYoung): the walk relies on what they hold. */
   private readonly young = new Set<string>();
+  /** Packs that could not be made young (gone, or not this user's to touch): not relied on by this store. */
+  private readonly unusable = new Set<string>();
+  /** Loose objects this store relied on instead of storing their content again. */
+  private readonly reliedLoose = new Set<string>();
   /** Fan-out folders this store created (empty then): the names written into them since. */
   private readonly fresh = new Map<string, Set<string>>();
   private readonly tmpPrefix = `${FANOUT_TMP}${process.pid}.${randomBytes(4).toString('hex')}.`;
@@ -131,8 +135,12 @@ export class ObjectStore {
     return undefined;
   }
 
-  /** Whether the walk need not store `hash`: in the pack being written, a pack, or a loose object. */
-  private knownSync(hash: string): boolean {
+  /**
+   * Whether the walk need not store `hash`: in the pack being written, a pack, or a loose object. Made young
+   * (a collection spares it) and remembered, so the walk can check it is still there before its manifest
+   * is written (lostSince()).
+   */
+  knownSync(hash: string): boolean {
     if (this.writer?.entries.has(hash)) return true;
     this.loadPacks();
     const at = this.packs.get(hash);
@@ -147,7 +155,21 @@ export class ObjectStore {
     const d = hash.slice(0, 2);
     if (!this.looseDirs.has(d)) return false;
     const known = this.fresh.get(d);
-    return known ? known.has(hash) : this.touch(hash);
+    if (known) return known.has(hash);
+    if (!this.touch(hash)) return false;
+    this.reliedLoose.add(hash);
+    return true;
+  }
+
+  /**
+   * What this store relied on and is no longer there (a pack or a loose object removed by hand, or the store
+   * removed whole, during the walk): a manifest written now would name contents no store holds. A collection
+   * never removes them (they were made young); undefined when all is there.
+   */
+  lostSince(): string | undefined {
+    for (const pack of this.young) if (!existsSync(join(this.packsDir, `${pack}.pack`))) return `pack ${pack}`;
+    for (const hash of this.reliedLoose) if (!existsSync(this.path(hash))) return `object ${hash.slice(0, 12)}`;
+    return undefined;
   }
 
   /**
@@ -157,12 +179,19 @@ export class ObjectStore {
    */
   private keepYoung(pack: string): boolean {
     if (this.young.has(pack)) return true;
+    if (this.unusable.has(pack)) return false;
     try {
       const now = new Date();
       utimesSync(join(this.packsDir, `${pack}.pack`), now, now);
-    } catch {
-      // Gone since the set was checked: nothing it held is relied on; the walk stores those contents again.
-      this.packs.forget();
+    } catch (err) {
+      // Not relied on: the walk stores what it holds again (a pack another user owns, a read-only store).
+      this.unusable.add(pack);
+      // Gone since the set was checked (collected, or the store removed): the set is read again, once for
+      // this pack, so the walk still finds what the other packs hold.
+      if (errnoCode(err) === 'ENOENT') {
+        this.packs.forget();
+        this.packs.refresh(true);
+      }
       return false;
     }
     this.young.add(pack);
@@ -227,7 +256,10 @@ export class ObjectStore {
   private hasSync(hash: string): boolean {
     this.dirForSync(hash);
     const known = this.fresh.get(hash.slice(0, 2));
-    return known ? known.has(hash) : this.touch(hash); // made young: see keepYoung
+    if (known) return known.has(hash);
+    if (!this.touch(hash)) return false; // made young: see keepYoung
+    this.reliedLoose.add(hash);
+    return true;
   }
 
   private tmpNameSync(): string {

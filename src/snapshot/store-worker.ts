@@ -42,7 +42,12 @@ async function run(): Promise<void> {
   if (aborted()) {
     store.discard();
     post({ kind: 'ended', pack: null });
-  } else post({ kind: 'ended', pack: store.flush() ?? null });
+    return;
+  }
+  // What it relied on instead of storing again is still there (see ObjectStore.lostSince): else the snapshot fails.
+  const lost = store.lostSince();
+  if (lost) throw new Error(`the snapshot store changed while the snapshot was taken (${lost}, which it relies on, was removed)`);
+  post({ kind: 'ended', pack: store.flush() ?? null });
 }
 
 post({ kind: 'ready' }); // its modules loaded: from now on a failure is the snapshot's

@@ -223,7 +223,16 @@ class Walk {
         // The stat cache: only a regular file now (lstat above, no link followed) that was one with the same
         // inode, ctime, size, mtime and mode, and not changed around the previous walk, is the recorded entry
         // (its hash kept, or why it has none).
-        if (p?.type === 'file' && p.key === key && p.size === st.size && p.mtime === st.mtimeMs && p.mode === mode && st.ctimeMs < this.trustBefore) {
+        // Its content must still be in the store (a pack removed by hand, say): else the file is read again.
+        if (
+          p?.type === 'file' &&
+          p.key === key &&
+          p.size === st.size &&
+          p.mtime === st.mtimeMs &&
+          p.mode === mode &&
+          st.ctimeMs < this.trustBefore &&
+          (p.hash === undefined || this.o.store.knownSync(p.hash))
+        ) {
           this.entries.push(p);
           continue;
         }
@@ -282,6 +291,14 @@ export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
     // The walk's new objects sealed into their pack before any manifest names them (also when it failed).
     o.store.flush();
   }
+  // Something it relied on instead of storing again was removed meanwhile (by hand: a collection spares
+  // what a walk made young): its manifest would name contents no store holds.
+  const lost = o.store.lostSince();
+  if (lost)
+    throw new MoatError(`The snapshot store changed while the snapshot was taken (${lost}, which it relies on, was removed).`, {
+      code: 'E_REFUSED',
+      hint: 'Take the snapshot again (moat snapshot); do not remove files under ~/.moat/snapshots by hand.',
+    });
   w.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const manifest: Manifest = {
     version: 1,

@@ -224,6 +224,43 @@ describe('pack store', () => {
     expect((await objectStore(home).read(sha256('content 99\n'))).toString()).toBe('content 99\n');
   });
 
+  it('attack: many tiny dead objects beside one large live one (junk written, then deleted) are collected: entries count, not only bytes', async () => {
+    const home = new MoatHome(join(dir, 'home'));
+    await writeFile(join(ws, 'keep'), Buffer.alloc(200_000, 0x6b)); // most of the pack's bytes, live
+    await fill(300, 'junk '); // most of its entries
+    const first = await snapshotWorkspace(home, ws, settings);
+    const runId = 'run_0123456789ab';
+    await mkdir(home.runDir(runId), { recursive: true });
+    await addRecord(home, runId, settings, recordOf('pre', first));
+    const [pack] = await packs(objectStore(home));
+    for (let i = 0; i < 300; i++) await rm(join(ws, `f${i}`));
+    await new Promise((res) => setTimeout(res, 150));
+    await snapshotWorkspace(home, ws, settings);
+    await rm(home.runDir(runId), { recursive: true });
+    const gc = await collectGarbage(home, { graceMs: -1000 });
+    expect(gc.objects).toBeGreaterThanOrEqual(300);
+    expect(await packs(objectStore(home))).not.toContain(pack);
+    expect((await objectStore(home).read(sha256(Buffer.alloc(200_000, 0x6b)))).length).toBe(200_000);
+  });
+
+  it('destroy and clean compact: a pack with any unreferenced object is rewritten, what they remove is gone from disk', async () => {
+    const home = new MoatHome(join(dir, 'home'));
+    await fill(100);
+    const first = await snapshotWorkspace(home, ws, settings);
+    const runId = 'run_0123456789ab';
+    await mkdir(home.runDir(runId), { recursive: true });
+    await addRecord(home, runId, settings, recordOf('pre', first));
+    await writeFile(join(ws, 'f0'), 'a secret the run wrote, since changed\n');
+    await new Promise((res) => setTimeout(res, 150));
+    await snapshotWorkspace(home, ws, settings);
+    await rm(home.runDir(runId), { recursive: true });
+    const gc = await collectGarbage(home, { graceMs: -1000, compact: true });
+    expect(gc.leftInPacks).toBeUndefined();
+    expect(await objectStore(home).has(sha256('content 0\n'))).toBe(false);
+    for (const f of await readdir(objectStore(home).packsDir))
+      expect((await readFile(join(objectStore(home).packsDir, f))).includes('content 0\n')).toBe(false);
+  });
+
   it('attack: a post-run snapshot over many folders with a .gitignore writes one pack (reading rules never seals the pack)', async () => {
     for (let i = 0; i < 40; i++) {
       await mkdir(join(ws, `d${i}`));
@@ -311,6 +348,63 @@ describe('pack store', () => {
     expect(removed).toBe(true);
     expect(r.added).toBeGreaterThan(0);
     for (let i = 0; i < 10; i++) expect((await new ObjectStore(root).read(sha256(`content ${i}\n`))).toString()).toBe(`content ${i}\n`);
+  });
+
+  it('attack: a pack a walk relied on, removed later in the same walk (the store removed by hand), fails the snapshot: no manifest names what is gone', async () => {
+    for (const d of ['b', 'c', 'd']) await mkdir(join(ws, d));
+    await writeFile(join(ws, 'b', 'f'), 'shared content\n');
+    await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    await writeFile(join(ws, 'd', 'g'), 'shared content\n'); // the same content, met after the removal
+    let removed = false;
+    await expect(
+      takeSnapshot({
+        workspace: ws,
+        store: new ObjectStore(root),
+        limits: DEFAULT_LIMITS,
+        ignoreFrom: async (d) => {
+          if (d === 'c' && !removed) {
+            removed = true;
+            await rm(root, { recursive: true, force: true });
+          }
+          return undefined;
+        },
+      }),
+    ).rejects.toThrow(/snapshot store changed/);
+    expect(removed).toBe(true);
+  });
+
+  it('one pack gone before a walk reached it: its contents are stored again, the other packs still spare storing theirs', async () => {
+    for (const d of ['x', 'y']) await mkdir(join(ws, d));
+    for (let i = 0; i < 5; i++) await writeFile(join(ws, 'x', `f${i}`), `x content ${i}\n`);
+    await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    const [packA] = await packs(new ObjectStore(root));
+    for (let i = 0; i < 5; i++) await writeFile(join(ws, 'y', `f${i}`), `y content ${i}\n`);
+    await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
+    await writeFile(join(ws, 'new'), 'new\n'); // looked up first: the set is checked with both packs there
+    const r = await takeSnapshot({
+      workspace: ws,
+      store: new ObjectStore(root),
+      limits: DEFAULT_LIMITS,
+      ignoreFrom: async (d) => {
+        if (d === 'x') await rm(join(root, 'packs', `${packA}.pack`));
+        return undefined;
+      },
+    });
+    const xBytes = Array.from({ length: 5 }, (_, i) => `x content ${i}\n`.length).reduce((a, b) => a + b, 0);
+    expect(r.added).toBe(xBytes + 'new\n'.length); // x stored again; y's contents not
+    for (let i = 0; i < 5; i++) expect((await new ObjectStore(root).read(sha256(`x content ${i}\n`))).toString()).toBe(`x content ${i}\n`);
+  });
+
+  it('attack: the packs folder removed alone (a damaged pack deleted by hand): unchanged files are read again, not vouched for', async () => {
+    const home = new MoatHome(join(dir, 'home'));
+    await fill(10);
+    await new Promise((res) => setTimeout(res, 150)); // past the racy-timestamp window: vouched for next time
+    await snapshotWorkspace(home, ws, settings);
+    await rm(objectStore(home).packsDir, { recursive: true, force: true });
+    const again = await snapshotWorkspace(home, ws, settings);
+    expect(again.read).toBe(10);
+    for (const e of again.manifest.entries)
+      if (e.hash) expect((await objectStore(home).read(e.hash)).toString()).toBe(await readFile(join(ws, e.path), 'utf8'));
   });
 
   it("the process's pack set reads an index once: a later store of the same process does not read it again", async () => {
