@@ -80,7 +80,7 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
       }
       for (const c of plan.containers) await ctx.runtime.remove(c.id, true);
       for (const i of plan.images) await ctx.runtime.removeImage(i.id).catch(() => undefined);
-      await (await import('../snapshot/gc.js')).collectGarbage(ctx.home).catch(() => undefined);
+      await (await import('../snapshot/gc.js')).collectGarbage(ctx.home, { compact: true }).catch(() => undefined);
       process.stdout.write(`Removed ${total} items.\n`);
     });
   example(clean, ['moat clean --dry-run', 'moat clean -y']);

@@ -98,7 +98,7 @@ export function registerStopCommands(program: Command, ctx: CliContext): void {
         process.stdout.write(forOut(`Destroyed run ${m.name} (${m.id}).\n`));
       }
       // Snapshot contents no remaining run references go with them.
-      await (await import('../snapshot/gc.js')).collectGarbage(ctx.home).catch(() => undefined);
+      await (await import('../snapshot/gc.js')).collectGarbage(ctx.home, { compact: true }).catch(() => undefined);
     });
   example(destroy, ['moat destroy brave-otter', 'moat destroy -f run_1a2b run_3c4d']);
 }

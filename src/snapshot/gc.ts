@@ -58,7 +58,10 @@ async function workspacePointers(home: MoatHome): Promise<{ manifests: Set<strin
   return { manifests, stale };
 }
 
-export async function collectGarbage(home: MoatHome, o: { dryRun?: boolean; graceMs?: number; now?: number } = {}): Promise<GcReport> {
+export async function collectGarbage(
+  home: MoatHome,
+  o: { dryRun?: boolean; graceMs?: number; now?: number; /** Rewrite every pack holding an unreferenced object (pack-gc.ts). */ compact?: boolean } = {},
+): Promise<GcReport> {
   const store = objectStore(home);
   // Pointers first: a snapshot that replaces one meanwhile reuses the hashes of the manifest read here (kept)
   // or of a younger one (spared by the grace time).
@@ -94,7 +97,7 @@ export async function collectGarbage(home: MoatHome, o: { dryRun?: boolean; grac
       if (!o.dryRun) await rm(join(store.objectsDir, d, f), { force: true });
     }
   }
-  const packed = await collectPacks(store.packsDir, live, before, o.dryRun === true);
+  const packed = await collectPacks(store.packsDir, live, before, o.dryRun === true, o.compact === true);
   report.objects += packed.objects;
   report.bytes += packed.bytes;
   if (packed.left.bytes > 0) report.leftInPacks = packed.left.bytes;

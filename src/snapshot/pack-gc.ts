@@ -1,8 +1,9 @@
 /**
  * Collecting packs: a pack (older than the grace time) whose objects no live manifest names is removed
  * (index first, so no reader is pointed at a missing pack for long); one that holds some live objects is
- * rewritten once at least half its bytes are unreferenced (before that its dead objects stay, counted as
- * left: a prune that drops one old snapshot does not copy every mostly-live pack of the home again), with
+ * rewritten once at least half its bytes or half its entries are unreferenced (before that its dead objects
+ * stay, counted as left: a prune that drops one old snapshot does not copy every mostly-live pack of the
+ * home again; destroy and clean compact, rewriting every such pack), with
  * only the live objects (checked against their hashes: a damaged copy is not carried over), the new
  * pack and index in place before the old index and pack go (a reader that loses the old pack finds the
  * new one: objects.ts). Temp files of packs being written, packs without an index and indexes without a
@@ -23,7 +24,11 @@ export interface PackGcResult {
 /** A pack that still holds live objects is rewritten only once this share of its bytes is unreferenced. */
 export const REWRITE_DEAD_SHARE = 0.5;
 
-export async function collectPacks(dir: string, live: ReadonlySet<string>, before: number, dryRun: boolean): Promise<PackGcResult> {
+/**
+ * `compact`: every pack that holds an unreferenced object is rewritten (destroy and clean: what they remove
+ * is gone from disk), not only those at least half unreferenced (prune).
+ */
+export async function collectPacks(dir: string, live: ReadonlySet<string>, before: number, dryRun: boolean, compact = false): Promise<PackGcResult> {
   const out: PackGcResult = { objects: 0, bytes: 0, left: { objects: 0, bytes: 0 } };
   const names = await readdir(dir).catch(() => [] as string[]);
   const has = new Set(names);
@@ -61,7 +66,8 @@ export async function collectPacks(dir: string, live: ReadonlySet<string>, befor
       dead++;
       deadBytes += e.length;
     }
-    if (kept.size > 0 && deadBytes < allBytes * REWRITE_DEAD_SHARE) {
+    // Counted in bytes and in entries (each entry costs index and memory in every reader, however small).
+    if (!compact && kept.size > 0 && deadBytes < allBytes * REWRITE_DEAD_SHARE && dead < entries.size * REWRITE_DEAD_SHARE) {
       out.left.objects += dead;
       out.left.bytes += deadBytes;
       continue;
@@ -83,6 +89,9 @@ export async function collectPacks(dir: string, live: ReadonlySet<string>, befor
         throw err;
       }
     }
+    // A walk that began relying on it since it was found old made it young: it stays (its live objects are
+    // in the new pack too; a later collection takes it once it is old again).
+    if (!(await old(`${pack}.pack`))) continue;
     await rm(join(dir, f), { force: true });
     await rm(join(dir, `${pack}.pack`), { force: true });
   }
