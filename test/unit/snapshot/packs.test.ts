@@ -30,6 +30,15 @@ async function packs(store: ObjectStore): Promise<string[]> {
   return (await readdir(store.packsDir)).filter((f) => f.endsWith('.idx')).map((f) => f.slice(0, -4));
 }
 
+/** A snapshot of the workspace recorded on a run (live until the run's folder is removed): the run's id. */
+async function snapshotOnRun(home: MoatHome): Promise<string> {
+  const r = await snapshotWorkspace(home, ws, settings);
+  const runId = 'run_0123456789ab';
+  await mkdir(home.runDir(runId), { recursive: true });
+  await addRecord(home, runId, settings, recordOf('pre', r));
+  return runId;
+}
+
 async function fill(n: number, tag = ''): Promise<void> {
   for (let i = 0; i < n; i++) await writeFile(join(ws, `f${i}`), `content ${tag}${i}\n`);
 }
@@ -197,10 +206,7 @@ describe('pack store', () => {
   it('a prune leaves a mostly-live pack alone (its few dead objects counted as left) and rewrites it once half of it is dead', async () => {
     const home = new MoatHome(join(dir, 'home'));
     await fill(100);
-    const first = await snapshotWorkspace(home, ws, settings);
-    const runId = 'run_0123456789ab';
-    await mkdir(home.runDir(runId), { recursive: true });
-    await addRecord(home, runId, settings, recordOf('pre', first));
+    const runId = await snapshotOnRun(home);
     const store = objectStore(home);
     const [pack] = await packs(store);
     const change = async (n: number, tag: string): Promise<void> => {
@@ -228,10 +234,7 @@ describe('pack store', () => {
     const home = new MoatHome(join(dir, 'home'));
     await writeFile(join(ws, 'keep'), Buffer.alloc(200_000, 0x6b)); // most of the pack's bytes, live
     await fill(300, 'junk '); // most of its entries
-    const first = await snapshotWorkspace(home, ws, settings);
-    const runId = 'run_0123456789ab';
-    await mkdir(home.runDir(runId), { recursive: true });
-    await addRecord(home, runId, settings, recordOf('pre', first));
+    const runId = await snapshotOnRun(home);
     const [pack] = await packs(objectStore(home));
     for (let i = 0; i < 300; i++) await rm(join(ws, `f${i}`));
     await new Promise((res) => setTimeout(res, 150));
@@ -246,10 +249,7 @@ describe('pack store', () => {
   it('destroy and clean compact: a pack with any unreferenced object is rewritten, what they remove is gone from disk', async () => {
     const home = new MoatHome(join(dir, 'home'));
     await fill(100);
-    const first = await snapshotWorkspace(home, ws, settings);
-    const runId = 'run_0123456789ab';
-    await mkdir(home.runDir(runId), { recursive: true });
-    await addRecord(home, runId, settings, recordOf('pre', first));
+    const runId = await snapshotOnRun(home);
     await writeFile(join(ws, 'f0'), 'a secret the run wrote, since changed\n');
     await new Promise((res) => setTimeout(res, 150));
     await snapshotWorkspace(home, ws, settings);
