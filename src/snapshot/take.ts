@@ -231,7 +231,7 @@ class Walk {
           p.mtime === st.mtimeMs &&
           p.mode === mode &&
           st.ctimeMs < this.trustBefore &&
-          (p.hash === undefined || this.o.store.knownSync(p.hash))
+          (p.hash === undefined || this.o.store.holdsSync(p.hash))
         ) {
           this.entries.push(p);
           continue;

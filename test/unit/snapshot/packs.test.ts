@@ -407,6 +407,20 @@ describe('pack store', () => {
       if (e.hash) expect((await objectStore(home).read(e.hash)).toString()).toBe(await readFile(join(ws, e.path), 'utf8'));
   });
 
+  it('a re-snapshot that vouches for unchanged files leaves their pack as old as it was (a collection can still compact it)', async () => {
+    const home = new MoatHome(join(dir, 'home'));
+    await fill(10);
+    await new Promise((res) => setTimeout(res, 150)); // past the racy-timestamp window
+    await snapshotWorkspace(home, ws, settings);
+    const store = objectStore(home);
+    const [pack] = await packs(store);
+    await utimes(join(store.packsDir, `${pack}.pack`), new Date(0), new Date(0));
+    await writeFile(join(ws, 'new'), 'one more\n');
+    const again = await snapshotWorkspace(home, ws, settings);
+    expect(again.read).toBe(1);
+    expect((await stat(join(store.packsDir, `${pack}.pack`))).mtimeMs).toBe(0);
+  });
+
   it("the process's pack set reads an index once: a later store of the same process does not read it again", async () => {
     await fill(5);
     await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
