@@ -57,8 +57,6 @@ export class ObjectStore {
   private readonly unusable = new Set<string>();
   /** Loose objects this store relied on instead of storing their content again. */
   private readonly reliedLoose = new Set<string>();
-  /** Packs holding contents the stat cache vouched for (holdsSync): checked again by lostSince, not made young. */
-  private readonly vouchedPacks = new Set<string>();
   /** Fan-out folders this store created (empty then): the names written into them since. */
   private readonly fresh = new Map<string, Set<string>>();
   private readonly tmpPrefix = `${FANOUT_TMP}${process.pid}.${randomBytes(4).toString('hex')}.`;
@@ -131,7 +129,7 @@ export class ObjectStore {
         continue;
       }
       if (data.length !== at.length || sha256(data) !== hash)
-        throw damaged(hash, `Remove ${join(this.packsDir, at.pack)}.pack and .idx; it cannot be restored from.`);
+        throw damaged(hash, `Remove ${join(this.packsDir, at.pack)}.pack and .idx, and ${this.reReadHint()}.`);
       return data;
     }
     return undefined;
@@ -164,31 +162,12 @@ export class ObjectStore {
   }
 
   /**
-   * Whether the store holds `hash`, for a file the stat cache vouches for (its hash from the previous
-   * manifest). Not made young: the previous manifest names it, and a collection keeps what each workspace's
-   * last snapshot names (so a workspace snapshotted often does not keep its packs young for ever, out of
-   * reach of a collection); checked again before the manifest is written (lostSince).
-   */
-  holdsSync(hash: string): boolean {
-    if (this.writer?.entries.has(hash)) return true;
-    this.loadPacks();
-    const at = this.packs.get(hash);
-    if (at) {
-      this.vouchedPacks.add(at.pack);
-      return true;
-    }
-    if (!existsSync(this.path(hash))) return false;
-    this.reliedLoose.add(hash);
-    return true;
-  }
-
-  /**
    * What this store relied on and is no longer there (a pack or a loose object removed by hand, or the store
    * removed whole, during the walk): a manifest written now would name contents no store holds. A collection
    * never removes them (they were made young); undefined when all is there.
    */
   lostSince(): string | undefined {
-    for (const pack of new Set([...this.young, ...this.vouchedPacks])) if (!existsSync(join(this.packsDir, `${pack}.pack`))) return `pack ${pack}`;
+    for (const pack of this.young) if (!existsSync(join(this.packsDir, `${pack}.pack`))) return `pack ${pack}`;
     for (const hash of this.reliedLoose) if (!existsSync(this.path(hash))) return `object ${hash.slice(0, 12)}`;
     return undefined;
   }
@@ -217,6 +196,15 @@ export class ObjectStore {
     }
     this.young.add(pack);
     return true;
+  }
+
+  /**
+   * After a damaged object is removed by hand, the next snapshot of a workspace would still vouch for the
+   * unchanged files it held (their hashes from the last manifest): removing the workspaces' pointers makes
+   * it read every file again.
+   */
+  private reReadHint(): string {
+    return `${join(this.root, 'workspaces')} (the next snapshot of each workspace then reads every file again)`;
   }
 
   path(hash: string): string {
@@ -441,7 +429,7 @@ export class ObjectStore {
     if (!data) {
       throw missing(hash);
     }
-    if (sha256(data) !== hash) throw damaged(hash, `Remove ${this.path(hash)}; it cannot be restored from.`);
+    if (sha256(data) !== hash) throw damaged(hash, `Remove ${this.path(hash)}, and ${this.reReadHint()}.`);
     return data;
   }
 
@@ -470,7 +458,7 @@ export class ObjectStore {
     } finally {
       await src.close();
     }
-    if (h.digest('hex') !== hash) throw damaged(hash, `Remove ${this.path(hash)}; it cannot be restored from.`);
+    if (h.digest('hex') !== hash) throw damaged(hash, `Remove ${this.path(hash)}, and ${this.reReadHint()}.`);
     return size;
   }
 }

@@ -223,16 +223,7 @@ class Walk {
         // The stat cache: only a regular file now (lstat above, no link followed) that was one with the same
         // inode, ctime, size, mtime and mode, and not changed around the previous walk, is the recorded entry
         // (its hash kept, or why it has none).
-        // Its content must still be in the store (a pack removed by hand, say): else the file is read again.
-        if (
-          p?.type === 'file' &&
-          p.key === key &&
-          p.size === st.size &&
-          p.mtime === st.mtimeMs &&
-          p.mode === mode &&
-          st.ctimeMs < this.trustBefore &&
-          (p.hash === undefined || this.o.store.holdsSync(p.hash))
-        ) {
+        if (p?.type === 'file' && p.key === key && p.size === st.size && p.mtime === st.mtimeMs && p.mode === mode && st.ctimeMs < this.trustBefore) {
           this.entries.push(p);
           continue;
         }
