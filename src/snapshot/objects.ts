@@ -75,7 +75,9 @@ export class ObjectStore {
     if (!w) return undefined;
     this.writer = undefined;
     const pack = w.seal();
-    if (pack) this.packs.add(pack, w.entries);
+    // Its copies are the ones found from now on: a content stored again because its other pack could not be
+    // relied on (not this user's to make young) is then not stored a third time by the next walk.
+    if (pack) this.packs.add(pack, w.entries, true);
     return pack;
   }
 

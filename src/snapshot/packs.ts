@@ -131,10 +131,11 @@ export class PackSet {
     return added;
   }
 
-  add(pack: string, entries: ReadonlyMap<string, { offset: number; length: number }>): void {
+  /** `prefer`: this pack's copies are the ones looked up (a pack just sealed: another copy may be unusable). */
+  add(pack: string, entries: ReadonlyMap<string, { offset: number; length: number }>, prefer = false): void {
     let needs = 0;
     for (const [hash, e] of entries) {
-      if (!this.where.has(hash)) this.where.set(hash, { pack, ...e });
+      if (prefer || !this.where.has(hash)) this.where.set(hash, { pack, ...e });
       needs = Math.max(needs, e.offset + e.length);
     }
     this.seen.set(pack, needs);
