@@ -6,4 +6,6 @@
 import { MoatHome } from '../home/paths.js';
 import { runDaemon } from './server.js';
 
-await runDaemon(MoatHome.fromEnv(process.env), { idleMs: Number(process.env.MOAT_DAEMON_IDLE_MS ?? 60_000) });
+// Ten minutes without live runs: a run started within them finds the daemon up (starting one adds ~0.5 s to
+// a run here) and its gateway's code warm; an idle daemon holds ~90 MB.
+await runDaemon(MoatHome.fromEnv(process.env), { idleMs: Number(process.env.MOAT_DAEMON_IDLE_MS ?? 600_000) });
