@@ -1,15 +1,13 @@
 /**
  * Collecting packs: a pack (older than the grace time) whose objects no live manifest names is removed
- * (index first, so no reader is pointed at a missing pack for long). A live object that another pack which
- * stays holds too counts as unreferenced (duplicates go: two snapshots, or a walk and its helper, that
- * stored a content at once). A pack that holds some live objects is rewritten once at least half its bytes
- * or half its entries are unreferenced (before that its dead objects stay, counted as left: a prune that
- * drops one old snapshot does not copy every mostly-live pack of the home again; destroy and clean compact,
- * rewriting every such pack), with only the live objects (checked against their hashes: a damaged copy is
- * not carried over), the new pack and index in place before the old index and pack go (a reader that loses
- * the old pack finds the new one: objects.ts). Temp files of packs being written, packs without an index and
- * indexes without a pack are removed once old enough; an index that cannot be read is left alone with its
- * pack.
+ * (index first, so no reader is pointed at a missing pack for long); one that holds some live objects is
+ * rewritten once at least half its bytes or half its entries are unreferenced (before that its dead objects
+ * stay, counted as left: a prune that drops one old snapshot does not copy every mostly-live pack of the
+ * home again; destroy and clean compact, rewriting every such pack), with
+ * only the live objects (checked against their hashes: a damaged copy is not carried over), the new
+ * pack and index in place before the old index and pack go (a reader that loses the old pack finds the
+ * new one: objects.ts). Temp files of packs being written, packs without an index and indexes without a
+ * pack are removed once old enough; an index that cannot be read is left alone with its pack.
  */
 import { createHash } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';
@@ -38,16 +36,6 @@ export async function collectPacks(dir: string, live: ReadonlySet<string>, befor
     const st = await stat(join(dir, f)).catch(() => undefined);
     return st !== undefined && st.mtimeMs <= before;
   };
-  // Live contents a pack that stays already holds: another pack's copy of one is a duplicate (two snapshots,
-  // or the walk and its helper, stored it at once; a walk relied on a pack while a collection rewrote it),
-  // counted as unreferenced there. Young packs stay whatever they hold, so theirs count first.
-  const held = new Set<string>();
-  for (const f of names) {
-    const pack = f.endsWith('.idx') ? f.slice(0, -4) : '';
-    if (!PACK_RE.test(pack) || ((await old(`${pack}.pack`)) && (await old(f)))) continue;
-    const entries = readIndex(dir, pack);
-    if (entries && entries !== 'no-pack') for (const h of entries.keys()) if (live.has(h)) held.add(h);
-  }
   for (const f of names) {
     if (f.startsWith(PACK_TMP)) {
       if (!dryRun && (await old(f))) await rm(join(dir, f), { force: true });
@@ -67,11 +55,8 @@ export async function collectPacks(dir: string, live: ReadonlySet<string>, befor
     const entries = readIndex(dir, pack);
     if (entries === 'no-pack') continue;
     if (!entries) continue; // unreadable: what it holds is unknown, so nothing of it goes
-    const kept = new Map([...entries].filter(([h]) => live.has(h) && !held.has(h)));
-    if (kept.size === entries.size) {
-      for (const h of kept.keys()) held.add(h);
-      continue;
-    }
+    const kept = new Map([...entries].filter(([h]) => live.has(h)));
+    if (kept.size === entries.size) continue;
     let dead = 0;
     let deadBytes = 0;
     let allBytes = 0;
@@ -85,25 +70,18 @@ export async function collectPacks(dir: string, live: ReadonlySet<string>, befor
     if (!compact && kept.size > 0 && deadBytes < allBytes * REWRITE_DEAD_SHARE && dead < entries.size * REWRITE_DEAD_SHARE) {
       out.left.objects += dead;
       out.left.bytes += deadBytes;
-      for (const h of kept.keys()) held.add(h);
       continue;
     }
     out.objects += dead;
     out.bytes += deadBytes;
-    if (dryRun) {
-      for (const h of kept.keys()) held.add(h);
-      continue;
-    }
+    if (dryRun) continue;
     if (kept.size > 0) {
       const reader = new PackSet(dir);
       const w = new PackWriter(dir);
       try {
         for (const [h, e] of kept) {
           const data = reader.read({ pack, ...e });
-          if (data && data.length === e.length && createHash('sha256').update(data).digest('hex') === h) {
-            w.append(h, data);
-            held.add(h); // only a copy checked whole stands for the others
-          }
+          if (data && data.length === e.length && createHash('sha256').update(data).digest('hex') === h) w.append(h, data);
         }
         w.seal();
       } catch (err) {

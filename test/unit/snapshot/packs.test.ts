@@ -6,7 +6,7 @@ import { MoatHome } from '../../../src/home/paths.js';
 import { collectGarbage } from '../../../src/snapshot/gc.js';
 import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
 import { ObjectStore, sha256 } from '../../../src/snapshot/objects.js';
-import { PACK_MAX_OBJECT, PackSet, PackWriter, decodeIndex, encodeIndex, readIndex } from '../../../src/snapshot/packs.js';
+import { PACK_MAX_OBJECT, PackSet, decodeIndex, encodeIndex, readIndex } from '../../../src/snapshot/packs.js';
 import { applyRestore, planRestore } from '../../../src/snapshot/restore.js';
 import { addRecord, objectStore, recordOf, snapshotWorkspace } from '../../../src/snapshot/service.js';
 import { takeSnapshot } from '../../../src/snapshot/take.js';
@@ -269,23 +269,6 @@ describe('pack store', () => {
     expect(set.get('a'.repeat(64))?.pack).toBe('pack-old'); // first seen, as indexes are read
     set.add('pack-new', e, true);
     expect(set.get('a'.repeat(64))?.pack).toBe('pack-new');
-  });
-
-  it('a live content held by two packs (stored twice at once) is kept once by a collection', async () => {
-    const home = new MoatHome(join(dir, 'home'));
-    await fill(20);
-    await snapshotWorkspace(home, ws, settings);
-    const store = objectStore(home);
-    // Another writer stored the same contents meanwhile, in a pack of its own.
-    const twin = new PackWriter(store.packsDir);
-    for (let i = 0; i < 20; i++) twin.append(sha256(`content ${i}\n`), Buffer.from(`content ${i}\n`));
-    twin.seal();
-    expect(await packs(store)).toHaveLength(2);
-    for (const f of await readdir(store.packsDir)) await utimes(join(store.packsDir, f), new Date(0), new Date(0));
-    const gc = await collectGarbage(home, { graceMs: -1000 });
-    expect(gc.objects).toBe(20);
-    expect(await packs(objectStore(home))).toHaveLength(1);
-    for (let i = 0; i < 20; i++) expect((await objectStore(home).read(sha256(`content ${i}\n`))).toString()).toBe(`content ${i}\n`);
   });
 
   it('attack: a post-run snapshot over many folders with a .gitignore writes one pack (reading rules never seals the pack)', async () => {
