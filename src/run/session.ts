@@ -126,14 +126,18 @@ export async function runAttached(opts: {
     io.stdin.on('data', onKeys);
     term.onResize(resize);
     await opts.start?.();
+    let settle: NodeJS.Timeout | undefined;
     if (opts.redraw) {
       // A program only repaints when its size changes: one row less, a moment for it to notice, then back.
       const { rows, cols } = term.size();
       await runtime.resize(containerId, rows > 1 ? rows - 1 : rows + 1, cols).catch(() => undefined);
       await sleep(150);
+      // The size once more a little later: a busy engine can lose or reorder the nudge's two calls, which left
+      // the program one row short; a size that is already right changes nothing (no signal).
+      settle = setTimeout(resize, 500);
     }
     resize();
-    const end = await Promise.race([exited.then(ended), detached]);
+    const end = await Promise.race([exited.then(ended), detached]).finally(() => clearTimeout(settle));
     if (end.kind === 'exited') await Promise.race([outputDone, sleep(1000)]);
     return end;
   } finally {

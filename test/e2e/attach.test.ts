@@ -95,8 +95,10 @@ describe('attach and detach (tmux)', () => {
 
   it('a full-screen program repaints when a terminal of the same size attaches again', async () => {
     const cwd = await workspace('redraw');
-    // A stand-in for a TUI: it repaints (prints its size) on every SIGWINCH, as full-screen programs do.
-    const tui = 'trap \'echo "REDRAW $(stty size)"\' WINCH; echo READY; while :; do sleep 0.1; done';
+    // A stand-in for a TUI: it repaints (prints its size) on every SIGWINCH, as full-screen programs do, and
+    // says its size twice a second (bash may run its trap once for two signals close together: the size it
+    // ends at is read apart from the signals).
+    const tui = 'trap \'echo "REDRAW $(stty size)"\' WINCH; echo READY; while :; do sleep 0.5; echo "SIZE $(stty size)"; done';
     await tmux.newSession('first', moatLine(cwd, ['run', '-i', '-n', 'tui-run', '--', 'bash', '-c', tui]), 100, 30);
     await tmux.waitForText('first', /^READY\s*$/m, 30_000);
     await sleep(500);
@@ -106,7 +108,8 @@ describe('attach and detach (tmux)', () => {
 
     // Same size as before: the size alone would not change, so no signal would reach the program.
     await tmux.newSession('again', moatLine(cwd, ['attach', 'tui-run']), 100, 30);
-    const pane = await tmux.waitForText('again', /^REDRAW 30 100\s*$/m);
+    // A signal reached it (the size changed and back), and it ends at the terminal's size.
+    const pane = await tmux.waitForText('again', /^REDRAW \d+ 100\s*$[^]*^SIZE 30 100\s*$/m);
     expect(paneLines(pane)[0]).toBe('Attached to tui-run. Ctrl-/ d detaches, Ctrl-/ k stops the run.');
     await tmux.sendHex('again', '1f');
     await tmux.sendLiteral('again', 'k');
