@@ -140,7 +140,7 @@ export class ObjectStore {
   /**
    * Whether the walk need not store `hash`: in the pack being written, a pack, or a loose object. Made young
    * (a collection spares it) and remembered, so the walk can check it is still there before its manifest
-   * is written (lostSince()).
+   * is written (checkRelied()).
    */
   private knownSync(hash: string): boolean {
     if (this.writer?.entries.has(hash)) return true;
@@ -154,9 +154,16 @@ export class ObjectStore {
         this.looseDirs = new Set();
       }
     }
-    const d = hash.slice(0, 2);
-    if (!this.looseDirs.has(d)) return false;
-    const known = this.fresh.get(d);
+    if (!this.looseDirs.has(hash.slice(0, 2))) return false;
+    return this.looseHeld(hash);
+  }
+
+  /**
+   * Whether the loose object `hash` is there: from memory for a fan-out folder this store created, else it is
+   * made young (a collection spares it; see keepYoung) and remembered as relied on (checkRelied).
+   */
+  private looseHeld(hash: string): boolean {
+    const known = this.fresh.get(hash.slice(0, 2));
     if (known) return known.has(hash);
     if (!this.touch(hash)) return false;
     this.reliedLoose.add(hash);
@@ -164,11 +171,20 @@ export class ObjectStore {
   }
 
   /**
-   * What this store relied on and is no longer there (a pack or a loose object removed by hand, or the store
-   * removed whole, during the walk): a manifest written now would name contents no store holds. A collection
-   * never removes them (they were made young); undefined when all is there.
+   * Throws when something this store relied on instead of storing it again is no longer there (a pack or a
+   * loose object removed by hand, or the store removed whole, during the walk): a manifest written now would
+   * name contents no store holds. A collection never removes them (they were made young).
    */
-  lostSince(): string | undefined {
+  checkRelied(): void {
+    const lost = this.lostRelied();
+    if (lost)
+      throw new MoatError(`The snapshot store changed while the snapshot was taken (${lost}, which it relies on, was removed).`, {
+        code: 'E_REFUSED',
+        hint: 'Take the snapshot again (moat snapshot); do not remove files under ~/.moat/snapshots by hand.',
+      });
+  }
+
+  private lostRelied(): string | undefined {
     for (const pack of this.young) if (!existsSync(join(this.packsDir, `${pack}.pack`))) return `pack ${pack}`;
     for (const hash of this.reliedLoose) if (!existsSync(this.path(hash))) return `object ${hash.slice(0, 12)}`;
     return undefined;
@@ -188,12 +204,9 @@ export class ObjectStore {
     } catch (err) {
       // Not relied on: the walk stores what it holds again (a pack another user owns, a read-only store).
       this.unusable.add(pack);
-      // Gone since the set was checked (collected, or the store removed): the set is read again, once for
-      // this pack, so the walk still finds what the other packs hold.
-      if (errnoCode(err) === 'ENOENT') {
-        this.packs.forget();
-        this.packs.refresh(true);
-      }
+      // Gone since the set was checked (collected, or the store removed): the set is checked again, once for
+      // this pack (it forgets what a missing pack held), so the walk still finds what the other packs hold.
+      if (errnoCode(err) === 'ENOENT') this.packs.refresh(true);
       return false;
     }
     this.young.add(pack);
@@ -266,11 +279,7 @@ export class ObjectStore {
   /** Whether the store holds `hash`: from memory for a fan-out folder this store created, else one lstat. */
   private hasSync(hash: string): boolean {
     this.dirForSync(hash);
-    const known = this.fresh.get(hash.slice(0, 2));
-    if (known) return known.has(hash);
-    if (!this.touch(hash)) return false; // made young: see keepYoung
-    this.reliedLoose.add(hash);
-    return true;
+    return this.looseHeld(hash);
   }
 
   private tmpNameSync(): string {

@@ -44,9 +44,8 @@ async function run(): Promise<void> {
     post({ kind: 'ended', pack: null });
     return;
   }
-  // What it relied on instead of storing again is still there (see ObjectStore.lostSince): else the snapshot fails.
-  const lost = store.lostSince();
-  if (lost) throw new Error(`the snapshot store changed while the snapshot was taken (${lost}, which it relies on, was removed)`);
+  // What it relied on instead of storing again is still there (else it fails, and the snapshot with it).
+  store.checkRelied();
   post({ kind: 'ended', pack: store.flush() ?? null });
 }
 

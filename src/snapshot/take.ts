@@ -282,14 +282,9 @@ export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
     // The walk's new objects sealed into their pack before any manifest names them (also when it failed).
     o.store.flush();
   }
-  // Something it relied on instead of storing again was removed meanwhile (by hand: a collection spares
-  // what a walk made young): its manifest would name contents no store holds.
-  const lost = o.store.lostSince();
-  if (lost)
-    throw new MoatError(`The snapshot store changed while the snapshot was taken (${lost}, which it relies on, was removed).`, {
-      code: 'E_REFUSED',
-      hint: 'Take the snapshot again (moat snapshot); do not remove files under ~/.moat/snapshots by hand.',
-    });
+  // Nothing it relied on instead of storing again was removed meanwhile (else its manifest would name
+  // contents no store holds).
+  o.store.checkRelied();
   w.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const manifest: Manifest = {
     version: 1,
