@@ -39,6 +39,24 @@ async function snapshotOnRun(home: MoatHome): Promise<string> {
   return runId;
 }
 
+/**
+ * A walk's rules hook (no rules) that runs `action` once, when the walk reaches folder `at`: something done to
+ * the store in the middle of a walk. `ran` says whether it did.
+ */
+function midWalk(at: string, action: () => Promise<unknown>): { ignoreFrom: (d: string) => Promise<undefined>; ran: () => boolean } {
+  let ran = false;
+  return {
+    ignoreFrom: async (d) => {
+      if (d === at && !ran) {
+        ran = true;
+        await action();
+      }
+      return undefined;
+    },
+    ran: () => ran,
+  };
+}
+
 async function fill(n: number, tag = ''): Promise<void> {
   for (let i = 0; i < n; i++) await writeFile(join(ws, `f${i}`), `content ${tag}${i}\n`);
 }
@@ -341,21 +359,12 @@ describe('pack store', () => {
     await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
     const [pack] = await packs(new ObjectStore(root));
     await writeFile(join(ws, 'new'), 'a content no pack holds\n'); // looked up before the folders: the set is checked then
-    let removed = false;
-    const r = await takeSnapshot({
-      workspace: ws,
-      store: new ObjectStore(root),
-      limits: DEFAULT_LIMITS,
-      ignoreFrom: async (d) => {
-        if (d === 'a' && !removed) {
-          removed = true;
-          await rm(join(root, 'packs', `${pack}.idx`));
-          await rm(join(root, 'packs', `${pack}.pack`));
-        }
-        return undefined;
-      },
+    const removal = midWalk('a', async () => {
+      await rm(join(root, 'packs', `${pack}.idx`));
+      await rm(join(root, 'packs', `${pack}.pack`));
     });
-    expect(removed).toBe(true);
+    const r = await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS, ignoreFrom: removal.ignoreFrom });
+    expect(removal.ran()).toBe(true);
     expect(r.added).toBeGreaterThan(0);
     for (let i = 0; i < 10; i++) expect((await new ObjectStore(root).read(sha256(`content ${i}\n`))).toString()).toBe(`content ${i}\n`);
   });
@@ -365,22 +374,11 @@ describe('pack store', () => {
     await writeFile(join(ws, 'b', 'f'), 'shared content\n');
     await takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS });
     await writeFile(join(ws, 'd', 'g'), 'shared content\n'); // the same content, met after the removal
-    let removed = false;
-    await expect(
-      takeSnapshot({
-        workspace: ws,
-        store: new ObjectStore(root),
-        limits: DEFAULT_LIMITS,
-        ignoreFrom: async (d) => {
-          if (d === 'c' && !removed) {
-            removed = true;
-            await rm(root, { recursive: true, force: true });
-          }
-          return undefined;
-        },
-      }),
-    ).rejects.toThrow(/snapshot store changed/);
-    expect(removed).toBe(true);
+    const removal = midWalk('c', () => rm(root, { recursive: true, force: true }));
+    await expect(takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS, ignoreFrom: removal.ignoreFrom })).rejects.toThrow(
+      /snapshot store changed/,
+    );
+    expect(removal.ran()).toBe(true);
   });
 
   it('one pack gone before a walk reached it: its contents are stored again, the other packs still spare storing theirs', async () => {
@@ -395,10 +393,7 @@ describe('pack store', () => {
       workspace: ws,
       store: new ObjectStore(root),
       limits: DEFAULT_LIMITS,
-      ignoreFrom: async (d) => {
-        if (d === 'x') await rm(join(root, 'packs', `${packA}.pack`));
-        return undefined;
-      },
+      ignoreFrom: midWalk('x', () => rm(join(root, 'packs', `${packA}.pack`))).ignoreFrom,
     });
     const xBytes = Array.from({ length: 5 }, (_, i) => `x content ${i}\n`.length).reduce((a, b) => a + b, 0);
     expect(r.added).toBe(xBytes + 'new\n'.length); // x stored again; y's contents not
@@ -453,20 +448,9 @@ describe('pack store', () => {
     for (const f of await readdir(store.packsDir)) await utimes(join(store.packsDir, f), new Date(0), new Date(0));
     // A checkout brings the old contents back; a collection runs while the next walk is under way.
     for (let i = 0; i < 10; i++) await writeFile(join(ws, 'a', `f${i}`), old(i));
-    let collected = false;
-    const r = await takeSnapshot({
-      workspace: ws,
-      store: objectStore(home),
-      limits: DEFAULT_LIMITS,
-      ignoreFrom: async (d) => {
-        if (d === 'z' && !collected) {
-          collected = true;
-          await collectGarbage(home);
-        }
-        return undefined;
-      },
-    });
-    expect(collected).toBe(true);
+    const collection = midWalk('z', () => collectGarbage(home));
+    const r = await takeSnapshot({ workspace: ws, store: objectStore(home), limits: DEFAULT_LIMITS, ignoreFrom: collection.ignoreFrom });
+    expect(collection.ran()).toBe(true);
     expect(r.added).toBe(0); // the walk stored nothing: it relied on the old pack
     for (let i = 0; i < 10; i++) expect((await objectStore(home).read(sha256(old(i)))).toString()).toBe(old(i));
   });
