@@ -21,9 +21,14 @@ const accessToken = (expSeconds: number): string =>
   jwt({ exp: expSeconds, 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT, chatgpt_plan_type: 'pro' }, jti: randomBytes(12).toString('hex') });
 const ID = jwt({ exp: Math.floor(Date.now() / 1000) + 3600, email: 'dev@example.test', 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT } });
 const REFRESH_1 = `rt_${randomBytes(24).toString('hex')}`;
-/** The daemon refreshes within this window before expiry (test-only knob); the sign-in expires 45 s after granting. */
+/**
+ * The daemon refreshes within this window before expiry (test-only knob); the sign-in expires 75 s after
+ * granting. Its timer fires 24 s before expiry (51 s after granting), and a gateway that starts more than
+ * 45 s after granting refreshes at once, before the turn's first request: the run has 45 s to start, which
+ * a loaded CI machine needs (with 45 s of life, a start slower than 15 s failed the first-request check).
+ */
 const WINDOW_MS = 30_000;
-const LIFETIME_S = 45;
+const LIFETIME_S = 75;
 
 let home: string;
 let ws: string;
@@ -78,7 +83,7 @@ afterAll(async () => {
 
 describe('moat codex on a ChatGPT sign-in', () => {
   it('completes a turn whose token is refreshed by the host mid-turn; the container never holds a real token', async () => {
-    // Granted just now, expiring in 45 s: the CLI does not refresh, the daemon refreshes 24 s before expiry.
+    // Granted just now, expiring in 75 s: the CLI does not refresh, the daemon refreshes 24 s before expiry.
     access1 = accessToken(Math.floor(Date.now() / 1000) + LIFETIME_S);
     await mkdir(join(hostHome, '.codex'), { recursive: true });
     await writeFile(
