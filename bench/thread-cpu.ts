@@ -9,8 +9,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 export interface ThreadCpu {
   /** The calling thread's CPU (ms). */
   self: number;
-  /** The busiest other thread that started during the call (the snapshot's helper), or 0. */
-  helper: number;
+  /** The two busiest other threads that started during the call (the snapshot's helper and second walker), busiest first (0 when absent). */
+  workers: [number, number];
   /** Every other thread together (V8's platform threads, libuv's pool). */
   rest: number;
   /** The whole process (process.cpuUsage), wall time. */
@@ -63,7 +63,11 @@ export async function byThread(f: () => Promise<unknown>): Promise<ThreadCpu | u
   const self = String(process.pid);
   const spent = [...last].map(([tid, t]) => ({ tid, ms: (t - (before.get(tid) ?? 0)) * 10, fresh: !before.has(tid) }));
   const mine = spent.find((x) => x.tid === self)?.ms ?? 0;
-  const helper = Math.max(0, ...spent.filter((x) => x.fresh).map((x) => x.ms));
-  const rest = spent.filter((x) => x.tid !== self).reduce((n, x) => n + x.ms, 0) - helper;
-  return { self: mine, helper, rest, process: Math.round((u.user + u.system) / 1000), wall: Math.round(wall) };
+  const fresh = spent
+    .filter((x) => x.fresh)
+    .map((x) => x.ms)
+    .sort((a, b) => b - a);
+  const workers: [number, number] = [fresh[0] ?? 0, fresh[1] ?? 0];
+  const rest = spent.filter((x) => x.tid !== self).reduce((n, x) => n + x.ms, 0) - workers[0] - workers[1];
+  return { self: mine, workers, rest, process: Math.round((u.user + u.system) / 1000), wall: Math.round(wall) };
 }
