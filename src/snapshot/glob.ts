@@ -31,19 +31,10 @@ export interface Glob {
 export const MATCH_STEPS = 200_000_000;
 
 export class MatchBudget {
-  /** `refill`: more steps when these are spent (a walk split over threads shares one pool; 0 when it is dry). */
-  constructor(
-    public left = MATCH_STEPS,
-    private readonly refill?: () => number,
-  ) {}
+  constructor(public left = MATCH_STEPS) {}
 
   spend(n: number): void {
     this.left -= n;
-    while (this.left < 0 && this.refill) {
-      const more = this.refill();
-      if (more <= 0) break;
-      this.left += more;
-    }
     if (this.left < 0) {
       throw new MoatError("The workspace's ignore rules (.gitignore files and snapshots.exclude) take too long to match, so no snapshot was taken.", {
         code: 'E_REFUSED',

@@ -19,8 +19,6 @@ interface Rule {
 export interface IgnoreFile {
   base: string;
   rules: Rule[];
-  /** The file's text (what another walking thread parses again: co-walk.ts). */
-  text?: string;
 }
 
 /** At most this many lines of one ignore file are read (a hostile file cannot cost unbounded time). */
@@ -54,7 +52,7 @@ export function parseIgnoreFile(base: string, text: string): IgnoreFile {
     const r = parseRule(line);
     if (r) rules.push(r);
   }
-  return { base, rules, text };
+  return { base, rules };
 }
 
 /** The verdict of one file for `rel` (a path from the workspace root): true/false, or undefined (no line matched). */

@@ -13,10 +13,11 @@
  * A helper that cannot start (its file missing) leaves the walk to store everything itself.
  */
 import { closeSync } from 'node:fs';
-import type { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { SystemLikeError } from '../errors.js';
 import { ABORT, CLOSED, newQueue, pop, push, signal, type FromHelper, type HelperData } from './helper-protocol.js';
-import { snapshotWorker } from './worker-entry.js';
 
 /** A file smaller than this is stored by the walk itself (queueing it costs about what storing it does). */
 const MIN_SIZE = 64 << 10;
@@ -136,9 +137,15 @@ export class StoreHelper {
   }
 
   private start(): void {
+    // Compiled (dist/, bundled or not: the bundle keeps each module's URL) the helper is a .js beside this
+    // module; from the sources (tests, benchmarks), the .ts through tsx.
     const data: HelperData = { root: this.root, limit: this.limit, scratch: this.scratch, shared: this.q.buffer as SharedArrayBuffer };
     if (this.o.failAfter !== undefined) data.failAfter = this.o.failAfter;
-    const w = snapshotWorker('store-worker', data, this.o.entry);
+    const w = this.o.entry
+      ? new Worker(this.o.entry, { workerData: data })
+      : import.meta.url.endsWith('.ts')
+        ? fromSources(data)
+        : new Worker(new URL('./store-worker.js', import.meta.url), { workerData: data });
     this.worker = w;
     let ready = false;
     let ended = false;
@@ -171,4 +178,17 @@ export class StoreHelper {
     w.on('error', gone);
     w.on('exit', () => gone(new Error('the snapshot helper thread stopped')));
   }
+}
+
+/** The helper from the TypeScript sources (tests, benchmarks): tsx registered in its thread first. */
+function fromSources(data: HelperData): Worker {
+  // (require.resolve finds its CommonJS build; the ES module build is beside it.)
+  const tsx = pathToFileURL(
+    createRequire(import.meta.url)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href;
+  const entry = new URL('./store-worker.ts', import.meta.url).href;
+  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(code, { eval: true, workerData: data });
 }

@@ -1,20 +1,11 @@
 /** Snapshots as the rest of moat uses them: take one of a workspace, record it on a run, read them back. */
 import { relative, isAbsolute } from 'node:path';
 import type { MoatHome } from '../home/paths.js';
-import type { CoWalkOptions } from './co-walk.js';
 import type { SnapshotSettings } from './limits.js';
 import { byPath, childrenByDir, readManifest, totals, type Entry, type Manifest } from './manifest.js';
 import { ObjectStore } from './objects.js';
 import { lastManifest, newSnapshotId, setLastManifest, snapshotsRoot, updateRunSnapshots, type SnapshotKind, type SnapshotRecord } from './refs.js';
 import { MAX_IGNORE_FILE, takeSnapshot, type TakeResult } from './take.js';
-
-/**
- * Test only (MOAT_TESTING=1, MOAT_TEST_COWALK=1): the second walker starts with the walk and is ready
- * before it begins, whatever the workspace's size (so an end-to-end test sees it walk from dist/).
- */
-function testCoWalk(env: NodeJS.ProcessEnv): CoWalkOptions | undefined {
-  return env.MOAT_TESTING === '1' && env.MOAT_TEST_COWALK === '1' ? { startFiles: 0, awaitReady: true } : undefined;
-}
 
 export function objectStore(home: MoatHome): ObjectStore {
   return new ObjectStore(snapshotsRoot(home));
@@ -82,8 +73,8 @@ export class ManifestCache {
   }
 }
 
-/** The .gitignore files a manifest holds, by folder: their objects' hashes. */
-function rulesOf(manifest: Manifest): Map<string, string> {
+/** .gitignore texts as a manifest holds them, by folder. */
+async function rulesOf(store: ObjectStore, manifest: Manifest): Promise<(dir: string) => Promise<string | undefined>> {
   const files = new Map<string, string>();
   for (const e of manifest.entries) {
     if (e.type !== 'file' || !e.hash || !(e.path === '.gitignore' || e.path.endsWith('/.gitignore'))) continue;
@@ -92,7 +83,10 @@ function rulesOf(manifest: Manifest): Map<string, string> {
     if (e.size > MAX_IGNORE_FILE) continue;
     files.set(e.path === '.gitignore' ? '' : e.path.slice(0, -'/.gitignore'.length), e.hash);
   }
-  return files;
+  return async (dir) => {
+    const hash = files.get(dir);
+    return hash ? (await store.read(hash)).toString('utf8') : undefined;
+  };
 }
 
 export async function snapshotWorkspace(home: MoatHome, workspace: string, settings: SnapshotSettings, o: WorkspaceSnapshotOptions = {}): Promise<TakeResult> {
@@ -102,7 +96,6 @@ export async function snapshotWorkspace(home: MoatHome, workspace: string, setti
   const previous = cached?.manifest ?? (prevHash ? await readManifest(store, prevHash).catch(() => undefined) : undefined);
   const rulesManifest = o.rulesFrom ? (o.rulesFrom === prevHash ? previous : await readManifest(store, o.rulesFrom).catch(() => undefined)) : undefined;
   const inside = relative(workspace, home.root);
-  const coWalk = testCoWalk(process.env);
   const result = await takeSnapshot({
     workspace,
     store,
@@ -116,8 +109,7 @@ export async function snapshotWorkspace(home: MoatHome, workspace: string, setti
           ...(cached ? { previousByPath: cached.byPath, previousChildren: (cached.children ??= childrenByDir(cached.manifest)) } : {}),
         }
       : {}),
-    ...(rulesManifest ? { ignoreFiles: rulesOf(rulesManifest) } : {}),
-    ...(coWalk ? { coWalk } : {}),
+    ...(rulesManifest ? { ignoreFrom: await rulesOf(store, rulesManifest) } : {}),
   });
   if (result.hash !== prevHash) await setLastManifest(home, workspace, result.hash);
   if (o.cache && result.manifest.entries.length > 0) o.cache.set(workspace, result.hash, result.manifest);

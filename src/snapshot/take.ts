@@ -1,23 +1,20 @@
 /**
- * Take a snapshot: walk the workspace (walk.ts: lstat only, links recorded and never followed, .gitignore
- * files and `snapshots.exclude` honoured, only the files the previous snapshot cannot vouch for read),
- * with a second walker on another core once there is much to read (co-walk.ts), store new contents once
- * by hash, and write the manifest once every content it names is sealed in the store.
+ * Take a snapshot: walk the workspace with lstat only (links recorded, never followed; FIFOs, sockets and
+ * devices recorded, never opened), honour .gitignore files (nested too) and `snapshots.exclude`, read only
+ * the files the previous snapshot of the same workspace cannot vouch for (same size, mtime, inode, ctime),
+ * and store new contents once by hash.
  */
-import { CoWalker, type CoWalkOptions } from './co-walk.js';
-import { receivedFolder } from './co-walk-protocol.js';
-import { MATCH_STEPS } from './glob.js';
-import type { IgnoreFile } from './ignore.js';
+import { createHash } from 'node:crypto';
+import { closeSync, readSync, Stats } from 'node:fs';
+import { MoatError } from '../errors.js';
+import { MatchBudget } from './glob.js';
+import { isIgnored, parseIgnoreFile, parseRule, type IgnoreFile } from './ignore.js';
 import type { SnapshotLimits } from './limits.js';
-import { byPath, writeManifest, type Entry, type Listing, type Manifest } from './manifest.js';
+import { MAX_PATH, byPath, childrenByDir, writeManifest, type Entry, type Listing, type Manifest } from './manifest.js';
 import type { ObjectStore } from './objects.js';
 import type { ParallelOptions } from './parallel-store.js';
-import { MAX_IGNORE_FILE, Walk, sameEntry, type ListingFix } from './walk.js';
 import { WalkDir } from './walk-dir.js';
 import { WalkFiles } from './walk-files.js';
-import { WalkShared } from './walk-shared.js';
-
-export { MAX_IGNORE_FILE };
 
 export interface TakeOptions {
   workspace: string;
@@ -40,13 +37,9 @@ export interface TakeOptions {
    * pre-run manifest's, so a run cannot hide what it changed by writing a .gitignore.
    */
   ignoreFrom?: (dir: string) => Promise<string | undefined>;
-  /** The same, as data: folder → the hash of its .gitignore in the store (what a second walker can use too). */
-  ignoreFiles?: Map<string, string>;
   now?: () => Date;
   /** The helper thread that stores larger files (parallel-store.ts); false: the walk stores every file itself. */
   parallel?: false | ParallelOptions;
-  /** The second walker's settings (co-walk.ts); false: one walking thread. */
-  coWalk?: false | CoWalkOptions;
   /** Tests: called with a file's path after lstat saw it, before it is opened. */
   beforeOpen?: (path: string) => void;
 }
@@ -61,154 +54,258 @@ export interface TakeResult {
   added: number;
   /** Files recorded without their content (too large, over the byte budget). */
   unstored: Entry[];
-  /** Folders the second walker was handed (0: it did not walk), and folders it handed back to the walk. */
-  coWalked: number;
-  handedBack: number;
+}
+
+/** A .gitignore larger than this is not read as rules (nor applied from a manifest: service.ts). */
+export const MAX_IGNORE_FILE = 1 << 20;
+const SKIP_KEEP = 100;
+/** Timestamps are coarse (a jiffy or so): a file changed this close to the last walk is read again. */
+const RACY_MS = 100;
+/** Names how listings' rules are hashed (a change of scheme makes every folder listed once again). */
+const RULES_SCHEME = 'moat-listing-rules-1';
+
+/** The rules hash inside folder `rel`, from the hash of the rules above it and its own ignore file's text. */
+function chainRules(above: string, rel: string, text: string): string {
+  return createHash('sha256').update(above).update('\0').update(rel).update('\0').update(text).digest('base64url').slice(0, 22);
 }
 
 /** The walk runs synchronously in slices this long, then lets the event loop turn (other start-up work). */
 const SLICE_MS = 8;
 
-/** The second walker, when this snapshot may have one (its inputs can go to another thread). */
-function coWalkerFor(o: TakeOptions, shared: WalkShared): CoWalker | undefined {
-  if (o.coWalk === false || o.parallel === false || o.ignoreFrom || o.beforeOpen || (o.previous && !o.previousHash)) return undefined;
-  return new CoWalker(
-    shared,
-    {
-      workspace: o.workspace,
-      storeRoot: o.store.root,
-      limits: o.limits,
-      ...(o.exclude ? { exclude: o.exclude } : {}),
-      ...(o.excludeAbs ? { excludeAbs: o.excludeAbs } : {}),
-      ...(o.previous && o.previousHash ? { previousHash: o.previousHash } : {}),
-      ...(o.ignoreFiles ? { ignoreFiles: [...o.ignoreFiles] } : {}),
-    },
-    o.coWalk ?? {},
-  );
+class Walk {
+  readonly entries: Entry[] = [];
+  readonly skipped: Array<{ path: string; why: string }> = [];
+  skippedCount = 0;
+  listed = 0;
+  /** A folder was listed again only because it changed around the previous walk: its result is a new manifest. */
+  untrusted = false;
+  /** The workspace folder's listing state (the manifest's `root`). */
+  readonly root: Listing = { mtime: 0 };
+  /** What decides the names kept under the root (snapshots.exclude, paths left out): part of every listing's rules hash. */
+  readonly rootRules: string;
+  private children: Map<string, string[]> | undefined;
+  readonly prev: Map<string, Entry>;
+  readonly trustBefore: number;
+  readonly excludeRules: IgnoreFile;
+  readonly excludeAbs: Set<string>;
+  /** What matching names against ignore rules may cost this walk (glob.ts). */
+  readonly matching = new MatchBudget();
+  private sliceStart = performance.now();
+  /** Reads, hashes and stores the files the stat cache cannot vouch for. */
+  readonly files: WalkFiles;
+
+  constructor(readonly o: TakeOptions) {
+    this.prev = o.previousByPath ?? byPath(o.previous);
+    // A file changed around the time the previous snapshot read it may have changed again unseen (racy stat).
+    this.trustBefore = (o.previous?.startedAt ?? 0) - RACY_MS;
+    this.excludeRules = { base: '', rules: (o.exclude ?? []).map(parseRule).filter((r) => r !== undefined) };
+    this.excludeAbs = new Set(o.excludeAbs ?? []);
+    this.rootRules = chainRules(RULES_SCHEME, '', JSON.stringify([o.exclude ?? [], [...this.excludeAbs].sort()]));
+    this.files = new WalkFiles(o, this.pause);
+  }
+
+  /** Let the event loop turn when this slice of synchronous work has run long enough. */
+  readonly pause = async (): Promise<void> => {
+    if (performance.now() - this.sliceStart < SLICE_MS) return;
+    await new Promise<void>((r) => setImmediate(r));
+    this.sliceStart = performance.now();
+  };
+
+  skip(path: string, why: string): void {
+    this.skippedCount++;
+    if (this.skipped.length < SKIP_KEEP) this.skipped.push({ path, why });
+  }
+
+  tooMany(): never {
+    throw new MoatError(`The workspace holds more than ${this.o.limits.maxFiles} files and folders, the most a snapshot records.`, {
+      code: 'E_REFUSED',
+      hint: 'Exclude generated folders (snapshots.exclude in moat.yaml, or .gitignore), or raise snapshots.max_files.',
+    });
+  }
+
+  count(): void {
+    if (this.entries.length >= this.o.limits.maxFiles) this.tooMany();
+  }
+
+  async ignoreText(dir: WalkDir, rel: string, present: boolean): Promise<string | undefined> {
+    if (this.o.ignoreFrom) return this.o.ignoreFrom(rel);
+    if (!present) return undefined;
+    const st = dir.lstat('.gitignore');
+    if (!st?.isFile() || st.size > MAX_IGNORE_FILE) return undefined;
+    const fd = dir.openFile('.gitignore', st);
+    if (fd === undefined) return undefined;
+    try {
+      const buf = Buffer.alloc(Math.min(st.size, MAX_IGNORE_FILE));
+      const n = readSync(fd, buf, 0, buf.length, 0);
+      return buf.subarray(0, n).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The names in a folder, read from disk (sorted). */
+  list(dir: WalkDir, prefix: string): string[] {
+    this.listed++;
+    const names = dir.names(
+      this.o.limits.maxFiles,
+      (name) => this.skip(prefix + name, 'name is not UTF-8'), // cannot be named back faithfully: left out, and said so
+      () => this.tooMany(),
+    );
+    return names.sort();
+  }
+
+  /** The names the previous snapshot recorded directly under `rel`. */
+  childrenOf(rel: string): readonly string[] {
+    this.children ??= this.o.previousChildren ?? childrenByDir(this.o.previous);
+    return this.children.get(rel) ?? [];
+  }
+
+  /**
+   * Walk the folder `rel` (`st`: what lstat saw of it before it was opened; `self`: its listing state, set
+   * here for the next walk). Its names are read from disk unless the previous snapshot listed it with the
+   * same inode, ctime and mtime (not changed around that walk) and under the same ignore rules: then its
+   * names are the recorded ones (a name created, removed or renamed in a folder changes its mtime and
+   * ctime; setting the mtime back changes the ctime). Every name is still looked at with lstat through the
+   * folder's descriptor, so a child swapped for a link is seen as the link.
+   */
+  async dir(dir: WalkDir, rel: string, stack: IgnoreFile[], rules: string, depth: number, st: Stats, self: Listing): Promise<void> {
+    const prefix = rel === '' ? '' : `${rel}/`;
+    const skipsBefore = this.skippedCount;
+    const before = this.listingBefore(rel);
+    const key = `${st.ino}:${st.ctimeMs}`;
+    const same = before?.list !== undefined && before.key === key && before.mtime === st.mtimeMs;
+    const trusted = same && st.ctimeMs < this.trustBefore;
+    if (same && !trusted) this.untrusted = true;
+    let names: readonly string[] | undefined = trusted ? undefined : this.list(dir, prefix);
+    const hasIgnoreFile = names ? names.includes('.gitignore') : before?.list?.startsWith('g') === true;
+    const text = await this.ignoreText(dir, rel, hasIgnoreFile);
+    const here = text === undefined ? stack : [...stack, parseIgnoreFile(rel, text)];
+    const rulesHere = text === undefined ? rules : chainRules(rules, rel, text);
+    const list = `${hasIgnoreFile ? 'g' : '-'}${rulesHere}`;
+    const reused = names === undefined && before?.list === list;
+    names ??= reused ? this.childrenOf(rel) : this.list(dir, prefix);
+    const files: Array<{ name: string; entry: Entry; st: Stats }> = [];
+    const subdirs: Array<{ name: string; st: Stats; entry: Entry; at: number }> = [];
+    for (const name of names) {
+      const path = prefix + name;
+      if (path.length > MAX_PATH) {
+        // Longer than a manifest may hold (a run nesting folders to make every later snapshot unreadable).
+        this.skip(path.slice(0, 200) + '…', `path longer than ${MAX_PATH} characters`);
+        continue;
+      }
+      const st = dir.lstatOrError(name);
+      if (!st) continue; // gone since it was listed
+      if (!(st instanceof Stats)) {
+        // Never dropped in silence (and the listing is not reused while a name is left out).
+        this.skip(path, `could not be looked at (${st.code})`);
+        continue;
+      }
+      const isDir = st.isDirectory();
+      // A reused listing holds only names kept under the same rules; one that is now of the other kind
+      // (folder / not) is matched again (rules ending in '/' apply to folders only).
+      if (!reused || (this.prev.get(path)?.type === 'dir') !== isDir) {
+        if (isIgnored(here, path, isDir, this.matching) || isIgnored([this.excludeRules], path, isDir, this.matching)) continue;
+      }
+      if (this.excludeAbs.size > 0 && this.excludeAbs.has(dir.shown(name))) continue;
+      this.count();
+      const mode = st.mode & 0o7777;
+      if (isDir) {
+        const entry: Entry = { path, type: 'dir', mode, size: 0, mtime: st.mtimeMs, key: `${st.ino}:${st.ctimeMs}` };
+        this.entries.push(entry);
+        if (depth + 1 >= this.o.limits.maxDepth) this.skip(path, `deeper than ${this.o.limits.maxDepth} folders`);
+        else subdirs.push({ name, st, entry, at: this.entries.length - 1 });
+      } else if (st.isSymbolicLink()) {
+        const target = dir.readlink(name);
+        if (target !== undefined) this.entries.push({ path, type: 'link', mode, size: st.size, mtime: st.mtimeMs, target });
+      } else if (st.isFile()) {
+        const key = `${st.ino}:${st.ctimeMs}`;
+        const p = this.prev.get(path);
+        // The stat cache: only a regular file now (lstat above, no link followed) that was one with the same
+        // inode, ctime, size, mtime and mode, and not changed around the previous walk, is the recorded entry
+        // (its hash kept, or why it has none).
+        if (p?.type === 'file' && p.key === key && p.size === st.size && p.mtime === st.mtimeMs && p.mode === mode && st.ctimeMs < this.trustBefore) {
+          this.entries.push(p);
+          continue;
+        }
+        const entry: Entry = { path, type: 'file', mode, size: st.size, mtime: st.mtimeMs, key };
+        this.entries.push(entry);
+        files.push({ name, entry, st });
+      } else {
+        this.entries.push({ path, type: 'other', mode, size: 0, mtime: st.mtimeMs });
+      }
+    }
+    // Reusable next time only when no name was left out of it (those are not in the manifest to reuse).
+    if (this.skippedCount === skipsBefore) self.list = list;
+    for (const f of files) await this.files.file(dir, f.name, f.entry, f.st);
+    for (const s of subdirs) {
+      await this.pause();
+      let sub: WalkDir;
+      try {
+        sub = dir.sub(s.name, s.st);
+      } catch {
+        this.skip(prefix + s.name, 'changed while read');
+        continue;
+      }
+      try {
+        await this.dir(sub, prefix + s.name, here, rulesHere, depth + 1, s.st, s.entry);
+      } finally {
+        sub.close();
+      }
+      // Recorded as before (its listing state too): the previous entry stands for it.
+      const p = this.prev.get(s.entry.path);
+      if (p && sameEntry(p, s.entry)) this.entries[s.at] = p;
+    }
+  }
+
+  /** The previous snapshot's listing state of folder `rel` (undefined when it recorded none). */
+  listingBefore(rel: string): Listing | undefined {
+    if (rel === '') return this.o.previous?.root;
+    const e = this.prev.get(rel);
+    return e?.type === 'dir' ? e : undefined;
+  }
 }
 
 export async function takeSnapshot(o: TakeOptions): Promise<TakeResult> {
   const started = Date.now();
-  const shared = WalkShared.create(o.limits.maxBytes, MATCH_STEPS);
-  const co = coWalkerFor(o, shared);
-  let sliceStart = performance.now();
-  /** Let the event loop turn when this slice of synchronous work has run long enough. */
-  const pause = async (): Promise<void> => {
-    co?.check();
-    if (performance.now() - sliceStart < SLICE_MS) return;
-    await new Promise<void>((r) => setImmediate(r));
-    sliceStart = performance.now();
-  };
-  const files = new WalkFiles(o, pause, shared);
-  const ignoreFiles = o.ignoreFiles;
-  const w = new Walk(
-    {
-      workspace: o.workspace,
-      limits: o.limits,
-      ...(o.exclude ? { exclude: o.exclude } : {}),
-      ...(o.excludeAbs ? { excludeAbs: o.excludeAbs } : {}),
-      ...(o.previous ? { previous: o.previous } : {}),
-      previousByPath: o.previousByPath ?? byPath(o.previous),
-      ...(o.previousChildren ? { previousChildren: o.previousChildren } : {}),
-      ...(o.ignoreFrom
-        ? { ignoreFrom: o.ignoreFrom }
-        : ignoreFiles
-          ? {
-              ignoreFrom: async (dir: string) => {
-                const hash = ignoreFiles.get(dir);
-                return hash ? (await o.store.read(hash)).toString('utf8') : undefined;
-              },
-            }
-          : {}),
-    },
-    shared,
-    files,
-    pause,
-  );
-  if (co) {
-    w.handOff = (sub, f) => {
-      if (co.started) return co.offer(sub, f);
-      if (w.toRead >= co.startFiles) co.start();
-      return false;
-    };
-  }
-  const root: Listing = { mtime: 0 };
-  const rootDir = WalkDir.open(o.workspace);
-  const parsed = new Map<string, IgnoreFile[]>();
+  const w = new Walk(o);
+  const root = WalkDir.open(o.workspace);
   let walked = false;
-  let second: Awaited<ReturnType<CoWalker['finish']>>;
   try {
-    root.key = `${rootDir.stat.ino}:${rootDir.stat.ctimeMs}`;
-    root.mtime = rootDir.stat.mtimeMs;
-    if (co?.startFiles === 0) co.start();
-    if (co && o.coWalk && o.coWalk.awaitReady) await co.ready;
-    await w.dir(rootDir, '', [], w.rootRules, 0, rootDir.stat, root);
-    // The folders the second walker handed back walked, it done, its pack sealed.
-    second = await co?.finish((h) => {
-      const { dir, folder } = receivedFolder(h, parsed);
-      return w.handed(dir, folder);
-    });
-    await files.finish(); // the helper's files stored, its pack sealed
+    w.root.key = `${root.stat.ino}:${root.stat.ctimeMs}`;
+    w.root.mtime = root.stat.mtimeMs;
+    await w.dir(root, '', [], w.rootRules, 0, root.stat, w.root);
+    await w.files.finish(); // the helper's files stored, its pack sealed
     walked = true;
   } finally {
-    rootDir.close();
-    if (!walked) {
-      shared.stop();
-      await co?.abort(); // its descriptors closed, its pack dropped
-      await files.abort(); // the helper's pack dropped unsealed
-    }
+    root.close();
+    if (!walked) await w.files.abort(); // its pack dropped unsealed
     // The walk's new objects sealed into their pack before any manifest names them (also when it failed).
     o.store.flush();
   }
   // Nothing it relied on instead of storing again was removed meanwhile (else its manifest would name
   // contents no store holds).
   o.store.checkRelied();
-  const entries = second ? merged(w, second.entries, [...w.fixes, ...second.fixes]) : w.entries;
-  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const skipped = second ? [...w.skipped, ...second.skipped].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)).slice(0, 100) : w.skipped;
-  const read = files.read + (second?.read ?? 0);
+  w.entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const manifest: Manifest = {
     version: 1,
     workspace: o.workspace,
     createdAt: (o.now?.() ?? new Date()).toISOString(),
     startedAt: started,
-    entries,
-    skipped,
-    skippedCount: w.skippedCount + (second?.skippedCount ?? 0),
-    root,
+    entries: w.entries,
+    skipped: w.skipped,
+    skippedCount: w.skippedCount,
+    root: w.root,
   };
-  const listed = w.listed + (second?.listed ?? 0);
-  const coWalked = second?.folders ?? 0;
-  const handedBack = w.fixes.length;
-  const unstored = entries.filter((e) => e.why !== undefined);
+  const unstored = w.entries.filter((e) => e.why !== undefined);
   // An unchanged workspace (every file vouched for by the stat cache, every entry as recorded): the
   // previous manifest is this snapshot too, so nothing is encoded or written. Its walk time stays the
   // trust bound of the next snapshot, which is right: nothing was read since. (Touched: young again, so a
   // collection running meanwhile leaves it alone, as it would a manifest just written.)
-  const untrusted = w.untrusted || second?.untrusted === true;
-  if (o.previous && o.previousHash && read === 0 && !untrusted && sameTree(o.previous, manifest) && o.store.touch(o.previousHash)) {
-    return { manifest: { ...o.previous, createdAt: manifest.createdAt }, hash: o.previousHash, read: 0, listed, added: 0, unstored, coWalked, handedBack };
+  if (o.previous && o.previousHash && w.files.read === 0 && !w.untrusted && sameTree(o.previous, manifest) && o.store.touch(o.previousHash)) {
+    return { manifest: { ...o.previous, createdAt: manifest.createdAt }, hash: o.previousHash, read: 0, listed: w.listed, added: 0, unstored };
   }
   const hash = await writeManifest(o.store, manifest);
-  return { manifest, hash, read, listed, added: files.added + (second?.added ?? 0), unstored, coWalked, handedBack };
-}
-
-/**
- * The walk's entries and the second walker's as one list, each folder walked by the other thread than the
- * one that recorded it given its listing state (then, recorded as before, the previous entry stands for it).
- */
-function merged(w: Walk, more: Entry[], fixes: ListingFix[]): Entry[] {
-  const entries = w.entries.concat(more);
-  const lists = new Map(fixes.map((f) => [f.path, f.list]));
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i] as Entry;
-    if (e.type !== 'dir' || !lists.has(e.path)) continue;
-    const list = lists.get(e.path);
-    if (list !== undefined) e.list = list;
-    const p = w.prev.get(e.path);
-    if (p && sameEntry(p, e)) entries[i] = p;
-  }
-  return entries;
+  return { manifest, hash, read: w.files.read, listed: w.listed, added: w.files.added, unstored };
 }
 
 /** Whether two manifests (entries sorted alike) record the same tree, entry by entry, and skipped the same. */
@@ -221,4 +318,9 @@ function sameTree(a: Manifest, b: Manifest): boolean {
   }
   if (a.root?.key !== b.root?.key || a.root?.mtime !== b.root?.mtime || a.root?.list !== b.root?.list) return false;
   return JSON.stringify(a.skipped) === JSON.stringify(b.skipped);
+}
+
+function sameEntry(x: Entry, y: Entry): boolean {
+  if (x.path !== y.path || x.type !== y.type || x.mode !== y.mode || x.size !== y.size || x.mtime !== y.mtime) return false;
+  return x.hash === y.hash && x.target === y.target && x.why === y.why && x.key === y.key && x.list === y.list;
 }

@@ -12,37 +12,18 @@ import { ChangedWhileRead, O_DIR, O_READ, PROC_FD, VIA_FD } from './fsat.js';
 /** A folder whose own size (its entries' record, on every common file system) is below this is listed in one call. */
 const LIST_AT_ONCE = 256 * 1024;
 
-/** What the walk uses of a folder's stat (all another thread is told of a folder handed to it). */
-export interface FolderStat {
-  ino: number;
-  dev: number;
-  size: number;
-  ctimeMs: number;
-  mtimeMs: number;
-}
-
-export function folderStat(st: FolderStat): FolderStat {
-  return { ino: st.ino, dev: st.dev, size: st.size, ctimeMs: st.ctimeMs, mtimeMs: st.mtimeMs };
-}
-
 export class WalkDir {
   private constructor(
-    /** Its descriptor (handed to another thread with the folder: co-walk.ts). */
-    readonly fd: number,
+    private readonly fd: number,
     readonly path: string,
     /** The folder itself, as its descriptor says. */
-    readonly stat: FolderStat,
+    readonly stat: Stats,
   ) {}
 
   /** Open a folder that must be a folder itself (not a link to one). */
   static open(path: string): WalkDir {
     const fd = openSync(path, O_DIR);
     return new WalkDir(fd, path, fstatSync(fd));
-  }
-
-  /** A folder another thread of this process opened (and checked) as `sub` does, handed over with its descriptor. */
-  static adopt(fd: number, path: string, stat: FolderStat): WalkDir {
-    return new WalkDir(fd, path, stat);
   }
 
   at(name: string): string {

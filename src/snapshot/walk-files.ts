@@ -10,7 +10,6 @@ import type { Entry } from './manifest.js';
 import type { ObjectStore } from './objects.js';
 import { StoreHelper, type ParallelOptions, type Stored } from './parallel-store.js';
 import type { WalkDir } from './walk-dir.js';
-import type { WalkShared } from './walk-shared.js';
 
 /** Files up to this size are read, hashed and stored in one go; larger ones stream in chunks this big. */
 const SCRATCH = 8 << 20;
@@ -28,15 +27,16 @@ export class WalkFiles {
   /** Files read (not vouched for by the stat cache), and bytes added to the store. */
   read = 0;
   added = 0;
+  /** Bytes this walk may still read. */
+  private budget: number;
   private scratchBuf: Buffer | undefined;
   readonly helper: StoreHelper | undefined;
 
   constructor(
     private readonly o: WalkFilesOptions,
     private readonly pause: () => Promise<void>,
-    /** The bytes the snapshot may still read (shared with its other walking thread). */
-    private readonly shared: WalkShared,
   ) {
+    this.budget = o.limits.maxBytes;
     this.helper = o.parallel === false ? undefined : new StoreHelper(o.store.root, o.limits.maxFileSize, SCRATCH, o.parallel);
   }
 
@@ -56,10 +56,11 @@ export class WalkFiles {
       e.why = 'too-large';
       return;
     }
-    if (!this.shared.reserve(st.size)) {
+    if (st.size > this.budget) {
       e.why = 'over-budget';
       return;
-    } // reserved before reading
+    }
+    this.budget -= st.size; // reserved before reading
     this.o.beforeOpen?.(e.path);
     const fd = dir.openFile(name, st);
     if (fd === undefined) {
@@ -84,7 +85,7 @@ export class WalkFiles {
       e.why = 'too-large'; // it grew past the limit while read
       return;
     }
-    this.shared.release(reserved - r.size);
+    this.budget += reserved - r.size;
     this.added += r.added;
     e.hash = r.hash;
     e.size = r.size;

@@ -116,32 +116,6 @@ describe('snapshots on runs', () => {
     expect((await readFile(join(ws, 'assets', 'a9.bin'))).equals(blob(9))).toBe(true);
   });
 
-  it('the second walker runs from the built files: a run with it on stores the pre-run snapshot in two packs, and rolls back', async () => {
-    // A home of its own: its daemon starts with the test knob that starts the second walker at once.
-    const coHome = await tempDir('snap-cowalk-home');
-    const ws = await workspace('cowalk');
-    for (const d of ['a', 'b', 'c']) {
-      await mkdir(join(ws, d));
-      for (let i = 0; i < 20; i++) await writeFile(join(ws, d, `f${i}.txt`), `${d} ${i}\n`);
-    }
-    const env = { MOAT_TESTING: '1', MOAT_TEST_COWALK: '1' };
-    try {
-      const r = await moat(['run', '-n', 'snap-cowalk', '--', 'sh', '-c', 'echo changed > a/f1.txt; rm c/f2.txt'], { home: coHome, cwd: ws, env });
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toMatch(/moat: the run changed 2 files/);
-      // The pre-run snapshot: the walk's pack and the second walker's (it was handed a/, the first folder);
-      // the post-run one: the changed file's pack (whichever thread read it).
-      const packs = (await readdir(join(coHome, 'snapshots', 'packs'))).filter((f) => f.endsWith('.idx'));
-      expect(packs.length).toBeGreaterThanOrEqual(3);
-      const ok = await moat(['rollback', 'snap-cowalk', '-y'], { home: coHome, cwd: ws, env });
-      expect(ok.code, ok.stderr).toBe(0);
-      expect(await readFile(join(ws, 'a', 'f1.txt'), 'utf8')).toBe('a 1\n');
-      expect(await readFile(join(ws, 'c', 'f2.txt'), 'utf8')).toBe('c 2\n');
-    } finally {
-      await cleanupHome(coHome, ws);
-    }
-  });
-
   it('a detached run gets its post-run snapshot from the daemon', async () => {
     const ws = await workspace('detached');
     const r = await moat(['run', '-d', '--', 'sh', '-c', 'echo changed > src/a.txt'], { home, cwd: ws });
