@@ -127,7 +127,7 @@ try {
   );
   if (threads.every((x) => x !== undefined))
     console.log(
-      `  by thread, 2 more (CPU ms): wall ${threads.map((x) => x.wall).join(', ')}, process ${threads.map((x) => x.process).join(', ')}: walk ${threads.map((x) => x.self).join(', ')}; its two workers (helper, second walker: busiest first) ${threads.map((x) => x.workers.join(' / ')).join(', ')}; Node's own threads ${threads.map((x) => x.rest).join(', ')}`,
+      `  by thread, 2 more (CPU ms): wall ${threads.map((x) => x.wall).join(', ')}, process ${threads.map((x) => x.process).join(', ')}: walk ${threads.map((x) => x.self).join(', ')}; its worker threads (busiest first) ${threads.map((x) => x.workers.join(' / ')).join(', ')}; Node's own threads ${threads.map((x) => x.rest).join(', ')}`,
     );
   console.log(
     `unchanged re-snapshot:     ${ms(median(again.map((x) => x.wall)))}, CPU ${ms(median(again.map((x) => x.cpu)))} medians of ${REPS} (wall ${walls(again)}; CPU ${cpus(again)}; target <= 300 ms)`,

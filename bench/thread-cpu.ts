@@ -9,7 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 export interface ThreadCpu {
   /** The calling thread's CPU (ms). */
   self: number;
-  /** The two busiest other threads that started during the call (the snapshot's helper and second walker), busiest first (0 when absent). */
+  /** The two busiest other threads that started during the call (the snapshot's helper first of all), busiest first (0 when absent). */
   workers: [number, number];
   /** Every other thread together (V8's platform threads, libuv's pool). */
   rest: number;
