@@ -15,9 +15,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MoatError, errnoCode } from '../errors.js';
+import { MoatError } from '../errors.js';
 import { readFull } from './fsat.js';
 import { PACK_MAX_OBJECT, PackWriter, sharedPackSet, type PackSet, type PackedAt } from './packs.js';
+import { Relied } from './relied.js';
 
 export const HASH_RE = /^[0-9a-f]{64}$/;
 /** What a temp file in a fan-out folder is named with (never a hash, so never taken for an object). */
@@ -51,12 +52,8 @@ export class ObjectStore {
   /** Fan-out folders there when the walk first stored (a loose copy of a content can only be in one of them). */
   private looseDirs?: Set<string>;
   private readonly made = new Set<string>();
-  /** Packs made young by this store (keepYoung): the walk relies on what they hold. */
-  private readonly young = new Set<string>();
-  /** Packs that could not be made young (gone, or not this user's to touch): not relied on by this store. */
-  private readonly unusable = new Set<string>();
-  /** Loose objects this store relied on instead of storing their content again. */
-  private readonly reliedLoose = new Set<string>();
+  /** What this store relied on instead of storing a content again (checkRelied()). */
+  private readonly relied: Relied;
   /** Fan-out folders this store created (empty then): the names written into them since. */
   private readonly fresh = new Map<string, Set<string>>();
   private readonly tmpPrefix = `${FANOUT_TMP}${process.pid}.${randomBytes(4).toString('hex')}.`;
@@ -67,6 +64,11 @@ export class ObjectStore {
     this.tmpDir = join(root, 'tmp');
     this.packsDir = join(root, 'packs');
     this.packs = sharedPackSet(this.packsDir);
+    this.relied = new Relied(
+      this.packsDir,
+      (hash) => this.path(hash),
+      () => this.packs.refresh(true),
+    );
   }
 
   /** Seal the pack being written (its objects readable by every process from now on): its name, if any. */
@@ -146,7 +148,7 @@ export class ObjectStore {
     if (this.writer?.entries.has(hash)) return true;
     this.loadPacks();
     const at = this.packs.get(hash);
-    if (at && this.keepYoung(at.pack)) return true;
+    if (at && this.relied.pack(at.pack)) return true;
     if (!this.looseDirs) {
       try {
         this.looseDirs = new Set(readdirSync(this.objectsDir));
@@ -160,57 +162,19 @@ export class ObjectStore {
 
   /**
    * Whether the loose object `hash` is there: from memory for a fan-out folder this store created, else it is
-   * made young (a collection spares it; see keepYoung) and remembered as relied on (checkRelied).
+   * made young (a collection spares it; see relied.ts) and remembered as relied on (checkRelied).
    */
   private looseHeld(hash: string): boolean {
     const known = this.fresh.get(hash.slice(0, 2));
     if (known) return known.has(hash);
     if (!this.touch(hash)) return false;
-    this.reliedLoose.add(hash);
+    this.relied.object(hash);
     return true;
   }
 
-  /**
-   * Throws when something this store relied on instead of storing it again is no longer there (a pack or a
-   * loose object removed by hand, or the store removed whole, during the walk): a manifest written now would
-   * name contents no store holds. A collection never removes them (they were made young).
-   */
+  /** Throws when something this store relied on instead of storing it again is gone (relied.ts). */
   checkRelied(): void {
-    const lost = this.lostRelied();
-    if (lost)
-      throw new MoatError(`The snapshot store changed while the snapshot was taken (${lost}, which it relies on, was removed).`, {
-        code: 'E_REFUSED',
-        hint: 'Take the snapshot again (moat snapshot); do not remove files under ~/.moat/snapshots by hand.',
-      });
-  }
-
-  private lostRelied(): string | undefined {
-    for (const pack of this.young) if (!existsSync(join(this.packsDir, `${pack}.pack`))) return `pack ${pack}`;
-    for (const hash of this.reliedLoose) if (!existsSync(this.path(hash))) return `object ${hash.slice(0, 12)}`;
-    return undefined;
-  }
-
-  /**
-   * A pack the walk relies on (a content it did not store again) is made young, once per store: a
-   * collection spares packs younger than its grace time, so one running meanwhile cannot drop a content
-   * that only pruned snapshots named before this one names it again.
-   */
-  private keepYoung(pack: string): boolean {
-    if (this.young.has(pack)) return true;
-    if (this.unusable.has(pack)) return false;
-    try {
-      const now = new Date();
-      utimesSync(join(this.packsDir, `${pack}.pack`), now, now);
-    } catch (err) {
-      // Not relied on: the walk stores what it holds again (a pack another user owns, a read-only store).
-      this.unusable.add(pack);
-      // Gone since the set was checked (collected, or the store removed): the set is checked again, once for
-      // this pack (it forgets what a missing pack held), so the walk still finds what the other packs hold.
-      if (errnoCode(err) === 'ENOENT') this.packs.refresh(true);
-      return false;
-    }
-    this.young.add(pack);
-    return true;
+    this.relied.check();
   }
 
   /**
@@ -376,56 +340,6 @@ export class ObjectStore {
       throw err;
     });
     return { hash, added: data.length };
-  }
-
-  /**
-   * Store what an open file holds, reading at most `limit` bytes: undefined when it holds more (it grew
-   * past the limit while read), else its hash, its size as read and the bytes added to the store.
-   */
-  async putFile(fh: FileHandle, limit: number, store: boolean): Promise<{ hash: string; size: number; added: number } | undefined> {
-    const first = Buffer.allocUnsafe(CHUNK);
-    const { bytesRead } = await fh.read(first, 0, CHUNK, 0);
-    if (bytesRead < CHUNK) {
-      if (bytesRead > limit) return undefined;
-      const data = first.subarray(0, bytesRead);
-      if (!store) return { hash: sha256(data), size: bytesRead, added: 0 };
-      return { ...(await this.putBuffer(data)), size: bytesRead };
-    }
-    const h = createHash('sha256');
-    let out: FileHandle | undefined;
-    let tmp: string | undefined;
-    if (store) {
-      tmp = await this.tmpName();
-      out = await open(tmp, 'wx', 0o600);
-    }
-    let size = 0;
-    try {
-      let chunk = first.subarray(0, bytesRead);
-      const buf = Buffer.allocUnsafe(CHUNK);
-      for (;;) {
-        size += chunk.length;
-        if (size > limit) return undefined;
-        h.update(chunk);
-        if (out) await out.write(chunk);
-        const r = await fh.read(buf, 0, CHUNK, size);
-        if (r.bytesRead === 0) break;
-        chunk = buf.subarray(0, r.bytesRead);
-      }
-    } catch (err) {
-      if (tmp) await rm(tmp, { force: true });
-      throw err;
-    } finally {
-      await out?.close();
-    }
-    const hash = h.digest('hex');
-    if (!tmp) return { hash, size, added: 0 };
-    if (await this.has(hash)) {
-      await rm(tmp, { force: true });
-      return { hash, size, added: 0 };
-    }
-    await this.dirFor(hash);
-    await rename(tmp, this.path(hash));
-    return { hash, size, added: size };
   }
 
   /** The bytes of an object, checked against its hash (a damaged store is an error, never silent). */
