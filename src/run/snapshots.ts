@@ -65,7 +65,8 @@ export function startPreSnapshot(
 
 /** What a run says when its pre-run snapshot holds the start up for a while (a first one of a large workspace). */
 export const SLOW_SNAPSHOT_NOTE =
-  'Taking the pre-run snapshot of the workspace before the run starts (the first one reads every file; later ones read only what changed).';
+  'Taking the pre-run snapshot of the workspace before the run starts (the first one reads every file; later ones read only what changed). ' +
+  'Folders it need not keep go in snapshots.exclude in moat.yaml; snapshots: {disabled: true} takes none.';
 
 /** Say `note` once if `pending` is still unsettled after `afterMs`; the value of `pending`, whenever it comes. */
 export async function noteIfSlow<T>(pending: Promise<T>, afterMs: number, note: () => void): Promise<T> {

@@ -48,6 +48,8 @@ describe('the note said while the pre-run snapshot holds the start up', () => {
     const warned: string[] = [];
     await recordPreSnapshot(home, runId, settings, pending, (m) => warned.push(m), { say: (m) => said.push(m), afterMs: 5 });
     expect(said).toEqual([SLOW_SNAPSHOT_NOTE]);
+    // It says how to leave folders out, or snapshots off (the config lines, as a user types them).
+    expect(said[0]).toMatch(/snapshots\.exclude in moat\.yaml; snapshots: \{disabled: true\}/);
     expect(warned).toEqual([]);
     expect((await readRunSnapshots(home, runId))?.records.map((r) => r.kind)).toEqual(['pre']);
   });
