@@ -118,7 +118,7 @@ async function patch(store: ReturnType<typeof objectStore>, c: Change): Promise<
   const d = await fileDiff(store, c);
   if (d.hunks === null) {
     const why = c.before?.why ?? c.after?.why;
-    return `${out}${why ? `file recorded without its content (${why === 'too-large' ? 'over snapshots.max_file_size' : 'over snapshots.max_bytes'}): size ${c.before?.size ?? 0} → ${c.after?.size ?? 0}` : 'binary file differs'}\n`;
+    return `${out}${why ? `file recorded without its content (${why === 'too-large' ? 'over snapshots.max_file_size' : why === 'unreadable' ? 'it could not be read' : 'over snapshots.max_bytes'}): size ${c.before?.size ?? 0} → ${c.after?.size ?? 0}` : 'binary file differs'}\n`;
   }
   out += `${pc.bold(`--- ${c.kind === 'added' ? '/dev/null' : `a/${p}`}`)}\n${pc.bold(`+++ ${c.kind === 'deleted' ? '/dev/null' : `b/${p}`}`)}\n`;
   for (const h of d.hunks) {

@@ -7,6 +7,9 @@ import { HASH_RE, type ObjectStore } from './objects.js';
 
 export type EntryType = 'file' | 'dir' | 'link' | 'other';
 
+/** Why a file is recorded without its content. */
+export type NotStored = 'too-large' | 'over-budget' | 'unreadable';
+
 export interface Entry {
   /** Relative to the workspace, '/'-separated, no '.', '..' or empty component. */
   path: string;
@@ -20,8 +23,11 @@ export interface Entry {
   hash?: string;
   /** The link's target, as stored (symbolic links are recorded, never followed). */
   target?: string;
-  /** Why a file's content is not in the store: over snapshots.max_file_size, or over the snapshot's byte budget. */
-  why?: 'too-large' | 'over-budget';
+  /**
+   * Why a file's content is not in the store: over snapshots.max_file_size, over the snapshot's byte budget,
+   * or it could not be opened as the file the walk looked at (swapped meanwhile, or not readable).
+   */
+  why?: NotStored;
   /** inode:ctime: with size and mtime, what says a file (or a folder's list of names) is unchanged without reading it. */
   key?: string;
   /**

@@ -40,7 +40,8 @@ export function planRestore(target: Manifest, current: Manifest | undefined, kee
       continue;
     }
     if (t.type === 'file' && !t.hash) {
-      if (!(sameType && sameContent(c, t))) creates.push({ op: 'skip', path, why: 'its content was not stored (too large or over the byte budget)' });
+      if (!(sameType && sameContent(c, t)))
+        creates.push({ op: 'skip', path, why: 'its content was not stored (too large, over the byte budget, or unreadable)' });
       continue;
     }
     if (t.type === 'dir') {

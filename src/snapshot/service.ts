@@ -2,7 +2,7 @@
 import { relative, isAbsolute } from 'node:path';
 import type { MoatHome } from '../home/paths.js';
 import type { SnapshotSettings } from './limits.js';
-import { byPath, childrenByDir, readManifest, totals, type Entry, type Manifest } from './manifest.js';
+import { byPath, childrenByDir, readManifest, totals, type Entry, type Manifest, type NotStored } from './manifest.js';
 import { ObjectStore } from './objects.js';
 import { lastManifest, newSnapshotId, setLastManifest, snapshotsRoot, updateRunSnapshots, type SnapshotKind, type SnapshotRecord } from './refs.js';
 import { MAX_IGNORE_FILE, takeSnapshot, type TakeResult } from './take.js';
@@ -125,7 +125,7 @@ export interface SnapshotSummary {
   read: number;
   added: number;
   /** The first few files recorded without their content, and how many in all. */
-  unstored: Array<{ path: string; why: 'too-large' | 'over-budget' }>;
+  unstored: Array<{ path: string; why: NotStored }>;
   unstoredCount: number;
 }
 
@@ -176,7 +176,7 @@ export function unstoredNote(taken: TakeResult | SnapshotSummary): string | unde
   if (r.unstoredCount === 0) return undefined;
   const names = r.unstored
     .slice(0, UNSTORED_NAMED)
-    .map((e) => `${e.path} (${e.why === 'too-large' ? 'too large' : 'over the byte budget'})`)
+    .map((e) => `${e.path} (${e.why === 'too-large' ? 'too large' : e.why === 'unreadable' ? 'could not be read' : 'over the byte budget'})`)
     .join(', ');
   return `the snapshot records ${r.unstoredCount} file(s) by size and time only, without their content: ${names}${r.unstoredCount > UNSTORED_NAMED ? ', …' : ''}; rollback cannot restore them.`;
 }

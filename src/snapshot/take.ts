@@ -221,9 +221,19 @@ class Walk {
         const key = `${st.ino}:${st.ctimeMs}`;
         const p = this.prev.get(path);
         // The stat cache: only a regular file now (lstat above, no link followed) that was one with the same
-        // inode, ctime, size, mtime and mode, and not changed around the previous walk, is the recorded entry
-        // (its hash kept, or why it has none).
-        if (p?.type === 'file' && p.key === key && p.size === st.size && p.mtime === st.mtimeMs && p.mode === mode && st.ctimeMs < this.trustBefore) {
+        // inode, ctime, size, mtime and mode, and not changed around the previous walk, is the recorded entry:
+        // its hash kept, or the reason it has none while that reason still holds (a file left without its
+        // content for the budget, or because it could not be read, is tried again; one too large, once the
+        // limit is raised).
+        if (
+          p?.type === 'file' &&
+          p.key === key &&
+          p.size === st.size &&
+          p.mtime === st.mtimeMs &&
+          p.mode === mode &&
+          st.ctimeMs < this.trustBefore &&
+          (p.why === undefined || (p.why === 'too-large' && st.size > this.o.limits.maxFileSize))
+        ) {
           this.entries.push(p);
           continue;
         }

@@ -51,8 +51,11 @@ export class WalkDir {
     const out: string[] = [];
     // Names as bytes (Node types only name the string encodings for opendir).
     const d = opendirSync(this.at('.'), { encoding: 'buffer' as BufferEncoding, bufferSize: 256 });
+    let seen = 0;
     try {
       for (let e = d.readSync(); e !== null; e = d.readSync()) {
+        // Every name counts, those left out too: a folder of names that are not UTF-8 is not read without end.
+        if (++seen > max) tooMany();
         const raw = e.name as unknown as Buffer;
         const name = raw.toString('utf8');
         if (!Buffer.from(name, 'utf8').equals(raw)) {
@@ -60,7 +63,6 @@ export class WalkDir {
           continue;
         }
         out.push(name);
-        if (out.length > max) tooMany();
       }
     } finally {
       d.closeSync();

@@ -64,7 +64,10 @@ export class WalkFiles {
     this.o.beforeOpen?.(e.path);
     const fd = dir.openFile(name, st);
     if (fd === undefined) {
-      e.why = 'over-budget';
+      // Swapped since lstat saw it, or not readable: nothing was read, so its bytes go back to the budget
+      // (else a run could spend the budget on files no one can read, leaving later files without content).
+      this.budget += st.size;
+      e.why = 'unreadable';
       return;
     }
     let handed = false;

@@ -1,5 +1,6 @@
 import { mkdtemp, mkdir, readdir, rm, symlink, truncate, writeFile, chmod, stat, lstat, lutimes, rename, utimes } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
 import { ObjectStore, sha256 } from '../../../src/snapshot/objects.js';
 import { readIndex } from '../../../src/snapshot/packs.js';
 import { readManifest } from '../../../src/snapshot/manifest.js';
+import { unstoredNote } from '../../../src/snapshot/service.js';
 import { takeSnapshot } from '../../../src/snapshot/take.js';
 
 let dir: string;
@@ -173,6 +175,62 @@ describe('hostile workspaces', () => {
     expect(r.added).toBeLessThanOrEqual(350_000);
     expect(r.unstored.length).toBe(7);
     expect(r.unstored.every((e) => e.why === 'over-budget')).toBe(true);
+  });
+
+  it('hostile-snapshot-budget-unreadable: a file that cannot be opened as it was seen spends none of the byte budget and says why it has no content', async () => {
+    await writeFile(join(ws, 'a.bin'), Buffer.alloc(200_000, 1));
+    await writeFile(join(ws, 'b.bin'), Buffer.alloc(120_000, 2));
+    await writeFile(join(ws, 'c.bin'), Buffer.alloc(120_000, 3));
+    // a.bin is swapped for another file between the walk's lstat and its open (a run racing the walk).
+    const swap = (path: string): void => {
+      if (path !== 'a.bin') return;
+      writeFileSync(join(ws, 'a.tmp'), 'swapped in');
+      renameSync(join(ws, 'a.tmp'), join(ws, 'a.bin'));
+    };
+    const r = await takeSnapshot({ workspace: ws, store, limits: { ...DEFAULT_LIMITS, maxBytes: 300_000 }, parallel: false, beforeOpen: swap });
+    const by = new Map(r.manifest.entries.map((e) => [e.path, e]));
+    expect(by.get('a.bin')).toMatchObject({ why: 'unreadable' });
+    expect(by.get('a.bin')?.hash).toBeUndefined();
+    // Its 200 KB went back to the budget: both later files were stored.
+    expect(by.get('b.bin')?.hash).toBe(sha256(Buffer.alloc(120_000, 2)));
+    expect(by.get('c.bin')?.hash).toBe(sha256(Buffer.alloc(120_000, 3)));
+    expect(unstoredNote(r)).toContain('a.bin (could not be read)');
+  });
+
+  it('a file left without its content (the budget, the size limit) is stored by a later snapshot once that allows it, unchanged as it is', async () => {
+    await writeFile(join(ws, 'f1'), Buffer.alloc(100_000, 1));
+    await writeFile(join(ws, 'f2'), Buffer.alloc(100_000, 2));
+    await writeFile(join(ws, 'big'), Buffer.alloc(300_000, 3));
+    await settle();
+    const tight = { ...DEFAULT_LIMITS, maxBytes: 150_000, maxFileSize: 200_000 };
+    const first = await takeSnapshot({ workspace: ws, store, limits: tight });
+    expect(first.unstored.map((e) => [e.path, e.why])).toEqual([
+      ['big', 'too-large'],
+      ['f2', 'over-budget'],
+    ]);
+    await settle();
+    // The same limits: the file too large is still vouched for (not read); the one over the budget is tried again.
+    const same = await takeSnapshot({ workspace: ws, store, limits: tight, previous: first.manifest, previousHash: first.hash });
+    expect(same.read).toBe(1);
+    expect(same.unstored.map((e) => e.path)).toEqual(['big']);
+    await settle();
+    // Limits raised: the file too large before is read now.
+    const roomy = await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS, previous: same.manifest, previousHash: same.hash });
+    expect(roomy.read).toBe(1);
+    expect(roomy.unstored).toEqual([]);
+    expect(roomy.manifest.entries.find((e) => e.path === 'big')?.hash).toBe(sha256(Buffer.alloc(300_000, 3)));
+  });
+
+  it('hostile-snapshot-bad-names-count: a large folder of names that are not UTF-8 counts against snapshots.max_files', async () => {
+    const d = join(ws, 'junk');
+    await mkdir(d);
+    // Long names, so the folder is large (listed in batches, not in one call), none of them UTF-8.
+    for (let i = 0; i < 6000; i++) writeFileSync(Buffer.concat([Buffer.from(`${d}/`), Buffer.from([0xff, 0xfe]), Buffer.from(`${'x'.repeat(40)}${i}`)]), '');
+    expect((await stat(d)).size).toBeGreaterThanOrEqual(256 * 1024);
+    await expect(takeSnapshot({ workspace: ws, store, limits: { ...DEFAULT_LIMITS, maxFiles: 1000 } })).rejects.toMatchObject({
+      code: 'E_REFUSED',
+      message: expect.stringMatching(/more than 1000 files/),
+    });
   });
 
   it('hostile-snapshot-deep-tree: folders past snapshots depth are recorded, not entered', async () => {
