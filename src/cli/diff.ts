@@ -1,7 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
 import { MoatError } from '../errors.js';
-import { readManifest, type Entry } from '../snapshot/manifest.js';
+import { readManifest, type Entry, type NotStored } from '../snapshot/manifest.js';
 import { readRunSnapshots, type SnapshotRecord } from '../snapshot/refs.js';
 import { objectStore } from '../snapshot/service.js';
 import { diffManifests, fileDiff, pathFilter, type Change } from '../snapshot/diff.js';
@@ -25,6 +25,13 @@ export async function runSnapshotPair(ctx: CliContext, meta: RunMetadata): Promi
   }
   return { pre, post: r?.records.find((x) => x.kind === 'post') };
 }
+
+/** Why a file has no content, as a diff says it (every reason named: none falls to another's words). */
+const NOT_STORED: Record<NotStored, string> = {
+  'too-large': 'over snapshots.max_file_size',
+  'over-budget': 'over snapshots.max_bytes',
+  unreadable: 'it could not be read',
+};
 
 const mode = (e: Entry | undefined): string => (e ? e.mode.toString(8).padStart(3, '0') : '');
 
@@ -118,7 +125,7 @@ async function patch(store: ReturnType<typeof objectStore>, c: Change): Promise<
   const d = await fileDiff(store, c);
   if (d.hunks === null) {
     const why = c.before?.why ?? c.after?.why;
-    return `${out}${why ? `file recorded without its content (${why === 'too-large' ? 'over snapshots.max_file_size' : why === 'unreadable' ? 'it could not be read' : 'over snapshots.max_bytes'}): size ${c.before?.size ?? 0} → ${c.after?.size ?? 0}` : 'binary file differs'}\n`;
+    return `${out}${why ? `file recorded without its content (${NOT_STORED[why]}): size ${c.before?.size ?? 0} → ${c.after?.size ?? 0}` : 'binary file differs'}\n`;
   }
   out += `${pc.bold(`--- ${c.kind === 'added' ? '/dev/null' : `a/${p}`}`)}\n${pc.bold(`+++ ${c.kind === 'deleted' ? '/dev/null' : `b/${p}`}`)}\n`;
   for (const h of d.hunks) {

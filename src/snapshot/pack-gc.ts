@@ -4,10 +4,10 @@
  * rewritten once at least half its bytes or half its entries are unreferenced (before that its dead objects
  * stay, counted as left: a prune that drops one old snapshot does not copy every mostly-live pack of the
  * home again; destroy and clean compact, rewriting every such pack), with only the live objects (checked
- * against their hashes: a damaged copy is not carried over), the new
- * pack and index in place before the old index and pack go (a reader that loses the old pack finds the
- * new one: objects.ts). Temp files of packs being written, packs without an index and indexes without a
- * pack are removed once old enough; an index that cannot be read is left alone with its pack.
+ * against their hashes: a damaged copy is not carried over), the new pack and index in place before the
+ * old index and pack go (a reader that loses the old pack finds the new one: objects.ts). Temp files of
+ * packs being written, packs without an index and indexes without a pack are removed once old enough; an
+ * index that cannot be read is left alone with its pack.
  */
 import { createHash } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';

@@ -130,6 +130,8 @@ export interface SnapshotSummary {
 }
 
 const UNSTORED_NAMED = 3;
+/** Each reason a file has no content, as the unstored note says it (every reason named: none falls to another's words). */
+const UNSTORED_WHY: Record<NotStored, string> = { 'too-large': 'too large', 'over-budget': 'over the byte budget', unreadable: 'could not be read' };
 
 export function summaryOf(r: TakeResult | SnapshotSummary): SnapshotSummary {
   if (!('manifest' in r)) return r;
@@ -176,7 +178,7 @@ export function unstoredNote(taken: TakeResult | SnapshotSummary): string | unde
   if (r.unstoredCount === 0) return undefined;
   const names = r.unstored
     .slice(0, UNSTORED_NAMED)
-    .map((e) => `${e.path} (${e.why === 'too-large' ? 'too large' : e.why === 'unreadable' ? 'could not be read' : 'over the byte budget'})`)
+    .map((e) => `${e.path} (${UNSTORED_WHY[e.why]})`)
     .join(', ');
   return `the snapshot records ${r.unstoredCount} file(s) by size and time only, without their content: ${names}${r.unstoredCount > UNSTORED_NAMED ? ', …' : ''}; rollback cannot restore them.`;
 }
