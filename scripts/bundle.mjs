@@ -1,10 +1,15 @@
-// Bundles the compiled CLI and daemon (dist/cli/main.js, dist/daemon/main.js) into dist/bundle/: one file
-// each for what they load at start and a chunk per lazily imported part. Node 20 pays for every module file
-// it resolves and loads (about 125 ms of `moat run`'s start-up for ~200 files; BENCHMARKS.md). The rest of
-// dist/ stays as tsc wrote it (assets, worker entries and the unbundled modules tests import).
+// Bundles the compiled CLI and daemon (dist/cli/main.js, dist/daemon/main.js) into dist/bundle/. Node 20
+// pays for every module file it resolves and compiles (about 125 ms of `moat run`'s start-up for ~200
+// files; BENCHMARKS.md). The rest of dist/ stays as tsc wrote it (assets, worker entries and the unbundled
+// modules tests import).
+// - The CLI is one CommonJS script, dist/bundle/cli.cjs: bin/moat compiles it with V8's code cache
+//   (src/cli/code-cache.ts), which Node 20 offers only for scripts. dist/bundle/cli.id is its content's hash,
+//   the cache's key. Large libraries only some commands load stay packages (required when used).
+// - The daemon is an ES module and a chunk per lazily imported part (it starts rarely).
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '..');
@@ -13,38 +18,56 @@ const outdir = resolve(dist, 'bundle');
 
 /**
  * Each compiled module keeps the location it had in dist/: `import.meta.url` becomes that file's URL
- * (computed from the chunk's own URL), so paths to assets, the daemon and workers resolve as before.
+ * (computed from the bundle's own location), so paths to assets, the daemon and workers resolve as before.
  */
-const keepModuleUrls = {
+const keepModuleUrls = (format) => ({
   name: 'keep-module-urls',
   setup(b) {
     b.onLoad({ filter: /\.js$/ }, async (args) => {
       const text = await readFile(args.path, 'utf8');
       if (!args.path.startsWith(dist + '/') || !text.includes('import.meta.url')) return { contents: text, loader: 'js' };
-      const rel = relative(outdir, args.path).split('\\').join('/');
-      return {
-        contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`),
-        loader: 'js',
-        resolveDir: dirname(args.path),
-      };
+      const rel = JSON.stringify(relative(outdir, args.path).split('\\').join('/'));
+      const url = format === 'esm' ? `new URL(${rel}, import.meta.url).href` : `__moatModuleUrl(${rel})`;
+      return { contents: text.replaceAll('import.meta.url', url), loader: 'js', resolveDir: dirname(args.path) };
     });
   },
+});
+
+const common = {
+  outdir,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  legalComments: 'none',
 };
+// The keyring's native binding is found at run time by platform: it stays a package import.
+// The AWS SDK loads its parts by package at run time (its credential chain is not a function once bundled).
+const external = ['@napi-rs/keyring', '@aws-sdk/*', '@smithy/*'];
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { main: resolve(dist, 'cli/main.js'), daemon: resolve(dist, 'daemon/main.js') },
-  outdir,
-  bundle: true,
+  ...common,
+  entryPoints: { daemon: resolve(dist, 'daemon/main.js') },
   splitting: true,
   format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  // The keyring's native binding is found at run time by platform: it stays a package import.
-  // The AWS SDK loads its parts by package at run time (its credential chain is not a function once bundled).
-  external: ['@napi-rs/keyring', '@aws-sdk/*', '@smithy/*'],
+  external,
   banner: { js: "import { createRequire as __moatRequire } from 'node:module'; const require = __moatRequire(import.meta.url);" },
-  plugins: [keepModuleUrls],
-  logLevel: 'warning',
-  legalComments: 'none',
+  plugins: [keepModuleUrls('esm')],
 });
+await build({
+  ...common,
+  entryPoints: { cli: resolve(dist, 'cli/main.js') },
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  // Read at every start: the HTTP client (the gateway's, for image builds) and the X.509 library (the CA)
+  // are a third of the bundle and rarely loaded by the CLI (CommonJS packages, required when used).
+  external: [...external, 'undici', '@peculiar/x509', 'reflect-metadata'],
+  // A declaration at the end (hoisted), so that the script still begins with "use strict": every module
+  // in it runs in strict mode, as ES modules do.
+  footer: { js: "function __moatModuleUrl(rel) { return require('node:url').pathToFileURL(require('node:path').join(__dirname, rel)).href; }" },
+  plugins: [keepModuleUrls('cjs')],
+});
+const cli = resolve(outdir, 'cli.cjs');
+if (!readFileSync(cli, 'utf8').startsWith('"use strict";')) throw new Error(`${cli} does not begin with "use strict"`);
+writeFileSync(resolve(outdir, 'cli.id'), createHash('sha256').update(readFileSync(cli)).digest('hex') + '\n');

@@ -193,8 +193,11 @@ function drained(s: NodeJS.WriteStream): Promise<void> {
   });
 }
 
-const code = await main(process.argv);
-process.exitCode = code;
-// Leave no handle (stdin, sockets) keeping the process alive once the command is done, but only after
-// the output has left: exiting with writes pending cuts `moat logs | …` off at the pipe's buffer size.
-void Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => setImmediate(() => process.exit(code)));
+// No top-level await: the bundled CLI is a CommonJS script (scripts/bundle.mjs, bin/moat's code cache).
+void main(process.argv).then(async (code) => {
+  process.exitCode = code;
+  // Leave no handle (stdin, sockets) keeping the process alive once the command is done, but only after
+  // the output has left: exiting with writes pending cuts `moat logs | …` off at the pipe's buffer size.
+  await Promise.all([drained(process.stdout), drained(process.stderr)]);
+  setImmediate(() => process.exit(code));
+});

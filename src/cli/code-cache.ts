@@ -1,0 +1,112 @@
+/**
+ * Runs the bundled CLI (a CommonJS script, scripts/bundle.mjs) with V8's code cache: the machine code V8
+ * compiled on an earlier start is read back instead of compiled again (start-up, BENCHMARKS.md). Node 20
+ * keeps no such cache for modules, so bin/moat loads the bundle through here. Node built-ins only: it runs
+ * before the bundle.
+ *
+ * The cache is code this user's commands will run, so it lives only in a folder that this user owns and
+ * nobody else can write, like Node's own compile cache (a shared temporary folder would let another local
+ * user plant code). Its name carries the bundle's content hash and Node's version: V8 itself checks only
+ * the source's length and its own version and flags, so a rebuilt bundle of the same length must not find
+ * the old code. A cache V8 refuses (other flags, damaged) is ignored and written again.
+ */
+import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { isAscii } from 'node:buffer';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
+import vm from 'node:vm';
+
+export type CacheOutcome = 'used' | 'written' | 'refused' | 'off';
+
+/**
+ * `$XDG_CACHE_HOME/moat/NAME` (else `~/.cache/moat/NAME`), created private; undefined when it is not a
+ * folder this user owns with no access for others (a link, someone else's, group- or world-writable).
+ */
+export function privateCacheDir(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const xdg = env.XDG_CACHE_HOME;
+  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
+  const dir = join(xdg && isAbsolute(xdg) ? xdg : join(home, '.cache'), 'moat', name);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    return st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o077) === 0 ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The cache file's name for a bundle whose content hash is `id` (undefined: not a hash). Each kind of
+ * command keeps its own (`run`, `claude`, `codex`, the rest): a cache holds what the command that wrote it
+ * compiled, and a run's path is not `moat list`'s.
+ */
+export function cacheName(id: string, command: string | undefined): string | undefined {
+  const kind = command === 'run' || command === 'claude' || command === 'codex' ? command : 'other';
+  return /^[0-9a-f]{64}$/.test(id) ? `cli-${id.slice(0, 32)}-${kind}-${process.version}-${process.arch}.v8` : undefined;
+}
+
+/** The script's text: one byte per character when it is all ASCII (esbuild's output is), which V8 reads fastest. */
+function readSource(file: string): string {
+  const bytes = readFileSync(file);
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+}
+
+function readCache(path: string): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    return readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Replaces the cache whole (another start never reads half of it) and removes other builds' caches. */
+function writeCache(dir: string, name: string, id: string, data: Buffer): void {
+  const path = join(dir, name);
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    for (const other of readdirSync(dir)) if (other.startsWith('cli-') && !other.startsWith(`cli-${id.slice(0, 32)}-`)) unlinkSync(join(dir, other));
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was written
+    }
+  }
+}
+
+/**
+ * Runs the CommonJS script `file` as Node runs a module (its own `require`, `module`, `__filename`,
+ * `__dirname`), with its code cache from `cacheDir` when there is one for this `id`. Without one (or when
+ * V8 refuses it) the cache is written as the process exits, so it holds what this command compiled.
+ */
+export function runCachedScript(file: string, id: string, command: string | undefined, cacheDir: string | undefined): CacheOutcome {
+  const name = cacheDir ? cacheName(id, command) : undefined;
+  const cachePath = cacheDir && name ? join(cacheDir, name) : undefined;
+  const cachedData = cachePath ? readCache(cachePath) : undefined;
+  const wrapped = `(function (exports, require, module, __filename, __dirname) { ${readSource(file)}\n})`;
+  const script = new vm.Script(wrapped, {
+    filename: file,
+    cachedData,
+    // A dynamic import() in the script resolves as in any module (none is left in the bundle today).
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  const outcome: CacheOutcome = !cachePath ? 'off' : !cachedData ? 'written' : script.cachedDataRejected ? 'refused' : 'used';
+  if (cacheDir && name && outcome !== 'used') process.once('exit', () => writeCache(cacheDir, name, id, script.createCachedData()));
+  const run = script.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
+  const module = { exports: {}, filename: file, id: file };
+  run.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+  return outcome;
+}

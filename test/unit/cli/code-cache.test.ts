@@ -1,0 +1,131 @@
+/**
+ * bin/moat runs the bundled CLI through V8's code cache (src/cli/code-cache.ts). The cache is code this
+ * user's commands run: each test runs a real script in a child Node (the cache is written as it exits) and
+ * checks what ran and what the cache folder holds, including the attacks on it (a folder others can write,
+ * a link in place of the folder or the cache, a damaged cache, a rebuilt bundle of the same length).
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cacheName, privateCacheDir } from '../../../src/cli/code-cache.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const MODULE = join(ROOT, 'src/cli/code-cache.ts');
+const dir = mkdtempSync(join(tmpdir(), 'moat-code-cache-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+/** A CommonJS script that prints `word`, its file name and what `require` resolves, with its content hash. */
+function script(word: string): { file: string; id: string } {
+  const folder = join(dir, `bundle-${n++}`);
+  mkdirSync(folder);
+  const file = join(folder, 'cli.cjs');
+  const text = `"use strict";\nconst { basename } = require('node:path');\nfunction twice(s) { return s + s; }\nconsole.log(${JSON.stringify(word)}, twice('x'), basename(__filename), __dirname === ${JSON.stringify(folder)}, typeof module.exports);\n`;
+  writeFileSync(file, text);
+  return { file, id: createHash('sha256').update(text).digest('hex') };
+}
+
+/** Runs `file` through runCachedScript in a child Node (one start): what it printed and the outcome. */
+function once(file: string, id: string, command: string | undefined, cacheDir: string | undefined): { out: string; outcome: string } {
+  const code = `import { runCachedScript } from ${JSON.stringify(MODULE)};
+const outcome = runCachedScript(${JSON.stringify(file)}, ${JSON.stringify(id)}, ${command === undefined ? 'undefined' : JSON.stringify(command)}, ${cacheDir === undefined ? 'undefined' : JSON.stringify(cacheDir)});
+console.log('outcome', outcome);`;
+  const lines = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n');
+  const outcome = (lines.pop() ?? '').replace(/^outcome /, '');
+  return { out: lines.join('\n'), outcome };
+}
+
+const cacheFolder = (name: string): string => {
+  const d = join(dir, name);
+  mkdirSync(d, { mode: 0o700 });
+  return d;
+};
+
+describe('the bundle runs through V8 code cache', () => {
+  it('runs the script as a module (its require, __filename, __dirname), writes the cache on the first start and uses it on the next', () => {
+    const { file, id } = script('hello');
+    const cache = cacheFolder('first');
+    const first = once(file, id, 'run', cache);
+    expect(first).toEqual({ out: 'hello xx cli.cjs true object', outcome: 'written' });
+    const [name] = readdirSync(cache);
+    expect(name).toBe(cacheName(id, 'run'));
+    expect(lstatSync(join(cache, name ?? '')).mode & 0o777).toBe(0o600);
+    expect(once(file, id, 'run', cache)).toEqual({ out: 'hello xx cli.cjs true object', outcome: 'used' });
+  });
+
+  it('keeps a cache per kind of command, and none without a folder', () => {
+    const { file, id } = script('kinds');
+    const cache = cacheFolder('kinds');
+    for (const c of ['run', 'claude', 'list', undefined]) once(file, id, c, cache);
+    expect(readdirSync(cache).sort()).toEqual([cacheName(id, 'claude'), cacheName(id, 'other'), cacheName(id, 'run')].sort());
+    expect(cacheName(id, 'status')).toBe(cacheName(id, 'list')); // the rest share one
+    expect(once(file, id, 'run', undefined)).toEqual({ out: 'kinds xx cli.cjs true object', outcome: 'off' });
+    expect(cacheName('not-a-hash', 'run')).toBeUndefined();
+  });
+
+  it("attack: a rebuilt bundle of the same length never runs the old code; the old build's caches go", () => {
+    const cache = cacheFolder('rebuilt');
+    const a = script('aaaa');
+    const b = script('bbbb');
+    expect(readFileSync(a.file).length).toBe(readFileSync(b.file).length); // V8 alone would take it
+    once(a.file, a.id, 'run', cache);
+    expect(once(b.file, b.id, 'run', cache)).toEqual({ out: 'bbbb xx cli.cjs true object', outcome: 'written' });
+    expect(readdirSync(cache)).toEqual([cacheName(b.id, 'run')]);
+  });
+
+  it('attack: a damaged or truncated cache is refused, the script runs compiled, and the cache is written again', () => {
+    const { file, id } = script('damaged');
+    const cache = cacheFolder('damaged');
+    once(file, id, 'run', cache);
+    const path = join(cache, cacheName(id, 'run') ?? '');
+    const good = readFileSync(path);
+    for (const bad of [Buffer.alloc(good.length, 0x41), good.subarray(0, 16), Buffer.alloc(0)]) {
+      writeFileSync(path, bad);
+      expect(once(file, id, 'run', cache)).toEqual({ out: 'damaged xx cli.cjs true object', outcome: 'refused' });
+      expect(once(file, id, 'run', cache).outcome).toBe('used');
+    }
+  });
+
+  it('attack: a link in place of the cache is neither read nor written through', () => {
+    const { file, id } = script('linked');
+    const cache = cacheFolder('linked');
+    const elsewhere = join(dir, 'elsewhere.v8');
+    writeFileSync(elsewhere, 'not yours');
+    symlinkSync(elsewhere, join(cache, cacheName(id, 'run') ?? ''));
+    expect(once(file, id, 'run', cache)).toEqual({ out: 'linked xx cli.cjs true object', outcome: 'written' });
+    expect(readFileSync(elsewhere, 'utf8')).toBe('not yours');
+    expect(lstatSync(join(cache, cacheName(id, 'run') ?? '')).isFile()).toBe(true); // the link was replaced
+  });
+});
+
+describe('the cache folder', () => {
+  it('is made private under $XDG_CACHE_HOME/moat, else ~/.cache/moat', () => {
+    const xdg = join(dir, 'xdg');
+    const got = privateCacheDir('code-cache', { XDG_CACHE_HOME: xdg });
+    expect(got).toBe(join(xdg, 'moat', 'code-cache'));
+    expect(lstatSync(got ?? '').mode & 0o777).toBe(0o700);
+    expect(privateCacheDir('code-cache', { XDG_CACHE_HOME: 'relative', HOME: join(dir, 'home') })).toBe(join(dir, 'home', '.cache', 'moat', 'code-cache'));
+  });
+
+  it("attack: a folder others can write, someone else's, or a link in its place is not used", () => {
+    const open = join(dir, 'open');
+    mkdirSync(join(open, 'moat', 'code-cache'), { recursive: true });
+    chmodSync(join(open, 'moat', 'code-cache'), 0o777);
+    expect(privateCacheDir('code-cache', { XDG_CACHE_HOME: open })).toBeUndefined();
+
+    const theirs = join(dir, 'theirs');
+    mkdirSync(join(theirs, 'moat', 'code-cache'), { recursive: true, mode: 0o700 });
+    chmodSync(join(theirs, 'moat', 'code-cache'), 0o700);
+    chownSync(join(theirs, 'moat', 'code-cache'), 4242, 4242); // the tests run as root (CI, scripts/setup.sh)
+    expect(privateCacheDir('code-cache', { XDG_CACHE_HOME: theirs })).toBeUndefined();
+
+    const linked = join(dir, 'linked-home');
+    mkdirSync(join(linked, 'moat'), { recursive: true });
+    mkdirSync(join(dir, 'target'), { mode: 0o700 });
+    symlinkSync(join(dir, 'target'), join(linked, 'moat', 'code-cache'));
+    expect(privateCacheDir('code-cache', { XDG_CACHE_HOME: linked })).toBeUndefined();
+  });
+});
