@@ -106,4 +106,29 @@ describe('RunStore', () => {
     await mkdir(join(dir, 'runs', 'not-a-run'), { recursive: true });
     expect((await store.list()).map((r) => r.id)).toEqual(['run_000000000002', 'run_000000000001']);
   });
+
+  it('lists runs past one slice of reads, skipping torn and missing metadata', async () => {
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    for (let i = 0; i < 150; i++) {
+      const id = `run_${i.toString(16).padStart(12, '0')}`;
+      await store.create(meta(id, `n-${i}`, { createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() }));
+    }
+    await writeFile(store.metadataFile('run_000000000005'), '{"id": "run_0000');
+    await mkdir(store.dir('run_0000000000ff'), { recursive: true }); // no metadata yet
+    const ids = (await store.list()).map((r) => r.id);
+    expect(ids).toHaveLength(149);
+    expect(ids[0]).toBe('run_000000000095');
+    expect(ids.at(-1)).toBe('run_000000000000');
+    expect(ids).not.toContain('run_000000000005');
+  });
+
+  it("attack: a FIFO or a folder in place of a run's metadata neither stalls nor breaks the listing", async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdir } = await import('node:fs/promises');
+    await store.create(meta('run_000000000001', 'a-a'));
+    await mkdir(store.dir('run_000000000002'), { recursive: true });
+    execFileSync('mkfifo', [store.metadataFile('run_000000000002')]);
+    await mkdir(join(store.dir('run_000000000003'), 'metadata.json'), { recursive: true });
+    expect((await store.list()).map((r) => r.id)).toEqual(['run_000000000001']);
+  });
 });
