@@ -97,12 +97,10 @@ export function runCachedScript(file: string, id: string, command: string | unde
   const cachePath = cacheDir && name ? join(cacheDir, name) : undefined;
   const cachedData = cachePath ? readCache(cachePath) : undefined;
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${readSource(file)}\n})`;
-  const script = new vm.Script(wrapped, {
-    filename: file,
-    cachedData,
-    // A dynamic import() in the script resolves as in any module (none is left in the bundle today).
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No importModuleDynamically: on Node 20 a script compiled from the cache loses it (import() then throws
+  // ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so an import() would work on the first start only. The bundle
+  // has none (scripts/bundle.mjs turns them into require and checks): one fails the same on every start.
+  const script = new vm.Script(wrapped, { filename: file, cachedData });
   const outcome: CacheOutcome = !cachePath ? 'off' : !cachedData ? 'written' : script.cachedDataRejected ? 'refused' : 'used';
   if (cacheDir && name && outcome !== 'used') process.once('exit', () => writeCache(cacheDir, name, id, script.createCachedData()));
   const run = script.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
