@@ -13,9 +13,9 @@
 import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { isAscii } from 'node:buffer';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import vm from 'node:vm';
+import { moatCacheRoot } from '../cache-dir.js';
 
 export type CacheOutcome = 'used' | 'written' | 'refused' | 'off';
 
@@ -24,9 +24,7 @@ export type CacheOutcome = 'used' | 'written' | 'refused' | 'off';
  * folder this user owns with no access for others (a link, someone else's, group- or world-writable).
  */
 export function privateCacheDir(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const xdg = env.XDG_CACHE_HOME;
-  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
-  const dir = join(xdg && isAbsolute(xdg) ? xdg : join(home, '.cache'), 'moat', name);
+  const dir = join(moatCacheRoot(env), name);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);
