@@ -10,7 +10,20 @@
  * the source's length and its own version and flags, so a rebuilt bundle of the same length must not find
  * the old code. A cache V8 refuses (other flags, damaged) is ignored and written again.
  */
-import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { isAscii } from 'node:buffer';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -54,6 +67,10 @@ function readCache(path: string): Buffer | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // The file opened, not only the folder checked before: a folder above it that someone else can write
+    // (XDG_CACHE_HOME in a shared place, root running with a user's HOME) could be swapped in between.
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) return undefined;
     return readFileSync(fd);
   } catch {
     return undefined;

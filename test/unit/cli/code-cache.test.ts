@@ -105,6 +105,19 @@ describe('the bundle runs through V8 code cache', () => {
     expect(second.out).toBe('outcome used');
   });
 
+  it('attack: a cache file someone else owns, or others can write, is not used (a folder above swapped after the check)', () => {
+    const { file, id } = script('owned');
+    const cache = cacheFolder('owned');
+    once(file, id, 'run', cache);
+    const path = join(cache, cacheName(id, 'run') ?? '');
+    chownSync(path, 4242, 4242); // the tests run as root (CI, scripts/setup.sh)
+    expect(once(file, id, 'run', cache).outcome).toBe('written');
+    expect(lstatSync(path).uid).toBe(process.getuid?.()); // replaced
+    expect(once(file, id, 'run', cache).outcome).toBe('used');
+    chmodSync(path, 0o622);
+    expect(once(file, id, 'run', cache).outcome).toBe('written');
+  });
+
   it('attack: a link in place of the cache is neither read nor written through', () => {
     const { file, id } = script('linked');
     const cache = cacheFolder('linked');
