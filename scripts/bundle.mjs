@@ -60,6 +60,9 @@ await build({
   entryPoints: { cli: resolve(dist, 'cli/main.js') },
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
+  // A package loaded with import() (the AWS SDK) is required instead: a script compiled from V8's code
+  // cache has lost its dynamic import callback on Node 20 (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING).
+  supported: { 'dynamic-import': false },
   // Read at every start: the HTTP client (the gateway's, for image builds) and the X.509 library (the CA)
   // are a third of the bundle and rarely loaded by the CLI (CommonJS packages, required when used).
   external: [...external, 'undici', '@peculiar/x509', 'reflect-metadata'],
@@ -69,5 +72,11 @@ await build({
   plugins: [keepModuleUrls('cjs')],
 });
 const cli = resolve(outdir, 'cli.cjs');
-if (!readFileSync(cli, 'utf8').startsWith('"use strict";')) throw new Error(`${cli} does not begin with "use strict"`);
+const text = readFileSync(cli, 'utf8');
+if (!text.startsWith('"use strict";')) throw new Error(`${cli} does not begin with "use strict"`);
+const dynamicImport = /\bimport\(\s*["'`]/.exec(text);
+if (dynamicImport)
+  throw new Error(
+    `${cli} still has an import() (${text.slice(dynamicImport.index, dynamicImport.index + 60)}): it fails once the CLI runs from its code cache`,
+  );
 writeFileSync(resolve(outdir, 'cli.id'), createHash('sha256').update(readFileSync(cli)).digest('hex') + '\n');

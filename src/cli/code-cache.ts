@@ -10,12 +10,25 @@
  * the source's length and its own version and flags, so a rebuilt bundle of the same length must not find
  * the old code. A cache V8 refuses (other flags, damaged) is ignored and written again.
  */
-import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { isAscii } from 'node:buffer';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import vm from 'node:vm';
+import { moatCacheRoot } from '../cache-dir.js';
 
 export type CacheOutcome = 'used' | 'written' | 'refused' | 'off';
 
@@ -24,9 +37,7 @@ export type CacheOutcome = 'used' | 'written' | 'refused' | 'off';
  * folder this user owns with no access for others (a link, someone else's, group- or world-writable).
  */
 export function privateCacheDir(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const xdg = env.XDG_CACHE_HOME;
-  const home = env.HOME && isAbsolute(env.HOME) ? env.HOME : homedir();
-  const dir = join(xdg && isAbsolute(xdg) ? xdg : join(home, '.cache'), 'moat', name);
+  const dir = join(moatCacheRoot(env), name);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);
@@ -56,6 +67,10 @@ function readCache(path: string): Buffer | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // The file opened, not only the folder checked before: a folder above it that someone else can write
+    // (XDG_CACHE_HOME in a shared place, root running with a user's HOME) could be swapped in between.
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) return undefined;
     return readFileSync(fd);
   } catch {
     return undefined;
@@ -97,12 +112,10 @@ export function runCachedScript(file: string, id: string, command: string | unde
   const cachePath = cacheDir && name ? join(cacheDir, name) : undefined;
   const cachedData = cachePath ? readCache(cachePath) : undefined;
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${readSource(file)}\n})`;
-  const script = new vm.Script(wrapped, {
-    filename: file,
-    cachedData,
-    // A dynamic import() in the script resolves as in any module (none is left in the bundle today).
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No importModuleDynamically: on Node 20 a script compiled from the cache loses it (import() then throws
+  // ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so an import() would work on the first start only. The bundle
+  // has none (scripts/bundle.mjs turns them into require and checks): one fails the same on every start.
+  const script = new vm.Script(wrapped, { filename: file, cachedData });
   const outcome: CacheOutcome = !cachePath ? 'off' : !cachedData ? 'written' : script.cachedDataRejected ? 'refused' : 'used';
   if (cacheDir && name && outcome !== 'used') process.once('exit', () => writeCache(cacheDir, name, id, script.createCachedData()));
   const run = script.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;

@@ -8,6 +8,7 @@ import { forOut, type CliContext } from './context.js';
 import { shellJoin } from '../shell.js';
 import type { RunSpec } from '../run/spec.js';
 import { isEngineUnreachable } from '../runtime/docker/errors.js';
+import { moatCacheRoot } from '../cache-dir.js';
 
 /** Prints the plan of `spec` on stdout. */
 export async function printRunPlan(ctx: CliContext, spec: RunSpec, what = 'run'): Promise<void> {
@@ -16,6 +17,7 @@ export async function printRunPlan(ctx: CliContext, spec: RunSpec, what = 'run')
     workspace: spec.workspace,
     moatHome: ctx.home.root,
     allow: spec.allowSensitiveWorkspace ?? false,
+    cacheRoot: moatCacheRoot(ctx.env),
     ...(ctx.env.HOME ? { userHome: ctx.env.HOME } : {}),
   });
   const { planImage } = await import('../image/build.js');

@@ -26,6 +26,7 @@ import { checkCpuLimit } from './cpu-limit.js';
 import type { RunSpec } from './spec.js';
 import type { RunMetadata } from '../store/types.js';
 import { changeLine, processStartNs, recordPreSnapshot, startPreSnapshot } from './snapshots.js';
+import { moatCacheRoot } from '../cache-dir.js';
 
 export interface ExecuteDeps {
   home: MoatHome;
@@ -56,6 +57,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     workspace: spec.workspace,
     moatHome: home.root,
     allow: spec.allowSensitiveWorkspace ?? false,
+    cacheRoot: moatCacheRoot(deps.env),
     ...(deps.env.HOME ? { userHome: deps.env.HOME } : {}),
   });
   // Before anything starts: moat.yaml's host-reaching settings are the ones approved for this workspace.

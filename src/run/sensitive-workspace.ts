@@ -2,9 +2,11 @@
  * A run can read and change everything in its workspace, so a workspace must not hold moat's own state or
  * the user's keys: moat's home (MOAT_HOME), ~/.ssh, cloud and cluster credentials, GnuPG, keyrings. Nor
  * may it be `/` or the home folder itself. Paths are compared as real paths (symlinks resolved). The user
- * can insist (--allow-sensitive-workspace); moat's home is then still hidden from the run.
+ * can insist (--allow-sensitive-workspace); moat's home is then still hidden from the run. moat's code
+ * cache (src/cache-dir.ts: compiled code the next `moat` runs as the user) is hidden from any run whose
+ * workspace holds it, and no workspace lies inside it.
  */
-import { realpath } from 'node:fs/promises';
+import { mkdir, realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { MoatError } from '../errors.js';
@@ -27,6 +29,8 @@ export interface SensitiveInput {
   /** The user's home folder (HOME, or the system's idea of it). */
   userHome?: string;
   allow: boolean;
+  /** moat's folder of compiled-code caches (moatCacheRoot). */
+  cacheRoot?: string;
 }
 
 /** The real path of `p`, or its absolute path when it does not exist (yet). */
@@ -42,7 +46,7 @@ const within = (child: string, parent: string): boolean => child === parent || c
 
 /**
  * Refuses a sensitive workspace (one sentence and the fix) unless allowed; returns the container paths to
- * hide from the run (moat's home when it lies inside the workspace).
+ * hide from the run (moat's home and code cache when they lie inside the workspace).
  */
 export async function checkSensitiveWorkspace(input: SensitiveInput): Promise<string[]> {
   const ws = await real(input.workspace);
@@ -52,6 +56,13 @@ export async function checkSensitiveWorkspace(input: SensitiveInput): Promise<st
     "Run moat from a project folder instead, or pass --allow-sensitive-workspace if you really mean this one (moat's home stays hidden from the run).";
   if (within(ws, moatHome)) {
     throw new MoatError(`The workspace ${ws} is inside moat's home (${moatHome}); a run must never see or change moat's own state.`, {
+      code: 'E_REFUSED',
+      hint: 'Run moat from a project folder outside it.',
+    });
+  }
+  const cacheRoot = input.cacheRoot === undefined ? undefined : await real(input.cacheRoot);
+  if (cacheRoot && within(ws, cacheRoot)) {
+    throw new MoatError(`The workspace ${ws} is inside moat's code cache (${cacheRoot}), code moat runs at its next start.`, {
       code: 'E_REFUSED',
       hint: 'Run moat from a project folder outside it.',
     });
@@ -70,5 +81,8 @@ export async function checkSensitiveWorkspace(input: SensitiveInput): Promise<st
       hint: fix,
     });
   }
-  return within(moatHome, ws) ? [`/workspace/${relative(ws, moatHome).split(sep).join('/')}`] : [];
+  // Made now when missing (private, as bin/moat makes it): else the run could make it and plant a cache.
+  if (cacheRoot && within(cacheRoot, ws)) await mkdir(cacheRoot, { recursive: true, mode: 0o700 });
+  // Covered by an empty read-only folder: what the run writes there would run outside it.
+  return [moatHome, ...(cacheRoot ? [cacheRoot] : [])].filter((p) => within(p, ws)).map((p) => `/workspace/${relative(ws, p).split(sep).join('/')}`);
 }

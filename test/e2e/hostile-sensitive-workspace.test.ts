@@ -74,6 +74,20 @@ describe("hostile workspace: moat's home and the user's keys are never inside a 
     expect(existsSync(join(moatHome, 'x'))).toBe(false);
   });
 
+  it("attack: a run in an allowed home folder cannot write moat's code cache (~/.cache/moat), which the next moat runs", async () => {
+    const script =
+      'echo "CACHE=[$(ls -A /workspace/.cache/moat | tr "\\n" " ")]"; touch /workspace/.cache/moat/code-cache/x 2>/dev/null && echo WRITE=done || echo WRITE=refused';
+    const r = await moat(['run', '--allow-sensitive-workspace', '--', '/bin/sh', '-c', script], {
+      home: moatHome,
+      cwd: userHome,
+      env: { HOME: userHome, XDG_CACHE_HOME: '' },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('CACHE=[]');
+    expect(r.stdout).toContain('WRITE=refused');
+    expect(existsSync(join(userHome, '.cache', 'moat', 'code-cache', 'x'))).toBe(false);
+  });
+
   it('a project folder under the home runs as usual', async () => {
     const r = await run(join(userHome, 'code', 'project'));
     expect(r.code, r.stderr).toBe(0);

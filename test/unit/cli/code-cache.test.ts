@@ -89,6 +89,35 @@ describe('the bundle runs through V8 code cache', () => {
     }
   });
 
+  it('a dynamic import() behaves the same on a compiled start and on one from the cache (Node 20 loses its callback there)', () => {
+    const folder = join(dir, `bundle-${n++}`);
+    mkdirSync(folder);
+    const file = join(folder, 'cli.cjs');
+    const text = `"use strict";\nimport('node:path').then((m) => console.log('imported', typeof m.join), (e) => console.log('failed', e.code));\n`;
+    writeFileSync(file, text);
+    const id = createHash('sha256').update(text).digest('hex');
+    const cache = cacheFolder('dynamic-import');
+    const first = once(file, id, 'run', cache);
+    const second = once(file, id, 'run', cache);
+    // The script prints after runCachedScript returned: its line comes last, in place of the outcome.
+    expect(second.outcome).toBe(first.outcome);
+    expect(first.out).toBe('outcome written');
+    expect(second.out).toBe('outcome used');
+  });
+
+  it('attack: a cache file someone else owns, or others can write, is not used (a folder above swapped after the check)', () => {
+    const { file, id } = script('owned');
+    const cache = cacheFolder('owned');
+    once(file, id, 'run', cache);
+    const path = join(cache, cacheName(id, 'run') ?? '');
+    chownSync(path, 4242, 4242); // the tests run as root (CI, scripts/setup.sh)
+    expect(once(file, id, 'run', cache).outcome).toBe('written');
+    expect(lstatSync(path).uid).toBe(process.getuid?.()); // replaced
+    expect(once(file, id, 'run', cache).outcome).toBe('used');
+    chmodSync(path, 0o622);
+    expect(once(file, id, 'run', cache).outcome).toBe('written');
+  });
+
   it('attack: a link in place of the cache is neither read nor written through', () => {
     const { file, id } = script('linked');
     const cache = cacheFolder('linked');
