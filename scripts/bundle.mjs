@@ -72,11 +72,17 @@ await build({
   plugins: [keepModuleUrls('cjs')],
 });
 const cli = resolve(outdir, 'cli.cjs');
-const text = readFileSync(cli, 'utf8');
+// esbuild writes code in ASCII but keeps a few comments as they are: their other characters become `?`, so
+// the script is all ASCII, which bin/moat reads as one byte per character (src/cli/code-cache.ts).
+const text = readFileSync(cli, 'utf8')
+  .split('\n')
+  .map((line) => (/[^\t-~]/.test(line) && /^\s*(\/\/|\/\*)/.test(line) ? line.replace(/[^\t-~]/g, '?') : line))
+  .join('\n');
+writeFileSync(cli, text);
 if (!text.startsWith('"use strict";')) throw new Error(`${cli} does not begin with "use strict"`);
 const dynamicImport = /\bimport\(\s*["'`]/.exec(text);
 if (dynamicImport)
   throw new Error(
     `${cli} still has an import() (${text.slice(dynamicImport.index, dynamicImport.index + 60)}): it fails once the CLI runs from its code cache`,
   );
-writeFileSync(resolve(outdir, 'cli.id'), createHash('sha256').update(readFileSync(cli)).digest('hex') + '\n');
+writeFileSync(resolve(outdir, 'cli.id'), createHash('sha256').update(text).digest('hex') + '\n');

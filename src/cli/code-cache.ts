@@ -79,20 +79,29 @@ function readCache(path: string): Buffer | undefined {
   }
 }
 
-/** Replaces the cache whole (another start never reads half of it) and removes other builds' caches. */
+/** Another build's caches are removed once this old: two installs used in turn keep theirs. */
+const STALE_MS = 24 * 3600_000;
+
+/** Replaces the cache whole (another start never reads half of it) and removes other builds' old caches. */
 function writeCache(dir: string, name: string, id: string, data: Buffer): void {
   const path = join(dir, name);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      writeSync(fd, data);
+      for (let at = 0; at < data.length;) at += writeSync(fd, data, at);
+      // Renamed into place only once on disk: V8 checks a cache's length and header, not its payload.
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
-    for (const other of readdirSync(dir)) if (other.startsWith('cli-') && !other.startsWith(`cli-${id.slice(0, 32)}-`)) unlinkSync(join(dir, other));
+    const now = Date.now();
+    for (const other of readdirSync(dir)) {
+      if (!other.startsWith('cli-') || other.startsWith(`cli-${id.slice(0, 32)}-`)) continue;
+      const st = lstatSync(join(dir, other));
+      if (now - st.mtimeMs > STALE_MS) unlinkSync(join(dir, other));
+    }
   } catch {
     try {
       unlinkSync(tmp);

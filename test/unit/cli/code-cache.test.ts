@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -66,14 +66,29 @@ describe('the bundle runs through V8 code cache', () => {
     expect(cacheName('not-a-hash', 'run')).toBeUndefined();
   });
 
-  it("attack: a rebuilt bundle of the same length never runs the old code; the old build's caches go", () => {
+  it("attack: a rebuilt bundle of the same length never runs the old code; another build's caches go once a day old", () => {
     const cache = cacheFolder('rebuilt');
     const a = script('aaaa');
     const b = script('bbbb');
+    const c = script('cccc');
     expect(readFileSync(a.file).length).toBe(readFileSync(b.file).length); // V8 alone would take it
     once(a.file, a.id, 'run', cache);
     expect(once(b.file, b.id, 'run', cache)).toEqual({ out: 'bbbb xx cli.cjs true object', outcome: 'written' });
-    expect(readdirSync(cache)).toEqual([cacheName(b.id, 'run')]);
+    // Two installs used in turn keep their caches...
+    expect(readdirSync(cache).sort()).toEqual([cacheName(a.id, 'run'), cacheName(b.id, 'run')].sort());
+    expect(once(a.file, a.id, 'run', cache)).toEqual({ out: 'aaaa xx cli.cjs true object', outcome: 'used' });
+    // ...and one not used for a day goes when another build writes.
+    const old = new Date(Date.now() - 2 * 24 * 3600_000);
+    utimesSync(join(cache, cacheName(a.id, 'run') ?? ''), old, old);
+    once(c.file, c.id, 'run', cache);
+    expect(readdirSync(cache).sort()).toEqual([cacheName(b.id, 'run'), cacheName(c.id, 'run')].sort());
+  });
+
+  it('a bundle without its id (a build stopped half-way) runs compiled, without a cache', () => {
+    const { file } = script('no-id');
+    const cache = cacheFolder('no-id');
+    expect(once(file, '', 'run', cache)).toEqual({ out: 'no-id xx cli.cjs true object', outcome: 'off' });
+    expect(readdirSync(cache)).toEqual([]);
   });
 
   it('attack: a damaged or truncated cache is refused, the script runs compiled, and the cache is written again', () => {
