@@ -1,5 +1,5 @@
 /**
- * moat's folder of compiled-code caches (src/cli/code-cache.ts, bin/moat): `$XDG_CACHE_HOME/moat`, else
+ * moat's folder of compiled-code caches (src/code-cache.ts: bin/moat, the daemon's entry): `$XDG_CACHE_HOME/moat`, else
  * `~/.cache/moat`. What it holds runs as the user at the next start, so a run must never write it
  * (src/run/sensitive-workspace.ts hides it like moat's home).
  */

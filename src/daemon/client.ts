@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MoatHome } from '../home/paths.js';
 import { withLock } from '../home/fs.js';
@@ -192,10 +192,9 @@ export async function ensureDaemon(home: MoatHome, env: NodeJS.ProcessEnv = proc
   }
 }
 
-/** The daemon's entry: the bundled one beside the bundled CLI (scripts/bundle.mjs), else main.ts's compiled file. */
+/** The daemon's entry (launch.ts: the bundled daemon through its code cache, else main.ts's compiled file). */
 function daemonEntry(): string {
-  const bundled = fileURLToPath(new URL('../bundle/daemon.js', import.meta.url));
-  return existsSync(bundled) ? bundled : fileURLToPath(new URL('./main.js', import.meta.url));
+  return fileURLToPath(new URL('./launch.js', import.meta.url));
 }
 
 async function spawnDaemon(home: MoatHome, env: NodeJS.ProcessEnv, notPid: number | undefined): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * bin/moat runs the bundled CLI through V8's code cache (src/cli/code-cache.ts). The cache is code this
+ * bin/moat runs the bundled CLI through V8's code cache (src/code-cache.ts; the daemon's entry too). The cache is code this
  * user's commands run: each test runs a real script in a child Node (the cache is written as it exits) and
  * checks what ran and what the cache folder holds, including the attacks on it (a folder others can write,
  * a link in place of the folder or the cache, a damaged cache, a rebuilt bundle of the same length).
@@ -10,20 +10,20 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cacheName, privateCacheDir } from '../../../src/cli/code-cache.js';
+import { cacheName, privateCacheDir } from '../../src/code-cache.js';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
-const MODULE = join(ROOT, 'src/cli/code-cache.ts');
+const ROOT = resolve(import.meta.dirname, '../..');
+const MODULE = join(ROOT, 'src/code-cache.ts');
 const dir = mkdtempSync(join(tmpdir(), 'moat-code-cache-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
 /** A CommonJS script that prints `word`, its file name and what `require` resolves, with its content hash. */
-function script(word: string): { file: string; id: string } {
+function script(word: string, name = 'cli'): { file: string; id: string } {
   const folder = join(dir, `bundle-${n++}`);
   mkdirSync(folder);
-  const file = join(folder, 'cli.cjs');
-  const text = `"use strict";\nconst { basename } = require('node:path');\nfunction twice(s) { return s + s; }\nconsole.log(${JSON.stringify(word)}, twice('x'), basename(__filename), __dirname === ${JSON.stringify(folder)}, typeof module.exports);\n`;
+  const file = join(folder, `${name}.cjs`);
+  const text = `"use strict";\nconst { basename } = require('node:path');\nfunction twice(s) { return s + s; }\nconsole.log(${JSON.stringify(word)}, twice('x'), basename(__filename).replace(/^\\w+\\./, 'cli.'), __dirname === ${JSON.stringify(folder)}, typeof module.exports);\n`;
   writeFileSync(file, text);
   return { file, id: createHash('sha256').update(text).digest('hex') };
 }
@@ -51,7 +51,7 @@ describe('the bundle runs through V8 code cache', () => {
     const first = once(file, id, 'run', cache);
     expect(first).toEqual({ out: 'hello xx cli.cjs true object', outcome: 'written' });
     const [name] = readdirSync(cache);
-    expect(name).toBe(cacheName(id, 'run'));
+    expect(name).toBe(cacheName('cli', id, 'run'));
     expect(lstatSync(join(cache, name ?? '')).mode & 0o777).toBe(0o600);
     expect(once(file, id, 'run', cache)).toEqual({ out: 'hello xx cli.cjs true object', outcome: 'used' });
   });
@@ -60,10 +60,10 @@ describe('the bundle runs through V8 code cache', () => {
     const { file, id } = script('kinds');
     const cache = cacheFolder('kinds');
     for (const c of ['run', 'claude', 'list', undefined]) once(file, id, c, cache);
-    expect(readdirSync(cache).sort()).toEqual([cacheName(id, 'claude'), cacheName(id, 'other'), cacheName(id, 'run')].sort());
-    expect(cacheName(id, 'status')).toBe(cacheName(id, 'list')); // the rest share one
+    expect(readdirSync(cache).sort()).toEqual([cacheName('cli', id, 'claude'), cacheName('cli', id, 'other'), cacheName('cli', id, 'run')].sort());
+    expect(cacheName('cli', id, 'status')).toBe(cacheName('cli', id, 'list')); // the rest share one
     expect(once(file, id, 'run', undefined)).toEqual({ out: 'kinds xx cli.cjs true object', outcome: 'off' });
-    expect(cacheName('not-a-hash', 'run')).toBeUndefined();
+    expect(cacheName('cli', 'not-a-hash', 'run')).toBeUndefined();
   });
 
   it("attack: a rebuilt bundle of the same length never runs the old code; another build's caches go once a day old", () => {
@@ -75,13 +75,26 @@ describe('the bundle runs through V8 code cache', () => {
     once(a.file, a.id, 'run', cache);
     expect(once(b.file, b.id, 'run', cache)).toEqual({ out: 'bbbb xx cli.cjs true object', outcome: 'written' });
     // Two installs used in turn keep their caches...
-    expect(readdirSync(cache).sort()).toEqual([cacheName(a.id, 'run'), cacheName(b.id, 'run')].sort());
+    expect(readdirSync(cache).sort()).toEqual([cacheName('cli', a.id, 'run'), cacheName('cli', b.id, 'run')].sort());
     expect(once(a.file, a.id, 'run', cache)).toEqual({ out: 'aaaa xx cli.cjs true object', outcome: 'used' });
     // ...and one not used for a day goes when another build writes.
     const old = new Date(Date.now() - 2 * 24 * 3600_000);
-    utimesSync(join(cache, cacheName(a.id, 'run') ?? ''), old, old);
+    utimesSync(join(cache, cacheName('cli', a.id, 'run') ?? ''), old, old);
     once(c.file, c.id, 'run', cache);
-    expect(readdirSync(cache).sort()).toEqual([cacheName(b.id, 'run'), cacheName(c.id, 'run')].sort());
+    expect(readdirSync(cache).sort()).toEqual([cacheName('cli', b.id, 'run'), cacheName('cli', c.id, 'run')].sort());
+  });
+
+  it("the CLI's and the daemon's caches are apart: one never removes the other's, however old", () => {
+    const cache = cacheFolder('apart');
+    const d = script('daemon', 'daemon');
+    const c = script('cli');
+    expect(once(d.file, d.id, 'daemon', cache)).toEqual({ out: 'daemon xx cli.cjs true object', outcome: 'written' });
+    const old = new Date(Date.now() - 2 * 24 * 3600_000);
+    utimesSync(join(cache, cacheName('daemon', d.id, 'daemon') ?? ''), old, old);
+    once(c.file, c.id, 'run', cache);
+    expect(readdirSync(cache).sort()).toEqual([cacheName('cli', c.id, 'run'), cacheName('daemon', d.id, 'daemon')].sort());
+    expect(once(d.file, d.id, 'daemon', cache).outcome).toBe('used');
+    expect(cacheName('Daemon', d.id, 'daemon')).toBeUndefined();
   });
 
   it('a bundle without its id (a build stopped half-way) runs compiled, without a cache', () => {
@@ -95,7 +108,7 @@ describe('the bundle runs through V8 code cache', () => {
     const { file, id } = script('damaged');
     const cache = cacheFolder('damaged');
     once(file, id, 'run', cache);
-    const path = join(cache, cacheName(id, 'run') ?? '');
+    const path = join(cache, cacheName('cli', id, 'run') ?? '');
     const good = readFileSync(path);
     for (const bad of [Buffer.alloc(good.length, 0x41), good.subarray(0, 16), Buffer.alloc(0)]) {
       writeFileSync(path, bad);
@@ -124,7 +137,7 @@ describe('the bundle runs through V8 code cache', () => {
     const { file, id } = script('owned');
     const cache = cacheFolder('owned');
     once(file, id, 'run', cache);
-    const path = join(cache, cacheName(id, 'run') ?? '');
+    const path = join(cache, cacheName('cli', id, 'run') ?? '');
     chownSync(path, 4242, 4242); // the tests run as root (CI, scripts/setup.sh)
     expect(once(file, id, 'run', cache).outcome).toBe('written');
     expect(lstatSync(path).uid).toBe(process.getuid?.()); // replaced
@@ -138,10 +151,10 @@ describe('the bundle runs through V8 code cache', () => {
     const cache = cacheFolder('linked');
     const elsewhere = join(dir, 'elsewhere.v8');
     writeFileSync(elsewhere, 'not yours');
-    symlinkSync(elsewhere, join(cache, cacheName(id, 'run') ?? ''));
+    symlinkSync(elsewhere, join(cache, cacheName('cli', id, 'run') ?? ''));
     expect(once(file, id, 'run', cache)).toEqual({ out: 'linked xx cli.cjs true object', outcome: 'written' });
     expect(readFileSync(elsewhere, 'utf8')).toBe('not yours');
-    expect(lstatSync(join(cache, cacheName(id, 'run') ?? '')).isFile()).toBe(true); // the link was replaced
+    expect(lstatSync(join(cache, cacheName('cli', id, 'run') ?? '')).isFile()).toBe(true); // the link was replaced
   });
 });
 

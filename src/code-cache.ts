@@ -1,8 +1,8 @@
 /**
- * Runs the bundled CLI (a CommonJS script, scripts/bundle.mjs) with V8's code cache: the machine code V8
- * compiled on an earlier start is read back instead of compiled again (start-up, BENCHMARKS.md). Node 20
- * keeps no such cache for modules, so bin/moat loads the bundle through here. Node built-ins only: it runs
- * before the bundle.
+ * Runs a bundled script (the CLI, the daemon: CommonJS scripts, scripts/bundle.mjs) with V8's code cache:
+ * the code V8 compiled on an earlier start is read back instead of compiled again (start-up, BENCHMARKS.md).
+ * Node 20 keeps no such cache for modules, so bin/moat and the daemon's entry (daemon/launch.ts) load their
+ * bundle through here. Node built-ins only: it runs before the bundle.
  *
  * The cache is code this user's commands will run, so it lives only in a folder that this user owns and
  * nobody else can write, like Node's own compile cache (a shared temporary folder would let another local
@@ -26,9 +26,9 @@ import {
 } from 'node:fs';
 import { isAscii } from 'node:buffer';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import vm from 'node:vm';
-import { moatCacheRoot } from '../cache-dir.js';
+import { moatCacheRoot } from './cache-dir.js';
 
 export type CacheOutcome = 'used' | 'written' | 'refused' | 'off';
 
@@ -48,13 +48,13 @@ export function privateCacheDir(name: string, env: NodeJS.ProcessEnv = process.e
 }
 
 /**
- * The cache file's name for a bundle whose content hash is `id` (undefined: not a hash). Each kind of
- * command keeps its own (`run`, `claude`, `codex`, the rest): a cache holds what the command that wrote it
- * compiled, and a run's path is not `moat list`'s.
+ * The cache file's name for the bundle `script` (`cli`, `daemon`) whose content hash is `id` (undefined: not
+ * a hash). Each kind of command keeps its own (`run`, `claude`, `codex`, the rest): a cache holds what the
+ * command that wrote it compiled, and a run's path is not `moat list`'s.
  */
-export function cacheName(id: string, command: string | undefined): string | undefined {
+export function cacheName(script: string, id: string, command: string | undefined): string | undefined {
   const kind = command === 'run' || command === 'claude' || command === 'codex' ? command : 'other';
-  return /^[0-9a-f]{64}$/.test(id) ? `cli-${id.slice(0, 32)}-${kind}-${process.version}-${process.arch}.v8` : undefined;
+  return /^[a-z]+$/.test(script) && /^[0-9a-f]{64}$/.test(id) ? `${script}-${id.slice(0, 32)}-${kind}-${process.version}-${process.arch}.v8` : undefined;
 }
 
 /** The script's text: one byte per character when it is all ASCII (esbuild's output is), which V8 reads fastest. */
@@ -83,7 +83,7 @@ function readCache(path: string): Buffer | undefined {
 const STALE_MS = 24 * 3600_000;
 
 /** Replaces the cache whole (another start never reads half of it) and removes other builds' old caches. */
-function writeCache(dir: string, name: string, id: string, data: Buffer): void {
+function writeCache(dir: string, name: string, script: string, id: string, data: Buffer): void {
   const path = join(dir, name);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
@@ -98,7 +98,7 @@ function writeCache(dir: string, name: string, id: string, data: Buffer): void {
     renameSync(tmp, path);
     const now = Date.now();
     for (const other of readdirSync(dir)) {
-      if (!other.startsWith('cli-') || other.startsWith(`cli-${id.slice(0, 32)}-`)) continue;
+      if (!other.startsWith(`${script}-`) || other.startsWith(`${script}-${id.slice(0, 32)}-`)) continue;
       const st = lstatSync(join(dir, other));
       if (now - st.mtimeMs > STALE_MS) unlinkSync(join(dir, other));
     }
@@ -117,17 +117,18 @@ function writeCache(dir: string, name: string, id: string, data: Buffer): void {
  * V8 refuses it) the cache is written as the process exits, so it holds what this command compiled.
  */
 export function runCachedScript(file: string, id: string, command: string | undefined, cacheDir: string | undefined): CacheOutcome {
-  const name = cacheDir ? cacheName(id, command) : undefined;
+  const script = basename(file, '.cjs');
+  const name = cacheDir ? cacheName(script, id, command) : undefined;
   const cachePath = cacheDir && name ? join(cacheDir, name) : undefined;
   const cachedData = cachePath ? readCache(cachePath) : undefined;
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${readSource(file)}\n})`;
   // No importModuleDynamically: on Node 20 a script compiled from the cache loses it (import() then throws
   // ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so an import() would work on the first start only. The bundle
   // has none (scripts/bundle.mjs turns them into require and checks): one fails the same on every start.
-  const script = new vm.Script(wrapped, { filename: file, cachedData });
-  const outcome: CacheOutcome = !cachePath ? 'off' : !cachedData ? 'written' : script.cachedDataRejected ? 'refused' : 'used';
-  if (cacheDir && name && outcome !== 'used') process.once('exit', () => writeCache(cacheDir, name, id, script.createCachedData()));
-  const run = script.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
+  const compiled = new vm.Script(wrapped, { filename: file, cachedData });
+  const outcome: CacheOutcome = !cachePath ? 'off' : !cachedData ? 'written' : compiled.cachedDataRejected ? 'refused' : 'used';
+  if (cacheDir && name && outcome !== 'used') process.once('exit', () => writeCache(cacheDir, name, script, id, compiled.createCachedData()));
+  const run = compiled.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
   const module = { exports: {}, filename: file, id: file };
   run.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
   return outcome;
