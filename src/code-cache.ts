@@ -49,11 +49,11 @@ export function privateCacheDir(name: string, env: NodeJS.ProcessEnv = process.e
 
 /**
  * The cache file's name for the bundle `script` (`cli`, `daemon`) whose content hash is `id` (undefined: not
- * a hash). Each kind of command keeps its own (`run`, `claude`, `codex`, the rest): a cache holds what the
+ * a hash). Each kind of command keeps its own (`run`, `claude`, `codex`, `daemon`, the rest): a cache holds what the
  * command that wrote it compiled, and a run's path is not `moat list`'s.
  */
 export function cacheName(script: string, id: string, command: string | undefined): string | undefined {
-  const kind = command === 'run' || command === 'claude' || command === 'codex' ? command : 'other';
+  const kind = command === 'run' || command === 'claude' || command === 'codex' || command === 'daemon' ? command : 'other';
   return /^[a-z]+$/.test(script) && /^[0-9a-f]{64}$/.test(id) ? `${script}-${id.slice(0, 32)}-${kind}-${process.version}-${process.arch}.v8` : undefined;
 }
 
@@ -76,6 +76,25 @@ function readCache(path: string): Buffer | undefined {
     return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function lstatExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a cache file is there, as readCache would take it (this user's, not writable by others). */
+function usable(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    return st.isFile() && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
   }
 }
 
@@ -120,6 +139,7 @@ export function runCachedScript(file: string, id: string, command: string | unde
   const script = basename(file, '.cjs');
   const name = cacheDir ? cacheName(script, id, command) : undefined;
   const cachePath = cacheDir && name ? join(cacheDir, name) : undefined;
+  const before = cachePath !== undefined && lstatExists(cachePath);
   const cachedData = cachePath ? readCache(cachePath) : undefined;
   const wrapped = `(function (exports, require, module, __filename, __dirname) { ${readSource(file)}\n})`;
   // No importModuleDynamically: on Node 20 a script compiled from the cache loses it (import() then throws
@@ -127,7 +147,13 @@ export function runCachedScript(file: string, id: string, command: string | unde
   // has none (scripts/bundle.mjs turns them into require and checks): one fails the same on every start.
   const compiled = new vm.Script(wrapped, { filename: file, cachedData });
   const outcome: CacheOutcome = !cachePath ? 'off' : !cachedData ? 'written' : compiled.cachedDataRejected ? 'refused' : 'used';
-  if (cacheDir && name && outcome !== 'used') process.once('exit', () => writeCache(cacheDir, name, script, id, compiled.createCachedData()));
+  if (cacheDir && name && outcome !== 'used')
+    process.once('exit', () => {
+      // One written meanwhile by another start (two daemons racing for the home, two commands) is kept:
+      // it may hold more than what this process compiled.
+      if (!before && usable(join(cacheDir, name))) return;
+      writeCache(cacheDir, name, script, id, compiled.createCachedData());
+    });
   const run = compiled.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
   const module = { exports: {}, filename: file, id: file };
   run.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));

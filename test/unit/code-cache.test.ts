@@ -97,6 +97,19 @@ describe('the bundle runs through V8 code cache', () => {
     expect(cacheName('Daemon', d.id, 'daemon')).toBeUndefined();
   });
 
+  it('a cache another start wrote meanwhile is kept, not replaced by what this one compiled', () => {
+    const cache = cacheFolder('meanwhile');
+    const folder = join(dir, 'meanwhile-bundle');
+    mkdirSync(folder);
+    const file = join(folder, 'cli.cjs');
+    const id = 'c'.repeat(64);
+    const path = join(cache, cacheName('cli', id, 'run') ?? '');
+    // The script itself plays the other start: the cache appears while it runs.
+    writeFileSync(file, `"use strict";\nrequire('node:fs').writeFileSync(${JSON.stringify(path)}, 'the other start', { mode: 0o600 });\nconsole.log('ran');\n`);
+    expect(once(file, id, 'run', cache)).toEqual({ out: 'ran', outcome: 'written' });
+    expect(readFileSync(path, 'utf8')).toBe('the other start');
+  });
+
   it('a bundle without its id (a build stopped half-way) runs compiled, without a cache', () => {
     const { file } = script('no-id');
     const cache = cacheFolder('no-id');
