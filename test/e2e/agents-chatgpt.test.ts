@@ -22,13 +22,13 @@ const accessToken = (expSeconds: number): string =>
 const ID = jwt({ exp: Math.floor(Date.now() / 1000) + 3600, email: 'dev@example.test', 'https://api.openai.com/auth': { chatgpt_account_id: ACCOUNT } });
 const REFRESH_1 = `rt_${randomBytes(24).toString('hex')}`;
 /**
- * The daemon refreshes within this window before expiry (test-only knob); the sign-in expires 75 s after
- * granting. Its timer fires 24 s before expiry (51 s after granting), and a gateway that starts more than
- * 45 s after granting refreshes at once, before the turn's first request: the run has 45 s to start, which
- * a loaded CI machine needs (with 45 s of life, a start slower than 15 s failed the first-request check).
+ * The daemon refreshes within this window before expiry (test-only knob); the sign-in expires 135 s after
+ * granting. Its timer fires 24 s before expiry (111 s after granting), and a gateway that starts more than
+ * 105 s after granting refreshes at once, before the turn's first request: the run has 105 s to start. A
+ * loaded CI machine needed more than the 45 s that a life of 75 s gave (and more than 15 s before that).
  */
 const WINDOW_MS = 30_000;
-const LIFETIME_S = 75;
+const LIFETIME_S = 135;
 
 let home: string;
 let ws: string;
@@ -58,7 +58,7 @@ beforeAll(async () => {
     // Hold the first turn until the host has refreshed the sign-in (and the gateway swapped tokens).
     beforeTurn: async (index) => {
       if (index !== 0) return;
-      await Promise.race([auth.refreshed(1), sleep(90_000)]);
+      await Promise.race([auth.refreshed(1), sleep(150_000)]);
       await sleep(1500);
     },
   });
@@ -83,7 +83,7 @@ afterAll(async () => {
 
 describe('moat codex on a ChatGPT sign-in', () => {
   it('completes a turn whose token is refreshed by the host mid-turn; the container never holds a real token', async () => {
-    // Granted just now, expiring in 75 s: the CLI does not refresh, the daemon refreshes 24 s before expiry.
+    // Granted just now, expiring in 135 s: the CLI does not refresh, the daemon refreshes 24 s before expiry.
     access1 = accessToken(Math.floor(Date.now() / 1000) + LIFETIME_S);
     await mkdir(join(hostHome, '.codex'), { recursive: true });
     await writeFile(
