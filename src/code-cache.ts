@@ -13,6 +13,7 @@
 import {
   closeSync,
   constants,
+  existsSync,
   fstatSync,
   fsyncSync,
   lstatSync,
@@ -158,4 +159,21 @@ export function runCachedScript(file: string, id: string, command: string | unde
   const module = { exports: {}, filename: file, id: file };
   run.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
   return outcome;
+}
+
+/**
+ * Runs the bundle `file` (`dist/bundle/NAME.cjs`) with its id (`NAME.id`) through the code cache, unless
+ * `MOAT_CODE_CACHE=0`; false when there is no bundle (a build with tsc alone: the caller loads its modules).
+ * A missing id (a build stopped half-way) runs the script compiled, without a cache.
+ */
+export function runBundle(file: string, command: string | undefined): boolean {
+  if (!existsSync(file)) return false;
+  let id = '';
+  try {
+    id = readFileSync(file.replace(/\.cjs$/, '.id'), 'utf8').trim();
+  } catch {
+    // compiled without a cache
+  }
+  runCachedScript(file, id, command, process.env.MOAT_CODE_CACHE === '0' ? undefined : privateCacheDir('code-cache'));
+  return true;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { errnoCode } from './errors.js';
 
 /**
@@ -11,5 +12,19 @@ export function processAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return errnoCode(err) === 'EPERM';
+  }
+}
+
+/**
+ * Whether process `pid` has ended: gone, or a zombie its parent has not reaped yet, which processAlive still
+ * counts (Linux's /proc; elsewhere kill 0).
+ */
+export function processGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch (err) {
+    return errnoCode(err) === 'ENOENT' || !processAlive(pid);
   }
 }

@@ -1,12 +1,12 @@
 import { request } from 'node:http';
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MoatHome } from '../home/paths.js';
 import { withLock } from '../home/fs.js';
 import { MoatError, SystemLikeError, errnoCode } from '../errors.js';
 import { BUILD } from '../version.js';
-import { processAlive } from '../process-alive.js';
+import { processGone } from '../process-alive.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import { daemonLockHolder, probeSocket } from './lock.js';
 import { join } from 'node:path';
@@ -130,17 +130,6 @@ export async function stopDaemon(home: MoatHome, env: NodeJS.ProcessEnv = proces
   // Its socket goes first; the process still lets go of its lock (and may write its code cache) after.
   while (Date.now() < deadline && !processGone(s.health.pid)) await sleep(10);
   return true;
-}
-
-/** Whether process `pid` has ended: gone, or a zombie its parent has not reaped yet (Linux's /proc; else kill 0). */
-function processGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'Z' || state === 'X';
-  } catch (err) {
-    return errnoCode(err) === 'ENOENT' || !processAlive(pid);
-  }
 }
 
 /**
