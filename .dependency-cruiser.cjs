@@ -9,7 +9,8 @@ const LAYERS = [
   ['cli'], //                        one file per command: flags in, a service called, output out
   ['agents', 'doctor'], //           claude/, codex/: staging, flags, sessions; moat doctor's checks
   ['run'], //                        the run lifecycle, seen from the CLI
-  ['daemon'], //                     the per-home host daemon: gateways, supervisor, records
+  ['daemon'], //                     the per-home host daemon: gateways, supervisor, records, spares
+  ['container'], //                  a run's container as data: its plan, moat-init's environment, its sources' checks
   ['config', 'credentials'], //      moat.yaml and the global config; secrets, providers
   ['image'], //                      Dockerfiles, tags, builds (inside the gateway boundary)
   ['snapshot'], //                   workspace snapshots: content store, manifests, diff, restore

@@ -314,3 +314,22 @@ function daemonError(err: unknown, home: MoatHome): Error {
   if (refused) return new MoatError(`The run's gateway could not start: ${refused.message}`, { code: refused.code, hint: refused.hint });
   return new MoatError(`The run's gateway could not start: ${err.body || `HTTP ${err.status}`}`, { code: 'E_DAEMON' });
 }
+
+/** The spare the daemon holds for this plan key, handed over (never to anyone else); none: undefined. */
+export async function claimSpare(home: MoatHome, key: string): Promise<{ id: string; name: string; containerId: string } | undefined> {
+  try {
+    return (await call<{ spare?: { id: string; name: string; containerId: string } }>(home, 'POST', '/spares/claim', 2000, false, JSON.stringify({ key })))
+      .spare;
+  } catch {
+    return undefined; // no daemon, an older one, or an error: the run creates its own container
+  }
+}
+
+/** Let a claimed spare's moat-init go on to the run's command (written in its stage first). */
+export async function goSpare(home: MoatHome, id: string): Promise<void> {
+  try {
+    await call(home, 'POST', `/runs/${id}/go`, 10_000, false);
+  } catch (err) {
+    throw transportError(err, home, 'while starting the run in its prepared container');
+  }
+}

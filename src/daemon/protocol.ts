@@ -10,6 +10,8 @@ export interface DaemonHealth {
   pid: number;
   startedAt: string;
   runs: string[];
+  /** Spares ready to be claimed (spares.ts); absent from an older daemon. */
+  spares?: number;
   /** The engine's runtimes as the daemon follows them (engine-runtimes.ts); absent when it cannot vouch for them. */
   engine?: EngineRuntimes;
 }

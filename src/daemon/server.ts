@@ -15,6 +15,8 @@ import { isMoatError, type ErrorDocument } from '../errors.js';
 import { takeDaemonLock, releaseDaemonLock } from './lock.js';
 import { bindControlSocket, removeOwnSocket } from './control-socket.js';
 import { EngineRuntimesCache } from './engine-runtimes.js';
+import { SparePool } from './spares.js';
+import { readJsonBody } from './request-body.js';
 
 /**
  * The host daemon of one moat home: it outlives the CLI and owns the live runs (their output, their exit
@@ -41,6 +43,8 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   const engine = new DockerRuntime(process.env, () => engineSetting(home.globalConfig));
   const engineRuntimes = new EngineRuntimesCache(engine, log);
   const supervisor = new Supervisor(home, store, engine, new GatewayHost(home, process.env, log, testRefreshWindowMs(process.env)), log);
+  const spares = new SparePool(home, engine, log);
+  supervisor.ended = (id) => void spares.afterRun(id);
   const startedAt = new Date().toISOString();
   let idleTimer: NodeJS.Timeout | undefined;
 
@@ -62,7 +66,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
     engineRuntimes.stop();
     // Live runs are let go cleanly (output flushed, audit log closed), so the next daemon resumes them
     // without calling this one dead; bounded, so a stuck run cannot keep a stopping daemon alive.
-    const letGo = Promise.race([supervisor.handOver(0), sleep(8000, undefined, { ref: false })]);
+    const letGo = Promise.race([Promise.all([supervisor.handOver(0), spares.close()]), sleep(8000, undefined, { ref: false })]);
     void letGo
       .catch(() => undefined)
       .finally(() => {
@@ -104,6 +108,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
         pid: process.pid,
         startedAt,
         runs: supervisor.ids(),
+        spares: spares.size,
         ...(known ? { engine: known } : {}),
       };
       return send(res, 200, h);
@@ -116,6 +121,19 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
       }
       armIdle();
       return send(res, 200, { ok: true });
+    }
+    if (req.method === 'POST' && url.pathname === '/spares/claim') {
+      const body = await readJsonBody(req, 4096).catch(() => undefined);
+      const key = typeof body === 'object' && body !== null ? (body as { key?: unknown }).key : undefined;
+      if (typeof key !== 'string' || !/^[0-9a-f]{64}$/.test(key))
+        return send(res, 400, { error: { code: 'E_USAGE', message: 'a plan key is needed', hint: null } });
+      const spare = spares.claim(key);
+      return send(res, 200, spare ? { spare } : {});
+    }
+    const go = /^\/runs\/([^/]+)\/go$/.exec(url.pathname);
+    if (req.method === 'POST' && go?.[1] && RUN_ID_RE.test(go[1])) {
+      if (spares.go(go[1])) return send(res, 200, { ok: true });
+      return send(res, 409, { error: { code: 'E_DAEMON', message: 'the prepared container of this run is no longer waiting', hint: 'Run it again.' } });
     }
     const snaps = /^\/runs\/([^/]+)\/snapshots-audit$/.exec(url.pathname);
     if (req.method === 'POST' && snaps?.[1] && RUN_ID_RE.test(snaps[1])) {
@@ -153,6 +171,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   process.on('SIGINT', () => shutdown('SIGINT'));
   log(`daemon ${BUILD} pid ${process.pid} listening on ${sock}`);
   engineRuntimes.start();
+  void spares.sweep().catch((err: unknown) => log(`spares of an earlier daemon: ${String(err)}`));
   await supervisor.resumeAll();
   armIdle();
 }

@@ -13,6 +13,7 @@ import type { SnapshotLimits, SnapshotSettings } from '../snapshot/limits.js';
 import { inTurn } from './walk-turns.js';
 import { ManifestCache, snapshotWorkspace, summaryOf, type SnapshotSummary } from '../snapshot/service.js';
 import { Prewalks } from './prewalk.js';
+import { readBody } from './request-body.js';
 
 /** The manifests this daemon keeps (its post-run snapshots use them too). */
 export const daemonManifests = new ManifestCache();
@@ -77,20 +78,9 @@ export function parseSnapshotRequest(text: string): SnapshotRequest | undefined 
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) return undefined;
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** Answer `POST /snapshots`: 200 with a summary, 400 for a malformed request, 422 when the snapshot failed. */
 export async function snapshotRequest(req: IncomingMessage, home: MoatHome): Promise<{ status: number; body: SnapshotSummary | { error: ErrorDocument } }> {
-  const text = await readBody(req);
+  const text = await readBody(req, MAX_BODY);
   const r = text === undefined ? undefined : parseSnapshotRequest(text);
   if (!r) return { status: 400, body: { error: { code: 'E_USAGE', message: 'not a snapshot request', hint: null } } };
   const walks = prewalksOf(home);
@@ -114,7 +104,7 @@ export async function snapshotRequest(req: IncomingMessage, home: MoatHome): Pro
  * (only for a workspace this daemon snapshotted for a run before); 400 for a malformed hint.
  */
 export async function prewalkRequest(req: IncomingMessage, home: MoatHome): Promise<{ status: number; body: { started: boolean } | { error: ErrorDocument } }> {
-  const text = await readBody(req);
+  const text = await readBody(req, MAX_BODY);
   let workspace: unknown;
   try {
     workspace = text === undefined ? undefined : (JSON.parse(text) as { workspace?: unknown } | null)?.workspace;

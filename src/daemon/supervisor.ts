@@ -44,6 +44,8 @@ interface Floors {
 export class Supervisor {
   private readonly watching = new Map<string, Watched>();
   private readonly registering = new Map<string, Promise<void>>();
+  /** Called once a run this daemon followed to its end is done (its container removed): spares.ts. */
+  ended?: (id: string) => void;
 
   constructor(
     private readonly home: MoatHome,
@@ -241,6 +243,7 @@ export class Supervisor {
       await audit.close(); // the final signed checkpoint exists before the run reads as stopped
     }
     await this.finish(id, containerId, exitCode);
+    this.ended?.(id);
   }
 
   /** No set-id file stays in what the run could write: stripped, audited, and recorded for the CLI. */

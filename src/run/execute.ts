@@ -6,14 +6,14 @@ import type { ContainerRuntime } from '../runtime/types.js';
 import { ensureImage, type BuildNetwork, type BuildProgress } from '../image/build.js';
 import { upstreamOptions } from '../daemon/upstream-options.js';
 import { loadGlobalConfig } from '../config/load.js';
-import { daemonState, ensureDaemon, watchRun } from '../daemon/client.js';
+import { claimSpare, daemonState, ensureDaemon, goSpare, watchRun } from '../daemon/client.js';
 import { BUILD } from '../version.js';
-import { createRun, discardRun, markRunning, markStopped, stopContainer } from './launch.js';
+import { createRun, discardRun, markRunning, markStopped, spareEligible, stopContainer, type SpareClaims } from './launch.js';
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { finishDespiteInterrupt } from './interrupts.js';
 import { containerExtras } from './gateway-extras.js';
 import { checkConfigTrust } from './config-trust.js';
-import { assertSourcesUnchanged } from './mount-sources.js';
+import { assertSourcesUnchanged } from '../container/sources.js';
 import { changedHostExecutables, hostExecutablesWarning, hostFolderWarning, snapshotFolder, snapshotHostExecutables } from './host-executables.js';
 import { checkSensitiveWorkspace } from './sensitive-workspace.js';
 import { setIdReport, type SetIdSweep } from '../daemon/setid-sweep.js';
@@ -130,7 +130,17 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   // A long first build can outlast the daemon's idle time: make sure it still runs (a cheap health check).
   if (image.built) await ensureDaemon(home, deps.env);
   mark('daemon');
-  const launched = await createRun(home, runtime, spec, { tag: image.tag, env: image.env }, extras, sandbox);
+  // A container the daemon started ahead for a run like this one (daemon/spares.ts) is taken when it has one.
+  const spares: SpareClaims | undefined = spareEligible(spec, deps.env)
+    ? {
+        claim: (key) => claimSpare(home, key),
+        discard: async (s) => {
+          await runtime.remove(s.containerId, true).catch(() => undefined);
+          await new RunStore(home).remove(s.id).catch(() => undefined);
+        },
+      }
+    : undefined;
+  const launched = await createRun(home, runtime, spec, { tag: image.tag, env: image.env }, extras, sandbox, spares);
   const { meta, containerId } = launched;
   mark('container created');
   if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);
@@ -167,7 +177,9 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
     try {
       // The engine mounts at start: the approved real paths must still be real (no link swapped in since).
       await assertSourcesUnchanged(spec.realSources ?? []);
-      await runtime.start(containerId);
+      // A claimed spare was started (and mounted) before: its plan's key holds what each source was then.
+      if (launched.spare) await goSpare(home, meta.id);
+      else await runtime.start(containerId);
       mark('started');
     } catch (err) {
       await discardRun(home, runtime, launched);

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MoatHome } from '../home/paths.js';
-import { CONTAINER_CA_FILE, CONTAINER_NET_DIR, PROXY_ENV_NAMES, gatewayEnv } from '../gateway/transport.js';
+import { CONTAINER_CA_FILE, PROXY_ENV_NAMES, gatewayEnv } from '../gateway/transport.js';
 import type { ContainerExtras } from './launch.js';
 import type { RunSpec } from './spec.js';
 import type { ResolvedSecret } from '../credentials/secrets/types.js';
@@ -54,12 +54,8 @@ export async function containerExtras(home: MoatHome, spec: RunSpec, env: NodeJS
   const caCert = await ensureCaCert(home);
   return {
     env: { ...gatewayEnv(), ...placeholders.env, ...secretEnv, ...ssh.env },
-    mounts: (runDir) => [
-      // Read-only: connecting to a unix socket needs no write access to the mount, and the container must
-      // not create, move or replace anything where the (possibly root) daemon creates and removes its socket.
-      { source: join(runDir, 'net'), target: CONTAINER_NET_DIR, readOnly: true },
-      { source: caCert, target: CONTAINER_CA_FILE, readOnly: true },
-    ],
+    // The gateway's folder (the transport) is the run's own: container/plan.ts mounts it.
+    mounts: [{ source: caCert, target: CONTAINER_CA_FILE, readOnly: true }],
     homeFiles: [...spec.homeFiles, ...placeholders.files, ...ssh.files],
     ...(secrets.length > 0 ? { secrets } : {}),
     ...(ssh.agentSocket ? { sshAgentSocket: ssh.agentSocket } : {}),

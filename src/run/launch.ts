@@ -1,12 +1,13 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MoatError } from '../errors.js';
 import { withLock } from '../home/fs.js';
 import type { MoatHome } from '../home/paths.js';
 import type { ContainerRuntime, Mount } from '../runtime/types.js';
-import { LABEL_HOME, LABEL_MANAGED, LABEL_NAME, LABEL_RUN_ID } from '../runtime/types.js';
-import { encodeEnvFile, initEntrypoint, privilegedEnv, userEnvironment } from './container-env.js';
+import { encodeArgvFile, encodeEnvFile, userEnvironment } from '../container/env.js';
+import { SPARE_PLAN_FILE, containerSpec, planKey, prepareRunDir, runMounts, type ContainerPlan, type HomeFile } from '../container/plan.js';
+import { sourceIdentities } from '../container/sources.js';
 import { newRunId, newRunName } from '../store/names.js';
 import type { RunSpec } from './spec.js';
 import { RunStore } from '../store/store.js';
@@ -17,25 +18,20 @@ import { portEnv } from '../gateway/routes.js';
 import { routingPort } from '../config/routing.js';
 import type { ResolvedSecret } from '../credentials/secrets/types.js';
 
-/** Capabilities the init step needs (user setup, staging files); the user's process gets none. */
-const INIT_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SETPCAP'];
-
 export interface Launched {
   meta: RunMetadata;
   containerId: string;
+  /** The container is a claimed spare, started and waiting: the run begins with goSpare, not a start. */
+  spare?: true;
 }
 
-/**
- * Create the run: its container (labelled, `--network none`, workspace at /workspace, running as the
- * workspace owner) and its record. Either both exist afterwards or neither does.
- */
 /** What the gateway and credentials add to a container: environment, mounts, files for the user's home. */
 export interface ContainerExtras {
   env: Record<string, string>;
-  /** Extra mounts given the run's directory (the gateway transport lives there). */
-  mounts: (runDir: string) => Mount[];
+  /** Extra mounts (the gateway's CA); the gateway's own folder is the run's (container/plan.ts). */
+  mounts: Mount[];
   /** Files the init step copies into the user's home (paths relative to it). */
-  homeFiles: Array<{ path: string; content: string; mode: number }>;
+  homeFiles: HomeFile[];
   /** The run's resolved `secrets:`, handed to the daemon encrypted (never in the container but as placeholders). */
   secrets?: ResolvedSecret[];
   /** The host ssh-agent the run's SSH grants sign with (recorded for the daemon). */
@@ -48,6 +44,58 @@ export interface RunImage {
   env: string[];
 }
 
+/** A spare the daemon handed over (daemon/spares.ts): started, waiting, its plan's key equal to the run's. */
+export interface ClaimedSpare {
+  id: string;
+  name: string;
+  containerId: string;
+}
+
+/** How a run gets a spare of its plan's key, if the daemon holds one; and drops one it cannot use. Given only to runs spareEligible allows. */
+export interface SpareClaims {
+  claim: (key: string) => Promise<ClaimedSpare | undefined>;
+  discard: (spare: ClaimedSpare) => Promise<void>;
+}
+
+/** Whether a run can start in a spare: no terminal (a spare's TTY is set at its creation), no services. */
+export function spareEligible(spec: RunSpec, env: NodeJS.ProcessEnv): boolean {
+  return env.MOAT_SPARES !== '0' && !spec.interactive && !spec.ports;
+}
+
+/**
+ * The run's container plan (container/plan.ts): its engine spec but for the run's id, name, command and
+ * environment.
+ */
+export async function planRun(home: MoatHome, spec: RunSpec, image: RunImage, extras: ContainerExtras, sandbox: SandboxChoice): Promise<ContainerPlan> {
+  const owner = await stat(spec.workspace);
+  const port = Number(extras.env.MOAT_PROXY_PORT);
+  return {
+    home: home.root,
+    workspace: spec.workspace,
+    image: image.tag,
+    owner: { uid: owner.uid, gid: owner.gid },
+    ...(Number.isInteger(port) && port > 0 ? { proxyPort: port } : {}),
+    ...(spec.ports ? { servicePorts: Object.values(spec.ports) } : {}),
+    mounts: [{ source: spec.workspace, target: '/workspace', readOnly: false }, ...spec.mounts],
+    extraMounts: extras.mounts,
+    hidden: spec.hiddenPaths ?? [],
+    homeFiles: extras.homeFiles,
+    tty: spec.interactive,
+    openStdin: spec.interactive || (!spec.detach && !process.stdin.isTTY),
+    ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}),
+    ...(spec.nanoCpus ? { nanoCpus: spec.nanoCpus } : {}),
+    pidsLimit: spec.pidsLimit,
+    logLimitBytes: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
+    ...(sandbox.engineRuntime ? { engineRuntime: sandbox.engineRuntime } : {}),
+    sources: await sourceIdentities(spec.realSources ?? []),
+  };
+}
+
+/**
+ * Create the run: its container (labelled, `--network none`, workspace at /workspace, running as the
+ * workspace owner) and its record. Either both exist afterwards or neither does. With `spares`, a spare
+ * of the same plan the daemon holds is taken instead of a new container.
+ */
 export async function createRun(
   home: MoatHome,
   runtime: ContainerRuntime,
@@ -55,9 +103,13 @@ export async function createRun(
   image: RunImage,
   extras: ContainerExtras,
   sandbox: SandboxChoice = { sandbox: 'runc' },
+  spares?: SpareClaims,
 ): Promise<Launched> {
   const store = new RunStore(home);
-  const owner = await stat(spec.workspace);
+  const plan = await planRun(home, spec, image, extras, sandbox);
+  const key = planKey(plan);
+  // A named run and a rebuilt image (same tag, other contents) take no spare.
+  const claiming = spares && !spec.name && !spec.rebuild ? spares.claim(key).catch(() => undefined) : Promise.resolve(undefined);
   return withLock(join(home.locksDir, 'names'), async () => {
     const live = (await store.list()).filter((r) => LIVE_STATES.has(r.state));
     const taken = new Set(live.map((r) => r.name));
@@ -67,11 +119,16 @@ export async function createRun(
         hint: `Pick another name with -n, or stop it first: moat stop ${spec.name}`,
       });
     }
-    const id = newRunId();
-    const name = spec.name ?? newRunName(taken);
+    let spare = await claiming;
+    if (spare && taken.has(spare.name)) {
+      await spares?.discard(spare);
+      spare = undefined;
+    }
+    const id = spare?.id ?? newRunId();
+    const name = spare?.name ?? spec.name ?? newRunName(taken);
     const runDir = store.dir(id);
     // The run's environment is data for moat-init to apply after it drops to the run's user; the
-    // privileged start itself sees only fixed values (container-env.ts).
+    // privileged start itself sees only fixed values (container/env.ts).
     const envFile = encodeEnvFile(
       userEnvironment(image.env, [
         spec.env,
@@ -85,54 +142,22 @@ export async function createRun(
         },
       ]),
     );
-    await mkdir(join(runDir, 'net'), { recursive: true, mode: 0o700 });
-    const stage = join(runDir, 'stage');
-    for (const f of extras.homeFiles) {
-      const dest = join(stage, 'home', f.path);
-      if (!dest.startsWith(join(stage, 'home') + '/')) throw new MoatError(`Refusing to stage ${f.path} outside the home directory.`, { code: 'E_REFUSED' });
-      await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
-      await writeFile(dest, f.content, { mode: f.mode });
-    }
-    await mkdir(stage, { recursive: true, mode: 0o700 });
-    const hidden = spec.hiddenPaths ?? [];
-    if (hidden.length > 0) await mkdir(join(runDir, 'empty'), { mode: 0o555 });
-    await writeFile(join(stage, 'env'), envFile, { mode: 0o600 });
-    const port = Number(extras.env.MOAT_PROXY_PORT);
-    const mounts: Mount[] = [
-      { source: spec.workspace, target: '/workspace', readOnly: false },
-      ...spec.mounts,
-      ...extras.mounts(runDir),
-      { source: stage, target: '/moat/stage', readOnly: true },
-      ...hidden.map((target) => ({ source: join(runDir, 'empty'), target, readOnly: true })),
-    ];
     let containerId: string;
     try {
-      containerId = await runtime.create({
-        name: `moat-${name}-${id.slice(4, 10)}`,
-        hostname: name,
-        image: image.tag,
-        cmd: spec.command,
-        entrypoint: initEntrypoint({
-          uid: owner.uid,
-          gid: owner.gid,
-          ...(Number.isInteger(port) && port > 0 ? { proxyPort: port } : {}),
-          ...(spec.ports ? { servicePorts: Object.values(spec.ports) } : {}),
-        }),
-        env: privilegedEnv(),
-        workingDir: '/workspace',
-        labels: { [LABEL_MANAGED]: 'true', [LABEL_RUN_ID]: id, [LABEL_HOME]: home.root, [LABEL_NAME]: name },
-        mounts,
-        tty: spec.interactive,
-        openStdin: spec.interactive || (!spec.detach && !process.stdin.isTTY),
-        network: 'none',
-        capAdd: INIT_CAPS,
-        ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}),
-        ...(spec.nanoCpus ? { nanoCpus: spec.nanoCpus } : {}),
-        pidsLimit: spec.pidsLimit,
-        logLimitBytes: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
-        ...(sandbox.engineRuntime ? { runtime: sandbox.engineRuntime } : {}),
-      });
+      if (spare) {
+        // The spare's folders were made from this very plan; what the run adds is its command and environment.
+        await writeFile(join(runDir, 'stage', 'env'), envFile, { mode: 0o600 });
+        await writeFile(join(runDir, 'stage', 'argv'), encodeArgvFile(spec.command), { mode: 0o600 });
+        containerId = spare.containerId;
+      } else {
+        await prepareRunDir(runDir, plan);
+        await writeFile(join(runDir, 'stage', 'env'), envFile, { mode: 0o600 });
+        containerId = await runtime.create(containerSpec(plan, { id, name, runDir, command: spec.command }));
+      }
+      // The daemon makes a spare of this plan when the run has ended (daemon/spares.ts).
+      if (spares) await writeFile(join(runDir, SPARE_PLAN_FILE), JSON.stringify(plan), { mode: 0o600 });
     } catch (err) {
+      if (spare) await spares?.discard(spare);
       await store.remove(id).catch(() => undefined);
       throw err;
     }
@@ -147,7 +172,7 @@ export async function createRun(
       network: spec.network,
       interactive: spec.interactive,
       keep: spec.keep,
-      logLimit: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
+      logLimit: plan.logLimitBytes,
       ...(spec.traceBodies ? { traceBodies: true } : {}),
       ...(extras.sshAgentSocket ? { sshAgentSocket: extras.sshAgentSocket } : {}),
       ...(spec.agent ? { agent: spec.agent } : {}),
@@ -155,7 +180,13 @@ export async function createRun(
       ...(spec.ports ? { ports: spec.ports } : {}),
       state: 'created',
       containerId,
-      writable: [...new Set(mounts.filter((m) => !m.readOnly).map((m) => m.source))],
+      writable: [
+        ...new Set(
+          runMounts(plan, runDir)
+            .filter((m) => !m.readOnly)
+            .map((m) => m.source),
+        ),
+      ],
       createdAt: new Date().toISOString(),
       home: home.root,
     };
@@ -166,7 +197,7 @@ export async function createRun(
       await store.remove(id).catch(() => undefined);
       throw err;
     }
-    return { meta, containerId };
+    return spare ? { meta, containerId, spare: true } : { meta, containerId };
   });
 }
 

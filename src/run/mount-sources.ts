@@ -76,21 +76,3 @@ export async function resolveMountSources(mounts: readonly Mount[], specs: reado
 export function engineMounts(entries: readonly MountEntry[]): Mount[] {
   return entries.map((e) => ({ source: e.source, target: e.target, readOnly: e.readOnly }));
 }
-
-/**
- * Checked again just before the container starts (the engine mounts binds at start, and an image build
- * can take minutes after the approval): every source must still be its own real path.
- */
-export async function assertSourcesUnchanged(sources: readonly string[]): Promise<void> {
-  for (const source of sources) {
-    const now = await realpath(source).catch(() => undefined);
-    if (now === source) continue;
-    throw new MoatError(
-      `Not started: the mount source ${source} changed after it was checked (${now === undefined ? 'it is gone' : `it now leads to ${now}`}); a folder on the way may have been replaced with a symbolic link.`,
-      {
-        code: 'E_REFUSED',
-        hint: 'Check the workspace for links a run may have planted, then run again.',
-      },
-    );
-  }
-}

@@ -41,9 +41,14 @@ export interface MoatResult {
   stderr: string;
 }
 
-/** The environment every CLI invocation gets: the test's home and a short daemon idle time. */
+/**
+ * The environment every CLI invocation gets: the test's home and a short daemon idle time. Spares are off
+ * (MOAT_SPARES=0) unless a test turns them on: spares.test.ts tests them; elsewhere every run takes the
+ * path of a run without a spare (every first run of a plan), and no test's count of containers and run
+ * folders meets a spare the daemon made meanwhile.
+ */
 export function moatEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, MOAT_HOME: home, MOAT_DAEMON_IDLE_MS: '5000', NO_COLOR: '1', ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, MOAT_HOME: home, MOAT_DAEMON_IDLE_MS: '5000', NO_COLOR: '1', MOAT_SPARES: '0', ...extra };
   delete env.FORCE_COLOR;
   return env;
 }

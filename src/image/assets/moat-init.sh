@@ -19,6 +19,7 @@ uid="${MOAT_UID:-1000}"; digits "$uid" MOAT_UID
 gid="${MOAT_GID:-1000}"; digits "$gid" MOAT_GID
 port="${MOAT_PROXY_PORT:-}"; [ -z "$port" ] || digits "$port" MOAT_PROXY_PORT
 services="${MOAT_PORTS:-}"; case "$services" in *[!0-9,]*) echo "moat-init: MOAT_PORTS must be numbers" >&2; exit 70;; esac
+spare="${MOAT_SPARE:-}"; case "$spare" in ''|1) ;; *) echo "moat-init: MOAT_SPARE must be 1" >&2; exit 70;; esac
 # Root works in /, never in the directory the container started in (the image's WORKDIR, /workspace): a
 # run controls what is there (an earlier run's files, links, FIFOs), and a privileged program must not
 # meet them through a relative name, a file read from its directory (an old Perl's "." in @INC) or one
@@ -29,7 +30,7 @@ cd /
 # When nothing else is exported (moat's entrypoint is `env -i` with moat's values only), a program
 # started with PATH unset gets an empty environment without a process of its own (`env -i`: one more
 # exec, ~30 ms under gVisor); else (the image run some other way) each start goes through `env -i`.
-unset MOAT_UID MOAT_GID MOAT_PROXY_PORT MOAT_PORTS PWD OLDPWD
+unset MOAT_UID MOAT_GID MOAT_PROXY_PORT MOAT_PORTS MOAT_SPARE PWD OLDPWD
 case "$(unset PATH; export -p)" in ''|'export PATH') clear='' ;; *) clear='/usr/bin/env -i' ;; esac
 home=/home/moat
 envfile=/moat/stage/env
@@ -328,6 +329,36 @@ fi
 # without following symlinks or descending into mounts (a mounted folder's contents keep their owners).
 [ -n "$prepared" ] || prepare_in_shell
 
+# A spare (src/daemon/spares.ts) is a container the daemon started, prepared up to here, ahead of the run
+# that will claim it: it waits, before anything of a run's, on a connection to the daemon's
+# /moat/net/go.sock. The claiming run's command (/moat/stage/argv) and environment (/moat/stage/env) are
+# written on the host, then the daemon sends one byte "g". Anything else (no socket, the connection
+# closed, another byte, no Perl to wait with) ends the container without starting anything (exit 75).
+spare_wait='
+use strict; use Socket;
+socket(my $s, PF_UNIX, SOCK_STREAM, 0) or exit 1;
+connect($s, pack_sockaddr_un("/moat/net/go.sock")) or exit 1;
+my $n = sysread($s, my $b, 1);
+exit(defined $n && $n == 1 && $b eq "g" ? 0 : 1);'
+read_argv=''
+argvfile=/dev/null
+if [ -n "$spare" ]; then
+  [ -x /usr/bin/perl ] || exit 75
+  (unset PATH; exec $clear /usr/bin/perl -e "$spare_wait") </dev/null >/dev/null 2>&1 || exit 75
+  [ -f /moat/stage/argv ] || exit 75
+  argvfile=/moat/stage/argv
+  envfile=/moat/stage/env
+  [ -f "$envfile" ] || envfile=/dev/null
+  # Read after the drop, as data (one argument a line, escaped as the environment's values are).
+  read_argv='
+set --
+while IFS= read -r arg <&4; do
+  case $arg in *\\*) arg=$(printf "%bx" "$arg"); arg=${arg%x};; esac
+  set -- "$@" "$arg"
+done
+'
+fi
+
 # After the drop, with an empty environment: set the run's variables from the file (one NAME=VALUE a
 # line, the value escaped for printf %b), read as data and never run, then start the command (found on
 # the run's PATH, else the line `moat-init: command-not-found` alone on stderr and exit 127).
@@ -339,7 +370,7 @@ while IFS= read -r line; do
   case $value in *\\*) value=$(printf "%bx" "$value"); value=${value%x};; esac
   export "$name=$value"
 done <&3
-exec 3<&-
+exec 3<&- 4<&-
 # A command that does not exist: a fixed line moat recognises (with exit 127) and explains on the host.
 command -v -- "$1" >/dev/null 2>&1 || { echo "moat-init: command-not-found" >&2; exit 127; }
 exec "$@"'
@@ -348,4 +379,4 @@ exec "$@"'
 cd -P -- "$workdir" || { echo "moat-init: cannot return to the working directory $workdir" >&2; exit 70; }
 unset PATH PWD OLDPWD
 exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=-all --bounding-set=-all -- \
-  $clear /bin/sh -c "$apply_env" moat "$@" 3<"$envfile"
+  $clear /bin/sh -c "$read_argv$apply_env" moat "$@" 3<"$envfile" 4<"$argvfile"

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseMount } from '../../../src/config/load.js';
-import { assertSourcesUnchanged, resolveMountSources } from '../../../src/run/mount-sources.js';
+import { resolveMountSources } from '../../../src/run/mount-sources.js';
+import { assertSourcesUnchanged } from '../../../src/container/sources.js';
 
 let dir: string;
 let ws: string;

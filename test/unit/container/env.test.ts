@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { LOADER_VARIABLES, encodeEnvFile, initEntrypoint, privilegedEnv, userEnvironment } from '../../../src/run/container-env.js';
+import { LOADER_VARIABLES, encodeEnvFile, initEntrypoint, privilegedEnv, userEnvironment } from '../../../src/container/env.js';
 
 const execFileP = promisify(execFile);
 const INIT = readFileSync(new URL('../../../src/image/assets/moat-init.sh', import.meta.url), 'utf8');

@@ -47,7 +47,7 @@ export function privilegedEnv(): Record<string, string> {
 }
 
 /** The entrypoint: moat-init under `env -i`, with moat's own values only (numbers, checked again by moat-init). */
-export function initEntrypoint(values: { uid: number; gid: number; proxyPort?: number; servicePorts?: number[] }): string[] {
+export function initEntrypoint(values: { uid: number; gid: number; proxyPort?: number; servicePorts?: number[]; spare?: boolean }): string[] {
   const n = (what: string, v: number): string => {
     if (!Number.isInteger(v) || v < 0) throw new Error(`${what} must be a non-negative integer`);
     return String(v);
@@ -61,6 +61,8 @@ export function initEntrypoint(values: { uid: number; gid: number; proxyPort?: n
     ...(values.proxyPort !== undefined ? [`MOAT_PROXY_PORT=${n('proxy port', values.proxyPort)}`] : []),
     // The services' ports (ports.ts): moat-init connects each one's tunnel to the daemon's socket.
     ...(values.servicePorts?.length ? [`MOAT_PORTS=${[...new Set(values.servicePorts)].map((p) => n('service port', p)).join(',')}`] : []),
+    // A spare waits, prepared, for the run that claims it (moat-init.sh, daemon/spares.ts).
+    ...(values.spare ? ['MOAT_SPARE=1'] : []),
     '/bin/sh',
     '/usr/local/bin/moat-init',
   ];
@@ -108,6 +110,19 @@ export function encodeEnvFile(env: Record<string, string>): string {
     }
     if (value.includes('\0')) throw new MoatError(`The value of ${name} holds a NUL character, which no environment can carry.`, { code: 'E_CONFIG' });
     out += `${name}=${escapeValue(value)}\n`;
+  }
+  return out;
+}
+
+/**
+ * A spare's command (container/plan.ts): one argument a line, escaped as the environment's values are,
+ * read by moat-init after the privilege drop. An empty argument is an empty line.
+ */
+export function encodeArgvFile(argv: readonly string[]): string {
+  let out = '';
+  for (const arg of argv) {
+    if (arg.includes('\0')) throw new MoatError('An argument of the command holds a NUL character, which no command line can carry.', { code: 'E_CONFIG' });
+    out += `${escapeValue(arg)}\n`;
   }
   return out;
 }

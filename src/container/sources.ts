@@ -1,0 +1,35 @@
+/**
+ * The real paths a run's container mounts (the workspace's and moat.yaml's sources, resolved in
+ * run/mount-sources.ts), checked again just before a container starts with them: by the CLI before its
+ * start, by the daemon before it starts a spare (daemon/spares.ts).
+ */
+import { realpath, stat } from 'node:fs/promises';
+import { MoatError } from '../errors.js';
+
+/**
+ * Checked again just before the container starts (the engine mounts binds at start, and an image build
+ * can take minutes after the approval): every source must still be its own real path.
+ */
+export async function assertSourcesUnchanged(sources: readonly string[]): Promise<void> {
+  for (const source of sources) {
+    const now = await realpath(source).catch(() => undefined);
+    if (now === source) continue;
+    throw new MoatError(
+      `Not started: the mount source ${source} changed after it was checked (${now === undefined ? 'it is gone' : `it now leads to ${now}`}); a folder on the way may have been replaced with a symbolic link.`,
+      {
+        code: 'E_REFUSED',
+        hint: 'Check the workspace for links a run may have planted, then run again.',
+      },
+    );
+  }
+}
+
+/** What each real source is now (device and inode): a folder swapped since the plan was made differs. */
+export async function sourceIdentities(paths: readonly string[]): Promise<Array<{ path: string; dev: number; ino: number }>> {
+  return Promise.all(
+    paths.map(async (path) => {
+      const s = await stat(path);
+      return { path, dev: s.dev, ino: s.ino };
+    }),
+  );
+}

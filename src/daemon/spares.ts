@@ -1,0 +1,234 @@
+/**
+ * Spares: a container started ahead of the run that will use it. Creating and starting a container is most
+ * of a short run's start-up (~300 ms of the engine's under runc, more under gVisor, then moat-init's
+ * preparation); a spare has done all of it and waits in moat-init, before anything of a run's, on a
+ * connection to its go socket (moat-init.sh).
+ *
+ * When a run ends, its plan (container/plan.ts: everything of its container but its id, name, command and
+ * environment) is made into a spare, if the same plan has ended before (a run repeated: a plan seen once is
+ * not worth a container). A new run whose plan has the same key claims it: the CLI writes the command and
+ * environment into the spare's stage and asks for the go, which this module sends as one byte.
+ *
+ * Bounds: one spare per plan, at most MAX_SPARES per home, each removed after TTL_MS unclaimed, all removed
+ * when the daemon exits; a claimed spare not sent on within CLAIM_MS is let go (moat-init exits, 75).
+ */
+import { readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { join } from 'node:path';
+import type { MoatHome } from '../home/paths.js';
+import type { ContainerRuntime } from '../runtime/types.js';
+import { LABEL_HOME, LABEL_RUN_ID } from '../runtime/types.js';
+import { RunStore } from '../store/store.js';
+import { LIVE_STATES } from '../store/types.js';
+import { RUN_ID_RE, newRunId, newRunName } from '../store/names.js';
+import { withLock } from '../home/fs.js';
+import { LABEL_SPARE, SPARE_PLAN_FILE, containerSpec, planKey, prepareRunDir, type ContainerPlan } from '../container/plan.js';
+import { assertSourcesUnchanged, sourceIdentities } from '../container/sources.js';
+import { listenInPlace } from '../gateway/transport.js';
+
+const MAX_SPARES = 3;
+const TTL_MS = 10 * 60_000;
+const READY_MS = 60_000;
+const CLAIM_MS = 120_000;
+/** Plans of ended runs remembered (a plan made into a spare once it ends a second time). */
+const RECENT_PLANS = 64;
+
+interface Spare {
+  key: string;
+  id: string;
+  name: string;
+  containerId: string;
+  server: net.Server;
+  /** moat-init's wait: its connection to the go socket (absent until it connects). */
+  conn?: net.Socket;
+  timer?: NodeJS.Timeout;
+  claimed: boolean;
+}
+
+export interface SpareView {
+  id: string;
+  name: string;
+  containerId: string;
+}
+
+export class SparePool {
+  /** Ready spares by plan key. */
+  private readonly ready = new Map<string, Spare>();
+  /** Claimed spares waiting for their go, by run id. */
+  private readonly claimed = new Map<string, Spare>();
+  private readonly making = new Set<string>();
+  private readonly recent: string[] = [];
+  /** Runs started in a spare, until they end. */
+  private readonly fromSpare = new Set<string>();
+  private closed = false;
+
+  constructor(
+    private readonly home: MoatHome,
+    private readonly runtime: ContainerRuntime,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  /** Ready spares (health; the start-up bench waits for one). */
+  get size(): number {
+    return this.ready.size;
+  }
+
+  /** A run ended: make a spare of its plan when it was a spare's or the plan has ended before. */
+  async afterRun(id: string): Promise<void> {
+    const fromSpare = this.fromSpare.delete(id);
+    if (this.closed || !RUN_ID_RE.test(id)) return;
+    let plan: ContainerPlan;
+    try {
+      plan = JSON.parse(await readFile(join(this.home.runDir(id), SPARE_PLAN_FILE), 'utf8')) as ContainerPlan;
+    } catch {
+      return; // a run that takes no spare (a terminal, services, spares off) or a plan that cannot be read
+    }
+    const key = planKey(plan);
+    const seen = this.recent.includes(key);
+    if (!seen) this.recent.push(key);
+    if (this.recent.length > RECENT_PLANS) this.recent.shift();
+    if (!(seen || fromSpare) || this.ready.has(key) || this.making.has(key)) return;
+    this.making.add(key);
+    try {
+      await this.make(key, plan);
+    } catch (err) {
+      this.log(`spare for run ${id}'s plan not made: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.making.delete(key);
+    }
+  }
+
+  private async make(key: string, plan: ContainerPlan): Promise<void> {
+    if (plan.home !== this.home.root) throw new Error('the plan is of another home');
+    // What the plan's run approved must still be what each path leads to (mount-sources.ts): a run may
+    // have swapped a folder of the workspace for a link before it ended.
+    const paths = plan.sources.map((s) => s.path);
+    await assertSourcesUnchanged(paths);
+    const now = await sourceIdentities(paths);
+    if (JSON.stringify(now) !== JSON.stringify(plan.sources)) throw new Error('a mount source changed since the run was planned');
+    while (this.ready.size >= MAX_SPARES) {
+      const oldest = this.ready.values().next().value as Spare;
+      await this.drop(oldest, 'the oldest of too many');
+    }
+    const store = new RunStore(this.home);
+    const { id, name } = await withLock(join(this.home.locksDir, 'names'), async () => {
+      const taken = new Set((await store.list()).filter((r) => LIVE_STATES.has(r.state)).map((r) => r.name));
+      for (const s of [...this.ready.values(), ...this.claimed.values()]) taken.add(s.name);
+      return { id: newRunId(), name: newRunName(taken) };
+    });
+    const runDir = this.home.runDir(id);
+    const spare: Spare = { key, id, name, containerId: '', server: net.createServer(), claimed: false };
+    const connected = new Promise<void>((resolve, reject) => {
+      spare.server.on('connection', (sock) => {
+        // The first connection is moat-init's; nothing else is spoken to.
+        if (spare.conn || this.closed) return void sock.destroy();
+        spare.conn = sock;
+        sock.on('error', () => undefined);
+        sock.on('close', () => void this.gone(spare));
+        resolve();
+      });
+      spare.timer = setTimeout(() => reject(new Error('the spare did not get ready in time')), READY_MS);
+    });
+    connected.catch(() => undefined);
+    try {
+      await prepareRunDir(runDir, plan);
+      await listenInPlace(
+        { kind: 'unix-socket', hostDir: join(runDir, 'net'), socketPath: join(runDir, 'net', 'go.sock'), bindDir: join(runDir, '.go') },
+        (path) =>
+          new Promise((resolve, reject) => {
+            spare.server.once('error', reject);
+            spare.server.listen(path, () => resolve(spare.server));
+          }),
+      );
+      spare.containerId = await this.runtime.create(containerSpec(plan, { id, name, runDir }));
+      await this.runtime.start(spare.containerId);
+      await connected;
+    } catch (err) {
+      clearTimeout(spare.timer);
+      await this.discard(spare);
+      throw err;
+    }
+    clearTimeout(spare.timer);
+    if (this.closed) return void (await this.discard(spare));
+    spare.timer = setTimeout(() => void this.drop(spare, 'unclaimed'), TTL_MS);
+    spare.timer.unref();
+    this.ready.set(key, spare);
+    this.log(`spare ${id} ready`);
+  }
+
+  /** Hand the spare of this plan over (once); the claimer writes its stage, then asks for the go. */
+  claim(key: string): SpareView | undefined {
+    const spare = this.ready.get(key);
+    if (!spare) return undefined;
+    this.ready.delete(key);
+    spare.claimed = true;
+    this.claimed.set(spare.id, spare);
+    clearTimeout(spare.timer);
+    // A claimer that never asks for the go (it failed, it was killed) does not leave the spare waiting.
+    spare.timer = setTimeout(() => spare.conn?.destroy(), CLAIM_MS);
+    spare.timer.unref();
+    return { id: spare.id, name: spare.name, containerId: spare.containerId };
+  }
+
+  /** moat-init goes on to the run's command. False: no claimed spare of that id is waiting. */
+  go(id: string): boolean {
+    const spare = this.claimed.get(id);
+    if (!spare?.conn || spare.conn.destroyed) return false;
+    this.claimed.delete(id);
+    clearTimeout(spare.timer);
+    this.fromSpare.add(id);
+    spare.conn.end('g');
+    this.closeSocket(spare);
+    return true;
+  }
+
+  /** Every spare goes (the daemon exits); a claimed one is its run's now and stays. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.ready.values()].map((s) => this.drop(s, 'the daemon exits')));
+  }
+
+  /** Spares an earlier daemon left (none of them can be claimed now): their containers and folders go. */
+  async sweep(): Promise<void> {
+    const left = await this.runtime.list({ [LABEL_HOME]: this.home.root, [LABEL_SPARE]: '1' });
+    const store = new RunStore(this.home);
+    for (const c of left) {
+      const id = c.labels[LABEL_RUN_ID] ?? '';
+      if (!RUN_ID_RE.test(id) || [...this.ready.values(), ...this.claimed.values()].some((s) => s.id === id)) continue;
+      if (await store.read(id)) continue; // claimed: a run's container now
+      await this.runtime.remove(c.id, true).catch(() => undefined);
+      await rm(this.home.runDir(id), { recursive: true, force: true });
+      this.log(`removed spare ${id} left by an earlier daemon`);
+    }
+  }
+
+  /** moat-init's connection closed: a waiting spare ended (removed by hand, killed, out of memory). */
+  private async gone(spare: Spare): Promise<void> {
+    if (this.ready.get(spare.key) === spare) await this.drop(spare, 'its container ended');
+    else if (this.claimed.get(spare.id) === spare) {
+      // Its claimer owns it: the run's record says what happened (moat-init exits 75 without a go).
+      this.claimed.delete(spare.id);
+      clearTimeout(spare.timer);
+      this.closeSocket(spare);
+    }
+  }
+
+  private async drop(spare: Spare, why: string): Promise<void> {
+    if (this.ready.get(spare.key) === spare) this.ready.delete(spare.key);
+    clearTimeout(spare.timer);
+    await this.discard(spare);
+    this.log(`spare ${spare.id} removed: ${why}`);
+  }
+
+  private async discard(spare: Spare): Promise<void> {
+    spare.conn?.destroy();
+    this.closeSocket(spare);
+    if (spare.containerId) await this.runtime.remove(spare.containerId, true).catch(() => undefined);
+    await rm(this.home.runDir(spare.id), { recursive: true, force: true });
+  }
+
+  private closeSocket(spare: Spare): void {
+    spare.server.close();
+    void rm(join(this.home.runDir(spare.id), 'net', 'go.sock'), { force: true });
+  }
+}
