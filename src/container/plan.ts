@@ -11,6 +11,7 @@ import { MoatError } from '../errors.js';
 import type { ContainerSpec, Mount } from '../runtime/types.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_NAME, LABEL_RUN_ID } from '../runtime/types.js';
 import { initEntrypoint, privilegedEnv } from './env.js';
+import type { SourceIdentity } from './sources.js';
 import { CONTAINER_NET_DIR } from '../gateway/transport.js';
 
 /** Capabilities the init step needs (user setup, staging files); the user's process gets none. */
@@ -51,7 +52,7 @@ export interface ContainerPlan {
   logLimitBytes: number;
   engineRuntime?: string;
   /** The real paths checked again just before a start (mount-sources.ts), with what they were when planned. */
-  sources: Array<{ path: string; dev: number; ino: number }>;
+  sources: SourceIdentity[];
 }
 
 /** The engine spec of a run (or of a spare: no command yet, moat-init waits for it). */

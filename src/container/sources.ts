@@ -24,12 +24,21 @@ export async function assertSourcesUnchanged(sources: readonly string[]): Promis
   }
 }
 
-/** What each real source is now (device and inode): a folder swapped since the plan was made differs. */
-export async function sourceIdentities(paths: readonly string[]): Promise<Array<{ path: string; dev: number; ino: number }>> {
+/** A source's identity: the folder itself, not its path (a folder removed and made again differs). */
+export interface SourceIdentity {
+  path: string;
+  dev: number;
+  ino: number;
+  /** Its birth time (statx): an inode number freed and reused at once is another folder all the same. */
+  born: number;
+}
+
+/** What each real source is now: a folder swapped since the plan was made differs. */
+export async function sourceIdentities(paths: readonly string[]): Promise<SourceIdentity[]> {
   return Promise.all(
     paths.map(async (path) => {
       const s = await stat(path);
-      return { path, dev: s.dev, ino: s.ino };
+      return { path, dev: s.dev, ino: s.ino, born: s.birthtimeMs };
     }),
   );
 }

@@ -153,7 +153,7 @@ export class SparePool {
     spare.timer = setTimeout(() => void this.drop(spare, 'unclaimed'), TTL_MS);
     spare.timer.unref();
     this.ready.set(key, spare);
-    this.log(`spare ${id} ready`);
+    this.log(`spare ${id} ready for ${JSON.stringify(plan.workspace)}`);
   }
 
   /** Hand the spare of this plan over (once); the claimer writes its stage, then asks for the go. */
