@@ -13,7 +13,7 @@ export function registerProxyCommands(program: Command, ctx: CliContext): void {
   example(proxy, ['moat proxy status', 'moat proxy restart']);
   const status = proxy
     .command('status')
-    .description('whether the daemon runs: its pid, version, live runs and log file')
+    .description('whether the daemon runs: its pid, version, live runs, spares and log file')
     .option('--json', 'print as JSON')
     .action(async (o) => {
       const h = await daemonHealth(ctx.home);
@@ -23,7 +23,7 @@ export function registerProxyCommands(program: Command, ctx: CliContext): void {
       }
       process.stdout.write(
         h
-          ? `running: pid ${h.pid}, version ${h.version}, started ${relativeTime(h.startedAt)}, ${h.runs.length} live runs; log ${daemonLog(ctx.home)}\n`
+          ? `running: pid ${h.pid}, version ${h.version}, started ${relativeTime(h.startedAt)}, ${h.runs.length} live runs, ${h.spares ?? 0} spares; log ${daemonLog(ctx.home)}\n`
           : 'not running (it starts on demand with the next run)\n',
       );
     });

@@ -19,8 +19,10 @@ export async function engineView(runtime: () => ContainerRuntime): Promise<Engin
   }
 }
 
-export type DaemonView = { running: false } | { running: true; pid: number; version: string; startedAt: string; runs: string[]; log: string };
+export type DaemonView = { running: false } | { running: true; pid: number; version: string; startedAt: string; runs: string[]; spares: number; log: string };
 
 export function daemonView(h: DaemonHealth | undefined, home: MoatHome): DaemonView {
-  return h ? { running: true, pid: h.pid, version: h.version, startedAt: h.startedAt, runs: h.runs, log: daemonLog(home) } : { running: false };
+  return h
+    ? { running: true, pid: h.pid, version: h.version, startedAt: h.startedAt, runs: h.runs, spares: h.spares ?? 0, log: daemonLog(home) }
+    : { running: false };
 }

@@ -134,6 +134,8 @@ describe('spares', () => {
     const cwd = await workspace();
     const spare = await spareFor(cwd);
     expect(await spareContainers()).not.toEqual([]);
+    const status = JSON.parse((await moat(['proxy', 'status', '--json'], { home, cwd })).stdout) as { spares: number };
+    expect(status.spares).toBeGreaterThanOrEqual(1);
     expect((await moat(['proxy', 'stop'], { home, cwd })).code).toBe(0);
     expect(await spareContainers()).toEqual([]);
     expect(readdirSync(join(home, 'runs'))).not.toContain(spare);
