@@ -203,6 +203,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
       containerId,
       streams,
       tty: spec.interactive,
+      ...(launched.spare ? { sizeFirst: true } : {}),
       forwardStdin: !spec.interactive && !deps.io.stdin.isTTY,
       io: deps.io,
       start,

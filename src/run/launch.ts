@@ -57,9 +57,12 @@ export interface SpareClaims {
   discard: (spare: ClaimedSpare) => Promise<void>;
 }
 
-/** Whether a run can start in a spare: no terminal (a spare's TTY is set at its creation), no services. */
+/**
+ * Whether a run can start in a spare: not without MOAT_SPARES=0, and not with services (their relays start
+ * before the go, each waiting for a tunnel the daemon opens only for a run).
+ */
 export function spareEligible(spec: RunSpec, env: NodeJS.ProcessEnv): boolean {
-  return env.MOAT_SPARES !== '0' && !spec.interactive && !spec.ports;
+  return env.MOAT_SPARES !== '0' && !spec.ports;
 }
 
 /**

@@ -36,6 +36,8 @@ export async function runAttached(opts: {
   detachOnInterrupt?: { windowMs: number; onArm: () => void; onStopping: () => void };
   /** Interactive, joining a running program: nudge the terminal size so a full-screen program repaints. */
   redraw?: boolean;
+  /** Interactive, the container already running (a spare, daemon/spares.ts): its terminal gets the size before `start`. */
+  sizeFirst?: boolean;
 }): Promise<SessionEnd> {
   const { runtime, containerId, streams, io } = opts;
   const exited = runtime.wait(containerId, opts.start ? 'next-exit' : 'not-running');
@@ -125,6 +127,11 @@ export async function runAttached(opts: {
     for (const s of ['SIGTERM', 'SIGHUP'] as const) process.on(s, onTermSignal);
     io.stdin.on('data', onKeys);
     term.onResize(resize);
+    // The command starts a few ms after a spare's go: its first look at the terminal must find the size.
+    if (opts.sizeFirst) {
+      const { rows, cols } = term.size();
+      await runtime.resize(containerId, rows, cols).catch(() => undefined);
+    }
     await opts.start?.();
     let settle: NodeJS.Timeout | undefined;
     if (opts.redraw) {

@@ -65,7 +65,7 @@ describe('agents: MCP servers from moat.yaml, and a version that does not exist'
   const mcpList = async (agent: 'claude' | 'codex', listed: RegExp): Promise<string> => {
     await writeFile(join(ws, 'moat.yaml'), MCP_YAML(agent));
     const e = moatEnv(home, env);
-    const vars = ['MOAT_HOME', 'MOAT_DAEMON_IDLE_MS', 'NO_COLOR', 'MOAT_KEYRING_BACKEND', 'MOAT_TESTING', 'PATH']
+    const vars = ['MOAT_HOME', 'MOAT_DAEMON_IDLE_MS', 'MOAT_SPARES', 'NO_COLOR', 'MOAT_KEYRING_BACKEND', 'MOAT_TESTING', 'PATH']
       .map((k) => `${k}=${shq(e[k] ?? '')}`)
       .join(' ');
     const line = `cd ${shq(ws)} && env ${vars} TERM=xterm-256color ${shq(process.execPath)} ${shq(MOAT_BIN)} ${agent} -n mcp-${agent} -- mcp list; echo MOAT_EXIT=$?; sleep 120`;

@@ -96,7 +96,7 @@ describe('agents: Claude Code plugins enabled on the host are there in the conta
   /** `moat claude -- ARGS` on a terminal with HOME=the fake host home, then its exit code. */
   const claude = async (session: string, moatArgs: string, until: RegExp): Promise<string> => {
     const e = moatEnv(home, env);
-    const vars = ['MOAT_HOME', 'MOAT_DAEMON_IDLE_MS', 'NO_COLOR', 'MOAT_KEYRING_BACKEND', 'MOAT_TESTING', 'PATH']
+    const vars = ['MOAT_HOME', 'MOAT_DAEMON_IDLE_MS', 'MOAT_SPARES', 'NO_COLOR', 'MOAT_KEYRING_BACKEND', 'MOAT_TESTING', 'PATH']
       .map((k) => `${k}=${shq(e[k] ?? '')}`)
       .join(' ');
     const line = `cd ${shq(ws)} && env ${vars} HOME=${shq(host)} TERM=xterm-256color ${shq(process.execPath)} ${shq(MOAT_BIN)} claude ${moatArgs}; echo MOAT_EXIT=$?; sleep 120`;

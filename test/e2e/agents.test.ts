@@ -347,6 +347,7 @@ describe('agents: the real Claude Code and Codex against fake APIs', () => {
       const vars = [
         'MOAT_HOME',
         'MOAT_DAEMON_IDLE_MS',
+        'MOAT_SPARES',
         'NO_COLOR',
         'MOAT_KEYRING_BACKEND',
         'MOAT_TESTING',

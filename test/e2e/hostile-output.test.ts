@@ -140,7 +140,7 @@ describe('hostile output', () => {
     const piped = await moat(['logs', id], { home, cwd: ws });
     expect(piped.stdout).toBe(raw);
 
-    const env = `MOAT_HOME=${shq(home)} MOAT_DAEMON_IDLE_MS=5000 NO_COLOR=1`;
+    const env = `MOAT_HOME=${shq(home)} MOAT_DAEMON_IDLE_MS=5000 NO_COLOR=1 MOAT_SPARES=0`;
     const line = (args: string[]): string =>
       `cd ${shq(ws)} && echo BEFORE-LOGS && ${env} ${shq(process.execPath)} ${shq(MOAT_BIN)} ${args.map(shq).join(' ')}; echo "MOAT_EXIT=$?"; sleep 600`;
     await tmux.newSession('safe', 'sleep 600', 120, 30);

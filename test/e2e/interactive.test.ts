@@ -22,7 +22,7 @@ async function workspace(name: string): Promise<string> {
 
 /** A shell line for tmux: moat with this home, then the exit code, then the pane stays. */
 function moatLine(cwd: string, args: string[]): string {
-  const env = `MOAT_HOME=${shq(home)} MOAT_DAEMON_IDLE_MS=5000 NO_COLOR=1`;
+  const env = `MOAT_HOME=${shq(home)} MOAT_DAEMON_IDLE_MS=5000 NO_COLOR=1 MOAT_SPARES=0`;
   return `cd ${shq(cwd)} && ${env} ${shq(process.execPath)} ${shq(MOAT_BIN)} ${args.map(shq).join(' ')}; echo "MOAT_EXIT=$?"; sleep 600`;
 }
 

@@ -11,7 +11,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupHome, listRuns, moat, tempDir, waitFor, type MoatResult } from './helpers.js';
+import { MOAT_BIN, Tmux, cleanupHome, listRuns, moat, shq, tempDir, waitFor, type MoatResult } from './helpers.js';
 
 const execFileP = promisify(execFile);
 const ON = { MOAT_SPARES: '1', MOAT_DAEMON_IDLE_MS: '120000' };
@@ -27,7 +27,10 @@ beforeAll(async () => {
   if (warm.code !== 0) throw new Error(`warming failed: ${warm.stderr}`);
 });
 
+const tmux = new Tmux(`moat-e2e-spares-${process.pid}`);
+
 afterAll(async () => {
+  await tmux.killServer();
   await cleanupHome(home, root, [root]);
 });
 
@@ -98,6 +101,22 @@ describe('spares', () => {
     expect(r.stdout).toMatch(/CapEff:\s+0000000000000000/);
     expect(readFileSync(join(cwd, 'out.txt'), 'utf8')).toBe('made\n');
     expect(await newestRun(cwd)).toBe(spare);
+  });
+
+  it('a terminal run starts in a spare, with the size of the terminal and its TERM', async () => {
+    const cwd = await workspace();
+    // Three runs on one terminal: the third starts in the spare the second left.
+    const once = `${shq(process.execPath)} ${shq(MOAT_BIN)} run -i -- sh -c 'echo "size=$(stty size) term=$TERM id=$MOAT_RUN_ID"'`;
+    // Until the daemon says this workspace's spare is ready (a loaded machine can take seconds under gVisor).
+    const waitSpare = `until grep -qF ${shq(`ready for ${JSON.stringify(cwd)}`)} ${shq(join(home, 'daemon', 'daemon.log'))}; do sleep 0.2; done`;
+    const env = `MOAT_HOME=${shq(home)} MOAT_SPARES=1 MOAT_DAEMON_IDLE_MS=120000 NO_COLOR=1 TERM=xterm-256color`;
+    await tmux.newSession('tty', `cd ${shq(cwd)} && export ${env} && ${once} && ${once} && ${waitSpare} && ${once}; echo "MOAT_EXIT=$?"; sleep 600`, 120, 35);
+    const screen = await tmux.waitForText('tty', /MOAT_EXIT=\d+/, 120_000);
+    expect(screen).toContain('MOAT_EXIT=0');
+    const ids = [...screen.matchAll(/size=(\d+ \d+) term=(\S+) id=(run_[0-9a-f]{12})/g)];
+    expect(ids).toHaveLength(3);
+    for (const m of ids) expect([m[1], m[2]]).toEqual(['35 120', 'xterm-256color']);
+    expect(readySpares(cwd)).toContain(ids[2]?.[3]);
   });
 
   it('hostile: a workspace removed and made again after its spare was made is not run in that spare', async () => {
