@@ -5,12 +5,15 @@ import { example } from './help.js';
 import { renderTable } from '../term/table.js';
 import { LABEL_HOME, LABEL_MANAGED, LABEL_OWNER_PID, LABEL_RUN_ID } from '../runtime/types.js';
 import { LIVE_STATES } from '../store/types.js';
-import { waitReleased } from '../daemon/client.js';
+import { daemonHealth, waitReleased } from '../daemon/client.js';
+import { LABEL_SPARE } from '../container/plan.js';
+import { RUN_ID_RE } from '../store/names.js';
 import { processAlive } from '../process-alive.js';
 
 interface Plan {
   runs: Array<{ id: string; name: string; containerId?: string }>;
-  containers: Array<{ id: string; name: string }>;
+  /** `run`: the run id of a spare (its folder goes with it). */
+  containers: Array<{ id: string; name: string; spare?: string }>;
   images: Array<{ id: string; tags: string[] }>;
 }
 
@@ -22,8 +25,11 @@ async function planClean(ctx: CliContext, withImages: boolean): Promise<Plan> {
   const known = new Set(runs.map((r) => r.id));
   const stopped = runs.filter((r) => !LIVE_STATES.has(r.state));
   const stoppedIds = new Set(stopped.map((r) => r.id));
+  // A running daemon's spares are its own (it removes them itself); a stopped daemon's are left over.
+  const daemonUp = (await daemonHealth(ctx.home)) !== undefined;
   const containers = (await ctx.runtime.list(mine)).filter((c) => {
     const run = c.labels[LABEL_RUN_ID];
+    if (c.labels[LABEL_SPARE] === '1' && run && !known.has(run) && daemonUp) return false;
     const owner = Number(c.labels[LABEL_OWNER_PID]);
     if (!run && owner > 1 && processAlive(owner)) return false; // another CLI's image build is using it
     return !run || !known.has(run) || (!live.has(run) && !stoppedIds.has(run));
@@ -33,7 +39,10 @@ async function planClean(ctx: CliContext, withImages: boolean): Promise<Plan> {
   const images = !withImages ? [] : (await ctx.runtime.listImages(mine)).filter((i) => !i.tags.some((t) => used.has(t)) && !used.has(i.id));
   return {
     runs: stopped.map((r) => ({ id: r.id, name: r.name, ...(r.containerId ? { containerId: r.containerId } : {}) })),
-    containers: containers.map((c) => ({ id: c.id, name: c.name })),
+    containers: containers.map((c) => {
+      const run = c.labels[LABEL_RUN_ID];
+      return { id: c.id, name: c.name, ...(c.labels[LABEL_SPARE] === '1' && run && RUN_ID_RE.test(run) && !known.has(run) ? { spare: run } : {}) };
+    }),
     images: images.map((i) => ({ id: i.id, tags: i.tags })),
   };
 }
@@ -54,7 +63,7 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
       const short = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
       const rows = [
         ...plan.runs.map((r) => ['run', r.name, r.id]),
-        ...plan.containers.map((c) => ['container (orphaned)', c.name, short(c.id)]),
+        ...plan.containers.map((c) => [c.spare ? 'container (spare of a stopped daemon)' : 'container (orphaned)', c.name, short(c.id)]),
         ...plan.images.map((i) => ['image', i.tags[0] ?? '-', short(i.id)]),
       ];
       process.stdout.write(
@@ -78,7 +87,10 @@ export function registerCleanCommand(program: Command, ctx: CliContext): void {
         if (r.containerId) await ctx.runtime.remove(r.containerId, true);
         await ctx.store.remove(r.id);
       }
-      for (const c of plan.containers) await ctx.runtime.remove(c.id, true);
+      for (const c of plan.containers) {
+        await ctx.runtime.remove(c.id, true);
+        if (c.spare) await ctx.store.remove(c.spare);
+      }
       for (const i of plan.images) await ctx.runtime.removeImage(i.id).catch(() => undefined);
       await (await import('../snapshot/gc.js')).collectGarbage(ctx.home, { compact: true }).catch(() => undefined);
       process.stdout.write(`Removed ${total} items.\n`);
