@@ -118,6 +118,8 @@ export class SparePool {
       if (JSON.stringify(now) !== JSON.stringify(plan.sources)) throw new Error('a mount source changed since the run was planned');
     };
     await unchanged();
+    // A --rebuild since (same tag, another image): the next run of this plan has another key.
+    if (plan.imageId && (await this.runtime.inspectImage(plan.image))?.id !== plan.imageId) throw new Error('its image was rebuilt since');
     while (this.ready.size >= MAX_SPARES) {
       const oldest = this.ready.values().next().value as Spare;
       await this.drop(oldest, 'the oldest of too many');
