@@ -221,10 +221,16 @@ export class SparePool {
   private async gone(spare: Spare): Promise<void> {
     if (this.ready.get(spare.key) === spare) await this.drop(spare, 'its container ended');
     else if (this.claimed.get(spare.id) === spare) {
-      // Its claimer owns it: the run's record says what happened (moat-init exits 75 without a go).
+      // Its claimer owns it once it wrote the run's record (which then says what happened: moat-init exits
+      // 75 without a go). A claimer that died before that left a container and a folder nothing else
+      // removes (moat clean takes the container as an orphan, never the folder; no sweep would find it).
       this.claimed.delete(spare.id);
       clearTimeout(spare.timer);
       this.closeSocket(spare);
+      if (!(await new RunStore(this.home).read(spare.id).catch(() => undefined))) {
+        await this.discard(spare);
+        this.log(`spare ${spare.id} removed: claimed, never started`);
+      }
     }
   }
 
