@@ -33,6 +33,8 @@ export interface ContainerPlan {
   home: string;
   workspace: string;
   image: string;
+  /** The id the tag named when the run was planned (a --rebuild keeps the tag): a spare is made of it only. */
+  imageId?: string;
   owner: { uid: number; gid: number };
   proxyPort?: number;
   servicePorts?: number[];

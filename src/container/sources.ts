@@ -4,6 +4,7 @@
  * start, by the daemon before it starts a spare (daemon/spares.ts).
  */
 import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute, relative } from 'node:path';
 import { MoatError } from '../errors.js';
 
 /**
@@ -41,4 +42,21 @@ export async function sourceIdentities(paths: readonly string[]): Promise<Source
       return { path, dev: s.dev, ino: s.ino, born: s.birthtimeMs };
     }),
   );
+}
+
+const strictlyInside = (child: string, parent: string): boolean => {
+  const rel = relative(parent, child);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+};
+
+/**
+ * The sources a run could swap for a link: those below a folder some container can write (`writable`:
+ * the plan's own writable sources, the workspace among them, and those of other live runs). A CLI
+ * checks its sources just before its own start, so a swap there must win a race of milliseconds that
+ * the user would see fail; a spare (daemon/spares.ts) mounts them at a moment a run can foresee (an
+ * earlier run's end), any failed try is silent, and the run that later claims it has no way to see
+ * what was mounted. Such a plan gets no spare.
+ */
+export function swappableSources(sources: readonly string[], writable: readonly string[]): string[] {
+  return sources.filter((s) => writable.some((w) => strictlyInside(s, w)));
 }

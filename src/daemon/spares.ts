@@ -23,7 +23,7 @@ import { LIVE_STATES } from '../store/types.js';
 import { RUN_ID_RE, newRunId, newRunName } from '../store/names.js';
 import { withLock } from '../home/fs.js';
 import { LABEL_SPARE, SPARE_PLAN_FILE, containerSpec, planKey, prepareRunDir, type ContainerPlan } from '../container/plan.js';
-import { assertSourcesUnchanged, sourceIdentities } from '../container/sources.js';
+import { assertSourcesUnchanged, sourceIdentities, swappableSources } from '../container/sources.js';
 import { listenInPlace } from '../gateway/transport.js';
 
 const MAX_SPARES = 3;
@@ -103,14 +103,27 @@ export class SparePool {
     // What the plan's run approved must still be what each path leads to (mount-sources.ts): a run may
     // have swapped a folder of the workspace for a link before it ended.
     const paths = plan.sources.map((s) => s.path);
-    await assertSourcesUnchanged(paths);
-    const now = await sourceIdentities(paths);
-    if (JSON.stringify(now) !== JSON.stringify(plan.sources)) throw new Error('a mount source changed since the run was planned');
+    const store = new RunStore(this.home);
+    // The engine mounts by path, and nothing checks afterwards what it mounted: a source a run can swap
+    // (below a folder this plan or a live run can write) gets no spare (container/sources.ts).
+    const writable = [
+      ...plan.mounts.filter((m) => !m.readOnly).map((m) => m.source),
+      ...(await store.list()).filter((r) => LIVE_STATES.has(r.state)).flatMap((r) => r.writable ?? []),
+    ];
+    const swappable = swappableSources(paths, writable);
+    if (swappable.length > 0) throw new Error(`a mount source lies in a folder a run can write (${swappable.join(', ')})`);
+    const unchanged = async (): Promise<void> => {
+      await assertSourcesUnchanged(paths);
+      const now = await sourceIdentities(paths);
+      if (JSON.stringify(now) !== JSON.stringify(plan.sources)) throw new Error('a mount source changed since the run was planned');
+    };
+    await unchanged();
+    // A --rebuild since (same tag, another image): the next run of this plan has another key.
+    if (plan.imageId && (await this.runtime.inspectImage(plan.image))?.id !== plan.imageId) throw new Error('its image was rebuilt since');
     while (this.ready.size >= MAX_SPARES) {
       const oldest = this.ready.values().next().value as Spare;
       await this.drop(oldest, 'the oldest of too many');
     }
-    const store = new RunStore(this.home);
     const { id, name } = await withLock(join(this.home.locksDir, 'names'), async () => {
       const taken = new Set((await store.list()).filter((r) => LIVE_STATES.has(r.state)).map((r) => r.name));
       for (const s of [...this.ready.values(), ...this.claimed.values()]) taken.add(s.name);
@@ -143,6 +156,8 @@ export class SparePool {
       spare.containerId = await this.runtime.create(containerSpec(plan, { id, name, runDir }));
       await this.runtime.start(spare.containerId);
       await connected;
+      // Mounted now: still what was planned (a swap left in place across the start shows here).
+      await unchanged();
     } catch (err) {
       clearTimeout(spare.timer);
       await this.discard(spare);
@@ -206,10 +221,16 @@ export class SparePool {
   private async gone(spare: Spare): Promise<void> {
     if (this.ready.get(spare.key) === spare) await this.drop(spare, 'its container ended');
     else if (this.claimed.get(spare.id) === spare) {
-      // Its claimer owns it: the run's record says what happened (moat-init exits 75 without a go).
+      // Its claimer owns it once it wrote the run's record (which then says what happened: moat-init exits
+      // 75 without a go). A claimer that died before that left a container and a folder nothing else
+      // removes (moat clean takes the container as an orphan, never the folder; no sweep would find it).
       this.claimed.delete(spare.id);
       clearTimeout(spare.timer);
       this.closeSocket(spare);
+      if (!(await new RunStore(this.home).read(spare.id).catch(() => undefined))) {
+        await this.discard(spare);
+        this.log(`spare ${spare.id} removed: claimed, never started`);
+      }
     }
   }
 

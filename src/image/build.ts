@@ -52,6 +52,8 @@ export interface BuildNetwork {
 
 export interface ImageResult {
   tag: string;
+  /** The engine's id of the image the tag names now (a --rebuild keeps the tag, not the id). */
+  id?: string;
   built: boolean;
   /** The image's own environment (its `Env`), which a run's container starts from. */
   env: string[];
@@ -76,7 +78,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
   const { tag, dockerfile } = planImage(opts.recipe);
   // One look serves both: the image is there, and its environment for the run's container.
   const cached = opts.rebuild ? undefined : await opts.runtime.inspectImage(tag);
-  if (cached) return { tag, built: false, env: cached.env };
+  if (cached) return { tag, id: cached.id, built: false, env: cached.env };
 
   const network = await opts.network();
   const progress = await opts.progress();
@@ -170,7 +172,8 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<ImageResult
       },
     });
     progress.done(true);
-    return { tag, built: true, env: (await opts.runtime.inspectImage(tag))?.env ?? [], logFile, traceFile: trace.file };
+    const made = await opts.runtime.inspectImage(tag);
+    return { tag, ...(made ? { id: made.id } : {}), built: true, env: made?.env ?? [], logFile, traceFile: trace.file };
   } catch (err) {
     progress.done(false);
     if (err === refusal) throw err;

@@ -140,7 +140,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
         },
       }
     : undefined;
-  const launched = await createRun(home, runtime, spec, { tag: image.tag, env: image.env }, extras, sandbox, spares);
+  const launched = await createRun(home, runtime, spec, { tag: image.tag, ...(image.id ? { id: image.id } : {}), env: image.env }, extras, sandbox, spares);
   const { meta, containerId } = launched;
   mark('container created');
   if (image.logFile) await copyFile(image.logFile, join(home.runDir(meta.id), 'build.log')).catch(() => undefined);

@@ -41,6 +41,8 @@ export interface ContainerExtras {
 /** The image a run starts from: its tag and its ENV (which reaches the run's user, not moat-init). */
 export interface RunImage {
   tag: string;
+  /** The image's id: a spare of an image rebuilt since under the same tag is not this run's. */
+  id?: string;
   env: string[];
 }
 
@@ -76,6 +78,7 @@ export async function planRun(home: MoatHome, spec: RunSpec, image: RunImage, ex
     home: home.root,
     workspace: spec.workspace,
     image: image.tag,
+    ...(image.id ? { imageId: image.id } : {}),
     owner: { uid: owner.uid, gid: owner.gid },
     ...(Number.isInteger(port) && port > 0 ? { proxyPort: port } : {}),
     ...(spec.ports ? { servicePorts: Object.values(spec.ports) } : {}),

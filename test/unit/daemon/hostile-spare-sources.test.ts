@@ -1,0 +1,89 @@
+/**
+ * Attack: a run (or a run beside it) swaps a mount source inside the workspace for a link to a host folder
+ * while the daemon makes a spare of the plan, and swaps it back before the next run plans. That run's key
+ * (real paths, device and inode) then matches the spare, whose container mounted the link's target; its
+ * own check before the go cannot see what was mounted. Found for real against the engine: a run whose
+ * moat.yaml mounts ./data read the host folder the link named. A source a run can swap gets no spare.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { swappableSources, sourceIdentities } from '../../../src/container/sources.js';
+import { SPARE_PLAN_FILE, type ContainerPlan } from '../../../src/container/plan.js';
+import { SparePool } from '../../../src/daemon/spares.js';
+import { MoatHome } from '../../../src/home/paths.js';
+import type { ContainerRuntime } from '../../../src/runtime/types.js';
+
+let base: string;
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), 'moat-spare-src-'));
+});
+afterEach(async () => rm(base, { recursive: true, force: true }));
+
+describe('swappableSources', () => {
+  it('names a source strictly below a writable folder, not the folder itself nor one beside it', () => {
+    const ws = '/w/proj';
+    expect(swappableSources([ws, '/w/proj/data', '/w/projX', '/w/other', '/w/proj/a/b'], [ws])).toEqual(['/w/proj/data', '/w/proj/a/b']);
+    expect(swappableSources([ws, '/cache/x'], [ws, '/cache'])).toEqual(['/cache/x']);
+    expect(swappableSources([ws], [ws])).toEqual([]);
+  });
+});
+
+describe('hostile: a spare of a plan whose mount source a run can swap', () => {
+  async function poolAfterTwoRuns(
+    mounts: (ws: string) => Array<{ source: string; target: string; readOnly: boolean }>,
+  ): Promise<{ created: number; log: string[] }> {
+    const home = new MoatHome(join(base, 'home'));
+    const ws = join(base, 'ws');
+    await mkdir(join(ws, 'data'), { recursive: true });
+    await mkdir(join(base, 'outside'));
+    const extra = mounts(ws);
+    const sources = [ws, ...extra.map((m) => m.source)];
+    const plan: ContainerPlan = {
+      home: home.root,
+      workspace: ws,
+      image: 'moat-image:test',
+      owner: { uid: 1000, gid: 1000 },
+      mounts: [{ source: ws, target: '/workspace', readOnly: false }, ...extra],
+      extraMounts: [],
+      hidden: [],
+      homeFiles: [],
+      tty: false,
+      openStdin: false,
+      pidsLimit: 512,
+      logLimitBytes: 1 << 20,
+      sources: await sourceIdentities(sources),
+    };
+    let created = 0;
+    const runtime = {
+      create: () => {
+        created++;
+        return Promise.reject(new Error('no engine in this test'));
+      },
+      remove: () => Promise.resolve(),
+      start: () => Promise.resolve(),
+      list: () => Promise.resolve([]),
+    } as unknown as ContainerRuntime;
+    const log: string[] = [];
+    const pool = new SparePool(home, runtime, (m) => log.push(m));
+    for (const id of ['run_000000000001', 'run_000000000002']) {
+      await mkdir(home.runDir(id), { recursive: true });
+      await writeFile(join(home.runDir(id), SPARE_PLAN_FILE), JSON.stringify(plan));
+      await pool.afterRun(id);
+    }
+    await pool.close();
+    return { created, log };
+  }
+
+  it('makes no spare when a source lies inside the writable workspace', async () => {
+    const r = await poolAfterTwoRuns((ws) => [{ source: join(ws, 'data'), target: '/data', readOnly: true }]);
+    expect(r.created).toBe(0);
+    expect(r.log.join('\n')).toMatch(/lies in a folder a run can write/);
+  });
+
+  it('still tries to make one when every source is out of the runs’ reach (the test: the engine is asked)', async () => {
+    const r = await poolAfterTwoRuns(() => [{ source: join(base, 'outside'), target: '/data', readOnly: true }]);
+    expect(r.created).toBe(1);
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * A claimer that dies between its claim and the run's record (killed, crashed) leaves its spare waiting;
+ * the claim's time runs out and moat-init exits. Nothing else would ever remove that container's folder
+ * (no record names it; moat clean takes the container as an orphan and leaves the folder), so the pool does.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SPARE_PLAN_FILE, planKey, type ContainerPlan } from '../../../src/container/plan.js';
+import { sourceIdentities } from '../../../src/container/sources.js';
+import { SparePool } from '../../../src/daemon/spares.js';
+import { MoatHome } from '../../../src/home/paths.js';
+import type { ContainerRuntime } from '../../../src/runtime/types.js';
+
+let base: string;
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), 'moat-spare-claim-'));
+});
+afterEach(async () => rm(base, { recursive: true, force: true }));
+
+const until = async (ok: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+};
+
+describe('a claimed spare whose claimer never wrote the run', () => {
+  it('is removed with its folder once its wait ends; one with a record is left to its run', async () => {
+    const home = new MoatHome(join(base, 'home'));
+    const ws = join(base, 'ws');
+    await mkdir(ws, { recursive: true });
+    const plan: ContainerPlan = {
+      home: home.root,
+      workspace: ws,
+      image: 'moat-image:test',
+      owner: { uid: 1000, gid: 1000 },
+      mounts: [{ source: ws, target: '/workspace', readOnly: false }],
+      extraMounts: [],
+      hidden: [],
+      homeFiles: [],
+      tty: false,
+      openStdin: false,
+      pidsLimit: 512,
+      logLimitBytes: 1 << 20,
+      sources: await sourceIdentities([ws]),
+    };
+    const removed: string[] = [];
+    const waits = new Map<string, net.Socket>();
+    let n = 0;
+    const runtime = {
+      create: () => Promise.resolve(`cid${++n}`),
+      // "moat-init": connects to the spare's go socket and waits.
+      start: async (cid: string) => {
+        const dirs = (await import('node:fs/promises')).readdir(home.runsDir);
+        for (const d of await dirs) {
+          if (existsSync(join(home.runDir(d), 'net', 'go.sock')) && ![...waits.values()].some((s) => (s as net.Socket & { d?: string }).d === d)) {
+            const s = net.connect(join(home.runDir(d), 'net', 'go.sock')) as net.Socket & { d?: string };
+            s.d = d;
+            s.on('error', () => undefined);
+            waits.set(cid, s);
+          }
+        }
+      },
+      remove: (cid: string) => {
+        removed.push(cid);
+        return Promise.resolve();
+      },
+      list: () => Promise.resolve([]),
+    } as unknown as ContainerRuntime;
+    const pool = new SparePool(home, runtime, () => undefined);
+    const endRun = async (id: string): Promise<void> => {
+      await mkdir(home.runDir(id), { recursive: true });
+      await writeFile(join(home.runDir(id), SPARE_PLAN_FILE), JSON.stringify(plan));
+      await pool.afterRun(id);
+    };
+    await endRun('run_000000000001');
+    await endRun('run_000000000002');
+    const first = pool.claim(planKey(plan));
+    expect(first?.containerId).toBe('cid1');
+    // Its claimer died before the record: the wait ends (the claim's time ran out, moat-init exited).
+    waits.get('cid1')?.destroy();
+    await until(() => removed.includes('cid1') && !existsSync(home.runDir(first?.id ?? '')));
+    expect(removed).toContain('cid1');
+    expect(existsSync(home.runDir(first?.id ?? ''))).toBe(false);
+
+    // A claim whose run was recorded stays its run's.
+    await endRun('run_000000000003');
+    const second = pool.claim(planKey(plan));
+    expect(second?.containerId).toBe('cid2');
+    await writeFile(join(home.runDir(second?.id ?? ''), 'metadata.json'), '{}');
+    waits.get('cid2')?.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(removed).not.toContain('cid2');
+    await pool.close();
+  });
+});
