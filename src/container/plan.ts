@@ -55,6 +55,8 @@ export interface ContainerPlan {
   engineRuntime?: string;
   /** The real paths checked again just before a start (mount-sources.ts), with what they were when planned. */
   sources: SourceIdentity[];
+  /** The files mounted beside them (the gateway's CA), as they were: a CA made anew means another plan. */
+  files: SourceIdentity[];
 }
 
 /** The engine spec of a run (or of a spare: no command yet, moat-init waits for it). */

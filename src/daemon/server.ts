@@ -87,7 +87,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
   const armIdle = (): void => {
     if (idleTimer) clearTimeout(idleTimer);
     idleTimer = setTimeout(() => {
-      if (supervisor.size === 0) shutdown('idle');
+      if (supervisor.size === 0 && spares.starting === 0) shutdown('idle');
       else armIdle();
     }, opts.idleMs);
     idleTimer.unref();

@@ -29,7 +29,8 @@ import { listenInPlace } from '../gateway/transport.js';
 const MAX_SPARES = 3;
 const TTL_MS = 10 * 60_000;
 const READY_MS = 60_000;
-const CLAIM_MS = 120_000;
+/** As long as a run's start may wait for its pre-run snapshot (daemonSnapshot's bound): a first one can take minutes. */
+const CLAIM_MS = 30 * 60_000;
 /** Plans of ended runs remembered (a plan made into a spare once it ends a second time). */
 const RECENT_PLANS = 64;
 
@@ -71,6 +72,11 @@ export class SparePool {
   /** Ready spares (health; the start-up bench waits for one). */
   get size(): number {
     return this.ready.size;
+  }
+
+  /** Spares claimed and not yet sent on: a run is starting (the daemon is not idle). */
+  get starting(): number {
+    return this.claimed.size;
   }
 
   /** A run ended: make a spare of its plan when it was a spare's or the plan has ended before. */

@@ -94,6 +94,7 @@ export async function planRun(home: MoatHome, spec: RunSpec, image: RunImage, ex
     logLimitBytes: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
     ...(sandbox.engineRuntime ? { engineRuntime: sandbox.engineRuntime } : {}),
     sources: await sourceIdentities(spec.realSources ?? []),
+    files: await sourceIdentities(extras.mounts.map((m) => m.source)),
   };
 }
 

@@ -54,6 +54,7 @@ describe('hostile: a spare of a plan whose mount source a run can swap', () => {
       pidsLimit: 512,
       logLimitBytes: 1 << 20,
       sources: await sourceIdentities(sources),
+      files: [],
     };
     let created = 0;
     const runtime = {

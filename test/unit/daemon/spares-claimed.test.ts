@@ -44,6 +44,7 @@ describe('a claimed spare whose claimer never wrote the run', () => {
       pidsLimit: 512,
       logLimitBytes: 1 << 20,
       sources: await sourceIdentities([ws]),
+      files: [],
     };
     const removed: string[] = [];
     const waits = new Map<string, net.Socket>();

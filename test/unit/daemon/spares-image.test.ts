@@ -36,6 +36,7 @@ async function planOf(home: MoatHome, imageId: string): Promise<ContainerPlan> {
     pidsLimit: 512,
     logLimitBytes: 1 << 20,
     sources: await sourceIdentities([ws]),
+    files: [],
   };
 }
 

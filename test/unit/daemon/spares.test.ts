@@ -83,6 +83,7 @@ async function plan(extra: Partial<ContainerPlan> = {}): Promise<ContainerPlan> 
     pidsLimit: 1024,
     logLimitBytes: 1 << 20,
     sources: await sourceIdentities([ws]),
+    files: [],
     ...extra,
   };
 }
