@@ -330,6 +330,15 @@ export async function goSpare(home: MoatHome, id: string): Promise<void> {
   try {
     await call(home, 'POST', `/runs/${id}/go`, 10_000, false);
   } catch (err) {
+    if (err instanceof DaemonAnswerError && err.status === 409) {
+      throw new MoatError(
+        'The container prepared for this run stopped waiting before the run could start in it (its wait has a 30-minute bound, and a daemon restart ends it).',
+        {
+          code: 'E_DAEMON',
+          hint: 'Run it again.',
+        },
+      );
+    }
     throw transportError(err, home, 'while starting the run in its prepared container');
   }
 }

@@ -346,6 +346,7 @@ if [ -n "$spare" ]; then
   [ -x /usr/bin/perl ] || exit 75
   (unset PATH; exec $clear /usr/bin/perl -e "$spare_wait") </dev/null >/dev/null 2>&1 || exit 75
   [ -f /moat/stage/argv ] || exit 75
+  set -- # the container's own command is a placeholder: the run's is the file's
   argvfile=/moat/stage/argv
   envfile=/moat/stage/env
   [ -f "$envfile" ] || envfile=/dev/null
