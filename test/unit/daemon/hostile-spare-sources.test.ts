@@ -5,12 +5,12 @@
  * own check before the go cannot see what was mounted. Found for real against the engine: a run whose
  * moat.yaml mounts ./data read the host folder the link named. A source a run can swap gets no spare.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { swappableSources, sourceIdentities } from '../../../src/container/sources.js';
-import { SPARE_PLAN_FILE, type ContainerPlan } from '../../../src/container/plan.js';
+import { swappableSources } from '../../../src/container/sources.js';
+import { endRun, testPlan } from './spare-fixtures.js';
 import { SparePool } from '../../../src/daemon/spares.js';
 import { MoatHome } from '../../../src/home/paths.js';
 import type { ContainerRuntime } from '../../../src/runtime/types.js';
@@ -40,22 +40,7 @@ describe('hostile: a spare of a plan whose mount source a run can swap', () => {
     await mkdir(join(base, 'outside'));
     const extra = mounts(ws);
     const sources = [ws, ...extra.map((m) => m.source)];
-    const plan: ContainerPlan = {
-      home: home.root,
-      workspace: ws,
-      image: 'moat-image:test',
-      owner: { uid: 1000, gid: 1000 },
-      mounts: [{ source: ws, target: '/workspace', readOnly: false }, ...extra],
-      extraMounts: [],
-      hidden: [],
-      homeFiles: [],
-      tty: false,
-      openStdin: false,
-      pidsLimit: 512,
-      logLimitBytes: 1 << 20,
-      sources: await sourceIdentities(sources),
-      files: [],
-    };
+    const plan = await testPlan(home, ws, { mounts: [{ source: ws, target: '/workspace', readOnly: false }, ...extra] }, sources);
     let created = 0;
     const runtime = {
       create: () => {
@@ -68,11 +53,7 @@ describe('hostile: a spare of a plan whose mount source a run can swap', () => {
     } as unknown as ContainerRuntime;
     const log: string[] = [];
     const pool = new SparePool(home, runtime, (m) => log.push(m));
-    for (const id of ['run_000000000001', 'run_000000000002']) {
-      await mkdir(home.runDir(id), { recursive: true });
-      await writeFile(join(home.runDir(id), SPARE_PLAN_FILE), JSON.stringify(plan));
-      await pool.afterRun(id);
-    }
+    for (const id of ['run_000000000001', 'run_000000000002']) await endRun(pool, home, id, plan);
     await pool.close();
     return { created, log };
   }

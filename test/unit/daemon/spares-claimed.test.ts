@@ -9,8 +9,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SPARE_PLAN_FILE, planKey, type ContainerPlan } from '../../../src/container/plan.js';
-import { sourceIdentities } from '../../../src/container/sources.js';
+import { planKey } from '../../../src/container/plan.js';
+import { endRun as endRunOf, testPlan } from './spare-fixtures.js';
 import { SparePool } from '../../../src/daemon/spares.js';
 import { MoatHome } from '../../../src/home/paths.js';
 import type { ContainerRuntime } from '../../../src/runtime/types.js';
@@ -30,22 +30,7 @@ describe('a claimed spare whose claimer never wrote the run', () => {
     const home = new MoatHome(join(base, 'home'));
     const ws = join(base, 'ws');
     await mkdir(ws, { recursive: true });
-    const plan: ContainerPlan = {
-      home: home.root,
-      workspace: ws,
-      image: 'moat-image:test',
-      owner: { uid: 1000, gid: 1000 },
-      mounts: [{ source: ws, target: '/workspace', readOnly: false }],
-      extraMounts: [],
-      hidden: [],
-      homeFiles: [],
-      tty: false,
-      openStdin: false,
-      pidsLimit: 512,
-      logLimitBytes: 1 << 20,
-      sources: await sourceIdentities([ws]),
-      files: [],
-    };
+    const plan = await testPlan(home, ws);
     const removed: string[] = [];
     const waits = new Map<string, net.Socket>();
     let n = 0;
@@ -70,11 +55,7 @@ describe('a claimed spare whose claimer never wrote the run', () => {
       list: () => Promise.resolve([]),
     } as unknown as ContainerRuntime;
     const pool = new SparePool(home, runtime, () => undefined);
-    const endRun = async (id: string): Promise<void> => {
-      await mkdir(home.runDir(id), { recursive: true });
-      await writeFile(join(home.runDir(id), SPARE_PLAN_FILE), JSON.stringify(plan));
-      await pool.afterRun(id);
-    };
+    const endRun = (id: string): Promise<void> => endRunOf(pool, home, id, plan);
     await endRun('run_000000000001');
     await endRun('run_000000000002');
     const first = pool.claim(planKey(plan));

@@ -2,12 +2,12 @@
  * A --rebuild keeps the image's tag and changes its contents: a spare started before it must not serve
  * the next run (which would run the image the user just replaced), and none is made of the old id.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SPARE_PLAN_FILE, planKey, type ContainerPlan } from '../../../src/container/plan.js';
-import { sourceIdentities } from '../../../src/container/sources.js';
+import { planKey, type ContainerPlan } from '../../../src/container/plan.js';
+import { endRun, testPlan } from './spare-fixtures.js';
 import { SparePool } from '../../../src/daemon/spares.js';
 import { MoatHome } from '../../../src/home/paths.js';
 import type { ContainerRuntime } from '../../../src/runtime/types.js';
@@ -21,23 +21,7 @@ afterEach(async () => rm(base, { recursive: true, force: true }));
 async function planOf(home: MoatHome, imageId: string): Promise<ContainerPlan> {
   const ws = join(base, 'ws');
   await mkdir(ws, { recursive: true });
-  return {
-    home: home.root,
-    workspace: ws,
-    image: 'moat-image:test',
-    imageId,
-    owner: { uid: 1000, gid: 1000 },
-    mounts: [{ source: ws, target: '/workspace', readOnly: false }],
-    extraMounts: [],
-    hidden: [],
-    homeFiles: [],
-    tty: false,
-    openStdin: false,
-    pidsLimit: 512,
-    logLimitBytes: 1 << 20,
-    sources: await sourceIdentities([ws]),
-    files: [],
-  };
+  return testPlan(home, ws, { imageId });
 }
 
 describe('spares and a rebuilt image', () => {
@@ -61,11 +45,7 @@ describe('spares and a rebuilt image', () => {
     } as unknown as ContainerRuntime;
     const log: string[] = [];
     const pool = new SparePool(home, runtime, (m) => log.push(m));
-    for (const id of ['run_000000000001', 'run_000000000002']) {
-      await mkdir(home.runDir(id), { recursive: true });
-      await writeFile(join(home.runDir(id), SPARE_PLAN_FILE), JSON.stringify(plan));
-      await pool.afterRun(id);
-    }
+    for (const id of ['run_000000000001', 'run_000000000002']) await endRun(pool, home, id, plan);
     expect(created).toBe(0);
     expect(log.join('\n')).toMatch(/rebuilt/);
   });
