@@ -109,6 +109,9 @@ export class SparePool {
     // What the plan's run approved must still be what each path leads to (mount-sources.ts): a run may
     // have swapped a folder of the workspace for a link before it ended.
     const paths = plan.sources.map((s) => s.path);
+    // Each bind source must be one of them (a plan that leaves one out would mount it unchecked).
+    const unlisted = plan.mounts.filter((m) => !paths.includes(m.source)).map((m) => m.source);
+    if (unlisted.length > 0) throw new Error(`a mount source is not among the plan's checked sources (${unlisted.join(', ')})`);
     const store = new RunStore(this.home);
     // The engine mounts by path, and nothing checks afterwards what it mounted: a source a run can swap
     // (below a folder this plan or a live run can write) gets no spare (container/sources.ts).

@@ -74,6 +74,10 @@ export function spareEligible(spec: RunSpec, env: NodeJS.ProcessEnv): boolean {
 export async function planRun(home: MoatHome, spec: RunSpec, image: RunImage, extras: ContainerExtras, sandbox: SandboxChoice): Promise<ContainerPlan> {
   const owner = await stat(spec.workspace);
   const port = Number(extras.env.MOAT_PROXY_PORT);
+  const mounts: Mount[] = [{ source: spec.workspace, target: '/workspace', readOnly: false }, ...spec.mounts];
+  // Every bind source is identified and checked, not only moat.yaml's (realSources): an agent's transcript
+  // and plugin folders are mounts too, and a spare mounts them as early as the rest (daemon/spares.ts).
+  const sourcePaths = [...new Set([...(spec.realSources ?? []), ...mounts.map((m) => m.source)])];
   return {
     home: home.root,
     workspace: spec.workspace,
@@ -82,7 +86,7 @@ export async function planRun(home: MoatHome, spec: RunSpec, image: RunImage, ex
     owner: { uid: owner.uid, gid: owner.gid },
     ...(Number.isInteger(port) && port > 0 ? { proxyPort: port } : {}),
     ...(spec.ports ? { servicePorts: Object.values(spec.ports) } : {}),
-    mounts: [{ source: spec.workspace, target: '/workspace', readOnly: false }, ...spec.mounts],
+    mounts,
     extraMounts: extras.mounts,
     hidden: spec.hiddenPaths ?? [],
     homeFiles: extras.homeFiles,
@@ -93,7 +97,7 @@ export async function planRun(home: MoatHome, spec: RunSpec, image: RunImage, ex
     pidsLimit: spec.pidsLimit,
     logLimitBytes: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
     ...(sandbox.engineRuntime ? { engineRuntime: sandbox.engineRuntime } : {}),
-    sources: await sourceIdentities(spec.realSources ?? []),
+    sources: await sourceIdentities(sourcePaths),
     files: await sourceIdentities(extras.mounts.map((m) => m.source)),
   };
 }
