@@ -116,7 +116,8 @@ export class SparePool {
     // (below a folder this plan or a live run can write) gets no spare (container/sources.ts).
     const writable = [
       ...plan.mounts.filter((m) => !m.readOnly).map((m) => m.source),
-      ...(await store.list()).filter((r) => LIVE_STATES.has(r.state)).flatMap((r) => r.writable ?? []),
+      // A record without the list (an older CLI's) has its workspace, as the set-id sweep assumes.
+      ...(await store.list()).filter((r) => LIVE_STATES.has(r.state)).flatMap((r) => r.writable ?? [r.workspace]),
     ];
     const swappable = swappableSources(paths, writable);
     if (swappable.length > 0) throw new Error(`a mount source lies in a folder a run can write (${swappable.join(', ')})`);
