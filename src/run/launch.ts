@@ -121,7 +121,8 @@ export async function createRun(
   const key = planKey(plan);
   // A named run and a rebuilt image (same tag, other contents) take no spare.
   const claiming = spares && !spec.name && !spec.rebuild ? spares.claim(key).catch(() => undefined) : Promise.resolve(undefined);
-  return withLock(join(home.locksDir, 'names'), async () => {
+  let consumed = false;
+  return withLock(join(home.locksDir, 'names'), async (): Promise<Launched> => {
     const live = (await store.list()).filter((r) => LIVE_STATES.has(r.state));
     const taken = new Set(live.map((r) => r.name));
     if (spec.name && taken.has(spec.name)) {
@@ -131,6 +132,7 @@ export async function createRun(
       });
     }
     let spare = await claiming;
+    consumed = true; // from here on, a failure removes the spare itself
     if (spare && taken.has(spare.name)) {
       await spares?.discard(spare);
       spare = undefined;
@@ -209,6 +211,13 @@ export async function createRun(
       throw err;
     }
     return spare ? { meta, containerId, spare: true } : { meta, containerId };
+  }).catch(async (err: unknown) => {
+    // Failed before the claim was looked at (the names' lock held too long by another CLI, the store
+    // unreadable): a spare claimed meanwhile is let go now, not after the claim's 30 minutes (it would keep
+    // the daemon up all that time).
+    const unused = consumed ? undefined : await claiming;
+    if (unused) await spares?.discard(unused);
+    throw err;
   });
 }
 
