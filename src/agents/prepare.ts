@@ -87,7 +87,10 @@ export async function prepareAgentRun(
   // this workspace's folder is mounted.
   const canonical = await canonicalWorkspace(workspace);
   const folder = transcriptFolder(agent.name, canonical, deps.home, settings.sync_logs, { userHome: hostHome, env: deps.env });
-  spec.mounts = [...spec.mounts, await transcriptMount(folder, !deps.dryRun)];
+  const transcripts = await transcriptMount(folder, !deps.dryRun);
+  spec.mounts = [...spec.mounts, transcripts];
+  // The agent's own sources are checked again just before the start, as moat.yaml's are (mount-sources.ts).
+  if (!deps.dryRun) spec.realSources = [...(spec.realSources ?? []), ...(plugins?.mounts ?? []).map((m) => m.source), transcripts.source];
   // The user's own Claude Code reads what the run writes there: named after the run.
   if (folder.synced && agent.name === 'claude') spec.hostReadFolders = [{ dir: folder.dir, label: `your Claude Code project folder ${folder.dir}` }];
   const notice = deps.dryRun ? undefined : await sharedFolderNotice(folder, canonical, deps.home);

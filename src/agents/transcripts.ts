@@ -135,10 +135,15 @@ export async function moatTranscriptDirs(agent: AgentName, home: MoatHome): Prom
     .filter((d) => d !== legacy);
 }
 
-/** The run's mount for the workspace's transcripts; creates the host folder (0700) first. */
+/**
+ * The run's mount for the workspace's transcripts; creates the host folder (0700) first. Its source is the
+ * folder's real path (a linked ~/.claude or moat home resolved), as every mount source is checked to be
+ * (container/sources.ts); named as is when it does not exist (--dry-run).
+ */
 export async function transcriptMount(folder: TranscriptFolder, create = true): Promise<Mount> {
   if (create) await mkdir(folder.dir, { recursive: true, mode: 0o700 });
-  return { source: folder.dir, target: CONTAINER_TRANSCRIPTS[folder.agent], readOnly: false };
+  const source = await realpath(folder.dir).catch(() => folder.dir);
+  return { source, target: CONTAINER_TRANSCRIPTS[folder.agent], readOnly: false };
 }
 
 /**

@@ -65,7 +65,9 @@ export function containerSpec(plan: ContainerPlan, run: { id: string; name: stri
   return {
     name: `moat-${run.name}-${run.id.slice(4, 10)}`,
     hostname: run.name,
-    image: plan.image,
+    // A spare is made of the image the plan names by id: a --rebuild between the daemon's look at the tag
+    // and the create cannot slip another image in under the same key.
+    image: spare && plan.imageId ? plan.imageId : plan.image,
     // A spare's command arrives when it is claimed (/moat/stage/argv); the engine needs one meanwhile.
     cmd: run.command ?? ['moat-spare'],
     entrypoint: initEntrypoint({

@@ -57,7 +57,8 @@ export class SparePool {
   private readonly ready = new Map<string, Spare>();
   /** Claimed spares waiting for their go, by run id. */
   private readonly claimed = new Map<string, Spare>();
-  private readonly making = new Set<string>();
+  /** Spares being made, by plan key: close() ends each wait and lets each remove what it made. */
+  private readonly making = new Map<string, { done: Promise<void>; abort: () => void }>();
   private readonly recent: string[] = [];
   /** Runs started in a spare, until they end. */
   private readonly fromSpare = new Set<string>();
@@ -94,27 +95,29 @@ export class SparePool {
     if (!seen) this.recent.push(key);
     if (this.recent.length > RECENT_PLANS) this.recent.shift();
     if (!(seen || fromSpare) || this.ready.has(key) || this.making.has(key)) return;
-    this.making.add(key);
-    try {
-      await this.make(key, plan);
-    } catch (err) {
-      this.log(`spare for run ${id}'s plan not made: ${err instanceof Error ? err.message : String(err)}`);
-    } finally {
-      this.making.delete(key);
-    }
+    const abort = { now: (): void => undefined };
+    const done = this.make(key, plan, abort)
+      .catch((err: unknown) => this.log(`spare for run ${id}'s plan not made: ${err instanceof Error ? err.message : String(err)}`))
+      .finally(() => this.making.delete(key));
+    this.making.set(key, { done, abort: () => abort.now() });
+    await done;
   }
 
-  private async make(key: string, plan: ContainerPlan): Promise<void> {
+  private async make(key: string, plan: ContainerPlan, abort: { now: () => void }): Promise<void> {
     if (plan.home !== this.home.root) throw new Error('the plan is of another home');
     // What the plan's run approved must still be what each path leads to (mount-sources.ts): a run may
     // have swapped a folder of the workspace for a link before it ended.
     const paths = plan.sources.map((s) => s.path);
+    // Each bind source must be one of them (a plan that leaves one out would mount it unchecked).
+    const unlisted = plan.mounts.filter((m) => !paths.includes(m.source)).map((m) => m.source);
+    if (unlisted.length > 0) throw new Error(`a mount source is not among the plan's checked sources (${unlisted.join(', ')})`);
     const store = new RunStore(this.home);
     // The engine mounts by path, and nothing checks afterwards what it mounted: a source a run can swap
     // (below a folder this plan or a live run can write) gets no spare (container/sources.ts).
     const writable = [
       ...plan.mounts.filter((m) => !m.readOnly).map((m) => m.source),
-      ...(await store.list()).filter((r) => LIVE_STATES.has(r.state)).flatMap((r) => r.writable ?? []),
+      // A record without the list (an older CLI's) has its workspace, as the set-id sweep assumes.
+      ...(await store.list()).filter((r) => LIVE_STATES.has(r.state)).flatMap((r) => r.writable ?? [r.workspace]),
     ];
     const swappable = swappableSources(paths, writable);
     if (swappable.length > 0) throw new Error(`a mount source lies in a folder a run can write (${swappable.join(', ')})`);
@@ -147,7 +150,12 @@ export class SparePool {
         resolve();
       });
       spare.timer = setTimeout(() => reject(new Error('the spare did not get ready in time')), READY_MS);
+      abort.now = () => reject(new Error('the daemon exits'));
     });
+    // The daemon exits meanwhile: what was made so far is removed before it goes (close() waits for it).
+    const stillWanted = (): void => {
+      if (this.closed) throw new Error('the daemon exits');
+    };
     connected.catch(() => undefined);
     try {
       await prepareRunDir(runDir, plan);
@@ -159,7 +167,9 @@ export class SparePool {
             spare.server.listen(path, () => resolve(spare.server));
           }),
       );
+      stillWanted();
       spare.containerId = await this.runtime.create(containerSpec(plan, { id, name, runDir }));
+      stillWanted();
       await this.runtime.start(spare.containerId);
       await connected;
       // Mounted now: still what was planned (a swap left in place across the start shows here).
@@ -206,7 +216,9 @@ export class SparePool {
   /** Every spare goes (the daemon exits); a claimed one is its run's now and stays. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.ready.values()].map((s) => this.drop(s, 'the daemon exits')));
+    const making = [...this.making.values()];
+    for (const m of making) m.abort();
+    await Promise.all([...[...this.ready.values()].map((s) => this.drop(s, 'the daemon exits')), ...making.map((m) => m.done)]);
   }
 
   /** Spares an earlier daemon left (none of them can be claimed now): their containers and folders go. */

@@ -74,6 +74,10 @@ export function spareEligible(spec: RunSpec, env: NodeJS.ProcessEnv): boolean {
 export async function planRun(home: MoatHome, spec: RunSpec, image: RunImage, extras: ContainerExtras, sandbox: SandboxChoice): Promise<ContainerPlan> {
   const owner = await stat(spec.workspace);
   const port = Number(extras.env.MOAT_PROXY_PORT);
+  const mounts: Mount[] = [{ source: spec.workspace, target: '/workspace', readOnly: false }, ...spec.mounts];
+  // Every bind source is identified and checked, not only moat.yaml's (realSources): an agent's transcript
+  // and plugin folders are mounts too, and a spare mounts them as early as the rest (daemon/spares.ts).
+  const sourcePaths = [...new Set([...(spec.realSources ?? []), ...mounts.map((m) => m.source)])];
   return {
     home: home.root,
     workspace: spec.workspace,
@@ -82,7 +86,7 @@ export async function planRun(home: MoatHome, spec: RunSpec, image: RunImage, ex
     owner: { uid: owner.uid, gid: owner.gid },
     ...(Number.isInteger(port) && port > 0 ? { proxyPort: port } : {}),
     ...(spec.ports ? { servicePorts: Object.values(spec.ports) } : {}),
-    mounts: [{ source: spec.workspace, target: '/workspace', readOnly: false }, ...spec.mounts],
+    mounts,
     extraMounts: extras.mounts,
     hidden: spec.hiddenPaths ?? [],
     homeFiles: extras.homeFiles,
@@ -93,7 +97,7 @@ export async function planRun(home: MoatHome, spec: RunSpec, image: RunImage, ex
     pidsLimit: spec.pidsLimit,
     logLimitBytes: spec.logLimitBytes ?? DEFAULT_LOG_LIMIT,
     ...(sandbox.engineRuntime ? { engineRuntime: sandbox.engineRuntime } : {}),
-    sources: await sourceIdentities(spec.realSources ?? []),
+    sources: await sourceIdentities(sourcePaths),
     files: await sourceIdentities(extras.mounts.map((m) => m.source)),
   };
 }
@@ -117,7 +121,8 @@ export async function createRun(
   const key = planKey(plan);
   // A named run and a rebuilt image (same tag, other contents) take no spare.
   const claiming = spares && !spec.name && !spec.rebuild ? spares.claim(key).catch(() => undefined) : Promise.resolve(undefined);
-  return withLock(join(home.locksDir, 'names'), async () => {
+  let consumed = false;
+  return withLock(join(home.locksDir, 'names'), async (): Promise<Launched> => {
     const live = (await store.list()).filter((r) => LIVE_STATES.has(r.state));
     const taken = new Set(live.map((r) => r.name));
     if (spec.name && taken.has(spec.name)) {
@@ -127,6 +132,7 @@ export async function createRun(
       });
     }
     let spare = await claiming;
+    consumed = true; // from here on, a failure removes the spare itself
     if (spare && taken.has(spare.name)) {
       await spares?.discard(spare);
       spare = undefined;
@@ -205,6 +211,13 @@ export async function createRun(
       throw err;
     }
     return spare ? { meta, containerId, spare: true } : { meta, containerId };
+  }).catch(async (err: unknown) => {
+    // Failed before the claim was looked at (the names' lock held too long by another CLI, the store
+    // unreadable): a spare claimed meanwhile is let go now, not after the claim's 30 minutes (it would keep
+    // the daemon up all that time).
+    const unused = consumed ? undefined : await claiming;
+    if (unused) await spares?.discard(unused);
+    throw err;
   });
 }
 

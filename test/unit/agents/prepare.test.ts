@@ -57,6 +57,8 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
     expect(transcripts(claude)).toEqual([
       { source: join(home.root, 'claude', 'projects', workspaceKey(real)), target: '/home/moat/.claude/projects/-workspace', readOnly: false },
     ]);
+    // Checked again just before the start (and held to the spare rule), as moat.yaml's sources are.
+    expect(claude.realSources).toEqual([real, join(home.root, 'claude', 'projects', workspaceKey(real))]);
     const codex = await prepareAgentRun(AGENTS.codex, ws, {}, { prompt: 'p', yolo: true, args: [] }, { home, env: {}, lookup, hostHome });
     expect(transcripts(codex)).toEqual([
       { source: join(home.root, 'codex', 'workspaces', workspaceKey(real), 'sessions'), target: '/home/moat/.codex/sessions', readOnly: false },
@@ -155,6 +157,7 @@ describe('prepareAgentRun: an agent run as a RunSpec', () => {
     expect(settings.enabledPlugins).toEqual({ 'p@m': true, 'q@m': false });
     expect(spec.homeFiles.map((f) => f.path)).toContain('.claude/plugins/installed_plugins.json');
     expect(spec.mounts).toContainEqual({ source: cache, target: '/moat/claude-plugins/cache/m/p/1.0.0', readOnly: true });
+    expect(spec.realSources).toContain(cache);
     expect(spec.env.CLAUDE_CODE_PLUGIN_SEED_DIR).toBe('/moat/claude-plugins');
     expect(JSON.stringify(spec.homeFiles)).not.toContain(hostHome);
     expect(warnings).toEqual([]);

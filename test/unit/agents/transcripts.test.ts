@@ -95,6 +95,18 @@ describe('transcript folders: one per workspace', () => {
     expect((await transcriptMount(c)).target).toBe('/home/moat/.codex/sessions');
   });
 
+  it("the mount's source is the folder's real path (a linked moat home or ~/.claude resolved), as every checked source is", async () => {
+    await mkdir(join(dir, 'real-home'));
+    await symlink(join(dir, 'real-home'), join(dir, 'linked-home'));
+    const f = transcriptFolder('claude', '/w/a', new MoatHome(join(dir, 'linked-home')), false);
+    const m = await transcriptMount(f);
+    expect(m.source.startsWith(join(dir, 'real-home'))).toBe(true);
+    expect(m.source).not.toBe(f.dir);
+    // --dry-run creates nothing: the folder is named as is.
+    const g = transcriptFolder('codex', '/w/z', new MoatHome(join(dir, 'nowhere')), false);
+    expect((await transcriptMount(g, false)).source).toBe(g.dir);
+  });
+
   it('a workspace reached through a symlink is the same workspace', async () => {
     await mkdir(join(dir, 'real'));
     await symlink(join(dir, 'real'), join(dir, 'link'));

@@ -14,6 +14,7 @@ import { endRun, testPlan } from './spare-fixtures.js';
 import { SparePool } from '../../../src/daemon/spares.js';
 import { MoatHome } from '../../../src/home/paths.js';
 import type { ContainerRuntime } from '../../../src/runtime/types.js';
+import type { RunMetadata } from '../../../src/store/types.js';
 
 let base: string;
 beforeEach(async () => {
@@ -67,5 +68,54 @@ describe('hostile: a spare of a plan whose mount source a run can swap', () => {
   it('still tries to make one when every source is out of the runs’ reach (the test: the engine is asked)', async () => {
     const r = await poolAfterTwoRuns(() => [{ source: join(base, 'outside'), target: '/data', readOnly: true }]);
     expect(r.created).toBe(1);
+  });
+});
+
+describe('hostile: a live run recorded without its writable folders (an older CLI)', () => {
+  it('still counts its workspace: a source below it gets no spare', async () => {
+    const home = new MoatHome(join(base, 'home'));
+    const ws = join(base, 'ws');
+    const data = join(base, 'shared', 'data');
+    await mkdir(ws, { recursive: true });
+    await mkdir(data, { recursive: true });
+    // A run whose workspace is the parent of this plan's read-only source, recorded with no `writable`.
+    const { RunStore } = await import('../../../src/store/store.js');
+    await new RunStore(home).create({
+      id: 'run_00000000000a',
+      name: 'other',
+      workspace: join(base, 'shared'),
+      command: ['sh'],
+      image: 'moat-image:test',
+      grants: [],
+      state: 'running',
+      containerId: 'x',
+      createdAt: new Date().toISOString(),
+    } as unknown as RunMetadata);
+    const plan = await testPlan(
+      home,
+      ws,
+      {
+        mounts: [
+          { source: ws, target: '/workspace', readOnly: false },
+          { source: data, target: '/data', readOnly: true },
+        ],
+      },
+      [ws, data],
+    );
+    let created = 0;
+    const runtime = {
+      create: () => {
+        created++;
+        return Promise.reject(new Error('no engine in this test'));
+      },
+      remove: () => Promise.resolve(),
+      list: () => Promise.resolve([]),
+    } as unknown as ContainerRuntime;
+    const log: string[] = [];
+    const pool = new SparePool(home, runtime, (m) => log.push(m));
+    for (const id of ['run_000000000001', 'run_000000000002']) await endRun(pool, home, id, plan);
+    await pool.close();
+    expect(created).toBe(0);
+    expect(log.join('\n')).toMatch(/lies in a folder a run can write/);
   });
 });

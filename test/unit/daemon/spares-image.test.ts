@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { planKey, type ContainerPlan } from '../../../src/container/plan.js';
+import { containerSpec, planKey, type ContainerPlan } from '../../../src/container/plan.js';
 import { endRun, testPlan } from './spare-fixtures.js';
 import { SparePool } from '../../../src/daemon/spares.js';
 import { MoatHome } from '../../../src/home/paths.js';
@@ -48,5 +48,13 @@ describe('spares and a rebuilt image', () => {
     for (const id of ['run_000000000001', 'run_000000000002']) await endRun(pool, home, id, plan);
     expect(created).toBe(0);
     expect(log.join('\n')).toMatch(/rebuilt/);
+  });
+
+  it("a spare is created from the plan's image id (the tag may name another image by then); a run's own container keeps the tag", async () => {
+    const home = new MoatHome(join(base, 'home'));
+    const plan = await planOf(home, 'sha256:aaa');
+    const run = { id: 'run_000000000001', name: 'x', runDir: join(base, 'r') };
+    expect(containerSpec(plan, run).image).toBe('sha256:aaa');
+    expect(containerSpec(plan, { ...run, command: ['sh'] }).image).toBe('moat-image:test');
   });
 });

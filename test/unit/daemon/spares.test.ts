@@ -209,6 +209,22 @@ describe('spares', () => {
     void making;
   });
 
+  it('the daemon exiting while a spare is being made: close() waits, and the half-made container and its folder go', async () => {
+    engine.connect = false; // moat-init has not connected yet (it would take up to a minute to give up)
+    const p = await plan();
+    await pool.afterRun(await endedRun(p));
+    const making = pool.afterRun(await endedRun(p));
+    for (let i = 0; i < 100 && engine.created.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(engine.created).toHaveLength(1);
+    const runDir = (engine.created[0] as ContainerSpec).mounts.find((m) => m.target === '/moat/net')!.source.replace(/\/net$/, '');
+    await pool.close();
+    // Removed before close() returned (the daemon exits right after it): nothing is left for a sweep.
+    expect(engine.removed).toEqual(['c1']);
+    expect(existsSync(runDir)).toBe(false);
+    await making;
+    expect(pool.size).toBe(0);
+  });
+
   it('at most three are kept: the oldest goes', async () => {
     const plans = [await plan({ pidsLimit: 1 }), await plan({ pidsLimit: 2 }), await plan({ pidsLimit: 3 }), await plan({ pidsLimit: 4 })];
     for (const p of plans) {

@@ -1,0 +1,60 @@
+/**
+ * A run that claimed a spare and failed before it looked at it (the names' lock or the store failing first)
+ * lets the spare go at once: left to the claim's 30-minute bound, it kept a container waiting and the
+ * daemon from idling out all that time.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MoatHome } from '../../../src/home/paths.js';
+import { createRun, type ClaimedSpare } from '../../../src/run/launch.js';
+import type { RunSpec } from '../../../src/run/spec.js';
+import type { ContainerRuntime } from '../../../src/runtime/types.js';
+
+let base: string;
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), 'moat-claim-unused-'));
+});
+afterEach(async () => rm(base, { recursive: true, force: true }));
+
+describe('a claimed spare the run never got to', () => {
+  it('is discarded when the names lock cannot be had', async () => {
+    const home = new MoatHome(join(base, 'home'));
+    const ws = join(base, 'ws');
+    await mkdir(ws, { recursive: true });
+    await mkdir(home.root, { recursive: true });
+    await writeFile(home.locksDir, 'not a folder'); // the lock cannot be taken
+    const spec = {
+      workspace: ws,
+      command: ['true'],
+      env: {},
+      mounts: [],
+      realSources: [ws],
+      interactive: false,
+      detach: true,
+      pidsLimit: 512,
+    } as unknown as RunSpec;
+    const spare: ClaimedSpare = { id: 'run_000000000001', name: 'x', containerId: 'c1' };
+    const discarded: ClaimedSpare[] = [];
+    const runtime = {} as ContainerRuntime;
+    await expect(
+      createRun(
+        home,
+        runtime,
+        spec,
+        { tag: 'moat-image:test', env: [] },
+        { env: {}, mounts: [], homeFiles: [] },
+        { sandbox: 'runc' },
+        {
+          claim: () => Promise.resolve(spare),
+          discard: (s) => {
+            discarded.push(s);
+            return Promise.resolve();
+          },
+        },
+      ),
+    ).rejects.toThrow();
+    expect(discarded).toEqual([spare]);
+  });
+});
