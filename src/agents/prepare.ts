@@ -7,6 +7,7 @@ import type { MoatHome } from '../home/paths.js';
 import { checkWorkspace, prepareRun, type PrepareFlags } from '../run/prepare.js';
 import type { RunSpec } from '../run/spec.js';
 import { randomUUID } from 'node:crypto';
+import { realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { agentDependencies, agentGrants, type GrantLookup } from './common.js';
 import { claudePlugins } from './claude/plugins.js';
@@ -82,7 +83,10 @@ export async function prepareAgentRun(
   });
   // The agent's variables sit below moat.yaml's env and -e, so a user can always override them.
   spec.env = { ...staging.env, ...plugins?.env, ...spec.env };
-  if (plugins) spec.mounts = [...spec.mounts, ...plugins.mounts];
+  // Each plugin folder by its real path (a linked ~/.claude resolved), as every mount source is given to the
+  // engine and checked again just before the start (container/sources.ts).
+  const pluginMounts = await Promise.all((plugins?.mounts ?? []).map(async (m) => ({ ...m, source: await realpath(m.source).catch(() => m.source) })));
+  spec.mounts = [...spec.mounts, ...pluginMounts];
   // The conversation state lives on the host, so it outlives the container (and --resume finds it): only
   // this workspace's folder is mounted.
   const canonical = await canonicalWorkspace(workspace);
@@ -90,7 +94,7 @@ export async function prepareAgentRun(
   const transcripts = await transcriptMount(folder, !deps.dryRun);
   spec.mounts = [...spec.mounts, transcripts];
   // The agent's own sources are checked again just before the start, as moat.yaml's are (mount-sources.ts).
-  if (!deps.dryRun) spec.realSources = [...(spec.realSources ?? []), ...(plugins?.mounts ?? []).map((m) => m.source), transcripts.source];
+  if (!deps.dryRun) spec.realSources = [...(spec.realSources ?? []), ...pluginMounts.map((m) => m.source), transcripts.source];
   // The user's own Claude Code reads what the run writes there: named after the run.
   if (folder.synced && agent.name === 'claude') spec.hostReadFolders = [{ dir: folder.dir, label: `your Claude Code project folder ${folder.dir}` }];
   const notice = deps.dryRun ? undefined : await sharedFolderNotice(folder, canonical, deps.home);
