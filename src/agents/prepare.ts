@@ -11,6 +11,7 @@ import { realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { agentDependencies, agentGrants, type GrantLookup } from './common.js';
 import { claudePlugins } from './claude/plugins.js';
+import { sensitiveHostFolders } from '../run/sensitive-workspace.js';
 import { claudeStartsNewConversation } from './claude/index.js';
 import { canonicalWorkspace, sharedFolderNotice, transcriptFolder, transcriptMount } from './transcripts.js';
 import type { AgentDefinition, AgentInvocation, AgentSettings } from './types.js';
@@ -67,6 +68,7 @@ export async function prepareAgentRun(
           hostHome,
           env: deps.env,
           warn,
+          sensitive: await sensitiveHostFolders(hostHome, deps.home.root),
         })
       : undefined;
   // moat.yaml's own plugin choices also go to Claude Code as a --settings file, which outranks the

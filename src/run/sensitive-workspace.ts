@@ -42,6 +42,15 @@ async function real(p: string): Promise<string> {
   }
 }
 
+/**
+ * The real paths of the folders no run may see: the key and credential folders under the user's home, and
+ * moat's home (its key file, grants). Existing or not (a path that does not exist yet is named as is).
+ */
+export async function sensitiveHostFolders(userHome: string, moatHome: string): Promise<string[]> {
+  const home = await real(userHome);
+  return [await real(moatHome), ...(await Promise.all(SENSITIVE_IN_HOME.map(([rel]) => real(join(home, rel)))))];
+}
+
 const within = (child: string, parent: string): boolean => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
 
 /**

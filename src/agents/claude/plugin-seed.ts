@@ -71,6 +71,8 @@ export async function seedMounts(src: string, target: string, warn: Warn): Promi
 }
 
 interface SeedInput {
+  /** Real paths of folders no run may see (sensitive-workspace.ts). */
+  sensitive?: readonly string[];
   paths: ClaudeHostPaths;
   workspace: string;
   records: HostRecords;
@@ -141,6 +143,15 @@ export async function pluginSeed(input: SeedInput): Promise<PluginSeed> {
     if (loc === undefined) {
       warn(
         `The plugin marketplace "${name}" is not made available in the container: ${k.installLocation} does not exist. Run claude plugin marketplace update ${name} on the host.`,
+      );
+      continue;
+    }
+    // A directory marketplace may lie in a workspace, where a run can swap it for a link to ~/.ssh: whatever it
+    // leads to now must not hold, or lie in, a folder of keys or moat's own state.
+    const secret = (input.sensitive ?? []).find((s) => inside(loc, s) || inside(s, loc));
+    if (secret !== undefined) {
+      warn(
+        `The plugin marketplace "${name}" is not made available in the container: its folder ${k.installLocation} now leads to ${loc}, which ${inside(loc, secret) ? 'lies in' : 'holds'} ${secret}, a folder no run may see. Check that folder for a link a run may have planted, then run claude plugin marketplace update ${name} on the host.`,
       );
       continue;
     }

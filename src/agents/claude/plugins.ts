@@ -34,6 +34,8 @@ export interface ClaudePluginOptions {
   /** For CLAUDE_CONFIG_DIR and CLAUDE_CODE_PLUGIN_CACHE_DIR. */
   env: NodeJS.ProcessEnv;
   warn: (msg: string) => void;
+  /** Real paths of folders no run may see (keys, credentials, moat's home): no marketplace folder holds or lies in one. */
+  sensitive?: readonly string[];
 }
 
 const CREDENTIAL_KEYS = new Set(['headers', 'token', 'password', 'auth', 'authorization']);
@@ -93,6 +95,7 @@ export async function claudePlugins(opts: ClaudePluginOptions): Promise<ClaudePl
       plugins: hostShared,
       declared: Object.keys(trusted.extraKnownMarketplaces).filter((n) => !carriesCredential(trusted.extraKnownMarketplaces[n])),
       warn: opts.warn,
+      sensitive: opts.sensitive ?? [],
     });
   }
   const marketplaces: Record<string, unknown> = {};

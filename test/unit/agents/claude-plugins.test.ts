@@ -197,6 +197,31 @@ describe("claude plugins: the host's plugins in the container", () => {
   const file = (files: { path: string; content: string }[], path: string): Record<string, unknown> =>
     JSON.parse(files.find((f) => f.path === path)?.content ?? 'null') as Record<string, unknown>;
 
+  it("hostile: a directory marketplace a run swapped for a link to ~/.ssh (or moat's home) is not mounted", async () => {
+    const { sensitiveHostFolders } = await import('../../../src/run/sensitive-workspace.js');
+    const mkt = join(home, 'dev', 'mkt');
+    await mkdir(join(home, '.ssh'), { recursive: true });
+    await put(join(home, '.ssh', 'id_ed25519'), 'PRIVATE KEY');
+    await put(join(home, '.moat', 'credentials', 'key'), 'KEY');
+    for (const target of [join(home, '.ssh'), join(home, '.moat'), home]) {
+      await rm(mkt, { recursive: true, force: true });
+      await symlink(target, mkt);
+      warnings.length = 0;
+      const r = await claudePlugins({
+        settings: { plugins: { 'yaml-off@acme': false } },
+        hostPlugins: true,
+        workspace: ws,
+        hostHome: home,
+        env: {},
+        warn,
+        sensitive: await sensitiveHostFolders(home, join(home, '.moat')),
+      });
+      expect(r.mounts.filter((m) => m.target.includes('/marketplaces/local'))).toEqual([]);
+      expect(r.mounts.map((m) => m.source).join(' ')).not.toMatch(/\.ssh|\.moat/);
+      expect(warnings.find((w) => w.includes('"local"'))).toMatch(/a folder no run may see/);
+    }
+  });
+
   it("enables the host's plugins under the project's and moat.yaml's settings", async () => {
     const r = await run({ plugins: { 'yaml-off@acme': false, 'yaml-on@acme': true } });
     expect(r.plugins).toEqual({
