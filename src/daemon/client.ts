@@ -318,7 +318,7 @@ function daemonError(err: unknown, home: MoatHome): Error {
 /** The spare the daemon holds for this plan key, handed over (never to anyone else); none: undefined. */
 export async function claimSpare(home: MoatHome, key: string): Promise<{ id: string; name: string; containerId: string } | undefined> {
   try {
-    return (await call<{ spare?: { id: string; name: string; containerId: string } }>(home, 'POST', '/spares/claim', 2000, false, JSON.stringify({ key })))
+    return (await call<{ spare?: { id: string; name: string; containerId: string } }>(home, 'POST', '/spares/claim', 5000, false, JSON.stringify({ key })))
       .spare;
   } catch {
     return undefined; // no daemon, an older one, or an error: the run creates its own container
@@ -328,7 +328,8 @@ export async function claimSpare(home: MoatHome, key: string): Promise<{ id: str
 /** Let a claimed spare's moat-init go on to the run's command (written in its stage first). */
 export async function goSpare(home: MoatHome, id: string): Promise<void> {
   try {
-    await call(home, 'POST', `/runs/${id}/go`, 10_000, false);
+    // Long: a go the daemon sent but answered late would have the run discarded while its command runs.
+    await call(home, 'POST', `/runs/${id}/go`, 60_000, false);
   } catch (err) {
     if (err instanceof DaemonAnswerError && err.status === 409) {
       throw new MoatError(
