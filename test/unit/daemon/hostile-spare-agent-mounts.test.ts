@@ -6,17 +6,15 @@
  * key (the same path strings, no identity for them) then claimed a container that had mounted ~/.ssh.
  * Every bind source of the plan is now identified and held to the spare rule.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SPARE_PLAN_FILE, type ContainerPlan } from '../../../src/container/plan.js';
 import { sourceIdentities } from '../../../src/container/sources.js';
-import { SparePool } from '../../../src/daemon/spares.js';
+import { madeAfterTwoRuns } from './spare-fixtures.js';
 import { MoatHome } from '../../../src/home/paths.js';
 import { planRun } from '../../../src/run/launch.js';
 import type { RunSpec } from '../../../src/run/spec.js';
-import type { ContainerRuntime } from '../../../src/runtime/types.js';
 
 let base: string;
 let home: MoatHome;
@@ -47,29 +45,6 @@ function agentSpec(): RunSpec {
   } as unknown as RunSpec;
 }
 
-async function madeAfterTwoRuns(plan: ContainerPlan): Promise<{ created: number; log: string[] }> {
-  let created = 0;
-  const runtime = {
-    create: () => {
-      created++;
-      return Promise.reject(new Error('no engine in this test'));
-    },
-    remove: () => Promise.resolve(),
-    start: () => Promise.resolve(),
-    list: () => Promise.resolve([]),
-    inspectImage: () => Promise.resolve(undefined),
-  } as unknown as ContainerRuntime;
-  const log: string[] = [];
-  const pool = new SparePool(home, runtime, (m) => log.push(m));
-  for (const id of ['run_000000000001', 'run_000000000002']) {
-    await mkdir(home.runDir(id), { recursive: true });
-    await writeFile(join(home.runDir(id), SPARE_PLAN_FILE), JSON.stringify(plan));
-    await pool.afterRun(id);
-  }
-  await pool.close();
-  return { created, log };
-}
-
 describe("hostile: an agent's own mounts in a spare", () => {
   it('are among the plan’s identified sources (a folder made anew is another key)', async () => {
     const plan = await planRun(home, agentSpec(), { tag: 'moat-image:test', env: [] }, { env: {}, mounts: [], homeFiles: [] }, { sandbox: 'runc' });
@@ -78,14 +53,14 @@ describe("hostile: an agent's own mounts in a spare", () => {
 
   it('a marketplace folder inside the writable workspace gets no spare', async () => {
     const plan = await planRun(home, agentSpec(), { tag: 'moat-image:test', env: [] }, { env: {}, mounts: [], homeFiles: [] }, { sandbox: 'runc' });
-    const r = await madeAfterTwoRuns(plan);
+    const r = await madeAfterTwoRuns(home, plan);
     expect(r.created).toBe(0);
     expect(r.log.join('\n')).toMatch(/lies in a folder a run can write.*marketplace/);
   });
 
   it('a plan that leaves a mount source out of its checked sources gets no spare (as an older CLI wrote them)', async () => {
     const plan = await planRun(home, agentSpec(), { tag: 'moat-image:test', env: [] }, { env: {}, mounts: [], homeFiles: [] }, { sandbox: 'runc' });
-    const r = await madeAfterTwoRuns({ ...plan, sources: await sourceIdentities([ws]) });
+    const r = await madeAfterTwoRuns(home, { ...plan, sources: await sourceIdentities([ws]) });
     expect(r.created).toBe(0);
     expect(r.log.join('\n')).toMatch(/not among the plan's checked sources/);
   });
@@ -94,7 +69,7 @@ describe("hostile: an agent's own mounts in a spare", () => {
     const spec = agentSpec();
     spec.mounts = spec.mounts.filter((m) => !m.source.includes('marketplace'));
     const plan = await planRun(home, spec, { tag: 'moat-image:test', env: [] }, { env: {}, mounts: [], homeFiles: [] }, { sandbox: 'runc' });
-    const r = await madeAfterTwoRuns(plan);
+    const r = await madeAfterTwoRuns(home, plan);
     expect(r.created).toBe(1);
   });
 });

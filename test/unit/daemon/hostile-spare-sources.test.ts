@@ -10,10 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { swappableSources } from '../../../src/container/sources.js';
-import { endRun, testPlan } from './spare-fixtures.js';
-import { SparePool } from '../../../src/daemon/spares.js';
+import { madeAfterTwoRuns, testPlan } from './spare-fixtures.js';
 import { MoatHome } from '../../../src/home/paths.js';
-import type { ContainerRuntime } from '../../../src/runtime/types.js';
 import type { RunMetadata } from '../../../src/store/types.js';
 
 let base: string;
@@ -42,21 +40,7 @@ describe('hostile: a spare of a plan whose mount source a run can swap', () => {
     const extra = mounts(ws);
     const sources = [ws, ...extra.map((m) => m.source)];
     const plan = await testPlan(home, ws, { mounts: [{ source: ws, target: '/workspace', readOnly: false }, ...extra] }, sources);
-    let created = 0;
-    const runtime = {
-      create: () => {
-        created++;
-        return Promise.reject(new Error('no engine in this test'));
-      },
-      remove: () => Promise.resolve(),
-      start: () => Promise.resolve(),
-      list: () => Promise.resolve([]),
-    } as unknown as ContainerRuntime;
-    const log: string[] = [];
-    const pool = new SparePool(home, runtime, (m) => log.push(m));
-    for (const id of ['run_000000000001', 'run_000000000002']) await endRun(pool, home, id, plan);
-    await pool.close();
-    return { created, log };
+    return madeAfterTwoRuns(home, plan);
   }
 
   it('makes no spare when a source lies inside the writable workspace', async () => {
@@ -102,19 +86,7 @@ describe('hostile: a live run recorded without its writable folders (an older CL
       },
       [ws, data],
     );
-    let created = 0;
-    const runtime = {
-      create: () => {
-        created++;
-        return Promise.reject(new Error('no engine in this test'));
-      },
-      remove: () => Promise.resolve(),
-      list: () => Promise.resolve([]),
-    } as unknown as ContainerRuntime;
-    const log: string[] = [];
-    const pool = new SparePool(home, runtime, (m) => log.push(m));
-    for (const id of ['run_000000000001', 'run_000000000002']) await endRun(pool, home, id, plan);
-    await pool.close();
+    const { created, log } = await madeAfterTwoRuns(home, plan);
     expect(created).toBe(0);
     expect(log.join('\n')).toMatch(/lies in a folder a run can write/);
   });

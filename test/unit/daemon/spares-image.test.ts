@@ -7,10 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { containerSpec, planKey, type ContainerPlan } from '../../../src/container/plan.js';
-import { endRun, testPlan } from './spare-fixtures.js';
-import { SparePool } from '../../../src/daemon/spares.js';
+import { madeAfterTwoRuns, testPlan } from './spare-fixtures.js';
 import { MoatHome } from '../../../src/home/paths.js';
-import type { ContainerRuntime } from '../../../src/runtime/types.js';
 
 let base: string;
 beforeEach(async () => {
@@ -33,19 +31,9 @@ describe('spares and a rebuilt image', () => {
   it('makes no spare of a plan whose tag names another image now', async () => {
     const home = new MoatHome(join(base, 'home'));
     const plan = await planOf(home, 'sha256:aaa');
-    let created = 0;
-    const runtime = {
+    const { created, log } = await madeAfterTwoRuns(home, plan, {
       inspectImage: () => Promise.resolve({ id: 'sha256:bbb', tags: ['moat-image:test'], labels: {}, size: 0, env: [] }),
-      create: () => {
-        created++;
-        return Promise.reject(new Error('no engine in this test'));
-      },
-      remove: () => Promise.resolve(),
-      list: () => Promise.resolve([]),
-    } as unknown as ContainerRuntime;
-    const log: string[] = [];
-    const pool = new SparePool(home, runtime, (m) => log.push(m));
-    for (const id of ['run_000000000001', 'run_000000000002']) await endRun(pool, home, id, plan);
+    });
     expect(created).toBe(0);
     expect(log.join('\n')).toMatch(/rebuilt/);
   });
