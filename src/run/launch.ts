@@ -133,7 +133,15 @@ export async function createRun(
     }
     let spare = await claiming;
     consumed = true; // from here on, a failure removes the spare itself
-    if (spare && taken.has(spare.name)) {
+    // Its name taken meanwhile, or its folder gone (a new daemon swept it, `moat proxy restart`): the run
+    // creates its own container instead.
+    const usable = async (s: ClaimedSpare): Promise<boolean> =>
+      !taken.has(s.name) &&
+      (await stat(join(store.dir(s.id), 'stage')).then(
+        (st) => st.isDirectory(),
+        () => false,
+      ));
+    if (spare && !(await usable(spare))) {
       await spares?.discard(spare);
       spare = undefined;
     }

@@ -18,7 +18,7 @@ beforeEach(async () => {
 });
 afterEach(async () => rm(base, { recursive: true, force: true }));
 
-describe('a claimed spare the run never got to', () => {
+describe('a claimed spare the run cannot use', () => {
   it('is discarded when the names lock cannot be had', async () => {
     const home = new MoatHome(join(base, 'home'));
     const ws = join(base, 'ws');
@@ -56,5 +56,51 @@ describe('a claimed spare the run never got to', () => {
       ),
     ).rejects.toThrow();
     expect(discarded).toEqual([spare]);
+  });
+
+  it('is discarded, and the run creates its own container, when its folder is gone (swept by a new daemon)', async () => {
+    const home = new MoatHome(join(base, 'home'));
+    const ws = join(base, 'ws');
+    await mkdir(ws, { recursive: true });
+    const spec = {
+      workspace: ws,
+      command: ['true'],
+      env: {},
+      mounts: [],
+      realSources: [ws],
+      interactive: false,
+      detach: true,
+      grants: [],
+      pidsLimit: 512,
+    } as unknown as RunSpec;
+    const spare: ClaimedSpare = { id: 'run_000000000001', name: 'x', containerId: 'c1' };
+    const discarded: ClaimedSpare[] = [];
+    const created: string[] = [];
+    const runtime = {
+      create: (c: { name: string }) => {
+        created.push(c.name);
+        return Promise.resolve('c2');
+      },
+    } as unknown as ContainerRuntime;
+    const launched = await createRun(
+      home,
+      runtime,
+      spec,
+      { tag: 'moat-image:test', env: [] },
+      { env: {}, mounts: [], homeFiles: [] },
+      { sandbox: 'runc' },
+      {
+        claim: () => Promise.resolve(spare),
+        discard: (s) => {
+          discarded.push(s);
+          return Promise.resolve();
+        },
+      },
+    );
+    expect(discarded).toEqual([spare]);
+    expect(launched.spare).toBeUndefined();
+    expect(launched.containerId).toBe('c2');
+    expect(launched.meta.id).not.toBe(spare.id);
+    expect(created).toHaveLength(1);
   });
 });
