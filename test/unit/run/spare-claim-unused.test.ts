@@ -18,6 +18,38 @@ beforeEach(async () => {
 });
 afterEach(async () => rm(base, { recursive: true, force: true }));
 
+/** A detached run of `ws` offered one spare; what it discarded is kept in `discarded`. */
+function createWithSpare(home: MoatHome, ws: string, runtime: ContainerRuntime, discarded: ClaimedSpare[]): ReturnType<typeof createRun> {
+  const spec = {
+    workspace: ws,
+    command: ['true'],
+    env: {},
+    mounts: [],
+    realSources: [ws],
+    interactive: false,
+    detach: true,
+    grants: [],
+    pidsLimit: 512,
+  } as unknown as RunSpec;
+  return createRun(
+    home,
+    runtime,
+    spec,
+    { tag: 'moat-image:test', env: [] },
+    { env: {}, mounts: [], homeFiles: [] },
+    { sandbox: 'runc' },
+    {
+      claim: () => Promise.resolve(SPARE),
+      discard: (s) => {
+        discarded.push(s);
+        return Promise.resolve();
+      },
+    },
+  );
+}
+
+const SPARE: ClaimedSpare = { id: 'run_000000000001', name: 'x', containerId: 'c1' };
+
 describe('a claimed spare the run cannot use', () => {
   it('is discarded when the names lock cannot be had', async () => {
     const home = new MoatHome(join(base, 'home'));
@@ -25,55 +57,15 @@ describe('a claimed spare the run cannot use', () => {
     await mkdir(ws, { recursive: true });
     await mkdir(home.root, { recursive: true });
     await writeFile(home.locksDir, 'not a folder'); // the lock cannot be taken
-    const spec = {
-      workspace: ws,
-      command: ['true'],
-      env: {},
-      mounts: [],
-      realSources: [ws],
-      interactive: false,
-      detach: true,
-      pidsLimit: 512,
-    } as unknown as RunSpec;
-    const spare: ClaimedSpare = { id: 'run_000000000001', name: 'x', containerId: 'c1' };
     const discarded: ClaimedSpare[] = [];
-    const runtime = {} as ContainerRuntime;
-    await expect(
-      createRun(
-        home,
-        runtime,
-        spec,
-        { tag: 'moat-image:test', env: [] },
-        { env: {}, mounts: [], homeFiles: [] },
-        { sandbox: 'runc' },
-        {
-          claim: () => Promise.resolve(spare),
-          discard: (s) => {
-            discarded.push(s);
-            return Promise.resolve();
-          },
-        },
-      ),
-    ).rejects.toThrow();
-    expect(discarded).toEqual([spare]);
+    await expect(createWithSpare(home, ws, {} as ContainerRuntime, discarded)).rejects.toThrow();
+    expect(discarded).toEqual([SPARE]);
   });
 
   it('is discarded, and the run creates its own container, when its folder is gone (swept by a new daemon)', async () => {
     const home = new MoatHome(join(base, 'home'));
     const ws = join(base, 'ws');
     await mkdir(ws, { recursive: true });
-    const spec = {
-      workspace: ws,
-      command: ['true'],
-      env: {},
-      mounts: [],
-      realSources: [ws],
-      interactive: false,
-      detach: true,
-      grants: [],
-      pidsLimit: 512,
-    } as unknown as RunSpec;
-    const spare: ClaimedSpare = { id: 'run_000000000001', name: 'x', containerId: 'c1' };
     const discarded: ClaimedSpare[] = [];
     const created: string[] = [];
     const runtime = {
@@ -82,25 +74,11 @@ describe('a claimed spare the run cannot use', () => {
         return Promise.resolve('c2');
       },
     } as unknown as ContainerRuntime;
-    const launched = await createRun(
-      home,
-      runtime,
-      spec,
-      { tag: 'moat-image:test', env: [] },
-      { env: {}, mounts: [], homeFiles: [] },
-      { sandbox: 'runc' },
-      {
-        claim: () => Promise.resolve(spare),
-        discard: (s) => {
-          discarded.push(s);
-          return Promise.resolve();
-        },
-      },
-    );
-    expect(discarded).toEqual([spare]);
+    const launched = await createWithSpare(home, ws, runtime, discarded);
+    expect(discarded).toEqual([SPARE]);
     expect(launched.spare).toBeUndefined();
     expect(launched.containerId).toBe('c2');
-    expect(launched.meta.id).not.toBe(spare.id);
+    expect(launched.meta.id).not.toBe(SPARE.id);
     expect(created).toHaveLength(1);
   });
 });
