@@ -6,15 +6,11 @@
 import type { McpServerConfig } from '../config/schema.js';
 
 import type { AgentName } from '../store/types.js';
+import type { HomeFile } from '../container/plan.js';
 
 export type { AgentName };
-
-/** A file for the container user's home (path relative to it), written by moat-init. Never a real secret. */
-export interface HomeFile {
-  path: string;
-  content: string;
-  mode: number;
-}
+/** A file for the container user's home (container/plan.ts). */
+export type { HomeFile };
 
 /** What the user asked for on the command line. */
 export interface AgentInvocation {

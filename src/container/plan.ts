@@ -23,6 +23,7 @@ export const SPARE_PLAN_FILE = 'spare-plan.json';
 /** A spare waits with this label (and keeps it once claimed): daemon/spares.ts removes unclaimed ones. */
 export const LABEL_SPARE = 'moat.spare';
 
+/** A file for the container user's home (path relative to it), written by moat-init. Never a real secret. */
 export interface HomeFile {
   path: string;
   content: string;

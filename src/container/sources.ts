@@ -44,10 +44,13 @@ export async function sourceIdentities(paths: readonly string[]): Promise<Source
   );
 }
 
-const strictlyInside = (child: string, parent: string): boolean => {
+/** Whether `child` is `parent` or lies below it (paths compared as given). */
+export function inside(child: string, parent: string): boolean {
   const rel = relative(parent, child);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
-};
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+const strictlyInside = (child: string, parent: string): boolean => relative(parent, child) !== '' && inside(child, parent);
 
 /**
  * The sources a run could swap for a link: those below a folder some container can write (`writable`:

@@ -11,18 +11,13 @@
  * closed from here; it is milliseconds long and needs a second, concurrent run.
  */
 import { realpath } from 'node:fs/promises';
-import path from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
 import type { Mount } from '../runtime/types.js';
 import type { MountEntry } from './trust-settings.js';
+import { inside } from '../container/sources.js';
 
 /** A path the engine's "source:target[:ro]" bind syntax can carry unambiguously. */
 const UNSAFE_PATH = /[:,\p{Cc}]/u;
-
-const inside = (child: string, parent: string): boolean => {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-};
 
 /** The source part of a mount spec, as written ("./cfg/data" of "./cfg/data:/data:ro"). */
 export function specSource(spec: string): string {

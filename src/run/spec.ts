@@ -1,4 +1,5 @@
 import type { ConfigGuard } from './config-trust.js';
+import type { HomeFile } from '../container/plan.js';
 import type { Mount } from '../runtime/types.js';
 import type { CpusSource } from './cpu-limit.js';
 import type { SandboxRequest } from './sandbox-choice.js';
@@ -30,7 +31,7 @@ export interface RunSpec {
   network: NetworkPolicy;
   baseImage: string;
   /** Files staged into the container user's home by moat-init (agent settings, never real secrets). */
-  homeFiles: Array<{ path: string; content: string; mode: number }>;
+  homeFiles: HomeFile[];
   /** Dockerfile text for dependency layers, appended after moat's own layer. */
   imageExtra: string;
   /** The hosts the image build may reach (its registries and downloads; build-hosts.ts). */
