@@ -8,6 +8,7 @@ import { MoatError, SystemLikeError, errnoCode } from '../errors.js';
 import { BUILD } from '../version.js';
 import { processGone } from '../process-alive.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
+import type { SpareView } from './spares.js';
 import { daemonLockHolder, probeSocket } from './lock.js';
 import { join } from 'node:path';
 import { NO_SERVERNAME } from '../runtime/docker/engine-api.js';
@@ -316,10 +317,9 @@ function daemonError(err: unknown, home: MoatHome): Error {
 }
 
 /** The spare the daemon holds for this plan key, handed over (never to anyone else); none: undefined. */
-export async function claimSpare(home: MoatHome, key: string): Promise<{ id: string; name: string; containerId: string } | undefined> {
+export async function claimSpare(home: MoatHome, key: string): Promise<SpareView | undefined> {
   try {
-    return (await call<{ spare?: { id: string; name: string; containerId: string } }>(home, 'POST', '/spares/claim', 5000, false, JSON.stringify({ key })))
-      .spare;
+    return (await call<{ spare?: SpareView }>(home, 'POST', '/spares/claim', 5000, false, JSON.stringify({ key }))).spare;
   } catch {
     return undefined; // no daemon, an older one, or an error: the run creates its own container
   }

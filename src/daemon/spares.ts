@@ -46,6 +46,7 @@ interface Spare {
   claimed: boolean;
 }
 
+/** A spare as handed to the run that claims it. */
 export interface SpareView {
   id: string;
   name: string;

@@ -8,6 +8,7 @@ import type { ContainerRuntime, Mount } from '../runtime/types.js';
 import { encodeArgvFile, encodeEnvFile, userEnvironment } from '../container/env.js';
 import { SPARE_PLAN_FILE, containerSpec, planKey, prepareRunDir, runMounts, type ContainerPlan, type HomeFile } from '../container/plan.js';
 import { sourceIdentities } from '../container/sources.js';
+import type { SpareView } from '../daemon/spares.js';
 import { newRunId, newRunName } from '../store/names.js';
 import type { RunSpec } from './spec.js';
 import { RunStore } from '../store/store.js';
@@ -47,11 +48,7 @@ export interface RunImage {
 }
 
 /** A spare the daemon handed over (daemon/spares.ts): started, waiting, its plan's key equal to the run's. */
-export interface ClaimedSpare {
-  id: string;
-  name: string;
-  containerId: string;
-}
+export type ClaimedSpare = SpareView;
 
 /** How a run gets a spare of its plan's key, if the daemon holds one; and drops one it cannot use. Given only to runs spareEligible allows. */
 export interface SpareClaims {
