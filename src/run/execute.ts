@@ -8,7 +8,7 @@ import { upstreamOptions } from '../daemon/upstream-options.js';
 import { loadGlobalConfig } from '../config/load.js';
 import { claimSpare, daemonState, ensureDaemon, goSpare, watchRun } from '../daemon/client.js';
 import { BUILD } from '../version.js';
-import { createRun, discardRun, markRunning, markStopped, spareEligible, stopContainer, type SpareClaims } from './launch.js';
+import { createRun, discardContainer, discardRun, markRunning, markStopped, spareEligible, stopContainer, type SpareClaims } from './launch.js';
 import { runAttached, type SessionEnd, type SessionIO } from './session.js';
 import { finishDespiteInterrupt } from './interrupts.js';
 import { containerExtras } from './gateway-extras.js';
@@ -134,10 +134,7 @@ export async function executeRun(deps: ExecuteDeps, spec: RunSpec): Promise<Exec
   const spares: SpareClaims | undefined = spareEligible(spec, deps.env)
     ? {
         claim: (key) => claimSpare(home, key),
-        discard: async (s) => {
-          await runtime.remove(s.containerId, true).catch(() => undefined);
-          await new RunStore(home).remove(s.id).catch(() => undefined);
-        },
+        discard: (s) => discardContainer(home, runtime, s.id, s.containerId),
       }
     : undefined;
   const launched = await createRun(home, runtime, spec, { tag: image.tag, ...(image.id ? { id: image.id } : {}), env: image.env }, extras, sandbox, spares);

@@ -244,8 +244,13 @@ export async function stopContainer(runtime: ContainerRuntime, containerId: stri
 
 /** Undo a run that never got going (start failed): container and record both go. */
 export async function discardRun(home: MoatHome, runtime: ContainerRuntime, l: Launched): Promise<void> {
-  await runtime.remove(l.containerId, true).catch(() => undefined);
-  await new RunStore(home).remove(l.meta.id).catch(() => undefined);
+  await discardContainer(home, runtime, l.meta.id, l.containerId);
+}
+
+/** A container and the run folder of `id` both go (a run that never got going, a spare it cannot use). */
+export async function discardContainer(home: MoatHome, runtime: ContainerRuntime, id: string, containerId: string): Promise<void> {
+  await runtime.remove(containerId, true).catch(() => undefined);
+  await new RunStore(home).remove(id).catch(() => undefined);
 }
 
 export async function markRunning(home: MoatHome, id: string): Promise<void> {
