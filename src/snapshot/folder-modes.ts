@@ -6,10 +6,10 @@
  * reached through an O_PATH descriptor opened with O_NOFOLLOW, and its mode is changed through that
  * descriptor's /proc name, which names the folder itself.
  */
-import { constants } from 'node:fs';
-import { chmod, open } from 'node:fs/promises';
+import { chmodSync, closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { errnoCode } from '../errors.js';
-import { PROC_FD, VIA_FD, type Dir } from './fsat.js';
+import { PROC_FD, VIA_FD } from './fsat.js';
+import type { WalkDir } from './walk-dir.js';
 
 /** Linux's O_PATH: a descriptor that names a folder without needing the right to read it. */
 const O_PATH = 0o10000000;
@@ -28,10 +28,10 @@ export class FolderModes {
   }
 
   /** Make `dir` (at `path`) writable for the restore when it is ours and is not; its mode is put back at the end. */
-  async openUp(dir: Dir, path: string): Promise<void> {
+  openUp(dir: WalkDir, path: string): void {
     const mode = dir.stat.mode & MODE_MASK;
     if (this.uid === 0 || dir.stat.uid !== this.uid || (mode & OWNER_RWX) === OWNER_RWX) return;
-    await dir.chmod(mode | OWNER_RWX);
+    dir.chmod(mode | OWNER_RWX);
     if (!this.final.has(path)) this.final.set(path, mode);
     (dir.stat as { mode: number }).mode |= OWNER_RWX;
   }
@@ -40,49 +40,45 @@ export class FolderModes {
    * `name` inside `parent` could not be opened (EACCES): when it is a folder of ours, give its owner
    * u+rwx so it can be, and remember its mode. True when it was opened up (the caller opens it again).
    */
-  openUpChild(parent: Dir, name: string, path: string): Promise<boolean> {
+  openUpChild(parent: WalkDir, name: string, path: string): boolean {
     return this.openUpAt(parent.at(name), path);
   }
 
   /** The same for the folder named by `at` (its last component is never followed). */
-  async openUpAt(at: string, path: string): Promise<boolean> {
+  openUpAt(at: string, path: string): boolean {
     if (!VIA_FD || this.uid === 0) return false;
-    let fh;
+    let fd: number;
     try {
-      fh = await open(at, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      fd = openSync(at, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     } catch {
       return false;
     }
     try {
-      const st = await fh.stat();
+      const st = fstatSync(fd);
       if (!st.isDirectory() || st.uid !== this.uid) return false;
-      await chmod(`${PROC_FD}/${fh.fd}`, (st.mode & MODE_MASK) | OWNER_RWX);
+      chmodSync(`${PROC_FD}/${fd}`, (st.mode & MODE_MASK) | OWNER_RWX);
       if (!this.final.has(path)) this.final.set(path, st.mode & MODE_MASK);
       return true;
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 
   /**
-   * Set every remembered mode, deepest folder first, each reached by `reach` (never through a link).
-   * What cannot be set is returned with the reason, for the report.
+   * Set every remembered mode, a folder after everything inside it, each reached by `reach` (never
+   * through a link; the handle stays the caller's). What cannot be set is returned with the reason.
    */
-  async settle(reach: (path: string) => Promise<Dir>): Promise<Array<{ path: string; why: string }>> {
+  settle(reach: (path: string) => WalkDir): Array<{ path: string; why: string }> {
     const failed: Array<{ path: string; why: string }> = [];
     // Reaching a folder can open up one above it (a folder made unreadable): a later round puts that back.
     for (let round = 0; round < 4 && this.final.size > 0; round++) {
-      const paths = [...this.final.keys()].sort((a, b) => depth(b) - depth(a) || b.localeCompare(a));
+      // Reverse code-unit order: a folder after every path below it, and each folder's contents together.
+      const paths = [...this.final.keys()].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
       for (const path of paths) {
         const mode = this.final.get(path) as number;
         this.final.delete(path);
         try {
-          const dir = await reach(path);
-          try {
-            await dir.chmod(mode);
-          } finally {
-            if (path !== '') await dir.close();
-          }
+          reach(path).chmod(mode);
         } catch (err) {
           failed.push({ path: path || '.', why: `its mode could not be set (${errnoCode(err) ?? 'error'})` });
         }
@@ -96,5 +92,3 @@ export class FolderModes {
     this.final.delete(path);
   }
 }
-
-const depth = (path: string): number => (path === '' ? 0 : path.split('/').length);

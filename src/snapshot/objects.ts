@@ -12,8 +12,8 @@
  * Reads look for a loose object first, then in the packs (stores written before packs still read).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
 import { readFull } from './fsat.js';
@@ -358,14 +358,18 @@ export class ObjectStore {
     return data;
   }
 
-  /** Stream an object into an open file, checking its hash; throws (after writing) when it does not match. */
-  async copyTo(hash: string, out: FileHandle): Promise<number> {
-    const src = await open(this.path(hash), 'r').catch(() => undefined);
-    if (!src) {
+  /**
+   * Write an object into an open file (synchronously: a restore writes thousands), checking its hash; a
+   * loose object is streamed and throws after writing when it does not match, a packed one is checked first.
+   */
+  copyToSync(hash: string, out: number): number {
+    const loose = this.path(hash);
+    const fd = existsSync(loose) ? openOrUndefined(loose) : undefined;
+    if (fd === undefined) {
       // A packed object is at most 8 MiB: read whole and checked before any byte is written.
       const data = this.readPacked(hash);
       if (!data) throw missing(hash);
-      await out.write(data);
+      writeAll(out, data);
       return data.length;
     }
     const h = createHash('sha256');
@@ -373,17 +377,31 @@ export class ObjectStore {
     let size = 0;
     try {
       for (;;) {
-        const r = await src.read(buf, 0, CHUNK, size);
-        if (r.bytesRead === 0) break;
-        const chunk = buf.subarray(0, r.bytesRead);
+        const n = readFull(fd, buf, size);
+        if (n === 0) break;
+        const chunk = buf.subarray(0, n);
         h.update(chunk);
-        await out.write(chunk);
-        size += r.bytesRead;
+        writeAll(out, chunk);
+        size += n;
       }
     } finally {
-      await src.close();
+      closeSync(fd);
     }
-    if (h.digest('hex') !== hash) throw damaged(hash, `Remove ${this.path(hash)}, and ${this.reReadHint()}.`);
+    if (h.digest('hex') !== hash) throw damaged(hash, `Remove ${loose}, and ${this.reReadHint()}.`);
     return size;
   }
+}
+
+/** A loose object opened for reading; undefined when it is not there (a packed object's case). */
+function openOrUndefined(path: string): number | undefined {
+  try {
+    return openSync(path, constants.O_RDONLY);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write all of `data` at the file's offset. */
+function writeAll(fd: number, data: Buffer): void {
+  for (let n = 0; n < data.length;) n += writeSync(fd, data, n, data.length - n);
 }

@@ -5,13 +5,15 @@
  * is replaced, not written through), and modes are set through descriptors. Set-id bits are never restored.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rmdir, symlink, unlink } from 'node:fs/promises';
+import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { MoatError, errnoCode } from '../errors.js';
 import { sameContent } from './diff.js';
+import { FolderChain } from './folder-chain.js';
 import { FolderModes } from './folder-modes.js';
-import { Dir, O_CREATE, O_READ } from './fsat.js';
+import { O_CREATE, O_READ } from './fsat.js';
 import { pathProblem, type Entry, type Manifest } from './manifest.js';
 import type { ObjectStore } from './objects.js';
+import { WalkDir } from './walk-dir.js';
 
 export type Action =
   | { op: 'write'; entry: Entry; replace: boolean }
@@ -52,14 +54,18 @@ export function planRestore(target: Manifest, current: Manifest | undefined, kee
     if (!sameType || !sameContent(c, t)) creates.push({ op: 'write', entry: t, replace: sameType });
     else if (t.type === 'file' && (c.mode & MODE_MASK) !== (t.mode & MODE_MASK)) creates.push({ op: 'chmod', entry: t });
   }
-  deletes.sort((a, b) => (b as { path: string }).path.length - (a as { path: string }).path.length);
-  creates.sort((a, b) => pathOf(a).localeCompare(pathOf(b)));
+  // Code-unit order keeps each folder's contents together (a restore reuses the folders it opened):
+  // deletions in reverse (what is inside a folder before the folder), creations forward (parents first).
+  deletes.sort((a, b) => byPath(pathOf(b), pathOf(a)));
+  creates.sort((a, b) => byPath(pathOf(a), pathOf(b)));
   return [...deletes, ...creates];
 }
 
 export function pathOf(a: Action): string {
   return 'entry' in a ? a.entry.path : a.path;
 }
+
+const byPath = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export interface RestoreReport {
   written: number;
@@ -68,168 +74,158 @@ export interface RestoreReport {
   skipped: Array<{ path: string; why: string }>;
 }
 
-/** The folder `part` inside `dir` (at `path`); a folder of ours the run made unreadable is opened up first. */
-async function subOf(dir: Dir, part: string, path: string, modes: FolderModes): Promise<Dir> {
-  try {
-    return await dir.sub(part);
-  } catch (err) {
-    if (errnoCode(err) !== 'EACCES' || !(await modes.openUpChild(dir, part, path))) throw err;
-    return dir.sub(part);
-  }
-}
-
-/**
- * Open the parent folder of `path` under `root`, component by component, never through a link; the
- * parent is made writable for the restore when it is ours and is not (its mode comes back at the end).
- */
-async function parentOf(root: Dir, path: string, create: boolean, modes: FolderModes, write = true): Promise<{ dir: Dir; name: string }> {
+/** The folder that holds `path`, reached through `chain` (never through a link), and the name inside it. */
+function parentOf(chain: FolderChain, path: string, create: boolean): { dir: WalkDir; name: string } {
   const problem = pathProblem(path);
   if (problem) throw new MoatError(`Refusing to restore "${path.slice(0, 200)}": the path ${problem}.`, { code: 'E_REFUSED' });
-  const parts = path.split('/');
-  const name = parts.pop() as string;
-  let dir = root;
-  let at = '';
-  for (const part of parts) {
-    const sub = at === '' ? part : `${at}/${part}`;
-    let next: Dir;
-    try {
-      next = await subOf(dir, part, sub, modes);
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === 'ENOENT' && create) {
-        await modes.openUp(dir, at);
-        await mkdir(dir.at(part), { mode: 0o755 });
-        next = await dir.sub(part);
-      } else {
-        if (dir !== root) await dir.close();
-        if (code === 'ELOOP' || code === 'ENOTDIR') {
-          throw new MoatError(`Refusing to restore ${path}: ${dir.shown(part)} is a symbolic link or not a folder, and moat never writes through one.`, {
-            code: 'E_REFUSED',
-            hint: 'Remove or rename it, then run the rollback again.',
-          });
-        }
-        throw err;
-      }
-    }
-    if (dir !== root) await dir.close();
-    dir = next;
-    at = sub;
-  }
-  try {
-    if (write) await modes.openUp(dir, at);
-  } catch (err) {
-    if (dir !== root) await dir.close();
-    throw err;
-  }
-  return { dir, name };
-}
-
-/** The folder at `path` ('' is the root itself), to set its mode. */
-async function folderAt(root: Dir, path: string, modes: FolderModes): Promise<Dir> {
-  if (path === '') return root;
-  const { dir, name } = await parentOf(root, path, false, modes, false);
-  try {
-    return await subOf(dir, name, path, modes);
-  } finally {
-    if (dir !== root) await dir.close();
-  }
+  const slash = path.lastIndexOf('/');
+  return { dir: chain.folder(slash < 0 ? '' : path.slice(0, slash), create, path), name: path.slice(slash + 1) };
 }
 
 const tmpName = (): string => `.moat-restore-${randomBytes(6).toString('hex')}`;
 
+/** How many actions run between two yields to the event loop (so a signal or a timer is not held up). */
+const BATCH = 256;
+
 export async function applyRestore(rootPath: string, store: ObjectStore, actions: Action[]): Promise<RestoreReport> {
   const report: RestoreReport = { written: 0, deleted: 0, modes: 0, skipped: [] };
   const modes = new FolderModes();
-  const root = await Dir.open(rootPath).catch(async (err: unknown) => {
-    // A workspace folder the run made unreadable (ours): opened up, its mode put back at the end.
-    if (errnoCode(err) !== 'EACCES' || !(await modes.openUpAt(rootPath, ''))) throw err;
-    return Dir.open(rootPath);
-  });
+  let root: WalkDir;
   try {
-    for (const a of actions) {
-      if (a.op === 'skip') {
-        report.skipped.push({ path: a.path, why: a.why });
-        continue;
-      }
-      const path = pathOf(a);
-      const { dir, name } = await parentOf(root, path, a.op !== 'delete', modes);
-      try {
-        switch (a.op) {
-          case 'delete': {
-            const st = await dir.lstat(name).catch(() => undefined);
-            if (!st) break;
-            if (st.isDirectory()) {
-              // Only what the snapshot knew is removed: a folder holding other (ignored) files stays.
-              const gone = await rmdir(dir.at(name)).then(
-                () => true,
-                () => false,
-              );
-              if (gone) {
-                report.deleted++;
-                modes.forget(path);
-              } else report.skipped.push({ path, why: 'the folder still holds files the snapshot does not record' });
-            } else {
-              await unlink(dir.at(name));
-              report.deleted++;
-            }
-            break;
-          }
-          case 'mkdir': {
-            await mkdir(dir.at(name), { mode: 0o700 }).catch((err: unknown) => {
-              if (errnoCode(err) !== 'EEXIST') throw err;
-            });
-            // Its mode is set at the end (a read-only folder must not stop its own files being written).
-            modes.want(path, a.entry.mode);
-            report.written++;
-            break;
-          }
-          case 'chmod': {
-            if (a.entry.type === 'dir') {
-              modes.want(path, a.entry.mode);
-            } else {
-              const fh = await open(dir.at(name), O_READ);
-              try {
-                if (!(await fh.stat()).isFile()) throw new MoatError(`Refusing to change the mode of ${path}: it is no longer a file.`, { code: 'E_REFUSED' });
-                await fh.chmod(a.entry.mode & MODE_MASK);
-              } finally {
-                await fh.close();
-              }
-            }
-            report.modes++;
-            break;
-          }
-          case 'write': {
-            const tmp = tmpName();
-            try {
-              if (a.entry.type === 'link') {
-                await symlink(a.entry.target ?? '', dir.at(tmp));
-              } else {
-                const fh = await open(dir.at(tmp), O_CREATE, 0o600);
-                try {
-                  await store.copyTo(a.entry.hash as string, fh);
-                  await fh.chmod(a.entry.mode & MODE_MASK);
-                } finally {
-                  await fh.close();
-                }
-              }
-              // A folder in the way (a type change) was removed by its delete action; rename replaces a file or link itself.
-              await rename(dir.at(tmp), dir.at(name));
-            } catch (err) {
-              await unlink(dir.at(tmp)).catch(() => undefined);
-              throw err;
-            }
-            report.written++;
-            break;
-          }
-        }
-      } finally {
-        if (dir !== root) await dir.close();
-      }
+    root = WalkDir.open(rootPath);
+  } catch (err) {
+    // A workspace folder the run made unreadable (ours): opened up, its mode put back at the end.
+    if (errnoCode(err) !== 'EACCES' || !modes.openUpAt(rootPath, '')) throw err;
+    root = WalkDir.open(rootPath);
+  }
+  const chain = new FolderChain(root, modes);
+  try {
+    for (const [i, a] of actions.entries()) {
+      if (i % BATCH === BATCH - 1) await new Promise((r) => setImmediate(r));
+      if (a.op === 'skip') report.skipped.push({ path: a.path, why: a.why });
+      else apply(a, chain, modes, store, report);
     }
   } finally {
-    // Every folder's mode, deepest first: the snapshot's, or the one it had before it was opened up.
-    report.skipped.push(...(await modes.settle((p) => folderAt(root, p, modes)).catch(() => [])));
-    await root.close();
+    // Every folder's mode, a folder after its contents: the snapshot's, or the one it had before it was opened up.
+    report.skipped.push(...modes.settle((p) => chain.folder(p, false, p)));
+    chain.close();
+    root.close();
   }
   return report;
+}
+
+/** One action, through the open folders of `chain`. */
+function apply(a: Exclude<Action, { op: 'skip' }>, chain: FolderChain, modes: FolderModes, store: ObjectStore, report: RestoreReport): void {
+  const path = pathOf(a);
+  const { dir, name } = parentOf(chain, path, a.op !== 'delete');
+  modes.openUp(dir, path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
+  switch (a.op) {
+    case 'delete': {
+      const st = dir.lstat(name);
+      if (!st) return;
+      if (st.isDirectory()) {
+        // Only what the snapshot knew is removed: a folder holding other (ignored) files stays.
+        chain.removed(path);
+        try {
+          rmdirSync(dir.at(name));
+        } catch {
+          report.skipped.push({ path, why: 'the folder still holds files the snapshot does not record' });
+          return;
+        }
+        report.deleted++;
+        modes.forget(path);
+      } else {
+        unlinkSync(dir.at(name));
+        report.deleted++;
+      }
+      return;
+    }
+    case 'mkdir': {
+      try {
+        mkdirSync(dir.at(name), { mode: 0o700 });
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+      }
+      // Its mode is set at the end (a read-only folder must not stop its own files being written).
+      modes.want(path, a.entry.mode);
+      report.written++;
+      return;
+    }
+    case 'chmod': {
+      if (a.entry.type === 'dir') {
+        modes.want(path, a.entry.mode);
+      } else {
+        const fd = openSync(dir.at(name), O_READ);
+        try {
+          if (!fstatSync(fd).isFile()) throw new MoatError(`Refusing to change the mode of ${path}: it is no longer a file.`, { code: 'E_REFUSED' });
+          fchmodSync(fd, a.entry.mode & MODE_MASK);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      report.modes++;
+      return;
+    }
+    case 'write':
+      write(dir, name, a.entry, a.replace, store);
+      report.written++;
+  }
+}
+
+/**
+ * A file or link put in place. A new name is created there with O_EXCL (never through a link); anything
+ * else is written to a temp name and renamed over what is there (a link is replaced, not written through).
+ */
+function write(dir: WalkDir, name: string, entry: Entry, replace: boolean, store: ObjectStore): void {
+  if (entry.type === 'file' && !replace) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(dir.at(name), O_CREATE, 0o600);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+    if (fd !== undefined) {
+      let done = false;
+      try {
+        fill(fd, entry, store);
+        done = true;
+      } finally {
+        closeSync(fd);
+        if (!done) unlinkQuietly(dir.at(name));
+      }
+      return;
+    }
+  }
+  const tmp = tmpName();
+  try {
+    if (entry.type === 'link') {
+      symlinkSync(entry.target ?? '', dir.at(tmp));
+    } else {
+      const fd = openSync(dir.at(tmp), O_CREATE, 0o600);
+      try {
+        fill(fd, entry, store);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    // A folder in the way (a type change) was removed by its delete action; rename replaces a file or link itself.
+    renameSync(dir.at(tmp), dir.at(name));
+  } catch (err) {
+    unlinkQuietly(dir.at(tmp));
+    throw err;
+  }
+}
+
+function unlinkQuietly(at: string): void {
+  try {
+    unlinkSync(at);
+  } catch {
+    // never made, or already renamed
+  }
+}
+
+/** A new file's content and mode (set-id bits never). */
+function fill(fd: number, entry: Entry, store: ObjectStore): void {
+  store.copyToSync(entry.hash as string, fd);
+  fchmodSync(fd, entry.mode & MODE_MASK);
 }

@@ -1,11 +1,11 @@
 /**
- * The snapshot walk's folder handle: the same descriptor-relative rules as fsat.ts (a child is reached
- * through its parent's open descriptor, folders and files opened with O_NOFOLLOW | O_NONBLOCK, what was
- * opened checked against what lstat saw), with synchronous calls. The walk runs them in batches (a folder
- * at a time) and yields to the event loop between batches: one promise and one thread-pool hop per file
- * cost more than the system calls themselves.
+ * The folder handle of the snapshot walk and of a restore: the descriptor-relative rules of fsat.ts (a
+ * child is reached through its parent's open descriptor, folders and files opened with O_NOFOLLOW |
+ * O_NONBLOCK, what was opened checked against what lstat saw), with synchronous calls. Both run them in
+ * batches and yield to the event loop between batches: one promise and one thread-pool hop per file cost
+ * more than the system calls themselves.
  */
-import { closeSync, fstatSync, lstatSync, openSync, opendirSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, lstatSync, openSync, opendirSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { ChangedWhileRead, O_DIR, O_READ, PROC_FD, VIA_FD } from './fsat.js';
 
@@ -96,11 +96,11 @@ export class WalkDir {
     }
   }
 
-  /** The child folder `name`, opened without following a link; `expect` is what lstat saw. */
-  sub(name: string, expect: Stats): WalkDir {
+  /** The child folder `name`, opened without following a link; `expect` is what lstat saw, when it looked. */
+  sub(name: string, expect?: Stats): WalkDir {
     const fd = openSync(this.at(name), O_DIR);
     const st = fstatSync(fd);
-    if (st.ino !== expect.ino || st.dev !== expect.dev) {
+    if (expect && (st.ino !== expect.ino || st.dev !== expect.dev)) {
       closeSync(fd);
       throw new ChangedWhileRead(`${this.shown(name)} changed while it was read`);
     }
@@ -121,6 +121,11 @@ export class WalkDir {
       return undefined;
     }
     return fd;
+  }
+
+  /** Change this folder's own mode (through its descriptor: never a link's target). */
+  chmod(mode: number): void {
+    fchmodSync(this.fd, mode);
   }
 
   close(): void {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { renameSync, symlinkSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile, lstat, readlink, stat, chmod, chown } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
 import { ObjectStore } from '../../../src/snapshot/objects.js';
 import type { Manifest } from '../../../src/snapshot/manifest.js';
-import { applyRestore, planRestore } from '../../../src/snapshot/restore.js';
+import { applyRestore, pathOf, planRestore } from '../../../src/snapshot/restore.js';
 import { takeSnapshot } from '../../../src/snapshot/take.js';
 import { diffManifests } from '../../../src/snapshot/diff.js';
 import { readonlyRollback, type ReadonlyOutcome } from './fixtures/readonly-rollback.js';
@@ -64,6 +65,48 @@ describe('restore', () => {
     await expect(applyRestore(ws, store, actions)).rejects.toThrow(/symbolic link or not a folder, and moat never writes through one/);
     expect(await readFile(join(outside, 'a.txt'), 'utf8')).toBe('OUTSIDE');
     expect(await readdir(outside)).toEqual(['a.txt']);
+  });
+
+  it('hostile-rollback-swap-mid-restore: a folder swapped for a link between two of its files: the second lands in the folder the restore opened (moved, still in the workspace), never outside', async () => {
+    await writeFile(join(ws, 'src', 'b.txt'), 'original b\n');
+    const before = await snap();
+    await rm(join(ws, 'src'), { recursive: true });
+    await mkdir(join(ws, 'src'));
+    // A concurrent writer acts while the first file is written: src is moved aside and a link to a host
+    // folder takes its name (the open folder the restore holds is the moved one, still in the workspace).
+    let swapped = false;
+    const racing = Object.create(store) as ObjectStore;
+    racing.copyToSync = (hash: string, fd: number): number => {
+      const n = store.copyToSync(hash, fd);
+      if (!swapped) {
+        swapped = true;
+        renameSync(join(ws, 'src'), join(ws, 'src-moved'));
+        symlinkSync(outside, join(ws, 'src'));
+      }
+      return n;
+    };
+    const actions = planRestore(before, await snap(), (p) => p.startsWith('src/'));
+    expect(actions.map(pathOf)).toEqual(['src/a.txt', 'src/b.txt']);
+    await applyRestore(ws, racing, actions);
+    expect(swapped).toBe(true);
+    expect(await readdir(outside)).toEqual(['a.txt']);
+    expect(await readFile(join(outside, 'a.txt'), 'utf8')).toBe('OUTSIDE');
+    expect((await readdir(join(ws, 'src-moved'))).sort()).toEqual(['a.txt', 'b.txt']);
+  });
+
+  it('rollback-many-folders: folders whose names sort apart (a/b, a-b, a.b, a/b/c) are each put back whole', async () => {
+    const names = ['a/b/c/f1', 'a/b/f2', 'a-b/f3', 'a.b/f4', 'a/b.c/f5', 'a/b/c/d/f6', 'a/f7', 'a b/f8', 'A/f9', 'é/f10'];
+    for (const n of names) {
+      await mkdir(dirname(join(ws, n)), { recursive: true });
+      await writeFile(join(ws, n), n);
+    }
+    const before = await snap();
+    for (const top of ['a', 'a-b', 'a.b', 'a b', 'A', 'é']) await rm(join(ws, top), { recursive: true });
+    await writeFile(join(ws, 'a'), 'a file where a folder was');
+    const report = await applyRestore(ws, store, planRestore(before, await snap(), all));
+    expect(report.skipped).toEqual([]);
+    expect(diffManifests(before, await snap())).toEqual([]);
+    for (const n of names) expect(await readFile(join(ws, n), 'utf8')).toBe(n);
   });
 
   it('hostile-rollback-link-in-place: a file replaced by a link to a host file is replaced itself; the host file is untouched', async () => {
