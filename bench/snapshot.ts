@@ -1,6 +1,9 @@
 /**
  * Workspace snapshots against `tar -c` of the same tree (piped to /dev/null through cat, so tar reads every
  * file: GNU tar skips reading when its archive is /dev/null itself). Prints numbers, asserts nothing.
+ * Beside it, the floor for storing the bytes on this disk: `tar -cf FILE` of the tree into the bench's temp
+ * folder (no fsync, as the store; best of 3, each round before the `tar -c | cat` one, `sync` before each,
+ * the archive removed after each), and the first snapshot's ratio to it.
  * The tree (snapshot-tree.ts): BENCH_FILES files (default 10,000) totalling BENCH_MB MB (default 500), a
  * realistic mix with a .git-like folder. Then, with a running engine and a built CLI (`npm run build`), the
  * start-up a run adds with snapshots on: `moat run -- true` in that workspace (snapshots on) and in a copy of
@@ -16,12 +19,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MoatHome } from '../src/home/paths.js';
 import { DEFAULT_LIMITS } from '../src/snapshot/limits.js';
 import type * as Service from '../src/snapshot/service.js';
+import { fmt, load, median, ms, time, timeShell, type Timed } from './lib/timing.js';
 import { buildTree, planTree } from './snapshot-tree.js';
 import { byThread, type ThreadCpu } from './thread-cpu.js';
 
@@ -43,37 +47,10 @@ const settings = { exclude: [], limits: DEFAULT_LIMITS };
 const moat = fileURLToPath(new URL('../bin/moat', import.meta.url));
 const dist = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const ms = (x: number): string => `${x.toFixed(0)} ms`;
-const load = (): string =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
-interface Timed {
-  wall: number;
-  cpu: number;
-}
-const fmt = (t: Timed): string => `${t.wall.toFixed(0)} ms (CPU ${t.cpu.toFixed(0)} ms)`;
-/** Wall and CPU time (user + sys) of a call in this process. */
-async function time(f: () => unknown): Promise<Timed> {
-  const c = process.cpuUsage();
-  const t = performance.now();
-  await f();
-  const u = process.cpuUsage(c);
-  return { wall: performance.now() - t, cpu: (u.user + u.system) / 1000 };
-}
-/** Wall and CPU time (user + sys, with its children) of a shell command; throws when it fails. Its stderr goes to `stderrFile` when given. */
-function timeShell(script: string, o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}, stderrFile?: string): Timed {
-  const t0 = process.hrtime.bigint();
-  const inner = stderrFile ? `${script} 2>'${stderrFile}'` : script;
-  const out = execFileSync('bash', ['-c', `TIMEFORMAT='%3U %3S'; { time { ${inner} ; } >/dev/null 2>&1 ; } 2>&1`], o)
-    .toString()
-    .trim()
-    .split(/\s+/);
-  const wall = Number(process.hrtime.bigint() - t0) / 1e6;
-  return { wall, cpu: (Number(out.at(-2)) + Number(out.at(-1))) * 1000 };
-}
 const tar = (): Timed => timeShell(`tar -cf - -C '${ws}' . | cat > /dev/null`);
+const archive = join(dir, 'floor.tar');
+/** The floor for storing the bytes: the same tree into one archive file on this disk (as the store, no fsync). */
+const tarToFile = (): Timed => timeShell(`tar -cf '${archive}' -C '${ws}' .`);
 
 try {
   const plan = planTree(files, mb * 1024 * 1024);
@@ -84,8 +61,12 @@ try {
   );
   // First snapshots into an empty store, alternated with tar (the tree written back to disk first).
   const tars: Timed[] = [];
+  const stored: Timed[] = [];
   const firsts: Timed[] = [];
   for (let i = 0; i < 3; i++) {
+    execFileSync('sync');
+    stored.push(tarToFile());
+    await rm(archive, { force: true });
     execFileSync('sync');
     tars.push(tar());
     await rm(join(home.root, 'snapshots'), { recursive: true, force: true });
@@ -121,7 +102,10 @@ try {
   const tc = Math.min(...tars.map((x) => x.cpu));
   const walls = (xs: Timed[]): string => xs.map((x) => x.wall.toFixed(0)).join(', ');
   const cpus = (xs: Timed[]): string => xs.map((x) => x.cpu.toFixed(0)).join(', ');
+  const st = Math.min(...stored.map((x) => x.wall));
+  const stc = Math.min(...stored.map((x) => x.cpu));
   console.log(`tar -c | cat > /dev/null:  ${ms(t)}, CPU ${ms(tc)} (best of ${tars.length}: ${tars.map(fmt).join(', ')})`);
+  console.log(`tar -cf FILE (store floor): ${ms(st)}, CPU ${ms(stc)} (best of ${stored.length}: ${stored.map(fmt).join(', ')})`);
   console.log(
     `first snapshot:            ${fmt(first)}, median of 3 (${(first.wall / t).toFixed(2)}x tar wall, ${(first.cpu / tc).toFixed(2)}x tar CPU; target <= 1.5x; ${firsts.map(fmt).join(', ')}; ${existsSync(fileURLToPath(builtService)) ? 'dist' : 'sources'})`,
   );
