@@ -27,13 +27,17 @@ export class FolderModes {
     this.final.set(path, mode & MODE_MASK);
   }
 
-  /** Make `dir` (at `path`) writable for the restore when it is ours and is not; its mode is put back at the end. */
+  /**
+   * Make `dir` (at `path`) writable for the restore when it is ours and is not; its mode is put back at the
+   * end. Its mode as it is now, not as it was opened: a run can make an open folder read-only meanwhile.
+   */
   openUp(dir: WalkDir, path: string): void {
-    const mode = dir.stat.mode & MODE_MASK;
-    if (this.uid === 0 || dir.stat.uid !== this.uid || (mode & OWNER_RWX) === OWNER_RWX) return;
+    if (this.uid === 0) return;
+    const st = dir.fstat();
+    const mode = st.mode & MODE_MASK;
+    if (st.uid !== this.uid || (mode & OWNER_RWX) === OWNER_RWX) return;
     dir.chmod(mode | OWNER_RWX);
     if (!this.final.has(path)) this.final.set(path, mode);
-    (dir.stat as { mode: number }).mode |= OWNER_RWX;
   }
 
   /**

@@ -121,8 +121,13 @@ function apply(a: Exclude<Action, { op: 'skip' }>, chain: FolderChain, modes: Fo
   modes.openUp(dir, path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
   switch (a.op) {
     case 'delete': {
-      const st = dir.lstat(name);
+      const st = dir.lstatOrError(name);
       if (!st) return;
+      if ('code' in st) {
+        // There but not to be looked at (a run made its folder unreadable meanwhile): said, never dropped in silence.
+        report.skipped.push({ path, why: `it could not be looked at to be removed (${st.code})` });
+        return;
+      }
       if (st.isDirectory()) {
         // Only what the snapshot knew is removed: a folder holding other (ignored) files stays.
         chain.removed(path);

@@ -123,6 +123,11 @@ export class WalkDir {
     return fd;
   }
 
+  /** The folder as it is now (`stat` is what it was when opened: a restore keeps folders open, and a run can chmod them meanwhile). */
+  fstat(): Stats {
+    return fstatSync(this.fd);
+  }
+
   /** Change this folder's own mode (through its descriptor: never a link's target). */
   chmod(mode: number): void {
     fchmodSync(this.fd, mode);

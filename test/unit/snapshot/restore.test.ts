@@ -11,6 +11,7 @@ import type { Manifest } from '../../../src/snapshot/manifest.js';
 import { applyRestore, pathOf, planRestore } from '../../../src/snapshot/restore.js';
 import { takeSnapshot } from '../../../src/snapshot/take.js';
 import { diffManifests } from '../../../src/snapshot/diff.js';
+import { chmodMidRestore, type ChmodMidOutcome } from './fixtures/chmod-mid-restore.js';
 import { readonlyRollback, type ReadonlyOutcome } from './fixtures/readonly-rollback.js';
 
 let dir: string;
@@ -195,6 +196,45 @@ describe('restore: folder modes (as a user that is not root)', () => {
         // vendor/pkg has the snapshot's mode; the workspace folder (whose own mode no snapshot records) and
         // src/ (made 0000 after the plan was made) are as the run left them: only opened up while written.
         modes: { '.': '555', src: '0', 'vendor/pkg': '555' },
+      });
+    } finally {
+      await chmodTree(d);
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('restore: a folder the restore holds open, chmod-ed meanwhile (as a user that is not root)', () => {
+  it('hostile-rollback-chmod-mid-restore: a run that makes an open folder read-only or unreadable between two of its paths neither stops the rollback nor has a removal dropped in silence', async () => {
+    const d = await mkdtemp(join(tmpdir(), 'moat-chmod-mid-'));
+    try {
+      let outcome: ChmodMidOutcome;
+      if (process.getuid?.() === 0) {
+        // Root ignores folder modes: the scenarios run as `nobody`, in a folder of their own.
+        await chown(d, NOBODY, NOBODY);
+        const fixture = fileURLToPath(new URL('./fixtures/chmod-mid-restore.ts', import.meta.url));
+        const out = await new Promise<string>((resolve, reject) => {
+          execFile(
+            process.execPath,
+            ['--import', 'tsx', fixture, '--run', d],
+            { uid: NOBODY, gid: NOBODY, cwd: process.cwd(), env: { PATH: process.env.PATH ?? '' } },
+            (err, stdout) => (err ? reject(err) : resolve(stdout)),
+          );
+        });
+        outcome = JSON.parse(out) as ChmodMidOutcome;
+      } else {
+        outcome = await chmodMidRestore(d);
+      }
+      expect(outcome).toEqual({
+        // Opened up again as it is now (not as it was when the restore opened it), its mode put back after.
+        'read-only-between-two-writes': { report: { written: 2, deleted: 0, modes: 0, skipped: [] }, left: ['a', 'b'], mode: '500' },
+        'unreadable-between-two-deletes': { report: { written: 0, deleted: 2, modes: 0, skipped: [] }, left: [], mode: '0' },
+        // Made unreadable after the restore opened it up: d/x stays, and the report says so.
+        'unreadable-before-a-delete-looks': {
+          report: { written: 0, deleted: 1, modes: 0, skipped: [{ path: 'd/x', why: 'it could not be looked at to be removed (EACCES)' }] },
+          left: ['x'],
+          mode: '0',
+        },
       });
     } finally {
       await chmodTree(d);
