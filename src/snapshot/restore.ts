@@ -1,8 +1,9 @@
 /**
  * Put a tree back as a manifest describes it, inside one folder and nowhere else: every parent is reached
  * through open folder descriptors with O_NOFOLLOW (a link planted on the way is refused, never followed),
- * names are checked again, files and links are written to a temp name and renamed into place (a link there
- * is replaced, not written through), and modes are set through descriptors. Set-id bits are never restored.
+ * names are checked again, a new file is created in place with O_EXCL (never through a link), anything that
+ * replaces a file or link is written to a temp name and renamed into place (a link there is replaced, not
+ * written through), and modes are set through descriptors. Set-id bits are never restored.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fstatSync, mkdirSync, openSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
