@@ -52,7 +52,9 @@ export function planRestore(target: Manifest, current: Manifest | undefined, kee
       else if ((c.mode & MODE_MASK) !== (t.mode & MODE_MASK)) creates.push({ op: 'chmod', entry: t });
       continue;
     }
-    if (!sameType || !sameContent(c, t)) creates.push({ op: 'write', entry: t, replace: sameType });
+    // A file there now recorded without content (unreadable, over the budget) is written back: its size and
+    // mtime vouch for nothing (a run can rewrite it, put them back and make it unreadable to our snapshot).
+    if (!sameType || !sameContent(c, t) || (t.type === 'file' && !c.hash)) creates.push({ op: 'write', entry: t, replace: sameType });
     else if (t.type === 'file' && (c.mode & MODE_MASK) !== (t.mode & MODE_MASK)) creates.push({ op: 'chmod', entry: t });
   }
   // Code-unit order keeps each folder's contents together (a restore reuses the folders it opened):

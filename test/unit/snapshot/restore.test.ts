@@ -11,7 +11,7 @@ import type { Manifest } from '../../../src/snapshot/manifest.js';
 import { applyRestore, pathOf, planRestore } from '../../../src/snapshot/restore.js';
 import { takeSnapshot } from '../../../src/snapshot/take.js';
 import { diffManifests } from '../../../src/snapshot/diff.js';
-import { chmodMidRestore, type ChmodMidOutcome } from './fixtures/chmod-mid-restore.js';
+import { notRootScenarios, type ChmodMidOutcome, type SameStatOutcome } from './fixtures/not-root-restore.js';
 import { readonlyRollback, type ReadonlyOutcome } from './fixtures/readonly-rollback.js';
 
 let dir: string;
@@ -204,44 +204,54 @@ describe('restore: folder modes (as a user that is not root)', () => {
   });
 });
 
-describe('restore: a folder the restore holds open, chmod-ed meanwhile (as a user that is not root)', () => {
+describe('restore: what a run does with modes (as a user that is not root)', () => {
   it('hostile-rollback-chmod-mid-restore: a run that makes an open folder read-only or unreadable between two of its paths neither stops the rollback nor has a removal dropped in silence', async () => {
-    const d = await mkdtemp(join(tmpdir(), 'moat-chmod-mid-'));
-    try {
-      let outcome: ChmodMidOutcome;
-      if (process.getuid?.() === 0) {
-        // Root ignores folder modes: the scenarios run as `nobody`, in a folder of their own.
-        await chown(d, NOBODY, NOBODY);
-        const fixture = fileURLToPath(new URL('./fixtures/chmod-mid-restore.ts', import.meta.url));
-        const out = await new Promise<string>((resolve, reject) => {
-          execFile(
-            process.execPath,
-            ['--import', 'tsx', fixture, '--run', d],
-            { uid: NOBODY, gid: NOBODY, cwd: process.cwd(), env: { PATH: process.env.PATH ?? '' } },
-            (err, stdout) => (err ? reject(err) : resolve(stdout)),
-          );
-        });
-        outcome = JSON.parse(out) as ChmodMidOutcome;
-      } else {
-        outcome = await chmodMidRestore(d);
-      }
-      expect(outcome).toEqual({
-        // Opened up again as it is now (not as it was when the restore opened it), its mode put back after.
-        'read-only-between-two-writes': { report: { written: 2, deleted: 0, modes: 0, skipped: [] }, left: ['a', 'b'], mode: '500' },
-        'unreadable-between-two-deletes': { report: { written: 0, deleted: 2, modes: 0, skipped: [] }, left: [], mode: '0' },
-        // Made unreadable after the restore opened it up: d/x stays, and the report says so.
-        'unreadable-before-a-delete-looks': {
-          report: { written: 0, deleted: 1, modes: 0, skipped: [{ path: 'd/x', why: 'it could not be looked at to be removed (EACCES)' }] },
-          left: ['x'],
-          mode: '0',
-        },
-      });
-    } finally {
-      await chmodTree(d);
-      await rm(d, { recursive: true, force: true });
-    }
+    const outcome = (await asNotRoot('chmod-mid-restore')) as ChmodMidOutcome;
+    expect(outcome).toEqual({
+      // Opened up again as it is now (not as it was when the restore opened it), its mode put back after.
+      'read-only-between-two-writes': { report: { written: 2, deleted: 0, modes: 0, skipped: [] }, left: ['a', 'b'], mode: '500' },
+      'unreadable-between-two-deletes': { report: { written: 0, deleted: 2, modes: 0, skipped: [] }, left: [], mode: '0' },
+      // Made unreadable after the restore opened it up: d/x stays, and the report says so.
+      'unreadable-before-a-delete-looks': {
+        report: { written: 0, deleted: 1, modes: 0, skipped: [{ path: 'd/x', why: 'it could not be looked at to be removed (EACCES)' }] },
+        left: ['x'],
+        mode: '0',
+      },
+    });
+  });
+
+  it('hostile-rollback-unreadable-same-stat: a file the run rewrote with the same size and mtime and made unreadable is written back, not only given its mode', async () => {
+    // The rollback's own snapshot cannot read it: its size and mtime vouch for nothing.
+    expect((await asNotRoot('unreadable-same-stat')) as SameStatOutcome).toEqual({
+      plan: ['write'],
+      report: { written: 1, deleted: 0, modes: 0, skipped: [] },
+      content: 'echo original\n',
+      mode: '644',
+    });
   });
 });
+
+/** A scenario of fixtures/not-root-restore.ts, as `nobody` (in a child process) when the tests run as root. */
+async function asNotRoot(name: keyof typeof notRootScenarios): Promise<unknown> {
+  const d = await mkdtemp(join(tmpdir(), 'moat-not-root-'));
+  try {
+    if (process.getuid?.() !== 0) return await notRootScenarios[name](d);
+    await chown(d, NOBODY, NOBODY);
+    const fixture = fileURLToPath(new URL('./fixtures/not-root-restore.ts', import.meta.url));
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', fixture, '--run', name, d],
+        { uid: NOBODY, gid: NOBODY, cwd: process.cwd(), env: { PATH: process.env.PATH ?? '' } },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      );
+    });
+    return JSON.parse(out) as unknown;
+  } finally {
+    await chmodTree(d);
+    await rm(d, { recursive: true, force: true });
+  }
+}
 
 const NOBODY = 65534;
 
