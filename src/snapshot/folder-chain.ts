@@ -57,6 +57,13 @@ export class FolderChain {
     this.closeFrom(1);
   }
 
+  /** Forget the open folders (the next path is reached from the root again); false when none was open. */
+  reset(): boolean {
+    const held = this.chain.length > 1;
+    this.closeFrom(1);
+    return held;
+  }
+
   private closeFrom(i: number): void {
     while (this.chain.length > i) (this.chain.pop() as { dir: WalkDir }).dir.close();
   }

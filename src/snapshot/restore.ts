@@ -105,8 +105,17 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
   try {
     for (const [i, a] of actions.entries()) {
       if (i % BATCH === BATCH - 1) await new Promise((r) => setImmediate(r));
-      if (a.op === 'skip') report.skipped.push({ path: a.path, why: a.why });
-      else apply(a, chain, modes, store, report);
+      if (a.op === 'skip') {
+        report.skipped.push({ path: a.path, why: a.why });
+        continue;
+      }
+      try {
+        apply(a, chain, modes, store, report);
+      } catch (err) {
+        // A folder held open was removed meanwhile (rm -rf, then made again): reached afresh, once.
+        if (errnoCode(err) !== 'ENOENT' || !chain.reset()) throw err;
+        apply(a, chain, modes, store, report);
+      }
     }
   } finally {
     // Every folder's mode, a folder after its contents: the snapshot's, or the one it had before it was opened up.

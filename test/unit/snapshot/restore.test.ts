@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { renameSync, symlinkSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile, lstat, readlink, stat, chmod, chown } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -93,6 +93,33 @@ describe('restore', () => {
     expect(await readdir(outside)).toEqual(['a.txt']);
     expect(await readFile(join(outside, 'a.txt'), 'utf8')).toBe('OUTSIDE');
     expect((await readdir(join(ws, 'src-moved'))).sort()).toEqual(['a.txt', 'b.txt']);
+  });
+
+  it('rollback-folder-remade-mid-restore: a folder removed and made again between two of its files: the rest is written into the new one', async () => {
+    await writeFile(join(ws, 'src', 'b.txt'), 'original b\n');
+    const before = await snap();
+    await rm(join(ws, 'src'), { recursive: true });
+    await mkdir(join(ws, 'src'));
+    let done = false;
+    const racing = Object.create(store) as ObjectStore;
+    racing.copyToSync = (hash: string, fd: number): number => {
+      const n = store.copyToSync(hash, fd);
+      if (!done) {
+        done = true;
+        rmSync(join(ws, 'src'), { recursive: true });
+        mkdirSync(join(ws, 'src'));
+      }
+      return n;
+    };
+    await applyRestore(
+      ws,
+      racing,
+      planRestore(before, await snap(), (p) => p.startsWith('src/')),
+    );
+    expect(done).toBe(true);
+    // a.txt went with the folder the other process removed; b.txt is in the one it made.
+    expect(await readdir(join(ws, 'src'))).toEqual(['b.txt']);
+    expect(await readFile(join(ws, 'src', 'b.txt'), 'utf8')).toBe('original b\n');
   });
 
   it('rollback-many-folders: folders whose names sort apart (a/b, a-b, a.b, a/b/c) are each put back whole', async () => {
