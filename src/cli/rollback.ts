@@ -124,7 +124,15 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       }
       const safety = recordOf('safety', safetyTaken, `before rollback to ${chosen.id}`);
       await addRecord(ctx.home, meta.id, run?.settings ?? { exclude: [], limits: DEFAULT_LIMITS }, safety);
-      const report = await applyRestore(meta.workspace, store, actions);
+      const report = await applyRestore(meta.workspace, store, actions).catch((err: unknown) => {
+        // What was put back before the failure stays: the safety snapshot taken above undoes it.
+        if (!(err instanceof MoatError)) throw err;
+        throw new MoatError(err.message, {
+          code: err.code,
+          cause: err,
+          hint: `${err.hint ? `${err.hint} ` : ''}To undo what was restored: moat rollback ${meta.name} --snapshot ${safety.id} -y`,
+        });
+      });
       await auditSnapshotEvent(ctx.home, meta.id, {
         event: 'rollback',
         manifest: chosen.manifest,

@@ -110,11 +110,15 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
         continue;
       }
       try {
-        apply(a, chain, modes, store, report);
+        try {
+          apply(a, chain, modes, store, report);
+        } catch (err) {
+          // A folder held open was removed meanwhile (rm -rf, then made again): reached afresh, once.
+          if (errnoCode(err) !== 'ENOENT' || !chain.reset()) throw err;
+          apply(a, chain, modes, store, report);
+        }
       } catch (err) {
-        // A folder held open was removed meanwhile (rm -rf, then made again): reached afresh, once.
-        if (errnoCode(err) !== 'ENOENT' || !chain.reset()) throw err;
-        apply(a, chain, modes, store, report);
+        throw stoppedAt(pathOf(a), err);
       }
     }
   } finally {
@@ -124,6 +128,26 @@ export async function applyRestore(rootPath: string, store: ObjectStore, actions
     root.close();
   }
   return report;
+}
+
+const WHY: Record<string, string> = {
+  EISDIR: 'a folder is in the way',
+  ENOTEMPTY: 'a folder that holds other files is in the way',
+  ENOTDIR: 'a file is where a folder should be',
+  EACCES: 'permission denied',
+  EPERM: 'not permitted',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EROFS: 'the file system is read-only',
+  ENOENT: 'a folder on its way is gone',
+};
+
+/** A failure as the user reads it: the path in the tree, never the descriptor path it was reached by. */
+function stoppedAt(path: string, err: unknown): MoatError {
+  if (err instanceof MoatError) return err;
+  const code = errnoCode(err);
+  const why = code ? (WHY[code] ?? code) : 'an unexpected error';
+  return new MoatError(`The restore stopped at ${path}: ${why}${code && WHY[code] ? ` (${code})` : ''}.`, { code: 'E_CONFLICT', cause: err });
 }
 
 /** One action, through the open folders of `chain`. */

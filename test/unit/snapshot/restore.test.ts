@@ -122,6 +122,19 @@ describe('restore', () => {
     expect(await readFile(join(ws, 'src', 'b.txt'), 'utf8')).toBe('original b\n');
   });
 
+  it('rollback-error-names-the-path: a folder in the way of a file stops the restore with the path in the tree, not a descriptor path', async () => {
+    const before = await snap();
+    await rm(join(ws, 'b.sh'));
+    await mkdir(join(ws, 'b.sh'));
+    await writeFile(join(ws, 'b.sh', 'kept'), 'a file no snapshot recorded');
+    const err = await applyRestore(ws, store, planRestore(before, { ...before, entries: before.entries.filter((e) => e.path !== 'b.sh') }, all)).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toBe('The restore stopped at b.sh: a folder is in the way (EISDIR).');
+    expect(err?.message).not.toMatch(/proc/);
+  });
+
   it('rollback-many-folders: folders whose names sort apart (a/b, a-b, a.b, a/b/c) are each put back whole', async () => {
     const names = ['a/b/c/f1', 'a/b/f2', 'a-b/f3', 'a.b/f4', 'a/b.c/f5', 'a/b/c/d/f6', 'a/f7', 'a b/f8', 'A/f9', 'é/f10'];
     for (const n of names) {
