@@ -4,7 +4,11 @@
  * each round one first snapshot into a new store with clones and one with them off (MOAT_BENCH_NO_CLONE=1,
  * read by clone.ts, reaching the helper thread too), in alternating order, BENCH_ROUNDS rounds (default 3):
  * the snapshot's wall and CPU time, the time of the `sync -f` after it (the copies' writeback), and the
- * file system's space used by the store (statfs after that sync). Each store is removed after its round.
+ * file system's space used by the store (statfs after that sync). Stores are kept until the end (XFS
+ * frees a removed file's blocks in the background, which would blur the next store's figure).
+ * Each snapshot starts cold, as a first snapshot of a workspace not read lately does: the loop device reads
+ * its image with direct I/O (no host page cache) and the image is unmounted and mounted again before each
+ * (its page cache dropped, no one else's); BENCH_WARM=1 leaves the tree in the page cache instead.
  * Runs as root (losetup, mount); unmounts and detaches the image at the end. Prints numbers, asserts nothing.
  */
 import { execFileSync } from 'node:child_process';
@@ -28,6 +32,7 @@ const { takeSnapshot } = (await import(from('take'))) as typeof Take;
 const files = Number(process.env.BENCH_FILES ?? 10_000);
 const mb = Number(process.env.BENCH_MB ?? 500);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const warm = process.env.BENCH_WARM === '1';
 const MB = 1024 * 1024;
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
@@ -43,9 +48,9 @@ const mnt = join(dir, 'mnt');
 let dev = '';
 let mounted = false;
 try {
-  sh('truncate', ['-s', '2G', img]);
+  sh('truncate', ['-s', '4G', img]); // sparse: 500 MB of tree, three copied stores and three cloned ones
   sh('mkfs.xfs', ['-q', '-m', 'reflink=1', img]);
-  dev = sh('losetup', ['--find', '--show', img]).trim();
+  dev = sh('losetup', ['--find', '--show', '--direct-io=on', img]).trim();
   await mkdir(mnt);
   sh('mount', [dev, mnt]);
   mounted = true;
@@ -55,7 +60,7 @@ try {
   const loose = plan.filter((f) => f.size > 8 * MB).reduce((n, f) => n + f.size, 0);
   sh('sync', ['-f', mnt]);
   console.log(
-    `tree: ${plan.length} files, ${(total / MB).toFixed(0)} MB (${(loose / MB).toFixed(0)} MB in files over 8 MiB: loose objects), built ${built ? 'dist' : 'src'}`,
+    `tree: ${plan.length} files, ${(total / MB).toFixed(0)} MB (${(loose / MB).toFixed(0)} MB in files over 8 MiB: loose objects), built ${built ? 'dist' : 'src'}, ${warm ? 'warm' : 'cold'} cache`,
   );
   console.log(`uptime: ${sh('uptime', []).trim()}`);
   for (let r = 0; r < rounds; r++) {
@@ -64,14 +69,18 @@ try {
       const root = join(mnt, `store-${arm}-${r}`);
       if (arm === 'copy') process.env.MOAT_BENCH_NO_CLONE = '1';
       else delete process.env.MOAT_BENCH_NO_CLONE;
+      if (!warm) {
+        sh('umount', [mnt]);
+        mounted = false;
+        sh('mount', [dev, mnt]);
+        mounted = true;
+      }
       const before = used(mnt);
       const t = await time(() => takeSnapshot({ workspace: ws, store: new ObjectStore(root), limits: DEFAULT_LIMITS }));
       const s = await time(() => sh('sync', ['-f', mnt]));
       const grown = used(mnt) - before;
       const row = `round ${r + 1} ${arm}: snapshot ${fmt(t)}, then sync ${s.wall.toFixed(0)} ms; store space ${(grown / MB).toFixed(1)} MB; load ${load()}`;
       console.log(row);
-      await rm(root, { recursive: true, force: true });
-      sh('sync', ['-f', mnt]);
     }
   }
   delete process.env.MOAT_BENCH_NO_CLONE;
