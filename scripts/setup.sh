@@ -106,6 +106,17 @@ if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ] || ! command -v 
   fi
 fi
 
+# 5d. mkfs.xfs and mkfs.btrfs: the snapshot clone tests (test/e2e/snapshot-clone.test.ts) make XFS and btrfs images.
+if ! { command -v mkfs.xfs || [ -x /usr/sbin/mkfs.xfs ]; } >/dev/null 2>&1 || ! { command -v mkfs.btrfs || [ -x /usr/sbin/mkfs.btrfs ]; } >/dev/null 2>&1; then
+  if is_root; then
+    say "installing xfsprogs and btrfs-progs (for the snapshot clone tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xfsprogs btrfs-progs >/dev/null
+  else
+    say "mkfs.xfs or mkfs.btrfs is missing; the snapshot clone tests need them: sudo apt-get install -y xfsprogs btrfs-progs"
+  fi
+fi
+
 # 6. gVisor: runs get gVisor's user-space kernel (runsc) by default when the engine has it registered.
 # Installs a runsc that works (Debian 12: from bookworm-backports) and registers it; MOAT_SETUP_GVISOR=0 skips.
 bash scripts/setup-gvisor.sh || say "gVisor set-up failed; runs use runc (see above)"

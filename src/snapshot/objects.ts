@@ -12,11 +12,13 @@
  * Reads look for a loose object first, then in the packs (stores written before packs still read).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MoatError } from '../errors.js';
+import { Cloner } from './clone.js';
 import { readFull } from './fsat.js';
+import { copyOut, fillTemp, writeAll, type Hashed } from './loose.js';
 import { PACK_MAX_OBJECT, PackWriter, sharedPackSet, type PackSet, type PackedAt } from './packs.js';
 import { Relied } from './relied.js';
 
@@ -59,7 +61,14 @@ export class ObjectStore {
   private readonly tmpPrefix = `${FANOUT_TMP}${process.pid}.${randomBytes(4).toString('hex')}.`;
   private tmpCount = 0;
 
-  constructor(readonly root: string) {
+  /** Large files are cloned instead of copied where the file system can (clone.ts). */
+  private readonly cloner: Cloner;
+
+  constructor(
+    readonly root: string,
+    o: { cloner?: Cloner } = {},
+  ) {
+    this.cloner = o.cloner ?? new Cloner();
     this.objectsDir = join(root, 'objects');
     this.tmpDir = join(root, 'tmp');
     this.packsDir = join(root, 'packs');
@@ -281,39 +290,28 @@ export class ObjectStore {
 
   /**
    * Store what an open file descriptor holds, read with synchronous calls into `scratch` (reused across
-   * files): a file that fits is hashed and written in one go; a larger one is streamed to a temp file,
-   * `pause` awaited between chunks (the event loop keeps turning). At most `limit` bytes are read:
-   * undefined when the file holds more (it grew past the limit while read).
+   * files): a file that fits is hashed and written in one go; a larger one goes to a temp file, a clone of
+   * it where the file system can (clone.ts) or its bytes streamed there, `pause` awaited between chunks (the
+   * event loop keeps turning). Its hash is the temp file's: what the store holds, whatever the file holds by
+   * then. At most `limit` bytes are stored: undefined when the file holds more (it grew past the limit).
    */
   async putFd(fd: number, limit: number, scratch: Buffer, pause: () => Promise<void>): Promise<{ hash: string; size: number; added: number } | undefined> {
-    let n = readFull(fd, scratch, 0);
+    const n = readFull(fd, scratch, 0);
     if (n < scratch.length) {
       if (n > limit) return undefined;
       return { ...this.putBytesSync(scratch.subarray(0, n)), size: n };
     }
-    const h = createHash('sha256');
     const tmp = this.tmpNameSync();
-    const out = openSync(tmp, 'wx', 0o600);
-    let size = 0;
-    let done = false;
+    const out = openSync(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    let r: Hashed | undefined;
     try {
-      for (;;) {
-        size += n;
-        if (size > limit) return undefined;
-        const chunk = scratch.subarray(0, n);
-        h.update(chunk);
-        for (let off = 0; off < n;) off += writeSync(out, chunk, off, n - off);
-        if (n < scratch.length) break;
-        await pause();
-        n = readFull(fd, scratch, size);
-        if (n === 0) break;
-      }
-      done = true;
+      r = await fillTemp(this.cloner, fd, out, n, limit, scratch, pause);
     } finally {
       closeSync(out);
-      if (!done) rmSync(tmp, { force: true });
+      if (!r) rmSync(tmp, { force: true });
     }
-    const hash = h.digest('hex');
+    if (!r) return undefined;
+    const { hash, size } = r;
     if (this.hasSync(hash)) {
       rmSync(tmp, { force: true });
       return { hash, size, added: 0 };
@@ -359,8 +357,9 @@ export class ObjectStore {
   }
 
   /**
-   * Write an object into an open file (synchronously: a restore writes thousands), checking its hash; a
-   * loose object is streamed and throws after writing when it does not match, a packed one is checked first.
+   * Write an object into an open, empty file (synchronously: a restore writes thousands), checking its hash.
+   * A packed one is checked first; a loose one is checked first too where it can be cloned (clone.ts),
+   * else streamed, throwing after writing when it does not match. The file's mode is left to the caller.
    */
   copyToSync(hash: string, out: number): number {
     const loose = this.path(hash);
@@ -372,23 +371,11 @@ export class ObjectStore {
       writeAll(out, data);
       return data.length;
     }
-    const h = createHash('sha256');
-    const buf = Buffer.allocUnsafe(CHUNK);
-    let size = 0;
     try {
-      for (;;) {
-        const n = readFull(fd, buf, size);
-        if (n === 0) break;
-        const chunk = buf.subarray(0, n);
-        h.update(chunk);
-        writeAll(out, chunk);
-        size += n;
-      }
+      return copyOut(this.cloner, fd, out, hash, Buffer.allocUnsafe(CHUNK), () => damaged(hash, `Remove ${loose}, and ${this.reReadHint()}.`));
     } finally {
       closeSync(fd);
     }
-    if (h.digest('hex') !== hash) throw damaged(hash, `Remove ${loose}, and ${this.reReadHint()}.`);
-    return size;
   }
 }
 
@@ -399,9 +386,4 @@ function openOrUndefined(path: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Write all of `data` at the file's offset. */
-function writeAll(fd: number, data: Buffer): void {
-  for (let n = 0; n < data.length;) n += writeSync(fd, data, n, data.length - n);
 }
