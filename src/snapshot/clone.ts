@@ -39,8 +39,9 @@ export class Cloner {
 
   /**
    * Make the open, empty file `out` a clone of the open file `from` (both reached through /proc, never by
-   * a path): true when done (its mode is then `from`'s, for the caller to set), false when not (`out` may
-   * have been truncated, nothing more; when reflinks cannot work here, no clone is tried again).
+   * a path): true when done, false when not (`out` may have been truncated; when reflinks cannot work
+   * here, no clone is tried again). Either way `out` may have taken `from`'s mode, set-id bits included:
+   * libuv sets it before it tries the clone, so the caller sets the mode it wants in both cases.
    */
   into(from: number, out: number): boolean {
     if (!this.works) return false;

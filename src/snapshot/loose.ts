@@ -28,10 +28,11 @@ export async function fillTemp(
   scratch: Buffer,
   pause: () => Promise<void>,
 ): Promise<Hashed | undefined> {
-  if (cloner.into(fd, out)) {
-    fchmodSync(out, 0o600); // the clone took the workspace file's mode
-    return hashFd(out, limit, scratch, pause);
-  }
+  const cloned = cloner.into(fd, out);
+  // libuv gives `out` the workspace file's mode (set-id bits too) before it tries to clone, so a clone
+  // that failed leaves that mode as surely as one that worked.
+  fchmodSync(out, 0o600);
+  if (cloned) return hashFd(out, limit, scratch, pause);
   ftruncateSync(out, 0); // a clone that failed half-way leaves nothing behind
   return streamTo(fd, out, first, limit, scratch, pause);
 }

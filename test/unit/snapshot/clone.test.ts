@@ -4,7 +4,7 @@
  * and sets modes as the real clone does. The real clones on XFS and btrfs: test/e2e/snapshot-clone.test.ts.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, copyFileSync, openSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, openSync, statSync, writeSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,23 @@ describe('clones of large files', () => {
     await chmod(path, 0o4755);
     const store = new ObjectStore(join(dir, 'store'), { cloner: new Cloner(fakeClone()) });
     await put(store, path);
+    expect(statSync(store.path(sha(data))).mode & 0o7777).toBe(0o600);
+  });
+
+  it('hostile-snapshot-clone-failed-mode: a clone that fails after libuv gave the temp file the workspace mode (set-id, 0777) leaves an 0600 object', async () => {
+    const { path, data } = await bigFile('a', 3);
+    await chmod(path, 0o6777);
+    // As libuv's copyfile does: fchmod(dest, source mode), then the FICLONE that fails.
+    for (const code of ['EOPNOTSUPP', 'EIO']) {
+      const copy = fakeClone(code, (dest) => chmodSync(dest, 0o6777));
+      const store = new ObjectStore(join(dir, `store-${code}`), { cloner: new Cloner(copy) });
+      expect((await put(store, path))?.hash).toBe(sha(data));
+      expect(copy.calls).toBe(1);
+      expect(statSync(store.path(sha(data))).mode & 0o7777, code).toBe(0o600);
+    }
+    // The real copyfile: here (no reflinks) it fails after its fchmod; on XFS or btrfs it clones.
+    const store = new ObjectStore(join(dir, 'store-real'), { cloner: new Cloner() });
+    expect((await put(store, path))?.hash).toBe(sha(data));
     expect(statSync(store.path(sha(data))).mode & 0o7777).toBe(0o600);
   });
 
