@@ -28,6 +28,7 @@ export async function fillTemp(
   scratch: Buffer,
   pause: () => Promise<void>,
 ): Promise<Hashed | undefined> {
+  if (cloner.enabled && fstatSync(fd).size > limit) return undefined; // grown past the limit: never cloned
   const cloned = cloner.into(fd, out);
   // libuv gives `out` the workspace file's mode (set-id bits too) before it tries to clone, so a clone
   // that failed leaves that mode as surely as one that worked.

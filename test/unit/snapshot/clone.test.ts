@@ -121,6 +121,14 @@ describe('clones of large files', () => {
     expect(statSync(store.path(sha(data))).mode & 0o7777).toBe(0o600);
   });
 
+  it('hostile-snapshot-clone-over-limit: a file grown past the limit before its clone is never cloned (the clone is bounded by the limit)', async () => {
+    const { path, data } = await bigFile('a', 4);
+    const copy = fakeClone();
+    const store = new ObjectStore(join(dir, 'store'), { cloner: new Cloner(copy) });
+    expect(await put(store, path, data.length - 1)).toBeUndefined();
+    expect(copy.calls).toBe(0);
+  });
+
   it('a clone grown past the limit is not stored, as a copy grown past it is not', async () => {
     const { path, data } = await bigFile('a', 4);
     const store = new ObjectStore(join(dir, 'store'), { cloner: new Cloner(fakeClone()) });
