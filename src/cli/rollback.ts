@@ -13,6 +13,7 @@ import { LIVE_STATES } from '../store/types.js';
 import { forErr, forOut, type CliContext } from './context.js';
 import { runSnapshotPair } from './diff.js';
 import { example } from './help.js';
+import { currentFolder, pickWorkspaceRun, workspacePaths } from './snapshot-scope.js';
 import { printJson, writeOut } from './json.js';
 
 const verb = (a: Action): string =>
@@ -45,7 +46,7 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
   const cmd = program
     .command('rollback')
     .description("restore a run's workspace (or only the paths given) to how it was before the run")
-    .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
+    .argument('[run]', 'run id, id prefix or name (default: the most recent run of the workspace you are in)')
     .usage('[options] [run] [-- paths...]')
     .option('--to <dir>', 'write the pre-run tree into this new or empty folder instead of the workspace')
     .option('--snapshot <id>', 'restore this snapshot of the run instead (e.g. the safety snapshot, to undo a rollback)')
@@ -53,7 +54,8 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
     .option('--force', 'restore files changed since the run ended too')
     .option('--json', 'one JSON document')
     .action(async (ref, o) => {
-      const meta = await ctx.pickRun(ref, 'roll back', () => true);
+      const meta = await pickWorkspaceRun(ctx, ref, 'roll back');
+      const paths = workspacePaths(trailing ?? [], meta.workspace, await currentFolder());
       const store = objectStore(ctx.home);
       const { pre, post } = await runSnapshotPair(ctx, meta);
       const records = (await readRunSnapshots(ctx.home, meta.id))?.records ?? [];
@@ -61,7 +63,7 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       if (!chosen)
         throw new MoatError(`Run ${meta.name} has no snapshot ${o.snapshot ?? ''}.`, { code: 'E_NOT_FOUND', hint: `moat snapshot list ${meta.name}` });
       const target = await readManifest(store, chosen.manifest);
-      const keep = pathFilter(trailing ?? []);
+      const keep = pathFilter(paths);
       if (o.to) {
         const dir = await emptyTarget(o.to);
         const actions = planRestore(target, undefined, keep);
@@ -141,7 +143,7 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
         written: report.written,
         deleted: report.deleted,
         modes: report.modes,
-        paths: (trailing ?? []).slice(0, 100),
+        paths: paths.slice(0, 100),
       });
       if (o.json) {
         await printJson({ run: meta.id, manifest: chosen.manifest, safety: safety.id, ...report });
