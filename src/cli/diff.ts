@@ -27,6 +27,14 @@ export async function runSnapshotPair(ctx: CliContext, meta: RunMetadata): Promi
   return { pre, post: r?.records.find((x) => x.kind === 'post') };
 }
 
+/**
+ * What a run's changes are shown against while it has no post-run snapshot (still running, or its
+ * snapshot failed): the newest snapshot taken by hand after its pre-run one, as the error's hint offers.
+ */
+export function standIn(records: readonly SnapshotRecord[], pre: SnapshotRecord): SnapshotRecord | undefined {
+  return records.filter((r) => r.kind === 'manual' && r.createdAt >= pre.createdAt).at(-1);
+}
+
 /** Why a file has no content, as a diff says it (every reason named: none falls to another's words). */
 const NOT_STORED: Record<NotStored, string> = {
   'too-large': 'over snapshots.max_file_size',
@@ -60,12 +68,14 @@ export function registerDiffCommand(program: Command, ctx: CliContext, trailing:
     .action(async (ref, o) => {
       const meta = await pickWorkspaceRun(ctx, ref, 'show the changes of');
       const paths = workspacePaths(trailing ?? [], meta.workspace, await currentFolder());
-      const { pre, post } = await runSnapshotPair(ctx, meta);
+      const { pre, post: ended } = await runSnapshotPair(ctx, meta);
+      const post = ended ?? standIn((await readRunSnapshots(ctx.home, meta.id))?.records ?? [], pre);
       if (!post)
         throw new MoatError(`Run ${meta.name} has no post-run snapshot yet (it is still running, or its snapshot failed).`, {
           code: 'E_CONFLICT',
-          hint: `Wait for it to end (moat logs -f ${meta.name}), or take one now: moat snapshot ${meta.name}`,
+          hint: `Wait for it to end (moat logs -f ${meta.name}), or snapshot its workspace now and diff against that: moat snapshot ${meta.name}`,
         });
+      if (!ended) ctx.info(`(no post-run snapshot yet: the changes up to ${post.id}, taken by hand)`, pc.dim);
       const store = objectStore(ctx.home);
       const changes = diffManifests(await readManifest(store, pre.manifest), await readManifest(store, post.manifest), pathFilter(paths));
       if (o.json) {

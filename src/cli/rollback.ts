@@ -151,11 +151,17 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       }
       for (const s of report.skipped.slice(0, 20)) ctx.warn(`${s.path}: ${s.why}`);
       await writeOut(
-        `Restored ${report.written} and removed ${report.deleted} paths in ${forOut(meta.workspace)} (${chosen.kind} snapshot of ${meta.name}).\n` +
+        `${restoredSummary(report)} in ${forOut(meta.workspace)} (${chosen.kind} snapshot of ${meta.name}).\n` +
           `  undo: moat rollback ${meta.name} --snapshot ${safety.id} -y\n`,
       );
     });
   example(cmd, ['moat rollback', 'moat rollback my-run -- src/', 'moat --dry-run rollback my-run', 'moat rollback my-run --to /tmp/before']);
+}
+
+/** What an in-place rollback did, every kind of change counted (the plan listed each). */
+export function restoredSummary(r: { written: number; deleted: number; modes: number }): string {
+  const modes = r.modes > 0 ? `, set the mode of ${r.modes}` : '';
+  return `Restored ${r.written}${modes} and removed ${r.deleted} paths`;
 }
 
 async function printPlan(ctx: CliContext, actions: Action[], json: boolean, out: NodeJS.WriteStream = process.stdout): Promise<void> {

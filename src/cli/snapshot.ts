@@ -44,7 +44,7 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
       const note = unstoredNote(taken);
       if (note) ctx.warn(note);
       await writeOut(
-        `Snapshot ${rec.id} of ${forOut(meta.workspace)}: ${rec.files} files, ${bytes(rec.bytes)} (${bytes(rec.added)} new)${o.label ? `, label ${forOut(o.label)}` : ''}\n`,
+        `Snapshot ${rec.id} of ${forOut(meta.workspace)}: ${rec.files} file${rec.files === 1 ? '' : 's'}, ${bytes(rec.bytes)} (${bytes(rec.added)} new)${o.label ? `, label ${forOut(o.label)}` : ''}\n`,
       );
     });
   example(snap, ['moat snapshot --label before-refactor', 'moat snapshot list', 'moat snapshot prune --keep 5']);

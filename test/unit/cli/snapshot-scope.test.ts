@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { statWords } from '../../../src/cli/diff.js';
+import { standIn, statWords } from '../../../src/cli/diff.js';
+import { restoredSummary } from '../../../src/cli/rollback.js';
+import type { SnapshotRecord } from '../../../src/snapshot/refs.js';
 import { insideWorkspace, workspacePaths } from '../../../src/cli/snapshot-scope.js';
 import type { Entry, Manifest } from '../../../src/snapshot/manifest.js';
 import { planRestore } from '../../../src/snapshot/restore.js';
@@ -61,5 +63,35 @@ describe('rollback plan of a file recorded without content', () => {
     const m = (entries: Entry[]): Manifest => ({ version: 1, workspace: '/w', createdAt: '', startedAt: 0, entries, skipped: [], skippedCount: 0 });
     const plan = planRestore(m([file('big.bin', { hash: undefined, why: 'too-large', size: 9 })]), m([file('big.bin', { size: 10 })]), () => true);
     expect(plan).toEqual([{ op: 'skip', path: 'big.bin', why: 'its content was not stored: over snapshots.max_file_size' }]);
+  });
+});
+
+describe('diff of a run with no post-run snapshot yet', () => {
+  const rec = (id: string, kind: SnapshotRecord['kind'], createdAt: string): SnapshotRecord => ({
+    id,
+    kind,
+    manifest: id,
+    createdAt,
+    files: 1,
+    bytes: 1,
+    added: 0,
+    unstored: 0,
+  });
+  const pre = rec('pre', 'pre', '2026-01-01T00:00:01.000Z');
+
+  it('is shown against the newest snapshot taken by hand since it started, as its hint offers', () => {
+    const manual = [rec('m1', 'manual', '2026-01-01T00:00:02.000Z'), rec('m2', 'manual', '2026-01-01T00:00:03.000Z')];
+    expect(standIn([pre, ...manual, rec('s', 'safety', '2026-01-01T00:00:04.000Z')], pre)?.id).toBe('m2');
+  });
+
+  it('has nothing to be shown against without one', () => {
+    expect(standIn([rec('old', 'manual', '2026-01-01T00:00:00.000Z'), pre], pre)).toBeUndefined();
+  });
+});
+
+describe('the in-place rollback summary', () => {
+  it('counts mode changes the plan listed, not only writes and removals', () => {
+    expect(restoredSummary({ written: 8, deleted: 6, modes: 1 })).toBe('Restored 8, set the mode of 1 and removed 6 paths');
+    expect(restoredSummary({ written: 1, deleted: 0, modes: 0 })).toBe('Restored 1 and removed 0 paths');
   });
 });
