@@ -15,6 +15,11 @@ import { printJson, writeOut } from './json.js';
 export async function runSnapshotPair(ctx: CliContext, meta: RunMetadata): Promise<{ pre: SnapshotRecord; post: SnapshotRecord | undefined }> {
   const r = await readRunSnapshots(ctx.home, meta.id);
   const pre = r?.records.find((x) => x.kind === 'pre');
+  if (!pre && r?.pruned)
+    throw new MoatError(`Run ${meta.name}'s snapshots were forgotten by moat snapshot prune (${r.pruned}).`, {
+      code: 'E_NOT_FOUND',
+      hint: 'moat snapshot prune keeps the newest runs of each workspace (--keep N, 10 unless told); moat snapshot list shows what is left.',
+    });
   if (!pre) {
     throw new MoatError(
       `Run ${meta.name} has no pre-run snapshot${r?.failed?.kind === 'pre' ? `: ${r.failed.message}` : ' (snapshots were off, or it ran before moat took them)'}.`,

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { standIn, statWords } from '../../../src/cli/diff.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CliContext } from '../../../src/cli/context.js';
+import { runSnapshotPair, standIn, statWords } from '../../../src/cli/diff.js';
+import { MoatHome } from '../../../src/home/paths.js';
+import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
+import { updateRunSnapshots } from '../../../src/snapshot/refs.js';
+import type { RunMetadata } from '../../../src/store/types.js';
 import { restoredSummary } from '../../../src/cli/rollback.js';
 import type { SnapshotRecord } from '../../../src/snapshot/refs.js';
 import { insideWorkspace, workspacePaths } from '../../../src/cli/snapshot-scope.js';
@@ -93,5 +101,24 @@ describe('the in-place rollback summary', () => {
   it('counts mode changes the plan listed, not only writes and removals', () => {
     expect(restoredSummary({ written: 8, deleted: 6, modes: 1 })).toBe('Restored 8, set the mode of 1 and removed 6 paths');
     expect(restoredSummary({ written: 1, deleted: 0, modes: 0 })).toBe('Restored 1 and removed 0 paths');
+  });
+});
+
+describe('diff or rollback of a run whose snapshots were pruned', () => {
+  it('says prune forgot them, not that snapshots were off', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'moat-pruned-'));
+    try {
+      const home = new MoatHome(join(dir, 'home'));
+      await updateRunSnapshots(home, 'run_0123456789ab', () => ({
+        settings: { exclude: [], limits: DEFAULT_LIMITS },
+        records: [],
+        pruned: '2026-01-01T00:00:00.000Z',
+      }));
+      const ctx = { home } as unknown as CliContext;
+      const meta = { id: 'run_0123456789ab', name: 'old-run' } as RunMetadata;
+      await expect(runSnapshotPair(ctx, meta)).rejects.toThrow(/old-run's snapshots were forgotten by moat snapshot prune/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
