@@ -4,7 +4,7 @@ import { MoatError } from '../errors.js';
 import { readManifest, type Entry, type NotStored } from '../snapshot/manifest.js';
 import { readRunSnapshots, type SnapshotRecord } from '../snapshot/refs.js';
 import { objectStore } from '../snapshot/service.js';
-import { diffManifests, fileDiff, pathFilter, type Change } from '../snapshot/diff.js';
+import { MAX_TEXT, diffManifests, fileDiff, overTextLimit, pathFilter, type Change } from '../snapshot/diff.js';
 import type { RunMetadata } from '../store/types.js';
 import { forOut, type CliContext } from './context.js';
 import { example } from './help.js';
@@ -127,6 +127,7 @@ export function statWords(c: Change): string | undefined {
   if (c.before?.type === 'other' || c.after?.type === 'other') return 'special file';
   const why = c.before?.why ?? c.after?.why;
   if (why) return `not stored (${NOT_STORED[why]})`;
+  if (overTextLimit(c)) return `over ${MAX_TEXT >> 20} MiB, not diffed by line`;
   return undefined;
 }
 
@@ -158,7 +159,8 @@ async function patch(store: ReturnType<typeof objectStore>, c: Change): Promise<
   if (d.hunks === null) {
     const why = c.before?.why ?? c.after?.why;
     const size = c.before && c.after ? `size ${c.before.size} → ${c.after.size}` : `size ${(c.before ?? c.after)?.size ?? 0}`;
-    return `${out}${why ? `file recorded without its content (${NOT_STORED[why]}): ${size}` : 'binary file differs'}\n`;
+    if (why) return `${out}file recorded without its content (${NOT_STORED[why]}): ${size}\n`;
+    return `${out}${overTextLimit(c) ? `file over ${MAX_TEXT >> 20} MiB, not diffed by line: ${size}` : 'binary file differs'}\n`;
   }
   out += `${pc.bold(`--- ${c.kind === 'added' ? '/dev/null' : `a/${p}`}`)}\n${pc.bold(`+++ ${c.kind === 'deleted' ? '/dev/null' : `b/${p}`}`)}\n`;
   for (const h of d.hunks) {

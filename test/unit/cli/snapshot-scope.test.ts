@@ -61,6 +61,11 @@ describe('diff --stat words', () => {
     expect(statWords({ path: 'big.bin', kind: 'added', after: big })).toBe('not stored (over snapshots.max_file_size)');
   });
 
+  it('says a stored file over the line-diff limit is that, not "binary"', () => {
+    const big = (h: string): Entry => file('lib/typescript.js', { size: 9_000_000, hash: h.repeat(64) });
+    expect(statWords({ path: 'lib/typescript.js', kind: 'modified', before: big('a'), after: big('b') })).toBe('over 1 MiB, not diffed by line');
+  });
+
   it('leaves a text or binary file to its line counts', () => {
     expect(statWords({ path: 'a', kind: 'modified', before: file('a'), after: file('a', { hash: 'b'.repeat(64) }) })).toBeUndefined();
   });
