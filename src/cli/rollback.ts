@@ -1,7 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { mkdir, readdir, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { MoatError } from '../errors.js';
+import { MoatError, errnoCode } from '../errors.js';
 import { auditSnapshotEvent } from '../snapshot/audit.js';
 import { pathFilter, sameContent } from '../snapshot/diff.js';
 import { byPath, readManifest, type Manifest } from '../snapshot/manifest.js';
@@ -31,15 +31,32 @@ function changedSince(post: Manifest, now: Manifest, actions: Action[]): string[
   });
 }
 
-async function emptyTarget(dir: string): Promise<string> {
+/** The --to folder, made unless `dryRun` (a dry run writes nothing), and refused unless it is empty. */
+export async function emptyTarget(dir: string, dryRun = false): Promise<string> {
   const abs = resolve(dir);
-  await mkdir(abs, { recursive: true, mode: 0o755 });
-  if ((await readdir(abs)).length > 0)
-    throw new MoatError(`${abs} is not empty; --to writes the snapshot into a new or empty folder.`, {
+  const notFolder = (err: unknown): never => {
+    const code = errnoCode(err);
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw err;
+    throw new MoatError(`${abs} is not a folder; --to writes the snapshot into a new or empty folder.`, {
       code: 'E_USAGE',
       hint: 'Pick a new folder, e.g. --to /tmp/before-run',
     });
+  };
+  if (dryRun) {
+    const names = await readdir(abs).catch((err: unknown) => (errnoCode(err) === 'ENOENT' ? [] : notFolder(err)));
+    if (names.length > 0) throw notEmpty(abs);
+    return abs;
+  }
+  await mkdir(abs, { recursive: true, mode: 0o755 }).catch(notFolder);
+  if ((await readdir(abs).catch(notFolder)).length > 0) throw notEmpty(abs);
   return realpath(abs);
+}
+
+function notEmpty(abs: string): MoatError {
+  return new MoatError(`${abs} is not empty; --to writes the snapshot into a new or empty folder.`, {
+    code: 'E_USAGE',
+    hint: 'Pick a new folder, e.g. --to /tmp/before-run',
+  });
 }
 
 export function registerRollbackCommand(program: Command, ctx: CliContext, trailing: string[] | undefined): void {
@@ -65,7 +82,7 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       const target = await readManifest(store, chosen.manifest);
       const keep = pathFilter(paths);
       if (o.to) {
-        const dir = await emptyTarget(o.to);
+        const dir = await emptyTarget(o.to, ctx.dryRun);
         const actions = planRestore(target, undefined, keep);
         if (ctx.dryRun) {
           await printPlan(ctx, actions, o.json ?? false);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CliContext } from '../../../src/cli/context.js';
@@ -8,7 +8,7 @@ import { MoatHome } from '../../../src/home/paths.js';
 import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
 import { updateRunSnapshots } from '../../../src/snapshot/refs.js';
 import type { RunMetadata } from '../../../src/store/types.js';
-import { restoredSummary } from '../../../src/cli/rollback.js';
+import { emptyTarget, restoredSummary } from '../../../src/cli/rollback.js';
 import type { SnapshotRecord } from '../../../src/snapshot/refs.js';
 import { insideWorkspace, workspacePaths } from '../../../src/cli/snapshot-scope.js';
 import type { Entry, Manifest } from '../../../src/snapshot/manifest.js';
@@ -122,6 +122,23 @@ describe('diff or rollback of a run whose snapshots were pruned', () => {
       const ctx = { home } as unknown as CliContext;
       const meta = { id: 'run_0123456789ab', name: 'old-run' } as RunMetadata;
       await expect(runSnapshotPair(ctx, meta)).rejects.toThrow(/old-run's snapshots were forgotten by moat snapshot prune/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('rollback --to DIR', () => {
+  it('a dry run makes no folder; a file named as the folder is refused in words, not EEXIST or ENOTDIR', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'moat-to-'));
+    try {
+      expect(await emptyTarget(join(dir, 'new', 'deeper'), true)).toBe(join(dir, 'new', 'deeper'));
+      expect(await readdir(dir)).toEqual([]);
+      await writeFile(join(dir, 'f'), 'x');
+      for (const dry of [true, false]) await expect(emptyTarget(join(dir, 'f'), dry)).rejects.toThrow(/f is not a folder; --to writes/);
+      await expect(emptyTarget(dir, true)).rejects.toThrow(/is not empty/);
+      expect(await emptyTarget(join(dir, 'made'))).toBe(join(dir, 'made'));
+      expect(await readdir(join(dir, 'made'))).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
