@@ -97,11 +97,12 @@ export function registerDiffCommand(program: Command, ctx: CliContext, trailing:
         return;
       }
       let text = '';
+      const width = statWidth(changes.map((c) => forOut(c.path)));
       let added = 0,
         removed = 0;
       for (const c of changes) {
         text += o.stat
-          ? await statLine(store, c, (a, r) => {
+          ? await statLine(store, c, width, (a, r) => {
               added += a;
               removed += r;
             })
@@ -131,13 +132,20 @@ export function statWords(c: Change): string | undefined {
   return undefined;
 }
 
-async function statLine(store: ReturnType<typeof objectStore>, c: Change, add: (a: number, r: number) => void): Promise<string> {
+/** The column --stat pads paths to so the bars line up, as git's do (a very long path is left longer). */
+export function statWidth(paths: readonly string[]): number {
+  return Math.min(60, Math.max(0, ...paths.map((p) => [...p].length)));
+}
+
+async function statLine(store: ReturnType<typeof objectStore>, c: Change, width: number, add: (a: number, r: number) => void): Promise<string> {
   const words = statWords(c);
   const kind = c.kind === 'added' || c.kind === 'deleted' ? ` (${c.kind})` : '';
-  if (words) return ` ${forOut(c.path)} | ${words}${kind}\n`;
+  const path = forOut(c.path);
+  const name = path + ' '.repeat(Math.max(0, width - [...path].length));
+  if (words) return ` ${name} | ${words}${kind}\n`;
   const d = await fileDiff(store, c);
   add(d.added, d.removed);
-  return ` ${forOut(c.path)} | ${d.hunks === null ? 'binary' : `${pc.green(`+${d.added}`)} ${pc.red(`-${d.removed}`)}`}${kind}\n`;
+  return ` ${name} | ${d.hunks === null ? 'binary' : `${pc.green(`+${d.added}`)} ${pc.red(`-${d.removed}`)}`}${kind}\n`;
 }
 
 async function patch(store: ReturnType<typeof objectStore>, c: Change): Promise<string> {

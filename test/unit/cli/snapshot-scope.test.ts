@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CliContext } from '../../../src/cli/context.js';
-import { runSnapshotPair, standIn, statWords } from '../../../src/cli/diff.js';
+import { runSnapshotPair, standIn, statWidth, statWords } from '../../../src/cli/diff.js';
 import { MoatHome } from '../../../src/home/paths.js';
 import { DEFAULT_LIMITS } from '../../../src/snapshot/limits.js';
 import { updateRunSnapshots } from '../../../src/snapshot/refs.js';
@@ -142,5 +142,14 @@ describe('rollback --to DIR', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('diff --stat columns', () => {
+  it('pads paths to the longest (in characters, capped) so the bars line up', () => {
+    expect(statWidth(['a.txt', 'deep/er/long-name.txt'])).toBe(21);
+    expect(statWidth(['é.txt'])).toBe(5);
+    expect(statWidth(['x'.repeat(200)])).toBe(60);
+    expect(statWidth([])).toBe(0);
   });
 });
