@@ -1,7 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { mkdir, readdir, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { MoatError } from '../errors.js';
+import { MoatError, errnoCode } from '../errors.js';
 import { auditSnapshotEvent } from '../snapshot/audit.js';
 import { pathFilter, sameContent } from '../snapshot/diff.js';
 import { byPath, readManifest, type Manifest } from '../snapshot/manifest.js';
@@ -13,6 +13,7 @@ import { LIVE_STATES } from '../store/types.js';
 import { forErr, forOut, type CliContext } from './context.js';
 import { runSnapshotPair } from './diff.js';
 import { example } from './help.js';
+import { currentFolder, pickWorkspaceRun, workspacePaths } from './snapshot-scope.js';
 import { printJson, writeOut } from './json.js';
 
 const verb = (a: Action): string =>
@@ -30,22 +31,39 @@ function changedSince(post: Manifest, now: Manifest, actions: Action[]): string[
   });
 }
 
-async function emptyTarget(dir: string): Promise<string> {
+/** The --to folder, made unless `dryRun` (a dry run writes nothing), and refused unless it is empty. */
+export async function emptyTarget(dir: string, dryRun = false): Promise<string> {
   const abs = resolve(dir);
-  await mkdir(abs, { recursive: true, mode: 0o755 });
-  if ((await readdir(abs)).length > 0)
-    throw new MoatError(`${abs} is not empty; --to writes the snapshot into a new or empty folder.`, {
+  const notFolder = (err: unknown): never => {
+    const code = errnoCode(err);
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw err;
+    throw new MoatError(`${abs} is not a folder; --to writes the snapshot into a new or empty folder.`, {
       code: 'E_USAGE',
       hint: 'Pick a new folder, e.g. --to /tmp/before-run',
     });
+  };
+  if (dryRun) {
+    const names = await readdir(abs).catch((err: unknown) => (errnoCode(err) === 'ENOENT' ? [] : notFolder(err)));
+    if (names.length > 0) throw notEmpty(abs);
+    return abs;
+  }
+  await mkdir(abs, { recursive: true, mode: 0o755 }).catch(notFolder);
+  if ((await readdir(abs).catch(notFolder)).length > 0) throw notEmpty(abs);
   return realpath(abs);
+}
+
+function notEmpty(abs: string): MoatError {
+  return new MoatError(`${abs} is not empty; --to writes the snapshot into a new or empty folder.`, {
+    code: 'E_USAGE',
+    hint: 'Pick a new folder, e.g. --to /tmp/before-run',
+  });
 }
 
 export function registerRollbackCommand(program: Command, ctx: CliContext, trailing: string[] | undefined): void {
   const cmd = program
     .command('rollback')
     .description("restore a run's workspace (or only the paths given) to how it was before the run")
-    .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
+    .argument('[run]', 'run id, id prefix or name (default: the most recent run of the workspace you are in)')
     .usage('[options] [run] [-- paths...]')
     .option('--to <dir>', 'write the pre-run tree into this new or empty folder instead of the workspace')
     .option('--snapshot <id>', 'restore this snapshot of the run instead (e.g. the safety snapshot, to undo a rollback)')
@@ -53,7 +71,8 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
     .option('--force', 'restore files changed since the run ended too')
     .option('--json', 'one JSON document')
     .action(async (ref, o) => {
-      const meta = await ctx.pickRun(ref, 'roll back', () => true);
+      const meta = await pickWorkspaceRun(ctx, ref, 'roll back');
+      const paths = workspacePaths(trailing ?? [], meta.workspace, await currentFolder());
       const store = objectStore(ctx.home);
       const { pre, post } = await runSnapshotPair(ctx, meta);
       const records = (await readRunSnapshots(ctx.home, meta.id))?.records ?? [];
@@ -61,9 +80,9 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       if (!chosen)
         throw new MoatError(`Run ${meta.name} has no snapshot ${o.snapshot ?? ''}.`, { code: 'E_NOT_FOUND', hint: `moat snapshot list ${meta.name}` });
       const target = await readManifest(store, chosen.manifest);
-      const keep = pathFilter(trailing ?? []);
+      const keep = pathFilter(paths);
       if (o.to) {
-        const dir = await emptyTarget(o.to);
+        const dir = await emptyTarget(o.to, ctx.dryRun);
         const actions = planRestore(target, undefined, keep);
         if (ctx.dryRun) {
           await printPlan(ctx, actions, o.json ?? false);
@@ -141,7 +160,7 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
         written: report.written,
         deleted: report.deleted,
         modes: report.modes,
-        paths: (trailing ?? []).slice(0, 100),
+        paths: paths.slice(0, 100),
       });
       if (o.json) {
         await printJson({ run: meta.id, manifest: chosen.manifest, safety: safety.id, ...report });
@@ -149,11 +168,17 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       }
       for (const s of report.skipped.slice(0, 20)) ctx.warn(`${s.path}: ${s.why}`);
       await writeOut(
-        `Restored ${report.written} and removed ${report.deleted} paths in ${forOut(meta.workspace)} (${chosen.kind} snapshot of ${meta.name}).\n` +
+        `${restoredSummary(report)} in ${forOut(meta.workspace)} (${chosen.kind} snapshot of ${meta.name}).\n` +
           `  undo: moat rollback ${meta.name} --snapshot ${safety.id} -y\n`,
       );
     });
   example(cmd, ['moat rollback', 'moat rollback my-run -- src/', 'moat --dry-run rollback my-run', 'moat rollback my-run --to /tmp/before']);
+}
+
+/** What an in-place rollback did, every kind of change counted (the plan listed each). */
+export function restoredSummary(r: { written: number; deleted: number; modes: number }): string {
+  const modes = r.modes > 0 ? `, set the mode of ${r.modes}` : '';
+  return `Restored ${r.written}${modes} and removed ${r.deleted} paths`;
 }
 
 async function printPlan(ctx: CliContext, actions: Action[], json: boolean, out: NodeJS.WriteStream = process.stdout): Promise<void> {

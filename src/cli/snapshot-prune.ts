@@ -29,7 +29,8 @@ export function registerPruneCommand(snap: CommandUnknownOpts, ctx: CliContext):
         }
         drop.push({ id: m.id, name: m.name, workspace: m.workspace, snapshots: r.records.length });
       }
-      if (!ctx.dryRun) for (const d of drop) await updateRunSnapshots(ctx.home, d.id, (cur) => (cur ? { ...cur, records: [] } : undefined));
+      if (!ctx.dryRun)
+        for (const d of drop) await updateRunSnapshots(ctx.home, d.id, (cur) => (cur ? { ...cur, records: [], pruned: new Date().toISOString() } : undefined));
       const freed = await collectGarbage(ctx.home, { dryRun: ctx.dryRun });
       if (o.json || ctx.json) {
         await printJson({

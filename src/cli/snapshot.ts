@@ -6,6 +6,7 @@ import { addRecord, recordOf, snapshotWorkspace, unstoredNote } from '../snapsho
 import { LIVE_STATES } from '../store/types.js';
 import { bytes, forOut, type CliContext } from './context.js';
 import { example } from './help.js';
+import { pickWorkspaceRun } from './snapshot-scope.js';
 import { renderTable, type Column } from '../term/table.js';
 import { relativeTime } from '../term/time.js';
 import { printJson, writeOut } from './json.js';
@@ -19,11 +20,11 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
   const snap = program
     .command('snapshot')
     .description("take a snapshot of a run's workspace now (list and prune them with the subcommands)")
-    .argument('[run]', 'run id, id prefix or name (default: the most recent run)')
+    .argument('[run]', 'run id, id prefix or name (default: the most recent run of the workspace you are in)')
     .option('--label <text>', 'a label to find it by')
     .option('--json', 'one JSON document')
     .action(async (ref, o) => {
-      const meta = await ctx.pickRun(ref, 'snapshot the workspace of', () => true);
+      const meta = await pickWorkspaceRun(ctx, ref, 'snapshot the workspace of');
       const settings = (await readRunSnapshots(ctx.home, meta.id))?.settings ?? { exclude: [], limits: DEFAULT_LIMITS };
       const taken = await snapshotWorkspace(ctx.home, meta.workspace, settings);
       const rec = recordOf('manual', taken, o.label);
@@ -43,7 +44,7 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext, trai
       const note = unstoredNote(taken);
       if (note) ctx.warn(note);
       await writeOut(
-        `Snapshot ${rec.id} of ${forOut(meta.workspace)}: ${rec.files} files, ${bytes(rec.bytes)} (${bytes(rec.added)} new)${o.label ? `, label ${forOut(o.label)}` : ''}\n`,
+        `Snapshot ${rec.id} of ${forOut(meta.workspace)}: ${rec.files} file${rec.files === 1 ? '' : 's'}, ${bytes(rec.bytes)} (${bytes(rec.added)} new)${o.label ? `, label ${forOut(o.label)}` : ''}\n`,
       );
     });
   example(snap, ['moat snapshot --label before-refactor', 'moat snapshot list', 'moat snapshot prune --keep 5']);

@@ -59,6 +59,11 @@ export async function textOf(store: ObjectStore, e: Entry | undefined): Promise<
   return data.toString('utf8');
 }
 
+/** Whether a change has a side too large for a line diff (shown by size instead: not called binary). */
+export function overTextLimit(c: Change): boolean {
+  return [c.before, c.after].some((e) => e?.type === 'file' && e.hash !== undefined && e.size > MAX_TEXT);
+}
+
 export interface FileDiff {
   /** Unified hunks, or null for a binary / unstored / large file. */
   hunks: string[] | null;

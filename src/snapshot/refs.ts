@@ -35,6 +35,8 @@ export interface RunSnapshots {
   records: SnapshotRecord[];
   /** The last snapshot that could not be taken, and why (said after the run). */
   failed?: { kind: SnapshotKind; message: string };
+  /** When `moat snapshot prune` forgot its snapshots (a diff or rollback of it says so). */
+  pruned?: string;
 }
 
 export const RUN_SNAPSHOTS_FILE = 'snapshots.json';

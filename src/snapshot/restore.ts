@@ -12,9 +12,16 @@ import { sameContent } from './diff.js';
 import { FolderChain } from './folder-chain.js';
 import { FolderModes } from './folder-modes.js';
 import { O_CREATE, O_READ } from './fsat.js';
-import { pathProblem, type Entry, type Manifest } from './manifest.js';
+import { pathProblem, type Entry, type Manifest, type NotStored } from './manifest.js';
 import type { ObjectStore } from './objects.js';
 import { WalkDir } from './walk-dir.js';
+
+/** Why a file was recorded without its content, as a skipped restore says it. */
+const UNSTORED_WHY: Record<NotStored, string> = {
+  'too-large': 'over snapshots.max_file_size',
+  'over-budget': 'past snapshots.max_bytes',
+  unreadable: 'it could not be read',
+};
 
 export type Action =
   | { op: 'write'; entry: Entry; replace: boolean }
@@ -43,8 +50,7 @@ export function planRestore(target: Manifest, current: Manifest | undefined, kee
       continue;
     }
     if (t.type === 'file' && !t.hash) {
-      if (!(sameType && sameContent(c, t)))
-        creates.push({ op: 'skip', path, why: 'its content was not stored (too large, over the byte budget, or unreadable)' });
+      if (!(sameType && sameContent(c, t))) creates.push({ op: 'skip', path, why: `its content was not stored: ${UNSTORED_WHY[t.why ?? 'unreadable']}` });
       continue;
     }
     if (t.type === 'dir') {

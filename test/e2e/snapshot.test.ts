@@ -141,6 +141,10 @@ describe('snapshots on runs', () => {
     expect(s.code, s.stderr).toBe(0);
     const rec = JSON.parse(s.stdout) as { id: string; manifest: string; audited: boolean };
     expect(rec.audited).toBe(true);
+    // No post-run snapshot yet: the diff is against the one taken by hand, as the error's hint offers.
+    const live = await moat(['diff', name, '--name-only'], { home, cwd: ws });
+    expect(live.code, live.stderr).toBe(0);
+    expect(live.stderr).toContain(`the changes up to ${rec.id}, taken by hand`);
     expect((await moat(['stop', '-t', '1', name], { home, cwd: ws })).code).toBe(0);
     const audit = await waitFor(
       async () => {
@@ -174,6 +178,27 @@ describe('snapshots on runs', () => {
     };
     // src/a.txt, gone.txt, .gitignore, moat.yaml: not x.log
     expect(list.snapshots.find((x) => x.kind === 'pre')?.files).toBe(4);
+  });
+
+  it('without a run, diff and rollback take the run of the workspace you are in, and paths from the current folder', async () => {
+    const mine = await workspace('here');
+    const other = await workspace('there');
+    expect((await moat(['run', '-n', 'snap-here', '--', 'sh', '-c', 'echo mine > src/a.txt'], { home, cwd: mine })).code).toBe(0);
+    // The most recent run is another workspace's: it must not be the one diffed or rolled back from here.
+    expect((await moat(['run', '-n', 'snap-there', '--', 'sh', '-c', 'echo other > src/a.txt'], { home, cwd: other })).code).toBe(0);
+    const sub = join(mine, 'src');
+    const d = await moat(['diff', '--name-only', '--', 'a.txt'], { home, cwd: sub });
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toBe('src/a.txt\n');
+    expect(d.stderr).toContain('snap-here');
+    expect((await moat(['diff', 'snap-here', '--name-only', '--', join(mine, 'src', 'a.txt')], { home, cwd: root })).stdout).toBe('src/a.txt\n');
+    const outside = await moat(['diff', 'snap-here', '--', '../../there'], { home, cwd: sub });
+    expect(outside.code).not.toBe(0);
+    expect(outside.stderr).toMatch(/\.\.\/\.\.\/there is outside the run's workspace/);
+    const rb = await moat(['rollback', '-y', '--', 'a.txt'], { home, cwd: sub });
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(await readFile(join(mine, 'src', 'a.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
+    expect(await readFile(join(other, 'src', 'a.txt'), 'utf8')).toBe('other\n');
   });
 
   it('snapshots: {disabled: true} takes none', async () => {
