@@ -1,6 +1,6 @@
 import type { Command } from '@commander-js/extra-typings';
-import { mkdir, readdir, realpath } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { MoatError, errnoCode } from '../errors.js';
 import { auditSnapshotEvent } from '../snapshot/audit.js';
 import { pathFilter, sameContent } from '../snapshot/diff.js';
@@ -47,9 +47,38 @@ export async function emptyTarget(dir: string, dryRun = false): Promise<string> 
     if (names.length > 0) throw notEmpty(abs);
     return abs;
   }
-  await mkdir(abs, { recursive: true, mode: 0o755 }).catch(notFolder);
+  await makeFolders(abs).catch(notFolder);
   if ((await readdir(abs).catch(notFolder)).length > 0) throw notEmpty(abs);
   return realpath(abs);
+}
+
+/**
+ * mkdir -p, one folder at a time from the deepest one there: Node's recursive mkdir loops forever where
+ * mkdir answers ENOENT for a parent that exists (under /proc). A folder that cannot be made is said.
+ */
+async function makeFolders(abs: string): Promise<void> {
+  const missing: string[] = [];
+  for (
+    let p = abs;
+    !(await stat(p).then(
+      () => true,
+      () => false,
+    ));
+    p = dirname(p)
+  ) {
+    if (p === dirname(p) || missing.length > 256) break;
+    missing.unshift(p);
+  }
+  for (const p of missing) {
+    await mkdir(p, { mode: 0o755 }).catch((err: unknown) => {
+      const code = errnoCode(err);
+      if (code === 'EEXIST' || code === 'ENOTDIR') throw err;
+      throw new MoatError(`Could not make the folder ${p} (${code ?? 'error'}); --to writes the snapshot into a new or empty folder.`, {
+        code: 'E_USAGE',
+        hint: 'Pick a folder you can write, e.g. --to /tmp/before-run',
+      });
+    });
+  }
 }
 
 function notEmpty(abs: string): MoatError {

@@ -129,6 +129,10 @@ describe('diff or rollback of a run whose snapshots were pruned', () => {
 });
 
 describe('rollback --to DIR', () => {
+  it("rollback-to-proc: a folder /proc will not hold is refused in words (Node's recursive mkdir loops forever there)", async () => {
+    await expect(emptyTarget('/proc/1/moat-x/y')).rejects.toThrow(/Could not make the folder \/proc\/1\/moat-x \(ENOENT\)/);
+  });
+
   it('a dry run makes no folder; a file named as the folder is refused in words, not EEXIST or ENOTDIR', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'moat-to-'));
     try {
@@ -139,6 +143,7 @@ describe('rollback --to DIR', () => {
       await expect(emptyTarget(dir, true)).rejects.toThrow(/is not empty/);
       expect(await emptyTarget(join(dir, 'made'))).toBe(join(dir, 'made'));
       expect(await readdir(join(dir, 'made'))).toEqual([]);
+      expect(await emptyTarget(join(dir, 'a', 'b', 'c'))).toBe(join(dir, 'a', 'b', 'c'));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
