@@ -40,13 +40,16 @@ export async function currentFolder(): Promise<string> {
 }
 
 /**
- * The run named, or else the most recent run of the workspace the current folder is in, or else (outside
+ * The run named, or else the most recent run of the (innermost) workspace the current folder is in, or else (outside
  * every workspace) the most recent run: never another workspace's run while this one has runs.
  */
 export async function pickWorkspaceRun(ctx: CliContext, ref: string | undefined, what: string): Promise<RunMetadata> {
   if (ref) return ctx.pickRun(ref, what, () => true);
   const cwd = await currentFolder();
-  const mine = (await ctx.store.list()).find((m) => insideWorkspace(cwd, m.workspace));
+  // The innermost workspace holding the current folder (a nested one wins over its parent), newest run first.
+  const mine = (await ctx.store.list())
+    .filter((m) => insideWorkspace(cwd, m.workspace))
+    .reduce<RunMetadata | undefined>((best, m) => (!best || m.workspace.length > best.workspace.length ? m : best), undefined);
   if (mine) {
     const m = await ctx.reconcile(mine);
     ctx.info(`(${what} ${m.name}, ${m.id})`, pc.dim);

@@ -10,7 +10,7 @@ import { updateRunSnapshots } from '../../../src/snapshot/refs.js';
 import type { RunMetadata } from '../../../src/store/types.js';
 import { emptyTarget, restoredSummary } from '../../../src/cli/rollback.js';
 import type { SnapshotRecord } from '../../../src/snapshot/refs.js';
-import { insideWorkspace, workspacePaths } from '../../../src/cli/snapshot-scope.js';
+import { insideWorkspace, pickWorkspaceRun, workspacePaths } from '../../../src/cli/snapshot-scope.js';
 import type { Entry, Manifest } from '../../../src/snapshot/manifest.js';
 import { planRestore } from '../../../src/snapshot/restore.js';
 
@@ -24,6 +24,42 @@ describe('insideWorkspace', () => {
     expect(insideWorkspace('/w/ws2', '/w/ws')).toBe(false);
     expect(insideWorkspace('/w', '/w/ws')).toBe(false);
     expect(insideWorkspace('/w/ws/..x', '/w/ws')).toBe(true);
+  });
+});
+
+describe('pickWorkspaceRun', () => {
+  it("snapshot-scope-workspace-run: without a run named, the newest run of the innermost workspace holding the current folder, never another workspace's", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'moat-scope-'));
+    const cwd = process.cwd();
+    try {
+      const { realpath, mkdir } = await import('node:fs/promises');
+      const root = await realpath(dir);
+      await mkdir(join(root, 'outer', 'inner', 'src'), { recursive: true });
+      await mkdir(join(root, 'other'));
+      const run = (id: string, workspace: string, createdAt: string): RunMetadata => ({ id, name: id, workspace, createdAt }) as RunMetadata;
+      // Newest first, as the store lists them.
+      const runs = [
+        run('r4', join(root, 'other'), '4'),
+        run('r3', join(root, 'outer'), '3'),
+        run('r2', join(root, 'outer', 'inner'), '2'),
+        run('r1', join(root, 'outer', 'inner'), '1'),
+      ];
+      const ctx = {
+        store: { list: async () => runs },
+        reconcile: async (m: RunMetadata) => m,
+        info: () => undefined,
+        pickRun: async () => runs[0],
+      } as unknown as CliContext;
+      process.chdir(join(root, 'outer', 'inner', 'src'));
+      expect((await pickWorkspaceRun(ctx, undefined, 'show')).id).toBe('r2');
+      process.chdir(join(root, 'outer'));
+      expect((await pickWorkspaceRun(ctx, undefined, 'show')).id).toBe('r3');
+      process.chdir(root);
+      expect((await pickWorkspaceRun(ctx, undefined, 'show')).id).toBe('r4');
+    } finally {
+      process.chdir(cwd);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
