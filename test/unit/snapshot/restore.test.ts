@@ -19,6 +19,20 @@ let ws: string;
 let outside: string;
 let store: ObjectStore;
 const all = (): boolean => true;
+/** The store, with `act` run once right after the restore's first file is written (a concurrent writer). */
+function afterFirstWrite(act: () => void): { store: ObjectStore; acted: () => boolean } {
+  let acted = false;
+  const racing = Object.create(store) as ObjectStore;
+  racing.copyToSync = (hash: string, fd: number): number => {
+    const n = store.copyToSync(hash, fd);
+    if (!acted) {
+      acted = true;
+      act();
+    }
+    return n;
+  };
+  return { store: racing, acted: () => acted };
+}
 const snap = async (): Promise<Manifest> => (await takeSnapshot({ workspace: ws, store, limits: DEFAULT_LIMITS })).manifest;
 
 beforeEach(async () => {
@@ -75,21 +89,14 @@ describe('restore', () => {
     await mkdir(join(ws, 'src'));
     // A concurrent writer acts while the first file is written: src is moved aside and a link to a host
     // folder takes its name (the open folder the restore holds is the moved one, still in the workspace).
-    let swapped = false;
-    const racing = Object.create(store) as ObjectStore;
-    racing.copyToSync = (hash: string, fd: number): number => {
-      const n = store.copyToSync(hash, fd);
-      if (!swapped) {
-        swapped = true;
-        renameSync(join(ws, 'src'), join(ws, 'src-moved'));
-        symlinkSync(outside, join(ws, 'src'));
-      }
-      return n;
-    };
+    const racing = afterFirstWrite(() => {
+      renameSync(join(ws, 'src'), join(ws, 'src-moved'));
+      symlinkSync(outside, join(ws, 'src'));
+    });
     const actions = planRestore(before, await snap(), (p) => p.startsWith('src/'));
     expect(actions.map(pathOf)).toEqual(['src/a.txt', 'src/b.txt']);
-    await applyRestore(ws, racing, actions);
-    expect(swapped).toBe(true);
+    await applyRestore(ws, racing.store, actions);
+    expect(racing.acted()).toBe(true);
     expect(await readdir(outside)).toEqual(['a.txt']);
     expect(await readFile(join(outside, 'a.txt'), 'utf8')).toBe('OUTSIDE');
     expect((await readdir(join(ws, 'src-moved'))).sort()).toEqual(['a.txt', 'b.txt']);
@@ -100,23 +107,16 @@ describe('restore', () => {
     const before = await snap();
     await rm(join(ws, 'src'), { recursive: true });
     await mkdir(join(ws, 'src'));
-    let done = false;
-    const racing = Object.create(store) as ObjectStore;
-    racing.copyToSync = (hash: string, fd: number): number => {
-      const n = store.copyToSync(hash, fd);
-      if (!done) {
-        done = true;
-        rmSync(join(ws, 'src'), { recursive: true });
-        mkdirSync(join(ws, 'src'));
-      }
-      return n;
-    };
+    const racing = afterFirstWrite(() => {
+      rmSync(join(ws, 'src'), { recursive: true });
+      mkdirSync(join(ws, 'src'));
+    });
     await applyRestore(
       ws,
-      racing,
+      racing.store,
       planRestore(before, await snap(), (p) => p.startsWith('src/')),
     );
-    expect(done).toBe(true);
+    expect(racing.acted()).toBe(true);
     // a.txt went with the folder the other process removed; b.txt is in the one it made.
     expect(await readdir(join(ws, 'src'))).toEqual(['b.txt']);
     expect(await readFile(join(ws, 'src', 'b.txt'), 'utf8')).toBe('original b\n');
