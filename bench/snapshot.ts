@@ -13,6 +13,8 @@
  * created" mark (the wait the pre-run snapshot adds before the start), and the time to "started" with
  * snapshots on against off. BENCH_BASE=/path/to/other/bin/moat runs another build (e.g. main's) the same
  * way, its runs interleaved with this build's, for an A/B in the same minutes.
+ * BENCH_BASE_DIST=/path/to/other/checkout/dist adds another build's first snapshot (its snapshot/service.js),
+ * taken right after this build's in each round, with its own median and ratio.
  * CPU time (user + sys) is printed beside wall time: the snapshot calls' own (this process), tar's and
  * the CLI's (children), since on a loaded machine wall time is mostly the others' load.
  */
@@ -21,7 +23,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MoatHome } from '../src/home/paths.js';
 import { DEFAULT_LIMITS } from '../src/snapshot/limits.js';
 import type * as Service from '../src/snapshot/service.js';
@@ -35,6 +37,9 @@ const builtService = new URL('../dist/snapshot/service.js', import.meta.url);
 const { ManifestCache, snapshotWorkspace } = (await import(
   existsSync(fileURLToPath(builtService)) ? builtService.href : '../src/snapshot/service.js'
 )) as typeof Service;
+
+const baseDist = process.env.BENCH_BASE_DIST;
+const base = baseDist ? ((await import(pathToFileURL(join(baseDist, 'snapshot/service.js')).href)) as typeof Service) : undefined;
 
 const files = Number(process.env.BENCH_FILES ?? 10_000);
 const mb = Number(process.env.BENCH_MB ?? 500);
@@ -63,6 +68,7 @@ try {
   const tars: Timed[] = [];
   const stored: Timed[] = [];
   const firsts: Timed[] = [];
+  const baseFirsts: Timed[] = [];
   for (let i = 0; i < 3; i++) {
     execFileSync('sync');
     stored.push(tarToFile());
@@ -71,6 +77,10 @@ try {
     tars.push(tar());
     await rm(join(home.root, 'snapshots'), { recursive: true, force: true });
     firsts.push(await time(() => snapshotWorkspace(home, ws, settings)));
+    if (base) {
+      await rm(join(home.root, 'snapshots'), { recursive: true, force: true });
+      baseFirsts.push(await time(() => base.snapshotWorkspace(home, ws, settings)));
+    }
   }
   // Where the CPU goes, by thread: two more first snapshots, not timed above (sampling /proc costs a little).
   const threads: Array<ThreadCpu | undefined> = [];
@@ -109,6 +119,10 @@ try {
   console.log(
     `first snapshot:            ${fmt(first)}, median of 3 (${(first.wall / t).toFixed(2)}x tar wall, ${(first.cpu / tc).toFixed(2)}x tar CPU; target <= 1.5x; ${firsts.map(fmt).join(', ')}; ${existsSync(fileURLToPath(builtService)) ? 'dist' : 'sources'})`,
   );
+  if (base) {
+    const b = [...baseFirsts].sort((x, y) => x.wall - y.wall)[1] as Timed;
+    console.log(`  base (${baseDist}):  ${fmt(b)}, median of 3 (${(b.wall / t).toFixed(2)}x tar wall; ${baseFirsts.map(fmt).join(', ')})`);
+  }
   if (threads.every((x) => x !== undefined))
     console.log(
       `  by thread, 2 more (CPU ms): wall ${threads.map((x) => x.wall).join(', ')}, process ${threads.map((x) => x.process).join(', ')}: walk ${threads.map((x) => x.self).join(', ')}; its worker threads (busiest first) ${threads.map((x) => x.workers.join(' / ')).join(', ')}; Node's own threads ${threads.map((x) => x.rest).join(', ')}`,
