@@ -42,6 +42,31 @@ export class WalkDir {
    * batches (so its listing is bounded by `max` however many entries it holds).
    */
   names(max: number, bad: (name: string) => void, tooMany: () => never): string[] {
+    const badNames: string[] = [];
+    let names: string[];
+    try {
+      names = this.listed(max, (n) => badNames.push(n), tooMany);
+    } catch (err) {
+      // A batched listing on a file system whose listings give no type (ext2 without `filetype`, XFS with
+      // `ftype=0`, some FUSE ones): Node looks at each name with lstat as it reads a batch, and a name removed
+      // meanwhile fails the listing (the rest of that batch lost with it). Listed again in one call, which
+      // looks at no name: unbounded by `max` until it returns, as only such a file system under such a race needs.
+      if ((err as NodeJS.ErrnoException).syscall !== 'lstat') throw err;
+      badNames.length = 0;
+      names = [];
+      const raw = readdirSync(this.at('.'), { encoding: 'buffer' });
+      if (raw.length > max) tooMany();
+      for (const r of raw) {
+        const name = r.toString('utf8');
+        if (Buffer.from(name, 'utf8').equals(r)) names.push(name);
+        else badNames.push(name);
+      }
+    }
+    for (const n of badNames) bad(n);
+    return names;
+  }
+
+  private listed(max: number, bad: (name: string) => void, tooMany: () => never): string[] {
     if (this.stat.size < LIST_AT_ONCE) {
       // Decoded in the call; a name that is not UTF-8 decodes with U+FFFD: only then are the bytes looked at.
       const names = readdirSync(this.at('.'), { encoding: 'utf8' });
