@@ -110,8 +110,18 @@ describe('snapshots on runs', () => {
     const added = (await packIndexes()).length - packsBefore.length;
     expect(added).toBeGreaterThanOrEqual(2);
     expect(added).toBeLessThanOrEqual(3);
-    const ok = await moat(['rollback', 'snap-assets', '-y'], { home, cwd: ws });
+    // The plan, then the rollback, as JSON (docs/json.md).
+    const dry = await moat(['--dry-run', 'rollback', 'snap-assets', '--json'], { home, cwd: ws });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toEqual({
+      plan: [
+        { op: 'write', path: 'assets/a3.bin' },
+        { op: 'write', path: 'assets/a9.bin' },
+      ],
+    });
+    const ok = await moat(['rollback', 'snap-assets', '-y', '--json'], { home, cwd: ws });
     expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ written: 2, deleted: 0, modes: 0, skipped: [], safety: expect.stringMatching(/^snap_/) });
     expect((await readFile(join(ws, 'assets', 'a3.bin'))).equals(blob(3))).toBe(true);
     expect((await readFile(join(ws, 'assets', 'a9.bin'))).equals(blob(9))).toBe(true);
   });
