@@ -136,11 +136,12 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       const run = await readRunSnapshots(ctx.home, meta.id);
       const safetyTaken = await snapshotWorkspace(ctx.home, meta.workspace, run?.settings ?? { exclude: [], limits: DEFAULT_LIMITS });
       const actions = planRestore(target, safetyTaken.manifest, keep);
-      if (!o.snapshot && post && !o.force) {
-        const changed = changedSince(await readManifest(store, post.manifest), safetyTaken.manifest, actions);
+      // Paths someone changed since the run ended: refused, or with --force marked in the plan and said.
+      const changed = !o.snapshot && post ? changedSince(await readManifest(store, post.manifest), safetyTaken.manifest, actions) : [];
+      if (!o.force) {
         if (changed.length > 0) {
           throw new MoatError(
-            `The workspace changed since run ${meta.name} ended, in ${changed.length} of the files to restore: ${changed.slice(0, 10).join(', ')}${changed.length > 10 ? ', …' : ''}.`,
+            `The workspace changed since run ${meta.name} ended, in ${changed.length} of the files to restore: ${listed(changed)}.`,
             {
               code: 'E_CONFLICT',
               hint: `Restore the other paths only (moat rollback ${meta.name} -- PATHS), or overwrite them too with --force.`,
@@ -149,8 +150,9 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
         }
       }
       const writes = actions.filter((a) => a.op !== 'skip');
+      const edited = new Set(changed);
       if (ctx.dryRun || writes.length === 0) {
-        await printPlan(ctx, actions, o.json ?? false);
+        await printPlan(ctx, actions, o.json ?? false, process.stdout, edited);
         if (writes.length === 0) ctx.info(`Nothing to restore: the workspace already matches ${meta.name}'s ${chosen.kind} snapshot.`);
         return;
       }
@@ -160,9 +162,10 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
             code: 'E_USAGE',
             hint: `Preview it with moat --dry-run rollback ${meta.name}, then add -y.`,
           });
-        await printPlan(ctx, actions, false, process.stderr);
+        await printPlan(ctx, actions, false, process.stderr, edited);
         const { confirm } = await import('@inquirer/prompts');
-        const ok = await confirm({ message: `Restore ${writes.length} paths in ${meta.workspace}?`, default: false }, { output: process.stderr }).catch(
+        const overwrite = edited.size > 0 ? `, overwriting ${edited.size} changed since the run ended` : '';
+        const ok = await confirm({ message: `Restore ${writes.length} paths in ${forErr(meta.workspace)}${overwrite}?`, default: false }, { output: process.stderr }).catch(
           () => false,
         );
         if (!ok) {
@@ -170,6 +173,8 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
           return;
         }
       }
+      if (o.yes && edited.size > 0 && !o.json)
+        ctx.warn(`--force: overwriting ${edited.size} path${edited.size === 1 ? '' : 's'} changed since run ${meta.name} ended: ${listed(changed)} (the undo below brings them back).`);
       const safety = recordOf('safety', safetyTaken, `before rollback to ${chosen.id}`);
       await addRecord(ctx.home, meta.id, run?.settings ?? { exclude: [], limits: DEFAULT_LIMITS }, safety);
       const report = await applyRestore(meta.workspace, store, actions).catch((err: unknown) => {
@@ -210,14 +215,32 @@ export function restoredSummary(r: { written: number; deleted: number; modes: nu
   return `Restored ${r.written}${modes} and removed ${r.deleted} paths`;
 }
 
-async function printPlan(ctx: CliContext, actions: Action[], json: boolean, out: NodeJS.WriteStream = process.stdout): Promise<void> {
+/** Up to ten paths, comma-separated, then "…" (the error and the warning name them alike). */
+function listed(paths: readonly string[]): string {
+  return `${paths.slice(0, 10).join(', ')}${paths.length > 10 ? ', …' : ''}`;
+}
+
+/** The plan, a line per path; a path changed since the run ended (restored only with --force) is marked. */
+async function printPlan(
+  ctx: CliContext,
+  actions: Action[],
+  json: boolean,
+  out: NodeJS.WriteStream = process.stdout,
+  edited: ReadonlySet<string> = new Set(),
+): Promise<void> {
   if (json) {
-    await printJson({ plan: actions.map((a) => ({ op: a.op, path: pathOf(a), ...(a.op === 'skip' ? { why: a.why } : {}) })) });
+    await printJson({
+      plan: actions.map((a) => ({
+        op: a.op,
+        path: pathOf(a),
+        ...(a.op === 'skip' ? { why: a.why } : {}),
+        ...(edited.has(pathOf(a)) ? { changedSinceRun: true } : {}),
+      })),
+    });
     return;
   }
-  const text = actions
-    .map((a) => `  ${verb(a).padEnd(7)} ${out === process.stdout ? forOut(pathOf(a)) : forErr(pathOf(a))}${a.op === 'skip' ? ` (${a.why})` : ''}\n`)
-    .join('');
+  const why = (a: Action): string => (a.op === 'skip' ? ` (${a.why})` : edited.has(pathOf(a)) ? ' (changed since the run ended)' : '');
+  const text = actions.map((a) => `  ${verb(a).padEnd(7)} ${out === process.stdout ? forOut(pathOf(a)) : forErr(pathOf(a))}${why(a)}\n`).join('');
   if (out === process.stdout) await writeOut(text);
   else out.write(text);
 }

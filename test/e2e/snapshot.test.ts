@@ -75,10 +75,16 @@ describe('snapshots on runs', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/changed since run snap-att ended, in 1 of the files to restore: added\.txt/);
     const dry = await moat(['--dry-run', 'rollback', 'snap-att', '--force'], { home, cwd: ws });
-    expect(dry.stdout).toMatch(/delete +added\.txt/);
+    expect(dry.stdout).toMatch(/delete +added\.txt \(changed since the run ended\)\n/);
+    expect(dry.stdout).not.toMatch(/src\/a\.txt \(changed/);
+    const dryJson = JSON.parse((await moat(['--dry-run', 'rollback', 'snap-att', '--force', '--json'], { home, cwd: ws })).stdout) as {
+      plan: Array<{ op: string; path: string; changedSinceRun?: boolean }>;
+    };
+    expect(dryJson.plan.filter((a) => a.changedSinceRun)).toEqual([{ op: 'delete', path: 'added.txt', changedSinceRun: true }]);
     expect(await readFile(join(ws, 'src', 'a.txt'), 'utf8')).toBe('one\nTWO\nthree\nfour\n');
     const ok = await moat(['rollback', 'snap-att', '-y', '--force'], { home, cwd: ws });
     expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/--force: overwriting 1 path changed since run snap-att ended: added\.txt/);
     expect(await readFile(join(ws, 'src', 'a.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
     expect(await readFile(join(ws, 'gone.txt'), 'utf8')).toBe('bye\n');
     await expect(readFile(join(ws, 'added.txt'))).rejects.toThrow();
