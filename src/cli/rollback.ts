@@ -140,13 +140,10 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       const changed = !o.snapshot && post ? changedSince(await readManifest(store, post.manifest), safetyTaken.manifest, actions) : [];
       if (!o.force) {
         if (changed.length > 0) {
-          throw new MoatError(
-            `The workspace changed since run ${meta.name} ended, in ${changed.length} of the files to restore: ${listed(changed)}.`,
-            {
-              code: 'E_CONFLICT',
-              hint: `Restore the other paths only (moat rollback ${meta.name} -- PATHS), or overwrite them too with --force.`,
-            },
-          );
+          throw new MoatError(`The workspace changed since run ${meta.name} ended, in ${changed.length} of the files to restore: ${listed(changed)}.`, {
+            code: 'E_CONFLICT',
+            hint: `Restore the other paths only (moat rollback ${meta.name} -- PATHS), or overwrite them too with --force.`,
+          });
         }
       }
       const writes = actions.filter((a) => a.op !== 'skip');
@@ -165,16 +162,19 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
         await printPlan(ctx, actions, false, process.stderr, edited);
         const { confirm } = await import('@inquirer/prompts');
         const overwrite = edited.size > 0 ? `, overwriting ${edited.size} changed since the run ended` : '';
-        const ok = await confirm({ message: `Restore ${writes.length} paths in ${forErr(meta.workspace)}${overwrite}?`, default: false }, { output: process.stderr }).catch(
-          () => false,
-        );
+        const ok = await confirm(
+          { message: `Restore ${writes.length} paths in ${forErr(meta.workspace)}${overwrite}?`, default: false },
+          { output: process.stderr },
+        ).catch(() => false);
         if (!ok) {
           ctx.info('Nothing was changed.');
           return;
         }
       }
       if (o.yes && edited.size > 0 && !o.json)
-        ctx.warn(`--force: overwriting ${edited.size} path${edited.size === 1 ? '' : 's'} changed since run ${meta.name} ended: ${listed(changed)} (the undo below brings them back).`);
+        ctx.warn(
+          `--force: overwriting ${edited.size} path${edited.size === 1 ? '' : 's'} changed since run ${meta.name} ended: ${listed(changed)} (the undo below brings them back).`,
+        );
       const safety = recordOf('safety', safetyTaken, `before rollback to ${chosen.id}`);
       await addRecord(ctx.home, meta.id, run?.settings ?? { exclude: [], limits: DEFAULT_LIMITS }, safety);
       const report = await applyRestore(meta.workspace, store, actions).catch((err: unknown) => {
