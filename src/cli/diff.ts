@@ -10,6 +10,7 @@ import { forOut, type CliContext } from './context.js';
 import { example } from './help.js';
 import { currentFolder, pickWorkspaceRun, workspacePaths } from './snapshot-scope.js';
 import { printJson, writeOut } from './json.js';
+import { paged } from './pager.js';
 
 /** A run's pre- and post-run snapshot records, or an error that says why there are none. */
 export async function runSnapshotPair(ctx: CliContext, meta: RunMetadata): Promise<{ pre: SnapshotRecord; post: SnapshotRecord | undefined }> {
@@ -70,6 +71,7 @@ export function registerDiffCommand(program: Command, ctx: CliContext, trailing:
     .option('--stat', 'one line per file with the lines added and removed')
     .option('--name-only', 'only the paths of changed files')
     .option('--json', 'one JSON document')
+    .option('--no-pager', 'never through a pager (on a terminal the text goes through $MOAT_PAGER, $PAGER or less)')
     .action(async (ref, o) => {
       const meta = await pickWorkspaceRun(ctx, ref, 'show the changes of');
       const paths = workspacePaths(trailing ?? [], meta.workspace, await currentFolder());
@@ -92,32 +94,36 @@ export function registerDiffCommand(program: Command, ctx: CliContext, trailing:
         await printJson({ run: meta.id, name: meta.name, pre: pre.manifest, post: post.manifest, changes: out });
         return;
       }
-      if (o.nameOnly) {
-        await writeOut(changes.map((c) => `${forOut(c.path)}\n`).join(''));
-        return;
-      }
-      let text = '';
-      const width = statWidth(changes.map((c) => forOut(c.path)));
-      let added = 0,
-        removed = 0;
-      for (const c of changes) {
-        text += o.stat
-          ? await statLine(store, c, width, (a, r) => {
-              added += a;
-              removed += r;
-            })
-          : await patch(store, c);
-        if (text.length > 1 << 20) {
-          await writeOut(text);
-          text = '';
-        }
-      }
-      if (o.stat)
-        text += ` ${changes.length} file${changes.length === 1 ? '' : 's'} changed, ${added} insertion${added === 1 ? '' : 's'}(+), ${removed} deletion${removed === 1 ? '' : 's'}(-)\n`;
-      await writeOut(text);
+      await paged(o.pager && changes.length > 0, async () => {
+        if (o.nameOnly) await writeOut(changes.map((c) => `${forOut(c.path)}\n`).join(''));
+        else await changesText(store, changes, o.stat === true);
+      });
       if (changes.length === 0) ctx.info(`Run ${meta.name} changed nothing${paths.length ? ' under the paths given' : ''}.`);
     });
-  example(cmd, ['moat diff', 'moat diff --stat my-run', 'moat diff my-run -- src/']);
+  example(cmd, ['moat diff', 'moat diff --stat my-run', 'moat diff my-run -- src/', 'moat diff --no-pager']);
+}
+
+/** The changes as patches or --stat lines, written as they are made (64 KiB at a time: a pager shows the first screen early). */
+async function changesText(store: ReturnType<typeof objectStore>, changes: readonly Change[], stat: boolean): Promise<void> {
+  let text = '';
+  const width = statWidth(changes.map((c) => forOut(c.path)));
+  let added = 0,
+    removed = 0;
+  for (const c of changes) {
+    text += stat
+      ? await statLine(store, c, width, (a, r) => {
+          added += a;
+          removed += r;
+        })
+      : await patch(store, c);
+    if (text.length > 1 << 16) {
+      await writeOut(text);
+      text = '';
+    }
+  }
+  if (stat)
+    text += ` ${changes.length} file${changes.length === 1 ? '' : 's'} changed, ${added} insertion${added === 1 ? '' : 's'}(+), ${removed} deletion${removed === 1 ? '' : 's'}(-)\n`;
+  await writeOut(text);
 }
 
 /** What a stat line says of a change that has no line counts, or undefined when it has them. */

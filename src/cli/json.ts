@@ -11,17 +11,26 @@ export function jsonRequested(head: readonly string[]): boolean {
   return head.slice(2).includes('--json');
 }
 
+/** Where writeOut writes: stdout, or a pager's input while a command pages (cli/pager.ts). */
+let output: NodeJS.WritableStream = process.stdout;
+
+/** Send writeOut's text to `s` (a pager), or back to stdout. */
+export function setOutput(s: NodeJS.WritableStream = process.stdout): void {
+  output = s;
+}
+
 /** Write to stdout, waiting for it to drain when its buffer is full (memory stays bounded on a slow pipe). */
 export async function writeOut(s: string): Promise<void> {
-  if (!process.stdout.write(s)) {
+  const out = output;
+  if (!out.write(s)) {
     await new Promise<void>((r) => {
       const done = (): void => {
-        process.stdout.off('drain', done);
-        process.stdout.off('close', done);
+        out.off('drain', done);
+        out.off('close', done);
         r();
       };
-      process.stdout.on('drain', done);
-      process.stdout.on('close', done);
+      out.on('drain', done);
+      out.on('close', done);
     });
   }
 }
