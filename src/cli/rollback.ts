@@ -177,6 +177,8 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
         );
       const safety = recordOf('safety', safetyTaken, `before rollback to ${chosen.id}`);
       await addRecord(ctx.home, meta.id, run?.settings ?? { exclude: [], limits: DEFAULT_LIMITS }, safety);
+      // The safety snapshot is a snapshot like any other: its own audit event, before anything is written.
+      await auditSnapshotEvent(ctx.home, meta.id, { event: 'snapshot', kind: 'safety', snapshot: safety.id, manifest: safety.manifest, files: safety.files });
       const report = await applyRestore(meta.workspace, store, actions).catch((err: unknown) => {
         // What was put back before the failure stays: the safety snapshot taken above undoes it.
         if (!(err instanceof MoatError)) throw err;

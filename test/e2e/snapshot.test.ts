@@ -97,8 +97,16 @@ describe('snapshots on runs', () => {
     const copy = await moat(['rollback', 'snap-att', '--to', to, '--', 'src'], { home, cwd: ws });
     expect(copy.code, copy.stderr).toBe(0);
     expect(await readFile(join(to, 'src', 'a.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
-    const list = JSON.parse((await moat(['snapshot', 'list', 'snap-att', '--json'], { home, cwd: ws })).stdout) as { snapshots: Array<{ kind: string }> };
+    const list = JSON.parse((await moat(['snapshot', 'list', 'snap-att', '--json'], { home, cwd: ws })).stdout) as {
+      snapshots: Array<{ kind: string; id: string; run: string }>;
+    };
     expect(list.snapshots.map((x) => x.kind)).toEqual(['pre', 'post', 'safety', 'safety']);
+    // Each safety snapshot is an audit event of its own (with its manifest's hash), before its rollback's.
+    const audit = await readFile(join(home, 'runs', list.snapshots[0]!.run, 'audit.jsonl'), 'utf8');
+    for (const s of list.snapshots.filter((x) => x.kind === 'safety')) {
+      expect(audit).toMatch(new RegExp(`"event":"snapshot","files":\\d+,"kind":"safety","manifest":"[0-9a-f]{64}","snapshot":"${s.id}"`));
+      expect(audit.indexOf(`"snapshot":"${s.id}"`)).toBeLessThan(audit.indexOf(`"safetySnapshot":"${s.id}"`));
+    }
   });
 
   it("a workspace with megabytes of assets is stored by the daemon's helper thread too; the run's changes roll back from its pack", async () => {
