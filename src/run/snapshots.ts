@@ -9,7 +9,7 @@ import type { MoatHome } from '../home/paths.js';
 import { DEFAULT_LIMITS, type SnapshotSettings } from '../snapshot/limits.js';
 import { readManifest } from '../snapshot/manifest.js';
 import { readRunSnapshots } from '../snapshot/refs.js';
-import { addRecord, objectStore, recordFailure, recordOf, snapshotWorkspace, unstoredNote, type SnapshotSummary } from '../snapshot/service.js';
+import { addRecord, objectStore, recordFailure, recordOf, snapshotWorkspace, unstoredNames, unstoredNote, type SnapshotSummary } from '../snapshot/service.js';
 import { daemonSnapshot } from '../daemon/client.js';
 import { isMoatError } from '../errors.js';
 import type { TakeResult } from '../snapshot/take.js';
@@ -125,7 +125,10 @@ export async function changeLine(home: MoatHome, runId: string, name: string, ti
       const changes = diffManifests(read[0], read[1]);
       if (changes.length === 0) return undefined; // nothing to review: no line
       const s = await changeStats(store, changes);
-      return `the run changed ${s.files} file${s.files === 1 ? '' : 's'} (+${s.added} −${s.removed}) — moat diff ${name} / moat rollback ${name}`;
+      // Files the run left that the post-run snapshot holds by size only (too large, over the budget): named.
+      const unstored = changes.flatMap((c) => (c.after?.why ? [{ path: c.path, why: c.after.why }] : []));
+      const without = unstored.length > 0 ? `; ${unstored.length} kept by size only, without content: ${unstoredNames(unstored)}` : '';
+      return `the run changed ${s.files} file${s.files === 1 ? '' : 's'} (+${s.added} −${s.removed})${without} — moat diff ${name} / moat rollback ${name}`;
     }
     if (Date.now() > deadline) return `the post-run snapshot is not ready yet; moat diff ${name} shows the changes once it is`;
     // Usually there within a few hundred ms of the exit (an unchanged workspace's walk): looked for often

@@ -172,13 +172,19 @@ export async function recordFailure(home: MoatHome, runId: string, settings: Sna
   await updateRunSnapshots(home, runId, (cur) => ({ ...(cur ?? { settings, records: [] }), failed: { kind, message } }));
 }
 
+/** The first few files left without content, each with why: `big.bin (too large), …`. */
+export function unstoredNames(entries: ReadonlyArray<{ path: string; why?: NotStored }>): string {
+  const named = entries
+    .slice(0, UNSTORED_NAMED)
+    .map((e) => `${e.path} (${UNSTORED_WHY[e.why ?? 'too-large']})`)
+    .join(', ');
+  return `${named}${entries.length > UNSTORED_NAMED ? ', …' : ''}`;
+}
+
 /** A one-line account of files left without content (too large, over the budget), naming the first few. */
 export function unstoredNote(taken: TakeResult | SnapshotSummary): string | undefined {
   const r = summaryOf(taken);
   if (r.unstoredCount === 0) return undefined;
-  const names = r.unstored
-    .slice(0, UNSTORED_NAMED)
-    .map((e) => `${e.path} (${UNSTORED_WHY[e.why]})`)
-    .join(', ');
-  return `the snapshot records ${r.unstoredCount} file(s) by size and time only, without their content: ${names}${r.unstoredCount > UNSTORED_NAMED ? ', …' : ''}; rollback cannot restore them.`;
+  const names = unstoredNames(r.unstored);
+  return `the snapshot records ${r.unstoredCount} file(s) by size and time only, without their content: ${names}${r.unstoredCount > r.unstored.length ? ', …' : ''}; rollback cannot restore them.`;
 }

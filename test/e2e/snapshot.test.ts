@@ -225,6 +225,17 @@ describe('snapshots on runs', () => {
     expect(await readFile(join(other, 'src', 'a.txt'), 'utf8')).toBe('other\n');
   });
 
+  it('files over snapshots.max_file_size are named: before the run, in the line after it, and by diff', async () => {
+    const ws = await workspace('large', 'snapshots:\n  max_file_size: 1m\n');
+    await writeFile(join(ws, 'before.bin'), Buffer.alloc(2 << 20, 1));
+    const r = await moat(['run', '-n', 'snap-large', '--', 'sh', '-c', 'head -c 3000000 /dev/zero > made.bin; echo y > small.txt'], { home, cwd: ws });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Pre-run snapshot: the snapshot records 1 file\(s\) by size and time only, without their content: before\.bin \(too large\)/);
+    expect(r.stderr).toMatch(/moat: the run changed 2 files \(\+1 −0\); 1 kept by size only, without content: made\.bin \(too large\) — moat diff snap-large /);
+    const d = await moat(['diff', 'snap-large', '--', 'made.bin'], { home, cwd: ws });
+    expect(d.stdout).toContain('file recorded without its content (over snapshots.max_file_size): size 3000000');
+  });
+
   it('snapshots: {disabled: true} takes none', async () => {
     const ws = await workspace('off', 'snapshots:\n  disabled: true\n');
     const r = await moat(['run', '-n', 'snap-off', '--', 'sh', '-c', 'echo x > f'], { home, cwd: ws });
