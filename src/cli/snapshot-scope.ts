@@ -4,8 +4,9 @@
  * current folder, or absolute), like git's.
  */
 import { realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MoatError } from '../errors.js';
+import { hasGlob } from '../snapshot/diff.js';
 import type { RunMetadata } from '../store/types.js';
 import pc from 'picocolors';
 import type { CliContext } from './context.js';
@@ -18,13 +19,16 @@ export function insideWorkspace(dir: string, workspace: string): boolean {
 
 /**
  * The paths given after `--`, made relative to the workspace: an absolute path as it is, a relative one
- * from the current folder when that is inside the workspace (from the workspace's top otherwise). A path
- * outside the workspace is refused rather than matching nothing.
+ * from the current folder when that is inside the workspace (from the workspace's top otherwise); a glob
+ * without a slash at any depth under that folder. A path outside the workspace is refused rather than
+ * matching nothing.
  */
 export function workspacePaths(paths: readonly string[], workspace: string, cwd: string): string[] {
   const base = insideWorkspace(cwd, workspace) ? cwd : workspace;
   return paths.map((p) => {
-    const rel = relative(workspace, isAbsolute(p) ? p : resolve(base, p));
+    // A glob without a slash (`'*.ts'`) matches at any depth under the current folder, as gitignore's do.
+    const at = hasGlob(p) && !p.includes('/') ? join(base, '**', p) : p;
+    const rel = relative(workspace, isAbsolute(at) ? at : resolve(base, at));
     if (!insideWorkspace(resolve(workspace, rel), workspace))
       throw new MoatError(`${p} is outside the run's workspace ${workspace}.`, {
         code: 'E_USAGE',

@@ -1,4 +1,5 @@
 /** What changed between two manifests (a run's pre- and post-run snapshots, or any two). */
+import { MatchBudget, compileGlob, globMatches, type Glob } from './glob.js';
 import type { Entry, Manifest } from './manifest.js';
 import type { ObjectStore } from './objects.js';
 import { countOps, diffLines, splitLines, unifiedHunks } from './text-diff.js';
@@ -21,11 +22,28 @@ export function sameContent(a: Entry, b: Entry): boolean {
   return a.size === b.size && a.mtime === b.mtime; // recorded without content: size and time are all there is
 }
 
-/** Paths under (or equal to) one of `paths`; every path when none is given. */
+/** Whether a path given has glob characters (`*`, `?`, `[`): it is matched as a gitignore-style glob too. */
+export const hasGlob = (p: string): boolean => /[*?[]/.test(p);
+
+/**
+ * Paths under (or equal to) one of `paths`; every path when none is given. A path with glob characters
+ * (`src/*.ts`, `lib/**`, matched as gitignore's are: `*` stays within a folder) also takes what it
+ * matches and everything under that; taken literally as well, so a file named `a[1].txt` is found.
+ */
 export function pathFilter(paths: readonly string[]): (p: string) => boolean {
   const wanted = paths.map((p) => p.replace(/^\.\/+/, '').replace(/\/+$/, '')).filter((p) => p !== '' && p !== '.');
   if (wanted.length === 0) return () => true;
-  return (p) => wanted.some((w) => p === w || p.startsWith(`${w}/`));
+  const globs = wanted.flatMap((w) => (hasGlob(w) ? [compileGlob(w)] : [])).filter((g): g is Glob => g !== undefined);
+  // The user's own patterns: matching them cannot backtrack (an NFA), so no budget is needed to bound it.
+  const budget = new MatchBudget(Number.POSITIVE_INFINITY);
+  const globbed = (p: string): boolean => {
+    for (let end = p.length; end > 0; end = p.lastIndexOf('/', end - 1)) {
+      const part = p.slice(0, end);
+      if (globs.some((g) => globMatches(g, part, budget))) return true;
+    }
+    return false;
+  };
+  return (p) => wanted.some((w) => p === w || p.startsWith(`${w}/`)) || (globs.length > 0 && globbed(p));
 }
 
 /** Changes from `a` to `b`, folders left out but for their mode (their content is their entries). */

@@ -45,6 +45,8 @@ describe('snapshots on runs', () => {
     expect(r.stderr).toMatch(/moat: the run changed 4 files \(\+3 −2\) — moat diff snap-att \/ moat rollback snap-att/);
     const names = await moat(['diff', 'snap-att', '--name-only'], { home, cwd: ws });
     expect(names.stdout.trim().split('\n')).toEqual(['added.txt', 'gone.txt', 'link', 'src/a.txt']);
+    const globbed = await moat(['diff', 'snap-att', '--name-only', '--', '*.txt'], { home, cwd: ws });
+    expect(globbed.stdout.trim().split('\n')).toEqual(['added.txt', 'gone.txt', 'src/a.txt']);
     const patch = await moat(['diff', 'snap-att', '--', 'src'], { home, cwd: ws });
     expect(patch.stdout).toContain('--- a/src/a.txt\n+++ b/src/a.txt\n@@ -1,3 +1,4 @@\n one\n-two\n+TWO\n three\n+four\n');
     const json = JSON.parse((await moat(['diff', 'snap-att', '--json'], { home, cwd: ws })).stdout) as {

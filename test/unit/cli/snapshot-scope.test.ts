@@ -13,6 +13,7 @@ import type { SnapshotRecord } from '../../../src/snapshot/refs.js';
 import { insideWorkspace, pickWorkspaceRun, workspacePaths } from '../../../src/cli/snapshot-scope.js';
 import type { Entry, Manifest } from '../../../src/snapshot/manifest.js';
 import { planRestore } from '../../../src/snapshot/restore.js';
+import { pathFilter } from '../../../src/snapshot/diff.js';
 
 const file = (path: string, extra: Partial<Entry> = {}): Entry => ({ path, type: 'file', mode: 0o644, size: 3, mtime: 1, hash: 'a'.repeat(64), ...extra });
 const link = (path: string, target: string): Entry => ({ path, type: 'link', mode: 0o777, size: target.length, mtime: 1, target });
@@ -76,9 +77,42 @@ describe('workspacePaths', () => {
     expect(workspacePaths(['src/a.ts'], '/w/ws', '/home/me')).toEqual(['src/a.ts']);
   });
 
+  it('takes a glob without a slash at any depth under the current folder, and one with a slash from it', () => {
+    expect(workspacePaths(['*.ts'], '/w/ws', '/w/ws')).toEqual(['**/*.ts']);
+    expect(workspacePaths(['*.ts', 'src/*.ts', '../*.md'], '/w/ws', '/w/ws/lib')).toEqual(['lib/**/*.ts', 'lib/src/*.ts', '*.md']);
+    expect(() => workspacePaths(['../../*'], '/w/ws', '/w/ws/lib')).toThrow(/outside/);
+  });
+
   it('refuses a path outside the workspace, naming it, instead of matching nothing', () => {
     expect(() => workspacePaths(['../../etc/passwd'], '/w/ws', '/w/ws/lib')).toThrow(/\.\.\/\.\.\/etc\/passwd is outside the run's workspace \/w\/ws/);
     expect(() => workspacePaths(['/w/ws2/a'], '/w/ws', '/w/ws')).toThrow(/outside/);
+  });
+});
+
+describe('pathFilter', () => {
+  const paths = ['a.ts', 'src/b.ts', 'src/lib/c.ts', 'src/lib/d.js', 'docs/a[1].md', 'docs/x.md', 'srcs/e.ts'];
+  const keep = (...given: string[]): string[] => paths.filter(pathFilter(given));
+
+  it('takes a path and everything under it, never a sibling that only starts alike', () => {
+    expect(keep('src')).toEqual(['src/b.ts', 'src/lib/c.ts', 'src/lib/d.js']);
+    expect(keep('src/b.ts')).toEqual(['src/b.ts']);
+  });
+
+  it('matches globs as gitignore does: * within a folder, ** across, and what a matched folder holds', () => {
+    expect(keep('**/*.ts')).toEqual(['a.ts', 'src/b.ts', 'src/lib/c.ts', 'srcs/e.ts']);
+    expect(keep('src/*.ts')).toEqual(['src/b.ts']);
+    expect(keep('src/l?b')).toEqual(['src/lib/c.ts', 'src/lib/d.js']);
+    expect(keep('*/lib/*.js', 'docs/[x]*')).toEqual(['src/lib/d.js', 'docs/x.md']);
+  });
+
+  it('takes a name with glob characters literally too', () => {
+    expect(keep('docs/a[1].md')).toEqual(['docs/a[1].md']);
+  });
+
+  it('hostile-pathfilter-glob-redos: a pattern of many stars against long names ends at once', () => {
+    const long = `${'a'.repeat(5_000)}/${'a'.repeat(5_000)}`;
+    // A backtracking matcher would not return within the test's timeout (vitest's 5 s).
+    expect([long].filter(pathFilter(['*a*a*a*a*a*a*a*a*a*a*a*a*b']))).toEqual([]);
   });
 });
 
