@@ -84,7 +84,8 @@ export function registerDiffCommand(program: Command, ctx: CliContext, trailing:
         });
       if (!ended) ctx.info(`(no post-run snapshot yet: the changes up to ${post.id}, taken by hand)`, pc.dim);
       const store = objectStore(ctx.home);
-      const changes = diffManifests(await readManifest(store, pre.manifest), await readManifest(store, post.manifest), pathFilter(paths));
+      const [a, b] = [await readManifest(store, pre.manifest), await readManifest(store, post.manifest)];
+      const changes = diffManifests(a, b, pathFilter(paths, a, b));
       if (o.json) {
         const out = [];
         for (const c of changes) {

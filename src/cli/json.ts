@@ -21,7 +21,9 @@ export function setOutput(s: NodeJS.WritableStream = process.stdout): void {
 
 /** Write to stdout, waiting for it to drain when its buffer is full (memory stays bounded on a slow pipe). */
 export async function writeOut(s: string): Promise<void> {
-  const out = output;
+  const out = output as NodeJS.WritableStream & { destroyed?: boolean };
+  // A pager the user quit has closed its input: nothing more to write (its exit ends the command).
+  if (out.destroyed) return;
   if (!out.write(s)) {
     await new Promise<void>((r) => {
       const done = (): void => {

@@ -109,10 +109,9 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       if (!chosen)
         throw new MoatError(`Run ${meta.name} has no snapshot ${o.snapshot ?? ''}.`, { code: 'E_NOT_FOUND', hint: `moat snapshot list ${meta.name}` });
       const target = await readManifest(store, chosen.manifest);
-      const keep = pathFilter(paths);
       if (o.to) {
         const dir = await emptyTarget(o.to, ctx.dryRun);
-        const actions = planRestore(target, undefined, keep);
+        const actions = planRestore(target, undefined, pathFilter(paths, target));
         if (ctx.dryRun) {
           await printPlan(ctx, actions, o.json ?? false);
           return;
@@ -135,9 +134,10 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       // The workspace as it is now: the rollback's safety snapshot (recorded only when something is written).
       const run = await readRunSnapshots(ctx.home, meta.id);
       const safetyTaken = await snapshotWorkspace(ctx.home, meta.workspace, run?.settings ?? { exclude: [], limits: DEFAULT_LIMITS });
-      const actions = planRestore(target, safetyTaken.manifest, keep);
+      const ended = !o.snapshot && post ? await readManifest(store, post.manifest) : undefined;
+      const actions = planRestore(target, safetyTaken.manifest, pathFilter(paths, target, safetyTaken.manifest, ended));
       // Paths someone changed since the run ended: refused, or with --force marked in the plan and said.
-      const changed = !o.snapshot && post ? changedSince(await readManifest(store, post.manifest), safetyTaken.manifest, actions) : [];
+      const changed = ended ? changedSince(ended, safetyTaken.manifest, actions) : [];
       if (!o.force) {
         if (changed.length > 0) {
           throw new MoatError(`The workspace changed since run ${meta.name} ended, in ${changed.length} of the files to restore: ${listed(changed)}.`, {
@@ -196,7 +196,7 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
         written: report.written,
         deleted: report.deleted,
         modes: report.modes,
-        paths: paths.slice(0, 100),
+        paths: paths.slice(0, 100).map((x) => x.glob ?? x.path),
       });
       if (o.json) {
         await printJson({ run: meta.id, manifest: chosen.manifest, safety: safety.id, ...report });

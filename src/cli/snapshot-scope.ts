@@ -4,9 +4,9 @@
  * current folder, or absolute), like git's.
  */
 import { realpath } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { MoatError } from '../errors.js';
-import { hasGlob } from '../snapshot/diff.js';
+import { hasGlob, type PathSpec } from '../snapshot/diff.js';
 import type { RunMetadata } from '../store/types.js';
 import pc from 'picocolors';
 import type { CliContext } from './context.js';
@@ -19,23 +19,47 @@ export function insideWorkspace(dir: string, workspace: string): boolean {
 
 /**
  * The paths given after `--`, made relative to the workspace: an absolute path as it is, a relative one
- * from the current folder when that is inside the workspace (from the workspace's top otherwise); a glob
- * without a slash at any depth under that folder. A path outside the workspace is refused rather than
- * matching nothing.
+ * from the current folder when that is inside the workspace (from the workspace's top otherwise). A path
+ * outside the workspace is refused rather than matching nothing. One with glob characters is also read
+ * as a glob (diff.ts pathFilter): without a slash it matches at any depth under that folder, as
+ * gitignore's do; the folder's own name is never read as a pattern.
  */
-export function workspacePaths(paths: readonly string[], workspace: string, cwd: string): string[] {
+export function workspacePaths(paths: readonly string[], workspace: string, cwd: string): PathSpec[] {
   const base = insideWorkspace(cwd, workspace) ? cwd : workspace;
   return paths.map((p) => {
-    // A glob without a slash (`'*.ts'`) matches at any depth under the current folder, as gitignore's do.
-    const at = hasGlob(p) && !p.includes('/') ? join(base, '**', p) : p;
-    const rel = relative(workspace, isAbsolute(at) ? at : resolve(base, at));
+    const rel = relative(workspace, isAbsolute(p) ? p : resolve(base, p));
     if (!insideWorkspace(resolve(workspace, rel), workspace))
       throw new MoatError(`${p} is outside the run's workspace ${workspace}.`, {
         code: 'E_USAGE',
         hint: 'Give paths inside the workspace: relative to the current folder, or absolute.',
       });
-    return rel === '' ? '.' : rel.split(sep).join('/');
+    const path = rel === '' ? '.' : rel.split(sep).join('/');
+    const glob = hasGlob(p) ? globOf(p, workspace, base) : undefined;
+    return glob ? { path, glob } : { path };
   });
+}
+
+/** The glob of a path argument: its folder part (the workspace's, the current folder's, `..` steps) escaped. */
+function globOf(p: string, workspace: string, base: string): string | undefined {
+  let pattern = posix.normalize(p.split(sep).join('/')).replace(/\/+$/, '');
+  // A slash before the end anchors it (`../*.md`, `src/*.ts`), as in .gitignore; without one, any depth.
+  const anchored = pattern.includes('/');
+  let dir = base;
+  if (isAbsolute(pattern)) {
+    if (!pattern.startsWith(`${workspace}/`)) return undefined; // the workspace's path is not a pattern
+    dir = workspace;
+    pattern = pattern.slice(workspace.length + 1);
+  }
+  while (pattern === '..' || pattern.startsWith('../')) {
+    dir = dirname(dir);
+    pattern = pattern.slice(3);
+  }
+  if (!hasGlob(pattern) || !insideWorkspace(dir, workspace)) return undefined;
+  const fixed = relative(workspace, dir)
+    .split(sep)
+    .filter((x) => x !== '')
+    .map((x) => x.replace(/[*?[\\]/g, '\\$&'));
+  return [...fixed, ...(anchored ? [] : ['**']), pattern].join('/');
 }
 
 /** The current folder with links resolved (workspaces are recorded by real path). */

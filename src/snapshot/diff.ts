@@ -26,14 +26,26 @@ export function sameContent(a: Entry, b: Entry): boolean {
 export const hasGlob = (p: string): boolean => /[*?[]/.test(p);
 
 /**
- * Paths under (or equal to) one of `paths`; every path when none is given. A path with glob characters
- * (`src/*.ts`, `lib/**`, matched as gitignore's are: `*` stays within a folder) also takes what it
- * matches and everything under that; taken literally as well, so a file named `a[1].txt` is found.
+ * A path given after `--`: `path` as given, relative to the workspace (a folder takes what it holds), and,
+ * when the argument had glob characters (`*`, `?`, `[`), `glob`, the same read as a gitignore-style glob
+ * (`*` stays within a folder, `**` crosses them) with the folder it was given from escaped.
  */
-export function pathFilter(paths: readonly string[]): (p: string) => boolean {
-  const wanted = paths.map((p) => p.replace(/^\.\/+/, '').replace(/\/+$/, '')).filter((p) => p !== '' && p !== '.');
-  if (wanted.length === 0) return () => true;
-  const globs = wanted.flatMap((w) => (hasGlob(w) ? [compileGlob(w)] : [])).filter((g): g is Glob => g !== undefined);
+export interface PathSpec {
+  path: string;
+  glob?: string;
+}
+
+/**
+ * Paths under (or equal to) one of `specs`; every path when none is given. A spec's glob is used only when
+ * its literal path is in none of `manifests` (the snapshots compared or restored): a file really named
+ * `[id].tsx` is that file, never `i.tsx` and `d.tsx` too. What a glob matches takes everything under it.
+ */
+export function pathFilter(specs: readonly PathSpec[], ...manifests: ReadonlyArray<Manifest | undefined>): (p: string) => boolean {
+  const clean = specs.map((s) => ({ ...s, path: s.path.replace(/^\.\/+/, '').replace(/\/+$/, '') })).filter((s) => s.path !== '' && s.path !== '.');
+  if (clean.length < specs.length) return () => true; // the workspace itself was given
+  if (clean.length === 0) return () => true;
+  const known = clean.some((s) => s.glob) ? new Set(manifests.flatMap((m) => m?.entries.map((e) => e.path) ?? [])) : new Set<string>();
+  const globs = clean.flatMap((s) => (s.glob && !known.has(s.path) ? [compileGlob(s.glob)] : [])).filter((g): g is Glob => g !== undefined);
   // The user's own patterns: matching them cannot backtrack (an NFA), so no budget is needed to bound it.
   const budget = new MatchBudget(Number.POSITIVE_INFINITY);
   const globbed = (p: string): boolean => {
@@ -43,7 +55,7 @@ export function pathFilter(paths: readonly string[]): (p: string) => boolean {
     }
     return false;
   };
-  return (p) => wanted.some((w) => p === w || p.startsWith(`${w}/`)) || (globs.length > 0 && globbed(p));
+  return (p) => clean.some((s) => p === s.path || p.startsWith(`${s.path}/`)) || (globs.length > 0 && globbed(p));
 }
 
 /** Changes from `a` to `b`, folders left out but for their mode (their content is their entries). */

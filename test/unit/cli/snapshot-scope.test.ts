@@ -65,22 +65,38 @@ describe('pickWorkspaceRun', () => {
 });
 
 describe('workspacePaths', () => {
+  const plain = (paths: string[], ws: string, cwd: string): string[] => workspacePaths(paths, ws, cwd).map((x) => x.path);
+
   it('reads a relative path from the current folder inside the workspace, as git does', () => {
-    expect(workspacePaths(['express.js', './router/', '..'], '/w/ws', '/w/ws/lib')).toEqual(['lib/express.js', 'lib/router', '.']);
+    expect(plain(['express.js', './router/', '..'], '/w/ws', '/w/ws/lib')).toEqual(['lib/express.js', 'lib/router', '.']);
   });
 
   it('takes an absolute path inside the workspace', () => {
-    expect(workspacePaths(['/w/ws/index.js', '/w/ws'], '/w/ws', '/elsewhere')).toEqual(['index.js', '.']);
+    expect(plain(['/w/ws/index.js', '/w/ws'], '/w/ws', '/elsewhere')).toEqual(['index.js', '.']);
   });
 
   it('reads a relative path from the top of the workspace when the shell is outside it', () => {
-    expect(workspacePaths(['src/a.ts'], '/w/ws', '/home/me')).toEqual(['src/a.ts']);
+    expect(workspacePaths(['src/a.ts'], '/w/ws', '/home/me')).toEqual([{ path: 'src/a.ts' }]);
   });
 
-  it('takes a glob without a slash at any depth under the current folder, and one with a slash from it', () => {
-    expect(workspacePaths(['*.ts'], '/w/ws', '/w/ws')).toEqual(['**/*.ts']);
-    expect(workspacePaths(['*.ts', 'src/*.ts', '../*.md'], '/w/ws', '/w/ws/lib')).toEqual(['lib/**/*.ts', 'lib/src/*.ts', '*.md']);
+  it('reads a glob without a slash at any depth under the current folder, one with a slash from it', () => {
+    expect(workspacePaths(['*.ts'], '/w/ws', '/w/ws')).toEqual([{ path: '*.ts', glob: '**/*.ts' }]);
+    expect(workspacePaths(['*.ts', 'src/*.ts', '../*.md', 'build*/', '/w/ws/lib/?.js'], '/w/ws', '/w/ws/lib').map((x) => x.glob)).toEqual([
+      'lib/**/*.ts',
+      'lib/src/*.ts',
+      '*.md',
+      'lib/**/build*',
+      'lib/?.js',
+    ]);
     expect(() => workspacePaths(['../../*'], '/w/ws', '/w/ws/lib')).toThrow(/outside/);
+  });
+
+  it('hostile-pathspec-folder-glob: glob characters in the folder names it was given from are names, never patterns', () => {
+    expect(workspacePaths(['*.ts', 'y.txt'], '/w/ws', '/w/ws/app/[slug]')).toEqual([
+      { path: 'app/[slug]/*.ts', glob: 'app/\\[slug]/**/*.ts' },
+      { path: 'app/[slug]/y.txt' },
+    ]);
+    expect(workspacePaths(['*'], '/w/a[1]', '/w/a[1]')).toEqual([{ path: '*', glob: '**/*' }]);
   });
 
   it('refuses a path outside the workspace, naming it, instead of matching nothing', () => {
@@ -91,28 +107,40 @@ describe('workspacePaths', () => {
 
 describe('pathFilter', () => {
   const paths = ['a.ts', 'src/b.ts', 'src/lib/c.ts', 'src/lib/d.js', 'docs/a[1].md', 'docs/x.md', 'srcs/e.ts'];
-  const keep = (...given: string[]): string[] => paths.filter(pathFilter(given));
+  const manifest = (ps: string[]): Manifest => ({ version: 1, entries: ps.map((p) => file(p)) }) as unknown as Manifest;
+  const keep = (given: string[], cwd = '/w/ws', present = paths): string[] => paths.filter(pathFilter(workspacePaths(given, '/w/ws', cwd), manifest(present)));
 
   it('takes a path and everything under it, never a sibling that only starts alike', () => {
-    expect(keep('src')).toEqual(['src/b.ts', 'src/lib/c.ts', 'src/lib/d.js']);
-    expect(keep('src/b.ts')).toEqual(['src/b.ts']);
+    expect(keep(['src'])).toEqual(['src/b.ts', 'src/lib/c.ts', 'src/lib/d.js']);
+    expect(keep(['src/b.ts'])).toEqual(['src/b.ts']);
+    expect(keep(['.', 'src'])).toEqual(paths);
   });
 
   it('matches globs as gitignore does: * within a folder, ** across, and what a matched folder holds', () => {
-    expect(keep('**/*.ts')).toEqual(['a.ts', 'src/b.ts', 'src/lib/c.ts', 'srcs/e.ts']);
-    expect(keep('src/*.ts')).toEqual(['src/b.ts']);
-    expect(keep('src/l?b')).toEqual(['src/lib/c.ts', 'src/lib/d.js']);
-    expect(keep('*/lib/*.js', 'docs/[x]*')).toEqual(['src/lib/d.js', 'docs/x.md']);
+    expect(keep(['*.ts'])).toEqual(['a.ts', 'src/b.ts', 'src/lib/c.ts', 'srcs/e.ts']);
+    expect(keep(['*.ts'], '/w/ws/src')).toEqual(['src/b.ts', 'src/lib/c.ts']);
+    expect(keep(['src/*.ts'])).toEqual(['src/b.ts']);
+    expect(keep(['src/l?b'])).toEqual(['src/lib/c.ts', 'src/lib/d.js']);
+    expect(keep(['*/lib/*.js', 'docs/[x]*'])).toEqual(['src/lib/d.js', 'docs/x.md']);
   });
 
-  it('takes a name with glob characters literally too', () => {
-    expect(keep('docs/a[1].md')).toEqual(['docs/a[1].md']);
+  it('hostile-pathspec-literal-first: a name with glob characters that exists is that file only, from any folder', () => {
+    expect(keep(['docs/a[1].md'])).toEqual(['docs/a[1].md']);
+    expect(keep(['a[1].md'], '/w/ws/docs')).toEqual(['docs/a[1].md']);
+    // Present in none of the snapshots, it is read as the glob it looks like.
+    expect(
+      keep(
+        ['docs/[ax]*.md'],
+        '/w/ws',
+        paths.filter((p) => p !== 'docs/[ax]*.md'),
+      ),
+    ).toEqual(['docs/a[1].md', 'docs/x.md']);
   });
 
   it('hostile-pathfilter-glob-redos: a pattern of many stars against long names ends at once', () => {
     const long = `${'a'.repeat(5_000)}/${'a'.repeat(5_000)}`;
     // A backtracking matcher would not return within the test's timeout (vitest's 5 s).
-    expect([long].filter(pathFilter(['*a*a*a*a*a*a*a*a*a*a*a*a*b']))).toEqual([]);
+    expect([long].filter(pathFilter([{ path: 'x', glob: '*a*a*a*a*a*a*a*a*a*a*a*a*b' }]))).toEqual([]);
   });
 });
 
