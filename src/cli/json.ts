@@ -2,6 +2,7 @@
  * The one JSON voice of the CLI (docs/json.md): one document per command on stdout, JSON lines for
  * streams, and on failure one error document `{"error":{"code","message","hint"}}` on stderr.
  */
+import type { Writable } from 'node:stream';
 import pc from 'picocolors';
 import { errorDocument, isMoatError } from '../errors.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
@@ -12,16 +13,16 @@ export function jsonRequested(head: readonly string[]): boolean {
 }
 
 /** Where writeOut writes: stdout, or a pager's input while a command pages (cli/pager.ts). */
-let output: NodeJS.WritableStream = process.stdout;
+let output: Writable = process.stdout;
 
 /** Send writeOut's text to `s` (a pager), or back to stdout. */
-export function setOutput(s: NodeJS.WritableStream = process.stdout): void {
+export function setOutput(s: Writable = process.stdout): void {
   output = s;
 }
 
 /** Write to stdout, waiting for it to drain when its buffer is full (memory stays bounded on a slow pipe). */
 export async function writeOut(s: string): Promise<void> {
-  const out = output as NodeJS.WritableStream & { destroyed?: boolean };
+  const out = output;
   // A pager the user quit has closed its input: nothing more to write (its exit ends the command).
   if (out.destroyed) return;
   if (!out.write(s)) {

@@ -138,14 +138,11 @@ export function registerRollbackCommand(program: Command, ctx: CliContext, trail
       const actions = planRestore(target, safetyTaken.manifest, pathFilter(paths, target, safetyTaken.manifest, ended));
       // Paths someone changed since the run ended: refused, or with --force marked in the plan and said.
       const changed = ended ? changedSince(ended, safetyTaken.manifest, actions) : [];
-      if (!o.force) {
-        if (changed.length > 0) {
-          throw new MoatError(`The workspace changed since run ${meta.name} ended, in ${changed.length} of the files to restore: ${listed(changed)}.`, {
-            code: 'E_CONFLICT',
-            hint: `Restore the other paths only (moat rollback ${meta.name} -- PATHS), or overwrite them too with --force.`,
-          });
-        }
-      }
+      if (!o.force && changed.length > 0)
+        throw new MoatError(`The workspace changed since run ${meta.name} ended, in ${changed.length} of the files to restore: ${listed(changed)}.`, {
+          code: 'E_CONFLICT',
+          hint: `Restore the other paths only (moat rollback ${meta.name} -- PATHS), or overwrite them too with --force.`,
+        });
       const writes = actions.filter((a) => a.op !== 'skip');
       const edited = new Set(changed);
       if (ctx.dryRun || writes.length === 0) {

@@ -42,8 +42,7 @@ export interface PathSpec {
  */
 export function pathFilter(specs: readonly PathSpec[], ...manifests: ReadonlyArray<Manifest | undefined>): (p: string) => boolean {
   const clean = specs.map((s) => ({ ...s, path: s.path.replace(/^\.\/+/, '').replace(/\/+$/, '') })).filter((s) => s.path !== '' && s.path !== '.');
-  if (clean.length < specs.length) return () => true; // the workspace itself was given
-  if (clean.length === 0) return () => true;
+  if (specs.length === 0 || clean.length < specs.length) return () => true; // none, or the workspace itself, given
   const known = clean.some((s) => s.glob) ? new Set(manifests.flatMap((m) => m?.entries.map((e) => e.path) ?? [])) : new Set<string>();
   const globs = clean.flatMap((s) => (s.glob && !known.has(s.path) ? [compileGlob(s.glob)] : [])).filter((g): g is Glob => g !== undefined);
   // The user's own patterns: matching them cannot backtrack (an NFA), so no budget is needed to bound it.

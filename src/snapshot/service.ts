@@ -172,19 +172,18 @@ export async function recordFailure(home: MoatHome, runId: string, settings: Sna
   await updateRunSnapshots(home, runId, (cur) => ({ ...(cur ?? { settings, records: [] }), failed: { kind, message } }));
 }
 
-/** The first few files left without content, each with why: `big.bin (too large), …`. */
-export function unstoredNames(entries: ReadonlyArray<{ path: string; why?: NotStored }>): string {
+/** The first few of `total` files left without content, each with why: `big.bin (too large), …`. */
+export function unstoredNames(entries: ReadonlyArray<{ path: string; why: NotStored }>, total = entries.length): string {
   const named = entries
     .slice(0, UNSTORED_NAMED)
-    .map((e) => `${e.path} (${UNSTORED_WHY[e.why ?? 'too-large']})`)
+    .map((e) => `${e.path} (${UNSTORED_WHY[e.why]})`)
     .join(', ');
-  return `${named}${entries.length > UNSTORED_NAMED ? ', …' : ''}`;
+  return `${named}${total > UNSTORED_NAMED ? ', …' : ''}`;
 }
 
 /** A one-line account of files left without content (too large, over the budget), naming the first few. */
 export function unstoredNote(taken: TakeResult | SnapshotSummary): string | undefined {
   const r = summaryOf(taken);
   if (r.unstoredCount === 0) return undefined;
-  const names = unstoredNames(r.unstored);
-  return `the snapshot records ${r.unstoredCount} file(s) by size and time only, without their content: ${names}${r.unstoredCount > r.unstored.length ? ', …' : ''}; rollback cannot restore them.`;
+  return `the snapshot records ${r.unstoredCount} file(s) by size and time only, without their content: ${unstoredNames(r.unstored, r.unstoredCount)}; rollback cannot restore them.`;
 }
