@@ -105,7 +105,12 @@ describe('hostile output', () => {
   });
 
   it('a 40 MB line without a newline is recorded in pieces while the daemon keeps answering and another run starts and ends', async () => {
+    // A daemon with a long idle time, so that "the same daemon afterwards" is always asserted and never
+    // confused with an idle exit (5 s in the other tests) between the run's end and the check.
+    const started = await moat(['proxy', 'restart'], { home, cwd: ws, env: { MOAT_DAEMON_IDLE_MS: '600000' }, timeoutMs: 30_000 });
+    expect(started.code, started.stderr).toBe(0);
     const before = JSON.parse((await moat(['proxy', 'status', '--json'], { home, cwd: ws })).stdout) as { running: boolean; pid?: number };
+    expect(before.running).toBe(true);
     const id = await detached(ws, ['--', 'sh', '-c', 'head -c 40000000 /dev/zero | tr "\\0" a; echo; echo after-the-long-line']);
     // While the daemon reads it: a health check and a whole second run.
     const status = await moat(['status', '--json'], { home, cwd: ws, timeoutMs: 30_000 });
@@ -116,7 +121,7 @@ describe('hostile output', () => {
     expect(second.stdout).toContain('second-run-ran');
     await stopped(id, 120_000);
     const after = JSON.parse((await moat(['proxy', 'status', '--json'], { home, cwd: ws })).stdout) as { running: boolean; pid?: number };
-    if (before.running) expect(after.pid).toBe(before.pid); // no second daemon was started
+    expect(after.pid).toBe(before.pid); // the daemon survived the line: no second one was started
     const recs = await records(id);
     const long = recs.filter((r) => r.line.startsWith('aaaa'));
     expect(long.length).toBeGreaterThan(100);
