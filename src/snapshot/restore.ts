@@ -63,11 +63,38 @@ export function planRestore(target: Manifest, current: Manifest | undefined, kee
     if (!sameType || !sameContent(c, t) || (t.type === 'file' && !c.hash)) creates.push({ op: 'write', entry: t, replace: sameType });
     else if (t.type === 'file' && (c.mode & MODE_MASK) !== (t.mode & MODE_MASK)) creates.push({ op: 'chmod', entry: t });
   }
+  creates.push(...missingFolders(target, current, want, creates));
   // Code-unit order keeps each folder's contents together (a restore reuses the folders it opened):
   // deletions in reverse (what is inside a folder before the folder), creations forward (parents first).
   deletes.sort((a, b) => byPath(pathOf(b), pathOf(a)));
   creates.sort((a, b) => byPath(pathOf(a), pathOf(b)));
   return [...deletes, ...creates];
+}
+
+const parentPath = (p: string): string => p.slice(0, Math.max(0, p.lastIndexOf('/')));
+
+/**
+ * The folders on the way to what is put back that the paths given do not select (`lib` for 'lib/**', `src`
+ * for 'src/a.ts'): made with the mode the snapshot records when they are missing, left as they are when
+ * they are there. Only looked for above a path whose parent is not itself selected, so a whole-tree
+ * restore pays nothing for it.
+ */
+function missingFolders(target: Manifest, current: Manifest | undefined, want: Map<string, Entry>, creates: Action[]): Action[] {
+  let folders: Map<string, Entry> | undefined;
+  let present: Set<string> | undefined;
+  const seen = new Set<string>();
+  const out: Action[] = [];
+  for (const a of creates) {
+    if (a.op !== 'write' && a.op !== 'mkdir') continue;
+    for (let p = parentPath(a.entry.path); p !== '' && !want.has(p) && !seen.has(p); p = parentPath(p)) {
+      seen.add(p);
+      folders ??= new Map(target.entries.filter((e) => e.type === 'dir').map((e) => [e.path, e]));
+      present ??= new Set((current?.entries ?? []).map((e) => e.path));
+      const folder = folders.get(p);
+      if (folder && !present.has(p)) out.push({ op: 'mkdir', entry: folder });
+    }
+  }
+  return out;
 }
 
 export function pathOf(a: Action): string {

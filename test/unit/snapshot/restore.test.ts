@@ -122,6 +122,35 @@ describe('restore', () => {
     expect(await readFile(join(ws, 'src', 'b.txt'), 'utf8')).toBe('original b\n');
   });
 
+  it('rollback-paths-folders-on-the-way: the folders above the paths given are made with their recorded modes when missing, left alone when there', async () => {
+    await mkdir(join(ws, 'lib', 'deep'), { recursive: true });
+    await writeFile(join(ws, 'lib', 'deep', 'x.txt'), 'x\n');
+    await chmod(join(ws, 'lib', 'deep'), 0o750);
+    await chmod(join(ws, 'lib'), 0o710);
+    const before = await snap();
+    await rm(join(ws, 'lib'), { recursive: true });
+    await chmod(join(ws, 'src'), 0o700);
+    await rm(join(ws, 'src', 'a.txt'));
+    const selected = (p: string): boolean => p.startsWith('lib/deep/') || p === 'src/a.txt';
+    const actions = planRestore(before, await snap(), selected);
+    expect(actions.map((a) => `${a.op} ${pathOf(a)}`)).toEqual(['mkdir lib', 'mkdir lib/deep', 'write lib/deep/x.txt', 'write src/a.txt']);
+    await applyRestore(ws, store, actions);
+    expect((await stat(join(ws, 'lib'))).mode & 0o7777).toBe(0o710);
+    expect((await stat(join(ws, 'lib', 'deep'))).mode & 0o7777).toBe(0o750);
+    expect(await readFile(join(ws, 'lib', 'deep', 'x.txt'), 'utf8')).toBe('x\n');
+    expect((await stat(join(ws, 'src'))).mode & 0o7777).toBe(0o700); // there: not the paths given, not changed
+    // Into a new folder (--to): the same folders, with the same modes.
+    const to = join(dir, 'to');
+    await mkdir(to);
+    await applyRestore(
+      to,
+      store,
+      planRestore(before, undefined, (p) => p.startsWith('lib/deep/')),
+    );
+    expect((await stat(join(to, 'lib'))).mode & 0o7777).toBe(0o710);
+    expect((await stat(join(to, 'lib', 'deep'))).mode & 0o7777).toBe(0o750);
+  });
+
   it('rollback-error-names-the-path: a folder in the way of a file stops the restore with the path in the tree, not a descriptor path', async () => {
     const before = await snap();
     await rm(join(ws, 'b.sh'));
