@@ -24,6 +24,7 @@ import type { MoatHome } from '../home/paths.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
 import { Timeline } from './audit-timeline.js';
 import { example } from './help.js';
+import { writeOut } from './json.js';
 
 export interface AuditCommandContext {
   home: MoatHome;
@@ -134,7 +135,7 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
   /** Like out, but waits for stdout to drain, so a long listing stays bounded in memory. */
   const write = async (s: string): Promise<void> => {
     if (ctx.stdout) ctx.stdout(s);
-    else if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+    else await writeOut(s);
   };
   // Event data and report messages can carry a run's text: neutralised on a terminal, unchanged otherwise.
   const safe = textFor(process.stdout);

@@ -88,13 +88,3 @@ export class CliContext {
     throw new MoatError(`There is no run to ${what}.`, { code: 'E_NOT_FOUND', hint: 'moat list shows the runs; moat run starts one.' });
   }
 }
-
-export function bytes(n: number): string {
-  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
-}

@@ -20,10 +20,16 @@ export function setOutput(s: Writable = process.stdout): void {
   output = s;
 }
 
-/** Write to stdout, waiting for it to drain when its buffer is full (memory stays bounded on a slow pipe). */
+/** Write to stdout (or the pager), waiting for it to drain when its buffer is full (memory stays bounded on a slow pipe). */
 export async function writeOut(s: string): Promise<void> {
-  const out = output;
-  // A pager the user quit has closed its input: nothing more to write (its exit ends the command).
+  await writeTo(output, s);
+}
+
+/**
+ * Write `s` to `out`, waiting for it to drain when its buffer is full. A stream that is closed (a pager the
+ * user quit, a reader that went away) takes nothing more and holds nothing up: its end ends the command.
+ */
+export async function writeTo(out: Writable, s: string): Promise<void> {
   if (out.destroyed) return;
   if (!out.write(s)) {
     await new Promise<void>((r) => {

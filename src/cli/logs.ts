@@ -11,7 +11,7 @@ import { followFile } from '../home/follow.js';
 import { jsonFor, textFor } from '../term/sanitize.js';
 import { networkReport } from '../run/network-report.js';
 import { wholeNumber } from './flag-values.js';
-import { printJson } from './json.js';
+import { printJson, writeTo } from './json.js';
 
 type Out = NodeJS.WriteStream;
 
@@ -63,18 +63,7 @@ class Printer {
       const text = this.buf[s];
       if (!text) continue;
       this.buf[s] = '';
-      const out = this.streams[s];
-      if (!out.write(text)) {
-        await new Promise<void>((r) => {
-          const done = (): void => {
-            out.off('drain', done);
-            out.off('close', done);
-            r();
-          };
-          out.on('drain', done);
-          out.on('close', done);
-        });
-      }
+      await writeTo(this.streams[s], text);
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import pc from 'picocolors';
-import { bytes, forOut, type CliContext } from './context.js';
+import { forOut, type CliContext } from './context.js';
+import { bytes } from '../term/units.js';
 import { printJson } from './json.js';
 import { daemonView, engineView } from './views.js';
 import { example } from './help.js';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import pc from 'picocolors';
 import { forOut, type CliContext } from './context.js';
 import { example } from './help.js';
+import { writeOut } from './json.js';
 import { jsonFor } from '../term/sanitize.js';
 import type { RequestEvent } from '../gateway/events.js';
 import { LIVE_STATES } from '../store/types.js';
@@ -75,11 +76,6 @@ function formatLine(ev: TraceLine, verbose: boolean): string | undefined {
   }
 }
 
-/** Write to stdout, waiting for it to drain when its buffer is full (memory stays bounded on a slow pipe). */
-async function print(s: string): Promise<void> {
-  if (!process.stdout.write(s)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
-}
-
 /** `moat trace [run]`: every request of a run, allowed or refused, from its network.jsonl. */
 export function registerTraceCommand(program: Command, ctx: CliContext): void {
   const trace = program
@@ -110,7 +106,7 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
           const out = o.json ? jsonFor(process.stdout)(text) : formatLine(ev, o.verbose ?? false);
           if (out === undefined) continue;
           printed++;
-          await print(`${out}\n`);
+          await writeOut(`${out}\n`);
         }
         return cursor.offset !== before;
       };

@@ -6,7 +6,8 @@
 import { lstat, readdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
-import { bytes, plural } from './format.js';
+import { plural } from './format.js';
+import { bytes } from '../term/units.js';
 import { ok, warn, type Check } from './types.js';
 
 const MAX_ENTRIES = 200_000;

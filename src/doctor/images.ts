@@ -1,5 +1,6 @@
 /** moat's cached images (count, size, the default base image) and the agent CLI versions configured or cached. */
-import { bytes, plural } from './format.js';
+import { plural } from './format.js';
+import { bytes } from '../term/units.js';
 import { loadWorkspaceConfig } from '../config/load.js';
 import { findEntry } from '../deps/registry.js';
 import { DEFAULT_BASE_IMAGE } from '../image/dockerfile.js';
