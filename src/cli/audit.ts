@@ -25,6 +25,7 @@ import { jsonFor, textFor } from '../term/sanitize.js';
 import { Timeline } from './audit-timeline.js';
 import { example } from './help.js';
 import { writeOut } from './json.js';
+import { paged } from './pager.js';
 
 export interface AuditCommandContext {
   home: MoatHome;
@@ -153,18 +154,24 @@ export function registerAuditCommand(program: CommandUnknownOpts, ctx: AuditComm
     .option('--export <file>', 'write a self-contained bundle for offline verification')
     .option('--events', 'list the recorded events instead of verifying')
     .addOption(new Option('--type <types>', `with --events: only these types (comma-separated: ${AUDIT_TYPES.join(', ')})`).argParser(typesArg))
+    .option('--no-pager', 'never through a pager (on a terminal the --events list goes through $MOAT_PAGER, $PAGER or less)')
     .action(async (ref, opts) => {
       const types = parseTypes(opts.type);
       const { store, live } = await openRun(ctx, ref);
       if (opts.events) {
         // Streamed: the same text as JSON.stringify({ runId, entries }), one entry at a time.
-        if (opts.json) await write(`{"runId":${JSON.stringify(store.runId)},"entries":[`);
-        let n = 0;
-        const timeline = new Timeline(safe);
-        for await (const e of listEntries(store, types)) {
-          await write(opts.json ? `${n++ === 0 ? '' : ','}${json(JSON.stringify(e))}` : timeline.line(e));
+        if (opts.json) {
+          await write(`{"runId":${JSON.stringify(store.runId)},"entries":[`);
+          let n = 0;
+          for await (const e of listEntries(store, types)) await write(`${n++ === 0 ? '' : ','}${json(JSON.stringify(e))}`);
+          await write(']}\n');
+          return;
         }
-        if (opts.json) await write(']}\n');
+        // The timeline pages on a terminal as git log does.
+        await paged(opts.pager && !ctx.stdout, async () => {
+          const timeline = new Timeline(safe);
+          for await (const e of listEntries(store, types)) await write(timeline.line(e));
+        });
         return;
       }
       if (types)

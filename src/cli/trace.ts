@@ -4,6 +4,7 @@ import pc from 'picocolors';
 import { forOut, type CliContext } from './context.js';
 import { example } from './help.js';
 import { writeOut } from './json.js';
+import { paged } from './pager.js';
 import { jsonFor } from '../term/sanitize.js';
 import type { RequestEvent } from '../gateway/events.js';
 import { LIVE_STATES } from '../store/types.js';
@@ -87,6 +88,7 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
     .option('--host <host>', 'only this host (and its subdomains)')
     .option('--status <status>', 'only this status: 200, 4xx, blocked', traceStatus)
     .option('-v, --verbose', 'add timings, sizes, and headers and bodies when the run used --trace-bodies')
+    .option('--no-pager', 'never through a pager (on a terminal, without -f or --json, the list goes through $MOAT_PAGER, $PAGER or less)')
     .action(async (ref, o) => {
       const meta = await ctx.pickRun(ref, 'trace', () => true);
       const file = join(ctx.store.dir(meta.id), 'network.jsonl');
@@ -110,11 +112,13 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
         }
         return cursor.offset !== before;
       };
-      await emit();
       if (!o.follow) {
+        // A finished listing pages on a terminal as git log does; a followed one is live, never paged.
+        await paged(o.pager && !o.json, async () => void (await emit()));
         if (printed === 0 && !o.json) ctx.info(`No requests recorded for run ${meta.name}.`);
         return;
       }
+      await emit();
       await followFile({
         intervalMs: 200,
         read: emit,
@@ -126,5 +130,5 @@ export function registerTraceCommand(program: Command, ctx: CliContext): void {
         },
       });
     });
-  example(trace, ['moat trace', 'moat trace brave-otter --status blocked', 'moat trace -f --host api.github.com']);
+  example(trace, ['moat trace', 'moat trace brave-otter --status blocked', 'moat trace -f --host api.github.com', 'moat trace --no-pager']);
 }
