@@ -319,7 +319,7 @@ function daemonError(err: unknown, home: MoatHome): Error {
 /** The spare the daemon holds for this plan key, handed over (never to anyone else); none: undefined. */
 export async function claimSpare(home: MoatHome, key: string): Promise<SpareView | undefined> {
   try {
-    return (await call<{ spare?: SpareView }>(home, 'POST', '/spares/claim', 5000, false, JSON.stringify({ key }))).spare;
+    return (await call<{ spare?: SpareView }>(home, 'POST', '/spares/claim', 5000, false, JSON.stringify({ key, pid: process.pid }))).spare;
   } catch {
     return undefined; // no daemon, an older one, or an error: the run creates its own container
   }

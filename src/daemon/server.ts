@@ -127,7 +127,9 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
       const key = typeof body === 'object' && body !== null ? (body as { key?: unknown }).key : undefined;
       if (typeof key !== 'string' || !/^[0-9a-f]{64}$/.test(key))
         return send(res, 400, { error: { code: 'E_USAGE', message: 'a plan key is needed', hint: null } });
-      const spare = spares.claim(key);
+      // The claimer's process (the CLI): a claim it cannot follow up, once it has ended, is let go at once.
+      const pid = typeof body === 'object' && body !== null ? (body as { pid?: unknown }).pid : undefined;
+      const spare = spares.claim(key, typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 1 ? pid : undefined);
       return send(res, 200, spare ? { spare } : {});
     }
     const go = /^\/runs\/([^/]+)\/go$/.exec(url.pathname);

@@ -10,7 +10,8 @@
  * environment into the spare's stage and asks for the go, which this module sends as one byte.
  *
  * Bounds: one spare per plan, at most MAX_SPARES per home, each removed after TTL_MS unclaimed, all removed
- * when the daemon exits; a claimed spare not sent on within CLAIM_MS is let go (moat-init exits, 75).
+ * when the daemon exits; a claimed spare not sent on within CLAIM_MS, or whose claimer's process has ended
+ * (killed between its claim and its go), is let go (moat-init exits, 75, and its run ends).
  */
 import { readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -22,6 +23,7 @@ import { RunStore } from '../store/store.js';
 import { LIVE_STATES } from '../store/types.js';
 import { RUN_ID_RE, newRunId, newRunName } from '../store/names.js';
 import { withLock } from '../home/fs.js';
+import { errnoCode } from '../errors.js';
 import { LABEL_SPARE, SPARE_PLAN_FILE, containerSpec, planKey, prepareRunDir, type ContainerPlan } from '../container/plan.js';
 import { assertSourcesUnchanged, sourceIdentities, swappableSources } from '../container/sources.js';
 import { listenInPlace } from '../gateway/transport.js';
@@ -31,6 +33,8 @@ const TTL_MS = 10 * 60_000;
 const READY_MS = 60_000;
 /** As long as a run's start may wait for its pre-run snapshot (daemonSnapshot's bound): a first one can take minutes. */
 const CLAIM_MS = 30 * 60_000;
+/** How often a claimed spare's claimer is looked for. */
+const CLAIMER_CHECK_MS = 1000;
 /** Plans of ended runs remembered (a plan made into a spare once it ends a second time). */
 const RECENT_PLANS = 64;
 
@@ -43,6 +47,8 @@ interface Spare {
   /** moat-init's wait: its connection to the go socket (absent until it connects). */
   conn?: net.Socket;
   timer?: NodeJS.Timeout;
+  /** While claimed: the check that its claimer (the CLI's process) still lives. */
+  claimer?: NodeJS.Timeout;
   claimed: boolean;
 }
 
@@ -188,8 +194,12 @@ export class SparePool {
     this.log(`spare ${id} ready for ${JSON.stringify(plan.workspace)}`);
   }
 
-  /** Hand the spare of this plan over (once); the claimer writes its stage, then asks for the go. */
-  claim(key: string): SpareView | undefined {
+  /**
+   * Hand the spare of this plan over (once); the claimer writes its stage, then asks for the go. `claimer`
+   * is its process: when that ends before the go, the spare is let go then, not after CLAIM_MS (its run
+   * would show as running all that time).
+   */
+  claim(key: string, claimer?: number): SpareView | undefined {
     const spare = this.ready.get(key);
     if (!spare) return undefined;
     this.ready.delete(key);
@@ -199,6 +209,12 @@ export class SparePool {
     // A claimer that never asks for the go (it failed, it was killed) does not leave the spare waiting.
     spare.timer = setTimeout(() => spare.conn?.destroy(), CLAIM_MS);
     spare.timer.unref();
+    if (claimer !== undefined) {
+      spare.claimer = setInterval(() => {
+        if (processGone(claimer)) spare.conn?.destroy();
+      }, CLAIMER_CHECK_MS);
+      spare.claimer.unref();
+    }
     return { id: spare.id, name: spare.name, containerId: spare.containerId };
   }
 
@@ -208,6 +224,7 @@ export class SparePool {
     if (!spare?.conn || spare.conn.destroyed) return false;
     this.claimed.delete(id);
     clearTimeout(spare.timer);
+    clearInterval(spare.claimer);
     this.fromSpare.add(id);
     spare.conn.end('g');
     this.closeSocket(spare);
@@ -245,6 +262,7 @@ export class SparePool {
       // removes (moat clean takes the container as an orphan, never the folder; no sweep would find it).
       this.claimed.delete(spare.id);
       clearTimeout(spare.timer);
+      clearInterval(spare.claimer);
       this.closeSocket(spare);
       if (!(await new RunStore(this.home).read(spare.id).catch(() => undefined))) {
         await this.discard(spare);
@@ -270,5 +288,15 @@ export class SparePool {
   private closeSocket(spare: Spare): void {
     spare.server.close();
     void rm(join(this.home.runDir(spare.id), 'net', 'go.sock'), { force: true });
+  }
+}
+
+/** Whether process `pid` has ended (ESRCH); one that exists but is not ours to signal (EPERM) has not. */
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return errnoCode(err) === 'ESRCH';
   }
 }

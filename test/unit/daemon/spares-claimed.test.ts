@@ -1,8 +1,9 @@
 /**
  * A claimer that dies between its claim and the run's record (killed, crashed) leaves its spare waiting;
- * the claim's time runs out and moat-init exits. Nothing else would ever remove that container's folder
+ * the pool sees its process gone (or the claim's time runs out) and moat-init exits. Nothing else would ever remove that container's folder
  * (no record names it; moat clean takes the container as an orphan and leaves the folder), so the pool does.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -25,36 +26,67 @@ const until = async (ok: () => boolean): Promise<void> => {
   for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
 };
 
+/** A pool over a fake engine whose "moat-init" connects to each new spare's go socket and waits. */
+async function poolWithWaits(home: MoatHome): Promise<{ pool: SparePool; waits: Map<string, net.Socket>; removed: string[] }> {
+  const removed: string[] = [];
+  const waits = new Map<string, net.Socket>();
+  let n = 0;
+  const runtime = {
+    create: () => Promise.resolve(`cid${++n}`),
+    start: async (cid: string) => {
+      for (const d of await (await import('node:fs/promises')).readdir(home.runsDir)) {
+        if (existsSync(join(home.runDir(d), 'net', 'go.sock')) && ![...waits.values()].some((s) => (s as net.Socket & { d?: string }).d === d)) {
+          const s = net.connect(join(home.runDir(d), 'net', 'go.sock')) as net.Socket & { d?: string };
+          s.d = d;
+          s.on('error', () => undefined);
+          waits.set(cid, s);
+        }
+      }
+    },
+    remove: (cid: string) => {
+      removed.push(cid);
+      return Promise.resolve();
+    },
+    list: () => Promise.resolve([]),
+  } as unknown as ContainerRuntime;
+  return { pool: new SparePool(home, runtime, () => undefined), waits, removed };
+}
+
+describe('a claimed spare whose claimer ended', () => {
+  it("spare-claimer-killed: its wait ends within seconds of its claimer process ending, not after the claim's 30 minutes; a live claimer keeps it", async () => {
+    const home = new MoatHome(join(base, 'home'));
+    const ws = join(base, 'ws');
+    await mkdir(ws, { recursive: true });
+    const plan = await testPlan(home, ws);
+    const { pool, waits } = await poolWithWaits(home);
+    await endRunOf(pool, home, 'run_000000000001', plan);
+    await endRunOf(pool, home, 'run_000000000002', plan);
+    const claimer = spawn('sleep', ['60']);
+    await new Promise((r) => claimer.once('spawn', r));
+    const spare = pool.claim(planKey(plan), claimer.pid);
+    expect(spare?.containerId).toBe('cid1');
+    const wait = waits.get('cid1');
+    let closed = false;
+    wait?.on('close', () => (closed = true));
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(closed).toBe(false); // its claimer lives: the spare waits for the go
+    claimer.kill('SIGKILL');
+    await new Promise((r) => claimer.once('exit', r));
+    // Checked once a second: closed within 5 s.
+    for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(true);
+    expect(pool.starting).toBe(0);
+    await pool.close();
+  });
+});
+
 describe('a claimed spare whose claimer never wrote the run', () => {
   it('is removed with its folder once its wait ends; one with a record is left to its run', async () => {
     const home = new MoatHome(join(base, 'home'));
     const ws = join(base, 'ws');
     await mkdir(ws, { recursive: true });
     const plan = await testPlan(home, ws);
-    const removed: string[] = [];
-    const waits = new Map<string, net.Socket>();
-    let n = 0;
-    const runtime = {
-      create: () => Promise.resolve(`cid${++n}`),
-      // "moat-init": connects to the spare's go socket and waits.
-      start: async (cid: string) => {
-        const dirs = (await import('node:fs/promises')).readdir(home.runsDir);
-        for (const d of await dirs) {
-          if (existsSync(join(home.runDir(d), 'net', 'go.sock')) && ![...waits.values()].some((s) => (s as net.Socket & { d?: string }).d === d)) {
-            const s = net.connect(join(home.runDir(d), 'net', 'go.sock')) as net.Socket & { d?: string };
-            s.d = d;
-            s.on('error', () => undefined);
-            waits.set(cid, s);
-          }
-        }
-      },
-      remove: (cid: string) => {
-        removed.push(cid);
-        return Promise.resolve();
-      },
-      list: () => Promise.resolve([]),
-    } as unknown as ContainerRuntime;
-    const pool = new SparePool(home, runtime, () => undefined);
+    const { pool, waits, removed } = await poolWithWaits(home);
     const endRun = (id: string): Promise<void> => endRunOf(pool, home, id, plan);
     await endRun('run_000000000001');
     await endRun('run_000000000002');
