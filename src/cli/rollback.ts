@@ -19,16 +19,22 @@ import { printJson, writeOut } from './json.js';
 const verb = (a: Action): string =>
   a.op === 'write' ? (a.replace ? 'restore' : 'create') : a.op === 'mkdir' ? 'mkdir' : a.op === 'delete' ? 'delete' : a.op === 'chmod' ? 'mode' : 'skip';
 
-/** Paths where the workspace now differs from what the run left (someone changed them since). */
+/**
+ * Paths where the workspace now differs from what the run left (someone changed them since). A missing
+ * folder made only on the way to the paths given overwrites nothing: it is never one of them.
+ */
 function changedSince(post: Manifest, now: Manifest, actions: Action[]): string[] {
   const a = byPath(post);
   const b = byPath(now);
-  return actions.map(pathOf).filter((p) => {
-    const x = a.get(p),
-      y = b.get(p);
-    if (!x || !y) return x !== y;
-    return !sameContent(x, y) || x.mode !== y.mode;
-  });
+  return actions
+    .filter((x) => !(x.op === 'mkdir' && x.onTheWay))
+    .map(pathOf)
+    .filter((p) => {
+      const x = a.get(p),
+        y = b.get(p);
+      if (!x || !y) return x !== y;
+      return !sameContent(x, y) || x.mode !== y.mode;
+    });
 }
 
 /** The --to folder, made unless `dryRun` (a dry run writes nothing), and refused unless it is empty. */
@@ -233,6 +239,7 @@ async function printPlan(
         op: a.op,
         path: pathOf(a),
         ...(a.op === 'skip' ? { why: a.why } : {}),
+        ...(a.op === 'mkdir' && a.onTheWay ? { onTheWay: true } : {}),
         ...(edited.has(pathOf(a)) ? { changedSinceRun: true } : {}),
       })),
     });

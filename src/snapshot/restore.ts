@@ -25,7 +25,8 @@ const UNSTORED_WHY: Record<NotStored, string> = {
 
 export type Action =
   | { op: 'write'; entry: Entry; replace: boolean }
-  | { op: 'mkdir'; entry: Entry }
+  /** `onTheWay`: a missing folder above the paths given, made only so they can be put back (never a change of its own). */
+  | { op: 'mkdir'; entry: Entry; onTheWay?: true }
   | { op: 'delete'; path: string; type: Entry['type'] }
   | { op: 'chmod'; entry: Entry }
   | { op: 'skip'; path: string; why: string };
@@ -91,7 +92,7 @@ function missingFolders(target: Manifest, current: Manifest | undefined, want: M
       folders ??= new Map(target.entries.filter((e) => e.type === 'dir').map((e) => [e.path, e]));
       present ??= new Set((current?.entries ?? []).map((e) => e.path));
       const folder = folders.get(p);
-      if (folder && !present.has(p)) out.push({ op: 'mkdir', entry: folder });
+      if (folder && !present.has(p)) out.push({ op: 'mkdir', entry: folder, onTheWay: true });
     }
   }
   return out;
@@ -219,6 +220,8 @@ function apply(a: Exclude<Action, { op: 'skip' }>, chain: FolderChain, modes: Fo
         mkdirSync(dir.at(name), { mode: 0o700 });
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err;
+        // A folder on the way that is there after all (made since the plan, or one the snapshot ignored) is left as it is.
+        if (a.onTheWay) return;
       }
       // Its mode is set at the end (a read-only folder must not stop its own files being written).
       modes.want(path, a.entry.mode);

@@ -4,7 +4,7 @@
  * `snapshots: {disabled: true}` takes none; a run pre-walked on bin/moat hint (daemon/prewalk.ts) records its
  * own start and its own settings.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupHome, moat, parseDetached, tempDir, waitFor } from './helpers.js';
@@ -225,6 +225,30 @@ describe('snapshots on runs', () => {
     expect(rb.code, rb.stderr).toBe(0);
     expect(await readFile(join(mine, 'src', 'a.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
     expect(await readFile(join(other, 'src', 'a.txt'), 'utf8')).toBe('other\n');
+  });
+
+  it('rollback of PATHS makes the missing folders on their way with their modes, and a folder removed since the run is not a refusal', async () => {
+    const ws = await workspace('on-the-way');
+    await mkdir(join(ws, 'lib', 'deep'), { recursive: true });
+    await writeFile(join(ws, 'lib', 'deep', 'x.txt'), 'x\n');
+    await chmod(join(ws, 'lib', 'deep'), 0o750);
+    const r = await moat(['run', '-n', 'snap-way', '--', 'sh', '-c', 'rm -r lib/deep'], { home, cwd: ws });
+    expect(r.code, r.stderr).toBe(0);
+    // After the run, the user removes the folder it left empty: that folder is not one of the paths restored.
+    await rm(join(ws, 'lib'), { recursive: true });
+    const dry = await moat(['--dry-run', 'rollback', 'snap-way', '--json', '--', 'lib/deep/x.txt'], { home, cwd: ws });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toEqual({
+      plan: [
+        { op: 'mkdir', path: 'lib', onTheWay: true },
+        { op: 'mkdir', path: 'lib/deep', onTheWay: true },
+        { op: 'write', path: 'lib/deep/x.txt' },
+      ],
+    });
+    const rb = await moat(['rollback', 'snap-way', '-y', '--', 'lib/deep/x.txt'], { home, cwd: ws });
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(await readFile(join(ws, 'lib', 'deep', 'x.txt'), 'utf8')).toBe('x\n');
+    expect((await stat(join(ws, 'lib', 'deep'))).mode & 0o7777).toBe(0o750);
   });
 
   it('files over snapshots.max_file_size are named: before the run, in the line after it, and by diff', async () => {

@@ -151,6 +151,22 @@ describe('restore', () => {
     expect((await stat(join(to, 'lib', 'deep'))).mode & 0o7777).toBe(0o750);
   });
 
+  it('rollback-paths-folder-there-after-all: a folder on the way made between the plan and the restore keeps its own mode', async () => {
+    await mkdir(join(ws, 'lib'));
+    await writeFile(join(ws, 'lib', 'x.txt'), 'x\n');
+    await chmod(join(ws, 'lib'), 0o750);
+    const before = await snap();
+    await rm(join(ws, 'lib'), { recursive: true });
+    const actions = planRestore(before, await snap(), (p) => p === 'lib/x.txt');
+    expect(actions).toContainEqual(expect.objectContaining({ op: 'mkdir', onTheWay: true }));
+    await mkdir(join(ws, 'lib'), { mode: 0o700 }); // made meanwhile (or hidden from the snapshot): there after all
+    await chmod(join(ws, 'lib'), 0o700);
+    const report = await applyRestore(ws, store, actions);
+    expect((await stat(join(ws, 'lib'))).mode & 0o7777).toBe(0o700);
+    expect(await readFile(join(ws, 'lib', 'x.txt'), 'utf8')).toBe('x\n');
+    expect(report.written).toBe(1);
+  });
+
   it('rollback-error-names-the-path: a folder in the way of a file stops the restore with the path in the tree, not a descriptor path', async () => {
     const before = await snap();
     await rm(join(ws, 'b.sh'));
