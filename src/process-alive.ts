@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { errnoCode } from './errors.js';
 
 /**
@@ -12,6 +12,15 @@ export function processAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return errnoCode(err) === 'EPERM';
+  }
+}
+
+/** This process's pid namespace (`pid:[4026531836]`), or undefined where /proc cannot say: a pid means the same process only within one. */
+export function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
   }
 }
 

@@ -6,7 +6,7 @@ import type { MoatHome } from '../home/paths.js';
 import { withLock } from '../home/fs.js';
 import { MoatError, SystemLikeError, errnoCode } from '../errors.js';
 import { BUILD } from '../version.js';
-import { processGone } from '../process-alive.js';
+import { pidNamespace, processGone } from '../process-alive.js';
 import { DAEMON_PROTOCOL, daemonLog, daemonSocket, type DaemonHealth } from './protocol.js';
 import type { SpareView } from './spares.js';
 import { daemonLockHolder, probeSocket } from './lock.js';
@@ -319,7 +319,8 @@ function daemonError(err: unknown, home: MoatHome): Error {
 /** The spare the daemon holds for this plan key, handed over (never to anyone else); none: undefined. */
 export async function claimSpare(home: MoatHome, key: string): Promise<SpareView | undefined> {
   try {
-    return (await call<{ spare?: SpareView }>(home, 'POST', '/spares/claim', 5000, false, JSON.stringify({ key, pid: process.pid }))).spare;
+    return (await call<{ spare?: SpareView }>(home, 'POST', '/spares/claim', 5000, false, JSON.stringify({ key, pid: process.pid, pidNs: pidNamespace() })))
+      .spare;
   } catch {
     return undefined; // no daemon, an older one, or an error: the run creates its own container
   }

@@ -17,6 +17,7 @@ import { bindControlSocket, removeOwnSocket } from './control-socket.js';
 import { EngineRuntimesCache } from './engine-runtimes.js';
 import { SparePool } from './spares.js';
 import { readJsonBody } from './request-body.js';
+import { pidNamespace } from '../process-alive.js';
 
 /**
  * The host daemon of one moat home: it outlives the CLI and owns the live runs (their output, their exit
@@ -127,9 +128,7 @@ export async function runDaemon(home: MoatHome, opts: { idleMs: number }): Promi
       const key = typeof body === 'object' && body !== null ? (body as { key?: unknown }).key : undefined;
       if (typeof key !== 'string' || !/^[0-9a-f]{64}$/.test(key))
         return send(res, 400, { error: { code: 'E_USAGE', message: 'a plan key is needed', hint: null } });
-      // The claimer's process (the CLI): a claim it cannot follow up, once it has ended, is let go at once.
-      const pid = typeof body === 'object' && body !== null ? (body as { pid?: unknown }).pid : undefined;
-      const spare = spares.claim(key, typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 1 ? pid : undefined);
+      const spare = spares.claim(key, claimerPid(body));
       return send(res, 200, spare ? { spare } : {});
     }
     const go = /^\/runs\/([^/]+)\/go$/.exec(url.pathname);
@@ -187,4 +186,16 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/**
+ * The claimer's process (the CLI) as the claim names it: a claim it cannot follow up, once it has ended,
+ * is let go at once. Only when it shares this daemon's pid namespace (elsewhere its pid means another process).
+ */
+export function claimerPid(body: unknown): number | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { pid, pidNs } = body as { pid?: unknown; pidNs?: unknown };
+  const ns = pidNamespace();
+  if (ns === undefined || pidNs !== ns) return undefined;
+  return typeof pid === 'number' && Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
 }

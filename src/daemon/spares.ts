@@ -23,7 +23,7 @@ import { RunStore } from '../store/store.js';
 import { LIVE_STATES } from '../store/types.js';
 import { RUN_ID_RE, newRunId, newRunName } from '../store/names.js';
 import { withLock } from '../home/fs.js';
-import { errnoCode } from '../errors.js';
+import { processGone } from '../process-alive.js';
 import { LABEL_SPARE, SPARE_PLAN_FILE, containerSpec, planKey, prepareRunDir, type ContainerPlan } from '../container/plan.js';
 import { assertSourcesUnchanged, sourceIdentities, swappableSources } from '../container/sources.js';
 import { listenInPlace } from '../gateway/transport.js';
@@ -288,15 +288,5 @@ export class SparePool {
   private closeSocket(spare: Spare): void {
     spare.server.close();
     void rm(join(this.home.runDir(spare.id), 'net', 'go.sock'), { force: true });
-  }
-}
-
-/** Whether process `pid` has ended (ESRCH); one that exists but is not ours to signal (EPERM) has not. */
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return errnoCode(err) === 'ESRCH';
   }
 }

@@ -13,6 +13,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { planKey } from '../../../src/container/plan.js';
 import { endRun as endRunOf, testPlan } from './spare-fixtures.js';
 import { SparePool } from '../../../src/daemon/spares.js';
+import { claimerPid } from '../../../src/daemon/server.js';
+import { pidNamespace } from '../../../src/process-alive.js';
 import { MoatHome } from '../../../src/home/paths.js';
 import type { ContainerRuntime } from '../../../src/runtime/types.js';
 
@@ -77,6 +79,17 @@ describe('a claimed spare whose claimer ended', () => {
     expect(closed).toBe(true);
     expect(pool.starting).toBe(0);
     await pool.close();
+  });
+});
+
+describe("a claim's claimer", () => {
+  it("is the pid the claim names when it shares the daemon's pid namespace, and no one otherwise (its pid would be another process)", () => {
+    const ns = pidNamespace();
+    expect(ns).toMatch(/^pid:\[\d+\]$/);
+    expect(claimerPid({ key: 'k', pid: 4242, pidNs: ns })).toBe(4242);
+    expect(claimerPid({ key: 'k', pid: 4242, pidNs: 'pid:[1]' })).toBeUndefined();
+    expect(claimerPid({ key: 'k', pid: 4242 })).toBeUndefined();
+    for (const pid of [0, 1, -5, 1.5, '4242', 2 ** 60]) expect(claimerPid({ key: 'k', pid, pidNs: ns })).toBeUndefined();
   });
 });
 
