@@ -111,12 +111,12 @@ export interface RestoreReport {
   skipped: Array<{ path: string; why: string }>;
 }
 
-/** The folder that holds `path`, reached through `chain` (never through a link), and the name inside it. */
-function parentOf(chain: FolderChain, path: string, create: boolean): { dir: WalkDir; name: string } {
+/** The folder that holds `path` (its path, and reached through `chain`, never through a link), and the name inside it. */
+function parentOf(chain: FolderChain, path: string, create: boolean): { folder: string; dir: WalkDir; name: string } {
   const problem = pathProblem(path);
   if (problem) throw new MoatError(`Refusing to restore "${path.slice(0, 200)}": the path ${problem}.`, { code: 'E_REFUSED' });
-  const slash = path.lastIndexOf('/');
-  return { dir: chain.folder(slash < 0 ? '' : path.slice(0, slash), create, path), name: path.slice(slash + 1) };
+  const folder = parentPath(path);
+  return { folder, dir: chain.folder(folder, create, path), name: path.slice(path.lastIndexOf('/') + 1) };
 }
 
 const tmpName = (): string => `.moat-restore-${randomBytes(6).toString('hex')}`;
@@ -187,8 +187,8 @@ function stoppedAt(path: string, err: unknown): MoatError {
 /** One action, through the open folders of `chain`. */
 function apply(a: Exclude<Action, { op: 'skip' }>, chain: FolderChain, modes: FolderModes, store: ObjectStore, report: RestoreReport): void {
   const path = pathOf(a);
-  const { dir, name } = parentOf(chain, path, a.op !== 'delete');
-  modes.openUp(dir, path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '');
+  const { folder, dir, name } = parentOf(chain, path, a.op !== 'delete');
+  modes.openUp(dir, folder);
   switch (a.op) {
     case 'delete': {
       const st = dir.lstatOrError(name);
