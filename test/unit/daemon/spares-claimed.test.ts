@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { planKey } from '../../../src/container/plan.js';
+import { planKey, type ContainerPlan } from '../../../src/container/plan.js';
 import { endRun as endRunOf, testPlan } from './spare-fixtures.js';
 import { SparePool } from '../../../src/daemon/spares.js';
 import { claimerPid } from '../../../src/daemon/server.js';
@@ -28,8 +28,25 @@ const until = async (ok: () => boolean): Promise<void> => {
   for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
 };
 
-/** A pool over a fake engine whose "moat-init" connects to each new spare's go socket and waits. */
-async function poolWithWaits(home: MoatHome): Promise<{ pool: SparePool; waits: Map<string, net.Socket>; removed: string[] }> {
+interface Pooled {
+  home: MoatHome;
+  plan: ContainerPlan;
+  pool: SparePool;
+  /** Each container's "moat-init" wait, by container id. */
+  waits: Map<string, net.Socket>;
+  removed: string[];
+  endRun: (id: string) => Promise<void>;
+}
+
+/**
+ * A pool over a fake engine whose "moat-init" connects to each new spare's go socket and waits, with the
+ * spare of one plan ready (two runs of it ended).
+ */
+async function spareReady(): Promise<Pooled> {
+  const home = new MoatHome(join(base, 'home'));
+  const ws = join(base, 'ws');
+  await mkdir(ws, { recursive: true });
+  const plan = await testPlan(home, ws);
   const removed: string[] = [];
   const waits = new Map<string, net.Socket>();
   let n = 0;
@@ -51,18 +68,16 @@ async function poolWithWaits(home: MoatHome): Promise<{ pool: SparePool; waits: 
     },
     list: () => Promise.resolve([]),
   } as unknown as ContainerRuntime;
-  return { pool: new SparePool(home, runtime, () => undefined), waits, removed };
+  const pool = new SparePool(home, runtime, () => undefined);
+  const endRun = (id: string): Promise<void> => endRunOf(pool, home, id, plan);
+  await endRun('run_000000000001');
+  await endRun('run_000000000002');
+  return { home, plan, pool, waits, removed, endRun };
 }
 
 describe('a claimed spare whose claimer ended', () => {
   it("spare-claimer-killed: its wait ends within seconds of its claimer process ending, not after the claim's 30 minutes; a live claimer keeps it", async () => {
-    const home = new MoatHome(join(base, 'home'));
-    const ws = join(base, 'ws');
-    await mkdir(ws, { recursive: true });
-    const plan = await testPlan(home, ws);
-    const { pool, waits } = await poolWithWaits(home);
-    await endRunOf(pool, home, 'run_000000000001', plan);
-    await endRunOf(pool, home, 'run_000000000002', plan);
+    const { plan, pool, waits } = await spareReady();
     const claimer = spawn('sleep', ['60']);
     await new Promise((r) => claimer.once('spawn', r));
     const spare = pool.claim(planKey(plan), claimer.pid);
@@ -95,14 +110,7 @@ describe("a claim's claimer", () => {
 
 describe('a claimed spare whose claimer never wrote the run', () => {
   it('is removed with its folder once its wait ends; one with a record is left to its run', async () => {
-    const home = new MoatHome(join(base, 'home'));
-    const ws = join(base, 'ws');
-    await mkdir(ws, { recursive: true });
-    const plan = await testPlan(home, ws);
-    const { pool, waits, removed } = await poolWithWaits(home);
-    const endRun = (id: string): Promise<void> => endRunOf(pool, home, id, plan);
-    await endRun('run_000000000001');
-    await endRun('run_000000000002');
+    const { home, plan, pool, waits, removed, endRun } = await spareReady();
     const first = pool.claim(planKey(plan));
     expect(first?.containerId).toBe('cid1');
     // Its claimer died before the record: the wait ends (the claim's time ran out, moat-init exited).
