@@ -167,6 +167,24 @@ describe('restore', () => {
     expect(report.written).toBe(1);
   });
 
+  it('hostile-rollback-paths-link-on-the-way: a folder on the way swapped for a link to a host folder is neither made nor followed; nothing lands outside', async () => {
+    await mkdir(join(ws, 'lib'));
+    await writeFile(join(ws, 'lib', 'a.txt'), 'lib a\n');
+    const before = await snap();
+    // The run replaces lib/ with a link to a host folder (outside holds an a.txt of its own).
+    await rm(join(ws, 'lib'), { recursive: true });
+    await symlink(outside, join(ws, 'lib'));
+    const actions = planRestore(before, await snap(), (p) => p === 'lib/a.txt');
+    expect(actions.map((a) => `${a.op} ${pathOf(a)}`)).toEqual(['write lib/a.txt']); // lib is there (a link): not made
+    const err = await applyRestore(ws, store, actions).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/^Refusing to restore lib\/a\.txt: .*\/lib is a symbolic link or not a folder, and moat never writes through one\.$/);
+    expect(await readdir(outside)).toEqual(['a.txt']);
+    expect(await readFile(join(outside, 'a.txt'), 'utf8')).toBe('OUTSIDE');
+  });
+
   it('rollback-error-names-the-path: a folder in the way of a file stops the restore with the path in the tree, not a descriptor path', async () => {
     const before = await snap();
     await rm(join(ws, 'b.sh'));
